@@ -1,0 +1,52 @@
+"""``postwarden check``: the verdict for one message file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from postwarden.cli.common import read_input_file, state
+from postwarden.engine import Inspector
+from postwarden.model import Envelope, Verdict
+
+
+def check(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The message (.eml) to check.")],
+    sender: Annotated[
+        str | None, typer.Option("--sender", help="Envelope sender (default: From).")
+    ] = None,
+    rcpt: Annotated[
+        list[str] | None,
+        typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Inspect a message and print the verdict (deliver, warn, hold or reject)."""
+    settings = state(ctx).settings()
+    raw = read_input_file(file)
+    envelope = None
+    if sender is not None or rcpt:
+        envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
+    inspector = Inspector(limits=settings.limits, org_domains=settings.org_domains)
+    verdict = inspector.check(raw, envelope)
+    if as_json:
+        typer.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
+    else:
+        _print_verdict(verdict)
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    typer.echo(f"verdict: {verdict.action.label}")
+    for reason in verdict.reasons:
+        typer.echo(f"  [{reason.action.label}] {reason.rule}: {reason.message}")
+    for name, count in verdict.subjects.items():
+        typer.echo(f"  register {name}: {count} people")
+    for item in verdict.findings_summary():
+        typer.echo(f"  {item['detector']}: {item['count']} in {item['where']}")
+    for r in verdict.recipients:
+        flags = f" ({', '.join(r.flags)})" if r.flags else ""
+        typer.echo(f"  to {r.address}: {r.cls.value}{flags}")

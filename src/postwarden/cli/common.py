@@ -1,0 +1,51 @@
+"""What every command shares: the data dir, settings, and the two kinds of error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from postwarden.settings import Settings, SettingsError, load_settings, resolve_data_dir
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit 2."""
+
+
+class OperationalError(Exception):
+    """The command was well formed but could not be carried out: exit 1."""
+
+
+@dataclass(slots=True)
+class CliState:
+    data_dir: Path
+
+    @classmethod
+    def create(cls, data_dir: Path | None) -> CliState:
+        return cls(data_dir=resolve_data_dir(data_dir))
+
+    def settings(self) -> Settings:
+        try:
+            return load_settings(self.data_dir)
+        except SettingsError as exc:
+            raise OperationalError(str(exc)) from None
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)  # noqa: S101 - set by the root callback
+    return obj
+
+
+def read_input_file(path: Path) -> bytes:
+    """Read a file named on the command line; a missing or unreadable one is a usage error."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"is a directory, not a file: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None

@@ -1,0 +1,187 @@
+"""Values every layer shares: envelope, message, text units, findings, recipients, verdict."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+
+class Action(IntEnum):
+    """What happens to a message; a larger value is stronger and wins."""
+
+    DELIVER = 0
+    WARN = 1
+    HOLD = 2
+    REJECT = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Action:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown action {text!r} (deliver, warn, hold, reject)") from None
+
+
+class RecipientClass(StrEnum):
+    INTERNAL = "internal"
+    PARTNER = "partner"
+    WEBMAIL = "webmail"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """SMTP envelope: the only addresses decisions are made on (reliability.md §6)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A named or typed leaf part of the MIME tree, as the policy sees it."""
+
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclass(slots=True)
+class Message:
+    """A parsed message: envelope, headers the policy needs, and the MIME tree."""
+
+    envelope: Envelope
+    mime: EmailMessage
+    raw_size: int
+    subject: str = ""
+    header_from: str = ""
+    header_to: tuple[str, ...] = ()
+    header_cc: tuple[str, ...] = ()
+    message_id: str = ""
+    defects: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TextUnit:
+    """A piece of text extracted from one place of a message.
+
+    ``where`` names the place: ``body``, ``attachment:voters.xlsx#Sheet1!R120``,
+    ``attachment:a.zip/b/c.csv#R7``, ``attachment:report.pdf#page 3``.  ``cells`` holds the
+    cells of a table row (spreadsheet, csv, html or docx table) so that register matching can
+    see which values stand together; it is ``None`` for running text.
+    """
+
+    text: str
+    where: str
+    cells: tuple[str, ...] | None = None
+
+    @property
+    def source(self) -> str:
+        """The top-level place: ``attachment:voters.xlsx`` for ``...voters.xlsx#Sheet1!R120``."""
+        return self.where.split("#", 1)[0]
+
+
+UNINSPECTABLE = "uninspectable"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a detector (or the extractor, for ``uninspectable``) found.
+
+    ``value`` is the matched text and must never be logged; ``detail`` carries a reason
+    (uninspectable content) or the fields matched (register records).
+    """
+
+    detector: str
+    where: str
+    value: str = ""
+    start: int = 0
+    end: int = 0
+    confidence: float = 1.0
+    detail: str = ""
+
+    @property
+    def source(self) -> str:
+        return self.where.split("#", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientInfo:
+    address: str
+    cls: RecipientClass
+    flags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "class": self.cls.value, "flags": list(self.flags)}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a rule fired: the rule id, the message for the sender and the evidence."""
+
+    rule: str
+    message: str
+    action: Action = Action.DELIVER
+    evidence: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "message": self.message}
+        out["action"] = self.action.label
+        if self.evidence:
+            out["evidence"] = list(self.evidence)
+        return out
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The engine's answer for one message: the strongest action and everything behind it."""
+
+    action: Action
+    reasons: list[Reason] = field(default_factory=list)
+    subjects: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    recipients: list[RecipientInfo] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    def findings_summary(self) -> list[dict[str, Any]]:
+        """Findings grouped by detector and top-level place (the ``check --json`` shape)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        reasons: dict[tuple[str, str], list[str]] = {}
+        for f in self.findings:
+            key = (f.detector, f.source)
+            counts[key] += 1
+            if f.detail and f.detector == UNINSPECTABLE:
+                reasons.setdefault(key, [])
+                if f.detail not in reasons[key]:
+                    reasons[key].append(f.detail)
+        out: list[dict[str, Any]] = []
+        for (detector, where), count in sorted(counts.items()):
+            item: dict[str, Any] = {"detector": detector, "count": count, "where": where}
+            if (detector, where) in reasons:
+                item["reasons"] = reasons[(detector, where)]
+            out.append(item)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.label,
+            "reasons": [r.to_json() for r in self.reasons],
+            "subjects": dict(self.subjects),
+            "findings": self.findings_summary(),
+            "recipients": [r.to_json() for r in self.recipients],
+            "attachments": [
+                {"name": a.name, "content_type": a.content_type, "size": a.size}
+                for a in self.attachments
+            ],
+            "elapsed_ms": round(self.elapsed_ms, 2),
+        }

@@ -1,0 +1,211 @@
+"""Settings and limits: the data dir layout, its settings file, and the inspection limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DATA_DIR_ENV = "POSTWARDEN_DATA_DIR"
+DATABASE_URL_ENV = "POSTWARDEN_DATABASE_URL"
+DEFAULT_DATA_DIR = "./var"
+
+
+class SettingsError(Exception):
+    """The data dir or its settings are missing or invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Hard limits on what one message may cost us (reliability.md §4).
+
+    Limits are checked against bytes actually produced, before and during decompression,
+    never against sizes an archive declares.
+    """
+
+    max_depth: int = 10
+    """Nesting depth; every container counts: MIME multipart, message/rfc822, zip, OOXML."""
+    max_members: int = 1000
+    """Members of one container (zip entries, MIME parts of one multipart)."""
+    max_part_bytes: int = 50 * 1024 * 1024
+    """Size of one decoded part or archive member."""
+    member_ratio: int = 100
+    """Per-member expansion ratio allowed once a member is past ``ratio_grace_bytes``."""
+    ratio_grace_bytes: int = 100 * 1024
+    max_text_bytes: int = 10 * 1024 * 1024
+    """Extracted text per message."""
+    max_seconds: float = 120.0
+    """Wall time for inspection of one message (Postfix's milter_content_timeout is 300 s)."""
+    max_header_bytes: int = 1024 * 1024
+    """Total header bytes of one message before the headers count as uninspectable."""
+
+    def max_expansion(self, message_size: int) -> int:
+        """Total bytes all decompression may produce for a message of ``message_size`` bytes."""
+        return max(100 * 1024, 5 * message_size, min(300 * 1024 * 1024, 500 * message_size))
+
+    def with_overrides(self, values: dict[str, Any]) -> Limits:
+        known = {f.name for f in fields(self)}
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        return replace(self, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What ``postwarden init`` records in ``DATA_DIR/settings.json``."""
+
+    data_dir: Path
+    org_domains: tuple[str, ...] = ()
+    partner_domains: tuple[str, ...] = ()
+    next_hop: str | None = None
+    database_url: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / "settings.json"
+
+    @property
+    def secret_file(self) -> Path:
+        """Per-installation HMAC secret for registers and the audit chain (mode 0600)."""
+        return self.data_dir / "secret.key"
+
+    @property
+    def registers_dir(self) -> Path:
+        return self.data_dir / "registers"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def policy_file(self) -> Path:
+        """Local policy override; the shipped default applies when it does not exist."""
+        return self.data_dir / "policy.yaml"
+
+    @property
+    def db_url(self) -> str:
+        """PostgreSQL by URL when configured, else SQLite in the data dir."""
+        env = os.environ.get(DATABASE_URL_ENV)
+        if env:
+            return env
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'postwarden.db').resolve()}"
+
+    def secret(self) -> bytes:
+        try:
+            return self.secret_file.read_bytes()
+        except FileNotFoundError:
+            raise SettingsError(
+                f"no secret in {self.data_dir}: run 'postwarden init --org-domain D' first"
+            ) from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "org_domains": list(self.org_domains),
+            "partner_domains": list(self.partner_domains),
+            "next_hop": self.next_hop,
+            "database_url": self.database_url,
+            "limits": asdict(self.limits),
+        }
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    """``--data-dir``, else ``$POSTWARDEN_DATA_DIR``, else ``./var``."""
+    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by its owner only, without a window where it is wider."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` in one rename so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def init_data_dir(
+    data_dir: Path,
+    org_domains: list[str],
+    partner_domains: list[str] | None = None,
+    next_hop: str | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """Create or update the data dir; the secret is created once and never replaced."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    settings = Settings(
+        data_dir=data_dir,
+        org_domains=tuple(_domain(d) for d in org_domains),
+        partner_domains=tuple(_domain(d) for d in partner_domains or ()),
+        next_hop=next_hop,
+        database_url=database_url,
+    )
+    if next_hop is not None:
+        parse_host_port(next_hop)
+    if not settings.secret_file.exists():
+        _write_private(settings.secret_file, secrets.token_bytes(32))
+    settings.registers_dir.mkdir(exist_ok=True)
+    settings.quarantine_dir.mkdir(exist_ok=True, mode=0o700)
+    write_atomic(
+        settings.settings_file,
+        json.dumps(settings.to_json(), indent=2).encode() + b"\n",
+        mode=0o600,
+    )
+    return settings
+
+
+def load_settings(data_dir: Path) -> Settings:
+    """Read ``settings.json``; a data dir without one is an error naming ``init``."""
+    path = data_dir / "settings.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{data_dir} is not initialised: run 'postwarden init --org-domain D' first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read {path}: {exc}") from None
+    try:
+        limits = Limits().with_overrides(dict(raw.get("limits") or {}))
+        return Settings(
+            data_dir=data_dir,
+            org_domains=tuple(raw.get("org_domains") or ()),
+            partner_domains=tuple(raw.get("partner_domains") or ()),
+            next_hop=raw.get("next_hop"),
+            database_url=raw.get("database_url"),
+            limits=limits,
+        )
+    except (TypeError, AttributeError) as exc:
+        raise SettingsError(f"invalid {path}: {exc}") from None
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port); raises ValueError with the reason."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _domain(text: str) -> str:
+    d = text.strip().lower().rstrip(".")
+    if not d or "@" in d or " " in d or "." not in d:
+        raise SettingsError(f"not a domain name: {text!r}")
+    return d.encode("idna").decode("ascii")
