@@ -208,4 +208,7 @@ def _domain(text: str) -> str:
     d = text.strip().lower().rstrip(".")
     if not d or "@" in d or " " in d or "." not in d:
         raise SettingsError(f"not a domain name: {text!r}")
-    return d.encode("idna").decode("ascii")
+    try:
+        return d.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise SettingsError(f"not a valid domain name: {text!r}") from None
