@@ -116,12 +116,21 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class RecipientInfo:
+    """One recipient as the policy sees it: class, flags and why each flag was set."""
+
     address: str
     cls: RecipientClass
     flags: tuple[str, ...] = ()
+    detail: tuple[str, ...] = ()
+    """One line per flag saying why: ``lookalike: imitates reo.gov.hk (extra labels)``."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "class": self.cls.value, "flags": list(self.flags)}
+        out: dict[str, Any] = {
+            "address": self.address, "class": self.cls.value, "flags": list(self.flags)
+        }
+        if self.detail:
+            out["detail"] = list(self.detail)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

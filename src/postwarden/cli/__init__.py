@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from postwarden.cli import check as check_cmd
+from postwarden.cli.exemption import exemption_app
+from postwarden.cli.history import history_app
+from postwarden.cli.policy import policy_app
+from postwarden.cli import gateway as gateway_cmd
 from postwarden.cli import setup as setup_cmd
+from postwarden.cli.webfilter import webfilter_app
+from postwarden.cli.audit import audit_app
+from postwarden.cli.quarantine import quarantine_app
+from postwarden.cli.user import user_app
 from postwarden.cli.common import CliState, OperationalError, UsageError
 
 app = typer.Typer(
@@ -34,6 +42,16 @@ def _root(
 
 app.command("init")(setup_cmd.init)
 app.command("check")(check_cmd.check)
+app.command("serve")(gateway_cmd.serve_cmd)
+app.command("milter")(gateway_cmd.milter)
+app.command("relay")(gateway_cmd.relay)
+app.add_typer(webfilter_app, name="webfilter")
+app.add_typer(history_app, name="history")
+app.add_typer(exemption_app, name="exemption")
+app.add_typer(policy_app, name="policy")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.common import read_input_file, state
-from postwarden.engine import Inspector
+from postwarden.cli.inspecting import open_inspector
 from postwarden.model import Envelope, Verdict
 
 
@@ -31,7 +31,7 @@ def check(
     envelope = None
     if sender is not None or rcpt:
         envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
-    inspector = Inspector(limits=settings.limits, org_domains=settings.org_domains)
+    inspector = open_inspector(settings)
     verdict = inspector.check(raw, envelope)
     if as_json:
         typer.echo(json.dumps(verdict.to_json(), ensure_ascii=False))

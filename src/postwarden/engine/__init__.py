@@ -7,15 +7,41 @@ recipients, policy); the stages never import each other.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import Protocol
 
 from postwarden.engine.detect import DetectorSet, default_detectors
 from postwarden.engine.extract import Extraction, extract
 from postwarden.engine.parse import parse_message
-from postwarden.model import UNINSPECTABLE, Action, Envelope, Message, Reason, Verdict
+from postwarden.engine.policy import Decision, Facts, Policy, SubjectCount, default_policy
+from postwarden.engine.recipients import ContactHistory, ExemptionBook, RecipientAnalyzer
+from postwarden.model import (
+    UNINSPECTABLE,
+    Action,
+    Envelope,
+    Message,
+    RecipientClass,
+    RecipientInfo,
+    Verdict,
+)
 from postwarden.settings import Limits
 
-__all__ = ["Inspector", "Report"]
+__all__ = ["Inspector", "Report", "SubjectDirectory"]
+
+
+class SubjectDirectory(Protocol):
+    """Whose email address a register record holds (the registers stage satisfies this), so
+    the policy can tell a member's own reply slip from someone else's."""
+
+    def email_registers(self) -> frozenset[str]:
+        """Registers that have an email field."""
+        ...
+
+    def records_with_email(self, name: str, addresses: Iterable[str]) -> set[int]:
+        """Record numbers of register ``name`` whose email is one of ``addresses``."""
+        ...
 
 
 @dataclass(slots=True)
@@ -27,6 +53,8 @@ class Report:
     extraction: Extraction
     verdict: Verdict
     record_ids: dict[str, set[int]] = field(default_factory=dict)
+    decision: Decision | None = None
+    """How every policy rule went (``policy explain`` shows the near misses)."""
 
 
 class Inspector:
@@ -42,10 +70,21 @@ class Inspector:
         limits: Limits | None = None,
         org_domains: tuple[str, ...] = (),
         detectors: DetectorSet | None = None,
+        partner_domains: tuple[str, ...] = (),
+        policy: Policy | None = None,
+        history: ContactHistory | None = None,
+        exemptions: ExemptionBook | None = None,
+        directory: SubjectDirectory | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.org_domains = tuple(d.lower() for d in org_domains)
         self.detectors = detectors or default_detectors()
+        self.recipients = RecipientAnalyzer(
+            self.org_domains, partner_domains, history=history, exemptions=exemptions
+        )
+        self.policy = policy or default_policy()
+        """Replaced whole on reload (an assignment, so a running check keeps its policy)."""
+        self.directory = directory
 
     def inspect(self, raw: bytes, envelope: Envelope | None = None) -> Report:
         """Parse, extract and detect, then decide; never raises on bad input."""
@@ -57,34 +96,79 @@ class Inspector:
         findings.extend(self.detectors.scan(extraction.units))
         verdict = Verdict(action=Action.DELIVER, findings=findings,
                           attachments=list(extraction.attachments))
-        self._decide(message, verdict)
+        report = Report(message=message, extraction=extraction, verdict=verdict)
+        self._decide(report)
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
-        return Report(message=message, extraction=extraction, verdict=verdict)
+        return report
 
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict:
         return self.inspect(raw, envelope).verdict
 
-    def _is_internal(self, address: str) -> bool:
-        domain = address.rpartition("@")[2].lower().rstrip(".")
-        return any(domain == d or domain.endswith("." + d) for d in self.org_domains)
+    def facts(self, report: Report) -> Facts:
+        """Everything the policy decides on, from what the earlier stages found."""
+        message, verdict = report.message, report.verdict
+        envelope = message.envelope
+        headers = getaddresses([*message.header_to, *message.header_cc])
+        names = {a.lower(): n for n, a in headers if n and "@" in a}
+        sender_name = next((n for n, _ in getaddresses([message.header_from]) if n), "")
+        recipients = self.recipients.analyze(
+            envelope.sender, envelope.recipients, display_names=names, sender_name=sender_name
+        )
+        visible = tuple(
+            RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
+            for a in dict.fromkeys(a for _, a in headers if "@" in a)
+        )
+        counts: dict[str, int] = {}
+        places: dict[str, set[str]] = {}
+        for f in verdict.findings:
+            counts[f.detector] = counts.get(f.detector, 0) + 1
+            places.setdefault(f.detector, set()).add(f.source)
+        uninspectable = tuple(sorted({
+            f"{f.source}: {f.detail}" for f in verdict.findings if f.detector == UNINSPECTABLE
+        }))
+        return Facts(
+            sender=envelope.sender.lower(),
+            recipients=tuple(recipients),
+            visible=visible,
+            subjects=self._subject_counts(report, recipients),
+            findings=counts,
+            finding_places={d: tuple(sorted(p)) for d, p in places.items()},
+            uninspectable=uninspectable,
+            attachments=len(verdict.attachments),
+            subject_line=message.subject,
+        )
 
-    def _decide(self, message: Message, verdict: Verdict) -> None:
-        """Built-in rules until the policy engine lands: hold uninspectable content, and a
-        valid HKID going outside the organisation."""
-        outside = [r for r in message.envelope.recipients if not self._is_internal(r)]
-        uninspectable = [f for f in verdict.findings if f.detector == UNINSPECTABLE]
-        if uninspectable:
-            verdict.reasons.append(Reason(
-                rule="uninspectable-content",
-                message="Part of this message could not be inspected: "
-                + "; ".join(sorted({f"{f.source}: {f.detail}" for f in uninspectable})),
-                action=Action.HOLD,
-            ))
-        if outside and any(f.detector == "hkid" for f in verdict.findings):
-            verdict.reasons.append(Reason(
-                rule="hkid-external",
-                message="A Hong Kong identity card number is going outside the organisation.",
-                action=Action.HOLD,
-                evidence=tuple(outside),
-            ))
-        verdict.action = max((r.action for r in verdict.reasons), default=Action.DELIVER)
+    def _subject_counts(
+        self, report: Report, recipients: Iterable[RecipientInfo]
+    ) -> dict[str, SubjectCount]:
+        """Per register: people present, and those who are not the one outside recipient."""
+        outside = [r.address for r in recipients if r.cls is not RecipientClass.INTERNAL]
+        with_email = self.directory.email_registers() if self.directory else frozenset()
+        out: dict[str, SubjectCount] = {}
+        names = set(report.verdict.subjects) | set(report.record_ids)
+        for register in sorted(names):
+            records = report.record_ids.get(register)
+            present = len(records) if records is not None else report.verdict.subjects[register]
+            if self.directory is None or register not in with_email or records is None:
+                out[register] = SubjectCount(present, present, 0)
+                continue
+            addressed: set[int] = set()
+            owners = [self.directory.records_with_email(register, [a]) for a in outside]
+            # A person's own data to that person alone (a mail-merge) is no leak; as soon as
+            # anyone else receives it too, the data goes to someone who is not its subject.
+            if outside and all(owners) and len(set().union(*owners)) == 1:
+                addressed = set(owners[0])
+            others = len(records - addressed) if outside else 0
+            out[register] = SubjectCount(present, others, others)
+        return out
+
+    def _decide(self, report: Report) -> None:
+        """Classify the recipients, then let the policy decide; internal mail is delivered
+        with its findings recorded."""
+        facts = self.facts(report)
+        decision = self.policy.decide(facts)
+        report.decision = decision
+        verdict = report.verdict
+        verdict.recipients = list(facts.recipients)
+        verdict.reasons = list(decision.reasons)
+        verdict.action = decision.action

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from postwarden.store import (  # noqa: F401 - importing a table module registers its tables
+    audit,
+    credentials,
+    exemption_requests,
+    exemptions,
+    history,
+    quarantine,
+    sessions,
+    users,
+)
 from postwarden.store.db import Base
 
 # Table modules register with Base on import; add each new one here.

@@ -25,13 +25,14 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("touched_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("sender", "recipient", name="uq_history_contacts_pair"),
     )
     op.create_index("ix_history_contacts_recipient", "history_contacts", ["recipient"])
     op.create_index(
         "ix_history_contacts_recipient_domain", "history_contacts", ["recipient_domain"]
     )
-    op.create_index("ix_history_contacts_last_seen", "history_contacts", ["last_seen"])
+    op.create_index("ix_history_contacts_touched_at", "history_contacts", ["touched_at"])
     op.create_table(
         "history_names",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -40,10 +41,11 @@ def upgrade() -> None:
         sa.Column("name_key", sa.String(255), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("touched_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("address", "name_key", name="uq_history_names_address_name"),
     )
     op.create_index("ix_history_names_name_key", "history_names", ["name_key"])
-    op.create_index("ix_history_names_last_seen", "history_names", ["last_seen"])
+    op.create_index("ix_history_names_touched_at", "history_names", ["touched_at"])
     op.create_table(
         "exemptions",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -62,10 +64,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_exemptions_sender", table_name="exemptions")
     op.drop_table("exemptions")
-    op.drop_index("ix_history_names_last_seen", table_name="history_names")
+    op.drop_index("ix_history_names_touched_at", table_name="history_names")
     op.drop_index("ix_history_names_name_key", table_name="history_names")
     op.drop_table("history_names")
-    op.drop_index("ix_history_contacts_last_seen", table_name="history_contacts")
+    op.drop_index("ix_history_contacts_touched_at", table_name="history_contacts")
     op.drop_index("ix_history_contacts_recipient_domain", table_name="history_contacts")
     op.drop_index("ix_history_contacts_recipient", table_name="history_contacts")
     op.drop_table("history_contacts")

@@ -1,0 +1,475 @@
+"""The one place a Verdict becomes side effects: audit, quarantine, notices, release.
+
+Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
+reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item` and
+:meth:`Gateway.confirm_warn`.  Anything that goes wrong inside ``process`` raises, and the
+transport answers 4xx so the MTA keeps the message (design.md "Failure semantics").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesHeaderParser
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from postwarden.model import Action, Envelope, Verdict
+from postwarden.notices import (
+    DEFAULT_PUBLIC_URL,
+    NoticeError,
+    StoppedMessage,
+    TokenError,
+    build_notice,
+    check_confirm_token,
+    confirm_token,
+    confirm_url,
+    read_confirm_token,
+)
+from postwarden.outbound import Outbound, OutboundError, outbound_from
+from postwarden.settings import Settings
+from postwarden.store import audit
+from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.history import record_delivery
+from postwarden.store.quarantine import (
+    Quarantine,
+    QuarantineError,
+    QuarantineItem,
+    SealError,
+    State,
+)
+from postwarden.store.users import Role, User, UserError, get_user
+
+__all__ = [
+    "PUBLIC_URL_ENV",
+    "DecisionError",
+    "Gateway",
+    "GatewayError",
+    "Inspecting",
+    "Outcome",
+    "ReleaseError",
+    "reject_reply",
+]
+
+log = logging.getLogger(__name__)
+
+PUBLIC_URL_ENV = "POSTWARDEN_PUBLIC_URL"
+"""Base URL of the console, used in warn notices' confirm links."""
+GATEWAY_ACTOR = "gateway"
+SENDER_ACTOR = "sender"
+
+_RELEASERS = {Role.REVIEWER, Role.PRIVACY_OFFICER, Role.ADMIN}
+_NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
+
+
+class Inspecting(Protocol):
+    """What the gateway needs from the engine (``postwarden.engine.Inspector`` has it)."""
+
+    def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict: ...
+
+
+class GatewayError(Exception):
+    """A decision on a held message could not be carried out."""
+
+
+class DecisionError(GatewayError):
+    """Refused: unknown user or item, wrong state, four eyes, role, bad link, tampered blob."""
+
+
+class ReleaseError(GatewayError):
+    """The next hop did not take a released message; ``temporary`` if a retry may work.
+    Unless ``partial``, the item is back in ``held``."""
+
+    def __init__(self, message: str, *, temporary: bool, partial: bool = False) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.partial = partial
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one message, and the SMTP reply that says so."""
+
+    disposition: Literal["deliver", "reject", "quarantined"]
+    verdict: Verdict
+    quarantine_id: str | None
+    smtp_reply: str
+    """``250 …`` for deliver and quarantined, ``550 5.7.1 <policy message>`` for reject."""
+
+
+def reject_reply(verdict: Verdict) -> str:
+    """``550 5.7.1`` and the rejecting rules' messages, as one printable-ASCII line of at most
+    500 characters (RFC 5321 §4.5.3.1.5 caps a reply line at 512)."""
+    reasons = [r for r in verdict.reasons if r.action == Action.REJECT] or verdict.reasons
+    text = "; ".join(" ".join(_NOT_REPLY_TEXT.sub(" ", r.message).split()) for r in reasons)
+    text = text or "Message refused by the organisation's data protection policy"
+    return f"550 5.7.1 {text}"[:500]
+
+
+class Gateway:
+    """Inspection plus everything that follows it, over one database and quarantine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        quarantine: Quarantine,
+        outbound: Outbound,
+        inspector: Inspecting | None = None,
+        public_url: str = DEFAULT_PUBLIC_URL,
+        record_delivery: Callable[[Session, Envelope], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = session_factory(engine)
+        self.quarantine = quarantine
+        self.outbound = outbound
+        self.public_url = public_url
+        self._inspector = inspector
+        self._inspector_lock = threading.Lock()
+        self._record_delivery = record_delivery
+        self._secret = settings.secret()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        outbound: Outbound | None = None,
+        inspector: Inspecting | None = None,
+    ) -> Gateway:
+        """Migrate the database, open the quarantine, and send via ``outbound`` (default:
+        :func:`postwarden.outbound.outbound_from`)."""
+        migrate(settings.db_url)
+        return cls(
+            settings,
+            engine=make_engine(settings.db_url),
+            quarantine=Quarantine.from_settings(settings),
+            outbound=outbound if outbound is not None else outbound_from(settings),
+            inspector=inspector,
+            public_url=os.environ.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
+            record_delivery=_history_recorder(),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def inspector(self) -> Inspecting:
+        """Built on first use, so CLI decisions never load detectors and registers."""
+        with self._inspector_lock:
+            if self._inspector is None:
+                self._inspector = _build_inspector(self.settings)
+            return self._inspector
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    # -- the message path ---------------------------------------------------------------
+
+    def process(self, raw: bytes, envelope: Envelope, *, queue_id: str | None = None) -> Outcome:
+        """Inspect, audit, and act; a held message is committed (blob and row fsynced) before
+        this returns.  Raises on any internal error: the transport answers 4xx."""
+        verdict = self.inspector.check(raw, envelope)
+        action = verdict.action
+        with self.session() as session:
+            if action == Action.DELIVER:
+                if self._record_delivery is not None:
+                    self._record_delivery(session, envelope)
+                self._audit(
+                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
+                )
+                session.commit()
+                return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
+            if action == Action.REJECT:
+                self._audit(
+                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
+                )
+                session.commit()
+                return Outcome("reject", verdict, None, reject_reply(verdict))
+            item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
+            try:
+                self._audit(
+                    session,
+                    "verdict",
+                    GATEWAY_ACTOR,
+                    _verdict_data(verdict, raw, queue_id, item.id),
+                )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                self.quarantine.discard(item.id)
+                raise
+        self._notify(item, raw)
+        return Outcome(
+            "quarantined", verdict, item.id, f"250 2.0.0 Ok: held for review as {item.id}"
+        )
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def release(self, item_id: str, *, by: str, reason: str) -> None:
+        """Re-inject a held message to its original envelope recipients, exactly once.
+
+        ``by`` must be a user who is not the message's sender (four eyes); holds for register
+        data need a privacy officer.
+        """
+        with self.session() as session:
+            user = self._user(session, by)
+            item = self._held(session, item_id)
+            _check_may_release(user, item)
+            raw = self._read(item)
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.RELEASING, by=user.name, reason=reason
+            ):
+                raise DecisionError(f"quarantine item {item.id} is already being decided")
+            session.commit()
+        self._send_release(item, raw, actor=user.name, reason=reason)
+
+    def reject_item(self, item_id: str, *, by: str, reason: str) -> None:
+        """Never send a held message; any user may (stopping mail is always safe)."""
+        with self.session() as session:
+            user = self._user(session, by)
+            item = self._held(session, item_id)
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.REJECTED, by=user.name, reason=reason
+            ):
+                raise DecisionError(f"quarantine item {item.id} is already being decided")
+            self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
+            session.commit()
+
+    def confirm_warn(self, token: str) -> str:
+        """The sender confirms a *warn* from the notice's one-time link; returns the item id.
+
+        The token is bound to the item, its content hash and an expiry; it works once because
+        the item leaves ``held`` on the first use.
+        """
+        try:
+            item_id, _, _ = read_confirm_token(token)
+            with self.session() as session:
+                item = Quarantine.get(session, item_id)
+                check_confirm_token(self._secret, token, item.content_sha256)
+        except (TokenError, QuarantineError) as exc:
+            raise DecisionError(str(exc)) from None
+        if item.action != Action.WARN.label:
+            raise DecisionError("this message is held for review and cannot be confirmed")
+        if item.state != State.HELD.value:
+            raise DecisionError(f"this confirm link was already used (message {item.state})")
+        raw = self._read(item)
+        reason = "sender confirmed the warning"
+        with self.session() as session:
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
+            ):
+                raise DecisionError("this confirm link was already used")
+            session.commit()
+        self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
+        return item.id
+
+    def confirm_link(self, item: QuarantineItem) -> str:
+        return confirm_url(
+            self.public_url, confirm_token(self._secret, item.id, item.content_sha256)
+        )
+
+    def expire(self, older_than: timedelta, *, by: str) -> list[str]:
+        """Move held items older than ``older_than`` to ``expired``; returns their ids."""
+        done = []
+        reason = f"held for more than {older_than.days} days"
+        with self.session() as session:
+            for item_id in Quarantine.expirable(session, older_than):
+                if Quarantine.transition(
+                    session, item_id, State.HELD, State.EXPIRED, by=by, reason=reason
+                ):
+                    item = Quarantine.get(session, item_id)
+                    self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
+                    session.commit()
+                    done.append(item_id)
+        return done
+
+    def audit_view(
+        self, session: Session, item: QuarantineItem, *, actor: str, raw: bool = False
+    ) -> None:
+        """Record that someone looked at a held message (the caller commits)."""
+        self._audit(session, "quarantine.view", actor, {"item": item.id, "raw": raw})
+
+    def rotate_key(self, *, actor: str) -> tuple[int, str]:
+        """New quarantine master key; returns (items re-wrapped, new key id)."""
+        with self.session() as session:
+            count, kid = self.quarantine.rotate_key(session)
+            self._audit(session, "quarantine.rotate-key", actor, {"items": count, "key": kid})
+            session.commit()
+        return count, kid
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _send_release(self, item: QuarantineItem, raw: bytes, *, actor: str, reason: str) -> None:
+        """Send an item this process moved to ``releasing``; only this process can get here
+        for it.  A crash between the send and the commit leaves it ``releasing`` (never sent
+        twice; an operator checks the next hop's log)."""
+        try:
+            self.outbound.send(raw, item.sender, list(item.recipients))
+        except OutboundError as exc:
+            with self.session() as session:
+                data = {
+                    **_decision_data(item, reason),
+                    "error": "temporary" if exc.temporary else "permanent",
+                    "refused": len(exc.refused),
+                }
+                if exc.partial:
+                    Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
+                    self._audit(session, "quarantine.release", actor, data)
+                else:
+                    Quarantine.transition(
+                        session, item.id, State.RELEASING, State.HELD, clear_decision=True
+                    )
+                    self._audit(session, "quarantine.release-failed", actor, data)
+                session.commit()
+            raise ReleaseError(
+                f"release of {item.id}: {exc}", temporary=exc.temporary, partial=exc.partial
+            ) from None
+        with self.session() as session:
+            Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
+            self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
+            session.commit()
+
+    def _notify(self, item: QuarantineItem, raw: bytes) -> None:
+        """Tell the sender; the message is already safe, so a failure is logged, not raised."""
+        if "@" not in item.sender:
+            return  # null sender (a bounce): nobody to tell
+        stopped = StoppedMessage(
+            item_id=item.id,
+            action=item.action,
+            sender=item.sender,
+            recipients=tuple(item.recipients),
+            subject=_subject(raw),
+            reasons=[str(r["message"]) for r in item.reasons],
+            created=item.created,
+        )
+        link = self.confirm_link(item) if item.action == Action.WARN.label else None
+        try:
+            notice = build_notice(stopped, from_addr=self._notice_from(), confirm_link=link)
+            # Null envelope sender: a notice must never cause a bounce (RFC 5321 §4.5.5).
+            self.outbound.send(notice, "", [item.sender])
+        except (NoticeError, OutboundError) as exc:
+            log.warning(
+                "quarantine item %s: sender notice not sent: %s", item.id, type(exc).__name__
+            )
+
+    def _notice_from(self) -> str:
+        domain = self.settings.org_domains[0] if self.settings.org_domains else "localhost"
+        return f"postmaster@{domain}"
+
+    def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
+        audit.append(session, kind, actor, data, secret=self._secret)
+
+    @staticmethod
+    def _user(session: Session, name: str) -> User:
+        try:
+            return get_user(session, name)
+        except UserError as exc:
+            raise DecisionError(str(exc)) from None
+
+    @staticmethod
+    def _held(session: Session, item_id: str) -> QuarantineItem:
+        try:
+            item = Quarantine.get(session, item_id)
+        except QuarantineError as exc:
+            raise DecisionError(str(exc)) from None
+        if item.state != State.HELD.value:
+            raise DecisionError(f"quarantine item {item.id} is {item.state}, not held")
+        return item
+
+    def _read(self, item: QuarantineItem) -> bytes:
+        try:
+            return self.quarantine.read(item)
+        except SealError as exc:
+            log.error("quarantine item %s failed authentication; not served", item.id)
+            raise DecisionError(str(exc)) from None
+
+
+def _check_may_release(user: User, item: QuarantineItem) -> None:
+    """Four eyes (the approver is not the sender) and the role the hold needs."""
+    if not user.email:
+        raise DecisionError(
+            f"user {user.name} has no e-mail address, so the four-eyes check cannot tell "
+            f"them from the sender: 'postwarden user add {user.name} --email ADDR'"
+        )
+    if user.email.strip().lower() == item.sender.strip().lower():
+        raise DecisionError(f"{user.name} sent this message and cannot release it (four eyes)")
+    if item.register_data and user.role_enum != Role.PRIVACY_OFFICER:
+        raise DecisionError("this hold is for register data: a privacy officer must release it")
+    if user.role_enum not in _RELEASERS:
+        raise DecisionError(f"role {user.role} may not release messages")
+
+
+def _verdict_data(
+    verdict: Verdict, raw: bytes, queue_id: str | None, item_id: str | None = None
+) -> dict[str, Any]:
+    """A verdict for the audit log: rule ids, counts and a content hash, no values."""
+    findings: dict[str, int] = {}
+    for f in verdict.findings:
+        findings[f.detector] = findings.get(f.detector, 0) + 1
+    return {
+        "action": verdict.action.label,
+        "rules": sorted({r.rule for r in verdict.reasons}),
+        "subjects": dict(verdict.subjects),
+        "findings": findings,
+        "recipients": len(verdict.recipients),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "queue_id": queue_id,
+        "item": item_id,
+    }
+
+
+def _decision_data(item: QuarantineItem, reason: str) -> dict[str, Any]:
+    """A decision for the audit log; the reviewer's free text is kept in the row and only its
+    hash here (it may name people)."""
+    return {
+        "item": item.id,
+        "action": item.action,
+        "rules": sorted({str(r["rule"]) for r in item.reasons}),
+        "register_data": item.register_data,
+        "recipients": len(item.recipients),
+        "sha256": item.content_sha256,
+        "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+    }
+
+
+def _subject(raw: bytes) -> str:
+    """The original subject for the notice body, decoded; "" when it cannot be read."""
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        return str(headers.get("subject", ""))
+    except Exception:
+        return ""
+
+
+def _history_recorder() -> Callable[[Session, Envelope], None]:
+    def record(session: Session, envelope: Envelope) -> None:
+        record_delivery(session, envelope.sender, envelope.recipients, datetime.now(UTC))
+
+    return record
+
+
+def _build_inspector(settings: Settings) -> Inspecting:
+    """The recipients/policy-aware inspector when that module exists, else the engine's."""
+    try:
+        from postwarden.inspection import build_inspector  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from postwarden.engine import Inspector
+
+        return Inspector(limits=settings.limits, org_domains=settings.org_domains)
+    inspector: Inspecting = build_inspector(settings)
+    return inspector

@@ -1,0 +1,74 @@
+"""``postwarden audit``: verify the hash chain, export its head; the database helpers the
+other gateway commands share."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from postwarden.cli.common import OperationalError, state
+from postwarden.settings import SettingsError
+from postwarden.store import audit
+from postwarden.store.db import make_engine, migrate, session_factory
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def cli_actor() -> str:
+    """Who did something from the command line, for the audit log: ``cli:<os user>``."""
+    return f"cli:{getpass.getuser()}"
+
+
+@contextmanager
+def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
+    """A session on the data dir's (migrated) database, and the installation secret."""
+    settings = state(ctx).settings()
+    try:
+        secret = settings.secret()
+    except SettingsError as exc:
+        raise OperationalError(str(exc)) from None
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine)() as session:
+            yield session, secret
+    finally:
+        engine.dispose()
+
+
+@audit_app.command("verify")
+def verify(
+    ctx: typer.Context,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head", help="A head hash exported earlier: also catches a cut tail."
+        ),
+    ] = None,
+) -> None:
+    """Check every entry; exit 1 naming the first one edited, removed, inserted or moved."""
+    with database(ctx) as (session, secret):
+        result = audit.verify(session, secret=secret, expect_head=expect_head)
+    if not result.ok:
+        raise OperationalError(f"audit log broken at entry {result.first_bad}: {result.problem}")
+    typer.echo(f"audit log ok: {result.entries} entries")
+
+
+@audit_app.command("head")
+def head(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """The newest entry's number and hash, to keep somewhere the database cannot reach."""
+    with database(ctx) as (session, _):
+        h = audit.head(session)
+    if as_json:
+        typer.echo(json.dumps({"seq": h.seq, "hash": h.hash}))
+    else:
+        typer.echo(f"{h.seq} {h.hash}")

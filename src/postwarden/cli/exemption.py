@@ -1,0 +1,143 @@
+"""``postwarden exemption``: let a sender write to a domain, recorded with who and why."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from datetime import date
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from postwarden.cli.common import UsageError, state
+from postwarden.cli.inspecting import open_database
+from postwarden.store import audit
+from postwarden.store.exemptions import (
+    ExemptionError,
+    add_exemption,
+    list_exemptions,
+    revoke_exemption,
+)
+
+exemption_app = typer.Typer(
+    help="Exemptions: a sender may write to a recipient domain.", no_args_is_help=True
+)
+
+
+def _current_user() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--until: expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+@exemption_app.command("add")
+def add(
+    ctx: typer.Context,
+    sender: Annotated[str, typer.Option("--sender", help="The sender's address.")],
+    recipient_domain: Annotated[
+        str, typer.Option("--recipient-domain", help="The domain (and its subdomains).")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="The operational need.")],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day it applies (YYYY-MM-DD).")
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who grants it (default: $USER).")] = None,
+) -> None:
+    """Grant an exemption."""
+    settings = state(ctx).settings()
+    last_day = _parse_date(until)
+    granted_by = by or _current_user()
+    engine = open_database(settings)
+    try:
+        with Session(engine) as session:
+            row = add_exemption(
+                session,
+                sender=sender,
+                recipient_domain=recipient_domain,
+                reason=reason,
+                granted_by=granted_by,
+                until=last_day,
+            )
+            audit.append(
+                session,
+                "exemption.add",
+                granted_by,
+                {
+                    "id": row.id,
+                    "recipient_domain": row.recipient_domain,
+                    "until": row.until.isoformat() if row.until else None,
+                },
+                secret=settings.secret(),
+            )
+            session.commit()
+            typer.echo(
+                f"exemption {row.id}: {row.sender} may write to {row.recipient_domain}"
+                + (f" until {row.until.isoformat()}" if row.until else "")
+            )
+    except ExemptionError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+@exemption_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Every exemption, active or not, newest first."""
+    settings = state(ctx).settings()
+    engine = open_database(settings)
+    try:
+        with Session(engine) as session:
+            rows = [row.to_json() for row in list_exemptions(session)]
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no exemptions")
+    for r in rows:
+        status = "active" if r["active"] else ("revoked" if r["revoked_at"] else "expired")
+        until = f" until {r['until']}" if r["until"] else ""
+        typer.echo(
+            f"{r['id']}\t{status}\t{r['sender']} -> {r['recipient_domain']}{until}"
+            f"\tby {r['granted_by']}: {r['reason']}"
+        )
+
+
+@exemption_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    exemption_id: Annotated[int, typer.Argument(metavar="ID", help="The exemption's id.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who revokes it (default: $USER).")] = None,
+) -> None:
+    """Revoke an exemption (the record of it is kept)."""
+    settings = state(ctx).settings()
+    revoked_by = by or _current_user()
+    engine = open_database(settings)
+    try:
+        with Session(engine) as session:
+            row = revoke_exemption(session, exemption_id, revoked_by=revoked_by)
+            audit.append(
+                session, "exemption.revoke", revoked_by, {"id": row.id}, secret=settings.secret()
+            )
+            session.commit()
+    except ExemptionError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"exemption {exemption_id} revoked")

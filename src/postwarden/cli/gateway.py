@@ -1,0 +1,153 @@
+"""``postwarden serve | milter | relay``: the long-running front ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from postwarden.act import Gateway
+from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.outbound import Outbound, outbound_from
+from postwarden.settings import Settings, parse_host_port
+from postwarden.transports.http import create_api
+from postwarden.transports.milter import MilterService, run_milter
+from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler
+from postwarden.transports.serve import Listener, serve
+
+_MILTER_SOCKET = re.compile(r"(inet6?:\d{1,5}(@\S+)?|(unix|local):/\S+)")
+
+NextHop = Annotated[
+    str | None,
+    typer.Option(
+        "--next-hop",
+        help="HOST:PORT for delivered and released mail (default: the data dir's settings).",
+    ),
+]
+Outbox = Annotated[
+    Path | None,
+    typer.Option("--outbox", help="Deliver into this folder instead of over SMTP."),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout", help="Seconds per message before answering 4xx (keep under the MTA's)."
+    ),
+]
+MaxBytes = Annotated[
+    int, typer.Option("--max-message-bytes", help="Largest message taken for inspection.")
+]
+
+
+def milter(
+    ctx: typer.Context,
+    listen: Annotated[
+        str,
+        typer.Option("--listen", help="libmilter socket: inet:PORT@HOST or unix:/path."),
+    ] = "inet:10027@127.0.0.1",
+    timeout: Timeout = 240.0,
+    max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+) -> None:
+    """Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."""
+    if not _MILTER_SOCKET.fullmatch(listen):
+        raise UsageError(f"expected inet:PORT@HOST or unix:/path, got {listen!r}")
+    settings = state(ctx).settings()
+    _logging()
+    gateway = _gateway(settings, outbound_from(settings))
+    service = MilterService(gateway, timeout=timeout, max_bytes=max_message_bytes)
+    try:
+        run_milter(service, listen)
+    except Exception as exc:  # libmilter reports a socket it cannot open as milter.error
+        raise OperationalError(f"milter on {listen}: {exc}") from None
+    finally:
+        gateway.close()
+
+
+def relay(
+    ctx: typer.Context,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to accept SMTP on.")
+    ] = "127.0.0.1:10025",
+    next_hop: NextHop = None,
+    outbox: Outbox = None,
+    timeout: Timeout = 240.0,
+    max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+) -> None:
+    """Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."""
+    smtp = _listener(listen, "--listen")
+    settings = state(ctx).settings()
+    _logging()
+    outbound = _outbound(settings, next_hop, outbox, [listen])
+    gateway = _gateway(settings, outbound)
+    handler = RelayHandler(gateway, outbound, timeout=timeout)
+    try:
+        asyncio.run(serve(handler, smtp, size_limit=max_message_bytes))
+    except OSError as exc:
+        raise OperationalError(f"relay on {smtp}: {exc.strerror or exc}") from None
+    finally:
+        gateway.close()
+
+
+def serve_cmd(
+    ctx: typer.Context,
+    smtp: Annotated[
+        str, typer.Option("--smtp", help="HOST:PORT for the SMTP relay.")
+    ] = "127.0.0.1:2525",
+    http: Annotated[
+        str, typer.Option("--http", help="HOST:PORT for the HTTP check API.")
+    ] = "127.0.0.1:8025",
+    next_hop: NextHop = None,
+    outbox: Outbox = None,
+    timeout: Timeout = 240.0,
+    max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+) -> None:
+    """Run the relay and the HTTP check API in one process until SIGTERM."""
+    smtp_listener = _listener(smtp, "--smtp")
+    http_listener = _listener(http, "--http")
+    settings = state(ctx).settings()
+    _logging()
+    outbound = _outbound(settings, next_hop, outbox, [smtp, http])
+    gateway = _gateway(settings, outbound)
+    handler = RelayHandler(gateway, outbound, timeout=timeout)
+    api = create_api(settings, gateway.inspector, max_body_bytes=max_message_bytes)
+    try:
+        asyncio.run(serve(handler, smtp_listener, api, http_listener, size_limit=max_message_bytes))
+    except OSError as exc:
+        raise OperationalError(f"serve: {exc.strerror or exc}") from None
+    finally:
+        gateway.close()
+
+
+def _listener(text: str, option: str) -> Listener:
+    try:
+        host, port = parse_host_port(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    return Listener(host, port)
+
+
+def _outbound(
+    settings: Settings, next_hop: str | None, outbox: Path | None, listen: list[str]
+) -> Outbound:
+    try:
+        return outbound_from(settings, next_hop, outbox, listen=listen)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _gateway(settings: Settings, outbound: Outbound) -> Gateway:
+    gateway = Gateway.from_settings(settings, outbound=outbound)
+    # Load detectors, registers and policy now: errors show at start, not on the first
+    # message, and the first message does not pay for the loading.
+    _ = gateway.inspector
+    return gateway
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

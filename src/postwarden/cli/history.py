@@ -1,0 +1,41 @@
+"""``postwarden history``: learn who the organisation writes to from its sent mail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from postwarden.cli.common import UsageError, state
+from postwarden.cli.inspecting import open_database
+from postwarden.store.history import HistoryError, import_sent_mail
+
+history_app = typer.Typer(
+    help="Sending history: who the organisation writes to.", no_args_is_help=True
+)
+
+
+@history_app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A maildir, an mbox, or a folder of .eml files.")],
+) -> None:
+    """Learn from sent mail: who wrote to whom, how often, when, and under which names."""
+    settings = state(ctx).settings()
+    if not path.exists():
+        raise UsageError(f"no such file or folder: {path}")
+    engine = open_database(settings)
+    try:
+        with Session(engine) as session:
+            stats = import_sent_mail(session, path)
+            session.commit()
+    except HistoryError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"learnt from {stats.messages} sent messages ({stats.skipped} without sender "
+        "or recipients skipped)"
+    )

@@ -1,0 +1,35 @@
+"""The database and inspector CLI commands share, with failures turned into CLI errors."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from postwarden.cli.common import OperationalError
+from postwarden.engine import Inspector
+from postwarden.inspection import build_inspector, load_policy_for
+from postwarden.settings import Settings
+from postwarden.store.db import make_engine, migrate
+
+
+def open_inspector(settings: Settings) -> Inspector:
+    """``build_inspector`` for a command: a refused local policy is reported on stderr (the
+    last good one is used) and a database that cannot be opened is an operational error."""
+    loaded = load_policy_for(settings)
+    for error in loaded.errors:
+        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
+    engine = open_database(settings)
+    try:
+        return build_inspector(settings, engine=engine, policy=loaded.policy)
+    except SQLAlchemyError as exc:
+        raise OperationalError(f"cannot read the database: {exc.__class__.__name__}") from None
+
+
+def open_database(settings: Settings) -> Engine:
+    """The installation's database at the newest schema; failures are operational errors."""
+    try:
+        migrate(settings.db_url)
+        return make_engine(settings.db_url)
+    except SQLAlchemyError as exc:
+        raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None

@@ -1,0 +1,113 @@
+"""``postwarden policy``: show, validate and explain the rules that decide."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from postwarden.cli.common import UsageError, read_input_file, state
+from postwarden.cli.inspecting import open_inspector
+from postwarden.engine.policy import Outcome, PolicyError, load_policy
+from postwarden.inspection import load_policy_for
+from postwarden.model import Envelope
+
+policy_app = typer.Typer(
+    help="The policy: rules over the facts of a message.", no_args_is_help=True
+)
+
+
+@policy_app.command("show")
+def show(ctx: typer.Context) -> None:
+    """Print the policy in force (the local file, the last good one, or the default)."""
+    settings = state(ctx).settings()
+    loaded = load_policy_for(settings)
+    for error in loaded.errors:
+        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
+    typer.echo(f"# policy in force: {loaded.policy.source}")
+    typer.echo(loaded.policy.text.rstrip("\n"))
+
+
+@policy_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="A policy YAML file to validate.")],
+) -> None:
+    """Validate a policy file; each problem is printed as FILE:LINE: what (exit 1)."""
+    raw = read_input_file(file)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not UTF-8 text") from None
+    try:
+        policy = load_policy(text, str(file))
+    except PolicyError as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: valid, {len(policy.rules)} rules enabled")
+
+
+@policy_app.command("explain")
+def explain(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The message (.eml) to explain.")],
+    sender: Annotated[
+        str | None, typer.Option("--sender", help="Envelope sender (default: From).")
+    ] = None,
+    rcpt: Annotated[
+        list[str] | None,
+        typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Which rules fired on what evidence, and which nearly did."""
+    settings = state(ctx).settings()
+    raw = read_input_file(file)
+    envelope = None
+    if sender is not None or rcpt:
+        envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
+    inspector = open_inspector(settings)
+    report = inspector.inspect(raw, envelope)
+    decision = report.decision
+    assert decision is not None  # noqa: S101 - inspect() always decides
+    if as_json:
+        out = report.verdict.to_json()
+        out["rules"] = [_outcome_json(o) for o in decision.outcomes]
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    typer.echo(f"verdict: {report.verdict.action.label}  (policy: {inspector.policy.source})")
+    for r in report.verdict.recipients:
+        flags = f" [{', '.join(r.flags)}]" if r.flags else ""
+        typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
+        for line in r.detail:
+            typer.echo(f"      {line}")
+    fired = [o for o in decision.outcomes if o.fired]
+    near = [o for o in decision.outcomes if o.near_miss]
+    typer.echo("fired:" if fired else "fired: none")
+    for o in fired:
+        typer.echo(f"  {o.rule} -> {o.action.label}")
+        for c in o.checks:
+            typer.echo(f"      {c.condition}: {c.evidence}")
+    typer.echo("near misses:" if near else "near misses: none")
+    for o in near:
+        typer.echo(
+            f"  {o.rule} ({o.action.label}) did not fire: only {o.missing[0].condition} was missing"
+        )
+        for c in o.checks:
+            mark = "yes" if c.held else "NO "
+            typer.echo(f"      {mark} {c.condition}: {c.evidence}")
+
+
+def _outcome_json(o: Outcome) -> dict[str, Any]:
+    return {
+        "rule": o.rule,
+        "fired": o.fired,
+        "near_miss": o.near_miss,
+        "action": o.action.label,
+        "conditions": [
+            {"condition": c.condition, "held": c.held, "evidence": c.evidence} for c in o.checks
+        ],
+    }

@@ -1,0 +1,216 @@
+"""``postwarden quarantine``: list, show, release, reject, expire held messages; rotate the key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from email import policy
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from postwarden.act import DecisionError, Gateway, ReleaseError
+from postwarden.cli.audit import cli_actor
+from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.outbound import Outbound, outbound_from
+from postwarden.settings import SettingsError
+from postwarden.store.keys import SealError
+from postwarden.store.quarantine import Quarantine, QuarantineError, QuarantineItem, State
+
+quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_args_is_help=True)
+
+
+@contextmanager
+def open_gateway(ctx: typer.Context, outbound: Outbound | None = None) -> Iterator[Gateway]:
+    """The gateway over the data dir's database and quarantine (migrated on open)."""
+    settings = state(ctx).settings()
+    try:
+        gateway = Gateway.from_settings(settings, outbound=outbound)
+    except (SettingsError, SealError, ValueError) as exc:
+        raise OperationalError(str(exc)) from None
+    try:
+        yield gateway
+    finally:
+        gateway.close()
+
+
+def item_json(item: QuarantineItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "created": item.created.isoformat(),
+        "sender": item.sender,
+        "recipients": list(item.recipients),
+        "action": item.action,
+        "reasons": [{"rule": r["rule"], "message": r["message"]} for r in item.reasons],
+        "subjects": dict(item.subjects),
+        "state": item.state,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at.isoformat() if item.decided_at else None,
+        "size": item.size,
+        "sha256": item.content_sha256,
+    }
+
+
+@quarantine_app.command("list")
+def list_items(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    only: Annotated[
+        list[State] | None, typer.Option("--state", help="Only items in this state (repeat).")
+    ] = None,
+) -> None:
+    """Held and decided messages, oldest first."""
+    with open_gateway(ctx) as gw, gw.session() as session:
+        items = Quarantine.items(session, only)
+        if as_json:
+            typer.echo(json.dumps([item_json(i) for i in items], ensure_ascii=False))
+            return
+        for i in items:
+            rules = ",".join(sorted({str(r["rule"]) for r in i.reasons})) or "-"
+            typer.echo(
+                f"{i.id}  {i.created:%Y-%m-%d %H:%M}  {i.state:<9}  {i.action:<4}  "
+                f"{i.sender} -> {', '.join(i.recipients)}  [{rules}]"
+            )
+        if not items:
+            typer.echo("no quarantined messages")
+
+
+@quarantine_app.command("show")
+def show(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print the whole decrypted message instead.")
+    ] = False,
+) -> None:
+    """One item: its row, and the subject read from the encrypted message (an audited view)."""
+    with open_gateway(ctx) as gw, gw.session() as session:
+        try:
+            item = Quarantine.get(session, item_id)
+            message = gw.quarantine.read(item)
+        except (QuarantineError, SealError) as exc:
+            raise OperationalError(str(exc)) from None
+        gw.audit_view(session, item, actor=cli_actor(), raw=raw)
+        session.commit()
+    if raw:
+        typer.echo(message.decode("utf-8", "replace"), nl=False)
+        return
+    out = item_json(item)
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(message)
+    out["subject"] = _decoded(headers.get("Subject", ""))
+    out["from"] = _decoded(headers.get("From", ""))
+    out["queue_id"] = item.queue_id
+    out["decision_reason"] = item.decision_reason
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    for key in (
+        "id",
+        "state",
+        "action",
+        "created",
+        "queue_id",
+        "sender",
+        "from",
+        "subject",
+        "size",
+        "sha256",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    ):
+        typer.echo(f"{key + ':':<17}{out[key] if out[key] is not None else '-'}")
+    typer.echo(f"{'recipients:':<17}{', '.join(out['recipients'])}")
+    for name, count in out["subjects"].items():
+        typer.echo(f"{'register:':<17}{name}: {count} people")
+    for r in out["reasons"]:
+        typer.echo(f"{'reason:':<17}{r['rule']}: {r['message']}")
+
+
+@quarantine_app.command("release")
+def release(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
+    by: Annotated[str, typer.Option("--by", help="The user releasing it (not its sender).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may go.")],
+    next_hop: Annotated[
+        str | None, typer.Option("--next-hop", help="HOST:PORT instead of the recorded one.")
+    ] = None,
+    outbox: Annotated[
+        Path | None, typer.Option("--outbox", help="Deliver into this folder instead.")
+    ] = None,
+) -> None:
+    """Send a held message to its original recipients, once."""
+    _need_reason(reason)
+    settings = state(ctx).settings()
+    try:
+        outbound = outbound_from(settings, next_hop, outbox)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with open_gateway(ctx, outbound) as gw:
+        try:
+            gw.release(item_id, by=by, reason=reason)
+        except (DecisionError, ReleaseError) as exc:
+            raise OperationalError(str(exc)) from None
+    typer.echo(f"released {item_id}")
+
+
+@quarantine_app.command("reject")
+def reject(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
+    by: Annotated[str, typer.Option("--by", help="The user rejecting it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it must not go.")],
+) -> None:
+    """Never send a held message."""
+    _need_reason(reason)
+    with open_gateway(ctx) as gw:
+        try:
+            gw.reject_item(item_id, by=by, reason=reason)
+        except DecisionError as exc:
+            raise OperationalError(str(exc)) from None
+    typer.echo(f"rejected {item_id}")
+
+
+@quarantine_app.command("expire")
+def expire(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int, typer.Option("--older-than", min=0, help="Expire items held longer than DAYS.")
+    ],
+) -> None:
+    """Move messages held longer than DAYS to ``expired`` (they are never sent)."""
+    with open_gateway(ctx) as gw:
+        done = gw.expire(timedelta(days=older_than), by=cli_actor())
+    typer.echo(f"expired {len(done)} item(s)")
+    for item_id in done:
+        typer.echo(f"  {item_id}")
+
+
+@quarantine_app.command("rotate-key")
+def rotate_key(ctx: typer.Context) -> None:
+    """New master key; every item's data key is re-wrapped, then the old key is dropped."""
+    with open_gateway(ctx) as gw:
+        try:
+            count, kid = gw.rotate_key(actor=cli_actor())
+        except SealError as exc:
+            raise OperationalError(str(exc)) from None
+    typer.echo(f"master key {kid} is current; re-wrapped {count} item(s)")
+
+
+def _need_reason(reason: str) -> None:
+    if not reason.strip():
+        raise UsageError("--reason must not be empty")
+
+
+def _decoded(value: str) -> str:
+    """A header decoded from RFC 2047 words; the raw text when it cannot be."""
+    try:
+        return str(policy.default.header_factory("x-any", value))
+    except Exception:
+        return value

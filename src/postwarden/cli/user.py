@@ -1,0 +1,110 @@
+"""``postwarden user``: the people who review and decide, and their roles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from postwarden.cli.audit import cli_actor, database
+from postwarden.cli.common import OperationalError, UsageError
+from postwarden.store.credentials import CredentialError, set_password
+from postwarden.store.users import Role, UserError, UserExists, add_user, list_users
+
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the console password from standard input (one line)."
+    ),
+]
+
+user_app = typer.Typer(help="Reviewers, privacy officers and admins.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[Role, typer.Option("--role", help="reviewer, privacy-officer or admin.")],
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="Their mail address: needed to release (four eyes)."),
+    ] = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a user (audited); with --password-stdin they can sign in to the console."""
+    password = _read_password() if password_stdin else None
+    with database(ctx) as (session, secret):
+        try:
+            add_user(session, name, role, email, actor=cli_actor(), secret=secret)
+            if password is not None:
+                set_password(session, name, password, actor=cli_actor(), secret=secret)
+        except UserExists as exc:
+            raise OperationalError(str(exc)) from None
+        except (UserError, CredentialError) as exc:
+            raise UsageError(str(exc)) from None
+        session.commit()
+    typer.echo(f"added {name} ({role.value})")
+
+
+@user_app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Users and their roles."""
+    with database(ctx) as (session, _):
+        users = list_users(session)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": u.name,
+                        "role": u.role,
+                        "email": u.email,
+                        "created": u.created.isoformat(),
+                    }
+                    for u in users
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
+    for u in users:
+        typer.echo(f"{u.name:<24} {u.role:<16} {u.email or '-'}")
+    if not users:
+        typer.echo("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'")
+
+
+@user_app.command("passwd")
+def passwd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Set a user's console password (argon2id; audited without the password)."""
+    if password_stdin:
+        password = _read_password()
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with database(ctx) as (session, secret):
+        try:
+            set_password(session, name, password, actor=cli_actor(), secret=secret)
+        except CredentialError as exc:
+            raise UsageError(str(exc)) from None
+        except UserError as exc:
+            raise OperationalError(str(exc)) from None
+        session.commit()
+    typer.echo(f"password set for {name}")
+
+
+def _read_password() -> str:
+    """One line from standard input, without its line ending (``printf %s`` or ``echo``)."""
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin: no password on standard input")
+    return password

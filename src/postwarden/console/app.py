@@ -1,0 +1,148 @@
+"""``create_console()``: the review console as an ASGI app, mounted next to the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse, Response
+
+from postwarden.console.deps import (
+    SAFE_METHODS,
+    Forbidden,
+    LoginRequired,
+    console_state,
+    cookie_name,
+    csrf_guard,
+    is_secure,
+    login_url,
+)
+from postwarden.console.routes import (
+    audit,
+    auth,
+    confirm,
+    dashboard,
+    exemptions,
+    messages,
+    policy,
+    users,
+)
+from postwarden.console.state import HERE, ConsoleState, make_templates
+from postwarden.settings import Settings
+from postwarden.store.db import make_engine, session_factory
+
+if TYPE_CHECKING:
+    from postwarden.act import Gateway
+
+__all__ = ["CSP", "ROUTERS", "create_console"]
+
+ROUTERS = tuple(
+    m.router for m in (auth, dashboard, messages, confirm, exemptions, audit, policy, users)
+)
+"""Every router of the console: the security tests walk all of their routes."""
+
+# Everything the console loads comes from itself: no inline script, no third-party origin.
+# The dashboard chart is inline SVG markup, which needs no script or style permission.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Confirm links carry their token in the path: never leak it to another site.
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    # Pages may hold (masked) personal data: no browser or proxy keeps a copy.
+    "Cache-Control": "no-store",
+}
+
+
+def create_console(
+    settings: Settings, gateway: Gateway, db: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """The console app; mount it (``api.mount("/console", create_console(...))``) or serve it.
+
+    ``db`` defaults to a session factory on ``settings.db_url``; the schema must already be
+    migrated (``postwarden serve`` does that at start).
+    """
+    app = FastAPI(
+        title="Postwarden console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_guard)],
+    )
+    app.state.console = ConsoleState(
+        settings=settings,
+        gateway=gateway,
+        db=db or session_factory(make_engine(settings.db_url)),
+        templates=make_templates(),
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.middleware("http")(_security_headers)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(HTTPException, _http_error)
+    return app
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    token = getattr(request.state, "new_token", None)
+    if token:
+        set_session_cookie(request, response, token)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """HttpOnly, SameSite=Strict, Path=/; Secure (and the ``__Host-`` name) behind TLS."""
+    response.set_cookie(
+        cookie_name(request),
+        token,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_secure(request),
+    )
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    if request.method in SAFE_METHODS:
+        return RedirectResponse(login_url(request), status_code=303)
+    return console_state(request).render(
+        request,
+        "error.html",
+        401,
+        title="Sign in first",
+        message="Your session has ended. Sign in and try again.",
+    )
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return console_state(request).render(
+        request, "error.html", 403, title="Not allowed", message=str(exc) or "Not allowed."
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    titles = {404: "Not found", 405: "Not allowed here", 410: "Link no longer valid"}
+    return console_state(request).render(
+        request,
+        "error.html",
+        exc.status_code,
+        title=titles.get(exc.status_code, "Error"),
+        message=str(exc.detail),
+    )

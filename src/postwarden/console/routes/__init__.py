@@ -1,0 +1,1 @@
+"""One router per resource: auth, dashboard, messages, confirm, exemptions, audit, policy, users."""

@@ -1,0 +1,173 @@
+"""Signing in and out, and a member's own account (TOTP)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from postwarden.console.deps import (
+    Visitor,
+    console_state,
+    cookie_name,
+    require,
+    safe_next,
+    visitor,
+)
+from postwarden.console.roles import Permission
+from postwarden.console.state import Member
+from postwarden.store import audit, credentials, sessions
+from postwarden.store.users import User
+
+router = APIRouter()
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login", name="login")
+async def login_form(
+    request: Request, current: Annotated[Visitor, Depends(visitor)], next: str = ""
+) -> Response:
+    root = request.scope.get("root_path", "")
+    if current.member is not None:
+        return RedirectResponse(safe_next(next, root), status_code=303)
+    return console_state(request).render(
+        request,
+        "login.html",
+        title="Sign in",
+        next=safe_next(next, root),
+        username="",
+        error="",
+    )
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    current: Annotated[Visitor, Depends(visitor)],
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    code: Annotated[str, Form(max_length=16)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Check password and code; on success the old session is dropped and a new one issued,
+    so a session id planted before login (session fixation) is worth nothing after it."""
+    state = console_state(request)
+    root = request.scope.get("root_path", "")
+    address = _client(request)
+    with state.db.begin() as db:
+        if sessions.throttled(db, username, address):
+            error, status = "Too many failed attempts. Wait 15 minutes and try again.", 429
+        else:
+            user = db.execute(select(User).where(User.name == username)).scalar_one_or_none()
+            ok = credentials.check_password(user, password)
+            if ok and user is not None and not credentials.check_totp(db, user.id, code):
+                ok = False
+            sessions.record_attempt(db, username, address, ok)
+            if ok and user is not None:
+                sessions.close_session(db, current.session.token)
+                fresh = sessions.open_session(db, user.id)
+                audit.append(
+                    db, "console.login", user.name, {"address": address}, secret=state.secret
+                )
+                request.state.new_token = fresh.token
+                return RedirectResponse(safe_next(next, root), status_code=303)
+            error, status = "Wrong user name, password or code.", 401
+    return state.render(
+        request,
+        "login.html",
+        status,
+        title="Sign in",
+        next=safe_next(next, root),
+        username=username,
+        error=error,
+    )
+
+
+@router.post("/logout", name="logout")
+async def logout(request: Request, current: Annotated[Visitor, Depends(visitor)]) -> Response:
+    state = console_state(request)
+    with state.db.begin() as db:
+        sessions.close_session(db, current.session.token)
+    response = RedirectResponse(request.url_for("login").path, status_code=303)
+    response.delete_cookie(cookie_name(request), path="/")
+    return response
+
+
+@router.get("/account", name="account")
+async def account(
+    request: Request,
+    member: Annotated[Member, Depends(require(Permission.VIEW))],
+    setup: bool = False,
+) -> Response:
+    state = console_state(request)
+    secret = uri = ""
+    if setup and not member.totp:
+        secret = credentials.new_totp_secret()
+        uri = credentials.provisioning_uri(secret, member.name)
+    return state.render(
+        request,
+        "account.html",
+        title="Your account",
+        nav="account",
+        totp_secret=secret,
+        totp_uri=uri,
+        error="",
+    )
+
+
+@router.post("/account/totp", name="totp_enable")
+async def totp_enable(
+    request: Request,
+    member: Annotated[Member, Depends(require(Permission.VIEW))],
+    secret: Annotated[str, Form(min_length=16, max_length=64, pattern="^[A-Z2-7]+=*$")],
+    code: Annotated[str, Form(max_length=16)],
+) -> Response:
+    state = console_state(request)
+    with state.db.begin() as db:
+        user = db.get(User, member.id)
+        assert user is not None  # noqa: S101 - require() loaded this member
+        try:
+            credentials.enable_totp(db, user, secret, code, secret=state.secret)
+        except credentials.CredentialError as exc:
+            error = str(exc)
+        else:
+            return RedirectResponse(request.url_for("account").path + "?ok=totp", status_code=303)
+    return state.render(
+        request,
+        "account.html",
+        400,
+        title="Your account",
+        nav="account",
+        totp_secret=secret,
+        totp_uri=credentials.provisioning_uri(secret, member.name),
+        error=error,
+    )
+
+
+@router.post("/account/totp/disable", name="totp_disable")
+async def totp_disable(
+    request: Request,
+    member: Annotated[Member, Depends(require(Permission.VIEW))],
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    state = console_state(request)
+    with state.db.begin() as db:
+        user = db.get(User, member.id)
+        if user is None or not credentials.check_password(user, password):
+            return state.render(
+                request,
+                "account.html",
+                400,
+                title="Your account",
+                nav="account",
+                totp_secret="",
+                totp_uri="",
+                error="Wrong password: TOTP stays on.",
+            )
+        credentials.disable_totp(db, user, actor=member.name, secret=state.secret)
+    return RedirectResponse(request.url_for("account").path, status_code=303)

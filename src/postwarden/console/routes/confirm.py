@@ -1,0 +1,118 @@
+"""The sender's confirm page behind the signed one-time link of a warn notice.
+
+No sign-in: the link itself is the credential (an HMAC over the item, its content and an
+expiry). It works once because the first confirm or cancel moves the item out of ``held``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from postwarden.act import SENDER_ACTOR, DecisionError, ReleaseError
+from postwarden.console.deps import console_state
+from postwarden.console.review import subject_of
+from postwarden.console.state import ConsoleState
+from postwarden.model import Action
+from postwarden.notices import TokenError, check_confirm_token, read_confirm_token
+from postwarden.store import audit
+from postwarden.store.quarantine import Quarantine, QuarantineItem, SealError, State
+
+router = APIRouter()
+
+_GONE = "This link was already used, or the message was decided otherwise."
+
+
+def _item_for(ctx: ConsoleState, token: str) -> QuarantineItem:
+    """The warned item this genuine, unexpired token names; 404/410 otherwise."""
+    try:
+        item_id, _, _ = read_confirm_token(token)
+    except TokenError:
+        raise HTTPException(404, "This confirm link is not valid.") from None
+    with ctx.db() as db:
+        item = db.get(QuarantineItem, item_id)
+        if item is not None:
+            db.expunge(item)
+    if item is None or item.action != Action.WARN.label:
+        raise HTTPException(404, "This confirm link is not valid.")
+    try:
+        check_confirm_token(ctx.secret, token, item.content_sha256)
+    except TokenError as exc:
+        status = 410 if "expired" in str(exc) else 404
+        raise HTTPException(status, f"This confirm link cannot be used: {exc}.") from None
+    if item.state != State.HELD.value:
+        raise HTTPException(410, _GONE)
+    return item
+
+
+@router.get("/confirm/{token}", name="confirm")
+async def confirm_page(request: Request, token: str) -> Response:
+    ctx = console_state(request)
+    item = _item_for(ctx, token)
+    try:
+        subject = subject_of(ctx.gateway.quarantine.read(item))
+    except SealError:
+        raise HTTPException(404, "This message cannot be shown.") from None
+    created = item.created if item.created.tzinfo else item.created.replace(tzinfo=UTC)
+    return ctx.render(
+        request,
+        "confirm.html",
+        title="Confirm your message",
+        item=item,
+        subject=subject,
+        token=token,
+        created=created.strftime("%Y-%m-%d %H:%M UTC"),
+        done="",
+    )
+
+
+@router.post("/confirm/{token}")
+async def confirm(
+    request: Request,
+    token: str,
+    decision: Annotated[str, Form(pattern="^(confirm|cancel)$")],
+) -> Response:
+    ctx = console_state(request)
+    item = _item_for(ctx, token)
+    if decision == "confirm":
+        try:
+            await run_in_threadpool(ctx.gateway.confirm_warn, token)
+        except DecisionError as exc:
+            raise HTTPException(410, f"{_GONE} ({exc})") from None
+        except ReleaseError:
+            raise HTTPException(
+                503,
+                "The message could not be handed on just now. It is still held: try the "
+                "link again in a few minutes.",
+            ) from None
+        done = "sent"
+    else:
+        with ctx.db() as db:
+            reason = "sender cancelled from the confirm link"
+            if not Quarantine.transition(
+                db, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
+            ):
+                raise HTTPException(410, _GONE)
+            audit.append(
+                db,
+                "quarantine.cancel",
+                SENDER_ACTOR,
+                {"item": item.id, "action": item.action, "sha256": item.content_sha256},
+                secret=ctx.secret,
+            )
+            db.commit()
+        done = "cancelled"
+    return ctx.render(
+        request,
+        "confirm.html",
+        title="Thank you",
+        item=item,
+        subject="",
+        token="",
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        done=done,
+    )

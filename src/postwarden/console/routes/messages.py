@@ -1,0 +1,248 @@
+"""The review queue and a held message's page: masked findings, reveal, release, reject."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from postwarden.act import DecisionError, ReleaseError
+from postwarden.console.deps import Forbidden, console_state, require
+from postwarden.console.review import inspect_held, reporter
+from postwarden.console.roles import Permission
+from postwarden.console.state import ConsoleState, Member
+from postwarden.console.stats import format_age
+from postwarden.model import Envelope
+from postwarden.store import audit
+from postwarden.store.quarantine import QuarantineItem, SealError, State
+
+router = APIRouter()
+
+QUEUE_LIMIT = 500
+STATES = ("held", "released", "rejected", "expired", "releasing", "all")
+
+
+@router.get("/queue", name="queue")
+async def queue(
+    request: Request,
+    member: Annotated[Member, Depends(require(Permission.VIEW))],
+    state: Annotated[
+        str, Query(pattern="^(held|released|rejected|expired|releasing|all)$")
+    ] = "held",
+    action: Annotated[str, Query(pattern="^(|hold|warn)$")] = "",
+    rule: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[str, Query(max_length=320)] = "",
+    register: bool = False,
+) -> Response:
+    """Held messages, oldest first: filter by state, action, rule, register data; search by
+    sender, recipient or reference."""
+    ctx = console_state(request)
+    stmt = select(QuarantineItem).order_by(QuarantineItem.created, QuarantineItem.id)
+    if state != "all":
+        stmt = stmt.where(QuarantineItem.state == state)
+    if action:
+        stmt = stmt.where(QuarantineItem.action == action)
+    with ctx.db() as db:
+        items = list(db.execute(stmt).scalars())
+    needle = q.strip().lower()
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    rules: set[str] = set()
+    for item in items:
+        item_rules = [str(r.get("rule", "")) for r in item.reasons]
+        rules.update(item_rules)
+        if rule and rule not in item_rules:
+            continue
+        if register and not item.register_data:
+            continue
+        if needle and not (
+            needle in item.sender.lower()
+            or any(needle in r.lower() for r in item.recipients)
+            or needle == item.id
+        ):
+            continue
+        rows.append(_row(item, now, member))
+    return ctx.render(
+        request,
+        "queue.html",
+        title="Review queue",
+        nav="queue",
+        rows=rows[:QUEUE_LIMIT],
+        count=len(rows),
+        limit=QUEUE_LIMIT,
+        rules=sorted(rules),
+        states=STATES,
+        filters={"state": state, "action": action, "rule": rule, "q": q, "register": register},
+    )
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _row(item: QuarantineItem, now: datetime, member: Member) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "age": format_age(now - _aware(item.created)),
+        "created": _aware(item.created).strftime("%Y-%m-%d %H:%M"),
+        "sender": item.sender,
+        "recipients": list(item.recipients),
+        "action": item.action,
+        "rules": [str(r.get("rule", "")) for r in item.reasons],
+        "register": item.register_data,
+        "state": item.state,
+        "own": member.is_sender(item.sender),
+    }
+
+
+def _blockers(item: QuarantineItem, member: Member) -> list[str]:
+    """Why this member may not release this item (empty: they may)."""
+    out = []
+    if item.state != State.HELD.value:
+        out.append(f"It is {item.state}, no longer held.")
+    if not member.email:
+        out.append(
+            "Your account has no e-mail address, so the four-eyes check cannot tell "
+            "you from the sender. Ask an admin to add one."
+        )
+    elif member.is_sender(item.sender):
+        out.append("You sent this message: someone else must release it (four eyes).")
+    if item.register_data and not member.can(Permission.DECIDE_REGISTER):
+        out.append("It holds register data: a privacy officer must release it.")
+    if not member.can(Permission.DECIDE):
+        out.append("Your role does not decide holds.")
+    return out
+
+
+async def _page(
+    request: Request,
+    member: Member,
+    item_id: str,
+    *,
+    reveal: bool,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    ctx = console_state(request)
+    with ctx.db.begin() as db:
+        item = db.get(QuarantineItem, item_id)
+        if item is None:
+            raise HTTPException(404, "No such message in the quarantine.")
+        # Every look at held content is on the record, masked or not (design.md: every view).
+        audit.append(
+            db,
+            "console.reveal" if reveal else "console.view",
+            member.name,
+            {"item": item.id},
+            secret=ctx.secret,
+        )
+        db.expunge(item)
+    inspection = None
+    try:
+        raw = ctx.gateway.quarantine.read(item)
+    except SealError:
+        error = error or (
+            "The stored message failed its integrity check and is not shown. "
+            "Reject it, and tell the administrator."
+        )
+    else:
+        envelope = Envelope(item.sender, tuple(item.recipients))
+        inspector = reporter(ctx.gateway.inspector, ctx.settings)
+        inspection = await run_in_threadpool(inspect_held, inspector, raw, envelope, reveal=reveal)
+    return ctx.render(
+        request,
+        "message.html",
+        status,
+        title=f"Message {item.id}",
+        nav="queue",
+        item=item,
+        received=_aware(item.created).strftime("%Y-%m-%d %H:%M UTC"),
+        age=format_age(datetime.now(UTC) - _aware(item.created)),
+        inspection=inspection,
+        reveal=reveal,
+        blockers=_blockers(item, member),
+        error=error,
+        own=member.is_sender(item.sender),
+    )
+
+
+@router.get("/messages/{item_id}", name="message")
+async def message(
+    request: Request, item_id: str, member: Annotated[Member, Depends(require(Permission.VIEW))]
+) -> Response:
+    return await _page(request, member, item_id, reveal=False)
+
+
+@router.post("/messages/{item_id}/reveal", name="message_reveal")
+async def reveal(
+    request: Request,
+    item_id: str,
+    member: Annotated[Member, Depends(require(Permission.REVEAL))],
+) -> Response:
+    """Show the personal data unmasked: a deliberate act, answered with POST and audited."""
+    return await _page(request, member, item_id, reveal=True)
+
+
+def _held(ctx: ConsoleState, item_id: str, digest: str) -> QuarantineItem:
+    """The held item, provided it is still the very content the reviewer looked at."""
+    with ctx.db() as db:
+        item = db.get(QuarantineItem, item_id)
+        if item is None:
+            raise HTTPException(404, "No such message in the quarantine.")
+        db.expunge(item)
+    if item.content_sha256 != digest:
+        raise Forbidden("This decision was made on other content: reload the message page.")
+    return item
+
+
+@router.post("/messages/{item_id}/release", name="message_release")
+async def release(
+    request: Request,
+    item_id: str,
+    member: Annotated[Member, Depends(require(Permission.DECIDE))],
+    reason: Annotated[str, Form(min_length=3, max_length=2000)],
+    digest: Annotated[str, Form(max_length=64)],
+) -> Response:
+    ctx = console_state(request)
+    item = _held(ctx, item_id, digest)
+    blockers = _blockers(item, member)
+    if blockers:
+        return await _page(
+            request, member, item_id, reveal=False, error=" ".join(blockers), status=403
+        )
+    try:
+        await run_in_threadpool(ctx.gateway.release, item_id, by=member.name, reason=reason)
+    except DecisionError as exc:
+        return await _page(request, member, item_id, reveal=False, error=str(exc), status=409)
+    except ReleaseError as exc:
+        where = "It was partly delivered." if exc.partial else "It is still held."
+        return await _page(
+            request,
+            member,
+            item_id,
+            reveal=False,
+            status=502,
+            error=f"The next hop did not take the message. {where} ({exc})",
+        )
+    return RedirectResponse(request.url_for("queue").path + "?ok=released", status_code=303)
+
+
+@router.post("/messages/{item_id}/reject", name="message_reject")
+async def reject(
+    request: Request,
+    item_id: str,
+    member: Annotated[Member, Depends(require(Permission.DECIDE))],
+    reason: Annotated[str, Form(min_length=3, max_length=2000)],
+    digest: Annotated[str, Form(max_length=64)],
+) -> Response:
+    ctx = console_state(request)
+    _held(ctx, item_id, digest)
+    try:
+        await run_in_threadpool(ctx.gateway.reject_item, item_id, by=member.name, reason=reason)
+    except DecisionError as exc:
+        return await _page(request, member, item_id, reveal=False, error=str(exc), status=409)
+    return RedirectResponse(request.url_for("queue").path + "?ok=rejected", status_code=303)

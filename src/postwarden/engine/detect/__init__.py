@@ -1,0 +1,44 @@
+"""Pattern detectors: one hyperscan pass over the text units, then validation per match."""
+
+from __future__ import annotations
+
+from postwarden.engine.detect import (  # noqa: F401  (importing a detector module registers it)
+    address_en,
+    address_zh,
+    card,
+    dob,
+    email,
+    hkid,
+    name_en,
+    name_zh,
+    phone,
+)
+from postwarden.engine.detect.base import (
+    Candidate,
+    Context,
+    Detector,
+    Hit,
+    Pattern,
+    PatternDetector,
+)
+from postwarden.engine.detect.detectorset import DetectorSet
+from postwarden.engine.detect.registry import DetectorRegistry, DuplicateDetectorError, registry
+
+__all__ = [
+    "Candidate",
+    "Context",
+    "Detector",
+    "DetectorRegistry",
+    "DetectorSet",
+    "DuplicateDetectorError",
+    "Hit",
+    "Pattern",
+    "PatternDetector",
+    "default_detectors",
+    "registry",
+]
+
+
+def default_detectors() -> DetectorSet:
+    """The process-wide `DetectorSet` of built-in and plug-in detectors (compiled once)."""
+    return registry.detector_set()

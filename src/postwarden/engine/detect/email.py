@@ -1,0 +1,54 @@
+"""E-mail addresses: a practical addr-spec whose domain ends in a public suffix."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import tldextract
+
+from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
+from postwarden.engine.detect.registry import registry
+
+__all__ = ["EmailDetector"]
+
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
+@registry.register
+class EmailDetector(PatternDetector):
+    """Addresses with a dot-atom local part (RFC 5322 §3.4.1, quoted forms left out)."""
+
+    id = "email"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern("email", r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}\b", 0.9),
+    )
+    context = ("email", "e-mail", "mail", "電郵", "郵箱")
+    context_boost = 0.1
+    bounded = False  # the pattern's own character classes bound it
+
+    def __init__(self) -> None:
+        # The public suffix list snapshot bundled with tldextract; never fetched at run time.
+        self._suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    def narrow(self, candidate: Candidate) -> Candidate | None:
+        text = candidate.text
+        lead = len(text) - len(text.lstrip("."))
+        if lead:
+            return Candidate(candidate.unit, candidate.start + lead, candidate.end,
+                             candidate.pattern, candidate.has_context)
+        return candidate
+
+    def validate(self, candidate: Candidate) -> bool:
+        local, _, domain = candidate.text.rpartition("@")
+        if not local or len(local) > 64 or len(domain) > 253:
+            return False
+        if local.endswith(".") or ".." in local or not set(local) <= _LOCAL_CHARS:
+            return False
+        labels = domain.split(".")
+        if any(not 0 < len(lb) <= 63 or lb[0] == "-" or lb[-1] == "-" for lb in labels):
+            return False
+        after = candidate.after(2)
+        if after[:1] in ("-", "_", "@") or (after[:1] == "." and after[1:2].isalnum()):
+            return False
+        parts = self._suffixes(domain)
+        return bool(parts.suffix) and bool(parts.domain)

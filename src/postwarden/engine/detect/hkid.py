@@ -1,0 +1,52 @@
+"""Hong Kong identity card numbers: one or two letters, six digits, a check digit."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, nfkc
+from postwarden.engine.detect.registry import registry
+
+__all__ = ["HkidDetector", "hkid_check_digit"]
+
+_LETTER = r"[A-Za-z\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}]"
+_DIGIT = r"[0-9\x{FF10}-\x{FF19}]"
+_CHECK = r"[0-9Aa\x{FF10}-\x{FF19}\x{FF21}\x{FF41}]"
+_OPEN = r"[(\x{FF08}]"
+_CLOSE = r"[)\x{FF09}]"
+
+
+def hkid_check_digit(prefix: str, digits: str) -> str:
+    """The check character (``0``-``9`` or ``A``) for an upper-case prefix and six digits.
+
+    Weighted sum mod 11 over the characters, letters counting A=10 .. Z=35 and a one-letter
+    prefix padded with a space counting 36 (the Immigration Department's scheme).
+    """
+    chars = [36 if len(prefix) == 1 else ord(prefix[0]) - 55]
+    chars += [ord(c) - 55 for c in prefix[-1]] + [int(d) for d in digits]
+    total = sum(value * weight for value, weight in zip(chars, range(9, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
+    return "A" if check == 10 else str(check)
+
+
+@registry.register
+class HkidDetector(PatternDetector):
+    """HKID numbers with a valid check digit, brackets optional, full-width forms too."""
+
+    id = "hkid"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern(
+            "hkid",
+            rf"{_LETTER}{{1,2}}{_DIGIT}{{6}}(?:{_CHECK}|{_OPEN}{_CHECK}{_CLOSE}|[ ]\({_CHECK}\))",
+            score=0.75,
+        ),
+    )
+    context = ("HKID", "HK ID", "ID card", "identity card", "身份證", "身分證", "證件號碼")
+    context_boost = 0.2
+
+    def validate(self, candidate: Candidate) -> bool:
+        value = nfkc(candidate.text).upper().replace(" ", "")
+        if value.endswith(")"):
+            value = value[:-3] + value[-2]
+        prefix, digits, check = value[:-7], value[-7:-1], value[-1]
+        return hkid_check_digit(prefix, digits) == check

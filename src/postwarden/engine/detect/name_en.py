@@ -1,0 +1,117 @@
+"""English names in Hong Kong style: a romanised surname with Cantonese given syllables."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from postwarden.engine.detect.base import Candidate, Context, Hit, Pattern, PatternDetector
+from postwarden.engine.detect.registry import registry
+from postwarden.model import Finding, TextUnit
+
+__all__ = ["NameEnDetector"]
+
+SURNAMES = tuple(
+    """Chan Wong Lee Li Cheung Lau Ng Ho Lam Leung Tsang Yeung Chow Tang Choi Chu Lo Yip Tse
+    Kwok Lai Mak Fung Siu Kwan Chiu Yuen Tam Poon Ching Cheng Ma Ko Yu Wu Luk Lui Kong Tsui Wan
+    Yau Hui Hung Fan Liu Chung Cheuk Mok Shum Szeto Au Auyeung Shek Yim Yung Lok Tong Tsoi Choy
+    Chong Kan Ku Woo Hau Hon Pang Pun Wai Yan Yee Yiu Fok Ngai Ngan Law Low Mui Chiang Sin Suen
+    Sung Tso Tung Chai Chui Koo Sze Kam Keung Kwong Leong Lim Lin Ling Lung Man Mo Ngo Ou Pak
+    Poon Sham Shiu Sit Sum Tai Tin Ting To So Tsai Tsang Tsun Wat Wing Yam Yuen Yim Yue Chau
+    Chik Ip Kei Kot Kuk Kwong Lai Leung Liang Lui Mau Ngau Wun Yeung Chin Chen Huang Zhang Wang
+    Zhou Xu Zhao Guo Luo Liang Zheng Xie Tang Feng Xiao""".split()
+)
+GIVEN = tuple(
+    """Tai Man Siu Ming Ka Wai Kwok Chi Yuk Kin Hung Wing Yee Mei Fung Ling Lai Kit Ho Kwan Sze
+    Shan Wah Yan Yin Lok Hoi Pui Ying Yiu Chun Chung Fai Keung Kwong Hang Hon Hei Hin Tsz Sum
+    Suet Sau Shing Sing Tak Tat Ting Tin Tung Wan Wun Yau Yat Yeung Yip Yu Yue Yuen Yung Ngai
+    Ngan Oi On Pak Po Pong King Kai Kam Kei Kuen Kwai Lam Lun Mo Mui Nam Nga Ngo Cheuk Ching
+    Chiu Choi Chuen Fat Fong Fook Hau Hiu Hok Hou Kan Kwun Lap Leung Lik Lin Long Lung Mau Miu
+    Mun Ngok Sai Sam Sang Sek Shek Sheung Shu Shuk Sin Sui Sun Tim Tsan Tse Tsun Wa Wang Wo
+    Yam Yi Yim Yuet Cheong Kiu Kong Kuk Fan Chak Chin Choy Hing Hoo Yee Wai Kei Lei Pik Pui
+    Shun Tze Wong Yeuk Chau Cheung Hei Hiu Kun Man Mang Nok Pan Piu Tao Tong Yung Ying""".split()
+)
+# Places and streets whose names are surname + syllables (Wong Tai Sin is a district).
+PLACES = tuple(
+    p.lower()
+    for p in (
+        "Wong Tai Sin", "Ho Man Tin", "Lam Tin", "Tseung Kwan O", "Ma On Shan", "To Kwa Wan",
+        "Ma Tau Wai", "Ma Tau Kok", "Lai Chi Kok", "Cheung Sha Wan", "Kwai Chung", "Kwai Fong",
+        "Lok Fu", "Tsz Wan Shan", "Choi Hung", "Yau Ma Tei", "Yau Tong", "Yuen Long", "Tai Wai",
+        "Tai Po", "Tai Koo", "Tin Shui Wai", "Wong Chuk Hang", "Siu Sai Wan", "Siu Lek Yuen",
+        "Chai Wan", "Wan Chai", "Sham Shui Po", "Shek Kip Mei", "Lai King", "Kwun Tong",
+        "Tung Chung", "Fo Tan", "Sai Kung", "Sai Wan Ho", "Shau Kei Wan", "Ho Chung",
+        "Wong Tai Sin Temple", "Lee Tung", "Lee Garden", "Lee Gardens", "Man Lee", "Pak Tin",
+        "Yau Yat Chuen", "Lam Tsuen", "Kam Tin", "Ngau Tau Kok", "Lei Tung", "So Uk",
+        "Sheung Wan", "Sheung Shui", "Tai Hang", "Tai Tam", "Ting Kau", "Tsing Yi", "Kowloon Tong",
+        "Hang Seng", "Wing Lung", "Kwong Wah", "Tung Wah", "Pok Fu Lam", "Chung Hom Kok",
+        "Ap Lei Chau", "Lo Wu", "Hong Kong", "Sha Tin", "Tsuen Wan", "Tuen Mun", "Mong Kok", "Lok Ma Chau", "Fanling", "Tin Hau", "Fortress Hill",
+    )
+)
+# Places are matched in the shared pass too, only to veto names overlapping them.
+_PLACE = Pattern(
+    "place",
+    r"\b(?:" + "|".join(sorted(PLACES, key=len, reverse=True)) + r")\b",
+    caseless=True,
+)
+# A name followed by one of these is a street, building, firm or institution.
+_PLACE_WORDS = re.compile(
+    r"^[ ,]*(?:Road|Rd|Street|St|Avenue|Ave|Lane|Path|Drive|Terrace|Building|Bldg|Estate|Court|"
+    r"Garden|Gardens|Centre|Center|Plaza|Tower|House|Mansion|Villa|Station|Bank|Company|Co|Ltd|"
+    r"Limited|Hospital|School|College|Temple|Village|Park|Square|Hall|Industrial|Commercial|"
+    r"Market|Bay|Hill|Bus|Stadium|Library|Church|Kindergarten|Primary|Secondary|Memorial|"
+    r"Holdings|Group|Restaurant|Theatre|Cinema|Street|Wan|Chuen|Tsuen|Village)\b"
+)
+
+
+def _alt(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(sorted(set(words), key=len, reverse=True)) + ")"
+
+
+_SU = _alt(tuple(s.upper() for s in SURNAMES))
+_ST = _alt(SURNAMES)
+_G = _alt(GIVEN)
+_GL = _alt(tuple(g.lower() for g in GIVEN))
+_GU = _alt(tuple(g.upper() for g in GIVEN))
+# After an English given name, two-letter surnames (HO, NG, IP, TO, SO) read as acronyms
+# or shouting too often; those need a title or a syllable (the other patterns).
+_SU3 = _alt(tuple(s.upper() for s in SURNAMES if len(s) > 2))
+_GIVEN2 = rf"{_G}(?:[ -]{_G}|-{_GL})"  # Tai Man, Tai-Man, Tai-man
+_GIVEN12 = rf"{_G}(?:[ -]{_G}|-{_GL})?"
+
+
+@registry.register
+class NameEnDetector(PatternDetector):
+    """``CHAN Tai Man``, ``Tai Man CHAN``, ``Chan Tai-man``, ``CHAN, Tai Man``, ``CHAN TAI MAN``."""
+
+    id = "name_en"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern("upper_first", rf"\b{_SU},? {_GIVEN12}\b", 0.7),
+        Pattern("upper_last", rf"\b{_GIVEN12} {_SU}\b", 0.7),
+        Pattern("title_first", rf"\b{_ST},? {_GIVEN2}\b", 0.6),
+        Pattern("title_last", rf"\b{_GIVEN2} {_ST}\b", 0.55),
+        Pattern("all_upper", rf"\b{_SU},? {_GU}[ -]{_GU}\b", 0.6),
+        Pattern("english_upper", rf"\b[A-Z][a-z]{{2,12}} {_SU3}\b", 0.5),
+        _PLACE,
+    )
+    context = (
+        "mr", "mrs", "ms", "miss", "dr", "name", "applicant", "client", "patient", "student",
+        "customer", "recipient", "dear", "attn", "contact person",
+    )
+    context_window = 20
+    context_boost = 0.25
+
+    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
+        places = [h for h in hits if h.pattern is _PLACE]
+        if places:
+            # A place overlapping the match: part of the "name" is really the place.
+            hits = [
+                h
+                for h in hits
+                if h.pattern is not _PLACE
+                and not any(p.start < h.end and h.start < p.end for p in places)
+            ]
+        return super().analyze(unit, hits, context)
+
+    def invalidate(self, candidate: Candidate) -> bool:
+        return _PLACE_WORDS.match(candidate.after(14)) is not None

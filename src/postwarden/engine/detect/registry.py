@@ -1,0 +1,76 @@
+"""The one detector registry: built-ins and plug-ins register here, by unique id."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import TypeVar
+
+from postwarden.engine.detect.base import Detector
+from postwarden.engine.detect.detectorset import DetectorSet
+
+__all__ = ["ENTRY_POINT_GROUP", "DetectorRegistry", "DuplicateDetectorError", "registry"]
+
+ENTRY_POINT_GROUP = "postwarden.detectors"
+
+D = TypeVar("D", bound=type[Detector])
+
+
+class DuplicateDetectorError(ValueError):
+    """A detector id is already registered."""
+
+
+class DetectorRegistry:
+    """Detector classes by id; builds the `DetectorSet` the engine scans with."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Detector]] = {}
+        self._built: DetectorSet | None = None
+        self._plugins_loaded = False
+
+    def register(self, cls: D) -> D:
+        """Add a detector class (usable as a class decorator); refuses a taken id."""
+        detector_id = getattr(cls, "id", "")
+        if not isinstance(detector_id, str) or not detector_id:
+            raise ValueError(f"{cls.__name__} has no detector id")
+        if detector_id in self._classes:
+            raise DuplicateDetectorError(
+                f"detector id {detector_id!r} is already registered by "
+                f"{self._classes[detector_id].__qualname__}"
+            )
+        self._classes[detector_id] = cls
+        self._built = None
+        return cls
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self._classes)
+
+    def build(self, ids: tuple[str, ...] | None = None) -> DetectorSet:
+        """A new `DetectorSet` of the registered detectors (or only ``ids``, in that order)."""
+        chosen = self.ids if ids is None else ids
+        unknown = [i for i in chosen if i not in self._classes]
+        if unknown:
+            raise KeyError(f"unknown detector id(s): {', '.join(unknown)}")
+        return DetectorSet([self._classes[i]() for i in chosen])
+
+    def load_plugins(self) -> None:
+        """Import the modules named by ``postwarden.detectors`` entry points, once.
+
+        Importing a plug-in module registers its detectors, exactly as importing a built-in
+        module does.
+        """
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            entry_point.load()
+
+    def detector_set(self) -> DetectorSet:
+        """The shared `DetectorSet` of every registered detector, built on first use."""
+        self.load_plugins()
+        if self._built is None:
+            self._built = self.build()
+        return self._built
+
+
+registry = DetectorRegistry()

@@ -1,0 +1,214 @@
+"""zip, tar and compressed streams (gzip, bzip2, xz): guarded, streamed reads of members,
+each extracted in turn.
+
+Python 3.11's zipfile lacks the overlapping-entry check of CVE-2024-0450 and trusts the
+sizes an archive declares, so the guards live here: member count before the central
+directory is parsed, overlap of entries, encryption flags, and bytes counted while they are
+decompressed (declared sizes may only make us stop earlier, never read more).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import struct
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
+from postwarden.engine.extract.sniff import declared_entries
+from postwarden.engine.extract.walker import place
+
+if TYPE_CHECKING:
+    from postwarden.engine.extract.sniff import Sniffed
+    from postwarden.engine.extract.walker import Walker
+
+CHUNK = 256 * 1024
+_AES = 99  # WinZip AES: compression method 99 with the encryption flag (APPNOTE 7.2)
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError)
+
+
+def open_zip(
+    data: bytes, what: str, max_members: int
+) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """Open a zip after the member-count and overlap guards; raises Uninspectable."""
+    declared = declared_entries(data)
+    if declared > max_members:
+        raise Uninspectable(f"{what} with {declared} members, over limit {max_members}")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (*_ZIP_ERRORS, struct.error, IndexError) as exc:
+        raise Uninspectable(f"corrupt {what}: {exc}") from None
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise Uninspectable(f"{what} with {len(infos)} members, over limit {max_members}")
+    _check_overlap(data, infos, int(getattr(zf, "start_dir", len(data))), what)
+    return zf, infos
+
+
+def _check_overlap(data: bytes, infos: list[zipfile.ZipInfo], cd_start: int, what: str) -> None:
+    """Every member's data must end before the next member begins (Fifield's overlapping
+    zip bomb reuses one compressed stream for many entries; CVE-2024-0450)."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for i, info in enumerate(ordered):
+        end = ordered[i + 1].header_offset if i + 1 < len(ordered) else cd_start
+        start = info.header_offset
+        if start + _LOCAL_HEADER.size > len(data):
+            raise Uninspectable(f"corrupt {what}: member header outside the archive")
+        magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, start)
+        if magic != b"PK\x03\x04":
+            raise Uninspectable(f"corrupt {what}: bad member header")
+        if start + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size > end:
+            raise Uninspectable(f"zip bomb: overlapping entries in {what}")
+
+
+def encryption(info: zipfile.ZipInfo) -> str | None:
+    """The reason a member cannot be read for encryption, or None."""
+    if info.compress_type == _AES:
+        return "encrypted zip member (AES)"
+    if info.flag_bits & 0x1:
+        return "encrypted zip member"
+    return None
+
+
+def _is_directory(info: zipfile.ZipInfo) -> bool:
+    # A "directory" that carries data is a file hidden behind a trailing slash.
+    return info.is_dir() and info.file_size == 0 and info.compress_size <= 2
+
+
+def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
+    """The decompressed chunks of one member, counted against every limit as they come."""
+    limits = budget.limits
+    packed = max(info.compress_size, 1)
+    # Declared sizes can make us refuse before any work, never read further than counted.
+    if info.file_size > limits.max_part_bytes:
+        raise Uninspectable(
+            f"zip member of {size(info.file_size)} over limit {size(limits.max_part_bytes)}"
+        )
+    if info.file_size > limits.ratio_grace_bytes and info.file_size > limits.member_ratio * packed:
+        raise Uninspectable(_ratio(info.file_size, packed, limits.member_ratio))
+    produced = 0
+    try:
+        with zf.open(info) as member:
+            while chunk := member.read(CHUNK):
+                produced += len(chunk)
+                budget.add_expanded(len(chunk))
+                if produced > limits.max_part_bytes:
+                    raise Uninspectable(f"zip member over limit {size(limits.max_part_bytes)}")
+                if produced > limits.ratio_grace_bytes and produced > limits.member_ratio * packed:
+                    raise Uninspectable(_ratio(produced, packed, limits.member_ratio))
+                budget.check_time()
+                yield chunk
+    except (*_ZIP_ERRORS, NotImplementedError, RuntimeError) as exc:
+        raise Uninspectable(f"corrupt zip member: {exc}") from None
+
+
+def _ratio(produced: int, packed: int, limit: int) -> str:
+    return f"zip bomb: expansion ratio {produced // packed}:1 over limit {limit}:1"
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> bytes:
+    return b"".join(stream_member(zf, info, budget))
+
+
+class ZipExtractor:
+    """zip archives, nested to any allowed depth: ``a.zip/inner.zip/c.csv#R7``."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        budget = walker.budget
+        budget.check_depth(depth + 1)
+        zf, infos = open_zip(data, "zip", budget.limits.max_members)
+        with zf:
+            for info in infos:
+                if _is_directory(info):
+                    continue
+                inner = f"{where}/{place(info.filename)}"
+                reason = encryption(info)
+                if reason:
+                    walker.uninspectable(inner, reason)
+                    continue
+                try:
+                    content = read_member(zf, info, budget)
+                except BudgetExhausted:
+                    raise  # the message's budget is spent, not just this member's
+                except Uninspectable as exc:
+                    walker.uninspectable(inner, exc.reason)
+                    continue
+                walker.visit(content, inner, depth + 1, name=info.filename)
+
+
+_STREAMS: dict[str, Callable[[io.BytesIO], io.BufferedIOBase]] = {
+    "gzip": lambda f: gzip.GzipFile(fileobj=f),
+    "bzip2": lambda f: bz2.BZ2File(f),
+    "xz": lambda f: lzma.LZMAFile(f),
+}
+_SUFFIXES = {".gz": "", ".bz2": "", ".xz": "", ".tgz": ".tar", ".tbz2": ".tar", ".txz": ".tar"}
+
+
+class CompressedExtractor:
+    """gzip, bzip2 and xz: inflated in counted steps (multi-stream files too), then
+    extracted as what they hold: ``data.csv.gz/data.csv#R2``."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        budget = walker.budget
+        budget.check_depth(depth + 1)
+        limits = budget.limits
+        out: list[bytes] = []
+        produced = 0
+        try:
+            with _STREAMS[sniffed.label](io.BytesIO(data)) as stream:
+                while chunk := stream.read(CHUNK):
+                    produced += len(chunk)
+                    budget.add_expanded(len(chunk))
+                    budget.check_time()
+                    if produced > limits.max_part_bytes:
+                        raise Uninspectable(
+                            f"{sniffed.label} content over limit {size(limits.max_part_bytes)}"
+                        )
+                    if produced > max(limits.ratio_grace_bytes, limits.member_ratio * len(data)):
+                        raise Uninspectable(
+                            f"{sniffed.label} bomb: expansion ratio {produced // len(data)}:1 "
+                            f"over limit {limits.member_ratio}:1"
+                        )
+                    out.append(chunk)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+            raise Uninspectable(f"corrupt {sniffed.label}: {exc or 'truncated'}") from None
+        name = where.rsplit("/", 1)[-1].split(":", 1)[-1].split("#", 1)[0]
+        for suffix, replacement in _SUFFIXES.items():
+            if name.lower().endswith(suffix):
+                name = name[: -len(suffix)] + replacement
+                break
+        walker.visit(b"".join(out), f"{where}/{name}", depth + 1, name=name)
+
+
+class TarExtractor:
+    """tar (uncompressed; tar.gz arrives here through gzip): every regular member."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        budget = walker.budget
+        budget.check_depth(depth + 1)
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+                for count, member in enumerate(tar, start=1):
+                    if count > budget.limits.max_members:
+                        raise Uninspectable(f"tar with over {budget.limits.max_members} members")
+                    if not member.isfile():
+                        continue
+                    inner = f"{where}/{place(member.name)}"
+                    handle = tar.extractfile(member)
+                    content = handle.read() if handle is not None else b""
+                    walker.visit(content, inner, depth + 1, name=member.name)
+        except tarfile.TarError as exc:
+            raise Uninspectable(f"corrupt tar: {exc}") from None

@@ -1,0 +1,152 @@
+"""HTML: running text without script and style, and one unit per table row with its cells."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+from postwarden.engine.extract.text import decode
+
+if TYPE_CHECKING:
+    from postwarden.engine.extract.sniff import Sniffed
+    from postwarden.engine.extract.walker import Walker
+
+_SKIP = frozenset({"script", "style", "template", "noscript"})
+_BREAKS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "title",
+        "dd",
+        "dt",
+        "hr",
+        "ul",
+        "ol",
+        "table",
+    }
+)
+
+
+class _Table:
+    __slots__ = ("cell", "number", "row", "rows")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.rows = 0
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+
+
+class _Collector(HTMLParser):
+    """Stdlib parser (tolerant, no entity expansion beyond HTML's own named characters)."""
+
+    def __init__(self, walker: Walker, where: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.walker = walker
+        self.where = where
+        self.text: list[str] = []
+        self.skip = 0
+        self.tables: list[_Table] = []
+        self.count = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag == "table":
+            self.count += 1
+            self.tables.append(_Table(self.count))
+        elif tag == "tr" and self.tables:
+            self._end_row()
+            self.tables[-1].row = []
+        elif tag in ("td", "th") and self.tables:
+            table = self.tables[-1]
+            self._end_cell()
+            if table.row is None:
+                table.row = []
+            table.cell = []
+        elif tag in _BREAKS:
+            self._write("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BREAKS:
+            self._write("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag == "table" and self.tables:
+            self._end_row()
+            self.tables.pop()
+        elif tag == "tr" and self.tables:
+            self._end_row()
+        elif tag in ("td", "th") and self.tables:
+            self._end_cell()
+        elif tag in _BREAKS:
+            self._write("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self._write(data)
+
+    def _write(self, data: str) -> None:
+        table = self.tables[-1] if self.tables else None
+        if table is not None and table.cell is not None:
+            table.cell.append(data)
+        else:
+            self.text.append(data)
+
+    def _end_cell(self) -> None:
+        table = self.tables[-1]
+        if table.cell is not None and table.row is not None:
+            table.row.append(" ".join("".join(table.cell).split()))
+        table.cell = None
+
+    def _end_row(self) -> None:
+        table = self.tables[-1]
+        self._end_cell()
+        row, table.row = table.row, None
+        if row is None:
+            return
+        table.rows += 1
+        if any(row):
+            where = f"{self.where}#table {table.number}!R{table.rows}"
+            self.walker.add(" | ".join(row), where, row)
+
+    def finish(self) -> None:
+        self.close()
+        while self.tables:
+            self._end_row()
+            self.tables.pop()
+        lines = (" ".join(line.split()) for line in "".join(self.text).splitlines())
+        self.walker.add("\n".join(line for line in lines if line), self.where)
+
+
+def extract_html(html: str, where: str, walker: Walker) -> None:
+    """Units of an HTML document already decoded to text."""
+    collector = _Collector(walker, where)
+    collector.feed(html)
+    collector.finish()
+
+
+class HtmlExtractor:
+    """HTML files and bodies: running text plus ``#table N!R M`` row units with cells."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        extract_html(decode(data), where, walker)

@@ -1,0 +1,62 @@
+"""Outlook .msg files (OLE compound files, MS-OXMSG) with extract-msg: headers, body and
+attachments, embedded messages included: ``attachment:mail.msg/list.csv#R2``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import extract_msg
+from extract_msg.enums import AttachmentType
+
+from postwarden.engine.extract.budget import Uninspectable
+from postwarden.engine.extract.html import extract_html
+from postwarden.engine.extract.text import decode
+from postwarden.engine.extract.walker import place
+from postwarden.model import Attachment
+
+if TYPE_CHECKING:
+    from postwarden.engine.extract.sniff import Sniffed
+    from postwarden.engine.extract.walker import Walker
+
+
+def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
+    limit = walker.budget.limits.max_depth
+    if depth + 1 > limit:
+        raise Uninspectable(f"nesting deeper than {limit}")
+    fields = (("From", msg.sender), ("To", msg.to), ("Cc", msg.cc), ("Subject", msg.subject))
+    walker.add("\n".join(f"{k}: {v}" for k, v in fields if v), f"{where}/headers")
+    body = msg.body
+    if body:
+        walker.add(str(body), f"{where}/body")
+    else:
+        html = msg.htmlBody
+        if html:
+            extract_html(decode(bytes(html)), f"{where}/body", walker)
+    for number, attachment in enumerate(msg.attachments, start=1):
+        walker.budget.check_time()
+        name = str(attachment.longFilename or attachment.shortFilename or f"attachment {number}")
+        inner = f"{where}/{place(name)}"
+        kind = attachment.type
+        if kind == AttachmentType.MSG:
+            walker.attachments.append(Attachment(name, "application/vnd.ms-outlook", 0))
+            _walk(attachment.data, inner, depth + 1, walker)
+        elif isinstance(attachment.data, bytes):
+            walker.attachments.append(
+                Attachment(name, str(attachment.mimetype or ""), len(attachment.data))
+            )
+            walker.visit(attachment.data, inner, depth + 1, name=name)
+        else:
+            walker.uninspectable(inner, f"unsupported outlook attachment ({kind.name.lower()})")
+
+
+class MsgExtractor:
+    """``.msg`` files: ``mail.msg/headers``, ``mail.msg/body``, ``mail.msg/<attachment>``."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        msg = extract_msg.openMsg(data, delayAttachments=False)
+        try:
+            _walk(msg, where, depth, walker)
+        finally:
+            msg.close()

@@ -1,0 +1,61 @@
+"""Plain text: charset detection and one unit per piece of running text."""
+
+from __future__ import annotations
+
+import codecs
+from typing import TYPE_CHECKING
+
+from charset_normalizer import from_bytes
+
+if TYPE_CHECKING:
+    from postwarden.engine.extract.sniff import Sniffed
+    from postwarden.engine.extract.walker import Walker
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# charset-normalizer reads a sample; the whole of a large file costs time for no better guess.
+_DETECT_SAMPLE = 64 * 1024
+
+
+def decode(data: bytes, declared: str | None = None) -> str:
+    """Text of ``data``: BOM, else the declared charset if it fits, else utf-8, else the
+    charset-normalizer guess (big5, gb18030, ...), else latin-1; never raises."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    for candidate in (declared, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            return data.decode(_codec(candidate))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    best = from_bytes(data[:_DETECT_SAMPLE]).best()
+    if best is not None:
+        try:
+            return data.decode(best.encoding, errors="replace")
+        except LookupError:
+            pass
+    return data.decode("latin-1")
+
+
+def _codec(name: str) -> str:
+    """Mail user agents label gb2312 and big5 text that uses their supersets."""
+    name = name.strip().strip('"').lower()
+    return {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "x-gbk": "gb18030"}.get(
+        name, name
+    )
+
+
+class TextExtractor:
+    """Plain text (and anything textual without a better extractor): one running-text unit."""
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        walker.add(decode(data), where)

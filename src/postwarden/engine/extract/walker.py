@@ -1,0 +1,89 @@
+"""The walk over one message: dispatches each piece to its extractor and collects the results."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Sequence
+
+from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
+from postwarden.engine.extract.sniff import Sniffed, sniff
+from postwarden.model import UNINSPECTABLE, Attachment, Finding, TextUnit
+
+log = logging.getLogger(__name__)
+
+
+class Walker:
+    """Per-message state shared by the extractors: budget, results and the dispatcher."""
+
+    __slots__ = ("attachments", "budget", "defects", "findings", "units")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.units: list[TextUnit] = []
+        self.findings: list[Finding] = []
+        self.attachments: list[Attachment] = []
+        self.defects: list[str] = []
+
+    def add(self, text: str, where: str, cells: Sequence[str] | None = None) -> None:
+        """Keep one text unit; blank text is dropped, the text budget is charged."""
+        if not text or text.isspace():
+            return
+        self.budget.add_text(len(text))
+        self.units.append(TextUnit(text, where, tuple(cells) if cells is not None else None))
+
+    def uninspectable(self, where: str, reason: str) -> None:
+        self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))
+
+    def visit(
+        self,
+        data: bytes,
+        where: str,
+        depth: int,
+        *,
+        name: str = "",
+        content_type: str = "",
+        sniffed: Sniffed | None = None,
+    ) -> Sniffed | None:
+        """Extract one file-like piece (attachment, archive member, embedded object).
+
+        Returns what it was sniffed as, or ``None`` when it could not be read.  Budget
+        exhaustion propagates (nothing more of the message is read); any other failure
+        becomes an ``uninspectable`` finding for this piece alone.
+        """
+        from postwarden.engine.extract.registry import extractor_for
+
+        self.budget.check_time()
+        try:
+            self.budget.check_depth(depth)
+            self.budget.check_part(len(data))
+            found = sniffed or sniff(data, name, content_type, self.budget.limits.max_members)
+            extractor_for(found.kind).extract(data, where, depth, found, self)
+        except BudgetExhausted as exc:
+            exc.where = exc.where or where
+            raise
+        except Uninspectable as exc:
+            self.uninspectable(where, exc.reason)
+            return None
+        # Any library failing on hostile input (calamine, python-docx, pdfium, extract-msg,
+        # olefile raise many unrelated types) must hold the message, not crash the engine:
+        # the piece is reported as unreadable, with the error's type for the reviewer.
+        except Exception as exc:
+            log.debug("cannot read %s: %s", where, type(exc).__name__)
+            self.uninspectable(where, f"corrupt or unreadable: {type(exc).__name__}")
+            return None
+        return found
+
+
+def place(name: str) -> str:
+    """A name made safe to put in ``where``: control and format characters (NUL, RTL
+    override) replaced, ``#`` escaped because it separates the place from the position."""
+    out = []
+    for ch in name:
+        if ch == "#":
+            out.append("%23")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append("?")
+        else:
+            out.append(ch)
+    return "".join(out)[:255] or "?"

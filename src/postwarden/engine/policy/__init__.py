@@ -1,0 +1,29 @@
+"""Policy: YAML rules over the facts of a message → the verdict and its reasons."""
+
+from __future__ import annotations
+
+from postwarden.engine.policy.decide import (
+    Decision,
+    Outcome,
+    Policy,
+    default_policy,
+    default_policy_text,
+    load_policy,
+)
+from postwarden.engine.policy.facts import Facts, SubjectCount
+from postwarden.engine.policy.rules import Check
+from postwarden.engine.policy.schema import FLAGS, PolicyError
+
+__all__ = [
+    "FLAGS",
+    "Check",
+    "Decision",
+    "Facts",
+    "Outcome",
+    "Policy",
+    "PolicyError",
+    "SubjectCount",
+    "default_policy",
+    "default_policy_text",
+    "load_policy",
+]

@@ -1,0 +1,97 @@
+"""A loaded policy: rules over the facts → the strongest action and a reason per fired rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from postwarden.engine.policy.facts import Facts
+from postwarden.engine.policy.rules import Check, evaluate
+from postwarden.engine.policy.schema import PolicySpec, RuleSpec, parse_policy
+from postwarden.model import Action, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one rule went: fired or not, with the answer of each condition."""
+
+    rule: str
+    fired: bool
+    action: Action
+    message: str
+    checks: tuple[Check, ...]
+
+    @property
+    def missing(self) -> tuple[Check, ...]:
+        """The conditions that did not hold."""
+        return tuple(c for c in self.checks if not c.held)
+
+    @property
+    def near_miss(self) -> bool:
+        """Not fired, but only one condition of several was missing."""
+        return not self.fired and len(self.checks) > 1 and len(self.missing) == 1
+
+    def reason(self) -> Reason:
+        return Reason(
+            rule=self.rule,
+            message=self.message,
+            action=self.action,
+            evidence=tuple(c.evidence for c in self.checks),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reasons: tuple[Reason, ...]
+    outcomes: tuple[Outcome, ...]
+
+
+class Policy:
+    """Validated rules, ready to decide; immutable, so a reload swaps the whole object."""
+
+    def __init__(self, spec: PolicySpec, source: str, text: str) -> None:
+        self.spec = spec
+        self.source = source
+        self.text = text
+
+    @property
+    def rules(self) -> tuple[RuleSpec, ...]:
+        return tuple(r for r in self.spec.rules if r.enabled)
+
+    def decide(self, facts: Facts) -> Decision:
+        """Every rule against ``facts``; the verdict is the strongest action of those fired."""
+        outcomes = tuple(self._outcome(rule, facts) for rule in self.rules)
+        fired = [o for o in outcomes if o.fired]
+        action = max((o.action for o in fired), default=Action.DELIVER)
+        return Decision(action=action, reasons=tuple(o.reason() for o in fired), outcomes=outcomes)
+
+    def _outcome(self, rule: RuleSpec, facts: Facts) -> Outcome:
+        checks = evaluate(rule.when, facts, self.spec.groups)
+        fired = all(c.held for c in checks)
+        action = Action.parse(rule.action)
+        message = rule.message
+        if fired:
+            for step in rule.escalate:
+                extra = evaluate(step.when, facts, self.spec.groups)
+                if all(c.held for c in extra) and Action.parse(step.action) > action:
+                    action = Action.parse(step.action)
+                    message = step.message or message
+                    checks = checks + extra
+        return Outcome(
+            rule=rule.id, fired=fired, action=action, message=message.strip(), checks=tuple(checks)
+        )
+
+
+def load_policy(text: str, source: str = "policy.yaml") -> Policy:
+    """A policy from YAML text; raises ``PolicyError`` with line-numbered problems."""
+    return Policy(parse_policy(text, source), source, text)
+
+
+def default_policy_text() -> str:
+    """The shipped ``default.yaml``."""
+    return resources.files(__package__).joinpath("default.yaml").read_text(encoding="utf-8")
+
+
+def default_policy() -> Policy:
+    return load_policy(default_policy_text(), "default.yaml")

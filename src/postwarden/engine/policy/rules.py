@@ -1,0 +1,148 @@
+"""Conditions evaluated over the facts: each answers yes or no, with the evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from postwarden.engine.policy.facts import Facts
+from postwarden.engine.policy.schema import Count, RecipientSelector, Subjects, When
+from postwarden.model import RecipientInfo
+
+_EXEMPT = "exempt"
+_MAX_LISTED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One condition's answer: its name, whether it held, and what it saw."""
+
+    condition: str
+    held: bool
+    evidence: str
+
+
+def evaluate(when: When, facts: Facts, groups: Mapping[str, list[str]]) -> list[Check]:
+    """Every condition of ``when`` against ``facts``, in a fixed order."""
+    checks: list[Check] = []
+    if when.recipients is not None:
+        checks.append(_recipients("recipients", when.recipients, facts.recipients))
+    if when.visible_recipients is not None:
+        checks.append(_recipients("visible_recipients", when.visible_recipients, facts.visible))
+    if when.subjects is not None:
+        checks.append(_subjects(when.subjects, facts))
+    if when.findings is not None:
+        n = sum(facts.findings.get(d, 0) for d in when.findings.detector)
+        detectors = when.findings.detector
+        places = sorted({p for d in detectors for p in facts.finding_places.get(d, ())})
+        where = f" in {_listed(places)}" if places else ""
+        checks.append(
+            _count(
+                "findings",
+                when.findings,
+                n,
+                f"{n} {'/'.join(when.findings.detector)} finding(s){where}",
+            )
+        )
+    if when.uninspectable is not None:
+        found = bool(facts.uninspectable)
+        evidence = _listed(list(facts.uninspectable)) if found else "all content was inspected"
+        checks.append(Check("uninspectable", found == when.uninspectable, evidence))
+    if when.recipient_count is not None:
+        n = len(facts.recipients)
+        checks.append(_count("recipient_count", when.recipient_count, n, f"{n} recipient(s)"))
+    if when.attachments is not None:
+        n = facts.attachments
+        checks.append(_count("attachments", when.attachments, n, f"{n} attachment(s)"))
+    if when.sender_groups is not None:
+        member = _groups_of(facts.sender, groups)
+        hit = sorted(member & set(when.sender_groups))
+        checks.append(
+            Check(
+                "sender_groups",
+                bool(hit),
+                f"sender {facts.sender} in {', '.join(hit) or 'none of them'}",
+            )
+        )
+    if when.not_sender_groups is not None:
+        member = _groups_of(facts.sender, groups)
+        hit = sorted(member & set(when.not_sender_groups))
+        checks.append(
+            Check(
+                "not_sender_groups",
+                not hit,
+                f"sender {facts.sender} in {', '.join(hit) or 'none of them'}",
+            )
+        )
+    if when.subject_markers is not None:
+        subject = facts.subject_line.casefold()
+        marker = next((m for m in when.subject_markers if m.casefold() in subject), None)
+        evidence = f"subject marked {marker!r}" if marker else "no marker in the subject"
+        checks.append(Check("subject_markers", marker is not None, evidence))
+    return checks
+
+
+def _count(name: str, spec: Count, n: int, evidence: str) -> Check:
+    return Check(name, spec.holds(n), f"{evidence} (needs {spec.describe()})")
+
+
+def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> Check:
+    matched = [r for r in people if _selects(spec, r)]
+    shown = [_show(r) for r in matched]
+    evidence = f"{len(matched)} matching: {_listed(shown)}" if matched else "none matching"
+    return _count(name, spec, len(matched), evidence)
+
+
+def _selects(spec: RecipientSelector, r: RecipientInfo) -> bool:
+    if spec.classes is not None and r.cls not in spec.classes:
+        return False
+    if spec.flags is not None and not any(f in r.flags for f in spec.flags):
+        return False
+    if spec.not_flags is not None and any(f in r.flags for f in spec.not_flags):
+        return False
+    return spec.exempt is None or (_EXEMPT in r.flags) == spec.exempt
+
+
+def _show(r: RecipientInfo) -> str:
+    flags = f", {', '.join(r.flags)}" if r.flags else ""
+    return f"{r.address} ({r.cls.value}{flags})"
+
+
+def _subjects(spec: Subjects, facts: Facts) -> Check:
+    total = 0
+    parts = []
+    for register, count in sorted(facts.subjects.items()):
+        if spec.register_name is not None and register != spec.register_name:
+            continue
+        if spec.with_email:
+            n = count.known_not_recipients
+        elif spec.except_recipients:
+            n = count.not_recipients
+        else:
+            n = count.present
+        total += n
+        if n:
+            parts.append(f"{register}: {n}")
+    what = (
+        "registered people who are not the recipient"
+        if (spec.with_email or spec.except_recipients)
+        else "registered people"
+    )
+    evidence = f"{total} {what}" + (f" ({', '.join(parts)})" if parts else "")
+    return _count("subjects", spec, total, evidence)
+
+
+def _groups_of(sender: str, groups: Mapping[str, list[str]]) -> set[str]:
+    address = sender.lower()
+    return {
+        name
+        for name, patterns in groups.items()
+        if any(fnmatchcase(address, p.lower()) for p in patterns)
+    }
+
+
+def _listed(items: list[str]) -> str:
+    if len(items) <= _MAX_LISTED:
+        return "; ".join(items)
+    return "; ".join(items[:_MAX_LISTED]) + f"; and {len(items) - _MAX_LISTED} more"

@@ -1,0 +1,211 @@
+"""The policy file's shape (pydantic at the YAML edge), with line numbers in every error."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from postwarden.model import RecipientClass
+
+FLAGS = ("lookalike", "first-time", "near-known", "self-forward", "exempt")
+"""Recipient flags a rule may name (the recipients stage sets them)."""
+
+ActionName = Literal["deliver", "warn", "hold", "reject"]
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; ``errors`` holds one ``FILE:LINE: what`` per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Count(_Strict):
+    """A count between ``min`` and ``max`` (inclusive)."""
+
+    min: int = Field(default=1, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    def holds(self, n: int) -> bool:
+        return n >= self.min and (self.max is None or n <= self.max)
+
+    def describe(self) -> str:
+        if self.max is None:
+            return f">= {self.min}"
+        return f"{self.min}..{self.max}"
+
+
+class RecipientSelector(Count):
+    """At least ``min`` (at most ``max``) recipients having all the properties given."""
+
+    classes: list[RecipientClass] | None = Field(default=None, alias="class")
+    """Any of these classes."""
+    flags: list[str] | None = None
+    """Any of these flags."""
+    not_flags: list[str] | None = None
+    """None of these flags."""
+    exempt: bool | None = None
+    """Whether the sender holds an exemption for the recipient's domain."""
+
+    @field_validator("flags", "not_flags")
+    @classmethod
+    def _known_flags(cls, value: list[str] | None) -> list[str] | None:
+        for flag in value or ():
+            if flag not in FLAGS:
+                raise ValueError(f"unknown flag {flag!r} (one of: {', '.join(FLAGS)})")
+        return value
+
+
+class Subjects(Count):
+    """Registered people present in the content, summed over registers (or one)."""
+
+    register_name: str | None = Field(default=None, alias="register")
+    except_recipients: bool = False
+    """Leave out a person who is the message's only outside recipient (their own data)."""
+    with_email: bool = False
+    """Count only people the register's email field shows are not the outside recipient."""
+
+
+class Findings(Count):
+    """Findings of the named detectors."""
+
+    detector: list[str]
+
+    @field_validator("detector", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class When(_Strict):
+    """Conditions that must all hold for a rule to fire."""
+
+    recipients: RecipientSelector | None = None
+    visible_recipients: RecipientSelector | None = None
+    subjects: Subjects | None = None
+    findings: Findings | None = None
+    uninspectable: bool | None = None
+    recipient_count: Count | None = None
+    attachments: Count | None = None
+    sender_groups: list[str] | None = None
+    """The sender belongs to any of these groups."""
+    not_sender_groups: list[str] | None = None
+    """The sender belongs to none of these groups."""
+    subject_markers: list[str] | None = None
+    """The Subject line contains any of these (case-insensitive)."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> When:
+        if not self.model_fields_set:
+            raise ValueError("a rule needs at least one condition")
+        return self
+
+
+class Escalation(_Strict):
+    """A stronger action when extra conditions hold too (same rule, same id)."""
+
+    when: When
+    action: ActionName
+    message: str | None = None
+
+
+class RuleSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    description: str = ""
+    action: ActionName
+    message: str = Field(min_length=1)
+    when: When
+    escalate: list[Escalation] = Field(default_factory=list)
+    enabled: bool = True
+
+
+class PolicySpec(_Strict):
+    version: Literal[1]
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    """Sender groups: name → address patterns (``*@hr.example.org``)."""
+    rules: list[RuleSpec]
+
+
+def _cross_errors(spec: PolicySpec) -> list[tuple[tuple[Any, ...], str]]:
+    """What no single field can know: duplicate rule ids and groups that are not defined."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    seen: set[str] = set()
+    for i, rule in enumerate(spec.rules):
+        if rule.id in seen:
+            out.append((("rules", i, "id"), f"rule id {rule.id!r} appears twice"))
+        seen.add(rule.id)
+        whens: list[tuple[tuple[Any, ...], When]] = [(("rules", i, "when"), rule.when)]
+        for j, step in enumerate(rule.escalate):
+            whens.append((("rules", i, "escalate", j, "when"), step.when))
+        for loc, when in whens:
+            for key in ("sender_groups", "not_sender_groups"):
+                for group in getattr(when, key) or ():
+                    if group not in spec.groups:
+                        out.append(((*loc, key), f"unknown group {group!r} (define it in groups)"))
+    return out
+
+
+def parse_policy(text: str, source: str) -> PolicySpec:
+    """Validate YAML text as a policy; every problem is reported as ``source:line: what``."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        at = f"{mark.line + 1}" if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError([f"{source}:{at}: invalid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise PolicyError([f"{source}:1: a policy is a mapping with 'version' and 'rules'"])
+    try:
+        spec = PolicySpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            (tuple(p for p in err["loc"] if not _is_internal_loc(p)), err["msg"])
+            for err in exc.errors()
+        ]
+    else:
+        problems = _cross_errors(spec)
+        if not problems:
+            return spec
+    errors = []
+    for loc, msg in problems:
+        where = ".".join(str(p) for p in loc) or "policy"
+        errors.append(f"{source}:{_line_of(node, loc)}: {where}: {msg}")
+    raise PolicyError(errors)
+
+
+def _is_internal_loc(part: Any) -> bool:
+    # pydantic names validator steps in ``loc`` (e.g. "function-after[...]"); not YAML keys.
+    return isinstance(part, str) and ("[" in part or part.startswith("function"))
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The line of the deepest YAML node on ``loc`` (the key's line for a mapping entry)."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

@@ -1,0 +1,63 @@
+"""Domain names split into registrable domain and public suffix, offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tldextract
+
+# The Public Suffix List snapshot bundled with tldextract: no suffix_list_urls means it never
+# fetches, and no cache_dir means it never writes (a gateway must not reach the internet).
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainName:
+    """A host name in its Unicode form with its public suffix and registrable label."""
+
+    host: str
+    """Lowercase, Unicode (punycode decoded), no trailing dot."""
+    label: str
+    """The label just left of the public suffix: ``reo`` in ``mail.reo.gov.hk``."""
+    suffix: str
+    """The public suffix: ``gov.hk``; empty for a bare name."""
+    punycode: bool
+    """Whether the host was written with ``xn--`` labels."""
+
+    @property
+    def registrable(self) -> str:
+        return f"{self.label}.{self.suffix}" if self.suffix else self.label
+
+    def within(self, domain: str) -> bool:
+        """Whether this host is ``domain`` or one of its subdomains."""
+        return self.host == domain or self.host.endswith("." + domain)
+
+
+def _to_unicode(host: str) -> str:
+    labels = []
+    for label in host.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = label.encode("ascii").decode("idna")
+            except UnicodeError:
+                pass  # not valid punycode: compare it as written
+        labels.append(label)
+    return ".".join(labels)
+
+
+@lru_cache(maxsize=65536)
+def domain_name(host: str) -> DomainName:
+    """Parse ``host`` (an address's domain part, any case, punycode or Unicode)."""
+    lowered = host.strip().lower().rstrip(".")
+    unicode_host = _to_unicode(lowered)
+    parts = _EXTRACT(unicode_host)
+    label = parts.domain or parts.suffix
+    suffix = parts.suffix if parts.domain else ""
+    return DomainName(host=unicode_host, label=label, suffix=suffix, punycode="xn--" in lowered)
+
+
+def domain_of(address: str) -> str:
+    """The domain part of an address, lowercase; empty when there is none."""
+    _, at, domain = address.rpartition("@")
+    return domain.strip().lower().rstrip(".>") if at else ""

@@ -1,0 +1,290 @@
+"""Importing a register file into a new index generation, streamed in chunks."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+
+from postwarden.engine.registers.digest import Digester, Hashes, id_hashes
+from postwarden.engine.registers.index import (
+    RegisterInfo,
+    check_name,
+    fsync_dir,
+    locked,
+    publish,
+    remove_stale,
+)
+from postwarden.engine.registers.normalise import NORMALISERS, UNIQUE_FIELDS, Field, has_cjk
+from postwarden.engine.registers.table import RegisterFileError, RegisterTable, Row, map_columns
+
+CHUNK_ROWS = 50_000
+_CACHE_MAX = 500_000
+_MAX_STATUSES = 255
+_FIXED_FIELDS = {
+    "hkid": Field.HKID,
+    "phone": Field.PHONE,
+    "email": Field.EMAIL,
+    "name_en": Field.NAME_EN,
+    "name_zh": Field.NAME_ZH,
+    "address_en": Field.ADDRESS_EN,
+    "address_zh": Field.ADDRESS_ZH,
+    "dob": Field.DOB,
+}
+# A column mapped to plain "name" or "address" holds either script, row by row.
+_EITHER = {"name": (Field.NAME_ZH, Field.NAME_EN), "address": (Field.ADDRESS_ZH, Field.ADDRESS_EN)}
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import did: the new register and the columns and values it could not use."""
+
+    info: RegisterInfo
+    ignored_columns: tuple[str, ...]
+    unrecognised: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Accumulator:
+    """Hashes, record numbers, ids and statuses gathered chunk by chunk as numpy arrays."""
+
+    hashes: list[Hashes] = field(default_factory=list)
+    records: list[npt.NDArray[np.uint32]] = field(default_factory=list)
+    id_hashes: list[Hashes] = field(default_factory=list)
+    id_lengths: list[npt.NDArray[np.uint64]] = field(default_factory=list)
+    status: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    unrecognised: Counter[str] = field(default_factory=Counter)
+    caches: dict[Field, dict[str, int]] = field(default_factory=dict)
+    rows: int = 0
+
+
+def import_register(
+    path: Path,
+    name: str,
+    registers_dir: Path,
+    secret: bytes,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportResult:
+    """Import ``path`` as register ``name``, replacing any previous one atomically.
+
+    Raises :class:`RegisterFileError` for a bad file and ``ValueError`` for bad arguments;
+    either way the previous register stays as it was.  Nothing but keyed hashes, record ids
+    and statuses is written, never a copy of the clear file.
+    """
+    check_name(name)
+    digester = Digester(secret)
+    table = RegisterTable(path, encoding)
+    columns = map_columns(table.header, overrides or {})
+    with locked(registers_dir, name):
+        remove_stale(registers_dir, name)
+        build = registers_dir / f".{name}.{secrets.token_hex(8)}"
+        build.mkdir(mode=0o700)
+        try:
+            acc = _Accumulator()
+            with _private(build / "ids.bin") as ids_out:
+                for chunk in table.chunks(chunk_rows):
+                    _add_chunk(acc, chunk, columns.columns, digester, ids_out, table.line)
+            if acc.rows == 0:
+                raise RegisterFileError(f"{path} has a header but no rows")
+            _check_unique_ids(acc, build / "ids.bin")
+            _write_arrays(acc, build)
+            info = RegisterInfo(
+                name=name,
+                rows=acc.rows,
+                fields=dict(sorted(acc.counts.items())),
+                statuses=tuple(acc.statuses),
+                imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                key_id=digester.key_id,
+                source=path.name,
+            )
+            with _private(build / "meta.json") as out:
+                out.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1).encode())
+            fsync_dir(build)
+            publish(registers_dir, name, build)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+    return ImportResult(info, columns.ignored, dict(acc.unrecognised))
+
+
+def _add_chunk(
+    acc: _Accumulator,
+    rows: list[Row],
+    columns: dict[int, str],
+    digester: Digester,
+    ids_out: IO[bytes],
+    last_line: int,
+) -> None:
+    base = acc.rows
+    n = len(rows)
+    by_field = {f: i for i, f in columns.items()}
+
+    def column(i: int) -> list[str]:
+        return [r[i].strip() if i < len(r) else "" for r in rows]
+
+    ids = column(by_field["id"])
+    for offset, rid in enumerate(ids):
+        if not rid:
+            raise RegisterFileError(f"row {last_line - n + offset + 1} has no record id")
+    encoded = [i.encode() for i in ids]
+    ids_out.write(b"".join(encoded))
+    acc.id_lengths.append(np.fromiter(map(len, encoded), dtype=np.uint64, count=n))
+    acc.id_hashes.append(id_hashes(ids))
+
+    if "status" in by_field:
+        codes = [_status_code(acc, s) for s in column(by_field["status"])]
+        acc.status.append(np.array(codes, dtype=np.uint8))
+    else:
+        acc.status.append(np.full(n, _status_code(acc, ""), dtype=np.uint8))
+
+    for name, i in by_field.items():
+        if name in ("id", "status"):
+            continue
+        values = column(i)
+        if name in _EITHER:
+            zh, en = _EITHER[name]
+            zh_values = [v if has_cjk(v) else "" for v in values]
+            en_values = [v if not z else "" for v, z in zip(values, zh_values, strict=True)]
+            _add_field(acc, digester, zh, zh_values, base)
+            _add_field(acc, digester, en, en_values, base)
+        else:
+            _add_field(acc, digester, _FIXED_FIELDS[name], values, base)
+    acc.rows += n
+
+
+def _add_field(
+    acc: _Accumulator, digester: Digester, fld: Field, values: list[str], base: int
+) -> None:
+    normalise = NORMALISERS[fld]
+    hash_one = digester.one
+    # Names repeat by the thousand and addresses by household: remember what a raw value
+    # hashed to (-1: not a value of this field).  Unique fields would only fill memory.
+    cache = None if fld in UNIQUE_FIELDS else acc.caches.setdefault(fld, {})
+    recs: list[int] = []
+    hashes: list[int] = []
+    missed = 0
+    for i, v in enumerate(values):
+        if not v:
+            continue
+        h = cache.get(v) if cache is not None else None
+        if h is None:
+            norm = normalise(v)
+            h = -1 if norm is None else hash_one(fld, norm)
+            if cache is not None:
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[v] = h
+        if h < 0:
+            missed += 1
+            continue
+        recs.append(base + i)
+        hashes.append(h)
+    if missed:
+        acc.unrecognised[fld.label] += missed
+    if hashes:
+        acc.hashes.append(np.array(hashes, dtype=np.uint64))
+        acc.records.append(np.array(recs, dtype=np.uint32))
+        acc.counts[fld.label] += len(hashes)
+
+
+def _status_code(acc: _Accumulator, text: str) -> int:
+    status = unicodedata.normalize("NFKC", text).strip().casefold() or "unknown"
+    code = acc.statuses.get(status)
+    if code is None:
+        if len(acc.statuses) >= _MAX_STATUSES:
+            raise RegisterFileError(
+                f"the status column has more than {_MAX_STATUSES} different values: "
+                "is it really a status? map it with --map COLUMN=FIELD"
+            )
+        code = acc.statuses[status] = len(acc.statuses)
+    return code
+
+
+def _check_unique_ids(acc: _Accumulator, ids_path: Path) -> None:
+    """Duplicate ids by sorting 64-bit id hashes; a hash tie is confirmed on the ids."""
+    hashes = np.concatenate(acc.id_hashes)
+    order = np.argsort(hashes, kind="stable")
+    ties = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    if not len(ties):
+        return
+    offsets = _offsets(acc)
+    blob = ids_path.read_bytes()
+    for t in ties[:1000]:
+        a, b = int(order[t]), int(order[t + 1])
+        first = blob[offsets[a] : offsets[a + 1]]
+        if first == blob[offsets[b] : offsets[b + 1]]:
+            raise RegisterFileError(
+                f"record id {first.decode()!r} appears more than once (data rows {a + 1} "
+                f"and {b + 1}): ids must be unique"
+            )
+
+
+def _offsets(acc: _Accumulator) -> npt.NDArray[np.uint64]:
+    lengths = np.concatenate(acc.id_lengths)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.uint64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def _write_arrays(acc: _Accumulator, build: Path) -> None:
+    """Sort (hash, record) pairs, drop repeats, and write every array of the index."""
+    if len(acc.hashes):
+        hashes = np.concatenate(acc.hashes)
+        acc.hashes.clear()
+        records = np.concatenate(acc.records)
+        acc.records.clear()
+    else:
+        hashes = np.zeros(0, dtype=np.uint64)
+        records = np.zeros(0, dtype=np.uint32)
+    # Stable: records were appended in increasing order, so each run of equal hashes stays
+    # sorted by record number, which the matcher's binary search relies on.
+    order = np.argsort(hashes, kind="stable")
+    hashes = hashes[order]
+    records = records[order]
+    del order
+    if len(hashes):
+        keep = np.empty(len(hashes), dtype=bool)
+        keep[0] = True
+        np.not_equal(hashes[1:], hashes[:-1], out=keep[1:])
+        keep[1:] |= records[1:] != records[:-1]
+        if not keep.all():
+            hashes = hashes[keep]
+            records = records[keep]
+    _save(build / "hashes.npy", hashes)
+    del hashes
+    _save(build / "records.npy", records)
+    del records
+    _save(build / "status.npy", np.concatenate(acc.status))
+    _save(build / "id_offsets.npy", _offsets(acc))
+
+
+def _save(path: Path, array: npt.NDArray[np.generic]) -> None:
+    with _private(path) as out:
+        np.save(out, array, allow_pickle=False)
+
+
+@contextlib.contextmanager
+def _private(path: Path) -> Iterator[IO[bytes]]:
+    """A new file only the owner reads, flushed to disk before it counts as written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())

@@ -1,0 +1,55 @@
+"""Keyed 64-bit hashes of normalised register values."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from postwarden.engine.registers.normalise import Field
+
+Hashes = npt.NDArray[np.uint64]
+
+
+class Digester:
+    """Keyed BLAKE2b (RFC 7693 keyed mode, a MAC like HMAC but one pass) truncated to 64 bits.
+
+    The key is derived from the installation secret for registers only, so these hashes
+    say nothing about other uses of the secret; the field type is hashed in with the value,
+    so a phone number never equals an id or a date of another field.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the installation secret is shorter than 16 bytes")
+        self._key = hashlib.blake2b(secret, digest_size=32, person=b"pw-registers").digest()
+
+    @property
+    def key_id(self) -> str:
+        """A fingerprint of the key, stored with an index so a changed secret is noticed."""
+        return hashlib.blake2b(self._key, digest_size=8, person=b"pw-key-id").hexdigest()
+
+    def many(self, field: Field, values: Sequence[str]) -> Hashes:
+        """Hashes of ``values`` (already normalised for ``field``), in order."""
+        key = self._key
+        tag = bytes((field,))
+        blake2b = hashlib.blake2b
+        joined = b"".join(
+            [blake2b(tag + v.encode(), key=key, digest_size=8).digest() for v in values]
+        )
+        return np.frombuffer(joined, dtype="<u8").astype(np.uint64, copy=False)
+
+    def one(self, field: Field, value: str) -> int:
+        digest = hashlib.blake2b(
+            bytes((field,)) + value.encode(), key=self._key, digest_size=8
+        ).digest()
+        return int.from_bytes(digest, "little")
+
+
+def id_hashes(ids: Sequence[str]) -> Hashes:
+    """Unkeyed 64-bit hashes of record ids, only to find duplicate ids without a big set."""
+    blake2b = hashlib.blake2b
+    joined = b"".join([blake2b(i.encode(), digest_size=8).digest() for i in ids])
+    return np.frombuffer(joined, dtype="<u8").astype(np.uint64, copy=False)

@@ -1,0 +1,244 @@
+"""The on-disk register index: layout, memory-mapped reading, listing and dropping.
+
+Layout, per register, under ``DATA_DIR/registers/``::
+
+    NAME -> .NAME.<token>/      symlink swapped atomically on re-import
+    .NAME.<token>/meta.json     name, rows, field counts, statuses, key fingerprint
+                  hashes.npy    uint64, sorted: keyed hash of (field, normalised value)
+                  records.npy   uint32, parallel: the record number each hash belongs to
+                  status.npy    uint8 per record: index into meta["statuses"]
+                  id_offsets.npy uint64 per record + 1: where each record id starts in ids.bin
+                  ids.bin       the record ids, UTF-8, back to back
+    .NAME.lock                  serialises imports and drops of NAME
+
+Only keyed hashes, record ids and statuses are stored; ``.npy`` files are opened with
+``mmap_mode="r"`` so every process on the host shares one copy through the page cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FORMAT = 1
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+_TOKEN = re.compile(r"[0-9a-f]{16}")
+
+
+class RegisterError(Exception):
+    """A register index is missing, unreadable or was built with another secret."""
+
+
+def check_name(name: str) -> str:
+    """A register name is a short word: letters, digits, ``_`` and ``-``."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid register name {name!r}: use up to 63 letters, digits, '_' or '-'"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterInfo:
+    """What ``register list`` shows: no personal data, only counts and names."""
+
+    name: str
+    rows: int
+    fields: dict[str, int]
+    statuses: tuple[str, ...]
+    imported_at: str
+    key_id: str
+    source: str
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RegisterInfo:
+        return cls(
+            name=str(raw["name"]),
+            rows=int(raw["rows"]),
+            fields={str(k): int(v) for k, v in raw["fields"].items()},
+            statuses=tuple(str(s) for s in raw["statuses"]),
+            imported_at=str(raw["imported_at"]),
+            key_id=str(raw["key_id"]),
+            source=str(raw.get("source", "")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "rows": self.rows,
+            "fields": self.fields,
+            "statuses": list(self.statuses),
+            "imported_at": self.imported_at,
+            "key_id": self.key_id,
+            "source": self.source,
+        }
+
+
+class RegisterIndex:
+    """One register, memory-mapped read-only; the arrays stay valid after a re-import
+    replaced the files, because the old inodes live on while mapped."""
+
+    def __init__(self, directory: Path, info: RegisterInfo) -> None:
+        self.directory = directory
+        self.info = info
+        self.hashes: npt.NDArray[np.uint64] = np.load(directory / "hashes.npy", mmap_mode="r")
+        self.records: npt.NDArray[np.uint32] = np.load(directory / "records.npy", mmap_mode="r")
+        self.status: npt.NDArray[np.uint8] = np.load(directory / "status.npy", mmap_mode="r")
+        self._id_offsets: npt.NDArray[np.uint64] = np.load(
+            directory / "id_offsets.npy", mmap_mode="r"
+        )
+        self._ids = (
+            np.memmap(directory / "ids.bin", dtype=np.uint8, mode="r")
+            if (directory / "ids.bin").stat().st_size
+            else np.zeros(0, dtype=np.uint8)
+        )
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @classmethod
+    def open(cls, registers_dir: Path, name: str, key_id: str | None = None) -> RegisterIndex:
+        """Open the current generation of ``name``; retried if a re-import swaps it meanwhile."""
+        link = registers_dir / check_name(name)
+        for _ in range(3):
+            try:
+                target = registers_dir / os.readlink(link)
+                info = RegisterInfo.from_json(json.loads((target / "meta.json").read_bytes()))
+                index = cls(target, info)
+            except FileNotFoundError:
+                if not link.is_symlink():
+                    raise RegisterError(f"no register named {name!r}") from None
+                continue
+            except (OSError, ValueError, KeyError) as exc:
+                raise RegisterError(f"register {name!r} is unreadable: {exc}") from None
+            if key_id is not None and info.key_id != key_id:
+                raise RegisterError(
+                    f"register {name!r} was imported with another installation secret: "
+                    "import it again"
+                )
+            return index
+        raise RegisterError(f"register {name!r} keeps changing while being opened")
+
+    def generation(self) -> str:
+        return self.directory.name
+
+    def ids(self, records: Iterable[int]) -> list[str]:
+        """The record ids of ``records`` (record numbers), in the order given."""
+        out = []
+        for r in records:
+            start, end = int(self._id_offsets[r]), int(self._id_offsets[r + 1])
+            out.append(self._ids[start:end].tobytes().decode("utf-8"))
+        return out
+
+    def by_status(self, records: Iterable[int]) -> dict[str, int]:
+        """How many of ``records`` have each status."""
+        recs = np.fromiter(records, dtype=np.int64)
+        counts = Counter(np.asarray(self.status[recs]).tolist())
+        return {self.info.statuses[code]: n for code, n in sorted(counts.items())}
+
+
+def current_generation(registers_dir: Path, name: str) -> str | None:
+    """The directory ``name`` points at now, or ``None`` if it does not exist."""
+    try:
+        return os.readlink(registers_dir / name)
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def list_registers(registers_dir: Path) -> list[RegisterInfo]:
+    """Every register in the data dir, by name."""
+    out: list[RegisterInfo] = []
+    if not registers_dir.is_dir():
+        return out
+    for entry in sorted(registers_dir.iterdir()):
+        if entry.is_symlink() and _NAME.fullmatch(entry.name):
+            try:
+                meta = json.loads((entry / "meta.json").read_bytes())
+                out.append(RegisterInfo.from_json(meta))
+            except (OSError, ValueError, KeyError):
+                continue
+    return out
+
+
+@contextlib.contextmanager
+def locked(registers_dir: Path, name: str) -> Iterator[None]:
+    """Hold the per-register lock: one import or drop of ``name`` at a time."""
+    registers_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(registers_dir / f".{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def generations(registers_dir: Path, name: str) -> list[Path]:
+    """Every generation directory of ``name`` on disk, live, old or half-built."""
+    prefix = f".{name}."
+    return [
+        p
+        for p in registers_dir.iterdir()
+        if p.name.startswith(prefix)
+        and _TOKEN.fullmatch(p.name[len(prefix) :])
+        and p.is_dir()
+        and not p.is_symlink()
+    ]
+
+
+def remove_stale(registers_dir: Path, name: str) -> None:
+    """Remove generations of ``name`` that are not live (left by a crash or a re-import).
+
+    Called with the lock held; processes that still map an old generation keep their view.
+    """
+    live = current_generation(registers_dir, name)
+    for path in generations(registers_dir, name):
+        if path.name != live:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def publish(registers_dir: Path, name: str, built: Path) -> None:
+    """Point ``name`` at ``built`` in one rename, then drop the generation it replaced."""
+    link = registers_dir / name
+    if link.exists() and not link.is_symlink():
+        raise RegisterError(f"{link} exists and is not a register")
+    tmp = registers_dir / f".{name}.link-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(built.name, tmp)
+    os.replace(tmp, link)
+    fsync_dir(registers_dir)
+    remove_stale(registers_dir, name)
+
+
+def drop(registers_dir: Path, name: str) -> None:
+    """Remove register ``name``: the link first (readers stop finding it), then its files."""
+    check_name(name)
+    link = registers_dir / name
+    with locked(registers_dir, name):
+        if not link.is_symlink():
+            raise RegisterError(f"no register named {name!r}")
+        link.unlink()
+        fsync_dir(registers_dir)
+        remove_stale(registers_dir, name)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,343 @@
+"""Canonical forms of register values, one per field type, so equal people hash equal.
+
+The same functions run on the register at import and on message content at check time; a
+value that does not have the shape of its field normalises to ``None`` and is not hashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+from enum import IntEnum
+from pathlib import Path
+
+import opencc
+
+
+class Field(IntEnum):
+    """A hashed field type; its value also separates the hash domains of the fields."""
+
+    HKID = 1
+    PHONE = 2
+    EMAIL = 3
+    NAME_EN = 4
+    NAME_ZH = 5
+    ADDRESS_EN = 6
+    ADDRESS_ZH = 7
+    DOB = 8
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+UNIQUE_FIELDS = frozenset({Field.HKID, Field.PHONE, Field.EMAIL})
+"""Fields that identify one person on their own (design.md: a name alone never counts)."""
+
+FACTS = {
+    Field.HKID: 0,
+    Field.PHONE: 1,
+    Field.EMAIL: 2,
+    Field.NAME_EN: 3,
+    Field.NAME_ZH: 3,
+    Field.ADDRESS_EN: 4,
+    Field.ADDRESS_ZH: 4,
+    Field.DOB: 5,
+}
+"""What each field says about a person: a name in English and in Chinese is one fact (the
+name), so it takes two *different* facts to make a record present — else every namesake
+(and every household member, for an address in two scripts) would count."""
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
+_NOT_DIGIT = re.compile(r"\D+")
+_HKID = re.compile(r"[A-Z]{1,2}[0-9]{6}[0-9A]")
+_PHONE_SHAPE = re.compile(r"\+?[0-9][0-9 ()\-.]{5,24}")
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+_LATIN_WORD = re.compile(r"[a-z]+")
+_ALNUM_WORD = re.compile(r"[a-z0-9]+")
+# Punctuation and spaces inside Chinese names and addresses (NFKC already made full-width
+# forms ASCII); the hyphen stays because "12-14號" is a range, not decoration.
+_ZH_NOISE = re.compile(r"[\s,.;:·•‧・、。，；：()（）\[\]【】「」\"'#]+")
+_ZH_HONORIFIC = re.compile(r"(先生|女士|小姐|太太|夫人|博士|醫生)$")
+# 九龍 is a region but also starts 九龍灣, 九龍城, 九龍塘 (districts): keep it there.
+_ZH_REGION = re.compile(r"^(中國)?(香港特別行政區|香港|新界|九龍(?![灣城塘站仔]))+")
+_FLOOR = re.compile(r"\b([0-9]+|[a-z]{1,2})\s*/\s*f\b")
+_ORDINAL = re.compile(r"\b([0-9]+)(st|nd|rd|th)\b")
+
+_NAME_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mdm", "madam", "dr", "prof", "sir"})
+
+# English address words and their abbreviations, one canonical token each (Hongkong Post's
+# addressing guide uses these abbreviations interchangeably with the words).
+_ADDRESS_WORDS = {
+    "flat": "flat",
+    "flt": "flat",
+    "room": "flat",
+    "rm": "flat",
+    "unit": "flat",
+    "floor": "floor",
+    "fl": "floor",
+    "flr": "floor",
+    "block": "block",
+    "blk": "block",
+    "tower": "block",
+    "twr": "block",
+    "building": "building",
+    "bldg": "building",
+    "bldgs": "building",
+    "road": "road",
+    "rd": "road",
+    "street": "street",
+    "st": "street",
+    "avenue": "avenue",
+    "ave": "avenue",
+    "av": "avenue",
+    "lane": "lane",
+    "ln": "lane",
+    "terrace": "terrace",
+    "ter": "terrace",
+    "court": "court",
+    "ct": "court",
+    "crt": "court",
+    "centre": "centre",
+    "center": "centre",
+    "ctr": "centre",
+    "estate": "estate",
+    "est": "estate",
+    "house": "house",
+    "hse": "house",
+    "mansion": "mansion",
+    "mansions": "mansion",
+    "mans": "mansion",
+    "garden": "garden",
+    "gardens": "garden",
+    "gdn": "garden",
+    "gdns": "garden",
+    "square": "square",
+    "sq": "square",
+    "path": "path",
+    "drive": "drive",
+    "dr": "drive",
+    "plaza": "plaza",
+    "industrial": "industrial",
+    "ind": "industrial",
+    "commercial": "commercial",
+    "comm": "commercial",
+    "village": "village",
+    "vill": "village",
+    "ground": "g",
+}
+_ADDRESS_DROP = frozenset({"no", "of", "the"})
+# Trailing "Hong Kong" / "Kowloon" / "N.T.": written or left out at will.
+_REGION_TAIL = re.compile(r"(?: (?:hong kong|new territories|kowloon|kln|hk|nt))+$")
+_BIND_NEXT = re.compile(r"\b(flat|block) ([0-9a-z]+)")
+_BIND_FLOOR = re.compile(r"(?<!\S)([0-9a-z]+) floor\b")
+_BIND_FLOOR_NUMBER = re.compile(r"\bfloor ([0-9]+)\b")
+
+_MONTHS = {
+    m.lower(): i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_DATE_YMD = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?")
+_DATE_DMY = re.compile(r"([0-9]{1,2})\s*[-/.]\s*([0-9]{1,2})\s*[-/.]\s*([0-9]{4})")
+_DATE_TEXT = re.compile(r"([0-9]{1,2})\s+([a-z]{3})[a-z]*\.?,?\s+([0-9]{4})")
+_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ t]00:00(:00)?")
+
+
+def _nfkc(text: str) -> str:
+    # ASCII is already NFKC: skipping the call halves the cost on Latin-only registers.
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+@functools.cache
+def _converter() -> tuple[frozenset[str], opencc.OpenCC]:
+    """Simplified-only characters and the s2t converter.
+
+    The pure-Python converter costs ~15 µs a string, too slow for millions of register
+    values, so it only runs on text holding a character that is simplified and never
+    traditional (read from OpenCC's own character table); Traditional text skips it.
+    """
+    table = Path(opencc.__file__).parent / "dictionary" / "STCharacters.txt"
+    simplified = set()
+    for line in table.read_text(encoding="utf-8").splitlines():
+        key, _, values = line.partition("\t")
+        if key and key not in values.split():
+            simplified.add(key)
+    return frozenset(simplified), opencc.OpenCC("s2t")
+
+
+def traditional(text: str) -> str:
+    """``text`` in Traditional Chinese (OpenCC s2t, phrase-aware), unchanged if it is already."""
+    simplified, converter = _converter()
+    if simplified.isdisjoint(text):
+        return text
+    return str(converter.convert(text))
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def hkid(value: str) -> str | None:
+    """``A123456(7)``, ``a 123456 7``, ``Ａ１２３４５６（７）`` → ``A1234567``."""
+    s = _NOT_ALNUM.sub("", _nfkc(value).upper())
+    return s if _HKID.fullmatch(s) else None
+
+
+def phone(value: str) -> str | None:
+    """Digits only, without the +852 / 852 / 00852 country code of Hong Kong."""
+    s = _nfkc(value).strip()
+    if not _PHONE_SHAPE.fullmatch(s):
+        return None
+    digits = _NOT_DIGIT.sub("", s)
+    if len(digits) == 11 and digits.startswith("852"):
+        digits = digits[3:]
+    elif len(digits) == 13 and digits.startswith("00852"):
+        digits = digits[5:]
+    if len(digits) == 8:
+        return digits
+    # Outside Hong Kong only the international form is unambiguous enough to keep.
+    return "+" + digits if s.startswith("+") and 8 <= len(digits) <= 15 else None
+
+
+def email(value: str) -> str | None:
+    s = _nfkc(value).strip().strip("<>").lower()
+    if s.startswith("mailto:"):
+        s = s[7:]
+    return s if _EMAIL.fullmatch(s) else None
+
+
+def name_en(value: str) -> str | None:
+    """Order-insensitive: ``Chan Tai-man``, ``CHAN Tai Man``, ``Tai Man CHAN`` → ``chan man tai``.
+
+    Hyphens split and case folds; titles (Mr, Ms, Dr...) are dropped.
+    """
+    s = _nfkc(value)
+    if not s.isascii():
+        if has_cjk(s):
+            return None
+        # Accented Latin letters: compare on the base letter, as most registers type them.
+        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode()
+    s = s.casefold().replace("'", "")
+    if any(c.isdigit() for c in s):
+        return None
+    tokens = [t for t in _LATIN_WORD.findall(s) if t not in _NAME_TITLES]
+    if not tokens or len(tokens) > 6:
+        return None
+    tokens.sort()
+    return " ".join(tokens)
+
+
+def name_zh(value: str) -> str | None:
+    """Chinese name without spaces, dots or honorific, in Traditional form."""
+    s = _ZH_NOISE.sub("", _nfkc(value))
+    s = _ZH_HONORIFIC.sub("", s)
+    if not 2 <= len(s) <= 6 or _CJK.sub("", s):
+        return None
+    return traditional(s)
+
+
+def address_en(value: str) -> str | None:
+    """English address as a sorted bag of canonical tokens, numbers bound to their flat,
+    floor and block so that ``Flat 3, 12/F`` and ``Flat 12, 3/F`` stay different."""
+    s = _nfkc(value)
+    if not s.isascii():
+        if has_cjk(s):
+            return None
+        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode()
+    s = _ORDINAL.sub(r"\1", _FLOOR.sub(r" \1 floor ", s.casefold()))
+    get = _ADDRESS_WORDS.get
+    s = " ".join([get(t, t) for t in _ALNUM_WORD.findall(s) if t not in _ADDRESS_DROP])
+    # Regex passes rather than a token loop: this runs on every address of a 4.5 M-row
+    # register, and each pass is one C call.
+    s = _REGION_TAIL.sub("", s)
+    s = _BIND_NEXT.sub(r"\1=\2", s)
+    s = _BIND_FLOOR.sub(r"floor=\1", s)
+    s = _BIND_FLOOR_NUMBER.sub(r"floor=\1", s)
+    out = s.split()
+    if len(out) < 2:
+        return None
+    out.sort()
+    return " ".join(out)
+
+
+def address_zh(value: str) -> str | None:
+    """Chinese address without spaces and punctuation, Traditional, region prefix dropped."""
+    s = _ZH_NOISE.sub("", _nfkc(value)).casefold()
+    if not has_cjk(s):
+        return None
+    s = _ZH_REGION.sub("", traditional(s))
+    return s if len(s) >= 4 else None
+
+
+def dob(value: str | dt.date) -> str | None:
+    """A date as ``YYYY-MM-DD``; ``DD/MM/YYYY`` is read day first, as Hong Kong writes it."""
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    s = _nfkc(value).strip().casefold()
+    m = _DATE_TIME.fullmatch(s)
+    if m:
+        s = m.group(1)
+    try:
+        if m := _DATE_YMD.fullmatch(s):
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        elif m := _DATE_DMY.fullmatch(s):
+            d, mo, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        elif (m := _DATE_TEXT.fullmatch(s)) and m.group(2) in _MONTHS:
+            d, mo, y = int(m.group(1)), _MONTHS[m.group(2)], int(m.group(3))
+        else:
+            return None
+        return dt.date(y, mo, d).isoformat()
+    except ValueError:
+        return None
+
+
+NORMALISERS: dict[Field, Callable[[str], str | None]] = {
+    Field.HKID: hkid,
+    Field.PHONE: phone,
+    Field.EMAIL: email,
+    Field.NAME_EN: name_en,
+    Field.NAME_ZH: name_zh,
+    Field.ADDRESS_EN: address_en,
+    Field.ADDRESS_ZH: address_zh,
+    Field.DOB: dob,
+}
+
+
+def candidates(text: str) -> list[tuple[Field, str]]:
+    """Every field a free-standing value (a table cell, a line, a segment) could be.
+
+    The cheap shape tests come first so that ids, amounts and status words cost little.
+    """
+    s = text.strip()
+    if not s or len(s) > 160:
+        return []
+    if "@" in s:
+        e = email(s)
+        return [(Field.EMAIL, e)] if e else []
+    out: list[tuple[Field, str]] = []
+    digits = any(c.isdigit() for c in s)
+    if digits:
+        if (h := hkid(s)) is not None:
+            return [(Field.HKID, h)]
+        if (p := phone(s)) is not None:
+            return [(Field.PHONE, p)]
+        if (d := dob(s)) is not None:
+            return [(Field.DOB, d)]
+    if has_cjk(s):
+        if not digits and (n := name_zh(s)) is not None:
+            out.append((Field.NAME_ZH, n))
+        if len(s) >= 5 and (a := address_zh(s)) is not None:
+            out.append((Field.ADDRESS_ZH, a))
+    elif any(c.isalpha() for c in s):
+        if not digits and (n := name_en(s)) is not None:
+            out.append((Field.NAME_EN, n))
+        # An address has a number (flat, floor or street) or several words.
+        if (digits or s.count(" ") >= 3) and (a := address_en(s)) is not None:
+            out.append((Field.ADDRESS_EN, a))
+    return out

@@ -1,0 +1,316 @@
+"""Reading a register file (csv or xlsx) in chunks, with its columns mapped to fields."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from postwarden.engine.registers.normalise import traditional
+
+FIELDS = (
+    "id",
+    "name",
+    "name_en",
+    "name_zh",
+    "hkid",
+    "address",
+    "address_en",
+    "address_zh",
+    "phone",
+    "email",
+    "dob",
+    "status",
+)
+"""The fields a register column can map to (design.md, ``register import --map``)."""
+
+Row = list[str]
+
+
+class RegisterFileError(Exception):
+    """The register file cannot be imported: its encoding, header or rows are wrong."""
+
+
+# Common headers in English and Chinese, compared after _header_key (so 'E-mail',
+# 'email address' and '電郵地址' all land here).
+_HEADERS: dict[str, str] = {}
+for _field, _names in {
+    "id": (
+        "id",
+        "recordid",
+        "ref",
+        "refno",
+        "reference",
+        "referenceno",
+        "no",
+        "number",
+        "編號",
+        "記錄編號",
+        "參考編號",
+        "檔案編號",
+        "序號",
+    ),
+    "name": ("name", "fullname", "姓名", "名稱", "全名"),
+    "name_en": (
+        "nameen",
+        "englishname",
+        "nameenglish",
+        "nameinenglish",
+        "英文姓名",
+        "英文名",
+        "英文名稱",
+        "姓名英文",
+    ),
+    "name_zh": (
+        "namezh",
+        "chinesename",
+        "namechinese",
+        "nameinchinese",
+        "中文姓名",
+        "中文名",
+        "中文名稱",
+        "姓名中文",
+    ),
+    "hkid": (
+        "hkid",
+        "hkidno",
+        "hkidnumber",
+        "hkic",
+        "hkicno",
+        "idcard",
+        "idcardno",
+        "identitycard",
+        "identitycardno",
+        "identitycardnumber",
+        "身份證",
+        "身份證號碼",
+        "身分證號碼",
+        "香港身份證號碼",
+        "身份證號",
+    ),
+    "address": ("address", "residentialaddress", "homeaddress", "地址", "住址", "住宅地址"),
+    "address_en": (
+        "addressen",
+        "englishaddress",
+        "addressenglish",
+        "addressinenglish",
+        "英文地址",
+        "地址英文",
+    ),
+    "address_zh": (
+        "addresszh",
+        "chineseaddress",
+        "addresschinese",
+        "addressinchinese",
+        "中文地址",
+        "地址中文",
+    ),
+    "phone": (
+        "phone",
+        "phoneno",
+        "phonenumber",
+        "tel",
+        "telno",
+        "telephone",
+        "telephoneno",
+        "mobile",
+        "mobileno",
+        "contactnumber",
+        "contactno",
+        "電話",
+        "電話號碼",
+        "手提電話",
+        "聯絡電話",
+        "手機",
+        "手機號碼",
+    ),
+    "email": ("email", "emailaddress", "mail", "電郵", "電郵地址", "電子郵件", "電子郵箱"),
+    "dob": ("dob", "dateofbirth", "birthdate", "birthday", "出生日期", "生日"),
+    "status": ("status", "recordstatus", "狀態", "狀況"),
+}.items():
+    for _name in _names:
+        _HEADERS[_name] = _field
+
+_HEADER_NOISE = re.compile(r"[\s_\-.:/()（）\[\]#]+")
+_SNIFF_BYTES = 64 * 1024
+
+
+def _header_key(text: str) -> str:
+    return traditional(_HEADER_NOISE.sub("", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a person would type for it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        # Numbers typed into Excel (phones, ids) come back as floats: 91234567.0.
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """Which field each used column holds, by column index."""
+
+    columns: dict[int, str]
+    ignored: tuple[str, ...]
+
+
+def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
+    """Map header cells to fields: ``--map COLUMN=FIELD`` first, then the common names."""
+    for column, field in overrides.items():
+        if field not in FIELDS:
+            raise ValueError(f"unknown field {field!r} for column {column!r}: {', '.join(FIELDS)}")
+        if column not in header:
+            raise ValueError(f"--map names column {column!r}, which the file's header lacks")
+    columns: dict[int, str] = {}
+    ignored: list[str] = []
+    for i, title in enumerate(header):
+        mapped = overrides.get(title) or _HEADERS.get(_header_key(title))
+        if mapped is None:
+            if title.strip():
+                ignored.append(title)
+            continue
+        columns[i] = mapped
+    seen: dict[str, int] = {}
+    for i, field in columns.items():
+        if field in seen:
+            raise RegisterFileError(
+                f"columns {header[seen[field]]!r} and {header[i]!r} both map to {field}: "
+                f"map one of them with --map COLUMN=FIELD"
+            )
+        seen[field] = i
+    if "id" not in seen:
+        raise RegisterFileError(
+            "no record id column (headers: "
+            + ", ".join(repr(h) for h in header)
+            + "): name it 'id' or use --map COLUMN=id"
+        )
+    if not set(seen) - {"id", "status"}:
+        raise RegisterFileError(
+            "no personal data column to match on (name, hkid, address, phone, email, dob): "
+            "use --map COLUMN=FIELD"
+        )
+    return ColumnMap(columns=columns, ignored=tuple(ignored))
+
+
+class RegisterTable:
+    """An open register file: its header and its rows, read lazily in chunks."""
+
+    def __init__(self, path: Path, encoding: str | None = None) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(8)
+        except OSError as exc:
+            raise RegisterFileError(f"cannot read {path}: {exc.strerror}") from None
+        if not head:
+            raise RegisterFileError(f"{path} is empty")
+        # Workbooks by content, not name: xlsx/xlsm/ods are zips, xls is an OLE file.
+        self.is_workbook = head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
+        self.encoding = encoding
+        self._rows = self._workbook_rows() if self.is_workbook else self._csv_rows()
+        self.header = [h.strip() for h in self._next_row()]
+        if not any(self.header):
+            raise RegisterFileError(f"{path} has no header row")
+        self.line = 1
+
+    def _next_row(self) -> Row:
+        try:
+            return next(self._rows)
+        except StopIteration:
+            raise RegisterFileError(f"{self.path} is empty") from None
+
+    def chunks(self, size: int) -> Iterator[list[Row]]:
+        """Rows after the header, ``size`` at a time (a 4.5 M-row file never sits in memory)."""
+        chunk: list[Row] = []
+        width = len(self.header)
+        for row in self._rows:
+            self.line += 1
+            if len(row) > width and any(c.strip() for c in row[width:]):
+                raise RegisterFileError(
+                    f"{self.path} row {self.line} has {len(row)} cells, the header {width}"
+                )
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _workbook_rows(self) -> Iterator[Row]:
+        from python_calamine import CalamineError, CalamineWorkbook
+
+        try:
+            book = CalamineWorkbook.from_path(str(self.path))
+            sheet = book.get_sheet_by_index(0)
+            rows = sheet.iter_rows()
+        except (CalamineError, ValueError, OSError) as exc:
+            raise RegisterFileError(f"cannot read workbook {self.path}: {exc}") from None
+        for row in rows:
+            yield [cell_text(v) for v in row]
+
+    def _csv_rows(self) -> Iterator[Row]:
+        fh = self._open_text()
+        with fh:
+            try:
+                sample = fh.read(_SNIFF_BYTES)
+                fh.seek(0)
+                try:
+                    dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+                        sample, delimiters=",;\t|"
+                    )
+                except csv.Error:
+                    dialect = csv.excel
+                for line, row in enumerate(csv.reader(fh, dialect), 1):
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    if line > 1 and any("\x00" in c for c in row):
+                        raise RegisterFileError(f"{self.path} line {line} holds NUL bytes")
+                    yield row
+            except UnicodeDecodeError as exc:
+                raise RegisterFileError(
+                    f"{self.path} is not valid {exc.encoding} text: save it as UTF-8 or "
+                    "name its encoding with --encoding"
+                ) from None
+            except csv.Error as exc:
+                raise RegisterFileError(f"{self.path} is not a readable csv: {exc}") from None
+
+    def _open_text(self) -> IO[str]:
+        raw = self.path.open("rb")
+        head = raw.read(4)
+        raw.seek(0)
+        encoding = self.encoding
+        if encoding is None:
+            if head.startswith(codecs.BOM_UTF8):
+                encoding = "utf-8-sig"
+            elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                encoding = "utf-16"
+            else:
+                encoding = "utf-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raw.close()
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+        if "\x00" in head.decode("latin-1") and not encoding.startswith("utf-16"):
+            raw.close()
+            raise RegisterFileError(
+                f"{self.path} looks like binary or UTF-16 without a byte order mark: "
+                "save it as UTF-8 or name its encoding with --encoding"
+            )
+        return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")

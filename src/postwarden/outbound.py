@@ -1,0 +1,227 @@
+"""How mail leaves the gateway: SMTP to the next hop, an outbox folder, or memory for tests.
+
+Modelled on httpx's ``BaseTransport`` + ``MockTransport`` pair: everything that sends mail
+(relay forwarding, quarantine release, sender notices) talks to one small protocol, and tests
+swap in :class:`MemoryOutbound`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import smtplib
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from postwarden.settings import Settings, parse_host_port, write_atomic
+
+__all__ = [
+    "MemoryOutbound",
+    "Outbound",
+    "OutboundError",
+    "OutboxOutbound",
+    "SentMessage",
+    "SmtpOutbound",
+    "check_no_loop",
+    "outbound_from",
+]
+
+
+class OutboundError(Exception):
+    """The message did not (fully) leave.
+
+    ``temporary`` is True when trying again later may succeed (4xx, connection refused,
+    timeout); ``refused`` maps recipients the next hop refused to ``(code, message)``;
+    ``partial`` is True when some recipients were accepted, so a retry would duplicate.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        temporary: bool,
+        refused: Mapping[str, tuple[int, str]] | None = None,
+        partial: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.refused = dict(refused or {})
+        self.partial = partial
+
+
+class Outbound(Protocol):
+    """Sends one message to its envelope recipients."""
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        """Hand ``raw`` over for ``recipients`` with envelope ``sender`` ("" is the null
+        sender); return only once the receiver took responsibility, else raise
+        :class:`OutboundError`."""
+        ...
+
+
+@dataclass(slots=True)
+class SmtpOutbound:
+    """SMTP to the next hop: an MTA port that does not loop back into the filter."""
+
+    host: str
+    port: int
+    timeout: float = 60.0
+    local_hostname: str | None = None
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        if not recipients:
+            raise OutboundError("no recipients", temporary=False)
+        try:
+            with smtplib.SMTP(
+                self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+            ) as smtp:
+                refused = smtp.sendmail(sender, list(recipients), raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # Every recipient was refused: temporary only if every refusal was a 4xx.
+            codes = {rcpt: (int(code), _text(msg)) for rcpt, (code, msg) in exc.recipients.items()}
+            raise OutboundError(
+                f"{self._where()} refused every recipient",
+                temporary=all(400 <= c < 500 for c, _ in codes.values()),
+                refused=codes,
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise OutboundError(
+                f"{self._where()} answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                temporary=400 <= exc.smtp_code < 500,
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            # Connection refused, reset, timeout, disconnect: the message did not leave.
+            raise OutboundError(f"{self._where()}: {exc}", temporary=True) from None
+        if refused:
+            raise OutboundError(
+                f"{self._where()} refused {len(refused)} of {len(recipients)} recipients",
+                temporary=False,
+                refused={rcpt: (int(code), _text(msg)) for rcpt, (code, msg) in refused.items()},
+                partial=True,
+            )
+
+    def _where(self) -> str:
+        return f"next hop {self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    raw: bytes
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class OutboxOutbound:
+    """One ``.eml`` file per message in ``directory`` plus an envelope sidecar ``.json``.
+
+    Both files are written to a temporary name, fsynced and renamed, and the directory is
+    fsynced, so a message is either wholly there or not at all; the sidecar is written first
+    so a reader that sees an ``.eml`` always finds its envelope.
+    """
+
+    directory: Path
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        if not recipients:
+            raise OutboundError("no recipients", temporary=False)
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(6)}"
+        envelope = {"sender": sender, "recipients": list(recipients)}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_durably(self.directory / f"{name}.json", json.dumps(envelope).encode() + b"\n")
+            write_durably(self.directory / f"{name}.eml", raw)
+        except OSError as exc:
+            raise OutboundError(
+                f"outbox {self.directory}: {exc.strerror}", temporary=True
+            ) from None
+
+    def messages(self) -> list[SentMessage]:
+        """What the outbox holds, oldest first (for ``make run`` and tests)."""
+        out = []
+        for eml in sorted(self.directory.glob("*.eml")):
+            env = json.loads(eml.with_suffix(".json").read_text(encoding="utf-8"))
+            out.append(SentMessage(eml.read_bytes(), env["sender"], tuple(env["recipients"])))
+        return out
+
+
+@dataclass(slots=True)
+class MemoryOutbound:
+    """Keeps what it is given in :attr:`sent`; raises :attr:`error` instead when set."""
+
+    sent: list[SentMessage] = field(default_factory=list)
+    error: OutboundError | None = None
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent.append(SentMessage(raw, sender, tuple(recipients)))
+
+
+def write_durably(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write ``path`` via a temporary name (fsynced, renamed), then fsync the directory so the
+    rename itself survives a power cut."""
+    write_atomic(path, data, mode=mode)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def outbound_from(
+    settings: Settings,
+    next_hop: str | None = None,
+    outbox: Path | None = None,
+    *,
+    listen: Sequence[str] = (),
+) -> Outbound:
+    """Where delivered and released mail goes, in this order: ``next_hop`` (HOST:PORT),
+    ``outbox`` (a folder), the data dir's recorded next hop, else ``DATA_DIR/outbox``.
+
+    ``listen`` names the process's own HOST:PORT listeners; a next hop equal to one of them
+    would loop mail back into the filter and raises ValueError.
+    """
+    if next_hop is not None and outbox is not None:
+        raise ValueError("give a next hop or an outbox, not both")
+    if outbox is not None:
+        return OutboxOutbound(outbox)
+    hop = next_hop or settings.next_hop
+    if hop is None:
+        return OutboxOutbound(settings.data_dir / "outbox")
+    host, port = parse_host_port(hop)
+    check_no_loop((host, port), listen)
+    return SmtpOutbound(host, port)
+
+
+def check_no_loop(next_hop: tuple[str, int], listen: Sequence[str]) -> None:
+    """Refuse a next hop that is one of our own listeners (it would inspect released mail
+    again, hold it again, and never deliver it)."""
+    hop_host, hop_port = next_hop
+    hop_addrs = _addresses(hop_host)
+    for text in listen:
+        host, port = parse_host_port(text)
+        if port != hop_port:
+            continue
+        addrs = _addresses(host)
+        if host in ("0.0.0.0", "::", "") or hop_addrs & addrs:  # noqa: S104 - comparing, not binding
+            raise ValueError(
+                f"next hop {hop_host}:{hop_port} is this gateway's own listener {text}: "
+                "released and delivered mail would loop back into the filter"
+            )
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return {host}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

@@ -1,0 +1,192 @@
+"""The audit log: an append-only HMAC hash chain of every decision and change.
+
+Each entry's ``hash`` is HMAC-SHA256, keyed by a key derived from the installation secret, over
+the previous entry's hash and the canonical JSON of the entry (seq, time, kind, actor, data).
+Editing, deleting, inserting or reordering entries breaks the chain at the first affected
+entry; truncating the tail is caught by comparing with an exported head (``audit head``).
+The database itself refuses UPDATE and DELETE on the table (triggers in migration 0002).
+
+Entries never carry personal data values: rule ids, counts, item ids and hashes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, Row, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from postwarden.store.db import Base
+
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditHead",
+    "Verification",
+    "append",
+    "audit_key",
+    "head",
+    "verify",
+]
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first entry."""
+
+
+class AuditEntry(Base):
+    """One audit record; ``seq`` runs 1, 2, 3… without gaps."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created: Mapped[str] = mapped_column(String(32))
+    """UTC, ISO 8601 with microseconds: stored as the exact text that was hashed."""
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(255))
+    data: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (sorted keys, no spaces)."""
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLock(Base):
+    """A single row every append updates first: a row lock on PostgreSQL and the database
+    write lock on SQLite, so two appends can never chain onto the same head."""
+
+    __tablename__ = "audit_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    appends: Mapped[int] = mapped_column(Integer)
+
+
+def audit_key(secret: bytes) -> bytes:
+    """The chain's HMAC key, derived so it differs from the register-hashing key."""
+    return hmac.new(secret, b"postwarden audit chain v1", hashlib.sha256).digest()
+
+
+def canonical(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(
+    key: bytes, prev_hash: str, seq: int, created: str, kind: str, actor: str, data: str
+) -> str:
+    body = canonical({"seq": seq, "created": created, "kind": kind, "actor": actor, "data": data})
+    return hmac.new(key, f"{prev_hash}\n{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def append(
+    session: Session, kind: str, actor: str, data: Mapping[str, Any], *, secret: bytes
+) -> AuditEntry:
+    """Append one entry in the caller's transaction (it becomes durable with their commit).
+
+    ``kind`` is dotted (``verdict``, ``quarantine.release``, ``user.add``); ``actor`` is a
+    user name or ``gateway``; ``data`` must hold no personal data values.
+    """
+    locked = session.execute(
+        update(AuditLock).where(AuditLock.id == 1).values(appends=AuditLock.appends + 1)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        raise RuntimeError("audit_lock row missing: run the migrations")
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = canonical(data)
+    entry = AuditEntry(
+        seq=seq,
+        created=created,
+        kind=kind,
+        actor=actor,
+        data=body,
+        prev_hash=prev,
+        hash=entry_hash(audit_key(secret), prev, seq, created, kind, actor, body),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    seq: int
+    hash: str
+
+
+def head(session: Session) -> AuditHead:
+    """The newest entry's seq and hash (``0`` and :data:`GENESIS` for an empty log)."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return AuditHead(last[0], last[1]) if last else AuditHead(0, GENESIS)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """``ok``, or the seq of the first bad entry and what is wrong with it."""
+
+    entries: int
+    first_bad: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def verify(session: Session, *, secret: bytes, expect_head: str | None = None) -> Verification:
+    """Walk the chain from the start; name (by seq) the first entry that does not fit."""
+    stmt = (
+        select(
+            AuditEntry.seq,
+            AuditEntry.created,
+            AuditEntry.kind,
+            AuditEntry.actor,
+            AuditEntry.data,
+            AuditEntry.prev_hash,
+            AuditEntry.hash,
+        )
+        .order_by(AuditEntry.seq)
+        .execution_options(yield_per=1000)
+    )
+    result = session.execute(stmt)
+    try:
+        return _walk(result, audit_key(secret), expect_head)
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: close it even when we stop early
+
+
+def _walk(rows: Iterable[Row[Any]], key: bytes, expect_head: str | None) -> Verification:
+    prev, prev_seq, count = GENESIS, 0, 0
+    for count, row in enumerate(rows, start=1):
+        seq, created, kind, actor, data, prev_hash, stored = row
+        if seq != prev_seq + 1 or prev_hash != prev:
+            where = f"entry {prev_seq}" if prev_seq else "the start of the log"
+            return Verification(
+                count,
+                seq,
+                f"entry {seq} does not follow {where} "
+                "(an entry was removed, inserted or reordered)",
+            )
+        if not hmac.compare_digest(
+            stored, entry_hash(key, prev_hash, seq, created, kind, actor, data)
+        ):
+            return Verification(
+                count, seq, f"entry {seq} does not match its hash (the entry was changed)"
+            )
+        prev, prev_seq = stored, seq
+    if expect_head is not None and not hmac.compare_digest(prev, expect_head):
+        return Verification(
+            count,
+            prev_seq + 1,
+            f"the head (entry {prev_seq}) is not the expected one: entries after it were "
+            "removed, or this is another log",
+        )
+    return Verification(count)

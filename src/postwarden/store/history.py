@@ -1,0 +1,298 @@
+"""Who the organisation writes to: learnt from every delivered message and from sent mail."""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from postwarden.store.db import Base
+
+
+class HistoryError(Exception):
+    """A sent-mail source that cannot be read."""
+
+
+class HistoryContact(Base):
+    """Messages one sender sent to one recipient, with first and last time."""
+
+    __tablename__ = "history_contacts"
+    __table_args__ = (UniqueConstraint("sender", "recipient", name="uq_history_contacts_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    recipient_domain: Mapped[str] = mapped_column(String(255), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    """When this row was last written (not when mail was sent): what refreshes follow."""
+
+
+class HistoryName(Base):
+    """A display name an address carried in To, Cc or From headers."""
+
+    __tablename__ = "history_names"
+    __table_args__ = (
+        UniqueConstraint("address", "name_key", name="uq_history_names_address_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(255))
+    name_key: Mapped[str] = mapped_column(String(255), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One sent message as history records it."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    when: datetime
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Address → display name from the To, Cc and From headers."""
+
+
+def _clean(address: str) -> str:
+    return address.strip().strip("<>").lower()
+
+
+def _name_key(display: str) -> str:
+    """Case- and spacing-insensitive identity of a display name, for de-duplicating rows."""
+    return " ".join(display.casefold().split())[:255]
+
+
+def _utc(when: datetime) -> datetime:
+    """UTC, so that SQLite (which stores no offset) orders times from any zone correctly."""
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _dialect(session: Session) -> tuple[Any, Any, Any]:
+    """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert, func.least, func.greatest
+    return sqlite.insert, func.min, func.max
+
+
+def record_delivery(
+    session: Session,
+    sender: str,
+    recipients: Iterable[str],
+    when: datetime,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Count one delivered message (the gateway calls this; the caller commits)."""
+    record_deliveries(session, [Delivery(sender, tuple(recipients), when, dict(names or {}))])
+
+
+def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
+    """Count many messages in one batch of upserts; returns how many were counted."""
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    named: dict[tuple[str, str], list[Any]] = {}
+    messages = 0
+    for d in deliveries:
+        sender = _clean(d.sender)
+        when = _utc(d.when)
+        rcpts = {_clean(r) for r in d.recipients if "@" in r}
+        if not rcpts:
+            continue
+        messages += 1
+        for rcpt in rcpts:
+            entry = pairs.setdefault((sender, rcpt), [0, when, when])
+            entry[0] += 1
+            entry[1] = min(entry[1], when)
+            entry[2] = max(entry[2], when)
+        for address, display in d.names.items():
+            display = " ".join(display.split())[:255]
+            if display and "@" in address:
+                key = (_clean(address), _name_key(display))
+                item = named.setdefault(key, [display, 0, when])
+                item[1] += 1
+                item[2] = max(item[2], when)
+    insert, least, greatest = _dialect(session)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "sender": s,
+            "recipient": r,
+            "recipient_domain": r.rpartition("@")[2],
+            "count": n,
+            "first_seen": first,
+            "last_seen": last,
+            "touched_at": now,
+        }
+        for (s, r), (n, first, last) in pairs.items()
+    ]
+    table = HistoryContact.__table__
+    for chunk in _chunks(rows, 500):
+        stmt = insert(table).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["sender", "recipient"],
+            set_={
+                "count": table.c.count + stmt.excluded.count,
+                "first_seen": least(table.c.first_seen, stmt.excluded.first_seen),
+                "last_seen": greatest(table.c.last_seen, stmt.excluded.last_seen),
+                "touched_at": stmt.excluded.touched_at,
+            },
+        )
+        session.execute(stmt)
+    name_rows = [
+        {
+            "address": a,
+            "name_key": k,
+            "display_name": disp,
+            "count": n,
+            "last_seen": last,
+            "touched_at": now,
+        }
+        for (a, k), (disp, n, last) in named.items()
+    ]
+    names_table = HistoryName.__table__
+    for chunk in _chunks(name_rows, 500):
+        stmt = insert(names_table).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["address", "name_key"],
+            set_={
+                "count": names_table.c.count + stmt.excluded.count,
+                "last_seen": greatest(names_table.c.last_seen, stmt.excluded.last_seen),
+                "touched_at": stmt.excluded.touched_at,
+            },
+        )
+        session.execute(stmt)
+    return messages
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for i in range(0, len(rows), size):
+        yield list(rows[i : i + size])
+
+
+def recipient_totals(session: Session, since: datetime | None = None) -> list[tuple[str, int]]:
+    """Messages sent to each recipient by anyone; only recipients written since ``since``."""
+    stmt = select(HistoryContact.recipient, func.sum(HistoryContact.count)).group_by(
+        HistoryContact.recipient
+    )
+    if since is not None:
+        changed = select(HistoryContact.recipient).where(HistoryContact.touched_at >= since)
+        stmt = stmt.where(HistoryContact.recipient.in_(changed))
+    return [(r, int(n)) for r, n in session.execute(stmt)]
+
+
+def display_names(session: Session, since: datetime | None = None) -> list[tuple[str, str]]:
+    """(address, display name) pairs, only those written since ``since`` when given."""
+    stmt = select(HistoryName.address, HistoryName.display_name)
+    if since is not None:
+        stmt = stmt.where(HistoryName.touched_at >= since)
+    return [(a, n) for a, n in session.execute(stmt)]
+
+
+def latest_change(session: Session) -> datetime | None:
+    """When history was last written: the newest ``touched_at`` of either table."""
+    a = session.scalar(select(func.max(HistoryContact.touched_at)))
+    b = session.scalar(select(func.max(HistoryName.touched_at)))
+    stamps = [_utc(s) for s in (a, b) if s is not None]
+    return max(stamps) if stamps else None
+
+
+# ---------------------------------------------------------------- importing sent mail
+
+
+@dataclass(slots=True)
+class ImportStats:
+    messages: int = 0
+    skipped: int = 0
+
+
+def delivery_of(msg: EmailMessage, fallback: datetime) -> Delivery | None:
+    """What history learns from one sent message: From → To/Cc/Bcc, names, date."""
+    try:
+        senders = getaddresses([str(v) for v in msg.get_all("from", [])])
+        rcpts = getaddresses([str(v) for h in ("to", "cc", "bcc") for v in msg.get_all(h, [])])
+    except Exception:
+        return None
+    sender = next((a for _, a in senders if "@" in a), "")
+    recipients = tuple(a for _, a in rcpts if "@" in a)
+    if not sender or not recipients:
+        return None
+    names = {a.lower(): n for n, a in (*senders, *rcpts) if n and "@" in a}
+    when = fallback
+    date = msg.get("date")
+    if date:
+        try:
+            when = _utc(parsedate_to_datetime(str(date)))
+        except (TypeError, ValueError):
+            pass  # an unparseable Date keeps the import time
+    return Delivery(sender=sender, recipients=recipients, when=when, names=names)
+
+
+def _read_sources(path: Path) -> Iterator[EmailMessage | None]:
+    parser = BytesParser(policy=policy.default)
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            md = mailbox.Maildir(path, factory=None, create=False)
+            for key in md.iterkeys():
+                with md.get_file(key) as fh:
+                    yield _parse(parser, fh.read())
+            return
+        for file in sorted(p for p in path.rglob("*.eml") if p.is_file()):
+            yield _parse(parser, file.read_bytes())
+        return
+    if path.is_file():
+        if path.suffix.lower() == ".eml":
+            yield _parse(parser, path.read_bytes())
+            return
+        with path.open("rb") as fh:
+            head = fh.read(5)
+        if head != b"From ":
+            raise HistoryError(f"{path}: not an mbox (no 'From ' line), .eml file or folder")
+        box = mailbox.mbox(path, factory=None, create=False)
+        try:
+            for key in box.iterkeys():
+                yield _parse(parser, box.get_bytes(key))
+        finally:
+            box.close()
+        return
+    raise HistoryError(f"no such file or folder: {path}")
+
+
+def _parse(parser: BytesParser[EmailMessage], data: bytes) -> EmailMessage | None:
+    try:
+        return parser.parsebytes(data, headersonly=True)
+    except Exception:
+        return None
+
+
+def import_sent_mail(
+    session: Session, path: Path, *, now: datetime | None = None, batch: int = 2000
+) -> ImportStats:
+    """Learn from a maildir, an mbox, or a folder of .eml files of sent mail."""
+    fallback = now or datetime.now(UTC)
+    stats = ImportStats()
+    pending: list[Delivery] = []
+    for msg in _read_sources(path):
+        delivery = delivery_of(msg, fallback) if msg is not None else None
+        if delivery is None:
+            stats.skipped += 1
+            continue
+        pending.append(delivery)
+        if len(pending) >= batch:
+            stats.messages += record_deliveries(session, pending)
+            pending.clear()
+    stats.messages += record_deliveries(session, pending)
+    return stats

@@ -1,0 +1,232 @@
+"""Held messages: encrypted blobs in the data dir, metadata rows, and their state machine.
+
+States: ``held`` → ``releasing`` → ``released``; ``held`` → ``rejected`` | ``expired``.  Every
+change is one conditional UPDATE (``WHERE state = <expected>``), so of two concurrent releases
+exactly one moves the item to ``releasing`` and only that one sends it.
+
+The subject line is not stored in the row: it often names the person the mail is about, so it
+stays inside the encrypted blob and ``quarantine show`` reads it from there.  Sender and
+envelope recipients are stored in clear because the four-eyes check and re-injection need them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from postwarden.model import Envelope, Verdict
+from postwarden.settings import Settings, write_atomic
+from postwarden.store.db import Base
+from postwarden.store.keys import Keyring, Sealed, SealError, fsync_dir, keyring_path
+
+__all__ = [
+    "Quarantine",
+    "QuarantineError",
+    "QuarantineItem",
+    "SealError",
+    "State",
+    "new_item_id",
+]
+
+
+class State(StrEnum):
+    HELD = "held"
+    RELEASING = "releasing"
+    RELEASED = "released"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class QuarantineError(Exception):
+    """No such item, or the item is not in the state the operation needs."""
+
+
+class QuarantineItem(Base):
+    __tablename__ = "quarantine_items"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    queue_id: Mapped[str | None] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(16))
+    """``hold`` (a reviewer decides) or ``warn`` (the sender confirms)."""
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    subjects: Mapped[dict[str, int]] = mapped_column(JSON)
+    """Register name → number of register subjects found; non-empty needs a privacy officer."""
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(16))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @property
+    def register_data(self) -> bool:
+        return any(self.subjects.values())
+
+
+def new_item_id() -> str:
+    """16 lowercase base32 characters: 80 random bits, safe in file names and on a CLI."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+class Quarantine:
+    """Encrypted storage of held messages plus their rows."""
+
+    def __init__(self, directory: Path, keyring: Keyring) -> None:
+        self.directory = directory
+        self.keyring = keyring
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Quarantine:
+        settings.quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return cls(settings.quarantine_dir, Keyring.open(keyring_path(settings)))
+
+    def blob_path(self, item_id: str) -> Path:
+        return self.directory / f"{item_id}.pwq"
+
+    def store(
+        self,
+        session: Session,
+        raw: bytes,
+        envelope: Envelope,
+        verdict: Verdict,
+        *,
+        queue_id: str | None = None,
+    ) -> QuarantineItem:
+        """Encrypt and write the blob durably (fsynced file and directory), then add the row.
+
+        The row is durable once the caller commits; if that fails the caller calls
+        :meth:`discard`.  A crash in between leaves an orphan blob, never a row without one.
+        """
+        item_id = new_item_id()
+        sealed = self.keyring.seal(item_id, raw)
+        write_atomic(self.blob_path(item_id), sealed.blob, mode=0o600)
+        fsync_dir(self.directory)
+        item = QuarantineItem(
+            id=item_id,
+            created=datetime.now(UTC),
+            queue_id=queue_id,
+            sender=envelope.sender,
+            recipients=list(envelope.recipients),
+            action=verdict.action.label,
+            reasons=[
+                {"rule": r.rule, "message": r.message, "action": r.action.label}
+                for r in verdict.reasons
+            ],
+            subjects=dict(verdict.subjects),
+            state=State.HELD.value,
+            content_sha256=hashlib.sha256(raw).hexdigest(),
+            size=len(raw),
+            key_id=sealed.key_id,
+            wrapped_key=sealed.wrapped_key,
+        )
+        session.add(item)
+        session.flush()
+        return item
+
+    def discard(self, item_id: str) -> None:
+        """Remove the blob of an item whose row never committed."""
+        self.blob_path(item_id).unlink(missing_ok=True)
+
+    def read(self, item: QuarantineItem) -> bytes:
+        """The original message; raises :class:`SealError` if the blob, its key or its row
+        was changed or swapped (then it must never be served)."""
+        try:
+            blob = self.blob_path(item.id).read_bytes()
+        except FileNotFoundError:
+            raise SealError(f"quarantine item {item.id}: its encrypted file is missing") from None
+        raw = self.keyring.open_sealed(item.id, Sealed(blob, item.key_id, item.wrapped_key))
+        if hashlib.sha256(raw).hexdigest() != item.content_sha256:
+            raise SealError(f"quarantine item {item.id}: content does not match its row")
+        return raw
+
+    @staticmethod
+    def get(session: Session, item_id: str) -> QuarantineItem:
+        item = session.get(QuarantineItem, item_id)
+        if item is None:
+            raise QuarantineError(f"no quarantine item {item_id!r}")
+        return item
+
+    @staticmethod
+    def items(session: Session, states: Iterable[State] | None = None) -> list[QuarantineItem]:
+        """Items, oldest first, optionally only those in ``states``."""
+        stmt = select(QuarantineItem).order_by(QuarantineItem.created, QuarantineItem.id)
+        if states is not None:
+            stmt = stmt.where(QuarantineItem.state.in_([s.value for s in states]))
+        return list(session.execute(stmt).scalars())
+
+    @staticmethod
+    def transition(
+        session: Session,
+        item_id: str,
+        expected: State,
+        new: State,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+        clear_decision: bool = False,
+    ) -> bool:
+        """Move ``item_id`` from ``expected`` to ``new`` in one conditional UPDATE; True only
+        for the one caller that moved it (the caller commits)."""
+        values: dict[str, Any] = {"state": new.value}
+        if by is not None:
+            values.update(decided_by=by, decided_at=datetime.now(UTC), decision_reason=reason)
+        elif clear_decision:
+            values.update(decided_by=None, decided_at=None, decision_reason=None)
+        result = session.execute(
+            update(QuarantineItem)
+            .where(QuarantineItem.id == item_id, QuarantineItem.state == expected.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire_all()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def expirable(session: Session, older_than: timedelta) -> list[str]:
+        """Ids of held items created more than ``older_than`` ago."""
+        cutoff = datetime.now(UTC) - older_than
+        stmt = (
+            select(QuarantineItem.id)
+            .where(QuarantineItem.state == State.HELD.value, QuarantineItem.created < cutoff)
+            .order_by(QuarantineItem.created)
+        )
+        return list(session.execute(stmt).scalars())
+
+    def rotate_key(self, session: Session) -> tuple[int, str]:
+        """Re-wrap every data key under a new master key; returns (items re-wrapped, new key
+        id).  Old keys are dropped from the keyring only after the re-wrap committed."""
+        new_kid = self.keyring.add_key()
+        count = 0
+        while True:
+            # Loop: a process that had not yet seen the new key may still add rows with an
+            # old one while we re-wrap.
+            stale = list(
+                session.execute(
+                    select(QuarantineItem).where(QuarantineItem.key_id != new_kid)
+                ).scalars()
+            )
+            if not stale:
+                break
+            for item in stale:
+                item.key_id, item.wrapped_key = self.keyring.rewrap(
+                    item.id, item.key_id, item.wrapped_key
+                )
+            session.commit()
+            count += len(stale)
+        in_use = set(session.execute(select(QuarantineItem.key_id).distinct()).scalars())
+        self.keyring.retire(set(self.keyring.keys) - in_use - {new_kid})
+        return count, new_kid

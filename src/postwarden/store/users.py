@@ -1,0 +1,104 @@
+"""People who review and decide: names, roles, e-mail addresses (for the four-eyes check)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Integer, String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from postwarden.store import audit
+from postwarden.store.db import Base
+
+__all__ = ["Role", "User", "UserError", "UserExists", "add_user", "get_user", "list_users"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+class Role(StrEnum):
+    """What a user may do.
+
+    ``reviewer`` releases and rejects ordinary holds; ``privacy-officer`` also releases holds
+    for register data; ``admin`` manages users and may release and reject ordinary holds, but
+    is *not* a privacy officer (separation of duties: design.md "a privacy officer approves").
+    """
+
+    REVIEWER = "reviewer"
+    PRIVACY_OFFICER = "privacy-officer"
+    ADMIN = "admin"
+
+
+class UserError(Exception):
+    """Unknown user, duplicate name, or an invalid name, role or address."""
+
+
+class UserExists(UserError):
+    """A user of that name is already there."""
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(32))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """Set by the console issue (argon2); NULL means the user cannot log in yet."""
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+def add_user(
+    session: Session,
+    name: str,
+    role: Role | str,
+    email: str | None = None,
+    *,
+    actor: str,
+    secret: bytes,
+) -> User:
+    """Create a user and audit it (role and whether an address was given, never the address)."""
+    if not _NAME.match(name):
+        raise UserError(f"invalid user name {name!r}: letters, digits, . _ @ - (up to 64)")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise UserError(f"unknown role {role!r} (reviewer, privacy-officer, admin)") from None
+    if email is not None:
+        email = email.strip()
+        if not _EMAIL.match(email) or len(email) > 320:
+            raise UserError(f"invalid e-mail address {email!r}")
+    user = User(name=name, role=role.value, email=email, created=datetime.now(UTC))
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise UserExists(f"user {name!r} already exists") from None
+    audit.append(
+        session,
+        "user.add",
+        actor,
+        {"user": name, "role": role.value, "email": email is not None},
+        secret=secret,
+    )
+    return user
+
+
+def get_user(session: Session, name: str) -> User:
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None:
+        raise UserError(f"no such user: {name!r} (add one with 'postwarden user add')")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.name)).scalars())

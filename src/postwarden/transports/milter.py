@@ -1,0 +1,263 @@
+"""Postfix milter front end (pymilter): collect in callbacks, decide at end of message.
+
+Three layers, as in purepythonmilter: the wire glue (:class:`PostwardenMilter`, pymilter
+callbacks that only collect), the service (:class:`MilterService`, which calls the gateway
+under a time limit) and a pure ``outcome → reply`` function (:func:`milter_reply`) returning
+typed reply values that the glue turns into libmilter calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+import Milter
+
+from postwarden.act import Gateway, Outcome
+from postwarden.model import Envelope
+from postwarden.transports.failure import describe_failure
+from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply
+from postwarden.transports.spool import MessageSpool, MessageTooLarge
+
+__all__ = [
+    "VERDICT_HEADER",
+    "Accept",
+    "Discard",
+    "MilterReply",
+    "MilterService",
+    "PostwardenMilter",
+    "RejectWithCode",
+    "TempFail",
+    "milter_reply",
+    "run_milter",
+]
+
+log = logging.getLogger(__name__)
+
+VERDICT_HEADER = "X-Postwarden-Verdict"
+
+TOO_LARGE = SmtpReply(552, "5.3.4", "Message too large for content inspection")
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Let the message go on, with these header fields added."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RejectWithCode:
+    """Refuse the message permanently with this reply."""
+
+    reply: SmtpReply
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """Take the message out of Postfix's flow (it is already durably in our quarantine)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TempFail:
+    """Answer 4xx: the client (or the queueing MTA in front) keeps the message and retries."""
+
+    reply: SmtpReply = TEMPFAIL
+
+
+MilterReply = Accept | RejectWithCode | Discard | TempFail
+
+
+def milter_reply(outcome: Outcome) -> MilterReply:
+    """What the milter answers for a gateway outcome."""
+    if outcome.disposition == "deliver":
+        return Accept(headers=((VERDICT_HEADER, outcome.verdict.action.label),))
+    if outcome.disposition == "quarantined":
+        return Discard()
+    if outcome.disposition == "reject":
+        reply = parse_reply(outcome.smtp_reply)
+        # A reject must be a 5xx; anything else is a gateway bug, and bugs tempfail.
+        return RejectWithCode(reply) if reply.code >= 500 else TempFail()
+    raise ValueError(f"unknown disposition {outcome.disposition!r}")
+
+
+@dataclass(slots=True)
+class MilterService:
+    """Runs the gateway for each message under a wall-time limit; never raises."""
+
+    gateway: Gateway
+    timeout: float = 240.0
+    """Seconds before we tempfail; must stay under Postfix's milter_content_timeout (300 s)."""
+    max_bytes: int = 64 * 1024 * 1024
+    memory_bytes: int = 1024 * 1024
+    workers: int = 16
+    _pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The gateway runs in a pool so the milter thread can stop waiting at the deadline; a
+        # run that overshoots finishes in the background (at worst it stores a held copy of a
+        # message the client will send again: a bounded duplicate, never a loss).
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="postwarden-milter")
+
+    def decide(self, raw: bytes, envelope: Envelope, queue_id: str) -> MilterReply:
+        try:
+            future = self._pool.submit(self.gateway.process, raw, envelope, queue_id=queue_id)
+            outcome = future.result(timeout=self.timeout)
+            reply = milter_reply(outcome)
+        except FutureTimeout:
+            log.error("queue %s: no verdict within %.0f s: tempfail", queue_id, self.timeout)
+            return TempFail()
+        except Exception as exc:
+            # The outer edge: whatever went wrong, Postfix keeps the message.
+            log.error("queue %s: tempfail after %s", queue_id, describe_failure(exc))
+            return TempFail()
+        log.info("queue %s: %s", queue_id, type(reply).__name__.lower())
+        return reply
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_F = TypeVar("_F", bound=Callable[..., int])
+
+CONTINUE = int(Milter.CONTINUE)
+
+
+def _noreply(func: _F) -> _F:
+    """pymilter's ``@noreply``, typed: Postfix does not wait for this callback's answer."""
+    return cast(_F, Milter.noreply(func))
+
+
+def _raw_bytes(func: _F) -> _F:
+    """pymilter's ``@decode("bytes")``, typed: header values arrive undecoded."""
+    return cast(_F, Milter.decode("bytes")(func))
+
+
+@Milter.header_leading_space
+class PostwardenMilter(Milter.Base):  # type: ignore[misc] # pymilter is untyped
+    """One SMTP connection: collects envelope and message, asks the service at end of data."""
+
+    def __init__(self, service: MilterService) -> None:
+        self.service = service
+        self.sender = ""
+        self.recipients: list[str] = []
+        self.spool: MessageSpool | None = None
+        self.too_large = False
+
+    def _reset(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+        self.spool = None
+        self.sender = ""
+        self.recipients = []
+        self.too_large = False
+
+    def _collect(self, write: Callable[[MessageSpool], None]) -> None:
+        if self.too_large:
+            return
+        if self.spool is None:
+            self.spool = MessageSpool(self.service.max_bytes, self.service.memory_bytes)
+        try:
+            write(self.spool)
+        except MessageTooLarge:
+            self.too_large = True
+            self.spool.close()
+
+    @property
+    def _leading_space(self) -> bool:
+        """Whether Postfix passes header values verbatim after the colon (P_HDR_LEADSPC)."""
+        return bool(self._protocol & Milter.P_HDR_LEADSPC)
+
+    @_noreply
+    def envfrom(self, mailfrom: str, *params: str) -> int:
+        self._reset()
+        self.sender = _address(mailfrom)
+        return CONTINUE
+
+    @_noreply
+    def envrcpt(self, to: str, *params: str) -> int:
+        self.recipients.append(_address(to))
+        return CONTINUE
+
+    @_noreply
+    @_raw_bytes
+    def header(self, name: str, value: bytes) -> int:
+        leading = self._leading_space
+        self._collect(lambda spool: spool.add_header(name, value, leading_space=leading))
+        return CONTINUE
+
+    @_noreply
+    def eoh(self) -> int:
+        self._collect(MessageSpool.end_headers)
+        return CONTINUE
+
+    def body(self, chunk: bytes) -> int:
+        self._collect(lambda spool: spool.add_body(chunk))
+        if self.too_large:
+            return self._apply(RejectWithCode(TOO_LARGE))
+        return CONTINUE
+
+    def eom(self) -> int:
+        queue_id = str(self.getsymval("i") or "-")
+        if self.too_large:
+            return self._apply(RejectWithCode(TOO_LARGE))
+        raw = self.spool.getvalue() if self.spool is not None else b""
+        envelope = Envelope(sender=self.sender, recipients=tuple(self.recipients))
+        try:
+            return self._apply(self.service.decide(raw, envelope, queue_id))
+        finally:
+            self._reset()
+
+    def abort(self) -> int:
+        self._reset()
+        return CONTINUE
+
+    def close(self) -> int:
+        self._reset()
+        return CONTINUE
+
+    def _apply(self, reply: MilterReply) -> int:
+        """Turn a reply value into libmilter calls and a callback result."""
+        match reply:
+            case Accept(headers=headers):
+                # With P_HDR_LEADSPC negotiated the MTA takes our value verbatim after ':'.
+                space = " " if self._leading_space else ""
+                for name, value in headers:
+                    self.addheader(name, space + value)
+                return int(Milter.ACCEPT)
+            case Discard():
+                return int(Milter.DISCARD)
+            case RejectWithCode(reply=r):
+                self.setreply(str(r.code), r.status, _milter_text(r.text))
+                return int(Milter.REJECT)
+            case TempFail(reply=r):
+                self.setreply(str(r.code), r.status, _milter_text(r.text))
+                return int(Milter.TEMPFAIL)
+        raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover
+
+
+def _address(arg: str) -> str:
+    """``<a@b>`` → ``a@b``; ``<>`` (the null sender) → ``""``."""
+    return arg.strip().removeprefix("<").removesuffix(">").strip()
+
+
+def _milter_text(text: str) -> str:
+    # libmilter silently drops a reply containing a single '%' (smfi_setreply).
+    return text.replace("%", "%%")
+
+
+def run_milter(service: MilterService, listen: str, name: str = "postwarden") -> None:
+    """Serve on ``listen`` (libmilter syntax: ``inet:PORT@HOST``, ``unix:/path``) until
+    SIGTERM/SIGINT; libmilter runs one thread per MTA connection."""
+    Milter.factory = lambda: PostwardenMilter(service)
+    # Declare the one modification we make, so the MTA needs to offer no more.
+    Milter.set_flags(Milter.ADDHDRS)
+    log.info("milter listening on %s", listen)
+    try:
+        Milter.runmilter(name, listen, timeout=600)
+    finally:
+        service.shutdown()

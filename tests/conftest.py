@@ -1,0 +1,63 @@
+"""Fixtures shared across the suite: databases (SQLite and a throwaway PostgreSQL cluster)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from tests.pg import PgCluster, find_pg_bin
+
+from postwarden.store.db import make_engine, migrate, session_factory
+
+_TEMPLATE_DB = "postwarden_template"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL cluster for the whole run, with a migrated template database."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed (no initdb in /usr/lib/postgresql/*/bin or PATH)")
+    cluster = PgCluster(bin_dir)
+    try:
+        cluster.start()
+        cluster.execute(f'CREATE DATABASE "{_TEMPLATE_DB}"')
+        migrate(cluster.url(_TEMPLATE_DB))
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "postwarden.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database at the newest migration, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "postwarden.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.url(cluster.create_database(template=_TEMPLATE_DB))
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    with session_factory(db_engine)() as s:
+        yield s

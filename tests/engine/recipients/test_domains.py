@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from postwarden.engine.recipients.domains import domain_name, domain_of
+
+
+@pytest.mark.parametrize(
+    ("host", "label", "suffix"),
+    [
+        ("mail.reo.gov.hk", "reo", "gov.hk"),
+        ("REO.GOV.HK.", "reo", "gov.hk"),
+        ("x.yahoo.com.hk", "yahoo", "com.hk"),
+        ("reo.gov.hk.co", "hk", "co"),
+        ("xn--pple-43d.com", "аpple", "com"),
+        ("localhost", "localhost", ""),
+    ],
+)
+def test_domain_name_splits_on_the_public_suffix(host: str, label: str, suffix: str) -> None:
+    name = domain_name(host)
+    assert (name.label, name.suffix) == (label, suffix)
+
+
+def test_domain_name_decodes_punycode() -> None:
+    name = domain_name("xn--pple-43d.com")
+    assert name.host == "аpple.com"
+    assert name.punycode
+
+
+def test_domain_name_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    domain_name.cache_clear()
+    # a fresh extractor too: the bundled snapshot must load without fetching
+    import tldextract
+
+    fresh = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    assert fresh("news.example.co.uk").suffix == "co.uk"
+    assert domain_name("a.b.example.com.hk").registrable == "example.com.hk"
+
+
+def test_domain_of_takes_the_part_after_the_last_at() -> None:
+    assert domain_of('"a@b"@Example.ORG') == "example.org"
+    assert domain_of("nobody") == ""

@@ -1,0 +1,35 @@
+"""Fixtures for the front ends: a real gateway over a scratch data dir and real SMTP sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from tests.integration.postfix import free_port
+from tests.transports.doubles import ScriptedInspector, Sink, SinkHandler
+
+from postwarden.settings import Settings, init_data_dir
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Sink(handler, port)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return init_data_dir(tmp_path / "var", ["demo.gov.hk"])
+
+
+@pytest.fixture
+def inspector() -> ScriptedInspector:
+    return ScriptedInspector()

@@ -1,0 +1,107 @@
+"""Test doubles for the front ends: a scripted engine and a real SMTP sink.
+
+The engine is replaced by :class:`ScriptedInspector` so each test states the verdict it needs
+(header ``X-Test-Action``); everything after the verdict (audit, quarantine, notices, the
+front end itself) is the real code.  ``tests/integration`` runs the real engine end to end.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from postwarden.act import Gateway
+from postwarden.model import Action, Reason, Verdict
+from postwarden.model import Envelope as MailEnvelope
+from postwarden.outbound import Outbound, SmtpOutbound
+from postwarden.settings import Settings
+
+_ACTION = re.compile(rb"^X-Test-Action: *(\w+)", re.MULTILINE | re.IGNORECASE)
+_SLEEP = re.compile(rb"^X-Test-Sleep: *([\d.]+)", re.MULTILINE | re.IGNORECASE)
+POLICY_MESSAGE = "Personal webmail is not allowed\r\nBcc: evil@example.com; 個人電郵 100%"
+
+
+class ScriptedInspector:
+    """Verdict = the action in the message's ``X-Test-Action`` header (deliver without it);
+    ``X-Test-Action: raise`` raises, as an engine bug would; ``X-Test-Sleep: S`` takes S
+    seconds first."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[bytes, MailEnvelope | None]] = []
+
+    def check(self, raw: bytes, envelope: MailEnvelope | None = None) -> Verdict:
+        self.seen.append((raw, envelope))
+        if pause := _SLEEP.search(raw):
+            time.sleep(float(pause.group(1)))
+        m = _ACTION.search(raw)
+        word = m.group(1).decode() if m else "deliver"
+        if word == "raise":
+            raise RuntimeError("engine failure quoting 'HKID A123456(3)'")
+        action = Action.parse(word)
+        reasons = []
+        if action != Action.DELIVER:
+            reasons.append(Reason(rule="test-rule", message=POLICY_MESSAGE, action=action))
+        return Verdict(action=action, reasons=reasons)
+
+
+@dataclass(slots=True)
+class Captured:
+    sender: str
+    recipients: tuple[str, ...]
+    raw: bytes
+
+
+@dataclass(slots=True)
+class SinkHandler:
+    """A next hop that answers ``reply`` and keeps what it accepted."""
+
+    reply: str = "250 2.0.0 OK"
+    received: list[Captured] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.reply.startswith("250"):
+            with self.lock:
+                self.received.append(
+                    Captured(
+                        envelope.mail_from or "",
+                        tuple(envelope.rcpt_tos),
+                        bytes(envelope.original_content or b""),
+                    )
+                )
+        return self.reply
+
+
+@dataclass(slots=True)
+class Sink:
+    handler: SinkHandler
+    port: int
+
+    @property
+    def outbound(self) -> SmtpOutbound:
+        return SmtpOutbound("127.0.0.1", self.port, timeout=10)
+
+    def messages(self, needle: bytes = b"") -> list[Captured]:
+        with self.handler.lock:
+            return [c for c in self.handler.received if needle in c.raw]
+
+
+def make_gateway(settings: Settings, outbound: Outbound, inspector: ScriptedInspector) -> Gateway:
+    return Gateway.from_settings(settings, outbound=outbound, inspector=inspector)
+
+
+def message(action: str | None = None, *, marker: str = "m1", body: str = "Hello.") -> bytes:
+    """A small message; ``action`` goes into X-Test-Action for the scripted inspector."""
+    lines = [
+        "From: Alice <alice@demo.gov.hk>",
+        "To: bob@partner.example",
+        f"Subject: test {marker}",
+        f"Message-ID: <{marker}@demo.gov.hk>",
+    ]
+    if action is not None:
+        lines.append(f"X-Test-Action: {action}")
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
