@@ -14,6 +14,8 @@ from postwarden.cli import app
 from postwarden.engine.recipients.webmail import webmail_domains
 from postwarden.webfilter import BlocklistFormat, blocklist_domains, export_blocklist
 
+NULL_ROUTE = "0.0.0.0"  # noqa: S104 - the hosts file's black hole, nothing binds to it
+
 
 def _need(program: str) -> str:
     path = shutil.which(program) or (
@@ -136,9 +138,9 @@ def test_hosts_export_lists_each_domain_to_the_null_address() -> None:
     entries = {
         tuple(line.split()) for line in text.splitlines() if line and not line.startswith("#")
     }
-    assert ("0.0.0.0", "gmail.com") in entries
-    assert ("0.0.0.0", "www.qq.com") in entries
-    assert all(addr == "0.0.0.0" for addr, _ in entries)
+    assert (NULL_ROUTE, "gmail.com") in entries
+    assert (NULL_ROUTE, "www.qq.com") in entries
+    assert all(addr == NULL_ROUTE for addr, _ in entries)
     assert len(entries) == 3 * len(blocklist_domains())
 
 

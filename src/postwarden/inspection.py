@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from postwarden.engine import Inspector
 from postwarden.engine.policy import Policy, PolicyError, default_policy, load_policy
 from postwarden.engine.recipients import ContactIndex
+from postwarden.engine.registers import RegisterSet
 from postwarden.settings import Settings, write_atomic
 from postwarden.store import exemptions as exemption_store
 from postwarden.store import history as history_store
@@ -29,6 +30,7 @@ from postwarden.store.db import make_engine, migrate
 
 __all__ = [
     "PolicyLoad",
+    "RegisterDirectory",
     "StoreExemptions",
     "StoreHistory",
     "build_inspector",
@@ -207,6 +209,24 @@ class StoreExemptions:
         return self._active.exempt(sender, domain)
 
 
+class RegisterDirectory:
+    """The registers as the engine's ``SubjectDirectory``: which registers hold email
+    addresses, and whose records an address is."""
+
+    def __init__(self, registers: RegisterSet) -> None:
+        self._registers = registers
+
+    def email_registers(self) -> frozenset[str]:
+        return frozenset(
+            name
+            for name in self._registers.names
+            if self._registers.get(name).info.fields.get("email")
+        )
+
+    def records_with_email(self, name: str, addresses: Iterable[str]) -> set[int]:
+        return self._registers.records_with_email(name, addresses)
+
+
 def build_inspector(
     settings: Settings,
     *,
@@ -214,7 +234,7 @@ def build_inspector(
     policy: Policy | None = None,
     refresh_seconds: float = REFRESH_SECONDS,
 ) -> Inspector:
-    """An Inspector with this installation's policy, history and exemptions.
+    """An Inspector with this installation's registers, policy, history and exemptions.
 
     The database is brought to the newest schema first (idempotent) unless ``engine`` is
     given.  Without ``policy``, a local policy file that does not validate is logged and the
@@ -228,10 +248,13 @@ def build_inspector(
         for error in loaded.errors:
             log.error("policy refused, the last good policy stays in force: %s", error)
         policy = loaded.policy
+    registers = RegisterSet(settings.registers_dir, settings.secret())
     return Inspector(
         limits=settings.limits,
         org_domains=settings.org_domains,
         partner_domains=settings.partner_domains,
+        registers=registers,
+        directory=RegisterDirectory(registers),
         policy=policy,
         history=StoreHistory(engine, refresh_seconds),
         exemptions=StoreExemptions(engine, refresh_seconds),

@@ -121,7 +121,12 @@ class Console:
             yield client
 
     def hold(self, raw: bytes, sender: str, *recipients: str) -> str:
-        """Send ``raw`` through the gateway; it must end in the quarantine."""
+        """Send ``raw`` through the gateway; it must end in the quarantine.
+
+        Line ends become CRLF first, as mail arriving over SMTP has them (smtplib sends
+        bytes as given, and a bare-LF message is one over-long line to the next hop).
+        """
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         outcome = self.gateway.process(raw, MailEnvelope(sender, tuple(recipients)))
         assert outcome.quarantine_id is not None, outcome.verdict.to_json()
         return outcome.quarantine_id
@@ -147,6 +152,8 @@ def console(settings: Settings, gateway: Gateway) -> Iterator[Console]:
         assert time.monotonic() < deadline, "console did not start within 10 s"
         time.sleep(0.01)
     host, port = sock.getsockname()[:2]
+    # Warn notices link to the confirm page of this console.
+    gateway.public_url = f"http://{host}:{port}"
     try:
         yield Console(f"http://{host}:{port}", gateway)
     finally:

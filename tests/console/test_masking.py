@@ -39,15 +39,27 @@ def test_excerpts_mask_every_finding_in_the_window() -> None:
         Finding("name_en", "body", "CHAN Tai Man", 5, 17),
         Finding("hkid", "body", "A123456(7)", 24, 34),
     ]
-    units = [TextUnit(text, "body")]
-    [first, second] = excerpts(findings, units)
-    shown = "".join(s.text for s in first.segments)
+    [only] = excerpts(findings, [TextUnit(text, "body")])
+    shown = "".join(s.text for s in only.segments)
     assert "CHAN T** M**" in shown
     assert "A123***(7)" in shown
     assert "A123456" not in shown
     assert "Tai Man" not in shown
-    assert "1234567890" not in "".join(s.text for s in second.segments)  # context digits too
-    assert [s.detector for s in first.segments if s.detector] == ["name_en", "hkid"]
+    assert "1234567890" not in shown  # long digit runs in the context are masked too
+    assert [s.detector for s in only.segments if s.detector] == ["name_en", "hkid"]
+    assert only.detector == "name_en, hkid"
+
+
+def test_excerpts_far_apart_findings_get_one_excerpt_each() -> None:
+    text = "A123456(7)" + " filler" * 40 + " B987654(3)"
+    second = text.index("B987654(3)")
+    findings = [
+        Finding("hkid", "body", "A123456(7)", 0, 10),
+        Finding("hkid", "body", "B987654(3)", second, second + 10),
+    ]
+    first_excerpt, second_excerpt = excerpts(findings, [TextUnit(text, "body")])
+    assert "A123***(7)" in "".join(s.text for s in first_excerpt.segments)
+    assert "B987***(3)" in "".join(s.text for s in second_excerpt.segments)
 
 
 def test_excerpts_reveal_shows_clear_values() -> None:

@@ -10,15 +10,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.integration.postfix import (
-    PostfixInstance,
     Ports,
+    PostfixInstance,
     Sink,
     make_instance_root,
     postfix_available,
@@ -56,17 +55,20 @@ class Daemon:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
-    starts: int = field(default=0)
 
     def start(self) -> None:
-        self.starts += 1
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "postwarden", "--data-dir", str(self.data_dir), *self.args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "postwarden", "--data-dir", str(self.data_dir), *self.args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self) -> None:
         try:
             wait_for_port(self.port, timeout=60)
         except TimeoutError:
@@ -143,9 +145,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     postfix = PostfixInstance(make_instance_root(), ports)
     try:
-        milter.start()
-        relay.start()
+        milter.launch()
+        relay.launch()
         postfix.start()
+        milter.wait_ready()
+        relay.wait_ready()
         yield Stack(ports, sink, postfix, data_dir, milter, relay)
     finally:
         postfix.stop()

@@ -6,7 +6,6 @@ import smtplib
 import time
 
 import pytest
-
 from tests.integration.conftest import REVIEWER, SENDER, Stack, postwarden
 from tests.integration.messages import HKID, make_mail, marker, send
 
@@ -116,10 +115,12 @@ def test_milter_killed_mail_stays_queued_and_is_delivered_once_after_restart(
         # Mail already in Postfix's queue stays there, deferred by the tempfail.
         send(stack.ports.queue, SENDER, [rcpt], make_mail(mark, SENDER, rcpt))
         queue = stack.postfix.wait_queue(
-            lambda q: any(r.get("delay_reason") for m in q for r in m["recipients"])
+            lambda q: any(m["queue_name"] == "deferred" for m in q), timeout=30
         )
         (queued,) = [m for m in queue if m["recipients"][0]["address"] == rcpt]
         assert queued["queue_name"] == "deferred"
+        assert queued["recipients"][0]["delay_reason"].startswith("host 127.0.0.1[127.0.0.1]")
+        assert " said: 4" in queued["recipients"][0]["delay_reason"]
         assert stack.sink.matching(mark) == []
     finally:
         stack.milter.start()

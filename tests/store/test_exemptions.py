@@ -18,8 +18,10 @@ NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 
 def _grant(session: Session, **kw: object) -> int:
     args: dict[str, object] = {
-        "sender": "Boss@REO.gov.hk", "recipient_domain": "gmail.com",
-        "reason": "chairman reads mail only at gmail", "granted_by": "privacy-officer",
+        "sender": "Boss@REO.gov.hk",
+        "recipient_domain": "gmail.com",
+        "reason": "chairman reads mail only at gmail",
+        "granted_by": "privacy-officer",
         "now": NOW,
     }
     args.update(kw)
@@ -54,9 +56,9 @@ def test_revoked_and_expired_exemptions_are_not_active(session: Session) -> None
     revoke_exemption(session, revoked, revoked_by="auditor")
     session.commit()
     assert not active_exemptions(session, today=date(2025, 1, 10)).exempt(
-        "boss@reo.gov.hk", "gmail.com")
-    assert active_exemptions(session, today=date(2025, 1, 11)).exempt("amy@reo.gov.hk",
-                                                                      "gmail.com")
+        "boss@reo.gov.hk", "gmail.com"
+    )
+    assert active_exemptions(session, today=date(2025, 1, 11)).exempt("amy@reo.gov.hk", "gmail.com")
     assert len(active_exemptions(session, today=date(2025, 1, 12))) == 0
     rows = {r.id: r for r in list_exemptions(session)}
     assert rows[revoked].revoked_by == "auditor"
@@ -72,8 +74,9 @@ def test_revoked_and_expired_exemptions_are_not_active(session: Session) -> None
         ({"until": date(2025, 1, 9)}, "in the past"),
     ],
 )
-def test_add_exemption_refuses_bad_input(session: Session, kw: dict[str, object],
-                                         message: str) -> None:
+def test_add_exemption_refuses_bad_input(
+    session: Session, kw: dict[str, object], message: str
+) -> None:
     with pytest.raises(ExemptionError, match=message):
         _grant(session, **kw)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,14 +16,16 @@ from postwarden.store.history import (
     display_names,
     import_sent_mail,
     latest_change,
-    record_delivery,
     recipient_totals,
+    record_delivery,
 )
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def _sent(sender: str, to: list[str], cc: list[str] = (), *, date: str | None = None) -> bytes:  # type: ignore[assignment]
+def _sent(
+    sender: str, to: Sequence[str], cc: Sequence[str] = (), *, date: str | None = None
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(to)
@@ -79,8 +82,13 @@ def test_record_delivery_keeps_display_names(session: Session) -> None:
 
 def _write_maildir(path: Path) -> None:
     md = mailbox.Maildir(path, create=True)
-    md.add(_sent("Amy Lee <amy@reo.gov.hk>", ["Bob Chan <bob@lawfirm.com.hk>"],
-                 date="Fri, 01 Mar 2024 09:00:00 +0800"))
+    md.add(
+        _sent(
+            "Amy Lee <amy@reo.gov.hk>",
+            ["Bob Chan <bob@lawfirm.com.hk>"],
+            date="Fri, 01 Mar 2024 09:00:00 +0800",
+        )
+    )
     md.add(_sent("amy@reo.gov.hk", ["bob@lawfirm.com.hk"], ["carol@partner.org.hk"]))
     md.add(b"Subject: no addresses at all\n\nhello\n")
 
@@ -97,20 +105,23 @@ def _write_eml_folder(path: Path) -> None:
     (path / "sub").mkdir(parents=True)
     (path / "a.eml").write_bytes(_sent("amy@reo.gov.hk", ["bob@lawfirm.com.hk"]))
     (path / "sub" / "b.eml").write_bytes(
-        _sent("amy@reo.gov.hk", ["bob@lawfirm.com.hk"], ["carol@partner.org.hk"]))
+        _sent("amy@reo.gov.hk", ["bob@lawfirm.com.hk"], ["carol@partner.org.hk"])
+    )
     (path / "c.eml").write_bytes(b"\x00\x01 not mail")
 
 
 @pytest.mark.parametrize("writer", [_write_maildir, _write_mbox, _write_eml_folder])
-def test_import_sent_mail_reads_each_source_kind(session: Session, tmp_path: Path,
-                                                 writer: object) -> None:
+def test_import_sent_mail_reads_each_source_kind(
+    session: Session, tmp_path: Path, writer: Callable[[Path], None]
+) -> None:
     source = tmp_path / "sent"
-    writer(source)  # type: ignore[operator]
+    writer(source)
     stats = import_sent_mail(session, source)
     session.commit()
     assert (stats.messages, stats.skipped) == (2, 1)
     assert sorted(recipient_totals(session)) == [
-        ("bob@lawfirm.com.hk", 2), ("carol@partner.org.hk", 1)
+        ("bob@lawfirm.com.hk", 2),
+        ("carol@partner.org.hk", 1),
     ]
 
 
@@ -142,8 +153,9 @@ def test_store_history_refreshes_incrementally(db_engine: Engine) -> None:
     view = StoreHistory(db_engine, refresh_seconds=3600)
     assert view.seen("x@y.com") == 1
     with Session(db_engine) as s:
-        record_delivery(s, "b@reo.gov.hk", ["x@y.com", "new@z.com"], T0,
-                        names={"new@z.com": "New Person"})
+        record_delivery(
+            s, "b@reo.gov.hk", ["x@y.com", "new@z.com"], T0, names={"new@z.com": "New Person"}
+        )
         s.commit()
     assert view.seen("new@z.com") == 0  # not yet refreshed
     view.refresh()

@@ -215,3 +215,14 @@ def test_forward_failure_reply(exc: OutboundError, expected: tuple[int, str]) ->
     reply = forward_failure_reply(exc)
     assert (reply.code, reply.status) == expected
     assert isinstance(reply, SmtpReply)
+
+
+def test_relay_keeps_the_null_sender_null(
+    relay_for, sink: Sink, inspector: ScriptedInspector
+) -> None:
+    relay = relay_for(sink.outbound)
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as smtp:
+        smtp.sendmail("<>", RCPTS, message(marker="dsn"))
+    assert inspector.seen[-1][1].sender == ""  # type: ignore[union-attr]
+    (got,) = sink.messages(b"dsn")
+    assert got.sender == "<>"

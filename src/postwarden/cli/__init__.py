@@ -9,16 +9,19 @@ from typing import Annotated
 import typer
 
 from postwarden.cli import check as check_cmd
-from postwarden.cli.exemption import exemption_app
-from postwarden.cli.history import history_app
-from postwarden.cli.policy import policy_app
 from postwarden.cli import gateway as gateway_cmd
 from postwarden.cli import setup as setup_cmd
-from postwarden.cli.webfilter import webfilter_app
 from postwarden.cli.audit import audit_app
-from postwarden.cli.quarantine import quarantine_app
-from postwarden.cli.user import user_app
 from postwarden.cli.common import CliState, OperationalError, UsageError
+from postwarden.cli.exemption import exemption_app
+from postwarden.cli.history import history_app
+from postwarden.cli.incident import incident_app
+from postwarden.cli.policy import policy_app
+from postwarden.cli.quarantine import quarantine_app
+from postwarden.cli.register import register_app
+from postwarden.cli.user import user_app
+from postwarden.cli.webfilter import webfilter_app
+from postwarden.cli import scan as scan_cmd
 
 app = typer.Typer(
     name="postwarden",
@@ -45,6 +48,7 @@ app.command("check")(check_cmd.check)
 app.command("serve")(gateway_cmd.serve_cmd)
 app.command("milter")(gateway_cmd.milter)
 app.command("relay")(gateway_cmd.relay)
+app.command("scan")(scan_cmd.scan)
 app.add_typer(webfilter_app, name="webfilter")
 app.add_typer(history_app, name="history")
 app.add_typer(exemption_app, name="exemption")
@@ -52,6 +56,8 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(register_app, name="register")
+app.add_typer(incident_app, name="incident")
 
 
 def main() -> None:
@@ -73,7 +79,8 @@ def main() -> None:
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Typer >= 0.24 raises its vendored copy of click's exceptions (typer.TyperException).
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

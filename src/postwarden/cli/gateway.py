@@ -12,6 +12,7 @@ import typer
 
 from postwarden.act import Gateway
 from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.console import create_console
 from postwarden.outbound import Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
 from postwarden.transports.http import create_api
@@ -114,6 +115,7 @@ def serve_cmd(
     gateway = _gateway(settings, outbound)
     handler = RelayHandler(gateway, outbound, timeout=timeout)
     api = create_api(settings, gateway.inspector, max_body_bytes=max_message_bytes)
+    api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
         asyncio.run(serve(handler, smtp_listener, api, http_listener, size_limit=max_message_bytes))
     except OSError as exc:

@@ -33,7 +33,6 @@ from postwarden.console.routes import (
 )
 from postwarden.console.state import HERE, ConsoleState, make_templates
 from postwarden.settings import Settings
-from postwarden.store.db import make_engine, session_factory
 
 if TYPE_CHECKING:
     from postwarden.act import Gateway
@@ -55,8 +54,10 @@ _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # Confirm links carry their token in the path: never leak it to another site.
-    "Referrer-Policy": "no-referrer",
+    # Confirm links carry their token in the path: never leak it to another site. Not
+    # "no-referrer": with it browsers send "Origin: null" on our own form posts, which the
+    # CSRF guard's origin check must then refuse.
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     # Pages may hold (masked) personal data: no browser or proxy keeps a copy.
     "Cache-Control": "no-store",
@@ -81,7 +82,7 @@ def create_console(
     app.state.console = ConsoleState(
         settings=settings,
         gateway=gateway,
-        db=db or session_factory(make_engine(settings.db_url)),
+        db=db or gateway.sessions,
         templates=make_templates(),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -86,27 +86,56 @@ class Excerpt:
 def excerpts(
     findings: Iterable[Finding], units: Sequence[TextUnit], *, reveal: bool = False
 ) -> list[Excerpt]:
-    """An excerpt per finding, every finding inside its window masked unless ``reveal``."""
+    """Findings in their context, every value masked unless ``reveal``; findings close
+    together in one text unit share one excerpt (a table row is quoted once, not per cell)."""
     by_where: dict[str, list[TextUnit]] = {}
     for unit in units:
         by_where.setdefault(unit.where, []).append(unit)
-    all_findings = list(findings)
-    spans: dict[str, list[Finding]] = {}
-    for f in all_findings:
-        spans.setdefault(f.where, []).append(f)
-    out: list[Excerpt] = []
-    for f in all_findings:
+    groups: dict[int, tuple[TextUnit, list[Finding]]] = {}
+    order: list[int | Finding] = []
+    for f in findings:
         found = _unit_for(f, by_where.get(f.where, ()))
         if found is None:
-            # No text to quote (uninspectable parts, header findings): show the value alone.
-            text = f.value if reveal else mask(f.value, f.detector)
-            segs = (Segment(text, f.detector),) if text else ()
-            out.append(Excerpt(f.detector, f.where, segs, f.detail))
+            order.append(f)
             continue
-        lo = max(0, f.start - EXCERPT_CONTEXT)
-        hi = min(len(found.text), f.end + EXCERPT_CONTEXT)
-        segments = _segments(found.text, lo, hi, spans[f.where], reveal)
-        out.append(Excerpt(f.detector, f.where, segments, f.detail))
+        key = id(found)
+        if key not in groups:
+            groups[key] = (found, [])
+            order.append(key)
+        groups[key][1].append(f)
+    out: list[Excerpt] = []
+    for entry in order:
+        if isinstance(entry, Finding):
+            # No text to quote (uninspectable parts, header findings): show the value alone.
+            text = entry.value if reveal else mask(entry.value, entry.detector)
+            segs = (Segment(text, entry.detector),) if text else ()
+            out.append(Excerpt(entry.detector, entry.where, segs, entry.detail))
+            continue
+        unit, found_here = groups[entry]
+        out.extend(_windows(unit, found_here, reveal))
+    return out
+
+
+def _windows(unit: TextUnit, findings: list[Finding], reveal: bool) -> list[Excerpt]:
+    """One excerpt per run of findings whose context windows overlap."""
+    out: list[Excerpt] = []
+    ordered = sorted(findings, key=lambda f: f.start)
+    run: list[Finding] = []
+    lo = hi = 0
+    for f in [*ordered, None]:
+        if f is not None and run and f.start - EXCERPT_CONTEXT <= hi:
+            run.append(f)
+            hi = max(hi, min(len(unit.text), f.end + EXCERPT_CONTEXT))
+            continue
+        if run:
+            detectors = ", ".join(dict.fromkeys(x.detector for x in run))
+            details = "; ".join(dict.fromkeys(x.detail for x in run if x.detail))
+            segments = _segments(unit.text, lo, hi, run, reveal)
+            out.append(Excerpt(detectors, unit.where, segments, details))
+        if f is not None:
+            run = [f]
+            lo = max(0, f.start - EXCERPT_CONTEXT)
+            hi = min(len(unit.text), f.end + EXCERPT_CONTEXT)
     return out
 
 

@@ -78,11 +78,12 @@ class Waiting:
 
 def waiting(db: Session) -> Waiting:
     held = QuarantineItem.state == State.HELD.value
-    counts = dict(
-        db.execute(
+    counts = {
+        action: n
+        for action, n in db.execute(
             select(QuarantineItem.action, func.count()).where(held).group_by(QuarantineItem.action)
-        ).tuples()
-    )
+        )
+    }
     oldest = db.scalar(select(func.min(QuarantineItem.created)).where(held))
     register = sum(
         1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from email.utils import getaddresses
 from typing import Protocol
 
@@ -17,6 +18,7 @@ from postwarden.engine.extract import Extraction, extract
 from postwarden.engine.parse import parse_message
 from postwarden.engine.policy import Decision, Facts, Policy, SubjectCount, default_policy
 from postwarden.engine.recipients import ContactHistory, ExemptionBook, RecipientAnalyzer
+from postwarden.engine.registers import RegisterMatch, RegisterSet
 from postwarden.model import (
     UNINSPECTABLE,
     Action,
@@ -75,6 +77,7 @@ class Inspector:
         history: ContactHistory | None = None,
         exemptions: ExemptionBook | None = None,
         directory: SubjectDirectory | None = None,
+        registers: RegisterSet | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.org_domains = tuple(d.lower() for d in org_domains)
@@ -85,6 +88,8 @@ class Inspector:
         self.policy = policy or default_policy()
         """Replaced whole on reload (an assignment, so a running check keeps its policy)."""
         self.directory = directory
+        self.registers = registers
+        """Registers matched in every message (exact data match); ``None``: no registers."""
 
     def inspect(self, raw: bytes, envelope: Envelope | None = None) -> Report:
         """Parse, extract and detect, then decide; never raises on bad input."""
@@ -94,9 +99,16 @@ class Inspector:
         extraction = extract(message, self.limits, deadline)
         findings = list(extraction.findings)
         findings.extend(self.detectors.scan(extraction.units))
+        registers = self.registers
+        matched = (
+            registers.match(extraction.units, findings) if registers is not None
+            else RegisterMatch()
+        )
+        findings.extend(matched.findings)
         verdict = Verdict(action=Action.DELIVER, findings=findings,
-                          attachments=list(extraction.attachments))
-        report = Report(message=message, extraction=extraction, verdict=verdict)
+                          attachments=list(extraction.attachments), subjects=matched.subjects)
+        report = Report(message=message, extraction=extraction, verdict=verdict,
+                        record_ids=matched.record_ids)
         self._decide(report)
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
         return report
@@ -108,24 +120,25 @@ class Inspector:
         """Everything the policy decides on, from what the earlier stages found."""
         message, verdict = report.message, report.verdict
         envelope = message.envelope
-        headers = getaddresses([*message.header_to, *message.header_cc])
-        names = {a.lower(): n for n, a in headers if n and "@" in a}
-        sender_name = next((n for n, _ in getaddresses([message.header_from]) if n), "")
+        names = _display_names(message, ("to", "cc"))
+        sender_name = next(iter(_display_names(message, ("from",)).values()), "")
         recipients = self.recipients.analyze(
             envelope.sender, envelope.recipients, display_names=names, sender_name=sender_name
         )
         visible = tuple(
             RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
-            for a in dict.fromkeys(a for _, a in headers if "@" in a)
+            for a in dict.fromkeys((*message.header_to, *message.header_cc))
         )
         counts: dict[str, int] = {}
         places: dict[str, set[str]] = {}
         for f in verdict.findings:
             counts[f.detector] = counts.get(f.detector, 0) + 1
             places.setdefault(f.detector, set()).add(f.source)
-        uninspectable = tuple(sorted({
-            f"{f.source}: {f.detail}" for f in verdict.findings if f.detector == UNINSPECTABLE
-        }))
+        uninspectable = tuple(
+            sorted(
+                {f"{f.source}: {f.detail}" for f in verdict.findings if f.detector == UNINSPECTABLE}
+            )
+        )
         return Facts(
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
@@ -172,3 +185,30 @@ class Inspector:
         verdict.recipients = list(facts.recipients)
         verdict.reasons = list(decision.reasons)
         verdict.action = decision.action
+
+
+# Display names are a hint for the recipient checks, not worth parsing a hostile header for:
+# longer values (a 135 KB To: in the corpus) are skipped; parse.py reads their addresses.
+_NAMED_HEADER_CHARS = 8192
+
+
+def _display_names(message: Message, headers: tuple[str, ...]) -> dict[str, str]:
+    """Lowercase address → decoded display name, from the named headers of ``message``."""
+    values = [
+        v
+        for k, v in message.mime.raw_items()
+        if k.lower() in headers and len(v) <= _NAMED_HEADER_CHARS
+    ]
+    out: dict[str, str] = {}
+    try:
+        pairs = getaddresses(values)
+    except (ValueError, IndexError, TypeError, RecursionError):
+        return out
+    for name, address in pairs:
+        if name and "@" in address:
+            try:
+                decoded = str(make_header(decode_header(name)))
+            except (ValueError, LookupError, UnicodeError, AssertionError):
+                decoded = name
+            out.setdefault(address.lower(), " ".join(decoded.split()))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from postwarden.incidents.scope import Scope
 
@@ -68,6 +69,7 @@ class EventFact:
     status: str
     actor: str
     note: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -38,9 +38,9 @@ def find_cjk_font() -> FontFace:
     """The Traditional Chinese face to embed: ``$POSTWARDEN_CJK_FONT``, else Noto CJK."""
     override = os.environ.get(FONT_ENV)
     if override:
-        path, sep, index = override.rpartition(":")
+        file, sep, index = override.rpartition(":")
         if sep and index.isdigit():
-            return FontFace(Path(path), int(index))
+            return FontFace(Path(file), int(index))
         return FontFace(Path(override))
     for root in _SEARCH_DIRS:
         for name in _FILES:
@@ -55,8 +55,8 @@ def find_cjk_font() -> FontFace:
 
 
 def _face_of(path: Path) -> FontFace | None:
-    collection = TTCollection(str(path), lazy=True)
-    families = [str(font["name"].getDebugName(1)) for font in collection.fonts]
+    with TTCollection(str(path), lazy=True) as collection:
+        families = [str(font["name"].getDebugName(1)) for font in collection.fonts]
     for wanted in _FAMILIES:
         if wanted in families:
             return FontFace(path, families.index(wanted))
@@ -73,7 +73,12 @@ def subset_font(face: FontFace, text: Iterable[str], out: Path) -> Path:
     chars = {chr(c) for c in range(0x20, 0x7F)}
     for piece in text:
         chars.update(piece)
-    font = TTFont(str(face.path), fontNumber=face.index)
+    with TTFont(str(face.path), fontNumber=face.index) as font:
+        _cut(font, chars, out)
+    return out
+
+
+def _cut(font: TTFont, chars: set[str], out: Path) -> None:
     options = subset.Options()
     options.layout_features = []
     options.hinting = False
@@ -89,7 +94,6 @@ def subset_font(face: FontFace, text: Iterable[str], out: Path) -> Path:
     if "CFF " in font:
         _to_truetype(font)
     font.save(str(out))
-    return out
 
 
 def _to_truetype(font: TTFont) -> None:
@@ -115,8 +119,15 @@ def _to_truetype(font: TTFont) -> None:
     maxp = newTable("maxp")
     maxp.tableVersion = 0x00010000
     maxp.maxZones = 1
-    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+    for attr in (
+        "maxTwilightPoints",
+        "maxStorage",
+        "maxFunctionDefs",
+        "maxInstructionDefs",
+        "maxStackElements",
+        "maxSizeOfInstructions",
+        "maxComponentElements",
+    ):
         setattr(maxp, attr, 0)
     font["maxp"] = maxp
     font["head"].glyphDataFormat = 0

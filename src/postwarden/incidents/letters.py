@@ -11,17 +11,25 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import pypdfium2 as pdfium
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode, XPos, YPos
+from fpdf.fonts import TTFFont
 
 from postwarden.incidents.facts import IncidentFacts, data_kinds
-from postwarden.incidents.fonts import FontFace, find_cjk_font, subset_font
+from postwarden.incidents.fonts import FontError, FontFace, find_cjk_font, subset_font
 from postwarden.incidents.scope import is_deceased
 
-__all__ = ["Addressee", "LetterRun", "Selection", "letter_text", "select_addressees",
-           "write_letters"]
+__all__ = [
+    "Addressee",
+    "LetterRun",
+    "Selection",
+    "letter_text",
+    "select_addressees",
+    "write_letters",
+]
 
 # Letters per worker task: big enough that a worker loads its font rarely, small enough that
 # both cores stay busy to the end.  Each batch is also one part of the merged print file.
@@ -94,15 +102,17 @@ def select_addressees(
         present = tuple(f for f in facts.fields if str(row.get(f, "")).strip())
         name = str(row.get("name", "")).strip()
         address = str(row.get("address", "")).strip()
-        selection.addressees.append(Addressee(
-            seq=len(selection.addressees) + 1,
-            record_id=record_id,
-            name_en=str(row.get("name_en", "")).strip() or name,
-            name_zh=str(row.get("name_zh", "")).strip() or name,
-            address_en=str(row.get("address_en", "")).strip() or address,
-            address_zh=str(row.get("address_zh", "")).strip() or address,
-            kinds=tuple(data_kinds(present or facts.fields)),
-        ))
+        selection.addressees.append(
+            Addressee(
+                seq=len(selection.addressees) + 1,
+                record_id=record_id,
+                name_en=str(row.get("name_en", "")).strip() or name,
+                name_zh=str(row.get("name_zh", "")).strip() or name,
+                address_en=str(row.get("address_en", "")).strip() or address,
+                address_zh=str(row.get("address_zh", "")).strip() or address,
+                kinds=tuple(data_kinds(present or facts.fields)),
+            )
+        )
     selection.missing = sum(
         1 for rid, status in scoped.items() if rid not in seen and not is_deceased(status)
     )
@@ -130,20 +140,32 @@ class LetterText:
     chinese: tuple[tuple[str, str], ...]
 
     def chars(self) -> Iterator[str]:
-        yield from (self.reference, self.date_en, self.date_zh, self.sender_en, self.sender_zh,
-                    self.subject, self.greeting_en, self.greeting_zh, self.closing_en,
-                    self.closing_zh, _REFERENCE_LABEL, *self.to_en, *self.to_zh)
+        yield from (
+            self.reference,
+            self.date_en,
+            self.date_zh,
+            self.sender_en,
+            self.sender_zh,
+            self.subject,
+            self.greeting_en,
+            self.greeting_zh,
+            self.closing_en,
+            self.closing_zh,
+            _REFERENCE_LABEL,
+            *self.to_en,
+            *self.to_zh,
+        )
         for heading, text in (*self.english, *self.chinese):
             yield heading
             yield text
 
 
-def _date_en(when: datetime | None) -> str:
-    return f"{when.day} {when:%B %Y}" if when else "a date we are still establishing"
+def _date_en(when: datetime) -> str:
+    return f"{when.day} {when:%B %Y}"
 
 
-def _date_zh(when: datetime | None) -> str:
-    return f"{when.year}年{when.month}月{when.day}日" if when else "（日期尚在確定中）"
+def _date_zh(when: datetime) -> str:
+    return f"{when.year}年{when.month}月{when.day}日"
 
 
 def _join_en(words: list[str]) -> str:
@@ -158,7 +180,9 @@ def letter_text(facts: IncidentFacts, person: Addressee, today: datetime) -> Let
     ref = f"{facts.reference}/{person.record_id}"
     n = len(facts.unintended)
     confirmed = len(facts.confirmed)
-    when_en, when_zh = _date_en(facts.breach_at), _date_zh(facts.breach_at)
+    breach = facts.breach_at
+    when_en = f"On {_date_en(breach)}" if breach else "Recently"
+    when_zh = f"於{_date_zh(breach)}" if breach else "早前"
     happened_en = facts.summary or (
         "an email carrying a file with personal data from our records was sent to "
         f"{n or 'a'} recipient{'s' if n > 1 else ''} outside {org} who should not have "
@@ -188,27 +212,44 @@ def letter_text(facts: IncidentFacts, person: Addressee, today: datetime) -> Let
     if facts.remedial_zh:
         did_zh.append(facts.remedial_zh)
     if facts.reached("reported"):
-        did_en.append("We have reported the incident to the Privacy Commissioner for Personal Data.")
+        did_en.append(
+            "We have reported the incident to the Privacy Commissioner for Personal Data."
+        )
         did_zh.append("我們已向個人資料私隱專員公署通報此事。")
     contact = facts.contact or org
     english = (
-        ("What happened", f"On {when_en}, {happened_en}.{found_en}"),
-        ("Which of your data", f"The information that left included your {kinds_en}. "
-         "It did not include any bank account or password."),
+        ("What happened", f"{when_en}, {happened_en}.{found_en}"),
+        (
+            "Which of your data",
+            f"The information that left included your {kinds_en}. "
+            "It did not include any bank account or password.",
+        ),
         ("What we have done", " ".join(did_en) or "We are containing the incident."),
-        ("What you can do", "Please be careful with calls, messages or emails that mention "
-         "your personal details and ask for money, passwords or more information. We will "
-         "never ask you for a password."),
-        ("Contact us", f"If you have any question, please contact {contact} and quote "
-         "the reference at the top of this letter. We sincerely apologise for this incident."),
+        (
+            "What you can do",
+            "Please be careful with calls, messages or emails that mention "
+            "your personal details and ask for money, passwords or more information. We will "
+            "never ask you for a password.",
+        ),
+        (
+            "Contact us",
+            f"If you have any question, please contact {contact} and quote "
+            "the reference at the top of this letter. We sincerely apologise for this incident.",
+        ),
     )
     chinese = (
-        ("事件經過", f"於{when_zh}，{happened_zh}。{found_zh}"),
+        ("事件經過", f"{when_zh}，{happened_zh}。{found_zh}"),
         ("涉及閣下的資料", f"外洩的資料包括閣下的{kinds_zh}，並不包括任何銀行戶口資料或密碼。"),
         ("我們已採取的措施", "".join(did_zh) or "我們正在控制事件。"),
-        ("閣下可採取的措施", "如有來電、短訊或電郵提及閣下的個人資料，並要求閣下付款、提供密碼"
-         "或更多資料，請提高警覺。我們絕不會要求閣下提供密碼。"),
-        ("查詢", f"如有任何疑問，請聯絡{contact}，並註明本信上方的參考編號。我們謹此致以由衷歉意。"),
+        (
+            "閣下可採取的措施",
+            "如有來電、短訊或電郵提及閣下的個人資料，並要求閣下付款、提供密碼"
+            "或更多資料，請提高警覺。我們絕不會要求閣下提供密碼。",
+        ),
+        (
+            "查詢",
+            f"如有任何疑問，請聯絡{contact}，並註明本信上方的參考編號。我們謹此致以由衷歉意。",
+        ),
     )
     return LetterText(
         reference=ref,
@@ -248,9 +289,10 @@ class _Writer:
         key = (text, size, wrap)
         broken = self.cache.get(key)
         if broken is None:
-            broken = pdf.multi_cell(0, height, text, dry_run=True, wrapmode=wrap,
-                                    output=MethodReturnValue.LINES)
-            self.cache[key] = broken
+            lines = pdf.multi_cell(
+                0, height, text, dry_run=True, wrapmode=wrap, output=MethodReturnValue.LINES
+            )
+            broken = self.cache[key] = [str(line) for line in cast("list[str]", lines)]
         for line in broken:
             pdf.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -260,13 +302,13 @@ class _Writer:
         self.lines(pdf, f"{text.sender_en}  {text.sender_zh}", 14, 8, WrapMode.CHAR)
         self.lines(pdf, f"{_REFERENCE_LABEL}: {text.reference}", 9, 5, WrapMode.CHAR)
         self.lines(pdf, f"{text.date_en}  {text.date_zh}", 9, 5, WrapMode.CHAR)
-        pdf.ln(6)
+        pdf.ln(4)
         seen: set[str] = set()
         for line in (*text.to_en, *text.to_zh):
             if line and line not in seen:
                 seen.add(line)
                 self.lines(pdf, line, 11, 5.5, WrapMode.CHAR)
-        pdf.ln(6)
+        pdf.ln(4)
         self.lines(pdf, text.subject, 12, 7, WrapMode.WORD)
         pdf.ln(2)
         self.lines(pdf, text.greeting_en, 10, 5.5, WrapMode.WORD)
@@ -274,7 +316,7 @@ class _Writer:
             self.paragraph(pdf, heading, body, WrapMode.WORD)
         pdf.ln(2)
         self.lines(pdf, text.closing_en, 10, 5.5, WrapMode.WORD)
-        pdf.ln(6)
+        pdf.ln(5)
         self.lines(pdf, text.greeting_zh, 10, 5.5, WrapMode.CHAR)
         for heading, body in text.chinese:
             self.paragraph(pdf, heading, body, WrapMode.CHAR)
@@ -282,9 +324,9 @@ class _Writer:
         self.lines(pdf, text.closing_zh, 10, 5.5, WrapMode.CHAR)
 
     def paragraph(self, pdf: FPDF, heading: str, body: str, wrap: WrapMode) -> None:
-        pdf.ln(2)
-        self.lines(pdf, heading, 10.5, 6, wrap)
-        self.lines(pdf, body, 10, 5.2, wrap)
+        pdf.ln(1.5)
+        self.lines(pdf, heading, 10.5, 5.5, wrap)
+        self.lines(pdf, body, 9.5, 4.9, wrap)
 
 
 def _document(font: Path) -> FPDF:
@@ -294,7 +336,10 @@ def _document(font: Path) -> FPDF:
     pdf.add_font("cjk", fname=str(font))
     # The font was cut and converted by fonts.subset_font, which stored every glyph's bounding
     # box; without this fpdf2's subsetter re-derives them all for each letter (60 % of its time).
-    pdf.fonts["cjk"].ttfont.recalcBBoxes = False
+    font_obj = pdf.fonts["cjk"]
+    if not isinstance(font_obj, TTFFont):
+        raise FontError(f"{font} is not a TrueType font")
+    font_obj.ttfont.recalcBBoxes = False
     return pdf
 
 
@@ -387,13 +432,32 @@ def _write_csv(path: Path, people: list[Addressee], texts: list[LetterText]) -> 
     # utf-8-sig: Excel, the usual mail-merge tool, reads Chinese correctly only with the BOM.
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["seq", "record_id", "reference", "name_en", "name_zh", "address_en",
-                      "address_zh", "data_en", "data_zh", "letter_file"])
+        out.writerow(
+            [
+                "seq",
+                "record_id",
+                "reference",
+                "name_en",
+                "name_zh",
+                "address_en",
+                "address_zh",
+                "data_en",
+                "data_zh",
+                "letter_file",
+            ]
+        )
         for person, text in zip(people, texts, strict=True):
-            out.writerow([
-                person.seq, person.record_id, text.reference, person.name_en, person.name_zh,
-                person.address_en, person.address_zh,
-                "; ".join(en for en, _ in person.kinds),
-                "、".join(zh for _, zh in person.kinds),
-                person.filename,
-            ])
+            out.writerow(
+                [
+                    person.seq,
+                    person.record_id,
+                    text.reference,
+                    person.name_en,
+                    person.name_zh,
+                    person.address_en,
+                    person.address_zh,
+                    "; ".join(en for en, _ in person.kinds),
+                    "、".join(zh for _, zh in person.kinds),
+                    person.filename,
+                ]
+            )

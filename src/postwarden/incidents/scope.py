@@ -40,9 +40,7 @@ class Scope:
     """recipient address → register → record ids that reached it."""
 
     @classmethod
-    def build(
-        cls, rows: Iterable[ItemRecord], recipients: Mapping[int, Iterable[str]]
-    ) -> Scope:
+    def build(cls, rows: Iterable[ItemRecord], recipients: Mapping[int, Iterable[str]]) -> Scope:
         """De-duplicate ``rows``; ``recipients`` maps each item to the addresses it reached."""
         scope = cls()
         for row in rows:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, String, Text, select, update
+from sqlalchemy import Integer, Result, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.store.db import Base
@@ -163,7 +163,9 @@ def verify(session: Session, *, secret: bytes, expect_head: str | None = None) -
         result.close()  # a server-side cursor on PostgreSQL: close it even when we stop early
 
 
-def _walk(rows: Iterable[Row[Any]], key: bytes, expect_head: str | None) -> Verification:
+def _walk(
+    rows: Result[int, str, str, str, str, str, str], key: bytes, expect_head: str | None
+) -> Verification:
     prev, prev_seq, count = GENESIS, 0, 0
     for count, row in enumerate(rows, start=1):
         seq, created, kind, actor, data, prev_hash, stored = row

@@ -127,13 +127,18 @@ def active_exemptions(session: Session, today: date | None = None) -> ActiveExem
     rows = session.scalars(select(Exemption).where(Exemption.revoked_at.is_(None)))
     return ActiveExemptions(
         ((r.sender, r.recipient_domain, r.until) for r in rows if r.active_on(day)),
+        today=today,
     )
 
 
 class ActiveExemptions:
-    """Exemptions in memory: sender → domains, each with its last day."""
+    """Exemptions in memory: sender → domains, each with its last day (checked against
+    ``today`` when given, else the current UTC date, so a grant lapses on time)."""
 
-    def __init__(self, grants: Iterable[tuple[str, str, date | None]]) -> None:
+    def __init__(
+        self, grants: Iterable[tuple[str, str, date | None]], today: date | None = None
+    ) -> None:
+        self._today = today
         self._by_sender: dict[str, list[tuple[str, date | None]]] = {}
         for sender, domain, until in grants:
             self._by_sender.setdefault(sender.lower(), []).append((domain.lower(), until))
@@ -146,7 +151,7 @@ class ActiveExemptions:
         if not grants:
             return False
         host = domain.lower().rstrip(".")
-        today = datetime.now(UTC).date()
+        today = self._today or datetime.now(UTC).date()
         return any(
             (host == d or host.endswith("." + d)) and (until is None or today <= until)
             for d, until in grants

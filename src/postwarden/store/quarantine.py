@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings, write_atomic
@@ -192,8 +193,11 @@ class Quarantine:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        session.expire_all()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        loaded = session.identity_map.get(identity_key(QuarantineItem, item_id))
+        if moved and loaded is not None:
+            session.refresh(loaded)  # the caller's object shows the new state
+        return moved
 
     @staticmethod
     def expirable(session: Session, older_than: timedelta) -> list[str]:

@@ -8,6 +8,7 @@ from postwarden.store import (  # noqa: F401 - importing a table module register
     exemption_requests,
     exemptions,
     history,
+    incidents,
     quarantine,
     sessions,
     users,

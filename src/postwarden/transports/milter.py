@@ -9,6 +9,7 @@ typed reply values that the glue turns into libmilter calls.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -104,6 +105,7 @@ class MilterService:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="postwarden-milter")
 
     def decide(self, raw: bytes, envelope: Envelope, queue_id: str) -> MilterReply:
+        started = time.monotonic()
         try:
             future = self._pool.submit(self.gateway.process, raw, envelope, queue_id=queue_id)
             outcome = future.result(timeout=self.timeout)
@@ -115,7 +117,8 @@ class MilterService:
             # The outer edge: whatever went wrong, Postfix keeps the message.
             log.error("queue %s: tempfail after %s", queue_id, describe_failure(exc))
             return TempFail()
-        log.info("queue %s: %s", queue_id, type(reply).__name__.lower())
+        elapsed = (time.monotonic() - started) * 1000
+        log.info("queue %s: %s in %.0f ms", queue_id, type(reply).__name__.lower(), elapsed)
         return reply
 
     def shutdown(self) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "RelayHandler",
     "canonical_line_ends",
     "forward_failure_reply",
+    "null_sender",
     "relay_smtp",
     "start_relay",
     "with_header",
@@ -52,6 +53,11 @@ def canonical_line_ends(raw: bytes) -> bytes:
     is exactly what we forward, and no next hop can read a bare-LF '.' as end of data
     (SMTP smuggling, reliability.md §7)."""
     return _LINE_END.sub(b"\r\n", raw)
+
+
+def null_sender(mail_from: str | None) -> str:
+    """aiosmtpd keeps the null reverse path as ``<>``; the envelope spells it ``""``."""
+    return "" if mail_from in (None, "", "<>") else str(mail_from)
 
 
 def with_header(raw: bytes, name: str, value: str) -> bytes:
@@ -119,7 +125,7 @@ class RelayHandler:
 
     async def _handle(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
         raw = canonical_line_ends(bytes(envelope.original_content or b""))
-        env = Envelope(sender=envelope.mail_from or "", recipients=tuple(envelope.rcpt_tos))
+        env = Envelope(sender=null_sender(envelope.mail_from), recipients=tuple(envelope.rcpt_tos))
         outcome: Outcome = await self._run(
             partial(self.gateway.process, raw, env, queue_id=relay_id)
         )

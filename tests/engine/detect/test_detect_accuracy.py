@@ -49,8 +49,12 @@ def hkid_true(rng: random.Random) -> Sample:
     value = _hkid_format(rng, *_hkid_parts(rng))
     carrier = rng.choice(
         (
-            "HKID: {}", "身份證號碼：{}", "Please verify ID card {} before the visit.",
-            "申請人 陳大文，證件 {}，已核實。", "{}", "Holder {} renewed the licence on Monday.",
+            "HKID: {}",
+            "身份證號碼：{}",
+            "Please verify ID card {} before the visit.",
+            "申請人 陳大文，證件 {}，已核實。",
+            "{}",
+            "Holder {} renewed the licence on Monday.",
         )
     )
     return carrier, value
@@ -84,14 +88,25 @@ def phone_true(rng: random.Random) -> Sample:
         n = _hk_number(rng)
     value = rng.choice(
         (
-            f"{n[:4]} {n[4:]}", f"{n[:4]}-{n[4:]}", f"+852 {n[:4]} {n[4:]}", f"+852-{n}",
-            f"(852) {n[:4]} {n[4:]}", f"852-{n[:4]} {n[4:]}", f"+852{n}", n,
+            f"{n[:4]} {n[4:]}",
+            f"{n[:4]}-{n[4:]}",
+            f"+852 {n[:4]} {n[4:]}",
+            f"+852-{n}",
+            f"(852) {n[:4]} {n[4:]}",
+            f"852-{n[:4]} {n[4:]}",
+            f"+852{n}",
+            n,
         )
     )
     carrier = rng.choice(
         (
-            "Tel: {}", "Please call me at {} tomorrow.", "手機：{}", "聯絡電話 {}", "Mobile {}",
-            "Contact Ms Lee ({}) for details.", "如有查詢，請致電{}。",
+            "Tel: {}",
+            "Please call me at {} tomorrow.",
+            "手機：{}",
+            "聯絡電話 {}",
+            "Mobile {}",
+            "Contact Ms Lee ({}) for details.",
+            "如有查詢，請致電{}。",
         )
     )
     return carrier, value
@@ -126,8 +141,16 @@ def phone_false(rng: random.Random) -> Sample:
 
 _FIRST = ("peter", "mary", "tai.man", "siu-ming", "kawai", "john", "wing", "yuk_ling", "ho")
 _DOMAINS = (
-    "example.com", "mail.gov.hk", "abc.com.hk", "company.org", "cuhk.edu.hk", "x.co.uk",
-    "sub.domain.io", "netvigator.com", "hku.hk", "ha.org.hk",
+    "example.com",
+    "mail.gov.hk",
+    "abc.com.hk",
+    "company.org",
+    "cuhk.edu.hk",
+    "x.co.uk",
+    "sub.domain.io",
+    "netvigator.com",
+    "hku.hk",
+    "ha.org.hk",
 )
 
 
@@ -136,8 +159,14 @@ def email_true(rng: random.Random) -> Sample:
     value = f"{local}@{rng.choice(_DOMAINS)}"
     carrier = rng.choice(
         (
-            "Email: {}", "<{}>", "({})", "Please contact {}.", "電郵：{}。", "{}",
-            "Send the form to {}, thanks", "mailto:{}",
+            "Email: {}",
+            "<{}>",
+            "({})",
+            "Please contact {}.",
+            "電郵：{}。",
+            "{}",
+            "Send the form to {}, thanks",
+            "mailto:{}",
         )
     )
     return carrier, value
@@ -147,11 +176,19 @@ def email_false(rng: random.Random) -> Sample:
     name = rng.choice(_FIRST)
     text = rng.choice(
         (
-            f"icon@{rng.randrange(2, 4)}x.png", f"{name}@localhost", f"{name}@server",
-            f"{name}..x@example.com", f"{name}.@example.com", f"@{name} on social media",
-            f"{name}@example.invalidtld", f"{name}@-example.com", f"{name}@x.y",
-            f"version {rng.randrange(9)}.{rng.randrange(9)}@build", f"{name} at example dot com",
-            f"{name}@example.c", f"photo_{rng.randrange(99)}@backup.jpg",
+            f"icon@{rng.randrange(2, 4)}x.png",
+            f"{name}@localhost",
+            f"{name}@server",
+            f"{name}..x@example.com",
+            f"{name}.@example.com",
+            f"@{name} on social media",
+            f"{name}@example.invalidtld",
+            f"{name}@-example.com",
+            f"{name}@x.y",
+            f"version {rng.randrange(9)}.{rng.randrange(9)}@build",
+            f"{name} at example dot com",
+            f"{name}@example.c",
+            f"photo_{rng.randrange(99)}@backup.jpg",
         )
     )
     return f"See {text} for details.", None
@@ -169,8 +206,20 @@ def _luhn_complete(body: str) -> str:
 
 def _card_number(rng: random.Random) -> str:
     prefix, length = rng.choice(
-        (("4", 16), ("4", 13), ("51", 16), ("55", 16), ("2221", 16), ("2720", 16), ("34", 15),
-         ("37", 15), ("62", 16), ("62", 19), ("3530", 16), ("6011", 16))
+        (
+            ("4", 16),
+            ("4", 13),
+            ("51", 16),
+            ("55", 16),
+            ("2221", 16),
+            ("2720", 16),
+            ("34", 15),
+            ("37", 15),
+            ("62", 16),
+            ("62", 19),
+            ("3530", 16),
+            ("6011", 16),
+        )
     )
     body = prefix + _digits(rng, length - len(prefix) - 1)
     return _luhn_complete(body)
@@ -220,8 +269,14 @@ def _name_zh(rng: random.Random) -> str:
 def name_zh_true(rng: random.Random) -> Sample:
     carrier = rng.choice(
         (
-            "姓名：{}", "申請人：{}，已遞交表格。", "{}先生已確認出席。", "致{}女士：", "收件人 {}",
-            "Name: {}", "多謝{}小姐的查詢。", "聯絡人：{} 電話稍後提供",
+            "姓名：{}",
+            "申請人：{}，已遞交表格。",
+            "{}先生已確認出席。",
+            "致{}女士：",
+            "收件人 {}",
+            "Name: {}",
+            "多謝{}小姐的查詢。",
+            "聯絡人：{} 電話稍後提供",
         )
     )
     return carrier, _name_zh(rng)
@@ -230,12 +285,24 @@ def name_zh_true(rng: random.Random) -> Sample:
 def name_zh_false(rng: random.Random) -> Sample:
     text = rng.choice(
         (
-            "周年紀念活動將於下月舉行。", "林業處今日發出通告。", "黃金價格今日上升。",
-            "我們很高興宣佈新計劃。", "請勿在此張貼告示。", "何時召開會議仍未決定。",
-            "請把文件交給陳先生。", "黃大仙區的居民反映意見。", "方法及程序見附件。",
-            "高級經理將出席。", "這是林先生的座位。", "曾經有人提出類似建議。",
-            "許多市民關注事件。", "馬上處理這份報告。", "羅馬假期電影欣賞會。",
-            "王國維的文章很有名。", "成本上升影響利潤。", "何文田站即將關閉。",
+            "周年紀念活動將於下月舉行。",
+            "林業處今日發出通告。",
+            "黃金價格今日上升。",
+            "我們很高興宣佈新計劃。",
+            "請勿在此張貼告示。",
+            "何時召開會議仍未決定。",
+            "請把文件交給陳先生。",
+            "黃大仙區的居民反映意見。",
+            "方法及程序見附件。",
+            "高級經理將出席。",
+            "這是林先生的座位。",
+            "曾經有人提出類似建議。",
+            "許多市民關注事件。",
+            "馬上處理這份報告。",
+            "羅馬假期電影欣賞會。",
+            "王國維的文章很有名。",
+            "成本上升影響利潤。",
+            "何文田站即將關閉。",
         )
     )
     return text, None
@@ -246,25 +313,74 @@ _COMMON_CELLS = ("黃金", "方法", "文件", "高級", "周年", "成本", "�
 
 # --- English names ----------------------------------------------------------------------
 
-_SURNAMES_EN = ("Chan", "Wong", "Lee", "Cheung", "Lau", "Ng", "Ho", "Lam", "Leung", "Tsang",
-                "Yeung", "Chow", "Tang", "Choi", "Kwok", "Mak", "Fung", "Siu", "Poon", "Cheng")
-_GIVEN_EN = ("Tai", "Man", "Siu", "Ming", "Ka", "Wai", "Kwok", "Chi", "Yuk", "Wing", "Mei",
-             "Hoi", "Ling", "Kin", "Shan", "Yee", "Sze", "Hung", "Fai", "Chun")
+_SURNAMES_EN = (
+    "Chan",
+    "Wong",
+    "Lee",
+    "Cheung",
+    "Lau",
+    "Ng",
+    "Ho",
+    "Lam",
+    "Leung",
+    "Tsang",
+    "Yeung",
+    "Chow",
+    "Tang",
+    "Choi",
+    "Kwok",
+    "Mak",
+    "Fung",
+    "Siu",
+    "Poon",
+    "Cheng",
+)
+_GIVEN_EN = (
+    "Tai",
+    "Man",
+    "Siu",
+    "Ming",
+    "Ka",
+    "Wai",
+    "Kwok",
+    "Chi",
+    "Yuk",
+    "Wing",
+    "Mei",
+    "Hoi",
+    "Ling",
+    "Kin",
+    "Shan",
+    "Yee",
+    "Sze",
+    "Hung",
+    "Fai",
+    "Chun",
+)
 
 
 def name_en_true(rng: random.Random) -> Sample:
     s, a, b = rng.choice(_SURNAMES_EN), rng.choice(_GIVEN_EN), rng.choice(_GIVEN_EN)
     value = rng.choice(
         (
-            f"{s.upper()} {a} {b}", f"{a} {b} {s.upper()}", f"{s} {a}-{b.lower()}",
-            f"{s.upper()}, {a} {b}", f"{s} {a} {b}", f"{s.upper()} {a.upper()} {b.upper()}",
+            f"{s.upper()} {a} {b}",
+            f"{a} {b} {s.upper()}",
+            f"{s} {a}-{b.lower()}",
+            f"{s.upper()}, {a} {b}",
+            f"{s} {a} {b}",
+            f"{s.upper()} {a.upper()} {b.upper()}",
             f"Peter {s.upper()}" if len(s) > 2 else f"{s.upper()} {a}",
         )
     )
     carrier = rng.choice(
         (
-            "Dear {},", "Applicant: {}", "Prepared by {} on Monday.", "Mr. {} will attend.",
-            "{}", "Please ask {} to sign the form.", "Patient name {} (bed 12)",
+            "Dear {},",
+            "Applicant: {}",
+            "Prepared by {} on Monday.",
+            "Mr. {} will attend.",
+            "{}",
+            "Please ask {} to sign the form.",
+            "Patient name {} (bed 12)",
         )
     )
     return carrier, value
@@ -273,16 +389,32 @@ def name_en_true(rng: random.Random) -> Sample:
 def name_en_false(rng: random.Random) -> Sample:
     text = rng.choice(
         (
-            "Meet me at Lee Gardens.", "The office is in Wong Tai Sin.", "Turn left at Man Lee Street.",
-            "Mr Chan called.", "Hang Seng Bank branch is closed.", "Take the bus along Tai Po Road.",
-            "Ho Man Tin Station exit B.", "Kwai Chung container port is busy.",
-            "So Uk Estate redevelopment.", "Lam Tin and To Kwa Wan are in Kowloon.",
-            "The Project Manager will call.", "Hong Kong Island traffic is heavy.",
-            "Wing On Department Store sale.", "Ma On Shan Park opens at 6.",
-            "Shau Kei Wan tram terminus.", "Yuen Long Plaza shops.", "Tsing Yi Station",
-            "Sun Hung Kai Properties results.", "Cheung Kong Center lobby.", "Man overboard!",
-            "So long and thanks.", "Tai Koo Shing residents.", "Lee Tung Avenue lights.",
-            "Chan said yes.", "LEE GARDENS TWO", "Tai Wai Village",
+            "Meet me at Lee Gardens.",
+            "The office is in Wong Tai Sin.",
+            "Turn left at Man Lee Street.",
+            "Mr Chan called.",
+            "Hang Seng Bank branch is closed.",
+            "Take the bus along Tai Po Road.",
+            "Ho Man Tin Station exit B.",
+            "Kwai Chung container port is busy.",
+            "So Uk Estate redevelopment.",
+            "Lam Tin and To Kwa Wan are in Kowloon.",
+            "The Project Manager will call.",
+            "Hong Kong Island traffic is heavy.",
+            "Wing On Department Store sale.",
+            "Ma On Shan Park opens at 6.",
+            "Shau Kei Wan tram terminus.",
+            "Yuen Long Plaza shops.",
+            "Tsing Yi Station",
+            "Sun Hung Kai Properties results.",
+            "Cheung Kong Center lobby.",
+            "Man overboard!",
+            "So long and thanks.",
+            "Tai Koo Shing residents.",
+            "Lee Tung Avenue lights.",
+            "Chan said yes.",
+            "LEE GARDENS TWO",
+            "Tai Wai Village",
         )
     )
     return text, None
@@ -291,27 +423,63 @@ def name_en_false(rng: random.Random) -> Sample:
 # --- addresses --------------------------------------------------------------------------
 
 _ESTATES = ("Kwong Fuk", "Mei Foo", "Lok Fu", "Wah Fu", "Shek Lei", "Choi Ming", "Tin Yiu")
-_STREETS = ("Nathan Road", "Queen's Road Central", "Hennessy Road", "Temple Street",
-            "Castle Peak Road", "King's Road", "Argyle Street", "Tai Po Road")
-_DISTRICTS_EN = ("Sha Tin", "Kwun Tong", "Wan Chai", "Mong Kok", "Yuen Long", "Tai Po",
-                 "Tuen Mun", "North Point", "Sham Shui Po", "Tseung Kwan O")
+_STREETS = (
+    "Nathan Road",
+    "Queen's Road Central",
+    "Hennessy Road",
+    "Temple Street",
+    "Castle Peak Road",
+    "King's Road",
+    "Argyle Street",
+    "Tai Po Road",
+)
+_DISTRICTS_EN = (
+    "Sha Tin",
+    "Kwun Tong",
+    "Wan Chai",
+    "Mong Kok",
+    "Yuen Long",
+    "Tai Po",
+    "Tuen Mun",
+    "North Point",
+    "Sham Shui Po",
+    "Tseung Kwan O",
+)
 _REGIONS_EN = ("Hong Kong", "Kowloon", "New Territories", "HK", "KLN", "N.T.")
 
 
 def address_en_true(rng: random.Random) -> Sample:
-    flat = rng.choice((f"Flat {rng.choice('ABCDEFGH')}", f"Room {rng.randrange(1, 40)}0{rng.randrange(1, 9)}",
-                       f"Rm {rng.randrange(100, 3999)}"))
+    flat = rng.choice(
+        (
+            f"Flat {rng.choice('ABCDEFGH')}",
+            f"Room {rng.randrange(1, 40)}0{rng.randrange(1, 9)}",
+            f"Rm {rng.randrange(100, 3999)}",
+        )
+    )
     floor = rng.choice((f"{rng.randrange(1, 40)}/F", "G/F", f"{rng.randrange(2, 30)}th Floor"))
     parts = [
-        flat, floor,
+        flat,
+        floor,
         rng.choice((f"Block {rng.randrange(1, 9)}", f"Tower {rng.randrange(1, 5)}", "")),
-        rng.choice((f"{rng.choice(_ESTATES)} Estate", f"{rng.choice(_ESTATES)} Building",
-                    f"{rng.randrange(1, 300)} {rng.choice(_STREETS)}")),
-        rng.choice(_DISTRICTS_EN), rng.choice(_REGIONS_EN),
+        rng.choice(
+            (
+                f"{rng.choice(_ESTATES)} Estate",
+                f"{rng.choice(_ESTATES)} Building",
+                f"{rng.randrange(1, 300)} {rng.choice(_STREETS)}",
+            )
+        ),
+        rng.choice(_DISTRICTS_EN),
+        rng.choice(_REGIONS_EN),
     ]
     value = ", ".join(p for p in parts if p)
-    carrier = rng.choice(("Address: {}", "Please deliver to {} before Friday.", "{}",
-                          "Correspondence address {} (since 2019)"))
+    carrier = rng.choice(
+        (
+            "Address: {}",
+            "Please deliver to {} before Friday.",
+            "{}",
+            "Correspondence address {} (since 2019)",
+        )
+    )
     return carrier, value
 
 
@@ -319,12 +487,17 @@ def address_en_false(rng: random.Random) -> Sample:
     text = rng.choice(
         (
             "The Hong Kong office will move to Kowloon next year.",
-            "The meeting is on 12/F today.", "Room 5 is booked for the training.",
+            "The meeting is on 12/F today.",
+            "Room 5 is booked for the training.",
             "Kwun Tong Road traffic was slow this morning.",
-            "We visited Sha Tin and Tai Po last week.", "Block 3 of the project in Hong Kong.",
-            "Wong Tai Sin. Lee Gardens. Man Lee Street.", "Tower 2 opens in HK soon.",
-            "Hong Kong, Kowloon and the New Territories voted.", "Phase 2 works start in Yuen Long.",
-            "Sales in Mong Kok rose. Flat prices fell.", "The Central Library is closed.",
+            "We visited Sha Tin and Tai Po last week.",
+            "Block 3 of the project in Hong Kong.",
+            "Wong Tai Sin. Lee Gardens. Man Lee Street.",
+            "Tower 2 opens in HK soon.",
+            "Hong Kong, Kowloon and the New Territories voted.",
+            "Phase 2 works start in Yuen Long.",
+            "Sales in Mong Kok rose. Flat prices fell.",
+            "The Central Library is closed.",
         )
     )
     return text, None
@@ -336,10 +509,12 @@ _DISTRICTS_ZH = ("觀塘", "沙田", "旺角", "灣仔", "元朗", "大埔", "�
 
 def address_zh_true(rng: random.Random) -> Sample:
     parts = [
-        rng.choice(("香港", "九龍", "新界", "")), rng.choice(_DISTRICTS_ZH),
+        rng.choice(("香港", "九龍", "新界", "")),
+        rng.choice(_DISTRICTS_ZH),
         rng.choice(_STREETS_ZH) + f"{rng.randrange(1, 500)}號",
         rng.choice(("", "旺角中心", "海濱花園", f"{rng.choice('ABCD')}座", "麗港城")),
-        f"{rng.randrange(1, 40)}樓", rng.choice((f"{rng.randrange(1, 20)}室", f"{rng.choice('ABCDEFGH')}室", "")),
+        f"{rng.randrange(1, 40)}樓",
+        rng.choice((f"{rng.randrange(1, 20)}室", f"{rng.choice('ABCDEFGH')}室", "")),
     ]
     value = "".join(parts)
     carrier = rng.choice(("地址：{}", "請寄往{}。", "{}", "通訊地址 {}，電話稍後提供"))
@@ -349,10 +524,18 @@ def address_zh_true(rng: random.Random) -> Sample:
 def address_zh_false(rng: random.Random) -> Sample:
     text = rng.choice(
         (
-            "香港的天氣很好。", "九龍半島的歷史悠久。", "他住在沙田很多年了。", "三樓會議室已預留。",
-            "明天在香港大會堂開會，地點在三樓。", "觀塘區議會今日開會。", "新界東選區的投票率上升。",
-            "十樓的茶水間暫停開放。", "第二期工程將於明年展開。", "大廈管理處通告。",
-            "香港、九龍及新界各區。", "旺角的商店很多，灣仔的也不少。",
+            "香港的天氣很好。",
+            "九龍半島的歷史悠久。",
+            "他住在沙田很多年了。",
+            "三樓會議室已預留。",
+            "明天在香港大會堂開會，地點在三樓。",
+            "觀塘區議會今日開會。",
+            "新界東選區的投票率上升。",
+            "十樓的茶水間暫停開放。",
+            "第二期工程將於明年展開。",
+            "大廈管理處通告。",
+            "香港、九龍及新界各區。",
+            "旺角的商店很多，灣仔的也不少。",
         )
     )
     return text, None
@@ -360,19 +543,42 @@ def address_zh_false(rng: random.Random) -> Sample:
 
 # --- dates of birth ---------------------------------------------------------------------
 
-_MONTHS = ("Jan", "February", "Mar", "April", "May", "Jun", "July", "Aug", "Sep", "October",
-           "Nov", "December")
+_MONTHS = (
+    "Jan",
+    "February",
+    "Mar",
+    "April",
+    "May",
+    "Jun",
+    "July",
+    "Aug",
+    "Sep",
+    "October",
+    "Nov",
+    "December",
+)
 
 
 def dob_true(rng: random.Random) -> Sample:
     y, m, d = rng.randrange(1935, 2015), rng.randrange(1, 13), rng.randrange(1, 29)
     value = rng.choice(
-        (f"{d:02d}/{m:02d}/{y}", f"{y}-{m:02d}-{d:02d}", f"{y}年{m}月{d}日", f"{d} {_MONTHS[m - 1]} {y}",
-         f"{_MONTHS[m - 1]} {d}, {y}")
+        (
+            f"{d:02d}/{m:02d}/{y}",
+            f"{y}-{m:02d}-{d:02d}",
+            f"{y}年{m}月{d}日",
+            f"{d} {_MONTHS[m - 1]} {y}",
+            f"{_MONTHS[m - 1]} {d}, {y}",
+        )
     )
     carrier = rng.choice(
-        ("DOB: {}", "Date of birth: {}", "出生日期：{}", "He was born on {} in Kowloon.",
-         "{} (date of birth)", "出生於{}")
+        (
+            "DOB: {}",
+            "Date of birth: {}",
+            "出生日期：{}",
+            "He was born on {} in Kowloon.",
+            "{} (date of birth)",
+            "出生於{}",
+        )
     )
     return carrier, value
 
@@ -381,9 +587,13 @@ def dob_false(rng: random.Random) -> Sample:
     y, m, d = rng.randrange(1990, 2030), rng.randrange(1, 13), rng.randrange(1, 29)
     text = rng.choice(
         (
-            f"Meeting on {d:02d}/{m:02d}/{y} at 3pm.", f"Invoice date {y}-{m:02d}-{d:02d}.",
-            f"截止日期：{y}年{m}月{d}日", f"DOB: 31/02/{y - 30}", f"DOB: 01/01/{date_after()}",
-            "Date of birth field is required.", f"born in {y - 40}",
+            f"Meeting on {d:02d}/{m:02d}/{y} at 3pm.",
+            f"Invoice date {y}-{m:02d}-{d:02d}.",
+            f"截止日期：{y}年{m}月{d}日",
+            f"DOB: 31/02/{y - 30}",
+            f"DOB: 01/01/{date_after()}",
+            "Date of birth field is required.",
+            f"born in {y - 40}",
             f"Report for {d} {_MONTHS[m - 1]} {y} attached.",
         )
     )
@@ -397,7 +607,9 @@ def date_after() -> int:
     return date.today().year + 2
 
 
-GENERATORS: dict[str, tuple[Callable[[random.Random], Sample], Callable[[random.Random], Sample], float]] = {
+GENERATORS: dict[
+    str, tuple[Callable[[random.Random], Sample], Callable[[random.Random], Sample], float]
+] = {
     "hkid": (hkid_true, hkid_false, 0.98),
     "phone": (phone_true, phone_false, 0.98),
     "email": (email_true, email_false, 0.98),
@@ -410,7 +622,9 @@ GENERATORS: dict[str, tuple[Callable[[random.Random], Sample], Callable[[random.
 }
 
 
-def _labelled(detector: str, rng: random.Random) -> tuple[list[TextUnit], list[tuple[int, int] | None]]:
+def _labelled(
+    detector: str, rng: random.Random
+) -> tuple[list[TextUnit], list[tuple[int, int] | None]]:
     """Units with the span of the true value in each (None for a hard negative)."""
     make_true, make_false, _ = GENERATORS[detector]
     units: list[TextUnit] = []
@@ -467,7 +681,8 @@ def test_detector_precision_and_recall(detector: str) -> None:
             else:
                 misses.append(unit.text)
     positives = sum(1 for lb in labels if lb is not None)
-    assert positives >= 200 and len(labels) - positives >= 200
+    assert positives >= 200
+    assert len(labels) - positives >= 200
     precision = true_pos / max(1, true_pos + false_pos)
     recall = found_labels / positives
     threshold = GENERATORS[detector][2]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from postwarden.act import SENDER_ACTOR, DecisionError, ReleaseError
-from postwarden.console.deps import console_state
+from postwarden.console.deps import Visitor, console_state, visitor
 from postwarden.console.review import subject_of
 from postwarden.console.state import ConsoleState
 from postwarden.model import Action
@@ -50,7 +50,11 @@ def _item_for(ctx: ConsoleState, token: str) -> QuarantineItem:
 
 
 @router.get("/confirm/{token}", name="confirm")
-async def confirm_page(request: Request, token: str) -> Response:
+async def confirm_page(
+    request: Request, token: str, current: Annotated[Visitor, Depends(visitor)]
+) -> Response:
+    """The sender sees why and decides; the page carries a session's CSRF token like every
+    other form (the sender has no account, so the session stays anonymous)."""
     ctx = console_state(request)
     item = _item_for(ctx, token)
     try:

@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.roles import Permission
-from postwarden.console.state import Member
+from postwarden.console.state import ConsoleState, Member
+from postwarden.inspection import StoreExemptions
 from postwarden.store import audit
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
@@ -133,6 +134,15 @@ async def request_exemption(
     return RedirectResponse(request.url_for("exemptions").path + "?ok=requested", status_code=303)
 
 
+def _refresh(ctx: ConsoleState) -> None:
+    """Make this process's gateway see a grant or revocation now, not at its next refresh
+    (other gateway processes pick it up within ``inspection.REFRESH_SECONDS``)."""
+    recipients = getattr(ctx.gateway.inspector, "recipients", None)
+    book = getattr(recipients, "exemptions", None)
+    if isinstance(book, StoreExemptions):
+        book.refresh()
+
+
 def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     if db_request is None or db_request.state != RequestState.PENDING.value:
         raise HTTPException(404, "No such pending request: it may have been decided already.")
@@ -178,6 +188,7 @@ async def approve(
             },
             secret=state.secret,
         )
+    _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=approved", status_code=303)
 
 
@@ -213,4 +224,5 @@ async def revoke(
         audit.append(
             db, "exemption.revoke", member.name, {"exemption": exemption_id}, secret=state.secret
         )
+    _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=revoked", status_code=303)

@@ -27,13 +27,14 @@ async def users_page(
     with state.db() as db:
         people = list_users(db)
         totp = set(db.execute(select(TotpSecret.user_id)).scalars())
-        live = dict(
-            db.execute(
+        live = {
+            user_id: n
+            for user_id, n in db.execute(
                 select(ConsoleSession.user_id, func.count())
                 .where(ConsoleSession.user_id.is_not(None))
                 .group_by(ConsoleSession.user_id)
-            ).tuples()
-        )
+            )
+        }
     rows = [
         {
             "id": u.id,

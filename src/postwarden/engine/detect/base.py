@@ -178,7 +178,7 @@ class PatternDetector(Detector):
         return min(1.0, score + self.context_boost) if candidate.has_context else score
 
     def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        found: list[Finding] = []
+        accepted: list[Candidate] = []
         taken_until = -1
         text = unit.text
         # Longest first for each start, so the first accepted hit of a start is its longest.
@@ -201,18 +201,24 @@ class PatternDetector(Detector):
                 continue
             if not self.validate(candidate) or self.invalidate(candidate):
                 continue
-            found.append(
-                Finding(
-                    detector=self.id,
-                    where=unit.where,
-                    value=text[start:end],
-                    start=start,
-                    end=end,
-                    confidence=round(self.confidence(candidate), 3),
-                )
+            if accepted and accepted[-1].end > start:
+                # Overlapping matches of different patterns: the longer one is the value.
+                if accepted[-1].end - accepted[-1].start >= end - start:
+                    continue
+                accepted.pop()
+            accepted.append(candidate)
+            taken_until = hit.start + 1
+        return [
+            Finding(
+                detector=self.id,
+                where=unit.where,
+                value=text[c.start : c.end],
+                start=c.start,
+                end=c.end,
+                confidence=round(self.confidence(c), 3),
             )
-            taken_until = max(taken_until, hit.end)
-        return found
+            for c in accepted
+        ]
 
 
 class ClusterDetector(Detector):

@@ -42,12 +42,19 @@ class CardDetector(PatternDetector):
     """Card numbers, plain or grouped by spaces or hyphens."""
 
     id = "card"
-    patterns: ClassVar[tuple[Pattern, ...]] = (
-        Pattern("card", r"\b\d(?:[ -]?\d){12,18}\b", 0.8),
-    )
+    patterns: ClassVar[tuple[Pattern, ...]] = (Pattern("card", r"\b\d(?:[ -]?\d){12,18}\b", 0.8),)
     context = (
-        "card", "credit", "visa", "mastercard", "amex", "unionpay", "jcb", "card no",
-        "信用卡", "卡號", "銀聯",
+        "card",
+        "credit",
+        "visa",
+        "mastercard",
+        "amex",
+        "unionpay",
+        "jcb",
+        "card no",
+        "信用卡",
+        "卡號",
+        "銀聯",
     )
     context_boost = 0.15
 

@@ -69,8 +69,9 @@ class DetectorSet:
         self._db: hyperscan.Database | None = None
         if expressions:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
-                             flags=flags)
+            self._db.compile(
+                expressions=expressions, ids=list(range(len(expressions))), flags=flags
+            )
         self._local = threading.local()
 
     @property
@@ -121,7 +122,12 @@ class DetectorSet:
         return findings
 
     def _unit_hits(
-        self, unit: TextUnit, data: bytes, raw: list[tuple[int, int, int]], r: int, j: int,
+        self,
+        unit: TextUnit,
+        data: bytes,
+        raw: list[tuple[int, int, int]],
+        r: int,
+        j: int,
         base: int,
     ) -> tuple[dict[int, list[Hit]], dict[int, list[tuple[int, int]]]]:
         """Hits and context spans of one unit (``raw[r:j]``), by detector, in characters."""
@@ -173,14 +179,20 @@ class DetectorSet:
         found: list[Finding] = []
         for index, detector_hits in hits.items():
             spans = context.get(index)
-            found.extend(self.detectors[index].analyze(
-                unit, detector_hits, Context(spans) if spans else NO_CONTEXT))
+            found.extend(
+                self.detectors[index].analyze(
+                    unit, detector_hits, Context(spans) if spans else NO_CONTEXT
+                )
+            )
         if unit.cells is not None:
             for index in self._cell_readers:
                 if index not in hits:
                     spans = context.get(index)
-                    found.extend(self.detectors[index].analyze(
-                        unit, [], Context(spans) if spans else NO_CONTEXT))
+                    found.extend(
+                        self.detectors[index].analyze(
+                            unit, [], Context(spans) if spans else NO_CONTEXT
+                        )
+                    )
         if len(found) > 1:
             found = self._resolve_overlaps(found)
         return found
@@ -200,7 +212,9 @@ class DetectorSet:
             f
             for f in found
             if f.detector not in losers
-            or not any(_overlaps(spans.get(w, ()), f.start, f.end) for w in self._yields[f.detector])
+            or not any(
+                _overlaps(spans.get(w, ()), f.start, f.end) for w in self._yields[f.detector]
+            )
         ]
 
 

@@ -15,9 +15,17 @@ _MONTHS = {
     name: number
     for number, names in enumerate(
         (
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
             ("dec", "december"),
         ),
         start=1,
@@ -41,14 +49,26 @@ class DobDetector(PatternDetector):
         Pattern("dmy", rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]{_YEAR}\b", 0.55),
         Pattern("ymd", rf"\b{_YEAR}[/.-]\d{{1,2}}[/.-]\d{{1,2}}\b", 0.55),
         Pattern("zh", rf"{_D}{{4}}\s?年\s?{_D}{{1,2}}\s?月\s?{_D}{{1,2}}\s?日", 0.6),
-        Pattern("d_mon_y", rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+{_YEAR}\b", 0.55,
-                caseless=True),
-        Pattern("mon_d_y", rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b", 0.55,
-                caseless=True),
+        Pattern(
+            "d_mon_y", rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+{_YEAR}\b", 0.55, caseless=True
+        ),
+        Pattern(
+            "mon_d_y", rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+{_YEAR}\b", 0.55, caseless=True
+        ),
     )
     context = (
-        "dob", "d.o.b", "d.o.b.", "date of birth", "birth date", "birthdate", "birthday",
-        "born", "出生日期", "出生", "生日", "出生年月日",
+        "dob",
+        "d.o.b",
+        "d.o.b.",
+        "date of birth",
+        "birth date",
+        "birthdate",
+        "birthday",
+        "born",
+        "出生日期",
+        "出生",
+        "生日",
+        "出生年月日",
     )
     context_window = 30
     requires_context = True

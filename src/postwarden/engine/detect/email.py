@@ -34,8 +34,13 @@ class EmailDetector(PatternDetector):
         text = candidate.text
         lead = len(text) - len(text.lstrip("."))
         if lead:
-            return Candidate(candidate.unit, candidate.start + lead, candidate.end,
-                             candidate.pattern, candidate.has_context)
+            return Candidate(
+                candidate.unit,
+                candidate.start + lead,
+                candidate.end,
+                candidate.pattern,
+                candidate.has_context,
+            )
         return candidate
 
     def validate(self, candidate: Candidate) -> bool:

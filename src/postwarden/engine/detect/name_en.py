@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Context, Hit, Pattern, PatternDetector
@@ -35,17 +36,79 @@ GIVEN = tuple(
 PLACES = tuple(
     p.lower()
     for p in (
-        "Wong Tai Sin", "Ho Man Tin", "Lam Tin", "Tseung Kwan O", "Ma On Shan", "To Kwa Wan",
-        "Ma Tau Wai", "Ma Tau Kok", "Lai Chi Kok", "Cheung Sha Wan", "Kwai Chung", "Kwai Fong",
-        "Lok Fu", "Tsz Wan Shan", "Choi Hung", "Yau Ma Tei", "Yau Tong", "Yuen Long", "Tai Wai",
-        "Tai Po", "Tai Koo", "Tin Shui Wai", "Wong Chuk Hang", "Siu Sai Wan", "Siu Lek Yuen",
-        "Chai Wan", "Wan Chai", "Sham Shui Po", "Shek Kip Mei", "Lai King", "Kwun Tong",
-        "Tung Chung", "Fo Tan", "Sai Kung", "Sai Wan Ho", "Shau Kei Wan", "Ho Chung",
-        "Wong Tai Sin Temple", "Lee Tung", "Lee Garden", "Lee Gardens", "Man Lee", "Pak Tin",
-        "Yau Yat Chuen", "Lam Tsuen", "Kam Tin", "Ngau Tau Kok", "Lei Tung", "So Uk",
-        "Sheung Wan", "Sheung Shui", "Tai Hang", "Tai Tam", "Ting Kau", "Tsing Yi", "Kowloon Tong",
-        "Hang Seng", "Wing Lung", "Kwong Wah", "Tung Wah", "Pok Fu Lam", "Chung Hom Kok",
-        "Ap Lei Chau", "Lo Wu", "Hong Kong", "Sha Tin", "Tsuen Wan", "Tuen Mun", "Mong Kok", "Lok Ma Chau", "Fanling", "Tin Hau", "Fortress Hill",
+        "Wong Tai Sin",
+        "Ho Man Tin",
+        "Lam Tin",
+        "Tseung Kwan O",
+        "Ma On Shan",
+        "To Kwa Wan",
+        "Ma Tau Wai",
+        "Ma Tau Kok",
+        "Lai Chi Kok",
+        "Cheung Sha Wan",
+        "Kwai Chung",
+        "Kwai Fong",
+        "Lok Fu",
+        "Tsz Wan Shan",
+        "Choi Hung",
+        "Yau Ma Tei",
+        "Yau Tong",
+        "Yuen Long",
+        "Tai Wai",
+        "Tai Po",
+        "Tai Koo",
+        "Tin Shui Wai",
+        "Wong Chuk Hang",
+        "Siu Sai Wan",
+        "Siu Lek Yuen",
+        "Chai Wan",
+        "Wan Chai",
+        "Sham Shui Po",
+        "Shek Kip Mei",
+        "Lai King",
+        "Kwun Tong",
+        "Tung Chung",
+        "Fo Tan",
+        "Sai Kung",
+        "Sai Wan Ho",
+        "Shau Kei Wan",
+        "Ho Chung",
+        "Wong Tai Sin Temple",
+        "Lee Tung",
+        "Lee Garden",
+        "Lee Gardens",
+        "Man Lee",
+        "Pak Tin",
+        "Yau Yat Chuen",
+        "Lam Tsuen",
+        "Kam Tin",
+        "Ngau Tau Kok",
+        "Lei Tung",
+        "So Uk",
+        "Sheung Wan",
+        "Sheung Shui",
+        "Tai Hang",
+        "Tai Tam",
+        "Ting Kau",
+        "Tsing Yi",
+        "Kowloon Tong",
+        "Hang Seng",
+        "Wing Lung",
+        "Kwong Wah",
+        "Tung Wah",
+        "Pok Fu Lam",
+        "Chung Hom Kok",
+        "Ap Lei Chau",
+        "Lo Wu",
+        "Hong Kong",
+        "Sha Tin",
+        "Tsuen Wan",
+        "Tuen Mun",
+        "Mong Kok",
+        "Lok Ma Chau",
+        "Fanling",
+        "Tin Hau",
+        "Fortress Hill",
     )
 )
 # Places are matched in the shared pass too, only to veto names overlapping them.
@@ -53,6 +116,13 @@ _PLACE = Pattern(
     "place",
     r"\b(?:" + "|".join(sorted(PLACES, key=len, reverse=True)) + r")\b",
     caseless=True,
+)
+# Capitalised words that stand before a surname without being an English given name.
+_NOT_GIVEN = frozenset(
+    """Dear Attn Attention From Sent Hello Hi The Thanks Regards Best Mrs Miss Madam Sir Doctor
+    Professor Prof Manager Officer Director Chairman Applicant Client Customer Patient Student
+    Name Signed Prepared Approved Checked Cc To Per Via With And Ask Call Contact Our
+    Your""".split()
 )
 # A name followed by one of these is a street, building, firm or institution.
 _PLACE_WORDS = re.compile(
@@ -80,6 +150,19 @@ _GIVEN2 = rf"{_G}(?:[ -]{_G}|-{_GL})"  # Tai Man, Tai-Man, Tai-man
 _GIVEN12 = rf"{_G}(?:[ -]{_G}|-{_GL})?"
 
 
+_LONGEST_PLACE = max(len(p) for p in PLACES)
+
+
+def _overlaps_place(hit: Hit, places: list[Hit], starts: list[int]) -> bool:
+    """True when one of ``places`` (sorted by start) overlaps ``hit``."""
+    i = bisect_left(starts, hit.start - _LONGEST_PLACE)
+    while i < len(places) and places[i].start < hit.end:
+        if places[i].end > hit.start:
+            return True
+        i += 1
+    return False
+
+
 @registry.register
 class NameEnDetector(PatternDetector):
     """``CHAN Tai Man``, ``Tai Man CHAN``, ``Chan Tai-man``, ``CHAN, Tai Man``, ``CHAN TAI MAN``."""
@@ -95,8 +178,21 @@ class NameEnDetector(PatternDetector):
         _PLACE,
     )
     context = (
-        "mr", "mrs", "ms", "miss", "dr", "name", "applicant", "client", "patient", "student",
-        "customer", "recipient", "dear", "attn", "contact person",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+        "name",
+        "applicant",
+        "client",
+        "patient",
+        "student",
+        "customer",
+        "recipient",
+        "dear",
+        "attn",
+        "contact person",
     )
     context_window = 20
     context_boost = 0.25
@@ -105,13 +201,18 @@ class NameEnDetector(PatternDetector):
         places = [h for h in hits if h.pattern is _PLACE]
         if places:
             # A place overlapping the match: part of the "name" is really the place.
+            starts = [p.start for p in places]
             hits = [
                 h
                 for h in hits
-                if h.pattern is not _PLACE
-                and not any(p.start < h.end and h.start < p.end for p in places)
+                if h.pattern is not _PLACE and not _overlaps_place(h, places, starts)
             ]
         return super().analyze(unit, hits, context)
 
     def invalidate(self, candidate: Candidate) -> bool:
+        if (
+            candidate.pattern.name == "english_upper"
+            and candidate.text.split(" ", 1)[0] in _NOT_GIVEN
+        ):
+            return True
         return _PLACE_WORDS.match(candidate.after(14)) is not None

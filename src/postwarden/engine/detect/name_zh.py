@@ -16,7 +16,19 @@ SURNAMES = (
     "江洪范方韓唐賴岑區翁雷戴湯侯阮關傅黎顏甘柯崔丁冼邱溫龐尹韋徐孫高蔣文廖駱利易薛鄒施任"
     "沈植凌勞巫殷鮑嚴簡古卓歐左招車饒姜金霍費聶童游熊萬談單包邵符鄺杜屈"
 )
-DOUBLE_SURNAMES = ("歐陽", "司徒", "上官", "司馬", "諸葛", "東方", "皇甫", "公孫", "夏侯", "慕容", "端木")
+DOUBLE_SURNAMES = (
+    "歐陽",
+    "司徒",
+    "上官",
+    "司馬",
+    "諸葛",
+    "東方",
+    "皇甫",
+    "公孫",
+    "夏侯",
+    "慕容",
+    "端木",
+)
 # Everyday words that begin with a surname character; as a cell or after 姓名 they are
 # still not names.
 COMMON_WORDS = frozenset(
@@ -39,8 +51,23 @@ _NAME_TAIL = re.compile(
     "(?:" + "|".join(DOUBLE_SURNAMES) + "|[" + SURNAMES + "])[\u4e00-\u9fff]{1,2}$"
 )
 _LABELS = (
-    "姓名", "名字", "收件人", "申請人", "聯絡人", "投訴人", "客戶", "負責人", "簽署人", "持有人",
-    "病人", "學生", "家長", "會員", "Name", "NAME", "name",
+    "姓名",
+    "名字",
+    "收件人",
+    "申請人",
+    "聯絡人",
+    "投訴人",
+    "客戶",
+    "負責人",
+    "簽署人",
+    "持有人",
+    "病人",
+    "學生",
+    "家長",
+    "會員",
+    "Name",
+    "NAME",
+    "name",
 )
 _HONORIFICS = ("先生", "女士", "小姐", "太太", "醫生", "教授", "同學", "議員", "律師", "博士")
 _CELL = re.compile(
@@ -51,6 +78,9 @@ _CELL = re.compile(
 _COMMON_BY_FIRST: dict[str, tuple[str, ...]] = {}
 for _word in COMMON_WORDS:
     _COMMON_BY_FIRST[_word[0]] = (*_COMMON_BY_FIRST.get(_word[0], ()), _word)
+
+
+_FIRST_CHARS = frozenset(SURNAMES + "".join(d[0] for d in DOUBLE_SURNAMES))
 
 
 def _plausible(name: str) -> bool:
@@ -64,10 +94,12 @@ class NameZhDetector(PatternDetector):
 
     id = "name_zh"
     patterns: ClassVar[tuple[Pattern, ...]] = (
-        Pattern("labelled", "(?:" + "|".join(_LABELS) + r")\s*[:：]?\s*" + _SURNAME_RE
-                + _CJK + "{1,2}", 0.85),
-        Pattern("honorific", _SURNAME_RE + _CJK + "{1,2}(?:" + "|".join(_HONORIFICS) + ")",
-                0.85),
+        Pattern(
+            "labelled",
+            "(?:" + "|".join(_LABELS) + r")\s*[:：]?\s*" + _SURNAME_RE + _CJK + "{1,2}",
+            0.85,
+        ),
+        Pattern("honorific", _SURNAME_RE + _CJK + "{1,2}(?:" + "|".join(_HONORIFICS) + ")", 0.85),
     )
     reads_cells = True
     bounded = False  # Chinese has no word boundaries; the label or honorific bounds the name
@@ -100,7 +132,7 @@ class NameZhDetector(PatternDetector):
         taken = {(f.start, f.end) for f in found}
         position = 0
         for cell in unit.cells or ():
-            if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in SURNAMES + "歐司上東皇公夏慕端諸":
+            if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
                 continue
             match = _CELL.fullmatch(cell)
             if match is None or not _plausible(match.group(1)):
@@ -111,6 +143,14 @@ class NameZhDetector(PatternDetector):
             position = at + len(cell)
             start, end = at + match.start(1), at + match.end(1)
             if (start, end) not in taken:
-                out.append(Finding(detector=self.id, where=unit.where, value=match.group(1),
-                                   start=start, end=end, confidence=0.7))
+                out.append(
+                    Finding(
+                        detector=self.id,
+                        where=unit.where,
+                        value=match.group(1),
+                        start=start,
+                        end=end,
+                        confidence=0.7,
+                    )
+                )
         return out

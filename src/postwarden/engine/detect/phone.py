@@ -45,8 +45,22 @@ class PhoneDetector(PatternDetector):
         Pattern("phone_bare", r"\b[2-9]\d{7}\b", 0.4),
     )
     context = (
-        "tel", "phone", "telephone", "mobile", "mob", "cell", "fax", "contact", "call",
-        "whatsapp", "電話", "手提", "手機", "聯絡", "傳真", "致電",
+        "tel",
+        "phone",
+        "telephone",
+        "mobile",
+        "mob",
+        "cell",
+        "fax",
+        "contact",
+        "call",
+        "whatsapp",
+        "電話",
+        "手提",
+        "手機",
+        "聯絡",
+        "傳真",
+        "致電",
     )
     context_boost = 0.4
     yields_to = ("card", "hkid", "email", "dob")

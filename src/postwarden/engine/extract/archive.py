@@ -87,12 +87,12 @@ def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) ->
     limits = budget.limits
     packed = max(info.compress_size, 1)
     # Declared sizes can make us refuse before any work, never read further than counted.
+    if info.file_size > limits.ratio_grace_bytes and info.file_size > limits.member_ratio * packed:
+        raise Uninspectable(_ratio(info.file_size, packed, limits.member_ratio))
     if info.file_size > limits.max_part_bytes:
         raise Uninspectable(
             f"zip member of {size(info.file_size)} over limit {size(limits.max_part_bytes)}"
         )
-    if info.file_size > limits.ratio_grace_bytes and info.file_size > limits.member_ratio * packed:
-        raise Uninspectable(_ratio(info.file_size, packed, limits.member_ratio))
     produced = 0
     try:
         with zf.open(info) as member:

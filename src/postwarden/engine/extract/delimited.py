@@ -28,7 +28,13 @@ class _Dialect(csv.Dialect):
     strict = False
 
 
-def _dialect(sample: str) -> type[csv.Dialect]:
+class _Tabs(_Dialect):
+    delimiter = "\t"
+
+
+def _dialect(sample: str, where: str) -> type[csv.Dialect]:
+    if where.lower().endswith((".tsv", ".tab")) and "\t" in sample:
+        return _Tabs  # the name breaks the tie when tabs and commas are equally regular
     lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
     if len(lines) > 2:
         lines = lines[:-1]  # the sample may end mid-line
@@ -52,7 +58,7 @@ class CsvExtractor:
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
         text = decode(data)
-        reader = csv.reader(io.StringIO(text, newline=""), _dialect(text[:16384]))
+        reader = csv.reader(io.StringIO(text, newline=""), _dialect(text[:16384], where))
         budget = walker.budget
         add = walker.add
         number = 0

@@ -72,8 +72,9 @@ class SpreadsheetExtractor:
             for number, row in enumerate(sheet.iter_rows(), start=1):
                 if number % _CHECK_EVERY == 0:
                     budget.check_time()
-                cells = [cell_text(v) for v in row]
+                # Most cells are strings: keep them as they are without a call per cell.
+                cells = [v if type(v) is str else cell_text(v) for v in row]
                 while cells and not cells[-1]:
                     cells.pop()
                 if cells:
-                    add(" | ".join(cells), f"{prefix}{number}", cells)
+                    add(" | ".join(cells), f"{prefix}{number}", tuple(cells))

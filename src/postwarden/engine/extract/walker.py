@@ -30,7 +30,9 @@ class Walker:
         if not text or text.isspace():
             return
         self.budget.add_text(len(text))
-        self.units.append(TextUnit(text, where, tuple(cells) if cells is not None else None))
+        if cells is not None and type(cells) is not tuple:
+            cells = tuple(cells)
+        self.units.append(TextUnit(text, where, cells))
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))

@@ -46,9 +46,7 @@ class RecipientAnalyzer:
         self.org_domains = tuple(d.lower() for d in org_domains)
         self.partner_domains = tuple(d.lower() for d in partner_domains)
         self.history: ContactHistory = history if history is not None else NoHistory()
-        self.exemptions: ExemptionBook = (
-            exemptions if exemptions is not None else NoExemptions()
-        )
+        self.exemptions: ExemptionBook = exemptions if exemptions is not None else NoExemptions()
         self.webmail = webmail if webmail is not None else webmail_domains()
         self.frequent_min = frequent_min
         self._finder_key: tuple[int, frozenset[str]] | None = None

@@ -10,7 +10,7 @@ import secrets
 import shutil
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -30,8 +30,8 @@ from postwarden.engine.registers.index import (
 from postwarden.engine.registers.normalise import NORMALISERS, UNIQUE_FIELDS, Field, has_cjk
 from postwarden.engine.registers.table import RegisterFileError, RegisterTable, Row, map_columns
 
-CHUNK_ROWS = 50_000
-_CACHE_MAX = 500_000
+CHUNK_ROWS = 100_000
+_CACHE_MAX = 300_000
 _MAX_STATUSES = 255
 _FIXED_FIELDS = {
     "hkid": Field.HKID,
@@ -68,7 +68,7 @@ class _Accumulator:
     statuses: dict[str, int] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     unrecognised: Counter[str] = field(default_factory=Counter)
-    caches: dict[Field, dict[str, int]] = field(default_factory=dict)
+    caches: dict[Field, dict[str, str | None]] = field(default_factory=dict)
     rows: int = 0
 
 
@@ -135,21 +135,19 @@ def _add_chunk(
     base = acc.rows
     n = len(rows)
     by_field = {f: i for i, f in columns.items()}
+    cols = list(zip(*rows, strict=True))  # rows come padded to the header's width
 
-    def column(i: int) -> list[str]:
-        return [r[i].strip() if i < len(r) else "" for r in rows]
-
-    ids = column(by_field["id"])
-    for offset, rid in enumerate(ids):
-        if not rid:
-            raise RegisterFileError(f"row {last_line - n + offset + 1} has no record id")
+    ids = [i.strip() for i in cols[by_field["id"]]]
+    if not all(ids):
+        empty = ids.index("")
+        raise RegisterFileError(f"row {last_line - n + empty + 1} has no record id")
     encoded = [i.encode() for i in ids]
     ids_out.write(b"".join(encoded))
     acc.id_lengths.append(np.fromiter(map(len, encoded), dtype=np.uint64, count=n))
     acc.id_hashes.append(id_hashes(ids))
 
     if "status" in by_field:
-        codes = [_status_code(acc, s) for s in column(by_field["status"])]
+        codes = [_status_code(acc, s) for s in cols[by_field["status"]]]
         acc.status.append(np.array(codes, dtype=np.uint8))
     else:
         acc.status.append(np.full(n, _status_code(acc, ""), dtype=np.uint8))
@@ -157,7 +155,7 @@ def _add_chunk(
     for name, i in by_field.items():
         if name in ("id", "status"):
             continue
-        values = column(i)
+        values = cols[i]
         if name in _EITHER:
             zh, en = _EITHER[name]
             zh_values = [v if has_cjk(v) else "" for v in values]
@@ -170,38 +168,41 @@ def _add_chunk(
 
 
 def _add_field(
-    acc: _Accumulator, digester: Digester, fld: Field, values: list[str], base: int
+    acc: _Accumulator, digester: Digester, fld: Field, values: Sequence[str], base: int
 ) -> None:
+    """Normalise and hash one column of a chunk, each distinct value once."""
     normalise = NORMALISERS[fld]
-    hash_one = digester.one
-    # Names repeat by the thousand and addresses by household: remember what a raw value
-    # hashed to (-1: not a value of this field).  Unique fields would only fill memory.
+    distinct = list(dict.fromkeys(values))
+    # Names repeat by the thousand across the whole file: remember their normal forms
+    # between chunks.  Unique fields would only fill memory.
     cache = None if fld in UNIQUE_FIELDS else acc.caches.setdefault(fld, {})
-    recs: list[int] = []
-    hashes: list[int] = []
-    missed = 0
-    for i, v in enumerate(values):
-        if not v:
-            continue
-        h = cache.get(v) if cache is not None else None
-        if h is None:
-            norm = normalise(v)
-            h = -1 if norm is None else hash_one(fld, norm)
-            if cache is not None:
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                cache[v] = h
-        if h < 0:
-            missed += 1
-            continue
-        recs.append(base + i)
-        hashes.append(h)
-    if missed:
-        acc.unrecognised[fld.label] += missed
-    if hashes:
-        acc.hashes.append(np.array(hashes, dtype=np.uint64))
-        acc.records.append(np.array(recs, dtype=np.uint32))
-        acc.counts[fld.label] += len(hashes)
+    if cache is None:
+        norms = [normalise(v) if v else None for v in distinct]
+    else:
+        norms = []
+        for v in distinct:
+            if v in cache:
+                norms.append(cache[v])
+                continue
+            norm = normalise(v) if v else None
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[v] = norm
+            norms.append(norm)
+    known = {v: m for v, m in zip(distinct, norms, strict=True) if m is not None}
+    unknown = sum(1 for v in distinct if v and v not in known)
+    if unknown:
+        acc.unrecognised[fld.label] += sum(1 for v in values if v and v not in known)
+    if not known:
+        return
+    unique_norms = list(dict.fromkeys(known.values()))
+    position = {m: i for i, m in enumerate(unique_norms)}
+    at = {v: position[m] for v, m in known.items()}
+    idx = np.array([at.get(v, -1) for v in values], dtype=np.int64)
+    hit = idx >= 0
+    acc.hashes.append(digester.many(fld, unique_norms)[idx[hit]])
+    acc.records.append((np.flatnonzero(hit) + base).astype(np.uint32))
+    acc.counts[fld.label] += int(hit.sum())
 
 
 def _status_code(acc: _Accumulator, text: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +24,9 @@ from postwarden.engine.registers.normalise import (
     Field,
     address_en,
     address_zh,
-    candidates,
     has_cjk,
+    other_candidates,
+    unique_candidates,
 )
 from postwarden.model import Finding, TextUnit
 
@@ -56,8 +57,9 @@ MAX_TEXT_LINES = 20_000
 up); past this the cost of a huge text attachment would dwarf detection."""
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
-_JOIN_LINES = 3
+_JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
+_DIGIT = re.compile(r"[0-9０-９]")
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
 
 
@@ -80,56 +82,166 @@ class Queries:
     group_where: list[str]
 
 
-class _Collector:
-    """Turns text units and detector spans into grouped (field, normalised value) pairs."""
+@dataclass(slots=True)
+class _Row:
+    group: int
+    cells: tuple[str, ...]
+    spans: list[Finding]
+
+
+class Collector:
+    """Turns text units and detector spans into grouped (field, normalised value) pairs.
+
+    Table rows are read in two phases: first only their unique fields (cheap shape tests),
+    then, by :meth:`finish_rows`, names, addresses and dates of the rows where no unique
+    field found a record — a leaked register dump has an HKID on every row, and skipping
+    the rest of those rows saves most of the cost of matching it.
+    """
 
     def __init__(self) -> None:
-        self.keys: dict[tuple[Field, str], int] = {}
+        self.keys: dict[tuple[int, str], int] = {}
         self.key_of: list[int] = []
         self.group_of: list[int] = []
         self.group_where: list[str] = []
-        self._cells: dict[str, list[int]] = {}
+        self.rows: list[_Row] = []
+        self._unique: dict[str, list[int]] = {}
+        self._other: dict[str, list[int]] = {}
+        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._fields = np.zeros(0, dtype=np.uint8)
         self.lines_left = MAX_TEXT_LINES
 
-    def new_group(self, where: str) -> int:
+    def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
+        """Phase one: running text whole, table rows for their unique fields."""
+        by_where: dict[str, list[int]] = {}
+        for u, unit in enumerate(units):
+            by_where.setdefault(unit.where, []).append(u)
+        spans: dict[int, list[Finding]] = {}
+        for f in findings:
+            if f.detector not in DETECTOR_FIELDS:
+                continue
+            for u in by_where.get(f.where, ()):
+                if units[u].text[f.start : f.end] == f.value:
+                    spans.setdefault(u, []).append(f)
+                    break
+        stream: list[TextUnit] = []
+        stream_spans: dict[int, list[Finding]] = {}
+        for u, unit in enumerate(units):
+            if unit.cells is not None:
+                self._running(stream, stream_spans)
+                stream, stream_spans = [], {}
+                self._row(unit, unit.cells, spans.get(u, []))
+                continue
+            if stream and stream[-1].source != unit.source:
+                self._running(stream, stream_spans)
+                stream, stream_spans = [], {}
+            if u in spans:
+                stream_spans[len(stream)] = spans[u]
+            stream.append(unit)
+        self._running(stream, stream_spans)
+
+    def finish_rows(self, skip: set[int]) -> None:
+        """Phase two: names, addresses and dates of the rows whose group is not in ``skip``."""
+        for row in self.rows:
+            if row.group in skip:
+                continue
+            keys: list[int] = []
+            for cell in row.cells:
+                keys.extend(self._keys(cell, self._other, other_candidates))
+            self._add(keys, (row.group,))
+            whole = set(row.cells)
+            for f in row.spans:
+                if DETECTOR_FIELDS[f.detector] not in UNIQUE_FIELDS and f.value not in whole:
+                    self._add_span(f, (row.group,))
+        self.rows = []
+
+    def queries(self, digester: Digester) -> Queries:
+        """The (group, value) pairs so far, hashed; each distinct value is hashed once."""
+        keys = list(self.keys)
+        done = len(self._hashes)
+        if len(keys) > done:
+            fresh = keys[done:]
+            fields = np.array([f for f, _ in fresh], dtype=np.uint8)
+            hashes = np.zeros(len(fresh), dtype=np.uint64)
+            for fld in Field:
+                idx = np.flatnonzero(fields == fld)
+                if len(idx):
+                    hashes[idx] = digester.many(fld, [fresh[i][1] for i in idx])
+            self._hashes = np.concatenate([self._hashes, hashes])
+            self._fields = np.concatenate([self._fields, fields])
+        key_of = np.array(self.key_of, dtype=np.int64)
+        groups = np.array(self.group_of, dtype=np.int64)
+        # One entry per (group, value): a name twice in a row is still one field of that row.
+        if len(key_of):
+            pair = np.unique(groups * len(keys) + key_of)
+            groups, key_of = pair // len(keys), pair % len(keys)
+        return Queries(
+            hashes=self._hashes[key_of],
+            fields=self._fields[key_of],
+            groups=groups,
+            group_where=self.group_where,
+        )
+
+    def _new_group(self, where: str) -> int:
         self.group_where.append(where)
         return len(self.group_where) - 1
 
-    def key(self, fld: Field, norm: str) -> int:
-        k = self.keys.get((fld, norm))
+    def _key(self, fld: Field, norm: str) -> int:
+        # Plain int, not the enum, in the dict key: Enum.__hash__ runs in Python.
+        key = (int(fld), norm)
+        k = self.keys.get(key)
         if k is None:
-            k = self.keys[(fld, norm)] = len(self.keys)
+            k = self.keys[key] = len(self.keys)
         return k
 
-    def text_keys(self, text: str) -> list[int]:
-        """Keys of every field ``text`` could be, cached: cells repeat a lot in tables."""
-        ks = self._cells.get(text)
+    def _keys(
+        self,
+        text: str,
+        cache: dict[str, list[int]],
+        find: Callable[[str], list[tuple[Field, str]]],
+    ) -> list[int]:
+        """Keys of the fields ``text`` could be, cached: cells repeat a lot in tables."""
+        ks = cache.get(text)
         if ks is None:
-            ks = self._cells[text] = [self.key(f, n) for f, n in candidates(text)]
+            ks = cache[text] = [self._key(f, n) for f, n in find(text)]
         return ks
 
-    def add(self, keys: Sequence[int], groups: Sequence[int]) -> None:
+    def _text_keys(self, text: str) -> list[int]:
+        return self._keys(text, self._unique, unique_candidates) or self._keys(
+            text, self._other, other_candidates
+        )
+
+    def _add(self, keys: Sequence[int], groups: Sequence[int]) -> None:
         for g in groups:
             self.key_of.extend(keys)
             self.group_of.extend([g] * len(keys))
 
-    def span_key(self, finding: Finding) -> int | None:
-        fld = DETECTOR_FIELDS.get(finding.detector)
-        if fld is None or not finding.value:
-            return None
+    def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
+        fld = DETECTOR_FIELDS[finding.detector]
         norm = NORMALISERS[fld](finding.value)
-        return None if norm is None else self.key(fld, norm)
+        if norm is not None:
+            self._add((self._key(fld, norm),), groups)
 
-    def row(self, unit: TextUnit, cells: tuple[str, ...], spans: list[Finding]) -> None:
-        g = self.new_group(unit.where)
+    def _row(self, unit: TextUnit, cells: tuple[str, ...], spans: list[Finding]) -> None:
+        g = self._new_group(unit.where)
+        keys: list[int] = []
+        cache = self._unique
         for cell in cells:
-            self.add(self.text_keys(cell), (g,))
+            ks = cache.get(cell)
+            if ks is None:
+                # Inline shape test: most cells (names, addresses, words) can be no email,
+                # HKID or phone, and a row has many cells.
+                if "@" not in cell and (len(cell) > 40 or _DIGIT.search(cell) is None):
+                    continue
+                ks = self._keys(cell, cache, unique_candidates)
+            keys.extend(ks)
+        self._add(keys, (g,))
         whole = set(cells)
         for f in spans:
-            if f.value not in whole and (k := self.span_key(f)) is not None:
-                self.add((k,), (g,))
+            if DETECTOR_FIELDS[f.detector] in UNIQUE_FIELDS and f.value not in whole:
+                self._add_span(f, (g,))
+        self.rows.append(_Row(g, cells, spans))
 
-    def running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
+    def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
         """A stream of running-text units: each line joins the window groups of the pairs
         (previous line, line) and (line, next line), so fields on adjacent lines (a name
         above an address block) count together."""
@@ -144,33 +256,32 @@ class _Collector:
                 if not line.strip():
                     line_groups.append((window,) if window >= 0 else ())
                     continue
-                nxt = self.new_group(unit.where)
+                nxt = self._new_group(unit.where)
                 groups = (window, nxt) if window >= 0 else (nxt,)
                 line_groups.append(groups)
                 window = nxt
                 if self.lines_left > 0:
                     self.lines_left -= 1
-                    self.add(self._line_keys(line), groups)
+                    self._add(self._line_keys(line), groups)
             if self.lines_left > 0:
                 self._joined(lines, line_groups)
             for f in spans.get(u, ()):
-                if (k := self.span_key(f)) is not None:
-                    if window < 0:
-                        window = self.new_group(unit.where)
-                    i = bisect.bisect_right(starts, f.start) - 1
-                    self.add((k,), line_groups[i] or (window,))
+                if window < 0:
+                    window = self._new_group(unit.where)
+                i = bisect.bisect_right(starts, f.start) - 1
+                self._add_span(f, line_groups[i] or (window,))
 
     def _line_keys(self, line: str) -> list[int]:
-        keys = list(self.text_keys(line))
+        keys = list(self._text_keys(line))
         parts = _SEGMENT.split(line)
         if len(parts) > 1:
             for part in parts:
                 if part:
-                    keys.extend(self.text_keys(part))
+                    keys.extend(self._text_keys(part))
         return keys
 
     def _joined(self, lines: list[str], line_groups: list[tuple[int, ...]]) -> None:
-        """Addresses written over several lines: join up to three short lines."""
+        """Addresses written over several lines: join up to five short lines."""
         for i, first in enumerate(lines):
             if not first.strip() or len(first) > _JOIN_LINE_CHARS:
                 continue
@@ -180,61 +291,12 @@ class _Collector:
                     break
                 parts.append(nxt.strip())
                 text = ", ".join(parts)
-                norm = address_zh(text) if has_cjk(text) else address_en(text)
+                if has_cjk(text):
+                    fld, norm = Field.ADDRESS_ZH, address_zh(text)
+                else:
+                    fld, norm = Field.ADDRESS_EN, address_en(text)
                 if norm is not None:
-                    fld = Field.ADDRESS_ZH if has_cjk(text) else Field.ADDRESS_EN
-                    self.add((self.key(fld, norm),), line_groups[i])
-
-
-def collect(units: Sequence[TextUnit], findings: Sequence[Finding], digester: Digester) -> Queries:
-    """Hash every candidate value of a message once, grouped by row and text window."""
-    col = _Collector()
-    by_where: dict[str, list[int]] = {}
-    for u, unit in enumerate(units):
-        by_where.setdefault(unit.where, []).append(u)
-    spans: dict[int, list[Finding]] = {}
-    for f in findings:
-        if f.detector not in DETECTOR_FIELDS:
-            continue
-        for u in by_where.get(f.where, ()):
-            if units[u].text[f.start : f.end] == f.value:
-                spans.setdefault(u, []).append(f)
-                break
-    stream: list[TextUnit] = []
-    stream_spans: dict[int, list[Finding]] = {}
-    for u, unit in enumerate(units):
-        if unit.cells is not None:
-            col.running(stream, stream_spans)
-            stream, stream_spans = [], {}
-            col.row(unit, unit.cells, spans.get(u, []))
-            continue
-        if stream and stream[-1].source != unit.source:
-            col.running(stream, stream_spans)
-            stream, stream_spans = [], {}
-        if u in spans:
-            stream_spans[len(stream)] = spans[u]
-        stream.append(unit)
-    col.running(stream, stream_spans)
-
-    keys = list(col.keys)
-    key_hashes = np.zeros(len(keys), dtype=np.uint64)
-    key_fields = np.array([f for f, _ in keys], dtype=np.uint8)
-    for fld in Field:
-        idx = np.flatnonzero(key_fields == fld)
-        if len(idx):
-            key_hashes[idx] = digester.many(fld, [keys[i][1] for i in idx])
-    key_of = np.array(col.key_of, dtype=np.int64)
-    groups = np.array(col.group_of, dtype=np.int64)
-    # One entry per (group, value): a name twice in a row is still one field of that row.
-    if len(key_of):
-        pair = np.unique(groups * len(keys) + key_of)
-        groups, key_of = pair // len(keys), pair % len(keys)
-    return Queries(
-        hashes=key_hashes[key_of],
-        fields=key_fields[key_of],
-        groups=groups,
-        group_where=col.group_where,
-    )
+                    self._add((self._key(fld, norm),), line_groups[i])
 
 
 def _expand(lo: Ints, n: Ints) -> tuple[Ints, Ints]:
@@ -358,6 +420,19 @@ def mask_label(mask: int) -> str:
     return "+".join(f.label for f in Field if mask >> f & 1)
 
 
+def strong_groups(index: RegisterIndex, q: Queries) -> set[int]:
+    """Groups where a unique field of some record of ``index`` was found."""
+    unique = np.isin(q.fields, [int(x) for x in UNIQUE_FIELDS])
+    if not unique.any() or not len(index.hashes):
+        return set()
+    hashes = q.hashes[unique]
+    n = np.searchsorted(index.hashes, hashes, side="right") - np.searchsorted(
+        index.hashes, hashes, side="left"
+    )
+    hit = (n > 0) & (n <= UNIQUE_MAX)
+    return set(q.groups[unique][hit].tolist())
+
+
 def match(
     indexes: Sequence[RegisterIndex],
     units: Sequence[TextUnit],
@@ -368,7 +443,14 @@ def match(
     out = RegisterMatch()
     if not indexes:
         return out
-    q = collect(units, findings, digester)
+    col = Collector()
+    col.scan(units, findings)
+    if col.rows:
+        # Rows whose unique field found a record in every register need nothing more.
+        q = col.queries(digester)
+        skip = set.intersection(*(strong_groups(index, q) for index in indexes))
+        col.finish_rows(skip)
+    q = col.queries(digester)
     labels: dict[int, str] = {}
     for index in indexes:
         p = present(index, q)

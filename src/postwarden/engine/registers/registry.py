@@ -88,6 +88,10 @@ class RegisterSet:
         self.refresh()
         return match(list(self._indexes.values()), units, findings, self.digester)
 
+    def email_registers(self) -> frozenset[str]:
+        """Registers that hold an email field (the engine's ``SubjectDirectory``)."""
+        return frozenset(n for n, i in self._indexes.items() if i.info.fields.get("email"))
+
     def hash_email(self, address: str) -> int | None:
         """The keyed hash a register stores for ``address``, or ``None`` if it is no address."""
         norm = email(address)

@@ -241,10 +241,15 @@ class RegisterTable:
         width = len(self.header)
         for row in self._rows:
             self.line += 1
-            if len(row) > width and any(c.strip() for c in row[width:]):
-                raise RegisterFileError(
-                    f"{self.path} row {self.line} has {len(row)} cells, the header {width}"
-                )
+            if len(row) != width:
+                if len(row) > width:
+                    if any(c.strip() for c in row[width:]):
+                        raise RegisterFileError(
+                            f"{self.path} row {self.line} has {len(row)} cells, the header {width}"
+                        )
+                    del row[width:]
+                else:
+                    row.extend([""] * (width - len(row)))
             chunk.append(row)
             if len(chunk) >= size:
                 yield chunk
@@ -276,11 +281,9 @@ class RegisterTable:
                     )
                 except csv.Error:
                     dialect = csv.excel
-                for line, row in enumerate(csv.reader(fh, dialect), 1):
+                for row in csv.reader(fh, dialect):
                     if not row or (len(row) == 1 and not row[0].strip()):
                         continue
-                    if line > 1 and any("\x00" in c for c in row):
-                        raise RegisterFileError(f"{self.path} line {line} holds NUL bytes")
                     yield row
             except UnicodeDecodeError as exc:
                 raise RegisterFileError(

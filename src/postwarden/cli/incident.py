@@ -1,0 +1,116 @@
+"""``postwarden incident scope``: whose register data is in leaked files, counted by status."""
+
+from __future__ import annotations
+
+import csv
+import json
+from email.message import EmailMessage
+from mimetypes import guess_type
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from postwarden.cli import incident_cases as cases
+from postwarden.cli.common import UsageError, read_input_file, state
+from postwarden.cli.register import open_registers
+from postwarden.engine import Inspector
+from postwarden.model import UNINSPECTABLE
+
+incident_app = typer.Typer(
+    help="Breach response: scope a leak, incidents, letters, report.", no_args_is_help=True
+)
+
+
+def as_message(path: Path, data: bytes) -> bytes:
+    """A leaked file as the engine reads it: an .eml is the message itself; anything else
+    (xlsx, csv, docx, pdf, zip ...) becomes the one attachment of a bare message, so every
+    extractor, limit and nesting rule of the gateway applies unchanged."""
+    if path.suffix.lower() == ".eml":
+        return data
+    msg = EmailMessage()
+    msg["Subject"] = f"incident file {path.name}"
+    # The extractors sniff the content; the declared type is only a hint.
+    maintype, _, subtype = (guess_type(path.name)[0] or "application/octet-stream").partition("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    return msg.as_bytes()
+
+
+@incident_app.command("scope")
+def scope(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(help="Leaked files: eml, xlsx, csv, docx, pdf, zip.")
+    ],
+    register: Annotated[str, typer.Option("--register", help="The register to count against.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write the affected record ids here (csv, header 'id')."),
+    ] = None,
+) -> None:
+    """The distinct register records present in the files, counted by status."""
+    settings = state(ctx).settings()
+    raws = [(path, read_input_file(path)) for path in files]
+    registers = open_registers(settings, [register])
+    index = registers.get(register)
+    inspector = Inspector(
+        limits=settings.limits, org_domains=settings.org_domains, registers=registers
+    )
+    everyone: set[int] = set()
+    per_file: list[dict[str, Any]] = []
+    for path, data in raws:
+        report = inspector.inspect(as_message(path, data))
+        records = report.record_ids.get(register, set())
+        everyone |= records
+        unreadable = sorted(
+            {
+                f"{f.source}: {f.detail}"
+                for f in report.verdict.findings
+                if f.detector == UNINSPECTABLE
+            }
+        )
+        per_file.append({"file": str(path), "subjects": len(records), "uninspectable": unreadable})
+        for reason in unreadable:
+            # Never silent: a scope that could not read everything says so.
+            typer.echo(f"postwarden: {path}: not inspected: {reason}", err=True)
+    ordered = sorted(everyone)
+    by_status = index.by_status(ordered)
+    if export is not None:
+        try:
+            with export.open("w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out, lineterminator="\n")
+                writer.writerow(["id"])
+                writer.writerows([rid] for rid in index.ids(ordered))
+        except OSError as exc:
+            raise UsageError(f"cannot write {export}: {exc.strerror}") from None
+    if as_json:
+        result = {
+            "register": register,
+            "subjects": len(ordered),
+            "by_status": by_status,
+            "files": per_file,
+        }
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    typer.echo(f"register {register}: {len(ordered):,} people")
+    for status, count in by_status.items():
+        typer.echo(f"  {status}: {count:,}")
+    for item in per_file:
+        typer.echo(f"  {item['file']}: {item['subjects']:,}")
+    if export is not None:
+        typer.echo(f"record ids written to {export}")
+
+
+# Breach response (issue 7): the commands live in cli/incident_cases.py.
+incident_app.command("open")(cases.open_cmd)
+incident_app.command("add")(cases.add_cmd)
+incident_app.command("list")(cases.list_cmd)
+incident_app.command("show")(cases.show_cmd)
+incident_app.command("update")(cases.update_cmd)
+incident_app.command("add-recipient")(cases.add_recipient_cmd)
+incident_app.command("status")(cases.status_cmd)
+incident_app.command("recall")(cases.recall_cmd)
+incident_app.command("confirm-recall")(cases.confirm_recall_cmd)
+incident_app.command("letters")(cases.letters_cmd)
+incident_app.command("report")(cases.report_cmd)

@@ -1,0 +1,542 @@
+"""The breach response commands of ``postwarden incident`` (open, letters, report ...)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from postwarden.cli.audit import cli_actor
+from postwarden.cli.common import OperationalError, UsageError, read_input_file, state
+from postwarden.cli.inspecting import open_database
+from postwarden.engine import Inspector
+from postwarden.engine.registers import RegisterError, RegisterFileError, RegisterSet
+from postwarden.engine.registers.table import RegisterTable, map_columns
+from postwarden.incidents.casebook import Casebook, Details, IncidentError, Status
+from postwarden.incidents.facts import IncidentFacts
+from postwarden.incidents.fonts import FontError
+from postwarden.incidents.intake import Intake, NewItem
+from postwarden.incidents.letters import select_addressees, write_letters
+from postwarden.incidents.recall import RecallError, build_recall
+from postwarden.incidents.report import write_report
+from postwarden.model import Envelope
+from postwarden.outbound import OutboundError, outbound_from
+from postwarden.settings import Settings, SettingsError
+from postwarden.store.keys import SealError
+from postwarden.store.quarantine import Quarantine, QuarantineError
+
+By = Annotated[str | None, typer.Option("--by", help="Who acts (default: cli:<os user>).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+IncidentId = Annotated[int, typer.Argument(help="The incident's number.")]
+
+
+def _casebook(settings: Settings) -> Casebook:
+    try:
+        return Casebook(open_database(settings), settings.secret())
+    except SettingsError as exc:
+        raise OperationalError(str(exc)) from None
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: expected an ISO date and time, got {text!r}") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def _details(occurred_at: str | None, discovered_at: str | None, **text: str | None) -> Details:
+    return Details(
+        occurred_at=_when(occurred_at, "--occurred-at"),
+        discovered_at=_when(discovered_at, "--discovered-at"),
+        **text,
+    )
+
+
+def _intake_items(
+    settings: Settings, messages: list[str], files: list[Path], registers: list[str]
+) -> list[NewItem]:
+    """Inspect every quarantined message and file against the registers."""
+    try:
+        register_set = RegisterSet(settings.registers_dir, settings.secret(), registers or None)
+    except (RegisterError, SettingsError) as exc:
+        raise OperationalError(str(exc)) from None
+    if not len(register_set):
+        typer.echo("postwarden: no registers imported: the scope will be empty", err=True)
+    intake = Intake(
+        Inspector(limits=settings.limits, org_domains=settings.org_domains, registers=register_set)
+    )
+    items = [intake.file(path, read_input_file(path)) for path in files]
+    if messages:
+        engine = open_database(settings)
+        try:
+            quarantine = Quarantine.from_settings(settings)
+            with Session(engine) as session:
+                for item_id in messages:
+                    row = Quarantine.get(session, item_id)
+                    raw = quarantine.read(row)
+                    new = intake.message(raw, row.id, Envelope(row.sender, tuple(row.recipients)))
+                    items.append(
+                        new if new.sent_at else dataclasses.replace(new, sent_at=row.created)
+                    )
+        except QuarantineError as exc:
+            raise UsageError(str(exc)) from None
+        except (SealError, SettingsError, SQLAlchemyError) as exc:
+            raise OperationalError(f"cannot read the quarantine: {exc}") from None
+    return items
+
+
+def _facts(casebook: Casebook, incident_id: int) -> IncidentFacts:
+    try:
+        return casebook.facts(incident_id)
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_cmd(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option("--title", help="A short title for the incident.")],
+    message: Annotated[
+        list[str] | None,
+        typer.Option("--message", help="A quarantined message id that left (repeat)."),
+    ] = None,
+    files: Annotated[
+        list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
+    ] = None,
+    register: Annotated[
+        list[str] | None,
+        typer.Option("--register", help="Scope against this register only (repeat)."),
+    ] = None,
+    occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO).")] = None,
+    discovered_at: Annotated[str | None, typer.Option(help="When it was found (ISO).")] = None,
+    discovered_how: Annotated[str | None, typer.Option(help="How it was found.")] = None,
+    summary: Annotated[str | None, typer.Option(help="What happened (English).")] = None,
+    summary_zh: Annotated[str | None, typer.Option(help="What happened (Chinese).")] = None,
+    cause: Annotated[str | None, typer.Option(help="Why it happened.")] = None,
+    data_user: Annotated[str | None, typer.Option(help="The organisation (English).")] = None,
+    data_user_zh: Annotated[str | None, typer.Option(help="The organisation (Chinese).")] = None,
+    contact: Annotated[str | None, typer.Option(help="Whom affected people contact.")] = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Open an incident for messages or files that left; its scope is computed now."""
+    if not message and not files:
+        raise UsageError("give at least one --message ID or --files FILE")
+    settings = state(ctx).settings()
+    items = _intake_items(settings, message or [], files or [], register or [])
+    details = _details(
+        occurred_at,
+        discovered_at,
+        discovered_how=discovered_how,
+        summary=summary,
+        summary_zh=summary_zh,
+        cause=cause,
+        data_user=data_user,
+        data_user_zh=data_user_zh,
+        contact=contact,
+    )
+    casebook = _casebook(settings)
+    try:
+        incident_id = casebook.open(title, items, by=by or cli_actor(), details=details)
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps({"id": incident_id}))
+        return
+    facts = casebook.facts(incident_id)
+    typer.echo(
+        f"incident {incident_id} opened: {facts.scope.subjects} people in scope "
+        f"({facts.scope.living} living, {facts.scope.deceased} deceased)"
+    )
+
+
+def add_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    message: Annotated[
+        list[str] | None, typer.Option("--message", help="A quarantined message id (repeat).")
+    ] = None,
+    files: Annotated[
+        list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
+    ] = None,
+    register: Annotated[
+        list[str] | None,
+        typer.Option("--register", help="Scope against this register only (repeat)."),
+    ] = None,
+    by: By = None,
+) -> None:
+    """Add more messages or files that left to an incident (a resend, a forward)."""
+    if not message and not files:
+        raise UsageError("give at least one --message ID or --files FILE")
+    settings = state(ctx).settings()
+    items = _intake_items(settings, message or [], files or [], register or [])
+    casebook = _casebook(settings)
+    try:
+        casebook.add_items(incident_id, items, by=by or cli_actor())
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(
+        f"incident {incident_id}: {casebook.facts(incident_id).scope.subjects} people in scope"
+    )
+
+
+def list_cmd(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List incidents, newest first."""
+    rows = _casebook(state(ctx).settings()).list()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "status": r.status,
+                        "opened_at": r.opened_at.isoformat(),
+                        "items": r.items,
+                        "subjects": r.subjects,
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
+    for r in rows:
+        typer.echo(
+            f"{r.id:>5}  {r.status:<10} {r.subjects:>8} people  {r.items} item(s)  {r.title}"
+        )
+
+
+def facts_json(facts: IncidentFacts) -> dict[str, Any]:
+    """An incident as ``incident show --json`` prints it (the console shows the same)."""
+    return {
+        "id": facts.id,
+        "reference": facts.reference,
+        "title": facts.title,
+        "status": facts.status,
+        "opened_at": facts.opened_at.isoformat(),
+        "opened_by": facts.opened_by,
+        "fields": list(facts.fields),
+        "scope": facts.scope.to_json(),
+        "items": [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "name": i.name,
+                "sender": i.sender,
+                "sent_at": i.sent_at.isoformat() if i.sent_at else None,
+                "recipients": list(i.recipients),
+                "sha256": i.sha256,
+            }
+            for i in facts.items
+        ],
+        "recipients": [
+            {
+                "id": r.id,
+                "address": r.address,
+                "unintended": r.unintended,
+                "recall_sent_at": r.recall_sent_at.isoformat() if r.recall_sent_at else None,
+                "confirmed_at": r.confirmed_at.isoformat() if r.confirmed_at else None,
+            }
+            for r in facts.recipients
+        ],
+        "timeline": [
+            {
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "status": e.status,
+                "by": e.actor,
+                "note": e.note,
+            }
+            for e in facts.events
+        ],
+    }
+
+
+def show_cmd(ctx: typer.Context, incident_id: IncidentId, as_json: AsJson = False) -> None:
+    """Show an incident: scope per register, status and recipient, items, timeline."""
+    facts = _facts(_casebook(state(ctx).settings()), incident_id)
+    data = facts_json(facts)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    scope = data["scope"]
+    typer.echo(f"{facts.reference}  {facts.title}  [{facts.status}]")
+    typer.echo(
+        f"scope: {scope['subjects']} people ({scope['living']} living, "
+        f"{scope['deceased']} deceased)"
+    )
+    for name, reg in scope["registers"].items():
+        typer.echo(f"  register {name}: {reg['subjects']} {reg['by_status']}")
+    for address, regs in scope["by_recipient"].items():
+        typer.echo(f"  reached {address}: {regs}")
+    for item in data["items"]:
+        typer.echo(
+            f"item {item['id']}: {item['kind']} {item['name']} "
+            f"to {', '.join(item['recipients']) or '-'}"
+        )
+    for r in data["recipients"]:
+        state_ = (
+            "confirmed"
+            if r["confirmed_at"]
+            else "recall sent"
+            if r["recall_sent_at"]
+            else "no recall yet"
+        )
+        typer.echo(
+            f"recipient {r['address']}: {'unintended' if r['unintended'] else 'intended'}, {state_}"
+        )
+    for e in data["timeline"]:
+        status = f" → {e['status']}" if e["status"] else ""
+        typer.echo(
+            f"  {e['at']}  {e['kind']}{status} by {e['by']}"
+            + (f": {e['note']}" if e["note"] else "")
+        )
+
+
+def update_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO).")] = None,
+    discovered_at: Annotated[str | None, typer.Option(help="When it was found (ISO).")] = None,
+    discovered_how: Annotated[str | None, typer.Option(help="How it was found.")] = None,
+    summary: Annotated[str | None, typer.Option(help="What happened (English).")] = None,
+    summary_zh: Annotated[str | None, typer.Option(help="What happened (Chinese).")] = None,
+    cause: Annotated[str | None, typer.Option(help="Why it happened.")] = None,
+    remedial: Annotated[str | None, typer.Option(help="Remedial actions (English).")] = None,
+    remedial_zh: Annotated[str | None, typer.Option(help="Remedial actions (Chinese).")] = None,
+    risk: Annotated[str | None, typer.Option(help="Risk of harm assessment.")] = None,
+    data_user: Annotated[str | None, typer.Option(help="The organisation (English).")] = None,
+    data_user_zh: Annotated[str | None, typer.Option(help="The organisation (Chinese).")] = None,
+    contact: Annotated[str | None, typer.Option(help="Whom affected people contact.")] = None,
+    by: By = None,
+) -> None:
+    """Record the facts the letters and the regulator report are written from."""
+    details = _details(
+        occurred_at,
+        discovered_at,
+        discovered_how=discovered_how,
+        summary=summary,
+        summary_zh=summary_zh,
+        cause=cause,
+        remedial=remedial,
+        remedial_zh=remedial_zh,
+        risk=risk,
+        data_user=data_user,
+        data_user_zh=data_user_zh,
+        contact=contact,
+    )
+    try:
+        _casebook(state(ctx).settings()).update(incident_id, details, by=by or cli_actor())
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"incident {incident_id} updated")
+
+
+def add_recipient_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    address: Annotated[str, typer.Argument(help="Who received it.")],
+    intended: Annotated[
+        bool, typer.Option("--intended", help="The address it was meant for (no recall).")
+    ] = False,
+    note: Annotated[str, typer.Option("--note", help="Why, how it is known.")] = "",
+    by: By = None,
+) -> None:
+    """Record a recipient of the incident's items, unintended unless ``--intended``."""
+    try:
+        _casebook(state(ctx).settings()).add_recipient(
+            incident_id, address, unintended=not intended, by=by or cli_actor(), note=note
+        )
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(
+        f"incident {incident_id}: {address.strip().lower()} "
+        f"{'intended' if intended else 'unintended'}"
+    )
+
+
+def status_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    status: Annotated[Status, typer.Argument(help="open, contained, notified, reported, closed")],
+    by: Annotated[str, typer.Option("--by", help="Who changes it.")],
+    note: Annotated[str, typer.Option("--note", help="What was done.")],
+) -> None:
+    """Move an incident to another status (on the timeline and in the audit chain)."""
+    try:
+        _casebook(state(ctx).settings()).set_status(incident_id, status, by=by, note=note)
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"incident {incident_id}: {status.value}")
+
+
+def recall_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    from_addr: Annotated[str, typer.Option("--from", help="The privacy officer's address.")],
+    next_hop: Annotated[str | None, typer.Option(help="HOST:PORT to send through.")] = None,
+    outbox: Annotated[Path | None, typer.Option(help="Write to this folder instead.")] = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Also to recipients who already had one.")
+    ] = False,
+    by: By = None,
+) -> None:
+    """Send the bilingual recall request to every unintended recipient."""
+    settings = state(ctx).settings()
+    casebook = _casebook(settings)
+    facts = _facts(casebook, incident_id)
+    targets = [
+        r
+        for r in facts.unintended
+        if r.confirmed_at is None and (again or r.recall_sent_at is None)
+    ]
+    if not targets:
+        typer.echo(f"incident {incident_id}: nobody left to send a recall request to")
+        return
+    try:
+        outbound = outbound_from(settings, next_hop, outbox)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    sent: list[int] = []
+    try:
+        for recipient in targets:
+            outbound.send(
+                build_recall(facts, recipient, from_addr=from_addr), from_addr, [recipient.address]
+            )
+            sent.append(recipient.id)
+    except RecallError as exc:
+        raise UsageError(str(exc)) from None
+    except OutboundError as exc:
+        raise OperationalError(f"recall request not sent: {exc}") from None
+    finally:
+        if sent:
+            casebook.recall_sent(incident_id, sent, by=by or cli_actor())
+    typer.echo(f"incident {incident_id}: recall request sent to {len(sent)} recipient(s)")
+
+
+def confirm_recall_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    address: Annotated[str, typer.Argument(help="The recipient who confirmed.")],
+    note: Annotated[str, typer.Option("--note", help="How they confirmed.")],
+    by: By = None,
+) -> None:
+    """Record a recipient's confirmation that they deleted what they received."""
+    try:
+        _casebook(state(ctx).settings()).confirm_recall(
+            incident_id, address, by=by or cli_actor(), note=note
+        )
+    except IncidentError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"incident {incident_id}: deletion confirmed by {address.strip().lower()}")
+
+
+def _register_rows(path: Path, overrides: dict[str, str]) -> Iterator[dict[str, str]]:
+    table = RegisterTable(path)
+    columns = map_columns(table.header, overrides).columns
+    for chunk in table.chunks(10_000):
+        for row in chunk:
+            yield {field: row[i] if i < len(row) else "" for i, field in columns.items()}
+
+
+def letters_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    register_file: Annotated[
+        Path,
+        typer.Option("--register-file", help="The register's clear file (read for this run only)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the letters.")],
+    register: Annotated[
+        str | None,
+        typer.Option(
+            "--register", help="Which register the file is (default: the only one in scope)."
+        ),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="COLUMN=FIELD, as for register import (repeat)."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    by: By = None,
+) -> None:
+    """Bilingual PDF letters to the living people in scope, a print file and a CSV."""
+    settings = state(ctx).settings()
+    casebook = _casebook(settings)
+    facts = _facts(casebook, incident_id)
+    in_scope = sorted(facts.scope.records)
+    if register is None:
+        if len(in_scope) != 1:
+            raise UsageError(f"name the register with --register ({', '.join(in_scope) or 'none'})")
+        register = in_scope[0]
+    if not register_file.is_file():
+        raise UsageError(f"no such file: {register_file}")
+    overrides: dict[str, str] = {}
+    for item in map_ or []:
+        column, sep, field = item.partition("=")
+        if not sep:
+            raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
+        overrides[column] = field
+    try:
+        selection = select_addressees(_register_rows(register_file, overrides), register, facts)
+        run = write_letters(facts, selection, out, workers=workers)
+    except (RegisterFileError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except (FontError, OSError) as exc:
+        raise OperationalError(f"cannot write the letters: {exc}") from None
+    casebook.record(
+        incident_id,
+        "letters",
+        by=by or cli_actor(),
+        data={
+            "letters": run.letters,
+            "deceased": run.deceased,
+            "missing": run.missing,
+            "register": register,
+        },
+    )
+    typer.echo(
+        f"incident {incident_id}: {run.letters} letters in {out} "
+        f"({run.deceased} deceased not written to"
+        + (f", {run.missing} in scope but not in the file" if run.missing else "")
+        + ")"
+    )
+
+
+def report_cmd(
+    ctx: typer.Context,
+    incident_id: IncidentId,
+    out: Annotated[Path, typer.Option("--out", help="FILE.docx, FILE.pdf or FILE.json")],
+    by: By = None,
+) -> None:
+    """Write the data breach notification draft for the PCPD."""
+    if out.suffix.lower() not in (".docx", ".pdf", ".json"):
+        raise UsageError(f"--out must end in .docx, .pdf or .json, not {out.name!r}")
+    settings = state(ctx).settings()
+    casebook = _casebook(settings)
+    facts = _facts(casebook, incident_id)
+    try:
+        data = write_report(facts, out, now=datetime.now(UTC))
+    except (FontError, OSError) as exc:
+        raise OperationalError(f"cannot write the report: {exc}") from None
+    casebook.record(
+        incident_id,
+        "report",
+        by=by or cli_actor(),
+        data={
+            "format": out.suffix.lower().lstrip("."),
+            "subjects": data["data_subjects"]["subjects"],
+        },
+    )
+    typer.echo(f"incident {incident_id}: report written to {os.fspath(out)}")

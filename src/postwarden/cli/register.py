@@ -1,0 +1,133 @@
+"""``postwarden register import | list | drop``: the registers exact data match uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.engine.registers import (
+    FIELDS,
+    RegisterError,
+    RegisterFileError,
+    RegisterSet,
+    drop,
+    import_register,
+    list_registers,
+)
+from postwarden.settings import Settings, SettingsError
+
+register_app = typer.Typer(
+    help="Registers of people (exact data match): import, list, drop.", no_args_is_help=True
+)
+
+
+def open_registers(settings: Settings, names: Iterable[str] | None = None) -> RegisterSet:
+    """The installation's registers (or only ``names``), memory-mapped; errors are operational."""
+    try:
+        return RegisterSet(settings.registers_dir, settings.secret(), names)
+    except (SettingsError, RegisterError) as exc:
+        raise OperationalError(str(exc)) from None
+
+
+def _parse_maps(maps: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in maps or ():
+        column, sep, field = item.rpartition("=")
+        if not sep or not column.strip() or not field.strip():
+            raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
+        field = field.strip().lower()
+        if field not in FIELDS:
+            raise UsageError(f"--map {item!r}: unknown field {field!r} ({', '.join(FIELDS)})")
+        out[column.strip()] = field
+    return out
+
+
+@register_app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The register (.csv or .xlsx).")],
+    name: Annotated[str, typer.Option("--name", help="Register name, e.g. voters.")],
+    maps: Annotated[
+        list[str] | None,
+        typer.Option("--map", help=f"COLUMN=FIELD, once per column; FIELD: {' '.join(FIELDS)}."),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding of a csv (default: UTF-8).")
+    ] = None,
+) -> None:
+    """Import (or replace) a register; only keyed hashes, record ids and statuses are kept."""
+    settings = state(ctx).settings()
+    overrides = _parse_maps(maps)
+    if not file.is_file():
+        raise UsageError(f"no such file: {file}")
+    try:
+        secret = settings.secret()
+        result = import_register(
+            file, name, settings.registers_dir, secret, overrides=overrides, encoding=encoding
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except (RegisterFileError, RegisterError, SettingsError) as exc:
+        raise OperationalError(f"{exc} (register {name!r} left as it was)") from None
+    except OSError as exc:
+        raise OperationalError(f"cannot write the register index: {exc}") from None
+    info = result.info
+    fields = ", ".join(f"{k} {v:,}" for k, v in info.fields.items())
+    typer.echo(f"imported register {info.name}: {info.rows:,} records ({fields})")
+    if result.ignored_columns:
+        typer.echo("ignored columns (use --map COLUMN=FIELD): " + ", ".join(result.ignored_columns))
+    for field, count in sorted(result.unrecognised.items()):
+        typer.echo(f"warning: {count:,} {field} values not recognised as {field}", err=True)
+
+
+@register_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The registers: name, records, fields and when each was imported."""
+    settings = state(ctx).settings()
+    infos = list_registers(settings.registers_dir)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "rows": i.rows,
+                        "fields": i.fields,
+                        "statuses": list(i.statuses),
+                        "imported_at": i.imported_at,
+                    }
+                    for i in infos
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
+    if not infos:
+        typer.echo("no registers (postwarden register import FILE --name NAME)")
+        return
+    for i in infos:
+        typer.echo(f"{i.name}\t{i.rows:,} records\t{','.join(i.fields)}\timported {i.imported_at}")
+
+
+@register_app.command("drop")
+def drop_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The register to remove.")],
+) -> None:
+    """Remove a register and its index."""
+    settings = state(ctx).settings()
+    try:
+        drop(settings.registers_dir, name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except RegisterError as exc:
+        raise OperationalError(str(exc)) from None
+    typer.echo(f"dropped register {name}")

@@ -1,0 +1,1 @@
+"""Breach response: incidents, their scope, recall requests, letters and the regulator report."""

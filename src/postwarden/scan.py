@@ -1,0 +1,331 @@
+"""Discovery scan: find register extracts and personal data lying in folders, zips and mail.
+
+Every file goes through the same engine as outbound mail (a file is inspected as the only
+attachment of a message; a zip's members, an .eml's parts are the extractors' business).
+Mailboxes are opened here: each message of an mbox, and each file of a maildir, is an item of
+its own.  Work is spread over processes that each build their inspector and open the
+memory-mapped registers once; finished items are appended to a state file so that an
+interrupted scan of a large tree resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from postwarden.engine import Inspector
+from postwarden.engine.registers import RegisterSet
+from postwarden.incidents.intake import wrap_file
+from postwarden.model import UNINSPECTABLE, Envelope
+from postwarden.settings import Limits
+
+__all__ = ["ScanItem", "ScanResult", "ScanRun", "Scanner", "run_scan", "scan_items"]
+
+_REGISTER = "register:"
+_MAILDIR_SUBDIRS = ("cur", "new")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanItem:
+    """One thing to inspect: a file, or one message of an mbox (``path#N``)."""
+
+    key: str
+    path: str
+    mtime: float
+    size: int
+    message: bool = False
+    """Raw message bytes (an .eml or maildir file) rather than a file to wrap."""
+    mbox_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What one item holds: register subjects and detector counts, no values."""
+
+    key: str
+    size: int
+    subjects: dict[str, int]
+    findings: dict[str, int]
+    members: dict[str, dict[str, int]]
+    """Register subjects per place inside the item (zip member, attachment)."""
+    uninspectable: list[str]
+
+    @property
+    def hit(self) -> bool:
+        return any(self.subjects.values()) or bool(self.findings) or bool(self.uninspectable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.key,
+            "size": self.size,
+            "subjects": self.subjects,
+            "findings": self.findings,
+            "members": self.members,
+            "uninspectable": self.uninspectable,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ScanResult:
+        return cls(
+            key=str(raw["path"]),
+            size=int(raw["size"]),
+            subjects=dict(raw["subjects"]),
+            findings=dict(raw["findings"]),
+            members=dict(raw.get("members", {})),
+            uninspectable=list(raw.get("uninspectable", [])),
+        )
+
+
+def _is_maildir(path: Path) -> bool:
+    return all((path / d).is_dir() for d in (*_MAILDIR_SUBDIRS, "tmp"))
+
+
+def _is_mbox(path: Path) -> bool:
+    if path.suffix.lower() == ".mbox":
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def _item(path: Path, key: str, *, message: bool = False, mbox_key: str | None = None) -> ScanItem:
+    st = path.stat()
+    return ScanItem(
+        key=key,
+        path=str(path),
+        mtime=st.st_mtime,
+        size=st.st_size,
+        message=message,
+        mbox_key=mbox_key,
+    )
+
+
+def scan_items(paths: Iterable[Path]) -> Iterator[ScanItem]:
+    """Everything under ``paths`` to inspect, in a stable order."""
+    for root in paths:
+        if root.is_dir():
+            yield from _walk(root)
+        elif root.is_file():
+            yield from _file(root)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {root}")
+
+
+def _walk(root: Path) -> Iterator[ScanItem]:
+    if _is_maildir(root):
+        for sub in _MAILDIR_SUBDIRS:
+            for entry in sorted((root / sub).iterdir()):
+                if entry.is_file():
+                    yield _item(entry, str(entry), message=True)
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        here = Path(dirpath)
+        maildirs = [d for d in dirnames if _is_maildir(here / d)]
+        for d in maildirs:
+            yield from _walk(here / d)
+        dirnames[:] = [d for d in dirnames if d not in maildirs]
+        for name in sorted(filenames):
+            path = here / name
+            if path.is_file() and not path.is_symlink():
+                yield from _file(path)
+
+
+def _file(path: Path) -> Iterator[ScanItem]:
+    if _is_mbox(path):
+        box = mailbox.mbox(str(path), create=False)
+        try:
+            for n, key in enumerate(box.keys(), 1):
+                yield _item(path, f"{path}#{n}", message=True, mbox_key=str(key))
+        finally:
+            box.close()
+        return
+    yield _item(path, str(path), message=path.suffix.lower() == ".eml")
+
+
+class Scanner:
+    """An inspector and the registers, loaded once per process."""
+
+    def __init__(self, limits: Limits, registers: RegisterSet | None) -> None:
+        self.inspector = Inspector(limits=limits, registers=registers)
+
+    def raw(self, item: ScanItem) -> bytes:
+        if item.mbox_key is not None:
+            box = mailbox.mbox(item.path, create=False)
+            try:
+                return box.get_bytes(item.mbox_key)
+            finally:
+                box.close()
+        data = Path(item.path).read_bytes()
+        return data if item.message else wrap_file(Path(item.path).name, data)
+
+    def scan(self, item: ScanItem) -> ScanResult:
+        try:
+            raw = self.raw(item)
+        except OSError as exc:
+            return ScanResult(item.key, item.size, {}, {}, {}, [f"unreadable: {exc.strerror}"])
+        report = self.inspector.inspect(raw, Envelope("", ()))
+        findings = report.verdict.findings
+        subjects = report.verdict.subjects
+        counts: Counter[str] = Counter()
+        members: dict[str, Counter[str]] = {}
+        uninspectable: set[str] = set()
+        for f in findings:
+            if f.detector == UNINSPECTABLE:
+                uninspectable.add(f"{_place(f.source)}: {f.detail}")
+            elif f.detector.startswith(_REGISTER):
+                # One register finding per record present: counted per place inside the item.
+                members.setdefault(_place(f.source), Counter())[f.detector[len(_REGISTER) :]] += 1
+            else:
+                counts[f.detector] += 1
+        return ScanResult(
+            key=item.key,
+            size=item.size,
+            subjects={k: v for k, v in sorted(subjects.items()) if v},
+            findings=dict(sorted(counts.items())),
+            members={k: dict(v) for k, v in sorted(members.items())},
+            uninspectable=sorted(uninspectable),
+        )
+
+
+def _place(source: str) -> str:
+    return source.removeprefix("attachment:") or "body"
+
+
+_WORKER: Scanner | None = None
+
+
+def _init_worker(
+    limits: Limits, registers_dir: Path | None, secret: bytes, names: tuple[str, ...] | None
+) -> None:
+    global _WORKER  # one scanner per worker process, built once
+    registers = RegisterSet(registers_dir, secret, names) if registers_dir else None
+    _WORKER = Scanner(limits, registers)
+
+
+def _scan_in_worker(item: ScanItem) -> ScanResult:
+    assert _WORKER is not None  # noqa: S101 - set by the pool initializer
+    return _WORKER.scan(item)
+
+
+@dataclass(slots=True)
+class ScanRun:
+    """The outcome of a scan: every item's result, how many were resumed, and the speed."""
+
+    results: list[ScanResult] = field(default_factory=list)
+    resumed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def hits(self) -> list[ScanResult]:
+        return [r for r in self.results if r.hit]
+
+    def totals(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for r in self.results:
+            out.update(r.subjects)
+        return dict(sorted(out.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scanned": len(self.results),
+            "resumed": self.resumed,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 2),
+            "mb_per_s": round(self.bytes / 1e6 / self.seconds, 2) if self.seconds else None,
+            "subjects": self.totals(),
+            "files": [r.to_json() for r in self.hits],
+        }
+
+
+def _load_state(path: Path) -> dict[str, tuple[float, int, ScanResult]]:
+    done: dict[str, tuple[float, int, ScanResult]] = {}
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    raw = json.loads(line)
+                    done[raw["result"]["path"]] = (
+                        float(raw["mtime"]),
+                        int(raw["size"]),
+                        ScanResult.from_json(raw["result"]),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by an interruption: scan that item again
+    except FileNotFoundError:
+        pass
+    return done
+
+
+def run_scan(
+    items: list[ScanItem],
+    *,
+    limits: Limits,
+    registers_dir: Path | None,
+    secret: bytes,
+    registers: tuple[str, ...] | None = None,
+    workers: int | None = None,
+    state_file: Path | None = None,
+    progress: Callable[[ScanResult], None] | None = None,
+) -> ScanRun:
+    """Scan ``items`` over ``workers`` processes, skipping those the state file has finished
+    (same path, modification time and size) and appending each new result to it."""
+    started = time.monotonic()
+    run = ScanRun()
+    done = _load_state(state_file) if state_file else {}
+    todo: list[ScanItem] = []
+    for item in items:
+        prior = done.get(item.key)
+        if prior is not None and prior[0] == item.mtime and prior[1] == item.size:
+            run.results.append(prior[2])
+            run.resumed += 1
+            if progress:
+                progress(prior[2])
+        else:
+            todo.append(item)
+    by_key = {i.key: i for i in todo}
+    state = state_file.open("a", encoding="utf-8") if state_file else None
+    try:
+        count = max(1, workers or os.cpu_count() or 1)
+        init = (limits, registers_dir, secret, registers)
+        if count == 1 or len(todo) < 2:
+            _init_worker(*init)
+            results: Iterable[ScanResult] = map(_scan_in_worker, todo)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=count, initializer=_init_worker, initargs=init)
+            results = pool.map(_scan_in_worker, todo, chunksize=4)
+        try:
+            for result in results:
+                item = by_key[result.key]
+                run.results.append(result)
+                run.bytes += item.size
+                if state is not None:
+                    state.write(
+                        json.dumps(
+                            {"mtime": item.mtime, "size": item.size, "result": result.to_json()}
+                        )
+                        + "\n"
+                    )
+                    state.flush()
+                if progress:
+                    progress(result)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    finally:
+        if state is not None:
+            state.close()
+    run.seconds = time.monotonic() - started
+    return run

@@ -1,0 +1,143 @@
+"""``postwarden register import | list | drop`` and ``check`` with a register, via the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.engine.registers.people import generate
+from tests.factories import make_csv, make_eml, make_xlsx
+from typer.testing import CliRunner
+
+from postwarden.cli import app
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "var"
+    result = CliRunner().invoke(app, ["--data-dir", str(d), "init", "--org-domain", "reo.gov.hk"])
+    assert result.exit_code == 0, result.output
+    return d
+
+
+def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _register_file(tmp_path: Path, n: int = 500) -> Path:
+    path = tmp_path / "voters.csv"
+    path.write_text(generate(n, seed=21).csv_text(), encoding="utf-8")
+    return path
+
+
+def test_register_import_list_drop(data_dir: Path, tmp_path: Path) -> None:
+    code, out, _ = _run(
+        data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "voters"
+    )
+    assert code == 0
+    assert "imported register voters: 500 records" in out
+    code, out, _ = _run(data_dir, "register", "list", "--json")
+    assert code == 0
+    (listed,) = json.loads(out)
+    assert listed["name"] == "voters"
+    assert listed["rows"] == 500
+    assert set(listed["fields"]) == {
+        "address_en",
+        "address_zh",
+        "hkid",
+        "name_en",
+        "name_zh",
+        "phone",
+    }
+    assert listed["imported_at"]
+    code, out, _ = _run(data_dir, "register", "drop", "voters")
+    assert code == 0
+    code, out, _ = _run(data_dir, "register", "list")
+    assert "no registers" in out
+
+
+def test_register_import_with_map(data_dir: Path, tmp_path: Path) -> None:
+    rows = [["Ref", "Who", "Mobile no"], ["A1", "CHAN Tai Man", "9123 4567"]]
+    path = tmp_path / "p.xlsx"
+    path.write_bytes(make_xlsx({"S": rows}))
+    code, out, err = _run(
+        data_dir,
+        "register",
+        "import",
+        str(path),
+        "--name",
+        "p",
+        "--map",
+        "Ref=id",
+        "--map",
+        "Who=name_en",
+    )
+    assert code == 0, err
+    assert "name_en 1" in out
+    assert "phone 1" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--name", "bad name"), 2, "invalid register name"),
+        (("--name", "v", "--map", "id"), 2, "COLUMN=FIELD"),
+        (("--name", "v", "--map", "id=nickname"), 2, "unknown field"),
+        (("--name", "v", "--map", "Nope=id"), 2, "header lacks"),
+    ],
+)
+def test_register_import_usage_errors(
+    data_dir: Path, tmp_path: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    got, _, err = _run(data_dir, "register", "import", str(_register_file(tmp_path)), *args)
+    assert got == code
+    assert message in err
+
+
+def test_register_import_bad_file_keeps_previous(data_dir: Path, tmp_path: Path) -> None:
+    assert (
+        _run(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "v")[0] == 0
+    )
+    bad = tmp_path / "dup.csv"
+    bad.write_bytes(make_csv([["id", "name_en"], ["1", "CHAN Tai Man"], ["1", "LEE Siu Ming"]]))
+    code, _, err = _run(data_dir, "register", "import", str(bad), "--name", "v")
+    assert code == 1
+    assert "appears more than once" in err
+    assert "left as it was" in err
+    _, out, _ = _run(data_dir, "register", "list", "--json")
+    assert json.loads(out)[0]["rows"] == 500
+    code, _, err = _run(
+        data_dir, "register", "import", str(tmp_path / "missing.csv"), "--name", "v"
+    )
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_register_drop_unknown_is_operational_error(data_dir: Path) -> None:
+    code, _, err = _run(data_dir, "register", "drop", "nobody")
+    assert code == 1
+    assert "no register named 'nobody'" in err
+
+
+def test_check_json_counts_register_subjects(data_dir: Path, tmp_path: Path) -> None:
+    people = generate(500, seed=21)
+    _run(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "voters")
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        make_eml(
+            sender="clerk@reo.gov.hk",
+            to=["friend@example.com"],
+            subject="slip",
+            body=f"Name: {people.name_en[3]}\nTel: {people.phone[3]}\n",
+        )
+    )
+    code, out, _ = _run(data_dir, "check", str(message), "--json")
+    assert code == 0
+    verdict = json.loads(out)
+    assert verdict["subjects"] == {"voters": 1}
+    (finding,) = [f for f in verdict["findings"] if f["detector"] == "register:voters"]
+    assert finding == {"detector": "register:voters", "count": 1, "where": "body"}

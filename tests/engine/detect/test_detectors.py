@@ -1,0 +1,134 @@
+"""Table-driven tests per detector: hits and near misses side by side."""
+
+from __future__ import annotations
+
+import pytest
+
+from postwarden.engine.detect import default_detectors
+from postwarden.engine.detect.hkid import hkid_check_digit
+from postwarden.model import TextUnit
+
+
+def found(detector: str, text: str, cells: tuple[str, ...] | None = None) -> list[str]:
+    unit = TextUnit(text=text, where="body", cells=cells)
+    return [f.value for f in default_detectors().scan([unit]) if f.detector == detector]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "digits", "check"),
+    # A123456(3) is the Immigration Department's published example; the rest are worked by hand.
+    [
+        ("A", "123456", "3"),
+        ("C", "668668", "9"),
+        ("AB", "987654", "3"),
+        ("Z", "683365", "A"),
+        ("XA", "000000", "8"),
+    ],
+)
+def test_hkid_check_digit_known_values(prefix: str, digits: str, check: str) -> None:
+    assert hkid_check_digit(prefix, digits) == check
+
+
+CASES = [
+    # detector, text, expected values
+    ("hkid", "HKID A123456(3) on file", ["A123456(3)"]),
+    ("hkid", "HKID A123456(4) on file", []),  # wrong check digit
+    ("hkid", "ID A1234563.", ["A1234563"]),
+    ("hkid", "ID A123456 (3).", ["A123456 (3)"]),
+    ("hkid", "身份證：Ａ１２３４５６（３）", ["Ａ１２３４５６（３）"]),
+    ("hkid", "身份證：Ａ１２３４５６（４）", []),
+    ("hkid", "AB987654(3) and XA000000(8)", ["AB987654(3)", "XA000000(8)"]),
+    ("hkid", "SKUA1234563X", []),  # glued to letters
+    ("hkid", "A12345(6)", []),
+    ("phone", "Tel: 9123 4567", ["9123 4567"]),
+    ("phone", "call +852 2123-4567 now", ["+852 2123-4567"]),
+    ("phone", "(852) 6123 4567", ["(852) 6123 4567"]),
+    ("phone", "852-9123 4567", ["852-9123 4567"]),
+    ("phone", "手機：91234567", ["91234567"]),
+    ("phone", "Order 12345678 shipped", []),  # starts with 1
+    ("phone", "Invoice 20231105", []),  # a date
+    ("phone", "Tel: 20231105", ["20231105"]),  # ... unless it is labelled a phone
+    ("phone", "ext. 2345", []),
+    ("phone", "Pi 3.14159265", []),
+    ("phone", "HK$ 98765432", []),
+    ("phone", "88888888", []),
+    ("phone", "912345678", []),  # nine digits
+    ("phone", "Card 4111 1111 1111 1111", []),  # the card, not a phone
+    ("phone", "91234567@qq.com", []),  # the e-mail, not a phone
+    ("email", "Email: tai.man@example.com.hk.", ["tai.man@example.com.hk"]),
+    ("email", "<a+b@mail.gov.hk>", ["a+b@mail.gov.hk"]),
+    ("email", "icon@2x.png", []),
+    ("email", "john..doe@example.com", []),
+    ("email", "user@localhost", []),
+    ("card", "Visa 4111 1111 1111 1111", ["4111 1111 1111 1111"]),
+    ("card", "Amex 3782-822463-10005", ["3782-822463-10005"]),
+    ("card", "MC 5555555555554444", ["5555555555554444"]),
+    ("card", "4111 1111 1111 1112", []),  # Luhn
+    ("card", "9111 1111 1111 1113", []),  # no issuer starts with 9
+    ("card", "0000 0000 0000 0000", []),
+    ("name_zh", "姓名：陳大文", ["陳大文"]),
+    ("name_zh", "請聯絡歐陽美玲女士", ["歐陽美玲"]),
+    ("name_zh", "李明先生已到", ["李明"]),
+    ("name_zh", "陳大文今日到訪", []),  # no context
+    ("name_zh", "周年紀念", []),
+    ("name_zh", "陳先生已到", []),  # a surname alone
+    ("name_en", "Dear CHAN Tai Man,", ["CHAN Tai Man"]),
+    ("name_en", "Tai Man CHAN signed", ["Tai Man CHAN"]),
+    ("name_en", "by Chan Tai-man today", ["Chan Tai-man"]),
+    ("name_en", "CHAN, Tai Man", ["CHAN, Tai Man"]),
+    ("name_en", "Mr. Chan Tai Man", ["Chan Tai Man"]),
+    ("name_en", "Lee Gardens", []),
+    ("name_en", "Wong Tai Sin", []),
+    ("name_en", "12 Man Lee Street", []),
+    ("name_en", "Chan", []),
+    (
+        "address_en",
+        "Flat A, 12/F, Block 3, Kwong Fuk Estate, Tai Po, N.T.",
+        ["Flat A, 12/F, Block 3, Kwong Fuk Estate, Tai Po, N.T."],
+    ),
+    (
+        "address_en",
+        "G/F, 23 Temple Street, Yau Ma Tei, Kowloon",
+        ["G/F, 23 Temple Street, Yau Ma Tei, Kowloon"],
+    ),
+    ("address_en", "The Hong Kong office moves to Kowloon.", []),
+    ("address_en", "Wong Tai Sin. Lee Gardens. Man Lee Street.", []),
+    ("address_zh", "地址：香港灣仔告士打道50號12樓1201室", ["香港灣仔告士打道50號12樓1201室"]),
+    ("address_zh", "新界沙田第一城12座20樓B室", ["新界沙田第一城12座20樓B室"]),
+    ("address_zh", "香港的天氣很好，三樓會議室。", []),
+    ("dob", "DOB: 02/01/1990", ["02/01/1990"]),
+    ("dob", "出生日期：1990年1月2日", ["1990年1月2日"]),
+    ("dob", "born on 2 Jan 1990 in Kowloon", ["2 Jan 1990"]),
+    ("dob", "Meeting on 02/01/1990", []),  # no context
+    ("dob", "DOB: 31/02/1990", []),  # no such day
+    ("dob", "DOB: 01/01/2099", []),  # in the future
+]
+
+
+@pytest.mark.parametrize(("detector", "text", "expected"), CASES)
+def test_detector_table(detector: str, text: str, expected: list[str]) -> None:
+    assert found(detector, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (("1", "陳大文", "9123 4567"), ["陳大文"]),
+        (("2", "歐陽美玲", "x"), ["歐陽美玲"]),
+        (("3", "黃金", "x"), []),
+        (("4", "文件", "x"), []),
+        (("5", "陳大文今日到訪", "x"), []),  # a sentence, not a name cell
+    ],
+)
+def test_name_zh_table_cells(cells: tuple[str, ...], expected: list[str]) -> None:
+    assert found("name_zh", "\t".join(cells), cells) == expected
+
+
+def test_confidence_rises_with_context() -> None:
+    bare, labelled = (
+        next(f for f in default_detectors().scan([TextUnit(t, "body")]) if f.detector == "phone")
+        for t in ("see 9123 4567", "Mobile: 9123 4567")
+    )
+    assert labelled.confidence > bare.confidence
+    assert 0 < bare.confidence < 1
+    assert labelled.confidence <= 1

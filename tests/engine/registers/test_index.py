@@ -1,0 +1,221 @@
+"""Importing registers: what is stored (hashes only), atomic replacement, bad files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.engine.registers.conftest import SECRET, Imported
+from tests.engine.registers.people import generate
+from tests.factories import make_csv, make_xlsx
+
+from postwarden.engine.registers import (
+    RegisterError,
+    RegisterFileError,
+    RegisterIndex,
+    RegisterSet,
+    drop,
+    import_register,
+    list_registers,
+)
+from postwarden.model import TextUnit
+
+HEADER = ["id", "name_en", "hkid", "phone", "status"]
+ROWS = [
+    ["1", "CHAN Tai Man", "A123456(3)", "91234567", "active"],
+    ["2", "WONG Siu Ming", "B234567(1)", "62345678", "deceased"],
+]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _registers(tmp_path: Path) -> Path:
+    d = tmp_path / "data" / "registers"
+    d.mkdir(parents=True)
+    return d
+
+
+def _tree_bytes(root: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()]
+
+
+def test_import_keeps_no_clear_value_in_the_data_dir(voters: Imported) -> None:
+    data_dir = voters.registers_dir.parent
+    blobs = _tree_bytes(data_dir)
+    assert blobs, "the index is on disk"
+    p = voters.people
+    sample = range(0, len(p), 997)
+    needles: set[str] = set()
+    for i in sample:
+        for column in ("name_en", "name_zh", "hkid", "phone", "address_en", "address_zh", "email"):
+            needles.add(str(getattr(p, column)[i]))
+        needles.add(str(p.hkid[i]).replace("(", "").replace(")", ""))
+        needles.add(str(p.name_en[i]).lower())
+    found = [
+        n
+        for n in needles
+        for encoding in ("utf-8", "utf-16-le", "utf-16-be", "big5")
+        if _encodable(n, encoding) and any(n.encode(encoding) in b for b in blobs)
+    ]
+    assert found == []
+    # ...while the record ids are kept, for scoping and letters.
+    assert any(str(p.id[0]).encode() in b for b in blobs)
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_import_files_are_private_and_listed(voters: Imported) -> None:
+    (info,) = list_registers(voters.registers_dir)
+    assert info.name == "voters"
+    assert info.rows == len(voters.people)
+    assert info.fields["hkid"] == len(voters.people)
+    assert set(info.statuses) == {"active", "deceased"}
+    generation = Path(os.readlink(voters.registers_dir / "voters"))
+    for path in (voters.registers_dir / generation).iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_index_is_sorted_and_memory_mapped(voters: Imported) -> None:
+    index = RegisterIndex.open(voters.registers_dir, "voters")
+    assert isinstance(index.hashes, np.memmap)
+    assert bool(np.all(index.hashes[1:] >= index.hashes[:-1]))
+    assert index.ids([0, 19_999]) == [str(voters.people.id[0]), str(voters.people.id[19_999])]
+
+
+def test_import_xlsx_with_chinese_headers(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    rows = [["編號", "英文姓名", "身份證號碼", "電話", "狀態"], *ROWS]
+    source = _write(tmp_path / "people.xlsx", make_xlsx({"名單": rows}))
+    result = import_register(source, "people", registers, SECRET)
+    assert result.info.rows == 2
+    assert set(result.info.fields) == {"name_en", "hkid", "phone"}
+    found = RegisterSet(registers, SECRET).match([TextUnit(text="B234567(1)", where="body")], [])
+    assert found.subjects == {"people": 1}
+
+
+def test_import_map_overrides_and_ignored_columns(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    rows = [["Ref", "Person", "Notes", "Contact"], ["7", "CHAN Tai Man", "x", "91234567"]]
+    source = _write(tmp_path / "p.csv", make_csv(rows))
+    result = import_register(
+        source, "p", registers, SECRET, overrides={"Person": "name_en", "Contact": "phone"}
+    )
+    assert result.ignored_columns == ("Notes",)
+    assert set(result.info.fields) == {"name_en", "phone"}
+
+
+def test_import_generic_name_and_address_columns_split_by_script(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    rows = [
+        ["id", "name", "address"],
+        ["1", "CHAN Tai Man", "Flat A, 12/F, Block 3, Wah Fu Estate"],
+        ["2", "陳大文", "九龍灣宏開道8號12樓A室"],
+    ]
+    source = _write(tmp_path / "p.csv", make_csv(rows, encoding="utf-8-sig"))
+    result = import_register(source, "p", registers, SECRET)
+    assert result.info.fields == {"address_en": 1, "address_zh": 1, "name_en": 1, "name_zh": 1}
+
+
+def test_reimport_replaces_atomically_and_old_readers_keep_working(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    first = generate(300, seed=1)
+    second = generate(200, seed=2)
+    a = _write(tmp_path / "a.csv", first.csv_text().encode())
+    b = _write(tmp_path / "b.csv", second.csv_text().encode())
+    import_register(a, "v", registers, SECRET)
+    old = RegisterSet(registers, SECRET, ["v"])
+    import_register(b, "v", registers, SECRET)
+    # The old generation is gone from disk but still mapped by the reader that opened it.
+    assert len([p for p in registers.glob(".v.*") if p.is_dir()]) == 1
+    unit = [TextUnit(text=str(first.hkid[5]), where="body")]
+    assert old.match(unit, []).subjects == {"v": 1}
+    old.refresh(force=True)
+    assert old.get("v").info.rows == 200
+    assert old.match(unit, []).subjects == {"v": 0}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"id,name_en\n", "no rows"),
+        (b"name_en,hkid\nCHAN Tai Man,A123456(3)\n", "no record id column"),
+        (b"id,status\n1,active\n", "no personal data column"),
+        (b"id,name_en\n1,CHAN Tai Man\n1,WONG Siu Ming\n", "'1' appears more than once"),
+        ("id,name_en\n1,陳大文\n".encode("big5"), "not valid utf-8"),
+        ("id,name_en\n1,CHAN\n".encode("utf-16-le"), "UTF-16 without a byte order mark"),
+        (b"id,name_en\n,CHAN Tai Man\n", "has no record id"),
+        (b"id,name_en\n1,CHAN Tai Man,extra\n", "3 cells, the header 2"),
+        (b"PK\x03\x04 not really a workbook", "cannot read workbook"),
+    ],
+)
+def test_bad_register_files_leave_the_previous_register(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    registers = _registers(tmp_path)
+    good = _write(tmp_path / "good.csv", make_csv([HEADER, *ROWS]))
+    import_register(good, "v", registers, SECRET)
+    before = sorted(p.name for p in registers.iterdir())
+    bad = _write(tmp_path / "bad.csv", data)
+    with pytest.raises(RegisterFileError, match=message):
+        import_register(bad, "v", registers, SECRET)
+    assert sorted(p.name for p in registers.iterdir()) == before
+    found = RegisterSet(registers, SECRET).match([TextUnit(text="A123456(3)", where="b")], [])
+    assert found.subjects == {"v": 1}
+
+
+def test_import_with_a_named_encoding(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    source = _write(tmp_path / "big5.csv", "id,name_zh,phone\n1,陳大文,91234567\n".encode("big5"))
+    result = import_register(source, "v", registers, SECRET, encoding="big5")
+    assert result.info.fields == {"name_zh": 1, "phone": 1}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "../x"}, "invalid register name"),
+        ({"overrides": {"Nope": "name_en"}}, "header lacks"),
+        ({"overrides": {"name_en": "nickname"}}, "unknown field"),
+        ({"encoding": "klingon"}, "unknown encoding"),
+    ],
+)
+def test_import_bad_arguments_are_value_errors(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    registers = _registers(tmp_path)
+    source = _write(tmp_path / "good.csv", make_csv([HEADER, *ROWS]))
+    args: dict[str, object] = {"name": "v"} | kwargs
+    name = args.pop("name")
+    assert isinstance(name, str)
+    with pytest.raises(ValueError, match=message):
+        import_register(source, name, registers, SECRET, **args)  # type: ignore[arg-type]
+
+
+def test_drop_removes_the_register(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    import_register(_write(tmp_path / "g.csv", make_csv([HEADER, *ROWS])), "v", registers, SECRET)
+    drop(registers, "v")
+    assert list_registers(registers) == []
+    assert not [p for p in registers.glob(".v.*") if p.is_dir()]
+    with pytest.raises(RegisterError, match="no register named"):
+        drop(registers, "v")
+
+
+def test_index_from_another_secret_is_refused(tmp_path: Path) -> None:
+    registers = _registers(tmp_path)
+    import_register(_write(tmp_path / "g.csv", make_csv([HEADER, *ROWS])), "v", registers, SECRET)
+    with pytest.raises(RegisterError, match="another installation secret"):
+        RegisterSet(registers, b"another-secret-of-32-bytes-long!", ["v"])

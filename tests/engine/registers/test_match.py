@@ -1,0 +1,143 @@
+"""Presence rules on text units and detector findings built by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.engine.registers.conftest import Imported
+from tests.engine.registers.people import People, name_en_as
+
+from postwarden.engine.registers import RegisterSet
+from postwarden.model import Finding, TextUnit
+
+
+def _rows(p: People, idx: np.ndarray, columns: tuple[str, ...]) -> list[TextUnit]:
+    return [
+        TextUnit(text=" | ".join(r), where=f"attachment:x.xlsx#Sheet1!R{i + 2}", cells=tuple(r))
+        for i, r in enumerate(p.rows(columns, idx))
+    ]
+
+
+@pytest.fixture(scope="module")
+def registers(voters: Imported) -> RegisterSet:
+    return voters.registers()
+
+
+def _sample(n: int, seed: int = 3) -> np.ndarray:
+    return np.random.default_rng(seed).choice(20_000, size=n, replace=False)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ("hkid",),
+        ("phone",),
+        ("email",),
+        ("name_en", "address_en"),
+        ("name_zh", "address_zh"),
+        ("name_en", "dob"),
+        ("address_zh", "dob"),
+    ],
+)
+def test_match_rows_count_each_record_once(
+    registers: RegisterSet, voters: Imported, columns: tuple[str, ...]
+) -> None:
+    idx = _sample(400)
+    units = _rows(voters.people, idx, columns) + _rows(voters.people, idx[:50], columns)
+    found = registers.match(units, [])
+    assert found.subjects == {"voters": 400}
+    assert found.record_ids["voters"] == set(idx.tolist())
+    assert len(found.findings) == 400
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [("name_en",), ("name_zh",), ("name_en", "name_zh"), ("address_en", "address_zh"), ("dob",)],
+)
+def test_match_one_fact_alone_counts_nobody(
+    registers: RegisterSet, voters: Imported, columns: tuple[str, ...]
+) -> None:
+    # A name (in one script or two) is shared by many; an address by a household.
+    found = registers.match(_rows(voters.people, _sample(400), columns), [])
+    assert found.subjects == {"voters": 0}
+
+
+def test_match_fields_from_different_people_in_one_row_count_nobody(
+    registers: RegisterSet, voters: Imported
+) -> None:
+    p = voters.people
+    a, b = _sample(300, seed=5), _sample(300, seed=6)
+    units = [
+        TextUnit(text="", where=f"R{i}", cells=(str(p.name_en[x]), str(p.address_en[y])))
+        for i, (x, y) in enumerate(zip(a, b, strict=True))
+        if x != y
+    ]
+    assert registers.match(units, []).subjects == {"voters": 0}
+
+
+def test_match_finding_says_which_fields_matched(registers: RegisterSet, voters: Imported) -> None:
+    found = registers.match(_rows(voters.people, _sample(1), ("name_en", "address_zh")), [])
+    (finding,) = found.findings
+    assert finding.detector == "register:voters"
+    assert finding.detail == "name_en+address_zh"
+    assert finding.where == "attachment:x.xlsx#Sheet1!R2"
+    assert finding.value == ""
+
+
+def test_match_hkid_in_a_body_counts_one(registers: RegisterSet, voters: Imported) -> None:
+    text = f"Dear colleague,\nthe applicant's HKID is {voters.people.hkid[42]}.\nRegards"
+    span_at = text.index(str(voters.people.hkid[42]))
+    hkid = Finding("hkid", "body", str(voters.people.hkid[42]), span_at, span_at + 10)
+    found = registers.match([TextUnit(text=text, where="body")], [hkid])
+    assert found.subjects == {"voters": 1}
+    assert found.record_ids == {"voters": {42}}
+
+
+def test_match_name_above_an_address_block_in_running_text(
+    registers: RegisterSet, voters: Imported
+) -> None:
+    p = voters.people
+    i = 77
+    flat, floor, block, estate, street, district = str(p.address_en[i]).split(", ")
+    block_lines = [f"{flat}, {floor}, {block}", estate, street, district]
+    text = "\n".join(
+        ["Dear Sir,", name_en_as(p, [i], "hyphen")[0], *block_lines, "", "Yours faithfully"]
+    )
+    found = registers.match([TextUnit(text=text, where="body")], [])
+    assert found.record_ids == {"voters": {i}}
+
+
+def test_match_spans_on_distant_lines_do_not_combine(
+    registers: RegisterSet, voters: Imported
+) -> None:
+    p = voters.people
+    text = "\n".join([str(p.name_en[9]), "a", "b", "c", str(p.address_zh[9])])
+    assert registers.match([TextUnit(text=text, where="body")], []).subjects == {"voters": 0}
+
+
+def test_match_detector_spans_inside_lines(registers: RegisterSet, voters: Imported) -> None:
+    p = voters.people
+    name, address = str(p.name_zh[123]), str(p.address_zh[123])
+    text = f"申請人{name}，住址：{address}。"
+    spans = [
+        Finding("name_zh", "page", name, text.index(name), text.index(name) + len(name)),
+        Finding("address_zh", "page", address, text.index(address), len(text) - 1),
+    ]
+    found = registers.match([TextUnit(text=text, where="page")], spans)
+    assert found.record_ids == {"voters": {123}}
+
+
+def test_records_with_email_and_not_recipients(registers: RegisterSet, voters: Imported) -> None:
+    p = voters.people
+    assert registers.email_registers() == frozenset({"voters"})
+    own = str(p.email[5]).upper()
+    assert registers.records_with_email("voters", [own, "someone@else.example"]) == {5}
+    present = {"voters": {5, 6}}
+    assert registers.not_recipients(present, [own]) == {"voters": {6}}
+    assert registers.hash_email("not an address") is None
+
+
+def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) -> None:
+    empty = RegisterSet(voters.registers_dir, b"register-tests-secret-0123456789", [])
+    found = empty.match([TextUnit(text=str(voters.people.hkid[0]), where="body")], [])
+    assert found.subjects == {}

@@ -1,0 +1,132 @@
+"""Normal forms: the spellings of one value meet, different values stay apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from postwarden.engine.registers.normalise import (
+    Field,
+    address_en,
+    address_zh,
+    candidates,
+    dob,
+    email,
+    hkid,
+    name_en,
+    name_zh,
+    phone,
+    traditional,
+)
+
+SAME = [
+    (hkid, "A123456(7)", "a 123456 7"),
+    (hkid, "A123456(7)", "Ａ１２３４５６（７）"),
+    (hkid, "AB987654(A)", "ab987654a"),
+    (phone, "9123 4567", "+852 9123-4567"),
+    (phone, "91234567", "852 91234567"),
+    (phone, "91234567", "(852) 9123 4567"),
+    (phone, "91234567", "００８５２ ９１２３ ４５６７"),
+    (email, "Chan.TM@Example.COM", "<chan.tm@example.com>"),
+    (email, "chan.tm@example.com", "mailto:chan.tm@example.com"),
+    (name_en, "CHAN Tai Man", "Chan Tai-man"),
+    (name_en, "CHAN Tai Man", "Tai Man CHAN"),
+    (name_en, "CHAN Tai Man", "Mr. CHAN, Tai Man"),
+    (name_en, "CHAN Tai Man", "ＣＨＡＮ　Ｔａｉ　Ｍａｎ"),
+    (name_zh, "陳大文", "陳 大 文"),
+    (name_zh, "陳大文", "陈大文"),
+    (name_zh, "陳大文", "陳大文先生"),
+    (
+        address_en,
+        "Flat A, 12/F, Block 3, Wah Fu Estate, 8 Nathan Road, Kowloon",
+        "RM A 12TH FLOOR BLK 3 WAH FU EST. NO. 8 NATHAN RD",
+    ),
+    (
+        address_en,
+        "Flat A, 12/F, Block 3, Wah Fu Estate",
+        "Block 3, Floor 12, Flat A, Wah Fu Estate",
+    ),
+    (address_en, "G/F, 8 Tai Po Road, Hong Kong", "Ground Floor, 8 Tai Po Rd"),
+    (address_zh, "香港九龍灣宏開道8號12樓A室", "九龙湾宏开道８号１２楼Ａ室"),
+    (address_zh, "九龍灣宏開道8號12樓A室", "九龍灣 宏開道 8 號 12 樓 A 室"),
+    (dob, "1980-03-07", "07/03/1980"),
+    (dob, "1980-03-07", "1980年3月7日"),
+    (dob, "1980-03-07", "7 Mar 1980"),
+]
+
+DIFFERENT = [
+    (hkid, "A123456(7)", "A123456(8)"),
+    (phone, "91234567", "91234568"),
+    (name_en, "CHAN Tai Man", "CHAN Tai Ming"),
+    (name_en, "CHAN Tai Man", "CHEN Tai Man"),
+    (name_zh, "陳大文", "陳大明"),
+    (address_en, "Flat 3, 12/F, Block 1", "Flat 12, 3/F, Block 1"),
+    (address_en, "Flat A, 12/F, Block 3", "Flat A, 12/F, Block 4"),
+    (address_zh, "九龍灣宏開道8號12樓A室", "九龍灣宏開道8號12樓B室"),
+    (dob, "1980-03-07", "1980-07-03"),
+]
+
+NOT_A_VALUE = [
+    (hkid, "V-0000001"),
+    (hkid, "A12345(6)"),
+    (phone, "9123 456"),
+    (phone, "Room 9123 4567"),
+    (email, "not an address"),
+    (name_en, "CHAN 陳大文"),
+    (name_en, "Flat 12"),
+    (name_zh, "CHAN"),
+    (name_zh, "陳"),
+    (address_en, "Kowloon"),
+    (address_zh, "Flat A"),
+    (dob, "31/02/1980"),
+]
+
+
+@pytest.mark.parametrize(("normalise", "a", "b"), SAME)
+def test_normalise_spellings_of_one_value_meet(normalise: object, a: str, b: str) -> None:
+    assert callable(normalise)
+    assert normalise(a) is not None
+    assert normalise(a) == normalise(b)
+
+
+@pytest.mark.parametrize(("normalise", "a", "b"), DIFFERENT)
+def test_normalise_different_values_stay_apart(normalise: object, a: str, b: str) -> None:
+    assert callable(normalise)
+    assert normalise(a) is not None
+    assert normalise(b) is not None
+    assert normalise(a) != normalise(b)
+
+
+@pytest.mark.parametrize(("normalise", "text"), NOT_A_VALUE)
+def test_normalise_rejects_values_of_another_shape(normalise: object, text: str) -> None:
+    assert callable(normalise)
+    assert normalise(text) is None
+
+
+def test_normalise_kowloon_bay_keeps_its_district() -> None:
+    # 九龍 starts the district 九龍灣; only the region word before an address is dropped.
+    assert address_zh("九龍灣宏開道8號12樓A室") != address_zh("灣宏開道8號12樓A室")
+    assert address_zh("九龍旺角彌敦道1號") == address_zh("旺角彌敦道1號")
+
+
+def test_traditional_converts_only_simplified_text() -> None:
+    assert traditional("陈大文") == "陳大文"
+    assert traditional("陳大文") == "陳大文"
+
+
+@pytest.mark.parametrize(
+    ("cell", "fields"),
+    [
+        ("A123456(7)", {Field.HKID}),
+        ("9123 4567", {Field.PHONE}),
+        ("chan@example.com", {Field.EMAIL}),
+        ("1980-03-07", {Field.DOB}),
+        ("CHAN Tai Man", {Field.NAME_EN}),
+        ("陳大文", {Field.NAME_ZH}),
+        ("Flat A, 12/F, Block 3, Wah Fu Estate", {Field.ADDRESS_EN}),
+        ("九龍灣宏開道8號12樓A室", {Field.ADDRESS_ZH}),
+        ("", set()),
+        ("V-0000001", set()),
+    ],
+)
+def test_candidates_of_a_cell(cell: str, fields: set[Field]) -> None:
+    assert {f for f, _ in candidates(cell)} == fields

@@ -1,0 +1,108 @@
+"""parse_message: envelope fallbacks, guarded header access, defects instead of exceptions."""
+
+from __future__ import annotations
+
+import pytest
+from tests.factories import make_eml
+
+from postwarden.engine.parse import parse_message
+from postwarden.model import Envelope
+from postwarden.settings import Limits
+
+LIMITS = Limits()
+RAW = make_eml(
+    sender="Clerk <clerk@org.example>",
+    to=["Ann <ann@partner.example>", "bob@partner.example"],
+    cc=["carol@org.example"],
+    bcc=["dave@else.example"],
+    subject="=?utf-8?b?6YG45rCR5ZCN5YaK?= list",
+    body="hello",
+)
+
+
+@pytest.mark.parametrize(
+    ("envelope", "sender", "recipients"),
+    [
+        (
+            None,
+            "clerk@org.example",
+            (
+                "ann@partner.example",
+                "bob@partner.example",
+                "carol@org.example",
+                "dave@else.example",
+            ),
+        ),
+        (Envelope("bounce@org.example", ("x@y.example",)), "bounce@org.example", ("x@y.example",)),
+        (Envelope("", ("x@y.example",)), "clerk@org.example", ("x@y.example",)),
+        (
+            Envelope("bounce@org.example", ()),
+            "bounce@org.example",
+            (
+                "ann@partner.example",
+                "bob@partner.example",
+                "carol@org.example",
+                "dave@else.example",
+            ),
+        ),
+    ],
+)
+def test_parse_envelope_pieces_fall_back_separately(
+    envelope: Envelope | None, sender: str, recipients: tuple[str, ...]
+) -> None:
+    message = parse_message(RAW, envelope, LIMITS)
+    assert message.envelope == Envelope(sender, recipients)
+
+
+def test_parse_fills_headers() -> None:
+    message = parse_message(RAW, None, LIMITS)
+    assert message.subject == "選民名冊 list"
+    assert message.header_from == "clerk@org.example"
+    assert message.header_to == ("ann@partner.example", "bob@partner.example")
+    assert message.header_cc == ("carol@org.example",)
+    assert message.message_id.startswith("<")
+    assert message.message_id.endswith("@example.org>")
+    assert message.raw_size == len(RAW)
+    assert message.mime.get_content_type() == "text/plain"
+
+
+def test_parse_group_address_does_not_crash() -> None:
+    raw = (
+        b"From: a@org.example\r\nTo: unlisted-recipients:;\r\n"
+        b"Cc: Team: x@partner.example, y@partner.example;\r\nSubject: s\r\n\r\nbody\r\n"
+    )
+    message = parse_message(raw, None, LIMITS)
+    assert message.header_to == ()
+    assert message.envelope.recipients == ("x@partner.example", "y@partner.example")
+
+
+def test_parse_huge_header_is_fast_and_flagged_over_limit() -> None:
+    addresses = ", ".join(f"user{i}@partner.example" for i in range(5000))
+    raw = f"From: a@org.example\r\nTo: {addresses}\r\nSubject: s\r\n\r\nbody\r\n".encode()
+    assert len(raw) > 100_000
+    message = parse_message(raw, None, Limits(max_header_bytes=50_000))
+    assert len(message.header_to) == 5000
+    assert message.header_to[-1] == "user4999@partner.example"
+    assert any(d.startswith("uninspectable: headers of") for d in message.defects)
+    assert not any(d.startswith("uninspectable") for d in parse_message(raw, None, LIMITS).defects)
+
+
+def test_parse_recursion_bomb_header_falls_back_to_scanning() -> None:
+    # getaddresses() recurses once per encoded word here (RecursionError on 3.11).
+    words = "\r\n\t".join(["=?utf-8?Q?date=3E2017-08-20=3C/pr?="] * 3000)
+    raw = f"From: a@org.example\r\nTo: x@p.example,\r\n\t{words}\r\n\r\nbody\r\n".encode()
+    message = parse_message(raw, None, LIMITS)
+    assert message.header_to == ("x@p.example",)
+
+
+def test_parse_nul_bytes_and_garbage_are_defects_not_errors() -> None:
+    raw = b"From: a@org\x00.example\r\nSubject: \x00\xff\xfe\r\nTo: b@p.example\r\n\r\n\x00body\x00"
+    message = parse_message(raw, None, LIMITS)
+    assert "NUL bytes in message" in message.defects
+    assert message.header_to == ("b@p.example",)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\r\n\r\n", b"no headers at all", b"\xff" * 100, b":::\r\n"])
+def test_parse_never_raises(raw: bytes) -> None:
+    message = parse_message(raw, None, LIMITS)
+    assert message.envelope == Envelope("", ())

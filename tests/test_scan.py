@@ -1,0 +1,189 @@
+"""Discovery scan over a generated tree: exactly the planted register extracts are reported."""
+
+from __future__ import annotations
+
+import io
+import json
+import mailbox
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+from tests.engine.registers.people import People, generate
+from tests.factories import make_docx, make_eml, make_pdf, make_xlsx
+from typer.testing import CliRunner
+
+from postwarden.cli import app
+from postwarden.engine.registers import import_register
+from postwarden.settings import init_data_dir
+
+COLUMNS = ("id", "name_en", "hkid", "address_en", "phone")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORDS = (
+    "meeting agenda budget venue polling station notice schedule minutes report "
+    "annual review committee procurement training district office"
+).split()
+
+
+def _csv(people: People, idx: slice) -> bytes:
+    rows = [",".join(COLUMNS)] + [",".join(f'"{c}"' for c in r) for r in people.rows(COLUMNS, idx)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _prose(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 120)))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, int]]:
+    """A data dir with a register, and a tree of 2,000 files with four planted extracts."""
+    base = tmp_path_factory.mktemp("scan")
+    rng = random.Random(5)
+    people = generate(2_000, seed=21)
+    strangers = generate(300, seed=99)  # same shape, not in the register
+    data_dir = base / "var"
+    settings = init_data_dir(data_dir, ["reo.gov.hk"])
+    register = base / "voters.csv"
+    register.write_text(people.csv_text(), encoding="utf-8")
+    import_register(register, "voters", settings.registers_dir, settings.secret())
+    root = base / "share"
+    files = 0
+    planted: dict[str, int] = {}
+
+    def put(rel: str, data: bytes) -> Path:
+        nonlocal files
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files += 1
+        return path
+
+    planted[str(put("finance/2024/export.csv", _csv(people, slice(0, 120))))] = 120
+    sheet = make_xlsx({"list": [list(COLUMNS), *people.rows(COLUMNS, slice(500, 545))]})
+    planted[str(put("archive/old.zip", _zip({"x/voters.xlsx": sheet, "readme.txt": b"hi"})))] = 45
+    table = make_docx(
+        paragraphs=["Reply slips"], tables=[[list(COLUMNS), *people.rows(COLUMNS, slice(900, 930))]]
+    )
+    (root / "mail").mkdir(parents=True)
+    box = mailbox.mbox(str(root / "mail" / "sent.mbox"), create=True)
+    for n in range(40):
+        attachments = (
+            [
+                (
+                    "slips.docx",
+                    table,
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                )
+            ]
+            if n == 17
+            else []
+        )
+        box.add(
+            make_eml(
+                sender="clerk@reo.gov.hk",
+                to=[f"p{n}@example.com"],
+                subject=f"notice {n}",
+                body=_prose(rng),
+                attachments=attachments,
+            )
+        )
+    box.flush()
+    box.close()
+    files += 1
+    planted[f"{root / 'mail' / 'sent.mbox'}#18"] = 30
+    # Decoys: a register-shaped file of people who are not registered, a list of names only.
+    put("hr/contacts.csv", _csv(strangers, slice(0, 200)))
+    put("hr/names.txt", "\n".join(people.column("name_en")[:300]).encode())
+    kinds = ["txt"] * 6 + ["csv"] * 2 + ["docx", "xlsx", "pdf", "zip"]
+    while files < 2_000:
+        kind = rng.choice(kinds)
+        rel = f"dept{files % 17}/sub{files % 5}/doc{files}.{kind}"
+        if kind == "txt":
+            put(rel, _prose(rng).encode())
+        elif kind == "csv":
+            lines = "".join(f"{rng.choice(WORDS)},{rng.randint(1, 99)}\n" for _ in range(20))
+            put(rel, ("item,qty\n" + lines).encode())
+        elif kind == "docx":
+            put(rel, make_docx(paragraphs=[_prose(rng) for _ in range(3)]))
+        elif kind == "xlsx":
+            put(
+                rel,
+                make_xlsx(
+                    {
+                        "s": [
+                            ["item", "qty"],
+                            *[[rng.choice(WORDS), rng.randint(1, 9)] for _ in range(10)],
+                        ]
+                    }
+                ),
+            )
+        elif kind == "pdf":
+            put(rel, make_pdf([[_prose(rng)[:80]]]))
+        else:
+            put(rel, _zip({"a.txt": _prose(rng).encode(), "b.txt": _prose(rng).encode()}))
+    return data_dir, root, planted
+
+
+def _scan(data_dir: Path, *args: str) -> dict[str, object]:
+    result = CliRunner().invoke(
+        app,
+        ["--data-dir", str(data_dir), "scan", *args, "--json", "--no-progress", "--workers", "2"],
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    out = json.loads(result.stdout)
+    assert isinstance(out, dict)
+    return out
+
+
+@pytest.mark.slow
+def test_scan_reports_exactly_the_planted_extracts(
+    tree: tuple[Path, Path, dict[str, int]], tmp_path: Path
+) -> None:
+    data_dir, root, planted = tree
+    state = tmp_path / "scan.state"
+    out = _scan(data_dir, str(root), "--state", str(state), "--csv", str(tmp_path / "s.csv"))
+    assert out["scanned"] == 2_000 - 1 + 40  # the mbox counts once per message
+    found = {
+        f["path"]: f["subjects"].get("voters", 0)
+        for f in out["files"]  # type: ignore[union-attr]
+        if f["subjects"]
+    }
+    assert found == planted
+    zipped = next(f for f in out["files"] if f["path"].endswith("old.zip"))  # type: ignore[union-attr]
+    assert zipped["members"] == {"old.zip/x/voters.xlsx": {"voters": 45}}
+    assert "register:voters" in (tmp_path / "s.csv").read_text(encoding="utf-8-sig")
+
+    # Resumed: nothing is inspected again, and the answer is the same.
+    again = _scan(data_dir, str(root), "--state", str(state))
+    assert again["resumed"] == again["scanned"]
+    assert {f["path"] for f in again["files"] if f["subjects"]} == set(planted)  # type: ignore[union-attr]
+
+
+def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
+    people = generate(50, seed=3)
+    data_dir = tmp_path / "var"
+    settings = init_data_dir(data_dir, ["reo.gov.hk"])
+    register = tmp_path / "r.csv"
+    register.write_text(people.csv_text(), encoding="utf-8")
+    import_register(register, "voters", settings.registers_dir, settings.secret())
+    share = tmp_path / "share"
+    share.mkdir()
+    target = share / "list.csv"
+    target.write_bytes(_csv(people, slice(0, 10)))
+    (share / "notes.txt").write_text("nothing to see", encoding="utf-8")
+    state = tmp_path / "state"
+    first = _scan(data_dir, str(share), "--state", str(state))
+    assert first["subjects"] == {"voters": 10}
+    target.write_bytes(_csv(people, slice(0, 25)))
+    second = _scan(data_dir, str(share), "--state", str(state))
+    assert second["resumed"] == 1
+    assert second["subjects"] == {"voters": 25}
