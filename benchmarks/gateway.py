@@ -140,7 +140,7 @@ def main() -> None:
             ("+ milter inet", f"inet:{ports.milter}@127.0.0.1"),
             ("+ milter unix", f"unix:{work / 'milter.sock'}"),
         ):
-            runs.append(_measure(label, milter_socket, ports, cli, work, messages))
+            runs.append(_measure(label, milter_socket, ports, cli, work, messages, sink))
     finally:
         sink.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -163,6 +163,7 @@ def _measure(
     cli: list[str],
     work: Path,
     messages: list[bytes],
+    sink: Any,
 ) -> Run:
     """One Postfix instance with (or without) the milter on ``milter_socket``."""
     from tests.integration.postfix import PostfixInstance, make_instance_root, wait_for_port
@@ -197,6 +198,9 @@ def _measure(
             wait_for_port(ports.milter, timeout=60)
         _drive(ports.filter, messages[:WARMUP])
         run = _drive(ports.filter, messages[WARMUP:])
+        deadline = time.monotonic() + 120
+        while len(sink.received) % len(messages) and time.monotonic() < deadline:
+            time.sleep(0.2)  # let Postfix deliver what it accepted before it stops
     finally:
         postfix.stop()
         if milter is not None:

@@ -13,6 +13,7 @@ from tests.factories import make_csv, make_docx, make_eml, make_xlsx, make_zip
 from typer.testing import CliRunner
 
 from postwarden.cli import app
+from postwarden.cli.common import OperationalError, UsageError
 
 PEOPLE = generate(3_000, seed=31, deceased=0.05)
 
@@ -36,9 +37,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr, as ``postwarden.cli.main`` turns domain errors into them."""
     result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    exc = result.exception
+    if isinstance(exc, UsageError):
+        return 2, result.stdout, str(exc)
+    if isinstance(exc, OperationalError):
+        return 1, result.stdout, str(exc)
+    if exc and not isinstance(exc, SystemExit):
+        raise exc
     return result.exit_code, result.stdout, result.stderr
 
 

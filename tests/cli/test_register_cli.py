@@ -11,6 +11,7 @@ from tests.factories import make_csv, make_eml, make_xlsx
 from typer.testing import CliRunner
 
 from postwarden.cli import app
+from postwarden.cli.common import OperationalError, UsageError
 
 
 @pytest.fixture
@@ -22,9 +23,15 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr, as ``postwarden.cli.main`` turns domain errors into them."""
     result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    exc = result.exception
+    if isinstance(exc, UsageError):
+        return 2, result.stdout, str(exc)
+    if isinstance(exc, OperationalError):
+        return 1, result.stdout, str(exc)
+    if exc and not isinstance(exc, SystemExit):
+        raise exc
     return result.exit_code, result.stdout, result.stderr
 
 

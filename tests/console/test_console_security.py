@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
 import pyotp
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 from tests.console.conftest import ORG, PASSWORD, Console, SinkHandler, csrf_of
 from tests.factories import make_csv, make_eml
 
@@ -17,6 +19,8 @@ from postwarden.console.app import ROUTERS
 from postwarden.console.deps import COOKIE
 from postwarden.model import Action, Envelope, Reason, Verdict
 from postwarden.store import credentials
+from postwarden.store.audit import AuditEntry
+from postwarden.store.quarantine import Quarantine
 from postwarden.store.sessions import MAX_FAILURES_PER_USER
 from postwarden.store.users import get_user
 
@@ -79,8 +83,6 @@ def test_every_route_without_a_session_is_refused(console: Console, held: str) -
             assert "case.officer" not in response.text
     # Nothing was decided by all those requests.
     with console.gateway.session() as db:
-        from postwarden.store.quarantine import Quarantine
-
         assert Quarantine.get(db, held).state == "held"
 
 
@@ -145,8 +147,6 @@ def test_post_without_or_with_a_wrong_csrf_token_is_refused(console: Console, he
         # The token itself is good: the same request with it passes the guard.
         assert olivia.post("/logout", data={"csrf": good}).status_code == 303
     with console.gateway.session() as db:
-        from postwarden.store.quarantine import Quarantine
-
         assert Quarantine.get(db, held).state == "held"
 
 
@@ -272,8 +272,6 @@ def test_totp_is_asked_for_once_enabled(console: Console) -> None:
         )
         assert response.status_code == 401
         # The code enable_totp accepted cannot be used again; the next time step's can.
-        import time
-
         later = time.time() + 30
         response = client.post(
             "/login",
@@ -313,18 +311,12 @@ def test_held_content_is_masked_until_revealed_and_reveal_is_audited(
         assert HKID in revealed.text
         assert "no-store" in revealed.headers["cache-control"]
     with console.gateway.session() as db:
-        from sqlalchemy import select
-
-        from postwarden.store.audit import AuditEntry
-
         kinds = [(e.kind, e.actor) for e in db.execute(select(AuditEntry)).scalars()]
     assert ("console.view", "bob") in kinds
     assert ("console.reveal", "bob") in kinds
 
 
 def test_confirm_link_for_a_hold_or_forged_token_shows_nothing(console: Console, held: str) -> None:
-    from postwarden.store.quarantine import Quarantine
-
     with console.gateway.session() as db:
         item = Quarantine.get(db, held)
         link = console.gateway.confirm_link(item)  # genuine token, but for a hold

@@ -155,11 +155,14 @@ class Sink:
         with self._lock:
             return [r for r in self.received if needle.encode() in r.raw]
 
-    def wait_for(self, needle: str, count: int = 1, timeout: float = 15.0) -> list[Received]:
-        """Wait until ``count`` messages containing ``needle`` arrived; return them all."""
+    def wait_for(
+        self, needle: str, count: int = 1, timeout: float = 15.0, to: str | None = None
+    ) -> list[Received]:
+        """Wait until ``count`` messages containing ``needle`` (and addressed to ``to``, when
+        given) arrived; return them all."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.matching(needle)
+            found = [r for r in self.matching(needle) if to is None or to in r.recipients]
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)

@@ -10,6 +10,7 @@ import typer
 
 from postwarden.cli import check as check_cmd
 from postwarden.cli import gateway as gateway_cmd
+from postwarden.cli import scan as scan_cmd
 from postwarden.cli import setup as setup_cmd
 from postwarden.cli.audit import audit_app
 from postwarden.cli.common import CliState, OperationalError, UsageError
@@ -21,7 +22,6 @@ from postwarden.cli.quarantine import quarantine_app
 from postwarden.cli.register import register_app
 from postwarden.cli.user import user_app
 from postwarden.cli.webfilter import webfilter_app
-from postwarden.cli import scan as scan_cmd
 
 app = typer.Typer(
     name="postwarden",

@@ -12,6 +12,9 @@ ACTION_COLOURS: dict[str, str] = {
     "hold": "#d9480f",
     "reject": "#862e9c",
 }
+# For series without a colour of their own (rules): Okabe-Ito, safe for colour-blind readers.
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442")
+OTHER = "#868e96"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,18 @@ def stacked_bars(
     series: Sequence[str] = ("deliver", "warn", "hold", "reject"),
     width: int = 720,
     height: int = 200,
+    colours: Mapping[str, str] | None = None,
 ) -> Chart:
-    """One bar per day, stacked by ``series``; ``counts[day][series]`` is the bar's part."""
+    """One bar per day, stacked by ``series``; ``counts[day][series]`` is the bar's part.
+
+    ``colours`` maps a series to its colour; by default the action colours, and the palette
+    in order for any other series.
+    """
+    colours = {"other": OTHER, **(colours or ACTION_COLOURS)}
+    spare = iter(PALETTE)
+    for name in series:
+        if name not in colours:
+            colours[name] = next(spare, OTHER)
     top, bottom = 10, 24
     plot = height - top - bottom
     peak = max((sum(counts.get(d, {}).values()) for d in days), default=0)
@@ -65,11 +78,11 @@ def stacked_bars(
                     y=round(y, 1),
                     width=round(slot * 0.7, 1),
                     height=round(h, 1),
-                    colour=ACTION_COLOURS.get(name, "#495057"),
+                    colour=colours[name],
                     title=f"{day}: {n} {name}",
                 )
             )
         if i % step == 0:
             labels.append((round(i * slot + slot / 2, 1), day[5:]))
-    legend = tuple((name, ACTION_COLOURS.get(name, "#495057")) for name in series)
+    legend = tuple((name, colours[name]) for name in series)
     return Chart(width, height, tuple(bars), tuple(labels), peak, legend)

@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from postwarden.console.roles import Permission, allows
 from postwarden.console.state import ConsoleState, Member, load_member
@@ -55,8 +56,11 @@ def cookie_name(request: Request) -> str:
     return SECURE_COOKIE if is_secure(request) else COOKIE
 
 
-async def visitor(request: Request) -> Visitor:
+def visitor(request: Request) -> Visitor:
     """The session for this browser; a new anonymous one for a safe request that has none.
+
+    A plain function, so FastAPI runs it in its thread pool: a database that is busy for a
+    moment must not stall the event loop the SMTP relay shares.
 
     A state-changing request without a live session is refused outright, which also refuses
     a forged cross-site POST before any form is read.
@@ -86,7 +90,7 @@ async def csrf_guard(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None and origin != _own_origin(request):
         raise Forbidden("cross-origin request refused")
-    current = await visitor(request)
+    current = await run_in_threadpool(visitor, request)
     form = await request.form()
     submitted = form.get("csrf")
     if not isinstance(submitted, str) or not sessions.csrf_matches(current.session, submitted):
@@ -103,7 +107,7 @@ def _own_origin(request: Request) -> str:
 def require(permission: Permission) -> Callable[..., object]:
     """A dependency that yields the signed-in member holding ``permission``."""
 
-    async def check(current: Annotated[Visitor, Depends(visitor)]) -> Member:
+    def check(current: Annotated[Visitor, Depends(visitor)]) -> Member:
         if current.member is None:
             raise LoginRequired
         if not allows(current.member.role, permission):

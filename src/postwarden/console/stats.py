@@ -22,6 +22,7 @@ class VerdictStats:
     by_day: dict[str, Counter[str]] = field(default_factory=dict)
     by_action: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
+    by_day_rule: dict[str, Counter[str]] = field(default_factory=dict)
     rule_actions: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
@@ -34,7 +35,11 @@ def verdict_stats(db: Session, days: int = 14, today: date | None = None) -> Ver
     today = today or datetime.now(UTC).date()
     first = today - timedelta(days=days - 1)
     labels = [(first + timedelta(days=i)).isoformat() for i in range(days)]
-    stats = VerdictStats(days=labels, by_day={d: Counter() for d in labels})
+    stats = VerdictStats(
+        days=labels,
+        by_day={d: Counter() for d in labels},
+        by_day_rule={d: Counter() for d in labels},
+    )
     rows = db.execute(
         select(AuditEntry.created, AuditEntry.data)
         .where(AuditEntry.kind == "verdict", AuditEntry.created >= first.isoformat())
@@ -52,8 +57,24 @@ def verdict_stats(db: Session, days: int = 14, today: date | None = None) -> Ver
         stats.by_action[action] += 1
         for rule in parsed.get("rules") or ():
             stats.by_rule[str(rule)] += 1
+            if day in stats.by_day_rule:
+                stats.by_day_rule[day][str(rule)] += 1
             stats.rule_actions.setdefault(str(rule), Counter())[action] += 1
     return stats
+
+
+def top_rules(stats: VerdictStats, n: int = 6) -> tuple[list[str], dict[str, Counter[str]]]:
+    """The ``n`` rules that fired most, the rest folded into ``other``, per day."""
+    top = [rule for rule, _ in stats.by_rule.most_common(n)]
+    days: dict[str, Counter[str]] = {}
+    for day, counts in stats.by_day_rule.items():
+        folded: Counter[str] = Counter()
+        for rule, count in counts.items():
+            folded[rule if rule in top else "other"] += count
+        days[day] = folded
+    if len(stats.by_rule) > n:
+        top.append("other")
+    return top, days
 
 
 @dataclass(frozen=True, slots=True)

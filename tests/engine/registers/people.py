@@ -209,14 +209,15 @@ def _col(table: list[Any], i: int) -> Strings:
     return np.array([row[i] for row in table], dtype=S)
 
 
-def _affine(n: int, modulus: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
-    """``n`` distinct numbers below ``modulus``: an affine permutation, no big shuffle."""
+def _affine(start: int, n: int, modulus: int, params: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Numbers ``start .. start+n`` of an affine permutation of ``range(modulus)``: distinct
+    across every slice drawn with the same ``params`` (no big shuffle in memory)."""
     while True:
-        a = int(rng.integers(1, modulus))
+        a = int(params.integers(1, modulus))
         if np.gcd(a, modulus) == 1:
             break
-    b = int(rng.integers(0, modulus))
-    return (np.arange(n, dtype=np.int64) * a + b) % modulus
+    b = int(params.integers(0, modulus))
+    return (np.arange(start, start + n, dtype=np.int64) * a + b) % modulus
 
 
 def hkid_check(letters: list[int], digits: list[int]) -> str:
@@ -227,8 +228,8 @@ def hkid_check(letters: list[int], digits: list[int]) -> str:
     return "A" if check == 10 else str(check)
 
 
-def _hkids(n: int, rng: np.random.Generator) -> Strings:
-    code = _affine(n, 26 * 1_000_000, rng)
+def _hkids(start: int, n: int, params: np.random.Generator) -> Strings:
+    code = _affine(start, n, 26 * 1_000_000, params)
     letter, number = code // 1_000_000, code % 1_000_000
     digits = [(number // 10**p) % 10 for p in range(5, -1, -1)]
     # Single-letter prefix: a space (value 36) weighs 9, the letter 8, digits 7..2.
@@ -243,8 +244,8 @@ def _hkids(n: int, rng: np.random.Generator) -> Strings:
     return letters + np.strings.zfill(number.astype(S), 6) + "(" + check_s + ")"
 
 
-def _phones(n: int, rng: np.random.Generator) -> Strings:
-    code = _affine(n, 3 * 10_000_000, rng)
+def _phones(start: int, n: int, params: np.random.Generator) -> Strings:
+    code = _affine(start, n, 3 * 10_000_000, params)
     first = np.array([5, 6, 9])[code // 10_000_000]
     rest = np.strings.zfill((code % 10_000_000).astype(S), 7)
     return first.astype(S) + rest
@@ -281,10 +282,11 @@ class People:
         cols = [getattr(self, c) if idx is None else getattr(self, c)[idx] for c in columns]
         return [list(r) for r in zip(*(c.tolist() for c in cols), strict=True)]
 
-    def csv_text(self, columns: tuple[str, ...] = COLUMNS) -> str:
+    def csv_text(self, columns: tuple[str, ...] = COLUMNS, *, header: bool = True) -> str:
         """The register as csv text, header first; built with numpy for millions of rows."""
-        header = io.StringIO()
-        csv.writer(header, lineterminator="\n").writerow(columns)
+        head = io.StringIO()
+        if header:
+            csv.writer(head, lineterminator="\n").writerow(columns)
         line = None
         for c in columns:
             col = getattr(self, c)
@@ -292,20 +294,32 @@ class People:
             cell = '"' + col + '"' if c.startswith("address") or c.startswith("name") else col
             line = cell if line is None else line + "," + cell
         assert line is not None
-        return header.getvalue() + "\n".join(line.tolist()) + "\n"
+        return head.getvalue() + "\n".join(line.tolist()) + "\n"
 
 
-def generate(n: int, seed: int = 7, *, deceased: float = 0.0068) -> People:
-    """``n`` people; the same ``seed`` gives the same people."""
-    rng = np.random.default_rng(seed)
+def generate(
+    n: int, seed: int = 7, *, deceased: float = 0.0068, start: int = 0, total: int | None = None
+) -> People:
+    """``n`` people; the same ``seed`` gives the same people.
+
+    ``start`` and ``total`` draw people ``start .. start+n`` of a register of ``total``, so a
+    benchmark writes millions of rows a slice at a time; ids, HKIDs and phones stay distinct
+    across slices (the no-namesake-in-a-household rule holds within a slice).
+    """
+    total = n if total is None else total
+    rng = np.random.default_rng([seed, start])
+
+    def params(stream: int) -> np.random.Generator:
+        return np.random.default_rng([seed, stream, total])
+
     sur = _pick(rng, SURNAMES, n)
     g1 = _pick(rng, GIVEN, n)
     g2 = _pick(rng, GIVEN, n)
     single = rng.random(n) < 0.08
-    households = max(1, int(n / 2.6))
+    households = max(1, int(total / 2.6))
     capacity = len(ESTATE_WORDS) * len(ESTATE_KINDS) * BLOCKS * FLOORS * len(FLATS)
     assert households <= capacity, "more households than synthetic addresses"
-    home = _affine(households, capacity, rng)[rng.integers(0, households, n)]
+    home = _affine(0, households, capacity, params(1))[rng.integers(0, households, n)]
     # Nobody shares a full English name with someone of their household, as in life; so a
     # name and an address together point at one person and tests can count exactly.
     # Names compare order-insensitively (CHAN Tai Man == Man Tai CHAN), so the key is
@@ -371,7 +385,8 @@ def generate(n: int, seed: int = 7, *, deceased: float = 0.0068) -> People:
         + flat_s
         + "室"
     )
-    ids = "V-" + np.strings.zfill(np.arange(1, n + 1).astype(S), 7)
+    numbers = np.strings.zfill(np.arange(start + 1, start + n + 1).astype(S), 7)
+    ids = "V-" + numbers
     dead = rng.random(n) < deceased
     status = np.where(dead, "deceased", "active").astype(S)
     birth = np.datetime64("1940-01-01") + rng.integers(0, 365 * 65, n).astype("timedelta64[D]")
@@ -379,12 +394,12 @@ def generate(n: int, seed: int = 7, *, deceased: float = 0.0068) -> People:
         id=ids,
         name_zh=sur_zh + given_zh,
         name_en=sur_en + " " + given_en,
-        hkid=_hkids(n, rng),
+        hkid=_hkids(start, n, params(2)),
         address_en=address_en,
         address_zh=address_zh,
-        phone=_phones(n, rng),
+        phone=_phones(start, n, params(3)),
         status=status,
-        email="p" + np.strings.zfill(np.arange(1, n + 1).astype(S), 7) + "@mail.example.net",
+        email="p" + numbers + "@mail.example.net",
         dob=birth.astype(str).astype(S),
         surname_en=sur_en,
         given_en=given_en,

@@ -22,7 +22,7 @@ PAGE = 100
 
 
 @router.get("/audit", name="audit")
-async def audit_page(
+def audit_page(
     request: Request,
     member: Annotated[Member, Depends(require(Permission.VIEW_AUDIT))],
     kind: Annotated[str, Query(max_length=64)] = "",

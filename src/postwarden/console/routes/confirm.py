@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from postwarden.act import SENDER_ACTOR, DecisionError, ReleaseError
@@ -50,7 +49,7 @@ def _item_for(ctx: ConsoleState, token: str) -> QuarantineItem:
 
 
 @router.get("/confirm/{token}", name="confirm")
-async def confirm_page(
+def confirm_page(
     request: Request, token: str, current: Annotated[Visitor, Depends(visitor)]
 ) -> Response:
     """The sender sees why and decides; the page carries a session's CSRF token like every
@@ -75,7 +74,7 @@ async def confirm_page(
 
 
 @router.post("/confirm/{token}")
-async def confirm(
+def confirm(
     request: Request,
     token: str,
     decision: Annotated[str, Form(pattern="^(confirm|cancel)$")],
@@ -84,7 +83,7 @@ async def confirm(
     item = _item_for(ctx, token)
     if decision == "confirm":
         try:
-            await run_in_threadpool(ctx.gateway.confirm_warn, token)
+            ctx.gateway.confirm_warn(token)
         except DecisionError as exc:
             raise HTTPException(410, f"{_GONE} ({exc})") from None
         except ReleaseError:

@@ -11,13 +11,13 @@ from postwarden.console.chart import stacked_bars
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
-from postwarden.console.stats import verdict_stats, waiting
+from postwarden.console.stats import top_rules, verdict_stats, waiting
 
 router = APIRouter()
 
 
 @router.get("/", name="dashboard")
-async def dashboard(
+def dashboard(
     request: Request, member: Annotated[Member, Depends(require(Permission.VIEW))]
 ) -> Response:
     state = console_state(request)
@@ -25,6 +25,8 @@ async def dashboard(
         stats = verdict_stats(db, days=14)
         queue = waiting(db)
     chart = stacked_bars(stats.days, stats.by_day)
+    rule_series, rule_days = top_rules(stats)
+    rule_chart = stacked_bars(stats.days, rule_days, series=rule_series)
     return state.render(
         request,
         "dashboard.html",
@@ -32,6 +34,7 @@ async def dashboard(
         nav="dashboard",
         stats=stats,
         chart=chart,
+        rule_chart=rule_chart,
         queue=queue,
         rules=stats.by_rule.most_common(),
     )

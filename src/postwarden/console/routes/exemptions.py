@@ -34,7 +34,7 @@ MAX_PERIOD = timedelta(days=366)
 
 
 @router.get("/exemptions", name="exemptions")
-async def exemptions_page(
+def exemptions_page(
     request: Request, member: Annotated[Member, Depends(require(Permission.VIEW))]
 ) -> Response:
     return _page(request, member)
@@ -85,7 +85,7 @@ def _page(
 
 
 @router.post("/exemptions/request", name="exemption_request")
-async def request_exemption(
+def request_exemption(
     request: Request,
     member: Annotated[Member, Depends(require(Permission.REQUEST_EXEMPTION))],
     recipient_domain: Annotated[str, Form(max_length=255)],
@@ -150,7 +150,7 @@ def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
 
 
 @router.post("/exemptions/requests/{request_id}/approve", name="exemption_approve")
-async def approve(
+def approve(
     request: Request,
     request_id: int,
     member: Annotated[Member, Depends(require(Permission.DECIDE_EXEMPTION))],
@@ -193,7 +193,7 @@ async def approve(
 
 
 @router.post("/exemptions/requests/{request_id}/refuse", name="exemption_refuse")
-async def refuse(
+def refuse(
     request: Request,
     request_id: int,
     member: Annotated[Member, Depends(require(Permission.DECIDE_EXEMPTION))],
@@ -210,7 +210,7 @@ async def refuse(
 
 
 @router.post("/exemptions/{exemption_id}/revoke", name="exemption_revoke")
-async def revoke(
+def revoke(
     request: Request,
     exemption_id: int,
     member: Annotated[Member, Depends(require(Permission.DECIDE_EXEMPTION))],

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from postwarden.act import DecisionError, ReleaseError
@@ -27,7 +26,7 @@ STATES = ("held", "released", "rejected", "expired", "releasing", "all")
 
 
 @router.get("/queue", name="queue")
-async def queue(
+def queue(
     request: Request,
     member: Annotated[Member, Depends(require(Permission.VIEW))],
     state: Annotated[
@@ -118,7 +117,7 @@ def _blockers(item: QuarantineItem, member: Member) -> list[str]:
     return out
 
 
-async def _page(
+def _page(
     request: Request,
     member: Member,
     item_id: str,
@@ -152,7 +151,7 @@ async def _page(
     else:
         envelope = Envelope(item.sender, tuple(item.recipients))
         inspector = reporter(ctx.gateway.inspector, ctx.settings)
-        inspection = await run_in_threadpool(inspect_held, inspector, raw, envelope, reveal=reveal)
+        inspection = inspect_held(inspector, raw, envelope, reveal=reveal)
     return ctx.render(
         request,
         "message.html",
@@ -171,20 +170,20 @@ async def _page(
 
 
 @router.get("/messages/{item_id}", name="message")
-async def message(
+def message(
     request: Request, item_id: str, member: Annotated[Member, Depends(require(Permission.VIEW))]
 ) -> Response:
-    return await _page(request, member, item_id, reveal=False)
+    return _page(request, member, item_id, reveal=False)
 
 
 @router.post("/messages/{item_id}/reveal", name="message_reveal")
-async def reveal(
+def reveal(
     request: Request,
     item_id: str,
     member: Annotated[Member, Depends(require(Permission.REVEAL))],
 ) -> Response:
     """Show the personal data unmasked: a deliberate act, answered with POST and audited."""
-    return await _page(request, member, item_id, reveal=True)
+    return _page(request, member, item_id, reveal=True)
 
 
 def _held(ctx: ConsoleState, item_id: str, digest: str) -> QuarantineItem:
@@ -200,7 +199,7 @@ def _held(ctx: ConsoleState, item_id: str, digest: str) -> QuarantineItem:
 
 
 @router.post("/messages/{item_id}/release", name="message_release")
-async def release(
+def release(
     request: Request,
     item_id: str,
     member: Annotated[Member, Depends(require(Permission.DECIDE))],
@@ -211,16 +210,14 @@ async def release(
     item = _held(ctx, item_id, digest)
     blockers = _blockers(item, member)
     if blockers:
-        return await _page(
-            request, member, item_id, reveal=False, error=" ".join(blockers), status=403
-        )
+        return _page(request, member, item_id, reveal=False, error=" ".join(blockers), status=403)
     try:
-        await run_in_threadpool(ctx.gateway.release, item_id, by=member.name, reason=reason)
+        ctx.gateway.release(item_id, by=member.name, reason=reason)
     except DecisionError as exc:
-        return await _page(request, member, item_id, reveal=False, error=str(exc), status=409)
+        return _page(request, member, item_id, reveal=False, error=str(exc), status=409)
     except ReleaseError as exc:
         where = "It was partly delivered." if exc.partial else "It is still held."
-        return await _page(
+        return _page(
             request,
             member,
             item_id,
@@ -232,7 +229,7 @@ async def release(
 
 
 @router.post("/messages/{item_id}/reject", name="message_reject")
-async def reject(
+def reject(
     request: Request,
     item_id: str,
     member: Annotated[Member, Depends(require(Permission.DECIDE))],
@@ -242,7 +239,7 @@ async def reject(
     ctx = console_state(request)
     _held(ctx, item_id, digest)
     try:
-        await run_in_threadpool(ctx.gateway.reject_item, item_id, by=member.name, reason=reason)
+        ctx.gateway.reject_item(item_id, by=member.name, reason=reason)
     except DecisionError as exc:
-        return await _page(request, member, item_id, reveal=False, error=str(exc), status=409)
+        return _page(request, member, item_id, reveal=False, error=str(exc), status=409)
     return RedirectResponse(request.url_for("queue").path + "?ok=rejected", status_code=303)

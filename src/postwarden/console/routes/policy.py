@@ -26,7 +26,7 @@ def policy_in_force(ctx: ConsoleState) -> tuple[Policy, tuple[str, ...]]:
 
 
 @router.get("/policy", name="policy")
-async def policy_page(
+def policy_page(
     request: Request, member: Annotated[Member, Depends(require(Permission.VIEW))]
 ) -> Response:
     state = console_state(request)

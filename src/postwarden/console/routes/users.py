@@ -20,7 +20,7 @@ router = APIRouter()
 
 
 @router.get("/users", name="users")
-async def users_page(
+def users_page(
     request: Request, member: Annotated[Member, Depends(require(Permission.MANAGE_USERS))]
 ) -> Response:
     state = console_state(request)
@@ -51,7 +51,7 @@ async def users_page(
 
 
 @router.post("/users/{user_id}/signout", name="user_signout")
-async def sign_out_everywhere(
+def sign_out_everywhere(
     request: Request,
     user_id: int,
     member: Annotated[Member, Depends(require(Permission.MANAGE_USERS))],

@@ -6,7 +6,8 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
 from postwarden.model import Finding, TextUnit
@@ -16,7 +17,9 @@ __all__ = [
     "ClusterDetector",
     "Context",
     "Detector",
+    "FindingBatch",
     "Hit",
+    "HitBatch",
     "Pattern",
     "PatternDetector",
     "is_word_char",
@@ -30,13 +33,15 @@ class Pattern:
     ``regex`` uses the hyperscan dialect (PCRE without lookaround or backreferences); it is
     always compiled in UTF-8 mode without UCP, so ``\\w``, ``\\d`` and ``\\b`` stay ASCII and
     non-ASCII characters are written literally or as ``\\x{....}``.  ``score`` is the confidence
-    of a validated match without context.
+    of a validated match without context.  A ``veto`` pattern finds no value of its own: its
+    matches drop the detector's other matches they overlap (a place name inside a "name").
     """
 
     name: str
     regex: str
     score: float = 0.5
     caseless: bool = False
+    veto: bool = False
 
 
 class Hit(NamedTuple):
@@ -49,6 +54,54 @@ class Hit(NamedTuple):
     start: int
     end: int
     pattern: Pattern
+
+
+@dataclass(slots=True)
+class HitBatch:
+    """One detector's hits over many units, as parallel lists, sorted by unit, start and
+    longest first.  Iterating yields ``(unit index, start, end, pattern)``.
+
+    Parallel lists rather than a tuple per hit: a spreadsheet brings hundreds of thousands
+    of hits, and that many live tuples would set off the cyclic garbage collector again
+    and again over everything the process holds.
+    """
+
+    units: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, Pattern]]:
+        # zip reuses its result tuple when the loop lets go of it: no allocation per hit.
+        return zip(self.units, self.starts, self.ends, self.patterns, strict=True)
+
+    def add(self, unit: int, hit: Hit) -> None:
+        self.units.append(unit)
+        self.starts.append(hit.start)
+        self.ends.append(hit.end)
+        self.patterns.append(hit.pattern)
+
+
+@dataclass(slots=True)
+class FindingBatch:
+    """Findings over many units, each with the index of its unit (parallel lists)."""
+
+    units: list[int] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def add(self, unit: int, finding: Finding) -> None:
+        self.units.append(unit)
+        self.findings.append(finding)
+
+    def extend(self, unit: int, findings: list[Finding]) -> None:
+        self.units.extend([unit] * len(findings))
+        self.findings.extend(findings)
 
 
 class Context:
@@ -101,16 +154,42 @@ class Candidate:
         return self.unit.text[self.end : self.end + n]
 
 
+# A set lookup instead of a call per character: the bounds check runs on every match.
+_WORD_CHARS = frozenset(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    + "".join(chr(c) for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+             for c in range(r[0], r[1] + 1))
+)
+
+
 def is_word_char(ch: str) -> bool:
     """ASCII or full-width letter or digit: what a number must not be glued to."""
-    if ch.isascii():
-        return ch.isalnum()
-    return "０" <= ch <= "９" or "Ａ" <= ch <= "Ｚ" or "ａ" <= ch <= "ｚ"
+    return ch in _WORD_CHARS
 
 
 def nfkc(text: str) -> str:
     """Full-width digits, letters and brackets folded to ASCII (``Ａ１（７）`` → ``A1(7)``)."""
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` without the veto patterns' matches and the matches they overlap."""
+    vetoes = [h for h in hits if h.pattern.veto]
+    if not vetoes:
+        return list(hits)
+    return [
+        h
+        for h in hits
+        if not h.pattern.veto and not any(v.start < h.end and v.end > h.start for v in vetoes)
+    ]
+
+
+def _unit_batch(hits: Sequence[Hit]) -> HitBatch:
+    """One unit's hits as a batch of unit 0, sorted by start, longest first."""
+    batch = HitBatch()
+    for hit in sorted(drop_vetoed(hits), key=lambda h: (h.start, -h.end)):
+        batch.add(0, hit)
+    return batch
 
 
 class Detector(ABC):
@@ -141,9 +220,47 @@ class Detector(ABC):
         """Findings in ``unit``.
 
         :param unit: the text unit the hits are in.
-        :param hits: matches of this detector's patterns in ``unit.text``, sorted by start.
+        :param hits: matches of this detector's patterns in ``unit.text``, sorted by start,
+            longest first; matches overlapping a ``veto`` pattern's are already dropped.
         :param context: spans of this detector's context words in ``unit.text``.
         """
+
+    def analyze_all(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        """Findings in a batch of units, each with the index of its unit.
+
+        The default calls :meth:`analyze` once per unit with hits (and per table row, with
+        ``reads_cells``); built-in detectors override it to walk the batch in one loop,
+        since a spreadsheet is thousands of units with a few hits each.
+
+        :param units: every unit of the scan.
+        :param hits: matches of this detector's patterns, sorted by unit, start, longest
+            first; matches overlapping a ``veto`` pattern's are already dropped.
+        :param contexts: spans of this detector's context words, by unit index (units
+            without any are left out).
+        """
+        out = FindingBatch()
+        done: set[int] = set()
+        group: list[Hit] = []
+        current = -1
+        for u, start, end, pattern in hits:
+            if u != current:
+                if group:
+                    out.extend(current, self.analyze(units[current], group, contexts.get(current, NO_CONTEXT)))
+                group, current = [], u
+                done.add(u)
+            group.append(Hit(start, end, pattern))
+        if group:
+            out.extend(current, self.analyze(units[current], group, contexts.get(current, NO_CONTEXT)))
+        if self.reads_cells:
+            for u, unit in enumerate(units):
+                if unit.cells is not None and u not in done:
+                    out.extend(u, self.analyze(unit, [], contexts.get(u, NO_CONTEXT)))
+        return out
 
 
 class PatternDetector(Detector):
@@ -178,47 +295,73 @@ class PatternDetector(Detector):
         return min(1.0, score + self.context_boost) if candidate.has_context else score
 
     def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        accepted: list[Candidate] = []
-        taken_until = -1
-        text = unit.text
-        # Longest first for each start, so the first accepted hit of a start is its longest.
-        if len(hits) > 1:
-            hits = sorted(hits, key=lambda h: (h.start, -h.end))
-        for hit in hits:
-            if hit.start < taken_until:
+        contexts = {0: context} if context else {}
+        return self.analyze_all([unit], _unit_batch(hits), contexts).findings
+
+    def analyze_all(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        cls = type(self)
+        if cls.analyze is not PatternDetector.analyze:
+            # A subclass that refines analyze() must see every unit through it.
+            return super().analyze_all(units, hits, contexts)
+        # Hooks left at their defaults are not called: this loop runs once per match.
+        narrow = None if cls.narrow is PatternDetector.narrow else self.narrow
+        validate = None if cls.validate is PatternDetector.validate else self.validate
+        invalidate = None if cls.invalidate is PatternDetector.invalidate else self.invalidate
+        confidence = None if cls.confidence is PatternDetector.confidence else self.confidence
+        window, boost = self.context_window, self.context_boost
+        requires_context, bounded = self.requires_context, self.bounded
+        out = FindingBatch()
+        last_start = last_end = -1  # the current unit's last accepted value
+        current, taken_until = -1, -1
+        unit: TextUnit
+        text, size, context = "", 0, None
+        for u, hit_start, hit_end, pattern in hits:
+            if u != current:
+                current, taken_until, last_end = u, -1, -1
+                unit = units[u]
+                text, size, context = unit.text, len(unit.text), contexts.get(u)
+            if hit_start < taken_until:
                 continue
-            has_context = bool(context) and context.near(hit.start, hit.end, self.context_window)
-            if self.requires_context and not has_context:
+            has_context = context is not None and context.near(hit_start, hit_end, window)
+            if requires_context and not has_context:
                 continue
-            candidate = self.narrow(Candidate(unit, hit.start, hit.end, hit.pattern, has_context))
-            if candidate is None:
-                continue
+            candidate = Candidate(unit, hit_start, hit_end, pattern, has_context)
+            if narrow is not None:
+                narrowed = narrow(candidate)
+                if narrowed is None:
+                    continue
+                candidate = narrowed
             start, end = candidate.start, candidate.end
-            if self.bounded and (
-                (start > 0 and is_word_char(text[start - 1]))
-                or (end < len(text) and is_word_char(text[end]))
+            if bounded and (
+                (start > 0 and text[start - 1] in _WORD_CHARS)
+                or (end < size and text[end] in _WORD_CHARS)
             ):
                 continue
-            if not self.validate(candidate) or self.invalidate(candidate):
+            if validate is not None and not validate(candidate):
                 continue
-            if accepted and accepted[-1].end > start:
+            if invalidate is not None and invalidate(candidate):
+                continue
+            if last_end > start:
                 # Overlapping matches of different patterns: the longer one is the value.
-                if accepted[-1].end - accepted[-1].start >= end - start:
+                if last_end - last_start >= end - start:
                     continue
-                accepted.pop()
-            accepted.append(candidate)
-            taken_until = hit.start + 1
-        return [
-            Finding(
-                detector=self.id,
-                where=unit.where,
-                value=text[c.start : c.end],
-                start=c.start,
-                end=c.end,
-                confidence=round(self.confidence(c), 3),
-            )
-            for c in accepted
-        ]
+                out.units.pop()
+                out.findings.pop()
+            if confidence is not None:
+                score = confidence(candidate)
+            else:
+                score = candidate.pattern.score
+                if candidate.has_context:
+                    score = min(1.0, score + boost)
+            out.add(u, Finding(self.id, unit.where, text[start:end], start, end, round(score, 3)))
+            last_start, last_end = start, end
+            taken_until = hit_start + 1
+        return out
 
 
 class ClusterDetector(Detector):
@@ -238,36 +381,46 @@ class ClusterDetector(Detector):
     )
 
     def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        found: list[Finding] = []
-        cluster: list[Hit] = []
-        reach = -1
-        text = unit.text
-        for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
-            if cluster and (
-                hit.start - reach > self.max_gap
-                or (hit.start > reach and self.sentence_end.search(text, reach, hit.start))
-            ):
-                found.extend(self._finding(unit, cluster))
-                cluster = []
-            cluster.append(hit)
-            reach = max(reach, hit.end) if len(cluster) > 1 else hit.end
-        found.extend(self._finding(unit, cluster))
-        return found
+        contexts = {0: context} if context else {}
+        return self.analyze_all([unit], _unit_batch(hits), contexts).findings
 
-    def _finding(self, unit: TextUnit, cluster: list[Hit]) -> list[Finding]:
-        kinds = {hit.pattern.name for hit in cluster}
-        if len(kinds) < self.min_kinds:
-            return []
-        start = cluster[0].start
-        end = max(hit.end for hit in cluster)
-        score = self.base_score + self.score_per_kind * (len(kinds) - self.min_kinds)
-        return [
-            Finding(
-                detector=self.id,
-                where=unit.where,
-                value=unit.text[start:end],
-                start=start,
-                end=end,
-                confidence=round(min(0.95, score), 3),
-            )
-        ]
+    def analyze_all(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        if type(self).analyze is not ClusterDetector.analyze:
+            return super().analyze_all(units, hits, contexts)
+        out = FindingBatch()
+        max_gap, search = self.max_gap, self.sentence_end.search
+        kinds: set[str] = set()
+        current, first, reach = -1, 0, -1
+        text = ""
+        for u, start, end, pattern in hits:
+            if u != current or (
+                start - reach > max_gap or (start > reach and search(text, reach, start))
+            ):
+                if len(kinds) >= self.min_kinds:
+                    out.add(current, self._finding(units[current], first, reach, len(kinds)))
+                kinds = set()
+                if u != current:
+                    current, text = u, units[u].text
+                first, reach = start, end
+            elif end > reach:
+                reach = end
+            kinds.add(pattern.name)
+        if len(kinds) >= self.min_kinds:
+            out.add(current, self._finding(units[current], first, reach, len(kinds)))
+        return out
+
+    def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
+        score = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
+        return Finding(
+            detector=self.id,
+            where=unit.where,
+            value=unit.text[start:end],
+            start=start,
+            end=end,
+            confidence=round(min(0.95, score), 3),
+        )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 
 import hyperscan
+import numpy as np
+import numpy.typing as npt
 
-from postwarden.engine.detect.base import NO_CONTEXT, Context, Detector, Hit, Pattern
+from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -19,9 +21,10 @@ __all__ = ["DetectorSet"]
 # match can run from one unit into the next.
 SEPARATOR = b"\n\x00\n"
 
-_ASCII = bytes(range(128))
 _BASE_FLAGS = hyperscan.HS_FLAG_SOM_LEFTMOST | hyperscan.HS_FLAG_UTF8
 _HS_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}/-])")
+
+Ints = npt.NDArray[np.int64]
 
 
 def _context_regex(word: str) -> str:
@@ -30,6 +33,15 @@ def _context_regex(word: str) -> str:
     if word.isascii() and word[:1].isalnum() and word[-1:].isalnum():
         return rf"\b{body}\b"
     return body
+
+
+def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt.NDArray[np.bool_]:
+    """Which spans ``[starts, ends)`` overlap one of the veto spans (sorted by start)."""
+    # The vetoes starting before a span ends overlap it iff the furthest of their ends is
+    # past the span's start.
+    reach = np.maximum.accumulate(veto_ends)
+    i = np.searchsorted(veto_starts, ends, side="left") - 1
+    return (i >= 0) & (reach[np.maximum(i, 0)] > starts)
 
 
 class DetectorSet:
@@ -45,26 +57,35 @@ class DetectorSet:
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"duplicate detector id(s): {', '.join(duplicates)}")
-        # Expression number -> (detector index, pattern or None for a context word).
-        self._table: list[tuple[tuple[int, ...], Pattern | None]] = []
+        count = len(self.detectors)
+        # Expression number -> its pattern, and the detector it belongs to (``count`` for a
+        # context word, whose detectors are in ``_context_owners``).
+        self._patterns: list[Pattern] = []
+        owners: list[int] = []
         expressions: list[bytes] = []
         flags: list[int] = []
         for index, detector in enumerate(self.detectors):
             for pattern in detector.patterns:
-                self._table.append(((index,), pattern))
+                self._patterns.append(pattern)
+                owners.append(index)
                 expressions.append(pattern.regex.encode())
                 flags.append(_BASE_FLAGS | (hyperscan.HS_FLAG_CASELESS if pattern.caseless else 0))
         words: dict[str, list[int]] = {}
         for index, detector in enumerate(self.detectors):
             for word in detector.context:
                 words.setdefault(_context_regex(word), []).append(index)
-        for regex, owners in words.items():
-            self._table.append((tuple(owners), None))
+        first_word = len(expressions)
+        # Detector index -> which expressions are its context words.
+        self._context_of = np.zeros((count, first_word + len(words)), dtype=np.bool_)
+        for number, (regex, word_owners) in enumerate(words.items(), start=first_word):
+            owners.append(count)
+            self._context_of[word_owners, number] = True
             expressions.append(regex.encode())
             flags.append(_BASE_FLAGS | hyperscan.HS_FLAG_CASELESS)
-        self._cell_readers = tuple(i for i, d in enumerate(self.detectors) if d.reads_cells)
-        self._patterns = [pattern for _, pattern in self._table]
-        self._owners = [owners for owners, _ in self._table]
+        self._owner = np.array(owners, dtype=np.int64)
+        self._veto = np.array(
+            [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
+        )
         self._yields = {d.id: frozenset(d.yields_to) for d in self.detectors if d.yields_to}
         self._db: hyperscan.Database | None = None
         if expressions:
@@ -84,138 +105,156 @@ class DetectorSet:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
         return scratch
 
-    def _raw_hits(self, blob: bytes) -> list[tuple[int, int, int]]:
-        """(start, end, expression) byte offsets of every match in ``blob``."""
-        raw: list[tuple[int, int, int]] = []
-        append = raw.append
+    def _raw_hits(self, blob: bytes) -> Ints:
+        """(start, end, expression) byte offsets of every match in ``blob``, one row each."""
+        flat: list[int] = []
+        extend = flat.extend
 
         def on_match(expression: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            append((start, end, expression))
+            extend((start, end, expression))
 
         if self._db is not None and blob:
             self._db.scan(blob, match_event_handler=on_match, scratch=self._scratch())
-        return raw
+        return np.fromiter(flat, dtype=np.int64, count=len(flat)).reshape(-1, 3)
 
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
         encoded = [u.text.encode("utf-8", "replace") for u in units]
-        raw = self._raw_hits(SEPARATOR.join(encoded))
-        raw.sort()
-        starts = [hit[0] for hit in raw]
-        findings: list[Finding] = []
-        cell_readers = bool(self._cell_readers)
-        r, n, base = 0, len(raw), 0
-        for unit, data in zip(units, encoded, strict=True):
-            limit = base + len(data)
-            if r < n and starts[r] < limit:
-                j = bisect_left(starts, limit, r)
-                found = self._analyze(unit, *self._unit_hits(unit, data, raw, r, j, base))
-                r = j
-            elif cell_readers and unit.cells is not None:
-                found = self._analyze(unit, {}, {})
-            else:
-                found = []
-            findings.extend(found)
-            base = limit + len(SEPARATOR)
-        return findings
-
-    def _unit_hits(
-        self,
-        unit: TextUnit,
-        data: bytes,
-        raw: list[tuple[int, int, int]],
-        r: int,
-        j: int,
-        base: int,
-    ) -> tuple[dict[int, list[Hit]], dict[int, list[tuple[int, int]]]]:
-        """Hits and context spans of one unit (``raw[r:j]``), by detector, in characters."""
-        hits: dict[int, list[Hit]] = {}
-        context: dict[int, list[tuple[int, int]]] = {}
-        patterns, owners_of = self._patterns, self._owners
-        size = len(data)
-        extra = size - len(unit.text)  # bytes beyond one per character
-        # From the last non-ASCII byte on, a character offset is the byte offset - extra.
-        ascii_from = len(data.rstrip(_ASCII)) if extra else 0
-        last_byte = last_char = 0
-        for k in range(r, j):
-            start, end, expression = raw[k]
-            start -= base
-            end -= base
-            if end > size:
+        blob = SEPARATOR.join(encoded)
+        raw = self._raw_hits(blob)
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(units))
+        begins = np.zeros(len(units), dtype=np.int64)
+        np.cumsum(sizes[:-1] + len(SEPARATOR), out=begins[1:])
+        starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
+        unit_of = np.searchsorted(begins, starts, side="right") - 1
+        inside = ends <= begins[unit_of] + sizes[unit_of]
+        if not inside.all():
+            starts, ends, expressions, unit_of = (
+                a[inside] for a in (starts, ends, expressions, unit_of)
+            )
+        # Byte offsets to character offsets: one less per UTF-8 continuation byte before.
+        # Offsets stay global (unit boundaries included) until the end, so that spans of
+        # different units never overlap.
+        lengths = np.fromiter((len(u.text) for u in units), dtype=np.int64, count=len(units))
+        if (lengths != sizes).any():
+            bytes_ = np.frombuffer(blob, dtype=np.uint8)
+            continuation = np.flatnonzero((bytes_ & 0xC0) == 0x80)
+            starts = starts - np.searchsorted(continuation, starts)
+            ends = ends - np.searchsorted(continuation, ends)
+            begins = begins - np.searchsorted(continuation, begins)
+        owners = self._owner[expressions]
+        order = np.lexsort((expressions, -ends, starts, owners))
+        starts, ends, expressions, unit_of, owners = (
+            a[order] for a in (starts, ends, expressions, unit_of, owners)
+        )
+        count = len(self.detectors)
+        bounds = np.searchsorted(owners, np.arange(count + 2)).tolist()
+        word_slice = slice(bounds[count], bounds[count + 1])
+        found: list[FindingBatch] = []
+        for index, detector in enumerate(self.detectors):
+            mine = slice(bounds[index], bounds[index + 1])
+            hits = self._detector_hits(
+                starts[mine], ends[mine], expressions[mine], unit_of[mine], begins
+            )
+            if not hits and not detector.reads_cells:
+                found.append(FindingBatch())
                 continue
-            if start >= ascii_from:
-                start -= extra
-                end -= extra
-            else:
-                # Matches come sorted by start, so decoding the gap since the previous one
-                # keeps the byte -> character mapping linear in the unit's length.
-                last_char += len(data[last_byte:start].decode())
-                last_byte = start
-                end = last_char + len(data[start:end].decode())
-                start = last_char
-            pattern = patterns[expression]
-            if pattern is None:
-                for owner in owners_of[expression]:
-                    if owner in context:
-                        context[owner].append((start, end))
-                    else:
-                        context[owner] = [(start, end)]
-            else:
-                owner = owners_of[expression][0]
-                if owner in hits:
-                    hits[owner].append(Hit(start, end, pattern))
-                else:
-                    hits[owner] = [Hit(start, end, pattern)]
-        return hits, context
+            contexts = self._contexts(
+                index,
+                starts[word_slice],
+                ends[word_slice],
+                expressions[word_slice],
+                unit_of[word_slice],
+                begins,
+                None if detector.reads_cells else unit_of[mine],
+            )
+            found.append(detector.analyze_all(units, hits, contexts))
+        if self._yields:
+            self._resolve_overlaps(found)
+        findings = [f for batch in found for f in batch.findings]
+        unit_order = np.fromiter(
+            (u for batch in found for u in batch.units), dtype=np.int64, count=len(findings)
+        )
+        # Stable: within a unit, detectors in their order, each detector's in its own.
+        return [findings[i] for i in np.argsort(unit_order, kind="stable").tolist()]
 
-    def _analyze(
+    def _detector_hits(
+        self, starts: Ints, ends: Ints, expressions: Ints, unit_of: Ints, begins: Ints
+    ) -> HitBatch:
+        """One detector's hits, veto patterns applied."""
+        if not len(starts):
+            return HitBatch()
+        veto = self._veto[expressions]
+        if veto.any():
+            keep = ~veto & ~_vetoed(starts, ends, starts[veto], ends[veto])
+            starts, ends, expressions, unit_of = (
+                a[keep] for a in (starts, ends, expressions, unit_of)
+            )
+        base = begins[unit_of]
+        patterns = self._patterns
+        return HitBatch(
+            unit_of.tolist(),
+            (starts - base).tolist(),
+            (ends - base).tolist(),
+            [patterns[x] for x in expressions.tolist()],
+        )
+
+    def _contexts(
         self,
-        unit: TextUnit,
-        hits: dict[int, list[Hit]],
-        context: dict[int, list[tuple[int, int]]],
-    ) -> list[Finding]:
-        found: list[Finding] = []
-        for index, detector_hits in hits.items():
-            spans = context.get(index)
-            found.extend(
-                self.detectors[index].analyze(
-                    unit, detector_hits, Context(spans) if spans else NO_CONTEXT
-                )
-            )
-        if unit.cells is not None:
-            for index in self._cell_readers:
-                if index not in hits:
-                    spans = context.get(index)
-                    found.extend(
-                        self.detectors[index].analyze(
-                            unit, [], Context(spans) if spans else NO_CONTEXT
-                        )
-                    )
-        if len(found) > 1:
-            found = self._resolve_overlaps(found)
-        return found
+        index: int,
+        starts: Ints,
+        ends: Ints,
+        expressions: Ints,
+        unit_of: Ints,
+        begins: Ints,
+        only: Ints | None,
+    ) -> dict[int, Context]:
+        """Context-word spans of detector ``index`` by unit (only in units ``only``)."""
+        if not len(starts):
+            return {}
+        mine = self._context_of[index][expressions]
+        if only is not None:
+            mine &= np.isin(unit_of, only)
+        if not mine.any():
+            return {}
+        base = begins[unit_of[mine]]
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for u, start, end in zip(
+            unit_of[mine].tolist(),
+            (starts[mine] - base).tolist(),
+            (ends[mine] - base).tolist(),
+            strict=True,
+        ):
+            if u in spans:
+                spans[u].append((start, end))
+            else:
+                spans[u] = [(start, end)]
+        return {u: Context(s) for u, s in spans.items()}
 
-    def _resolve_overlaps(self, found: list[Finding]) -> list[Finding]:
-        """Drop findings overlapped by a finding of a detector they yield to."""
-        present = {f.detector for f in found}
-        losers = [d for d in present if self._yields.get(d, frozenset()) & present]
-        if not losers:
-            return found
-        spans: dict[str, list[tuple[int, int]]] = {}
-        for f in found:
-            spans.setdefault(f.detector, []).append((f.start, f.end))
-        for detector_spans in spans.values():
-            detector_spans.sort()
-        return [
-            f
-            for f in found
-            if f.detector not in losers
-            or not any(
-                _overlaps(spans.get(w, ()), f.start, f.end) for w in self._yields[f.detector]
-            )
-        ]
+    def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
+        """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
+        by_id = {d.id: i for i, d in enumerate(self.detectors)}
+        spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        for index, detector in enumerate(self.detectors):
+            winners = [w for w in self._yields.get(detector.id, ()) if w in by_id]
+            if not found[index] or not any(found[by_id[w]] for w in winners):
+                continue
+            for w in winners:
+                if w not in spans:
+                    spans[w] = {}
+                    batch = found[by_id[w]]
+                    for u, f in zip(batch.units, batch.findings, strict=True):
+                        spans[w].setdefault(u, []).append((f.start, f.end))
+                    for unit_spans in spans[w].values():
+                        unit_spans.sort()
+            kept = FindingBatch()
+            batch = found[index]
+            for u, f in zip(batch.units, batch.findings, strict=True):
+                if not any(_overlaps(spans[w].get(u, ()), f.start, f.end) for w in winners):
+                    kept.add(u, f)
+            found[index] = kept
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Context, Hit, Pattern, PatternDetector
+from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
 from postwarden.engine.detect.registry import registry
-from postwarden.model import Finding, TextUnit
 
 __all__ = ["NameEnDetector"]
 
@@ -111,11 +109,13 @@ PLACES = tuple(
         "Fortress Hill",
     )
 )
-# Places are matched in the shared pass too, only to veto names overlapping them.
+# Places are matched in the shared pass too, only to veto names overlapping them: part of
+# such a "name" is really the place.
 _PLACE = Pattern(
     "place",
     r"\b(?:" + "|".join(sorted(PLACES, key=len, reverse=True)) + r")\b",
     caseless=True,
+    veto=True,
 )
 # Capitalised words that stand before a surname without being an English given name.
 _NOT_GIVEN = frozenset(
@@ -148,19 +148,6 @@ _GU = _alt(tuple(g.upper() for g in GIVEN))
 _SU3 = _alt(tuple(s.upper() for s in SURNAMES if len(s) > 2))
 _GIVEN2 = rf"{_G}(?:[ -]{_G}|-{_GL})"  # Tai Man, Tai-Man, Tai-man
 _GIVEN12 = rf"{_G}(?:[ -]{_G}|-{_GL})?"
-
-
-_LONGEST_PLACE = max(len(p) for p in PLACES)
-
-
-def _overlaps_place(hit: Hit, places: list[Hit], starts: list[int]) -> bool:
-    """True when one of ``places`` (sorted by start) overlaps ``hit``."""
-    i = bisect_left(starts, hit.start - _LONGEST_PLACE)
-    while i < len(places) and places[i].start < hit.end:
-        if places[i].end > hit.start:
-            return True
-        i += 1
-    return False
 
 
 @registry.register
@@ -196,18 +183,6 @@ class NameEnDetector(PatternDetector):
     )
     context_window = 20
     context_boost = 0.25
-
-    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        places = [h for h in hits if h.pattern is _PLACE]
-        if places:
-            # A place overlapping the match: part of the "name" is really the place.
-            starts = [p.start for p in places]
-            hits = [
-                h
-                for h in hits
-                if h.pattern is not _PLACE and not _overlaps_place(h, places, starts)
-            ]
-        return super().analyze(unit, hits, context)
 
     def invalidate(self, candidate: Candidate) -> bool:
         if (

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Context, Hit, Pattern, PatternDetector
+from postwarden.engine.detect.base import (
+    Candidate,
+    Context,
+    FindingBatch,
+    HitBatch,
+    Pattern,
+    PatternDetector,
+)
 from postwarden.engine.detect.registry import registry
 from postwarden.model import Finding, TextUnit
 
@@ -120,34 +128,55 @@ class NameZhDetector(PatternDetector):
     def validate(self, candidate: Candidate) -> bool:
         return _plausible(candidate.text)
 
-    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        found = super().analyze(unit, hits, context) if hits else []
-        if unit.cells:
-            found.extend(self._cells(unit, found))
+    def analyze_all(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        found = super().analyze_all(units, hits, contexts) if hits else FindingBatch()
+        taken: dict[int, set[tuple[int, int]]] = {}
+        for u, f in zip(found.units, found.findings, strict=True):
+            taken.setdefault(u, set()).add((f.start, f.end))
+        # Names repeat down a column; each distinct cell is judged once per scan.
+        names: dict[str, tuple[int, int] | None] = {}
+        no_spans: set[tuple[int, int]] = set()
+        for u, unit in enumerate(units):
+            if unit.cells:
+                found.extend(u, self._cells(unit, taken.get(u, no_spans), names))
         return found
 
-    def _cells(self, unit: TextUnit, found: list[Finding]) -> list[Finding]:
+    def _cells(
+        self,
+        unit: TextUnit,
+        taken: set[tuple[int, int]],
+        names: dict[str, tuple[int, int] | None],
+    ) -> list[Finding]:
         """A table cell that is exactly a surname and a given name is a name."""
         out: list[Finding] = []
-        taken = {(f.start, f.end) for f in found}
         position = 0
         for cell in unit.cells or ():
             if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
                 continue
-            match = _CELL.fullmatch(cell)
-            if match is None or not _plausible(match.group(1)):
+            if cell in names:
+                span = names[cell]
+            else:
+                match = _CELL.fullmatch(cell)
+                span = match.span(1) if match and _plausible(match.group(1)) else None
+                names[cell] = span
+            if span is None:
                 continue
             at = unit.text.find(cell, position)
             if at < 0:
                 continue
             position = at + len(cell)
-            start, end = at + match.start(1), at + match.end(1)
+            start, end = at + span[0], at + span[1]
             if (start, end) not in taken:
                 out.append(
                     Finding(
                         detector=self.id,
                         where=unit.where,
-                        value=match.group(1),
+                        value=unit.text[start:end],
                         start=start,
                         end=end,
                         confidence=0.7,

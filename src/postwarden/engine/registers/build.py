@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -68,8 +71,90 @@ class _Accumulator:
     statuses: dict[str, int] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     unrecognised: Counter[str] = field(default_factory=Counter)
-    caches: dict[Field, dict[str, str | None]] = field(default_factory=dict)
     rows: int = 0
+
+    def add(self, hashed: _Hashed) -> None:
+        for label, hashes, records in hashed.fields:
+            self.hashes.append(hashes)
+            self.records.append(records)
+            self.counts[label] += len(hashes)
+        self.unrecognised.update(hashed.unrecognised)
+
+
+@dataclass(slots=True)
+class _Hashed:
+    """One chunk's columns, hashed: (field, hashes, record numbers) and values not understood."""
+
+    fields: list[tuple[str, Hashes, npt.NDArray[np.uint32]]]
+    unrecognised: Counter[str]
+
+
+class _ColumnHasher:
+    """Normalises and hashes the personal-data columns of a chunk, each distinct value once.
+
+    Names repeat by the thousand across a whole register: their normal forms are kept between
+    chunks (bounded); unique fields would only fill memory.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self.digester = Digester(secret)
+        self.caches: dict[Field, dict[str, str | None]] = {}
+
+    def hash(self, columns: list[tuple[str, Sequence[str]]], base: int) -> _Hashed:
+        out = _Hashed([], Counter())
+        for name, values in columns:
+            if name in _EITHER:
+                zh, en = _EITHER[name]
+                zh_values = [v if has_cjk(v) else "" for v in values]
+                en_values = [v if not z else "" for v, z in zip(values, zh_values, strict=True)]
+                self._field(out, zh, zh_values, base)
+                self._field(out, en, en_values, base)
+            else:
+                self._field(out, _FIXED_FIELDS[name], values, base)
+        return out
+
+    def _field(self, out: _Hashed, fld: Field, values: Sequence[str], base: int) -> None:
+        normalise = NORMALISERS[fld]
+        distinct = list(dict.fromkeys(values))
+        cache = None if fld in UNIQUE_FIELDS else self.caches.setdefault(fld, {})
+        if cache is None:
+            norms = [normalise(v) if v else None for v in distinct]
+        else:
+            norms = []
+            for v in distinct:
+                if v in cache:
+                    norms.append(cache[v])
+                    continue
+                norm = normalise(v) if v else None
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[v] = norm
+                norms.append(norm)
+        known = {v: m for v, m in zip(distinct, norms, strict=True) if m is not None}
+        if any(v and v not in known for v in distinct):
+            out.unrecognised[fld.label] += sum(1 for v in values if v and v not in known)
+        if not known:
+            return
+        unique_norms = list(dict.fromkeys(known.values()))
+        position = {m: i for i, m in enumerate(unique_norms)}
+        at = {v: position[m] for v, m in known.items()}
+        idx = np.array([at.get(v, -1) for v in values], dtype=np.int64)
+        hit = idx >= 0
+        hashes = self.digester.many(fld, unique_norms)[idx[hit]]
+        out.fields.append((fld.label, hashes, (np.flatnonzero(hit) + base).astype(np.uint32)))
+
+
+_worker: _ColumnHasher | None = None
+
+
+def _start_worker(secret: bytes) -> None:
+    global _worker
+    _worker = _ColumnHasher(secret)
+
+
+def _hash_in_worker(columns: list[tuple[str, Sequence[str]]], base: int) -> _Hashed:
+    assert _worker is not None  # noqa: S101 - set by the pool initializer
+    return _worker.hash(columns, base)
 
 
 def import_register(
@@ -81,17 +166,20 @@ def import_register(
     overrides: Mapping[str, str] | None = None,
     encoding: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    workers: int | None = None,
 ) -> ImportResult:
     """Import ``path`` as register ``name``, replacing any previous one atomically.
 
     Raises :class:`RegisterFileError` for a bad file and ``ValueError`` for bad arguments;
     either way the previous register stays as it was.  Nothing but keyed hashes, record ids
-    and statuses is written, never a copy of the clear file.
+    and statuses is written, never a copy of the clear file.  Files of more than one chunk
+    are hashed by ``workers`` processes (default: the CPUs, at most 4) while this one reads.
     """
     check_name(name)
     digester = Digester(secret)
     table = RegisterTable(path, encoding)
     columns = map_columns(table.header, overrides or {})
+    workers = workers or min(4, os.cpu_count() or 1)
     with locked(registers_dir, name):
         remove_stale(registers_dir, name)
         build = registers_dir / f".{name}.{secrets.token_hex(8)}"
@@ -99,8 +187,7 @@ def import_register(
         try:
             acc = _Accumulator()
             with _private(build / "ids.bin") as ids_out:
-                for chunk in table.chunks(chunk_rows):
-                    _add_chunk(acc, chunk, columns.columns, digester, ids_out, table.line)
+                _read(acc, table, columns.columns, secret, ids_out, chunk_rows, workers)
             if acc.rows == 0:
                 raise RegisterFileError(f"{path} has a header but no rows")
             _check_unique_ids(acc, build / "ids.bin")
@@ -124,15 +211,53 @@ def import_register(
     return ImportResult(info, columns.ignored, dict(acc.unrecognised))
 
 
-def _add_chunk(
+def _read(
+    acc: _Accumulator,
+    table: RegisterTable,
+    columns: dict[int, str],
+    secret: bytes,
+    ids_out: IO[bytes],
+    chunk_rows: int,
+    workers: int,
+) -> None:
+    """Stream the table: ids and statuses here, personal-data columns hashed by a pool
+    (a bounded number of chunks in flight, so memory stays flat for any file size)."""
+    chunks = table.chunks(chunk_rows)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if second is None or workers < 2:
+        hasher = _ColumnHasher(secret)
+        for chunk in itertools.chain((first,), () if second is None else (second,), chunks):
+            acc.add(hasher.hash(_take(acc, chunk, columns, ids_out, table.line), acc.rows))
+            acc.rows += len(chunk)
+        return
+    in_flight: deque[Future[_Hashed]] = deque()
+    # Spawned, not forked: a fork of a process with threads (a console, a test runner) can
+    # inherit a held lock; the secret reaches the workers through a pipe, never the disk.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(secret,)
+    ) as pool:
+        for chunk in itertools.chain((first, second), chunks):
+            work = _take(acc, chunk, columns, ids_out, table.line)
+            in_flight.append(pool.submit(_hash_in_worker, work, acc.rows))
+            acc.rows += len(chunk)
+            while len(in_flight) > workers:
+                acc.add(in_flight.popleft().result())
+        while in_flight:
+            acc.add(in_flight.popleft().result())
+
+
+def _take(
     acc: _Accumulator,
     rows: list[Row],
     columns: dict[int, str],
-    digester: Digester,
     ids_out: IO[bytes],
     last_line: int,
-) -> None:
-    base = acc.rows
+) -> list[tuple[str, Sequence[str]]]:
+    """Record ids and statuses of a chunk; returns its personal-data columns to hash."""
     n = len(rows)
     by_field = {f: i for i, f in columns.items()}
     cols = list(zip(*rows, strict=True))  # rows come padded to the header's width
@@ -151,58 +276,7 @@ def _add_chunk(
         acc.status.append(np.array(codes, dtype=np.uint8))
     else:
         acc.status.append(np.full(n, _status_code(acc, ""), dtype=np.uint8))
-
-    for name, i in by_field.items():
-        if name in ("id", "status"):
-            continue
-        values = cols[i]
-        if name in _EITHER:
-            zh, en = _EITHER[name]
-            zh_values = [v if has_cjk(v) else "" for v in values]
-            en_values = [v if not z else "" for v, z in zip(values, zh_values, strict=True)]
-            _add_field(acc, digester, zh, zh_values, base)
-            _add_field(acc, digester, en, en_values, base)
-        else:
-            _add_field(acc, digester, _FIXED_FIELDS[name], values, base)
-    acc.rows += n
-
-
-def _add_field(
-    acc: _Accumulator, digester: Digester, fld: Field, values: Sequence[str], base: int
-) -> None:
-    """Normalise and hash one column of a chunk, each distinct value once."""
-    normalise = NORMALISERS[fld]
-    distinct = list(dict.fromkeys(values))
-    # Names repeat by the thousand across the whole file: remember their normal forms
-    # between chunks.  Unique fields would only fill memory.
-    cache = None if fld in UNIQUE_FIELDS else acc.caches.setdefault(fld, {})
-    if cache is None:
-        norms = [normalise(v) if v else None for v in distinct]
-    else:
-        norms = []
-        for v in distinct:
-            if v in cache:
-                norms.append(cache[v])
-                continue
-            norm = normalise(v) if v else None
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[v] = norm
-            norms.append(norm)
-    known = {v: m for v, m in zip(distinct, norms, strict=True) if m is not None}
-    unknown = sum(1 for v in distinct if v and v not in known)
-    if unknown:
-        acc.unrecognised[fld.label] += sum(1 for v in values if v and v not in known)
-    if not known:
-        return
-    unique_norms = list(dict.fromkeys(known.values()))
-    position = {m: i for i, m in enumerate(unique_norms)}
-    at = {v: position[m] for v, m in known.items()}
-    idx = np.array([at.get(v, -1) for v in values], dtype=np.int64)
-    hit = idx >= 0
-    acc.hashes.append(digester.many(fld, unique_norms)[idx[hit]])
-    acc.records.append((np.flatnonzero(hit) + base).astype(np.uint32))
-    acc.counts[fld.label] += int(hit.sum())
+    return [(name, cols[i]) for name, i in by_field.items() if name not in ("id", "status")]
 
 
 def _status_code(acc: _Accumulator, text: str) -> int:

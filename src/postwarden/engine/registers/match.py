@@ -172,7 +172,7 @@ class Collector:
         groups = np.array(self.group_of, dtype=np.int64)
         # One entry per (group, value): a name twice in a row is still one field of that row.
         if len(key_of):
-            pair = np.unique(groups * len(keys) + key_of)
+            pair = _distinct(groups * len(keys) + key_of)
             groups, key_of = pair // len(keys), pair % len(keys)
         return Queries(
             hashes=self._hashes[key_of],
@@ -299,6 +299,12 @@ class Collector:
                     self._add((self._key(fld, norm),), line_groups[i])
 
 
+def _distinct(values: Ints) -> Ints:
+    """Sorted distinct values; numpy 2's ``np.unique`` hashes instead, 8x slower here."""
+    s = np.sort(values)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
 def _expand(lo: Ints, n: Ints) -> tuple[Ints, Ints]:
     """For ranges ``[lo, lo+n)``: (index of the range, position) for every position."""
     owner = np.repeat(np.arange(len(lo)), n)
@@ -378,7 +384,7 @@ def present(index: RegisterIndex, q: Queries) -> Presence:
     # Large lookups (common names): test each against the group's candidate records.
     verify = ~expand
     if verify.any() and len(eg):
-        cand = np.unique(eg << 32 | er)
+        cand = _distinct(eg << 32 | er)
         cg, cr = cand >> 32, cand & 0xFFFFFFFF
         vg, vlo, vn, vf = g[verify], lo[verify], n[verify], f[verify]
         left = np.searchsorted(cg, vg, side="left")
