@@ -70,7 +70,7 @@ class Daemon:
 
     def wait_ready(self) -> None:
         try:
-            wait_for_port(self.port, timeout=60)
+            wait_for_port(self.port, timeout=120)
         except TimeoutError:
             self.stop()
             raise RuntimeError(f"{self.args[0]} did not start:\n{self.log()}") from None

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from postwarden.store.db import Base
 
 IDLE_TIMEOUT = timedelta(minutes=30)
+TOUCH_INTERVAL = timedelta(minutes=1)
+"""The idle clock is restarted at most this often: not a database write per page view."""
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
@@ -113,7 +115,8 @@ def find_session(db: Session, token: str, now: datetime | None = None) -> OpenSe
     if _aware(row.expires_at) <= now or _aware(row.last_seen) + IDLE_TIMEOUT <= now:
         db.delete(row)
         return None
-    row.last_seen = now
+    if now - _aware(row.last_seen) >= TOUCH_INTERVAL:
+        row.last_seen = now
     return OpenSession(token=token, user_id=row.user_id, csrf=row.csrf)
 
 

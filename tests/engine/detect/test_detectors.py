@@ -53,6 +53,11 @@ CASES = [
     ("phone", "HK$ 98765432", []),
     ("phone", "88888888", []),
     ("phone", "912345678", []),  # nine digits
+    ("phone", "Total 9123 4567.50 paid", []),  # an amount
+    ("phone", "Ref 9123-4567-12 x", []),  # part of a longer number
+    ("phone", "Growth 91234567% y", []),
+    ("phone", "Ref A-9123 4567", []),  # a reference
+    ("phone", "Tel 9123 4567.", ["9123 4567"]),  # the sentence's full stop
     ("phone", "Card 4111 1111 1111 1111", []),  # the card, not a phone
     ("phone", "91234567@qq.com", []),  # the e-mail, not a phone
     ("email", "Email: tai.man@example.com.hk.", ["tai.man@example.com.hk"]),

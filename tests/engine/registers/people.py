@@ -194,8 +194,8 @@ STREETS = [
     ("Wo Yi Hop Road", "和宜合道"),
 ]
 FLATS = list("ABCDEFGH")
-FLOORS = 50
-BLOCKS = 8
+FLOORS = 60
+BLOCKS = 12
 
 
 def _pick(

@@ -40,9 +40,9 @@ def policy_page(
             "action": rule.action,
             "message": rule.message.strip(),
             "enabled": rule.enabled,
-            "when": rule.when.model_dump(exclude_none=True),
+            "when": rule.when.model_dump(mode="json", exclude_none=True),
             "escalate": [
-                {"action": e.action, "when": e.when.model_dump(exclude_none=True)}
+                {"action": e.action, "when": e.when.model_dump(mode="json", exclude_none=True)}
                 for e in rule.escalate
             ],
             "fired": month.by_rule.get(rule.id, 0),

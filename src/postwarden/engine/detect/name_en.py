@@ -125,8 +125,8 @@ _NOT_GIVEN = frozenset(
     Your""".split()
 )
 # A name followed by one of these is a street, building, firm or institution.
-_PLACE_WORDS = re.compile(
-    r"^[ ,]*(?:Road|Rd|Street|St|Avenue|Ave|Lane|Path|Drive|Terrace|Building|Bldg|Estate|Court|"
+_PLACE_WORDS = re.compile(  # used with match(), so anchored
+    r"[ ,]*(?:Road|Rd|Street|St|Avenue|Ave|Lane|Path|Drive|Terrace|Building|Bldg|Estate|Court|"
     r"Garden|Gardens|Centre|Center|Plaza|Tower|House|Mansion|Villa|Station|Bank|Company|Co|Ltd|"
     r"Limited|Hospital|School|College|Temple|Village|Park|Square|Hall|Industrial|Commercial|"
     r"Market|Bay|Hill|Bus|Stadium|Library|Church|Kindergarten|Primary|Secondary|Memorial|"
@@ -190,4 +190,5 @@ class NameEnDetector(PatternDetector):
             and candidate.text.split(" ", 1)[0] in _NOT_GIVEN
         ):
             return True
-        return _PLACE_WORDS.match(candidate.after(14)) is not None
+        end = candidate.end
+        return _PLACE_WORDS.match(candidate.unit.text, end, end + 14) is not None

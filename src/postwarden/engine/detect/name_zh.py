@@ -13,6 +13,7 @@ from postwarden.engine.detect.base import (
     HitBatch,
     Pattern,
     PatternDetector,
+    make_finding,
 )
 from postwarden.engine.detect.registry import registry
 from postwarden.model import Finding, TextUnit
@@ -138,48 +139,28 @@ class NameZhDetector(PatternDetector):
         taken: dict[int, set[tuple[int, int]]] = {}
         for u, f in zip(found.units, found.findings, strict=True):
             taken.setdefault(u, set()).add((f.start, f.end))
-        # Names repeat down a column; each distinct cell is judged once per scan.
+        # A table cell that is exactly a surname and a given name is a name.  Names repeat
+        # down a column, so each distinct cell is judged once per scan.
         names: dict[str, tuple[int, int] | None] = {}
-        no_spans: set[tuple[int, int]] = set()
         for u, unit in enumerate(units):
-            if unit.cells:
-                found.extend(u, self._cells(unit, taken.get(u, no_spans), names))
+            position = 0
+            for cell in unit.cells or ():
+                if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
+                    continue
+                if cell in names:
+                    span = names[cell]
+                else:
+                    match = _CELL.fullmatch(cell)
+                    span = match.span(1) if match and _plausible(match.group(1)) else None
+                    names[cell] = span
+                if span is None:
+                    continue
+                at = unit.text.find(cell, position)
+                if at < 0:
+                    continue
+                position = at + len(cell)
+                start, end = at + span[0], at + span[1]
+                if u not in taken or (start, end) not in taken[u]:
+                    value = unit.text[start:end]
+                    found.add(u, make_finding(self.id, unit.where, value, start, end, 0.7))
         return found
-
-    def _cells(
-        self,
-        unit: TextUnit,
-        taken: set[tuple[int, int]],
-        names: dict[str, tuple[int, int] | None],
-    ) -> list[Finding]:
-        """A table cell that is exactly a surname and a given name is a name."""
-        out: list[Finding] = []
-        position = 0
-        for cell in unit.cells or ():
-            if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
-                continue
-            if cell in names:
-                span = names[cell]
-            else:
-                match = _CELL.fullmatch(cell)
-                span = match.span(1) if match and _plausible(match.group(1)) else None
-                names[cell] = span
-            if span is None:
-                continue
-            at = unit.text.find(cell, position)
-            if at < 0:
-                continue
-            position = at + len(cell)
-            start, end = at + span[0], at + span[1]
-            if (start, end) not in taken:
-                out.append(
-                    Finding(
-                        detector=self.id,
-                        where=unit.where,
-                        value=unit.text[start:end],
-                        start=start,
-                        end=end,
-                        confidence=0.7,
-                    )
-                )
-        return out

@@ -15,7 +15,7 @@ _CORE = r"[2-9]\d{3}[ -]?\d{4}\b"
 # Glued to another digit group or a decimal point, after a currency sign or an order mark:
 # part of a longer number, an amount or a reference, not a phone number.
 _GLUED_BEFORE = re.compile(r"(?:\d[ -]|\d\.|[$#]\s?|[A-Za-z]-|\d,)$")
-_GLUED_AFTER = re.compile(r"^(?:[ -]\d|[.,]\d|%)")
+_GLUED_AFTER = re.compile(r"[ -]\d|[.,]\d|%")  # used with match(), so anchored
 _NOT_DIGITS = str.maketrans("", "", " -+()")
 
 
@@ -75,6 +75,9 @@ class PhoneDetector(PatternDetector):
         return True
 
     def invalidate(self, candidate: Candidate) -> bool:
+        text, start, end = candidate.unit.text, candidate.start, candidate.end
+        # pos/endpos instead of slices: ``$`` and ``^`` then hold at the window's edges.
         return bool(
-            _GLUED_BEFORE.search(candidate.before(3)) or _GLUED_AFTER.match(candidate.after(2))
+            _GLUED_BEFORE.search(text, max(0, start - 3), start)
+            or _GLUED_AFTER.match(text, end, end + 2)
         )

@@ -57,11 +57,19 @@ class Package:
     zf: zipfile.ZipFile
     infos: list[zipfile.ZipInfo]
     embedded: list[tuple[str, bytes]] = field(default_factory=list)
+    xml: dict[str, bytes] = field(default_factory=dict)
+    """With ``keep_xml``: every guarded XML part by lowercase name (OPC names ignore case)."""
 
 
-def open_package(data: bytes, what: str, where: str, depth: int, walker: Walker) -> Package:
+def open_package(
+    data: bytes, what: str, where: str, depth: int, walker: Walker, *, keep_xml: bool = False
+) -> Package:
     """Run every guard over an office package: member count, overlap, encryption, actual
-    decompressed sizes and ratios, and the XML prolog of every part."""
+    decompressed sizes and ratios, and the XML prolog of every part.
+
+    ``keep_xml`` keeps the bytes of the XML parts, so that a reader parses exactly the bytes
+    that were checked, without decompressing them a second time.
+    """
     budget = walker.budget
     budget.check_depth(depth + 1)
     zf, infos = open_zip(data, what, budget.limits.max_members)
@@ -80,14 +88,17 @@ def open_package(data: bytes, what: str, where: str, depth: int, walker: Walker)
         embedded = name.startswith(_EMBEDDED)
         check_xml = name.endswith((".xml", ".rels", ".vml")) and not embedded
         parser = DefusedXMLParser(target=_Target(), forbid_dtd=True) if check_xml else None
+        keep = embedded or (keep_xml and check_xml)
         kept: list[bytes] = []
         for chunk in stream_member(zf, info, budget):
-            if embedded:
+            if keep:
                 kept.append(chunk)
             if parser is not None:
                 parser = _feed(parser, chunk, what)
         if embedded:
             package.embedded.append((name, b"".join(kept)))
+        elif keep:
+            package.xml[name.lower()] = b"".join(kept)
     return package
 
 
