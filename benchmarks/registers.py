@@ -24,6 +24,7 @@ import psutil
 ROWS = int(os.environ.get("POSTWARDEN_BENCH_REGISTER_ROWS", "4500000"))
 LEAK_ROWS = 15_070
 SLICE = 500_000
+DATA = Path(__file__).parent / "data"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 _IMPORT = """
@@ -33,6 +34,17 @@ from postwarden.engine.registers import import_register
 from postwarden.settings import load_settings
 s = load_settings(Path(sys.argv[1]))
 import_register(Path(sys.argv[2]), "voters", s.registers_dir, s.secret())
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM"):
+        print(int(line.split()[1]) // 1024)
+"""
+
+_GENERATE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from benchmarks.registers import _generate
+print(round(_generate(Path(sys.argv[2])), 1))
 """
 
 _HOLDER = """
@@ -90,14 +102,21 @@ def _leak(path: Path) -> None:
     )
 
 
-def _import(data_dir: Path, source: Path) -> tuple[float, float]:
-    """Import in a child process: (seconds, peak RSS in MiB from its rusage)."""
+def _import(data_dir: Path, source: Path) -> tuple[float, float, float]:
+    """Import in a child process: (seconds, peak RSS MiB from its rusage, from its VmHWM).
+
+    ru_maxrss of a child also counts what its parent held at fork time, so the child reports
+    its own high-water mark too; this process stays small (the csv is made by another).
+    """
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", _IMPORT, str(data_dir), str(source)])
+    child = subprocess.Popen(
+        [sys.executable, "-c", _IMPORT, str(data_dir), str(source)], stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None
+    hwm = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, "import failed"
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    assert os.waitstatus_to_exitcode(status) == 0, "import failed"
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, float(hwm.strip() or 0)
 
 
 def _two_holders(data_dir: Path, message: Path) -> list[tuple[float, float, str]]:
@@ -150,19 +169,25 @@ def _check(data_dir: Path, message: Path) -> tuple[float, float, int]:
 def main() -> None:
     from postwarden.settings import init_data_dir
 
-    work = Path(tempfile.mkdtemp(prefix="postwarden-bench-registers-"))
+    DATA.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="registers-", dir=DATA))
     try:
         source = work / "voters.csv"
-        seconds = _generate(source)
-        print(
-            f"generate {ROWS:,} rows: {seconds:.1f} s, csv {source.stat().st_size / 2**20:.0f} MiB"
+        root = str(Path(__file__).resolve().parent.parent)
+        made = subprocess.run(
+            [sys.executable, "-c", _GENERATE, root, str(source)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
+        size = source.stat().st_size / 2**20
+        print(f"generate {ROWS:,} rows: {made.stdout.strip()} s, csv {size:.0f} MiB")
         data_dir = work / "var"
         init_data_dir(data_dir, ["reo.gov.hk"])
-        seconds, peak = _import(data_dir, source)
+        seconds, peak, hwm = _import(data_dir, source)
         print(
-            f"import: {seconds:.1f} s (target <= 180 s), peak RSS {peak:.0f} MiB "
-            "(target <= 1536 MiB)"
+            f"import: {seconds:.1f} s (target <= 180 s), peak memory {hwm:.0f} MiB VmHWM, "
+            f"{peak:.0f} MiB ru_maxrss (target <= 1536 MiB)"
         )
         source.unlink()
         index = data_dir / "registers"

@@ -77,12 +77,15 @@ class TextUnit:
     ``where`` names the place: ``body``, ``attachment:voters.xlsx#Sheet1!R120``,
     ``attachment:a.zip/b/c.csv#R7``, ``attachment:report.pdf#page 3``.  ``cells`` holds the
     cells of a table row (spreadsheet, csv, html or docx table) so that register matching can
-    see which values stand together; it is ``None`` for running text.
+    see which values stand together; it is ``None`` for running text.  ``header`` holds the
+    column headings of that table, one per cell, when the extractor knows them (a column
+    headed ``DOB`` makes its dates dates of birth).
     """
 
     text: str
     where: str
     cells: tuple[str, ...] | None = None
+    header: tuple[str, ...] | None = None
 
     @property
     def source(self) -> str:

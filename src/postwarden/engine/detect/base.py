@@ -141,20 +141,32 @@ class FindingBatch:
 
 
 class Context:
-    """Spans of a detector's context words in one unit, to ask "is one near this match?"."""
+    """Where a detector's context words are in one unit, to ask "is one near this match?".
 
-    __slots__ = ("_ends", "_starts")
+    ``spans`` are the words found in the text; ``cells`` are spans of table cells whose
+    column heading holds such a word (a date under ``DOB``): a match inside one of those
+    cells has context whatever the distance.
+    """
 
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
+    __slots__ = ("_cells", "_ends", "_starts")
+
+    def __init__(
+        self, spans: list[tuple[int, int]], cells: Sequence[tuple[int, int]] = ()
+    ) -> None:
         spans.sort()
         self._starts = [s for s, _ in spans]
         self._ends = [e for _, e in spans]
+        self._cells = tuple(cells)
 
     def __bool__(self) -> bool:
-        return bool(self._starts)
+        return bool(self._starts or self._cells)
 
     def near(self, start: int, end: int, window: int) -> bool:
-        """True when a context word lies within ``window`` characters of ``[start, end)``."""
+        """True when a context word lies within ``window`` characters of ``[start, end)``,
+        or ``[start, end)`` lies in a cell whose heading holds one."""
+        for cell_start, cell_end in self._cells:
+            if cell_start <= start and end <= cell_end:
+                return True
         i = bisect_left(self._starts, start - window - 64)
         starts, ends = self._starts, self._ends
         while i < len(starts) and starts[i] <= end + window:
@@ -351,9 +363,10 @@ class PatternDetector(Detector):
         custom_confidence = cls.confidence is not PatternDetector.confidence
         window, boost = self.context_window, self.context_boost
         requires_context, bounded = self.requires_context, self.bounded
-        # The default confidence of each pattern, with and without context, worked out once.
-        plain = {p: round(p.score, 3) for p in self.patterns}
-        boosted = {p: round(min(1.0, p.score + boost), 3) for p in self.patterns}
+        # The default confidence of each pattern, with and without context, worked out once
+        # (keyed by identity: a dataclass hash would hash every field on each lookup).
+        plain = {id(p): round(p.score, 3) for p in self.patterns}
+        boosted = {id(p): round(min(1.0, p.score + boost), 3) for p in self.patterns}
         out = FindingBatch()
         add_unit, add_finding = out.units.append, out.findings.append
         detector = self.id
@@ -393,7 +406,7 @@ class PatternDetector(Detector):
                     continue
                 out.units.pop()
                 out.findings.pop()
-            known = (boosted if candidate.has_context else plain).get(candidate.pattern)
+            known = (boosted if candidate.has_context else plain).get(id(candidate.pattern))
             if custom_confidence or known is None:
                 score = round(self.confidence(candidate), 3)
             else:

@@ -19,7 +19,7 @@ __all__ = ["DetectorSet"]
 # Units are scanned joined into one buffer: a call into hyperscan costs a few microseconds,
 # which dominates on spreadsheets of 15,000 one-line rows.  No pattern matches NUL, so no
 # match can run from one unit into the next.
-SEPARATOR = b"\n\x00\n"
+SEPARATOR = "\n\x00\n"
 
 _BASE_FLAGS = hyperscan.HS_FLAG_SOM_LEFTMOST | hyperscan.HS_FLAG_UTF8
 _HS_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}/-])")
@@ -146,26 +146,27 @@ class DetectorSet:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
-        encoded = [u.text.encode("utf-8", "replace") for u in units]
-        blob = SEPARATOR.join(encoded)
+        texts = [u.text for u in units]
+        joined = SEPARATOR.join(texts)
+        # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
+        blob = joined.encode("utf-8", "replace")
         raw = self._raw_hits(blob)
-        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(units))
-        begins = np.zeros(len(units), dtype=np.int64)
-        np.cumsum(sizes[:-1] + len(SEPARATOR), out=begins[1:])
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
+        # Byte offsets to character offsets of the joined text, in which unit boundaries
+        # are known from the texts' lengths and spans of different units never overlap.
+        if len(blob) != len(joined):
+            continuations = _Continuations(blob)
+            starts = starts - continuations.before(starts)
+            ends = ends - continuations.before(ends)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        begins = np.zeros(len(units), dtype=np.int64)
+        np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
         unit_of = np.searchsorted(begins, starts, side="right") - 1
-        inside = ends <= begins[unit_of] + sizes[unit_of]
+        inside = ends <= begins[unit_of] + lengths[unit_of]
         if not inside.all():
             starts, ends, expressions, unit_of = (
                 a[inside] for a in (starts, ends, expressions, unit_of)
             )
-        # Byte offsets to character offsets.  Offsets stay global (unit boundaries included)
-        # until the end, so that spans of different units never overlap.
-        if len(blob) != sum(len(u.text) for u in units) + len(SEPARATOR) * (len(units) - 1):
-            continuations = _Continuations(blob)
-            starts = starts - continuations.before(starts)
-            ends = ends - continuations.before(ends)
-            begins = begins - continuations.before(begins)
         owners = self._owner[expressions]
         # By detector, start, longest first, then expression: two keys instead of four
         # (offsets < 2**40, detectors and expressions < 2**20).
@@ -219,12 +220,11 @@ class DetectorSet:
                 a[keep] for a in (starts, ends, expressions, unit_of)
             )
         base = begins[unit_of]
-        patterns = self._patterns
         return HitBatch(
             unit_of.tolist(),
             (starts - base).tolist(),
             (ends - base).tolist(),
-            [patterns[x] for x in expressions.tolist()],
+            list(map(self._patterns.__getitem__, expressions.tolist())),
         )
 
     def _contexts(
