@@ -6,6 +6,8 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from postwarden.outbound import (
     SmtpOutbound,
     check_no_loop,
     outbound_from,
+    wire_form,
 )
 from postwarden.settings import init_data_dir
 
@@ -68,7 +71,7 @@ def test_smtp_outbound_delivers_envelope_exactly(sink: tuple[Sink, int]) -> None
     assert len(handler.received) == 1
     sender, rcpts, content = handler.received[0]
     assert (sender, rcpts) == ("a@example.org", ["x@p.example"])
-    assert content.replace(b"\r\n", b"\n") == RAW.replace(b"\r\n", b"\n")
+    assert content == RAW  # CRLF and short lines: byte for byte (signatures survive)
 
 
 def test_smtp_outbound_null_sender(sink: tuple[Sink, int]) -> None:
@@ -194,3 +197,98 @@ def test_outbound_from_refuses_own_listener(tmp_path: Path) -> None:
     s = init_data_dir(tmp_path, ["example.org"], next_hop="127.0.0.1:2525")
     with pytest.raises(ValueError, match="loop"):
         outbound_from(s, listen=["127.0.0.1:2525"])
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    assert raw.endswith(b"\r\n")
+    return raw[:-2].split(b"\r\n")
+
+
+def test_smtp_outbound_bare_line_ends_arrive_as_crlf(sink: tuple[Sink, int]) -> None:
+    """A bare-LF message used to be one 'line' to the next hop: "500 Line too long"."""
+    handler, port = sink
+    body = b"".join(b"line %d of a long letter\n" % n for n in range(80))
+    raw = b"From: a@example.org\nTo: b@p.example\nSubject: lf\n\n" + body + b".\nafter\rend\n"
+    SmtpOutbound("127.0.0.1", port, timeout=5).send(raw, "a@example.org", ["x@p.example"])
+    [(_, _, content)] = handler.received
+    expected = raw.replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    assert content == expected
+    assert b"\r\n.\r\nafter\r\nend\r\n" in content  # the lone dot did not end DATA
+
+
+def test_smtp_outbound_long_lines_reencoded_content_kept(sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    text = "陳大文 " + "x" * 1500 + "\nsecond line\n"
+    blob = bytes(b for b in range(256) if b not in b"\r\n") * 8  # 2 KiB, no line break
+    msg = EmailMessage()
+    msg["From"] = "a@example.org"
+    msg["To"] = "b@p.example"
+    msg["Subject"] = "long"
+    msg.set_content("short part\n")
+    msg.add_attachment(text, subtype="plain", cte="8bit")
+    msg.add_attachment(blob, maintype="application", subtype="octet-stream", cte="8bit")
+    raw = bytes(msg).replace(b"\n", b"\r\n")
+    assert max(len(line) for line in raw.split(b"\r\n")) > 998
+    SmtpOutbound("127.0.0.1", port, timeout=5).send(raw, "a@example.org", ["x@p.example"])
+    [(_, _, content)] = handler.received
+    assert max(len(line) for line in _lines(content)) <= 998
+    got = message_from_bytes(content, policy=policy.default)
+    short, long_text, attachment = got.iter_parts()
+    assert short.get_content().replace("\r\n", "\n") == "short part\n"
+    assert b"Content-Transfer-Encoding: 7bit\r\n\r\nshort part\r\n" in content  # untouched
+    assert long_text["Content-Transfer-Encoding"] == "quoted-printable"
+    assert long_text.get_content().replace("\r\n", "\n") == text
+    assert attachment["Content-Transfer-Encoding"] == "base64"
+    assert attachment.get_content() == blob
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"Subject: a\r\n\r\nb\r\n", b"Subject: a\r\n\r\nb\r\n"),
+        (b"Subject: a\n\nb\n", b"Subject: a\r\n\r\nb\r\n"),
+        (b"Subject: a\r\rb\r", b"Subject: a\r\n\r\nb\r\n"),
+        (b"Subject: a\r\n\nb\n\r\n", b"Subject: a\r\n\r\nb\r\n\r\n"),
+        (
+            b"Subject: a\r\n\r\n" + b"y" * 998 + b"\r\n",
+            b"Subject: a\r\n\r\n" + b"y" * 998 + b"\r\n",
+        ),
+    ],
+)
+def test_wire_form_line_ends(raw: bytes, expected: bytes) -> None:
+    assert wire_form(raw) == expected
+
+
+def test_wire_form_folds_long_header_at_whitespace() -> None:
+    refs = " ".join(f"<message-{n}@example.org>" for n in range(60))
+    raw = f"References: {refs}\r\nSubject: x\r\n\r\nbody\r\n".encode()
+    out = wire_form(raw)
+    assert max(len(line) for line in _lines(out)) <= 998
+    assert " ".join(message_from_bytes(out, policy=policy.default)["References"].split()) == refs
+    assert out.endswith(b"Subject: x\r\n\r\nbody\r\n")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"X-Token: " + b"t" * 1200 + b"\r\n\r\nbody\r\n",  # a header with nowhere to fold
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"p" * 1200
+        + b"\r\n--b\r\n\r\nx\r\n--b--\r\n",  # a preamble cannot be re-encoded
+    ],
+)
+def test_wire_form_refuses_what_cannot_be_fixed(raw: bytes) -> None:
+    with pytest.raises(OutboundError, match="998 octets") as info:
+        wire_form(raw)
+    assert not info.value.temporary
+
+
+def test_smtp_outbound_unfixable_long_line_is_permanent_and_sends_nothing(
+    sink: tuple[Sink, int],
+) -> None:
+    handler, port = sink
+    raw = b"X-Token: " + b"t" * 1200 + b"\r\n\r\nbody\r\n"
+    with pytest.raises(OutboundError) as info:
+        SmtpOutbound("127.0.0.1", port, timeout=5).send(raw, "a@example.org", ["x@p.example"])
+    assert not info.value.temporary
+    assert handler.received == []

@@ -7,14 +7,21 @@ swap in :class:`MemoryOutbound`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import quopri
+import re
 import secrets
 import smtplib
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.generator import BytesGenerator
+from email.message import Message
+from io import BytesIO
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +36,19 @@ __all__ = [
     "SmtpOutbound",
     "check_no_loop",
     "outbound_from",
+    "wire_form",
 ]
+
+MAX_LINE_OCTETS = 998
+"""RFC 5322 §2.1.1 and RFC 5321 §4.5.3.1.6: at most 998 octets between two CRLFs."""
+
+_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_ANY_EOL = re.compile(rb"\r\n|\r|\n")
+_LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (MAX_LINE_OCTETS + 1))
+# compat32 keeps every header and body it does not have to touch as it was; headers longer
+# than 998 octets are folded at whitespace, shorter ones are left alone.
+_WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=MAX_LINE_OCTETS)
+_DECODING_CTES = {"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"}
 
 
 class OutboundError(Exception):
@@ -76,6 +95,7 @@ class SmtpOutbound:
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
         if not recipients:
             raise OutboundError("no recipients", temporary=False)
+        raw = wire_form(raw)
         try:
             with smtplib.SMTP(
                 self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
@@ -107,6 +127,71 @@ class SmtpOutbound:
 
     def _where(self) -> str:
         return f"next hop {self.host}:{self.port}"
+
+
+def wire_form(raw: bytes) -> bytes:
+    """``raw`` as SMTP may carry it: CRLF line ends, no line over 998 octets.
+
+    A message that already has both is returned unchanged, byte for byte, so DKIM and S/MIME
+    signatures survive.  Bare LF or CR become CRLF: the SMTP and DKIM canonical form, which
+    every signer signs, so this changes nothing a signature covers (and a lone ``.`` after a
+    bare LF can no longer end DATA early at a receiver that splits lines differently).  Only
+    when a line is still too long is the message rewritten, the least a receiver will take:
+    a header is folded at whitespace (RFC 5322 §2.2.3), a leaf body part is re-encoded
+    (text as quoted-printable, anything else as base64) with its decoded content unchanged;
+    every other part keeps its bytes.  Receivers refuse such lines ("500 Line too long") or
+    cut them (Postfix), which corrupts content; a signature over that part is lost either
+    way.  What cannot be folded or re-encoded (a header without whitespace, a multipart
+    preamble) is refused with a permanent :class:`OutboundError`.
+    """
+    if _BARE_EOL.search(raw):
+        raw = _ANY_EOL.sub(b"\r\n", raw)
+    if not _LONG_LINE.search(raw):
+        return raw
+    rewritten = _reencoded(raw)
+    if _LONG_LINE.search(rewritten):
+        raise OutboundError(
+            f"the message has a line longer than {MAX_LINE_OCTETS} octets that can be neither "
+            "folded nor re-encoded (RFC 5322 §2.1.1)",
+            temporary=False,
+        )
+    return rewritten
+
+
+def _reencoded(raw: bytes) -> bytes:
+    """Re-encode every leaf part whose body has an over-long line; fold long headers."""
+    msg = message_from_bytes(raw, policy=_WIRE_POLICY)
+    reencoded = False
+    for part in msg.walk():
+        if part.get_content_maintype() in ("multipart", "message") or part.is_multipart():
+            continue  # RFC 2045 §6.4: only leaf parts may carry base64 or quoted-printable
+        body = part.get_payload(decode=True)
+        if not isinstance(body, bytes) or not _LONG_LINE.search(_body_as_sent(part, body)):
+            continue
+        if part.get_content_maintype() == "text":
+            # Text line breaks are CRLF in canonical form; quoted-printable hard breaks stand
+            # for exactly that (RFC 2045 §6.7), so encode them as breaks, not as =0D.
+            encoded, cte = quopri.encodestring(body.replace(b"\r\n", b"\n")), "quoted-printable"
+        else:
+            encoded, cte = base64.encodebytes(body), "base64"
+        del part["Content-Transfer-Encoding"]
+        part.set_payload(encoded.decode("ascii"))
+        part["Content-Transfer-Encoding"] = cte
+        reencoded = True
+    if reencoded and "MIME-Version" not in msg:
+        msg["MIME-Version"] = "1.0"  # a Content-Transfer-Encoding means nothing without it
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_WIRE_POLICY).flatten(msg)
+    return out.getvalue()
+
+
+def _body_as_sent(part: Message, decoded: bytes) -> bytes:
+    """A leaf part's body as it stands in the message (``decoded`` is it for 7bit, 8bit,
+    binary and unknown encodings, which the email package passes through)."""
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte in _DECODING_CTES:
+        return str(part.get_payload()).encode("ascii", "replace")
+    return decoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ class ScanItem:
     message: bool = False
     """Raw message bytes (an .eml or maildir file) rather than a file to wrap."""
     mbox_key: str | None = None
+    """The key mailbox.mbox gave the message (typed str by typeshed, an int at run time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ def _file(path: Path) -> Iterator[ScanItem]:
         box = mailbox.mbox(str(path), create=False)
         try:
             for n, key in enumerate(box.keys(), 1):
-                yield _item(path, f"{path}#{n}", message=True, mbox_key=str(key))
+                yield _item(path, f"{path}#{n}", message=True, mbox_key=key)
         finally:
             box.close()
         return

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from postwarden.engine.detect import default_detectors
+from postwarden.engine.detect import Context, default_detectors
 from postwarden.engine.detect.hkid import hkid_check_digit
+from postwarden.engine.detect.name_zh import NameZhDetector
 from postwarden.model import TextUnit
 
 
@@ -137,3 +138,11 @@ def test_confidence_rises_with_context() -> None:
     assert labelled.confidence > bare.confidence
     assert 0 < bare.confidence < 1
     assert labelled.confidence <= 1
+
+
+def test_name_zh_analyze_alone_reads_cells() -> None:
+    # The per-unit entry point gives what the batched scan gives.
+    unit = TextUnit("1\t陳大文\t黃金", "attachment:a.csv#R2", ("1", "陳大文", "黃金"))
+    found = NameZhDetector().analyze(unit, [], Context([]))
+    assert [(f.value, f.start) for f in found] == [("陳大文", 2)]
+    assert found == [f for f in default_detectors().scan([unit]) if f.detector == "name_zh"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from postwarden.engine.detect import default_detectors
 from postwarden.model import TextUnit
 
@@ -59,3 +61,84 @@ def test_detectorset_survives_lone_surrogates() -> None:
     text = "bad \udcff byte, Tel: 9123 4567"
     findings = default_detectors().scan([TextUnit(text, "body")])
     assert [(f.value, text[f.start : f.end]) for f in findings] == [("9123 4567", "9123 4567")]
+
+
+def test_detectorset_offsets_after_four_byte_characters() -> None:
+    # 2-, 3- and 4-byte UTF-8 characters before and between matches, and a lone surrogate.
+    texts = [
+        "é中𝄞 Tel: 9123 4567 𝄞𝄞 A123456(3)",
+        "\udcff𝄞 mail: x@example.org",
+        "𝄞" * 100 + " 6123 4567",
+    ]
+    units = [TextUnit(t, f"u{i}") for i, t in enumerate(texts)]
+    findings = default_detectors().scan(units)
+    by_where = {u.where: u.text for u in units}
+    assert {(f.where, f.value) for f in findings} >= {
+        ("u0", "9123 4567"),
+        ("u0", "A123456(3)"),
+        ("u1", "x@example.org"),
+        ("u2", "6123 4567"),
+    }
+    for f in findings:
+        assert by_where[f.where][f.start : f.end] == f.value
+
+
+def test_detectorset_findings_come_unit_by_unit() -> None:
+    units = [TextUnit(f"Tel: 9123 456{i} 陳大文先生", f"u{i}") for i in range(5)]
+    wheres = [f.where for f in default_detectors().scan(units)]
+    assert wheres == sorted(wheres)
+    assert len(wheres) == 10
+
+
+def _row(cells: tuple[str, ...], header: tuple[str, ...] | None) -> TextUnit:
+    return TextUnit(" | ".join(cells), "attachment:t.xlsx#Sheet1!R2", cells, header)
+
+
+@pytest.mark.parametrize(
+    ("cells", "header", "expected"),
+    [
+        (("R1", "CHAN Tai Man", "02/01/1990"), ("ID", "Name", "DOB"), ["02/01/1990"]),
+        (("R1", "CHAN Tai Man", "1990-01-02"), ("ID", "Name", "Date of Birth"), ["1990-01-02"]),
+        (("R1", "02/01/2020", "1990年1月2日"), ("ID", "登記日期", "出生日期"), ["1990年1月2日"]),
+        (("R1", "CHAN Tai Man", "02/01/1990"), ("ID", "Name", "Issue date"), []),
+        (("R1", "CHAN Tai Man", "02/01/1990"), None, []),
+        # The heading speaks for its own column only, however close the next cell is.
+        (("02/01/1990", "03/04/1985"), ("Joined", "DOB"), ["03/04/1985"]),
+        # A row shorter than its header, and a header shorter than its row.
+        (("R1", "02/01/1990"), ("ID", "Name", "DOB"), []),
+        (("R1", "x", "02/01/1990", "03/04/1985"), ("ID", "x", "DOB"), ["02/01/1990"]),
+    ],
+)
+def test_detectorset_dob_by_column_heading(
+    cells: tuple[str, ...], header: tuple[str, ...] | None, expected: list[str]
+) -> None:
+    findings = default_detectors().scan([_row(cells, header)])
+    assert [f.value for f in findings if f.detector == "dob"] == expected
+
+
+def test_detectorset_column_heading_raises_confidence() -> None:
+    cells = ("陳大文", "9123 4567")
+    plain, headed = (
+        next(f for f in default_detectors().scan([_row(cells, header)]) if f.detector == "phone")
+        for header in (None, ("姓名", "Tel"))
+    )
+    assert (plain.value, headed.value) == ("9123 4567", "9123 4567")
+    assert headed.confidence > plain.confidence
+
+
+def test_detectorset_headed_rows_match_unheaded_elsewhere() -> None:
+    # Many rows under one header: the same findings as without it, bar the header's effect.
+    rows = [
+        _row((f"陳大文{i % 3}", f"CHAN Tai Man {i}", f"9123 {4560 + i}"), ("姓名", "Name", "Tel"))
+        for i in range(50)
+    ]
+    bare = [TextUnit(u.text, u.where, u.cells) for u in rows]
+    headed, plain = default_detectors().scan(rows), default_detectors().scan(bare)
+    assert [(f.detector, f.start, f.end) for f in headed] == [
+        (f.detector, f.start, f.end) for f in plain
+    ]
+    assert all(
+        h.confidence > p.confidence
+        for h, p in zip(headed, plain, strict=True)
+        if h.detector in ("phone", "name_en")
+    )

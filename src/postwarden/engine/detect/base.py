@@ -63,7 +63,9 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
     )
     new = object.__new__
 
-    def make(detector: str, where: str, value: str, start: int, end: int, confidence: float) -> Finding:
+    def make(
+        detector: str, where: str, value: str, start: int, end: int, confidence: float
+    ) -> Finding:
         finding: Finding = new(Finding)
         set_detector(finding, detector)
         set_where(finding, where)
@@ -143,20 +145,22 @@ class FindingBatch:
 class Context:
     """Where a detector's context words are in one unit, to ask "is one near this match?".
 
-    ``spans`` are the words found in the text; ``cells`` are spans of table cells whose
-    column heading holds such a word (a date under ``DOB``): a match inside one of those
-    cells has context whatever the distance.
+    ``spans`` are the words found in the text.  ``cells`` are the bounds (start, end,
+    start, end ...) of table cells whose column heading holds such a word (a date under
+    ``DOB``): a match inside one of those cells has context whatever the distance.
     """
 
     __slots__ = ("_cells", "_ends", "_starts")
 
-    def __init__(
-        self, spans: list[tuple[int, int]], cells: Sequence[tuple[int, int]] = ()
-    ) -> None:
-        spans.sort()
-        self._starts = [s for s, _ in spans]
-        self._ends = [e for _, e in spans]
-        self._cells = tuple(cells)
+    def __init__(self, spans: Sequence[tuple[int, int]], cells: Sequence[int] = ()) -> None:
+        # Flat and shared where empty: a spreadsheet scan builds one of these per row.
+        self._starts: Sequence[int] = ()
+        self._ends: Sequence[int] = ()
+        if spans:
+            ordered = sorted(spans)
+            self._starts = [s for s, _ in ordered]
+            self._ends = [e for _, e in ordered]
+        self._cells = cells
 
     def __bool__(self) -> bool:
         return bool(self._starts or self._cells)
@@ -164,11 +168,12 @@ class Context:
     def near(self, start: int, end: int, window: int) -> bool:
         """True when a context word lies within ``window`` characters of ``[start, end)``,
         or ``[start, end)`` lies in a cell whose heading holds one."""
-        for cell_start, cell_end in self._cells:
-            if cell_start <= start and end <= cell_end:
+        cells = self._cells
+        for k in range(0, len(cells), 2):
+            if cells[k] <= start and end <= cells[k + 1]:
                 return True
-        i = bisect_left(self._starts, start - window - 64)
         starts, ends = self._starts, self._ends
+        i = bisect_left(starts, start - window - 64)
         while i < len(starts) and starts[i] <= end + window:
             if ends[i] >= start - window:
                 return True
@@ -205,8 +210,11 @@ class Candidate:
 # A set lookup instead of a call per character: the bounds check runs on every match.
 _WORD_CHARS = frozenset(
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    + "".join(chr(c) for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
-             for c in range(r[0], r[1] + 1))
+    + "".join(
+        chr(c)
+        for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+        for c in range(r[0], r[1] + 1)
+    )
 )
 
 
@@ -220,7 +228,7 @@ def nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
-def drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
+def _drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` without the veto patterns' matches and the matches they overlap."""
     vetoes = [h for h in hits if h.pattern.veto]
     if not vetoes:
@@ -235,7 +243,7 @@ def drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
 def _unit_batch(hits: Sequence[Hit]) -> HitBatch:
     """One unit's hits as a batch of unit 0, sorted by start, longest first."""
     batch = HitBatch()
-    for hit in sorted(drop_vetoed(hits), key=lambda h: (h.start, -h.end)):
+    for hit in sorted(_drop_vetoed(hits), key=lambda h: (h.start, -h.end)):
         batch.add(0, hit)
     return batch
 
@@ -270,7 +278,8 @@ class Detector(ABC):
         :param unit: the text unit the hits are in.
         :param hits: matches of this detector's patterns in ``unit.text``, sorted by start,
             longest first; matches overlapping a ``veto`` pattern's are already dropped.
-        :param context: spans of this detector's context words in ``unit.text``.
+        :param context: this detector's context words in ``unit.text`` (and the cells of a
+            table row whose column heading holds one).
         """
 
     def analyze_all(
@@ -288,25 +297,20 @@ class Detector(ABC):
         :param units: every unit of the scan.
         :param hits: matches of this detector's patterns, sorted by unit, start, longest
             first; matches overlapping a ``veto`` pattern's are already dropped.
-        :param contexts: spans of this detector's context words, by unit index (units
-            without any are left out).
+        :param contexts: the `Context` of each unit that has one, by unit index.
         """
         out = FindingBatch()
-        done: set[int] = set()
-        group: list[Hit] = []
-        current = -1
+        by_unit: dict[int, list[Hit]] = {}
         for u, start, end, pattern in hits:
-            if u != current:
-                if group:
-                    out.extend(current, self.analyze(units[current], group, contexts.get(current, NO_CONTEXT)))
-                group, current = [], u
-                done.add(u)
-            group.append(Hit(start, end, pattern))
-        if group:
-            out.extend(current, self.analyze(units[current], group, contexts.get(current, NO_CONTEXT)))
+            if u in by_unit:
+                by_unit[u].append(Hit(start, end, pattern))
+            else:
+                by_unit[u] = [Hit(start, end, pattern)]
+        for u, unit_hits in by_unit.items():
+            out.extend(u, self.analyze(units[u], unit_hits, contexts.get(u, NO_CONTEXT)))
         if self.reads_cells:
             for u, unit in enumerate(units):
-                if unit.cells is not None and u not in done:
+                if unit.cells is not None and u not in by_unit:
                     out.extend(u, self.analyze(unit, [], contexts.get(u, NO_CONTEXT)))
         return out
 
@@ -344,7 +348,7 @@ class PatternDetector(Detector):
 
     def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
         contexts = {0: context} if context else {}
-        return self.analyze_all([unit], _unit_batch(hits), contexts).findings
+        return self._analyze_batch([unit], _unit_batch(hits), contexts).findings
 
     def analyze_all(
         self,
@@ -352,10 +356,19 @@ class PatternDetector(Detector):
         hits: HitBatch,
         contexts: Mapping[int, Context],
     ) -> FindingBatch:
-        cls = type(self)
-        if cls.analyze is not PatternDetector.analyze:
+        if type(self).analyze is not PatternDetector.analyze:
             # A subclass that refines analyze() must see every unit through it.
             return super().analyze_all(units, hits, contexts)
+        return self._analyze_batch(units, hits, contexts)
+
+    def _analyze_batch(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        """The checks on every hit of a batch, in one loop."""
+        cls = type(self)
         # Hooks left at their defaults are not called: this loop runs once per match.
         narrow = None if cls.narrow is PatternDetector.narrow else self.narrow
         validate = None if cls.validate is PatternDetector.validate else self.validate
@@ -441,7 +454,7 @@ class ClusterDetector(Detector):
 
     def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
         contexts = {0: context} if context else {}
-        return self.analyze_all([unit], _unit_batch(hits), contexts).findings
+        return self._analyze_batch([unit], _unit_batch(hits), contexts).findings
 
     def analyze_all(
         self,
@@ -450,7 +463,17 @@ class ClusterDetector(Detector):
         contexts: Mapping[int, Context],
     ) -> FindingBatch:
         if type(self).analyze is not ClusterDetector.analyze:
+            # A subclass that refines analyze() must see every unit through it.
             return super().analyze_all(units, hits, contexts)
+        return self._analyze_batch(units, hits, contexts)
+
+    def _analyze_batch(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        """Clusters of parts in every unit of a batch, in one loop."""
         out = FindingBatch()
         max_gap, search = self.max_gap, self.sentence_end.search
         kinds: set[str] = set()
@@ -459,7 +482,11 @@ class ClusterDetector(Detector):
         for u, start, end, pattern in hits:
             if u != current or (
                 start - reach > max_gap
-                or (start > reach and not _NO_END.isdisjoint(text[reach:start]) and search(text, reach, start))
+                or (
+                    start > reach
+                    and not _NO_END.isdisjoint(text[reach:start])
+                    and search(text, reach, start)
+                )
             ):
                 if len(kinds) >= self.min_kinds:
                     out.add(current, self._finding(units[current], first, reach, len(kinds)))

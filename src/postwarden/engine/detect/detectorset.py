@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import hyperscan
 import numpy as np
@@ -66,7 +66,71 @@ class _Continuations:
     def before(self, offsets: Ints) -> Ints:
         k = offsets >> 3
         partial = self._packed[k] & _LOW_BITS[offsets & 7]
-        return self._upto[k] + _POPCOUNT[partial]
+        counts: Ints = self._upto[k] + _POPCOUNT[partial]
+        return counts
+
+
+class _UnitContexts(Mapping[int, Context]):
+    """One detector's `Context` by unit index, each built when its unit is asked for.
+
+    Built on demand, a table row's context lives only while its row is analysed: held all
+    at once, fifteen thousand of them would set off the cyclic garbage collector.
+    """
+
+    def __init__(
+        self,
+        units: Sequence[TextUnit],
+        spans: dict[int, list[tuple[int, int]]],
+        heading: re.Pattern[str] | None,
+        headed: frozenset[int],
+    ) -> None:
+        self._units = units
+        self._spans = spans
+        self._heading = heading
+        self._headed = headed
+        self._columns: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    # One signature stands in for Mapping.get's two overloads.
+    def get(self, u: int, default: Context | None = None) -> Context | None:  # type: ignore[override]
+        spans = self._spans.get(u)
+        cells = self._cells(u) if u in self._headed else ()
+        if spans is None and not cells:
+            return default
+        return Context(spans or (), cells)
+
+    def __getitem__(self, u: int) -> Context:
+        context = self.get(u)
+        if context is None:
+            raise KeyError(u)
+        return context
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(u for u in self._spans.keys() | self._headed if u in self))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, u: object) -> bool:
+        return isinstance(u, int) and self.get(u) is not None
+
+    def _cells(self, u: int) -> list[int]:
+        """Bounds of unit ``u``'s cells whose column heading holds a context word."""
+        unit = self._units[u]
+        header = unit.header or ()
+        columns = self._columns.get(header)
+        if columns is None:
+            heading = self._heading
+            columns = tuple(i for i, h in enumerate(header) if heading and heading.search(h))
+            self._columns[header] = columns
+        if not columns or not unit.cells:
+            return []
+        bounds = _cell_bounds(unit.text, unit.cells)
+        cells: list[int] = []
+        for i in columns:
+            if 2 * i + 1 < len(bounds):
+                cells.append(bounds[2 * i])
+                cells.append(bounds[2 * i + 1])
+        return cells
 
 
 class DetectorSet:
@@ -84,7 +148,7 @@ class DetectorSet:
             raise ValueError(f"duplicate detector id(s): {', '.join(duplicates)}")
         count = len(self.detectors)
         # Expression number -> its pattern, and the detector it belongs to (``count`` for a
-        # context word, whose detectors are in ``_context_owners``).
+        # context word, whose detectors are marked in ``_context_of``).
         self._patterns: list[Pattern] = []
         owners: list[int] = []
         expressions: list[bytes] = []
@@ -112,6 +176,14 @@ class DetectorSet:
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
         )
         self._yields = {d.id: frozenset(d.yields_to) for d in self.detectors if d.yields_to}
+        # The same words, to find in the column headings of table rows (ASCII word
+        # boundaries and caseless, as in the hyperscan pass).
+        self._headings = [
+            re.compile("|".join(map(_context_regex, d.context)), re.IGNORECASE | re.ASCII)
+            if d.context
+            else None
+            for d in self.detectors
+        ]
         self._db: hyperscan.Database | None = None
         if expressions:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -169,7 +241,8 @@ class DetectorSet:
             )
         owners = self._owner[expressions]
         # By detector, start, longest first, then expression: two keys instead of four
-        # (offsets < 2**40, detectors and expressions < 2**20).
+        # (the extraction limits keep offsets far below 2**40; detectors and expressions
+        # number below 2**20).
         order = np.lexsort(
             (expressions - (ends - starts) * len(self._owner), (owners << 40) | starts)
         )
@@ -179,6 +252,13 @@ class DetectorSet:
         count = len(self.detectors)
         bounds = np.searchsorted(owners, np.arange(count + 2)).tolist()
         word_slice = slice(bounds[count], bounds[count + 1])
+        words = (
+            starts[word_slice],
+            ends[word_slice],
+            expressions[word_slice],
+            unit_of[word_slice],
+        )
+        headed = frozenset(u for u, unit in enumerate(units) if unit.header)
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
             mine = slice(bounds[index], bounds[index + 1])
@@ -190,11 +270,10 @@ class DetectorSet:
                 continue
             contexts = self._contexts(
                 index,
-                starts[word_slice],
-                ends[word_slice],
-                expressions[word_slice],
-                unit_of[word_slice],
+                words,
                 begins,
+                units,
+                headed,
                 None if detector.reads_cells else unit_of[mine],
             )
             found.append(detector.analyze_all(units, hits, contexts))
@@ -230,34 +309,34 @@ class DetectorSet:
     def _contexts(
         self,
         index: int,
-        starts: Ints,
-        ends: Ints,
-        expressions: Ints,
-        unit_of: Ints,
+        words: tuple[Ints, Ints, Ints, Ints],
         begins: Ints,
+        units: Sequence[TextUnit],
+        headed: frozenset[int],
         only: Ints | None,
-    ) -> dict[int, Context]:
-        """Context-word spans of detector ``index`` by unit (only in units ``only``)."""
-        if not len(starts):
-            return {}
-        mine = self._context_of[index][expressions]
-        if only is not None:
-            mine &= np.isin(unit_of, only)
-        if not mine.any():
-            return {}
-        base = begins[unit_of[mine]]
+    ) -> Mapping[int, Context]:
+        """Context of detector ``index`` (in units ``only``, when given)."""
+        starts, ends, expressions, unit_of = words
         spans: dict[int, list[tuple[int, int]]] = {}
-        for u, start, end in zip(
-            unit_of[mine].tolist(),
-            (starts[mine] - base).tolist(),
-            (ends[mine] - base).tolist(),
-            strict=True,
-        ):
-            if u in spans:
-                spans[u].append((start, end))
-            else:
-                spans[u] = [(start, end)]
-        return {u: Context(s) for u, s in spans.items()}
+        mine = self._context_of[index][expressions]
+        if only is not None and len(mine):
+            mine &= np.isin(unit_of, only)
+        if mine.any():
+            base = begins[unit_of[mine]]
+            for u, start, end in zip(
+                unit_of[mine].tolist(),
+                (starts[mine] - base).tolist(),
+                (ends[mine] - base).tolist(),
+                strict=True,
+            ):
+                if u in spans:
+                    spans[u].append((start, end))
+                else:
+                    spans[u] = [(start, end)]
+        heading = self._headings[index]
+        if heading is None or not headed:
+            return {u: Context(unit_spans) for u, unit_spans in spans.items()}
+        return _UnitContexts(units, spans, heading, headed)
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
         """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
@@ -281,6 +360,20 @@ class DetectorSet:
                 if not any(_overlaps(spans[w].get(u, ()), f.start, f.end) for w in winners):
                     kept.add(u, f)
             found[index] = kept
+
+
+def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:
+    """Start and end of each cell in ``text`` (the row's cells joined), as far as found."""
+    out: list[int] = []
+    position = 0
+    for cell in cells:
+        at = text.find(cell, position)
+        if at < 0:
+            break
+        position = at + len(cell)
+        out.append(at)
+        out.append(position)
+    return out
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:

@@ -16,7 +16,7 @@ from postwarden.engine.detect.base import (
     make_finding,
 )
 from postwarden.engine.detect.registry import registry
-from postwarden.model import Finding, TextUnit
+from postwarden.model import TextUnit
 
 __all__ = ["NameZhDetector"]
 
@@ -129,13 +129,13 @@ class NameZhDetector(PatternDetector):
     def validate(self, candidate: Candidate) -> bool:
         return _plausible(candidate.text)
 
-    def analyze_all(
+    def _analyze_batch(
         self,
         units: Sequence[TextUnit],
         hits: HitBatch,
         contexts: Mapping[int, Context],
     ) -> FindingBatch:
-        found = super().analyze_all(units, hits, contexts) if hits else FindingBatch()
+        found = super()._analyze_batch(units, hits, contexts) if hits else FindingBatch()
         taken: dict[int, set[tuple[int, int]]] = {}
         for u, f in zip(found.units, found.findings, strict=True):
             taken.setdefault(u, set()).add((f.start, f.end))

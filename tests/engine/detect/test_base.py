@@ -1,0 +1,122 @@
+"""The detector contract: batches, veto patterns, plug-ins that refine ``analyze``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from postwarden.engine.detect import (
+    Context,
+    Detector,
+    DetectorRegistry,
+    DetectorSet,
+    Hit,
+    Pattern,
+    PatternDetector,
+)
+from postwarden.engine.detect.base import make_finding
+from postwarden.model import Finding, TextUnit
+
+
+def _build(cls: type[Detector]) -> DetectorSet:
+    registry = DetectorRegistry()
+    registry.register(cls)
+    return registry.build()
+
+
+def test_make_finding_equals_the_plain_constructor() -> None:
+    fast = make_finding("phone", "body#2", "9123 4567", 5, 14, 0.95)
+    plain = Finding("phone", "body#2", "9123 4567", 5, 14, 0.95)
+    assert fast == plain
+    assert hash(fast) == hash(plain)
+    assert (fast.detail, fast.source) == ("", "body")
+
+
+class CodeDetector(PatternDetector):
+    """Codes such as K-123, except inside a place name such as "Block K-123 Tower"."""
+
+    id = "code"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern("code", r"\bK-\d{3}\b", 0.6),
+        Pattern("place", r"\bBlock K-\d{3} Tower\b", veto=True),
+    )
+    context = ("code",)
+
+
+def _codes(texts: list[str]) -> list[tuple[str, str]]:
+    detectors = _build(CodeDetector)
+    units = [TextUnit(t, f"u{i}") for i, t in enumerate(texts)]
+    return [(f.where, f.value) for f in detectors.scan(units)]
+
+
+def test_veto_pattern_drops_the_matches_it_overlaps() -> None:
+    assert _codes(["K-123 and Block K-456 Tower", "Block K-789 Tower", "K-111"]) == [
+        ("u0", "K-123"),
+        ("u2", "K-111"),
+    ]
+
+
+def test_veto_pattern_applies_to_a_direct_analyze_call() -> None:
+    unit = TextUnit("Block K-456 Tower, K-123", "body")
+    code, place = CodeDetector.patterns
+    hits = [Hit(6, 11, code), Hit(0, 17, place), Hit(19, 24, code)]
+    assert [f.value for f in CodeDetector().analyze(unit, hits, Context([]))] == ["K-123"]
+
+
+class RecordingDetector(Detector):
+    """A plug-in with only ``analyze``: sees each unit with hits, and table rows."""
+
+    id = "recording"
+    patterns: ClassVar[tuple[Pattern, ...]] = (
+        Pattern("num", r"\d+"),
+        Pattern("word", r"\b[a-z]+\b"),
+    )
+    context = ("near",)
+    reads_cells = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[tuple[int, int, str]], bool]] = []
+
+    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
+        self.calls.append(
+            (unit.where, [(h.start, h.end, h.pattern.name) for h in hits], bool(context))
+        )
+        return [
+            Finding(self.id, unit.where, unit.text[h.start : h.end], h.start, h.end)
+            for h in hits[:1]
+        ]
+
+
+def test_plugin_analyze_sees_each_unit_once_with_its_hits_sorted() -> None:
+    units = [
+        TextUnit("ab 12", "u0"),
+        TextUnit("---", "u1"),
+        TextUnit("near 7", "u2"),
+        TextUnit("--", "u3", ("--",)),
+    ]
+    detectors = _build(RecordingDetector)
+    (detector,) = detectors.detectors
+    assert isinstance(detector, RecordingDetector)
+    findings = detectors.scan(units)
+    assert [f.where for f in findings] == ["u0", "u2"]
+    # Hyperscan reports each end of "12" (with its leftmost start): longest first.
+    assert detector.calls == [
+        ("u0", [(0, 2, "word"), (3, 5, "num"), (3, 4, "num")], False),
+        ("u2", [(0, 4, "word"), (5, 6, "num")], True),
+        ("u3", [], False),
+    ]
+
+
+class RefinedCodeDetector(CodeDetector):
+    """A pattern detector whose own ``analyze`` must not be bypassed by the batch path."""
+
+    id = "refined_code"
+
+    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
+        return [f for f in super().analyze(unit, hits, context) if f.value != "K-111"]
+
+
+def test_pattern_detector_subclass_analyze_is_honoured() -> None:
+    detectors = _build(RefinedCodeDetector)
+    units = [TextUnit("K-111 K-222", "a"), TextUnit("code K-111", "b")]
+    found = [(f.where, f.value, f.confidence) for f in detectors.scan(units)]
+    assert found == [("a", "K-222", 0.6)]
