@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from postwarden.act import DecisionError, Gateway, ReleaseError, reject_reply
+import postwarden.act
+from postwarden.act import STUCK_AFTER, DecisionError, Gateway, ReleaseError, reject_reply
 from postwarden.model import Action, Envelope, Reason, Verdict
-from postwarden.outbound import MemoryOutbound, OutboundError
+from postwarden.outbound import MemoryOutbound, OutboundError, SentMessage
 from postwarden.settings import DATABASE_URL_ENV, Settings, init_data_dir
 from postwarden.store import audit
 from postwarden.store.history import HistoryContact
+from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineItem, State
 from postwarden.store.users import Role, add_user
 
@@ -379,3 +384,192 @@ def test_rotate_key_keeps_items_releasable(gateway: Gateway, outbound: MemoryOut
             ).scalar()
             == 1
         )
+
+
+def test_gateway_never_uses_rows_after_their_session(
+    settings: Settings, outbound: MemoryOutbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With SQLAlchemy's default expire_on_commit every committed row is expired, so a row used
+    after its session closed raises DetachedInstanceError (seen on release under load)."""
+
+    def expiring(engine: Engine) -> sessionmaker[Session]:
+        return sessionmaker(engine)
+
+    monkeypatch.setattr(postwarden.act, "session_factory", expiring)
+    gw = Gateway.from_settings(settings, outbound=outbound, inspector=FakeInspector())
+    with gw.session() as s:
+        add_user(s, "bob", Role.REVIEWER, "bob@example.org", actor="t", secret=settings.secret())
+        s.commit()
+    released = []
+    try:
+        held = _hold(gw, outbound)  # process: store, commit, then the notice
+        gw.release(held, by="bob", reason="ok")
+        released += outbound.sent
+        outbound.sent.clear()
+        item_id, token = _warn(gw, outbound)
+        assert gw.confirm_warn(token) == item_id
+        released += outbound.sent
+        failing = _hold(gw, outbound)
+        outbound.error = OutboundError("down", temporary=True)
+        with pytest.raises(ReleaseError):
+            gw.release(failing, by="bob", reason="ok")
+        outbound.error = None
+        assert gw.expire(timedelta(0), by="cli:root") == [failing]
+        assert sorted(gw.purge(timedelta(0), by="cli:root")) == sorted([held, item_id, failing])
+    finally:
+        gw.close()
+    assert [m.recipients for m in released] == [ENV.recipients, ENV.recipients]
+
+
+@dataclass
+class CrashAfterSend:
+    """The next hop takes the message, then the gateway dies before recording it."""
+
+    sent: list[SentMessage] = field(default_factory=list)
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        self.sent.append(SentMessage(raw, sender, tuple(recipients)))
+        raise KeyboardInterrupt  # stands for the process dying: nothing after it runs
+
+
+def _stuck(gateway: Gateway, outbound: MemoryOutbound, settings: Settings) -> str:
+    """An item left ``releasing``, long enough ago to be resolved."""
+    item_id = _hold(gateway, outbound)
+    crashing = Gateway.from_settings(settings, outbound=CrashAfterSend())
+    with pytest.raises(KeyboardInterrupt):
+        crashing.release(item_id, by="bob", reason="send it")
+    crashing.close()
+    assert _state(gateway, item_id) == "releasing"
+    with pytest.raises(DecisionError, match="not held"):
+        gateway.release(item_id, by="pat", reason="again")  # never re-sent by itself
+    with gateway.session() as s:
+        Quarantine.get(s, item_id).decided_at = datetime.now(UTC) - STUCK_AFTER
+        s.commit()
+    return item_id
+
+
+def test_resolve_stuck_as_released(
+    gateway: Gateway, outbound: MemoryOutbound, settings: Settings
+) -> None:
+    item_id = _stuck(gateway, outbound, settings)
+    gateway.resolve(item_id, by="pat", outcome="released", reason="next hop log: 250 queued")
+    with gateway.session() as s:
+        item = Quarantine.get(s, item_id)
+        assert (item.state, item.decided_by) == ("released", "pat")
+        assert item.decision_reason == "next hop log: 250 queued"
+        entry = s.execute(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc())).first()
+        assert audit.verify(s, secret=settings.secret()).ok
+    assert entry is not None
+    assert (entry[0].kind, entry[0].actor) == ("quarantine.resolve", "pat")
+    assert '"as":"released"' in entry[0].data
+    assert "next hop log" not in entry[0].data  # the reason's hash only
+    assert outbound.sent == []
+    with pytest.raises(DecisionError, match="released, not releasing"):
+        gateway.resolve(item_id, by="adam", outcome="held", reason="again")
+
+
+def test_resolve_stuck_as_held_can_be_released_again(
+    gateway: Gateway, outbound: MemoryOutbound, settings: Settings
+) -> None:
+    item_id = _stuck(gateway, outbound, settings)
+    gateway.resolve(item_id, by="adam", outcome="held", reason="next hop never saw it")
+    with gateway.session() as s:
+        item = Quarantine.get(s, item_id)
+        assert (item.state, item.decided_by) == ("held", None)
+    assert _kinds(gateway)[-1] == "quarantine.resolve"
+    gateway.release(item_id, by="bob", reason="second try")
+    [sent] = outbound.sent
+    assert sent.raw == _raw("hold")
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ("bob", "may not resolve"),  # a reviewer
+        ("nobody", "no such user"),
+        ("sender-po", "sent this message"),
+    ],
+)
+def test_resolve_refused(
+    gateway: Gateway,
+    outbound: MemoryOutbound,
+    settings: Settings,
+    user: str,
+    message: str,
+) -> None:
+    with gateway.session() as s:
+        add_user(s, "sender-po", Role.PRIVACY_OFFICER, SENDER, actor="t", secret=settings.secret())
+        s.commit()
+    item_id = _stuck(gateway, outbound, settings)
+    with pytest.raises(DecisionError, match=message):
+        gateway.resolve(item_id, by=user, outcome="released", reason="x")
+    assert _state(gateway, item_id) == "releasing"
+
+
+def test_resolve_refuses_a_release_that_may_be_in_flight(
+    gateway: Gateway, outbound: MemoryOutbound, settings: Settings
+) -> None:
+    item_id = _stuck(gateway, outbound, settings)
+    with gateway.session() as s:
+        Quarantine.get(s, item_id).decided_at = datetime.now(UTC)
+        s.commit()
+    with pytest.raises(DecisionError, match="may still be in flight"):
+        gateway.resolve(item_id, by="pat", outcome="held", reason="too soon")
+    later = datetime.now(UTC) + STUCK_AFTER
+    gateway.resolve(item_id, by="pat", outcome="held", reason="later", now=later)
+    assert _state(gateway, item_id) == "held"
+    with pytest.raises(DecisionError, match="held, not releasing"):
+        gateway.resolve(item_id, by="pat", outcome="held", reason="x")
+
+
+def _decided_days_ago(gw: Gateway, item_id: str, days: int) -> None:
+    with gw.session() as s:
+        Quarantine.get(s, item_id).decided_at = datetime.now(UTC) - timedelta(days=days)
+        s.commit()
+
+
+def test_purge_destroys_old_decided_content_keeps_rows_and_audit(
+    gateway: Gateway, outbound: MemoryOutbound, settings: Settings
+) -> None:
+    released, rejected, expired, recent, held = (_hold(gateway, outbound) for _ in range(5))
+    gateway.release(released, by="bob", reason="ok")
+    gateway.reject_item(rejected, by="bob", reason="no")
+    with gateway.session() as s:
+        Quarantine.get(s, expired).created = datetime.now(UTC) - timedelta(days=60)
+        s.commit()
+    gateway.expire(timedelta(days=30), by="cli:root")
+    gateway.reject_item(recent, by="bob", reason="no")
+    for item_id in (released, rejected, expired):
+        _decided_days_ago(gateway, item_id, 100)
+    _decided_days_ago(gateway, recent, 10)
+    with gateway.session() as s:
+        Quarantine.get(s, held).created = datetime.now(UTC) - timedelta(days=100)
+        s.commit()
+    stuck = _stuck(gateway, outbound, settings)
+    _decided_days_ago(gateway, stuck, 100)
+    blob = settings.quarantine_dir / f"{released}.pwq"
+    copy = blob.read_bytes()  # a backup taken before the purge
+
+    assert gateway.purge(timedelta(days=90), by="cli:root") == [released, rejected, expired]
+
+    for item_id in (released, rejected, expired):
+        assert not (settings.quarantine_dir / f"{item_id}.pwq").exists()
+    for item_id in (recent, held, stuck):
+        assert (settings.quarantine_dir / f"{item_id}.pwq").exists()
+    with gateway.session() as s:
+        rows = {i.id: i for i in Quarantine.items(s)}
+        assert len(rows) == 6
+        assert rows[released].state == "released"
+        assert rows[released].purged
+        assert not rows[recent].purged
+        with pytest.raises(SealError, match="purged"):
+            gateway.quarantine.read(rows[rejected])
+        blob.write_bytes(copy)  # the backup comes back: its data key is gone
+        with pytest.raises(SealError):
+            gateway.quarantine.read(rows[released])
+        assert audit.verify(s, secret=settings.secret()).ok
+    assert _kinds(gateway)[-3:] == ["quarantine.purge"] * 3
+    assert gateway.purge(timedelta(days=90), by="cli:root") == []  # once
+    count, _ = gateway.rotate_key(actor="cli:root")
+    assert count == 3  # the kept ones; purged rows have no key to re-wrap
+    gateway.release(held, by="bob", reason="still readable after rotation")

@@ -1,8 +1,8 @@
 """The one place a Verdict becomes side effects: audit, quarantine, notices, release.
 
 Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
-reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item` and
-:meth:`Gateway.confirm_warn`.  Anything that goes wrong inside ``process`` raises, and the
+reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item`,
+:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything that goes wrong inside ``process`` raises, and the
 transport answers 4xx so the MTA keeps the message (design.md "Failure semantics").
 """
 
@@ -42,6 +42,7 @@ from postwarden.store import audit
 from postwarden.store.db import make_engine, migrate, session_factory
 from postwarden.store.history import record_delivery
 from postwarden.store.quarantine import (
+    ItemSnapshot,
     Quarantine,
     QuarantineError,
     QuarantineItem,
@@ -57,6 +58,7 @@ __all__ = [
     "GatewayError",
     "Inspecting",
     "Outcome",
+    "STUCK_AFTER",
     "ReleaseError",
     "reject_reply",
 ]
@@ -69,6 +71,11 @@ GATEWAY_ACTOR = "gateway"
 SENDER_ACTOR = "sender"
 
 _RELEASERS = {Role.REVIEWER, Role.PRIVACY_OFFICER, Role.ADMIN}
+_RESOLVERS = {Role.PRIVACY_OFFICER, Role.ADMIN}
+STUCK_AFTER = timedelta(minutes=15)
+"""How long an item must have been ``releasing`` before a person may resolve it: far longer
+than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
+resolved under its sender's feet."""
 _NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
 
 
@@ -201,21 +208,22 @@ class Gateway:
                 session.commit()
                 return Outcome("reject", verdict, None, reject_reply(verdict))
             item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
+            held = item.snapshot()
             try:
                 self._audit(
                     session,
                     "verdict",
                     GATEWAY_ACTOR,
-                    _verdict_data(verdict, raw, queue_id, item.id),
+                    _verdict_data(verdict, raw, queue_id, held.id),
                 )
                 session.commit()
             except BaseException:
                 session.rollback()
-                self.quarantine.discard(item.id)
+                self.quarantine.discard(held.id)
                 raise
-        self._notify(item, raw)
+        self._notify(held, raw)
         return Outcome(
-            "quarantined", verdict, item.id, f"250 2.0.0 Ok: held for review as {item.id}"
+            "quarantined", verdict, held.id, f"250 2.0.0 Ok: held for review as {held.id}"
         )
 
     # -- decisions ----------------------------------------------------------------------
@@ -230,13 +238,14 @@ class Gateway:
             user = self._user(session, by)
             item = self._held(session, item_id)
             _check_may_release(user, item)
+            actor = user.name
             raw = self._read(item)
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=user.name, reason=reason
+                session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
             ):
                 raise DecisionError(f"quarantine item {item.id} is already being decided")
             session.commit()
-        self._send_release(item, raw, actor=user.name, reason=reason)
+        self._send_release(item, raw, actor=actor, reason=reason)
 
     def reject_item(self, item_id: str, *, by: str, reason: str) -> None:
         """Never send a held message; any user may (stopping mail is always safe)."""
@@ -259,7 +268,7 @@ class Gateway:
         try:
             item_id, _, _ = read_confirm_token(token)
             with self.session() as session:
-                item = Quarantine.get(session, item_id)
+                item = Quarantine.get(session, item_id).snapshot()
                 check_confirm_token(self._secret, token, item.content_sha256)
         except (TokenError, QuarantineError) as exc:
             raise DecisionError(str(exc)) from None
@@ -278,7 +287,7 @@ class Gateway:
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
 
-    def confirm_link(self, item: QuarantineItem) -> str:
+    def confirm_link(self, item: QuarantineItem | ItemSnapshot) -> str:
         return confirm_url(
             self.public_url, confirm_token(self._secret, item.id, item.content_sha256)
         )
@@ -292,10 +301,84 @@ class Gateway:
                 if Quarantine.transition(
                     session, item_id, State.HELD, State.EXPIRED, by=by, reason=reason
                 ):
-                    item = Quarantine.get(session, item_id)
+                    item = Quarantine.get(session, item_id).snapshot()
                     self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
                     session.commit()
                     done.append(item_id)
+        return done
+
+    def resolve(
+        self,
+        item_id: str,
+        *,
+        by: str,
+        outcome: Literal["released", "held"],
+        reason: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Settle an item a crash left ``releasing`` (sent or not: the next hop's log says).
+
+        ``released`` records that it went; ``held`` puts it back for a new decision (choose it
+        only when the next hop never took the message, or the release sends it twice).  Only
+        a privacy officer or an admin may, never the message's sender; audited.
+        """
+        new = State.RELEASED if outcome == "released" else State.HELD
+        with self.session() as session:
+            user = self._user(session, by)
+            if user.role_enum not in _RESOLVERS:
+                raise DecisionError(f"role {user.role} may not resolve releases")
+            try:
+                row = Quarantine.get(session, item_id)
+            except QuarantineError as exc:
+                raise DecisionError(str(exc)) from None
+            item = row.snapshot()
+            if item.state != State.RELEASING.value:
+                raise DecisionError(f"quarantine item {item.id} is {item.state}, not releasing")
+            if user.email and user.email.strip().lower() == item.sender.strip().lower():
+                raise DecisionError(f"{user.name} sent this message and cannot resolve it")
+            since = _aware(row.decided_at or row.created)
+            if (now or datetime.now(UTC)) - since < STUCK_AFTER:
+                raise DecisionError(
+                    f"quarantine item {item.id} started releasing at {since:%H:%M:%S} UTC and "
+                    "may still be in flight: resolve it after "
+                    f"{since + STUCK_AFTER:%H:%M:%S} UTC"
+                )
+            if new == State.RELEASED:
+                moved = Quarantine.transition(
+                    session, item.id, State.RELEASING, new, by=user.name, reason=reason
+                )
+            else:
+                # Back to held means undecided, as after a refused release; who resolved it
+                # and the reason's hash stay in the audit entry.
+                moved = Quarantine.transition(
+                    session, item.id, State.RELEASING, new, clear_decision=True
+                )
+            if not moved:
+                raise DecisionError(f"quarantine item {item.id} was decided meanwhile")
+            data = {**_decision_data(item, reason), "as": new.value}
+            self._audit(session, "quarantine.resolve", user.name, data)
+            session.commit()
+
+    def purge(self, older_than: timedelta, *, by: str) -> list[str]:
+        """Retention: destroy the content of items decided more than ``older_than`` ago; their
+        rows and audit entries stay.  Returns the ids purged."""
+        done = []
+        with self.session() as session:
+            for item_id in Quarantine.purgeable(session, older_than):
+                item = Quarantine.get(session, item_id).snapshot()
+                if not Quarantine.shred(session, item_id):
+                    continue
+                data = {
+                    "item": item.id,
+                    "state": item.state,
+                    "sha256": item.content_sha256,
+                    "older_than_days": older_than.days,
+                }
+                self._audit(session, "quarantine.purge", by, data)
+                session.commit()
+                # After the commit: a crash here leaves a blob no key opens any more.
+                self.quarantine.remove_blob(item_id)
+                done.append(item_id)
         return done
 
     def audit_view(
@@ -314,7 +397,7 @@ class Gateway:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _send_release(self, item: QuarantineItem, raw: bytes, *, actor: str, reason: str) -> None:
+    def _send_release(self, item: ItemSnapshot, raw: bytes, *, actor: str, reason: str) -> None:
         """Send an item this process moved to ``releasing``; only this process can get here
         for it.  A crash between the send and the commit leaves it ``releasing`` (never sent
         twice; an operator checks the next hop's log)."""
@@ -344,7 +427,7 @@ class Gateway:
             self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
             session.commit()
 
-    def _notify(self, item: QuarantineItem, raw: bytes) -> None:
+    def _notify(self, item: ItemSnapshot, raw: bytes) -> None:
         """Tell the sender; the message is already safe, so a failure is logged, not raised."""
         if "@" not in item.sender:
             return  # null sender (a bounce): nobody to tell
@@ -382,16 +465,16 @@ class Gateway:
             raise DecisionError(str(exc)) from None
 
     @staticmethod
-    def _held(session: Session, item_id: str) -> QuarantineItem:
+    def _held(session: Session, item_id: str) -> ItemSnapshot:
         try:
-            item = Quarantine.get(session, item_id)
+            item = Quarantine.get(session, item_id).snapshot()
         except QuarantineError as exc:
             raise DecisionError(str(exc)) from None
         if item.state != State.HELD.value:
             raise DecisionError(f"quarantine item {item.id} is {item.state}, not held")
         return item
 
-    def _read(self, item: QuarantineItem) -> bytes:
+    def _read(self, item: ItemSnapshot) -> bytes:
         try:
             return self.quarantine.read(item)
         except SealError as exc:
@@ -399,7 +482,7 @@ class Gateway:
             raise DecisionError(str(exc)) from None
 
 
-def _check_may_release(user: User, item: QuarantineItem) -> None:
+def _check_may_release(user: User, item: ItemSnapshot) -> None:
     """Four eyes (the approver is not the sender) and the role the hold needs."""
     if not user.email:
         raise DecisionError(
@@ -433,7 +516,7 @@ def _verdict_data(
     }
 
 
-def _decision_data(item: QuarantineItem, reason: str) -> dict[str, Any]:
+def _decision_data(item: ItemSnapshot, reason: str) -> dict[str, Any]:
     """A decision for the audit log; the reviewer's free text is kept in the row and only its
     hash here (it may name people)."""
     return {
@@ -445,6 +528,11 @@ def _decision_data(item: QuarantineItem, reason: str) -> dict[str, Any]:
         "sha256": item.content_sha256,
         "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
     }
+
+
+def _aware(when: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every one we store is UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _subject(raw: bytes) -> str:

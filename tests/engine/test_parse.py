@@ -106,3 +106,20 @@ def test_parse_nul_bytes_and_garbage_are_defects_not_errors() -> None:
 def test_parse_never_raises(raw: bytes) -> None:
     message = parse_message(raw, None, LIMITS)
     assert message.envelope == Envelope("", ())
+
+
+def test_parse_mime_headers_parsed_once_per_message() -> None:
+    raw = make_eml(
+        sender="clerk@org.example",
+        to=["ann@partner.example"],
+        subject="s",
+        body="hello",
+        attachments=[("a.csv", b"name,phone\nCHAN Tai Man,91234567\n", "text/csv")],
+    )
+    first = parse_message(raw, None, LIMITS).mime
+    second = parse_message(raw, None, LIMITS).mime
+    part = next(p for p in first.walk() if p.get_content_type() == "text/csv")
+    assert part.get("Content-Type") is part.get("Content-Type")
+    assert part.get_filename() == "a.csv"
+    assert first.get("Content-Type") is not second.get("Content-Type")
+    assert first.get("Content-Type") == second.get("Content-Type")

@@ -1,4 +1,5 @@
-"""``postwarden quarantine``: list, show, release, reject, expire held messages; rotate the key."""
+"""``postwarden quarantine``: list, show, release, reject, resolve, expire and purge held
+messages; rotate the key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from email import policy
 from email.parser import BytesHeaderParser
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,6 +54,7 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
         "decided_at": item.decided_at.isoformat() if item.decided_at else None,
         "size": item.size,
         "sha256": item.content_sha256,
+        "purged": item.purged,
     }
 
 
@@ -77,6 +80,14 @@ def list_items(
             )
         if not items:
             typer.echo("no quarantined messages")
+        stuck = sum(i.state == State.RELEASING.value for i in items)
+        if stuck:
+            typer.echo(
+                f"{stuck} item(s) releasing: if one stays so, a crash came between sending and "
+                "recording. Check the next hop's log, then 'postwarden quarantine resolve ID "
+                "--by USER --as released|held --reason TEXT'.",
+                err=True,
+            )
 
 
 @quarantine_app.command("show")
@@ -92,20 +103,24 @@ def show(
     with open_gateway(ctx) as gw, gw.session() as session:
         try:
             item = Quarantine.get(session, item_id)
-            message = gw.quarantine.read(item)
+            # A purged item still has its row to show; only its content is gone.
+            message = None if item.purged and not raw else gw.quarantine.read(item)
         except (QuarantineError, SealError) as exc:
             raise OperationalError(str(exc)) from None
         gw.audit_view(session, item, actor=cli_actor(), raw=raw)
         session.commit()
-    if raw:
+        out = item_json(item)
+        out["queue_id"] = item.queue_id
+        out["decision_reason"] = item.decision_reason
+    if message is None:
+        out["subject"] = out["from"] = "(purged after retention)"
+    elif raw:
         typer.echo(message.decode("utf-8", "replace"), nl=False)
         return
-    out = item_json(item)
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(message)
-    out["subject"] = _decoded(headers.get("Subject", ""))
-    out["from"] = _decoded(headers.get("From", ""))
-    out["queue_id"] = item.queue_id
-    out["decision_reason"] = item.decision_reason
+    else:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(message)
+        out["subject"] = _decoded(headers.get("Subject", ""))
+        out["from"] = _decoded(headers.get("From", ""))
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
@@ -177,6 +192,35 @@ def reject(
     typer.echo(f"rejected {item_id}")
 
 
+class Resolution(StrEnum):
+    RELEASED = "released"
+    HELD = "held"
+
+
+@quarantine_app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="Quarantine id of an item left releasing.")],
+    by: Annotated[str, typer.Option("--by", help="A privacy officer or admin.")],
+    outcome: Annotated[
+        Resolution,
+        typer.Option(
+            "--as",
+            help="released: the next hop's log shows it went; held: it never left (decide anew).",
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="What the next hop's log showed.")],
+) -> None:
+    """Settle an item a crash left between sending and recording (audited)."""
+    _need_reason(reason)
+    with open_gateway(ctx) as gw:
+        try:
+            gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
+        except DecisionError as exc:
+            raise OperationalError(str(exc)) from None
+    typer.echo(f"resolved {item_id} as {outcome.value}")
+
+
 @quarantine_app.command("expire")
 def expire(
     ctx: typer.Context,
@@ -188,6 +232,23 @@ def expire(
     with open_gateway(ctx) as gw:
         done = gw.expire(timedelta(days=older_than), by=cli_actor())
     typer.echo(f"expired {len(done)} item(s)")
+    for item_id in done:
+        typer.echo(f"  {item_id}")
+
+
+@quarantine_app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int,
+        typer.Option("--older-than", min=0, help="Purge items decided more than DAYS ago."),
+    ],
+) -> None:
+    """Retention: destroy the stored message of released, rejected and expired items decided
+    more than DAYS ago (their data key, then the file); rows and audit entries stay."""
+    with open_gateway(ctx) as gw:
+        done = gw.purge(timedelta(days=older_than), by=cli_actor())
+    typer.echo(f"purged {len(done)} item(s)")
     for item_id in done:
         typer.echo(f"  {item_id}")
 

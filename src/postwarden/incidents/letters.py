@@ -26,6 +26,7 @@ __all__ = [
     "Addressee",
     "LetterRun",
     "Selection",
+    "csv_cell",
     "letter_text",
     "select_addressees",
     "write_letters",
@@ -450,14 +451,30 @@ def _write_csv(path: Path, people: list[Addressee], texts: list[LetterText]) -> 
             out.writerow(
                 [
                     person.seq,
-                    person.record_id,
-                    text.reference,
-                    person.name_en,
-                    person.name_zh,
-                    person.address_en,
-                    person.address_zh,
-                    "; ".join(en for en, _ in person.kinds),
-                    "、".join(zh for _, zh in person.kinds),
-                    person.filename,
+                    *map(
+                        csv_cell,
+                        (
+                            person.record_id,
+                            text.reference,
+                            person.name_en,
+                            person.name_zh,
+                            person.address_en,
+                            person.address_zh,
+                            "; ".join(en for en, _ in person.kinds),
+                            "、".join(zh for _, zh in person.kinds),
+                            person.filename,
+                        ),
+                    ),
                 ]
             )
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV Injection"):
+# the register's clear values are whatever a clerk typed, so an address "=HYPERLINK(...)"
+# must reach the mail merge as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """``value`` as a spreadsheet shows it verbatim: a leading formula character is quoted."""
+    return "'" + value if value.startswith(_FORMULA_START) else value

@@ -1,8 +1,12 @@
 """Held messages: encrypted blobs in the data dir, metadata rows, and their state machine.
 
-States: ``held`` → ``releasing`` → ``released``; ``held`` → ``rejected`` | ``expired``.  Every
+States: ``held`` → ``releasing`` → ``released``; ``held`` → ``rejected`` | ``expired``; an
+item left in ``releasing`` by a crash is resolved by a person to ``released`` or ``held``.  Every
 change is one conditional UPDATE (``WHERE state = <expected>``), so of two concurrent releases
 exactly one moves the item to ``releasing`` and only that one sends it.
+
+Rows never leave the session that loaded them: code that works on an item after its
+transaction takes an :class:`ItemSnapshot` (plain values) inside it.
 
 The subject line is not stored in the row: it often names the person the mail is about, so it
 stays inside the encrypted blob and ``quarantine show`` reads it from there.  Sender and
@@ -14,13 +18,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
@@ -30,13 +45,20 @@ from postwarden.store.db import Base
 from postwarden.store.keys import Keyring, Sealed, SealError, fsync_dir, keyring_path
 
 __all__ = [
+    "DECIDED",
+    "PURGED_KEY_ID",
+    "ItemSnapshot",
     "Quarantine",
     "QuarantineError",
     "QuarantineItem",
     "SealError",
+    "SealedItem",
     "State",
     "new_item_id",
 ]
+
+PURGED_KEY_ID = "purged"
+"""``key_id`` of an item whose content was purged after retention (keyring ids are hex)."""
 
 
 class State(StrEnum):
@@ -45,6 +67,10 @@ class State(StrEnum):
     RELEASED = "released"
     REJECTED = "rejected"
     EXPIRED = "expired"
+
+
+DECIDED = (State.RELEASED, State.REJECTED, State.EXPIRED)
+"""Final states: the message went, or never will."""
 
 
 class QuarantineError(Exception):
@@ -76,6 +102,61 @@ class QuarantineItem(Base):
     @property
     def register_data(self) -> bool:
         return any(self.subjects.values())
+
+    @property
+    def purged(self) -> bool:
+        return self.key_id == PURGED_KEY_ID
+
+    def snapshot(self) -> ItemSnapshot:
+        """This row's values, safe to use after the session is gone."""
+        return ItemSnapshot(
+            id=self.id,
+            created=self.created,
+            sender=self.sender,
+            recipients=tuple(self.recipients),
+            action=self.action,
+            reasons=tuple(dict(r) for r in self.reasons),
+            subjects=dict(self.subjects),
+            state=self.state,
+            content_sha256=self.content_sha256,
+            key_id=self.key_id,
+            wrapped_key=self.wrapped_key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSnapshot:
+    """A quarantine row's values at one moment, detached from any session (an ORM row used
+    after its session closed raises ``DetachedInstanceError`` once anything expired it)."""
+
+    id: str
+    created: datetime
+    sender: str
+    recipients: tuple[str, ...]
+    action: str
+    reasons: tuple[Mapping[str, Any], ...]
+    subjects: Mapping[str, int]
+    state: str
+    content_sha256: str
+    key_id: str
+    wrapped_key: bytes
+
+    @property
+    def register_data(self) -> bool:
+        return any(self.subjects.values())
+
+
+class SealedItem(Protocol):
+    """What opening a blob needs: a row or its snapshot."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def wrapped_key(self) -> bytes: ...
+    @property
+    def content_sha256(self) -> str: ...
 
 
 def new_item_id() -> str:
@@ -142,9 +223,11 @@ class Quarantine:
         """Remove the blob of an item whose row never committed."""
         self.blob_path(item_id).unlink(missing_ok=True)
 
-    def read(self, item: QuarantineItem) -> bytes:
+    def read(self, item: SealedItem) -> bytes:
         """The original message; raises :class:`SealError` if the blob, its key or its row
-        was changed or swapped (then it must never be served)."""
+        was changed or swapped (then it must never be served), or was purged."""
+        if item.key_id == PURGED_KEY_ID:
+            raise SealError(f"quarantine item {item.id}: its content was purged after retention")
         try:
             blob = self.blob_path(item.id).read_bytes()
         except FileNotFoundError:
@@ -220,7 +303,9 @@ class Quarantine:
             # old one while we re-wrap.
             stale = list(
                 session.execute(
-                    select(QuarantineItem).where(QuarantineItem.key_id != new_kid)
+                    select(QuarantineItem).where(
+                        QuarantineItem.key_id.not_in([new_kid, PURGED_KEY_ID])
+                    )
                 ).scalars()
             )
             if not stale:
@@ -234,3 +319,42 @@ class Quarantine:
         in_use = set(session.execute(select(QuarantineItem.key_id).distinct()).scalars())
         self.keyring.retire(set(self.keyring.keys) - in_use - {new_kid})
         return count, new_kid
+
+    @staticmethod
+    def purgeable(session: Session, older_than: timedelta) -> list[str]:
+        """Ids of decided items, decided more than ``older_than`` ago, whose content is still
+        kept."""
+        cutoff = datetime.now(UTC) - older_than
+        decided = func.coalesce(QuarantineItem.decided_at, QuarantineItem.created)
+        stmt = (
+            select(QuarantineItem.id)
+            .where(
+                QuarantineItem.state.in_([s.value for s in DECIDED]),
+                QuarantineItem.key_id != PURGED_KEY_ID,
+                decided < cutoff,
+            )
+            .order_by(decided, QuarantineItem.id)
+        )
+        return list(session.execute(stmt).scalars())
+
+    @staticmethod
+    def shred(session: Session, item_id: str) -> bool:
+        """Drop a decided item's wrapped data key, so no copy of its blob (a backup) can be
+        opened again; True for the one caller that did (the caller commits, then
+        :meth:`remove_blob`)."""
+        result = session.execute(
+            update(QuarantineItem)
+            .where(
+                QuarantineItem.id == item_id,
+                QuarantineItem.state.in_([s.value for s in DECIDED]),
+                QuarantineItem.key_id != PURGED_KEY_ID,
+            )
+            .values(key_id=PURGED_KEY_ID, wrapped_key=b"")
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def remove_blob(self, item_id: str) -> None:
+        """Delete a purged item's encrypted file durably (the directory is fsynced)."""
+        self.blob_path(item_id).unlink(missing_ok=True)
+        fsync_dir(self.directory)

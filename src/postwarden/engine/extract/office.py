@@ -4,7 +4,7 @@ docx and generic office extractors, and the generic one itself (pptx, odt, other
 An OOXML file is a zip of XML parts, so it gets the zip guards, and every XML part is read up
 to its root element with defusedxml first: OOXML forbids DTDs, so a DOCTYPE can only be an
 entity bomb ("billion laughs") or an external-entity (XXE) probe, and the file is refused
-before calamine or python-docx ever parse it.
+before calamine or the docx reader ever parse it.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ class Walker:
         except Uninspectable as exc:
             self.uninspectable(where, exc.reason)
             return None
-        # Any library failing on hostile input (calamine, python-docx, pdfium, extract-msg,
+        # Any library failing on hostile input (calamine, expat, pdfium, extract-msg,
         # olefile raise many unrelated types) must hold the message, not crash the engine:
         # the piece is reported as unreadable, with the error's type for the reviewer.
         except Exception as exc:
