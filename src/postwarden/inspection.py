@@ -30,7 +30,6 @@ from postwarden.store.db import make_engine, migrate
 
 __all__ = [
     "PolicyLoad",
-    "RegisterDirectory",
     "StoreExemptions",
     "StoreHistory",
     "build_inspector",
@@ -209,24 +208,6 @@ class StoreExemptions:
         return self._active.exempt(sender, domain)
 
 
-class RegisterDirectory:
-    """The registers as the engine's ``SubjectDirectory``: which registers hold email
-    addresses, and whose records an address is."""
-
-    def __init__(self, registers: RegisterSet) -> None:
-        self._registers = registers
-
-    def email_registers(self) -> frozenset[str]:
-        return frozenset(
-            name
-            for name in self._registers.names
-            if self._registers.get(name).info.fields.get("email")
-        )
-
-    def records_with_email(self, name: str, addresses: Iterable[str]) -> set[int]:
-        return self._registers.records_with_email(name, addresses)
-
-
 def build_inspector(
     settings: Settings,
     *,
@@ -254,7 +235,7 @@ def build_inspector(
         org_domains=settings.org_domains,
         partner_domains=settings.partner_domains,
         registers=registers,
-        directory=RegisterDirectory(registers),
+        directory=registers,
         policy=policy,
         history=StoreHistory(engine, refresh_seconds),
         exemptions=StoreExemptions(engine, refresh_seconds),

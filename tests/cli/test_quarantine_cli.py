@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from postwarden.cli import main
 from postwarden.model import Action, Envelope, Reason, Verdict
 from postwarden.outbound import MemoryOutbound, OutboxOutbound
 from postwarden.settings import DATABASE_URL_ENV, init_data_dir
+from postwarden.store.quarantine import Quarantine
 
 RAW = (
     b"From: alice@example.org\r\nTo: bob@partner.example\r\n"
@@ -246,3 +249,90 @@ def test_cli_audit_expect_head(
     assert run(capsys, monkeypatch, data, "audit", "verify", "--expect-head", head)[0] == 0
     code, _, _err = run(capsys, monkeypatch, data, "audit", "verify", "--expect-head", "0" * 64)
     assert code == 1
+
+
+def _age(data: Path, item_id: str, *, days: int) -> None:
+    """Pretend the item was decided ``days`` ago."""
+    from postwarden.settings import load_settings
+
+    gw = Gateway.from_settings(load_settings(data), outbound=MemoryOutbound())
+    with gw.session() as s:
+        Quarantine.get(s, item_id).decided_at = datetime.now(UTC) - timedelta(days=days)
+        s.commit()
+    gw.close()
+
+
+class _Crash:
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
+        raise KeyboardInterrupt  # the gateway died after the next hop took it
+
+
+def test_cli_quarantine_resolve_stuck_release(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postwarden.settings import load_settings
+
+    item_id = _hold(data)
+    for name, role in [("bob", "reviewer"), ("pat", "privacy-officer")]:
+        args = ("user", "add", name, "--role", role, "--email", f"{name}@example.org")
+        assert run(capsys, monkeypatch, data, *args)[0] == 0
+    gw = Gateway.from_settings(load_settings(data), outbound=_Crash())
+    with pytest.raises(KeyboardInterrupt):
+        gw.release(item_id, by="bob", reason="ok")
+    gw.close()
+    _age(data, item_id, days=1)
+
+    code, out, err = run(capsys, monkeypatch, data, "quarantine", "list", "--state", "releasing")
+    assert code == 0
+    assert item_id in out
+    assert "releasing" in out
+    assert "quarantine resolve ID" in err
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "list", "--state", "held")
+    assert out.strip() == "no quarantined messages"
+
+    resolve = ("quarantine", "resolve", item_id, "--as", "released", "--reason", "log: sent")
+    code, _, err = run(capsys, monkeypatch, data, *resolve, "--by", "bob")
+    assert (code, "may not resolve" in err) == (1, True)
+    code, _, err = run(capsys, monkeypatch, data, *resolve[:3], "--as", "gone", "--by", "pat")
+    assert code == 2
+    code, out, _ = run(capsys, monkeypatch, data, *resolve, "--by", "pat")
+    assert (code, out.strip()) == (0, f"resolved {item_id} as released")
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "show", item_id, "--json")
+    shown = json.loads(out)
+    assert (shown["state"], shown["decided_by"], shown["decision_reason"]) == (
+        "released",
+        "pat",
+        "log: sent",
+    )
+    code, out, _ = run(capsys, monkeypatch, data, "audit", "verify")
+    assert code == 0
+
+
+def test_cli_quarantine_purge(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, recent, held = _hold(data), _hold(data), _hold(data)
+    run(capsys, monkeypatch, data, "user", "add", "bob", "--role", "reviewer")
+    for item_id in (old, recent):
+        args = ("quarantine", "reject", item_id, "--by", "bob", "--reason", "no")
+        assert run(capsys, monkeypatch, data, *args)[0] == 0
+    _age(data, old, days=40)
+    _age(data, recent, days=5)
+
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "purge", "--older-than", "30")
+    assert code == 0
+    assert out.splitlines() == ["purged 1 item(s)", f"  {old}"]
+    blobs = {p.stem for p in (data / "quarantine").glob("*.pwq")}
+    assert blobs == {recent, held}
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "show", old, "--json")
+    shown = json.loads(out)
+    assert (code, shown["state"], shown["purged"]) == (0, "rejected", True)
+    assert shown["subject"] == "(purged after retention)"
+    code, _, err = run(capsys, monkeypatch, data, "quarantine", "show", old, "--raw")
+    assert (code, "purged" in err) == (1, True)
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "list", "--json")
+    assert [i["id"] for i in json.loads(out)] == [old, recent, held]  # rows stay
+    code, out, _ = run(capsys, monkeypatch, data, "audit", "verify")
+    assert code == 0
+    code, out, _ = run(capsys, monkeypatch, data, "quarantine", "purge", "--older-than", "30")
+    assert out.strip() == "purged 0 item(s)"

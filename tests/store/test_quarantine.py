@@ -173,3 +173,35 @@ def test_quarantine_rotate_key_keeps_every_item(
         got = Quarantine.get(session, item.id)
         assert got.key_id == new_kid
         assert fresh.read(got) == _raw(n)
+
+
+def test_quarantine_snapshot_outlives_its_session(session: Session, quarantine: Quarantine) -> None:
+    item = _store(session, quarantine)
+    item_id = item.id
+    snap = item.snapshot()
+    session.expire_all()
+    session.close()  # the row is detached and expired: touching it would raise
+    assert (snap.id, snap.state, snap.recipients) == (
+        item_id,
+        "held",
+        ("bob@partner.example", "carol@partner.example"),
+    )
+    assert snap.register_data
+    assert quarantine.read(snap) == _raw(0)
+
+
+def test_quarantine_shred_only_decided_once(session: Session, quarantine: Quarantine) -> None:
+    item = _store(session, quarantine)
+    assert not Quarantine.shred(session, item.id)  # held: its content is still needed
+    assert Quarantine.transition(session, item.id, State.HELD, State.REJECTED, by="b", reason="r")
+    assert Quarantine.shred(session, item.id)
+    assert not Quarantine.shred(session, item.id)
+    session.commit()
+    quarantine.remove_blob(item.id)
+    session.expunge_all()
+    row = Quarantine.get(session, item.id)
+    assert row.purged
+    assert row.wrapped_key == b""
+    assert not quarantine.blob_path(item.id).exists()
+    with pytest.raises(SealError, match="purged"):
+        quarantine.read(row)

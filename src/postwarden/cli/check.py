@@ -10,7 +10,6 @@ import typer
 
 from postwarden.cli.common import read_input_file, state
 from postwarden.cli.inspecting import open_inspector
-from postwarden.cli.register import open_registers
 from postwarden.model import Envelope, Verdict
 
 
@@ -32,13 +31,7 @@ def check(
     envelope = None
     if sender is not None or rcpt:
         envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
-    inspector = open_inspector(settings)
-    if inspector.registers is None:
-        registers = open_registers(settings)
-        inspector.registers = registers
-        if inspector.directory is None:
-            inspector.directory = registers
-    verdict = inspector.check(raw, envelope)
+    verdict = open_inspector(settings).check(raw, envelope)
     if as_json:
         typer.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
     else:

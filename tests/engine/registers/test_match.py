@@ -133,13 +133,11 @@ def test_match_detector_spans_inside_lines(registers: RegisterSet, voters: Impor
     assert found.record_ids == {"voters": {123}}
 
 
-def test_records_with_email_and_not_recipients(registers: RegisterSet, voters: Imported) -> None:
+def test_records_with_email_finds_own_records(registers: RegisterSet, voters: Imported) -> None:
     p = voters.people
     assert registers.email_registers() == frozenset({"voters"})
     own = str(p.email[5]).upper()
     assert registers.records_with_email("voters", [own, "someone@else.example"]) == {5}
-    present = {"voters": {5, 6}}
-    assert registers.not_recipients(present, [own]) == {"voters": {6}}
     assert registers.hash_email("not an address") is None
 
 

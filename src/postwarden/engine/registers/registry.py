@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,15 +110,3 @@ class RegisterSet:
         for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
             out.update(np.asarray(index.records[a:b]).tolist())
         return out
-
-    def not_recipients(
-        self, record_ids: Mapping[str, set[int]], addresses: Iterable[str]
-    ) -> dict[str, set[int]]:
-        """Per register, the present records that are not themselves among ``addresses``
-        (by the email the register holds for them): the people a misattached file is about."""
-        addresses = list(addresses)
-        return {
-            name: records - self.records_with_email(name, addresses)
-            for name, records in record_ids.items()
-            if name in self._indexes
-        }
