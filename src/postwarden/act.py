@@ -2,8 +2,9 @@
 
 Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
 reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item`,
-:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything that goes wrong inside ``process`` raises, and the
-transport answers 4xx so the MTA keeps the message (design.md "Failure semantics").
+:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything
+that goes wrong inside ``process`` raises, and the transport answers 4xx so the MTA keeps the
+message (design.md "Failure semantics").
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ from postwarden.store.users import Role, User, UserError, get_user
 
 __all__ = [
     "PUBLIC_URL_ENV",
+    "STUCK_AFTER",
     "DecisionError",
     "Gateway",
     "GatewayError",
     "Inspecting",
     "Outcome",
-    "STUCK_AFTER",
     "ReleaseError",
     "reject_reply",
 ]

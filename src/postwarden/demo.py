@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 from postwarden.engine.detect.hkid import hkid_check_digit
@@ -191,7 +192,9 @@ def _write_samples(directory: Path, people: list[Person]) -> None:
             msg.add_attachment(
                 attachment.encode(), maintype="text", subtype="csv", filename="applicants.csv"
             )
-        (directory / name).write_bytes(bytes(msg))
+        # CRLF line ends, as mail is on the wire: smtplib sends bytes as they are, and a
+        # bare-LF file is one over-long line to an SMTP server ("500 Line too long").
+        (directory / name).write_bytes(msg.as_bytes(policy=SMTP))
 
 
 def main(argv: list[str] | None = None) -> None:

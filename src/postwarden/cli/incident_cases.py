@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,8 +18,8 @@ from postwarden.cli.common import OperationalError, UsageError, read_input_file,
 from postwarden.cli.inspecting import open_database
 from postwarden.engine import Inspector
 from postwarden.engine.registers import RegisterError, RegisterFileError, RegisterSet
-from postwarden.engine.registers.table import RegisterTable, map_columns
 from postwarden.incidents.casebook import Casebook, Details, IncidentError, Status
+from postwarden.incidents.clearfile import clear_rows
 from postwarden.incidents.facts import IncidentFacts
 from postwarden.incidents.fonts import FontError
 from postwarden.incidents.intake import Intake, NewItem
@@ -442,14 +441,6 @@ def confirm_recall_cmd(
     typer.echo(f"incident {incident_id}: deletion confirmed by {address.strip().lower()}")
 
 
-def _register_rows(path: Path, overrides: dict[str, str]) -> Iterator[dict[str, str]]:
-    table = RegisterTable(path)
-    columns = map_columns(table.header, overrides).columns
-    for chunk in table.chunks(10_000):
-        for row in chunk:
-            yield {field: row[i] if i < len(row) else "" for i, field in columns.items()}
-
-
 def letters_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
@@ -489,7 +480,7 @@ def letters_cmd(
             raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
         overrides[column] = field
     try:
-        selection = select_addressees(_register_rows(register_file, overrides), register, facts)
+        selection = select_addressees(clear_rows(register_file, overrides), register, facts)
         run = write_letters(facts, selection, out, workers=workers)
     except (RegisterFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None

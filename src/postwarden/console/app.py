@@ -27,6 +27,7 @@ from postwarden.console.routes import (
     confirm,
     dashboard,
     exemptions,
+    incidents,
     messages,
     policy,
     users,
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["CSP", "ROUTERS", "create_console"]
 
 ROUTERS = tuple(
-    m.router for m in (auth, dashboard, messages, confirm, exemptions, audit, policy, users)
+    m.router
+    for m in (auth, dashboard, messages, confirm, exemptions, incidents, audit, policy, users)
 )
 """Every router of the console: the security tests walk all of their routes."""
 

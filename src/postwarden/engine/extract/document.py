@@ -52,6 +52,7 @@ _HEADERS_FOOTERS = (
     ("footerReference", "first", "first page footer"),
     ("footerReference", "even", "even page footer"),
 )
+_CHECK_EVERY = 4096
 _NOTES = (("comments", "comments"), ("footnotes", "footnotes"), ("endnotes", "endnotes"))
 
 
@@ -125,8 +126,9 @@ class _Story:
         containers: list[_Lines] = [self.root]
         paragraphs: list[_Paragraph] = []
         tables: list[_Table] = []
-        changes = 0
+        changes = read = 0
         tag = _TAG
+        budget = self.reader.walker.budget
         for event, element in iterparse(io.BytesIO(xml), ("start", "end"), forbid_dtd=True):
             name = tag.get(element.tag)
             if name is None:
@@ -159,6 +161,9 @@ class _Story:
                     paragraph = paragraphs.pop()
                     paragraph.owner.lines.append("".join(paragraph.parts))
                 element.clear()
+                read += 1
+                if read % _CHECK_EVERY == 0:
+                    budget.check_time()
             elif name == "tc":
                 cell = containers.pop() if len(containers) > 1 else _Lines()
                 text = " ".join(cell.lines).strip()
