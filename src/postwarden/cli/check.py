@@ -8,30 +8,22 @@ from typing import Annotated
 
 import typer
 
-from postwarden.cli.common import read_input_file, state
+from postwarden.cli.common import RcptOption, SenderOption, envelope_from, read_input_file, state
 from postwarden.cli.inspecting import open_inspector
-from postwarden.model import Envelope, Verdict
+from postwarden.model import Verdict
 
 
 def check(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The message (.eml) to check.")],
-    sender: Annotated[
-        str | None, typer.Option("--sender", help="Envelope sender (default: From).")
-    ] = None,
-    rcpt: Annotated[
-        list[str] | None,
-        typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
-    ] = None,
+    sender: SenderOption = None,
+    rcpt: RcptOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Inspect a message and print the verdict (deliver, warn, hold or reject)."""
     settings = state(ctx).settings()
     raw = read_input_file(file)
-    envelope = None
-    if sender is not None or rcpt:
-        envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
-    verdict = open_inspector(settings).check(raw, envelope)
+    verdict = open_inspector(settings).check(raw, envelope_from(sender, rcpt))
     if as_json:
         typer.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
     else:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from postwarden.model import Envelope
 from postwarden.settings import Settings, SettingsError, load_settings, resolve_data_dir
 
 
@@ -49,3 +51,20 @@ def read_input_file(path: Path) -> bytes:
         raise UsageError(f"is a directory, not a file: {path}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+SenderOption = Annotated[
+    str | None, typer.Option("--sender", help="Envelope sender (default: From).")
+]
+RcptOption = Annotated[
+    list[str] | None,
+    typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
+]
+
+
+def envelope_from(sender: str | None, rcpt: list[str] | None) -> Envelope | None:
+    """The envelope given with ``--sender`` / ``--rcpt``; what is not given comes from the
+    message's headers (the engine fills it)."""
+    if sender is None and not rcpt:
+        return None
+    return Envelope(sender=sender or "", recipients=tuple(rcpt or ()))

@@ -9,11 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from postwarden.cli.common import UsageError, read_input_file, state
+from postwarden.cli.common import (
+    RcptOption,
+    SenderOption,
+    UsageError,
+    envelope_from,
+    read_input_file,
+    state,
+)
 from postwarden.cli.inspecting import open_inspector
 from postwarden.engine.policy import Outcome, PolicyError, load_policy
 from postwarden.inspection import load_policy_for
-from postwarden.model import Envelope
 
 policy_app = typer.Typer(
     help="The policy: rules over the facts of a message.", no_args_is_help=True
@@ -54,23 +60,15 @@ def check(
 def explain(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The message (.eml) to explain.")],
-    sender: Annotated[
-        str | None, typer.Option("--sender", help="Envelope sender (default: From).")
-    ] = None,
-    rcpt: Annotated[
-        list[str] | None,
-        typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
-    ] = None,
+    sender: SenderOption = None,
+    rcpt: RcptOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which rules fired on what evidence, and which nearly did."""
     settings = state(ctx).settings()
     raw = read_input_file(file)
-    envelope = None
-    if sender is not None or rcpt:
-        envelope = Envelope(sender=sender or "", recipients=tuple(rcpt or ()))
     inspector = open_inspector(settings)
-    report = inspector.inspect(raw, envelope)
+    report = inspector.inspect(raw, envelope_from(sender, rcpt))
     decision = report.decision
     assert decision is not None  # noqa: S101 - inspect() always decides
     if as_json:
