@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import docx
 import httpx
@@ -30,10 +33,10 @@ MISTYPED, INTENDED = "chan.taiman@gmial.com", "chan.taiman@gmail.com"
 # (id, English name, Chinese name, English address, Chinese address, status); V5 has died and
 # V9 is in the register but was not in what left.
 PEOPLE = [
-    ("V1", "CHAN Tai Man", "陳大文", "Flat A, 1 Nathan Road, Kowloon", "九龍彌敦道1號A室", "active"),
+    ("V1", "CHAN Tai Man", "陳大文", "Flat A, 1 Nathan Road", "九龍彌敦道1號A室", "active"),
     ("V2", "LEE Siu Ming", "李小明", "2 Queen's Road, Central", "中環皇后大道2號", "active"),
     # A clerk's typo, or an attack on whoever opens the mail merge in a spreadsheet.
-    ("V3", '=HYPERLINK("http://evil.example","x")', "王美玲", "+852 3 King's Rd", "英皇道3號", "active"),
+    ("V3", '=HYPERLINK("http://evil.test")', "王美玲", "+852 3 King's Rd", "英皇道3號", "active"),
     ("V4", "WONG Ka Yan", "黃嘉欣", "@4 Hennessy Road", "軒尼詩道4號", "active"),
     ("V5", "HO Chi Keung", "何志強", "5 Des Voeux Road", "德輔道5號", "deceased"),
     ("V9", "NG Outside Scope", "吳域外", "9 Far Away Road", "遠方道9號", "active"),
@@ -243,8 +246,20 @@ def _files_text(root: Path) -> bytes:
 
 @pytest.mark.slow
 def test_incident_letters_zip_holds_only_living_people_in_scope_and_keeps_nothing(
-    client: httpx.Client, incident: int, settings: Settings, gateway: Gateway
+    client: httpx.Client,
+    incident: int,
+    settings: Settings,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    made: list[Path] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(Path(mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)  # the console runs here
     token = _login(client, "olivia")
     response = client.post(
         f"/incidents/{incident}/letters",
@@ -282,6 +297,13 @@ def test_incident_letters_zip_holds_only_living_people_in_scope_and_keeps_nothin
     for _, name_en, name_zh, address_en, address_zh, _ in PEOPLE:
         for value in (name_en, name_zh, address_en, address_zh):
             assert value.encode() not in kept, value
+    # The letters' working directory is outside the data dir and gone once the zip was sent.
+    [work] = [p for p in made if p.name.startswith("postwarden-console-letters-")]
+    assert not work.is_relative_to(settings.data_dir)
+    deadline = time.monotonic() + 10
+    while work.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not work.exists()
     facts = Casebook(gateway.engine, settings.secret()).facts(incident)
     [run] = [e.data for e in facts.events if e.kind == "letters"]
     assert run == {"letters": 4, "deceased": 1, "missing": 0, "register": "voters"}

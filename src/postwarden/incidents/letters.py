@@ -290,6 +290,10 @@ class _Writer:
         pdf.set_font("cjk", size=size)
         key = (text, size, wrap)
         broken = self.cache.get(key)
+        if broken is None and "\n" not in text and _fits(pdf, text):
+            # Names, address lines and references differ per letter and nearly always fit
+            # on one line: measuring them is a tenth of breaking them.
+            broken = [text]
         if broken is None:
             lines = pdf.multi_cell(
                 0, height, text, dry_run=True, wrapmode=wrap, output=MethodReturnValue.LINES
@@ -336,6 +340,11 @@ class _Writer:
         pdf.ln(1.5)
         self.lines(pdf, heading, 10.5, 5.5, wrap)
         self.lines(pdf, body, 9.5, 4.9, wrap)
+
+
+def _fits(pdf: FPDF, text: str) -> bool:
+    """Whether ``text`` fits on one line of the page at the current font, as multi_cell sees it."""
+    return pdf.get_string_width(text) <= pdf.epw - 2 * pdf.c_margin
 
 
 def _document(font: Path) -> FPDF:

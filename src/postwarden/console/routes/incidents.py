@@ -217,15 +217,16 @@ def download_letters(
             if not sep:
                 return _detail(request, facts, f"Mapping lines read COLUMN=FIELD: {line!r}.", 400)
             overrides[column.strip()] = field.strip()
-    work = Path(tempfile.mkdtemp(prefix="postwarden-letters-"))
+    with memory_copy(register_file.file) as clear:
+        try:
+            selection = select_addressees(clear_rows(clear, overrides), register, facts)
+        except (RegisterFileError, ValueError) as exc:
+            # The reader names the memory file; the officer knows the upload by its name.
+            message = str(exc).replace(str(clear), register_file.filename or "the file")
+            return _detail(request, facts, message, 400)
+    # Private (0700), in the system's temp dir, never the data dir; removed after sending.
+    work = Path(tempfile.mkdtemp(prefix="postwarden-console-letters-"))
     try:
-        with memory_copy(register_file.file) as clear:
-            try:
-                selection = select_addressees(clear_rows(clear, overrides), register, facts)
-            except (RegisterFileError, ValueError) as exc:
-                # The reader names the memory file; the officer knows the upload by its name.
-                message = str(exc).replace(str(clear), register_file.filename or "the file")
-                return _detail(request, facts, message, 400)
         # Half the cores: the gateway serving mail on this machine keeps the rest.
         workers = max(1, (os.cpu_count() or 2) // 2)
         run = write_letters(facts, selection, work / "letters", workers=workers)

@@ -35,6 +35,7 @@ import numpy.typing as npt
 FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _TOKEN = re.compile(r"[0-9a-f]{16}")
+Ints = npt.NDArray[np.int64]
 
 
 class RegisterError(Exception):
@@ -105,6 +106,29 @@ class RegisterIndex:
             if (directory / "ids.bin").stat().st_size
             else np.zeros(0, dtype=np.uint8)
         )
+
+    def find(self, wanted: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
+        """For each hash in ``wanted``: where its run starts in ``hashes`` and its length
+        (0 when absent).
+
+        Pass ``wanted`` sorted: at 4.5 M rows ``hashes.npy`` is far larger than the CPU cache,
+        and unsorted lookups cost a cache and TLB miss per level of each binary search (5x
+        slower, measured); sorted, successive searches walk the same pages.
+        """
+        hashes = np.asarray(self.hashes)  # the plain ndarray: memmap's subclass hooks are slow
+        size = len(hashes)
+        if not len(wanted) or not size:
+            return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=np.int64)
+        lo = np.searchsorted(hashes, wanted, side="left").astype(np.int64)
+        at = np.minimum(lo, size - 1)
+        count = ((lo < size) & (hashes[at] == wanted)).astype(np.int64)
+        # Most values occur once (HKIDs, phones): only runs need their upper bound searched.
+        nxt = np.minimum(lo + 1, size - 1)
+        longer = np.flatnonzero((count > 0) & (lo + 1 < size) & (hashes[nxt] == wanted))
+        if len(longer):
+            upper = np.searchsorted(hashes, wanted[longer], side="right")
+            count[longer] = upper - lo[longer]
+        return lo, count
 
     @property
     def name(self) -> str:

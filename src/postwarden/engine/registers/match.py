@@ -2,12 +2,16 @@
 
 A record is *present* when one of its unique fields (HKID, email, phone) is found, or when
 two or more of its fields occur in one group: a table row, or two adjacent lines of running
-text.  Every lookup of a message runs as one vectorised numpy batch per register.
+text.  Every distinct value of a message is normalised and hashed once and looked up once
+per register, in one sorted, vectorised batch.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +28,16 @@ from postwarden.engine.registers.normalise import (
     Field,
     address_en,
     address_zh,
+    candidates,
     has_cjk,
     other_candidates,
     unique_candidates,
 )
+from postwarden.engine.registers.table import heading_field
 from postwarden.model import Finding, TextUnit
 
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 DETECTOR_FIELDS = {
     "hkid": Field.HKID,
@@ -52,15 +59,53 @@ EXPAND_MAX = 64
 are only tested against the candidates the group already has."""
 PIVOT_MAX = 8192
 """A group whose every match is large expands its smallest one up to this size."""
+SAMPLE_ROWS = 200
+"""Rows of a table whose unique field found a record that are still read whole (names,
+addresses, dates), to learn which columns carry that record's other fields."""
+CARRIED_SHARE = 0.9
+"""A column carries the identified record's field when it matched in this share of the
+sample; the table's other identified rows then get that field where the cell is filled."""
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
 up); past this the cost of a huge text attachment would dwarf detection."""
+
+PHONE_SPACE = 80_000_000
+"""Eight-digit numbers a Hong Kong phone can be (first digit 2-9)."""
+PHONE_CROWDING = 4
+"""Registered phones crowd into the mobile blocks: a block is taken to be this much denser
+than the register's share of the whole space when a column of bare numbers is judged."""
+PHONE_DENSITY_MIN = 0.05
+PHONE_COLUMN_RATE = 0.5
+"""At least this share of a column's bare eight-digit numbers must be registered phones
+for the column to count as phones: a real phone column of a leaked list is mostly hits,
+a column of order numbers hits only as often as the register is dense (~10-20 % at
+4.5 M rows)."""
+PHONE_COLUMN_ODDS = 1e-9
+"""...and chance must explain that many hits at most this rarely (a Chernoff bound on the
+binomial tail), so a few lucky order numbers in a short table never make a phone column."""
+PHONE_CONFIDENCE = 0.5
+"""A phone detector span above this had a context word, grouping or a +852 prefix; a bare
+eight-digit number scores 0.4."""
+_PHONE_WORD = re.compile(
+    r"\b(?:tel|phone|telephone|mobile|mob|cell|fax|contact|call|whatsapp)\b"
+    r"|電話|手提|手機|聯絡|傳真|致電",
+    re.IGNORECASE,
+)
+
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
+_UNIQUE = np.array(sorted(int(f) for f in UNIQUE_FIELDS), dtype=np.int64)
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
-_DIGIT = re.compile(r"[0-9０-９]")
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
+_ROW_NUMBER = re.compile(r"R[0-9]+$")
+_DIGIT = re.compile(r"[0-9０-９]")
+# A text's candidate keys packed in one int (a text is at most two fields: a name and an
+# address), so the per-text cache is a dict of ints that the garbage collector never walks.
+_KEY_BITS = 30
+_KEY_MASK = (1 << _KEY_BITS) - 1
+_INTERNATIONAL = 1 << (2 * _KEY_BITS)
+_COLUMN_BITS = 16
 
 
 @dataclass(slots=True)
@@ -70,66 +115,68 @@ class RegisterMatch:
     subjects: dict[str, int] = field(default_factory=dict)
     record_ids: dict[str, set[int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    record_fields: dict[str, dict[int, str]] = field(default_factory=dict)
+    """Per register, each present record's matched fields (``hkid+name_en``): what a letter
+    to that person lists as the data that left."""
 
 
 @dataclass(slots=True)
 class Queries:
-    """Hashed candidate values of a message: one entry per (group, value) pair."""
+    """Hashed candidate values of a message: distinct keys, and one entry per (group, key)."""
 
     hashes: Hashes
+    """Per key: the keyed hash of its (field, normal form)."""
     fields: npt.NDArray[np.uint8]
+    """Per key: its field."""
+    keys: Ints
     groups: Ints
+    columns: Ints
+    """Per entry: the table column it came from (-1 outside tables)."""
+    sure: Bools
+    """Per entry: for phones, whether the context says it is one (a heading, a label, +852)."""
     group_where: list[str]
 
 
-@dataclass(slots=True)
-class _Row:
-    group: int
-    cells: tuple[str, ...]
-    spans: list[Finding]
-
-
 class Collector:
-    """Turns text units and detector spans into grouped (field, normalised value) pairs.
+    """Turns text units and detector spans into grouped (field, normalised value) entries.
 
     Table rows are read in two phases: first only their unique fields (cheap shape tests),
     then, by :meth:`finish_rows`, names, addresses and dates of the rows where no unique
-    field found a record — a leaked register dump has an HKID on every row, and skipping
-    the rest of those rows saves most of the cost of matching it.
+    field found a record, and of a sample of those where one did.  A leaked register dump
+    has an HKID on every row, and normalising its names and addresses would cost most of
+    the matching; the sample shows which columns carry the identified person's other
+    fields, and :func:`carried` adds them to the other identified rows.
     """
 
     def __init__(self) -> None:
-        self.keys: dict[tuple[int, str], int] = {}
-        self.key_of: list[int] = []
-        self.group_of: list[int] = []
-        self.group_where: list[str] = []
-        self.rows: list[_Row] = []
-        self._unique: dict[str, list[int]] = {}
-        self._other: dict[str, list[int]] = {}
+        self.keys: dict[str, int] = {}
+        self.key_fields: list[int] = []
+        self.key_norms: list[str] = []
+        self.codes: dict[str, int] = {}
+        self.unique_codes: dict[str, int] = {}
+        self.other_codes: dict[str, int] = {}
+        self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
-        self._fields = np.zeros(0, dtype=np.uint8)
+        self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
+        self._keys: list[int] = []
+        self._groups: list[int] = []
+        self._sure: list[bool] = []
+        self._table_entries: list[tuple[Ints, Ints, Ints, Bools]] = []
 
     def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
-        """Phase one: running text whole, table rows for their unique fields."""
-        by_where: dict[str, list[int]] = {}
-        for u, unit in enumerate(units):
-            by_where.setdefault(unit.where, []).append(u)
-        spans: dict[int, list[Finding]] = {}
-        for f in findings:
-            if f.detector not in DETECTOR_FIELDS:
-                continue
-            for u in by_where.get(f.where, ()):
-                if units[u].text[f.start : f.end] == f.value:
-                    spans.setdefault(u, []).append(f)
-                    break
+        """Running text line by line, table rows cell by cell, and the detectors' spans."""
+        spans = _spans(units, findings)
+        rows: list[int] = []
+        row_groups: list[int] = []
         stream: list[TextUnit] = []
         stream_spans: dict[int, list[Finding]] = {}
         for u, unit in enumerate(units):
             if unit.cells is not None:
                 self._running(stream, stream_spans)
                 stream, stream_spans = [], {}
-                self._row(unit, unit.cells, spans.get(u, []))
+                rows.append(u)
+                row_groups.append(self._new_group(unit.where))
                 continue
             if stream and stream[-1].source != unit.source:
                 self._running(stream, stream_spans)
@@ -138,46 +185,51 @@ class Collector:
                 stream_spans[len(stream)] = spans[u]
             stream.append(unit)
         self._running(stream, stream_spans)
-
-    def finish_rows(self, skip: set[int]) -> None:
-        """Phase two: names, addresses and dates of the rows whose group is not in ``skip``."""
-        for row in self.rows:
-            if row.group in skip:
-                continue
-            keys: list[int] = []
-            for cell in row.cells:
-                keys.extend(self._keys(cell, self._other, other_candidates))
-            self._add(keys, (row.group,))
-            whole = set(row.cells)
-            for f in row.spans:
-                if DETECTOR_FIELDS[f.detector] not in UNIQUE_FIELDS and f.value not in whole:
-                    self._add_span(f, (row.group,))
-        self.rows = []
+        if rows:
+            self._rows(units, rows, row_groups)
+            for u, g in zip(rows, row_groups, strict=True):
+                for f in spans.get(u, ()):
+                    self._add_span(f, (g,))
 
     def queries(self, digester: Digester) -> Queries:
-        """The (group, value) pairs so far, hashed; each distinct value is hashed once."""
-        keys = list(self.keys)
+        """The entries, one per (group, key), with every distinct key hashed once."""
+        fields = np.array(self.key_fields, dtype=np.uint8)
         done = len(self._hashes)
-        if len(keys) > done:
-            fresh = keys[done:]
-            fields = np.array([f for f, _ in fresh], dtype=np.uint8)
-            hashes = np.zeros(len(fresh), dtype=np.uint64)
-            for fld in Field:
-                idx = np.flatnonzero(fields == fld)
-                if len(idx):
-                    hashes[idx] = digester.many(fld, [fresh[i][1] for i in idx])
-            self._hashes = np.concatenate([self._hashes, hashes])
-            self._fields = np.concatenate([self._fields, fields])
-        key_of = np.array(self.key_of, dtype=np.int64)
-        groups = np.array(self.group_of, dtype=np.int64)
-        # One entry per (group, value): a name twice in a row is still one field of that row.
-        if len(key_of):
-            pair = _distinct(groups * len(keys) + key_of)
-            groups, key_of = pair // len(keys), pair % len(keys)
+        hashes = np.zeros(len(fields), dtype=np.uint64)
+        hashes[:done] = self._hashes
+        norms = self.key_norms
+        for fld in Field:
+            idx = np.flatnonzero(fields[done:] == fld) + done
+            if len(idx):
+                hashes[idx] = digester.many(fld, [norms[i] for i in idx.tolist()])
+        self._hashes = hashes
+        parts = [
+            *self._table_entries,
+            (
+                np.array(self._keys, dtype=np.int64),
+                np.array(self._groups, dtype=np.int64),
+                np.full(len(self._keys), -1, dtype=np.int64),
+                np.array(self._sure, dtype=np.bool_),
+            ),
+        ]
+        keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        if len(keys):
+            # One entry per (group, key): a value twice in a row is still one field of it;
+            # sure if any of its occurrences is.
+            pair = groups * len(fields) + keys
+            order = np.argsort(pair, kind="stable")
+            pair = pair[order]
+            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+            sure = np.logical_or.reduceat(sure[order], starts)
+            first = order[starts]
+            keys, groups, columns = keys[first], groups[first], columns[first]
         return Queries(
-            hashes=self._hashes[key_of],
-            fields=self._fields[key_of],
+            hashes=hashes,
+            fields=fields,
+            keys=keys,
             groups=groups,
+            columns=columns,
+            sure=sure,
             group_where=self.group_where,
         )
 
@@ -186,60 +238,147 @@ class Collector:
         return len(self.group_where) - 1
 
     def _key(self, fld: Field, norm: str) -> int:
-        # Plain int, not the enum, in the dict key: Enum.__hash__ runs in Python.
-        key = (int(fld), norm)
-        k = self.keys.get(key)
+        # The field as the first character: a str key keeps the dict out of the GC's walks.
+        text = chr(fld) + norm
+        k = self.keys.get(text)
         if k is None:
-            k = self.keys[key] = len(self.keys)
+            k = self.keys[text] = len(self.key_norms)
+            self.key_fields.append(int(fld))
+            self.key_norms.append(norm)
         return k
 
-    def _keys(
+    def _code(
         self,
         text: str,
-        cache: dict[str, list[int]],
-        find: Callable[[str], list[tuple[Field, str]]],
-    ) -> list[int]:
-        """Keys of the fields ``text`` could be, cached: cells repeat a lot in tables."""
-        ks = cache.get(text)
-        if ks is None:
-            ks = cache[text] = [self._key(f, n) for f, n in find(text)]
-        return ks
+        cache: dict[str, int] | None = None,
+        find: Callable[[str], list[tuple[Field, str]]] = candidates,
+    ) -> int:
+        """The packed keys of the fields ``text`` could be (cached: cells repeat a lot)."""
+        cache = self.codes if cache is None else cache
+        code = cache.get(text)
+        if code is None:
+            code = 0
+            for i, (fld, norm) in enumerate(find(text)):
+                code |= (self._key(fld, norm) + 1) << (_KEY_BITS * i)
+                if fld is Field.PHONE and len(text) > 8 and sum(map(str.isdigit, text)) > 8:
+                    code |= _INTERNATIONAL  # +852 or another country code: a phone for sure
+            cache[text] = code
+        return code
 
-    def _text_keys(self, text: str) -> list[int]:
-        return self._keys(text, self._unique, unique_candidates) or self._keys(
-            text, self._other, other_candidates
+    def _cell_entries(
+        self,
+        cells: list[str],
+        group: Ints,
+        column: Ints,
+        cache: dict[str, int],
+        find: Callable[[str], list[tuple[Field, str]]],
+        phone_columns: list[int],
+    ) -> None:
+        """Entries of table cells, classified once per distinct text."""
+        unique = find is unique_candidates
+        for text in dict.fromkeys(cells):
+            if text not in cache:
+                if unique and "@" not in text and _DIGIT.search(text) is None:
+                    cache[text] = 0  # no email, HKID or phone: most cells (names, words)
+                    continue
+                self._code(text, cache, find)
+        codes = np.fromiter(map(cache.__getitem__, cells), dtype=np.int64, count=len(cells))
+        sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
+        for shift in (0, _KEY_BITS):
+            key = ((codes >> shift) & _KEY_MASK) - 1
+            has = key >= 0
+            self._table_entries.append((key[has], group[has], column[has], sure[has]))
+
+    def finish_rows(self, identified: Ints) -> None:
+        """Phase two: names, addresses and dates of the rows whose group is not in
+        ``identified`` (sorted), and of the first :data:`SAMPLE_ROWS` of each table that are."""
+        t = self.table
+        if not len(t.groups):
+            return
+        found = np.isin(t.groups, identified)
+        # Rank of each identified row within its table, in row order.
+        order = np.lexsort((np.arange(len(t.groups)), t.tables))
+        ranked = found[order].astype(np.int64)
+        table_sorted = t.tables[order]
+        starts = np.flatnonzero(np.r_[True, table_sorted[1:] != table_sorted[:-1]])
+        running = np.cumsum(ranked)
+        before = np.repeat(running[starts] - ranked[starts], np.diff(np.r_[starts, len(order)]))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = running - before - 1
+        sampled = found & (rank < SAMPLE_ROWS)
+        t.sampled = t.groups[sampled]
+        t.unread = np.flatnonzero(found & ~sampled)
+        whole = np.repeat(~found | sampled, t.lengths)
+        cells = list(itertools.compress(t.texts, whole.tolist()))
+        self._cell_entries(
+            cells,
+            t.cell_groups[whole],
+            t.cell_columns[whole],
+            self.other_codes,
+            other_candidates,
+            [],
         )
 
-    def _add(self, keys: Sequence[int], groups: Sequence[int]) -> None:
-        for g in groups:
-            self.key_of.extend(keys)
-            self.group_of.extend([g] * len(keys))
+    def _add_code(self, code: int, groups: Sequence[int], sure: bool) -> None:
+        sure = sure or code >= _INTERNATIONAL
+        for k in (code & _KEY_MASK, (code >> _KEY_BITS) & _KEY_MASK):
+            if k:
+                for g in groups:
+                    self._keys.append(k - 1)
+                    self._groups.append(g)
+                    self._sure.append(sure)
 
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
         fld = DETECTOR_FIELDS[finding.detector]
         norm = NORMALISERS[fld](finding.value)
         if norm is not None:
-            self._add((self._key(fld, norm),), groups)
+            sure = fld is not Field.PHONE or finding.confidence > PHONE_CONFIDENCE
+            code = self._key(fld, norm) + 1
+            self._add_code(code, groups, sure)
 
-    def _row(self, unit: TextUnit, cells: tuple[str, ...], spans: list[Finding]) -> None:
-        g = self._new_group(unit.where)
-        keys: list[int] = []
-        cache = self._unique
-        for cell in cells:
-            ks = cache.get(cell)
-            if ks is None:
-                # Inline shape test: most cells (names, addresses, words) can be no email,
-                # HKID or phone, and a row has many cells.
-                if "@" not in cell and (len(cell) > 40 or _DIGIT.search(cell) is None):
-                    continue
-                ks = self._keys(cell, cache, unique_candidates)
-            keys.extend(ks)
-        self._add(keys, (g,))
-        whole = set(cells)
-        for f in spans:
-            if DETECTOR_FIELDS[f.detector] in UNIQUE_FIELDS and f.value not in whole:
-                self._add_span(f, (g,))
-        self.rows.append(_Row(g, cells, spans))
+    def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
+        """Phase one of the table rows at ``rows``: the unique fields of every cell."""
+        texts: list[str] = []
+        lengths: list[int] = []
+        table_of: list[int] = []
+        tables: dict[str, int] = {}
+        headings: list[tuple[str, ...]] = []
+        for u in rows:
+            unit = units[u]
+            cells = unit.cells or ()
+            texts.extend(cells)
+            lengths.append(len(cells))
+            where = unit.where
+            table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+            t = tables.get(table)
+            if t is None:
+                # The extractor's headings, else the table's first row (a header or a
+                # data row: headings only ever add support for a phone column).
+                t = tables[table] = len(headings)
+                headings.append(unit.header or cells)
+            table_of.append(t)
+        n = np.array(lengths, dtype=np.int64)
+        groups = np.array(row_groups, dtype=np.int64)
+        table_ids = np.array(table_of, dtype=np.int64)
+        cell = np.arange(len(texts), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
+            cell, (1 << _COLUMN_BITS) - 1
+        )
+        self.table = _Table(texts, n, groups, table_ids, np.repeat(groups, n), column)
+        phone_columns = [
+            t << _COLUMN_BITS | c
+            for t, heading in enumerate(headings)
+            for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
+            if title and len(title) <= 40 and heading_field(title) == "phone"
+        ]
+        self._cell_entries(
+            texts,
+            self.table.cell_groups,
+            column,
+            self.unique_codes,
+            unique_candidates,
+            phone_columns,
+        )
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
         """A stream of running-text units: each line joins the window groups of the pairs
@@ -262,7 +401,7 @@ class Collector:
                 window = nxt
                 if self.lines_left > 0:
                     self.lines_left -= 1
-                    self._add(self._line_keys(line), groups)
+                    self._line(line, groups)
             if self.lines_left > 0:
                 self._joined(lines, line_groups)
             for f in spans.get(u, ()):
@@ -271,14 +410,16 @@ class Collector:
                 i = bisect.bisect_right(starts, f.start) - 1
                 self._add_span(f, line_groups[i] or (window,))
 
-    def _line_keys(self, line: str) -> list[int]:
-        keys = list(self._text_keys(line))
+    def _line(self, line: str, groups: tuple[int, ...]) -> None:
+        """A line whole and its tab- and label-separated segments; a phone number on it
+        is one for sure when the line names it (``Tel:``, ``電話``)."""
+        sure = _PHONE_WORD.search(line) is not None
+        self._add_code(self._code(line), groups, sure)
         parts = _SEGMENT.split(line)
         if len(parts) > 1:
             for part in parts:
                 if part:
-                    keys.extend(self._text_keys(part))
-        return keys
+                    self._add_code(self._code(part), groups, sure)
 
     def _joined(self, lines: list[str], line_groups: list[tuple[int, ...]]) -> None:
         """Addresses written over several lines: join up to five short lines."""
@@ -296,7 +437,49 @@ class Collector:
                 else:
                     fld, norm = Field.ADDRESS_EN, address_en(text)
                 if norm is not None:
-                    self._add((self._key(fld, norm),), line_groups[i])
+                    self._add_code(self._key(fld, norm) + 1, line_groups[i], True)
+
+
+@dataclass(slots=True)
+class _Table:
+    """Every table row of a message, flattened: cell texts, and per row its cell count,
+    group and table; per cell its group and column."""
+
+    texts: list[str] = field(default_factory=list)
+    lengths: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    tables: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cell_groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cell_columns: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sampled: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Groups of the identified rows read whole."""
+    unread: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Row numbers of the identified rows not read whole."""
+
+
+def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
+    """The detector spans to look up, by unit: all of running text, and in table rows
+    those that are not a whole cell (the cell itself is looked up)."""
+    first: dict[str, int] = {}
+    repeated: dict[str, list[int]] = {}
+    for u, unit in enumerate(units):
+        if (v := first.setdefault(unit.where, u)) != u:
+            repeated.setdefault(unit.where, [v]).append(u)
+    spans: dict[int, list[Finding]] = {}
+    for f in findings:
+        if f.detector not in DETECTOR_FIELDS:
+            continue
+        where = f.where
+        u = first.get(where, -1)
+        if where in repeated:
+            u = next((v for v in repeated[where] if units[v].text[f.start : f.end] == f.value), -1)
+        if u < 0:
+            continue
+        cells = units[u].cells
+        if cells is not None and f.value in cells:
+            continue
+        spans.setdefault(u, []).append(f)
+    return spans
 
 
 def _distinct(values: Ints) -> Ints:
@@ -338,34 +521,77 @@ def _contains(
 
 @dataclass(frozen=True, slots=True)
 class Presence:
-    """Records present in a message: number, first group seen in, bit mask of fields."""
+    """Records present in a message: number, first group seen in, bit mask of fields; and
+    the (group, record) pairs behind them, with the table column of each field matched."""
 
     records: Ints
     groups: Ints
     masks: Ints
+    identified: tuple[Ints, Ints] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    """(group, record) pairs present through a unique field, sorted."""
+    matched: tuple[Ints, Ints, Ints, Ints] = (np.zeros(0, np.int64),) * 4
+    """(group, record, field, column) of every value matched for those pairs."""
 
 
-def present(index: RegisterIndex, q: Queries) -> Presence:
-    """The records of ``index`` present in the queries of one message."""
+def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Bools:
+    """Per entry: whether it is a unique field that identifies a record of ``index``."""
+    n = n_of[q.keys]
+    f = q.fields[q.keys].astype(np.int64)
+    hit = n > 0
+    sure = q.sure
+    bare = (f == Field.PHONE) & ~sure & (q.columns >= 0)
+    if bare.any():
+        sure = sure.copy()
+        sure[bare] = phone_columns(
+            q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
+        )
+    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != Field.PHONE))
+    return strong
+
+
+def phone_density(index: RegisterIndex) -> float:
+    """How likely an unrelated eight-digit number in a crowded block is a phone of ``index``."""
+    share = PHONE_CROWDING * index.info.fields.get("phone", 0) / PHONE_SPACE
+    return min(0.5, max(PHONE_DENSITY_MIN, share))
+
+
+def phone_columns(columns: Ints, registered: Bools, density: float) -> Bools:
+    """Per entry: whether its column of bare eight-digit numbers holds phones, judged by how
+    many of them are registered phones (``registered``) against what ``density`` explains."""
+    _, at, shaped = np.unique(columns, return_inverse=True, return_counts=True)
+    hits = np.bincount(at, weights=registered)
+    rate = hits / shaped
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # n * KL(rate || density): -log of a Chernoff bound on P(that many hits by chance).
+        surprise = shaped * (
+            rate * np.log(rate / density)
+            + (1 - rate) * np.log(np.where(rate < 1, (1 - rate) / (1 - density), 1.0))
+        )
+    supported = (rate >= PHONE_COLUMN_RATE) & (surprise >= -math.log(PHONE_COLUMN_ODDS))
+    return supported[at]
+
+
+def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presence:
+    """The records of ``index`` present in the queries of one message, given where each
+    key's run starts in the index (``lo_of``) and its length (``n_of``)."""
     empty = np.zeros(0, dtype=np.int64)
-    if not len(q.hashes) or not len(index.hashes):
-        return Presence(empty, empty, empty)
-    uniq, inv = np.unique(q.hashes, return_inverse=True)
-    lo_u = np.searchsorted(index.hashes, uniq, side="left").astype(np.int64)
-    hi_u = np.searchsorted(index.hashes, uniq, side="right").astype(np.int64)
-    lo, n = lo_u[inv], (hi_u - lo_u)[inv]
+    lo, n = lo_of[q.keys], n_of[q.keys]
     hit = n > 0
     if not hit.any():
         return Presence(empty, empty, empty)
-    g, f, lo, n = q.groups[hit], q.fields[hit].astype(np.int64), lo[hit], n[hit]
-    strong = np.isin(f, [int(x) for x in UNIQUE_FIELDS]) & (n <= UNIQUE_MAX)
+    f = q.fields[q.keys].astype(np.int64)
+    strong = strong_entries(index, q, lo_of, n_of)
+    g, k, f, lo, n, strong = q.groups[hit], q.keys[hit], f[hit], lo[hit], n[hit], strong[hit]
+    c = q.columns[hit]
     # A group with one match and no unique field can make nobody present: skip its
     # expansion (a column of names alone would otherwise expand every namesake).
     _, at, per_group = np.unique(g, return_inverse=True, return_counts=True)
     useful = strong | (per_group[at] >= 2)
     if not useful.any():
         return Presence(empty, empty, empty)
-    g, f, lo, n, strong = g[useful], f[useful], lo[useful], n[useful], strong[useful]
+    g, k, f, lo, n, strong = g[useful], k[useful], f[useful], lo[useful], n[useful], strong[useful]
+    c = c[useful]
+    records = np.asarray(index.records)  # the plain ndarray: memmap's subclass hooks are slow
 
     # The smallest lookup of each group is its pivot.
     order = np.lexsort((n, g))
@@ -377,8 +603,10 @@ def present(index: RegisterIndex, q: Queries) -> Presence:
 
     owner, pos = _expand(lo[expand], n[expand])
     eg = g[expand][owner]
-    er = index.records[pos].astype(np.int64)
+    er = records[pos].astype(np.int64)
     ef = f[expand][owner]
+    ek = k[expand][owner]
+    ec = c[expand][owner]
     es = strong[expand][owner]
 
     # Large lookups (common names): test each against the group's candidate records.
@@ -386,20 +614,25 @@ def present(index: RegisterIndex, q: Queries) -> Presence:
     if verify.any() and len(eg):
         cand = _distinct(eg << 32 | er)
         cg, cr = cand >> 32, cand & 0xFFFFFFFF
-        vg, vlo, vn, vf = g[verify], lo[verify], n[verify], f[verify]
+        vg, vk, vlo, vn, vf = g[verify], k[verify], lo[verify], n[verify], f[verify]
+        vc = c[verify]
         left = np.searchsorted(cg, vg, side="left")
         right = np.searchsorted(cg, vg, side="right")
         v_owner, c_pos = _expand(left, right - left)
-        found = _contains(index.records, vlo[v_owner], vn[v_owner], cr[c_pos])
+        found = _contains(records, vlo[v_owner], vn[v_owner], cr[c_pos])
         eg = np.concatenate([eg, vg[v_owner][found]])
         er = np.concatenate([er, cr[c_pos][found]])
         ef = np.concatenate([ef, vf[v_owner][found]])
+        ek = np.concatenate([ek, vk[v_owner][found]])
+        ec = np.concatenate([ec, vc[v_owner][found]])
         es = np.concatenate([es, np.zeros(int(found.sum()), dtype=bool)])
+
+    eg, er, ef, ec, es = _unclaimed(eg, er, ef, ek, ec, es)
 
     # Per (group, record): the distinct facts found, and whether a unique field is one.
     key = (eg << 36) | (er << 4) | ef
     order = np.argsort(key)
-    key, es = key[order], es[order]
+    key, es, ec = key[order], es[order], ec[order]
     gr = key >> 4
     runs = np.flatnonzero(np.r_[True, gr[1:] != gr[:-1]])
     run_strong = np.logical_or.reduceat(es, runs)
@@ -409,8 +642,13 @@ def present(index: RegisterIndex, q: Queries) -> Presence:
     if not ok.any():
         return Presence(empty, empty, empty)
     pg, pr, pm = gr[runs][ok] >> 32, gr[runs][ok] & 0xFFFFFFFF, run_mask[ok]
+    ident = ok & run_strong
+    identified = (gr[runs][ident] >> 32, gr[runs][ident] & 0xFFFFFFFF)
+    pick = np.repeat(ident, np.diff(np.r_[runs, len(gr)]))
+    matched = (gr[pick] >> 32, gr[pick] & 0xFFFFFFFF, key[pick] & 0xF, ec[pick])
 
-    # Per record: the first group it was seen in and every field that matched.
+    # Per record: the first group it was seen in and every field that matched there and
+    # in every other group where it was present.
     order = np.lexsort((pg, pr))
     pr, pg, pm = pr[order], pg[order], pm[order]
     starts = np.flatnonzero(np.r_[True, pr[1:] != pr[:-1]])
@@ -418,25 +656,75 @@ def present(index: RegisterIndex, q: Queries) -> Presence:
         records=pr[starts],
         groups=pg[starts],
         masks=np.bitwise_or.reduceat(pm, starts),
+        identified=identified,
+        matched=matched,
     )
+
+
+def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
+    """Fields of the identified records in the rows not read whole: (record, field bits).
+
+    A column carries field F when, in the sampled rows, the row's identified record
+    matched F there at least :data:`CARRIED_SHARE` of the time (a leaked dump repeats its
+    layout row after row); every other identified row of that table whose cell there is
+    filled then shows F of its record too.
+    """
+    none = np.zeros(0, dtype=np.int64)
+    if not len(table.unread) or not len(table.sampled) or not len(p.identified[0]):
+        return none, none
+    mg, _, mf, mc = p.matched
+    sampled = np.isin(mg, table.sampled) & (mc >= 0)
+    # One vote per (row, column, field).
+    votes = _distinct((mc[sampled] << 36) | (mf[sampled] << 32) | mg[sampled])
+    column_field = votes >> 32
+    runs = np.flatnonzero(np.r_[True, column_field[1:] != column_field[:-1]])
+    count = np.diff(np.r_[runs, len(votes)])
+    cf = column_field[runs]
+    row_of = np.searchsorted(table.groups, table.sampled)
+    per_table = np.bincount(table.tables[row_of], minlength=int(table.tables.max()) + 1)
+    column = cf >> 4
+    keep = count >= CARRIED_SHARE * per_table[column >> _COLUMN_BITS]
+    if not keep.any():
+        return none, none
+    starts = np.cumsum(table.lengths) - table.lengths
+    rows = table.unread
+    texts = table.texts
+    bits = np.zeros(len(rows), dtype=np.int64)
+    for col, fld in zip(column[keep].tolist(), (cf[keep] & 0xF).tolist(), strict=True):
+        t, c = col >> _COLUMN_BITS, col & ((1 << _COLUMN_BITS) - 1)
+        here = np.flatnonzero((table.tables[rows] == t) & (table.lengths[rows] > c))
+        filled = [bool(texts[i].strip()) for i in (starts[rows[here]] + c).tolist()]
+        bits[here[np.array(filled, dtype=bool)]] |= 1 << fld
+    has = bits > 0
+    ig, ir = p.identified
+    lo = np.searchsorted(ig, table.groups[rows[has]], side="left")
+    hi = np.searchsorted(ig, table.groups[rows[has]], side="right")
+    owner, pos = _expand(lo, hi - lo)
+    return ir[pos], bits[has][owner]
+
+
+def _unclaimed(
+    eg: Ints, er: Ints, ef: Ints, ek: Ints, ec: Ints, es: Bools
+) -> tuple[Ints, Ints, Ints, Ints, Bools]:
+    """The matches left once a group's values that belong to a record identified there by
+    a unique field are that record's alone: a namesake in the same household does not
+    share the row of a person whose HKID is on it, but someone else's name and address
+    next to that HKID are still that someone else's."""
+    pair = eg << 32 | er
+    owners = _distinct(pair[es])
+    if not len(owners):
+        return eg, er, ef, ec, es
+    own = owners[np.minimum(np.searchsorted(owners, pair), len(owners) - 1)] == pair
+    values = eg << 32 | ek
+    claimed = _distinct(values[own])
+    taken = claimed[np.minimum(np.searchsorted(claimed, values), len(claimed) - 1)] == values
+    keep = own | ~taken
+    return eg[keep], er[keep], ef[keep], ec[keep], es[keep]
 
 
 def mask_label(mask: int) -> str:
     """``hkid+name_en`` for a bit mask of fields."""
     return "+".join(f.label for f in Field if mask >> f & 1)
-
-
-def strong_groups(index: RegisterIndex, q: Queries) -> set[int]:
-    """Groups where a unique field of some record of ``index`` was found."""
-    unique = np.isin(q.fields, [int(x) for x in UNIQUE_FIELDS])
-    if not unique.any() or not len(index.hashes):
-        return set()
-    hashes = q.hashes[unique]
-    n = np.searchsorted(index.hashes, hashes, side="right") - np.searchsorted(
-        index.hashes, hashes, side="left"
-    )
-    hit = (n > 0) & (n <= UNIQUE_MAX)
-    return set(q.groups[unique][hit].tolist())
 
 
 def match(
@@ -451,23 +739,56 @@ def match(
         return out
     col = Collector()
     col.scan(units, findings)
-    if col.rows:
-        # Rows whose unique field found a record in every register need nothing more.
-        q = col.queries(digester)
-        skip = set.intersection(*(strong_groups(index, q) for index in indexes))
-        col.finish_rows(skip)
     q = col.queries(digester)
+    looked = [_lookup(index, q.hashes) for index in indexes]
+    if len(col.table.groups):
+        # Rows whose unique field found a record in every register: phase two samples them.
+        identified = [
+            _distinct(q.groups[strong_entries(index, q, lo, n)])
+            for index, (lo, n) in zip(indexes, looked, strict=True)
+        ]
+        col.finish_rows(functools.reduce(np.intersect1d, identified))
+        q = col.queries(digester)
+        looked = [
+            _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
+        ]
     labels: dict[int, str] = {}
-    for index in indexes:
-        p = present(index, q)
+    for index, (lo, n) in zip(indexes, looked, strict=True):
+        p = present(index, q, lo, n)
+        masks = p.masks.copy()
+        more_records, more_bits = carried(col.table, p)
+        if len(more_records):
+            np.bitwise_or.at(masks, np.searchsorted(p.records, more_records), more_bits)
         out.subjects[index.name] = len(p.records)
-        out.record_ids[index.name] = set(p.records.tolist())
+        records = p.records.tolist()
+        out.record_ids[index.name] = set(records)
+        fields = out.record_fields[index.name] = {}
         detector = f"register:{index.name}"
-        for group, mask in zip(p.groups.tolist(), p.masks.tolist(), strict=True):
+        for record, group, mask in zip(records, p.groups.tolist(), masks.tolist(), strict=True):
             label = labels.get(mask)
             if label is None:
                 label = labels[mask] = mask_label(mask)
+            fields[record] = label
             out.findings.append(
                 Finding(detector=detector, where=q.group_where[group], detail=label)
             )
     return out
+
+
+def _lookup(
+    index: RegisterIndex,
+    hashes: Hashes,
+    lo: Ints | None = None,
+    n: Ints | None = None,
+) -> tuple[Ints, Ints]:
+    """Run start and length in ``index`` of each hash, sorted first (see
+    RegisterIndex.find); ``lo`` and ``n`` of the first keys when already known."""
+    done = 0 if lo is None or n is None else len(lo)
+    fresh = hashes[done:]
+    order = np.argsort(fresh)
+    new_lo = np.zeros(len(fresh), dtype=np.int64)
+    new_n = np.zeros(len(fresh), dtype=np.int64)
+    new_lo[order], new_n[order] = index.find(fresh[order])
+    if lo is None or n is None:
+        return new_lo, new_n
+    return np.concatenate([lo, new_lo]), np.concatenate([n, new_n])

@@ -63,6 +63,7 @@ _PHONE_SHAPE = re.compile(r"\+?\(?[0-9][0-9 ()\-.]{5,24}")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _ALNUM_WORD = re.compile(r"[a-z0-9]+")
+_THREE_WORDS = re.compile(r"[A-Za-z0-9]+[^A-Za-z0-9]+[A-Za-z0-9]+[^A-Za-z0-9]+[A-Za-z0-9]")
 # Punctuation and spaces inside Chinese names and addresses (NFKC already made full-width
 # forms ASCII); the hyphen stays because "12-14號" is a range, not decoration.
 _ZH_NOISE = re.compile(r"[\s,.;:·•‧・、。，；：()（）\[\]【】「」\"'#]+")
@@ -358,8 +359,27 @@ NORMALISERS: dict[Field, Callable[[str], str | None]] = {
 
 
 def candidates(text: str) -> list[tuple[Field, str]]:
-    """Every field a free-standing value (a table cell, a line, a segment) could be."""
-    return unique_candidates(text) or other_candidates(text)
+    """Every field a free-standing value (a table cell, a line, a segment) could be: its
+    unique field if it has one, else the others (as ``unique_candidates`` then
+    ``other_candidates``, with the shape tests done once: this runs on every distinct cell
+    of every table in a message)."""
+    s = text.strip()
+    n = len(s)
+    if not n or n > 160:
+        return []
+    if "@" in s:
+        e = email(s)
+        return [(Field.EMAIL, e)] if e else []
+    digits = _DIGIT.search(s) is not None
+    if digits and n <= 24:
+        if n <= 16 and (h := hkid(s)) is not None:
+            return [(Field.HKID, h)]
+        if (p := phone(s)) is not None:
+            return [(Field.PHONE, p)]
+        # Every date form starts with a digit: skip the four patterns for anything else.
+        if s[0].isdigit() and (d := dob(s)) is not None:
+            return [(Field.DOB, d)]
+    return _names_and_addresses(s, n, digits)
 
 
 def unique_candidates(text: str) -> list[tuple[Field, str]]:
@@ -387,8 +407,12 @@ def other_candidates(text: str) -> list[tuple[Field, str]]:
     if not n or n > 160 or "@" in s:
         return []
     digits = _DIGIT.search(s) is not None
-    if digits and n <= 24 and (d := dob(s)) is not None:
+    if digits and n <= 24 and s[0].isdigit() and (d := dob(s)) is not None:
         return [(Field.DOB, d)]
+    return _names_and_addresses(s, n, digits)
+
+
+def _names_and_addresses(s: str, n: int, digits: bool) -> list[tuple[Field, str]]:
     out: list[tuple[Field, str]] = []
     if _CJK.search(s) is not None:
         if not digits and n <= 12 and (name := name_zh(s)) is not None:
@@ -398,7 +422,12 @@ def other_candidates(text: str) -> list[tuple[Field, str]]:
     elif _LETTER.search(s) is not None:
         if not digits and n <= 60 and (name := name_en(s)) is not None:
             out.append((Field.NAME_EN, name))
-        # An address has a number (flat, floor or street) or several words.
-        if (digits or s.count(" ") >= 3) and (a := address_en(s)) is not None:
+        # An address has a number (flat, floor or street) or several words, and at least
+        # three words in all (ASCII text tokenises the same before and after folding).
+        if (
+            (digits or s.count(" ") >= 3)
+            and (not s.isascii() or _THREE_WORDS.search(s) is not None)
+            and (a := address_en(s)) is not None
+        ):
             out.append((Field.ADDRESS_EN, a))
     return out

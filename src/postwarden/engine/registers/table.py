@@ -146,6 +146,11 @@ def _header_key(text: str) -> str:
     return traditional(_HEADER_NOISE.sub("", unicodedata.normalize("NFKC", text).casefold()))
 
 
+def heading_field(title: str) -> str | None:
+    """The field a column heading names (``Tel.``, ``電話`` → ``phone``), if any."""
+    return _HEADERS.get(_header_key(title))
+
+
 def cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a person would type for it."""
     if value is None:
