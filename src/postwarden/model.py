@@ -68,6 +68,10 @@ class Message:
     header_cc: tuple[str, ...] = ()
     message_id: str = ""
     defects: list[str] = field(default_factory=list)
+    display_names: dict[str, str] = field(default_factory=dict)
+    """Lowercase address → decoded display name, from the To and Cc headers."""
+    sender_name: str = ""
+    """The From header's decoded display name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,3 +123,39 @@ def test_parse_mime_headers_parsed_once_per_message() -> None:
     assert part.get_filename() == "a.csv"
     assert first.get("Content-Type") is not second.get("Content-Type")
     assert first.get("Content-Type") == second.get("Content-Type")
+
+
+def test_parse_display_names_decoded_and_keyed_by_address() -> None:
+    raw = (
+        "From: =?utf-8?b?6Zmz5aSn5paH?= <TMChan@org.example>\r\n"
+        'To: "Lee,  Ann" <Ann@Partner.example>, bob@partner.example\r\n'
+        "Cc: =?utf-8?q?Wong_Siu_Ming?= <wsm@else.example>\r\n"
+        "Bcc: Dave <dave@else.example>\r\nSubject: s\r\n\r\nbody\r\n"
+    ).encode()
+    message = parse_message(raw, None, LIMITS)
+    assert message.sender_name == "陳大文"
+    assert message.display_names == {
+        "ann@partner.example": "Lee, Ann",
+        "wsm@else.example": "Wong Siu Ming",
+    }
+
+
+def test_parse_display_names_skip_hostile_headers() -> None:
+    long_to = ", ".join(f"Person {i} <p{i}@partner.example>" for i in range(400))
+    words = "\r\n\t".join(["=?utf-8?Q?date=3E2017-08-20=3C/pr?="] * 3000)
+    raw = (
+        f"From: Clerk <clerk@org.example>\r\nTo: {long_to}\r\n"
+        f"Cc: Ann <ann@p.example>,\r\n\t{words}\r\nSubject: s\r\n\r\nbody\r\n"
+    ).encode()
+    message = parse_message(raw, None, LIMITS)
+    assert len(long_to) > 8192
+    assert len(message.header_to) == 400
+    assert "p0@partner.example" not in message.display_names
+    assert message.sender_name == "Clerk"
+
+
+def test_parse_display_names_undeclared_8bit_read_as_utf8() -> None:
+    raw = "From: 陳大文 <tm@org.example>\r\nTo: 李安 <ann@p.example>\r\n\r\nbody\r\n".encode()
+    message = parse_message(raw, None, LIMITS)
+    assert message.sender_name == "陳大文"
+    assert message.display_names == {"ann@p.example": "李安"}

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
-from email.utils import getaddresses
 from typing import Protocol
 
 from postwarden.engine.detect import DetectorSet, default_detectors
@@ -101,14 +99,20 @@ class Inspector:
         findings.extend(self.detectors.scan(extraction.units))
         registers = self.registers
         matched = (
-            registers.match(extraction.units, findings) if registers is not None
+            registers.match(extraction.units, findings)
+            if registers is not None
             else RegisterMatch()
         )
         findings.extend(matched.findings)
-        verdict = Verdict(action=Action.DELIVER, findings=findings,
-                          attachments=list(extraction.attachments), subjects=matched.subjects)
-        report = Report(message=message, extraction=extraction, verdict=verdict,
-                        record_ids=matched.record_ids)
+        verdict = Verdict(
+            action=Action.DELIVER,
+            findings=findings,
+            attachments=list(extraction.attachments),
+            subjects=matched.subjects,
+        )
+        report = Report(
+            message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
+        )
         self._decide(report)
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
         return report
@@ -120,10 +124,11 @@ class Inspector:
         """Everything the policy decides on, from what the earlier stages found."""
         message, verdict = report.message, report.verdict
         envelope = message.envelope
-        names = _display_names(message, ("to", "cc"))
-        sender_name = next(iter(_display_names(message, ("from",)).values()), "")
         recipients = self.recipients.analyze(
-            envelope.sender, envelope.recipients, display_names=names, sender_name=sender_name
+            envelope.sender,
+            envelope.recipients,
+            display_names=message.display_names,
+            sender_name=message.sender_name,
         )
         visible = tuple(
             RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
@@ -185,30 +190,3 @@ class Inspector:
         verdict.recipients = list(facts.recipients)
         verdict.reasons = list(decision.reasons)
         verdict.action = decision.action
-
-
-# Display names are a hint for the recipient checks, not worth parsing a hostile header for:
-# longer values (a 135 KB To: in the corpus) are skipped; parse.py reads their addresses.
-_NAMED_HEADER_CHARS = 8192
-
-
-def _display_names(message: Message, headers: tuple[str, ...]) -> dict[str, str]:
-    """Lowercase address → decoded display name, from the named headers of ``message``."""
-    values = [
-        v
-        for k, v in message.mime.raw_items()
-        if k.lower() in headers and len(v) <= _NAMED_HEADER_CHARS
-    ]
-    out: dict[str, str] = {}
-    try:
-        pairs = getaddresses(values)
-    except (ValueError, IndexError, TypeError, RecursionError):
-        return out
-    for name, address in pairs:
-        if name and "@" in address:
-            try:
-                decoded = str(make_header(decode_header(name)))
-            except (ValueError, LookupError, UnicodeError, AssertionError):
-                decoded = name
-            out.setdefault(address.lower(), " ".join(decoded.split()))
-    return out

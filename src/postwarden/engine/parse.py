@@ -14,6 +14,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import EmailPolicy
+from email.utils import getaddresses
 
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
@@ -26,6 +27,7 @@ _ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 _REPARSED = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 _REMEMBERED_CHARS = 1024
 _REMEMBERED_VALUES = 2048
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 class _OncePerValue(HeaderRegistry):
@@ -102,6 +104,8 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         header_cc=cc,
         message_id=_text(mime, "Message-ID").strip(),
         defects=defects,
+        display_names=_display_names(mime, ("to", "cc")),
+        sender_name=next(iter(_display_names(mime, ("from",)).values()), ""),
     )
 
 
@@ -113,15 +117,11 @@ def _raw(mime: EmailMessage, name: str) -> list[str]:
 
 
 def _text(mime: EmailMessage, name: str) -> str:
-    """The first value of a header, RFC 2047 decoded, undeclared 8-bit bytes as utf-8."""
+    """The first value of a header, decoded."""
     values = _raw(mime, name)
     if not values:
         return ""
-    value = "".join(values[0].splitlines())
-    try:
-        return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _decoded("".join(values[0].splitlines()))
 
 
 def _addresses(mime: EmailMessage, name: str) -> tuple[str, ...]:
@@ -142,3 +142,36 @@ def _addresses(mime: EmailMessage, name: str) -> tuple[str, ...]:
             specs = _ADDR_SPEC.findall(value)
         found.extend(s.strip() for s in specs if "@" in s)
     return tuple(dict.fromkeys(found))
+
+
+def _display_names(mime: EmailMessage, headers: tuple[str, ...]) -> dict[str, str]:
+    """Lowercase address → decoded display name, from the named headers.
+
+    Names are a hint for the recipient checks, not worth parsing a hostile header for:
+    values over 8 KiB (a 135 KB To: in the corpus) are skipped, their addresses are read
+    by ``_addresses``.
+    """
+    values = [
+        v for k, v in mime.raw_items() if k.lower() in headers and len(v) <= _PARSED_HEADER_CHARS
+    ]
+    out: dict[str, str] = {}
+    try:
+        pairs = getaddresses(values)
+    except (ValueError, IndexError, TypeError, RecursionError):
+        return out
+    for name, address in pairs:
+        if name and "@" in address:
+            out.setdefault(address.lower(), " ".join(_decoded(name).split()))
+    return out
+
+
+def _decoded(value: str) -> str:
+    """RFC 2047 decoded; undeclared 8-bit bytes (surrogate escapes) read as utf-8."""
+    if _ESCAPED.search(value):
+        # make_header passes surrogate escapes through (they are bytes, not text) and turns
+        # raw non-ASCII text beside encoded words into \uXXXX escapes: read it as utf-8.
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError, AssertionError):
+        return value

@@ -280,7 +280,7 @@ class _Writer:
 
     fpdf2 re-measures a line's text for every character it adds, so breaking a paragraph
     costs quadratic time; the paragraphs of a letter are the same for nearly everyone, so the
-    breaks are computed once per run and each line is then placed with a single ``cell``.
+    breaks are computed once per batch and each line is then placed with a single ``text``.
     """
 
     def __init__(self, cache: dict[tuple[str, float, WrapMode], list[str]]) -> None:
@@ -373,7 +373,7 @@ class _Batch:
 
 def _write_batch(batch: _Batch) -> Path:
     """One worker task: each letter as its own PDF, and all of them as one part of the merge."""
-    # The run's font holds the glyphs of every letter (thousands, for a large register);
+    # The run's font holds the glyphs of every name and address in the run;
     # fpdf2 loads and subsets it again for each document, at a cost that grows with its
     # glyph count. Cut once more, to this batch's characters, it is a fraction of that size.
     font = subset_font(

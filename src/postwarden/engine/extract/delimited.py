@@ -1,4 +1,5 @@
-"""csv and tsv: sniffed encoding and dialect, one unit per record with its cells."""
+"""csv and tsv: sniffed encoding and dialect, one unit per record with its cells and, when
+the first record looks like a heading, the column headings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.text import decode
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ def _dialect(sample: str, where: str) -> type[csv.Dialect]:
 
 
 class CsvExtractor:
-    """Delimited text: ``#R<n>`` units, n the 1-based record number (a header is R1)."""
+    """Delimited text: ``#R<n>`` units, n the 1-based record number (a heading is R1)."""
 
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
@@ -62,13 +64,18 @@ class CsvExtractor:
         budget = walker.budget
         add = walker.add
         number = 0
+        header: tuple[str, ...] | None = None
+        first = True
         try:
             for number, row in enumerate(reader, start=1):
                 if number % _CHECK_EVERY == 0:
                     budget.check_time()
-                cells = [c.strip() for c in row]
+                cells = tuple([c.strip() for c in row])
                 if any(cells):
-                    add(" | ".join(cells), f"{where}#R{number}", cells)
+                    if first:
+                        first = False
+                        header = heading(cells)
+                    add(" | ".join(cells), f"{where}#R{number}", cells, header)
         except csv.Error as exc:
             # A field over the csv module's size limit, or a NUL: the rest is still text.
             walker.defects.append(f"{where}: csv unreadable after record {number}: {exc}")

@@ -21,6 +21,7 @@ import defusedxml
 from defusedxml.ElementTree import fromstring, iterparse
 
 from postwarden.engine.extract.budget import Uninspectable
+from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import Package, open_package, visit_embedded
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class _Paragraph:
 
 
 class _Table:
-    __slots__ = ("above", "cells", "number", "rows")
+    __slots__ = ("above", "cells", "headed", "header", "number", "rows")
 
     def __init__(self, number: int) -> None:
         self.number = number
@@ -108,6 +109,9 @@ class _Table:
         self.cells: list[tuple[str, Element]] = []
         self.above: dict[int, str] = {}
         """Text of the previous row's cells by grid column, for vertically merged cells."""
+        self.headed = False
+        """The first filled row has been seen (and taken as ``header`` or not)."""
+        self.header: tuple[str, ...] | None = None
 
 
 class _Story:
@@ -189,7 +193,9 @@ class _Story:
 
     def _row(self, table: _Table, tr: Element) -> None:
         """One row unit: a cell spanning several grid columns counts once, and a vertically
-        merged cell repeats the text of the cell it continues (as python-docx reads it)."""
+        merged cell repeats the text of the cell it continues (as python-docx reads it).
+        The first filled row gives the table its headings when Word marks it as the header
+        row (``w:tblHeader``, repeated on every page) or it looks like one."""
         table.rows += 1
         properties = _child(tr, "trPr")
         offset = _number(_child(properties, "gridBefore") if properties is not None else None, 0)
@@ -211,9 +217,15 @@ class _Story:
             tc.clear()
         table.cells = []
         if any(cells):
+            row = tuple(cells)
+            if not table.headed:
+                table.headed = True
+                marked = _child(properties, "tblHeader") if properties is not None else None
+                on = marked is not None and _attr(marked, _W, "val") not in ("0", "false", "off")
+                table.header = row if on else heading(row)
             suffix = "" if self.place == "body" else f" in {self.place}"
             where = f"{self.reader.where}#table {table.number}{suffix}!R{table.rows}"
-            self.reader.walker.add(" | ".join(cells), where, cells)
+            self.reader.walker.add(" | ".join(row), where, row, table.header)
 
     def emit(self) -> None:
         """The story's running text, then its text boxes."""

@@ -1,10 +1,12 @@
-"""HTML: running text without script and style, and one unit per table row with its cells."""
+"""HTML: running text without script and style, and one unit per table row with its cells
+and its table's column headings (a ``<th>`` row, or a first row that looks like one)."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
+from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.text import decode
 
 if TYPE_CHECKING:
@@ -43,13 +45,18 @@ _BREAKS = frozenset(
 
 
 class _Table:
-    __slots__ = ("cell", "number", "row", "rows")
+    __slots__ = ("cell", "headed", "header", "number", "row", "row_th", "rows")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.rows = 0
         self.row: list[str] | None = None
         self.cell: list[str] | None = None
+        self.row_th = True
+        """Every cell of the current row so far is a ``<th>``."""
+        self.headed = False
+        """The first filled row has been seen (and taken as ``header`` or not)."""
+        self.header: tuple[str, ...] | None = None
 
 
 class _Collector(HTMLParser):
@@ -78,6 +85,8 @@ class _Collector(HTMLParser):
             self._end_cell()
             if table.row is None:
                 table.row = []
+            if tag == "td":
+                table.row_th = False
             table.cell = []
         elif tag in _BREAKS:
             self._write("\n")
@@ -120,12 +129,18 @@ class _Collector(HTMLParser):
         table = self.tables[-1]
         self._end_cell()
         row, table.row = table.row, None
+        all_th, table.row_th = table.row_th, True
         if row is None:
             return
         table.rows += 1
         if any(row):
+            cells = tuple(row)
+            if not table.headed:
+                # A row of <th> cells names the columns; else the first row may, by its looks.
+                table.headed = True
+                table.header = cells if all_th else heading(cells)
             where = f"{self.where}#table {table.number}!R{table.rows}"
-            self.walker.add(" | ".join(row), where, row)
+            self.walker.add(" | ".join(cells), where, cells, table.header)
 
     def finish(self) -> None:
         self.close()

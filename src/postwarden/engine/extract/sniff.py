@@ -101,14 +101,15 @@ def sniff(data: bytes, name: str = "", content_type: str = "", max_members: int 
         return Sniffed(Kind.IMAGE, "webp image")
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypavif", b"ftypmif1"):
         return Sniffed(Kind.IMAGE, "heif image")
-    if not _looks_textual(head):
+    if not looks_textual(head):
         if content_type.startswith("image/"):
             return Sniffed(Kind.IMAGE, content_type)
         return Sniffed(Kind.BINARY, "binary data")
     return _text_kind(head, lname, content_type)
 
 
-def _looks_textual(head: bytes) -> bool:
+def looks_textual(head: bytes) -> bool:
+    """Text rather than binary data, judged on a sample (a BOM, or almost no controls)."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return True
     if b"\x00" in head:

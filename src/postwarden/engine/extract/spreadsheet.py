@@ -1,5 +1,6 @@
 """Spreadsheets (xlsx, xlsm, xlsb, ods, xls) with python-calamine: every sheet, hidden and
-very hidden ones too, one unit per row with its cells: ``voters.xlsx#Sheet1!R120``."""
+very hidden ones too, one unit per row with its cells: ``voters.xlsx#Sheet1!R120``; a
+sheet's first row gives every row its column headings when it looks like a heading."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import python_calamine
 
 from postwarden.engine.extract.budget import Uninspectable
+from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import open_package, visit_embedded
 from postwarden.engine.extract.sniff import Kind
 
@@ -68,6 +70,8 @@ class SpreadsheetExtractor:
                 continue  # a chart holds references to cells, not values
             sheet = workbook.get_sheet_by_name(meta.name)
             prefix = f"{where}#{meta.name}!R"
+            first = True
+            header: tuple[str, ...] | None = None
             # iter_rows counts rows from the sheet's first row (R1) even when it is empty.
             for number, row in enumerate(sheet.iter_rows(), start=1):
                 if number % _CHECK_EVERY == 0:
@@ -77,4 +81,8 @@ class SpreadsheetExtractor:
                 while cells and not cells[-1]:
                     cells.pop()
                 if cells:
-                    add(" | ".join(cells), f"{prefix}{number}", tuple(cells))
+                    row_cells = tuple(cells)
+                    if first:
+                        first = False
+                        header = heading(row_cells)
+                    add(" | ".join(cells), f"{prefix}{number}", row_cells, header)

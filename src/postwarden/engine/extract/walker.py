@@ -25,14 +25,24 @@ class Walker:
         self.attachments: list[Attachment] = []
         self.defects: list[str] = []
 
-    def add(self, text: str, where: str, cells: Sequence[str] | None = None) -> None:
-        """Keep one text unit; blank text is dropped, the text budget is charged."""
+    def add(
+        self,
+        text: str,
+        where: str,
+        cells: Sequence[str] | None = None,
+        header: tuple[str, ...] | None = None,
+    ) -> None:
+        """Keep one text unit; blank text is dropped, the text budget is charged.
+
+        ``header`` is the table's column headings: pass the one tuple to every row of the
+        table (a copy per row would cost memory on a 15,000-row sheet).
+        """
         if not text or text.isspace():
             return
         self.budget.add_text(len(text))
         if cells is not None and type(cells) is not tuple:
             cells = tuple(cells)
-        self.units.append(TextUnit(text, where, cells))
+        self.units.append(TextUnit(text, where, cells, header))
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))
