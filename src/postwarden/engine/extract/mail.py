@@ -3,7 +3,16 @@ files; every part is visited, and what the parser could not split is scanned as 
 
 from __future__ import annotations
 
+import binascii
+import mimetypes
+import re
 from email import policy
+from email.errors import (
+    InvalidBase64CharactersDefect,
+    InvalidBase64LengthDefect,
+    InvalidBase64PaddingDefect,
+    MessageDefect,
+)
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -11,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
+from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
 from postwarden.model import Attachment
@@ -30,6 +40,18 @@ _SIGNATURES = frozenset(
 )
 _SMIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _NESTED_HEADERS = ("From", "To", "Cc", "Subject", "Date")
+_BASE64_DEFECTS = (
+    InvalidBase64CharactersDefect,
+    InvalidBase64LengthDefect,
+    InvalidBase64PaddingDefect,
+)
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.HTML, Kind.CSV, Kind.EML})
+# Kinds read only as printable strings: there, garbage would pass for content.
+_STRINGS_KINDS = frozenset({Kind.BINARY, Kind.OLE})
+_TEXT_TYPES = frozenset(
+    {"application/csv", "application/json", "application/xml", "message/rfc822"}
+)
 
 
 def header_text(msg: Message, name: str) -> str:
@@ -106,7 +128,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     if part.is_multipart():
         _walk_multipart(part, ctype, where, depth, walker, number)
         return
-    payload = _payload(part)
+    payload, broken = _payload(part)
+    for defect in broken:
+        walker.defects.append(f"{where.of('part ' + label)}: {type(defect).__name__}")
     maintype, _, subtype = ctype.partition("/")
     name = _filename(part)
     if maintype == "multipart":
@@ -114,12 +138,18 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
         walker.defects.append(f"{where.of('part ' + label)}: unsplit multipart scanned as text")
         walker.add(decode(payload), where.of("body"))
         return
+    empty = _decodes_to_nothing(part, payload)
     if (
         maintype == "text"
         and subtype in _BODY_SUBTYPES
         and not name
         and (part.get_content_disposition() != "attachment")
     ):
+        if empty or (broken and not looks_textual(payload[:8192])):
+            walker.uninspectable(
+                where.of("body"), empty or "corrupt base64: text decodes to binary data"
+            )
+            return
         text = decode(payload, part.get_content_charset())
         if subtype == "html":
             extract_html(text, where.of("body"), walker)
@@ -127,13 +157,29 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
             walker.add(text, where.of("body"))
         return
     name = name or f"part {label}"
+    here = where.attachment(name)
     walker.attachments.append(Attachment(name, ctype, len(payload)))
     if ctype in _SIGNATURES:
         return  # a signature or PGP/MIME version part carries no content of its own
     if ctype in _SMIME:
-        walker.uninspectable(where.attachment(name), "encrypted or opaque-signed message (S/MIME)")
+        walker.uninspectable(here, "encrypted or opaque-signed message (S/MIME)")
         return
-    walker.visit(payload, where.attachment(name), depth, name=name, content_type=ctype)
+    if empty:
+        walker.uninspectable(here, empty)
+        return
+    sniffed = None
+    if broken:
+        # Stray characters in base64 are harmless when the rest decodes to a file that reads
+        # as what it is; garbage that only passes for text or binary strings is not content.
+        sniffed = sniff(payload, name, ctype, walker.budget.limits.max_members)
+        if sniffed.kind in _STRINGS_KINDS or (
+            sniffed.kind in _TEXT_KINDS and not _declared_text(ctype, name)
+        ):
+            walker.uninspectable(
+                here, f"corrupt base64: declared {ctype}, decodes to {sniffed.label}"
+            )
+            return
+    walker.visit(payload, here, depth, name=name, content_type=ctype, sniffed=sniffed)
 
 
 def _walk_multipart(
@@ -179,19 +225,47 @@ def _filename(part: Message) -> str:
     return str(name or "").strip()
 
 
-def _payload(part: Message) -> bytes:
-    """The decoded bytes of a leaf part; broken base64 decodes as far as it can (the parser
-    records the defect), an unknown transfer encoding gives the raw bytes."""
+def _payload(part: Message) -> tuple[bytes, list[MessageDefect]]:
+    """The decoded bytes of a leaf part, and the base64 defects decoding them raised.
+
+    Broken base64 decodes as far as it can; an unknown transfer encoding gives the raw bytes.
+    """
+    seen = len(part.defects)
     try:
         data = part.get_payload(decode=True)
     except (ValueError, LookupError, UnicodeError, TypeError):
         data = None
-    if isinstance(data, bytes):
-        return data
+    broken = [d for d in part.defects[seen:] if isinstance(d, _BASE64_DEFECTS)]
     raw = part.get_payload()
+    if any(isinstance(d, InvalidBase64LengthDefect) for d in broken) and isinstance(raw, str):
+        # bpo-27397: with one base64 character too many, the stdlib hands back the *encoded*
+        # text as if it were the content; decode every whole group of four instead.
+        letters = _NOT_BASE64.sub(b"", raw.encode("ascii", "surrogateescape"))
+        data = binascii.a2b_base64(letters[: len(letters) - len(letters) % 4])
+    if isinstance(data, bytes):
+        return data, broken
     if isinstance(raw, str):
-        return raw.encode("utf-8", "surrogateescape")
-    return b""
+        return raw.encode("utf-8", "surrogateescape"), broken
+    return b"", broken
+
+
+def _decodes_to_nothing(part: Message, payload: bytes) -> str:
+    """``"undecodable base64"`` when a base64 body with text in it decodes to no bytes."""
+    if payload or str(part.get("content-transfer-encoding", "")).strip().lower() != "base64":
+        return ""
+    raw = part.get_payload()
+    return "undecodable base64" if isinstance(raw, str) and raw.strip() else ""
+
+
+def _declared_text(ctype: str, name: str) -> bool:
+    """The part says it is text: by its content type, or by its name's extension when the
+    type says nothing (``application/octet-stream``)."""
+    if ctype.startswith("text/") or ctype in _TEXT_TYPES:
+        return True
+    guessed = mimetypes.guess_type(name, strict=False)[0] or ""
+    return ctype == "application/octet-stream" and (
+        guessed.startswith("text/") or guessed in _TEXT_TYPES
+    )
 
 
 def parse_bytes(data: bytes) -> EmailMessage:
