@@ -127,11 +127,11 @@ def test_parse_mime_headers_parsed_once_per_message() -> None:
 
 def test_parse_display_names_decoded_and_keyed_by_address() -> None:
     raw = (
-        "From: =?utf-8?b?6Zmz5aSn5paH?= <TMChan@org.example>\r\n"
-        'To: "Lee,  Ann" <Ann@Partner.example>, bob@partner.example\r\n'
-        "Cc: =?utf-8?q?Wong_Siu_Ming?= <wsm@else.example>\r\n"
-        "Bcc: Dave <dave@else.example>\r\nSubject: s\r\n\r\nbody\r\n"
-    ).encode()
+        b"From: =?utf-8?b?6Zmz5aSn5paH?= <TMChan@org.example>\r\n"
+        b'To: "Lee,  Ann" <Ann@Partner.example>, bob@partner.example\r\n'
+        b"Cc: =?utf-8?q?Wong_Siu_Ming?= <wsm@else.example>\r\n"
+        b"Bcc: Dave <dave@else.example>\r\nSubject: s\r\n\r\nbody\r\n"
+    )
     message = parse_message(raw, None, LIMITS)
     assert message.sender_name == "陳大文"
     assert message.display_names == {

@@ -235,12 +235,12 @@ def _payload(part: Message) -> tuple[bytes, list[MessageDefect]]:
         data = part.get_payload(decode=True)
     except (ValueError, LookupError, UnicodeError, TypeError):
         data = None
-    broken = [d for d in part.defects[seen:] if isinstance(d, _BASE64_DEFECTS)]
+    broken: list[MessageDefect] = [d for d in part.defects[seen:] if isinstance(d, _BASE64_DEFECTS)]
     raw = part.get_payload()
     if any(isinstance(d, InvalidBase64LengthDefect) for d in broken) and isinstance(raw, str):
         # bpo-27397: with one base64 character too many, the stdlib hands back the *encoded*
         # text as if it were the content; decode every whole group of four instead.
-        letters = _NOT_BASE64.sub(b"", raw.encode("ascii", "surrogateescape"))
+        letters = _NOT_BASE64.sub(b"", raw.encode("ascii", "ignore"))
         data = binascii.a2b_base64(letters[: len(letters) - len(letters) % 4])
     if isinstance(data, bytes):
         return data, broken
@@ -251,10 +251,12 @@ def _payload(part: Message) -> tuple[bytes, list[MessageDefect]]:
 
 def _decodes_to_nothing(part: Message, payload: bytes) -> str:
     """``"undecodable base64"`` when a base64 body with text in it decodes to no bytes."""
-    if payload or str(part.get("content-transfer-encoding", "")).strip().lower() != "base64":
-        return ""
     raw = part.get_payload()
-    return "undecodable base64" if isinstance(raw, str) and raw.strip() else ""
+    if payload or not isinstance(raw, str) or not raw.strip():
+        return ""
+    # get_payload(decode=True) read this header already: asking again cannot raise.
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    return "undecodable base64" if cte == "base64" else ""
 
 
 def _declared_text(ctype: str, name: str) -> bool:

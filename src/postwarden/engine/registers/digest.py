@@ -25,6 +25,7 @@ class Digester:
         if len(secret) < 16:
             raise ValueError("the installation secret is shorter than 16 bytes")
         self._key = hashlib.blake2b(secret, digest_size=32, person=b"pw-registers").digest()
+        self._states: dict[Field, hashlib.blake2b] = {}
 
     @property
     def key_id(self) -> str:
@@ -33,19 +34,28 @@ class Digester:
 
     def many(self, field: Field, values: Sequence[str]) -> Hashes:
         """Hashes of ``values`` (already normalised for ``field``), in order."""
-        key = self._key
-        tag = bytes((field,))
-        blake2b = hashlib.blake2b
-        joined = b"".join(
-            [blake2b(tag + v.encode(), key=key, digest_size=8).digest() for v in values]
-        )
-        return np.frombuffer(joined, dtype="<u8").astype(np.uint64, copy=False)
+        # A copy of the keyed state saves hashing the key block again for every value.
+        copy = self._keyed(field).copy
+        digests = []
+        for v in values:
+            h = copy()
+            h.update(v.encode())
+            digests.append(h.digest())
+        return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
 
     def one(self, field: Field, value: str) -> int:
-        digest = hashlib.blake2b(
-            bytes((field,)) + value.encode(), key=self._key, digest_size=8
-        ).digest()
-        return int.from_bytes(digest, "little")
+        h = self._keyed(field).copy()
+        h.update(value.encode())
+        return int.from_bytes(h.digest(), "little")
+
+    def _keyed(self, field: Field) -> hashlib.blake2b:
+        """The keyed state with the field type hashed in, ready for a value."""
+        state = self._states.get(field)
+        if state is None:
+            state = self._states[field] = hashlib.blake2b(
+                bytes((field,)), key=self._key, digest_size=8
+            )
+        return state
 
 
 def id_hashes(ids: Sequence[str]) -> Hashes:
