@@ -133,7 +133,9 @@ class RecipientInfo:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "address": self.address, "class": self.cls.value, "flags": list(self.flags)
+            "address": self.address,
+            "class": self.cls.value,
+            "flags": list(self.flags),
         }
         if self.detail:
             out["detail"] = list(self.detail)

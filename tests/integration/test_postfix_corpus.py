@@ -205,6 +205,7 @@ def test_malformed_mail_through_postfix_and_milter_is_all_accounted_for(stack: S
         "own/hkid-csv",
         "own/nested-rfc822-30",
         "own/unterminated-multipart",
+        "own/broken-base64",
     ]
     assert {n: by_name.get(n) for n in must_hold} == dict.fromkeys(must_hold, "held")
     assert unaccounted == []
