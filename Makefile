@@ -22,9 +22,9 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## Throughput figures for the README (never part of the tests).
+## Throughput figures for the README (never part of the tests); `make bench BENCH=detect` runs one.
 bench: setup
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.cli.invocation import run_cli
 from tests.engine.registers.people import People, generate
 from tests.factories import make_csv, make_docx, make_eml, make_xlsx, make_zip
 from typer.testing import CliRunner
 
 from postwarden.cli import app
-from postwarden.cli.common import OperationalError, UsageError
 
 PEOPLE = generate(3_000, seed=31, deceased=0.05)
 
@@ -34,19 +34,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return d
-
-
-def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr, as ``postwarden.cli.main`` turns domain errors into them."""
-    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
-    exc = result.exception
-    if isinstance(exc, UsageError):
-        return 2, result.stdout, str(exc)
-    if isinstance(exc, OperationalError):
-        return 1, result.stdout, str(exc)
-    if exc and not isinstance(exc, SystemExit):
-        raise exc
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_incident_scope_counts_distinct_records_by_status(data_dir: Path, tmp_path: Path) -> None:
@@ -71,7 +58,7 @@ def test_incident_scope_counts_distinct_records_by_status(data_dir: Path, tmp_pa
     docx = tmp_path / "notes.docx"
     docx.write_bytes(make_docx(paragraphs=["nothing personal here"]))
     export = tmp_path / "affected.csv"
-    code, out, err = _run(
+    code, out, err = run_cli(
         data_dir,
         "incident",
         "scope",
@@ -104,7 +91,7 @@ def test_incident_scope_counts_distinct_records_by_status(data_dir: Path, tmp_pa
 def test_incident_scope_reports_what_it_could_not_read(data_dir: Path, tmp_path: Path) -> None:
     locked = tmp_path / "locked.zip"
     locked.write_bytes(make_zip({"list.csv": b"id,hkid\n1,A123456(3)\n"}, encrypt="aes"))
-    code, out, err = _run(
+    code, out, err = run_cli(
         data_dir, "incident", "scope", str(locked), "--register", "voters", "--json"
     )
     assert code == 0
@@ -124,7 +111,7 @@ def test_incident_scope_errors(
 ) -> None:
     here = tmp_path / "a.csv"
     here.write_bytes(b"x\n")
-    got, _, err = _run(
+    got, _, err = run_cli(
         data_dir, "incident", "scope", *(a.replace("{here}", str(here)) for a in args)
     )
     assert got == code

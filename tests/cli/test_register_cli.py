@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.cli.invocation import run_cli
 from tests.engine.registers.people import generate
 from tests.factories import make_csv, make_eml, make_xlsx
 from typer.testing import CliRunner
 
 from postwarden.cli import app
-from postwarden.cli.common import OperationalError, UsageError
 
 
 @pytest.fixture
@@ -22,19 +22,6 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-def _run(data_dir: Path, *args: str) -> tuple[int, str, str]:
-    """Exit status, stdout and stderr, as ``postwarden.cli.main`` turns domain errors into them."""
-    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args])
-    exc = result.exception
-    if isinstance(exc, UsageError):
-        return 2, result.stdout, str(exc)
-    if isinstance(exc, OperationalError):
-        return 1, result.stdout, str(exc)
-    if exc and not isinstance(exc, SystemExit):
-        raise exc
-    return result.exit_code, result.stdout, result.stderr
-
-
 def _register_file(tmp_path: Path, n: int = 500) -> Path:
     path = tmp_path / "voters.csv"
     path.write_text(generate(n, seed=21).csv_text(), encoding="utf-8")
@@ -42,12 +29,12 @@ def _register_file(tmp_path: Path, n: int = 500) -> Path:
 
 
 def test_register_import_list_drop(data_dir: Path, tmp_path: Path) -> None:
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "voters"
     )
     assert code == 0
     assert "imported register voters: 500 records" in out
-    code, out, _ = _run(data_dir, "register", "list", "--json")
+    code, out, _ = run_cli(data_dir, "register", "list", "--json")
     assert code == 0
     (listed,) = json.loads(out)
     assert listed["name"] == "voters"
@@ -61,9 +48,9 @@ def test_register_import_list_drop(data_dir: Path, tmp_path: Path) -> None:
         "phone",
     }
     assert listed["imported_at"]
-    code, out, _ = _run(data_dir, "register", "drop", "voters")
+    code, out, _ = run_cli(data_dir, "register", "drop", "voters")
     assert code == 0
-    code, out, _ = _run(data_dir, "register", "list")
+    code, out, _ = run_cli(data_dir, "register", "list")
     assert "no registers" in out
 
 
@@ -71,7 +58,7 @@ def test_register_import_with_map(data_dir: Path, tmp_path: Path) -> None:
     rows = [["Ref", "Who", "Mobile no"], ["A1", "CHAN Tai Man", "9123 4567"]]
     path = tmp_path / "p.xlsx"
     path.write_bytes(make_xlsx({"S": rows}))
-    code, out, err = _run(
+    code, out, err = run_cli(
         data_dir,
         "register",
         "import",
@@ -100,24 +87,25 @@ def test_register_import_with_map(data_dir: Path, tmp_path: Path) -> None:
 def test_register_import_usage_errors(
     data_dir: Path, tmp_path: Path, args: tuple[str, ...], code: int, message: str
 ) -> None:
-    got, _, err = _run(data_dir, "register", "import", str(_register_file(tmp_path)), *args)
+    got, _, err = run_cli(data_dir, "register", "import", str(_register_file(tmp_path)), *args)
     assert got == code
     assert message in err
 
 
 def test_register_import_bad_file_keeps_previous(data_dir: Path, tmp_path: Path) -> None:
     assert (
-        _run(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "v")[0] == 0
+        run_cli(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "v")[0]
+        == 0
     )
     bad = tmp_path / "dup.csv"
     bad.write_bytes(make_csv([["id", "name_en"], ["1", "CHAN Tai Man"], ["1", "LEE Siu Ming"]]))
-    code, _, err = _run(data_dir, "register", "import", str(bad), "--name", "v")
+    code, _, err = run_cli(data_dir, "register", "import", str(bad), "--name", "v")
     assert code == 1
     assert "appears more than once" in err
     assert "left as it was" in err
-    _, out, _ = _run(data_dir, "register", "list", "--json")
+    _, out, _ = run_cli(data_dir, "register", "list", "--json")
     assert json.loads(out)[0]["rows"] == 500
-    code, _, err = _run(
+    code, _, err = run_cli(
         data_dir, "register", "import", str(tmp_path / "missing.csv"), "--name", "v"
     )
     assert code == 2
@@ -125,14 +113,14 @@ def test_register_import_bad_file_keeps_previous(data_dir: Path, tmp_path: Path)
 
 
 def test_register_drop_unknown_is_operational_error(data_dir: Path) -> None:
-    code, _, err = _run(data_dir, "register", "drop", "nobody")
+    code, _, err = run_cli(data_dir, "register", "drop", "nobody")
     assert code == 1
     assert "no register named 'nobody'" in err
 
 
 def test_check_json_counts_register_subjects(data_dir: Path, tmp_path: Path) -> None:
     people = generate(500, seed=21)
-    _run(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "voters")
+    run_cli(data_dir, "register", "import", str(_register_file(tmp_path)), "--name", "voters")
     message = tmp_path / "m.eml"
     message.write_bytes(
         make_eml(
@@ -142,7 +130,7 @@ def test_check_json_counts_register_subjects(data_dir: Path, tmp_path: Path) -> 
             body=f"Name: {people.name_en[3]}\nTel: {people.phone[3]}\n",
         )
     )
-    code, out, _ = _run(data_dir, "check", str(message), "--json")
+    code, out, _ = run_cli(data_dir, "check", str(message), "--json")
     assert code == 0
     verdict = json.loads(out)
     assert verdict["subjects"] == {"voters": 1}

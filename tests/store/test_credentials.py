@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyotp
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tests.store.conftest import SECRET
 
 from postwarden.store import credentials, sessions
 from postwarden.store.audit import AuditEntry
-from postwarden.store.db import make_engine, migrate, session_factory
-from postwarden.store.users import add_user, get_user
+from postwarden.store.users import get_user
 
-SECRET = b"k" * 32
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test password
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'pw.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        add_user(session, "alice", "reviewer", "alice@demo.gov.hk", actor="t", secret=SECRET)
-        session.commit()
-        yield session
-    engine.dispose()
 
 
 def test_password_is_stored_as_argon2id_and_checked(db: Session) -> None:

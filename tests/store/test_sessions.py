@@ -3,32 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postwarden.store import sessions
-from postwarden.store.db import make_engine, migrate, session_factory
 from postwarden.store.sessions import ConsoleSession
-from postwarden.store.users import add_user
-
-SECRET = b"k" * 32
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'pw.db'}"
-    migrate(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        add_user(session, "alice", "reviewer", "alice@demo.gov.hk", actor="t", secret=SECRET)
-        session.commit()
-        yield session
-    engine.dispose()
 
 
 def test_session_row_holds_only_the_token_digest(db: Session) -> None:

@@ -35,6 +35,13 @@ from postwarden.store.quarantine import Quarantine, QuarantineError
 By = Annotated[str | None, typer.Option("--by", help="Who acts (default: cli:<os user>).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 IncidentId = Annotated[int, typer.Argument(help="The incident's number.")]
+Files = Annotated[
+    list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
+]
+Registers = Annotated[
+    list[str] | None,
+    typer.Option("--register", help="Scope against this register only (repeat)."),
+]
 
 
 def _casebook(settings: Settings) -> Casebook:
@@ -109,13 +116,8 @@ def open_cmd(
         list[str] | None,
         typer.Option("--message", help="A quarantined message id that left (repeat)."),
     ] = None,
-    files: Annotated[
-        list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
-    ] = None,
-    register: Annotated[
-        list[str] | None,
-        typer.Option("--register", help="Scope against this register only (repeat)."),
-    ] = None,
+    files: Files = None,
+    register: Registers = None,
     occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO).")] = None,
     discovered_at: Annotated[str | None, typer.Option(help="When it was found (ISO).")] = None,
     discovered_how: Annotated[str | None, typer.Option(help="How it was found.")] = None,
@@ -165,13 +167,8 @@ def add_cmd(
     message: Annotated[
         list[str] | None, typer.Option("--message", help="A quarantined message id (repeat).")
     ] = None,
-    files: Annotated[
-        list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
-    ] = None,
-    register: Annotated[
-        list[str] | None,
-        typer.Option("--register", help="Scope against this register only (repeat)."),
-    ] = None,
+    files: Files = None,
+    register: Registers = None,
     by: By = None,
 ) -> None:
     """Add more messages or files that left to an incident (a resend, a forward)."""

@@ -244,12 +244,7 @@ class Casebook:
             raise IncidentError(f"not an email address: {address!r}")
         with self._session() as session:
             incident = self._get(session, incident_id)
-            row = session.scalar(
-                select(IncidentRecipient).where(
-                    IncidentRecipient.incident_id == incident.id,
-                    IncidentRecipient.address == address,
-                )
-            )
+            row = self._recipient_at(session, incident, address)
             if row is None:
                 row = IncidentRecipient(
                     incident_id=incident.id,
@@ -317,12 +312,7 @@ class Casebook:
         address = address.strip().lower()
         with self._session() as session:
             incident = self._get(session, incident_id)
-            row = session.scalar(
-                select(IncidentRecipient).where(
-                    IncidentRecipient.incident_id == incident.id,
-                    IncidentRecipient.address == address,
-                )
-            )
+            row = self._recipient_at(session, incident, address)
             if row is None:
                 raise IncidentError(f"{address} is not a recipient of incident {incident_id}")
             row.confirmed_at = datetime.now(UTC)
@@ -451,6 +441,17 @@ class Casebook:
         if incident is None:
             raise IncidentError(f"no incident {incident_id}")
         return incident
+
+    @staticmethod
+    def _recipient_at(
+        session: Session, incident: Incident, address: str
+    ) -> IncidentRecipient | None:
+        return session.scalar(
+            select(IncidentRecipient).where(
+                IncidentRecipient.incident_id == incident.id,
+                IncidentRecipient.address == address,
+            )
+        )
 
     @staticmethod
     def _recipient(session: Session, incident: Incident, rid: int) -> IncidentRecipient:

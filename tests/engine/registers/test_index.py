@@ -219,3 +219,17 @@ def test_index_from_another_secret_is_refused(tmp_path: Path) -> None:
     import_register(_write(tmp_path / "g.csv", make_csv([HEADER, *ROWS])), "v", registers, SECRET)
     with pytest.raises(RegisterError, match="another installation secret"):
         RegisterSet(registers, b"another-secret-of-32-bytes-long!", ["v"])
+
+
+def test_import_value_holding_a_nul_hashes_as_its_own_value(tmp_path: Path) -> None:
+    # Columns travel to the hashing workers joined on NUL; a cell that holds one must not
+    # shift the rest of its column onto other records.
+    indexes = []
+    for n, name in enumerate(("CHAN Tai Man", "CHAN\x00Tai Man")):
+        registers = _registers(tmp_path / str(n))
+        rows = [HEADER, ["1", name, *ROWS[0][2:]], ROWS[1]]
+        import_register(_write(tmp_path / f"{n}.csv", make_csv(rows)), "p", registers, SECRET)
+        indexes.append(RegisterIndex.open(registers, "p"))
+    plain, nul = indexes
+    assert np.array_equal(plain.hashes, nul.hashes)
+    assert np.array_equal(plain.records, nul.records)

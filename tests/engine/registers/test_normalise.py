@@ -16,6 +16,7 @@ from postwarden.engine.registers.normalise import (
     name_zh,
     phone,
     traditional,
+    unique_candidates,
 )
 
 SAME = [
@@ -130,3 +131,42 @@ def test_traditional_converts_only_simplified_text() -> None:
 )
 def test_candidates_of_a_cell(cell: str, fields: set[Field]) -> None:
     assert {f for f, _ in candidates(cell)} == fields
+
+
+# English addresses are read part by part between commas (each part once per process): a
+# pair, a floor or a region word split over a comma still reads as written whole.
+ADDRESS_PARTS = [
+    ("Flat, A, 12/F, Block, 3, Wah Fu Estate", "block=3 estate flat=a floor=12 fu wah"),
+    ("Flat A, 12, /F, Wah Fu Estate", "estate flat=a floor=12 fu wah"),
+    ("Flat A, Floor, 12, Wah Fu Estate", "estate flat=a floor=12 fu wah"),
+    ("Flat A, 12/F, 8 Nathan Road, Hong, Kong", "8 flat=a floor=12 nathan road"),
+    ("Flat A, 12/F, 8 Nathan Road, Kowloon", "8 flat=a floor=12 nathan road"),
+    ("Flat A,, 12/F,  , 8 Nathan Road", "8 flat=a floor=12 nathan road"),
+    ("Hong Kong, Flat A, 12/F, 8 Nathan Road", "8 flat=a floor=12 hong kong nathan road"),
+]
+
+
+@pytest.mark.parametrize(("text", "normal"), ADDRESS_PARTS)
+def test_address_en_pairs_across_commas(text: str, normal: str) -> None:
+    assert address_en(text) == normal
+    # The same parts met again in another order, from the cache, read the same.
+    assert address_en(text.replace(",", " ")) == normal
+
+
+@pytest.mark.parametrize(
+    ("cell", "found"),
+    [
+        ("(852) 9123 4567", (Field.PHONE, "91234567")),
+        ("(9123) 4567", (Field.PHONE, "91234567")),
+        ("+852 9123 4567", (Field.PHONE, "91234567")),
+        ("９１２３ ４５６７", (Field.PHONE, "91234567")),
+        ("+1 415 555 0100", (Field.PHONE, "+14155550100")),
+        ("(A123456(7))", (Field.HKID, "A1234567")),
+        ("[A123456(7)]", (Field.HKID, "A1234567")),
+        ("Ａ１２３４５６（７）", (Field.HKID, "A1234567")),
+        ("V-0000001", None),
+        ("1980-03-07", None),
+    ],
+)
+def test_unique_candidates_by_first_character(cell: str, found: tuple[Field, str] | None) -> None:
+    assert unique_candidates(cell) == ([found] if found else [])

@@ -100,26 +100,31 @@ def logout(request: Request, current: Annotated[Visitor, Depends(visitor)]) -> R
     return response
 
 
+def _account_page(
+    request: Request, member: Member, *, secret: str, error: str = "", status: int = 200
+) -> Response:
+    """The account page; with ``secret``, the TOTP set-up for it (key and QR link)."""
+    uri = credentials.provisioning_uri(secret, member.name) if secret else ""
+    return console_state(request).render(
+        request,
+        "account.html",
+        status,
+        title="Your account",
+        nav="account",
+        totp_secret=secret,
+        totp_uri=uri,
+        error=error,
+    )
+
+
 @router.get("/account", name="account")
 def account(
     request: Request,
     member: Annotated[Member, Depends(require(Permission.VIEW))],
     setup: bool = False,
 ) -> Response:
-    state = console_state(request)
-    secret = uri = ""
-    if setup and not member.totp:
-        secret = credentials.new_totp_secret()
-        uri = credentials.provisioning_uri(secret, member.name)
-    return state.render(
-        request,
-        "account.html",
-        title="Your account",
-        nav="account",
-        totp_secret=secret,
-        totp_uri=uri,
-        error="",
-    )
+    secret = credentials.new_totp_secret() if setup and not member.totp else ""
+    return _account_page(request, member, secret=secret)
 
 
 @router.post("/account/totp", name="totp_enable")
@@ -139,16 +144,7 @@ def totp_enable(
             error = str(exc)
         else:
             return RedirectResponse(request.url_for("account").path + "?ok=totp", status_code=303)
-    return state.render(
-        request,
-        "account.html",
-        400,
-        title="Your account",
-        nav="account",
-        totp_secret=secret,
-        totp_uri=credentials.provisioning_uri(secret, member.name),
-        error=error,
-    )
+    return _account_page(request, member, secret=secret, error=error, status=400)
 
 
 @router.post("/account/totp/disable", name="totp_disable")
@@ -161,15 +157,8 @@ def totp_disable(
     with state.db.begin() as db:
         user = db.get(User, member.id)
         if user is None or not credentials.check_password(user, password):
-            return state.render(
-                request,
-                "account.html",
-                400,
-                title="Your account",
-                nav="account",
-                totp_secret="",
-                totp_uri="",
-                error="Wrong password: TOTP stays on.",
+            return _account_page(
+                request, member, secret="", error="Wrong password: TOTP stays on.", status=400
             )
         credentials.disable_totp(db, user, actor=member.name, secret=state.secret)
     return RedirectResponse(request.url_for("account").path, status_code=303)

@@ -149,6 +149,12 @@ def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     return db_request
 
 
+def _decide(row: ExemptionRequest, state: RequestState, member: Member, note: str) -> None:
+    row.state = state.value
+    row.decided_by, row.decided_at = member.name, datetime.now(UTC)
+    row.decision_note = note.strip() or None
+
+
 @router.post("/exemptions/requests/{request_id}/approve", name="exemption_approve")
 def approve(
     request: Request,
@@ -172,9 +178,7 @@ def approve(
             )
         except ExemptionError as exc:
             raise HTTPException(400, str(exc)) from None
-        row.state = RequestState.APPROVED.value
-        row.decided_by, row.decided_at = member.name, datetime.now(UTC)
-        row.decision_note = note.strip() or None
+        _decide(row, RequestState.APPROVED, member, note)
         row.exemption_id = grant.id
         audit.append(
             db,
@@ -202,9 +206,7 @@ def refuse(
     state = console_state(request)
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
-        row.state = RequestState.REFUSED.value
-        row.decided_by, row.decided_at = member.name, datetime.now(UTC)
-        row.decision_note = note.strip() or None
+        _decide(row, RequestState.REFUSED, member, note)
         audit.append(db, "exemption.refuse", member.name, {"request": row.id}, secret=state.secret)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=refused", status_code=303)
 

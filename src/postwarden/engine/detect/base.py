@@ -315,7 +315,35 @@ class Detector(ABC):
         return out
 
 
-class PatternDetector(Detector):
+class _BatchDetector(Detector):
+    """A detector whose checks walk a whole batch of units in one loop (`_analyze_batch`)."""
+
+    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
+        contexts = {0: context} if context else {}
+        return self._analyze_batch([unit], _unit_batch(hits), contexts).findings
+
+    def analyze_all(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        if type(self).analyze is not _BatchDetector.analyze:
+            # A subclass that refines analyze() must see every unit through it.
+            return super().analyze_all(units, hits, contexts)
+        return self._analyze_batch(units, hits, contexts)
+
+    @abstractmethod
+    def _analyze_batch(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: Mapping[int, Context],
+    ) -> FindingBatch:
+        """Findings in every unit of a batch, each with the index of its unit."""
+
+
+class PatternDetector(_BatchDetector):
     """A detector that is its patterns plus checks on each match (presidio's shape).
 
     Each hit becomes a `Candidate`; :meth:`narrow` may shrink its span, the match must not be
@@ -345,21 +373,6 @@ class PatternDetector(Detector):
         """The pattern's score, raised when a context word is near."""
         score = candidate.pattern.score
         return min(1.0, score + self.context_boost) if candidate.has_context else score
-
-    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        contexts = {0: context} if context else {}
-        return self._analyze_batch([unit], _unit_batch(hits), contexts).findings
-
-    def analyze_all(
-        self,
-        units: Sequence[TextUnit],
-        hits: HitBatch,
-        contexts: Mapping[int, Context],
-    ) -> FindingBatch:
-        if type(self).analyze is not PatternDetector.analyze:
-            # A subclass that refines analyze() must see every unit through it.
-            return super().analyze_all(units, hits, contexts)
-        return self._analyze_batch(units, hits, contexts)
 
     def _analyze_batch(
         self,
@@ -436,7 +449,7 @@ class PatternDetector(Detector):
 _NO_END = frozenset("!?。！？；;\n.")
 
 
-class ClusterDetector(Detector):
+class ClusterDetector(_BatchDetector):
     """A detector for things made of parts, such as addresses: each pattern's name is the
     kind of part it finds (``floor``, ``street``, ``district`` ...), and parts of at least
     ``min_kinds`` different kinds, each within ``max_gap`` characters of the previous one,
@@ -451,21 +464,6 @@ class ClusterDetector(Detector):
     sentence_end: ClassVar[re.Pattern[str]] = re.compile(
         r"[!?。！？；;]|\n\s*\n|(?<![A-Z])(?<!Rd)(?<!St)(?<!Ave)(?<!Bldg)(?<!Blk)(?<!No)\.\s"
     )
-
-    def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
-        contexts = {0: context} if context else {}
-        return self._analyze_batch([unit], _unit_batch(hits), contexts).findings
-
-    def analyze_all(
-        self,
-        units: Sequence[TextUnit],
-        hits: HitBatch,
-        contexts: Mapping[int, Context],
-    ) -> FindingBatch:
-        if type(self).analyze is not ClusterDetector.analyze:
-            # A subclass that refines analyze() must see every unit through it.
-            return super().analyze_all(units, hits, contexts)
-        return self._analyze_batch(units, hits, contexts)
 
     def _analyze_batch(
         self,

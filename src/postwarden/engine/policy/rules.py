@@ -56,24 +56,12 @@ def evaluate(when: When, facts: Facts, groups: Mapping[str, list[str]]) -> list[
         n = facts.attachments
         checks.append(_count("attachments", when.attachments, n, f"{n} attachment(s)"))
     if when.sender_groups is not None:
-        member = _groups_of(facts.sender, groups)
-        hit = sorted(member & set(when.sender_groups))
-        checks.append(
-            Check(
-                "sender_groups",
-                bool(hit),
-                f"sender {facts.sender} in {', '.join(hit) or 'none of them'}",
-            )
-        )
+        listed = when.sender_groups
+        checks.append(_sender_groups("sender_groups", listed, facts.sender, groups, inside=True))
     if when.not_sender_groups is not None:
-        member = _groups_of(facts.sender, groups)
-        hit = sorted(member & set(when.not_sender_groups))
+        listed = when.not_sender_groups
         checks.append(
-            Check(
-                "not_sender_groups",
-                not hit,
-                f"sender {facts.sender} in {', '.join(hit) or 'none of them'}",
-            )
+            _sender_groups("not_sender_groups", listed, facts.sender, groups, inside=False)
         )
     if when.subject_markers is not None:
         subject = facts.subject_line.casefold()
@@ -131,6 +119,15 @@ def _subjects(spec: Subjects, facts: Facts) -> Check:
     )
     evidence = f"{total} {what}" + (f" ({', '.join(parts)})" if parts else "")
     return _count("subjects", spec, total, evidence)
+
+
+def _sender_groups(
+    name: str, listed: list[str], sender: str, groups: Mapping[str, list[str]], *, inside: bool
+) -> Check:
+    """Holds when ``sender`` is in one of the ``listed`` groups (``inside``) or in none."""
+    hit = sorted(_groups_of(sender, groups) & set(listed))
+    evidence = f"sender {sender} in {', '.join(hit) or 'none of them'}"
+    return Check(name, bool(hit) == inside, evidence)
 
 
 def _groups_of(sender: str, groups: Mapping[str, list[str]]) -> set[str]:

@@ -248,8 +248,9 @@ def _read(
     if second is None or workers < 2:
         hasher = _ColumnHasher(secret)
         for chunk in itertools.chain((first,), () if second is None else (second,), chunks):
-            acc.add(hasher.hash(_take(acc, chunk, columns, ids_out, table.line), acc.rows))
+            base = acc.rows
             acc.rows += len(chunk)
+            acc.add(hasher.hash(_take(acc, chunk, columns, ids_out, table.line), base))
         return
     in_flight: deque[Future[_Hashed]] = deque()
     # Spawned, not forked: a fork of a process with threads (a console, a test runner) can
@@ -259,9 +260,10 @@ def _read(
         workers, mp_context=context, initializer=_start_worker, initargs=(secret,)
     ) as pool:
         for chunk in itertools.chain((first, second), chunks):
-            work = _take(acc, chunk, columns, ids_out, table.line)
-            in_flight.append(pool.submit(_hash_in_worker, work, acc.rows))
+            base = acc.rows
             acc.rows += len(chunk)
+            work = _take(acc, chunk, columns, ids_out, table.line)
+            in_flight.append(pool.submit(_hash_in_worker, work, base))
             while len(in_flight) > workers:
                 acc.add(in_flight.popleft().result())
         while in_flight:
@@ -275,10 +277,12 @@ def _take(
     ids_out: IO[bytes],
     last_line: int,
 ) -> list[tuple[str, str | Sequence[str]]]:
-    """Record ids and statuses of a chunk; returns its personal-data columns to hash."""
+    """Record ids and statuses of a chunk; returns its personal-data columns to hash.
+    Empties ``rows``: a chunk of rows takes several times the memory of its columns."""
     n = len(rows)
     by_field = {f: i for i, f in columns.items()}
     cols = list(zip(*rows, strict=True))  # rows come padded to the header's width
+    rows.clear()
 
     ids = [i.strip() for i in cols[by_field["id"]]]
     if not all(ids):

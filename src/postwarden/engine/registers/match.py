@@ -24,6 +24,7 @@ from postwarden.engine.registers.index import RegisterIndex
 from postwarden.engine.registers.normalise import (
     FACTS,
     NORMALISERS,
+    UNIQUE_CHARS,
     UNIQUE_FIELDS,
     Field,
     address_en,
@@ -278,8 +279,13 @@ class Collector:
         unique = find is unique_candidates
         for text in dict.fromkeys(cells):
             if text not in cache:
-                if unique and "@" not in text and _DIGIT.search(text) is None:
-                    cache[text] = 0  # no email, HKID or phone: most cells (names, words)
+                if (
+                    unique
+                    and "@" not in text
+                    and (_DIGIT.search(text) is None or len(text.strip()) > UNIQUE_CHARS)
+                ):
+                    # No email, HKID or phone: most cells (names, words, addresses).
+                    cache[text] = 0
                     continue
                 self._code(text, cache, find)
         codes = np.fromiter(map(cache.__getitem__, cells), dtype=np.int64, count=len(cells))

@@ -38,6 +38,9 @@ class Field(IntEnum):
 UNIQUE_FIELDS = frozenset({Field.HKID, Field.PHONE, Field.EMAIL})
 """Fields that identify one person on their own (design.md: a name alone never counts)."""
 
+UNIQUE_CHARS = 24
+"""The longest text (stripped) taken for an HKID or a phone number."""
+
 FACTS = {
     Field.HKID: 0,
     Field.PHONE: 1,
@@ -437,10 +440,8 @@ def candidates(text: str) -> list[tuple[Field, str]]:
         return [(Field.EMAIL, e)] if e else []
     digits = _DIGIT.search(s) is not None
     if digits and n <= 24:
-        if n <= 16 and (h := hkid(s)) is not None:
-            return [(Field.HKID, h)]
-        if (p := phone(s)) is not None:
-            return [(Field.PHONE, p)]
+        if found := _hkid_or_phone(s, n):
+            return [found]
         # Every date form starts with a digit: skip the four patterns for anything else.
         if s[0].isdigit() and (d := dob(s)) is not None:
             return [(Field.DOB, d)]
@@ -457,12 +458,26 @@ def unique_candidates(text: str) -> list[tuple[Field, str]]:
     if "@" in s:
         e = email(s)
         return [(Field.EMAIL, e)] if e else []
-    if n <= 24 and _DIGIT.search(s) is not None:
-        if n <= 16 and (h := hkid(s)) is not None:
-            return [(Field.HKID, h)]
-        if (p := phone(s)) is not None:
-            return [(Field.PHONE, p)]
+    if n <= UNIQUE_CHARS and _DIGIT.search(s) is not None and (found := _hkid_or_phone(s, n)):
+        return [found]
     return []
+
+
+_NUMERIC_STARTS = frozenset("+0123456789")
+
+
+def _hkid_or_phone(s: str, n: int) -> tuple[Field, str] | None:
+    """``s`` (stripped, ``n`` long, with a digit) as an HKID or a phone number."""
+    # ASCII is its own NFKC form: an HKID cannot start with a digit or "+", a phone
+    # number must (or with "("), so each test is skipped where it cannot succeed.
+    numeric = plain = s.isascii()
+    if plain:
+        numeric = s[0] in _NUMERIC_STARTS
+    if n <= 16 and not numeric and (h := hkid(s)) is not None:
+        return Field.HKID, h
+    if (numeric or not plain or s[0] == "(") and (p := phone(s)) is not None:
+        return Field.PHONE, p
+    return None
 
 
 def other_candidates(text: str) -> list[tuple[Field, str]]:
