@@ -368,9 +368,11 @@ def _write_arrays(acc: _Accumulator, build: Path) -> None:
     # Stable: records were appended in increasing order, so each run of equal hashes stays
     # sorted by record number, which the matcher's binary search relies on.
     order = np.argsort(hashes, kind="stable")
-    hashes = hashes[order]
     records = records[order]
     del order
+    # In place: equal hashes are alike, so only the records need the stable order (and a
+    # sorted copy of the hashes would be the import's peak of memory).
+    hashes.sort()
     if len(hashes):
         keep = np.empty(len(hashes), dtype=bool)
         keep[0] = True
