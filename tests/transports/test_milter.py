@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,15 +18,20 @@ from postwarden.outbound import MemoryOutbound
 from postwarden.settings import Settings
 from postwarden.store.quarantine import Quarantine
 from postwarden.transports.milter import (
+    CONTINUE,
     VERDICT_HEADER,
     Accept,
     Discard,
     MilterReply,
     MilterService,
+    MilterSockets,
     PostwardenMilter,
     RejectWithCode,
     TempFail,
+    _inet_port,
     milter_reply,
+    nodelay,
+    quickack,
 )
 from postwarden.transports.reply import TEMPFAIL, SmtpReply
 
@@ -226,3 +234,86 @@ def test_spool_moves_large_message_to_disk(tmp_path: Path) -> None:
     with pytest.raises(MessageTooLarge):
         spool.add_body(b"b" * 3000)
     spool.close()
+
+
+@pytest.fixture
+def server() -> Iterator[socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener
+
+
+def _option(sock: socket.socket, option: int) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, option)
+
+
+def test_quickack_and_nodelay_set_the_options_on_a_loopback_socket(
+    server: socket.socket,
+) -> None:
+    with socket.create_connection(server.getsockname()) as _client:
+        accepted, _ = server.accept()
+        with accepted:
+            # Off first: a fresh socket starts in quick-ack mode, the kernel leaves it later.
+            accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+            assert _option(accepted, socket.TCP_QUICKACK) == 0
+            assert _option(accepted, socket.TCP_NODELAY) == 0
+            assert quickack(accepted.fileno())
+            assert nodelay(accepted.fileno())
+            assert _option(accepted, socket.TCP_QUICKACK) == 1
+            assert _option(accepted, socket.TCP_NODELAY) == 1
+        # Through a duplicate: libmilter's socket stays open while we tune it.
+        assert not quickack(accepted.fileno())  # closed: -1
+    closed = os.open(os.devnull, os.O_RDONLY)
+    os.close(closed)
+    assert not nodelay(closed)
+
+
+def test_milter_sockets_claims_each_accepted_socket_once(server: socket.socket) -> None:
+    sockets = MilterSockets(server.getsockname()[1])
+    with (
+        socket.create_connection(server.getsockname()) as _first,
+        socket.create_connection(server.getsockname()) as _second,
+        socket.create_connection(server.getsockname()) as _third,
+    ):
+        one, _ = server.accept()
+        with one:
+            # Only the accepted end: not the listener, not the client ends.
+            assert sockets.claim() == (one.fileno(),)
+            assert sockets.claim() == ()  # taken by the first connection
+            two, _ = server.accept()
+            three, _ = server.accept()
+            with two, three:
+                # Two arrived together: no telling them apart, each connection takes both.
+                assert sorted(sockets.claim()) == sorted([two.fileno(), three.fileno()])
+                assert sorted(sockets.claim()) == sorted([two.fileno(), three.fileno()])
+
+
+def test_milter_connect_tunes_its_socket_and_rearms_quickack(
+    settings: Settings, inspector: ScriptedInspector, server: socket.socket
+) -> None:
+    gateway = make_gateway(settings, MemoryOutbound(), inspector)
+    milter = PostwardenMilter(MilterService(gateway), MilterSockets(server.getsockname()[1]))
+    milter._setctx(FakeCtx())
+    with socket.create_connection(server.getsockname()) as _client:
+        accepted, _ = server.accept()
+        with accepted:
+            assert milter.connect("client", socket.AF_INET, ("192.0.2.1", 4321)) == CONTINUE
+            assert _option(accepted, socket.TCP_NODELAY) == 1
+            # Each callback before a command that may span several writes re-arms it.
+            steps: list[tuple[str, Callable[[], int]]] = [
+                ("envfrom", lambda: milter.envfrom("<alice@demo.gov.hk>")),
+                ("eoh", milter.eoh),
+                ("body", lambda: milter.body(b"x")),
+            ]
+            for name, callback in steps:
+                accepted.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+                assert callback() == CONTINUE
+                assert _option(accepted, socket.TCP_QUICKACK) == 1, name
+            milter.close()  # frees the message spool
+
+
+@pytest.mark.parametrize(
+    ("listen", "port"),
+    [("inet:10027@127.0.0.1", 10027), ("inet6:10027@[::1]", 10027), ("unix:/x.sock", None)],
+)
+def test_inet_port_of_listen_address(listen: str, port: int | None) -> None:
+    assert _inet_port(listen) == port

@@ -124,7 +124,8 @@ class _UnitContexts(Mapping[int, Context]):
             self._columns[header] = columns
         if not columns or not unit.cells:
             return []
-        bounds = _cell_bounds(unit.text, unit.cells)
+        # Cells past the last headed column are not needed (bounds are found left to right).
+        bounds = _cell_bounds(unit.text, unit.cells[: columns[-1] + 1])
         cells: list[int] = []
         for i in columns:
             if 2 * i + 1 < len(bounds):
