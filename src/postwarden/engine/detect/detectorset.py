@@ -83,11 +83,13 @@ class _UnitContexts(Mapping[int, Context]):
         spans: dict[int, list[tuple[int, int]]],
         heading: re.Pattern[str] | None,
         headed: frozenset[int],
+        bounds: dict[int, list[int]],
     ) -> None:
         self._units = units
         self._spans = spans
         self._heading = heading
         self._headed = headed
+        self._bounds = bounds
         self._columns: dict[tuple[str, ...], tuple[int, ...]] = {}
 
     # One signature stands in for Mapping.get's two overloads.
@@ -124,8 +126,11 @@ class _UnitContexts(Mapping[int, Context]):
             self._columns[header] = columns
         if not columns or not unit.cells:
             return []
-        # Cells past the last headed column are not needed (bounds are found left to right).
-        bounds = _cell_bounds(unit.text, unit.cells[: columns[-1] + 1])
+        # Found once per row for every detector (several read headings): the bounds of the
+        # first cells are the same whichever cells follow, since they are found left to right.
+        bounds = self._bounds.get(u)
+        if bounds is None:
+            bounds = self._bounds[u] = _cell_bounds(unit.text, unit.cells)
         cells: list[int] = []
         for i in columns:
             if 2 * i + 1 < len(bounds):
@@ -260,6 +265,7 @@ class DetectorSet:
             unit_of[word_slice],
         )
         headed = frozenset(u for u, unit in enumerate(units) if unit.header)
+        cell_bounds: dict[int, list[int]] = {}
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
             mine = slice(bounds[index], bounds[index + 1])
@@ -275,6 +281,7 @@ class DetectorSet:
                 begins,
                 units,
                 headed,
+                cell_bounds,
                 None if detector.reads_cells else unit_of[mine],
             )
             found.append(detector.analyze_all(units, hits, contexts))
@@ -285,7 +292,7 @@ class DetectorSet:
             return findings
         unit_order = np.concatenate([np.array(batch.units, dtype=np.int64) for batch in found])
         # Stable: within a unit, detectors in their order, each detector's in its own.
-        return [findings[i] for i in np.argsort(unit_order, kind="stable").tolist()]
+        return list(map(findings.__getitem__, np.argsort(unit_order, kind="stable").tolist()))
 
     def _detector_hits(
         self, starts: Ints, ends: Ints, expressions: Ints, unit_of: Ints, begins: Ints
@@ -314,6 +321,7 @@ class DetectorSet:
         begins: Ints,
         units: Sequence[TextUnit],
         headed: frozenset[int],
+        bounds: dict[int, list[int]],
         only: Ints | None,
     ) -> Mapping[int, Context]:
         """Context of detector ``index`` (in units ``only``, when given)."""
@@ -337,15 +345,19 @@ class DetectorSet:
         heading = self._headings[index]
         if heading is None or not headed:
             return {u: Context(unit_spans) for u, unit_spans in spans.items()}
-        return _UnitContexts(units, spans, heading, headed)
+        return _UnitContexts(units, spans, heading, headed, bounds)
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
         """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
         by_id = {d.id: i for i, d in enumerate(self.detectors)}
         spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
         for index, detector in enumerate(self.detectors):
-            winners = [w for w in self._yields.get(detector.id, ()) if w in by_id]
-            if not found[index] or not any(found[by_id[w]] for w in winners):
+            # Detectors without findings win nothing: leaving them out saves a lookup per
+            # finding of a detector that yields (a phone number on every row).
+            winners = [
+                w for w in self._yields.get(detector.id, ()) if w in by_id and found[by_id[w]]
+            ]
+            if not found[index] or not winners:
                 continue
             for w in winners:
                 if w not in spans:
@@ -357,8 +369,12 @@ class DetectorSet:
                         unit_spans.sort()
             kept = FindingBatch()
             batch = found[index]
+            winner_spans = [spans[w] for w in winners]
             for u, f in zip(batch.units, batch.findings, strict=True):
-                if not any(_overlaps(spans[w].get(u, ()), f.start, f.end) for w in winners):
+                for by_unit in winner_spans:
+                    if _overlaps(by_unit.get(u, ()), f.start, f.end):
+                        break
+                else:
                     kept.add(u, f)
             found[index] = kept
 

@@ -31,6 +31,7 @@ from postwarden.engine.registers.normalise import (
     address_zh,
     candidates,
     has_cjk,
+    hkid_or_phone,
     other_candidates,
     unique_candidates,
 )
@@ -260,10 +261,15 @@ class Collector:
         if code is None:
             code = 0
             for i, (fld, norm) in enumerate(find(text)):
-                code |= (self._key(fld, norm) + 1) << (_KEY_BITS * i)
-                if fld is Field.PHONE and len(text) > 8 and sum(map(str.isdigit, text)) > 8:
-                    code |= _INTERNATIONAL  # +852 or another country code: a phone for sure
+                code |= self._field_code(text, fld, norm) << (_KEY_BITS * i)
             cache[text] = code
+        return code
+
+    def _field_code(self, text: str, fld: Field, norm: str) -> int:
+        """The packed key of one field ``text`` could be, flagged international if so."""
+        code = self._key(fld, norm) + 1
+        if fld is Field.PHONE and len(text) > 8 and sum(map(str.isdigit, text)) > 8:
+            code |= _INTERNATIONAL  # +852 or another country code: a phone for sure
         return code
 
     def _cell_entries(
@@ -278,16 +284,18 @@ class Collector:
         """Entries of table cells, classified once per distinct text."""
         unique = find is unique_candidates
         for text in dict.fromkeys(cells):
-            if text not in cache:
-                if (
-                    unique
-                    and "@" not in text
-                    and (_DIGIT.search(text) is None or len(text.strip()) > UNIQUE_CHARS)
-                ):
-                    # No email, HKID or phone: most cells (names, words, addresses).
-                    cache[text] = 0
-                    continue
+            if text in cache:
+                continue
+            if not unique or "@" in text:
                 self._code(text, cache, find)
+            elif _DIGIT.search(text) is None or len(s := text.strip()) > UNIQUE_CHARS:
+                # No email, HKID or phone: most cells (names, words, addresses).
+                cache[text] = 0
+            else:
+                # What unique_candidates would do, its shape tests passed just above: this
+                # runs on every HKID and phone cell of a table.
+                found = hkid_or_phone(s, len(s))
+                cache[text] = 0 if found is None else self._field_code(text, *found)
         codes = np.fromiter(map(cache.__getitem__, cells), dtype=np.int64, count=len(cells))
         sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
         for shift in (0, _KEY_BITS):

@@ -204,13 +204,20 @@ def has_cjk(text: str) -> bool:
 
 def hkid(value: str) -> str | None:
     """``A123456(7)``, ``a 123456 7``, ``Ａ１２３４５６（７）`` → ``A1234567``."""
-    # Only spaces and brackets go: "V-0000001" is a record id, not an HKID.
+    # Only spaces and brackets go: "V-0000001" is a record id, not an HKID.  A hyphen
+    # survives folding, so such ids (a column of them in many registers) end here.
+    if "-" in value:
+        return None
     s = _HKID_NOISE.sub("", _nfkc(value).upper())
     return s if _HKID.fullmatch(s) else None
 
 
 def phone(value: str) -> str | None:
     """Digits only, without the +852 / 852 / 00852 country code of Hong Kong."""
+    if len(value) == 8 and value.isascii() and value.isdigit():
+        # The local form as it is, and the commonest: no date pattern matches it without
+        # separators, so the tests below would only hand it back.
+        return value
     s = _nfkc(value).strip()
     if not _PHONE_SHAPE.fullmatch(s) or _DATE_YMD.fullmatch(s) or _DATE_DMY.fullmatch(s):
         return None
@@ -440,7 +447,7 @@ def candidates(text: str) -> list[tuple[Field, str]]:
         return [(Field.EMAIL, e)] if e else []
     digits = _DIGIT.search(s) is not None
     if digits and n <= 24:
-        if found := _hkid_or_phone(s, n):
+        if found := hkid_or_phone(s, n):
             return [found]
         # Every date form starts with a digit: skip the four patterns for anything else.
         if s[0].isdigit() and (d := dob(s)) is not None:
@@ -458,7 +465,7 @@ def unique_candidates(text: str) -> list[tuple[Field, str]]:
     if "@" in s:
         e = email(s)
         return [(Field.EMAIL, e)] if e else []
-    if n <= UNIQUE_CHARS and _DIGIT.search(s) is not None and (found := _hkid_or_phone(s, n)):
+    if n <= UNIQUE_CHARS and _DIGIT.search(s) is not None and (found := hkid_or_phone(s, n)):
         return [found]
     return []
 
@@ -466,7 +473,7 @@ def unique_candidates(text: str) -> list[tuple[Field, str]]:
 _NUMERIC_STARTS = frozenset("+0123456789")
 
 
-def _hkid_or_phone(s: str, n: int) -> tuple[Field, str] | None:
+def hkid_or_phone(s: str, n: int) -> tuple[Field, str] | None:
     """``s`` (stripped, ``n`` long, with a digit) as an HKID or a phone number."""
     # ASCII is its own NFKC form: an HKID cannot start with a digit or "+", a phone
     # number must (or with "("), so each test is skipped where it cannot succeed.
