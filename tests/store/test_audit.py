@@ -86,7 +86,11 @@ TAMPERING: dict[str, tuple[list[str], int, str]] = {
             "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4",
             "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104",
             "INSERT INTO audit_log (seq, created, kind, actor, data, prev_hash, hash) "
-            "SELECT 4, created, kind, actor, data, 'f' || substr(prev_hash, 2), hash "
+            # The forged link differs from the copied one in its first character, whatever
+            # that is (prev_hash is unique: a copy must never equal the original).
+            "SELECT 4, created, kind, actor, data, "
+            "CASE WHEN substr(prev_hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END "
+            "|| substr(prev_hash, 2), hash "
             "FROM audit_log WHERE seq = 3",
         ],
         4,
