@@ -3,8 +3,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postwarden.store import audit
+from postwarden.store.audit import AuditEntry
 from postwarden.store.exemptions import (
     ExemptionError,
     active_exemptions,
@@ -14,6 +17,7 @@ from postwarden.store.exemptions import (
 )
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+SECRET = b"exemption-tests-secret-0123456789"
 
 
 def _grant(session: Session, **kw: object) -> int:
@@ -22,6 +26,7 @@ def _grant(session: Session, **kw: object) -> int:
         "recipient_domain": "gmail.com",
         "reason": "chairman reads mail only at gmail",
         "granted_by": "privacy-officer",
+        "secret": SECRET,
         "now": NOW,
     }
     args.update(kw)
@@ -53,7 +58,7 @@ def test_active_exemptions_cover_subdomains_for_that_sender_only(session: Sessio
 def test_revoked_and_expired_exemptions_are_not_active(session: Session) -> None:
     revoked = _grant(session)
     _grant(session, sender="amy@reo.gov.hk", until=date(2025, 1, 11))
-    revoke_exemption(session, revoked, revoked_by="auditor")
+    revoke_exemption(session, revoked, revoked_by="auditor", secret=SECRET)
     session.commit()
     assert not active_exemptions(session, today=date(2025, 1, 10)).exempt(
         "boss@reo.gov.hk", "gmail.com"
@@ -83,8 +88,20 @@ def test_add_exemption_refuses_bad_input(
 
 def test_revoke_exemption_twice_or_unknown_is_an_error(session: Session) -> None:
     ident = _grant(session)
-    revoke_exemption(session, ident, revoked_by="x")
+    revoke_exemption(session, ident, revoked_by="x", secret=SECRET)
     with pytest.raises(ExemptionError, match="already revoked"):
-        revoke_exemption(session, ident, revoked_by="x")
+        revoke_exemption(session, ident, revoked_by="x", secret=SECRET)
     with pytest.raises(ExemptionError, match="no exemption"):
-        revoke_exemption(session, 999, revoked_by="x")
+        revoke_exemption(session, 999, revoked_by="x", secret=SECRET)
+
+
+def test_grant_and_revoke_are_each_one_audit_entry_on_a_sound_chain(session: Session) -> None:
+    ident = _grant(session)
+    revoke_exemption(session, ident, revoked_by="auditor", secret=SECRET)
+    session.commit()
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+    assert [(e.kind, e.actor) for e in entries] == [
+        ("exemption.grant", "privacy-officer"),
+        ("exemption.revoke", "auditor"),
+    ]
+    assert audit.verify(session, secret=SECRET).ok

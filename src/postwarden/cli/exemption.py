@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspecting import open_database
-from postwarden.store import audit
 from postwarden.store.exemptions import (
     ExemptionError,
     add_exemption,
@@ -68,18 +67,8 @@ def add(
                 recipient_domain=recipient_domain,
                 reason=reason,
                 granted_by=granted_by,
-                until=last_day,
-            )
-            audit.append(
-                session,
-                "exemption.add",
-                granted_by,
-                {
-                    "id": row.id,
-                    "recipient_domain": row.recipient_domain,
-                    "until": row.until.isoformat() if row.until else None,
-                },
                 secret=settings.secret(),
+                until=last_day,
             )
             session.commit()
             typer.echo(
@@ -131,10 +120,7 @@ def revoke(
     engine = open_database(settings)
     try:
         with Session(engine) as session:
-            row = revoke_exemption(session, exemption_id, revoked_by=revoked_by)
-            audit.append(
-                session, "exemption.revoke", revoked_by, {"id": row.id}, secret=settings.secret()
-            )
+            revoke_exemption(session, exemption_id, revoked_by=revoked_by, secret=settings.secret())
             session.commit()
     except ExemptionError as exc:
         raise UsageError(str(exc)) from None

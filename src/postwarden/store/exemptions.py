@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store import audit
 from postwarden.store.db import Base
 
 
@@ -77,10 +78,13 @@ def add_exemption(
     recipient_domain: str,
     reason: str,
     granted_by: str,
+    secret: bytes,
     until: date | None = None,
+    request: int | None = None,
     now: datetime | None = None,
 ) -> Exemption:
-    """Grant an exemption (the caller commits)."""
+    """Grant an exemption and append it to the audit chain, so every front end records it
+    the same way (the caller commits); ``request`` links the staff request it answers."""
     when = now or datetime.now(UTC)
     if not reason.strip():
         raise ExemptionError("an exemption needs a reason")
@@ -98,13 +102,26 @@ def add_exemption(
     )
     session.add(row)
     session.flush()
+    data: dict[str, Any] = {
+        "exemption": row.id,
+        "domain": row.recipient_domain,
+        "until": until.isoformat() if until else None,
+    }
+    if request is not None:
+        data["request"] = request
+    audit.append(session, "exemption.grant", row.granted_by, data, secret=secret)
     return row
 
 
 def revoke_exemption(
-    session: Session, exemption_id: int, *, revoked_by: str, now: datetime | None = None
+    session: Session,
+    exemption_id: int,
+    *,
+    revoked_by: str,
+    secret: bytes,
+    now: datetime | None = None,
 ) -> Exemption:
-    """Revoke an active exemption (the caller commits)."""
+    """Revoke an active exemption and audit it (the caller commits)."""
     row = session.get(Exemption, exemption_id)
     if row is None:
         raise ExemptionError(f"no exemption with id {exemption_id}")
@@ -113,6 +130,7 @@ def revoke_exemption(
     row.revoked_at = now or datetime.now(UTC)
     row.revoked_by = revoked_by
     session.flush()
+    audit.append(session, "exemption.revoke", revoked_by, {"exemption": row.id}, secret=secret)
     return row
 
 

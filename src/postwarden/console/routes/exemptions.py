@@ -174,24 +174,14 @@ def approve(
                 recipient_domain=row.recipient_domain,
                 reason=row.reason,
                 granted_by=member.name,
+                secret=state.secret,
                 until=row.until,
+                request=row.id,
             )
         except ExemptionError as exc:
             raise HTTPException(400, str(exc)) from None
         _decide(row, RequestState.APPROVED, member, note)
         row.exemption_id = grant.id
-        audit.append(
-            db,
-            "exemption.grant",
-            member.name,
-            {
-                "request": row.id,
-                "exemption": grant.id,
-                "domain": row.recipient_domain,
-                "until": row.until.isoformat() if row.until else None,
-            },
-            secret=state.secret,
-        )
     _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=approved", status_code=303)
 
@@ -220,11 +210,8 @@ def revoke(
     state = console_state(request)
     with state.db.begin() as db:
         try:
-            revoke_exemption(db, exemption_id, revoked_by=member.name)
+            revoke_exemption(db, exemption_id, revoked_by=member.name, secret=state.secret)
         except ExemptionError as exc:
             raise HTTPException(404, str(exc)) from None
-        audit.append(
-            db, "exemption.revoke", member.name, {"exemption": exemption_id}, secret=state.secret
-        )
     _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=revoked", status_code=303)
