@@ -55,6 +55,58 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """Who may use each listener and what one client may cost us (docs/security.md).
+
+    Every listener authenticates or limits its callers; these are the knobs, with defaults
+    that are safe on a fresh install (loopback only, organisation senders only).
+    """
+
+    client_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    """Networks whose clients may hand mail to ``relay`` / ``serve --smtp``."""
+    foreign_senders: bool = False
+    """Whether the relay takes envelope senders outside the organisation's domains."""
+    max_recipients: int = 1000
+    """Recipients per message; the next RCPT is answered ``452`` (RFC 5321 §4.5.3.1.10)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed."""
+    subaddress_separators: str = "+"
+    """Characters that start a sub-address (``alice+tag@org`` is alice) for four eyes."""
+    aliases_file: str | None = None
+    """An aliases(5) file mapping role and alias addresses to people, for four eyes."""
+    api_requests_per_minute: int = 60
+    """Check API calls per token per minute before ``429``."""
+    smtp_command_timeout: float = 300.0
+    """Seconds a client may take for one SMTP command (RFC 5321 §4.5.3.2.7: 5 minutes)."""
+    smtp_data_timeout: float = 600.0
+    """Seconds for the whole DATA transfer."""
+    smtp_session_timeout: float = 1800.0
+    """Seconds for one whole SMTP session."""
+    http_header_timeout: float = 10.0
+    """Seconds for an HTTP client to send its request line and headers."""
+    http_body_timeout: float = 60.0
+    """Seconds for an HTTP client to send its request body."""
+    http_keepalive_timeout: float = 5.0
+    """Seconds an idle keep-alive HTTP connection stays open."""
+    max_connections: int = 200
+    """Open connections per listener."""
+    max_connections_per_client: int = 20
+    """Open connections per client address per listener."""
+    spool_bytes: int = 1024 * 1024
+    """A request or message body past this size is spooled to disk, not held in memory."""
+    inspection_memory_bytes: int = 512 * 1024 * 1024
+    """Message bytes inspected at once across a process; more waits its turn."""
+
+    def with_overrides(self, values: dict[str, Any]) -> Access:
+        known = {f.name for f in fields(self)}
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown access setting(s): {', '.join(sorted(unknown))}")
+        tupled = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return replace(self, **tupled)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """What ``postwarden init`` records in ``DATA_DIR/settings.json``."""
 
@@ -64,6 +116,7 @@ class Settings:
     next_hop: str | None = None
     database_url: str | None = None
     limits: Limits = field(default_factory=Limits)
+    access: Access = field(default_factory=Access)
 
     @property
     def settings_file(self) -> Path:
@@ -112,6 +165,7 @@ class Settings:
             "next_hop": self.next_hop,
             "database_url": self.database_url,
             "limits": asdict(self.limits),
+            "access": asdict(self.access),
         }
 
 
@@ -184,6 +238,7 @@ def load_settings(data_dir: Path) -> Settings:
         raise SettingsError(f"cannot read {path}: {exc}") from None
     try:
         limits = Limits().with_overrides(dict(raw.get("limits") or {}))
+        access = Access().with_overrides(dict(raw.get("access") or {}))
         return Settings(
             data_dir=data_dir,
             org_domains=tuple(raw.get("org_domains") or ()),
@@ -191,6 +246,7 @@ def load_settings(data_dir: Path) -> Settings:
             next_hop=raw.get("next_hop"),
             database_url=raw.get("database_url"),
             limits=limits,
+            access=access,
         )
     except (TypeError, AttributeError) as exc:
         raise SettingsError(f"invalid {path}: {exc}") from None
