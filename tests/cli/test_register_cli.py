@@ -136,3 +136,22 @@ def test_check_json_counts_register_subjects(data_dir: Path, tmp_path: Path) -> 
     assert verdict["subjects"] == {"voters": 1}
     (finding,) = [f for f in verdict["findings"] if f["detector"] == "register:voters"]
     assert finding == {"detector": "register:voters", "count": 1, "where": "body"}
+
+
+def test_register_remembers_its_mapping_for_a_reimport(data_dir: Path, tmp_path: Path) -> None:
+    rows = [["Ref", "Who", "Mobile no"], ["A1", "CHAN Tai Man", "9123 4567"]]
+    path = tmp_path / "p.xlsx"
+    path.write_bytes(make_xlsx({"S": rows}))
+    args = ("register", "import", str(path), "--name", "p")
+    code, _, err = run_cli(data_dir, *args, "--map", "Ref=id", "--map", "Who=name_en")
+    assert code == 0, err
+    code, out, _ = run_cli(data_dir, "register", "list", "--json")
+    (listed,) = json.loads(out)
+    assert listed["mapping"] == {"Ref": "id", "Who": "name_en"}
+    code, out, _ = run_cli(data_dir, "register", "list")
+    assert "--map Ref=id --map Who=name_en" in out
+    # Re-imported without --map, the file is read as the last import read it.
+    code, out, err = run_cli(data_dir, *args)
+    assert code == 0, err
+    assert "name_en 1" in out
+    assert "ignored columns" not in out

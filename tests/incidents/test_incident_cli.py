@@ -283,3 +283,32 @@ def test_incident_changes_are_in_a_valid_audit_chain(leak: Leak, incident: int) 
     assert "incident.open" in kinds
     list_out = cli(leak.data_dir, "incident", "list", "--json").stdout
     assert json.loads(list_out)[-1]["subjects"] == LEAKED
+
+
+def test_incident_letters_read_the_file_as_the_register_was_imported(tmp_path: Path) -> None:
+    small = build_leak(tmp_path, leaked=6, extra=2, deceased=1)
+    # The office's own headings, which only an explicit mapping explains.
+    renamed = tmp_path / "roll.csv"
+    lines = small.register_file.read_text(encoding="utf-8").splitlines()
+    heads = lines[0].split(",")
+    lines[0] = ",".join(f"col {n}" for n in range(len(heads)))
+    renamed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    maps = [a for n, h in enumerate(heads) for a in ("--map", f"col {n}={h}")]
+    cli(small.data_dir, "register", "import", str(renamed), "--name", "voters", *maps)
+    opened = cli(
+        small.data_dir, "incident", "open", "--title", "t", "--files", str(small.intended), "--json"
+    )
+    out = tmp_path / "letters"
+    cli(
+        small.data_dir,
+        "incident",
+        "letters",
+        str(json.loads(opened.stdout)["id"]),
+        "--register-file",
+        str(renamed),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    )
+    assert len(read_csv(out / "mail-merge.csv")) == 5  # six leaked, one of them deceased

@@ -16,8 +16,14 @@ from sqlalchemy.orm import Session
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, read_input_file, state
 from postwarden.cli.inspecting import open_database
+from postwarden.cli.register import parse_maps
 from postwarden.engine import Inspector
-from postwarden.engine.registers import RegisterError, RegisterFileError, RegisterSet
+from postwarden.engine.registers import (
+    RegisterError,
+    RegisterFileError,
+    RegisterSet,
+    register_info,
+)
 from postwarden.incidents.casebook import Casebook, Details, IncidentError, Status
 from postwarden.incidents.clearfile import clear_rows
 from postwarden.incidents.facts import IncidentFacts
@@ -454,7 +460,10 @@ def letters_cmd(
     ] = None,
     map_: Annotated[
         list[str] | None,
-        typer.Option("--map", help="COLUMN=FIELD, as for register import (repeat)."),
+        typer.Option(
+            "--map",
+            help="COLUMN=FIELD, as for register import (repeat; default: as it was imported).",
+        ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
     by: By = None,
@@ -470,14 +479,13 @@ def letters_cmd(
         register = in_scope[0]
     if not register_file.is_file():
         raise UsageError(f"no such file: {register_file}")
-    overrides: dict[str, str] = {}
-    for item in map_ or []:
-        column, sep, field = item.partition("=")
-        if not sep:
-            raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
-        overrides[column] = field
+    # The register remembers how its import read the file; --map overrides that.
+    info = register_info(settings.registers_dir, register)
+    overrides = parse_maps(map_) if map_ is not None or info is None else info.mapping
+    encoding = info.encoding if info is not None else None
     try:
-        selection = select_addressees(clear_rows(register_file, overrides), register, facts)
+        rows = clear_rows(register_file, overrides, encoding)
+        selection = select_addressees(rows, register, facts)
         run = write_letters(facts, selection, out, workers=workers)
     except (RegisterFileError, ValueError) as exc:
         raise UsageError(str(exc)) from None

@@ -14,10 +14,12 @@ from postwarden.engine.registers import (
     FIELDS,
     RegisterError,
     RegisterFileError,
+    RegisterInfo,
     RegisterSet,
     drop,
     import_register,
     list_registers,
+    register_info,
 )
 from postwarden.settings import Settings, SettingsError
 
@@ -34,7 +36,8 @@ def open_registers(settings: Settings, names: Iterable[str] | None = None) -> Re
         raise OperationalError(str(exc)) from None
 
 
-def _parse_maps(maps: list[str] | None) -> dict[str, str]:
+def parse_maps(maps: list[str] | None) -> dict[str, str]:
+    """``--map COLUMN=FIELD`` options as column → field; a malformed one is a usage error."""
     out: dict[str, str] = {}
     for item in maps or ():
         column, sep, field = item.rpartition("=")
@@ -62,9 +65,14 @@ def import_cmd(
 ) -> None:
     """Import (or replace) a register; only keyed hashes, record ids and statuses are kept."""
     settings = state(ctx).settings()
-    overrides = _parse_maps(maps)
+    overrides = parse_maps(maps)
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
+    previous = register_info(settings.registers_dir, name) if maps is None else None
+    if previous is not None:
+        # A re-import reads the new file as the last one was read, unless told otherwise.
+        overrides = previous.mapping
+        encoding = encoding or previous.encoding
     try:
         secret = settings.secret()
         result = import_register(
@@ -103,6 +111,8 @@ def list_cmd(
                         "fields": i.fields,
                         "statuses": list(i.statuses),
                         "imported_at": i.imported_at,
+                        "mapping": i.mapping,
+                        "encoding": i.encoding,
                     }
                     for i in infos
                 ],
@@ -114,7 +124,16 @@ def list_cmd(
         typer.echo("no registers (postwarden register import FILE --name NAME)")
         return
     for i in infos:
-        typer.echo(f"{i.name}\t{i.rows:,} records\t{','.join(i.fields)}\timported {i.imported_at}")
+        line = f"{i.name}\t{i.rows:,} records\t{','.join(i.fields)}\timported {i.imported_at}"
+        typer.echo(line + _reading(i))
+
+
+def _reading(info: RegisterInfo) -> str:
+    """How the import read its file, as the options that would repeat it."""
+    opts = [f"--map {column}={field}" for column, field in info.mapping.items()]
+    if info.encoding:
+        opts.append(f"--encoding {info.encoding}")
+    return "\t" + " ".join(opts) if opts else ""
 
 
 @register_app.command("drop")

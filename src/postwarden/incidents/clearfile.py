@@ -14,10 +14,12 @@ from postwarden.engine.registers.table import RegisterTable, map_columns
 __all__ = ["clear_rows", "memory_copy"]
 
 
-def clear_rows(path: Path, overrides: Mapping[str, str]) -> Iterator[dict[str, str]]:
+def clear_rows(
+    path: Path, overrides: Mapping[str, str], encoding: str | None = None
+) -> Iterator[dict[str, str]]:
     """Each row of a clear register file (csv or xlsx) as field → value, columns mapped as
     ``register import`` maps them (``overrides`` are its ``--map COLUMN=FIELD``)."""
-    table = RegisterTable(path)
+    table = RegisterTable(path, encoding)
     columns = map_columns(table.header, overrides).columns
     for chunk in table.chunks(10_000):
         for row in chunk:

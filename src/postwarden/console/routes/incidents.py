@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
-from postwarden.engine.registers import RegisterFileError
+from postwarden.engine.registers import RegisterFileError, register_info
 from postwarden.incidents.casebook import Casebook, IncidentError, Status
 from postwarden.incidents.clearfile import clear_rows, memory_copy
 from postwarden.incidents.facts import IncidentFacts
@@ -217,9 +217,15 @@ def download_letters(
             if not sep:
                 return _detail(request, facts, f"Mapping lines read COLUMN=FIELD: {line!r}.", 400)
             overrides[column.strip()] = field.strip()
+    # An empty mapping reads the file as the register's import read its own.
+    info = register_info(state.settings.registers_dir, register)
+    if info is not None and not overrides:
+        overrides = info.mapping
+    encoding = info.encoding if info is not None else None
     with memory_copy(register_file.file) as clear:
         try:
-            selection = select_addressees(clear_rows(clear, overrides), register, facts)
+            rows = clear_rows(clear, overrides, encoding)
+            selection = select_addressees(rows, register, facts)
         except (RegisterFileError, ValueError) as exc:
             # The reader names the memory file; the officer knows the upload by its name.
             message = str(exc).replace(str(clear), register_file.filename or "the file")

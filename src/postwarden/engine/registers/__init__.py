@@ -14,6 +14,7 @@ from postwarden.engine.registers.index import (
     check_name,
     drop,
     list_registers,
+    register_info,
 )
 from postwarden.engine.registers.match import RegisterMatch
 from postwarden.engine.registers.normalise import Field
@@ -34,4 +35,5 @@ __all__ = [
     "drop",
     "import_register",
     "list_registers",
+    "register_info",
 ]

@@ -204,6 +204,8 @@ def import_register(
                 imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 key_id=digester.key_id,
                 source=path.name,
+                mapping=dict(overrides or {}),
+                encoding=encoding,
             )
             with _private(build / "meta.json") as out:
                 out.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1).encode())

@@ -25,7 +25,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,10 @@ class RegisterInfo:
     imported_at: str
     key_id: str
     source: str
+    mapping: dict[str, str] = field(default_factory=dict)
+    """The ``--map COLUMN=FIELD`` the import was given: column names, never data."""
+    encoding: str | None = None
+    """The ``--encoding`` the import was given, if any."""
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> RegisterInfo:
@@ -73,6 +77,8 @@ class RegisterInfo:
             imported_at=str(raw["imported_at"]),
             key_id=str(raw["key_id"]),
             source=str(raw.get("source", "")),
+            mapping={str(k): str(v) for k, v in (raw.get("mapping") or {}).items()},
+            encoding=str(raw["encoding"]) if raw.get("encoding") else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -85,6 +91,8 @@ class RegisterInfo:
             "imported_at": self.imported_at,
             "key_id": self.key_id,
             "source": self.source,
+            "mapping": self.mapping,
+            "encoding": self.encoding,
         }
 
 
@@ -180,6 +188,15 @@ def current_generation(registers_dir: Path, name: str) -> str | None:
     try:
         return os.readlink(registers_dir / name)
     except (FileNotFoundError, OSError):
+        return None
+
+
+def register_info(registers_dir: Path, name: str) -> RegisterInfo | None:
+    """What ``name``'s current import recorded, or ``None`` when there is no such register."""
+    try:
+        meta = json.loads((registers_dir / check_name(name) / "meta.json").read_bytes())
+        return RegisterInfo.from_json(meta)
+    except (OSError, ValueError, KeyError):
         return None
 
 
