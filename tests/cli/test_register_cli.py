@@ -147,7 +147,7 @@ def test_register_remembers_its_mapping_for_a_reimport(data_dir: Path, tmp_path:
     assert code == 0, err
     code, out, _ = run_cli(data_dir, "register", "list", "--json")
     (listed,) = json.loads(out)
-    assert listed["mapping"] == {"Ref": "id", "Who": "name_en"}
+    assert listed["reading"]["mapping"] == {"Ref": "id", "Who": "name_en"}
     code, out, _ = run_cli(data_dir, "register", "list")
     assert "--map Ref=id --map Who=name_en" in out
     # Re-imported without --map, the file is read as the last import read it.
@@ -155,3 +155,22 @@ def test_register_remembers_its_mapping_for_a_reimport(data_dir: Path, tmp_path:
     assert code == 0, err
     assert "name_en 1" in out
     assert "ignored columns" not in out
+
+
+def test_register_import_sheet_and_header_row(data_dir: Path, tmp_path: Path) -> None:
+    people = [["Ref", "English name", "Mobile no"], ["A1", "CHAN Tai Man", "9123 4567"]]
+    book = {"Cover": [["Voters, 2026"]], "Roll": [["Register of voters"], [], *people]}
+    path = tmp_path / "roll.xlsx"
+    path.write_bytes(make_xlsx(book))
+    args = ("register", "import", str(path), "--name", "roll")
+    code, _, err = run_cli(data_dir, *args, "--sheet", "Nope")
+    assert code == 1
+    assert "no sheet 'Nope'" in err
+    code, out, err = run_cli(data_dir, *args, "--sheet", "Roll", "--header-row", "3")
+    assert code == 0, err
+    assert "name_en 1" in out
+    code, out, _ = run_cli(data_dir, "register", "list")
+    assert "--sheet Roll --header-row 3" in out
+    code, out, err = run_cli(data_dir, *args)  # remembered
+    assert code == 0, err
+    assert "phone 1" in out

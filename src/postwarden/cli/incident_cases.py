@@ -19,6 +19,7 @@ from postwarden.cli.inspecting import open_database
 from postwarden.cli.register import parse_maps
 from postwarden.engine import Inspector
 from postwarden.engine.registers import (
+    Reading,
     RegisterError,
     RegisterFileError,
     RegisterSet,
@@ -481,10 +482,11 @@ def letters_cmd(
         raise UsageError(f"no such file: {register_file}")
     # The register remembers how its import read the file; --map overrides that.
     info = register_info(settings.registers_dir, register)
-    overrides = parse_maps(map_) if map_ is not None or info is None else info.mapping
-    encoding = info.encoding if info is not None else None
+    reading = info.reading if info is not None else Reading()
+    if map_ is not None:
+        reading = dataclasses.replace(reading, mapping=parse_maps(map_))
     try:
-        rows = clear_rows(register_file, overrides, encoding)
+        rows = clear_rows(register_file, reading)
         selection = select_addressees(rows, register, facts)
         run = write_letters(facts, selection, out, workers=workers)
     except (RegisterFileError, ValueError) as exc:

@@ -12,9 +12,9 @@ import typer
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.engine.registers import (
     FIELDS,
+    Reading,
     RegisterError,
     RegisterFileError,
-    RegisterInfo,
     RegisterSet,
     drop,
     import_register,
@@ -62,21 +62,35 @@ def import_cmd(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="Text encoding of a csv (default: UTF-8).")
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="The workbook's sheet (default: the first).")
+    ] = None,
+    header_row: Annotated[
+        int | None,
+        typer.Option("--header-row", min=1, help="Row of the column headings (default: 1)."),
+    ] = None,
 ) -> None:
-    """Import (or replace) a register; only keyed hashes, record ids and statuses are kept."""
+    """Import (or replace) a register; only keyed hashes, record ids and statuses are kept.
+
+    A re-import reads the new file as the register's last import read its own (mapping,
+    encoding, sheet, header row); each option given replaces that part.
+    """
     settings = state(ctx).settings()
-    overrides = parse_maps(maps)
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
-    previous = register_info(settings.registers_dir, name) if maps is None else None
-    if previous is not None:
-        # A re-import reads the new file as the last one was read, unless told otherwise.
-        overrides = previous.mapping
-        encoding = encoding or previous.encoding
+    info = register_info(settings.registers_dir, name)
+    last = info.reading if info is not None else Reading()
     try:
         secret = settings.secret()
         result = import_register(
-            file, name, settings.registers_dir, secret, overrides=overrides, encoding=encoding
+            file,
+            name,
+            settings.registers_dir,
+            secret,
+            overrides=parse_maps(maps) if maps is not None else last.mapping,
+            encoding=encoding or last.encoding,
+            sheet=sheet if sheet is not None else last.sheet,
+            header_row=header_row or last.header_row,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -111,8 +125,7 @@ def list_cmd(
                         "fields": i.fields,
                         "statuses": list(i.statuses),
                         "imported_at": i.imported_at,
-                        "mapping": i.mapping,
-                        "encoding": i.encoding,
+                        "reading": i.reading.to_json(),
                     }
                     for i in infos
                 ],
@@ -125,15 +138,8 @@ def list_cmd(
         return
     for i in infos:
         line = f"{i.name}\t{i.rows:,} records\t{','.join(i.fields)}\timported {i.imported_at}"
-        typer.echo(line + _reading(i))
-
-
-def _reading(info: RegisterInfo) -> str:
-    """How the import read its file, as the options that would repeat it."""
-    opts = [f"--map {column}={field}" for column, field in info.mapping.items()]
-    if info.encoding:
-        opts.append(f"--encoding {info.encoding}")
-    return "\t" + " ".join(opts) if opts else ""
+        options = " ".join(i.reading.options())
+        typer.echo(line + (f"\t{options}" if options else ""))
 
 
 @register_app.command("drop")

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from postwarden.engine.registers.table import RegisterTable, map_columns
+from postwarden.engine.registers.table import Reading, map_columns
 
 __all__ = ["clear_rows", "memory_copy"]
 
 
-def clear_rows(
-    path: Path, overrides: Mapping[str, str], encoding: str | None = None
-) -> Iterator[dict[str, str]]:
-    """Each row of a clear register file (csv or xlsx) as field → value, columns mapped as
-    ``register import`` maps them (``overrides`` are its ``--map COLUMN=FIELD``)."""
-    table = RegisterTable(path, encoding)
-    columns = map_columns(table.header, overrides).columns
+def clear_rows(path: Path, reading: Reading) -> Iterator[dict[str, str]]:
+    """Each row of a clear register file (csv or xlsx) as field → value, read as
+    ``register import`` read the register (``reading``: its mapping, encoding, sheet...)."""
+    table = reading.open(path)
+    columns = map_columns(table.header, reading.mapping).columns
     for chunk in table.chunks(10_000):
         for row in chunk:
             yield {field: row[i] if i < len(row) else "" for i, field in columns.items()}

@@ -6,6 +6,7 @@ which stays with that role; an admin sees the ``incident.*`` entries in the audi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
-from postwarden.engine.registers import RegisterFileError, register_info
+from postwarden.engine.registers import Reading, RegisterFileError, register_info
 from postwarden.incidents.casebook import Casebook, IncidentError, Status
 from postwarden.incidents.clearfile import clear_rows, memory_copy
 from postwarden.incidents.facts import IncidentFacts
@@ -219,12 +220,12 @@ def download_letters(
             overrides[column.strip()] = field.strip()
     # An empty mapping reads the file as the register's import read its own.
     info = register_info(state.settings.registers_dir, register)
-    if info is not None and not overrides:
-        overrides = info.mapping
-    encoding = info.encoding if info is not None else None
+    reading = info.reading if info is not None else Reading()
+    if overrides:
+        reading = dataclasses.replace(reading, mapping=overrides)
     with memory_copy(register_file.file) as clear:
         try:
-            rows = clear_rows(clear, overrides, encoding)
+            rows = clear_rows(clear, reading)
             selection = select_addressees(rows, register, facts)
         except (RegisterFileError, ValueError) as exc:
             # The reader names the memory file; the officer knows the upload by its name.

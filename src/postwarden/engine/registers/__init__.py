@@ -19,12 +19,13 @@ from postwarden.engine.registers.index import (
 from postwarden.engine.registers.match import RegisterMatch
 from postwarden.engine.registers.normalise import Field
 from postwarden.engine.registers.registry import RegisterSet
-from postwarden.engine.registers.table import FIELDS, RegisterFileError
+from postwarden.engine.registers.table import FIELDS, Reading, RegisterFileError
 
 __all__ = [
     "FIELDS",
     "Field",
     "ImportResult",
+    "Reading",
     "RegisterError",
     "RegisterFileError",
     "RegisterIndex",

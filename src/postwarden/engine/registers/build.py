@@ -32,7 +32,13 @@ from postwarden.engine.registers.index import (
     remove_stale,
 )
 from postwarden.engine.registers.normalise import NORMALISERS, UNIQUE_FIELDS, Field, has_cjk
-from postwarden.engine.registers.table import RegisterFileError, RegisterTable, Row, map_columns
+from postwarden.engine.registers.table import (
+    Reading,
+    RegisterFileError,
+    RegisterTable,
+    Row,
+    map_columns,
+)
 
 CHUNK_ROWS = 100_000
 _CACHE_MAX = 300_000
@@ -169,6 +175,8 @@ def import_register(
     *,
     overrides: Mapping[str, str] | None = None,
     encoding: str | None = None,
+    sheet: str | None = None,
+    header_row: int = 1,
     chunk_rows: int = CHUNK_ROWS,
     workers: int | None = None,
 ) -> ImportResult:
@@ -181,8 +189,9 @@ def import_register(
     """
     check_name(name)
     digester = Digester(secret)
-    table = RegisterTable(path, encoding)
-    columns = map_columns(table.header, overrides or {})
+    reading = Reading(dict(overrides or {}), encoding, sheet, header_row)
+    table = reading.open(path)
+    columns = map_columns(table.header, reading.mapping)
     workers = workers or min(4, os.cpu_count() or 1)
     with locked(registers_dir, name):
         remove_stale(registers_dir, name)
@@ -204,8 +213,7 @@ def import_register(
                 imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 key_id=digester.key_id,
                 source=path.name,
-                mapping=dict(overrides or {}),
-                encoding=encoding,
+                reading=reading,
             )
             with _private(build / "meta.json") as out:
                 out.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1).encode())

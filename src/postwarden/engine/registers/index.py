@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers.table import Reading
+
 FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _TOKEN = re.compile(r"[0-9a-f]{16}")
@@ -62,10 +64,8 @@ class RegisterInfo:
     imported_at: str
     key_id: str
     source: str
-    mapping: dict[str, str] = field(default_factory=dict)
-    """The ``--map COLUMN=FIELD`` the import was given: column names, never data."""
-    encoding: str | None = None
-    """The ``--encoding`` the import was given, if any."""
+    reading: Reading = field(default_factory=Reading)
+    """How the import read its file (mapping, encoding, sheet, header row)."""
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> RegisterInfo:
@@ -77,8 +77,7 @@ class RegisterInfo:
             imported_at=str(raw["imported_at"]),
             key_id=str(raw["key_id"]),
             source=str(raw.get("source", "")),
-            mapping={str(k): str(v) for k, v in (raw.get("mapping") or {}).items()},
-            encoding=str(raw["encoding"]) if raw.get("encoding") else None,
+            reading=Reading.from_json(raw.get("reading") or {}),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -91,8 +90,7 @@ class RegisterInfo:
             "imported_at": self.imported_at,
             "key_id": self.key_id,
             "source": self.source,
-            "mapping": self.mapping,
-            "encoding": self.encoding,
+            "reading": self.reading.to_json(),
         }
 
 

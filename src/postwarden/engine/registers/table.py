@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -213,11 +214,66 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
     return ColumnMap(columns=columns, ignored=tuple(ignored))
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How a register file is read: what ``register import`` was told, kept with the register
+    (column names and options only, never data) so that re-imports and letters read alike."""
+
+    mapping: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """``--map COLUMN=FIELD``: column heading → field."""
+    encoding: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+
+    def open(self, path: Path) -> RegisterTable:
+        return RegisterTable(path, self.encoding, sheet=self.sheet, header_row=self.header_row)
+
+    def options(self) -> list[str]:
+        """The command-line options that read a file this way."""
+        out = [f"--map {column}={fld}" for column, fld in self.mapping.items()]
+        if self.encoding:
+            out.append(f"--encoding {self.encoding}")
+        if self.sheet is not None:
+            out.append(f"--sheet {self.sheet}")
+        if self.header_row != 1:
+            out.append(f"--header-row {self.header_row}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mapping": dict(self.mapping),
+            "encoding": self.encoding,
+            "sheet": self.sheet,
+            "header_row": self.header_row,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Reading:
+        return cls(
+            mapping={str(k): str(v) for k, v in (raw.get("mapping") or {}).items()},
+            encoding=str(raw["encoding"]) if raw.get("encoding") else None,
+            sheet=str(raw["sheet"]) if raw.get("sheet") is not None else None,
+            header_row=int(raw.get("header_row") or 1),
+        )
+
+
 class RegisterTable:
     """An open register file: its header and its rows, read lazily in chunks."""
 
-    def __init__(self, path: Path, encoding: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        encoding: str | None = None,
+        *,
+        sheet: str | None = None,
+        header_row: int = 1,
+    ) -> None:
+        """``sheet`` names a workbook's sheet (default: the first); ``header_row`` is the
+        1-based row holding the column headings (rows above it, a title block, are skipped)."""
+        if header_row < 1:
+            raise ValueError(f"the header row is counted from 1, got {header_row}")
         self.path = path
+        self.sheet = sheet
         try:
             with path.open("rb") as fh:
                 head = fh.read(8)
@@ -228,11 +284,15 @@ class RegisterTable:
         # Workbooks by content, not name: xlsx/xlsm/ods are zips, xls is an OLE file.
         self.is_workbook = head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
         self.encoding = encoding
+        if sheet is not None and not self.is_workbook:
+            raise ValueError(f"{path} is not a workbook: it has no sheet {sheet!r}")
         self._rows = self._workbook_rows() if self.is_workbook else self._csv_rows()
+        for _ in range(header_row - 1):
+            self._next_row()
         self.header = [h.strip() for h in self._next_row()]
         if not any(self.header):
-            raise RegisterFileError(f"{path} has no header row")
-        self.line = 1
+            raise RegisterFileError(f"{path} has no header row (row {header_row})")
+        self.line = header_row
 
     def _next_row(self) -> Row:
         try:
@@ -267,7 +327,15 @@ class RegisterTable:
 
         try:
             book = CalamineWorkbook.from_path(str(self.path))
-            sheet = book.get_sheet_by_index(0)
+            if self.sheet is not None and self.sheet not in book.sheet_names:
+                raise RegisterFileError(
+                    f"{self.path} has no sheet {self.sheet!r} ({', '.join(book.sheet_names)})"
+                )
+            sheet = (
+                book.get_sheet_by_name(self.sheet)
+                if self.sheet is not None
+                else book.get_sheet_by_index(0)
+            )
             rows = sheet.iter_rows()
         except (CalamineError, ValueError, OSError) as exc:
             raise RegisterFileError(f"cannot read workbook {self.path}: {exc}") from None
