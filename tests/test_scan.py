@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import mailbox
+import os
 import random
+import signal
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.engine.registers.people import People, generate
@@ -16,7 +20,8 @@ from typer.testing import CliRunner
 
 from postwarden.cli import app
 from postwarden.engine.registers import import_register
-from postwarden.settings import init_data_dir
+from postwarden.scan import ScanResult, run_scan, scan_items
+from postwarden.settings import init_data_dir, load_settings
 
 COLUMNS = ("id", "name_en", "hkid", "address_en", "phone")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -187,3 +192,74 @@ def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
     second = _scan(data_dir, str(share), "--state", str(state))
     assert second["resumed"] == 1
     assert second["subjects"] == {"voters": 25}
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[Any]:
+    """A real Dask cluster on loopback: a scheduler and two worker processes (with nannies)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        protocol="tcp",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.mark.slow
+def test_scan_on_a_dask_cluster_equals_the_local_scan(
+    tree: tuple[Path, Path, dict[str, int]], dask_cluster: Any, tmp_path: Path
+) -> None:
+    data_dir, root, planted = tree
+    # Every planted extract and decoy, and one department of ordinary files (~130 items).
+    paths = [str(root / d) for d in ("finance", "archive", "mail", "hr", "dept0")]
+    local = _scan(data_dir, *paths, "--state", str(tmp_path / "local.state"))
+    remote = _scan(
+        data_dir,
+        *paths,
+        "--state",
+        str(tmp_path / "cluster.state"),
+        "--scheduler",
+        dask_cluster.scheduler_address,
+    )
+    assert remote["scanned"] == local["scanned"]
+    assert remote["subjects"] == local["subjects"]
+    assert remote["files"] == local["files"]  # file for file, every count and member
+    assert {f["path"] for f in remote["files"] if f["subjects"]} == set(planted)  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_scan_on_a_dask_cluster_survives_a_worker_killed(
+    tree: tuple[Path, Path, dict[str, int]], dask_cluster: Any
+) -> None:
+    from distributed import Client
+
+    data_dir, root, planted = tree
+    settings = load_settings(data_dir)
+    items = list(scan_items([root / "mail", root / "dept1", root / "dept2"]))
+    with Client(dask_cluster.scheduler_address, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_one(_result: ScanResult) -> None:
+        if not killed:  # after the first shard is in: one worker dies with its shards
+            killed.append(next(iter(pids.values())))
+            os.kill(killed[0], signal.SIGKILL)
+
+    run = run_scan(
+        items,
+        limits=settings.limits,
+        registers_dir=settings.registers_dir,
+        secret=settings.secret(),
+        progress=kill_one,
+        scheduler=dask_cluster.scheduler_address,
+        data_dir=data_dir,
+    )
+    assert killed
+    assert [r.key for r in run.results] == [i.key for i in items]  # every item, once
+    found = {r.key: r.subjects["voters"] for r in run.results if r.subjects}
+    assert found == {k: v for k, v in planted.items() if "/mail/" in k}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from email.message import EmailMessage
-from mimetypes import guess_type
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,20 +18,6 @@ from postwarden.model import UNINSPECTABLE
 incident_app = typer.Typer(
     help="Breach response: scope a leak, incidents, letters, report.", no_args_is_help=True
 )
-
-
-def as_message(path: Path, data: bytes) -> bytes:
-    """A leaked file as the engine reads it: an .eml is the message itself; anything else
-    (xlsx, csv, docx, pdf, zip ...) becomes the one attachment of a bare message, so every
-    extractor, limit and nesting rule of the gateway applies unchanged."""
-    if path.suffix.lower() == ".eml":
-        return data
-    msg = EmailMessage()
-    msg["Subject"] = f"incident file {path.name}"
-    # The extractors sniff the content; the declared type is only a hint.
-    maintype, _, subtype = (guess_type(path.name)[0] or "application/octet-stream").partition("/")
-    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
-    return msg.as_bytes()
 
 
 @incident_app.command("scope")
@@ -60,7 +44,7 @@ def scope(
     everyone: set[int] = set()
     per_file: list[dict[str, Any]] = []
     for path, data in raws:
-        report = inspector.inspect(as_message(path, data))
+        report = inspector.inspect_named(path.name, data)
         records = report.record_ids.get(register, set())
         everyone |= records
         unreadable = sorted(

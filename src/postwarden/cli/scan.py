@@ -43,6 +43,13 @@ def scan(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Scan on this Dask cluster (tcp://HOST:PORT); its workers open the data dir.",
+        ),
+    ] = None,
 ) -> None:
     """Scan files for register subjects and personal data, in parallel and resumably."""
     settings = state(ctx).settings()
@@ -75,16 +82,23 @@ def scan(
         transient=True,
     ) as bar:
         task = bar.add_task("scan", total=len(items))
-        run = run_scan(
-            items,
-            limits=settings.limits,
-            registers_dir=settings.registers_dir,
-            secret=secret,
-            registers=names,
-            workers=workers,
-            state_file=state_file,
-            progress=lambda _r: bar.advance(task),
-        )
+        try:
+            run = run_scan(
+                items,
+                limits=settings.limits,
+                registers_dir=settings.registers_dir,
+                secret=secret,
+                registers=names,
+                workers=workers,
+                state_file=state_file,
+                progress=lambda _r: bar.advance(task),
+                scheduler=scheduler,
+                data_dir=settings.data_dir,
+            )
+        except (OSError, SettingsError, RegisterError) as exc:
+            # The cluster unreachable, or a worker that cannot open the data dir; what was
+            # finished is in the state file and the next run resumes from it.
+            raise OperationalError(f"scan stopped: {exc}") from None
     if csv_file is not None:
         _write_csv(csv_file, run)
     if as_json:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
-from mimetypes import guess_type
 from pathlib import Path
 
 import numpy as np
 
-from postwarden.engine import Inspector
+from postwarden.engine import Inspector, Report, is_message_file
 from postwarden.engine.registers import RegisterSet
 from postwarden.model import Envelope
 
-__all__ = ["Intake", "NewItem", "wrap_file"]
+__all__ = ["Intake", "NewItem"]
 
 _REGISTER = "register:"
 
@@ -50,27 +48,14 @@ class Intake:
     def message(self, raw: bytes, ref: str, envelope: Envelope | None = None) -> NewItem:
         """A sent message (quarantined, or an .eml file): envelope from ``envelope`` or its
         From/To/Cc/Bcc headers, sending time from its Date header."""
-        return self._inspect(raw, "message", ref, envelope, wrapped=False)
+        return self._item(self.inspector.inspect(raw, envelope), "message", ref, raw)
 
     def file(self, path: Path, data: bytes) -> NewItem:
         """A leaked file; an .eml is taken as the message it is."""
-        if path.suffix.lower() == ".eml":
-            return self.message(data, path.name)
-        return self._inspect(
-            wrap_file(path.name, data), "file", path.name, None, wrapped=True, digest_of=data
-        )
+        kind = "message" if is_message_file(path.name) else "file"
+        return self._item(self.inspector.inspect_named(path.name, data), kind, path.name, data)
 
-    def _inspect(
-        self,
-        raw: bytes,
-        kind: str,
-        ref: str,
-        envelope: Envelope | None,
-        *,
-        wrapped: bool,
-        digest_of: bytes | None = None,
-    ) -> NewItem:
-        report = self.inspector.inspect(raw, envelope)
+    def _item(self, report: Report, kind: str, ref: str, body: bytes) -> NewItem:
         records: list[tuple[str, str, str]] = []
         for name, numbers in sorted(report.record_ids.items()):
             if not numbers:
@@ -88,14 +73,13 @@ class Intake:
             if label
         )
         message = report.message
-        sent_at = None if wrapped else _date(message.mime.get("Date"))
-        body = digest_of if digest_of is not None else raw
+        wrapped = kind == "file"
         return NewItem(
             kind=kind,
             ref=ref,
             sha256=hashlib.sha256(body).hexdigest(),
             sender="" if wrapped else message.envelope.sender.lower(),
-            sent_at=sent_at,
+            sent_at=None if wrapped else _date(message.mime.get("Date")),
             recipients=()
             if wrapped
             else tuple(dict.fromkeys(r.lower() for r in message.envelope.recipients)),
@@ -103,16 +87,6 @@ class Intake:
             records=tuple(records),
             fields=fields,
         )
-
-
-def wrap_file(name: str, data: bytes) -> bytes:
-    """A file as the only attachment of a message, so the engine's extractors read it."""
-    msg = EmailMessage()
-    msg["Subject"] = "incident file"
-    ctype = guess_type(name)[0] or "application/octet-stream"
-    maintype, _, subtype = ctype.partition("/")
-    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return msg.as_bytes()
 
 
 def _date(value: object) -> datetime | None:

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from postwarden.engine import Inspector
+from postwarden.engine import Inspector, Report
 from postwarden.engine.registers import RegisterSet
-from postwarden.incidents.intake import wrap_file
 from postwarden.model import UNINSPECTABLE, Envelope
 from postwarden.settings import Limits
 
@@ -160,22 +159,25 @@ class Scanner:
     def __init__(self, limits: Limits, registers: RegisterSet | None) -> None:
         self.inspector = Inspector(limits=limits, registers=registers)
 
-    def raw(self, item: ScanItem) -> bytes:
+    def inspect(self, item: ScanItem) -> Report:
+        """Read and inspect one item; ``OSError`` when it cannot be read."""
         if item.mbox_key is not None:
             box = mailbox.mbox(item.path, create=False)
             try:
-                return box.get_bytes(item.mbox_key)
+                raw = box.get_bytes(item.mbox_key)
             finally:
                 box.close()
+            return self.inspector.inspect(raw, Envelope("", ()))
         data = Path(item.path).read_bytes()
-        return data if item.message else wrap_file(Path(item.path).name, data)
+        if item.message:
+            return self.inspector.inspect(data, Envelope("", ()))
+        return self.inspector.inspect_file(Path(item.path).name, data)
 
     def scan(self, item: ScanItem) -> ScanResult:
         try:
-            raw = self.raw(item)
+            report = self.inspect(item)
         except OSError as exc:
             return ScanResult(item.key, item.size, {}, {}, {}, [f"unreadable: {exc.strerror}"])
-        report = self.inspector.inspect(raw, Envelope("", ()))
         findings = report.verdict.findings
         subjects = report.verdict.subjects
         counts: Counter[str] = Counter()
@@ -269,6 +271,19 @@ def _load_state(path: Path) -> dict[str, tuple[float, int, ScanResult]]:
     return done
 
 
+def _local_results(todo: list[ScanItem], init: tuple[Any, ...], count: int) -> Iterator[ScanResult]:
+    """Results of ``todo`` from ``count`` processes on this machine (in this one if 1)."""
+    if count == 1 or len(todo) < 2:
+        _init_worker(*init)
+        yield from map(_scan_in_worker, todo)
+        return
+    pool = ProcessPoolExecutor(max_workers=count, initializer=_init_worker, initargs=init)
+    try:
+        yield from pool.map(_scan_in_worker, todo, chunksize=4)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def run_scan(
     items: list[ScanItem],
     *,
@@ -279,9 +294,15 @@ def run_scan(
     workers: int | None = None,
     state_file: Path | None = None,
     progress: Callable[[ScanResult], None] | None = None,
+    scheduler: str | None = None,
+    data_dir: Path | None = None,
 ) -> ScanRun:
-    """Scan ``items`` over ``workers`` processes, skipping those the state file has finished
-    (same path, modification time and size) and appending each new result to it."""
+    """Scan ``items`` over ``workers`` processes (or the workers of the Dask cluster at
+    ``scheduler``, which open ``data_dir`` themselves), skipping those the state file has
+    finished (same path, modification time and size) and appending each new result to it.
+
+    Results are recorded as they arrive, in whatever order: a scan stopped halfway, or whose
+    cluster lost a worker, resumes with what is not in the state file yet."""
     started = time.monotonic()
     run = ScanRun()
     done = _load_state(state_file) if state_file else {}
@@ -298,35 +319,31 @@ def run_scan(
     by_key = {i.key: i for i in todo}
     state = state_file.open("a", encoding="utf-8") if state_file else None
     try:
-        count = max(1, workers or os.cpu_count() or 1)
-        init = (limits, registers_dir, secret, registers)
-        if count == 1 or len(todo) < 2:
-            _init_worker(*init)
-            results: Iterable[ScanResult] = map(_scan_in_worker, todo)
-            pool = None
+        if scheduler is not None:
+            from postwarden.scan.cluster import cluster_results
+
+            if data_dir is None:
+                raise ValueError("a scan on a cluster needs the data dir its workers open")
+            results: Iterator[ScanResult] = cluster_results(todo, scheduler, data_dir, registers)
         else:
-            pool = ProcessPoolExecutor(max_workers=count, initializer=_init_worker, initargs=init)
-            results = pool.map(_scan_in_worker, todo, chunksize=4)
-        try:
-            for result in results:
-                item = by_key[result.key]
-                run.results.append(result)
-                run.bytes += item.size
-                if state is not None:
-                    state.write(
-                        json.dumps(
-                            {"mtime": item.mtime, "size": item.size, "result": result.to_json()}
-                        )
-                        + "\n"
-                    )
-                    state.flush()
-                if progress:
-                    progress(result)
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            init = (limits, registers_dir, secret, registers)
+            results = _local_results(todo, init, max(1, workers or os.cpu_count() or 1))
+        for result in results:
+            item = by_key[result.key]
+            run.results.append(result)
+            run.bytes += item.size
+            if state is not None:
+                state.write(
+                    json.dumps({"mtime": item.mtime, "size": item.size, "result": result.to_json()})
+                    + "\n"
+                )
+                state.flush()
+            if progress:
+                progress(result)
     finally:
         if state is not None:
             state.close()
+    order = {item.key: n for n, item in enumerate(items)}
+    run.results.sort(key=lambda r: order[r.key])  # the items' order, however they arrived
     run.seconds = time.monotonic() - started
     return run
