@@ -73,6 +73,10 @@ def _collector_paused() -> Iterator[None]:
             gc.collect()
 
 
+_SHOWN_DEFECTS = 100
+"""Defects a verdict carries: a hostile message has thousands, the first ones tell enough."""
+
+
 class SubjectDirectory(Protocol):
     """Whose email address a register record holds (the registers stage satisfies this), so
     the policy can tell a member's own reply slip from someone else's."""
@@ -155,6 +159,7 @@ class Inspector:
             findings=findings,
             attachments=list(extraction.attachments),
             subjects=matched.subjects,
+            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS],
         )
         report = Report(
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
