@@ -18,14 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Protocol
 
 from tests.factories import make_eml
 from tests.fuzz.mutate import mutant
 from tests.fuzz.openable import failed_parts
 
 from postwarden.engine import Inspector
-from postwarden.model import UNINSPECTABLE, Action, Envelope
-from postwarden.settings import init_data_dir
+from postwarden.model import UNINSPECTABLE, Action, Envelope, Verdict
+from postwarden.settings import Limits, init_data_dir
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 DOCUMENTS = {"poi-hostile-office": "application/octet-stream", "qpdf-bad-pdfs": "application/pdf"}
@@ -33,6 +34,15 @@ _NOT_MAIL = ("COPYING", "LICENSE", "NOTICE", "README", "SOURCE")
 ORG = "demo.gov.hk"
 ENVELOPE = Envelope("clerk@demo.gov.hk", ("ann@outside.example",))
 """An outside recipient: anything uninspectable must be held for it."""
+
+
+class Checking(Protocol):
+    """What the campaign needs of an inspector."""
+
+    @property
+    def limits(self) -> Limits: ...
+
+    def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +156,7 @@ def make_mutant(corpus: list[Seed], seed: int, index: int) -> tuple[Seed, bytes,
 
 
 def run(
-    checker: Inspector,
+    checker: Checking,
     corpus: list[Seed],
     *,
     count: int,

@@ -7,9 +7,14 @@ and never *deliver* with an uninspectable finding. About 20 s of CPU.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from tests.fuzz.campaign import ENVELOPE, inspector, make_mutant, run, seeds
 from tests.fuzz.mutate import OPERATORS
+
+from postwarden.model import UNINSPECTABLE, Action, Envelope, Finding, Verdict
+from postwarden.settings import Limits
 
 SEED = 10
 MUTANTS = 2000
@@ -48,3 +53,30 @@ def test_fuzz_mutants_are_reproducible_and_varied() -> None:
 
 def test_fuzz_envelope_is_outside() -> None:
     assert all(not r.endswith("@demo.gov.hk") for r in ENVELOPE.recipients)
+
+
+class _Broken:
+    """An engine that breaks each invariant in turn: the campaign must count every one."""
+
+    limits = Limits(max_seconds=0.05)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("boom")
+        if self.calls == 2:
+            time.sleep(0.1)
+        unreadable = Finding(UNINSPECTABLE, "attachment:x.pdf", detail="corrupt")
+        return Verdict(Action.DELIVER, findings=[unreadable] if self.calls == 3 else [])
+
+
+def test_fuzz_campaign_counts_each_kind_of_violation() -> None:
+    corpus = seeds(4096)[:5]
+    figures = run(_Broken(), corpus, count=4, seed=SEED, oracle=False)
+    assert (figures.mutants, figures.crashes, figures.over_time) == (4, 1, 1)
+    assert figures.uninspectable_delivered == 1
+    assert [v.kind for v in figures.violations] == ["crash", "time", "deliver"]
+    assert "RuntimeError: boom" in figures.violations[0].detail
