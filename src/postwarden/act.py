@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesHeaderParser
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from postwarden.headers import header_of
 from postwarden.model import Action, Envelope, Verdict
 from postwarden.notices import (
     DEFAULT_PUBLIC_URL,
@@ -537,12 +536,8 @@ def _aware(when: datetime) -> datetime:
 
 
 def _subject(raw: bytes) -> str:
-    """The original subject for the notice body, decoded; "" when it cannot be read."""
-    try:
-        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-        return str(headers.get("subject", ""))
-    except Exception:
-        return ""
+    """The original subject for the notice body, decoded; "" when the message has none."""
+    return header_of(raw, "Subject").text
 
 
 def _history_recorder() -> Callable[[Session, Envelope], None]:

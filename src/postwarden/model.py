@@ -170,6 +170,9 @@ class Verdict:
     recipients: list[RecipientInfo] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    defects: list[str] = field(default_factory=list)
+    """What was wrong with the message but did not stop inspection (a bad encoded-word in a
+    header, a broken boundary): places and kinds only, never content."""
 
     def findings_summary(self) -> list[dict[str, Any]]:
         """Findings grouped by detector and top-level place (the ``check --json`` shape)."""
@@ -202,4 +205,5 @@ class Verdict:
                 for a in self.attachments
             ],
             "elapsed_ms": round(self.elapsed_ms, 2),
+            "defects": list(self.defects),
         }

@@ -10,7 +10,7 @@ One instance serves every integration test; its listeners are the topologies we 
 * ``reinject`` smtpd with no milter and no content filter: where the relay forwards and where
                released mail goes, so nothing loops back into the filter.
 
-See ``../shared/postfix-notes.md`` for why each setting is here.
+See ``docs/postfix.md`` for why each setting is here.
 """
 
 from __future__ import annotations

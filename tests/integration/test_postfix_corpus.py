@@ -1,6 +1,6 @@
 """Acceptance (issue 5): malformed mail through Postfix + milter, every message accounted for.
 
-Every message of the public corpora (``../shared/corpora``), every hostile Office file and bad
+Every message of the public corpora (``tests/corpora``), every hostile Office file and bad
 PDF of those corpora as an attachment, and a set of hand-made malformations go through the
 real Postfix with the milter, each to its own envelope recipient.  Each must end delivered
 (at the sink, with the verdict header), held (in the quarantine) or rejected (5xx at the
@@ -26,7 +26,7 @@ from tests.integration.messages import HKID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 ATTACHMENT_CORPORA = {
     "poi-hostile-office": "application/octet-stream",
     "qpdf-bad-pdfs": "application/pdf",
@@ -157,7 +157,7 @@ def _send(stack: Stack, raw: bytes, rcpt: str) -> int:
 
 def test_malformed_mail_through_postfix_and_milter_is_all_accounted_for(stack: Stack) -> None:
     messages = corpus_messages() + own_malformed()
-    assert len(messages) > 600, "the corpora are missing: ../shared/corpora"
+    assert len(messages) > 600, "the corpora are missing: tests/corpora"
     # As an MTA would submit it: canonical line ends (Postfix refuses bare LF here on purpose).
     batch = [
         (name, _LINE_END.sub(b"\r\n", raw), f"c{i}@partner.example")

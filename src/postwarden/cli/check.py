@@ -41,3 +41,5 @@ def _print_verdict(verdict: Verdict) -> None:
     for r in verdict.recipients:
         flags = f" ({', '.join(r.flags)})" if r.flags else ""
         typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
+    for defect in verdict.defects:
+        typer.echo(f"  defect: {defect}")

@@ -7,8 +7,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from email import policy
-from email.parser import BytesHeaderParser
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +16,7 @@ import typer
 from postwarden.act import DecisionError, Gateway, ReleaseError
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.headers import header_of
 from postwarden.outbound import Outbound, outbound_from
 from postwarden.settings import SettingsError
 from postwarden.store.keys import SealError
@@ -118,9 +117,8 @@ def show(
         typer.echo(message.decode("utf-8", "replace"), nl=False)
         return
     else:
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(message)
-        out["subject"] = _decoded(headers.get("Subject", ""))
-        out["from"] = _decoded(headers.get("From", ""))
+        out["subject"] = header_of(message, "Subject").text
+        out["from"] = header_of(message, "From").text
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
@@ -267,11 +265,3 @@ def rotate_key(ctx: typer.Context) -> None:
 def _need_reason(reason: str) -> None:
     if not reason.strip():
         raise UsageError("--reason must not be empty")
-
-
-def _decoded(value: str) -> str:
-    """A header decoded from RFC 2047 words; the raw text when it cannot be."""
-    try:
-        return str(policy.default.header_factory("x-any", value))
-    except Exception:
-        return value

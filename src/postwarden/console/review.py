@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from postwarden.console.masking import Excerpt, excerpts, mask
+from postwarden.headers import decode, header_of, header_values
 from postwarden.model import Envelope, Finding, RecipientInfo
 from postwarden.settings import Settings
 
@@ -64,13 +64,11 @@ def inspect_held(
 def _headers(mime: EmailMessage, findings: list[Finding], reveal: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name in SHOWN_HEADERS:
-        try:
-            value = mime.get(name)
-        except Exception:  # a malformed header must not hide the rest
-            value = "(unreadable)"
-        if value is None:
+        values = header_values(mime, name)
+        if not values:
             continue
-        out.append((name, str(value) if reveal else redact(str(value), findings)))
+        value = decode(values[0], name).text
+        out.append((name, value if reveal else redact(value, findings)))
     return out
 
 
@@ -83,7 +81,5 @@ def redact(text: str, findings: list[Finding]) -> str:
 
 
 def subject_of(raw: bytes) -> str:
-    try:
-        return str(message_from_bytes(raw, policy=policy.default).get("subject", ""))
-    except Exception:  # an unreadable subject is shown as empty
-        return ""
+    """The decoded subject of a stored message (a bad encoded-word is shown as it came)."""
+    return header_of(raw, "Subject").text

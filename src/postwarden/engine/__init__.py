@@ -74,6 +74,10 @@ def _collector_paused() -> Iterator[None]:
             gc.collect()
 
 
+_SHOWN_DEFECTS = 100
+"""Defects a verdict carries: a hostile message has thousands, the first ones tell enough."""
+
+
 def is_message_file(name: str) -> bool:
     """Whether a file of this name is a whole message (``.eml``) rather than a document."""
     return name.lower().endswith(".eml")
@@ -185,6 +189,7 @@ class Inspector:
             findings=findings,
             attachments=list(extraction.attachments),
             subjects=matched.subjects,
+            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS],
         )
         report = Report(
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import re
 from email import policy
-from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import EmailPolicy
-from email.utils import getaddresses
 
+from postwarden.headers import addresses, decode, header_values, mailboxes
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
 
 __all__ = ["parse_message"]
 
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
-_PARSED_HEADER_CHARS = 8192
-_ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 _REPARSED = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 _REMEMBERED_CHARS = 1024
 _REMEMBERED_VALUES = 2048
-_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 class _OncePerValue(HeaderRegistry):
@@ -86,92 +82,51 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         raise TypeError("policy.default produced a non-EmailMessage")
     defects.extend(type(d).__name__ for d in mime.defects)
 
-    senders = _addresses(mime, "From")
-    to = _addresses(mime, "To")
-    cc = _addresses(mime, "Cc")
+    senders = addresses(header_values(mime, "From"), "From")
+    to = addresses(header_values(mime, "To"), "To")
+    cc = addresses(header_values(mime, "Cc"), "Cc")
     sender = envelope.sender if envelope and envelope.sender else (senders[0] if senders else "")
     if envelope and envelope.recipients:
         recipients = tuple(envelope.recipients)
     else:
-        recipients = tuple(dict.fromkeys((*to, *cc, *_addresses(mime, "Bcc"))))
+        bcc = addresses(header_values(mime, "Bcc"), "Bcc")
+        recipients = tuple(dict.fromkeys((*to, *cc, *bcc)))
+    subject = _first(mime, "Subject", defects)
+    message_id = _first(mime, "Message-ID", defects).strip()
     return Message(
         envelope=Envelope(sender=sender, recipients=recipients),
         mime=mime,
         raw_size=len(raw),
-        subject=_text(mime, "Subject"),
+        subject=subject,
         header_from=senders[0] if senders else "",
         header_to=to,
         header_cc=cc,
-        message_id=_text(mime, "Message-ID").strip(),
+        message_id=message_id,
         defects=defects,
-        display_names=_display_names(mime, ("to", "cc")),
-        sender_name=next(iter(_display_names(mime, ("from",)).values()), ""),
+        display_names=_display_names(mime, ("To", "Cc"), defects),
+        sender_name=next(iter(_display_names(mime, ("From",), defects).values()), ""),
     )
 
 
-def _raw(mime: EmailMessage, name: str) -> list[str]:
-    # raw_items() never builds header objects, whose parsing crashes on some values on 3.11
-    # (a group such as "To: unlisted-recipients:;").
-    lname = name.lower()
-    return [v for k, v in mime.raw_items() if k.lower() == lname]
-
-
-def _text(mime: EmailMessage, name: str) -> str:
-    """The first value of a header, decoded."""
-    values = _raw(mime, name)
+def _first(mime: EmailMessage, name: str, defects: list[str]) -> str:
+    """The first value of a header, decoded; what was wrong with it goes to ``defects``."""
+    values = header_values(mime, name)
     if not values:
         return ""
-    return _decoded("".join(values[0].splitlines()))
+    decoded = decode(values[0], name)
+    defects.extend(decoded.defects)
+    return decoded.text
 
 
-def _addresses(mime: EmailMessage, name: str) -> tuple[str, ...]:
-    """The addr-specs of every ``name`` header, in order, without duplicates."""
-    found: list[str] = []
-    for value in _raw(mime, name):
-        specs: list[str] | None = None
-        # The policy parser is superlinear (0.8 s for a 135 KB To: in the corpus) and both it
-        # and the legacy getaddresses() raise on hostile values (IndexError, RecursionError):
-        # long or unparseable headers are scanned for addr-specs instead.
-        if len(value) <= _PARSED_HEADER_CHARS:
-            try:
-                header = policy.default.header_fetch_parse(name, value)
-                specs = [a.addr_spec for a in getattr(header, "addresses", ())]
-            except Exception:
-                specs = None
-        if specs is None:
-            specs = _ADDR_SPEC.findall(value)
-        found.extend(s.strip() for s in specs if "@" in s)
-    return tuple(dict.fromkeys(found))
-
-
-def _display_names(mime: EmailMessage, headers: tuple[str, ...]) -> dict[str, str]:
-    """Lowercase address → decoded display name, from the named headers.
-
-    Names are a hint for the recipient checks, not worth parsing a hostile header for:
-    values over 8 KiB (a 135 KB To: in the corpus) are skipped, their addresses are read
-    by ``_addresses``.
-    """
-    values = [
-        v for k, v in mime.raw_items() if k.lower() in headers and len(v) <= _PARSED_HEADER_CHARS
-    ]
+def _display_names(
+    mime: EmailMessage, headers: tuple[str, ...], defects: list[str]
+) -> dict[str, str]:
+    """Lowercase address → decoded display name, from the named headers."""
     out: dict[str, str] = {}
-    try:
-        pairs = getaddresses(values)
-    except (ValueError, IndexError, TypeError, RecursionError):
-        return out
-    for name, address in pairs:
-        if name and "@" in address:
-            out.setdefault(address.lower(), " ".join(_decoded(name).split()))
+    for name in headers:
+        found = mailboxes(header_values(mime, name), name)
+        defects.extend(d for d in found.defects if d not in defects)
+        for box in found.items:
+            if box.name:
+                out.setdefault(box.address.lower(), box.name)
     return out
-
-
-def _decoded(value: str) -> str:
-    """RFC 2047 decoded; undeclared 8-bit bytes (surrogate escapes) read as utf-8."""
-    if _ESCAPED.search(value):
-        # make_header passes surrogate escapes through (they are bytes, not text) and turns
-        # raw non-ASCII text beside encoded words into \uXXXX escapes: read it as utf-8.
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    try:
-        return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
-        return value

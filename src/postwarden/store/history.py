@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.headers import addresses, header_values, mailboxes
 from postwarden.store.db import Base
 
 
@@ -220,23 +221,27 @@ class ImportStats:
 
 
 def delivery_of(msg: EmailMessage, fallback: datetime) -> Delivery | None:
-    """What history learns from one sent message: From → To/Cc/Bcc, names, date."""
-    try:
-        senders = getaddresses([str(v) for v in msg.get_all("from", [])])
-        rcpts = getaddresses([str(v) for h in ("to", "cc", "bcc") for v in msg.get_all(h, [])])
-    except Exception:
-        return None
-    sender = next((a for _, a in senders if "@" in a), "")
-    recipients = tuple(a for _, a in rcpts if "@" in a)
+    """What history learns from one sent message: From → To/Cc/Bcc, names, date.
+
+    Headers are read with the one decoder (:mod:`postwarden.headers`): a bad encoded-word in
+    a name no longer drops the message from the history.
+    """
+    senders = addresses(header_values(msg, "From"), "From")
+    recipients = tuple(a for h in ("To", "Cc", "Bcc") for a in addresses(header_values(msg, h), h))
+    sender = senders[0] if senders else ""
     if not sender or not recipients:
         return None
-    names = {a.lower(): n for n, a in (*senders, *rcpts) if n and "@" in a}
+    names: dict[str, str] = {}
+    for h in ("From", "To", "Cc", "Bcc"):
+        for box in mailboxes(header_values(msg, h), h).items:
+            if box.name:
+                names[box.address.lower()] = box.name
     when = fallback
-    date = msg.get("date")
-    if date:
+    dates = header_values(msg, "Date")
+    if dates:
         try:
-            when = _utc(parsedate_to_datetime(str(date)))
-        except (TypeError, ValueError):
+            when = _utc(parsedate_to_datetime(dates[0].strip()))
+        except (TypeError, ValueError, IndexError, OverflowError):
             pass  # an unparseable Date keeps the import time
     return Delivery(sender=sender, recipients=recipients, when=when, names=names)
 

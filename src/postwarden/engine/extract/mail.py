@@ -13,7 +13,6 @@ from email.errors import (
     InvalidBase64PaddingDefect,
     MessageDefect,
 )
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
@@ -23,6 +22,8 @@ from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
+from postwarden.headers import decode as decode_header
+from postwarden.headers import header_values
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
@@ -54,21 +55,16 @@ _TEXT_TYPES = frozenset(
 )
 
 
-def header_text(msg: Message, name: str) -> str:
-    """All values of header ``name`` decoded (RFC 2047) from the raw fields, never raising:
-    policy.default header objects crash on some hostile values on 3.11."""
-    values = [v for k, v in msg.raw_items() if k.lower() == name.lower()]
-    return ", ".join(_decoded(v) for v in values)
-
-
-def _decoded(value: str) -> str:
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
-        # Undeclared 8-bit bytes arrive as surrogate escapes: decode them as text.
-        return decode(value.encode("utf-8", "surrogateescape"))
-    try:
-        return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError, AssertionError):
-        return value
+def header_text(msg: Message, name: str, defects: list[str] | None = None) -> str:
+    """All values of header ``name`` decoded (RFC 2047) from the raw fields, never raising;
+    what was wrong with them is added to ``defects`` when given."""
+    out: list[str] = []
+    for value in header_values(msg, name):
+        decoded = decode_header(value, name)
+        out.append(decoded.text)
+        if defects is not None:
+            defects.extend(decoded.defects)
+    return ", ".join(out)
 
 
 class _Place:
@@ -92,9 +88,14 @@ def walk_message(msg: Message, prefix: str, depth: int, walker: Walker) -> None:
     where = _Place(prefix)
     if prefix:
         # A forwarded message's addresses and subject are a third party's data.
-        lines = [f"{h}: {header_text(msg, h)}" for h in _NESTED_HEADERS if msg.get(h) is not None]
+        found: list[str] = []
+        lines = [
+            f"{h}: {header_text(msg, h, found)}" for h in _NESTED_HEADERS if header_values(msg, h)
+        ]
         walker.add("\n".join(lines), where.of("headers"))
+        walker.defects.extend(f"{where.of('headers')}: {d}" for d in dict.fromkeys(found))
     else:
+        # The outer message's header defects were recorded when it was parsed.
         walker.add(header_text(msg, "Subject"), "subject")
     _walk(msg, where, depth, walker, "")
 

@@ -33,7 +33,9 @@ def decode(data: bytes, declared: str | None = None) -> str:
             continue
         try:
             return data.decode(_codec(candidate))
-        except (UnicodeDecodeError, LookupError):
+        # ValueError: a declared charset with a NUL in it ("Windo\0ws-1252", found by the
+        # fuzzer) makes the codec lookup itself raise; UnicodeDecodeError is one too.
+        except (ValueError, LookupError):
             continue
     best = from_bytes(data[:_DETECT_SAMPLE]).best()
     if best is not None:
