@@ -119,7 +119,16 @@ def serve_cmd(
     )
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
-        asyncio.run(serve(handler, smtp_listener, api, http_listener, size_limit=max_message_bytes))
+        asyncio.run(
+            serve(
+                handler,
+                smtp_listener,
+                api,
+                http_listener,
+                size_limit=max_message_bytes,
+                access=settings.access,
+            )
+        )
     except OSError as exc:
         raise OperationalError(f"serve: {exc.strerror or exc}") from None
     finally:
