@@ -162,7 +162,7 @@ def create_api(
                 spool.seek(0)
                 raw = spool.read()
                 spool.close()
-                if not raw.strip():
+                if raw.isspace():  # not strip(): that would copy a large message
                     raise HTTPException(
                         400, "empty message: send the raw message as the request body"
                     )
