@@ -16,12 +16,16 @@ SMTP_HOST=${SMTP%:*}
 SMTP_PORT=${SMTP##*:}
 
 CONSOLE="http://$HTTP/"
+API_TOKEN="TOKEN"  # an existing data dir: make one with '$PY -m postwarden token add NAME --scope check'
 
 USERS="Console users: '$PY -m postwarden user list'; set a password with
   $PY -m postwarden user passwd NAME"
 if [[ ! -f "$DATA/settings.json" ]]; then
   "$PY" -m postwarden init --org-domain demo.gov.hk --partner-domain partner.org.hk
   "$PY" -m postwarden.demo
+  # A check API token for the demo (shown once, stored only as a hash).
+  API_TOKEN=$("$PY" -m postwarden token add demo --scope check:detail --json |
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["token"])')
   # One of each role. Passwords are generated here, handed over on standard input (never on
   # a command line, where ps would show them), stored only as argon2 hashes, and shown once.
   USERS="Demo console users (passwords are shown only now; change them with
@@ -57,7 +61,7 @@ Try the samples (clean.eml is delivered, webmail.eml refused with 550, register.
   then sign in to the console as privacy, open the held message and release it: it lands in
   the outbox.
 Ask for a verdict only:
-  curl --data-binary @$DATA/demo/webmail.eml 'http://$HTTP/api/v1/check?sender=alice@demo.gov.hk&rcpt=my.own.account@gmail.com'
+  curl -H 'Authorization: Bearer $API_TOKEN' --data-binary @$DATA/demo/webmail.eml 'http://$HTTP/api/v1/check?sender=alice@demo.gov.hk&rcpt=my.own.account@gmail.com'
 See what happened:
   ls $DATA/outbox/;  $PY -m postwarden quarantine list
 

@@ -95,7 +95,8 @@ class Access:
     spool_bytes: int = 1024 * 1024
     """A request or message body past this size is spooled to disk, not held in memory."""
     inspection_memory_bytes: int = 512 * 1024 * 1024
-    """Message bytes inspected at once across a process; more waits its turn."""
+    """Memory for inspections at once across a process, each charged 8 x its message size
+    (transports/admission.py); more waits its turn."""
 
     def with_overrides(self, values: dict[str, Any]) -> Access:
         known = {f.name for f in fields(self)}

@@ -22,6 +22,7 @@ from postwarden.outbound import OutboxOutbound
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "run.sh"
 _USER_LINE = re.compile(r"^  (admin|reviewer|privacy) +(\S+) +password: (\S+)$", re.MULTILINE)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_CURL = re.compile(r"curl -H 'Authorization: Bearer (pwt_\S+)' --data-binary @(\S+) '(\S+)'")
 _DIGEST = re.compile(r'name="digest" value="([0-9a-f]{64})"')
 
 
@@ -66,7 +67,7 @@ def test_run_script_serves_demo_gateway_into_outbox_and_stops_on_sigterm(tmp_pat
     out = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen([str(SCRIPT)], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(smtp_port, timeout=90)
+        wait_for_port(smtp_port, timeout=240)  # seeding runs seven CLI commands first
         wait_for_port(http_port, timeout=30)
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
             smtp.sendmail(
@@ -89,6 +90,19 @@ def test_run_script_serves_demo_gateway_into_outbox_and_stops_on_sigterm(tmp_pat
         assert len({pw for _, pw in users.values()}) == 3
         assert all(len(pw) >= 12 for _, pw in users.values())
         assert f"outbox folder {data}/outbox/" in log
+        # The printed API example, with the demo token it prints once.
+        curl = _CURL.search(log)
+        assert curl, log
+        token, eml, url = curl.groups()
+        answer = httpx.post(
+            url,
+            content=Path(eml).read_bytes(),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["action"] == "reject"
+        assert httpx.post(url, content=Path(eml).read_bytes(), timeout=30).status_code == 401
         # The printed sample: register data to a partner is held, then released by the
         # privacy officer in the console, and lands in the outbox.
         sample = (data / "demo" / "register.eml").read_bytes()
@@ -116,8 +130,8 @@ def test_run_script_serves_demo_gateway_into_outbox_and_stops_on_sigterm(tmp_pat
         out.close()
     log = (tmp_path / "run.log").read_text()
     assert f'smtplib.SMTP("127.0.0.1", {smtp_port})' in log  # the printed one-liner
-    for _, password in users.values():  # shown once, kept only as a hash
-        assert not any(password.encode() in p.read_bytes() for p in data.rglob("*") if p.is_file())
+    for secret in [*(pw for _, pw in users.values()), token]:  # shown once, kept only hashed
+        assert not any(secret.encode() in p.read_bytes() for p in data.rglob("*") if p.is_file())
     assert "demo register 'demo-voters'" in log
     assert (data / "registers" / "demo-voters").exists()
     assert sorted(p.name for p in (data / "demo").iterdir()) == [

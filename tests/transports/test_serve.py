@@ -11,10 +11,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 from tests.integration.postfix import free_port, wait_for_port
 from tests.transports.doubles import ScriptedInspector, Sink, make_gateway, message
 
 from postwarden.settings import Settings
+from postwarden.store.db import make_engine, migrate
+from postwarden.store.tokens import TokenScope, add_token
 from postwarden.transports.http import create_api
 from postwarden.transports.relay import RelayHandler
 from postwarden.transports.serve import Listener, serve
@@ -29,6 +32,7 @@ def _run_serve_with(
     handler = RelayHandler(gateway, sink.outbound, timeout=10)
     smtp, http = Listener("127.0.0.1", free_port()), Listener("127.0.0.1", free_port())
     errors: list[BaseException] = []
+    api = create_api(settings, inspector)
 
     def run_client() -> None:
         try:
@@ -41,11 +45,26 @@ def _run_serve_with(
 
     thread = threading.Thread(target=run_client)
     thread.start()
-    asyncio.run(serve(handler, smtp, create_api(settings, inspector), http))
+    asyncio.run(serve(handler, smtp, api, http))
     thread.join(10)
     if errors:
         raise errors[0]
     return smtp, http
+
+
+def api_token(settings: Settings, scope: TokenScope = TokenScope.CHECK_DETAIL) -> str:
+    """A token for the HTTP API of ``settings`` (the API needs one since issue 10)."""
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with Session(engine) as s:
+            made = add_token(
+                s, f"t{time.monotonic_ns()}", scope, actor="test", secret=settings.secret()
+            )
+            s.commit()
+            return made.token
+    finally:
+        engine.dispose()
 
 
 def _closed(listener: Listener) -> bool:
@@ -58,13 +77,19 @@ def test_serve_relays_and_answers_the_api_then_stops_on_sigterm(
     settings: Settings, inspector: ScriptedInspector, sink: Sink
 ) -> None:
     answers: dict[str, object] = {}
+    token = api_token(settings)
 
     def client(smtp: Listener, http: Listener) -> None:
         with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as s:
             answers["smtp"] = s.sendmail(
                 "alice@demo.gov.hk", ["bob@partner.example"], message(marker="served")
             )
-        r = httpx.post(f"http://{http}/api/v1/check", content=message("reject"), timeout=10)
+        r = httpx.post(
+            f"http://{http}/api/v1/check",
+            content=message("reject"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         answers["api"] = r.json()["action"]
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -20,6 +20,7 @@ from postwarden.cli.incident import incident_app
 from postwarden.cli.policy import policy_app
 from postwarden.cli.quarantine import quarantine_app
 from postwarden.cli.register import register_app
+from postwarden.cli.token import token_app
 from postwarden.cli.user import user_app
 from postwarden.cli.webfilter import webfilter_app
 
@@ -58,6 +59,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(register_app, name="register")
 app.add_typer(incident_app, name="incident")
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

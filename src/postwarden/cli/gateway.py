@@ -114,10 +114,21 @@ def serve_cmd(
     outbound = _outbound(settings, next_hop, outbox, [smtp, http])
     gateway = _gateway(settings, outbound)
     handler = RelayHandler(gateway, outbound, timeout=timeout)
-    api = create_api(settings, gateway.inspector, max_body_bytes=max_message_bytes)
+    api = create_api(
+        settings, gateway.inspector, max_body_bytes=max_message_bytes, engine=gateway.engine
+    )
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
-        asyncio.run(serve(handler, smtp_listener, api, http_listener, size_limit=max_message_bytes))
+        asyncio.run(
+            serve(
+                handler,
+                smtp_listener,
+                api,
+                http_listener,
+                size_limit=max_message_bytes,
+                access=settings.access,
+            )
+        )
     except OSError as exc:
         raise OperationalError(f"serve: {exc.strerror or exc}") from None
     finally:

@@ -11,6 +11,7 @@ from postwarden.store import (  # noqa: F401 - importing a table module register
     incidents,
     quarantine,
     sessions,
+    tokens,
     users,
 )
 from postwarden.store.db import Base

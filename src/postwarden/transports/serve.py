@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from postwarden.settings import Access
+from postwarden.transports.http_protocol import HttpGuard, guarded_config
 from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler, start_relay
 
 __all__ = ["Listener", "serve"]
@@ -47,9 +49,11 @@ async def serve(
     *,
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
+    access: Access | None = None,
 ) -> None:
     """Serve the relay (and the API when given) until SIGTERM or SIGINT, then stop taking
-    connections and let transactions in flight finish (up to 30 s)."""
+    connections and let transactions in flight finish (up to 30 s).  The API's connections
+    get the timeouts and caps of ``access`` (default: :class:`Access` defaults)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,9 +65,8 @@ async def serve(
     api_server: _ApiServer | None = None
     api_task: asyncio.Task[None] | None = None
     if api is not None and http is not None:
-        config = uvicorn.Config(
-            api, host=http.host, port=http.port, lifespan="off", log_config=None
-        )
+        guard = HttpGuard.from_access(access or Access())
+        config = guarded_config(api, http.host, http.port, guard)
         api_server = _ApiServer(config)
         api_task = asyncio.create_task(api_server.serve())
         while not api_server.started:

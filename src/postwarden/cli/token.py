@@ -1,0 +1,119 @@
+"""``postwarden token``: who may call the HTTP check API (docs/http-api.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+import typer
+
+from postwarden.cli.audit import cli_actor, database
+from postwarden.cli.common import OperationalError, UsageError
+from postwarden.store.tokens import (
+    TokenError,
+    TokenExists,
+    TokenScope,
+    add_token,
+    list_tokens,
+    revoke_token,
+)
+
+token_app = typer.Typer(help="Tokens of the HTTP check API.", no_args_is_help=True)
+
+
+def _expiry(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (the token works through that day, UTC) or an ISO date-time."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--expires: expected YYYY-MM-DD or an ISO date-time, got {text!r}"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@token_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who or what uses it (e.g. the mail client).")],
+    scope: Annotated[
+        TokenScope,
+        typer.Option("--scope", help="check (action and messages) or check:detail (all)."),
+    ],
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Last day it works (YYYY-MM-DD, UTC) or a date-time."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='One JSON object: {"name": ..., "token": ...}.')
+    ] = False,
+) -> None:
+    """Make a token (audited) and print it once: it is stored only as a hash."""
+    expires_at = _expiry(expires)
+    with database(ctx) as (session, secret):
+        try:
+            made = add_token(
+                session, name, scope, actor=cli_actor(), secret=secret, expires_at=expires_at
+            )
+        except TokenExists as exc:
+            raise OperationalError(str(exc)) from None
+        except TokenError as exc:
+            raise UsageError(str(exc)) from None
+        session.commit()
+        info = made.row.to_json()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "name": made.row.name,
+                    "token": made.token,
+                    "scope": info["scope"],
+                    "expires_at": info["expires_at"],
+                }
+            )
+        )
+        return
+    until = f", until {info['expires_at']}" if info["expires_at"] else ""
+    typer.echo(f"token {name} ({info['scope']}{until}); it is shown only now:")
+    typer.echo(made.token)
+
+
+@token_app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Every token with its scope, status and use (never the token itself)."""
+    with database(ctx) as (session, _):
+        rows = [t.to_json() for t in list_tokens(session)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no tokens: make one with 'postwarden token add NAME --scope check'")
+    for r in rows:
+        typer.echo(
+            f"{r['name']:<24} {r['scope']:<13} {r['status']:<8} calls {r['calls']:<8} "
+            f"last used {r['last_used_at'] or '-'}  expires {r['expires_at'] or '-'}"
+        )
+
+
+@token_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+) -> None:
+    """Revoke a token at once (audited; the record of it is kept)."""
+    with database(ctx) as (session, secret):
+        try:
+            revoke_token(session, name, actor=cli_actor(), secret=secret)
+        except TokenError as exc:
+            raise UsageError(str(exc)) from None
+        session.commit()
+    typer.echo(f"token {name} revoked")
