@@ -102,7 +102,9 @@ class Access:
         unknown = set(values) - known
         if unknown:
             raise SettingsError(f"unknown access setting(s): {', '.join(sorted(unknown))}")
-        tupled = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        tupled: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
         return replace(self, **tupled)
 
 
