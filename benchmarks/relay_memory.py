@@ -60,18 +60,26 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": src}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
+        cli = [sys.executable, "-m", "postwarden", "--data-dir", str(data)]
         subprocess.run(
-            [sys.executable, "-m", "postwarden", "--data-dir", str(data), "init"]
-            + ["--org-domain", "demo.gov.hk"],
+            [*cli, "init", "--org-domain", "demo.gov.hk"],
             env=env,
             check=True,
             capture_output=True,
         )
         port = _free_port()
+        outbox = str(Path(tmp) / "outbox")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "postwarden", "--data-dir", str(data), "relay"]
-            + ["--listen", f"127.0.0.1:{port}", "--outbox", str(Path(tmp) / "outbox")]
-            + ["--timeout", "600"],
+            [
+                *cli,
+                "relay",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "600",
+                "--outbox",
+                outbox,
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
