@@ -7,11 +7,14 @@ only 127.0.0.2 and connecting from 127.0.0.1 (``source_address``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import smtplib
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -420,3 +423,51 @@ def test_relay_auth_is_not_offered_to_clients_off_loopback(settings: Settings) -
     assert access.may_authenticate("::1")
     assert not access.may_authenticate("192.0.2.10")
     assert not dataclasses.replace(access, auth=False).may_authenticate("127.0.0.1")
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+def test_relay_inspects_one_message_at_a_time_under_an_admission_gate(
+    settings: Settings, inspector: ScriptedInspector, sink: Sink
+) -> None:
+    """``admit`` (the process's memory gate) wraps reading, inspecting and forwarding."""
+    sizes: list[int] = []
+    running: list[int] = [0, 0]  # now, most at once
+    gate = asyncio.Semaphore(1)
+
+    @contextlib.asynccontextmanager
+    async def admit(size: int) -> AsyncIterator[None]:
+        async with gate:
+            sizes.append(size)
+            running[0] += 1
+            running[1] = max(running)
+            try:
+                yield
+            finally:
+                running[0] -= 1
+
+    handler = RelayHandler(
+        make_gateway(settings, sink.outbound, inspector), sink.outbound, timeout=10, admit=admit
+    )
+    relay = LiveRelay(handler)
+    raws = [
+        message(marker=f"gate{i}").replace(b"\r\n\r\n", b"\r\nX-Test-Sleep: 0.4\r\n\r\n", 1)
+        for i in range(3)
+    ]
+
+    def send(raw: bytes) -> None:
+        with client(relay) as smtp:
+            smtp.sendmail(SENDER, [RCPT], raw)
+
+    try:
+        threads = [threading.Thread(target=send, args=(raw,)) for raw in raws]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        relay.stop()
+    assert running[1] == 1
+    assert sorted(sizes) == sorted(len(raw) for raw in raws)
+    assert len(sink.messages(b"gate")) == 3

@@ -14,6 +14,7 @@ import secrets
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -100,6 +101,10 @@ class RelayHandler:
     executor: Executor | None = None
     access: RelayAccess | None = None
     """Client networks, senders, recipient cap, deadlines; default: the gateway's settings."""
+    admit: Callable[[int], AbstractAsyncContextManager[object]] | None = None
+    """Entered with the message size around reading, inspecting and forwarding it: the
+    process's memory gate, so concurrent large messages wait their turn (within
+    ``timeout``, then 451) instead of all being inspected at once."""
     active: int = 0
     """Transactions between end of DATA and our reply."""
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -246,6 +251,11 @@ class RelayHandler:
         return str(TEMPFAIL)
 
     async def _handle(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
+        size = _content_size(envelope)
+        async with self.admit(size) if self.admit else contextlib.nullcontext():
+            return await self._decide(relay_id, envelope)
+
+    async def _decide(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
         raw = await self._run(partial(_content, envelope))
         env = Envelope(sender=null_sender(envelope.mail_from), recipients=tuple(envelope.rcpt_tos))
         outcome: Outcome = await self._run(
@@ -270,6 +280,12 @@ class RelayHandler:
     async def _run(self, call: Callable[[], _T]) -> _T:
         # The gateway and smtplib block; they run in threads so the loop keeps serving.
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+
+def _content_size(envelope: SmtpEnvelope) -> int:
+    if isinstance(envelope, SpooledEnvelope):
+        return envelope.size
+    return len(envelope.original_content or b"")
 
 
 def _content(envelope: SmtpEnvelope) -> bytes:
