@@ -3,7 +3,8 @@
 The relay runs as its own process (the real CLI, real engine, outbox delivery); its peak
 resident set (``VmHWM`` from /proc) is read once every message got its answer.
 ``python -m benchmarks relay_memory`` (``POSTWARDEN_BENCH_SRC=/other/src`` measures another
-checkout).
+checkout). A second run serves the same relay with an admission gate of one message at a
+time (``RelayHandler(admit=...)``, where the process's memory gate plugs in).
 """
 
 from __future__ import annotations
@@ -55,9 +56,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve_one_at_a_time(data_dir: str, port: int, outbox: str) -> None:
+    """The relay as ``postwarden relay`` builds it, plus ``admit``: one inspection at a time."""
+    import asyncio
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from postwarden.act import Gateway
+    from postwarden.outbound import OutboxOutbound
+    from postwarden.settings import load_settings
+    from postwarden.transports.relay import RelayHandler
+    from postwarden.transports.serve import Listener, serve
+
+    settings = load_settings(Path(data_dir))
+    outbound = OutboxOutbound(Path(outbox))
+    gateway = Gateway.from_settings(settings, outbound=outbound)
+    _ = gateway.inspector
+
+    async def run() -> None:
+        gate = asyncio.Semaphore(1)
+
+        @contextlib.asynccontextmanager
+        async def admit(size: int) -> AsyncIterator[None]:
+            async with gate:
+                yield
+
+        handler = RelayHandler(gateway, outbound, timeout=600, admit=admit)
+        await serve(handler, Listener("127.0.0.1", port))
+
+    asyncio.run(run())
+
+
 def main() -> None:
     src = os.environ.get("POSTWARDEN_BENCH_SRC") or str(Path(__file__).parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src}
+    for gated in (False, True):
+        _measure(src, gated)
+
+
+def _measure(src: str, gated: bool) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(Path(__file__).parents[1])])}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
         cli = [sys.executable, "-m", "postwarden", "--data-dir", str(data)]
@@ -118,11 +155,12 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
     size = len(messages[0]) / 1e6
+    how = "one inspection at a time" if gated else "no admission gate"
     print(
-        f"relay, {CLIENTS} concurrent {size:.0f} MB messages: peak RSS {peak:,.0f} MiB "
+        f"relay ({how}), {CLIENTS} concurrent {size:.0f} MB messages: peak RSS {peak:,.0f} MiB "
         f"(idle {idle:,.0f} MiB), {took:.1f} s, answers {sorted(set(answers))}"
     )
 
 
 if __name__ == "__main__":
-    main()
+    _serve_one_at_a_time(sys.argv[1], int(sys.argv[2]), sys.argv[3])
