@@ -265,7 +265,7 @@ def test_relay_drops_a_client_trickling_its_data_at_the_data_deadline(
         took, answer = _trickle_until_dropped(s, f, b"x", every=0.3, limit=10)
     assert answer.startswith(b"421 4.4.2 ")
     assert b"DATA timeout" in answer
-    assert 1.2 < took < 4.0
+    assert 1.2 < took < 5.0  # the deadline, plus slack for a busy test machine
     assert sink.messages() == []
 
 
@@ -283,7 +283,7 @@ def test_relay_drops_a_client_that_keeps_sending_noop_at_the_session_deadline(
         took = time.monotonic() - start
     assert b"421 4.4.2 " in answer
     assert b"session timeout" in answer
-    assert took < 4.0
+    assert took < 6.0
 
 
 @pytest.mark.timeout(60)
@@ -296,7 +296,7 @@ def test_relay_drops_a_client_trickling_one_command_at_the_command_deadline(
         took, answer = _trickle_until_dropped(s, f, b"N", every=0.3, limit=10)
     assert answer.startswith(b"421 4.4.2 ")
     assert b"command timeout" in answer
-    assert took < 3.0
+    assert took < 4.0
 
 
 def test_relay_does_not_count_its_own_inspection_against_the_client(
