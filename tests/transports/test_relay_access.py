@@ -311,6 +311,28 @@ def test_relay_does_not_count_its_own_inspection_against_the_client(
     assert len(sink.messages(b"slow")) == 1
 
 
+@pytest.mark.timeout(60)
+def test_relay_answers_the_transaction_in_flight_before_the_session_deadline_closes(
+    relay_with: MakeRelay, sink: Sink
+) -> None:
+    relay = relay_with(session_timeout=1.0)
+    raw = message(marker="late").replace(b"\r\n\r\n", b"\r\nX-Test-Sleep: 2\r\n\r\n", 1)
+    s, f = _talk(
+        relay.port, [b"HELO t", f"MAIL FROM:<{SENDER}>".encode(), f"RCPT TO:<{RCPT}>".encode()]
+    )
+    with s:
+        f.write(b"DATA\r\n")
+        f.flush()
+        assert f.readline().startswith(b"354")
+        f.write(raw + b".\r\n")
+        f.flush()
+        assert f.readline().startswith(b"250 2.0.0")  # decided and answered, then closed
+        last = f.readline()
+    assert last.startswith(b"421 4.4.2 ")
+    assert b"session timeout" in last
+    assert len(sink.messages(b"late")) == 1
+
+
 # -- connections and size --------------------------------------------------------------------
 
 
