@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -74,3 +75,18 @@ def test_resolve_data_dir_prefers_flag_then_env(monkeypatch: pytest.MonkeyPatch)
     assert resolve_data_dir(None) == Path("/srv/pw")
     monkeypatch.delenv("POSTWARDEN_DATA_DIR")
     assert resolve_data_dir(None) == Path("./var")
+
+
+def test_init_again_keeps_the_access_settings(tmp_path: Path) -> None:
+    """settings.json's "access" block is how an operator sets the relay's client networks
+    for good; re-running init (say, to add a domain) must not reset it to the defaults."""
+    settings = init_data_dir(tmp_path, ["demo.gov.hk"])
+    raw = json.loads(settings.settings_file.read_text())
+    raw["access"]["client_networks"] = ["10.1.0.0/16"]
+    raw["access"]["foreign_senders"] = True
+    settings.settings_file.write_text(json.dumps(raw))
+    init_data_dir(tmp_path, ["demo.gov.hk", "other.gov.hk"])
+    again = load_settings(tmp_path)
+    assert again.access.client_networks == ("10.1.0.0/16",)
+    assert again.access.foreign_senders is True
+    assert again.org_domains == ("demo.gov.hk", "other.gov.hk")

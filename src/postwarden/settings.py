@@ -207,12 +207,17 @@ def init_data_dir(
     """Create or update the data dir; the secret is created once and never replaced."""
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
+    # Re-running init keeps the limits and access controls an operator set in settings.json
+    # (a relay's client networks must not fall back to the defaults unnoticed).
+    kept = load_settings(data_dir) if (data_dir / "settings.json").exists() else None
     settings = Settings(
         data_dir=data_dir,
         org_domains=tuple(_domain(d) for d in org_domains),
         partner_domains=tuple(_domain(d) for d in partner_domains or ()),
         next_hop=next_hop,
         database_url=database_url,
+        limits=kept.limits if kept else Limits(),
+        access=kept.access if kept else Access(),
     )
     if next_hop is not None:
         parse_host_port(next_hop)

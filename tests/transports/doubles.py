@@ -7,18 +7,22 @@ front end itself) is the real code.  ``tests/integration`` runs the real engine 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from tests.integration.postfix import free_port
 
 from postwarden.act import Gateway
 from postwarden.model import Action, Reason, Verdict
 from postwarden.model import Envelope as MailEnvelope
 from postwarden.outbound import Outbound, SmtpOutbound
 from postwarden.settings import Settings
+from postwarden.transports.relay import RelayHandler, start_relay
+from postwarden.transports.relay_access import ConnectionSlots
 
 _ACTION = re.compile(rb"^X-Test-Action: *(\w+)", re.MULTILINE | re.IGNORECASE)
 _SLEEP = re.compile(rb"^X-Test-Sleep: *([\d.]+)", re.MULTILINE | re.IGNORECASE)
@@ -105,3 +109,46 @@ def message(action: str | None = None, *, marker: str = "m1", body: str = "Hello
     if action is not None:
         lines.append(f"X-Test-Action: {action}")
     return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+class LiveRelay:
+    """The real relay listener (:func:`start_relay`, our SMTP server class) on a loopback
+    port, served by an event loop in a thread of its own."""
+
+    def __init__(self, handler: RelayHandler, size_limit: int = 1024 * 1024) -> None:
+        self.handler = handler
+        self.port = free_port()
+        self.slots = ConnectionSlots()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(
+            start_relay(
+                handler,
+                "127.0.0.1",
+                self.port,
+                hostname="relay.postwarden.test",
+                size_limit=size_limit,
+                slots=self.slots,
+            ),
+            self.loop,
+        ).result(10)
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+            # Let connections the tests left close (their clients quit or were dropped).
+            for _ in range(100):
+                if not self.slots.total:
+                    break
+                await asyncio.sleep(0.05)
+            await self.handler.drain(5)
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()

@@ -5,9 +5,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from tests.integration.postfix import free_port
-from tests.transports.doubles import ScriptedInspector, Sink, make_gateway, message
+from tests.transports.doubles import LiveRelay, ScriptedInspector, Sink, make_gateway, message
 
 from postwarden.act import Gateway
 from postwarden.outbound import Outbound, OutboundError, SmtpOutbound
@@ -32,7 +31,7 @@ class BrokenRcptHandler(RelayHandler):
         raise RuntimeError("hook failure")
 
 
-class Relay:
+class Relay(LiveRelay):
     def __init__(
         self,
         gateway: Gateway,
@@ -40,11 +39,7 @@ class Relay:
         size_limit: int,
         handler: type[RelayHandler] = RelayHandler,
     ) -> None:
-        self.handler = handler(gateway, outbound, timeout=10)
-        self.port = free_port()
-        self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=size_limit
-        )
+        super().__init__(handler(gateway, outbound, timeout=10), size_limit)
 
     def send(self, raw: bytes) -> dict[str, tuple[int, bytes]]:
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as smtp:
@@ -62,13 +57,12 @@ def relay_for(settings: Settings, inspector: ScriptedInspector) -> Iterator[obje
     ) -> Relay:
         gateway = make_gateway(settings, outbound, inspector)
         relay = Relay(gateway, outbound, size_limit, handler)
-        relay.controller.start()
         started.append(relay)
         return relay
 
     yield make
     for relay in started:
-        relay.controller.stop()
+        relay.stop()
 
 
 def test_relay_forwards_clean_mail_with_verdict_header_before_answering(

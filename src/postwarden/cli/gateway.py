@@ -18,6 +18,7 @@ from postwarden.settings import Settings, parse_host_port
 from postwarden.transports.http import create_api
 from postwarden.transports.milter import MilterService, run_milter
 from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler
+from postwarden.transports.relay_access import RelayAccess
 from postwarden.transports.serve import Listener, serve
 
 _MILTER_SOCKET = re.compile(r"(inet6?:\d{1,5}(@\S+)?|(unix|local):/\S+)")
@@ -41,6 +42,32 @@ Timeout = Annotated[
 ]
 MaxBytes = Annotated[
     int, typer.Option("--max-message-bytes", help="Largest message taken for inspection.")
+]
+ClientNetwork = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--client-network",
+        help="CIDR whose clients may relay (repeat); replaces settings access.client_networks "
+        "for this run (default there: loopback).",
+    ),
+]
+ForeignSenders = Annotated[
+    bool | None,
+    typer.Option(
+        "--foreign-senders/--org-senders-only",
+        help="Take envelope senders outside the organisation's domains (a content_filter "
+        "behind an MTA that did its own relay control); default: settings "
+        "access.foreign_senders (off).",
+        show_default=False,
+    ),
+]
+Auth = Annotated[
+    bool,
+    typer.Option(
+        "--auth",
+        help="Offer SMTP AUTH (PLAIN, LOGIN) against the console users, to loopback "
+        "clients only; a signed-in user sends only as their own address.",
+    ),
 ]
 
 
@@ -77,14 +104,18 @@ def relay(
     outbox: Outbox = None,
     timeout: Timeout = 240.0,
     max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+    client_network: ClientNetwork = None,
+    foreign_senders: ForeignSenders = None,
+    auth: Auth = False,
 ) -> None:
     """Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."""
     smtp = _listener(listen, "--listen")
     settings = state(ctx).settings()
+    access = _access(settings, client_network, foreign_senders, auth)
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [listen])
     gateway = _gateway(settings, outbound)
-    handler = RelayHandler(gateway, outbound, timeout=timeout)
+    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes))
     except OSError as exc:
@@ -105,15 +136,19 @@ def serve_cmd(
     outbox: Outbox = None,
     timeout: Timeout = 240.0,
     max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+    client_network: ClientNetwork = None,
+    foreign_senders: ForeignSenders = None,
+    auth: Auth = False,
 ) -> None:
     """Run the relay and the HTTP check API in one process until SIGTERM."""
     smtp_listener = _listener(smtp, "--smtp")
     http_listener = _listener(http, "--http")
     settings = state(ctx).settings()
+    access = _access(settings, client_network, foreign_senders, auth)
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [smtp, http])
     gateway = _gateway(settings, outbound)
-    handler = RelayHandler(gateway, outbound, timeout=timeout)
+    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
     api = create_api(
         settings, gateway.inspector, max_body_bytes=max_message_bytes, engine=gateway.engine
     )
@@ -133,6 +168,19 @@ def serve_cmd(
         raise OperationalError(f"serve: {exc.strerror or exc}") from None
     finally:
         gateway.close()
+
+
+def _access(
+    settings: Settings, networks: list[str] | None, foreign_senders: bool | None, auth: bool
+) -> RelayAccess:
+    """The relay's access controls: the settings' ``access``, with this run's overrides."""
+    try:
+        return RelayAccess.from_settings(
+            settings, client_networks=networks or None, foreign_senders=foreign_senders, auth=auth
+        )
+    except ValueError as exc:
+        option = "--client-network" if networks else f"{settings.settings_file} access"
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _listener(text: str, option: str) -> Listener:

@@ -11,8 +11,10 @@ import contextlib
 import logging
 import re
 import secrets
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -25,7 +27,16 @@ from postwarden.act import Gateway, Outcome
 from postwarden.model import Envelope
 from postwarden.outbound import Outbound, OutboundError
 from postwarden.transports.failure import describe_failure
+from postwarden.transports.relay_access import (
+    ConnectionSlots,
+    RelayAccess,
+    SmtpLogin,
+    owns_address,
+)
+from postwarden.transports.relay_server import RelayServer, SpooledEnvelope, peer_host
 from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply, reply_text
+from postwarden.transports.smtp_auth import MAX_FAILURES, SmtpAuthenticator
+from postwarden.transports.smtp_path import Mailbox, PathError, parse_mailbox
 
 __all__ = [
     "DEFAULT_SIZE_LIMIT",
@@ -80,19 +91,135 @@ def forward_failure_reply(exc: OutboundError) -> SmtpReply:
 
 @dataclass(slots=True)
 class RelayHandler:
-    """aiosmtpd handler: at end of DATA run the gateway, then forward, hold or refuse."""
+    """aiosmtpd handler: who may send (MAIL, RCPT, AUTH), and at end of DATA run the gateway,
+    then forward, hold or refuse."""
 
     gateway: Gateway
     outbound: Outbound
     timeout: float = 240.0
     """Seconds for inspection plus forwarding before we answer 451."""
     executor: Executor | None = None
+    access: RelayAccess | None = None
+    """Client networks, senders, recipient cap, deadlines; default: the gateway's settings."""
+    admit: Callable[[int], AbstractAsyncContextManager[object]] | None = None
+    """Entered with the message size around reading, inspecting and forwarding it: the
+    process's memory gate, so concurrent large messages wait their turn (within
+    ``timeout``, then 451) instead of all being inspected at once."""
     active: int = 0
     """Transactions between end of DATA and our reply."""
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _auth: SmtpAuthenticator | None = field(default=None, init=False, repr=False)
+    rules: RelayAccess = field(init=False)
+    """``access``, or the gateway settings' when not given."""
+    _logins: weakref.WeakKeyDictionary[SmtpSession, SmtpLogin] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+    _auth_failures: weakref.WeakKeyDictionary[SmtpSession, int] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._idle.set()
+        self.rules = self.access or RelayAccess.from_settings(self.gateway.settings)
+        if self.rules.auth:
+            self._auth = SmtpAuthenticator(self.gateway)
+
+    # -- who may send ------------------------------------------------------------------------
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: SmtpEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.rules.may_authenticate(peer_host(session.peer)):
+            return responses
+        return [r for r in responses if not r[4:].upper().startswith("AUTH")]
+
+    async def handle_AUTH(
+        self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope, args: list[str]
+    ) -> str | None:
+        if self._auth is None or not self.rules.may_authenticate(peer_host(session.peer)):
+            return "502 5.5.1 Error: AUTH not available"
+        if self._auth_failures.get(session, 0) >= MAX_FAILURES:
+            return "421 4.7.0 Error: too many failed authentication attempts"
+        reply, login = await self._auth.authenticate(server, args)
+        if login is not None:
+            session.authenticated = True
+            self._logins[session] = login
+        elif reply:
+            self._auth_failures[session] = self._auth_failures.get(session, 0) + 1
+        return reply or None
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: SmtpEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        login = self._logins.get(session)
+        refusal = self._sender_refusal(address, peer_host(session.peer), login)
+        if refusal is not None:
+            log.warning(
+                "relay: MAIL from %s refused (%s): %s",
+                peer_host(session.peer),
+                login.name if login else "no login",
+                refusal,
+            )
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    def _sender_refusal(self, address: str, host: str, login: SmtpLogin | None) -> str | None:
+        rules = self.rules
+        sender: Mailbox | None = None
+        if address not in ("", "<>"):
+            try:
+                sender = parse_mailbox(address)
+            except PathError as exc:
+                return f"553 5.1.3 Error: malformed address: {exc}"
+        if login is None and not rules.networks.allows(host):
+            if rules.may_authenticate(host):
+                return "530 5.7.0 Error: authentication required"
+            return f"554 5.7.1 Error: client host [{host}] is not allowed to use this relay"
+        if login is not None:
+            # Signed in: only as oneself (RFC 4954 §3; Postfix's reject_sender_login_mismatch).
+            if sender is None or not owns_address(login, sender, rules.subaddress_separators):
+                return f"553 5.7.1 Error: sender address not owned by user {login.name}"
+            return None
+        if sender is None:
+            return None  # a bounce, from an allowed client network
+        if not rules.foreign_senders and not rules.in_org(sender):
+            return "550 5.7.1 Error: sender address is not in the organisation's domains"
+        return None
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: SmtpEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.rules.max_recipients:
+            # RFC 5321 §4.5.3.1.10: a server's recipient limit is answered 452; the client
+            # sends the rest in another transaction.
+            return "452 4.5.3 Error: too many recipients"
+        try:
+            parse_mailbox(address)
+        except PathError as exc:
+            return f"553 5.1.3 Error: malformed address: {exc}"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    # -- the message -------------------------------------------------------------------------
 
     async def drain(self, seconds: float) -> None:
         """Wait until no transaction is in flight, or ``seconds`` passed."""
@@ -124,7 +251,12 @@ class RelayHandler:
         return str(TEMPFAIL)
 
     async def _handle(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
-        raw = canonical_line_ends(bytes(envelope.original_content or b""))
+        size = _content_size(envelope)
+        async with self.admit(size) if self.admit else contextlib.nullcontext():
+            return await self._decide(relay_id, envelope)
+
+    async def _decide(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
+        raw = await self._run(partial(_content, envelope))
         env = Envelope(sender=null_sender(envelope.mail_from), recipients=tuple(envelope.rcpt_tos))
         outcome: Outcome = await self._run(
             partial(self.gateway.process, raw, env, queue_id=relay_id)
@@ -150,12 +282,41 @@ class RelayHandler:
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
 
+def _content_size(envelope: SmtpEnvelope) -> int:
+    if isinstance(envelope, SpooledEnvelope):
+        return envelope.size
+    return len(envelope.original_content or b"")
+
+
+def _content(envelope: SmtpEnvelope) -> bytes:
+    """The message as inspected and forwarded: from the spool file (our server, already with
+    canonical line ends), else aiosmtpd's in-memory content."""
+    if isinstance(envelope, SpooledEnvelope) and envelope.spool is not None:
+        envelope.spool.seek(0)
+        return envelope.spool.read()
+    return canonical_line_ends(bytes(envelope.original_content or b""))
+
+
 def relay_smtp(
-    handler: RelayHandler, *, hostname: str | None = None, size_limit: int = DEFAULT_SIZE_LIMIT
+    handler: RelayHandler,
+    *,
+    hostname: str | None = None,
+    size_limit: int = DEFAULT_SIZE_LIMIT,
+    slots: ConnectionSlots | None = None,
 ) -> SMTP:
-    """One aiosmtpd protocol instance for one client connection."""
-    # data_size_limit: aiosmtpd answers 552 past it and announces SIZE in EHLO.
-    return SMTP(handler, hostname=hostname, data_size_limit=size_limit)
+    """One protocol instance for one client connection; ``slots`` counts the listener's
+    connections (one instance shared by every connection of a listener)."""
+    # data_size_limit: we answer 552 past it and announce SIZE in EHLO (RFC 1870).
+    # auth_require_tls=False lets AUTH run without TLS; the handler offers it to loopback
+    # clients only, and only with --auth.
+    return RelayServer(
+        handler,
+        access=handler.rules,
+        slots=slots if slots is not None else ConnectionSlots(),
+        hostname=hostname,
+        data_size_limit=size_limit,
+        auth_require_tls=not handler.rules.auth,
+    )
 
 
 async def start_relay(
@@ -165,9 +326,13 @@ async def start_relay(
     *,
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
+    slots: ConnectionSlots | None = None,
 ) -> asyncio.Server:
-    """Listen on ``host:port`` in the running loop."""
+    """Listen on ``host:port`` in the running loop; ``slots`` counts its connections."""
     loop = asyncio.get_running_loop()
+    slots = slots if slots is not None else ConnectionSlots()
     return await loop.create_server(
-        lambda: relay_smtp(handler, hostname=hostname, size_limit=size_limit), host, port
+        lambda: relay_smtp(handler, hostname=hostname, size_limit=size_limit, slots=slots),
+        host,
+        port,
     )
