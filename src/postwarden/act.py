@@ -40,6 +40,7 @@ from postwarden.notices import (
 from postwarden.outbound import Outbound, OutboundError, outbound_from
 from postwarden.settings import Settings
 from postwarden.store import audit
+from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import make_engine, migrate, session_factory
 from postwarden.store.history import record_delivery
 from postwarden.store.quarantine import (
@@ -148,6 +149,7 @@ class Gateway:
         self._inspector_lock = threading.Lock()
         self._record_delivery = record_delivery
         self._secret = settings.secret()
+        anchor_engine(engine, anchor_file(settings))
 
     @classmethod
     def from_settings(

@@ -96,13 +96,18 @@ class Access:
     """A request or message body past this size is spooled to disk, not held in memory."""
     inspection_memory_bytes: int = 512 * 1024 * 1024
     """Message bytes inspected at once across a process; more waits its turn."""
+    audit_syslog: str | None = None
+    """Also send every anchored audit head to syslog: a socket path (``/dev/log``) or
+    ``HOST:PORT`` (UDP); off when unset."""
 
     def with_overrides(self, values: dict[str, Any]) -> Access:
         known = {f.name for f in fields(self)}
         unknown = set(values) - known
         if unknown:
             raise SettingsError(f"unknown access setting(s): {', '.join(sorted(unknown))}")
-        tupled = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        tupled: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
         return replace(self, **tupled)
 
 
