@@ -356,3 +356,27 @@ def test_register_hold_needs_a_privacy_officer(console: Console, sink: SinkHandl
         response = olivia.post(f"/messages/{item.id}/release", data={**data, "csrf": csrf_of(page)})
         assert response.status_code == 303
     assert len(sink.to("case.officer@partner.example")) == 1
+
+
+@pytest.mark.parametrize(
+    ("envelope_sender", "from_header"),
+    [(f"alice+x@{ORG}", f"alice+x@{ORG}"), (f"lists@{ORG}", f"Alice@{ORG.upper()}")],
+    ids=["plus-tag", "from-header"],
+)
+def test_sender_cannot_release_own_mail_under_another_form(
+    console: Console, sink: SinkHandler, envelope_sender: str, from_header: str
+) -> None:
+    item_id = console.hold(leak(from_header), envelope_sender, "case.officer@partner.example")
+    with console.gateway.session() as db:
+        digest = Quarantine.get(db, item_id).content_sha256
+    with console.login("alice") as alice:
+        page = alice.get(f"/messages/{item_id}")
+        assert "You sent this message" in page.text
+        data = {"reason": "my own mail", "digest": digest, "csrf": csrf_of(page)}
+        assert alice.post(f"/messages/{item_id}/release", data=data).status_code == 403
+    assert sink.to("case.officer@partner.example") == []
+    with console.login("olivia") as olivia:
+        page = olivia.get(f"/messages/{item_id}")
+        data = {"reason": "checked", "digest": digest, "csrf": csrf_of(page)}
+        assert olivia.post(f"/messages/{item_id}/release", data=data).status_code == 303
+    assert len(sink.to("case.officer@partner.example")) == 1
