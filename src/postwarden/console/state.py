@@ -32,6 +32,7 @@ FLASH = {
     "refused": "Request refused.",
     "revoked": "Exemption revoked.",
     "totp": "Authenticator on: sign-ins now ask for a code.",
+    "password": "Password changed: your other sessions were signed out.",
     "signedout": "That user's sessions were ended.",
 }
 

@@ -62,7 +62,14 @@ async def serve(
     api_task: asyncio.Task[None] | None = None
     if api is not None and http is not None:
         config = uvicorn.Config(
-            api, host=http.host, port=http.port, lifespan="off", log_config=None
+            api,
+            host=http.host,
+            port=http.port,
+            lifespan="off",
+            log_config=None,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the console
+            # applies settings.access.trusted_proxies itself.
+            proxy_headers=False,
         )
         api_server = _ApiServer(config)
         api_task = asyncio.create_task(api_server.serve())
