@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -573,3 +573,85 @@ def test_purge_destroys_old_decided_content_keeps_rows_and_audit(
     count, _ = gateway.rotate_key(actor="cli:root")
     assert count == 3  # the kept ones; purged rows have no key to re-wrap
     gateway.release(held, by="bob", reason="still readable after rotation")
+
+
+def _gateway_with(settings: Settings, outbound: MemoryOutbound, **access: object) -> Gateway:
+    """Another gateway on the same data dir and database, with access settings changed."""
+    changed = replace(settings, access=settings.access.with_overrides(access))
+    return Gateway.from_settings(changed, outbound=outbound, inspector=FakeInspector())
+
+
+def _hold_as(gw: Gateway, outbound: MemoryOutbound, envelope_sender: str, headers: str) -> str:
+    raw = (
+        f"{headers}To: bob@partner.example\r\nSubject: list\r\nX-Test-Action: hold\r\n\r\nhi\r\n"
+    ).encode()
+    outcome = gw.process(raw, Envelope(envelope_sender, ("bob@partner.example",)))
+    assert outcome.quarantine_id is not None
+    outbound.sent.clear()
+    return outcome.quarantine_id
+
+
+@pytest.mark.parametrize(
+    ("envelope_sender", "headers", "access"),
+    [
+        # The issue's case: sent as alice+x@org, alice@org released it herself.
+        ("alice+x@example.org", "From: alice+x@example.org\r\n", {}),
+        ("ALICE@EXAMPLE.ORG", "From: ALICE@EXAMPLE.ORG\r\n", {}),
+        # The envelope is a list's bounce address; the header says who wrote it.
+        ("lists@example.org", "From: Alice <alice@example.org>\r\n", {}),
+        ("lists@example.org", "From: team@example.org\r\nSender: alice@example.org\r\n", {}),
+        ("alice-x@example.org", "From: alice-x@example.org\r\n", {"subaddress_separators": "-"}),
+        ("press@example.org", "From: press@example.org\r\n", {"aliases_file": "ALIASES"}),
+    ],
+    ids=["plus-tag", "case", "from-header", "sender-header", "dash-separator", "alias"],
+)
+def test_release_refused_to_the_sender_in_any_form(
+    settings: Settings,
+    gateway: Gateway,
+    outbound: MemoryOutbound,
+    envelope_sender: str,
+    headers: str,
+    access: dict[str, str],
+) -> None:
+    aliases = settings.data_dir / "aliases"
+    aliases.write_text("press: comms\ncomms: alice, carol@example.org\n", encoding="utf-8")
+    access = {k: str(aliases) if v == "ALIASES" else v for k, v in access.items()}
+    gw = _gateway_with(settings, outbound, **access) if access else gateway
+    try:
+        item_id = _hold_as(gw, outbound, envelope_sender, headers)
+        with pytest.raises(DecisionError, match="four eyes"):
+            gw.release(item_id, by="alice", reason="mine")
+        assert outbound.sent == []
+        assert _state(gw, item_id) == "held"
+        # A genuinely different reviewer still can.
+        gw.release(item_id, by="bob", reason="checked")
+        assert len(outbound.sent) == 1
+    finally:
+        if gw is not gateway:
+            gw.close()
+
+
+def test_release_refused_when_the_aliases_file_cannot_be_read(
+    settings: Settings, gateway: Gateway, outbound: MemoryOutbound
+) -> None:
+    gw = _gateway_with(settings, outbound, aliases_file=str(settings.data_dir / "missing"))
+    try:
+        item_id = _hold_as(gw, outbound, "carol@example.org", "From: carol@example.org\r\n")
+        with pytest.raises(DecisionError, match="aliases file"):
+            gw.release(item_id, by="bob", reason="ok")
+        assert outbound.sent == []
+    finally:
+        gw.close()
+
+
+def test_resolve_refused_to_the_sender_by_header(
+    gateway: Gateway, outbound: MemoryOutbound
+) -> None:
+    item_id = _hold_as(gateway, outbound, "lists@example.org", "From: pat+x@example.org\r\n")
+    with gateway.session() as s:
+        assert Quarantine.transition(s, item_id, State.HELD, State.RELEASING, by="bob")
+        s.commit()
+    later = datetime.now(UTC) + STUCK_AFTER + timedelta(minutes=1)
+    with pytest.raises(DecisionError, match="sent this message"):
+        gateway.resolve(item_id, by="pat", outcome="released", reason="went", now=later)
+    gateway.resolve(item_id, by="adam", outcome="released", reason="went", now=later)

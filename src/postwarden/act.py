@@ -39,8 +39,10 @@ from postwarden.notices import (
 from postwarden.outbound import Outbound, OutboundError, outbound_from
 from postwarden.settings import Settings
 from postwarden.store import audit
+from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import make_engine, migrate, session_factory
 from postwarden.store.history import record_delivery
+from postwarden.store.mailboxes import AliasError, Mailboxes, message_senders
 from postwarden.store.quarantine import (
     ItemSnapshot,
     Quarantine,
@@ -147,6 +149,7 @@ class Gateway:
         self._inspector_lock = threading.Lock()
         self._record_delivery = record_delivery
         self._secret = settings.secret()
+        anchor_engine(engine, anchor_file(settings))
 
     @classmethod
     def from_settings(
@@ -237,9 +240,9 @@ class Gateway:
         with self.session() as session:
             user = self._user(session, by)
             item = self._held(session, item_id)
-            _check_may_release(user, item)
-            actor = user.name
             raw = self._read(item)
+            _check_may_release(user, item, self.mailboxes(), message_senders(item.sender, raw))
+            actor = user.name
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
             ):
@@ -286,6 +289,14 @@ class Gateway:
             session.commit()
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
+
+    def mailboxes(self) -> Mailboxes:
+        """How addresses compare for four eyes, with the aliases file as it is now."""
+        try:
+            return Mailboxes.from_settings(self.settings)
+        except AliasError as exc:
+            # Refuse rather than compare without the aliases: four eyes must not fail open.
+            raise DecisionError(f"{exc}: no release until it can be read") from None
 
     def confirm_link(self, item: QuarantineItem | ItemSnapshot) -> str:
         return confirm_url(
@@ -334,8 +345,15 @@ class Gateway:
             item = row.snapshot()
             if item.state != State.RELEASING.value:
                 raise DecisionError(f"quarantine item {item.id} is {item.state}, not releasing")
-            if user.email and user.email.strip().lower() == item.sender.strip().lower():
-                raise DecisionError(f"{user.name} sent this message and cannot resolve it")
+            try:
+                senders = message_senders(item.sender, self.quarantine.read(item))
+            except SealError:
+                senders = [item.sender]  # purged or damaged: the envelope is all there is
+            as_sender = self.mailboxes().shared(user.email, senders) if user.email else None
+            if as_sender is not None:
+                raise DecisionError(
+                    f"{user.name} sent this message (as {as_sender}) and cannot resolve it"
+                )
             since = _aware(row.decided_at or row.created)
             if (now or datetime.now(UTC)) - since < STUCK_AFTER:
                 raise DecisionError(
@@ -482,15 +500,21 @@ class Gateway:
             raise DecisionError(str(exc)) from None
 
 
-def _check_may_release(user: User, item: ItemSnapshot) -> None:
-    """Four eyes (the approver is not the sender) and the role the hold needs."""
+def _check_may_release(
+    user: User, item: ItemSnapshot, mailboxes: Mailboxes, senders: list[str]
+) -> None:
+    """Four eyes (the approver is none of the message's senders, as a mailbox: envelope,
+    header From and Sender, sub-addresses, case, aliases) and the role the hold needs."""
     if not user.email:
         raise DecisionError(
             f"user {user.name} has no e-mail address, so the four-eyes check cannot tell "
             f"them from the sender: 'postwarden user add {user.name} --email ADDR'"
         )
-    if user.email.strip().lower() == item.sender.strip().lower():
-        raise DecisionError(f"{user.name} sent this message and cannot release it (four eyes)")
+    as_sender = mailboxes.shared(user.email, senders)
+    if as_sender is not None:
+        raise DecisionError(
+            f"{user.name} sent this message (as {as_sender}) and cannot release it (four eyes)"
+        )
     if item.register_data and user.role_enum != Role.PRIVACY_OFFICER:
         raise DecisionError("this hold is for register data: a privacy officer must release it")
     if user.role_enum not in _RELEASERS:

@@ -97,6 +97,9 @@ class Access:
     inspection_memory_bytes: int = 512 * 1024 * 1024
     """Memory for inspections at once across a process, each charged 8 x its message size
     (transports/admission.py); more waits its turn."""
+    audit_syslog: str | None = None
+    """Also send every anchored audit head to syslog: a socket path (``/dev/log``) or
+    ``HOST:PORT`` (UDP); off when unset."""
 
     def with_overrides(self, values: dict[str, Any]) -> Access:
         known = {f.name for f in fields(self)}

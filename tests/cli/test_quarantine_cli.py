@@ -336,3 +336,27 @@ def test_cli_quarantine_purge(
     assert code == 0
     code, out, _ = run(capsys, monkeypatch, data, "quarantine", "purge", "--older-than", "30")
     assert out.strip() == "purged 0 item(s)"
+
+
+def test_cli_release_refused_to_the_sender_under_a_plus_address(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postwarden.settings import load_settings
+
+    gw = Gateway.from_settings(load_settings(data), outbound=MemoryOutbound(), inspector=HoldAll())
+    raw = RAW.replace(b"From: alice@example.org", b"From: Alice+x@Example.org")
+    outcome = gw.process(raw, Envelope("alice+x@example.org", ("bob@partner.example",)))
+    gw.close()
+    assert outcome.quarantine_id is not None
+    for name in ("alice", "bob"):
+        args = ("user", "add", name, "--role", "reviewer", "--email", f"{name}@example.org")
+        assert run(capsys, monkeypatch, data, *args)[0] == 0
+    outbox = data / "outbox"
+    release = ("quarantine", "release", outcome.quarantine_id, "--reason", "ok")
+    code, _, err = run(
+        capsys, monkeypatch, data, *release, "--by", "alice", "--outbox", str(outbox)
+    )
+    assert (code, "four eyes" in err) == (1, True)
+    code, _, _ = run(capsys, monkeypatch, data, *release, "--by", "bob", "--outbox", str(outbox))
+    assert code == 0
+    assert len(OutboxOutbound(outbox).messages()) == 1

@@ -76,3 +76,29 @@ def test_user_passwd_refuses(
     assert _run(data_dir, "user", "add", "bob", "--role", "admin") == 0
     assert _run(data_dir, *args, stdin=stdin) == status
     assert not _password_ok(data_dir, "bob", PASSWORD)
+
+
+@pytest.mark.parametrize("weak", ["aaaaaaaaaaaa", "password1234", " " * 12])
+def test_weak_passwords_are_refused_by_user_add_and_passwd(
+    data_dir: Path, weak: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(data_dir),
+            "user",
+            "add",
+            "carol",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ],
+        input=weak + "\n",
+    )
+    assert isinstance(result.exception, UsageError)
+    assert "password" in str(result.exception)
+    assert _run(data_dir, "user", "add", "bob", "--role", "admin") == 0
+    assert _run(data_dir, "user", "passwd", "bob", "--password-stdin", stdin=weak + "\n") == 2
+    assert not _password_ok(data_dir, "bob", weak)
+    assert _run(data_dir, "user", "passwd", "bob", "--password-stdin", stdin=PASSWORD) == 0

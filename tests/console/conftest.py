@@ -142,7 +142,9 @@ def csrf_of(response: httpx.Response) -> str:
 def console(settings: Settings, gateway: Gateway) -> Iterator[Console]:
     app = create_console(settings, gateway)
     sock = _free_socket()
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="none", http="h11")
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", ws="none", http="h11", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -21,7 +21,7 @@ from postwarden.model import Action, Envelope, Reason, Verdict
 from postwarden.store import credentials
 from postwarden.store.audit import AuditEntry
 from postwarden.store.quarantine import Quarantine
-from postwarden.store.sessions import MAX_FAILURES_PER_USER
+from postwarden.store.sessions import ACCOUNT_DELAY_CAP, MAX_FAILURES_PER_USER, record_attempt
 from postwarden.store.users import get_user
 
 CANARY_SUBJECT = "Canary case 7Q4ZP"
@@ -224,6 +224,7 @@ def test_login_returns_to_the_page_asked_for(console: Console, held: str) -> Non
 
 
 def test_login_is_throttled_after_repeated_failures(console: Console) -> None:
+    # Issue 10: the throttle is a growing wait, no longer a 15-minute lock of the account.
     with console.client() as client:
         for _ in range(MAX_FAILURES_PER_USER):
             response = client.post(
@@ -235,11 +236,17 @@ def test_login_is_throttled_after_repeated_failures(console: Console) -> None:
                 },
             )
             assert response.status_code == 401
+        with console.gateway.session() as db:
+            for _ in range(3):  # a longer attack: the wait is 8 s now, not a race with 1 s
+                record_attempt(db, "bob", "127.0.0.1", ok=False)
+            db.commit()
         response = client.post(
             "/login",
             data={"csrf": csrf_of(client.get("/login")), "username": "bob", "password": PASSWORD},
         )
         assert response.status_code == 429
+        assert 0 < int(response.headers["retry-after"]) <= ACCOUNT_DELAY_CAP.total_seconds()
+        assert "Try again in" in response.text
         assert client.get("/").status_code == 303
 
 
@@ -355,4 +362,28 @@ def test_register_hold_needs_a_privacy_officer(console: Console, sink: SinkHandl
         assert olivia.post(f"/messages/{item.id}/release", data=stale).status_code == 403
         response = olivia.post(f"/messages/{item.id}/release", data={**data, "csrf": csrf_of(page)})
         assert response.status_code == 303
+    assert len(sink.to("case.officer@partner.example")) == 1
+
+
+@pytest.mark.parametrize(
+    ("envelope_sender", "from_header"),
+    [(f"alice+x@{ORG}", f"alice+x@{ORG}"), (f"lists@{ORG}", f"Alice@{ORG.upper()}")],
+    ids=["plus-tag", "from-header"],
+)
+def test_sender_cannot_release_own_mail_under_another_form(
+    console: Console, sink: SinkHandler, envelope_sender: str, from_header: str
+) -> None:
+    item_id = console.hold(leak(from_header), envelope_sender, "case.officer@partner.example")
+    with console.gateway.session() as db:
+        digest = Quarantine.get(db, item_id).content_sha256
+    with console.login("alice") as alice:
+        page = alice.get(f"/messages/{item_id}")
+        assert "You sent this message" in page.text
+        data = {"reason": "my own mail", "digest": digest, "csrf": csrf_of(page)}
+        assert alice.post(f"/messages/{item_id}/release", data=data).status_code == 403
+    assert sink.to("case.officer@partner.example") == []
+    with console.login("olivia") as olivia:
+        page = olivia.get(f"/messages/{item_id}")
+        data = {"reason": "checked", "digest": digest, "csrf": csrf_of(page)}
+        assert olivia.post(f"/messages/{item_id}/release", data=data).status_code == 303
     assert len(sink.to("case.officer@partner.example")) == 1

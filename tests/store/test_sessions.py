@@ -63,20 +63,58 @@ def test_csrf_matches_only_the_session_token(db: Session) -> None:
     assert not sessions.csrf_matches(opened, opened.csrf[:-1] + last)
 
 
-def test_throttle_counts_failures_per_user_and_per_address(db: Session) -> None:
+def _fail(db: Session, user: str, address: str, n: int, at: datetime) -> None:
+    for _ in range(n):
+        sessions.record_attempt(db, user, address, ok=False, now=at)
+
+
+def test_throttle_delays_grow_per_user_and_per_address_and_never_lock(db: Session) -> None:
     now = datetime.now(UTC)
-    for _ in range(sessions.MAX_FAILURES_PER_USER - 1):
-        sessions.record_attempt(db, "alice", "10.0.0.1", ok=False, now=now)
-    assert not sessions.throttled(db, "alice", "10.0.0.9", now=now)
-    sessions.record_attempt(db, "alice", "10.0.0.1", ok=False, now=now)
-    assert sessions.throttled(db, "alice", "10.0.0.9", now=now)
-    assert not sessions.throttled(db, "bob", "10.0.0.9", now=now)
-    # Guessing many names from one address trips the per-address limit.
-    for i in range(sessions.MAX_FAILURES_PER_ADDRESS):
-        sessions.record_attempt(db, f"user{i}", "10.0.0.2", ok=False, now=now)
-    assert sessions.throttled(db, "carol", "10.0.0.2", now=now)
-    # The window passes.
-    later = now + sessions.THROTTLE_WINDOW + timedelta(seconds=1)
+    _fail(db, "alice", "10.0.0.1", sessions.MAX_FAILURES_PER_USER - 1, now)
+    assert sessions.throttle_delay(db, "alice", "10.0.0.9", now=now) == timedelta(0)
+    _fail(db, "alice", "10.0.0.1", 1, now)
+    # The fifth failure: a one-second wait on the account, from any address.
+    assert sessions.throttle_delay(db, "alice", "10.0.0.9", now=now) == timedelta(seconds=1)
+    assert sessions.throttle_delay(db, "bob", "10.0.0.9", now=now) == timedelta(0)
+    # Each further failure doubles it, up to the account cap: never a lock.
+    _fail(db, "alice", "10.0.0.1", 40, now)
+    account = sessions.throttle_delay(db, "alice", "10.0.0.9", now=now)
+    assert account == sessions.ACCOUNT_DELAY_CAP
+    assert sessions.throttle_delay(db, "alice", "10.0.0.9", now=now + account) == timedelta(0)
+    # The guessing address itself waits far longer, for any account.
+    from_attacker = sessions.throttle_delay(db, "bob", "10.0.0.1", now=now)
+    assert from_attacker == sessions.ADDRESS_DELAY_CAP
+    assert sessions.throttled(db, "bob", "10.0.0.1", now=now + account)
+
+
+def test_address_delay_grows_with_each_failure(db: Session) -> None:
+    now = datetime.now(UTC)
+    waits = []
+    for i in range(sessions.MAX_FAILURES_PER_ADDRESS + 4):
+        _fail(db, f"user{i}", "10.0.0.2", 1, now)
+        waits.append(sessions.throttle_delay(db, "carol", "10.0.0.2", now=now).total_seconds())
+    free = sessions.MAX_FAILURES_PER_ADDRESS - 1
+    assert waits[:free] == [0] * free
+    assert waits[free:] == [1, 2, 4, 8, 16]
+
+
+def test_owner_from_a_known_address_skips_the_account_delay(db: Session) -> None:
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    sessions.record_attempt(db, "alice", "10.0.0.5", ok=True, now=earlier)
+    now = datetime.now(UTC)
+    _fail(db, "alice", "10.0.0.1", 20, now)
+    assert sessions.throttle_delay(db, "alice", "10.0.0.5", now=now) == timedelta(0)
+    assert sessions.throttle_delay(db, "alice", "10.0.0.6", now=now) > timedelta(0)
+    # The owner's sign-in resets the account's count.
+    sessions.record_attempt(db, "alice", "10.0.0.6", ok=True, now=now)
+    later = now + timedelta(seconds=1)
+    assert sessions.throttle_delay(db, "alice", "10.0.0.7", now=later) == timedelta(0)
+
+
+def test_failures_are_forgotten_after_their_memory(db: Session) -> None:
+    now = datetime.now(UTC)
+    _fail(db, "alice", "10.0.0.1", 30, now)
+    later = now + sessions.FAILURE_MEMORY + timedelta(seconds=1)
     assert not sessions.throttled(db, "alice", "10.0.0.1", now=later)
     sessions.purge_expired(db, now=later)
-    assert not sessions.throttled(db, "carol", "10.0.0.2", now=now)
+    assert not sessions.throttled(db, "alice", "10.0.0.1", now=now)

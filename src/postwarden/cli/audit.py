@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from postwarden.cli.common import OperationalError, state
 from postwarden.settings import SettingsError
 from postwarden.store import audit
+from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file, anchored_head
 from postwarden.store.db import make_engine, migrate, session_factory
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -35,6 +36,7 @@ def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
         raise OperationalError(str(exc)) from None
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
+    anchor_engine(engine, anchor_file(settings))
     try:
         with session_factory(engine)() as session:
             yield session, secret
@@ -52,12 +54,24 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check every entry; exit 1 naming the first one edited, removed, inserted or moved."""
+    """Check every entry; exit 1 naming the first one edited, removed, inserted or moved.
+
+    The chain must also reach the head anchored outside the database (``audit-anchor.json``
+    in the data dir) with the same hash: a cut or replaced tail fails without any flag.
+    """
+    settings = state(ctx).settings()
     with database(ctx) as (session, secret):
-        result = audit.verify(session, secret=secret, expect_head=expect_head)
+        try:
+            anchored = anchored_head(settings)
+        except AnchorError as exc:
+            raise OperationalError(str(exc)) from None
+        result = audit.verify(session, secret=secret, expect_head=expect_head, anchored=anchored)
     if not result.ok:
         raise OperationalError(f"audit log broken at entry {result.first_bad}: {result.problem}")
-    typer.echo(f"audit log ok: {result.entries} entries")
+    if anchored is None:
+        typer.echo(f"audit log ok: {result.entries} entries (no anchored head yet)")
+    else:
+        typer.echo(f"audit log ok: {result.entries} entries, anchored head {anchored.seq} found")
 
 
 @audit_app.command("head")

@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
 from postwarden.inspection import build_inspector, load_policy_for
-from postwarden.settings import Settings
+from postwarden.settings import Settings, SettingsError
+from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import make_engine, migrate
 
 
@@ -30,6 +31,11 @@ def open_database(settings: Settings) -> Engine:
     """The installation's database at the newest schema; failures are operational errors."""
     try:
         migrate(settings.db_url)
-        return make_engine(settings.db_url)
+        engine = make_engine(settings.db_url)
     except SQLAlchemyError as exc:
         raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None
+    try:
+        anchor_engine(engine, anchor_file(settings))
+    except SettingsError as exc:
+        raise OperationalError(str(exc)) from None
+    return engine

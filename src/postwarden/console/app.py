@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from postwarden.console.deps import (
     SAFE_METHODS,
@@ -94,6 +95,11 @@ def create_console(
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(HTTPException, _http_error)
+    # X-Forwarded-For / -Proto only from the configured proxies, and the right-most address
+    # that is not one of them (uvicorn's middleware does exactly that); from anyone else the
+    # headers are ignored, so a client cannot pick the address the sign-in throttle counts.
+    # The server itself must not rewrite them first: serve runs uvicorn with proxy_headers off.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.access.trusted_proxies))
     return app
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from postwarden.console.roles import Permission, allows
 from postwarden.settings import Settings
 from postwarden.store import credentials
+from postwarden.store.mailboxes import Mailboxes
 from postwarden.store.users import User
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ FLASH = {
     "refused": "Request refused.",
     "revoked": "Exemption revoked.",
     "totp": "Authenticator on: sign-ins now ask for a code.",
+    "password": "Password changed: your other sessions were signed out.",
     "signedout": "That user's sessions were ended.",
 }
 
@@ -48,9 +50,13 @@ class Member:
     def can(self, permission: Permission | str) -> bool:
         return allows(self.role, Permission(permission))
 
-    def is_sender(self, sender: str) -> bool:
-        """Whether ``sender`` is this member's own address (the four-eyes check)."""
-        return bool(self.email) and (self.email or "").strip().lower() == sender.strip().lower()
+    def is_sender(self, *senders: str, mailboxes: Mailboxes | None = None) -> bool:
+        """Whether any of ``senders`` is this member's own mailbox (the four-eyes check:
+        sub-addresses, case, IDN and aliases as ``mailboxes`` compares them)."""
+        if not self.email:
+            return False
+        boxes = mailboxes if mailboxes is not None else Mailboxes()
+        return boxes.shared(self.email, senders) is not None
 
 
 def load_member(db: Session, user_id: int) -> Member | None:

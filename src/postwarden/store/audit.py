@@ -3,7 +3,9 @@
 Each entry's ``hash`` is HMAC-SHA256, keyed by a key derived from the installation secret, over
 the previous entry's hash and the canonical JSON of the entry (seq, time, kind, actor, data).
 Editing, deleting, inserting or reordering entries breaks the chain at the first affected
-entry; truncating the tail is caught by comparing with an exported head (``audit head``).
+entry; truncating or replacing the tail is caught by comparing with the head anchored outside
+the database after every append batch (:mod:`postwarden.store.anchor`), or with an exported
+head (``audit head``).
 The database itself refuses UPDATE and DELETE on the table (triggers in migration 0002).
 
 Entries never carry personal data values: rule ids, counts, item ids and hashes only.
@@ -26,6 +28,7 @@ from postwarden.store.db import Base
 
 __all__ = [
     "GENESIS",
+    "PENDING_HEAD",
     "AuditEntry",
     "AuditHead",
     "Verification",
@@ -37,6 +40,8 @@ __all__ = [
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first entry."""
+PENDING_HEAD = "postwarden.audit.pending_head"
+"""``Session.info`` key: the (seq, hash) this session appended last, anchored after commit."""
 
 
 class AuditEntry(Base):
@@ -111,6 +116,7 @@ def append(
     )
     session.add(entry)
     session.flush()
+    session.info[PENDING_HEAD] = (entry.seq, entry.hash)
     return entry
 
 
@@ -141,8 +147,18 @@ class Verification:
         return self.first_bad is None
 
 
-def verify(session: Session, *, secret: bytes, expect_head: str | None = None) -> Verification:
-    """Walk the chain from the start; name (by seq) the first entry that does not fit."""
+def verify(
+    session: Session,
+    *,
+    secret: bytes,
+    expect_head: str | None = None,
+    anchored: AuditHead | None = None,
+) -> Verification:
+    """Walk the chain from the start; name (by seq) the first entry that does not fit.
+
+    ``anchored`` is the head last written outside the database: the chain must reach it and
+    hold the same hash at that seq, so a cut or replaced tail fails.
+    """
     stmt = (
         select(
             AuditEntry.seq,
@@ -158,13 +174,16 @@ def verify(session: Session, *, secret: bytes, expect_head: str | None = None) -
     )
     result = session.execute(stmt)
     try:
-        return _walk(result, audit_key(secret), expect_head)
+        return _walk(result, audit_key(secret), expect_head, anchored)
     finally:
         result.close()  # a server-side cursor on PostgreSQL: close it even when we stop early
 
 
 def _walk(
-    rows: Result[int, str, str, str, str, str, str], key: bytes, expect_head: str | None
+    rows: Result[int, str, str, str, str, str, str],
+    key: bytes,
+    expect_head: str | None,
+    anchored: AuditHead | None,
 ) -> Verification:
     prev, prev_seq, count = GENESIS, 0, 0
     for count, row in enumerate(rows, start=1):
@@ -183,7 +202,27 @@ def _walk(
             return Verification(
                 count, seq, f"entry {seq} does not match its hash (the entry was changed)"
             )
+        if anchored is not None and seq == anchored.seq:
+            if not hmac.compare_digest(stored, anchored.hash):
+                return Verification(
+                    count,
+                    seq,
+                    f"entry {seq} is not the entry anchored outside the database (its hash "
+                    "differs): the tail of the log was replaced",
+                )
         prev, prev_seq = stored, seq
+    if anchored is not None and prev_seq < anchored.seq:
+        missing = (
+            f"entry {anchored.seq}"
+            if prev_seq + 1 == anchored.seq
+            else f"entries {prev_seq + 1} to {anchored.seq}"
+        )
+        return Verification(
+            count,
+            prev_seq + 1,
+            f"the log ends at entry {prev_seq} but entry {anchored.seq} was anchored outside "
+            f"the database: {missing} removed",
+        )
     if expect_head is not None and not hmac.compare_digest(prev, expect_head):
         return Verification(
             count,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.store import audit, sessions
 from postwarden.store.db import Base
+from postwarden.store.passphrases import MIN_LENGTH, PassphraseError, check_passphrase
 from postwarden.store.users import User, get_user
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
     "totp_enabled",
 ]
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id, 64 MiB).
 _HASHER = PasswordHasher()
 # Verifying against this when the user does not exist costs the same as a real check, so the
@@ -57,11 +58,17 @@ class TotpSecret(Base):
 def set_password(session: Session, name: str, password: str, *, actor: str, secret: bytes) -> User:
     """Hash ``password`` with argon2id onto user ``name`` and audit the change (not the hash).
 
-    The user's console sessions end: whoever held the old password is signed out too.
+    The password must pass the passphrase policy (:mod:`postwarden.store.passphrases`), with
+    the user's name and address as context.  The user's console sessions end: whoever held
+    the old password is signed out too.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CredentialError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
     user = get_user(session, name)
+    try:
+        check_passphrase(password, user_inputs=(name, user.email))
+    except PassphraseError as exc:
+        raise CredentialError(str(exc)) from None
     user.password_hash = _HASHER.hash(password)
     sessions.close_user_sessions(session, user.id)
     audit.append(session, "user.password", actor, {"user": name}, secret=secret)

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -27,9 +28,22 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 TOUCH_INTERVAL = timedelta(minutes=1)
 """The idle clock is restarted at most this often: not a database write per page view."""
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
-THROTTLE_WINDOW = timedelta(minutes=15)
+# Sign-in throttle: growing delays, never a lock.  Failed attempts are remembered for
+# FAILURE_MEMORY; past a number of free failures each further one doubles the wait before the
+# next try is even checked.  From one client address the wait grows to ADDRESS_DELAY_CAP, so
+# a guesser's address gets slower and slower; on one account it grows only to
+# ACCOUNT_DELAY_CAP, so an attack on an account from many addresses costs its owner at most
+# that wait, and none at all from an address they signed in from before (KNOWN_ADDRESS_MEMORY).
+THROTTLE_WINDOW = timedelta(hours=24)
+"""How long failed attempts count (``FAILURE_MEMORY``; the old name is kept for callers)."""
+FAILURE_MEMORY = THROTTLE_WINDOW
+KNOWN_ADDRESS_MEMORY = timedelta(days=30)
 MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 20
+"""Free failures on one account before its delay starts (1 s, then doubling)."""
+MAX_FAILURES_PER_ADDRESS = 10
+"""Free failures from one client address (any accounts) before its delay starts."""
+ACCOUNT_DELAY_CAP = timedelta(seconds=30)
+ADDRESS_DELAY_CAP = timedelta(hours=1)
 
 
 class ConsoleSession(Base):
@@ -135,14 +149,20 @@ def csrf_matches(session: OpenSession, submitted: str | None) -> bool:
 
 
 def purge_expired(db: Session, now: datetime | None = None) -> None:
-    """Drop dead sessions and attempts older than the throttle window."""
+    """Drop dead sessions, failed attempts older than :data:`FAILURE_MEMORY` and sign-ins
+    older than :data:`KNOWN_ADDRESS_MEMORY`."""
     now = now or _now()
     db.execute(
         delete(ConsoleSession).where(
             (ConsoleSession.expires_at <= now) | (ConsoleSession.last_seen <= now - IDLE_TIMEOUT)
         )
     )
-    db.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - THROTTLE_WINDOW))
+    db.execute(
+        delete(LoginAttempt).where(
+            (LoginAttempt.ok.is_(False) & (LoginAttempt.at <= now - FAILURE_MEMORY))
+            | (LoginAttempt.at <= now - KNOWN_ADDRESS_MEMORY)
+        )
+    )
 
 
 def record_attempt(
@@ -151,14 +171,60 @@ def record_attempt(
     db.add(LoginAttempt(username=username[:255], address=address[:64], at=now or _now(), ok=ok))
 
 
-def throttled(db: Session, username: str, address: str, now: datetime | None = None) -> bool:
-    """Too many recent failures for this user name or from this address."""
-    since = (now or _now()) - THROTTLE_WINDOW
-    failures = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.at > since, LoginAttempt.ok.is_(False))
+def _backoff(failures: int, free: int, cap: timedelta) -> timedelta:
+    """No wait for the first ``free`` failures, then 1 s, 2 s, 4 s, … up to ``cap``."""
+    if failures < free:
+        return timedelta(0)
+    exponent = min(failures - free, 30)  # 2**30 s is far past any cap
+    return min(timedelta(seconds=2**exponent), cap)
+
+
+def _failures(db: Session, where: Any, since: datetime) -> tuple[int, datetime | None]:
+    count, last = db.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            where, LoginAttempt.ok.is_(False), LoginAttempt.at > since
+        )
+    ).one()
+    return int(count or 0), _aware(last) if last is not None else None
+
+
+def throttle_delay(
+    db: Session, username: str, address: str, now: datetime | None = None
+) -> timedelta:
+    """How long this user name from this address must still wait before a password is checked
+    (zero: check it now).  The larger of the account's and the address's back-off, each
+    counted from that key's last failure."""
+    now = now or _now()
+    name, addr = username[:255], address[:64]
+    since = now - FAILURE_MEMORY
+    # The owner's success resets their account's count (not an address's: a guesser with an
+    # account of their own must not reset their address by signing in to it).
+    last_ok = db.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == name, LoginAttempt.ok.is_(True)
+        )
     )
-    by_user = db.scalar(failures.where(LoginAttempt.username == username[:255])) or 0
-    by_address = db.scalar(failures.where(LoginAttempt.address == address[:64])) or 0
-    return by_user >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS
+    account_since = max(since, _aware(last_ok)) if last_ok is not None else since
+    waits = [timedelta(0)]
+    known = db.scalar(
+        select(func.count()).where(
+            LoginAttempt.username == name,
+            LoginAttempt.address == addr,
+            LoginAttempt.ok.is_(True),
+            LoginAttempt.at > now - KNOWN_ADDRESS_MEMORY,
+        )
+    )
+    if not known:
+        count, last = _failures(db, LoginAttempt.username == name, account_since)
+        if last is not None:
+            wait = _backoff(count, MAX_FAILURES_PER_USER, ACCOUNT_DELAY_CAP)
+            waits.append(last + wait - now)
+    count, last = _failures(db, LoginAttempt.address == addr, since)
+    if last is not None:
+        waits.append(last + _backoff(count, MAX_FAILURES_PER_ADDRESS, ADDRESS_DELAY_CAP) - now)
+    return max(waits)
+
+
+def throttled(db: Session, username: str, address: str, now: datetime | None = None) -> bool:
+    """Whether this attempt must wait (see :func:`throttle_delay`)."""
+    return throttle_delay(db, username, address, now) > timedelta(0)

@@ -159,4 +159,7 @@ def guarded_config(app: Any, host: str, port: int, guard: HttpGuard) -> uvicorn.
         log_config=None,
         http=protocol,
         timeout_keep_alive=int(guard.keepalive_timeout) + 10,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the console
+        # applies settings.access.trusted_proxies itself.
+        proxy_headers=False,
     )

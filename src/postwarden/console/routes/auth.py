@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,6 +27,8 @@ router = APIRouter()
 
 
 def _client(request: Request) -> str:
+    """The client's address: the direct peer, or what a trusted proxy says it is (the
+    console's ProxyHeadersMiddleware set it from settings.access.trusted_proxies)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -62,8 +66,15 @@ def login(
     with state.db.begin() as db:
         # Sign-ins are rare and cheap to piggyback on: dead sessions and old attempts go here.
         sessions.purge_expired(db)
-        if sessions.throttled(db, username, address):
-            error, status = "Too many failed attempts. Wait 15 minutes and try again.", 429
+        wait = sessions.throttle_delay(db, username, address)
+        if wait > timedelta(0):
+            # Refused before the password is checked, and not counted: waiting is the point.
+            seconds = math.ceil(wait.total_seconds())
+            error, status = (
+                f"Too many failed sign-ins. Try again in {_duration(seconds)}.",
+                429,
+            )
+            retry_after = str(seconds)
         else:
             user = db.execute(select(User).where(User.name == username)).scalar_one_or_none()
             ok = credentials.check_password(user, password)
@@ -79,7 +90,8 @@ def login(
                 request.state.new_token = fresh.token
                 return RedirectResponse(safe_next(next, root), status_code=303)
             error, status = "Wrong user name, password or code.", 401
-    return state.render(
+            retry_after = ""
+    response = state.render(
         request,
         "login.html",
         status,
@@ -88,6 +100,15 @@ def login(
         username=username,
         error=error,
     )
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 @router.post("/logout", name="logout")
@@ -145,6 +166,39 @@ def totp_enable(
         else:
             return RedirectResponse(request.url_for("account").path + "?ok=totp", status_code=303)
     return _account_page(request, member, secret=secret, error=error, status=400)
+
+
+@router.post("/account/password", name="password_change")
+def password_change(
+    request: Request,
+    member: Annotated[Member, Depends(require(Permission.VIEW))],
+    password: Annotated[str, Form(max_length=1024)],
+    new_password: Annotated[str, Form(max_length=1024)],
+    repeat: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """Change one's own password: the current one first, then the passphrase policy."""
+    state = console_state(request)
+    with state.db.begin() as db:
+        user = db.get(User, member.id)
+        if user is None or not credentials.check_password(user, password):
+            error = "Wrong current password: the password is unchanged."
+        elif new_password != repeat:
+            error = "The two new passwords differ: the password is unchanged."
+        else:
+            try:
+                credentials.set_password(
+                    db, user.name, new_password, actor=member.name, secret=state.secret
+                )
+            except credentials.CredentialError as exc:
+                error = f"Not changed: {exc}"
+            else:
+                # set_password ended every session of the user; this browser gets a new one.
+                fresh = sessions.open_session(db, user.id)
+                request.state.new_token = fresh.token
+                return RedirectResponse(
+                    request.url_for("account").path + "?ok=password", status_code=303
+                )
+    return _account_page(request, member, secret="", error=error, status=400)
 
 
 @router.post("/account/totp/disable", name="totp_disable")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from postwarden.act import DecisionError, ReleaseError
+from postwarden.act import DecisionError, Gateway, ReleaseError
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.review import inspect_held, reporter
 from postwarden.console.roles import Permission
@@ -17,6 +17,7 @@ from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import format_age
 from postwarden.model import Envelope
 from postwarden.store import audit
+from postwarden.store.mailboxes import Mailboxes, message_senders
 from postwarden.store.quarantine import QuarantineItem, SealError, State
 
 router = APIRouter()
@@ -51,6 +52,7 @@ def queue(
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     rules: set[str] = set()
+    boxes = _mailboxes(ctx.gateway)
     for item in items:
         item_rules = [str(r.get("rule", "")) for r in item.reasons]
         rules.update(item_rules)
@@ -64,7 +66,7 @@ def queue(
             or needle == item.id
         ):
             continue
-        rows.append(_row(item, now, member))
+        rows.append(_row(item, now, member, boxes))
     return ctx.render(
         request,
         "queue.html",
@@ -83,7 +85,26 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _row(item: QuarantineItem, now: datetime, member: Member) -> dict[str, Any]:
+def _mailboxes(gateway: Gateway) -> Mailboxes:
+    """For what the pages show; the gateway itself refuses a release when the aliases file
+    cannot be read, so the pages fall back to comparing without it."""
+    try:
+        return gateway.mailboxes()
+    except DecisionError:
+        access = gateway.settings.access
+        return Mailboxes(gateway.settings.org_domains, separators=access.subaddress_separators)
+
+
+def _senders(ctx: ConsoleState, item: QuarantineItem) -> list[str]:
+    """Envelope sender and header From/Sender of a held message (envelope only if the blob
+    cannot be opened: then it is never released anyway)."""
+    try:
+        return message_senders(item.sender, ctx.gateway.quarantine.read(item))
+    except SealError:
+        return [item.sender]
+
+
+def _row(item: QuarantineItem, now: datetime, member: Member, boxes: Mailboxes) -> dict[str, Any]:
     return {
         "id": item.id,
         "age": format_age(now - _aware(item.created)),
@@ -94,11 +115,14 @@ def _row(item: QuarantineItem, now: datetime, member: Member) -> dict[str, Any]:
         "rules": [str(r.get("rule", "")) for r in item.reasons],
         "register": item.register_data,
         "state": item.state,
-        "own": member.is_sender(item.sender),
+        # The queue shows the envelope only: opening every blob for a list is too costly.
+        "own": member.is_sender(item.sender, mailboxes=boxes),
     }
 
 
-def _blockers(item: QuarantineItem, member: Member) -> list[str]:
+def _blockers(
+    item: QuarantineItem, member: Member, boxes: Mailboxes, senders: list[str]
+) -> list[str]:
     """Why this member may not release this item (empty: they may)."""
     out = []
     if item.state != State.HELD.value:
@@ -108,7 +132,7 @@ def _blockers(item: QuarantineItem, member: Member) -> list[str]:
             "Your account has no e-mail address, so the four-eyes check cannot tell "
             "you from the sender. Ask an admin to add one."
         )
-    elif member.is_sender(item.sender):
+    elif member.is_sender(*senders, mailboxes=boxes):
         out.append("You sent this message: someone else must release it (four eyes).")
     if item.register_data and not member.can(Permission.DECIDE_REGISTER):
         out.append("It holds register data: a privacy officer must release it.")
@@ -141,6 +165,8 @@ def _page(
         )
         db.expunge(item)
     inspection = None
+    boxes = _mailboxes(ctx.gateway)
+    senders = [item.sender]
     try:
         raw = ctx.gateway.quarantine.read(item)
     except SealError:
@@ -149,6 +175,7 @@ def _page(
             "Reject it, and tell the administrator."
         )
     else:
+        senders = message_senders(item.sender, raw)
         envelope = Envelope(item.sender, tuple(item.recipients))
         inspector = reporter(ctx.gateway.inspector, ctx.settings)
         inspection = inspect_held(inspector, raw, envelope, reveal=reveal)
@@ -163,9 +190,9 @@ def _page(
         age=format_age(datetime.now(UTC) - _aware(item.created)),
         inspection=inspection,
         reveal=reveal,
-        blockers=_blockers(item, member),
+        blockers=_blockers(item, member, boxes, senders),
         error=error,
-        own=member.is_sender(item.sender),
+        own=member.is_sender(*senders, mailboxes=boxes),
     )
 
 
@@ -208,7 +235,7 @@ def release(
 ) -> Response:
     ctx = console_state(request)
     item = _held(ctx, item_id, digest)
-    blockers = _blockers(item, member)
+    blockers = _blockers(item, member, _mailboxes(ctx.gateway), _senders(ctx, item))
     if blockers:
         return _page(request, member, item_id, reveal=False, error=" ".join(blockers), status=403)
     try:
