@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 from tests.engine.registers.people import People, generate
 from tests.factories import make_docx, make_eml, make_pdf, make_xlsx
@@ -153,3 +156,78 @@ def test_same_reminder_without_attachment_is_delivered(
     verdict = inspector.check(_reminder(members, everyone, slip_of=None))
     assert verdict.action.label == "deliver", verdict.to_json()["reasons"]
     assert len(verdict.recipients) == MEMBERS + 1
+
+
+# Registered correspondents (issue 11): the committee registered personal webmail addresses.
+WEBMAIL = ("gmail.com", "yahoo.com.hk", "qq.com", "hotmail.com")
+
+
+@pytest.fixture(scope="module")
+def committee(members: People) -> People:
+    emails = [f"member{i:02d}.hk@{WEBMAIL[i % len(WEBMAIL)]}" for i in range(MEMBERS)]
+    return dataclasses.replace(members, email=np.array(emails, dtype=members.email.dtype))
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory: pytest.TempPathFactory, committee: People) -> Inspector:
+    data_dir = tmp_path_factory.mktemp("committee") / "var"
+    settings = init_data_dir(data_dir, [ORG])
+    csv_path = data_dir.parent / "members.csv"
+    csv_path.write_text(
+        committee.csv_text(("id", "name_en", "phone", "email", "status")), encoding="utf-8"
+    )
+    import_register(csv_path, "members", settings.registers_dir, settings.secret())
+    csv_path.unlink()
+    return build_inspector(settings)
+
+
+def _slip_to(people: People, to: str, slip_of: int) -> bytes:
+    return make_eml(
+        sender=SENDER,
+        to=[to],
+        subject="Reminder: committee meeting on Friday",
+        body="Please return the attached reply slip.",
+        attachments=[("reply_slip.docx", make_docx(_slip(people, slip_of)), DOCX)],
+    )
+
+
+def test_mail_merge_of_own_slips_to_registered_webmail_is_delivered(
+    office: Inspector, committee: People
+) -> None:
+    for i in range(len(WEBMAIL) * 2):
+        own = str(committee.email[i])
+        verdict = office.check(_slip_to(committee, own, i))
+        assert _present(verdict.subjects) == {"members": 1}
+        [recipient] = verdict.recipients
+        assert recipient.cls.value == "webmail"
+        assert "registered-correspondent" in recipient.flags
+        assert verdict.action.label == "deliver", verdict.to_json()["reasons"]
+
+
+def test_reminder_in_bcc_to_64_registered_webmail_members_is_delivered(
+    office: Inspector, committee: People
+) -> None:
+    everyone = [str(e) for e in committee.email.tolist()]
+    verdict = office.check(_reminder(committee, everyone, slip_of=None))
+    assert verdict.action.label == "deliver", verdict.to_json()["reasons"]
+    outside = [r for r in verdict.recipients if r.cls.value == "webmail"]
+    assert len(outside) == MEMBERS
+    assert all("registered-correspondent" in r.flags for r in outside)
+
+
+def test_another_members_slip_to_a_registered_webmail_address_is_held(
+    office: Inspector, committee: People
+) -> None:
+    verdict = office.check(_slip_to(committee, str(committee.email[1]), 2))
+    fired = {r.rule: r.action.label for r in verdict.reasons}
+    assert verdict.action.label == "hold"
+    assert fired["subject-not-recipient"] == "hold"
+    assert "webmail-recipient" not in fired
+
+
+def test_unregistered_webmail_address_is_still_rejected(
+    office: Inspector, committee: People
+) -> None:
+    verdict = office.check(_slip_to(committee, "member99.hk@gmail.com", 2))
+    assert verdict.action.label == "reject"
+    assert "webmail-recipient" in {r.rule for r in verdict.reasons}

@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from postwarden.engine import Inspector
-from postwarden.engine.policy import Policy, PolicyError, default_policy, load_policy
+from postwarden.engine import Inspector, policy_vocabulary
+from postwarden.engine.policy import Policy, PolicyError, Vocabulary, default_policy, load_policy
 from postwarden.engine.recipients import ContactIndex
-from postwarden.engine.registers import RegisterSet
+from postwarden.engine.registers import RegisterSet, list_registers
 from postwarden.settings import Settings, write_atomic
 from postwarden.store import exemptions as exemption_store
 from postwarden.store import history as history_store
@@ -35,6 +35,7 @@ __all__ = [
     "build_inspector",
     "load_policy_for",
     "reload_policy",
+    "vocabulary_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ class PolicyLoad:
     errors: tuple[str, ...] = ()
 
 
+def vocabulary_for(settings: Settings) -> Vocabulary:
+    """What this installation's policy may name: the detectors and its registers."""
+    return policy_vocabulary(info.name for info in list_registers(settings.registers_dir))
+
+
 def load_policy_for(settings: Settings) -> PolicyLoad:
     """The local policy file when valid (remembered as the last good one); when it is
     invalid, the last good one (else the shipped default) with the errors."""
@@ -72,7 +78,7 @@ def load_policy_for(settings: Settings) -> PolicyLoad:
     except OSError as exc:
         return PolicyLoad(_fallback(settings), (f"{path}: cannot read: {exc.strerror}",))
     try:
-        policy = load_policy(text, str(path))
+        policy = load_policy(text, str(path), vocabulary_for(settings))
     except PolicyError as exc:
         return PolicyLoad(_fallback(settings), tuple(exc.errors))
     _remember(settings, text)
@@ -81,8 +87,10 @@ def load_policy_for(settings: Settings) -> PolicyLoad:
 
 def _fallback(settings: Settings) -> Policy:
     good = last_good_file(settings)
+    # Registers left unchecked: a last good policy naming a register dropped since is still
+    # nearer the site's intent than the shipped default (the refusal above says why).
     try:
-        return load_policy(good.read_text(encoding="utf-8"), str(good))
+        return load_policy(good.read_text(encoding="utf-8"), str(good), policy_vocabulary())
     except (OSError, PolicyError):
         return default_policy()
 
@@ -108,7 +116,7 @@ def reload_policy(inspector: Inspector, settings: Settings) -> tuple[str, ...]:
     except OSError as exc:
         return (f"{path}: cannot read: {exc.strerror}",)
     try:
-        policy = load_policy(text, str(path))
+        policy = load_policy(text, str(path), vocabulary_for(settings))
     except PolicyError as exc:
         log.error("policy %s refused, the previous one stays in force: %s", path, exc)
         return tuple(exc.errors)

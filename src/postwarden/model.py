@@ -38,6 +38,26 @@ class RecipientClass(StrEnum):
     EXTERNAL = "external"
 
 
+class RecipientFlag(StrEnum):
+    """What looks wrong (or right) about one recipient; the recipients stage and the engine
+    set them, policy rules name them (``flags`` / ``not_flags``).  The one list of flags."""
+
+    LOOKALIKE = "lookalike"
+    """The domain imitates one the organisation uses (org, partner, frequent contact)."""
+    FIRST_TIME = "first-time"
+    """Never written to before."""
+    NEAR_KNOWN = "near-known"
+    """A first-time address one slip from a known contact."""
+    SELF_FORWARD = "self-forward"
+    """A webmail address resembling the sender's own name."""
+    EXEMPT = "exempt"
+    """The sender holds an exemption for the recipient's domain."""
+    MAILING_LIST = "mailing-list"
+    """A list or group host of a webmail provider (groups.msn.com): not a personal mailbox."""
+    REGISTERED_CORRESPONDENT = "registered-correspondent"
+    """The address is the registered email of a record in a register: that person's own."""
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """SMTP envelope: the only addresses decisions are made on (reliability.md §6)."""

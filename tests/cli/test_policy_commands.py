@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import mailbox
+import sys
 from pathlib import Path
 
 import pytest
 from tests.factories import make_eml
 from typer.testing import CliRunner
 
-from postwarden.cli import app
+from postwarden.cli import app, main
 from postwarden.cli.common import UsageError
 from postwarden.engine.policy import default_policy_text
 
@@ -199,3 +200,63 @@ def test_exemption_add_refuses_bad_input(data_dir: Path, args: list[str], messag
     argv = [x for kv in base.items() for x in kv]
     with pytest.raises(UsageError, match=message):
         _run(data_dir, "exemption", "add", *argv)
+
+
+TYPO = """\
+version: 1
+rules:
+  - id: typo
+    action: hold
+    message: m
+    when:
+      subjects: {register: voter}
+      findings: {detector: hkidd}
+"""
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["postwarden", *argv])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_policy_check_exits_1_through_main_on_every_invalid_file(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, text in [("broken", BROKEN), ("typo", TYPO), ("yaml", "rules: [\n")]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        code = _main(monkeypatch, capsys, "--data-dir", str(data_dir), "policy", "check", str(path))
+        assert code == 1, name
+    good = tmp_path / "good.yaml"
+    good.write_text(STRICT)
+    capsys.readouterr()
+    assert (
+        _main(monkeypatch, capsys, "--data-dir", str(data_dir), "policy", "check", str(good)) == 0
+    )
+
+
+def test_policy_check_refuses_unknown_registers_of_the_data_dir(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    register = tmp_path / "voters.csv"
+    register.write_text("id,name_en,email\n1,CHAN Tai Man,tm@example.com\n", encoding="utf-8")
+    code, _, _ = _run(data_dir, "register", "import", str(register), "--name", "voters")
+    assert code == 0
+    path = tmp_path / "typo.yaml"
+    path.write_text(TYPO)
+    code, _, err = _run(data_dir, "policy", "check", str(path))
+    assert code == 1
+    assert f"{path}:7: rules.0.when.subjects.register: " in err
+    assert "unknown register 'voter' (registers: voters)" in err
+    assert f"{path}:8: rules.0.when.findings.detector: " in err
+    assert "unknown detector 'hkidd'" in err
+    path.write_text(TYPO.replace("voter}", "voters}").replace("hkidd", "register:voters"))
+    code, out, _ = _run(data_dir, "policy", "check", str(path))
+    assert (code, out.strip()) == (0, f"{path}: valid, 1 rules enabled")

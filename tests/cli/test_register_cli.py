@@ -174,3 +174,35 @@ def test_register_import_sheet_and_header_row(data_dir: Path, tmp_path: Path) ->
     code, out, err = run_cli(data_dir, *args)  # remembered
     assert code == 0, err
     assert "phone 1" in out
+
+
+def test_check_json_flags_a_registered_correspondent(data_dir: Path, tmp_path: Path) -> None:
+    register = tmp_path / "members.csv"
+    register.write_bytes(
+        make_csv(
+            [
+                ["id", "name_en", "phone", "email"],
+                ["1", "CHAN Tai Man", "91234567", "chantaiman.hk@gmail.com"],
+            ]
+        )
+    )
+    run_cli(data_dir, "register", "import", str(register), "--name", "members")
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        make_eml(
+            sender="clerk@reo.gov.hk",
+            to=["chantaiman.hk@gmail.com", "someone.else@gmail.com"],
+            subject="Committee meeting",
+            body="Dear Members, the meeting is on Friday.",
+        )
+    )
+    code, out, _ = run_cli(data_dir, "check", str(message), "--json")
+    assert code == 0
+    verdict = json.loads(out)
+    flags = {r["address"]: r["flags"] for r in verdict["recipients"]}
+    assert "registered-correspondent" in flags["chantaiman.hk@gmail.com"]
+    assert "registered-correspondent" not in flags["someone.else@gmail.com"]
+    # The unregistered webmail address alone is what the webmail rule names.
+    (webmail,) = [r for r in verdict["reasons"] if r["rule"] == "webmail-recipient"]
+    assert "someone.else@gmail.com" in " ".join(webmail["evidence"])
+    assert "chantaiman.hk@gmail.com" not in " ".join(webmail["evidence"])

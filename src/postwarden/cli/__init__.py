@@ -66,7 +66,10 @@ def main() -> None:
     """Entry point: domain errors become one line on stderr with exit 1 (operational) or 2
     (usage); Click's own usage errors already exit 2."""
     try:
-        app(standalone_mode=False)
+        # Non-standalone, Click returns a typer.Exit's code instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UsageError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
         sys.exit(2)

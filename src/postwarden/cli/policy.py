@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from postwarden.cli.common import (
+    OperationalError,
     RcptOption,
     SenderOption,
     UsageError,
@@ -18,8 +19,9 @@ from postwarden.cli.common import (
     state,
 )
 from postwarden.cli.inspecting import open_inspector
-from postwarden.engine.policy import Outcome, PolicyError, load_policy
-from postwarden.inspection import load_policy_for
+from postwarden.engine import policy_vocabulary
+from postwarden.engine.policy import Outcome, PolicyError, Vocabulary, load_policy
+from postwarden.inspection import load_policy_for, vocabulary_for
 
 policy_app = typer.Typer(
     help="The policy: rules over the facts of a message.", no_args_is_help=True
@@ -39,21 +41,34 @@ def show(ctx: typer.Context) -> None:
 
 @policy_app.command("check")
 def check(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A policy YAML file to validate.")],
 ) -> None:
-    """Validate a policy file; each problem is printed as FILE:LINE: what (exit 1)."""
+    """Validate a policy file; each problem is printed as FILE:LINE: what (exit 1).
+
+    Detector, class, flag and action names are checked everywhere; register names against
+    the data dir's registers when there is one."""
     raw = read_input_file(file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{file}: not UTF-8 text") from None
     try:
-        policy = load_policy(text, str(file))
+        policy = load_policy(text, str(file), _vocabulary(ctx))
     except PolicyError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: valid, {len(policy.rules)} rules enabled")
+
+
+def _vocabulary(ctx: typer.Context) -> Vocabulary:
+    """With an initialised data dir, its registers too; without one, detectors only."""
+    try:
+        settings = state(ctx).settings()
+    except OperationalError:
+        return policy_vocabulary()
+    return vocabulary_for(settings)
 
 
 @policy_app.command("explain")

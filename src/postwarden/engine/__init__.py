@@ -7,6 +7,7 @@ recipients, policy); the stages never import each other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import threading
 import time
@@ -18,9 +19,17 @@ from operator import attrgetter
 from typing import Protocol
 
 from postwarden.engine.detect import DetectorSet, default_detectors
+from postwarden.engine.detect import registry as detector_registry
 from postwarden.engine.extract import Extraction, extract, extract_file
 from postwarden.engine.parse import parse_message
-from postwarden.engine.policy import Decision, Facts, Policy, SubjectCount, default_policy
+from postwarden.engine.policy import (
+    Decision,
+    Facts,
+    Policy,
+    SubjectCount,
+    Vocabulary,
+    default_policy,
+)
 from postwarden.engine.recipients import ContactHistory, ExemptionBook, RecipientAnalyzer
 from postwarden.engine.registers import RegisterMatch, RegisterSet
 from postwarden.model import (
@@ -29,12 +38,13 @@ from postwarden.model import (
     Envelope,
     Message,
     RecipientClass,
+    RecipientFlag,
     RecipientInfo,
     Verdict,
 )
 from postwarden.settings import Limits
 
-__all__ = ["Inspector", "Report", "SubjectDirectory", "is_message_file"]
+__all__ = ["Inspector", "Report", "SubjectDirectory", "is_message_file", "policy_vocabulary"]
 
 # A spreadsheet's hundred thousand findings set off full collections that walk every
 # object of the process (a tenth of a 15,070-row check's CPU time, measured); what the
@@ -81,6 +91,17 @@ _SHOWN_DEFECTS = 100
 def is_message_file(name: str) -> bool:
     """Whether a file of this name is a whole message (``.eml``) rather than a document."""
     return name.lower().endswith(".eml")
+
+
+def policy_vocabulary(registers: Iterable[str] | None = None) -> Vocabulary:
+    """What a policy may name: the registered detectors (plug-ins included) and, when an
+    installation is known, its registers; recipient classes, flags and actions are the
+    model's enums, which the policy loader knows itself."""
+    detector_registry.load_plugins()
+    return Vocabulary(
+        detectors=frozenset(detector_registry.ids),
+        registers=frozenset(registers) if registers is not None else None,
+    )
 
 
 class SubjectDirectory(Protocol):
@@ -205,12 +226,14 @@ class Inspector:
         """Everything the policy decides on, from what the earlier stages found."""
         message, verdict = report.message, report.verdict
         envelope = message.envelope
-        recipients = self.recipients.analyze(
+        analyzed = self.recipients.analyze(
             envelope.sender,
             envelope.recipients,
             display_names=message.display_names,
             sender_name=message.sender_name,
         )
+        owners = self._registered_owners(analyzed)
+        recipients = [_with_registration(r, owners.get(r.address, {})) for r in analyzed]
         visible = tuple(
             RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
             for a in dict.fromkeys((*message.header_to, *message.header_cc))
@@ -234,7 +257,7 @@ class Inspector:
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
             visible=visible,
-            subjects=self._subject_counts(report, recipients),
+            subjects=self._subject_counts(report, recipients, owners),
             findings=counts,
             finding_places={d: tuple(sorted(p)) for d, p in places.items()},
             uninspectable=uninspectable,
@@ -242,8 +265,30 @@ class Inspector:
             subject_line=message.subject,
         )
 
+    def _registered_owners(
+        self, recipients: Iterable[RecipientInfo]
+    ) -> dict[str, dict[str, set[int]]]:
+        """Outside address → register → the records whose registered email it is (keyed
+        hashes looked up in the index, as content emails are; never a clear list)."""
+        if self.directory is None:
+            return {}
+        registers = sorted(self.directory.email_registers())
+        out: dict[str, dict[str, set[int]]] = {}
+        for r in recipients:
+            if r.cls is RecipientClass.INTERNAL or r.address in out:
+                continue
+            out[r.address] = {
+                name: records
+                for name in registers
+                if (records := self.directory.records_with_email(name, [r.address]))
+            }
+        return out
+
     def _subject_counts(
-        self, report: Report, recipients: Iterable[RecipientInfo]
+        self,
+        report: Report,
+        recipients: Iterable[RecipientInfo],
+        owners_of: dict[str, dict[str, set[int]]],
     ) -> dict[str, SubjectCount]:
         """Per register: people present, and those who are not the one outside recipient."""
         outside = [r.address for r in recipients if r.cls is not RecipientClass.INTERNAL]
@@ -257,7 +302,7 @@ class Inspector:
                 out[register] = SubjectCount(present, present, 0)
                 continue
             addressed: set[int] = set()
-            owners = [self.directory.records_with_email(register, [a]) for a in outside]
+            owners = [owners_of.get(a, {}).get(register, set()) for a in outside]
             # A person's own data to that person alone (a mail-merge) is no leak; as soon as
             # anyone else receives it too, the data goes to someone who is not its subject.
             if outside and all(owners) and len(set().union(*owners)) == 1:
@@ -276,3 +321,21 @@ class Inspector:
         verdict.recipients = list(facts.recipients)
         verdict.reasons = list(decision.reasons)
         verdict.action = decision.action
+
+
+def _with_registration(info: RecipientInfo, owned: dict[str, set[int]]) -> RecipientInfo:
+    """``info`` with the ``registered-correspondent`` flag when its address is the registered
+    email of a record (design.md, default policy rule 1): the office writing to a member at
+    the address the member gave.  Not for an address that resembles the sender's own name:
+    a member who is also staff forwarding office mail home is no correspondence."""
+    if not owned or RecipientFlag.SELF_FORWARD in info.flags:
+        return info
+    where = ", ".join(
+        f"{len(records)} record(s) of {name}" for name, records in sorted(owned.items())
+    )
+    flag = RecipientFlag.REGISTERED_CORRESPONDENT
+    return dataclasses.replace(
+        info,
+        flags=(*info.flags, flag),
+        detail=(*info.detail, f"{flag}: the registered email of {where}"),
+    )

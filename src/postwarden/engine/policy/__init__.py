@@ -12,9 +12,11 @@ from postwarden.engine.policy.decide import (
 )
 from postwarden.engine.policy.facts import Facts, SubjectCount
 from postwarden.engine.policy.rules import Check
-from postwarden.engine.policy.schema import FLAGS, PolicyError
+from postwarden.engine.policy.schema import ACTIONS, CLASSES, FLAGS, PolicyError, Vocabulary
 
 __all__ = [
+    "ACTIONS",
+    "CLASSES",
     "FLAGS",
     "Check",
     "Decision",
@@ -23,6 +25,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "SubjectCount",
+    "Vocabulary",
     "default_policy",
     "default_policy_text",
     "load_policy",

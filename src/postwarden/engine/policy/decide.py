@@ -7,7 +7,7 @@ from importlib import resources
 
 from postwarden.engine.policy.facts import Facts
 from postwarden.engine.policy.rules import Check, evaluate
-from postwarden.engine.policy.schema import PolicySpec, RuleSpec, parse_policy
+from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
 
@@ -83,9 +83,14 @@ class Policy:
         )
 
 
-def load_policy(text: str, source: str = "policy.yaml") -> Policy:
-    """A policy from YAML text; raises ``PolicyError`` with line-numbered problems."""
-    return Policy(parse_policy(text, source), source, text)
+def load_policy(
+    text: str, source: str = "policy.yaml", vocabulary: Vocabulary | None = None
+) -> Policy:
+    """A policy from YAML text; raises ``PolicyError`` with line-numbered problems.
+
+    ``vocabulary`` (from ``engine.policy_vocabulary``) makes unknown detector and register
+    names errors too; without it only what the schema itself knows is checked."""
+    return Policy(parse_policy(text, source, vocabulary), source, text)
 
 
 def default_policy_text() -> str:

@@ -8,9 +8,9 @@ from fnmatch import fnmatchcase
 
 from postwarden.engine.policy.facts import Facts
 from postwarden.engine.policy.schema import Count, RecipientSelector, Subjects, When
-from postwarden.model import RecipientInfo
+from postwarden.model import RecipientFlag, RecipientInfo
 
-_EXEMPT = "exempt"
+_EXEMPT = RecipientFlag.EXEMPT
 _MAX_LISTED = 10
 
 

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from postwarden.model import RecipientClass
+from postwarden.model import UNINSPECTABLE, Action, RecipientClass, RecipientFlag
 
-FLAGS = ("lookalike", "first-time", "near-known", "self-forward", "exempt")
-"""Recipient flags a rule may name (the recipients stage sets them)."""
+FLAGS = tuple(f.value for f in RecipientFlag)
+"""Recipient flags a rule may name (``model.RecipientFlag``, the one list)."""
+CLASSES = tuple(c.value for c in RecipientClass)
+ACTIONS = tuple(a.label for a in Action)
+REGISTER_DETECTOR = "register:"
+"""Register matches are findings of detector ``register:NAME``."""
 
-ActionName = Literal["deliver", "warn", "hold", "reject"]
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The names only an installation knows, for the loader to check rules against.
+
+    ``None`` leaves that kind unchecked (the pure schema knows no detectors or registers;
+    the engine passes the detector registry's ids, an installation its registers' names).
+    """
+
+    detectors: frozenset[str] | None = None
+    registers: frozenset[str] | None = None
+
+    def check_detector(self, name: str) -> None:
+        if name == UNINSPECTABLE:
+            return
+        if name.startswith(REGISTER_DETECTOR):
+            self.check_register(name.removeprefix(REGISTER_DETECTOR))
+            return
+        if self.detectors is not None and name not in self.detectors:
+            known = [*sorted(self.detectors), UNINSPECTABLE, f"{REGISTER_DETECTOR}NAME"]
+            raise ValueError(f"unknown detector {name!r} (one of: {', '.join(known)})")
+
+    def check_register(self, name: str) -> None:
+        if self.registers is not None and name not in self.registers:
+            known = ", ".join(sorted(self.registers)) or "none imported"
+            raise ValueError(f"unknown register {name!r} (registers: {known})")
+
+
+def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    context = info.context
+    found = context.get("vocabulary") if isinstance(context, dict) else None
+    return found if isinstance(found, Vocabulary) else Vocabulary()
+
+
+def _known(kind: str, value: str, known: Iterable[str]) -> str:
+    names = tuple(known)
+    if value not in names:
+        raise ValueError(f"unknown {kind} {value!r} (one of: {', '.join(names)})")
+    return value
 
 
 class PolicyError(Exception):
@@ -58,8 +110,15 @@ class RecipientSelector(Count):
     @classmethod
     def _known_flags(cls, value: list[str] | None) -> list[str] | None:
         for flag in value or ():
-            if flag not in FLAGS:
-                raise ValueError(f"unknown flag {flag!r} (one of: {', '.join(FLAGS)})")
+            _known("flag", flag, FLAGS)
+        return value
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _known_classes(cls, value: Any) -> Any:
+        for name in value if isinstance(value, list) else ():
+            if isinstance(name, str):
+                _known("class", name, CLASSES)
         return value
 
 
@@ -72,6 +131,13 @@ class Subjects(Count):
     with_email: bool = False
     """Count only people the register's email field shows are not the outside recipient."""
 
+    @field_validator("register_name")
+    @classmethod
+    def _known_register(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            _vocabulary(info).check_register(value)
+        return value
+
 
 class Findings(Count):
     """Findings of the named detectors."""
@@ -82,6 +148,13 @@ class Findings(Count):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detectors(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            _vocabulary(info).check_detector(name)
+        return value
 
 
 class When(_Strict):
@@ -108,18 +181,27 @@ class When(_Strict):
         return self
 
 
+def _known_action(value: Any) -> Any:
+    if isinstance(value, str):
+        _known("action", value, ACTIONS)
+    return value
+
+
 class Escalation(_Strict):
     """A stronger action when extra conditions hold too (same rule, same id)."""
 
     when: When
-    action: ActionName
+    action: str
     message: str | None = None
+
+    known_action = field_validator("action", mode="before")(_known_action)
 
 
 class RuleSpec(_Strict):
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     description: str = ""
-    action: ActionName
+    action: str
+    known_action = field_validator("action", mode="before")(_known_action)
     message: str = Field(min_length=1)
     when: When
     escalate: list[Escalation] = Field(default_factory=list)
@@ -152,8 +234,10 @@ def _cross_errors(spec: PolicySpec) -> list[tuple[tuple[Any, ...], str]]:
     return out
 
 
-def parse_policy(text: str, source: str) -> PolicySpec:
-    """Validate YAML text as a policy; every problem is reported as ``source:line: what``."""
+def parse_policy(text: str, source: str, vocabulary: Vocabulary | None = None) -> PolicySpec:
+    """Validate YAML text as a policy; every problem is reported as ``source:line: what``.
+
+    With ``vocabulary``, detector and register names are checked against it too."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
@@ -165,7 +249,7 @@ def parse_policy(text: str, source: str) -> PolicySpec:
     if not isinstance(data, dict):
         raise PolicyError([f"{source}:1: a policy is a mapping with 'version' and 'rules'"])
     try:
-        spec = PolicySpec.model_validate(data)
+        spec = PolicySpec.model_validate(data, context={"vocabulary": vocabulary or Vocabulary()})
     except ValidationError as exc:
         problems = [
             (tuple(p for p in err["loc"] if not _is_internal_loc(p)), err["msg"])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from postwarden.engine.recipients.analyzer import (
+    EMITTED_FLAGS,
     EXEMPT,
     FIRST_TIME,
     LOOKALIKE,
+    MAILING_LIST,
     NEAR_KNOWN,
     SELF_FORWARD,
     RecipientAnalyzer,
@@ -19,12 +21,14 @@ from postwarden.engine.recipients.history import (
     NoHistory,
 )
 from postwarden.engine.recipients.names import name_key
-from postwarden.engine.recipients.webmail import webmail_domains
+from postwarden.engine.recipients.webmail import Providers, providers, webmail_domains
 
 __all__ = [
+    "EMITTED_FLAGS",
     "EXEMPT",
     "FIRST_TIME",
     "LOOKALIKE",
+    "MAILING_LIST",
     "NEAR_KNOWN",
     "SELF_FORWARD",
     "ContactHistory",
@@ -32,9 +36,11 @@ __all__ = [
     "ExemptionBook",
     "NoExemptions",
     "NoHistory",
+    "Providers",
     "RecipientAnalyzer",
     "domain_name",
     "domain_of",
     "name_key",
+    "providers",
     "webmail_domains",
 ]

@@ -16,18 +16,18 @@ from postwarden.engine.recipients.history import (
 )
 from postwarden.engine.recipients.lookalike import LookalikeFinder
 from postwarden.engine.recipients.names import ROLE_LOCALS, handles, local_core, name_key, resembles
-from postwarden.engine.recipients.webmail import webmail_domains
-from postwarden.model import RecipientClass, RecipientInfo
+from postwarden.engine.recipients.webmail import Providers, providers
+from postwarden.model import RecipientClass, RecipientFlag, RecipientInfo
 
-LOOKALIKE = "lookalike"
-FIRST_TIME = "first-time"
-NEAR_KNOWN = "near-known"
-SELF_FORWARD = "self-forward"
-EXEMPT = "exempt"
+LOOKALIKE = RecipientFlag.LOOKALIKE
+FIRST_TIME = RecipientFlag.FIRST_TIME
+NEAR_KNOWN = RecipientFlag.NEAR_KNOWN
+SELF_FORWARD = RecipientFlag.SELF_FORWARD
+EXEMPT = RecipientFlag.EXEMPT
+MAILING_LIST = RecipientFlag.MAILING_LIST
 
-# A webmail brand short enough to collide with ordinary names (me.com, qq.com, tom.com) is
-# no lookalike target; gmail, hotmail, yahoo, netvigator are.
-_MIN_WEBMAIL_TARGET = 5
+EMITTED_FLAGS = frozenset({LOOKALIKE, FIRST_TIME, NEAR_KNOWN, SELF_FORWARD, EXEMPT, MAILING_LIST})
+"""Every flag this stage sets (the engine adds ``registered-correspondent``)."""
 
 
 class RecipientAnalyzer:
@@ -40,14 +40,14 @@ class RecipientAnalyzer:
         *,
         history: ContactHistory | None = None,
         exemptions: ExemptionBook | None = None,
-        webmail: frozenset[str] | None = None,
+        webmail: Providers | None = None,
         frequent_min: int = 3,
     ) -> None:
         self.org_domains = tuple(d.lower() for d in org_domains)
         self.partner_domains = tuple(d.lower() for d in partner_domains)
         self.history: ContactHistory = history if history is not None else NoHistory()
         self.exemptions: ExemptionBook = exemptions if exemptions is not None else NoExemptions()
-        self.webmail = webmail if webmail is not None else webmail_domains()
+        self.webmail = webmail if webmail is not None else providers()
         self.frequent_min = frequent_min
         self._finder_key: tuple[int, frozenset[str]] | None = None
         self._finder = LookalikeFinder(())
@@ -61,7 +61,10 @@ class RecipientAnalyzer:
             return RecipientClass.INTERNAL
         if any(name.within(d) for d in self.partner_domains):
             return RecipientClass.PARTNER
-        if name.registrable in self.webmail or name.host in self.webmail:
+        # A list or group host under a webmail provider is not a personal mailbox.
+        if self.webmail.is_list_host(name):
+            return RecipientClass.EXTERNAL
+        if self.webmail.owner(name) is not None:
             return RecipientClass.WEBMAIL
         return RecipientClass.EXTERNAL
 
@@ -80,6 +83,7 @@ class RecipientAnalyzer:
         """
         names = display_names or {}
         sender = sender.strip().lower()
+        sender_domain = domain_name(domain_of(sender)).registrable if "@" in sender else ""
         own: frozenset[str] | None = None
         out = []
         for raw in recipients:
@@ -88,11 +92,15 @@ class RecipientAnalyzer:
             cls = self._class_of(name)
             flags: list[str] = []
             detail: list[str] = []
+            if cls is RecipientClass.EXTERNAL and self.webmail.is_list_host(name):
+                flags.append(MAILING_LIST)
+                detail.append(f"{MAILING_LIST}: a list or group host of a webmail provider")
             if cls is not RecipientClass.INTERNAL:
                 if self.exemptions.exempt(sender, name.host):
                     flags.append(EXEMPT)
                     detail.append(f"{EXEMPT}: the sender holds an exemption for {name.host}")
-                if cls is RecipientClass.EXTERNAL:
+                # The sender's own domain is never a lookalike (of its organisation or at all).
+                if cls is RecipientClass.EXTERNAL and name.registrable != sender_domain:
                     found = self._lookalike_finder().match(domain_of(address))
                     if found is not None:
                         flags.append(LOOKALIKE)
@@ -124,11 +132,14 @@ class RecipientAnalyzer:
             d for d, n in self.history.known_domains().items() if n >= self.frequent_min
         )
         if self._finder_key is None or self._finder_key[1] != frequent:
-            trusted = {*self.org_domains, *self.partner_domains, *frequent}
-            trusted.update(
-                w for w in self.webmail if len(domain_name(w).label) >= _MIN_WEBMAIL_TARGET
-            )
-            self._finder = LookalikeFinder(trusted)
+            # Only domains the organisation uses are imitated (design.md, rule 4); a
+            # provider it writes to often is used under all its domains (one owner).
+            trusted = {*self.partner_domains, *frequent}
+            for domain in frequent:
+                family = self.webmail.owner(domain_name(domain))
+                if family is not None:
+                    trusted |= self.webmail.members(family)
+            self._finder = LookalikeFinder(trusted, owner=self.webmail.owner, own=self.org_domains)
         self._finder_key = (generation, frequent)
         return self._finder
 

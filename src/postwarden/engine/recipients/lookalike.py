@@ -3,7 +3,7 @@ labels and swapped top-level domains."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
@@ -31,30 +31,64 @@ class _Ref:
     name: DomainName
     skel: str
     flat: str
+    own: bool
+    """One of the organisation's own domains."""
 
 
 def _flat(host: str) -> str:
     return host.replace(".", "").replace("-", "")
 
 
-class LookalikeFinder:
-    """Compares a domain against the trusted ones (org, partner, frequent contacts)."""
+def _generic(suffix: str) -> bool:
+    """An open generic top-level domain (com, net, org, info), not a country's."""
+    return "." not in suffix and len(suffix) > 2
 
-    def __init__(self, trusted: Iterable[str]) -> None:
+
+def _no_owner(name: DomainName) -> str | None:
+    return None
+
+
+class LookalikeFinder:
+    """Compares a domain against the trusted ones (org, partner, frequent contacts).
+
+    ``owner`` names the known owner of a domain (a webmail provider's family): a domain of
+    a known owner is that owner's, and imitates nobody.  ``own`` are the organisation's own
+    domains: the same name under another open generic TLD (python.org for python.net) is
+    taken as the organisation's too, not an imitation; under a restricted or country suffix
+    (reo.gov.hk → reo.gov.com, reo.com.hk) it still is.
+    """
+
+    def __init__(
+        self,
+        trusted: Iterable[str],
+        *,
+        owner: Callable[[DomainName], str | None] = _no_owner,
+        own: Iterable[str] = (),
+    ) -> None:
+        own_hosts = {domain_name(h).host for h in own}
         refs = []
-        for host in sorted(set(trusted)):
+        for host in sorted(set(trusted) | own_hosts):
             name = domain_name(host)
-            refs.append(_Ref(name=name, skel=skeleton(name.host), flat=_flat(name.host)))
+            refs.append(
+                _Ref(
+                    name=name,
+                    skel=skeleton(name.host),
+                    flat=_flat(name.host),
+                    own=name.host in own_hosts,
+                )
+            )
         self._refs = tuple(refs)
+        self._owner = owner
         self._cache: dict[str, Lookalike | None] = {}
 
     def match(self, host: str) -> Lookalike | None:
-        """The trusted domain ``host`` imitates, or None (a subdomain is not an imitation)."""
+        """The trusted domain ``host`` imitates, or None (a subdomain is not an imitation,
+        nor is a domain of a known owner)."""
         if host in self._cache:
             return self._cache[host]
         name = domain_name(host)
         found = None
-        if not any(name.within(ref.name.host) for ref in self._refs):
+        if self._owner(name) is None and not any(name.within(ref.name.host) for ref in self._refs):
             found = self._first_match(name)
         if len(self._cache) > 65536:
             self._cache.clear()
@@ -80,7 +114,9 @@ def _compare(name: DomainName, skel: str, flat: str, dotted: str, ref: _Ref) -> 
         return "dots or hyphens moved"
     if f".{target.host}." in dotted:
         return "extra labels"
-    if len(target.label) >= 3:
+    # The organisation's own name under another open gTLD is its own (see LookalikeFinder).
+    sibling = ref.own and _generic(name.suffix) and _generic(target.suffix)
+    if len(target.label) >= 3 and not sibling:
         if name.label == target.label and name.suffix != target.suffix:
             return "top-level domain swapped"
         stem, _, rest = name.host.partition(".")
