@@ -141,7 +141,7 @@ class Inspector:
         deadline = started + self.limits.max_seconds
         message = parse_message(raw, envelope, self.limits)
         extraction = extract(message, self.limits, deadline)
-        findings = list(extraction.findings)
+        findings = [*extraction.findings, *extraction.structure]
         findings.extend(self.detectors.scan(extraction.units))
         registers = self.registers
         matched = (
