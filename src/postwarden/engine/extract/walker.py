@@ -25,6 +25,10 @@ _ARMOURED = {
 # What the walker reads only as printable strings: when a part's name or type says it is a
 # format we read, such content is that format damaged or disguised, not a file of its own.
 _NOT_THE_DECLARED = frozenset({Kind.BINARY, Kind.UNREADABLE})
+# Text that says it is a pdf opens in no pdf reader (a damaged one, or a disguise). Text that
+# says it is an Office file is not refused: Excel and Word open html, csv and text saved
+# under their names (a "report.xls" exported by a web application is an html table).
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.HTML, Kind.CSV})
 
 
 class Walker:
@@ -97,9 +101,9 @@ class Walker:
             self.budget.check_depth(depth)
             self.budget.check_part(len(data))
             found = sniffed or sniff(data, name, content_type, self.budget.limits.max_members)
-            if found.kind in _NOT_THE_DECLARED:
+            if found.kind in _NOT_THE_DECLARED or found.kind in _TEXT_KINDS:
                 claimed = declared_format(name, content_type)
-                if claimed:
+                if claimed and (found.kind in _NOT_THE_DECLARED or claimed == "pdf"):
                     raise Uninspectable(f"declared {claimed} but cannot be read ({found.label})")
             extractor_for(found.kind).extract(data, where, depth, found, self)
         except BudgetExhausted as exc:
