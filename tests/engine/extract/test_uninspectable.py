@@ -6,9 +6,11 @@ images, fonts, vCards, audio)."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import time
 import wave
+from pathlib import Path
 
 import msoffcrypto.format.ooxml
 import olefile
@@ -308,3 +310,23 @@ def test_pgp_signed_body_is_read() -> None:
     ex = run(mail(body=body))
     assert reasons(ex) == {}
     assert any("Meeting at 3 pm." in u.text for u in ex.units)
+
+
+CORPORA = Path(
+    os.environ.get(
+        "POSTWARDEN_CORPORA", Path(__file__).resolve().parents[3].parent / "shared" / "corpora"
+    )
+)
+RECURSIVE = CORPORA / "poi-hostile-office/files/test-data/integration/test_recursive_embedded.docx"
+
+
+@pytest.mark.skipif(not RECURSIVE.is_file(), reason=f"corpora not found at {CORPORA}")
+def test_ole_package_embedded_in_a_docx_is_read_as_its_file() -> None:
+    # Apache POI's test file: a docx with an OLE packager object holding a zip of zips.
+    ex = run(mail(("t.docx", RECURSIVE.read_bytes(), DOCX)))
+    assert reasons(ex) == {}
+    package = "attachment:t.docx/word/embeddings/oleObject1.bin"
+    assert (
+        f"{package}/embed1.zip/embed1/embed2.zip/embed2/embed3.zip/embed3/embed4.zip/embed4.txt"
+        in {u.where for u in ex.units}
+    )

@@ -44,9 +44,9 @@ _SIGNATURES = frozenset(
     }
 )
 _SIGNATURE_BYTES = 256 * 1024
+"""A detached signature is a few KiB (a certificate chain at most); more is content."""
 _SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
 """The DER OID of PKCS #7 signedData (1.2.840.113549.1.7.2)."""
-"""A detached signature is a few KiB (a certificate chain at most); more is content."""
 # Defects that mean the parser could not read the structure the sender built, so a reader
 # (ours or the recipient's client) may see other parts than the other one does:
 # - no start boundary / no boundary parameter / multipart that is not split: the parts were
