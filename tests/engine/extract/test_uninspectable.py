@@ -221,16 +221,46 @@ def _wav() -> bytes:
     return out.getvalue()
 
 
-def _font(path: str) -> bytes:
+NOTO = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # fonts-noto-cjk (bootstrap)
+
+
+def _font_file(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
 
 
-def _woff() -> bytes:
-    from fontTools.ttLib import TTFont
+def _ttf() -> bytes:
+    """A TrueType font written by fontTools: one square glyph."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
 
-    font = TTFont("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-    font.flavor = "woff"
+    pen = TTGlyphPen(None)
+    pen.moveTo((0, 0))
+    pen.lineTo((0, 500))
+    pen.lineTo((500, 500))
+    pen.closePath()
+    glyph = pen.glyph()
+    builder = FontBuilder(1024, isTTF=True)
+    builder.setupGlyphOrder([".notdef", "A"])
+    builder.setupCharacterMap({65: "A"})
+    builder.setupGlyf({".notdef": glyph, "A": glyph})
+    builder.setupHorizontalMetrics({".notdef": (600, 0), "A": (600, 0)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Square", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    out = io.BytesIO()
+    builder.save(out)
+    return out.getvalue()
+
+
+def _otf(flavor: str | None = None) -> bytes:
+    """The first font of the Noto CJK collection as a standalone OpenType (CFF) font, or as
+    woff: megabytes of compressed outlines."""
+    from fontTools.ttLib import TTCollection
+
+    font = TTCollection(NOTO).fonts[0]
+    font.flavor = flavor
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
@@ -280,9 +310,10 @@ LEGITIMATE = [
     ("photo.png", _png(), "image/png"),
     ("photo.jpg", _image("JPEG"), "image/jpeg"),
     ("logo.gif", _image("GIF"), "image/gif"),
-    ("sans.ttf", _font("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), "font/ttf"),
-    ("sans.woff", _woff(), "font/woff"),
-    ("cjk.ttc", _font("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), "font/collection"),
+    ("square.ttf", _ttf(), "font/ttf"),
+    ("cjk.otf", _otf(), "font/otf"),
+    ("cjk.woff", _otf("woff"), "font/woff"),
+    ("cjk.ttc", _font_file(NOTO), "font/collection"),
     ("noise.wav", _wav(), "audio/wav"),
     ("invite.ics", ICS, "text/calendar"),
     ("amy.vcf", VCARD, "text/vcard"),
