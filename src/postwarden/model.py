@@ -118,6 +118,8 @@ class TextUnit:
 
 
 UNINSPECTABLE = "uninspectable"
+MIME_DEFECT = "mime-defect"
+"""A MIME structure the parser could not fully read (``detail`` names the defect)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +203,7 @@ class Verdict:
         for f in self.findings:
             key = (f.detector, f.source)
             counts[key] += 1
-            if f.detail and f.detector == UNINSPECTABLE:
+            if f.detail and f.detector in (UNINSPECTABLE, MIME_DEFECT):
                 reasons.setdefault(key, [])
                 if f.detail not in reasons[key]:
                     reasons[key].append(f.detail)

@@ -83,7 +83,7 @@ def test_policy_check_reports_line_numbers(data_dir: Path, tmp_path: Path) -> No
     good = tmp_path / "good.yaml"
     good.write_text(STRICT)
     code, out, _ = _run(data_dir, "policy", "check", str(good))
-    assert (code, out.strip()) == (0, f"{good}: valid, 9 rules enabled")
+    assert (code, out.strip()) == (0, f"{good}: valid, 10 rules enabled")
 
 
 def test_policy_check_missing_file_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None:

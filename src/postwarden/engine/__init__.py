@@ -196,7 +196,7 @@ class Inspector:
 
     def _report(self, message: Message, extraction: Extraction, started: float) -> Report:
         """Detect and match what was extracted, then decide."""
-        findings = list(extraction.findings)
+        findings = [*extraction.findings, *extraction.structure]
         findings.extend(self.detectors.scan(extraction.units))
         registers = self.registers
         matched = (

@@ -11,6 +11,7 @@ DESIGN_RULES = [
     "lookalike-domain",
     "near-known-recipient",
     "uninspectable-external",
+    "malformed-structure-external",
     "hkid-external",
     "visible-recipient-list",
     "test-send-with-attachment",
@@ -30,7 +31,7 @@ rules:
 """
 
 
-def test_default_policy_ships_the_nine_rules_of_the_design() -> None:
+def test_default_policy_ships_the_rules_of_the_design() -> None:
     assert [r.id for r in default_policy().rules] == DESIGN_RULES
 
 

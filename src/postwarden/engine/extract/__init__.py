@@ -33,6 +33,9 @@ class Extraction:
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     """Notes that do not stop inspection: parser defects, pages without text, ..."""
+    structure: list[Finding] = field(default_factory=list)
+    """``mime-defect`` findings: a boundary not found, headers and body not separated, a
+    transfer encoding that does not decode; each with the defect in ``detail``."""
 
 
 def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
@@ -51,7 +54,9 @@ def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
         walk_message(message.mime, "", 0, walker)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
-    return Extraction(walker.units, walker.findings, walker.attachments, walker.defects)
+    return Extraction(
+        walker.units, walker.findings, walker.attachments, walker.defects, walker.structure
+    )
 
 
 def extract_file(name: str, data: bytes, limits: Limits, deadline: float) -> Extraction:
@@ -66,4 +71,6 @@ def extract_file(name: str, data: bytes, limits: Limits, deadline: float) -> Ext
         walker.visit(data, f"attachment:{place(name)}", 1, name=name, content_type=ctype)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
-    return Extraction(walker.units, walker.findings, walker.attachments, walker.defects)
+    return Extraction(
+        walker.units, walker.findings, walker.attachments, walker.defects, walker.structure
+    )

@@ -8,10 +8,16 @@ import mimetypes
 import re
 from email import policy
 from email.errors import (
+    CloseBoundaryNotFoundDefect,
     InvalidBase64CharactersDefect,
     InvalidBase64LengthDefect,
     InvalidBase64PaddingDefect,
+    InvalidMultipartContentTransferEncodingDefect,
     MessageDefect,
+    MissingHeaderBodySeparatorDefect,
+    MultipartInvariantViolationDefect,
+    NoBoundaryInMultipartDefect,
+    StartBoundaryNotFoundDefect,
 )
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -24,7 +30,7 @@ from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
 from postwarden.headers import decode as decode_header
 from postwarden.headers import header_values
-from postwarden.model import Attachment
+from postwarden.model import MIME_DEFECT, Attachment, Finding
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -36,9 +42,40 @@ _SIGNATURES = frozenset(
         "application/pkcs7-signature",
         "application/x-pkcs7-signature",
         "application/pgp-signature",
-        "application/pgp-encrypted",
     }
 )
+_SIGNATURE_BYTES = 256 * 1024
+"""A detached signature is a few KiB (a certificate chain at most); more is content."""
+_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+"""The DER OID of PKCS #7 signedData (1.2.840.113549.1.7.2)."""
+# Defects that mean the parser could not read the structure the sender built, so a reader
+# (ours or the recipient's client) may see other parts than the other one does:
+# - no start boundary / no boundary parameter / multipart that is not split: the parts were
+#   never separated; we scan them as one block of text, attachments still encoded;
+# - no close boundary: the last part runs to the end of its parent, swallowing anything
+#   after it; truncated mail and MIME-smuggling (parser differential) tricks look like this;
+# - no header/body separator: a line that is not a header ended the headers, so the part's
+#   remaining headers (its Content-Type or transfer encoding) were read as body;
+# - a transfer encoding on a multipart (RFC 2045 §6.4 forbids it): some clients decode it
+#   first, the stdlib does not.
+# Header-level defects (an obsolete or non-printable header, a bad encoded word) and base64
+# damage that still decodes (stray characters, missing padding) change no part's content
+# and are kept as notes only; base64 that does not decode is reported below.
+_STRUCTURE_DEFECTS: dict[type[MessageDefect], str] = {
+    StartBoundaryNotFoundDefect: "start boundary not found",
+    NoBoundaryInMultipartDefect: "multipart without a boundary",
+    MultipartInvariantViolationDefect: "multipart not split into parts",
+    CloseBoundaryNotFoundDefect: "close boundary not found",
+    MissingHeaderBodySeparatorDefect: "missing header/body separator",
+    InvalidMultipartContentTransferEncodingDefect: "transfer encoding on a multipart",
+}
+_TRANSFER_ENCODINGS = frozenset(
+    {"", "7bit", "8bit", "binary", "base64", "quoted-printable"}
+    | {"uuencode", "x-uuencode", "uue", "x-uue"}
+)
+# "7-bit", "8 bit", "7bits": misspelt identity encodings; the stdlib reads them as they are,
+# as a mail client does, so nothing is hidden.
+_IDENTITY_ENCODING = re.compile(r"^\d+[- ]?bits?$|^binary$")
 _SMIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _NESTED_HEADERS = ("From", "To", "Cc", "Subject", "Date")
 _BASE64_DEFECTS = (
@@ -106,6 +143,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     label = number or "0"
     for defect in part.defects:
         walker.defects.append(f"{where.of('part ' + label)}: {type(defect).__name__}")
+        what = _STRUCTURE_DEFECTS.get(type(defect))
+        if what:
+            _mime_defect(walker, where.of("part " + label), what)
     if ctype in ("message/rfc822", "message/global") and part.is_multipart():
         inner = part.get_payload(0)
         name = _filename(part) or f"part {label}.eml"
@@ -132,6 +172,10 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     payload, broken = _payload(part)
     for defect in broken:
         walker.defects.append(f"{where.of('part ' + label)}: {type(defect).__name__}")
+    cte = _transfer_encoding(part)
+    if cte not in _TRANSFER_ENCODINGS and not _IDENTITY_ENCODING.match(cte):
+        # The stdlib hands back the encoded text as it is: what it encodes was not read.
+        _mime_defect(walker, where.of("part " + label), f"unknown transfer encoding {cte!r}")
     maintype, _, subtype = ctype.partition("/")
     name = _filename(part)
     if maintype == "multipart":
@@ -147,9 +191,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
         and (part.get_content_disposition() != "attachment")
     ):
         if empty or (broken and not looks_textual(payload[:8192])):
-            walker.uninspectable(
-                where.of("body"), empty or "corrupt base64: text decodes to binary data"
-            )
+            reason = empty or "corrupt base64: text decodes to binary data"
+            walker.uninspectable(where.of("body"), reason)
+            _mime_defect(walker, where.of("part " + label), reason)
             return
         text = decode(payload, part.get_content_charset())
         if subtype == "html":
@@ -160,13 +204,17 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     name = name or f"part {label}"
     here = where.attachment(name)
     walker.attachments.append(Attachment(name, ctype, len(payload)))
-    if ctype in _SIGNATURES:
-        return  # a signature or PGP/MIME version part carries no content of its own
-    if ctype in _SMIME:
+    signed = ctype in _SIGNATURES or name.lower().endswith((".p7s", ".sig", ".asc"))
+    if signed and _is_signature(payload):
+        return  # a detached signature carries no content of its own
+    if ctype == "application/pgp-encrypted" and len(payload) < 256 and b"ersion" in payload:
+        return  # the PGP/MIME control part ("Version: 1"); its sibling is the ciphertext
+    if ctype in _SMIME or name.lower().endswith(".p7m"):
         walker.uninspectable(here, "encrypted or opaque-signed message (S/MIME)")
         return
     if empty:
         walker.uninspectable(here, empty)
+        _mime_defect(walker, where.of("part " + label), empty)
         return
     sniffed = None
     if broken:
@@ -176,9 +224,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
         if sniffed.kind in _STRINGS_KINDS or (
             sniffed.kind in _TEXT_KINDS and not _declared_text(ctype, name)
         ):
-            walker.uninspectable(
-                here, f"corrupt base64: declared {ctype}, decodes to {sniffed.label}"
-            )
+            reason = f"corrupt base64: declared {ctype}, decodes to {sniffed.label}"
+            walker.uninspectable(here, reason)
+            _mime_defect(walker, where.of("part " + label), reason)
             return
     walker.visit(payload, here, depth, name=name, content_type=ctype, sniffed=sniffed)
 
@@ -202,6 +250,33 @@ def _walk_multipart(
     for index, child in enumerate(children, start=1):
         if isinstance(child, Message):
             _walk(child, where, depth + 1, walker, f"{number}.{index}" if number else str(index))
+
+
+def _mime_defect(walker: Walker, where: str, what: str) -> None:
+    walker.structure.append(Finding(detector=MIME_DEFECT, where=where, detail=what))
+
+
+def _transfer_encoding(part: Message) -> str:
+    """The declared Content-Transfer-Encoding, lowercased; never raises."""
+    for key, value in part.raw_items():
+        if key.lower() == "content-transfer-encoding":
+            return str(value).strip().strip('"').lower()
+    return ""
+
+
+def _is_signature(payload: bytes) -> bool:
+    """A detached signature as it is sent: armoured PGP, a binary OpenPGP signature packet
+    (RFC 4880 §4.2: tag 2) or a DER structure (PKCS #7 SignedData), of signature size.  A part
+    merely labelled as a signature is inspected like any other."""
+    if len(payload) > _SIGNATURE_BYTES:
+        return False
+    head = payload.lstrip()[:64]
+    if head.startswith(b"-----BEGIN PGP SIGNATURE-----"):
+        return True
+    if head.startswith(b"\x30") and _SIGNED_DATA in head[:32]:
+        return True
+    # Old-format packet tag 2 (0x88, 0x89, 0x8a) or new-format tag 2 (0xc2).
+    return head[:1] in (b"\x88", b"\x89", b"\x8a", b"\xc2")
 
 
 def _encoded_size(msg: object) -> int:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from postwarden.engine.extract.archive import CompressedExtractor, TarExtractor, ZipExtractor
-from postwarden.engine.extract.binary import ImageExtractor, RefusedExtractor, StringsExtractor
+from postwarden.engine.extract.binary import (
+    ImageExtractor,
+    PackageExtractor,
+    RefusedExtractor,
+    StringsExtractor,
+)
 from postwarden.engine.extract.delimited import CsvExtractor
 from postwarden.engine.extract.document import DocxExtractor
 from postwarden.engine.extract.html import HtmlExtractor
@@ -58,6 +63,9 @@ REGISTRY: dict[Kind, Extractor] = {
     Kind.ENCRYPTED: RefusedExtractor(),
     Kind.ARCHIVE: RefusedExtractor(),
     Kind.IMAGE: ImageExtractor(),
+    Kind.MEDIA: _STRINGS,
+    Kind.PACKAGE: PackageExtractor(),
+    Kind.UNREADABLE: RefusedExtractor(),
     Kind.BINARY: _STRINGS,
 }
 

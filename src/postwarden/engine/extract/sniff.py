@@ -35,6 +35,12 @@ class Kind(StrEnum):
     TAR = "tar"
     ARCHIVE = "archive"
     IMAGE = "image"
+    MEDIA = "media"
+    """Fonts, audio and video with known magic: compressed by nature, read as strings."""
+    PACKAGE = "package"
+    """A file embedded in a document through the OLE packager (``\\x01Ole10Native``)."""
+    UNREADABLE = "unreadable"
+    """Claims a structure we know (an OLE compound file) that is damaged or not one we read."""
     BINARY = "binary"
 
 
@@ -62,6 +68,24 @@ _IMAGES: tuple[tuple[bytes, str], ...] = (
     (b"BM", "bmp"),
     (b"\x00\x00\x01\x00", "ico"),
 )
+# Compressed by nature, so high byte entropy is expected of them: known by magic, they are
+# never taken for encrypted data.  (offset, magic, label)
+_MEDIA: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x00\x01\x00\x00", "truetype font"),
+    (0, b"true", "truetype font"),
+    (0, b"OTTO", "opentype font"),
+    (0, b"ttcf", "font collection"),
+    (0, b"wOFF", "woff font"),
+    (0, b"wOF2", "woff2 font"),
+    (0, b"ID3", "mp3 audio"),
+    (0, b"OggS", "ogg audio"),
+    (0, b"fLaC", "flac audio"),
+    (0, b"#!AMR", "amr audio"),
+    (0, b"\x1aE\xdf\xa3", "matroska video"),
+    (4, b"ftyp", "mp4 media"),
+    (0, b"FORM", "aiff audio"),
+)
+_RIFF_MEDIA = {b"WAVE": "wav audio", b"AVI ": "avi video"}
 _HEADER_NAMES = re.compile(
     rb"^(from|to|cc|subject|date|received|return-path|message-id|mime-version|"
     rb"content-type|reply-to|sender|delivered-to|x-[a-z0-9-]+):",
@@ -101,6 +125,13 @@ def sniff(data: bytes, name: str = "", content_type: str = "", max_members: int 
         return Sniffed(Kind.IMAGE, "webp image")
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypavif", b"ftypmif1"):
         return Sniffed(Kind.IMAGE, "heif image")
+    for offset, magic, label in _MEDIA:
+        if head[offset : offset + len(magic)] == magic:
+            return Sniffed(Kind.MEDIA, label)
+    if head[:4] == b"RIFF" and head[8:12] in _RIFF_MEDIA:
+        return Sniffed(Kind.MEDIA, _RIFF_MEDIA[head[8:12]])
+    if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1", b"\xff\xf9"):
+        return Sniffed(Kind.MEDIA, "mpeg audio")
     if not looks_textual(head):
         if content_type.startswith("image/"):
             return Sniffed(Kind.IMAGE, content_type)
@@ -123,6 +154,8 @@ def _text_kind(head: bytes, lname: str, content_type: str) -> Sniffed:
     body = head.lstrip(b"\xef\xbb\xbf")
     if b"-----BEGIN PGP MESSAGE-----" in head:
         return Sniffed(Kind.ENCRYPTED, "PGP-encrypted message")
+    if b"-----BEGIN PKCS7-----" in head:
+        return Sniffed(Kind.ENCRYPTED, "S/MIME (PKCS #7) message")
     if _looks_like_message(body):
         return Sniffed(Kind.EML, "email message")
     if _HTML_START.match(body) or lname.endswith((".htm", ".html")) or content_type == "text/html":
@@ -203,17 +236,113 @@ def _ole_kind(data: bytes) -> Sniffed:
     try:
         with olefile.OleFileIO(data) as ole:
             streams = {"/".join(path) for path in ole.listdir(streams=True, storages=False)}
+            word_flags = _word_flags(ole) if ole.exists("WordDocument") else 0
     except (OSError, ValueError, IndexError, struct.error) as exc:
-        return Sniffed(Kind.OLE, f"corrupt OLE compound file ({exc})")
+        return Sniffed(Kind.UNREADABLE, f"corrupt OLE compound file ({exc})")
     roots = {s.split("/", 1)[0] for s in streams}
-    if "EncryptionInfo" in roots and "EncryptedPackage" in roots:
+    # An encrypted OOXML file is an OLE file of EncryptionInfo + EncryptedPackage (MS-OFFCRYPTO
+    # 2.3.4); with either name damaged it is still encrypted, and not something we read.
+    if any("encrypt" in r.lower() for r in roots):
         return Sniffed(Kind.ENCRYPTED, "encrypted office document")
     if any(r.startswith("__substg1.0_") for r in roots):
         return Sniffed(Kind.MSG, "outlook message")
     if roots & {"Workbook", "Book"}:
         return Sniffed(Kind.SPREADSHEET, "xls workbook")
     if "WordDocument" in roots:
+        if word_flags & _FIB_ENCRYPTED:
+            return Sniffed(Kind.ENCRYPTED, "encrypted word 97-2003 document")
         return Sniffed(Kind.OLE, "word 97-2003 document")
     if "PowerPoint Document" in roots:
         return Sniffed(Kind.OLE, "powerpoint 97-2003 presentation")
-    return Sniffed(Kind.OLE, "OLE compound file")
+    if OLE_PACKAGE_STREAM in roots:
+        return Sniffed(Kind.PACKAGE, "embedded OLE package")
+    if roots & _OLE_READ_AS_STRINGS.keys():
+        return Sniffed(Kind.OLE, _OLE_READ_AS_STRINGS[min(roots & _OLE_READ_AS_STRINGS.keys())])
+    # Anything else in an OLE container (a damaged stream name included) holds streams we
+    # cannot tell apart from an encrypted package: not read, so not passed.
+    return Sniffed(Kind.UNREADABLE, "OLE compound file that is not a known Office document")
+
+
+# MS-DOC 2.5.1 FibBase: the flags word at offset 10; bit 8 is fEncrypted (password to open).
+_FIB_ENCRYPTED = 0x0100
+# OLE objects whose streams we scan as strings: embedded equations and drawings.
+_OLE_READ_AS_STRINGS = {"Equation Native": "equation object", "VisioDocument": "visio drawing"}
+OLE_PACKAGE_STREAM = "\x01Ole10Native"
+"""The packager's object: a file embedded in a document (an icon in a letter), read as a file."""
+
+
+def _word_flags(ole: olefile.OleFileIO) -> int:
+    with ole.openstream("WordDocument") as stream:
+        fib = stream.read(12)
+    return int(struct.unpack_from("<H", fib, 10)[0]) if len(fib) >= 12 else 0
+
+
+# What a part's name or declared type says it is, when that is a format we read (or an
+# encrypted one): content that then sniffs as no known format was damaged or disguised.
+_DECLARED_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys((".pdf",), "pdf"),
+    **dict.fromkeys(
+        (".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb"),
+        "office document",
+    ),
+    **dict.fromkeys((".pptx", ".pptm", ".ppsx", ".ppsm", ".potx"), "office document"),
+    **dict.fromkeys((".doc", ".dot", ".xls", ".xlt", ".ppt", ".pps"), "office document"),
+    **dict.fromkeys((".odt", ".ods", ".odp", ".odg", ".ott", ".ots"), "opendocument"),
+    **dict.fromkeys((".msg", ".oft"), "outlook message"),
+    **dict.fromkeys((".eml",), "email message"),
+    **dict.fromkeys((".rtf",), "rtf"),
+    **dict.fromkeys((".zip",), "zip archive"),
+    **dict.fromkeys((".gz", ".tgz"), "gzip"),
+    **dict.fromkeys((".bz2", ".tbz2"), "bzip2"),
+    **dict.fromkeys((".xz", ".txz"), "xz"),
+    **dict.fromkeys((".tar",), "tar archive"),
+    **dict.fromkeys((".7z", ".rar", ".cab", ".zst"), "archive"),
+    **dict.fromkeys((".gpg", ".pgp", ".p7m", ".p7e"), "encrypted file"),
+}
+_DECLARED_TYPES: dict[str, str] = {
+    "application/pdf": "pdf",
+    "application/x-pdf": "pdf",
+    "application/msword": "office document",
+    "application/vnd.ms-excel": "office document",
+    "application/vnd.ms-powerpoint": "office document",
+    "application/vnd.ms-outlook": "outlook message",
+    "message/rfc822": "email message",
+    "application/rtf": "rtf",
+    "text/rtf": "rtf",
+    "application/zip": "zip archive",
+    "application/x-zip-compressed": "zip archive",
+    "application/gzip": "gzip",
+    "application/x-gzip": "gzip",
+    "application/x-bzip2": "bzip2",
+    "application/x-xz": "xz",
+    "application/x-tar": "tar archive",
+    "application/x-7z-compressed": "archive",
+    "application/vnd.rar": "archive",
+    "application/x-rar-compressed": "archive",
+    "application/pgp-encrypted": "encrypted file",
+    "application/pkcs7-mime": "encrypted file",
+    "application/x-pkcs7-mime": "encrypted file",
+}
+_DECLARED_PREFIXES = (
+    ("application/vnd.openxmlformats-officedocument.", "office document"),
+    ("application/vnd.ms-excel.", "office document"),
+    ("application/vnd.ms-word.", "office document"),
+    ("application/vnd.ms-powerpoint.", "office document"),
+    ("application/vnd.oasis.opendocument.", "opendocument"),
+)
+
+
+def declared_format(name: str = "", content_type: str = "") -> str:
+    """The format a part's file name or declared content type names, when it is one we read
+    or an encrypted one (``pdf``, ``office document``, ``zip archive``, ...); else ``""``."""
+    ctype = content_type.lower()
+    found = _DECLARED_TYPES.get(ctype)
+    if found:
+        return found
+    for prefix, label in _DECLARED_PREFIXES:
+        if ctype.startswith(prefix):
+            return label
+    dot = name.rfind(".")
+    if dot >= 0:
+        return _DECLARED_SUFFIXES.get(name[dot:].lower().rstrip(), "")
+    return ""

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Sequence
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
-from postwarden.engine.extract.sniff import Sniffed, sniff
+from postwarden.engine.extract.sniff import Kind, Sniffed, declared_format, sniff
 from postwarden.model import UNINSPECTABLE, Attachment, Finding, TextUnit
 
 log = logging.getLogger(__name__)
+
+# ASCII armour of encrypted content (RFC 4880 §6.2, RFC 7468 §5): wherever it appears — a
+# body, a csv cell, a docx paragraph — what it carries cannot be read.  Signatures
+# (``PGP SIGNATURE``, ``PGP SIGNED MESSAGE``) and keys are readable and not matched.
+_ARMOUR = re.compile(r"-----BEGIN (PGP MESSAGE|PKCS7|PGP ARMORED FILE)-----")
+_ARMOURED = {
+    "PGP MESSAGE": "PGP-encrypted block (ASCII armour) in text",
+    "PGP ARMORED FILE": "PGP-encrypted block (ASCII armour) in text",
+    "PKCS7": "S/MIME (PKCS #7) block in text",
+}
+# What the walker reads only as printable strings: when a part's name or type says it is a
+# format we read, such content is that format damaged or disguised, not a file of its own.
+_NOT_THE_DECLARED = frozenset({Kind.BINARY, Kind.UNREADABLE})
+# Text that says it is a pdf opens in no pdf reader (a damaged one, or a disguise). Text that
+# says it is an Office file is not refused: Excel and Word open html, csv and text saved
+# under their names (a "report.xls" exported by a web application is an html table).
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.HTML, Kind.CSV})
 
 
 class Walker:
     """Per-message state shared by the extractors: budget, results and the dispatcher."""
 
-    __slots__ = ("attachments", "budget", "defects", "findings", "units")
+    __slots__ = ("attachments", "budget", "defects", "findings", "structure", "units")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
@@ -24,6 +42,8 @@ class Walker:
         self.findings: list[Finding] = []
         self.attachments: list[Attachment] = []
         self.defects: list[str] = []
+        self.structure: list[Finding] = []
+        """``mime-defect`` findings: MIME structure the parser could not fully read."""
 
     def add(
         self,
@@ -40,12 +60,23 @@ class Walker:
         if not text or text.isspace():
             return
         self.budget.add_text(len(text))
+        if "-----BEGIN " in text:
+            self._armour(text, where)
         if cells is not None and type(cells) is not tuple:
             cells = tuple(cells)
         self.units.append(TextUnit(text, where, cells, header))
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))
+
+    def _armour(self, text: str, where: str) -> None:
+        match = _ARMOUR.search(text)
+        if match is None:
+            return
+        reason = _ARMOURED[match.group(1)]
+        source = where.split("#", 1)[0]
+        if not any(f.source == source and f.detail == reason for f in self.findings):
+            self.uninspectable(where, reason)
 
     def visit(
         self,
@@ -70,6 +101,10 @@ class Walker:
             self.budget.check_depth(depth)
             self.budget.check_part(len(data))
             found = sniffed or sniff(data, name, content_type, self.budget.limits.max_members)
+            if found.kind in _NOT_THE_DECLARED or found.kind in _TEXT_KINDS:
+                claimed = declared_format(name, content_type)
+                if claimed and (found.kind in _NOT_THE_DECLARED or claimed == "pdf"):
+                    raise Uninspectable(f"declared {claimed} but cannot be read ({found.label})")
             extractor_for(found.kind).extract(data, where, depth, found, self)
         except BudgetExhausted as exc:
             exc.where = exc.where or where
