@@ -119,6 +119,8 @@ class TextUnit:
 
 UNINSPECTABLE = "uninspectable"
 MIME_DEFECT = "mime-defect"
+EXTRACTION_FINDINGS = (UNINSPECTABLE, MIME_DEFECT)
+"""Finding kinds the extraction stage emits itself: not detectors, yet a policy may name them."""
 """A MIME structure the parser could not fully read (``detail`` names the defect)."""
 
 

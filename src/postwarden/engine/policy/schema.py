@@ -17,7 +17,12 @@ from pydantic import (
     model_validator,
 )
 
-from postwarden.model import UNINSPECTABLE, Action, RecipientClass, RecipientFlag
+from postwarden.model import (
+    EXTRACTION_FINDINGS,
+    Action,
+    RecipientClass,
+    RecipientFlag,
+)
 
 FLAGS = tuple(f.value for f in RecipientFlag)
 """Recipient flags a rule may name (``model.RecipientFlag``, the one list)."""
@@ -39,13 +44,13 @@ class Vocabulary:
     registers: frozenset[str] | None = None
 
     def check_detector(self, name: str) -> None:
-        if name == UNINSPECTABLE:
+        if name in EXTRACTION_FINDINGS:
             return
         if name.startswith(REGISTER_DETECTOR):
             self.check_register(name.removeprefix(REGISTER_DETECTOR))
             return
         if self.detectors is not None and name not in self.detectors:
-            known = [*sorted(self.detectors), UNINSPECTABLE, f"{REGISTER_DETECTOR}NAME"]
+            known = [*sorted(self.detectors), *EXTRACTION_FINDINGS, f"{REGISTER_DETECTOR}NAME"]
             raise ValueError(f"unknown detector {name!r} (one of: {', '.join(known)})")
 
     def check_register(self, name: str) -> None:
