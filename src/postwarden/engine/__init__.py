@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from postwarden.model import (
     UNINSPECTABLE,
     Action,
     Envelope,
+    Finding,
     Message,
     RecipientClass,
     RecipientInfo,
@@ -71,6 +72,12 @@ def _collector_paused() -> Iterator[None]:
                 _pause_since, overdue = time.monotonic(), True
         if overdue:
             gc.collect()
+
+
+def _with_ocr_confidence(findings: list[Finding], ocr: dict[str, float]) -> list[Finding]:
+    """Findings in text that OCR read carry that text's OCR confidence (``check --json``
+    shows it), so a reviewer can weigh a number read from a blurred photo."""
+    return [replace(f, ocr_confidence=ocr[f.where]) if f.where in ocr else f for f in findings]
 
 
 class SubjectDirectory(Protocol):
@@ -150,6 +157,8 @@ class Inspector:
             else RegisterMatch()
         )
         findings.extend(matched.findings)
+        if extraction.ocr:
+            findings = _with_ocr_confidence(findings, extraction.ocr)
         verdict = Verdict(
             action=Action.DELIVER,
             findings=findings,

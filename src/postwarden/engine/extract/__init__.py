@@ -32,6 +32,8 @@ class Extraction:
     attachments: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     """Notes that do not stop inspection: parser defects, pages without text, ..."""
+    ocr: dict[str, float] = field(default_factory=dict)
+    """Places whose text was read by OCR, with its confidence (0-1); empty without OCR."""
 
 
 def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
@@ -50,4 +52,10 @@ def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
         walk_message(message.mime, "", 0, walker)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
-    return Extraction(walker.units, walker.findings, walker.attachments, walker.defects)
+    return Extraction(
+        walker.units,
+        walker.findings,
+        walker.attachments,
+        walker.defects,
+        walker.budget.ocr_confidence,
+    )

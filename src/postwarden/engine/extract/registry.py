@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from postwarden.engine.extract.archive import CompressedExtractor, TarExtractor, ZipExtractor
-from postwarden.engine.extract.binary import ImageExtractor, RefusedExtractor, StringsExtractor
+from postwarden.engine.extract.binary import RefusedExtractor, StringsExtractor
 from postwarden.engine.extract.delimited import CsvExtractor
 from postwarden.engine.extract.document import DocxExtractor
 from postwarden.engine.extract.html import HtmlExtractor
+from postwarden.engine.extract.image import ImageExtractor
 from postwarden.engine.extract.mail import EmlExtractor
 from postwarden.engine.extract.office import OfficeExtractor
 from postwarden.engine.extract.outlook import MsgExtractor
