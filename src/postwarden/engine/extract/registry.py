@@ -14,9 +14,12 @@ from postwarden.engine.extract.mail import EmlExtractor
 from postwarden.engine.extract.office import OfficeExtractor
 from postwarden.engine.extract.outlook import MsgExtractor
 from postwarden.engine.extract.pdf import PdfExtractor
+from postwarden.engine.extract.rtf import RtfExtractor
 from postwarden.engine.extract.sniff import Kind
 from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor
 from postwarden.engine.extract.text import TextExtractor
+from postwarden.engine.extract.tnef import TnefExtractor
+from postwarden.engine.extract.word import DocExtractor
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -60,6 +63,9 @@ REGISTRY: dict[Kind, Extractor] = {
     Kind.ARCHIVE: RefusedExtractor(),
     Kind.IMAGE: ImageExtractor(),
     Kind.BINARY: _STRINGS,
+    Kind.RTF: RtfExtractor(),
+    Kind.TNEF: TnefExtractor(),
+    Kind.DOC: DocExtractor(),
 }
 
 
