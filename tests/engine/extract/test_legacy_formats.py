@@ -65,6 +65,18 @@ def test_doc_with_unreadable_piece_table_falls_back_to_strings(office: Path) -> 
     assert any("piece table unreadable" in d for d in ex.defects)
 
 
+def test_encrypted_doc_is_uninspectable(office: Path) -> None:
+    data = bytearray((office / "doc.doc").read_bytes())
+    ole = olefile.OleFileIO(bytes(data))
+    word = ole.openstream("WordDocument").read()
+    ole.close()
+    start = bytes(data).find(word[:512])
+    data[start + 0x0B] |= 0x01  # fEncrypted: the text is RC4-encrypted, strings are noise
+    ex = run(("minutes.doc", bytes(data), "application/msword"))
+    found = [(f.where, f.detail) for f in ex.findings if f.detector == UNINSPECTABLE]
+    assert found == [("attachment:minutes.doc", "encrypted word 97-2003 document")]
+
+
 def test_doc_compressed_piece_in_big5_document() -> None:
     # A compressed (8-bit) piece of a zh-HK document holds Big5 bytes, not Windows-1252.
     assert _eight_bit("陳大文 A123456(3)".encode("cp950"), "cp950") == "陳大文 A123456(3)"
