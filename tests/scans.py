@@ -84,7 +84,7 @@ def scanned(page: Image.Image, *, angle: float, seed: int) -> Image.Image:
     return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
 
 
-def encode(image: Image.Image, fmt: str, **options: int) -> bytes:
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()

@@ -65,10 +65,18 @@ def test_ocr_reads_every_image_format(fmt: str, ctype: str) -> None:
 
 def test_ocr_reads_every_page_of_a_multipage_tiff() -> None:
     first, second = card("HKID A123456(3)"), card("Phone 9123 4567")
-    buffer = encode(first, "TIFF", save_all=True, append_images=[second])  # type: ignore[arg-type]
+    buffer = encode(first, "TIFF", save_all=True, append_images=[second])
     units = ocr_units(run(("fax.tiff", buffer, "image/tiff")))
     assert HKID in units["attachment:fax.tiff#ocr page 1"]
     assert "9123 4567" in units["attachment:fax.tiff#ocr page 2"]
+
+
+def test_ocr_turns_a_phone_photo_upright_by_its_exif_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was held sideways: turn 90 degrees clockwise to view
+    stored = card().rotate(90, expand=True)
+    photo = encode(stored, "JPEG", exif=exif.tobytes())
+    assert HKID in ocr_units(run(("side.jpg", photo, "image/jpeg")))["attachment:side.jpg#ocr"]
 
 
 def test_ocr_reads_transparent_screenshot_on_white() -> None:
