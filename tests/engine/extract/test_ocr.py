@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
 
+import docx
 import pytest
+from fpdf import FPDF
 from PIL import Image, ImageDraw
 from tests.factories import make_eml, make_pdf
 from tests.scans import encode, font, image_pdf, photographed, reply_slip
@@ -17,6 +20,7 @@ from postwarden.model import UNINSPECTABLE, Action
 from postwarden.settings import Limits
 
 HKID = "A123456(3)"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def card(text: str = f"HKID {HKID}", size: tuple[int, int] = (900, 200)) -> Image.Image:
@@ -103,6 +107,17 @@ def test_ocr_reads_a_tilted_noisy_phone_photo() -> None:
         assert value in text
 
 
+def test_ocr_reads_a_picture_pasted_into_a_docx() -> None:
+    document = docx.Document()
+    document.add_paragraph("See the screenshot.")
+    document.add_picture(io.BytesIO(encode(card(), "PNG")))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    ex = run(("letter.docx", buffer.getvalue(), DOCX))
+    units = ocr_units(ex)
+    assert HKID in units["attachment:letter.docx/word/media/image1.png#ocr"]
+
+
 def test_ocr_skips_tiny_images() -> None:
     icon = Image.new("RGB", (64, 64), (200, 30, 30))
     logo = card("ACME", size=(300, 100))
@@ -138,6 +153,17 @@ def test_ocr_pages_of_a_scanned_pdf_over_budget_are_uninspectable() -> None:
     assert uninspectable(ex) == {
         "attachment:scan.pdf": "over the OCR budget of 1 pages per message (pages 2-3 not read)"
     }
+
+
+def test_scanned_pdf_page_with_a_stamped_page_number_is_read_by_ocr() -> None:
+    pdf = FPDF(unit="pt")
+    pdf.add_page(format=(648, 144))
+    pdf.image(io.BytesIO(encode(card(), "PNG")), x=0, y=0, w=648, h=144)
+    pdf.set_font("helvetica", size=8)
+    pdf.text(x=600, y=140, text="p. 1")
+    ex = run(("scan.pdf", bytes(pdf.output()), "application/pdf"))
+    assert HKID in ocr_units(ex)["attachment:scan.pdf#ocr page 1"]
+    assert "p. 1" in next(u.text for u in ex.units if u.where == "attachment:scan.pdf#page 1")
 
 
 def test_pdf_with_a_text_layer_is_not_read_by_ocr() -> None:

@@ -28,10 +28,15 @@ _MIN_DPI, _MAX_DPI, _DPI = 150.0, 400.0, 300.0
 """A scanned page is rendered at its image's own resolution, kept within these bounds
 (300 dpi when it has none to go by): Tesseract reads best at 300 dpi."""
 _IMAGE = (pdfium_c.FPDF_PAGEOBJ_IMAGE,)
+_STAMP = 40
+"""Characters of text layer below which a page showing an image is still read by OCR."""
+_COVER = 0.5
+"""Share of such a page an image must cover to be taken for a scan."""
 
 
-def _scale(page: pypdfium2.PdfPage) -> float:
-    """Render scale that shows the page's largest image at its own resolution."""
+def _scale(page: pypdfium2.PdfPage, cover: float) -> float:
+    """Render scale that shows the page's largest image at its own resolution; 0 when no
+    image covers at least ``cover`` of the page."""
     best, dpi = 0.0, _DPI
     for obj in page.get_objects(filter=_IMAGE, max_depth=2):
         assert isinstance(obj, pypdfium2.PdfImage)  # noqa: S101 - the filter says so
@@ -40,14 +45,16 @@ def _scale(page: pypdfium2.PdfPage) -> float:
         pixels, _ = obj.get_px_size()
         if width > 0 and width * (top - bottom) > best:
             best, dpi = width * (top - bottom), pixels / (width / _POINTS)
-    if not best:
+    width, height = page.get_size()
+    if not best or best < cover * width * height:
         return 0.0
     return min(max(dpi, _MIN_DPI), _MAX_DPI) / _POINTS
 
 
-def _render(page: pypdfium2.PdfPage, max_pixels: int) -> Image.Image | None:
-    """The page as a grayscale image when it shows an image (a scan), else ``None``."""
-    scale = _scale(page)
+def _render(page: pypdfium2.PdfPage, max_pixels: int, cover: float) -> Image.Image | None:
+    """The page as a grayscale image when it shows an image covering at least ``cover`` of
+    it (a scan), else ``None``."""
+    scale = _scale(page, cover)
     if not scale:
         return None
     width, height = page.get_size()
@@ -91,7 +98,7 @@ class PdfExtractor:
                 text, scan = self._page(pdf, index, budget.limits.max_image_pixels, not refused)
                 if text.strip():
                     walker.add(text, f"{where}#page {index + 1}")
-                elif scan is not None:
+                if scan is not None:
                     try:
                         read_page(scan, f"{where}#ocr page {index + 1}", walker)
                     except BudgetExhausted:
@@ -99,9 +106,9 @@ class PdfExtractor:
                     except Uninspectable as exc:
                         refused.append(index + 1)
                         reason = exc.reason
-                elif refused:
+                elif refused and _scanned(text):
                     refused.append(index + 1)  # not rendered once OCR was refused
-                else:
+                elif not text.strip():
                     blank += 1
         finally:
             with _PDFIUM:
@@ -123,12 +130,22 @@ class PdfExtractor:
                     textpage = page.get_textpage()
                     text = textpage.get_text_range()
                     textpage.close()
-                    scan = _render(page, max_pixels) if render and not text.strip() else None
+                    scan = None
+                    if render and _scanned(text):
+                        # A stamped page (some text) is a scan only when an image fills it:
+                        # a slide with a title and a picture is not read twice.
+                        scan = _render(page, max_pixels, _COVER if text.strip() else 0.0)
                 finally:
                     page.close()
             except pypdfium2.PdfiumError as exc:
                 raise Uninspectable(f"corrupt pdf: page {index + 1}: {exc}") from None
         return text, scan
+
+
+def _scanned(text: str) -> bool:
+    """A page whose text layer is empty or a stamp (a page number, a scanner's date line):
+    when it shows an image, the image is its content."""
+    return sum(not ch.isspace() for ch in text) < _STAMP
 
 
 def _ranges(numbers: list[int]) -> str:
