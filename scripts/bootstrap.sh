@@ -10,7 +10,10 @@ VENV=.venv
 # System packages: libmilter-dev builds pymilter; postfix, postgresql and chromium are the
 # real peers of the integration and browser tests.  Installed only when root and missing.
 # squid, bind9-utils (named-checkzone) and nodejs check the webmail blocklist exports.
-SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs)
+# tesseract-ocr with its English and Traditional Chinese models reads images and scans (OCR);
+# libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests.
+SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

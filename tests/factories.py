@@ -34,6 +34,7 @@ __all__ = [
     "make_eml",
     "make_msg",
     "make_pdf",
+    "make_tnef",
     "make_xlsx",
     "make_zip",
     "pdf_font",
@@ -290,3 +291,45 @@ def make_msg(
     for name, data, mimetype in attachments:
         message.add_attachment(name, data, mime_type=mimetype)
     return bytes(outlook.MsgWriter.to_bytes(message.to_msg_document()))
+
+
+# TNEF attribute ids ([MS-OXTNEF] 2.1.3.2): the type in the high word, the name in the low.
+_TNEF_SIGNATURE = 0x223E9F78
+_ATT = {
+    "TnefVersion": (0x0008, 0x9006),
+    "OemCodepage": (0x0006, 0x9007),
+    "MessageClass": (0x0007, 0x8008),
+    "Subject": (0x0001, 0x8004),
+    "Body": (0x0002, 0x800C),
+    "AttachRendData": (0x0006, 0x9002),
+    "AttachTitle": (0x0001, 0x8010),
+    "AttachData": (0x0006, 0x800F),
+}
+
+
+def _tnef_attribute(level: int, name: str, data: bytes) -> bytes:
+    kind, ident = _ATT[name]
+    checksum = sum(data) & 0xFFFF
+    return struct.pack("<BHHI", level, ident, kind, len(data)) + data + struct.pack("<H", checksum)
+
+
+def make_tnef(subject: str, body: str, attachments: Mapping[str, bytes]) -> bytes:
+    """A winmail.dat (TNEF) as Outlook writes for a rich-text message: message attributes,
+    then per attachment its rendering, title and data.
+
+    Written here by hand, following [MS-OXTNEF], because no maintained Python library
+    writes TNEF (tnefparse and the others only read it); tnefparse reading these files back
+    in the tests proves the writer right.
+    """
+    out = struct.pack("<IH", _TNEF_SIGNATURE, 0x0001)
+    out += _tnef_attribute(1, "TnefVersion", struct.pack("<I", 0x00010000))
+    out += _tnef_attribute(1, "OemCodepage", struct.pack("<II", 1252, 437))
+    out += _tnef_attribute(1, "MessageClass", b"IPM.Microsoft Mail.Note\x00")
+    out += _tnef_attribute(1, "Subject", subject.encode("cp1252") + b"\x00")
+    out += _tnef_attribute(1, "Body", body.encode("cp1252") + b"\x00")
+    for name, data in attachments.items():
+        # attRendData: attachment type 1 (file), position, rendering flags ([MS-OXTNEF] 2.1.3.3.17)
+        out += _tnef_attribute(2, "AttachRendData", struct.pack("<HIHHI", 1, 0xFFFFFFFF, 0, 0, 0))
+        out += _tnef_attribute(2, "AttachTitle", name.encode("cp1252") + b"\x00")
+        out += _tnef_attribute(2, "AttachData", data)
+    return out

@@ -103,13 +103,15 @@ class TextUnit:
     cells of a table row (spreadsheet, csv, html or docx table) so that register matching can
     see which values stand together; it is ``None`` for running text.  ``header`` holds the
     column headings of that table, one per cell, when the extractor knows them (a column
-    headed ``DOB`` makes its dates dates of birth).
+    headed ``DOB`` makes its dates dates of birth).  ``ocr_confidence`` (0-1) is set when the
+    text was read from an image by OCR: Tesseract's mean word confidence for that page.
     """
 
     text: str
     where: str
     cells: tuple[str, ...] | None = None
     header: tuple[str, ...] | None = None
+    ocr_confidence: float | None = None
 
     @property
     def source(self) -> str:
@@ -129,7 +131,8 @@ class Finding:
     """One thing a detector (or the extractor, for ``uninspectable``) found.
 
     ``value`` is the matched text and must never be logged; ``detail`` carries a reason
-    (uninspectable content) or the fields matched (register records).
+    (uninspectable content) or the fields matched (register records); ``ocr_confidence``
+    (0-1) is the OCR confidence of the text it was found in, when that text was read by OCR.
     """
 
     detector: str
@@ -139,6 +142,7 @@ class Finding:
     end: int = 0
     confidence: float = 1.0
     detail: str = ""
+    ocr_confidence: float | None = None
 
     @property
     def source(self) -> str:
@@ -202,9 +206,12 @@ class Verdict:
         """Findings grouped by detector and top-level place (the ``check --json`` shape)."""
         counts: Counter[tuple[str, str]] = Counter()
         reasons: dict[tuple[str, str], list[str]] = {}
+        ocr: dict[tuple[str, str], float] = {}
         for f in self.findings:
             key = (f.detector, f.source)
             counts[key] += 1
+            if f.ocr_confidence is not None:
+                ocr[key] = min(ocr.get(key, 1.0), f.ocr_confidence)
             if f.detail and f.detector in (UNINSPECTABLE, MIME_DEFECT):
                 reasons.setdefault(key, [])
                 if f.detail not in reasons[key]:
@@ -214,6 +221,9 @@ class Verdict:
             item: dict[str, Any] = {"detector": detector, "count": count, "where": where}
             if (detector, where) in reasons:
                 item["reasons"] = reasons[(detector, where)]
+            if (detector, where) in ocr:
+                # Read by OCR: the lowest confidence of the text these findings came from.
+                item["ocr_confidence"] = round(ocr[(detector, where)], 2)
             out.append(item)
         return out
 

@@ -41,6 +41,13 @@ class Limits:
     """Wall time for inspection of one message (Postfix's milter_content_timeout is 300 s)."""
     max_header_bytes: int = 1024 * 1024
     """Total header bytes of one message before the headers count as uninspectable."""
+    max_ocr_pages: int = 40
+    """Images and text-less PDF pages read by OCR per message; the rest are uninspectable."""
+    max_ocr_seconds: float = 60.0
+    """Wall time OCR may take per message (within ``max_seconds``); past it, uninspectable."""
+    max_image_pixels: int = 50_000_000
+    """Pixels of one image or rendered page (a 48-50 MP phone photo fits); larger is
+    uninspectable (a decompression bomb decodes a few KiB into gigabytes)."""
 
     def max_expansion(self, message_size: int) -> int:
         """Total bytes all decompression may produce for a message of ``message_size`` bytes."""

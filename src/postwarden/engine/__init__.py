@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from operator import attrgetter
 from typing import Protocol
@@ -36,6 +36,7 @@ from postwarden.model import (
     UNINSPECTABLE,
     Action,
     Envelope,
+    Finding,
     Message,
     RecipientClass,
     RecipientFlag,
@@ -102,6 +103,12 @@ def policy_vocabulary(registers: Iterable[str] | None = None) -> Vocabulary:
         detectors=frozenset(detector_registry.ids),
         registers=frozenset(registers) if registers is not None else None,
     )
+
+
+def _with_ocr_confidence(findings: list[Finding], ocr: dict[str, float]) -> list[Finding]:
+    """Findings in text that OCR read carry that text's OCR confidence (``check --json``
+    shows it), so a reviewer can weigh a number read from a blurred photo."""
+    return [replace(f, ocr_confidence=ocr[f.where]) if f.where in ocr else f for f in findings]
 
 
 class SubjectDirectory(Protocol):
@@ -205,6 +212,8 @@ class Inspector:
             else RegisterMatch()
         )
         findings.extend(matched.findings)
+        if extraction.ocr:
+            findings = _with_ocr_confidence(findings, extraction.ocr)
         verdict = Verdict(
             action=Action.DELIVER,
             findings=findings,

@@ -183,3 +183,20 @@ def test_docx_footnote_runs_join_into_words() -> None:
         ("#body", "see note", None),
         ("#footnotes", "Applicant CHAN Tai Man", None),
     ]
+
+
+def test_docx_deleted_revisions_and_comments_are_read() -> None:
+    """Tracked deletions stay in the file and leave with it (issue 11)."""
+    document = docx.Document()
+    paragraph = document.add_paragraph("Member: ")
+    paragraph._p.append(
+        parse_xml(
+            f'<w:del {nsdecls("w")} w:id="1" w:author="clerk" w:date="2026-03-02T09:00:00Z">'
+            "<w:r><w:delText>CHAN Tai Man A123456(3)</w:delText></w:r></w:del>"
+        )
+    )
+    paragraph.add_run("removed")
+    document.add_comment(paragraph.runs[0], text="his phone is 9123 4567", author="clerk")
+    got = units(run(saved(document)))
+    assert ("#body", "Member: CHAN Tai Man A123456(3)removed", None) in got
+    assert ("#comments", "his phone is 9123 4567", None) in got

@@ -55,12 +55,28 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
     constructor is used.
     """
     names = [f.name for f in fields(Finding)]
-    expected = ["detector", "where", "value", "start", "end", "confidence", "detail"]
+    expected = [
+        "detector",
+        "where",
+        "value",
+        "start",
+        "end",
+        "confidence",
+        "detail",
+        "ocr_confidence",
+    ]
     if names != expected or hasattr(Finding, "__post_init__"):
         return Finding
-    set_detector, set_where, set_value, set_start, set_end, set_confidence, set_detail = (
-        getattr(Finding, name).__set__ for name in names
-    )
+    (
+        set_detector,
+        set_where,
+        set_value,
+        set_start,
+        set_end,
+        set_confidence,
+        set_detail,
+        set_ocr_confidence,
+    ) = (getattr(Finding, name).__set__ for name in names)
     new = object.__new__
 
     def make(
@@ -74,6 +90,7 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
         set_end(finding, end)
         set_confidence(finding, confidence)
         set_detail(finding, "")
+        set_ocr_confidence(finding, None)
         return finding
 
     return make

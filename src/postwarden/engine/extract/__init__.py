@@ -36,6 +36,8 @@ class Extraction:
     structure: list[Finding] = field(default_factory=list)
     """``mime-defect`` findings: a boundary not found, headers and body not separated, a
     transfer encoding that does not decode; each with the defect in ``detail``."""
+    ocr: dict[str, float] = field(default_factory=dict)
+    """Places whose text was read by OCR, with its confidence (0-1); empty without OCR."""
 
 
 def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
@@ -54,9 +56,7 @@ def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
         walk_message(message.mime, "", 0, walker)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
-    return Extraction(
-        walker.units, walker.findings, walker.attachments, walker.defects, walker.structure
-    )
+    return _extraction(walker)
 
 
 def extract_file(name: str, data: bytes, limits: Limits, deadline: float) -> Extraction:
@@ -71,6 +71,16 @@ def extract_file(name: str, data: bytes, limits: Limits, deadline: float) -> Ext
         walker.visit(data, f"attachment:{place(name)}", 1, name=name, content_type=ctype)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
+    return _extraction(walker)
+
+
+def _extraction(walker: Walker) -> Extraction:
+    """What the walk gathered, as the extraction of one message or file."""
     return Extraction(
-        walker.units, walker.findings, walker.attachments, walker.defects, walker.structure
+        units=walker.units,
+        findings=walker.findings,
+        attachments=walker.attachments,
+        defects=walker.defects,
+        structure=walker.structure,
+        ocr=walker.budget.ocr_confidence,
     )

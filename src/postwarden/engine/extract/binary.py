@@ -1,6 +1,6 @@
-"""Content without a text extractor: images (noted, no text), encrypted and unsupported
-containers (uninspectable), legacy OLE documents, fonts and media, and unknown binary data
-(printable strings).
+"""Content without a text extractor: encrypted and unsupported containers (uninspectable),
+legacy OLE documents, fonts and media, and unknown binary data (printable strings).  Images
+are read by OCR (:mod:`.image`).
 
 Unknown binary data is not counted as uninspectable personal data: executables and formats we
 do not parse are common attachments, and holding every one would drown the reviewers.  Its
@@ -71,15 +71,6 @@ def strings(data: bytes, limit: int | None = None) -> tuple[str, bool]:
                 return "\n".join(runs), True
             runs.append(run)
     return "\n".join(runs), False
-
-
-class ImageExtractor:
-    """Images carry no text we can read (no OCR); the part is listed as an attachment."""
-
-    def extract(
-        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
-    ) -> None:
-        return None
 
 
 class RefusedExtractor:

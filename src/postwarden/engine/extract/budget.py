@@ -36,7 +36,16 @@ def size(n: int) -> str:
 class Budget:
     """What one message may still cost; every extractor draws on the same one."""
 
-    __slots__ = ("deadline", "expanded", "limits", "max_expansion", "text_bytes")
+    __slots__ = (
+        "deadline",
+        "expanded",
+        "limits",
+        "max_expansion",
+        "ocr_confidence",
+        "ocr_pages",
+        "ocr_seconds",
+        "text_bytes",
+    )
 
     def __init__(self, limits: Limits, message_size: int, deadline: float) -> None:
         self.limits = limits
@@ -44,6 +53,11 @@ class Budget:
         self.max_expansion = limits.max_expansion(message_size)
         self.text_bytes = 0
         self.expanded = 0
+        self.ocr_pages = 0
+        """Images and pages read by OCR so far (see :mod:`.ocr`)."""
+        self.ocr_seconds = 0.0
+        self.ocr_confidence: dict[str, float] = {}
+        """OCR confidence (0-1) of every place whose text OCR read."""
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:

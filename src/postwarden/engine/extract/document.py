@@ -1,5 +1,6 @@
 """Word documents (docx, docm): body paragraphs, tables row by row, text boxes, headers,
-footers, comments, footnotes and endnotes, and embedded files.
+footers, comments, footnotes and endnotes, deleted text of tracked changes, and embedded
+files.
 
 Each story part is read in one streaming pass (defusedxml ``iterparse``) instead of through
 python-docx: python-docx loads every part of the package into an object model and answers
@@ -43,6 +44,9 @@ _NAMES = (
     "headerReference footerReference"
 ).split()
 _TAG = {ns + name: name for ns in _W for name in _NAMES}
+# Deleted text of a tracked change (``w:del``) is still in the file and leaves with it: it is
+# read as text (issue 11).
+_TAG.update({ns + "delText": "t" for ns in _W})
 _RUN_TEXT = {"tab": "\t", "ptab": "\t", "cr": "\n", "noBreakHyphen": "-"}
 # Where section header/footer references point, in the order their units are emitted.
 _HEADERS_FOOTERS = (

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
+from postwarden.engine.extract.rtf import rtf_text
 from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
@@ -194,6 +195,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
             reason = empty or "corrupt base64: text decodes to binary data"
             walker.uninspectable(where.of("body"), reason)
             _mime_defect(walker, where.of("part " + label), reason)
+            return
+        if subtype == "rtf":
+            walker.add(rtf_text(payload), where.of("body"))
             return
         text = decode(payload, part.get_content_charset())
         if subtype == "html":

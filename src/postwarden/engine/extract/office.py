@@ -27,7 +27,16 @@ if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
 
-_EMBEDDED = ("word/embeddings/", "xl/embeddings/", "ppt/embeddings/")
+# Embedded files, and the pictures of a document (a screenshot of a spreadsheet pasted into
+# a letter), which go through the walk like attachments: pictures are read by OCR.
+_EMBEDDED = (
+    "word/embeddings/",
+    "xl/embeddings/",
+    "ppt/embeddings/",
+    "word/media/",
+    "xl/media/",
+    "ppt/media/",
+)
 
 
 class _RootReached(Exception):

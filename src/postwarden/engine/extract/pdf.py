@@ -1,5 +1,6 @@
 """PDF text layer with pypdfium2 (about 4x faster than pypdf): one unit per page,
-``report.pdf#page 3``; encrypted and damaged files are uninspectable.
+``report.pdf#page 3``; pages without a text layer that show an image (scans) are rendered
+and read by OCR, ``scan.pdf#ocr page 3``; encrypted and damaged files are uninspectable.
 
 PDFium is lenient: it rebuilds broken cross-reference tables and skips content streams that
 do not decode, so a damaged file reads as fewer words, not as an error.  A second reader,
@@ -21,19 +22,68 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 from pypdf.errors import PyPdfError
 
-from postwarden.engine.extract.budget import Uninspectable
+from postwarden.engine.extract.budget import BudgetExhausted, Uninspectable
+from postwarden.engine.extract.ocr import read_page
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
 
-# PDFium is not thread-safe (pypdfium2 documents one document at a time per process).
+# PDFium is not thread-safe (pypdfium2 documents one document at a time per process): every
+# call into it holds this lock, which is let go while a rendered page is read by OCR.
 _PDFIUM = threading.Lock()
 _PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
+_POINTS = 72.0
+_MIN_DPI, _MAX_DPI, _DPI = 150.0, 400.0, 300.0
+"""A scanned page is rendered at its image's own resolution, kept within these bounds
+(300 dpi when it has none to go by): Tesseract reads best at 300 dpi."""
+_IMAGE = (pdfium_c.FPDF_PAGEOBJ_IMAGE,)
+_STAMP = 40
+"""Characters of text layer below which a page showing an image is still read by OCR."""
+_COVER = 0.5
+"""Share of such a page an image must cover to be taken for a scan."""
+
+
+def _scale(page: pypdfium2.PdfPage, cover: float) -> float:
+    """Render scale that shows the page's largest image at its own resolution; 0 when no
+    image covers at least ``cover`` of the page."""
+    best, dpi = 0.0, _DPI
+    for obj in page.get_objects(filter=_IMAGE, max_depth=2):
+        assert isinstance(obj, pypdfium2.PdfImage)  # noqa: S101 - the filter says so
+        left, bottom, right, top = obj.get_bounds()
+        width = right - left
+        pixels, _ = obj.get_px_size()
+        if width > 0 and width * (top - bottom) > best:
+            best, dpi = width * (top - bottom), pixels / (width / _POINTS)
+    width, height = page.get_size()
+    if not best or best < cover * width * height:
+        return 0.0
+    return min(max(dpi, _MIN_DPI), _MAX_DPI) / _POINTS
+
+
+def _render(page: pypdfium2.PdfPage, max_pixels: int, cover: float) -> Image.Image | None:
+    """The page as a grayscale image when it shows an image covering at least ``cover`` of
+    it (a scan), else ``None``."""
+    scale = _scale(page, cover)
+    if not scale:
+        return None
+    width, height = page.get_size()
+    pixels = width * height * scale * scale
+    if pixels > max_pixels:
+        scale *= (max_pixels / pixels) ** 0.5
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        image: Image.Image = bitmap.to_pil().convert("L")
+        return image
+    finally:
+        bitmap.close()
 
 
 class PdfExtractor:
-    """Text of every page; pages without any text are counted in the defects (scans)."""
+    """Text of every page; pages without text are read by OCR when they show an image, and
+    counted in the defects when they show nothing."""
 
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
@@ -46,37 +96,88 @@ class PdfExtractor:
                 if getattr(exc, "err_code", None) == _PASSWORD_ERROR:
                     raise Uninspectable("encrypted pdf") from None
                 raise Uninspectable(f"corrupt pdf: {exc}") from None
-            try:
-                # PDFium rebuilds a damaged cross-reference table by scanning for objects; a
-                # reader that trusts the table may then show other objects than the ones we
-                # read (truncated files, shadow-attack style edits): damaged, not inspected.
-                if not pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(pdf.raw):
-                    raise Uninspectable("damaged pdf: cross-reference table is broken")
-                pages = len(pdf)
-                if pages > budget.limits.max_members:
-                    raise Uninspectable(
-                        f"pdf with {pages} pages, over limit {budget.limits.max_members}"
-                    )
-                blank = 0
-                for index in range(pages):
-                    budget.check_time()
+        try:
+            with _PDFIUM:
+                valid = pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(pdf.raw)
+            # PDFium rebuilds a damaged cross-reference table by scanning for objects; a
+            # reader that trusts the table may then show other objects than the ones we
+            # read (truncated files, shadow-attack style edits): damaged, not inspected.
+            if not valid:
+                raise Uninspectable("damaged pdf: cross-reference table is broken")
+            pages = len(pdf)
+            if pages > budget.limits.max_members:
+                raise Uninspectable(
+                    f"pdf with {pages} pages, over limit {budget.limits.max_members}"
+                )
+            blank = 0
+            refused: list[int] = []
+            reason = ""
+            for index in range(pages):
+                budget.check_time()
+                text, scan = self._page(pdf, index, budget.limits.max_image_pixels, not refused)
+                if text.strip():
+                    walker.add(text, f"{where}#page {index + 1}")
+                if scan is not None:
                     try:
-                        page = pdf[index]
-                        textpage = page.get_textpage()
-                        text = textpage.get_text_range()
-                        textpage.close()
-                        page.close()
-                    except pypdfium2.PdfiumError as exc:
-                        raise Uninspectable(f"corrupt pdf: page {index + 1}: {exc}") from None
-                    if text.strip():
-                        walker.add(text, f"{where}#page {index + 1}")
-                    else:
-                        blank += 1
-            finally:
+                        read_page(scan, f"{where}#ocr page {index + 1}", walker)
+                    except BudgetExhausted:
+                        raise
+                    except Uninspectable as exc:
+                        refused.append(index + 1)
+                        reason = exc.reason
+                elif refused and _scanned(text):
+                    refused.append(index + 1)  # not rendered once OCR was refused
+                elif not text.strip():
+                    blank += 1
+        finally:
+            with _PDFIUM:
                 pdf.close()
         _second_reader(data, walker)
+        if refused:
+            walker.uninspectable(where, f"{reason} (pages {_ranges(refused)} not read)")
         if blank:
-            walker.defects.append(f"{where}: {blank} of {pages} pages without text (images only)")
+            walker.defects.append(f"{where}: {blank} of {pages} pages without text or images")
+
+    @staticmethod
+    def _page(
+        pdf: pypdfium2.PdfDocument, index: int, max_pixels: int, render: bool
+    ) -> tuple[str, Image.Image | None]:
+        """A page's text layer and, when it has none, its rendering when it shows an image."""
+        with _PDFIUM:
+            try:
+                page = pdf[index]
+                try:
+                    textpage = page.get_textpage()
+                    text = textpage.get_text_range()
+                    textpage.close()
+                    scan = None
+                    if render and _scanned(text):
+                        # A stamped page (some text) is a scan only when an image fills it:
+                        # a slide with a title and a picture is not read twice.
+                        scan = _render(page, max_pixels, _COVER if text.strip() else 0.0)
+                finally:
+                    page.close()
+            except pypdfium2.PdfiumError as exc:
+                raise Uninspectable(f"corrupt pdf: page {index + 1}: {exc}") from None
+        return text, scan
+
+
+def _scanned(text: str) -> bool:
+    """A page whose text layer is empty or a stamp (a page number, a scanner's date line):
+    when it shows an image, the image is its content."""
+    return sum(not ch.isspace() for ch in text) < _STAMP
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``1-3, 7`` for ``[1, 2, 3, 7]``."""
+    out: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], 0]:
+        if n != prev + 1:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+            start = n
+        prev = n
+    return ", ".join(out)
 
 
 # What pypdf raises on damaged input besides its own errors (it has no catch-all type).

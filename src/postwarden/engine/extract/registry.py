@@ -5,22 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from postwarden.engine.extract.archive import CompressedExtractor, TarExtractor, ZipExtractor
-from postwarden.engine.extract.binary import (
-    ImageExtractor,
-    PackageExtractor,
-    RefusedExtractor,
-    StringsExtractor,
-)
+from postwarden.engine.extract.binary import PackageExtractor, RefusedExtractor, StringsExtractor
 from postwarden.engine.extract.delimited import CsvExtractor
 from postwarden.engine.extract.document import DocxExtractor
 from postwarden.engine.extract.html import HtmlExtractor
+from postwarden.engine.extract.image import ImageExtractor
 from postwarden.engine.extract.mail import EmlExtractor
 from postwarden.engine.extract.office import OfficeExtractor
 from postwarden.engine.extract.outlook import MsgExtractor
 from postwarden.engine.extract.pdf import PdfExtractor
+from postwarden.engine.extract.rtf import RtfExtractor
 from postwarden.engine.extract.sniff import Kind
 from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor
 from postwarden.engine.extract.text import TextExtractor
+from postwarden.engine.extract.tnef import TnefExtractor
+from postwarden.engine.extract.word import DocExtractor
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -67,6 +66,9 @@ REGISTRY: dict[Kind, Extractor] = {
     Kind.PACKAGE: PackageExtractor(),
     Kind.UNREADABLE: RefusedExtractor(),
     Kind.BINARY: _STRINGS,
+    Kind.RTF: RtfExtractor(),
+    Kind.TNEF: TnefExtractor(),
+    Kind.DOC: DocExtractor(),
 }
 
 

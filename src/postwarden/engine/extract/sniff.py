@@ -42,6 +42,9 @@ class Kind(StrEnum):
     UNREADABLE = "unreadable"
     """Claims a structure we know (an OLE compound file) that is damaged or not one we read."""
     BINARY = "binary"
+    RTF = "rtf"
+    TNEF = "tnef"
+    DOC = "doc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,10 @@ def sniff(data: bytes, name: str = "", content_type: str = "", max_members: int 
     for magic, label in _COMPRESSED:
         if head.startswith(magic):
             return Sniffed(Kind.COMPRESSED, label)
+    if head[:4] == b"\x78\x9f\x3e\x22":
+        return Sniffed(Kind.TNEF, "winmail.dat (TNEF)")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"{\\rtf":
+        return Sniffed(Kind.RTF, "rtf document")
     if data[257:262] == b"ustar":
         return Sniffed(Kind.TAR, "tar archive")
     for offset, magic, label in _ARCHIVES:
@@ -251,7 +258,7 @@ def _ole_kind(data: bytes) -> Sniffed:
     if "WordDocument" in roots:
         if word_flags & _FIB_ENCRYPTED:
             return Sniffed(Kind.ENCRYPTED, "encrypted word 97-2003 document")
-        return Sniffed(Kind.OLE, "word 97-2003 document")
+        return Sniffed(Kind.DOC, "word 97-2003 document")
     if "PowerPoint Document" in roots:
         return Sniffed(Kind.OLE, "powerpoint 97-2003 presentation")
     if OLE_PACKAGE_STREAM in roots:
