@@ -106,6 +106,7 @@ class AddressEnDetector(ClusterDetector):
     """Three or more address parts of different kinds close together."""
 
     id = "address_en"
+    specific_kinds = frozenset({"flat", "floor", "block", "street_no"})
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
             "flat",
@@ -121,6 +122,11 @@ class AddressEnDetector(ClusterDetector):
         Pattern("block", r"\b(?:Block|Blk|Tower|Phase|Wing)\.? ?[A-Z0-9]{1,3}\b", caseless=True),
         Pattern("building", rf"\b(?:{_CAP} ){{1,3}}(?:{_BUILDING})\b"),
         Pattern("street", rf"\b(?:{_CAP} ){{1,4}}(?:{_STREET})\b"),
+        # A street with its number: the part that makes a landmark's street an address.
+        Pattern(
+            "street_no",
+            rf"\b\d{{1,4}}[A-Z]?(?:-\d{{1,4}}[A-Z]?)?,? (?:{_CAP} ){{0,3}}(?:{_STREET})\b",
+        ),
         Pattern("district", rf"\b{_DISTRICT}\b"),
         Pattern(
             "region",

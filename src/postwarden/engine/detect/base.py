@@ -457,6 +457,10 @@ class ClusterDetector(_BatchDetector):
     """
 
     min_kinds: ClassVar[int] = 3
+    # When set, a cluster needs a part of one of these kinds too: a flat, a floor or a
+    # street number makes a place someone's address; a landmark, its street and its district
+    # alone do not (issue 11).
+    specific_kinds: ClassVar[frozenset[str]] = frozenset()
     max_gap: ClassVar[int] = 25
     base_score: ClassVar[float] = 0.6
     score_per_kind: ClassVar[float] = 0.1
@@ -486,7 +490,7 @@ class ClusterDetector(_BatchDetector):
                     and search(text, reach, start)
                 )
             ):
-                if len(kinds) >= self.min_kinds:
+                if self._enough(kinds):
                     out.add(current, self._finding(units[current], first, reach, len(kinds)))
                 kinds = set()
                 if u != current:
@@ -495,9 +499,14 @@ class ClusterDetector(_BatchDetector):
             elif end > reach:
                 reach = end
             kinds.add(pattern.name)
-        if len(kinds) >= self.min_kinds:
+        if self._enough(kinds):
             out.add(current, self._finding(units[current], first, reach, len(kinds)))
         return out
+
+    def _enough(self, kinds: set[str]) -> bool:
+        """True when parts of these kinds make one thing."""
+        specific = self.specific_kinds
+        return len(kinds) >= self.min_kinds and (not specific or not specific.isdisjoint(kinds))
 
     def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
         score = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
