@@ -99,7 +99,9 @@ class AddressZhDetector(ClusterDetector):
     """Three or more address parts of different kinds within a few characters."""
 
     id = "address_zh"
-    specific_kinds = frozenset({"street", "number", "block", "floor", "room"})
+    specific_kinds = frozenset({"street", "block", "floor", "room"})
+    # A street with its number is two parts: 中環堅尼地道廿八號 is an address.
+    double_kinds = frozenset({"street"})
     max_gap = 12
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern("region", r"香港|九龍|新界"),
@@ -118,7 +120,5 @@ class AddressZhDetector(ClusterDetector):
             rf"|{_NUM}\s?期",
         ),
         Pattern("floor", rf"{_NUM}\s?樓|地下|地庫"),
-        # The number alone (with its street it makes two kinds: 中環堅尼地道廿八號).
-        Pattern("number", rf"{_NUM}\s?號"),
         Pattern("room", rf"{_ALNUM}{{1,4}}\s?(?:室|號舖|號鋪|舖)|單位\s?{_ALNUM}{{1,4}}"),
     )

@@ -461,6 +461,8 @@ class ClusterDetector(_BatchDetector):
     # street number makes a place someone's address; a landmark, its street and its district
     # alone do not (issue 11).
     specific_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Kinds that count twice towards ``min_kinds`` (a street with its number is two parts).
+    double_kinds: ClassVar[frozenset[str]] = frozenset()
     max_gap: ClassVar[int] = 25
     base_score: ClassVar[float] = 0.6
     score_per_kind: ClassVar[float] = 0.1
@@ -490,7 +492,7 @@ class ClusterDetector(_BatchDetector):
                     and search(text, reach, start)
                 )
             ):
-                if self._enough(kinds):
+                if self._enough(kinds, text, first, reach):
                     out.add(current, self._finding(units[current], first, reach, len(kinds)))
                 kinds = set()
                 if u != current:
@@ -499,14 +501,21 @@ class ClusterDetector(_BatchDetector):
             elif end > reach:
                 reach = end
             kinds.add(pattern.name)
-        if self._enough(kinds):
+        if self._enough(kinds, text, first, reach):
             out.add(current, self._finding(units[current], first, reach, len(kinds)))
         return out
 
-    def _enough(self, kinds: set[str]) -> bool:
-        """True when parts of these kinds make one thing."""
+    def _enough(self, kinds: set[str], text: str, start: int, end: int) -> bool:
+        """True when parts of these kinds, spanning ``text[start:end]``, make one thing."""
+        count = len(kinds) + len(self.double_kinds & kinds)
+        if count < self.min_kinds:
+            return False
         specific = self.specific_kinds
-        return len(kinds) >= self.min_kinds and (not specific or not specific.isdisjoint(kinds))
+        return not specific or not specific.isdisjoint(kinds) or self._specific(text, start, end)
+
+    def _specific(self, text: str, start: int, end: int) -> bool:
+        """True when ``text[start:end]`` holds a specific part no pattern names (a number)."""
+        return False
 
     def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
         score = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
