@@ -356,6 +356,8 @@ class PatternDetector(_BatchDetector):
     context_boost: ClassVar[float] = 0.35
     requires_context: ClassVar[bool] = False
     bounded: ClassVar[bool] = True
+    narrowed: ClassVar[frozenset[str] | None] = None
+    """Names of the patterns :meth:`narrow` applies to (None: all); the others skip the call."""
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
         """The part of the match that is the value (default: all of it); None drops it."""
@@ -388,7 +390,7 @@ class PatternDetector(_BatchDetector):
         invalidate = None if cls.invalidate is PatternDetector.invalidate else self.invalidate
         custom_confidence = cls.confidence is not PatternDetector.confidence
         window, boost = self.context_window, self.context_boost
-        requires_context, bounded = self.requires_context, self.bounded
+        requires_context, bounded, narrowing = self.requires_context, self.bounded, self.narrowed
         # The default confidence of each pattern, with and without context, worked out once
         # (keyed by identity: a dataclass hash would hash every field on each lookup).
         plain = {id(p): round(p.score, 3) for p in self.patterns}
@@ -411,7 +413,7 @@ class PatternDetector(_BatchDetector):
             if requires_context and not has_context:
                 continue
             candidate = Candidate(unit, hit_start, hit_end, pattern, has_context)
-            if narrow is not None:
+            if narrow is not None and (narrowing is None or pattern.name in narrowing):
                 narrowed = narrow(candidate)
                 if narrowed is None:
                     continue

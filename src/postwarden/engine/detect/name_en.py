@@ -215,9 +215,9 @@ class NameEnDetector(PatternDetector):
     context_window = 20
     context_boost = 0.25
 
+    narrowed = frozenset({"titled", "signed"})
+
     def narrow(self, candidate: Candidate) -> Candidate | None:
-        if candidate.pattern.name not in ("titled", "signed"):
-            return candidate
         return _person(candidate)
 
     def invalidate(self, candidate: Candidate) -> bool:

@@ -104,9 +104,14 @@ class PhoneDetector(PatternDetector):
             text, end, end + 2
         ):
             return True
-        if _in_token(text, start, end) or _COUNT_AFTER.match(text, end, end + 12):
+        if _in_token(text, start, end):
             return True
-        return bool(_LABEL_BEFORE.search(text, max(0, start - 12), start))
+        if candidate.has_context:  # a Tel column or a phone word: no count, no ICQ number
+            return False
+        return bool(
+            _COUNT_AFTER.match(text, end, end + 12)
+            or _LABEL_BEFORE.search(text, max(0, start - 12), start)
+        )
 
 
 def _is_range(first: str, second: str, hyphen: bool) -> bool:
