@@ -9,16 +9,22 @@ body); a line with ``|`` between cells is a table row under the file's first lin
 from __future__ import annotations
 
 import json
+import lzma
+import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from postwarden.engine import Inspector
 from postwarden.engine.detect import DetectorSet, default_detectors
-from postwarden.model import TextUnit
+from postwarden.model import Action, Envelope, TextUnit
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "realtext"
 KINDS = ("hkid", "phone", "name_zh", "name_en", "address_en", "address_zh")
+CORPUS = DATA / "spamassassin-ham.mbox.xz"
+ORG = "reo.gov.hk"
+PARTNER = "partner.org.hk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,37 @@ def evaluate(
     return scores, errors
 
 
+def mails() -> list[tuple[str, bytes]]:
+    """The real mails of the benign corpus: (corpus file name, raw message)."""
+    raw = lzma.decompress(CORPUS.read_bytes())
+    out: list[tuple[str, bytes]] = []
+    for chunk in re.split(rb"\n\n(?=From )", raw):
+        body = chunk.split(b"\n", 1)[1]
+        name = re.search(rb"^X-Corpus-File: (\S+)", body, re.M)
+        if name is None:
+            raise ValueError("a message of the corpus has no X-Corpus-File header")
+        # mboxrd: one ">" less on every quoted "From " line.
+        body = re.sub(rb"(?m)^>(>*From )", rb"\1", body)
+        out.append((name.group(1).decode(), body))
+    return out
+
+
+def check_mails() -> tuple[int, Counter[str], dict[str, list[str]]]:
+    """Every real mail checked as sent by an officer to a partner: how many, the findings
+    per detector, and the mails held or rejected with the rules that stopped them."""
+    messages = mails()
+    inspector = Inspector(org_domains=(ORG,), partner_domains=(PARTNER,))
+    envelope = Envelope(sender=f"officer@{ORG}", recipients=(f"desk@{PARTNER}",))
+    found: Counter[str] = Counter()
+    stopped: dict[str, list[str]] = {}
+    for name, raw in messages:
+        verdict = inspector.check(raw, envelope)
+        found.update(f.detector for f in verdict.findings)
+        if verdict.action >= Action.HOLD:
+            stopped[name] = [r.rule for r in verdict.reasons if r.action >= Action.HOLD]
+    return len(messages), found, stopped
+
+
 def main() -> None:
     started = time.process_time()
     scores, _ = evaluate()
@@ -125,3 +162,7 @@ def main() -> None:
             f"({s.found}/{count[kind]} labels)"
         )
     print(f"realtext: scored in {elapsed:.2f} s cpu")
+    total, found, stopped = check_mails()
+    counts = ", ".join(f"{k} {found[k]}" for k in ("phone", "hkid", *KINDS[2:], "dob"))
+    print(f"realtext: {total} real mails: findings {counts}")
+    print(f"realtext: {total} real mails: {len(stopped)} held or rejected {sorted(stopped)}")

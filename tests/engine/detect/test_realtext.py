@@ -6,17 +6,13 @@ the scoring is ``benchmarks/realtext.py``, which ``make bench`` prints.
 
 from __future__ import annotations
 
-import lzma
-import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from benchmarks.realtext import DATA, evaluate, labels
+from benchmarks.realtext import DATA, check_mails, evaluate, labels
 
-from postwarden.engine import Inspector
 from postwarden.engine.detect import default_detectors
-from postwarden.model import Action, Envelope, TextUnit
+from postwarden.model import TextUnit
 
 # (precision, recall) each detector must reach on the labelled set.  HKID and addresses have
 # no positives in public text (SOURCE.md, "What is missing"): for them only precision counts,
@@ -140,24 +136,9 @@ def test_supported_values_are_still_found(detector: str, text: str, expected: li
 
 # --- the benign side: ordinary real mail -------------------------------------------------
 
-CORPUS = DATA / "spamassassin-ham.mbox.xz"
-ORG = "reo.gov.hk"
 # What may still stop a message of the corpus, with the reason found by reading it.  Empty:
 # none of the 4,150 is held or rejected.
 KNOWN_STOPPED: dict[str, str] = {}
-
-
-def _messages(path: Path) -> list[tuple[str, bytes]]:
-    raw = lzma.decompress(path.read_bytes())
-    out: list[tuple[str, bytes]] = []
-    for chunk in re.split(rb"\n\n(?=From )", raw):
-        body = chunk.split(b"\n", 1)[1]
-        name = re.search(rb"^X-Corpus-File: (\S+)", body, re.M)
-        assert name is not None
-        # mboxrd: one ">" less on every quoted "From " line.
-        body = re.sub(rb"(?m)^>(>*From )", rb"\1", body)
-        out.append((name.group(1).decode(), body))
-    return out
 
 
 @pytest.mark.slow
@@ -167,20 +148,15 @@ def test_real_mail_is_not_stopped() -> None:
     The envelope is the same for every message (an officer writing to a partner), so what
     could stop one is what it carries: a personal-webmail recipient cannot be the reason.
     """
-    messages = _messages(CORPUS)
-    assert len(messages) >= 4000
-    inspector = Inspector(org_domains=(ORG,), partner_domains=("partner.org.hk",))
-    envelope = Envelope(sender=f"officer@{ORG}", recipients=("desk@partner.org.hk",))
-    stopped: dict[str, list[str]] = {}
-    inspected = 0
-    for name, raw in messages:
-        verdict = inspector.check(raw, envelope)
-        inspected += bool(verdict.findings)
-        rules = [r.rule for r in verdict.reasons if r.action >= Action.HOLD]
-        if verdict.action >= Action.HOLD and rules != ["webmail-recipient"]:
-            stopped[name] = rules
-    assert inspected > len(messages) / 2  # the content was read: most mails carry addresses
-    assert len(stopped) <= 0.003 * len(messages), stopped
+    total, found, stopped_by = check_mails()
+    assert total >= 4000
+    # Held for a personal-webmail recipient alone is allowed (none here: one partner).
+    stopped = {n: r for n, r in stopped_by.items() if r != ["webmail-recipient"]}
+    assert found["email"] > total  # the content was read: most mails carry addresses
+    assert len(stopped) <= 0.003 * total, stopped
+    # The misfires the issue found: 55 of 57 phone findings, a URL token as an HKID.
+    assert found["hkid"] == 0
+    assert found["phone"] <= 5, found
     assert set(stopped) <= set(KNOWN_STOPPED), {
         n: stopped[n] for n in set(stopped) - set(KNOWN_STOPPED)
     }

@@ -72,6 +72,8 @@ class PhoneDetector(PatternDetector):
         "contact",
         "call",
         "whatsapp",
+        "hotline",
+        "熱線",
         "電話",
         "手提",
         "手機",
