@@ -152,7 +152,7 @@ def main() -> None:
     started = time.process_time()
     scores, _ = evaluate()
     elapsed = time.process_time() - started
-    count = defaultdict(int)
+    count: Counter[str] = Counter()
     for label in labels():
         count[label.detector] += 1
     for kind, s in scores.items():
