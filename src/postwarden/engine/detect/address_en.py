@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from postwarden.engine.detect.base import ClusterDetector, Pattern
@@ -99,6 +100,9 @@ _BUILDING = (
     "|House|Villa|Villas|Terrace|Heights|Lodge|Apartments|Residence|Court|Industrial Building"
 )
 _STREET = "Road|Rd|Street|St|Avenue|Ave|Path|Lane|Drive|Crescent|Boulevard|Circuit|Highway|Square"
+_STREET_NUMBER = re.compile(
+    rf"\b\d{{1,4}}[A-Z]?(?:-\d{{1,4}}[A-Z]?)?,? (?:[A-Z][a-z]+ |[A-Z]{{2,}} ){{0,3}}(?:{_STREET})\b"
+)
 
 
 @registry.register
@@ -106,6 +110,13 @@ class AddressEnDetector(ClusterDetector):
     """Three or more address parts of different kinds close together."""
 
     id = "address_en"
+    specific_kinds = frozenset({"flat", "floor", "block"})
+
+    def _specific(self, text: str, start: int, end: int) -> bool:
+        # A street number (2 Tim Mei Avenue): found here, on clusters only, since a pattern
+        # starting at every digit slowed the shared pass.
+        return _STREET_NUMBER.search(text, start, end) is not None
+
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
             "flat",

@@ -89,7 +89,8 @@ DISTRICTS = (
     "坪洲",
 )
 _CJK = r"[\x{4E00}-\x{9FFF}]"
-_NUM = r"(?:[0-9\x{FF10}-\x{FF19}]{1,4}|[一二三四五六七八九十百零〇]{1,4})"
+# Arabic, full-width or Chinese numerals (廿八號, 二十八樓, 三十一座: issue 11).
+_NUM = r"(?:[0-9\x{FF10}-\x{FF19}]{1,4}|[一二三四五六七八九十百零〇廿卅兩]{1,4})"
 _ALNUM = r"[A-Za-z0-9\x{FF10}-\x{FF19}\x{FF21}-\x{FF3A}]"
 
 
@@ -98,6 +99,9 @@ class AddressZhDetector(ClusterDetector):
     """Three or more address parts of different kinds within a few characters."""
 
     id = "address_zh"
+    specific_kinds = frozenset({"street", "block", "floor", "room"})
+    # A street with its number is two parts: 中環堅尼地道廿八號 is an address.
+    double_kinds = frozenset({"street"})
     max_gap = 12
     patterns: ClassVar[tuple[Pattern, ...]] = (
         Pattern("region", r"香港|九龍|新界"),
@@ -112,7 +116,7 @@ class AddressZhDetector(ClusterDetector):
         ),
         Pattern(
             "block",
-            rf"第?(?:{_ALNUM}{{1,3}}|[一二三四五六七八九十]{{1,3}})\s?座"
+            rf"第?(?:{_ALNUM}{{1,3}}|[一二三四五六七八九十廿卅]{{1,4}})\s?座"
             rf"|{_NUM}\s?期",
         ),
         Pattern("floor", rf"{_NUM}\s?樓|地下|地庫"),

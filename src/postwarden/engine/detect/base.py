@@ -373,6 +373,8 @@ class PatternDetector(_BatchDetector):
     context_boost: ClassVar[float] = 0.35
     requires_context: ClassVar[bool] = False
     bounded: ClassVar[bool] = True
+    narrowed: ClassVar[frozenset[str] | None] = None
+    """Names of the patterns :meth:`narrow` applies to (None: all); the others skip the call."""
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
         """The part of the match that is the value (default: all of it); None drops it."""
@@ -405,7 +407,7 @@ class PatternDetector(_BatchDetector):
         invalidate = None if cls.invalidate is PatternDetector.invalidate else self.invalidate
         custom_confidence = cls.confidence is not PatternDetector.confidence
         window, boost = self.context_window, self.context_boost
-        requires_context, bounded = self.requires_context, self.bounded
+        requires_context, bounded, narrowing = self.requires_context, self.bounded, self.narrowed
         # The default confidence of each pattern, with and without context, worked out once
         # (keyed by identity: a dataclass hash would hash every field on each lookup).
         plain = {id(p): round(p.score, 3) for p in self.patterns}
@@ -428,7 +430,7 @@ class PatternDetector(_BatchDetector):
             if requires_context and not has_context:
                 continue
             candidate = Candidate(unit, hit_start, hit_end, pattern, has_context)
-            if narrow is not None:
+            if narrow is not None and (narrowing is None or pattern.name in narrowing):
                 narrowed = narrow(candidate)
                 if narrowed is None:
                     continue
@@ -474,6 +476,12 @@ class ClusterDetector(_BatchDetector):
     """
 
     min_kinds: ClassVar[int] = 3
+    # When set, a cluster needs a part of one of these kinds too: a flat, a floor or a
+    # street number makes a place someone's address; a landmark, its street and its district
+    # alone do not (issue 11).
+    specific_kinds: ClassVar[frozenset[str]] = frozenset()
+    # Kinds that count twice towards ``min_kinds`` (a street with its number is two parts).
+    double_kinds: ClassVar[frozenset[str]] = frozenset()
     max_gap: ClassVar[int] = 25
     base_score: ClassVar[float] = 0.6
     score_per_kind: ClassVar[float] = 0.1
@@ -503,7 +511,7 @@ class ClusterDetector(_BatchDetector):
                     and search(text, reach, start)
                 )
             ):
-                if len(kinds) >= self.min_kinds:
+                if self._enough(kinds, text, first, reach):
                     out.add(current, self._finding(units[current], first, reach, len(kinds)))
                 kinds = set()
                 if u != current:
@@ -512,9 +520,21 @@ class ClusterDetector(_BatchDetector):
             elif end > reach:
                 reach = end
             kinds.add(pattern.name)
-        if len(kinds) >= self.min_kinds:
+        if self._enough(kinds, text, first, reach):
             out.add(current, self._finding(units[current], first, reach, len(kinds)))
         return out
+
+    def _enough(self, kinds: set[str], text: str, start: int, end: int) -> bool:
+        """True when parts of these kinds, spanning ``text[start:end]``, make one thing."""
+        count = len(kinds) + len(self.double_kinds & kinds)
+        if count < self.min_kinds:
+            return False
+        specific = self.specific_kinds
+        return not specific or not specific.isdisjoint(kinds) or self._specific(text, start, end)
+
+    def _specific(self, text: str, start: int, end: int) -> bool:
+        """True when ``text[start:end]`` holds a specific part no pattern names (a number)."""
+        return False
 
     def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
         score = self.base_score + self.score_per_kind * (kinds - self.min_kinds)

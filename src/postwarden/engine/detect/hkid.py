@@ -30,6 +30,10 @@ def _weighted(weights: tuple[int, ...]) -> dict[str, int]:
 # spreadsheet, and two lookups cost a third of six conversions and multiplications.
 _HIGH, _LOW = _weighted((7, 6, 5)), _weighted((4, 3, 2))
 _CHECKS = "0123456789A"
+# Characters that glue a match into a longer token (a URL, a path, a query, an id).
+_GLUE = frozenset("./=?&%#@_-\\:+")
+_GLUE_AFTER = frozenset("/=?&%#@_\\")
+_URL_CHARS = frozenset("/=?&%#@\\")
 
 
 def hkid_check_digit(prefix: str, digits: str) -> str:
@@ -63,6 +67,27 @@ class HkidDetector(PatternDetector):
     )
     context = ("HKID", "HK ID", "ID card", "identity card", "身份證", "身分證", "證件號碼")
     context_boost = 0.2
+
+    def invalidate(self, candidate: Candidate) -> bool:
+        # One time in eleven any letter-and-seven-digits run passes the check digit: inside
+        # a URL, a query or a longer token (…html?tag=st.cr.mp.dpt.pr7932420, issue 11) it is
+        # an id, and a lower-case prefix with no HKID word near is one too.
+        text, start, end = candidate.unit.text, candidate.start, candidate.end
+        if start > 0 and text[start - 1] in _GLUE:
+            return True
+        if end < len(text) and (
+            text[end] in _GLUE_AFTER
+            or (text[end] in ".-:" and end + 1 < len(text) and text[end + 1].isalnum())
+        ):
+            return True
+        if not candidate.has_context and not candidate.text[0].isupper():
+            return True
+        i = start
+        while i > 0 and not text[i - 1].isspace() and start - i < 200:
+            i -= 1
+            if text[i] in _URL_CHARS:
+                return True
+        return False
 
     def validate(self, candidate: Candidate) -> bool:
         value = nfkc(candidate.text).upper().replace(" ", "")

@@ -18,7 +18,8 @@ SURNAMES = tuple(
     Sung Tso Tung Chai Chui Koo Sze Kam Keung Kwong Leong Lim Lin Ling Lung Man Mo Ngo Ou Pak
     Poon Sham Shiu Sit Sum Tai Tin Ting To So Tsai Tsang Tsun Wat Wing Yam Yuen Yim Yue Chau
     Chik Ip Kei Kot Kuk Kwong Lai Leung Liang Lui Mau Ngau Wun Yeung Chin Chen Huang Zhang Wang
-    Zhou Xu Zhao Guo Luo Liang Zheng Xie Tang Feng Xiao""".split()
+    Zhou Xu Zhao Guo Luo Liang Zheng Xie Tang Feng Xiao Tien Yick Liao Fang Kwong Leong Chen
+    Tsoi Lui Kei Ying Chiu Hsu Koon Lun Sze Tsui Kung Chen Ngok Tiu Lum Cheang""".split()
 )
 GIVEN = tuple(
     """Tai Man Siu Ming Ka Wai Kwok Chi Yuk Kin Hung Wing Yee Mei Fung Ling Lai Kit Ho Kwan Sze
@@ -28,7 +29,9 @@ GIVEN = tuple(
     Chiu Choi Chuen Fat Fong Fook Hau Hiu Hok Hou Kan Kwun Lap Leung Lik Lin Long Lung Mau Miu
     Mun Ngok Sai Sam Sang Sek Shek Sheung Shu Shuk Sin Sui Sun Tim Tsan Tse Tsun Wa Wang Wo
     Yam Yi Yim Yuet Cheong Kiu Kong Kuk Fan Chak Chin Choy Hing Hoo Yee Wai Kei Lei Pik Pui
-    Shun Tze Wong Yeuk Chau Cheung Hei Hiu Kun Man Mang Nok Pan Piu Tao Tong Yung Ying""".split()
+    Shun Tze Wong Yeuk Chau Cheung Hei Hiu Kun Man Mang Nok Pan Piu Tao Tong Yung Ying
+    Ki San Yok Kok Kah Por Che Him Si Kee Pei Puk Han Ion Jick Fun Suk Kang Hak Lau Lok Sai
+    Chee Kee Keng Koon Kui Lui Nin Ping Shiu Shui Siu Suen Sze Tsuen Wun Yeen Yuk""".split()
 )
 # Places and streets whose names are surname + syllables (Wong Tai Sin is a district).
 PLACES = tuple(
@@ -124,6 +127,30 @@ _NOT_GIVEN = frozenset(
     Name Signed Prepared Approved Checked Cc To Per Via With And Ask Call Contact Our
     Your""".split()
 )
+# Words that say the next capitalised words are a person (issue 11: Western given names
+# with a HK surname, "Peter Chan", are names when the text says so): titles, a salutation,
+# a signature's closing line.
+_TITLES = (
+    r"(?:Mr|Mrs|Ms|Miss|Mdm|Madam|Dr|Prof|Professor|Sir|Dame|Rev|Hon|Dear"
+    r"|MR|MRS|MS|MISS|MDM|DR|PROF|HONOURABLE|Honourable|DEAR)\.?,? +"
+)
+_CLOSINGS = (
+    r"(?:(?:Best |Kind |Warm |With best )?[Rr]egards|Yours (?:sincerely|faithfully|truly)"
+    r"|Sincerely|Thanks|Thank you|Many thanks|Cheers|Best wishes|Best)[,.!]? *\r?\n *"
+)
+# A name's word: Capitalised, ALL CAPS, an initial, or hyphenated syllables (Kwok-ki).
+_WORD = r"(?:(?:Mc|Mac|O')?[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?|[A-Z]{2,}(?:-[A-Z]{2,})?|[A-Z]\.?)"
+# Capitalised words that end a name run (the rest is not the name).
+_NOT_NAME = frozenset(
+    """The THE And AND Of OF For FOR In IN On ON At AT To TO From FROM With WITH By BY Is Was
+    Are Will Would Has Have Had May Can Please Thanks Thank Regards JP GBS SBS BBS MH SC
+    PRESIDENT SECRETARY CHAIRMAN Hong Kong HONG KONG Limited Ltd Company Co Department
+    Office Bureau Council Committee Team Sir Madam All I We You He She It They This That
+    Mr Mrs Ms Miss Dr Prof MR MRS MS MISS DR PROF HONOURABLE Honourable THE Reader Readers
+    Friend Friends Colleague Colleagues Customer Customers Member Members Subscriber
+    Subscribers Valued Sirs Everyone Folks Guys Team Staff Students Parents""".split()
+)
+
 # A name followed by one of these is a street, building, firm or institution.
 _PLACE_WORDS = re.compile(  # used with match(), so anchored
     r"[ ,]*(?:Road|Rd|Street|St|Avenue|Ave|Lane|Path|Drive|Terrace|Building|Bldg|Estate|Court|"
@@ -162,6 +189,10 @@ class NameEnDetector(PatternDetector):
         Pattern("title_last", rf"\b{_GIVEN2} {_ST}\b", 0.55),
         Pattern("all_upper", rf"\b{_SU},? {_GU}[ -]{_GU}\b", 0.6),
         Pattern("english_upper", rf"\b[A-Z][a-z]{{2,12}} {_SU3}\b", 0.5),
+        # Only the cue and the first word in the shared pass (the words after it are read in
+        # narrow(): repeated words in one expression cost seconds of hyperscan compilation).
+        Pattern("titled", rf"\b{_TITLES}{_WORD}", 0.6),
+        Pattern("signed", rf"\b{_CLOSINGS}{_WORD}", 0.55),
         _PLACE,
     )
     context = (
@@ -184,6 +215,11 @@ class NameEnDetector(PatternDetector):
     context_window = 20
     context_boost = 0.25
 
+    narrowed = frozenset({"titled", "signed"})
+
+    def narrow(self, candidate: Candidate) -> Candidate | None:
+        return _person(candidate)
+
     def invalidate(self, candidate: Candidate) -> bool:
         if (
             candidate.pattern.name == "english_upper"
@@ -192,3 +228,50 @@ class NameEnDetector(PatternDetector):
             return True
         end = candidate.end
         return _PLACE_WORDS.match(candidate.unit.text, end, end + 14) is not None
+
+
+_TITLE_PREFIX = re.compile(rf"(?:{_TITLES}|(?:THE|The) +)+|{_CLOSINGS}")
+_NAME_WORD = re.compile(_WORD)
+_SURNAME_WORDS = frozenset(w.upper() for w in SURNAMES)
+
+
+def _person(candidate: Candidate) -> Candidate | None:
+    """The name after a title or a closing line: its words up to the first that is not one.
+
+    A name here is two or more words, or one known surname (Mr Chan); one other word
+    (Dear John, Regards, Team) is not enough to be told from a word.
+    """
+    # The cue and up to five words of the unit's text after it.
+    text = candidate.unit.text[candidate.start : candidate.end + 80]
+    lead = _TITLE_PREFIX.match(text)
+    position = lead.end() if lead else 0
+    words: list[tuple[int, int]] = []
+    while len(words) < 5:
+        match = _NAME_WORD.match(text, position)
+        if match is None or match.group() in _NOT_NAME:
+            break
+        if len(match.group().rstrip(".")) == 1 and (
+            text[position - 1 : position] == " " and words and text[position - 2] == ","
+        ):
+            break  # ", G.B.S.": post-nominal letters after the name
+        words.append(match.span())
+        position = match.end()
+        gap = re.match(r",? ", text[position:])
+        if gap is None:
+            break
+        # "CHU Man Ling, Cathy": an English name after a comma only follows a surname in
+        # capitals, as in a directory; "Dear Reader, As" is not one name.
+        if gap.group().startswith(",") and not any(
+            text[s:e].isupper() and len(text[s:e]) > 1 for s, e in words
+        ):
+            break
+        position += gap.end()
+    if not words:
+        return None
+    if len(words) == 1:
+        word = text[words[0][0] : words[0][1]]
+        if word.upper() not in _SURNAME_WORDS:
+            return None
+    start = candidate.start + words[0][0]
+    end = candidate.start + words[-1][1]
+    return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)

@@ -24,6 +24,8 @@ SURNAMES = (
     "陳李張黃何林吳劉蔡楊鄭梁謝郭曾羅鄧周許蕭馮朱潘袁余葉蘇盧譚麥彭伍鍾王胡馬莫石孔姚杜魏程"
     "江洪范方韓唐賴岑區翁雷戴湯侯阮關傅黎顏甘柯崔丁冼邱溫龐尹韋徐孫高蔣文廖駱利易薛鄒施任"
     "沈植凌勞巫殷鮑嚴簡古卓歐左招車饒姜金霍費聶童游熊萬談單包邵符鄺杜屈"
+    # Seen missed in LegCo records (涂謹申, 毛孟靜, 田北辰, 葛珮帆, 衞奕信) and other common ones.
+    "涂毛田葛衞衛龔藍柳倪魯賀喬鄔閻錢孟白夏邢滕寧畢祝戚翟"
 )
 DOUBLE_SURNAMES = (
     "歐陽",
@@ -49,7 +51,59 @@ COMMON_WORDS = frozenset(
     姜汁 蘇州 許多 許可 鄭重 朱古力 葉子 余下 麥當勞 彭湃 伍佰 鍾愛 胡椒 莫非 杜絕
     魏晉 謝謝 郭外 曾經 羅馬 蕭條 盧比 楊柳 梁柱 吳語 劉海 蔡司 陳述 陳列
     陳設 陳舊 李子 張開 張力 黃河 何必 林立 凌晨 勞工 勞動 殷切 鮑魚 嚴重 嚴格 霍亂 談判 談話
-    邵氏 符合 符號 屈服 萬一 萬歲 包含 費時 程式 文章 石頭 江山 車站 易經 沈默 植物""".split()
+    邵氏 符合 符號 屈服 萬一 萬歲 包含 費時 程式 文章 石頭 江山 車站 易經 沈默 植物
+    陳辭 白色 白天 白領 夏季 夏天 田園 田地 毛巾 毛病 錢包 寧願 畢業 祝福 喬遷 柳樹 藍色 藍天
+    魯莽 賀卡 賀年 孟買 毛孔 田野 夏令 白紙 白表 藍圖 錢財 葛量洪""".split()
+)
+# The second character of an everyday word that is also common as a first given character:
+# 王國 is a kingdom but 王國興 is a name, where 許多位 and 關注組 are not.
+_GIVEN_FIRST = frozenset("國家偉志明文華英美玲麗嘉子俊強興金德成光榮輝耀健傑")
+# A surname character glued to the character before it into a word is no name's start
+# (感謝各位 gave 謝各位, 擔任前線 gave 任前線: issue 11).
+_WORD_BEFORE = frozenset(
+    """感謝 多謝 答謝 致謝 鳴謝 道謝 擔任 出任 委任 兼任 信任 責任 主任 現任 前任 歷任 上任 離任
+    新任 接任 連任 留任 放任 聘任 就任 升任 調任 改任 勝任 此陳 明白 坦白 空白 表白 告白 蛋白
+    黑白 清白 大夏 華夏 油田 農田 稻田 煤田 金錢 價錢 本錢 賺錢 有錢 沒錢 安寧 丁寧 完畢""".split()
+)
+# Words that begin the "given name" of a fragment, never of a name (謝各位, 任前線).
+_NOT_GIVEN = (
+    "各位",
+    "前線",
+    "大家",
+    "所有",
+    "這些",
+    "那些",
+    "我們",
+    "他們",
+    "你們",
+    "本人",
+    "各界",
+    "全體",
+    "諸位",
+    "等人",
+    "一同",
+    "以及",
+    "及其",
+    "一位",
+    "兩位",
+    "多位",
+    "有關",
+    "是次",
+    "今天",
+    "今日",
+    "昨天",
+    "明天",
+    "這樣",
+    "那樣",
+    "這麼",
+    "一直",
+    "已經",
+    "經常",
+    "不斷",
+    "多次",
+    "再次",
+    "亦曾",
+    "也曾",
 )
 # A third character that is a particle or verb ends the name one character earlier
 # (姓名：李明是… is 李明).
@@ -79,6 +133,30 @@ _LABELS = (
     "name",
 )
 _HONORIFICS = ("先生", "女士", "小姐", "太太", "醫生", "教授", "同學", "議員", "律師", "博士")
+# Posts written after a name (陳家強局長) or before one (港督衞奕信, 主席胡紅玉).
+_POSTS = (
+    "局長",
+    "司長",
+    "署長",
+    "處長",
+    "主席",
+    "校長",
+    "院長",
+    "會長",
+    "總裁",
+    "法官",
+    "主任",
+    "總監",
+    "港督",
+    "特首",
+    "行政長官",
+    "秘書長",
+    "副主席",
+    "發言人",
+)
+_POSTS_LONGEST_FIRST = tuple(sorted(_POSTS, key=len, reverse=True))
+# Verbs of saying after a three-character name in running prose (梁振英表示).
+_SAYS = ("表示", "指出", "認為", "透露", "強調", "承諾", "回應", "批評", "宣布", "宣佈", "解釋")
 _CELL = re.compile(
     r"\s*((?:" + "|".join(DOUBLE_SURNAMES) + "|[" + SURNAMES + r"])[\u4e00-\u9fff]{1,2})\s*"
 )
@@ -92,9 +170,20 @@ for _word in COMMON_WORDS:
 _FIRST_CHARS = frozenset(SURNAMES + "".join(d[0] for d in DOUBLE_SURNAMES))
 
 
+_SINGLE = frozenset(SURNAMES)
+_DOUBLE_SET = frozenset(DOUBLE_SURNAMES)
+
+
 def _plausible(name: str) -> bool:
     """Not an everyday word that happens to start with a surname character."""
-    return not any(name.startswith(w) for w in _COMMON_BY_FIRST.get(name[0], ()))
+    for word in _COMMON_BY_FIRST.get(name[0], ()):
+        if name.startswith(word):
+            # 王國興: a three-character name may start with a word whose second character
+            # is a common first given character; 許多位 and 關注組 stay words.
+            if len(word) == 2 and len(name) == 3 and word[1] in _GIVEN_FIRST:
+                continue
+            return False
+    return True
 
 
 @registry.register
@@ -108,7 +197,15 @@ class NameZhDetector(PatternDetector):
             "(?:" + "|".join(_LABELS) + r")\s*[:：]?\s*" + _SURNAME_RE + _CJK + "{1,2}",
             0.85,
         ),
-        Pattern("honorific", _SURNAME_RE + _CJK + "{1,2}(?:" + "|".join(_HONORIFICS) + ")", 0.85),
+        Pattern(
+            "honorific",
+            _SURNAME_RE + _CJK + "{1,2}(?:" + "|".join(_HONORIFICS) + ")",
+            0.85,
+        ),
+        # After a post, only three-character names: 金局主席 is part of 積金局主席.
+        Pattern("post_after", _SURNAME_RE + _CJK + "{2}(?:" + "|".join(_POSTS) + ")", 0.75),
+        Pattern("post_before", "(?:" + "|".join(_POSTS) + ")" + _SURNAME_RE + _CJK + "{1,2}", 0.7),
+        Pattern("says", _SURNAME_RE + _CJK + "{2}(?:" + "|".join(_SAYS) + ")", 0.6),
     )
     reads_cells = True
     bounded = False  # Chinese has no word boundaries; the label or honorific bounds the name
@@ -116,18 +213,47 @@ class NameZhDetector(PatternDetector):
     def narrow(self, candidate: Candidate) -> Candidate | None:
         text = candidate.text
         end = candidate.end
-        if candidate.pattern.name == "honorific":
+        kind = candidate.pattern.name
+        if kind == "honorific":  # every honorific is two characters
+            text, end = text[:-2], end - 2
+        elif kind == "post_after":
+            cut = next(len(p) for p in _POSTS_LONGEST_FIRST if text.endswith(p))
+            text, end = text[:-cut], end - cut
+        elif kind == "says":
             text, end = text[:-2], end - 2
         elif len(text) >= 3 and text[-1] in _STOP:
             text, end = text[:-1], end - 1
+        if kind == "post_before":
+            post = next(p for p in _POSTS_LONGEST_FIRST if text.startswith(p))
+            start = candidate.start + len(post)
+            return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
         tail = _NAME_TAIL.search(text)
         if tail is None:
             return None
         start = candidate.start + tail.start()
+        full = candidate.unit.text
+        # A married woman's name puts her husband's surname first (葉劉淑儀, 馬朱雪履).
+        if (
+            kind in ("honorific", "labelled")
+            and end - start == 3
+            and start > candidate.start - 1
+            and start > 0
+            and full[start - 1] in _SINGLE
+            and full[start - 1 : start + 1] not in _WORD_BEFORE
+            and (start < 2 or full[start - 2 : start] not in _DOUBLE_SET | _WORD_BEFORE)
+        ):
+            start -= 1
         return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
 
     def validate(self, candidate: Candidate) -> bool:
-        return _plausible(candidate.text)
+        text, start = candidate.unit.text, candidate.start
+        if start > 0 and text[start - 1 : start + 1] in _WORD_BEFORE:
+            return False
+        name = candidate.text
+        given = name[2:] if name[:2] in _DOUBLE_SET else name[1:]
+        if given.startswith(_NOT_GIVEN) or given[-1:] in _STOP:
+            return False
+        return _plausible(name)
 
     def _analyze_batch(
         self,
