@@ -3,6 +3,7 @@ format, and the shipped dashboard and alert rules against what we export."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -15,11 +16,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 from tests.engine.registers.people import generate
 from tests.integration.postfix import free_port
 
@@ -40,7 +43,9 @@ from postwarden.model import Envelope
 from postwarden.outbound import MemoryOutbound
 from postwarden.settings import DATABASE_URL_ENV, Settings, init_data_dir
 from postwarden.store.quarantine import Quarantine
+from postwarden.store.tokens import TokenScope, add_token
 from postwarden.store.users import Role, add_user
+from postwarden.transports.http import create_api
 from postwarden.transports.milter import MilterService, TempFail
 
 ORG = "demo.gov.hk"
@@ -320,7 +325,7 @@ def test_alert_rules_name_only_exported_metrics(gateway: Gateway) -> None:
 def test_docs_describe_every_metric(gateway: Gateway) -> None:
     page = (DOCS / "metrics.md").read_text(encoding="utf-8")
     families = list(text_string_to_metric_families(exposition(install(gateway, "relay")).decode()))
-    assert len(families) == 14
+    assert len(families) == 15
     for family in families:
         shown = family.name + ("_total" if family.type == "counter" else "")
         assert f"| `{shown}` | {family.type} |" in page, shown
@@ -349,3 +354,31 @@ def test_scrape_registry_in_single_process_mode_is_the_metrics_own() -> None:
             return []
 
     assert scrape_registry(metrics, Empty()) is metrics.registry
+
+
+def test_api_checks_are_counted_and_inspected(gateway: Gateway, settings: Settings) -> None:
+    metrics = GatewayMetrics()
+    api = create_api(settings, gateway.inspector, engine=gateway.engine, events=metrics)
+    with Session(gateway.engine) as s:
+        token = add_token(s, "ci", TokenScope.CHECK, actor="test", secret=settings.secret()).token
+        s.commit()
+    raw = _mail("x@partner.example", f"Applicant HKID {HKID}, please process.")
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            return await c.post(
+                "/api/v1/check",
+                content=raw,
+                params={"sender": SENDER, "rcpt": "x@partner.example"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+    answer = asyncio.run(go())
+    assert answer.status_code == 200
+    got = samples(metrics.registry)
+    assert value(got, "postwarden_api_checks_total", action=answer.json()["action"]) == 1
+    assert value(got, "postwarden_inspected_bytes_total") == len(raw)
+    assert value(got, "postwarden_inspection_stage_seconds_count", stage="detect") == 1
+    # An API check is no message through the gateway.
+    assert not any(name == "postwarden_messages_total" for name, _ in got)

@@ -101,6 +101,9 @@ class Events:
     def notice(self, *, sent: bool) -> None:
         """A sender notice was sent, or failed to go."""
 
+    def checked(self, verdict: Verdict, size: int) -> None:
+        """The HTTP API inspected a message of ``size`` bytes (nothing was sent or held)."""
+
     def tempfail(self, front: str, cause: str) -> None:
         """A front end (``milter``, ``relay``) answered 4xx: ``timeout``, ``error`` (an
         internal failure, also counted by :meth:`error`) or ``next-hop``."""

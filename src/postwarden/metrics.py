@@ -132,6 +132,12 @@ class GatewayMetrics(Events):
             ["reason"],
             registry=r,
         )
+        self.api_checks = Counter(
+            "postwarden_api_checks",
+            "Messages inspected through the HTTP check API, by verdict action.",
+            ["action"],
+            registry=r,
+        )
         self.decisions = Counter(
             "postwarden_quarantine_decisions",
             "What became of held messages: released, release-failed, rejected, expired.",
@@ -189,6 +195,10 @@ class GatewayMetrics(Events):
         self.messages.labels(verdict.action.label, outcome.disposition).inc()
         for reason in verdict.reasons:
             self.rule_hits.labels(reason.rule, reason.action.label).inc()
+        self.inspected(verdict, size)
+
+    def checked(self, verdict: Verdict, size: int) -> None:
+        self.api_checks.labels(verdict.action.label).inc()
         self.inspected(verdict, size)
 
     def decided(self, decision: str) -> None:

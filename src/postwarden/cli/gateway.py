@@ -168,12 +168,17 @@ def serve_cmd(
     outbound = _outbound(settings, next_hop, outbox, [smtp, http])
     gateway = _gateway(settings, outbound)
     handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
-    api = create_api(
-        settings, gateway.inspector, max_body_bytes=max_message_bytes, engine=gateway.engine
-    )
     from postwarden import metrics  # here: only a server pays for prometheus_client
 
-    api.add_route("/metrics", metrics.metrics_endpoint(metrics.install(gateway, "relay")))
+    scrape = metrics.install(gateway, "relay")
+    api = create_api(
+        settings,
+        gateway.inspector,
+        max_body_bytes=max_message_bytes,
+        engine=gateway.engine,
+        events=gateway.events,
+    )
+    api.add_route("/metrics", metrics.metrics_endpoint(scrape))
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
         asyncio.run(
