@@ -50,9 +50,17 @@ def _http(url: str, timeout: float = 10) -> bytes:
         return body
 
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
 def _prometheus_config(path: Path, milter: int, http: int) -> None:
     config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
+        "global": {
+            "scrape_interval": "1s",
+            "scrape_timeout": "900ms",
+            "evaluation_interval": "1s",
+        },
+        "rule_files": [str(DOCS / "prometheus-alerts.yml")],
         "scrape_configs": [
             {"job_name": "milter", "static_configs": [{"targets": [f"127.0.0.1:{milter}"]}]},
             {"job_name": "serve", "static_configs": [{"targets": [f"127.0.0.1:{http}"]}]},
@@ -235,3 +243,24 @@ def test_prometheus_reads_the_gateway_counters(scraped: Scraped) -> None:
     # Prometheus's own view of a target: both up, scraped without errors.
     up = _values(port, "up", "job")
     assert up == {("milter",): 1.0, ("serve",): 1.0}
+
+
+def test_shipped_dashboard_and_alerts_run_on_prometheus(scraped: Scraped) -> None:
+    port = scraped.prometheus
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            # Grafana fills $__rate_interval in; every query must be valid PromQL.
+            _query(port, target["expr"].replace("$__rate_interval", "1m"))
+    deadline = time.monotonic() + 30
+    while True:
+        answer = json.loads(_http(f"http://127.0.0.1:{port}/api/v1/rules"))
+        rules = [r for g in answer["data"]["groups"] for r in g["rules"]]
+        if rules and all(r.get("lastEvaluation", "").startswith("20") for r in rules):
+            break
+        assert time.monotonic() < deadline, rules
+        time.sleep(0.5)
+    assert len(rules) == 7
+    assert {r["name"]: r["health"] for r in rules} == dict.fromkeys(
+        (r["name"] for r in rules), "ok"
+    ), rules
