@@ -30,7 +30,7 @@ def data_dir(tmp_path: Path) -> Path:
 def test_a_bad_metrics_address_is_a_usage_error(data_dir: Path, command: str) -> None:
     code, _, err = run_cli(data_dir, command, "--metrics", "nowhere")
     assert code == 2
-    assert "--metrics" in err
+    assert "--metrics: expected HOST:PORT, got 'nowhere'" in err
 
 
 @pytest.fixture
