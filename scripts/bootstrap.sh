@@ -11,9 +11,10 @@ VENV=.venv
 # real peers of the integration and browser tests.  Installed only when root and missing.
 # squid, bind9-utils (named-checkzone) and nodejs check the webmail blocklist exports.
 # tesseract-ocr with its English and Traditional Chinese models reads images and scans (OCR);
-# libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests.
+# libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests;
+# prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test.
 SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -57,6 +57,7 @@ __all__ = [
     "PUBLIC_URL_ENV",
     "STUCK_AFTER",
     "DecisionError",
+    "Events",
     "Gateway",
     "GatewayError",
     "Inspecting",
@@ -85,6 +86,30 @@ class Inspecting(Protocol):
     """What the gateway needs from the engine (``postwarden.engine.Inspector`` has it)."""
 
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict: ...
+
+
+class Events:
+    """What the gateway and its front ends report as it happens (the metrics subclass it;
+    this base ignores everything, so a CLI run pays nothing)."""
+
+    def processed(self, outcome: Outcome, size: int) -> None:
+        """A message went through :meth:`Gateway.process` (``size``: its bytes)."""
+
+    def decided(self, decision: str) -> None:
+        """A held message was ``released``, ``release-failed``, ``rejected`` or ``expired``."""
+
+    def notice(self, *, sent: bool) -> None:
+        """A sender notice was sent, or failed to go."""
+
+    def checked(self, verdict: Verdict, size: int) -> None:
+        """The HTTP API inspected a message of ``size`` bytes (nothing was sent or held)."""
+
+    def tempfail(self, front: str, cause: str) -> None:
+        """A front end (``milter``, ``relay``) answered 4xx: ``timeout``, ``error`` (an
+        internal failure, also counted by :meth:`error`) or ``next-hop``."""
+
+    def error(self, front: str, kind: str) -> None:
+        """An internal failure at a front end's outer edge; ``kind`` is the exception type."""
 
 
 class GatewayError(Exception):
@@ -138,6 +163,7 @@ class Gateway:
         inspector: Inspecting | None = None,
         public_url: str = DEFAULT_PUBLIC_URL,
         record_delivery: Callable[[Session, Envelope], None] | None = None,
+        events: Events | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -149,6 +175,8 @@ class Gateway:
         self._inspector_lock = threading.Lock()
         self._record_delivery = record_delivery
         self._secret = settings.secret()
+        self.events = events or Events()
+        """Replaced by the metrics when a server exposes them."""
         anchor_engine(engine, anchor_file(settings))
 
     @classmethod
@@ -193,6 +221,11 @@ class Gateway:
     def process(self, raw: bytes, envelope: Envelope, *, queue_id: str | None = None) -> Outcome:
         """Inspect, audit, and act; a held message is committed (blob and row fsynced) before
         this returns.  Raises on any internal error: the transport answers 4xx."""
+        outcome = self._process(raw, envelope, queue_id)
+        self.events.processed(outcome, len(raw))
+        return outcome
+
+    def _process(self, raw: bytes, envelope: Envelope, queue_id: str | None) -> Outcome:
         verdict = self.inspector.check(raw, envelope)
         action = verdict.action
         with self.session() as session:
@@ -261,6 +294,7 @@ class Gateway:
                 raise DecisionError(f"quarantine item {item.id} is already being decided")
             self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
             session.commit()
+        self.events.decided("rejected")
 
     def confirm_warn(self, token: str) -> str:
         """The sender confirms a *warn* from the notice's one-time link; returns the item id.
@@ -316,6 +350,7 @@ class Gateway:
                     self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
                     session.commit()
                     done.append(item_id)
+                    self.events.decided("expired")
         return done
 
     def resolve(
@@ -437,6 +472,7 @@ class Gateway:
                     )
                     self._audit(session, "quarantine.release-failed", actor, data)
                 session.commit()
+            self.events.decided("released" if exc.partial else "release-failed")
             raise ReleaseError(
                 f"release of {item.id}: {exc}", temporary=exc.temporary, partial=exc.partial
             ) from None
@@ -444,6 +480,7 @@ class Gateway:
             Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
             self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
             session.commit()
+        self.events.decided("released")
 
     def _notify(self, item: ItemSnapshot, raw: bytes) -> None:
         """Tell the sender; the message is already safe, so a failure is logged, not raised."""
@@ -467,6 +504,9 @@ class Gateway:
             log.warning(
                 "quarantine item %s: sender notice not sent: %s", item.id, type(exc).__name__
             )
+            self.events.notice(sent=False)
+        else:
+            self.events.notice(sent=True)
 
     def _notice_from(self) -> str:
         domain = self.settings.org_domains[0] if self.settings.org_domains else "localhost"

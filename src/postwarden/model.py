@@ -201,6 +201,9 @@ class Verdict:
     defects: list[str] = field(default_factory=list)
     """What was wrong with the message but did not stop inspection (a bad encoded-word in a
     header, a broken boundary): places and kinds only, never content."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each engine stage took (``parse``, ``extract``, ``detect``, ``registers``,
+    ``policy``), for the latency metrics; not part of ``to_json``."""
 
     def findings_summary(self) -> list[dict[str, Any]]:
         """Findings grouped by detector and top-level place (the ``check --json`` shape)."""

@@ -12,7 +12,7 @@ import Milter
 import pytest
 from tests.transports.doubles import ScriptedInspector, make_gateway, message
 
-from postwarden.act import Gateway, Outcome
+from postwarden.act import Events, Gateway, Outcome
 from postwarden.model import Action, Envelope, Verdict
 from postwarden.outbound import MemoryOutbound
 from postwarden.settings import Settings
@@ -173,6 +173,8 @@ def test_milter_tempfails_when_the_gateway_raises(
 
 
 class SlowGateway:
+    events = Events()  # a gateway reports its front ends' tempfails here
+
     def __init__(self, release: threading.Event) -> None:
         self.release = release
 

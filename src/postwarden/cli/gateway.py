@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,16 @@ Auth = Annotated[
 ]
 
 
+MetricsListen = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics",
+        help="HOST:PORT to serve Prometheus metrics on (/metrics, no authentication; "
+        "docs/metrics.md).",
+    ),
+]
+
+
 def milter(
     ctx: typer.Context,
     listen: Annotated[
@@ -79,19 +90,23 @@ def milter(
     ] = "inet:10027@127.0.0.1",
     timeout: Timeout = 240.0,
     max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
+    metrics: MetricsListen = None,
 ) -> None:
     """Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."""
     if not _MILTER_SOCKET.fullmatch(listen):
         raise UsageError(f"expected inet:PORT@HOST or unix:/path, got {listen!r}")
+    metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
     _logging()
     gateway = _gateway(settings, outbound_from(settings))
+    stop_metrics = _serve_metrics(gateway, metrics_at, "milter")
     service = MilterService(gateway, timeout=timeout, max_bytes=max_message_bytes)
     try:
         run_milter(service, listen)
     except Exception as exc:  # libmilter reports a socket it cannot open as milter.error
         raise OperationalError(f"milter on {listen}: {exc}") from None
     finally:
+        stop_metrics()
         gateway.close()
 
 
@@ -107,20 +122,24 @@ def relay(
     client_network: ClientNetwork = None,
     foreign_senders: ForeignSenders = None,
     auth: Auth = False,
+    metrics: MetricsListen = None,
 ) -> None:
     """Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."""
     smtp = _listener(listen, "--listen")
+    metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
     access = _access(settings, client_network, foreign_senders, auth)
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [listen])
     gateway = _gateway(settings, outbound)
+    stop_metrics = _serve_metrics(gateway, metrics_at, "relay")
     handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes))
     except OSError as exc:
         raise OperationalError(f"relay on {smtp}: {exc.strerror or exc}") from None
     finally:
+        stop_metrics()
         gateway.close()
 
 
@@ -149,9 +168,17 @@ def serve_cmd(
     outbound = _outbound(settings, next_hop, outbox, [smtp, http])
     gateway = _gateway(settings, outbound)
     handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
+    from postwarden import metrics  # here: only a server pays for prometheus_client
+
+    scrape = metrics.install(gateway, "relay")
     api = create_api(
-        settings, gateway.inspector, max_body_bytes=max_message_bytes, engine=gateway.engine
+        settings,
+        gateway.inspector,
+        max_body_bytes=max_message_bytes,
+        engine=gateway.engine,
+        events=gateway.events,
     )
+    api.add_route("/metrics", metrics.metrics_endpoint(scrape))
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
         asyncio.run(
@@ -198,6 +225,19 @@ def _outbound(
         return outbound_from(settings, next_hop, outbox, listen=listen)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _serve_metrics(gateway: Gateway, at: Listener | None, front: str) -> Callable[[], None]:
+    """Count ``gateway``'s events and serve them on ``at``; returns the stop function."""
+    if at is None:
+        return lambda: None
+    from postwarden import metrics  # here: only a server pays for prometheus_client
+
+    try:
+        return metrics.serve_metrics(metrics.install(gateway, front), at.host, at.port)
+    except OSError as exc:
+        gateway.close()
+        raise OperationalError(f"metrics on {at}: {exc.strerror or exc}") from None
 
 
 def _gateway(settings: Settings, outbound: Outbound) -> Gateway:

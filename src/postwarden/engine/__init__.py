@@ -187,7 +187,8 @@ class Inspector:
                 subject=name,
             )
             extraction = extract_file(name, data, self.limits, deadline)
-            return self._report(message, extraction, started)
+            timings = {"extract": time.monotonic() - started}
+            return self._report(message, extraction, started, timings)
 
     def inspect_named(self, name: str, data: bytes) -> Report:
         """A file by its name: an ``.eml`` is the message it holds (its own envelope from
@@ -198,13 +199,24 @@ class Inspector:
         started = time.monotonic()
         deadline = started + self.limits.max_seconds
         message = parse_message(raw, envelope, self.limits)
+        parsed = time.monotonic()
         extraction = extract(message, self.limits, deadline)
-        return self._report(message, extraction, started)
+        timings = {"parse": parsed - started, "extract": time.monotonic() - parsed}
+        return self._report(message, extraction, started, timings)
 
-    def _report(self, message: Message, extraction: Extraction, started: float) -> Report:
-        """Detect and match what was extracted, then decide."""
+    def _report(
+        self,
+        message: Message,
+        extraction: Extraction,
+        started: float,
+        timings: dict[str, float],
+    ) -> Report:
+        """Detect and match what was extracted, then decide; ``timings`` gets each stage's
+        seconds (the callers time parse and extract)."""
         findings = [*extraction.findings, *extraction.structure]
+        mark = time.monotonic()
         findings.extend(self.detectors.scan(extraction.units))
+        mark = _lap(timings, "detect", mark)
         registers = self.registers
         matched = (
             registers.match(extraction.units, findings)
@@ -212,6 +224,7 @@ class Inspector:
             else RegisterMatch()
         )
         findings.extend(matched.findings)
+        mark = _lap(timings, "registers", mark)
         if extraction.ocr:
             findings = _with_ocr_confidence(findings, extraction.ocr)
         verdict = Verdict(
@@ -225,6 +238,8 @@ class Inspector:
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
         )
         self._decide(report)
+        _lap(timings, "policy", mark)
+        verdict.timings = timings
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
         return report
 
@@ -330,6 +345,13 @@ class Inspector:
         verdict.recipients = list(facts.recipients)
         verdict.reasons = list(decision.reasons)
         verdict.action = decision.action
+
+
+def _lap(timings: dict[str, float], stage: str, since: float) -> float:
+    """Record the seconds since ``since`` as ``stage``'s and return now."""
+    now = time.monotonic()
+    timings[stage] = now - since
+    return now
 
 
 def _with_registration(info: RecipientInfo, owned: dict[str, set[int]]) -> RecipientInfo:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from postwarden.act import Inspecting
+from postwarden.act import Events, Inspecting
 from postwarden.engine.policy import Policy, default_policy
 from postwarden.inspection import build_inspector
 from postwarden.model import Envelope, Verdict
@@ -116,11 +116,13 @@ def create_api(
     max_body_bytes: int = MAX_BODY_BYTES,
     engine: Engine | None = None,
     gate: ByteGate | None = None,
+    events: Events | None = None,
 ) -> FastAPI:
     """The API application; ``checker`` defaults to the inspector every front end of
     ``settings`` uses (same policy, history and exemptions as the mail path), ``engine`` to
     the installation's (migrated) database, ``gate`` to a gate of
-    ``settings.access.inspection_memory_bytes`` (pass the process's shared one)."""
+    ``settings.access.inspection_memory_bytes`` (pass the process's shared one); each
+    inspection is reported to ``events`` (the metrics)."""
     if checker is None:
         checker = build_inspector(settings)
     if engine is None:
@@ -131,6 +133,7 @@ def create_api(
     access = settings.access
     tokens = _Tokens(session_factory(engine), settings.secret(), access.api_requests_per_minute)
     memory = gate if gate is not None else ByteGate(access.inspection_memory_bytes)
+    report = events or Events()
     app = FastAPI(title="Postwarden", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.tokens = tokens
 
@@ -171,6 +174,7 @@ def create_api(
                 del raw
         finally:
             spool.close()
+        report.checked(verdict, size)
         if who.scope is TokenScope.CHECK_DETAIL:
             await run_in_threadpool(tokens.audit_detail, who, verdict, size)
         return scoped_answer(verdict, who.scope, _register_rules(inspect, default_rules))

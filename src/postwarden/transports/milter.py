@@ -119,11 +119,16 @@ class MilterService:
             reply = milter_reply(outcome)
         except FutureTimeout:
             log.error("queue %s: no verdict within %.0f s: tempfail", queue_id, self.timeout)
+            self.gateway.events.tempfail("milter", "timeout")
             return TempFail()
         except Exception as exc:
             # The outer edge: whatever went wrong, Postfix keeps the message.
             log.error("queue %s: tempfail after %s", queue_id, describe_failure(exc))
+            self.gateway.events.error("milter", type(exc).__name__)
+            self.gateway.events.tempfail("milter", "error")
             return TempFail()
+        if isinstance(reply, TempFail):
+            self.gateway.events.tempfail("milter", "error")
         elapsed = (time.monotonic() - started) * 1000
         log.info("queue %s: %s in %.0f ms", queue_id, type(reply).__name__.lower(), elapsed)
         return reply

@@ -234,20 +234,28 @@ class RelayHandler:
             reply = await asyncio.wait_for(self._handle(relay_id, envelope), self.timeout)
         except TimeoutError:
             log.error("relay %s: no answer within %.0f s: tempfail", relay_id, self.timeout)
+            self.gateway.events.tempfail("relay", "timeout")
             return str(TEMPFAIL)
         except Exception as exc:
             log.error("relay %s: tempfail after %s", relay_id, describe_failure(exc))
+            self.gateway.events.error("relay", type(exc).__name__)
+            self.gateway.events.tempfail("relay", "error")
             return str(TEMPFAIL)
         finally:
             self.active -= 1
             if not self.active:
                 self._idle.set()
+        if 400 <= reply.code < 500:
+            # A gateway bug answered as 4xx (see _decide), or the next hop's temporary refusal.
+            self.gateway.events.tempfail("relay", "error" if reply is TEMPFAIL else "next-hop")
         log.info("relay %s: %s", relay_id, reply.code)
         return str(reply)
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd answers 500 on an unhandled error, which bounces mail; we answer 451."""
         log.error("relay: tempfail after %s", describe_failure(error))
+        self.gateway.events.error("relay", type(error).__name__)
+        self.gateway.events.tempfail("relay", "error")
         return str(TEMPFAIL)
 
     async def _handle(self, relay_id: str, envelope: SmtpEnvelope) -> SmtpReply:
