@@ -189,7 +189,10 @@ def _fingerprint_of_new_session(port: int, ca: TestCa) -> str:
 
 
 @pytest.mark.slow
-def test_relay_process_reloads_its_certificate_on_sighup(tmp_path: Path, ca: TestCa) -> None:
+@pytest.mark.parametrize("command", ["relay", "serve"])
+def test_relay_process_reloads_its_certificate_on_sighup(
+    tmp_path: Path, ca: TestCa, command: str
+) -> None:
     first, second, broken = ca.issue("first"), ca.issue("second"), ca.issue("broken")
     cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
     _install(first, cert, key)
@@ -204,9 +207,11 @@ def test_relay_process_reloads_its_certificate_on_sighup(tmp_path: Path, ca: Tes
             "postwarden",
             "--data-dir",
             str(data),
-            "relay",
-            "--listen",
-            f"127.0.0.1:{port}",
+            *(
+                ("relay", "--listen", f"127.0.0.1:{port}")
+                if command == "relay"
+                else ("serve", "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{free_port()}")
+            ),
             "--outbox",
             str(tmp_path / "outbox"),
             "--tls-cert",
