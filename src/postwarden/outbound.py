@@ -15,6 +15,7 @@ import re
 import secrets
 import smtplib
 import socket
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,13 +29,16 @@ from typing import Protocol
 from postwarden.settings import Settings, parse_host_port, write_atomic
 
 __all__ = [
+    "TLS_MODES",
     "MemoryOutbound",
+    "NextHopTls",
     "Outbound",
     "OutboundError",
     "OutboxOutbound",
     "SentMessage",
     "SmtpOutbound",
     "check_no_loop",
+    "next_hop_tls",
     "outbound_from",
     "wire_form",
 ]
@@ -83,6 +87,52 @@ class Outbound(Protocol):
         ...
 
 
+TLS_MODES = ("none", "opportunistic", "required", "verify")
+"""TLS to the next hop, as Postfix's ``smtp_tls_security_level`` none / may / encrypt / secure."""
+
+
+@dataclass(frozen=True, slots=True)
+class NextHopTls:
+    """How the SMTP client protects the hop to the next MTA.
+
+    ``none``: plain SMTP. ``opportunistic``: STARTTLS when the next hop offers it, certificate
+    not checked (it only defeats passive listening). ``required``: STARTTLS or no delivery
+    (a temporary failure), certificate not checked. ``verify``: as required, and the
+    certificate must chain to ``ca_file`` (default: the system's trust store) and name
+    ``server_name`` (default: the next hop's host).
+    """
+
+    mode: str = "none"
+    ca_file: str | None = None
+    server_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in TLS_MODES:
+            raise ValueError(
+                f"next hop TLS must be one of {', '.join(TLS_MODES)}, not {self.mode!r}"
+            )
+        if (self.ca_file or self.server_name) and self.mode != "verify":
+            raise ValueError("a next hop CA file or server name needs next hop TLS 'verify'")
+
+    def context(self) -> ssl.SSLContext | None:
+        """The client context, or None for plain SMTP; ValueError for an unreadable CA file."""
+        if self.mode == "none":
+            return None
+        if self.mode == "verify":
+            try:
+                ctx = ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"next hop CA file {self.ca_file}: {exc}") from None
+        else:
+            # Encryption without authentication, as Postfix's "may" and "encrypt": a
+            # self-signed certificate is normal on an internal hop.
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+
 @dataclass(slots=True)
 class SmtpOutbound:
     """SMTP to the next hop: an MTA port that does not loop back into the filter."""
@@ -91,6 +141,7 @@ class SmtpOutbound:
     port: int
     timeout: float = 60.0
     local_hostname: str | None = None
+    tls: NextHopTls = field(default_factory=NextHopTls)
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> None:
         if not recipients:
@@ -100,6 +151,7 @@ class SmtpOutbound:
             with smtplib.SMTP(
                 self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
             ) as smtp:
+                self._starttls(smtp)
                 refused = smtp.sendmail(sender, list(recipients), raw)
         except smtplib.SMTPRecipientsRefused as exc:
             # Every recipient was refused: temporary only if every refusal was a 4xx.
@@ -124,6 +176,36 @@ class SmtpOutbound:
                 refused={rcpt: (int(code), _text(msg)) for rcpt, (code, msg) in refused.items()},
                 partial=True,
             )
+
+    def _starttls(self, smtp: smtplib.SMTP) -> None:
+        """STARTTLS as ``tls`` asks, before any envelope is sent; a required TLS that cannot
+        be had (not offered, failed handshake, wrong certificate) raises a temporary
+        failure, so the message waits in a queue instead of going in clear or to an
+        impostor."""
+        context = self.tls.context()
+        if context is None:
+            return
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            if self.tls.mode == "opportunistic":
+                return
+            raise OutboundError(
+                f"{self._where()} offers no STARTTLS and TLS is {self.tls.mode}", temporary=True
+            )
+        # smtplib checks the certificate against the name it connected to (``_host``, also
+        # sent as SNI) and has no parameter for another one; an expected name that differs
+        # from the address (a next hop given as an IP) is set there.
+        if self.tls.server_name:
+            smtp._host = self.tls.server_name  # type: ignore[attr-defined]  # not in the stubs
+        try:
+            smtp.starttls(context=context)
+        except smtplib.SMTPResponseException as exc:
+            raise OutboundError(
+                f"{self._where()} refused STARTTLS: {exc.smtp_code} {_text(exc.smtp_error)}",
+                temporary=True,
+            ) from None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise OutboundError(f"{self._where()}: TLS failed: {exc}", temporary=True) from None
 
     def _where(self) -> str:
         return f"next hop {self.host}:{self.port}"
@@ -265,12 +347,14 @@ def outbound_from(
     outbox: Path | None = None,
     *,
     listen: Sequence[str] = (),
+    tls: NextHopTls | None = None,
 ) -> Outbound:
     """Where delivered and released mail goes, in this order: ``next_hop`` (HOST:PORT),
     ``outbox`` (a folder), the data dir's recorded next hop, else ``DATA_DIR/outbox``.
 
     ``listen`` names the process's own HOST:PORT listeners; a next hop equal to one of them
-    would loop mail back into the filter and raises ValueError.
+    would loop mail back into the filter and raises ValueError. ``tls`` protects the SMTP
+    hop (default: the data dir's ``next_hop_tls``, ``next_hop_ca``, ``next_hop_name``).
     """
     if next_hop is not None and outbox is not None:
         raise ValueError("give a next hop or an outbox, not both")
@@ -281,7 +365,15 @@ def outbound_from(
         return OutboxOutbound(settings.data_dir / "outbox")
     host, port = parse_host_port(hop)
     check_no_loop((host, port), listen)
-    return SmtpOutbound(host, port)
+    if tls is None:
+        tls = next_hop_tls(settings)
+    tls.context()  # an unreadable CA file shows at start, not on the first message
+    return SmtpOutbound(host, port, tls=tls)
+
+
+def next_hop_tls(settings: Settings) -> NextHopTls:
+    """The data dir's next hop TLS; ValueError names a bad setting."""
+    return NextHopTls(settings.next_hop_tls, settings.next_hop_ca, settings.next_hop_name)
 
 
 def check_no_loop(next_hop: tuple[str, int], listen: Sequence[str]) -> None:

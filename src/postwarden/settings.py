@@ -130,6 +130,12 @@ class Settings:
     database_url: str | None = None
     limits: Limits = field(default_factory=Limits)
     access: Access = field(default_factory=Access)
+    next_hop_tls: str = "none"
+    """TLS to the next hop: none, opportunistic, required or verify (outbound.NextHopTls)."""
+    next_hop_ca: str | None = None
+    """CA file the next hop's certificate must chain to (``verify``; default: system store)."""
+    next_hop_name: str | None = None
+    """Name the next hop's certificate must carry (``verify``; default: its host)."""
 
     @property
     def settings_file(self) -> Path:
@@ -179,6 +185,9 @@ class Settings:
             "database_url": self.database_url,
             "limits": asdict(self.limits),
             "access": asdict(self.access),
+            "next_hop_tls": self.next_hop_tls,
+            "next_hop_ca": self.next_hop_ca,
+            "next_hop_name": self.next_hop_name,
         }
 
 
@@ -213,8 +222,15 @@ def init_data_dir(
     partner_domains: list[str] | None = None,
     next_hop: str | None = None,
     database_url: str | None = None,
+    *,
+    next_hop_tls: str | None = None,
+    next_hop_ca: str | None = None,
+    next_hop_name: str | None = None,
 ) -> Settings:
-    """Create or update the data dir; the secret is created once and never replaced."""
+    """Create or update the data dir; the secret is created once and never replaced.
+
+    ``next_hop_tls`` (with its CA file and name) replaces the recorded next hop TLS when
+    given; otherwise a re-run keeps it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     # Re-running init keeps the limits and access controls an operator set in settings.json
@@ -228,6 +244,9 @@ def init_data_dir(
         database_url=database_url,
         limits=kept.limits if kept else Limits(),
         access=kept.access if kept else Access(),
+        next_hop_tls=next_hop_tls or (kept.next_hop_tls if kept else "none"),
+        next_hop_ca=next_hop_ca if next_hop_tls else (kept.next_hop_ca if kept else None),
+        next_hop_name=next_hop_name if next_hop_tls else (kept.next_hop_name if kept else None),
     )
     if next_hop is not None:
         parse_host_port(next_hop)
@@ -265,6 +284,9 @@ def load_settings(data_dir: Path) -> Settings:
             database_url=raw.get("database_url"),
             limits=limits,
             access=access,
+            next_hop_tls=str(raw.get("next_hop_tls") or "none"),
+            next_hop_ca=raw.get("next_hop_ca"),
+            next_hop_name=raw.get("next_hop_name"),
         )
     except (TypeError, AttributeError) as exc:
         raise SettingsError(f"invalid {path}: {exc}") from None

@@ -23,6 +23,7 @@ from postwarden.outbound import Outbound, SmtpOutbound
 from postwarden.settings import Settings
 from postwarden.transports.relay import RelayHandler, start_relay
 from postwarden.transports.relay_access import ConnectionSlots
+from postwarden.transports.server_tls import ServerTls
 
 _ACTION = re.compile(rb"^X-Test-Action: *(\w+)", re.MULTILINE | re.IGNORECASE)
 _SLEEP = re.compile(rb"^X-Test-Sleep: *([\d.]+)", re.MULTILINE | re.IGNORECASE)
@@ -115,7 +116,9 @@ class LiveRelay:
     """The real relay listener (:func:`start_relay`, our SMTP server class) on a loopback
     port, served by an event loop in a thread of its own."""
 
-    def __init__(self, handler: RelayHandler, size_limit: int = 1024 * 1024) -> None:
+    def __init__(
+        self, handler: RelayHandler, size_limit: int = 1024 * 1024, tls: ServerTls | None = None
+    ) -> None:
         self.handler = handler
         self.port = free_port()
         self.slots = ConnectionSlots()
@@ -130,6 +133,7 @@ class LiveRelay:
                 hostname="relay.postwarden.test",
                 size_limit=size_limit,
                 slots=self.slots,
+                tls=tls,
             ),
             self.loop,
         ).result(10)

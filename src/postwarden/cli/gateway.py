@@ -13,8 +13,18 @@ import typer
 
 from postwarden.act import Gateway
 from postwarden.cli.common import OperationalError, UsageError, state
+from postwarden.cli.tls_options import (
+    NextHopCa,
+    NextHopName,
+    NextHopTlsMode,
+    RequireTls,
+    TlsCert,
+    TlsKey,
+    next_hop_tls_option,
+    server_tls_option,
+)
 from postwarden.console import create_console
-from postwarden.outbound import Outbound, outbound_from
+from postwarden.outbound import NextHopTls, Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
 from postwarden.transports.http import create_api
 from postwarden.transports.milter import MilterService, run_milter
@@ -91,14 +101,18 @@ def milter(
     timeout: Timeout = 240.0,
     max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
     metrics: MetricsListen = None,
+    next_hop_tls: NextHopTlsMode = None,
+    next_hop_ca: NextHopCa = None,
+    next_hop_name: NextHopName = None,
 ) -> None:
     """Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."""
     if not _MILTER_SOCKET.fullmatch(listen):
         raise UsageError(f"expected inet:PORT@HOST or unix:/path, got {listen!r}")
     metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
+    hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
     _logging()
-    gateway = _gateway(settings, outbound_from(settings))
+    gateway = _gateway(settings, outbound_from(settings, tls=hop_tls))
     stop_metrics = _serve_metrics(gateway, metrics_at, "milter")
     service = MilterService(gateway, timeout=timeout, max_bytes=max_message_bytes)
     try:
@@ -123,19 +137,27 @@ def relay(
     foreign_senders: ForeignSenders = None,
     auth: Auth = False,
     metrics: MetricsListen = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    require_tls: RequireTls = False,
+    next_hop_tls: NextHopTlsMode = None,
+    next_hop_ca: NextHopCa = None,
+    next_hop_name: NextHopName = None,
 ) -> None:
     """Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."""
     smtp = _listener(listen, "--listen")
     metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
     access = _access(settings, client_network, foreign_senders, auth)
+    tls = server_tls_option(tls_cert, tls_key, require_tls)
+    hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
     _logging()
-    outbound = _outbound(settings, next_hop, outbox, [listen])
+    outbound = _outbound(settings, next_hop, outbox, [listen], hop_tls)
     gateway = _gateway(settings, outbound)
     stop_metrics = _serve_metrics(gateway, metrics_at, "relay")
     handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
     try:
-        asyncio.run(serve(handler, smtp, size_limit=max_message_bytes))
+        asyncio.run(serve(handler, smtp, size_limit=max_message_bytes, tls=tls))
     except OSError as exc:
         raise OperationalError(f"relay on {smtp}: {exc.strerror or exc}") from None
     finally:
@@ -158,14 +180,22 @@ def serve_cmd(
     client_network: ClientNetwork = None,
     foreign_senders: ForeignSenders = None,
     auth: Auth = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    require_tls: RequireTls = False,
+    next_hop_tls: NextHopTlsMode = None,
+    next_hop_ca: NextHopCa = None,
+    next_hop_name: NextHopName = None,
 ) -> None:
     """Run the relay and the HTTP check API in one process until SIGTERM."""
     smtp_listener = _listener(smtp, "--smtp")
     http_listener = _listener(http, "--http")
     settings = state(ctx).settings()
     access = _access(settings, client_network, foreign_senders, auth)
+    tls = server_tls_option(tls_cert, tls_key, require_tls)
+    hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
     _logging()
-    outbound = _outbound(settings, next_hop, outbox, [smtp, http])
+    outbound = _outbound(settings, next_hop, outbox, [smtp, http], hop_tls)
     gateway = _gateway(settings, outbound)
     handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
     from postwarden import metrics  # here: only a server pays for prometheus_client
@@ -189,6 +219,7 @@ def serve_cmd(
                 http_listener,
                 size_limit=max_message_bytes,
                 access=settings.access,
+                tls=tls,
             )
         )
     except OSError as exc:
@@ -219,10 +250,14 @@ def _listener(text: str, option: str) -> Listener:
 
 
 def _outbound(
-    settings: Settings, next_hop: str | None, outbox: Path | None, listen: list[str]
+    settings: Settings,
+    next_hop: str | None,
+    outbox: Path | None,
+    listen: list[str],
+    tls: NextHopTls | None = None,
 ) -> Outbound:
     try:
-        return outbound_from(settings, next_hop, outbox, listen=listen)
+        return outbound_from(settings, next_hop, outbox, listen=listen, tls=tls)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

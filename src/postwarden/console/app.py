@@ -39,7 +39,7 @@ from postwarden.settings import Settings
 if TYPE_CHECKING:
     from postwarden.act import Gateway
 
-__all__ = ["CSP", "ROUTERS", "create_console"]
+__all__ = ["CSP", "HSTS", "ROUTERS", "create_console"]
 
 ROUTERS = tuple(
     m.router
@@ -53,6 +53,8 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+HSTS = "max-age=31536000"
+"""RFC 6797: browsers use https only for this console for a year after seeing it."""
 _HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -109,6 +111,10 @@ async def _security_headers(
     response = await call_next(request)
     for name, value in _HEADERS.items():
         response.headers.setdefault(name, value)
+    if is_secure(request):
+        # Only over https (directly, or per a trusted proxy's X-Forwarded-Proto): browsers
+        # ignore it over http, and sending it there could pin a console nobody can reach.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     token = getattr(request.state, "new_token", None)
     if token:
         set_session_cookie(request, response, token)

@@ -35,6 +35,7 @@ from postwarden.transports.relay_access import (
 )
 from postwarden.transports.relay_server import RelayServer, SpooledEnvelope, peer_host
 from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply, reply_text
+from postwarden.transports.server_tls import ServerTls
 from postwarden.transports.smtp_auth import MAX_FAILURES, SmtpAuthenticator
 from postwarden.transports.smtp_path import Mailbox, PathError, parse_mailbox
 
@@ -135,14 +136,19 @@ class RelayHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        if self.rules.may_authenticate(peer_host(session.peer)):
+        tls = _under_tls(session)
+        # Under --require-tls AUTH is refused before STARTTLS: do not offer it there either.
+        plain_ok = tls or not server.require_starttls
+        if plain_ok and self.rules.may_authenticate(peer_host(session.peer), tls):
             return responses
         return [r for r in responses if not r[4:].upper().startswith("AUTH")]
 
     async def handle_AUTH(
         self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope, args: list[str]
     ) -> str | None:
-        if self._auth is None or not self.rules.may_authenticate(peer_host(session.peer)):
+        if self._auth is None or not self.rules.may_authenticate(
+            peer_host(session.peer), _under_tls(session)
+        ):
             return "502 5.5.1 Error: AUTH not available"
         if self._auth_failures.get(session, 0) >= MAX_FAILURES:
             return "421 4.7.0 Error: too many failed authentication attempts"
@@ -290,6 +296,11 @@ class RelayHandler:
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
 
+def _under_tls(session: SmtpSession) -> bool:
+    """The session runs over TLS (aiosmtpd sets ``ssl`` once STARTTLS completed)."""
+    return session.ssl is not None
+
+
 def _content_size(envelope: SmtpEnvelope) -> int:
     if isinstance(envelope, SpooledEnvelope):
         return envelope.size
@@ -311,12 +322,14 @@ def relay_smtp(
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
     slots: ConnectionSlots | None = None,
+    tls: ServerTls | None = None,
 ) -> SMTP:
     """One protocol instance for one client connection; ``slots`` counts the listener's
-    connections (one instance shared by every connection of a listener)."""
+    connections (one instance shared by every connection of a listener); ``tls`` offers
+    STARTTLS with its current certificate."""
     # data_size_limit: we answer 552 past it and announce SIZE in EHLO (RFC 1870).
     # auth_require_tls=False lets AUTH run without TLS; the handler offers it to loopback
-    # clients only, and only with --auth.
+    # clients only (and under TLS to the client networks), and only with --auth.
     return RelayServer(
         handler,
         access=handler.rules,
@@ -324,6 +337,8 @@ def relay_smtp(
         hostname=hostname,
         data_size_limit=size_limit,
         auth_require_tls=not handler.rules.auth,
+        tls_context=tls.context if tls is not None else None,
+        require_starttls=tls is not None and tls.required,
     )
 
 
@@ -335,12 +350,13 @@ async def start_relay(
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
     slots: ConnectionSlots | None = None,
+    tls: ServerTls | None = None,
 ) -> asyncio.Server:
     """Listen on ``host:port`` in the running loop; ``slots`` counts its connections."""
     loop = asyncio.get_running_loop()
     slots = slots if slots is not None else ConnectionSlots()
     return await loop.create_server(
-        lambda: relay_smtp(handler, hostname=hostname, size_limit=size_limit, slots=slots),
+        lambda: relay_smtp(handler, hostname=hostname, size_limit=size_limit, slots=slots, tls=tls),
         host,
         port,
     )

@@ -139,11 +139,13 @@ class RelayAccess:
         (as the engine counts a recipient internal)."""
         return any(sender.within(d) for d in self.org_domains)
 
-    def may_authenticate(self, host: str | None) -> bool:
-        """AUTH is offered only with ``--auth``, and without TLS only to loopback clients (a
-        TLS terminator or webmail on the same host): a password never crosses a network in
-        clear."""
-        return self.auth and LOOPBACK.allows(host)
+    def may_authenticate(self, host: str | None, tls: bool = False) -> bool:
+        """AUTH is offered only with ``--auth``: under TLS to clients of the allowed networks,
+        without TLS only to loopback clients (a TLS terminator or webmail on the same host):
+        a password never crosses a network in clear."""
+        if not self.auth:
+            return False
+        return LOOPBACK.allows(host) or (tls and self.networks.allows(host))
 
 
 @dataclass(slots=True)

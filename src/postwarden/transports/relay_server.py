@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 _CLOSE_GRACE = 2.0
 # A refused client is answered 503 this many times at most before we hang up.
 _REFUSED_COMMANDS = 5
+# aiosmtpd's refusal under require_starttls, given its RFC 3463 code (RFC 3207 §4).
+_STARTTLS_FIRST = "530 Must issue a STARTTLS command first"
+_STARTTLS_FIRST_ENHANCED = "530 5.7.0 Must issue a STARTTLS command first"
 
 
 def peer_host(peer: Any) -> str:
@@ -149,6 +152,8 @@ class RelayServer(SMTP):
     # -- replies and deadlines -------------------------------------------------------------
 
     async def push(self, status: AnyStr) -> None:
+        if status == _STARTTLS_FIRST:
+            status = _STARTTLS_FIRST_ENHANCED
         await super().push(status)
         if self._in_data or self.transport is None:
             return

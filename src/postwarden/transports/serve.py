@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from postwarden.settings import Access
 from postwarden.transports.http_protocol import HttpGuard, guarded_config
 from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler, start_relay
+from postwarden.transports.server_tls import ServerTls
 
 __all__ = ["Listener", "serve"]
 
@@ -50,16 +51,20 @@ async def serve(
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
     access: Access | None = None,
+    tls: ServerTls | None = None,
 ) -> None:
     """Serve the relay (and the API when given) until SIGTERM or SIGINT, then stop taking
     connections and let transactions in flight finish (up to 30 s).  The API's connections
-    get the timeouts and caps of ``access`` (default: :class:`Access` defaults)."""
+    get the timeouts and caps of ``access`` (default: :class:`Access` defaults).  With
+    ``tls`` the relay offers STARTTLS, and SIGHUP reloads its certificate and key."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if tls is not None:
+        loop.add_signal_handler(signal.SIGHUP, tls.reload)
     relay = await start_relay(
-        handler, smtp.host, smtp.port, hostname=hostname, size_limit=size_limit
+        handler, smtp.host, smtp.port, hostname=hostname, size_limit=size_limit, tls=tls
     )
     log.info("relay listening on %s", smtp)
     api_server: _ApiServer | None = None
@@ -89,6 +94,6 @@ async def serve(
             api_server.should_exit = True
             await api_task
         await handler.drain(DRAIN_SECONDS)
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         log.info("stopped")
