@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 from tests.integration.postfix import free_port
 from tests.transports.doubles import ScriptedInspector, Sink, SinkHandler
 
 from postwarden.settings import Settings, init_data_dir
+from postwarden.store.db import make_engine, migrate
 
 
 @pytest.fixture
@@ -33,3 +35,12 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def inspector() -> ScriptedInspector:
     return ScriptedInspector()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Engine]:
+    """The settings' database, migrated (API tokens, quarantine, audit)."""
+    migrate(settings.db_url)
+    engine = make_engine(settings.db_url)
+    yield engine
+    engine.dispose()

@@ -10,9 +10,11 @@ import smtplib
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 from tests.header_cases import RCPT, SENDER, WHERE, bad_header_message
 from tests.integration.postfix import free_port
 from tests.transports.doubles import Sink
+from tests.transports.tokens import make_token
 
 from postwarden.act import Gateway
 from postwarden.headers import INVALID_BASE64
@@ -23,8 +25,11 @@ from postwarden.transports.relay import RelayHandler
 
 
 @pytest.mark.parametrize("where", WHERE)
-def test_http_check_bad_encoded_word_answers_a_verdict(settings: Settings, where: str) -> None:
-    app = create_api(settings)  # the inspector every front end of these settings uses
+def test_http_check_bad_encoded_word_answers_a_verdict(
+    settings: Settings, db: Engine, where: str
+) -> None:
+    app = create_api(settings, engine=db)  # the inspector every front end of these settings uses
+    token = make_token(db, settings, "bad-headers")
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -32,7 +37,7 @@ def test_http_check_bad_encoded_word_answers_a_verdict(settings: Settings, where
             return await client.post(
                 "/api/v1/check",
                 content=bad_header_message(where),
-                headers={"Content-Type": "message/rfc822"},
+                headers={"Content-Type": "message/rfc822", "Authorization": f"Bearer {token}"},
             )
 
     resp = asyncio.run(go())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from tests.transports.doubles import ScriptedInspector, make_gateway, message
+from tests.transports.tokens import make_token
 
 from postwarden.act import Inspecting
 from postwarden.console import create_console
@@ -25,36 +26,12 @@ from postwarden.settings import Settings
 from postwarden.store import audit
 from postwarden.store.audit import AuditEntry
 from postwarden.store.credentials import set_password
-from postwarden.store.db import make_engine, migrate
 from postwarden.store.sessions import open_session
-from postwarden.store.tokens import TokenScope, add_token, list_tokens, revoke_token
+from postwarden.store.tokens import TokenScope, list_tokens, revoke_token
 from postwarden.store.users import add_user
 from postwarden.transports.http import create_api
 
 Client = Callable[..., httpx.Response]
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Engine]:
-    migrate(settings.db_url)
-    engine = make_engine(settings.db_url)
-    yield engine
-    engine.dispose()
-
-
-def make_token(
-    db: Engine,
-    settings: Settings,
-    name: str,
-    scope: TokenScope = TokenScope.CHECK_DETAIL,
-    expires_at: datetime | None = None,
-) -> str:
-    with Session(db) as s:
-        made = add_token(
-            s, name, scope, actor="test", secret=settings.secret(), expires_at=expires_at
-        )
-        s.commit()
-        return made.token
 
 
 def _client(settings: Settings, checker: Inspecting, db: Engine, **kw: Any) -> Client:
