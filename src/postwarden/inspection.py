@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from postwarden.engine import Inspector, policy_vocabulary
+from postwarden.engine.detect import default_detectors
 from postwarden.engine.policy import Policy, PolicyError, Vocabulary, default_policy, load_policy
 from postwarden.engine.recipients import ContactIndex
 from postwarden.engine.registers import RegisterSet, list_registers
@@ -216,6 +217,12 @@ class StoreExemptions:
         return self._active.exempt(sender, domain)
 
 
+def pattern_cache_dir(settings: Settings) -> Path:
+    """Where the compiled detector patterns are kept between processes: the data dir's
+    ``cache/`` (a cache: deleting it costs one compile)."""
+    return settings.data_dir / "cache"
+
+
 def build_inspector(
     settings: Settings,
     *,
@@ -239,6 +246,7 @@ def build_inspector(
         policy = loaded.policy
     registers = RegisterSet(settings.registers_dir, settings.secret())
     return Inspector(
+        detectors=default_detectors(pattern_cache_dir(settings)),
         limits=settings.limits,
         org_domains=settings.org_domains,
         partner_domains=settings.partner_domains,

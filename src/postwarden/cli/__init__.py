@@ -2,38 +2,177 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from postwarden.cli import check as check_cmd
-from postwarden.cli import gateway as gateway_cmd
-from postwarden.cli import scan as scan_cmd
-from postwarden.cli import setup as setup_cmd
-from postwarden.cli.audit import audit_app
 from postwarden.cli.common import CliState, OperationalError, UsageError
-from postwarden.cli.exemption import exemption_app
-from postwarden.cli.history import history_app
-from postwarden.cli.incident import incident_app
-from postwarden.cli.policy import policy_app
-from postwarden.cli.quarantine import quarantine_app
-from postwarden.cli.register import register_app
-from postwarden.cli.token import token_app
-from postwarden.cli.user import user_app
-from postwarden.cli.webfilter import webfilter_app
-
-app = typer.Typer(
-    name="postwarden",
-    help="Outbound-email personal-data leak prevention gateway.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
-@app.callback()
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A command or command group imported only when it runs (or shows its own ``--help``).
+
+    ``target`` is ``"module:attribute"``: a command function or a ``typer.Typer`` group.
+    ``summary`` is the first paragraph of its help, which ``postwarden --help`` lists without
+    importing it (tests/cli/test_lazy.py fails when the two drift apart).
+    """
+
+    target: str
+    summary: str
+
+
+# Listed in this order by ``postwarden --help``.
+COMMANDS: dict[str, LazyCommand] = {
+    "init": LazyCommand(
+        "postwarden.cli.setup:init",
+        "Create (or update) the data dir: settings, per-installation secret (mode 0600).",
+    ),
+    "check": LazyCommand(
+        "postwarden.cli.check:check",
+        "Inspect a message and print the verdict (deliver, warn, hold or reject).",
+    ),
+    "serve": LazyCommand(
+        "postwarden.cli.gateway:serve_cmd",
+        "Run the relay and the HTTP check API in one process until SIGTERM.",
+    ),
+    "milter": LazyCommand(
+        "postwarden.cli.gateway:milter",
+        "Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM.",
+    ),
+    "relay": LazyCommand(
+        "postwarden.cli.gateway:relay",
+        "Run the SMTP relay (a Postfix content_filter, or in front of a smarthost).",
+    ),
+    "scan": LazyCommand(
+        "postwarden.cli.scan:scan",
+        "Scan files for register subjects and personal data, in parallel and resumably.",
+    ),
+    "webfilter": LazyCommand(
+        "postwarden.cli.webfilter:webfilter_app",
+        "Stop webmail browsing: blocklists from the webmail provider list.",
+    ),
+    "history": LazyCommand(
+        "postwarden.cli.history:history_app", "Sending history: who the organisation writes to."
+    ),
+    "exemption": LazyCommand(
+        "postwarden.cli.exemption:exemption_app",
+        "Exemptions: a sender may write to a recipient domain.",
+    ),
+    "policy": LazyCommand(
+        "postwarden.cli.policy:policy_app", "The policy: rules over the facts of a message."
+    ),
+    "quarantine": LazyCommand(
+        "postwarden.cli.quarantine:quarantine_app", "Held messages: review, release, reject."
+    ),
+    "user": LazyCommand("postwarden.cli.user:user_app", "Reviewers, privacy officers and admins."),
+    "audit": LazyCommand("postwarden.cli.audit:audit_app", "The hash-chained audit log."),
+    "register": LazyCommand(
+        "postwarden.cli.register:register_app",
+        "Registers of people (exact data match): import, list, drop.",
+    ),
+    "incident": LazyCommand(
+        "postwarden.cli.incident:incident_app",
+        "Breach response: scope a leak, incidents, letters, report.",
+    ),
+    "token": LazyCommand("postwarden.cli.token:token_app", "Tokens of the HTTP check API."),
+}
+
+
+def _new_root(cls: type[TyperGroup] | None = None) -> typer.Typer:
+    return typer.Typer(
+        name="postwarden",
+        help="Outbound-email personal-data leak prevention gateway.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        cls=cls,
+    )
+
+
+def load_command(name: str) -> Any:
+    """The Click command ``name`` exactly as registering it eagerly on the root app made it:
+    its module is imported now, and converted by Typer under the same root settings."""
+    module_name, _, attribute = COMMANDS[name].target.partition(":")
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = _new_root()
+    holder.callback()(_root)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands by name: every name of ``COMMANDS`` is listed, and a command is
+    loaded the first time it is looked up (so code walking ``group.commands`` still sees the
+    whole tree)."""
+
+    def __init__(self, loaded: MutableMapping[str, Any]) -> None:
+        self.loaded = loaded
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.loaded and name in COMMANDS:
+            self.loaded[name] = load_command(name)
+        return self.loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.loaded
+        yield from (name for name in COMMANDS if name not in self.loaded)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.loaded or name in COMMANDS
+
+
+class LazyGroup(TyperGroup):
+    """The root group: Click's documented LazyGroup pattern on Typer's group.  A command's
+    module is imported when the command is resolved to run; the root's own help lists the
+    summaries without importing anything (each command module pulls in the engine, the
+    database or the web stack, seconds of start-up that ``--help`` must not pay)."""
+
+    _summaries_only = False
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        commands = self.commands
+        if self._summaries_only and isinstance(commands, LazyCommands):
+            if cmd_name not in commands.loaded and cmd_name in COMMANDS:
+                return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].summary)
+        return commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._summaries_only = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._summaries_only = False
+
+
+app = _new_root(LazyGroup)
+
+
 def _root(
     ctx: typer.Context,
     data_dir: Annotated[
@@ -44,22 +183,7 @@ def _root(
     ctx.obj = CliState.create(data_dir)
 
 
-app.command("init")(setup_cmd.init)
-app.command("check")(check_cmd.check)
-app.command("serve")(gateway_cmd.serve_cmd)
-app.command("milter")(gateway_cmd.milter)
-app.command("relay")(gateway_cmd.relay)
-app.command("scan")(scan_cmd.scan)
-app.add_typer(webfilter_app, name="webfilter")
-app.add_typer(history_app, name="history")
-app.add_typer(exemption_app, name="exemption")
-app.add_typer(policy_app, name="policy")
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
-app.add_typer(register_app, name="register")
-app.add_typer(incident_app, name="incident")
-app.add_typer(token_app, name="token")
+app.callback()(_root)
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ import re
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.message import Message as MimePart
+from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
 
 from postwarden.headers import addresses, decode, header_values, mailboxes
@@ -58,6 +59,19 @@ def _message_policy() -> EmailPolicy[EmailMessage]:
     return policy.default.clone(header_factory=_OncePerValue())
 
 
+_FEED = 64 * 1024
+
+
+def _parse_bytes(raw: bytes) -> MimePart:
+    """The stdlib's parse, fed a slice at a time: given the message whole, it decodes and
+    splits all of it at once, peaking near eight times its size (517 MiB for a 67 MB
+    message, 202 MiB fed in slices); the result is the same (tests/engine/test_parse.py)."""
+    parser = BytesFeedParser(policy=_message_policy())
+    for start in range(0, len(raw), _FEED):
+        parser.feed(raw[start : start + _FEED])
+    return parser.close()
+
+
 def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Message:
     """Parse ``raw``; the given envelope wins, and each missing piece (sender ``""`` or
     recipients ``()``) is taken from the From, or To + Cc + Bcc headers."""
@@ -71,7 +85,7 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
     if b"\x00" in raw:
         defects.append("NUL bytes in message")
     try:
-        mime = BytesParser(policy=_message_policy()).parsebytes(raw)
+        mime = _parse_bytes(raw)
     # The parser is meant to record defects, not raise; if it ever does, the message is
     # still inspected as raw text and held, never let through or crashed on.
     except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import pyotp
 from argon2 import PasswordHasher
@@ -32,9 +33,14 @@ __all__ = [
 MIN_PASSWORD_LENGTH = MIN_LENGTH
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id, 64 MiB).
 _HASHER = PasswordHasher()
-# Verifying against this when the user does not exist costs the same as a real check, so the
-# response time does not tell an attacker which user names exist.
-_DUMMY_HASH = _HASHER.hash("postwarden-no-such-user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist costs the same as a real check, so
+    the response time does not tell an attacker which user names exist.  Computed on first use
+    (an argon2 hash costs 64 MiB and a fraction of a second), never at import."""
+    return _HASHER.hash("postwarden-no-such-user")
 
 
 class CredentialError(Exception):
@@ -79,7 +85,7 @@ def check_password(user: User | None, password: str) -> bool:
     """True when ``password`` is the user's; rehashes in place when the parameters aged."""
     stored = user.password_hash if user is not None else None
     try:
-        _HASHER.verify(stored or _DUMMY_HASH, password)
+        _HASHER.verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     if user is None or stored is None:

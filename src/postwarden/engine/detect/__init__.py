@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from postwarden.engine.detect import (  # noqa: F401  (importing a detector module registers it)
     address_en,
     address_zh,
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 
-def default_detectors() -> DetectorSet:
-    """The process-wide `DetectorSet` of built-in and plug-in detectors (compiled once)."""
-    return registry.detector_set()
+def default_detectors(cache_dir: Path | None = None) -> DetectorSet:
+    """The process-wide `DetectorSet` of built-in and plug-in detectors (compiled once, or
+    loaded from ``cache_dir`` (default: the user's cache dir) where compiled before)."""
+    return registry.detector_set(cache_dir)

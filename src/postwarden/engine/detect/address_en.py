@@ -91,7 +91,7 @@ DISTRICTS = (
 )
 _DISTRICT = (
     "(?:"
-    + "|".join(sorted({d for x in DISTRICTS for d in (x, x.upper())}, key=len, reverse=True))
+    + "|".join(sorted({d for x in DISTRICTS for d in (x, x.upper())}, key=lambda d: (-len(d), d)))
     + ")"
 )
 _CAP = r"(?:[A-Z][a-z]+|[A-Z]{2,}|\d{1,4}[A-Z]?)"

@@ -6,12 +6,14 @@ import re
 import threading
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import hyperscan
 import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
+from postwarden.engine.detect.patterncache import compiled_database
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -146,7 +148,8 @@ class DetectorSet:
     second) and share it: scanning keeps its per-thread scratch space to itself.
     """
 
-    def __init__(self, detectors: Sequence[Detector]) -> None:
+    def __init__(self, detectors: Sequence[Detector], *, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where the compiled database is kept between processes (none: not)."""
         self.detectors = tuple(detectors)
         ids = [d.id for d in self.detectors]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -192,10 +195,7 @@ class DetectorSet:
         ]
         self._db: hyperscan.Database | None = None
         if expressions:
-            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(
-                expressions=expressions, ids=list(range(len(expressions))), flags=flags
-            )
+            self._db = compiled_database(expressions, flags, cache_dir=cache_dir)
         self._local = threading.local()
 
     @property

@@ -162,7 +162,7 @@ _PLACE_WORDS = re.compile(  # used with match(), so anchored
 
 
 def _alt(words: tuple[str, ...]) -> str:
-    return "(?:" + "|".join(sorted(set(words), key=len, reverse=True)) + ")"
+    return "(?:" + "|".join(sorted(set(words), key=lambda w: (-len(w), w))) + ")"
 
 
 _SU = _alt(tuple(s.upper() for s in SURNAMES))

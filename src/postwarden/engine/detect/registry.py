@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TypeVar
 
 from postwarden.engine.detect.base import Detector
 from postwarden.engine.detect.detectorset import DetectorSet
+from postwarden.engine.detect.patterncache import user_cache_dir
 
 __all__ = ["ENTRY_POINT_GROUP", "DetectorRegistry", "DuplicateDetectorError", "registry"]
 
@@ -45,13 +47,16 @@ class DetectorRegistry:
     def ids(self) -> tuple[str, ...]:
         return tuple(self._classes)
 
-    def build(self, ids: tuple[str, ...] | None = None) -> DetectorSet:
-        """A new `DetectorSet` of the registered detectors (or only ``ids``, in that order)."""
+    def build(
+        self, ids: tuple[str, ...] | None = None, *, cache_dir: Path | None = None
+    ) -> DetectorSet:
+        """A new `DetectorSet` of the registered detectors (or only ``ids``, in that order);
+        ``cache_dir`` keeps its compiled database between processes."""
         chosen = self.ids if ids is None else ids
         unknown = [i for i in chosen if i not in self._classes]
         if unknown:
             raise KeyError(f"unknown detector id(s): {', '.join(unknown)}")
-        return DetectorSet([self._classes[i]() for i in chosen])
+        return DetectorSet([self._classes[i]() for i in chosen], cache_dir=cache_dir)
 
     def load_plugins(self) -> None:
         """Import the modules named by ``postwarden.detectors`` entry points, once.
@@ -65,11 +70,12 @@ class DetectorRegistry:
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             entry_point.load()
 
-    def detector_set(self) -> DetectorSet:
-        """The shared `DetectorSet` of every registered detector, built on first use."""
+    def detector_set(self, cache_dir: Path | None = None) -> DetectorSet:
+        """The shared `DetectorSet` of every registered detector, built on first use (its
+        compiled database kept in ``cache_dir``, default the user's cache dir)."""
         self.load_plugins()
         if self._built is None:
-            self._built = self.build()
+            self._built = self.build(cache_dir=cache_dir or user_cache_dir())
         return self._built
 
 

@@ -28,6 +28,7 @@ from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.rtf import rtf_text
 from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
 from postwarden.engine.extract.text import decode
+from postwarden.engine.extract.transfer import refuse_text_over_budget
 from postwarden.engine.extract.walker import place
 from postwarden.headers import decode as decode_header
 from postwarden.headers import header_values
@@ -170,6 +171,7 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     if part.is_multipart():
         _walk_multipart(part, ctype, where, depth, walker, number)
         return
+    refuse_text_over_budget(part, walker.budget)  # stops decoding a body at the text limit
     payload, broken = _payload(part)
     for defect in broken:
         walker.defects.append(f"{where.of('part ' + label)}: {type(defect).__name__}")

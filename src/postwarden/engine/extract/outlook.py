@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import extract_msg
-from extract_msg.enums import AttachmentType
-
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.text import decode
@@ -37,7 +34,7 @@ def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
         name = str(attachment.longFilename or attachment.shortFilename or f"attachment {number}")
         inner = f"{where}/{place(name)}"
         kind = attachment.type
-        if kind == AttachmentType.MSG:
+        if kind == _attachment_types().MSG:
             walker.attachments.append(Attachment(name, "application/vnd.ms-outlook", 0))
             _walk(attachment.data, inner, depth + 1, walker)
         elif isinstance(attachment.data, bytes):
@@ -49,12 +46,20 @@ def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
             walker.uninspectable(inner, f"unsupported outlook attachment ({kind.name.lower()})")
 
 
+def _attachment_types() -> Any:
+    from extract_msg.enums import AttachmentType  # loaded with extract_msg, see extract()
+
+    return AttachmentType
+
+
 class MsgExtractor:
     """``.msg`` files: ``mail.msg/headers``, ``mail.msg/body``, ``mail.msg/<attachment>``."""
 
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
+        import extract_msg  # imported here: half of a command line's start-up otherwise
+
         msg = extract_msg.openMsg(data, delayAttachments=False)
         try:
             _walk(msg, where, depth, walker)

@@ -1,0 +1,117 @@
+"""The command line imports a command's code only when that command runs: ``postwarden --help``
+and ``import postwarden.cli`` load neither the engine, nor the database, nor the web stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from postwarden.cli import COMMANDS, LazyCommands, LazyGroup, app, load_command
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+# What a command needs and ``--help`` does not: the web stack, the database, password hashing,
+# the pattern engine, PDF and font code, the office/PDF/Outlook extractors, the SMTP server.
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "alembic",
+    "sqlalchemy",
+    "argon2",
+    "hyperscan",
+    "numpy",
+    "fpdf",
+    "fontTools",
+    "python_calamine",
+    "pypdfium2",
+    "extract_msg",
+    "aiosmtpd",
+    "pydantic",
+    "postwarden.engine",
+    "postwarden.store",
+    "postwarden.console",
+    "postwarden.transports",
+    "postwarden.inspection",
+)
+
+_PROBE = """
+import json, runpy, sys
+{run}
+heavy = {heavy!r}
+found = {{m for m in sys.modules for h in heavy if m == h or m.startswith(h + ".")}}
+print(json.dumps(sorted(found)))
+"""
+
+
+def _loaded_after(run: str) -> list[str]:
+    code = _PROBE.format(run=run, heavy=HEAVY)
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    out = done.stdout.splitlines()
+    loaded: list[str] = json.loads(out[-1])
+    if "--help" in run:
+        assert "Usage:" in done.stdout
+        for name in COMMANDS:
+            assert f" {name} " in done.stdout, name
+    return loaded
+
+
+def test_importing_the_cli_loads_nothing_heavy() -> None:
+    assert _loaded_after("import postwarden.cli") == []
+
+
+def test_help_in_a_fresh_process_loads_nothing_heavy() -> None:
+    run = (
+        "sys.argv = ['postwarden', '--help']\n"
+        "from postwarden.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    assert _loaded_after(run) == []
+
+
+def _root_help(group: typer.core.TyperGroup, capsys: pytest.CaptureFixture[str]) -> str:
+    group.main(["--help"], prog_name="postwarden", standalone_mode=False)
+    return capsys.readouterr().out
+
+
+def test_root_help_lists_what_the_loaded_commands_say(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summaries in COMMANDS are the commands' own first help paragraphs: the listing
+    ``--help`` prints without importing equals the one printed with every command loaded."""
+    monkeypatch.setenv("COLUMNS", "200")
+    lazy = typer.main.get_command(app)
+    assert isinstance(lazy, LazyGroup)
+    listed = _root_help(lazy, capsys)
+    eager = typer.main.get_command(app)
+    assert isinstance(eager, LazyGroup)
+    for name in COMMANDS:
+        eager.commands[name] = load_command(name)  # loaded, not summarised
+    assert _root_help(eager, capsys) == listed
+    assert "Inspect a message and print the verdict" in listed
+
+
+def test_a_command_is_loaded_when_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, LazyGroup)
+    assert isinstance(group.commands, LazyCommands)
+    assert not group.commands.loaded
+    group.main(["check", "--help"], prog_name="postwarden", standalone_mode=False)
+    assert "--json" in capsys.readouterr().out
+    assert list(group.commands.loaded) == ["check"]
+
+
+def test_a_mistyped_command_is_told_the_near_one(capsys: pytest.CaptureFixture[str]) -> None:
+    group = typer.main.get_command(app)
+    with pytest.raises(Exception, match="Did you mean 'check'"):
+        group.main(["chek"], prog_name="postwarden", standalone_mode=False)
