@@ -193,7 +193,9 @@ def wrap_zip(rng: random.Random, data: bytes) -> bytes:
     buf = io.BytesIO()
     method = rng.choice([zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
     with zipfile.ZipFile(buf, "w", method) as archive:
-        archive.writestr("mail.eml", data)
+        # A fixed date: writestr(name) stamps the current time, and a mutant is rebuilt from
+        # its seed and index alone.
+        archive.writestr(zipfile.ZipInfo("mail.eml", date_time=(2026, 1, 1, 0, 0, 0)), data)
     encoded = base64.encodebytes(buf.getvalue()).replace(b"\n", b"\r\n")
     b = _boundary(rng)
     return b"".join(
