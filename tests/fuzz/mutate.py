@@ -195,7 +195,9 @@ def wrap_zip(rng: random.Random, data: bytes) -> bytes:
     with zipfile.ZipFile(buf, "w", method) as archive:
         # A fixed date: writestr(name) stamps the current time, and a mutant is rebuilt from
         # its seed and index alone.
-        archive.writestr(zipfile.ZipInfo("mail.eml", date_time=(2026, 1, 1, 0, 0, 0)), data)
+        member = zipfile.ZipInfo("mail.eml", date_time=(2026, 1, 1, 0, 0, 0))
+        member.compress_type = method
+        archive.writestr(member, data)
     encoded = base64.encodebytes(buf.getvalue()).replace(b"\n", b"\r\n")
     b = _boundary(rng)
     return b"".join(
