@@ -15,6 +15,7 @@ from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.console import create_console
 from postwarden.outbound import Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
+from postwarden.transports.admission import ByteGate
 from postwarden.transports.http import create_api
 from postwarden.transports.milter import MilterService, run_milter
 from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler
@@ -86,7 +87,13 @@ def milter(
     settings = state(ctx).settings()
     _logging()
     gateway = _gateway(settings, outbound_from(settings))
-    service = MilterService(gateway, timeout=timeout, max_bytes=max_message_bytes)
+    service = MilterService(
+        gateway,
+        timeout=timeout,
+        max_bytes=max_message_bytes,
+        memory_bytes=settings.access.spool_bytes,
+        gate=ByteGate(settings.access.inspection_memory_bytes),
+    )
     try:
         run_milter(service, listen)
     except Exception as exc:  # libmilter reports a socket it cannot open as milter.error
@@ -115,7 +122,10 @@ def relay(
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [listen])
     gateway = _gateway(settings, outbound)
-    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
+    gate = ByteGate(settings.access.inspection_memory_bytes)
+    handler = RelayHandler(
+        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    )
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes))
     except OSError as exc:
@@ -148,9 +158,17 @@ def serve_cmd(
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [smtp, http])
     gateway = _gateway(settings, outbound)
-    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
+    # One memory gate for the process: the relay and the API take turns in one budget.
+    gate = ByteGate(settings.access.inspection_memory_bytes)
+    handler = RelayHandler(
+        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    )
     api = create_api(
-        settings, gateway.inspector, max_body_bytes=max_message_bytes, engine=gateway.engine
+        settings,
+        gateway.inspector,
+        max_body_bytes=max_message_bytes,
+        engine=gateway.engine,
+        gate=gate,
     )
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first
     try:
