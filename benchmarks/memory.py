@@ -15,7 +15,8 @@ past ``access.spool_bytes`` wait on disk and an inspection is charged 8 x its me
 at the process-wide gate (``postwarden.transports.admission``) that the relay and the API
 share, so 60 MB messages are inspected one at a time under the default 512 MiB budget.  A
 register's memory-mapped index comes on top (shared by every process, see ``make bench
-BENCH=registers``).  ``POSTWARDEN_BENCH_SRC=/other/src`` measures another checkout.
+BENCH=registers``).  ``POSTWARDEN_BENCH_SRC=/other/src`` measures another checkout;
+``POSTWARDEN_BENCH_SCENARIO="relay"`` runs one scenario.
 
 To add a front end, write ``def _through_X(ports, raw) -> str`` that sends one message and
 returns its outcome, and add it to ``SCENARIOS``.
@@ -108,12 +109,15 @@ def _binary_message(n: int) -> bytes:
 
 
 def _through_api(ports: Ports, raw: bytes) -> str:
-    r = httpx.post(
-        f"http://127.0.0.1:{ports.http}/api/v1/check",
-        content=raw,
-        headers={"Authorization": f"Bearer {ports.token}", "Content-Type": "message/rfc822"},
-        timeout=600,
-    )
+    try:
+        r = httpx.post(
+            f"http://127.0.0.1:{ports.http}/api/v1/check",
+            content=raw,
+            headers={"Authorization": f"Bearer {ports.token}", "Content-Type": "message/rfc822"},
+            timeout=1800,
+        )
+    except httpx.TransportError as exc:  # the server went away
+        return type(exc).__name__
     return str(r.json().get("action")) if r.status_code == 200 else f"HTTP {r.status_code}"
 
 
@@ -128,7 +132,7 @@ def _through_relay(ports: Ports, raw: bytes) -> str:
             smtp.sendmail(f"alice@{ORG}", ["bob@partner.example"], raw)
     except smtplib.SMTPResponseException as exc:
         return f"SMTP {exc.smtp_code}"
-    except smtplib.SMTPException as exc:
+    except (smtplib.SMTPException, OSError) as exc:  # OSError: the server went away
         return type(exc).__name__
     return "SMTP 250"
 
@@ -204,7 +208,10 @@ def _run(name: str, front_ends: list[tuple[Send, Warm]], messages: list[bytes]) 
             def sample() -> None:
                 nonlocal peak
                 while not done.is_set():
-                    peak = max(peak, watched.memory_info().rss)
+                    try:
+                        peak = max(peak, watched.memory_info().rss)
+                    except psutil.NoSuchProcess:
+                        return
                     time.sleep(0.005)
 
             sampler = threading.Thread(target=sample)
@@ -216,6 +223,8 @@ def _run(name: str, front_ends: list[tuple[Send, Warm]], messages: list[bytes]) 
             seconds = time.monotonic() - started
             done.set()
             sampler.join()
+            if proc.poll() is not None:
+                outcomes.append(f"serve exited with {proc.returncode}")
         finally:
             proc.terminate()
             proc.wait(60)
@@ -234,7 +243,10 @@ def main() -> None:
         f"{budget / MB:.0f} MiB + {FIXED_MEMORY_BYTES / MB:.0f} MiB)"
     )
     messages = [(_text_message if n % 2 else _binary_message)(n) for n in range(CLIENTS)]
+    only = os.environ.get("POSTWARDEN_BENCH_SCENARIO")  # e.g. "relay + HTTP API"
     for name, front_ends in SCENARIOS:
+        if only and name != only:
+            continue
         r = _run(name, front_ends, messages)
         verdict = "under" if r.peak <= ceiling else "OVER"
         print(
