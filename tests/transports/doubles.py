@@ -22,7 +22,6 @@ from postwarden.model import Envelope as MailEnvelope
 from postwarden.outbound import Outbound, SmtpOutbound
 from postwarden.settings import Settings
 from postwarden.transports.relay import RelayHandler, start_relay
-from postwarden.transports.relay_access import ConnectionSlots
 from postwarden.transports.server_tls import ServerTls
 
 _ACTION = re.compile(rb"^X-Test-Action: *(\w+)", re.MULTILINE | re.IGNORECASE)
@@ -121,7 +120,7 @@ class LiveRelay:
     ) -> None:
         self.handler = handler
         self.port = free_port()
-        self.slots = ConnectionSlots()
+        self.slots = handler.rules.connection_counter()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import asyncio
+import smtplib
 import threading
 import time
 
+import Milter
 import pytest
+from tests.transports.doubles import LiveRelay, ScriptedInspector, Sink, make_gateway, message
+from tests.transports.test_milter import ORIGINAL, FakeCtx, feed
 
-from postwarden.transports.admission import ByteGate, ConnectionCounter, inspection_cost
+from postwarden.outbound import MemoryOutbound
+from postwarden.settings import Access, Settings
+from postwarden.transports.admission import (
+    ByteGate,
+    ConnectionCounter,
+    inspection_cost,
+    memory_ceiling,
+)
+from postwarden.transports.milter import MilterService, PostwardenMilter
+from postwarden.transports.relay import RelayHandler
 
 
 def test_gate_admits_up_to_its_capacity_then_in_arrival_order() -> None:
@@ -102,3 +115,99 @@ def test_connection_counter_caps_per_client_and_in_total() -> None:
     assert counter.open("10.1.2.3")  # a proxy address has no per-client cap
     assert counter.total == 3
     assert counter.of("10.1.2.3") == 2
+
+
+def test_connection_counter_says_which_cap_refused() -> None:
+    counter = ConnectionCounter(max_total=2, max_per_client=1)
+    assert counter.take("192.0.2.1") is None
+    assert counter.take("192.0.2.1") == "too many connections from your address"
+    assert counter.take("192.0.2.2") is None
+    assert counter.take("192.0.2.3") == "too many connections"
+    assert counter.total == 2
+
+
+def test_the_memory_ceiling_is_the_inspection_budget_plus_a_fixed_overhead() -> None:
+    assert memory_ceiling(Access().inspection_memory_bytes) == 1024 * 1024 * 1024
+
+
+def test_relay_message_waits_for_the_gate_then_tempfails_unseen(
+    settings: Settings, inspector: ScriptedInspector, sink: Sink
+) -> None:
+    gate = ByteGate(inspection_cost(1024 * 1024))
+    handler = RelayHandler(
+        make_gateway(settings, sink.outbound, inspector),
+        sink.outbound,
+        timeout=0.5,
+        admit=gate.admit_message,
+    )
+    relay = LiveRelay(handler)
+
+    def send(marker: str) -> dict[str, tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as smtp:
+            return smtp.sendmail(
+                "alice@demo.gov.hk", ["bob@partner.example"], message(marker=marker)
+            )
+
+    try:
+        held = gate.acquire_blocking(gate.capacity)  # another inspection has the whole budget
+        assert held is not None
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send("waited")
+        assert refused.value.smtp_code == 451
+        assert inspector.seen == []
+        assert sink.messages(b"waited") == []
+        gate.release(held)
+        assert send("admitted") == {}
+        assert len(sink.messages(b"admitted")) == 1
+        assert gate.in_use == 0
+    finally:
+        relay.stop()
+
+
+def test_milter_message_waits_for_the_gate_then_tempfails_unseen(
+    settings: Settings, inspector: ScriptedInspector
+) -> None:
+    gate = ByteGate(inspection_cost(1024 * 1024))
+    service = MilterService(
+        make_gateway(settings, MemoryOutbound(), inspector), timeout=0.3, gate=gate
+    )
+    milter = PostwardenMilter(service)
+    ctx = FakeCtx()
+    milter._setctx(ctx)
+    raw = ORIGINAL.replace(b"ACTION", b"deliver")
+    try:
+        held = gate.acquire_blocking(gate.capacity)
+        assert held is not None
+        started = time.monotonic()
+        assert feed(milter, raw, leadspc=True) == Milter.TEMPFAIL
+        assert time.monotonic() - started < 2
+        assert inspector.seen == []  # never accepted unseen, never read back from its spool
+        assert ctx.replies == [("451", "4.3.0", ctx.replies[0][2])]
+        gate.release(held)
+        assert feed(milter, raw, leadspc=True) == Milter.ACCEPT
+        assert [seen for seen, _ in inspector.seen] == [raw]
+        assert gate.in_use == 0
+    finally:
+        service.shutdown()
+
+
+def test_milter_holds_the_gate_until_an_overdue_inspection_ends(
+    settings: Settings, inspector: ScriptedInspector
+) -> None:
+    gate = ByteGate(inspection_cost(1024 * 1024))
+    service = MilterService(
+        make_gateway(settings, MemoryOutbound(), inspector), timeout=0.3, gate=gate
+    )
+    milter = PostwardenMilter(service)
+    milter._setctx(FakeCtx())
+    slow = ORIGINAL.replace(b"ACTION", b"deliver\r\nX-Test-Sleep: 1")
+    try:
+        assert feed(milter, slow, leadspc=True) == Milter.TEMPFAIL
+        # The inspection runs on past our deadline: its memory is still in use.
+        assert gate.in_use == inspection_cost(len(slow))
+        deadline = time.monotonic() + 5
+        while gate.in_use and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gate.in_use == 0
+    finally:
+        service.shutdown()

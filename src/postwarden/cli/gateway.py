@@ -26,6 +26,7 @@ from postwarden.cli.tls_options import (
 from postwarden.console import create_console
 from postwarden.outbound import NextHopTls, Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
+from postwarden.transports.admission import ByteGate
 from postwarden.transports.http import create_api
 from postwarden.transports.milter import MilterService, run_milter
 from postwarden.transports.relay import DEFAULT_SIZE_LIMIT, RelayHandler
@@ -114,7 +115,13 @@ def milter(
     _logging()
     gateway = _gateway(settings, outbound_from(settings, tls=hop_tls))
     stop_metrics = _serve_metrics(gateway, metrics_at, "milter")
-    service = MilterService(gateway, timeout=timeout, max_bytes=max_message_bytes)
+    service = MilterService(
+        gateway,
+        timeout=timeout,
+        max_bytes=max_message_bytes,
+        memory_bytes=settings.access.spool_bytes,
+        gate=ByteGate(settings.access.inspection_memory_bytes),
+    )
     try:
         run_milter(service, listen)
     except Exception as exc:  # libmilter reports a socket it cannot open as milter.error
@@ -155,7 +162,10 @@ def relay(
     outbound = _outbound(settings, next_hop, outbox, [listen], hop_tls)
     gateway = _gateway(settings, outbound)
     stop_metrics = _serve_metrics(gateway, metrics_at, "relay")
-    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
+    gate = ByteGate(settings.access.inspection_memory_bytes)
+    handler = RelayHandler(
+        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    )
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes, tls=tls))
     except OSError as exc:
@@ -197,7 +207,11 @@ def serve_cmd(
     _logging()
     outbound = _outbound(settings, next_hop, outbox, [smtp, http], hop_tls)
     gateway = _gateway(settings, outbound)
-    handler = RelayHandler(gateway, outbound, timeout=timeout, access=access)
+    # One memory gate for the process: the relay and the API take turns in one budget.
+    gate = ByteGate(settings.access.inspection_memory_bytes)
+    handler = RelayHandler(
+        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    )
     from postwarden import metrics  # here: only a server pays for prometheus_client
 
     scrape = metrics.install(gateway, "relay")
@@ -207,6 +221,7 @@ def serve_cmd(
         max_body_bytes=max_message_bytes,
         engine=gateway.engine,
         events=gateway.events,
+        gate=gate,
     )
     api.add_route("/metrics", metrics.metrics_endpoint(scrape))
     api.mount("/", create_console(settings, gateway))  # after the API routes: they match first

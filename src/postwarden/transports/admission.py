@@ -1,7 +1,8 @@
 """What one process lets in at once: message bytes under inspection, connections per client.
 
-Both are shared by every front end of a process (the HTTP API now, the relay and the milter
-later), so they work from event-loop tasks and from threads alike.
+One :class:`ByteGate` is shared by every front end of a process (``serve``: the relay and the
+HTTP API; ``relay``; ``milter``), so it works from event-loop tasks and from threads alike.
+A :class:`ConnectionCounter` counts the connections of one listener (the relay's, the API's).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import ipaddress
 import threading
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 __all__ = [
+    "FIXED_MEMORY_BYTES",
     "INSPECTION_BYTES_PER_MESSAGE_BYTE",
     "ByteGate",
     "ConnectionCounter",
     "inspection_cost",
+    "memory_ceiling",
 ]
 
 INSPECTION_BYTES_PER_MESSAGE_BYTE = 8
@@ -26,9 +29,23 @@ INSPECTION_BYTES_PER_MESSAGE_BYTE = 8
 message costs ~460 MiB while the engine parses, decodes and scans it, text or binary."""
 
 
+FIXED_MEMORY_BYTES = 512 * 1024 * 1024
+"""What a front-end process needs besides its inspections: the interpreter, the loaded engine
+and detectors (~170 MiB measured for ``serve``), the transports' buffers (bodies past
+``access.spool_bytes`` wait on disk) and the copies a front end holds around one inspection
+(the relay's message and its marked copy for the next hop)."""
+
+
 def inspection_cost(size: int) -> int:
     """The memory an inspection of a ``size``-byte message is charged at the gate."""
     return max(size, 1) * INSPECTION_BYTES_PER_MESSAGE_BYTE
+
+
+def memory_ceiling(inspection_memory_bytes: int) -> int:
+    """The documented peak resident set of one front-end process (docs/security.md):
+    its inspection budget (``access.inspection_memory_bytes``) plus :data:`FIXED_MEMORY_BYTES`.
+    ``make bench BENCH=memory`` measures it."""
+    return inspection_memory_bytes + FIXED_MEMORY_BYTES
 
 
 @dataclass(slots=True)
@@ -146,6 +163,11 @@ class ByteGate:
         finally:
             self.release(taken)
 
+    def admit_message(self, size: int) -> AbstractAsyncContextManager[int]:
+        """:meth:`admit` charged :func:`inspection_cost` of a ``size``-byte message: the
+        relay's ``admit`` seam."""
+        return self.admit(inspection_cost(size))
+
     @contextmanager
     def admit_blocking(self, amount: int, timeout: float | None = None) -> Iterator[int | None]:
         """Yields what was taken, or None (nothing held) when ``timeout`` passed first."""
@@ -192,14 +214,19 @@ class ConnectionCounter:
 
     def open(self, client: str) -> bool:
         """Count a new connection from ``client``; False (nothing counted) past a cap."""
+        return self.take(client) is None
+
+    def take(self, client: str) -> str | None:
+        """Count a new connection from ``client``, or say why it is one too many (then
+        nothing is counted)."""
         with self._lock:
             if self._total >= self.max_total:
-                return False
+                return "too many connections"
             if self._open[client] >= self.max_per_client and not self._exempt(client):
-                return False
+                return "too many connections from your address"
             self._open[client] += 1
             self._total += 1
-            return True
+            return None
 
     def close(self, client: str) -> None:
         with self._lock:

@@ -24,6 +24,8 @@ import Milter
 
 from postwarden.act import Gateway, Outcome
 from postwarden.model import Envelope
+from postwarden.settings import Access
+from postwarden.transports.admission import ByteGate, inspection_cost
 from postwarden.transports.failure import describe_failure
 from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply
 from postwarden.transports.spool import MessageSpool, MessageTooLarge
@@ -102,7 +104,11 @@ class MilterService:
     """Seconds before we tempfail; must stay under Postfix's milter_content_timeout (300 s)."""
     max_bytes: int = 64 * 1024 * 1024
     memory_bytes: int = 1024 * 1024
+    """A message past this size is collected in a temp file (``access.spool_bytes``)."""
     workers: int = 16
+    gate: ByteGate = field(default_factory=lambda: ByteGate(Access().inspection_memory_bytes))
+    """The process's memory gate (``access.inspection_memory_bytes``); each message is
+    charged :func:`inspection_cost` of its size before it is read back and inspected."""
     _pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,10 +118,38 @@ class MilterService:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="postwarden-milter")
 
     def decide(self, raw: bytes, envelope: Envelope, queue_id: str) -> MilterReply:
+        return self._decide(lambda: raw, len(raw), envelope, queue_id)
+
+    def decide_spooled(self, spool: MessageSpool, envelope: Envelope, queue_id: str) -> MilterReply:
+        """:meth:`decide` for a collected message, read from its spool only once the gate
+        admitted it: messages waiting their turn stay on disk."""
+        return self._decide(spool.getvalue, spool.size, envelope, queue_id)
+
+    def _decide(
+        self, read: Callable[[], bytes], size: int, envelope: Envelope, queue_id: str
+    ) -> MilterReply:
         started = time.monotonic()
+        # The process's memory gate, shared with every other connection's thread: a message
+        # that gets no turn within the deadline is tempfailed, never accepted unseen.
+        taken = self.gate.acquire_blocking(inspection_cost(size), self.timeout)
+        if taken is None:
+            log.error(
+                "queue %s: no inspection memory free within %.0f s: tempfail",
+                queue_id,
+                self.timeout,
+            )
+            return TempFail()
         try:
-            future = self._pool.submit(self.gateway.process, raw, envelope, queue_id=queue_id)
-            outcome = future.result(timeout=self.timeout)
+            future = self._pool.submit(self.gateway.process, read(), envelope, queue_id=queue_id)
+        except Exception as exc:
+            self.gate.release(taken)
+            log.error("queue %s: tempfail after %s", queue_id, describe_failure(exc))
+            return TempFail()
+        # Given back when the inspection ends, also one that outlives our deadline.
+        future.add_done_callback(lambda _done: self.gate.release(taken))
+        try:
+            remaining = max(0.0, self.timeout - (time.monotonic() - started))
+            outcome = future.result(timeout=remaining)
             reply = milter_reply(outcome)
         except FutureTimeout:
             log.error("queue %s: no verdict within %.0f s: tempfail", queue_id, self.timeout)
@@ -324,10 +358,11 @@ class PostwardenMilter(Milter.Base):  # type: ignore[misc] # pymilter is untyped
         queue_id = str(self.getsymval("i") or "-")
         if self.too_large:
             return self._apply(RejectWithCode(TOO_LARGE))
-        raw = self.spool.getvalue() if self.spool is not None else b""
         envelope = Envelope(sender=self.sender, recipients=tuple(self.recipients))
         try:
-            return self._apply(self.service.decide(raw, envelope, queue_id))
+            if self.spool is None:
+                return self._apply(self.service.decide(b"", envelope, queue_id))
+            return self._apply(self.service.decide_spooled(self.spool, envelope, queue_id))
         finally:
             self._reset()
 

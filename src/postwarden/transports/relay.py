@@ -26,13 +26,9 @@ from aiosmtpd.smtp import Session as SmtpSession
 from postwarden.act import Gateway, Outcome
 from postwarden.model import Envelope
 from postwarden.outbound import Outbound, OutboundError
+from postwarden.transports.admission import ByteGate, ConnectionCounter
 from postwarden.transports.failure import describe_failure
-from postwarden.transports.relay_access import (
-    ConnectionSlots,
-    RelayAccess,
-    SmtpLogin,
-    owns_address,
-)
+from postwarden.transports.relay_access import RelayAccess, SmtpLogin, owns_address
 from postwarden.transports.relay_server import RelayServer, SpooledEnvelope, peer_host
 from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply, reply_text
 from postwarden.transports.server_tls import ServerTls
@@ -104,8 +100,9 @@ class RelayHandler:
     """Client networks, senders, recipient cap, deadlines; default: the gateway's settings."""
     admit: Callable[[int], AbstractAsyncContextManager[object]] | None = None
     """Entered with the message size around reading, inspecting and forwarding it: the
-    process's memory gate, so concurrent large messages wait their turn (within
-    ``timeout``, then 451) instead of all being inspected at once."""
+    process's memory gate (``ByteGate.admit_message``), so concurrent large messages wait
+    their turn on disk (within ``timeout``, then 451) instead of all being inspected at once;
+    default: a gate of the settings' ``access.inspection_memory_bytes``."""
     active: int = 0
     """Transactions between end of DATA and our reply."""
     _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
@@ -122,6 +119,10 @@ class RelayHandler:
     def __post_init__(self) -> None:
         self._idle.set()
         self.rules = self.access or RelayAccess.from_settings(self.gateway.settings)
+        if self.admit is None:
+            self.admit = ByteGate(
+                self.gateway.settings.access.inspection_memory_bytes
+            ).admit_message
         if self.rules.auth:
             self._auth = SmtpAuthenticator(self.gateway)
 
@@ -285,6 +286,7 @@ class RelayHandler:
         if outcome.disposition != "deliver":
             raise ValueError(f"unknown disposition {outcome.disposition!r}")
         marked = with_header(raw, VERDICT_HEADER, outcome.verdict.action.label)
+        del raw  # one copy of a large message is enough while it is forwarded
         try:
             await self._run(partial(self.outbound.send, marked, env.sender, env.recipients))
         except OutboundError as exc:
@@ -321,7 +323,7 @@ def relay_smtp(
     *,
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
-    slots: ConnectionSlots | None = None,
+    slots: ConnectionCounter | None = None,
     tls: ServerTls | None = None,
 ) -> SMTP:
     """One protocol instance for one client connection; ``slots`` counts the listener's
@@ -333,7 +335,7 @@ def relay_smtp(
     return RelayServer(
         handler,
         access=handler.rules,
-        slots=slots if slots is not None else ConnectionSlots(),
+        slots=slots if slots is not None else handler.rules.connection_counter(),
         hostname=hostname,
         data_size_limit=size_limit,
         auth_require_tls=not handler.rules.auth,
@@ -349,12 +351,12 @@ async def start_relay(
     *,
     hostname: str | None = None,
     size_limit: int = DEFAULT_SIZE_LIMIT,
-    slots: ConnectionSlots | None = None,
+    slots: ConnectionCounter | None = None,
     tls: ServerTls | None = None,
 ) -> asyncio.Server:
     """Listen on ``host:port`` in the running loop; ``slots`` counts its connections."""
     loop = asyncio.get_running_loop()
-    slots = slots if slots is not None else ConnectionSlots()
+    slots = slots if slots is not None else handler.rules.connection_counter()
     return await loop.create_server(
         lambda: relay_smtp(handler, hostname=hostname, size_limit=size_limit, slots=slots, tls=tls),
         host,

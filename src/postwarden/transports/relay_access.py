@@ -8,17 +8,16 @@ command, DATA and session, and caps on connections overall and per client addres
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from postwarden.settings import Access, Settings
+from postwarden.transports.admission import ConnectionCounter
 from postwarden.transports.smtp_path import Mailbox
 
 __all__ = [
     "LOOPBACK",
     "ClientNetworks",
-    "ConnectionSlots",
     "RelayAccess",
     "SmtpLogin",
     "owns_address",
@@ -134,6 +133,10 @@ class RelayAccess:
             auth=auth,
         )
 
+    def connection_counter(self) -> ConnectionCounter:
+        """A counter for one listener's connections under this access's caps."""
+        return ConnectionCounter(self.max_connections, self.max_connections_per_client)
+
     def in_org(self, sender: Mailbox) -> bool:
         """The sender's domain is one of the organisation's domains or a subdomain of one
         (as the engine counts a recipient internal)."""
@@ -146,27 +149,3 @@ class RelayAccess:
         if not self.auth:
             return False
         return LOOPBACK.allows(host) or (tls and self.networks.allows(host))
-
-
-@dataclass(slots=True)
-class ConnectionSlots:
-    """Open connections of one listener, overall and per client address."""
-
-    total: int = 0
-    per_client: Counter[str] = field(default_factory=Counter)
-
-    def take(self, host: str, access: RelayAccess) -> str | None:
-        """Count a new connection, or say why it is one too many (then nothing is counted)."""
-        if self.total >= access.max_connections:
-            return "too many connections"
-        if self.per_client[host] >= access.max_connections_per_client:
-            return "too many connections from your address"
-        self.total += 1
-        self.per_client[host] += 1
-        return None
-
-    def give_back(self, host: str) -> None:
-        self.total -= 1
-        self.per_client[host] -= 1
-        if self.per_client[host] <= 0:
-            del self.per_client[host]

@@ -18,7 +18,8 @@ from typing import IO, Any, AnyStr
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
-from postwarden.transports.relay_access import ConnectionSlots, RelayAccess
+from postwarden.transports.admission import ConnectionCounter
+from postwarden.transports.relay_access import RelayAccess
 from postwarden.transports.smtp_path import PathError, split_path
 
 __all__ = ["RelayServer", "SpooledEnvelope", "peer_host"]
@@ -60,7 +61,7 @@ class RelayServer(SMTP):
     """One client connection of the relay."""
 
     def __init__(
-        self, handler: Any, *, access: RelayAccess, slots: ConnectionSlots, **kwargs: Any
+        self, handler: Any, *, access: RelayAccess, slots: ConnectionCounter, **kwargs: Any
     ) -> None:
         # aiosmtpd's timer only backs ours up: it restarts on each command and would also run
         # while we inspect a message (it does not know a reply is pending).
@@ -86,7 +87,7 @@ class RelayServer(SMTP):
         if not first:
             return  # STARTTLS re-enters here; the gate and the deadlines are already set
         self._host = peer_host(transport.get_extra_info("peername"))
-        why = self.slots.take(self._host, self.access)
+        why = self.slots.take(self._host)
         if why is not None:
             log.warning("relay: refused %s: %s", self._host, why)
             self._refusal = f"421 4.7.0 {self.hostname} Error: {why}, try again later"
@@ -111,7 +112,7 @@ class RelayServer(SMTP):
                 timer.cancel()
         if self._counted:
             self._counted = False
-            self.slots.give_back(self._host)
+            self.slots.close(self._host)
         envelope = self.envelope
         if isinstance(envelope, SpooledEnvelope):
             envelope.close()
