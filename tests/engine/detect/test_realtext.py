@@ -14,16 +14,17 @@ from benchmarks.realtext import DATA, check_mails, evaluate, labels
 from postwarden.engine.detect import default_detectors
 from postwarden.model import TextUnit
 
-# (precision, recall) each detector must reach on the labelled set.  HKID and addresses have
-# no positives in public text (SOURCE.md, "What is missing"): for them only precision counts,
-# and with no labels any finding is a false one.
+# (precision, recall) each detector must reach on the labelled set (issue 11's acceptance
+# line).  HKID positives are the specimen and test numbers that public HK validator libraries
+# publish (real HKIDs are not published); addresses are those of public venues, offices and
+# bank branches in Government notices and data.gov.hk (SOURCE.md).
 TARGETS = {
     "phone": (0.95, 0.90),
     "name_zh": (0.95, 0.90),
     "name_en": (0.95, 0.90),
-    "hkid": (1.0, 1.0),
-    "address_en": (1.0, 1.0),
-    "address_zh": (1.0, 1.0),
+    "hkid": (0.95, 0.90),
+    "address_en": (0.95, 0.85),
+    "address_zh": (0.95, 0.85),
 }
 
 
@@ -31,7 +32,10 @@ def test_the_labelled_set_is_big_enough() -> None:
     count = Counter(label.detector for label in labels())
     assert count["name_zh"] >= 100
     assert count["name_en"] >= 90
-    assert count["phone"] >= 25
+    assert count["phone"] >= 40
+    assert count["hkid"] >= 20
+    assert count["address_en"] >= 30
+    assert count["address_zh"] >= 100
     for label in labels():
         text = (DATA / label.file).read_text(encoding="utf-8")
         assert text[label.start : label.end] == label.value
