@@ -112,6 +112,39 @@ EXAMPLES = [
 ]
 
 
+# Found on the labelled real text (tests/data/realtext/gov-*.txt, hk-bank-branch-*): each
+# failed on the code before the addresses and more phones were labelled.
+REAL_TEXT_CASES = [
+    # A URL earlier in a Chinese sentence (no spaces) does not make the fax number part of it.
+    (
+        "phone",
+        "如有一般查詢,亦可透過電子舉報表格(eform.one.gov.hk/form/bd0001/tc)、傳真(2537 4992)"
+        "通知屋宇署。",
+        ["2537 4992"],
+    ),
+    # A street with its number and a district; a possessive street name.
+    ("address_en", "71 Kai Tin Road, Lam Tin", ["71 Kai Tin Road, Lam Tin"]),
+    (
+        "address_en",
+        "LG/F, Wan Chai Market, 258 Queen\u2019s Road East, Wan Chai",
+        ["LG/F, Wan Chai Market, 258 Queen\u2019s Road East, Wan Chai"],
+    ),
+    # An estate and its district, no number: a place, not an address.
+    ("address_en", "Cheung Wah Estate, Fanling", []),
+    # A district is not a person.
+    ("name_en", "2 High Street, Sai Ying Pun", []),
+    # 道中/道西 before the number, a lettered second number, 合署 and 北座.
+    ("address_zh", "中環德輔道中24號3樓", ["中環德輔道中24號3樓"]),
+    ("address_zh", "土瓜灣譚公道34至34A號", ["土瓜灣譚公道34至34A號"]),
+    (
+        "address_zh",
+        "九龍油麻地海庭道十一號西九龍政府合署北座屋宇署總部地下",
+        ["九龍油麻地海庭道十一號西九龍政府合署北座屋宇署總部地下"],
+    ),
+    ("address_zh", "北區 - 粉嶺祥華邨祥華社區會堂", []),
+]
+
+
 # What was found before and must still be: the same shapes with what supports them.
 CONTROLS = [
     ("phone", "Tel: 9123 4567", ["9123 4567"]),
@@ -130,6 +163,11 @@ CONTROLS = [
 
 @pytest.mark.parametrize(("detector", "text", "expected"), EXAMPLES)
 def test_issue_examples(detector: str, text: str, expected: list[str]) -> None:
+    assert _found(text, detector) == expected
+
+
+@pytest.mark.parametrize(("detector", "text", "expected"), REAL_TEXT_CASES)
+def test_real_text_cases(detector: str, text: str, expected: list[str]) -> None:
     assert _found(text, detector) == expected
 
 
