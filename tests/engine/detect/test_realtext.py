@@ -14,16 +14,17 @@ from benchmarks.realtext import DATA, check_mails, evaluate, labels
 from postwarden.engine.detect import default_detectors
 from postwarden.model import TextUnit
 
-# (precision, recall) each detector must reach on the labelled set.  HKID and addresses have
-# no positives in public text (SOURCE.md, "What is missing"): for them only precision counts,
-# and with no labels any finding is a false one.
+# (precision, recall) each detector must reach on the labelled set (issue 11's acceptance
+# line).  HKID positives are the specimen and test numbers that public HK validator libraries
+# publish (real HKIDs are not published); addresses are those of public venues, offices and
+# bank branches in Government notices and data.gov.hk (SOURCE.md).
 TARGETS = {
     "phone": (0.95, 0.90),
     "name_zh": (0.95, 0.90),
     "name_en": (0.95, 0.90),
-    "hkid": (1.0, 1.0),
-    "address_en": (1.0, 1.0),
-    "address_zh": (1.0, 1.0),
+    "hkid": (0.95, 0.90),
+    "address_en": (0.95, 0.85),
+    "address_zh": (0.95, 0.85),
 }
 
 
@@ -31,7 +32,10 @@ def test_the_labelled_set_is_big_enough() -> None:
     count = Counter(label.detector for label in labels())
     assert count["name_zh"] >= 100
     assert count["name_en"] >= 90
-    assert count["phone"] >= 25
+    assert count["phone"] >= 40
+    assert count["hkid"] >= 20
+    assert count["address_en"] >= 30
+    assert count["address_zh"] >= 100
     for label in labels():
         text = (DATA / label.file).read_text(encoding="utf-8")
         assert text[label.start : label.end] == label.value
@@ -108,6 +112,39 @@ EXAMPLES = [
 ]
 
 
+# Found on the labelled real text (tests/data/realtext/gov-*.txt, hk-bank-branch-*): each
+# failed on the code before the addresses and more phones were labelled.
+REAL_TEXT_CASES = [
+    # A URL earlier in a Chinese sentence (no spaces) does not make the fax number part of it.
+    (
+        "phone",
+        "如有一般查詢,亦可透過電子舉報表格(eform.one.gov.hk/form/bd0001/tc)、傳真(2537 4992)"
+        "通知屋宇署。",
+        ["2537 4992"],
+    ),
+    # A street with its number and a district; a possessive street name.
+    ("address_en", "71 Kai Tin Road, Lam Tin", ["71 Kai Tin Road, Lam Tin"]),
+    (
+        "address_en",
+        "LG/F, Wan Chai Market, 258 Queen\u2019s Road East, Wan Chai",
+        ["LG/F, Wan Chai Market, 258 Queen\u2019s Road East, Wan Chai"],
+    ),
+    # An estate and its district, no number: a place, not an address.
+    ("address_en", "Cheung Wah Estate, Fanling", []),
+    # A district is not a person.
+    ("name_en", "2 High Street, Sai Ying Pun", []),
+    # 道中/道西 before the number, a lettered second number, 合署 and 北座.
+    ("address_zh", "中環德輔道中24號3樓", ["中環德輔道中24號3樓"]),
+    ("address_zh", "土瓜灣譚公道34至34A號", ["土瓜灣譚公道34至34A號"]),
+    (
+        "address_zh",
+        "九龍油麻地海庭道十一號西九龍政府合署北座屋宇署總部地下",
+        ["九龍油麻地海庭道十一號西九龍政府合署北座屋宇署總部地下"],
+    ),
+    ("address_zh", "北區 - 粉嶺祥華邨祥華社區會堂", []),
+]
+
+
 # What was found before and must still be: the same shapes with what supports them.
 CONTROLS = [
     ("phone", "Tel: 9123 4567", ["9123 4567"]),
@@ -126,6 +163,11 @@ CONTROLS = [
 
 @pytest.mark.parametrize(("detector", "text", "expected"), EXAMPLES)
 def test_issue_examples(detector: str, text: str, expected: list[str]) -> None:
+    assert _found(text, detector) == expected
+
+
+@pytest.mark.parametrize(("detector", "text", "expected"), REAL_TEXT_CASES)
+def test_real_text_cases(detector: str, text: str, expected: list[str]) -> None:
     assert _found(text, detector) == expected
 
 

@@ -94,14 +94,16 @@ _DISTRICT = (
     + "|".join(sorted({d for x in DISTRICTS for d in (x, x.upper())}, key=lambda d: (-len(d), d)))
     + ")"
 )
-_CAP = r"(?:[A-Z][a-z]+|[A-Z]{2,}|\d{1,4}[A-Z]?)"
+# A capitalised word, possessive too (Queen's Road East).
+_CAP = r"(?:[A-Z][a-z]+(?:['’]s)?|[A-Z]{2,}|\d{1,4}[A-Z]?)"
 _BUILDING = (
     "Building|Bldg|Mansion|Mansions|Court|Estate|Garden|Gardens|Centre|Center|Plaza|Tower|Towers"
     "|House|Villa|Villas|Terrace|Heights|Lodge|Apartments|Residence|Court|Industrial Building"
 )
 _STREET = "Road|Rd|Street|St|Avenue|Ave|Path|Lane|Drive|Crescent|Boulevard|Circuit|Highway|Square"
 _STREET_NUMBER = re.compile(
-    rf"\b\d{{1,4}}[A-Z]?(?:-\d{{1,4}}[A-Z]?)?,? (?:[A-Z][a-z]+ |[A-Z]{{2,}} ){{0,3}}(?:{_STREET})\b"
+    rf"\b\d{{1,4}}[A-Z]?(?:-\d{{1,4}}[A-Z]?)?,? (?:[A-Z][a-z]+(?:['’]s)? |[A-Z]{{2,}} ){{0,3}}"
+    rf"(?:{_STREET})\b"
 )
 
 
@@ -111,6 +113,17 @@ class AddressEnDetector(ClusterDetector):
 
     id = "address_en"
     specific_kinds = frozenset({"flat", "floor", "block"})
+
+    def _enough(self, kinds: set[str], text: str, start: int, end: int) -> bool:
+        # A street with its number is two parts, so "71 Kai Tin Road, Lam Tin" (a number,
+        # a street, a district) is an address as "Flat A, 12/F, Lam Tin" is (issue 11).
+        if super()._enough(kinds, text, start, end):
+            return True
+        return (
+            "street" in kinds
+            and len(kinds) + 1 >= self.min_kinds
+            and _STREET_NUMBER.search(text, start, end) is not None
+        )
 
     def _specific(self, text: str, start: int, end: int) -> bool:
         # A street number (2 Tim Mei Avenue): found here, on clusters only, since a pattern

@@ -104,21 +104,23 @@ class AddressZhDetector(ClusterDetector):
     double_kinds = frozenset({"street"})
     max_gap = 12
     patterns: ClassVar[tuple[Pattern, ...]] = (
-        Pattern("region", r"香港|九龍|新界"),
+        Pattern("region", r"香港|九[龍龙]|新界"),
         Pattern("district", "(?:" + "|".join(sorted(DISTRICTS, key=len, reverse=True)) + ")區?"),
         Pattern(
             "street",
-            rf"{_CJK}{{1,5}}(?:道|街|路|里|徑|坊)\s?{_NUM}\s?(?:[A-Za-z])?"
-            rf"(?:\s?[-至及]\s?{_NUM})?\s?號",
+            # 德輔道中24號, 皇后大道東258號, 譚公道34至34A號, 龍翔道8号
+            rf"{_CJK}{{1,5}}(?:道|街|路|里|徑|坊)[中東西南北]?\s?{_NUM}\s?(?:[A-Za-z])?"
+            rf"(?:\s?[-至及]\s?{_NUM}[A-Za-z]?)?\s?[號号]",
         ),
         Pattern(
-            "building", rf"{_CJK}{{1,6}}(?:大廈|大樓|中心|花園|廣場|商場|山莊|豪庭|苑|邨|閣|軒|村)"
+            "building",
+            rf"{_CJK}{{1,6}}(?:大廈|大樓|大厦|大楼|中心|花園|廣場|商場|山莊|豪庭|合署|苑|邨|閣|軒|村)",
         ),
         Pattern(
             "block",
-            rf"第?(?:{_ALNUM}{{1,3}}|[一二三四五六七八九十廿卅]{{1,4}})\s?座"
+            rf"第?(?:{_ALNUM}{{1,3}}|[一二三四五六七八九十廿卅]{{1,4}}|[東南西北])\s?座"
             rf"|{_NUM}\s?期",
         ),
-        Pattern("floor", rf"{_NUM}\s?樓|地下|地庫"),
+        Pattern("floor", rf"{_NUM}\s?[樓楼]|地下|地庫"),
         Pattern("room", rf"{_ALNUM}{{1,4}}\s?(?:室|號舖|號鋪|舖)|單位\s?{_ALNUM}{{1,4}}"),
     )

@@ -72,6 +72,8 @@ PLACES = tuple(
         "Fo Tan",
         "Sai Kung",
         "Sai Wan Ho",
+        "Sai Ying Pun",
+        "Sai Tso Wan",
         "Shau Kei Wan",
         "Ho Chung",
         "Wong Tai Sin Temple",

@@ -131,15 +131,21 @@ def _whole_cell(candidate: Candidate) -> bool:
     return bool(cells) and candidate.text in {c.strip() for c in cells or ()}
 
 
+# From here on CJK marks and characters: no URL or id runs through them.
+_CJK = "\u2e80"
+
+
 def _in_token(text: str, start: int, end: int) -> bool:
     """True when the match is glued into a URL, a path, a query or an id."""
+    # Chinese text has no spaces: a CJK character or punctuation ends the token too
+    # (傳真(2537 4992) after an URL earlier in the sentence is not inside it).
     i = start
-    while i > 0 and not text[i - 1].isspace() and start - i < 200:
+    while i > 0 and text[i - 1] < _CJK and not text[i - 1].isspace() and start - i < 200:
         i -= 1
         if text[i] in _IN_TOKEN:
             return True
     j = end
-    while j < len(text) and not text[j].isspace() and j - end < 200:
+    while j < len(text) and text[j] < _CJK and not text[j].isspace() and j - end < 200:
         if text[j] in _IN_TOKEN or (text[j] == "." and j + 1 < len(text) and text[j + 1].isalpha()):
             return True
         j += 1
