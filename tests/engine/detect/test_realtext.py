@@ -180,7 +180,15 @@ def test_supported_values_are_still_found(detector: str, text: str, expected: li
 
 # What may still stop a message of the corpus, with the reason found by reading it.  Empty:
 # none of the 4,150 is held or rejected.
-KNOWN_STOPPED: dict[str, str] = {}
+KNOWN_STOPPED: dict[str, str] = {
+    # Both are held by design (issue 10: what cannot be read does not go out unseen).
+    "easy-ham-1/01005.5ad1b924b3315046822ae89493e5572f.txt": (
+        "uninspectable-external: a PGP-encrypted block (ASCII armour) in the body"
+    ),
+    "hard-ham-1/00021.1707ccb203e1a39f5167f1c0d65cc235.txt": (
+        "malformed-structure-external: multipart/alternative whose close boundary is missing"
+    ),
+}
 
 
 @pytest.mark.slow
