@@ -12,8 +12,9 @@ from postwarden.cli import check as check_cmd
 from postwarden.cli import gateway as gateway_cmd
 from postwarden.cli import scan as scan_cmd
 from postwarden.cli import setup as setup_cmd
+from postwarden.cli import upgrade as upgrade_cmd
 from postwarden.cli.audit import audit_app
-from postwarden.cli.common import CliState, OperationalError, UsageError
+from postwarden.cli.common import CliState, OperationalError, UsageError, print_version
 from postwarden.cli.exemption import exemption_app
 from postwarden.cli.history import history_app
 from postwarden.cli.incident import incident_app
@@ -40,6 +41,10 @@ def _root(
         Path | None,
         typer.Option("--data-dir", help="Data dir (default: $POSTWARDEN_DATA_DIR, else ./var)."),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=print_version, help="Print the version."),
+    ] = False,
 ) -> None:
     ctx.obj = CliState.create(data_dir)
 
@@ -50,6 +55,7 @@ app.command("serve")(gateway_cmd.serve_cmd)
 app.command("milter")(gateway_cmd.milter)
 app.command("relay")(gateway_cmd.relay)
 app.command("scan")(scan_cmd.scan)
+app.command("upgrade")(upgrade_cmd.upgrade)
 app.add_typer(webfilter_app, name="webfilter")
 app.add_typer(history_app, name="history")
 app.add_typer(exemption_app, name="exemption")
@@ -83,6 +89,12 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
+
+        from postwarden.store.db import SchemaError
+
+        if isinstance(exc, SchemaError):  # a process started on a schema it does not run on
+            print(f"postwarden: {exc}", file=sys.stderr)
+            sys.exit(1)
 
         # Typer >= 0.24 raises its vendored copy of click's exceptions (typer.TyperException).
         if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
