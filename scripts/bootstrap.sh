@@ -10,7 +10,7 @@ VENV=.venv
 # System packages: libmilter-dev builds pymilter; postfix, postgresql and chromium are the
 # real peers of the integration and browser tests.  Installed only when root and missing.
 # squid, bind9-utils (named-checkzone) and nodejs check the webmail blocklist exports.
-SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs)
+SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs systemd)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
