@@ -151,6 +151,7 @@ def _old_installation(data: Path, url: str, next_hop: str) -> tuple[Settings, st
     return load_settings(data), outcome.quarantine_id
 
 
+@pytest.mark.slow
 def test_upgrade_releases_mail_held_at_an_older_schema(
     tmp_path: Path, empty_url: str, sink: Sink
 ) -> None:
