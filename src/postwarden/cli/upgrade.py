@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from postwarden import __version__
-from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, state
 
 
@@ -16,6 +15,8 @@ def upgrade(ctx: typer.Context) -> None:
     nodes refuse to start on an older schema. Idempotent; exit 1 for a database newer than
     this version. Changes are recorded in the audit log and its head anchored.
     """
+    # Imported here: the command line's start-up stays free of the database code.
+    from postwarden.cli.audit import cli_actor
     from postwarden.upgrade import UpgradeError, upgrade_installation
 
     settings = state(ctx).settings()
