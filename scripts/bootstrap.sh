@@ -12,9 +12,10 @@ VENV=.venv
 # squid, bind9-utils (named-checkzone) and nodejs check the webmail blocklist exports.
 # tesseract-ocr with its English and Traditional Chinese models reads images and scans (OCR);
 # libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests;
-# prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test.
+# prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test;
+# systemd's systemd-analyze verifies the unit files in deploy/.
 SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus systemd)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,3 +1,3 @@
 """Postwarden: outbound-email personal-data leak prevention gateway."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -187,7 +187,8 @@ class Gateway:
         outbound: Outbound | None = None,
         inspector: Inspecting | None = None,
     ) -> Gateway:
-        """Migrate the database, open the quarantine, and send via ``outbound`` (default:
+        """Check the database schema (:func:`postwarden.store.db.migrate`), open the
+        quarantine, and send via ``outbound`` (default:
         :func:`postwarden.outbound.outbound_from`)."""
         migrate(settings.db_url)
         return cls(

@@ -232,9 +232,10 @@ def build_inspector(
 ) -> Inspector:
     """An Inspector with this installation's registers, policy, history and exemptions.
 
-    The database is brought to the newest schema first (idempotent) unless ``engine`` is
-    given.  Without ``policy``, a local policy file that does not validate is logged and the
-    last good one (else the default) is used; ``postwarden policy check`` reports its errors.
+    The database schema is checked first (an empty database is created; an older one is
+    refused, naming ``postwarden upgrade``) unless ``engine`` is given.  Without ``policy``,
+    a local policy file that does not validate is logged and the last good one (else the
+    default) is used; ``postwarden policy check`` reports its errors.
     """
     if engine is None:
         migrate(settings.db_url)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from postwarden.cli.common import CliState, OperationalError, UsageError
+from postwarden.cli.common import CliState, OperationalError, UsageError, print_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "scan": LazyCommand(
         "postwarden.cli.scan:scan",
         "Scan files for register subjects and personal data, in parallel and resumably.",
+    ),
+    "upgrade": LazyCommand(
+        "postwarden.cli.upgrade:upgrade",
+        "Migrate the database schema (Alembic) and the data dir's files to this version.",
     ),
     "webfilter": LazyCommand(
         "postwarden.cli.webfilter:webfilter_app",
@@ -179,6 +183,10 @@ def _root(
         Path | None,
         typer.Option("--data-dir", help="Data dir (default: $POSTWARDEN_DATA_DIR, else ./var)."),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=print_version, help="Print the version."),
+    ] = False,
 ) -> None:
     ctx.obj = CliState.create(data_dir)
 
@@ -207,6 +215,12 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
+
+        from postwarden.store.db import SchemaError
+
+        if isinstance(exc, SchemaError):  # a process started on a schema it does not run on
+            print(f"postwarden: {exc}", file=sys.stderr)
+            sys.exit(1)
 
         # Typer >= 0.24 raises its vendored copy of click's exceptions (typer.TyperException).
         if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):

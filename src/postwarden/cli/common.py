@@ -35,6 +35,15 @@ class CliState:
             raise OperationalError(str(exc)) from None
 
 
+def print_version(value: bool) -> None:
+    """``--version``: print ``postwarden X.Y.Z`` and exit."""
+    if value:
+        from postwarden import __version__
+
+        typer.echo(f"postwarden {__version__}")
+        raise typer.Exit
+
+
 def state(ctx: typer.Context) -> CliState:
     obj = ctx.find_root().obj
     assert isinstance(obj, CliState)  # noqa: S101 - set by the root callback

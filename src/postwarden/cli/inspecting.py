@@ -28,7 +28,8 @@ def open_inspector(settings: Settings) -> Inspector:
 
 
 def open_database(settings: Settings) -> Engine:
-    """The installation's database at the newest schema; failures are operational errors."""
+    """The installation's database, at this version's schema (else ``SchemaError`` naming
+    ``postwarden upgrade``); failures to open it are operational errors."""
     try:
         migrate(settings.db_url)
         engine = make_engine(settings.db_url)

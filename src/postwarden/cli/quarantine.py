@@ -27,7 +27,7 @@ quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_
 
 @contextmanager
 def open_gateway(ctx: typer.Context, outbound: Outbound | None = None) -> Iterator[Gateway]:
-    """The gateway over the data dir's database and quarantine (migrated on open)."""
+    """The gateway over the data dir's database and quarantine (schema checked on open)."""
     settings = state(ctx).settings()
     try:
         gateway = Gateway.from_settings(settings, outbound=outbound)

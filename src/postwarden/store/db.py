@@ -1,14 +1,18 @@
-"""Database engine and sessions, with the durability settings reliability.md §8 asks for."""
+"""Database engine and sessions, with the durability settings reliability.md §8 asks for;
+the schema revision check every process makes at start, and the one explicit upgrade."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -44,16 +48,105 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+class SchemaError(Exception):
+    """The database is at a schema revision this code does not run on as it is."""
+
+
 def alembic_config(url: str) -> Config:
+    # Alembic is imported where it is used: a process whose schema is current never needs it.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
+@functools.cache
+def _revisions() -> tuple[str, tuple[str, ...]]:
+    """This code's head revision and every revision it knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    assert head is not None  # noqa: S101 - the package ships its migrations
+    known = tuple(reversed([r.revision for r in script.walk_revisions()]))
+    return head, known
+
+
+def head_revision() -> str:
+    """The schema revision this code runs on."""
+    return _revisions()[0]
+
+
+def schema_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is stamped with; None for an empty database."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+            return str(row[0]) if row else None
+    finally:
+        engine.dispose()
+
+
+def _newer_than_code(revision: str) -> SchemaError:
+    return SchemaError(
+        f"the database schema is at revision {revision}, which this postwarden "
+        f"(schema {head_revision()}) does not know: it was upgraded by a newer version. "
+        "Run the newer version, or restore the database backup taken before that upgrade"
+    )
+
+
 def migrate(url: str) -> None:
-    """Bring the schema at ``url`` to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(url), "head")
+    """Make sure the schema at ``url`` is the one this code runs on.
+
+    An empty database gets the whole schema (a fresh install needs no extra step).  A
+    database at an older revision is refused, naming ``postwarden upgrade``: with several
+    nodes on one PostgreSQL, a node started on new code must not change the schema under
+    the nodes still running the old code (docs/deploy.md).  A newer one is refused too.
+    """
+    head, known = _revisions()
+    current = schema_revision(url)
+    if current == head:
+        return
+    if current is None:
+        upgrade(url)
+        return
+    if current not in known:
+        raise _newer_than_code(current)
+    raise SchemaError(
+        f"the database schema is at revision {current}, this postwarden needs {head}: "
+        "run 'postwarden upgrade' (with every gateway node stopped), then start it again"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaUpgrade:
+    """What :func:`upgrade` did: from revision ``before`` (None: empty) to ``after``."""
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade(url: str) -> SchemaUpgrade:
+    """Migrate the database at ``url`` to this code's head revision (idempotent); raises
+    :class:`SchemaError` for a database newer than the code."""
+    from alembic import command
+
+    head, known = _revisions()
+    before = schema_revision(url)
+    if before is not None and before not in known:
+        raise _newer_than_code(before)
+    if before != head:
+        command.upgrade(alembic_config(url), "head")
+    return SchemaUpgrade(before, schema_revision(url) or head)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Any]:

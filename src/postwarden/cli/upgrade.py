@@ -1,0 +1,30 @@
+"""``postwarden upgrade``: bring the data dir and its database to this version."""
+
+from __future__ import annotations
+
+import typer
+
+from postwarden import __version__
+from postwarden.cli.common import OperationalError, state
+
+
+def upgrade(ctx: typer.Context) -> None:
+    """Migrate the database schema (Alembic) and the data dir's files to this version.
+
+    Run it once per installation with every gateway node stopped, then start the units:
+    nodes refuse to start on an older schema. Idempotent; exit 1 for a database newer than
+    this version. Changes are recorded in the audit log and its head anchored.
+    """
+    # Imported here: the command line's start-up stays free of the database code.
+    from postwarden.cli.audit import cli_actor
+    from postwarden.upgrade import UpgradeError, upgrade_installation
+
+    settings = state(ctx).settings()
+    typer.echo(f"postwarden {__version__}: upgrading {settings.data_dir}")
+    try:
+        report = upgrade_installation(settings, actor=cli_actor())
+    except UpgradeError as exc:
+        raise OperationalError(str(exc)) from None
+    for line in report.lines:
+        typer.echo(line)
+    typer.echo("upgrade done" if report.changed else "nothing to upgrade")
