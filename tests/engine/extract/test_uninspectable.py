@@ -68,6 +68,39 @@ def test_random_bytes_are_uninspectable(name: str, ctype: str, reason: str) -> N
     assert not [u for u in ex.units if u.source == f"attachment:{name}"]
 
 
+@pytest.mark.parametrize(
+    ("name", "ctype", "reason"),
+    [
+        # rspamd's mixed-html-zip.eml: the zip's base64 sent without its transfer encoding.
+        ("letter.zip", "application/zip", "declared zip archive but cannot be read"),
+        ("data.tar.gz", "application/gzip", "declared gzip but cannot be read"),
+        ("mail.msg", "application/vnd.ms-outlook", "declared outlook message but cannot be"),
+        ("minutes.odt", "application/octet-stream", "declared opendocument but cannot be read"),
+    ],
+)
+def test_text_in_place_of_a_binary_format_is_uninspectable(
+    name: str, ctype: str, reason: str
+) -> None:
+    encoded = b"UEsDBBQACAAIAHmBTksAAAAAAAAAAAAAAAAZAAAAQ29tcGxhaW50TGV0dGVy"
+    ex = run(mail((name, encoded, ctype)))
+    assert reasons(ex)[f"attachment:{name}"].startswith(reason)
+
+
+def test_text_declared_as_an_office_file_is_still_read() -> None:
+    # A web application's "report.xls" is an html table: Excel opens it, so it is read.
+    ex = run(
+        mail(
+            (
+                "report.xls",
+                b"<table><tr><td>CHAN Tai Man</td></tr></table>",
+                "application/vnd.ms-excel",
+            )
+        )
+    )
+    assert reasons(ex) == {}
+    assert any("CHAN Tai Man" in u.text for u in ex.units)
+
+
 @pytest.mark.parametrize("size", [4096, 64 * 1024, 3 * 1024 * 1024])
 def test_unknown_high_entropy_data_of_any_size_is_uninspectable(size: int) -> None:
     data = random.Random(size).randbytes(size)

@@ -25,10 +25,25 @@ _ARMOURED = {
 # What the walker reads only as printable strings: when a part's name or type says it is a
 # format we read, such content is that format damaged or disguised, not a file of its own.
 _NOT_THE_DECLARED = frozenset({Kind.BINARY, Kind.UNREADABLE})
-# Text that says it is a pdf opens in no pdf reader (a damaged one, or a disguise). Text that
-# says it is an Office file is not refused: Excel and Word open html, csv and text saved
-# under their names (a "report.xls" exported by a web application is an html table).
+# Text that says it is a pdf, an archive, an Outlook message or an encrypted file opens in no
+# reader of that format (a damaged file, base64 of the file sent unencoded, or a disguise).
+# Text that says it is an Office file is not refused: Excel and Word open html, csv and text
+# saved under their names (a "report.xls" exported by a web application is an html table).
 _TEXT_KINDS = frozenset({Kind.TEXT, Kind.HTML, Kind.CSV})
+_NEVER_TEXT = frozenset(
+    {
+        "pdf",
+        "zip archive",
+        "gzip",
+        "bzip2",
+        "xz",
+        "tar archive",
+        "archive",
+        "outlook message",
+        "opendocument",
+        "encrypted file",
+    }
+)
 
 
 class Walker:
@@ -103,7 +118,7 @@ class Walker:
             found = sniffed or sniff(data, name, content_type, self.budget.limits.max_members)
             if found.kind in _NOT_THE_DECLARED or found.kind in _TEXT_KINDS:
                 claimed = declared_format(name, content_type)
-                if claimed and (found.kind in _NOT_THE_DECLARED or claimed == "pdf"):
+                if claimed and (found.kind in _NOT_THE_DECLARED or claimed in _NEVER_TEXT):
                     raise Uninspectable(f"declared {claimed} but cannot be read ({found.label})")
             extractor_for(found.kind).extract(data, where, depth, found, self)
         except BudgetExhausted as exc:
