@@ -8,6 +8,7 @@ from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
 from postwarden.engine.registers import RegisterSet
+from postwarden.engine.registers.match import _SEGMENT, _segmented
 from postwarden.engine.registers.normalise import address_en, name_en
 from postwarden.model import Finding, TextUnit
 
@@ -145,3 +146,35 @@ def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) ->
     empty = RegisterSet(voters.registers_dir, b"register-tests-secret-0123456789", [])
     found = empty.match([TextUnit(text=str(voters.people.hkid[0]), where="body")], [])
     assert found.subjects == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        " ",
+        "  ",
+        "\t",
+        "a",
+        "plain prose with single spaces only",
+        " leading space",
+        "trailing space ",
+        "two  spaces",
+        "tab\there",
+        "Tel: 2891 1001",
+        "a|b",
+        "姓名：陳大文",
+        "a;b",
+        "甲；乙",
+        "no-break\xa0space",
+        "no-break\xa0 and space",
+        "ideographic\u3000\u3000spaces",
+        "unit\x1fseparator",
+        "\x0b\x0c",
+        "\xa0",
+        "end\u2003",
+    ],
+)
+def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> None:
+    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up.
+    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
