@@ -202,10 +202,10 @@ class Collector:
         hashes = np.zeros(len(fields), dtype=np.uint64)
         hashes[:done] = self._hashes
         norms = self.key_norms
-        for fld in Field:
+        # Only the fields the new keys have (a message of prose has two or three of eight).
+        for fld in sorted(set(self.key_fields[done:])):
             idx = np.flatnonzero(fields[done:] == fld) + done
-            if len(idx):
-                hashes[idx] = digester.many(fld, [norms[i] for i in idx.tolist()])
+            hashes[idx] = digester.many(Field(fld), [norms[i] for i in idx.tolist()])
         self._hashes = hashes
         parts = [
             *self._table_entries,
