@@ -99,6 +99,9 @@ _PHONE_WORD = re.compile(
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
 _UNIQUE = np.array(sorted(int(f) for f in UNIQUE_FIELDS), dtype=np.int64)
+# A plain int for array comparisons: numpy asks an IntEnum member's class for its array
+# hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
+_PHONE = int(Field.PHONE)
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
@@ -593,13 +596,13 @@ def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
     f = q.fields[q.keys].astype(np.int64)
     hit = n > 0
     sure = q.sure
-    bare = (f == Field.PHONE) & ~sure & (q.columns >= 0)
+    bare = (f == _PHONE) & ~sure & (q.columns >= 0)
     if bare.any():
         sure = sure.copy()
         sure[bare] = phone_columns(
             q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
         )
-    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != Field.PHONE))
+    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
     return strong
 
 
