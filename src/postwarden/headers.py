@@ -37,6 +37,7 @@ __all__ = [
     "Mailboxes",
     "addresses",
     "decode",
+    "header_class",
     "header_of",
     "header_text",
     "header_values",
@@ -47,22 +48,26 @@ __all__ = [
 _HEADER_CLASSES: dict[tuple[type, type], type[BaseHeader]] = {}
 
 
-class HeaderClasses(HeaderRegistry):
-    """policy.default's header registry, making each header class once per process.
+def header_class(registry: HeaderRegistry, name: str) -> type[BaseHeader]:
+    """``HeaderRegistry.__getitem__``, making each header class once per process.
 
-    The stdlib's ``HeaderRegistry.__getitem__`` builds a new class with ``type()`` for every
-    header it parses (tens of microseconds, and a cycle for the collector each time): four
-    to six of them per message.  The class it builds depends only on the registered class
-    and the base class, and holds no state, so one of each is the same class.
+    The stdlib's builds a new class with ``type()`` for every header it parses (tens of
+    microseconds, and a cycle for the collector each time): four to six of them per
+    message.  The class depends only on the registered class and the base class and holds
+    no state, so one of each is the same class.
     """
+    cls = registry.registry.get(name.lower(), registry.default_class)
+    key = (cls, registry.base_class)
+    made = _HEADER_CLASSES.get(key)
+    if made is None:
+        made = _HEADER_CLASSES[key] = HeaderRegistry.__getitem__(registry, name)
+    return made
 
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        cls = self.registry.get(name.lower(), self.default_class)
-        key = (cls, self.base_class)
-        made = _HEADER_CLASSES.get(key)
-        if made is None:
-            made = _HEADER_CLASSES[key] = super().__getitem__(name)
-        return made
+
+class HeaderClasses(HeaderRegistry):
+    """policy.default's header registry, with :func:`header_class`."""
+
+    __getitem__ = header_class
 
 
 HEADER_POLICY = policy.default.clone(header_factory=HeaderClasses())
