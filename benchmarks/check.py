@@ -145,7 +145,7 @@ def _small_message() -> bytes:
         "the committee meeting report budget schedule venue polling station training "
         "please review attached minutes district council arrangement update"
     ).split()
-    paragraphs = [" ".join(rng.choice(words) for _ in range(100)) for _ in range(7)]
+    paragraphs = [" ".join(rng.choice(words) for _ in range(100)) for _ in range(6)]
     body = (
         "Dear Mr Lau,\n\n"
         + "\n\n".join(paragraphs)
