@@ -180,8 +180,9 @@ class Collector:
         stream_spans: dict[int, list[Finding]] = {}
         for u, unit in enumerate(units):
             if unit.cells is not None:
-                self._running(stream, stream_spans)
-                stream, stream_spans = [], {}
+                if stream:  # rows after rows (a sheet) have no running text between them
+                    self._running(stream, stream_spans)
+                    stream, stream_spans = [], {}
                 rows.append(u)
                 row_groups.append(self._new_group(unit.where))
                 continue
