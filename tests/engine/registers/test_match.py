@@ -200,6 +200,10 @@ def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
         "2024-01-01",
         "1" * 30,
         "A123456(3)",
+        "灣仔道1號",
+        "９１２３４５６７",
+        "Ａ１２３４５６（３）",
+        "陳@example.com",
     ]
     collector = Collector()
     n = len(cells)
@@ -215,4 +219,4 @@ def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
         (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
     )
     assert got == want
-    assert len(want) == 9
+    assert len(want) == 12

@@ -304,6 +304,17 @@ class Collector:
                 size[long] = np.fromiter(stripped, np.int64, len(long))
             deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS))).tolist()
             looked = list(map(cells.__getitem__, deep))
+            # A short Chinese address has digits too; no HKID or phone has a Chinese
+            # character, before NFKC or after (it maps ideographs to ideographs).
+            plain = np.fromiter(map(str.isascii, looked), np.bool_, len(looked))
+            if not plain.all():
+                keep = [
+                    i
+                    for i, ok in enumerate(plain.tolist())
+                    if ok or "@" in looked[i] or not has_cjk(looked[i])
+                ]
+                deep = [deep[i] for i in keep]
+                looked = [looked[i] for i in keep]
         else:
             looked = cells
         for text in dict.fromkeys(looked):
