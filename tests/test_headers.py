@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from postwarden.headers import (
     BAD_BYTES,
     CONTROLS,
+    HEADER_POLICY,
     INVALID_BASE64,
     INVALID_QP,
     UNDECLARED_8BIT,
     UNKNOWN_CHARSET,
+    HeaderClasses,
     Mailbox,
     addresses,
     decode,
@@ -231,3 +233,14 @@ def test_headers_decode_is_linear_on_overlong_values() -> None:
         started = time.process_time()
         decode(value, "Subject").text.encode("utf-8")
         assert time.process_time() - started < 5
+
+
+def test_header_classes_are_made_once_and_parse_as_policy_default() -> None:
+    registry = HeaderClasses()
+    assert registry["To"] is registry["to"] is HeaderClasses()["TO"]
+    value = '"Chan, Tai Man" <tm.chan@example.com>, b@example.org'
+    ours = HEADER_POLICY.header_fetch_parse("To", value)
+    theirs = default.header_fetch_parse("To", value)
+    assert type(ours).__name__ == type(theirs).__name__
+    assert str(ours) == str(theirs)
+    assert [a.addr_spec for a in ours.addresses] == [a.addr_spec for a in theirs.addresses]

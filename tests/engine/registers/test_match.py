@@ -8,7 +8,8 @@ from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
 from postwarden.engine.registers import RegisterSet
-from postwarden.engine.registers.normalise import address_en, name_en
+from postwarden.engine.registers.match import _SEGMENT, Collector, _segmented
+from postwarden.engine.registers.normalise import address_en, name_en, unique_candidates
 from postwarden.model import Finding, TextUnit
 
 
@@ -145,3 +146,77 @@ def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) ->
     empty = RegisterSet(voters.registers_dir, b"register-tests-secret-0123456789", [])
     found = empty.match([TextUnit(text=str(voters.people.hkid[0]), where="body")], [])
     assert found.subjects == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        " ",
+        "  ",
+        "\t",
+        "a",
+        "plain prose with single spaces only",
+        " leading space",
+        "trailing space ",
+        "two  spaces",
+        "tab\there",
+        "Tel: 2891 1001",
+        "a|b",
+        "姓名：陳大文",
+        "a;b",
+        "甲；乙",
+        "no-break\xa0space",
+        "no-break\xa0 and space",
+        "ideographic\u3000\u3000spaces",
+        "unit\x1fseparator",
+        "\x0b\x0c",
+        "\xa0",
+        "end\u2003",
+    ],
+)
+def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> None:
+    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up.
+    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+
+
+def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
+    # The C-level screen skips cells before the per-text checks: what it skips must be
+    # what unique_candidates would find nothing in (spaces around, long cells, no digit).
+    cells = [
+        "",
+        "  ",
+        "a@example.com",
+        " x.y@example.org.hk ",
+        "A123456(3)",
+        " A1234563 ",
+        "91234567",
+        "  9123 4567  ",
+        "+852 9123 4567",
+        " " * 20 + "91234567" + " " * 20,
+        "Flat A, 12/F, Some Building, 1 Some Road, Wan Chai",
+        "V-0000001",
+        "陳大文",
+        "2024-01-01",
+        "1" * 30,
+        "A123456(3)",
+        "灣仔道1號",
+        "９１２３４５６７",
+        "Ａ１２３４５６（３）",
+        "陳@example.com",
+    ]
+    collector = Collector()
+    n = len(cells)
+    collector._cell_entries(
+        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
+    )
+    got = sorted(
+        (int(g), collector.key_fields[k], collector.key_norms[k])
+        for keys, groups, _, _ in collector._table_entries
+        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
+    )
+    want = sorted(
+        (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
+    )
+    assert got == want
+    assert len(want) == 12

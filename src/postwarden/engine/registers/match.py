@@ -12,9 +12,11 @@ import bisect
 import functools
 import itertools
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +99,9 @@ _PHONE_WORD = re.compile(
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
 _UNIQUE = np.array(sorted(int(f) for f in UNIQUE_FIELDS), dtype=np.int64)
+# A plain int for array comparisons: numpy asks an IntEnum member's class for its array
+# hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
+_PHONE = int(Field.PHONE)
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
@@ -175,8 +180,9 @@ class Collector:
         stream_spans: dict[int, list[Finding]] = {}
         for u, unit in enumerate(units):
             if unit.cells is not None:
-                self._running(stream, stream_spans)
-                stream, stream_spans = [], {}
+                if stream:  # rows after rows (a sheet) have no running text between them
+                    self._running(stream, stream_spans)
+                    stream, stream_spans = [], {}
                 rows.append(u)
                 row_groups.append(self._new_group(unit.where))
                 continue
@@ -200,10 +206,10 @@ class Collector:
         hashes = np.zeros(len(fields), dtype=np.uint64)
         hashes[:done] = self._hashes
         norms = self.key_norms
-        for fld in Field:
+        # Only the fields the new keys have (a message of prose has two or three of eight).
+        for fld in sorted(set(self.key_fields[done:])):
             idx = np.flatnonzero(fields[done:] == fld) + done
-            if len(idx):
-                hashes[idx] = digester.many(fld, [norms[i] for i in idx.tolist()])
+            hashes[idx] = digester.many(Field(fld), [norms[i] for i in idx.tolist()])
         self._hashes = hashes
         parts = [
             *self._table_entries,
@@ -283,20 +289,50 @@ class Collector:
     ) -> None:
         """Entries of table cells, classified once per distinct text."""
         unique = find is unique_candidates
-        for text in dict.fromkeys(cells):
+        count = len(cells)
+        if unique:
+            # Screened in C-level passes first: a cell with no "@" whose text has no digit or
+            # is longer than an HKID or phone number can be is none of them (most cells:
+            # names, words, addresses), and a 15,000-row table has a hundred thousand cells.
+            at = np.fromiter(map(operator.contains, cells, repeat("@")), np.bool_, count)
+            digit = np.fromiter(map(bool, map(_DIGIT.search, cells)), np.bool_, count)
+            size = np.fromiter(map(len, cells), np.int64, count)
+            long = np.flatnonzero(digit & ~at & (size > UNIQUE_CHARS))
+            if len(long):
+                # Longer with its spaces: the stripped text is what counts.
+                stripped = map(len, map(str.strip, map(cells.__getitem__, long.tolist())))
+                size[long] = np.fromiter(stripped, np.int64, len(long))
+            deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS))).tolist()
+            looked = list(map(cells.__getitem__, deep))
+            # A short Chinese address has digits too; no HKID or phone has a Chinese
+            # character, before NFKC or after (it maps ideographs to ideographs).
+            plain = np.fromiter(map(str.isascii, looked), np.bool_, len(looked))
+            if not plain.all():
+                keep = [
+                    i
+                    for i, ok in enumerate(plain.tolist())
+                    if ok or "@" in looked[i] or not has_cjk(looked[i])
+                ]
+                deep = [deep[i] for i in keep]
+                looked = [looked[i] for i in keep]
+        else:
+            looked = cells
+        for text in dict.fromkeys(looked):
             if text in cache:
                 continue
             if not unique or "@" in text:
                 self._code(text, cache, find)
-            elif _DIGIT.search(text) is None or len(s := text.strip()) > UNIQUE_CHARS:
-                # No email, HKID or phone: most cells (names, words, addresses).
-                cache[text] = 0
             else:
-                # What unique_candidates would do, its shape tests passed just above: this
+                # What unique_candidates would do, its shape tests passed by the screen: this
                 # runs on every HKID and phone cell of a table.
+                s = text.strip()
                 found = hkid_or_phone(s, len(s))
                 cache[text] = 0 if found is None else self._field_code(text, *found)
-        codes = np.fromiter(map(cache.__getitem__, cells), dtype=np.int64, count=len(cells))
+        if unique:
+            codes = np.zeros(count, dtype=np.int64)
+            codes[deep] = np.fromiter(map(cache.__getitem__, looked), np.int64, len(looked))
+        else:
+            codes = np.fromiter(map(cache.__getitem__, cells), np.int64, count)
         sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
         for shift in (0, _KEY_BITS):
             key = ((codes >> shift) & _KEY_MASK) - 1
@@ -427,13 +463,15 @@ class Collector:
     def _line(self, line: str, groups: tuple[int, ...]) -> None:
         """A line whole and its tab- and label-separated segments; a phone number on it
         is one for sure when the line names it (``Tel:``, ``電話``)."""
-        sure = _PHONE_WORD.search(line) is not None
-        self._add_code(self._code(line), groups, sure)
-        parts = _SEGMENT.split(line)
-        if len(parts) > 1:
-            for part in parts:
-                if part:
-                    self._add_code(self._code(part), groups, sure)
+        codes = [self._code(line)]
+        if _segmented(line):
+            codes.extend(self._code(part) for part in _SEGMENT.split(line) if part)
+        # Only a line with a candidate on it asks whether it names a phone: the search
+        # costs as much as the split on a long line of prose, which has none.
+        if any(codes):
+            sure = _PHONE_WORD.search(line) is not None
+            for code in codes:
+                self._add_code(code, groups, sure)
 
     def _joined(self, lines: list[str], line_groups: list[tuple[int, ...]]) -> None:
         """Addresses written over several lines: join up to five short lines."""
@@ -452,6 +490,23 @@ class Collector:
                     fld, norm = Field.ADDRESS_EN, address_en(text)
                 if norm is not None:
                     self._add_code(self._key(fld, norm) + 1, line_groups[i], True)
+
+
+_SEPARATORS = ("\t", "|", ":", "：", ";", "；")
+
+
+def _segmented(line: str) -> bool:
+    """Whether :data:`_SEGMENT` splits ``line``: a tab or a separator character in it, or a
+    run of two whitespace characters.  Checked in C-level passes since a paragraph of prose
+    is one long line with neither, and the regex split costs ~30 µs on it (``str.split``
+    and the regex's ``\\s`` both take whitespace as ``str.isspace`` does)."""
+    if any(sep in line for sep in _SEPARATORS):
+        return True
+    words = line.split()
+    # Every whitespace run is one character iff there are as many whitespace characters
+    # as runs: one between each two words, and one at either end that has any.
+    runs = len(words) - 1 + line[:1].isspace() + line[-1:].isspace()
+    return len(line) - len("".join(words)) != max(runs, 0)
 
 
 @dataclass(slots=True)
@@ -553,13 +608,13 @@ def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
     f = q.fields[q.keys].astype(np.int64)
     hit = n > 0
     sure = q.sure
-    bare = (f == Field.PHONE) & ~sure & (q.columns >= 0)
+    bare = (f == _PHONE) & ~sure & (q.columns >= 0)
     if bare.any():
         sure = sure.copy()
         sure[bare] = phone_columns(
             q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
         )
-    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != Field.PHONE))
+    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
     return strong
 
 
