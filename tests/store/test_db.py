@@ -36,11 +36,9 @@ def test_migrate_creates_an_empty_database_and_refuses_an_older_one(tmp_path: Pa
     assert not again.changed
 
 
-@pytest.mark.integration
-def test_two_nodes_creating_one_postgresql_schema_at_once(pg_cluster: PgCluster) -> None:
-    """Three processes find the database empty at once; the advisory lock makes the later
-    ones find it created instead of failing on tables that already exist."""
-    url = pg_cluster.url(pg_cluster.create_database())
+def _migrate_at_once(url: str) -> None:
+    """Three processes find the database empty at once; the lock makes the later ones find
+    it created instead of failing on tables that already exist."""
     code = "import sys; from postwarden.store.db import migrate; migrate(sys.argv[1])"
     nodes = [
         subprocess.Popen(
@@ -51,3 +49,13 @@ def test_two_nodes_creating_one_postgresql_schema_at_once(pg_cluster: PgCluster)
     results = [(n.wait(timeout=300), n.communicate()[1].decode()) for n in nodes]
     assert results == [(0, "")] * 3
     assert schema_revision(url) == head_revision()
+
+
+@pytest.mark.integration
+def test_two_nodes_creating_one_postgresql_schema_at_once(pg_cluster: PgCluster) -> None:
+    _migrate_at_once(pg_cluster.url(pg_cluster.create_database()))
+
+
+def test_two_gateways_starting_on_one_new_sqlite_data_dir(tmp_path: Path) -> None:
+    # A relay and a console started together on a fresh data dir (make run, the TLS tests).
+    _migrate_at_once(f"sqlite:///{tmp_path / 'postwarden.db'}")

@@ -3,12 +3,15 @@ the schema revision check every process makes at start, and the one explicit upg
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 if TYPE_CHECKING:
@@ -141,12 +144,31 @@ def upgrade(url: str) -> SchemaUpgrade:
     from alembic import command
 
     head, known = _revisions()
-    before = schema_revision(url)
-    if before is not None and before not in known:
-        raise _newer_than_code(before)
-    if before != head:
-        command.upgrade(alembic_config(url), "head")
-    return SchemaUpgrade(before, schema_revision(url) or head)
+    with _sqlite_lock(url):
+        before = schema_revision(url)
+        if before is not None and before not in known:
+            raise _newer_than_code(before)
+        if before != head:
+            command.upgrade(alembic_config(url), "head")
+        return SchemaUpgrade(before, schema_revision(url) or head)
+
+
+@contextlib.contextmanager
+def _sqlite_lock(url: str) -> Iterator[None]:
+    """On SQLite, one process at a time creates or migrates the schema: two gateways started
+    together on a fresh data dir would both see it empty and both create the tables.  (On
+    PostgreSQL, migrations/env.py holds an advisory lock instead.)"""
+    made = make_url(url)
+    if made.get_backend_name() != "sqlite" or not made.database or made.database == ":memory:":
+        yield
+        return
+    lock = Path(made.database).with_name(Path(made.database).name + ".migrate.lock")
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Any]:
