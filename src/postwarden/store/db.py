@@ -112,12 +112,16 @@ def migrate(url: str) -> None:
     the nodes still running the old code (docs/deploy.md).  A newer one is refused too.
     """
     head, known = _revisions()
-    current = schema_revision(url)
-    if current == head:
+    if schema_revision(url) == head:
         return
-    if current is None:
-        upgrade(url)
-        return
+    with _sqlite_lock(url):
+        # Read again under the lock: another process may be half-way through creating it.
+        current = schema_revision(url)
+        if current == head:
+            return
+        if current is None:
+            _upgrade_locked(url)
+            return
     if current not in known:
         raise _newer_than_code(current)
     raise SchemaError(
@@ -141,16 +145,20 @@ class SchemaUpgrade:
 def upgrade(url: str) -> SchemaUpgrade:
     """Migrate the database at ``url`` to this code's head revision (idempotent); raises
     :class:`SchemaError` for a database newer than the code."""
+    with _sqlite_lock(url):
+        return _upgrade_locked(url)
+
+
+def _upgrade_locked(url: str) -> SchemaUpgrade:
     from alembic import command
 
     head, known = _revisions()
-    with _sqlite_lock(url):
-        before = schema_revision(url)
-        if before is not None and before not in known:
-            raise _newer_than_code(before)
-        if before != head:
-            command.upgrade(alembic_config(url), "head")
-        return SchemaUpgrade(before, schema_revision(url) or head)
+    before = schema_revision(url)
+    if before is not None and before not in known:
+        raise _newer_than_code(before)
+    if before != head:
+        command.upgrade(alembic_config(url), "head")
+    return SchemaUpgrade(before, schema_revision(url) or head)
 
 
 @contextlib.contextmanager
