@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -138,14 +140,21 @@ def csrf_of(response: httpx.Response) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def console(settings: Settings, gateway: Gateway) -> Iterator[Console]:
-    app = create_console(settings, gateway)
-    sock = _free_socket()
-    config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", ws="none", http="h11", proxy_headers=False
+@contextlib.contextmanager
+def running(app: Any, sock: socket.socket, **config: Any) -> Iterator[int]:
+    """``app`` served by uvicorn on the bound ``sock`` in a thread, as ``serve`` runs it
+    (forwarded headers not believed by uvicorn itself); yields the port."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="off",
+            log_level="warning",
+            ws="none",
+            http="h11",
+            proxy_headers=False,
+            **config,
+        )
     )
-    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -153,12 +162,19 @@ def console(settings: Settings, gateway: Gateway) -> Iterator[Console]:
         assert thread.is_alive(), "console did not start"
         assert time.monotonic() < deadline, "console did not start within 10 s"
         time.sleep(0.01)
-    host, port = sock.getsockname()[:2]
-    # Warn notices link to the confirm page of this console.
-    gateway.public_url = f"http://{host}:{port}"
     try:
-        yield Console(f"http://{host}:{port}", gateway)
+        yield int(sock.getsockname()[1])
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture
+def console(settings: Settings, gateway: Gateway) -> Iterator[Console]:
+    sock = _free_socket()
+    host = sock.getsockname()[0]
+    with running(create_console(settings, gateway), sock) as port:
+        # Warn notices link to the confirm page of this console.
+        gateway.public_url = f"http://{host}:{port}"
+        yield Console(f"http://{host}:{port}", gateway)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import uvicorn
+from tests.console.conftest import running
 from tests.console.test_console_login import PROXY, _client
 from tests.tls_certs import TestCa
 
@@ -58,39 +56,18 @@ def _https_console(
     """The console served by uvicorn over TLS itself, with a certificate of a test CA."""
     ca = TestCa(directory)
     pair = ca.issue("console")
-    app = create_console(replace(settings), gateway)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_level="warning",
-        ws="none",
-        http="h11",
-        proxy_headers=False,
-        ssl_certfile=str(pair.cert),
-        ssl_keyfile=str(pair.key),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "console did not start"
-        assert time.monotonic() < deadline, "console did not start within 10 s"
-        time.sleep(0.01)
-    port = sock.getsockname()[1]
-    try:
-        with httpx.Client(
+    app = create_console(replace(settings), gateway)
+    with (
+        running(app, sock, ssl_certfile=str(pair.cert), ssl_keyfile=str(pair.key)) as port,
+        httpx.Client(
             base_url=f"https://localhost:{port}",
             verify=ssl.create_default_context(cafile=ca.cert_file),
             timeout=30,
-        ) as client:
-            yield client, ca
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        ) as client,
+    ):
+        yield client, ca
 
 
 def test_hsts_when_served_over_https_directly(

@@ -4,8 +4,6 @@ and the password change with the passphrase policy."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
-from tests.console.conftest import PASSWORD, Console, csrf_of
+from tests.console.conftest import PASSWORD, Console, csrf_of, running
 
 from postwarden.act import Gateway
 from postwarden.console import create_console
@@ -41,31 +38,14 @@ def _client(
     """A console with ``access`` settings on 127.0.0.1, and a client connecting from ``peer``
     (any 127/8 address is this machine's loopback), as uvicorn is run by ``serve``."""
     changed = replace(settings, access=settings.access.with_overrides(access))
-    app = create_console(changed, gateway)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", ws="none", http="h11", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "console did not start"
-        assert time.monotonic() < deadline, "console did not start within 10 s"
-        time.sleep(0.01)
-    port = sock.getsockname()[1]
-    transport = httpx.HTTPTransport(local_address=peer)
-    try:
+    with running(create_console(changed, gateway), sock) as port:
+        transport = httpx.HTTPTransport(local_address=peer)
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=30
         ) as client:
             yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def _login(client: httpx.Client, user: str, password: str, **headers: str) -> int:
