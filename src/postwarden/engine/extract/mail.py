@@ -23,7 +23,6 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
-from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.rtf import rtf_text
 from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
@@ -365,7 +364,5 @@ class EmlExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        limit = walker.budget.limits.max_depth
-        if depth + 1 > limit:
-            raise Uninspectable(f"nesting deeper than {limit}")
+        walker.budget.check_depth(depth + 1)
         walk_message(parse_bytes(data), where + "/", depth + 1, walker)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
@@ -17,9 +16,7 @@ if TYPE_CHECKING:
 
 
 def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
-    limit = walker.budget.limits.max_depth
-    if depth + 1 > limit:
-        raise Uninspectable(f"nesting deeper than {limit}")
+    walker.budget.check_depth(depth + 1)
     fields = (("From", msg.sender), ("To", msg.to), ("Cc", msg.cc), ("Subject", msg.subject))
     walker.add("\n".join(f"{k}: {v}" for k, v in fields if v), f"{where}/headers")
     body = msg.body

@@ -54,9 +54,7 @@ class TnefExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        limit = walker.budget.limits.max_depth
-        if depth + 1 > limit:
-            raise Uninspectable(f"nesting deeper than {limit}")
+        walker.budget.check_depth(depth + 1)
         if _truncated(data):
             raise Uninspectable("corrupt winmail.dat: truncated")
         try:
