@@ -26,6 +26,10 @@ __all__ = [
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_DEFAULTS = Access()
+"""The defaults are settings.Access's own, stated once there."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClientNetworks:
     """Networks whose clients may use the relay (``Access.client_networks``)."""
@@ -89,18 +93,18 @@ class RelayAccess:
     """The relay's access controls, from ``settings.access`` plus per-run overrides."""
 
     networks: ClientNetworks = field(
-        default_factory=lambda: ClientNetworks.parse(Access().client_networks)
+        default_factory=lambda: ClientNetworks.parse(_DEFAULTS.client_networks)
     )
     org_domains: tuple[str, ...] = ()
-    foreign_senders: bool = False
-    max_recipients: int = 1000
-    subaddress_separators: str = "+"
-    command_timeout: float = 300.0
-    data_timeout: float = 600.0
-    session_timeout: float = 1800.0
-    max_connections: int = 200
-    max_connections_per_client: int = 20
-    spool_bytes: int = 1024 * 1024
+    foreign_senders: bool = _DEFAULTS.foreign_senders
+    max_recipients: int = _DEFAULTS.max_recipients
+    subaddress_separators: str = _DEFAULTS.subaddress_separators
+    command_timeout: float = _DEFAULTS.smtp_command_timeout
+    data_timeout: float = _DEFAULTS.smtp_data_timeout
+    session_timeout: float = _DEFAULTS.smtp_session_timeout
+    max_connections: int = _DEFAULTS.max_connections
+    max_connections_per_client: int = _DEFAULTS.max_connections_per_client
+    spool_bytes: int = _DEFAULTS.spool_bytes
     auth: bool = False
     """SMTP AUTH (PLAIN, LOGIN) against the console users; off unless ``--auth``."""
 
