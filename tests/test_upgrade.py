@@ -25,13 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from alembic import command
 from sqlalchemy import text
 from tests.cli.invocation import run_cli
-from tests.integration.postfix import free_port
 from tests.pg import PgCluster
-from tests.transports.doubles import Sink, SinkHandler
+from tests.transports.doubles import Sink, running_sink
 
 from postwarden import __version__
 from postwarden.act import Gateway
@@ -79,14 +77,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def sink() -> Iterator[Sink]:
-    handler = SinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield Sink(handler, port)
-    finally:
-        controller.stop()
+    with running_sink() as running:
+        yield running
 
 
 def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:

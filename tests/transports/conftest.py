@@ -6,10 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
-from tests.integration.postfix import free_port
-from tests.transports.doubles import ScriptedInspector, Sink, SinkHandler
+from tests.transports.doubles import ScriptedInspector, Sink, running_sink
 
 from postwarden.settings import Settings, init_data_dir
 from postwarden.store.db import make_engine, migrate
@@ -17,14 +15,8 @@ from postwarden.store.db import make_engine, migrate
 
 @pytest.fixture
 def sink() -> Iterator[Sink]:
-    handler = SinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield Sink(handler, port)
-    finally:
-        controller.stop()
+    with running_sink() as running:
+        yield running
 
 
 @pytest.fixture

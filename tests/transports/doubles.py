@@ -8,11 +8,14 @@ front end itself) is the real code.  ``tests/integration`` runs the real engine 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.integration.postfix import free_port
 
@@ -92,6 +95,19 @@ class Sink:
     def messages(self, needle: bytes = b"") -> list[Captured]:
         with self.handler.lock:
             return [c for c in self.handler.received if needle in c.raw]
+
+
+@contextlib.contextmanager
+def running_sink() -> Iterator[Sink]:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Sink(handler, port)
+    finally:
+        controller.stop()
 
 
 def make_gateway(settings: Settings, outbound: Outbound, inspector: ScriptedInspector) -> Gateway:
