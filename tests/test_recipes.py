@@ -14,7 +14,7 @@ import pytest
 
 from postwarden.engine.detect import BUILT_IN
 from postwarden.engine.extract import REGISTRY
-from postwarden.engine.policy.facts import Facts
+from postwarden.engine.policy.facts import MessageFacts
 from postwarden.engine.policy.schema import When
 from postwarden.engine.registers import Field
 
@@ -28,7 +28,7 @@ FIELD_RULES = {
     Field.PHONE: {"engine/registers/match.py"},
     Field.ADDRESS_EN: {"engine/registers/match.py"},
     Field.ADDRESS_ZH: {"engine/registers/match.py"},
-    Field.EMAIL: {"engine/registers/registry.py"},
+    Field.EMAIL: {"engine/registers/registerset.py"},
 }
 
 # Readers of one condition alone: the gateway's answer depends on whether a rule counts
@@ -112,10 +112,10 @@ def test_a_condition_is_evaluated_and_its_facts_built_in_the_recipes_places_alon
         "engine/__init__.py",
     }
     assert naming(r"(?m)^class When\b") == {"engine/policy/schema.py"}
-    assert naming(r"(?m)^class Facts\b") == {"engine/policy/facts.py"}
+    assert naming(r"(?m)^class MessageFacts\b") == {"engine/policy/facts.py"}
     # Conditions are evaluated in rules.py (some have one more reader of their own, which a
     # new condition need not have); facts are built in engine/__init__.py alone.
-    assert naming(r"(?<![\w.])Facts\(") == {"engine/__init__.py"}
+    assert naming(r"(?<![\w.])MessageFacts\(") == {"engine/__init__.py"}
     rules = sources()["engine/policy/rules.py"]
     docs = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
     for condition in When.model_fields:
@@ -124,7 +124,7 @@ def test_a_condition_is_evaluated_and_its_facts_built_in_the_recipes_places_alon
         assert f"when.{condition} is not None" in rules, condition
         assert re.search(rf"^\|.*`{condition}[:` ]", docs, re.M), condition
     built = sources()["engine/__init__.py"]
-    for fact in Facts.__dataclass_fields__:
+    for fact in MessageFacts.__dataclass_fields__:
         assert re.search(rf"\b{fact}=", built), fact
 
 

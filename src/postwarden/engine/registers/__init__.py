@@ -19,7 +19,7 @@ from postwarden.engine.registers.index import (
 )
 from postwarden.engine.registers.match import RegisterMatch
 from postwarden.engine.registers.normalise import Field
-from postwarden.engine.registers.registry import RegisterSet
+from postwarden.engine.registers.registerset import RegisterSet
 from postwarden.engine.registers.table import Reading, RegisterFileError
 
 __all__ = [
