@@ -18,10 +18,10 @@ from postwarden.cli.common import (
     read_input_file,
     state,
 )
-from postwarden.cli.inspecting import open_inspector
+from postwarden.cli.inspector import open_inspector
 from postwarden.engine import policy_vocabulary
 from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
-from postwarden.inspection import load_policy_for, vocabulary_for
+from postwarden.inspector import load_policy_for, vocabulary_for
 
 policy_app = typer.Typer(
     help="The policy: rules over the facts of a message.", no_args_is_help=True
