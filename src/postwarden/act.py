@@ -60,7 +60,7 @@ __all__ = [
     "Events",
     "Gateway",
     "GatewayError",
-    "Inspecting",
+    "InspectorLike",
     "Outcome",
     "ReleaseError",
     "reject_reply",
@@ -82,7 +82,7 @@ resolved under its sender's feet."""
 _NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
 
 
-class Inspecting(Protocol):
+class InspectorLike(Protocol):
     """What the gateway needs from the engine (``postwarden.engine.Inspector`` has it)."""
 
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict: ...
@@ -160,7 +160,7 @@ class Gateway:
         engine: Engine,
         quarantine: Quarantine,
         outbound: Outbound,
-        inspector: Inspecting | None = None,
+        inspector: InspectorLike | None = None,
         public_url: str = DEFAULT_PUBLIC_URL,
         record_delivery: Callable[[Session, Envelope], None] | None = None,
         events: Events | None = None,
@@ -185,7 +185,7 @@ class Gateway:
         settings: Settings,
         *,
         outbound: Outbound | None = None,
-        inspector: Inspecting | None = None,
+        inspector: InspectorLike | None = None,
     ) -> Gateway:
         """Check the database schema (:func:`postwarden.store.db.migrate`), open the
         quarantine, and send via ``outbound`` (default:
@@ -205,7 +205,7 @@ class Gateway:
         self.engine.dispose()
 
     @property
-    def inspector(self) -> Inspecting:
+    def inspector(self) -> InspectorLike:
         """Built on first use, so CLI decisions never load detectors and registers."""
         with self._inspector_lock:
             if self._inspector is None:
@@ -612,13 +612,13 @@ def _history_recorder() -> Callable[[Session, Envelope], None]:
     return record
 
 
-def _build_inspector(settings: Settings) -> Inspecting:
+def _build_inspector(settings: Settings) -> InspectorLike:
     """The recipients/policy-aware inspector when that module exists, else the engine's."""
     try:
-        from postwarden.inspection import build_inspector  # type: ignore[import-not-found,unused-ignore]
+        from postwarden.inspector import build_inspector  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         from postwarden.engine import Inspector
 
         return Inspector(limits=settings.limits, org_domains=settings.org_domains)
-    inspector: Inspecting = build_inspector(settings)
+    inspector: InspectorLike = build_inspector(settings)
     return inspector

@@ -39,7 +39,7 @@ HEAVY = (
     "postwarden.store",
     "postwarden.console",
     "postwarden.transports",
-    "postwarden.inspection",
+    "postwarden.inspector",
 )
 
 _PROBE = """

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.common import RcptOption, SenderOption, envelope_from, read_input_file, state
-from postwarden.cli.inspecting import open_inspector
+from postwarden.cli.inspector import open_inspector
 from postwarden.model import Verdict
 
 

@@ -12,7 +12,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
-from postwarden.cli.inspecting import open_database
+from postwarden.cli.inspector import open_database
 from postwarden.store.exemptions import (
     ExemptionError,
     add_exemption,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, read_input_file, state
-from postwarden.cli.inspecting import open_database
+from postwarden.cli.inspector import open_database
 from postwarden.cli.register import parse_maps
 from postwarden.engine import Inspector
 from postwarden.engine.registers import (

@@ -18,10 +18,10 @@ from postwarden.cli.common import (
     read_input_file,
     state,
 )
-from postwarden.cli.inspecting import open_inspector
+from postwarden.cli.inspector import open_inspector
 from postwarden.engine import policy_vocabulary
-from postwarden.engine.policy import Outcome, PolicyError, Vocabulary, load_policy
-from postwarden.inspection import load_policy_for, vocabulary_for
+from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
+from postwarden.inspector import load_policy_for, vocabulary_for
 
 policy_app = typer.Typer(
     help="The policy: rules over the facts of a message.", no_args_is_help=True
@@ -114,7 +114,7 @@ def explain(
             typer.echo(f"      {mark} {c.condition}: {c.evidence}")
 
 
-def _outcome_json(o: Outcome) -> dict[str, Any]:
+def _outcome_json(o: RuleOutcome) -> dict[str, Any]:
     return {
         "rule": o.rule,
         "fired": o.fired,

@@ -24,7 +24,7 @@ from postwarden.engine.extract import Extraction, extract, extract_file
 from postwarden.engine.parse import parse_message
 from postwarden.engine.policy import (
     Decision,
-    Facts,
+    MessageFacts,
     Policy,
     SubjectCount,
     Vocabulary,
@@ -246,7 +246,7 @@ class Inspector:
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict:
         return self.inspect(raw, envelope).verdict
 
-    def facts(self, report: Report) -> Facts:
+    def facts(self, report: Report) -> MessageFacts:
         """Everything the policy decides on, from what the earlier stages found."""
         message, verdict = report.message, report.verdict
         envelope = message.envelope
@@ -277,7 +277,7 @@ class Inspector:
             if UNINSPECTABLE in counts
             else ()
         )
-        return Facts(
+        return MessageFacts(
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
             visible=visible,

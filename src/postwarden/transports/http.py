@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from postwarden.act import Events, Inspecting
+from postwarden.act import Events, InspectorLike
 from postwarden.engine.policy import Policy, default_policy
-from postwarden.inspection import build_inspector
+from postwarden.inspector import build_inspector
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store import audit
@@ -111,7 +111,7 @@ class _Tokens:
 
 def create_api(
     settings: Settings,
-    checker: Inspecting | None = None,
+    checker: InspectorLike | None = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     engine: Engine | None = None,
@@ -207,7 +207,7 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _register_rules(checker: Inspecting, default: frozenset[str]) -> frozenset[str]:
+def _register_rules(checker: InspectorLike, default: frozenset[str]) -> frozenset[str]:
     """The register rules of the policy in force now (a reload swaps ``checker.policy``)."""
     policy = getattr(checker, "policy", None)
     return register_rules(policy) if isinstance(policy, Policy) else default

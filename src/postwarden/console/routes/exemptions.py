@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
-from postwarden.inspection import StoreExemptions
+from postwarden.inspector import StoreExemptions
 from postwarden.store import audit
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
@@ -136,7 +136,7 @@ def request_exemption(
 
 def _refresh(ctx: ConsoleState) -> None:
     """Make this process's gateway see a grant or revocation now, not at its next refresh
-    (other gateway processes pick it up within ``inspection.REFRESH_SECONDS``)."""
+    (other gateway processes pick it up within ``inspector.REFRESH_SECONDS``)."""
     recipients = getattr(ctx.gateway.inspector, "recipients", None)
     book = getattr(recipients, "exemptions", None)
     if isinstance(book, StoreExemptions):

@@ -12,7 +12,7 @@ from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import verdict_stats
 from postwarden.engine.policy import Policy
-from postwarden.inspection import load_policy_for
+from postwarden.inspector import load_policy_for
 
 router = APIRouter()
 

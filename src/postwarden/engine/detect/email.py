@@ -7,14 +7,12 @@ from typing import ClassVar
 import tldextract
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["EmailDetector"]
 
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 
 
-@registry.register
 class EmailDetector(PatternDetector):
     """Addresses with a dot-atom local part (RFC 5322 §3.4.1, quoted forms left out)."""
 

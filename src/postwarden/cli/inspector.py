@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
-from postwarden.inspection import build_inspector, load_policy_for
+from postwarden.inspector import build_inspector, load_policy_for
 from postwarden.settings import Settings, SettingsError
 from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import make_engine, migrate
