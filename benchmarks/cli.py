@@ -7,7 +7,8 @@ under 0.6 s.
 
 Each command runs once first to warm the bytecode cache and the data dir (schema, pattern
 cache); the figures are the best of the runs after it (on a loaded machine the least
-disturbed run is the one that tells the cost).  ``POSTWARDEN_BENCH_CLI_RUNS`` sets how many (default 7).
+disturbed run is the one that tells the cost).  ``POSTWARDEN_BENCH_CLI_RUNS`` sets how many
+(default 7).
 """
 
 from __future__ import annotations
