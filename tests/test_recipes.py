@@ -14,6 +14,7 @@ import pytest
 
 from postwarden.engine.detect import BUILT_IN
 from postwarden.engine.extract import REGISTRY
+from postwarden.engine.extract.registry import loaded
 from postwarden.engine.policy.facts import MessageFacts
 from postwarden.engine.policy.schema import When
 from postwarden.engine.registers import Field
@@ -95,7 +96,7 @@ def test_an_extractor_is_named_in_the_recipes_places_alone() -> None:
     places = recipe("extractors.md", "Adding an extractor")
     docs = (ROOT / "docs" / "extractors.md").read_text(encoding="utf-8")
     for kind, extractor in REGISTRY.items():
-        cls = type(extractor)
+        cls = type(loaded(extractor))
         module = cls.__module__.rsplit(".", 1)[1]
         expected = src_places(places, module) - {"engine/extract/sniff.py"}
         assert naming(rf"\b{cls.__name__}\b") == expected, cls.__name__

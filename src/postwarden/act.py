@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -37,10 +36,10 @@ from postwarden.notices import (
     read_confirm_token,
 )
 from postwarden.outbound import Outbound, OutboundError, outbound_from
-from postwarden.settings import Settings
+from postwarden.settings import Settings, public_url
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.db import open_database, session_factory
 from postwarden.store.history import record_delivery
 from postwarden.store.mailboxes import AliasError, Mailboxes, message_senders
 from postwarden.store.quarantine import (
@@ -54,7 +53,6 @@ from postwarden.store.quarantine import (
 from postwarden.store.users import Role, User, UserError, get_user
 
 __all__ = [
-    "PUBLIC_URL_ENV",
     "STUCK_AFTER",
     "DecisionError",
     "Events",
@@ -68,8 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PUBLIC_URL_ENV = "POSTWARDEN_PUBLIC_URL"
-"""Base URL of the console, used in warn notices' confirm links."""
 GATEWAY_ACTOR = "gateway"
 SENDER_ACTOR = "sender"
 
@@ -187,17 +183,16 @@ class Gateway:
         outbound: Outbound | None = None,
         inspector: InspectorLike | None = None,
     ) -> Gateway:
-        """Check the database schema (:func:`postwarden.store.db.migrate`), open the
-        quarantine, and send via ``outbound`` (default:
+        """Open the database (:func:`postwarden.store.db.open_database`: its schema
+        checked), open the quarantine, and send via ``outbound`` (default:
         :func:`postwarden.outbound.outbound_from`)."""
-        migrate(settings.db_url)
         return cls(
             settings,
-            engine=make_engine(settings.db_url),
+            engine=open_database(settings.db_url).engine,
             quarantine=Quarantine.from_settings(settings),
             outbound=outbound if outbound is not None else outbound_from(settings),
             inspector=inspector,
-            public_url=os.environ.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
+            public_url=public_url() or DEFAULT_PUBLIC_URL,
             record_delivery=_history_recorder(),
         )
 

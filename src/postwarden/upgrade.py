@@ -20,8 +20,7 @@ from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
 from postwarden.store.db import (
     SchemaError,
     SchemaUpgrade,
-    make_engine,
-    session_factory,
+    open_database,
     upgrade,
 )
 from postwarden.store.keys import fsync_dir
@@ -150,10 +149,10 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
         anchored = anchor.read()
     except (SettingsError, AnchorError) as exc:
         raise UpgradeError(str(exc)) from None
-    engine = make_engine(settings.db_url)
-    anchor_engine(engine, anchor)
+    db = open_database(settings.db_url)
+    anchor_engine(db.engine, anchor)
     try:
-        with session_factory(engine)() as session:
+        with db.session() as session:
             result = audit.verify(
                 session, secret=secret, anchored=anchored.head() if anchored else None
             )
@@ -172,7 +171,7 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
             entry = audit.append(session, "upgrade", actor, data, secret=secret)
             session.commit()
     finally:
-        engine.dispose()
+        db.engine.dispose()
     return (
         f"audit log: {result.entries} entries verify; upgrade recorded as entry {entry.seq} "
         f"and anchored in {anchor.path.name}"

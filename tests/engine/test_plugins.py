@@ -11,6 +11,7 @@ from typing import Protocol
 
 from postwarden.engine.detect import BUILT_IN, Detector, registry
 from postwarden.engine.extract import REGISTRY, Kind
+from postwarden.engine.extract.registry import loaded
 
 # Modules of the packages that hold no detector or extractor: the machinery.
 DETECT_SUPPORT = {"base", "detectorset", "patterncache", "registry"}
@@ -55,12 +56,15 @@ def detector_classes() -> dict[str, set[type[Detector]]]:
 
 
 def extractor_classes() -> dict[str, set[type]]:
-    """The classes with an ``extract`` method (the protocol itself aside), by extract module."""
+    """The classes with an ``extract`` method (the protocol and the registry's private
+    deferred-import wrapper aside), by extract module."""
     return {
         name: {
             cls
             for cls in _defined(module)
-            if callable(getattr(cls, "extract", None)) and Protocol not in cls.__mro__
+            if callable(getattr(cls, "extract", None))
+            and Protocol not in cls.__mro__
+            and not cls.__name__.startswith("_")
         }
         for name, module in _modules("postwarden.engine.extract").items()
     }
@@ -82,7 +86,7 @@ def test_a_detector_module_missing_from_the_list_is_found() -> None:
 
 def test_every_extractor_module_is_in_the_registry() -> None:
     found = extractor_classes()
-    registered = {type(extractor) for extractor in REGISTRY.values()}
+    registered = {type(loaded(extractor)) for extractor in REGISTRY.values()}
     assert set().union(*found.values()) == registered
     assert {name for name, c in found.items() if not c} == EXTRACT_SUPPORT
 

@@ -16,7 +16,7 @@ from postwarden.cli.common import OperationalError, state
 from postwarden.settings import SettingsError
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file, anchored_head
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.db import open_database
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -34,14 +34,13 @@ def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
         secret = settings.secret()
     except SettingsError as exc:
         raise OperationalError(str(exc)) from None
-    migrate(settings.db_url)
-    engine = make_engine(settings.db_url)
-    anchor_engine(engine, anchor_file(settings))
+    db = open_database(settings.db_url)
+    anchor_engine(db.engine, anchor_file(settings))
     try:
-        with session_factory(engine)() as session:
+        with db.session() as session:
             yield session, secret
     finally:
-        engine.dispose()
+        db.engine.dispose()
 
 
 @audit_app.command("verify")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from datetime import date
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
+from postwarden.settings import login_user
+from postwarden.store.db import session_factory
 from postwarden.store.exemptions import (
     ExemptionError,
     add_exemption,
@@ -27,7 +27,7 @@ exemption_app = typer.Typer(
 
 def _current_user() -> str:
     try:
-        return os.environ.get("USER") or getpass.getuser()
+        return login_user() or getpass.getuser()
     except (KeyError, OSError):
         return ""
 
@@ -60,7 +60,7 @@ def add(
     granted_by = by or _current_user()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             row = add_exemption(
                 session,
                 sender=sender,
@@ -90,7 +90,7 @@ def list_cmd(
     settings = state(ctx).settings()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             rows = [row.to_json() for row in list_exemptions(session)]
     finally:
         engine.dispose()
@@ -119,7 +119,7 @@ def revoke(
     revoked_by = by or _current_user()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             revoke_exemption(session, exemption_id, revoked_by=revoked_by, secret=settings.secret())
             session.commit()
     except ExemptionError as exc:

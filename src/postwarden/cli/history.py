@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
+from postwarden.store.db import session_factory
 from postwarden.store.history import HistoryError, import_sent_mail
 
 history_app = typer.Typer(
@@ -28,7 +28,7 @@ def import_cmd(
         raise UsageError(f"no such file or folder: {path}")
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             stats = import_sent_mail(session, path)
             session.commit()
     except HistoryError as exc:

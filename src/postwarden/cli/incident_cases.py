@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, read_input_file, state
@@ -36,6 +35,7 @@ from postwarden.incidents.report import write_report
 from postwarden.model import Envelope
 from postwarden.outbound import OutboundError, outbound_from
 from postwarden.settings import Settings, SettingsError
+from postwarden.store.db import session_factory
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineError
 
@@ -94,7 +94,7 @@ def _intake_items(
         engine = open_database(settings)
         try:
             quarantine = Quarantine.from_settings(settings)
-            with Session(engine) as session:
+            with session_factory(engine)() as session:
                 for item_id in messages:
                     row = Quarantine.get(session, item_id)
                     raw = quarantine.read(row)

@@ -10,8 +10,8 @@ from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
 from postwarden.inspector import build_inspector, load_policy_for
 from postwarden.settings import Settings, SettingsError
+from postwarden.store import db
 from postwarden.store.anchor import anchor_engine, anchor_file
-from postwarden.store.db import make_engine, migrate
 
 
 def open_inspector(settings: Settings) -> Inspector:
@@ -31,8 +31,7 @@ def open_database(settings: Settings) -> Engine:
     """The installation's database, at this version's schema (else ``SchemaError`` naming
     ``postwarden upgrade``); failures to open it are operational errors."""
     try:
-        migrate(settings.db_url)
-        engine = make_engine(settings.db_url)
+        engine = db.open_database(settings.db_url).engine
     except SQLAlchemyError as exc:
         raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None
     try:

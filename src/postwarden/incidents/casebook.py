@@ -21,6 +21,7 @@ from postwarden.incidents.facts import (
 from postwarden.incidents.intake import NewItem
 from postwarden.incidents.scope import ItemRecord, Scope
 from postwarden.store import audit
+from postwarden.store.db import session_factory
 from postwarden.store.incidents import (
     Incident,
     IncidentEvent,
@@ -90,7 +91,7 @@ class Casebook:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with session_factory(self.engine)() as session, session.begin():
             yield session
 
     def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
@@ -328,7 +329,7 @@ class Casebook:
             self._event(session, self._get(session, incident_id), kind, by, data=data)
 
     def list(self) -> list[IncidentSummary]:
-        with Session(self.engine) as session:
+        with session_factory(self.engine)() as session:
             items = dict(
                 session.execute(
                     select(IncidentItem.incident_id, func.count()).group_by(
@@ -357,7 +358,7 @@ class Casebook:
 
     def facts(self, incident_id: int) -> IncidentFacts:
         """The whole incident, with its de-duplicated scope."""
-        with Session(self.engine) as session:
+        with session_factory(self.engine)() as session:
             incident = self._get(session, incident_id)
             items = session.scalars(
                 select(IncidentItem)

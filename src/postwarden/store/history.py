@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.headers import addresses, header_values, mailboxes
@@ -85,9 +84,14 @@ def _utc(when: datetime) -> datetime:
 
 
 def _dialect(session: Session) -> tuple[Any, Any, Any]:
-    """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL."""
+    """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL (the
+    dialect's module imported here: a process that only reads the history needs neither)."""
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert, func.least, func.greatest
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert, func.min, func.max
 
 

@@ -35,7 +35,7 @@ from postwarden.inspector import build_inspector
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store import audit
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.db import open_database, session_factory
 from postwarden.store.tokens import Caller, TokenScope, authenticate, record_call
 from postwarden.transports.admission import ByteGate, inspection_cost
 from postwarden.transports.answer import register_rules, scoped_answer
@@ -126,8 +126,7 @@ def create_api(
     if checker is None:
         checker = build_inspector(settings)
     if engine is None:
-        migrate(settings.db_url)
-        engine = make_engine(settings.db_url)
+        engine = open_database(settings.db_url).engine
     inspect = checker
     default_rules = register_rules(default_policy())
     access = settings.access
