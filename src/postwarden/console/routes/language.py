@@ -20,17 +20,18 @@ def switch_language(
     request: Request,
     current: Annotated[Visitor, Depends(visitor)],
     language: Annotated[str, Form(max_length=16)],
-    next: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Anonymous visitors (sign-in, a sender's confirm page) get the cookie only; a signed-in
-    user's choice is also saved with the account, so it follows them to other browsers."""
+    user's choice is also saved with the account, so it follows them to other browsers.
+    ``back`` is the page the switch was on (never another site)."""
     if language not in i18n.LANGUAGES:
         language = i18n.DEFAULT
     if current.member is not None:
         with console_state(request).db.begin() as db:
             set_language(db, current.member.id, language)
     response = RedirectResponse(
-        safe_next(next, request.scope.get("root_path", "")), status_code=303
+        safe_next(back, request.scope.get("root_path", "")), status_code=303
     )
     remember(request, response, language)
     return response
