@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from postwarden import i18n
+from postwarden.console.i18n import label
 from postwarden.console.roles import Permission, allows
 from postwarden.console.state import ConsoleState, Member, load_member
 from postwarden.i18n import _
@@ -116,7 +117,7 @@ def require(permission: Permission) -> Callable[..., object]:
             raise LoginRequired
         if not allows(current.member.role, permission):
             raise Forbidden(
-                _("Your role ({role}) does not allow this.").format(role=current.member.role)
+                _("Your role ({role}) does not allow this.").format(role=label(current.member.role))
             )
         return current.member
 

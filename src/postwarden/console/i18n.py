@@ -30,8 +30,9 @@ COOKIE = "postwarden_lang"
 _MAX_RANGES = 32
 """Accept-Language ranges looked at; the rest of an overlong header is ignored."""
 
-# Values the pages show that are data, not text (states, actions, roles, classes): their
-# words are in the catalogue through these marks, and templates show them with ``|label``.
+# Values the pages show that are data, not text (states, actions, roles, recipient classes and
+# flags): their words are in the catalogue through these marks; templates show them with
+# ``|label``, which leaves any other value (a rule id, an address) as it is.
 LABELS = frozenset(
     {
         N_("held"),
@@ -61,6 +62,13 @@ LABELS = frozenset(
         N_("notified"),
         N_("reported"),
         N_("closed"),
+        N_("lookalike"),
+        N_("first-time"),
+        N_("near-known"),
+        N_("self-forward"),
+        N_("exempt"),
+        N_("mailing-list"),
+        N_("registered-correspondent"),
     }
 )
 
@@ -136,11 +144,12 @@ def install(env: Environment) -> None:
     )
     env.filters["label"] = label
     env.globals["languages"] = i18n.LANGUAGES
+    env.globals["lang_tag"] = html_lang
 
 
 def remember(request: Request, response: Response, language: str) -> None:
-    """The browser keeps ``language`` for its next visits (a year; not secret, not HttpOnly-
-    sensitive, but sent to this console only)."""
+    """The browser keeps ``language`` for its next visits (a year). Not a secret; HttpOnly and
+    Secure behind TLS all the same, like every cookie of the console."""
     response.set_cookie(
         COOKIE,
         language,
