@@ -18,7 +18,9 @@ from postwarden.i18n import N_
 
 __all__ = [
     "COOKIE",
+    "EVENTS",
     "LanguageMiddleware",
+    "event",
     "html_lang",
     "install",
     "label",
@@ -71,6 +73,25 @@ LABELS = frozenset(
         N_("registered-correspondent"),
     }
 )
+
+# What happened, per incident timeline event kind (``incidents.casebook``).
+EVENTS = {
+    "open": N_("opened"),
+    "item": N_("item added"),
+    "recipient": N_("recipient added"),
+    "status": N_("status changed"),
+    "update": N_("details updated"),
+    "recall": N_("recall requested"),
+    "recall-confirmed": N_("deletion confirmed"),
+    "letters": N_("letters written"),
+    "report": N_("report written"),
+}
+
+
+def event(kind: str) -> str:
+    """An incident timeline event as the page shows it (an unknown kind as it is)."""
+    text = EVENTS.get(kind)
+    return i18n.gettext(text) if text else kind
 
 
 def label(word: object) -> str:
@@ -143,6 +164,7 @@ def install(env: Environment) -> None:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["label"] = label
+    env.filters["event"] = event
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["lang_tag"] = html_lang
 
