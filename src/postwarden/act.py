@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from postwarden.headers import header_of
+from postwarden.i18n import _
 from postwarden.model import Action, Envelope, Verdict
 from postwarden.notices import (
     DEFAULT_PUBLIC_URL,
@@ -275,7 +276,9 @@ class Gateway:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
             ):
-                raise DecisionError(f"quarantine item {item.id} is already being decided")
+                raise DecisionError(
+                    _("quarantine item {id} is already being decided").format(id=item.id)
+                )
             session.commit()
         self._send_release(item, raw, actor=actor, reason=reason)
 
@@ -287,7 +290,9 @@ class Gateway:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.REJECTED, by=user.name, reason=reason
             ):
-                raise DecisionError(f"quarantine item {item.id} is already being decided")
+                raise DecisionError(
+                    _("quarantine item {id} is already being decided").format(id=item.id)
+                )
             self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
             session.commit()
         self.events.decided("rejected")
@@ -299,23 +304,25 @@ class Gateway:
         the item leaves ``held`` on the first use.
         """
         try:
-            item_id, _, _ = read_confirm_token(token)
+            item_id = read_confirm_token(token)[0]
             with self.session() as session:
                 item = Quarantine.get(session, item_id).snapshot()
                 check_confirm_token(self._secret, token, item.content_sha256)
         except (TokenError, QuarantineError) as exc:
             raise DecisionError(str(exc)) from None
         if item.action != Action.WARN.label:
-            raise DecisionError("this message is held for review and cannot be confirmed")
+            raise DecisionError(_("this message is held for review and cannot be confirmed"))
         if item.state != State.HELD.value:
-            raise DecisionError(f"this confirm link was already used (message {item.state})")
+            raise DecisionError(
+                _("this confirm link was already used (message {state})").format(state=item.state)
+            )
         raw = self._read(item)
         reason = "sender confirmed the warning"
         with self.session() as session:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
             ):
-                raise DecisionError("this confirm link was already used")
+                raise DecisionError(_("this confirm link was already used"))
             session.commit()
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
@@ -326,7 +333,9 @@ class Gateway:
             return Mailboxes.from_settings(self.settings)
         except AliasError as exc:
             # Refuse rather than compare without the aliases: four eyes must not fail open.
-            raise DecisionError(f"{exc}: no release until it can be read") from None
+            raise DecisionError(
+                _("{exc}: no release until it can be read").format(exc=exc)
+            ) from None
 
     def confirm_link(self, item: QuarantineItem | ItemSnapshot) -> str:
         return confirm_url(
@@ -368,14 +377,20 @@ class Gateway:
         with self.session() as session:
             user = self._user(session, by)
             if user.role_enum not in _RESOLVERS:
-                raise DecisionError(f"role {user.role} may not resolve releases")
+                raise DecisionError(
+                    _("role {role} may not resolve releases").format(role=user.role)
+                )
             try:
                 row = Quarantine.get(session, item_id)
             except QuarantineError as exc:
                 raise DecisionError(str(exc)) from None
             item = row.snapshot()
             if item.state != State.RELEASING.value:
-                raise DecisionError(f"quarantine item {item.id} is {item.state}, not releasing")
+                raise DecisionError(
+                    _("quarantine item {id} is {state}, not releasing").format(
+                        id=item.id, state=item.state
+                    )
+                )
             try:
                 senders = message_senders(item.sender, self.quarantine.read(item))
             except SealError:
@@ -403,7 +418,9 @@ class Gateway:
                     session, item.id, State.RELEASING, new, clear_decision=True
                 )
             if not moved:
-                raise DecisionError(f"quarantine item {item.id} was decided meanwhile")
+                raise DecisionError(
+                    _("quarantine item {id} was decided meanwhile").format(id=item.id)
+                )
             data = {**_decision_data(item, reason), "as": new.value}
             self._audit(session, "quarantine.resolve", user.name, data)
             session.commit()
@@ -525,7 +542,9 @@ class Gateway:
         except QuarantineError as exc:
             raise DecisionError(str(exc)) from None
         if item.state != State.HELD.value:
-            raise DecisionError(f"quarantine item {item.id} is {item.state}, not held")
+            raise DecisionError(
+                _("quarantine item {id} is {state}, not held").format(id=item.id, state=item.state)
+            )
         return item
 
     def _read(self, item: ItemSnapshot) -> bytes:
@@ -552,9 +571,9 @@ def _check_may_release(
             f"{user.name} sent this message (as {as_sender}) and cannot release it (four eyes)"
         )
     if item.register_data and user.role_enum != Role.PRIVACY_OFFICER:
-        raise DecisionError("this hold is for register data: a privacy officer must release it")
+        raise DecisionError(_("this hold is for register data: a privacy officer must release it"))
     if user.role_enum not in _RELEASERS:
-        raise DecisionError(f"role {user.role} may not release messages")
+        raise DecisionError(_("role {role} may not release messages").format(role=user.role))
 
 
 def _verdict_data(

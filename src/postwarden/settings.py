@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from postwarden.i18n import _
+
 DATA_DIR_ENV = "POSTWARDEN_DATA_DIR"
 DATABASE_URL_ENV = "POSTWARDEN_DATABASE_URL"
 PUBLIC_URL_ENV = "POSTWARDEN_PUBLIC_URL"
@@ -224,7 +226,9 @@ class Settings:
             return self.secret_file.read_bytes()
         except FileNotFoundError:
             raise SettingsError(
-                f"no secret in {self.data_dir}: run 'postwarden init --org-domain D' first"
+                _("no secret in {data_dir}: run 'postwarden init --org-domain D' first").format(
+                    data_dir=self.data_dir
+                )
             ) from None
 
     def to_json(self) -> dict[str, Any]:
@@ -319,10 +323,12 @@ def load_settings(data_dir: Path) -> Settings:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(
-            f"{data_dir} is not initialised: run 'postwarden init --org-domain D' first"
+            _("{data_dir} is not initialised: run 'postwarden init --org-domain D' first").format(
+                data_dir=data_dir
+            )
         ) from None
     except (OSError, ValueError) as exc:
-        raise SettingsError(f"cannot read {path}: {exc}") from None
+        raise SettingsError(_("cannot read {path}: {exc}").format(path=path, exc=exc)) from None
     try:
         limits = Limits().with_overrides(dict(raw.get("limits") or {}))
         access = Access().with_overrides(dict(raw.get("access") or {}))

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from postwarden.cli.common import CliState, OperationalError, UsageError, print_version
+from postwarden.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        print("postwarden: aborted", file=sys.stderr)
+        print(_("postwarden: aborted"), file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click

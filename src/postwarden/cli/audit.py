@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from postwarden.cli.common import OperationalError, state
+from postwarden.i18n import _
 from postwarden.settings import SettingsError
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file, anchored_head
@@ -66,11 +67,23 @@ def verify(
             raise OperationalError(str(exc)) from None
         result = audit.verify(session, secret=secret, expect_head=expect_head, anchored=anchored)
     if not result.ok:
-        raise OperationalError(f"audit log broken at entry {result.first_bad}: {result.problem}")
+        raise OperationalError(
+            _("audit log broken at entry {first_bad}: {problem}").format(
+                first_bad=result.first_bad, problem=result.problem
+            )
+        )
     if anchored is None:
-        typer.echo(f"audit log ok: {result.entries} entries (no anchored head yet)")
+        typer.echo(
+            _("audit log ok: {entries} entries (no anchored head yet)").format(
+                entries=result.entries
+            )
+        )
     else:
-        typer.echo(f"audit log ok: {result.entries} entries, anchored head {anchored.seq} found")
+        typer.echo(
+            _("audit log ok: {entries} entries, anchored head {seq} found").format(
+                entries=result.entries, seq=anchored.seq
+            )
+        )
 
 
 @audit_app.command("head")

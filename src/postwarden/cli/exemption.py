@@ -11,6 +11,7 @@ import typer
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
+from postwarden.i18n import _
 from postwarden.settings import login_user
 from postwarden.store.db import session_factory
 from postwarden.store.exemptions import (
@@ -38,7 +39,9 @@ def _parse_date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--until: expected a date as YYYY-MM-DD, got {text!r}") from None
+        raise UsageError(
+            _("--until: expected a date as YYYY-MM-DD, got {text!r}").format(text=text)
+        ) from None
 
 
 @exemption_app.command("add")
@@ -98,7 +101,7 @@ def list_cmd(
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        typer.echo("no exemptions")
+        typer.echo(_("no exemptions"))
     for r in rows:
         status = "active" if r["active"] else ("revoked" if r["revoked_at"] else "expired")
         until = f" until {r['until']}" if r["until"] else ""
@@ -126,4 +129,4 @@ def revoke(
         raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
-    typer.echo(f"exemption {exemption_id} revoked")
+    typer.echo(_("exemption {exemption_id} revoked").format(exemption_id=exemption_id))

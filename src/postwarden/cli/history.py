@@ -9,6 +9,7 @@ import typer
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
+from postwarden.i18n import _
 from postwarden.store.db import session_factory
 from postwarden.store.history import HistoryError, import_sent_mail
 
@@ -25,7 +26,7 @@ def import_cmd(
     """Learn from sent mail: who wrote to whom, how often, when, and under which names."""
     settings = state(ctx).settings()
     if not path.exists():
-        raise UsageError(f"no such file or folder: {path}")
+        raise UsageError(_("no such file or folder: {path}").format(path=path))
     engine = open_database(settings)
     try:
         with session_factory(engine)() as session:

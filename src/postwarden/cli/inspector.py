@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
+from postwarden.i18n import _
 from postwarden.inspector import build_inspector, load_policy_for
 from postwarden.settings import Settings, SettingsError
 from postwarden.store import db
@@ -19,12 +20,19 @@ def open_inspector(settings: Settings) -> Inspector:
     last good one is used) and a database that cannot be opened is an operational error."""
     loaded = load_policy_for(settings)
     for error in loaded.errors:
-        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
+        typer.echo(
+            _("postwarden: policy refused, the last good policy is used: {error}").format(
+                error=error
+            ),
+            err=True,
+        )
     engine = open_database(settings)
     try:
         return build_inspector(settings, engine=engine, policy=loaded.policy)
     except SQLAlchemyError as exc:
-        raise OperationalError(f"cannot read the database: {exc.__class__.__name__}") from None
+        raise OperationalError(
+            _("cannot read the database: {kind}").format(kind=exc.__class__.__name__)
+        ) from None
 
 
 def open_database(settings: Settings) -> Engine:
@@ -33,7 +41,9 @@ def open_database(settings: Settings) -> Engine:
     try:
         engine = db.open_database(settings.db_url).engine
     except SQLAlchemyError as exc:
-        raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None
+        raise OperationalError(
+            _("cannot open the database: {kind}").format(kind=exc.__class__.__name__)
+        ) from None
     try:
         anchor_engine(engine, anchor_file(settings))
     except SettingsError as exc:

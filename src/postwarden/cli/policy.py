@@ -21,6 +21,7 @@ from postwarden.cli.common import (
 from postwarden.cli.inspector import open_inspector
 from postwarden.engine import policy_vocabulary
 from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
+from postwarden.i18n import _
 from postwarden.inspector import load_policy_for, vocabulary_for
 
 policy_app = typer.Typer(
@@ -34,8 +35,13 @@ def show(ctx: typer.Context) -> None:
     settings = state(ctx).settings()
     loaded = load_policy_for(settings)
     for error in loaded.errors:
-        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
-    typer.echo(f"# policy in force: {loaded.policy.source}")
+        typer.echo(
+            _("postwarden: policy refused, the last good policy is used: {error}").format(
+                error=error
+            ),
+            err=True,
+        )
+    typer.echo(_("# policy in force: {source}").format(source=loaded.policy.source))
     typer.echo(loaded.policy.text.rstrip("\n"))
 
 
@@ -52,14 +58,14 @@ def check(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{file}: not UTF-8 text") from None
+        raise UsageError(_("{file}: not UTF-8 text").format(file=file)) from None
     try:
         policy = load_policy(text, str(file), _vocabulary(ctx))
     except PolicyError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
         raise typer.Exit(1) from None
-    typer.echo(f"{file}: valid, {len(policy.rules)} rules enabled")
+    typer.echo(_("{file}: valid, {n} rules enabled").format(file=file, n=len(policy.rules)))
 
 
 def _vocabulary(ctx: typer.Context) -> Vocabulary:
@@ -91,7 +97,11 @@ def explain(
         out["rules"] = [_outcome_json(o) for o in decision.outcomes]
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
-    typer.echo(f"verdict: {report.verdict.action.label}  (policy: {inspector.policy.source})")
+    typer.echo(
+        _("verdict: {label}  (policy: {source})").format(
+            label=report.verdict.action.label, source=inspector.policy.source
+        )
+    )
     for r in report.verdict.recipients:
         flags = f" [{', '.join(r.flags)}]" if r.flags else ""
         typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
@@ -99,12 +109,12 @@ def explain(
             typer.echo(f"      {line}")
     fired = [o for o in decision.outcomes if o.fired]
     near = [o for o in decision.outcomes if o.near_miss]
-    typer.echo("fired:" if fired else "fired: none")
+    typer.echo(_("fired:") if fired else _("fired: none"))
     for o in fired:
         typer.echo(f"  {o.rule} -> {o.action.label}")
         for c in o.checks:
             typer.echo(f"      {c.condition}: {c.evidence}")
-    typer.echo("near misses:" if near else "near misses: none")
+    typer.echo(_("near misses:") if near else _("near misses: none"))
     for o in near:
         typer.echo(
             f"  {o.rule} ({o.action.label}) did not fire: only {o.missing[0].condition} was missing"

@@ -17,6 +17,7 @@ from postwarden.act import DecisionError, Gateway, ReleaseError
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.headers import header_of
+from postwarden.i18n import _
 from postwarden.outbound import Outbound, outbound_from
 from postwarden.settings import SettingsError
 from postwarden.store.keys import SealError
@@ -78,7 +79,7 @@ def list_items(
                 f"{i.sender} -> {', '.join(i.recipients)}  [{rules}]"
             )
         if not items:
-            typer.echo("no quarantined messages")
+            typer.echo(_("no quarantined messages"))
         stuck = sum(i.state == State.RELEASING.value for i in items)
         if stuck:
             typer.echo(
@@ -170,7 +171,7 @@ def release(
             gw.release(item_id, by=by, reason=reason)
         except (DecisionError, ReleaseError) as exc:
             raise OperationalError(str(exc)) from None
-    typer.echo(f"released {item_id}")
+    typer.echo(_("released {item_id}").format(item_id=item_id))
 
 
 @quarantine_app.command("reject")
@@ -187,7 +188,7 @@ def reject(
             gw.reject_item(item_id, by=by, reason=reason)
         except DecisionError as exc:
             raise OperationalError(str(exc)) from None
-    typer.echo(f"rejected {item_id}")
+    typer.echo(_("rejected {item_id}").format(item_id=item_id))
 
 
 class Resolution(StrEnum):
@@ -216,7 +217,7 @@ def resolve(
             gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
         except DecisionError as exc:
             raise OperationalError(str(exc)) from None
-    typer.echo(f"resolved {item_id} as {outcome.value}")
+    typer.echo(_("resolved {item_id} as {outcome}").format(item_id=item_id, outcome=outcome.value))
 
 
 @quarantine_app.command("expire")
@@ -229,7 +230,7 @@ def expire(
     """Move messages held longer than DAYS to ``expired`` (they are never sent)."""
     with open_gateway(ctx) as gw:
         done = gw.expire(timedelta(days=older_than), by=cli_actor())
-    typer.echo(f"expired {len(done)} item(s)")
+    typer.echo(_("expired {n} item(s)").format(n=len(done)))
     for item_id in done:
         typer.echo(f"  {item_id}")
 
@@ -246,7 +247,7 @@ def purge(
     more than DAYS ago (their data key, then the file); rows and audit entries stay."""
     with open_gateway(ctx) as gw:
         done = gw.purge(timedelta(days=older_than), by=cli_actor())
-    typer.echo(f"purged {len(done)} item(s)")
+    typer.echo(_("purged {n} item(s)").format(n=len(done)))
     for item_id in done:
         typer.echo(f"  {item_id}")
 
@@ -259,9 +260,11 @@ def rotate_key(ctx: typer.Context) -> None:
             count, kid = gw.rotate_key(actor=cli_actor())
         except SealError as exc:
             raise OperationalError(str(exc)) from None
-    typer.echo(f"master key {kid} is current; re-wrapped {count} item(s)")
+    typer.echo(
+        _("master key {kid} is current; re-wrapped {count} item(s)").format(kid=kid, count=count)
+    )
 
 
 def _need_reason(reason: str) -> None:
     if not reason.strip():
-        raise UsageError("--reason must not be empty")
+        raise UsageError(_("--reason must not be empty"))

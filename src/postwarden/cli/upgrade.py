@@ -6,6 +6,7 @@ import typer
 
 from postwarden import __version__
 from postwarden.cli.common import OperationalError, state
+from postwarden.i18n import _
 
 
 def upgrade(ctx: typer.Context) -> None:
@@ -27,4 +28,4 @@ def upgrade(ctx: typer.Context) -> None:
         raise OperationalError(str(exc)) from None
     for line in report.lines:
         typer.echo(line)
-    typer.echo("upgrade done" if report.changed else "nothing to upgrade")
+    typer.echo(_("upgrade done") if report.changed else _("nothing to upgrade"))

@@ -10,6 +10,7 @@ import typer
 
 from postwarden.cli.audit import cli_actor, database
 from postwarden.cli.common import OperationalError, UsageError
+from postwarden.i18n import _
 from postwarden.store.credentials import CredentialError, set_password
 from postwarden.store.users import Role, UserError, UserExists, add_user, list_users
 
@@ -46,7 +47,7 @@ def add(
         except (UserError, CredentialError) as exc:
             raise UsageError(str(exc)) from None
         session.commit()
-    typer.echo(f"added {name} ({role.value})")
+    typer.echo(_("added {name} ({role})").format(name=name, role=role.value))
 
 
 @user_app.command("list")
@@ -55,7 +56,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Users and their roles."""
-    with database(ctx) as (session, _):
+    with database(ctx) as (session, _secret):
         users = list_users(session)
     if as_json:
         typer.echo(
@@ -76,7 +77,7 @@ def list_(
     for u in users:
         typer.echo(f"{u.name:<24} {u.role:<16} {u.email or '-'}")
     if not users:
-        typer.echo("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'")
+        typer.echo(_("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'"))
 
 
 @user_app.command("passwd")
@@ -98,7 +99,7 @@ def passwd(
         except UserError as exc:
             raise OperationalError(str(exc)) from None
         session.commit()
-    typer.echo(f"password set for {name}")
+    typer.echo(_("password set for {name}").format(name=name))
 
 
 def _read_password() -> str:
@@ -106,5 +107,5 @@ def _read_password() -> str:
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
-        raise UsageError("--password-stdin: no password on standard input")
+        raise UsageError(_("--password-stdin: no password on standard input"))
     return password

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.i18n import _
 from postwarden.store import audit, sessions
 from postwarden.store.db import Base
 from postwarden.store.passphrases import MIN_LENGTH, PassphraseError, check_passphrase
@@ -69,7 +70,9 @@ def set_password(session: Session, name: str, password: str, *, actor: str, secr
     the old password is signed out too.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise CredentialError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+        raise CredentialError(
+            _("password too short: at least {n} characters").format(n=MIN_PASSWORD_LENGTH)
+        )
     user = get_user(session, name)
     try:
         check_passphrase(password, user_inputs=(name, user.email))
@@ -144,7 +147,7 @@ def enable_totp(
     """Turn TOTP on once the user proved they hold ``secret_b32`` with a current code."""
     step = _step(secret_b32, code, now or datetime.now(UTC))
     if step is None:
-        raise CredentialError("that code does not match: check the device's clock and retry")
+        raise CredentialError(_("that code does not match: check the device's clock and retry"))
     session.merge(
         TotpSecret(
             user_id=user.id, secret=secret_b32, enabled_at=now or datetime.now(UTC), last_step=step

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.db import Base
 
@@ -59,7 +60,7 @@ def _iso(when: datetime) -> str:
 def _domain(text: str) -> str:
     d = text.strip().lower().lstrip("@").rstrip(".")
     if not d or "@" in d or "." not in d or any(c.isspace() for c in d):
-        raise ExemptionError(f"not a domain name: {text!r}")
+        raise ExemptionError(_("not a domain name: {text!r}").format(text=text))
     return d
 
 
@@ -67,7 +68,7 @@ def _address(text: str) -> str:
     a = text.strip().lower()
     local, at, domain = a.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in a):
-        raise ExemptionError(f"not an email address: {text!r}")
+        raise ExemptionError(_("not an email address: {text!r}").format(text=text))
     return a
 
 
@@ -87,11 +88,11 @@ def add_exemption(
     the same way (the caller commits); ``request`` links the staff request it answers."""
     when = now or datetime.now(UTC)
     if not reason.strip():
-        raise ExemptionError("an exemption needs a reason")
+        raise ExemptionError(_("an exemption needs a reason"))
     if not granted_by.strip():
-        raise ExemptionError("an exemption needs the name of who granted it")
+        raise ExemptionError(_("an exemption needs the name of who granted it"))
     if until is not None and until < when.date():
-        raise ExemptionError(f"--until {until.isoformat()} is in the past")
+        raise ExemptionError(_("--until {until} is in the past").format(until=until.isoformat()))
     row = Exemption(
         sender=_address(sender),
         recipient_domain=_domain(recipient_domain),
@@ -124,9 +125,13 @@ def revoke_exemption(
     """Revoke an active exemption and audit it (the caller commits)."""
     row = session.get(Exemption, exemption_id)
     if row is None:
-        raise ExemptionError(f"no exemption with id {exemption_id}")
+        raise ExemptionError(
+            _("no exemption with id {exemption_id}").format(exemption_id=exemption_id)
+        )
     if row.revoked_at is not None:
-        raise ExemptionError(f"exemption {exemption_id} was already revoked")
+        raise ExemptionError(
+            _("exemption {exemption_id} was already revoked").format(exemption_id=exemption_id)
+        )
     row.revoked_at = now or datetime.now(UTC)
     row.revoked_by = revoked_by
     session.flush()

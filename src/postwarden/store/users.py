@@ -13,7 +13,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from postwarden.store import audit
 from postwarden.store.db import Base
 
-__all__ = ["Role", "User", "UserError", "UserExists", "add_user", "get_user", "list_users"]
+__all__ = [
+    "Role",
+    "User",
+    "UserError",
+    "UserExists",
+    "add_user",
+    "get_user",
+    "list_users",
+    "set_language",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -50,6 +59,8 @@ class User(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """Set by the console issue (argon2); NULL means the user cannot log in yet."""
+    language: Mapped[str | None] = mapped_column(String(16))
+    """The console language the user chose (``postwarden.i18n.LANGUAGES``); NULL: the browser's."""
 
     @property
     def role_enum(self) -> Role:
@@ -102,3 +113,10 @@ def get_user(session: Session, name: str) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.name)).scalars())
+
+
+def set_language(session: Session, user_id: int, language: str) -> None:
+    """Keep the console language a user chose with the switch (a preference: not audited)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.language = language

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
+from postwarden.i18n import _
 from postwarden.inspector import StoreExemptions
 from postwarden.store import audit
 from postwarden.store.exemption_requests import (
@@ -70,7 +71,7 @@ def _page(
         request,
         "exemptions.html",
         status,
-        title="Exemptions",
+        title=_("Exemptions"),
         nav="exemptions",
         pending=pending,
         recent=recent,
@@ -97,23 +98,25 @@ def request_exemption(
         return _page(
             request,
             member,
-            "Your account has no e-mail address, so there is no "
-            "sender to exempt. Ask an admin to add one.",
+            _(
+                "Your account has no e-mail address, so there is no "
+                "sender to exempt. Ask an admin to add one."
+            ),
             400,
             form,
         )
     today = datetime.now(UTC).date()
     if not today <= until <= today + MAX_PERIOD:
         return _page(
-            request, member, "Choose an end date between today and a year from now.", 400, form
+            request, member, _("Choose an end date between today and a year from now."), 400, form
         )
     domain = recipient_domain.strip().lower().lstrip("@").rstrip(".")
     if not domain or "." not in domain or any(c.isspace() or c in "@/<>" for c in domain):
         return _page(
-            request, member, "That is not a domain name (e.g. partner.example).", 400, form
+            request, member, _("That is not a domain name (e.g. partner.example)."), 400, form
         )
     if not reason.strip():
-        return _page(request, member, "Say why the exemption is needed.", 400, form)
+        return _page(request, member, _("Say why the exemption is needed."), 400, form)
     state = console_state(request)
     with state.db.begin() as db:
         row = add_request(
@@ -145,7 +148,7 @@ def _refresh(ctx: ConsoleState) -> None:
 
 def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     if db_request is None or db_request.state != RequestState.PENDING.value:
-        raise HTTPException(404, "No such pending request: it may have been decided already.")
+        raise HTTPException(404, _("No such pending request: it may have been decided already."))
     return db_request
 
 
@@ -166,7 +169,7 @@ def approve(
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
         if row.requested_by == member.name or member.is_sender(row.sender):
-            raise Forbidden("You cannot approve your own exemption request.")
+            raise Forbidden(_("You cannot approve your own exemption request."))
         try:
             grant = add_exemption(
                 db,

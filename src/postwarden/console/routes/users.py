@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
+from postwarden.i18n import _
 from postwarden.store import audit, sessions
 from postwarden.store.credentials import TotpSecret
 from postwarden.store.sessions import ConsoleSession
@@ -47,7 +48,7 @@ def users_page(
         }
         for u in people
     ]
-    return state.render(request, "users.html", title="Users", nav="users", users=rows)
+    return state.render(request, "users.html", title=_("Users"), nav="users", users=rows)
 
 
 @router.post("/users/{user_id}/signout", name="user_signout")
@@ -60,7 +61,7 @@ def sign_out_everywhere(
     with state.db.begin() as db:
         user = db.get(User, user_id)
         if user is None:
-            raise HTTPException(404, "No such user.")
+            raise HTTPException(404, _("No such user."))
         ended = sessions.close_user_sessions(db, user_id)
         audit.append(
             db,
