@@ -169,7 +169,8 @@ class Gateway:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
-        self.verdicts = GroupCommit(self.sessions, settings.secret())
+        anchor = anchor_file(settings)
+        self.verdicts = GroupCommit(self.sessions, settings.secret(), anchor=anchor)
         """Verdicts that deliver or reject, committed together with those decided meanwhile."""
         self.quarantine = quarantine
         self.outbound = outbound
@@ -181,7 +182,7 @@ class Gateway:
         self._secret = settings.secret()
         self.events = events or Events()
         """Replaced by the metrics when a server exposes them."""
-        anchor_engine(engine, anchor_file(settings))
+        anchor_engine(engine, anchor)
 
     @classmethod
     def from_settings(

@@ -7,12 +7,14 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from postwarden.store import audit
+from postwarden.store.anchor import AnchorFile
 from postwarden.store.db import session_factory
 from postwarden.store.group_commit import GroupCommit, Write
 from postwarden.store.history import Delivery, HistoryContact
@@ -85,3 +87,23 @@ def test_closed_writer_refuses_writes(db: Session) -> None:
     writer.close()
     with pytest.raises(RuntimeError):
         writer.submit(Write("verdict", "gateway", {"n": 2}))
+
+
+def test_the_anchor_reaches_the_last_committed_head(db: Session, tmp_path: Path) -> None:
+    sessions = _sessions(db)
+    anchor = AnchorFile(tmp_path / "audit-anchor.json", SECRET)
+    writer = GroupCommit(sessions, SECRET, anchor=anchor)
+    threads = [
+        threading.Thread(target=writer.run, args=(Write("verdict", "gateway", {"n": n}),))
+        for n in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    anchored = anchor.read()
+    with sessions() as session:
+        assert anchored is not None
+        assert anchored.head() == audit.head(session)
+        assert audit.verify(session, secret=SECRET, anchored=anchored.head()).ok
