@@ -10,11 +10,11 @@ Here one writer thread owns those writes.  A caller hands over its write and wai
 takes every write queued by then (at most ``max_batch``) and puts them in one transaction: one
 lock and one INSERT for their audit entries (:func:`~postwarden.store.audit.append_many`), one
 upsert for their contact history; it commits once and wakes their callers.  While that commit
-is on the disk the next writes queue up, so under load a batch holds every message decided in the meantime
-and no caller waits longer than one commit plus its own: there is no timer to tune, and a lone
-message goes at once.  Durability is unchanged: nobody is answered before the commit holding
-their write returned.  A batch that fails is retried write by write, each in its own
-transaction, so one bad write fails only its own caller.
+is on the disk the next writes queue up, so under load a batch holds every message decided in
+the meantime and no caller waits longer than one commit plus its own: there is no timer to
+tune, and a lone message goes at once.  Durability is unchanged: nobody is answered before
+the commit holding their write returned.  A batch that fails is retried write by write, each
+in its own transaction, so one bad write fails only its own caller.
 
 The audit head is anchored outside the database (three more fsyncs) by a thread of its own,
 after the callers are woken: the anchor is a check against a cut tail, not what makes a verdict
