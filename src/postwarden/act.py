@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +41,8 @@ from postwarden.settings import Settings, public_url
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import open_database, session_factory
-from postwarden.store.history import record_delivery
+from postwarden.store.group_commit import GroupCommit, Write
+from postwarden.store.history import Delivery
 from postwarden.store.mailboxes import AliasError, Mailboxes, message_senders
 from postwarden.store.quarantine import (
     ItemSnapshot,
@@ -159,22 +160,26 @@ class Gateway:
         outbound: Outbound,
         inspector: InspectorLike | None = None,
         public_url: str = DEFAULT_PUBLIC_URL,
-        record_delivery: Callable[[Session, Envelope], None] | None = None,
+        record_history: bool = False,
         events: Events | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
+        anchor = anchor_file(settings)
+        self.verdicts = GroupCommit(self.sessions, settings.secret(), anchor=anchor)
+        """Verdicts that deliver or reject, committed together with those decided meanwhile."""
         self.quarantine = quarantine
         self.outbound = outbound
         self.public_url = public_url
         self._inspector = inspector
         self._inspector_lock = threading.Lock()
-        self._record_delivery = record_delivery
+        self._record_history = record_history
+        """Whether delivered messages count in the contact history (the recipients' analysis)."""
         self._secret = settings.secret()
         self.events = events or Events()
         """Replaced by the metrics when a server exposes them."""
-        anchor_engine(engine, anchor_file(settings))
+        anchor_engine(engine, anchor)
 
     @classmethod
     def from_settings(
@@ -194,10 +199,11 @@ class Gateway:
             outbound=outbound if outbound is not None else outbound_from(settings),
             inspector=inspector,
             public_url=public_url() or DEFAULT_PUBLIC_URL,
-            record_delivery=_history_recorder(),
+            record_history=True,
         )
 
     def close(self) -> None:
+        self.verdicts.close()
         self.engine.dispose()
 
     @property
@@ -225,21 +231,19 @@ class Gateway:
     def _process(self, raw: bytes, envelope: Envelope, queue_id: str | None) -> Outcome:
         verdict = self.inspector.check(raw, envelope)
         action = verdict.action
-        with self.session() as session:
-            if action == Action.DELIVER:
-                if self._record_delivery is not None:
-                    self._record_delivery(session, envelope)
-                self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
-                )
-                session.commit()
+        if action in (Action.DELIVER, Action.REJECT):
+            deliver = action == Action.DELIVER
+            delivery = None
+            if deliver and self._record_history:
+                delivery = Delivery(envelope.sender, envelope.recipients, datetime.now(UTC))
+            data = _verdict_data(verdict, raw, queue_id)
+            # Durable before we answer, in one commit with the verdicts decided meanwhile
+            # (store/group_commit.py); a held message is committed on its own below.
+            self.verdicts.run(Write("verdict", GATEWAY_ACTOR, data, delivery))
+            if deliver:
                 return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
-            if action == Action.REJECT:
-                self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
-                )
-                session.commit()
-                return Outcome("reject", verdict, None, reject_reply(verdict))
+            return Outcome("reject", verdict, None, reject_reply(verdict))
+        with self.session() as session:
             item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
             held = item.snapshot()
             try:
@@ -617,13 +621,6 @@ def _aware(when: datetime) -> datetime:
 def _subject(raw: bytes) -> str:
     """The original subject for the notice body, decoded; "" when the message has none."""
     return header_of(raw, "Subject").text
-
-
-def _history_recorder() -> Callable[[Session, Envelope], None]:
-    def record(session: Session, envelope: Envelope) -> None:
-        record_delivery(session, envelope.sender, envelope.recipients, datetime.now(UTC))
-
-    return record
 
 
 def _build_inspector(settings: Settings) -> InspectorLike:
