@@ -40,6 +40,7 @@ from postwarden.outbound import Outbound, OutboundError, outbound_from
 from postwarden.settings import Settings
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import make_engine, migrate, session_factory
 from postwarden.store.history import record_delivery
 from postwarden.store.mailboxes import AliasError, Mailboxes, message_senders
@@ -234,13 +235,13 @@ class Gateway:
                 if self._record_delivery is not None:
                     self._record_delivery(session, envelope)
                 self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
+                    session, AuditKind.VERDICT, GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
                 )
                 session.commit()
                 return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
             if action == Action.REJECT:
                 self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
+                    session, AuditKind.VERDICT, GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
                 )
                 session.commit()
                 return Outcome("reject", verdict, None, reject_reply(verdict))
@@ -249,7 +250,7 @@ class Gateway:
             try:
                 self._audit(
                     session,
-                    "verdict",
+                    AuditKind.VERDICT,
                     GATEWAY_ACTOR,
                     _verdict_data(verdict, raw, queue_id, held.id),
                 )
@@ -293,7 +294,9 @@ class Gateway:
                 session, item.id, State.HELD, State.REJECTED, by=user.name, reason=reason
             ):
                 raise DecisionError(f"quarantine item {item.id} is already being decided")
-            self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
+            self._audit(
+                session, AuditKind.QUARANTINE_REJECT, user.name, _decision_data(item, reason)
+            )
             session.commit()
         self.events.decided("rejected")
 
@@ -348,7 +351,9 @@ class Gateway:
                     session, item_id, State.HELD, State.EXPIRED, by=by, reason=reason
                 ):
                     item = Quarantine.get(session, item_id).snapshot()
-                    self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
+                    self._audit(
+                        session, AuditKind.QUARANTINE_EXPIRE, by, _decision_data(item, reason)
+                    )
                     session.commit()
                     done.append(item_id)
                     self.events.decided("expired")
@@ -410,7 +415,7 @@ class Gateway:
             if not moved:
                 raise DecisionError(f"quarantine item {item.id} was decided meanwhile")
             data = {**_decision_data(item, reason), "as": new.value}
-            self._audit(session, "quarantine.resolve", user.name, data)
+            self._audit(session, AuditKind.QUARANTINE_RESOLVE, user.name, data)
             session.commit()
 
     def purge(self, older_than: timedelta, *, by: str) -> list[str]:
@@ -428,7 +433,7 @@ class Gateway:
                     "sha256": item.content_sha256,
                     "older_than_days": older_than.days,
                 }
-                self._audit(session, "quarantine.purge", by, data)
+                self._audit(session, AuditKind.QUARANTINE_PURGE, by, data)
                 session.commit()
                 # After the commit: a crash here leaves a blob no key opens any more.
                 self.quarantine.remove_blob(item_id)
@@ -439,13 +444,15 @@ class Gateway:
         self, session: Session, item: QuarantineItem, *, actor: str, raw: bool = False
     ) -> None:
         """Record that someone looked at a held message (the caller commits)."""
-        self._audit(session, "quarantine.view", actor, {"item": item.id, "raw": raw})
+        self._audit(session, AuditKind.QUARANTINE_VIEW, actor, {"item": item.id, "raw": raw})
 
     def rotate_key(self, *, actor: str) -> tuple[int, str]:
         """New quarantine master key; returns (items re-wrapped, new key id)."""
         with self.session() as session:
             count, kid = self.quarantine.rotate_key(session)
-            self._audit(session, "quarantine.rotate-key", actor, {"items": count, "key": kid})
+            self._audit(
+                session, AuditKind.QUARANTINE_ROTATE_KEY, actor, {"items": count, "key": kid}
+            )
             session.commit()
         return count, kid
 
@@ -466,12 +473,12 @@ class Gateway:
                 }
                 if exc.partial:
                     Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-                    self._audit(session, "quarantine.release", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, data)
                 else:
                     Quarantine.transition(
                         session, item.id, State.RELEASING, State.HELD, clear_decision=True
                     )
-                    self._audit(session, "quarantine.release-failed", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE_FAILED, actor, data)
                 session.commit()
             self.events.decided("released" if exc.partial else "release-failed")
             raise ReleaseError(
@@ -479,7 +486,7 @@ class Gateway:
             ) from None
         with self.session() as session:
             Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-            self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
+            self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, _decision_data(item, reason))
             session.commit()
         self.events.decided("released")
 
@@ -513,8 +520,8 @@ class Gateway:
         domain = self.settings.org_domains[0] if self.settings.org_domains else "localhost"
         return f"postmaster@{domain}"
 
-    def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
-        audit.append(session, kind, actor, data, secret=self._secret)
+    def _audit(self, session: Session, kind: AuditKind, actor: str, data: dict[str, Any]) -> None:
+        audit.record(session, kind, actor, data, secret=self._secret)
 
     @staticmethod
     def _user(session: Session, name: str) -> User:

@@ -17,6 +17,7 @@ from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
 from postwarden.settings import Settings, SettingsError, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import (
     SchemaError,
     SchemaUpgrade,
@@ -169,7 +170,7 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
                 "schema_from": schema.before,
                 "schema_to": schema.after,
             }
-            entry = audit.append(session, "upgrade", actor, data, secret=secret)
+            entry = audit.record(session, AuditKind.UPGRADE, actor, data, secret=secret)
             session.commit()
     finally:
         engine.dispose()

@@ -36,6 +36,7 @@ from postwarden.incidents.report import write_report
 from postwarden.model import Envelope
 from postwarden.outbound import OutboundError, outbound_from
 from postwarden.settings import Settings, SettingsError
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineError
 
@@ -495,7 +496,7 @@ def letters_cmd(
         raise OperationalError(f"cannot write the letters: {exc}") from None
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=by or cli_actor(),
         data={
             "letters": run.letters,
@@ -530,7 +531,7 @@ def report_cmd(
         raise OperationalError(f"cannot write the report: {exc}") from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=by or cli_actor(),
         data={
             "format": out.suffix.lower().lstrip("."),

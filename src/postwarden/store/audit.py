@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Integer, Result, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store.audit_kinds import AuditKind, check
 from postwarden.store.db import Base
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "append",
     "audit_key",
     "head",
+    "record",
     "verify",
 ]
 
@@ -118,6 +120,14 @@ def append(
     session.flush()
     session.info[PENDING_HEAD] = (entry.seq, entry.hash)
     return entry
+
+
+def record(
+    session: Session, kind: AuditKind, actor: str, data: Mapping[str, Any], *, secret: bytes
+) -> AuditEntry:
+    """:func:`append` an entry of a listed kind whose ``data`` has that kind's shape
+    (:mod:`postwarden.store.audit_kinds`); the program writes every entry through here."""
+    return append(session, check(kind, data), actor, data, secret=secret)
 
 
 @dataclass(frozen=True, slots=True)

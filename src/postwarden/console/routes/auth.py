@@ -21,6 +21,7 @@ from postwarden.console.deps import (
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
 from postwarden.store import audit, credentials, sessions
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.users import User
 
 router = APIRouter()
@@ -84,8 +85,12 @@ def login(
             if ok and user is not None:
                 sessions.close_session(db, current.session.token)
                 fresh = sessions.open_session(db, user.id)
-                audit.append(
-                    db, "console.login", user.name, {"address": address}, secret=state.secret
+                audit.record(
+                    db,
+                    AuditKind.CONSOLE_LOGIN,
+                    user.name,
+                    {"address": address},
+                    secret=state.secret,
                 )
                 request.state.new_token = fresh.token
                 return RedirectResponse(safe_next(next, root), status_code=303)

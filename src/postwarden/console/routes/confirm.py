@@ -19,6 +19,7 @@ from postwarden.console.state import ConsoleState
 from postwarden.model import Action
 from postwarden.notices import TokenError, check_confirm_token, read_confirm_token
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.quarantine import Quarantine, QuarantineItem, SealError, State
 
 router = APIRouter()
@@ -100,9 +101,9 @@ def confirm(
                 db, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
             ):
                 raise HTTPException(410, _GONE)
-            audit.append(
+            audit.record(
                 db,
-                "quarantine.cancel",
+                AuditKind.QUARANTINE_CANCEL,
                 SENDER_ACTOR,
                 {"item": item.id, "action": item.action, "sha256": item.content_sha256},
                 secret=ctx.secret,

@@ -14,6 +14,7 @@ from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.inspection import StoreExemptions
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
     RequestState,
@@ -124,9 +125,9 @@ def request_exemption(
             until=until,
             requested_by=member.name,
         )
-        audit.append(
+        audit.record(
             db,
-            "exemption.request",
+            AuditKind.EXEMPTION_REQUEST,
             member.name,
             {"request": row.id, "domain": domain, "until": until.isoformat()},
             secret=state.secret,
@@ -197,7 +198,9 @@ def refuse(
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
         _decide(row, RequestState.REFUSED, member, note)
-        audit.append(db, "exemption.refuse", member.name, {"request": row.id}, secret=state.secret)
+        audit.record(
+            db, AuditKind.EXEMPTION_REFUSE, member.name, {"request": row.id}, secret=state.secret
+        )
     return RedirectResponse(request.url_for("exemptions").path + "?ok=refused", status_code=303)
 
 

@@ -30,6 +30,7 @@ from postwarden.incidents.facts import IncidentFacts
 from postwarden.incidents.fonts import FontError
 from postwarden.incidents.letters import LetterRun, select_addressees, write_letters
 from postwarden.incidents.report import report_data, report_docx, report_json, report_pdf
+from postwarden.store.audit_kinds import AuditKind
 
 router = APIRouter()
 
@@ -166,7 +167,7 @@ def download_report(
         raise HTTPException(503, f"Cannot write the report: {exc}") from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=member.name,
         data={"format": kind, "subjects": data["data_subjects"]["subjects"]},
     )
@@ -246,7 +247,7 @@ def download_letters(
         raise
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=member.name,
         data={
             "letters": run.letters,

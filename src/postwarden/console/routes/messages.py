@@ -17,6 +17,7 @@ from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import format_age
 from postwarden.model import Envelope
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.mailboxes import Mailboxes, message_senders
 from postwarden.store.quarantine import QuarantineItem, SealError, State
 
@@ -156,9 +157,9 @@ def _page(
         if item is None:
             raise HTTPException(404, "No such message in the quarantine.")
         # Every look at held content is on the record, masked or not (design.md: every view).
-        audit.append(
+        audit.record(
             db,
-            "console.reveal" if reveal else "console.view",
+            AuditKind.CONSOLE_REVEAL if reveal else AuditKind.CONSOLE_VIEW,
             member.name,
             {"item": item.id},
             secret=ctx.secret,

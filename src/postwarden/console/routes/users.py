@@ -12,6 +12,7 @@ from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
 from postwarden.store import audit, sessions
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.credentials import TotpSecret
 from postwarden.store.sessions import ConsoleSession
 from postwarden.store.users import User, list_users
@@ -62,9 +63,9 @@ def sign_out_everywhere(
         if user is None:
             raise HTTPException(404, "No such user.")
         ended = sessions.close_user_sessions(db, user_id)
-        audit.append(
+        audit.record(
             db,
-            "console.signout",
+            AuditKind.CONSOLE_SIGNOUT,
             member.name,
             {"user": user.name, "sessions": ended},
             secret=state.secret,
