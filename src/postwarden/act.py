@@ -2,7 +2,8 @@
 
 Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
 reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item`,
-:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything
+:meth:`Gateway.confirm_warn`, :meth:`Gateway.cancel_warn`, :meth:`Gateway.resolve`,
+:meth:`Gateway.purge` and :meth:`Gateway.view`.  Anything
 that goes wrong inside ``process`` raises, and the transport answers 4xx so the MTA keeps the
 message (design.md "Failure semantics").
 """
@@ -64,6 +65,7 @@ __all__ = [
     "Inspecting",
     "Outcome",
     "ReleaseError",
+    "ViewKind",
     "reject_reply",
 ]
 
@@ -81,6 +83,8 @@ STUCK_AFTER = timedelta(minutes=15)
 than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
 resolved under its sender's feet."""
 _NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
+ViewKind = Literal[AuditKind.QUARANTINE_VIEW, AuditKind.CONSOLE_VIEW, AuditKind.CONSOLE_REVEAL]
+"""How someone looked at a held message (:meth:`Gateway.view`)."""
 
 
 class Inspecting(Protocol):
@@ -328,6 +332,29 @@ class Gateway:
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
 
+    def cancel_warn(self, token: str) -> str:
+        """The sender cancels a *warn* from the notice's one-time link: the message is never
+        sent (``rejected``). Returns the item id; the same checks as :meth:`confirm_warn`."""
+        try:
+            item_id, _, _ = read_confirm_token(token)
+            with self.session() as session:
+                item = Quarantine.get(session, item_id).snapshot()
+                check_confirm_token(self._secret, token, item.content_sha256)
+        except (TokenError, QuarantineError) as exc:
+            raise DecisionError(str(exc)) from None
+        if item.action != Action.WARN.label:
+            raise DecisionError("this message is held for review and cannot be cancelled")
+        reason = "sender cancelled from the confirm link"
+        with self.session() as session:
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
+            ):
+                raise DecisionError("this confirm link was already used")
+            data = {"item": item.id, "action": item.action, "sha256": item.content_sha256}
+            self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
+            session.commit()
+        return item.id
+
     def mailboxes(self) -> Mailboxes:
         """How addresses compare for four eyes, with the aliases file as it is now."""
         try:
@@ -440,11 +467,27 @@ class Gateway:
                 done.append(item_id)
         return done
 
-    def audit_view(
-        self, session: Session, item: QuarantineItem, *, actor: str, raw: bool = False
-    ) -> None:
-        """Record that someone looked at a held message (the caller commits)."""
-        self._audit(session, AuditKind.QUARANTINE_VIEW, actor, {"item": item.id, "raw": raw})
+    def view(
+        self,
+        session: Session,
+        item: QuarantineItem,
+        *,
+        actor: str,
+        kind: ViewKind = AuditKind.QUARANTINE_VIEW,
+        raw: bool = False,
+    ) -> bytes:
+        """Decrypt a held message for someone to look at, and audit the look first, in the
+        caller's transaction (the caller commits): ``quarantine.view`` at the command line
+        (``raw``: the whole message), ``console.view`` or ``console.reveal`` in the console.
+
+        Raises :class:`SealError` when the content was purged or fails authentication; a
+        caller that commits anyway keeps the look on the record.
+        """
+        data: dict[str, Any] = {"item": item.id}
+        if kind == AuditKind.QUARANTINE_VIEW:
+            data["raw"] = raw
+        self._audit(session, kind, actor, data)
+        return self.quarantine.read(item)
 
     def rotate_key(self, *, actor: str) -> tuple[int, str]:
         """New quarantine master key; returns (items re-wrapped, new key id)."""

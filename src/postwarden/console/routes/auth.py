@@ -20,8 +20,7 @@ from postwarden.console.deps import (
 )
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
-from postwarden.store import audit, credentials, sessions
-from postwarden.store.audit_kinds import AuditKind
+from postwarden.store import credentials, sessions
 from postwarden.store.users import User
 
 router = APIRouter()
@@ -83,13 +82,12 @@ def login(
                 ok = False
             sessions.record_attempt(db, username, address, ok)
             if ok and user is not None:
-                sessions.close_session(db, current.session.token)
-                fresh = sessions.open_session(db, user.id)
-                audit.record(
+                fresh = sessions.sign_in(
                     db,
-                    AuditKind.CONSOLE_LOGIN,
+                    user.id,
                     user.name,
-                    {"address": address},
+                    old_token=current.session.token,
+                    address=address,
                     secret=state.secret,
                 )
                 request.state.new_token = fresh.token

@@ -13,17 +13,16 @@ from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.inspection import StoreExemptions
-from postwarden.store import audit
-from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
     RequestState,
     add_request,
+    approve_request,
     pending_requests,
+    refuse_request,
 )
 from postwarden.store.exemptions import (
     ExemptionError,
-    add_exemption,
     list_exemptions,
     revoke_exemption,
 )
@@ -117,19 +116,13 @@ def request_exemption(
         return _page(request, member, "Say why the exemption is needed.", 400, form)
     state = console_state(request)
     with state.db.begin() as db:
-        row = add_request(
+        add_request(
             db,
             sender=member.email,
             recipient_domain=domain,
             reason=reason.strip(),
             until=until,
             requested_by=member.name,
-        )
-        audit.record(
-            db,
-            AuditKind.EXEMPTION_REQUEST,
-            member.name,
-            {"request": row.id, "domain": domain, "until": until.isoformat()},
             secret=state.secret,
         )
     return RedirectResponse(request.url_for("exemptions").path + "?ok=requested", status_code=303)
@@ -150,12 +143,6 @@ def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     return db_request
 
 
-def _decide(row: ExemptionRequest, state: RequestState, member: Member, note: str) -> None:
-    row.state = state.value
-    row.decided_by, row.decided_at = member.name, datetime.now(UTC)
-    row.decision_note = note.strip() or None
-
-
 @router.post("/exemptions/requests/{request_id}/approve", name="exemption_approve")
 def approve(
     request: Request,
@@ -169,20 +156,9 @@ def approve(
         if row.requested_by == member.name or member.is_sender(row.sender):
             raise Forbidden("You cannot approve your own exemption request.")
         try:
-            grant = add_exemption(
-                db,
-                sender=row.sender,
-                recipient_domain=row.recipient_domain,
-                reason=row.reason,
-                granted_by=member.name,
-                secret=state.secret,
-                until=row.until,
-                request=row.id,
-            )
+            approve_request(db, row, by=member.name, note=note, secret=state.secret)
         except ExemptionError as exc:
             raise HTTPException(400, str(exc)) from None
-        _decide(row, RequestState.APPROVED, member, note)
-        row.exemption_id = grant.id
     _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=approved", status_code=303)
 
@@ -197,10 +173,7 @@ def refuse(
     state = console_state(request)
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
-        _decide(row, RequestState.REFUSED, member, note)
-        audit.record(
-            db, AuditKind.EXEMPTION_REFUSE, member.name, {"request": row.id}, secret=state.secret
-        )
+        refuse_request(db, row, by=member.name, note=note, secret=state.secret)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=refused", status_code=303)
 
 

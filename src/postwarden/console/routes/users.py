@@ -11,8 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
-from postwarden.store import audit, sessions
-from postwarden.store.audit_kinds import AuditKind
+from postwarden.store import sessions
 from postwarden.store.credentials import TotpSecret
 from postwarden.store.sessions import ConsoleSession
 from postwarden.store.users import User, list_users
@@ -62,12 +61,5 @@ def sign_out_everywhere(
         user = db.get(User, user_id)
         if user is None:
             raise HTTPException(404, "No such user.")
-        ended = sessions.close_user_sessions(db, user_id)
-        audit.record(
-            db,
-            AuditKind.CONSOLE_SIGNOUT,
-            member.name,
-            {"user": user.name, "sessions": ended},
-            secret=state.secret,
-        )
+        sessions.sign_out_user(db, user.id, user.name, actor=member.name, secret=state.secret)
     return RedirectResponse(request.url_for("users").path + "?ok=signedout", status_code=303)
