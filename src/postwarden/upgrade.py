@@ -14,7 +14,7 @@ from typing import Any
 
 from postwarden import __version__
 from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
-from postwarden.settings import Settings, SettingsError, write_atomic
+from postwarden.settings import Settings, SettingsError, fsync_dir, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
 from postwarden.store.audit_kinds import AuditKind
@@ -25,7 +25,6 @@ from postwarden.store.db import (
     session_factory,
     upgrade,
 )
-from postwarden.store.keys import fsync_dir
 
 __all__ = ["UpgradeError", "UpgradeReport", "upgrade_installation"]
 

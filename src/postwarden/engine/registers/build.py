@@ -26,7 +26,6 @@ from postwarden.engine.registers.digest import Digester, Hashes, id_hashes
 from postwarden.engine.registers.index import (
     RegisterInfo,
     check_name,
-    fsync_dir,
     locked,
     publish,
     remove_stale,
@@ -39,6 +38,7 @@ from postwarden.engine.registers.table import (
     Row,
     map_columns,
 )
+from postwarden.settings import fsync_dir
 
 CHUNK_ROWS = 100_000
 _CACHE_MAX = 300_000
