@@ -2,7 +2,8 @@
 
 Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
 reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item`,
-:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything
+:meth:`Gateway.confirm_warn`, :meth:`Gateway.cancel_warn`, :meth:`Gateway.resolve`,
+:meth:`Gateway.purge` and :meth:`Gateway.view`.  Anything
 that goes wrong inside ``process`` raises, and the transport answers 4xx so the MTA keeps the
 message (design.md "Failure semantics").
 """
@@ -40,6 +41,7 @@ from postwarden.outbound import Outbound, OutboundError, outbound_from
 from postwarden.settings import Settings, public_url
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import open_database, session_factory
 from postwarden.store.group_commit import GroupCommit, Write
 from postwarden.store.history import Delivery
@@ -63,6 +65,7 @@ __all__ = [
     "InspectorLike",
     "Outcome",
     "ReleaseError",
+    "ViewKind",
     "reject_reply",
 ]
 
@@ -78,6 +81,8 @@ STUCK_AFTER = timedelta(minutes=15)
 than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
 resolved under its sender's feet."""
 _NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
+ViewKind = Literal[AuditKind.QUARANTINE_VIEW, AuditKind.CONSOLE_VIEW, AuditKind.CONSOLE_REVEAL]
+"""How someone looked at a held message (:meth:`Gateway.view`)."""
 
 
 class InspectorLike(Protocol):
@@ -239,7 +244,7 @@ class Gateway:
             data = _verdict_data(verdict, raw, queue_id)
             # Durable before we answer, in one commit with the verdicts decided meanwhile
             # (store/group_commit.py); a held message is committed on its own below.
-            self.verdicts.run(Write("verdict", GATEWAY_ACTOR, data, delivery))
+            self.verdicts.run(Write(AuditKind.VERDICT, GATEWAY_ACTOR, data, delivery))
             if deliver:
                 return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
             return Outcome("reject", verdict, None, reject_reply(verdict))
@@ -249,7 +254,7 @@ class Gateway:
             try:
                 self._audit(
                     session,
-                    "verdict",
+                    AuditKind.VERDICT,
                     GATEWAY_ACTOR,
                     _verdict_data(verdict, raw, queue_id, held.id),
                 )
@@ -297,7 +302,9 @@ class Gateway:
                 raise DecisionError(
                     _("quarantine item {id} is already being decided").format(id=item.id)
                 )
-            self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
+            self._audit(
+                session, AuditKind.QUARANTINE_REJECT, user.name, _decision_data(item, reason)
+            )
             session.commit()
         self.events.decided("rejected")
 
@@ -331,6 +338,29 @@ class Gateway:
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
 
+    def cancel_warn(self, token: str) -> str:
+        """The sender cancels a *warn* from the notice's one-time link: the message is never
+        sent (``rejected``). Returns the item id; the same checks as :meth:`confirm_warn`."""
+        try:
+            item_id, _, _ = read_confirm_token(token)
+            with self.session() as session:
+                item = Quarantine.get(session, item_id).snapshot()
+                check_confirm_token(self._secret, token, item.content_sha256)
+        except (TokenError, QuarantineError) as exc:
+            raise DecisionError(str(exc)) from None
+        if item.action != Action.WARN.label:
+            raise DecisionError("this message is held for review and cannot be cancelled")
+        reason = "sender cancelled from the confirm link"
+        with self.session() as session:
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
+            ):
+                raise DecisionError("this confirm link was already used")
+            data = {"item": item.id, "action": item.action, "sha256": item.content_sha256}
+            self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
+            session.commit()
+        return item.id
+
     def mailboxes(self) -> Mailboxes:
         """How addresses compare for four eyes, with the aliases file as it is now."""
         try:
@@ -356,7 +386,9 @@ class Gateway:
                     session, item_id, State.HELD, State.EXPIRED, by=by, reason=reason
                 ):
                     item = Quarantine.get(session, item_id).snapshot()
-                    self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
+                    self._audit(
+                        session, AuditKind.QUARANTINE_EXPIRE, by, _decision_data(item, reason)
+                    )
                     session.commit()
                     done.append(item_id)
                     self.events.decided("expired")
@@ -426,7 +458,7 @@ class Gateway:
                     _("quarantine item {id} was decided meanwhile").format(id=item.id)
                 )
             data = {**_decision_data(item, reason), "as": new.value}
-            self._audit(session, "quarantine.resolve", user.name, data)
+            self._audit(session, AuditKind.QUARANTINE_RESOLVE, user.name, data)
             session.commit()
 
     def purge(self, older_than: timedelta, *, by: str) -> list[str]:
@@ -444,24 +476,42 @@ class Gateway:
                     "sha256": item.content_sha256,
                     "older_than_days": older_than.days,
                 }
-                self._audit(session, "quarantine.purge", by, data)
+                self._audit(session, AuditKind.QUARANTINE_PURGE, by, data)
                 session.commit()
                 # After the commit: a crash here leaves a blob no key opens any more.
                 self.quarantine.remove_blob(item_id)
                 done.append(item_id)
         return done
 
-    def audit_view(
-        self, session: Session, item: QuarantineItem, *, actor: str, raw: bool = False
-    ) -> None:
-        """Record that someone looked at a held message (the caller commits)."""
-        self._audit(session, "quarantine.view", actor, {"item": item.id, "raw": raw})
+    def view(
+        self,
+        session: Session,
+        item: QuarantineItem,
+        *,
+        actor: str,
+        kind: ViewKind = AuditKind.QUARANTINE_VIEW,
+        raw: bool = False,
+    ) -> bytes:
+        """Decrypt a held message for someone to look at, and audit the look first, in the
+        caller's transaction (the caller commits): ``quarantine.view`` at the command line
+        (``raw``: the whole message), ``console.view`` or ``console.reveal`` in the console.
+
+        Raises :class:`SealError` when the content was purged or fails authentication; a
+        caller that commits anyway keeps the look on the record.
+        """
+        data: dict[str, Any] = {"item": item.id}
+        if kind == AuditKind.QUARANTINE_VIEW:
+            data["raw"] = raw
+        self._audit(session, kind, actor, data)
+        return self.quarantine.read(item)
 
     def rotate_key(self, *, actor: str) -> tuple[int, str]:
         """New quarantine master key; returns (items re-wrapped, new key id)."""
         with self.session() as session:
             count, kid = self.quarantine.rotate_key(session)
-            self._audit(session, "quarantine.rotate-key", actor, {"items": count, "key": kid})
+            self._audit(
+                session, AuditKind.QUARANTINE_ROTATE_KEY, actor, {"items": count, "key": kid}
+            )
             session.commit()
         return count, kid
 
@@ -482,12 +532,12 @@ class Gateway:
                 }
                 if exc.partial:
                     Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-                    self._audit(session, "quarantine.release", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, data)
                 else:
                     Quarantine.transition(
                         session, item.id, State.RELEASING, State.HELD, clear_decision=True
                     )
-                    self._audit(session, "quarantine.release-failed", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE_FAILED, actor, data)
                 session.commit()
             self.events.decided("released" if exc.partial else "release-failed")
             raise ReleaseError(
@@ -495,7 +545,7 @@ class Gateway:
             ) from None
         with self.session() as session:
             Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-            self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
+            self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, _decision_data(item, reason))
             session.commit()
         self.events.decided("released")
 
@@ -529,8 +579,8 @@ class Gateway:
         domain = self.settings.org_domains[0] if self.settings.org_domains else "localhost"
         return f"postmaster@{domain}"
 
-    def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
-        audit.append(session, kind, actor, data, secret=self._secret)
+    def _audit(self, session: Session, kind: AuditKind, actor: str, data: dict[str, Any]) -> None:
+        audit.record(session, kind, actor, data, secret=self._secret)
 
     @staticmethod
     def _user(session: Session, name: str) -> User:

@@ -270,6 +270,15 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or new file in ``directory`` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def init_data_dir(
     data_dir: Path,
     org_domains: list[str],

@@ -14,16 +14,16 @@ from typing import Any
 
 from postwarden import __version__
 from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
-from postwarden.settings import Settings, SettingsError, write_atomic
+from postwarden.settings import Settings, SettingsError, fsync_dir, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import (
     SchemaError,
     SchemaUpgrade,
     open_database,
     upgrade,
 )
-from postwarden.store.keys import fsync_dir
 
 __all__ = ["UpgradeError", "UpgradeReport", "upgrade_installation"]
 
@@ -168,7 +168,7 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
                 "schema_from": schema.before,
                 "schema_to": schema.after,
             }
-            entry = audit.append(session, "upgrade", actor, data, secret=secret)
+            entry = audit.record(session, AuditKind.UPGRADE, actor, data, secret=secret)
             session.commit()
     finally:
         db.engine.dispose()

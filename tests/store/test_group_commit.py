@@ -14,11 +14,17 @@ from sqlalchemy import Engine, func, select, update
 
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorFile
+from postwarden.store.audit_kinds import SHAPES, AuditKind
 from postwarden.store.db import session_factory
 from postwarden.store.group_commit import GroupCommit, Write
 from postwarden.store.history import Delivery, HistoryContact
 
 SECRET = b"s" * 32
+
+
+def verdict(item: object) -> dict[str, object]:
+    """A verdict entry's data (its shape's fields) naming ``item``."""
+    return dict.fromkeys(SHAPES[AuditKind.VERDICT].fields, "") | {"item": item}
 
 
 def test_concurrent_writes_share_commits_and_all_are_durable(db_engine: Engine) -> None:
@@ -28,7 +34,7 @@ def test_concurrent_writes_share_commits_and_all_are_durable(db_engine: Engine) 
 
     def send(n: int) -> None:
         delivery = Delivery("alice@demo.gov.hk", (f"r{n % 3}@partner.org.hk",), when)
-        writer.run(Write("verdict", "gateway", {"n": n}, delivery))
+        writer.run(Write(AuditKind.VERDICT, "gateway", verdict(n), delivery))
 
     threads = [threading.Thread(target=send, args=(n,)) for n in range(60)]
     for t in threads:
@@ -41,7 +47,7 @@ def test_concurrent_writes_share_commits_and_all_are_durable(db_engine: Engine) 
         data = session.scalars(
             select(audit.AuditEntry.data).where(audit.AuditEntry.kind == "verdict")
         )
-        assert sorted(json.loads(d)["n"] for d in data) == list(range(60))
+        assert sorted(json.loads(d)["item"] for d in data) == list(range(60))
         rows = session.execute(select(HistoryContact.recipient, HistoryContact.count))
         counts = {recipient: count for recipient, count in rows}
         assert counts == {f"r{k}@partner.org.hk": 20 for k in range(3)}
@@ -56,12 +62,12 @@ def test_a_bad_write_fails_its_caller_only(db_engine: Engine) -> None:
         # Hold the database's write lock: the first write waits, the next three queue up
         # behind it and are committed as one batch.
         blocker.execute(update(audit.AuditLock).values(appends=audit.AuditLock.appends))
-        first = writer.submit(Write("verdict", "gateway", {"n": 0}))
+        first = writer.submit(Write(AuditKind.VERDICT, "gateway", verdict(0)))
         time.sleep(0.2)
         futures = [
-            writer.submit(Write("verdict", "gateway", {"n": 1})),
-            writer.submit(Write("verdict", "gateway", {"n": object()})),  # not JSON
-            writer.submit(Write("verdict", "gateway", {"n": 3})),
+            writer.submit(Write(AuditKind.VERDICT, "gateway", verdict(1))),
+            writer.submit(Write(AuditKind.VERDICT, "gateway", verdict(object()))),  # not JSON
+            writer.submit(Write(AuditKind.VERDICT, "gateway", verdict(3))),
         ]
         blocker.rollback()
     first.result()
@@ -76,10 +82,10 @@ def test_a_bad_write_fails_its_caller_only(db_engine: Engine) -> None:
 
 def test_closed_writer_refuses_writes(db_engine: Engine) -> None:
     writer = GroupCommit(session_factory(db_engine), SECRET)
-    writer.run(Write("verdict", "gateway", {"n": 1}))
+    writer.run(Write(AuditKind.VERDICT, "gateway", verdict(1)))
     writer.close()
     with pytest.raises(RuntimeError):
-        writer.submit(Write("verdict", "gateway", {"n": 2}))
+        writer.submit(Write(AuditKind.VERDICT, "gateway", verdict(2)))
 
 
 def test_the_anchor_reaches_the_last_committed_head(db_engine: Engine, tmp_path: Path) -> None:
@@ -87,7 +93,7 @@ def test_the_anchor_reaches_the_last_committed_head(db_engine: Engine, tmp_path:
     anchor = AnchorFile(tmp_path / "audit-anchor.json", SECRET)
     writer = GroupCommit(sessions, SECRET, anchor=anchor)
     threads = [
-        threading.Thread(target=writer.run, args=(Write("verdict", "gateway", {"n": n}),))
+        threading.Thread(target=writer.run, args=(Write(AuditKind.VERDICT, "gateway", verdict(n)),))
         for n in range(20)
     ]
     for t in threads:

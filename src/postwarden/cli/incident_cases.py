@@ -36,6 +36,7 @@ from postwarden.incidents.report import write_report
 from postwarden.model import Envelope
 from postwarden.outbound import OutboundError, outbound_from
 from postwarden.settings import Settings, SettingsError
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import session_factory
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineError
@@ -518,7 +519,7 @@ def letters_cmd(
         raise OperationalError(_("cannot write the letters: {exc}").format(exc=exc)) from None
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=by or cli_actor(),
         data={
             "letters": run.letters,
@@ -555,7 +556,7 @@ def report_cmd(
         raise OperationalError(_("cannot write the report: {exc}").format(exc=exc)) from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=by or cli_actor(),
         data={
             "format": out.suffix.lower().lstrip("."),

@@ -103,11 +103,15 @@ def show(
     with open_gateway(ctx) as gw, gw.session() as session:
         try:
             item = Quarantine.get(session, item_id)
-            # A purged item still has its row to show; only its content is gone.
-            message = None if item.purged and not raw else gw.quarantine.read(item)
-        except (QuarantineError, SealError) as exc:
+        except QuarantineError as exc:
             raise OperationalError(str(exc)) from None
-        gw.audit_view(session, item, actor=cli_actor(), raw=raw)
+        message: bytes | None
+        try:
+            message = gw.view(session, item, actor=cli_actor(), raw=raw)
+        except SealError as exc:
+            if raw or not item.purged:
+                raise OperationalError(str(exc)) from None  # not committed: nothing was seen
+            message = None  # a purged item still has its row to show; only its content is gone
         session.commit()
         out = item_json(item)
         out["queue_id"] = item.queue_id

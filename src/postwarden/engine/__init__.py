@@ -32,6 +32,7 @@ from postwarden.engine.policy import (
 )
 from postwarden.engine.recipients import ContactHistory, ExemptionBook, RecipientAnalyzer
 from postwarden.engine.registers import RegisterMatch, RegisterSet
+from postwarden.mailfiles import is_message_file
 from postwarden.model import (
     UNINSPECTABLE,
     Action,
@@ -87,11 +88,6 @@ def _collector_paused() -> Iterator[None]:
 
 _SHOWN_DEFECTS = 100
 """Defects a verdict carries: a hostile message has thousands, the first ones tell enough."""
-
-
-def is_message_file(name: str) -> bool:
-    """Whether a file of this name is a whole message (``.eml``) rather than a document."""
-    return name.lower().endswith(".eml")
 
 
 def policy_vocabulary(registers: Iterable[str] | None = None) -> Vocabulary:

@@ -11,7 +11,6 @@ interrupted scan of a large tree resumes where it stopped.
 from __future__ import annotations
 
 import json
-import mailbox
 import os
 import time
 from collections import Counter
@@ -23,13 +22,19 @@ from typing import Any
 
 from postwarden.engine import Inspector, Report
 from postwarden.engine.registers import RegisterSet
+from postwarden.mailfiles import (
+    is_maildir,
+    is_mbox,
+    is_message_file,
+    maildir_files,
+    open_mbox,
+)
 from postwarden.model import UNINSPECTABLE, Envelope
 from postwarden.settings import Limits
 
 __all__ = ["ScanItem", "ScanResult", "ScanRun", "Scanner", "run_scan", "scan_items"]
 
 _REGISTER = "register:"
-_MAILDIR_SUBDIRS = ("cur", "new")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +89,6 @@ class ScanResult:
         )
 
 
-def _is_maildir(path: Path) -> bool:
-    return all((path / d).is_dir() for d in (*_MAILDIR_SUBDIRS, "tmp"))
-
-
-def _is_mbox(path: Path) -> bool:
-    if path.suffix.lower() == ".mbox":
-        return True
-    try:
-        with path.open("rb") as fh:
-            return fh.read(5) == b"From "
-    except OSError:
-        return False
-
-
 def _item(path: Path, key: str, *, message: bool = False, mbox_key: str | None = None) -> ScanItem:
     st = path.stat()
     return ScanItem(
@@ -122,16 +113,14 @@ def scan_items(paths: Iterable[Path]) -> Iterator[ScanItem]:
 
 
 def _walk(root: Path) -> Iterator[ScanItem]:
-    if _is_maildir(root):
-        for sub in _MAILDIR_SUBDIRS:
-            for entry in sorted((root / sub).iterdir()):
-                if entry.is_file():
-                    yield _item(entry, str(entry), message=True)
+    if is_maildir(root):
+        for entry in maildir_files(root):
+            yield _item(entry, str(entry), message=True)
         return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         here = Path(dirpath)
-        maildirs = [d for d in dirnames if _is_maildir(here / d)]
+        maildirs = [d for d in dirnames if is_maildir(here / d)]
         for d in maildirs:
             yield from _walk(here / d)
         dirnames[:] = [d for d in dirnames if d not in maildirs]
@@ -142,15 +131,12 @@ def _walk(root: Path) -> Iterator[ScanItem]:
 
 
 def _file(path: Path) -> Iterator[ScanItem]:
-    if _is_mbox(path):
-        box = mailbox.mbox(str(path), create=False)
-        try:
+    if is_mbox(path):
+        with open_mbox(path) as box:
             for n, key in enumerate(box.keys(), 1):
                 yield _item(path, f"{path}#{n}", message=True, mbox_key=key)
-        finally:
-            box.close()
         return
-    yield _item(path, str(path), message=path.suffix.lower() == ".eml")
+    yield _item(path, str(path), message=is_message_file(path.name))
 
 
 class Scanner:
@@ -168,11 +154,8 @@ class Scanner:
     def read(self, item: ScanItem) -> bytes:
         """The item's bytes; ``OSError`` when it cannot be read."""
         if item.mbox_key is not None:
-            box = mailbox.mbox(item.path, create=False)
-            try:
+            with open_mbox(item.path) as box:
                 return box.get_bytes(item.mbox_key)
-            finally:
-                box.close()
         return Path(item.path).read_bytes()
 
     def inspect(self, item: ScanItem, data: bytes | None = None) -> Report:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Integer, Result, String, Text, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store.audit_kinds import AuditKind, check
 from postwarden.store.db import Base
 
 __all__ = [
@@ -33,9 +34,10 @@ __all__ = [
     "AuditHead",
     "Verification",
     "append",
-    "append_many",
     "audit_key",
     "head",
+    "record",
+    "record_many",
     "verify",
 ]
 
@@ -113,16 +115,18 @@ def append(
     return entry
 
 
-def append_many(
+def record_many(
     session: Session,
-    entries: Sequence[tuple[str, str, Mapping[str, Any]]],
+    entries: Sequence[tuple[AuditKind, str, Mapping[str, Any]]],
     *,
     secret: bytes,
 ) -> None:
-    """:func:`append` for several ``(kind, actor, data)`` entries, chained in order: one lock,
+    """:func:`record` for several ``(kind, actor, data)`` entries, chained in order: one lock,
     one head lookup and one INSERT for all of them (the gateway's batched verdicts)."""
     if not entries:
         return
+    for kind, _actor, data in entries:
+        check(kind, data)
     seq, prev = _lock_head(session, len(entries))
     key = audit_key(secret)
     created = _now()
@@ -161,6 +165,14 @@ def _lock_head(session: Session, count: int) -> tuple[int, str]:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    session: Session, kind: AuditKind, actor: str, data: Mapping[str, Any], *, secret: bytes
+) -> AuditEntry:
+    """:func:`append` an entry of a listed kind whose ``data`` has that kind's shape
+    (:mod:`postwarden.store.audit_kinds`); the program writes every entry through here."""
+    return append(session, check(kind, data), actor, data, secret=secret)
 
 
 @dataclass(frozen=True, slots=True)

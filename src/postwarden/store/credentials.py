@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.i18n import _
 from postwarden.store import audit, sessions
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 from postwarden.store.passphrases import MIN_LENGTH, PassphraseError, check_passphrase
 from postwarden.store.users import User, get_user
@@ -80,7 +81,7 @@ def set_password(session: Session, name: str, password: str, *, actor: str, secr
         raise CredentialError(str(exc)) from None
     user.password_hash = _HASHER.hash(password)
     sessions.close_user_sessions(session, user.id)
-    audit.append(session, "user.password", actor, {"user": name}, secret=secret)
+    audit.record(session, AuditKind.USER_PASSWORD, actor, {"user": name}, secret=secret)
     return user
 
 
@@ -153,11 +154,13 @@ def enable_totp(
             user_id=user.id, secret=secret_b32, enabled_at=now or datetime.now(UTC), last_step=step
         )
     )
-    audit.append(session, "user.totp.enable", user.name, {"user": user.name}, secret=secret)
+    audit.record(session, AuditKind.USER_TOTP_ENABLE, user.name, {"user": user.name}, secret=secret)
 
 
 def disable_totp(session: Session, user: User, *, actor: str, secret: bytes) -> None:
     row = session.get(TotpSecret, user.id)
     if row is not None:
         session.delete(row)
-        audit.append(session, "user.totp.disable", actor, {"user": user.name}, secret=secret)
+        audit.record(
+            session, AuditKind.USER_TOTP_DISABLE, actor, {"user": user.name}, secret=secret
+        )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.i18n import _
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 
@@ -110,7 +111,7 @@ def add_exemption(
     }
     if request is not None:
         data["request"] = request
-    audit.append(session, "exemption.grant", row.granted_by, data, secret=secret)
+    audit.record(session, AuditKind.EXEMPTION_GRANT, row.granted_by, data, secret=secret)
     return row
 
 
@@ -135,7 +136,9 @@ def revoke_exemption(
     row.revoked_at = now or datetime.now(UTC)
     row.revoked_by = revoked_by
     session.flush()
-    audit.append(session, "exemption.revoke", revoked_by, {"exemption": row.id}, secret=secret)
+    audit.record(
+        session, AuditKind.EXEMPTION_REVOKE, revoked_by, {"exemption": row.id}, secret=secret
+    )
     return row
 
 

@@ -8,7 +8,7 @@ disk, in series, while the inspection itself takes 1–2 ms.
 
 Here one writer thread owns those writes.  A caller hands over its write and waits; the writer
 takes every write queued by then (at most ``max_batch``) and puts them in one transaction: one
-lock and one INSERT for their audit entries (:func:`~postwarden.store.audit.append_many`), one
+lock and one INSERT for their audit entries (:func:`~postwarden.store.audit.record_many`), one
 upsert for their contact history; it commits once and wakes their callers.  While that commit
 is on the disk the next writes queue up, so under load a batch holds every message decided in
 the meantime and no caller waits longer than one commit plus its own: there is no timer to
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorFile
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.history import Delivery, record_deliveries
 
 __all__ = ["GroupCommit", "Write"]
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 class Write:
     """One audit entry, and the delivery it records in the contact history (if any)."""
 
-    kind: str
+    kind: AuditKind
     actor: str
     data: Mapping[str, Any]
     delivery: Delivery | None = None
@@ -170,7 +171,7 @@ class GroupCommit:
             if deliveries:
                 record_deliveries(session, deliveries)
             entries = [(w.kind, w.actor, w.data) for w in writes]
-            audit.append_many(session, entries, secret=self._secret)
+            audit.record_many(session, entries, secret=self._secret)
             # Anchored by _LatestHead after the callers are answered, not by the commit hook.
             head = session.info.pop(audit.PENDING_HEAD) if self._anchor is not None else None
             session.commit()

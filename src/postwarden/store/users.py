@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 __all__ = [
@@ -94,9 +95,9 @@ def add_user(
     except IntegrityError:
         session.rollback()
         raise UserExists(f"user {name!r} already exists") from None
-    audit.append(
+    audit.record(
         session,
-        "user.add",
+        AuditKind.USER_ADD,
         actor,
         {"user": name, "role": role.value, "email": email is not None},
         secret=secret,

@@ -35,6 +35,7 @@ from postwarden.inspector import build_inspector
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import open_database, session_factory
 from postwarden.store.tokens import Caller, TokenScope, authenticate, record_call
 from postwarden.transports.admission import ByteGate, inspection_cost
@@ -105,7 +106,9 @@ class _Tokens:
             "bytes": size,
         }
         with self.db() as session:
-            audit.append(session, "api.check", f"token:{caller.name}", data, secret=self.secret)
+            audit.record(
+                session, AuditKind.API_CHECK, f"token:{caller.name}", data, secret=self.secret
+            )
             session.commit()
 
 

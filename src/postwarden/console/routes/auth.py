@@ -22,7 +22,7 @@ from postwarden.console.i18n import remember
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
 from postwarden.i18n import _, ngettext
-from postwarden.store import audit, credentials, sessions
+from postwarden.store import credentials, sessions
 from postwarden.store.users import User
 
 router = APIRouter()
@@ -84,10 +84,13 @@ def login(
                 ok = False
             sessions.record_attempt(db, username, address, ok)
             if ok and user is not None:
-                sessions.close_session(db, current.session.token)
-                fresh = sessions.open_session(db, user.id)
-                audit.append(
-                    db, "console.login", user.name, {"address": address}, secret=state.secret
+                fresh = sessions.sign_in(
+                    db,
+                    user.id,
+                    user.name,
+                    old_token=current.session.token,
+                    address=address,
+                    secret=state.secret,
                 )
                 request.state.new_token = fresh.token
                 signed_in = RedirectResponse(safe_next(next, root), status_code=303)

@@ -12,15 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import Response
 
-from postwarden.act import SENDER_ACTOR, DecisionError, ReleaseError
+from postwarden.act import DecisionError, ReleaseError
 from postwarden.console.deps import Visitor, console_state, visitor
 from postwarden.console.review import subject_of
 from postwarden.console.state import ConsoleState
 from postwarden.i18n import N_, _
 from postwarden.model import Action
 from postwarden.notices import TokenError, check_confirm_token, read_confirm_token
-from postwarden.store import audit
-from postwarden.store.quarantine import Quarantine, QuarantineItem, SealError, State
+from postwarden.store.quarantine import QuarantineItem, SealError, State
 
 router = APIRouter()
 
@@ -99,20 +98,10 @@ def confirm(
             ) from None
         done = "sent"
     else:
-        with ctx.db() as db:
-            reason = "sender cancelled from the confirm link"
-            if not Quarantine.transition(
-                db, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
-            ):
-                raise HTTPException(410, _(_GONE))
-            audit.append(
-                db,
-                "quarantine.cancel",
-                SENDER_ACTOR,
-                {"item": item.id, "action": item.action, "sha256": item.content_sha256},
-                secret=ctx.secret,
-            )
-            db.commit()
+        try:
+            ctx.gateway.cancel_warn(token)
+        except DecisionError:
+            raise HTTPException(410, _(_GONE)) from None
         done = "cancelled"
     return ctx.render(
         request,

@@ -14,16 +14,16 @@ from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.i18n import _
 from postwarden.inspector import StoreExemptions
-from postwarden.store import audit
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
     RequestState,
     add_request,
+    approve_request,
     pending_requests,
+    refuse_request,
 )
 from postwarden.store.exemptions import (
     ExemptionError,
-    add_exemption,
     list_exemptions,
     revoke_exemption,
 )
@@ -119,19 +119,13 @@ def request_exemption(
         return _page(request, member, _("Say why the exemption is needed."), 400, form)
     state = console_state(request)
     with state.db.begin() as db:
-        row = add_request(
+        add_request(
             db,
             sender=member.email,
             recipient_domain=domain,
             reason=reason.strip(),
             until=until,
             requested_by=member.name,
-        )
-        audit.append(
-            db,
-            "exemption.request",
-            member.name,
-            {"request": row.id, "domain": domain, "until": until.isoformat()},
             secret=state.secret,
         )
     return RedirectResponse(request.url_for("exemptions").path + "?ok=requested", status_code=303)
@@ -152,12 +146,6 @@ def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     return db_request
 
 
-def _decide(row: ExemptionRequest, state: RequestState, member: Member, note: str) -> None:
-    row.state = state.value
-    row.decided_by, row.decided_at = member.name, datetime.now(UTC)
-    row.decision_note = note.strip() or None
-
-
 @router.post("/exemptions/requests/{request_id}/approve", name="exemption_approve")
 def approve(
     request: Request,
@@ -171,20 +159,9 @@ def approve(
         if row.requested_by == member.name or member.is_sender(row.sender):
             raise Forbidden(_("You cannot approve your own exemption request."))
         try:
-            grant = add_exemption(
-                db,
-                sender=row.sender,
-                recipient_domain=row.recipient_domain,
-                reason=row.reason,
-                granted_by=member.name,
-                secret=state.secret,
-                until=row.until,
-                request=row.id,
-            )
+            approve_request(db, row, by=member.name, note=note, secret=state.secret)
         except ExemptionError as exc:
             raise HTTPException(400, str(exc)) from None
-        _decide(row, RequestState.APPROVED, member, note)
-        row.exemption_id = grant.id
     _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=approved", status_code=303)
 
@@ -199,8 +176,7 @@ def refuse(
     state = console_state(request)
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
-        _decide(row, RequestState.REFUSED, member, note)
-        audit.append(db, "exemption.refuse", member.name, {"request": row.id}, secret=state.secret)
+        refuse_request(db, row, by=member.name, note=note, secret=state.secret)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=refused", status_code=303)
 
 

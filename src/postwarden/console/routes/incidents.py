@@ -31,6 +31,7 @@ from postwarden.incidents.facts import IncidentFacts
 from postwarden.incidents.fonts import FontError
 from postwarden.incidents.letters import LetterRun, select_addressees, write_letters
 from postwarden.incidents.report import report_data, report_docx, report_json, report_pdf
+from postwarden.store.audit_kinds import AuditKind
 
 router = APIRouter()
 
@@ -169,7 +170,7 @@ def download_report(
         ) from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=member.name,
         data={"format": kind, "subjects": data["data_subjects"]["subjects"]},
     )
@@ -263,7 +264,7 @@ def download_letters(
         raise
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=member.name,
         data={
             "letters": run.letters,

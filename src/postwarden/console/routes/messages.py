@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from postwarden.act import DecisionError, Gateway, ReleaseError
+from postwarden.act import DecisionError, Gateway, ReleaseError, ViewKind
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.i18n import label
 from postwarden.console.review import inspect_held, reporter
@@ -18,7 +18,7 @@ from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import format_age
 from postwarden.i18n import _
 from postwarden.model import Envelope
-from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.mailboxes import Mailboxes, message_senders
 from postwarden.store.quarantine import QuarantineItem, SealError, State
 
@@ -159,21 +159,19 @@ def _page(
         item = db.get(QuarantineItem, item_id)
         if item is None:
             raise HTTPException(404, _("No such message in the quarantine."))
-        # Every look at held content is on the record, masked or not (design.md: every view).
-        audit.append(
-            db,
-            "console.reveal" if reveal else "console.view",
-            member.name,
-            {"item": item.id},
-            secret=ctx.secret,
-        )
+        # Every look at held content is on the record, masked or not (design.md: every view),
+        # even one whose content then fails its check.
+        kind: ViewKind = AuditKind.CONSOLE_REVEAL if reveal else AuditKind.CONSOLE_VIEW
+        raw: bytes | None
+        try:
+            raw = ctx.gateway.view(db, item, actor=member.name, kind=kind)
+        except SealError:
+            raw = None
         db.expunge(item)
     inspection = None
     boxes = _mailboxes(ctx.gateway)
     senders = [item.sender]
-    try:
-        raw = ctx.gateway.quarantine.read(item)
-    except SealError:
+    if raw is None:
         error = error or (
             _(
                 "The stored message failed its integrity check and is not shown. "

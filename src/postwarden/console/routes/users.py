@@ -12,7 +12,7 @@ from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
 from postwarden.i18n import _
-from postwarden.store import audit, sessions
+from postwarden.store import sessions
 from postwarden.store.credentials import TotpSecret
 from postwarden.store.sessions import ConsoleSession
 from postwarden.store.users import User, list_users
@@ -62,12 +62,5 @@ def sign_out_everywhere(
         user = db.get(User, user_id)
         if user is None:
             raise HTTPException(404, _("No such user."))
-        ended = sessions.close_user_sessions(db, user_id)
-        audit.append(
-            db,
-            "console.signout",
-            member.name,
-            {"user": user.name, "sessions": ended},
-            secret=state.secret,
-        )
+        sessions.sign_out_user(db, user.id, user.name, actor=member.name, secret=state.secret)
     return RedirectResponse(request.url_for("users").path + "?ok=signedout", status_code=303)

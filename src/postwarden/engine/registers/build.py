@@ -27,7 +27,6 @@ from postwarden.engine.registers.fields import NORMALISERS, PERSONAL_FIELDS, SPE
 from postwarden.engine.registers.index import (
     RegisterInfo,
     check_name,
-    fsync_dir,
     locked,
     publish,
     remove_stale,
@@ -40,6 +39,7 @@ from postwarden.engine.registers.table import (
     Row,
     map_columns,
 )
+from postwarden.settings import fsync_dir
 
 CHUNK_ROWS = 100_000
 _CACHE_MAX = 300_000
