@@ -191,10 +191,11 @@ class Gateway:
         quarantine, and send via ``outbound`` (default:
         :func:`postwarden.outbound.outbound_from`)."""
         migrate(settings.db_url)
+        engine = make_engine(settings.db_url)
         return cls(
             settings,
-            engine=make_engine(settings.db_url),
-            quarantine=Quarantine.from_settings(settings),
+            engine=engine,
+            quarantine=Quarantine.from_settings(settings, engine),
             outbound=outbound if outbound is not None else outbound_from(settings),
             inspector=inspector,
             public_url=os.environ.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
@@ -278,7 +279,13 @@ class Gateway:
             _check_may_release(user, item, self.mailboxes(), message_senders(item.sender, raw))
             actor = user.name
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
+                session,
+                item.id,
+                State.HELD,
+                State.RELEASING,
+                by=actor,
+                reason=reason,
+                lease=self._lease(),
             ):
                 raise DecisionError(f"quarantine item {item.id} is already being decided")
             session.commit()
@@ -318,7 +325,13 @@ class Gateway:
         reason = "sender confirmed the warning"
         with self.session() as session:
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
+                session,
+                item.id,
+                State.HELD,
+                State.RELEASING,
+                by=SENDER_ACTOR,
+                reason=reason,
+                lease=self._lease(),
             ):
                 raise DecisionError("this confirm link was already used")
             session.commit()
@@ -449,7 +462,38 @@ class Gateway:
             session.commit()
         return count, kid
 
+    def finish_releases(self) -> list[str]:
+        """Finish releases whose node died mid-send (its lease expired): claim each (one
+        node wins), send it and record it, as its node would have.  Returns the ids sent.
+
+        A node that died after the next hop took the message but before recording it makes
+        this a second delivery of an approved message; never a message nobody approved."""
+        with self.session() as session:
+            claimed = Quarantine.claim_expired(session, self.settings.node_id, self._lease()[1])
+            session.commit()
+            rows = [Quarantine.get(session, i) for i in claimed]
+            items = [
+                (r.snapshot(), r.decided_by or GATEWAY_ACTOR, r.decision_reason or "") for r in rows
+            ]
+        done = []
+        for item, actor, reason in items:
+            try:
+                raw = self.quarantine.read(item)
+            except SealError:
+                log.error("quarantine item %s failed authentication; not released", item.id)
+                continue
+            try:
+                self._send_release(item, raw, actor=actor, reason=reason)
+            except ReleaseError as exc:
+                log.warning("finishing the release of %s: %s", item.id, exc)
+                continue
+            done.append(item.id)
+        return done
+
     # -- internals ----------------------------------------------------------------------
+
+    def _lease(self) -> tuple[str, timedelta]:
+        return self.settings.node_id, timedelta(seconds=self.settings.cluster.release_lease_seconds)
 
     def _send_release(self, item: ItemSnapshot, raw: bytes, *, actor: str, reason: str) -> None:
         """Send an item this process moved to ``releasing``; only this process can get here

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from postwarden.store import (  # noqa: F401 - importing a table module registers its tables
     audit,
+    blobs,
     credentials,
     exemption_requests,
     exemptions,
@@ -11,6 +12,7 @@ from postwarden.store import (  # noqa: F401 - importing a table module register
     incidents,
     quarantine,
     sessions,
+    shared_keys,
     tokens,
     users,
 )

@@ -1,0 +1,53 @@
+"""A cluster of nodes on one database: held messages' blobs, the shared quarantine keyring,
+release leases, and published register versions.
+
+Revision ID: 0007
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_TZ = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "quarantine_blobs",
+        sa.Column("item_id", sa.String(32), primary_key=True),
+        sa.Column("blob", sa.LargeBinary(), nullable=False),
+    )
+    op.create_table(
+        "cluster_keyring",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+    )
+    op.create_table(
+        "register_versions",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(63), nullable=False, index=True),
+        sa.Column("created", _TZ, nullable=False),
+        sa.Column("node", sa.String(64), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+    )
+    with op.batch_alter_table("quarantine_items") as batch:
+        batch.add_column(sa.Column("lease_node", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("lease_expires", _TZ, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("quarantine_items") as batch:
+        batch.drop_column("lease_expires")
+        batch.drop_column("lease_node")
+    op.drop_table("register_versions")
+    op.drop_table("cluster_keyring")
+    op.drop_table("quarantine_blobs")
