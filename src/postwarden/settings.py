@@ -238,13 +238,14 @@ class Settings:
         return f"{socket.gethostname()}:{self.data_dir.resolve()}"[-64:]
 
     def cluster_key(self) -> bytes:
-        """The 32-byte cluster key; an error naming ``cluster init`` when it is missing."""
+        """The 32-byte cluster key; an error naming ``init`` when it is missing."""
         try:
             key = self.cluster_key_file.read_bytes()
         except FileNotFoundError:
             raise SettingsError(
-                f"no cluster key in {self.data_dir}: run 'postwarden cluster init' on the first "
-                "node and copy its cluster.key to every other node (docs/cluster.md)"
+                f"no cluster key in {self.data_dir}: run 'postwarden init --quarantine-store "
+                "database' on the first node and copy its cluster.key to every other node "
+                "(docs/cluster.md)"
             ) from None
         if len(key) != 32:
             raise SettingsError(f"{self.cluster_key_file} is not a 32-byte key")

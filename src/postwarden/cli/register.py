@@ -98,6 +98,7 @@ def import_cmd(
         raise OperationalError(f"{exc} (register {name!r} left as it was)") from None
     except OSError as exc:
         raise OperationalError(f"cannot write the register index: {exc}") from None
+    _publish(settings, name)
     info = result.info
     fields = ", ".join(f"{k} {v:,}" for k, v in info.fields.items())
     typer.echo(f"imported register {info.name}: {info.rows:,} records ({fields})")
@@ -155,4 +156,22 @@ def drop_cmd(
         raise UsageError(str(exc)) from None
     except RegisterError as exc:
         raise OperationalError(str(exc)) from None
+    _publish(settings, name)
     typer.echo(f"dropped register {name}")
+
+
+def _publish(settings: Settings, name: str) -> None:
+    """On a cluster, make this node's change the version every node picks up."""
+    if not settings.cluster.shared:
+        return
+    from postwarden.cli.inspecting import open_database
+    from postwarden.cluster import publish_register
+
+    engine = open_database(settings)
+    try:
+        version = publish_register(settings, engine, name)
+    except (SettingsError, OSError) as exc:
+        raise OperationalError(f"register {name} changed here but not published: {exc}") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"published register {name} to the cluster as version {version}")

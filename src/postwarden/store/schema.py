@@ -11,6 +11,7 @@ from postwarden.store import (  # noqa: F401 - importing a table module register
     history,
     incidents,
     quarantine,
+    register_versions,
     sessions,
     shared_keys,
     tokens,
