@@ -74,3 +74,21 @@ def release_all(data_dir: str, sink_port: int, item_ids: list[str], by: str) -> 
     finally:
         gateway.close()
     return released
+
+
+def deliver_many(data_dir: str, count: int) -> int:
+    """One node's process: pass ``count`` messages (one audit entry each)."""
+    from tests.test_act import FakeInspector
+
+    from postwarden.outbound import MemoryOutbound
+
+    gateway = Gateway.from_settings(
+        load_settings(Path(data_dir)), outbound=MemoryOutbound(), inspector=FakeInspector()
+    )
+    try:
+        for n in range(count):
+            raw = f"From: {SENDER}\r\nTo: bob@partner.example\r\nSubject: {n}\r\n\r\nhi\r\n"
+            assert gateway.process(raw.encode(), ENV).disposition == "deliver"
+    finally:
+        gateway.close()
+    return count
