@@ -245,7 +245,9 @@ class Gateway:
                 )
                 session.commit()
                 return Outcome("reject", verdict, None, reject_reply(verdict))
-            item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
+            item = self.quarantine.store(
+                session, raw, envelope, verdict, queue_id=queue_id, node=self.settings.node_id
+            )
             held = item.snapshot()
             try:
                 self._audit(

@@ -106,6 +106,8 @@ class QuarantineItem(Base):
     lease_node: Mapped[str | None] = mapped_column(String(64))
     """The node sending a ``releasing`` item, until ``lease_expires``."""
     lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    """The node that held the message (None before clusters)."""
 
     @property
     def register_data(self) -> bool:
@@ -213,6 +215,7 @@ class Quarantine:
         verdict: Verdict,
         *,
         queue_id: str | None = None,
+        node: str | None = None,
     ) -> QuarantineItem:
         """Encrypt and write the blob durably (to its store), then add the row.
 
@@ -239,6 +242,7 @@ class Quarantine:
             size=len(raw),
             key_id=sealed.key_id,
             wrapped_key=sealed.wrapped_key,
+            held_by=node,
         )
         session.add(item)
         session.flush()

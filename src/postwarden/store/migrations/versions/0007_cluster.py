@@ -42,10 +42,12 @@ def upgrade() -> None:
     with op.batch_alter_table("quarantine_items") as batch:
         batch.add_column(sa.Column("lease_node", sa.String(64), nullable=True))
         batch.add_column(sa.Column("lease_expires", _TZ, nullable=True))
+        batch.add_column(sa.Column("held_by", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("quarantine_items") as batch:
+        batch.drop_column("held_by")
         batch.drop_column("lease_expires")
         batch.drop_column("lease_node")
     op.drop_table("register_versions")
