@@ -14,16 +14,16 @@ from tests.test_act import FakeInspector
 from tests.transports.doubles import running_sink
 
 from postwarden.act import Gateway
+from postwarden.outbound import SmtpOutbound
+from postwarden.settings import Settings
 from postwarden.store import audit
 from postwarden.store.quarantine import Quarantine, State
 from postwarden.store.users import Role, add_user
 
 
-def _gateway(settings: object, port: int) -> Gateway:
-    from postwarden.outbound import SmtpOutbound
-
+def _gateway(settings: Settings, port: int) -> Gateway:
     return Gateway.from_settings(
-        settings,  # type: ignore[arg-type]
+        settings,
         outbound=SmtpOutbound("127.0.0.1", port, timeout=30),
         inspector=FakeInspector(),
     )
