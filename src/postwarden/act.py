@@ -246,7 +246,7 @@ class Gateway:
                 session.commit()
                 return Outcome("reject", verdict, None, reject_reply(verdict))
             item = self.quarantine.store(
-                session, raw, envelope, verdict, queue_id=queue_id, node=self.settings.node_id
+                session, raw, envelope, verdict, queue_id=queue_id, node=self._node
             )
             held = item.snapshot()
             try:
@@ -471,7 +471,10 @@ class Gateway:
         A node that died after the next hop took the message but before recording it makes
         this a second delivery of an approved message; never a message nobody approved."""
         with self.session() as session:
-            claimed = Quarantine.claim_expired(session, self.settings.node_id, self._lease()[1])
+            lease = self._lease()
+            if lease is None:
+                return []
+            claimed = Quarantine.claim_expired(session, *lease)
             session.commit()
             rows = [Quarantine.get(session, i) for i in claimed]
             items = [
@@ -494,8 +497,15 @@ class Gateway:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _lease(self) -> tuple[str, timedelta]:
-        return self.settings.node_id, timedelta(seconds=self.settings.cluster.release_lease_seconds)
+    @property
+    def _node(self) -> str | None:
+        """This node's name on a shared store; None for one node (it records no claims)."""
+        return self.settings.node_id if self.settings.cluster.shared else None
+
+    def _lease(self) -> tuple[str, timedelta] | None:
+        if self._node is None:
+            return None
+        return self._node, timedelta(seconds=self.settings.cluster.release_lease_seconds)
 
     def _send_release(self, item: ItemSnapshot, raw: bytes, *, actor: str, reason: str) -> None:
         """Send an item this process moved to ``releasing``; only this process can get here

@@ -193,15 +193,24 @@ def _delivered(sink: Sink) -> dict[str, int]:
     return counts
 
 
-def _held(stack: ClusterStack) -> dict[str, list[QuarantineItem]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Held:
+    id: str
+    subjects: dict[str, int]
+    held_by: str | None
+
+
+def _held(stack: ClusterStack) -> dict[str, list[Held]]:
+    """Held items by the marker in their (decrypted) subject."""
     engine = make_engine(stack.url)
     try:
         quarantine = Quarantine.from_settings(stack.nodes[0], engine)
         with session_factory(engine)() as s:
-            out: dict[str, list[QuarantineItem]] = {}
+            out: dict[str, list[Held]] = {}
             for item in s.execute(select(QuarantineItem)).scalars():
+                held = Held(item.id, dict(item.subjects), Quarantine.held_by(s, item.id))
                 for mark in _marks(quarantine.read(item)):
-                    out.setdefault(mark, []).append(item)
+                    out.setdefault(mark, []).append(held)
             return out
     finally:
         engine.dispose()

@@ -54,7 +54,6 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
         "size": item.size,
         "sha256": item.content_sha256,
         "purged": item.purged,
-        "held_by": item.held_by,
     }
 
 

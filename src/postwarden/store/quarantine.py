@@ -54,6 +54,7 @@ __all__ = [
     "PURGED_KEY_ID",
     "ItemSnapshot",
     "Quarantine",
+    "QuarantineClaim",
     "QuarantineError",
     "QuarantineItem",
     "SealError",
@@ -103,11 +104,6 @@ class QuarantineItem(Base):
     size: Mapped[int] = mapped_column(Integer)
     key_id: Mapped[str] = mapped_column(String(16))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    lease_node: Mapped[str | None] = mapped_column(String(64))
-    """The node sending a ``releasing`` item, until ``lease_expires``."""
-    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    held_by: Mapped[str | None] = mapped_column(String(64))
-    """The node that held the message (None before clusters)."""
 
     @property
     def register_data(self) -> bool:
@@ -132,6 +128,19 @@ class QuarantineItem(Base):
             key_id=self.key_id,
             wrapped_key=self.wrapped_key,
         )
+
+
+class QuarantineClaim(Base):
+    """A cluster's facts about an item (only nodes on a shared store write them): the node
+    that held it, and the node sending it while it is ``releasing``, until ``lease_expires``.
+    A table of its own, so a node that is no cluster member never touches it."""
+
+    __tablename__ = "quarantine_claims"
+
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    lease_node: Mapped[str | None] = mapped_column(String(64))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +251,10 @@ class Quarantine:
             size=len(raw),
             key_id=sealed.key_id,
             wrapped_key=sealed.wrapped_key,
-            held_by=node,
         )
         session.add(item)
+        if node is not None:
+            session.add(QuarantineClaim(item_id=item_id, held_by=node))
         session.flush()
         return item
 
@@ -294,10 +304,9 @@ class Quarantine:
     ) -> bool:
         """Move ``item_id`` from ``expected`` to ``new`` in one conditional UPDATE; True only
         for the one caller that moved it (the caller commits).  ``lease`` (node, duration)
-        records who sends an item moved to ``releasing``; any other move ends the lease."""
-        values: dict[str, Any] = {"state": new.value, "lease_node": None, "lease_expires": None}
-        if lease is not None:
-            values.update(lease_node=lease[0], lease_expires=datetime.now(UTC) + lease[1])
+        records, for the one winner, who sends an item moved to ``releasing`` (a lease only
+        counts while the item is ``releasing``)."""
+        values: dict[str, Any] = {"state": new.value}
         if by is not None:
             values.update(decided_by=by, decided_at=datetime.now(UTC), decision_reason=reason)
         elif clear_decision:
@@ -309,6 +318,11 @@ class Quarantine:
             .execution_options(synchronize_session=False)
         )
         moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if moved and lease is not None:
+            claim = session.get(QuarantineClaim, item_id) or QuarantineClaim(item_id=item_id)
+            claim.lease_node, claim.lease_expires = lease[0], datetime.now(UTC) + lease[1]
+            session.add(claim)
+            session.flush()
         loaded = session.identity_map.get(identity_key(QuarantineItem, item_id))
         if moved and loaded is not None:
             session.refresh(loaded)  # the caller's object shows the new state
@@ -318,30 +332,34 @@ class Quarantine:
     def claim_expired(session: Session, node: str, lease: timedelta) -> list[str]:
         """Take over ``releasing`` items whose lease expired (their node died mid-release):
         each is claimed by one node only, in one conditional UPDATE per item, and the caller
-        commits before sending.  Items released before leases existed (no lease) are left to
-        ``quarantine resolve``."""
+        commits before sending.  Items without a lease (released by a node that is no cluster
+        member) are left to ``quarantine resolve``."""
         now = datetime.now(UTC)
         stale = session.execute(
-            select(QuarantineItem.id, QuarantineItem.lease_expires).where(
+            select(QuarantineClaim.item_id, QuarantineClaim.lease_expires)
+            .join(QuarantineItem, QuarantineItem.id == QuarantineClaim.item_id)
+            .where(
                 QuarantineItem.state == State.RELEASING.value,
-                QuarantineItem.lease_expires < now,
+                QuarantineClaim.lease_expires < now,
             )
         ).all()
         claimed = []
         for item_id, expires in stale:
             result = session.execute(
-                update(QuarantineItem)
-                .where(
-                    QuarantineItem.id == item_id,
-                    QuarantineItem.state == State.RELEASING.value,
-                    QuarantineItem.lease_expires == expires,
-                )
+                update(QuarantineClaim)
+                .where(QuarantineClaim.item_id == item_id, QuarantineClaim.lease_expires == expires)
                 .values(lease_node=node, lease_expires=now + lease)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 claimed.append(item_id)
         return claimed
+
+    @staticmethod
+    def held_by(session: Session, item_id: str) -> str | None:
+        """The node that held ``item_id`` (None: not held by a cluster node)."""
+        claim = session.get(QuarantineClaim, item_id)
+        return claim.held_by if claim is not None else None
 
     @staticmethod
     def expirable(session: Session, older_than: timedelta) -> list[str]:

@@ -1,5 +1,5 @@
 """A cluster of nodes on one database: held messages' blobs, the shared quarantine keyring,
-release leases, and published register versions.
+which node held an item and which one is releasing it, and published register versions.
 
 Revision ID: 0007
 Revises: 0005
@@ -39,17 +39,17 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
     )
-    with op.batch_alter_table("quarantine_items") as batch:
-        batch.add_column(sa.Column("lease_node", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("lease_expires", _TZ, nullable=True))
-        batch.add_column(sa.Column("held_by", sa.String(64), nullable=True))
+    op.create_table(
+        "quarantine_claims",
+        sa.Column("item_id", sa.String(32), primary_key=True),
+        sa.Column("held_by", sa.String(64), nullable=True),
+        sa.Column("lease_node", sa.String(64), nullable=True),
+        sa.Column("lease_expires", _TZ, nullable=True, index=True),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("quarantine_items") as batch:
-        batch.drop_column("held_by")
-        batch.drop_column("lease_expires")
-        batch.drop_column("lease_node")
+    op.drop_table("quarantine_claims")
     op.drop_table("register_versions")
     op.drop_table("cluster_keyring")
     op.drop_table("quarantine_blobs")
