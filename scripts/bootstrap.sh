@@ -15,7 +15,8 @@ VENV=.venv
 # prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test;
 # systemd's systemd-analyze verifies the unit files in deploy/.
 SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus systemd)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus systemd
+  haproxy)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
