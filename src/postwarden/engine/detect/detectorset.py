@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
-from postwarden.engine.detect.patterncache import compiled_database
+from postwarden.engine.detect.scanner import Scanner
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -148,8 +147,15 @@ class DetectorSet:
     second) and share it: scanning keeps its per-thread scratch space to itself.
     """
 
-    def __init__(self, detectors: Sequence[Detector], *, cache_dir: Path | None = None) -> None:
-        """``cache_dir``: where the compiled database is kept between processes (none: not)."""
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        *,
+        cache_dir: Path | None = None,
+        native: bool | None = None,
+    ) -> None:
+        """``cache_dir``: where the compiled database is kept between processes (none: not);
+        ``native``: the binding that scans (see `Scanner`; None: the compiled one if built)."""
         self.detectors = tuple(detectors)
         ids = [d.id for d in self.detectors]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -193,32 +199,27 @@ class DetectorSet:
             else None
             for d in self.detectors
         ]
-        self._db: hyperscan.Database | None = None
+        # What the database is compiled from, for a benchmark's reference scan.
+        self.expressions = tuple(expressions)
+        self.flags = tuple(flags)
+        self._scanner: Scanner | None = None
         if expressions:
-            self._db = compiled_database(expressions, flags, cache_dir=cache_dir)
-        self._local = threading.local()
+            self._scanner = Scanner(expressions, flags, cache_dir=cache_dir, native=native)
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(d.id for d in self.detectors)
 
-    def _scratch(self) -> hyperscan.Scratch:
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        return scratch
+    @property
+    def native(self) -> bool:
+        """Whether scans collect their matches in the compiled extension."""
+        return self._scanner is not None and self._scanner.native
 
     def _raw_hits(self, blob: bytes) -> Ints:
         """(start, end, expression) byte offsets of every match in ``blob``, one row each."""
-        flat: list[int] = []
-        extend = flat.extend
-
-        def on_match(expression: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            extend((start, end, expression))
-
-        if self._db is not None and blob:
-            self._db.scan(blob, match_event_handler=on_match, scratch=self._scratch())
-        return np.fromiter(flat, dtype=np.int64, count=len(flat)).reshape(-1, 3)
+        if self._scanner is None or not blob:
+            return np.zeros((0, 3), dtype=np.int64)
+        return self._scanner.hits(blob)
 
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
