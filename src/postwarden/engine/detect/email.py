@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 import tldextract
@@ -29,6 +30,13 @@ class EmailDetector(PatternDetector):
     def __init__(self) -> None:
         # The public suffix list snapshot bundled with tldextract; never fetched at run time.
         self._suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+        # Splitting a domain costs ~50 µs and mail repeats its few domains: each is split once.
+        self._registrable = lru_cache(maxsize=4096)(self._has_registrable_domain)
+
+    def _has_registrable_domain(self, domain: str) -> bool:
+        """True when ``domain`` is a name under a public suffix (not the suffix alone)."""
+        parts = self._suffixes(domain)
+        return bool(parts.suffix) and bool(parts.domain)
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
         text = candidate.text
@@ -55,5 +63,4 @@ class EmailDetector(PatternDetector):
         after = candidate.after(2)
         if after[:1] in ("-", "_", "@") or (after[:1] == "." and after[1:2].isalnum()):
             return False
-        parts = self._suffixes(domain)
-        return bool(parts.suffix) and bool(parts.domain)
+        return self._registrable(domain)
