@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -349,35 +348,53 @@ class DetectorSet:
         return _UnitContexts(units, spans, heading, headed, bounds)
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
-        """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
+        """Drop findings overlapped, in their unit, by a finding of a detector they yield to.
+
+        Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
+        end, only the last one starting before a finding's end can still reach past its
+        start: one ``searchsorted`` per winner instead of a bisection per finding.
+        """
         by_id = {d.id: i for i, d in enumerate(self.detectors)}
-        spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
-            # Detectors without findings win nothing: leaving them out saves a lookup per
-            # finding of a detector that yields (a phone number on every row).
+            # Detectors without findings win nothing: leaving them out saves a pass per
+            # winner over the findings of a detector that yields (a phone number a row).
             winners = [
                 w for w in self._yields.get(detector.id, ()) if w in by_id and found[by_id[w]]
             ]
             if not found[index] or not winners:
                 continue
+            batch = found[index]
+            units, starts, ends = _spans_of(batch)
+            overlapped = np.zeros(len(units), dtype=np.bool_)
             for w in winners:
                 if w not in spans:
-                    spans[w] = {}
-                    batch = found[by_id[w]]
-                    for u, f in zip(batch.units, batch.findings, strict=True):
-                        spans[w].setdefault(u, []).append((f.start, f.end))
-                    for unit_spans in spans[w].values():
-                        unit_spans.sort()
-            kept = FindingBatch()
-            batch = found[index]
-            winner_spans = [spans[w] for w in winners]
-            for u, f in zip(batch.units, batch.findings, strict=True):
-                for by_unit in winner_spans:
-                    if _overlaps(by_unit.get(u, ()), f.start, f.end):
-                        break
-                else:
-                    kept.add(u, f)
-            found[index] = kept
+                    w_units, w_starts, w_ends = _spans_of(found[by_id[w]])
+                    order = np.lexsort((w_ends, w_starts, w_units))
+                    spans[w] = (
+                        (w_units[order] << 40) | w_starts[order],
+                        w_units[order],
+                        w_ends[order],
+                    )
+                keys, w_units, w_ends = spans[w]
+                last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
+                at = np.maximum(last, 0)
+                overlapped |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
+            if overlapped.any():
+                kept = FindingBatch()
+                for i in np.flatnonzero(~overlapped).tolist():
+                    kept.add(batch.units[i], batch.findings[i])
+                found[index] = kept
+
+
+def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
+    """Units, starts and ends of a batch's findings, as arrays."""
+    count = len(batch)
+    return (
+        np.fromiter(batch.units, dtype=np.int64, count=count),
+        np.fromiter((f.start for f in batch.findings), dtype=np.int64, count=count),
+        np.fromiter((f.end for f in batch.findings), dtype=np.int64, count=count),
+    )
 
 
 def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:
@@ -392,11 +409,3 @@ def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:
         out.append(at)
         out.append(position)
     return out
-
-
-def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:
-    """True when a span of the sorted ``spans`` overlaps ``[start, end)``."""
-    i = bisect_right(spans, (end,))
-    # Spans of one detector do not nest, so the last one starting before ``end`` is the only
-    # candidate that can still reach past ``start``.
-    return i > 0 and spans[i - 1][1] > start
