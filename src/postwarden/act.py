@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from postwarden.errors import Conflict, PostwardenError, Unavailable
 from postwarden.headers import header_of
 from postwarden.model import Action, Envelope, Verdict
 from postwarden.notices import (
@@ -112,17 +113,19 @@ class Events:
         """An internal failure at a front end's outer edge; ``kind`` is the exception type."""
 
 
-class GatewayError(Exception):
+class GatewayError(PostwardenError):
     """A decision on a held message could not be carried out."""
 
 
-class DecisionError(GatewayError):
+class DecisionError(GatewayError, Conflict):
     """Refused: unknown user or item, wrong state, four eyes, role, bad link, tampered blob."""
 
 
-class ReleaseError(GatewayError):
+class ReleaseError(GatewayError, Unavailable):
     """The next hop did not take a released message; ``temporary`` if a retry may work.
     Unless ``partial``, the item is back in ``held``."""
+
+    http_status = 502
 
     def __init__(self, message: str, *, temporary: bool, partial: bool = False) -> None:
         super().__init__(message)

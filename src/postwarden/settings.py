@@ -9,12 +9,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from postwarden.errors import PostwardenError
+
 DATA_DIR_ENV = "POSTWARDEN_DATA_DIR"
 DATABASE_URL_ENV = "POSTWARDEN_DATABASE_URL"
 DEFAULT_DATA_DIR = "./var"
 
 
-class SettingsError(Exception):
+class SettingsError(PostwardenError):
     """The data dir or its settings are missing or invalid."""
 
 

@@ -13,9 +13,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from postwarden.cli.common import OperationalError, state
-from postwarden.settings import SettingsError
 from postwarden.store import audit
-from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file, anchored_head
+from postwarden.store.anchor import anchor_engine, anchor_file, anchored_head
 from postwarden.store.db import make_engine, migrate, session_factory
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -30,10 +29,7 @@ def cli_actor() -> str:
 def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
     """A session on the data dir's (migrated) database, and the installation secret."""
     settings = state(ctx).settings()
-    try:
-        secret = settings.secret()
-    except SettingsError as exc:
-        raise OperationalError(str(exc)) from None
+    secret = settings.secret()
     migrate(settings.db_url)
     engine = make_engine(settings.db_url)
     anchor_engine(engine, anchor_file(settings))
@@ -61,10 +57,7 @@ def verify(
     """
     settings = state(ctx).settings()
     with database(ctx) as (session, secret):
-        try:
-            anchored = anchored_head(settings)
-        except AnchorError as exc:
-            raise OperationalError(str(exc)) from None
+        anchored = anchored_head(settings)
         result = audit.verify(session, secret=secret, expect_head=expect_head, anchored=anchored)
     if not result.ok:
         raise OperationalError(f"audit log broken at entry {result.first_bad}: {result.problem}")

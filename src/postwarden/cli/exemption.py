@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspecting import open_database
 from postwarden.store.exemptions import (
-    ExemptionError,
     add_exemption,
     list_exemptions,
     revoke_exemption,
@@ -75,8 +74,6 @@ def add(
                 f"exemption {row.id}: {row.sender} may write to {row.recipient_domain}"
                 + (f" until {row.until.isoformat()}" if row.until else "")
             )
-    except ExemptionError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
 
@@ -122,8 +119,6 @@ def revoke(
         with Session(engine) as session:
             revoke_exemption(session, exemption_id, revoked_by=revoked_by, secret=settings.secret())
             session.commit()
-    except ExemptionError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
     typer.echo(f"exemption {exemption_id} revoked")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspecting import open_database
-from postwarden.store.history import HistoryError, import_sent_mail
+from postwarden.store.history import import_sent_mail
 
 history_app = typer.Typer(
     help="Sending history: who the organisation writes to.", no_args_is_help=True
@@ -31,8 +31,6 @@ def import_cmd(
         with Session(engine) as session:
             stats = import_sent_mail(session, path)
             session.commit()
-    except HistoryError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
     typer.echo(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
 from postwarden.inspection import build_inspector, load_policy_for
-from postwarden.settings import Settings, SettingsError
+from postwarden.settings import Settings
 from postwarden.store.anchor import anchor_engine, anchor_file
 from postwarden.store.db import make_engine, migrate
 
@@ -35,8 +35,5 @@ def open_database(settings: Settings) -> Engine:
         engine = make_engine(settings.db_url)
     except SQLAlchemyError as exc:
         raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None
-    try:
-        anchor_engine(engine, anchor_file(settings))
-    except SettingsError as exc:
-        raise OperationalError(str(exc)) from None
+    anchor_engine(engine, anchor_file(settings))
     return engine

@@ -13,14 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from postwarden.act import DecisionError, Gateway, ReleaseError
+from postwarden.act import Gateway
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.headers import header_of
 from postwarden.outbound import Outbound, outbound_from
-from postwarden.settings import SettingsError
-from postwarden.store.keys import SealError
-from postwarden.store.quarantine import Quarantine, QuarantineError, QuarantineItem, State
+from postwarden.store.quarantine import Quarantine, QuarantineItem, State
 
 quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_args_is_help=True)
 
@@ -31,7 +29,7 @@ def open_gateway(ctx: typer.Context, outbound: Outbound | None = None) -> Iterat
     settings = state(ctx).settings()
     try:
         gateway = Gateway.from_settings(settings, outbound=outbound)
-    except (SettingsError, SealError, ValueError) as exc:
+    except ValueError as exc:
         raise OperationalError(str(exc)) from None
     try:
         yield gateway
@@ -100,12 +98,9 @@ def show(
 ) -> None:
     """One item: its row, and the subject read from the encrypted message (an audited view)."""
     with open_gateway(ctx) as gw, gw.session() as session:
-        try:
-            item = Quarantine.get(session, item_id)
-            # A purged item still has its row to show; only its content is gone.
-            message = None if item.purged and not raw else gw.quarantine.read(item)
-        except (QuarantineError, SealError) as exc:
-            raise OperationalError(str(exc)) from None
+        item = Quarantine.get(session, item_id)
+        # A purged item still has its row to show; only its content is gone.
+        message = None if item.purged and not raw else gw.quarantine.read(item)
         gw.audit_view(session, item, actor=cli_actor(), raw=raw)
         session.commit()
         out = item_json(item)
@@ -166,10 +161,7 @@ def release(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with open_gateway(ctx, outbound) as gw:
-        try:
-            gw.release(item_id, by=by, reason=reason)
-        except (DecisionError, ReleaseError) as exc:
-            raise OperationalError(str(exc)) from None
+        gw.release(item_id, by=by, reason=reason)
     typer.echo(f"released {item_id}")
 
 
@@ -183,10 +175,7 @@ def reject(
     """Never send a held message."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
-        try:
-            gw.reject_item(item_id, by=by, reason=reason)
-        except DecisionError as exc:
-            raise OperationalError(str(exc)) from None
+        gw.reject_item(item_id, by=by, reason=reason)
     typer.echo(f"rejected {item_id}")
 
 
@@ -212,10 +201,7 @@ def resolve(
     """Settle an item a crash left between sending and recording (audited)."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
-        try:
-            gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
-        except DecisionError as exc:
-            raise OperationalError(str(exc)) from None
+        gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
     typer.echo(f"resolved {item_id} as {outcome.value}")
 
 
@@ -255,10 +241,7 @@ def purge(
 def rotate_key(ctx: typer.Context) -> None:
     """New master key; every item's data key is re-wrapped, then the old key is dropped."""
     with open_gateway(ctx) as gw:
-        try:
-            count, kid = gw.rotate_key(actor=cli_actor())
-        except SealError as exc:
-            raise OperationalError(str(exc)) from None
+        count, kid = gw.rotate_key(actor=cli_actor())
     typer.echo(f"master key {kid} is current; re-wrapped {count} item(s)")
 
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from postwarden.console.roles import Permission, allows
 from postwarden.console.state import ConsoleState, Member, load_member
+from postwarden.errors import Refused
 from postwarden.store import sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -22,11 +23,13 @@ COOKIE = "postwarden_session"
 SECURE_COOKIE = "__Host-" + COOKIE
 
 
-class LoginRequired(Exception):
+class LoginRequired(Refused):
     """No signed-in user: pages redirect to the login form, actions are refused."""
 
+    http_status = 401
 
-class Forbidden(Exception):
+
+class Forbidden(Refused):
     """Signed in, but the role does not allow this, or the request failed a CSRF check."""
 
 

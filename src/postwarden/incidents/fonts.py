@@ -12,6 +12,8 @@ from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont, newTable
 
+from postwarden.errors import Unavailable
+
 FONT_ENV = "POSTWARDEN_CJK_FONT"
 """``PATH`` or ``PATH:INDEX`` of a font with Traditional Chinese glyphs, overriding the search."""
 
@@ -22,7 +24,7 @@ _FAMILIES = ("Noto Sans CJK HK", "Noto Sans CJK TC", "Noto Serif CJK HK", "Noto 
 _FILES = ("NotoSansCJK-Regular.ttc", "NotoSerifCJK-Regular.ttc")
 
 
-class FontError(Exception):
+class FontError(Unavailable):
     """No usable font with Traditional Chinese glyphs."""
 
 

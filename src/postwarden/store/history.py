@@ -17,11 +17,12 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Invalid
 from postwarden.headers import addresses, header_values, mailboxes
 from postwarden.store.db import Base
 
 
-class HistoryError(Exception):
+class HistoryError(Invalid):
     """A sent-mail source that cannot be read."""
 
 

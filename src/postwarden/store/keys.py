@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings, write_atomic
 
 __all__ = [
@@ -35,7 +36,7 @@ KEYRING_FILE = "quarantine.keys"
 NONCE_BYTES = 12
 
 
-class SealError(Exception):
+class SealError(PostwardenError):
     """A key is missing or a ciphertext failed authentication: never serve the content."""
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
+from postwarden.errors import NotFound
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings, write_atomic
 from postwarden.store.db import Base
@@ -73,7 +74,7 @@ DECIDED = (State.RELEASED, State.REJECTED, State.EXPIRED)
 """Final states: the message went, or never will."""
 
 
-class QuarantineError(Exception):
+class QuarantineError(NotFound):
     """No such item, or the item is not in the state the operation needs."""
 
 

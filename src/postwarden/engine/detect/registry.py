@@ -9,6 +9,7 @@ from typing import TypeVar
 from postwarden.engine.detect.base import Detector
 from postwarden.engine.detect.detectorset import DetectorSet
 from postwarden.engine.detect.patterncache import user_cache_dir
+from postwarden.errors import Conflict
 
 __all__ = ["ENTRY_POINT_GROUP", "DetectorRegistry", "DuplicateDetectorError", "registry"]
 
@@ -17,7 +18,7 @@ ENTRY_POINT_GROUP = "postwarden.detectors"
 D = TypeVar("D", bound=type[Detector])
 
 
-class DuplicateDetectorError(ValueError):
+class DuplicateDetectorError(Conflict, ValueError):
     """A detector id is already registered."""
 
 

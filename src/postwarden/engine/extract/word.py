@@ -22,6 +22,7 @@ import olefile
 
 from postwarden.engine.extract.binary import StringsExtractor
 from postwarden.engine.extract.budget import Uninspectable
+from postwarden.errors import Invalid
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -45,7 +46,7 @@ _MAX_PIECES = 1_000_000
 _STRINGS = StringsExtractor()
 
 
-class DocFormatError(Exception):
+class DocFormatError(Invalid):
     """The piece table cannot be read."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from postwarden.engine.registers.normalise import traditional
+from postwarden.errors import Invalid
 
 FIELDS = (
     "id",
@@ -35,7 +36,7 @@ FIELDS = (
 Row = list[str]
 
 
-class RegisterFileError(Exception):
+class RegisterFileError(Invalid):
     """The register file cannot be imported: its encoding, header or rows are wrong."""
 
 
