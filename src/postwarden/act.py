@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postwarden.errors import Conflict, PostwardenError, Unavailable
 from postwarden.headers import header_of
-from postwarden.model import Action, Envelope, Verdict
+from postwarden.model import Action, Envelope, SmtpReply, Verdict, reply_words
 from postwarden.notices import (
     DEFAULT_PUBLIC_URL,
     NoticeError,
@@ -80,7 +79,6 @@ STUCK_AFTER = timedelta(minutes=15)
 """How long an item must have been ``releasing`` before a person may resolve it: far longer
 than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
 resolved under its sender's feet."""
-_NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
 
 
 class Inspecting(Protocol):
@@ -140,17 +138,18 @@ class Outcome:
     disposition: Literal["deliver", "reject", "quarantined"]
     verdict: Verdict
     quarantine_id: str | None
-    smtp_reply: str
-    """``250 …`` for deliver and quarantined, ``550 5.7.1 <policy message>`` for reject."""
+    smtp_reply: SmtpReply
+    """``250 2.0.0`` for deliver and quarantined, ``550 5.7.1 <policy message>`` for reject."""
 
 
-def reject_reply(verdict: Verdict) -> str:
-    """``550 5.7.1`` and the rejecting rules' messages, as one printable-ASCII line of at most
-    500 characters (RFC 5321 §4.5.3.1.5 caps a reply line at 512)."""
+def reject_reply(verdict: Verdict) -> SmtpReply:
+    """``550 5.7.1`` and the rejecting rules' messages, ``; `` apart; each message keeps its
+    printable-ASCII words (a message in Chinese only leaves nothing, not mojibake)."""
     reasons = [r for r in verdict.reasons if r.action == Action.REJECT] or verdict.reasons
-    text = "; ".join(" ".join(_NOT_REPLY_TEXT.sub(" ", r.message).split()) for r in reasons)
-    text = text or "Message refused by the organisation's data protection policy"
-    return f"550 5.7.1 {text}"[:500]
+    text = "; ".join(reply_words(r.message) for r in reasons)
+    return SmtpReply(
+        550, "5.7.1", text or "Message refused by the organisation's data protection policy"
+    )
 
 
 class Gateway:
@@ -240,7 +239,9 @@ class Gateway:
                     session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
                 )
                 session.commit()
-                return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
+                return Outcome(
+                    "deliver", verdict, None, SmtpReply(250, "2.0.0", "Ok: passed inspection")
+                )
             if action == Action.REJECT:
                 self._audit(
                     session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
@@ -263,7 +264,10 @@ class Gateway:
                 raise
         self._notify(held, raw)
         return Outcome(
-            "quarantined", verdict, held.id, f"250 2.0.0 Ok: held for review as {held.id}"
+            "quarantined",
+            verdict,
+            held.id,
+            SmtpReply(250, "2.0.0", f"Ok: held for review as {held.id}"),
         )
 
     # -- decisions ----------------------------------------------------------------------
