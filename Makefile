@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export POSTWARDEN_DATA_DIR ?= ./var
 
-.PHONY: setup run test lint typecheck pytest bench fuzz clean
+.PHONY: setup run test lint typecheck pytest bench fuzz translations clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -33,6 +33,11 @@ bench: setup
 N ?= 10000
 fuzz: setup
 	$(PY) -m tests.fuzz --count $(N) $(FUZZ_ARGS)
+
+## Message catalogues: extract the marked strings, merge them into each language's .po, compile
+## the .mo files (docs/console.md, "Translating"); `make translations` after changing any text.
+translations: setup
+	PYBABEL=$(VENV)/bin/pybabel scripts/translations.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

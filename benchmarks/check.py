@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from postwarden.engine import Inspector
 from postwarden.engine.registers import import_register, list_registers
-from postwarden.inspection import build_inspector
+from postwarden.inspector import build_inspector
 from postwarden.settings import Settings, init_data_dir, load_settings
 from postwarden.store.db import make_engine, migrate
 from postwarden.store.history import Delivery, record_deliveries

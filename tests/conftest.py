@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tests.pg import PgCluster, find_pg_bin
 
+from postwarden.i18n import env_language
 from postwarden.store.db import make_engine, migrate, session_factory
+
+# Tests read the English messages; a developer's Chinese locale must not change them (the
+# language tests set their own environment).
+if env_language() != "en":
+    os.environ["LC_ALL"] = "C.UTF-8"
 
 _TEMPLATE_DB = "postwarden_template"
 

@@ -31,6 +31,7 @@ from postwarden.notices import TokenError as LinkError
 from postwarden.outbound import OutboundError
 from postwarden.settings import SettingsError
 from postwarden.store.anchor import AnchorError
+from postwarden.store.audit_kinds import AuditShapeError
 from postwarden.store.credentials import CredentialError
 from postwarden.store.db import SchemaError
 from postwarden.store.exemptions import ExemptionError
@@ -57,6 +58,7 @@ CODES: list[tuple[type[PostwardenError], int, int]] = [
     (Unavailable, 1, 503),
     (AliasError, 1, 500),
     (AnchorError, 1, 500),
+    (AuditShapeError, 1, 500),
     (BudgetExhausted, 1, 422),
     (CredentialError, 2, 400),
     (DecisionError, 1, 409),

@@ -11,7 +11,7 @@ from tests.factories import make_docx, make_eml, make_pdf, make_xlsx
 
 from postwarden.engine import Inspector
 from postwarden.engine.registers import import_register
-from postwarden.inspection import build_inspector
+from postwarden.inspector import build_inspector
 from postwarden.settings import init_data_dir
 
 ORG = "reo.gov.hk"

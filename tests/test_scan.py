@@ -194,6 +194,33 @@ def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
     assert second["subjects"] == {"voters": 25}
 
 
+def test_scan_reads_ahead_past_an_unreadable_file_and_workers_agree(tmp_path: Path) -> None:
+    people = generate(50, seed=3)
+    settings = init_data_dir(tmp_path / "var", ["reo.gov.hk"])
+    register = tmp_path / "r.csv"
+    register.write_text(people.csv_text(), encoding="utf-8")
+    import_register(register, "voters", settings.registers_dir, settings.secret())
+    share = tmp_path / "share"
+    share.mkdir()
+    for n in range(20):
+        (share / f"{n:02}.csv").write_bytes(_csv(people, slice(n, n + 2)))
+    items = list(scan_items([share]))
+    (share / "05.csv").unlink()  # gone between listing and reading
+    kw: dict[str, Any] = {
+        "limits": settings.limits,
+        "registers_dir": settings.registers_dir,
+        "secret": settings.secret(),
+    }
+    one = run_scan(items, workers=1, **kw)
+    two = run_scan(items, workers=2, **kw)
+    assert [r.to_json() for r in one.results] == [r.to_json() for r in two.results]
+    assert [r.key for r in one.results] == [i.key for i in items]
+    unreadable = [r for r in one.results if r.uninspectable]
+    assert [r.key for r in unreadable] == [str(share / "05.csv")]
+    assert unreadable[0].uninspectable[0].startswith("unreadable:")
+    assert sum(r.subjects.get("voters", 0) for r in one.results) == 19 * 2
+
+
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
     """A real Dask cluster on loopback: a scheduler and two worker processes (with nannies)."""

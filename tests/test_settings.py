@@ -90,3 +90,12 @@ def test_init_again_keeps_the_access_settings(tmp_path: Path) -> None:
     assert again.access.client_networks == ("10.1.0.0/16",)
     assert again.access.foreign_senders is True
     assert again.org_domains == ("demo.gov.hk", "other.gov.hk")
+
+
+def test_fsync_dir_is_defined_once() -> None:
+    """Every durable write in the tree syncs its directory with settings.fsync_dir."""
+    src = Path(__file__).resolve().parents[1] / "src" / "postwarden"
+    users = [
+        p.relative_to(src).as_posix() for p in src.rglob("*.py") if "O_DIRECTORY" in p.read_text()
+    ]
+    assert users == ["settings.py"]

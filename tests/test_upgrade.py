@@ -22,11 +22,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from tests.cli.invocation import run_cli
 from tests.pg import PgCluster
 from tests.transports.doubles import Sink, running_sink
@@ -37,6 +39,7 @@ from postwarden.engine.registers.index import FORMAT
 from postwarden.model import Action, Envelope, Reason, Verdict
 from postwarden.outbound import MemoryOutbound
 from postwarden.settings import DATABASE_URL_ENV, Settings, init_data_dir, load_settings
+from postwarden.store import audit
 from postwarden.store.anchor import ANCHOR_FILE
 from postwarden.store.db import (
     SchemaError,
@@ -48,7 +51,7 @@ from postwarden.store.db import (
     session_factory,
 )
 from postwarden.store.quarantine import Quarantine
-from postwarden.store.users import Role, add_user
+from postwarden.store.users import Role
 from postwarden.upgrade import UpgradeError, upgrade_installation
 
 OLD_REVISION = "0004"
@@ -94,6 +97,25 @@ def _cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _old_user(session: Session, settings: Settings) -> None:
+    """A reviewer as add_user wrote one at schema 0004 (``users`` had no ``language`` column
+    before 0006): the row by SQL, the audit entry as add_user makes it."""
+    session.execute(
+        text(
+            "INSERT INTO users (name, email, role, created) "
+            "VALUES ('bob', 'bob@example.org', 'reviewer', :created)"
+        ),
+        {"created": datetime.now(UTC)},
+    )
+    audit.append(
+        session,
+        "user.add",
+        "t",
+        {"user": "bob", "role": Role.REVIEWER.value, "email": True},
+        secret=settings.secret(),
+    )
+
+
 def _old_installation(data: Path, url: str, next_hop: str) -> tuple[Settings, str]:
     """A data dir and database as a postwarden at schema 0004 left them, holding one
     message; returns the settings and the held item's id."""
@@ -117,9 +139,7 @@ def _old_installation(data: Path, url: str, next_hop: str) -> tuple[Settings, st
         inspector=HoldAll(),
     )
     with gateway.session() as session:
-        add_user(
-            session, "bob", Role.REVIEWER, "bob@example.org", actor="t", secret=settings.secret()
-        )
+        _old_user(session, settings)
         session.commit()
     outcome = gateway.process(RAW, Envelope(SENDER, ("bob@partner.example",)))
     gateway.close()
@@ -228,12 +248,8 @@ def test_upgrade_refuses_a_broken_audit_chain(tmp_path: Path, empty_url: str) ->
     command.downgrade(alembic_config(empty_url), OLD_REVISION)
     engine = make_engine(empty_url)
     with session_factory(engine)() as session:
-        add_user(
-            session, "bob", Role.REVIEWER, "bob@example.org", actor="t", secret=settings.secret()
-        )
+        _old_user(session, settings)
         session.commit()
-    from postwarden.store import audit
-
     with session_factory(engine)() as session:
         audit.append(session, "test", "t", {"n": 1}, secret=settings.secret())
         audit.append(session, "test", "t", {"n": 2}, secret=settings.secret())

@@ -2,7 +2,8 @@
 
 Transports call :meth:`Gateway.process` and turn its :class:`Outcome` into a milter or SMTP
 reply; the console and the CLI call :meth:`Gateway.release`, :meth:`Gateway.reject_item`,
-:meth:`Gateway.confirm_warn`, :meth:`Gateway.resolve` and :meth:`Gateway.purge`.  Anything
+:meth:`Gateway.confirm_warn`, :meth:`Gateway.cancel_warn`, :meth:`Gateway.resolve`,
+:meth:`Gateway.purge` and :meth:`Gateway.view`.  Anything
 that goes wrong inside ``process`` raises, and the transport answers 4xx so the MTA keeps the
 message (design.md "Failure semantics").
 """
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postwarden.errors import Conflict, PostwardenError, Unavailable
 from postwarden.headers import header_of
+from postwarden.i18n import _
 from postwarden.model import Action, Envelope, SmtpReply, Verdict, reply_words
 from postwarden.notices import (
     DEFAULT_PUBLIC_URL,
@@ -37,11 +38,13 @@ from postwarden.notices import (
     read_confirm_token,
 )
 from postwarden.outbound import Outbound, OutboundError, outbound_from
-from postwarden.settings import Settings
+from postwarden.settings import Settings, public_url
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file
-from postwarden.store.db import make_engine, migrate, session_factory
-from postwarden.store.history import record_delivery
+from postwarden.store.audit_kinds import AuditKind
+from postwarden.store.db import open_database, session_factory
+from postwarden.store.group_commit import GroupCommit, Write
+from postwarden.store.history import Delivery
 from postwarden.store.mailboxes import AliasError, Mailboxes, message_senders
 from postwarden.store.quarantine import (
     ItemSnapshot,
@@ -54,22 +57,20 @@ from postwarden.store.quarantine import (
 from postwarden.store.users import Role, User, UserError, get_user
 
 __all__ = [
-    "PUBLIC_URL_ENV",
     "STUCK_AFTER",
     "DecisionError",
     "Events",
     "Gateway",
     "GatewayError",
-    "Inspecting",
+    "InspectorLike",
     "Outcome",
     "ReleaseError",
+    "ViewKind",
     "reject_reply",
 ]
 
 log = logging.getLogger(__name__)
 
-PUBLIC_URL_ENV = "POSTWARDEN_PUBLIC_URL"
-"""Base URL of the console, used in warn notices' confirm links."""
 GATEWAY_ACTOR = "gateway"
 SENDER_ACTOR = "sender"
 
@@ -79,9 +80,11 @@ STUCK_AFTER = timedelta(minutes=15)
 """How long an item must have been ``releasing`` before a person may resolve it: far longer
 than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
 resolved under its sender's feet."""
+ViewKind = Literal[AuditKind.QUARANTINE_VIEW, AuditKind.CONSOLE_VIEW, AuditKind.CONSOLE_REVEAL]
+"""How someone looked at a held message (:meth:`Gateway.view`)."""
 
 
-class Inspecting(Protocol):
+class InspectorLike(Protocol):
     """What the gateway needs from the engine (``postwarden.engine.Inspector`` has it)."""
 
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict: ...
@@ -162,24 +165,28 @@ class Gateway:
         engine: Engine,
         quarantine: Quarantine,
         outbound: Outbound,
-        inspector: Inspecting | None = None,
+        inspector: InspectorLike | None = None,
         public_url: str = DEFAULT_PUBLIC_URL,
-        record_delivery: Callable[[Session, Envelope], None] | None = None,
+        record_history: bool = False,
         events: Events | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
+        anchor = anchor_file(settings)
+        self.verdicts = GroupCommit(self.sessions, settings.secret(), anchor=anchor)
+        """Verdicts that deliver or reject, committed together with those decided meanwhile."""
         self.quarantine = quarantine
         self.outbound = outbound
         self.public_url = public_url
         self._inspector = inspector
         self._inspector_lock = threading.Lock()
-        self._record_delivery = record_delivery
+        self._record_history = record_history
+        """Whether delivered messages count in the contact history (the recipients' analysis)."""
         self._secret = settings.secret()
         self.events = events or Events()
         """Replaced by the metrics when a server exposes them."""
-        anchor_engine(engine, anchor_file(settings))
+        anchor_engine(engine, anchor)
 
     @classmethod
     def from_settings(
@@ -187,27 +194,27 @@ class Gateway:
         settings: Settings,
         *,
         outbound: Outbound | None = None,
-        inspector: Inspecting | None = None,
+        inspector: InspectorLike | None = None,
     ) -> Gateway:
-        """Check the database schema (:func:`postwarden.store.db.migrate`), open the
-        quarantine, and send via ``outbound`` (default:
+        """Open the database (:func:`postwarden.store.db.open_database`: its schema
+        checked), open the quarantine, and send via ``outbound`` (default:
         :func:`postwarden.outbound.outbound_from`)."""
-        migrate(settings.db_url)
         return cls(
             settings,
-            engine=make_engine(settings.db_url),
+            engine=open_database(settings.db_url).engine,
             quarantine=Quarantine.from_settings(settings),
             outbound=outbound if outbound is not None else outbound_from(settings),
             inspector=inspector,
-            public_url=os.environ.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
-            record_delivery=_history_recorder(),
+            public_url=public_url() or DEFAULT_PUBLIC_URL,
+            record_history=True,
         )
 
     def close(self) -> None:
+        self.verdicts.close()
         self.engine.dispose()
 
     @property
-    def inspector(self) -> Inspecting:
+    def inspector(self) -> InspectorLike:
         """Built on first use, so CLI decisions never load detectors and registers."""
         with self._inspector_lock:
             if self._inspector is None:
@@ -231,29 +238,27 @@ class Gateway:
     def _process(self, raw: bytes, envelope: Envelope, queue_id: str | None) -> Outcome:
         verdict = self.inspector.check(raw, envelope)
         action = verdict.action
-        with self.session() as session:
-            if action == Action.DELIVER:
-                if self._record_delivery is not None:
-                    self._record_delivery(session, envelope)
-                self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
-                )
-                session.commit()
+        if action in (Action.DELIVER, Action.REJECT):
+            deliver = action == Action.DELIVER
+            delivery = None
+            if deliver and self._record_history:
+                delivery = Delivery(envelope.sender, envelope.recipients, datetime.now(UTC))
+            data = _verdict_data(verdict, raw, queue_id)
+            # Durable before we answer, in one commit with the verdicts decided meanwhile
+            # (store/group_commit.py); a held message is committed on its own below.
+            self.verdicts.run(Write(AuditKind.VERDICT, GATEWAY_ACTOR, data, delivery))
+            if deliver:
                 return Outcome(
                     "deliver", verdict, None, SmtpReply(250, "2.0.0", "Ok: passed inspection")
                 )
-            if action == Action.REJECT:
-                self._audit(
-                    session, "verdict", GATEWAY_ACTOR, _verdict_data(verdict, raw, queue_id)
-                )
-                session.commit()
-                return Outcome("reject", verdict, None, reject_reply(verdict))
+            return Outcome("reject", verdict, None, reject_reply(verdict))
+        with self.session() as session:
             item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
             held = item.snapshot()
             try:
                 self._audit(
                     session,
-                    "verdict",
+                    AuditKind.VERDICT,
                     GATEWAY_ACTOR,
                     _verdict_data(verdict, raw, queue_id, held.id),
                 )
@@ -287,7 +292,9 @@ class Gateway:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
             ):
-                raise DecisionError(f"quarantine item {item.id} is already being decided")
+                raise DecisionError(
+                    _("quarantine item {id} is already being decided").format(id=item.id)
+                )
             session.commit()
         self._send_release(item, raw, actor=actor, reason=reason)
 
@@ -299,8 +306,12 @@ class Gateway:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.REJECTED, by=user.name, reason=reason
             ):
-                raise DecisionError(f"quarantine item {item.id} is already being decided")
-            self._audit(session, "quarantine.reject", user.name, _decision_data(item, reason))
+                raise DecisionError(
+                    _("quarantine item {id} is already being decided").format(id=item.id)
+                )
+            self._audit(
+                session, AuditKind.QUARANTINE_REJECT, user.name, _decision_data(item, reason)
+            )
             session.commit()
         self.events.decided("rejected")
 
@@ -311,6 +322,33 @@ class Gateway:
         the item leaves ``held`` on the first use.
         """
         try:
+            item_id = read_confirm_token(token)[0]
+            with self.session() as session:
+                item = Quarantine.get(session, item_id).snapshot()
+                check_confirm_token(self._secret, token, item.content_sha256)
+        except (TokenError, QuarantineError) as exc:
+            raise DecisionError(str(exc)) from None
+        if item.action != Action.WARN.label:
+            raise DecisionError(_("this message is held for review and cannot be confirmed"))
+        if item.state != State.HELD.value:
+            raise DecisionError(
+                _("this confirm link was already used (message {state})").format(state=item.state)
+            )
+        raw = self._read(item)
+        reason = "sender confirmed the warning"
+        with self.session() as session:
+            if not Quarantine.transition(
+                session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
+            ):
+                raise DecisionError(_("this confirm link was already used"))
+            session.commit()
+        self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
+        return item.id
+
+    def cancel_warn(self, token: str) -> str:
+        """The sender cancels a *warn* from the notice's one-time link: the message is never
+        sent (``rejected``). Returns the item id; the same checks as :meth:`confirm_warn`."""
+        try:
             item_id, _, _ = read_confirm_token(token)
             with self.session() as session:
                 item = Quarantine.get(session, item_id).snapshot()
@@ -318,18 +356,16 @@ class Gateway:
         except (TokenError, QuarantineError) as exc:
             raise DecisionError(str(exc)) from None
         if item.action != Action.WARN.label:
-            raise DecisionError("this message is held for review and cannot be confirmed")
-        if item.state != State.HELD.value:
-            raise DecisionError(f"this confirm link was already used (message {item.state})")
-        raw = self._read(item)
-        reason = "sender confirmed the warning"
+            raise DecisionError("this message is held for review and cannot be cancelled")
+        reason = "sender cancelled from the confirm link"
         with self.session() as session:
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
+                session, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
             ):
                 raise DecisionError("this confirm link was already used")
+            data = {"item": item.id, "action": item.action, "sha256": item.content_sha256}
+            self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
             session.commit()
-        self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
         return item.id
 
     def mailboxes(self) -> Mailboxes:
@@ -338,7 +374,9 @@ class Gateway:
             return Mailboxes.from_settings(self.settings)
         except AliasError as exc:
             # Refuse rather than compare without the aliases: four eyes must not fail open.
-            raise DecisionError(f"{exc}: no release until it can be read") from None
+            raise DecisionError(
+                _("{exc}: no release until it can be read").format(exc=exc)
+            ) from None
 
     def confirm_link(self, item: QuarantineItem | ItemSnapshot) -> str:
         return confirm_url(
@@ -355,7 +393,9 @@ class Gateway:
                     session, item_id, State.HELD, State.EXPIRED, by=by, reason=reason
                 ):
                     item = Quarantine.get(session, item_id).snapshot()
-                    self._audit(session, "quarantine.expire", by, _decision_data(item, reason))
+                    self._audit(
+                        session, AuditKind.QUARANTINE_EXPIRE, by, _decision_data(item, reason)
+                    )
                     session.commit()
                     done.append(item_id)
                     self.events.decided("expired")
@@ -380,14 +420,20 @@ class Gateway:
         with self.session() as session:
             user = self._user(session, by)
             if user.role_enum not in _RESOLVERS:
-                raise DecisionError(f"role {user.role} may not resolve releases")
+                raise DecisionError(
+                    _("role {role} may not resolve releases").format(role=user.role)
+                )
             try:
                 row = Quarantine.get(session, item_id)
             except QuarantineError as exc:
                 raise DecisionError(str(exc)) from None
             item = row.snapshot()
             if item.state != State.RELEASING.value:
-                raise DecisionError(f"quarantine item {item.id} is {item.state}, not releasing")
+                raise DecisionError(
+                    _("quarantine item {id} is {state}, not releasing").format(
+                        id=item.id, state=item.state
+                    )
+                )
             try:
                 senders = message_senders(item.sender, self.quarantine.read(item))
             except SealError:
@@ -415,9 +461,11 @@ class Gateway:
                     session, item.id, State.RELEASING, new, clear_decision=True
                 )
             if not moved:
-                raise DecisionError(f"quarantine item {item.id} was decided meanwhile")
+                raise DecisionError(
+                    _("quarantine item {id} was decided meanwhile").format(id=item.id)
+                )
             data = {**_decision_data(item, reason), "as": new.value}
-            self._audit(session, "quarantine.resolve", user.name, data)
+            self._audit(session, AuditKind.QUARANTINE_RESOLVE, user.name, data)
             session.commit()
 
     def purge(self, older_than: timedelta, *, by: str) -> list[str]:
@@ -435,24 +483,42 @@ class Gateway:
                     "sha256": item.content_sha256,
                     "older_than_days": older_than.days,
                 }
-                self._audit(session, "quarantine.purge", by, data)
+                self._audit(session, AuditKind.QUARANTINE_PURGE, by, data)
                 session.commit()
                 # After the commit: a crash here leaves a blob no key opens any more.
                 self.quarantine.remove_blob(item_id)
                 done.append(item_id)
         return done
 
-    def audit_view(
-        self, session: Session, item: QuarantineItem, *, actor: str, raw: bool = False
-    ) -> None:
-        """Record that someone looked at a held message (the caller commits)."""
-        self._audit(session, "quarantine.view", actor, {"item": item.id, "raw": raw})
+    def view(
+        self,
+        session: Session,
+        item: QuarantineItem,
+        *,
+        actor: str,
+        kind: ViewKind = AuditKind.QUARANTINE_VIEW,
+        raw: bool = False,
+    ) -> bytes:
+        """Decrypt a held message for someone to look at, and audit the look first, in the
+        caller's transaction (the caller commits): ``quarantine.view`` at the command line
+        (``raw``: the whole message), ``console.view`` or ``console.reveal`` in the console.
+
+        Raises :class:`SealError` when the content was purged or fails authentication; a
+        caller that commits anyway keeps the look on the record.
+        """
+        data: dict[str, Any] = {"item": item.id}
+        if kind == AuditKind.QUARANTINE_VIEW:
+            data["raw"] = raw
+        self._audit(session, kind, actor, data)
+        return self.quarantine.read(item)
 
     def rotate_key(self, *, actor: str) -> tuple[int, str]:
         """New quarantine master key; returns (items re-wrapped, new key id)."""
         with self.session() as session:
             count, kid = self.quarantine.rotate_key(session)
-            self._audit(session, "quarantine.rotate-key", actor, {"items": count, "key": kid})
+            self._audit(
+                session, AuditKind.QUARANTINE_ROTATE_KEY, actor, {"items": count, "key": kid}
+            )
             session.commit()
         return count, kid
 
@@ -473,12 +539,12 @@ class Gateway:
                 }
                 if exc.partial:
                     Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-                    self._audit(session, "quarantine.release", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, data)
                 else:
                     Quarantine.transition(
                         session, item.id, State.RELEASING, State.HELD, clear_decision=True
                     )
-                    self._audit(session, "quarantine.release-failed", actor, data)
+                    self._audit(session, AuditKind.QUARANTINE_RELEASE_FAILED, actor, data)
                 session.commit()
             self.events.decided("released" if exc.partial else "release-failed")
             raise ReleaseError(
@@ -486,7 +552,7 @@ class Gateway:
             ) from None
         with self.session() as session:
             Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
-            self._audit(session, "quarantine.release", actor, _decision_data(item, reason))
+            self._audit(session, AuditKind.QUARANTINE_RELEASE, actor, _decision_data(item, reason))
             session.commit()
         self.events.decided("released")
 
@@ -520,8 +586,8 @@ class Gateway:
         domain = self.settings.org_domains[0] if self.settings.org_domains else "localhost"
         return f"postmaster@{domain}"
 
-    def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
-        audit.append(session, kind, actor, data, secret=self._secret)
+    def _audit(self, session: Session, kind: AuditKind, actor: str, data: dict[str, Any]) -> None:
+        audit.record(session, kind, actor, data, secret=self._secret)
 
     @staticmethod
     def _user(session: Session, name: str) -> User:
@@ -537,7 +603,9 @@ class Gateway:
         except QuarantineError as exc:
             raise DecisionError(str(exc)) from None
         if item.state != State.HELD.value:
-            raise DecisionError(f"quarantine item {item.id} is {item.state}, not held")
+            raise DecisionError(
+                _("quarantine item {id} is {state}, not held").format(id=item.id, state=item.state)
+            )
         return item
 
     def _read(self, item: ItemSnapshot) -> bytes:
@@ -564,9 +632,9 @@ def _check_may_release(
             f"{user.name} sent this message (as {as_sender}) and cannot release it (four eyes)"
         )
     if item.register_data and user.role_enum != Role.PRIVACY_OFFICER:
-        raise DecisionError("this hold is for register data: a privacy officer must release it")
+        raise DecisionError(_("this hold is for register data: a privacy officer must release it"))
     if user.role_enum not in _RELEASERS:
-        raise DecisionError(f"role {user.role} may not release messages")
+        raise DecisionError(_("role {role} may not release messages").format(role=user.role))
 
 
 def _verdict_data(
@@ -612,20 +680,13 @@ def _subject(raw: bytes) -> str:
     return header_of(raw, "Subject").text
 
 
-def _history_recorder() -> Callable[[Session, Envelope], None]:
-    def record(session: Session, envelope: Envelope) -> None:
-        record_delivery(session, envelope.sender, envelope.recipients, datetime.now(UTC))
-
-    return record
-
-
-def _build_inspector(settings: Settings) -> Inspecting:
+def _build_inspector(settings: Settings) -> InspectorLike:
     """The recipients/policy-aware inspector when that module exists, else the engine's."""
     try:
-        from postwarden.inspection import build_inspector  # type: ignore[import-not-found,unused-ignore]
+        from postwarden.inspector import build_inspector  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         from postwarden.engine import Inspector
 
         return Inspector(limits=settings.limits, org_domains=settings.org_domains)
-    inspector: Inspecting = build_inspector(settings)
+    inspector: InspectorLike = build_inspector(settings)
     return inspector

@@ -22,7 +22,7 @@ from postwarden.engine.detect.hkid import hkid_check_digit
 from postwarden.engine.registers import import_register, list_registers
 from postwarden.settings import Settings, load_settings, resolve_data_dir
 from postwarden.store import history
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.db import open_database
 
 __all__ = ["DEMO_REGISTER", "DemoSummary", "Person", "demo_people", "main", "seed_demo"]
 
@@ -152,14 +152,13 @@ def _record_history(settings: Settings, now: datetime) -> int:
         )
         for _ in range(300)
     ]
-    migrate(settings.db_url)
-    engine = make_engine(settings.db_url)
+    db = open_database(settings.db_url)
     try:
-        with session_factory(engine)() as session:
+        with db.session() as session:
             counted = history.record_deliveries(session, deliveries)
             session.commit()
     finally:
-        engine.dispose()
+        db.engine.dispose()
     return counted
 
 

@@ -13,7 +13,6 @@ and any of them serves the sum (see docs/metrics.md).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -34,7 +33,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,11 +40,12 @@ from starlette.responses import Response
 from postwarden.act import Events, Gateway, Outcome
 from postwarden.engine.registers import list_registers
 from postwarden.model import UNINSPECTABLE, Verdict
+from postwarden.settings import metrics_multiprocess_dir
+from postwarden.store.db import session_factory
 from postwarden.store.quarantine import QuarantineItem, State
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
-    "MULTIPROC_ENV",
     "STAGES",
     "UNINSPECTABLE_REASONS",
     "GatewayMetrics",
@@ -65,7 +64,6 @@ log = logging.getLogger(__name__)
 # dashboard or rule of ours reads them; Prometheus tells resets apart without them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STAGES = ("parse", "extract", "detect", "registers", "policy")
 """The engine's stages as ``postwarden.engine`` times them (``Verdict.timings``)."""
 
@@ -251,7 +249,7 @@ class StateCollector(Collector):
             .group_by(QuarantineItem.state)
         )
         try:
-            with Session(self.engine) as session:
+            with session_factory(self.engine)() as session:
                 rows = {state: (n, first) for state, n, first in session.execute(stmt)}
         except SQLAlchemyError as exc:
             log.warning("metrics: quarantine not readable: %s", type(exc).__name__)
@@ -288,7 +286,7 @@ def _epoch(when: datetime) -> float:
 def scrape_registry(metrics: GatewayMetrics, state: Collector) -> CollectorRegistry:
     """What a scrape answers: this process's metrics and ``state``; in multiprocess mode
     (``PROMETHEUS_MULTIPROC_DIR`` set) every process's metrics from that directory instead."""
-    if os.environ.get(MULTIPROC_ENV):
+    if metrics_multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import quopri
 import re
 import secrets
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from postwarden.errors import PostwardenError
-from postwarden.settings import Settings, parse_host_port, write_atomic
+from postwarden.settings import Settings, fsync_dir, parse_host_port, write_atomic
 
 __all__ = [
     "TLS_MODES",
@@ -337,11 +336,7 @@ def write_durably(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``path`` via a temporary name (fsynced, renamed), then fsync the directory so the
     rename itself survives a power cut."""
     write_atomic(path, data, mode=mode)
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def outbound_from(

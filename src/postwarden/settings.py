@@ -1,4 +1,8 @@
-"""Settings and limits: the data dir layout, its settings file, and the inspection limits."""
+"""Settings and limits: the data dir layout, its settings file, and the inspection limits.
+
+This is the one module that reads the environment (tests/test_settings_environment.py
+fails when another does): every variable the program heeds is named here.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,53 @@ from pathlib import Path
 from typing import Any
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 
 DATA_DIR_ENV = "POSTWARDEN_DATA_DIR"
 DATABASE_URL_ENV = "POSTWARDEN_DATABASE_URL"
+PUBLIC_URL_ENV = "POSTWARDEN_PUBLIC_URL"
+"""Where the console (and its confirm page) is reached, for links in notices."""
+FONT_ENV = "POSTWARDEN_CJK_FONT"
+"""A CJK font for incident letters, ``PATH[:INDEX]``."""
+METRICS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's directory for the metrics of several processes."""
 DEFAULT_DATA_DIR = "./var"
+
+
+def _environment(name: str) -> str | None:
+    """The variable ``name``; unset and empty are the same."""
+    return os.environ.get(name) or None
+
+
+def public_url() -> str | None:
+    """``$POSTWARDEN_PUBLIC_URL``: the console's address as senders reach it."""
+    return _environment(PUBLIC_URL_ENV)
+
+
+def cjk_font() -> str | None:
+    """``$POSTWARDEN_CJK_FONT``: the font incident letters use, ``PATH[:INDEX]``."""
+    return _environment(FONT_ENV)
+
+
+def metrics_multiprocess_dir() -> str | None:
+    """``$PROMETHEUS_MULTIPROC_DIR``: set, every process's metrics are collected from it."""
+    return _environment(METRICS_MULTIPROC_ENV)
+
+
+def tessdata_prefix() -> str | None:
+    """``$TESSDATA_PREFIX``: where Tesseract's language models are, per Tesseract."""
+    return _environment("TESSDATA_PREFIX")
+
+
+def xdg_cache_home() -> str | None:
+    """``$XDG_CACHE_HOME``, per the XDG base directory spec."""
+    return _environment("XDG_CACHE_HOME")
+
+
+def login_user() -> str | None:
+    """``$USER``: who runs the command as the shell has it (may differ from the uid's name
+    under ``sudo -E`` and in containers)."""
+    return _environment("USER")
 
 
 class SettingsError(PostwardenError):
@@ -138,6 +185,11 @@ class Settings:
     """CA file the next hop's certificate must chain to (``verify``; default: system store)."""
     next_hop_name: str | None = None
     """Name the next hop's certificate must carry (``verify``; default: its host)."""
+    database_url_env: str | None = field(
+        default_factory=lambda: _environment(DATABASE_URL_ENV), compare=False
+    )
+    """``$POSTWARDEN_DATABASE_URL`` when these settings were made: it wins over
+    ``database_url`` (not written to ``settings.json``)."""
 
     @property
     def settings_file(self) -> Path:
@@ -164,9 +216,8 @@ class Settings:
     @property
     def db_url(self) -> str:
         """PostgreSQL by URL when configured, else SQLite in the data dir."""
-        env = os.environ.get(DATABASE_URL_ENV)
-        if env:
-            return env
+        if self.database_url_env:
+            return self.database_url_env
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'postwarden.db').resolve()}"
@@ -176,7 +227,9 @@ class Settings:
             return self.secret_file.read_bytes()
         except FileNotFoundError:
             raise SettingsError(
-                f"no secret in {self.data_dir}: run 'postwarden init --org-domain D' first"
+                _("no secret in {data_dir}: run 'postwarden init --org-domain D' first").format(
+                    data_dir=self.data_dir
+                )
             ) from None
 
     def to_json(self) -> dict[str, Any]:
@@ -195,7 +248,7 @@ class Settings:
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     """``--data-dir``, else ``$POSTWARDEN_DATA_DIR``, else ``./var``."""
-    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    return Path(data_dir or _environment(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -216,6 +269,15 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or new file in ``directory`` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def init_data_dir(
@@ -271,10 +333,12 @@ def load_settings(data_dir: Path) -> Settings:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SettingsError(
-            f"{data_dir} is not initialised: run 'postwarden init --org-domain D' first"
+            _("{data_dir} is not initialised: run 'postwarden init --org-domain D' first").format(
+                data_dir=data_dir
+            )
         ) from None
     except (OSError, ValueError) as exc:
-        raise SettingsError(f"cannot read {path}: {exc}") from None
+        raise SettingsError(_("cannot read {path}: {exc}").format(path=path, exc=exc)) from None
     try:
         limits = Limits().with_overrides(dict(raw.get("limits") or {}))
         access = Access().with_overrides(dict(raw.get("access") or {}))

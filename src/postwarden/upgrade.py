@@ -15,17 +15,16 @@ from typing import Any
 from postwarden import __version__
 from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
 from postwarden.errors import PostwardenError
-from postwarden.settings import Settings, SettingsError, write_atomic
+from postwarden.settings import Settings, SettingsError, fsync_dir, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import (
     SchemaError,
     SchemaUpgrade,
-    make_engine,
-    session_factory,
+    open_database,
     upgrade,
 )
-from postwarden.store.keys import fsync_dir
 
 __all__ = ["UpgradeError", "UpgradeReport", "upgrade_installation"]
 
@@ -151,10 +150,10 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
         anchored = anchor.read()
     except (SettingsError, AnchorError) as exc:
         raise UpgradeError(str(exc)) from None
-    engine = make_engine(settings.db_url)
-    anchor_engine(engine, anchor)
+    db = open_database(settings.db_url)
+    anchor_engine(db.engine, anchor)
     try:
-        with session_factory(engine)() as session:
+        with db.session() as session:
             result = audit.verify(
                 session, secret=secret, anchored=anchored.head() if anchored else None
             )
@@ -170,10 +169,10 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
                 "schema_from": schema.before,
                 "schema_to": schema.after,
             }
-            entry = audit.append(session, "upgrade", actor, data, secret=secret)
+            entry = audit.record(session, AuditKind.UPGRADE, actor, data, secret=secret)
             session.commit()
     finally:
-        engine.dispose()
+        db.engine.dispose()
     return (
         f"audit log: {result.entries} entries verify; upgrade recorded as entry {entry.seq} "
         f"and anchored in {anchor.path.name}"

@@ -13,6 +13,7 @@ import pytest
 import typer
 
 from postwarden.cli import COMMANDS, LazyCommands, LazyGroup, app, load_command
+from postwarden.settings import init_data_dir
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -39,7 +40,7 @@ HEAVY = (
     "postwarden.store",
     "postwarden.console",
     "postwarden.transports",
-    "postwarden.inspection",
+    "postwarden.inspector",
 )
 
 _PROBE = """
@@ -51,8 +52,8 @@ print(json.dumps(sorted(found)))
 """
 
 
-def _loaded_after(run: str) -> list[str]:
-    code = _PROBE.format(run=run, heavy=HEAVY)
+def _loaded_after(run: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    code = _PROBE.format(run=run, heavy=heavy)
     env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
@@ -115,3 +116,50 @@ def test_a_mistyped_command_is_told_the_near_one(capsys: pytest.CaptureFixture[s
     group = typer.main.get_command(app)
     with pytest.raises(Exception, match="Did you mean 'check'"):
         group.main(["chek"], prog_name="postwarden", standalone_mode=False)
+
+
+# What ``check`` of a plain text message needs none of: the web stack, schema migrations,
+# password hashing, incident letters, the SMTP server, and the extractors' libraries for
+# parts the message does not have (PDF, images, spreadsheets, Outlook, OLE, RTF, TNEF).
+NOT_FOR_A_TEXT_CHECK = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "alembic",
+    "argon2",
+    "fpdf",
+    "fontTools",
+    "aiosmtpd",
+    "pypdf",
+    "pypdfium2",
+    "PIL",
+    "pillow_heif",
+    "python_calamine",
+    "extract_msg",
+    "oletools",
+    "tnefparse",
+    "defusedxml",
+    "bs4",
+    "postwarden.console",
+    "postwarden.transports",
+)
+
+
+def test_check_of_a_text_message_loads_only_what_it_needs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        b"From: alice@reo.gov.hk\r\nTo: bob@outside.example\r\nSubject: notes\r\n\r\n"
+        b"Please call me on 9123 4567 about the budget.\r\n"
+    )
+    init_data_dir(data_dir, ["reo.gov.hk"])
+    for _ in range(2):  # the first run creates the schema (Alembic) and the pattern cache
+        run = (
+            f"sys.argv = ['postwarden', '--data-dir', {str(data_dir)!r}, 'check', '--json',"
+            f" {str(message)!r}]\n"
+            "from postwarden.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass"
+        )
+        loaded = _loaded_after(run, NOT_FOR_A_TEXT_CHECK)
+    assert loaded == []

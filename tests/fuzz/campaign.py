@@ -141,7 +141,7 @@ def seeds(max_bytes: int | None = None) -> list[Seed]:
 def inspector() -> Iterator[Inspector]:
     """The inspector ``postwarden check`` uses, over a fresh data dir."""
     # Imported here: the CLI package pulls in Typer, which a caller of seeds() need not load.
-    from postwarden.cli.inspecting import open_inspector
+    from postwarden.cli.inspector import open_inspector
 
     with TemporaryDirectory(prefix="postwarden-fuzz-") as tmp:
         settings = init_data_dir(Path(tmp) / "var", [ORG])

@@ -8,16 +8,60 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from tests.pg import PgCluster
 
 from postwarden.store.db import (
+    HEAD_REVISION,
     SchemaError,
     alembic_config,
     head_revision,
     migrate,
+    open_database,
     schema_revision,
     upgrade,
 )
+
+
+def test_head_revision_is_the_alembic_scripts_head() -> None:
+    # A new migration must bump HEAD_REVISION, or every process would refuse its own schema.
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert HEAD_REVISION == head_revision() == script.get_current_head()
+
+
+def test_open_database_once_per_url_and_schema_checked_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pw.db'}"
+    db = open_database(url)
+    assert schema_revision(url) == HEAD_REVISION  # an empty database is created
+    assert open_database(url) is db
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    command.upgrade(alembic_config(other), "0003")
+    with pytest.raises(SchemaError, match=r"revision 0003.*run 'postwarden upgrade'"):
+        open_database(other)
+    with pytest.raises(SchemaError):  # a refusal is not remembered as opened
+        open_database(other)
+    upgrade(other)
+    assert open_database(other).engine is not db.engine
+
+
+def test_a_forked_child_opens_its_own_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pw.db'}"
+    parent = open_database(url)
+    code = (
+        "import os, sys\n"
+        "from postwarden.store.db import open_database\n"
+        "parent = open_database(sys.argv[1])\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if open_database(sys.argv[1]) is not parent else 3)\n"
+        "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert open_database(url) is parent
 
 
 def test_migrate_creates_an_empty_database_and_refuses_an_older_one(tmp_path: Path) -> None:

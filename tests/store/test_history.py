@@ -145,7 +145,7 @@ def test_import_sent_mail_refuses_what_is_not_mail(session: Session, tmp_path: P
 
 
 def test_store_history_refreshes_incrementally(db_engine: Engine) -> None:
-    from postwarden.inspection import StoreHistory
+    from postwarden.inspector import StoreHistory
 
     with Session(db_engine) as s:
         record_delivery(s, "a@reo.gov.hk", ["x@y.com"], T0)

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from tests.transports.doubles import ScriptedInspector, make_gateway, message
 from tests.transports.tokens import make_token
 
-from postwarden.act import Inspecting
+from postwarden.act import InspectorLike
 from postwarden.console import create_console
 from postwarden.engine.detect.hkid import hkid_check_digit
 from postwarden.engine.registers import import_register
-from postwarden.inspection import build_inspector
+from postwarden.inspector import build_inspector
 from postwarden.model import Envelope
 from postwarden.outbound import MemoryOutbound
 from postwarden.settings import Settings
@@ -34,7 +34,7 @@ from postwarden.transports.http import create_api
 Client = Callable[..., httpx.Response]
 
 
-def _client(settings: Settings, checker: Inspecting, db: Engine, **kw: Any) -> Client:
+def _client(settings: Settings, checker: InspectorLike, db: Engine, **kw: Any) -> Client:
     app = create_api(settings, checker, engine=db, **kw)
 
     def request(method: str, url: str, token: str | None = None, **kw: Any) -> httpx.Response:

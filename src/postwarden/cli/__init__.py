@@ -14,6 +14,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from postwarden.cli.common import CliState, print_version
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        print("postwarden: aborted", file=sys.stderr)
+        print(_("postwarden: aborted"), file=sys.stderr)
         sys.exit(1)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click

@@ -13,9 +13,10 @@ import typer
 from sqlalchemy.orm import Session
 
 from postwarden.cli.common import OperationalError, state
+from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file, anchored_head
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.db import open_database
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -30,14 +31,13 @@ def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
     """A session on the data dir's (migrated) database, and the installation secret."""
     settings = state(ctx).settings()
     secret = settings.secret()
-    migrate(settings.db_url)
-    engine = make_engine(settings.db_url)
-    anchor_engine(engine, anchor_file(settings))
+    db = open_database(settings.db_url)
+    anchor_engine(db.engine, anchor_file(settings))
     try:
-        with session_factory(engine)() as session:
+        with db.session() as session:
             yield session, secret
     finally:
-        engine.dispose()
+        db.engine.dispose()
 
 
 @audit_app.command("verify")
@@ -60,11 +60,23 @@ def verify(
         anchored = anchored_head(settings)
         result = audit.verify(session, secret=secret, expect_head=expect_head, anchored=anchored)
     if not result.ok:
-        raise OperationalError(f"audit log broken at entry {result.first_bad}: {result.problem}")
+        raise OperationalError(
+            _("audit log broken at entry {first_bad}: {problem}").format(
+                first_bad=result.first_bad, problem=result.problem
+            )
+        )
     if anchored is None:
-        typer.echo(f"audit log ok: {result.entries} entries (no anchored head yet)")
+        typer.echo(
+            _("audit log ok: {entries} entries (no anchored head yet)").format(
+                entries=result.entries
+            )
+        )
     else:
-        typer.echo(f"audit log ok: {result.entries} entries, anchored head {anchored.seq} found")
+        typer.echo(
+            _("audit log ok: {entries} entries, anchored head {seq} found").format(
+                entries=result.entries, seq=anchored.seq
+            )
+        )
 
 
 @audit_app.command("head")

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.common import RcptOption, SenderOption, envelope_from, read_input_file, state
-from postwarden.cli.inspecting import open_inspector
+from postwarden.cli.inspector import open_inspector
+from postwarden.i18n import _
 from postwarden.model import Verdict
 
 
@@ -31,7 +32,7 @@ def check(
 
 
 def _print_verdict(verdict: Verdict) -> None:
-    typer.echo(f"verdict: {verdict.action.label}")
+    typer.echo(_("verdict: {label}").format(label=verdict.action.label))
     for reason in verdict.reasons:
         typer.echo(f"  [{reason.action.label}] {reason.rule}: {reason.message}")
     for name, count in verdict.subjects.items():

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from postwarden.errors import Invalid, PostwardenError
+from postwarden.i18n import _
 from postwarden.model import Envelope
 from postwarden.settings import Settings, load_settings, resolve_data_dir
 
@@ -51,11 +52,13 @@ def read_input_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
+        raise UsageError(_("no such file: {path}").format(path=path)) from None
     except IsADirectoryError:
-        raise UsageError(f"is a directory, not a file: {path}") from None
+        raise UsageError(_("is a directory, not a file: {path}").format(path=path)) from None
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        raise UsageError(
+            _("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None
 
 
 SenderOption = Annotated[

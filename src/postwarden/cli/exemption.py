@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 from datetime import date
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
-from postwarden.cli.inspecting import open_database
+from postwarden.cli.inspector import open_database
+from postwarden.i18n import _
+from postwarden.settings import login_user
+from postwarden.store.db import session_factory
 from postwarden.store.exemptions import (
     add_exemption,
     list_exemptions,
@@ -26,7 +27,7 @@ exemption_app = typer.Typer(
 
 def _current_user() -> str:
     try:
-        return os.environ.get("USER") or getpass.getuser()
+        return login_user() or getpass.getuser()
     except (KeyError, OSError):
         return ""
 
@@ -37,7 +38,9 @@ def _parse_date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--until: expected a date as YYYY-MM-DD, got {text!r}") from None
+        raise UsageError(
+            _("--until: expected a date as YYYY-MM-DD, got {text!r}").format(text=text)
+        ) from None
 
 
 @exemption_app.command("add")
@@ -59,7 +62,7 @@ def add(
     granted_by = by or _current_user()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             row = add_exemption(
                 session,
                 sender=sender,
@@ -87,7 +90,7 @@ def list_cmd(
     settings = state(ctx).settings()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             rows = [row.to_json() for row in list_exemptions(session)]
     finally:
         engine.dispose()
@@ -95,7 +98,7 @@ def list_cmd(
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        typer.echo("no exemptions")
+        typer.echo(_("no exemptions"))
     for r in rows:
         status = "active" if r["active"] else ("revoked" if r["revoked_at"] else "expired")
         until = f" until {r['until']}" if r["until"] else ""
@@ -116,9 +119,9 @@ def revoke(
     revoked_by = by or _current_user()
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             revoke_exemption(session, exemption_id, revoked_by=revoked_by, secret=settings.secret())
             session.commit()
     finally:
         engine.dispose()
-    typer.echo(f"exemption {exemption_id} revoked")
+    typer.echo(_("exemption {exemption_id} revoked").format(exemption_id=exemption_id))

@@ -24,6 +24,7 @@ from postwarden.cli.tls_options import (
     server_tls_option,
 )
 from postwarden.console import create_console
+from postwarden.i18n import _
 from postwarden.outbound import NextHopTls, Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
 from postwarden.transports.admission import ByteGate
@@ -108,7 +109,9 @@ def milter(
 ) -> None:
     """Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."""
     if not _MILTER_SOCKET.fullmatch(listen):
-        raise UsageError(f"expected inet:PORT@HOST or unix:/path, got {listen!r}")
+        raise UsageError(
+            _("expected inet:PORT@HOST or unix:/path, got {listen!r}").format(listen=listen)
+        )
     metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
     hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
@@ -125,7 +128,9 @@ def milter(
     try:
         run_milter(service, listen)
     except Exception as exc:  # libmilter reports a socket it cannot open as milter.error
-        raise OperationalError(f"milter on {listen}: {exc}") from None
+        raise OperationalError(
+            _("milter on {listen}: {exc}").format(listen=listen, exc=exc)
+        ) from None
     finally:
         stop_metrics()
         gateway.close()
@@ -169,7 +174,9 @@ def relay(
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes, tls=tls))
     except OSError as exc:
-        raise OperationalError(f"relay on {smtp}: {exc.strerror or exc}") from None
+        raise OperationalError(
+            _("relay on {smtp}: {exc}").format(smtp=smtp, exc=exc.strerror or exc)
+        ) from None
     finally:
         stop_metrics()
         gateway.close()
@@ -238,7 +245,7 @@ def serve_cmd(
             )
         )
     except OSError as exc:
-        raise OperationalError(f"serve: {exc.strerror or exc}") from None
+        raise OperationalError(_("serve: {exc}").format(exc=exc.strerror or exc)) from None
     finally:
         gateway.close()
 
@@ -287,7 +294,9 @@ def _serve_metrics(gateway: Gateway, at: Listener | None, front: str) -> Callabl
         return metrics.serve_metrics(metrics.install(gateway, front), at.host, at.port)
     except OSError as exc:
         gateway.close()
-        raise OperationalError(f"metrics on {at}: {exc.strerror or exc}") from None
+        raise OperationalError(
+            _("metrics on {at}: {exc}").format(at=at, exc=exc.strerror or exc)
+        ) from None
 
 
 def _gateway(settings: Settings, outbound: Outbound) -> Gateway:

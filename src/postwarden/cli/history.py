@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from postwarden.cli.common import UsageError, state
-from postwarden.cli.inspecting import open_database
+from postwarden.cli.inspector import open_database
+from postwarden.i18n import _
+from postwarden.store.db import session_factory
 from postwarden.store.history import import_sent_mail
 
 history_app = typer.Typer(
@@ -25,10 +26,10 @@ def import_cmd(
     """Learn from sent mail: who wrote to whom, how often, when, and under which names."""
     settings = state(ctx).settings()
     if not path.exists():
-        raise UsageError(f"no such file or folder: {path}")
+        raise UsageError(_("no such file or folder: {path}").format(path=path))
     engine = open_database(settings)
     try:
-        with Session(engine) as session:
+        with session_factory(engine)() as session:
             stats = import_sent_mail(session, path)
             session.commit()
     finally:

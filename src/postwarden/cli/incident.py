@@ -13,6 +13,7 @@ from postwarden.cli import incident_cases as cases
 from postwarden.cli.common import UsageError, read_input_file, state
 from postwarden.cli.register import open_registers
 from postwarden.engine import Inspector
+from postwarden.i18n import _
 from postwarden.model import UNINSPECTABLE
 
 incident_app = typer.Typer(
@@ -57,7 +58,10 @@ def scope(
         per_file.append({"file": str(path), "subjects": len(records), "uninspectable": unreadable})
         for reason in unreadable:
             # Never silent: a scope that could not read everything says so.
-            typer.echo(f"postwarden: {path}: not inspected: {reason}", err=True)
+            typer.echo(
+                _("postwarden: {path}: not inspected: {reason}").format(path=path, reason=reason),
+                err=True,
+            )
     ordered = sorted(everyone)
     by_status = index.by_status(ordered)
     if export is not None:
@@ -67,7 +71,9 @@ def scope(
                 writer.writerow(["id"])
                 writer.writerows([rid] for rid in index.ids(ordered))
         except OSError as exc:
-            raise UsageError(f"cannot write {export}: {exc.strerror}") from None
+            raise UsageError(
+                _("cannot write {export}: {strerror}").format(export=export, strerror=exc.strerror)
+            ) from None
     if as_json:
         result = {
             "register": register,
@@ -77,13 +83,13 @@ def scope(
         }
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
-    typer.echo(f"register {register}: {len(ordered):,} people")
+    typer.echo(_("register {register}: {n:,} people").format(register=register, n=len(ordered)))
     for status, count in by_status.items():
         typer.echo(f"  {status}: {count:,}")
     for item in per_file:
         typer.echo(f"  {item['file']}: {item['subjects']:,}")
     if export is not None:
-        typer.echo(f"record ids written to {export}")
+        typer.echo(_("record ids written to {export}").format(export=export))
 
 
 # Breach response (issue 7): the commands live in cli/incident_cases.py.

@@ -11,11 +11,10 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, read_input_file, state
-from postwarden.cli.inspecting import open_database
+from postwarden.cli.inspector import open_database
 from postwarden.cli.register import parse_maps
 from postwarden.engine import Inspector
 from postwarden.engine.registers import (
@@ -23,6 +22,7 @@ from postwarden.engine.registers import (
     RegisterSet,
     register_info,
 )
+from postwarden.i18n import _
 from postwarden.incidents.casebook import Casebook, Details, Status
 from postwarden.incidents.clearfile import clear_rows
 from postwarden.incidents.facts import IncidentFacts
@@ -34,6 +34,8 @@ from postwarden.incidents.report import write_report
 from postwarden.model import Envelope
 from postwarden.outbound import OutboundError, outbound_from
 from postwarden.settings import Settings, SettingsError
+from postwarden.store.audit_kinds import AuditKind
+from postwarden.store.db import session_factory
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineError
 
@@ -59,7 +61,11 @@ def _when(text: str | None, option: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{option}: expected an ISO date and time, got {text!r}") from None
+        raise UsageError(
+            _("{option}: expected an ISO date and time, got {text!r}").format(
+                option=option, text=text
+            )
+        ) from None
     return when if when.tzinfo else when.astimezone()
 
 
@@ -77,7 +83,7 @@ def _intake_items(
     """Inspect every quarantined message and file against the registers."""
     register_set = RegisterSet(settings.registers_dir, settings.secret(), registers or None)
     if not len(register_set):
-        typer.echo("postwarden: no registers imported: the scope will be empty", err=True)
+        typer.echo(_("postwarden: no registers imported: the scope will be empty"), err=True)
     intake = Intake(
         Inspector(limits=settings.limits, org_domains=settings.org_domains, registers=register_set)
     )
@@ -86,7 +92,7 @@ def _intake_items(
         engine = open_database(settings)
         try:
             quarantine = Quarantine.from_settings(settings)
-            with Session(engine) as session:
+            with session_factory(engine)() as session:
                 for item_id in messages:
                     row = Quarantine.get(session, item_id)
                     raw = quarantine.read(row)
@@ -97,7 +103,7 @@ def _intake_items(
         except QuarantineError as exc:
             raise UsageError(str(exc)) from None
         except (SealError, SettingsError, SQLAlchemyError) as exc:
-            raise OperationalError(f"cannot read the quarantine: {exc}") from None
+            raise OperationalError(_("cannot read the quarantine: {exc}").format(exc=exc)) from None
     return items
 
 
@@ -124,7 +130,7 @@ def open_cmd(
 ) -> None:
     """Open an incident for messages or files that left; its scope is computed now."""
     if not message and not files:
-        raise UsageError("give at least one --message ID or --files FILE")
+        raise UsageError(_("give at least one --message ID or --files FILE"))
     settings = state(ctx).settings()
     items = _intake_items(settings, message or [], files or [], register or [])
     details = _details(
@@ -162,7 +168,7 @@ def add_cmd(
 ) -> None:
     """Add more messages or files that left to an incident (a resend, a forward)."""
     if not message and not files:
-        raise UsageError("give at least one --message ID or --files FILE")
+        raise UsageError(_("give at least one --message ID or --files FILE"))
     settings = state(ctx).settings()
     items = _intake_items(settings, message or [], files or [], register or [])
     casebook = _casebook(settings)
@@ -319,7 +325,7 @@ def update_cmd(
         contact=contact,
     )
     _casebook(state(ctx).settings()).update(incident_id, details, by=by or cli_actor())
-    typer.echo(f"incident {incident_id} updated")
+    typer.echo(_("incident {incident_id} updated").format(incident_id=incident_id))
 
 
 def add_recipient_cmd(
@@ -351,7 +357,9 @@ def status_cmd(
 ) -> None:
     """Move an incident to another status (on the timeline and in the audit chain)."""
     _casebook(state(ctx).settings()).set_status(incident_id, status, by=by, note=note)
-    typer.echo(f"incident {incident_id}: {status.value}")
+    typer.echo(
+        _("incident {incident_id}: {status}").format(incident_id=incident_id, status=status.value)
+    )
 
 
 def recall_cmd(
@@ -375,7 +383,11 @@ def recall_cmd(
         if r.confirmed_at is None and (again or r.recall_sent_at is None)
     ]
     if not targets:
-        typer.echo(f"incident {incident_id}: nobody left to send a recall request to")
+        typer.echo(
+            _("incident {incident_id}: nobody left to send a recall request to").format(
+                incident_id=incident_id
+            )
+        )
         return
     try:
         outbound = outbound_from(settings, next_hop, outbox)
@@ -389,11 +401,15 @@ def recall_cmd(
             )
             sent.append(recipient.id)
     except OutboundError as exc:
-        raise OperationalError(f"recall request not sent: {exc}") from None
+        raise OperationalError(_("recall request not sent: {exc}").format(exc=exc)) from None
     finally:
         if sent:
             casebook.recall_sent(incident_id, sent, by=by or cli_actor())
-    typer.echo(f"incident {incident_id}: recall request sent to {len(sent)} recipient(s)")
+    typer.echo(
+        _("incident {incident_id}: recall request sent to {n} recipient(s)").format(
+            incident_id=incident_id, n=len(sent)
+        )
+    )
 
 
 def confirm_recall_cmd(
@@ -407,7 +423,11 @@ def confirm_recall_cmd(
     _casebook(state(ctx).settings()).confirm_recall(
         incident_id, address, by=by or cli_actor(), note=note
     )
-    typer.echo(f"incident {incident_id}: deletion confirmed by {address.strip().lower()}")
+    typer.echo(
+        _("incident {incident_id}: deletion confirmed by {address}").format(
+            incident_id=incident_id, address=address.strip().lower()
+        )
+    )
 
 
 def letters_cmd(
@@ -441,10 +461,14 @@ def letters_cmd(
     in_scope = sorted(facts.scope.records)
     if register is None:
         if len(in_scope) != 1:
-            raise UsageError(f"name the register with --register ({', '.join(in_scope) or 'none'})")
+            raise UsageError(
+                _("name the register with --register ({registers})").format(
+                    registers=", ".join(in_scope) or _("none")
+                )
+            )
         register = in_scope[0]
     if not register_file.is_file():
-        raise UsageError(f"no such file: {register_file}")
+        raise UsageError(_("no such file: {register_file}").format(register_file=register_file))
     # The register remembers how its import read the file; --map overrides that.
     info = register_info(settings.registers_dir, register)
     reading = info.reading if info is not None else Reading()
@@ -457,10 +481,10 @@ def letters_cmd(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except (FontError, OSError) as exc:
-        raise OperationalError(f"cannot write the letters: {exc}") from None
+        raise OperationalError(_("cannot write the letters: {exc}").format(exc=exc)) from None
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=by or cli_actor(),
         data={
             "letters": run.letters,
@@ -485,21 +509,27 @@ def report_cmd(
 ) -> None:
     """Write the data breach notification draft for the PCPD."""
     if out.suffix.lower() not in (".docx", ".pdf", ".json"):
-        raise UsageError(f"--out must end in .docx, .pdf or .json, not {out.name!r}")
+        raise UsageError(
+            _("--out must end in .docx, .pdf or .json, not {name!r}").format(name=out.name)
+        )
     settings = state(ctx).settings()
     casebook = _casebook(settings)
     facts = casebook.facts(incident_id)
     try:
         data = write_report(facts, out, now=datetime.now(UTC))
     except (FontError, OSError) as exc:
-        raise OperationalError(f"cannot write the report: {exc}") from None
+        raise OperationalError(_("cannot write the report: {exc}").format(exc=exc)) from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=by or cli_actor(),
         data={
             "format": out.suffix.lower().lstrip("."),
             "subjects": data["data_subjects"]["subjects"],
         },
     )
-    typer.echo(f"incident {incident_id}: report written to {os.fspath(out)}")
+    typer.echo(
+        _("incident {incident_id}: report written to {out}").format(
+            incident_id=incident_id, out=os.fspath(out)
+        )
+    )

@@ -17,10 +17,11 @@ from postwarden.cli.common import (
     read_input_file,
     state,
 )
-from postwarden.cli.inspecting import open_inspector
+from postwarden.cli.inspector import open_inspector
 from postwarden.engine import policy_vocabulary
-from postwarden.engine.policy import Outcome, PolicyError, Vocabulary, load_policy
-from postwarden.inspection import load_policy_for, vocabulary_for
+from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
+from postwarden.i18n import _
+from postwarden.inspector import load_policy_for, vocabulary_for
 from postwarden.settings import SettingsError
 
 policy_app = typer.Typer(
@@ -34,8 +35,13 @@ def show(ctx: typer.Context) -> None:
     settings = state(ctx).settings()
     loaded = load_policy_for(settings)
     for error in loaded.errors:
-        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
-    typer.echo(f"# policy in force: {loaded.policy.source}")
+        typer.echo(
+            _("postwarden: policy refused, the last good policy is used: {error}").format(
+                error=error
+            ),
+            err=True,
+        )
+    typer.echo(_("# policy in force: {source}").format(source=loaded.policy.source))
     typer.echo(loaded.policy.text.rstrip("\n"))
 
 
@@ -52,7 +58,7 @@ def check(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{file}: not UTF-8 text") from None
+        raise UsageError(_("{file}: not UTF-8 text").format(file=file)) from None
     try:
         policy = load_policy(text, str(file), _vocabulary(ctx))
     except PolicyError as exc:
@@ -60,7 +66,7 @@ def check(
         for error in exc.errors:
             print(error, file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    typer.echo(f"{file}: valid, {len(policy.rules)} rules enabled")
+    typer.echo(_("{file}: valid, {n} rules enabled").format(file=file, n=len(policy.rules)))
 
 
 def _vocabulary(ctx: typer.Context) -> Vocabulary:
@@ -92,7 +98,11 @@ def explain(
         out["rules"] = [_outcome_json(o) for o in decision.outcomes]
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
-    typer.echo(f"verdict: {report.verdict.action.label}  (policy: {inspector.policy.source})")
+    typer.echo(
+        _("verdict: {label}  (policy: {source})").format(
+            label=report.verdict.action.label, source=inspector.policy.source
+        )
+    )
     for r in report.verdict.recipients:
         flags = f" [{', '.join(r.flags)}]" if r.flags else ""
         typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
@@ -100,12 +110,12 @@ def explain(
             typer.echo(f"      {line}")
     fired = [o for o in decision.outcomes if o.fired]
     near = [o for o in decision.outcomes if o.near_miss]
-    typer.echo("fired:" if fired else "fired: none")
+    typer.echo(_("fired:") if fired else _("fired: none"))
     for o in fired:
         typer.echo(f"  {o.rule} -> {o.action.label}")
         for c in o.checks:
             typer.echo(f"      {c.condition}: {c.evidence}")
-    typer.echo("near misses:" if near else "near misses: none")
+    typer.echo(_("near misses:") if near else _("near misses: none"))
     for o in near:
         typer.echo(
             f"  {o.rule} ({o.action.label}) did not fire: only {o.missing[0].condition} was missing"
@@ -115,7 +125,7 @@ def explain(
             typer.echo(f"      {mark} {c.condition}: {c.evidence}")
 
 
-def _outcome_json(o: Outcome) -> dict[str, Any]:
+def _outcome_json(o: RuleOutcome) -> dict[str, Any]:
     return {
         "rule": o.rule,
         "fired": o.fired,

@@ -17,7 +17,9 @@ from postwarden.act import Gateway
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.headers import header_of
+from postwarden.i18n import _
 from postwarden.outbound import Outbound, outbound_from
+from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineItem, State
 
 quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_args_is_help=True)
@@ -76,7 +78,7 @@ def list_items(
                 f"{i.sender} -> {', '.join(i.recipients)}  [{rules}]"
             )
         if not items:
-            typer.echo("no quarantined messages")
+            typer.echo(_("no quarantined messages"))
         stuck = sum(i.state == State.RELEASING.value for i in items)
         if stuck:
             typer.echo(
@@ -99,9 +101,13 @@ def show(
     """One item: its row, and the subject read from the encrypted message (an audited view)."""
     with open_gateway(ctx) as gw, gw.session() as session:
         item = Quarantine.get(session, item_id)
-        # A purged item still has its row to show; only its content is gone.
-        message = None if item.purged and not raw else gw.quarantine.read(item)
-        gw.audit_view(session, item, actor=cli_actor(), raw=raw)
+        message: bytes | None
+        try:
+            message = gw.view(session, item, actor=cli_actor(), raw=raw)
+        except SealError:
+            if raw or not item.purged:
+                raise  # not committed: nothing was seen
+            message = None  # a purged item still has its row to show; only its content is gone
         session.commit()
         out = item_json(item)
         out["queue_id"] = item.queue_id
@@ -162,7 +168,7 @@ def release(
         raise UsageError(str(exc)) from None
     with open_gateway(ctx, outbound) as gw:
         gw.release(item_id, by=by, reason=reason)
-    typer.echo(f"released {item_id}")
+    typer.echo(_("released {item_id}").format(item_id=item_id))
 
 
 @quarantine_app.command("reject")
@@ -176,7 +182,7 @@ def reject(
     _need_reason(reason)
     with open_gateway(ctx) as gw:
         gw.reject_item(item_id, by=by, reason=reason)
-    typer.echo(f"rejected {item_id}")
+    typer.echo(_("rejected {item_id}").format(item_id=item_id))
 
 
 class Resolution(StrEnum):
@@ -202,7 +208,7 @@ def resolve(
     _need_reason(reason)
     with open_gateway(ctx) as gw:
         gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
-    typer.echo(f"resolved {item_id} as {outcome.value}")
+    typer.echo(_("resolved {item_id} as {outcome}").format(item_id=item_id, outcome=outcome.value))
 
 
 @quarantine_app.command("expire")
@@ -215,7 +221,7 @@ def expire(
     """Move messages held longer than DAYS to ``expired`` (they are never sent)."""
     with open_gateway(ctx) as gw:
         done = gw.expire(timedelta(days=older_than), by=cli_actor())
-    typer.echo(f"expired {len(done)} item(s)")
+    typer.echo(_("expired {n} item(s)").format(n=len(done)))
     for item_id in done:
         typer.echo(f"  {item_id}")
 
@@ -232,7 +238,7 @@ def purge(
     more than DAYS ago (their data key, then the file); rows and audit entries stay."""
     with open_gateway(ctx) as gw:
         done = gw.purge(timedelta(days=older_than), by=cli_actor())
-    typer.echo(f"purged {len(done)} item(s)")
+    typer.echo(_("purged {n} item(s)").format(n=len(done)))
     for item_id in done:
         typer.echo(f"  {item_id}")
 
@@ -242,9 +248,11 @@ def rotate_key(ctx: typer.Context) -> None:
     """New master key; every item's data key is re-wrapped, then the old key is dropped."""
     with open_gateway(ctx) as gw:
         count, kid = gw.rotate_key(actor=cli_actor())
-    typer.echo(f"master key {kid} is current; re-wrapped {count} item(s)")
+    typer.echo(
+        _("master key {kid} is current; re-wrapped {count} item(s)").format(kid=kid, count=count)
+    )
 
 
 def _need_reason(reason: str) -> None:
     if not reason.strip():
-        raise UsageError("--reason must not be empty")
+        raise UsageError(_("--reason must not be empty"))

@@ -21,6 +21,7 @@ from postwarden.engine.registers import (
     list_registers,
     register_info,
 )
+from postwarden.i18n import _
 from postwarden.settings import Settings, SettingsError
 
 register_app = typer.Typer(
@@ -39,10 +40,14 @@ def parse_maps(maps: list[str] | None) -> dict[str, str]:
     for item in maps or ():
         column, sep, field = item.rpartition("=")
         if not sep or not column.strip() or not field.strip():
-            raise UsageError(f"--map takes COLUMN=FIELD, got {item!r}")
+            raise UsageError(_("--map takes COLUMN=FIELD, got {item!r}").format(item=item))
         field = field.strip().lower()
         if field not in FIELDS:
-            raise UsageError(f"--map {item!r}: unknown field {field!r} ({', '.join(FIELDS)})")
+            raise UsageError(
+                _("--map {item!r}: unknown field {field!r} ({fields})").format(
+                    item=item, field=field, fields=", ".join(FIELDS)
+                )
+            )
         out[column.strip()] = field
     return out
 
@@ -74,7 +79,7 @@ def import_cmd(
     """
     settings = state(ctx).settings()
     if not file.is_file():
-        raise UsageError(f"no such file: {file}")
+        raise UsageError(_("no such file: {file}").format(file=file))
     info = register_info(settings.registers_dir, name)
     last = info.reading if info is not None else Reading()
     try:
@@ -92,16 +97,31 @@ def import_cmd(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except (RegisterFileError, RegisterError, SettingsError) as exc:
-        raise OperationalError(f"{exc} (register {name!r} left as it was)") from None
+        raise OperationalError(
+            _("{exc} (register {name!r} left as it was)").format(exc=exc, name=name)
+        ) from None
     except OSError as exc:
-        raise OperationalError(f"cannot write the register index: {exc}") from None
+        raise OperationalError(
+            _("cannot write the register index: {exc}").format(exc=exc)
+        ) from None
     info = result.info
     fields = ", ".join(f"{k} {v:,}" for k, v in info.fields.items())
-    typer.echo(f"imported register {info.name}: {info.rows:,} records ({fields})")
+    typer.echo(
+        _("imported register {name}: {rows:,} records ({fields})").format(
+            name=info.name, rows=info.rows, fields=fields
+        )
+    )
     if result.ignored_columns:
-        typer.echo("ignored columns (use --map COLUMN=FIELD): " + ", ".join(result.ignored_columns))
+        typer.echo(
+            _("ignored columns (use --map COLUMN=FIELD): ") + ", ".join(result.ignored_columns)
+        )
     for field, count in sorted(result.unrecognised.items()):
-        typer.echo(f"warning: {count:,} {field} values not recognised as {field}", err=True)
+        typer.echo(
+            _("warning: {count:,} {field} values not recognised as {field}").format(
+                count=count, field=field
+            ),
+            err=True,
+        )
 
 
 @register_app.command("list")
@@ -131,7 +151,7 @@ def list_cmd(
         )
         return
     if not infos:
-        typer.echo("no registers (postwarden register import FILE --name NAME)")
+        typer.echo(_("no registers (postwarden register import FILE --name NAME)"))
         return
     for i in infos:
         line = f"{i.name}\t{i.rows:,} records\t{','.join(i.fields)}\timported {i.imported_at}"
@@ -150,4 +170,4 @@ def drop_cmd(
         drop(settings.registers_dir, name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    typer.echo(f"dropped register {name}")
+    typer.echo(_("dropped register {name}").format(name=name))

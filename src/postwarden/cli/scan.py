@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.engine.registers import RegisterError, RegisterSet
+from postwarden.i18n import _
 from postwarden.scan import ScanResult, ScanRun, run_scan, scan_items
 from postwarden.settings import SettingsError
 
@@ -95,7 +96,7 @@ def scan(
         except (OSError, SettingsError, RegisterError) as exc:
             # The cluster unreachable, or a worker that cannot open the data dir; what was
             # finished is in the state file and the next run resumes from it.
-            raise OperationalError(f"scan stopped: {exc}") from None
+            raise OperationalError(_("scan stopped: {exc}").format(exc=exc)) from None
     if csv_file is not None:
         _write_csv(csv_file, run)
     if as_json:
@@ -139,4 +140,6 @@ def _write_csv(path: Path, run: ScanRun) -> None:
                     ]
                 )
     except OSError as exc:
-        raise OperationalError(f"cannot write {path}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot write {path}: {strerror}").format(path=path, strerror=exc.strerror)
+        ) from None

@@ -8,6 +8,7 @@ import typer
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.tls_options import NextHopCa, NextHopName, NextHopTlsMode, next_hop_tls_option
+from postwarden.i18n import _
 from postwarden.settings import Settings, SettingsError, init_data_dir
 
 
@@ -51,4 +52,8 @@ def init(
         )
     except (SettingsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    typer.echo(f"initialised {settings.data_dir} for {', '.join(settings.org_domains)}")
+    typer.echo(
+        _("initialised {data_dir} for {org_domains}").format(
+            data_dir=settings.data_dir, org_domains=", ".join(settings.org_domains)
+        )
+    )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from postwarden.cli.common import UsageError
+from postwarden.i18n import _
 
 if TYPE_CHECKING:
     from postwarden.outbound import NextHopTls
@@ -77,10 +78,10 @@ def server_tls_option(cert: Path | None, key: Path | None, required: bool) -> Se
 
     if cert is None and key is None:
         if required:
-            raise UsageError("--require-tls needs --tls-cert and --tls-key")
+            raise UsageError(_("--require-tls needs --tls-cert and --tls-key"))
         return None
     if cert is None or key is None:
-        raise UsageError("--tls-cert and --tls-key go together")
+        raise UsageError(_("--tls-cert and --tls-key go together"))
     return ServerTls(cert, key, required=required)
 
 
@@ -93,7 +94,7 @@ def next_hop_tls_option(
     try:
         if mode is None:
             if ca is not None or name is not None:
-                raise UsageError("--next-hop-ca and --next-hop-name need --next-hop-tls verify")
+                raise UsageError(_("--next-hop-ca and --next-hop-name need --next-hop-tls verify"))
             tls = next_hop_tls(settings)
         else:
             tls = NextHopTls(mode, str(ca) if ca else None, name)

@@ -10,6 +10,7 @@ import typer
 
 from postwarden.cli.audit import cli_actor, database
 from postwarden.cli.common import UsageError
+from postwarden.i18n import _
 from postwarden.store.tokens import (
     TokenScope,
     add_token,
@@ -73,7 +74,11 @@ def add(
         )
         return
     until = f", until {info['expires_at']}" if info["expires_at"] else ""
-    typer.echo(f"token {name} ({info['scope']}{until}); it is shown only now:")
+    typer.echo(
+        _("token {name} ({scope}{until}); it is shown only now:").format(
+            name=name, scope=info["scope"], until=until
+        )
+    )
     typer.echo(made.token)
 
 
@@ -83,13 +88,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Every token with its scope, status and use (never the token itself)."""
-    with database(ctx) as (session, _):
+    with database(ctx) as (session, _secret):
         rows = [t.to_json() for t in list_tokens(session)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        typer.echo("no tokens: make one with 'postwarden token add NAME --scope check'")
+        typer.echo(_("no tokens: make one with 'postwarden token add NAME --scope check'"))
     for r in rows:
         typer.echo(
             f"{r['name']:<24} {r['scope']:<13} {r['status']:<8} calls {r['calls']:<8} "
@@ -106,4 +111,4 @@ def revoke(
     with database(ctx) as (session, secret):
         revoke_token(session, name, actor=cli_actor(), secret=secret)
         session.commit()
-    typer.echo(f"token {name} revoked")
+    typer.echo(_("token {name} revoked").format(name=name))

@@ -6,6 +6,7 @@ import typer
 
 from postwarden import __version__
 from postwarden.cli.common import state
+from postwarden.i18n import _
 
 
 def upgrade(ctx: typer.Context) -> None:
@@ -24,4 +25,4 @@ def upgrade(ctx: typer.Context) -> None:
     report = upgrade_installation(settings, actor=cli_actor())
     for line in report.lines:
         typer.echo(line)
-    typer.echo("upgrade done" if report.changed else "nothing to upgrade")
+    typer.echo(_("upgrade done") if report.changed else _("nothing to upgrade"))

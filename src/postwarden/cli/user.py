@@ -10,6 +10,7 @@ import typer
 
 from postwarden.cli.audit import cli_actor, database
 from postwarden.cli.common import UsageError
+from postwarden.i18n import _
 from postwarden.store.credentials import set_password
 from postwarden.store.users import Role, add_user, list_users
 
@@ -41,7 +42,7 @@ def add(
         if password is not None:
             set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()
-    typer.echo(f"added {name} ({role.value})")
+    typer.echo(_("added {name} ({role})").format(name=name, role=role.value))
 
 
 @user_app.command("list")
@@ -50,7 +51,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Users and their roles."""
-    with database(ctx) as (session, _):
+    with database(ctx) as (session, _secret):
         users = list_users(session)
     if as_json:
         typer.echo(
@@ -71,7 +72,7 @@ def list_(
     for u in users:
         typer.echo(f"{u.name:<24} {u.role:<16} {u.email or '-'}")
     if not users:
-        typer.echo("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'")
+        typer.echo(_("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'"))
 
 
 @user_app.command("passwd")
@@ -88,7 +89,7 @@ def passwd(
     with database(ctx) as (session, secret):
         set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()
-    typer.echo(f"password set for {name}")
+    typer.echo(_("password set for {name}").format(name=name))
 
 
 def _read_password() -> str:
@@ -96,5 +97,5 @@ def _read_password() -> str:
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
-        raise UsageError("--password-stdin: no password on standard input")
+        raise UsageError(_("--password-stdin: no password on standard input"))
     return password

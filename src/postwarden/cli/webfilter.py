@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.common import OperationalError
+from postwarden.i18n import _
 from postwarden.webfilter import BlocklistFormat, export_blocklist
 
 webfilter_app = typer.Typer(
@@ -38,4 +39,6 @@ def export(
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise OperationalError(f"cannot write {out}: {exc.strerror}") from None
+        raise OperationalError(
+            _("cannot write {out}: {strerror}").format(out=out, strerror=exc.strerror)
+        ) from None

@@ -22,6 +22,7 @@ from postwarden.console.deps import (
     is_secure,
     login_url,
 )
+from postwarden.console.i18n import LanguageMiddleware
 from postwarden.console.routes import (
     audit,
     auth,
@@ -29,12 +30,14 @@ from postwarden.console.routes import (
     dashboard,
     exemptions,
     incidents,
+    language,
     messages,
     policy,
     users,
 )
 from postwarden.console.state import HERE, ConsoleState, make_templates
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,7 +47,18 @@ __all__ = ["CSP", "HSTS", "ROUTERS", "create_console"]
 
 ROUTERS = tuple(
     m.router
-    for m in (auth, dashboard, messages, confirm, exemptions, incidents, audit, policy, users)
+    for m in (
+        auth,
+        dashboard,
+        messages,
+        confirm,
+        exemptions,
+        incidents,
+        audit,
+        policy,
+        users,
+        language,
+    )
 )
 """Every router of the console: the security tests walk all of their routes."""
 
@@ -103,6 +117,7 @@ def create_console(
     # that is not one of them (uvicorn's middleware does exactly that); from anyone else the
     # headers are ignored, so a client cannot pick the address the sign-in throttle counts.
     # The server itself must not rewrite them first: serve runs uvicorn with proxy_headers off.
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.access.trusted_proxies))
     return app
 
@@ -142,14 +157,14 @@ async def _login_required(request: Request, exc: Exception) -> Response:
         request,
         "error.html",
         401,
-        title="Sign in first",
-        message="Your session has ended. Sign in and try again.",
+        title=_("Sign in first"),
+        message=_("Your session has ended. Sign in and try again."),
     )
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     return console_state(request).render(
-        request, "error.html", 403, title="Not allowed", message=str(exc) or "Not allowed."
+        request, "error.html", 403, title=_("Not allowed"), message=str(exc) or _("Not allowed.")
     )
 
 
@@ -169,7 +184,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
-    titles = {404: "Not found", 405: "Not allowed here", 410: "Link no longer valid"}
+    titles = {404: _("Not found"), 405: _("Not allowed here"), 410: _("Link no longer valid")}
     return console_state(request).render(
-        request, "error.html", status, title=titles.get(status, "Error"), message=message
+        request, "error.html", status, title=titles.get(status, _("Error")), message=message
     )

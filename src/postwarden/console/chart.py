@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from postwarden.console.i18n import label
+
 # Colours per action, readable on white and distinct for the common colour-vision deficiencies.
 ACTION_COLOURS: dict[str, str] = {
     "deliver": "#2b8a3e",
@@ -79,7 +81,7 @@ def stacked_bars(
                     width=round(slot * 0.7, 1),
                     height=round(h, 1),
                     colour=colours[name],
-                    title=f"{day}: {n} {name}",
+                    title=f"{day}: {n} {label(name)}",
                 )
             )
         if i % step == 0:

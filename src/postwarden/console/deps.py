@@ -10,9 +10,12 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from postwarden import i18n
+from postwarden.console.i18n import label
 from postwarden.console.roles import Permission, allows
 from postwarden.console.state import ConsoleState, Member, load_member
 from postwarden.errors import Refused
+from postwarden.i18n import _
 from postwarden.store import sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -77,10 +80,12 @@ def visitor(request: Request) -> Visitor:
         found = sessions.find_session(db, token) if token else None
         if found is None:
             if request.method not in SAFE_METHODS:
-                raise Forbidden("no session: reload the page and try again")
+                raise Forbidden(_("No session: reload the page and try again."))
             found = sessions.open_session(db, None)
             request.state.new_token = found.token
         member = load_member(db, found.user_id) if found.user_id is not None else None
+    if member is not None and member.language:
+        i18n.switch(member.language)
     result = Visitor(session=found, member=member)
     request.state.visitor = result
     return result
@@ -92,12 +97,12 @@ async def csrf_guard(request: Request) -> None:
         return
     origin = request.headers.get("origin")
     if origin is not None and origin != _own_origin(request):
-        raise Forbidden("cross-origin request refused")
+        raise Forbidden(_("Cross-origin request refused."))
     current = await run_in_threadpool(visitor, request)
     form = await request.form()
     submitted = form.get("csrf")
     if not isinstance(submitted, str) or not sessions.csrf_matches(current.session, submitted):
-        raise Forbidden("missing or stale form token: reload the page and try again")
+        raise Forbidden(_("Missing or stale form token: reload the page and try again."))
 
 
 def _own_origin(request: Request) -> str:
@@ -114,7 +119,9 @@ def require(permission: Permission) -> Callable[..., object]:
         if current.member is None:
             raise LoginRequired
         if not allows(current.member.role, permission):
-            raise Forbidden(f"your role ({current.member.role}) does not allow this")
+            raise Forbidden(
+                _("Your role ({role}) does not allow this.").format(role=label(current.member.role))
+            )
         return current.member
 
     return check

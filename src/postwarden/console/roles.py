@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from postwarden.store.users import Role
+
 
 class Permission(StrEnum):
     VIEW = "view"  # dashboard, queue, message pages (masked), policy
@@ -15,10 +17,6 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view-audit"
     MANAGE_USERS = "manage-users"
 
-
-REVIEWER = "reviewer"
-PRIVACY_OFFICER = "privacy-officer"
-ADMIN = "admin"
 
 _REVIEWER = frozenset(
     {Permission.VIEW, Permission.DECIDE, Permission.REVEAL, Permission.REQUEST_EXEMPTION}
@@ -33,12 +31,16 @@ _PRIVACY_OFFICER = _REVIEWER | {
 # duties, as store.users.Role says).
 _ADMIN = _REVIEWER | {Permission.VIEW_AUDIT, Permission.MANAGE_USERS}
 
-PERMISSIONS: dict[str, frozenset[Permission]] = {
-    REVIEWER: _REVIEWER,
-    PRIVACY_OFFICER: _PRIVACY_OFFICER,
-    ADMIN: _ADMIN,
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.REVIEWER: _REVIEWER,
+    Role.PRIVACY_OFFICER: _PRIVACY_OFFICER,
+    Role.ADMIN: _ADMIN,
 }
 
 
 def allows(role: str, permission: Permission) -> bool:
-    return permission in PERMISSIONS.get(role, frozenset())
+    """Whether a user of ``role`` (as stored) may; an unknown role may nothing."""
+    try:
+        return permission in PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

@@ -11,7 +11,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from postwarden import i18n
+from postwarden.console import i18n as console_i18n
 from postwarden.console.roles import Permission, allows
+from postwarden.i18n import N_
 from postwarden.settings import Settings
 from postwarden.store import credentials
 from postwarden.store.mailboxes import Mailboxes
@@ -23,17 +26,17 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 
 # Outcome notes a redirect asks for with ``?ok=CODE``: fixed texts, so a crafted link cannot
-# put words of its own on a console page.
+# put words of its own on a console page (translated when shown).
 FLASH = {
-    "released": "Released: the message is on its way to its recipients.",
-    "rejected": "Rejected: the message will not be sent.",
-    "requested": "Request sent: a privacy officer will decide.",
-    "approved": "Exemption granted.",
-    "refused": "Request refused.",
-    "revoked": "Exemption revoked.",
-    "totp": "Authenticator on: sign-ins now ask for a code.",
-    "password": "Password changed: your other sessions were signed out.",
-    "signedout": "That user's sessions were ended.",
+    "released": N_("Released: the message is on its way to its recipients."),
+    "rejected": N_("Rejected: the message will not be sent."),
+    "requested": N_("Request sent: a privacy officer will decide."),
+    "approved": N_("Exemption granted."),
+    "refused": N_("Request refused."),
+    "revoked": N_("Exemption revoked."),
+    "totp": N_("Authenticator on: sign-ins now ask for a code."),
+    "password": N_("Password changed: your other sessions were signed out."),
+    "signedout": N_("That user's sessions were ended."),
 }
 
 
@@ -46,6 +49,8 @@ class Member:
     role: str
     email: str | None
     totp: bool
+    language: str | None = None
+    """The console language the member chose; None: their browser's."""
 
     def can(self, permission: Permission | str) -> bool:
         return allows(self.role, Permission(permission))
@@ -67,7 +72,14 @@ def load_member(db: Session, user_id: int) -> Member | None:
 
 
 def member_of(db: Session, user: User) -> Member:
-    return Member(user.id, user.name, user.role, user.email, credentials.totp_enabled(db, user.id))
+    return Member(
+        user.id,
+        user.name,
+        user.role,
+        user.email,
+        credentials.totp_enabled(db, user.id),
+        user.language,
+    )
 
 
 @dataclass(slots=True)
@@ -88,8 +100,13 @@ class ConsoleState:
         current = getattr(request.state, "visitor", None)
         member = getattr(current, "member", None)
         context.setdefault("title", "Postwarden")
-        context.setdefault("flash", FLASH.get(request.query_params.get("ok", ""), ""))
+        flash = FLASH.get(request.query_params.get("ok", ""))
+        context.setdefault("flash", i18n.gettext(flash) if flash else "")
+        language = i18n.current()
         context.update(
+            language=language,
+            html_lang=console_i18n.html_lang(language),
+            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             member=member,
             csrf=getattr(current, "csrf", ""),
             can=(lambda p: member is not None and member.can(p)),
@@ -100,4 +117,5 @@ class ConsoleState:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
+    console_i18n.install(templates.env)
     return templates

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from postwarden.i18n import _
 from postwarden.store.audit import AuditEntry
 from postwarden.store.quarantine import QuarantineItem, State
 
@@ -120,7 +121,7 @@ def format_age(delta: timedelta) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days} d {hours} h"
+        return _("{days} d {hours} h").format(days=days, hours=hours)
     if hours:
-        return f"{hours} h {mins} min"
-    return f"{mins} min"
+        return _("{hours} h {mins} min").format(hours=hours, mins=mins)
+    return _("{mins} min").format(mins=mins)

@@ -24,7 +24,7 @@ from postwarden.engine.extract import Extraction, extract, extract_file
 from postwarden.engine.parse import parse_message
 from postwarden.engine.policy import (
     Decision,
-    Facts,
+    MessageFacts,
     Policy,
     SubjectCount,
     Vocabulary,
@@ -32,6 +32,7 @@ from postwarden.engine.policy import (
 )
 from postwarden.engine.recipients import ContactHistory, ExemptionBook, RecipientAnalyzer
 from postwarden.engine.registers import RegisterMatch, RegisterSet
+from postwarden.mailfiles import is_message_file
 from postwarden.model import (
     UNINSPECTABLE,
     Action,
@@ -87,11 +88,6 @@ def _collector_paused() -> Iterator[None]:
 
 _SHOWN_DEFECTS = 100
 """Defects a verdict carries: a hostile message has thousands, the first ones tell enough."""
-
-
-def is_message_file(name: str) -> bool:
-    """Whether a file of this name is a whole message (``.eml``) rather than a document."""
-    return name.lower().endswith(".eml")
 
 
 def policy_vocabulary(registers: Iterable[str] | None = None) -> Vocabulary:
@@ -246,7 +242,7 @@ class Inspector:
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict:
         return self.inspect(raw, envelope).verdict
 
-    def facts(self, report: Report) -> Facts:
+    def facts(self, report: Report) -> MessageFacts:
         """Everything the policy decides on, from what the earlier stages found."""
         message, verdict = report.message, report.verdict
         envelope = message.envelope
@@ -277,7 +273,7 @@ class Inspector:
             if UNINSPECTABLE in counts
             else ()
         )
-        return Facts(
+        return MessageFacts(
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
             visible=visible,

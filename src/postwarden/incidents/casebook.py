@@ -22,6 +22,8 @@ from postwarden.incidents.facts import (
 from postwarden.incidents.intake import NewItem
 from postwarden.incidents.scope import ItemRecord, Scope
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
+from postwarden.store.db import session_factory
 from postwarden.store.incidents import (
     Incident,
     IncidentEvent,
@@ -91,31 +93,29 @@ class Casebook:
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with session_factory(self.engine)() as session, session.begin():
             yield session
-
-    def _audit(self, session: Session, kind: str, actor: str, data: dict[str, Any]) -> None:
-        audit.append(session, f"incident.{kind}", actor, data, secret=self.secret)
 
     def _event(
         self,
         session: Session,
         incident: Incident,
-        kind: str,
+        kind: AuditKind,
         actor: str,
         *,
         note: str = "",
         status: str = "",
         data: dict[str, Any] | None = None,
     ) -> None:
-        """One timeline entry and its audit entry; notes stay out of the chain (free text may
-        name people), their presence is recorded."""
+        """One timeline entry (its kind is the audit kind's after ``incident.``) and its audit
+        entry; notes stay out of the chain (free text may name people), their presence is
+        recorded."""
         payload = dict(data or {})
         session.add(
             IncidentEvent(
                 incident_id=incident.id,
                 at=datetime.now(UTC),
-                kind=kind,
+                kind=kind.removeprefix("incident."),
                 status=status,
                 actor=actor,
                 note=note,
@@ -127,7 +127,7 @@ class Casebook:
             chained["status"] = status
         if note:
             chained["note"] = True
-        self._audit(session, kind, actor, chained)
+        audit.record(session, kind, actor, chained, secret=self.secret)
 
     def open(
         self, title: str, items: Sequence[NewItem], *, by: str, details: Details | None = None
@@ -151,7 +151,7 @@ class Casebook:
                 setattr(incident, name, value)
             session.add(incident)
             session.flush()
-            self._event(session, incident, "open", by, status=Status.OPEN.value)
+            self._event(session, incident, AuditKind.INCIDENT_OPEN, by, status=Status.OPEN.value)
             self._add(session, incident, items, by)
             return incident.id
 
@@ -204,7 +204,7 @@ class Casebook:
             self._event(
                 session,
                 incident,
-                "item",
+                AuditKind.INCIDENT_ITEM,
                 by,
                 data={
                     "item": item.id,
@@ -263,7 +263,7 @@ class Casebook:
             self._event(
                 session,
                 incident,
-                "recipient",
+                AuditKind.INCIDENT_RECIPIENT,
                 by,
                 note=note,
                 data={"recipient": row.id, "unintended": unintended},
@@ -280,7 +280,7 @@ class Casebook:
             self._event(
                 session,
                 incident,
-                "status",
+                AuditKind.INCIDENT_STATUS,
                 by,
                 note=note,
                 status=status.value,
@@ -296,7 +296,9 @@ class Casebook:
             incident = self._get(session, incident_id)
             for name, value in given.items():
                 setattr(incident, name, value)
-            self._event(session, incident, "update", by, data={"fields": sorted(given)})
+            self._event(
+                session, incident, AuditKind.INCIDENT_UPDATE, by, data={"fields": sorted(given)}
+            )
 
     def recall_sent(self, incident_id: int, recipient_ids: Sequence[int], *, by: str) -> None:
         """Record that recall requests went to these recipients."""
@@ -306,7 +308,13 @@ class Casebook:
             for rid in recipient_ids:
                 row = self._recipient(session, incident, rid)
                 row.recall_sent_at = now
-            self._event(session, incident, "recall", by, data={"recipients": list(recipient_ids)})
+            self._event(
+                session,
+                incident,
+                AuditKind.INCIDENT_RECALL,
+                by,
+                data={"recipients": list(recipient_ids)},
+            )
 
     def confirm_recall(self, incident_id: int, address: str, *, by: str, note: str) -> None:
         """Record a recipient's confirmation that they deleted the item."""
@@ -320,16 +328,21 @@ class Casebook:
             row.confirmed_by = by
             row.confirmation = note
             self._event(
-                session, incident, "recall-confirmed", by, note=note, data={"recipient": row.id}
+                session,
+                incident,
+                AuditKind.INCIDENT_RECALL_CONFIRMED,
+                by,
+                note=note,
+                data={"recipient": row.id},
             )
 
-    def record(self, incident_id: int, kind: str, *, by: str, data: dict[str, Any]) -> None:
+    def record(self, incident_id: int, kind: AuditKind, *, by: str, data: dict[str, Any]) -> None:
         """Put an output on the timeline (``letters``, ``report``): counts only, no names."""
         with self._session() as session:
             self._event(session, self._get(session, incident_id), kind, by, data=data)
 
     def list(self) -> list[IncidentSummary]:
-        with Session(self.engine) as session:
+        with session_factory(self.engine)() as session:
             items = dict(
                 session.execute(
                     select(IncidentItem.incident_id, func.count()).group_by(
@@ -358,7 +371,7 @@ class Casebook:
 
     def facts(self, incident_id: int) -> IncidentFacts:
         """The whole incident, with its de-duplicated scope."""
-        with Session(self.engine) as session:
+        with session_factory(self.engine)() as session:
             incident = self._get(session, incident_id)
             items = session.scalars(
                 select(IncidentItem)

@@ -6,23 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from postwarden.engine.registers import FIELD_SPECS
 from postwarden.incidents.scope import Scope
 
-# Register fields as the people they belong to and the regulator read them, in English and
-# Traditional Chinese; several fields of one kind (name_en, name_zh) share a label.
 FIELD_LABELS: dict[str, tuple[str, str]] = {
-    "name": ("name", "姓名"),
-    "name_en": ("name", "姓名"),
-    "name_zh": ("name", "姓名"),
-    "hkid": ("Hong Kong identity card number", "香港身份證號碼"),
-    "address": ("residential address", "住址"),
-    "address_en": ("residential address", "住址"),
-    "address_zh": ("residential address", "住址"),
-    "phone": ("telephone number", "電話號碼"),
-    "email": ("email address", "電郵地址"),
-    "dob": ("date of birth", "出生日期"),
-    "status": ("status in our records", "紀錄狀況"),
+    spec.name: spec.label for spec in FIELD_SPECS if spec.label is not None
 }
+"""Register fields as the people they belong to and the regulator read them, in English and
+Traditional Chinese; several fields of one kind (name_en, name_zh) share a label."""
 
 
 def data_kinds(fields: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont, newTable
 
 from postwarden.errors import Unavailable
-
-FONT_ENV = "POSTWARDEN_CJK_FONT"
-"""``PATH`` or ``PATH:INDEX`` of a font with Traditional Chinese glyphs, overriding the search."""
+from postwarden.settings import FONT_ENV, cjk_font
 
 # Debian's fonts-noto-cjk ships only collections (.ttc); fpdf2 reads a face of one by index.
 # Hong Kong forms first: the letters go to Hong Kong residents.
@@ -38,7 +35,7 @@ class FontFace:
 
 def find_cjk_font() -> FontFace:
     """The Traditional Chinese face to embed: ``$POSTWARDEN_CJK_FONT``, else Noto CJK."""
-    override = os.environ.get(FONT_ENV)
+    override = cjk_font()
     if override:
         file, sep, index = override.rpartition(":")
         if sep and index.isdigit():

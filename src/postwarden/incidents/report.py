@@ -19,6 +19,7 @@ import docx
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 
+from postwarden.engine.registers.fields import SPECS
 from postwarden.incidents.facts import IncidentFacts, data_kinds
 from postwarden.incidents.fonts import FontFace, find_cjk_font, subset_font
 
@@ -42,11 +43,9 @@ def _letters(facts: IncidentFacts) -> dict[str, Any] | None:
 def _risk(facts: IncidentFacts) -> str:
     if facts.risk:
         return facts.risk
-    fields = set(facts.fields)
-    identity = {"hkid", "dob"} & fields
-    reach = {"name", "name_en", "name_zh"} & fields and (
-        {"address", "address_en", "address_zh", "phone", "email"} & fields
-    )
+    risks = {SPECS[f].risk for f in facts.fields if f in SPECS}
+    identity = "identity" in risks
+    reach = "name" in risks and "contact" in risks
     if identity and reach:
         return (
             "High: names together with identity card numbers or dates of birth and contact "

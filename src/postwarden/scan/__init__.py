@@ -11,25 +11,30 @@ interrupted scan of a large tree resumes where it stopped.
 from __future__ import annotations
 
 import json
-import mailbox
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from postwarden.engine import Inspector, Report
 from postwarden.engine.registers import RegisterSet
+from postwarden.mailfiles import (
+    is_maildir,
+    is_mbox,
+    is_message_file,
+    maildir_files,
+    open_mbox,
+)
 from postwarden.model import UNINSPECTABLE, Envelope
 from postwarden.settings import Limits
 
 __all__ = ["ScanItem", "ScanResult", "ScanRun", "Scanner", "run_scan", "scan_items"]
 
 _REGISTER = "register:"
-_MAILDIR_SUBDIRS = ("cur", "new")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +89,6 @@ class ScanResult:
         )
 
 
-def _is_maildir(path: Path) -> bool:
-    return all((path / d).is_dir() for d in (*_MAILDIR_SUBDIRS, "tmp"))
-
-
-def _is_mbox(path: Path) -> bool:
-    if path.suffix.lower() == ".mbox":
-        return True
-    try:
-        with path.open("rb") as fh:
-            return fh.read(5) == b"From "
-    except OSError:
-        return False
-
-
 def _item(path: Path, key: str, *, message: bool = False, mbox_key: str | None = None) -> ScanItem:
     st = path.stat()
     return ScanItem(
@@ -122,16 +113,14 @@ def scan_items(paths: Iterable[Path]) -> Iterator[ScanItem]:
 
 
 def _walk(root: Path) -> Iterator[ScanItem]:
-    if _is_maildir(root):
-        for sub in _MAILDIR_SUBDIRS:
-            for entry in sorted((root / sub).iterdir()):
-                if entry.is_file():
-                    yield _item(entry, str(entry), message=True)
+    if is_maildir(root):
+        for entry in maildir_files(root):
+            yield _item(entry, str(entry), message=True)
         return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         here = Path(dirpath)
-        maildirs = [d for d in dirnames if _is_maildir(here / d)]
+        maildirs = [d for d in dirnames if is_maildir(here / d)]
         for d in maildirs:
             yield from _walk(here / d)
         dirnames[:] = [d for d in dirnames if d not in maildirs]
@@ -142,63 +131,98 @@ def _walk(root: Path) -> Iterator[ScanItem]:
 
 
 def _file(path: Path) -> Iterator[ScanItem]:
-    if _is_mbox(path):
-        box = mailbox.mbox(str(path), create=False)
-        try:
+    if is_mbox(path):
+        with open_mbox(path) as box:
             for n, key in enumerate(box.keys(), 1):
                 yield _item(path, f"{path}#{n}", message=True, mbox_key=key)
-        finally:
-            box.close()
         return
-    yield _item(path, str(path), message=path.suffix.lower() == ".eml")
+    yield _item(path, str(path), message=is_message_file(path.name))
 
 
 class Scanner:
-    """An inspector and the registers, loaded once per process."""
+    """An inspector and the registers, loaded once per process.
+
+    :meth:`scan_many` reads the next item in a thread while this one is inspected: file reads
+    release the GIL, so on a file server waiting for the disk or the network overlaps with
+    extraction (from the page cache it costs nothing measurable: 4.17 against 4.08 MB/s per
+    CPU-second, best of 8)."""
 
     def __init__(self, limits: Limits, registers: RegisterSet | None) -> None:
         self.inspector = Inspector(limits=limits, registers=registers)
+        self._reader: ThreadPoolExecutor | None = None
 
-    def inspect(self, item: ScanItem) -> Report:
-        """Read and inspect one item; ``OSError`` when it cannot be read."""
+    def read(self, item: ScanItem) -> bytes:
+        """The item's bytes; ``OSError`` when it cannot be read."""
         if item.mbox_key is not None:
-            box = mailbox.mbox(item.path, create=False)
-            try:
-                raw = box.get_bytes(item.mbox_key)
-            finally:
-                box.close()
-            return self.inspector.inspect(raw, Envelope("", ()))
-        data = Path(item.path).read_bytes()
-        if item.message:
+            with open_mbox(item.path) as box:
+                return box.get_bytes(item.mbox_key)
+        return Path(item.path).read_bytes()
+
+    def inspect(self, item: ScanItem, data: bytes | None = None) -> Report:
+        """Read (unless ``data`` is given) and inspect one item; ``OSError`` when it cannot
+        be read."""
+        if data is None:
+            data = self.read(item)
+        if item.message or item.mbox_key is not None:
             return self.inspector.inspect(data, Envelope("", ()))
         return self.inspector.inspect_file(Path(item.path).name, data)
 
-    def scan(self, item: ScanItem) -> ScanResult:
+    def scan(self, item: ScanItem, data: bytes | OSError | None = None) -> ScanResult:
+        """One item's result; ``data``: its bytes (or why they could not be read) if read."""
         try:
-            report = self.inspect(item)
+            if isinstance(data, OSError):
+                raise data
+            report = self.inspect(item, data)
         except OSError as exc:
             return ScanResult(item.key, item.size, {}, {}, {}, [f"unreadable: {exc.strerror}"])
-        findings = report.verdict.findings
-        subjects = report.verdict.subjects
-        counts: Counter[str] = Counter()
-        members: dict[str, Counter[str]] = {}
-        uninspectable: set[str] = set()
-        for f in findings:
-            if f.detector == UNINSPECTABLE:
-                uninspectable.add(f"{_place(f.source)}: {f.detail}")
-            elif f.detector.startswith(_REGISTER):
-                # One register finding per record present: counted per place inside the item.
-                members.setdefault(_place(f.source), Counter())[f.detector[len(_REGISTER) :]] += 1
-            else:
-                counts[f.detector] += 1
-        return ScanResult(
-            key=item.key,
-            size=item.size,
-            subjects={k: v for k, v in sorted(subjects.items()) if v},
-            findings=dict(sorted(counts.items())),
-            members={k: dict(v) for k, v in sorted(members.items())},
-            uninspectable=sorted(uninspectable),
-        )
+        return _result(item, report)
+
+    def scan_many(self, items: Iterable[ScanItem]) -> Iterator[ScanResult]:
+        """Each item's result, the next one read while this one is inspected."""
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="postwarden-scan-read")
+        reading: Future[bytes | OSError] | None = None
+        pending = iter(items)
+        current = next(pending, None)
+        if current is not None:
+            reading = self._reader.submit(self._read_or_error, current)
+        while current is not None and reading is not None:
+            data = reading.result()
+            following = next(pending, None)
+            if following is not None:
+                reading = self._reader.submit(self._read_or_error, following)
+            yield self.scan(current, data)
+            current = following
+
+    def _read_or_error(self, item: ScanItem) -> bytes | OSError:
+        try:
+            return self.read(item)
+        except OSError as exc:
+            return exc
+
+
+def _result(item: ScanItem, report: Report) -> ScanResult:
+    findings = report.verdict.findings
+    subjects = report.verdict.subjects
+    counts: Counter[str] = Counter()
+    members: dict[str, Counter[str]] = {}
+    uninspectable: set[str] = set()
+    for f in findings:
+        if f.detector == UNINSPECTABLE:
+            uninspectable.add(f"{_place(f.source)}: {f.detail}")
+        elif f.detector.startswith(_REGISTER):
+            # One register finding per record present: counted per place inside the item.
+            members.setdefault(_place(f.source), Counter())[f.detector[len(_REGISTER) :]] += 1
+        else:
+            counts[f.detector] += 1
+    return ScanResult(
+        key=item.key,
+        size=item.size,
+        subjects={k: v for k, v in sorted(subjects.items()) if v},
+        findings=dict(sorted(counts.items())),
+        members={k: dict(v) for k, v in sorted(members.items())},
+        uninspectable=sorted(uninspectable),
+    )
 
 
 def _place(source: str) -> str:
@@ -206,6 +230,10 @@ def _place(source: str) -> str:
 
 
 _WORKER: Scanner | None = None
+
+SHARD_ITEMS = 8
+"""Items per task given to a local worker process: its read-ahead runs within a shard, and
+the round trip to the pool is paid once per shard."""
 
 
 def _init_worker(
@@ -216,9 +244,9 @@ def _init_worker(
     _WORKER = Scanner(limits, registers)
 
 
-def _scan_in_worker(item: ScanItem) -> ScanResult:
+def _scan_in_worker(items: list[ScanItem]) -> list[ScanResult]:
     assert _WORKER is not None  # noqa: S101 - set by the pool initializer
-    return _WORKER.scan(item)
+    return list(_WORKER.scan_many(items))
 
 
 @dataclass(slots=True)
@@ -275,11 +303,14 @@ def _local_results(todo: list[ScanItem], init: tuple[Any, ...], count: int) -> I
     """Results of ``todo`` from ``count`` processes on this machine (in this one if 1)."""
     if count == 1 or len(todo) < 2:
         _init_worker(*init)
-        yield from map(_scan_in_worker, todo)
+        assert _WORKER is not None  # noqa: S101 - just built
+        yield from _WORKER.scan_many(todo)
         return
+    shards = [todo[n : n + SHARD_ITEMS] for n in range(0, len(todo), SHARD_ITEMS)]
     pool = ProcessPoolExecutor(max_workers=count, initializer=_init_worker, initargs=init)
     try:
-        yield from pool.map(_scan_in_worker, todo, chunksize=4)
+        for results in pool.map(_scan_in_worker, shards):
+            yield from results
     finally:
         pool.shutdown(cancel_futures=True)
 

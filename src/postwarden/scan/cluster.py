@@ -43,7 +43,7 @@ def scan_shard(
 ) -> list[ScanResult]:
     """Run on a worker: scan each item of one shard."""
     scanner = _scanner(data_dir, registers)
-    return [scanner.scan(item) for item in items]
+    return list(scanner.scan_many(items))
 
 
 def cluster_results(

@@ -33,9 +33,8 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from postwarden.errors import PostwardenError
-from postwarden.settings import Settings, write_atomic
+from postwarden.settings import Settings, fsync_dir, write_atomic
 from postwarden.store import audit
-from postwarden.store.keys import fsync_dir
 
 __all__ = [
     "ANCHOR_FILE",

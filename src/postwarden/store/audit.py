@@ -16,14 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Result, String, Text, select, update
+from sqlalchemy import Integer, Result, String, Text, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store.audit_kinds import AuditKind, check
 from postwarden.store.db import Base
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "append",
     "audit_key",
     "head",
+    "record",
+    "record_many",
     "verify",
 ]
 
@@ -94,16 +97,8 @@ def append(
     ``kind`` is dotted (``verdict``, ``quarantine.release``, ``user.add``); ``actor`` is a
     user name or ``gateway``; ``data`` must hold no personal data values.
     """
-    locked = session.execute(
-        update(AuditLock).where(AuditLock.id == 1).values(appends=AuditLock.appends + 1)
-    )
-    if locked.rowcount != 1:  # type: ignore[attr-defined]
-        raise RuntimeError("audit_lock row missing: run the migrations")
-    last = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seq, prev = _lock_head(session, 1)
+    created = _now()
     body = canonical(data)
     entry = AuditEntry(
         seq=seq,
@@ -118,6 +113,66 @@ def append(
     session.flush()
     session.info[PENDING_HEAD] = (entry.seq, entry.hash)
     return entry
+
+
+def record_many(
+    session: Session,
+    entries: Sequence[tuple[AuditKind, str, Mapping[str, Any]]],
+    *,
+    secret: bytes,
+) -> None:
+    """:func:`record` for several ``(kind, actor, data)`` entries, chained in order: one lock,
+    one head lookup and one INSERT for all of them (the gateway's batched verdicts)."""
+    if not entries:
+        return
+    for kind, _actor, data in entries:
+        check(kind, data)
+    seq, prev = _lock_head(session, len(entries))
+    key = audit_key(secret)
+    created = _now()
+    rows = []
+    for kind, actor, data in entries:
+        body = canonical(data)
+        digest = entry_hash(key, prev, seq, created, kind, actor, body)
+        rows.append(
+            {
+                "seq": seq,
+                "created": created,
+                "kind": kind,
+                "actor": actor,
+                "data": body,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        seq, prev = seq + 1, digest
+    session.execute(insert(AuditEntry), rows)
+    session.info[PENDING_HEAD] = (seq - 1, prev)
+
+
+def _lock_head(session: Session, count: int) -> tuple[int, str]:
+    """Take the append lock (for ``count`` appends); the next seq and the hash it follows."""
+    locked = session.execute(
+        update(AuditLock).where(AuditLock.id == 1).values(appends=AuditLock.appends + count)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        raise RuntimeError("audit_lock row missing: run the migrations")
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (last[0] + 1, last[1]) if last else (1, GENESIS)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    session: Session, kind: AuditKind, actor: str, data: Mapping[str, Any], *, secret: bytes
+) -> AuditEntry:
+    """:func:`append` an entry of a listed kind whose ``data`` has that kind's shape
+    (:mod:`postwarden.store.audit_kinds`); the program writes every entry through here."""
+    return append(session, check(kind, data), actor, data, secret=secret)
 
 
 @dataclass(frozen=True, slots=True)

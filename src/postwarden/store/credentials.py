@@ -12,7 +12,9 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 from postwarden.store import audit, sessions
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 from postwarden.store.passphrases import MIN_LENGTH, PassphraseError, check_passphrase
 from postwarden.store.users import User, get_user
@@ -70,7 +72,9 @@ def set_password(session: Session, name: str, password: str, *, actor: str, secr
     the old password is signed out too.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise CredentialError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+        raise CredentialError(
+            _("password too short: at least {n} characters").format(n=MIN_PASSWORD_LENGTH)
+        )
     user = get_user(session, name)
     try:
         check_passphrase(password, user_inputs=(name, user.email))
@@ -78,7 +82,7 @@ def set_password(session: Session, name: str, password: str, *, actor: str, secr
         raise CredentialError(str(exc)) from None
     user.password_hash = _HASHER.hash(password)
     sessions.close_user_sessions(session, user.id)
-    audit.append(session, "user.password", actor, {"user": name}, secret=secret)
+    audit.record(session, AuditKind.USER_PASSWORD, actor, {"user": name}, secret=secret)
     return user
 
 
@@ -145,17 +149,19 @@ def enable_totp(
     """Turn TOTP on once the user proved they hold ``secret_b32`` with a current code."""
     step = _step(secret_b32, code, now or datetime.now(UTC))
     if step is None:
-        raise CredentialError("that code does not match: check the device's clock and retry")
+        raise CredentialError(_("that code does not match: check the device's clock and retry"))
     session.merge(
         TotpSecret(
             user_id=user.id, secret=secret_b32, enabled_at=now or datetime.now(UTC), last_step=step
         )
     )
-    audit.append(session, "user.totp.enable", user.name, {"user": user.name}, secret=secret)
+    audit.record(session, AuditKind.USER_TOTP_ENABLE, user.name, {"user": user.name}, secret=secret)
 
 
 def disable_totp(session: Session, user: User, *, actor: str, secret: bytes) -> None:
     row = session.get(TotpSecret, user.id)
     if row is not None:
         session.delete(row)
-        audit.append(session, "user.totp.disable", actor, {"user": user.name}, secret=secret)
+        audit.record(
+            session, AuditKind.USER_TOTP_DISABLE, actor, {"user": user.name}, secret=secret
+        )

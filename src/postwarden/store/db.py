@@ -1,18 +1,25 @@
 """Database engine and sessions, with the durability settings reliability.md §8 asks for;
-the schema revision check every process makes at start, and the one explicit upgrade."""
+the schema revision check every process makes at start, and the one explicit upgrade.
+
+:func:`open_database` is how the program opens its database: one engine and session factory
+per process and URL, the schema checked the first time.  Alembic is imported only when a
+database is not at :data:`HEAD_REVISION` (a fresh one, an upgrade, a refusal).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import functools
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from postwarden.errors import PostwardenError
 
@@ -20,6 +27,11 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+HEAD_REVISION = "0006"
+"""The newest revision in ``migrations/versions``: the schema this code runs on.  Restated
+here so that a process whose database is current never imports Alembic to learn it;
+tests/store/test_db.py fails when it is not the Alembic scripts' head."""
 
 
 class Base(DeclarativeBase):
@@ -81,7 +93,7 @@ def _revisions() -> tuple[str, tuple[str, ...]]:
 
 def head_revision() -> str:
     """The schema revision this code runs on."""
-    return _revisions()[0]
+    return HEAD_REVISION
 
 
 def schema_revision(url: str) -> str | None:
@@ -89,12 +101,16 @@ def schema_revision(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-            return str(row[0]) if row else None
+            return _stamped(conn)
     finally:
         engine.dispose()
+
+
+def _stamped(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return str(row[0]) if row else None
 
 
 def _newer_than_code(revision: str) -> SchemaError:
@@ -113,9 +129,14 @@ def migrate(url: str) -> None:
     nodes on one PostgreSQL, a node started on new code must not change the schema under
     the nodes still running the old code (docs/deploy.md).  A newer one is refused too.
     """
-    head, known = _revisions()
-    if schema_revision(url) == head:
+    if schema_revision(url) == HEAD_REVISION:
         return
+    _migrate_behind(url)
+
+
+def _migrate_behind(url: str) -> None:
+    """:func:`migrate` for a database not (yet) seen at the head revision."""
+    head, known = _revisions()
     with _sqlite_lock(url):
         # Read again under the lock: another process may be half-way through creating it.
         current = schema_revision(url)
@@ -147,6 +168,7 @@ class SchemaUpgrade:
 def upgrade(url: str) -> SchemaUpgrade:
     """Migrate the database at ``url`` to this code's head revision (idempotent); raises
     :class:`SchemaError` for a database newer than the code."""
+    _forget(url)
     with _sqlite_lock(url):
         return _upgrade_locked(url)
 
@@ -181,5 +203,69 @@ def _sqlite_lock(url: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Any]:
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """How every session is made: rows stay readable after commit (``expire_on_commit``
+    off), so nothing touches a row's session after it closed."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """One database as a process uses it: its engine and the factory of its sessions."""
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def session(self) -> Session:
+        return self.sessions()
+
+
+_OPEN: dict[str, Database] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_database(url: str) -> Database:
+    """The database at ``url``, at this code's schema (:func:`migrate`: an empty one is
+    created, an older or newer one refused with :class:`SchemaError`).
+
+    Made once per process and URL, so the engine (its connection pool) and the schema check
+    are shared by every part of the process that uses it; a child process made by ``fork``
+    opens its own.
+    """
+    with _OPEN_LOCK:
+        database = _OPEN.get(url)
+        if database is None:
+            engine = make_engine(url)
+            try:
+                with engine.connect() as conn:
+                    current = _stamped(conn)
+                if current != HEAD_REVISION:
+                    _migrate_behind(url)
+            except BaseException:
+                engine.dispose()
+                raise
+            database = Database(url, engine, session_factory(engine))
+            _OPEN[url] = database
+        return database
+
+
+def _forget(url: str) -> None:
+    """Let the next :func:`open_database` of ``url`` check the schema again (it changed)."""
+    with _OPEN_LOCK:
+        database = _OPEN.pop(url, None)
+    if database is not None:
+        database.engine.dispose()
+
+
+def _forget_all_in_child() -> None:
+    # A forked child must not share the parent's pooled connections (SQLAlchemy's pooling
+    # guide): it drops them without closing them, and opens its own on first use.
+    global _OPEN_LOCK
+    _OPEN_LOCK = threading.Lock()
+    for database in _OPEN.values():
+        database.engine.dispose(close=False)
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_forget_all_in_child)

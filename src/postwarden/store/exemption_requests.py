@@ -12,9 +12,19 @@ from enum import StrEnum
 from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
+from postwarden.store.exemptions import Exemption, add_exemption
 
-__all__ = ["ExemptionRequest", "RequestState", "add_request", "pending_requests"]
+__all__ = [
+    "ExemptionRequest",
+    "RequestState",
+    "add_request",
+    "approve_request",
+    "pending_requests",
+    "refuse_request",
+]
 
 
 class RequestState(StrEnum):
@@ -50,7 +60,9 @@ def add_request(
     reason: str,
     until: date | None,
     requested_by: str,
+    secret: bytes,
 ) -> ExemptionRequest:
+    """Record a staff member's request and audit it (the caller commits)."""
     row = ExemptionRequest(
         sender=sender,
         recipient_domain=recipient_domain,
@@ -62,7 +74,47 @@ def add_request(
     )
     session.add(row)
     session.flush()
+    data = {
+        "request": row.id,
+        "domain": recipient_domain,
+        "until": until.isoformat() if until else None,
+    }
+    audit.record(session, AuditKind.EXEMPTION_REQUEST, requested_by, data, secret=secret)
     return row
+
+
+def approve_request(
+    session: Session, row: ExemptionRequest, *, by: str, note: str, secret: bytes
+) -> Exemption:
+    """Grant the exemption a pending request asks for (audited as its grant) and mark the
+    request approved (the caller commits)."""
+    grant = add_exemption(
+        session,
+        sender=row.sender,
+        recipient_domain=row.recipient_domain,
+        reason=row.reason,
+        granted_by=by,
+        secret=secret,
+        until=row.until,
+        request=row.id,
+    )
+    _decide(row, RequestState.APPROVED, by, note)
+    row.exemption_id = grant.id
+    return grant
+
+
+def refuse_request(
+    session: Session, row: ExemptionRequest, *, by: str, note: str, secret: bytes
+) -> None:
+    """Mark a pending request refused and audit it (the caller commits)."""
+    _decide(row, RequestState.REFUSED, by, note)
+    audit.record(session, AuditKind.EXEMPTION_REFUSE, by, {"request": row.id}, secret=secret)
+
+
+def _decide(row: ExemptionRequest, state: RequestState, by: str, note: str) -> None:
+    row.state = state.value
+    row.decided_by, row.decided_at = by, datetime.now(UTC)
+    row.decision_note = note.strip() or None
 
 
 def pending_requests(session: Session) -> list[ExemptionRequest]:

@@ -10,7 +10,9 @@ from sqlalchemy import Date, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 
@@ -60,7 +62,7 @@ def _iso(when: datetime) -> str:
 def _domain(text: str) -> str:
     d = text.strip().lower().lstrip("@").rstrip(".")
     if not d or "@" in d or "." not in d or any(c.isspace() for c in d):
-        raise ExemptionError(f"not a domain name: {text!r}")
+        raise ExemptionError(_("not a domain name: {text!r}").format(text=text))
     return d
 
 
@@ -68,7 +70,7 @@ def _address(text: str) -> str:
     a = text.strip().lower()
     local, at, domain = a.rpartition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in a):
-        raise ExemptionError(f"not an email address: {text!r}")
+        raise ExemptionError(_("not an email address: {text!r}").format(text=text))
     return a
 
 
@@ -88,11 +90,11 @@ def add_exemption(
     the same way (the caller commits); ``request`` links the staff request it answers."""
     when = now or datetime.now(UTC)
     if not reason.strip():
-        raise ExemptionError("an exemption needs a reason")
+        raise ExemptionError(_("an exemption needs a reason"))
     if not granted_by.strip():
-        raise ExemptionError("an exemption needs the name of who granted it")
+        raise ExemptionError(_("an exemption needs the name of who granted it"))
     if until is not None and until < when.date():
-        raise ExemptionError(f"--until {until.isoformat()} is in the past")
+        raise ExemptionError(_("--until {until} is in the past").format(until=until.isoformat()))
     row = Exemption(
         sender=_address(sender),
         recipient_domain=_domain(recipient_domain),
@@ -110,7 +112,7 @@ def add_exemption(
     }
     if request is not None:
         data["request"] = request
-    audit.append(session, "exemption.grant", row.granted_by, data, secret=secret)
+    audit.record(session, AuditKind.EXEMPTION_GRANT, row.granted_by, data, secret=secret)
     return row
 
 
@@ -125,13 +127,19 @@ def revoke_exemption(
     """Revoke an active exemption and audit it (the caller commits)."""
     row = session.get(Exemption, exemption_id)
     if row is None:
-        raise ExemptionError(f"no exemption with id {exemption_id}")
+        raise ExemptionError(
+            _("no exemption with id {exemption_id}").format(exemption_id=exemption_id)
+        )
     if row.revoked_at is not None:
-        raise ExemptionError(f"exemption {exemption_id} was already revoked")
+        raise ExemptionError(
+            _("exemption {exemption_id} was already revoked").format(exemption_id=exemption_id)
+        )
     row.revoked_at = now or datetime.now(UTC)
     row.revoked_by = revoked_by
     session.flush()
-    audit.append(session, "exemption.revoke", revoked_by, {"exemption": row.id}, secret=secret)
+    audit.record(
+        session, AuditKind.EXEMPTION_REVOKE, revoked_by, {"exemption": row.id}, secret=secret
+    )
     return row
 
 

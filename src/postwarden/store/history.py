@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mailbox
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Invalid
 from postwarden.headers import addresses, header_values, mailboxes
+from postwarden.mailfiles import (
+    is_maildir,
+    is_mbox,
+    is_message_file,
+    maildir_files,
+    open_mbox,
+)
 from postwarden.store.db import Base
 
 
@@ -86,9 +91,14 @@ def _utc(when: datetime) -> datetime:
 
 
 def _dialect(session: Session) -> tuple[Any, Any, Any]:
-    """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL."""
+    """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL (the
+    dialect's module imported here: a process that only reads the history needs neither)."""
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert, func.least, func.greatest
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert, func.min, func.max
 
 
@@ -250,29 +260,22 @@ def delivery_of(msg: EmailMessage, fallback: datetime) -> Delivery | None:
 def _read_sources(path: Path) -> Iterator[EmailMessage | None]:
     parser = BytesParser(policy=policy.default)
     if path.is_dir():
-        if (path / "cur").is_dir() or (path / "new").is_dir():
-            md = mailbox.Maildir(path, factory=None, create=False)
-            for key in md.iterkeys():
-                with md.get_file(key) as fh:
-                    yield _parse(parser, fh.read())
+        if is_maildir(path):
+            for file in maildir_files(path):
+                yield _parse(parser, file.read_bytes())
             return
-        for file in sorted(p for p in path.rglob("*.eml") if p.is_file()):
+        for file in sorted(p for p in path.rglob("*") if is_message_file(p.name) and p.is_file()):
             yield _parse(parser, file.read_bytes())
         return
     if path.is_file():
-        if path.suffix.lower() == ".eml":
+        if is_message_file(path.name):
             yield _parse(parser, path.read_bytes())
             return
-        with path.open("rb") as fh:
-            head = fh.read(5)
-        if head != b"From ":
+        if not is_mbox(path):
             raise HistoryError(f"{path}: not an mbox (no 'From ' line), .eml file or folder")
-        box = mailbox.mbox(path, factory=None, create=False)
-        try:
+        with open_mbox(path) as box:
             for key in box.iterkeys():
                 yield _parse(parser, box.get_bytes(key))
-        finally:
-            box.close()
         return
     raise HistoryError(f"no such file or folder: {path}")
 

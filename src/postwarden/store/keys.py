@@ -21,14 +21,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from postwarden.errors import PostwardenError
-from postwarden.settings import Settings, write_atomic
+from postwarden.settings import Settings, fsync_dir, write_atomic
 
 __all__ = [
     "KEYRING_FILE",
     "Keyring",
     "SealError",
     "Sealed",
-    "fsync_dir",
     "keyring_path",
 ]
 
@@ -166,15 +165,6 @@ def _serialise(current: str, keys: dict[str, bytes]) -> bytes:
 def _write_keyring(path: Path, current: str, keys: dict[str, bytes]) -> None:
     write_atomic(path, _serialise(current, keys), mode=0o600)
     fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or new file in ``directory`` survive a power cut."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _create(path: Path) -> None:

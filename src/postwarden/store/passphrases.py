@@ -17,6 +17,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 
 __all__ = ["MIN_LENGTH", "MIN_SCORE", "PassphraseError", "check_passphrase"]
 
@@ -51,13 +52,13 @@ def _context(user_inputs: Iterable[str | None]) -> list[str]:
 def check_passphrase(password: str, *, user_inputs: Iterable[str | None] = ()) -> None:
     """Raise :class:`PassphraseError` unless ``password`` is long and hard to guess."""
     if len(password) < MIN_LENGTH:
-        raise PassphraseError(f"password too short: at least {MIN_LENGTH} characters")
+        raise PassphraseError(_("password too short: at least {n} characters").format(n=MIN_LENGTH))
     if not password.strip():
-        raise PassphraseError("a password of white space only is refused")
+        raise PassphraseError(_("a password of white space only is refused"))
     folded = "".join(password.split()).lower()
     if password.lower() in _breached() or folded in _breached():
         raise PassphraseError(
-            "this password is on a list of common and breached passwords: choose another"
+            _("this password is on a list of common and breached passwords: choose another")
         )
     context = _context(user_inputs)
     rest = password.lower()
@@ -65,7 +66,7 @@ def check_passphrase(password: str, *, user_inputs: Iterable[str | None] = ()) -
         rest = rest.replace(word.lower(), "")
     if len("".join(ch for ch in rest if ch.isalnum())) < MIN_LENGTH // 2:
         raise PassphraseError(
-            "this password is mostly your user name or e-mail address: choose another"
+            _("this password is mostly your user name or e-mail address: choose another")
         )
     result = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=context)
     if int(result["score"]) < MIN_SCORE:
@@ -74,7 +75,8 @@ def check_passphrase(password: str, *, user_inputs: Iterable[str | None] = ()) -
         hints += [str(s).strip() for s in feedback.get("suggestions") or []]
         why = " ".join(h if h.endswith(".") else h + "." for h in hints if h)
         raise PassphraseError(
-            "password too easy to guess (repeats, sequences, words, dates or your own name "
-            f"are quick to try){': ' + why if why else ''} A few unrelated words make a good "
-            "passphrase."
+            _(
+                "password too easy to guess (repeats, sequences, words, dates or your own name "
+                "are quick to try){hints} A few unrelated words make a good passphrase."
+            ).format(hints=": " + why if why else "")
         )

@@ -41,9 +41,9 @@ from sqlalchemy.orm.util import identity_key
 
 from postwarden.errors import NotFound
 from postwarden.model import Envelope, Verdict
-from postwarden.settings import Settings, write_atomic
+from postwarden.settings import Settings, fsync_dir, write_atomic
 from postwarden.store.db import Base
-from postwarden.store.keys import Keyring, Sealed, SealError, fsync_dir, keyring_path
+from postwarden.store.keys import Keyring, Sealed, SealError, keyring_path
 
 __all__ = [
     "DECIDED",

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -142,6 +144,27 @@ def close_user_sessions(db: Session, user_id: int) -> int:
     """Sign a user out everywhere (role change, password change, an admin's decision)."""
     result = db.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def sign_in(
+    db: Session, user_id: int, name: str, *, old_token: str, address: str, secret: bytes
+) -> OpenSession:
+    """Swap the visitor's session for a new signed-in one and audit the sign-in (the caller
+    commits): a session id planted before sign-in is worth nothing after it."""
+    close_session(db, old_token)
+    fresh = open_session(db, user_id)
+    audit.record(db, AuditKind.CONSOLE_LOGIN, name, {"address": address}, secret=secret)
+    return fresh
+
+
+def sign_out_user(db: Session, user_id: int, name: str, *, actor: str, secret: bytes) -> int:
+    """End every session of a user on someone's decision and audit it (the caller commits);
+    returns how many ended."""
+    ended = close_user_sessions(db, user_id)
+    audit.record(
+        db, AuditKind.CONSOLE_SIGNOUT, actor, {"user": name, "sessions": ended}, secret=secret
+    )
+    return ended
 
 
 def csrf_matches(session: OpenSession, submitted: str | None) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, PostwardenError
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 __all__ = [
@@ -186,9 +187,9 @@ def add_token(
     except IntegrityError:
         session.rollback()
         raise TokenExists(f"a token named {name!r} exists (names are not reused)") from None
-    audit.append(
+    audit.record(
         session,
-        "token.add",
+        AuditKind.TOKEN_ADD,
         actor,
         {"token": name, "scope": scope.value, "expires_at": _iso(expires_at)},
         secret=secret,
@@ -208,7 +209,7 @@ def revoke_token(
     row.revoked_at = now or _now()
     row.revoked_by = actor
     session.flush()
-    audit.append(session, "token.revoke", actor, {"token": name}, secret=secret)
+    audit.record(session, AuditKind.TOKEN_REVOKE, actor, {"token": name}, secret=secret)
     return row
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, NotFound, PostwardenError
 from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "add_user",
     "get_user",
     "list_users",
+    "set_language",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -69,6 +71,8 @@ class User(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     """Set by the console issue (argon2); NULL means the user cannot log in yet."""
+    language: Mapped[str | None] = mapped_column(String(16))
+    """The console language the user chose (``postwarden.i18n.LANGUAGES``); NULL: the browser's."""
 
     @property
     def role_enum(self) -> Role:
@@ -102,9 +106,9 @@ def add_user(
     except IntegrityError:
         session.rollback()
         raise UserExists(f"user {name!r} already exists") from None
-    audit.append(
+    audit.record(
         session,
-        "user.add",
+        AuditKind.USER_ADD,
         actor,
         {"user": name, "role": role.value, "email": email is not None},
         secret=secret,
@@ -121,3 +125,10 @@ def get_user(session: Session, name: str) -> User:
 
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.name)).scalars())
+
+
+def set_language(session: Session, user_id: int, language: str) -> None:
+    """Keep the console language a user chose with the switch (a preference: not audited)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.language = language

@@ -29,13 +29,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from postwarden.act import Events, Inspecting
+from postwarden.act import Events, InspectorLike
 from postwarden.engine.policy import Policy, default_policy
-from postwarden.inspection import build_inspector
+from postwarden.inspector import build_inspector
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store import audit
-from postwarden.store.db import make_engine, migrate, session_factory
+from postwarden.store.audit_kinds import AuditKind
+from postwarden.store.db import open_database, session_factory
 from postwarden.store.tokens import Caller, TokenScope, authenticate, record_call
 from postwarden.transports.admission import ByteGate, inspection_cost
 from postwarden.transports.answer import register_rules, scoped_answer
@@ -105,13 +106,15 @@ class _Tokens:
             "bytes": size,
         }
         with self.db() as session:
-            audit.append(session, "api.check", f"token:{caller.name}", data, secret=self.secret)
+            audit.record(
+                session, AuditKind.API_CHECK, f"token:{caller.name}", data, secret=self.secret
+            )
             session.commit()
 
 
 def create_api(
     settings: Settings,
-    checker: Inspecting | None = None,
+    checker: InspectorLike | None = None,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     engine: Engine | None = None,
@@ -126,8 +129,7 @@ def create_api(
     if checker is None:
         checker = build_inspector(settings)
     if engine is None:
-        migrate(settings.db_url)
-        engine = make_engine(settings.db_url)
+        engine = open_database(settings.db_url).engine
     inspect = checker
     default_rules = register_rules(default_policy())
     access = settings.access
@@ -207,7 +209,7 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _register_rules(checker: Inspecting, default: frozenset[str]) -> frozenset[str]:
+def _register_rules(checker: InspectorLike, default: frozenset[str]) -> frozenset[str]:
     """The register rules of the policy in force now (a reload swaps ``checker.policy``)."""
     policy = getattr(checker, "policy", None)
     return register_rules(policy) if isinstance(policy, Policy) else default

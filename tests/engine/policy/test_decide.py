@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from postwarden.engine.policy import Facts, SubjectCount, load_policy
+from postwarden.engine.policy import MessageFacts, SubjectCount, load_policy
 from postwarden.model import Action, RecipientClass, RecipientInfo
 
 POLICY = """\
@@ -33,13 +33,13 @@ rules:
 """
 
 
-def _facts(**kw: object) -> Facts:
+def _facts(**kw: object) -> MessageFacts:
     base: dict[str, object] = {
         "sender": "clerk@reo.gov.hk",
         "recipients": (RecipientInfo("x@lawfirm.com", RecipientClass.EXTERNAL),),
     }
     base.update(kw)
-    return Facts(**base)  # type: ignore[arg-type]
+    return MessageFacts(**base)  # type: ignore[arg-type]
 
 
 def test_decide_strongest_action_wins_and_every_fired_rule_is_a_reason() -> None:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
+from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchored_head
 from postwarden.store.audit import AuditEntry
@@ -65,7 +66,7 @@ def audit_page(
     return state.render(
         request,
         "audit.html",
-        title="Audit log",
+        title=_("Audit log"),
         nav="audit",
         entries=entries,
         kinds=kinds,

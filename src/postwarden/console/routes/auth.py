@@ -18,9 +18,11 @@ from postwarden.console.deps import (
     safe_next,
     visitor,
 )
+from postwarden.console.i18n import remember
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
-from postwarden.store import audit, credentials, sessions
+from postwarden.i18n import _, ngettext
+from postwarden.store import credentials, sessions
 from postwarden.store.users import User
 
 router = APIRouter()
@@ -42,7 +44,7 @@ def login_form(
     return console_state(request).render(
         request,
         "login.html",
-        title="Sign in",
+        title=_("Sign in"),
         next=safe_next(next, root),
         username="",
         error="",
@@ -71,7 +73,7 @@ def login(
             # Refused before the password is checked, and not counted: waiting is the point.
             seconds = math.ceil(wait.total_seconds())
             error, status = (
-                f"Too many failed sign-ins. Try again in {_duration(seconds)}.",
+                _("Too many failed sign-ins. Try again in {wait}.").format(wait=_duration(seconds)),
                 429,
             )
             retry_after = str(seconds)
@@ -82,20 +84,27 @@ def login(
                 ok = False
             sessions.record_attempt(db, username, address, ok)
             if ok and user is not None:
-                sessions.close_session(db, current.session.token)
-                fresh = sessions.open_session(db, user.id)
-                audit.append(
-                    db, "console.login", user.name, {"address": address}, secret=state.secret
+                fresh = sessions.sign_in(
+                    db,
+                    user.id,
+                    user.name,
+                    old_token=current.session.token,
+                    address=address,
+                    secret=state.secret,
                 )
                 request.state.new_token = fresh.token
-                return RedirectResponse(safe_next(next, root), status_code=303)
-            error, status = "Wrong user name, password or code.", 401
+                signed_in = RedirectResponse(safe_next(next, root), status_code=303)
+                if user.language:
+                    # The user's own choice, in this browser too from now on.
+                    remember(request, signed_in, user.language)
+                return signed_in
+            error, status = _("Wrong user name, password or code."), 401
             retry_after = ""
     response = state.render(
         request,
         "login.html",
         status,
-        title="Sign in",
+        title=_("Sign in"),
         next=safe_next(next, root),
         username=username,
         error=error,
@@ -107,8 +116,9 @@ def login(
 
 def _duration(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
 
 
 @router.post("/logout", name="logout")
@@ -130,7 +140,7 @@ def _account_page(
         request,
         "account.html",
         status,
-        title="Your account",
+        title=_("Your account"),
         nav="account",
         totp_secret=secret,
         totp_uri=uri,
@@ -181,16 +191,16 @@ def password_change(
     with state.db.begin() as db:
         user = db.get(User, member.id)
         if user is None or not credentials.check_password(user, password):
-            error = "Wrong current password: the password is unchanged."
+            error = _("Wrong current password: the password is unchanged.")
         elif new_password != repeat:
-            error = "The two new passwords differ: the password is unchanged."
+            error = _("The two new passwords differ: the password is unchanged.")
         else:
             try:
                 credentials.set_password(
                     db, user.name, new_password, actor=member.name, secret=state.secret
                 )
             except credentials.CredentialError as exc:
-                error = f"Not changed: {exc}"
+                error = _("Not changed: {reason}").format(reason=exc)
             else:
                 # set_password ended every session of the user; this browser gets a new one.
                 fresh = sessions.open_session(db, user.id)
@@ -212,7 +222,7 @@ def totp_disable(
         user = db.get(User, member.id)
         if user is None or not credentials.check_password(user, password):
             return _account_page(
-                request, member, secret="", error="Wrong password: TOTP stays on.", status=400
+                request, member, secret="", error=_("Wrong password: TOTP stays on."), status=400
             )
         credentials.disable_totp(db, user, actor=member.name, secret=state.secret)
     return RedirectResponse(request.url_for("account").path, status_code=303)

@@ -12,39 +12,41 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from starlette.responses import Response
 
-from postwarden.act import SENDER_ACTOR, DecisionError, ReleaseError
+from postwarden.act import DecisionError, ReleaseError
 from postwarden.console.deps import Visitor, console_state, visitor
 from postwarden.console.review import subject_of
 from postwarden.console.state import ConsoleState
+from postwarden.i18n import N_, _
 from postwarden.model import Action
 from postwarden.notices import TokenError, check_confirm_token, read_confirm_token
-from postwarden.store import audit
-from postwarden.store.quarantine import Quarantine, QuarantineItem, SealError, State
+from postwarden.store.quarantine import QuarantineItem, SealError, State
 
 router = APIRouter()
 
-_GONE = "This link was already used, or the message was decided otherwise."
+_GONE = N_("This link was already used, or the message was decided otherwise.")
 
 
 def _item_for(ctx: ConsoleState, token: str) -> QuarantineItem:
     """The warned item this genuine, unexpired token names; 404/410 otherwise."""
     try:
-        item_id, _, _ = read_confirm_token(token)
+        item_id = read_confirm_token(token)[0]
     except TokenError:
-        raise HTTPException(404, "This confirm link is not valid.") from None
+        raise HTTPException(404, _("This confirm link is not valid.")) from None
     with ctx.db() as db:
         item = db.get(QuarantineItem, item_id)
         if item is not None:
             db.expunge(item)
     if item is None or item.action != Action.WARN.label:
-        raise HTTPException(404, "This confirm link is not valid.")
+        raise HTTPException(404, _("This confirm link is not valid."))
     try:
         check_confirm_token(ctx.secret, token, item.content_sha256)
     except TokenError as exc:
         status = 410 if "expired" in str(exc) else 404
-        raise HTTPException(status, f"This confirm link cannot be used: {exc}.") from None
+        raise HTTPException(
+            status, _("This confirm link cannot be used: {reason}.").format(reason=exc)
+        ) from None
     if item.state != State.HELD.value:
-        raise HTTPException(410, _GONE)
+        raise HTTPException(410, _(_GONE))
     return item
 
 
@@ -59,12 +61,12 @@ def confirm_page(
     try:
         subject = subject_of(ctx.gateway.quarantine.read(item))
     except SealError:
-        raise HTTPException(404, "This message cannot be shown.") from None
+        raise HTTPException(404, _("This message cannot be shown.")) from None
     created = item.created if item.created.tzinfo else item.created.replace(tzinfo=UTC)
     return ctx.render(
         request,
         "confirm.html",
-        title="Confirm your message",
+        title=_("Confirm your message"),
         item=item,
         subject=subject,
         token=token,
@@ -85,34 +87,26 @@ def confirm(
         try:
             ctx.gateway.confirm_warn(token)
         except DecisionError as exc:
-            raise HTTPException(410, f"{_GONE} ({exc})") from None
+            raise HTTPException(410, f"{_(_GONE)} ({exc})") from None
         except ReleaseError:
             raise HTTPException(
                 503,
-                "The message could not be handed on just now. It is still held: try the "
-                "link again in a few minutes.",
+                _(
+                    "The message could not be handed on just now. It is still held: try the "
+                    "link again in a few minutes."
+                ),
             ) from None
         done = "sent"
     else:
-        with ctx.db() as db:
-            reason = "sender cancelled from the confirm link"
-            if not Quarantine.transition(
-                db, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
-            ):
-                raise HTTPException(410, _GONE)
-            audit.append(
-                db,
-                "quarantine.cancel",
-                SENDER_ACTOR,
-                {"item": item.id, "action": item.action, "sha256": item.content_sha256},
-                secret=ctx.secret,
-            )
-            db.commit()
+        try:
+            ctx.gateway.cancel_warn(token)
+        except DecisionError:
+            raise HTTPException(410, _(_GONE)) from None
         done = "cancelled"
     return ctx.render(
         request,
         "confirm.html",
-        title="Thank you",
+        title=_("Thank you"),
         item=item,
         subject="",
         token="",

@@ -12,6 +12,7 @@ from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
 from postwarden.console.stats import top_rules, verdict_stats, waiting
+from postwarden.i18n import _
 
 router = APIRouter()
 
@@ -30,7 +31,7 @@ def dashboard(
     return state.render(
         request,
         "dashboard.html",
-        title="Dashboard",
+        title=_("Dashboard"),
         nav="dashboard",
         stats=stats,
         chart=chart,

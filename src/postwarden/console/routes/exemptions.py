@@ -12,17 +12,18 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import Forbidden, console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
-from postwarden.inspection import StoreExemptions
-from postwarden.store import audit
+from postwarden.i18n import _
+from postwarden.inspector import StoreExemptions
 from postwarden.store.exemption_requests import (
     ExemptionRequest,
     RequestState,
     add_request,
+    approve_request,
     pending_requests,
+    refuse_request,
 )
 from postwarden.store.exemptions import (
     ExemptionError,
-    add_exemption,
     list_exemptions,
     revoke_exemption,
 )
@@ -70,7 +71,7 @@ def _page(
         request,
         "exemptions.html",
         status,
-        title="Exemptions",
+        title=_("Exemptions"),
         nav="exemptions",
         pending=pending,
         recent=recent,
@@ -97,38 +98,34 @@ def request_exemption(
         return _page(
             request,
             member,
-            "Your account has no e-mail address, so there is no "
-            "sender to exempt. Ask an admin to add one.",
+            _(
+                "Your account has no e-mail address, so there is no "
+                "sender to exempt. Ask an admin to add one."
+            ),
             400,
             form,
         )
     today = datetime.now(UTC).date()
     if not today <= until <= today + MAX_PERIOD:
         return _page(
-            request, member, "Choose an end date between today and a year from now.", 400, form
+            request, member, _("Choose an end date between today and a year from now."), 400, form
         )
     domain = recipient_domain.strip().lower().lstrip("@").rstrip(".")
     if not domain or "." not in domain or any(c.isspace() or c in "@/<>" for c in domain):
         return _page(
-            request, member, "That is not a domain name (e.g. partner.example).", 400, form
+            request, member, _("That is not a domain name (e.g. partner.example)."), 400, form
         )
     if not reason.strip():
-        return _page(request, member, "Say why the exemption is needed.", 400, form)
+        return _page(request, member, _("Say why the exemption is needed."), 400, form)
     state = console_state(request)
     with state.db.begin() as db:
-        row = add_request(
+        add_request(
             db,
             sender=member.email,
             recipient_domain=domain,
             reason=reason.strip(),
             until=until,
             requested_by=member.name,
-        )
-        audit.append(
-            db,
-            "exemption.request",
-            member.name,
-            {"request": row.id, "domain": domain, "until": until.isoformat()},
             secret=state.secret,
         )
     return RedirectResponse(request.url_for("exemptions").path + "?ok=requested", status_code=303)
@@ -136,7 +133,7 @@ def request_exemption(
 
 def _refresh(ctx: ConsoleState) -> None:
     """Make this process's gateway see a grant or revocation now, not at its next refresh
-    (other gateway processes pick it up within ``inspection.REFRESH_SECONDS``)."""
+    (other gateway processes pick it up within ``inspector.REFRESH_SECONDS``)."""
     recipients = getattr(ctx.gateway.inspector, "recipients", None)
     book = getattr(recipients, "exemptions", None)
     if isinstance(book, StoreExemptions):
@@ -145,14 +142,8 @@ def _refresh(ctx: ConsoleState) -> None:
 
 def _pending(db_request: ExemptionRequest | None) -> ExemptionRequest:
     if db_request is None or db_request.state != RequestState.PENDING.value:
-        raise HTTPException(404, "No such pending request: it may have been decided already.")
+        raise HTTPException(404, _("No such pending request: it may have been decided already."))
     return db_request
-
-
-def _decide(row: ExemptionRequest, state: RequestState, member: Member, note: str) -> None:
-    row.state = state.value
-    row.decided_by, row.decided_at = member.name, datetime.now(UTC)
-    row.decision_note = note.strip() or None
 
 
 @router.post("/exemptions/requests/{request_id}/approve", name="exemption_approve")
@@ -166,19 +157,9 @@ def approve(
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
         if row.requested_by == member.name or member.is_sender(row.sender):
-            raise Forbidden("You cannot approve your own exemption request.")
-        grant = add_exemption(  # an ExemptionError is a 400 page (console/app.py)
-            db,
-            sender=row.sender,
-            recipient_domain=row.recipient_domain,
-            reason=row.reason,
-            granted_by=member.name,
-            secret=state.secret,
-            until=row.until,
-            request=row.id,
-        )
-        _decide(row, RequestState.APPROVED, member, note)
-        row.exemption_id = grant.id
+            raise Forbidden(_("You cannot approve your own exemption request."))
+        # an ExemptionError is a 400 page (console/app.py)
+        approve_request(db, row, by=member.name, note=note, secret=state.secret)
     _refresh(state)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=approved", status_code=303)
 
@@ -193,8 +174,7 @@ def refuse(
     state = console_state(request)
     with state.db.begin() as db:
         row = _pending(db.get(ExemptionRequest, request_id))
-        _decide(row, RequestState.REFUSED, member, note)
-        audit.append(db, "exemption.refuse", member.name, {"request": row.id}, secret=state.secret)
+        refuse_request(db, row, by=member.name, note=note, secret=state.secret)
     return RedirectResponse(request.url_for("exemptions").path + "?ok=refused", status_code=303)
 
 

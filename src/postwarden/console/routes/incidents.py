@@ -24,12 +24,14 @@ from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.engine.registers import Reading, RegisterFileError, register_info
+from postwarden.i18n import N_, _
 from postwarden.incidents.casebook import Casebook, IncidentError, Status
 from postwarden.incidents.clearfile import clear_rows, memory_copy
 from postwarden.incidents.facts import IncidentFacts
 from postwarden.incidents.fonts import FontError
 from postwarden.incidents.letters import LetterRun, select_addressees, write_letters
 from postwarden.incidents.report import report_data, report_docx, report_json, report_pdf
+from postwarden.store.audit_kinds import AuditKind
 
 router = APIRouter()
 
@@ -45,7 +47,7 @@ REPORT_TYPES = {
 }
 
 # Outcome notes a redirect asks for with ``?ok=CODE``: fixed texts, as state.FLASH.
-_FLASH = {"status": "Status changed; it is on the timeline and in the audit log."}
+_FLASH = {"status": N_("Status changed; it is on the timeline and in the audit log.")}
 
 
 def _casebook(state: ConsoleState) -> Casebook:
@@ -57,7 +59,7 @@ def _facts(casebook: Casebook, incident_id: int) -> IncidentFacts:
     try:
         return casebook.facts(incident_id)
     except IncidentError:
-        raise HTTPException(404, f"No incident {incident_id}.") from None
+        raise HTTPException(404, _("No incident {id}.").format(id=incident_id)) from None
 
 
 @router.get("/incidents", name="incidents")
@@ -68,7 +70,7 @@ def incidents_page(
     return state.render(
         request,
         "incidents.html",
-        title="Incidents",
+        title=_("Incidents"),
         nav="incidents",
         rows=_casebook(state).list(),
     )
@@ -116,7 +118,7 @@ def _detail(
         report_types=list(REPORT_TYPES),
         max_upload_mib=MAX_REGISTER_UPLOAD // (1024 * 1024),
         error=error,
-        flash=_FLASH.get(request.query_params.get("ok", ""), ""),
+        flash=_(flash) if (flash := _FLASH.get(request.query_params.get("ok", ""))) else "",
     )
 
 
@@ -132,9 +134,9 @@ def change_status(
     casebook = _casebook(console_state(request))
     facts = _facts(casebook, incident_id)
     if status not in {s.value for s in Status}:
-        return _detail(request, facts, f"Unknown status {status!r}.", 400)
+        return _detail(request, facts, _("Unknown status {status!r}.").format(status=status), 400)
     if not note.strip():
-        return _detail(request, facts, "Say what was done (the note is on the timeline).", 400)
+        return _detail(request, facts, _("Say what was done (the note is on the timeline)."), 400)
     try:
         casebook.set_status(incident_id, Status(status), by=member.name, note=note.strip())
     except IncidentError as exc:
@@ -163,10 +165,12 @@ def download_report(
             else report_json(data)
         )
     except FontError as exc:
-        raise HTTPException(503, f"Cannot write the report: {exc}") from None
+        raise HTTPException(
+            503, _("Cannot write the report: {reason}").format(reason=exc)
+        ) from None
     casebook.record(
         incident_id,
-        "report",
+        AuditKind.INCIDENT_REPORT,
         by=member.name,
         data={"format": kind, "subjects": data["data_subjects"]["subjects"]},
     )
@@ -199,16 +203,23 @@ def download_letters(
     register = register_name
     if not register:
         if len(in_scope) != 1:
-            return _detail(request, facts, "Choose the register the file belongs to.", 400)
+            return _detail(request, facts, _("Choose the register the file belongs to."), 400)
         register = in_scope[0]
     if register not in in_scope:
-        return _detail(request, facts, f"No record of register {register!r} is in scope.", 400)
+        return _detail(
+            request,
+            facts,
+            _("No record of register {name!r} is in scope.").format(name=register),
+            400,
+        )
     if register_file.size is not None and register_file.size > MAX_REGISTER_UPLOAD:
         return _detail(
             request,
             facts,
-            f"The file is over {MAX_REGISTER_UPLOAD // (1024 * 1024)} MiB: "
-            "write the letters with `postwarden incident letters` instead.",
+            _(
+                "The file is over {mib} MiB: "
+                "write the letters with `postwarden incident letters` instead."
+            ).format(mib=MAX_REGISTER_UPLOAD // (1024 * 1024)),
             413,
         )
     overrides: dict[str, str] = {}
@@ -216,7 +227,12 @@ def download_letters(
         if line.strip():
             column, sep, field = line.partition("=")
             if not sep:
-                return _detail(request, facts, f"Mapping lines read COLUMN=FIELD: {line!r}.", 400)
+                return _detail(
+                    request,
+                    facts,
+                    _("Mapping lines read COLUMN=FIELD: {line!r}.").format(line=line),
+                    400,
+                )
             overrides[column.strip()] = field.strip()
     # An empty mapping reads the file as the register's import read its own.
     info = register_info(state.settings.registers_dir, register)
@@ -229,7 +245,7 @@ def download_letters(
             selection = select_addressees(rows, register, facts)
         except (RegisterFileError, ValueError) as exc:
             # The reader names the memory file; the officer knows the upload by its name.
-            message = str(exc).replace(str(clear), register_file.filename or "the file")
+            message = str(exc).replace(str(clear), register_file.filename or _("the file"))
             return _detail(request, facts, message, 400)
     # Private (0700), in the system's temp dir, never the data dir; removed after sending.
     work = Path(tempfile.mkdtemp(prefix="postwarden-console-letters-"))
@@ -240,13 +256,15 @@ def download_letters(
         bundle = _zip(run, work / f"{facts.reference}-letters.zip")
     except FontError as exc:
         shutil.rmtree(work, ignore_errors=True)
-        raise HTTPException(503, f"Cannot write the letters: {exc}") from None
+        raise HTTPException(
+            503, _("Cannot write the letters: {reason}").format(reason=exc)
+        ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     casebook.record(
         incident_id,
-        "letters",
+        AuditKind.INCIDENT_LETTERS,
         by=member.name,
         data={
             "letters": run.letters,

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from postwarden.act import DecisionError, Gateway, ReleaseError
+from postwarden.act import DecisionError, Gateway, ReleaseError, ViewKind
 from postwarden.console.deps import Forbidden, console_state, require
+from postwarden.console.i18n import label
 from postwarden.console.review import inspect_held, reporter
 from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import format_age
+from postwarden.i18n import _
 from postwarden.model import Envelope
-from postwarden.store import audit
+from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.mailboxes import Mailboxes, message_senders
 from postwarden.store.quarantine import QuarantineItem, SealError, State
 
@@ -70,7 +72,7 @@ def queue(
     return ctx.render(
         request,
         "queue.html",
-        title="Review queue",
+        title=_("Review queue"),
         nav="queue",
         rows=rows[:QUEUE_LIMIT],
         count=len(rows),
@@ -126,18 +128,20 @@ def _blockers(
     """Why this member may not release this item (empty: they may)."""
     out = []
     if item.state != State.HELD.value:
-        out.append(f"It is {item.state}, no longer held.")
+        out.append(_("It is {state}, no longer held.").format(state=label(item.state)))
     if not member.email:
         out.append(
-            "Your account has no e-mail address, so the four-eyes check cannot tell "
-            "you from the sender. Ask an admin to add one."
+            _(
+                "Your account has no e-mail address, so the four-eyes check cannot tell "
+                "you from the sender. Ask an admin to add one."
+            )
         )
     elif member.is_sender(*senders, mailboxes=boxes):
-        out.append("You sent this message: someone else must release it (four eyes).")
+        out.append(_("You sent this message: someone else must release it (four eyes)."))
     if item.register_data and not member.can(Permission.DECIDE_REGISTER):
-        out.append("It holds register data: a privacy officer must release it.")
+        out.append(_("It holds register data: a privacy officer must release it."))
     if not member.can(Permission.DECIDE):
-        out.append("Your role does not decide holds.")
+        out.append(_("Your role does not decide holds."))
     return out
 
 
@@ -154,25 +158,25 @@ def _page(
     with ctx.db.begin() as db:
         item = db.get(QuarantineItem, item_id)
         if item is None:
-            raise HTTPException(404, "No such message in the quarantine.")
-        # Every look at held content is on the record, masked or not (design.md: every view).
-        audit.append(
-            db,
-            "console.reveal" if reveal else "console.view",
-            member.name,
-            {"item": item.id},
-            secret=ctx.secret,
-        )
+            raise HTTPException(404, _("No such message in the quarantine."))
+        # Every look at held content is on the record, masked or not (design.md: every view),
+        # even one whose content then fails its check.
+        kind: ViewKind = AuditKind.CONSOLE_REVEAL if reveal else AuditKind.CONSOLE_VIEW
+        raw: bytes | None
+        try:
+            raw = ctx.gateway.view(db, item, actor=member.name, kind=kind)
+        except SealError:
+            raw = None
         db.expunge(item)
     inspection = None
     boxes = _mailboxes(ctx.gateway)
     senders = [item.sender]
-    try:
-        raw = ctx.gateway.quarantine.read(item)
-    except SealError:
+    if raw is None:
         error = error or (
-            "The stored message failed its integrity check and is not shown. "
-            "Reject it, and tell the administrator."
+            _(
+                "The stored message failed its integrity check and is not shown. "
+                "Reject it, and tell the administrator."
+            )
         )
     else:
         senders = message_senders(item.sender, raw)
@@ -183,7 +187,7 @@ def _page(
         request,
         "message.html",
         status,
-        title=f"Message {item.id}",
+        title=_("Message {id}").format(id=item.id),
         nav="queue",
         item=item,
         received=_aware(item.created).strftime("%Y-%m-%d %H:%M UTC"),
@@ -218,10 +222,10 @@ def _held(ctx: ConsoleState, item_id: str, digest: str) -> QuarantineItem:
     with ctx.db() as db:
         item = db.get(QuarantineItem, item_id)
         if item is None:
-            raise HTTPException(404, "No such message in the quarantine.")
+            raise HTTPException(404, _("No such message in the quarantine."))
         db.expunge(item)
     if item.content_sha256 != digest:
-        raise Forbidden("This decision was made on other content: reload the message page.")
+        raise Forbidden(_("This decision was made on other content: reload the message page."))
     return item
 
 
@@ -243,14 +247,16 @@ def release(
     except DecisionError as exc:
         return _page(request, member, item_id, reveal=False, error=str(exc), status=409)
     except ReleaseError as exc:
-        where = "It was partly delivered." if exc.partial else "It is still held."
+        where = _("It was partly delivered.") if exc.partial else _("It is still held.")
         return _page(
             request,
             member,
             item_id,
             reveal=False,
             status=502,
-            error=f"The next hop did not take the message. {where} ({exc})",
+            error=_("The next hop did not take the message. {where} ({reason})").format(
+                where=where, reason=exc
+            ),
         )
     return RedirectResponse(request.url_for("queue").path + "?ok=released", status_code=303)
 

@@ -12,7 +12,8 @@ from postwarden.console.roles import Permission
 from postwarden.console.state import ConsoleState, Member
 from postwarden.console.stats import verdict_stats
 from postwarden.engine.policy import Policy
-from postwarden.inspection import load_policy_for
+from postwarden.i18n import _
+from postwarden.inspector import load_policy_for
 
 router = APIRouter()
 
@@ -53,7 +54,7 @@ def policy_page(
     return state.render(
         request,
         "policy.html",
-        title="Policy",
+        title=_("Policy"),
         nav="policy",
         policy=policy,
         rules=rules,

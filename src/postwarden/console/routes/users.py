@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 from postwarden.console.deps import console_state, require
 from postwarden.console.roles import Permission
 from postwarden.console.state import Member
-from postwarden.store import audit, sessions
+from postwarden.i18n import _
+from postwarden.store import sessions
 from postwarden.store.credentials import TotpSecret
 from postwarden.store.sessions import ConsoleSession
 from postwarden.store.users import User, list_users
@@ -47,7 +48,7 @@ def users_page(
         }
         for u in people
     ]
-    return state.render(request, "users.html", title="Users", nav="users", users=rows)
+    return state.render(request, "users.html", title=_("Users"), nav="users", users=rows)
 
 
 @router.post("/users/{user_id}/signout", name="user_signout")
@@ -60,13 +61,6 @@ def sign_out_everywhere(
     with state.db.begin() as db:
         user = db.get(User, user_id)
         if user is None:
-            raise HTTPException(404, "No such user.")
-        ended = sessions.close_user_sessions(db, user_id)
-        audit.append(
-            db,
-            "console.signout",
-            member.name,
-            {"user": user.name, "sessions": ended},
-            secret=state.secret,
-        )
+            raise HTTPException(404, _("No such user."))
+        sessions.sign_out_user(db, user.id, user.name, actor=member.name, secret=state.secret)
     return RedirectResponse(request.url_for("users").path + "?ok=signedout", status_code=303)

@@ -4,17 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from postwarden.engine.detect import (  # noqa: F401  (importing a detector module registers it)
-    address_en,
-    address_zh,
-    card,
-    dob,
-    email,
-    hkid,
-    name_en,
-    name_zh,
-    phone,
-)
 from postwarden.engine.detect.base import (
     Candidate,
     Context,
@@ -24,9 +13,15 @@ from postwarden.engine.detect.base import (
     PatternDetector,
 )
 from postwarden.engine.detect.detectorset import DetectorSet
-from postwarden.engine.detect.registry import DetectorRegistry, DuplicateDetectorError, registry
+from postwarden.engine.detect.registry import (
+    BUILT_IN,
+    DetectorRegistry,
+    DuplicateDetectorError,
+    registry,
+)
 
 __all__ = [
+    "BUILT_IN",
     "Candidate",
     "Context",
     "Detector",

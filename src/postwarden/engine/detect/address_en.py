@@ -6,7 +6,6 @@ import re
 from typing import ClassVar
 
 from postwarden.engine.detect.base import ClusterDetector, Pattern
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["AddressEnDetector"]
 
@@ -107,7 +106,6 @@ _STREET_NUMBER = re.compile(
 )
 
 
-@registry.register
 class AddressEnDetector(ClusterDetector):
     """Three or more address parts of different kinds close together."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from postwarden.engine.detect.base import ClusterDetector, Pattern
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["AddressZhDetector"]
 
@@ -94,7 +93,6 @@ _NUM = r"(?:[0-9\x{FF10}-\x{FF19}]{1,4}|[一二三四五六七八九十百零〇
 _ALNUM = r"[A-Za-z0-9\x{FF10}-\x{FF19}\x{FF21}-\x{FF3A}]"
 
 
-@registry.register
 class AddressZhDetector(ClusterDetector):
     """Three or more address parts of different kinds within a few characters."""
 

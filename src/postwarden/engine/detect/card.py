@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["CardDetector", "luhn_ok"]
 
@@ -37,7 +36,6 @@ def _issuer_ok(digits: str) -> bool:
     )
 
 
-@registry.register
 class CardDetector(PatternDetector):
     """Card numbers, plain or grouped by spaces or hyphens."""
 

@@ -7,7 +7,6 @@ from datetime import date
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, nfkc
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["DobDetector"]
 
@@ -40,7 +39,6 @@ _WORDS = re.compile(r"[A-Za-z]+")
 _OLDEST = 1900
 
 
-@registry.register
 class DobDetector(PatternDetector):
     """A valid calendar date in a plausible year range, only with birth context near."""
 

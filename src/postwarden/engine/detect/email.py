@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import tldextract
+import functools
+from typing import TYPE_CHECKING, ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.engine.detect.registry import registry
+
+if TYPE_CHECKING:
+    from tldextract import TLDExtract
 
 __all__ = ["EmailDetector"]
 
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 
 
-@registry.register
 class EmailDetector(PatternDetector):
     """Addresses with a dot-atom local part (RFC 5322 §3.4.1, quoted forms left out)."""
 
@@ -25,10 +25,6 @@ class EmailDetector(PatternDetector):
     context = ("email", "e-mail", "mail", "電郵", "郵箱")
     context_boost = 0.1
     bounded = False  # the pattern's own character classes bound it
-
-    def __init__(self) -> None:
-        # The public suffix list snapshot bundled with tldextract; never fetched at run time.
-        self._suffixes = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
         text = candidate.text
@@ -55,5 +51,14 @@ class EmailDetector(PatternDetector):
         after = candidate.after(2)
         if after[:1] in ("-", "_", "@") or (after[:1] == "." and after[1:2].isalnum()):
             return False
-        parts = self._suffixes(domain)
+        parts = _public_suffixes()(domain)
         return bool(parts.suffix) and bool(parts.domain)
+
+
+@functools.cache
+def _public_suffixes() -> TLDExtract:
+    """The public suffix list snapshot bundled with tldextract, never fetched at run time;
+    imported on the first address met (tldextract brings ``requests`` with it)."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, nfkc
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["HkidDetector", "hkid_check_digit"]
 
@@ -53,7 +52,6 @@ def hkid_check_digit(prefix: str, digits: str) -> str:
     return _CHECKS[(11 - total % 11) % 11]
 
 
-@registry.register
 class HkidDetector(PatternDetector):
     """HKID numbers with a valid check digit, brackets optional, full-width forms too."""
 

@@ -6,7 +6,6 @@ import re
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["NameEnDetector"]
 
@@ -179,7 +178,6 @@ _GIVEN2 = rf"{_G}(?:[ -]{_G}|-{_GL})"  # Tai Man, Tai-Man, Tai-man
 _GIVEN12 = rf"{_G}(?:[ -]{_G}|-{_GL})?"
 
 
-@registry.register
 class NameEnDetector(PatternDetector):
     """``CHAN Tai Man``, ``Tai Man CHAN``, ``Chan Tai-man``, ``CHAN, Tai Man``, ``CHAN TAI MAN``."""
 

@@ -15,7 +15,6 @@ from postwarden.engine.detect.base import (
     PatternDetector,
     make_finding,
 )
-from postwarden.engine.detect.registry import registry
 from postwarden.model import TextUnit
 
 __all__ = ["NameZhDetector"]
@@ -186,7 +185,6 @@ def _plausible(name: str) -> bool:
     return True
 
 
-@registry.register
 class NameZhDetector(PatternDetector):
     """Surname + given name after a label (姓名：), before an honorific (先生), or as a cell."""
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import hyperscan
 
+from postwarden.settings import xdg_cache_home
+
 __all__ = ["compiled_database", "user_cache_dir"]
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ _DIGEST = 32
 
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/postwarden`` (default ``~/.cache/postwarden``), per the XDG spec."""
-    base = os.environ.get("XDG_CACHE_HOME") or ""
+    base = xdg_cache_home() or ""
     root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
     return root / "postwarden"
 

@@ -7,7 +7,6 @@ from datetime import date
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.engine.detect.registry import registry
 
 __all__ = ["PhoneDetector"]
 
@@ -51,7 +50,6 @@ def _is_date(digits: str) -> bool:
     return False
 
 
-@registry.register
 class PhoneDetector(PatternDetector):
     """HK numbers in the ranges the Communications Authority allocates to phones."""
 

@@ -1,21 +1,55 @@
-"""The one detector registry: built-ins and plug-ins register here, by unique id."""
+"""The one detector registry: built-ins and plug-ins register here, by unique id.
+
+:data:`BUILT_IN` is the one list of the built-in detectors: a detector class under
+``engine/detect/`` that is not in it fails ``tests/engine/test_plugins.py``.
+Plug-ins register through ``postwarden.detectors`` entry points (docs/detectors.md).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TypeVar
 
+from postwarden.engine.detect.address_en import AddressEnDetector
+from postwarden.engine.detect.address_zh import AddressZhDetector
 from postwarden.engine.detect.base import Detector
+from postwarden.engine.detect.card import CardDetector
 from postwarden.engine.detect.detectorset import DetectorSet
+from postwarden.engine.detect.dob import DobDetector
+from postwarden.engine.detect.email import EmailDetector
+from postwarden.engine.detect.hkid import HkidDetector
+from postwarden.engine.detect.name_en import NameEnDetector
+from postwarden.engine.detect.name_zh import NameZhDetector
 from postwarden.engine.detect.patterncache import user_cache_dir
+from postwarden.engine.detect.phone import PhoneDetector
 from postwarden.errors import Conflict
 
-__all__ = ["ENTRY_POINT_GROUP", "DetectorRegistry", "DuplicateDetectorError", "registry"]
+__all__ = [
+    "BUILT_IN",
+    "ENTRY_POINT_GROUP",
+    "DetectorRegistry",
+    "DuplicateDetectorError",
+    "registry",
+]
 
 ENTRY_POINT_GROUP = "postwarden.detectors"
 
 D = TypeVar("D", bound=type[Detector])
+
+BUILT_IN: tuple[type[Detector], ...] = (
+    AddressEnDetector,
+    AddressZhDetector,
+    CardDetector,
+    DobDetector,
+    EmailDetector,
+    HkidDetector,
+    NameEnDetector,
+    NameZhDetector,
+    PhoneDetector,
+)
+"""The built-in detectors, in the order they are registered (and compiled and scanned)."""
 
 
 class DuplicateDetectorError(Conflict, ValueError):
@@ -25,10 +59,12 @@ class DuplicateDetectorError(Conflict, ValueError):
 class DetectorRegistry:
     """Detector classes by id; builds the `DetectorSet` the engine scans with."""
 
-    def __init__(self) -> None:
+    def __init__(self, classes: Iterable[type[Detector]] = ()) -> None:
         self._classes: dict[str, type[Detector]] = {}
         self._built: DetectorSet | None = None
         self._plugins_loaded = False
+        for cls in classes:
+            self.register(cls)
 
     def register(self, cls: D) -> D:
         """Add a detector class (usable as a class decorator); refuses a taken id."""
@@ -62,8 +98,8 @@ class DetectorRegistry:
     def load_plugins(self) -> None:
         """Import the modules named by ``postwarden.detectors`` entry points, once.
 
-        Importing a plug-in module registers its detectors, exactly as importing a built-in
-        module does.
+        Importing a plug-in module registers its detectors (its ``@registry.register``
+        decorators run).
         """
         if self._plugins_loaded:
             return
@@ -80,4 +116,4 @@ class DetectorRegistry:
         return self._built
 
 
-registry = DetectorRegistry()
+registry = DetectorRegistry(BUILT_IN)

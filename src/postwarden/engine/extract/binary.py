@@ -84,6 +84,23 @@ class RefusedExtractor:
         raise Uninspectable(f"unsupported archive format ({sniffed.label})")
 
 
+def scan_strings(data: bytes, where: str, sniffed: Sniffed, walker: Walker) -> None:
+    """``where#strings``: the printable strings of ``data``; unknown binary data that looks
+    encrypted or compressed is uninspectable instead.  Also the fallback of the readers of
+    a format (a .doc without a readable piece table, an image type Pillow does not open)."""
+    if sniffed.kind is Kind.BINARY and len(data) >= ENTROPY_MIN_BYTES:
+        bits = entropy(data)
+        if bits > ENTROPY_LIMIT:
+            raise Uninspectable(
+                f"encrypted or compressed data of unknown format (entropy {bits:.2f} bits/byte)"
+            )
+    limit = _BINARY_STRINGS if sniffed.kind in (Kind.BINARY, Kind.MEDIA) else None
+    text, cut = strings(data, limit)
+    walker.add(text, f"{where}#strings")
+    if cut:
+        walker.defects.append(f"{where}: {sniffed.label}, only its first strings scanned")
+
+
 class StringsExtractor:
     """Legacy OLE documents (Word and PowerPoint 97-2003), fonts and media, and unknown binary
     data, unless it looks encrypted or compressed."""
@@ -91,17 +108,7 @@ class StringsExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        if sniffed.kind is Kind.BINARY and len(data) >= ENTROPY_MIN_BYTES:
-            bits = entropy(data)
-            if bits > ENTROPY_LIMIT:
-                raise Uninspectable(
-                    f"encrypted or compressed data of unknown format (entropy {bits:.2f} bits/byte)"
-                )
-        limit = _BINARY_STRINGS if sniffed.kind in (Kind.BINARY, Kind.MEDIA) else None
-        text, cut = strings(data, limit)
-        walker.add(text, f"{where}#strings")
-        if cut:
-            walker.defects.append(f"{where}: {sniffed.label}, only its first strings scanned")
+        scan_strings(data, where, sniffed, walker)
 
 
 class PackageExtractor:

@@ -164,4 +164,4 @@ class HtmlExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        extract_html(decode(data), where, walker)
+        extract_html(decode(data, sniffed.charset), where, walker)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from postwarden.engine.extract.binary import StringsExtractor
+from postwarden.engine.extract.binary import scan_strings
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.ocr import MAX_SIDE, read_page, too_small
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 # HEIC is what iPhones photograph in; libheif (bundled by pillow-heif) decodes it.
 pillow_heif.register_heif_opener()
-
-_STRINGS = StringsExtractor()
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -62,7 +60,7 @@ class ImageExtractor:
                 # The magic bytes said PNG, JPEG, ...: a file that does not decode is corrupt.
                 raise Uninspectable(f"corrupt {sniffed.label}") from None
             # Only the declared type said image (EMF, WMF, PICT...): read it as binary data.
-            _STRINGS.extract(data, where, depth, sniffed, walker)
+            scan_strings(data, where, sniffed, walker)
             return
         with image:
             frames = getattr(image, "n_frames", 1)

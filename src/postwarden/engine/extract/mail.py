@@ -23,10 +23,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
-from postwarden.engine.extract.html import extract_html
-from postwarden.engine.extract.rtf import rtf_text
-from postwarden.engine.extract.sniff import Kind, looks_textual, sniff
-from postwarden.engine.extract.text import decode
+from postwarden.engine.extract.sniff import Kind, Sniffed, looks_textual, sniff
 from postwarden.engine.extract.transfer import refuse_text_over_budget
 from postwarden.engine.extract.walker import place
 from postwarden.headers import decode as decode_header
@@ -34,10 +31,11 @@ from postwarden.headers import header_values
 from postwarden.model import MIME_DEFECT, Attachment, Finding
 
 if TYPE_CHECKING:
-    from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
 
 _BODY_SUBTYPES = frozenset({"plain", "html", "enriched", "richtext", "rtf", "calendar", "csv"})
+_BODY_KINDS = {"html": Kind.HTML, "rtf": Kind.RTF}
+"""The extractor of an inline ``text/*`` body by its subtype; the others are read as text."""
 _SIGNATURES = frozenset(
     {
         "application/pkcs7-signature",
@@ -183,7 +181,7 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
     if maintype == "multipart":
         # A broken boundary leaves the parts unsplit: their text is still text to scan.
         walker.defects.append(f"{where.of('part ' + label)}: unsplit multipart scanned as text")
-        walker.add(decode(payload), where.of("body"))
+        walker.read(payload, where.of("body"), depth, Sniffed(Kind.TEXT, ctype, body=True))
         return
     empty = _decodes_to_nothing(part, payload)
     if (
@@ -197,14 +195,9 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
             walker.uninspectable(where.of("body"), reason)
             _mime_defect(walker, where.of("part " + label), reason)
             return
-        if subtype == "rtf":
-            walker.add(rtf_text(payload), where.of("body"))
-            return
-        text = decode(payload, part.get_content_charset())
-        if subtype == "html":
-            extract_html(text, where.of("body"), walker)
-        else:
-            walker.add(text, where.of("body"))
+        kind = _BODY_KINDS.get(subtype, Kind.TEXT)
+        body = Sniffed(kind, ctype, charset=part.get_content_charset(), body=True)
+        walker.read(payload, where.of("body"), depth, body)
         return
     name = name or f"part {label}"
     here = where.attachment(name)

@@ -17,7 +17,6 @@ What the budget refuses is *uninspectable* (held when it goes outside), never sk
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.skew import deskew
 from postwarden.errors import Unavailable
 from postwarden.model import TextUnit
+from postwarden.settings import tessdata_prefix
 
 if TYPE_CHECKING:
     import tesserocr
@@ -71,7 +71,7 @@ class OcrUnavailable(Unavailable):
 
 def tessdata_dir() -> str:
     """Where the ``chi_tra`` and ``eng`` models are: ``$TESSDATA_PREFIX``, else Debian's."""
-    env = os.environ.get("TESSDATA_PREFIX")
+    env = tessdata_prefix()
     candidates = (env, *TESSDATA_DIRS) if env else TESSDATA_DIRS
     for folder in candidates:
         path = Path(folder)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from postwarden.engine.extract.html import extract_html
-from postwarden.engine.extract.text import decode
+from postwarden.engine.extract.sniff import Kind, Sniffed
 from postwarden.engine.extract.walker import place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
-    from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
+
+_HTML_BODY = Sniffed(Kind.HTML, "outlook html body", body=True)
 
 
 def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
@@ -25,7 +25,7 @@ def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
     else:
         html = msg.htmlBody
         if html:
-            extract_html(decode(bytes(html)), f"{where}/body", walker)
+            walker.read(bytes(html), f"{where}/body", depth, _HTML_BODY)
     for number, attachment in enumerate(msg.attachments, start=1):
         walker.budget.check_time()
         name = str(attachment.longFilename or attachment.shortFilename or f"attachment {number}")

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import importlib
+import threading
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from postwarden.engine.extract.archive import CompressedExtractor, TarExtractor, ZipExtractor
-from postwarden.engine.extract.binary import PackageExtractor, RefusedExtractor, StringsExtractor
-from postwarden.engine.extract.delimited import CsvExtractor
-from postwarden.engine.extract.document import DocxExtractor
-from postwarden.engine.extract.html import HtmlExtractor
-from postwarden.engine.extract.image import ImageExtractor
-from postwarden.engine.extract.mail import EmlExtractor
-from postwarden.engine.extract.office import OfficeExtractor
-from postwarden.engine.extract.outlook import MsgExtractor
-from postwarden.engine.extract.pdf import PdfExtractor
-from postwarden.engine.extract.rtf import RtfExtractor
 from postwarden.engine.extract.sniff import Kind
-from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor
-from postwarden.engine.extract.text import TextExtractor
-from postwarden.engine.extract.tnef import TnefExtractor
-from postwarden.engine.extract.word import DocExtractor
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -44,32 +31,66 @@ class Extractor(Protocol):
     ) -> None: ...
 
 
-_STRINGS = StringsExtractor()
+class _Deferred:
+    """An extractor whose module (and the library it wraps: pypdf, Pillow, calamine ...)
+    is imported the first time a part of its kind is met, not when the engine is: a plain
+    text message never loads a PDF library (tests/cli/test_imports.py)."""
+
+    _loaded: ClassVar[dict[str, Extractor]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        """``module:Class`` in ``postwarden.engine.extract``."""
+
+    def load(self) -> Extractor:
+        """The extractor itself: one instance per class for the whole process."""
+        with self._lock:
+            extractor = self._loaded.get(self.target)
+            if extractor is None:
+                module, _, name = self.target.partition(":")
+                cls = getattr(importlib.import_module(f"postwarden.engine.extract.{module}"), name)
+                extractor = self._loaded[self.target] = cls()
+            return extractor
+
+    def extract(
+        self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
+    ) -> None:
+        self.load().extract(data, where, depth, sniffed, walker)
+
+
+_STRINGS = _Deferred("binary:StringsExtractor")
+_REFUSED = _Deferred("binary:RefusedExtractor")
 REGISTRY: dict[Kind, Extractor] = {
-    Kind.TEXT: TextExtractor(),
-    Kind.HTML: HtmlExtractor(),
-    Kind.CSV: CsvExtractor(),
-    Kind.EML: EmlExtractor(),
-    Kind.ZIP: ZipExtractor(),
-    Kind.COMPRESSED: CompressedExtractor(),
-    Kind.TAR: TarExtractor(),
-    Kind.SPREADSHEET: SpreadsheetExtractor(),
-    Kind.DOCX: DocxExtractor(),
-    Kind.OOXML: OfficeExtractor(),
-    Kind.PDF: PdfExtractor(),
-    Kind.MSG: MsgExtractor(),
+    Kind.TEXT: _Deferred("text:TextExtractor"),
+    Kind.HTML: _Deferred("html:HtmlExtractor"),
+    Kind.CSV: _Deferred("delimited:CsvExtractor"),
+    Kind.EML: _Deferred("mail:EmlExtractor"),
+    Kind.ZIP: _Deferred("archive:ZipExtractor"),
+    Kind.COMPRESSED: _Deferred("archive:CompressedExtractor"),
+    Kind.TAR: _Deferred("archive:TarExtractor"),
+    Kind.SPREADSHEET: _Deferred("spreadsheet:SpreadsheetExtractor"),
+    Kind.DOCX: _Deferred("document:DocxExtractor"),
+    Kind.OOXML: _Deferred("office:OfficeExtractor"),
+    Kind.PDF: _Deferred("pdf:PdfExtractor"),
+    Kind.MSG: _Deferred("outlook:MsgExtractor"),
     Kind.OLE: _STRINGS,
-    Kind.ENCRYPTED: RefusedExtractor(),
-    Kind.ARCHIVE: RefusedExtractor(),
-    Kind.IMAGE: ImageExtractor(),
+    Kind.ENCRYPTED: _REFUSED,
+    Kind.ARCHIVE: _REFUSED,
+    Kind.IMAGE: _Deferred("image:ImageExtractor"),
     Kind.MEDIA: _STRINGS,
-    Kind.PACKAGE: PackageExtractor(),
-    Kind.UNREADABLE: RefusedExtractor(),
+    Kind.PACKAGE: _Deferred("binary:PackageExtractor"),
+    Kind.UNREADABLE: _REFUSED,
     Kind.BINARY: _STRINGS,
-    Kind.RTF: RtfExtractor(),
-    Kind.TNEF: TnefExtractor(),
-    Kind.DOC: DocExtractor(),
+    Kind.RTF: _Deferred("rtf:RtfExtractor"),
+    Kind.TNEF: _Deferred("tnef:TnefExtractor"),
+    Kind.DOC: _Deferred("word:DocExtractor"),
 }
+
+
+def loaded(extractor: Extractor) -> Extractor:
+    """The extractor behind a ``REGISTRY`` entry, its module imported if it was deferred."""
+    return extractor.load() if isinstance(extractor, _Deferred) else extractor
 
 
 def extractor_for(kind: Kind) -> Extractor:

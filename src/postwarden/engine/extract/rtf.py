@@ -77,10 +77,10 @@ def rtf_text(data: bytes) -> str:
 
 
 class RtfExtractor:
-    """RTF files: their text as one unit, ``letter.rtf#text``."""
+    """RTF files: their text as one unit, ``letter.rtf#text`` (a ``text/rtf`` body: ``body``)."""
 
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
         walker.budget.check_time()
-        walker.add(rtf_text(data), f"{where}#text")
+        walker.add(rtf_text(data), where if sniffed.body else f"{where}#text")

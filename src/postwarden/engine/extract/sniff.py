@@ -52,6 +52,11 @@ class Sniffed:
     kind: Kind
     label: str
     """What to call it in a reason: ``rar archive``, ``encrypted office document``."""
+    charset: str | None = None
+    """The charset its MIME part declares (message bodies only; a file's bytes decide)."""
+    body: bool = False
+    """A message's inline body: its units are the place itself (``body``), not
+    ``body#text``."""
 
 
 _COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))

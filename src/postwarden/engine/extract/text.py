@@ -60,4 +60,4 @@ class TextExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        walker.add(decode(data), where)
+        walker.add(decode(data, sniffed.charset), where)

@@ -12,14 +12,15 @@ from tnefparse.tnef import TNEF
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
-from postwarden.engine.extract.rtf import rtf_text
+from postwarden.engine.extract.sniff import Kind, Sniffed
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
-    from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
+
+_RTF_BODY = Sniffed(Kind.RTF, "winmail.dat rtf body", body=True)
 
 # tnefparse logs every attribute it does not know at WARNING: hostile input would flood the log.
 logging.getLogger("tnefparse").setLevel(logging.ERROR)
@@ -68,7 +69,8 @@ class TnefExtractor:
         elif tnef.htmlbody:
             extract_html(_text(tnef.htmlbody), body, walker)
         elif rtf:
-            walker.add(rtf_text(rtf if isinstance(rtf, bytes) else str(rtf).encode()), body)
+            rtf_bytes = rtf if isinstance(rtf, bytes) else str(rtf).encode()
+            walker.read(rtf_bytes, body, depth, _RTF_BODY)
         members = tnef.attachments
         if len(members) > walker.budget.limits.max_members:
             raise Uninspectable(

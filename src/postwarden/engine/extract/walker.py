@@ -93,6 +93,13 @@ class Walker:
         if not any(f.source == source and f.detail == reason for f in self.findings):
             self.uninspectable(where, reason)
 
+    def read(self, data: bytes, where: str, depth: int, sniffed: Sniffed) -> None:
+        """Hand ``data``, already known to be ``sniffed``, to its registered extractor; its
+        failures propagate (a message body's reader is not a separate piece to refuse)."""
+        from postwarden.engine.extract.registry import extractor_for
+
+        extractor_for(sniffed.kind).extract(data, where, depth, sniffed, self)
+
     def visit(
         self,
         data: bytes,
@@ -109,8 +116,6 @@ class Walker:
         exhaustion propagates (nothing more of the message is read); any other failure
         becomes an ``uninspectable`` finding for this piece alone.
         """
-        from postwarden.engine.extract.registry import extractor_for
-
         self.budget.check_time()
         try:
             self.budget.check_depth(depth)
@@ -120,7 +125,7 @@ class Walker:
                 claimed = declared_format(name, content_type)
                 if claimed and (found.kind in _NOT_THE_DECLARED or claimed in _NEVER_TEXT):
                     raise Uninspectable(f"declared {claimed} but cannot be read ({found.label})")
-            extractor_for(found.kind).extract(data, where, depth, found, self)
+            self.read(data, where, depth, found)
         except BudgetExhausted as exc:
             exc.where = exc.where or where
             raise

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import olefile
 
-from postwarden.engine.extract.binary import StringsExtractor
+from postwarden.engine.extract.binary import scan_strings
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.errors import Invalid
 
@@ -43,7 +43,6 @@ _CODEPAGES = {
     0x0412: "cp949",  # Korean
 }
 _MAX_PIECES = 1_000_000
-_STRINGS = StringsExtractor()
 
 
 class DocFormatError(Invalid):
@@ -169,6 +168,6 @@ class DocExtractor:
             text = doc_text(data)
         except DocFormatError as exc:
             walker.defects.append(f"{where}: piece table unreadable ({exc}), strings scanned")
-            _STRINGS.extract(data, where, depth, sniffed, walker)
+            scan_strings(data, where, sniffed, walker)
             return
         walker.add(_readable(text), f"{where}#text")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from postwarden.engine.policy.decide import (
     Decision,
-    Outcome,
     Policy,
+    RuleOutcome,
     default_policy,
     default_policy_text,
     load_policy,
 )
-from postwarden.engine.policy.facts import Facts, SubjectCount
+from postwarden.engine.policy.facts import MessageFacts, SubjectCount
 from postwarden.engine.policy.rules import Check
 from postwarden.engine.policy.schema import ACTIONS, CLASSES, FLAGS, PolicyError, Vocabulary
 
@@ -20,10 +20,10 @@ __all__ = [
     "FLAGS",
     "Check",
     "Decision",
-    "Facts",
-    "Outcome",
+    "MessageFacts",
     "Policy",
     "PolicyError",
+    "RuleOutcome",
     "SubjectCount",
     "Vocabulary",
     "default_policy",

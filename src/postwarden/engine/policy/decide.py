@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from postwarden.engine.policy.facts import Facts
+from postwarden.engine.policy.facts import MessageFacts
 from postwarden.engine.policy.rules import Check, evaluate
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RuleOutcome:
     """How one rule went: fired or not, with the answer of each condition."""
 
     rule: str
@@ -44,7 +44,7 @@ class Outcome:
 class Decision:
     action: Action
     reasons: tuple[Reason, ...]
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[RuleOutcome, ...]
 
 
 class Policy:
@@ -59,14 +59,14 @@ class Policy:
     def rules(self) -> tuple[RuleSpec, ...]:
         return tuple(r for r in self.spec.rules if r.enabled)
 
-    def decide(self, facts: Facts) -> Decision:
+    def decide(self, facts: MessageFacts) -> Decision:
         """Every rule against ``facts``; the verdict is the strongest action of those fired."""
         outcomes = tuple(self._outcome(rule, facts) for rule in self.rules)
         fired = [o for o in outcomes if o.fired]
         action = max((o.action for o in fired), default=Action.DELIVER)
         return Decision(action=action, reasons=tuple(o.reason() for o in fired), outcomes=outcomes)
 
-    def _outcome(self, rule: RuleSpec, facts: Facts) -> Outcome:
+    def _outcome(self, rule: RuleSpec, facts: MessageFacts) -> RuleOutcome:
         checks = evaluate(rule.when, facts, self.spec.groups)
         fired = all(c.held for c in checks)
         action = Action.parse(rule.action)
@@ -78,7 +78,7 @@ class Policy:
                     action = Action.parse(step.action)
                     message = step.message or message
                     checks = checks + extra
-        return Outcome(
+        return RuleOutcome(
             rule=rule.id, fired=fired, action=action, message=message.strip(), checks=tuple(checks)
         )
 

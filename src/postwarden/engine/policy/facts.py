@@ -23,7 +23,7 @@ class SubjectCount:
 
 
 @dataclass(frozen=True, slots=True)
-class Facts:
+class MessageFacts:
     """One message as the policy sees it; built by the engine, never by a rule."""
 
     sender: str

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from postwarden.engine.policy.facts import Facts
+from postwarden.engine.policy.facts import MessageFacts
 from postwarden.engine.policy.schema import Count, RecipientSelector, Subjects, When
 from postwarden.model import RecipientFlag, RecipientInfo
 
@@ -23,7 +23,7 @@ class Check:
     evidence: str
 
 
-def evaluate(when: When, facts: Facts, groups: Mapping[str, list[str]]) -> list[Check]:
+def evaluate(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> list[Check]:
     """Every condition of ``when`` against ``facts``, in a fixed order."""
     checks: list[Check] = []
     if when.recipients is not None:
@@ -97,7 +97,7 @@ def _show(r: RecipientInfo) -> str:
     return f"{r.address} ({r.cls.value}{flags})"
 
 
-def _subjects(spec: Subjects, facts: Facts) -> Check:
+def _subjects(spec: Subjects, facts: MessageFacts) -> Check:
     total = 0
     parts = []
     for register, count in sorted(facts.subjects.items()):

@@ -7,6 +7,7 @@ memory-mapped index; see docs/registers.md.
 from __future__ import annotations
 
 from postwarden.engine.registers.build import ImportResult, import_register
+from postwarden.engine.registers.fields import FIELD_SPECS, FIELDS, FieldSpec
 from postwarden.engine.registers.index import (
     RegisterError,
     RegisterIndex,
@@ -18,12 +19,14 @@ from postwarden.engine.registers.index import (
 )
 from postwarden.engine.registers.match import RegisterMatch
 from postwarden.engine.registers.normalise import Field
-from postwarden.engine.registers.registry import RegisterSet
-from postwarden.engine.registers.table import FIELDS, Reading, RegisterFileError
+from postwarden.engine.registers.registerset import RegisterSet
+from postwarden.engine.registers.table import Reading, RegisterFileError
 
 __all__ = [
     "FIELDS",
+    "FIELD_SPECS",
     "Field",
+    "FieldSpec",
     "ImportResult",
     "Reading",
     "RegisterError",

@@ -23,15 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.registers.digest import Digester, Hashes, id_hashes
+from postwarden.engine.registers.fields import NORMALISERS, PERSONAL_FIELDS, SPECS, UNIQUE_FIELDS
 from postwarden.engine.registers.index import (
     RegisterInfo,
     check_name,
-    fsync_dir,
     locked,
     publish,
     remove_stale,
 )
-from postwarden.engine.registers.normalise import NORMALISERS, UNIQUE_FIELDS, Field, has_cjk
+from postwarden.engine.registers.normalise import Field, has_cjk
 from postwarden.engine.registers.table import (
     Reading,
     RegisterFileError,
@@ -39,22 +39,11 @@ from postwarden.engine.registers.table import (
     Row,
     map_columns,
 )
+from postwarden.settings import fsync_dir
 
 CHUNK_ROWS = 100_000
 _CACHE_MAX = 300_000
 _MAX_STATUSES = 255
-_FIXED_FIELDS = {
-    "hkid": Field.HKID,
-    "phone": Field.PHONE,
-    "email": Field.EMAIL,
-    "name_en": Field.NAME_EN,
-    "name_zh": Field.NAME_ZH,
-    "address_en": Field.ADDRESS_EN,
-    "address_zh": Field.ADDRESS_ZH,
-    "dob": Field.DOB,
-}
-# A column mapped to plain "name" or "address" holds either script, row by row.
-_EITHER = {"name": (Field.NAME_ZH, Field.NAME_EN), "address": (Field.ADDRESS_ZH, Field.ADDRESS_EN)}
 
 
 @dataclass(slots=True)
@@ -112,14 +101,16 @@ class _ColumnHasher:
         out = _Hashed([], Counter())
         for name, column in columns:
             values = _unpack(column)
-            if name in _EITHER:
-                zh, en = _EITHER[name]
+            spec = SPECS[name]
+            if spec.either is not None:
+                # A column mapped to plain "name" or "address" holds either script, row by row.
+                zh, en = spec.either
                 zh_values = [v if has_cjk(v) else "" for v in values]
                 en_values = [v if not z else "" for v, z in zip(values, zh_values, strict=True)]
                 self._field(out, zh, zh_values, base)
                 self._field(out, en, en_values, base)
-            else:
-                self._field(out, _FIXED_FIELDS[name], values, base)
+            elif spec.hashed is not None:
+                self._field(out, spec.hashed, values, base)
         return out
 
     def _field(self, out: _Hashed, fld: Field, values: Sequence[str], base: int) -> None:
@@ -309,7 +300,7 @@ def _take(
         acc.status.append(np.array([code_of[s] for s in texts], dtype=np.uint8))
     else:
         acc.status.append(np.full(n, _status_code(acc, ""), dtype=np.uint8))
-    return [(name, _pack(cols[i])) for name, i in by_field.items() if name not in ("id", "status")]
+    return [(name, _pack(cols[i])) for name, i in by_field.items() if name in PERSONAL_FIELDS]
 
 
 _SEPARATOR = "\x00"

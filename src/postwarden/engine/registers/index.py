@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from postwarden.engine.registers.table import Reading
 from postwarden.errors import PostwardenError
+from postwarden.settings import fsync_dir
 
 FORMAT = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
@@ -274,11 +275,3 @@ def drop(registers_dir: Path, name: str) -> None:
         link.unlink()
         fsync_dir(registers_dir)
         remove_stale(registers_dir, name)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

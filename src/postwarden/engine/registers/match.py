@@ -22,12 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.registers.digest import Digester, Hashes
-from postwarden.engine.registers.index import RegisterIndex
-from postwarden.engine.registers.normalise import (
+from postwarden.engine.registers.fields import (
+    DETECTOR_FIELDS,
     FACTS,
     NORMALISERS,
-    UNIQUE_CHARS,
     UNIQUE_FIELDS,
+)
+from postwarden.engine.registers.index import RegisterIndex
+from postwarden.engine.registers.normalise import (
+    UNIQUE_CHARS,
     Field,
     address_en,
     address_zh,
@@ -42,18 +45,6 @@ from postwarden.model import Finding, TextUnit
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-
-DETECTOR_FIELDS = {
-    "hkid": Field.HKID,
-    "phone": Field.PHONE,
-    "email": Field.EMAIL,
-    "name_en": Field.NAME_EN,
-    "name_zh": Field.NAME_ZH,
-    "address_en": Field.ADDRESS_EN,
-    "address_zh": Field.ADDRESS_ZH,
-    "dob": Field.DOB,
-}
-"""Detector ids whose spans are looked up, and the field each one's value is."""
 
 UNIQUE_MAX = 4
 """A unique-field value shared by more records than this (a family's landline, a dummy

@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -35,25 +35,8 @@ class Field(IntEnum):
         return self.name.lower()
 
 
-UNIQUE_FIELDS = frozenset({Field.HKID, Field.PHONE, Field.EMAIL})
-"""Fields that identify one person on their own (design.md: a name alone never counts)."""
-
 UNIQUE_CHARS = 24
 """The longest text (stripped) taken for an HKID or a phone number."""
-
-FACTS = {
-    Field.HKID: 0,
-    Field.PHONE: 1,
-    Field.EMAIL: 2,
-    Field.NAME_EN: 3,
-    Field.NAME_ZH: 3,
-    Field.ADDRESS_EN: 4,
-    Field.ADDRESS_ZH: 4,
-    Field.DOB: 5,
-}
-"""What each field says about a person: a name in English and in Chinese is one fact (the
-name), so it takes two *different* facts to make a record present — else every namesake
-(and every household member, for an address in two scripts) would count."""
 
 _CJK_CLASS = r"\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK = re.compile(f"[{_CJK_CLASS}]")
@@ -419,18 +402,6 @@ def dob(value: str | dt.date) -> str | None:
         return dt.date(y, mo, d).isoformat()
     except ValueError:
         return None
-
-
-NORMALISERS: dict[Field, Callable[[str], str | None]] = {
-    Field.HKID: hkid,
-    Field.PHONE: phone,
-    Field.EMAIL: email,
-    Field.NAME_EN: name_en,
-    Field.NAME_ZH: name_zh,
-    Field.ADDRESS_EN: address_en,
-    Field.ADDRESS_ZH: address_zh,
-    Field.DOB: dob,
-}
 
 
 def candidates(text: str) -> list[tuple[Field, str]]:

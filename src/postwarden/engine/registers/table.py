@@ -14,24 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from postwarden.engine.registers.fields import FIELD_SPECS, FIELDS, PERSONAL_FIELDS
 from postwarden.engine.registers.normalise import traditional
 from postwarden.errors import Invalid
-
-FIELDS = (
-    "id",
-    "name",
-    "name_en",
-    "name_zh",
-    "hkid",
-    "address",
-    "address_en",
-    "address_zh",
-    "phone",
-    "email",
-    "dob",
-    "status",
-)
-"""The fields a register column can map to (design.md, ``register import --map``)."""
 
 Row = list[str]
 
@@ -42,103 +27,7 @@ class RegisterFileError(Invalid):
 
 # Common headers in English and Chinese, compared after _header_key (so 'E-mail',
 # 'email address' and '電郵地址' all land here).
-_HEADERS: dict[str, str] = {}
-for _field, _names in {
-    "id": (
-        "id",
-        "recordid",
-        "ref",
-        "refno",
-        "reference",
-        "referenceno",
-        "no",
-        "number",
-        "編號",
-        "記錄編號",
-        "參考編號",
-        "檔案編號",
-        "序號",
-    ),
-    "name": ("name", "fullname", "姓名", "名稱", "全名"),
-    "name_en": (
-        "nameen",
-        "englishname",
-        "nameenglish",
-        "nameinenglish",
-        "英文姓名",
-        "英文名",
-        "英文名稱",
-        "姓名英文",
-    ),
-    "name_zh": (
-        "namezh",
-        "chinesename",
-        "namechinese",
-        "nameinchinese",
-        "中文姓名",
-        "中文名",
-        "中文名稱",
-        "姓名中文",
-    ),
-    "hkid": (
-        "hkid",
-        "hkidno",
-        "hkidnumber",
-        "hkic",
-        "hkicno",
-        "idcard",
-        "idcardno",
-        "identitycard",
-        "identitycardno",
-        "identitycardnumber",
-        "身份證",
-        "身份證號碼",
-        "身分證號碼",
-        "香港身份證號碼",
-        "身份證號",
-    ),
-    "address": ("address", "residentialaddress", "homeaddress", "地址", "住址", "住宅地址"),
-    "address_en": (
-        "addressen",
-        "englishaddress",
-        "addressenglish",
-        "addressinenglish",
-        "英文地址",
-        "地址英文",
-    ),
-    "address_zh": (
-        "addresszh",
-        "chineseaddress",
-        "addresschinese",
-        "addressinchinese",
-        "中文地址",
-        "地址中文",
-    ),
-    "phone": (
-        "phone",
-        "phoneno",
-        "phonenumber",
-        "tel",
-        "telno",
-        "telephone",
-        "telephoneno",
-        "mobile",
-        "mobileno",
-        "contactnumber",
-        "contactno",
-        "電話",
-        "電話號碼",
-        "手提電話",
-        "聯絡電話",
-        "手機",
-        "手機號碼",
-    ),
-    "email": ("email", "emailaddress", "mail", "電郵", "電郵地址", "電子郵件", "電子郵箱"),
-    "dob": ("dob", "dateofbirth", "birthdate", "birthday", "出生日期", "生日"),
-    "status": ("status", "recordstatus", "狀態", "狀況"),
-}.items():
-    for _name in _names:
-        _HEADERS[_name] = _field
+_HEADERS: dict[str, str] = {heading: spec.name for spec in FIELD_SPECS for heading in spec.headings}
 
 _HEADER_NOISE = re.compile(r"[\s_\-.:/()（）\[\]#]+")
 _SNIFF_BYTES = 64 * 1024
@@ -207,7 +96,7 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
             + ", ".join(repr(h) for h in header)
             + "): name it 'id' or use --map COLUMN=id"
         )
-    if not set(seen) - {"id", "status"}:
+    if not set(seen) & PERSONAL_FIELDS:
         raise RegisterFileError(
             "no personal data column to match on (name, hkid, address, phone, email, dob): "
             "use --map COLUMN=FIELD"

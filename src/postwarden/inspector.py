@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from postwarden.engine import Inspector, policy_vocabulary
 from postwarden.engine.detect import default_detectors
@@ -27,7 +26,7 @@ from postwarden.engine.registers import RegisterSet, list_registers
 from postwarden.settings import Settings, write_atomic
 from postwarden.store import exemptions as exemption_store
 from postwarden.store import history as history_store
-from postwarden.store.db import make_engine, migrate
+from postwarden.store.db import open_database, session_factory
 
 __all__ = [
     "PolicyLoad",
@@ -150,7 +149,7 @@ class StoreHistory:
             self._next = time.monotonic() + self._refresh_seconds
             since = self._stamp - _OVERLAP if self._stamp is not None else None
             try:
-                with Session(self._engine) as session:
+                with session_factory(self._engine)() as session:
                     stamp = history_store.latest_change(session)
                     if stamp is None or stamp == self._stamp:
                         return
@@ -206,7 +205,7 @@ class StoreExemptions:
     def refresh(self) -> None:
         self._next = time.monotonic() + self._refresh_seconds
         try:
-            with Session(self._engine) as session:
+            with session_factory(self._engine)() as session:
                 self._active = exemption_store.active_exemptions(session)
         except SQLAlchemyError as exc:
             log.warning("exemption refresh failed, keeping the previous ones: %s", exc)
@@ -238,8 +237,7 @@ def build_inspector(
     default) is used; ``postwarden policy check`` reports its errors.
     """
     if engine is None:
-        migrate(settings.db_url)
-        engine = make_engine(settings.db_url)
+        engine = open_database(settings.db_url).engine
     if policy is None:
         loaded = load_policy_for(settings)
         for error in loaded.errors:

@@ -8,10 +8,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
-from postwarden.inspection import build_inspector, load_policy_for
+from postwarden.i18n import _
+from postwarden.inspector import build_inspector, load_policy_for
 from postwarden.settings import Settings
+from postwarden.store import db
 from postwarden.store.anchor import anchor_engine, anchor_file
-from postwarden.store.db import make_engine, migrate
 
 
 def open_inspector(settings: Settings) -> Inspector:
@@ -19,21 +20,29 @@ def open_inspector(settings: Settings) -> Inspector:
     last good one is used) and a database that cannot be opened is an operational error."""
     loaded = load_policy_for(settings)
     for error in loaded.errors:
-        typer.echo(f"postwarden: policy refused, the last good policy is used: {error}", err=True)
+        typer.echo(
+            _("postwarden: policy refused, the last good policy is used: {error}").format(
+                error=error
+            ),
+            err=True,
+        )
     engine = open_database(settings)
     try:
         return build_inspector(settings, engine=engine, policy=loaded.policy)
     except SQLAlchemyError as exc:
-        raise OperationalError(f"cannot read the database: {exc.__class__.__name__}") from None
+        raise OperationalError(
+            _("cannot read the database: {kind}").format(kind=exc.__class__.__name__)
+        ) from None
 
 
 def open_database(settings: Settings) -> Engine:
     """The installation's database, at this version's schema (else ``SchemaError`` naming
     ``postwarden upgrade``); failures to open it are operational errors."""
     try:
-        migrate(settings.db_url)
-        engine = make_engine(settings.db_url)
+        engine = db.open_database(settings.db_url).engine
     except SQLAlchemyError as exc:
-        raise OperationalError(f"cannot open the database: {exc.__class__.__name__}") from None
+        raise OperationalError(
+            _("cannot open the database: {kind}").format(kind=exc.__class__.__name__)
+        ) from None
     anchor_engine(engine, anchor_file(settings))
     return engine
