@@ -14,8 +14,10 @@ VENV=.venv
 # libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests;
 # prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test;
 # systemd's systemd-analyze verifies the unit files in deploy/.
-SYSTEM_PACKAGES=(libmilter-dev postfix postgresql chromium fonts-noto-cjk squid bind9-utils nodejs
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra libreoffice-writer-nogui prometheus systemd)
+# libhyperscan-dev and python3-dev build the detectors' compiled scan (engine/detect/_hsscan.c).
+SYSTEM_PACKAGES=(libmilter-dev libhyperscan-dev python3-dev postfix postgresql chromium fonts-noto-cjk
+  squid bind9-utils nodejs tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra
+  libreoffice-writer-nogui prometheus systemd haproxy)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -221,6 +221,30 @@ def test_scan_reads_ahead_past_an_unreadable_file_and_workers_agree(tmp_path: Pa
     assert sum(r.subjects.get("voters", 0) for r in one.results) == 19 * 2
 
 
+def test_scan_inspects_what_an_mbox_holds_before_its_first_from_line(tmp_path: Path) -> None:
+    """mailbox.mbox skips bytes before the first "From " line (a whole .mbox without one):
+    the scan inspects the file itself too, so a register extract there is found."""
+    people = generate(50, seed=3)
+    data_dir = tmp_path / "var"
+    settings = init_data_dir(data_dir, ["reo.gov.hk"])
+    register = tmp_path / "r.csv"
+    register.write_text(people.csv_text(), encoding="utf-8")
+    import_register(register, "voters", settings.registers_dir, settings.secret())
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "export.mbox").write_bytes(_csv(people, slice(0, 12)))  # no "From " line
+    mixed = _csv(people, slice(20, 27)) + b"From a@b Thu Jan  1 00:00:00 2026\n\nhello\n"
+    (share / "mixed.mbox").write_bytes(mixed)
+    items = [item.key for item in scan_items([share])]
+    assert items == [
+        str(share / "export.mbox"),
+        f"{share / 'mixed.mbox'}#1",
+        str(share / "mixed.mbox"),
+    ]
+    out = _scan(data_dir, str(share))
+    assert out["subjects"] == {"voters": 12 + 7}
+
+
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
     """A real Dask cluster on loopback: a scheduler and two worker processes (with nannies)."""

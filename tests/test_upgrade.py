@@ -134,7 +134,7 @@ def _old_installation(data: Path, url: str, next_hop: str) -> tuple[Settings, st
     gateway = Gateway(
         settings,
         engine=engine,
-        quarantine=Quarantine.from_settings(settings),
+        quarantine=Quarantine.from_settings(settings, engine),
         outbound=MemoryOutbound(),
         inspector=HoldAll(),
     )

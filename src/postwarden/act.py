@@ -199,10 +199,11 @@ class Gateway:
         """Open the database (:func:`postwarden.store.db.open_database`: its schema
         checked), open the quarantine, and send via ``outbound`` (default:
         :func:`postwarden.outbound.outbound_from`)."""
+        engine = open_database(settings.db_url).engine
         return cls(
             settings,
-            engine=open_database(settings.db_url).engine,
-            quarantine=Quarantine.from_settings(settings),
+            engine=engine,
+            quarantine=Quarantine.from_settings(settings, engine),
             outbound=outbound if outbound is not None else outbound_from(settings),
             inspector=inspector,
             public_url=public_url() or DEFAULT_PUBLIC_URL,
@@ -253,7 +254,9 @@ class Gateway:
                 )
             return Outcome("reject", verdict, None, reject_reply(verdict))
         with self.session() as session:
-            item = self.quarantine.store(session, raw, envelope, verdict, queue_id=queue_id)
+            item = self.quarantine.store(
+                session, raw, envelope, verdict, queue_id=queue_id, node=self._node
+            )
             held = item.snapshot()
             try:
                 self._audit(
@@ -290,7 +293,13 @@ class Gateway:
             _check_may_release(user, item, self.mailboxes(), message_senders(item.sender, raw))
             actor = user.name
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=actor, reason=reason
+                session,
+                item.id,
+                State.HELD,
+                State.RELEASING,
+                by=actor,
+                reason=reason,
+                lease=self._lease(),
             ):
                 raise DecisionError(
                     _("quarantine item {id} is already being decided").format(id=item.id)
@@ -338,7 +347,13 @@ class Gateway:
         reason = "sender confirmed the warning"
         with self.session() as session:
             if not Quarantine.transition(
-                session, item.id, State.HELD, State.RELEASING, by=SENDER_ACTOR, reason=reason
+                session,
+                item.id,
+                State.HELD,
+                State.RELEASING,
+                by=SENDER_ACTOR,
+                reason=reason,
+                lease=self._lease(),
             ):
                 raise DecisionError(_("this confirm link was already used"))
             session.commit()
@@ -349,20 +364,20 @@ class Gateway:
         """The sender cancels a *warn* from the notice's one-time link: the message is never
         sent (``rejected``). Returns the item id; the same checks as :meth:`confirm_warn`."""
         try:
-            item_id, _, _ = read_confirm_token(token)
+            item_id = read_confirm_token(token)[0]
             with self.session() as session:
                 item = Quarantine.get(session, item_id).snapshot()
                 check_confirm_token(self._secret, token, item.content_sha256)
         except (TokenError, QuarantineError) as exc:
             raise DecisionError(str(exc)) from None
         if item.action != Action.WARN.label:
-            raise DecisionError("this message is held for review and cannot be cancelled")
+            raise DecisionError(_("this message is held for review and cannot be cancelled"))
         reason = "sender cancelled from the confirm link"
         with self.session() as session:
             if not Quarantine.transition(
                 session, item.id, State.HELD, State.REJECTED, by=SENDER_ACTOR, reason=reason
             ):
-                raise DecisionError("this confirm link was already used")
+                raise DecisionError(_("this confirm link was already used"))
             data = {"item": item.id, "action": item.action, "sha256": item.content_sha256}
             self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
             session.commit()
@@ -522,7 +537,48 @@ class Gateway:
             session.commit()
         return count, kid
 
+    def finish_releases(self) -> list[str]:
+        """Finish releases whose node died mid-send (its lease expired): claim each (one
+        node wins), send it and record it, as its node would have.  Returns the ids sent.
+
+        A node that died after the next hop took the message but before recording it makes
+        this a second delivery of an approved message; never a message nobody approved."""
+        with self.session() as session:
+            lease = self._lease()
+            if lease is None:
+                return []
+            claimed = Quarantine.claim_expired(session, *lease)
+            session.commit()
+            rows = [Quarantine.get(session, i) for i in claimed]
+            items = [
+                (r.snapshot(), r.decided_by or GATEWAY_ACTOR, r.decision_reason or "") for r in rows
+            ]
+        done = []
+        for item, actor, reason in items:
+            try:
+                raw = self.quarantine.read(item)
+            except SealError:
+                log.error("quarantine item %s failed authentication; not released", item.id)
+                continue
+            try:
+                self._send_release(item, raw, actor=actor, reason=reason)
+            except ReleaseError as exc:
+                log.warning("finishing the release of %s: %s", item.id, exc)
+                continue
+            done.append(item.id)
+        return done
+
     # -- internals ----------------------------------------------------------------------
+
+    @property
+    def _node(self) -> str | None:
+        """This node's name on a shared store; None for one node (it records no claims)."""
+        return self.settings.node_id if self.settings.cluster.shared else None
+
+    def _lease(self) -> tuple[str, timedelta] | None:
+        if self._node is None:
+            return None
+        return self._node, timedelta(seconds=self.settings.cluster.release_lease_seconds)
 
     def _send_release(self, item: ItemSnapshot, raw: bytes, *, actor: str, reason: str) -> None:
         """Send an item this process moved to ``releasing``; only this process can get here

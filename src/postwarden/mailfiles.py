@@ -17,6 +17,7 @@ __all__ = [
     "is_mbox",
     "is_message_file",
     "maildir_files",
+    "mbox_preamble",
     "open_mbox",
 ]
 
@@ -45,6 +46,17 @@ def is_mbox(path: Path) -> bool:
             return fh.read(5) == b"From "
     except OSError:
         return False
+
+
+def mbox_preamble(path: Path) -> bool:
+    """True when the mbox has bytes before its first ``From`` line: :mod:`mailbox` skips them
+    (all of a ``.mbox`` file that has no ``From`` line at all)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(5)
+    except OSError:
+        return False
+    return bool(head) and head != b"From "
 
 
 def maildir_files(path: Path) -> Iterator[Path]:

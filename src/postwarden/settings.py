@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ FONT_ENV = "POSTWARDEN_CJK_FONT"
 """A CJK font for incident letters, ``PATH[:INDEX]``."""
 METRICS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus-client's directory for the metrics of several processes."""
+NODE_ID_ENV = "POSTWARDEN_NODE_ID"
+"""This node's name in release leases (else `cluster.node_id`)."""
 DEFAULT_DATA_DIR = "./var"
 
 
@@ -168,6 +171,53 @@ class Access:
         return replace(self, **tupled)
 
 
+QUARANTINE_STORES = ("local", "database", "s3")
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Several gateway nodes on one PostgreSQL (docs/cluster.md); the defaults are one node."""
+
+    quarantine_store: str = "local"
+    """Where encrypted held messages live: ``local`` (files in the data dir, one node),
+    ``database`` (a table in the shared database) or ``s3`` (an S3-compatible bucket).
+    Anything but ``local`` also keeps the quarantine keyring in the database, wrapped by
+    ``cluster.key``."""
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    """``http(s)://HOST:PORT`` of an S3-compatible server; default: AWS."""
+    s3_region: str | None = None
+    s3_prefix: str = "quarantine/"
+    node_id: str | None = None
+    """This node's name in release leases (default: host name and data dir)."""
+    release_lease_seconds: float = 300.0
+    """How long a node's claim on a release lasts; after it another node finishes the
+    release (longer than the slowest next hop takes to accept a message)."""
+    register_poll_seconds: float = 30.0
+    """How often a node looks for register versions published by another node."""
+
+    def __post_init__(self) -> None:
+        if self.quarantine_store not in QUARANTINE_STORES:
+            raise SettingsError(
+                f"cluster.quarantine_store must be one of {', '.join(QUARANTINE_STORES)}, "
+                f"not {self.quarantine_store!r}"
+            )
+        if self.quarantine_store == "s3" and not self.s3_bucket:
+            raise SettingsError("cluster.quarantine_store 's3' needs cluster.s3_bucket")
+
+    @property
+    def shared(self) -> bool:
+        """Whether held messages and their keys live where every node reaches them."""
+        return self.quarantine_store != "local"
+
+    def with_overrides(self, values: dict[str, Any]) -> Cluster:
+        known = {f.name for f in fields(self)}
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown cluster setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **values)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What ``postwarden init`` records in ``DATA_DIR/settings.json``."""
@@ -190,6 +240,8 @@ class Settings:
     )
     """``$POSTWARDEN_DATABASE_URL`` when these settings were made: it wins over
     ``database_url`` (not written to ``settings.json``)."""
+    cluster: Cluster = field(default_factory=lambda: Cluster())
+    """Where held messages live and how nodes sharing one database cooperate."""
 
     @property
     def settings_file(self) -> Path:
@@ -222,6 +274,37 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'postwarden.db').resolve()}"
 
+    @property
+    def cluster_key_file(self) -> Path:
+        """The cluster key-encryption key (docs/cluster.md): the same file on every node,
+        never in the database; it wraps the shared quarantine keyring and register indexes."""
+        return self.data_dir / "cluster.key"
+
+    @property
+    def node_id(self) -> str:
+        """This node's name in leases: ``$POSTWARDEN_NODE_ID``, else ``cluster.node_id``, else
+        the host name and the data dir (two nodes on one host differ by data dir)."""
+        env = _environment(NODE_ID_ENV)
+        if env:
+            return env[:64]
+        if self.cluster.node_id:
+            return self.cluster.node_id[:64]
+        return f"{socket.gethostname()}:{self.data_dir.resolve()}"[-64:]
+
+    def cluster_key(self) -> bytes:
+        """The 32-byte cluster key; an error naming ``init`` when it is missing."""
+        try:
+            key = self.cluster_key_file.read_bytes()
+        except FileNotFoundError:
+            raise SettingsError(
+                f"no cluster key in {self.data_dir}: run 'postwarden init --quarantine-store "
+                "database' on the first node and copy its cluster.key to every other node "
+                "(docs/cluster.md)"
+            ) from None
+        if len(key) != 32:
+            raise SettingsError(f"{self.cluster_key_file} is not a 32-byte key")
+        return key
+
     def secret(self) -> bytes:
         try:
             return self.secret_file.read_bytes()
@@ -243,6 +326,7 @@ class Settings:
             "next_hop_tls": self.next_hop_tls,
             "next_hop_ca": self.next_hop_ca,
             "next_hop_name": self.next_hop_name,
+            "cluster": asdict(self.cluster),
         }
 
 
@@ -311,6 +395,7 @@ def init_data_dir(
         next_hop_tls=next_hop_tls or (kept.next_hop_tls if kept else "none"),
         next_hop_ca=next_hop_ca if next_hop_tls else (kept.next_hop_ca if kept else None),
         next_hop_name=next_hop_name if next_hop_tls else (kept.next_hop_name if kept else None),
+        cluster=kept.cluster if kept else Cluster(),
     )
     if next_hop is not None:
         parse_host_port(next_hop)
@@ -318,12 +403,25 @@ def init_data_dir(
         _write_private(settings.secret_file, secrets.token_bytes(32))
     settings.registers_dir.mkdir(exist_ok=True)
     settings.quarantine_dir.mkdir(exist_ok=True, mode=0o700)
+    save_settings(settings)
+    return settings
+
+
+def save_settings(settings: Settings) -> None:
+    """Write ``settings.json`` (mode 0600) in one rename."""
     write_atomic(
         settings.settings_file,
         json.dumps(settings.to_json(), indent=2).encode() + b"\n",
         mode=0o600,
     )
-    return settings
+
+
+def create_cluster_key(settings: Settings) -> bool:
+    """Create ``cluster.key`` once (mode 0600); False when it already exists."""
+    if settings.cluster_key_file.exists():
+        return False
+    _write_private(settings.cluster_key_file, secrets.token_bytes(32))
+    return True
 
 
 def load_settings(data_dir: Path) -> Settings:
@@ -353,6 +451,7 @@ def load_settings(data_dir: Path) -> Settings:
             next_hop_tls=str(raw.get("next_hop_tls") or "none"),
             next_hop_ca=raw.get("next_hop_ca"),
             next_hop_name=raw.get("next_hop_name"),
+            cluster=Cluster().with_overrides(dict(raw.get("cluster") or {})),
         )
     except (TypeError, AttributeError) as exc:
         raise SettingsError(f"invalid {path}: {exc}") from None

@@ -301,6 +301,14 @@ def _serve_metrics(gateway: Gateway, at: Listener | None, front: str) -> Callabl
 
 def _gateway(settings: Settings, outbound: Outbound) -> Gateway:
     gateway = Gateway.from_settings(settings, outbound=outbound)
+    if settings.cluster.shared:
+        from postwarden.cluster import ClusterWorker
+
+        # The cluster's registers before the inspector loads them; then a daemon thread keeps
+        # them current and finishes releases other nodes left in flight.
+        worker = ClusterWorker(gateway)
+        worker.run_once()
+        worker.start()
     # Load detectors, registers and policy now: errors show at start, not on the first
     # message, and the first message does not pay for the loading.
     _ = gateway.inspector

@@ -91,7 +91,7 @@ def _intake_items(
     if messages:
         engine = open_database(settings)
         try:
-            quarantine = Quarantine.from_settings(settings)
+            quarantine = Quarantine.from_settings(settings, engine)
             with session_factory(engine)() as session:
                 for item_id in messages:
                     row = Quarantine.get(session, item_id)

@@ -104,6 +104,7 @@ def import_cmd(
         raise OperationalError(
             _("cannot write the register index: {exc}").format(exc=exc)
         ) from None
+    _publish(settings, name)
     info = result.info
     fields = ", ".join(f"{k} {v:,}" for k, v in info.fields.items())
     typer.echo(
@@ -170,4 +171,26 @@ def drop_cmd(
         drop(settings.registers_dir, name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _publish(settings, name)
     typer.echo(_("dropped register {name}").format(name=name))
+
+
+def _publish(settings: Settings, name: str) -> None:
+    """On a cluster, make this node's change the version every node picks up."""
+    if not settings.cluster.shared:
+        return
+    from postwarden.cli.inspector import open_database
+    from postwarden.cluster import publish_register
+
+    engine = open_database(settings)
+    try:
+        version = publish_register(settings, engine, name)
+    except (SettingsError, OSError) as exc:
+        raise OperationalError(
+            _("register {name} changed here but not published: {exc}").format(name=name, exc=exc)
+        ) from None
+    typer.echo(
+        _("published register {name} to the cluster as version {version}").format(
+            name=name, version=version
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -9,7 +10,13 @@ import typer
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.tls_options import NextHopCa, NextHopName, NextHopTlsMode, next_hop_tls_option
 from postwarden.i18n import _
-from postwarden.settings import Settings, SettingsError, init_data_dir
+from postwarden.settings import (
+    Settings,
+    SettingsError,
+    create_cluster_key,
+    init_data_dir,
+    save_settings,
+)
 
 
 def init(
@@ -31,6 +38,21 @@ def init(
     next_hop_tls: NextHopTlsMode = None,
     next_hop_ca: NextHopCa = None,
     next_hop_name: NextHopName = None,
+    quarantine_store: Annotated[
+        str | None,
+        typer.Option(
+            "--quarantine-store",
+            help="Where held messages live: local, database or s3 (a cluster: docs/cluster.md).",
+        ),
+    ] = None,
+    node_id: Annotated[
+        str | None, typer.Option("--node-id", help="This cluster node's name (default: host).")
+    ] = None,
+    s3_bucket: Annotated[str | None, typer.Option("--s3-bucket", help="Bucket (s3).")] = None,
+    s3_endpoint: Annotated[
+        str | None, typer.Option("--s3-endpoint", help="http(s)://HOST:PORT of the S3 server.")
+    ] = None,
+    s3_region: Annotated[str | None, typer.Option("--s3-region", help="Region (s3).")] = None,
 ) -> None:
     """Create (or update) the data dir: settings, per-installation secret (mode 0600)."""
     st = state(ctx)
@@ -50,6 +72,17 @@ def init(
             next_hop_ca=hop_tls.ca_file if hop_tls else None,
             next_hop_name=hop_tls.server_name if hop_tls else None,
         )
+        cluster = {
+            "quarantine_store": quarantine_store,
+            "node_id": node_id,
+            "s3_bucket": s3_bucket,
+            "s3_endpoint": s3_endpoint,
+            "s3_region": s3_region,
+        }
+        given = {k: v for k, v in cluster.items() if v is not None}
+        if given:
+            settings = replace(settings, cluster=settings.cluster.with_overrides(given))
+            save_settings(settings)
     except (SettingsError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     typer.echo(
@@ -57,3 +90,10 @@ def init(
             data_dir=settings.data_dir, org_domains=", ".join(settings.org_domains)
         )
     )
+    if settings.cluster.shared and create_cluster_key(settings):
+        typer.echo(
+            _(
+                "created the cluster key {path}: copy it and secret.key to "
+                "every other node before its init (docs/cluster.md)"
+            ).format(path=settings.cluster_key_file)
+        )

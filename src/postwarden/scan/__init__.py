@@ -27,6 +27,7 @@ from postwarden.mailfiles import (
     is_mbox,
     is_message_file,
     maildir_files,
+    mbox_preamble,
     open_mbox,
 )
 from postwarden.model import UNINSPECTABLE, Envelope
@@ -135,6 +136,10 @@ def _file(path: Path) -> Iterator[ScanItem]:
         with open_mbox(path) as box:
             for n, key in enumerate(box.keys(), 1):
                 yield _item(path, f"{path}#{n}", message=True, mbox_key=key)
+        if mbox_preamble(path):
+            # What comes before the first "From " line is in no message: the whole file is
+            # inspected as well, so nothing in it goes unseen.
+            yield _item(path, str(path))
         return
     yield _item(path, str(path), message=is_message_file(path.name))
 

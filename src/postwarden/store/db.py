@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest revision in ``migrations/versions``: the schema this code runs on.  Restated
 here so that a process whose database is current never imports Alembic to learn it;
 tests/store/test_db.py fails when it is not the Alembic scripts' head."""

@@ -1,9 +1,12 @@
-"""Held messages: encrypted blobs in the data dir, metadata rows, and their state machine.
+"""Held messages: encrypted blobs (in a :mod:`~postwarden.store.blobs` store), metadata rows,
+and their state machine.
 
 States: ``held`` → ``releasing`` → ``released``; ``held`` → ``rejected`` | ``expired``; an
 item left in ``releasing`` by a crash is resolved by a person to ``released`` or ``held``.  Every
 change is one conditional UPDATE (``WHERE state = <expected>``), so of two concurrent releases
-exactly one moves the item to ``releasing`` and only that one sends it.
+exactly one moves the item to ``releasing`` and only that one sends it.  The move to
+``releasing`` takes a lease (node, expiry): when a node dies mid-release, another node claims
+the item after the lease expired (:meth:`Quarantine.claim_expired`) and finishes the release.
 
 Rows never leave the session that loaded them: code that works on an item after its
 transaction takes an :class:`ItemSnapshot` (plain values) inside it.
@@ -28,6 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import (
     JSON,
     DateTime,
+    Engine,
     Integer,
     LargeBinary,
     String,
@@ -41,7 +45,8 @@ from sqlalchemy.orm.util import identity_key
 
 from postwarden.errors import NotFound
 from postwarden.model import Envelope, Verdict
-from postwarden.settings import Settings, fsync_dir, write_atomic
+from postwarden.settings import Settings
+from postwarden.store.blobs import BlobStore, LocalBlobs, blob_store
 from postwarden.store.db import Base
 from postwarden.store.keys import Keyring, Sealed, SealError, keyring_path
 
@@ -50,6 +55,7 @@ __all__ = [
     "PURGED_KEY_ID",
     "ItemSnapshot",
     "Quarantine",
+    "QuarantineClaim",
     "QuarantineError",
     "QuarantineItem",
     "SealError",
@@ -125,6 +131,19 @@ class QuarantineItem(Base):
         )
 
 
+class QuarantineClaim(Base):
+    """A cluster's facts about an item (only nodes on a shared store write them): the node
+    that held it, and the node sending it while it is ``releasing``, until ``lease_expires``.
+    A table of its own, so a node that is no cluster member never touches it."""
+
+    __tablename__ = "quarantine_claims"
+
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    lease_node: Mapped[str | None] = mapped_column(String(64))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
 @dataclass(frozen=True, slots=True)
 class ItemSnapshot:
     """A quarantine row's values at one moment, detached from any session (an ORM row used
@@ -168,17 +187,35 @@ def new_item_id() -> str:
 class Quarantine:
     """Encrypted storage of held messages plus their rows."""
 
-    def __init__(self, directory: Path, keyring: Keyring) -> None:
-        self.directory = directory
+    def __init__(self, blobs: BlobStore | Path, keyring: Keyring) -> None:
+        """``blobs`` is a store, or a directory for files in it (one node)."""
+        self.blobs: BlobStore = LocalBlobs(blobs) if isinstance(blobs, Path) else blobs
         self.keyring = keyring
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Quarantine:
-        settings.quarantine_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return cls(settings.quarantine_dir, Keyring.open(keyring_path(settings)))
+    def from_settings(cls, settings: Settings, engine: Engine) -> Quarantine:
+        """Files and the keyring in the data dir, or (``cluster.quarantine_store`` other than
+        ``local``) the configured shared store and the keyring in the database."""
+        if settings.cluster.shared:
+            from postwarden.store.shared_keys import SharedKeyring
+
+            keyring: Keyring = SharedKeyring.open_shared(settings, engine)
+        else:
+            keyring = Keyring.open(keyring_path(settings))
+        return cls(blob_store(settings, engine), keyring)
+
+    @property
+    def directory(self) -> Path:
+        """The directory of a file store."""
+        if not isinstance(self.blobs, LocalBlobs):
+            raise TypeError("this quarantine keeps no files")
+        return self.blobs.directory
 
     def blob_path(self, item_id: str) -> Path:
-        return self.directory / f"{item_id}.pwq"
+        """The file of an item in a file store."""
+        if not isinstance(self.blobs, LocalBlobs):
+            raise TypeError("this quarantine keeps no files")
+        return self.blobs.path(item_id)
 
     def store(
         self,
@@ -188,16 +225,16 @@ class Quarantine:
         verdict: Verdict,
         *,
         queue_id: str | None = None,
+        node: str | None = None,
     ) -> QuarantineItem:
-        """Encrypt and write the blob durably (fsynced file and directory), then add the row.
+        """Encrypt and write the blob durably (to its store), then add the row.
 
         The row is durable once the caller commits; if that fails the caller calls
         :meth:`discard`.  A crash in between leaves an orphan blob, never a row without one.
         """
         item_id = new_item_id()
         sealed = self.keyring.seal(item_id, raw)
-        write_atomic(self.blob_path(item_id), sealed.blob, mode=0o600)
-        fsync_dir(self.directory)
+        self.blobs.put(session, item_id, sealed.blob)
         item = QuarantineItem(
             id=item_id,
             created=datetime.now(UTC),
@@ -217,22 +254,23 @@ class Quarantine:
             wrapped_key=sealed.wrapped_key,
         )
         session.add(item)
+        if node is not None:
+            session.add(QuarantineClaim(item_id=item_id, held_by=node))
         session.flush()
         return item
 
     def discard(self, item_id: str) -> None:
         """Remove the blob of an item whose row never committed."""
-        self.blob_path(item_id).unlink(missing_ok=True)
+        self.blobs.delete(item_id)
 
     def read(self, item: SealedItem) -> bytes:
         """The original message; raises :class:`SealError` if the blob, its key or its row
         was changed or swapped (then it must never be served), or was purged."""
         if item.key_id == PURGED_KEY_ID:
             raise SealError(f"quarantine item {item.id}: its content was purged after retention")
-        try:
-            blob = self.blob_path(item.id).read_bytes()
-        except FileNotFoundError:
-            raise SealError(f"quarantine item {item.id}: its encrypted file is missing") from None
+        blob = self.blobs.get(item.id)
+        if blob is None:
+            raise SealError(f"quarantine item {item.id}: its encrypted file is missing")
         raw = self.keyring.open_sealed(item.id, Sealed(blob, item.key_id, item.wrapped_key))
         if hashlib.sha256(raw).hexdigest() != item.content_sha256:
             raise SealError(f"quarantine item {item.id}: content does not match its row")
@@ -263,9 +301,12 @@ class Quarantine:
         by: str | None = None,
         reason: str | None = None,
         clear_decision: bool = False,
+        lease: tuple[str, timedelta] | None = None,
     ) -> bool:
         """Move ``item_id`` from ``expected`` to ``new`` in one conditional UPDATE; True only
-        for the one caller that moved it (the caller commits)."""
+        for the one caller that moved it (the caller commits).  ``lease`` (node, duration)
+        records, for the one winner, who sends an item moved to ``releasing`` (a lease only
+        counts while the item is ``releasing``)."""
         values: dict[str, Any] = {"state": new.value}
         if by is not None:
             values.update(decided_by=by, decided_at=datetime.now(UTC), decision_reason=reason)
@@ -278,10 +319,48 @@ class Quarantine:
             .execution_options(synchronize_session=False)
         )
         moved = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if moved and lease is not None:
+            claim = session.get(QuarantineClaim, item_id) or QuarantineClaim(item_id=item_id)
+            claim.lease_node, claim.lease_expires = lease[0], datetime.now(UTC) + lease[1]
+            session.add(claim)
+            session.flush()
         loaded = session.identity_map.get(identity_key(QuarantineItem, item_id))
         if moved and loaded is not None:
             session.refresh(loaded)  # the caller's object shows the new state
         return moved
+
+    @staticmethod
+    def claim_expired(session: Session, node: str, lease: timedelta) -> list[str]:
+        """Take over ``releasing`` items whose lease expired (their node died mid-release):
+        each is claimed by one node only, in one conditional UPDATE per item, and the caller
+        commits before sending.  Items without a lease (released by a node that is no cluster
+        member) are left to ``quarantine resolve``."""
+        now = datetime.now(UTC)
+        stale = session.execute(
+            select(QuarantineClaim.item_id, QuarantineClaim.lease_expires)
+            .join(QuarantineItem, QuarantineItem.id == QuarantineClaim.item_id)
+            .where(
+                QuarantineItem.state == State.RELEASING.value,
+                QuarantineClaim.lease_expires < now,
+            )
+        ).all()
+        claimed = []
+        for item_id, expires in stale:
+            result = session.execute(
+                update(QuarantineClaim)
+                .where(QuarantineClaim.item_id == item_id, QuarantineClaim.lease_expires == expires)
+                .values(lease_node=node, lease_expires=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(item_id)
+        return claimed
+
+    @staticmethod
+    def held_by(session: Session, item_id: str) -> str | None:
+        """The node that held ``item_id`` (None: not held by a cluster node)."""
+        claim = session.get(QuarantineClaim, item_id)
+        return claim.held_by if claim is not None else None
 
     @staticmethod
     def expirable(session: Session, older_than: timedelta) -> list[str]:
@@ -356,6 +435,5 @@ class Quarantine:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def remove_blob(self, item_id: str) -> None:
-        """Delete a purged item's encrypted file durably (the directory is fsynced)."""
-        self.blob_path(item_id).unlink(missing_ok=True)
-        fsync_dir(self.directory)
+        """Delete a purged item's encrypted blob durably."""
+        self.blobs.delete(item_id)

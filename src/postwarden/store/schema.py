@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from postwarden.store import (  # noqa: F401 - importing a table module registers its tables
     audit,
+    blobs,
     credentials,
     exemption_requests,
     exemptions,
     history,
     incidents,
     quarantine,
+    register_versions,
     sessions,
+    shared_keys,
     tokens,
     users,
 )

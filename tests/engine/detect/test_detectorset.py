@@ -142,3 +142,21 @@ def test_detectorset_headed_rows_match_unheaded_elsewhere() -> None:
         for h, p in zip(headed, plain, strict=True)
         if h.detector in ("phone", "name_en")
     )
+
+
+def test_detectorset_a_finding_yields_only_to_overlaps_in_its_own_unit() -> None:
+    """Phone numbers yield to a card number they are part of, not to one in another unit
+    at the same offsets, nor to one merely nearby."""
+    units = [
+        TextUnit("Card 4111 1111 1111 1111 Tel 9123 4567", "a"),
+        TextUnit("Tel: 4111 1111 and more", "b"),
+        TextUnit("Tel: 6123 4567 then card 4111 1111 1111 1111", "c"),
+    ]
+    found = {(f.where, f.detector, f.value) for f in default_detectors().scan(units)}
+    assert ("a", "card", "4111 1111 1111 1111") in found
+    assert ("a", "phone", "4111 1111") not in found
+    assert ("a", "phone", "9123 4567") in found
+    assert ("b", "phone", "4111 1111") in found
+    assert ("c", "phone", "6123 4567") in found
+    assert ("c", "card", "4111 1111 1111 1111") in found
+    assert not any(w == "c" and v == "4111 1111" for w, _, v in found)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
-from postwarden.engine.detect.patterncache import compiled_database
+from postwarden.engine.detect.scanner import Scanner
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -148,8 +146,15 @@ class DetectorSet:
     second) and share it: scanning keeps its per-thread scratch space to itself.
     """
 
-    def __init__(self, detectors: Sequence[Detector], *, cache_dir: Path | None = None) -> None:
-        """``cache_dir``: where the compiled database is kept between processes (none: not)."""
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        *,
+        cache_dir: Path | None = None,
+        native: bool | None = None,
+    ) -> None:
+        """``cache_dir``: where the compiled database is kept between processes (none: not);
+        ``native``: the binding that scans (see `Scanner`; None: the compiled one if built)."""
         self.detectors = tuple(detectors)
         ids = [d.id for d in self.detectors]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -193,32 +198,27 @@ class DetectorSet:
             else None
             for d in self.detectors
         ]
-        self._db: hyperscan.Database | None = None
+        # What the database is compiled from, for a benchmark's reference scan.
+        self.expressions = tuple(expressions)
+        self.flags = tuple(flags)
+        self._scanner: Scanner | None = None
         if expressions:
-            self._db = compiled_database(expressions, flags, cache_dir=cache_dir)
-        self._local = threading.local()
+            self._scanner = Scanner(expressions, flags, cache_dir=cache_dir, native=native)
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(d.id for d in self.detectors)
 
-    def _scratch(self) -> hyperscan.Scratch:
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        return scratch
+    @property
+    def native(self) -> bool:
+        """Whether scans collect their matches in the compiled extension."""
+        return self._scanner is not None and self._scanner.native
 
     def _raw_hits(self, blob: bytes) -> Ints:
         """(start, end, expression) byte offsets of every match in ``blob``, one row each."""
-        flat: list[int] = []
-        extend = flat.extend
-
-        def on_match(expression: int, start: int, end: int, _flags: int, _ctx: object) -> None:
-            extend((start, end, expression))
-
-        if self._db is not None and blob:
-            self._db.scan(blob, match_event_handler=on_match, scratch=self._scratch())
-        return np.fromiter(flat, dtype=np.int64, count=len(flat)).reshape(-1, 3)
+        if self._scanner is None or not blob:
+            return np.zeros((0, 3), dtype=np.int64)
+        return self._scanner.hits(blob)
 
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
@@ -348,35 +348,53 @@ class DetectorSet:
         return _UnitContexts(units, spans, heading, headed, bounds)
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
-        """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
+        """Drop findings overlapped, in their unit, by a finding of a detector they yield to.
+
+        Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
+        end, only the last one starting before a finding's end can still reach past its
+        start: one ``searchsorted`` per winner instead of a bisection per finding.
+        """
         by_id = {d.id: i for i, d in enumerate(self.detectors)}
-        spans: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
-            # Detectors without findings win nothing: leaving them out saves a lookup per
-            # finding of a detector that yields (a phone number on every row).
+            # Detectors without findings win nothing: leaving them out saves a pass per
+            # winner over the findings of a detector that yields (a phone number a row).
             winners = [
                 w for w in self._yields.get(detector.id, ()) if w in by_id and found[by_id[w]]
             ]
             if not found[index] or not winners:
                 continue
+            batch = found[index]
+            units, starts, ends = _spans_of(batch)
+            overlapped = np.zeros(len(units), dtype=np.bool_)
             for w in winners:
                 if w not in spans:
-                    spans[w] = {}
-                    batch = found[by_id[w]]
-                    for u, f in zip(batch.units, batch.findings, strict=True):
-                        spans[w].setdefault(u, []).append((f.start, f.end))
-                    for unit_spans in spans[w].values():
-                        unit_spans.sort()
-            kept = FindingBatch()
-            batch = found[index]
-            winner_spans = [spans[w] for w in winners]
-            for u, f in zip(batch.units, batch.findings, strict=True):
-                for by_unit in winner_spans:
-                    if _overlaps(by_unit.get(u, ()), f.start, f.end):
-                        break
-                else:
-                    kept.add(u, f)
-            found[index] = kept
+                    w_units, w_starts, w_ends = _spans_of(found[by_id[w]])
+                    order = np.lexsort((w_ends, w_starts, w_units))
+                    spans[w] = (
+                        (w_units[order] << 40) | w_starts[order],
+                        w_units[order],
+                        w_ends[order],
+                    )
+                keys, w_units, w_ends = spans[w]
+                last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
+                at = np.maximum(last, 0)
+                overlapped |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
+            if overlapped.any():
+                kept = FindingBatch()
+                for i in np.flatnonzero(~overlapped).tolist():
+                    kept.add(batch.units[i], batch.findings[i])
+                found[index] = kept
+
+
+def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
+    """Units, starts and ends of a batch's findings, as arrays."""
+    count = len(batch)
+    return (
+        np.fromiter(batch.units, dtype=np.int64, count=count),
+        np.fromiter((f.start for f in batch.findings), dtype=np.int64, count=count),
+        np.fromiter((f.end for f in batch.findings), dtype=np.int64, count=count),
+    )
 
 
 def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:
@@ -391,11 +409,3 @@ def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:
         out.append(at)
         out.append(position)
     return out
-
-
-def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:
-    """True when a span of the sorted ``spans`` overlaps ``[start, end)``."""
-    i = bisect_right(spans, (end,))
-    # Spans of one detector do not nest, so the last one starting before ``end`` is the only
-    # candidate that can still reach past ``start``.
-    return i > 0 and spans[i - 1][1] > start

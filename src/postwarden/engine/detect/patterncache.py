@@ -20,12 +20,13 @@ import platform
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import hyperscan
 
 from postwarden.settings import xdg_cache_home
 
-__all__ = ["compiled_database", "user_cache_dir"]
+__all__ = ["Backend", "PythonBackend", "compiled_database", "user_cache_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,54 @@ def user_cache_dir() -> Path:
     return root / "postwarden"
 
 
-def cache_key(expressions: Sequence[bytes], flags: Sequence[int], mode: int) -> str:
+Db = TypeVar("Db")
+
+
+class Backend(Protocol[Db]):
+    """How one hyperscan binding compiles, serializes and loads a block-mode database."""
+
+    version: str
+
+    def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> Db: ...
+
+    def dump(self, database: Db) -> bytes: ...
+
+    def load(self, blob: bytes) -> Db: ...
+
+
+class PythonBackend:
+    """python-hyperscan's `hyperscan.Database` in ``mode``."""
+
+    def __init__(self, mode: int = hyperscan.HS_MODE_BLOCK) -> None:
+        self.mode = mode
+        self.version = f"python-hyperscan {getattr(hyperscan, '__version__', '')} {mode}"
+
+    def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> hyperscan.Database:
+        database = hyperscan.Database(mode=self.mode)
+        database.compile(
+            expressions=list(expressions), ids=list(range(len(expressions))), flags=flags
+        )
+        return database
+
+    def dump(self, database: hyperscan.Database) -> bytes:
+        blob: bytes = hyperscan.dumpb(database)
+        return blob
+
+    def load(self, blob: bytes) -> hyperscan.Database:
+        return hyperscan.loadb(blob, self.mode)
+
+
+def cache_key(expressions: Sequence[bytes], flags: Sequence[int], version: str) -> str:
     """A name for the database compiled from exactly these inputs with this hyperscan."""
     h = hashlib.sha256()
-    h.update(
-        f"{MAGIC!r} {getattr(hyperscan, '__version__', '')} {platform.machine()} {mode}\n".encode()
-    )
+    h.update(f"{MAGIC!r} {version} {platform.machine()}\n".encode())
     for number, (expression, flag) in enumerate(zip(expressions, flags, strict=True)):
         h.update(f"{number} {flag} {len(expression)}\n".encode())
         h.update(expression)
     return h.hexdigest()[:32]
 
 
-def _compile(expressions: Sequence[bytes], flags: Sequence[int], mode: int) -> hyperscan.Database:
-    database = hyperscan.Database(mode=mode)
-    database.compile(expressions=list(expressions), ids=list(range(len(expressions))), flags=flags)
-    return database
-
-
-def _load(path: Path, mode: int) -> hyperscan.Database | None:
+def _load(path: Path, backend: Backend[Db]) -> Db | None:
     try:
         data = path.read_bytes()
     except OSError:
@@ -72,15 +102,14 @@ def _load(path: Path, mode: int) -> hyperscan.Database | None:
         log.warning("pattern cache %s is damaged; compiling again", path)
         return None
     try:
-        return hyperscan.loadb(blob, mode)
+        return backend.load(blob)
     except (hyperscan.error, TypeError, ValueError) as exc:
         log.warning("pattern cache %s does not load (%s); compiling again", path, exc)
         return None
 
 
-def _store(path: Path, database: hyperscan.Database) -> None:
+def _store(path: Path, blob: bytes) -> None:
     """Write ``path`` in one rename, so a concurrent reader sees the old file or the new one."""
-    blob = hyperscan.dumpb(database)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -95,17 +124,17 @@ def _store(path: Path, database: hyperscan.Database) -> None:
 def compiled_database(
     expressions: Sequence[bytes],
     flags: Sequence[int],
+    backend: Backend[Db],
     *,
-    mode: int = hyperscan.HS_MODE_BLOCK,
     cache_dir: Path | None = None,
-) -> hyperscan.Database:
+) -> Db:
     """The database of ``expressions`` (ids are their positions), loaded from ``cache_dir``
     when compiled there before, else compiled and left there; no cache without a directory."""
     if cache_dir is None:
-        return _compile(expressions, flags, mode)
-    path = cache_dir / f"patterns-{cache_key(expressions, flags, mode)}.hsdb"
-    database = _load(path, mode)
+        return backend.compile(expressions, flags)
+    path = cache_dir / f"patterns-{cache_key(expressions, flags, backend.version)}.hsdb"
+    database = _load(path, backend)
     if database is None:
-        database = _compile(expressions, flags, mode)
-        _store(path, database)
+        database = backend.compile(expressions, flags)
+        _store(path, backend.dump(database))
     return database

@@ -1,0 +1,72 @@
+"""The compiled scan (`_hsscan`) and python-hyperscan give the same matches and findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.engine.detect.test_detectors import CASES
+
+from postwarden.engine.detect import DetectorSet, default_detectors
+from postwarden.engine.detect.scanner import NATIVE
+from postwarden.model import TextUnit
+
+REALTEXT = Path(__file__).resolve().parents[2] / "data" / "realtext"
+LIBHS_HEADERS = Path("/usr/include/hs/hs.h")
+
+
+def _units() -> list[TextUnit]:
+    units = [TextUnit(text=text, where=f"case{i}") for i, (_, text, _) in enumerate(CASES)]
+    for path in sorted(REALTEXT.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        units.append(TextUnit(text=text, where=path.name))
+        units.extend(
+            TextUnit(text=line, where=f"{path.name}#{n}")
+            for n, line in enumerate(text.splitlines())
+        )
+    cells = ("陳大文", "CHAN Tai Man", "Flat A, 12/F, Block 3, Tai Po, N.T.", "9123 4567")
+    units.append(TextUnit(text="\t".join(cells), where="x.xlsx#R2", cells=cells))
+    return units
+
+
+def _sets() -> tuple[DetectorSet, DetectorSet]:
+    detectors = default_detectors().detectors
+    return DetectorSet(detectors, native=True), DetectorSet(detectors, native=False)
+
+
+def test_the_extension_is_built_where_libhs_is_installed() -> None:
+    if not LIBHS_HEADERS.exists():
+        pytest.skip("no libhyperscan-dev: the install builds no extension")
+    assert NATIVE, "libhs is installed but postwarden.engine.detect._hsscan was not built"
+    assert default_detectors().native
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_both_bindings_find_the_same() -> None:
+    native, python = _sets()
+    assert native.native
+    assert not python.native
+    units = _units()
+    assert len(units) > 1000
+    blob = "\n\x00\n".join(u.text for u in units).encode("utf-8", "replace")
+    native_hits, python_hits = native._raw_hits(blob), python._raw_hits(blob)
+    assert len(native_hits) > 2_000
+    np.testing.assert_array_equal(native_hits, python_hits)
+    found = native.scan(units)
+    assert {f.detector for f in found} >= {"phone", "hkid", "name_zh", "name_en", "address_zh"}
+    assert found == python.scan(units)
+    assert native.scan([]) == python.scan([]) == []
+    assert native._raw_hits(b"").shape == python._raw_hits(b"").shape == (0, 3)
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_scans_from_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    native, _ = _sets()
+    units = _units()
+    expected = native.scan(units)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: native.scan(units), range(8)))
+    assert all(r == expected for r in results)
