@@ -330,15 +330,9 @@ class Gateway:
         The token is bound to the item, its content hash and an expiry; it works once because
         the item leaves ``held`` on the first use.
         """
-        try:
-            item_id = read_confirm_token(token)[0]
-            with self.session() as session:
-                item = Quarantine.get(session, item_id).snapshot()
-                check_confirm_token(self._secret, token, item.content_sha256)
-        except (TokenError, QuarantineError) as exc:
-            raise DecisionError(str(exc)) from None
-        if item.action != Action.WARN.label:
-            raise DecisionError(_("this message is held for review and cannot be confirmed"))
+        item = self._warned_item(
+            token, _("this message is held for review and cannot be confirmed")
+        )
         if item.state != State.HELD.value:
             raise DecisionError(
                 _("this confirm link was already used (message {state})").format(state=item.state)
@@ -363,15 +357,9 @@ class Gateway:
     def cancel_warn(self, token: str) -> str:
         """The sender cancels a *warn* from the notice's one-time link: the message is never
         sent (``rejected``). Returns the item id; the same checks as :meth:`confirm_warn`."""
-        try:
-            item_id = read_confirm_token(token)[0]
-            with self.session() as session:
-                item = Quarantine.get(session, item_id).snapshot()
-                check_confirm_token(self._secret, token, item.content_sha256)
-        except (TokenError, QuarantineError) as exc:
-            raise DecisionError(str(exc)) from None
-        if item.action != Action.WARN.label:
-            raise DecisionError(_("this message is held for review and cannot be cancelled"))
+        item = self._warned_item(
+            token, _("this message is held for review and cannot be cancelled")
+        )
         reason = "sender cancelled from the confirm link"
         with self.session() as session:
             if not Quarantine.transition(
@@ -382,6 +370,20 @@ class Gateway:
             self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
             session.commit()
         return item.id
+
+    def _warned_item(self, token: str, refusal: str) -> ItemSnapshot:
+        """The *warn* item a sender's one-time link names, the link checked against the item,
+        its content hash and its expiry; ``refusal`` when the item is held for review."""
+        try:
+            item_id = read_confirm_token(token)[0]
+            with self.session() as session:
+                item = Quarantine.get(session, item_id).snapshot()
+                check_confirm_token(self._secret, token, item.content_sha256)
+        except (TokenError, QuarantineError) as exc:
+            raise DecisionError(str(exc)) from None
+        if item.action != Action.WARN.label:
+            raise DecisionError(refusal)
+        return item
 
     def mailboxes(self) -> Mailboxes:
         """How addresses compare for four eyes, with the aliases file as it is now."""

@@ -17,11 +17,11 @@ from postwarden.cli.common import (
     read_input_file,
     state,
 )
-from postwarden.cli.inspector import open_inspector
+from postwarden.cli.inspector import load_policy_reporting, open_inspector
 from postwarden.engine import policy_vocabulary
 from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
 from postwarden.i18n import _
-from postwarden.inspector import load_policy_for, vocabulary_for
+from postwarden.inspector import vocabulary_for
 from postwarden.settings import SettingsError
 
 policy_app = typer.Typer(
@@ -33,14 +33,7 @@ policy_app = typer.Typer(
 def show(ctx: typer.Context) -> None:
     """Print the policy in force (the local file, the last good one, or the default)."""
     settings = state(ctx).settings()
-    loaded = load_policy_for(settings)
-    for error in loaded.errors:
-        typer.echo(
-            _("postwarden: policy refused, the last good policy is used: {error}").format(
-                error=error
-            ),
-            err=True,
-        )
+    loaded = load_policy_reporting(settings)
     typer.echo(_("# policy in force: {source}").format(source=loaded.policy.source))
     typer.echo(loaded.policy.text.rstrip("\n"))
 
