@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from postwarden.act import Outcome
 from postwarden.metrics import GatewayMetrics, StateCollector, exposition, scrape_registry
-from postwarden.model import Action, Finding, Reason, Verdict
+from postwarden.model import Action, Finding, Reason, SmtpReply, Verdict
 from postwarden.settings import init_data_dir
 from postwarden.store.db import make_engine, migrate
 from postwarden.store.quarantine import QuarantineItem
@@ -36,7 +36,7 @@ def main() -> None:
         timings=dict.fromkeys(("parse", "extract", "detect", "registers", "policy"), 0.001),
         elapsed_ms=5.0,
     )
-    outcome = Outcome("quarantined", verdict, "Q", "250 2.0.0 held")
+    outcome = Outcome("quarantined", verdict, "Q", SmtpReply(250, "2.0.0", "held"))
     started = time.perf_counter()
     for _ in range(MESSAGES):
         metrics.processed(outcome, 5_000)

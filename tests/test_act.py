@@ -108,7 +108,7 @@ def test_process_deliver_audits_and_counts_history(
 ) -> None:
     outcome = gateway.process(_raw("deliver"), ENV, queue_id="Q1")
     assert (outcome.disposition, outcome.quarantine_id) == ("deliver", None)
-    assert outcome.smtp_reply.startswith("250 ")
+    assert str(outcome.smtp_reply).startswith("250 2.0.0 Ok: ")
     assert outbound.sent == []  # the transport delivers, not process()
     assert _kinds(gateway)[-1] == "verdict"
     with gateway.session() as s:
@@ -126,7 +126,7 @@ def test_process_deliver_audits_and_counts_history(
 def test_process_reject_replies_550(gateway: Gateway, outbound: MemoryOutbound) -> None:
     outcome = gateway.process(_raw("reject"), ENV)
     assert outcome.disposition == "reject"
-    assert outcome.smtp_reply == "550 5.7.1 Stopped by test rule (reject)"
+    assert str(outcome.smtp_reply) == "550 5.7.1 Stopped by test rule (reject)"
     assert outbound.sent == []
     with gateway.session() as s:
         assert Quarantine.items(s) == []
@@ -141,11 +141,15 @@ def test_reject_reply_one_printable_line() -> None:
             Reason("c", "x" * 900, Action.REJECT),
         ],
     )
-    reply = reject_reply(verdict)
+    reply = str(reject_reply(verdict))
     assert reply.startswith("550 5.7.1 first Bcc: x; xxx")
-    assert len(reply) == 500
+    assert reply.endswith("x...")
+    assert len(reply) == len("550 5.7.1 ") + 400  # the text's cap (model.MAX_REPLY_TEXT)
     assert reply.isprintable()
-    assert reject_reply(Verdict(Action.REJECT)).startswith("550 5.7.1 Message refused")
+    assert str(reject_reply(Verdict(Action.REJECT))).startswith("550 5.7.1 Message refused")
+    # Each message keeps its ASCII words: one in Chinese only leaves nothing behind.
+    chinese = Verdict(Action.REJECT, reasons=[Reason("z", "不准（HKID）", Action.REJECT)])
+    assert str(reject_reply(chinese)) == "550 5.7.1 HKID"
 
 
 def test_process_hold_is_durable_then_notifies(
@@ -153,7 +157,7 @@ def test_process_hold_is_durable_then_notifies(
 ) -> None:
     outcome = gateway.process(_raw("hold", body="CANARY-Z9"), ENV, queue_id="4F2A1")
     assert outcome.disposition == "quarantined"
-    assert outcome.smtp_reply.startswith("250 ")
+    assert str(outcome.smtp_reply).startswith("250 2.0.0 Ok: ")
     item_id = outcome.quarantine_id
     assert item_id is not None
     blob = (settings.quarantine_dir / f"{item_id}.pwq").read_bytes()

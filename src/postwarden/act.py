@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +22,10 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from postwarden.errors import Conflict, PostwardenError, Unavailable
 from postwarden.headers import header_of
 from postwarden.i18n import _
-from postwarden.model import Action, Envelope, Verdict
+from postwarden.model import Action, Envelope, SmtpReply, Verdict, reply_words
 from postwarden.notices import (
     DEFAULT_PUBLIC_URL,
     NoticeError,
@@ -80,7 +80,6 @@ STUCK_AFTER = timedelta(minutes=15)
 """How long an item must have been ``releasing`` before a person may resolve it: far longer
 than a send takes (SMTP timeouts are 60 s per step), so a release still in flight is never
 resolved under its sender's feet."""
-_NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
 ViewKind = Literal[AuditKind.QUARANTINE_VIEW, AuditKind.CONSOLE_VIEW, AuditKind.CONSOLE_REVEAL]
 """How someone looked at a held message (:meth:`Gateway.view`)."""
 
@@ -115,17 +114,19 @@ class Events:
         """An internal failure at a front end's outer edge; ``kind`` is the exception type."""
 
 
-class GatewayError(Exception):
+class GatewayError(PostwardenError):
     """A decision on a held message could not be carried out."""
 
 
-class DecisionError(GatewayError):
+class DecisionError(GatewayError, Conflict):
     """Refused: unknown user or item, wrong state, four eyes, role, bad link, tampered blob."""
 
 
-class ReleaseError(GatewayError):
+class ReleaseError(GatewayError, Unavailable):
     """The next hop did not take a released message; ``temporary`` if a retry may work.
     Unless ``partial``, the item is back in ``held``."""
+
+    http_status = 502
 
     def __init__(self, message: str, *, temporary: bool, partial: bool = False) -> None:
         super().__init__(message)
@@ -140,17 +141,18 @@ class Outcome:
     disposition: Literal["deliver", "reject", "quarantined"]
     verdict: Verdict
     quarantine_id: str | None
-    smtp_reply: str
-    """``250 …`` for deliver and quarantined, ``550 5.7.1 <policy message>`` for reject."""
+    smtp_reply: SmtpReply
+    """``250 2.0.0`` for deliver and quarantined, ``550 5.7.1 <policy message>`` for reject."""
 
 
-def reject_reply(verdict: Verdict) -> str:
-    """``550 5.7.1`` and the rejecting rules' messages, as one printable-ASCII line of at most
-    500 characters (RFC 5321 §4.5.3.1.5 caps a reply line at 512)."""
+def reject_reply(verdict: Verdict) -> SmtpReply:
+    """``550 5.7.1`` and the rejecting rules' messages, ``; `` apart; each message keeps its
+    printable-ASCII words (a message in Chinese only leaves nothing, not mojibake)."""
     reasons = [r for r in verdict.reasons if r.action == Action.REJECT] or verdict.reasons
-    text = "; ".join(" ".join(_NOT_REPLY_TEXT.sub(" ", r.message).split()) for r in reasons)
-    text = text or "Message refused by the organisation's data protection policy"
-    return f"550 5.7.1 {text}"[:500]
+    text = "; ".join(reply_words(r.message) for r in reasons)
+    return SmtpReply(
+        550, "5.7.1", text or "Message refused by the organisation's data protection policy"
+    )
 
 
 class Gateway:
@@ -247,7 +249,9 @@ class Gateway:
             # (store/group_commit.py); a held message is committed on its own below.
             self.verdicts.run(Write(AuditKind.VERDICT, GATEWAY_ACTOR, data, delivery))
             if deliver:
-                return Outcome("deliver", verdict, None, "250 2.0.0 Ok: passed inspection")
+                return Outcome(
+                    "deliver", verdict, None, SmtpReply(250, "2.0.0", "Ok: passed inspection")
+                )
             return Outcome("reject", verdict, None, reject_reply(verdict))
         with self.session() as session:
             item = self.quarantine.store(
@@ -268,7 +272,10 @@ class Gateway:
                 raise
         self._notify(held, raw)
         return Outcome(
-            "quarantined", verdict, held.id, f"250 2.0.0 Ok: held for review as {held.id}"
+            "quarantined",
+            verdict,
+            held.id,
+            SmtpReply(250, "2.0.0", f"Ok: held for review as {held.id}"),
         )
 
     # -- decisions ----------------------------------------------------------------------

@@ -1,7 +1,10 @@
-"""Values every layer shares: envelope, message, text units, findings, recipients, verdict."""
+"""Values every layer shares: envelope, message, text units, findings, recipients, verdict,
+SMTP reply."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -244,3 +247,52 @@ class Verdict:
             "elapsed_ms": round(self.elapsed_ms, 2),
             "defects": list(self.defects),
         }
+
+
+# RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets including code and CRLF.
+MAX_REPLY_TEXT = 400
+REFUSED_TEXT = "Message refused by policy"
+
+_NOT_REPLY_TEXT = re.compile(r"[^\x20-\x7e]+")
+_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+
+
+def reply_words(text: str) -> str:
+    """The printable-ASCII words of ``text``, one space apart: CR, LF and everything else a
+    reply line cannot carry become word breaks."""
+    return " ".join(_NOT_REPLY_TEXT.sub(" ", text).split())
+
+
+def reply_text(text: str, fallback: str = REFUSED_TEXT) -> str:
+    """One printable ASCII line of at most ``MAX_REPLY_TEXT`` characters: a policy message
+    must never add a line or a header to a reply (CR/LF injection), and SMTP replies outside
+    SMTPUTF8 are ASCII.  NFKC first, so full-width letters survive as ASCII."""
+    cleaned = reply_words(unicodedata.normalize("NFKC", text))
+    if len(cleaned) > MAX_REPLY_TEXT:
+        cleaned = cleaned[: MAX_REPLY_TEXT - 3].rstrip() + "..."
+    return cleaned or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpReply:
+    """A reply code, its enhanced status code (RFC 3463) and one line of text.
+
+    Made safe when made: the text goes through :func:`reply_text`, and an enhanced code that
+    is malformed or of another class than the reply code becomes ``X.0.0``; so every
+    transport renders it as it is (``str()`` is the SMTP line without its CRLF)."""
+
+    code: int
+    status: str
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", reply_text(self.text))
+        if not _STATUS.fullmatch(self.status) or self.status[0] != str(self.code)[0]:
+            object.__setattr__(self, "status", f"{self.code // 100}.0.0")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.status} {self.text}"
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500

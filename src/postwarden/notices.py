@@ -18,6 +18,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from postwarden.errors import PostwardenError, Refused
+
 __all__ = [
     "CONFIRM_TTL",
     "DEFAULT_PUBLIC_URL",
@@ -38,11 +40,11 @@ CONFIRM_TTL = timedelta(days=3)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-class NoticeError(Exception):
+class NoticeError(PostwardenError):
     """A notice would not come out as written (header injection attempt or bad address)."""
 
 
-class TokenError(Exception):
+class TokenError(Refused):
     """A confirm token is malformed, forged, for other content, or expired."""
 
 

@@ -25,6 +25,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Protocol
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings, fsync_dir, parse_host_port, write_atomic
 
 __all__ = [
@@ -54,13 +55,15 @@ _WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=MAX_LINE_OC
 _DECODING_CTES = {"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"}
 
 
-class OutboundError(Exception):
+class OutboundError(PostwardenError):
     """The message did not (fully) leave.
 
     ``temporary`` is True when trying again later may succeed (4xx, connection refused,
     timeout); ``refused`` maps recipients the next hop refused to ``(code, message)``;
     ``partial`` is True when some recipients were accepted, so a retry would duplicate.
     """
+
+    http_status = 502
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from postwarden.errors import PostwardenError
 from postwarden.i18n import _
 
 DATA_DIR_ENV = "POSTWARDEN_DATA_DIR"
@@ -65,7 +66,7 @@ def login_user() -> str | None:
     return _environment("USER")
 
 
-class SettingsError(Exception):
+class SettingsError(PostwardenError):
     """The data dir or its settings are missing or invalid."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from postwarden import __version__
 from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings, SettingsError, fsync_dir, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
@@ -28,7 +29,7 @@ from postwarden.store.db import (
 __all__ = ["UpgradeError", "UpgradeReport", "upgrade_installation"]
 
 
-class UpgradeError(Exception):
+class UpgradeError(PostwardenError):
     """The installation cannot be brought to this version as it is (one line: what and why)."""
 
 

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from postwarden.cli import app
-from postwarden.cli.common import OperationalError, UsageError
+from postwarden.cli.common import UsageError
+from postwarden.errors import PostwardenError
 from postwarden.settings import load_settings
 from postwarden.store import credentials
 from postwarden.store.db import make_engine, session_factory
@@ -27,10 +28,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 def _run(data_dir: Path, *args: str, stdin: str = "") -> int:
     result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], input=stdin)
-    if isinstance(result.exception, UsageError):
-        return 2
-    if isinstance(result.exception, OperationalError):
-        return 1
+    if isinstance(result.exception, PostwardenError):
+        return result.exception.exit_code
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code
 

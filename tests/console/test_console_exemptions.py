@@ -92,3 +92,32 @@ def test_no_one_approves_their_own_request(console: Console) -> None:
         assert response.status_code == 403
     with console.gateway.session() as db:
         assert list_exemptions(db) == []
+
+
+def test_approving_a_request_the_store_refuses_is_a_400_page(console: Console) -> None:
+    # The ExemptionError reaches the console's one handler for domain errors (no route
+    # translates it): a request whose last day passed while it waited cannot be granted.
+    with console.gateway.session() as db:
+        db.add(
+            ExemptionRequest(
+                sender=f"alice@{ORG}",
+                recipient_domain="gmail.com",
+                reason="r",
+                until=datetime.now(UTC).date() - timedelta(days=1),
+                requested_by="alice",
+                requested_at=datetime.now(UTC),
+                state="pending",
+            )
+        )
+        db.commit()
+    [stale] = _request_ids(console)
+    with console.login("olivia") as olivia:
+        token = csrf_of(olivia.get("/exemptions"))
+        refused = olivia.post(f"/exemptions/requests/{stale}/approve", data={"csrf": token})
+    assert refused.status_code == 400
+    assert "is in the past" in refused.text
+    with console.gateway.session() as db:
+        assert list_exemptions(db) == []
+        row = db.get(ExemptionRequest, stale)
+        assert row is not None
+        assert row.state == "pending"

@@ -36,24 +36,36 @@ from postwarden.transports.milter import (
 from postwarden.transports.reply import TEMPFAIL, SmtpReply
 
 _VERDICT = Verdict(action=Action.DELIVER)
+_HELD = SmtpReply(250, "2.0.0", "held")
 
 
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
         (
-            Outcome("deliver", _VERDICT, None, "250 2.0.0 Ok"),
+            Outcome("deliver", _VERDICT, None, SmtpReply(250, "2.0.0", "Ok")),
             Accept(headers=((VERDICT_HEADER, "deliver"),)),
         ),
-        (Outcome("quarantined", Verdict(Action.HOLD), "Q1", "250 2.0.0 held"), Discard()),
-        (Outcome("quarantined", Verdict(Action.WARN), "Q2", "250 2.0.0 held"), Discard()),
+        (Outcome("quarantined", Verdict(Action.HOLD), "Q1", _HELD), Discard()),
+        (Outcome("quarantined", Verdict(Action.WARN), "Q2", _HELD), Discard()),
         (
-            Outcome("reject", Verdict(Action.REJECT), None, "550 5.7.1 No webmail\r\nBcc: x@y"),
+            Outcome(
+                "reject",
+                Verdict(Action.REJECT),
+                None,
+                SmtpReply(550, "5.7.1", "No webmail\r\nBcc: x@y"),
+            ),
             RejectWithCode(SmtpReply(550, "5.7.1", "No webmail Bcc: x@y")),
         ),
         # A reject that is not a 5xx is a gateway bug: bugs tempfail, never pass.
-        (Outcome("reject", Verdict(Action.REJECT), None, "250 2.0.0 odd"), TempFail()),
-        (Outcome("reject", Verdict(Action.REJECT), None, "nonsense"), TempFail()),
+        (
+            Outcome("reject", Verdict(Action.REJECT), None, SmtpReply(250, "2.0.0", "odd")),
+            TempFail(),
+        ),
+        (
+            Outcome("reject", Verdict(Action.REJECT), None, SmtpReply(451, "4.3.0", "odd")),
+            TempFail(),
+        ),
     ],
 )
 def test_milter_reply_maps_outcomes(outcome: Outcome, expected: MilterReply) -> None:
@@ -180,7 +192,7 @@ class SlowGateway:
 
     def process(self, raw: bytes, envelope: Envelope, *, queue_id: str | None = None) -> Outcome:
         self.release.wait(10)
-        return Outcome("deliver", _VERDICT, None, "250 2.0.0 Ok")
+        return Outcome("deliver", _VERDICT, None, SmtpReply(250, "2.0.0", "Ok"))
 
 
 def test_milter_tempfails_at_its_deadline() -> None:

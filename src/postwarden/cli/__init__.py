@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from postwarden.cli.common import CliState, OperationalError, UsageError, print_version
+from postwarden.cli.common import CliState, print_version
+from postwarden.errors import PostwardenError
 from postwarden.i18n import _
 
 
@@ -196,19 +197,16 @@ app.callback()(_root)
 
 
 def main() -> None:
-    """Entry point: domain errors become one line on stderr with exit 1 (operational) or 2
-    (usage); Click's own usage errors already exit 2."""
+    """Entry point: a ``PostwardenError`` becomes one line on stderr and its class's exit code
+    (2 for usage errors, 1 otherwise); Click's own usage errors already exit 2."""
     try:
         # Non-standalone, Click returns a typer.Exit's code instead of raising it.
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except UsageError as exc:
+    except PostwardenError as exc:
         print(f"postwarden: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except OperationalError as exc:
-        print(f"postwarden: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -216,12 +214,6 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
         import click
-
-        from postwarden.store.db import SchemaError
-
-        if isinstance(exc, SchemaError):  # a process started on a schema it does not run on
-            print(f"postwarden: {exc}", file=sys.stderr)
-            sys.exit(1)
 
         # Typer >= 0.24 raises its vendored copy of click's exceptions (typer.TyperException).
         if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):

@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from postwarden.cli.common import OperationalError, state
 from postwarden.i18n import _
-from postwarden.settings import SettingsError
 from postwarden.store import audit
-from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file, anchored_head
+from postwarden.store.anchor import anchor_engine, anchor_file, anchored_head
 from postwarden.store.db import open_database
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -31,10 +30,7 @@ def cli_actor() -> str:
 def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
     """A session on the data dir's (migrated) database, and the installation secret."""
     settings = state(ctx).settings()
-    try:
-        secret = settings.secret()
-    except SettingsError as exc:
-        raise OperationalError(str(exc)) from None
+    secret = settings.secret()
     db = open_database(settings.db_url)
     anchor_engine(db.engine, anchor_file(settings))
     try:
@@ -61,10 +57,7 @@ def verify(
     """
     settings = state(ctx).settings()
     with database(ctx) as (session, secret):
-        try:
-            anchored = anchored_head(settings)
-        except AnchorError as exc:
-            raise OperationalError(str(exc)) from None
+        anchored = anchored_head(settings)
         result = audit.verify(session, secret=secret, expect_head=expect_head, anchored=anchored)
     if not result.ok:
         raise OperationalError(

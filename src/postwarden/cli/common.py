@@ -1,4 +1,4 @@
-"""What every command shares: the data dir, settings, and the two kinds of error."""
+"""What every command shares: the data dir, settings, and the CLI's names for its two exit codes."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ from typing import Annotated
 
 import typer
 
+from postwarden.errors import Invalid, PostwardenError
 from postwarden.i18n import _
 from postwarden.model import Envelope
-from postwarden.settings import Settings, SettingsError, load_settings, resolve_data_dir
+from postwarden.settings import Settings, load_settings, resolve_data_dir
 
+UsageError = Invalid
+"""Bad input on the command line: exit 2 (every ``Invalid`` is one)."""
 
-class UsageError(Exception):
-    """Bad input on the command line: exit 2."""
-
-
-class OperationalError(Exception):
-    """The command was well formed but could not be carried out: exit 1."""
+OperationalError = PostwardenError
+"""The command was well formed but could not be carried out: exit 1."""
 
 
 @dataclass(slots=True)
@@ -30,10 +29,7 @@ class CliState:
         return cls(data_dir=resolve_data_dir(data_dir))
 
     def settings(self) -> Settings:
-        try:
-            return load_settings(self.data_dir)
-        except SettingsError as exc:
-            raise OperationalError(str(exc)) from None
+        return load_settings(self.data_dir)
 
 
 def print_version(value: bool) -> None:

@@ -15,7 +15,6 @@ from postwarden.i18n import _
 from postwarden.settings import login_user
 from postwarden.store.db import session_factory
 from postwarden.store.exemptions import (
-    ExemptionError,
     add_exemption,
     list_exemptions,
     revoke_exemption,
@@ -78,8 +77,6 @@ def add(
                 f"exemption {row.id}: {row.sender} may write to {row.recipient_domain}"
                 + (f" until {row.until.isoformat()}" if row.until else "")
             )
-    except ExemptionError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
 
@@ -125,8 +122,6 @@ def revoke(
         with session_factory(engine)() as session:
             revoke_exemption(session, exemption_id, revoked_by=revoked_by, secret=settings.secret())
             session.commit()
-    except ExemptionError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
     typer.echo(_("exemption {exemption_id} revoked").format(exemption_id=exemption_id))

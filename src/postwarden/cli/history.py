@@ -11,7 +11,7 @@ from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
 from postwarden.i18n import _
 from postwarden.store.db import session_factory
-from postwarden.store.history import HistoryError, import_sent_mail
+from postwarden.store.history import import_sent_mail
 
 history_app = typer.Typer(
     help="Sending history: who the organisation writes to.", no_args_is_help=True
@@ -32,8 +32,6 @@ def import_cmd(
         with session_factory(engine)() as session:
             stats = import_sent_mail(session, path)
             session.commit()
-    except HistoryError as exc:
-        raise UsageError(str(exc)) from None
     finally:
         engine.dispose()
     typer.echo(

@@ -19,19 +19,17 @@ from postwarden.cli.register import parse_maps
 from postwarden.engine import Inspector
 from postwarden.engine.registers import (
     Reading,
-    RegisterError,
-    RegisterFileError,
     RegisterSet,
     register_info,
 )
 from postwarden.i18n import _
-from postwarden.incidents.casebook import Casebook, Details, IncidentError, Status
+from postwarden.incidents.casebook import Casebook, Details, Status
 from postwarden.incidents.clearfile import clear_rows
 from postwarden.incidents.facts import IncidentFacts
 from postwarden.incidents.fonts import FontError
 from postwarden.incidents.intake import Intake, NewItem
 from postwarden.incidents.letters import select_addressees, write_letters
-from postwarden.incidents.recall import RecallError, build_recall
+from postwarden.incidents.recall import build_recall
 from postwarden.incidents.report import write_report
 from postwarden.model import Envelope
 from postwarden.outbound import OutboundError, outbound_from
@@ -54,10 +52,7 @@ Registers = Annotated[
 
 
 def _casebook(settings: Settings) -> Casebook:
-    try:
-        return Casebook(open_database(settings), settings.secret())
-    except SettingsError as exc:
-        raise OperationalError(str(exc)) from None
+    return Casebook(open_database(settings), settings.secret())
 
 
 def _when(text: str | None, option: str) -> datetime | None:
@@ -86,10 +81,7 @@ def _intake_items(
     settings: Settings, messages: list[str], files: list[Path], registers: list[str]
 ) -> list[NewItem]:
     """Inspect every quarantined message and file against the registers."""
-    try:
-        register_set = RegisterSet(settings.registers_dir, settings.secret(), registers or None)
-    except (RegisterError, SettingsError) as exc:
-        raise OperationalError(str(exc)) from None
+    register_set = RegisterSet(settings.registers_dir, settings.secret(), registers or None)
     if not len(register_set):
         typer.echo(_("postwarden: no registers imported: the scope will be empty"), err=True)
     intake = Intake(
@@ -113,13 +105,6 @@ def _intake_items(
         except (SealError, SettingsError, SQLAlchemyError) as exc:
             raise OperationalError(_("cannot read the quarantine: {exc}").format(exc=exc)) from None
     return items
-
-
-def _facts(casebook: Casebook, incident_id: int) -> IncidentFacts:
-    try:
-        return casebook.facts(incident_id)
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def open_cmd(
@@ -160,10 +145,7 @@ def open_cmd(
         contact=contact,
     )
     casebook = _casebook(settings)
-    try:
-        incident_id = casebook.open(title, items, by=by or cli_actor(), details=details)
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    incident_id = casebook.open(title, items, by=by or cli_actor(), details=details)
     if as_json:
         typer.echo(json.dumps({"id": incident_id}))
         return
@@ -190,10 +172,7 @@ def add_cmd(
     settings = state(ctx).settings()
     items = _intake_items(settings, message or [], files or [], register or [])
     casebook = _casebook(settings)
-    try:
-        casebook.add_items(incident_id, items, by=by or cli_actor())
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    casebook.add_items(incident_id, items, by=by or cli_actor())
     typer.echo(
         f"incident {incident_id}: {casebook.facts(incident_id).scope.subjects} people in scope"
     )
@@ -274,7 +253,7 @@ def facts_json(facts: IncidentFacts) -> dict[str, Any]:
 
 def show_cmd(ctx: typer.Context, incident_id: IncidentId, as_json: AsJson = False) -> None:
     """Show an incident: scope per register, status and recipient, items, timeline."""
-    facts = _facts(_casebook(state(ctx).settings()), incident_id)
+    facts = _casebook(state(ctx).settings()).facts(incident_id)
     data = facts_json(facts)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
@@ -345,10 +324,7 @@ def update_cmd(
         data_user_zh=data_user_zh,
         contact=contact,
     )
-    try:
-        _casebook(state(ctx).settings()).update(incident_id, details, by=by or cli_actor())
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    _casebook(state(ctx).settings()).update(incident_id, details, by=by or cli_actor())
     typer.echo(_("incident {incident_id} updated").format(incident_id=incident_id))
 
 
@@ -363,12 +339,9 @@ def add_recipient_cmd(
     by: By = None,
 ) -> None:
     """Record a recipient of the incident's items, unintended unless ``--intended``."""
-    try:
-        _casebook(state(ctx).settings()).add_recipient(
-            incident_id, address, unintended=not intended, by=by or cli_actor(), note=note
-        )
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    _casebook(state(ctx).settings()).add_recipient(
+        incident_id, address, unintended=not intended, by=by or cli_actor(), note=note
+    )
     typer.echo(
         f"incident {incident_id}: {address.strip().lower()} "
         f"{'intended' if intended else 'unintended'}"
@@ -383,10 +356,7 @@ def status_cmd(
     note: Annotated[str, typer.Option("--note", help="What was done.")],
 ) -> None:
     """Move an incident to another status (on the timeline and in the audit chain)."""
-    try:
-        _casebook(state(ctx).settings()).set_status(incident_id, status, by=by, note=note)
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    _casebook(state(ctx).settings()).set_status(incident_id, status, by=by, note=note)
     typer.echo(
         _("incident {incident_id}: {status}").format(incident_id=incident_id, status=status.value)
     )
@@ -406,7 +376,7 @@ def recall_cmd(
     """Send the bilingual recall request to every unintended recipient."""
     settings = state(ctx).settings()
     casebook = _casebook(settings)
-    facts = _facts(casebook, incident_id)
+    facts = casebook.facts(incident_id)
     targets = [
         r
         for r in facts.unintended
@@ -430,8 +400,6 @@ def recall_cmd(
                 build_recall(facts, recipient, from_addr=from_addr), from_addr, [recipient.address]
             )
             sent.append(recipient.id)
-    except RecallError as exc:
-        raise UsageError(str(exc)) from None
     except OutboundError as exc:
         raise OperationalError(_("recall request not sent: {exc}").format(exc=exc)) from None
     finally:
@@ -452,12 +420,9 @@ def confirm_recall_cmd(
     by: By = None,
 ) -> None:
     """Record a recipient's confirmation that they deleted what they received."""
-    try:
-        _casebook(state(ctx).settings()).confirm_recall(
-            incident_id, address, by=by or cli_actor(), note=note
-        )
-    except IncidentError as exc:
-        raise UsageError(str(exc)) from None
+    _casebook(state(ctx).settings()).confirm_recall(
+        incident_id, address, by=by or cli_actor(), note=note
+    )
     typer.echo(
         _("incident {incident_id}: deletion confirmed by {address}").format(
             incident_id=incident_id, address=address.strip().lower()
@@ -492,7 +457,7 @@ def letters_cmd(
     """Bilingual PDF letters to the living people in scope, a print file and a CSV."""
     settings = state(ctx).settings()
     casebook = _casebook(settings)
-    facts = _facts(casebook, incident_id)
+    facts = casebook.facts(incident_id)
     in_scope = sorted(facts.scope.records)
     if register is None:
         if len(in_scope) != 1:
@@ -513,7 +478,7 @@ def letters_cmd(
         rows = clear_rows(register_file, reading)
         selection = select_addressees(rows, register, facts)
         run = write_letters(facts, selection, out, workers=workers)
-    except (RegisterFileError, ValueError) as exc:
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
     except (FontError, OSError) as exc:
         raise OperationalError(_("cannot write the letters: {exc}").format(exc=exc)) from None
@@ -549,7 +514,7 @@ def report_cmd(
         )
     settings = state(ctx).settings()
     casebook = _casebook(settings)
-    facts = _facts(casebook, incident_id)
+    facts = casebook.facts(incident_id)
     try:
         data = write_report(facts, out, now=datetime.now(UTC))
     except (FontError, OSError) as exc:

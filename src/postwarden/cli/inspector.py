@@ -10,7 +10,7 @@ from postwarden.cli.common import OperationalError
 from postwarden.engine import Inspector
 from postwarden.i18n import _
 from postwarden.inspector import PolicyLoad, build_inspector, load_policy_for
-from postwarden.settings import Settings, SettingsError
+from postwarden.settings import Settings
 from postwarden.store import db
 from postwarden.store.anchor import anchor_engine, anchor_file
 
@@ -51,8 +51,5 @@ def open_database(settings: Settings) -> Engine:
         raise OperationalError(
             _("cannot open the database: {kind}").format(kind=exc.__class__.__name__)
         ) from None
-    try:
-        anchor_engine(engine, anchor_file(settings))
-    except SettingsError as exc:
-        raise OperationalError(str(exc)) from None
+    anchor_engine(engine, anchor_file(settings))
     return engine

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from postwarden.cli.common import (
-    OperationalError,
     RcptOption,
     SenderOption,
     UsageError,
@@ -23,6 +22,7 @@ from postwarden.engine import policy_vocabulary
 from postwarden.engine.policy import PolicyError, RuleOutcome, Vocabulary, load_policy
 from postwarden.i18n import _
 from postwarden.inspector import vocabulary_for
+from postwarden.settings import SettingsError
 
 policy_app = typer.Typer(
     help="The policy: rules over the facts of a message.", no_args_is_help=True
@@ -55,9 +55,10 @@ def check(
     try:
         policy = load_policy(text, str(file), _vocabulary(ctx))
     except PolicyError as exc:
+        # The problems are this command's result: one FILE:LINE line each, no prefix.
         for error in exc.errors:
             print(error, file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exc.exit_code) from None
     typer.echo(_("{file}: valid, {n} rules enabled").format(file=file, n=len(policy.rules)))
 
 
@@ -65,7 +66,7 @@ def _vocabulary(ctx: typer.Context) -> Vocabulary:
     """With an initialised data dir, its registers too; without one, detectors only."""
     try:
         settings = state(ctx).settings()
-    except OperationalError:
+    except SettingsError:
         return policy_vocabulary()
     return vocabulary_for(settings)
 

@@ -13,15 +13,14 @@ from typing import Annotated, Any
 
 import typer
 
-from postwarden.act import DecisionError, Gateway, ReleaseError
+from postwarden.act import Gateway
 from postwarden.cli.audit import cli_actor
 from postwarden.cli.common import OperationalError, UsageError, state
 from postwarden.headers import header_of
 from postwarden.i18n import _
 from postwarden.outbound import Outbound, outbound_from
-from postwarden.settings import SettingsError
 from postwarden.store.keys import SealError
-from postwarden.store.quarantine import Quarantine, QuarantineError, QuarantineItem, State
+from postwarden.store.quarantine import Quarantine, QuarantineItem, State
 
 quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_args_is_help=True)
 
@@ -32,7 +31,7 @@ def open_gateway(ctx: typer.Context, outbound: Outbound | None = None) -> Iterat
     settings = state(ctx).settings()
     try:
         gateway = Gateway.from_settings(settings, outbound=outbound)
-    except (SettingsError, SealError, ValueError) as exc:
+    except ValueError as exc:
         raise OperationalError(str(exc)) from None
     try:
         yield gateway
@@ -101,16 +100,13 @@ def show(
 ) -> None:
     """One item: its row, and the subject read from the encrypted message (an audited view)."""
     with open_gateway(ctx) as gw, gw.session() as session:
-        try:
-            item = Quarantine.get(session, item_id)
-        except QuarantineError as exc:
-            raise OperationalError(str(exc)) from None
+        item = Quarantine.get(session, item_id)
         message: bytes | None
         try:
             message = gw.view(session, item, actor=cli_actor(), raw=raw)
-        except SealError as exc:
+        except SealError:
             if raw or not item.purged:
-                raise OperationalError(str(exc)) from None  # not committed: nothing was seen
+                raise  # not committed: nothing was seen
             message = None  # a purged item still has its row to show; only its content is gone
         session.commit()
         out = item_json(item)
@@ -171,10 +167,7 @@ def release(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with open_gateway(ctx, outbound) as gw:
-        try:
-            gw.release(item_id, by=by, reason=reason)
-        except (DecisionError, ReleaseError) as exc:
-            raise OperationalError(str(exc)) from None
+        gw.release(item_id, by=by, reason=reason)
     typer.echo(_("released {item_id}").format(item_id=item_id))
 
 
@@ -188,10 +181,7 @@ def reject(
     """Never send a held message."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
-        try:
-            gw.reject_item(item_id, by=by, reason=reason)
-        except DecisionError as exc:
-            raise OperationalError(str(exc)) from None
+        gw.reject_item(item_id, by=by, reason=reason)
     typer.echo(_("rejected {item_id}").format(item_id=item_id))
 
 
@@ -217,10 +207,7 @@ def resolve(
     """Settle an item a crash left between sending and recording (audited)."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
-        try:
-            gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
-        except DecisionError as exc:
-            raise OperationalError(str(exc)) from None
+        gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
     typer.echo(_("resolved {item_id} as {outcome}").format(item_id=item_id, outcome=outcome.value))
 
 
@@ -260,10 +247,7 @@ def purge(
 def rotate_key(ctx: typer.Context) -> None:
     """New master key; every item's data key is re-wrapped, then the old key is dropped."""
     with open_gateway(ctx) as gw:
-        try:
-            count, kid = gw.rotate_key(actor=cli_actor())
-        except SealError as exc:
-            raise OperationalError(str(exc)) from None
+        count, kid = gw.rotate_key(actor=cli_actor())
     typer.echo(
         _("master key {kid} is current; re-wrapped {count} item(s)").format(kid=kid, count=count)
     )

@@ -31,10 +31,7 @@ register_app = typer.Typer(
 
 def open_registers(settings: Settings, names: Iterable[str] | None = None) -> RegisterSet:
     """The installation's registers (or only ``names``), memory-mapped; errors are operational."""
-    try:
-        return RegisterSet(settings.registers_dir, settings.secret(), names)
-    except (SettingsError, RegisterError) as exc:
-        raise OperationalError(str(exc)) from None
+    return RegisterSet(settings.registers_dir, settings.secret(), names)
 
 
 def parse_maps(maps: list[str] | None) -> dict[str, str]:
@@ -174,8 +171,6 @@ def drop_cmd(
         drop(settings.registers_dir, name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    except RegisterError as exc:
-        raise OperationalError(str(exc)) from None
     _publish(settings, name)
     typer.echo(_("dropped register {name}").format(name=name))
 

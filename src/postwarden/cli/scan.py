@@ -54,13 +54,10 @@ def scan(
 ) -> None:
     """Scan files for register subjects and personal data, in parallel and resumably."""
     settings = state(ctx).settings()
-    try:
-        secret = settings.secret()
-        names = tuple(register) if register else None
-        if names:
-            RegisterSet(settings.registers_dir, secret, names)  # a missing one is an error now
-    except (SettingsError, RegisterError) as exc:
-        raise OperationalError(str(exc)) from None
+    secret = settings.secret()
+    names = tuple(register) if register else None
+    if names:
+        RegisterSet(settings.registers_dir, secret, names)  # a missing one is an error now
     try:
         items = list(scan_items(paths))
     except FileNotFoundError as exc:

@@ -74,7 +74,7 @@ NextHopName = Annotated[
 
 def server_tls_option(cert: Path | None, key: Path | None, required: bool) -> ServerTls | None:
     """The relay's STARTTLS certificate from the options, or None without ``--tls-cert``."""
-    from postwarden.transports.server_tls import ServerTls, TlsError
+    from postwarden.transports.server_tls import ServerTls
 
     if cert is None and key is None:
         if required:
@@ -82,10 +82,7 @@ def server_tls_option(cert: Path | None, key: Path | None, required: bool) -> Se
         return None
     if cert is None or key is None:
         raise UsageError(_("--tls-cert and --tls-key go together"))
-    try:
-        return ServerTls(cert, key, required=required)
-    except TlsError as exc:
-        raise UsageError(str(exc)) from None
+    return ServerTls(cert, key, required=required)
 
 
 def next_hop_tls_option(

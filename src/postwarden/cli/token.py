@@ -9,11 +9,9 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.audit import cli_actor, database
-from postwarden.cli.common import OperationalError, UsageError
+from postwarden.cli.common import UsageError
 from postwarden.i18n import _
 from postwarden.store.tokens import (
-    TokenError,
-    TokenExists,
     TokenScope,
     add_token,
     list_tokens,
@@ -58,14 +56,9 @@ def add(
     """Make a token (audited) and print it once: it is stored only as a hash."""
     expires_at = _expiry(expires)
     with database(ctx) as (session, secret):
-        try:
-            made = add_token(
-                session, name, scope, actor=cli_actor(), secret=secret, expires_at=expires_at
-            )
-        except TokenExists as exc:
-            raise OperationalError(str(exc)) from None
-        except TokenError as exc:
-            raise UsageError(str(exc)) from None
+        made = add_token(
+            session, name, scope, actor=cli_actor(), secret=secret, expires_at=expires_at
+        )
         session.commit()
         info = made.row.to_json()
     if as_json:
@@ -116,9 +109,6 @@ def revoke(
 ) -> None:
     """Revoke a token at once (audited; the record of it is kept)."""
     with database(ctx) as (session, secret):
-        try:
-            revoke_token(session, name, actor=cli_actor(), secret=secret)
-        except TokenError as exc:
-            raise UsageError(str(exc)) from None
+        revoke_token(session, name, actor=cli_actor(), secret=secret)
         session.commit()
     typer.echo(_("token {name} revoked").format(name=name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from postwarden import __version__
-from postwarden.cli.common import OperationalError, state
+from postwarden.cli.common import state
 from postwarden.i18n import _
 
 
@@ -18,14 +18,11 @@ def upgrade(ctx: typer.Context) -> None:
     """
     # Imported here: the command line's start-up stays free of the database code.
     from postwarden.cli.audit import cli_actor
-    from postwarden.upgrade import UpgradeError, upgrade_installation
+    from postwarden.upgrade import upgrade_installation
 
     settings = state(ctx).settings()
     typer.echo(f"postwarden {__version__}: upgrading {settings.data_dir}")
-    try:
-        report = upgrade_installation(settings, actor=cli_actor())
-    except UpgradeError as exc:
-        raise OperationalError(str(exc)) from None
+    report = upgrade_installation(settings, actor=cli_actor())
     for line in report.lines:
         typer.echo(line)
     typer.echo(_("upgrade done") if report.changed else _("nothing to upgrade"))

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from postwarden.cli.audit import cli_actor, database
-from postwarden.cli.common import OperationalError, UsageError
+from postwarden.cli.common import UsageError
 from postwarden.i18n import _
-from postwarden.store.credentials import CredentialError, set_password
-from postwarden.store.users import Role, UserError, UserExists, add_user, list_users
+from postwarden.store.credentials import set_password
+from postwarden.store.users import Role, add_user, list_users
 
 PasswordStdin = Annotated[
     bool,
@@ -38,14 +38,9 @@ def add(
     """Add a user (audited); with --password-stdin they can sign in to the console."""
     password = _read_password() if password_stdin else None
     with database(ctx) as (session, secret):
-        try:
-            add_user(session, name, role, email, actor=cli_actor(), secret=secret)
-            if password is not None:
-                set_password(session, name, password, actor=cli_actor(), secret=secret)
-        except UserExists as exc:
-            raise OperationalError(str(exc)) from None
-        except (UserError, CredentialError) as exc:
-            raise UsageError(str(exc)) from None
+        add_user(session, name, role, email, actor=cli_actor(), secret=secret)
+        if password is not None:
+            set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()
     typer.echo(_("added {name} ({role})").format(name=name, role=role.value))
 
@@ -92,12 +87,7 @@ def passwd(
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with database(ctx) as (session, secret):
-        try:
-            set_password(session, name, password, actor=cli_actor(), secret=secret)
-        except CredentialError as exc:
-            raise UsageError(str(exc)) from None
-        except UserError as exc:
-            raise OperationalError(str(exc)) from None
+        set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()
     typer.echo(_("password set for {name}").format(name=name))
 

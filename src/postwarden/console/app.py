@@ -36,6 +36,7 @@ from postwarden.console.routes import (
     users,
 )
 from postwarden.console.state import HERE, ConsoleState, make_templates
+from postwarden.errors import PostwardenError
 from postwarden.i18n import _
 from postwarden.settings import Settings
 
@@ -111,6 +112,7 @@ def create_console(
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(PostwardenError, _domain_error)
     # X-Forwarded-For / -Proto only from the configured proxies, and the right-most address
     # that is not one of them (uvicorn's middleware does exactly that); from anyone else the
     # headers are ignored, so a client cannot pick the address the sign-in throttle counts.
@@ -168,11 +170,21 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    return _error_page(request, exc.status_code, str(exc.detail))
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    """A domain error a route let through: its class's status, and its message when the
+    request was at fault (4xx).  A server-side failure is re-raised to the server error path
+    (a bare 500, logged), so no internal detail reaches the page."""
+    assert isinstance(exc, PostwardenError)  # noqa: S101 - registered for PostwardenError only
+    if exc.http_status >= 500:
+        raise exc
+    return _error_page(request, exc.http_status, str(exc))
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
     titles = {404: _("Not found"), 405: _("Not allowed here"), 410: _("Link no longer valid")}
     return console_state(request).render(
-        request,
-        "error.html",
-        exc.status_code,
-        title=titles.get(exc.status_code, _("Error")),
-        message=str(exc.detail),
+        request, "error.html", status, title=titles.get(status, _("Error")), message=message
     )

@@ -14,6 +14,7 @@ from postwarden import i18n
 from postwarden.console.i18n import label
 from postwarden.console.roles import Permission, allows
 from postwarden.console.state import ConsoleState, Member, load_member
+from postwarden.errors import Refused
 from postwarden.i18n import _
 from postwarden.store import sessions
 
@@ -25,11 +26,13 @@ COOKIE = "postwarden_session"
 SECURE_COOKIE = "__Host-" + COOKIE
 
 
-class LoginRequired(Exception):
+class LoginRequired(Refused):
     """No signed-in user: pages redirect to the login form, actions are refused."""
 
+    http_status = 401
 
-class Forbidden(Exception):
+
+class Forbidden(Refused):
     """Signed in, but the role does not allow this, or the request failed a CSRF check."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, overload
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from postwarden.errors import Invalid
 from postwarden.incidents.facts import (
     EventFact,
     IncidentFacts,
@@ -44,7 +45,7 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
-class IncidentError(Exception):
+class IncidentError(Invalid):
     """No such incident or recipient, or a change that makes no sense."""
 
 

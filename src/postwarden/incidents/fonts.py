@@ -11,6 +11,7 @@ from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont, newTable
 
+from postwarden.errors import Unavailable
 from postwarden.settings import FONT_ENV, cjk_font
 
 # Debian's fonts-noto-cjk ships only collections (.ttc); fpdf2 reads a face of one by index.
@@ -20,7 +21,7 @@ _FAMILIES = ("Noto Sans CJK HK", "Noto Sans CJK TC", "Noto Serif CJK HK", "Noto 
 _FILES = ("NotoSansCJK-Regular.ttc", "NotoSerifCJK-Regular.ttc")
 
 
-class FontError(Exception):
+class FontError(Unavailable):
     """No usable font with Traditional Chinese glyphs."""
 
 

@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from postwarden.errors import Invalid
 from postwarden.incidents.facts import IncidentFacts, RecipientFact
 
 __all__ = ["RecallError", "build_recall"]
@@ -15,7 +16,7 @@ __all__ = ["RecallError", "build_recall"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class RecallError(Exception):
+class RecallError(Invalid):
     """The request could not be written safely (a header would not survive as written)."""
 
 

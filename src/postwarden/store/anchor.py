@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings, fsync_dir, write_atomic
 from postwarden.store import audit
 
@@ -49,7 +50,7 @@ ANCHOR_FILE = "audit-anchor.json"
 log = logging.getLogger(__name__)
 
 
-class AnchorError(Exception):
+class AnchorError(PostwardenError):
     """The anchor file cannot be read, or its MAC does not match (it was edited)."""
 
 

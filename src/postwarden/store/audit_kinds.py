@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from postwarden.errors import PostwardenError
+
 __all__ = ["SHAPES", "AuditKind", "AuditShapeError", "Shape", "check"]
 
 
@@ -110,8 +112,9 @@ SHAPES: dict[AuditKind, Shape] = {
 }
 
 
-class AuditShapeError(ValueError):
-    """Code tried to audit an unknown kind, or a payload that is not its kind's shape."""
+class AuditShapeError(PostwardenError, ValueError):
+    """Code tried to audit an unknown kind, or a payload that is not its kind's shape: a bug,
+    so a server-side failure (exit 1, HTTP 500)."""
 
 
 def check(kind: str, data: Mapping[str, Any]) -> AuditKind:

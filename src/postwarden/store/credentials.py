@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Invalid
 from postwarden.i18n import _
 from postwarden.store import audit, sessions
 from postwarden.store.audit_kinds import AuditKind
@@ -45,7 +46,7 @@ def _dummy_hash() -> str:
     return _HASHER.hash("postwarden-no-such-user")
 
 
-class CredentialError(Exception):
+class CredentialError(Invalid):
     """A password too weak, or a TOTP code that does not match."""
 
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from postwarden.errors import PostwardenError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -63,7 +65,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class SchemaError(Exception):
+class SchemaError(PostwardenError):
     """The database is at a schema revision this code does not run on as it is."""
 
 

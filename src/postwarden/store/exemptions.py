@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Invalid
 from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 
-class ExemptionError(Exception):
+class ExemptionError(Invalid):
     """An exemption that cannot be granted or revoked as asked."""
 
 

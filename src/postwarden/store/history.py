@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Invalid
 from postwarden.headers import addresses, header_values, mailboxes
 from postwarden.mailfiles import (
     is_maildir,
@@ -26,7 +27,7 @@ from postwarden.mailfiles import (
 from postwarden.store.db import Base
 
 
-class HistoryError(Exception):
+class HistoryError(Invalid):
     """A sent-mail source that cannot be read."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings, fsync_dir, write_atomic
 
 __all__ = [
@@ -34,7 +35,7 @@ KEYRING_FILE = "quarantine.keys"
 NONCE_BYTES = 12
 
 
-class SealError(Exception):
+class SealError(PostwardenError):
     """A key is missing or a ciphertext failed authentication: never serve the content."""
 
 

@@ -14,6 +14,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Settings
 
 __all__ = ["MAX_ALIAS_DEPTH", "AliasError", "Mailboxes", "message_senders", "read_aliases"]
@@ -26,7 +27,7 @@ an organisation's role addresses nest two or three deep; a loop ends here, not f
 _MAX_EXPANSION = 10_000
 
 
-class AliasError(Exception):
+class AliasError(PostwardenError):
     """The configured aliases file cannot be read."""
 
 

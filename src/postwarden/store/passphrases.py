@@ -16,6 +16,7 @@ from functools import cache
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from postwarden.errors import Invalid
 from postwarden.i18n import _
 
 __all__ = ["MIN_LENGTH", "MIN_SCORE", "PassphraseError", "check_passphrase"]
@@ -28,7 +29,7 @@ _ESTIMATE_CHARS = 72
 """zxcvbn refuses longer input (its matching grows faster than linearly): these decide."""
 
 
-class PassphraseError(ValueError):
+class PassphraseError(Invalid, ValueError):
     """The password is refused; the message says why and what would do."""
 
 

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
+from postwarden.errors import NotFound
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store.blobs import BlobStore, LocalBlobs, blob_store
@@ -79,7 +80,7 @@ DECIDED = (State.RELEASED, State.REJECTED, State.EXPIRED)
 """Final states: the message went, or never will."""
 
 
-class QuarantineError(Exception):
+class QuarantineError(NotFound):
     """No such item, or the item is not in the state the operation needs."""
 
 

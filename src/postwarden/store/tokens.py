@@ -15,6 +15,7 @@ from sqlalchemy import DateTime, Integer, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Conflict, Invalid, PostwardenError
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
@@ -23,6 +24,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "ApiToken",
     "Caller",
+    "InvalidToken",
     "NewToken",
     "TokenError",
     "TokenExists",
@@ -49,11 +51,16 @@ class TokenScope(StrEnum):
     CHECK_DETAIL = "check:detail"
 
 
-class TokenError(Exception):
+class TokenError(PostwardenError):
     """An invalid name, scope or expiry, or an unknown token."""
 
 
-class TokenExists(TokenError):
+class InvalidToken(TokenError, Invalid):
+    """The name, scope or expiry given is invalid, or the token to revoke is unknown or already
+    revoked: the command line was wrong (exit 2)."""
+
+
+class TokenExists(TokenError, Conflict):
     """A token of that name exists (revoked ones too: names are never reused, so the audit log
     names one token each)."""
 
@@ -153,15 +160,15 @@ def add_token(
     """Make a token and audit it (``token.add``, without the token); the caller commits."""
     when = now or _now()
     if not _NAME.match(name):
-        raise TokenError(
+        raise InvalidToken(
             f"invalid token name {name!r}: letters, digits, '.', '_' and '-', at most 64"
         )
     try:
         scope = TokenScope(scope)
     except ValueError:
-        raise TokenError(f"unknown scope {scope!r} (check, check:detail)") from None
+        raise InvalidToken(f"unknown scope {scope!r} (check, check:detail)") from None
     if expires_at is not None and _aware(expires_at) <= when:
-        raise TokenError(f"expiry {expires_at.isoformat()} is in the past")
+        raise InvalidToken(f"expiry {expires_at.isoformat()} is in the past")
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise TokenExists(f"a token named {name!r} exists (names are not reused)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -196,9 +203,9 @@ def revoke_token(
     """Revoke a token at once (the row is kept) and audit it; the caller commits."""
     row = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if row is None:
-        raise TokenError(f"no token named {name!r}")
+        raise InvalidToken(f"no token named {name!r}")
     if row.revoked_at is not None:
-        raise TokenError(f"token {name!r} was already revoked")
+        raise InvalidToken(f"token {name!r} was already revoked")
     row.revoked_at = now or _now()
     row.revoked_by = actor
     session.flush()

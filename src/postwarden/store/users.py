@@ -10,11 +10,14 @@ from sqlalchemy import DateTime, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from postwarden.errors import Conflict, Invalid, NotFound, PostwardenError
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base
 
 __all__ = [
+    "InvalidUser",
+    "NoSuchUser",
     "Role",
     "User",
     "UserError",
@@ -42,12 +45,20 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class UserError(Exception):
+class UserError(PostwardenError):
     """Unknown user, duplicate name, or an invalid name, role or address."""
 
 
-class UserExists(UserError):
+class InvalidUser(UserError, Invalid):
+    """An invalid name, role or e-mail address."""
+
+
+class UserExists(UserError, Conflict):
     """A user of that name is already there."""
+
+
+class NoSuchUser(UserError, NotFound):
+    """No user of that name."""
 
 
 class User(Base):
@@ -79,15 +90,15 @@ def add_user(
 ) -> User:
     """Create a user and audit it (role and whether an address was given, never the address)."""
     if not _NAME.match(name):
-        raise UserError(f"invalid user name {name!r}: letters, digits, . _ @ - (up to 64)")
+        raise InvalidUser(f"invalid user name {name!r}: letters, digits, . _ @ - (up to 64)")
     try:
         role = Role(role)
     except ValueError:
-        raise UserError(f"unknown role {role!r} (reviewer, privacy-officer, admin)") from None
+        raise InvalidUser(f"unknown role {role!r} (reviewer, privacy-officer, admin)") from None
     if email is not None:
         email = email.strip()
         if not _EMAIL.match(email) or len(email) > 320:
-            raise UserError(f"invalid e-mail address {email!r}")
+            raise InvalidUser(f"invalid e-mail address {email!r}")
     user = User(name=name, role=role.value, email=email, created=datetime.now(UTC))
     session.add(user)
     try:
@@ -108,7 +119,7 @@ def add_user(
 def get_user(session: Session, name: str) -> User:
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise UserError(f"no such user: {name!r} (add one with 'postwarden user add')")
+        raise NoSuchUser(f"no such user: {name!r} (add one with 'postwarden user add')")
     return user
 
 

@@ -23,11 +23,11 @@ from typing import TypeVar, cast
 import Milter
 
 from postwarden.act import Gateway, Outcome
-from postwarden.model import Envelope
+from postwarden.model import Envelope, SmtpReply
 from postwarden.settings import Access
 from postwarden.transports.admission import ByteGate, inspection_cost
 from postwarden.transports.failure import describe_failure
-from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply
+from postwarden.transports.reply import TEMPFAIL
 from postwarden.transports.spool import MessageSpool, MessageTooLarge
 
 __all__ = [
@@ -89,7 +89,7 @@ def milter_reply(outcome: Outcome) -> MilterReply:
     if outcome.disposition == "quarantined":
         return Discard()
     if outcome.disposition == "reject":
-        reply = parse_reply(outcome.smtp_reply)
+        reply = outcome.smtp_reply
         # A reject must be a 5xx; anything else is a gateway bug, and bugs tempfail.
         return RejectWithCode(reply) if reply.code >= 500 else TempFail()
     raise ValueError(f"unknown disposition {outcome.disposition!r}")

@@ -24,13 +24,13 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from postwarden.act import Gateway, Outcome
-from postwarden.model import Envelope
+from postwarden.model import Envelope, SmtpReply, reply_text
 from postwarden.outbound import Outbound, OutboundError
 from postwarden.transports.admission import ByteGate, ConnectionCounter
 from postwarden.transports.failure import describe_failure
 from postwarden.transports.relay_access import RelayAccess, SmtpLogin, owns_address
 from postwarden.transports.relay_server import RelayServer, SpooledEnvelope, peer_host
-from postwarden.transports.reply import TEMPFAIL, SmtpReply, parse_reply, reply_text
+from postwarden.transports.reply import TEMPFAIL
 from postwarden.transports.server_tls import ServerTls
 from postwarden.transports.smtp_auth import MAX_FAILURES, SmtpAuthenticator
 from postwarden.transports.smtp_path import Mailbox, PathError, parse_mailbox
@@ -80,7 +80,7 @@ def forward_failure_reply(exc: OutboundError) -> SmtpReply:
         # Some recipients already have it: a 4xx would make the sender's MTA send it again
         # to them, a 250 would silently lose the refused ones; a 5xx bounce names them.
         refused = ", ".join(f"{r} ({c})" for r, (c, _) in sorted(exc.refused.items()))
-        return SmtpReply(554, "5.5.0", reply_text(f"{text}: {refused}"))
+        return SmtpReply(554, "5.5.0", f"{text}: {refused}")
     if exc.temporary:
         return SmtpReply(451, "4.4.0", text)
     return SmtpReply(554, "5.0.0", text)
@@ -277,7 +277,7 @@ class RelayHandler:
             partial(self.gateway.process, raw, env, queue_id=relay_id)
         )
         if outcome.disposition == "reject":
-            reply = parse_reply(outcome.smtp_reply)
+            reply = outcome.smtp_reply
             # A reject must be a 5xx; anything else is a gateway bug, and bugs tempfail.
             return reply if reply.code >= 500 else TEMPFAIL
         if outcome.disposition == "quarantined":

@@ -7,12 +7,14 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postwarden.errors import Invalid
+
 __all__ = ["ServerTls", "TlsError", "server_context"]
 
 log = logging.getLogger(__name__)
 
 
-class TlsError(Exception):
+class TlsError(Invalid):
     """The certificate or key cannot be loaded."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from postwarden.errors import Invalid
+
 __all__ = ["Mailbox", "PathError", "parse_mailbox", "split_path"]
 
 # RFC 5321 §4.5.3.1: local part 64 octets, domain 255, whole path 256 including "<>".
@@ -28,7 +30,7 @@ _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
-class PathError(ValueError):
+class PathError(Invalid, ValueError):
     """Not an envelope address the relay accepts; the text says why (safe to show)."""
 
 

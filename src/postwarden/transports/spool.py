@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import tempfile
 
+from postwarden.errors import PostwardenError
+
 __all__ = ["MessageSpool", "MessageTooLarge"]
 
 
-class MessageTooLarge(Exception):
+class MessageTooLarge(PostwardenError):
     """The message grew past the collection cap."""
+
+    http_status = 413
 
 
 class MessageSpool:

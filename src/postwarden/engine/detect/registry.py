@@ -24,6 +24,7 @@ from postwarden.engine.detect.name_en import NameEnDetector
 from postwarden.engine.detect.name_zh import NameZhDetector
 from postwarden.engine.detect.patterncache import user_cache_dir
 from postwarden.engine.detect.phone import PhoneDetector
+from postwarden.errors import Conflict
 
 __all__ = [
     "BUILT_IN",
@@ -51,7 +52,7 @@ BUILT_IN: tuple[type[Detector], ...] = (
 """The built-in detectors, in the order they are registered (and compiled and scanned)."""
 
 
-class DuplicateDetectorError(ValueError):
+class DuplicateDetectorError(Conflict, ValueError):
     """A detector id is already registered."""
 
 

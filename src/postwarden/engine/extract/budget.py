@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 
+from postwarden.errors import PostwardenError
 from postwarden.settings import Limits
 
 MIB = 1024 * 1024
 
 
-class Uninspectable(Exception):
+class Uninspectable(PostwardenError):
     """This piece cannot be read; ``reason`` becomes an ``uninspectable`` finding's detail."""
+
+    http_status = 422
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

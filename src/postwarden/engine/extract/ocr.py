@@ -27,6 +27,7 @@ from PIL import Image, ImageOps
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.skew import deskew
+from postwarden.errors import Unavailable
 from postwarden.model import TextUnit
 from postwarden.settings import tessdata_prefix
 
@@ -64,7 +65,7 @@ _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff]) +(?=[\u3400-\u9fff\uf9
 _COLUMN_GAP = re.compile(r" {3,}")
 
 
-class OcrUnavailable(Exception):
+class OcrUnavailable(Unavailable):
     """Tesseract or its language data is not installed."""
 
 

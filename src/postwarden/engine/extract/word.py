@@ -22,6 +22,7 @@ import olefile
 
 from postwarden.engine.extract.binary import scan_strings
 from postwarden.engine.extract.budget import Uninspectable
+from postwarden.errors import Invalid
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -44,7 +45,7 @@ _CODEPAGES = {
 _MAX_PIECES = 1_000_000
 
 
-class DocFormatError(Exception):
+class DocFormatError(Invalid):
     """The piece table cannot be read."""
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from postwarden.errors import PostwardenError
 from postwarden.model import (
     EXTRACTION_FINDINGS,
     Action,
@@ -72,8 +73,12 @@ def _known(kind: str, value: str, known: Iterable[str]) -> str:
     return value
 
 
-class PolicyError(Exception):
-    """A policy file that cannot be used; ``errors`` holds one ``FILE:LINE: what`` per problem."""
+class PolicyError(PostwardenError):
+    """A policy file that cannot be used; ``errors`` holds one ``FILE:LINE: what`` per problem.
+
+    Exit 1, not 2: ``policy check`` reports the problems as its result (docs/policy.md)."""
+
+    http_status = 400
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))

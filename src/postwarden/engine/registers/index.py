@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.registers.table import Reading
+from postwarden.errors import PostwardenError
 from postwarden.settings import fsync_dir
 
 FORMAT = 1
@@ -41,7 +42,7 @@ _TOKEN = re.compile(r"[0-9a-f]{16}")
 Ints = npt.NDArray[np.int64]
 
 
-class RegisterError(Exception):
+class RegisterError(PostwardenError):
     """A register index is missing, unreadable or was built with another secret."""
 
 

@@ -16,11 +16,12 @@ from typing import IO, Any
 
 from postwarden.engine.registers.fields import FIELD_SPECS, FIELDS, PERSONAL_FIELDS
 from postwarden.engine.registers.normalise import traditional
+from postwarden.errors import Invalid
 
 Row = list[str]
 
 
-class RegisterFileError(Exception):
+class RegisterFileError(Invalid):
     """The register file cannot be imported: its encoding, header or rows are wrong."""
 
 
