@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -199,6 +200,16 @@ def _sqlite_lock(url: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def add_new(session: Session, row: Base, exists: Exception) -> None:
+    """Add ``row`` and flush it; a unique key it breaks raises ``exists`` (rolled back)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise exists from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
