@@ -292,15 +292,7 @@ class Gateway:
             raw = self._read(item)
             _check_may_release(user, item, self.mailboxes(), message_senders(item.sender, raw))
             actor = user.name
-            if not Quarantine.transition(
-                session,
-                item.id,
-                State.HELD,
-                State.RELEASING,
-                by=actor,
-                reason=reason,
-                lease=self._lease(),
-            ):
+            if not self._claim_release(session, item.id, actor, reason):
                 raise DecisionError(
                     _("quarantine item {id} is already being decided").format(id=item.id)
                 )
@@ -340,15 +332,7 @@ class Gateway:
         raw = self._read(item)
         reason = "sender confirmed the warning"
         with self.session() as session:
-            if not Quarantine.transition(
-                session,
-                item.id,
-                State.HELD,
-                State.RELEASING,
-                by=SENDER_ACTOR,
-                reason=reason,
-                lease=self._lease(),
-            ):
+            if not self._claim_release(session, item.id, SENDER_ACTOR, reason):
                 raise DecisionError(_("this confirm link was already used"))
             session.commit()
         self._send_release(item, raw, actor=SENDER_ACTOR, reason=reason)
@@ -576,6 +560,19 @@ class Gateway:
     def _node(self) -> str | None:
         """This node's name on a shared store; None for one node (it records no claims)."""
         return self.settings.node_id if self.settings.cluster.shared else None
+
+    def _claim_release(self, session: Session, item_id: str, actor: str, reason: str) -> bool:
+        """Move a held item to ``releasing`` under this node's lease; False if it was not
+        held any more (someone else decided it first)."""
+        return Quarantine.transition(
+            session,
+            item_id,
+            State.HELD,
+            State.RELEASING,
+            by=actor,
+            reason=reason,
+            lease=self._lease(),
+        )
 
     def _lease(self) -> tuple[str, timedelta] | None:
         if self._node is None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import getpass
-import json
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from postwarden.cli.common import UsageError, state
 from postwarden.cli.inspector import open_database
+from postwarden.cli.listing import echo_rows
 from postwarden.i18n import _
 from postwarden.settings import login_user
 from postwarden.store.db import session_factory
@@ -94,18 +94,16 @@ def list_cmd(
             rows = [row.to_json() for row in list_exemptions(session)]
     finally:
         engine.dispose()
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    if not rows:
-        typer.echo(_("no exemptions"))
-    for r in rows:
-        status = "active" if r["active"] else ("revoked" if r["revoked_at"] else "expired")
-        until = f" until {r['until']}" if r["until"] else ""
-        typer.echo(
-            f"{r['id']}\t{status}\t{r['sender']} -> {r['recipient_domain']}{until}"
-            f"\tby {r['granted_by']}: {r['reason']}"
-        )
+    echo_rows(rows, as_json, _exemption_line, _("no exemptions"))
+
+
+def _exemption_line(r: dict[str, Any]) -> str:
+    status = "active" if r["active"] else ("revoked" if r["revoked_at"] else "expired")
+    until = f" until {r['until']}" if r["until"] else ""
+    return (
+        f"{r['id']}\t{status}\t{r['sender']} -> {r['recipient_domain']}{until}"
+        f"\tby {r['granted_by']}: {r['reason']}"
+    )
 
 
 @exemption_app.command("revoke")

@@ -163,14 +163,10 @@ def relay(
     access = _access(settings, client_network, foreign_senders, auth)
     tls = server_tls_option(tls_cert, tls_key, require_tls)
     hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
-    _logging()
-    outbound = _outbound(settings, next_hop, outbox, [listen], hop_tls)
-    gateway = _gateway(settings, outbound)
-    stop_metrics = _serve_metrics(gateway, metrics_at, "relay")
-    gate = ByteGate(settings.access.inspection_memory_bytes)
-    handler = RelayHandler(
-        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    gateway, _gate, handler = _relay_gateway(
+        settings, next_hop, outbox, [listen], hop_tls, access, timeout
     )
+    stop_metrics = _serve_metrics(gateway, metrics_at, "relay")
     try:
         asyncio.run(serve(handler, smtp, size_limit=max_message_bytes, tls=tls))
     except OSError as exc:
@@ -211,13 +207,8 @@ def serve_cmd(
     access = _access(settings, client_network, foreign_senders, auth)
     tls = server_tls_option(tls_cert, tls_key, require_tls)
     hop_tls = next_hop_tls_option(settings, next_hop_tls, next_hop_ca, next_hop_name)
-    _logging()
-    outbound = _outbound(settings, next_hop, outbox, [smtp, http], hop_tls)
-    gateway = _gateway(settings, outbound)
-    # One memory gate for the process: the relay and the API take turns in one budget.
-    gate = ByteGate(settings.access.inspection_memory_bytes)
-    handler = RelayHandler(
-        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    gateway, gate, handler = _relay_gateway(
+        settings, next_hop, outbox, [smtp, http], hop_tls, access, timeout
     )
     from postwarden import metrics  # here: only a server pays for prometheus_client
 
@@ -248,6 +239,27 @@ def serve_cmd(
         raise OperationalError(_("serve: {exc}").format(exc=exc.strerror or exc)) from None
     finally:
         gateway.close()
+
+
+def _relay_gateway(
+    settings: Settings,
+    next_hop: str | None,
+    outbox: Path | None,
+    listen: list[str],
+    hop_tls: NextHopTls | None,
+    access: RelayAccess,
+    timeout: float,
+) -> tuple[Gateway, ByteGate, RelayHandler]:
+    """Logging on, the gateway, and the relay's handler with the process's one memory gate
+    (where the API runs too, it takes turns with the relay in the same budget)."""
+    _logging()
+    outbound = _outbound(settings, next_hop, outbox, listen, hop_tls)
+    gateway = _gateway(settings, outbound)
+    gate = ByteGate(settings.access.inspection_memory_bytes)
+    handler = RelayHandler(
+        gateway, outbound, timeout=timeout, access=access, admit=gate.admit_message
+    )
+    return gateway, gate, handler
 
 
 def _access(

@@ -77,6 +77,19 @@ def _details(occurred_at: str | None, discovered_at: str | None, **text: str | N
     )
 
 
+def _intake(
+    ctx: typer.Context,
+    messages: list[str] | None,
+    files: list[Path] | None,
+    registers: list[str] | None,
+) -> tuple[Settings, list[NewItem]]:
+    """The settings and the items of ``--message`` and ``--files`` (at least one is given)."""
+    if not messages and not files:
+        raise UsageError(_("give at least one --message ID or --files FILE"))
+    settings = state(ctx).settings()
+    return settings, _intake_items(settings, messages or [], files or [], registers or [])
+
+
 def _intake_items(
     settings: Settings, messages: list[str], files: list[Path], registers: list[str]
 ) -> list[NewItem]:
@@ -129,10 +142,7 @@ def open_cmd(
     as_json: AsJson = False,
 ) -> None:
     """Open an incident for messages or files that left; its scope is computed now."""
-    if not message and not files:
-        raise UsageError(_("give at least one --message ID or --files FILE"))
-    settings = state(ctx).settings()
-    items = _intake_items(settings, message or [], files or [], register or [])
+    settings, items = _intake(ctx, message, files, register)
     details = _details(
         occurred_at,
         discovered_at,
@@ -167,10 +177,7 @@ def add_cmd(
     by: By = None,
 ) -> None:
     """Add more messages or files that left to an incident (a resend, a forward)."""
-    if not message and not files:
-        raise UsageError(_("give at least one --message ID or --files FILE"))
-    settings = state(ctx).settings()
-    items = _intake_items(settings, message or [], files or [], register or [])
+    settings, items = _intake(ctx, message, files, register)
     casebook = _casebook(settings)
     casebook.add_items(incident_id, items, by=by or cli_actor())
     typer.echo(

@@ -4,7 +4,7 @@ messages; rotate the key."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
@@ -221,9 +221,7 @@ def expire(
     """Move messages held longer than DAYS to ``expired`` (they are never sent)."""
     with open_gateway(ctx) as gw:
         done = gw.expire(timedelta(days=older_than), by=cli_actor())
-    typer.echo(_("expired {n} item(s)").format(n=len(done)))
-    for item_id in done:
-        typer.echo(f"  {item_id}")
+    _echo_items(_("expired {n} item(s)").format(n=len(done)), done)
 
 
 @quarantine_app.command("purge")
@@ -238,8 +236,13 @@ def purge(
     more than DAYS ago (their data key, then the file); rows and audit entries stay."""
     with open_gateway(ctx) as gw:
         done = gw.purge(timedelta(days=older_than), by=cli_actor())
-    typer.echo(_("purged {n} item(s)").format(n=len(done)))
-    for item_id in done:
+    _echo_items(_("purged {n} item(s)").format(n=len(done)), done)
+
+
+def _echo_items(head: str, item_ids: Iterable[str]) -> None:
+    """``head``, then each item id on its own indented line."""
+    typer.echo(head)
+    for item_id in item_ids:
         typer.echo(f"  {item_id}")
 
 

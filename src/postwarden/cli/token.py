@@ -10,6 +10,7 @@ import typer
 
 from postwarden.cli.audit import cli_actor, database
 from postwarden.cli.common import UsageError
+from postwarden.cli.listing import echo_rows
 from postwarden.i18n import _
 from postwarden.store.tokens import (
     TokenScope,
@@ -90,16 +91,15 @@ def list_(
     """Every token with its scope, status and use (never the token itself)."""
     with database(ctx) as (session, _secret):
         rows = [t.to_json() for t in list_tokens(session)]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    if not rows:
-        typer.echo(_("no tokens: make one with 'postwarden token add NAME --scope check'"))
-    for r in rows:
-        typer.echo(
+    echo_rows(
+        rows,
+        as_json,
+        lambda r: (
             f"{r['name']:<24} {r['scope']:<13} {r['status']:<8} calls {r['calls']:<8} "
             f"last used {r['last_used_at'] or '-'}  expires {r['expires_at'] or '-'}"
-        )
+        ),
+        _("no tokens: make one with 'postwarden token add NAME --scope check'"),
+    )
 
 
 @token_app.command("revoke")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from postwarden.cli.audit import cli_actor, database
 from postwarden.cli.common import UsageError
+from postwarden.cli.listing import echo_rows
 from postwarden.i18n import _
 from postwarden.store.credentials import set_password
 from postwarden.store.users import Role, add_user, list_users
@@ -53,26 +53,16 @@ def list_(
     """Users and their roles."""
     with database(ctx) as (session, _secret):
         users = list_users(session)
-    if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "name": u.name,
-                        "role": u.role,
-                        "email": u.email,
-                        "created": u.created.isoformat(),
-                    }
-                    for u in users
-                ],
-                ensure_ascii=False,
-            )
-        )
-        return
-    for u in users:
-        typer.echo(f"{u.name:<24} {u.role:<16} {u.email or '-'}")
-    if not users:
-        typer.echo(_("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'"))
+    rows = [
+        {"name": u.name, "role": u.role, "email": u.email, "created": u.created.isoformat()}
+        for u in users
+    ]
+    echo_rows(
+        rows,
+        as_json,
+        lambda r: f"{r['name']:<24} {r['role']:<16} {r['email'] or '-'}",
+        _("no users: add one with 'postwarden user add NAME --role ROLE --email ADDR'"),
+    )
 
 
 @user_app.command("passwd")

@@ -23,7 +23,7 @@ from postwarden.incidents.intake import NewItem
 from postwarden.incidents.scope import ItemRecord, Scope
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
-from postwarden.store.db import session_factory
+from postwarden.store.db import get_row, session_factory
 from postwarden.store.incidents import (
     Incident,
     IncidentEvent,
@@ -451,10 +451,7 @@ class Casebook:
 
     @staticmethod
     def _get(session: Session, incident_id: int) -> Incident:
-        incident = session.get(Incident, incident_id)
-        if incident is None:
-            raise IncidentError(f"no incident {incident_id}")
-        return incident
+        return get_row(session, Incident, incident_id, IncidentError(f"no incident {incident_id}"))
 
     @staticmethod
     def _recipient_at(

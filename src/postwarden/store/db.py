@@ -16,9 +16,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from postwarden.errors import PostwardenError
@@ -201,6 +202,27 @@ def _sqlite_lock(url: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_Row = TypeVar("_Row", bound=Base)
+
+
+def get_row(session: Session, model: type[_Row], key: object, missing: Exception) -> _Row:
+    """The ``model`` row of primary key ``key``; raises ``missing`` when there is none."""
+    row = session.get(model, key)
+    if row is None:
+        raise missing
+    return row
+
+
+def add_new(session: Session, row: Base, exists: Exception) -> None:
+    """Add ``row`` and flush it; a unique key it breaks raises ``exists`` (rolled back)."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise exists from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

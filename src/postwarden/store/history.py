@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -151,19 +152,13 @@ def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
         }
         for (s, r), (n, first, last) in pairs.items()
     ]
-    table = HistoryContact.__table__
-    for chunk in _chunks(rows, 500):
-        stmt = insert(table).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["sender", "recipient"],
-            set_={
-                "count": table.c.count + stmt.excluded.count,
-                "first_seen": least(table.c.first_seen, stmt.excluded.first_seen),
-                "last_seen": greatest(table.c.last_seen, stmt.excluded.last_seen),
-                "touched_at": stmt.excluded.touched_at,
-            },
-        )
-        session.execute(stmt)
+    _upsert(
+        session,
+        insert(HistoryContact.__table__),
+        rows,
+        ("sender", "recipient"),
+        {"count": operator.add, "first_seen": least, "last_seen": greatest, "touched_at": _new},
+    )
     name_rows = [
         {
             "address": a,
@@ -175,24 +170,37 @@ def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
         }
         for (a, k), (disp, n, last) in named.items()
     ]
-    names_table = HistoryName.__table__
-    for chunk in _chunks(name_rows, 500):
-        stmt = insert(names_table).values(chunk)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["address", "name_key"],
-            set_={
-                "count": names_table.c.count + stmt.excluded.count,
-                "last_seen": greatest(names_table.c.last_seen, stmt.excluded.last_seen),
-                "touched_at": stmt.excluded.touched_at,
-            },
-        )
-        session.execute(stmt)
+    _upsert(
+        session,
+        insert(HistoryName.__table__),
+        name_rows,
+        ("address", "name_key"),
+        {"count": operator.add, "last_seen": greatest, "touched_at": _new},
+    )
     return messages
 
 
-def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield list(rows[i : i + size])
+def _new(old: Any, new: Any) -> Any:
+    return new
+
+
+def _upsert(
+    session: Session,
+    insert: Any,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    merge: Mapping[str, Callable[[Any, Any], Any]],
+) -> None:
+    """Insert ``rows`` 500 at a time; a row whose ``keys`` stand already is merged into the
+    stored one, column by column (``merge``: the stored and the new value to the kept one)."""
+    table = insert.table
+    for i in range(0, len(rows), 500):
+        stmt = insert.values(rows[i : i + 500])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: how(table.c[name], stmt.excluded[name]) for name, how in merge.items()},
+        )
+        session.execute(stmt)
 
 
 def recipient_totals(session: Session, since: datetime | None = None) -> list[tuple[str, int]]:

@@ -47,7 +47,7 @@ from postwarden.errors import NotFound
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store.blobs import BlobStore, LocalBlobs, blob_store
-from postwarden.store.db import Base
+from postwarden.store.db import Base, get_row
 from postwarden.store.keys import Keyring, Sealed, SealError, keyring_path
 
 __all__ = [
@@ -278,10 +278,9 @@ class Quarantine:
 
     @staticmethod
     def get(session: Session, item_id: str) -> QuarantineItem:
-        item = session.get(QuarantineItem, item_id)
-        if item is None:
-            raise QuarantineError(f"no quarantine item {item_id!r}")
-        return item
+        return get_row(
+            session, QuarantineItem, item_id, QuarantineError(f"no quarantine item {item_id!r}")
+        )
 
     @staticmethod
     def items(session: Session, states: Iterable[State] | None = None) -> list[QuarantineItem]:

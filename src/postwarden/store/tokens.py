@@ -12,13 +12,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, PostwardenError
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
-from postwarden.store.db import Base
+from postwarden.store.db import Base, add_new
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -181,12 +180,7 @@ def add_token(
         expires_at=expires_at,
         calls=0,
     )
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise TokenExists(f"a token named {name!r} exists (names are not reused)") from None
+    add_new(session, row, TokenExists(f"a token named {name!r} exists (names are not reused)"))
     audit.record(
         session,
         AuditKind.TOKEN_ADD,

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Integer, String, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, NotFound, PostwardenError
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
-from postwarden.store.db import Base
+from postwarden.store.db import Base, add_new
 
 __all__ = [
     "InvalidUser",
@@ -100,12 +99,7 @@ def add_user(
         if not _EMAIL.match(email) or len(email) > 320:
             raise InvalidUser(f"invalid e-mail address {email!r}")
     user = User(name=name, role=role.value, email=email, created=datetime.now(UTC))
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise UserExists(f"user {name!r} already exists") from None
+    add_new(session, user, UserExists(f"user {name!r} already exists"))
     audit.record(
         session,
         AuditKind.USER_ADD,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from postwarden.console.deps import (
@@ -178,6 +179,14 @@ def totp_enable(
     return _account_page(request, member, secret=secret, error=error, status=400)
 
 
+def _with_password(db: Session, member: Member, password: str) -> User | None:
+    """The signed-in user's row, provided ``password`` is theirs (re-typed to confirm)."""
+    user = db.get(User, member.id)
+    if user is None or not credentials.check_password(user, password):
+        return None
+    return user
+
+
 @router.post("/account/password", name="password_change")
 def password_change(
     request: Request,
@@ -189,8 +198,8 @@ def password_change(
     """Change one's own password: the current one first, then the passphrase policy."""
     state = console_state(request)
     with state.db.begin() as db:
-        user = db.get(User, member.id)
-        if user is None or not credentials.check_password(user, password):
+        user = _with_password(db, member, password)
+        if user is None:
             error = _("Wrong current password: the password is unchanged.")
         elif new_password != repeat:
             error = _("The two new passwords differ: the password is unchanged.")
@@ -219,8 +228,8 @@ def totp_disable(
 ) -> Response:
     state = console_state(request)
     with state.db.begin() as db:
-        user = db.get(User, member.id)
-        if user is None or not credentials.check_password(user, password):
+        user = _with_password(db, member, password)
+        if user is None:
             return _account_page(
                 request, member, secret="", error=_("Wrong password: TOTP stays on."), status=400
             )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from postwarden.act import DecisionError, Gateway, ReleaseError, ViewKind
@@ -145,6 +146,13 @@ def _blockers(
     return out
 
 
+def _item(db: Session, item_id: str) -> QuarantineItem:
+    item = db.get(QuarantineItem, item_id)
+    if item is None:
+        raise HTTPException(404, _("No such message in the quarantine."))
+    return item
+
+
 def _page(
     request: Request,
     member: Member,
@@ -156,9 +164,7 @@ def _page(
 ) -> Response:
     ctx = console_state(request)
     with ctx.db.begin() as db:
-        item = db.get(QuarantineItem, item_id)
-        if item is None:
-            raise HTTPException(404, _("No such message in the quarantine."))
+        item = _item(db, item_id)
         # Every look at held content is on the record, masked or not (design.md: every view),
         # even one whose content then fails its check.
         kind: ViewKind = AuditKind.CONSOLE_REVEAL if reveal else AuditKind.CONSOLE_VIEW
@@ -220,9 +226,7 @@ def reveal(
 def _held(ctx: ConsoleState, item_id: str, digest: str) -> QuarantineItem:
     """The held item, provided it is still the very content the reviewer looked at."""
     with ctx.db() as db:
-        item = db.get(QuarantineItem, item_id)
-        if item is None:
-            raise HTTPException(404, _("No such message in the quarantine."))
+        item = _item(db, item_id)
         db.expunge(item)
     if item.content_sha256 != digest:
         raise Forbidden(_("This decision was made on other content: reload the message page."))
