@@ -105,7 +105,7 @@ def _new_root(cls: type[TyperGroup] | None = None) -> typer.Typer:
 def load_command(name: str) -> Any:
     """The Click command ``name`` exactly as registering it eagerly on the root app made it:
     its module is imported now, and converted by Typer under the same root settings."""
-    module_name, _, attribute = COMMANDS[name].target.partition(":")
+    module_name, _sep, attribute = COMMANDS[name].target.partition(":")
     target = getattr(importlib.import_module(module_name), attribute)
     holder = _new_root()
     holder.callback()(_root)

@@ -85,7 +85,7 @@ def head(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """The newest entry's number and hash, to keep somewhere the database cannot reach."""
-    with database(ctx) as (session, _):
+    with database(ctx) as (session, _engine):
         h = audit.head(session)
     if as_json:
         typer.echo(json.dumps({"seq": h.seq, "hash": h.hash}))

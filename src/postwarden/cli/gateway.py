@@ -323,7 +323,7 @@ def _gateway(settings: Settings, outbound: Outbound) -> Gateway:
         worker.start()
     # Load detectors, registers and policy now: errors show at start, not on the first
     # message, and the first message does not pay for the loading.
-    _ = gateway.inspector
+    _loaded = gateway.inspector
     return gateway
 
 

@@ -44,7 +44,7 @@ def _context(user_inputs: Iterable[str | None]) -> list[str]:
         if not value:
             continue
         words.append(value)
-        local, _, domain = value.partition("@")
+        local, _at, domain = value.partition("@")
         words.extend(p for p in (local, *domain.split(".")) if len(p) > 2)
     return words
 
