@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-
-if TYPE_CHECKING:
-    from tldextract import TLDExtract
+from postwarden.suffixes import public_suffixes
 
 __all__ = ["EmailDetector"]
 
@@ -58,14 +56,5 @@ class EmailDetector(PatternDetector):
 def _has_registrable_domain(domain: str) -> bool:
     """True when ``domain`` is a name under a public suffix (not the suffix alone). Splitting
     a domain costs ~50 µs and mail repeats its few domains: each is split once per process."""
-    parts = _public_suffixes()(domain)
+    parts = public_suffixes()(domain)
     return bool(parts.suffix) and bool(parts.domain)
-
-
-@functools.cache
-def _public_suffixes() -> TLDExtract:
-    """The public suffix list snapshot bundled with tldextract, never fetched at run time;
-    imported on the first address met (tldextract brings ``requests`` with it)."""
-    import tldextract
-
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import tldextract
-
-# The Public Suffix List snapshot bundled with tldextract: no suffix_list_urls means it never
-# fetches, and no cache_dir means it never writes (a gateway must not reach the internet).
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+from postwarden.suffixes import public_suffixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +47,7 @@ def domain_name(host: str) -> DomainName:
     """Parse ``host`` (an address's domain part, any case, punycode or Unicode)."""
     lowered = host.strip().lower().rstrip(".")
     unicode_host = _to_unicode(lowered)
-    parts = _EXTRACT(unicode_host)
+    parts = public_suffixes()(unicode_host)
     label = parts.domain or parts.suffix
     suffix = parts.suffix if parts.domain else ""
     return DomainName(host=unicode_host, label=label, suffix=suffix, punycode="xn--" in lowered)
