@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from postwarden.cli import app
 from postwarden.engine.registers import import_register
 from postwarden.scan import ScanResult, run_scan, scan_items
-from postwarden.settings import init_data_dir, load_settings
+from postwarden.settings import Settings, init_data_dir, load_settings
 
 COLUMNS = ("id", "name_en", "hkid", "address_en", "phone")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -173,13 +173,19 @@ def test_scan_reports_exactly_the_planted_extracts(
     assert {f["path"] for f in again["files"] if f["subjects"]} == set(planted)  # type: ignore[union-attr]
 
 
-def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
+def _fifty_voters(tmp_path: Path) -> tuple[Settings, People]:
+    """A data dir (``tmp_path/var``) with a register ``voters`` of 50 generated people."""
     people = generate(50, seed=3)
-    data_dir = tmp_path / "var"
-    settings = init_data_dir(data_dir, ["reo.gov.hk"])
+    settings = init_data_dir(tmp_path / "var", ["reo.gov.hk"])
     register = tmp_path / "r.csv"
     register.write_text(people.csv_text(), encoding="utf-8")
     import_register(register, "voters", settings.registers_dir, settings.secret())
+    return settings, people
+
+
+def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
+    settings, people = _fifty_voters(tmp_path)
+    data_dir = settings.data_dir
     share = tmp_path / "share"
     share.mkdir()
     target = share / "list.csv"
@@ -195,11 +201,7 @@ def test_scan_rescans_a_file_that_changed(tmp_path: Path) -> None:
 
 
 def test_scan_reads_ahead_past_an_unreadable_file_and_workers_agree(tmp_path: Path) -> None:
-    people = generate(50, seed=3)
-    settings = init_data_dir(tmp_path / "var", ["reo.gov.hk"])
-    register = tmp_path / "r.csv"
-    register.write_text(people.csv_text(), encoding="utf-8")
-    import_register(register, "voters", settings.registers_dir, settings.secret())
+    settings, people = _fifty_voters(tmp_path)
     share = tmp_path / "share"
     share.mkdir()
     for n in range(20):
@@ -224,12 +226,8 @@ def test_scan_reads_ahead_past_an_unreadable_file_and_workers_agree(tmp_path: Pa
 def test_scan_inspects_what_an_mbox_holds_before_its_first_from_line(tmp_path: Path) -> None:
     """mailbox.mbox skips bytes before the first "From " line (a whole .mbox without one):
     the scan inspects the file itself too, so a register extract there is found."""
-    people = generate(50, seed=3)
-    data_dir = tmp_path / "var"
-    settings = init_data_dir(data_dir, ["reo.gov.hk"])
-    register = tmp_path / "r.csv"
-    register.write_text(people.csv_text(), encoding="utf-8")
-    import_register(register, "voters", settings.registers_dir, settings.secret())
+    settings, people = _fifty_voters(tmp_path)
+    data_dir = settings.data_dir
     share = tmp_path / "share"
     share.mkdir()
     (share / "export.mbox").write_bytes(_csv(people, slice(0, 12)))  # no "From " line
