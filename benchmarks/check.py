@@ -97,22 +97,34 @@ def _count_sql() -> object:
     return select(func.count()).select_from(HistoryContact)
 
 
+_WORDS = (
+    "the committee meeting report budget schedule venue polling station training "
+    "please review attached minutes district council arrangement update"
+).split()
+
+
+def _paragraphs(*, seed: int, count: int, words: int) -> list[str]:
+    """``count`` paragraphs of ``words`` ordinary office words, the same for the same seed."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(_WORDS) for _ in range(words)) for _ in range(count)]
+
+
+def _letter(paragraphs: list[str], phones: str) -> str:
+    """A letter to Mr Lau of these paragraphs, signed with a name, a post and ``phones``."""
+    return (
+        "Dear Mr Lau,\n\n"
+        + "\n\n".join(paragraphs)
+        + f"\n\nRegards,\nCHAN Tai Man\nExecutive Officer\n{phones}\n"
+    )
+
+
 def _message() -> bytes:
     """About 50 KB: a letter with a signature, its HTML twin, and a docx of minutes."""
     _tests_on_path()
     from tests.factories import make_docx, make_eml
 
-    rng = random.Random(11)
-    words = (
-        "the committee meeting report budget schedule venue polling station training "
-        "please review attached minutes district council arrangement update"
-    ).split()
-    paragraphs = [" ".join(rng.choice(words) for _ in range(110)) for _ in range(8)]
-    body = (
-        "Dear Mr Lau,\n\n"
-        + "\n\n".join(paragraphs)
-        + ("\n\nRegards,\nCHAN Tai Man\nExecutive Officer\nTel: 2891 1001  Fax: 2891 1533\n")
-    )
+    paragraphs = _paragraphs(seed=11, count=8, words=110)
+    body = _letter(paragraphs, "Tel: 2891 1001  Fax: 2891 1533")
     html = "<html><body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
     docx = make_docx(
         paragraphs[:6],
@@ -140,17 +152,7 @@ def _small_message() -> bytes:
     _tests_on_path()
     from tests.factories import make_eml
 
-    rng = random.Random(3)
-    words = (
-        "the committee meeting report budget schedule venue polling station training "
-        "please review attached minutes district council arrangement update"
-    ).split()
-    paragraphs = [" ".join(rng.choice(words) for _ in range(100)) for _ in range(6)]
-    body = (
-        "Dear Mr Lau,\n\n"
-        + "\n\n".join(paragraphs)
-        + "\n\nRegards,\nCHAN Tai Man\nExecutive Officer\nTel: 2891 1001\n"
-    )
+    body = _letter(_paragraphs(seed=3, count=6, words=100), "Tel: 2891 1001")
     return make_eml(
         sender=f"CHAN Tai Man <officer1@{ORG}>",
         to=["contact1@firm1.com.hk"],
