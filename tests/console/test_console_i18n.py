@@ -130,8 +130,9 @@ def _texts(html: str) -> list[str]:
     return parser.texts
 
 
-def _pages(console: Console, incident: int) -> list[tuple[str, str]]:
-    """(who, path) for every console page, with data on it."""
+def console_pages(console: Console, incident: int) -> list[tuple[str, str]]:
+    """(who, path) for every console page, with data on it: both languages' tests walk this
+    one list (here over HTTP, in test_console_i18n_browser.py in Chromium)."""
     raw = make_eml(
         sender=f"alice@{ORG}",
         to=["case.officer@partner.example"],
@@ -173,7 +174,7 @@ def _client(console: Console, name: str, headers: dict[str, str]) -> Iterator[ht
 def test_every_page_is_whole_in_each_language(console: Console, incident: int) -> None:
     """In Chinese no text node is an English message, in English none is a Chinese one."""
     english, chinese = _msgids()
-    for who, path in _pages(console, incident):
+    for who, path in console_pages(console, incident):
         for headers, lang, foreign in ((ZH_HK, "zh-Hant-HK", english), (EN, "en", chinese)):
             with _client(console, who, headers) as client:
                 page = client.get(path)
