@@ -3,19 +3,24 @@
 Each row is one import (or drop) of one register on one node: the generation directory of
 the index (keyed hashes, record ids, statuses) as a tar archive sealed by the cluster key.
 ``id`` orders versions across the cluster; the newest row of a name is its current version,
-an empty ``sealed`` says the register was dropped.
+an empty ``sealed`` says the register was dropped. Each name keeps its newest
+``KEPT_VERSIONS`` rows: a sealed index is hundreds of MiB for a register of millions, and a
+node that read the previous id just before a new import can still fetch it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, func, select
+from sqlalchemy import DateTime, Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.store.db import Base
 
-__all__ = ["RegisterVersion", "add_version", "latest_versions", "version_blob"]
+__all__ = ["KEPT_VERSIONS", "RegisterVersion", "add_version", "latest_versions", "version_blob"]
+
+KEPT_VERSIONS = 2
+"""The newest and the one before it: what a node may be fetching while a new one lands."""
 
 
 class RegisterVersion(Base):
@@ -31,12 +36,25 @@ class RegisterVersion(Base):
 
 
 def add_version(session: Session, name: str, node: str, sha256: str, sealed: bytes) -> int:
-    """Record a new version (the caller commits); returns its id."""
+    """Record a new version and delete the name's versions older than the ``KEPT_VERSIONS``
+    newest (the caller commits); returns its id."""
     row = RegisterVersion(
         name=name, created=datetime.now(UTC), node=node, sha256=sha256, sealed=sealed
     )
     session.add(row)
     session.flush()
+    kept = (
+        select(RegisterVersion.id)
+        .where(RegisterVersion.name == name)
+        .order_by(RegisterVersion.id.desc())
+        .limit(KEPT_VERSIONS)
+    )
+    oldest_kept = min(session.execute(kept).scalars())
+    session.execute(
+        delete(RegisterVersion).where(
+            RegisterVersion.name == name, RegisterVersion.id < oldest_kept
+        )
+    )
     return row.id
 
 
