@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from tests.engine.registers.people import generate
+from tests.factories import make_docx, make_eml
 from tests.integration.postfix import free_port
 
 from postwarden.act import Gateway
@@ -50,6 +51,7 @@ from postwarden.transports.milter import MilterService, TempFail
 
 ORG = "demo.gov.hk"
 SENDER = f"alice@{ORG}"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HKID = "A123456(3)"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -133,6 +135,26 @@ def test_metrics_count_what_the_real_gateway_does(gateway: Gateway) -> None:
     assert value(got, "postwarden_notices_total", result="sent") == 2
     assert value(got, "postwarden_quarantine_items", state="held") == 0
     assert value(got, "postwarden_store_up") == 1
+
+
+def test_a_senders_cancel_counts_as_a_decision(gateway: Gateway) -> None:
+    registry = install(gateway, "relay")
+    raw = make_eml(
+        sender=SENDER,
+        to=["events@partner.example"],
+        subject="[TEST] Newsletter layout",
+        body="Layout test.",
+        attachments=[("layout.docx", make_docx(["Quarterly newsletter draft"]), DOCX)],
+    )
+    warned = gateway.process(raw, Envelope(SENDER, ("events@partner.example",)))
+    assert warned.verdict.action.label == "warn"
+    assert warned.quarantine_id
+    with gateway.session() as s:
+        link = gateway.confirm_link(Quarantine.get(s, warned.quarantine_id))
+    gateway.cancel_warn(link.rsplit("/", 1)[1])
+    got = samples(registry)
+    assert value(got, "postwarden_quarantine_decisions_total", decision="cancelled") == 1
+    assert value(got, "postwarden_quarantine_decisions_total", decision="rejected") == 0
     # No personal data in any label: not the addresses, not the subject.
     text = exposition(registry).decode()
     for secret in (SENDER, "partner.example", "metrics test", HKID):

@@ -98,7 +98,8 @@ class Events:
         """A message went through :meth:`Gateway.process` (``size``: its bytes)."""
 
     def decided(self, decision: str) -> None:
-        """A held message was ``released``, ``release-failed``, ``rejected`` or ``expired``."""
+        """A held message was ``released``, ``release-failed``, ``rejected``, ``expired`` or
+        ``cancelled`` (by its sender, from a *warn* notice's link)."""
 
     def notice(self, *, sent: bool) -> None:
         """A sender notice was sent, or failed to go."""
@@ -353,6 +354,7 @@ class Gateway:
             data = {"item": item.id, "action": item.action, "sha256": item.content_sha256}
             self._audit(session, AuditKind.QUARANTINE_CANCEL, SENDER_ACTOR, data)
             session.commit()
+        self.events.decided("cancelled")
         return item.id
 
     def _warned_item(self, token: str, refusal: str) -> ItemSnapshot:

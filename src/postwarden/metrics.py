@@ -138,7 +138,7 @@ class GatewayMetrics(Events):
         )
         self.decisions = Counter(
             "postwarden_quarantine_decisions",
-            "What became of held messages: released, release-failed, rejected, expired.",
+            "What became of held messages: released, release-failed, rejected, expired, cancelled.",
             ["decision"],
             registry=r,
         )
