@@ -16,12 +16,11 @@ from postwarden.model import Verdict
 
 def check(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The message (.eml) to check.")],
+    file: Annotated[Path, typer.Argument(help=_("The message (.eml) to check."))],
     sender: SenderOption = None,
     rcpt: RcptOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print the verdict as JSON."))] = False,
 ) -> None:
-    """Inspect a message and print the verdict (deliver, warn, hold or reject)."""
     settings = state(ctx).settings()
     raw = read_input_file(file)
     verdict = open_inspector(settings).check(raw, envelope_from(sender, rcpt))
