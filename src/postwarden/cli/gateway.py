@@ -277,14 +277,14 @@ def _access(
         )
     except ValueError as exc:
         option = "--client-network" if networks else f"{settings.settings_file} access"
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(_("{option}: {exc}").format(option=option, exc=exc)) from None
 
 
 def _listener(text: str, option: str) -> Listener:
     try:
         host, port = parse_host_port(text)
     except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(_("{option}: {exc}").format(option=option, exc=exc)) from None
     return Listener(host, port)
 
 

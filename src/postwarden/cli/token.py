@@ -33,7 +33,7 @@ def _expiry(text: str | None) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"--expires: expected YYYY-MM-DD or an ISO date-time, got {text!r}"
+            _("--expires: expected YYYY-MM-DD or an ISO date-time, got {text!r}").format(text=text)
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
