@@ -35,11 +35,11 @@ def _print_verdict(verdict: Verdict) -> None:
     for reason in verdict.reasons:
         typer.echo(f"  [{reason.action.label}] {reason.rule}: {reason.message}")
     for name, count in verdict.subjects.items():
-        typer.echo(f"  register {name}: {count} people")
+        typer.echo(_("  register {name}: {count} people").format(name=name, count=count))
     for item in verdict.findings_summary():
         typer.echo(f"  {item['detector']}: {item['count']} in {item['where']}")
     for r in verdict.recipients:
         flags = f" ({', '.join(r.flags)})" if r.flags else ""
         typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
     for defect in verdict.defects:
-        typer.echo(f"  defect: {defect}")
+        typer.echo(_("  defect: {defect}").format(defect=defect))

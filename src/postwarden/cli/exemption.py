@@ -74,10 +74,12 @@ def add(
                 until=last_day,
             )
             session.commit()
-            typer.echo(
-                f"exemption {row.id}: {row.sender} may write to {row.recipient_domain}"
-                + (f" until {row.until.isoformat()}" if row.until else "")
+            granted = _("exemption {id}: {sender} may write to {domain}").format(
+                id=row.id, sender=row.sender, domain=row.recipient_domain
             )
+            if row.until:
+                granted += _(" until {until}").format(until=row.until.isoformat())
+            typer.echo(granted)
     finally:
         engine.dispose()
 

@@ -37,6 +37,7 @@ def import_cmd(
     finally:
         engine.dispose()
     typer.echo(
-        f"learnt from {stats.messages} sent messages ({stats.skipped} without sender "
-        "or recipients skipped)"
+        _(
+            "learnt from {messages} sent messages ({skipped} without sender or recipients skipped)"
+        ).format(messages=stats.messages, skipped=stats.skipped)
     )

@@ -160,8 +160,15 @@ def open_cmd(
         return
     facts = casebook.facts(incident_id)
     typer.echo(
-        f"incident {incident_id} opened: {facts.scope.subjects} people in scope "
-        f"({facts.scope.living} living, {facts.scope.deceased} deceased)"
+        _(
+            "incident {incident_id} opened: {subjects} people in scope ({living} living, "
+            "{deceased} deceased)"
+        ).format(
+            incident_id=incident_id,
+            subjects=facts.scope.subjects,
+            living=facts.scope.living,
+            deceased=facts.scope.deceased,
+        )
     )
 
 
@@ -179,7 +186,9 @@ def add_cmd(
     casebook = _casebook(settings)
     casebook.add_items(incident_id, items, by=by or cli_actor())
     typer.echo(
-        f"incident {incident_id}: {casebook.facts(incident_id).scope.subjects} people in scope"
+        _("incident {incident_id}: {subjects} people in scope").format(
+            incident_id=incident_id, subjects=casebook.facts(incident_id).scope.subjects
+        )
     )
 
 
@@ -205,7 +214,9 @@ def list_cmd(ctx: typer.Context, as_json: AsJson = False) -> None:
         return
     for r in rows:
         typer.echo(
-            f"{r.id:>5}  {r.status:<10} {r.subjects:>8} people  {r.items} item(s)  {r.title}"
+            _("{id:>5}  {status:<10} {subjects:>8} people  {items} item(s)  {title}").format(
+                id=r.id, status=r.status, subjects=r.subjects, items=r.items, title=r.title
+            )
         )
 
 
@@ -264,35 +275,48 @@ def show_cmd(ctx: typer.Context, incident_id: IncidentId, as_json: AsJson = Fals
     scope = data["scope"]
     typer.echo(f"{facts.reference}  {facts.title}  [{facts.status}]")
     typer.echo(
-        f"scope: {scope['subjects']} people ({scope['living']} living, "
-        f"{scope['deceased']} deceased)"
+        _("scope: {subjects} people ({living} living, {deceased} deceased)").format(
+            subjects=scope["subjects"], living=scope["living"], deceased=scope["deceased"]
+        )
     )
     for name, reg in scope["registers"].items():
-        typer.echo(f"  register {name}: {reg['subjects']} {reg['by_status']}")
+        typer.echo(
+            _("  register {name}: {subjects} {by_status}").format(
+                name=name, subjects=reg["subjects"], by_status=reg["by_status"]
+            )
+        )
     for address, regs in scope["by_recipient"].items():
-        typer.echo(f"  reached {address}: {regs}")
+        typer.echo(_("  reached {address}: {registers}").format(address=address, registers=regs))
     for item in data["items"]:
         typer.echo(
-            f"item {item['id']}: {item['kind']} {item['name']} "
-            f"to {', '.join(item['recipients']) or '-'}"
+            _("item {id}: {kind} {name} to {recipients}").format(
+                id=item["id"],
+                kind=item["kind"],
+                name=item["name"],
+                recipients=", ".join(item["recipients"]) or "-",
+            )
         )
     for r in data["recipients"]:
         state_ = (
-            "confirmed"
+            _("confirmed")
             if r["confirmed_at"]
-            else "recall sent"
+            else _("recall sent")
             if r["recall_sent_at"]
-            else "no recall yet"
+            else _("no recall yet")
         )
         typer.echo(
-            f"recipient {r['address']}: {'unintended' if r['unintended'] else 'intended'}, {state_}"
+            _("recipient {address}: {intended}, {state}").format(
+                address=r["address"],
+                intended=_("unintended") if r["unintended"] else _("intended"),
+                state=state_,
+            )
         )
     for e in data["timeline"]:
         status = f" → {e['status']}" if e["status"] else ""
-        typer.echo(
-            f"  {e['at']}  {e['kind']}{status} by {e['by']}"
-            + (f": {e['note']}" if e["note"] else "")
+        line = _("  {at}  {kind}{status} by {by}").format(
+            at=e["at"], kind=e["kind"], status=status, by=e["by"]
         )
+        typer.echo(line + (f": {e['note']}" if e["note"] else ""))
 
 
 def update_cmd(
@@ -344,8 +368,11 @@ def add_recipient_cmd(
         incident_id, address, unintended=not intended, by=by or cli_actor(), note=note
     )
     typer.echo(
-        f"incident {incident_id}: {address.strip().lower()} "
-        f"{'intended' if intended else 'unintended'}"
+        _("incident {incident_id}: {address} {intended}").format(
+            incident_id=incident_id,
+            address=address.strip().lower(),
+            intended=_("intended") if intended else _("unintended"),
+        )
     )
 
 
@@ -494,12 +521,13 @@ def letters_cmd(
             "register": register,
         },
     )
-    typer.echo(
-        f"incident {incident_id}: {run.letters} letters in {out} "
-        f"({run.deceased} deceased not written to"
-        + (f", {run.missing} in scope but not in the file" if run.missing else "")
-        + ")"
+    written = _("incident {incident_id}: {letters} letters in {out}").format(
+        incident_id=incident_id, letters=run.letters, out=out
     )
+    skipped = _("{deceased} deceased not written to").format(deceased=run.deceased)
+    if run.missing:
+        skipped += _(", {missing} in scope but not in the file").format(missing=run.missing)
+    typer.echo(_("{written} ({skipped})").format(written=written, skipped=skipped))
 
 
 def report_cmd(

@@ -114,7 +114,9 @@ def explain(
     typer.echo(_("near misses:") if near else _("near misses: none"))
     for o in near:
         typer.echo(
-            f"  {o.rule} ({o.action.label}) did not fire: only {o.missing[0].condition} was missing"
+            _("  {rule} ({action}) did not fire: only {condition} was missing").format(
+                rule=o.rule, action=o.action.label, condition=o.missing[0].condition
+            )
         )
         for c in o.checks:
             mark = "yes" if c.held else "NO "

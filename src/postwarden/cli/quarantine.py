@@ -83,9 +83,11 @@ def list_items(
         stuck = sum(i.state == State.RELEASING.value for i in items)
         if stuck:
             typer.echo(
-                f"{stuck} item(s) releasing: if one stays so, a crash came between sending and "
-                "recording. Check the next hop's log, then 'postwarden quarantine resolve ID "
-                "--by USER --as released|held --reason TEXT'.",
+                _(
+                    "{n} item(s) releasing: if one stays so, a crash came between sending and "
+                    "recording. Check the next hop's log, then 'postwarden quarantine resolve ID "
+                    "--by USER --as released|held --reason TEXT'."
+                ).format(n=stuck),
                 err=True,
             )
 
@@ -144,7 +146,9 @@ def show(
         typer.echo(f"{key + ':':<17}{out[key] if out[key] is not None else '-'}")
     typer.echo(f"{'recipients:':<17}{', '.join(out['recipients'])}")
     for name, count in out["subjects"].items():
-        typer.echo(f"{'register:':<17}{name}: {count} people")
+        typer.echo(
+            f"{'register:':<17}" + _("{name}: {count} people").format(name=name, count=count)
+        )
     for r in out["reasons"]:
         typer.echo(f"{'reason:':<17}{r['rule']}: {r['message']}")
 

@@ -105,9 +105,16 @@ def scan(
         typer.echo(_line(result))
     mbps = run.bytes / 1e6 / run.seconds if run.seconds else 0.0
     typer.echo(
-        f"{len(run.results)} items scanned ({run.resumed} from an earlier run), "
-        f"{len(run.hits)} with findings; subjects {run.totals() or 'none'}; "
-        f"{mbps:.1f} MB/s"
+        _(
+            "{items} items scanned ({resumed} from an earlier run), {hits} with findings; "
+            "subjects {subjects}; {mbps:.1f} MB/s"
+        ).format(
+            items=len(run.results),
+            resumed=run.resumed,
+            hits=len(run.hits),
+            subjects=run.totals() or _("none"),
+            mbps=mbps,
+        )
     )
 
 

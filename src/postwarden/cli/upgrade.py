@@ -15,7 +15,11 @@ def upgrade(ctx: typer.Context) -> None:
     from postwarden.upgrade import upgrade_installation
 
     settings = state(ctx).settings()
-    typer.echo(f"postwarden {__version__}: upgrading {settings.data_dir}")
+    typer.echo(
+        _("postwarden {version}: upgrading {data_dir}").format(
+            version=__version__, data_dir=settings.data_dir
+        )
+    )
     report = upgrade_installation(settings, actor=cli_actor())
     for line in report.lines:
         typer.echo(line)
