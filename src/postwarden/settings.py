@@ -476,7 +476,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port); raises ValueError with the reason."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
+        raise ValueError(_("expected HOST:PORT, got {text!r}").format(text=text))
     return host.strip("[]"), int(port)
 
 

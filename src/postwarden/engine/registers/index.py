@@ -51,7 +51,9 @@ def check_name(name: str) -> str:
     """A register name is a short word: letters, digits, ``_`` and ``-``."""
     if not _NAME.fullmatch(name):
         raise ValueError(
-            f"invalid register name {name!r}: use up to 63 letters, digits, '_' or '-'"
+            _("invalid register name {name!r}: use up to 63 letters, digits, '_' or '-'").format(
+                name=name
+            )
         )
     return name
 

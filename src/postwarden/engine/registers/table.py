@@ -71,9 +71,17 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
     """Map header cells to fields: ``--map COLUMN=FIELD`` first, then the common names."""
     for column, field in overrides.items():
         if field not in FIELDS:
-            raise ValueError(f"unknown field {field!r} for column {column!r}: {', '.join(FIELDS)}")
+            raise ValueError(
+                _("unknown field {field!r} for column {column!r}: {fields}").format(
+                    field=field, column=column, fields=", ".join(FIELDS)
+                )
+            )
         if column not in header:
-            raise ValueError(f"--map names column {column!r}, which the file's header lacks")
+            raise ValueError(
+                _("--map names column {column!r}, which the file's header lacks").format(
+                    column=column
+                )
+            )
     columns: dict[int, str] = {}
     ignored: list[str] = []
     for i, title in enumerate(header):
@@ -166,7 +174,11 @@ class RegisterTable:
         """``sheet`` names a workbook's sheet (default: the first); ``header_row`` is the
         1-based row holding the column headings (rows above it, a title block, are skipped)."""
         if header_row < 1:
-            raise ValueError(f"the header row is counted from 1, got {header_row}")
+            raise ValueError(
+                _("the header row is counted from 1, got {header_row}").format(
+                    header_row=header_row
+                )
+            )
         self.path = path
         self.sheet = sheet
         try:
@@ -182,7 +194,11 @@ class RegisterTable:
         self.is_workbook = head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
         self.encoding = encoding
         if sheet is not None and not self.is_workbook:
-            raise ValueError(f"{path} is not a workbook: it has no sheet {sheet!r}")
+            raise ValueError(
+                _("{path} is not a workbook: it has no sheet {sheet!r}").format(
+                    path=path, sheet=sheet
+                )
+            )
         self._rows = self._workbook_rows() if self.is_workbook else self._csv_rows()
         for _row in range(header_row - 1):
             self._next_row()
@@ -293,7 +309,7 @@ class RegisterTable:
             codecs.lookup(encoding)
         except LookupError:
             raw.close()
-            raise ValueError(f"unknown encoding {encoding!r}") from None
+            raise ValueError(_("unknown encoding {encoding!r}").format(encoding=encoding)) from None
         if "\x00" in head.decode("latin-1") and not encoding.startswith("utf-16"):
             raw.close()
             raise RegisterFileError(
