@@ -76,7 +76,9 @@ def passwd(
     if password_stdin:
         password = _read_password()
     else:
-        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(
+            _("New password"), hide_input=True, confirmation_prompt=_("New password again")
+        )
     with database(ctx) as (session, secret):
         set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()
