@@ -444,14 +444,17 @@ class Gateway:
             as_sender = self.mailboxes().shared(user.email, senders) if user.email else None
             if as_sender is not None:
                 raise DecisionError(
-                    f"{user.name} sent this message (as {as_sender}) and cannot resolve it"
+                    _(
+                        "{user_name} sent this message (as {as_sender}) and cannot resolve it"
+                    ).format(user_name=user.name, as_sender=as_sender)
                 )
             since = _aware(row.decided_at or row.created)
             if (now or datetime.now(UTC)) - since < STUCK_AFTER:
                 raise DecisionError(
-                    f"quarantine item {item.id} started releasing at {since:%H:%M:%S} UTC and "
-                    "may still be in flight: resolve it after "
-                    f"{since + STUCK_AFTER:%H:%M:%S} UTC"
+                    _(
+                        "quarantine item {item_id} started releasing at {since:%H:%M:%S} UTC and "
+                        "may still be in flight: resolve it after {until:%H:%M:%S} UTC"
+                    ).format(item_id=item.id, since=since, until=since + STUCK_AFTER)
                 )
             if new == State.RELEASED:
                 moved = Quarantine.transition(
@@ -605,7 +608,9 @@ class Gateway:
                 session.commit()
             self.events.decided("released" if exc.partial else "release-failed")
             raise ReleaseError(
-                f"release of {item.id}: {exc}", temporary=exc.temporary, partial=exc.partial
+                _("release of {item_id}: {exc}").format(item_id=item.id, exc=exc),
+                temporary=exc.temporary,
+                partial=exc.partial,
             ) from None
         with self.session() as session:
             Quarantine.transition(session, item.id, State.RELEASING, State.RELEASED)
@@ -680,13 +685,17 @@ def _check_may_release(
     header From and Sender, sub-addresses, case, aliases) and the role the hold needs."""
     if not user.email:
         raise DecisionError(
-            f"user {user.name} has no e-mail address, so the four-eyes check cannot tell "
-            f"them from the sender: 'postwarden user add {user.name} --email ADDR'"
+            _(
+                "user {user_name} has no e-mail address, so the four-eyes check cannot tell them "
+                "from the sender: 'postwarden user add {user_name} --email ADDR'"
+            ).format(user_name=user.name)
         )
     as_sender = mailboxes.shared(user.email, senders)
     if as_sender is not None:
         raise DecisionError(
-            f"{user.name} sent this message (as {as_sender}) and cannot release it (four eyes)"
+            _(
+                "{user_name} sent this message (as {as_sender}) and cannot release it (four eyes)"
+            ).format(user_name=user.name, as_sender=as_sender)
         )
     if item.register_data and user.role_enum != Role.PRIVACY_OFFICER:
         raise DecisionError(_("this hold is for register data: a privacy officer must release it"))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings, fsync_dir, parse_host_port, write_atomic
 
 __all__ = [
@@ -111,10 +112,12 @@ class NextHopTls:
     def __post_init__(self) -> None:
         if self.mode not in TLS_MODES:
             raise ValueError(
-                f"next hop TLS must be one of {', '.join(TLS_MODES)}, not {self.mode!r}"
+                _("next hop TLS must be one of {modes}, not {mode!r}").format(
+                    modes=", ".join(TLS_MODES), mode=self.mode
+                )
             )
         if (self.ca_file or self.server_name) and self.mode != "verify":
-            raise ValueError("a next hop CA file or server name needs next hop TLS 'verify'")
+            raise ValueError(_("a next hop CA file or server name needs next hop TLS 'verify'"))
 
     def context(self) -> ssl.SSLContext | None:
         """The client context, or None for plain SMTP; ValueError for an unreadable CA file."""
@@ -124,7 +127,9 @@ class NextHopTls:
             try:
                 ctx = ssl.create_default_context(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
-                raise ValueError(f"next hop CA file {self.ca_file}: {exc}") from None
+                raise ValueError(
+                    _("next hop CA file {ca_file}: {exc}").format(ca_file=self.ca_file, exc=exc)
+                ) from None
         else:
             # Encryption without authentication, as Postfix's "may" and "encrypt": a
             # self-signed certificate is normal on an internal hop.
@@ -355,7 +360,7 @@ def outbound_from(
     hop (default: the data dir's ``next_hop_tls``, ``next_hop_ca``, ``next_hop_name``).
     """
     if next_hop is not None and outbox is not None:
-        raise ValueError("give a next hop or an outbox, not both")
+        raise ValueError(_("give a next hop or an outbox, not both"))
     if outbox is not None:
         return OutboxOutbound(outbox)
     hop = next_hop or settings.next_hop
@@ -386,8 +391,10 @@ def check_no_loop(next_hop: tuple[str, int], listen: Sequence[str]) -> None:
         addrs = _addresses(host)
         if host in ("0.0.0.0", "::", "") or hop_addrs & addrs:  # noqa: S104 - comparing, not binding
             raise ValueError(
-                f"next hop {hop_host}:{hop_port} is this gateway's own listener {text}: "
-                "released and delivered mail would loop back into the filter"
+                _(
+                    "next hop {hop_host}:{hop_port} is this gateway's own listener {text}: "
+                    "released and delivered mail would loop back into the filter"
+                ).format(hop_host=hop_host, hop_port=hop_port, text=text)
             )
 
 

@@ -109,7 +109,9 @@ class Limits:
         known = {f.name for f in fields(self)}
         unknown = set(values) - known
         if unknown:
-            raise SettingsError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+            raise SettingsError(
+                _("unknown limit(s): {names}").format(names=", ".join(sorted(unknown)))
+            )
         return replace(self, **values)
 
 
@@ -164,7 +166,9 @@ class Access:
         known = {f.name for f in fields(self)}
         unknown = set(values) - known
         if unknown:
-            raise SettingsError(f"unknown access setting(s): {', '.join(sorted(unknown))}")
+            raise SettingsError(
+                _("unknown access setting(s): {names}").format(names=", ".join(sorted(unknown)))
+            )
         tupled: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
         }
@@ -199,11 +203,14 @@ class Cluster:
     def __post_init__(self) -> None:
         if self.quarantine_store not in QUARANTINE_STORES:
             raise SettingsError(
-                f"cluster.quarantine_store must be one of {', '.join(QUARANTINE_STORES)}, "
-                f"not {self.quarantine_store!r}"
+                _(
+                    "cluster.quarantine_store must be one of {stores}, not {quarantine_store!r}"
+                ).format(
+                    stores=", ".join(QUARANTINE_STORES), quarantine_store=self.quarantine_store
+                )
             )
         if self.quarantine_store == "s3" and not self.s3_bucket:
-            raise SettingsError("cluster.quarantine_store 's3' needs cluster.s3_bucket")
+            raise SettingsError(_("cluster.quarantine_store 's3' needs cluster.s3_bucket"))
 
     @property
     def shared(self) -> bool:
@@ -214,7 +221,9 @@ class Cluster:
         known = {f.name for f in fields(self)}
         unknown = set(values) - known
         if unknown:
-            raise SettingsError(f"unknown cluster setting(s): {', '.join(sorted(unknown))}")
+            raise SettingsError(
+                _("unknown cluster setting(s): {names}").format(names=", ".join(sorted(unknown)))
+            )
         return replace(self, **values)
 
 
@@ -297,12 +306,18 @@ class Settings:
             key = self.cluster_key_file.read_bytes()
         except FileNotFoundError:
             raise SettingsError(
-                f"no cluster key in {self.data_dir}: run 'postwarden init --quarantine-store "
-                "database' on the first node and copy its cluster.key to every other node "
-                "(docs/cluster.md)"
+                _(
+                    "no cluster key in {data_dir}: run 'postwarden init --quarantine-store "
+                    "database' on the first node and copy its cluster.key to every other node "
+                    "(docs/cluster.md)"
+                ).format(data_dir=self.data_dir)
             ) from None
         if len(key) != 32:
-            raise SettingsError(f"{self.cluster_key_file} is not a 32-byte key")
+            raise SettingsError(
+                _("{cluster_key_file} is not a 32-byte key").format(
+                    cluster_key_file=self.cluster_key_file
+                )
+            )
         return key
 
     def secret(self) -> bytes:
@@ -454,22 +469,22 @@ def load_settings(data_dir: Path) -> Settings:
             cluster=Cluster().with_overrides(dict(raw.get("cluster") or {})),
         )
     except (TypeError, AttributeError) as exc:
-        raise SettingsError(f"invalid {path}: {exc}") from None
+        raise SettingsError(_("invalid {path}: {exc}").format(path=path, exc=exc)) from None
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port); raises ValueError with the reason."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {text!r}")
+        raise ValueError(_("expected HOST:PORT, got {text!r}").format(text=text))
     return host.strip("[]"), int(port)
 
 
 def _domain(text: str) -> str:
     d = text.strip().lower().rstrip(".")
     if not d or "@" in d or " " in d or "." not in d:
-        raise SettingsError(f"not a domain name: {text!r}")
+        raise SettingsError(_("not a domain name: {text!r}").format(text=text))
     try:
         return d.encode("idna").decode("ascii")
     except UnicodeError:
-        raise SettingsError(f"not a valid domain name: {text!r}") from None
+        raise SettingsError(_("not a valid domain name: {text!r}").format(text=text)) from None

@@ -15,6 +15,7 @@ from typing import Any
 from postwarden import __version__
 from postwarden.engine.registers.index import FORMAT, RegisterInfo, locked
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings, SettingsError, fsync_dir, write_atomic
 from postwarden.store import audit
 from postwarden.store.anchor import AnchorError, anchor_engine, anchor_file
@@ -88,7 +89,7 @@ def _upgrade_settings_file(settings: Settings) -> list[str]:
     try:
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UpgradeError(f"cannot read {path}: {exc}") from None
+        raise UpgradeError(_("cannot read {path}: {exc}").format(path=path, exc=exc)) from None
     # ``settings`` was loaded from this file, so its values are the file's, defaults filled.
     full = {**raw, **settings.to_json()}
     if full == raw:
@@ -124,13 +125,17 @@ def _upgrade_registers(registers_dir: Path) -> list[str]:
                 info = RegisterInfo.from_json(raw)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise UpgradeError(
-                    f"register {entry.name}: cannot read {meta_path}: {exc}"
+                    _("register {entry_name}: cannot read {meta_path}: {exc}").format(
+                        entry_name=entry.name, meta_path=meta_path, exc=exc
+                    )
                 ) from None
             found = raw.get("format", 0)
             if not isinstance(found, int) or found > FORMAT:
                 raise UpgradeError(
-                    f"register {entry.name} is in format {found}, newer than this postwarden "
-                    f"reads ({FORMAT}): run the newer version"
+                    _(
+                        "register {entry_name} is in format {found}, newer than this postwarden "
+                        "reads ({supported}): run the newer version"
+                    ).format(entry_name=entry.name, found=found, supported=FORMAT)
                 )
             current = info.to_json()
             if current == raw:
@@ -159,8 +164,10 @@ def _audit_upgrade(settings: Settings, schema: SchemaUpgrade, *, actor: str, cha
             )
             if not result.ok:
                 raise UpgradeError(
-                    f"audit log broken at entry {result.first_bad}: {result.problem}; the "
-                    "upgrade is not recorded in it (see 'postwarden audit verify')"
+                    _(
+                        "audit log broken at entry {first_bad}: {problem}; the upgrade is not "
+                        "recorded in it (see 'postwarden audit verify')"
+                    ).format(first_bad=result.first_bad, problem=result.problem)
                 )
             if not changed and anchored is not None:
                 return f"audit log: {result.entries} entries verify (nothing to record)"

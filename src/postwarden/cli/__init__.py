@@ -14,7 +14,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from postwarden.cli.common import CliState, print_version
 from postwarden.errors import PostwardenError
-from postwarden.i18n import _
+from postwarden.i18n import N_, _
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,78 +23,92 @@ class LazyCommand:
 
     ``target`` is ``"module:attribute"``: a command function or a ``typer.Typer`` group.
     ``summary`` is the first paragraph of its help, which ``postwarden --help`` lists without
-    importing it (tests/cli/test_lazy.py fails when the two drift apart).
+    importing it (tests/cli/test_lazy.py fails when the two drift apart); a group's help is its
+    own, a function's is ``summary`` and then ``details``.  Both are marked with ``N_`` and
+    translated when shown, in the language of the environment.
     """
 
     target: str
     summary: str
+    details: str = ""
+
+    def help(self) -> str:
+        """A command function's help, in the language messages are in now."""
+        return "\n\n".join(_(part) for part in (self.summary, self.details) if part)
 
 
 # Listed in this order by ``postwarden --help``.
 COMMANDS: dict[str, LazyCommand] = {
     "init": LazyCommand(
         "postwarden.cli.setup:init",
-        "Create (or update) the data dir: settings, per-installation secret (mode 0600).",
+        N_("Create (or update) the data dir: settings, per-installation secret (mode 0600)."),
     ),
     "check": LazyCommand(
         "postwarden.cli.check:check",
-        "Inspect a message and print the verdict (deliver, warn, hold or reject).",
+        N_("Inspect a message and print the verdict (deliver, warn, hold or reject)."),
     ),
     "serve": LazyCommand(
         "postwarden.cli.gateway:serve_cmd",
-        "Run the relay and the HTTP check API in one process until SIGTERM.",
+        N_("Run the relay and the HTTP check API in one process until SIGTERM."),
     ),
     "milter": LazyCommand(
         "postwarden.cli.gateway:milter",
-        "Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM.",
+        N_("Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."),
     ),
     "relay": LazyCommand(
         "postwarden.cli.gateway:relay",
-        "Run the SMTP relay (a Postfix content_filter, or in front of a smarthost).",
+        N_("Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."),
     ),
     "scan": LazyCommand(
         "postwarden.cli.scan:scan",
-        "Scan files for register subjects and personal data, in parallel and resumably.",
+        N_("Scan files for register subjects and personal data, in parallel and resumably."),
     ),
     "upgrade": LazyCommand(
         "postwarden.cli.upgrade:upgrade",
-        "Migrate the database schema (Alembic) and the data dir's files to this version.",
+        N_("Migrate the database schema (Alembic) and the data dir's files to this version."),
+        N_(
+            "Run it once per installation with every gateway node stopped, then start the units: "
+            "nodes refuse to start on an older schema. Idempotent; exit 1 for a database newer "
+            "than this version. Changes are recorded in the audit log and its head anchored."
+        ),
     ),
     "webfilter": LazyCommand(
         "postwarden.cli.webfilter:webfilter_app",
-        "Stop webmail browsing: blocklists from the webmail provider list.",
+        N_("Stop webmail browsing: blocklists from the webmail provider list."),
     ),
     "history": LazyCommand(
-        "postwarden.cli.history:history_app", "Sending history: who the organisation writes to."
+        "postwarden.cli.history:history_app", N_("Sending history: who the organisation writes to.")
     ),
     "exemption": LazyCommand(
         "postwarden.cli.exemption:exemption_app",
-        "Exemptions: a sender may write to a recipient domain.",
+        N_("Exemptions: a sender may write to a recipient domain."),
     ),
     "policy": LazyCommand(
-        "postwarden.cli.policy:policy_app", "The policy: rules over the facts of a message."
+        "postwarden.cli.policy:policy_app", N_("The policy: rules over the facts of a message.")
     ),
     "quarantine": LazyCommand(
-        "postwarden.cli.quarantine:quarantine_app", "Held messages: review, release, reject."
+        "postwarden.cli.quarantine:quarantine_app", N_("Held messages: review, release, reject.")
     ),
-    "user": LazyCommand("postwarden.cli.user:user_app", "Reviewers, privacy officers and admins."),
-    "audit": LazyCommand("postwarden.cli.audit:audit_app", "The hash-chained audit log."),
+    "user": LazyCommand(
+        "postwarden.cli.user:user_app", N_("Reviewers, privacy officers and admins.")
+    ),
+    "audit": LazyCommand("postwarden.cli.audit:audit_app", N_("The hash-chained audit log.")),
     "register": LazyCommand(
         "postwarden.cli.register:register_app",
-        "Registers of people (exact data match): import, list, drop.",
+        N_("Registers of people (exact data match): import, list, drop."),
     ),
     "incident": LazyCommand(
         "postwarden.cli.incident:incident_app",
-        "Breach response: scope a leak, incidents, letters, report.",
+        N_("Breach response: scope a leak, incidents, letters, report."),
     ),
-    "token": LazyCommand("postwarden.cli.token:token_app", "Tokens of the HTTP check API."),
+    "token": LazyCommand("postwarden.cli.token:token_app", N_("Tokens of the HTTP check API.")),
 }
 
 
 def _new_root(cls: type[TyperGroup] | None = None) -> typer.Typer:
     return typer.Typer(
         name="postwarden",
-        help="Outbound-email personal-data leak prevention gateway.",
+        help=_("Outbound-email personal-data leak prevention gateway."),
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -102,18 +116,34 @@ def _new_root(cls: type[TyperGroup] | None = None) -> typer.Typer:
     )
 
 
+HELP_OPTION = N_("Show this message and exit.")
+"""Typer's own ``--help`` line (its text has no catalogue): ours, in the language of the rest."""
+
+
+def translate_help_option(command: Any) -> None:
+    """Give ``command`` and every command under it our ``--help`` line."""
+    option = command.get_help_option(typer.Context(command))
+    if option is not None:
+        option.help = _(HELP_OPTION)
+    for sub in getattr(command, "commands", {}).values():
+        translate_help_option(sub)
+
+
 def load_command(name: str) -> Any:
     """The Click command ``name`` exactly as registering it eagerly on the root app made it:
     its module is imported now, and converted by Typer under the same root settings."""
-    module_name, _sep, attribute = COMMANDS[name].target.partition(":")
+    lazy = COMMANDS[name]
+    module_name, _sep, attribute = lazy.target.partition(":")
     target = getattr(importlib.import_module(module_name), attribute)
     holder = _new_root()
     holder.callback()(_root)
     if isinstance(target, typer.Typer):
         holder.add_typer(target, name=name)
     else:
-        holder.command(name)(target)
-    return typer.main.get_group(holder).commands[name]
+        holder.command(name, help=lazy.help())(target)
+    command = typer.main.get_group(holder).commands[name]
+    translate_help_option(command)
+    return command
 
 
 class LazyCommands(MutableMapping[str, Any]):
@@ -158,6 +188,12 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = LazyCommands(self.commands)
 
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _(HELP_OPTION)
+        return option
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
 
@@ -165,7 +201,7 @@ class LazyGroup(TyperGroup):
         commands = self.commands
         if self._summaries_only and isinstance(commands, LazyCommands):
             if cmd_name not in commands.loaded and cmd_name in COMMANDS:
-                return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].summary)
+                return TyperCommand(name=cmd_name, help=_(COMMANDS[cmd_name].summary))
         return commands.get(cmd_name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
@@ -183,11 +219,13 @@ def _root(
     ctx: typer.Context,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Data dir (default: $POSTWARDEN_DATA_DIR, else ./var)."),
+        typer.Option("--data-dir", help=_("Data dir (default: $POSTWARDEN_DATA_DIR, else ./var).")),
     ] = None,
     _version: Annotated[
         bool,
-        typer.Option("--version", is_eager=True, callback=print_version, help="Print the version."),
+        typer.Option(
+            "--version", is_eager=True, callback=print_version, help=_("Print the version.")
+        ),
     ] = False,
 ) -> None:
     ctx.obj = CliState.create(data_dir)

@@ -18,7 +18,7 @@ from postwarden.store import audit
 from postwarden.store.anchor import anchor_engine, anchor_file, anchored_head
 from postwarden.store.db import open_database
 
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help=_("The hash-chained audit log."), no_args_is_help=True)
 
 
 def cli_actor() -> str:
@@ -40,21 +40,25 @@ def database(ctx: typer.Context) -> Iterator[tuple[Session, bytes]]:
         db.engine.dispose()
 
 
-@audit_app.command("verify")
+@audit_app.command(
+    "verify",
+    help=_(
+        "Check every entry; exit 1 naming the first one edited, removed, inserted or "
+        "moved.\n\n"
+        "The chain must also reach the head anchored outside the database "
+        "(``audit-anchor.json`` in the data dir) with the same hash: a cut or replaced "
+        "tail fails without any flag."
+    ),
+)
 def verify(
     ctx: typer.Context,
     expect_head: Annotated[
         str | None,
         typer.Option(
-            "--expect-head", help="A head hash exported earlier: also catches a cut tail."
+            "--expect-head", help=_("A head hash exported earlier: also catches a cut tail.")
         ),
     ] = None,
 ) -> None:
-    """Check every entry; exit 1 naming the first one edited, removed, inserted or moved.
-
-    The chain must also reach the head anchored outside the database (``audit-anchor.json``
-    in the data dir) with the same hash: a cut or replaced tail fails without any flag.
-    """
     settings = state(ctx).settings()
     with database(ctx) as (session, secret):
         anchored = anchored_head(settings)
@@ -79,12 +83,14 @@ def verify(
         )
 
 
-@audit_app.command("head")
+@audit_app.command(
+    "head",
+    help=_("The newest entry's number and hash, to keep somewhere the database cannot reach."),
+)
 def head(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON object."))] = False,
 ) -> None:
-    """The newest entry's number and hash, to keep somewhere the database cannot reach."""
     with database(ctx) as (session, _engine):
         h = audit.head(session)
     if as_json:

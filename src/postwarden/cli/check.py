@@ -16,12 +16,11 @@ from postwarden.model import Verdict
 
 def check(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The message (.eml) to check.")],
+    file: Annotated[Path, typer.Argument(help=_("The message (.eml) to check."))],
     sender: SenderOption = None,
     rcpt: RcptOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print the verdict as JSON."))] = False,
 ) -> None:
-    """Inspect a message and print the verdict (deliver, warn, hold or reject)."""
     settings = state(ctx).settings()
     raw = read_input_file(file)
     verdict = open_inspector(settings).check(raw, envelope_from(sender, rcpt))
@@ -36,11 +35,11 @@ def _print_verdict(verdict: Verdict) -> None:
     for reason in verdict.reasons:
         typer.echo(f"  [{reason.action.label}] {reason.rule}: {reason.message}")
     for name, count in verdict.subjects.items():
-        typer.echo(f"  register {name}: {count} people")
+        typer.echo(_("  register {name}: {count} people").format(name=name, count=count))
     for item in verdict.findings_summary():
         typer.echo(f"  {item['detector']}: {item['count']} in {item['where']}")
     for r in verdict.recipients:
         flags = f" ({', '.join(r.flags)})" if r.flags else ""
         typer.echo(f"  to {r.address}: {r.cls.value}{flags}")
     for defect in verdict.defects:
-        typer.echo(f"  defect: {defect}")
+        typer.echo(_("  defect: {defect}").format(defect=defect))

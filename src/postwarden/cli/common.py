@@ -62,11 +62,11 @@ def read_input_file(path: Path) -> bytes:
 
 
 SenderOption = Annotated[
-    str | None, typer.Option("--sender", help="Envelope sender (default: From).")
+    str | None, typer.Option("--sender", help=_("Envelope sender (default: From)."))
 ]
 RcptOption = Annotated[
     list[str] | None,
-    typer.Option("--rcpt", help="Envelope recipient, once per recipient (default: To/Cc/Bcc)."),
+    typer.Option("--rcpt", help=_("Envelope recipient, once per recipient (default: To/Cc/Bcc).")),
 ]
 
 

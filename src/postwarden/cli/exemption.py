@@ -21,7 +21,7 @@ from postwarden.store.exemptions import (
 )
 
 exemption_app = typer.Typer(
-    help="Exemptions: a sender may write to a recipient domain.", no_args_is_help=True
+    help=_("Exemptions: a sender may write to a recipient domain."), no_args_is_help=True
 )
 
 
@@ -43,20 +43,21 @@ def _parse_date(text: str | None) -> date | None:
         ) from None
 
 
-@exemption_app.command("add")
+@exemption_app.command("add", help=_("Grant an exemption."))
 def add(
     ctx: typer.Context,
-    sender: Annotated[str, typer.Option("--sender", help="The sender's address.")],
+    sender: Annotated[str, typer.Option("--sender", help=_("The sender's address."))],
     recipient_domain: Annotated[
-        str, typer.Option("--recipient-domain", help="The domain (and its subdomains).")
+        str, typer.Option("--recipient-domain", help=_("The domain (and its subdomains)."))
     ],
-    reason: Annotated[str, typer.Option("--reason", help="The operational need.")],
+    reason: Annotated[str, typer.Option("--reason", help=_("The operational need."))],
     until: Annotated[
-        str | None, typer.Option("--until", help="Last day it applies (YYYY-MM-DD).")
+        str | None, typer.Option("--until", help=_("Last day it applies (YYYY-MM-DD)."))
     ] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who grants it (default: $USER).")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help=_("Who grants it (default: $USER)."))
+    ] = None,
 ) -> None:
-    """Grant an exemption."""
     settings = state(ctx).settings()
     last_day = _parse_date(until)
     granted_by = by or _current_user()
@@ -73,20 +74,21 @@ def add(
                 until=last_day,
             )
             session.commit()
-            typer.echo(
-                f"exemption {row.id}: {row.sender} may write to {row.recipient_domain}"
-                + (f" until {row.until.isoformat()}" if row.until else "")
+            granted = _("exemption {id}: {sender} may write to {domain}").format(
+                id=row.id, sender=row.sender, domain=row.recipient_domain
             )
+            if row.until:
+                granted += _(" until {until}").format(until=row.until.isoformat())
+            typer.echo(granted)
     finally:
         engine.dispose()
 
 
-@exemption_app.command("list")
+@exemption_app.command("list", help=_("Every exemption, active or not, newest first."))
 def list_cmd(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print a JSON array."))] = False,
 ) -> None:
-    """Every exemption, active or not, newest first."""
     settings = state(ctx).settings()
     engine = open_database(settings)
     try:
@@ -106,13 +108,14 @@ def _exemption_line(r: dict[str, Any]) -> str:
     )
 
 
-@exemption_app.command("revoke")
+@exemption_app.command("revoke", help=_("Revoke an exemption (the record of it is kept)."))
 def revoke(
     ctx: typer.Context,
-    exemption_id: Annotated[int, typer.Argument(metavar="ID", help="The exemption's id.")],
-    by: Annotated[str | None, typer.Option("--by", help="Who revokes it (default: $USER).")] = None,
+    exemption_id: Annotated[int, typer.Argument(metavar="ID", help=_("The exemption's id."))],
+    by: Annotated[
+        str | None, typer.Option("--by", help=_("Who revokes it (default: $USER)."))
+    ] = None,
 ) -> None:
-    """Revoke an exemption (the record of it is kept)."""
     settings = state(ctx).settings()
     revoked_by = by or _current_user()
     engine = open_database(settings)

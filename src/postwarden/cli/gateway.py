@@ -40,37 +40,41 @@ NextHop = Annotated[
     str | None,
     typer.Option(
         "--next-hop",
-        help="HOST:PORT for delivered and released mail (default: the data dir's settings).",
+        help=_("HOST:PORT for delivered and released mail (default: the data dir's settings)."),
     ),
 ]
 Outbox = Annotated[
     Path | None,
-    typer.Option("--outbox", help="Deliver into this folder instead of over SMTP."),
+    typer.Option("--outbox", help=_("Deliver into this folder instead of over SMTP.")),
 ]
 Timeout = Annotated[
     float,
     typer.Option(
-        "--timeout", help="Seconds per message before answering 4xx (keep under the MTA's)."
+        "--timeout", help=_("Seconds per message before answering 4xx (keep under the MTA's).")
     ),
 ]
 MaxBytes = Annotated[
-    int, typer.Option("--max-message-bytes", help="Largest message taken for inspection.")
+    int, typer.Option("--max-message-bytes", help=_("Largest message taken for inspection."))
 ]
 ClientNetwork = Annotated[
     list[str] | None,
     typer.Option(
         "--client-network",
-        help="CIDR whose clients may relay (repeat); replaces settings access.client_networks "
-        "for this run (default there: loopback).",
+        help=_(
+            "CIDR whose clients may relay (repeat); replaces settings access.client_networks "
+            "for this run (default there: loopback)."
+        ),
     ),
 ]
 ForeignSenders = Annotated[
     bool | None,
     typer.Option(
         "--foreign-senders/--org-senders-only",
-        help="Take envelope senders outside the organisation's domains (a content_filter "
-        "behind an MTA that did its own relay control); default: settings "
-        "access.foreign_senders (off).",
+        help=_(
+            "Take envelope senders outside the organisation's domains (a content_filter "
+            "behind an MTA that did its own relay control); default: settings "
+            "access.foreign_senders (off)."
+        ),
         show_default=False,
     ),
 ]
@@ -78,8 +82,10 @@ Auth = Annotated[
     bool,
     typer.Option(
         "--auth",
-        help="Offer SMTP AUTH (PLAIN, LOGIN) against the console users, to loopback "
-        "clients only; a signed-in user sends only as their own address.",
+        help=_(
+            "Offer SMTP AUTH (PLAIN, LOGIN) against the console users, to loopback "
+            "clients only; a signed-in user sends only as their own address."
+        ),
     ),
 ]
 
@@ -88,8 +94,10 @@ MetricsListen = Annotated[
     str | None,
     typer.Option(
         "--metrics",
-        help="HOST:PORT to serve Prometheus metrics on (/metrics, no authentication; "
-        "docs/metrics.md).",
+        help=_(
+            "HOST:PORT to serve Prometheus metrics on (/metrics, no authentication; "
+            "docs/metrics.md)."
+        ),
     ),
 ]
 
@@ -98,7 +106,7 @@ def milter(
     ctx: typer.Context,
     listen: Annotated[
         str,
-        typer.Option("--listen", help="libmilter socket: inet:PORT@HOST or unix:/path."),
+        typer.Option("--listen", help=_("libmilter socket: inet:PORT@HOST or unix:/path.")),
     ] = "inet:10027@127.0.0.1",
     timeout: Timeout = 240.0,
     max_message_bytes: MaxBytes = DEFAULT_SIZE_LIMIT,
@@ -107,7 +115,6 @@ def milter(
     next_hop_ca: NextHopCa = None,
     next_hop_name: NextHopName = None,
 ) -> None:
-    """Run the Postfix milter (smtpd_milters / non_smtpd_milters) until SIGTERM."""
     if not _MILTER_SOCKET.fullmatch(listen):
         raise UsageError(
             _("expected inet:PORT@HOST or unix:/path, got {listen!r}").format(listen=listen)
@@ -139,7 +146,7 @@ def milter(
 def relay(
     ctx: typer.Context,
     listen: Annotated[
-        str, typer.Option("--listen", help="HOST:PORT to accept SMTP on.")
+        str, typer.Option("--listen", help=_("HOST:PORT to accept SMTP on."))
     ] = "127.0.0.1:10025",
     next_hop: NextHop = None,
     outbox: Outbox = None,
@@ -156,7 +163,6 @@ def relay(
     next_hop_ca: NextHopCa = None,
     next_hop_name: NextHopName = None,
 ) -> None:
-    """Run the SMTP relay (a Postfix content_filter, or in front of a smarthost)."""
     smtp = _listener(listen, "--listen")
     metrics_at = _listener(metrics, "--metrics") if metrics else None
     settings = state(ctx).settings()
@@ -181,10 +187,10 @@ def relay(
 def serve_cmd(
     ctx: typer.Context,
     smtp: Annotated[
-        str, typer.Option("--smtp", help="HOST:PORT for the SMTP relay.")
+        str, typer.Option("--smtp", help=_("HOST:PORT for the SMTP relay."))
     ] = "127.0.0.1:2525",
     http: Annotated[
-        str, typer.Option("--http", help="HOST:PORT for the HTTP check API.")
+        str, typer.Option("--http", help=_("HOST:PORT for the HTTP check API."))
     ] = "127.0.0.1:8025",
     next_hop: NextHop = None,
     outbox: Outbox = None,
@@ -200,7 +206,6 @@ def serve_cmd(
     next_hop_ca: NextHopCa = None,
     next_hop_name: NextHopName = None,
 ) -> None:
-    """Run the relay and the HTTP check API in one process until SIGTERM."""
     smtp_listener = _listener(smtp, "--smtp")
     http_listener = _listener(http, "--http")
     settings = state(ctx).settings()
@@ -272,14 +277,14 @@ def _access(
         )
     except ValueError as exc:
         option = "--client-network" if networks else f"{settings.settings_file} access"
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(_("{option}: {exc}").format(option=option, exc=exc)) from None
 
 
 def _listener(text: str, option: str) -> Listener:
     try:
         host, port = parse_host_port(text)
     except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(_("{option}: {exc}").format(option=option, exc=exc)) from None
     return Listener(host, port)
 
 

@@ -14,16 +14,18 @@ from postwarden.store.db import session_factory
 from postwarden.store.history import import_sent_mail
 
 history_app = typer.Typer(
-    help="Sending history: who the organisation writes to.", no_args_is_help=True
+    help=_("Sending history: who the organisation writes to."), no_args_is_help=True
 )
 
 
-@history_app.command("import")
+@history_app.command(
+    "import",
+    help=_("Learn from sent mail: who wrote to whom, how often, when, and under which names."),
+)
 def import_cmd(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A maildir, an mbox, or a folder of .eml files.")],
+    path: Annotated[Path, typer.Argument(help=_("A maildir, an mbox, or a folder of .eml files."))],
 ) -> None:
-    """Learn from sent mail: who wrote to whom, how often, when, and under which names."""
     settings = state(ctx).settings()
     if not path.exists():
         raise UsageError(_("no such file or folder: {path}").format(path=path))
@@ -35,6 +37,7 @@ def import_cmd(
     finally:
         engine.dispose()
     typer.echo(
-        f"learnt from {stats.messages} sent messages ({stats.skipped} without sender "
-        "or recipients skipped)"
+        _(
+            "learnt from {messages} sent messages ({skipped} without sender or recipients skipped)"
+        ).format(messages=stats.messages, skipped=stats.skipped)
     )

@@ -17,24 +17,25 @@ from postwarden.i18n import _
 from postwarden.model import UNINSPECTABLE
 
 incident_app = typer.Typer(
-    help="Breach response: scope a leak, incidents, letters, report.", no_args_is_help=True
+    help=_("Breach response: scope a leak, incidents, letters, report."), no_args_is_help=True
 )
 
 
-@incident_app.command("scope")
+@incident_app.command(
+    "scope", help=_("The distinct register records present in the files, counted by status.")
+)
 def scope(
     ctx: typer.Context,
     files: Annotated[
-        list[Path], typer.Argument(help="Leaked files: eml, xlsx, csv, docx, pdf, zip.")
+        list[Path], typer.Argument(help=_("Leaked files: eml, xlsx, csv, docx, pdf, zip."))
     ],
-    register: Annotated[str, typer.Option("--register", help="The register to count against.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    register: Annotated[str, typer.Option("--register", help=_("The register to count against."))],
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print one JSON object."))] = False,
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="Write the affected record ids here (csv, header 'id')."),
+        typer.Option("--export", help=_("Write the affected record ids here (csv, header 'id').")),
     ] = None,
 ) -> None:
-    """The distinct register records present in the files, counted by status."""
     settings = state(ctx).settings()
     raws = [(path, read_input_file(path)) for path in files]
     registers = open_registers(settings, [register])
@@ -93,14 +94,37 @@ def scope(
 
 
 # Breach response (issue 7): the commands live in cli/incident_cases.py.
-incident_app.command("open")(cases.open_cmd)
-incident_app.command("add")(cases.add_cmd)
-incident_app.command("list")(cases.list_cmd)
-incident_app.command("show")(cases.show_cmd)
-incident_app.command("update")(cases.update_cmd)
-incident_app.command("add-recipient")(cases.add_recipient_cmd)
-incident_app.command("status")(cases.status_cmd)
-incident_app.command("recall")(cases.recall_cmd)
-incident_app.command("confirm-recall")(cases.confirm_recall_cmd)
-incident_app.command("letters")(cases.letters_cmd)
-incident_app.command("report")(cases.report_cmd)
+incident_app.command(
+    "open", help=_("Open an incident for messages or files that left; its scope is computed now.")
+)(cases.open_cmd)
+incident_app.command(
+    "add", help=_("Add more messages or files that left to an incident (a resend, a forward).")
+)(cases.add_cmd)
+incident_app.command("list", help=_("List incidents, newest first."))(cases.list_cmd)
+incident_app.command(
+    "show", help=_("Show an incident: scope per register, status and recipient, items, timeline.")
+)(cases.show_cmd)
+incident_app.command(
+    "update", help=_("Record the facts the letters and the regulator report are written from.")
+)(cases.update_cmd)
+incident_app.command(
+    "add-recipient",
+    help=_("Record a recipient of the incident's items, unintended unless ``--intended``."),
+)(cases.add_recipient_cmd)
+incident_app.command(
+    "status", help=_("Move an incident to another status (on the timeline and in the audit chain).")
+)(cases.status_cmd)
+incident_app.command(
+    "recall", help=_("Send the bilingual recall request to every unintended recipient.")
+)(cases.recall_cmd)
+incident_app.command(
+    "confirm-recall",
+    help=_("Record a recipient's confirmation that they deleted what they received."),
+)(cases.confirm_recall_cmd)
+incident_app.command(
+    "letters",
+    help=_("Bilingual PDF letters to the living people in scope, a print file and a CSV."),
+)(cases.letters_cmd)
+incident_app.command("report", help=_("Write the data breach notification draft for the PCPD."))(
+    cases.report_cmd
+)

@@ -39,15 +39,15 @@ from postwarden.store.db import session_factory
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineError
 
-By = Annotated[str | None, typer.Option("--by", help="Who acts (default: cli:<os user>).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-IncidentId = Annotated[int, typer.Argument(help="The incident's number.")]
+By = Annotated[str | None, typer.Option("--by", help=_("Who acts (default: cli:<os user>)."))]
+AsJson = Annotated[bool, typer.Option("--json", help=_("Print JSON."))]
+IncidentId = Annotated[int, typer.Argument(help=_("The incident's number."))]
 Files = Annotated[
-    list[Path] | None, typer.Option("--files", help="A leaked file or sent .eml (repeat).")
+    list[Path] | None, typer.Option("--files", help=_("A leaked file or sent .eml (repeat)."))
 ]
 Registers = Annotated[
     list[str] | None,
-    typer.Option("--register", help="Scope against this register only (repeat)."),
+    typer.Option("--register", help=_("Scope against this register only (repeat).")),
 ]
 
 
@@ -122,26 +122,25 @@ def _intake_items(
 
 def open_cmd(
     ctx: typer.Context,
-    title: Annotated[str, typer.Option("--title", help="A short title for the incident.")],
+    title: Annotated[str, typer.Option("--title", help=_("A short title for the incident."))],
     message: Annotated[
         list[str] | None,
-        typer.Option("--message", help="A quarantined message id that left (repeat)."),
+        typer.Option("--message", help=_("A quarantined message id that left (repeat).")),
     ] = None,
     files: Files = None,
     register: Registers = None,
-    occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO).")] = None,
-    discovered_at: Annotated[str | None, typer.Option(help="When it was found (ISO).")] = None,
-    discovered_how: Annotated[str | None, typer.Option(help="How it was found.")] = None,
-    summary: Annotated[str | None, typer.Option(help="What happened (English).")] = None,
-    summary_zh: Annotated[str | None, typer.Option(help="What happened (Chinese).")] = None,
-    cause: Annotated[str | None, typer.Option(help="Why it happened.")] = None,
-    data_user: Annotated[str | None, typer.Option(help="The organisation (English).")] = None,
-    data_user_zh: Annotated[str | None, typer.Option(help="The organisation (Chinese).")] = None,
-    contact: Annotated[str | None, typer.Option(help="Whom affected people contact.")] = None,
+    occurred_at: Annotated[str | None, typer.Option(help=_("When it happened (ISO)."))] = None,
+    discovered_at: Annotated[str | None, typer.Option(help=_("When it was found (ISO)."))] = None,
+    discovered_how: Annotated[str | None, typer.Option(help=_("How it was found."))] = None,
+    summary: Annotated[str | None, typer.Option(help=_("What happened (English)."))] = None,
+    summary_zh: Annotated[str | None, typer.Option(help=_("What happened (Chinese)."))] = None,
+    cause: Annotated[str | None, typer.Option(help=_("Why it happened."))] = None,
+    data_user: Annotated[str | None, typer.Option(help=_("The organisation (English)."))] = None,
+    data_user_zh: Annotated[str | None, typer.Option(help=_("The organisation (Chinese)."))] = None,
+    contact: Annotated[str | None, typer.Option(help=_("Whom affected people contact."))] = None,
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Open an incident for messages or files that left; its scope is computed now."""
     settings, items = _intake(ctx, message, files, register)
     details = _details(
         occurred_at,
@@ -161,8 +160,15 @@ def open_cmd(
         return
     facts = casebook.facts(incident_id)
     typer.echo(
-        f"incident {incident_id} opened: {facts.scope.subjects} people in scope "
-        f"({facts.scope.living} living, {facts.scope.deceased} deceased)"
+        _(
+            "incident {incident_id} opened: {subjects} people in scope ({living} living, "
+            "{deceased} deceased)"
+        ).format(
+            incident_id=incident_id,
+            subjects=facts.scope.subjects,
+            living=facts.scope.living,
+            deceased=facts.scope.deceased,
+        )
     )
 
 
@@ -170,23 +176,23 @@ def add_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
     message: Annotated[
-        list[str] | None, typer.Option("--message", help="A quarantined message id (repeat).")
+        list[str] | None, typer.Option("--message", help=_("A quarantined message id (repeat)."))
     ] = None,
     files: Files = None,
     register: Registers = None,
     by: By = None,
 ) -> None:
-    """Add more messages or files that left to an incident (a resend, a forward)."""
     settings, items = _intake(ctx, message, files, register)
     casebook = _casebook(settings)
     casebook.add_items(incident_id, items, by=by or cli_actor())
     typer.echo(
-        f"incident {incident_id}: {casebook.facts(incident_id).scope.subjects} people in scope"
+        _("incident {incident_id}: {subjects} people in scope").format(
+            incident_id=incident_id, subjects=casebook.facts(incident_id).scope.subjects
+        )
     )
 
 
 def list_cmd(ctx: typer.Context, as_json: AsJson = False) -> None:
-    """List incidents, newest first."""
     rows = _casebook(state(ctx).settings()).list()
     if as_json:
         typer.echo(
@@ -208,7 +214,9 @@ def list_cmd(ctx: typer.Context, as_json: AsJson = False) -> None:
         return
     for r in rows:
         typer.echo(
-            f"{r.id:>5}  {r.status:<10} {r.subjects:>8} people  {r.items} item(s)  {r.title}"
+            _("{id:>5}  {status:<10} {subjects:>8} people  {items} item(s)  {title}").format(
+                id=r.id, status=r.status, subjects=r.subjects, items=r.items, title=r.title
+            )
         )
 
 
@@ -259,7 +267,6 @@ def facts_json(facts: IncidentFacts) -> dict[str, Any]:
 
 
 def show_cmd(ctx: typer.Context, incident_id: IncidentId, as_json: AsJson = False) -> None:
-    """Show an incident: scope per register, status and recipient, items, timeline."""
     facts = _casebook(state(ctx).settings()).facts(incident_id)
     data = facts_json(facts)
     if as_json:
@@ -268,55 +275,67 @@ def show_cmd(ctx: typer.Context, incident_id: IncidentId, as_json: AsJson = Fals
     scope = data["scope"]
     typer.echo(f"{facts.reference}  {facts.title}  [{facts.status}]")
     typer.echo(
-        f"scope: {scope['subjects']} people ({scope['living']} living, "
-        f"{scope['deceased']} deceased)"
+        _("scope: {subjects} people ({living} living, {deceased} deceased)").format(
+            subjects=scope["subjects"], living=scope["living"], deceased=scope["deceased"]
+        )
     )
     for name, reg in scope["registers"].items():
-        typer.echo(f"  register {name}: {reg['subjects']} {reg['by_status']}")
+        typer.echo(
+            _("  register {name}: {subjects} {by_status}").format(
+                name=name, subjects=reg["subjects"], by_status=reg["by_status"]
+            )
+        )
     for address, regs in scope["by_recipient"].items():
-        typer.echo(f"  reached {address}: {regs}")
+        typer.echo(_("  reached {address}: {registers}").format(address=address, registers=regs))
     for item in data["items"]:
         typer.echo(
-            f"item {item['id']}: {item['kind']} {item['name']} "
-            f"to {', '.join(item['recipients']) or '-'}"
+            _("item {id}: {kind} {name} to {recipients}").format(
+                id=item["id"],
+                kind=item["kind"],
+                name=item["name"],
+                recipients=", ".join(item["recipients"]) or "-",
+            )
         )
     for r in data["recipients"]:
         state_ = (
-            "confirmed"
+            _("confirmed")
             if r["confirmed_at"]
-            else "recall sent"
+            else _("recall sent")
             if r["recall_sent_at"]
-            else "no recall yet"
+            else _("no recall yet")
         )
         typer.echo(
-            f"recipient {r['address']}: {'unintended' if r['unintended'] else 'intended'}, {state_}"
+            _("recipient {address}: {intended}, {state}").format(
+                address=r["address"],
+                intended=_("unintended") if r["unintended"] else _("intended"),
+                state=state_,
+            )
         )
     for e in data["timeline"]:
         status = f" → {e['status']}" if e["status"] else ""
-        typer.echo(
-            f"  {e['at']}  {e['kind']}{status} by {e['by']}"
-            + (f": {e['note']}" if e["note"] else "")
+        line = _("  {at}  {kind}{status} by {by}").format(
+            at=e["at"], kind=e["kind"], status=status, by=e["by"]
         )
+        typer.echo(line + (f": {e['note']}" if e["note"] else ""))
 
 
 def update_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO).")] = None,
-    discovered_at: Annotated[str | None, typer.Option(help="When it was found (ISO).")] = None,
-    discovered_how: Annotated[str | None, typer.Option(help="How it was found.")] = None,
-    summary: Annotated[str | None, typer.Option(help="What happened (English).")] = None,
-    summary_zh: Annotated[str | None, typer.Option(help="What happened (Chinese).")] = None,
-    cause: Annotated[str | None, typer.Option(help="Why it happened.")] = None,
-    remedial: Annotated[str | None, typer.Option(help="Remedial actions (English).")] = None,
-    remedial_zh: Annotated[str | None, typer.Option(help="Remedial actions (Chinese).")] = None,
-    risk: Annotated[str | None, typer.Option(help="Risk of harm assessment.")] = None,
-    data_user: Annotated[str | None, typer.Option(help="The organisation (English).")] = None,
-    data_user_zh: Annotated[str | None, typer.Option(help="The organisation (Chinese).")] = None,
-    contact: Annotated[str | None, typer.Option(help="Whom affected people contact.")] = None,
+    occurred_at: Annotated[str | None, typer.Option(help=_("When it happened (ISO)."))] = None,
+    discovered_at: Annotated[str | None, typer.Option(help=_("When it was found (ISO)."))] = None,
+    discovered_how: Annotated[str | None, typer.Option(help=_("How it was found."))] = None,
+    summary: Annotated[str | None, typer.Option(help=_("What happened (English)."))] = None,
+    summary_zh: Annotated[str | None, typer.Option(help=_("What happened (Chinese)."))] = None,
+    cause: Annotated[str | None, typer.Option(help=_("Why it happened."))] = None,
+    remedial: Annotated[str | None, typer.Option(help=_("Remedial actions (English)."))] = None,
+    remedial_zh: Annotated[str | None, typer.Option(help=_("Remedial actions (Chinese)."))] = None,
+    risk: Annotated[str | None, typer.Option(help=_("Risk of harm assessment."))] = None,
+    data_user: Annotated[str | None, typer.Option(help=_("The organisation (English)."))] = None,
+    data_user_zh: Annotated[str | None, typer.Option(help=_("The organisation (Chinese)."))] = None,
+    contact: Annotated[str | None, typer.Option(help=_("Whom affected people contact."))] = None,
     by: By = None,
 ) -> None:
-    """Record the facts the letters and the regulator report are written from."""
     details = _details(
         occurred_at,
         discovered_at,
@@ -338,31 +357,34 @@ def update_cmd(
 def add_recipient_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    address: Annotated[str, typer.Argument(help="Who received it.")],
+    address: Annotated[str, typer.Argument(help=_("Who received it."))],
     intended: Annotated[
-        bool, typer.Option("--intended", help="The address it was meant for (no recall).")
+        bool, typer.Option("--intended", help=_("The address it was meant for (no recall)."))
     ] = False,
-    note: Annotated[str, typer.Option("--note", help="Why, how it is known.")] = "",
+    note: Annotated[str, typer.Option("--note", help=_("Why, how it is known."))] = "",
     by: By = None,
 ) -> None:
-    """Record a recipient of the incident's items, unintended unless ``--intended``."""
     _casebook(state(ctx).settings()).add_recipient(
         incident_id, address, unintended=not intended, by=by or cli_actor(), note=note
     )
     typer.echo(
-        f"incident {incident_id}: {address.strip().lower()} "
-        f"{'intended' if intended else 'unintended'}"
+        _("incident {incident_id}: {address} {intended}").format(
+            incident_id=incident_id,
+            address=address.strip().lower(),
+            intended=_("intended") if intended else _("unintended"),
+        )
     )
 
 
 def status_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    status: Annotated[Status, typer.Argument(help="open, contained, notified, reported, closed")],
-    by: Annotated[str, typer.Option("--by", help="Who changes it.")],
-    note: Annotated[str, typer.Option("--note", help="What was done.")],
+    status: Annotated[
+        Status, typer.Argument(help=_("open, contained, notified, reported, closed"))
+    ],
+    by: Annotated[str, typer.Option("--by", help=_("Who changes it."))],
+    note: Annotated[str, typer.Option("--note", help=_("What was done."))],
 ) -> None:
-    """Move an incident to another status (on the timeline and in the audit chain)."""
     _casebook(state(ctx).settings()).set_status(incident_id, status, by=by, note=note)
     typer.echo(
         _("incident {incident_id}: {status}").format(incident_id=incident_id, status=status.value)
@@ -372,15 +394,14 @@ def status_cmd(
 def recall_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    from_addr: Annotated[str, typer.Option("--from", help="The privacy officer's address.")],
-    next_hop: Annotated[str | None, typer.Option(help="HOST:PORT to send through.")] = None,
-    outbox: Annotated[Path | None, typer.Option(help="Write to this folder instead.")] = None,
+    from_addr: Annotated[str, typer.Option("--from", help=_("The privacy officer's address."))],
+    next_hop: Annotated[str | None, typer.Option(help=_("HOST:PORT to send through."))] = None,
+    outbox: Annotated[Path | None, typer.Option(help=_("Write to this folder instead."))] = None,
     again: Annotated[
-        bool, typer.Option("--again", help="Also to recipients who already had one.")
+        bool, typer.Option("--again", help=_("Also to recipients who already had one."))
     ] = False,
     by: By = None,
 ) -> None:
-    """Send the bilingual recall request to every unintended recipient."""
     settings = state(ctx).settings()
     casebook = _casebook(settings)
     facts = casebook.facts(incident_id)
@@ -422,11 +443,10 @@ def recall_cmd(
 def confirm_recall_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    address: Annotated[str, typer.Argument(help="The recipient who confirmed.")],
-    note: Annotated[str, typer.Option("--note", help="How they confirmed.")],
+    address: Annotated[str, typer.Argument(help=_("The recipient who confirmed."))],
+    note: Annotated[str, typer.Option("--note", help=_("How they confirmed."))],
     by: By = None,
 ) -> None:
-    """Record a recipient's confirmation that they deleted what they received."""
     _casebook(state(ctx).settings()).confirm_recall(
         incident_id, address, by=by or cli_actor(), note=note
     )
@@ -442,26 +462,27 @@ def letters_cmd(
     incident_id: IncidentId,
     register_file: Annotated[
         Path,
-        typer.Option("--register-file", help="The register's clear file (read for this run only)."),
+        typer.Option(
+            "--register-file", help=_("The register's clear file (read for this run only).")
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the letters.")],
+    out: Annotated[Path, typer.Option("--out", help=_("Folder for the letters."))],
     register: Annotated[
         str | None,
         typer.Option(
-            "--register", help="Which register the file is (default: the only one in scope)."
+            "--register", help=_("Which register the file is (default: the only one in scope).")
         ),
     ] = None,
     map_: Annotated[
         list[str] | None,
         typer.Option(
             "--map",
-            help="COLUMN=FIELD, as for register import (repeat; default: as it was imported).",
+            help=_("COLUMN=FIELD, as for register import (repeat; default: as it was imported)."),
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option(help=_("Processes (default: all cores)."))] = None,
     by: By = None,
 ) -> None:
-    """Bilingual PDF letters to the living people in scope, a print file and a CSV."""
     settings = state(ctx).settings()
     casebook = _casebook(settings)
     facts = casebook.facts(incident_id)
@@ -500,21 +521,21 @@ def letters_cmd(
             "register": register,
         },
     )
-    typer.echo(
-        f"incident {incident_id}: {run.letters} letters in {out} "
-        f"({run.deceased} deceased not written to"
-        + (f", {run.missing} in scope but not in the file" if run.missing else "")
-        + ")"
+    written = _("incident {incident_id}: {letters} letters in {out}").format(
+        incident_id=incident_id, letters=run.letters, out=out
     )
+    skipped = _("{deceased} deceased not written to").format(deceased=run.deceased)
+    if run.missing:
+        skipped += _(", {missing} in scope but not in the file").format(missing=run.missing)
+    typer.echo(_("{written} ({skipped})").format(written=written, skipped=skipped))
 
 
 def report_cmd(
     ctx: typer.Context,
     incident_id: IncidentId,
-    out: Annotated[Path, typer.Option("--out", help="FILE.docx, FILE.pdf or FILE.json")],
+    out: Annotated[Path, typer.Option("--out", help=_("FILE.docx, FILE.pdf or FILE.json"))],
     by: By = None,
 ) -> None:
-    """Write the data breach notification draft for the PCPD."""
     if out.suffix.lower() not in (".docx", ".pdf", ".json"):
         raise UsageError(
             _("--out must end in .docx, .pdf or .json, not {name!r}").format(name=out.name)

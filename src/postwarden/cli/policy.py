@@ -25,28 +25,32 @@ from postwarden.inspector import vocabulary_for
 from postwarden.settings import SettingsError
 
 policy_app = typer.Typer(
-    help="The policy: rules over the facts of a message.", no_args_is_help=True
+    help=_("The policy: rules over the facts of a message."), no_args_is_help=True
 )
 
 
-@policy_app.command("show")
+@policy_app.command(
+    "show", help=_("Print the policy in force (the local file, the last good one, or the default).")
+)
 def show(ctx: typer.Context) -> None:
-    """Print the policy in force (the local file, the last good one, or the default)."""
     settings = state(ctx).settings()
     loaded = load_policy_reporting(settings)
     typer.echo(_("# policy in force: {source}").format(source=loaded.policy.source))
     typer.echo(loaded.policy.text.rstrip("\n"))
 
 
-@policy_app.command("check")
+@policy_app.command(
+    "check",
+    help=_(
+        "Validate a policy file; each problem is printed as FILE:LINE: what (exit 1).\n\n"
+        "Detector, class, flag and action names are checked everywhere; register names "
+        "against the data dir's registers when there is one."
+    ),
+)
 def check(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A policy YAML file to validate.")],
+    file: Annotated[Path, typer.Argument(help=_("A policy YAML file to validate."))],
 ) -> None:
-    """Validate a policy file; each problem is printed as FILE:LINE: what (exit 1).
-
-    Detector, class, flag and action names are checked everywhere; register names against
-    the data dir's registers when there is one."""
     raw = read_input_file(file)
     try:
         text = raw.decode("utf-8")
@@ -71,15 +75,14 @@ def _vocabulary(ctx: typer.Context) -> Vocabulary:
     return vocabulary_for(settings)
 
 
-@policy_app.command("explain")
+@policy_app.command("explain", help=_("Which rules fired on what evidence, and which nearly did."))
 def explain(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The message (.eml) to explain.")],
+    file: Annotated[Path, typer.Argument(help=_("The message (.eml) to explain."))],
     sender: SenderOption = None,
     rcpt: RcptOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
-    """Which rules fired on what evidence, and which nearly did."""
     settings = state(ctx).settings()
     raw = read_input_file(file)
     inspector = open_inspector(settings)
@@ -111,7 +114,9 @@ def explain(
     typer.echo(_("near misses:") if near else _("near misses: none"))
     for o in near:
         typer.echo(
-            f"  {o.rule} ({o.action.label}) did not fire: only {o.missing[0].condition} was missing"
+            _("  {rule} ({action}) did not fire: only {condition} was missing").format(
+                rule=o.rule, action=o.action.label, condition=o.missing[0].condition
+            )
         )
         for c in o.checks:
             mark = "yes" if c.held else "NO "

@@ -22,7 +22,9 @@ from postwarden.outbound import Outbound, outbound_from
 from postwarden.store.keys import SealError
 from postwarden.store.quarantine import Quarantine, QuarantineItem, State
 
-quarantine_app = typer.Typer(help="Held messages: review, release, reject.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help=_("Held messages: review, release, reject."), no_args_is_help=True
+)
 
 
 @contextmanager
@@ -57,15 +59,14 @@ def item_json(item: QuarantineItem) -> dict[str, Any]:
     }
 
 
-@quarantine_app.command("list")
+@quarantine_app.command("list", help=_("Held and decided messages, oldest first."))
 def list_items(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON array."))] = False,
     only: Annotated[
-        list[State] | None, typer.Option("--state", help="Only items in this state (repeat).")
+        list[State] | None, typer.Option("--state", help=_("Only items in this state (repeat)."))
     ] = None,
 ) -> None:
-    """Held and decided messages, oldest first."""
     with open_gateway(ctx) as gw, gw.session() as session:
         items = Quarantine.items(session, only)
         if as_json:
@@ -82,23 +83,27 @@ def list_items(
         stuck = sum(i.state == State.RELEASING.value for i in items)
         if stuck:
             typer.echo(
-                f"{stuck} item(s) releasing: if one stays so, a crash came between sending and "
-                "recording. Check the next hop's log, then 'postwarden quarantine resolve ID "
-                "--by USER --as released|held --reason TEXT'.",
+                _(
+                    "{n} item(s) releasing: if one stays so, a crash came between sending and "
+                    "recording. Check the next hop's log, then 'postwarden quarantine resolve ID "
+                    "--by USER --as released|held --reason TEXT'."
+                ).format(n=stuck),
                 err=True,
             )
 
 
-@quarantine_app.command("show")
+@quarantine_app.command(
+    "show",
+    help=_("One item: its row, and the subject read from the encrypted message (an audited view)."),
+)
 def show(
     ctx: typer.Context,
-    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    item_id: Annotated[str, typer.Argument(help=_("Quarantine id."))],
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON object."))] = False,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Print the whole decrypted message instead.")
+        bool, typer.Option("--raw", help=_("Print the whole decrypted message instead."))
     ] = False,
 ) -> None:
-    """One item: its row, and the subject read from the encrypted message (an audited view)."""
     with open_gateway(ctx) as gw, gw.session() as session:
         item = Quarantine.get(session, item_id)
         message: bytes | None
@@ -141,25 +146,26 @@ def show(
         typer.echo(f"{key + ':':<17}{out[key] if out[key] is not None else '-'}")
     typer.echo(f"{'recipients:':<17}{', '.join(out['recipients'])}")
     for name, count in out["subjects"].items():
-        typer.echo(f"{'register:':<17}{name}: {count} people")
+        typer.echo(
+            f"{'register:':<17}" + _("{name}: {count} people").format(name=name, count=count)
+        )
     for r in out["reasons"]:
         typer.echo(f"{'reason:':<17}{r['rule']}: {r['message']}")
 
 
-@quarantine_app.command("release")
+@quarantine_app.command("release", help=_("Send a held message to its original recipients, once."))
 def release(
     ctx: typer.Context,
-    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
-    by: Annotated[str, typer.Option("--by", help="The user releasing it (not its sender).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it may go.")],
+    item_id: Annotated[str, typer.Argument(help=_("Quarantine id."))],
+    by: Annotated[str, typer.Option("--by", help=_("The user releasing it (not its sender)."))],
+    reason: Annotated[str, typer.Option("--reason", help=_("Why it may go."))],
     next_hop: Annotated[
-        str | None, typer.Option("--next-hop", help="HOST:PORT instead of the recorded one.")
+        str | None, typer.Option("--next-hop", help=_("HOST:PORT instead of the recorded one."))
     ] = None,
     outbox: Annotated[
-        Path | None, typer.Option("--outbox", help="Deliver into this folder instead.")
+        Path | None, typer.Option("--outbox", help=_("Deliver into this folder instead."))
     ] = None,
 ) -> None:
-    """Send a held message to its original recipients, once."""
     _need_reason(reason)
     settings = state(ctx).settings()
     try:
@@ -171,14 +177,13 @@ def release(
     typer.echo(_("released {item_id}").format(item_id=item_id))
 
 
-@quarantine_app.command("reject")
+@quarantine_app.command("reject", help=_("Never send a held message."))
 def reject(
     ctx: typer.Context,
-    item_id: Annotated[str, typer.Argument(help="Quarantine id.")],
-    by: Annotated[str, typer.Option("--by", help="The user rejecting it.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why it must not go.")],
+    item_id: Annotated[str, typer.Argument(help=_("Quarantine id."))],
+    by: Annotated[str, typer.Option("--by", help=_("The user rejecting it."))],
+    reason: Annotated[str, typer.Option("--reason", help=_("Why it must not go."))],
 ) -> None:
-    """Never send a held message."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
         gw.reject_item(item_id, by=by, reason=reason)
@@ -190,50 +195,59 @@ class Resolution(StrEnum):
     HELD = "held"
 
 
-@quarantine_app.command("resolve")
+@quarantine_app.command(
+    "resolve", help=_("Settle an item a crash left between sending and recording (audited).")
+)
 def resolve(
     ctx: typer.Context,
-    item_id: Annotated[str, typer.Argument(help="Quarantine id of an item left releasing.")],
-    by: Annotated[str, typer.Option("--by", help="A privacy officer or admin.")],
+    item_id: Annotated[str, typer.Argument(help=_("Quarantine id of an item left releasing."))],
+    by: Annotated[str, typer.Option("--by", help=_("A privacy officer or admin."))],
     outcome: Annotated[
         Resolution,
         typer.Option(
             "--as",
-            help="released: the next hop's log shows it went; held: it never left (decide anew).",
+            help=_(
+                "released: the next hop's log shows it went; held: it never left (decide anew)."
+            ),
         ),
     ],
-    reason: Annotated[str, typer.Option("--reason", help="What the next hop's log showed.")],
+    reason: Annotated[str, typer.Option("--reason", help=_("What the next hop's log showed."))],
 ) -> None:
-    """Settle an item a crash left between sending and recording (audited)."""
     _need_reason(reason)
     with open_gateway(ctx) as gw:
         gw.resolve(item_id, by=by, outcome=outcome.value, reason=reason)
     typer.echo(_("resolved {item_id} as {outcome}").format(item_id=item_id, outcome=outcome.value))
 
 
-@quarantine_app.command("expire")
+@quarantine_app.command(
+    "expire", help=_("Move messages held longer than DAYS to ``expired`` (they are never sent).")
+)
 def expire(
     ctx: typer.Context,
     older_than: Annotated[
-        int, typer.Option("--older-than", min=0, help="Expire items held longer than DAYS.")
+        int, typer.Option("--older-than", min=0, help=_("Expire items held longer than DAYS."))
     ],
 ) -> None:
-    """Move messages held longer than DAYS to ``expired`` (they are never sent)."""
     with open_gateway(ctx) as gw:
         done = gw.expire(timedelta(days=older_than), by=cli_actor())
     _echo_items(_("expired {n} item(s)").format(n=len(done)), done)
 
 
-@quarantine_app.command("purge")
+@quarantine_app.command(
+    "purge",
+    help=_(
+        "Retention: destroy the stored message of released, rejected and expired items "
+        "decided more than DAYS ago (their data key, then the file); rows and audit "
+        "entries stay."
+    ),
+)
 def purge(
     ctx: typer.Context,
     older_than: Annotated[
         int,
-        typer.Option("--older-than", min=0, help="Purge items decided more than DAYS ago."),
+        typer.Option("--older-than", min=0, help=_("Purge items decided more than DAYS ago.")),
     ],
 ) -> None:
-    """Retention: destroy the stored message of released, rejected and expired items decided
-    more than DAYS ago (their data key, then the file); rows and audit entries stay."""
     with open_gateway(ctx) as gw:
         done = gw.purge(timedelta(days=older_than), by=cli_actor())
     _echo_items(_("purged {n} item(s)").format(n=len(done)), done)
@@ -246,9 +260,11 @@ def _echo_items(head: str, item_ids: Iterable[str]) -> None:
         typer.echo(f"  {item_id}")
 
 
-@quarantine_app.command("rotate-key")
+@quarantine_app.command(
+    "rotate-key",
+    help=_("New master key; every item's data key is re-wrapped, then the old key is dropped."),
+)
 def rotate_key(ctx: typer.Context) -> None:
-    """New master key; every item's data key is re-wrapped, then the old key is dropped."""
     with open_gateway(ctx) as gw:
         count, kid = gw.rotate_key(actor=cli_actor())
     typer.echo(

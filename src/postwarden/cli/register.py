@@ -25,7 +25,7 @@ from postwarden.i18n import _
 from postwarden.settings import Settings, SettingsError
 
 register_app = typer.Typer(
-    help="Registers of people (exact data match): import, list, drop.", no_args_is_help=True
+    help=_("Registers of people (exact data match): import, list, drop."), no_args_is_help=True
 )
 
 
@@ -52,31 +52,39 @@ def parse_maps(maps: list[str] | None) -> dict[str, str]:
     return out
 
 
-@register_app.command("import")
+@register_app.command(
+    "import",
+    help=_(
+        "Import (or replace) a register; only keyed hashes, record ids and statuses are"
+        " kept.\n\n"
+        "A re-import reads the new file as the register's last import read its own "
+        "(mapping, encoding, sheet, header row); each option given replaces that part."
+    ),
+)
 def import_cmd(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The register (.csv or .xlsx).")],
-    name: Annotated[str, typer.Option("--name", help="Register name, e.g. voters.")],
+    file: Annotated[Path, typer.Argument(help=_("The register (.csv or .xlsx)."))],
+    name: Annotated[str, typer.Option("--name", help=_("Register name, e.g. voters."))],
     maps: Annotated[
         list[str] | None,
-        typer.Option("--map", help=f"COLUMN=FIELD, once per column; FIELD: {' '.join(FIELDS)}."),
+        typer.Option(
+            "--map",
+            help=_("COLUMN=FIELD, once per column; FIELD: {fields}.").format(
+                fields=" ".join(FIELDS)
+            ),
+        ),
     ] = None,
     encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Text encoding of a csv (default: UTF-8).")
+        str | None, typer.Option("--encoding", help=_("Text encoding of a csv (default: UTF-8)."))
     ] = None,
     sheet: Annotated[
-        str | None, typer.Option("--sheet", help="The workbook's sheet (default: the first).")
+        str | None, typer.Option("--sheet", help=_("The workbook's sheet (default: the first)."))
     ] = None,
     header_row: Annotated[
         int | None,
-        typer.Option("--header-row", min=1, help="Row of the column headings (default: 1)."),
+        typer.Option("--header-row", min=1, help=_("Row of the column headings (default: 1).")),
     ] = None,
 ) -> None:
-    """Import (or replace) a register; only keyed hashes, record ids and statuses are kept.
-
-    A re-import reads the new file as the register's last import read its own (mapping,
-    encoding, sheet, header row); each option given replaces that part.
-    """
     settings = state(ctx).settings()
     if not file.is_file():
         raise UsageError(_("no such file: {file}").format(file=file))
@@ -125,12 +133,13 @@ def import_cmd(
         )
 
 
-@register_app.command("list")
+@register_app.command(
+    "list", help=_("The registers: name, records, fields and when each was imported.")
+)
 def list_cmd(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON."))] = False,
 ) -> None:
-    """The registers: name, records, fields and when each was imported."""
     settings = state(ctx).settings()
     infos = list_registers(settings.registers_dir)
     if as_json:
@@ -160,12 +169,11 @@ def list_cmd(
         typer.echo(line + (f"\t{options}" if options else ""))
 
 
-@register_app.command("drop")
+@register_app.command("drop", help=_("Remove a register and its index."))
 def drop_cmd(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The register to remove.")],
+    name: Annotated[str, typer.Argument(help=_("The register to remove."))],
 ) -> None:
-    """Remove a register and its index."""
     settings = state(ctx).settings()
     try:
         drop(settings.registers_dir, name)

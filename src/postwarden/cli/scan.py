@@ -21,38 +21,37 @@ from postwarden.settings import SettingsError
 
 def scan(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Folders, zips, mboxes, maildirs, files.")],
+    paths: Annotated[list[Path], typer.Argument(help=_("Folders, zips, mboxes, maildirs, files."))],
     register: Annotated[
         list[str] | None,
-        typer.Option("--register", help="Match this register only (repeat; default: all)."),
+        typer.Option("--register", help=_("Match this register only (repeat; default: all).")),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print the results as JSON."))] = False,
     csv_file: Annotated[
         Path | None,
-        typer.Option("--csv", help="Also write one row per file with findings to this CSV."),
+        typer.Option("--csv", help=_("Also write one row per file with findings to this CSV.")),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option(help=_("Processes (default: all cores)."))] = None,
     state_file: Annotated[
         Path | None,
         typer.Option(
-            "--state", help="Resume file (default: one per set of paths in the data dir)."
+            "--state", help=_("Resume file (default: one per set of paths in the data dir).")
         ),
     ] = None,
     restart: Annotated[
-        bool, typer.Option("--restart", help="Forget what an earlier run of this scan finished.")
+        bool, typer.Option("--restart", help=_("Forget what an earlier run of this scan finished."))
     ] = False,
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+        bool, typer.Option("--progress/--no-progress", help=_("Show a progress bar on stderr."))
     ] = True,
     scheduler: Annotated[
         str | None,
         typer.Option(
             "--scheduler",
-            help="Scan on this Dask cluster (tcp://HOST:PORT); its workers open the data dir.",
+            help=_("Scan on this Dask cluster (tcp://HOST:PORT); its workers open the data dir."),
         ),
     ] = None,
 ) -> None:
-    """Scan files for register subjects and personal data, in parallel and resumably."""
     settings = state(ctx).settings()
     secret = settings.secret()
     names = tuple(register) if register else None
@@ -106,9 +105,16 @@ def scan(
         typer.echo(_line(result))
     mbps = run.bytes / 1e6 / run.seconds if run.seconds else 0.0
     typer.echo(
-        f"{len(run.results)} items scanned ({run.resumed} from an earlier run), "
-        f"{len(run.hits)} with findings; subjects {run.totals() or 'none'}; "
-        f"{mbps:.1f} MB/s"
+        _(
+            "{items} items scanned ({resumed} from an earlier run), {hits} with findings; "
+            "subjects {subjects}; {mbps:.1f} MB/s"
+        ).format(
+            items=len(run.results),
+            resumed=run.resumed,
+            hits=len(run.hits),
+            subjects=run.totals() or _("none"),
+            mbps=mbps,
+        )
     )
 
 

@@ -22,18 +22,18 @@ from postwarden.settings import (
 def init(
     ctx: typer.Context,
     org_domain: Annotated[
-        list[str], typer.Option("--org-domain", help="The organisation's own domain (repeat).")
+        list[str], typer.Option("--org-domain", help=_("The organisation's own domain (repeat)."))
     ],
     partner_domain: Annotated[
         list[str] | None,
-        typer.Option("--partner-domain", help="A partner organisation's domain (repeat)."),
+        typer.Option("--partner-domain", help=_("A partner organisation's domain (repeat).")),
     ] = None,
     next_hop: Annotated[
         str | None,
-        typer.Option("--next-hop", help="HOST:PORT where delivered and released mail goes."),
+        typer.Option("--next-hop", help=_("HOST:PORT where delivered and released mail goes.")),
     ] = None,
     database_url: Annotated[
-        str | None, typer.Option("--database-url", help="PostgreSQL URL (default: SQLite).")
+        str | None, typer.Option("--database-url", help=_("PostgreSQL URL (default: SQLite)."))
     ] = None,
     next_hop_tls: NextHopTlsMode = None,
     next_hop_ca: NextHopCa = None,
@@ -42,19 +42,18 @@ def init(
         str | None,
         typer.Option(
             "--quarantine-store",
-            help="Where held messages live: local, database or s3 (a cluster: docs/cluster.md).",
+            help=_("Where held messages live: local, database or s3 (a cluster: docs/cluster.md)."),
         ),
     ] = None,
     node_id: Annotated[
-        str | None, typer.Option("--node-id", help="This cluster node's name (default: host).")
+        str | None, typer.Option("--node-id", help=_("This cluster node's name (default: host)."))
     ] = None,
-    s3_bucket: Annotated[str | None, typer.Option("--s3-bucket", help="Bucket (s3).")] = None,
+    s3_bucket: Annotated[str | None, typer.Option("--s3-bucket", help=_("Bucket (s3)."))] = None,
     s3_endpoint: Annotated[
-        str | None, typer.Option("--s3-endpoint", help="http(s)://HOST:PORT of the S3 server.")
+        str | None, typer.Option("--s3-endpoint", help=_("http(s)://HOST:PORT of the S3 server."))
     ] = None,
-    s3_region: Annotated[str | None, typer.Option("--s3-region", help="Region (s3).")] = None,
+    s3_region: Annotated[str | None, typer.Option("--s3-region", help=_("Region (s3)."))] = None,
 ) -> None:
-    """Create (or update) the data dir: settings, per-installation secret (mode 0600)."""
     st = state(ctx)
     hop_tls = (
         None

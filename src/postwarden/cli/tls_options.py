@@ -30,28 +30,32 @@ TlsCert = Annotated[
     Path | None,
     typer.Option(
         "--tls-cert",
-        help="PEM certificate (leaf first, then its chain) to offer with STARTTLS; "
-        "reloaded on SIGHUP.",
+        help=_(
+            "PEM certificate (leaf first, then its chain) to offer with STARTTLS; "
+            "reloaded on SIGHUP."
+        ),
     ),
 ]
 TlsKey = Annotated[
     Path | None,
-    typer.Option("--tls-key", help="PEM private key of --tls-cert; reloaded on SIGHUP."),
+    typer.Option("--tls-key", help=_("PEM private key of --tls-cert; reloaded on SIGHUP.")),
 ]
 RequireTls = Annotated[
     bool,
     typer.Option(
         "--require-tls",
-        help="Refuse MAIL and AUTH before STARTTLS (530 5.7.0); needs --tls-cert.",
+        help=_("Refuse MAIL and AUTH before STARTTLS (530 5.7.0); needs --tls-cert."),
     ),
 ]
 NextHopTlsMode = Annotated[
     str | None,
     typer.Option(
         "--next-hop-tls",
-        help="TLS to the next hop: none, opportunistic (STARTTLS if offered), required "
-        "(STARTTLS or the mail waits) or verify (required, and the certificate must chain to "
-        "--next-hop-ca and name --next-hop-name). Default: the data dir's settings (none).",
+        help=_(
+            "TLS to the next hop: none, opportunistic (STARTTLS if offered), required "
+            "(STARTTLS or the mail waits) or verify (required, and the certificate must chain to "
+            "--next-hop-ca and name --next-hop-name). Default: the data dir's settings (none)."
+        ),
         show_default=False,
     ),
 ]
@@ -59,15 +63,17 @@ NextHopCa = Annotated[
     Path | None,
     typer.Option(
         "--next-hop-ca",
-        help="CA file for --next-hop-tls verify (default: the system's trust store).",
+        help=_("CA file for --next-hop-tls verify (default: the system's trust store)."),
     ),
 ]
 NextHopName = Annotated[
     str | None,
     typer.Option(
         "--next-hop-name",
-        help="Name the next hop's certificate must carry (--next-hop-tls verify; default: "
-        "the next hop's host).",
+        help=_(
+            "Name the next hop's certificate must carry (--next-hop-tls verify; default: "
+            "the next hop's host)."
+        ),
     ),
 ]
 

@@ -19,7 +19,7 @@ from postwarden.store.tokens import (
     revoke_token,
 )
 
-token_app = typer.Typer(help="Tokens of the HTTP check API.", no_args_is_help=True)
+token_app = typer.Typer(help=_("Tokens of the HTTP check API."), no_args_is_help=True)
 
 
 def _expiry(text: str | None) -> datetime | None:
@@ -33,28 +33,29 @@ def _expiry(text: str | None) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"--expires: expected YYYY-MM-DD or an ISO date-time, got {text!r}"
+            _("--expires: expected YYYY-MM-DD or an ISO date-time, got {text!r}").format(text=text)
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@token_app.command("add")
+@token_app.command(
+    "add", help=_("Make a token (audited) and print it once: it is stored only as a hash.")
+)
 def add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Who or what uses it (e.g. the mail client).")],
+    name: Annotated[str, typer.Argument(help=_("Who or what uses it (e.g. the mail client)."))],
     scope: Annotated[
         TokenScope,
-        typer.Option("--scope", help="check (action and messages) or check:detail (all)."),
+        typer.Option("--scope", help=_("check (action and messages) or check:detail (all).")),
     ],
     expires: Annotated[
         str | None,
-        typer.Option("--expires", help="Last day it works (YYYY-MM-DD, UTC) or a date-time."),
+        typer.Option("--expires", help=_("Last day it works (YYYY-MM-DD, UTC) or a date-time.")),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help='One JSON object: {"name": ..., "token": ...}.')
+        bool, typer.Option("--json", help=_('One JSON object: {"name": ..., "token": ...}.'))
     ] = False,
 ) -> None:
-    """Make a token (audited) and print it once: it is stored only as a hash."""
     expires_at = _expiry(expires)
     with database(ctx) as (session, secret):
         made = add_token(
@@ -83,12 +84,13 @@ def add(
     typer.echo(made.token)
 
 
-@token_app.command("list")
+@token_app.command(
+    "list", help=_("Every token with its scope, status and use (never the token itself).")
+)
 def list_(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON array."))] = False,
 ) -> None:
-    """Every token with its scope, status and use (never the token itself)."""
     with database(ctx) as (session, _secret):
         rows = [t.to_json() for t in list_tokens(session)]
     echo_rows(
@@ -102,12 +104,11 @@ def list_(
     )
 
 
-@token_app.command("revoke")
+@token_app.command("revoke", help=_("Revoke a token at once (audited; the record of it is kept)."))
 def revoke(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The token's name.")],
+    name: Annotated[str, typer.Argument(help=_("The token's name."))],
 ) -> None:
-    """Revoke a token at once (audited; the record of it is kept)."""
     with database(ctx) as (session, secret):
         revoke_token(session, name, actor=cli_actor(), secret=secret)
         session.commit()

@@ -10,18 +10,16 @@ from postwarden.i18n import _
 
 
 def upgrade(ctx: typer.Context) -> None:
-    """Migrate the database schema (Alembic) and the data dir's files to this version.
-
-    Run it once per installation with every gateway node stopped, then start the units:
-    nodes refuse to start on an older schema. Idempotent; exit 1 for a database newer than
-    this version. Changes are recorded in the audit log and its head anchored.
-    """
     # Imported here: the command line's start-up stays free of the database code.
     from postwarden.cli.audit import cli_actor
     from postwarden.upgrade import upgrade_installation
 
     settings = state(ctx).settings()
-    typer.echo(f"postwarden {__version__}: upgrading {settings.data_dir}")
+    typer.echo(
+        _("postwarden {version}: upgrading {data_dir}").format(
+            version=__version__, data_dir=settings.data_dir
+        )
+    )
     report = upgrade_installation(settings, actor=cli_actor())
     for line in report.lines:
         typer.echo(line)

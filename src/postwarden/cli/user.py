@@ -17,25 +17,26 @@ from postwarden.store.users import Role, add_user, list_users
 PasswordStdin = Annotated[
     bool,
     typer.Option(
-        "--password-stdin", help="Read the console password from standard input (one line)."
+        "--password-stdin", help=_("Read the console password from standard input (one line).")
     ),
 ]
 
-user_app = typer.Typer(help="Reviewers, privacy officers and admins.", no_args_is_help=True)
+user_app = typer.Typer(help=_("Reviewers, privacy officers and admins."), no_args_is_help=True)
 
 
-@user_app.command("add")
+@user_app.command(
+    "add", help=_("Add a user (audited); with --password-stdin they can sign in to the console.")
+)
 def add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[Role, typer.Option("--role", help="reviewer, privacy-officer or admin.")],
+    name: Annotated[str, typer.Argument(help=_("Login name."))],
+    role: Annotated[Role, typer.Option("--role", help=_("reviewer, privacy-officer or admin."))],
     email: Annotated[
         str | None,
-        typer.Option("--email", help="Their mail address: needed to release (four eyes)."),
+        typer.Option("--email", help=_("Their mail address: needed to release (four eyes).")),
     ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Add a user (audited); with --password-stdin they can sign in to the console."""
     password = _read_password() if password_stdin else None
     with database(ctx) as (session, secret):
         add_user(session, name, role, email, actor=cli_actor(), secret=secret)
@@ -45,12 +46,11 @@ def add(
     typer.echo(_("added {name} ({role})").format(name=name, role=role.value))
 
 
-@user_app.command("list")
+@user_app.command("list", help=_("Users and their roles."))
 def list_(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON array."))] = False,
 ) -> None:
-    """Users and their roles."""
     with database(ctx) as (session, _secret):
         users = list_users(session)
     rows = [
@@ -65,17 +65,20 @@ def list_(
     )
 
 
-@user_app.command("passwd")
+@user_app.command(
+    "passwd", help=_("Set a user's console password (argon2id; audited without the password).")
+)
 def passwd(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Argument(help=_("Login name."))],
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Set a user's console password (argon2id; audited without the password)."""
     if password_stdin:
         password = _read_password()
     else:
-        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(
+            _("New password"), hide_input=True, confirmation_prompt=_("New password again")
+        )
     with database(ctx) as (session, secret):
         set_password(session, name, password, actor=cli_actor(), secret=secret)
         session.commit()

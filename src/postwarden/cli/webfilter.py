@@ -12,26 +12,27 @@ from postwarden.i18n import _
 from postwarden.webfilter import BlocklistFormat, export_blocklist
 
 webfilter_app = typer.Typer(
-    help="Stop webmail browsing: blocklists from the webmail provider list.",
+    help=_("Stop webmail browsing: blocklists from the webmail provider list."),
     no_args_is_help=True,
 )
 
 
-@webfilter_app.command("export")
+@webfilter_app.command(
+    "export", help=_("Export the webmail provider list in a proxy or DNS format.")
+)
 def export(
     fmt: Annotated[
         BlocklistFormat,
-        typer.Option("--format", help="squid (dstdomain ACL), pac, rpz (zone file) or hosts."),
+        typer.Option("--format", help=_("squid (dstdomain ACL), pac, rpz (zone file) or hosts.")),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file (default: standard output).")
+        Path | None, typer.Option("--out", help=_("Write to this file (default: standard output)."))
     ] = None,
     block_proxy: Annotated[
         str,
-        typer.Option("--block-proxy", help="PAC only: the PROXY blocked hosts are sent to."),
+        typer.Option("--block-proxy", help=_("PAC only: the PROXY blocked hosts are sent to.")),
     ] = "127.0.0.1:9",
 ) -> None:
-    """Export the webmail provider list in a proxy or DNS format."""
     text = export_blocklist(fmt, block_proxy=block_proxy)
     if out is None:
         typer.echo(text, nl=False)

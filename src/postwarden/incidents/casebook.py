@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 from postwarden.incidents.facts import (
     EventFact,
     IncidentFacts,
@@ -134,9 +135,9 @@ class Casebook:
     ) -> int:
         """A new incident holding ``items``; returns its id."""
         if not title.strip():
-            raise IncidentError("an incident needs a title")
+            raise IncidentError(_("an incident needs a title"))
         if not items:
-            raise IncidentError("an incident needs at least one message or file")
+            raise IncidentError(_("an incident needs at least one message or file"))
         now = datetime.now(UTC)
         with self._session() as session:
             incident = Incident(
@@ -169,7 +170,11 @@ class Casebook:
         found = set(incident.fields or ())
         for new in items:
             if new.sha256 in known:
-                raise IncidentError(f"{new.ref} is already part of incident {incident.id}")
+                raise IncidentError(
+                    _("{ref} is already part of incident {incident_id}").format(
+                        ref=new.ref, incident_id=incident.id
+                    )
+                )
             known.add(new.sha256)
             item = IncidentItem(
                 incident_id=incident.id,
@@ -199,7 +204,7 @@ class Casebook:
                 self._ensure_recipient(session, incident, address, by)
             found |= new.fields
             counts: dict[str, int] = {}
-            for register, _, _ in new.records:
+            for register, _rid, _status in new.records:
                 counts[register] = counts.get(register, 0) + 1
             self._event(
                 session,
@@ -242,7 +247,7 @@ class Casebook:
         """Record who received the incident's items (or mark one as the intended recipient)."""
         address = address.strip().lower()
         if "@" not in address:
-            raise IncidentError(f"not an email address: {address!r}")
+            raise IncidentError(_("not an email address: {address!r}").format(address=address))
         with self._session() as session:
             incident = self._get(session, incident_id)
             row = self._recipient_at(session, incident, address)
@@ -274,7 +279,11 @@ class Casebook:
         with self._session() as session:
             incident = self._get(session, incident_id)
             if incident.status == status.value:
-                raise IncidentError(f"incident {incident_id} is already {status.value}")
+                raise IncidentError(
+                    _("incident {incident_id} is already {status_value}").format(
+                        incident_id=incident_id, status_value=status.value
+                    )
+                )
             previous = incident.status
             incident.status = status.value
             self._event(
@@ -291,7 +300,7 @@ class Casebook:
         """Change the written facts (cause, contact, remedial actions ...)."""
         given = details.given()
         if not given:
-            raise IncidentError("nothing to change")
+            raise IncidentError(_("nothing to change"))
         with self._session() as session:
             incident = self._get(session, incident_id)
             for name, value in given.items():
@@ -323,7 +332,11 @@ class Casebook:
             incident = self._get(session, incident_id)
             row = self._recipient_at(session, incident, address)
             if row is None:
-                raise IncidentError(f"{address} is not a recipient of incident {incident_id}")
+                raise IncidentError(
+                    _("{address} is not a recipient of incident {incident_id}").format(
+                        address=address, incident_id=incident_id
+                    )
+                )
             row.confirmed_at = datetime.now(UTC)
             row.confirmed_by = by
             row.confirmation = note
@@ -451,7 +464,12 @@ class Casebook:
 
     @staticmethod
     def _get(session: Session, incident_id: int) -> Incident:
-        return get_row(session, Incident, incident_id, IncidentError(f"no incident {incident_id}"))
+        return get_row(
+            session,
+            Incident,
+            incident_id,
+            IncidentError(_("no incident {incident_id}").format(incident_id=incident_id)),
+        )
 
     @staticmethod
     def _recipient_at(
@@ -468,7 +486,11 @@ class Casebook:
     def _recipient(session: Session, incident: Incident, rid: int) -> IncidentRecipient:
         row = session.get(IncidentRecipient, rid)
         if row is None or row.incident_id != incident.id:
-            raise IncidentError(f"no recipient {rid} in incident {incident.id}")
+            raise IncidentError(
+                _("no recipient {rid} in incident {incident_id}").format(
+                    rid=rid, incident_id=incident.id
+                )
+            )
         return row
 
 

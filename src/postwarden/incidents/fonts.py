@@ -12,6 +12,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont, newTable
 
 from postwarden.errors import Unavailable
+from postwarden.i18n import _
 from postwarden.settings import FONT_ENV, cjk_font
 
 # Debian's fonts-noto-cjk ships only collections (.ttc); fpdf2 reads a face of one by index.
@@ -48,8 +49,10 @@ def find_cjk_font() -> FontFace:
                 if face is not None:
                     return face
     raise FontError(
-        "no Traditional Chinese font found: install Debian's fonts-noto-cjk "
-        f"or set {FONT_ENV}=PATH[:INDEX]"
+        _(
+            "no Traditional Chinese font found: install Debian's fonts-noto-cjk or set "
+            "{env}=PATH[:INDEX]"
+        ).format(env=FONT_ENV)
     )
 
 

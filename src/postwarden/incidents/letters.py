@@ -19,6 +19,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, WrapMode
 from fpdf.fonts import TTFFont
 
+from postwarden.i18n import _
 from postwarden.incidents.facts import IncidentFacts, data_kinds
 from postwarden.incidents.fonts import FontError, FontFace, find_cjk_font, subset_font
 from postwarden.incidents.scope import is_deceased
@@ -356,7 +357,7 @@ def _document(font: Path) -> FPDF:
     # box; without this fpdf2's subsetter re-derives them all for each letter (60 % of its time).
     font_obj = pdf.fonts["cjk"]
     if not isinstance(font_obj, TTFFont):
-        raise FontError(f"{font} is not a TrueType font")
+        raise FontError(_("{font} is not a TrueType font").format(font=font))
     font_obj.ttfont.recalcBBoxes = False
     return pdf
 

@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 
 from postwarden.engine.registers.fields import SPECS
+from postwarden.i18n import _
 from postwarden.incidents.facts import IncidentFacts, data_kinds
 from postwarden.incidents.fonts import FontFace, find_cjk_font, subset_font
 
@@ -291,6 +292,10 @@ def write_report(facts: IncidentFacts, out: Path, *, now: datetime) -> dict[str,
     elif suffix == ".pdf":
         body = report_pdf(data)
     else:
-        raise ValueError(f"report format by file name: .json, .docx or .pdf, not {out.name!r}")
+        raise ValueError(
+            _("report format by file name: .json, .docx or .pdf, not {out_name!r}").format(
+                out_name=out.name
+            )
+        )
     out.write_bytes(body)
     return data

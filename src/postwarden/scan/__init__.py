@@ -22,6 +22,7 @@ from typing import Any
 
 from postwarden.engine import Inspector, Report
 from postwarden.engine.registers import RegisterSet
+from postwarden.i18n import _
 from postwarden.mailfiles import (
     is_maildir,
     is_mbox,
@@ -110,7 +111,7 @@ def scan_items(paths: Iterable[Path]) -> Iterator[ScanItem]:
         elif root.is_file():
             yield from _file(root)
         else:
-            raise FileNotFoundError(f"no such file or folder: {root}")
+            raise FileNotFoundError(_("no such file or folder: {path}").format(path=root))
 
 
 def _walk(root: Path) -> Iterator[ScanItem]:

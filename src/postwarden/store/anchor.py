@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings, fsync_dir, write_atomic
 from postwarden.store import audit
 
@@ -91,17 +92,23 @@ class AnchorFile:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise AnchorError(f"cannot read the audit anchor {self.path}: {exc}") from None
+            raise AnchorError(
+                _("cannot read the audit anchor {path}: {exc}").format(path=self.path, exc=exc)
+            ) from None
         try:
             doc = json.loads(raw)
             anchor = Anchor(int(doc["seq"]), str(doc["hash"]), str(doc["at"]))
             mac = str(doc["mac"])
         except (ValueError, KeyError, TypeError):
-            raise AnchorError(f"the audit anchor {self.path} is not valid JSON") from None
+            raise AnchorError(
+                _("the audit anchor {path} is not valid JSON").format(path=self.path)
+            ) from None
         if not hmac.compare_digest(mac, _mac(self._key, anchor.seq, anchor.hash, anchor.at)):
             raise AnchorError(
-                f"the audit anchor {self.path} does not match its MAC (it was edited, or "
-                "belongs to another installation)"
+                _(
+                    "the audit anchor {path} does not match its MAC (it was edited, or belongs to "
+                    "another installation)"
+                ).format(path=self.path)
             )
         return anchor
 

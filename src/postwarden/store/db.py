@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -116,9 +117,11 @@ def _stamped(conn: Connection) -> str | None:
 
 def _newer_than_code(revision: str) -> SchemaError:
     return SchemaError(
-        f"the database schema is at revision {revision}, which this postwarden "
-        f"(schema {head_revision()}) does not know: it was upgraded by a newer version. "
-        "Run the newer version, or restore the database backup taken before that upgrade"
+        _(
+            "the database schema is at revision {revision}, which this postwarden (schema "
+            "{supported}) does not know: it was upgraded by a newer version. Run the newer "
+            "version, or restore the database backup taken before that upgrade"
+        ).format(revision=revision, supported=head_revision())
     )
 
 
@@ -149,8 +152,10 @@ def _migrate_behind(url: str) -> None:
     if current not in known:
         raise _newer_than_code(current)
     raise SchemaError(
-        f"the database schema is at revision {current}, this postwarden needs {head}: "
-        "run 'postwarden upgrade' (with every gateway node stopped), then start it again"
+        _(
+            "the database schema is at revision {current}, this postwarden needs {head}: run "
+            "'postwarden upgrade' (with every gateway node stopped), then start it again"
+        ).format(current=current, head=head)
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Invalid
 from postwarden.headers import addresses, header_values, mailboxes
+from postwarden.i18n import _
 from postwarden.mailfiles import (
     is_maildir,
     is_mbox,
@@ -280,12 +281,14 @@ def _read_sources(path: Path) -> Iterator[EmailMessage | None]:
             yield _parse(parser, path.read_bytes())
             return
         if not is_mbox(path):
-            raise HistoryError(f"{path}: not an mbox (no 'From ' line), .eml file or folder")
+            raise HistoryError(
+                _("{path}: not an mbox (no 'From ' line), .eml file or folder").format(path=path)
+            )
         with open_mbox(path) as box:
             for key in box.iterkeys():
                 yield _parse(parser, box.get_bytes(key))
         return
-    raise HistoryError(f"no such file or folder: {path}")
+    raise HistoryError(_("no such file or folder: {path}").format(path=path))
 
 
 def _parse(parser: BytesParser[EmailMessage], data: bytes) -> EmailMessage | None:

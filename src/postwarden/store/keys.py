@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings, fsync_dir, write_atomic
 
 __all__ = [
@@ -82,9 +83,11 @@ class Keyring:
             keys = {kid: base64.b64decode(k) for kid, k in raw["keys"].items()}
             current = str(raw["current"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise SealError(f"cannot read quarantine keyring {self.path}: {exc}") from None
+            raise SealError(
+                _("cannot read quarantine keyring {path}: {exc}").format(path=self.path, exc=exc)
+            ) from None
         if current not in keys or any(len(k) != 32 for k in keys.values()):
-            raise SealError(f"quarantine keyring {self.path} is inconsistent")
+            raise SealError(_("quarantine keyring {path} is inconsistent").format(path=self.path))
         self.current, self.keys, self._stamp = current, keys, (st.st_ino, st.st_mtime_ns)
 
     def seal(self, item_id: str, plaintext: bytes) -> Sealed:
@@ -104,7 +107,11 @@ class Keyring:
         try:
             return AESGCM(data_key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except (InvalidTag, ValueError):
-            raise SealError(f"quarantine item {item_id}: content failed authentication") from None
+            raise SealError(
+                _("quarantine item {item_id}: content failed authentication").format(
+                    item_id=item_id
+                )
+            ) from None
 
     def unwrap(self, item_id: str, key_id: str, wrapped: bytes) -> bytes:
         if key_id not in self.keys:
@@ -112,13 +119,21 @@ class Keyring:
             self.reload()
         master = self.keys.get(key_id)
         if master is None:
-            raise SealError(f"quarantine item {item_id}: master key {key_id} is not in the keyring")
+            raise SealError(
+                _("quarantine item {item_id}: master key {key_id} is not in the keyring").format(
+                    item_id=item_id, key_id=key_id
+                )
+            )
         try:
             return AESGCM(master).decrypt(
                 wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], item_id.encode()
             )
         except (InvalidTag, ValueError):
-            raise SealError(f"quarantine item {item_id}: data key failed authentication") from None
+            raise SealError(
+                _("quarantine item {item_id}: data key failed authentication").format(
+                    item_id=item_id
+                )
+            ) from None
 
     def rewrap(self, item_id: str, key_id: str, wrapped: bytes) -> tuple[str, bytes]:
         """The same data key wrapped by the current master key."""
@@ -138,7 +153,7 @@ class Keyring:
         """Last step of rotation: forget keys no row names any more."""
         self.reload()
         if self.current in key_ids:
-            raise SealError("cannot retire the current master key")
+            raise SealError(_("cannot retire the current master key"))
         for kid in key_ids:
             self.keys.pop(kid, None)
         self._save()

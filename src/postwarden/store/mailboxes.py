@@ -15,6 +15,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import Settings
 
 __all__ = ["MAX_ALIAS_DEPTH", "AliasError", "Mailboxes", "message_senders", "read_aliases"]
@@ -118,7 +119,7 @@ class Mailboxes:
         :data:`MAX_ALIAS_DEPTH` levels)."""
         seen = {self.canonical(address)}
         frontier = set(seen)
-        for _ in range(MAX_ALIAS_DEPTH):
+        for _depth in range(MAX_ALIAS_DEPTH):
             nxt = {t for m in frontier for t in self._targets(m)} - seen
             if not nxt or len(seen) > _MAX_EXPANSION:
                 break
@@ -142,7 +143,9 @@ def read_aliases(path: Path) -> dict[str, list[str]]:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        raise AliasError(f"cannot read the aliases file {path}: {exc}") from None
+        raise AliasError(
+            _("cannot read the aliases file {path}: {exc}").format(path=path, exc=exc)
+        ) from None
     entries: list[str] = []
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -175,7 +178,7 @@ def message_senders(envelope_sender: str, raw: bytes) -> list[str]:
     found = [envelope_sender] if envelope_sender.strip() else []
     headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
     values = [str(v) for name in ("from", "sender") for v in headers.get_all(name) or []]
-    for _, addr in getaddresses(values):
+    for _name, addr in getaddresses(values):
         if "@" in addr and addr not in found:
             found.append(addr)
     return found

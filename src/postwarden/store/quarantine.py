@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from postwarden.errors import NotFound
+from postwarden.i18n import _
 from postwarden.model import Envelope, Verdict
 from postwarden.settings import Settings
 from postwarden.store.blobs import BlobStore, LocalBlobs, blob_store
@@ -267,19 +268,34 @@ class Quarantine:
         """The original message; raises :class:`SealError` if the blob, its key or its row
         was changed or swapped (then it must never be served), or was purged."""
         if item.key_id == PURGED_KEY_ID:
-            raise SealError(f"quarantine item {item.id}: its content was purged after retention")
+            raise SealError(
+                _("quarantine item {item_id}: its content was purged after retention").format(
+                    item_id=item.id
+                )
+            )
         blob = self.blobs.get(item.id)
         if blob is None:
-            raise SealError(f"quarantine item {item.id}: its encrypted file is missing")
+            raise SealError(
+                _("quarantine item {item_id}: its encrypted file is missing").format(
+                    item_id=item.id
+                )
+            )
         raw = self.keyring.open_sealed(item.id, Sealed(blob, item.key_id, item.wrapped_key))
         if hashlib.sha256(raw).hexdigest() != item.content_sha256:
-            raise SealError(f"quarantine item {item.id}: content does not match its row")
+            raise SealError(
+                _("quarantine item {item_id}: content does not match its row").format(
+                    item_id=item.id
+                )
+            )
         return raw
 
     @staticmethod
     def get(session: Session, item_id: str) -> QuarantineItem:
         return get_row(
-            session, QuarantineItem, item_id, QuarantineError(f"no quarantine item {item_id!r}")
+            session,
+            QuarantineItem,
+            item_id,
+            QuarantineError(_("no quarantine item {item_id!r}").format(item_id=item_id)),
         )
 
     @staticmethod

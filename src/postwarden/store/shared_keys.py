@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Integer, LargeBinary, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from postwarden.i18n import _
 from postwarden.settings import Settings
 from postwarden.store.db import Base, session_factory
 from postwarden.store.keys import NONCE_BYTES, Keyring, SealError, _new_kid, _serialise
@@ -50,8 +51,10 @@ def unseal_with(kek: bytes, sealed: bytes, aad: bytes) -> bytes:
         return AESGCM(kek).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
     except (InvalidTag, ValueError):
         raise SealError(
-            "the shared keyring does not open with this node's cluster.key: copy the "
-            "cluster's key to this node (docs/cluster.md)"
+            _(
+                "the shared keyring does not open with this node's cluster.key: copy the "
+                "cluster's key to this node (docs/cluster.md)"
+            )
         ) from None
 
 
@@ -86,7 +89,7 @@ class SharedKeyring(Keyring):
                 select(ClusterKeyring.version, ClusterKeyring.sealed).where(ClusterKeyring.id == 1)
             ).first()
         if row is None:
-            raise SealError("the shared quarantine keyring is missing from the database")
+            raise SealError(_("the shared quarantine keyring is missing from the database"))
         version, sealed = row
         if (version, 0) == self._stamp:
             return
@@ -94,7 +97,7 @@ class SharedKeyring(Keyring):
         keys = {kid: base64.b64decode(k) for kid, k in raw["keys"].items()}
         current = str(raw["current"])
         if current not in keys or any(len(k) != 32 for k in keys.values()):
-            raise SealError("the shared quarantine keyring is inconsistent")
+            raise SealError(_("the shared quarantine keyring is inconsistent"))
         self.current, self.keys, self._stamp = current, keys, (version, 0)
 
     def _save(self) -> None:
@@ -111,4 +114,4 @@ class SharedKeyring(Keyring):
             session.commit()
         self._stamp = (-1, -1)
         if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise SealError("the shared keyring was changed by another node meanwhile: retry")
+            raise SealError(_("the shared keyring was changed by another node meanwhile: retry"))

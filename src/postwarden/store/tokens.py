@@ -15,6 +15,7 @@ from sqlalchemy import DateTime, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, PostwardenError
+from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base, add_new
@@ -160,16 +161,24 @@ def add_token(
     when = now or _now()
     if not _NAME.match(name):
         raise InvalidToken(
-            f"invalid token name {name!r}: letters, digits, '.', '_' and '-', at most 64"
+            _("invalid token name {name!r}: letters, digits, '.', '_' and '-', at most 64").format(
+                name=name
+            )
         )
     try:
         scope = TokenScope(scope)
     except ValueError:
-        raise InvalidToken(f"unknown scope {scope!r} (check, check:detail)") from None
+        raise InvalidToken(
+            _("unknown scope {scope!r} (check, check:detail)").format(scope=scope)
+        ) from None
     if expires_at is not None and _aware(expires_at) <= when:
-        raise InvalidToken(f"expiry {expires_at.isoformat()} is in the past")
+        raise InvalidToken(
+            _("expiry {expires} is in the past").format(expires=expires_at.isoformat())
+        )
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise TokenExists(f"a token named {name!r} exists (names are not reused)")
+        raise TokenExists(
+            _("a token named {name!r} exists (names are not reused)").format(name=name)
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         name=name,
@@ -180,7 +189,11 @@ def add_token(
         expires_at=expires_at,
         calls=0,
     )
-    add_new(session, row, TokenExists(f"a token named {name!r} exists (names are not reused)"))
+    add_new(
+        session,
+        row,
+        TokenExists(_("a token named {name!r} exists (names are not reused)").format(name=name)),
+    )
     audit.record(
         session,
         AuditKind.TOKEN_ADD,
@@ -197,9 +210,9 @@ def revoke_token(
     """Revoke a token at once (the row is kept) and audit it; the caller commits."""
     row = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if row is None:
-        raise InvalidToken(f"no token named {name!r}")
+        raise InvalidToken(_("no token named {name!r}").format(name=name))
     if row.revoked_at is not None:
-        raise InvalidToken(f"token {name!r} was already revoked")
+        raise InvalidToken(_("token {name!r} was already revoked").format(name=name))
     row.revoked_at = now or _now()
     row.revoked_by = actor
     session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from postwarden.errors import Conflict, Invalid, NotFound, PostwardenError
+from postwarden.i18n import _
 from postwarden.store import audit
 from postwarden.store.audit_kinds import AuditKind
 from postwarden.store.db import Base, add_new
@@ -89,17 +90,21 @@ def add_user(
 ) -> User:
     """Create a user and audit it (role and whether an address was given, never the address)."""
     if not _NAME.match(name):
-        raise InvalidUser(f"invalid user name {name!r}: letters, digits, . _ @ - (up to 64)")
+        raise InvalidUser(
+            _("invalid user name {name!r}: letters, digits, . _ @ - (up to 64)").format(name=name)
+        )
     try:
         role = Role(role)
     except ValueError:
-        raise InvalidUser(f"unknown role {role!r} (reviewer, privacy-officer, admin)") from None
+        raise InvalidUser(
+            _("unknown role {role!r} (reviewer, privacy-officer, admin)").format(role=role)
+        ) from None
     if email is not None:
         email = email.strip()
         if not _EMAIL.match(email) or len(email) > 320:
-            raise InvalidUser(f"invalid e-mail address {email!r}")
+            raise InvalidUser(_("invalid e-mail address {email!r}").format(email=email))
     user = User(name=name, role=role.value, email=email, created=datetime.now(UTC))
-    add_new(session, user, UserExists(f"user {name!r} already exists"))
+    add_new(session, user, UserExists(_("user {name!r} already exists").format(name=name)))
     audit.record(
         session,
         AuditKind.USER_ADD,
@@ -113,7 +118,9 @@ def add_user(
 def get_user(session: Session, name: str) -> User:
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise NoSuchUser(f"no such user: {name!r} (add one with 'postwarden user add')")
+        raise NoSuchUser(
+            _("no such user: {name!r} (add one with 'postwarden user add')").format(name=name)
+        )
     return user
 
 

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from postwarden.i18n import _
 from postwarden.settings import Access, Settings
 from postwarden.transports.admission import ConnectionCounter
 from postwarden.transports.smtp_path import Mailbox
@@ -45,7 +46,9 @@ class ClientNetworks:
             try:
                 nets.append(ipaddress.ip_network(text.strip()))
             except ValueError as exc:
-                raise ValueError(f"not a client network: {text!r} ({exc})") from None
+                raise ValueError(
+                    _("not a client network: {text!r} ({exc})").format(text=text, exc=exc)
+                ) from None
         return cls(tuple(nets))
 
     def allows(self, host: str | None) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 
 __all__ = ["ServerTls", "TlsError", "server_context"]
 
@@ -28,7 +29,11 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     try:
         ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise TlsError(f"cannot load TLS certificate {cert} with key {key}: {exc}") from None
+        raise TlsError(
+            _("cannot load TLS certificate {cert} with key {key}: {exc}").format(
+                cert=cert, key=key, exc=exc
+            )
+        ) from None
     return ctx
 
 

@@ -39,6 +39,7 @@ from postwarden.engine.registers.table import (
     Row,
     map_columns,
 )
+from postwarden.i18n import _
 from postwarden.settings import fsync_dir
 
 CHUNK_ROWS = 100_000
@@ -193,7 +194,7 @@ def import_register(
             with _private(build / "ids.bin") as ids_out, _gc_paused():
                 _read(acc, table, columns.columns, secret, ids_out, chunk_rows, workers)
             if acc.rows == 0:
-                raise RegisterFileError(f"{path} has a header but no rows")
+                raise RegisterFileError(_("{path} has a header but no rows").format(path=path))
             _check_unique_ids(acc, build / "ids.bin")
             _write_arrays(acc, build)
             info = RegisterInfo(
@@ -288,7 +289,9 @@ def _take(
     ids = [i.strip() for i in cols[by_field["id"]]]
     if not all(ids):
         empty = ids.index("")
-        raise RegisterFileError(f"row {last_line - n + empty + 1} has no record id")
+        raise RegisterFileError(
+            _("row {row} has no record id").format(row=last_line - n + empty + 1)
+        )
     encoded = [i.encode() for i in ids]
     ids_out.write(b"".join(encoded))
     acc.id_lengths.append(np.fromiter(map(len, encoded), dtype=np.uint64, count=n))
@@ -323,8 +326,10 @@ def _status_code(acc: _Accumulator, text: str) -> int:
     if code is None:
         if len(acc.statuses) >= _MAX_STATUSES:
             raise RegisterFileError(
-                f"the status column has more than {_MAX_STATUSES} different values: "
-                "is it really a status? map it with --map COLUMN=FIELD"
+                _(
+                    "the status column has more than {n} different values: is it "
+                    "really a status? map it with --map COLUMN=FIELD"
+                ).format(n=_MAX_STATUSES)
             )
         code = acc.statuses[status] = len(acc.statuses)
     return code
@@ -344,8 +349,10 @@ def _check_unique_ids(acc: _Accumulator, ids_path: Path) -> None:
         first = blob[offsets[a] : offsets[a + 1]]
         if first == blob[offsets[b] : offsets[b + 1]]:
             raise RegisterFileError(
-                f"record id {first.decode()!r} appears more than once (data rows {a + 1} "
-                f"and {b + 1}): ids must be unique"
+                _(
+                    "record id {record_id!r} appears more than once (data rows {first} and "
+                    "{second}): ids must be unique"
+                ).format(record_id=first.decode(), first=a + 1, second=b + 1)
             )
 
 

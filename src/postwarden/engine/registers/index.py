@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from postwarden.engine.registers.table import Reading
 from postwarden.errors import PostwardenError
+from postwarden.i18n import _
 from postwarden.settings import fsync_dir
 
 FORMAT = 1
@@ -50,7 +51,9 @@ def check_name(name: str) -> str:
     """A register name is a short word: letters, digits, ``_`` and ``-``."""
     if not _NAME.fullmatch(name):
         raise ValueError(
-            f"invalid register name {name!r}: use up to 63 letters, digits, '_' or '-'"
+            _("invalid register name {name!r}: use up to 63 letters, digits, '_' or '-'").format(
+                name=name
+            )
         )
     return name
 
@@ -146,24 +149,30 @@ class RegisterIndex:
     def open(cls, registers_dir: Path, name: str, key_id: str | None = None) -> RegisterIndex:
         """Open the current generation of ``name``; retried if a re-import swaps it meanwhile."""
         link = registers_dir / check_name(name)
-        for _ in range(3):
+        for _attempt in range(3):
             try:
                 target = registers_dir / os.readlink(link)
                 info = RegisterInfo.from_json(json.loads((target / "meta.json").read_bytes()))
                 index = cls(target, info)
             except FileNotFoundError:
                 if not link.is_symlink():
-                    raise RegisterError(f"no register named {name!r}") from None
+                    raise RegisterError(_("no register named {name!r}").format(name=name)) from None
                 continue
             except (OSError, ValueError, KeyError) as exc:
-                raise RegisterError(f"register {name!r} is unreadable: {exc}") from None
+                raise RegisterError(
+                    _("register {name!r} is unreadable: {exc}").format(name=name, exc=exc)
+                ) from None
             if key_id is not None and info.key_id != key_id:
                 raise RegisterError(
-                    f"register {name!r} was imported with another installation secret: "
-                    "import it again"
+                    _(
+                        "register {name!r} was imported with another installation secret: import "
+                        "it again"
+                    ).format(name=name)
                 )
             return index
-        raise RegisterError(f"register {name!r} keeps changing while being opened")
+        raise RegisterError(
+            _("register {name!r} keeps changing while being opened").format(name=name)
+        )
 
     def generation(self) -> str:
         return self.directory.name
@@ -255,7 +264,7 @@ def publish(registers_dir: Path, name: str, built: Path) -> None:
     """Point ``name`` at ``built`` in one rename, then drop the generation it replaced."""
     link = registers_dir / name
     if link.exists() and not link.is_symlink():
-        raise RegisterError(f"{link} exists and is not a register")
+        raise RegisterError(_("{link} exists and is not a register").format(link=link))
     tmp = registers_dir / f".{name}.link-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
@@ -271,7 +280,7 @@ def drop(registers_dir: Path, name: str) -> None:
     link = registers_dir / name
     with locked(registers_dir, name):
         if not link.is_symlink():
-            raise RegisterError(f"no register named {name!r}")
+            raise RegisterError(_("no register named {name!r}").format(name=name))
         link.unlink()
         fsync_dir(registers_dir)
         remove_stale(registers_dir, name)

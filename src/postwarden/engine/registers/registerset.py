@@ -18,6 +18,7 @@ from postwarden.engine.registers.index import (
 )
 from postwarden.engine.registers.match import RegisterMatch, match
 from postwarden.engine.registers.normalise import Field, email
+from postwarden.i18n import _
 from postwarden.model import Finding, TextUnit
 
 REFRESH_SECONDS = 1.0
@@ -81,7 +82,7 @@ class RegisterSet:
         try:
             return self._indexes[name]
         except KeyError:
-            raise RegisterError(f"no register named {name!r}") from None
+            raise RegisterError(_("no register named {name!r}").format(name=name)) from None
 
     def match(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> RegisterMatch:
         """Register subjects present in a message's text units, given its detector findings."""

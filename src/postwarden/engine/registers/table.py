@@ -17,6 +17,7 @@ from typing import IO, Any
 from postwarden.engine.registers.fields import FIELD_SPECS, FIELDS, PERSONAL_FIELDS
 from postwarden.engine.registers.normalise import traditional
 from postwarden.errors import Invalid
+from postwarden.i18n import _
 
 Row = list[str]
 
@@ -70,9 +71,17 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
     """Map header cells to fields: ``--map COLUMN=FIELD`` first, then the common names."""
     for column, field in overrides.items():
         if field not in FIELDS:
-            raise ValueError(f"unknown field {field!r} for column {column!r}: {', '.join(FIELDS)}")
+            raise ValueError(
+                _("unknown field {field!r} for column {column!r}: {fields}").format(
+                    field=field, column=column, fields=", ".join(FIELDS)
+                )
+            )
         if column not in header:
-            raise ValueError(f"--map names column {column!r}, which the file's header lacks")
+            raise ValueError(
+                _("--map names column {column!r}, which the file's header lacks").format(
+                    column=column
+                )
+            )
     columns: dict[int, str] = {}
     ignored: list[str] = []
     for i, title in enumerate(header):
@@ -86,8 +95,10 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
     for i, field in columns.items():
         if field in seen:
             raise RegisterFileError(
-                f"columns {header[seen[field]]!r} and {header[i]!r} both map to {field}: "
-                f"map one of them with --map COLUMN=FIELD"
+                _(
+                    "columns {first!r} and {second!r} both map to {field}: map one of them with "
+                    "--map COLUMN=FIELD"
+                ).format(first=header[seen[field]], second=header[i], field=field)
             )
         seen[field] = i
     if "id" not in seen:
@@ -98,8 +109,10 @@ def map_columns(header: list[str], overrides: Mapping[str, str]) -> ColumnMap:
         )
     if not set(seen) & PERSONAL_FIELDS:
         raise RegisterFileError(
-            "no personal data column to match on (name, hkid, address, phone, email, dob): "
-            "use --map COLUMN=FIELD"
+            _(
+                "no personal data column to match on (name, hkid, address, phone, email, dob): "
+                "use --map COLUMN=FIELD"
+            )
         )
     return ColumnMap(columns=columns, ignored=tuple(ignored))
 
@@ -161,34 +174,48 @@ class RegisterTable:
         """``sheet`` names a workbook's sheet (default: the first); ``header_row`` is the
         1-based row holding the column headings (rows above it, a title block, are skipped)."""
         if header_row < 1:
-            raise ValueError(f"the header row is counted from 1, got {header_row}")
+            raise ValueError(
+                _("the header row is counted from 1, got {header_row}").format(
+                    header_row=header_row
+                )
+            )
         self.path = path
         self.sheet = sheet
         try:
             with path.open("rb") as fh:
                 head = fh.read(8)
         except OSError as exc:
-            raise RegisterFileError(f"cannot read {path}: {exc.strerror}") from None
+            raise RegisterFileError(
+                _("cannot read {path}: {strerror}").format(path=path, strerror=exc.strerror)
+            ) from None
         if not head:
-            raise RegisterFileError(f"{path} is empty")
+            raise RegisterFileError(_("{path} is empty").format(path=path))
         # Workbooks by content, not name: xlsx/xlsm/ods are zips, xls is an OLE file.
         self.is_workbook = head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
         self.encoding = encoding
         if sheet is not None and not self.is_workbook:
-            raise ValueError(f"{path} is not a workbook: it has no sheet {sheet!r}")
+            raise ValueError(
+                _("{path} is not a workbook: it has no sheet {sheet!r}").format(
+                    path=path, sheet=sheet
+                )
+            )
         self._rows = self._workbook_rows() if self.is_workbook else self._csv_rows()
-        for _ in range(header_row - 1):
+        for _row in range(header_row - 1):
             self._next_row()
         self.header = [h.strip() for h in self._next_row()]
         if not any(self.header):
-            raise RegisterFileError(f"{path} has no header row (row {header_row})")
+            raise RegisterFileError(
+                _("{path} has no header row (row {header_row})").format(
+                    path=path, header_row=header_row
+                )
+            )
         self.line = header_row
 
     def _next_row(self) -> Row:
         try:
             return next(self._rows)
         except StopIteration:
-            raise RegisterFileError(f"{self.path} is empty") from None
+            raise RegisterFileError(_("{path} is empty").format(path=self.path)) from None
 
     def chunks(self, size: int) -> Iterator[list[Row]]:
         """Rows after the header, ``size`` at a time (a 4.5 M-row file never sits in memory)."""
@@ -200,7 +227,9 @@ class RegisterTable:
                 if len(row) > width:
                     if any(c.strip() for c in row[width:]):
                         raise RegisterFileError(
-                            f"{self.path} row {self.line} has {len(row)} cells, the header {width}"
+                            _("{path} row {line} has {count} cells, the header {width}").format(
+                                path=self.path, line=self.line, count=len(row), width=width
+                            )
                         )
                     del row[width:]
                 else:
@@ -219,7 +248,9 @@ class RegisterTable:
             book = CalamineWorkbook.from_path(str(self.path))
             if self.sheet is not None and self.sheet not in book.sheet_names:
                 raise RegisterFileError(
-                    f"{self.path} has no sheet {self.sheet!r} ({', '.join(book.sheet_names)})"
+                    _("{path} has no sheet {sheet!r} ({sheets})").format(
+                        path=self.path, sheet=self.sheet, sheets=", ".join(book.sheet_names)
+                    )
                 )
             sheet = (
                 book.get_sheet_by_name(self.sheet)
@@ -228,7 +259,9 @@ class RegisterTable:
             )
             rows = sheet.iter_rows()
         except (CalamineError, ValueError, OSError) as exc:
-            raise RegisterFileError(f"cannot read workbook {self.path}: {exc}") from None
+            raise RegisterFileError(
+                _("cannot read workbook {path}: {exc}").format(path=self.path, exc=exc)
+            ) from None
         for row in rows:
             yield [cell_text(v) for v in row]
 
@@ -250,11 +283,15 @@ class RegisterTable:
                     yield row
             except UnicodeDecodeError as exc:
                 raise RegisterFileError(
-                    f"{self.path} is not valid {exc.encoding} text: save it as UTF-8 or "
-                    "name its encoding with --encoding"
+                    _(
+                        "{path} is not valid {encoding} text: save it as UTF-8 or name its "
+                        "encoding with --encoding"
+                    ).format(path=self.path, encoding=exc.encoding)
                 ) from None
             except csv.Error as exc:
-                raise RegisterFileError(f"{self.path} is not a readable csv: {exc}") from None
+                raise RegisterFileError(
+                    _("{path} is not a readable csv: {exc}").format(path=self.path, exc=exc)
+                ) from None
 
     def _open_text(self) -> IO[str]:
         raw = self.path.open("rb")
@@ -272,11 +309,13 @@ class RegisterTable:
             codecs.lookup(encoding)
         except LookupError:
             raw.close()
-            raise ValueError(f"unknown encoding {encoding!r}") from None
+            raise ValueError(_("unknown encoding {encoding!r}").format(encoding=encoding)) from None
         if "\x00" in head.decode("latin-1") and not encoding.startswith("utf-16"):
             raw.close()
             raise RegisterFileError(
-                f"{self.path} looks like binary or UTF-16 without a byte order mark: "
-                "save it as UTF-8 or name its encoding with --encoding"
+                _(
+                    "{path} looks like binary or UTF-16 without a byte order mark: save it as "
+                    "UTF-8 or name its encoding with --encoding"
+                ).format(path=self.path)
             )
         return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
