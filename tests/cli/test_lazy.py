@@ -119,8 +119,9 @@ def test_a_mistyped_command_is_told_the_near_one(capsys: pytest.CaptureFixture[s
 
 
 # What ``check`` of a plain text message needs none of: the web stack, schema migrations,
-# password hashing, incident letters, the SMTP server, and the extractors' libraries for
-# parts the message does not have (PDF, images, spreadsheets, Outlook, OLE, RTF, TNEF).
+# password hashing, incident letters, the SMTP server, an HTTP client (the Public Suffix
+# List is bundled), and the extractors' libraries for parts the message does not have (PDF,
+# images, spreadsheets, Outlook, OLE, RTF, TNEF).
 NOT_FOR_A_TEXT_CHECK = (
     "fastapi",
     "starlette",
@@ -131,6 +132,9 @@ NOT_FOR_A_TEXT_CHECK = (
     "fpdf",
     "fontTools",
     "aiosmtpd",
+    "requests",
+    "urllib3",
+    "tldextract",
     "pypdf",
     "pypdfium2",
     "PIL",
