@@ -18,11 +18,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from ipaddress import AddressValueError, IPv4Address, IPv6Address
-from typing import TYPE_CHECKING
 from urllib.parse import scheme_chars
 
-if TYPE_CHECKING:
-    from publicsuffixlist import PublicSuffixList
+from publicsuffixlist import PublicSuffixList
 
 __all__ = ["HostParts", "decode_label", "public_suffixes", "split_host"]
 
@@ -44,8 +42,6 @@ class HostParts:
 @functools.cache
 def public_suffixes() -> PublicSuffixList:
     """The process's one parsed list (ICANN suffixes; an unknown TLD is no suffix)."""
-    from publicsuffixlist import PublicSuffixList
-
     return PublicSuffixList(only_icann=True, accept_unknown=False, accept_encoded_idn=False)
 
 
