@@ -60,6 +60,20 @@ def xdg_cache_home() -> str | None:
     return _environment("XDG_CACHE_HOME")
 
 
+OPENBLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+"""OpenBLAS's worker threads (numpy's linear algebra), read once when numpy is loaded."""
+
+
+def one_blas_thread() -> None:
+    """``$OPENBLAS_NUM_THREADS`` to 1 unless it is set; to be called before numpy is loaded.
+
+    OpenBLAS starts a worker per core when numpy is imported and its workers spin while they
+    wait: CPU time every process pays (20-50 ms of a command-line check on two cores, more
+    with more cores) for linear algebra postwarden does not do (detection and registers sort
+    and search arrays).  The cores are used by inspections running side by side instead."""
+    os.environ.setdefault(OPENBLAS_THREADS_ENV, "1")
+
+
 def login_user() -> str | None:
     """``$USER``: who runs the command as the shell has it (may differ from the uid's name
     under ``sudo -E`` and in containers)."""

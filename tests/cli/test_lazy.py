@@ -112,6 +112,46 @@ def test_a_command_is_loaded_when_it_runs(capsys: pytest.CaptureFixture[str]) ->
     assert list(group.commands.loaded) == ["check"]
 
 
+def test_a_command_is_imported_frozen_and_the_collector_left_on() -> None:
+    """What a command imports lives as long as the process: it is put out of the cyclic
+    collector's sight (gc.freeze), and the collector is on again afterwards."""
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['postwarden', 'check', '--help']\n"
+        "from postwarden.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_freeze_count() > 1000, gc.isenabled())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "True True"
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
+def test_the_command_line_runs_one_blas_thread_unless_told(
+    preset: str | None, expected: str
+) -> None:
+    """numpy's OpenBLAS reads OPENBLAS_NUM_THREADS when it loads: the command line sets it
+    to one before any command runs, and an operator's own setting wins."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(SRC)
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['postwarden', '--help']\n"
+        "from postwarden.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.splitlines()[-1] == expected
+
+
 def test_a_mistyped_command_is_told_the_near_one(capsys: pytest.CaptureFixture[str]) -> None:
     group = typer.main.get_command(app)
     with pytest.raises(Exception, match="Did you mean 'check'"):
@@ -119,8 +159,9 @@ def test_a_mistyped_command_is_told_the_near_one(capsys: pytest.CaptureFixture[s
 
 
 # What ``check`` of a plain text message needs none of: the web stack, schema migrations,
-# password hashing, incident letters, the SMTP server, and the extractors' libraries for
-# parts the message does not have (PDF, images, spreadsheets, Outlook, OLE, RTF, TNEF).
+# password hashing, incident letters, the SMTP server, an HTTP client (the Public Suffix
+# List is bundled), and the extractors' libraries for parts the message does not have (PDF,
+# images, spreadsheets, Outlook, OLE, RTF, TNEF), nor charset guessing for its UTF-8 text.
 NOT_FOR_A_TEXT_CHECK = (
     "fastapi",
     "starlette",
@@ -131,6 +172,10 @@ NOT_FOR_A_TEXT_CHECK = (
     "fpdf",
     "fontTools",
     "aiosmtpd",
+    "requests",
+    "urllib3",
+    "tldextract",
+    "charset_normalizer",
     "pypdf",
     "pypdfium2",
     "PIL",

@@ -6,7 +6,7 @@ import functools
 from typing import ClassVar
 
 from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
-from postwarden.suffixes import public_suffixes
+from postwarden.suffixes import split_host
 
 __all__ = ["EmailDetector"]
 
@@ -56,5 +56,5 @@ class EmailDetector(PatternDetector):
 def _has_registrable_domain(domain: str) -> bool:
     """True when ``domain`` is a name under a public suffix (not the suffix alone). Splitting
     a domain costs ~50 µs and mail repeats its few domains: each is split once per process."""
-    parts = public_suffixes()(domain)
+    parts = split_host(domain)
     return bool(parts.suffix) and bool(parts.domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from postwarden.suffixes import public_suffixes
+from postwarden.suffixes import decode_label, split_host
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,24 +30,12 @@ class DomainName:
         return self.host == domain or self.host.endswith("." + domain)
 
 
-def _to_unicode(host: str) -> str:
-    labels = []
-    for label in host.split("."):
-        if label.startswith("xn--"):
-            try:
-                label = label.encode("ascii").decode("idna")
-            except UnicodeError:
-                pass  # not valid punycode: compare it as written
-        labels.append(label)
-    return ".".join(labels)
-
-
 @lru_cache(maxsize=65536)
 def domain_name(host: str) -> DomainName:
     """Parse ``host`` (an address's domain part, any case, punycode or Unicode)."""
     lowered = host.strip().lower().rstrip(".")
-    unicode_host = _to_unicode(lowered)
-    parts = public_suffixes()(unicode_host)
+    unicode_host = ".".join(map(decode_label, lowered.split(".")))
+    parts = split_host(unicode_host)
     label = parts.domain or parts.suffix
     suffix = parts.suffix if parts.domain else ""
     return DomainName(host=unicode_host, label=label, suffix=suffix, punycode="xn--" in lowered)
