@@ -198,12 +198,13 @@ class DetectorSet:
             else None
             for d in self.detectors
         ]
-        # What the database is compiled from, for a benchmark's reference scan.
-        self.expressions = tuple(expressions)
-        self.flags = tuple(flags)
         self._scanner: Scanner | None = None
         if expressions:
             self._scanner = Scanner(expressions, flags, cache_dir=cache_dir, native=native)
+        # What the database scanning the whole text is compiled from, for a benchmark's
+        # reference scan.
+        self.expressions = tuple(expressions)
+        self.flags = self._scanner.flags if self._scanner else tuple(flags)
 
     @property
     def ids(self) -> tuple[str, ...]:
