@@ -308,12 +308,7 @@ class DetectorSet:
                 a[keep] for a in (starts, ends, expressions, unit_of)
             )
         base = begins[unit_of]
-        return HitBatch(
-            unit_of.tolist(),
-            (starts - base).tolist(),
-            (ends - base).tolist(),
-            list(map(self._patterns.__getitem__, expressions.tolist())),
-        )
+        return HitBatch.of_arrays(unit_of, starts - base, ends - base, expressions, self._patterns)
 
     def _contexts(
         self,
