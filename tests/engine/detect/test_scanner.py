@@ -60,6 +60,9 @@ def test_both_bindings_find_the_same() -> None:
     # The same rows; matches ending at one offset may come in another order (the compiled
     # scan finds open-ended expressions' starts after hyperscan's pass).
     np.testing.assert_array_equal(_sorted(native_hits), _sorted(python_hits))
+    in_chars = native._raw_hits(blob, chars=True)
+    np.testing.assert_array_equal(_sorted(in_chars), _sorted(python._raw_hits(blob, chars=True)))
+    assert (in_chars[:, :2] < native_hits[:, :2]).any()  # the text is not all ASCII
     found = native.scan(units)
     assert {f.detector for f in found} >= {"phone", "hkid", "name_zh", "name_en", "address_zh"}
     assert found == python.scan(units)
@@ -83,7 +86,8 @@ def test_scans_from_several_threads_at_once() -> None:
 def test_starts_found_after_the_scan_are_hyperscans() -> None:
     """Texts packed with the open-ended expressions' parts (titles, dates, mail addresses,
     labelled Chinese names, sign-offs, street names) and with what ends their windows
-    (multi-byte characters, NUL, line ends): every start is the one SOM reports."""
+    (multi-byte characters, NUL, line ends): every start is the one SOM reports, and the
+    offsets in characters are those numpy counts."""
     import random
 
     native, python = _sets()
@@ -100,5 +104,9 @@ def test_starts_found_after_the_scan_are_hyperscans() -> None:
         blob = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 300))).encode()
         native_hits = native._raw_hits(blob)
         np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
+        np.testing.assert_array_equal(
+            _sorted(native._raw_hits(blob, chars=True)),
+            _sorted(python._raw_hits(blob, chars=True)),
+        )
         rows += len(native_hits)
     assert rows > 5_000

@@ -335,14 +335,58 @@ done:
     return err;
 }
 
-/* scan(blob) -> bytes of native int64 (start, end, id) triples, in hyperscan's order. */
-static PyObject *Database_scan(Database *self, PyObject *arg) {
+/* Continuation bytes (10xxxxxx) among the bytes of a little-endian word: one bit each. */
+static inline int continuations(uint64_t word) {
+    const uint64_t high = 0x8080808080808080ull;
+    return __builtin_popcountll(word & high & ~(word << 1));
+}
+
+static inline uint64_t load_word(const uint8_t *at) {
+    uint64_t word;
+    memcpy(&word, at, sizeof word);
+    return word; /* the scan's platforms (x86-64, aarch64) are little-endian */
+}
+
+/* The rows' byte offsets (start, end) to character offsets: each less the continuation
+ * bytes before it.  Counts are kept per 64-byte block (one pass over the buffer), the rest
+ * counted per offset.  Returns -1 when out of memory. */
+static int to_chars(const uint8_t *buf, size_t len, Hits *hits) {
+    size_t blocks = len / 64 + 1;
+    uint32_t *before = malloc(blocks * sizeof(uint32_t));
+    if (before == NULL)
+        return -1;
+    uint32_t seen = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        before[b] = seen;
+        if ((b + 1) * 64 <= len)
+            for (size_t w = 0; w < 8; w++)
+                seen += (uint32_t)continuations(load_word(buf + b * 64 + w * 8));
+    }
+    for (size_t i = 0; i < hits->len; i++) {
+        if (i % 3 == 2)
+            continue; /* the expression */
+        size_t at = (size_t)hits->data[i], from = at & ~(size_t)63;
+        int64_t n = before[at >> 6];
+        for (; from + 8 <= at; from += 8)
+            n += continuations(load_word(buf + from));
+        for (; from < at; from++)
+            n += (buf[from] & 0xC0) == 0x80;
+        hits->data[i] -= n;
+    }
+    free(before);
+    return 0;
+}
+
+/* scan(blob, chars=False) -> bytes of native int64 (start, end, id) triples, in no set
+ * order; with ``chars``, offsets count UTF-8 characters instead of bytes. */
+static PyObject *Database_scan(Database *self, PyObject *args) {
     if (self->db == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Database not compiled");
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0)
+    int chars = 0;
+    if (!PyArg_ParseTuple(args, "y*|p", &view, &chars))
         return NULL;
     if ((unsigned long long)view.len > 0xFFFFFFFFull) {
         PyBuffer_Release(&view);
@@ -372,6 +416,10 @@ static PyObject *Database_scan(Database *self, PyObject *arg) {
     if (err == HS_SUCCESS && !hits.failed && window != NULL)
         err = recover_starts(self, window_scratch, (const uint8_t *)view.buf,
                              (int64_t)view.len, &hits, &lost);
+    if (err == HS_SUCCESS && !hits.failed && !lost && chars) {
+        if (to_chars((const uint8_t *)view.buf, (size_t)view.len, &hits) != 0)
+            hits.failed = 1;
+    }
     Py_END_ALLOW_THREADS
     give_back_scratch(self, scratch);
     if (window != NULL)
@@ -486,8 +534,8 @@ static PyObject *Database_deserialize(PyObject *cls, PyObject *arg) {
 }
 
 static PyMethodDef Database_methods[] = {
-    {"scan", (PyCFunction)Database_scan, METH_O,
-     "scan(blob) -> bytes of int64 (start, end, id) triples of every match."},
+    {"scan", (PyCFunction)Database_scan, METH_VARARGS,
+     "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
     {"set_start_recovery", (PyCFunction)Database_set_start_recovery, METH_VARARGS,
      "set_start_recovery(window, ids, classes): starts of SOM-less expressions found after."},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,

@@ -44,32 +44,6 @@ def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt
     return (i >= 0) & (reach[np.maximum(i, 0)] > starts)
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
-_LOW_BITS = np.array([(1 << i) - 1 for i in range(8)], dtype=np.uint8)
-
-
-class _Continuations:
-    """Counts of UTF-8 continuation bytes before given offsets of a buffer.
-
-    A character offset is the byte offset less the continuation bytes before it.  The
-    bytes are packed eight to a bit-byte and counted by table, so a 10 MB buffer costs a
-    few milliseconds, where a running sum over every byte would cost ten times as much.
-    """
-
-    def __init__(self, blob: bytes) -> None:
-        data = np.frombuffer(blob, dtype=np.uint8)
-        # Bit i of packed byte k is buffer byte 8k + i; one spare byte for the very end.
-        self._packed = np.append(np.packbits((data & 0xC0) == 0x80, bitorder="little"), 0)
-        self._upto = np.zeros(len(self._packed) + 1, dtype=np.int64)
-        np.cumsum(_POPCOUNT[self._packed], out=self._upto[1:])
-
-    def before(self, offsets: Ints) -> Ints:
-        k = offsets >> 3
-        partial = self._packed[k] & _LOW_BITS[offsets & 7]
-        counts: Ints = self._upto[k] + _POPCOUNT[partial]
-        return counts
-
-
 class _UnitContexts(Mapping[int, Context]):
     """One detector's `Context` by unit index, each built when its unit is asked for.
 
@@ -215,11 +189,12 @@ class DetectorSet:
         """Whether scans collect their matches in the compiled extension."""
         return self._scanner is not None and self._scanner.native
 
-    def _raw_hits(self, blob: bytes) -> Ints:
-        """(start, end, expression) byte offsets of every match in ``blob``, one row each."""
+    def _raw_hits(self, blob: bytes, *, chars: bool = False) -> Ints:
+        """(start, end, expression) byte offsets of every match in ``blob``, one row each
+        (with ``chars``, character offsets of the UTF-8 text)."""
         if self._scanner is None or not blob:
             return np.zeros((0, 3), dtype=np.int64)
-        return self._scanner.hits(blob)
+        return self._scanner.hits(blob, chars=chars)
 
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
@@ -229,14 +204,10 @@ class DetectorSet:
         joined = SEPARATOR.join(texts)
         # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
         blob = joined.encode("utf-8", "replace")
-        raw = self._raw_hits(blob)
+        # Character offsets of the joined text, in which unit boundaries are known from the
+        # texts' lengths and spans of different units never overlap.
+        raw = self._raw_hits(blob, chars=len(blob) != len(joined))
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
-        # Byte offsets to character offsets of the joined text, in which unit boundaries
-        # are known from the texts' lengths and spans of different units never overlap.
-        if len(blob) != len(joined):
-            continuations = _Continuations(blob)
-            starts = starts - continuations.before(starts)
-            ends = ends - continuations.before(ends)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
