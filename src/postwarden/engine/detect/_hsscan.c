@@ -335,10 +335,14 @@ done:
     return err;
 }
 
-/* Continuation bytes (10xxxxxx) among the bytes of a little-endian word: one bit each. */
-static inline int continuations(uint64_t word) {
-    const uint64_t high = 0x8080808080808080ull;
-    return __builtin_popcountll(word & high & ~(word << 1));
+/* A 1 in each byte of a word that is a continuation byte (10xxxxxx), else 0. */
+static inline uint64_t continuation_ones(uint64_t word) {
+    return ((word & ~(word << 1)) >> 7) & 0x0101010101010101ull;
+}
+
+/* The sum of a word's bytes (each small enough not to carry). */
+static inline uint32_t byte_sum(uint64_t word) {
+    return (uint32_t)((word * 0x0101010101010101ull) >> 56);
 }
 
 static inline uint64_t load_word(const uint8_t *at) {
@@ -349,7 +353,7 @@ static inline uint64_t load_word(const uint8_t *at) {
 
 /* The rows' byte offsets (start, end) to character offsets: each less the continuation
  * bytes before it.  Counts are kept per 64-byte block (one pass over the buffer), the rest
- * counted per offset.  Returns -1 when out of memory. */
+ * counted per offset, eight bytes at a time.  Returns -1 when out of memory. */
 static int to_chars(const uint8_t *buf, size_t len, Hits *hits) {
     size_t blocks = len / 64 + 1;
     uint32_t *before = malloc(blocks * sizeof(uint32_t));
@@ -358,20 +362,27 @@ static int to_chars(const uint8_t *buf, size_t len, Hits *hits) {
     uint32_t seen = 0;
     for (size_t b = 0; b < blocks; b++) {
         before[b] = seen;
-        if ((b + 1) * 64 <= len)
+        if ((b + 1) * 64 <= len) {
+            uint64_t ones = 0;
             for (size_t w = 0; w < 8; w++)
-                seen += (uint32_t)continuations(load_word(buf + b * 64 + w * 8));
+                ones += continuation_ones(load_word(buf + b * 64 + w * 8));
+            seen += byte_sum(ones);
+        }
     }
     for (size_t i = 0; i < hits->len; i++) {
         if (i % 3 == 2)
             continue; /* the expression */
         size_t at = (size_t)hits->data[i], from = at & ~(size_t)63;
-        int64_t n = before[at >> 6];
+        uint64_t ones = 0;
         for (; from + 8 <= at; from += 8)
-            n += continuations(load_word(buf + from));
-        for (; from < at; from++)
-            n += (buf[from] & 0xC0) == 0x80;
-        hits->data[i] -= n;
+            ones += continuation_ones(load_word(buf + from));
+        int64_t tail = 0;
+        if (from < at && from + 8 <= len) /* the bytes before `at` of the next word */
+            ones += continuation_ones(load_word(buf + from)) & ((1ull << (8 * (at - from))) - 1);
+        else /* at the end of the buffer: byte by byte, not reading past it */
+            for (; from < at; from++)
+                tail += (buf[from] & 0xC0) == 0x80;
+        hits->data[i] -= (int64_t)before[at >> 6] + byte_sum(ones) + tail;
     }
     free(before);
     return 0;

@@ -578,8 +578,8 @@ class ClusterDetector(_BatchDetector):
         past the reach with the end of a sentence between.  Since every cluster starts
         past the reach of those before it, a cluster's reach is the furthest end of all
         the unit's hits so far: a running maximum.  Only the gaps that could hold the end
-        of a sentence are looked at in Python, and only clusters of enough kinds are asked
-        whether they make one thing (`_enough`).
+        of a sentence, in clusters of enough kinds, are looked at in Python, and only
+        clusters of enough kinds are asked whether they make one thing (`_enough`).
         """
         out = FindingBatch()
         unit_of, starts, ends, numbers, table = hits.arrays()
@@ -593,12 +593,6 @@ class ClusterDetector(_BatchDetector):
         gap[0] = 0
         np.subtract(starts[1:], reach[:-1], out=gap[1:])
         new |= gap > self.max_gap
-        search = self.sentence_end.search
-        for i in np.flatnonzero(~new & (gap > 0)).tolist():
-            text, start, end = units[unit_of[i]].text, int(reach[i - 1]), int(starts[i])
-            if not _NO_END.isdisjoint(text[start:end]) and search(text, start, end):
-                new[i] = True
-        firsts = np.flatnonzero(new)
         # Each kind a bit, each cluster the bits of its kinds.
         present = np.unique(numbers).tolist()
         names = sorted({table[n].name for n in present})
@@ -607,13 +601,36 @@ class ClusterDetector(_BatchDetector):
         bit = {name: 1 << i for i, name in enumerate(names)}
         bits = np.zeros(present[-1] + 1, dtype=np.int64)
         bits[present] = [bit[table[n].name] for n in present]
-        kinds = np.bitwise_or.reduceat(bits[numbers], firsts)
+        kind_bits = bits[numbers]
         fewest = (self.min_kinds + 1) // 2 if self.fewest_kinds is None else self.fewest_kinds
+        # The end of a sentence only splits a cluster further: looked for only in the
+        # clusters of enough kinds without it.
+        rich = np.bitwise_count(np.bitwise_or.reduceat(kind_bits, np.flatnonzero(new))) >= fewest
+        near = np.flatnonzero(~new & (gap > 0) & rich[np.cumsum(new) - 1])
+        search = self.sentence_end.search
+        for i, u, start, end in zip(
+            near.tolist(),
+            unit_of[near].tolist(),
+            reach[near - 1].tolist(),
+            starts[near].tolist(),
+            strict=True,
+        ):
+            text = units[u].text
+            if not _NO_END.isdisjoint(text[start:end]) and search(text, start, end):
+                new[i] = True
+        firsts = np.flatnonzero(new)
+        kinds = np.bitwise_or.reduceat(kind_bits, firsts)
         lasts = np.append(firsts[1:], count) - 1
         chosen = np.flatnonzero(np.bitwise_count(kinds) >= fewest)
-        for k, first in zip(chosen.tolist(), firsts[chosen].tolist(), strict=True):
-            cluster = {name for name in names if kinds[k] & bit[name]}
-            u, start, end = int(unit_of[first]), int(starts[first]), int(reach[lasts[k]])
+        firsts, lasts = firsts[chosen], lasts[chosen]
+        for mask, u, start, end in zip(
+            kinds[chosen].tolist(),
+            unit_of[firsts].tolist(),
+            starts[firsts].tolist(),
+            reach[lasts].tolist(),
+            strict=True,
+        ):
+            cluster = {name for name in names if mask & bit[name]}
             unit = units[u]
             if self._enough(cluster, unit.text, start, end):
                 out.add(u, self._finding(unit, start, end, len(cluster)))
