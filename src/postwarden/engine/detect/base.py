@@ -535,6 +535,12 @@ class PatternDetector(_BatchDetector):
 
 _OFFSET = (1 << 40) - 1
 
+
+def _kinds(mask: int, bit: dict[str, int]) -> set[str]:
+    """The kinds whose bits are set in ``mask``."""
+    return {name for name, b in bit.items() if mask & b}
+
+
 # Every match of ``ClusterDetector.sentence_end`` holds one of these: a gap without any
 # needs no regex search (addresses are mostly parts joined by ", ").
 _NO_END = frozenset("!?。！？；;\n.")
@@ -555,9 +561,6 @@ class ClusterDetector(_BatchDetector):
     # Kinds that count twice towards ``min_kinds`` (a street with its number is two parts).
     double_kinds: ClassVar[frozenset[str]] = frozenset()
     max_gap: ClassVar[int] = 25
-    fewest_kinds: ClassVar[int | None] = None
-    """Clusters of fewer different kinds are never `_enough` (so it is not asked of them);
-    None: half ``min_kinds`` (rounded up), as each kind counts at most twice."""
     base_score: ClassVar[float] = 0.6
     score_per_kind: ClassVar[float] = 0.1
     # Parts in different sentences are not one thing; "Rd. Sha Tin" is still one address.
@@ -578,8 +581,8 @@ class ClusterDetector(_BatchDetector):
         past the reach with the end of a sentence between.  Since every cluster starts
         past the reach of those before it, a cluster's reach is the furthest end of all
         the unit's hits so far: a running maximum.  Only the gaps that could hold the end
-        of a sentence, in clusters of enough kinds, are looked at in Python, and only
-        clusters of enough kinds are asked whether they make one thing (`_enough`).
+        of a sentence, in clusters whose kinds `_may_suffice`, are looked at in Python, and
+        only clusters whose kinds may suffice are asked whether they make one thing.
         """
         out = FindingBatch()
         unit_of, starts, ends, numbers, table = hits.arrays()
@@ -602,10 +605,26 @@ class ClusterDetector(_BatchDetector):
         bits = np.zeros(present[-1] + 1, dtype=np.int64)
         bits[present] = [bit[table[n].name] for n in present]
         kind_bits = bits[numbers]
-        fewest = (self.min_kinds + 1) // 2 if self.fewest_kinds is None else self.fewest_kinds
+        if len(names) <= 12:  # every set of kinds asked once: a table by bits
+            table_of = np.array(
+                [self._may_suffice(_kinds(mask, bit)) for mask in range(1 << len(names))],
+                dtype=np.bool_,
+            )
+
+            def may_suffice(masks: Ints) -> npt.NDArray[np.bool_]:
+                """Which clusters of these kinds (bits) `_may_suffice`."""
+                suffices: npt.NDArray[np.bool_] = table_of[masks]
+                return suffices
+        else:
+
+            def may_suffice(masks: Ints) -> npt.NDArray[np.bool_]:
+                distinct, inverse = np.unique(masks, return_inverse=True)
+                answers = [self._may_suffice(_kinds(m, bit)) for m in distinct.tolist()]
+                return np.array(answers, dtype=np.bool_)[inverse]
+
         # The end of a sentence only splits a cluster further: looked for only in the
-        # clusters of enough kinds without it.
-        rich = np.bitwise_count(np.bitwise_or.reduceat(kind_bits, np.flatnonzero(new))) >= fewest
+        # clusters that may suffice without it.
+        rich = may_suffice(np.bitwise_or.reduceat(kind_bits, np.flatnonzero(new)))
         near = np.flatnonzero(~new & (gap > 0) & rich[np.cumsum(new) - 1])
         search = self.sentence_end.search
         for i, u, start, end in zip(
@@ -621,7 +640,7 @@ class ClusterDetector(_BatchDetector):
         firsts = np.flatnonzero(new)
         kinds = np.bitwise_or.reduceat(kind_bits, firsts)
         lasts = np.append(firsts[1:], count) - 1
-        chosen = np.flatnonzero(np.bitwise_count(kinds) >= fewest)
+        chosen = np.flatnonzero(may_suffice(kinds))
         firsts, lasts = firsts[chosen], lasts[chosen]
         for mask, u, start, end in zip(
             kinds[chosen].tolist(),
@@ -630,16 +649,24 @@ class ClusterDetector(_BatchDetector):
             reach[lasts].tolist(),
             strict=True,
         ):
-            cluster = {name for name in names if mask & bit[name]}
+            cluster = _kinds(mask, bit)
             unit = units[u]
             if self._enough(cluster, unit.text, start, end):
                 out.add(u, self._finding(unit, start, end, len(cluster)))
         return out
 
+    def _may_suffice(self, kinds: set[str]) -> bool:
+        """False when parts of these kinds (or of fewer) can never make one thing: only the
+        clusters it passes are asked `_enough`.  A subclass that widens `_enough` widens
+        this too."""
+        return self._counted(kinds) >= self.min_kinds
+
+    def _counted(self, kinds: set[str]) -> int:
+        return len(kinds) + len(self.double_kinds & kinds)
+
     def _enough(self, kinds: set[str], text: str, start: int, end: int) -> bool:
         """True when parts of these kinds, spanning ``text[start:end]``, make one thing."""
-        count = len(kinds) + len(self.double_kinds & kinds)
-        if count < self.min_kinds:
+        if self._counted(kinds) < self.min_kinds:
             return False
         specific = self.specific_kinds
         return not specific or not specific.isdisjoint(kinds) or self._specific(text, start, end)
