@@ -249,6 +249,15 @@ class Context:
             self._ends = [e for _, e in ordered]
         self._cells = cells
 
+    @classmethod
+    def of_sorted(
+        cls, starts: Sequence[int], ends: Sequence[int], cells: Sequence[int] = ()
+    ) -> Context:
+        """The context of words at ``starts`` (ascending) to ``ends``, and ``cells``."""
+        context = cls((), cells)
+        context._starts, context._ends = starts, ends
+        return context
+
     def __bool__(self) -> bool:
         return bool(self._starts or self._cells)
 

@@ -54,7 +54,7 @@ class _UnitContexts(Mapping[int, Context]):
     def __init__(
         self,
         units: Sequence[TextUnit],
-        spans: dict[int, list[tuple[int, int]]],
+        spans: dict[int, tuple[list[int], list[int]]],
         heading: re.Pattern[str] | None,
         headed: frozenset[int],
         bounds: dict[int, list[int]],
@@ -72,7 +72,7 @@ class _UnitContexts(Mapping[int, Context]):
         cells = self._cells(u) if u in self._headed else ()
         if spans is None and not cells:
             return default
-        return Context(spans or (), cells)
+        return Context.of_sorted(*spans, cells) if spans else Context((), cells)
 
     def __getitem__(self, u: int) -> Context:
         context = self.get(u)
@@ -159,6 +159,7 @@ class DetectorSet:
             self._context_of[word_owners, number] = True
             expressions.append(regex.encode())
             flags.append(_BASE_FLAGS | hyperscan.HS_FLAG_CASELESS)
+        self._has_words = [bool(row.any()) for row in self._context_of]
         self._owner = np.array(owners, dtype=np.int64)
         self._veto = np.array(
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
@@ -292,27 +293,44 @@ class DetectorSet:
         only: Ints | None,
     ) -> Mapping[int, Context]:
         """Context of detector ``index`` (in units ``only``, when given)."""
-        starts, ends, expressions, unit_of = words
-        spans: dict[int, list[tuple[int, int]]] = {}
-        mine = self._context_of[index][expressions]
-        if only is not None and len(mine):
-            mine &= np.isin(unit_of, only)
-        if mine.any():
-            base = begins[unit_of[mine]]
-            for u, start, end in zip(
-                unit_of[mine].tolist(),
-                (starts[mine] - base).tolist(),
-                (ends[mine] - base).tolist(),
-                strict=True,
-            ):
-                if u in spans:
-                    spans[u].append((start, end))
-                else:
-                    spans[u] = [(start, end)]
+        spans = self._word_spans(index, words, begins, only)
         heading = self._headings[index]
         if heading is None or not headed:
-            return {u: Context(unit_spans) for u, unit_spans in spans.items()}
+            return {u: Context.of_sorted(*unit_spans) for u, unit_spans in spans.items()}
         return _UnitContexts(units, spans, heading, headed, bounds)
+
+    def _word_spans(
+        self,
+        index: int,
+        words: tuple[Ints, Ints, Ints, Ints],
+        begins: Ints,
+        only: Ints | None,
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """Detector ``index``'s context words (in units ``only``, when given): by unit, their
+        starts (ascending) and ends, as two lists."""
+        if not self._has_words[index]:
+            return {}
+        starts, ends, expressions, unit_of = words
+        mine = self._context_of[index][expressions]
+        if only is not None:
+            if not len(only) or not len(mine):
+                return {}
+            # Both sorted by unit (the words by start): membership by bisection.
+            at = np.minimum(np.searchsorted(only, unit_of), len(only) - 1)
+            mine &= only[at] == unit_of
+        if not mine.any():
+            return {}
+        unit_list = unit_of[mine]
+        base = begins[unit_list]
+        word_starts = (starts[mine] - base).tolist()
+        word_ends = (ends[mine] - base).tolist()
+        cuts = [0, *(np.flatnonzero(unit_list[1:] != unit_list[:-1]) + 1).tolist()]
+        return {
+            u: (word_starts[a:b], word_ends[a:b])
+            for a, b, u in zip(
+                cuts, [*cuts[1:], len(word_starts)], unit_list[cuts].tolist(), strict=True
+            )
+        }
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
         """Drop findings overlapped, in their unit, by a finding of a detector they yield to.
