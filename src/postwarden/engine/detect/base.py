@@ -606,7 +606,7 @@ class ClusterDetector(_BatchDetector):
         np.subtract(starts[1:], reach[:-1], out=gap[1:])
         new |= gap > self.max_gap
         # Each kind a bit, each cluster the bits of its kinds.
-        present = np.unique(numbers).tolist()
+        present = np.flatnonzero(np.bincount(numbers)).tolist()
         names = sorted({table[n].name for n in present})
         if len(names) > 63:
             raise ValueError(f"{self.id}: a cluster detector has at most 63 kinds of part")

@@ -56,7 +56,10 @@ class _NativeBackend:
         self.windowed = tuple(classes)
         self.classes = b"".join(classes.values())
         self.flags = tuple(f & ~SOM if i in classes else f for i, f in enumerate(flags))
-        self.version = f"libhs {_hsscan.HS_VERSION}, starts of {len(classes)} found after"
+        # The cache key covers the expressions and their given flags; which of them are
+        # compiled without SOM (and into the window database) is named here.
+        windowed = ",".join(map(str, self.windowed))
+        self.version = f"libhs {_hsscan.HS_VERSION}, starts found after for {windowed}"
 
     def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
         window = None
