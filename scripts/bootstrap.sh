@@ -44,7 +44,9 @@ stamp="$VENV/.installed"
 if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+# Reinstall when the dependencies or the compiled scan's source changed since the last install
+# (the editable install builds the extension in place; nothing else rebuilds it).
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || src/postwarden/engine/detect/_hsscan.c -nt "$stamp" ]]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -e '.[dev]'
   touch "$stamp"

@@ -14,7 +14,15 @@ from postwarden.engine.extract import REGISTRY, Kind
 from postwarden.engine.extract.registry import loaded
 
 # Modules of the packages that hold no detector or extractor: the machinery.
-DETECT_SUPPORT = {"base", "detectorset", "patterncache", "registry", "scanner", "_hsscan"}
+DETECT_SUPPORT = {
+    "base",
+    "detectorset",
+    "matchbytes",
+    "patterncache",
+    "registry",
+    "scanner",
+    "_hsscan",
+}
 EXTRACT_SUPPORT = {
     "budget",
     "heading",

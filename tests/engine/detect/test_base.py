@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
+
+import pytest
 
 from postwarden.engine.detect import (
     Context,
@@ -13,7 +16,9 @@ from postwarden.engine.detect import (
     Pattern,
     PatternDetector,
 )
-from postwarden.engine.detect.base import make_finding
+from postwarden.engine.detect.address_en import AddressEnDetector
+from postwarden.engine.detect.address_zh import AddressZhDetector
+from postwarden.engine.detect.base import ClusterDetector, FindingBatch, HitBatch, make_finding
 from postwarden.model import Finding, TextUnit
 
 
@@ -120,3 +125,64 @@ def test_pattern_detector_subclass_analyze_is_honoured() -> None:
     units = [TextUnit("K-111 K-222", "a"), TextUnit("code K-111", "b")]
     found = [(f.where, f.value, f.confidence) for f in detectors.scan(units)]
     assert found == [("a", "K-222", 0.6)]
+
+
+def _clusters_one_by_one(
+    detector: ClusterDetector, units: list[TextUnit], hits: HitBatch
+) -> list[tuple[int, Finding]]:
+    """Clusters as the plain walk over the parts finds them: the model the array version
+    must agree with."""
+    out: list[tuple[int, Finding]] = []
+    kinds: set[str] = set()
+    current, first, reach, text = -1, 0, -1, ""
+    for u, start, end, pattern in hits:
+        if u != current or (
+            start - reach > detector.max_gap
+            or (start > reach and detector.sentence_end.search(text, reach, start))
+        ):
+            if kinds and detector._enough(kinds, text, first, reach):
+                out.append((current, detector._finding(units[current], first, reach, len(kinds))))
+            kinds = set()
+            if u != current:
+                current, text = u, units[u].text
+            first, reach = start, end
+        elif end > reach:
+            reach = end
+        kinds.add(pattern.name)
+    if kinds and detector._enough(kinds, text, first, reach):
+        out.append((current, detector._finding(units[current], first, reach, len(kinds))))
+    return out
+
+
+@pytest.mark.parametrize("cls", [AddressEnDetector, AddressZhDetector])
+def test_clusters_found_with_arrays_are_those_of_the_plain_walk(
+    cls: type[ClusterDetector],
+) -> None:
+    import random
+
+    pieces = (
+        "Flat A", "12/F", "Block 3", "Kwong Fuk Estate", "Tai Po", "N.T.", "71 Kai Tin Road",
+        "Lam Tin", "Hong Kong", "Central", ", ", " ", ". ", "; ", "\n\n", "Rd. ", "the office",
+        "香港", "九龍", "彌敦道12號", "3樓", "A室", "第2座", "沙田", "，", "。",
+    )  # fmt: skip
+    rng = random.Random(11)
+    units = [
+        TextUnit("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40))), f"u{i}")
+        for i in range(400)
+    ]
+    detectors = DetectorSet([cls()])
+    detector = detectors.detectors[0]
+    assert isinstance(detector, ClusterDetector)
+    batches: list[HitBatch] = []
+    original = detector.analyze_all
+
+    def keep(units: Sequence[TextUnit], hits: HitBatch, contexts: object) -> FindingBatch:
+        batches.append(hits)
+        return original(units, hits, {})
+
+    detector.analyze_all = keep  # type: ignore[method-assign]
+    found = detectors.scan(units)
+    (hits,) = batches
+    expected = _clusters_one_by_one(detector, units, HitBatch.of_arrays(*hits.arrays()))
+    assert len(expected) > 50
+    assert [f for _, f in sorted(expected, key=lambda x: x[0])] == found

@@ -6,6 +6,16 @@
  * growing int64 buffer and the scan returns it as one bytes object, read by numpy without
  * a copy.  The GIL is released while hyperscan runs.
  *
+ * Start offsets without HS_FLAG_SOM_LEFTMOST (set_start_recovery): tracking where matches
+ * start halves hyperscan's speed when an expression is open-ended (``\s+``, ``[a-z]+``), so
+ * those are compiled without it and their starts found after the scan.  A match can only
+ * hold bytes of its expression's byte class; walking back from the match's end over bytes of
+ * that class finds a bound no match ending there can start before.  A second database (the
+ * same expressions, with SOM) scans only those windows, each widened by one character on
+ * either side so word boundaries see what the whole buffer shows, and its leftmost start for
+ * the same end is the start.  A match starting at a window's first byte is impossible (the
+ * byte before the class run is outside the class), so a window's edges cannot fake a start.
+ *
  * Linked against the system libhs (Debian: libhyperscan-dev).  When it cannot be built,
  * detectorset.py falls back to python-hyperscan with the same results (a test compares).
  */
@@ -15,11 +25,18 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct {
+typedef struct Database {
     PyObject_HEAD
     hs_database_t *db;
     hs_scratch_t *scratch; /* the object's own; a concurrent scan clones another */
     int scratch_busy;
+    /* Start recovery (set_start_recovery): the database scanning the windows, the number
+     * of its expression for each expression of this one (-1: hyperscan reports the start),
+     * and each of its expressions' byte class (32-byte bitmaps). */
+    struct Database *window;
+    int32_t *window_id;
+    Py_ssize_t expressions;
+    uint8_t *classes;
 } Database;
 
 typedef struct {
@@ -136,6 +153,9 @@ done:
 }
 
 static void Database_dealloc(Database *self) {
+    Py_XDECREF(self->window);
+    PyMem_Free(self->window_id);
+    PyMem_Free(self->classes);
     if (self->scratch != NULL)
         hs_free_scratch(self->scratch);
     if (self->db != NULL)
@@ -143,54 +163,345 @@ static void Database_dealloc(Database *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* scan(blob) -> bytes of native int64 (start, end, id) triples, in hyperscan's order. */
-static PyObject *Database_scan(Database *self, PyObject *arg) {
+/* Take a scratch space, with the GIL held so two threads never share one: the object's own
+ * when free, else a clone (NULL with an exception set when cloning fails). */
+static hs_scratch_t *take_scratch(Database *self) {
+    if (!self->scratch_busy) {
+        self->scratch_busy = 1;
+        return self->scratch;
+    }
+    hs_scratch_t *scratch = NULL;
+    hs_error_t err = hs_clone_scratch(self->scratch, &scratch);
+    if (err != HS_SUCCESS) {
+        error_from("hs_clone_scratch", err);
+        return NULL;
+    }
+    return scratch;
+}
+
+static void give_back_scratch(Database *self, hs_scratch_t *scratch) {
+    if (scratch == self->scratch)
+        self->scratch_busy = 0;
+    else
+        hs_free_scratch(scratch);
+}
+
+/* A match whose start is recovered: its window expression, end, window and row. */
+typedef struct {
+    int64_t id;
+    int64_t end;
+    int64_t from;
+    int64_t to;
+    size_t row;
+} Need;
+
+typedef struct {
+    int64_t from;
+    int64_t to;
+} Span;
+
+static int by_id_end(const void *a, const void *b) {
+    const Need *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return (x->end > y->end) - (x->end < y->end);
+}
+
+static int by_from(const void *a, const void *b) {
+    const Span *x = a, *y = b;
+    return (x->from > y->from) - (x->from < y->from);
+}
+
+/* Window matches, as (start, end, id) triples: ordered by id, then end. */
+static int triple_by_id_end(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    if (x[2] != y[2])
+        return x[2] < y[2] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+typedef struct {
+    Hits *hits;
+    int64_t offset;
+} Window;
+
+static int on_window_match(unsigned int id, unsigned long long from, unsigned long long to,
+                           unsigned int flags, void *context) {
+    Window *window = (Window *)context;
+    return on_match(id, from + (unsigned long long)window->offset,
+                    to + (unsigned long long)window->offset, flags, window->hits);
+}
+
+static int64_t char_start(const uint8_t *buf, int64_t at) {
+    while (at > 0 && (buf[at] & 0xC0) == 0x80)
+        at--;
+    return at;
+}
+
+static int64_t char_end(const uint8_t *buf, int64_t len, int64_t at) {
+    if (at < len)
+        at++;
+    while (at < len && (buf[at] & 0xC0) == 0x80)
+        at++;
+    return at;
+}
+
+/* Fill in the starts of the rows of `hits` whose expressions were compiled without SOM.
+ * Runs without the GIL.  Returns HS_SUCCESS, an hs_scan error, or HS_NOMEM; `lost` is set
+ * when a start was not found (which would be a bug: the window holds every such match). */
+static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const uint8_t *buf,
+                                 int64_t len, Hits *hits, int *lost) {
+    size_t rows = hits->len / 3, count = 0;
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = hits->data[3 * i + 2];
+        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0)
+            count++;
+    }
+    if (count == 0)
+        return HS_SUCCESS;
+    hs_error_t err = HS_NOMEM;
+    Need *needs = malloc(count * sizeof(Need));
+    Span *spans = malloc(count * sizeof(Span));
+    Hits found = {NULL, 0, 0, 0};
+    if (needs == NULL || spans == NULL)
+        goto done;
+    size_t n = 0;
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = hits->data[3 * i + 2];
+        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0) {
+            needs[n].id = self->window_id[id];
+            needs[n].end = hits->data[3 * i + 1];
+            needs[n].row = i;
+            n++;
+        }
+    }
+    qsort(needs, count, sizeof(Need), by_id_end);
+    /* Per expression, [low, high) is a run of its class with the byte before `low` outside
+     * it (or low == 0): each byte is walked over once however many matches end in a run. */
+    int64_t low = 0, high = 0;
+    for (size_t k = 0; k < count; k++) {
+        const uint8_t *cls = self->classes + 32 * needs[k].id;
+        if (k == 0 || needs[k].id != needs[k - 1].id)
+            low = high = 0;
+        int64_t end = needs[k].end, at = end;
+        while (at > high && (cls[buf[at - 1] >> 3] >> (buf[at - 1] & 7)) & 1)
+            at--;
+        if (at > high) /* stopped at a byte outside the class */
+            low = at;
+        high = end;
+        needs[k].from = low > 0 ? char_start(buf, low - 1) : 0;
+        needs[k].to = char_end(buf, len, end);
+        spans[k].from = needs[k].from;
+        spans[k].to = needs[k].to;
+    }
+    qsort(spans, count, sizeof(Span), by_from);
+    size_t merged = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (merged > 0 && spans[k].from <= spans[merged - 1].to) {
+            if (spans[k].to > spans[merged - 1].to)
+                spans[merged - 1].to = spans[k].to;
+        } else {
+            spans[merged++] = spans[k];
+        }
+    }
+    for (size_t k = 0; k < merged; k++) {
+        Window window = {&found, spans[k].from};
+        err = hs_scan(self->window->db, (const char *)buf + spans[k].from,
+                      (unsigned int)(spans[k].to - spans[k].from), 0, scratch, on_window_match,
+                      &window);
+        if (found.failed)
+            err = HS_NOMEM;
+        if (err != HS_SUCCESS)
+            goto done;
+    }
+    size_t matches = found.len / 3, j = 0;
+    qsort(found.data, matches, 3 * sizeof(int64_t), triple_by_id_end);
+    for (size_t k = 0; k < count; k++) {
+        while (j < matches && (found.data[3 * j + 2] < needs[k].id ||
+                               (found.data[3 * j + 2] == needs[k].id &&
+                                found.data[3 * j + 1] < needs[k].end)))
+            j++;
+        if (j < matches && found.data[3 * j + 2] == needs[k].id &&
+            found.data[3 * j + 1] == needs[k].end)
+            hits->data[3 * needs[k].row] = found.data[3 * j];
+        else
+            *lost = 1;
+    }
+    err = HS_SUCCESS;
+done:
+    free(needs);
+    free(spans);
+    free(found.data);
+    return err;
+}
+
+/* A 1 in each byte of a word that is a continuation byte (10xxxxxx), else 0. */
+static inline uint64_t continuation_ones(uint64_t word) {
+    return ((word & ~(word << 1)) >> 7) & 0x0101010101010101ull;
+}
+
+/* The sum of a word's bytes (each small enough not to carry). */
+static inline uint32_t byte_sum(uint64_t word) {
+    return (uint32_t)((word * 0x0101010101010101ull) >> 56);
+}
+
+static inline uint64_t load_word(const uint8_t *at) {
+    uint64_t word;
+    memcpy(&word, at, sizeof word);
+    return word; /* the scan's platforms (x86-64, aarch64) are little-endian */
+}
+
+/* The rows' byte offsets (start, end) to character offsets: each less the continuation
+ * bytes before it.  Counts are kept per 64-byte block (one pass over the buffer), the rest
+ * counted per offset, eight bytes at a time.  Returns -1 when out of memory. */
+static int to_chars(const uint8_t *buf, size_t len, Hits *hits) {
+    size_t blocks = len / 64 + 1;
+    uint32_t *before = malloc(blocks * sizeof(uint32_t));
+    if (before == NULL)
+        return -1;
+    uint32_t seen = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        before[b] = seen;
+        if ((b + 1) * 64 <= len) {
+            uint64_t ones = 0;
+            for (size_t w = 0; w < 8; w++)
+                ones += continuation_ones(load_word(buf + b * 64 + w * 8));
+            seen += byte_sum(ones);
+        }
+    }
+    for (size_t i = 0; i < hits->len; i++) {
+        if (i % 3 == 2)
+            continue; /* the expression */
+        size_t at = (size_t)hits->data[i], from = at & ~(size_t)63;
+        uint64_t ones = 0;
+        for (; from + 8 <= at; from += 8)
+            ones += continuation_ones(load_word(buf + from));
+        int64_t tail = 0;
+        if (from < at && from + 8 <= len) /* the bytes before `at` of the next word */
+            ones += continuation_ones(load_word(buf + from)) & ((1ull << (8 * (at - from))) - 1);
+        else /* at the end of the buffer: byte by byte, not reading past it */
+            for (; from < at; from++)
+                tail += (buf[from] & 0xC0) == 0x80;
+        hits->data[i] -= (int64_t)before[at >> 6] + byte_sum(ones) + tail;
+    }
+    free(before);
+    return 0;
+}
+
+/* scan(blob, chars=False) -> bytes of native int64 (start, end, id) triples, in no set
+ * order; with ``chars``, offsets count UTF-8 characters instead of bytes. */
+static PyObject *Database_scan(Database *self, PyObject *args) {
     if (self->db == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Database not compiled");
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0)
+    int chars = 0;
+    if (!PyArg_ParseTuple(args, "y*|p", &view, &chars))
         return NULL;
     if ((unsigned long long)view.len > 0xFFFFFFFFull) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "hyperscan scans at most 4 GiB at once");
         return NULL;
     }
-    /* Taken and given back with the GIL held, so two threads never share a scratch. */
-    hs_scratch_t *scratch = self->scratch;
-    int own = !self->scratch_busy;
-    if (own) {
-        self->scratch_busy = 1;
-    } else {
-        scratch = NULL;
-        hs_error_t err = hs_clone_scratch(self->scratch, &scratch);
-        if (err != HS_SUCCESS) {
+    hs_scratch_t *scratch = take_scratch(self), *window_scratch = NULL;
+    if (scratch == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Database *window = self->window;
+    if (window != NULL) {
+        window_scratch = take_scratch(window);
+        if (window_scratch == NULL) {
+            give_back_scratch(self, scratch);
             PyBuffer_Release(&view);
-            return error_from("hs_clone_scratch", err);
+            return NULL;
         }
     }
     Hits hits = {NULL, 0, 0, 0};
     hs_error_t err;
+    int lost = 0;
     Py_BEGIN_ALLOW_THREADS
     err = hs_scan(self->db, (const char *)view.buf, (unsigned int)view.len, 0, scratch,
                   on_match, &hits);
+    if (err == HS_SUCCESS && !hits.failed && window != NULL)
+        err = recover_starts(self, window_scratch, (const uint8_t *)view.buf,
+                             (int64_t)view.len, &hits, &lost);
+    if (err == HS_SUCCESS && !hits.failed && !lost && chars) {
+        if (to_chars((const uint8_t *)view.buf, (size_t)view.len, &hits) != 0)
+            hits.failed = 1;
+    }
     Py_END_ALLOW_THREADS
-    if (own)
-        self->scratch_busy = 0;
-    else
-        hs_free_scratch(scratch);
+    give_back_scratch(self, scratch);
+    if (window != NULL)
+        give_back_scratch(window, window_scratch);
     PyBuffer_Release(&view);
     PyObject *out = NULL;
-    if (hits.failed)
+    if (hits.failed || err == HS_NOMEM)
         PyErr_NoMemory();
-    else if (err != HS_SUCCESS && err != HS_SCAN_TERMINATED)
+    else if (err != HS_SUCCESS)
         error_from("hs_scan", err);
+    else if (lost)
+        PyErr_SetString(PyExc_RuntimeError, "the start of a match was not found in its window");
     else
         out = PyBytes_FromStringAndSize((const char *)hits.data,
                                         (Py_ssize_t)(hits.len * sizeof(int64_t)));
     free(hits.data);
     return out;
+}
+
+static PyTypeObject DatabaseType;
+
+/* set_start_recovery(window, ids, classes): see the top of this file.  ``ids``: native
+ * int32 per expression of this database, -1 or the number of the same expression in
+ * ``window`` (compiled with HS_FLAG_SOM_LEFTMOST); ``classes``: 32 bytes per expression of
+ * ``window``, bit b of byte b / 8 set when its matches can hold byte b. */
+static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
+    PyObject *window;
+    Py_buffer ids, classes;
+    if (!PyArg_ParseTuple(args, "O!y*y*", &DatabaseType, &window, &ids, &classes))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t expressions = ids.len / (Py_ssize_t)sizeof(int32_t);
+    Py_ssize_t windowed = classes.len / 32;
+    if (self->window != NULL || window == (PyObject *)self ||
+        ((Database *)window)->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "start recovery is set once, to another database");
+        goto done;
+    }
+    if (ids.len % (Py_ssize_t)sizeof(int32_t) || classes.len % 32 || windowed == 0) {
+        PyErr_SetString(PyExc_ValueError, "ids are int32s, classes 32-byte bitmaps");
+        goto done;
+    }
+    int32_t *copy = PyMem_Malloc((size_t)ids.len);
+    uint8_t *bitmaps = PyMem_Malloc((size_t)classes.len);
+    if (copy == NULL || bitmaps == NULL) {
+        PyMem_Free(copy);
+        PyMem_Free(bitmaps);
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(copy, ids.buf, (size_t)ids.len);
+    memcpy(bitmaps, classes.buf, (size_t)classes.len);
+    for (Py_ssize_t i = 0; i < expressions; i++) {
+        if (copy[i] < -1 || copy[i] >= windowed) {
+            PyMem_Free(copy);
+            PyMem_Free(bitmaps);
+            PyErr_SetString(PyExc_ValueError, "an id names no expression of the window");
+            goto done;
+        }
+    }
+    Py_INCREF(window);
+    self->window = (Database *)window;
+    self->window_id = copy;
+    self->expressions = expressions;
+    self->classes = bitmaps;
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&classes);
+    return result;
 }
 
 static PyObject *Database_serialize(Database *self, PyObject *unused) {
@@ -208,8 +519,6 @@ static PyObject *Database_serialize(Database *self, PyObject *unused) {
     free(bytes);
     return out;
 }
-
-static PyTypeObject DatabaseType;
 
 /* Database.deserialize(blob): a database serialized by this libhs on this platform. */
 static PyObject *Database_deserialize(PyObject *cls, PyObject *arg) {
@@ -236,8 +545,10 @@ static PyObject *Database_deserialize(PyObject *cls, PyObject *arg) {
 }
 
 static PyMethodDef Database_methods[] = {
-    {"scan", (PyCFunction)Database_scan, METH_O,
-     "scan(blob) -> bytes of int64 (start, end, id) triples of every match."},
+    {"scan", (PyCFunction)Database_scan, METH_VARARGS,
+     "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
+    {"set_start_recovery", (PyCFunction)Database_set_start_recovery, METH_VARARGS,
+     "set_start_recovery(window, ids, classes): starts of SOM-less expressions found after."},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "The database as bytes, for deserialize()."},
     {"deserialize", (PyCFunction)Database_deserialize, METH_O | METH_CLASS,

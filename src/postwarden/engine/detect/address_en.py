@@ -117,11 +117,14 @@ class AddressEnDetector(ClusterDetector):
         # a street, a district) is an address as "Flat A, 12/F, Lam Tin" is (issue 11).
         if super()._enough(kinds, text, start, end):
             return True
-        return (
-            "street" in kinds
-            and len(kinds) + 1 >= self.min_kinds
-            and _STREET_NUMBER.search(text, start, end) is not None
-        )
+        return self._numbered_street(kinds) and _STREET_NUMBER.search(text, start, end) is not None
+
+    def _may_suffice(self, kinds: set[str]) -> bool:
+        return super()._may_suffice(kinds) or self._numbered_street(kinds)
+
+    def _numbered_street(self, kinds: set[str]) -> bool:
+        """Enough kinds should the street have its number."""
+        return "street" in kinds and len(kinds) + 1 >= self.min_kinds
 
     def _specific(self, text: str, start: int, end: int) -> bool:
         # A street number (2 Tim Mei Avenue): found here, on clusters only, since a pattern

@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
 from postwarden.model import Finding, TextUnit
 
 __all__ = [
@@ -98,6 +101,10 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
 
 make_finding = _finding_maker()
 
+Ints = npt.NDArray[np.int64]
+_NONE = np.zeros(0, dtype=np.int64)
+_NO_ARRAYS: tuple[Ints, Ints, Ints, Ints, Sequence[Pattern]] = (_NONE, _NONE, _NONE, _NONE, ())
+
 
 class Hit(NamedTuple):
     """Where the shared pass saw a pattern match, in character offsets of the unit's text.
@@ -111,33 +118,96 @@ class Hit(NamedTuple):
     pattern: Pattern
 
 
-@dataclass(slots=True)
 class HitBatch:
     """One detector's hits over many units, as parallel lists, sorted by unit, start and
     longest first.  Iterating yields ``(unit index, start, end, pattern)``.
 
     Parallel lists rather than a tuple per hit: a spreadsheet brings hundreds of thousands
     of hits, and that many live tuples would set off the cyclic garbage collector again
-    and again over everything the process holds.
+    and again over everything the process holds.  The scan hands over numpy arrays
+    (`of_arrays`) and the lists are made when first asked for: a `ClusterDetector` reads
+    the arrays (`arrays`) and never needs them.
     """
 
-    units: list[int] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    patterns: list[Pattern] = field(default_factory=list)
+    __slots__ = ("_arrays", "_lists")
+
+    def __init__(self) -> None:
+        self._lists: tuple[list[int], list[int], list[int], list[Pattern]] | None = (
+            [],
+            [],
+            [],
+            [],
+        )
+        self._arrays: tuple[Ints, Ints, Ints, Ints, Sequence[Pattern]] | None = None
+
+    @classmethod
+    def of_arrays(
+        cls, units: Ints, starts: Ints, ends: Ints, numbers: Ints, table: Sequence[Pattern]
+    ) -> HitBatch:
+        """A batch of the hits ``table[numbers[i]]`` at ``starts[i]:ends[i]`` of ``units[i]``."""
+        batch = cls()
+        batch._lists = None
+        batch._arrays = (units, starts, ends, numbers, table)
+        return batch
+
+    def _as_lists(self) -> tuple[list[int], list[int], list[int], list[Pattern]]:
+        if self._lists is None:
+            units, starts, ends, numbers, table = self._arrays or _NO_ARRAYS
+            self._lists = (
+                units.tolist(),
+                starts.tolist(),
+                ends.tolist(),
+                list(map(table.__getitem__, numbers.tolist())),
+            )
+            self._arrays = None
+        return self._lists
+
+    def arrays(self) -> tuple[Ints, Ints, Ints, Ints, Sequence[Pattern]]:
+        """Units, starts, ends and pattern numbers as arrays, and the patterns they number."""
+        if self._arrays is not None:
+            return self._arrays
+        units, starts, ends, patterns = self._as_lists()
+        table = list({id(p): p for p in patterns}.values())
+        number = {id(p): i for i, p in enumerate(table)}
+        return (
+            np.array(units, dtype=np.int64),
+            np.array(starts, dtype=np.int64),
+            np.array(ends, dtype=np.int64),
+            np.array([number[id(p)] for p in patterns], dtype=np.int64),
+            table,
+        )
+
+    @property
+    def units(self) -> list[int]:
+        return self._as_lists()[0]
+
+    @property
+    def starts(self) -> list[int]:
+        return self._as_lists()[1]
+
+    @property
+    def ends(self) -> list[int]:
+        return self._as_lists()[2]
+
+    @property
+    def patterns(self) -> list[Pattern]:
+        return self._as_lists()[3]
 
     def __len__(self) -> int:
-        return len(self.units)
+        if self._arrays is not None:
+            return len(self._arrays[0])
+        return len(self._as_lists()[0])
 
     def __iter__(self) -> Iterator[tuple[int, int, int, Pattern]]:
         # zip reuses its result tuple when the loop lets go of it: no allocation per hit.
-        return zip(self.units, self.starts, self.ends, self.patterns, strict=True)
+        return zip(*self._as_lists(), strict=True)
 
     def add(self, unit: int, hit: Hit) -> None:
-        self.units.append(unit)
-        self.starts.append(hit.start)
-        self.ends.append(hit.end)
-        self.patterns.append(hit.pattern)
+        units, starts, ends, patterns = self._as_lists()
+        units.append(unit)
+        starts.append(hit.start)
+        ends.append(hit.end)
+        patterns.append(hit.pattern)
 
 
 @dataclass(slots=True)
@@ -178,6 +248,15 @@ class Context:
             self._starts = [s for s, _ in ordered]
             self._ends = [e for _, e in ordered]
         self._cells = cells
+
+    @classmethod
+    def of_sorted(
+        cls, starts: Sequence[int], ends: Sequence[int], cells: Sequence[int] = ()
+    ) -> Context:
+        """The context of words at ``starts`` (ascending) to ``ends``, and ``cells``."""
+        context = cls((), cells)
+        context._starts, context._ends = starts, ends
+        return context
 
     def __bool__(self) -> bool:
         return bool(self._starts or self._cells)
@@ -463,6 +542,14 @@ class PatternDetector(_BatchDetector):
         return out
 
 
+_OFFSET = (1 << 40) - 1
+
+
+def _kinds(mask: int, bit: dict[str, int]) -> set[str]:
+    """The kinds whose bits are set in ``mask``."""
+    return {name for name, b in bit.items() if mask & b}
+
+
 # Every match of ``ClusterDetector.sentence_end`` holds one of these: a gap without any
 # needs no regex search (addresses are mostly parts joined by ", ").
 _NO_END = frozenset("!?。！？；;\n.")
@@ -496,38 +583,99 @@ class ClusterDetector(_BatchDetector):
         hits: HitBatch,
         contexts: Mapping[int, Context],
     ) -> FindingBatch:
-        """Clusters of parts in every unit of a batch, in one loop."""
+        """Clusters of parts in every unit of a batch, found with arrays.
+
+        Walking the hits in order, a hit starts a new cluster when it is in another unit,
+        starts more than ``max_gap`` after the furthest end so far (the reach), or starts
+        past the reach with the end of a sentence between.  Since every cluster starts
+        past the reach of those before it, a cluster's reach is the furthest end of all
+        the unit's hits so far: a running maximum.  Only the gaps that could hold the end
+        of a sentence, in clusters whose kinds `_may_suffice`, are looked at in Python, and
+        only clusters whose kinds may suffice are asked whether they make one thing.
+        """
         out = FindingBatch()
-        max_gap, search = self.max_gap, self.sentence_end.search
-        kinds: set[str] = set()
-        current, first, reach = -1, 0, -1
-        text = ""
-        for u, start, end, pattern in hits:
-            if u != current or (
-                start - reach > max_gap
-                or (
-                    start > reach
-                    and not _NO_END.isdisjoint(text[reach:start])
-                    and search(text, reach, start)
-                )
-            ):
-                if self._enough(kinds, text, first, reach):
-                    out.add(current, self._finding(units[current], first, reach, len(kinds)))
-                kinds = set()
-                if u != current:
-                    current, text = u, units[u].text
-                first, reach = start, end
-            elif end > reach:
-                reach = end
-            kinds.add(pattern.name)
-        if self._enough(kinds, text, first, reach):
-            out.add(current, self._finding(units[current], first, reach, len(kinds)))
+        unit_of, starts, ends, numbers, table = hits.arrays()
+        count = len(unit_of)
+        if not count:
+            return out
+        reach = np.maximum.accumulate((unit_of << 40) | ends) & _OFFSET
+        new = np.ones(count, dtype=np.bool_)
+        np.not_equal(unit_of[1:], unit_of[:-1], out=new[1:])
+        gap = np.empty(count, dtype=np.int64)
+        gap[0] = 0
+        np.subtract(starts[1:], reach[:-1], out=gap[1:])
+        new |= gap > self.max_gap
+        # Each kind a bit, each cluster the bits of its kinds.
+        present = np.flatnonzero(np.bincount(numbers)).tolist()
+        names = sorted({table[n].name for n in present})
+        if len(names) > 63:
+            raise ValueError(f"{self.id}: a cluster detector has at most 63 kinds of part")
+        bit = {name: 1 << i for i, name in enumerate(names)}
+        bits = np.zeros(present[-1] + 1, dtype=np.int64)
+        bits[present] = [bit[table[n].name] for n in present]
+        kind_bits = bits[numbers]
+        if len(names) <= 12:  # every set of kinds asked once: a table by bits
+            table_of = np.array(
+                [self._may_suffice(_kinds(mask, bit)) for mask in range(1 << len(names))],
+                dtype=np.bool_,
+            )
+
+            def may_suffice(masks: Ints) -> npt.NDArray[np.bool_]:
+                """Which clusters of these kinds (bits) `_may_suffice`."""
+                suffices: npt.NDArray[np.bool_] = table_of[masks]
+                return suffices
+        else:
+
+            def may_suffice(masks: Ints) -> npt.NDArray[np.bool_]:
+                distinct, inverse = np.unique(masks, return_inverse=True)
+                answers = [self._may_suffice(_kinds(m, bit)) for m in distinct.tolist()]
+                return np.array(answers, dtype=np.bool_)[inverse]
+
+        # The end of a sentence only splits a cluster further: looked for only in the
+        # clusters that may suffice without it.
+        rich = may_suffice(np.bitwise_or.reduceat(kind_bits, np.flatnonzero(new)))
+        near = np.flatnonzero(~new & (gap > 0) & rich[np.cumsum(new) - 1])
+        search = self.sentence_end.search
+        for i, u, start, end in zip(
+            near.tolist(),
+            unit_of[near].tolist(),
+            reach[near - 1].tolist(),
+            starts[near].tolist(),
+            strict=True,
+        ):
+            text = units[u].text
+            if not _NO_END.isdisjoint(text[start:end]) and search(text, start, end):
+                new[i] = True
+        firsts = np.flatnonzero(new)
+        kinds = np.bitwise_or.reduceat(kind_bits, firsts)
+        lasts = np.append(firsts[1:], count) - 1
+        chosen = np.flatnonzero(may_suffice(kinds))
+        firsts, lasts = firsts[chosen], lasts[chosen]
+        for mask, u, start, end in zip(
+            kinds[chosen].tolist(),
+            unit_of[firsts].tolist(),
+            starts[firsts].tolist(),
+            reach[lasts].tolist(),
+            strict=True,
+        ):
+            cluster = _kinds(mask, bit)
+            unit = units[u]
+            if self._enough(cluster, unit.text, start, end):
+                out.add(u, self._finding(unit, start, end, len(cluster)))
         return out
+
+    def _may_suffice(self, kinds: set[str]) -> bool:
+        """False when parts of these kinds (or of fewer) can never make one thing: only the
+        clusters it passes are asked `_enough`.  A subclass that widens `_enough` widens
+        this too."""
+        return self._counted(kinds) >= self.min_kinds
+
+    def _counted(self, kinds: set[str]) -> int:
+        return len(kinds) + len(self.double_kinds & kinds)
 
     def _enough(self, kinds: set[str], text: str, start: int, end: int) -> bool:
         """True when parts of these kinds, spanning ``text[start:end]``, make one thing."""
-        count = len(kinds) + len(self.double_kinds & kinds)
-        if count < self.min_kinds:
+        if self._counted(kinds) < self.min_kinds:
             return False
         specific = self.specific_kinds
         return not specific or not specific.isdisjoint(kinds) or self._specific(text, start, end)

@@ -44,32 +44,6 @@ def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt
     return (i >= 0) & (reach[np.maximum(i, 0)] > starts)
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
-_LOW_BITS = np.array([(1 << i) - 1 for i in range(8)], dtype=np.uint8)
-
-
-class _Continuations:
-    """Counts of UTF-8 continuation bytes before given offsets of a buffer.
-
-    A character offset is the byte offset less the continuation bytes before it.  The
-    bytes are packed eight to a bit-byte and counted by table, so a 10 MB buffer costs a
-    few milliseconds, where a running sum over every byte would cost ten times as much.
-    """
-
-    def __init__(self, blob: bytes) -> None:
-        data = np.frombuffer(blob, dtype=np.uint8)
-        # Bit i of packed byte k is buffer byte 8k + i; one spare byte for the very end.
-        self._packed = np.append(np.packbits((data & 0xC0) == 0x80, bitorder="little"), 0)
-        self._upto = np.zeros(len(self._packed) + 1, dtype=np.int64)
-        np.cumsum(_POPCOUNT[self._packed], out=self._upto[1:])
-
-    def before(self, offsets: Ints) -> Ints:
-        k = offsets >> 3
-        partial = self._packed[k] & _LOW_BITS[offsets & 7]
-        counts: Ints = self._upto[k] + _POPCOUNT[partial]
-        return counts
-
-
 class _UnitContexts(Mapping[int, Context]):
     """One detector's `Context` by unit index, each built when its unit is asked for.
 
@@ -80,7 +54,7 @@ class _UnitContexts(Mapping[int, Context]):
     def __init__(
         self,
         units: Sequence[TextUnit],
-        spans: dict[int, list[tuple[int, int]]],
+        spans: dict[int, tuple[list[int], list[int]]],
         heading: re.Pattern[str] | None,
         headed: frozenset[int],
         bounds: dict[int, list[int]],
@@ -98,7 +72,7 @@ class _UnitContexts(Mapping[int, Context]):
         cells = self._cells(u) if u in self._headed else ()
         if spans is None and not cells:
             return default
-        return Context(spans or (), cells)
+        return Context.of_sorted(*spans, cells) if spans else Context((), cells)
 
     def __getitem__(self, u: int) -> Context:
         context = self.get(u)
@@ -185,6 +159,7 @@ class DetectorSet:
             self._context_of[word_owners, number] = True
             expressions.append(regex.encode())
             flags.append(_BASE_FLAGS | hyperscan.HS_FLAG_CASELESS)
+        self._has_words = [bool(row.any()) for row in self._context_of]
         self._owner = np.array(owners, dtype=np.int64)
         self._veto = np.array(
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
@@ -198,12 +173,13 @@ class DetectorSet:
             else None
             for d in self.detectors
         ]
-        # What the database is compiled from, for a benchmark's reference scan.
-        self.expressions = tuple(expressions)
-        self.flags = tuple(flags)
         self._scanner: Scanner | None = None
         if expressions:
             self._scanner = Scanner(expressions, flags, cache_dir=cache_dir, native=native)
+        # What the database scanning the whole text is compiled from, for a benchmark's
+        # reference scan.
+        self.expressions = tuple(expressions)
+        self.flags = self._scanner.flags if self._scanner else tuple(flags)
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -214,11 +190,12 @@ class DetectorSet:
         """Whether scans collect their matches in the compiled extension."""
         return self._scanner is not None and self._scanner.native
 
-    def _raw_hits(self, blob: bytes) -> Ints:
-        """(start, end, expression) byte offsets of every match in ``blob``, one row each."""
+    def _raw_hits(self, blob: bytes, *, chars: bool = False) -> Ints:
+        """(start, end, expression) byte offsets of every match in ``blob``, one row each
+        (with ``chars``, character offsets of the UTF-8 text)."""
         if self._scanner is None or not blob:
             return np.zeros((0, 3), dtype=np.int64)
-        return self._scanner.hits(blob)
+        return self._scanner.hits(blob, chars=chars)
 
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
@@ -228,14 +205,10 @@ class DetectorSet:
         joined = SEPARATOR.join(texts)
         # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
         blob = joined.encode("utf-8", "replace")
-        raw = self._raw_hits(blob)
+        # Character offsets of the joined text, in which unit boundaries are known from the
+        # texts' lengths and spans of different units never overlap.
+        raw = self._raw_hits(blob, chars=len(blob) != len(joined))
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
-        # Byte offsets to character offsets of the joined text, in which unit boundaries
-        # are known from the texts' lengths and spans of different units never overlap.
-        if len(blob) != len(joined):
-            continuations = _Continuations(blob)
-            starts = starts - continuations.before(starts)
-            ends = ends - continuations.before(ends)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
@@ -307,12 +280,7 @@ class DetectorSet:
                 a[keep] for a in (starts, ends, expressions, unit_of)
             )
         base = begins[unit_of]
-        return HitBatch(
-            unit_of.tolist(),
-            (starts - base).tolist(),
-            (ends - base).tolist(),
-            list(map(self._patterns.__getitem__, expressions.tolist())),
-        )
+        return HitBatch.of_arrays(unit_of, starts - base, ends - base, expressions, self._patterns)
 
     def _contexts(
         self,
@@ -325,27 +293,44 @@ class DetectorSet:
         only: Ints | None,
     ) -> Mapping[int, Context]:
         """Context of detector ``index`` (in units ``only``, when given)."""
-        starts, ends, expressions, unit_of = words
-        spans: dict[int, list[tuple[int, int]]] = {}
-        mine = self._context_of[index][expressions]
-        if only is not None and len(mine):
-            mine &= np.isin(unit_of, only)
-        if mine.any():
-            base = begins[unit_of[mine]]
-            for u, start, end in zip(
-                unit_of[mine].tolist(),
-                (starts[mine] - base).tolist(),
-                (ends[mine] - base).tolist(),
-                strict=True,
-            ):
-                if u in spans:
-                    spans[u].append((start, end))
-                else:
-                    spans[u] = [(start, end)]
+        spans = self._word_spans(index, words, begins, only)
         heading = self._headings[index]
         if heading is None or not headed:
-            return {u: Context(unit_spans) for u, unit_spans in spans.items()}
+            return {u: Context.of_sorted(*unit_spans) for u, unit_spans in spans.items()}
         return _UnitContexts(units, spans, heading, headed, bounds)
+
+    def _word_spans(
+        self,
+        index: int,
+        words: tuple[Ints, Ints, Ints, Ints],
+        begins: Ints,
+        only: Ints | None,
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """Detector ``index``'s context words (in units ``only``, when given): by unit, their
+        starts (ascending) and ends, as two lists."""
+        if not self._has_words[index]:
+            return {}
+        starts, ends, expressions, unit_of = words
+        mine = self._context_of[index][expressions]
+        if only is not None:
+            if not len(only) or not len(mine):
+                return {}
+            # Both sorted by unit (the words by start): membership by bisection.
+            at = np.minimum(np.searchsorted(only, unit_of), len(only) - 1)
+            mine &= only[at] == unit_of
+        if not mine.any():
+            return {}
+        unit_list = unit_of[mine]
+        base = begins[unit_list]
+        word_starts = (starts[mine] - base).tolist()
+        word_ends = (ends[mine] - base).tolist()
+        cuts = [0, *(np.flatnonzero(unit_list[1:] != unit_list[:-1]) + 1).tolist()]
+        return {
+            u: (word_starts[a:b], word_ends[a:b])
+            for a, b, u in zip(
+                cuts, [*cuts[1:], len(word_starts)], unit_list[cuts].tolist(), strict=True
+            )
+        }
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
         """Drop findings overlapped, in their unit, by a finding of a detector they yield to.

@@ -39,22 +39,25 @@ class EmailDetector(PatternDetector):
 
     def validate(self, candidate: Candidate) -> bool:
         local, _, domain = candidate.text.rpartition("@")
-        if not local or len(local) > 64 or len(domain) > 253:
+        if not local or len(local) > 64:
             return False
         if local.endswith(".") or ".." in local or not set(local) <= _LOCAL_CHARS:
-            return False
-        labels = domain.split(".")
-        if any(not 0 < len(lb) <= 63 or lb[0] == "-" or lb[-1] == "-" for lb in labels):
             return False
         after = candidate.after(2)
         if after[:1] in ("-", "_", "@") or (after[:1] == "." and after[1:2].isalnum()):
             return False
-        return _has_registrable_domain(domain)
+        return _valid_domain(domain)
 
 
 @functools.lru_cache(maxsize=4096)
-def _has_registrable_domain(domain: str) -> bool:
-    """True when ``domain`` is a name under a public suffix (not the suffix alone). Splitting
-    a domain costs ~50 µs and mail repeats its few domains: each is split once per process."""
+def _valid_domain(domain: str) -> bool:
+    """True when ``domain``'s labels are well formed and it is a name under a public suffix
+    (not the suffix alone).  Splitting a domain costs ~50 µs and mail repeats its few
+    domains: each is judged once per process."""
+    if len(domain) > 253:
+        return False
+    labels = domain.split(".")
+    if any(not 0 < len(lb) <= 63 or lb[0] == "-" or lb[-1] == "-" for lb in labels):
+        return False
     parts = split_host(domain)
     return bool(parts.suffix) and bool(parts.domain)
