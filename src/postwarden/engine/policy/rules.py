@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -23,52 +23,58 @@ class Check:
     evidence: str
 
 
-def evaluate(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> list[Check]:
-    """Every condition of ``when`` against ``facts``, in a fixed order."""
+def evaluate(
+    when: When, facts: MessageFacts, groups: Mapping[str, list[str]], *, complete: bool = True
+) -> list[Check]:
+    """The conditions of ``when`` against ``facts``, in a fixed order: every one, or without
+    ``complete`` those up to the first that does not hold (enough to know that the rule did
+    not fire, without the evidence of the others)."""
     checks: list[Check] = []
+    for check in _conditions(when, facts, groups):
+        checks.append(check)
+        if not (complete or check.held):
+            break
+    return checks
+
+
+def _conditions(
+    when: When, facts: MessageFacts, groups: Mapping[str, list[str]]
+) -> Iterator[Check]:
+    """Each condition's answer, worked out only when the caller asks for the next one."""
     if when.recipients is not None:
-        checks.append(_recipients("recipients", when.recipients, facts.recipients))
+        yield _recipients("recipients", when.recipients, facts.recipients)
     if when.visible_recipients is not None:
-        checks.append(_recipients("visible_recipients", when.visible_recipients, facts.visible))
+        yield _recipients("visible_recipients", when.visible_recipients, facts.visible)
     if when.subjects is not None:
-        checks.append(_subjects(when.subjects, facts))
+        yield _subjects(when.subjects, facts)
     if when.findings is not None:
         n = sum(facts.findings.get(d, 0) for d in when.findings.detector)
         detectors = when.findings.detector
         places = sorted({p for d in detectors for p in facts.finding_places.get(d, ())})
         where = f" in {_listed(places)}" if places else ""
-        checks.append(
-            _count(
-                "findings",
-                when.findings,
-                n,
-                f"{n} {'/'.join(when.findings.detector)} finding(s){where}",
-            )
-        )
+        evidence = f"{n} {'/'.join(when.findings.detector)} finding(s){where}"
+        yield _count("findings", when.findings, n, evidence)
     if when.uninspectable is not None:
         found = bool(facts.uninspectable)
         evidence = _listed(list(facts.uninspectable)) if found else "all content was inspected"
-        checks.append(Check("uninspectable", found == when.uninspectable, evidence))
+        yield Check("uninspectable", found == when.uninspectable, evidence)
     if when.recipient_count is not None:
         n = len(facts.recipients)
-        checks.append(_count("recipient_count", when.recipient_count, n, f"{n} recipient(s)"))
+        yield _count("recipient_count", when.recipient_count, n, f"{n} recipient(s)")
     if when.attachments is not None:
         n = facts.attachments
-        checks.append(_count("attachments", when.attachments, n, f"{n} attachment(s)"))
+        yield _count("attachments", when.attachments, n, f"{n} attachment(s)")
     if when.sender_groups is not None:
         listed = when.sender_groups
-        checks.append(_sender_groups("sender_groups", listed, facts.sender, groups, inside=True))
+        yield _sender_groups("sender_groups", listed, facts.sender, groups, inside=True)
     if when.not_sender_groups is not None:
         listed = when.not_sender_groups
-        checks.append(
-            _sender_groups("not_sender_groups", listed, facts.sender, groups, inside=False)
-        )
+        yield _sender_groups("not_sender_groups", listed, facts.sender, groups, inside=False)
     if when.subject_markers is not None:
         subject = facts.subject_line.casefold()
         marker = next((m for m in when.subject_markers if m.casefold() in subject), None)
         evidence = f"subject marked {marker!r}" if marker else "no marker in the subject"
-        checks.append(Check("subject_markers", marker is not None, evidence))
-    return checks
+        yield Check("subject_markers", marker is not None, evidence)
 
 
 def _count(name: str, spec: Count, n: int, evidence: str) -> Check:
