@@ -313,3 +313,11 @@ def test_headers_plain_mailboxes_read_as_the_stdlib_parsers_read_them(value: str
 )
 def test_headers_plain_mailboxes_leave_anything_else_to_the_parsers(value: str) -> None:
     assert _plain_mailboxes(value) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_headers_decode_of_ascii_text_is_that_of_its_bytes(value: str) -> None:
+    """Text with nothing to decode is shown as it is: the same as the full decode of its
+    bytes (which takes no shortcut), defects included."""
+    assert decode(value, "Subject") == decode(value.encode("ascii"), "Subject")

@@ -82,6 +82,7 @@ _ESCAPED = re.compile("[\udc80-\udcff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_ESCAPE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _BAD_QP_ESCAPE = re.compile(r"=(?![0-9A-Fa-f]{2})")
 _WHITESPACE = re.compile(r"[ \t]*")
@@ -158,6 +159,12 @@ def decode(value: str | bytes | None, name: str = "") -> Decoded:
     Raw 8-bit bytes (``bytes``, or surrogate escapes as the stdlib parser leaves them) read
     as utf-8, else as charset-normalizer guesses. Each defect is prefixed ``"{name}: "``.
     """
+    if isinstance(value, str) and value.isascii() and "=?" not in value:
+        # Most values (a Message-ID, a plain subject or name) hold nothing to decode: no
+        # encoded-word, no 8-bit byte; those without a line break or a control character
+        # are shown as they are, as the full decode below would show them.
+        if not _LINE_BREAK_OR_CONTROL.search(value):
+            return Decoded(value)
     defects: list[str] = []
     try:
         text = _decode(value, defects)
