@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.rules import Check, evaluate
+from postwarden.engine.policy.rules import Check, evaluate, holds
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
@@ -82,12 +82,11 @@ class Policy:
         )
 
     def _fired(self, rule: RuleSpec, facts: MessageFacts) -> RuleOutcome | None:
-        """``rule``'s outcome when it fired, else ``None``: its conditions are answered up to
-        the first that does not hold, as a rule that did not fire gives no reason."""
-        checks = evaluate(rule.when, facts, self.spec.groups, complete=False)
-        if not all(c.held for c in checks):
+        """``rule``'s outcome when it fired, else ``None`` (known without writing evidence)."""
+        groups = self.spec.groups
+        if not holds(rule.when, facts, groups):
             return None
-        return self._outcome(rule, checks, facts)
+        return self._outcome(rule, evaluate(rule.when, facts, groups), facts)
 
     def _outcome(self, rule: RuleSpec, checks: list[Check], facts: MessageFacts) -> RuleOutcome:
         fired = all(c.held for c in checks)
