@@ -39,6 +39,7 @@ __all__ = [
     "decode",
     "header_class",
     "header_of",
+    "header_table",
     "header_text",
     "header_values",
     "mailboxes",
@@ -188,11 +189,21 @@ def header_values(msg: Message, name: str) -> list[str]:
     some values on 3.11; a compat32 ``Header`` (a value set by a program) becomes its text.
     """
     lname = name.lower()
-    out: list[str] = []
+    return [_raw_text(value) for key, value in msg.raw_items() if key.lower() == lname]
+
+
+def header_table(msg: Message) -> dict[str, list[str]]:
+    """:func:`header_values` of every header at once, by lowercase name: one pass over the
+    headers for a caller that reads several of them."""
+    table: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
-        if key.lower() == lname:
-            out.append(value if isinstance(value, str) else _safe_str(value))
-    return out
+        table.setdefault(key.lower(), []).append(_raw_text(value))
+    return table
+
+
+def _raw_text(value: object) -> str:
+    """A raw header value as the parser read it; a compat32 ``Header`` becomes its text."""
+    return value if isinstance(value, str) else _safe_str(value)
 
 
 def header_of(raw: bytes, name: str) -> Decoded:

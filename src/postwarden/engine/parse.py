@@ -22,7 +22,7 @@ from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
 from typing import Any, cast
 
-from postwarden.headers import addresses, decode, header_class, header_values, mailboxes
+from postwarden.headers import addresses, decode, header_class, header_table, mailboxes
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
 
@@ -157,17 +157,18 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         raise TypeError("policy.default produced a non-EmailMessage")
     defects.extend(type(d).__name__ for d in mime.defects)
 
-    senders = addresses(header_values(mime, "From"), "From")
-    to = addresses(header_values(mime, "To"), "To")
-    cc = addresses(header_values(mime, "Cc"), "Cc")
+    headers = header_table(mime)
+    senders = addresses(headers.get("from", []), "From")
+    to = addresses(headers.get("to", []), "To")
+    cc = addresses(headers.get("cc", []), "Cc")
     sender = envelope.sender if envelope and envelope.sender else (senders[0] if senders else "")
     if envelope and envelope.recipients:
         recipients = tuple(envelope.recipients)
     else:
-        bcc = addresses(header_values(mime, "Bcc"), "Bcc")
+        bcc = addresses(headers.get("bcc", []), "Bcc")
         recipients = tuple(dict.fromkeys((*to, *cc, *bcc)))
-    subject = _first(mime, "Subject", defects)
-    message_id = _first(mime, "Message-ID", defects).strip()
+    subject = _first(headers, "Subject", defects)
+    message_id = _first(headers, "Message-ID", defects).strip()
     return Message(
         envelope=Envelope(sender=sender, recipients=recipients),
         mime=mime,
@@ -178,14 +179,14 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         header_cc=cc,
         message_id=message_id,
         defects=defects,
-        display_names=_display_names(mime, ("To", "Cc"), defects),
-        sender_name=next(iter(_display_names(mime, ("From",), defects).values()), ""),
+        display_names=_display_names(headers, ("To", "Cc"), defects),
+        sender_name=next(iter(_display_names(headers, ("From",), defects).values()), ""),
     )
 
 
-def _first(mime: EmailMessage, name: str, defects: list[str]) -> str:
+def _first(headers: dict[str, list[str]], name: str, defects: list[str]) -> str:
     """The first value of a header, decoded; what was wrong with it goes to ``defects``."""
-    values = header_values(mime, name)
+    values = headers.get(name.lower())
     if not values:
         return ""
     decoded = decode(values[0], name)
@@ -194,12 +195,12 @@ def _first(mime: EmailMessage, name: str, defects: list[str]) -> str:
 
 
 def _display_names(
-    mime: EmailMessage, headers: tuple[str, ...], defects: list[str]
+    headers: dict[str, list[str]], names: tuple[str, ...], defects: list[str]
 ) -> dict[str, str]:
     """Lowercase address → decoded display name, from the named headers."""
     out: dict[str, str] = {}
-    for name in headers:
-        found = mailboxes(header_values(mime, name), name)
+    for name in names:
+        found = mailboxes(headers.get(name.lower(), []), name)
         defects.extend(d for d in found.defects if d not in defects)
         for box in found.items:
             if box.name:
