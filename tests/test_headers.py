@@ -6,6 +6,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import compat32, default
+from email.utils import getaddresses
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from postwarden.headers import (
     UNKNOWN_CHARSET,
     HeaderClasses,
     Mailbox,
+    _plain_mailboxes,
     addresses,
     decode,
     header_of,
@@ -244,3 +246,78 @@ def test_header_classes_are_made_once_and_parse_as_policy_default() -> None:
     assert type(ours).__name__ == type(theirs).__name__
     assert str(ours) == str(theirs)
     assert [a.addr_spec for a in ours.addresses] == [a.addr_spec for a in theirs.addresses]
+
+
+_ATOM = st.text(alphabet="abcXYZ019!#$%&'*+/^_`{|}~-", min_size=1, max_size=6)
+_SPEC = st.builds(
+    lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
+    st.lists(_ATOM, min_size=1, max_size=3),
+    st.lists(_ATOM, min_size=1, max_size=3),
+)
+_SPACE = st.sampled_from(["", " ", "\t", "  "])
+_PLAIN_NAME = st.one_of(
+    st.just(""),
+    st.lists(_ATOM, min_size=1, max_size=3).map(" ".join),
+    st.text(alphabet="ab ,.'-&", max_size=12).map(lambda t: f'"{t}"'),
+)
+_PLAIN_BOX = st.one_of(
+    st.builds(lambda a, s, b: f"{a}{s}{b}", _SPACE, _SPEC, _SPACE),
+    st.builds(lambda n, s, a: f"{n}{s}<{a}>", _PLAIN_NAME, _SPACE, _SPEC),
+)
+_NEAR_PLAIN = st.text(alphabet='ab.@<>", ;:()\\=?[]\t\r\n\udce9é', max_size=30)
+
+
+def _stdlib_read(value: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The addr-specs the policy parser reads from ``value``, and getaddresses' pairs."""
+    header = default.header_fetch_parse("To", value)
+    specs = [str(a.addr_spec) for a in header.addresses]  # type: ignore[attr-defined]
+    return specs, [(" ".join(n.split()), a) for n, a in getaddresses([value])]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.lists(_PLAIN_BOX, min_size=1, max_size=4).map(",".join),
+        st.lists(st.one_of(_PLAIN_BOX, _NEAR_PLAIN), min_size=1, max_size=3).map(",".join),
+    )
+)
+def test_headers_plain_mailboxes_read_as_the_stdlib_parsers_read_them(value: str) -> None:
+    """The expression that reads plain address headers without the policy parser reads
+    exactly what both stdlib parsers read, and leaves every other value to them."""
+    plain = _plain_mailboxes(value)
+    if plain is None:
+        return
+    specs, pairs = _stdlib_read(value)
+    assert [spec for _, spec in plain] == specs
+    assert [(" ".join(n.split()), a) for n, a in plain] == pairs
+    assert addresses([value], "To") == tuple(dict.fromkeys(specs))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"alice@example.org" <bob@example.org>',  # a quoted name that looks like an address
+        "alice@example.org <bob@example.org>",
+        "a@b@c.example",
+        "<@route.example:a@b.example>",
+        "a@[192.0.2.1]",
+        '"a\\"b" <x@y.example>',
+        "=?utf-8?Q?a?= <x@y.example>",
+        "(comment) x@y.example",
+        "x@y.example,",
+        "x@y.example\r\n",
+        "a\udce9@y.example",
+        "team: x@y.example;",
+        "x@y.example" + " " * 9000,
+    ],
+)
+def test_headers_plain_mailboxes_leave_anything_else_to_the_parsers(value: str) -> None:
+    assert _plain_mailboxes(value) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_headers_decode_of_ascii_text_is_that_of_its_bytes(value: str) -> None:
+    """Text with nothing to decode is shown as it is: the same as the full decode of its
+    bytes (which takes no shortcut), defects included."""
+    assert decode(value, "Subject") == decode(value.encode("ascii"), "Subject")

@@ -184,3 +184,33 @@ def test_parsing_in_slices_reads_every_corpus_message_as_a_whole_parse_does() ->
                 parse._FEED = 64 * 1024
             assert sliced.as_bytes() == whole.as_bytes(), (path, feed)
             assert [type(d) for d in sliced.defects] == [type(d) for d in whole.defects]
+
+
+def test_parse_content_type_values_parsed_once_per_process_but_no_file_name() -> None:
+    """Each message has header objects of its own, made from one parse per process of a
+    short value; a value naming a file is parsed anew and not kept."""
+    from email import policy
+    from email.headerregistry import ContentTypeHeader
+
+    from postwarden.engine.parse import _shared_parse
+
+    _shared_parse.cache_clear()
+    value = 'text/plain; charset="utf-8"; format=flowed'
+    raw = f"From: a@org.example\r\nContent-Type: {value}\r\n\r\nbody\r\n".encode()
+    first, second = (parse_message(raw, None, LIMITS).mime for _ in range(2))
+    ours = first["Content-Type"]
+    theirs = policy.default.header_factory("Content-Type", value)
+    assert isinstance(ours, ContentTypeHeader)
+    assert ours is not second["Content-Type"]
+    assert (str(ours), ours.content_type, dict(ours.params), ours.defects) == (
+        str(theirs),
+        theirs.content_type,
+        dict(theirs.params),
+        theirs.defects,
+    )
+    assert _shared_parse.cache_info().currsize == 1
+    assert _shared_parse.cache_info().hits >= 1
+    named = f'{value}; name="HKID A123456(7).txt"'
+    raw = f"From: a@org.example\r\nContent-Type: {named}\r\n\r\nbody\r\n".encode()
+    assert parse_message(raw, None, LIMITS).mime.get_filename() == "HKID A123456(7).txt"
+    assert _shared_parse.cache_info().currsize == 1

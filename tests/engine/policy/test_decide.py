@@ -85,3 +85,22 @@ def test_decide_reports_near_misses() -> None:
     near = {o.rule: o for o in decision.outcomes if o.near_miss}
     assert set(near) == {"register-out", "hr-attachments", "many-rcpts"}
     assert near["many-rcpts"].missing[0].condition == "not_sender_groups"
+
+
+def test_decide_fires_the_rules_a_full_evaluation_fires_with_the_same_evidence() -> None:
+    """A verdict's rules are found without writing the evidence of those that do not fire;
+    ``outcomes`` answers every condition, and agrees on every rule."""
+    policy = load_policy(POLICY)
+    three = tuple(RecipientInfo(f"r{i}@x.com", RecipientClass.EXTERNAL) for i in range(3))
+    cases = [
+        _facts(),
+        _facts(sender="boss@reo.gov.hk", attachments=3, subjects={"m": SubjectCount(5, 5, 5)}),
+        _facts(recipients=three, subjects={"voters": SubjectCount(15070, 15070, 0)}),
+        _facts(sender="amy@hr.reo.gov.hk", attachments=2, recipients=three),
+    ]
+    for facts in cases:
+        decision = policy.decide(facts)
+        fired = [o for o in decision.outcomes if o.fired]
+        assert [o.reason() for o in fired] == list(decision.reasons)
+        assert max((o.action for o in fired), default=Action.DELIVER) is decision.action
+        assert all(c.evidence for o in decision.outcomes for c in o.checks)

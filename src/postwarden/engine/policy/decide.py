@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.rules import Check, evaluate
+from postwarden.engine.policy.rules import Check, evaluate, holds
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
@@ -44,7 +44,14 @@ class RuleOutcome:
 class Decision:
     action: Action
     reasons: tuple[Reason, ...]
-    outcomes: tuple[RuleOutcome, ...]
+    policy: Policy
+    facts: MessageFacts
+
+    @property
+    def outcomes(self) -> tuple[RuleOutcome, ...]:
+        """How every rule went, each condition answered (``policy explain``); worked out
+        when asked, since a verdict needs only the rules that fired."""
+        return self.policy.outcomes(self.facts)
 
 
 class Policy:
@@ -54,20 +61,34 @@ class Policy:
         self.spec = spec
         self.source = source
         self.text = text
+        self._rules = tuple(r for r in spec.rules if r.enabled)
 
     @property
     def rules(self) -> tuple[RuleSpec, ...]:
-        return tuple(r for r in self.spec.rules if r.enabled)
+        return self._rules
 
     def decide(self, facts: MessageFacts) -> Decision:
         """Every rule against ``facts``; the verdict is the strongest action of those fired."""
-        outcomes = tuple(self._outcome(rule, facts) for rule in self.rules)
-        fired = [o for o in outcomes if o.fired]
+        fired = [o for rule in self._rules if (o := self._fired(rule, facts)) is not None]
         action = max((o.action for o in fired), default=Action.DELIVER)
-        return Decision(action=action, reasons=tuple(o.reason() for o in fired), outcomes=outcomes)
+        reasons = tuple(o.reason() for o in fired)
+        return Decision(action=action, reasons=reasons, policy=self, facts=facts)
 
-    def _outcome(self, rule: RuleSpec, facts: MessageFacts) -> RuleOutcome:
-        checks = evaluate(rule.when, facts, self.spec.groups)
+    def outcomes(self, facts: MessageFacts) -> tuple[RuleOutcome, ...]:
+        """Every rule against ``facts``, every condition answered."""
+        groups = self.spec.groups
+        return tuple(
+            self._outcome(rule, evaluate(rule.when, facts, groups), facts) for rule in self._rules
+        )
+
+    def _fired(self, rule: RuleSpec, facts: MessageFacts) -> RuleOutcome | None:
+        """``rule``'s outcome when it fired, else ``None`` (known without writing evidence)."""
+        groups = self.spec.groups
+        if not holds(rule.when, facts, groups):
+            return None
+        return self._outcome(rule, evaluate(rule.when, facts, groups), facts)
+
+    def _outcome(self, rule: RuleSpec, checks: list[Check], facts: MessageFacts) -> RuleOutcome:
         fired = all(c.held for c in checks)
         action = Action.parse(rule.action)
         message = rule.message

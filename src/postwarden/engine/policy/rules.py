@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.schema import Count, RecipientSelector, Subjects, When
+from postwarden.engine.policy.schema import Count, Findings, RecipientSelector, Subjects, When
 from postwarden.model import RecipientFlag, RecipientInfo
 
 _EXEMPT = RecipientFlag.EXEMPT
@@ -23,63 +23,82 @@ class Check:
     evidence: str
 
 
+_Answer = tuple[str, bool, Callable[[], str]]
+"""A condition's name, whether it held, and how to write what it saw (only when shown)."""
+
+
 def evaluate(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> list[Check]:
     """Every condition of ``when`` against ``facts``, in a fixed order."""
-    checks: list[Check] = []
+    return [Check(name, held, evidence()) for name, held, evidence in _answers(when, facts, groups)]
+
+
+def holds(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> bool:
+    """Whether every condition of ``when`` holds, answered up to the first that does not and
+    without writing any evidence (a rule that does not fire gives no reason)."""
+    return all(held for _, held, _ in _answers(when, facts, groups))
+
+
+def _answers(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> Iterator[_Answer]:
+    """Each condition's answer, worked out only when the caller asks for the next one."""
     if when.recipients is not None:
-        checks.append(_recipients("recipients", when.recipients, facts.recipients))
+        yield _recipients("recipients", when.recipients, facts.recipients)
     if when.visible_recipients is not None:
-        checks.append(_recipients("visible_recipients", when.visible_recipients, facts.visible))
+        yield _recipients("visible_recipients", when.visible_recipients, facts.visible)
     if when.subjects is not None:
-        checks.append(_subjects(when.subjects, facts))
+        yield _subjects(when.subjects, facts)
     if when.findings is not None:
-        n = sum(facts.findings.get(d, 0) for d in when.findings.detector)
-        detectors = when.findings.detector
-        places = sorted({p for d in detectors for p in facts.finding_places.get(d, ())})
-        where = f" in {_listed(places)}" if places else ""
-        checks.append(
-            _count(
-                "findings",
-                when.findings,
-                n,
-                f"{n} {'/'.join(when.findings.detector)} finding(s){where}",
-            )
-        )
+        yield _findings(when.findings, facts)
     if when.uninspectable is not None:
-        found = bool(facts.uninspectable)
-        evidence = _listed(list(facts.uninspectable)) if found else "all content was inspected"
-        checks.append(Check("uninspectable", found == when.uninspectable, evidence))
+        found = facts.uninspectable
+        yield (
+            "uninspectable",
+            bool(found) == when.uninspectable,
+            lambda: _listed(list(found)) if found else "all content was inspected",
+        )
     if when.recipient_count is not None:
         n = len(facts.recipients)
-        checks.append(_count("recipient_count", when.recipient_count, n, f"{n} recipient(s)"))
+        yield _count("recipient_count", when.recipient_count, n, lambda: f"{n} recipient(s)")
     if when.attachments is not None:
-        n = facts.attachments
-        checks.append(_count("attachments", when.attachments, n, f"{n} attachment(s)"))
+        attached = facts.attachments
+        yield _count("attachments", when.attachments, attached, lambda: f"{attached} attachment(s)")
     if when.sender_groups is not None:
-        listed = when.sender_groups
-        checks.append(_sender_groups("sender_groups", listed, facts.sender, groups, inside=True))
+        yield _sender_groups("sender_groups", when.sender_groups, facts, groups, inside=True)
     if when.not_sender_groups is not None:
         listed = when.not_sender_groups
-        checks.append(
-            _sender_groups("not_sender_groups", listed, facts.sender, groups, inside=False)
-        )
+        yield _sender_groups("not_sender_groups", listed, facts, groups, inside=False)
     if when.subject_markers is not None:
         subject = facts.subject_line.casefold()
         marker = next((m for m in when.subject_markers if m.casefold() in subject), None)
-        evidence = f"subject marked {marker!r}" if marker else "no marker in the subject"
-        checks.append(Check("subject_markers", marker is not None, evidence))
-    return checks
+        yield (
+            "subject_markers",
+            marker is not None,
+            lambda: f"subject marked {marker!r}" if marker else "no marker in the subject",
+        )
 
 
-def _count(name: str, spec: Count, n: int, evidence: str) -> Check:
-    return Check(name, spec.holds(n), f"{evidence} (needs {spec.describe()})")
+def _count(name: str, spec: Count, n: int, evidence: Callable[[], str]) -> _Answer:
+    return name, spec.holds(n), lambda: f"{evidence()} (needs {spec.describe()})"
 
 
-def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> Check:
+def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> _Answer:
     matched = [r for r in people if _selects(spec, r)]
-    shown = [_show(r) for r in matched]
-    evidence = f"{len(matched)} matching: {_listed(shown)}" if matched else "none matching"
+
+    def evidence() -> str:
+        shown = [_show(r) for r in matched]
+        return f"{len(matched)} matching: {_listed(shown)}" if matched else "none matching"
+
     return _count(name, spec, len(matched), evidence)
+
+
+def _findings(spec: Findings, facts: MessageFacts) -> _Answer:
+    n = sum(facts.findings.get(d, 0) for d in spec.detector)
+
+    def evidence() -> str:
+        places = sorted({p for d in spec.detector for p in facts.finding_places.get(d, ())})
+        where = f" in {_listed(places)}" if places else ""
+        return f"{n} {'/'.join(spec.detector)} finding(s){where}"
+
+    return _count("findings", spec, n, evidence)
 
 
 def _selects(spec: RecipientSelector, r: RecipientInfo) -> bool:
@@ -97,7 +116,7 @@ def _show(r: RecipientInfo) -> str:
     return f"{r.address} ({r.cls.value}{flags})"
 
 
-def _subjects(spec: Subjects, facts: MessageFacts) -> Check:
+def _subjects(spec: Subjects, facts: MessageFacts) -> _Answer:
     total = 0
     parts = []
     for register, count in sorted(facts.subjects.items()):
@@ -117,17 +136,30 @@ def _subjects(spec: Subjects, facts: MessageFacts) -> Check:
         if (spec.with_email or spec.except_recipients)
         else "registered people"
     )
-    evidence = f"{total} {what}" + (f" ({', '.join(parts)})" if parts else "")
-    return _count("subjects", spec, total, evidence)
+    return _count(
+        "subjects",
+        spec,
+        total,
+        lambda: f"{total} {what}" + (f" ({', '.join(parts)})" if parts else ""),
+    )
 
 
 def _sender_groups(
-    name: str, listed: list[str], sender: str, groups: Mapping[str, list[str]], *, inside: bool
-) -> Check:
-    """Holds when ``sender`` is in one of the ``listed`` groups (``inside``) or in none."""
+    name: str,
+    listed: list[str],
+    facts: MessageFacts,
+    groups: Mapping[str, list[str]],
+    *,
+    inside: bool,
+) -> _Answer:
+    """Holds when the sender is in one of the ``listed`` groups (``inside``) or in none."""
+    sender = facts.sender
     hit = sorted(_groups_of(sender, groups) & set(listed))
-    evidence = f"sender {sender} in {', '.join(hit) or 'none of them'}"
-    return Check(name, bool(hit) == inside, evidence)
+    return (
+        name,
+        bool(hit) == inside,
+        lambda: f"sender {sender} in {', '.join(hit) or 'none of them'}",
+    )
 
 
 def _groups_of(sender: str, groups: Mapping[str, list[str]]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 from rapidfuzz import process
@@ -25,6 +26,8 @@ NEAR_KNOWN = RecipientFlag.NEAR_KNOWN
 SELF_FORWARD = RecipientFlag.SELF_FORWARD
 EXEMPT = RecipientFlag.EXEMPT
 MAILING_LIST = RecipientFlag.MAILING_LIST
+
+_DOMAINS_KEPT = 16384
 
 EMITTED_FLAGS = frozenset({LOOKALIKE, FIRST_TIME, NEAR_KNOWN, SELF_FORWARD, EXEMPT, MAILING_LIST})
 """Every flag this stage sets (the engine adds ``registered-correspondent``)."""
@@ -51,22 +54,26 @@ class RecipientAnalyzer:
         self.frequent_min = frequent_min
         self._finder_key: tuple[int, frozenset[str]] | None = None
         self._finder = LookalikeFinder(())
+        # A domain's class and list-host status depend only on the domain lists above, which
+        # are fixed: worked out once per domain (a dozen suffix and provider look-ups).
+        self._kind_of = functools.lru_cache(maxsize=_DOMAINS_KEPT)(self._kind)
 
     def classify(self, address: str) -> RecipientClass:
         """The class of one address by its domain alone."""
-        return self._class_of(domain_name(domain_of(address)))
+        return self._kind_of(domain_name(domain_of(address)))[0]
 
-    def _class_of(self, name: DomainName) -> RecipientClass:
+    def _kind(self, name: DomainName) -> tuple[RecipientClass, bool]:
+        """The class of domain ``name``, and whether it is a webmail provider's list host."""
         if any(name.within(d) for d in self.org_domains):
-            return RecipientClass.INTERNAL
+            return RecipientClass.INTERNAL, False
         if any(name.within(d) for d in self.partner_domains):
-            return RecipientClass.PARTNER
+            return RecipientClass.PARTNER, False
         # A list or group host under a webmail provider is not a personal mailbox.
         if self.webmail.is_list_host(name):
-            return RecipientClass.EXTERNAL
+            return RecipientClass.EXTERNAL, True
         if self.webmail.owner(name) is not None:
-            return RecipientClass.WEBMAIL
-        return RecipientClass.EXTERNAL
+            return RecipientClass.WEBMAIL, False
+        return RecipientClass.EXTERNAL, False
 
     def analyze(
         self,
@@ -89,10 +96,10 @@ class RecipientAnalyzer:
         for raw in recipients:
             address = raw.strip().lower()
             name = domain_name(domain_of(address))
-            cls = self._class_of(name)
+            cls, list_host = self._kind_of(name)
             flags: list[str] = []
             detail: list[str] = []
-            if cls is RecipientClass.EXTERNAL and self.webmail.is_list_host(name):
+            if list_host:
                 flags.append(MAILING_LIST)
                 detail.append(f"{MAILING_LIST}: a list or group host of a webmail provider")
             if cls is not RecipientClass.INTERNAL:
