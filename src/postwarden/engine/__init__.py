@@ -165,14 +165,21 @@ class Inspector:
         self.registers = registers
         """Registers matched in every message (exact data match); ``None``: no registers."""
 
-    def inspect(self, raw: bytes, envelope: Envelope | None = None) -> Report:
-        """Parse, extract and detect, then decide; never raises on bad input."""
-        with _collector_paused():
-            return self._inspect(raw, envelope)
+    def inspect(
+        self, raw: bytes, envelope: Envelope | None = None, *, decide: bool = True
+    ) -> Report:
+        """Parse, extract and detect, then decide; never raises on bad input.
 
-    def inspect_file(self, name: str, data: bytes) -> Report:
+        ``decide=False`` leaves the policy out: the report has the findings and subjects, its
+        verdict no action (``DELIVER``) and no reasons.  The discovery scan sends nothing
+        anywhere and only counts findings; the decision cost a tenth of reading a docx."""
+        with _collector_paused():
+            return self._inspect(raw, envelope, decide)
+
+    def inspect_file(self, name: str, data: bytes, *, decide: bool = True) -> Report:
         """One file on its own (a discovery scan, a leaked file): read as the only attachment
-        of a message from nobody to nobody, without building and parsing that message."""
+        of a message from nobody to nobody, without building and parsing that message;
+        ``decide`` as for :meth:`inspect`."""
         with _collector_paused():
             started = time.monotonic()
             deadline = started + self.limits.max_seconds
@@ -184,21 +191,21 @@ class Inspector:
             )
             extraction = extract_file(name, data, self.limits, deadline)
             timings = {"extract": time.monotonic() - started}
-            return self._report(message, extraction, started, timings)
+            return self._report(message, extraction, started, timings, decide)
 
     def inspect_named(self, name: str, data: bytes) -> Report:
         """A file by its name: an ``.eml`` is the message it holds (its own envelope from
         its headers), anything else (xlsx, csv, docx, pdf, zip ...) a file on its own."""
         return self.inspect(data) if is_message_file(name) else self.inspect_file(name, data)
 
-    def _inspect(self, raw: bytes, envelope: Envelope | None) -> Report:
+    def _inspect(self, raw: bytes, envelope: Envelope | None, decide: bool) -> Report:
         started = time.monotonic()
         deadline = started + self.limits.max_seconds
         message = parse_message(raw, envelope, self.limits)
         parsed = time.monotonic()
         extraction = extract(message, self.limits, deadline)
         timings = {"parse": parsed - started, "extract": time.monotonic() - parsed}
-        return self._report(message, extraction, started, timings)
+        return self._report(message, extraction, started, timings, decide)
 
     def _report(
         self,
@@ -206,9 +213,10 @@ class Inspector:
         extraction: Extraction,
         started: float,
         timings: dict[str, float],
+        decide: bool,
     ) -> Report:
-        """Detect and match what was extracted, then decide; ``timings`` gets each stage's
-        seconds (the callers time parse and extract)."""
+        """Detect and match what was extracted, then decide (if ``decide``); ``timings`` gets
+        each stage's seconds (the callers time parse and extract)."""
         findings = [*extraction.findings, *extraction.structure]
         mark = time.monotonic()
         findings.extend(self.detectors.scan(extraction.units))
@@ -233,8 +241,9 @@ class Inspector:
         report = Report(
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
         )
-        self._decide(report)
-        _lap(timings, "policy", mark)
+        if decide:
+            self._decide(report)
+            _lap(timings, "policy", mark)
         verdict.timings = timings
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
         return report

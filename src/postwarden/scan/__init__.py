@@ -15,8 +15,9 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,10 @@ def _file(path: Path) -> Iterator[ScanItem]:
 class Scanner:
     """An inspector and the registers, loaded once per process.
 
-    :meth:`scan_many` reads the next item in a thread while this one is inspected: file reads
-    release the GIL, so on a file server waiting for the disk or the network overlaps with
-    extraction (from the page cache it costs nothing measurable: 4.17 against 4.08 MB/s per
-    CPU-second, best of 8)."""
+    :meth:`scan_many` reads the next few items in a thread while these are inspected: file
+    reads release the GIL, so on a file server waiting for the disk or the network overlaps
+    with extraction.  Items are handed to the reader in batches (see :func:`_batches`): a
+    hand-off per item cost 0.08 ms of CPU, a fifth of scanning a small text file."""
 
     def __init__(self, limits: Limits, registers: RegisterSet | None) -> None:
         self.inspector = Inspector(limits=limits, registers=registers)
@@ -165,13 +166,13 @@ class Scanner:
         return Path(item.path).read_bytes()
 
     def inspect(self, item: ScanItem, data: bytes | None = None) -> Report:
-        """Read (unless ``data`` is given) and inspect one item; ``OSError`` when it cannot
-        be read."""
+        """Read (unless ``data`` is given) and inspect one item, without a policy decision
+        (a scan counts what is there; it sends nothing); ``OSError`` when it cannot be read."""
         if data is None:
             data = self.read(item)
         if item.message or item.mbox_key is not None:
-            return self.inspector.inspect(data, Envelope("", ()))
-        return self.inspector.inspect_file(Path(item.path).name, data)
+            return self.inspector.inspect(data, Envelope("", ()), decide=False)
+        return self.inspector.inspect_file(Path(item.path).name, data, decide=False)
 
     def scan(self, item: ScanItem, data: bytes | OSError | None = None) -> ScanResult:
         """One item's result; ``data``: its bytes (or why they could not be read) if read."""
@@ -184,43 +185,81 @@ class Scanner:
         return _result(item, report)
 
     def scan_many(self, items: Iterable[ScanItem]) -> Iterator[ScanResult]:
-        """Each item's result, the next one read while this one is inspected."""
+        """Each item's result, the next batch read while this one is inspected."""
         if self._reader is None:
             self._reader = ThreadPoolExecutor(1, thread_name_prefix="postwarden-scan-read")
-        reading: Future[bytes | OSError] | None = None
-        pending = iter(items)
-        current = next(pending, None)
-        if current is not None:
-            reading = self._reader.submit(self._read_or_error, current)
-        while current is not None and reading is not None:
-            data = reading.result()
-            following = next(pending, None)
+        batches = _batches(items)
+        batch = next(batches, None)
+        reading = self._reader.submit(self._read_all, batch) if batch else None
+        while batch is not None and reading is not None:
+            contents = reading.result()
+            following = next(batches, None)
             if following is not None:
-                reading = self._reader.submit(self._read_or_error, following)
-            yield self.scan(current, data)
-            current = following
+                reading = self._reader.submit(self._read_all, following)
+            for item, data in zip(batch, contents, strict=True):
+                yield self.scan(item, data)
+            batch = following
 
-    def _read_or_error(self, item: ScanItem) -> bytes | OSError:
-        try:
-            return self.read(item)
-        except OSError as exc:
-            return exc
+    def _read_all(self, items: list[ScanItem]) -> list[bytes | OSError]:
+        out: list[bytes | OSError] = []
+        for item in items:
+            try:
+                out.append(self.read(item))
+            except OSError as exc:
+                out.append(exc)
+        return out
+
+
+READ_AHEAD = 8
+"""Items per batch handed to the reader thread ..."""
+READ_AHEAD_BYTES = 8 * 1024 * 1024
+"""... unless their sizes add up to this first: two batches are held in memory at once."""
+
+
+def _batches(items: Iterable[ScanItem]) -> Iterator[list[ScanItem]]:
+    """``items`` in batches of 1, 2, 4, then :data:`READ_AHEAD` items, each (but for a batch
+    of one large item) at most :data:`READ_AHEAD_BYTES`: small at first, so that the first
+    item of a shard is inspected while the next ones are read."""
+    batch: list[ScanItem] = []
+    held = 0
+    limit = 1
+    for item in items:
+        if batch and (len(batch) == limit or held + item.size > READ_AHEAD_BYTES):
+            yield batch
+            batch, held, limit = [], 0, min(2 * limit, READ_AHEAD)
+        batch.append(item)
+        held += item.size
+    if batch:
+        yield batch
+
+
+_DETECTOR = attrgetter("detector")
+_WHERE = attrgetter("where")
 
 
 def _result(item: ScanItem, report: Report) -> ScanResult:
     findings = report.verdict.findings
     subjects = report.verdict.subjects
+    # A spreadsheet brings thousands of findings: counted per (detector, where) at C speed,
+    # then each distinct pair placed once.
+    pairs = Counter(zip(map(_DETECTOR, findings), map(_WHERE, findings), strict=True))
     counts: Counter[str] = Counter()
     members: dict[str, Counter[str]] = {}
-    uninspectable: set[str] = set()
-    for f in findings:
-        if f.detector == UNINSPECTABLE:
-            uninspectable.add(f"{_place(f.source)}: {f.detail}")
-        elif f.detector.startswith(_REGISTER):
+    unreadable = False
+    for (detector, where), n in pairs.items():
+        if detector.startswith(_REGISTER):
             # One register finding per record present: counted per place inside the item.
-            members.setdefault(_place(f.source), Counter())[f.detector[len(_REGISTER) :]] += 1
+            place = _place(where.split("#", 1)[0])
+            members.setdefault(place, Counter())[detector[len(_REGISTER) :]] += n
+        elif detector == UNINSPECTABLE:
+            unreadable = True
         else:
-            counts[f.detector] += 1
+            counts[detector] += n
+    uninspectable = (
+        {f"{_place(f.source)}: {f.detail}" for f in findings if f.detector == UNINSPECTABLE}
+        if unreadable
+        else set()
+    )
     return ScanResult(
         key=item.key,
         size=item.size,
