@@ -7,7 +7,9 @@ since the machine is shared).  The register is generated into a temporary direct
 afterwards; ``POSTWARDEN_BENCH_REGISTER_ROWS`` scales it down.  With
 ``POSTWARDEN_BENCH_KEEP=1`` the data dir and the leak are kept in
 ``benchmarks/data/registers/rows-N/`` and reused by the next run (generating and importing
-4.5 million rows takes minutes), which then reports the matching figures only.
+4.5 million rows takes minutes), which then reports the matching figures only; with
+``POSTWARDEN_BENCH_CHECK_ONLY=1`` as well, only the in-process checks of the kept leak run
+(no index size, no two processes holding it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import psutil
 
 ROWS = int(os.environ.get("POSTWARDEN_BENCH_REGISTER_ROWS", "4500000"))
 KEEP = os.environ.get("POSTWARDEN_BENCH_KEEP", "") not in ("", "0")
+CHECK_ONLY = os.environ.get("POSTWARDEN_BENCH_CHECK_ONLY", "") not in ("", "0")
 LEAK_ROWS = 15_070
 SLICE = 500_000
 DATA = Path(__file__).parent / "data"
@@ -229,6 +232,11 @@ def main() -> None:
     try:
         if KEEP and message.exists() and (data_dir / "registers" / "voters").is_symlink():
             print(f"reusing the register and leak kept in {work}")
+            if CHECK_ONLY:
+                _check(data_dir, message)
+                return
+        elif CHECK_ONLY:
+            sys.exit("POSTWARDEN_BENCH_CHECK_ONLY needs a register kept by POSTWARDEN_BENCH_KEEP=1")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
             data_dir, message = _build(work)
