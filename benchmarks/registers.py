@@ -7,7 +7,9 @@ since the machine is shared).  The register is generated into a temporary direct
 afterwards; ``POSTWARDEN_BENCH_REGISTER_ROWS`` scales it down.  With
 ``POSTWARDEN_BENCH_KEEP=1`` the data dir and the leak are kept in
 ``benchmarks/data/registers/rows-N/`` and reused by the next run (generating and importing
-4.5 million rows takes minutes), which then reports the matching figures only.
+4.5 million rows takes minutes), which then reports the matching figures only; with
+``POSTWARDEN_BENCH_CHECK_ONLY=1`` as well, only the in-process checks of the kept leak run
+(no index size, no two processes holding it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import psutil
 
 ROWS = int(os.environ.get("POSTWARDEN_BENCH_REGISTER_ROWS", "4500000"))
 KEEP = os.environ.get("POSTWARDEN_BENCH_KEEP", "") not in ("", "0")
+CHECK_ONLY = os.environ.get("POSTWARDEN_BENCH_CHECK_ONLY", "") not in ("", "0")
 LEAK_ROWS = 15_070
 SLICE = 500_000
 DATA = Path(__file__).parent / "data"
@@ -152,8 +155,10 @@ def _two_holders(data_dir: Path, message: Path) -> list[tuple[float, float, str]
 
 def _check(data_dir: Path, message: Path) -> None:
     """In-process checks of the leak: the first (cold process), then the best of three, as
-    wall and CPU time, with register matching alone."""
+    wall and CPU time, with register matching, detection and parse + extraction alone."""
     from postwarden.engine import Inspector
+    from postwarden.engine.extract import extract
+    from postwarden.engine.parse import parse_message
     from postwarden.engine.registers import RegisterSet
     from postwarden.settings import load_settings
 
@@ -163,7 +168,7 @@ def _check(data_dir: Path, message: Path) -> None:
     raw = message.read_bytes()
     runs: list[tuple[float, float, float, float]] = []
     subjects = 0
-    detection = float("inf")
+    detection = extraction = float("inf")
     for _ in range(4):
         wall, cpu = time.perf_counter(), time.process_time()
         report = inspector.inspect(raw)
@@ -176,6 +181,9 @@ def _check(data_dir: Path, message: Path) -> None:
         cpu = time.process_time()
         inspector.detectors.scan(report.extraction.units)
         detection = min(detection, time.process_time() - cpu)
+        cpu = time.process_time()
+        extract(parse_message(raw, None, inspector.limits), inspector.limits, time.monotonic() + 60)
+        extraction = min(extraction, time.process_time() - cpu)
     first = runs[0]
     best = [min(r[i] for r in runs[1:]) for i in range(4)]
     for label, (wall, cpu, m_wall, m_cpu) in (("first", first), ("best of 3", best)):
@@ -186,7 +194,7 @@ def _check(data_dir: Path, message: Path) -> None:
         )
     print(
         f"  beside detection alone over the same {len(report.extraction.units):,} units: "
-        f"{detection:.2f} s CPU (best of 4)"
+        f"{detection:.2f} s CPU, parse and extraction alone {extraction:.2f} s CPU (best of 4)"
     )
 
 
@@ -229,6 +237,11 @@ def main() -> None:
     try:
         if KEEP and message.exists() and (data_dir / "registers" / "voters").is_symlink():
             print(f"reusing the register and leak kept in {work}")
+            if CHECK_ONLY:
+                _check(data_dir, message)
+                return
+        elif CHECK_ONLY:
+            sys.exit("POSTWARDEN_BENCH_CHECK_ONLY needs a register kept by POSTWARDEN_BENCH_KEEP=1")
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
             data_dir, message = _build(work)

@@ -21,6 +21,7 @@ from postwarden.engine.registers import (
     import_register,
     list_registers,
 )
+from postwarden.engine.registers import index as index_module
 from postwarden.model import TextUnit
 
 HEADER = ["id", "name_en", "hkid", "phone", "status"]
@@ -233,3 +234,29 @@ def test_import_value_holding_a_nul_hashes_as_its_own_value(tmp_path: Path) -> N
     plain, nul = indexes
     assert np.array_equal(plain.hashes, nul.hashes)
     assert np.array_equal(plain.records, nul.records)
+
+
+def test_find_agrees_with_a_binary_search_over_the_whole_index(voters: Imported) -> None:
+    # The fenced search (a sample of the index first, then each value's block) must give
+    # numpy's run starts and lengths: present and absent values, both ends, runs (common
+    # names) and values right at a fence post.
+    index = RegisterSet(voters.registers_dir, SECRET).get("voters")
+    hashes = np.asarray(index.hashes)
+    rng = np.random.default_rng(3)
+    posts = hashes[:: index_module.FENCE_STEP]
+    wanted = np.sort(
+        np.concatenate(
+            [
+                hashes[rng.integers(0, len(hashes), 500)],
+                posts,
+                posts - np.uint64(1),
+                rng.integers(0, 2**63, 500, dtype=np.uint64) * np.uint64(2),
+                np.array([0, 2**64 - 1], dtype=np.uint64),
+            ]
+        )
+    )
+    lo, n = index.find(wanted)
+    assert (n > 1).any()  # runs were looked up too
+    assert lo.tolist() == np.searchsorted(hashes, wanted, side="left").tolist()
+    hi = np.searchsorted(hashes, wanted, side="right")
+    assert n.tolist() == (hi - lo).tolist()

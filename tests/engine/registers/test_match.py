@@ -220,3 +220,42 @@ def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
     )
     assert got == want
     assert len(want) == 12
+
+
+def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds() -> None:
+    # The screen reads every cell's code points at once: characters outside the Basic
+    # Multilingual Plane, lone surrogates (undecodable mail bytes), NULs and line breaks
+    # inside a cell must not shift one cell's flags onto its neighbour.
+    cells = [
+        "\U00020000 12",  # a Chinese character of extension B, and digits
+        "91234567",
+        "\ud800",
+        "A123456(3)",
+        "a\x00b 91234567",
+        "\x0091234567",
+        "9123\n4567",
+        "",
+        "𝟗𝟏𝟐𝟑𝟒𝟓𝟔𝟕",  # mathematical digits: NFKC makes them ASCII, no digit to the screen
+        "x@example.com\U00020000",
+        "+852 9123 4567",
+        "\U0003134f91234567",
+        "\U00031350A123456(3)",
+        "\uf90091234567",
+        "\u33ff91234567",
+        "62345678",
+    ]
+    collector = Collector()
+    n = len(cells)
+    collector._cell_entries(
+        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
+    )
+    got = sorted(
+        (int(g), collector.key_fields[k], collector.key_norms[k])
+        for keys, groups, _, _ in collector._table_entries
+        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
+    )
+    want = sorted(
+        (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
+    )
+    assert got == want
+    assert len(want) >= 5

@@ -38,7 +38,10 @@ class Field(IntEnum):
 UNIQUE_CHARS = 24
 """The longest text (stripped) taken for an HKID or a phone number."""
 
-_CJK_CLASS = r"\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+"""Code points of the Chinese characters ``has_cjk`` finds (CJK unified and compatibility
+ideographs, extensions A to G)."""
+_CJK_CLASS = "".join(f"{chr(low)}-{chr(high)}" for low, high in CJK_RANGES)
 _CJK = re.compile(f"[{_CJK_CLASS}]")
 _CJK_ONLY = re.compile(f"[{_CJK_CLASS}]+")
 _HKID_NOISE = re.compile(r"[\s()\[\]]+")
