@@ -269,11 +269,21 @@ def _accepted_sockets(port: int) -> list[tuple[int, int]]:
 _F = TypeVar("_F", bound=Callable[..., int])
 
 CONTINUE = int(Milter.CONTINUE)
+NOREPLY = int(Milter.NOREPLY)
 
 
 def _noreply(func: _F) -> _F:
     """pymilter's ``@noreply``, typed: Postfix does not wait for this callback's answer."""
     return cast(_F, Milter.noreply(func))
+
+
+def _answer_optional(func: _F) -> _F:
+    """Ask the MTA not to wait for this callback's answer, as pymilter's ``@noreply`` does,
+    for a callback that answers ``NOREPLY`` itself once that was negotiated (``@noreply``
+    would raise on anything but CONTINUE, and a test harness or an MTA without the option
+    still gets a real answer)."""
+    func.milter_protocol = Milter.OPTIONAL_CALLBACKS[func.__name__][0]  # type: ignore[attr-defined]
+    return func
 
 
 def _raw_bytes(func: _F) -> _F:
@@ -356,9 +366,14 @@ class PostwardenMilter(Milter.Base):  # type: ignore[misc] # pymilter is untyped
         self._collect(MessageSpool.end_headers)
         return CONTINUE
 
+    @_answer_optional
     def body(self, chunk: bytes) -> int:
         self._quickack()  # for the next chunk of a body over 64 KB
         self._collect(lambda spool: spool.add_body(chunk))
+        if self._protocol & Milter.P_NR_BODY:
+            # Postfix sends the next chunk or the end without waiting for us (one round trip
+            # less per chunk); a message past the cap is refused at end of message instead.
+            return NOREPLY
         if self.too_large:
             return self._apply(RejectWithCode(TOO_LARGE))
         return CONTINUE
