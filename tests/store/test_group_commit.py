@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from postwarden.store import audit
+from postwarden.store import audit, group_commit
 from postwarden.store.anchor import AnchorFile
 from postwarden.store.audit_kinds import SHAPES, AuditKind
 from postwarden.store.db import session_factory
@@ -106,3 +106,33 @@ def test_the_anchor_reaches_the_last_committed_head(db_engine: Engine, tmp_path:
         assert anchored is not None
         assert anchored.head() == audit.head(session)
         assert audit.verify(session, secret=SECRET, anchored=anchored.head()).ok
+
+
+def test_heads_committed_within_the_anchor_interval_share_one_anchor_write(
+    db_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_commit, "ANCHOR_EVERY", 3600.0)
+    sessions = session_factory(db_engine)
+    anchor = AnchorFile(tmp_path / "audit-anchor.json", SECRET)
+    written: list[int] = []
+    advance = anchor.advance
+
+    def counted(seq: int, head_hash: str) -> bool:
+        written.append(seq)
+        return advance(seq, head_hash)
+
+    monkeypatch.setattr(anchor, "advance", counted)
+    writer = GroupCommit(sessions, SECRET, anchor=anchor)
+    for n in range(5):
+        writer.run(Write(AuditKind.VERDICT, "gateway", verdict(n)))
+    started = time.monotonic()
+    writer.close()
+    assert time.monotonic() - started < 60  # closing anchors at once, never waits the interval
+    assert writer.batches == 5
+    # The first head at once, the rest when the writer closed: never one write per batch.
+    assert len(written) <= 2
+    assert written[-1] == 5
+    anchored = anchor.read()
+    assert anchored is not None
+    with sessions() as session:
+        assert anchored.head() == audit.head(session)

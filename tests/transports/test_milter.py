@@ -223,6 +223,29 @@ def test_milter_refuses_message_over_the_cap(
     assert inspector.seen == []
 
 
+def test_milter_refuses_message_over_the_cap_at_the_end_without_body_replies(
+    settings: Settings, inspector: ScriptedInspector
+) -> None:
+    # With SMFIP_NR_BODY negotiated Postfix does not wait for body answers: the refusal
+    # comes at end of message, and the message is never inspected.
+    milter, ctx = _milter(make_gateway(settings, MemoryOutbound(), inspector), max_bytes=200)
+    milter._protocol = Milter.P_HDR_LEADSPC | Milter.P_NR_BODY
+    milter.envfrom("<alice@demo.gov.hk>")
+    milter.envrcpt("<bob@partner.example>")
+    milter.header_bytes("Subject", b" big")
+    milter.eoh()
+    assert milter.body(b"x" * 100) == Milter.NOREPLY
+    assert milter.body(b"x" * 100) == Milter.NOREPLY
+    assert milter.eom() == Milter.REJECT
+    assert ctx.replies[-1][:2] == ("552", "5.3.4")
+    assert inspector.seen == []
+
+
+def test_milter_asks_postfix_not_to_wait_for_body_answers() -> None:
+    # Bits in protocol_mask are the options we decline; the body reply is not one of them.
+    assert not PostwardenMilter.protocol_mask() & Milter.P_NR_BODY
+
+
 def test_milter_starts_afresh_for_each_message_of_a_connection(
     settings: Settings, inspector: ScriptedInspector
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,16 +93,46 @@ def _utc(when: datetime) -> datetime:
     return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _dialect(session: Session) -> tuple[Any, Any, Any]:
+def _dialect(name: str) -> tuple[Any, Any, Any]:
     """INSERT with ON CONFLICT, and two-argument min/max, for SQLite and PostgreSQL (the
     dialect's module imported here: a process that only reads the history needs neither)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert, func.least, func.greatest
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert, func.min, func.max
+
+
+@functools.cache
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The contacts' and the names' INSERT … ON CONFLICT statements for ``dialect``, built
+    once: building one (its ``excluded`` alias) costs more than running it."""
+    insert, least, greatest = _dialect(dialect)
+    contacts = _upsert_statement(
+        insert(HistoryContact.__table__),
+        ("sender", "recipient"),
+        {"count": operator.add, "first_seen": least, "last_seen": greatest, "touched_at": _new},
+    )
+    names = _upsert_statement(
+        insert(HistoryName.__table__),
+        ("address", "name_key"),
+        {"count": operator.add, "last_seen": greatest, "touched_at": _new},
+    )
+    return contacts, names
+
+
+def _upsert_statement(
+    insert: Any, keys: Sequence[str], merge: Mapping[str, Callable[[Any, Any], Any]]
+) -> Any:
+    """``insert`` where a row whose ``keys`` stand already is merged into the stored one,
+    column by column (``merge``: the stored and the new value to the kept one)."""
+    table = insert.table
+    return insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: how(table.c[name], insert.excluded[name]) for name, how in merge.items()},
+    )
 
 
 def record_delivery(
@@ -139,7 +170,7 @@ def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
                 item = named.setdefault(key, [display, 0, when])
                 item[1] += 1
                 item[2] = max(item[2], when)
-    insert, least, greatest = _dialect(session)
+    contacts, names = _upserts(session.get_bind().dialect.name)
     now = datetime.now(UTC)
     rows = [
         {
@@ -153,13 +184,7 @@ def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
         }
         for (s, r), (n, first, last) in pairs.items()
     ]
-    _upsert(
-        session,
-        insert(HistoryContact.__table__),
-        rows,
-        ("sender", "recipient"),
-        {"count": operator.add, "first_seen": least, "last_seen": greatest, "touched_at": _new},
-    )
+    _upsert(session, contacts, rows)
     name_rows = [
         {
             "address": a,
@@ -171,13 +196,7 @@ def record_deliveries(session: Session, deliveries: Iterable[Delivery]) -> int:
         }
         for (a, k), (disp, n, last) in named.items()
     ]
-    _upsert(
-        session,
-        insert(HistoryName.__table__),
-        name_rows,
-        ("address", "name_key"),
-        {"count": operator.add, "last_seen": greatest, "touched_at": _new},
-    )
+    _upsert(session, names, name_rows)
     return messages
 
 
@@ -185,23 +204,14 @@ def _new(old: Any, new: Any) -> Any:
     return new
 
 
-def _upsert(
-    session: Session,
-    insert: Any,
-    rows: Sequence[dict[str, Any]],
-    keys: Sequence[str],
-    merge: Mapping[str, Callable[[Any, Any], Any]],
-) -> None:
-    """Insert ``rows`` 500 at a time; a row whose ``keys`` stand already is merged into the
-    stored one, column by column (``merge``: the stored and the new value to the kept one)."""
-    table = insert.table
+def _upsert(session: Session, upsert: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Run ``upsert`` for ``rows``, 500 at a time, as the parameters of one statement (an
+    executemany), not as VALUES in it: a statement that carries its values is compiled anew
+    for every call, one without is compiled once and cached by SQLAlchemy (together with the
+    statement built once, about 0.5 ms of CPU less for each delivered message's history,
+    benchmarks/gateway.py)."""
     for i in range(0, len(rows), 500):
-        stmt = insert.values(rows[i : i + 500])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={name: how(table.c[name], stmt.excluded[name]) for name, how in merge.items()},
-        )
-        session.execute(stmt)
+        session.execute(upsert, rows[i : i + 500])
 
 
 def recipient_totals(session: Session, since: datetime | None = None) -> list[tuple[str, int]]:
