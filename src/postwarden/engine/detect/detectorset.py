@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
-from postwarden.engine.detect.scanner import Scanner
+from postwarden.engine.detect.scanner import Scanner, join_utf8
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -202,14 +202,14 @@ class DetectorSet:
         if not units:
             return []
         texts = [u.text for u in units]
-        joined = SEPARATOR.join(texts)
         # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
-        blob = joined.encode("utf-8", "replace")
+        blob = join_utf8(texts, SEPARATOR)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
-        raw = self._raw_hits(blob, chars=len(blob) != len(joined))
+        chars = int(lengths.sum()) + len(SEPARATOR) * (len(texts) - 1)
+        raw = self._raw_hits(blob, chars=len(blob) != chars)
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
         unit_of = np.searchsorted(begins, starts, side="right") - 1
