@@ -567,70 +567,70 @@ static PyTypeObject DatabaseType = {
     .tp_methods = Database_methods,
 };
 
-/* The UTF-8 of one string at `out` (room for 4 bytes a character); a lone surrogate becomes
- * '?', as str.encode("utf-8", "replace") makes it.  Returns the end of what was written.
- * CPython's encoder takes a character at a time; here four ASCII characters of a two-byte
- * string are copied at once (mail text is mostly ASCII runs between CJK ones). */
+/* One character's UTF-8 at `out`; a lone surrogate becomes '?', as
+ * str.encode("utf-8", "replace") makes it.  Returns the end of what was written. */
+static inline char *put_char(Py_UCS4 c, char *out) {
+    if (c < 0x80) {
+        *out++ = (char)c;
+    } else if (c < 0x800) {
+        *out++ = (char)(0xC0 | (c >> 6));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+        *out++ = '?';
+    } else if (c < 0x10000) {
+        *out++ = (char)(0xE0 | (c >> 12));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else {
+        *out++ = (char)(0xF0 | (c >> 18));
+        *out++ = (char)(0x80 | ((c >> 12) & 0x3F));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    }
+    return out;
+}
+
+/* Four ASCII characters of a two-byte string (a little-endian word) as four bytes. */
+static inline uint64_t pack_ascii(uint64_t word) {
+    word = (word | word >> 8) & 0x0000FFFF0000FFFFull;
+    return (word | word >> 16) & 0xFFFFFFFFull;
+}
+
+/* The UTF-8 of one string at `out` (room for 4 bytes a character).  CPython's encoder takes
+ * a character at a time; here runs of ASCII in a two-byte string (mail text is mostly
+ * ASCII between CJK runs) are copied eight characters at once.  Returns the end. */
 static char *put_utf8(PyObject *text, char *out) {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    const void *data = PyUnicode_DATA(text);
     if (PyUnicode_IS_ASCII(text)) {
-        memcpy(out, PyUnicode_DATA(text), (size_t)n);
+        memcpy(out, data, (size_t)n);
         return out + n;
     }
     int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t i = 0;
-    if (kind == PyUnicode_2BYTE_KIND) {
-        const Py_UCS2 *chars = data;
-        while (i < n) {
-            if (i + 4 <= n) {
-                uint64_t word;
-                memcpy(&word, chars + i, sizeof word);
-                if ((word & 0xFF80FF80FF80FF80ull) == 0) {
-                    out[0] = (char)chars[i];
-                    out[1] = (char)chars[i + 1];
-                    out[2] = (char)chars[i + 2];
-                    out[3] = (char)chars[i + 3];
-                    out += 4;
-                    i += 4;
-                    continue;
-                }
-            }
-            Py_UCS4 c = chars[i++];
-            if (c < 0x80) {
-                *out++ = (char)c;
-            } else if (c < 0x800) {
-                *out++ = (char)(0xC0 | (c >> 6));
-                *out++ = (char)(0x80 | (c & 0x3F));
-            } else if (c >= 0xD800 && c <= 0xDFFF) {
-                *out++ = '?';
-            } else {
-                *out++ = (char)(0xE0 | (c >> 12));
-                *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
-                *out++ = (char)(0x80 | (c & 0x3F));
-            }
-        }
+    if (kind != PyUnicode_2BYTE_KIND) {
+        for (; i < n; i++)
+            out = put_char(PyUnicode_READ(kind, data, i), out);
         return out;
     }
-    for (; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x80) {
-            *out++ = (char)c;
-        } else if (c < 0x800) {
-            *out++ = (char)(0xC0 | (c >> 6));
-            *out++ = (char)(0x80 | (c & 0x3F));
-        } else if (c >= 0xD800 && c <= 0xDFFF) {
-            *out++ = '?';
-        } else if (c < 0x10000) {
-            *out++ = (char)(0xE0 | (c >> 12));
-            *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *out++ = (char)(0x80 | (c & 0x3F));
-        } else {
-            *out++ = (char)(0xF0 | (c >> 18));
-            *out++ = (char)(0x80 | ((c >> 12) & 0x3F));
-            *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
-            *out++ = (char)(0x80 | (c & 0x3F));
+    const Py_UCS2 *chars = data;
+    while (i < n) {
+        while (i + 8 <= n) {
+            uint64_t low, high;
+            memcpy(&low, chars + i, sizeof low);
+            memcpy(&high, chars + i + 4, sizeof high);
+            if (((low | high) & 0xFF80FF80FF80FF80ull) != 0)
+                break;
+            uint64_t packed = pack_ascii(low) | pack_ascii(high) << 32;
+            memcpy(out, &packed, sizeof packed);
+            out += 8;
+            i += 8;
         }
+        if (i == n)
+            break;
+        /* A character at a time up to the next ASCII one (or the end). */
+        do
+            out = put_char(chars[i++], out);
+        while (i < n && chars[i] >= 0x80);
     }
     return out;
 }
