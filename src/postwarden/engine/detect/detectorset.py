@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 
 import hyperscan
@@ -201,7 +203,7 @@ class DetectorSet:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
-        texts = [u.text for u in units]
+        texts = list(map(attrgetter("text"), units))
         # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
         blob = join_utf8(texts, SEPARATOR)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
@@ -232,7 +234,7 @@ class DetectorSet:
             expressions[word_slice],
             unit_of[word_slice],
         )
-        headed = frozenset(u for u, unit in enumerate(units) if unit.header)
+        headed = frozenset(compress(range(len(units)), map(attrgetter("header"), units)))
         cell_bounds: dict[int, list[int]] = {}
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
