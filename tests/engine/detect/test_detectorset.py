@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from postwarden.engine.detect import default_detectors
+from postwarden.engine.detect.detectorset import _hit_order
 from postwarden.model import TextUnit
 
 
@@ -160,3 +162,28 @@ def test_detectorset_a_finding_yields_only_to_overlaps_in_its_own_unit() -> None
     assert ("c", "phone", "6123 4567") in found
     assert ("c", "card", "4111 1111 1111 1111") in found
     assert not any(w == "c" and v == "4111 1111" for w, _, v in found)
+
+
+def _lexsorted(
+    starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, owners: np.ndarray
+) -> np.ndarray:
+    return np.lexsort((numbers, -(ends - starts), starts, owners))
+
+
+def test_one_key_and_two_keys_give_the_same_order() -> None:
+    rng = np.random.default_rng(5)
+    for limit in (10, 1000, 10_000_000, 2**30):  # the last too long for one key
+        size = 5000
+        starts = rng.integers(0, limit, size)
+        ends = np.minimum(starts + rng.integers(0, 40, size), limit)
+        numbers = rng.integers(0, 300, size)
+        owners = numbers % 9
+        # (start, end, expression) rows are unique, as hyperscan reports them.
+        _, unique = np.unique(np.stack([starts, ends, numbers]), axis=1, return_index=True)
+        starts, ends, numbers, owners = (
+            a[np.sort(unique)] for a in (starts, ends, numbers, owners)
+        )
+        order = _hit_order(starts, ends, numbers, owners, 300, limit)
+        np.testing.assert_array_equal(order, _lexsorted(starts, ends, numbers, owners))
+    empty = np.zeros(0, dtype=np.int64)
+    assert len(_hit_order(empty, empty, empty, empty, 300, 0)) == 0

@@ -110,3 +110,29 @@ def test_starts_found_after_the_scan_are_hyperscans() -> None:
         )
         rows += len(native_hits)
     assert rows > 5_000
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_joined_utf8_is_pythons() -> None:
+    """The extension's join and encoding give Python's bytes for every kind of str: ASCII,
+    Latin-1, two-byte (runs of four ASCII characters copied at once), four-byte, and lone
+    surrogates replaced by "?"."""
+    import random
+
+    from postwarden.engine.detect import _hsscan
+
+    rng = random.Random(7)
+    pools = ("abc xyz.", "é ü ÿ\x80", "中文字，", "\ud800\udfff\udc00", "😀\U0010ffff", "\x7f\x00")
+    texts_seen = 0
+    for _ in range(3000):
+        texts = []
+        for _ in range(rng.randrange(0, 5)):
+            chars = "".join(rng.sample(pools, rng.randrange(1, 4)))
+            texts.append("".join(rng.choice(chars) for _ in range(rng.randrange(0, 30))))
+        texts_seen += len(texts)
+        for separator in ("\n\x00\n", ""):
+            want = separator.join(texts).encode("utf-8", "replace")
+            assert _hsscan.join_utf8(texts, separator.encode()) == want
+    assert texts_seen > 5000
+    with pytest.raises(TypeError):
+        _hsscan.join_utf8(["a", b"b"], b"")

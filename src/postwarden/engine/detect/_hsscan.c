@@ -567,9 +567,135 @@ static PyTypeObject DatabaseType = {
     .tp_methods = Database_methods,
 };
 
+/* One character's UTF-8 at `out`; a lone surrogate becomes '?', as
+ * str.encode("utf-8", "replace") makes it.  Returns the end of what was written. */
+static inline char *put_char(Py_UCS4 c, char *out) {
+    if (c < 0x80) {
+        *out++ = (char)c;
+    } else if (c < 0x800) {
+        *out++ = (char)(0xC0 | (c >> 6));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+        *out++ = '?';
+    } else if (c < 0x10000) {
+        *out++ = (char)(0xE0 | (c >> 12));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    } else {
+        *out++ = (char)(0xF0 | (c >> 18));
+        *out++ = (char)(0x80 | ((c >> 12) & 0x3F));
+        *out++ = (char)(0x80 | ((c >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (c & 0x3F));
+    }
+    return out;
+}
+
+/* Four ASCII characters of a two-byte string (a little-endian word) as four bytes. */
+static inline uint64_t pack_ascii(uint64_t word) {
+    word = (word | word >> 8) & 0x0000FFFF0000FFFFull;
+    return (word | word >> 16) & 0xFFFFFFFFull;
+}
+
+/* The UTF-8 of one string at `out` (room for 4 bytes a character).  CPython's encoder takes
+ * a character at a time; here runs of ASCII in a two-byte string (mail text is mostly
+ * ASCII between CJK runs) are copied eight characters at once.  Returns the end. */
+static char *put_utf8(PyObject *text, char *out) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    const void *data = PyUnicode_DATA(text);
+    if (PyUnicode_IS_ASCII(text)) {
+        memcpy(out, data, (size_t)n);
+        return out + n;
+    }
+    int kind = PyUnicode_KIND(text);
+    if (kind != PyUnicode_2BYTE_KIND) {
+        for (; i < n; i++)
+            out = put_char(PyUnicode_READ(kind, data, i), out);
+        return out;
+    }
+    const Py_UCS2 *chars = data;
+    while (i < n) {
+        while (i + 8 <= n) {
+            uint64_t low, high;
+            memcpy(&low, chars + i, sizeof low);
+            memcpy(&high, chars + i + 4, sizeof high);
+            if (((low | high) & 0xFF80FF80FF80FF80ull) != 0)
+                break;
+            uint64_t packed = pack_ascii(low) | pack_ascii(high) << 32;
+            memcpy(out, &packed, sizeof packed);
+            out += 8;
+            i += 8;
+        }
+        if (i == n)
+            break;
+        /* A character at a time up to the next ASCII one (or the end). */
+        do
+            out = put_char(chars[i++], out);
+        while (i < n && chars[i] >= 0x80);
+    }
+    return out;
+}
+
+/* join_utf8(texts, separator) -> separator.join(texts).encode("utf-8", "replace"), without
+ * the joined str: joining CJK text widens every unit to two bytes a character first. */
+static PyObject *join_utf8(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *texts;
+    Py_buffer separator;
+    if (!PyArg_ParseTuple(args, "Oy*", &texts, &separator))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL) {
+        PyBuffer_Release(&separator);
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL;
+    size_t room = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto done;
+        }
+        if (PyUnicode_READY(text) < 0)
+            goto done;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        room += (size_t)n * (PyUnicode_IS_ASCII(text) ? 1 : (size_t)PyUnicode_KIND(text) + 1);
+        if (k > 0)
+            room += (size_t)separator.len;
+    }
+    if (room > (size_t)PY_SSIZE_T_MAX) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
+    if (out == NULL)
+        goto done;
+    char *start = PyBytes_AS_STRING(out), *at = start;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (k > 0) {
+            memcpy(at, separator.buf, (size_t)separator.len);
+            at += separator.len;
+        }
+        at = put_utf8(PySequence_Fast_GET_ITEM(seq, k), at);
+    }
+    if ((size_t)(at - start) != room)
+        _PyBytes_Resize(&out, at - start);
+done:
+    Py_DECREF(seq);
+    PyBuffer_Release(&separator);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"join_utf8", join_utf8, METH_VARARGS,
+     "join_utf8(texts, separator) -> separator.join(texts).encode('utf-8', 'replace')."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_hsscan", "Hyperscan scans collecting their matches in C.", -1,
-    NULL,
+    module_methods,
 };
 
 PyMODINIT_FUNC PyInit__hsscan(void) {

@@ -254,8 +254,9 @@ class Context:
         cls, starts: Sequence[int], ends: Sequence[int], cells: Sequence[int] = ()
     ) -> Context:
         """The context of words at ``starts`` (ascending) to ``ends``, and ``cells``."""
-        context = cls((), cells)
-        context._starts, context._ends = starts, ends
+        # Slots set directly: a scan of many units builds one per unit with words.
+        context = cls.__new__(cls)
+        context._starts, context._ends, context._cells = starts, ends, cells
         return context
 
     def __bool__(self) -> bool:
@@ -651,6 +652,7 @@ class ClusterDetector(_BatchDetector):
         lasts = np.append(firsts[1:], count) - 1
         chosen = np.flatnonzero(may_suffice(kinds))
         firsts, lasts = firsts[chosen], lasts[chosen]
+        kinds_of: dict[int, set[str]] = {}  # clusters of the same kinds share one set
         for mask, u, start, end in zip(
             kinds[chosen].tolist(),
             unit_of[firsts].tolist(),
@@ -658,7 +660,9 @@ class ClusterDetector(_BatchDetector):
             reach[lasts].tolist(),
             strict=True,
         ):
-            cluster = _kinds(mask, bit)
+            cluster = kinds_of.get(mask)
+            if cluster is None:
+                cluster = kinds_of[mask] = _kinds(mask, bit)
             unit = units[u]
             if self._enough(cluster, unit.text, start, end):
                 out.add(u, self._finding(unit, start, end, len(cluster)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 
 import hyperscan
@@ -11,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
-from postwarden.engine.detect.scanner import Scanner
+from postwarden.engine.detect.scanner import Scanner, join_utf8
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -201,15 +203,15 @@ class DetectorSet:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
-        texts = [u.text for u in units]
-        joined = SEPARATOR.join(texts)
+        texts = list(map(attrgetter("text"), units))
         # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
-        blob = joined.encode("utf-8", "replace")
+        blob = join_utf8(texts, SEPARATOR)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
-        raw = self._raw_hits(blob, chars=len(blob) != len(joined))
+        chars = int(lengths.sum()) + len(SEPARATOR) * (len(texts) - 1)
+        raw = self._raw_hits(blob, chars=len(blob) != chars)
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
         unit_of = np.searchsorted(begins, starts, side="right") - 1
@@ -219,12 +221,7 @@ class DetectorSet:
                 a[inside] for a in (starts, ends, expressions, unit_of)
             )
         owners = self._owner[expressions]
-        # By detector, start, longest first, then expression: two keys instead of four
-        # (the extraction limits keep offsets far below 2**40; detectors and expressions
-        # number below 2**20).
-        order = np.lexsort(
-            (expressions - (ends - starts) * len(self._owner), (owners << 40) | starts)
-        )
+        order = _hit_order(starts, ends, expressions, owners, len(self._owner), len(blob))
         starts, ends, expressions, unit_of, owners = (
             a[order] for a in (starts, ends, expressions, unit_of, owners)
         )
@@ -237,7 +234,7 @@ class DetectorSet:
             expressions[word_slice],
             unit_of[word_slice],
         )
-        headed = frozenset(u for u, unit in enumerate(units) if unit.header)
+        headed = frozenset(compress(range(len(units)), map(attrgetter("header"), units)))
         cell_bounds: dict[int, list[int]] = {}
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
@@ -370,6 +367,33 @@ class DetectorSet:
                 for i in np.flatnonzero(~overlapped).tolist():
                     kept.add(batch.units[i], batch.findings[i])
                 found[index] = kept
+
+
+def _hit_order(
+    starts: Ints, ends: Ints, expressions: Ints, owners: Ints, numbers: int, limit: int
+) -> Ints:
+    """The order of hits by owner, start, longest first, then expression (offsets at most
+    ``limit``, expressions below ``numbers``).
+
+    When the four fit in one 63-bit key (with the built-in detectors, buffers up to 16 MB),
+    the hits are grouped by owner first (a radix sort of small integers), where each group
+    is nearly in order already (hyperscan reports matches by end): sorting them by the key
+    then takes a fifth of a `numpy.lexsort` by two keys.
+    """
+    offset_bits = max(limit, 1).bit_length()
+    number_bits = numbers.bit_length()
+    owner_bits = int(owners.max()).bit_length() if len(owners) else 0
+    if owner_bits <= 16 and owner_bits + 2 * offset_bits + number_bits <= 63:
+        shortest = (1 << offset_bits) - 1
+        key = ((owners << offset_bits | starts) << offset_bits | shortest - (ends - starts)) << (
+            number_bits
+        ) | expressions
+        grouped = np.argsort(owners.astype(np.uint16), kind="stable")
+        order: Ints = grouped[np.argsort(key[grouped], kind="stable")]
+        return order
+    # Two keys (the extraction limits keep offsets far below 2**40; detectors and
+    # expressions number below 2**20).
+    return np.lexsort((expressions - (ends - starts) * numbers, (owners << 40) | starts))
 
 
 def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:

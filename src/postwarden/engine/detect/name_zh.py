@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import compress
+from operator import attrgetter
 from typing import ClassVar
 
 from postwarden.engine.detect.base import (
@@ -266,8 +268,9 @@ class NameZhDetector(PatternDetector):
         # A table cell that is exactly a surname and a given name is a name.  Names repeat
         # down a column, so each distinct cell is judged once per scan.
         names: dict[str, tuple[int, int] | None] = {}
-        for u, unit in enumerate(units):
-            position = 0
+        # Only the units with cells (table rows), picked out without a Python loop.
+        for u in compress(range(len(units)), map(attrgetter("cells"), units)):
+            unit, position = units[u], 0
             for cell in unit.cells or ():
                 if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
                     continue

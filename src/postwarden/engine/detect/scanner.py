@@ -30,7 +30,7 @@ try:
 except ImportError:  # not built (no libhs headers at install): python-hyperscan alone
     _hsscan = None  # type: ignore[assignment]
 
-__all__ = ["NATIVE", "Scanner"]
+__all__ = ["NATIVE", "Scanner", "join_utf8"]
 
 Ints = npt.NDArray[np.int64]
 
@@ -160,6 +160,15 @@ def _native_hits(database: _hsscan.Database, blob: bytes, *, chars: bool = False
     """`Scanner.hits` by the extension: matches collected (and their offsets counted in
     characters) in C, read without a copy."""
     return np.frombuffer(database.scan(blob, chars), dtype=np.int64).reshape(-1, 3)
+
+
+def join_utf8(texts: Sequence[str], separator: str) -> bytes:
+    """``separator.join(texts).encode("utf-8", "replace")``: lone surrogates (undecodable
+    mail bytes) become "?".  The extension writes it without the joined str, a few
+    milliseconds less on 10 MB of mixed English and Chinese."""
+    if NATIVE:
+        return _hsscan.join_utf8(texts, separator.encode())
+    return separator.join(texts).encode("utf-8", "replace")
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
