@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from abc import ABC, abstractmethod
@@ -702,6 +703,14 @@ class ClusterDetector(_BatchDetector):
         return False
 
     def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
-        score = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
+        score = self._scores.get(kinds)
+        if score is None:
+            raw = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
+            score = self._scores[kinds] = round(min(0.95, raw), 3)
         value = unit.text[start:end]
-        return make_finding(self.id, unit.where, value, start, end, round(min(0.95, score), 3))
+        return make_finding(self.id, unit.where, value, start, end, score)
+
+    @functools.cached_property
+    def _scores(self) -> dict[int, float]:
+        """Confidence by number of kinds, each worked out once (``round`` costs 0.3 µs)."""
+        return {}
