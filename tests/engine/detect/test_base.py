@@ -15,6 +15,7 @@ from postwarden.engine.detect import (
     Hit,
     Pattern,
     PatternDetector,
+    base,
 )
 from postwarden.engine.detect.address_en import AddressEnDetector
 from postwarden.engine.detect.address_zh import AddressZhDetector
@@ -34,6 +35,23 @@ def test_make_finding_equals_the_plain_constructor() -> None:
     assert fast == plain
     assert hash(fast) == hash(plain)
     assert (fast.detail, fast.source) == ("", "body")
+
+
+def test_make_finding_without_the_compiled_maker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "slot_maker", None)
+    make = base._finding_maker()
+    assert make("email", "body", "a@b.hk", 1, 7, 0.9) == Finding(
+        "email", "body", "a@b.hk", 1, 7, 0.9
+    )
+
+
+@pytest.mark.skipif(base.slot_maker is None, reason="the _hsscan extension is not built")
+def test_the_compiled_maker_checks_its_class_and_arguments() -> None:
+    assert base.slot_maker is not None
+    with pytest.raises(TypeError):
+        make_finding("phone", "body")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):  # a property, not a slot
+        base.slot_maker(Finding, ("source",), ())
 
 
 class CodeDetector(PatternDetector):

@@ -1,4 +1,5 @@
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from typing_extensions import Buffer
 
@@ -13,3 +14,6 @@ class Database:
     def deserialize(cls, blob: bytes) -> Database: ...
 
 def join_utf8(texts: Sequence[str], separator: bytes) -> bytes: ...
+def slot_maker(
+    cls: type, names: tuple[str, ...], defaults: tuple[object, ...]
+) -> Callable[..., Any]: ...

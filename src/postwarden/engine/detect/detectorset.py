@@ -308,16 +308,21 @@ class DetectorSet:
         if not self._has_words[index]:
             return {}
         starts, ends, expressions, unit_of = words
-        mine = self._context_of[index][expressions]
-        if only is not None:
-            if not len(only) or not len(mine):
-                return {}
-            # Both sorted by unit (the words by start): membership by bisection.
-            at = np.minimum(np.searchsorted(only, unit_of), len(only) - 1)
-            mine &= only[at] == unit_of
-        if not mine.any():
+        # The detector's words first, then (fewer to look up) those in units ``only``.
+        mine = np.flatnonzero(self._context_of[index][expressions])
+        if not len(mine):
             return {}
         unit_list = unit_of[mine]
+        if only is not None:
+            if not len(only):
+                return {}
+            # Both sorted by unit (the words by start): membership by bisection.
+            at = np.minimum(np.searchsorted(only, unit_list), len(only) - 1)
+            inside = only[at] == unit_list
+            if not inside.all():
+                mine, unit_list = mine[inside], unit_list[inside]
+                if not len(mine):
+                    return {}
         base = begins[unit_list]
         word_starts = (starts[mine] - base).tolist()
         word_ends = (ends[mine] - base).tolist()

@@ -10,8 +10,6 @@ from postwarden.suffixes import split_host
 
 __all__ = ["EmailDetector"]
 
-_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-
 
 class EmailDetector(PatternDetector):
     """Addresses with a dot-atom local part (RFC 5322 §3.4.1, quoted forms left out)."""
@@ -25,23 +23,24 @@ class EmailDetector(PatternDetector):
     bounded = False  # the pattern's own character classes bound it
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
+        if candidate.unit.text[candidate.start] != ".":  # most matches: no slice to strip
+            return candidate
         text = candidate.text
         lead = len(text) - len(text.lstrip("."))
-        if lead:
-            return Candidate(
-                candidate.unit,
-                candidate.start + lead,
-                candidate.end,
-                candidate.pattern,
-                candidate.has_context,
-            )
-        return candidate
+        return Candidate(
+            candidate.unit,
+            candidate.start + lead,
+            candidate.end,
+            candidate.pattern,
+            candidate.has_context,
+        )
 
     def validate(self, candidate: Candidate) -> bool:
         local, _, domain = candidate.text.rpartition("@")
         if not local or len(local) > 64:
             return False
-        if local.endswith(".") or ".." in local or not set(local) <= _LOCAL_CHARS:
+        # The pattern's class admits only dot-atom characters before the one "@".
+        if local.endswith(".") or ".." in local:
             return False
         after = candidate.after(2)
         if after[:1] in ("-", "_", "@") or (after[:1] == "." and after[1:2].isalnum()):

@@ -262,14 +262,17 @@ class NameZhDetector(PatternDetector):
         contexts: Mapping[int, Context],
     ) -> FindingBatch:
         found = super()._analyze_batch(units, hits, contexts) if hits else FindingBatch()
+        # Only the units with cells (table rows), picked out without a Python loop.
+        rows = list(compress(range(len(units)), map(attrgetter("cells"), units)))
+        if not rows:
+            return found
         taken: dict[int, set[tuple[int, int]]] = {}
         for u, f in zip(found.units, found.findings, strict=True):
             taken.setdefault(u, set()).add((f.start, f.end))
         # A table cell that is exactly a surname and a given name is a name.  Names repeat
         # down a column, so each distinct cell is judged once per scan.
         names: dict[str, tuple[int, int] | None] = {}
-        # Only the units with cells (table rows), picked out without a Python loop.
-        for u in compress(range(len(units)), map(attrgetter("cells"), units)):
+        for u in rows:
             unit, position = units[u], 0
             for cell in unit.cells or ():
                 if not 2 <= len(cell) <= 6 or cell.lstrip()[:1] not in _FIRST_CHARS:
