@@ -1,9 +1,11 @@
-"""Fixtures shared across the suite: databases (SQLite and a throwaway PostgreSQL cluster)."""
+"""Fixtures shared across the suite: databases (SQLite and a throwaway PostgreSQL cluster),
+and a process with no network."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,19 @@ if env_language() != "en":
     os.environ["LC_ALL"] = "C.UTF-8"
 
 _TEMPLATE_DB = "postwarden_template"
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to resolve a name or open a connection fails the test (what must work
+    offline, such as the bundled Public Suffix List, is checked under it)."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 @pytest.fixture(scope="session")

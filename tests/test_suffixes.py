@@ -4,8 +4,6 @@ from the bundled list and without the network."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from postwarden.suffixes import HostParts, public_suffixes, split_host
@@ -49,15 +47,8 @@ def test_split_host_cuts_at_the_public_suffix(host: str, domain: str, suffix: st
     assert split_host(host) == HostParts(domain, suffix)
 
 
-def test_the_list_loads_from_the_package_without_the_network(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+@pytest.mark.usefixtures("no_network")
+def test_the_list_loads_from_the_package_without_the_network() -> None:
     public_suffixes.cache_clear()
     assert split_host("news.example.co.uk") == HostParts("example", "co.uk")
     assert public_suffixes() is public_suffixes()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from postwarden.engine.recipients.domains import domain_name, domain_of
@@ -30,13 +28,8 @@ def test_domain_name_decodes_punycode() -> None:
     assert name.punycode
 
 
-def test_domain_name_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+@pytest.mark.usefixtures("no_network")
+def test_domain_name_never_touches_the_network() -> None:
     domain_name.cache_clear()
     # a fresh list too: the bundled snapshot must load without fetching
     public_suffixes.cache_clear()
