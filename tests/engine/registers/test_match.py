@@ -180,6 +180,26 @@ def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> 
     assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
 
 
+def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
+    """Assert that the table screen keys ``cells`` to what ``unique_candidates`` finds in each
+    cell, cell for cell; returns how many (cell, field, value) it found."""
+    collector = Collector()
+    n = len(cells)
+    collector._cell_entries(
+        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
+    )
+    got = sorted(
+        (int(g), collector.key_fields[k], collector.key_norms[k])
+        for keys, groups, _, _ in collector._table_entries
+        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
+    )
+    want = sorted(
+        (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
+    )
+    assert got == want
+    return len(want)
+
+
 def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
     # The C-level screen skips cells before the per-text checks: what it skips must be
     # what unique_candidates would find nothing in (spaces around, long cells, no digit).
@@ -205,21 +225,7 @@ def test_table_cells_screened_give_what_unique_candidates_finds() -> None:
         "Ａ１２３４５６（３）",
         "陳@example.com",
     ]
-    collector = Collector()
-    n = len(cells)
-    collector._cell_entries(
-        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
-    )
-    got = sorted(
-        (int(g), collector.key_fields[k], collector.key_norms[k])
-        for keys, groups, _, _ in collector._table_entries
-        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
-    )
-    want = sorted(
-        (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
-    )
-    assert got == want
-    assert len(want) == 12
+    assert _screen_agrees_with_unique_candidates(cells) == 12
 
 
 def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds() -> None:
@@ -244,18 +250,4 @@ def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds
         "\u33ff91234567",
         "62345678",
     ]
-    collector = Collector()
-    n = len(cells)
-    collector._cell_entries(
-        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
-    )
-    got = sorted(
-        (int(g), collector.key_fields[k], collector.key_norms[k])
-        for keys, groups, _, _ in collector._table_entries
-        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
-    )
-    want = sorted(
-        (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
-    )
-    assert got == want
-    assert len(want) >= 5
+    assert _screen_agrees_with_unique_candidates(cells) >= 5
