@@ -136,3 +136,38 @@ def test_joined_utf8_is_pythons() -> None:
     assert texts_seen > 5000
     with pytest.raises(TypeError):
         _hsscan.join_utf8(["a", b"b"], b"")
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_texts_joined_and_scanned_in_one_call_are_the_fallbacks() -> None:
+    """`Scanner.text_hits`: the extension's join-and-scan (into buffers it keeps between
+    calls, growing and shrinking here) gives the rows and length of the fallback's join and
+    scan, over ASCII, CJK, four-byte characters, lone surrogates and empty texts."""
+    import random
+
+    native, python = _sets()
+    assert native._scanner is not None
+    assert python._scanner is not None
+    pieces = (
+        "Mr ", "CHAN ", "Tai ", "Man", "a@b.com.hk", " ", "\n", "Regards,\n", "12 ", "March ",
+        "2020", "姓名", "：", "陳大文", "先生", "Flat A, 12/F, ", "Tai Po", "9123 4567",
+        "\ud800", "😀", "é", "", "Tel: ", "A123456(7)",
+    )  # fmt: skip
+    rng = random.Random(11)
+    rows = 0
+    for size in [0, 1, *(rng.choice((5, 50, 500)) for _ in range(300))]:
+        texts = [
+            "".join(rng.choice(pieces) for _ in range(rng.randrange(0, size + 1)))
+            for _ in range(rng.randrange(0, 6))
+        ]
+        for separator in ("\n\x00\n", ""):
+            native_hits, native_length = native._scanner.text_hits(texts, separator)
+            python_hits, python_length = python._scanner.text_hits(texts, separator)
+            assert (
+                native_length
+                == python_length
+                == len(separator.join(texts).encode("utf-8", "replace"))
+            )
+            np.testing.assert_array_equal(_sorted(native_hits), _sorted(python_hits))
+            rows += len(native_hits)
+    assert rows > 2_000

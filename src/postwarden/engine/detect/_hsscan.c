@@ -38,6 +38,12 @@ typedef struct Database {
     int32_t *window_id;
     Py_ssize_t expressions;
     uint8_t *classes;
+    /* scan_texts' buffers, kept between calls (see there); `kept_busy` like scratch_busy. */
+    char *joined;
+    size_t joined_cap;
+    int64_t *kept_hits;
+    size_t kept_hits_cap;
+    int kept_busy;
 } Database;
 
 typedef struct {
@@ -154,6 +160,8 @@ done:
 }
 
 static void Database_dealloc(Database *self) {
+    free(self->joined);
+    free(self->kept_hits);
     Py_XDECREF(self->window);
     PyMem_Free(self->window_id);
     PyMem_Free(self->classes);
@@ -389,6 +397,53 @@ static int to_chars(const uint8_t *buf, size_t len, Hits *hits) {
     return 0;
 }
 
+/* The scan shared by scan() and scan_texts(): every match of `len` bytes at `buf` as the
+ * bytes of (start, end, id) triples, in characters with `chars`.  `hits` holds the rows
+ * while they are collected (its buffer is the caller's to free or keep).  Takes the
+ * scratch spaces itself; the GIL is released around hyperscan. */
+static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int chars,
+                             Hits *hits) {
+    if (len > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_ValueError, "hyperscan scans at most 4 GiB at once");
+        return NULL;
+    }
+    hs_scratch_t *scratch = take_scratch(self), *window_scratch = NULL;
+    if (scratch == NULL)
+        return NULL;
+    Database *window = self->window;
+    if (window != NULL) {
+        window_scratch = take_scratch(window);
+        if (window_scratch == NULL) {
+            give_back_scratch(self, scratch);
+            return NULL;
+        }
+    }
+    hs_error_t err;
+    int lost = 0;
+    Py_BEGIN_ALLOW_THREADS
+    err = hs_scan(self->db, (const char *)buf, (unsigned int)len, 0, scratch, on_match, hits);
+    if (err == HS_SUCCESS && !hits->failed && window != NULL)
+        err = recover_starts(self, window_scratch, buf, (int64_t)len, hits, &lost);
+    if (err == HS_SUCCESS && !hits->failed && !lost && chars) {
+        if (to_chars(buf, len, hits) != 0)
+            hits->failed = 1;
+    }
+    Py_END_ALLOW_THREADS
+    give_back_scratch(self, scratch);
+    if (window != NULL)
+        give_back_scratch(window, window_scratch);
+    if (hits->failed || err == HS_NOMEM)
+        return PyErr_NoMemory();
+    if (err != HS_SUCCESS)
+        return error_from("hs_scan", err);
+    if (lost) {
+        PyErr_SetString(PyExc_RuntimeError, "the start of a match was not found in its window");
+        return NULL;
+    }
+    return PyBytes_FromStringAndSize((const char *)hits->data,
+                                     (Py_ssize_t)(hits->len * sizeof(int64_t)));
+}
+
 /* scan(blob, chars=False) -> bytes of native int64 (start, end, id) triples, in no set
  * order; with ``chars``, offsets count UTF-8 characters instead of bytes. */
 static PyObject *Database_scan(Database *self, PyObject *args) {
@@ -400,53 +455,10 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
     int chars = 0;
     if (!PyArg_ParseTuple(args, "y*|p", &view, &chars))
         return NULL;
-    if ((unsigned long long)view.len > 0xFFFFFFFFull) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "hyperscan scans at most 4 GiB at once");
-        return NULL;
-    }
-    hs_scratch_t *scratch = take_scratch(self), *window_scratch = NULL;
-    if (scratch == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    Database *window = self->window;
-    if (window != NULL) {
-        window_scratch = take_scratch(window);
-        if (window_scratch == NULL) {
-            give_back_scratch(self, scratch);
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-    }
     Hits hits = {NULL, 0, 0, 0};
-    hs_error_t err;
-    int lost = 0;
-    Py_BEGIN_ALLOW_THREADS
-    err = hs_scan(self->db, (const char *)view.buf, (unsigned int)view.len, 0, scratch,
-                  on_match, &hits);
-    if (err == HS_SUCCESS && !hits.failed && window != NULL)
-        err = recover_starts(self, window_scratch, (const uint8_t *)view.buf,
-                             (int64_t)view.len, &hits, &lost);
-    if (err == HS_SUCCESS && !hits.failed && !lost && chars) {
-        if (to_chars((const uint8_t *)view.buf, (size_t)view.len, &hits) != 0)
-            hits.failed = 1;
-    }
-    Py_END_ALLOW_THREADS
-    give_back_scratch(self, scratch);
-    if (window != NULL)
-        give_back_scratch(window, window_scratch);
+    PyObject *out =
+        scan_buffer(self, (const uint8_t *)view.buf, (size_t)view.len, chars, &hits);
     PyBuffer_Release(&view);
-    PyObject *out = NULL;
-    if (hits.failed || err == HS_NOMEM)
-        PyErr_NoMemory();
-    else if (err != HS_SUCCESS)
-        error_from("hs_scan", err);
-    else if (lost)
-        PyErr_SetString(PyExc_RuntimeError, "the start of a match was not found in its window");
-    else
-        out = PyBytes_FromStringAndSize((const char *)hits.data,
-                                        (Py_ssize_t)(hits.len * sizeof(int64_t)));
     free(hits.data);
     return out;
 }
@@ -545,6 +557,8 @@ static PyObject *Database_deserialize(PyObject *cls, PyObject *arg) {
     return (PyObject *)self;
 }
 
+static PyObject *Database_scan_texts(Database *self, PyObject *args);
+
 static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
@@ -554,6 +568,8 @@ static PyMethodDef Database_methods[] = {
      "The database as bytes, for deserialize()."},
     {"deserialize", (PyCFunction)Database_deserialize, METH_O | METH_CLASS,
      "A Database from serialize()'s bytes (same libhs and platform)."},
+    {"scan_texts", (PyCFunction)Database_scan_texts, METH_VARARGS,
+     "scan_texts(texts, separator) -> (scan()'s rows in characters, the UTF-8 length)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -628,10 +644,62 @@ static char *put_utf8(PyObject *text, char *out) {
         }
         if (i == n)
             break;
-        /* A character at a time up to the next ASCII one (or the end). */
-        do
-            out = put_char(chars[i++], out);
-        while (i < n && chars[i] >= 0x80);
+        /* A character at a time up to the next ASCII one (or the end); the three-byte
+         * characters of CJK text written without put_char's tests for the others. */
+        do {
+            Py_UCS2 c = chars[i++];
+            if (c >= 0x800 && (c < 0xD800 || c > 0xDFFF)) {
+                out[0] = (char)(0xE0 | (c >> 12));
+                out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+                out[2] = (char)(0x80 | (c & 0x3F));
+                out += 3;
+            } else {
+                out = put_char(c, out);
+            }
+        } while (i < n && chars[i] >= 0x80);
+    }
+    return out;
+}
+
+/* The room the UTF-8 of `seq`'s texts joined by `separator` bytes can take (at most 4 bytes
+ * a character), in `room`, and the joined text's length in characters, in `chars`.
+ * Returns -1 with an exception set when a text is not a str. */
+static int joined_room(PyObject *seq, Py_ssize_t separator, size_t *room, size_t *chars) {
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    *room = *chars = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            return -1;
+        }
+        if (PyUnicode_READY(text) < 0)
+            return -1;
+        size_t n = (size_t)PyUnicode_GET_LENGTH(text);
+        *room += n * (PyUnicode_IS_ASCII(text) ? 1 : (size_t)PyUnicode_KIND(text) + 1);
+        *chars += n;
+        if (k > 0) {
+            *room += (size_t)separator;
+            *chars += (size_t)separator;
+        }
+    }
+    if (*room > (size_t)PY_SSIZE_T_MAX) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The texts of `seq` joined by the separator, as UTF-8 at `out` (room from joined_room).
+ * Returns the end of what was written. */
+static char *write_joined(PyObject *seq, const Py_buffer *separator, char *out) {
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (k > 0) {
+            memcpy(out, separator->buf, (size_t)separator->len);
+            out += separator->len;
+        }
+        out = put_utf8(PySequence_Fast_GET_ITEM(seq, k), out);
     }
     return out;
 }
@@ -649,37 +717,14 @@ static PyObject *join_utf8(PyObject *module, PyObject *args) {
         PyBuffer_Release(&separator);
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
     PyObject *out = NULL;
-    size_t room = 0;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "texts must be str");
-            goto done;
-        }
-        if (PyUnicode_READY(text) < 0)
-            goto done;
-        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-        room += (size_t)n * (PyUnicode_IS_ASCII(text) ? 1 : (size_t)PyUnicode_KIND(text) + 1);
-        if (k > 0)
-            room += (size_t)separator.len;
-    }
-    if (room > (size_t)PY_SSIZE_T_MAX) {
-        PyErr_NoMemory();
+    size_t room, chars;
+    if (joined_room(seq, separator.len, &room, &chars) != 0)
         goto done;
-    }
     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
     if (out == NULL)
         goto done;
-    char *start = PyBytes_AS_STRING(out), *at = start;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        if (k > 0) {
-            memcpy(at, separator.buf, (size_t)separator.len);
-            at += separator.len;
-        }
-        at = put_utf8(PySequence_Fast_GET_ITEM(seq, k), at);
-    }
+    char *start = PyBytes_AS_STRING(out), *at = write_joined(seq, &separator, start);
     if ((size_t)(at - start) != room)
         _PyBytes_Resize(&out, at - start);
 done:
@@ -760,6 +805,88 @@ static PyObject *slot_maker(PyObject *module, PyObject *args) {
     PyObject *maker = PyCFunction_New(&make_slotted_def, state);
     Py_DECREF(state);
     return maker;
+}
+
+/* ---- scan_texts: the units joined and scanned in one call, buffers kept (issue 14) ----
+ *
+ * Joining 10 MB of units into a fresh bytes object, then growing a fresh match buffer,
+ * faults in a page of new memory every 4 KB: a few milliseconds a scan, a third of the
+ * join.  Here the joined UTF-8 and the match rows live in buffers the database keeps from
+ * one call to the next (up to KEPT_MAX bytes each; a concurrent call uses its own).
+ */
+
+#define KEPT_MAX ((size_t)64 << 20)
+
+/* scan_texts(texts, separator) -> (rows, length): scan(separator.join(texts) as UTF-8,
+ * chars=True)'s rows and the UTF-8's length in bytes, without the joined bytes object. */
+static PyObject *Database_scan_texts(Database *self, PyObject *args) {
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Database not compiled");
+        return NULL;
+    }
+    PyObject *texts;
+    Py_buffer separator;
+    if (!PyArg_ParseTuple(args, "Oy*", &texts, &separator))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL) {
+        PyBuffer_Release(&separator);
+        return NULL;
+    }
+    PyObject *out = NULL, *rows = NULL;
+    size_t room, chars;
+    int kept = !self->kept_busy;
+    char *joined = NULL;
+    Hits hits = {NULL, 0, 0, 0};
+    if (joined_room(seq, separator.len, &room, &chars) != 0)
+        goto done;
+    if (kept) {
+        self->kept_busy = 1;
+        if (self->joined_cap < room + 1) {
+            free(self->joined);
+            self->joined = malloc(room + 1);
+            self->joined_cap = self->joined == NULL ? 0 : room + 1;
+        }
+        joined = self->joined;
+        hits.data = self->kept_hits;
+        hits.cap = self->kept_hits_cap;
+    } else {
+        joined = malloc(room + 1);
+    }
+    if (joined == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t length = (size_t)(write_joined(seq, &separator, joined) - joined);
+    /* Nothing to scan (hyperscan never matches empty): no rows. */
+    rows = length == 0 ? PyBytes_FromStringAndSize(NULL, 0)
+                       : scan_buffer(self, (const uint8_t *)joined, length, length != chars,
+                                     &hits);
+    if (rows != NULL)
+        out = Py_BuildValue("(Nn)", rows, (Py_ssize_t)length);
+done:
+    if (kept) {
+        /* hits.data may have been moved by realloc: keep whatever it is now. */
+        if (hits.cap * sizeof(int64_t) > KEPT_MAX) {
+            free(hits.data);
+            hits.data = NULL;
+            hits.cap = 0;
+        }
+        self->kept_hits = hits.data;
+        self->kept_hits_cap = hits.cap;
+        if (self->joined_cap > KEPT_MAX) {
+            free(self->joined);
+            self->joined = NULL;
+            self->joined_cap = 0;
+        }
+        self->kept_busy = 0;
+    } else {
+        free(joined);
+        free(hits.data);
+    }
+    Py_DECREF(seq);
+    PyBuffer_Release(&separator);
+    return out;
 }
 
 static PyMethodDef module_methods[] = {

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
-from postwarden.engine.detect.scanner import Scanner, join_utf8
+from postwarden.engine.detect.scanner import Scanner
 from postwarden.model import Finding, TextUnit
 
 __all__ = ["DetectorSet"]
@@ -199,18 +199,23 @@ class DetectorSet:
             return np.zeros((0, 3), dtype=np.int64)
         return self._scanner.hits(blob, chars=chars)
 
+    def _text_hits(self, texts: Sequence[str]) -> tuple[Ints, int]:
+        """(start, end, expression) character offsets of every match in ``texts`` joined by
+        `SEPARATOR`, one row each, and the joined text's length in UTF-8 bytes (lone
+        surrogates, undecodable mail bytes, become "?": still one byte per character)."""
+        if self._scanner is None:
+            return np.zeros((0, 3), dtype=np.int64), 0
+        return self._scanner.text_hits(texts, SEPARATOR)
+
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
         texts = list(map(attrgetter("text"), units))
-        # Lone surrogates (undecodable mail bytes) become "?": still one byte per character.
-        blob = join_utf8(texts, SEPARATOR)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
-        chars = int(lengths.sum()) + len(SEPARATOR) * (len(texts) - 1)
-        raw = self._raw_hits(blob, chars=len(blob) != chars)
+        raw, size = self._text_hits(texts)
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
@@ -221,7 +226,7 @@ class DetectorSet:
                 a[inside] for a in (starts, ends, expressions, unit_of)
             )
         owners = self._owner[expressions]
-        order = _hit_order(starts, ends, expressions, owners, len(self._owner), len(blob))
+        order = _hit_order(starts, ends, expressions, owners, len(self._owner), size)
         starts, ends, expressions, unit_of, owners = (
             a[order] for a in (starts, ends, expressions, unit_of, owners)
         )

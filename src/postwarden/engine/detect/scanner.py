@@ -109,6 +109,7 @@ class Scanner:
 
     hits: Callable[..., Ints]
     flags: tuple[int, ...]
+    _database: _hsscan.Database | None = None
 
     def __init__(
         self,
@@ -130,11 +131,23 @@ class Scanner:
             self.flags = backend.flags
             database = compiled_database(expressions, flags, backend, cache_dir=cache_dir)
             self.hits = partial(_native_hits, database)
+            self._database = database
         else:
             self._python = compiled_database(
                 expressions, flags, PythonBackend(), cache_dir=cache_dir
             )
             self.hits = self._python_hits
+
+    def text_hits(self, texts: Sequence[str], separator: str) -> tuple[Ints, int]:
+        """`hits` of ``texts`` joined by ``separator`` (`join_utf8`), in character offsets,
+        and the length of the joined UTF-8.  The extension joins and scans in one call,
+        into buffers it keeps between calls."""
+        if self._database is not None:
+            rows, length = self._database.scan_texts(texts, separator.encode())
+            return np.frombuffer(rows, dtype=np.int64).reshape(-1, 3), length
+        blob = join_utf8(texts, separator)
+        chars = sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0)
+        return self.hits(blob, chars=len(blob) != chars), len(blob)
 
     def _python_hits(self, blob: bytes, *, chars: bool = False) -> Ints:
         """`hits` by python-hyperscan: a Python call per match."""
