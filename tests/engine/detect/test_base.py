@@ -45,6 +45,17 @@ def test_make_finding_without_the_compiled_maker(monkeypatch: pytest.MonkeyPatch
     )
 
 
+def test_make_candidate_equals_the_plain_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    unit = TextUnit(text="Tel: 9123 4567", where="body")
+    pattern = Pattern("mobile", r"\d{4} \d{4}")
+    for has_context in (False, True):
+        plain = base.Candidate(unit, 5, 14, pattern, has_context)
+        assert base.make_candidate(unit, 5, 14, pattern, has_context) == plain
+        assert base.make_candidate(unit, 5, 14, pattern, has_context).text == "9123 4567"
+    monkeypatch.setattr(base, "slot_maker", None)
+    assert base._candidate_maker() is base.Candidate
+
+
 @pytest.mark.skipif(base.slot_maker is None, reason="the _hsscan extension is not built")
 def test_the_compiled_maker_checks_its_class_and_arguments() -> None:
     assert base.slot_maker is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
+from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, make_candidate
 
 __all__ = ["NameEnDetector"]
 
@@ -274,4 +274,4 @@ def _person(candidate: Candidate) -> Candidate | None:
             return None
     start = candidate.start + words[0][0]
     end = candidate.start + words[-1][1]
-    return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
+    return make_candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)

@@ -15,6 +15,7 @@ from postwarden.engine.detect.base import (
     HitBatch,
     Pattern,
     PatternDetector,
+    make_candidate,
     make_finding,
 )
 from postwarden.model import TextUnit
@@ -226,7 +227,9 @@ class NameZhDetector(PatternDetector):
         if kind == "post_before":
             post = next(p for p in _POSTS_LONGEST_FIRST if text.startswith(p))
             start = candidate.start + len(post)
-            return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
+            return make_candidate(
+                candidate.unit, start, end, candidate.pattern, candidate.has_context
+            )
         tail = _NAME_TAIL.search(text)
         if tail is None:
             return None
@@ -243,7 +246,7 @@ class NameZhDetector(PatternDetector):
             and (start < 2 or full[start - 2 : start] not in _DOUBLE_SET | _WORD_BEFORE)
         ):
             start -= 1
-        return Candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
+        return make_candidate(candidate.unit, start, end, candidate.pattern, candidate.has_context)
 
     def validate(self, candidate: Candidate) -> bool:
         text, start = candidate.unit.text, candidate.start
