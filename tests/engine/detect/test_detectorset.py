@@ -187,3 +187,31 @@ def test_one_key_and_two_keys_give_the_same_order() -> None:
         np.testing.assert_array_equal(order, _lexsorted(starts, ends, numbers, owners))
     empty = np.zeros(0, dtype=np.int64)
     assert len(_hit_order(empty, empty, empty, empty, 300, 0)) == 0
+
+
+def test_context_words_far_from_every_hit_change_nothing() -> None:
+    """Words left out of a detector's contexts for being far from all its hits (see
+    `DetectorSet._word_spans`): the same findings, with the same confidence, as with every
+    word kept, over texts with context words at every distance from names, phones, mail
+    addresses, dates and identity numbers, alone and in many units."""
+    import random
+
+    detectors = default_detectors()
+    assert any(detectors._near_only)
+    every_word = default_detectors()
+    every_word._near_only = [False] * len(every_word.detectors)
+    pieces = (
+        "Mr ", "Dear ", "name: ", "Name ", "Tel: ", "phone ", "mobile ", "e-mail ", "DOB ",
+        "born ", "HKID ", "card ", "CHAN Tai Man", "Wong Siu Ming", "9123 4567", "2891 1001",
+        "a.b@example.com.hk", "12 March 1980", "A123456(3)", "4111 1111 1111 1111", " ", ", ",
+        "\n", "x" * 20, "the report ", "y" * 45, "z" * 70, "電話", "陳大文先生",
+    )  # fmt: skip
+    rng = random.Random(5)
+    for _ in range(40):
+        units = [
+            TextUnit("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 40))), f"u{i}")
+            for i in range(rng.randrange(1, 30))
+        ]
+        found = detectors.scan(units)
+        assert found == every_word.scan(units)
+        assert [f.confidence for f in found] == [f.confidence for f in every_word.scan(units)]

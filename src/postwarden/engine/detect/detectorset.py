@@ -12,7 +12,14 @@ import hyperscan
 import numpy as np
 import numpy.typing as npt
 
-from postwarden.engine.detect.base import Context, Detector, FindingBatch, HitBatch, Pattern
+from postwarden.engine.detect.base import (
+    Context,
+    Detector,
+    FindingBatch,
+    HitBatch,
+    Pattern,
+    PatternDetector,
+)
 from postwarden.engine.detect.scanner import Scanner
 from postwarden.model import Finding, TextUnit
 
@@ -162,6 +169,15 @@ class DetectorSet:
             expressions.append(regex.encode())
             flags.append(_BASE_FLAGS | hyperscan.HS_FLAG_CASELESS)
         self._has_words = [bool(row.any()) for row in self._context_of]
+        # Detectors that read their context only through ``Context.near`` on each hit, with
+        # their ``context_window``: for those, words too far from every hit are left out.
+        self._near_only = [
+            isinstance(d, PatternDetector)
+            and type(d)._analyze_batch is PatternDetector._analyze_batch
+            and type(d).analyze_all is PatternDetector.analyze_all
+            and type(d).analyze is PatternDetector.analyze
+            for d in self.detectors
+        ]
         self._owner = np.array(owners, dtype=np.int64)
         self._veto = np.array(
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
@@ -258,6 +274,7 @@ class DetectorSet:
                 headed,
                 cell_bounds,
                 None if detector.reads_cells else unit_of[mine],
+                (starts[mine], ends[mine]) if self._near_only[index] else None,
             )
             found.append(detector.analyze_all(units, hits, contexts))
         if self._yields:
@@ -293,9 +310,11 @@ class DetectorSet:
         headed: frozenset[int],
         bounds: dict[int, list[int]],
         only: Ints | None,
+        hits: tuple[Ints, Ints] | None = None,
     ) -> Mapping[int, Context]:
-        """Context of detector ``index`` (in units ``only``, when given)."""
-        spans = self._word_spans(index, words, begins, only)
+        """Context of detector ``index`` (in units ``only``, when given; with ``hits``, the
+        offsets in the joined text of its hits, only the words that may be near one)."""
+        spans = self._word_spans(index, words, begins, only, hits)
         heading = self._headings[index]
         if heading is None or not headed:
             return {u: Context.of_sorted(*unit_spans) for u, unit_spans in spans.items()}
@@ -307,9 +326,18 @@ class DetectorSet:
         words: tuple[Ints, Ints, Ints, Ints],
         begins: Ints,
         only: Ints | None,
+        hits: tuple[Ints, Ints] | None = None,
     ) -> dict[int, tuple[list[int], list[int]]]:
         """Detector ``index``'s context words (in units ``only``, when given): by unit, their
-        starts (ascending) and ends, as two lists."""
+        starts (ascending) and ends, as two lists.
+
+        With ``hits`` (the starts, ascending, and ends of the detector's hits in the joined
+        text), only the words `Context.near` may find near one of them: a word starting at
+        ``s`` is near a hit only if the hit starts after ``s - window - longest`` (it ends
+        after ``s - window``) and not after ``s + window + 64`` (``near`` looks no further
+        back).  A unit left without words has no context, as none was near its hits: most
+        units of a long mail hold a context word somewhere, but few beside a match.
+        """
         if not self._has_words[index]:
             return {}
         starts, ends, expressions, unit_of = words
@@ -326,6 +354,18 @@ class DetectorSet:
             inside = only[at] == unit_list
             if not inside.all():
                 mine, unit_list = mine[inside], unit_list[inside]
+                if not len(mine):
+                    return {}
+        if hits is not None and len(hits[0]):
+            hit_starts, hit_ends = hits
+            window = self.detectors[index].context_window
+            longest = int((hit_ends - hit_starts).max())
+            word_starts_at = starts[mine]
+            low = np.searchsorted(hit_starts, word_starts_at - (window + longest), side="left")
+            high = np.searchsorted(hit_starts, word_starts_at + (window + 64), side="right")
+            near = high > low
+            if not near.all():
+                mine, unit_list = mine[near], unit_list[near]
                 if not len(mine):
                     return {}
         base = begins[unit_list]
