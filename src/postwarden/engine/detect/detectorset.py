@@ -356,7 +356,8 @@ class DetectorSet:
                 mine, unit_list = mine[inside], unit_list[inside]
                 if not len(mine):
                     return {}
-        if hits is not None and len(hits[0]):
+        # (Not worth its cost when the words are all in one unit.)
+        if hits is not None and len(hits[0]) and unit_list[0] != unit_list[-1]:
             hit_starts, hit_ends = hits
             window = self.detectors[index].context_window
             longest = int((hit_ends - hit_starts).max())

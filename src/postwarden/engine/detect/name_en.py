@@ -233,6 +233,7 @@ class NameEnDetector(PatternDetector):
 _TITLE_PREFIX = re.compile(rf"(?:{_TITLES}|(?:THE|The) +)+|{_CLOSINGS}")
 _NAME_WORD = re.compile(_WORD)
 _SURNAME_WORDS = frozenset(w.upper() for w in SURNAMES)
+_GAP = re.compile(",? ")
 
 
 def _person(candidate: Candidate) -> Candidate | None:
@@ -256,7 +257,7 @@ def _person(candidate: Candidate) -> Candidate | None:
             break  # ", G.B.S.": post-nominal letters after the name
         words.append(match.span())
         position = match.end()
-        gap = re.match(r",? ", text[position:])
+        gap = _GAP.match(text, position)
         if gap is None:
             break
         # "CHU Man Ling, Cathy": an English name after a comma only follows a surname in
@@ -265,7 +266,7 @@ def _person(candidate: Candidate) -> Candidate | None:
             text[s:e].isupper() and len(text[s:e]) > 1 for s, e in words
         ):
             break
-        position += gap.end()
+        position = gap.end()
     if not words:
         return None
     if len(words) == 1:
