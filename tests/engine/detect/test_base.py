@@ -16,6 +16,7 @@ from postwarden.engine.detect import (
     Pattern,
     PatternDetector,
     base,
+    default_detectors,
 )
 from postwarden.engine.detect.address_en import AddressEnDetector
 from postwarden.engine.detect.address_zh import AddressZhDetector
@@ -215,3 +216,42 @@ def test_clusters_found_with_arrays_are_those_of_the_plain_walk(
     expected = _clusters_one_by_one(detector, units, HitBatch.of_arrays(*hits.arrays()))
     assert len(expected) > 50
     assert [f for _, f in sorted(expected, key=lambda x: x[0])] == found
+
+
+def test_gaps_holding_an_end_are_found_alike_with_and_without_the_extension(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`_spans_holding_end` (compiled when built, else Python) over random spans of texts
+    with and without the characters that may end a sentence, some past a text's end; and
+    address clusters split the same either way."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(3)
+    pool = "ab ,.;!?。！？；\n陳大文😀é"
+    units = [
+        TextUnit("".join(rng.choice(pool) for _ in range(rng.randrange(0, 40))), f"u{i}")
+        for i in range(50)
+    ]
+    unit_of = np.array([rng.randrange(50) for _ in range(3000)], dtype=np.int64)
+    starts = np.array([rng.randrange(45) for _ in range(3000)], dtype=np.int64)
+    ends = starts + np.array([rng.randrange(0, 8) for _ in range(3000)], dtype=np.int64)
+    want = [
+        i
+        for i, (u, s, e) in enumerate(zip(unit_of, starts, ends, strict=True))
+        if set(units[u].text[s:e]) & set(base._END_CHARS)
+    ]
+    assert 100 < len(want) < 2900
+    assert base._spans_holding_end(units, unit_of, starts, ends).tolist() == want
+    texts = [
+        "Flat A, 12/F, Block 3, Kwong Fuk Estate, Tai Po, N.T. and Room 5, 3/F. Next, Sha Tin",
+        "香港九龍旺角彌敦道123號4樓A室。新界沙田；大圍村5號",
+        "Flat B, 2/F, Tower 1! Mei Foo Sun Chuen, Kowloon? Rm 3, 8/F, Lai Chi Kok Road",
+    ]
+    scan_units = [TextUnit(t * rng.randrange(1, 4), f"t{i}") for i, t in enumerate(texts * 5)]
+    compiled = default_detectors().scan(scan_units)
+    monkeypatch.setattr(base, "spans_holding", None)
+    assert base._spans_holding_end(units, unit_of, starts, ends).tolist() == want
+    assert default_detectors().scan(scan_units) == compiled
+    assert {f.detector for f in compiled} >= {"address_en", "address_zh"}
