@@ -259,6 +259,9 @@ class DetectorSet:
         cell_bounds: dict[int, list[int]] = {}
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
+            if bounds[index] == bounds[index + 1] and not detector.reads_cells:
+                found.append(FindingBatch())  # no hits: nothing to slice or analyse
+                continue
             mine = slice(bounds[index], bounds[index + 1])
             hits = self._detector_hits(
                 starts[mine], ends[mine], expressions[mine], unit_of[mine], begins
@@ -282,9 +285,13 @@ class DetectorSet:
         findings = [f for batch in found for f in batch.findings]
         if not findings:
             return findings
-        unit_order = np.concatenate([np.array(batch.units, dtype=np.int64) for batch in found])
-        # Stable: within a unit, detectors in their order, each detector's in its own.
-        return list(map(findings.__getitem__, np.argsort(unit_order, kind="stable").tolist()))
+        unit_order = [u for batch in found for u in batch.units]
+        # Stable: within a unit, detectors in their order, each detector's in its own.  A
+        # list sort: the detectors' runs, each in unit order, merge in a few passes, and a
+        # small mail's few findings cost no arrays.
+        return list(
+            map(findings.__getitem__, sorted(range(len(findings)), key=unit_order.__getitem__))
+        )
 
     def _detector_hits(
         self, starts: Ints, ends: Ints, expressions: Ints, unit_of: Ints, begins: Ints
@@ -390,12 +397,12 @@ class DetectorSet:
         by_id = {d.id: i for i, d in enumerate(self.detectors)}
         spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
+            if not found[index] or detector.id not in self._yields:
+                continue
             # Detectors without findings win nothing: leaving them out saves a pass per
             # winner over the findings of a detector that yields (a phone number a row).
-            winners = [
-                w for w in self._yields.get(detector.id, ()) if w in by_id and found[by_id[w]]
-            ]
-            if not found[index] or not winners:
+            winners = [w for w in self._yields[detector.id] if w in by_id and found[by_id[w]]]
+            if not winners:
                 continue
             batch = found[index]
             units, starts, ends = _spans_of(batch)
