@@ -10,10 +10,12 @@
  * start halves hyperscan's speed when an expression is open-ended (``\s+``, ``[a-z]+``), so
  * those are compiled without it and their starts found after the scan.  A match can only
  * hold bytes of its expression's byte class; walking back from the match's end over bytes of
- * that class finds a bound no match ending there can start before.  A second database (the
- * same expressions, with SOM) scans only those windows, each widened by one character on
+ * that class finds a bound no match ending there can start before.  A database of the same
+ * expression alone, with SOM, scans only its windows, each widened by one character on
  * either side so word boundaries see what the whole buffer shows, and its leftmost start for
- * the same end is the start.  A match starting at a window's first byte is impossible (the
+ * the same end is the start.  (One database per expression, not one of them all: a sign-off
+ * line's window can be a whole letter, and SOM over it costs half as much with one
+ * expression as with eight.)  A match starting at a window's first byte is impossible (the
  * byte before the class run is outside the class), so a window's edges cannot fake a start.
  *
  * Linked against the system libhs (Debian: libhyperscan-dev).  When it cannot be built,
@@ -31,10 +33,13 @@ typedef struct Database {
     hs_database_t *db;
     hs_scratch_t *scratch; /* the object's own; a concurrent scan clones another */
     int scratch_busy;
-    /* Start recovery (set_start_recovery): the database scanning the windows, the number
-     * of its expression for each expression of this one (-1: hyperscan reports the start),
-     * and each of its expressions' byte class (32-byte bitmaps). */
-    struct Database *window;
+    /* Start recovery (set_start_recovery): the databases scanning the windows (a tuple, one
+     * expression each) and a scratch space fitting them all, the number of its database for
+     * each expression of this one (-1: hyperscan reports the start), and each of those
+     * expressions' byte class (32-byte bitmaps). */
+    PyObject *windows;
+    hs_scratch_t *window_scratch;
+    int window_scratch_busy;
     int32_t *window_id;
     Py_ssize_t expressions;
     uint8_t *classes;
@@ -162,7 +167,9 @@ done:
 static void Database_dealloc(Database *self) {
     free(self->joined);
     free(self->kept_hits);
-    Py_XDECREF(self->window);
+    Py_XDECREF(self->windows);
+    if (self->window_scratch != NULL)
+        hs_free_scratch(self->window_scratch);
     PyMem_Free(self->window_id);
     PyMem_Free(self->classes);
     if (self->scratch != NULL)
@@ -195,6 +202,28 @@ static void give_back_scratch(Database *self, hs_scratch_t *scratch) {
         hs_free_scratch(scratch);
 }
 
+/* The same for the scratch space of the window databases. */
+static hs_scratch_t *take_window_scratch(Database *self) {
+    if (!self->window_scratch_busy) {
+        self->window_scratch_busy = 1;
+        return self->window_scratch;
+    }
+    hs_scratch_t *scratch = NULL;
+    hs_error_t err = hs_clone_scratch(self->window_scratch, &scratch);
+    if (err != HS_SUCCESS) {
+        error_from("hs_clone_scratch", err);
+        return NULL;
+    }
+    return scratch;
+}
+
+static void give_back_window_scratch(Database *self, hs_scratch_t *scratch) {
+    if (scratch == self->window_scratch)
+        self->window_scratch_busy = 0;
+    else
+        hs_free_scratch(scratch);
+}
+
 /* A match whose start is recovered: its window expression, end, window and row. */
 typedef struct {
     int64_t id;
@@ -205,6 +234,7 @@ typedef struct {
 } Need;
 
 typedef struct {
+    int64_t id;
     int64_t from;
     int64_t to;
 } Span;
@@ -216,8 +246,10 @@ static int by_id_end(const void *a, const void *b) {
     return (x->end > y->end) - (x->end < y->end);
 }
 
-static int by_from(const void *a, const void *b) {
+static int by_id_from(const void *a, const void *b) {
     const Span *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
     return (x->from > y->from) - (x->from < y->from);
 }
 
@@ -232,12 +264,14 @@ static int triple_by_id_end(const void *a, const void *b) {
 typedef struct {
     Hits *hits;
     int64_t offset;
+    int64_t id; /* the window database's number (its one expression reports 0) */
 } Window;
 
 static int on_window_match(unsigned int id, unsigned long long from, unsigned long long to,
                            unsigned int flags, void *context) {
+    (void)id;
     Window *window = (Window *)context;
-    return on_match(id, from + (unsigned long long)window->offset,
+    return on_match((unsigned int)window->id, from + (unsigned long long)window->offset,
                     to + (unsigned long long)window->offset, flags, window->hits);
 }
 
@@ -300,13 +334,15 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
         high = end;
         needs[k].from = low > 0 ? char_start(buf, low - 1) : 0;
         needs[k].to = char_end(buf, len, end);
+        spans[k].id = needs[k].id;
         spans[k].from = needs[k].from;
         spans[k].to = needs[k].to;
     }
-    qsort(spans, count, sizeof(Span), by_from);
+    qsort(spans, count, sizeof(Span), by_id_from);
     size_t merged = 0;
     for (size_t k = 0; k < count; k++) {
-        if (merged > 0 && spans[k].from <= spans[merged - 1].to) {
+        if (merged > 0 && spans[k].id == spans[merged - 1].id &&
+            spans[k].from <= spans[merged - 1].to) {
             if (spans[k].to > spans[merged - 1].to)
                 spans[merged - 1].to = spans[k].to;
         } else {
@@ -314,8 +350,9 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
         }
     }
     for (size_t k = 0; k < merged; k++) {
-        Window window = {&found, spans[k].from};
-        err = hs_scan(self->window->db, (const char *)buf + spans[k].from,
+        Window window = {&found, spans[k].from, spans[k].id};
+        const Database *db = (const Database *)PyTuple_GET_ITEM(self->windows, spans[k].id);
+        err = hs_scan(db->db, (const char *)buf + spans[k].from,
                       (unsigned int)(spans[k].to - spans[k].from), 0, scratch, on_window_match,
                       &window);
         if (found.failed)
@@ -410,9 +447,9 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     hs_scratch_t *scratch = take_scratch(self), *window_scratch = NULL;
     if (scratch == NULL)
         return NULL;
-    Database *window = self->window;
-    if (window != NULL) {
-        window_scratch = take_scratch(window);
+    int windowed = self->windows != NULL;
+    if (windowed) {
+        window_scratch = take_window_scratch(self);
         if (window_scratch == NULL) {
             give_back_scratch(self, scratch);
             return NULL;
@@ -422,7 +459,7 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     int lost = 0;
     Py_BEGIN_ALLOW_THREADS
     err = hs_scan(self->db, (const char *)buf, (unsigned int)len, 0, scratch, on_match, hits);
-    if (err == HS_SUCCESS && !hits->failed && window != NULL)
+    if (err == HS_SUCCESS && !hits->failed && windowed)
         err = recover_starts(self, window_scratch, buf, (int64_t)len, hits, &lost);
     if (err == HS_SUCCESS && !hits->failed && !lost && chars) {
         if (to_chars(buf, len, hits) != 0)
@@ -430,8 +467,8 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     }
     Py_END_ALLOW_THREADS
     give_back_scratch(self, scratch);
-    if (window != NULL)
-        give_back_scratch(window, window_scratch);
+    if (windowed)
+        give_back_window_scratch(self, window_scratch);
     if (hits->failed || err == HS_NOMEM)
         return PyErr_NoMemory();
     if (err != HS_SUCCESS)
@@ -465,32 +502,51 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
 
 static PyTypeObject DatabaseType;
 
-/* set_start_recovery(window, ids, classes): see the top of this file.  ``ids``: native
- * int32 per expression of this database, -1 or the number of the same expression in
- * ``window`` (compiled with HS_FLAG_SOM_LEFTMOST); ``classes``: 32 bytes per expression of
- * ``window``, bit b of byte b / 8 set when its matches can hold byte b. */
+/* set_start_recovery(windows, ids, classes): see the top of this file.  ``windows``: a
+ * sequence of databases of one expression each (compiled with HS_FLAG_SOM_LEFTMOST);
+ * ``ids``: native int32 per expression of this database, -1 or the number of the database
+ * of the same expression in ``windows``; ``classes``: 32 bytes per window database, bit b of
+ * byte b / 8 set when its expression's matches can hold byte b. */
 static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
-    PyObject *window;
+    PyObject *windows;
     Py_buffer ids, classes;
-    if (!PyArg_ParseTuple(args, "O!y*y*", &DatabaseType, &window, &ids, &classes))
+    if (!PyArg_ParseTuple(args, "Oy*y*", &windows, &ids, &classes))
         return NULL;
-    PyObject *result = NULL;
+    PyObject *result = NULL, *tuple = NULL;
+    int32_t *copy = NULL;
+    uint8_t *bitmaps = NULL;
+    hs_scratch_t *scratch = NULL;
     Py_ssize_t expressions = ids.len / (Py_ssize_t)sizeof(int32_t);
     Py_ssize_t windowed = classes.len / 32;
-    if (self->window != NULL || window == (PyObject *)self ||
-        ((Database *)window)->db == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "start recovery is set once, to another database");
+    if (self->windows != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "start recovery is set once");
         goto done;
     }
-    if (ids.len % (Py_ssize_t)sizeof(int32_t) || classes.len % 32 || windowed == 0) {
-        PyErr_SetString(PyExc_ValueError, "ids are int32s, classes 32-byte bitmaps");
+    tuple = PySequence_Tuple(windows);
+    if (tuple == NULL)
+        goto done;
+    if (ids.len % (Py_ssize_t)sizeof(int32_t) || classes.len % 32 || windowed == 0 ||
+        PyTuple_GET_SIZE(tuple) != windowed) {
+        PyErr_SetString(PyExc_ValueError,
+                        "ids are int32s, classes 32-byte bitmaps, one per window database");
         goto done;
     }
-    int32_t *copy = PyMem_Malloc((size_t)ids.len);
-    uint8_t *bitmaps = PyMem_Malloc((size_t)classes.len);
+    for (Py_ssize_t k = 0; k < windowed; k++) {
+        PyObject *window = PyTuple_GET_ITEM(tuple, k);
+        if (!PyObject_TypeCheck(window, &DatabaseType) || window == (PyObject *)self ||
+            ((Database *)window)->db == NULL) {
+            PyErr_SetString(PyExc_TypeError, "windows are other, compiled databases");
+            goto done;
+        }
+        hs_error_t err = hs_alloc_scratch(((Database *)window)->db, &scratch);
+        if (err != HS_SUCCESS) {
+            error_from("hs_alloc_scratch", err);
+            goto done;
+        }
+    }
+    copy = PyMem_Malloc((size_t)ids.len);
+    bitmaps = PyMem_Malloc((size_t)classes.len);
     if (copy == NULL || bitmaps == NULL) {
-        PyMem_Free(copy);
-        PyMem_Free(bitmaps);
         PyErr_NoMemory();
         goto done;
     }
@@ -498,20 +554,27 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     memcpy(bitmaps, classes.buf, (size_t)classes.len);
     for (Py_ssize_t i = 0; i < expressions; i++) {
         if (copy[i] < -1 || copy[i] >= windowed) {
-            PyMem_Free(copy);
-            PyMem_Free(bitmaps);
-            PyErr_SetString(PyExc_ValueError, "an id names no expression of the window");
+            PyErr_SetString(PyExc_ValueError, "an id names no window database");
             goto done;
         }
     }
-    Py_INCREF(window);
-    self->window = (Database *)window;
+    self->windows = tuple;
+    self->window_scratch = scratch;
     self->window_id = copy;
     self->expressions = expressions;
     self->classes = bitmaps;
+    tuple = NULL;
+    scratch = NULL;
+    copy = NULL;
+    bitmaps = NULL;
     result = Py_None;
     Py_INCREF(result);
 done:
+    Py_XDECREF(tuple);
+    if (scratch != NULL)
+        hs_free_scratch(scratch);
+    PyMem_Free(copy);
+    PyMem_Free(bitmaps);
     PyBuffer_Release(&ids);
     PyBuffer_Release(&classes);
     return result;
@@ -563,7 +626,7 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
     {"set_start_recovery", (PyCFunction)Database_set_start_recovery, METH_VARARGS,
-     "set_start_recovery(window, ids, classes): starts of SOM-less expressions found after."},
+     "set_start_recovery(windows, ids, classes): starts of SOM-less expressions found after."},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "The database as bytes, for deserialize()."},
     {"deserialize", (PyCFunction)Database_deserialize, METH_O | METH_CLASS,

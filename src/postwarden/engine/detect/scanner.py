@@ -44,8 +44,8 @@ SOM = hyperscan.HS_FLAG_SOM_LEFTMOST
 class _NativeBackend:
     """`_hsscan.Database`, for the pattern cache: the database scanning the whole buffer,
     with the open-ended expressions ``windowed`` (their byte ``classes``, 32 bytes each)
-    compiled without SOM, and a second database of those with SOM, scanning the windows
-    their starts are in.  Both are kept in one file."""
+    compiled without SOM, and a database of each of those alone with SOM, scanning the
+    windows its starts are in.  All are kept in one file."""
 
     def __init__(self, expressions: Sequence[bytes], flags: Sequence[int]) -> None:
         classes = {
@@ -59,41 +59,43 @@ class _NativeBackend:
         # The cache key covers the expressions and their given flags; which of them are
         # compiled without SOM (and into the window database) is named here.
         windowed = ",".join(map(str, self.windowed))
-        self.version = f"libhs {_hsscan.HS_VERSION}, starts found after for {windowed}"
+        self.version = (
+            f"libhs {_hsscan.HS_VERSION}, starts found after for {windowed}, by one window"
+            " database each"
+        )
 
     def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
-        window = None
-        if self.windowed:
-            window = _hsscan.Database(
-                [expressions[i] for i in self.windowed], [flags[i] for i in self.windowed]
-            )
-        return self._joined(_hsscan.Database(list(expressions), list(self.flags)), window)
+        windows = [_hsscan.Database([expressions[i]], [flags[i]]) for i in self.windowed]
+        return self._joined(_hsscan.Database(list(expressions), list(self.flags)), windows)
 
     def _joined(
-        self, database: _hsscan.Database, window: _hsscan.Database | None
+        self, database: _hsscan.Database, windows: list[_hsscan.Database]
     ) -> _hsscan.Database:
-        self._window = window
-        if window is not None:
+        self._windows = windows
+        if windows:
             ids = np.full(len(self.flags), -1, dtype=np.int32)
             ids[list(self.windowed)] = np.arange(len(self.windowed), dtype=np.int32)
-            database.set_start_recovery(window, ids.tobytes(), self.classes)
+            database.set_start_recovery(windows, ids.tobytes(), self.classes)
         return database
 
     def dump(self, database: _hsscan.Database) -> bytes:
-        # The length of the first database's bytes, the bytes, then the window's.
-        blob = database.serialize()
-        window = self._window.serialize() if self._window is not None else b""
-        return struct.pack("<Q", len(blob)) + blob + window
+        # Each database's bytes after their length: the first, then the windows'.
+        blobs = [database.serialize(), *(w.serialize() for w in self._windows)]
+        return b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
 
     def load(self, blob: bytes) -> _hsscan.Database:
-        if len(blob) < 8:
-            raise ValueError("not a postwarden pattern database")
-        (size,) = struct.unpack_from("<Q", blob)
-        database = _hsscan.Database.deserialize(blob[8 : 8 + size])
-        window = blob[8 + size :]
-        if bool(window) != bool(self.windowed):
-            raise ValueError("the window database is missing")
-        return self._joined(database, _hsscan.Database.deserialize(window) if window else None)
+        parts: list[bytes] = []
+        at = 0
+        while at < len(blob):
+            if len(blob) - at < 8:
+                raise ValueError("not a postwarden pattern database")
+            (size,) = struct.unpack_from("<Q", blob, at)
+            parts.append(blob[at + 8 : at + 8 + size])
+            at += 8 + size
+        if len(parts) != 1 + len(self.windowed) or at != len(blob):
+            raise ValueError("not a postwarden pattern database, or a window database missing")
+        database, *windows = map(_hsscan.Database.deserialize, parts)
+        return self._joined(database, windows)
 
 
 class Scanner:
