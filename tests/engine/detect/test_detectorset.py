@@ -215,3 +215,50 @@ def test_context_words_far_from_every_hit_change_nothing() -> None:
         found = detectors.scan(units)
         assert found == every_word.scan(units)
         assert [f.confidence for f in found] == [f.confidence for f in every_word.scan(units)]
+
+
+def test_few_context_words_are_spanned_as_many_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DetectorSet._few_word_spans` (a short mail's words, in Python) gives the general
+    path's spans, and scans give the same findings through either, in one unit or many."""
+    import random
+
+    from postwarden.engine.detect import detectorset
+
+    detectors = default_detectors()
+    pieces = (
+        "Mr ", "Dear ", "name: ", "Tel: ", "phone ", "e-mail ", "DOB ", "HKID ", "card ",
+        "CHAN Tai Man", "9123 4567", "a.b@example.com.hk", "12 March 1980", "A123456(3)",
+        " ", "\n", "x" * 30, "the report ", "電話", "陳大文先生",
+    )  # fmt: skip
+    rng = random.Random(9)
+    spanned = 0
+    for _ in range(60):
+        units = [
+            TextUnit("".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))), f"u{i}")
+            for i in range(rng.randrange(1, 6))
+        ]
+        found = detectors.scan(units)
+        monkeypatch.setattr(detectorset, "_FEW_WORDS", -1)
+        assert detectors.scan(units) == found
+        monkeypatch.setattr(detectorset, "_FEW_WORDS", 10**9)
+        assert detectors.scan(units) == found
+        # The spans themselves, for every detector and a choice of units.
+        texts = [u.text for u in units]
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        begins = np.concatenate([[0], np.cumsum(lengths[:-1] + 3)]).astype(np.int64)
+        raw, _ = detectors._text_hits(texts)
+        order = np.lexsort((raw[:, 2], raw[:, 0]))
+        starts, ends, expressions = raw[order, 0], raw[order, 1], raw[order, 2]
+        unit_of = np.searchsorted(begins, starts, side="right") - 1
+        words_only = detectors._owner[expressions] == len(detectors.detectors)
+        words = tuple(a[words_only] for a in (starts, ends, expressions, unit_of))
+        only = np.array(sorted(rng.sample(range(len(units)), len(units) // 2 + 1)))
+        for index in range(len(detectors.detectors)):
+            for chosen in (None, only):
+                monkeypatch.setattr(detectorset, "_FEW_WORDS", -1)
+                general = detectors._word_spans(index, words, begins, chosen)
+                few = detectors._few_word_spans(index, words, begins, chosen)
+                assert few == general
+                assert list(few) == list(general)
+                spanned += len(few)
+    assert spanned > 50
