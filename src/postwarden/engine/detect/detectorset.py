@@ -183,6 +183,7 @@ class DetectorSet:
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
         )
         self._yields = {d.id: frozenset(d.yields_to) for d in self.detectors if d.yields_to}
+        self._index_of = {d.id: i for i, d in enumerate(self.detectors)}
         # The same words, to find in the column headings of table rows (ASCII word
         # boundaries and caseless, as in the hyperscan pass).
         self._headings = [
@@ -418,7 +419,7 @@ class DetectorSet:
         end, only the last one starting before a finding's end can still reach past its
         start: one ``searchsorted`` per winner instead of a bisection per finding.
         """
-        by_id = {d.id: i for i, d in enumerate(self.detectors)}
+        by_id = self._index_of
         spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
             if not found[index] or detector.id not in self._yields:
