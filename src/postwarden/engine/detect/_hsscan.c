@@ -898,11 +898,12 @@ static PyObject *Database_scan_texts(Database *self, PyObject *args) {
     }
     PyObject *out = NULL, *rows = NULL;
     size_t room, chars;
-    int kept = !self->kept_busy;
+    int kept = 0;
     char *joined = NULL;
     Hits hits = {NULL, 0, 0, 0};
     if (joined_room(seq, separator.len, &room, &chars) != 0)
         goto done;
+    kept = !self->kept_busy;
     if (kept) {
         self->kept_busy = 1;
         if (self->joined_cap < room + 1) {
