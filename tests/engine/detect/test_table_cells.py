@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from postwarden.engine.detect import default_detectors
@@ -48,8 +48,10 @@ def tables(draw: st.DrawFn) -> list[TextUnit]:
     return units
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tables(), st.randoms(use_true_random=False))
+# A separator's "|" right after a "| " inside the cell before it.
+@example([TextUnit("| | |  ", "t#R0", ("| |", " "), ("ID", "Tel"))], random.Random(0))
 def test_table_cells_flags_are_the_searched_cells(
     units: list[TextUnit], rng: random.Random
 ) -> None:

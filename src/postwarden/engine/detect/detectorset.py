@@ -50,8 +50,9 @@ def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt
 # How the extractors join a row's cells into its text.
 _JOIN = " | "
 # Where a cell after the first starts with a space or "|", searching for it could find it
-# before where the lengths put it (inside the " | " before it).
-_MAY_SHIFT = re.compile(r" \| (?=[ |])")
+# before where the lengths put it (inside the " | " before it).  Every cell after the first
+# follows "| ", and a match takes only "| ": no match hides the next separator's "|".
+_MAY_SHIFT = re.compile(r"\| (?=[ |])")
 
 
 class _TableCells:
@@ -66,10 +67,46 @@ class _TableCells:
     """
 
     def __init__(self, units: Sequence[TextUnit], headed: list[int]) -> None:
-        rows = [units[u] for u in headed]
-        cells = [unit.cells or () for unit in rows]
-        texts = [unit.text for unit in rows]
-        count = len(rows)
+        self._rows = rows = [units[u] for u in headed]
+        self._row = np.full(max(headed, default=-1) + 1, -1, dtype=np.int64)
+        self._row[headed] = np.arange(len(rows))
+        # Rows by their header: the rows of a table share one header tuple.
+        ids = np.fromiter(map(id, map(attrgetter("header"), rows)), dtype=np.uint64)
+        _, firsts, self._group = np.unique(ids, return_index=True, return_inverse=True)
+        self._headers = [rows[r].header or () for r in firsts.tolist()]
+        self._bounds: tuple[Ints, Ints, Ints, Ints] | None = None
+
+    def headed(
+        self, heading: re.Pattern[str], unit_of: Ints, starts: Ints, ends: Ints
+    ) -> npt.NDArray[np.bool_]:
+        """Which hits (in units ``unit_of``, at ``starts`` to ``ends`` of their text) lie in
+        a cell whose column heading ``heading`` finds a word in."""
+        inside = np.zeros(len(unit_of), dtype=np.bool_)
+        columns = [
+            [i for i, h in enumerate(header) if heading.search(h)] for header in self._headers
+        ]
+        if not any(columns):
+            return inside
+        cell_starts, cell_ends, first, found = self._bounds or self._find_bounds()
+        known = unit_of < len(self._row)
+        rows = np.where(known, self._row[np.where(known, unit_of, 0)], -1)
+        for group, wanted in enumerate(columns):
+            if not wanted:
+                continue
+            mine = np.flatnonzero(rows >= 0)
+            mine = mine[self._group[rows[mine]] == group]
+            for i in wanted:
+                at = mine[found[rows[mine]] > i]
+                cell = first[rows[at]] + i
+                inside[at] |= (cell_starts[cell] <= starts[at]) & (ends[at] <= cell_ends[cell])
+        return inside
+
+    def _find_bounds(self) -> tuple[Ints, Ints, Ints, Ints]:
+        """Every cell's start and end in its row's text, each row's first cell (in those)
+        and how many of its cells are found."""
+        cells = [unit.cells or () for unit in self._rows]
+        texts = [unit.text for unit in self._rows]
+        count = len(self._rows)
         counts = np.fromiter(map(len, cells), dtype=np.int64, count=count)
         lengths = np.fromiter(
             map(len, chain.from_iterable(cells)), dtype=np.int64, count=int(counts.sum())
@@ -112,33 +149,8 @@ class _TableCells:
             starts[first[r] : first[r] + found] = bounds[0::2]
             ends[first[r] : first[r] + found] = bounds[1::2]
             counts[r] = found
-        self._starts, self._ends, self._first, self._found = starts, ends, first, counts
-        self._row = np.full(max(headed, default=-1) + 1, -1, dtype=np.int64)
-        self._row[headed] = np.arange(count)
-        # Rows by their header: the rows of a table share one header tuple.
-        ids = np.fromiter(map(id, map(attrgetter("header"), rows)), dtype=np.uint64, count=count)
-        _, firsts, self._group = np.unique(ids, return_index=True, return_inverse=True)
-        self._headers = [rows[r].header or () for r in firsts.tolist()]
-
-    def headed(
-        self, heading: re.Pattern[str], unit_of: Ints, starts: Ints, ends: Ints
-    ) -> npt.NDArray[np.bool_]:
-        """Which hits (in units ``unit_of``, at ``starts`` to ``ends`` of their text) lie in
-        a cell whose column heading ``heading`` finds a word in."""
-        inside = np.zeros(len(unit_of), dtype=np.bool_)
-        known = unit_of < len(self._row)
-        rows = np.where(known, self._row[np.where(known, unit_of, 0)], -1)
-        for group, header in enumerate(self._headers):
-            columns = [i for i, h in enumerate(header) if heading.search(h)]
-            if not columns:
-                continue
-            mine = np.flatnonzero(rows >= 0)
-            mine = mine[self._group[rows[mine]] == group]
-            for i in columns:
-                at = mine[self._found[rows[mine]] > i]
-                cell = self._first[rows[at]] + i
-                inside[at] |= (self._starts[cell] <= starts[at]) & (ends[at] <= self._ends[cell])
-        return inside
+        self._bounds = (starts, ends, first, counts)
+        return self._bounds
 
 
 class _UnitContexts(Mapping[int, Context]):
