@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
@@ -13,9 +14,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from postwarden.engine.detect import default_detectors
-from postwarden.engine.detect.base import Context, PatternDetector
+from postwarden.engine.detect.base import Context, FindingBatch, Hit, HitBatch, PatternDetector
 from postwarden.engine.detect.detectorset import _cell_bounds, _TableCells
-from postwarden.model import TextUnit
+from postwarden.model import Finding, TextUnit
 
 HEADING = re.compile(r"\btel\b|\bdob\b|電話", re.IGNORECASE)
 HEADERS = [("ID", "Tel", "DOB"), ("Name", "電話"), ("x",), ("Tel", "Tel", "Tel", "Tel")]
@@ -92,3 +93,28 @@ def test_scan_with_headed_flags_is_the_scan_with_cells_in_contexts(
     fast = detectors.scan(units)
     monkeypatch.setattr(PatternDetector, "takes_headed_hits", classmethod(lambda cls: False))
     assert detectors.scan(units) == fast
+
+
+def test_only_the_pattern_loop_takes_headed_hits() -> None:
+    """A detector that analyses otherwise gets the cells in its contexts, as before."""
+
+    class OwnAnalysis(PatternDetector):
+        id = "own"
+
+        def analyze(self, unit: TextUnit, hits: list[Hit], context: Context) -> list[Finding]:
+            return []
+
+    class OwnBatch(PatternDetector):
+        id = "own_batch"
+
+        def analyze_all(
+            self, units: Sequence[TextUnit], hits: HitBatch, contexts: Mapping[int, Context]
+        ) -> FindingBatch:
+            return FindingBatch()
+
+    takes = {type(d).__name__: d.takes_headed_hits() for d in default_detectors().detectors}
+    assert [takes[d] for d in ("PhoneDetector", "HkidDetector", "DobDetector")] == [True] * 3
+    assert not takes["NameZhDetector"]  # its own batch loop
+    assert not takes["AddressEnDetector"]  # a cluster detector
+    assert not OwnAnalysis.takes_headed_hits()
+    assert not OwnBatch.takes_headed_hits()

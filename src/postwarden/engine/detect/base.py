@@ -487,6 +487,7 @@ class PatternDetector(_BatchDetector):
         # Unless a subclass analyses otherwise, its batches go through the loop below.
         return (
             cls.analyze is _BatchDetector.analyze
+            and cls.analyze_all is _BatchDetector.analyze_all
             and cls._analyze_batch is PatternDetector._analyze_batch
         )
 
