@@ -108,9 +108,8 @@ class _TableCells:
         texts = [unit.text for unit in self._rows]
         count = len(self._rows)
         counts = np.fromiter(map(len, cells), dtype=np.int64, count=count)
-        lengths = np.fromiter(
-            map(len, chain.from_iterable(cells)), dtype=np.int64, count=int(counts.sum())
-        )
+        every = list(chain.from_iterable(cells))
+        lengths = np.fromiter(map(len, every), dtype=np.int64, count=len(every))
         first = np.cumsum(counts) - counts
         filled = counts > 0
         # Where each cell is in all the rows' cells joined by " | ", and where its row starts.
@@ -127,12 +126,14 @@ class _TableCells:
         ends -= base
         # Rows whose text is not their cells joined by " | ": each row's text has the
         # length of its cells joined, and all texts joined are all cells joined.
-        all_cells = _JOIN.join(chain.from_iterable(cells))
+        all_cells = _JOIN.join(every)
         expected = np.zeros(count, dtype=np.int64)
         if filled.any():
             expected[filled] = np.add.reduceat(steps, first[filled]) - len(_JOIN)
         lengths_match = np.fromiter(map(len, texts), dtype=np.int64, count=count) == expected
-        if lengths_match[filled].all() and all_cells == _JOIN.join(compress(texts, filled)):
+        if lengths_match[filled].all() and all_cells == _JOIN.join(
+            compress(texts, filled.tolist())
+        ):
             odd = np.zeros(count, dtype=np.bool_)
         else:
             joins = map(_JOIN.join, cells)
