@@ -146,9 +146,14 @@ class HitBatch:
     the arrays (`arrays`) and never needs them.
     """
 
-    __slots__ = ("_arrays", "_lists")
+    __slots__ = ("_arrays", "_lists", "headed")
 
     def __init__(self) -> None:
+        self.headed: npt.NDArray[np.bool_] | None = None
+        """Per hit, when the scan worked it out for a detector that `takes_headed_hits`:
+        whether the hit lies in a table cell whose column heading holds one of the
+        detector's context words (the contexts given with the batch then hold its words
+        only)."""
         self._lists: tuple[list[int], list[int], list[int], list[Pattern]] | None = (
             [],
             [],
@@ -413,6 +418,13 @@ class Detector(ABC):
             table row whose column heading holds one).
         """
 
+    @classmethod
+    def takes_headed_hits(cls) -> bool:
+        """Whether :meth:`analyze_all` reads `HitBatch.headed`: then the scan tells which
+        hits lie in a cell under a heading with a context word, for a whole table at once,
+        and leaves those cells out of the contexts (no cell bounds built row by row)."""
+        return False
+
     def analyze_all(
         self,
         units: Sequence[TextUnit],
@@ -490,6 +502,15 @@ class PatternDetector(_BatchDetector):
     narrowed: ClassVar[frozenset[str] | None] = None
     """Names of the patterns :meth:`narrow` applies to (None: all); the others skip the call."""
 
+    @classmethod
+    def takes_headed_hits(cls) -> bool:
+        # Unless a subclass analyses otherwise, its batches go through the loop below.
+        return (
+            cls.analyze is _BatchDetector.analyze
+            and cls.analyze_all is _BatchDetector.analyze_all
+            and cls._analyze_batch is PatternDetector._analyze_batch
+        )
+
     def narrow(self, candidate: Candidate) -> Candidate | None:
         """The part of the match that is the value (default: all of it); None drops it."""
         return candidate
@@ -541,14 +562,20 @@ class PatternDetector(_BatchDetector):
         current, taken_until = -1, -1
         unit: TextUnit
         text, size, context = "", 0, None
-        for u, hit_start, hit_end, pattern in hits:
+        # Hits in a cell headed by a context word have context whatever the words near.
+        headed: list[bool] = [False] * len(hits) if hits.headed is None else hits.headed.tolist()
+        for u, hit_start, hit_end, pattern, in_headed_cell in zip(
+            hits.units, hits.starts, hits.ends, hits.patterns, headed, strict=True
+        ):
             if u != current:
                 current, taken_until, last_end = u, -1, -1
                 unit = units[u]
                 text, size, context = unit.text, len(unit.text), contexts.get(u)
             if hit_start < taken_until:
                 continue
-            has_context = context is not None and context.near(hit_start, hit_end, window)
+            has_context = in_headed_cell or (
+                context is not None and context.near(hit_start, hit_end, window)
+            )
             if requires_context and not has_context:
                 continue
             candidate = make_candidate(unit, hit_start, hit_end, pattern, has_context)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter
 from pathlib import Path
 
@@ -51,6 +52,113 @@ def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt
     reach = np.maximum.accumulate(veto_ends)
     i = np.searchsorted(veto_starts, ends, side="left") - 1
     return (i >= 0) & (reach[np.maximum(i, 0)] > starts)
+
+
+# How the extractors join a row's cells into its text.
+_JOIN = " | "
+# Where a cell after the first starts with a space or "|", searching for it could find it
+# before where the lengths put it (inside the " | " before it).  Every cell after the first
+# follows "| ", and a match takes only "| ": no match hides the next separator's "|".
+_MAY_SHIFT = re.compile(r"\| (?=[ |])")
+
+
+class _TableCells:
+    """The cells of a scan's table rows with column headings, found once for a whole
+    scan: which hits lie in a cell whose heading holds a detector's context word.
+
+    The bounds are those `_cell_bounds` finds (the first occurrence of each cell after
+    the one before).  A row whose text is its cells joined by ``" | "`` (every extractor's
+    table row) has them where the cells' lengths say (an empty cell at the end of the one
+    before), unless a cell after the first starts with a space or ``|``: those, and rows
+    made otherwise, are searched one by one.  Worked out with arrays for all rows at once.
+    """
+
+    def __init__(self, units: Sequence[TextUnit], headed: list[int]) -> None:
+        self._rows = rows = [units[u] for u in headed]
+        self._row = np.full(max(headed, default=-1) + 1, -1, dtype=np.int64)
+        self._row[headed] = np.arange(len(rows))
+        # Rows by their header: the rows of a table share one header tuple.
+        ids = np.fromiter(map(id, map(attrgetter("header"), rows)), dtype=np.uint64)
+        _, firsts, self._group = np.unique(ids, return_index=True, return_inverse=True)
+        self._headers = [rows[r].header or () for r in firsts.tolist()]
+        self._bounds: tuple[Ints, Ints, Ints, Ints] | None = None
+
+    def headed(
+        self, heading: re.Pattern[str], unit_of: Ints, starts: Ints, ends: Ints
+    ) -> npt.NDArray[np.bool_]:
+        """Which hits (in units ``unit_of``, at ``starts`` to ``ends`` of their text) lie in
+        a cell whose column heading ``heading`` finds a word in."""
+        inside = np.zeros(len(unit_of), dtype=np.bool_)
+        columns = [
+            [i for i, h in enumerate(header) if heading.search(h)] for header in self._headers
+        ]
+        if not any(columns):
+            return inside
+        cell_starts, cell_ends, first, found = self._bounds or self._find_bounds()
+        known = unit_of < len(self._row)
+        rows = np.where(known, self._row[np.where(known, unit_of, 0)], -1)
+        for group, wanted in enumerate(columns):
+            if not wanted:
+                continue
+            mine = np.flatnonzero(rows >= 0)
+            mine = mine[self._group[rows[mine]] == group]
+            for i in wanted:
+                at = mine[found[rows[mine]] > i]
+                cell = first[rows[at]] + i
+                inside[at] |= (cell_starts[cell] <= starts[at]) & (ends[at] <= cell_ends[cell])
+        return inside
+
+    def _find_bounds(self) -> tuple[Ints, Ints, Ints, Ints]:
+        """Every cell's start and end in its row's text, each row's first cell (in those)
+        and how many of its cells are found."""
+        cells = [unit.cells or () for unit in self._rows]
+        texts = [unit.text for unit in self._rows]
+        count = len(self._rows)
+        counts = np.fromiter(map(len, cells), dtype=np.int64, count=count)
+        every = list(chain.from_iterable(cells))
+        lengths = np.fromiter(map(len, every), dtype=np.int64, count=len(every))
+        first = np.cumsum(counts) - counts
+        filled = counts > 0
+        # Where each cell is in all the rows' cells joined by " | ", and where its row starts.
+        steps = lengths + len(_JOIN)
+        joined = np.cumsum(steps) - steps
+        base = np.repeat(joined[first[filled]], counts[filled])
+        starts, ends = joined.copy(), joined + lengths
+        # An empty cell is found where the cell before it ends (at 0 when it is the first).
+        empty = lengths == 0
+        if empty.any():
+            reached = np.maximum.accumulate(np.where(empty, base, ends))
+            starts[empty] = ends[empty] = reached[empty]
+        starts -= base
+        ends -= base
+        # Rows whose text is not their cells joined by " | ": each row's text has the
+        # length of its cells joined, and all texts joined are all cells joined.
+        all_cells = _JOIN.join(every)
+        expected = np.zeros(count, dtype=np.int64)
+        if filled.any():
+            expected[filled] = np.add.reduceat(steps, first[filled]) - len(_JOIN)
+        lengths_match = np.fromiter(map(len, texts), dtype=np.int64, count=count) == expected
+        if lengths_match[filled].all() and all_cells == _JOIN.join(
+            compress(texts, filled.tolist())
+        ):
+            odd = np.zeros(count, dtype=np.bool_)
+        else:
+            joins = map(_JOIN.join, cells)
+            odd = filled & np.fromiter(map(operator.ne, joins, texts), dtype=np.bool_, count=count)
+        # Rows with a cell (not empty) that may be found early.
+        shifted = np.array([m.end() for m in _MAY_SHIFT.finditer(all_cells)], dtype=np.int64)
+        if len(shifted):
+            at = np.minimum(np.searchsorted(joined, shifted), len(joined) - 1)
+            early = at[(joined[at] == shifted) & ~empty[at]]
+            odd[np.searchsorted(first, early, side="right") - 1] = True
+        for r in np.flatnonzero(odd).tolist():
+            bounds = _cell_bounds(texts[r], cells[r])
+            found = len(bounds) // 2
+            starts[first[r] : first[r] + found] = bounds[0::2]
+            ends[first[r] : first[r] + found] = bounds[1::2]
+            counts[r] = found
+        self._bounds = (starts, ends, first, counts)
+        return self._bounds
 
 
 class _UnitContexts(Mapping[int, Context]):
@@ -256,8 +364,10 @@ class DetectorSet:
             expressions[word_slice],
             unit_of[word_slice],
         )
-        headed = frozenset(compress(range(len(units)), map(attrgetter("header"), units)))
+        headed_rows = list(compress(range(len(units)), map(attrgetter("header"), units)))
+        headed = frozenset(headed_rows)
         cell_bounds: dict[int, list[int]] = {}
+        table: _TableCells | None = None
         found: list[FindingBatch] = []
         for index, detector in enumerate(self.detectors):
             if bounds[index] == bounds[index + 1] and not detector.reads_cells:
@@ -270,8 +380,17 @@ class DetectorSet:
             if not hits and not detector.reads_cells:
                 found.append(FindingBatch())
                 continue
+            heading = self._headings[index]
+            if heading is not None and headed and hits and detector.takes_headed_hits():
+                # The table's cells under headings with the detector's words, for all its
+                # hits at once; its contexts are then the words alone.
+                table = table or _TableCells(units, headed_rows)
+                hit_units, hit_starts, hit_ends, _, _ = hits.arrays()
+                hits.headed = table.headed(heading, hit_units, hit_starts, hit_ends)
+                heading = None
             contexts = self._contexts(
                 index,
+                heading,
                 words,
                 begins,
                 units,
@@ -312,6 +431,7 @@ class DetectorSet:
     def _contexts(
         self,
         index: int,
+        heading: re.Pattern[str] | None,
         words: tuple[Ints, Ints, Ints, Ints],
         begins: Ints,
         units: Sequence[TextUnit],
@@ -321,9 +441,9 @@ class DetectorSet:
         hits: tuple[Ints, Ints] | None = None,
     ) -> Mapping[int, Context]:
         """Context of detector ``index`` (in units ``only``, when given; with ``hits``, the
-        offsets in the joined text of its hits, only the words that may be near one)."""
+        offsets in the joined text of its hits, only the words that may be near one): its
+        words, and the cells under column headings ``heading`` finds one in (None: no cells)."""
         spans = self._word_spans(index, words, begins, only, hits)
-        heading = self._headings[index]
         if heading is None or not headed:
             return {u: Context.of_sorted(*unit_spans) for u, unit_spans in spans.items()}
         return _UnitContexts(units, spans, heading, headed, bounds)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import python_calamine
 
@@ -64,7 +64,6 @@ class SpreadsheetExtractor:
         self, workbook: python_calamine.CalamineWorkbook, where: str, walker: Walker
     ) -> None:
         budget = walker.budget
-        add = walker.add
         for meta in workbook.sheets_metadata:
             if meta.typ == python_calamine.SheetTypeEnum.ChartSheet:
                 continue  # a chart holds references to cells, not values
@@ -72,17 +71,38 @@ class SpreadsheetExtractor:
             prefix = f"{where}#{meta.name}!R"
             first = True
             header: tuple[str, ...] | None = None
-            # iter_rows counts rows from the sheet's first row (R1) even when it is empty.
-            for number, row in enumerate(sheet.iter_rows(), start=1):
-                if number % _CHECK_EVERY == 0:
-                    budget.check_time()
-                # Most cells are strings: keep them as they are without a call per cell.
-                cells = [v if type(v) is str else cell_text(v) for v in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                if cells:
-                    row_cells = tuple(cells)
+            # The rows are kept a few thousand at a time (`Walker.add_rows`), each as
+            # `Walker.add` keeps it, also when reading stops midway.
+            texts: list[str] = []
+            places: list[str] = []
+            rows: list[tuple[str, ...]] = []
+            try:
+                # iter_rows counts rows from the sheet's first row (R1) even when it is empty.
+                for number, values in enumerate(sheet.iter_rows(), start=1):
+                    if number % _CHECK_EVERY == 0:
+                        kept = texts, places, rows
+                        texts, places, rows = [], [], []
+                        walker.add_rows(*kept, header)
+                        budget.check_time()
+                    # Strings once the join below has taken them (or they are converted).
+                    row: list[Any] = values
+                    # Trailing empty cells are no cells (a value that reads as "" is "" or None).
+                    while row and (row[-1] == "" or row[-1] is None):
+                        row.pop()
+                    if not row:
+                        continue
+                    try:
+                        # Most rows are all strings: joined as they are, without a call per cell.
+                        text = " | ".join(row)
+                    except TypeError:
+                        row = [v if type(v) is str else cell_text(v) for v in row]
+                        text = " | ".join(row)
+                    cells: tuple[str, ...] = tuple(row)
                     if first:
                         first = False
-                        header = heading(row_cells)
-                    add(" | ".join(cells), f"{prefix}{number}", row_cells, header)
+                        header = heading(cells)
+                    texts.append(text)
+                    places.append(f"{prefix}{number}")
+                    rows.append(cells)
+            finally:
+                walker.add_rows(texts, places, rows, header)

@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
+from itertools import repeat
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
 from postwarden.engine.extract.sniff import Kind, Sniffed, declared_format, sniff
@@ -80,6 +81,30 @@ class Walker:
         if cells is not None and type(cells) is not tuple:
             cells = tuple(cells)
         self.units.append(TextUnit(text, where, cells, header))
+
+    def add_rows(
+        self,
+        texts: list[str],
+        places: list[str],
+        cells: list[tuple[str, ...]],
+        header: tuple[str, ...] | None,
+    ) -> None:
+        """Keep the rows of a table, ``texts[i]`` at ``places[i]`` with ``cells[i]``, as
+        `add` would keep them one by one; checked in one go when none is blank or armoured
+        and all fit the text budget (a spreadsheet is thousands of rows)."""
+        budget = self.budget
+        total = sum(map(len, texts))
+        if (
+            budget.text_bytes + total > budget.limits.max_text_bytes
+            or not all(texts)
+            or any(map(str.isspace, texts))
+            or any(map(str.__contains__, texts, repeat("-----BEGIN ")))
+        ):
+            for text, where, row in zip(texts, places, cells, strict=True):
+                self.add(text, where, row, header)
+            return
+        budget.add_text(total)
+        self.units.extend(map(TextUnit, texts, places, cells, repeat(header)))
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))

@@ -1,0 +1,120 @@
+"""The spreadsheet's rows kept in batches (`Walker.add_rows`) give what keeping them one by
+one (`Walker.add`, the cells converted one by one) gives: units, findings, budget errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import time
+
+import pytest
+import python_calamine
+from tests.factories import make_xlsx
+
+from postwarden.engine.extract.budget import Budget, BudgetExhausted
+from postwarden.engine.extract.heading import heading
+from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor, cell_text
+from postwarden.engine.extract.walker import Walker
+from postwarden.settings import Limits
+
+ARMOUR = "-----BEGIN PGP MESSAGE-----"
+
+
+LIMITS = Limits()
+
+
+def walker(limits: Limits = LIMITS) -> Walker:
+    return Walker(Budget(limits, 10_000_000, time.monotonic() + 60))
+
+
+def one_by_one(data: bytes, walker: Walker) -> None:
+    """The rows of every sheet as the extractor kept them before batches: a call per row."""
+    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    for meta in workbook.sheets_metadata:
+        sheet = workbook.get_sheet_by_name(meta.name)
+        header = None
+        first = True
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            cells = [v if type(v) is str else cell_text(v) for v in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            if cells:
+                if first:
+                    first = False
+                    header = heading(tuple(cells))
+                walker.add(" | ".join(cells), f"x#{meta.name}!R{number}", tuple(cells), header)
+
+
+def batched(data: bytes, walker: Walker) -> None:
+    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    SpreadsheetExtractor()._sheets(workbook, "x", walker)
+
+
+def outcome(read: object, data: bytes, limits: Limits) -> tuple[object, ...]:
+    w = walker(limits)
+    error = None
+    try:
+        read(data, w)  # type: ignore[operator]
+    except BudgetExhausted as exc:
+        error = exc.reason
+    return w.units, w.findings, w.budget.text_bytes, error
+
+
+VALUES: list[object] = [
+    "",
+    " ",
+    "  padded  ",
+    "CHAN Tai Man",
+    "A123456(3)",
+    "a | b",
+    "| x",
+    ARMOUR,
+    0.0,
+    0,
+    1.5,
+    91234567,
+    True,
+    False,
+    None,
+    dt.datetime(1980, 2, 29, 10, 30),
+    dt.date(1999, 12, 31),
+]
+
+
+def random_sheet(rng: random.Random, rows: int) -> list[list[object]]:
+    width = rng.randint(1, 6)
+    return [[rng.choice(VALUES) for _ in range(rng.randint(0, width))] for _ in range(rows)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rows_in_batches_are_the_rows_one_by_one(seed: int) -> None:
+    rng = random.Random(seed)
+    sheets = {f"S{i}": random_sheet(rng, rng.choice([1, 5, 300, 4100])) for i in range(2)}
+    if seed % 3 == 0:
+        sheets["S0"].insert(0, ["id", "name", "phone"])
+    data = make_xlsx(sheets)  # type: ignore[arg-type]
+    # Budgets that run out before the first batch, inside one and not at all.
+    for limit in (50, 3_000, 40_000, 10**9):
+        limits = Limits(max_text_bytes=limit)
+        assert outcome(batched, data, limits) == outcome(one_by_one, data, limits)
+
+
+def test_add_rows_is_add_one_by_one() -> None:
+    rows = [
+        ["a | b", "x#R1", ("a", "b")],
+        [" ", "x#R2", (" ",)],
+        [f"key {ARMOUR}", "x#R3", (f"key {ARMOUR}",)],
+        ["c", "x#R4", ("c",)],
+    ]
+    for chosen in ([0, 3], [0, 1, 3], [0, 2, 3], [1], []):
+        texts, places, cells = ([rows[i][k] for i in chosen] for k in range(3))
+        batch, single = walker(), walker()
+        batch.add_rows(texts, places, cells, ("h",))  # type: ignore[arg-type]
+        for text, place, row in zip(texts, places, cells, strict=True):
+            single.add(text, place, row, ("h",))  # type: ignore[arg-type]
+        assert (batch.units, batch.findings, batch.budget.text_bytes) == (
+            single.units,
+            single.findings,
+            single.budget.text_bytes,
+        )
