@@ -52,12 +52,17 @@ def _shared_parse(header: str, value: str) -> tuple[tuple[str, Any], ...]:
     return tuple((key, tuple(v) if key == "defects" else v) for key, v in kwds.items())
 
 
+def _kept(value: str) -> bool:
+    """Whether what a header value parses to may be kept for the process: a short value
+    that names no file (no ``name`` or ``filename`` parameter: no attachment name is kept
+    beyond its message, and the process keeps a bounded number of short values)."""
+    return len(value) <= _REMEMBERED_CHARS and "name" not in value.lower()
+
+
 def _parse_shared(header: str, value: str, kwds: dict[str, Any]) -> None:
-    """The stdlib's ``parse(value, kwds)`` of ``header``, from :func:`_shared_parse`; a long
-    value, or one naming a file (a ``name`` or ``filename`` parameter), is parsed anew: no
-    attachment name is kept beyond its message, and the process keeps a bounded number of
-    short values."""
-    if len(value) > _REMEMBERED_CHARS or "name" in value.lower():
+    """The stdlib's ``parse(value, kwds)`` of ``header``, from :func:`_shared_parse` when the
+    value may be kept (:func:`_kept`), else parsed anew."""
+    if not _kept(value):
         _PARSERS[header].parse(value, kwds)
         return
     for key, parsed in _shared_parse(header, value):
@@ -117,9 +122,70 @@ class _OncePerValue(HeaderRegistry):
         return header
 
 
+@functools.lru_cache(maxsize=_SHARED_PARSES)
+def _shared_params(value: str) -> tuple[tuple[str, Any], ...]:
+    """The stdlib's parameters of a header whose value reads ``value`` (what
+    ``Message._get_params_preserve`` makes of it: they depend on the text alone), split
+    once per process by a compat32 message holding just that header (it reads an ASCII
+    value as the same text)."""
+    probe = MimePart(policy=policy.compat32)
+    probe.set_raw("Content-Type", value)
+    params = probe._get_params_preserve([], "content-type")  # type: ignore[attr-defined]
+    return tuple(params)
+
+
+@functools.lru_cache(maxsize=_SHARED_PARSES)
+def _content_type(value: str) -> str:
+    """What ``get_content_type`` of a policy.default message answers when its (first)
+    Content-Type field is ``value`` as the parser read it: a function of that text alone
+    when a Content-Type is present (the default type is only for a part without one)."""
+    probe = EmailMessage(policy=policy.default)
+    probe.set_raw("Content-Type", value)
+    return probe.get_content_type()
+
+
+_NO_HEADER = object()
+
+
+class _Part(EmailMessage):
+    """EmailMessage, the parameters of its short Content-Type and Content-Disposition values
+    split once per process (:func:`_shared_params`) rather than on every ask: extraction
+    asks a part for its file name and charset (get_filename, get_param, get_content_charset),
+    and each ask split the value anew (a fifth of extracting a 5 KB letter).
+
+    ``_get_params_preserve`` is the one place the stdlib's get_param, get_params,
+    get_filename, get_content_charset and get_boundary read parameters through; its result
+    depends only on the value's text.  A value naming a file, a long one or one with 8-bit
+    bytes is split anew, as before, and not kept.  Overriding ``_get_params_preserve``
+    leans on the stdlib's internals (3.11); tests/engine/test_parse.py
+    compares every answer with a policy.default message's on the corpora.  Only messages
+    this module parses are made of this class, with its policy."""
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        value = self.get(header, _NO_HEADER)
+        if value is _NO_HEADER:
+            return failobj
+        text = str(value)
+        if not (text.isascii() and _kept(text)):
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        return list(_shared_params(text))
+
+    def get_content_type(self) -> str:
+        """The stdlib's answer, worked out once per process for each Content-Type value
+        that may be kept (:func:`_content_type`): the parser asks a part four times while
+        it splits the tree, and extraction asks again."""
+        for key, value in self.raw_items():
+            if key.lower() == "content-type":  # the first one, as Message.get reads
+                if type(value) is str and _kept(value):
+                    return _content_type(value)
+                break
+        return super().get_content_type()
+
+
 def _message_policy() -> EmailPolicy[EmailMessage]:
-    """policy.default, with a header registry of its own for one message."""
-    return policy.default.clone(header_factory=_OncePerValue())
+    """policy.default, with a header registry of its own for one message and :class:`_Part`
+    for its parts."""
+    return policy.default.clone(header_factory=_OncePerValue(), message_factory=_Part)
 
 
 _FEED = 64 * 1024

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.rules import Check, Test, evaluate, tests
+from postwarden.engine.policy.rules import Check, Condition, conditions, evaluate
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
@@ -62,8 +62,8 @@ class Policy:
         self.source = source
         self.text = text
         self._rules = tuple(r for r in spec.rules if r.enabled)
-        self._tests: tuple[tuple[RuleSpec, tuple[Test, ...]], ...] = tuple(
-            (r, tests(r.when)) for r in self._rules
+        self._conditions: tuple[tuple[RuleSpec, tuple[Condition, ...]], ...] = tuple(
+            (r, conditions(r.when)) for r in self._rules
         )
 
     @property
@@ -71,11 +71,14 @@ class Policy:
         return self._rules
 
     def decide(self, facts: MessageFacts) -> Decision:
-        """Every rule against ``facts``; the verdict is the strongest action of those fired."""
+        """Every rule against ``facts``; the verdict is the strongest action of those fired.
+
+        A rule's conditions are tested first without evidence (:func:`conditions`): most
+        rules do not fire, and a rule that does is then evaluated in full for its reason."""
         groups = self.spec.groups
         fired = [
             self._outcome(rule, evaluate(rule.when, facts, groups), facts)
-            for rule, checks in self._tests
+            for rule, checks in self._conditions
             if all(held(facts, groups) for held in checks)
         ]
         action = max((o.action for o in fired), default=Action.DELIVER)

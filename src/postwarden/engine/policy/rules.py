@@ -32,17 +32,17 @@ def evaluate(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -
     return [Check(name, held, evidence()) for name, held, evidence in _answers(when, facts, groups)]
 
 
-Test = Callable[[MessageFacts, Mapping[str, list[str]]], bool]
+Condition = Callable[[MessageFacts, Mapping[str, list[str]]], bool]
 """Whether one condition holds for the facts, the sender groups given."""
 
 
-def tests(when: When) -> tuple[Test, ...]:
-    """A test per condition of ``when``, each answering as its :func:`evaluate` check does
+def conditions(when: When) -> tuple[Condition, ...]:
+    """A test of each condition of ``when``, each answering as its :func:`evaluate` check does
     but without writing any evidence (a rule that does not fire gives no reason);
     cheapest and likeliest to fail first (finding counts before recipient selectors), so a
     rule that cannot fire on a message is known to after one look at a dictionary.  A
     loaded policy makes these once per rule (``Policy``), not once per message."""
-    found: list[tuple[int, Test]] = []
+    found: list[tuple[int, Condition]] = []
     if when.findings is not None:
         spec = when.findings
         found.append((0, lambda f, g: spec.holds(_finding_count(spec, f))))
@@ -73,7 +73,7 @@ def tests(when: When) -> tuple[Test, ...]:
     if when.visible_recipients is not None:
         shown = when.visible_recipients
         found.append((3, lambda f, g: shown.holds(len(_matching(shown, f.visible)))))
-    found.sort(key=lambda cost_test: cost_test[0])
+    found.sort(key=lambda cost_condition: cost_condition[0])
     return tuple(test for _, test in found)
 
 
