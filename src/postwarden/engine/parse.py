@@ -123,22 +123,19 @@ class _OncePerValue(HeaderRegistry):
 
 
 @functools.lru_cache(maxsize=_SHARED_PARSES)
-def _shared_params(value: str) -> tuple[tuple[str, Any], ...]:
-    """The stdlib's parameters of a header whose value reads ``value`` (what
-    ``Message._get_params_preserve`` makes of it: they depend on the text alone), split
-    once per process by a compat32 message holding just that header (it reads an ASCII
-    value as the same text)."""
-    probe = MimePart(policy=policy.compat32)
-    probe.set_raw("Content-Type", value)
-    params = probe._get_params_preserve([], "content-type")  # type: ignore[attr-defined]
-    return tuple(params)
+def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
+    """The parameters a policy.default message splits from its (first) ``header`` field
+    when the parser read its value as ``value``: a function of that text alone."""
+    probe = EmailMessage(policy=policy.default)
+    probe.set_raw(header, value)
+    return tuple(probe._get_params_preserve([], header))  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=_SHARED_PARSES)
 def _content_type(value: str) -> str:
-    """What ``get_content_type`` of a policy.default message answers when its (first)
-    Content-Type field is ``value`` as the parser read it: a function of that text alone
-    when a Content-Type is present (the default type is only for a part without one)."""
+    """What ``get_content_type`` of a policy.default message answers when the parser read
+    its (first) Content-Type field as ``value``: a function of that text alone (the default
+    type is only for a part without one)."""
     probe = EmailMessage(policy=policy.default)
     probe.set_raw("Content-Type", value)
     return probe.get_content_type()
@@ -148,37 +145,41 @@ _NO_HEADER = object()
 
 
 class _Part(EmailMessage):
-    """EmailMessage, the parameters of its short Content-Type and Content-Disposition values
-    split once per process (:func:`_shared_params`) rather than on every ask: extraction
-    asks a part for its file name and charset (get_filename, get_param, get_content_charset),
-    and each ask split the value anew (a fifth of extracting a 5 KB letter).
+    """EmailMessage, answering its content type and the parameters of its header fields
+    from one answer per process for each short value (:func:`_content_type`,
+    :func:`_shared_params`), without making a header object: the parser asks a part for
+    its type four times while it splits the tree, extraction asks for its file name and
+    charset (get_filename, get_param, get_content_charset), and each ask made or looked up
+    a header object and split its value anew (a fifth of extracting a 5 KB letter).
 
-    ``_get_params_preserve`` is the one place the stdlib's get_param, get_params,
-    get_filename, get_content_charset and get_boundary read parameters through; its result
-    depends only on the value's text.  A value naming a file, a long one or one with 8-bit
-    bytes is split anew, as before, and not kept.  Overriding ``_get_params_preserve``
-    leans on the stdlib's internals (3.11); tests/engine/test_parse.py
-    compares every answer with a policy.default message's on the corpora.  Only messages
-    this module parses are made of this class, with its policy."""
+    ``get_content_type`` and ``_get_params_preserve`` are the two places the stdlib's
+    other content-type and parameter getters (get_content_maintype, get_params,
+    get_param, get_filename, get_content_charset, get_boundary) read through; both read
+    the first field of that name, as ``Message.get`` does.  A value that may not be kept
+    (:func:`_kept`: it names a file, or it is long), or one a program set as a header
+    object, goes the stdlib's way.  Overriding ``_get_params_preserve`` leans on the
+    stdlib's internals (3.11): tests/engine/test_parse_fast_paths.py compares every answer
+    with a policy.default message's, on the corpora and generated messages.  Only
+    messages this module parses are made of this class, with its policy."""
+
+    def _first_raw(self, header: str) -> object:
+        """The value of the first ``header`` field as the parser read it."""
+        wanted = header.lower()
+        for key, value in self.raw_items():
+            if key.lower() == wanted:
+                return value
+        return _NO_HEADER
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        value = self.get(header, _NO_HEADER)
-        if value is _NO_HEADER:
-            return failobj
-        text = str(value)
-        if not (text.isascii() and _kept(text)):
-            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        return list(_shared_params(text))
+        value = self._first_raw(header)
+        if type(value) is str and _kept(value):
+            return list(_shared_params(header.lower(), value))
+        return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
 
     def get_content_type(self) -> str:
-        """The stdlib's answer, worked out once per process for each Content-Type value
-        that may be kept (:func:`_content_type`): the parser asks a part four times while
-        it splits the tree, and extraction asks again."""
-        for key, value in self.raw_items():
-            if key.lower() == "content-type":  # the first one, as Message.get reads
-                if type(value) is str and _kept(value):
-                    return _content_type(value)
-                break
+        value = self._first_raw("content-type")
+        if type(value) is str and _kept(value):
+            return _content_type(value)
         return super().get_content_type()
 
 
