@@ -4,6 +4,8 @@ process (``_Part``) build and answer exactly what the stdlib's parse does."""
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Callable, Iterator
 from email import policy
 from email.message import Message
@@ -152,3 +154,16 @@ def test_values_naming_files_or_long_are_not_kept(value: str) -> None:
     assert mime.get_params() == _stdlib(raw).get_params()
     assert parse._content_type.cache_info().currsize == 0
     assert parse._shared_params.cache_info().currsize == 0
+
+
+def test_header_size_is_the_bytes_before_the_first_empty_line() -> None:
+    """``_END_OF_HEADERS`` finds the empty line by its LF; the size counts the CR before."""
+    rng = random.Random(14)
+    whole = re.compile(rb"\r?\n\r?\n")
+    for _ in range(20_000):
+        raw = bytes(rng.choice(b"\r\nab:") for _ in range(rng.randrange(12)))
+        found = whole.search(raw)
+        expected = found.start() if found else len(raw)
+        assert parse._header_bytes(raw, parse._END_OF_HEADERS.search(raw)) == expected, raw
+        end = parse._END_OF_HEADERS.search(raw)
+        assert (end.end() if end else None) == (found.end() if found else None), raw

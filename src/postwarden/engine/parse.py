@@ -28,9 +28,9 @@ from postwarden.settings import Limits
 
 __all__ = ["parse_message"]
 
-_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
-_HAS_PARTS = re.compile(rb"(?i)multipart|message/")
-"""A header block that may declare parts (a pre-screen only: the parse decides)."""
+_END_OF_HEADERS = re.compile(rb"\n\r?\n")
+"""The end of the first empty line; the CR of a CRLF before it is not in the match (a
+leading ``\r?`` has no first byte to look for, and made the search eight times slower)."""
 _REPARSED = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 _REMEMBERED_CHARS = 1024
 _REMEMBERED_VALUES = 2048
@@ -223,7 +223,8 @@ def _parse_leaf(raw: bytes, body_start: int) -> MimePart | None:
     earlier) and a content type that has no parts (``_parsegen`` then joins every
     remaining line into the payload, and ``close`` adds no defect)."""
     head = raw[:body_start]
-    if _HAS_PARTS.search(head):  # would be parsed twice, once in vain
+    lowered = head.lower()
+    if b"multipart" in lowered or b"message/" in lowered:  # would be parsed twice in vain
         return None
     mime = _parse_fed(head)
     if mime.get_content_maintype() in ("multipart", "message") or mime.get_payload() != "":
@@ -233,12 +234,20 @@ def _parse_leaf(raw: bytes, body_start: int) -> MimePart | None:
     return mime
 
 
+def _header_bytes(raw: bytes, end: re.Match[bytes] | None) -> int:
+    """Bytes before the line break that ends the last header (``end``: the empty line)."""
+    if end is None:
+        return len(raw)
+    start = end.start()
+    return start - 1 if raw[start - 1 : start] == b"\r" else start
+
+
 def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Message:
     """Parse ``raw``; the given envelope wins, and each missing piece (sender ``""`` or
     recipients ``()``) is taken from the From, or To + Cc + Bcc headers."""
     defects: list[str] = []
     end = _END_OF_HEADERS.search(raw)
-    header_bytes = end.start() if end else len(raw)
+    header_bytes = _header_bytes(raw, end)
     if header_bytes > limits.max_header_bytes:
         defects.append(
             f"uninspectable: headers of {header_bytes} bytes over limit {limits.max_header_bytes}"
