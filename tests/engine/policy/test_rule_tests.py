@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from postwarden.engine.policy import MessageFacts, SubjectCount, default_policy, load_policy
-from postwarden.engine.policy.rules import conditions, evaluate
+from postwarden.engine.policy.rules import all_of, conditions, evaluate
 from postwarden.model import RecipientClass, RecipientFlag, RecipientInfo
 
 CONDITIONS = """\
@@ -29,6 +29,7 @@ rules:
     when:
       recipients: {class: [external, webmail], flags: [first-time, lookalike], min: 2}
       visible_recipients: {class: [partner], not_flags: [exempt], max: 1}
+  - {id: r11, action: warn, message: m, when: {findings: null}}
   - id: r10
     action: hold
     message: m
@@ -84,6 +85,7 @@ def test_rule_tests_answer_as_the_full_evaluation() -> None:
                     expected = all(c.held for c in evaluate(when, facts, groups))
                     answer = all(t(facts, groups) for t in conditions(when))
                     assert answer == expected, (rule.id, facts)
+                    assert all_of(conditions(when))(facts, groups) == expected, (rule.id, facts)
                     held += expected
             decision = policy.decide(facts)
             outcomes = [o for o in policy.outcomes(facts) if o.fired]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.rules import Check, Condition, conditions, evaluate
+from postwarden.engine.policy.rules import Check, Condition, all_of, conditions, evaluate
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
@@ -62,8 +62,8 @@ class Policy:
         self.source = source
         self.text = text
         self._rules = tuple(r for r in spec.rules if r.enabled)
-        self._conditions: tuple[tuple[RuleSpec, tuple[Condition, ...]], ...] = tuple(
-            (r, conditions(r.when)) for r in self._rules
+        self._fires: tuple[tuple[RuleSpec, Condition], ...] = tuple(
+            (r, all_of(conditions(r.when))) for r in self._rules
         )
 
     @property
@@ -78,8 +78,8 @@ class Policy:
         groups = self.spec.groups
         fired = [
             self._outcome(rule, evaluate(rule.when, facts, groups), facts)
-            for rule, checks in self._conditions
-            if all(held(facts, groups) for held in checks)
+            for rule, fires in self._fires
+            if fires(facts, groups)
         ]
         action = max((o.action for o in fired), default=Action.DELIVER)
         reasons = tuple(o.reason() for o in fired)

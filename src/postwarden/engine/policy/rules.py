@@ -77,6 +77,17 @@ def conditions(when: When) -> tuple[Condition, ...]:
     return tuple(test for _, test in found)
 
 
+def all_of(tests: tuple[Condition, ...]) -> Condition:
+    """One test that holds when every one of ``tests`` does, asking them in order up to the
+    first that does not (a chain of ``and``: no generator per rule and message)."""
+    if not tests:  # ``when: {findings: null}``: no condition, as ``all(())`` holds
+        return lambda f, g: True
+    if len(tests) == 1:
+        return tests[0]
+    first, rest = tests[0], all_of(tests[1:])
+    return lambda f, g: first(f, g) and rest(f, g)
+
+
 def _answers(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> Iterator[_Answer]:
     """Each condition's answer, worked out only when the caller asks for the next one."""
     if when.recipients is not None:
