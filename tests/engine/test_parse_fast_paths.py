@@ -146,14 +146,14 @@ def test_corpus_messages_read_as_the_stdlib_reads_them() -> None:
 
 @pytest.mark.parametrize("value", ['text/plain; name="x.txt"', "text/plain; charset=" + "x" * 1100])
 def test_values_naming_files_or_long_are_not_kept(value: str) -> None:
-    parse._content_type.cache_clear()
-    parse._shared_params.cache_clear()
+    parse._CONTENT_TYPES.clear()
+    parse._PARAMS.clear()
     raw = f"From: a@org.example\r\nContent-Type: {value}\r\n\r\nbody\r\n".encode()
     mime = parse._parse_bytes(raw)
     assert mime.get_content_type() == "text/plain"
     assert mime.get_params() == _stdlib(raw).get_params()
-    assert parse._content_type.cache_info().currsize == 0
-    assert parse._shared_params.cache_info().currsize == 0
+    assert not parse._CONTENT_TYPES
+    assert not parse._PARAMS
 
 
 def test_header_size_is_the_bytes_before_the_first_empty_line() -> None:

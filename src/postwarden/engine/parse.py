@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.message import Message as MimePart
 from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from postwarden.headers import addresses, decode, header_class, header_table, mailboxes
 from postwarden.model import Envelope, Message
@@ -122,7 +122,6 @@ class _OncePerValue(HeaderRegistry):
         return header
 
 
-@functools.lru_cache(maxsize=_SHARED_PARSES)
 def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
     """The parameters a policy.default message splits from its (first) ``header`` field
     when the parser read its value as ``value``: a function of that text alone."""
@@ -131,7 +130,6 @@ def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
     return tuple(probe._get_params_preserve([], header))  # type: ignore[attr-defined]
 
 
-@functools.lru_cache(maxsize=_SHARED_PARSES)
 def _content_type(value: str) -> str:
     """What ``get_content_type`` of a policy.default message answers when the parser read
     its (first) Content-Type field as ``value``: a function of that text alone (the default
@@ -141,13 +139,33 @@ def _content_type(value: str) -> str:
     return probe.get_content_type()
 
 
+_CONTENT_TYPES: dict[str, str] = {}
+"""Content-Type value → :func:`_content_type`, for values that may be kept (:func:`_kept`)."""
+_PARAMS: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
+"""(lowercase header name, value) → :func:`_shared_params`, for values that may be kept."""
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(answers: dict[_K, _V], key: _K, answer: _V) -> _V:
+    """``answer``, kept in ``answers`` under ``key``; a full dict is emptied first (a plain
+    dict: a hit costs one look-up, before any test of whether the value may be kept)."""
+    if len(answers) >= _SHARED_PARSES:
+        answers.clear()
+    answers[key] = answer
+    return answer
+
+
 _NO_HEADER = object()
 
 
 class _Part(EmailMessage):
     """EmailMessage, answering its content type and the parameters of its header fields
     from one answer per process for each short value (:func:`_content_type`,
-    :func:`_shared_params`), without making a header object: the parser asks a part for
+    :func:`_shared_params`, kept in ``_CONTENT_TYPES`` and ``_PARAMS``), without making a
+    header object: the parser asks a part for
     its type four times while it splits the tree, extraction asks for its file name and
     charset (get_filename, get_param, get_content_charset), and each ask made or looked up
     a header object and split its value anew (a fifth of extracting a 5 KB letter).
@@ -162,24 +180,35 @@ class _Part(EmailMessage):
     with a policy.default message's, on the corpora and generated messages.  Only
     messages this module parses are made of this class, with its policy."""
 
-    def _first_raw(self, header: str) -> object:
-        """The value of the first ``header`` field as the parser read it."""
-        wanted = header.lower()
-        for key, value in self.raw_items():
-            if key.lower() == wanted:
+    _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
+
+    def _first_raw(self, wanted: str) -> object:
+        """The value of the first field named ``wanted`` (lowercase) as the parser read it."""
+        size = len(wanted)
+        for key, value in self._headers:
+            if len(key) == size and key.lower() == wanted:
                 return value
         return _NO_HEADER
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        value = self._first_raw(header)
-        if type(value) is str and _kept(value):
-            return list(_shared_params(header.lower(), value))
+        name = header.lower()
+        value = self._first_raw(name)
+        if type(value) is str:
+            known = _PARAMS.get((name, value))
+            if known is None and _kept(value):
+                known = _remember(_PARAMS, (name, value), _shared_params(name, value))
+            if known is not None:
+                return list(known)
         return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
 
     def get_content_type(self) -> str:
         value = self._first_raw("content-type")
-        if type(value) is str and _kept(value):
-            return _content_type(value)
+        if type(value) is str:
+            known = _CONTENT_TYPES.get(value)
+            if known is None and _kept(value):
+                known = _remember(_CONTENT_TYPES, value, _content_type(value))
+            if known is not None:
+                return known
         return super().get_content_type()
 
 
