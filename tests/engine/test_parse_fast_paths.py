@@ -8,6 +8,7 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from email import policy
+from email.headerregistry import ContentTransferEncodingHeader
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
@@ -167,3 +168,30 @@ def test_header_size_is_the_bytes_before_the_first_empty_line() -> None:
         assert parse._header_bytes(raw, parse._END_OF_HEADERS.search(raw)) == expected, raw
         end = parse._END_OF_HEADERS.search(raw)
         assert (end.end() if end else None) == (found.end() if found else None), raw
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Content-Transfer-Encoding", "base64"),
+        ("content-transfer-encoding", "Quoted-Printable"),
+        ("CONTENT-TRANSFER-ENCODING", "7bit"),
+        ("Content-Transfer-Encoding", "8BIT"),
+        ("Content-Transfer-Encoding", "binary"),
+    ],
+)
+def test_standard_transfer_encodings_are_shared_header_objects_like_the_stdlibs(
+    name: str, value: str
+) -> None:
+    raw = f"From: a@org.example\r\n{name}: {value}\r\n\r\nbody\r\n".encode()
+    first, second = (parse._parse_bytes(raw) for _ in range(2))
+    ours = first.get(name)
+    theirs = policy.default.header_factory(name, value)
+    assert ours is second.get(name)
+    assert (str(ours), ours.name, ours.cte, ours.defects) == (
+        str(theirs),
+        theirs.name,
+        theirs.cte,
+        theirs.defects,
+    )
+    assert isinstance(ours, ContentTransferEncodingHeader)

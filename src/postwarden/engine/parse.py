@@ -96,7 +96,8 @@ class _OncePerValue(HeaderRegistry):
     each ask runs the RFC 2045 parser anew. Header objects are immutable, so one per value
     is enough: parsing the check benchmark's 65 KB message went from 1.8 to 0.6 ms of CPU.
     Bounded, and per message, so no header outlives its message (what a Content-Type or
-    Content-Transfer-Encoding value parses to is shared, :func:`_parse_shared`).
+    Content-Transfer-Encoding value parses to is shared, :func:`_parse_shared`), but for
+    the five standard transfer encodings (:func:`_encoding_header`).
     """
 
     __getitem__ = header_class
@@ -113,6 +114,8 @@ class _OncePerValue(HeaderRegistry):
         lname = name.lower()
         if lname not in _REPARSED or len(value) > _REMEMBERED_CHARS:
             return super().__call__(name, value)
+        if lname == "content-transfer-encoding" and value.lower() in _STANDARD_ENCODINGS:
+            return _encoding_header(name, value)
         key = (lname, value)
         header = self._parsed.get(key)
         if header is None or header.name != name:
@@ -120,6 +123,18 @@ class _OncePerValue(HeaderRegistry):
             if len(self._parsed) < _REMEMBERED_VALUES:
                 self._parsed[key] = header
         return header
+
+
+_ENCODING_HEADERS = _OncePerValue()
+_STANDARD_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
+
+
+@functools.lru_cache(maxsize=64)
+def _encoding_header(name: str, value: str) -> BaseHeader:
+    """The Content-Transfer-Encoding header object for one of the five standard values,
+    made once per process and shared by every message: such a value names no one, and
+    making the object cost a tenth of extracting a 5 KB letter (get_payload asks for it)."""
+    return HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
 
 
 def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
