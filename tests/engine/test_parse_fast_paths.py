@@ -84,6 +84,7 @@ def _answer(ask: Callable[[], object]) -> object:
 def _answers(part: Message) -> list[object]:
     return [
         _answer(part.get_content_type),
+        [name in part for name in ("content-type", "Content-Disposition", "X-None", "K")],
         _answer(part.get_content_maintype),
         _answer(part.get_default_type),
         _answer(lambda: part.get_params()),

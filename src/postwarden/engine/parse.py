@@ -198,12 +198,20 @@ class _Part(EmailMessage):
     _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
 
     def _first_raw(self, wanted: str) -> object:
-        """The value of the first field named ``wanted`` (lowercase) as the parser read it."""
+        """The value of the first field named ``wanted`` (lowercase ASCII) as the parser read
+        it.  The length is compared first: no name that lowercases to ASCII changes length
+        (only U+0130 does, to a non-ASCII pair)."""
         size = len(wanted)
         for key, value in self._headers:
             if len(key) == size and key.lower() == wanted:
                 return value
         return _NO_HEADER
+
+    def __contains__(self, name: str) -> bool:
+        # get_param asks ``header in self`` before reading the parameters.
+        if type(name) is str and name.isascii():
+            return self._first_raw(name.lower()) is not _NO_HEADER
+        return super().__contains__(name)
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         name = header.lower()
@@ -353,8 +361,12 @@ def _display_names(
     """Lowercase address → decoded display name, from the named headers."""
     out: dict[str, str] = {}
     for name in names:
-        found = mailboxes(headers.get(name.lower(), []), name)
-        defects.extend(d for d in found.defects if d not in defects)
+        values = headers.get(name.lower())
+        if not values:
+            continue
+        found = mailboxes(values, name)
+        if found.defects:
+            defects.extend(d for d in found.defects if d not in defects)
         for box in found.items:
             if box.name:
                 out.setdefault(box.address.lower(), box.name)
