@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.message import Message as MimePart
 from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from postwarden.headers import addresses, decode, header_class, header_table, mailboxes
 from postwarden.model import Envelope, Message
@@ -28,7 +28,9 @@ from postwarden.settings import Limits
 
 __all__ = ["parse_message"]
 
-_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
+_END_OF_HEADERS = re.compile(rb"\n\r?\n")
+"""The end of the first empty line; the CR of a CRLF before it is not in the match (a
+leading ``\r?`` has no first byte to look for, and made the search eight times slower)."""
 _REPARSED = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 _REMEMBERED_CHARS = 1024
 _REMEMBERED_VALUES = 2048
@@ -50,12 +52,17 @@ def _shared_parse(header: str, value: str) -> tuple[tuple[str, Any], ...]:
     return tuple((key, tuple(v) if key == "defects" else v) for key, v in kwds.items())
 
 
+def _kept(value: str) -> bool:
+    """Whether what a header value parses to may be kept for the process: a short value
+    that names no file (no ``name`` or ``filename`` parameter: no attachment name is kept
+    beyond its message, and the process keeps a bounded number of short values)."""
+    return len(value) <= _REMEMBERED_CHARS and "name" not in value.lower()
+
+
 def _parse_shared(header: str, value: str, kwds: dict[str, Any]) -> None:
-    """The stdlib's ``parse(value, kwds)`` of ``header``, from :func:`_shared_parse`; a long
-    value, or one naming a file (a ``name`` or ``filename`` parameter), is parsed anew: no
-    attachment name is kept beyond its message, and the process keeps a bounded number of
-    short values."""
-    if len(value) > _REMEMBERED_CHARS or "name" in value.lower():
+    """The stdlib's ``parse(value, kwds)`` of ``header``, from :func:`_shared_parse` when the
+    value may be kept (:func:`_kept`), else parsed anew."""
+    if not _kept(value):
         _PARSERS[header].parse(value, kwds)
         return
     for key, parsed in _shared_parse(header, value):
@@ -89,7 +96,8 @@ class _OncePerValue(HeaderRegistry):
     each ask runs the RFC 2045 parser anew. Header objects are immutable, so one per value
     is enough: parsing the check benchmark's 65 KB message went from 1.8 to 0.6 ms of CPU.
     Bounded, and per message, so no header outlives its message (what a Content-Type or
-    Content-Transfer-Encoding value parses to is shared, :func:`_parse_shared`).
+    Content-Transfer-Encoding value parses to is shared, :func:`_parse_shared`), but for
+    the five standard transfer encodings (:func:`_encoding_header`).
     """
 
     __getitem__ = header_class
@@ -106,6 +114,8 @@ class _OncePerValue(HeaderRegistry):
         lname = name.lower()
         if lname not in _REPARSED or len(value) > _REMEMBERED_CHARS:
             return super().__call__(name, value)
+        if lname == "content-transfer-encoding" and value.lower() in _STANDARD_ENCODINGS:
+            return _encoding_header(name, value)
         key = (lname, value)
         header = self._parsed.get(key)
         if header is None or header.name != name:
@@ -115,15 +125,134 @@ class _OncePerValue(HeaderRegistry):
         return header
 
 
+_ENCODING_HEADERS = _OncePerValue()
+_STANDARD_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
+
+
+@functools.lru_cache(maxsize=64)
+def _encoding_header(name: str, value: str) -> BaseHeader:
+    """The Content-Transfer-Encoding header object for one of the five standard values,
+    made once per process and shared by every message: such a value names no one, and
+    making the object cost a tenth of extracting a 5 KB letter (get_payload asks for it)."""
+    return HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
+
+
+def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
+    """The parameters a policy.default message splits from its (first) ``header`` field
+    when the parser read its value as ``value``: a function of that text alone."""
+    probe = EmailMessage(policy=policy.default)
+    probe.set_raw(header, value)
+    return tuple(probe._get_params_preserve([], header))  # type: ignore[attr-defined]
+
+
+def _content_type(value: str) -> str:
+    """What ``get_content_type`` of a policy.default message answers when the parser read
+    its (first) Content-Type field as ``value``: a function of that text alone (the default
+    type is only for a part without one)."""
+    probe = EmailMessage(policy=policy.default)
+    probe.set_raw("Content-Type", value)
+    return probe.get_content_type()
+
+
+_CONTENT_TYPES: dict[str, str] = {}
+"""Content-Type value → :func:`_content_type`, for values that may be kept (:func:`_kept`)."""
+_PARAMS: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
+"""(lowercase header name, value) → :func:`_shared_params`, for values that may be kept."""
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(answers: dict[_K, _V], key: _K, answer: _V) -> _V:
+    """``answer``, kept in ``answers`` under ``key``; a full dict is emptied first (a plain
+    dict: a hit costs one look-up, before any test of whether the value may be kept)."""
+    if len(answers) >= _SHARED_PARSES:
+        answers.clear()
+    answers[key] = answer
+    return answer
+
+
+_NO_HEADER = object()
+
+
+class _Part(EmailMessage):
+    """EmailMessage, answering its content type and the parameters of its header fields
+    from one answer per process for each short value (:func:`_content_type`,
+    :func:`_shared_params`, kept in ``_CONTENT_TYPES`` and ``_PARAMS``), without making a
+    header object: the parser asks a part for
+    its type four times while it splits the tree, extraction asks for its file name and
+    charset (get_filename, get_param, get_content_charset), and each ask made or looked up
+    a header object and split its value anew (a fifth of extracting a 5 KB letter).
+
+    ``get_content_type`` and ``_get_params_preserve`` are the two places the stdlib's
+    other content-type and parameter getters (get_content_maintype, get_params,
+    get_param, get_filename, get_content_charset, get_boundary) read through; both read
+    the first field of that name, as ``Message.get`` does.  A value that may not be kept
+    (:func:`_kept`: it names a file, or it is long), or one a program set as a header
+    object, goes the stdlib's way.  Overriding ``_get_params_preserve`` leans on the
+    stdlib's internals (3.11): tests/engine/test_parse_fast_paths.py compares every answer
+    with a policy.default message's, on the corpora and generated messages.  Only
+    messages this module parses are made of this class, with its policy."""
+
+    _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
+
+    def _first_raw(self, wanted: str) -> object:
+        """The value of the first field named ``wanted`` (lowercase ASCII) as the parser read
+        it.  The length is compared first: no name that lowercases to ASCII changes length
+        (only U+0130 does, to a non-ASCII pair)."""
+        size = len(wanted)
+        for key, value in self._headers:
+            if len(key) == size and key.lower() == wanted:
+                return value
+        return _NO_HEADER
+
+    def __contains__(self, name: str) -> bool:
+        # get_param asks ``header in self`` before reading the parameters.
+        if type(name) is str and name.isascii():
+            return self._first_raw(name.lower()) is not _NO_HEADER
+        return super().__contains__(name)
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        name = header.lower()
+        value = self._first_raw(name)
+        if type(value) is str:
+            known = _PARAMS.get((name, value))
+            if known is None and _kept(value):
+                known = _remember(_PARAMS, (name, value), _shared_params(name, value))
+            if known is not None:
+                return list(known)
+        return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+
+    def get_content_type(self) -> str:
+        value = self._first_raw("content-type")
+        if type(value) is str:
+            known = _CONTENT_TYPES.get(value)
+            if known is None and _kept(value):
+                known = _remember(_CONTENT_TYPES, value, _content_type(value))
+            if known is not None:
+                return known
+        return super().get_content_type()
+
+
 def _message_policy() -> EmailPolicy[EmailMessage]:
-    """policy.default, with a header registry of its own for one message."""
-    return policy.default.clone(header_factory=_OncePerValue())
+    """policy.default, with a header registry of its own for one message and :class:`_Part`
+    for its parts."""
+    return policy.default.clone(header_factory=_OncePerValue(), message_factory=_Part)
 
 
 _FEED = 64 * 1024
 
 
 def _parse_bytes(raw: bytes) -> MimePart:
+    """The stdlib's parse of ``raw``: :func:`_parse_leaf` when that can tell, else
+    :func:`_parse_fed`; the two build the same message (tests/engine/test_parse.py)."""
+    end = _END_OF_HEADERS.search(raw)
+    leaf = _parse_leaf(raw, end.end()) if end else None
+    return leaf if leaf is not None else _parse_fed(raw)
+
+
+def _parse_fed(raw: bytes) -> MimePart:
     """The stdlib's parse, fed a slice at a time: given the message whole, it decodes and
     splits all of it at once, peaking near eight times its size (517 MiB for a 67 MB
     message, 202 MiB fed in slices); the result is the same (tests/engine/test_parse.py)."""
@@ -133,12 +262,44 @@ def _parse_bytes(raw: bytes) -> MimePart:
     return parser.close()
 
 
+def _parse_leaf(raw: bytes, body_start: int) -> MimePart | None:
+    """A message that is not multipart or message/*: the stdlib parses its header block
+    (``raw`` up to ``body_start``, just after the first empty line) and its body is the
+    rest, as the stdlib's parse of the whole message makes it; ``None`` for any other.
+
+    The feed parser splits a body into lines only to look for boundaries, and then joins
+    the lines of a body that has none (a leaf's) back into the text it was: two thirds of
+    parsing a 5 KB letter.  Whether the message is such a leaf is the stdlib's answer, not
+    ours: the header block parsed alone must leave an empty body (the parser took exactly
+    those lines as headers and separator, so no line that is not a header ended them
+    earlier) and a content type that has no parts (``_parsegen`` then joins every
+    remaining line into the payload, and ``close`` adds no defect)."""
+    head = raw[:body_start]
+    lowered = head.lower()
+    if b"multipart" in lowered or b"message/" in lowered:  # would be parsed twice in vain
+        return None
+    mime = _parse_fed(head)
+    if mime.get_content_maintype() in ("multipart", "message") or mime.get_payload() != "":
+        return None
+    # BytesFeedParser's own decoding of what it is fed.
+    mime.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
+    return mime
+
+
+def _header_bytes(raw: bytes, end: re.Match[bytes] | None) -> int:
+    """Bytes before the line break that ends the last header (``end``: the empty line)."""
+    if end is None:
+        return len(raw)
+    start = end.start()
+    return start - 1 if raw[start - 1 : start] == b"\r" else start
+
+
 def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Message:
     """Parse ``raw``; the given envelope wins, and each missing piece (sender ``""`` or
     recipients ``()``) is taken from the From, or To + Cc + Bcc headers."""
     defects: list[str] = []
     end = _END_OF_HEADERS.search(raw)
-    header_bytes = end.start() if end else len(raw)
+    header_bytes = _header_bytes(raw, end)
     if header_bytes > limits.max_header_bytes:
         defects.append(
             f"uninspectable: headers of {header_bytes} bytes over limit {limits.max_header_bytes}"
@@ -200,8 +361,12 @@ def _display_names(
     """Lowercase address → decoded display name, from the named headers."""
     out: dict[str, str] = {}
     for name in names:
-        found = mailboxes(headers.get(name.lower(), []), name)
-        defects.extend(d for d in found.defects if d not in defects)
+        values = headers.get(name.lower())
+        if not values:
+            continue
+        found = mailboxes(values, name)
+        if found.defects:
+            defects.extend(d for d in found.defects if d not in defects)
         for box in found.items:
             if box.name:
                 out.setdefault(box.address.lower(), box.name)

@@ -310,8 +310,12 @@ def _payload(part: Message) -> tuple[bytes, list[MessageDefect]]:
     except (ValueError, LookupError, UnicodeError, TypeError):
         data = None
     broken: list[MessageDefect] = [d for d in part.defects[seen:] if isinstance(d, _BASE64_DEFECTS)]
+    # The encoded text is fetched only when needed: each get_payload() reads the headers again.
+    too_long = any(isinstance(d, InvalidBase64LengthDefect) for d in broken)
+    if isinstance(data, bytes) and not too_long:
+        return data, broken
     raw = part.get_payload()
-    if any(isinstance(d, InvalidBase64LengthDefect) for d in broken) and isinstance(raw, str):
+    if too_long and isinstance(raw, str):
         # bpo-27397: with one base64 character too many, the stdlib hands back the *encoded*
         # text as if it were the content; decode every whole group of four instead.
         letters = _NOT_BASE64.sub(b"", raw.encode("ascii", "ignore"))
@@ -325,8 +329,10 @@ def _payload(part: Message) -> tuple[bytes, list[MessageDefect]]:
 
 def _decodes_to_nothing(part: Message, payload: bytes) -> str:
     """``"undecodable base64"`` when a base64 body with text in it decodes to no bytes."""
+    if payload:
+        return ""
     raw = part.get_payload()
-    if payload or not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip():
         return ""
     # get_payload(decode=True) read this header already: asking again cannot raise.
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from postwarden.engine.policy.facts import MessageFacts
-from postwarden.engine.policy.rules import Check, evaluate, holds
+from postwarden.engine.policy.rules import Check, Condition, all_of, conditions, evaluate
 from postwarden.engine.policy.schema import PolicySpec, RuleSpec, Vocabulary, parse_policy
 from postwarden.model import Action, Reason
 
@@ -62,14 +62,25 @@ class Policy:
         self.source = source
         self.text = text
         self._rules = tuple(r for r in spec.rules if r.enabled)
+        self._fires: tuple[tuple[RuleSpec, Condition], ...] = tuple(
+            (r, all_of(conditions(r.when))) for r in self._rules
+        )
 
     @property
     def rules(self) -> tuple[RuleSpec, ...]:
         return self._rules
 
     def decide(self, facts: MessageFacts) -> Decision:
-        """Every rule against ``facts``; the verdict is the strongest action of those fired."""
-        fired = [o for rule in self._rules if (o := self._fired(rule, facts)) is not None]
+        """Every rule against ``facts``; the verdict is the strongest action of those fired.
+
+        A rule's conditions are tested first without evidence (:func:`conditions`): most
+        rules do not fire, and a rule that does is then evaluated in full for its reason."""
+        groups = self.spec.groups
+        fired = [
+            self._outcome(rule, evaluate(rule.when, facts, groups), facts)
+            for rule, fires in self._fires
+            if fires(facts, groups)
+        ]
         action = max((o.action for o in fired), default=Action.DELIVER)
         reasons = tuple(o.reason() for o in fired)
         return Decision(action=action, reasons=reasons, policy=self, facts=facts)
@@ -80,13 +91,6 @@ class Policy:
         return tuple(
             self._outcome(rule, evaluate(rule.when, facts, groups), facts) for rule in self._rules
         )
-
-    def _fired(self, rule: RuleSpec, facts: MessageFacts) -> RuleOutcome | None:
-        """``rule``'s outcome when it fired, else ``None`` (known without writing evidence)."""
-        groups = self.spec.groups
-        if not holds(rule.when, facts, groups):
-            return None
-        return self._outcome(rule, evaluate(rule.when, facts, groups), facts)
 
     def _outcome(self, rule: RuleSpec, checks: list[Check], facts: MessageFacts) -> RuleOutcome:
         fired = all(c.held for c in checks)

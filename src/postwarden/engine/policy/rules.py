@@ -32,10 +32,60 @@ def evaluate(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -
     return [Check(name, held, evidence()) for name, held, evidence in _answers(when, facts, groups)]
 
 
-def holds(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> bool:
-    """Whether every condition of ``when`` holds, answered up to the first that does not and
-    without writing any evidence (a rule that does not fire gives no reason)."""
-    return all(held for _, held, _ in _answers(when, facts, groups))
+Condition = Callable[[MessageFacts, Mapping[str, list[str]]], bool]
+"""Whether one condition holds for the facts, the sender groups given."""
+
+
+def conditions(when: When) -> tuple[Condition, ...]:
+    """A test of each condition of ``when``, each answering as its :func:`evaluate` check does
+    but without writing any evidence (a rule that does not fire gives no reason);
+    cheapest and likeliest to fail first (finding counts before recipient selectors), so a
+    rule that cannot fire on a message is known to after one look at a dictionary.  A
+    loaded policy makes these once per rule (``Policy``), not once per message."""
+    found: list[tuple[int, Condition]] = []
+    if when.findings is not None:
+        spec = when.findings
+        found.append((0, lambda f, g: spec.holds(_finding_count(spec, f))))
+    if when.uninspectable is not None:
+        wanted = when.uninspectable
+        found.append((0, lambda f, g: bool(f.uninspectable) == wanted))
+    if when.subjects is not None:
+        subjects = when.subjects
+        found.append((1, lambda f, g: subjects.holds(_subject_total(subjects, f)[0])))
+    if when.attachments is not None:
+        attachments = when.attachments
+        found.append((1, lambda f, g: attachments.holds(f.attachments)))
+    if when.recipient_count is not None:
+        count = when.recipient_count
+        found.append((1, lambda f, g: count.holds(len(f.recipients))))
+    if when.subject_markers is not None:
+        markers = when.subject_markers
+        found.append((2, lambda f, g: _marker(markers, f.subject_line) is not None))
+    if when.sender_groups is not None:
+        inside = when.sender_groups
+        found.append((2, lambda f, g: bool(_groups_in(f.sender, g, inside))))
+    if when.not_sender_groups is not None:
+        outside = when.not_sender_groups
+        found.append((2, lambda f, g: not _groups_in(f.sender, g, outside)))
+    if when.recipients is not None:
+        chosen = when.recipients
+        found.append((3, lambda f, g: chosen.holds(len(_matching(chosen, f.recipients)))))
+    if when.visible_recipients is not None:
+        shown = when.visible_recipients
+        found.append((3, lambda f, g: shown.holds(len(_matching(shown, f.visible)))))
+    found.sort(key=lambda cost_condition: cost_condition[0])
+    return tuple(test for _, test in found)
+
+
+def all_of(tests: tuple[Condition, ...]) -> Condition:
+    """One test that holds when every one of ``tests`` does, asking them in order up to the
+    first that does not (a chain of ``and``: no generator per rule and message)."""
+    if not tests:  # ``when: {findings: null}``: no condition, as ``all(())`` holds
+        return lambda f, g: True
+    if len(tests) == 1:
+        return tests[0]
+    first, rest = tests[0], all_of(tests[1:])
+    return lambda f, g: first(f, g) and rest(f, g)
 
 
 def _answers(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -> Iterator[_Answer]:
@@ -67,8 +117,7 @@ def _answers(when: When, facts: MessageFacts, groups: Mapping[str, list[str]]) -
         listed = when.not_sender_groups
         yield _sender_groups("not_sender_groups", listed, facts, groups, inside=False)
     if when.subject_markers is not None:
-        subject = facts.subject_line.casefold()
-        marker = next((m for m in when.subject_markers if m.casefold() in subject), None)
+        marker = _marker(when.subject_markers, facts.subject_line)
         yield (
             "subject_markers",
             marker is not None,
@@ -80,8 +129,18 @@ def _count(name: str, spec: Count, n: int, evidence: Callable[[], str]) -> _Answ
     return name, spec.holds(n), lambda: f"{evidence()} (needs {spec.describe()})"
 
 
+def _marker(markers: list[str], subject_line: str) -> str | None:
+    """The first of ``markers`` in the subject line (case-insensitive)."""
+    subject = subject_line.casefold()
+    return next((m for m in markers if m.casefold() in subject), None)
+
+
+def _matching(spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> list[RecipientInfo]:
+    return [r for r in people if _selects(spec, r)]
+
+
 def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> _Answer:
-    matched = [r for r in people if _selects(spec, r)]
+    matched = _matching(spec, people)
 
     def evidence() -> str:
         shown = [_show(r) for r in matched]
@@ -90,8 +149,12 @@ def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo,
     return _count(name, spec, len(matched), evidence)
 
 
+def _finding_count(spec: Findings, facts: MessageFacts) -> int:
+    return sum(facts.findings.get(d, 0) for d in spec.detector)
+
+
 def _findings(spec: Findings, facts: MessageFacts) -> _Answer:
-    n = sum(facts.findings.get(d, 0) for d in spec.detector)
+    n = _finding_count(spec, facts)
 
     def evidence() -> str:
         places = sorted({p for d in spec.detector for p in facts.finding_places.get(d, ())})
@@ -117,6 +180,22 @@ def _show(r: RecipientInfo) -> str:
 
 
 def _subjects(spec: Subjects, facts: MessageFacts) -> _Answer:
+    total, parts = _subject_total(spec, facts)
+    what = (
+        "registered people who are not the recipient"
+        if (spec.with_email or spec.except_recipients)
+        else "registered people"
+    )
+    return _count(
+        "subjects",
+        spec,
+        total,
+        lambda: f"{total} {what}" + (f" ({', '.join(parts)})" if parts else ""),
+    )
+
+
+def _subject_total(spec: Subjects, facts: MessageFacts) -> tuple[int, list[str]]:
+    """The people ``spec`` counts, summed over its registers, and ``register: n`` of each."""
     total = 0
     parts = []
     for register, count in sorted(facts.subjects.items()):
@@ -131,17 +210,7 @@ def _subjects(spec: Subjects, facts: MessageFacts) -> _Answer:
         total += n
         if n:
             parts.append(f"{register}: {n}")
-    what = (
-        "registered people who are not the recipient"
-        if (spec.with_email or spec.except_recipients)
-        else "registered people"
-    )
-    return _count(
-        "subjects",
-        spec,
-        total,
-        lambda: f"{total} {what}" + (f" ({', '.join(parts)})" if parts else ""),
-    )
+    return total, parts
 
 
 def _sender_groups(
@@ -154,12 +223,17 @@ def _sender_groups(
 ) -> _Answer:
     """Holds when the sender is in one of the ``listed`` groups (``inside``) or in none."""
     sender = facts.sender
-    hit = sorted(_groups_of(sender, groups) & set(listed))
+    hit = _groups_in(sender, groups, listed)
     return (
         name,
         bool(hit) == inside,
         lambda: f"sender {sender} in {', '.join(hit) or 'none of them'}",
     )
+
+
+def _groups_in(sender: str, groups: Mapping[str, list[str]], listed: list[str]) -> list[str]:
+    """The ``listed`` groups the sender belongs to, sorted."""
+    return sorted(_groups_of(sender, groups) & set(listed))
 
 
 def _groups_of(sender: str, groups: Mapping[str, list[str]]) -> set[str]:

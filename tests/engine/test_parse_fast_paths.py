@@ -1,0 +1,198 @@
+"""The parser's fast paths against the stdlib's general ones: a leaf message's body taken
+whole (``_parse_leaf``) and the parts' content types and parameters worked out once per
+process (``_Part``) build and answer exactly what the stdlib's parse does."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from email import policy
+from email.headerregistry import ContentTransferEncodingHeader
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+
+from postwarden.engine import parse
+
+CORPORA = Path(__file__).resolve().parents[1] / "corpora"
+
+_HEADS = (
+    b"From: a@org.example\r\nTo: b@p.example\r\nSubject: s\r\n",
+    b"From: a@org.example\nSubject: =?utf-8?q?caf=C3=A9?=\n",
+    b"From nobody Mon Jan  1 00:00:00 2024\nFrom: a@org.example\n",
+    b"Subject: folded\r\n continued\r\n\tand again\r\n",
+    b"Subject: lone\rcr: inside\r\n",
+    b"Subject: s\r\nnot a header line\r\nX: y\r\n",
+    b"\r\nSubject: blank line first\r\n",
+    b"Subject: \xe9\xe8 8-bit\r\nX-Nul: a\x00b\r\n",
+    b"Subject: s\n\r\rX: after lone crs\n",
+    b"",
+)
+_TYPES = (
+    b"",
+    b"Content-Type: text/plain; charset=utf-8\r\n",
+    b'Content-Type: text/plain; charset="big5"; format=flowed\r\n',
+    b"Content-Type: TEXT/HTML\r\nContent-Transfer-Encoding: base64\r\n",
+    b'Content-Type: application/pdf; name="a b.pdf"\r\n'
+    b"Content-Disposition: attachment; filename*=utf-8''%E6%B8%AC.pdf\r\n",
+    b"Content-Type: text\r\n",
+    b"Content-Type: text/plain; charset*=utf-8''utf-8\r\n",
+    b"Content-Type: text/plain\r\nContent-Type: application/zip\r\n",
+    b"Content-Type: multipart/mixed; boundary=b\r\n",
+    b"Content-Type: Multipart/Alternative\r\n",
+    b"Content-Type: message/rfc822\r\n",
+    b"Content-Type: message/delivery-status\r\n",
+    b"Content-Type: =?utf-8?q?multipart/mixed?=\r\n",
+    b"Content-Type: text/plain; (comment) charset=us-ascii\r\n",
+)
+_BODIES = (
+    b"\r\n",
+    b"\r\nhello\r\nworld\r\n",
+    b"\n\nline\nline without end",
+    b"\r\n--b\r\nContent-Type: text/plain\r\n\r\npart\r\n--b--\r\n",
+    b"\r\nFrom: inner@x.example\r\n\r\ninner body\r\n",
+    b"\r\n\r\n\r\nleading blank lines\r\n",
+    b"\n\xe6\xb8\xac\xe8\xa9\xa6 8-bit \x00 body\r\rcr\n",
+    b"",
+)
+
+
+def _generated() -> Iterator[bytes]:
+    for head in _HEADS:
+        for ctype in _TYPES:
+            for body in _BODIES:
+                yield head + ctype + body
+
+
+def _corpus() -> Iterator[bytes]:
+    for path in sorted(CORPORA.rglob("*.eml")):
+        if path.stat().st_size < 2_000_000:
+            yield path.read_bytes()
+
+
+def _answer(ask: Callable[[], object]) -> object:
+    """What a stdlib call answers, or the type of what it raised."""
+    try:
+        return ask()
+    except Exception as exc:
+        return type(exc)
+
+
+def _answers(part: Message) -> list[object]:
+    return [
+        _answer(part.get_content_type),
+        [name in part for name in ("content-type", "Content-Disposition", "X-None", "K")],
+        _answer(part.get_content_maintype),
+        _answer(part.get_default_type),
+        _answer(lambda: part.get_params()),
+        _answer(lambda: part.get_params(unquote=False)),
+        _answer(lambda: part.get_params(header="content-disposition")),
+        _answer(lambda: part.get_param("charset")),
+        _answer(lambda: part.get_param("name")),
+        _answer(lambda: part.get_param("filename", header="Content-Disposition")),
+        _answer(part.get_filename),
+        _answer(part.get_boundary),
+        _answer(part.get_content_charset),
+        _answer(part.get_content_disposition),
+        _answer(part.is_multipart),
+        _answer(part.get_unixfrom),
+        [type(d) for d in part.defects],
+        list(part.raw_items()),
+        _answer(lambda: part.get_payload(decode=True)),
+        part.preamble,
+        part.epilogue,
+    ]
+
+
+def _same_tree(ours: Message, theirs: Message) -> None:
+    ours_parts, their_parts = list(ours.walk()), list(theirs.walk())
+    assert len(ours_parts) == len(their_parts)
+    for mine, stdlib in zip(ours_parts, their_parts, strict=True):
+        assert _answers(mine) == _answers(stdlib)
+        if not mine.is_multipart():
+            assert mine.get_payload() == stdlib.get_payload()
+    assert _answer(ours.as_bytes) == _answer(theirs.as_bytes)
+
+
+def _stdlib(raw: bytes) -> Message:
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+def test_generated_messages_read_as_the_stdlib_reads_them() -> None:
+    leaves = 0
+    for raw in _generated():
+        end = parse._END_OF_HEADERS.search(raw)
+        leaf = parse._parse_leaf(raw, end.end()) if end else None
+        leaves += leaf is not None
+        if leaf is not None:
+            _same_tree(leaf, parse._parse_fed(raw))
+        _same_tree(parse._parse_bytes(raw), _stdlib(raw))
+    # Both paths were taken, each many times.
+    assert 100 < leaves < len(list(_generated())) - 100
+
+
+def test_corpus_messages_read_as_the_stdlib_reads_them() -> None:
+    leaves = 0
+    for raw in _corpus():
+        end = parse._END_OF_HEADERS.search(raw)
+        leaf = parse._parse_leaf(raw, end.end()) if end else None
+        leaves += leaf is not None
+        if leaf is not None:
+            _same_tree(leaf, parse._parse_fed(raw))
+        _same_tree(parse._parse_bytes(raw), _stdlib(raw))
+    assert leaves > 20
+
+
+@pytest.mark.parametrize("value", ['text/plain; name="x.txt"', "text/plain; charset=" + "x" * 1100])
+def test_values_naming_files_or_long_are_not_kept(value: str) -> None:
+    parse._CONTENT_TYPES.clear()
+    parse._PARAMS.clear()
+    raw = f"From: a@org.example\r\nContent-Type: {value}\r\n\r\nbody\r\n".encode()
+    mime = parse._parse_bytes(raw)
+    assert mime.get_content_type() == "text/plain"
+    assert mime.get_params() == _stdlib(raw).get_params()
+    assert not parse._CONTENT_TYPES
+    assert not parse._PARAMS
+
+
+def test_header_size_is_the_bytes_before_the_first_empty_line() -> None:
+    """``_END_OF_HEADERS`` finds the empty line by its LF; the size counts the CR before."""
+    rng = random.Random(14)
+    whole = re.compile(rb"\r?\n\r?\n")
+    for _ in range(20_000):
+        raw = bytes(rng.choice(b"\r\nab:") for _ in range(rng.randrange(12)))
+        found = whole.search(raw)
+        expected = found.start() if found else len(raw)
+        assert parse._header_bytes(raw, parse._END_OF_HEADERS.search(raw)) == expected, raw
+        end = parse._END_OF_HEADERS.search(raw)
+        assert (end.end() if end else None) == (found.end() if found else None), raw
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Content-Transfer-Encoding", "base64"),
+        ("content-transfer-encoding", "Quoted-Printable"),
+        ("CONTENT-TRANSFER-ENCODING", "7bit"),
+        ("Content-Transfer-Encoding", "8BIT"),
+        ("Content-Transfer-Encoding", "binary"),
+    ],
+)
+def test_standard_transfer_encodings_are_shared_header_objects_like_the_stdlibs(
+    name: str, value: str
+) -> None:
+    raw = f"From: a@org.example\r\n{name}: {value}\r\n\r\nbody\r\n".encode()
+    first, second = (parse._parse_bytes(raw) for _ in range(2))
+    ours = first.get(name)
+    theirs = policy.default.header_factory(name, value)
+    assert ours is second.get(name)
+    assert (str(ours), ours.name, ours.cte, ours.defects) == (
+        str(theirs),
+        theirs.name,
+        theirs.cte,
+        theirs.defects,
+    )
+    assert isinstance(ours, ContentTransferEncodingHeader)
