@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
@@ -177,6 +179,15 @@ def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) ->
 )
 def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> None:
     # The shortcut must agree with the regex it spares, or a segment would go unlooked-up.
+    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+
+
+_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\xa0\u3000：；")
+
+
+@given(st.text(st.sampled_from(_LINE_CHARS), max_size=24))
+def test_segmented_agrees_with_the_pattern_on_generated_lines(line: str) -> None:
+    # ASCII lines take a shortcut of their own (bytes passes); others the general one.
     assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
 
 

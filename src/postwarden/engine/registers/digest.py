@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -34,14 +35,13 @@ class Digester:
 
     def many(self, field: Field, values: Sequence[str]) -> Hashes:
         """Hashes of ``values`` (already normalised for ``field``), in order."""
-        # A copy of the keyed state saves hashing the key block again for every value.
-        copy = self._keyed(field).copy
-        digests = []
-        for v in values:
-            h = copy()
-            h.update(v.encode())
-            digests.append(h.digest())
-        return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
+        return _digests(itertools.repeat(self._keyed(field).copy), values)
+
+    def mixed(self, fields: Sequence[int], values: Sequence[str]) -> Hashes:
+        """Hashes of ``values``, each normalised for its field in ``fields``, in order (one
+        pass: a message's few values of several fields cost no grouping by field)."""
+        copies = {f: self._keyed(Field(f)).copy for f in set(fields)}
+        return _digests(map(copies.__getitem__, fields), values)
 
     def one(self, field: Field, value: str) -> int:
         h = self._keyed(field).copy()
@@ -56,6 +56,17 @@ class Digester:
                 bytes((field,)), key=self._key, digest_size=8
             )
         return state
+
+
+def _digests(copies: Iterable[Callable[[], hashlib.blake2b]], values: Iterable[str]) -> Hashes:
+    """The digests of ``values``, each hashed into a fresh copy of a keyed state (a copy
+    saves hashing the key block again for every value)."""
+    digests = []
+    for copy, v in zip(copies, values, strict=False):
+        h = copy()
+        h.update(v.encode())
+        digests.append(h.digest())
+    return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
 
 
 def id_hashes(ids: Sequence[str]) -> Hashes:

@@ -89,7 +89,9 @@ _PHONE_WORD = re.compile(
 
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
-_UNIQUE = np.array(sorted(int(f) for f in UNIQUE_FIELDS), dtype=np.int64)
+# Per field number: whether it is a unique field (a table lookup; np.isin sorts, ~25 us).
+_IS_UNIQUE = np.zeros(16, dtype=np.bool_)
+_IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
@@ -193,14 +195,8 @@ class Collector:
         """The entries, one per (group, key), with every distinct key hashed once."""
         fields = np.array(self.key_fields, dtype=np.uint8)
         done = len(self._hashes)
-        hashes = np.zeros(len(fields), dtype=np.uint64)
-        hashes[:done] = self._hashes
-        norms = self.key_norms
-        # Only the fields the new keys have (a message of prose has two or three of eight).
-        for fld in sorted(set(self.key_fields[done:])):
-            idx = np.flatnonzero(fields[done:] == fld) + done
-            hashes[idx] = digester.many(Field(fld), [norms[i] for i in idx.tolist()])
-        self._hashes = hashes
+        fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
+        hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
         parts = [
             *self._table_entries,
             (
@@ -217,7 +213,7 @@ class Collector:
             pair = groups * len(fields) + keys
             order = np.argsort(pair, kind="stable")
             pair = pair[order]
-            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+            starts = _run_starts(pair)
             sure = np.logical_or.reduceat(sure[order], starts)
             first = order[starts]
             keys, groups, columns = keys[first], groups[first], columns[first]
@@ -347,7 +343,7 @@ class Collector:
         order = np.lexsort((np.arange(len(t.groups)), t.tables))
         ranked = found[order].astype(np.int64)
         table_sorted = t.tables[order]
-        starts = np.flatnonzero(np.r_[True, table_sorted[1:] != table_sorted[:-1]])
+        starts = _run_starts(table_sorted)
         running = np.cumsum(ranked)
         before = np.repeat(running[starts] - ranked[starts], np.diff(np.r_[starts, len(order)]))
         rank = np.empty(len(order), dtype=np.int64)
@@ -524,6 +520,8 @@ def _screen(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
 
 
 _SEPARATORS = ("\t", "|", ":", "：", ";", "；")
+# The ASCII separators and every ASCII whitespace character but the space (str.isspace's).
+_ASCII_SPLITTERS = bytes(c for c in range(128) if chr(c) in "|:;" or (chr(c).isspace() and c != 32))
 
 
 def _segmented(line: str) -> bool:
@@ -531,6 +529,12 @@ def _segmented(line: str) -> bool:
     run of two whitespace characters.  Checked in C-level passes since a paragraph of prose
     is one long line with neither, and the regex split costs ~30 µs on it (``str.split``
     and the regex's ``\\s`` both take whitespace as ``str.isspace`` does)."""
+    if line.isascii():
+        raw = line.encode()
+        # Without separators and with no whitespace but spaces (a line of prose), only two
+        # spaces in a row split it: three C-level passes instead of the split below.
+        if len(raw.translate(None, _ASCII_SPLITTERS)) == len(raw):
+            return b"  " in raw
     if any(sep in line for sep in _SEPARATORS):
         return True
     words = line.split()
@@ -585,7 +589,16 @@ def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, 
 def _distinct(values: Ints) -> Ints:
     """Sorted distinct values; numpy 2's ``np.unique`` hashes instead, 8x slower here."""
     s = np.sort(values)
-    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+    return s[_run_starts(s)]
+
+
+def _run_starts(values: npt.NDArray[np.int64]) -> Ints:
+    """Where each run of equal values starts (``np.flatnonzero(np.r_[True, v[1:] != v[:-1]])``
+    without ``np.r_``, which costs more than the rest on a message's few entries)."""
+    new = np.empty(len(values), dtype=np.bool_)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return np.flatnonzero(new)
 
 
 def _expand(lo: Ints, n: Ints) -> tuple[Ints, Ints]:
@@ -645,7 +658,7 @@ def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
         sure[bare] = phone_columns(
             q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
         )
-    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
+    strong: Bools = hit & _IS_UNIQUE[f] & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
     return strong
 
 
@@ -680,6 +693,12 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     if not hit.any():
         return Presence(empty, empty, empty)
     f = q.fields[q.keys].astype(np.int64)
+    if not (_IS_UNIQUE[f[hit]] & (n[hit] <= UNIQUE_MAX)).any():
+        # No entry can be strong (see below): a record needs two matches in one group.  A
+        # message of prose with a common name in it ends here.
+        g = q.groups[hit]
+        if len(g) == len(_distinct(g)):
+            return Presence(empty, empty, empty)
     strong = strong_entries(index, q, lo_of, n_of)
     g, k, f, lo, n, strong = q.groups[hit], q.keys[hit], f[hit], lo[hit], n[hit], strong[hit]
     c = q.columns[hit]
@@ -734,7 +753,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     order = np.argsort(key)
     key, es, ec = key[order], es[order], ec[order]
     gr = key >> 4
-    runs = np.flatnonzero(np.r_[True, gr[1:] != gr[:-1]])
+    runs = _run_starts(gr)
     run_strong = np.logical_or.reduceat(es, runs)
     run_mask = np.bitwise_or.reduceat(np.left_shift(1, key & 0xF), runs)
     facts = np.bitwise_or.reduceat(np.left_shift(1, _FACT_OF[key & 0xF]), runs)
@@ -751,7 +770,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     # in every other group where it was present.
     order = np.lexsort((pg, pr))
     pr, pg, pm = pr[order], pg[order], pm[order]
-    starts = np.flatnonzero(np.r_[True, pr[1:] != pr[:-1]])
+    starts = _run_starts(pr)
     return Presence(
         records=pr[starts],
         groups=pg[starts],
@@ -777,7 +796,7 @@ def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
     # One vote per (row, column, field).
     votes = _distinct((mc[sampled] << 36) | (mf[sampled] << 32) | mg[sampled])
     column_field = votes >> 32
-    runs = np.flatnonzero(np.r_[True, column_field[1:] != column_field[:-1]])
+    runs = _run_starts(column_field)
     count = np.diff(np.r_[runs, len(votes)])
     cf = column_field[runs]
     row_of = np.searchsorted(table.groups, table.sampled)
