@@ -29,6 +29,7 @@ from postwarden.engine.registers.fields import (
 )
 from postwarden.engine.registers.index import RegisterIndex
 from postwarden.engine.registers.normalise import (
+    CANDIDATE_CHARS,
     CJK_RANGES,
     UNIQUE_CHARS,
     Field,
@@ -63,6 +64,13 @@ sample; the table's other identified rows then get that field where the cell is 
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
 up); past this the cost of a huge text attachment would dwarf detection."""
+LINE_MEMO = 20_000
+"""Short lines of running text (and joins of them) whose normal forms are remembered across
+messages: mail repeats its greetings, signatures, letterheads and disclaimers message after
+message, and normalising them is most of the matching of a short letter.  A line of prose
+is longer than :data:`MEMO_CHARS` and no candidate (it costs nothing to look at)."""
+MEMO_CHARS = CANDIDATE_CHARS
+"""Lines up to this long are remembered (a longer one is no candidate once stripped)."""
 
 PHONE_SPACE = 80_000_000
 """Eight-digit numbers a Hong Kong phone can be (first digit 2-9)."""
@@ -151,16 +159,14 @@ class Collector:
         self.keys: dict[str, int] = {}
         self.key_fields: list[int] = []
         self.key_norms: list[str] = []
-        self.codes: dict[str, int] = {}
         self.unique_codes: dict[str, int] = {}
         self.other_codes: dict[str, int] = {}
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
-        self._keys: list[int] = []
-        self._groups: list[int] = []
-        self._sure: list[bool] = []
+        self._entries: list[tuple[Sequence[int], Sequence[bool], Sequence[int]]] = []
+        """Running text's entries: keys, whether each is sure, and the groups they are in."""
         self._table_entries: list[tuple[Ints, Ints, Ints, Bools]] = []
 
     def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
@@ -197,23 +203,27 @@ class Collector:
         done = len(self._hashes)
         fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
         hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
-        parts = [
-            *self._table_entries,
-            (
-                np.array(self._keys, dtype=np.int64),
-                np.array(self._groups, dtype=np.int64),
-                np.full(len(self._keys), -1, dtype=np.int64),
-                np.array(self._sure, dtype=np.bool_),
-            ),
-        ]
-        keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        if len(keys):
-            # One entry per (group, key): a value twice in a row is still one field of it;
-            # sure if any of its occurrences is.
-            pair = groups * len(fields) + keys
-            order = np.argsort(pair, kind="stable")
-            pair = pair[order]
-            starts = _run_starts(pair)
+        # The running text's entries, one per (group, key) already: a value twice in a
+        # line or window is still one field of it, sure if any of its occurrences is.  A
+        # dict in Python costs less than numpy's sorting on a letter's few dozen.
+        width = len(fields)
+        merged: dict[int, bool] = {}
+        for keys_in, sure_in, groups_in in self._entries:
+            for k, s in zip(keys_in, sure_in, strict=True):
+                for g in groups_in:
+                    pair = g * width + k
+                    merged[pair] = merged.get(pair, False) or s
+        pairs = np.array(sorted(merged), dtype=np.int64)
+        keys, groups = pairs % width, pairs // width
+        columns = np.full(len(pairs), -1, dtype=np.int64)
+        sure = np.array([merged[p] for p in pairs.tolist()], dtype=np.bool_)
+        if self._table_entries:
+            parts = [*self._table_entries, (keys, groups, columns, sure)]
+            keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
+            # Table rows: the same, and the first entry of each (group, key) gives its column.
+            paired = groups * width + keys
+            order = np.argsort(paired, kind="stable")
+            starts = _run_starts(paired[order])
             sure = np.logical_or.reduceat(sure[order], starts)
             first = order[starts]
             keys, groups, columns = keys[first], groups[first], columns[first]
@@ -233,22 +243,21 @@ class Collector:
 
     def _key(self, fld: Field, norm: str) -> int:
         # The field as the first character: a str key keeps the dict out of the GC's walks.
-        text = chr(fld) + norm
+        return self._key_of(chr(fld) + norm)
+
+    def _key_of(self, text: str) -> int:
+        """The key of ``text``, a field's number as a character then a normal form."""
         k = self.keys.get(text)
         if k is None:
             k = self.keys[text] = len(self.key_norms)
-            self.key_fields.append(int(fld))
-            self.key_norms.append(norm)
+            self.key_fields.append(ord(text[0]))
+            self.key_norms.append(text[1:])
         return k
 
     def _code(
-        self,
-        text: str,
-        cache: dict[str, int] | None = None,
-        find: Callable[[str], list[tuple[Field, str]]] = candidates,
+        self, text: str, cache: dict[str, int], find: Callable[[str], list[tuple[Field, str]]]
     ) -> int:
         """The packed keys of the fields ``text`` could be (cached: cells repeat a lot)."""
-        cache = self.codes if cache is None else cache
         code = cache.get(text)
         if code is None:
             code = 0
@@ -260,7 +269,10 @@ class Collector:
     def _keys_of(self, pairs: list[tuple[Field, str]]) -> list[int]:
         """``_key`` of many (field, normal form) pairs, new keys numbered in order of first
         appearance as one call each would (dict passes in C instead of a call each)."""
-        texts = [chr(fld) + norm for fld, norm in pairs]
+        return self._keys_of_texts([chr(fld) + norm for fld, norm in pairs])
+
+    def _keys_of_texts(self, texts: Sequence[str]) -> list[int]:
+        """``_key_of`` of many texts, as ``_keys_of``."""
         keys = self.keys
         new = [text for text in dict.fromkeys(texts) if text not in keys]
         keys.update(zip(new, itertools.count(len(self.key_norms))))
@@ -362,22 +374,12 @@ class Collector:
             [],
         )
 
-    def _add_code(self, code: int, groups: Sequence[int], sure: bool) -> None:
-        sure = sure or code >= _INTERNATIONAL
-        for k in (code & _KEY_MASK, (code >> _KEY_BITS) & _KEY_MASK):
-            if k:
-                for g in groups:
-                    self._keys.append(k - 1)
-                    self._groups.append(g)
-                    self._sure.append(sure)
-
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
         fld = DETECTOR_FIELDS[finding.detector]
-        norm = NORMALISERS[fld](finding.value)
+        norm = _span_value(fld, finding.value)
         if norm is not None:
             sure = fld is not Field.PHONE or finding.confidence > PHONE_CONFIDENCE
-            code = self._key(fld, norm) + 1
-            self._add_code(code, groups, sure)
+            self._entries.append(((self._key(fld, norm),), (sure,), groups))
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
@@ -430,12 +432,11 @@ class Collector:
         window = -1  # the group of (previous line, this line), -1 before the first line
         for u, unit in enumerate(units):
             text = unit.text
-            starts = [0]
-            starts.extend(m.end() for m in re.finditer("\n", text))
             lines = text.split("\n")
+            stripped = list(map(str.strip, lines))
             line_groups: list[tuple[int, ...]] = []
-            for line in lines:
-                if not line.strip():
+            for line, bare in zip(lines, stripped, strict=True):
+                if not bare:
                     line_groups.append((window,) if window >= 0 else ())
                     continue
                 nxt = self._new_group(unit.where)
@@ -444,45 +445,90 @@ class Collector:
                 window = nxt
                 if self.lines_left > 0:
                     self.lines_left -= 1
-                    self._line(line, groups)
+                    keys, sure = _line_keys(line)
+                    if keys:
+                        self._entries.append((self._keys_of_texts(keys), sure, groups))
             if self.lines_left > 0:
-                self._joined(lines, line_groups)
-            for f in spans.get(u, ()):
-                if window < 0:
-                    window = self._new_group(unit.where)
-                i = bisect.bisect_right(starts, f.start) - 1
-                self._add_span(f, line_groups[i] or (window,))
+                self._joined(lines, stripped, line_groups)
+            if u in spans:
+                starts = list(itertools.accumulate(map(len, lines), _past_newline, initial=0))
+                for f in spans[u]:
+                    if window < 0:
+                        window = self._new_group(unit.where)
+                    i = bisect.bisect_right(starts, f.start) - 1
+                    self._add_span(f, line_groups[i] or (window,))
 
-    def _line(self, line: str, groups: tuple[int, ...]) -> None:
-        """A line whole and its tab- and label-separated segments; a phone number on it
-        is one for sure when the line names it (``Tel:``, ``電話``)."""
-        codes = [self._code(line)]
-        if _segmented(line):
-            codes.extend(self._code(part) for part in _SEGMENT.split(line) if part)
-        # Only a line with a candidate on it asks whether it names a phone: the search
-        # costs as much as the split on a long line of prose, which has none.
-        if any(codes):
-            sure = _PHONE_WORD.search(line) is not None
-            for code in codes:
-                self._add_code(code, groups, sure)
-
-    def _joined(self, lines: list[str], line_groups: list[tuple[int, ...]]) -> None:
-        """Addresses written over several lines: join up to five short lines."""
-        for i, first in enumerate(lines):
-            if not first.strip() or len(first) > _JOIN_LINE_CHARS:
+    def _joined(
+        self, lines: list[str], stripped: list[str], line_groups: list[tuple[int, ...]]
+    ) -> None:
+        """Addresses written over several lines: join up to five short lines (``stripped``:
+        each of ``lines`` stripped)."""
+        for i, first in enumerate(stripped):
+            if not first or len(lines[i]) > _JOIN_LINE_CHARS:
                 continue
-            parts = [first.strip()]
-            for nxt in lines[i + 1 : i + _JOIN_LINES]:
-                if not nxt.strip() or len(nxt) > _JOIN_LINE_CHARS:
+            parts = [first]
+            for k in range(i + 1, min(i + _JOIN_LINES, len(lines))):
+                if not stripped[k] or len(lines[k]) > _JOIN_LINE_CHARS:
                     break
-                parts.append(nxt.strip())
-                text = ", ".join(parts)
-                if has_cjk(text):
-                    fld, norm = Field.ADDRESS_ZH, address_zh(text)
-                else:
-                    fld, norm = Field.ADDRESS_EN, address_en(text)
-                if norm is not None:
-                    self._add_code(self._key(fld, norm) + 1, line_groups[i], True)
+                parts.append(stripped[k])
+                key = _joined_key(", ".join(parts))
+                if key is not None:
+                    self._entries.append(((self._key_of(key),), (True,), line_groups[i]))
+
+
+def _past_newline(start: int, length: int) -> int:
+    """Where the line after one starting at ``start``, ``length`` long, starts."""
+    return start + length + 1
+
+
+def _find_line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """The keys (field number as a character, then normal form: as ``Collector._key_of``
+    takes them) of the fields a line of running text could be, whole and in its tab- and
+    label-separated segments, in order; each with whether a phone number is one for sure
+    there: when the line names it (``Tel:``, ``電話``) or has a country code."""
+    texts = [] if len(line.strip()) > CANDIDATE_CHARS else [line]
+    if _segmented(line):
+        texts.extend(part for part in _SEGMENT.split(line) if part)
+    found = [(text, candidates(text)) for text in texts]
+    if not any(pairs for _, pairs in found):
+        return (), ()
+    # Only a line with a candidate on it asks whether it names a phone: the search costs
+    # as much as the split on a long line of prose, which has none.
+    named = _PHONE_WORD.search(line) is not None
+    keys: list[str] = []
+    sure: list[bool] = []
+    for text, pairs in found:
+        flagged = named or any(_international(fld, text) for fld, _ in pairs)
+        for fld, norm in pairs:
+            keys.append(chr(fld) + norm)
+            sure.append(flagged)
+    return tuple(keys), tuple(sure)
+
+
+_short_line_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_line_keys)
+
+
+def _line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """``_find_line_keys(line)``, remembered across messages for a short line."""
+    return _short_line_keys(line) if len(line) <= MEMO_CHARS else _find_line_keys(line)
+
+
+@functools.lru_cache(maxsize=LINE_MEMO)
+def _joined_key(text: str) -> str | None:
+    """The key of the address short lines joined into ``text`` are, if any (remembered as
+    lines are)."""
+    if has_cjk(text):
+        fld, norm = Field.ADDRESS_ZH, address_zh(text)
+    else:
+        fld, norm = Field.ADDRESS_EN, address_en(text)
+    return None if norm is None else chr(fld) + norm
+
+
+@functools.lru_cache(maxsize=LINE_MEMO)
+def _span_value(fld: Field, value: str) -> str | None:
+    """The normal form of a detector's span for its field (remembered as lines are: the
+    names and numbers of a signature come back with it)."""
+    return NORMALISERS[fld](value)
 
 
 def _international(fld: Field, text: str) -> int:

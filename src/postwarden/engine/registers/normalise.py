@@ -37,6 +37,8 @@ class Field(IntEnum):
 
 UNIQUE_CHARS = 24
 """The longest text (stripped) taken for an HKID or a phone number."""
+CANDIDATE_CHARS = 160
+"""The longest text (stripped) taken for any field: a longer one is prose."""
 
 CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 """Code points of the Chinese characters ``has_cjk`` finds (CJK unified and compatibility
@@ -414,7 +416,7 @@ def candidates(text: str) -> list[tuple[Field, str]]:
     of every table in a message)."""
     s = text.strip()
     n = len(s)
-    if not n or n > 160:
+    if not n or n > CANDIDATE_CHARS:
         return []
     if "@" in s:
         e = email(s)
@@ -434,7 +436,7 @@ def unique_candidates(text: str) -> list[tuple[Field, str]]:
     (length, ``@``, a digit), since this runs on every cell of every table in a message."""
     s = text.strip()
     n = len(s)
-    if not n or n > 160:
+    if not n or n > CANDIDATE_CHARS:
         return []
     if "@" in s:
         e = email(s)
@@ -465,7 +467,7 @@ def other_candidates(text: str) -> list[tuple[Field, str]]:
     """The other fields (date of birth, names, addresses) ``text`` could be."""
     s = text.strip()
     n = len(s)
-    if not n or n > 160 or "@" in s:
+    if not n or n > CANDIDATE_CHARS or "@" in s:
         return []
     digits = _DIGIT.search(s) is not None
     if digits and n <= 24 and s[0].isdigit() and (d := dob(s)) is not None:
