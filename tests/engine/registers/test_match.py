@@ -9,8 +9,14 @@ from hypothesis import strategies as st
 from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
-from postwarden.engine.registers import RegisterSet
-from postwarden.engine.registers.match import _SEGMENT, Collector, _segmented
+from postwarden.engine.registers import RegisterSet, native
+from postwarden.engine.registers.match import (
+    _SEGMENT,
+    Collector,
+    _screen,
+    _screen_points,
+    _segmented,
+)
 from postwarden.engine.registers.normalise import address_en, name_en, unique_candidates
 from postwarden.model import Finding, TextUnit
 
@@ -262,3 +268,26 @@ def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds
         "62345678",
     ]
     assert _screen_agrees_with_unique_candidates(cells) >= 5
+
+
+# Code points at and around every edge the screen tests: digits, full-width digits, "@",
+# each Chinese range's ends, Latin-1, surrogates and the astral planes.
+_SCREEN_POINTS = [
+    0x00, 0x2F, 0x30, 0x39, 0x3A, 0x3F, 0x40, 0x41, 0x7F, 0xA0, 0xFF, 0x100,
+    0x33FF, 0x3400, 0x9FFF, 0xA000, 0xD800, 0xDFFF, 0xF8FF, 0xF900, 0xFAFF, 0xFB00,
+    0xFF0F, 0xFF10, 0xFF19, 0xFF1A, 0xFF20, 0x1FFFF, 0x20000, 0x3134F, 0x31350, 0x10FFFF,
+]  # fmt: skip
+
+
+@pytest.mark.skipif(native.screen_cells is None, reason="the compiled screen_cells is not built")
+@given(st.lists(st.lists(st.sampled_from(_SCREEN_POINTS), max_size=6), max_size=12))
+def test_compiled_screen_equals_the_numpy_screen(points: list[list[int]]) -> None:
+    cells = ["".join(map(chr, cell)) for cell in points]
+    for got, want in zip(_screen(cells), _screen_points(cells), strict=True):
+        assert got.tolist() == want.tolist()
+
+
+@pytest.mark.skipif(native.screen_cells is None, reason="the compiled screen_cells is not built")
+def test_compiled_screen_refuses_what_is_no_str() -> None:
+    with pytest.raises(TypeError):
+        native.screen_cells(["a", b"b"])  # type: ignore[list-item]

@@ -763,6 +763,7 @@ static PyObject *slot_maker(PyObject *module, PyObject *args) {
 }
 
 static PyObject *find_runs(PyObject *module, PyObject *args);
+static PyObject *screen_cells(PyObject *module, PyObject *arg);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -771,6 +772,8 @@ static PyMethodDef module_methods[] = {
      "slot_maker(cls, names, defaults) -> a maker of cls with its slots set, no __init__."},
     {"find_runs", find_runs, METH_VARARGS,
      "find_runs(hashes, fence, step, wanted, lo, count): register index runs, into lo, count."},
+    {"screen_cells", screen_cells, METH_O,
+     "screen_cells(cells) -> int64 bytes per cell: length << 3 | digit 1 | '@' 2 | Chinese 4."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -798,7 +801,7 @@ PyMODINIT_FUNC PyInit__hsscan(void) {
     return m;
 }
 
-/* ==== Register index lookups (engine/registers/index.py) ================================
+/* ==== Register index lookups and cell screening (engine/registers) ====================
  *
  * find_runs(hashes, fence, step, wanted, lo, count): for each hash of ``wanted``, where its
  * run starts in the sorted ``hashes`` (np.searchsorted(..., side="left")) and its length,
@@ -875,4 +878,68 @@ done:
     return out;
 }
 
-/* ==== End of register index lookups ====================================================== */
+
+/* screen_cells(cells) -> bytes: per str of ``cells``, one int64: its length shifted left by
+ * 3, or'd with 1 if it has a digit (0-9 or full-width), 2 if an "@", 4 if a Chinese
+ * character (the code points of normalise.CJK_RANGES).  match.py's _screen computes the
+ * same in numpy over the cells' code points (a test compares); here one pass over each
+ * str's own storage, without joining and re-encoding every cell of a table. */
+static int64_t register_screen_char(Py_UCS4 c) {
+    if (c >= '0' && c <= '9')
+        return 1;
+    if (c == '@')
+        return 2;
+    if (c < 0x3400)
+        return 0;
+    if (c >= 0xFF10 && c <= 0xFF19)
+        return 1;
+    if (c <= 0x9FFF || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F))
+        return 4;
+    return 0;
+}
+
+static PyObject *screen_cells(PyObject *module, PyObject *arg) {
+    (void)module;
+    PyObject *seq = PySequence_Fast(arg, "cells must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    int64_t *at = (int64_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "cells must be str");
+            Py_DECREF(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        int64_t flags = 0;
+        if (kind == PyUnicode_1BYTE_KIND) {
+            /* Below U+0100: only ASCII digits and "@" can count. */
+            const Py_UCS1 *chars = data;
+            for (Py_ssize_t i = 0; i < n && flags != 3; i++) {
+                Py_UCS1 c = chars[i];
+                if (c >= '0' && c <= '9')
+                    flags |= 1;
+                else if (c == '@')
+                    flags |= 2;
+            }
+        } else {
+            for (Py_ssize_t i = 0; i < n && flags != 7; i++)
+                flags |= register_screen_char(PyUnicode_READ(kind, data, i));
+        }
+        at[k] = ((int64_t)n << 3) | flags;
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* ==== End of register index lookups and cell screening ================================= */

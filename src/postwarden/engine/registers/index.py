@@ -32,15 +32,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.table import Reading
 from postwarden.errors import PostwardenError
 from postwarden.i18n import _
 from postwarden.settings import fsync_dir
-
-try:  # the compiled helpers live with the compiled scan, the one extension the package builds
-    from postwarden.engine.detect import _hsscan
-except ImportError:  # not built (no libhs headers at install): numpy does the same searches
-    _hsscan = None  # type: ignore[assignment]
 
 FORMAT = 1
 FENCE_STEP = 1024
@@ -48,8 +44,7 @@ FENCE_STEP = 1024
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _TOKEN = re.compile(r"[0-9a-f]{16}")
 Ints = npt.NDArray[np.int64]
-# The compiled RegisterIndex.find; None when not built (or built before it had one).
-_find_runs = getattr(_hsscan, "find_runs", None)
+_find_runs = native.find_runs
 
 
 class RegisterError(PostwardenError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.digest import Digester, Hashes
 from postwarden.engine.registers.fields import (
     DETECTOR_FIELDS,
@@ -544,9 +545,18 @@ _FULLWIDTH_ZERO = ord("０")
 
 def _screen(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
     """Per cell: its length, and whether it has an "@", a digit (0-9 or full-width, as
-    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``), read off the code
-    points of all the cells at once: 15 ms for the 120,568 cells of a 15,070-row sheet,
-    where a regex search and map passes per cell took 25 ms."""
+    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``): compiled, one pass
+    over each cell (3 ms for the 120,568 cells of a 15,070-row sheet), else numpy's."""
+    if native.screen_cells is None:
+        return _screen_points(cells)
+    packed = np.frombuffer(native.screen_cells(cells), dtype=np.int64)
+    return packed >> 3, (packed & 2) > 0, (packed & 1) > 0, (packed & 4) > 0
+
+
+def _screen_points(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
+    """:func:`_screen` read off the code points of all the cells at once: 20 ms for the
+    120,568 cells of a 15,070-row sheet, where a regex search and map passes per cell took
+    30 ms."""
     count = len(cells)
     size = np.fromiter(map(len, cells), np.int64, count)
     # Each cell and one newline after it: no empty segment, and a newline is none of them.
