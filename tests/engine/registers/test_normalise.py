@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from postwarden.engine.registers.normalise import (
     Field,
+    _hkid_folded,
     address_en,
     address_zh,
     candidates,
@@ -170,3 +173,19 @@ def test_address_en_pairs_across_commas(text: str, normal: str) -> None:
 )
 def test_unique_candidates_by_first_character(cell: str, found: tuple[Field, str] | None) -> None:
     assert unique_candidates(cell) == ([found] if found else [])
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"[A-Za-zＡ ]{0,3}[0-9１ ]{5,8}[(\[（]?[0-9Aa ]?[)\]）]?-?", fullmatch=True),
+        st.text(st.sampled_from(list("AZaz09()[] \t-（）Ａ１\u3000")), max_size=12),
+    )
+)
+def test_hkid_as_mostly_written_is_read_as_any_other_way(value: str) -> None:
+    # hkid reads "A123456(7)" and "A1234567" in one step: the same as folding would give.
+    assert hkid(value) == (None if "-" in value else _hkid_folded(value))
+
+
+@pytest.mark.parametrize("value", ["A123456(7)", "AB123456A", "A123456(A", "Z9999997)"])
+def test_hkid_written_forms(value: str) -> None:
+    assert hkid(value) == _hkid_folded(value) is not None

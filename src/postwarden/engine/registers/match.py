@@ -340,9 +340,10 @@ class Collector:
         for k, (fld, _) in enumerate(pairs):
             if fld is Field.PHONE and len(texts[k]) > 8:  # else no more than eight digits
                 packed[k] |= _international(fld, texts[k])
-        cache.update(zip(numbers, itertools.repeat(0)))
         cache.update(zip(texts, packed, strict=True))
-        codes[deep] = np.fromiter(map(cache.__getitem__, looked), np.int64, len(looked))
+        # A text that is none of them is left out of the cache: 0 by default.
+        found_codes = map(cache.get, looked, itertools.repeat(0))
+        codes[deep] = np.fromiter(found_codes, np.int64, len(looked))
         return codes
 
     def finish_rows(self, identified: Ints) -> None:

@@ -51,6 +51,8 @@ _NOT_DIGIT = re.compile(r"\D+")
 _DIGIT = re.compile(r"[0-9０-９]")
 _LETTER = re.compile(r"[^\W\d_]")
 _HKID = re.compile(r"[A-Z]{1,2}[0-9]{6}[0-9A]")
+# How HKIDs are mostly written, "A123456(7)" or "A1234567": what ``hkid`` gives is the groups.
+_HKID_WRITTEN = re.compile(r"([A-Z]{1,2}[0-9]{6})\(?([0-9A])\)?")
 _PHONE_SHAPE = re.compile(r"\+?\(?[0-9][0-9 ()\-.]{5,24}")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _LATIN_WORD = re.compile(r"[a-z]+")
@@ -196,6 +198,14 @@ def hkid(value: str) -> str | None:
     # survives folding, so such ids (a column of them in many registers) end here.
     if "-" in value:
         return None
+    if (m := _HKID_WRITTEN.fullmatch(value)) is not None:
+        # As _hkid_folded would give, in one step: no case to fold, only brackets to drop.
+        return m[1] + m[2]
+    return _hkid_folded(value)
+
+
+def _hkid_folded(value: str) -> str | None:
+    """``hkid`` of a value with no hyphen, written in any way."""
     s = _HKID_NOISE.sub("", _nfkc(value).upper())
     return s if _HKID.fullmatch(s) else None
 
