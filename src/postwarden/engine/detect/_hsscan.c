@@ -764,6 +764,7 @@ static PyObject *slot_maker(PyObject *module, PyObject *args) {
 
 static PyObject *find_runs(PyObject *module, PyObject *args);
 static PyObject *screen_cells(PyObject *module, PyObject *arg);
+static PyObject *keyed_hashes(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -774,6 +775,8 @@ static PyMethodDef module_methods[] = {
      "find_runs(hashes, fence, step, wanted, lo, count): register index runs, into lo, count."},
     {"screen_cells", screen_cells, METH_O,
      "screen_cells(cells) -> int64 bytes per cell: length << 3 | digit 1 | '@' 2 | Chinese 4."},
+    {"keyed_hashes", keyed_hashes, METH_VARARGS,
+     "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -801,7 +804,7 @@ PyMODINIT_FUNC PyInit__hsscan(void) {
     return m;
 }
 
-/* ==== Register index lookups and cell screening (engine/registers) ====================
+/* ==== Register matching helpers (engine/registers): index lookups, screen, hashes =====
  *
  * find_runs(hashes, fence, step, wanted, lo, count): for each hash of ``wanted``, where its
  * run starts in the sorted ``hashes`` (np.searchsorted(..., side="left")) and its length,
@@ -942,4 +945,156 @@ static PyObject *screen_cells(PyObject *module, PyObject *arg) {
     return out;
 }
 
-/* ==== End of register index lookups and cell screening ================================= */
+
+/* keyed_hashes(key, fields, values) -> bytes: for each str of ``values``, the 8-byte keyed
+ * BLAKE2b (RFC 7693) of its field's byte (``fields``, one per value) then its UTF-8, with
+ * ``key``; little-endian, back to back.  What digest.py's Digester computes through
+ * hashlib, which costs a state copy, an encode and a digest object per value (0.6 us; here
+ * 0.1 us); a test compares the two on random keys and values. */
+static const uint64_t blake2b_iv[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t blake2b_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static uint64_t blake2b_load(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#define BLAKE2B_ROTR(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+#define BLAKE2B_G(a, b, c, d, x, y)                                                            \
+    do {                                                                                       \
+        v[a] = v[a] + v[b] + (x);                                                              \
+        v[d] = BLAKE2B_ROTR(v[d] ^ v[a], 32);                                                  \
+        v[c] = v[c] + v[d];                                                                    \
+        v[b] = BLAKE2B_ROTR(v[b] ^ v[c], 24);                                                  \
+        v[a] = v[a] + v[b] + (y);                                                              \
+        v[d] = BLAKE2B_ROTR(v[d] ^ v[a], 16);                                                  \
+        v[c] = v[c] + v[d];                                                                    \
+        v[b] = BLAKE2B_ROTR(v[b] ^ v[c], 63);                                                  \
+    } while (0)
+
+/* One 128-byte block into the state ``h``; ``count``: bytes hashed so far, this block's
+ * included (never 2^64 here). */
+static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t count,
+                             int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = blake2b_iv[i];
+    }
+    v[12] ^= count;
+    if (last)
+        v[14] = ~v[14];
+    for (int i = 0; i < 16; i++)
+        m[i] = blake2b_load(block + 8 * i);
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = blake2b_sigma[r];
+        BLAKE2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        BLAKE2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        BLAKE2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        BLAKE2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        BLAKE2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        BLAKE2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        BLAKE2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        BLAKE2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] ^= v[i] ^ v[i + 8];
+}
+
+static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer key, fields;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "y*y*O", &key, &fields, &values))
+        return NULL;
+    PyObject *out = NULL, *seq = NULL;
+    if (key.len < 1 || key.len > 64) {
+        PyErr_SetString(PyExc_ValueError, "keyed_hashes: the key must be 1 to 64 bytes");
+        goto done;
+    }
+    seq = PySequence_Fast(values, "values must be a sequence");
+    if (seq == NULL)
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    if (fields.len != count) {
+        PyErr_SetString(PyExc_ValueError, "keyed_hashes: one field byte per value");
+        goto done;
+    }
+    /* The state once the key block is hashed: every value starts from it. */
+    uint64_t keyed[8];
+    uint8_t block[128];
+    memcpy(keyed, blake2b_iv, sizeof keyed);
+    keyed[0] ^= 0x01010000ULL ^ ((uint64_t)key.len << 8) ^ 8;
+    memset(block, 0, sizeof block);
+    memcpy(block, key.buf, (size_t)key.len);
+    blake2b_compress(keyed, block, 128, 0);
+    out = PyBytes_FromStringAndSize(NULL, count * 8);
+    if (out == NULL)
+        goto done;
+    uint8_t *at = (uint8_t *)PyBytes_AS_STRING(out);
+    const uint8_t *field = fields.buf;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "values must be str");
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size); /* raises on surrogates */
+        if (utf8 == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        uint64_t h[8];
+        memcpy(h, keyed, sizeof h);
+        /* The message: the field's byte, then the value; the last block is final even
+         * when full. */
+        uint64_t total = 1 + (uint64_t)size, done_bytes = 0;
+        Py_ssize_t from = 0; /* bytes of utf8 used */
+        block[0] = field[k];
+        size_t fill = 1;
+        for (;;) {
+            size_t take = (size_t)(size - from) < 128 - fill ? (size_t)(size - from) : 128 - fill;
+            memcpy(block + fill, utf8 + from, take);
+            from += (Py_ssize_t)take;
+            fill += take;
+            if (done_bytes + fill == total) {
+                memset(block + fill, 0, 128 - fill);
+                blake2b_compress(h, block, 128 + total, 1);
+                break;
+            }
+            done_bytes += 128;
+            blake2b_compress(h, block, 128 + done_bytes, 0);
+            fill = 0;
+        }
+        for (int i = 0; i < 8; i++)
+            at[8 * k + i] = (uint8_t)(h[0] >> (8 * i));
+    }
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&fields);
+    return out;
+}
+
+/* ==== End of register matching helpers ================================================= */

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.normalise import Field
 
 Hashes = npt.NDArray[np.uint64]
@@ -35,11 +36,16 @@ class Digester:
 
     def many(self, field: Field, values: Sequence[str]) -> Hashes:
         """Hashes of ``values`` (already normalised for ``field``), in order."""
+        if native.keyed_hashes is not None:
+            return _array(native.keyed_hashes(self._key, bytes((field,)) * len(values), values))
         return _digests(itertools.repeat(self._keyed(field).copy), values)
 
     def mixed(self, fields: Sequence[int], values: Sequence[str]) -> Hashes:
         """Hashes of ``values``, each normalised for its field in ``fields``, in order (one
         pass: a message's few values of several fields cost no grouping by field)."""
+        if native.keyed_hashes is not None:
+            # BLAKE2b itself in C: 0.1 us a value, where hashlib's objects cost 0.6 us.
+            return _array(native.keyed_hashes(self._key, bytes(fields), values))
         copies = {f: self._keyed(Field(f)).copy for f in set(fields)}
         return _digests(map(copies.__getitem__, fields), values)
 
@@ -66,7 +72,12 @@ def _digests(copies: Iterable[Callable[[], hashlib.blake2b]], values: Iterable[s
         h = copy()
         h.update(v.encode())
         digests.append(h.digest())
-    return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
+    return _array(b"".join(digests))
+
+
+def _array(digests: bytes) -> Hashes:
+    """8-byte little-endian digests back to back as hashes."""
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
 
 
 def id_hashes(ids: Sequence[str]) -> Hashes:

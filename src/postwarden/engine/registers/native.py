@@ -20,3 +20,7 @@ find_runs: Callable[..., None] | None = getattr(_hsscan, "find_runs", None)
 """``find_runs(hashes, fence, step, wanted, lo, count)``: see ``index.RegisterIndex.find``."""
 screen_cells: Callable[[Sequence[str]], bytes] | None = getattr(_hsscan, "screen_cells", None)
 """``screen_cells(cells)``: see ``match._screen``."""
+keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
+    _hsscan, "keyed_hashes", None
+)
+"""``keyed_hashes(key, fields, values)``: see ``digest.Digester``."""
