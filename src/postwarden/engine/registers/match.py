@@ -210,10 +210,13 @@ class Collector:
         width = len(fields)
         merged: dict[int, bool] = {}
         for keys_in, sure_in, groups_in in self._entries:
-            for k, s in zip(keys_in, sure_in, strict=True):
-                for g in groups_in:
-                    pair = g * width + k
-                    merged[pair] = merged.get(pair, False) or s
+            for g in groups_in:
+                base = g * width
+                for k, s in zip(keys_in, sure_in, strict=True):
+                    if s:
+                        merged[base + k] = True
+                    else:
+                        merged.setdefault(base + k, False)
         pairs = np.array(sorted(merged), dtype=np.int64)
         keys, groups = pairs % width, pairs // width
         columns = np.full(len(pairs), -1, dtype=np.int64)
@@ -274,6 +277,8 @@ class Collector:
 
     def _keys_of_texts(self, texts: Sequence[str]) -> list[int]:
         """``_key_of`` of many texts, as ``_keys_of``."""
+        if len(texts) <= 4:  # a line's few: the dict passes cost more than the calls
+            return [self._key_of(text) for text in texts]
         keys = self.keys
         new = [text for text in dict.fromkeys(texts) if text not in keys]
         keys.update(zip(new, itertools.count(len(self.key_norms))))
@@ -447,6 +452,8 @@ class Collector:
                 window = nxt
                 if self.lines_left > 0:
                     self.lines_left -= 1
+                    if len(bare) > CANDIDATE_CHARS and not _segmented(line):
+                        continue  # prose: no candidate whole, no segments
                     keys, sure = _line_keys(line)
                     if keys:
                         self._entries.append((self._keys_of_texts(keys), sure, groups))
@@ -601,20 +608,29 @@ def _segmented(line: str) -> bool:
     return len(line) - len("".join(words)) != max(runs, 0)
 
 
+_NO_INTS = np.zeros(0, dtype=np.int64)
+_NO_INTS.flags.writeable = False
+
+
+def _no_ints() -> Ints:
+    """An empty array, the same one each time: a table's fields are replaced, never written."""
+    return _NO_INTS
+
+
 @dataclass(slots=True)
 class _Table:
     """Every table row of a message, flattened: cell texts, and per row its cell count,
     group and table; per cell its group and column."""
 
     texts: list[str] = field(default_factory=list)
-    lengths: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    tables: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cell_groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cell_columns: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    sampled: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lengths: Ints = field(default_factory=_no_ints)
+    groups: Ints = field(default_factory=_no_ints)
+    tables: Ints = field(default_factory=_no_ints)
+    cell_groups: Ints = field(default_factory=_no_ints)
+    cell_columns: Ints = field(default_factory=_no_ints)
+    sampled: Ints = field(default_factory=_no_ints)
     """Groups of the identified rows read whole."""
-    unread: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unread: Ints = field(default_factory=_no_ints)
     """Row numbers of the identified rows not read whole."""
 
 
@@ -745,17 +761,18 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     """The records of ``index`` present in the queries of one message, given where each
     key's run starts in the index (``lo_of``) and its length (``n_of``)."""
     empty = np.zeros(0, dtype=np.int64)
-    lo, n = lo_of[q.keys], n_of[q.keys]
+    n = n_of[q.keys]
     hit = n > 0
     if not hit.any():
         return Presence(empty, empty, empty)
-    f = q.fields[q.keys].astype(np.int64)
-    if not (_IS_UNIQUE[f[hit]] & (n[hit] <= UNIQUE_MAX)).any():
+    if not (_IS_UNIQUE[q.fields[q.keys[hit]]] & (n[hit] <= UNIQUE_MAX)).any():
         # No entry can be strong (see below): a record needs two matches in one group.  A
         # message of prose with a common name in it ends here.
-        g = q.groups[hit]
-        if len(g) == len(_distinct(g)):
+        g = q.groups[hit].tolist()
+        if len(g) == len(set(g)):
             return Presence(empty, empty, empty)
+    lo = lo_of[q.keys]
+    f = q.fields[q.keys].astype(np.int64)
     strong = strong_entries(index, q, lo_of, n_of)
     g, k, f, lo, n, strong = q.groups[hit], q.keys[hit], f[hit], lo[hit], n[hit], strong[hit]
     c = q.columns[hit]
