@@ -200,20 +200,20 @@ def test_segmented_agrees_with_the_pattern_on_generated_lines(line: str) -> None
 def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
     """Assert that the table screen keys ``cells`` to what ``unique_candidates`` finds in each
     cell, cell for cell; returns how many (cell, field, value) it found."""
-    collector = Collector()
-    n = len(cells)
-    collector._cell_entries(
-        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
-    )
-    got = sorted(
-        (int(g), collector.key_fields[k], collector.key_norms[k])
-        for keys, groups, _, _ in collector._table_entries
-        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
-    )
     want = sorted(
         (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
     )
-    assert got == want
+    n = len(cells)
+    for screen in (_screen, _screen_points):  # compiled (where built) and numpy
+        collector = Collector()
+        codes = collector._unique_codes(cells, {}, screen(cells))
+        collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
+        got = sorted(
+            (int(g), collector.key_fields[k], collector.key_norms[k])
+            for keys, groups, _, _ in collector._table_entries
+            for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
+        )
+        assert got == want
     return len(want)
 
 
@@ -271,9 +271,10 @@ def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds
 
 
 # Code points at and around every edge the screen tests: digits, full-width digits, "@",
-# each Chinese range's ends, Latin-1, surrogates and the astral planes.
+# each Chinese range's ends, whitespace, Latin-1, surrogates and the astral planes.
 _SCREEN_POINTS = [
-    0x00, 0x2F, 0x30, 0x39, 0x3A, 0x3F, 0x40, 0x41, 0x7F, 0xA0, 0xFF, 0x100,
+    0x09, 0x20, 0x85, 0x1F, 0x3000, 0x2028, 0x00, 0x2F, 0x30, 0x39, 0x3A, 0x3F, 0x40, 0x41,
+    0x7F, 0xA0, 0xFF, 0x100,
     0x33FF, 0x3400, 0x9FFF, 0xA000, 0xD800, 0xDFFF, 0xF8FF, 0xF900, 0xFAFF, 0xFB00,
     0xFF0F, 0xFF10, 0xFF19, 0xFF1A, 0xFF20, 0x1FFFF, 0x20000, 0x3134F, 0x31350, 0x10FFFF,
 ]  # fmt: skip
@@ -282,7 +283,7 @@ _SCREEN_POINTS = [
 @pytest.mark.skipif(native.screen_cells is None, reason="the compiled screen_cells is not built")
 @given(st.lists(st.lists(st.sampled_from(_SCREEN_POINTS), max_size=6), max_size=12))
 def test_compiled_screen_equals_the_numpy_screen(points: list[list[int]]) -> None:
-    cells = ["".join(map(chr, cell)) for cell in points]
+    cells = ["".join(map(chr, cell)) for cell in points] + [" ", "\u3000\t", "\x85", " a "]
     for got, want in zip(_screen(cells), _screen_points(cells), strict=True):
         assert got.tolist() == want.tolist()
 

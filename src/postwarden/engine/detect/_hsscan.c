@@ -774,7 +774,7 @@ static PyMethodDef module_methods[] = {
     {"find_runs", find_runs, METH_VARARGS,
      "find_runs(hashes, fence, step, wanted, lo, count): register index runs, into lo, count."},
     {"screen_cells", screen_cells, METH_O,
-     "screen_cells(cells) -> int64 bytes per cell: length << 3 | digit 1 | '@' 2 | Chinese 4."},
+     "screen_cells(cells) -> int64 per cell: length << 4 | digit 1 | @ 2 | Chinese 4 | blank 8."},
     {"keyed_hashes", keyed_hashes, METH_VARARGS,
      "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
     {NULL, NULL, 0, NULL},
@@ -883,10 +883,11 @@ done:
 
 
 /* screen_cells(cells) -> bytes: per str of ``cells``, one int64: its length shifted left by
- * 3, or'd with 1 if it has a digit (0-9 or full-width), 2 if an "@", 4 if a Chinese
- * character (the code points of normalise.CJK_RANGES).  match.py's _screen computes the
- * same in numpy over the cells' code points (a test compares); here one pass over each
- * str's own storage, without joining and re-encoding every cell of a table. */
+ * 4, or'd with 1 if it has a digit (0-9 or full-width), 2 if an "@", 4 if a Chinese
+ * character (the code points of normalise.CJK_RANGES), 8 if it is blank (empty or only
+ * whitespace: ``not text.strip()``).  match.py's _screen_points computes the same in numpy
+ * over the cells' code points (a test compares); here one pass over each str's own
+ * storage, without joining and re-encoding every cell of a table. */
 static int64_t register_screen_char(Py_UCS4 c) {
     if (c >= '0' && c <= '9')
         return 1;
@@ -925,21 +926,28 @@ static PyObject *screen_cells(PyObject *module, PyObject *arg) {
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
         int64_t flags = 0;
+        int blank = 1;
         if (kind == PyUnicode_1BYTE_KIND) {
             /* Below U+0100: only ASCII digits and "@" can count. */
             const Py_UCS1 *chars = data;
-            for (Py_ssize_t i = 0; i < n && flags != 3; i++) {
+            for (Py_ssize_t i = 0; i < n; i++) {
                 Py_UCS1 c = chars[i];
                 if (c >= '0' && c <= '9')
                     flags |= 1;
                 else if (c == '@')
                     flags |= 2;
+                if (blank && !Py_UNICODE_ISSPACE(c))
+                    blank = 0;
             }
         } else {
-            for (Py_ssize_t i = 0; i < n && flags != 7; i++)
-                flags |= register_screen_char(PyUnicode_READ(kind, data, i));
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                flags |= register_screen_char(c);
+                if (blank && !Py_UNICODE_ISSPACE(c))
+                    blank = 0;
+            }
         }
-        at[k] = ((int64_t)n << 3) | flags;
+        at[k] = ((int64_t)n << 4) | flags | (blank ? 8 : 0);
     }
     Py_DECREF(seq);
     return out;

@@ -47,6 +47,7 @@ from postwarden.model import Finding, TextUnit
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Candidates = list[tuple[Field, str]]
 
 UNIQUE_MAX = 4
 """A unique-field value shared by more records than this (a family's landline, a dummy
@@ -291,29 +292,25 @@ class Collector:
         return (self._key(fld, norm) + 1) | _international(fld, text)
 
     def _cell_entries(
-        self,
-        cells: list[str],
-        group: Ints,
-        column: Ints,
-        cache: dict[str, int],
-        find: Callable[[str], list[tuple[Field, str]]],
-        phone_columns: list[int],
+        self, codes: Ints, group: Ints, column: Ints, phone_columns: list[int]
     ) -> None:
-        """Entries of table cells, classified once per distinct text."""
-        if find is unique_candidates:
-            codes = self._unique_codes(cells, cache)
-        else:
-            for text in dict.fromkeys(cells):
-                if text not in cache:
-                    self._code(text, cache, find)
-            codes = np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
+        """Entries of table cells, given the packed keys of each (``_codes``)."""
         sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
         for shift in (0, _KEY_BITS):
             key = ((codes >> shift) & _KEY_MASK) - 1
             has = key >= 0
             self._table_entries.append((key[has], group[has], column[has], sure[has]))
 
-    def _unique_codes(self, cells: list[str], cache: dict[str, int]) -> Ints:
+    def _codes(
+        self, cells: list[str], cache: dict[str, int], find: Callable[[str], Candidates]
+    ) -> Ints:
+        """Per cell, ``_code`` with ``find``: each distinct text classified once."""
+        for text in dict.fromkeys(cells):
+            if text not in cache:
+                self._code(text, cache, find)
+        return np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
+
+    def _unique_codes(self, cells: list[str], cache: dict[str, int], screen: Screen) -> Ints:
         """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
         :func:`unique_candidates` would give, in C-level and numpy passes over the column
         of cells: a 15,000-row table has a hundred thousand of them."""
@@ -323,7 +320,7 @@ class Collector:
             return codes
         # A cell with no "@" whose text has no digit or is longer than an HKID or phone
         # number can be is none of them (most cells: names, words, addresses).
-        size, at, digit, cjk = _screen(cells)
+        size, at, digit, cjk, _ = screen
         long = np.flatnonzero(digit & ~at & (size > UNIQUE_CHARS))
         if len(long):
             # Longer with its spaces: the stripped text is what counts.
@@ -372,14 +369,8 @@ class Collector:
         t.unread = np.flatnonzero(found & ~sampled)
         whole = np.repeat(~found | sampled, t.lengths)
         cells = list(itertools.compress(t.texts, whole.tolist()))
-        self._cell_entries(
-            cells,
-            t.cell_groups[whole],
-            t.cell_columns[whole],
-            self.other_codes,
-            other_candidates,
-            [],
-        )
+        codes = self._codes(cells, self.other_codes, other_candidates)
+        self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
 
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
         fld = DETECTOR_FIELDS[finding.detector]
@@ -416,21 +407,18 @@ class Collector:
         column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
             cell, (1 << _COLUMN_BITS) - 1
         )
-        self.table = _Table(texts, n, groups, table_ids, np.repeat(groups, n), column)
+        screen = _screen(texts)
+        self.table = _Table(
+            texts, n, groups, table_ids, np.repeat(groups, n), column, blank=screen[4]
+        )
         phone_columns = [
             t << _COLUMN_BITS | c
             for t, heading in enumerate(headings)
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
             if title and len(title) <= 40 and heading_field(title) == "phone"
         ]
-        self._cell_entries(
-            texts,
-            self.table.cell_groups,
-            column,
-            self.unique_codes,
-            unique_candidates,
-            phone_columns,
-        )
+        codes = self._unique_codes(texts, self.unique_codes, screen)
+        self._cell_entries(codes, self.table.cell_groups, column, phone_columns)
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
         """A stream of running-text units: each line joins the window groups of the pairs
@@ -551,17 +539,21 @@ def _international(fld: Field, text: str) -> int:
 _FULLWIDTH_ZERO = ord("０")
 
 
-def _screen(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
-    """Per cell: its length, and whether it has an "@", a digit (0-9 or full-width, as
-    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``): compiled, one pass
-    over each cell (3 ms for the 120,568 cells of a 15,070-row sheet), else numpy's."""
+Screen = tuple[Ints, Bools, Bools, Bools, Bools]
+
+
+def _screen(cells: list[str]) -> Screen:
+    """Per cell: its length, whether it has an "@", a digit (0-9 or full-width, as
+    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``), and whether it is
+    blank (``not text.strip()``): compiled, one pass over each cell (3 ms for the 120,568
+    cells of a 15,070-row sheet), else numpy's."""
     if native.screen_cells is None:
         return _screen_points(cells)
     packed = np.frombuffer(native.screen_cells(cells), dtype=np.int64)
-    return packed >> 3, (packed & 2) > 0, (packed & 1) > 0, (packed & 4) > 0
+    return packed >> 4, (packed & 2) > 0, (packed & 1) > 0, (packed & 4) > 0, (packed & 8) > 0
 
 
-def _screen_points(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
+def _screen_points(cells: list[str]) -> Screen:
     """:func:`_screen` read off the code points of all the cells at once: 20 ms for the
     120,568 cells of a 15,070-row sheet, where a regex search and map passes per cell took
     30 ms."""
@@ -580,7 +572,8 @@ def _screen_points(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
     flags = digit.view(np.uint8) | ((points == ord("@")).view(np.uint8) << 1)
     flags |= cjk.view(np.uint8) << 2
     per_cell = np.bitwise_or.reduceat(flags, starts)
-    return size, (per_cell & 2) > 0, (per_cell & 1) > 0, (per_cell & 4) > 0
+    blank = np.fromiter(map(operator.not_, map(str.strip, cells)), np.bool_, count)
+    return size, (per_cell & 2) > 0, (per_cell & 1) > 0, (per_cell & 4) > 0, blank
 
 
 _SEPARATORS = ("\t", "|", ":", "：", ";", "；")
@@ -610,6 +603,8 @@ def _segmented(line: str) -> bool:
 
 _NO_INTS = np.zeros(0, dtype=np.int64)
 _NO_INTS.flags.writeable = False
+_NO_BOOLS = np.zeros(0, dtype=np.bool_)
+_NO_BOOLS.flags.writeable = False
 
 
 def _no_ints() -> Ints:
@@ -632,6 +627,8 @@ class _Table:
     """Groups of the identified rows read whole."""
     unread: Ints = field(default_factory=_no_ints)
     """Row numbers of the identified rows not read whole."""
+    blank: Bools = field(default_factory=lambda: _NO_BOOLS)
+    """Per cell: whether it is blank (``not text.strip()``)."""
 
 
 def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
@@ -881,13 +878,11 @@ def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
         return none, none
     starts = np.cumsum(table.lengths) - table.lengths
     rows = table.unread
-    texts = table.texts
     bits = np.zeros(len(rows), dtype=np.int64)
     for col, fld in zip(column[keep].tolist(), (cf[keep] & 0xF).tolist(), strict=True):
         t, c = col >> _COLUMN_BITS, col & ((1 << _COLUMN_BITS) - 1)
         here = np.flatnonzero((table.tables[rows] == t) & (table.lengths[rows] > c))
-        filled = [bool(texts[i].strip()) for i in (starts[rows[here]] + c).tolist()]
-        bits[here[np.array(filled, dtype=bool)]] |= 1 << fld
+        bits[here[~table.blank[starts[rows[here]] + c]]] |= 1 << fld
     has = bits > 0
     ig, ir = p.identified
     lo = np.searchsorted(ig, table.groups[rows[has]], side="left")
