@@ -292,3 +292,13 @@ def test_compiled_screen_equals_the_numpy_screen(points: list[list[int]]) -> Non
 def test_compiled_screen_refuses_what_is_no_str() -> None:
     with pytest.raises(TypeError):
         native.screen_cells(["a", b"b"])  # type: ignore[list-item]
+
+
+def test_register_findings_made_in_c_equal_the_dataclass_s() -> None:
+    made = native.make_register_finding("register:voters", "body", "hkid+name_en")
+    plain = Finding(detector="register:voters", where="body", detail="hkid+name_en")
+    assert made == plain
+    assert type(made) is Finding
+    assert [getattr(made, f) for f in Finding.__slots__] == [
+        getattr(plain, f) for f in Finding.__slots__
+    ]

@@ -941,6 +941,7 @@ def match(
             _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
         ]
     labels: dict[int, str] = {}
+    make_finding = native.make_register_finding
     for index, (lo, n) in zip(indexes, looked, strict=True):
         p = present(index, q, lo, n)
         masks = p.masks.copy()
@@ -957,9 +958,7 @@ def match(
             if label is None:
                 label = labels[mask] = mask_label(mask)
             fields[record] = label
-            out.findings.append(
-                Finding(detector=detector, where=q.group_where[group], detail=label)
-            )
+            out.findings.append(make_finding(detector, q.group_where[group], label))
     return out
 
 
