@@ -38,7 +38,7 @@ from postwarden.engine.registers.normalise import (
     address_zh,
     candidates,
     has_cjk,
-    hkid_or_phone,
+    hkids_or_phones,
     other_candidates,
     unique_candidates,
 )
@@ -335,7 +335,7 @@ class Collector:
             if "@" in text:
                 self._code(text, cache, unique_candidates)
         numbers = [text for text in fresh if "@" not in text]
-        found = [hkid_or_phone(s, len(s)) for s in map(str.strip, numbers)]
+        found = hkids_or_phones(numbers)
         texts = [text for text, pair in zip(numbers, found, strict=True) if pair is not None]
         pairs = [pair for pair in found if pair is not None]
         packed = [key + 1 for key in self._keys_of(pairs)]

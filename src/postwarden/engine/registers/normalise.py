@@ -473,6 +473,24 @@ def hkid_or_phone(s: str, n: int) -> tuple[Field, str] | None:
     return None
 
 
+def hkids_or_phones(texts: Sequence[str]) -> list[tuple[Field, str] | None]:
+    """``hkid_or_phone`` of each of ``texts`` stripped (each with a digit): the two shapes
+    of a leaked table's columns, eight ASCII digits and an HKID as mostly written, read
+    without a call each (45,000 cells for a 15,070-row sheet)."""
+    out: list[tuple[Field, str] | None] = []
+    add = out.append
+    written = _HKID_WRITTEN.fullmatch
+    for text in texts:
+        if len(text) == 8 and text.isdigit() and text.isascii():
+            add((Field.PHONE, text))  # phone() hands such a number back as it is
+        elif (m := written(text)) is not None:
+            add((Field.HKID, m[1] + m[2]))  # no spaces: hkid() reads it so
+        else:
+            s = text.strip()
+            add(hkid_or_phone(s, len(s)))
+    return out
+
+
 def other_candidates(text: str) -> list[tuple[Field, str]]:
     """The other fields (date of birth, names, addresses) ``text`` could be."""
     s = text.strip()
