@@ -11,6 +11,7 @@ from tests.engine.registers.people import People, name_en_as
 
 from postwarden.engine.registers import RegisterSet, native
 from postwarden.engine.registers.match import (
+    _ROW_NUMBER,
     _SEGMENT,
     Collector,
     _screen,
@@ -302,3 +303,22 @@ def test_register_findings_made_in_c_equal_the_dataclass_s() -> None:
     assert [getattr(made, f) for f in Finding.__slots__] == [
         getattr(plain, f) for f in Finding.__slots__
     ]
+
+
+def test_table_rows_places_name_their_tables_as_the_row_number_pattern_does() -> None:
+    # Successive rows of a table skip the search: their place is the last one's table, "R"
+    # and a number.  Places that only look alike must still be searched.
+    places = [
+        "a.xlsx#S!R1", "a.xlsx#S!R2", "a.xlsx#S!R10", "a.xlsx#S!R١", "a.xlsx#S!R2x",
+        "a.xlsx#S!R", "a.xlsx#S!R3", "b.csv#R1", "b.csv#R2R3", "b.csv#R2", "\x005", "c",
+        "a.xlsx#S!R4\n", "a.xlsx#S!R5",
+    ]  # fmt: skip
+    units = [TextUnit(text="x", where=w, cells=("x",)) for w in places]
+    collector = Collector()
+    collector._rows(units, list(range(len(units))), list(range(len(units))))
+    tables: dict[str, int] = {}
+    for w in places:
+        m = _ROW_NUMBER.search(w)
+        tables.setdefault(w[: m.start()] if m else w, len(tables))
+    want = [tables[w[: m.start()] if (m := _ROW_NUMBER.search(w)) else w] for w in places]
+    assert collector.table.tables.tolist() == want

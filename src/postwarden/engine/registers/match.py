@@ -386,13 +386,24 @@ class Collector:
         table_of: list[int] = []
         tables: dict[str, int] = {}
         headings: list[tuple[str, ...]] = []
+        # The last table's name and "R": the place of its next row is that and a number.
+        row_prefix: str | None = None
         for u in rows:
             unit = units[u]
             cells = unit.cells or ()
             texts.extend(cells)
             lengths.append(len(cells))
             where = unit.where
-            table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+            if (
+                row_prefix is not None
+                and where.startswith(row_prefix)
+                and (number := where[len(row_prefix) :]).isdigit()
+                and number.isascii()
+            ):
+                table = row_prefix[:-1]  # what the search below finds, without searching
+            else:
+                table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+                row_prefix = table + "R" if m else None
             t = tables.get(table)
             if t is None:
                 # The extractor's headings, else the table's first row (a header or a
