@@ -63,6 +63,9 @@ addresses, dates), to learn which columns carry that record's other fields."""
 CARRIED_SHARE = 0.9
 """A column carries the identified record's field when it matched in this share of the
 sample; the table's other identified rows then get that field where the cell is filled."""
+LOOKUP_UNSORTED = 64
+"""Hashes looked up as they come, unsorted: a few searches gain nothing from walking the
+index in order, and the sorting costs more than they do."""
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
 up); past this the cost of a huge text attachment would dwarf detection."""
@@ -979,14 +982,17 @@ def _lookup(
     lo: Ints | None = None,
     n: Ints | None = None,
 ) -> tuple[Ints, Ints]:
-    """Run start and length in ``index`` of each hash, sorted first (see
+    """Run start and length in ``index`` of each hash, sorted first unless they are few (see
     RegisterIndex.find); ``lo`` and ``n`` of the first keys when already known."""
     done = 0 if lo is None or n is None else len(lo)
     fresh = hashes[done:]
-    order = np.argsort(fresh)
-    new_lo = np.zeros(len(fresh), dtype=np.int64)
-    new_n = np.zeros(len(fresh), dtype=np.int64)
-    new_lo[order], new_n[order] = index.find(fresh[order])
+    if len(fresh) <= LOOKUP_UNSORTED:
+        new_lo, new_n = index.find(fresh)
+    else:
+        order = np.argsort(fresh)
+        new_lo = np.zeros(len(fresh), dtype=np.int64)
+        new_n = np.zeros(len(fresh), dtype=np.int64)
+        new_lo[order], new_n[order] = index.find(fresh[order])
     if lo is None or n is None:
         return new_lo, new_n
     return np.concatenate([lo, new_lo]), np.concatenate([n, new_n])
