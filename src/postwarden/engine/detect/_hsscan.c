@@ -816,6 +816,8 @@ PyMODINIT_FUNC PyInit__hsscan(void) {
  * index.py gives the same numbers (a test compares them).
  */
 
+#define REGISTER_LANES 16
+
 /* The first index in [a, b) whose hash is >= v (right: > v), or b. */
 static Py_ssize_t register_bound_in(const uint64_t *h, Py_ssize_t a, Py_ssize_t b, uint64_t v,
                                     int right) {
@@ -856,18 +858,48 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
         const uint64_t *h = hashes.buf, *f = fence.buf, *w = wanted.buf;
         int64_t *start = lo.buf, *length = count.buf;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint64_t v = w[i];
-            Py_ssize_t at = register_bound(h, size, f, fences, step, v, 0);
-            Py_ssize_t run = 0;
-            if (at < size && h[at] == v) {
-                /* Most values occur once (HKIDs, phones): only runs need their end searched. */
-                run = at + 1 < size && h[at + 1] == v
-                          ? register_bound(h, size, f, fences, step, v, 1) - at
-                          : 1;
+        /* Values a lane each, REGISTER_LANES at a time, their searches within their blocks
+         * advanced in step: each step's probes are prefetched together, so their cache
+         * misses overlap instead of following one another. */
+        for (Py_ssize_t base = 0; base < n; base += REGISTER_LANES) {
+            Py_ssize_t lanes = n - base < REGISTER_LANES ? n - base : REGISTER_LANES;
+            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES];
+            for (Py_ssize_t j = 0; j < lanes; j++) {
+                Py_ssize_t block = register_bound_in(f, 0, fences, w[base + j], 0);
+                low[j] = block > 0 ? (block - 1) * step + 1 : 0;
+                high[j] = block * step < size ? block * step : size;
+                if (low[j] < high[j])
+                    __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
             }
-            start[i] = (int64_t)at;
-            length[i] = (int64_t)run;
+            for (int open = 1; open;) {
+                open = 0;
+                for (Py_ssize_t j = 0; j < lanes; j++) {
+                    if (low[j] >= high[j])
+                        continue;
+                    Py_ssize_t mid = low[j] + ((high[j] - low[j]) >> 1);
+                    if (h[mid] < w[base + j])
+                        low[j] = mid + 1;
+                    else
+                        high[j] = mid;
+                    if (low[j] < high[j]) {
+                        __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
+                        open = 1;
+                    }
+                }
+            }
+            for (Py_ssize_t j = 0; j < lanes; j++) {
+                uint64_t v = w[base + j];
+                Py_ssize_t at = low[j], run = 0;
+                if (at < size && h[at] == v) {
+                    /* Most values occur once (HKIDs, phones): only runs need their end
+                     * searched. */
+                    run = at + 1 < size && h[at + 1] == v
+                              ? register_bound(h, size, f, fences, step, v, 1) - at
+                              : 1;
+                }
+                start[base + j] = (int64_t)at;
+                length[base + j] = (int64_t)run;
+            }
         }
         Py_END_ALLOW_THREADS
     }
