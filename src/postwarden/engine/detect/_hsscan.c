@@ -857,7 +857,9 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
     {
         const uint64_t *h = hashes.buf, *f = fence.buf, *w = wanted.buf;
         int64_t *start = lo.buf, *length = count.buf;
-        Py_BEGIN_ALLOW_THREADS
+        /* The GIL is let go only for a table's many values: taking it back after a
+         * message's few could wait for another thread's whole switch interval. */
+        PyThreadState *released = n >= 1024 ? PyEval_SaveThread() : NULL;
         /* Values a lane each, REGISTER_LANES at a time, their searches within their blocks
          * advanced in step: each step's probes are prefetched together, so their cache
          * misses overlap instead of following one another. */
@@ -901,7 +903,8 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
                 length[base + j] = (int64_t)run;
             }
         }
-        Py_END_ALLOW_THREADS
+        if (released != NULL)
+            PyEval_RestoreThread(released);
     }
     out = Py_NewRef(Py_None);
 done:
