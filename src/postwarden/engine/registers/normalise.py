@@ -483,7 +483,7 @@ def hkids_or_phones(texts: Sequence[str]) -> list[tuple[Field, str] | None]:
     for text in texts:
         if len(text) == 8 and text.isdigit() and text.isascii():
             add((Field.PHONE, text))  # phone() hands such a number back as it is
-        elif (m := written(text)) is not None:
+        elif "-" not in text and (m := written(text)) is not None:  # a hyphen: a record id
             add((Field.HKID, m[1] + m[2]))  # no spaces: hkid() reads it so
         else:
             s = text.strip()
