@@ -236,10 +236,17 @@ def test_import_value_holding_a_nul_hashes_as_its_own_value(tmp_path: Path) -> N
     assert np.array_equal(plain.records, nul.records)
 
 
-def test_find_agrees_with_a_binary_search_over_the_whole_index(voters: Imported) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["compiled", "numpy"])
+def test_find_agrees_with_a_binary_search_over_the_whole_index(
+    voters: Imported, native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The fenced search (a sample of the index first, then each value's block) must give
     # numpy's run starts and lengths: present and absent values, both ends, runs (common
-    # names) and values right at a fence post.
+    # names) and values right at a fence post; compiled and in numpy alike.
+    if native and index_module._find_runs is None:
+        pytest.skip("the compiled find_runs is not built")
+    if not native:
+        monkeypatch.setattr(index_module, "_find_runs", None)
     index = RegisterSet(voters.registers_dir, SECRET).get("voters")
     hashes = np.asarray(index.hashes)
     rng = np.random.default_rng(3)
@@ -260,3 +267,51 @@ def test_find_agrees_with_a_binary_search_over_the_whole_index(voters: Imported)
     assert lo.tolist() == np.searchsorted(hashes, wanted, side="left").tolist()
     hi = np.searchsorted(hashes, wanted, side="right")
     assert n.tolist() == (hi - lo).tolist()
+
+
+@pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
+@pytest.mark.parametrize("seed", range(40))
+def test_compiled_find_runs_equals_the_numpy_search(seed: int) -> None:
+    # Generated indexes of every shape: smaller than a fence block or many blocks long, few
+    # distinct values (runs across fence posts) or many, values at both ends of the range;
+    # looked up sorted or not, present, absent and next to present values.
+    rng = np.random.default_rng(seed)
+    size = int(rng.choice([1, 2, 5, 1023, 1024, 1025, 3000, 20_000]))
+    distinct = max(1, int(size // rng.choice([1, 2, 50, 5000])))
+    pool = rng.integers(0, 2**64 - 1, distinct, dtype=np.uint64, endpoint=True)
+    if seed % 4 == 0:
+        pool[0], pool[-1] = 0, 2**64 - 1
+    hashes = np.sort(rng.choice(pool, size))
+    fence = np.array(hashes[:: index_module.FENCE_STEP])
+    picked = hashes[rng.integers(0, size, 300)]
+    wanted = np.concatenate(
+        [
+            picked,
+            picked + np.uint64(1),
+            picked - np.uint64(1),
+            fence,
+            rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True),
+        ]
+    )
+    if seed % 2:
+        wanted = np.sort(wanted)
+    lo = np.empty(len(wanted), dtype=np.int64)
+    count = np.empty(len(wanted), dtype=np.int64)
+    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
+    want_lo, want_count = index_module.find_runs(hashes, fence, wanted)
+    assert lo.tolist() == want_lo.tolist()
+    assert count.tolist() == want_count.tolist()
+    left = np.searchsorted(hashes, wanted, side="left")
+    assert lo.tolist() == left.tolist()
+    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+
+
+@pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
+def test_compiled_find_runs_refuses_mismatched_buffers() -> None:
+    hashes = np.arange(10, dtype=np.uint64)
+    fence = np.array(hashes[:: index_module.FENCE_STEP])
+    out = np.empty(3, dtype=np.int64)
+    with pytest.raises(ValueError, match="mismatched"):
+        index_module._find_runs(hashes, fence, index_module.FENCE_STEP, hashes, out, out)
+    with pytest.raises(ValueError, match="mismatched"):
+        index_module._find_runs(hashes, hashes, index_module.FENCE_STEP, hashes[:3], out, out)

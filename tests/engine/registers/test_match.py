@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
-from postwarden.engine.registers import RegisterSet
-from postwarden.engine.registers.match import _SEGMENT, Collector, _segmented
+from postwarden.engine.registers import RegisterSet, native
+from postwarden.engine.registers.match import (
+    _ROW_NUMBER,
+    _SEGMENT,
+    Collector,
+    _screen,
+    _screen_points,
+    _segmented,
+)
 from postwarden.engine.registers.normalise import address_en, name_en, unique_candidates
 from postwarden.model import Finding, TextUnit
 
@@ -180,23 +189,32 @@ def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> 
     assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
 
 
+_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\xa0\u3000：；")
+
+
+@given(st.text(st.sampled_from(_LINE_CHARS), max_size=24))
+def test_segmented_agrees_with_the_pattern_on_generated_lines(line: str) -> None:
+    # ASCII lines take a shortcut of their own (bytes passes); others the general one.
+    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+
+
 def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
     """Assert that the table screen keys ``cells`` to what ``unique_candidates`` finds in each
     cell, cell for cell; returns how many (cell, field, value) it found."""
-    collector = Collector()
-    n = len(cells)
-    collector._cell_entries(
-        cells, np.arange(n), np.zeros(n, dtype=np.int64), {}, unique_candidates, []
-    )
-    got = sorted(
-        (int(g), collector.key_fields[k], collector.key_norms[k])
-        for keys, groups, _, _ in collector._table_entries
-        for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
-    )
     want = sorted(
         (g, int(f), norm) for g, cell in enumerate(cells) for f, norm in unique_candidates(cell)
     )
-    assert got == want
+    n = len(cells)
+    for screen in (_screen, _screen_points):  # compiled (where built) and numpy
+        collector = Collector()
+        codes = collector._unique_codes(cells, {}, screen(cells))
+        collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
+        got = sorted(
+            (int(g), collector.key_fields[k], collector.key_norms[k])
+            for keys, groups, _, _ in collector._table_entries
+            for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
+        )
+        assert got == want
     return len(want)
 
 
@@ -251,3 +269,56 @@ def test_table_cells_screened_over_code_points_give_what_unique_candidates_finds
         "62345678",
     ]
     assert _screen_agrees_with_unique_candidates(cells) >= 5
+
+
+# Code points at and around every edge the screen tests: digits, full-width digits, "@",
+# each Chinese range's ends, whitespace, Latin-1, surrogates and the astral planes.
+_SCREEN_POINTS = [
+    0x09, 0x20, 0x85, 0x1F, 0x3000, 0x2028, 0x00, 0x2F, 0x30, 0x39, 0x3A, 0x3F, 0x40, 0x41,
+    0x7F, 0xA0, 0xFF, 0x100,
+    0x33FF, 0x3400, 0x9FFF, 0xA000, 0xD800, 0xDFFF, 0xF8FF, 0xF900, 0xFAFF, 0xFB00,
+    0xFF0F, 0xFF10, 0xFF19, 0xFF1A, 0xFF20, 0x1FFFF, 0x20000, 0x3134F, 0x31350, 0x10FFFF,
+]  # fmt: skip
+
+
+@pytest.mark.skipif(native.screen_cells is None, reason="the compiled screen_cells is not built")
+@given(st.lists(st.lists(st.sampled_from(_SCREEN_POINTS), max_size=6), max_size=12))
+def test_compiled_screen_equals_the_numpy_screen(points: list[list[int]]) -> None:
+    cells = ["".join(map(chr, cell)) for cell in points] + [" ", "\u3000\t", "\x85", " a "]
+    for got, want in zip(_screen(cells), _screen_points(cells), strict=True):
+        assert got.tolist() == want.tolist()
+
+
+@pytest.mark.skipif(native.screen_cells is None, reason="the compiled screen_cells is not built")
+def test_compiled_screen_refuses_what_is_no_str() -> None:
+    with pytest.raises(TypeError):
+        native.screen_cells(["a", b"b"])  # type: ignore[list-item]
+
+
+def test_register_findings_made_in_c_equal_the_dataclass_s() -> None:
+    made = native.make_register_finding("register:voters", "body", "hkid+name_en")
+    plain = Finding(detector="register:voters", where="body", detail="hkid+name_en")
+    assert made == plain
+    assert type(made) is Finding
+    assert [getattr(made, f) for f in Finding.__slots__] == [
+        getattr(plain, f) for f in Finding.__slots__
+    ]
+
+
+def test_table_rows_places_name_their_tables_as_the_row_number_pattern_does() -> None:
+    # Successive rows of a table skip the search: their place is the last one's table, "R"
+    # and a number.  Places that only look alike must still be searched.
+    places = [
+        "a.xlsx#S!R1", "a.xlsx#S!R2", "a.xlsx#S!R10", "a.xlsx#S!R١", "a.xlsx#S!R2x",
+        "a.xlsx#S!R", "a.xlsx#S!R3", "b.csv#R1", "b.csv#R2R3", "b.csv#R2", "\x005", "c",
+        "a.xlsx#S!R4\n", "a.xlsx#S!R5",
+    ]  # fmt: skip
+    units = [TextUnit(text="x", where=w, cells=("x",)) for w in places]
+    collector = Collector()
+    collector._rows(units, list(range(len(units))), list(range(len(units))))
+    tables: dict[str, int] = {}
+    for w in places:
+        m = _ROW_NUMBER.search(w)
+        tables.setdefault(w[: m.start()] if m else w, len(tables))
+    want = [tables[w[: m.start()] if (m := _ROW_NUMBER.search(w)) else w] for w in places]
+    assert collector.table.tables.tolist() == want

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from postwarden.engine.registers.normalise import (
     Field,
+    _hkid_folded,
     address_en,
     address_zh,
     candidates,
     dob,
     email,
     hkid,
+    hkid_or_phone,
+    hkids_or_phones,
     name_en,
     name_zh,
     phone,
@@ -170,3 +175,37 @@ def test_address_en_pairs_across_commas(text: str, normal: str) -> None:
 )
 def test_unique_candidates_by_first_character(cell: str, found: tuple[Field, str] | None) -> None:
     assert unique_candidates(cell) == ([found] if found else [])
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"[A-Za-zＡ ]{0,3}[0-9１ ]{5,8}[(\[（]?[0-9Aa ]?[)\]）]?-?", fullmatch=True),
+        st.text(st.sampled_from(list("AZaz09()[] \t-（）Ａ１\u3000")), max_size=12),
+    )
+)
+def test_hkid_as_mostly_written_is_read_as_any_other_way(value: str) -> None:
+    # hkid reads "A123456(7)" and "A1234567" in one step: the same as folding would give.
+    assert hkid(value) == (None if "-" in value else _hkid_folded(value))
+
+
+@pytest.mark.parametrize("value", ["A123456(7)", "AB123456A", "A123456(A", "Z9999997)"])
+def test_hkid_written_forms(value: str) -> None:
+    assert hkid(value) == _hkid_folded(value) is not None
+
+
+_UNIQUE_SHAPES = st.one_of(
+    st.from_regex(r"\s?[A-Za-zＡ]{0,3}[0-9１]{5,9}[(（]?[0-9Aa]?[)）]?\s?", fullmatch=True),
+    st.from_regex(r"[+(]?[0-9٣ ]{1,4}[0-9 ()\-.]{4,12}\s?", fullmatch=True),
+    st.text(st.sampled_from(list("AZaz09()[] -+.（）Ａ１٣\u3000")), min_size=1, max_size=14),
+)
+
+
+@given(st.lists(_UNIQUE_SHAPES.filter(lambda t: any(c.isdigit() for c in t)), max_size=20))
+def test_hkids_or_phones_read_each_text_as_hkid_or_phone(texts: list[str]) -> None:
+    want = [hkid_or_phone(t.strip(), len(t.strip())) for t in texts]
+    assert hkids_or_phones(texts) == want
+
+
+def test_hkids_or_phones_shortcut_shapes() -> None:
+    texts = ["91234567", "A123456(3)", "AB9876543", "９１２３４５６７", " 91234567", "V-0000001"]
+    assert hkids_or_phones(texts) == [hkid_or_phone(t.strip(), len(t.strip())) for t in texts]

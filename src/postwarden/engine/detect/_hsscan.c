@@ -1027,6 +1027,9 @@ done:
     PyBuffer_Release(&ends);
     return out;
 }
+static PyObject *find_runs(PyObject *module, PyObject *args);
+static PyObject *screen_cells(PyObject *module, PyObject *arg);
+static PyObject *keyed_hashes(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1035,6 +1038,12 @@ static PyMethodDef module_methods[] = {
      "slot_maker(cls, names, defaults) -> a maker of cls with its slots set, no __init__."},
     {"spans_holding", spans_holding, METH_VARARGS,
      "spans_holding(units, unit_of, starts, ends, chars) -> bytes: 1 where a span holds one."},
+    {"find_runs", find_runs, METH_VARARGS,
+     "find_runs(hashes, fence, step, wanted, lo, count): register index runs, into lo, count."},
+    {"screen_cells", screen_cells, METH_O,
+     "screen_cells(cells) -> int64 per cell: length << 4 | digit 1 | @ 2 | Chinese 4 | blank 8."},
+    {"keyed_hashes", keyed_hashes, METH_VARARGS,
+     "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1061,3 +1070,341 @@ PyMODINIT_FUNC PyInit__hsscan(void) {
     }
     return m;
 }
+
+/* ==== Register matching helpers (engine/registers): index lookups, screen, hashes =====
+ *
+ * find_runs(hashes, fence, step, wanted, lo, count): for each hash of ``wanted``, where its
+ * run starts in the sorted ``hashes`` (np.searchsorted(..., side="left")) and its length,
+ * written to the int64 buffers ``lo`` and ``count``.  ``fence`` is every ``step``-th hash:
+ * it is searched first, then the hash's own block of the index, so a search over a 200 MB
+ * index touches two pages of it instead of 25 (index.py's _bound explains why).  numpy's
+ * vectorised version of the same searches costs ~10 array operations a step, ~80 us for a
+ * handful of values; here a value costs well under a microsecond.  The numpy version in
+ * index.py gives the same numbers (a test compares them).
+ */
+
+#define REGISTER_LANES 16
+
+/* The first index in [a, b) whose hash is >= v (right: > v), or b. */
+static Py_ssize_t register_bound_in(const uint64_t *h, Py_ssize_t a, Py_ssize_t b, uint64_t v,
+                                    int right) {
+    while (a < b) {
+        Py_ssize_t mid = a + ((b - a) >> 1);
+        if (h[mid] < v || (right && h[mid] == v))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a;
+}
+
+/* np.searchsorted(h, v, side), the fence searched first. */
+static Py_ssize_t register_bound(const uint64_t *h, Py_ssize_t size, const uint64_t *fence,
+                                 Py_ssize_t fences, Py_ssize_t step, uint64_t v, int right) {
+    Py_ssize_t block = register_bound_in(fence, 0, fences, v, right);
+    /* The answer is past the fence entry before and at most the one after. */
+    Py_ssize_t low = block > 0 ? (block - 1) * step + 1 : 0;
+    Py_ssize_t high = block * step < size ? block * step : size;
+    return register_bound_in(h, low, high, v, right);
+}
+
+static PyObject *find_runs(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer hashes, fence, wanted, lo, count;
+    Py_ssize_t step;
+    if (!PyArg_ParseTuple(args, "y*y*ny*w*w*", &hashes, &fence, &step, &wanted, &lo, &count))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t size = hashes.len / 8, fences = fence.len / 8, n = wanted.len / 8;
+    if (hashes.len % 8 || fence.len % 8 || wanted.len % 8 || lo.len != n * 8 ||
+        count.len != n * 8 || step < 1 || fences != (size + step - 1) / step) {
+        PyErr_SetString(PyExc_ValueError, "find_runs: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const uint64_t *h = hashes.buf, *f = fence.buf, *w = wanted.buf;
+        int64_t *start = lo.buf, *length = count.buf;
+        /* The GIL is let go only for a table's many values: taking it back after a
+         * message's few could wait for another thread's whole switch interval. */
+        PyThreadState *released = n >= 1024 ? PyEval_SaveThread() : NULL;
+        /* Values a lane each, REGISTER_LANES at a time, their searches within their blocks
+         * advanced in step: each step's probes are prefetched together, so their cache
+         * misses overlap instead of following one another. */
+        for (Py_ssize_t base = 0; base < n; base += REGISTER_LANES) {
+            Py_ssize_t lanes = n - base < REGISTER_LANES ? n - base : REGISTER_LANES;
+            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES];
+            for (Py_ssize_t j = 0; j < lanes; j++) {
+                Py_ssize_t block = register_bound_in(f, 0, fences, w[base + j], 0);
+                low[j] = block > 0 ? (block - 1) * step + 1 : 0;
+                high[j] = block * step < size ? block * step : size;
+                if (low[j] < high[j])
+                    __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
+            }
+            for (int open = 1; open;) {
+                open = 0;
+                for (Py_ssize_t j = 0; j < lanes; j++) {
+                    if (low[j] >= high[j])
+                        continue;
+                    Py_ssize_t mid = low[j] + ((high[j] - low[j]) >> 1);
+                    if (h[mid] < w[base + j])
+                        low[j] = mid + 1;
+                    else
+                        high[j] = mid;
+                    if (low[j] < high[j]) {
+                        __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
+                        open = 1;
+                    }
+                }
+            }
+            for (Py_ssize_t j = 0; j < lanes; j++) {
+                uint64_t v = w[base + j];
+                Py_ssize_t at = low[j], run = 0;
+                if (at < size && h[at] == v) {
+                    /* Most values occur once (HKIDs, phones): only runs need their end
+                     * searched. */
+                    run = at + 1 < size && h[at + 1] == v
+                              ? register_bound(h, size, f, fences, step, v, 1) - at
+                              : 1;
+                }
+                start[base + j] = (int64_t)at;
+                length[base + j] = (int64_t)run;
+            }
+        }
+        if (released != NULL)
+            PyEval_RestoreThread(released);
+    }
+    out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&hashes);
+    PyBuffer_Release(&fence);
+    PyBuffer_Release(&wanted);
+    PyBuffer_Release(&lo);
+    PyBuffer_Release(&count);
+    return out;
+}
+
+
+/* screen_cells(cells) -> bytes: per str of ``cells``, one int64: its length shifted left by
+ * 4, or'd with 1 if it has a digit (0-9 or full-width), 2 if an "@", 4 if a Chinese
+ * character (the code points of normalise.CJK_RANGES), 8 if it is blank (empty or only
+ * whitespace: ``not text.strip()``).  match.py's _screen_points computes the same in numpy
+ * over the cells' code points (a test compares); here one pass over each str's own
+ * storage, without joining and re-encoding every cell of a table. */
+static int64_t register_screen_char(Py_UCS4 c) {
+    if (c >= '0' && c <= '9')
+        return 1;
+    if (c == '@')
+        return 2;
+    if (c < 0x3400)
+        return 0;
+    if (c >= 0xFF10 && c <= 0xFF19)
+        return 1;
+    if (c <= 0x9FFF || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F))
+        return 4;
+    return 0;
+}
+
+static PyObject *screen_cells(PyObject *module, PyObject *arg) {
+    (void)module;
+    PyObject *seq = PySequence_Fast(arg, "cells must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    int64_t *at = (int64_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "cells must be str");
+            Py_DECREF(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        int64_t flags = 0;
+        int blank = 1;
+        if (kind == PyUnicode_1BYTE_KIND) {
+            /* Below U+0100: only ASCII digits and "@" can count. */
+            const Py_UCS1 *chars = data;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_UCS1 c = chars[i];
+                if (c >= '0' && c <= '9')
+                    flags |= 1;
+                else if (c == '@')
+                    flags |= 2;
+                if (blank && !Py_UNICODE_ISSPACE(c))
+                    blank = 0;
+            }
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                flags |= register_screen_char(c);
+                if (blank && !Py_UNICODE_ISSPACE(c))
+                    blank = 0;
+            }
+        }
+        at[k] = ((int64_t)n << 4) | flags | (blank ? 8 : 0);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+
+/* keyed_hashes(key, fields, values) -> bytes: for each str of ``values``, the 8-byte keyed
+ * BLAKE2b (RFC 7693) of its field's byte (``fields``, one per value) then its UTF-8, with
+ * ``key``; little-endian, back to back.  What digest.py's Digester computes through
+ * hashlib, which costs a state copy, an encode and a digest object per value (0.6 us; here
+ * 0.1 us); a test compares the two on random keys and values. */
+static const uint64_t blake2b_iv[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t blake2b_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static uint64_t blake2b_load(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#define BLAKE2B_ROTR(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+#define BLAKE2B_G(a, b, c, d, x, y)                                                            \
+    do {                                                                                       \
+        v[a] = v[a] + v[b] + (x);                                                              \
+        v[d] = BLAKE2B_ROTR(v[d] ^ v[a], 32);                                                  \
+        v[c] = v[c] + v[d];                                                                    \
+        v[b] = BLAKE2B_ROTR(v[b] ^ v[c], 24);                                                  \
+        v[a] = v[a] + v[b] + (y);                                                              \
+        v[d] = BLAKE2B_ROTR(v[d] ^ v[a], 16);                                                  \
+        v[c] = v[c] + v[d];                                                                    \
+        v[b] = BLAKE2B_ROTR(v[b] ^ v[c], 63);                                                  \
+    } while (0)
+
+/* One 128-byte block into the state ``h``; ``count``: bytes hashed so far, this block's
+ * included (never 2^64 here). */
+static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t count,
+                             int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = blake2b_iv[i];
+    }
+    v[12] ^= count;
+    if (last)
+        v[14] = ~v[14];
+    for (int i = 0; i < 16; i++)
+        m[i] = blake2b_load(block + 8 * i);
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = blake2b_sigma[r];
+        BLAKE2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        BLAKE2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        BLAKE2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        BLAKE2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        BLAKE2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        BLAKE2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        BLAKE2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        BLAKE2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        h[i] ^= v[i] ^ v[i + 8];
+}
+
+static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer key, fields;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "y*y*O", &key, &fields, &values))
+        return NULL;
+    PyObject *out = NULL, *seq = NULL;
+    if (key.len < 1 || key.len > 64) {
+        PyErr_SetString(PyExc_ValueError, "keyed_hashes: the key must be 1 to 64 bytes");
+        goto done;
+    }
+    seq = PySequence_Fast(values, "values must be a sequence");
+    if (seq == NULL)
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    if (fields.len != count) {
+        PyErr_SetString(PyExc_ValueError, "keyed_hashes: one field byte per value");
+        goto done;
+    }
+    /* The state once the key block is hashed: every value starts from it. */
+    uint64_t keyed[8];
+    uint8_t block[128];
+    memcpy(keyed, blake2b_iv, sizeof keyed);
+    keyed[0] ^= 0x01010000ULL ^ ((uint64_t)key.len << 8) ^ 8;
+    memset(block, 0, sizeof block);
+    memcpy(block, key.buf, (size_t)key.len);
+    blake2b_compress(keyed, block, 128, 0);
+    out = PyBytes_FromStringAndSize(NULL, count * 8);
+    if (out == NULL)
+        goto done;
+    uint8_t *at = (uint8_t *)PyBytes_AS_STRING(out);
+    const uint8_t *field = fields.buf;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "values must be str");
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size); /* raises on surrogates */
+        if (utf8 == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        uint64_t h[8];
+        memcpy(h, keyed, sizeof h);
+        /* The message: the field's byte, then the value; the last block is final even
+         * when full. */
+        uint64_t total = 1 + (uint64_t)size, done_bytes = 0;
+        Py_ssize_t from = 0; /* bytes of utf8 used */
+        block[0] = field[k];
+        size_t fill = 1;
+        for (;;) {
+            size_t take = (size_t)(size - from) < 128 - fill ? (size_t)(size - from) : 128 - fill;
+            memcpy(block + fill, utf8 + from, take);
+            from += (Py_ssize_t)take;
+            fill += take;
+            if (done_bytes + fill == total) {
+                memset(block + fill, 0, 128 - fill);
+                blake2b_compress(h, block, 128 + total, 1);
+                break;
+            }
+            done_bytes += 128;
+            blake2b_compress(h, block, 128 + done_bytes, 0);
+            fill = 0;
+        }
+        for (int i = 0; i < 8; i++)
+            at[8 * k + i] = (uint8_t)(h[0] >> (8 * i));
+    }
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&fields);
+    return out;
+}
+
+/* ==== End of register matching helpers ================================================= */

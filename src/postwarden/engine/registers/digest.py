@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.normalise import Field
 
 Hashes = npt.NDArray[np.uint64]
@@ -34,14 +36,18 @@ class Digester:
 
     def many(self, field: Field, values: Sequence[str]) -> Hashes:
         """Hashes of ``values`` (already normalised for ``field``), in order."""
-        # A copy of the keyed state saves hashing the key block again for every value.
-        copy = self._keyed(field).copy
-        digests = []
-        for v in values:
-            h = copy()
-            h.update(v.encode())
-            digests.append(h.digest())
-        return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
+        if native.keyed_hashes is not None:
+            return _array(native.keyed_hashes(self._key, bytes((field,)) * len(values), values))
+        return _digests(itertools.repeat(self._keyed(field).copy), values)
+
+    def mixed(self, fields: Sequence[int], values: Sequence[str]) -> Hashes:
+        """Hashes of ``values``, each normalised for its field in ``fields``, in order (one
+        pass: a message's few values of several fields cost no grouping by field)."""
+        if native.keyed_hashes is not None:
+            # BLAKE2b itself in C: 0.1 us a value, where hashlib's objects cost 0.6 us.
+            return _array(native.keyed_hashes(self._key, bytes(fields), values))
+        copies = {f: self._keyed(Field(f)).copy for f in set(fields)}
+        return _digests(map(copies.__getitem__, fields), values)
 
     def one(self, field: Field, value: str) -> int:
         h = self._keyed(field).copy()
@@ -56,6 +62,22 @@ class Digester:
                 bytes((field,)), key=self._key, digest_size=8
             )
         return state
+
+
+def _digests(copies: Iterable[Callable[[], hashlib.blake2b]], values: Iterable[str]) -> Hashes:
+    """The digests of ``values``, each hashed into a fresh copy of a keyed state (a copy
+    saves hashing the key block again for every value)."""
+    digests = []
+    for copy, v in zip(copies, values, strict=False):
+        h = copy()
+        h.update(v.encode())
+        digests.append(h.digest())
+    return _array(b"".join(digests))
+
+
+def _array(digests: bytes) -> Hashes:
+    """8-byte little-endian digests back to back as hashes."""
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
 
 
 def id_hashes(ids: Sequence[str]) -> Hashes:

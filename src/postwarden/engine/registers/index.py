@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.table import Reading
 from postwarden.errors import PostwardenError
 from postwarden.i18n import _
@@ -43,6 +44,7 @@ FENCE_STEP = 1024
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _TOKEN = re.compile(r"[0-9a-f]{16}")
 Ints = npt.NDArray[np.int64]
+_find_runs = native.find_runs
 
 
 class RegisterError(PostwardenError):
@@ -128,51 +130,16 @@ class RegisterIndex:
         Pass ``wanted`` sorted: successive searches then walk the same pages of the index.
         """
         hashes = np.asarray(self.hashes)  # the plain ndarray: memmap's subclass hooks are slow
-        size = len(hashes)
-        if not len(wanted) or not size:
+        if not len(wanted) or not len(hashes):
             return np.zeros(len(wanted), dtype=np.int64), np.zeros(len(wanted), dtype=np.int64)
-        lo = self._bound(hashes, wanted, "left")
-        at = np.minimum(lo, size - 1)
-        count = ((lo < size) & (hashes[at] == wanted)).astype(np.int64)
-        # Most values occur once (HKIDs, phones): only runs need their upper bound searched.
-        nxt = np.minimum(lo + 1, size - 1)
-        longer = np.flatnonzero((count > 0) & (lo + 1 < size) & (hashes[nxt] == wanted))
-        if len(longer):
-            count[longer] = self._bound(hashes, wanted[longer], "right") - lo[longer]
-        return lo, count
-
-    def _bound(
-        self,
-        hashes: npt.NDArray[np.uint64],
-        wanted: npt.NDArray[np.uint64],
-        side: Literal["left", "right"],
-    ) -> Ints:
-        """``np.searchsorted(hashes, wanted, side)``, in two steps that stay in the CPU cache.
-
-        At 4.5 M rows ``hashes.npy`` is 200 MB: each of the 25 steps of a binary search over
-        it is a cache and TLB miss (numpy's searchsorted, even with ``wanted`` sorted).  A
-        fence of every :data:`FENCE_STEP`-th hash (200 KB, built on first use) is searched
-        first, then every hash's own block of the index, all of them at once, a step at a
-        time: 10 steps within 8 KB each (half the CPU time on the 15,070-row leak's 31,000
-        values).
-        """
         if self._fence is None:
             self._fence = np.array(hashes[::FENCE_STEP])
-        size = len(hashes)
-        block = np.searchsorted(self._fence, wanted, side=side).astype(np.int64)
-        # The answer is past the fence entry before and at most the one after.
-        low: Ints = np.maximum((block - 1) * FENCE_STEP + 1, 0)
-        high: Ints = np.minimum(block * FENCE_STEP, size)
-        left = side == "left"
-        while True:
-            open_ = low < high
-            if not open_.any():
-                return low
-            mid = (low + high) >> 1
-            probe = hashes[np.minimum(mid, size - 1)]
-            before = (probe < wanted) if left else (probe <= wanted)
-            low = np.where(open_ & before, mid + 1, low)
-            high = np.where(open_ & ~before, mid, high)
+        if _find_runs is None:
+            return find_runs(hashes, self._fence, wanted)
+        lo = np.empty(len(wanted), dtype=np.int64)
+        count = np.empty(len(wanted), dtype=np.int64)
+        _find_runs(hashes, self._fence, FENCE_STEP, np.ascontiguousarray(wanted), lo, count)
+        return lo, count
 
     @property
     def name(self) -> str:
@@ -223,6 +190,55 @@ class RegisterIndex:
         recs = np.fromiter(records, dtype=np.int64)
         counts = Counter(np.asarray(self.status[recs]).tolist())
         return {self.info.statuses[code]: n for code, n in sorted(counts.items())}
+
+
+def find_runs(
+    hashes: npt.NDArray[np.uint64], fence: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64]
+) -> tuple[Ints, Ints]:
+    """:meth:`RegisterIndex.find` in numpy, for when the compiled ``find_runs`` is not built:
+    ``fence`` is every :data:`FENCE_STEP`-th hash of ``hashes`` (non-empty)."""
+    size = len(hashes)
+    lo = _bound(hashes, fence, wanted, "left")
+    at = np.minimum(lo, size - 1)
+    count = ((lo < size) & (hashes[at] == wanted)).astype(np.int64)
+    # Most values occur once (HKIDs, phones): only runs need their upper bound searched.
+    nxt = np.minimum(lo + 1, size - 1)
+    longer = np.flatnonzero((count > 0) & (lo + 1 < size) & (hashes[nxt] == wanted))
+    if len(longer):
+        count[longer] = _bound(hashes, fence, wanted[longer], "right") - lo[longer]
+    return lo, count
+
+
+def _bound(
+    hashes: npt.NDArray[np.uint64],
+    fence: npt.NDArray[np.uint64],
+    wanted: npt.NDArray[np.uint64],
+    side: Literal["left", "right"],
+) -> Ints:
+    """``np.searchsorted(hashes, wanted, side)``, in two steps that stay in the CPU cache.
+
+    At 4.5 M rows ``hashes.npy`` is 200 MB: each of the 25 steps of a binary search over
+    it is a cache and TLB miss (numpy's searchsorted, even with ``wanted`` sorted).  The
+    fence, every :data:`FENCE_STEP`-th hash (200 KB), is searched first, then every hash's
+    own block of the index, all of them at once, a step at a time: 10 steps within 8 KB
+    each.  The compiled ``find_runs`` does the same a value at a time (numpy's ~10 array
+    operations a step cost ~80 us even for a handful of values).
+    """
+    size = len(hashes)
+    block = np.searchsorted(fence, wanted, side=side).astype(np.int64)
+    # The answer is past the fence entry before and at most the one after.
+    low: Ints = np.maximum((block - 1) * FENCE_STEP + 1, 0)
+    high: Ints = np.minimum(block * FENCE_STEP, size)
+    left = side == "left"
+    while True:
+        open_ = low < high
+        if not open_.any():
+            return low
+        mid = (low + high) >> 1
+        probe = hashes[np.minimum(mid, size - 1)]
+        before = (probe < wanted) if left else (probe <= wanted)
+        low = np.where(open_ & before, mid + 1, low)
+        high = np.where(open_ & ~before, mid, high)
 
 
 def current_generation(registers_dir: Path, name: str) -> str | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.registers import native
 from postwarden.engine.registers.digest import Digester, Hashes
 from postwarden.engine.registers.fields import (
     DETECTOR_FIELDS,
@@ -29,6 +30,7 @@ from postwarden.engine.registers.fields import (
 )
 from postwarden.engine.registers.index import RegisterIndex
 from postwarden.engine.registers.normalise import (
+    CANDIDATE_CHARS,
     CJK_RANGES,
     UNIQUE_CHARS,
     Field,
@@ -36,7 +38,7 @@ from postwarden.engine.registers.normalise import (
     address_zh,
     candidates,
     has_cjk,
-    hkid_or_phone,
+    hkids_or_phones,
     other_candidates,
     unique_candidates,
 )
@@ -45,6 +47,7 @@ from postwarden.model import Finding, TextUnit
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Candidates = list[tuple[Field, str]]
 
 UNIQUE_MAX = 4
 """A unique-field value shared by more records than this (a family's landline, a dummy
@@ -60,9 +63,19 @@ addresses, dates), to learn which columns carry that record's other fields."""
 CARRIED_SHARE = 0.9
 """A column carries the identified record's field when it matched in this share of the
 sample; the table's other identified rows then get that field where the cell is filled."""
+LOOKUP_UNSORTED = 64
+"""Hashes looked up as they come, unsorted: a few searches gain nothing from walking the
+index in order, and the sorting costs more than they do."""
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
 up); past this the cost of a huge text attachment would dwarf detection."""
+LINE_MEMO = 20_000
+"""Short lines of running text (and joins of them) whose normal forms are remembered across
+messages: mail repeats its greetings, signatures, letterheads and disclaimers message after
+message, and normalising them is most of the matching of a short letter.  A line of prose
+is longer than :data:`MEMO_CHARS` and no candidate (it costs nothing to look at)."""
+MEMO_CHARS = CANDIDATE_CHARS
+"""Lines up to this long are remembered (a longer one is no candidate once stripped)."""
 
 PHONE_SPACE = 80_000_000
 """Eight-digit numbers a Hong Kong phone can be (first digit 2-9)."""
@@ -89,7 +102,9 @@ _PHONE_WORD = re.compile(
 
 _FACT_OF = np.zeros(16, dtype=np.int64)
 _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
-_UNIQUE = np.array(sorted(int(f) for f in UNIQUE_FIELDS), dtype=np.int64)
+# Per field number: whether it is a unique field (a table lookup; np.isin sorts, ~25 us).
+_IS_UNIQUE = np.zeros(16, dtype=np.bool_)
+_IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
@@ -149,16 +164,14 @@ class Collector:
         self.keys: dict[str, int] = {}
         self.key_fields: list[int] = []
         self.key_norms: list[str] = []
-        self.codes: dict[str, int] = {}
         self.unique_codes: dict[str, int] = {}
         self.other_codes: dict[str, int] = {}
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
-        self._keys: list[int] = []
-        self._groups: list[int] = []
-        self._sure: list[bool] = []
+        self._entries: list[tuple[Sequence[int], Sequence[bool], Sequence[int]]] = []
+        """Running text's entries: keys, whether each is sure, and the groups they are in."""
         self._table_entries: list[tuple[Ints, Ints, Ints, Bools]] = []
 
     def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
@@ -193,31 +206,32 @@ class Collector:
         """The entries, one per (group, key), with every distinct key hashed once."""
         fields = np.array(self.key_fields, dtype=np.uint8)
         done = len(self._hashes)
-        hashes = np.zeros(len(fields), dtype=np.uint64)
-        hashes[:done] = self._hashes
-        norms = self.key_norms
-        # Only the fields the new keys have (a message of prose has two or three of eight).
-        for fld in sorted(set(self.key_fields[done:])):
-            idx = np.flatnonzero(fields[done:] == fld) + done
-            hashes[idx] = digester.many(Field(fld), [norms[i] for i in idx.tolist()])
-        self._hashes = hashes
-        parts = [
-            *self._table_entries,
-            (
-                np.array(self._keys, dtype=np.int64),
-                np.array(self._groups, dtype=np.int64),
-                np.full(len(self._keys), -1, dtype=np.int64),
-                np.array(self._sure, dtype=np.bool_),
-            ),
-        ]
-        keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        if len(keys):
-            # One entry per (group, key): a value twice in a row is still one field of it;
-            # sure if any of its occurrences is.
-            pair = groups * len(fields) + keys
-            order = np.argsort(pair, kind="stable")
-            pair = pair[order]
-            starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
+        hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
+        # The running text's entries, one per (group, key) already: a value twice in a
+        # line or window is still one field of it, sure if any of its occurrences is.  A
+        # dict in Python costs less than numpy's sorting on a letter's few dozen.
+        width = len(fields)
+        merged: dict[int, bool] = {}
+        for keys_in, sure_in, groups_in in self._entries:
+            for g in groups_in:
+                base = g * width
+                for k, s in zip(keys_in, sure_in, strict=True):
+                    if s:
+                        merged[base + k] = True
+                    else:
+                        merged.setdefault(base + k, False)
+        pairs = np.array(sorted(merged), dtype=np.int64)
+        keys, groups = pairs % width, pairs // width
+        columns = np.full(len(pairs), -1, dtype=np.int64)
+        sure = np.array([merged[p] for p in pairs.tolist()], dtype=np.bool_)
+        if self._table_entries:
+            parts = [*self._table_entries, (keys, groups, columns, sure)]
+            keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
+            # Table rows: the same, and the first entry of each (group, key) gives its column.
+            paired = groups * width + keys
+            order = np.argsort(paired, kind="stable")
+            starts = _run_starts(paired[order])
             sure = np.logical_or.reduceat(sure[order], starts)
             first = order[starts]
             keys, groups, columns = keys[first], groups[first], columns[first]
@@ -237,22 +251,21 @@ class Collector:
 
     def _key(self, fld: Field, norm: str) -> int:
         # The field as the first character: a str key keeps the dict out of the GC's walks.
-        text = chr(fld) + norm
+        return self._key_of(chr(fld) + norm)
+
+    def _key_of(self, text: str) -> int:
+        """The key of ``text``, a field's number as a character then a normal form."""
         k = self.keys.get(text)
         if k is None:
             k = self.keys[text] = len(self.key_norms)
-            self.key_fields.append(int(fld))
-            self.key_norms.append(norm)
+            self.key_fields.append(ord(text[0]))
+            self.key_norms.append(text[1:])
         return k
 
     def _code(
-        self,
-        text: str,
-        cache: dict[str, int] | None = None,
-        find: Callable[[str], list[tuple[Field, str]]] = candidates,
+        self, text: str, cache: dict[str, int], find: Callable[[str], list[tuple[Field, str]]]
     ) -> int:
         """The packed keys of the fields ``text`` could be (cached: cells repeat a lot)."""
-        cache = self.codes if cache is None else cache
         code = cache.get(text)
         if code is None:
             code = 0
@@ -264,7 +277,12 @@ class Collector:
     def _keys_of(self, pairs: list[tuple[Field, str]]) -> list[int]:
         """``_key`` of many (field, normal form) pairs, new keys numbered in order of first
         appearance as one call each would (dict passes in C instead of a call each)."""
-        texts = [chr(fld) + norm for fld, norm in pairs]
+        return self._keys_of_texts([chr(fld) + norm for fld, norm in pairs])
+
+    def _keys_of_texts(self, texts: Sequence[str]) -> list[int]:
+        """``_key_of`` of many texts, as ``_keys_of``."""
+        if len(texts) <= 4:  # a line's few: the dict passes cost more than the calls
+            return [self._key_of(text) for text in texts]
         keys = self.keys
         new = [text for text in dict.fromkeys(texts) if text not in keys]
         keys.update(zip(new, itertools.count(len(self.key_norms))))
@@ -277,29 +295,25 @@ class Collector:
         return (self._key(fld, norm) + 1) | _international(fld, text)
 
     def _cell_entries(
-        self,
-        cells: list[str],
-        group: Ints,
-        column: Ints,
-        cache: dict[str, int],
-        find: Callable[[str], list[tuple[Field, str]]],
-        phone_columns: list[int],
+        self, codes: Ints, group: Ints, column: Ints, phone_columns: list[int]
     ) -> None:
-        """Entries of table cells, classified once per distinct text."""
-        if find is unique_candidates:
-            codes = self._unique_codes(cells, cache)
-        else:
-            for text in dict.fromkeys(cells):
-                if text not in cache:
-                    self._code(text, cache, find)
-            codes = np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
+        """Entries of table cells, given the packed keys of each (``_codes``)."""
         sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
         for shift in (0, _KEY_BITS):
             key = ((codes >> shift) & _KEY_MASK) - 1
             has = key >= 0
             self._table_entries.append((key[has], group[has], column[has], sure[has]))
 
-    def _unique_codes(self, cells: list[str], cache: dict[str, int]) -> Ints:
+    def _codes(
+        self, cells: list[str], cache: dict[str, int], find: Callable[[str], Candidates]
+    ) -> Ints:
+        """Per cell, ``_code`` with ``find``: each distinct text classified once."""
+        for text in dict.fromkeys(cells):
+            if text not in cache:
+                self._code(text, cache, find)
+        return np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
+
+    def _unique_codes(self, cells: list[str], cache: dict[str, int], screen: Screen) -> Ints:
         """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
         :func:`unique_candidates` would give, in C-level and numpy passes over the column
         of cells: a 15,000-row table has a hundred thousand of them."""
@@ -309,7 +323,7 @@ class Collector:
             return codes
         # A cell with no "@" whose text has no digit or is longer than an HKID or phone
         # number can be is none of them (most cells: names, words, addresses).
-        size, at, digit, cjk = _screen(cells)
+        size, at, digit, cjk, _ = screen
         long = np.flatnonzero(digit & ~at & (size > UNIQUE_CHARS))
         if len(long):
             # Longer with its spaces: the stripped text is what counts.
@@ -324,16 +338,17 @@ class Collector:
             if "@" in text:
                 self._code(text, cache, unique_candidates)
         numbers = [text for text in fresh if "@" not in text]
-        found = [hkid_or_phone(s, len(s)) for s in map(str.strip, numbers)]
+        found = hkids_or_phones(numbers)
         texts = [text for text, pair in zip(numbers, found, strict=True) if pair is not None]
         pairs = [pair for pair in found if pair is not None]
         packed = [key + 1 for key in self._keys_of(pairs)]
         for k, (fld, _) in enumerate(pairs):
             if fld is Field.PHONE and len(texts[k]) > 8:  # else no more than eight digits
                 packed[k] |= _international(fld, texts[k])
-        cache.update(zip(numbers, itertools.repeat(0)))
         cache.update(zip(texts, packed, strict=True))
-        codes[deep] = np.fromiter(map(cache.__getitem__, looked), np.int64, len(looked))
+        # A text that is none of them is left out of the cache: 0 by default.
+        found_codes = map(cache.get, looked, itertools.repeat(0))
+        codes[deep] = np.fromiter(found_codes, np.int64, len(looked))
         return codes
 
     def finish_rows(self, identified: Ints) -> None:
@@ -347,7 +362,7 @@ class Collector:
         order = np.lexsort((np.arange(len(t.groups)), t.tables))
         ranked = found[order].astype(np.int64)
         table_sorted = t.tables[order]
-        starts = np.flatnonzero(np.r_[True, table_sorted[1:] != table_sorted[:-1]])
+        starts = _run_starts(table_sorted)
         running = np.cumsum(ranked)
         before = np.repeat(running[starts] - ranked[starts], np.diff(np.r_[starts, len(order)]))
         rank = np.empty(len(order), dtype=np.int64)
@@ -357,31 +372,15 @@ class Collector:
         t.unread = np.flatnonzero(found & ~sampled)
         whole = np.repeat(~found | sampled, t.lengths)
         cells = list(itertools.compress(t.texts, whole.tolist()))
-        self._cell_entries(
-            cells,
-            t.cell_groups[whole],
-            t.cell_columns[whole],
-            self.other_codes,
-            other_candidates,
-            [],
-        )
-
-    def _add_code(self, code: int, groups: Sequence[int], sure: bool) -> None:
-        sure = sure or code >= _INTERNATIONAL
-        for k in (code & _KEY_MASK, (code >> _KEY_BITS) & _KEY_MASK):
-            if k:
-                for g in groups:
-                    self._keys.append(k - 1)
-                    self._groups.append(g)
-                    self._sure.append(sure)
+        codes = self._codes(cells, self.other_codes, other_candidates)
+        self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
 
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
         fld = DETECTOR_FIELDS[finding.detector]
-        norm = NORMALISERS[fld](finding.value)
+        norm = _span_value(fld, finding.value)
         if norm is not None:
             sure = fld is not Field.PHONE or finding.confidence > PHONE_CONFIDENCE
-            code = self._key(fld, norm) + 1
-            self._add_code(code, groups, sure)
+            self._entries.append(((self._key(fld, norm),), (sure,), groups))
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
@@ -390,13 +389,24 @@ class Collector:
         table_of: list[int] = []
         tables: dict[str, int] = {}
         headings: list[tuple[str, ...]] = []
+        # The last table's name and "R": the place of its next row is that and a number.
+        row_prefix: str | None = None
         for u in rows:
             unit = units[u]
             cells = unit.cells or ()
             texts.extend(cells)
             lengths.append(len(cells))
             where = unit.where
-            table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+            if (
+                row_prefix is not None
+                and where.startswith(row_prefix)
+                and (number := where[len(row_prefix) :]).isdigit()
+                and number.isascii()
+            ):
+                table = row_prefix[:-1]  # what the search below finds, without searching
+            else:
+                table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+                row_prefix = table + "R" if m else None
             t = tables.get(table)
             if t is None:
                 # The extractor's headings, else the table's first row (a header or a
@@ -411,21 +421,18 @@ class Collector:
         column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
             cell, (1 << _COLUMN_BITS) - 1
         )
-        self.table = _Table(texts, n, groups, table_ids, np.repeat(groups, n), column)
+        screen = _screen(texts)
+        self.table = _Table(
+            texts, n, groups, table_ids, np.repeat(groups, n), column, blank=screen[4]
+        )
         phone_columns = [
             t << _COLUMN_BITS | c
             for t, heading in enumerate(headings)
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
             if title and len(title) <= 40 and heading_field(title) == "phone"
         ]
-        self._cell_entries(
-            texts,
-            self.table.cell_groups,
-            column,
-            self.unique_codes,
-            unique_candidates,
-            phone_columns,
-        )
+        codes = self._unique_codes(texts, self.unique_codes, screen)
+        self._cell_entries(codes, self.table.cell_groups, column, phone_columns)
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
         """A stream of running-text units: each line joins the window groups of the pairs
@@ -434,12 +441,11 @@ class Collector:
         window = -1  # the group of (previous line, this line), -1 before the first line
         for u, unit in enumerate(units):
             text = unit.text
-            starts = [0]
-            starts.extend(m.end() for m in re.finditer("\n", text))
             lines = text.split("\n")
+            stripped = list(map(str.strip, lines))
             line_groups: list[tuple[int, ...]] = []
-            for line in lines:
-                if not line.strip():
+            for line, bare in zip(lines, stripped, strict=True):
+                if not bare:
                     line_groups.append((window,) if window >= 0 else ())
                     continue
                 nxt = self._new_group(unit.where)
@@ -448,45 +454,92 @@ class Collector:
                 window = nxt
                 if self.lines_left > 0:
                     self.lines_left -= 1
-                    self._line(line, groups)
+                    if len(bare) > CANDIDATE_CHARS and not _segmented(line):
+                        continue  # prose: no candidate whole, no segments
+                    keys, sure = _line_keys(line)
+                    if keys:
+                        self._entries.append((self._keys_of_texts(keys), sure, groups))
             if self.lines_left > 0:
-                self._joined(lines, line_groups)
-            for f in spans.get(u, ()):
-                if window < 0:
-                    window = self._new_group(unit.where)
-                i = bisect.bisect_right(starts, f.start) - 1
-                self._add_span(f, line_groups[i] or (window,))
+                self._joined(lines, stripped, line_groups)
+            if u in spans:
+                starts = list(itertools.accumulate(map(len, lines), _past_newline, initial=0))
+                for f in spans[u]:
+                    if window < 0:
+                        window = self._new_group(unit.where)
+                    i = bisect.bisect_right(starts, f.start) - 1
+                    self._add_span(f, line_groups[i] or (window,))
 
-    def _line(self, line: str, groups: tuple[int, ...]) -> None:
-        """A line whole and its tab- and label-separated segments; a phone number on it
-        is one for sure when the line names it (``Tel:``, ``電話``)."""
-        codes = [self._code(line)]
-        if _segmented(line):
-            codes.extend(self._code(part) for part in _SEGMENT.split(line) if part)
-        # Only a line with a candidate on it asks whether it names a phone: the search
-        # costs as much as the split on a long line of prose, which has none.
-        if any(codes):
-            sure = _PHONE_WORD.search(line) is not None
-            for code in codes:
-                self._add_code(code, groups, sure)
-
-    def _joined(self, lines: list[str], line_groups: list[tuple[int, ...]]) -> None:
-        """Addresses written over several lines: join up to five short lines."""
-        for i, first in enumerate(lines):
-            if not first.strip() or len(first) > _JOIN_LINE_CHARS:
+    def _joined(
+        self, lines: list[str], stripped: list[str], line_groups: list[tuple[int, ...]]
+    ) -> None:
+        """Addresses written over several lines: join up to five short lines (``stripped``:
+        each of ``lines`` stripped)."""
+        for i, first in enumerate(stripped):
+            if not first or len(lines[i]) > _JOIN_LINE_CHARS:
                 continue
-            parts = [first.strip()]
-            for nxt in lines[i + 1 : i + _JOIN_LINES]:
-                if not nxt.strip() or len(nxt) > _JOIN_LINE_CHARS:
+            parts = [first]
+            for k in range(i + 1, min(i + _JOIN_LINES, len(lines))):
+                if not stripped[k] or len(lines[k]) > _JOIN_LINE_CHARS:
                     break
-                parts.append(nxt.strip())
-                text = ", ".join(parts)
-                if has_cjk(text):
-                    fld, norm = Field.ADDRESS_ZH, address_zh(text)
-                else:
-                    fld, norm = Field.ADDRESS_EN, address_en(text)
-                if norm is not None:
-                    self._add_code(self._key(fld, norm) + 1, line_groups[i], True)
+                parts.append(stripped[k])
+                key = _joined_key(", ".join(parts))
+                if key is not None:
+                    self._entries.append(((self._key_of(key),), (True,), line_groups[i]))
+
+
+def _past_newline(start: int, length: int) -> int:
+    """Where the line after one starting at ``start``, ``length`` long, starts."""
+    return start + length + 1
+
+
+def _find_line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """The keys (field number as a character, then normal form: as ``Collector._key_of``
+    takes them) of the fields a line of running text could be, whole and in its tab- and
+    label-separated segments, in order; each with whether a phone number is one for sure
+    there: when the line names it (``Tel:``, ``電話``) or has a country code."""
+    texts = [] if len(line.strip()) > CANDIDATE_CHARS else [line]
+    if _segmented(line):
+        texts.extend(part for part in _SEGMENT.split(line) if part)
+    found = [(text, candidates(text)) for text in texts]
+    if not any(pairs for _, pairs in found):
+        return (), ()
+    # Only a line with a candidate on it asks whether it names a phone: the search costs
+    # as much as the split on a long line of prose, which has none.
+    named = _PHONE_WORD.search(line) is not None
+    keys: list[str] = []
+    sure: list[bool] = []
+    for text, pairs in found:
+        flagged = named or any(_international(fld, text) for fld, _ in pairs)
+        for fld, norm in pairs:
+            keys.append(chr(fld) + norm)
+            sure.append(flagged)
+    return tuple(keys), tuple(sure)
+
+
+_short_line_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_line_keys)
+
+
+def _line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+    """``_find_line_keys(line)``, remembered across messages for a short line."""
+    return _short_line_keys(line) if len(line) <= MEMO_CHARS else _find_line_keys(line)
+
+
+@functools.lru_cache(maxsize=LINE_MEMO)
+def _joined_key(text: str) -> str | None:
+    """The key of the address short lines joined into ``text`` are, if any (remembered as
+    lines are)."""
+    if has_cjk(text):
+        fld, norm = Field.ADDRESS_ZH, address_zh(text)
+    else:
+        fld, norm = Field.ADDRESS_EN, address_en(text)
+    return None if norm is None else chr(fld) + norm
+
+
+@functools.lru_cache(maxsize=LINE_MEMO)
+def _span_value(fld: Field, value: str) -> str | None:
+    """The normal form of a detector's span for its field (remembered as lines are: the
+    names and numbers of a signature come back with it)."""
+    return NORMALISERS[fld](value)
 
 
 def _international(fld: Field, text: str) -> int:
@@ -500,11 +553,24 @@ def _international(fld: Field, text: str) -> int:
 _FULLWIDTH_ZERO = ord("０")
 
 
-def _screen(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
-    """Per cell: its length, and whether it has an "@", a digit (0-9 or full-width, as
-    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``), read off the code
-    points of all the cells at once: 15 ms for the 120,568 cells of a 15,070-row sheet,
-    where a regex search and map passes per cell took 25 ms."""
+Screen = tuple[Ints, Bools, Bools, Bools, Bools]
+
+
+def _screen(cells: list[str]) -> Screen:
+    """Per cell: its length, whether it has an "@", a digit (0-9 or full-width, as
+    normalise's ``_DIGIT``) and a Chinese character (as ``has_cjk``), and whether it is
+    blank (``not text.strip()``): compiled, one pass over each cell (3 ms for the 120,568
+    cells of a 15,070-row sheet), else numpy's."""
+    if native.screen_cells is None:
+        return _screen_points(cells)
+    packed = np.frombuffer(native.screen_cells(cells), dtype=np.int64)
+    return packed >> 4, (packed & 2) > 0, (packed & 1) > 0, (packed & 4) > 0, (packed & 8) > 0
+
+
+def _screen_points(cells: list[str]) -> Screen:
+    """:func:`_screen` read off the code points of all the cells at once: 20 ms for the
+    120,568 cells of a 15,070-row sheet, where a regex search and map passes per cell took
+    30 ms."""
     count = len(cells)
     size = np.fromiter(map(len, cells), np.int64, count)
     # Each cell and one newline after it: no empty segment, and a newline is none of them.
@@ -520,10 +586,13 @@ def _screen(cells: list[str]) -> tuple[Ints, Bools, Bools, Bools]:
     flags = digit.view(np.uint8) | ((points == ord("@")).view(np.uint8) << 1)
     flags |= cjk.view(np.uint8) << 2
     per_cell = np.bitwise_or.reduceat(flags, starts)
-    return size, (per_cell & 2) > 0, (per_cell & 1) > 0, (per_cell & 4) > 0
+    blank = np.fromiter(map(operator.not_, map(str.strip, cells)), np.bool_, count)
+    return size, (per_cell & 2) > 0, (per_cell & 1) > 0, (per_cell & 4) > 0, blank
 
 
 _SEPARATORS = ("\t", "|", ":", "：", ";", "；")
+# The ASCII separators and every ASCII whitespace character but the space (str.isspace's).
+_ASCII_SPLITTERS = bytes(c for c in range(128) if chr(c) in "|:;" or (chr(c).isspace() and c != 32))
 
 
 def _segmented(line: str) -> bool:
@@ -531,6 +600,12 @@ def _segmented(line: str) -> bool:
     run of two whitespace characters.  Checked in C-level passes since a paragraph of prose
     is one long line with neither, and the regex split costs ~30 µs on it (``str.split``
     and the regex's ``\\s`` both take whitespace as ``str.isspace`` does)."""
+    if line.isascii():
+        raw = line.encode()
+        # Without separators and with no whitespace but spaces (a line of prose), only two
+        # spaces in a row split it: three C-level passes instead of the split below.
+        if len(raw.translate(None, _ASCII_SPLITTERS)) == len(raw):
+            return b"  " in raw
     if any(sep in line for sep in _SEPARATORS):
         return True
     words = line.split()
@@ -540,21 +615,34 @@ def _segmented(line: str) -> bool:
     return len(line) - len("".join(words)) != max(runs, 0)
 
 
+_NO_INTS = np.zeros(0, dtype=np.int64)
+_NO_INTS.flags.writeable = False
+_NO_BOOLS = np.zeros(0, dtype=np.bool_)
+_NO_BOOLS.flags.writeable = False
+
+
+def _no_ints() -> Ints:
+    """An empty array, the same one each time: a table's fields are replaced, never written."""
+    return _NO_INTS
+
+
 @dataclass(slots=True)
 class _Table:
     """Every table row of a message, flattened: cell texts, and per row its cell count,
     group and table; per cell its group and column."""
 
     texts: list[str] = field(default_factory=list)
-    lengths: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    tables: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cell_groups: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    cell_columns: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    sampled: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lengths: Ints = field(default_factory=_no_ints)
+    groups: Ints = field(default_factory=_no_ints)
+    tables: Ints = field(default_factory=_no_ints)
+    cell_groups: Ints = field(default_factory=_no_ints)
+    cell_columns: Ints = field(default_factory=_no_ints)
+    sampled: Ints = field(default_factory=_no_ints)
     """Groups of the identified rows read whole."""
-    unread: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unread: Ints = field(default_factory=_no_ints)
     """Row numbers of the identified rows not read whole."""
+    blank: Bools = field(default_factory=lambda: _NO_BOOLS)
+    """Per cell: whether it is blank (``not text.strip()``)."""
 
 
 def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
@@ -585,7 +673,16 @@ def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, 
 def _distinct(values: Ints) -> Ints:
     """Sorted distinct values; numpy 2's ``np.unique`` hashes instead, 8x slower here."""
     s = np.sort(values)
-    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+    return s[_run_starts(s)]
+
+
+def _run_starts(values: npt.NDArray[np.int64]) -> Ints:
+    """Where each run of equal values starts (``np.flatnonzero(np.r_[True, v[1:] != v[:-1]])``
+    without ``np.r_``, which costs more than the rest on a message's few entries)."""
+    new = np.empty(len(values), dtype=np.bool_)
+    new[:1] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return np.flatnonzero(new)
 
 
 def _expand(lo: Ints, n: Ints) -> tuple[Ints, Ints]:
@@ -645,7 +742,7 @@ def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
         sure[bare] = phone_columns(
             q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
         )
-    strong: Bools = hit & np.isin(f, _UNIQUE) & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
+    strong: Bools = hit & _IS_UNIQUE[f] & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
     return strong
 
 
@@ -675,10 +772,17 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     """The records of ``index`` present in the queries of one message, given where each
     key's run starts in the index (``lo_of``) and its length (``n_of``)."""
     empty = np.zeros(0, dtype=np.int64)
-    lo, n = lo_of[q.keys], n_of[q.keys]
+    n = n_of[q.keys]
     hit = n > 0
     if not hit.any():
         return Presence(empty, empty, empty)
+    if not (_IS_UNIQUE[q.fields[q.keys[hit]]] & (n[hit] <= UNIQUE_MAX)).any():
+        # No entry can be strong (see below): a record needs two matches in one group.  A
+        # message of prose with a common name in it ends here.
+        g = q.groups[hit].tolist()
+        if len(g) == len(set(g)):
+            return Presence(empty, empty, empty)
+    lo = lo_of[q.keys]
     f = q.fields[q.keys].astype(np.int64)
     strong = strong_entries(index, q, lo_of, n_of)
     g, k, f, lo, n, strong = q.groups[hit], q.keys[hit], f[hit], lo[hit], n[hit], strong[hit]
@@ -734,7 +838,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     order = np.argsort(key)
     key, es, ec = key[order], es[order], ec[order]
     gr = key >> 4
-    runs = np.flatnonzero(np.r_[True, gr[1:] != gr[:-1]])
+    runs = _run_starts(gr)
     run_strong = np.logical_or.reduceat(es, runs)
     run_mask = np.bitwise_or.reduceat(np.left_shift(1, key & 0xF), runs)
     facts = np.bitwise_or.reduceat(np.left_shift(1, _FACT_OF[key & 0xF]), runs)
@@ -751,7 +855,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     # in every other group where it was present.
     order = np.lexsort((pg, pr))
     pr, pg, pm = pr[order], pg[order], pm[order]
-    starts = np.flatnonzero(np.r_[True, pr[1:] != pr[:-1]])
+    starts = _run_starts(pr)
     return Presence(
         records=pr[starts],
         groups=pg[starts],
@@ -777,7 +881,7 @@ def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
     # One vote per (row, column, field).
     votes = _distinct((mc[sampled] << 36) | (mf[sampled] << 32) | mg[sampled])
     column_field = votes >> 32
-    runs = np.flatnonzero(np.r_[True, column_field[1:] != column_field[:-1]])
+    runs = _run_starts(column_field)
     count = np.diff(np.r_[runs, len(votes)])
     cf = column_field[runs]
     row_of = np.searchsorted(table.groups, table.sampled)
@@ -788,13 +892,11 @@ def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
         return none, none
     starts = np.cumsum(table.lengths) - table.lengths
     rows = table.unread
-    texts = table.texts
     bits = np.zeros(len(rows), dtype=np.int64)
     for col, fld in zip(column[keep].tolist(), (cf[keep] & 0xF).tolist(), strict=True):
         t, c = col >> _COLUMN_BITS, col & ((1 << _COLUMN_BITS) - 1)
         here = np.flatnonzero((table.tables[rows] == t) & (table.lengths[rows] > c))
-        filled = [bool(texts[i].strip()) for i in (starts[rows[here]] + c).tolist()]
-        bits[here[np.array(filled, dtype=bool)]] |= 1 << fld
+        bits[here[~table.blank[starts[rows[here]] + c]]] |= 1 << fld
     has = bits > 0
     ig, ir = p.identified
     lo = np.searchsorted(ig, table.groups[rows[has]], side="left")
@@ -853,6 +955,7 @@ def match(
             _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
         ]
     labels: dict[int, str] = {}
+    make_finding = native.make_register_finding
     for index, (lo, n) in zip(indexes, looked, strict=True):
         p = present(index, q, lo, n)
         masks = p.masks.copy()
@@ -869,9 +972,7 @@ def match(
             if label is None:
                 label = labels[mask] = mask_label(mask)
             fields[record] = label
-            out.findings.append(
-                Finding(detector=detector, where=q.group_where[group], detail=label)
-            )
+            out.findings.append(make_finding(detector, q.group_where[group], label))
     return out
 
 
@@ -881,14 +982,17 @@ def _lookup(
     lo: Ints | None = None,
     n: Ints | None = None,
 ) -> tuple[Ints, Ints]:
-    """Run start and length in ``index`` of each hash, sorted first (see
+    """Run start and length in ``index`` of each hash, sorted first unless they are few (see
     RegisterIndex.find); ``lo`` and ``n`` of the first keys when already known."""
     done = 0 if lo is None or n is None else len(lo)
     fresh = hashes[done:]
-    order = np.argsort(fresh)
-    new_lo = np.zeros(len(fresh), dtype=np.int64)
-    new_n = np.zeros(len(fresh), dtype=np.int64)
-    new_lo[order], new_n[order] = index.find(fresh[order])
+    if len(fresh) <= LOOKUP_UNSORTED:
+        new_lo, new_n = index.find(fresh)
+    else:
+        order = np.argsort(fresh)
+        new_lo = np.zeros(len(fresh), dtype=np.int64)
+        new_n = np.zeros(len(fresh), dtype=np.int64)
+        new_lo[order], new_n[order] = index.find(fresh[order])
     if lo is None or n is None:
         return new_lo, new_n
     return np.concatenate([lo, new_lo]), np.concatenate([n, new_n])

@@ -1,0 +1,75 @@
+"""Keyed hashes: the compiled BLAKE2b and hashlib's give the same hashes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from postwarden.engine.registers import digest as digest_module
+from postwarden.engine.registers import native
+from postwarden.engine.registers.digest import Digester
+from postwarden.engine.registers.normalise import Field
+
+compiled = pytest.mark.skipif(
+    native.keyed_hashes is None, reason="the compiled keyed_hashes is not built"
+)
+# Values of every length around the 128-byte blocks (with the field's byte in front),
+# Chinese and astral characters, empty.
+_VALUES = st.one_of(
+    st.text(max_size=300),
+    st.integers(0, 300).map(lambda n: "x" * n),
+    st.text("陳大文\U00020000a", max_size=90),
+)
+
+
+def _hashlib(key: bytes, fld: int, value: str) -> int:
+    digest = hashlib.blake2b(bytes((fld,)) + value.encode(), key=key, digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+@compiled
+@given(
+    st.binary(min_size=16, max_size=64),
+    st.lists(st.tuples(st.sampled_from(list(Field)), _VALUES.filter(str.isprintable))),
+)
+def test_compiled_hashes_equal_hashlib(secret: bytes, pairs: list[tuple[Field, str]]) -> None:
+    digester = Digester(secret)
+    fields = [int(f) for f, _ in pairs]
+    values = [v for _, v in pairs]
+    got = digester.mixed(fields, values).tolist()
+    assert got == [_hashlib(digester._key, f, v) for f, v in pairs]
+    assert got == [digester.one(f, v) for f, v in pairs]
+    for fld in set(fields):
+        some = [v for f, v in pairs if f == fld]
+        assert digester.many(Field(fld), some).tolist() == [digester.one(fld, v) for v in some]
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(Field)), _VALUES.filter(str.isprintable))))
+def test_hashlib_fallback_gives_the_same_hashes(pairs: list[tuple[Field, str]]) -> None:
+    digester = Digester(b"s" * 32)
+    fields = [int(f) for f, _ in pairs]
+    values = [v for _, v in pairs]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "keyed_hashes", None)
+        fallback = digester.mixed(fields, values)
+        assert digester.many(Field.NAME_EN, values).tolist() == [
+            digester.one(Field.NAME_EN, v) for v in values
+        ]
+    assert fallback.dtype == np.uint64
+    assert fallback.tolist() == [digester.one(Field(f), v) for f, v in pairs]
+    assert digester.mixed(fields, values).tolist() == fallback.tolist()
+
+
+@compiled
+def test_compiled_hashes_refuse_what_hashlib_refuses() -> None:
+    digester = Digester(b"s" * 32)
+    with pytest.raises(UnicodeEncodeError):
+        digester.mixed([1], ["\ud800"])
+    with pytest.raises(ValueError, match="one field byte"):
+        digest_module.native.keyed_hashes(b"k" * 32, b"\x01\x01", ["a"])  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        digester.mixed([1], [b"a"])  # type: ignore[list-item]
