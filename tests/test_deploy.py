@@ -141,6 +141,7 @@ def test_services_run_hardened_as_the_service_user(unit: Path) -> None:
     assert d["ProtectSystem"] == "strict"
     assert d["ReadWritePaths"] == "/var/lib/postwarden"
     assert d["NoNewPrivileges"] == "yes"
+    assert d["LimitCORE"] == "0"
     assert d["PrivateTmp"] == "yes"
     assert d["CapabilityBoundingSet"] == ""
     assert "POSTWARDEN_DATA_DIR=/var/lib/postwarden" in _values(unit, "Environment")

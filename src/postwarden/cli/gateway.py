@@ -24,6 +24,7 @@ from postwarden.cli.tls_options import (
     server_tls_option,
 )
 from postwarden.console import create_console
+from postwarden.hardening import forbid_core_dumps
 from postwarden.i18n import _
 from postwarden.outbound import NextHopTls, Outbound, outbound_from
 from postwarden.settings import Settings, parse_host_port
@@ -317,6 +318,9 @@ def _serve_metrics(gateway: Gateway, at: Listener | None, front: str) -> Callabl
 
 
 def _gateway(settings: Settings, outbound: Outbound) -> Gateway:
+    # Every listener (milter, relay, serve with the console) comes through here, before it
+    # loads the register key or takes any mail.
+    forbid_core_dumps()
     gateway = Gateway.from_settings(settings, outbound=outbound)
     if settings.cluster.shared:
         from postwarden.cluster import ClusterWorker
