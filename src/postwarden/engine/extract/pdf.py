@@ -164,8 +164,10 @@ class PdfExtractor:
 
 def _scanned(text: str) -> bool:
     """A page whose text layer is empty or a stamp (a page number, a scanner's date line):
-    when it shows an image, the image is its content."""
-    return sum(not ch.isspace() for ch in text) < _STAMP
+    when it shows an image, the image is its content.  ``str.split`` drops exactly what
+    ``str.isspace`` calls whitespace, at C speed: a character at a time in Python cost 0.1 ms
+    per page of text."""
+    return len("".join(text.split())) < _STAMP
 
 
 def _ranges(numbers: list[int]) -> str:
