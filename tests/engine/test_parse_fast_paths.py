@@ -85,6 +85,10 @@ def _answers(part: Message) -> list[object]:
     return [
         _answer(part.get_content_type),
         [name in part for name in ("content-type", "Content-Disposition", "X-None", "K")],
+        [
+            _answer(lambda name=name: (part.get(name, failobj=0) == 0, str(part.get(name))))
+            for name in ("content-type", "Content-Transfer-Encoding", "FROM", "X-None", "K")
+        ],
         _answer(part.get_content_maintype),
         _answer(part.get_default_type),
         _answer(lambda: part.get_params()),

@@ -207,6 +207,18 @@ class _Part(EmailMessage):
                 return value
         return _NO_HEADER
 
+    def get(self, name: str, failobj: Any = None) -> Any:
+        # Message.get lowercases every field's name to find one (get_payload, extraction and
+        # the policy ask a dozen times per message); the same first field, by length first.
+        if type(name) is not str or not name.isascii():
+            return super().get(name, failobj)
+        wanted = name.lower()
+        size = len(wanted)
+        for key, value in self._headers:
+            if len(key) == size and key.lower() == wanted:
+                return self.policy.header_fetch_parse(key, value)
+        return failobj
+
     def __contains__(self, name: str) -> bool:
         # get_param asks ``header in self`` before reading the parameters.
         if type(name) is str and name.isascii():

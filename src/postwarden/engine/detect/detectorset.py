@@ -18,7 +18,6 @@ from postwarden.engine.detect.base import (
     Context,
     Detector,
     FindingBatch,
-    Hit,
     HitBatch,
     Pattern,
     PatternDetector,
@@ -395,13 +394,19 @@ class DetectorSet:
             # `_detector_hits`: a veto pattern's matches dropped, and what overlaps them.
             vetoed = [(start, end) for start, _, expression, end, _ in mine if vetoes[expression]]
             batch = HitBatch()
+            # A new batch's own lists, filled in place (`HitBatch.add` would make a Hit each).
+            hit_units, hit_starts, hit_ends = batch.units, batch.starts, batch.ends
+            hit_patterns = batch.patterns
             for start, _, expression, end, u in mine:
                 if vetoed and (
                     vetoes[expression] or any(vs < end and ve > start for vs, ve in vetoed)
                 ):
                     continue
                 base = begins[u]
-                batch.add(u, Hit(start - base, end - base, patterns[expression]))
+                hit_units.append(u)
+                hit_starts.append(start - base)
+                hit_ends.append(end - base)
+                hit_patterns.append(patterns[expression])
             if not batch and not detector.reads_cells:
                 found.append(FindingBatch())
                 continue
