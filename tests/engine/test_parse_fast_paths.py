@@ -125,8 +125,22 @@ def _stdlib(raw: bytes) -> Message:
     return BytesParser(policy=policy.default).parsebytes(raw)
 
 
+def _plain_blocks_read_as_fed(raw: bytes) -> int:
+    """1 when ``raw``'s header block is plain (`parse._plain_header_block`), after checking
+    it builds what the feed parser builds of that block; else 0."""
+    end = parse._END_OF_HEADERS.search(raw)
+    if end is None:
+        return 0
+    head = raw[: end.end()]
+    plain = parse._plain_header_block(head)
+    if plain is None or plain.get_content_maintype() in ("multipart", "message"):
+        return 0  # (those _parse_leaf leaves to the feed parser, which splits their parts)
+    _same_tree(plain, parse._parse_fed(head))
+    return 1
+
+
 def test_generated_messages_read_as_the_stdlib_reads_them() -> None:
-    leaves = 0
+    leaves = plain = 0
     for raw in _generated():
         end = parse._END_OF_HEADERS.search(raw)
         leaf = parse._parse_leaf(raw, end.end()) if end else None
@@ -134,12 +148,14 @@ def test_generated_messages_read_as_the_stdlib_reads_them() -> None:
         if leaf is not None:
             _same_tree(leaf, parse._parse_fed(raw))
         _same_tree(parse._parse_bytes(raw), _stdlib(raw))
+        plain += _plain_blocks_read_as_fed(raw)
     # Both paths were taken, each many times.
     assert 100 < leaves < len(list(_generated())) - 100
+    assert 100 < plain < len(list(_generated())) - 100
 
 
 def test_corpus_messages_read_as_the_stdlib_reads_them() -> None:
-    leaves = 0
+    leaves = plain = 0
     for raw in _corpus():
         end = parse._END_OF_HEADERS.search(raw)
         leaf = parse._parse_leaf(raw, end.end()) if end else None
@@ -147,7 +163,9 @@ def test_corpus_messages_read_as_the_stdlib_reads_them() -> None:
         if leaf is not None:
             _same_tree(leaf, parse._parse_fed(raw))
         _same_tree(parse._parse_bytes(raw), _stdlib(raw))
+        plain += _plain_blocks_read_as_fed(raw)
     assert leaves > 20
+    assert plain > 20
 
 
 @pytest.mark.parametrize("value", ['text/plain; name="x.txt"', "text/plain; charset=" + "x" * 1100])
