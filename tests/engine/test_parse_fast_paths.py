@@ -85,6 +85,10 @@ def _answers(part: Message) -> list[object]:
     return [
         _answer(part.get_content_type),
         [name in part for name in ("content-type", "Content-Disposition", "X-None", "K")],
+        [
+            _answer(lambda name=name: (part.get(name, failobj=0) == 0, str(part.get(name))))
+            for name in ("content-type", "Content-Transfer-Encoding", "FROM", "X-None", "K")
+        ],
         _answer(part.get_content_maintype),
         _answer(part.get_default_type),
         _answer(lambda: part.get_params()),
@@ -121,10 +125,25 @@ def _stdlib(raw: bytes) -> Message:
     return BytesParser(policy=policy.default).parsebytes(raw)
 
 
-def _read_as_the_stdlib(raws: Iterable[bytes]) -> int:
+def _plain_blocks_read_as_fed(raw: bytes) -> int:
+    """1 when ``raw``'s header block is plain (`parse._plain_header_block`), after checking
+    it builds what the feed parser builds of that block; else 0."""
+    end = parse._END_OF_HEADERS.search(raw)
+    if end is None:
+        return 0
+    head = raw[: end.end()]
+    plain = parse._plain_header_block(head)
+    if plain is None or plain.get_content_maintype() in ("multipart", "message"):
+        return 0  # (those _parse_leaf leaves to the feed parser, which splits their parts)
+    _same_tree(plain, parse._parse_fed(head))
+    return 1
+
+
+def _read_as_the_stdlib(raws: Iterable[bytes]) -> tuple[int, int]:
     """Check each message of ``raws`` reads the same by the leaf path (where it is taken),
-    the sliced path and the stdlib's own parse; how many took the leaf path."""
-    leaves = 0
+    the sliced path, the stdlib's own parse and, for a plain header block, the direct split;
+    how many took the leaf path, and how many had a plain header block."""
+    leaves = plain = 0
     for raw in raws:
         end = parse._END_OF_HEADERS.search(raw)
         leaf = parse._parse_leaf(raw, end.end()) if end else None
@@ -132,17 +151,21 @@ def _read_as_the_stdlib(raws: Iterable[bytes]) -> int:
         if leaf is not None:
             _same_tree(leaf, parse._parse_fed(raw))
         _same_tree(parse._parse_bytes(raw), _stdlib(raw))
-    return leaves
+        plain += _plain_blocks_read_as_fed(raw)
+    return leaves, plain
 
 
 def test_generated_messages_read_as_the_stdlib_reads_them() -> None:
-    leaves = _read_as_the_stdlib(_generated())
+    leaves, plain = _read_as_the_stdlib(_generated())
     # Both paths were taken, each many times.
     assert 100 < leaves < len(list(_generated())) - 100
+    assert 100 < plain < len(list(_generated())) - 100
 
 
 def test_corpus_messages_read_as_the_stdlib_reads_them() -> None:
-    assert _read_as_the_stdlib(_corpus()) > 20
+    leaves, plain = _read_as_the_stdlib(_corpus())
+    assert leaves > 20
+    assert plain > 20
 
 
 @pytest.mark.parametrize("value", ['text/plain; name="x.txt"', "text/plain; charset=" + "x" * 1100])

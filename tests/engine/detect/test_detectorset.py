@@ -262,3 +262,44 @@ def test_few_context_words_are_spanned_as_many_are(monkeypatch: pytest.MonkeyPat
                 assert list(few) == list(general)
                 spanned += len(few)
     assert spanned > 50
+
+
+def test_few_hits_are_analysed_as_many_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DetectorSet._analyze_few` (a short mail's hits, in Python) finds what the general
+    path finds: the same findings in the same order, with the same confidences, in one unit
+    or many, with vetoed places, table rows and cells, and hits crowding one another."""
+    import random
+
+    from postwarden.engine.detect import detectorset
+
+    detectors = default_detectors()
+    pieces = (
+        "Mr ", "Dear ", "name: ", "Tel: ", "phone ", "e-mail ", "DOB ", "HKID ", "card ",
+        "Regards,\n", "CHAN Tai Man", "Chan Tai Man Road", "Wong Siu Ming", "Tai Po ",
+        "Kwong Fuk Estate", "9123 4567", "2891 1001", "a.b@example.com.hk", "12 March 1980",
+        "A123456(3)", "4111 1111 1111 1111", " ", ", ", "\n", "x" * 30, "the report ",
+        "電話", "陳大文先生", "香港九龍彌敦道100號", "Flat A, 12/F, Block 3, ",
+    )  # fmt: skip
+    rng = random.Random(14)
+    few = 0
+    for case in range(150):
+        units = []
+        for i in range(rng.randrange(1, 6)):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 14)))
+            cells = tuple(text.split(", ")) if rng.random() < 0.2 else None
+            header = ("Name", "Tel") if cells is not None and case % 7 == 0 else None
+            units.append(TextUnit(text, f"u{i}", cells, header))
+        raw, _ = detectors._text_hits([u.text for u in units])
+        few += len(raw) <= detectorset._FEW_HITS
+        found = detectors.scan(units)
+        monkeypatch.setattr(detectorset, "_FEW_HITS", -1)
+        general = detectors.scan(units)
+        monkeypatch.setattr(detectorset, "_FEW_HITS", 10**9)
+        everything_few = detectors.scan(units)
+        monkeypatch.setattr(detectorset, "_FEW_HITS", 64)
+        assert found == general
+        assert [f.confidence for f in found] == [f.confidence for f in general]
+        if not any(u.header for u in units):
+            assert everything_few == general
+            assert [f.confidence for f in everything_few] == [f.confidence for f in general]
+    assert few > 100

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress
 from operator import attrgetter
 from pathlib import Path
@@ -290,6 +291,10 @@ class DetectorSet:
         self._veto = np.array(
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
         )
+        # The same tables as Python values, for a few hits (`_analyze_few`).
+        self._owners = owners
+        self._vetoes = self._veto.tolist()
+        self._words_of = [frozenset(np.flatnonzero(row).tolist()) for row in self._context_of]
         self._yields = {d.id: frozenset(d.yields_to) for d in self.detectors if d.yields_to}
         self._index_of = {d.id: i for i, d in enumerate(self.detectors)}
         # The same words, to find in the column headings of table rows (ASCII word
@@ -337,10 +342,92 @@ class DetectorSet:
         if not units:
             return []
         texts = list(map(attrgetter("text"), units))
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
         raw, size = self._text_hits(texts)
+        headed_rows = list(compress(range(len(units)), map(attrgetter("header"), units)))
+        if len(raw) <= _FEW_HITS and not headed_rows:
+            found = self._analyze_few(units, texts, raw.tolist())
+        else:
+            found = self._analyze(units, texts, raw, size, headed_rows)
+        if self._yields:
+            self._resolve_overlaps(found)
+        findings = [f for batch in found for f in batch.findings]
+        if not findings:
+            return findings
+        unit_order = [u for batch in found for u in batch.units]
+        # Stable: within a unit, detectors in their order, each detector's in its own.  A
+        # list sort: the detectors' runs, each in unit order, merge in a few passes, and a
+        # small mail's few findings cost no arrays.
+        return list(
+            map(findings.__getitem__, sorted(range(len(findings)), key=unit_order.__getitem__))
+        )
+
+    def _analyze_few(
+        self, units: Sequence[TextUnit], texts: list[str], rows: list[list[int]]
+    ) -> list[FindingBatch]:
+        """`_analyze` of a few hits (``rows`` of start, end and expression in the joined
+        text) in units without table headings, in plain Python: on a short mail's dozen
+        hits, the general path's forty numpy calls cost more than the hits (a tenth of
+        checking a 5 KB letter).  tests/engine/detect/test_detectorset.py compares the two."""
+        begins = [0]
+        for text in texts[:-1]:
+            begins.append(begins[-1] + len(text) + len(SEPARATOR))
+        owners, count = self._owners, len(self.detectors)
+        # By owner (the context words last), each sorted as `_hit_order` sorts: by start,
+        # longest first, then expression.
+        by_owner: list[list[tuple[int, int, int, int, int]]] = [[] for _ in range(count + 1)]
+        for start, end, expression in rows:
+            u = bisect_right(begins, start) - 1
+            if end <= begins[u] + len(texts[u]):
+                by_owner[owners[expression]].append((start, start - end, expression, end, u))
+        for hits in by_owner:
+            hits.sort()
+        words = [(start, end, expression, u) for start, _, expression, end, u in by_owner[count]]
+        vetoes, patterns = self._vetoes, self._patterns
+        found: list[FindingBatch] = []
+        for index, detector in enumerate(self.detectors):
+            mine = by_owner[index]
+            if not mine and not detector.reads_cells:
+                found.append(FindingBatch())
+                continue
+            # `_detector_hits`: a veto pattern's matches dropped, and what overlaps them.
+            vetoed = [(start, end) for start, _, expression, end, _ in mine if vetoes[expression]]
+            batch = HitBatch()
+            # A new batch's own lists, filled in place (`HitBatch.add` would make a Hit each).
+            hit_units, hit_starts, hit_ends = batch.units, batch.starts, batch.ends
+            hit_patterns = batch.patterns
+            for start, _, expression, end, u in mine:
+                if vetoed and (
+                    vetoes[expression] or any(vs < end and ve > start for vs, ve in vetoed)
+                ):
+                    continue
+                base = begins[u]
+                hit_units.append(u)
+                hit_starts.append(start - base)
+                hit_ends.append(end - base)
+                hit_patterns.append(patterns[expression])
+            if not batch and not detector.reads_cells:
+                found.append(FindingBatch())
+                continue
+            only = None if detector.reads_cells else {hit[4] for hit in mine}
+            spans = self._listed_word_spans(index, words, begins, only)
+            contexts = {u: Context.of_sorted(*unit_spans) for u, unit_spans in spans.items()}
+            found.append(detector.analyze_all(units, batch, contexts))
+        return found
+
+    def _analyze(
+        self,
+        units: Sequence[TextUnit],
+        texts: list[str],
+        raw: Ints,
+        size: int,
+        headed_rows: list[int],
+    ) -> list[FindingBatch]:
+        """Each detector's findings from the ``raw`` hits (start, end and expression in the
+        joined text, ``size`` its UTF-8 bytes) in ``units`` (``headed_rows``: those that are
+        table rows under headings)."""
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         starts, ends, expressions = raw[:, 0], raw[:, 1], raw[:, 2]
         begins = np.zeros(len(units), dtype=np.int64)
         np.cumsum(lengths[:-1] + len(SEPARATOR), out=begins[1:])
@@ -364,7 +451,6 @@ class DetectorSet:
             expressions[word_slice],
             unit_of[word_slice],
         )
-        headed_rows = list(compress(range(len(units)), map(attrgetter("header"), units)))
         headed = frozenset(headed_rows)
         cell_bounds: dict[int, list[int]] = {}
         table: _TableCells | None = None
@@ -400,18 +486,7 @@ class DetectorSet:
                 (starts[mine], ends[mine]) if self._near_only[index] else None,
             )
             found.append(detector.analyze_all(units, hits, contexts))
-        if self._yields:
-            self._resolve_overlaps(found)
-        findings = [f for batch in found for f in batch.findings]
-        if not findings:
-            return findings
-        unit_order = [u for batch in found for u in batch.units]
-        # Stable: within a unit, detectors in their order, each detector's in its own.  A
-        # list sort: the detectors' runs, each in unit order, merge in a few passes, and a
-        # small mail's few findings cost no arrays.
-        return list(
-            map(findings.__getitem__, sorted(range(len(findings)), key=unit_order.__getitem__))
-        )
+        return found
 
     def _detector_hits(
         self, starts: Ints, ends: Ints, expressions: Ints, unit_of: Ints, begins: Ints
@@ -520,12 +595,29 @@ class DetectorSet:
         """`_word_spans` of a few words (a short mail's), in a Python loop: the twenty numpy
         calls of the general path cost ten times as much as the words (every word of the
         detector kept, not only those near a hit: the same contexts)."""
-        mine = self._context_of[index]
-        inside = None if only is None else set(only.tolist())
+        return self._listed_word_spans(
+            index,
+            zip(*(a.tolist() for a in words), strict=True),
+            begins.tolist(),
+            None if only is None else set(only.tolist()),
+        )
+
+    def _listed_word_spans(
+        self,
+        index: int,
+        words: Iterable[tuple[int, int, int, int]],
+        begins: Sequence[int],
+        inside: set[int] | None,
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """`_few_word_spans` of ``words`` given as (start, end, expression, unit) and units
+        ``inside`` as a set (None: all)."""
+        mine = self._words_of[index]
         spans: dict[int, tuple[list[int], list[int]]] = {}
-        for start, end, expression, u in zip(*(a.tolist() for a in words), strict=True):
-            if mine[expression] and (inside is None or u in inside):
-                base = int(begins[u])
+        if not mine:
+            return spans
+        for start, end, expression, u in words:
+            if expression in mine and (inside is None or u in inside):
+                base = begins[u]
                 if u not in spans:
                     spans[u] = ([], [])
                 spans[u][0].append(start - base)
@@ -575,6 +667,10 @@ class DetectorSet:
 # Up to this many context words in a scan, `DetectorSet._few_word_spans` finds each
 # detector's (a short mail's).
 _FEW_WORDS = 32
+
+# Up to this many hits (matches and context words) in units without table headings,
+# `DetectorSet._analyze_few` works them out (a short mail's).
+_FEW_HITS = 64
 
 # Below this many hits `numpy.lexsort` is the faster of the two orderings (same order).
 _ONE_KEY_FROM = 512
