@@ -18,7 +18,12 @@ from postwarden.engine.registers.match import (
     _screen_points,
     _segmented,
 )
-from postwarden.engine.registers.normalise import address_en, name_en, unique_candidates
+from postwarden.engine.registers.normalise import (
+    address_en,
+    hkid_or_phone,
+    name_en,
+    unique_candidates,
+)
 from postwarden.model import Finding, TextUnit
 
 
@@ -207,7 +212,7 @@ def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
     n = len(cells)
     for screen in (_screen, _screen_points):  # compiled (where built) and numpy
         collector = Collector()
-        codes = collector._unique_codes(cells, {}, screen(cells))
+        codes = collector._unique_codes(cells, screen(cells))
         collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
         got = sorted(
             (int(g), collector.key_fields[k], collector.key_norms[k])
@@ -322,3 +327,53 @@ def test_table_rows_places_name_their_tables_as_the_row_number_pattern_does() ->
         tables.setdefault(w[: m.start()] if m else w, len(tables))
     want = [tables[w[: m.start()] if (m := _ROW_NUMBER.search(w)) else w] for w in places]
     assert collector.table.tables.tolist() == want
+
+
+_UNIQUE_CELLS = st.one_of(
+    st.from_regex(r"\s?[A-Za-zＡ(]{0,3}[0-9１]{5,9}[(（\[]?[0-9Aa]?[)）\]]?\s?", fullmatch=True),
+    st.from_regex(r"[+(]?[0-9٣ ]{1,4}[0-9 ()\-.]{4,12}\s?", fullmatch=True),
+    st.from_regex(r"[A-Za-z]{1,3}-?[0-9]{1,9}[\- ]?[0-9A]?@?", fullmatch=True),
+    st.text(st.sampled_from(list("AZaz09()[] -+.@（）Ａ１٣\u3000\t\x1c\x85")), max_size=18),
+)
+
+
+@pytest.mark.skipif(native.unique_keys is None, reason="the compiled unique_keys is not built")
+@given(st.lists(_UNIQUE_CELLS, max_size=24))
+def test_compiled_unique_keys_read_cells_as_hkid_or_phone(cells: list[str]) -> None:
+    # What the C decides is hkid_or_phone of the stripped text; the rest it leaves unsure.
+    at = np.arange(len(cells), dtype=np.int64)[::-1].copy()
+    keys, found, unsure = native.unique_keys(cells, at)
+    found_at = np.frombuffer(found, np.int64).tolist()
+    unsure_at = set(np.frombuffer(unsure, np.int64).tolist())
+    assert found_at == sorted(found_at)
+    assert len(keys) == len(found_at)
+    assert not unsure_at & set(found_at)
+    keyed = dict(zip(found_at, keys, strict=True))
+    for j, i in enumerate(at.tolist()):
+        if j in unsure_at:
+            continue
+        s = cells[i].strip()
+        assert s
+        assert "@" not in s
+        pair = hkid_or_phone(s, len(s))
+        assert keyed.get(j) == (None if pair is None else chr(pair[0]) + pair[1])
+
+
+@given(st.lists(_UNIQUE_CELLS, max_size=24))
+def test_unique_codes_equal_with_and_without_the_compiled_reader(cells: list[str]) -> None:
+    # The C-read keys are numbered in the cells' order with the ones Python reads: the same
+    # codes and keys as Python reading them all.
+    cells = [*cells, "a@example.com", *cells[:3], "+852 9123 4567", "91234567"]
+    compiled = Collector()
+    codes = compiled._unique_codes(cells, _screen(cells)).tolist()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "unique_keys", None)
+        plain = Collector()
+        assert plain._unique_codes(cells, _screen(cells)).tolist() == codes
+    assert plain.keys == compiled.keys
+    assert plain.key_fields == compiled.key_fields
+
+
+def test_unique_keys_of_a_leaked_tables_columns() -> None:
+    cells = ["V-0000001", "A123456(3)", "91234567", " 91234567 ", "ab123456a", "+85291234567"]
+    assert _screen_agrees_with_unique_candidates(cells * 3) == 15

@@ -1030,6 +1030,7 @@ done:
 static PyObject *find_runs(PyObject *module, PyObject *args);
 static PyObject *screen_cells(PyObject *module, PyObject *arg);
 static PyObject *keyed_hashes(PyObject *module, PyObject *args);
+static PyObject *unique_keys(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1044,6 +1045,8 @@ static PyMethodDef module_methods[] = {
      "screen_cells(cells) -> int64 per cell: length << 4 | digit 1 | @ 2 | Chinese 4 | blank 8."},
     {"keyed_hashes", keyed_hashes, METH_VARARGS,
      "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
+    {"unique_keys", unique_keys, METH_VARARGS,
+     "unique_keys(cells, at) -> (keys, found, unsure): HKID and phone keys of table cells."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1408,3 +1411,154 @@ done:
 }
 
 /* ==== End of register matching helpers ================================================= */
+
+
+/* ==== Register matching, second block (reg2): unique table cells and whole-cell spans =====
+ *
+ * unique_keys(cells, at) -> (keys, found, unsure): for the cells at the int64 positions
+ * ``at``, the key (a field's number as a character, then the normal form: match.py's
+ * _key_of) of what normalise.hkid_or_phone(text.strip()) reads each as, where that is
+ * decided cheaply: ASCII text not starting with "(" and without "@", whose stripped form is
+ * eight digits (a phone, as it is) or starts with no digit and no "+" (an HKID, folded as
+ * normalise._hkid_folded folds it, or nothing: a record id "V-0000001", a word).  ``keys``
+ * are those keys, ``found`` (int64s) the indices into ``at`` they are for, in order; the
+ * indices of the cells that are none of them are in neither list; ``unsure`` (int64s) holds
+ * the indices left to Python (emails, other phone shapes, full-width forms).  A leaked
+ * table's HKID, phone and id columns are 45,000 cells for 15,070 rows: Python's shape tests
+ * and a tuple per cell cost 25 ms there, and the tuples wake the garbage collector.
+ */
+
+static int register_is_upper(Py_UCS1 c) { return c >= 'A' && c <= 'Z'; }
+static int register_is_digit(Py_UCS1 c) { return c >= '0' && c <= '9'; }
+
+/* _hkid_folded of the ASCII ``s`` (``n`` long): upper-cased, whitespace and brackets
+ * dropped, [A-Z]{1,2}[0-9]{6}[0-9A]; its length into ``out`` (0: no HKID). */
+static Py_ssize_t register_hkid_folded(const Py_UCS1 *s, Py_ssize_t n, Py_UCS1 out[9]) {
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS1 c = s[i];
+        if (Py_UNICODE_ISSPACE(c) || c == '(' || c == ')' || c == '[' || c == ']')
+            continue;
+        if (k == 9)
+            return 0;
+        out[k++] = c >= 'a' && c <= 'z' ? (Py_UCS1)(c - 32) : c;
+    }
+    Py_ssize_t letters = k - 7;
+    if (letters < 1 || letters > 2)
+        return 0;
+    for (Py_ssize_t i = 0; i < letters; i++)
+        if (!register_is_upper(out[i]))
+            return 0;
+    for (Py_ssize_t i = letters; i < letters + 6; i++)
+        if (!register_is_digit(out[i]))
+            return 0;
+    return register_is_digit(out[k - 1]) || out[k - 1] == 'A' ? k : 0;
+}
+
+/* The key of ``field`` and the ASCII ``chars`` (``n`` long): a new str. */
+static PyObject *register_key(Py_UCS1 field, const Py_UCS1 *chars, Py_ssize_t n) {
+    PyObject *key = PyUnicode_New(n + 1, 127);
+    if (key == NULL)
+        return NULL;
+    Py_UCS1 *to = PyUnicode_1BYTE_DATA(key);
+    to[0] = field;
+    memcpy(to + 1, chars, (size_t)n);
+    return key;
+}
+
+/* What unique_keys makes of one ASCII text: 1 a key (into *key), 0 none, -1 unsure, -2 an
+ * error. */
+static int register_unique_key(PyObject *text, PyObject **key) {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t a = 0, b = PyUnicode_GET_LENGTH(text);
+    if (memchr(s, '@', (size_t)b) != NULL)
+        return -1;
+    while (a < b && Py_UNICODE_ISSPACE(s[a]))
+        a++;
+    while (b > a && Py_UNICODE_ISSPACE(s[b - 1]))
+        b--;
+    Py_ssize_t n = b - a;
+    if (n == 0 || s[a] == '(')
+        return -1;
+    if (s[a] == '+' || register_is_digit(s[a])) {
+        /* A phone number: eight digits are one as they are; other shapes go to Python. */
+        if (n != 8)
+            return -1;
+        for (Py_ssize_t i = a; i < b; i++)
+            if (!register_is_digit(s[i]))
+                return -1;
+        *key = register_key(2, s + a, n); /* Field.PHONE */
+        return *key == NULL ? -2 : 1;
+    }
+    /* No phone starts so: an HKID (at most 16 long, no hyphen) or nothing. */
+    if (n > 16 || memchr(s + a, '-', (size_t)n) != NULL)
+        return 0;
+    Py_UCS1 folded[9];
+    Py_ssize_t k = register_hkid_folded(s + a, n, folded);
+    if (k == 0)
+        return 0;
+    *key = register_key(1, folded, k); /* Field.HKID */
+    return *key == NULL ? -2 : 1;
+}
+
+static PyObject *unique_keys(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *cells;
+    Py_buffer at;
+    if (!PyArg_ParseTuple(args, "Oy*", &cells, &at))
+        return NULL;
+    PyObject *seq = NULL, *keys = NULL, *out = NULL;
+    int64_t *found = NULL, *unsure = NULL;
+    Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t), founds = 0, unsures = 0;
+    if (at.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "unique_keys: at must be int64s");
+        goto done;
+    }
+    seq = PySequence_Fast(cells, "cells must be a sequence");
+    keys = PyList_New(0);
+    found = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    unsure = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (seq == NULL || keys == NULL || found == NULL || unsure == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *where = at.buf;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (where[j] < 0 || where[j] >= size) {
+            PyErr_SetString(PyExc_IndexError, "unique_keys: a position out of range");
+            goto done;
+        }
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, where[j]);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "cells must be str");
+            goto done;
+        }
+        PyObject *key = NULL;
+        int got = PyUnicode_IS_ASCII(text) ? register_unique_key(text, &key) : -1;
+        if (got == -2)
+            goto done;
+        if (got == -1) {
+            unsure[unsures++] = j;
+        } else if (got == 1) {
+            int failed = PyList_Append(keys, key);
+            Py_DECREF(key);
+            if (failed)
+                goto done;
+            found[founds++] = j;
+        }
+    }
+    out = Py_BuildValue("(Oy#y#)", keys, (const char *)found,
+                        founds * (Py_ssize_t)sizeof(int64_t), (const char *)unsure,
+                        unsures * (Py_ssize_t)sizeof(int64_t));
+done:
+    PyMem_Free(found);
+    PyMem_Free(unsure);
+    Py_XDECREF(keys);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&at);
+    return out;
+}
+
+/* ==== End of register matching, second block ============================================= */

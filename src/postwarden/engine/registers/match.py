@@ -108,6 +108,7 @@ _IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
+_EMAIL_KEY = chr(Field.EMAIL)
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
@@ -164,7 +165,6 @@ class Collector:
         self.keys: dict[str, int] = {}
         self.key_fields: list[int] = []
         self.key_norms: list[str] = []
-        self.unique_codes: dict[str, int] = {}
         self.other_codes: dict[str, int] = {}
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
@@ -313,7 +313,7 @@ class Collector:
                 self._code(text, cache, find)
         return np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
 
-    def _unique_codes(self, cells: list[str], cache: dict[str, int], screen: Screen) -> Ints:
+    def _unique_codes(self, cells: list[str], screen: Screen) -> Ints:
         """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
         :func:`unique_candidates` would give, in C-level and numpy passes over the column
         of cells: a 15,000-row table has a hundred thousand of them."""
@@ -331,24 +331,25 @@ class Collector:
             size[long] = np.fromiter(stripped, np.int64, len(long))
         # A short Chinese address has digits too; no HKID or phone has a Chinese character,
         # before NFKC or after (it maps ideographs to ideographs).
-        deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk)).tolist()
-        looked = list(map(cells.__getitem__, deep))
-        fresh = [text for text in dict.fromkeys(looked) if text not in cache]
-        for text in fresh:
-            if "@" in text:
-                self._code(text, cache, unique_candidates)
-        numbers = [text for text in fresh if "@" not in text]
-        found = hkids_or_phones(numbers)
-        texts = [text for text, pair in zip(numbers, found, strict=True) if pair is not None]
-        pairs = [pair for pair in found if pair is not None]
-        packed = [key + 1 for key in self._keys_of(pairs)]
-        for k, (fld, _) in enumerate(pairs):
-            if fld is Field.PHONE and len(texts[k]) > 8:  # else no more than eight digits
-                packed[k] |= _international(fld, texts[k])
-        cache.update(zip(texts, packed, strict=True))
-        # A text that is none of them is left out of the cache: 0 by default.
-        found_codes = map(cache.get, looked, itertools.repeat(0))
-        codes[deep] = np.fromiter(found_codes, np.int64, len(looked))
+        deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk))
+        keys, found, unsure = _unique_keys(cells, deep)
+        flagged = _NO_INTS
+        if len(unsure):
+            read, international = _unsure_keys(list(map(cells.__getitem__, deep[unsure].tolist())))
+            # Emails are numbered first, as when each distinct text was keyed in turn.
+            self._keys_of_texts([k for k in read if k is not None and k[0] == _EMAIL_KEY])
+            has = np.fromiter(map(operator.is_not, read, itertools.repeat(None)), np.bool_)
+            if has.any():
+                # In the order of the cells, as their keys are numbered.
+                found = np.concatenate([found, unsure[has]])
+                order = np.argsort(found, kind="stable")
+                merged = [*keys, *(k for k in read if k is not None)]
+                keys, found = list(map(merged.__getitem__, order.tolist())), found[order]
+            flagged = unsure[np.array(international, dtype=np.bool_)]
+        packed = np.zeros(len(deep), dtype=np.int64)
+        packed[found] = np.array(self._keys_of_texts(keys), dtype=np.int64) + 1
+        packed[flagged] |= _INTERNATIONAL
+        codes[deep] = packed
         return codes
 
     def finish_rows(self, identified: Ints) -> None:
@@ -431,7 +432,7 @@ class Collector:
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
             if title and len(title) <= 40 and heading_field(title) == "phone"
         ]
-        codes = self._unique_codes(texts, self.unique_codes, screen)
+        codes = self._unique_codes(texts, screen)
         self._cell_entries(codes, self.table.cell_groups, column, phone_columns)
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
@@ -540,6 +541,38 @@ def _span_value(fld: Field, value: str) -> str | None:
     """The normal form of a detector's span for its field (remembered as lines are: the
     names and numbers of a signature come back with it)."""
     return NORMALISERS[fld](value)
+
+
+def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
+    """The keys of the HKIDs and phone numbers among the cells at ``at`` that the compiled
+    ``unique_keys`` reads, the indices into ``at`` they are for, and the indices it leaves
+    to :func:`_unsure_keys` (without the extension: all of them)."""
+    if native.unique_keys is None:
+        return [], _NO_INTS, np.arange(len(at), dtype=np.int64)
+    keys, found, unsure = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
+
+
+def _unsure_keys(texts: list[str]) -> tuple[list[str | None], list[bool]]:
+    """Per text (with an "@", or a digit and at most :data:`UNIQUE_CHARS` long stripped), the
+    key of the unique field it is, or ``None``; and whether it is a phone number written with
+    a country code."""
+    read: dict[str, tuple[str | None, bool]] = {}
+    numbers = []
+    for text in dict.fromkeys(texts):
+        if "@" in text:
+            pairs = unique_candidates(text)
+            read[text] = (chr(pairs[0][0]) + pairs[0][1] if pairs else None, False)
+        else:
+            numbers.append(text)
+    for text, pair in zip(numbers, hkids_or_phones(numbers), strict=True):
+        if pair is None:
+            read[text] = (None, False)
+        else:
+            fld, norm = pair
+            read[text] = (chr(fld) + norm, _international(fld, text) > 0)
+    keys = [read[text][0] for text in texts]
+    return keys, [read[text][1] for text in texts]
 
 
 def _international(fld: Field, text: str) -> int:

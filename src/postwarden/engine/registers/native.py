@@ -27,6 +27,10 @@ keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
     _hsscan, "keyed_hashes", None
 )
 """``keyed_hashes(key, fields, values)``: see ``digest.Digester``."""
+unique_keys: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "unique_keys", None
+)
+"""``unique_keys(cells, at)``: see ``match._unique_keys``."""
 
 
 def _finding(detector: str, where: str, detail: str) -> Finding:
