@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -17,6 +19,8 @@ from postwarden.engine.registers.match import (
     _screen,
     _screen_points,
     _segmented,
+    _spans,
+    _spans_py,
 )
 from postwarden.engine.registers.normalise import (
     address_en,
@@ -377,3 +381,46 @@ def test_unique_codes_equal_with_and_without_the_compiled_reader(cells: list[str
 def test_unique_keys_of_a_leaked_tables_columns() -> None:
     cells = ["V-0000001", "A123456(3)", "91234567", " 91234567 ", "ab123456a", "+85291234567"]
     assert _screen_agrees_with_unique_candidates(cells * 3) == 15
+
+
+_SPAN_TEXTS = ["91234567", "A123456(3)", "陳大文", "x", "91234567 A123456(3)", ""]
+
+
+@pytest.mark.skipif(native.span_units is None, reason="the compiled span_units is not built")
+@given(
+    st.lists(st.tuples(st.sampled_from(["body", "a#R1", "a#R2", "b"]), st.booleans()), max_size=8),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["phone", "hkid", "name_zh", "email", "register:voters", "card"]),
+            st.sampled_from(["body", "a#R1", "a#R2", "b", "c"]),
+            st.sampled_from(_SPAN_TEXTS),
+            st.integers(0, 12),
+        ),
+        max_size=30,
+    ),
+)
+def test_compiled_span_units_equal_the_python_spans(
+    places: list[tuple[str, bool]], found: list[tuple[str, str, str, int]]
+) -> None:
+    # Places repeat (a text split in units), rows hold the values as whole cells or inside
+    # one, findings name places no unit has and detectors the registers do not read.
+    units = [
+        TextUnit(
+            text=" | ".join(_SPAN_TEXTS[k:] if row else _SPAN_TEXTS[:k]),
+            where=where,
+            cells=tuple(_SPAN_TEXTS[k:]) if row else None,
+        )
+        for k, (where, row) in enumerate(places)
+    ]
+    findings = [
+        Finding(detector=d, where=w, value=v, start=s, end=s + len(v)) for d, w, v, s in found
+    ]
+    want = _spans_py(units, findings)
+    assert _spans(units, findings) == want
+    # The same with every place's text holding the value where the finding says.
+    texts = itertools.cycle([u.text for u in units] or [""])
+    findings = [
+        Finding(detector=d, where=w, value=t[s : s + 3], start=s, end=s + 3)
+        for (d, w, _, s), t in zip(found, texts, strict=False)
+    ]
+    assert _spans(units, findings) == _spans_py(units, findings)

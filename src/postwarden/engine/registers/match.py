@@ -680,7 +680,21 @@ class _Table:
 
 def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
     """The detector spans to look up, by unit: all of running text, and in table rows
-    those that are not a whole cell (the cell itself is looked up)."""
+    those that are not a whole cell (the cell itself is looked up).  Compiled where built
+    (``span_units``: 105,000 findings of a 15,070-row table in a few ms), else
+    :func:`_spans_py`."""
+    if native.span_units is None:
+        return _spans_py(units, findings)
+    unit_of = np.frombuffer(native.span_units(units, findings, DETECTOR_FIELDS), np.int64)
+    spans: dict[int, list[Finding]] = {}
+    kept = np.flatnonzero(unit_of >= 0)
+    for i, u in zip(kept.tolist(), unit_of[kept].tolist(), strict=True):
+        spans.setdefault(u, []).append(findings[i])
+    return spans
+
+
+def _spans_py(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
+    """:func:`_spans` in Python."""
     first: dict[str, int] = {}
     repeated: dict[str, list[int]] = {}
     for u, unit in enumerate(units):

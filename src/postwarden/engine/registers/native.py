@@ -31,6 +31,10 @@ unique_keys: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
     _hsscan, "unique_keys", None
 )
 """``unique_keys(cells, at)``: see ``match._unique_keys``."""
+span_units: Callable[[Sequence[object], Sequence[object], object], bytes] | None = getattr(
+    _hsscan, "span_units", None
+)
+"""``span_units(units, findings, detectors)``: see ``match._spans``."""
 
 
 def _finding(detector: str, where: str, detail: str) -> Finding:
