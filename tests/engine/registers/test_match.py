@@ -16,6 +16,8 @@ from postwarden.engine.registers.match import (
     _ROW_NUMBER,
     _SEGMENT,
     Collector,
+    _row_cells,
+    _row_cells_py,
     _screen,
     _screen_points,
     _segmented,
@@ -424,3 +426,44 @@ def test_compiled_span_units_equal_the_python_spans(
         for (d, w, _, s), t in zip(found, texts, strict=False)
     ]
     assert _spans(units, findings) == _spans_py(units, findings)
+
+
+@pytest.mark.skipif(native.row_cells is None, reason="the compiled row_cells is not built")
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from(list("aR#!0159١\n x")), max_size=8),
+            st.one_of(st.none(), st.lists(st.sampled_from(["", "1", "陳", "a b"]), max_size=4)),
+        ),
+        max_size=12,
+    )
+)
+def test_compiled_row_cells_equal_the_python_rows(rows: list[tuple[str, list[str] | None]]) -> None:
+    # Places with and without a row number, numbers in other scripts, newlines at the end;
+    # rows without cells; units that are no rows in between.
+    units = [TextUnit(text="x", where=w, cells=None if c is None else tuple(c)) for w, c in rows]
+    units.insert(len(units) // 2, TextUnit(text="x", where="body"))
+    at = [u for u, unit in enumerate(units) if unit.cells is not None or u % 3 == 0]
+    texts, lengths, tables, firsts = _row_cells(units, at)
+    want = _row_cells_py(units, at)
+    assert texts == want[0]
+    assert lengths.tolist() == want[1].tolist()
+    assert tables.tolist() == want[2].tolist()
+    assert firsts == want[3]
+
+
+def test_rows_between_running_text_get_their_groups_in_order() -> None:
+    # Groups are numbered in the order of the units, running text's lines and rows alike.
+    units = [
+        TextUnit(text="Dear Sir,\nsee below", where="body"),
+        TextUnit(text="91234567", where="a.csv#R1", cells=("91234567",)),
+        TextUnit(text="A123456(3)", where="a.csv#R2", cells=("A123456(3)",)),
+        TextUnit(text="Regards\nChan Tai Man", where="body"),
+        TextUnit(text="x", where="a.csv#R3", cells=("x",)),
+    ]
+    collector = Collector()
+    collector.scan(units, [])
+    assert collector.group_where == ["body", "body", "a.csv#R1", "a.csv#R2"] + ["body"] * 2 + [
+        "a.csv#R3"
+    ]
+    assert collector.table.groups.tolist() == [2, 3, 6]

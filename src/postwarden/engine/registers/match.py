@@ -109,6 +109,7 @@ _IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
 _EMAIL_KEY = chr(Field.EMAIL)
+_WHERE = operator.attrgetter("where")
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
@@ -181,14 +182,23 @@ class Collector:
         row_groups: list[int] = []
         stream: list[TextUnit] = []
         stream_spans: dict[int, list[Finding]] = {}
-        for u, unit in enumerate(units):
-            if unit.cells is not None:
+        # The running text's units, then an end: the rows between two of them (a sheet's
+        # thousands) are taken a run at a time, each row a group in order.
+        running = [u for u, unit in enumerate(units) if unit.cells is None]
+        last = -1
+        for u in [*running, len(units)]:
+            if u > last + 1:
                 if stream:  # rows after rows (a sheet) have no running text between them
                     self._running(stream, stream_spans)
                     stream, stream_spans = [], {}
-                rows.append(u)
-                row_groups.append(self._new_group(unit.where))
-                continue
+                first = len(self.group_where)
+                self.group_where.extend(map(_WHERE, units[last + 1 : u]))
+                rows.extend(range(last + 1, u))
+                row_groups.extend(range(first, len(self.group_where)))
+            last = u
+            if u == len(units):
+                break
+            unit = units[u]
             if stream and stream[-1].source != unit.source:
                 self._running(stream, stream_spans)
                 stream, stream_spans = [], {}
@@ -198,9 +208,12 @@ class Collector:
         self._running(stream, stream_spans)
         if rows:
             self._rows(units, rows, row_groups)
-            for u, g in zip(rows, row_groups, strict=True):
-                for f in spans.get(u, ()):
-                    self._add_span(f, (g,))
+            # Rows are numbered in order: a row's group is found by its place among them.
+            in_rows = [u for u in sorted(spans) if units[u].cells is not None]
+            at = np.searchsorted(np.array(rows, dtype=np.int64), in_rows).tolist()
+            for u, i in zip(in_rows, at, strict=True):
+                for f in spans[u]:
+                    self._add_span(f, (row_groups[i],))
 
     def queries(self, digester: Digester) -> Queries:
         """The entries, one per (group, key), with every distinct key hashed once."""
@@ -371,8 +384,9 @@ class Collector:
         sampled = found & (rank < SAMPLE_ROWS)
         t.sampled = t.groups[sampled]
         t.unread = np.flatnonzero(found & ~sampled)
-        whole = np.repeat(~found | sampled, t.lengths)
-        cells = list(itertools.compress(t.texts, whole.tolist()))
+        # Positions, not a mask over every cell: a leaked dump reads a few hundred rows.
+        whole = np.flatnonzero(np.repeat(~found | sampled, t.lengths))
+        cells = list(map(t.texts.__getitem__, whole.tolist()))
         codes = self._codes(cells, self.other_codes, other_candidates)
         self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
 
@@ -385,39 +399,11 @@ class Collector:
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
-        texts: list[str] = []
-        lengths: list[int] = []
-        table_of: list[int] = []
-        tables: dict[str, int] = {}
-        headings: list[tuple[str, ...]] = []
-        # The last table's name and "R": the place of its next row is that and a number.
-        row_prefix: str | None = None
-        for u in rows:
-            unit = units[u]
-            cells = unit.cells or ()
-            texts.extend(cells)
-            lengths.append(len(cells))
-            where = unit.where
-            if (
-                row_prefix is not None
-                and where.startswith(row_prefix)
-                and (number := where[len(row_prefix) :]).isdigit()
-                and number.isascii()
-            ):
-                table = row_prefix[:-1]  # what the search below finds, without searching
-            else:
-                table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
-                row_prefix = table + "R" if m else None
-            t = tables.get(table)
-            if t is None:
-                # The extractor's headings, else the table's first row (a header or a
-                # data row: headings only ever add support for a phone column).
-                t = tables[table] = len(headings)
-                headings.append(unit.header or cells)
-            table_of.append(t)
-        n = np.array(lengths, dtype=np.int64)
+        texts, n, table_ids, firsts = _row_cells(units, rows)
+        # The extractor's headings, else the table's first row (a header or a data row:
+        # headings only ever add support for a phone column).
+        headings = [units[rows[j]].header or units[rows[j]].cells or () for j in firsts]
         groups = np.array(row_groups, dtype=np.int64)
-        table_ids = np.array(table_of, dtype=np.int64)
         cell = np.arange(len(texts), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
         column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
             cell, (1 << _COLUMN_BITS) - 1
@@ -573,6 +559,59 @@ def _unsure_keys(texts: list[str]) -> tuple[list[str | None], list[bool]]:
             read[text] = (chr(fld) + norm, _international(fld, text) > 0)
     keys = [read[text][0] for text in texts]
     return keys, [read[text][1] for text in texts]
+
+
+def _row_cells(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[str], Ints, Ints, list[int]]:
+    """The table rows at ``rows`` flattened: every cell's text, each row's cell count, each
+    row's table (its place without the row number, numbered in order of first appearance)
+    and the index into ``rows`` of each table's first row.  Compiled where built, else
+    :func:`_row_cells_py`."""
+    if native.row_cells is None:
+        return _row_cells_py(units, rows)
+    texts, lengths, tables, firsts = native.row_cells(units, np.array(rows, dtype=np.int64))
+    return (
+        texts,
+        np.frombuffer(lengths, np.int64),
+        np.frombuffer(tables, np.int64),
+        np.frombuffer(firsts, np.int64).tolist(),
+    )
+
+
+def _row_cells_py(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[str], Ints, Ints, list[int]]:
+    """:func:`_row_cells` in Python."""
+    texts: list[str] = []
+    lengths: list[int] = []
+    table_of: list[int] = []
+    tables: dict[str, int] = {}
+    firsts: list[int] = []
+    # The last table's name and "R": the place of its next row is that and a number.
+    row_prefix: str | None = None
+    for j, u in enumerate(rows):
+        unit = units[u]
+        cells = unit.cells or ()
+        texts.extend(cells)
+        lengths.append(len(cells))
+        where = unit.where
+        if (
+            row_prefix is not None
+            and where.startswith(row_prefix)
+            and (number := where[len(row_prefix) :]).isdigit()
+            and number.isascii()
+        ):
+            table = row_prefix[:-1]  # what the search below finds, without searching
+        else:
+            table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+            row_prefix = table + "R" if m else None
+        t = tables.get(table)
+        if t is None:
+            t = tables[table] = len(firsts)
+            firsts.append(j)
+        table_of.append(t)
+    return texts, np.array(lengths, dtype=np.int64), np.array(table_of, dtype=np.int64), firsts
 
 
 def _international(fld: Field, text: str) -> int:

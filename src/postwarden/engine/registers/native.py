@@ -35,6 +35,10 @@ span_units: Callable[[Sequence[object], Sequence[object], object], bytes] | None
     _hsscan, "span_units", None
 )
 """``span_units(units, findings, detectors)``: see ``match._spans``."""
+row_cells: Callable[..., tuple[list[str], bytes, bytes, bytes]] | None = getattr(
+    _hsscan, "row_cells", None
+)
+"""``row_cells(units, rows)``: see ``match._row_cells``."""
 
 
 def _finding(detector: str, where: str, detail: str) -> Finding:
