@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 
 import numpy as np
@@ -467,3 +468,25 @@ def test_rows_between_running_text_get_their_groups_in_order() -> None:
         "a.csv#R3"
     ]
     assert collector.table.groups.tolist() == [2, 3, 6]
+
+
+@pytest.mark.skipif(native.untracked is None, reason="the compiled untracked is not built")
+def test_untracked_leaves_out_of_the_collector_only_what_holds_no_container() -> None:
+    made = native.make_register_finding("register:voters", "body", "hkid")
+    assert gc.is_tracked(made)
+    assert native.untracked(made) is made
+    assert not gc.is_tracked(made)
+    assert made == Finding(detector="register:voters", where="body", detail="hkid")
+    # A finding holding a list (no register's: its fields are str) stays tracked.
+    holding = Finding(detector="x", where="body", value=[1])  # type: ignore[arg-type]
+    assert native.untracked(holding) is holding
+    assert gc.is_tracked(holding)
+
+
+def test_register_findings_of_a_match_are_untracked(
+    registers: RegisterSet, voters: Imported
+) -> None:
+    units = _rows(voters.people, _sample(20), ("hkid",))
+    found = registers.match(units, []).findings
+    assert len(found) == 20
+    assert not any(map(gc.is_tracked, found)) or native.untracked is None

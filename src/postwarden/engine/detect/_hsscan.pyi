@@ -1,7 +1,9 @@
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from typing_extensions import Buffer
+
+_T = TypeVar("_T")
 
 HS_VERSION: str
 
@@ -31,3 +33,4 @@ def keyed_hashes(key: Buffer, fields: Buffer, values: Sequence[str]) -> bytes: .
 def unique_keys(cells: Sequence[str], at: Buffer) -> tuple[list[str], bytes, bytes]: ...
 def span_units(units: Sequence[Any], findings: Sequence[Any], detectors: object) -> bytes: ...
 def row_cells(units: Sequence[Any], rows: Buffer) -> tuple[list[str], bytes, bytes, bytes]: ...
+def untracked(obj: _T) -> _T: ...

@@ -1040,8 +1040,6 @@ def match(
         looked = [
             _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
         ]
-    labels: dict[int, str] = {}
-    make_finding = native.make_register_finding
     for index, (lo, n) in zip(indexes, looked, strict=True):
         p = present(index, q, lo, n)
         masks = p.masks.copy()
@@ -1051,14 +1049,18 @@ def match(
         out.subjects[index.name] = len(p.records)
         records = p.records.tolist()
         out.record_ids[index.name] = set(records)
-        fields = out.record_fields[index.name] = {}
-        detector = f"register:{index.name}"
-        for record, group, mask in zip(records, p.groups.tolist(), masks.tolist(), strict=True):
-            label = labels.get(mask)
-            if label is None:
-                label = labels[mask] = mask_label(mask)
-            fields[record] = label
-            out.findings.append(make_finding(detector, q.group_where[group], label))
+        # One label per distinct mask, and the findings made in C-level passes: a leaked
+        # table has a record on each of its thousands of rows.
+        distinct, which = np.unique(masks, return_inverse=True)
+        names = list(map(mask_label, distinct.tolist()))
+        labels = list(map(names.__getitem__, which.tolist()))
+        out.record_fields[index.name] = dict(zip(records, labels, strict=True))
+        wheres = map(q.group_where.__getitem__, p.groups.tolist())
+        detector = itertools.repeat(f"register:{index.name}")
+        made = map(native.make_register_finding, detector, wheres, labels)
+        # Untracked, they never reach the oldest generation, whose full collections (10-50
+        # ms with a leak's findings in it) would otherwise follow every few such matches.
+        out.findings.extend(made if native.untracked is None else map(native.untracked, made))
     return out
 
 

@@ -39,6 +39,9 @@ row_cells: Callable[..., tuple[list[str], bytes, bytes, bytes]] | None = getattr
     _hsscan, "row_cells", None
 )
 """``row_cells(units, rows)``: see ``match._row_cells``."""
+untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
+"""``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
+holds is str and numbers (a register's findings: see ``match.match``)."""
 
 
 def _finding(detector: str, where: str, detail: str) -> Finding:
