@@ -490,3 +490,19 @@ def test_register_findings_of_a_match_are_untracked(
     found = registers.match(units, []).findings
     assert len(found) == 20
     assert not any(map(gc.is_tracked, found)) or native.untracked is None
+
+
+@given(st.lists(st.text(st.sampled_from(list("\x01\x02\x03ab陳1")), min_size=1, max_size=4)))
+def test_key_arrays_number_keys_as_one_by_one(texts: list[str]) -> None:
+    # Numbered in C (where built) or with dict passes, keys get the numbers _key_of would
+    # give them one at a time, after the keys a collector already has.
+    one_by_one, bulk = Collector(), Collector()
+    for collector in (one_by_one, bulk):
+        collector._key_of("\x04chan")
+    want = [one_by_one._key_of(text) for text in texts]
+    assert bulk._key_array(texts).tolist() == want
+    assert (bulk.keys, bulk.key_fields, bulk.key_norms) == (
+        one_by_one.keys,
+        one_by_one.key_fields,
+        one_by_one.key_norms,
+    )

@@ -303,6 +303,16 @@ class Collector:
         self.key_norms.extend(map(operator.itemgetter(slice(1, None)), new))
         return list(map(keys.__getitem__, texts))
 
+    def _key_array(self, texts: list[str]) -> Ints:
+        """``_keys_of_texts`` as an array, numbered in C where built (``number_keys``: a
+        table's tens of thousands of keys in 2 ms instead of 7)."""
+        if native.number_keys is None or len(texts) <= 4:
+            return np.array(self._keys_of_texts(texts), dtype=np.int64)
+        numbers, fields, norms = native.number_keys(self.keys, texts, len(self.key_norms))
+        self.key_fields.extend(np.frombuffer(fields, np.int64).tolist())
+        self.key_norms.extend(norms)
+        return np.frombuffer(numbers, np.int64)
+
     def _field_code(self, text: str, fld: Field, norm: str) -> int:
         """The packed key of one field ``text`` could be, flagged international if so."""
         return (self._key(fld, norm) + 1) | _international(fld, text)
@@ -360,7 +370,7 @@ class Collector:
                 keys, found = list(map(merged.__getitem__, order.tolist())), found[order]
             flagged = unsure[np.array(international, dtype=np.bool_)]
         packed = np.zeros(len(deep), dtype=np.int64)
-        packed[found] = np.array(self._keys_of_texts(keys), dtype=np.int64) + 1
+        packed[found] = self._key_array(keys) + 1
         packed[flagged] |= _INTERNATIONAL
         codes[deep] = packed
         return codes

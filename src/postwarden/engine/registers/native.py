@@ -39,6 +39,10 @@ row_cells: Callable[..., tuple[list[str], bytes, bytes, bytes]] | None = getattr
     _hsscan, "row_cells", None
 )
 """``row_cells(units, rows)``: see ``match._row_cells``."""
+number_keys: (
+    Callable[[dict[str, int], Sequence[str], int], tuple[bytes, bytes, list[str]]] | None
+) = getattr(_hsscan, "number_keys", None)
+"""``number_keys(keys, texts, start)``: see ``match.Collector._key_array``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
