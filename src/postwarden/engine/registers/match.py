@@ -74,6 +74,9 @@ LINE_MEMO = 20_000
 messages: mail repeats its greetings, signatures, letterheads and disclaimers message after
 message, and normalising them is most of the matching of a short letter.  A line of prose
 is longer than :data:`MEMO_CHARS` and no candidate (it costs nothing to look at)."""
+SPANS_IN_PYTHON = 64
+"""Findings of a message read in Python rather than by the compiled ``span_units``, whose
+array passes cost more than a letter's few findings."""
 MEMO_CHARS = CANDIDATE_CHARS
 """Lines up to this long are remembered (a longer one is no candidate once stripped)."""
 
@@ -732,7 +735,7 @@ def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, 
     those that are not a whole cell (the cell itself is looked up).  Compiled where built
     (``span_units``: 105,000 findings of a 15,070-row table in a few ms), else
     :func:`_spans_py`."""
-    if native.span_units is None:
+    if native.span_units is None or len(findings) <= SPANS_IN_PYTHON:
         return _spans_py(units, findings)
     unit_of = np.frombuffer(native.span_units(units, findings, DETECTOR_FIELDS), np.int64)
     spans: dict[int, list[Finding]] = {}
@@ -1059,6 +1062,9 @@ def match(
         out.subjects[index.name] = len(p.records)
         records = p.records.tolist()
         out.record_ids[index.name] = set(records)
+        if not records:  # a letter's usual answer: none of numpy's fixed costs below
+            out.record_fields[index.name] = {}
+            continue
         # One label per distinct mask, and the findings made in C-level passes: a leaked
         # table has a record on each of its thousands of rows.
         distinct, which = np.unique(masks, return_inverse=True)
