@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,15 +13,25 @@ from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People, name_en_as
 
 from postwarden.engine.registers import RegisterSet, native
+from postwarden.engine.registers import match as match_module
 from postwarden.engine.registers.match import (
     _ROW_NUMBER,
     _SEGMENT,
     Collector,
+    _row_cells,
+    _row_cells_py,
     _screen,
     _screen_points,
     _segmented,
+    _spans,
+    _spans_py,
 )
-from postwarden.engine.registers.normalise import address_en, name_en, unique_candidates
+from postwarden.engine.registers.normalise import (
+    address_en,
+    hkid_or_phone,
+    name_en,
+    unique_candidates,
+)
 from postwarden.model import Finding, TextUnit
 
 
@@ -207,7 +220,7 @@ def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
     n = len(cells)
     for screen in (_screen, _screen_points):  # compiled (where built) and numpy
         collector = Collector()
-        codes = collector._unique_codes(cells, {}, screen(cells))
+        codes = collector._unique_codes(cells, screen(cells))
         collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
         got = sorted(
             (int(g), collector.key_fields[k], collector.key_norms[k])
@@ -322,3 +335,178 @@ def test_table_rows_places_name_their_tables_as_the_row_number_pattern_does() ->
         tables.setdefault(w[: m.start()] if m else w, len(tables))
     want = [tables[w[: m.start()] if (m := _ROW_NUMBER.search(w)) else w] for w in places]
     assert collector.table.tables.tolist() == want
+
+
+_UNIQUE_CELLS = st.one_of(
+    st.from_regex(r"\s?[A-Za-zＡ(]{0,3}[0-9１]{5,9}[(（\[]?[0-9Aa]?[)）\]]?\s?", fullmatch=True),
+    st.from_regex(r"[+(]?[0-9٣ ]{1,4}[0-9 ()\-.]{4,12}\s?", fullmatch=True),
+    st.from_regex(r"[A-Za-z]{1,3}-?[0-9]{1,9}[\- ]?[0-9A]?@?", fullmatch=True),
+    st.text(st.sampled_from(list("AZaz09()[] -+.@（）Ａ１٣\u3000\t\x1c\x85")), max_size=18),
+)
+
+
+@pytest.mark.skipif(native.unique_keys is None, reason="the compiled unique_keys is not built")
+@given(st.lists(_UNIQUE_CELLS, max_size=24))
+def test_compiled_unique_keys_read_cells_as_hkid_or_phone(cells: list[str]) -> None:
+    # What the C decides is hkid_or_phone of the stripped text; the rest it leaves unsure.
+    at = np.arange(len(cells), dtype=np.int64)[::-1].copy()
+    keys, found, unsure = native.unique_keys(cells, at)
+    found_at = np.frombuffer(found, np.int64).tolist()
+    unsure_at = set(np.frombuffer(unsure, np.int64).tolist())
+    assert found_at == sorted(found_at)
+    assert len(keys) == len(found_at)
+    assert not unsure_at & set(found_at)
+    keyed = dict(zip(found_at, keys, strict=True))
+    for j, i in enumerate(at.tolist()):
+        if j in unsure_at:
+            continue
+        s = cells[i].strip()
+        assert s
+        assert "@" not in s
+        pair = hkid_or_phone(s, len(s))
+        assert keyed.get(j) == (None if pair is None else chr(pair[0]) + pair[1])
+
+
+@given(st.lists(_UNIQUE_CELLS, max_size=24))
+def test_unique_codes_equal_with_and_without_the_compiled_reader(cells: list[str]) -> None:
+    # The C-read keys are numbered in the cells' order with the ones Python reads: the same
+    # codes and keys as Python reading them all.
+    cells = [*cells, "a@example.com", *cells[:3], "+852 9123 4567", "91234567"]
+    compiled = Collector()
+    codes = compiled._unique_codes(cells, _screen(cells)).tolist()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "unique_keys", None)
+        plain = Collector()
+        assert plain._unique_codes(cells, _screen(cells)).tolist() == codes
+    assert plain.keys == compiled.keys
+    assert plain.key_fields == compiled.key_fields
+
+
+def test_unique_keys_of_a_leaked_tables_columns() -> None:
+    cells = ["V-0000001", "A123456(3)", "91234567", " 91234567 ", "ab123456a", "+85291234567"]
+    assert _screen_agrees_with_unique_candidates(cells * 3) == 15
+
+
+_SPAN_TEXTS = ["91234567", "A123456(3)", "陳大文", "x", "91234567 A123456(3)", ""]
+
+
+@pytest.mark.skipif(native.span_units is None, reason="the compiled span_units is not built")
+@given(
+    st.lists(st.tuples(st.sampled_from(["body", "a#R1", "a#R2", "b"]), st.booleans()), max_size=8),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["phone", "hkid", "name_zh", "email", "register:voters", "card"]),
+            st.sampled_from(["body", "a#R1", "a#R2", "b", "c"]),
+            st.sampled_from(_SPAN_TEXTS),
+            st.integers(0, 12),
+        ),
+        max_size=30,
+    ),
+)
+def test_compiled_span_units_equal_the_python_spans(
+    places: list[tuple[str, bool]], found: list[tuple[str, str, str, int]]
+) -> None:
+    # Places repeat (a text split in units), rows hold the values as whole cells or inside
+    # one, findings name places no unit has and detectors the registers do not read.
+    units = [
+        TextUnit(
+            text=" | ".join(_SPAN_TEXTS[k:] if row else _SPAN_TEXTS[:k]),
+            where=where,
+            cells=tuple(_SPAN_TEXTS[k:]) if row else None,
+        )
+        for k, (where, row) in enumerate(places)
+    ]
+    findings = [
+        Finding(detector=d, where=w, value=v, start=s, end=s + len(v)) for d, w, v, s in found
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(match_module, "SPANS_IN_PYTHON", -1)  # the compiled one even for few
+        assert _spans(units, findings) == _spans_py(units, findings)
+    # The same with every place's text holding the value where the finding says.
+    texts = itertools.cycle([u.text for u in units] or [""])
+    findings = [
+        Finding(detector=d, where=w, value=t[s : s + 3], start=s, end=s + 3)
+        for (d, w, _, s), t in zip(found, texts, strict=False)
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(match_module, "SPANS_IN_PYTHON", -1)
+        assert _spans(units, findings) == _spans_py(units, findings)
+
+
+@pytest.mark.skipif(native.row_cells is None, reason="the compiled row_cells is not built")
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from(list("aR#!0159١\n x")), max_size=8),
+            st.one_of(st.none(), st.lists(st.sampled_from(["", "1", "陳", "a b"]), max_size=4)),
+        ),
+        max_size=12,
+    )
+)
+def test_compiled_row_cells_equal_the_python_rows(rows: list[tuple[str, list[str] | None]]) -> None:
+    # Places with and without a row number, numbers in other scripts, newlines at the end;
+    # rows without cells; units that are no rows in between.
+    units = [TextUnit(text="x", where=w, cells=None if c is None else tuple(c)) for w, c in rows]
+    units.insert(len(units) // 2, TextUnit(text="x", where="body"))
+    at = [u for u, unit in enumerate(units) if unit.cells is not None or u % 3 == 0]
+    texts, lengths, tables, firsts = _row_cells(units, at)
+    want = _row_cells_py(units, at)
+    assert texts == want[0]
+    assert lengths.tolist() == want[1].tolist()
+    assert tables.tolist() == want[2].tolist()
+    assert firsts == want[3]
+
+
+def test_rows_between_running_text_get_their_groups_in_order() -> None:
+    # Groups are numbered in the order of the units, running text's lines and rows alike.
+    units = [
+        TextUnit(text="Dear Sir,\nsee below", where="body"),
+        TextUnit(text="91234567", where="a.csv#R1", cells=("91234567",)),
+        TextUnit(text="A123456(3)", where="a.csv#R2", cells=("A123456(3)",)),
+        TextUnit(text="Regards\nChan Tai Man", where="body"),
+        TextUnit(text="x", where="a.csv#R3", cells=("x",)),
+    ]
+    collector = Collector()
+    collector.scan(units, [])
+    assert collector.group_where == ["body", "body", "a.csv#R1", "a.csv#R2"] + ["body"] * 2 + [
+        "a.csv#R3"
+    ]
+    assert collector.table.groups.tolist() == [2, 3, 6]
+
+
+@pytest.mark.skipif(native.untracked is None, reason="the compiled untracked is not built")
+def test_untracked_leaves_out_of_the_collector_only_what_holds_no_container() -> None:
+    made = native.make_register_finding("register:voters", "body", "hkid")
+    assert gc.is_tracked(made)
+    assert native.untracked(made) is made
+    assert not gc.is_tracked(made)
+    assert made == Finding(detector="register:voters", where="body", detail="hkid")
+    # A finding holding a list (no register's: its fields are str) stays tracked.
+    holding = Finding(detector="x", where="body", value=[1])  # type: ignore[arg-type]
+    assert native.untracked(holding) is holding
+    assert gc.is_tracked(holding)
+
+
+def test_register_findings_of_a_match_are_untracked(
+    registers: RegisterSet, voters: Imported
+) -> None:
+    units = _rows(voters.people, _sample(20), ("hkid",))
+    found = registers.match(units, []).findings
+    assert len(found) == 20
+    assert not any(map(gc.is_tracked, found)) or native.untracked is None
+
+
+@given(st.lists(st.text(st.sampled_from(list("\x01\x02\x03ab陳1")), min_size=1, max_size=4)))
+def test_key_arrays_number_keys_as_one_by_one(texts: list[str]) -> None:
+    # Numbered in C (where built) or with dict passes, keys get the numbers _key_of would
+    # give them one at a time, after the keys a collector already has.
+    one_by_one, bulk = Collector(), Collector()
+    for collector in (one_by_one, bulk):
+        collector._key_of("\x04chan")
+    want = [one_by_one._key_of(text) for text in texts]
+    assert bulk._key_array(texts).tolist() == want
+    assert (bulk.keys, bulk.key_fields, bulk.key_norms) == (
+        one_by_one.keys,
+        one_by_one.key_fields,
+        one_by_one.key_norms,
+    )

@@ -1030,6 +1030,11 @@ done:
 static PyObject *find_runs(PyObject *module, PyObject *args);
 static PyObject *screen_cells(PyObject *module, PyObject *arg);
 static PyObject *keyed_hashes(PyObject *module, PyObject *args);
+static PyObject *unique_keys(PyObject *module, PyObject *args);
+static PyObject *span_units(PyObject *module, PyObject *args);
+static PyObject *row_cells(PyObject *module, PyObject *args);
+static PyObject *untracked(PyObject *module, PyObject *obj);
+static PyObject *number_keys(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1044,6 +1049,16 @@ static PyMethodDef module_methods[] = {
      "screen_cells(cells) -> int64 per cell: length << 4 | digit 1 | @ 2 | Chinese 4 | blank 8."},
     {"keyed_hashes", keyed_hashes, METH_VARARGS,
      "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
+    {"unique_keys", unique_keys, METH_VARARGS,
+     "unique_keys(cells, at) -> (keys, found, unsure): HKID and phone keys of table cells."},
+    {"span_units", span_units, METH_VARARGS,
+     "span_units(units, findings, detectors) -> int64 per finding: its unit, -1 if skipped."},
+    {"row_cells", row_cells, METH_VARARGS,
+     "row_cells(units, rows) -> (texts, lengths, tables, firsts): table rows flattened."},
+    {"untracked", untracked, METH_O,
+     "untracked(obj) -> obj, untracked by the garbage collector if it refers to no container."},
+    {"number_keys", number_keys, METH_VARARGS,
+     "number_keys(keys, texts, start) -> (numbers, fields, norms): texts numbered in keys."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1408,3 +1423,614 @@ done:
 }
 
 /* ==== End of register matching helpers ================================================= */
+
+
+/* ==== Register matching, second block (reg2): unique table cells and whole-cell spans =====
+ *
+ * unique_keys(cells, at) -> (keys, found, unsure): for the cells at the int64 positions
+ * ``at``, the key (a field's number as a character, then the normal form: match.py's
+ * _key_of) of what normalise.hkid_or_phone(text.strip()) reads each as, where that is
+ * decided cheaply: ASCII text not starting with "(" and without "@", whose stripped form is
+ * eight digits (a phone, as it is) or starts with no digit and no "+" (an HKID, folded as
+ * normalise._hkid_folded folds it, or nothing: a record id "V-0000001", a word).  ``keys``
+ * are those keys, ``found`` (int64s) the indices into ``at`` they are for, in order; the
+ * indices of the cells that are none of them are in neither list; ``unsure`` (int64s) holds
+ * the indices left to Python (emails, other phone shapes, full-width forms).  A leaked
+ * table's HKID, phone and id columns are 45,000 cells for 15,070 rows: Python's shape tests
+ * and a tuple per cell cost 25 ms there, and the tuples wake the garbage collector.
+ */
+
+static int register_is_upper(Py_UCS1 c) { return c >= 'A' && c <= 'Z'; }
+static int register_is_digit(Py_UCS1 c) { return c >= '0' && c <= '9'; }
+
+/* _hkid_folded of the ASCII ``s`` (``n`` long): upper-cased, whitespace and brackets
+ * dropped, [A-Z]{1,2}[0-9]{6}[0-9A]; its length into ``out`` (0: no HKID). */
+static Py_ssize_t register_hkid_folded(const Py_UCS1 *s, Py_ssize_t n, Py_UCS1 out[9]) {
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS1 c = s[i];
+        if (Py_UNICODE_ISSPACE(c) || c == '(' || c == ')' || c == '[' || c == ']')
+            continue;
+        if (k == 9)
+            return 0;
+        out[k++] = c >= 'a' && c <= 'z' ? (Py_UCS1)(c - 32) : c;
+    }
+    Py_ssize_t letters = k - 7;
+    if (letters < 1 || letters > 2)
+        return 0;
+    for (Py_ssize_t i = 0; i < letters; i++)
+        if (!register_is_upper(out[i]))
+            return 0;
+    for (Py_ssize_t i = letters; i < letters + 6; i++)
+        if (!register_is_digit(out[i]))
+            return 0;
+    return register_is_digit(out[k - 1]) || out[k - 1] == 'A' ? k : 0;
+}
+
+/* The key of ``field`` and the ASCII ``chars`` (``n`` long): a new str. */
+static PyObject *register_key(Py_UCS1 field, const Py_UCS1 *chars, Py_ssize_t n) {
+    PyObject *key = PyUnicode_New(n + 1, 127);
+    if (key == NULL)
+        return NULL;
+    Py_UCS1 *to = PyUnicode_1BYTE_DATA(key);
+    to[0] = field;
+    memcpy(to + 1, chars, (size_t)n);
+    return key;
+}
+
+/* What unique_keys makes of one ASCII text: 1 a key (into *key), 0 none, -1 unsure, -2 an
+ * error. */
+static int register_unique_key(PyObject *text, PyObject **key) {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t a = 0, b = PyUnicode_GET_LENGTH(text);
+    if (memchr(s, '@', (size_t)b) != NULL)
+        return -1;
+    while (a < b && Py_UNICODE_ISSPACE(s[a]))
+        a++;
+    while (b > a && Py_UNICODE_ISSPACE(s[b - 1]))
+        b--;
+    Py_ssize_t n = b - a;
+    if (n == 0 || s[a] == '(')
+        return -1;
+    if (s[a] == '+' || register_is_digit(s[a])) {
+        /* A phone number: eight digits are one as they are; other shapes go to Python. */
+        if (n != 8)
+            return -1;
+        for (Py_ssize_t i = a; i < b; i++)
+            if (!register_is_digit(s[i]))
+                return -1;
+        *key = register_key(2, s + a, n); /* Field.PHONE */
+        return *key == NULL ? -2 : 1;
+    }
+    /* No phone starts so: an HKID (at most 16 long, no hyphen) or nothing. */
+    if (n > 16 || memchr(s + a, '-', (size_t)n) != NULL)
+        return 0;
+    Py_UCS1 folded[9];
+    Py_ssize_t k = register_hkid_folded(s + a, n, folded);
+    if (k == 0)
+        return 0;
+    *key = register_key(1, folded, k); /* Field.HKID */
+    return *key == NULL ? -2 : 1;
+}
+
+static PyObject *unique_keys(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *cells;
+    Py_buffer at;
+    if (!PyArg_ParseTuple(args, "Oy*", &cells, &at))
+        return NULL;
+    PyObject *seq = NULL, *keys = NULL, *out = NULL;
+    int64_t *found = NULL, *unsure = NULL;
+    Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t), founds = 0, unsures = 0;
+    if (at.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "unique_keys: at must be int64s");
+        goto done;
+    }
+    seq = PySequence_Fast(cells, "cells must be a sequence");
+    keys = PyList_New(0);
+    found = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    unsure = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (seq == NULL || keys == NULL || found == NULL || unsure == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *where = at.buf;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (where[j] < 0 || where[j] >= size) {
+            PyErr_SetString(PyExc_IndexError, "unique_keys: a position out of range");
+            goto done;
+        }
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, where[j]);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "cells must be str");
+            goto done;
+        }
+        PyObject *key = NULL;
+        int got = PyUnicode_IS_ASCII(text) ? register_unique_key(text, &key) : -1;
+        if (got == -2)
+            goto done;
+        if (got == -1) {
+            unsure[unsures++] = j;
+        } else if (got == 1) {
+            int failed = PyList_Append(keys, key);
+            Py_DECREF(key);
+            if (failed)
+                goto done;
+            found[founds++] = j;
+        }
+    }
+    out = Py_BuildValue("(Oy#y#)", keys, (const char *)found,
+                        founds * (Py_ssize_t)sizeof(int64_t), (const char *)unsure,
+                        unsures * (Py_ssize_t)sizeof(int64_t));
+done:
+    PyMem_Free(found);
+    PyMem_Free(unsure);
+    Py_XDECREF(keys);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&at);
+    return out;
+}
+
+/* span_units(units, findings, detectors) -> bytes: per finding, one int64: the index of
+ * the unit it was found in (the first unit of its place, ``where``; of several units with one
+ * place, the first whose text holds its value at its offsets), or -1 when it is skipped: its
+ * detector is not a key of ``detectors``, no unit has its place, or its value is a whole
+ * cell of that unit's row (the cell itself is looked up).  match.py's _spans_py does the same
+ * in Python, 190 ns a finding; a 15,070-row table has 105,000 findings, nearly all of them
+ * whole cells.  Slots of the exact types met are read at their offsets, the detector and the
+ * place of the finding before are remembered (findings come place by place). */
+
+#define REGISTER_SLOTS 3
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[REGISTER_SLOTS]; /* -1: read through getattr */
+} RegisterSlots;
+
+/* Where ``type`` keeps ``names`` as plain object slots, read by the generic getattr. */
+static void register_slots_of(RegisterSlots *slots, PyTypeObject *type, PyObject *const *names) {
+    slots->type = type;
+    for (int i = 0; i < REGISTER_SLOTS; i++) {
+        slots->offset[i] = -1;
+        if (names[i] == NULL || type->tp_getattro != PyObject_GenericGetAttr)
+            continue;
+        PyObject *descr = _PyType_Lookup(type, names[i]); /* borrowed */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+            ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
+            slots->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+}
+
+/* obj.<names[i]>: a new reference, or NULL with an exception set. */
+static PyObject *register_attr(PyObject *obj, RegisterSlots *slots, PyObject *const *names,
+                               int i) {
+    if (Py_TYPE(obj) != slots->type)
+        register_slots_of(slots, Py_TYPE(obj), names);
+    if (slots->offset[i] >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + slots->offset[i]);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, names[i]); /* an unset slot raises as Python would */
+}
+
+/* ``value in cells``: a tuple of str compared by length and storage first. */
+static int register_holds(PyObject *cells, PyObject *value) {
+    if (!PyTuple_CheckExact(cells) || !PyUnicode_CheckExact(value))
+        return PySequence_Contains(cells, value);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(value);
+    int kind = PyUnicode_KIND(value);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(cells); i++) {
+        PyObject *cell = PyTuple_GET_ITEM(cells, i);
+        if (cell == value)
+            return 1;
+        if (PyUnicode_CheckExact(cell)) {
+            /* Equal str have one length, one kind and the same code units. */
+            if (PyUnicode_GET_LENGTH(cell) == length && PyUnicode_KIND(cell) == kind &&
+                memcmp(PyUnicode_DATA(cell), PyUnicode_DATA(value), (size_t)(length * kind)) == 0)
+                return 1;
+            continue;
+        }
+        int same = PyObject_RichCompareBool(cell, value, Py_EQ);
+        if (same != 0)
+            return same;
+    }
+    return 0;
+}
+
+static PyObject *span_units(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *units, *findings, *detectors;
+    if (!PyArg_ParseTuple(args, "OOO", &units, &findings, &detectors))
+        return NULL;
+    static PyObject *names[6]; /* detector, where, value; where, cells, text */
+    static const char *const spelled[6] = {"detector", "where", "value", "where", "cells", "text"};
+    for (int i = 0; i < 6; i++) {
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(spelled[i])) == NULL)
+            return NULL;
+    }
+    PyObject *const *finding_names = names, *const *unit_names = names + 3;
+    RegisterSlots finding_slots = {NULL, {-1, -1, -1}}, unit_slots = {NULL, {-1, -1, -1}};
+    PyObject *unit_seq = NULL, *seq = NULL, *first = NULL, *out = NULL;
+    int64_t *next = NULL, *last = NULL;
+    unit_seq = PySequence_Fast(units, "units must be a sequence");
+    seq = PySequence_Fast(findings, "findings must be a sequence");
+    first = PyDict_New();
+    if (unit_seq == NULL || seq == NULL || first == NULL)
+        goto done;
+    Py_ssize_t n_units = PySequence_Fast_GET_SIZE(unit_seq), n = PySequence_Fast_GET_SIZE(seq);
+    /* The units of each place: the first in ``first``, each one's next in ``next``. */
+    next = PyMem_Malloc((size_t)(n_units ? n_units : 1) * sizeof(int64_t));
+    last = PyMem_Malloc((size_t)(n_units ? n_units : 1) * sizeof(int64_t));
+    if (next == NULL || last == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t u = 0; u < n_units; u++) {
+        PyObject *where = register_attr(PySequence_Fast_GET_ITEM(unit_seq, u), &unit_slots,
+                                        unit_names, 0);
+        if (where == NULL)
+            goto done;
+        PyObject *index = PyLong_FromSsize_t(u);
+        PyObject *had = index == NULL ? NULL : PyDict_SetDefault(first, where, index);
+        Py_DECREF(where);
+        Py_XDECREF(index);
+        if (had == NULL)
+            goto done;
+        Py_ssize_t v = PyLong_AsSsize_t(had);
+        next[u] = -1;
+        last[u] = u;
+        if (v != u) {
+            next[last[v]] = u;
+            last[v] = u;
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL)
+        goto done;
+    int64_t *unit_of = (int64_t *)PyBytes_AS_STRING(out);
+    /* The last detectors asked about (borrowed: the findings hold them) and the answers. */
+    PyObject *asked[8] = {NULL};
+    int answer[8] = {0}, asks = 0;
+    PyObject *last_where = NULL; /* a new reference */
+    Py_ssize_t last_unit = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PySequence_Fast_GET_ITEM(seq, i);
+        unit_of[i] = -1;
+        /* Findings lie all over the heap: their objects, and their values' four ahead,
+         * are fetched before they are read. */
+        if (i + 8 < n)
+            __builtin_prefetch(PySequence_Fast_GET_ITEM(seq, i + 8));
+        if (i + 4 < n && finding_slots.type != NULL && finding_slots.offset[2] >= 0) {
+            PyObject *ahead = PySequence_Fast_GET_ITEM(seq, i + 4);
+            if (Py_TYPE(ahead) == finding_slots.type) {
+                PyObject *value = *(PyObject **)((char *)ahead + finding_slots.offset[2]);
+                if (value != NULL)
+                    __builtin_prefetch(value);
+            }
+        }
+        PyObject *detector = register_attr(f, &finding_slots, finding_names, 0);
+        if (detector == NULL)
+            goto fail;
+        int known = -1;
+        for (int k = 0; k < asks && k < 8; k++) {
+            if (asked[k] == detector) {
+                known = answer[k];
+                break;
+            }
+        }
+        if (known < 0) {
+            known = PyDict_Check(detectors) ? PyDict_Contains(detectors, detector)
+                                            : PySequence_Contains(detectors, detector);
+            if (known >= 0) {
+                asked[asks % 8] = detector;
+                answer[asks % 8] = known;
+                asks++;
+            }
+        }
+        Py_DECREF(detector); /* still held by the finding */
+        if (known < 0)
+            goto fail;
+        if (!known)
+            continue;
+        PyObject *where = register_attr(f, &finding_slots, finding_names, 1);
+        if (where == NULL)
+            goto fail;
+        Py_ssize_t u;
+        if (where == last_where) {
+            u = last_unit;
+            Py_DECREF(where);
+        } else {
+            PyObject *index = PyDict_GetItemWithError(first, where);
+            if (index == NULL && PyErr_Occurred()) {
+                Py_DECREF(where);
+                goto fail;
+            }
+            u = index == NULL ? -1 : PyLong_AsSsize_t(index);
+            Py_XSETREF(last_where, where);
+            last_unit = u;
+        }
+        if (u < 0)
+            continue;
+        PyObject *value = register_attr(f, &finding_slots, finding_names, 2);
+        if (value == NULL)
+            goto fail;
+        if (next[u] >= 0) {
+            /* A place of several units: the first whose text holds the value there. */
+            PyObject *start = PyObject_GetAttrString(f, "start");
+            PyObject *end = start == NULL ? NULL : PyObject_GetAttrString(f, "end");
+            PyObject *cut = end == NULL ? NULL : PySlice_New(start, end, NULL);
+            Py_XDECREF(start);
+            Py_XDECREF(end);
+            Py_ssize_t v = u;
+            u = -1;
+            for (; cut != NULL && v >= 0; v = next[v]) {
+                PyObject *text = register_attr(PySequence_Fast_GET_ITEM(unit_seq, v),
+                                               &unit_slots, unit_names, 2);
+                PyObject *held = text == NULL ? NULL : PyObject_GetItem(text, cut);
+                Py_XDECREF(text);
+                int same = held == NULL ? -1 : PyObject_RichCompareBool(held, value, Py_EQ);
+                Py_XDECREF(held);
+                if (same != 0) {
+                    u = same > 0 ? v : -2;
+                    break;
+                }
+            }
+            Py_XDECREF(cut);
+            if (cut == NULL || u == -2) {
+                Py_DECREF(value);
+                goto fail;
+            }
+            if (u < 0) {
+                Py_DECREF(value);
+                continue;
+            }
+        }
+        PyObject *cells = register_attr(PySequence_Fast_GET_ITEM(unit_seq, u), &unit_slots,
+                                        unit_names, 1);
+        int whole = cells == NULL ? -1 : cells == Py_None ? 0 : register_holds(cells, value);
+        Py_XDECREF(cells);
+        Py_DECREF(value);
+        if (whole < 0)
+            goto fail;
+        if (!whole)
+            unit_of[i] = u;
+    }
+    Py_XDECREF(last_where);
+    goto done;
+fail:
+    Py_XDECREF(last_where);
+    Py_CLEAR(out);
+done:
+    PyMem_Free(next);
+    PyMem_Free(last);
+    Py_XDECREF(first);
+    Py_XDECREF(seq);
+    Py_XDECREF(unit_seq);
+    return out;
+}
+
+/* row_cells(units, rows) -> (texts, lengths, tables, firsts): the table rows at the int64
+ * positions ``rows`` of ``units`` flattened: every cell's text (``unit.cells or ()``), each
+ * row's cell count, each row's table (numbered in order of first appearance) and the index
+ * into ``rows`` of each table's first row.  A row's table is its place, ``where``, cut
+ * before the match of match._ROW_NUMBER, ``R[0-9]+$``, if any: the maximal run of ASCII
+ * digits at its end (or before a final newline, as ``$`` allows) preceded by an "R".
+ * match._row_cells_py does the same in Python (a test compares), 0.5 us a row. */
+static PyObject *row_cells(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *units;
+    Py_buffer rows;
+    if (!PyArg_ParseTuple(args, "Oy*", &units, &rows))
+        return NULL;
+    static PyObject *names[3]; /* where, cells */
+    static const char *const spelled[2] = {"where", "cells"};
+    for (int i = 0; i < 2; i++) {
+        if (names[i] == NULL && (names[i] = PyUnicode_InternFromString(spelled[i])) == NULL) {
+            PyBuffer_Release(&rows);
+            return NULL;
+        }
+    }
+    RegisterSlots slots = {NULL, {-1, -1, -1}};
+    PyObject *seq = NULL, *texts = NULL, *tables = NULL, *out = NULL, *table = NULL;
+    int64_t *lengths = NULL, *table_of = NULL, *firsts = NULL;
+    Py_ssize_t n = rows.len / (Py_ssize_t)sizeof(int64_t), n_tables = 0, table_id = -1;
+    if (rows.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "row_cells: rows must be int64s");
+        goto done;
+    }
+    seq = PySequence_Fast(units, "units must be a sequence");
+    texts = PyList_New(0);
+    tables = PyDict_New();
+    lengths = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    table_of = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    firsts = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (seq == NULL || texts == NULL || tables == NULL || lengths == NULL || table_of == NULL ||
+        firsts == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *at = rows.buf;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (at[j] < 0 || at[j] >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_IndexError, "row_cells: a row out of range");
+            goto done;
+        }
+        PyObject *unit = PySequence_Fast_GET_ITEM(seq, at[j]);
+        PyObject *cells = register_attr(unit, &slots, names, 1);
+        if (cells == NULL)
+            goto done;
+        int filled = PyObject_IsTrue(cells);
+        PyObject *items = filled > 0 ? PySequence_Fast(cells, "cells must be a sequence") : NULL;
+        Py_DECREF(cells);
+        if (filled < 0 || (filled > 0 && items == NULL))
+            goto done;
+        lengths[j] = 0;
+        if (items != NULL) {
+            Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+            for (Py_ssize_t k = 0; k < count; k++) {
+                if (PyList_Append(texts, PySequence_Fast_GET_ITEM(items, k)) < 0) {
+                    Py_DECREF(items);
+                    goto done;
+                }
+            }
+            lengths[j] = count;
+            Py_DECREF(items);
+        }
+        PyObject *where = register_attr(unit, &slots, names, 0);
+        if (where == NULL)
+            goto done;
+        if (!PyUnicode_Check(where)) {
+            Py_DECREF(where);
+            PyErr_SetString(PyExc_TypeError, "a unit's where must be a str");
+            goto done;
+        }
+        Py_ssize_t size = PyUnicode_GET_LENGTH(where), end = size, cut = size;
+        int kind = PyUnicode_KIND(where);
+        const void *data = PyUnicode_DATA(where);
+        if (end > 0 && PyUnicode_READ(kind, data, end - 1) == '\n')
+            end--;
+        Py_ssize_t d = end;
+        while (d > 0 && PyUnicode_READ(kind, data, d - 1) >= '0' &&
+               PyUnicode_READ(kind, data, d - 1) <= '9')
+            d--;
+        if (d < end && d > 0 && PyUnicode_READ(kind, data, d - 1) == 'R')
+            cut = d - 1;
+        /* Rows of one table follow one another: the last row's table, if it is this one. */
+        if (table == NULL || PyUnicode_GET_LENGTH(table) != cut ||
+            PyUnicode_Tailmatch(where, table, 0, cut, -1) != 1) {
+            PyObject *name = PyUnicode_Substring(where, 0, cut);
+            Py_DECREF(where);
+            if (name == NULL)
+                goto done;
+            PyObject *known = PyDict_GetItemWithError(tables, name);
+            if (known == NULL) {
+                PyObject *id = PyErr_Occurred() ? NULL : PyLong_FromSsize_t(n_tables);
+                int failed = id == NULL || PyDict_SetItem(tables, name, id) < 0;
+                Py_XDECREF(id);
+                if (failed) {
+                    Py_DECREF(name);
+                    goto done;
+                }
+                firsts[n_tables] = j;
+                table_id = n_tables++;
+            } else {
+                table_id = PyLong_AsSsize_t(known);
+            }
+            Py_XSETREF(table, name);
+        } else {
+            Py_DECREF(where);
+        }
+        table_of[j] = table_id;
+    }
+    out = Py_BuildValue("(Oy#y#y#)", texts, (const char *)lengths,
+                        n * (Py_ssize_t)sizeof(int64_t), (const char *)table_of,
+                        n * (Py_ssize_t)sizeof(int64_t), (const char *)firsts,
+                        n_tables * (Py_ssize_t)sizeof(int64_t));
+done:
+    Py_XDECREF(table);
+    PyMem_Free(lengths);
+    PyMem_Free(table_of);
+    PyMem_Free(firsts);
+    Py_XDECREF(tables);
+    Py_XDECREF(texts);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&rows);
+    return out;
+}
+
+/* untracked(obj) -> obj, no longer tracked by the garbage collector if nothing it refers
+ * to can be (str, int, float, None...: what CPython itself checks before it untracks a tuple
+ * or a dict); its type does not count, a class holds no instance of its own.  A leak of
+ * 15,070 rows makes as many register findings of three str each: tracked, each match moves
+ * them into the oldest generation and a full collection, 10-50 ms, follows every few
+ * matches; nothing they hold can make a cycle. */
+typedef struct {
+    PyObject *owner;
+    int tracked;
+} RegisterRefs;
+
+static int register_visit(PyObject *referent, void *arg) {
+    RegisterRefs *refs = arg;
+    /* As CPython's _PyObject_GC_MAY_BE_TRACKED: a container, unless an untracked tuple. */
+    if (referent != (PyObject *)Py_TYPE(refs->owner) && PyObject_IS_GC(referent) &&
+        (!PyTuple_CheckExact(referent) || PyObject_GC_IsTracked(referent)))
+        refs->tracked = 1;
+    return 0;
+}
+
+static PyObject *untracked(PyObject *module, PyObject *obj) {
+    (void)module;
+    if (PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj) && Py_TYPE(obj)->tp_traverse != NULL) {
+        RegisterRefs refs = {obj, 0};
+        Py_TYPE(obj)->tp_traverse(obj, register_visit, &refs);
+        if (!refs.tracked)
+            PyObject_GC_UnTrack(obj);
+    }
+    return Py_NewRef(obj);
+}
+
+/* number_keys(keys, texts, start) -> (numbers, fields, norms): the number of each str of
+ * ``texts`` in the dict ``keys`` (text -> int), a text not in it added with the next number
+ * from ``start`` on; then, for the texts added, in order: their first characters' code
+ * points (int64s: the fields) and the rest of each (the normal forms).  match.py's
+ * Collector._keys_of_texts does the same with dict passes, 0.2 us a key. */
+static PyObject *number_keys(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *keys, *texts;
+    Py_ssize_t next;
+    if (!PyArg_ParseTuple(args, "O!On", &PyDict_Type, &keys, &texts, &next))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), added = 0;
+    PyObject *norms = PyList_New(0), *out = NULL;
+    int64_t *numbers = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int64_t *fields = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (norms == NULL || numbers == NULL || fields == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyUnicode_Check(text) || PyUnicode_GET_LENGTH(text) < 1) {
+            PyErr_SetString(PyExc_TypeError, "number_keys: texts must be non-empty str");
+            goto done;
+        }
+        PyObject *number = PyDict_GetItemWithError(keys, text);
+        if (number == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            PyObject *made = PyLong_FromSsize_t(next);
+            PyObject *norm = made == NULL ? NULL
+                                          : PyUnicode_Substring(text, 1, PyUnicode_GET_LENGTH(text));
+            int failed = norm == NULL || PyDict_SetItem(keys, text, made) < 0 ||
+                         PyList_Append(norms, norm) < 0;
+            Py_XDECREF(made);
+            Py_XDECREF(norm);
+            if (failed)
+                goto done;
+            fields[added++] = (int64_t)PyUnicode_READ_CHAR(text, 0);
+            numbers[j] = (int64_t)next++;
+        } else {
+            numbers[j] = (int64_t)PyLong_AsSsize_t(number);
+            if (numbers[j] == -1 && PyErr_Occurred())
+                goto done;
+        }
+    }
+    out = Py_BuildValue("(y#y#O)", (const char *)numbers, n * (Py_ssize_t)sizeof(int64_t),
+                        (const char *)fields, added * (Py_ssize_t)sizeof(int64_t), norms);
+done:
+    PyMem_Free(numbers);
+    PyMem_Free(fields);
+    Py_XDECREF(norms);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* ==== End of register matching, second block ============================================= */

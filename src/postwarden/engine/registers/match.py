@@ -74,6 +74,9 @@ LINE_MEMO = 20_000
 messages: mail repeats its greetings, signatures, letterheads and disclaimers message after
 message, and normalising them is most of the matching of a short letter.  A line of prose
 is longer than :data:`MEMO_CHARS` and no candidate (it costs nothing to look at)."""
+SPANS_IN_PYTHON = 64
+"""Findings of a message read in Python rather than by the compiled ``span_units``, whose
+array passes cost more than a letter's few findings."""
 MEMO_CHARS = CANDIDATE_CHARS
 """Lines up to this long are remembered (a longer one is no candidate once stripped)."""
 
@@ -108,6 +111,8 @@ _IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
+_EMAIL_KEY = chr(Field.EMAIL)
+_WHERE = operator.attrgetter("where")
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
@@ -164,7 +169,6 @@ class Collector:
         self.keys: dict[str, int] = {}
         self.key_fields: list[int] = []
         self.key_norms: list[str] = []
-        self.unique_codes: dict[str, int] = {}
         self.other_codes: dict[str, int] = {}
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
@@ -181,14 +185,23 @@ class Collector:
         row_groups: list[int] = []
         stream: list[TextUnit] = []
         stream_spans: dict[int, list[Finding]] = {}
-        for u, unit in enumerate(units):
-            if unit.cells is not None:
+        # The running text's units, then an end: the rows between two of them (a sheet's
+        # thousands) are taken a run at a time, each row a group in order.
+        running = [u for u, unit in enumerate(units) if unit.cells is None]
+        last = -1
+        for u in [*running, len(units)]:
+            if u > last + 1:
                 if stream:  # rows after rows (a sheet) have no running text between them
                     self._running(stream, stream_spans)
                     stream, stream_spans = [], {}
-                rows.append(u)
-                row_groups.append(self._new_group(unit.where))
-                continue
+                first = len(self.group_where)
+                self.group_where.extend(map(_WHERE, units[last + 1 : u]))
+                rows.extend(range(last + 1, u))
+                row_groups.extend(range(first, len(self.group_where)))
+            last = u
+            if u == len(units):
+                break
+            unit = units[u]
             if stream and stream[-1].source != unit.source:
                 self._running(stream, stream_spans)
                 stream, stream_spans = [], {}
@@ -198,9 +211,12 @@ class Collector:
         self._running(stream, stream_spans)
         if rows:
             self._rows(units, rows, row_groups)
-            for u, g in zip(rows, row_groups, strict=True):
-                for f in spans.get(u, ()):
-                    self._add_span(f, (g,))
+            # Rows are numbered in order: a row's group is found by its place among them.
+            in_rows = [u for u in sorted(spans) if units[u].cells is not None]
+            at = np.searchsorted(np.array(rows, dtype=np.int64), in_rows).tolist()
+            for u, i in zip(in_rows, at, strict=True):
+                for f in spans[u]:
+                    self._add_span(f, (row_groups[i],))
 
     def queries(self, digester: Digester) -> Queries:
         """The entries, one per (group, key), with every distinct key hashed once."""
@@ -290,6 +306,16 @@ class Collector:
         self.key_norms.extend(map(operator.itemgetter(slice(1, None)), new))
         return list(map(keys.__getitem__, texts))
 
+    def _key_array(self, texts: list[str]) -> Ints:
+        """``_keys_of_texts`` as an array, numbered in C where built (``number_keys``: a
+        table's tens of thousands of keys in 2 ms instead of 7)."""
+        if native.number_keys is None or len(texts) <= 4:
+            return np.array(self._keys_of_texts(texts), dtype=np.int64)
+        numbers, fields, norms = native.number_keys(self.keys, texts, len(self.key_norms))
+        self.key_fields.extend(np.frombuffer(fields, np.int64).tolist())
+        self.key_norms.extend(norms)
+        return np.frombuffer(numbers, np.int64)
+
     def _field_code(self, text: str, fld: Field, norm: str) -> int:
         """The packed key of one field ``text`` could be, flagged international if so."""
         return (self._key(fld, norm) + 1) | _international(fld, text)
@@ -313,7 +339,7 @@ class Collector:
                 self._code(text, cache, find)
         return np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
 
-    def _unique_codes(self, cells: list[str], cache: dict[str, int], screen: Screen) -> Ints:
+    def _unique_codes(self, cells: list[str], screen: Screen) -> Ints:
         """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
         :func:`unique_candidates` would give, in C-level and numpy passes over the column
         of cells: a 15,000-row table has a hundred thousand of them."""
@@ -331,24 +357,25 @@ class Collector:
             size[long] = np.fromiter(stripped, np.int64, len(long))
         # A short Chinese address has digits too; no HKID or phone has a Chinese character,
         # before NFKC or after (it maps ideographs to ideographs).
-        deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk)).tolist()
-        looked = list(map(cells.__getitem__, deep))
-        fresh = [text for text in dict.fromkeys(looked) if text not in cache]
-        for text in fresh:
-            if "@" in text:
-                self._code(text, cache, unique_candidates)
-        numbers = [text for text in fresh if "@" not in text]
-        found = hkids_or_phones(numbers)
-        texts = [text for text, pair in zip(numbers, found, strict=True) if pair is not None]
-        pairs = [pair for pair in found if pair is not None]
-        packed = [key + 1 for key in self._keys_of(pairs)]
-        for k, (fld, _) in enumerate(pairs):
-            if fld is Field.PHONE and len(texts[k]) > 8:  # else no more than eight digits
-                packed[k] |= _international(fld, texts[k])
-        cache.update(zip(texts, packed, strict=True))
-        # A text that is none of them is left out of the cache: 0 by default.
-        found_codes = map(cache.get, looked, itertools.repeat(0))
-        codes[deep] = np.fromiter(found_codes, np.int64, len(looked))
+        deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk))
+        keys, found, unsure = _unique_keys(cells, deep)
+        flagged = _NO_INTS
+        if len(unsure):
+            read, international = _unsure_keys(list(map(cells.__getitem__, deep[unsure].tolist())))
+            # Emails are numbered first, as when each distinct text was keyed in turn.
+            self._keys_of_texts([k for k in read if k is not None and k[0] == _EMAIL_KEY])
+            has = np.fromiter(map(operator.is_not, read, itertools.repeat(None)), np.bool_)
+            if has.any():
+                # In the order of the cells, as their keys are numbered.
+                found = np.concatenate([found, unsure[has]])
+                order = np.argsort(found, kind="stable")
+                merged = [*keys, *(k for k in read if k is not None)]
+                keys, found = list(map(merged.__getitem__, order.tolist())), found[order]
+            flagged = unsure[np.array(international, dtype=np.bool_)]
+        packed = np.zeros(len(deep), dtype=np.int64)
+        packed[found] = self._key_array(keys) + 1
+        packed[flagged] |= _INTERNATIONAL
+        codes[deep] = packed
         return codes
 
     def finish_rows(self, identified: Ints) -> None:
@@ -370,8 +397,9 @@ class Collector:
         sampled = found & (rank < SAMPLE_ROWS)
         t.sampled = t.groups[sampled]
         t.unread = np.flatnonzero(found & ~sampled)
-        whole = np.repeat(~found | sampled, t.lengths)
-        cells = list(itertools.compress(t.texts, whole.tolist()))
+        # Positions, not a mask over every cell: a leaked dump reads a few hundred rows.
+        whole = np.flatnonzero(np.repeat(~found | sampled, t.lengths))
+        cells = list(map(t.texts.__getitem__, whole.tolist()))
         codes = self._codes(cells, self.other_codes, other_candidates)
         self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
 
@@ -384,39 +412,11 @@ class Collector:
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
-        texts: list[str] = []
-        lengths: list[int] = []
-        table_of: list[int] = []
-        tables: dict[str, int] = {}
-        headings: list[tuple[str, ...]] = []
-        # The last table's name and "R": the place of its next row is that and a number.
-        row_prefix: str | None = None
-        for u in rows:
-            unit = units[u]
-            cells = unit.cells or ()
-            texts.extend(cells)
-            lengths.append(len(cells))
-            where = unit.where
-            if (
-                row_prefix is not None
-                and where.startswith(row_prefix)
-                and (number := where[len(row_prefix) :]).isdigit()
-                and number.isascii()
-            ):
-                table = row_prefix[:-1]  # what the search below finds, without searching
-            else:
-                table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
-                row_prefix = table + "R" if m else None
-            t = tables.get(table)
-            if t is None:
-                # The extractor's headings, else the table's first row (a header or a
-                # data row: headings only ever add support for a phone column).
-                t = tables[table] = len(headings)
-                headings.append(unit.header or cells)
-            table_of.append(t)
-        n = np.array(lengths, dtype=np.int64)
+        texts, n, table_ids, firsts = _row_cells(units, rows)
+        # The extractor's headings, else the table's first row (a header or a data row:
+        # headings only ever add support for a phone column).
+        headings = [units[rows[j]].header or units[rows[j]].cells or () for j in firsts]
         groups = np.array(row_groups, dtype=np.int64)
-        table_ids = np.array(table_of, dtype=np.int64)
         cell = np.arange(len(texts), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
         column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
             cell, (1 << _COLUMN_BITS) - 1
@@ -431,7 +431,7 @@ class Collector:
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
             if title and len(title) <= 40 and heading_field(title) == "phone"
         ]
-        codes = self._unique_codes(texts, self.unique_codes, screen)
+        codes = self._unique_codes(texts, screen)
         self._cell_entries(codes, self.table.cell_groups, column, phone_columns)
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
@@ -542,6 +542,91 @@ def _span_value(fld: Field, value: str) -> str | None:
     return NORMALISERS[fld](value)
 
 
+def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
+    """The keys of the HKIDs and phone numbers among the cells at ``at`` that the compiled
+    ``unique_keys`` reads, the indices into ``at`` they are for, and the indices it leaves
+    to :func:`_unsure_keys` (without the extension: all of them)."""
+    if native.unique_keys is None:
+        return [], _NO_INTS, np.arange(len(at), dtype=np.int64)
+    keys, found, unsure = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
+
+
+def _unsure_keys(texts: list[str]) -> tuple[list[str | None], list[bool]]:
+    """Per text (with an "@", or a digit and at most :data:`UNIQUE_CHARS` long stripped), the
+    key of the unique field it is, or ``None``; and whether it is a phone number written with
+    a country code."""
+    read: dict[str, tuple[str | None, bool]] = {}
+    numbers = []
+    for text in dict.fromkeys(texts):
+        if "@" in text:
+            pairs = unique_candidates(text)
+            read[text] = (chr(pairs[0][0]) + pairs[0][1] if pairs else None, False)
+        else:
+            numbers.append(text)
+    for text, pair in zip(numbers, hkids_or_phones(numbers), strict=True):
+        if pair is None:
+            read[text] = (None, False)
+        else:
+            fld, norm = pair
+            read[text] = (chr(fld) + norm, _international(fld, text) > 0)
+    keys = [read[text][0] for text in texts]
+    return keys, [read[text][1] for text in texts]
+
+
+def _row_cells(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[str], Ints, Ints, list[int]]:
+    """The table rows at ``rows`` flattened: every cell's text, each row's cell count, each
+    row's table (its place without the row number, numbered in order of first appearance)
+    and the index into ``rows`` of each table's first row.  Compiled where built, else
+    :func:`_row_cells_py`."""
+    if native.row_cells is None:
+        return _row_cells_py(units, rows)
+    texts, lengths, tables, firsts = native.row_cells(units, np.array(rows, dtype=np.int64))
+    return (
+        texts,
+        np.frombuffer(lengths, np.int64),
+        np.frombuffer(tables, np.int64),
+        np.frombuffer(firsts, np.int64).tolist(),
+    )
+
+
+def _row_cells_py(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[str], Ints, Ints, list[int]]:
+    """:func:`_row_cells` in Python."""
+    texts: list[str] = []
+    lengths: list[int] = []
+    table_of: list[int] = []
+    tables: dict[str, int] = {}
+    firsts: list[int] = []
+    # The last table's name and "R": the place of its next row is that and a number.
+    row_prefix: str | None = None
+    for j, u in enumerate(rows):
+        unit = units[u]
+        cells = unit.cells or ()
+        texts.extend(cells)
+        lengths.append(len(cells))
+        where = unit.where
+        if (
+            row_prefix is not None
+            and where.startswith(row_prefix)
+            and (number := where[len(row_prefix) :]).isdigit()
+            and number.isascii()
+        ):
+            table = row_prefix[:-1]  # what the search below finds, without searching
+        else:
+            table = where[: m.start()] if (m := _ROW_NUMBER.search(where)) else where
+            row_prefix = table + "R" if m else None
+        t = tables.get(table)
+        if t is None:
+            t = tables[table] = len(firsts)
+            firsts.append(j)
+        table_of.append(t)
+    return texts, np.array(lengths, dtype=np.int64), np.array(table_of, dtype=np.int64), firsts
+
+
 def _international(fld: Field, text: str) -> int:
     """:data:`_INTERNATIONAL` for a phone number written with +852 or another country code
     (more than eight digits): a phone for sure; else 0."""
@@ -647,7 +732,21 @@ class _Table:
 
 def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
     """The detector spans to look up, by unit: all of running text, and in table rows
-    those that are not a whole cell (the cell itself is looked up)."""
+    those that are not a whole cell (the cell itself is looked up).  Compiled where built
+    (``span_units``: 105,000 findings of a 15,070-row table in a few ms), else
+    :func:`_spans_py`."""
+    if native.span_units is None or len(findings) <= SPANS_IN_PYTHON:
+        return _spans_py(units, findings)
+    unit_of = np.frombuffer(native.span_units(units, findings, DETECTOR_FIELDS), np.int64)
+    spans: dict[int, list[Finding]] = {}
+    kept = np.flatnonzero(unit_of >= 0)
+    for i, u in zip(kept.tolist(), unit_of[kept].tolist(), strict=True):
+        spans.setdefault(u, []).append(findings[i])
+    return spans
+
+
+def _spans_py(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
+    """:func:`_spans` in Python."""
     first: dict[str, int] = {}
     repeated: dict[str, list[int]] = {}
     for u, unit in enumerate(units):
@@ -954,8 +1053,6 @@ def match(
         looked = [
             _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
         ]
-    labels: dict[int, str] = {}
-    make_finding = native.make_register_finding
     for index, (lo, n) in zip(indexes, looked, strict=True):
         p = present(index, q, lo, n)
         masks = p.masks.copy()
@@ -965,14 +1062,21 @@ def match(
         out.subjects[index.name] = len(p.records)
         records = p.records.tolist()
         out.record_ids[index.name] = set(records)
-        fields = out.record_fields[index.name] = {}
-        detector = f"register:{index.name}"
-        for record, group, mask in zip(records, p.groups.tolist(), masks.tolist(), strict=True):
-            label = labels.get(mask)
-            if label is None:
-                label = labels[mask] = mask_label(mask)
-            fields[record] = label
-            out.findings.append(make_finding(detector, q.group_where[group], label))
+        if not records:  # a letter's usual answer: none of numpy's fixed costs below
+            out.record_fields[index.name] = {}
+            continue
+        # One label per distinct mask, and the findings made in C-level passes: a leaked
+        # table has a record on each of its thousands of rows.
+        distinct, which = np.unique(masks, return_inverse=True)
+        names = list(map(mask_label, distinct.tolist()))
+        labels = list(map(names.__getitem__, which.tolist()))
+        out.record_fields[index.name] = dict(zip(records, labels, strict=True))
+        wheres = map(q.group_where.__getitem__, p.groups.tolist())
+        detector = itertools.repeat(f"register:{index.name}")
+        made = map(native.make_register_finding, detector, wheres, labels)
+        # Untracked, they never reach the oldest generation, whose full collections (10-50
+        # ms with a leak's findings in it) would otherwise follow every few such matches.
+        out.findings.extend(made if native.untracked is None else map(native.untracked, made))
     return out
 
 

@@ -27,6 +27,25 @@ keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
     _hsscan, "keyed_hashes", None
 )
 """``keyed_hashes(key, fields, values)``: see ``digest.Digester``."""
+unique_keys: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "unique_keys", None
+)
+"""``unique_keys(cells, at)``: see ``match._unique_keys``."""
+span_units: Callable[[Sequence[object], Sequence[object], object], bytes] | None = getattr(
+    _hsscan, "span_units", None
+)
+"""``span_units(units, findings, detectors)``: see ``match._spans``."""
+row_cells: Callable[..., tuple[list[str], bytes, bytes, bytes]] | None = getattr(
+    _hsscan, "row_cells", None
+)
+"""``row_cells(units, rows)``: see ``match._row_cells``."""
+number_keys: (
+    Callable[[dict[str, int], Sequence[str], int], tuple[bytes, bytes, list[str]]] | None
+) = getattr(_hsscan, "number_keys", None)
+"""``number_keys(keys, texts, start)``: see ``match.Collector._key_array``."""
+untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
+"""``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
+holds is str and numbers (a register's findings: see ``match.match``)."""
 
 
 def _finding(detector: str, where: str, detail: str) -> Finding:
