@@ -7,8 +7,9 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import repeat
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -23,6 +24,8 @@ except ImportError:  # not built (no libhs headers at install): the slots set fr
 
 # The compiled gap test of `ClusterDetector`; None when not built.
 spans_holding: Callable[..., bytes] | None = getattr(_hsscan, "spans_holding", None)
+# The compiled checks of the HKID and phone detectors (`judged`); None when not built.
+judge_hits: Callable[..., bytes] | None = getattr(_hsscan, "judge_hits", None)
 # The compiled maker of slotted instances; None when not built (or built before it had one).
 slot_maker: Callable[[type, tuple[str, ...], tuple[object, ...]], Callable[..., Finding]] | None = (
     getattr(_hsscan, "slot_maker", None)
@@ -39,6 +42,7 @@ __all__ = [
     "Pattern",
     "PatternDetector",
     "is_word_char",
+    "judged",
     "make_candidate",
     "make_finding",
 ]
@@ -364,6 +368,35 @@ def nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
+# What `PatternDetector.judge` says of a hit: rejected, accepted, or left to the hooks.
+REJECTED, ACCEPTED, ASKED = 0, 1, 2
+_ASKED_EITHER = ASKED | ASKED << 2
+# Below this many hits a batch asks the hooks: arrays for a few hits cost more than the calls.
+_JUDGED_FROM = 64
+
+
+def judged(
+    detector: int,
+    units: Sequence[TextUnit],
+    hits: HitBatch,
+    kinds: Mapping[str, int] | None = None,
+) -> bytes | None:
+    """The compiled `PatternDetector.judge` of detector ``detector`` (0 HKID, 1 phone; see
+    ``_hsscan.c``), None when not built.  ``kinds``: the number the compiled checks know
+    each pattern by (-1 for others, whose hits are left to the hooks)."""
+    if judge_hits is None:
+        return None
+    unit_of, starts, ends, numbers, table = hits.arrays()
+    if kinds is not None:
+        codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+        numbers = codes[numbers] if len(table) else numbers
+    return judge_hits(
+        detector,
+        units,
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, numbers)),
+    )
+
+
 def _drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` without the veto patterns' matches and the matches they overlap."""
     vetoes = [h for h in hits if h.pattern.veto]
@@ -523,6 +556,14 @@ class PatternDetector(_BatchDetector):
         """True when the value is a known false positive."""
         return False
 
+    def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        """:meth:`validate` and :meth:`invalidate` settled for a whole batch where they can
+        be, without calling them: per hit, the verdict without context in bits 0-1 and with
+        context in bits 2-3 (`REJECTED`, `ACCEPTED`, or `ASKED`: the hooks decide).  Only
+        asked of batches of many hits by a detector that does not `narrow`.  None (the
+        default): every hit asks the hooks."""
+        return None
+
     def confidence(self, candidate: Candidate) -> float:
         """The pattern's score, raised when a context word is near."""
         score = candidate.pattern.score
@@ -564,8 +605,13 @@ class PatternDetector(_BatchDetector):
         text, size, context = "", 0, None
         # Hits in a cell headed by a context word have context whatever the words near.
         headed: list[bool] = [False] * len(hits) if hits.headed is None else hits.headed.tolist()
-        for u, hit_start, hit_end, pattern, in_headed_cell in zip(
-            hits.units, hits.starts, hits.ends, hits.patterns, headed, strict=True
+        # The hooks' verdicts worked out for the whole batch, where the detector can.
+        verdicts: Sequence[int] | None = None
+        if narrow is None and len(hits) >= _JUDGED_FROM:
+            verdicts = self.judge(units, hits)
+        judgements: Iterable[int] = repeat(_ASKED_EITHER) if verdicts is None else verdicts
+        for u, hit_start, hit_end, pattern, in_headed_cell, judgement in zip(
+            hits.units, hits.starts, hits.ends, hits.patterns, headed, judgements, strict=False
         ):
             if u != current:
                 current, taken_until, last_end = u, -1, -1
@@ -577,6 +623,9 @@ class PatternDetector(_BatchDetector):
                 context is not None and context.near(hit_start, hit_end, window)
             )
             if requires_context and not has_context:
+                continue
+            verdict = (judgement >> 2 if has_context else judgement) & 3
+            if verdict == REJECTED:
                 continue
             candidate = make_candidate(unit, hit_start, hit_end, pattern, has_context)
             if narrow is not None and (narrowing is None or pattern.name in narrowing):
@@ -590,10 +639,11 @@ class PatternDetector(_BatchDetector):
                 or (end < size and text[end] in _WORD_CHARS)
             ):
                 continue
-            if validate is not None and not validate(candidate):
-                continue
-            if invalidate is not None and invalidate(candidate):
-                continue
+            if verdict == ASKED:
+                if validate is not None and not validate(candidate):
+                    continue
+                if invalidate is not None and invalidate(candidate):
+                    continue
             if last_end > start:
                 # Overlapping matches of different patterns: the longer one is the value.
                 if last_end - last_start >= end - start:
