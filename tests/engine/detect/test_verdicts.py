@@ -83,12 +83,13 @@ def _noise(rng: random.Random) -> str:
     return "".join(rng.choice(NOISE) for _ in range(rng.choice((0, 0, 1, 2, 3, 5))))
 
 
-def _units(seed: int, count: int) -> list[TextUnit]:
+def _units(seed: int, count: int, rows: float = 0.4) -> list[TextUnit]:
+    """Units of prose and (a share ``rows`` of them) table rows."""
     rng = random.Random(seed)
     units = []
     for n in range(count):
         values = [_hkid(rng), _phone(rng)]
-        if rng.random() < 0.4:  # a table row, its values cells of their own
+        if rng.random() < rows:  # a table row, its values cells of their own
             cells = ("V-1", _noise(rng) + values[1] + _noise(rng), values[0] + _noise(rng))
             units.append(
                 TextUnit(
@@ -154,6 +155,23 @@ def test_every_settled_verdict_is_the_hooks(seed: int, monkeypatch: pytest.Monke
     assert min(settled.values()) > 200, settled
 
 
+def _spreadsheet(seed: int, count: int) -> list[TextUnit]:
+    """Table rows under a Phone heading, without full-width forms, a few with context words:
+    every hit settled, at most one a unit passing (`PatternDetector._settled_batch`)."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        hkid = _hkid(rng)
+        while not hkid.isascii():
+            hkid = _hkid(rng)
+        cells = ("V-1", _phone(rng), hkid, rng.choice(("", "HKID", "x", "tel", "a.b")))
+        header = ("id", "phone", "hkid", "note") if rng.random() < 0.9 else ("a", "b", "c", "d")
+        units.append(
+            TextUnit(text=" | ".join(cells), where=f"x.xlsx#R{n}", cells=cells, header=header)
+        )
+    return units
+
+
 def _findings(units: list[TextUnit]) -> list[Finding]:
     return DetectorSet([HkidDetector(), PhoneDetector()], native=True).scan(units)
 
@@ -165,4 +183,26 @@ def test_a_scan_finds_the_same_without_them(seed: int, monkeypatch: pytest.Monke
     monkeypatch.setattr(base, "judge_hits", None)
     asked = _findings(units)
     assert len(asked) > 500
+    assert judged == asked
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_spreadsheet_settled_with_arrays_finds_the_same(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units = _spreadsheet(200 + seed, 1500)
+    settled: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def spy(self: PatternDetector, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        settled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    judged = _findings(units)
+    assert any(settled)
+    monkeypatch.setattr(base, "judge_hits", None)
+    asked = _findings(units)
+    assert len(asked) > 1000
     assert judged == asked

@@ -1426,6 +1426,14 @@ done:
 #define VERDICT_REJECT 0
 #define VERDICT_ACCEPT 1
 #define VERDICT_ASK 2
+#define VERDICT_GLUED 16
+
+/* base.py's _WORD_CHARS: ASCII and full-width letters and digits. */
+static inline int verdict_word_char(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') ||
+           (c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF21 && c <= 0xFF3A) ||
+           (c >= 0xFF41 && c <= 0xFF5A);
+}
 
 typedef struct {
     int kind;
@@ -1594,7 +1602,8 @@ static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64
 
 /* judge_hits(detector, units, unit_of, starts, ends, patterns) -> bytes: per hit of
  * units[unit_of[i]].text[starts[i]:ends[i]], the verdict of the detector's checks without
- * context (bits 0-1) and with it (bits 2-3): 0 rejected, 1 accepted, 2 asked of the hooks.
+ * context (bits 0-1) and with it (bits 2-3): 0 rejected, 1 accepted, 2 asked of the hooks;
+ * bit 4 (16) when the hit is glued to a letter or digit before or after it (``bounded``).
  * ``detector``: 0 hkid, 1 phone (whose ``patterns`` say which pattern matched); native
  * int64 arrays. */
 static PyObject *judge_hits(PyObject *module, PyObject *args) {
@@ -1658,7 +1667,9 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
             without = verdict_phone(&t, from[i], to[i], kind[i], 0);
             with = verdict_phone(&t, from[i], to[i], kind[i], 1);
         }
-        verdicts[i] = (char)(without | with << 2);
+        int glued = (from[i] > 0 && verdict_word_char(verdict_char(&t, from[i] - 1))) ||
+                    (to[i] < t.len && verdict_word_char(verdict_char(&t, to[i])));
+        verdicts[i] = (char)(without | with << 2 | (glued ? VERDICT_GLUED : 0));
     }
 done:
     Py_XDECREF(text);
