@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from postwarden.engine.detect import DetectorSet, base
@@ -206,3 +207,12 @@ def test_a_spreadsheet_settled_with_arrays_finds_the_same(
     asked = _findings(units)
     assert len(asked) > 1000
     assert judged == asked
+
+
+def test_a_span_that_is_no_match_is_left_to_the_hooks() -> None:
+    assert base.judge_hits is not None
+    units = [TextUnit(text="A123456(3)", where="u")]
+    zero, end = np.zeros(1, dtype=np.int64), np.array([10], dtype=np.int64)
+    assert base.judge_hits(0, units, zero, zero, zero, zero) == bytes([ASKED | ASKED << 2])
+    assert base.judge_hits(0, units, zero, zero, end + 1, zero) == bytes([ASKED | ASKED << 2])
+    assert base.judge_hits(0, units, zero, zero, end, zero) == bytes([ACCEPTED | ACCEPTED << 2])
