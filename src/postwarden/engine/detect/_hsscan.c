@@ -1035,6 +1035,7 @@ static PyObject *span_units(PyObject *module, PyObject *args);
 static PyObject *row_cells(PyObject *module, PyObject *args);
 static PyObject *untracked(PyObject *module, PyObject *obj);
 static PyObject *number_keys(PyObject *module, PyObject *args);
+static PyObject *judge_hits(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1059,6 +1060,8 @@ static PyMethodDef module_methods[] = {
      "untracked(obj) -> obj, untracked by the garbage collector if it refers to no container."},
     {"number_keys", number_keys, METH_VARARGS,
      "number_keys(keys, texts, start) -> (numbers, fields, norms): texts numbered in keys."},
+    {"judge_hits", judge_hits, METH_VARARGS,
+     "judge_hits(detector, units, unit_of, starts, ends, patterns) -> verdict bytes per hit."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2034,3 +2037,273 @@ done:
 }
 
 /* ==== End of register matching, second block ============================================= */
+
+/* ==== Detector verdicts (engine/detect): the HKID and phone checks of a batch (issue 14) ===
+ *
+ * A spreadsheet brings an HKID and a phone number a row, and their PatternDetector hooks
+ * (validate, invalidate: a check digit, the characters around the match) cost 2 us a hit in
+ * Python.  judge_hits works them out for a whole batch, the same as the hooks, for the hit
+ * with and without context; a hit it cannot settle (full-width forms, the count and label
+ * regexes of a phone without context) is left to the hooks.  Characters are classed with
+ * the macros str.isspace, str.isalpha and str.isalnum use, and re's \s (Py_UNICODE_ISSPACE).
+ * tests/engine/detect/test_verdicts.py compares every verdict with the hooks.
+ */
+
+#define VERDICT_REJECT 0
+#define VERDICT_ACCEPT 1
+#define VERDICT_ASK 2
+#define VERDICT_GLUED 16
+
+/* base.py's _WORD_CHARS: ASCII and full-width letters and digits. */
+static inline int verdict_word_char(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') ||
+           (c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF21 && c <= 0xFF3A) ||
+           (c >= 0xFF41 && c <= 0xFF5A);
+}
+
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t len;
+} VerdictText;
+
+static inline Py_UCS4 verdict_char(const VerdictText *t, Py_ssize_t i) {
+    return PyUnicode_READ(t->kind, t->data, i);
+}
+
+static inline int verdict_in(Py_UCS4 c, const char *set) {
+    return c != 0 && c < 128 && strchr(set, (int)c) != NULL;
+}
+
+static inline int verdict_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+
+/* The verdict of HkidDetector.validate and invalidate on text[s:e]. */
+static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int context) {
+    char value[16];
+    int n = 0;
+    if (e - s > 12)
+        return VERDICT_ASK;
+    for (Py_ssize_t i = s; i < e; i++) { /* nfkc(text).upper().replace(" ", "") */
+        Py_UCS4 c = verdict_char(t, i);
+        if (c >= 128)
+            return VERDICT_ASK; /* full-width forms: NFKC in Python */
+        if (c == ' ')
+            continue;
+        value[n++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    if (n > 0 && value[n - 1] == ')') {
+        if (n < 3)
+            return VERDICT_ASK;
+        value[n - 3] = value[n - 2];
+        n -= 2;
+    }
+    if (n != 8 && n != 9)
+        return VERDICT_ASK;
+    int letters = n - 7;
+    for (int i = 0; i < letters; i++)
+        if (value[i] < 'A' || value[i] > 'Z')
+            return VERDICT_ASK;
+    for (int i = letters; i < n - 1; i++)
+        if (!verdict_digit((Py_UCS4)value[i]))
+            return VERDICT_ASK;
+    long total = (letters == 1 ? 36 : value[0] - 55) * 9 + (value[letters - 1] - 55) * 8;
+    static const int weights[6] = {7, 6, 5, 4, 3, 2};
+    for (int i = 0; i < 6; i++)
+        total += (value[letters + i] - '0') * weights[i];
+    if ("0123456789A"[(11 - total % 11) % 11] != value[n - 1])
+        return VERDICT_REJECT;
+    /* invalidate: each condition rejects. */
+    if (s > 0 && verdict_in(verdict_char(t, s - 1), "./=?&%#@_-\\:+"))
+        return VERDICT_REJECT;
+    if (e < t->len) {
+        Py_UCS4 c = verdict_char(t, e);
+        if (verdict_in(c, "/=?&%#@_\\"))
+            return VERDICT_REJECT;
+        if (verdict_in(c, ".-:") && e + 1 < t->len && Py_UNICODE_ISALNUM(verdict_char(t, e + 1)))
+            return VERDICT_REJECT;
+    }
+    Py_UCS4 first = verdict_char(t, s);
+    if (!context && !(first >= 'A' && first <= 'Z'))
+        return VERDICT_REJECT;
+    for (Py_ssize_t i = s; i > 0 && !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
+        i--;
+        if (verdict_in(verdict_char(t, i), "/=?&%#@\\"))
+            return VERDICT_REJECT;
+    }
+    return VERDICT_ACCEPT;
+}
+
+/* The verdict of PhoneDetector.validate and invalidate on text[s:e], a match of pattern
+ * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked). */
+static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
+                         int context) {
+    if (pattern < 0 || pattern > 2 || e - s > 32 || e <= s)
+        return VERDICT_ASK;
+    char digits[32];
+    int n = 0;
+    for (Py_ssize_t i = s; i < e; i++) {
+        Py_UCS4 c = verdict_char(t, i);
+        if (c >= 128)
+            return VERDICT_ASK;
+        if (!verdict_in(c, " -+()"))
+            digits[n++] = (char)c;
+    }
+    /* len(set(digits[-8:])) == 1: a placeholder */
+    int from = n > 8 ? n - 8 : 0, same = n > from;
+    for (int i = from + 1; i < n; i++)
+        if (digits[i] != digits[from])
+            same = 0;
+    if (same)
+        return VERDICT_REJECT;
+    if (pattern == 1) { /* _is_range(value[:4], value[5:], value[4] == "-") */
+        if (e - s != 9)
+            return VERDICT_ASK;
+        long a = 0, b = 0;
+        for (Py_ssize_t i = 0; i < 4; i++) {
+            Py_UCS4 x = verdict_char(t, s + i), y = verdict_char(t, s + 5 + i);
+            if (!verdict_digit(x) || !verdict_digit(y))
+                return VERDICT_ASK;
+            a = a * 10 + (long)(x - '0');
+            b = b * 10 + (long)(y - '0');
+        }
+        if (1900 <= a && a <= 2099 && 1900 <= b && b <= 2099)
+            return VERDICT_REJECT;
+        if (verdict_char(t, s + 4) == '-' &&
+            ((a <= b && b <= a + 500) || (a % 100 == 0 && b % 100 == 0)))
+            return VERDICT_REJECT;
+    }
+    int unsure = pattern == 2 && !context; /* _whole_cell, _is_date: asked */
+    /* _GLUED_BEFORE.search(text, max(0, s - 3), s): an ending at s; a newline in the window
+     * (where $ also holds before it) is asked. */
+    Py_ssize_t low = s > 3 ? s - 3 : 0;
+    for (Py_ssize_t i = low; i < s; i++) {
+        Py_UCS4 c = verdict_char(t, i);
+        if (c == '\n' || c >= 128)
+            unsure = 1; /* and \d, \s of other scripts */
+    }
+    if (s - 1 >= low) {
+        Py_UCS4 last = verdict_char(t, s - 1);
+        if (verdict_in(last, "$#"))
+            return VERDICT_REJECT;
+        if (s - 2 >= low && last < 128) {
+            Py_UCS4 before = verdict_char(t, s - 2);
+            if ((verdict_digit(before) && verdict_in(last, " -.,")) ||
+                (verdict_in(before, "$#") && Py_UNICODE_ISSPACE(last)) ||
+                (((before | 32) >= 'a' && (before | 32) <= 'z') && last == '-'))
+                return VERDICT_REJECT;
+        }
+    }
+    /* _GLUED_AFTER.match(text, e, e + 2) */
+    if (e < t->len) {
+        Py_UCS4 c = verdict_char(t, e);
+        if (c == '%')
+            return VERDICT_REJECT;
+        if (verdict_in(c, " -.,") && e + 1 < t->len) {
+            Py_UCS4 d = verdict_char(t, e + 1);
+            if (verdict_digit(d))
+                return VERDICT_REJECT;
+            if (d >= 128)
+                unsure = 1;
+        }
+    }
+    /* _in_token */
+    for (Py_ssize_t i = s; i > 0 && verdict_char(t, i - 1) < 0x2E80 &&
+                           !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
+        i--;
+        if (verdict_in(verdict_char(t, i), "/=?&%#@_\\"))
+            return VERDICT_REJECT;
+    }
+    for (Py_ssize_t j = e; j < t->len && verdict_char(t, j) < 0x2E80 &&
+                           !Py_UNICODE_ISSPACE(verdict_char(t, j)) && j - e < 200;
+         j++) {
+        Py_UCS4 c = verdict_char(t, j);
+        if (verdict_in(c, "/=?&%#@_\\") ||
+            (c == '.' && j + 1 < t->len && Py_UNICODE_ISALPHA(verdict_char(t, j + 1))))
+            return VERDICT_REJECT;
+    }
+    if (!context)
+        unsure = 1; /* _COUNT_AFTER, _LABEL_BEFORE: asked */
+    return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+}
+
+/* judge_hits(detector, units, unit_of, starts, ends, patterns) -> bytes: per hit of
+ * units[unit_of[i]].text[starts[i]:ends[i]], the verdict of the detector's checks without
+ * context (bits 0-1) and with it (bits 2-3): 0 rejected, 1 accepted, 2 asked of the hooks;
+ * bit 4 (16) when the hit is glued to a letter or digit before or after it (``bounded``).
+ * ``detector``: 0 hkid, 1 phone (whose ``patterns`` say which pattern matched); native
+ * int64 arrays. */
+static PyObject *judge_hits(PyObject *module, PyObject *args) {
+    (void)module;
+    int detector;
+    PyObject *units;
+    Py_buffer unit_of, starts, ends, patterns;
+    if (!PyArg_ParseTuple(args, "iOy*y*y*y*", &detector, &units, &unit_of, &starts, &ends,
+                          &patterns))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL, *text = NULL;
+    Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), last = -1;
+    if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
+        ends.len != unit_of.len || patterns.len != unit_of.len) {
+        PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends, patterns: int64s, as many each");
+        goto done;
+    }
+    if (detector != 0 && detector != 1) {
+        PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid) or 1 (phone)");
+        goto done;
+    }
+    seq = PySequence_Fast(units, "units must be a sequence");
+    if (seq == NULL)
+        goto done;
+    out = PyBytes_FromStringAndSize(NULL, n);
+    if (out == NULL)
+        goto done;
+    const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *kind = patterns.buf;
+    char *verdicts = PyBytes_AS_STRING(out);
+    VerdictText t = {0, NULL, 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (u[i] < 0 || u[i] >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_IndexError, "a unit out of range");
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (u[i] != last) {
+            Py_XDECREF(text);
+            text = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, u[i]), "text");
+            if (text == NULL || !PyUnicode_Check(text) || PyUnicode_READY(text) < 0) {
+                if (text != NULL && !PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
+                Py_CLEAR(out);
+                goto done;
+            }
+            t.kind = PyUnicode_KIND(text);
+            t.data = PyUnicode_DATA(text);
+            t.len = PyUnicode_GET_LENGTH(text);
+            last = u[i];
+        }
+        if (from[i] < 0 || to[i] > t.len || from[i] >= to[i]) {
+            verdicts[i] = VERDICT_ASK | VERDICT_ASK << 2; /* not a match: the hooks say */
+            continue;
+        }
+        int without, with;
+        if (detector == 0) {
+            without = verdict_hkid(&t, from[i], to[i], 0);
+            with = verdict_hkid(&t, from[i], to[i], 1);
+        } else {
+            without = verdict_phone(&t, from[i], to[i], kind[i], 0);
+            with = verdict_phone(&t, from[i], to[i], kind[i], 1);
+        }
+        int glued = (from[i] > 0 && verdict_word_char(verdict_char(&t, from[i] - 1))) ||
+                    (to[i] < t.len && verdict_word_char(verdict_char(&t, to[i])));
+        verdicts[i] = (char)(without | with << 2 | (glued ? VERDICT_GLUED : 0));
+    }
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&unit_of);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&patterns);
+    return out;
+}
+
+/* ==== End of detector verdicts ========================================================= */

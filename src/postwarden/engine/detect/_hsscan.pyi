@@ -37,3 +37,11 @@ def untracked(obj: _T) -> _T: ...
 def number_keys(
     keys: dict[str, int], texts: Sequence[str], start: int
 ) -> tuple[bytes, bytes, list[str]]: ...
+def judge_hits(
+    detector: int,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    patterns: Buffer,
+) -> bytes: ...

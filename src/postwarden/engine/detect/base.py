@@ -7,8 +7,9 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import repeat
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -23,6 +24,8 @@ except ImportError:  # not built (no libhs headers at install): the slots set fr
 
 # The compiled gap test of `ClusterDetector`; None when not built.
 spans_holding: Callable[..., bytes] | None = getattr(_hsscan, "spans_holding", None)
+# The compiled checks of the HKID and phone detectors (`judged`); None when not built.
+judge_hits: Callable[..., bytes] | None = getattr(_hsscan, "judge_hits", None)
 # The compiled maker of slotted instances; None when not built (or built before it had one).
 slot_maker: Callable[[type, tuple[str, ...], tuple[object, ...]], Callable[..., Finding]] | None = (
     getattr(_hsscan, "slot_maker", None)
@@ -39,6 +42,7 @@ __all__ = [
     "Pattern",
     "PatternDetector",
     "is_word_char",
+    "judged",
     "make_candidate",
     "make_finding",
 ]
@@ -364,6 +368,36 @@ def nfkc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
+# What `PatternDetector.judge` says of a hit: rejected, accepted, or left to the hooks.
+REJECTED, ACCEPTED, ASKED = 0, 1, 2
+_ASKED_EITHER = ASKED | ASKED << 2
+_GLUED = 16  # with them: the hit is glued to a letter or digit (see `PatternDetector.bounded`)
+# Below this many hits a batch asks the hooks: arrays for a few hits cost more than the calls.
+_JUDGED_FROM = 64
+
+
+def judged(
+    detector: int,
+    units: Sequence[TextUnit],
+    hits: HitBatch,
+    kinds: Mapping[str, int] | None = None,
+) -> bytes | None:
+    """The compiled `PatternDetector.judge` of detector ``detector`` (0 HKID, 1 phone; see
+    ``_hsscan.c``), None when not built.  ``kinds``: the number the compiled checks know
+    each pattern by (-1 for others, whose hits are left to the hooks)."""
+    if judge_hits is None:
+        return None
+    unit_of, starts, ends, numbers, table = hits.arrays()
+    if kinds is not None:
+        codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+        numbers = codes[numbers] if len(table) else numbers
+    return judge_hits(
+        detector,
+        units,
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, numbers)),
+    )
+
+
 def _drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` without the veto patterns' matches and the matches they overlap."""
     vetoes = [h for h in hits if h.pattern.veto]
@@ -523,6 +557,14 @@ class PatternDetector(_BatchDetector):
         """True when the value is a known false positive."""
         return False
 
+    def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        """:meth:`validate` and :meth:`invalidate` settled for a whole batch where they can
+        be, without calling them: per hit, the verdict without context in bits 0-1 and with
+        context in bits 2-3 (`REJECTED`, `ACCEPTED`, or `ASKED`: the hooks decide).  Only
+        asked of batches of many hits by a detector that does not `narrow`.  None (the
+        default): every hit asks the hooks."""
+        return None
+
     def confidence(self, candidate: Candidate) -> float:
         """The pattern's score, raised when a context word is near."""
         score = candidate.pattern.score
@@ -562,10 +604,19 @@ class PatternDetector(_BatchDetector):
         current, taken_until = -1, -1
         unit: TextUnit
         text, size, context = "", 0, None
+        # The hooks' verdicts worked out for the whole batch, where the detector can.
+        verdicts: bytes | None = None
+        if narrow is None and len(hits) >= _JUDGED_FROM:
+            verdicts = self.judge(units, hits)
+            if verdicts is not None and not custom_confidence and isinstance(contexts, dict):
+                settled = self._settled_batch(units, hits, contexts, verdicts)
+                if settled is not None:
+                    return settled
         # Hits in a cell headed by a context word have context whatever the words near.
         headed: list[bool] = [False] * len(hits) if hits.headed is None else hits.headed.tolist()
-        for u, hit_start, hit_end, pattern, in_headed_cell in zip(
-            hits.units, hits.starts, hits.ends, hits.patterns, headed, strict=True
+        judgements: Iterable[int] = repeat(_ASKED_EITHER) if verdicts is None else verdicts
+        for u, hit_start, hit_end, pattern, in_headed_cell, judgement in zip(
+            hits.units, hits.starts, hits.ends, hits.patterns, headed, judgements, strict=False
         ):
             if u != current:
                 current, taken_until, last_end = u, -1, -1
@@ -577,6 +628,9 @@ class PatternDetector(_BatchDetector):
                 context is not None and context.near(hit_start, hit_end, window)
             )
             if requires_context and not has_context:
+                continue
+            verdict = (judgement >> 2 if has_context else judgement) & 3
+            if verdict == REJECTED:
                 continue
             candidate = make_candidate(unit, hit_start, hit_end, pattern, has_context)
             if narrow is not None and (narrowing is None or pattern.name in narrowing):
@@ -590,10 +644,11 @@ class PatternDetector(_BatchDetector):
                 or (end < size and text[end] in _WORD_CHARS)
             ):
                 continue
-            if validate is not None and not validate(candidate):
-                continue
-            if invalidate is not None and invalidate(candidate):
-                continue
+            if verdict == ASKED:
+                if validate is not None and not validate(candidate):
+                    continue
+                if invalidate is not None and invalidate(candidate):
+                    continue
             if last_end > start:
                 # Overlapping matches of different patterns: the longer one is the value.
                 if last_end - last_start >= end - start:
@@ -609,6 +664,70 @@ class PatternDetector(_BatchDetector):
             add_finding(make_finding(detector, unit.where, text[start:end], start, end, score))
             last_start, last_end = start, end
             taken_until = hit_start + 1
+        return out
+
+    def _settled_batch(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        contexts: dict[int, Context],
+        verdicts: bytes,
+    ) -> FindingBatch | None:
+        """The findings of `_analyze_batch`'s loop, with arrays, for a batch whose every hit
+        `judge` settled and of whose hits at most one a unit passes: then no hit's fate
+        depends on another's, and the loop would keep exactly those (a spreadsheet's column
+        of HKIDs).  None otherwise, or when a pattern's confidence is not known in advance."""
+        unit_of, starts, ends, numbers, table = hits.arrays()
+        has_context = (
+            np.zeros(len(unit_of), dtype=np.bool_) if hits.headed is None else hits.headed.copy()
+        )
+        if contexts:
+            window = self.context_window
+            inside = np.flatnonzero(np.isin(unit_of, np.fromiter(contexts, dtype=np.int64)))
+            for i, u, start, end in zip(
+                inside.tolist(),
+                unit_of[inside].tolist(),
+                starts[inside].tolist(),
+                ends[inside].tolist(),
+                strict=True,
+            ):
+                if not has_context[i] and contexts[u].near(start, end, window):
+                    has_context[i] = True
+        judged = np.frombuffer(verdicts, dtype=np.uint8)
+        verdict = np.where(has_context, judged >> 2, judged) & 3
+        if (verdict == ASKED).any():
+            return None
+        keep = verdict == ACCEPTED
+        if self.requires_context:
+            keep &= has_context
+        if self.bounded:
+            keep &= (judged & _GLUED) == 0
+        chosen = np.flatnonzero(keep)
+        kept_units = unit_of[chosen]
+        if (kept_units[1:] == kept_units[:-1]).any():
+            return None
+        # Each pattern's two confidences, looked up by its number.
+        plain, boosted = self._pattern_scores
+        kept_numbers = numbers[chosen]
+        by_number = np.zeros((2, len(table)), dtype=np.float64)
+        for n in np.unique(kept_numbers).tolist():
+            without, with_context = plain.get(id(table[n])), boosted.get(id(table[n]))
+            if without is None or with_context is None:
+                return None
+            by_number[0, n], by_number[1, n] = without, with_context
+        scores = by_number[has_context[chosen].astype(np.int64), kept_numbers].tolist()
+        out = FindingBatch(units=kept_units.tolist())
+        detector = self.id
+        out.findings = [
+            make_finding(detector, unit.where, unit.text[start:end], start, end, score)
+            for unit, start, end, score in zip(
+                map(units.__getitem__, out.units),
+                starts[chosen].tolist(),
+                ends[chosen].tolist(),
+                scores,
+                strict=True,
+            )
+        ]
         return out
 
 
@@ -738,20 +857,38 @@ class ClusterDetector(_BatchDetector):
         lasts = np.append(firsts[1:], count) - 1
         chosen = np.flatnonzero(may_suffice(kinds))
         firsts, lasts = firsts[chosen], lasts[chosen]
-        kinds_of: dict[int, set[str]] = {}  # clusters of the same kinds share one set
-        for mask, u, start, end in zip(
-            kinds[chosen].tolist(),
-            unit_of[firsts].tolist(),
-            starts[firsts].tolist(),
-            reach[lasts].tolist(),
+        # Clusters whose kinds alone make one thing are kept with arrays; the others are
+        # asked `_enough` one by one (a spreadsheet's addresses all have a flat or a floor).
+        masks = kinds[chosen]
+        distinct, inverse = np.unique(masks, return_inverse=True)
+        kinds_of = [_kinds(mask, bit) for mask in distinct.tolist()]
+        sure = np.array([self._sure(cluster) for cluster in kinds_of], dtype=np.bool_)
+        counts = np.array([len(cluster) for cluster in kinds_of], dtype=np.int64)
+        kept = sure[inverse]
+        cluster_units = unit_of[firsts]
+        cluster_starts, cluster_ends = starts[firsts], reach[lasts]
+        unsure = np.flatnonzero(~kept)
+        for i, k, u, start, end in zip(
+            unsure.tolist(),
+            inverse[unsure].tolist(),
+            cluster_units[unsure].tolist(),
+            cluster_starts[unsure].tolist(),
+            cluster_ends[unsure].tolist(),
             strict=True,
         ):
-            cluster = kinds_of.get(mask)
-            if cluster is None:
-                cluster = kinds_of[mask] = _kinds(mask, bit)
-            unit = units[u]
-            if self._enough(cluster, unit.text, start, end):
-                out.add(u, self._finding(unit, start, end, len(cluster)))
+            if self._enough(kinds_of[k], units[u].text, start, end):
+                kept[i] = True
+        kept_at = np.flatnonzero(kept)
+        out.units = cluster_units[kept_at].tolist()
+        out.findings = list(
+            map(
+                self._finding,
+                map(units.__getitem__, out.units),
+                cluster_starts[kept_at].tolist(),
+                cluster_ends[kept_at].tolist(),
+                counts[inverse[kept_at]].tolist(),
+            )
+        )
         return out
 
     def _may_suffice(self, kinds: set[str]) -> bool:
@@ -767,12 +904,20 @@ class ClusterDetector(_BatchDetector):
         """True when parts of these kinds, spanning ``text[start:end]``, make one thing."""
         if self._counted(kinds) < self.min_kinds:
             return False
-        specific = self.specific_kinds
-        return not specific or not specific.isdisjoint(kinds) or self._specific(text, start, end)
+        return self._sure(kinds) or self._specific(text, start, end)
 
     def _specific(self, text: str, start: int, end: int) -> bool:
         """True when ``text[start:end]`` holds a specific part no pattern names (a number)."""
         return False
+
+    def _sure(self, kinds: set[str]) -> bool:
+        """True when parts of these kinds make one thing whatever the text between: then
+        `_enough` is not asked.  A subclass whose `_enough` may refuse such parts (it only
+        widens it here) makes this False for them."""
+        if self._counted(kinds) < self.min_kinds:
+            return False
+        specific = self.specific_kinds
+        return not specific or not specific.isdisjoint(kinds)
 
     def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
         score = self._scores.get(kinds)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, nfkc
+from postwarden.engine.detect.base import (
+    Candidate,
+    HitBatch,
+    Pattern,
+    PatternDetector,
+    judged,
+    nfkc,
+)
+from postwarden.model import TextUnit
 
 __all__ = ["HkidDetector", "hkid_check_digit"]
 
@@ -65,6 +74,17 @@ class HkidDetector(PatternDetector):
     )
     context = ("HKID", "HK ID", "ID card", "identity card", "身份證", "身分證", "證件號碼")
     context_boost = 0.2
+
+    def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        # The check digit and the characters around in C (a spreadsheet has an HKID a row),
+        # unless a subclass changed the checks.
+        cls = type(self)
+        if (
+            cls.validate is not HkidDetector.validate
+            or cls.invalidate is not HkidDetector.invalidate
+        ):
+            return None
+        return judged(0, units, hits)
 
     def invalidate(self, candidate: Candidate) -> bool:
         # One time in eleven any letter-and-seven-digits run passes the check digit: inside

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector
+from postwarden.engine.detect.base import Candidate, HitBatch, Pattern, PatternDetector, judged
+from postwarden.model import TextUnit
 
 __all__ = ["PhoneDetector"]
 
@@ -33,6 +35,10 @@ _LABEL_BEFORE = re.compile(
     r"(?:ICQ|UIN|QQ|uin|icq|[Mm]essages?|[Mm]sgs?|[Nn]os?\.?|[Pp]ages?|pp\.?|[Rr]ange|[Ii]ssues?"
     r"|[Vv]ol\.?|[Rr]ev(?:ision)?|[Bb]uild|[Vv]ersion|[Ii][Dd]|[Rr]ef\.?)\s?[:#]?\s?$"
 )
+
+
+# How the compiled checks know the patterns.
+_JUDGED_KINDS = {"phone_intl": 0, "phone_grouped": 1, "phone_bare": 2}
 
 
 def _is_date(digits: str) -> bool:
@@ -81,6 +87,18 @@ class PhoneDetector(PatternDetector):
     )
     context_boost = 0.4
     yields_to = ("card", "hkid", "email", "dob")
+
+    def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        # The checks in C (a spreadsheet has a phone number a row), unless a subclass
+        # changed them; a bare number without context, and the counts and labels looked for
+        # without context, are left to the hooks.
+        cls = type(self)
+        if (
+            cls.validate is not PhoneDetector.validate
+            or cls.invalidate is not PhoneDetector.invalidate
+        ):
+            return None
+        return judged(1, units, hits, _JUDGED_KINDS)
 
     def validate(self, candidate: Candidate) -> bool:
         value = candidate.text

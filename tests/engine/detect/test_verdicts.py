@@ -1,0 +1,218 @@
+"""The compiled verdicts of the HKID and phone checks (`PatternDetector.judge`, ``judge_hits``
+in ``_hsscan.c``) agree with the hooks (validate, invalidate) on every hit they settle, and
+a scan gives the same findings with them as without."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from postwarden.engine.detect import DetectorSet, base
+from postwarden.engine.detect.base import (
+    ACCEPTED,
+    ASKED,
+    REJECTED,
+    HitBatch,
+    PatternDetector,
+    make_candidate,
+)
+from postwarden.engine.detect.hkid import HkidDetector, hkid_check_digit
+from postwarden.engine.detect.phone import PhoneDetector
+from postwarden.model import Finding, TextUnit
+
+pytestmark = pytest.mark.skipif(base.judge_hits is None, reason="_hsscan is not built")
+
+# Characters around a value: glue, URL marks, spaces of several scripts, newlines, digits,
+# full-width forms, CJK, and the words the phone checks look for.
+NOISE = [
+    *"aZ09 ./=?&%#@_-\\:+$,|()\n\t\x1c\u3000\xa0陳年個（）Ａ１٣",
+    " bytes",
+    "ICQ ",
+    "Tel: ",
+    "HKID ",
+    "http://x.hk/",
+    "?id=",
+    " | ",
+    "No. ",
+    "%",
+    ".com",
+    ".5",
+    "-1",
+    "年度",
+]
+HEADERS = [("id", "phone", "hkid"), ("a", "b", "c")]
+
+
+def _hkid(rng: random.Random) -> str:
+    prefix = "".join(rng.choice("ABCKMPXZ") for _ in range(rng.choice((1, 2))))
+    digits = "".join(rng.choice("0123456789") for _ in range(6))
+    check = hkid_check_digit(prefix, digits) if rng.random() < 0.7 else rng.choice("0123A")
+    if rng.random() < 0.2:
+        prefix = prefix.lower()
+    if rng.random() < 0.1:
+        check = check.lower()
+    shape = rng.choice(("{}", "({})", " ({})"))
+    value = prefix + digits + shape.format(check)
+    if rng.random() < 0.1:  # full-width forms
+        value = value.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    return value
+
+
+def _phone(rng: random.Random) -> str:
+    digits = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(7))
+    roll = rng.random()
+    if roll < 0.1:
+        digits = rng.choice("2345689") * 8
+    elif roll < 0.2:
+        digits = rng.choice(("1999", "2012", "4852", "2000", "3100")) + rng.choice(
+            ("2013", "2002", "4900", "5000", "3099", "1234")
+        )
+    elif roll < 0.3:
+        digits = rng.choice(("2023", "2001")) + rng.choice(("1105", "0229", "1340"))
+    value = rng.choice(("{}", "{}", "{} {}", "{}-{}")).format(digits[:4], digits[4:])
+    if "{}" not in value and rng.random() < 0.5:
+        value = digits[:4] + rng.choice(" -") + digits[4:]
+    if rng.random() < 0.2:
+        value = rng.choice(("+852 ", "+852-", "(852) ", "(+852)", "00852", "852 ")) + value
+    return value
+
+
+def _noise(rng: random.Random) -> str:
+    return "".join(rng.choice(NOISE) for _ in range(rng.choice((0, 0, 1, 2, 3, 5))))
+
+
+def _units(seed: int, count: int, rows: float = 0.4) -> list[TextUnit]:
+    """Units of prose and (a share ``rows`` of them) table rows."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        values = [_hkid(rng), _phone(rng)]
+        if rng.random() < rows:  # a table row, its values cells of their own
+            cells = ("V-1", _noise(rng) + values[1] + _noise(rng), values[0] + _noise(rng))
+            units.append(
+                TextUnit(
+                    text=" | ".join(cells),
+                    where=f"x.xlsx#R{n}",
+                    cells=cells,
+                    header=rng.choice(HEADERS),
+                )
+            )
+        else:
+            rng.shuffle(values)
+            text = _noise(rng) + values[0] + _noise(rng) + " " + values[1] + _noise(rng)
+            units.append(TextUnit(text=text, where=f"u{n}"))
+    return units
+
+
+class _Spy:
+    """The batches a detector's `judge` was asked about."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[PatternDetector, Sequence[TextUnit], HitBatch]] = []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_settled_verdict_is_the_hooks(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _Spy()
+    for cls in (HkidDetector, PhoneDetector):
+        original = cls.judge
+
+        def judge(
+            self: PatternDetector,
+            units: Sequence[TextUnit],
+            hits: HitBatch,
+            _original: object = original,
+        ) -> bytes | None:
+            spy.batches.append((self, units, hits))
+            return _original(self, units, hits)  # type: ignore[operator]
+
+        monkeypatch.setattr(cls, "judge", judge)
+    detectors = DetectorSet([HkidDetector(), PhoneDetector()], native=True)
+    detectors.scan(_units(seed, 1500))
+    assert {type(d) for d, _, _ in spy.batches} == {HkidDetector, PhoneDetector}
+    settled = {ACCEPTED: 0, REJECTED: 0, ASKED: 0}
+    for detector, units, hits in list(spy.batches):
+        verdicts = detector.judge(units, hits)
+        assert verdicts is not None
+        assert len(verdicts) == len(hits)
+        for verdict, (u, start, end, pattern) in zip(verdicts, hits, strict=True):
+            for has_context, shift in ((False, 0), (True, 2)):
+                said = verdict >> shift & 3
+                settled[said] += 1
+                if said == ASKED:
+                    continue
+                candidate = make_candidate(units[u], start, end, pattern, has_context)
+                hooks = detector.validate(candidate) and not detector.invalidate(candidate)
+                assert said == (ACCEPTED if hooks else REJECTED), (
+                    type(detector).__name__,
+                    units[u].text,
+                    candidate.text,
+                    has_context,
+                )
+    # Both ways seen often: the generated text reaches every check.
+    assert min(settled.values()) > 200, settled
+
+
+def _spreadsheet(seed: int, count: int) -> list[TextUnit]:
+    """Table rows under a Phone heading, without full-width forms, a few with context words:
+    every hit settled, at most one a unit passing (`PatternDetector._settled_batch`)."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        hkid = _hkid(rng)
+        while not hkid.isascii():
+            hkid = _hkid(rng)
+        cells = ("V-1", _phone(rng), hkid, rng.choice(("", "HKID", "x", "tel", "a.b")))
+        header = ("id", "phone", "hkid", "note") if rng.random() < 0.9 else ("a", "b", "c", "d")
+        units.append(
+            TextUnit(text=" | ".join(cells), where=f"x.xlsx#R{n}", cells=cells, header=header)
+        )
+    return units
+
+
+def _findings(units: list[TextUnit]) -> list[Finding]:
+    return DetectorSet([HkidDetector(), PhoneDetector()], native=True).scan(units)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_scan_finds_the_same_without_them(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    units = _units(100 + seed, 1500)
+    judged = _findings(units)
+    monkeypatch.setattr(base, "judge_hits", None)
+    asked = _findings(units)
+    assert len(asked) > 500
+    assert judged == asked
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_spreadsheet_settled_with_arrays_finds_the_same(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units = _spreadsheet(200 + seed, 1500)
+    settled: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def spy(self: PatternDetector, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        settled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    judged = _findings(units)
+    assert any(settled)
+    monkeypatch.setattr(base, "judge_hits", None)
+    asked = _findings(units)
+    assert len(asked) > 1000
+    assert judged == asked
+
+
+def test_a_span_that_is_no_match_is_left_to_the_hooks() -> None:
+    assert base.judge_hits is not None
+    units = [TextUnit(text="A123456(3)", where="u")]
+    zero, end = np.zeros(1, dtype=np.int64), np.array([10], dtype=np.int64)
+    assert base.judge_hits(0, units, zero, zero, zero, zero) == bytes([ASKED | ASKED << 2])
+    assert base.judge_hits(0, units, zero, zero, end + 1, zero) == bytes([ASKED | ASKED << 2])
+    assert base.judge_hits(0, units, zero, zero, end, zero) == bytes([ACCEPTED | ACCEPTED << 2])
