@@ -179,15 +179,16 @@ static void Database_dealloc(Database *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Take a scratch space, with the GIL held so two threads never share one: the object's own
- * when free, else a clone (NULL with an exception set when cloning fails). */
-static hs_scratch_t *take_scratch(Database *self) {
-    if (!self->scratch_busy) {
-        self->scratch_busy = 1;
-        return self->scratch;
+/* Take a scratch space, with the GIL held so two threads never share one: ``own`` when
+ * free (``busy`` says it is not), else a clone of it (NULL with an exception set when
+ * cloning fails).  Used for the database's scratch and for its window databases' one. */
+static hs_scratch_t *take_scratch(hs_scratch_t *own, int *busy) {
+    if (!*busy) {
+        *busy = 1;
+        return own;
     }
     hs_scratch_t *scratch = NULL;
-    hs_error_t err = hs_clone_scratch(self->scratch, &scratch);
+    hs_error_t err = hs_clone_scratch(own, &scratch);
     if (err != HS_SUCCESS) {
         error_from("hs_clone_scratch", err);
         return NULL;
@@ -195,31 +196,9 @@ static hs_scratch_t *take_scratch(Database *self) {
     return scratch;
 }
 
-static void give_back_scratch(Database *self, hs_scratch_t *scratch) {
-    if (scratch == self->scratch)
-        self->scratch_busy = 0;
-    else
-        hs_free_scratch(scratch);
-}
-
-/* The same for the scratch space of the window databases. */
-static hs_scratch_t *take_window_scratch(Database *self) {
-    if (!self->window_scratch_busy) {
-        self->window_scratch_busy = 1;
-        return self->window_scratch;
-    }
-    hs_scratch_t *scratch = NULL;
-    hs_error_t err = hs_clone_scratch(self->window_scratch, &scratch);
-    if (err != HS_SUCCESS) {
-        error_from("hs_clone_scratch", err);
-        return NULL;
-    }
-    return scratch;
-}
-
-static void give_back_window_scratch(Database *self, hs_scratch_t *scratch) {
-    if (scratch == self->window_scratch)
-        self->window_scratch_busy = 0;
+static void give_back_scratch(hs_scratch_t *own, int *busy, hs_scratch_t *scratch) {
+    if (scratch == own)
+        *busy = 0;
     else
         hs_free_scratch(scratch);
 }
@@ -444,14 +423,15 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
         PyErr_SetString(PyExc_ValueError, "hyperscan scans at most 4 GiB at once");
         return NULL;
     }
-    hs_scratch_t *scratch = take_scratch(self), *window_scratch = NULL;
+    hs_scratch_t *scratch = take_scratch(self->scratch, &self->scratch_busy);
+    hs_scratch_t *window_scratch = NULL;
     if (scratch == NULL)
         return NULL;
     int windowed = self->windows != NULL;
     if (windowed) {
-        window_scratch = take_window_scratch(self);
+        window_scratch = take_scratch(self->window_scratch, &self->window_scratch_busy);
         if (window_scratch == NULL) {
-            give_back_scratch(self, scratch);
+            give_back_scratch(self->scratch, &self->scratch_busy, scratch);
             return NULL;
         }
     }
@@ -466,9 +446,9 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
             hits->failed = 1;
     }
     Py_END_ALLOW_THREADS
-    give_back_scratch(self, scratch);
+    give_back_scratch(self->scratch, &self->scratch_busy, scratch);
     if (windowed)
-        give_back_window_scratch(self, window_scratch);
+        give_back_scratch(self->window_scratch, &self->window_scratch_busy, window_scratch);
     if (hits->failed || err == HS_NOMEM)
         return PyErr_NoMemory();
     if (err != HS_SUCCESS)
