@@ -14,7 +14,7 @@ VENV=.venv
 # libreoffice-writer-nogui writes the legacy Word .doc fixtures of the extractor tests;
 # prometheus (and its promtool) checks the alert rules and scrapes the gateway in a test;
 # systemd's systemd-analyze verifies the unit files in deploy/.
-# libhyperscan-dev and python3-dev build the detectors' compiled scan (engine/detect/_hsscan.c).
+# libhyperscan-dev and python3-dev build the engine's compiled helpers (engine/compiled/_hsscan.c).
 SYSTEM_PACKAGES=(libmilter-dev libhyperscan-dev python3-dev postfix postgresql chromium fonts-noto-cjk
   squid bind9-utils nodejs tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-tra
   libreoffice-writer-nogui prometheus systemd haproxy)
@@ -46,7 +46,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 # Reinstall when the dependencies or the compiled scan's source changed since the last install
 # (the editable install builds the extension in place; nothing else rebuilds it).
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || src/postwarden/engine/detect/_hsscan.c -nt "$stamp" ]]; then
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || src/postwarden/engine/compiled/_hsscan.c -nt "$stamp" ]]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -e '.[dev]'
   touch "$stamp"

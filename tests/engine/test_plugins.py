@@ -21,7 +21,6 @@ DETECT_SUPPORT = {
     "patterncache",
     "registry",
     "scanner",
-    "_hsscan",
 }
 EXTRACT_SUPPORT = {
     "budget",

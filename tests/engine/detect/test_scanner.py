@@ -43,7 +43,7 @@ def _sets() -> tuple[DetectorSet, DetectorSet]:
 def test_the_extension_is_built_where_libhs_is_installed() -> None:
     if not LIBHS_HEADERS.exists():
         pytest.skip("no libhyperscan-dev: the install builds no extension")
-    assert NATIVE, "libhs is installed but postwarden.engine.detect._hsscan was not built"
+    assert NATIVE, "libhs is installed but postwarden.engine.compiled._hsscan was not built"
     assert default_detectors().native
 
 
@@ -119,7 +119,7 @@ def test_joined_utf8_is_pythons() -> None:
     surrogates replaced by "?"."""
     import random
 
-    from postwarden.engine.detect import _hsscan
+    from postwarden.engine.compiled import _hsscan
 
     rng = random.Random(7)
     pools = ("abc xyz.", "é ü ÿ\x80", "中文字，", "\ud800\udfff\udc00", "😀\U0010ffff", "\x7f\x00")

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from postwarden.model import Finding, TextUnit
 
 try:
-    from postwarden.engine.detect import _hsscan
+    from postwarden.engine.compiled import _hsscan
 except ImportError:  # not built (no libhs headers at install): the slots set from Python
     _hsscan = None  # type: ignore[assignment]
 

@@ -26,7 +26,7 @@ from postwarden.engine.detect.matchbytes import open_ended_bytes
 from postwarden.engine.detect.patterncache import PythonBackend, compiled_database
 
 try:
-    from postwarden.engine.detect import _hsscan
+    from postwarden.engine.compiled import _hsscan
 except ImportError:  # not built (no libhs headers at install): python-hyperscan alone
     _hsscan = None  # type: ignore[assignment]
 

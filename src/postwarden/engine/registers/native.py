@@ -1,7 +1,7 @@
 """The compiled helpers of register matching, or ``None`` each where not built.
 
 They live in the package's one extension module, built with the compiled scan in
-``engine/detect/_hsscan.c``; each has a numpy version here giving the same results (tests
+``engine/compiled/_hsscan.c``; each has a numpy version here giving the same results (tests
 compare), used when the extension could not be built (no libhs headers at install) or was
 built before it had the helper.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from postwarden.model import Finding
 
 try:
-    from postwarden.engine.detect import _hsscan
+    from postwarden.engine.compiled import _hsscan
 except ImportError:
     _hsscan = None  # type: ignore[assignment]
 

@@ -18,6 +18,10 @@
  * expression as with eight.)  A match starting at a window's first byte is impossible (the
  * byte before the class run is outside the class), so a window's edges cannot fake a start.
  *
+ * The module also holds the other hot loops of detection and register matching (the blocks
+ * below, each marked); it lives in engine/compiled/, not in a stage, so that detect and
+ * registers use it without importing each other.
+ *
  * Linked against the system libhs (Debian: libhyperscan-dev).  When it cannot be built,
  * detectorset.py falls back to python-hyperscan with the same results (a test compares).
  */
@@ -617,7 +621,7 @@ static PyMethodDef Database_methods[] = {
 };
 
 static PyTypeObject DatabaseType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "postwarden.engine.detect._hsscan.Database",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "postwarden.engine.compiled._hsscan.Database",
     .tp_basicsize = sizeof(Database),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "A hyperscan block-mode database (HS_FLAG_SOM_LEFTMOST et al. per expression).",
