@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "postwarden"
 _ITEM = re.compile(r"^\d+\. `([^`]+)`", re.MULTILINE)
 
-# Rules of one field alone, which a new field need not have: a phone number's certainty
-# and addresses written over several lines (match.py), the recipients' email lookup.
+# Rules of one field alone, which a new field need not have: a phone number's certainty,
+# addresses written over several lines and a table's email keys numbered before the cells C
+# reads (match.py), the recipients' email lookup (registerset.py).
 FIELD_RULES = {
     Field.PHONE: {"engine/registers/match.py"},
     Field.ADDRESS_EN: {"engine/registers/match.py"},
     Field.ADDRESS_ZH: {"engine/registers/match.py"},
-    Field.EMAIL: {"engine/registers/registerset.py"},
+    Field.EMAIL: {"engine/registers/registerset.py", "engine/registers/match.py"},
 }
 
 # Readers of one condition alone: the gateway's answer depends on whether a rule counts
