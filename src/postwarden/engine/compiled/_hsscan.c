@@ -937,6 +937,20 @@ done:
     return out;
 }
 
+/* Replace *text (a reference or NULL) by the text of unit ``unit`` of ``seq`` (a
+ * PySequence_Fast of objects with a str ``text``): 0, or -1 with an exception set (*text is
+ * then NULL or the object found, to be released by the caller as before). */
+static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
+    Py_XDECREF(*text);
+    *text = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, unit), "text");
+    if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
+        if (*text != NULL && !PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- spans_holding: which gaps between address parts may end a sentence (issue 14) ----
  *
  * ClusterDetector asks, for each gap between two parts of one cluster, whether it holds
@@ -978,11 +992,7 @@ static PyObject *spans_holding(PyObject *module, PyObject *args) {
             goto done;
         }
         if (u[i] != last) {
-            Py_XDECREF(text);
-            text = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, u[i]), "text");
-            if (text == NULL || !PyUnicode_Check(text) || PyUnicode_READY(text) < 0) {
-                if (text != NULL && !PyErr_Occurred())
-                    PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
+            if (take_unit_text(seq, u[i], &text) != 0) {
                 Py_CLEAR(out);
                 goto done;
             }
@@ -2251,11 +2261,7 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
             goto done;
         }
         if (u[i] != last) {
-            Py_XDECREF(text);
-            text = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, u[i]), "text");
-            if (text == NULL || !PyUnicode_Check(text) || PyUnicode_READY(text) < 0) {
-                if (text != NULL && !PyErr_Occurred())
-                    PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
+            if (take_unit_text(seq, u[i], &text) != 0) {
                 Py_CLEAR(out);
                 goto done;
             }
