@@ -216,3 +216,21 @@ def test_a_span_that_is_no_match_is_left_to_the_hooks() -> None:
     assert base.judge_hits(0, units, zero, zero, zero, zero) == bytes([ASKED | ASKED << 2])
     assert base.judge_hits(0, units, zero, zero, end + 1, zero) == bytes([ASKED | ASKED << 2])
     assert base.judge_hits(0, units, zero, zero, end, zero) == bytes([ACCEPTED | ACCEPTED << 2])
+
+
+@pytest.mark.parametrize("owner", [HkidDetector, PhoneDetector])
+@pytest.mark.parametrize("hook", ["validate", "invalidate"])
+def test_a_subclass_that_changes_a_check_is_judged_by_its_hooks(
+    owner: type[PatternDetector], hook: str
+) -> None:
+    units = [TextUnit(text="A123456(3) Tel: 2891 1001", where="u")]
+    hits = HitBatch.of_arrays(
+        np.zeros(2, dtype=np.int64),
+        np.array([0, 16], dtype=np.int64),
+        np.array([10, 25], dtype=np.int64),
+        np.zeros(2, dtype=np.int64),
+        owner().patterns[:1],
+    )
+    assert owner().judge(units, hits) is not None
+    changed = type("Changed", (owner,), {hook: lambda self, candidate: True})
+    assert changed().judge(units, hits) is None

@@ -377,15 +377,24 @@ _JUDGED_FROM = 64
 
 
 def judged(
+    judge: PatternDetector,
+    owner: type[PatternDetector],
     detector: int,
     units: Sequence[TextUnit],
     hits: HitBatch,
     kinds: Mapping[str, int] | None = None,
 ) -> bytes | None:
     """The compiled `PatternDetector.judge` of detector ``detector`` (0 HKID, 1 phone; see
-    ``_hsscan.c``), None when not built.  ``kinds``: the number the compiled checks know
-    each pattern by (-1 for others, whose hits are left to the hooks)."""
-    if judge_hits is None:
+    ``_hsscan.c``) for ``judge``, an ``owner`` whose checks the C repeats; None when not
+    built, or when ``judge``'s class changed ``validate`` or ``invalidate`` (the C would no
+    longer say what they say).  ``kinds``: the number the compiled checks know each pattern
+    by (-1 for others, whose hits are left to the hooks)."""
+    cls = type(judge)
+    if (
+        judge_hits is None
+        or cls.validate is not owner.validate
+        or cls.invalidate is not owner.invalidate
+    ):
         return None
     unit_of, starts, ends, numbers, table = hits.arrays()
     if kinds is not None:

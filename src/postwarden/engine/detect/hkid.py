@@ -78,13 +78,7 @@ class HkidDetector(PatternDetector):
     def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         # The check digit and the characters around in C (a spreadsheet has an HKID a row),
         # unless a subclass changed the checks.
-        cls = type(self)
-        if (
-            cls.validate is not HkidDetector.validate
-            or cls.invalidate is not HkidDetector.invalidate
-        ):
-            return None
-        return judged(0, units, hits)
+        return judged(self, HkidDetector, 0, units, hits)
 
     def invalidate(self, candidate: Candidate) -> bool:
         # One time in eleven any letter-and-seven-digits run passes the check digit: inside

@@ -92,13 +92,7 @@ class PhoneDetector(PatternDetector):
         # The checks in C (a spreadsheet has a phone number a row), unless a subclass
         # changed them; a bare number without context, and the counts and labels looked for
         # without context, are left to the hooks.
-        cls = type(self)
-        if (
-            cls.validate is not PhoneDetector.validate
-            or cls.invalidate is not PhoneDetector.invalidate
-        ):
-            return None
-        return judged(1, units, hits, _JUDGED_KINDS)
+        return judged(self, PhoneDetector, 1, units, hits, _JUDGED_KINDS)
 
     def validate(self, candidate: Candidate) -> bool:
         value = candidate.text
