@@ -14,7 +14,7 @@ import itertools
 import math
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,7 +169,6 @@ class Collector:
         self.keys: dict[str, int] = {}
         self.key_fields: list[int] = []
         self.key_norms: list[str] = []
-        self.other_codes: dict[str, int] = {}
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
         self.group_where: list[str] = []
@@ -278,18 +277,6 @@ class Collector:
             self.key_norms.append(text[1:])
         return k
 
-    def _code(
-        self, text: str, cache: dict[str, int], find: Callable[[str], list[tuple[Field, str]]]
-    ) -> int:
-        """The packed keys of the fields ``text`` could be (cached: cells repeat a lot)."""
-        code = cache.get(text)
-        if code is None:
-            code = 0
-            for i, (fld, norm) in enumerate(find(text)):
-                code |= self._field_code(text, fld, norm) << (_KEY_BITS * i)
-            cache[text] = code
-        return code
-
     def _keys_of(self, pairs: list[tuple[Field, str]]) -> list[int]:
         """``_key`` of many (field, normal form) pairs, new keys numbered in order of first
         appearance as one call each would (dict passes in C instead of a call each)."""
@@ -316,28 +303,33 @@ class Collector:
         self.key_norms.extend(norms)
         return np.frombuffer(numbers, np.int64)
 
-    def _field_code(self, text: str, fld: Field, norm: str) -> int:
-        """The packed key of one field ``text`` could be, flagged international if so."""
-        return (self._key(fld, norm) + 1) | _international(fld, text)
-
     def _cell_entries(
         self, codes: Ints, group: Ints, column: Ints, phone_columns: list[int]
     ) -> None:
-        """Entries of table cells, given the packed keys of each (``_codes``)."""
+        """Entries of table cells, given the packed keys of each (``_unique_codes``,
+        ``_other_codes``)."""
         sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
         for shift in (0, _KEY_BITS):
             key = ((codes >> shift) & _KEY_MASK) - 1
             has = key >= 0
             self._table_entries.append((key[has], group[has], column[has], sure[has]))
 
-    def _codes(
-        self, cells: list[str], cache: dict[str, int], find: Callable[[str], Candidates]
-    ) -> Ints:
-        """Per cell, ``_code`` with ``find``: each distinct text classified once."""
-        for text in dict.fromkeys(cells):
-            if text not in cache:
-                self._code(text, cache, find)
-        return np.fromiter(map(cache.__getitem__, cells), np.int64, len(cells))
+    def _other_codes(self, cells: list[str]) -> Ints:
+        """Per cell, the packed keys of the other fields (date of birth, names, addresses)
+        it could be, as :func:`other_candidates` gives them: each distinct text read once,
+        keys numbered in order of first appearance (as a call each in cell order would)."""
+        distinct = list(dict.fromkeys(cells))
+        read = _other_keys(distinct)
+        # At most two fields a text (a name and an address, or a date alone): see _KEY_BITS.
+        counts = np.fromiter(map(len, read), np.int64, len(distinct))
+        numbers = self._key_array(list(itertools.chain.from_iterable(read))) + 1
+        starts = np.cumsum(counts) - counts
+        code = np.zeros(len(distinct), dtype=np.int64)
+        one, two = counts >= 1, counts >= 2
+        code[one] = numbers[starts[one]]
+        code[two] |= numbers[starts[two] + 1] << _KEY_BITS
+        place = dict(zip(distinct, itertools.count()))
+        return code[np.fromiter(map(place.__getitem__, cells), np.int64, len(cells))]
 
     def _unique_codes(self, cells: list[str], screen: Screen) -> Ints:
         """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
@@ -400,7 +392,7 @@ class Collector:
         # Positions, not a mask over every cell: a leaked dump reads a few hundred rows.
         whole = np.flatnonzero(np.repeat(~found | sampled, t.lengths))
         cells = list(map(t.texts.__getitem__, whole.tolist()))
-        codes = self._codes(cells, self.other_codes, other_candidates)
+        codes = self._other_codes(cells)
         self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
 
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
@@ -550,6 +542,24 @@ def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
         return [], _NO_INTS, np.arange(len(at), dtype=np.int64)
     keys, found, unsure = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
     return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
+
+
+def _other_keys(texts: list[str]) -> list[tuple[str, ...]]:
+    """Per text, the keys of the fields :func:`other_candidates` finds it could be: read by
+    the compiled ``other_keys`` where it can (an ASCII name, or no field: the numbers and
+    codes of a table), else by :func:`other_candidates`."""
+    if native.other_keys is None:
+        unsure: list[int] = list(range(len(texts)))
+        read: list[tuple[str, ...]] = [()] * len(texts)
+    else:
+        keys, found, left = native.other_keys(texts)
+        read = [()] * len(texts)
+        for j, key in zip(np.frombuffer(found, np.int64).tolist(), keys, strict=True):
+            read[j] = (key,)
+        unsure = np.frombuffer(left, np.int64).tolist()
+    for j in unsure:
+        read[j] = tuple([chr(fld) + norm for fld, norm in other_candidates(texts[j])])
+    return read
 
 
 def _unsure_keys(texts: list[str]) -> tuple[list[str | None], list[bool]]:

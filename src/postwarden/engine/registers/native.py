@@ -43,6 +43,10 @@ number_keys: (
     Callable[[dict[str, int], Sequence[str], int], tuple[bytes, bytes, list[str]]] | None
 ) = getattr(_hsscan, "number_keys", None)
 """``number_keys(keys, texts, start)``: see ``match.Collector._key_array``."""
+other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "other_keys", None
+)
+"""``other_keys(texts)``: see ``match._other_keys``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
