@@ -316,25 +316,20 @@ class Collector:
 
     def _other_codes(self, cells: list[str]) -> Ints:
         """Per cell, the packed keys of the other fields (date of birth, names, addresses)
-        it could be, as :func:`other_candidates` gives them: each distinct text read once,
-        keys numbered in order of first appearance (as a call each in cell order would)."""
-        distinct = list(dict.fromkeys(cells))
-        read = _other_keys(distinct)
+        it could be, as :func:`other_candidates` gives them, numbered in the cells' order
+        (as a call each in turn would number them)."""
+        at, second, keys = _other_keys(cells)
+        numbers = self._key_array(keys) + 1
+        codes = np.zeros(len(cells), dtype=np.int64)
+        codes[at[~second]] = numbers[~second]
         # At most two fields a text (a name and an address, or a date alone): see _KEY_BITS.
-        counts = np.fromiter(map(len, read), np.int64, len(distinct))
-        numbers = self._key_array(list(itertools.chain.from_iterable(read))) + 1
-        starts = np.cumsum(counts) - counts
-        code = np.zeros(len(distinct), dtype=np.int64)
-        one, two = counts >= 1, counts >= 2
-        code[one] = numbers[starts[one]]
-        code[two] |= numbers[starts[two] + 1] << _KEY_BITS
-        place = dict(zip(distinct, itertools.count()))
-        return code[np.fromiter(map(place.__getitem__, cells), np.int64, len(cells))]
+        codes[at[second]] |= numbers[second] << _KEY_BITS
+        return codes
 
     def _unique_codes(self, cells: list[str], screen: Screen) -> Ints:
-        """Per cell, the packed key of the unique field it is (0: none), as ``_code`` with
-        :func:`unique_candidates` would give, in C-level and numpy passes over the column
-        of cells: a 15,000-row table has a hundred thousand of them."""
+        """Per cell, the packed key of the unique field it is (0: none), as
+        :func:`unique_candidates` gives it, flagged international if so; in C-level and numpy
+        passes over the column of cells: a 15,000-row table has a hundred thousand of them."""
         count = len(cells)
         codes = np.zeros(count, dtype=np.int64)
         if not count:
@@ -544,22 +539,35 @@ def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
     return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
 
 
-def _other_keys(texts: list[str]) -> list[tuple[str, ...]]:
-    """Per text, the keys of the fields :func:`other_candidates` finds it could be: read by
-    the compiled ``other_keys`` where it can (an ASCII name, or no field: the numbers and
-    codes of a table), else by :func:`other_candidates`."""
+def _other_keys(cells: list[str]) -> tuple[Ints, Bools, list[str]]:
+    """The keys of the fields :func:`other_candidates` finds each of ``cells`` could be, in
+    order: the cell of each, whether it is that cell's second, and the keys.  Read by the
+    compiled ``other_keys`` where it can (an ASCII name, or no field: the numbers and
+    codes of a table), else by :func:`other_candidates`, once per distinct text."""
     if native.other_keys is None:
-        unsure: list[int] = list(range(len(texts)))
-        read: list[tuple[str, ...]] = [()] * len(texts)
+        keys: list[str] = []
+        found, unsure = _NO_INTS, np.arange(len(cells), dtype=np.int64)
     else:
-        keys, found, left = native.other_keys(texts)
-        read = [()] * len(texts)
-        for j, key in zip(np.frombuffer(found, np.int64).tolist(), keys, strict=True):
-            read[j] = (key,)
-        unsure = np.frombuffer(left, np.int64).tolist()
-    for j in unsure:
-        read[j] = tuple([chr(fld) + norm for fld, norm in other_candidates(texts[j])])
-    return read
+        keys, found_at, unsure_at = native.other_keys(cells)
+        found, unsure = np.frombuffer(found_at, np.int64), np.frombuffer(unsure_at, np.int64)
+    if not len(unsure):
+        return found, np.zeros(len(found), dtype=np.bool_), keys
+    read: dict[str, list[str]] = {}
+    more_at: list[int] = []
+    more_second: list[bool] = []
+    for j in unsure.tolist():
+        text = cells[j]
+        more = read.get(text)
+        if more is None:
+            more = read[text] = [chr(fld) + norm for fld, norm in other_candidates(text)]
+        for i, key in enumerate(more):
+            more_at.append(j)
+            more_second.append(i > 0)
+            keys.append(key)
+    at = np.concatenate([found, np.array(more_at, dtype=np.int64)])
+    second = np.concatenate([np.zeros(len(found), np.bool_), np.array(more_second, np.bool_)])
+    order = np.lexsort((second, at))
+    return at[order], second[order], list(map(keys.__getitem__, order.tolist()))
 
 
 def _unsure_keys(texts: list[str]) -> tuple[list[str | None], list[bool]]:
