@@ -11,7 +11,7 @@ from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People
 
 from postwarden.engine.registers import RegisterSet, native
-from postwarden.engine.registers.match import SAMPLE_ROWS, Collector, RegisterMatch
+from postwarden.engine.registers.match import SAMPLE_ROWS, Collector, RegisterMatch, _shared
 from postwarden.engine.registers.normalise import other_candidates
 from postwarden.model import TextUnit
 
@@ -150,3 +150,11 @@ def test_tables_match_the_same_with_and_without_the_compiled_reader(
         patch.setattr(native, "other_keys", None)
         assert _matched(registers, units) == compiled
     assert compiled[0] == {"voters": size}
+
+
+@given(st.lists(st.integers(-3, 40), max_size=60), st.booleans())
+def test_shared_counts_equal_values_as_np_unique_does(values: list[int], ordered: bool) -> None:
+    # In group order (as present has them) or not, each value's count of equal values.
+    array = np.array(sorted(values) if ordered else values, dtype=np.int64)
+    _, at, counts = np.unique(array, return_inverse=True, return_counts=True)
+    assert _shared(array).tolist() == counts[at].tolist()

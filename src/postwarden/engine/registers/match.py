@@ -788,9 +788,23 @@ def _spans_py(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[in
 
 
 def _distinct(values: Ints) -> Ints:
-    """Sorted distinct values; numpy 2's ``np.unique`` hashes instead, 8x slower here."""
-    s = np.sort(values)
+    """Sorted distinct values; numpy 2's ``np.unique`` hashes instead, 8x slower here.  A
+    stable sort (timsort): the values come in group order, mostly sorted already, where it
+    runs in linear time (0.14 ms for 35,000 values, the default quicksort 1.1 ms)."""
+    s = np.sort(values, kind="stable")
     return s[_run_starts(s)]
+
+
+def _shared(values: Ints) -> Ints:
+    """Per value, how many of ``values`` equal it (``np.unique``'s counts at its inverse,
+    whose quicksort costs ten times a stable sort on values in group order: see
+    :func:`_distinct`)."""
+    order = np.argsort(values, kind="stable")
+    starts = _run_starts(values[order])
+    sizes = np.diff(starts, append=len(values))
+    shared = np.empty(len(values), dtype=np.int64)
+    shared[order] = np.repeat(sizes, sizes)
+    return shared
 
 
 def _run_starts(values: npt.NDArray[np.int64]) -> Ints:
@@ -906,8 +920,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     c = q.columns[hit]
     # A group with one match and no unique field can make nobody present: skip its
     # expansion (a column of names alone would otherwise expand every namesake).
-    _, at, per_group = np.unique(g, return_inverse=True, return_counts=True)
-    useful = strong | (per_group[at] >= 2)
+    useful = strong | (_shared(g) >= 2)
     if not useful.any():
         return Presence(empty, empty, empty)
     g, k, f, lo, n, strong = g[useful], k[useful], f[useful], lo[useful], n[useful], strong[useful]
@@ -952,7 +965,7 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
 
     # Per (group, record): the distinct facts found, and whether a unique field is one.
     key = (eg << 36) | (er << 4) | ef
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")  # in group order already: see _distinct
     key, es, ec = key[order], es[order], ec[order]
     gr = key >> 4
     runs = _run_starts(gr)
