@@ -11,7 +11,13 @@ from tests.engine.registers.conftest import Imported
 from tests.engine.registers.people import People
 
 from postwarden.engine.registers import RegisterSet, native
-from postwarden.engine.registers.match import SAMPLE_ROWS, Collector, RegisterMatch, _shared
+from postwarden.engine.registers.match import (
+    SAMPLE_ROWS,
+    Collector,
+    RegisterMatch,
+    _shared,
+    _Table,
+)
 from postwarden.engine.registers.normalise import other_candidates
 from postwarden.model import TextUnit
 
@@ -150,6 +156,27 @@ def test_tables_match_the_same_with_and_without_the_compiled_reader(
         patch.setattr(native, "other_keys", None)
         assert _matched(registers, units) == compiled
     assert compiled[0] == {"voters": size}
+
+
+@pytest.mark.parametrize("sizes", [(1,), (40, 7), (SAMPLE_ROWS,), (SAMPLE_ROWS, SAMPLE_ROWS + 1)])
+def test_small_tables_match_the_same_without_the_first_lookup(
+    voters: Imported, sizes: tuple[int, ...]
+) -> None:
+    # Tables within SAMPLE_ROWS rows skip the lookup that tells identified rows: the same
+    # findings as when it is made (and a table past it still makes it).
+    registers = voters.registers()
+    rng = np.random.default_rng(sum(sizes))
+    units = [
+        TextUnit(text=u.text, where=u.where.replace("Sheet1", f"S{t}"), cells=u.cells)
+        for t, size in enumerate(sizes)
+        for u in _sheet(_awkward_rows(voters.people, rng.choice(20_000, size, replace=False)))
+    ]
+    units.insert(len(units) // 2, TextUnit(text="Dear CHAN Tai Man, 91234567", where="body"))
+    skipped = _matched(registers, units)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Table, "read_whole", lambda self: False)
+        assert _matched(registers, units) == skipped
+    assert skipped[0]["voters"] >= max(sizes)  # the tables may share a person
 
 
 @given(st.lists(st.integers(-3, 40), max_size=60), st.booleans())

@@ -747,6 +747,13 @@ class _Table:
     blank: Bools = field(default_factory=lambda: _NO_BOOLS)
     """Per cell: whether it is blank (``not text.strip()``)."""
 
+    def read_whole(self) -> bool:
+        """Whether every table has at most :data:`SAMPLE_ROWS` rows: ``finish_rows`` then
+        reads all their rows whole, whichever a unique field identified, and none is left to
+        :func:`carried` (a letter's or a small sheet's tables: their first lookup, to learn
+        which rows are identified, is skipped)."""
+        return int(np.bincount(self.tables).max()) <= SAMPLE_ROWS
+
 
 def _spans(units: Sequence[TextUnit], findings: Sequence[Finding]) -> dict[int, list[Finding]]:
     """The detector spans to look up, by unit: all of running text, and in table rows
@@ -1071,16 +1078,23 @@ def match(
         return out
     col = Collector()
     col.scan(units, findings)
-    q = col.queries(digester)
-    looked = [_lookup(index, q.hashes) for index in indexes]
+    looked: list[tuple[Ints, Ints]] | None = None
     if len(col.table.groups):
-        # Rows whose unique field found a record in every register: phase two samples them.
-        identified = [
-            _distinct(q.groups[strong_entries(index, q, lo, n)])
-            for index, (lo, n) in zip(indexes, looked, strict=True)
-        ]
-        col.finish_rows(functools.reduce(np.intersect1d, identified))
-        q = col.queries(digester)
+        if col.table.read_whole():
+            col.finish_rows(col.table.groups)  # no lookup first: see _Table.read_whole
+        else:
+            q = col.queries(digester)
+            looked = [_lookup(index, q.hashes) for index in indexes]
+            # Rows whose unique field found a record in every register: phase two samples them.
+            identified = [
+                _distinct(q.groups[strong_entries(index, q, lo, n)])
+                for index, (lo, n) in zip(indexes, looked, strict=True)
+            ]
+            col.finish_rows(functools.reduce(np.intersect1d, identified))
+    q = col.queries(digester)
+    if looked is None:
+        looked = [_lookup(index, q.hashes) for index in indexes]
+    else:
         looked = [
             _lookup(index, q.hashes, *done) for index, done in zip(indexes, looked, strict=True)
         ]
