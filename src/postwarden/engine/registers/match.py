@@ -365,11 +365,15 @@ class Collector:
         codes[deep] = packed
         return codes
 
-    def finish_rows(self, identified: Ints) -> None:
+    def finish_rows(self, identified: Ints | None) -> None:
         """Phase two: names, addresses and dates of the rows whose group is not in
-        ``identified`` (sorted), and of the first :data:`SAMPLE_ROWS` of each table that are."""
+        ``identified`` (sorted), and of the first :data:`SAMPLE_ROWS` of each table that are;
+        of every row when ``identified`` is ``None`` (see :meth:`_Table.read_whole`)."""
         t = self.table
         if not len(t.groups):
+            return
+        if identified is None:
+            self._read_whole(t.texts, t.cell_groups, t.cell_columns)
             return
         found = np.isin(t.groups, identified)
         # Rank of each identified row within its table, in row order.
@@ -387,8 +391,11 @@ class Collector:
         # Positions, not a mask over every cell: a leaked dump reads a few hundred rows.
         whole = np.flatnonzero(np.repeat(~found | sampled, t.lengths))
         cells = list(map(t.texts.__getitem__, whole.tolist()))
-        codes = self._other_codes(cells)
-        self._cell_entries(codes, t.cell_groups[whole], t.cell_columns[whole], [])
+        self._read_whole(cells, t.cell_groups[whole], t.cell_columns[whole])
+
+    def _read_whole(self, cells: list[str], groups: Ints, columns: Ints) -> None:
+        """The entries of the other fields of ``cells`` (in ``groups`` and ``columns``)."""
+        self._cell_entries(self._other_codes(cells), groups, columns, [])
 
     def _add_span(self, finding: Finding, groups: Sequence[int]) -> None:
         fld = DETECTOR_FIELDS[finding.detector]
@@ -751,7 +758,7 @@ class _Table:
         """Whether every table has at most :data:`SAMPLE_ROWS` rows: ``finish_rows`` then
         reads all their rows whole, whichever a unique field identified, and none is left to
         :func:`carried` (a letter's or a small sheet's tables: their first lookup, to learn
-        which rows are identified, is skipped)."""
+        which rows are identified, is skipped, and ``finish_rows(None)`` reads them all)."""
         return int(np.bincount(self.tables).max()) <= SAMPLE_ROWS
 
 
@@ -1081,7 +1088,7 @@ def match(
     looked: list[tuple[Ints, Ints]] | None = None
     if len(col.table.groups):
         if col.table.read_whole():
-            col.finish_rows(col.table.groups)  # no lookup first: see _Table.read_whole
+            col.finish_rows(None)  # no lookup first: see _Table.read_whole
         else:
             q = col.queries(digester)
             looked = [_lookup(index, q.hashes) for index in indexes]
