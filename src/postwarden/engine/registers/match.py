@@ -47,7 +47,6 @@ from postwarden.model import Finding, TextUnit
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-Candidates = list[tuple[Field, str]]
 
 UNIQUE_MAX = 4
 """A unique-field value shared by more records than this (a family's landline, a dummy
