@@ -15,6 +15,7 @@ from postwarden.engine.registers.match import (
     SAMPLE_ROWS,
     Collector,
     RegisterMatch,
+    _distinct_masks,
     _shared,
     _Table,
 )
@@ -185,3 +186,11 @@ def test_shared_counts_equal_values_as_np_unique_does(values: list[int], ordered
     array = np.array(sorted(values) if ordered else values, dtype=np.int64)
     _, at, counts = np.unique(array, return_inverse=True, return_counts=True)
     assert _shared(array).tolist() == counts[at].tolist()
+
+
+@given(st.lists(st.integers(0, 511), min_size=1, max_size=60))
+def test_distinct_masks_are_np_unique_s(masks: list[int]) -> None:
+    array = np.array(masks, dtype=np.int64)
+    distinct, which = np.unique(array, return_inverse=True)
+    mine = _distinct_masks(array)
+    assert (mine[0].tolist(), mine[1].tolist()) == (distinct.tolist(), which.tolist())

@@ -820,6 +820,14 @@ def _shared(values: Ints) -> Ints:
     return shared
 
 
+def _distinct_masks(masks: Ints) -> tuple[Ints, Ints]:
+    """``np.unique(masks, return_inverse=True)`` of field bit masks (small non-negative
+    ints) by counting them, where np.unique sorts: 2 ms for a 15,070-row leak's masks."""
+    seen = np.bincount(masks) > 0
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[masks]
+
+
 def _run_starts(values: npt.NDArray[np.int64]) -> Ints:
     """Where each run of equal values starts (``np.flatnonzero(np.r_[True, v[1:] != v[:-1]])``
     without ``np.r_``, which costs more than the rest on a message's few entries)."""
@@ -1118,7 +1126,7 @@ def match(
             continue
         # One label per distinct mask, and the findings made in C-level passes: a leaked
         # table has a record on each of its thousands of rows.
-        distinct, which = np.unique(masks, return_inverse=True)
+        distinct, which = _distinct_masks(masks)
         names = list(map(mask_label, distinct.tolist()))
         labels = list(map(names.__getitem__, which.tolist()))
         out.record_fields[index.name] = dict(zip(records, labels, strict=True))
