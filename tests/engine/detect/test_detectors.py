@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from postwarden.engine.detect import Context, default_detectors
+from postwarden.engine.detect import Context, default_detectors, name_zh
 from postwarden.engine.detect.hkid import hkid_check_digit
 from postwarden.engine.detect.name_zh import NameZhDetector
 from postwarden.model import TextUnit
@@ -146,3 +148,79 @@ def test_name_zh_analyze_alone_reads_cells() -> None:
     found = NameZhDetector().analyze(unit, [], Context([]))
     assert [(f.value, f.start) for f in found] == [("陳大文", 2)]
     assert found == [f for f in default_detectors().scan([unit]) if f.detector == "name_zh"]
+
+
+# Cells that are names, words, names with spaces, digits, full-width digits, an "@", a
+# Latin letter, a sentence, empty, blank, and repeats (judged once).
+_ZH_CELLS = [
+    "陳大文",
+    " 陳大文 ",
+    "歐陽美玲",
+    "歐陽",
+    "黃金",
+    "王國興",
+    "許多位",
+    "陳大文今日到訪",
+    "陳1",
+    "陳１文",
+    "陳@文",
+    "陳a文",
+    "陳\u3000大文",
+    "\t李明\n",
+    "",
+    "   ",
+    "x",
+    "司徒小",
+    "葉劉淑儀",
+    "李明是",
+]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_name_zh_cells_screened_in_c_are_those_tested_in_python(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled screen of a table's cells (`_screened_name_cells`) finds the names the
+    Python test of each cell finds: the same findings, and every cell `_CELL` matches whole
+    among those it passes."""
+    if name_zh.screen_cells is None:
+        pytest.skip("the _hsscan extension is not built")
+    rng = random.Random(seed)
+    units = [TextUnit("姓名：陳大文", "body")]
+    for n in range(40):
+        cells = tuple(rng.choice(_ZH_CELLS) for _ in range(rng.randint(0, 6)))
+        text = " | ".join(cells) if n % 5 else "\t".join(cells) + " 陳大文"
+        units.append(TextUnit(text or "-", f"t.xlsx#R{n}", cells or None))
+    rows = [u for u, unit in enumerate(units) if unit.cells]
+    screened = name_zh._name_cells(units, rows)
+    fast = default_detectors().scan(units)
+    monkeypatch.setattr(name_zh, "screen_cells", None)
+    tested = name_zh._name_cells(units, rows)
+    assert default_detectors().scan(units) == fast
+    whole = [(u, c) for u, c in zip(*tested, strict=True) if name_zh._CELL.fullmatch(c)]
+    assert [(u, c) for u, c in zip(*screened, strict=True) if name_zh._CELL.fullmatch(c)] == whole
+    assert any(f.detector == "name_zh" and f.where.startswith("t.xlsx") for f in fast)
+
+
+def test_name_zh_plausible_by_first_two_characters_is_the_word_by_word_test() -> None:
+    """`_plausible`'s lookup of a name's first two characters says what testing it against
+    every everyday word of its first character says."""
+
+    def word_by_word(name: str) -> bool:
+        for word in name_zh.COMMON_WORDS:
+            if name.startswith(word):
+                if len(word) == 2 and len(name) == 3 and word[1] in name_zh._GIVEN_FIRST:
+                    continue
+                return False
+        return True
+
+    rng = random.Random(7)
+    given = "".join(name_zh._GIVEN_FIRST) + "安大小美玲年末金業"
+    names = [w + rng.choice(given) for w in name_zh.COMMON_WORDS]
+    names += [w[:2] for w in name_zh.COMMON_WORDS] + list(name_zh.COMMON_WORDS)
+    names += [
+        rng.choice(name_zh.SURNAMES) + "".join(rng.choices(given, k=rng.randint(1, 2)))
+        for _ in range(3000)
+    ]
+    assert [name_zh._plausible(n) for n in names] == [word_by_word(n) for n in names]
+    assert not all(map(name_zh._plausible, names))
