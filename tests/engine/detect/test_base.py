@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import random
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from postwarden.engine.detect import (
@@ -88,6 +90,49 @@ def test_the_compiled_maker_leaves_out_of_the_collector_only_what_holds_no_conta
     gc.collect()
     if not gc.is_tracked(atoms):
         assert not gc.is_tracked(holding(*args[:7], atoms))
+
+
+def test_findings_of_a_batch_are_those_made_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`findings_of` (compiled: one call for a batch) makes what `make_finding` makes for
+    each hit, on ASCII and Chinese texts, empty spans and spans to a text's end."""
+    rng = random.Random(3)
+    texts = ["Tel: 9123 4567", "地址：香港中環德輔道中24號", "", "A123456(3) and 陳大文"]
+    units = [TextUnit(rng.choice(texts), f"body#{n}") for n in range(50)]
+    spans = sorted(
+        (u, a, rng.randint(a, len(units[u].text)))
+        for u in range(len(units))
+        for a in rng.sample(range(len(units[u].text) + 1), min(3, len(units[u].text) + 1))
+    )
+    unit_of, starts, ends = (
+        np.array(column, dtype=np.int64) for column in zip(*spans, strict=True)
+    )
+    scores = np.array([rng.choice([0.5, 0.95, 0.123, 1.0]) for _ in spans])
+    expected = [
+        Finding("x", units[u].where, units[u].text[a:b], a, b, float(score))
+        for (u, a, b), score in zip(spans, scores.tolist(), strict=True)
+    ]
+    made = base.findings_of("x", units, unit_of, starts, ends, scores)
+    assert made == expected
+    assert [type(f.start) for f in made] == [int] * len(made)
+    monkeypatch.setattr(base, "make_findings", None)
+    assert base.findings_of("x", units, unit_of, starts, ends, scores) == expected
+
+
+@pytest.mark.skipif(base.make_findings is None, reason="the _hsscan extension is not built")
+def test_the_compiled_batch_maker_checks_its_maker_and_spans() -> None:
+    assert base.make_findings is not None
+    unit = [TextUnit("abc", "body")]
+    one, score = np.array([0], dtype=np.int64), np.array([0.5])
+    with pytest.raises(TypeError):  # not a compiled maker
+        base.make_findings(Finding, "x", unit, one, one, one, score)
+    with pytest.raises(TypeError):  # a maker of another number of arguments
+        base.make_findings(base.make_candidate, "x", unit, one, one, one, score)
+    with pytest.raises(IndexError):  # past the text's end
+        base.make_findings(base.make_finding, "x", unit, one, one, one + 4, score)
+    with pytest.raises(IndexError):  # no such unit
+        base.make_findings(base.make_finding, "x", unit, one + 1, one, one, score)
+    with pytest.raises(ValueError, match="int64s"):  # arrays of different lengths
+        base.make_findings(base.make_finding, "x", unit, one, one, one, np.zeros(2))
 
 
 class CodeDetector(PatternDetector):
@@ -181,6 +226,13 @@ def test_pattern_detector_subclass_analyze_is_honoured() -> None:
     assert found == [("a", "K-222", 0.6)]
 
 
+def _cluster(
+    detector: ClusterDetector, unit: TextUnit, start: int, end: int, kinds: set[str]
+) -> Finding:
+    score = detector._score(len(kinds))
+    return Finding(detector.id, unit.where, unit.text[start:end], start, end, score)
+
+
 def _clusters_one_by_one(
     detector: ClusterDetector, units: list[TextUnit], hits: HitBatch
 ) -> list[tuple[int, Finding]]:
@@ -195,7 +247,7 @@ def _clusters_one_by_one(
             or (start > reach and detector.sentence_end.search(text, reach, start))
         ):
             if kinds and detector._enough(kinds, text, first, reach):
-                out.append((current, detector._finding(units[current], first, reach, len(kinds))))
+                out.append((current, _cluster(detector, units[current], first, reach, kinds)))
             kinds = set()
             if u != current:
                 current, text = u, units[u].text
@@ -204,7 +256,7 @@ def _clusters_one_by_one(
             reach = end
         kinds.add(pattern.name)
     if kinds and detector._enough(kinds, text, first, reach):
-        out.append((current, detector._finding(units[current], first, reach, len(kinds))))
+        out.append((current, _cluster(detector, units[current], first, reach, kinds)))
     return out
 
 

@@ -1046,6 +1046,7 @@ static PyObject *untracked(PyObject *module, PyObject *obj);
 static PyObject *number_keys(PyObject *module, PyObject *args);
 static PyObject *judge_hits(PyObject *module, PyObject *args);
 static PyObject *cell_bounds(PyObject *module, PyObject *arg);
+static PyObject *make_findings(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1074,6 +1075,8 @@ static PyMethodDef module_methods[] = {
      "judge_hits(detector, units, unit_of, starts, ends, patterns) -> verdict bytes per hit."},
     {"cell_bounds", cell_bounds, METH_O,
      "cell_bounds(rows) -> (spans, found): each row's cells' bounds in its text, as found."},
+    {"make_findings", make_findings, METH_VARARGS,
+     "make_findings(maker, detector, units, unit_of, starts, ends, scores) -> list of findings."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2421,5 +2424,93 @@ done:
     Py_XDECREF(cells);
     Py_XDECREF(text);
     Py_DECREF(seq);
+    return out;
+}
+
+/* ---- make_findings: a batch of findings made at once (issue 14) ----
+ *
+ * A table's detectors settle tens of thousands of findings with arrays (a column of HKIDs,
+ * of phone numbers, of addresses), then made each in a Python loop: the unit looked up, its
+ * text sliced, three numbers boxed, the maker called, 0.6 us a finding.  Here in one call.
+ */
+
+/* make_findings(maker, detector, units, unit_of, starts, ends, scores) -> list: for each i,
+ * maker(detector, u.where, u.text[starts[i]:ends[i]], starts[i], ends[i], scores[i]) with
+ * u = units[unit_of[i]]; ``maker`` a maker slot_maker made (six arguments); native int64
+ * arrays and float64 ``scores``. */
+static PyObject *make_findings(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *maker, *detector, *units;
+    Py_buffer unit_of, starts, ends, scores;
+    if (!PyArg_ParseTuple(args, "OUOy*y*y*y*", &maker, &detector, &units, &unit_of, &starts,
+                          &ends, &scores))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL, *text = NULL, *where = NULL;
+    Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), last = -1;
+    if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
+        ends.len != unit_of.len || scores.len != n * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends: int64s, scores: float64s");
+        goto done;
+    }
+    if (!PyCFunction_Check(maker) ||
+        PyCFunction_GET_FUNCTION(maker) != (PyCFunction)(void (*)(void))make_slotted) {
+        PyErr_SetString(PyExc_TypeError, "maker: a maker slot_maker made");
+        goto done;
+    }
+    PyObject *state = PyCFunction_GET_SELF(maker);
+    if (PyBytes_GET_SIZE(PyTuple_GET_ITEM(state, 2)) / (Py_ssize_t)sizeof(Py_ssize_t) -
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(state, 1)) !=
+        6) {
+        PyErr_SetString(PyExc_TypeError, "maker: one of six arguments");
+        goto done;
+    }
+    seq = PySequence_Fast(units, "units must be a sequence");
+    if (seq == NULL)
+        goto done;
+    out = PyList_New(n);
+    if (out == NULL)
+        goto done;
+    const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf;
+    const double *score = scores.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (u[i] < 0 || u[i] >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_IndexError, "a unit out of range");
+            goto failed;
+        }
+        if (u[i] != last) {
+            if (take_unit_text(seq, u[i], &text) != 0)
+                goto failed;
+            Py_XSETREF(where, PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, u[i]), "where"));
+            if (where == NULL)
+                goto failed;
+            last = u[i];
+        }
+        if (from[i] < 0 || from[i] > to[i] || to[i] > PyUnicode_GET_LENGTH(text)) {
+            PyErr_SetString(PyExc_IndexError, "a span out of its unit's text");
+            goto failed;
+        }
+        PyObject *made[6] = {detector, where, PyUnicode_Substring(text, from[i], to[i]),
+                             PyLong_FromLongLong(from[i]), PyLong_FromLongLong(to[i]),
+                             PyFloat_FromDouble(score[i])};
+        PyObject *finding = NULL;
+        if (made[2] != NULL && made[3] != NULL && made[4] != NULL && made[5] != NULL)
+            finding = make_slotted(state, made, 6);
+        for (int k = 2; k < 6; k++)
+            Py_XDECREF(made[k]);
+        if (finding == NULL)
+            goto failed;
+        PyList_SET_ITEM(out, i, finding);
+    }
+    goto done;
+failed:
+    Py_CLEAR(out);
+done:
+    Py_XDECREF(where);
+    Py_XDECREF(text);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&unit_of);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&scores);
     return out;
 }

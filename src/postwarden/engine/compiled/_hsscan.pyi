@@ -46,3 +46,12 @@ def judge_hits(
     patterns: Buffer,
 ) -> bytes: ...
 def cell_bounds(rows: Sequence[Any]) -> tuple[bytes, bytes]: ...
+def make_findings(
+    maker: Callable[..., _T],
+    detector: str,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    scores: Buffer,
+) -> list[_T]: ...
