@@ -177,13 +177,12 @@ _ZH_CELLS = [
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_name_zh_cells_screened_in_c_are_those_tested_in_python(
+def test_name_zh_cells_found_in_c_are_those_cell_matches(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The compiled screen of a table's cells (`_screened_name_cells`) finds the names the
-    Python test of each cell finds: the same findings, and every cell `_CELL` matches whole
-    among those it passes."""
-    if name_zh.screen_cells is None:
+    """The compiled walk of a table's cells (`name_cells`) finds the cells `_CELL` matches
+    whole, with its group's span, and the scan the same names."""
+    if name_zh.name_cells is None:
         pytest.skip("the _hsscan extension is not built")
     rng = random.Random(seed)
     units = [TextUnit("姓名：陳大文", "body")]
@@ -192,14 +191,33 @@ def test_name_zh_cells_screened_in_c_are_those_tested_in_python(
         text = " | ".join(cells) if n % 5 else "\t".join(cells) + " 陳大文"
         units.append(TextUnit(text or "-", f"t.xlsx#R{n}", cells or None))
     rows = [u for u, unit in enumerate(units) if unit.cells]
-    screened = name_zh._name_cells(units, rows)
+    compiled = name_zh._name_cells(units, rows)
+    assert compiled == name_zh._name_cells_py(units, rows)
     fast = default_detectors().scan(units)
-    monkeypatch.setattr(name_zh, "screen_cells", None)
-    tested = name_zh._name_cells(units, rows)
+    monkeypatch.setattr(name_zh, "name_cells", None)
     assert default_detectors().scan(units) == fast
-    whole = [(u, c) for u, c in zip(*tested, strict=True) if name_zh._CELL.fullmatch(c)]
-    assert [(u, c) for u, c in zip(*screened, strict=True) if name_zh._CELL.fullmatch(c)] == whole
     assert any(f.detector == "name_zh" and f.where.startswith("t.xlsx") for f in fast)
+
+
+def test_name_zh_cells_of_every_shape_found_in_c_as_by_the_cell_match() -> None:
+    """Each character a cell of a name's shape can hold, at each place: spaces of every
+    kind, surnames single and double, Chinese characters at the range's ends and outside."""
+    if name_zh.name_cells is None:
+        pytest.skip("the _hsscan extension is not built")
+    spaces = [" ", "\t", "\u3000", "\xa0", "\x1c", "\u200b", ""]
+    heads = ["陳", "歐陽", "歐", "x", "一", "丁", "\u4e00", "\u9fff", "\u3400", "１"]
+    givens = ["大", "\u4e00", "\u9fff", "\ua000", "a", " ", "大文", "大文明"]
+    cells = tuple(
+        f"{before}{head}{given}{after}"
+        for before in spaces
+        for head in heads
+        for given in [*givens, ""]
+        for after in spaces
+    )
+    units = [TextUnit(" | ".join(cells), "t.xlsx#R1", cells)]
+    compiled = name_zh._name_cells(units, [0])
+    assert compiled == name_zh._name_cells_py(units, [0])
+    assert len(compiled[1]) > 100
 
 
 def test_name_zh_plausible_by_first_two_characters_is_the_word_by_word_test() -> None:

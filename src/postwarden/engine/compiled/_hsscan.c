@@ -1047,6 +1047,7 @@ static PyObject *number_keys(PyObject *module, PyObject *args);
 static PyObject *judge_hits(PyObject *module, PyObject *args);
 static PyObject *cell_bounds(PyObject *module, PyObject *arg);
 static PyObject *make_findings(PyObject *module, PyObject *args);
+static PyObject *name_cells(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1077,6 +1078,8 @@ static PyMethodDef module_methods[] = {
      "cell_bounds(rows) -> (spans, found): each row's cells' bounds in its text, as found."},
     {"make_findings", make_findings, METH_VARARGS,
      "make_findings(maker, detector, units, unit_of, starts, ends, scores) -> list of findings."},
+    {"name_cells", name_cells, METH_VARARGS,
+     "name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2512,5 +2515,165 @@ done:
     PyBuffer_Release(&starts);
     PyBuffer_Release(&ends);
     PyBuffer_Release(&scores);
+    return out;
+}
+
+/* ---- name_cells: table cells that are exactly a Chinese name (issue 14) ----
+ *
+ * name_zh reads every cell of a table for one that is a surname and one or two given
+ * characters (its _CELL, matched whole); a 15,070-row table has 120,000 cells, each tested
+ * in Python.  Here the cells are walked in C and only those shaped as a name come back.
+ */
+
+static inline int name_cells_cjk(Py_UCS4 c) { return c >= 0x4E00 && c <= 0x9FFF; }
+
+/* Whether the `m` characters at `at` of `cell` are all Chinese (U+4E00 to U+9FFF). */
+static int name_cells_all_cjk(int kind, const void *data, Py_ssize_t at, Py_ssize_t m) {
+    for (Py_ssize_t k = at; k < at + m; k++)
+        if (!name_cells_cjk(PyUnicode_READ(kind, data, k)))
+            return 0;
+    return 1;
+}
+
+/* Whether the two characters at `at` of `cell` are one of `doubles` (a tuple of str). */
+static int name_cells_double(int kind, const void *data, Py_ssize_t at, PyObject *doubles) {
+    for (Py_ssize_t d = 0; d < PyTuple_GET_SIZE(doubles); d++) {
+        PyObject *two = PyTuple_GET_ITEM(doubles, d);
+        if (PyUnicode_GET_LENGTH(two) == 2 &&
+            PyUnicode_READ_CHAR(two, 0) == PyUnicode_READ(kind, data, at) &&
+            PyUnicode_READ_CHAR(two, 1) == PyUnicode_READ(kind, data, at + 1))
+            return 1;
+    }
+    return 0;
+}
+
+/* name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans): the
+ * cells of the units at the int64 positions ``rows`` (``unit.cells``; None: none), in
+ * order, of ``shortest`` to ``longest`` characters that are, between whitespace at either
+ * end (str.isspace), a surname (a character of the str ``singles``, or one of the tuple of
+ * two-character str ``doubles``) and one or two Chinese characters (U+4E00 to U+9FFF): the
+ * cells (a list of the str), each one's unit (native int64s) and the start and end of the
+ * name in it (native int64 pairs).  That is name_zh._CELL matching the whole cell, its
+ * group 1 the name (name_zh._name_cells_py does the same in Python; a test compares). */
+static PyObject *name_cells(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *units, *singles, *doubles;
+    Py_buffer rows;
+    Py_ssize_t shortest, longest;
+    if (!PyArg_ParseTuple(args, "Oy*UO!nn", &units, &rows, &singles, &PyTuple_Type, &doubles,
+                          &shortest, &longest))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL, *cells_out = NULL, *cells = NULL;
+    PyObject *row_bytes = NULL, *span_bytes = NULL;
+    int64_t *row_of = NULL, *spans = NULL;
+    Py_ssize_t used = 0, room = 0;
+    uint8_t single[(0x9FFF - 0x4E00 + 1 + 7) / 8];
+    memset(single, 0, sizeof single);
+    for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(singles); k++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(singles, k);
+        if (!name_cells_cjk(c)) {
+            PyErr_SetString(PyExc_ValueError, "a surname outside U+4E00 to U+9FFF");
+            goto done;
+        }
+        single[(c - 0x4E00) >> 3] |= (uint8_t)(1 << ((c - 0x4E00) & 7));
+    }
+    for (Py_ssize_t d = 0; d < PyTuple_GET_SIZE(doubles); d++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(doubles, d))) {
+            PyErr_SetString(PyExc_TypeError, "doubles: a tuple of str");
+            goto done;
+        }
+    }
+    if (rows.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "rows: int64s");
+        goto done;
+    }
+    seq = PySequence_Fast(units, "units must be a sequence");
+    if (seq == NULL)
+        goto done;
+    cells_out = PyList_New(0);
+    if (cells_out == NULL)
+        goto done;
+    const int64_t *row = rows.buf;
+    Py_ssize_t count = rows.len / (Py_ssize_t)sizeof(int64_t);
+    for (Py_ssize_t r = 0; r < count; r++) {
+        if (row[r] < 0 || row[r] >= PySequence_Fast_GET_SIZE(seq)) {
+            PyErr_SetString(PyExc_IndexError, "a row out of range");
+            goto done;
+        }
+        PyObject *held = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, row[r]), "cells");
+        if (held == NULL)
+            goto done;
+        Py_XSETREF(cells, held == Py_None ? PyTuple_New(0)
+                                          : PySequence_Fast(held, "cells: a sequence"));
+        Py_DECREF(held);
+        if (cells == NULL)
+            goto done;
+        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(cells); k++) {
+            PyObject *cell = PySequence_Fast_GET_ITEM(cells, k);
+            if (!PyUnicode_Check(cell) || PyUnicode_READY(cell) < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "a cell must be a str");
+                goto done;
+            }
+            Py_ssize_t n = PyUnicode_GET_LENGTH(cell);
+            int kind = PyUnicode_KIND(cell);
+            if (n < shortest || n > longest || kind == PyUnicode_1BYTE_KIND)
+                continue; /* a name's characters are all above U+00FF */
+            const void *data = PyUnicode_DATA(cell);
+            Py_ssize_t a = 0, b = n;
+            while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a)))
+                a++;
+            while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1)))
+                b--;
+            Py_ssize_t m = b - a;
+            if (m < 2)
+                continue;
+            Py_UCS4 first = PyUnicode_READ(kind, data, a);
+            int shaped =
+                (m <= 3 && name_cells_cjk(first) &&
+                 (single[(first - 0x4E00) >> 3] >> ((first - 0x4E00) & 7) & 1) &&
+                 name_cells_all_cjk(kind, data, a + 1, m - 1)) ||
+                (m >= 3 && m <= 4 && name_cells_double(kind, data, a, doubles) &&
+                 name_cells_all_cjk(kind, data, a + 2, m - 2));
+            if (!shaped)
+                continue;
+            if (used + 2 > room) {
+                Py_ssize_t grown = 2 * room + 1024;
+                int64_t *more_rows = PyMem_Realloc(row_of, (size_t)grown / 2 * sizeof(int64_t));
+                if (more_rows == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                row_of = more_rows;
+                int64_t *more = PyMem_Realloc(spans, (size_t)grown * sizeof(int64_t));
+                if (more == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                spans = more;
+                room = grown;
+            }
+            if (PyList_Append(cells_out, cell) != 0)
+                goto done;
+            row_of[used / 2] = row[r];
+            spans[used++] = a;
+            spans[used++] = b;
+        }
+    }
+    row_bytes = PyBytes_FromStringAndSize((const char *)row_of,
+                                          used / 2 * (Py_ssize_t)sizeof(int64_t));
+    span_bytes = PyBytes_FromStringAndSize((const char *)spans,
+                                           used * (Py_ssize_t)sizeof(int64_t));
+    if (row_bytes != NULL && span_bytes != NULL)
+        out = PyTuple_Pack(3, cells_out, row_bytes, span_bytes);
+done:
+    PyMem_Free(row_of);
+    PyMem_Free(spans);
+    Py_XDECREF(row_bytes);
+    Py_XDECREF(span_bytes);
+    Py_XDECREF(cells_out);
+    Py_XDECREF(cells);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&rows);
     return out;
 }

@@ -55,3 +55,11 @@ def make_findings(
     ends: Buffer,
     scores: Buffer,
 ) -> list[_T]: ...
+def name_cells(
+    units: Sequence[Any],
+    rows: Buffer,
+    singles: str,
+    doubles: tuple[str, ...],
+    shortest: int,
+    longest: int,
+) -> tuple[list[str], bytes, bytes]: ...

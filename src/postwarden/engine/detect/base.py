@@ -26,9 +26,10 @@ except ImportError:  # not built (no libhs headers at install): the slots set fr
 spans_holding: Callable[..., bytes] | None = getattr(_hsscan, "spans_holding", None)
 # The compiled checks of the HKID and phone detectors (`judged`); None when not built.
 judge_hits: Callable[..., bytes] | None = getattr(_hsscan, "judge_hits", None)
-# The compiled screen of table cells (length and kinds of characters, see ``_hsscan.c``);
-# None when not built.
-screen_cells: Callable[[Sequence[str]], bytes] | None = getattr(_hsscan, "screen_cells", None)
+# The compiled finder of table cells that are a Chinese name (name_zh); None when not built.
+name_cells: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "name_cells", None
+)
 # The compiled maker of slotted instances; None when not built (or built before it had one).
 slot_maker: Callable[[type, tuple[str, ...], tuple[object, ...]], Callable[..., Finding]] | None = (
     getattr(_hsscan, "slot_maker", None)

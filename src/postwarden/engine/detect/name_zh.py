@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from itertools import chain, compress
+from collections.abc import Mapping, Sequence
+from itertools import compress
 from operator import attrgetter
 from typing import ClassVar
 
@@ -19,7 +19,7 @@ from postwarden.engine.detect.base import (
     PatternDetector,
     make_candidate,
     make_finding,
-    screen_cells,
+    name_cells,
 )
 from postwarden.model import TextUnit
 
@@ -172,9 +172,6 @@ for _word in COMMON_WORDS:
     _COMMON_BY_FIRST[_word[0]] = (*_COMMON_BY_FIRST.get(_word[0], ()), _word)
 
 
-_FIRST_CHARS = frozenset(SURNAMES + "".join(d[0] for d in DOUBLE_SURNAMES))
-
-
 _SINGLE = frozenset(SURNAMES)
 _DOUBLE_SET = frozenset(DOUBLE_SURNAMES)
 
@@ -283,67 +280,73 @@ class NameZhDetector(PatternDetector):
         taken: dict[int, set[tuple[int, int]]] = {}
         for u, f in zip(found.units, found.findings, strict=True):
             taken.setdefault(u, set()).add((f.start, f.end))
-        # A table cell that is exactly a surname and a given name is a name.  Names repeat
-        # down a column, so each distinct cell is judged once per scan (its name's span in
-        # it and the name, None for a cell that is none).
-        names: dict[str, tuple[int, int, str] | None] = {}
+        # A table cell that is exactly a surname and a given name is a name.
         add_unit, add_finding = found.units.append, found.findings.append
         detector = self.id
         current, position, unit = -1, 0, units[rows[0]]
-        for u, cell in zip(*_name_cells(units, rows), strict=True):
+        for u, cell, name_start, name_end in zip(*_name_cells(units, rows), strict=True):
             if u != current:
                 current, position, unit = u, 0, units[u]
-            if cell in names:
-                name = names[cell]
-            else:
-                match = _CELL.fullmatch(cell)
-                name = names[cell] = (
-                    (*match.span(1), match.group(1))
-                    if match and _plausible(match.group(1))
-                    else None
-                )
-            if name is None:
+            name = cell[name_start:name_end]
+            if not _plausible(name):
                 continue
             at = unit.text.find(cell, position)
             if at < 0:
                 continue
             position = at + len(cell)
-            start, end = at + name[0], at + name[1]
+            start, end = at + name_start, at + name_end
             if u not in taken or (start, end) not in taken[u]:
                 add_unit(u)
-                add_finding(make_finding(detector, unit.where, name[2], start, end, 0.7))
+                add_finding(make_finding(detector, unit.where, name, start, end, 0.7))
         return found
 
 
-def _name_cells(units: Sequence[TextUnit], rows: list[int]) -> tuple[list[int], list[str]]:
-    """The cells of ``rows``, in order, that may be a name (its length, and a surname's
-    character first), and the row of each (two lists: tuples would each be tracked by
-    the garbage collector)."""
-    if screen_cells is not None:
-        return _screened_name_cells(units, rows, screen_cells)
+# The lengths of a cell that may be a name (spaces around it included).
+_SHORTEST_CELL, _LONGEST_CELL = 2, 6
+
+
+def _name_cells(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[int], list[str], list[int], list[int]]:
+    """The cells of ``rows``, in order, that `_CELL` matches whole: each one's row, the
+    cell, and where its name (group 1) starts and ends in it (four lists: a tuple each
+    would be tracked by the garbage collector).  Found in C where built (a 15,070-row
+    table has 120,000 cells, 15,000 of them names)."""
+    if name_cells is None:
+        return _name_cells_py(units, rows)
+    cells, row_of, spans = name_cells(
+        units,
+        np.array(rows, dtype=np.int64).tobytes(),
+        SURNAMES,
+        DOUBLE_SURNAMES,
+        _SHORTEST_CELL,
+        _LONGEST_CELL,
+    )
+    bounds = np.frombuffer(spans, dtype=np.int64)
+    return (
+        np.frombuffer(row_of, dtype=np.int64).tolist(),
+        cells,
+        bounds[0::2].tolist(),
+        bounds[1::2].tolist(),
+    )
+
+
+def _name_cells_py(
+    units: Sequence[TextUnit], rows: list[int]
+) -> tuple[list[int], list[str], list[int], list[int]]:
+    """`_name_cells` with `_CELL`, when the extension is not built (a test compares)."""
     row_of: list[int] = []
     cells: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     for u in rows:
         for cell in units[u].cells or ():
-            if 2 <= len(cell) <= 6 and cell.lstrip()[:1] in _FIRST_CHARS:
+            if not _SHORTEST_CELL <= len(cell) <= _LONGEST_CELL:
+                continue
+            match = _CELL.fullmatch(cell)
+            if match is not None:
                 row_of.append(u)
                 cells.append(cell)
-    return row_of, cells
-
-
-def _screened_name_cells(
-    units: Sequence[TextUnit], rows: list[int], screen: Callable[[Sequence[str]], bytes]
-) -> tuple[list[int], list[str]]:
-    """`_name_cells`, with the cells screened in C (a spreadsheet of 15,000 rows has
-    120,000 cells, 15,000 of them names): those of two to six characters, with a Chinese
-    character, without a digit or "@".  That passes every cell `_CELL` matches whole
-    (spaces, a surname and one or two Chinese characters), and those are the cells whose
-    names the Python test passes too, since `_analyze_batch` asks `_CELL` of each."""
-    cells = [units[u].cells or () for u in rows]
-    every = list(chain.from_iterable(cells))
-    screened = np.frombuffer(screen(every), dtype=np.int64)
-    length = screened >> 4
-    maybe = np.flatnonzero((length >= 2) & (length <= 6) & (screened & 7 == 4))
-    counts = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
-    row_of = np.repeat(np.array(rows, dtype=np.int64), counts)[maybe]
-    return row_of.tolist(), list(map(every.__getitem__, maybe.tolist()))
+                starts.append(match.start(1))
+                ends.append(match.end(1))
+    return row_of, cells, starts, ends
