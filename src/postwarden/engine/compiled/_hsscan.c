@@ -956,8 +956,12 @@ done:
  * PySequence_Fast of objects with a str ``text``): 0, or -1 with an exception set (*text is
  * then NULL or the object found, to be released by the caller as before). */
 static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
+    static PyObject *name; /* "text", interned once: not a new str per unit */
     Py_XDECREF(*text);
-    *text = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, unit), "text");
+    *text = NULL;
+    if (name == NULL && (name = PyUnicode_InternFromString("text")) == NULL)
+        return -1;
+    *text = PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, unit), name);
     if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
         if (*text != NULL && !PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
@@ -2372,7 +2376,11 @@ static PyObject *cell_bounds(PyObject *module, PyObject *arg) {
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), used = 0, room = 0;
     PyObject *out = NULL, *text = NULL, *cells = NULL, *spans = NULL;
     int64_t *bounds = NULL;
-    PyObject *found = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    PyObject *found = NULL;
+    static PyObject *cells_name; /* interned once */
+    if (cells_name == NULL && (cells_name = PyUnicode_InternFromString("cells")) == NULL)
+        goto done;
+    found = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
     if (found == NULL)
         goto done;
     int64_t *found_at = (int64_t *)PyBytes_AS_STRING(found);
@@ -2381,7 +2389,8 @@ static PyObject *cell_bounds(PyObject *module, PyObject *arg) {
         if (take_unit_text(seq, r, &text) != 0)
             goto done;
         Py_XDECREF(cells);
-        PyObject *held = PyObject_GetAttrString(row, "cells");
+        cells = NULL;
+        PyObject *held = PyObject_GetAttr(row, cells_name);
         if (held == NULL)
             goto done;
         cells = held == Py_None ? PyTuple_New(0) : PySequence_Fast(held, "cells: a sequence");
@@ -2467,6 +2476,9 @@ static PyObject *make_findings(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "maker: one of six arguments");
         goto done;
     }
+    static PyObject *where_name; /* interned once */
+    if (where_name == NULL && (where_name = PyUnicode_InternFromString("where")) == NULL)
+        goto done;
     seq = PySequence_Fast(units, "units must be a sequence");
     if (seq == NULL)
         goto done;
@@ -2483,7 +2495,7 @@ static PyObject *make_findings(PyObject *module, PyObject *args) {
         if (u[i] != last) {
             if (take_unit_text(seq, u[i], &text) != 0)
                 goto failed;
-            Py_XSETREF(where, PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, u[i]), "where"));
+            Py_XSETREF(where, PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, u[i]), where_name));
             if (where == NULL)
                 goto failed;
             last = u[i];
@@ -2587,6 +2599,9 @@ static PyObject *name_cells(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "rows: int64s");
         goto done;
     }
+    static PyObject *cells_name; /* interned once */
+    if (cells_name == NULL && (cells_name = PyUnicode_InternFromString("cells")) == NULL)
+        goto done;
     seq = PySequence_Fast(units, "units must be a sequence");
     if (seq == NULL)
         goto done;
@@ -2600,7 +2615,7 @@ static PyObject *name_cells(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "a row out of range");
             goto done;
         }
-        PyObject *held = PyObject_GetAttrString(PySequence_Fast_GET_ITEM(seq, row[r]), "cells");
+        PyObject *held = PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, row[r]), cells_name);
         if (held == NULL)
             goto done;
         Py_XSETREF(cells, held == Py_None ? PyTuple_New(0)
