@@ -244,6 +244,20 @@ static int triple_by_id_end(const void *a, const void *b) {
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* qsort(rows, n, size, cmp), skipped when the rows are in that order already: hyperscan
+ * reports matches by end, so the window spans and the window matches below come in order
+ * (three sorts of 60,000 rows were most of a table's start recovery). */
+static void sort_unless_sorted(void *rows, size_t n, size_t size,
+                               int (*cmp)(const void *, const void *)) {
+    const char *at = rows;
+    for (size_t k = 1; k < n; k++) {
+        if (cmp(at + (k - 1) * size, at + k * size) > 0) {
+            qsort(rows, n, size, cmp);
+            return;
+        }
+    }
+}
+
 typedef struct {
     Hits *hits;
     int64_t offset;
@@ -286,22 +300,32 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
     if (count == 0)
         return HS_SUCCESS;
     hs_error_t err = HS_NOMEM;
+    Py_ssize_t ids = PyTuple_GET_SIZE(self->windows);
     Need *needs = malloc(count * sizeof(Need));
     Span *spans = malloc(count * sizeof(Span));
+    size_t *next = calloc((size_t)ids + 1, sizeof(size_t));
     Hits found = {NULL, 0, 0, 0};
-    if (needs == NULL || spans == NULL)
+    if (needs == NULL || spans == NULL || next == NULL)
         goto done;
-    size_t n = 0;
+    /* Grouped by window expression, each group in the order of the rows (a counting sort),
+     * which is by end when hyperscan reported them so; sorted if not. */
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = hits->data[3 * i + 2];
+        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0)
+            next[self->window_id[id] + 1]++;
+    }
+    for (Py_ssize_t w = 0; w < ids; w++)
+        next[w + 1] += next[w];
     for (size_t i = 0; i < rows; i++) {
         int64_t id = hits->data[3 * i + 2];
         if (id >= 0 && id < self->expressions && self->window_id[id] >= 0) {
-            needs[n].id = self->window_id[id];
-            needs[n].end = hits->data[3 * i + 1];
-            needs[n].row = i;
-            n++;
+            Need *need = &needs[next[self->window_id[id]]++];
+            need->id = self->window_id[id];
+            need->end = hits->data[3 * i + 1];
+            need->row = i;
         }
     }
-    qsort(needs, count, sizeof(Need), by_id_end);
+    sort_unless_sorted(needs, count, sizeof(Need), by_id_end);
     /* Per expression, [low, high) is a run of its class with the byte before `low` outside
      * it (or low == 0): each byte is walked over once however many matches end in a run. */
     int64_t low = 0, high = 0;
@@ -321,7 +345,7 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
         spans[k].from = needs[k].from;
         spans[k].to = needs[k].to;
     }
-    qsort(spans, count, sizeof(Span), by_id_from);
+    sort_unless_sorted(spans, count, sizeof(Span), by_id_from);
     size_t merged = 0;
     for (size_t k = 0; k < count; k++) {
         if (merged > 0 && spans[k].id == spans[merged - 1].id &&
@@ -344,7 +368,7 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
             goto done;
     }
     size_t matches = found.len / 3, j = 0;
-    qsort(found.data, matches, 3 * sizeof(int64_t), triple_by_id_end);
+    sort_unless_sorted(found.data, matches, 3 * sizeof(int64_t), triple_by_id_end);
     for (size_t k = 0; k < count; k++) {
         while (j < matches && (found.data[3 * j + 2] < needs[k].id ||
                                (found.data[3 * j + 2] == needs[k].id &&
@@ -360,6 +384,7 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
 done:
     free(needs);
     free(spans);
+    free(next);
     free(found.data);
     return err;
 }
