@@ -75,13 +75,16 @@ def test_the_compiled_maker_leaves_out_of_the_collector_only_what_holds_no_conta
     # A finding holds str and numbers: no cycle can pass through it, so the collector need
     # not walk it (a spreadsheet's 90,000 findings cost 60 ms of collections a scan).
     assert not gc.is_tracked(make_finding("phone", "body", "9123 4567", 5, 14, 0.95))
-    # A candidate holds its unit (a container): tracked, as is a finding given one.
+    # A candidate holds its unit (a container) and its maker does not untrack: tracked.
     unit = TextUnit(text="Tel: 9123 4567", where="body")
     assert gc.is_tracked(base.make_candidate(unit, 5, 14, Pattern("m", "x"), False))
     assert base.slot_maker is not None
-    holding = base.slot_maker(Finding, tuple(f.name for f in fields(Finding)), ())
+    names = tuple(f.name for f in fields(Finding))
     args: list[object] = ["phone", "body", "x", 0, 1, 0.5, "", None]
+    assert gc.is_tracked(base.slot_maker(Finding, names, ())(*args))  # not asked to
+    holding = base.slot_maker(Finding, names, (), True)
     assert not gc.is_tracked(holding(*args))
+    assert holding(*args) == Finding(*args)  # type: ignore[arg-type]
     for i, container in ((6, ["held"]), (7, ("held", [])), (2, {"a": 1})):
         made = holding(*args[:i], container, *args[i + 1 :])
         assert gc.is_tracked(made)

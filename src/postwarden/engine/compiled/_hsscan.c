@@ -815,12 +815,12 @@ static inline int slot_may_be_tracked(PyObject *value) {
  * from the arguments, the rest from the defaults, without the class's __init__.  A frozen
  * dataclass sets each field through object.__setattr__ (about 0.9 us) and setting the slot
  * descriptors from Python still takes eight calls (0.5 us); here it is one allocation.
- * An instance holding no container is left out of the garbage collector's walks, as CPython
- * does for tuples: a spreadsheet's 90,000 findings (str and numbers) would otherwise be
- * walked by every young collection until they reach the oldest generation, then by each
- * full one (60 ms of a 15,070-row table's 300 ms detection).  Nothing they hold can make a
- * cycle; a Candidate holds its unit and stays tracked.
- * The maker's state: (class, defaults, slot offsets as bytes of Py_ssize_t). */
+ * With ``untrack``, an instance holding no container is left out of the garbage collector's
+ * walks, as CPython does for tuples: a spreadsheet's 90,000 findings (str and numbers) would
+ * otherwise be walked by every young collection until they reach the oldest generation,
+ * then by each full one (60 ms of a 15,070-row table's 300 ms detection).  Nothing they
+ * hold can make a cycle.
+ * The maker's state: (class, defaults, slot offsets as bytes of Py_ssize_t, untrack). */
 static PyObject *make_slotted(PyObject *state, PyObject *const *args, Py_ssize_t nargs) {
     PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(state, 0);
     PyObject *defaults = PyTuple_GET_ITEM(state, 1);
@@ -836,11 +836,11 @@ static PyObject *make_slotted(PyObject *state, PyObject *const *args, Py_ssize_t
     PyObject *obj = type->tp_alloc(type, 0);
     if (obj == NULL)
         return NULL;
-    int tracked = 0;
+    int tracked = PyTuple_GET_ITEM(state, 3) != Py_True;
     for (Py_ssize_t i = 0; i < total; i++) {
         PyObject *value = i < given ? args[i] : PyTuple_GET_ITEM(defaults, i - given);
         *(PyObject **)((char *)obj + offsets[i]) = Py_NewRef(value);
-        tracked |= slot_may_be_tracked(value);
+        tracked = tracked || slot_may_be_tracked(value);
     }
     if (!tracked && PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
         PyObject_GC_UnTrack(obj);
@@ -850,13 +850,16 @@ static PyObject *make_slotted(PyObject *state, PyObject *const *args, Py_ssize_t
 static PyMethodDef make_slotted_def = {"make_slotted", (PyCFunction)(void (*)(void))make_slotted,
                                        METH_FASTCALL, "An instance with its slots set."};
 
-/* slot_maker(cls, names, defaults) -> a function of len(names) - len(defaults) arguments
- * building a ``cls`` whose slots ``names`` are those arguments, then ``defaults``. */
+/* slot_maker(cls, names, defaults, untrack=False) -> a function of len(names) -
+ * len(defaults) arguments building a ``cls`` whose slots ``names`` are those arguments,
+ * then ``defaults``; with ``untrack``, untracked by the garbage collector when they hold no
+ * container. */
 static PyObject *slot_maker(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *cls, *names, *defaults;
-    if (!PyArg_ParseTuple(args, "O!O!O!", &PyType_Type, &cls, &PyTuple_Type, &names,
-                          &PyTuple_Type, &defaults))
+    int untrack = 0;
+    if (!PyArg_ParseTuple(args, "O!O!O!|p", &PyType_Type, &cls, &PyTuple_Type, &names,
+                          &PyTuple_Type, &defaults, &untrack))
         return NULL;
     Py_ssize_t total = PyTuple_GET_SIZE(names);
     if (PyTuple_GET_SIZE(defaults) > total) {
@@ -885,7 +888,7 @@ static PyObject *slot_maker(PyObject *module, PyObject *args) {
             return NULL;
         }
     }
-    PyObject *state = PyTuple_Pack(3, cls, defaults, offsets);
+    PyObject *state = PyTuple_Pack(4, cls, defaults, offsets, untrack ? Py_True : Py_False);
     Py_DECREF(offsets);
     if (state == NULL)
         return NULL;
@@ -1082,7 +1085,7 @@ static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
      "join_utf8(texts, separator) -> separator.join(texts).encode('utf-8', 'replace')."},
     {"slot_maker", slot_maker, METH_VARARGS,
-     "slot_maker(cls, names, defaults) -> a maker of cls with its slots set, no __init__."},
+     "slot_maker(cls, names, defaults, untrack=False) -> a maker of cls, its slots set."},
     {"spans_holding", spans_holding, METH_VARARGS,
      "spans_holding(units, unit_of, starts, ends, chars) -> bytes: 1 where a span holds one."},
     {"find_runs", find_runs, METH_VARARGS,

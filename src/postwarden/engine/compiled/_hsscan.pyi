@@ -20,7 +20,7 @@ class Database:
 
 def join_utf8(texts: Sequence[str], separator: bytes) -> bytes: ...
 def slot_maker(
-    cls: type, names: tuple[str, ...], defaults: tuple[object, ...]
+    cls: type, names: tuple[str, ...], defaults: tuple[object, ...], untrack: bool = False
 ) -> Callable[..., Any]: ...
 def spans_holding(
     units: Sequence[Any], unit_of: Buffer, starts: Buffer, ends: Buffer, chars: str

@@ -31,9 +31,7 @@ name_cells: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
     _hsscan, "name_cells", None
 )
 # The compiled maker of slotted instances; None when not built (or built before it had one).
-slot_maker: Callable[[type, tuple[str, ...], tuple[object, ...]], Callable[..., Finding]] | None = (
-    getattr(_hsscan, "slot_maker", None)
-)
+slot_maker: Callable[..., Callable[..., Finding]] | None = getattr(_hsscan, "slot_maker", None)
 
 __all__ = [
     "Candidate",
@@ -94,7 +92,8 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
     if names != expected or hasattr(Finding, "__post_init__"):
         return Finding
     if slot_maker is not None:
-        return slot_maker(Finding, tuple(names), ("", None))
+        # Untracked by the garbage collector: a finding holds str and numbers (see the C).
+        return slot_maker(Finding, tuple(names), ("", None), True)
     (
         set_detector,
         set_where,
