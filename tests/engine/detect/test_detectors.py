@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from postwarden.engine.detect import Context, default_detectors
+from postwarden.engine.detect import Context, default_detectors, name_zh
 from postwarden.engine.detect.hkid import hkid_check_digit
 from postwarden.engine.detect.name_zh import NameZhDetector
 from postwarden.model import TextUnit
@@ -146,3 +148,97 @@ def test_name_zh_analyze_alone_reads_cells() -> None:
     found = NameZhDetector().analyze(unit, [], Context([]))
     assert [(f.value, f.start) for f in found] == [("陳大文", 2)]
     assert found == [f for f in default_detectors().scan([unit]) if f.detector == "name_zh"]
+
+
+# Cells that are names, words, names with spaces, digits, full-width digits, an "@", a
+# Latin letter, a sentence, empty, blank, and repeats (judged once).
+_ZH_CELLS = [
+    "陳大文",
+    " 陳大文 ",
+    "歐陽美玲",
+    "歐陽",
+    "黃金",
+    "王國興",
+    "許多位",
+    "陳大文今日到訪",
+    "陳1",
+    "陳１文",
+    "陳@文",
+    "陳a文",
+    "陳\u3000大文",
+    "\t李明\n",
+    "",
+    "   ",
+    "x",
+    "司徒小",
+    "葉劉淑儀",
+    "李明是",
+]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_name_zh_cells_found_in_c_are_those_cell_matches(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled walk of a table's cells (`name_cells`) finds the cells `_CELL` matches
+    whole, with its group's span, and the scan the same names."""
+    if name_zh.name_cells is None:
+        pytest.skip("the _hsscan extension is not built")
+    rng = random.Random(seed)
+    units = [TextUnit("姓名：陳大文", "body")]
+    for n in range(40):
+        cells = tuple(rng.choice(_ZH_CELLS) for _ in range(rng.randint(0, 6)))
+        text = " | ".join(cells) if n % 5 else "\t".join(cells) + " 陳大文"
+        units.append(TextUnit(text or "-", f"t.xlsx#R{n}", cells or None))
+    rows = [u for u, unit in enumerate(units) if unit.cells]
+    compiled = name_zh._name_cells(units, rows)
+    assert compiled == name_zh._name_cells_py(units, rows)
+    fast = default_detectors().scan(units)
+    monkeypatch.setattr(name_zh, "name_cells", None)
+    assert default_detectors().scan(units) == fast
+    assert any(f.detector == "name_zh" and f.where.startswith("t.xlsx") for f in fast)
+
+
+def test_name_zh_cells_of_every_shape_found_in_c_as_by_the_cell_match() -> None:
+    """Each character a cell of a name's shape can hold, at each place: spaces of every
+    kind, surnames single and double, Chinese characters at the range's ends and outside."""
+    if name_zh.name_cells is None:
+        pytest.skip("the _hsscan extension is not built")
+    spaces = [" ", "\t", "\u3000", "\xa0", "\x1c", "\u200b", ""]
+    heads = ["陳", "歐陽", "歐", "x", "一", "丁", "\u4e00", "\u9fff", "\u3400", "１"]
+    givens = ["大", "\u4e00", "\u9fff", "\ua000", "a", " ", "大文", "大文明"]
+    cells = tuple(
+        f"{before}{head}{given}{after}"
+        for before in spaces
+        for head in heads
+        for given in [*givens, ""]
+        for after in spaces
+    )
+    units = [TextUnit(" | ".join(cells), "t.xlsx#R1", cells)]
+    compiled = name_zh._name_cells(units, [0])
+    assert compiled == name_zh._name_cells_py(units, [0])
+    assert len(compiled[1]) > 100
+
+
+def test_name_zh_plausible_by_first_two_characters_is_the_word_by_word_test() -> None:
+    """`_plausible`'s lookup of a name's first two characters says what testing it against
+    every everyday word of its first character says."""
+
+    def word_by_word(name: str) -> bool:
+        for word in name_zh.COMMON_WORDS:
+            if name.startswith(word):
+                if len(word) == 2 and len(name) == 3 and word[1] in name_zh._GIVEN_FIRST:
+                    continue
+                return False
+        return True
+
+    rng = random.Random(7)
+    given = "".join(name_zh._GIVEN_FIRST) + "安大小美玲年末金業"
+    names = [w + rng.choice(given) for w in name_zh.COMMON_WORDS]
+    names += [w[:2] for w in name_zh.COMMON_WORDS] + list(name_zh.COMMON_WORDS)
+    names += [
+        rng.choice(name_zh.SURNAMES) + "".join(rng.choices(given, k=rng.randint(1, 2)))
+        for _ in range(3000)
+    ]
+    assert [name_zh._plausible(n) for n in names] == [word_by_word(n) for n in names]
+    assert not all(map(name_zh._plausible, names))

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from postwarden.engine.detect import default_detectors
+from postwarden.engine.detect import default_detectors, detectorset
 from postwarden.engine.detect.base import Context, FindingBatch, Hit, HitBatch, PatternDetector
 from postwarden.engine.detect.detectorset import _cell_bounds, _TableCells
 from postwarden.model import Finding, TextUnit
@@ -47,6 +47,39 @@ def tables(draw: st.DrawFn) -> list[TextUnit]:
         header = draw(st.sampled_from([*headers, None]))
         units.append(TextUnit(text, f"t#R{n}", cells or None, header))
     return units
+
+
+@pytest.fixture(params=["compiled", "arrays"])
+def bounds_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test below twice: cells' bounds found by the extension, and with arrays."""
+    if request.param == "compiled" and detectorset.cell_bounds is None:
+        pytest.skip("the _hsscan extension is not built")
+    if request.param == "arrays":
+        monkeypatch.setattr(detectorset, "cell_bounds", None)
+    return str(request.param)
+
+
+def found_bounds(units: list[TextUnit]) -> list[list[int]]:
+    """Each row's cells' bounds, as `_TableCells` found them (start, end, start ...)."""
+    starts, ends, first, counts = _TableCells(units, list(range(len(units))))._find_bounds()
+    return [
+        [b for k in range(f, f + c) for b in (int(starts[k]), int(ends[k]))]
+        for f, c in zip(first.tolist(), counts.tolist(), strict=True)
+    ]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(tables())
+@example([TextUnit("| | |  ", "t#R0", ("| |", " "), ("ID", "Tel"))])
+# A cell found further on than " | " puts it, one wider than its text, one not found.
+@example([TextUnit("陳 | xx a | b", "t#R0", ("陳", "a", "b", "q"), ("ID", "Tel", "x", "y"))])
+def test_table_cells_bounds_are_the_searched_bounds(units: list[TextUnit]) -> None:
+    expected = [_cell_bounds(unit.text, unit.cells or ()) for unit in units]
+    assert found_bounds(units) == expected
+    if detectorset.cell_bounds is not None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(detectorset, "cell_bounds", None)
+            assert found_bounds(units) == expected
 
 
 @settings(max_examples=1000, deadline=None)
@@ -86,7 +119,7 @@ def rows(seed: int) -> list[TextUnit]:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_scan_with_headed_flags_is_the_scan_with_cells_in_contexts(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, monkeypatch: pytest.MonkeyPatch, bounds_path: str
 ) -> None:
     detectors = default_detectors()
     units = rows(seed)

@@ -20,7 +20,7 @@ class Database:
 
 def join_utf8(texts: Sequence[str], separator: bytes) -> bytes: ...
 def slot_maker(
-    cls: type, names: tuple[str, ...], defaults: tuple[object, ...]
+    cls: type, names: tuple[str, ...], defaults: tuple[object, ...], untrack: bool = False
 ) -> Callable[..., Any]: ...
 def spans_holding(
     units: Sequence[Any], unit_of: Buffer, starts: Buffer, ends: Buffer, chars: str
@@ -46,3 +46,21 @@ def judge_hits(
     patterns: Buffer,
 ) -> bytes: ...
 def other_keys(texts: Sequence[str]) -> tuple[list[str], bytes, bytes]: ...
+def cell_bounds(rows: Sequence[Any]) -> tuple[bytes, bytes]: ...
+def make_findings(
+    maker: Callable[..., _T],
+    detector: str,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    scores: Buffer,
+) -> list[_T]: ...
+def name_cells(
+    units: Sequence[Any],
+    rows: Buffer,
+    singles: str,
+    doubles: tuple[str, ...],
+    shortest: int,
+    longest: int,
+) -> tuple[list[str], bytes, bytes]: ...

@@ -26,10 +26,12 @@ except ImportError:  # not built (no libhs headers at install): the slots set fr
 spans_holding: Callable[..., bytes] | None = getattr(_hsscan, "spans_holding", None)
 # The compiled checks of the HKID and phone detectors (`judged`); None when not built.
 judge_hits: Callable[..., bytes] | None = getattr(_hsscan, "judge_hits", None)
-# The compiled maker of slotted instances; None when not built (or built before it had one).
-slot_maker: Callable[[type, tuple[str, ...], tuple[object, ...]], Callable[..., Finding]] | None = (
-    getattr(_hsscan, "slot_maker", None)
+# The compiled finder of table cells that are a Chinese name (name_zh); None when not built.
+name_cells: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "name_cells", None
 )
+# The compiled maker of slotted instances; None when not built (or built before it had one).
+slot_maker: Callable[..., Callable[..., Finding]] | None = getattr(_hsscan, "slot_maker", None)
 
 __all__ = [
     "Candidate",
@@ -90,7 +92,8 @@ def _finding_maker() -> Callable[[str, str, str, int, int, float], Finding]:
     if names != expected or hasattr(Finding, "__post_init__"):
         return Finding
     if slot_maker is not None:
-        return slot_maker(Finding, tuple(names), ("", None))
+        # Untracked by the garbage collector: a finding holds str and numbers (see the C).
+        return slot_maker(Finding, tuple(names), ("", None), True)
     (
         set_detector,
         set_where,
@@ -125,6 +128,41 @@ make_finding = _finding_maker()
 Ints = npt.NDArray[np.int64]
 _NONE = np.zeros(0, dtype=np.int64)
 _NO_ARRAYS: tuple[Ints, Ints, Ints, Ints, Sequence[Pattern]] = (_NONE, _NONE, _NONE, _NONE, ())
+
+# The compiled maker of a batch of findings; None when not built.
+make_findings: Callable[..., list[Finding]] | None = getattr(_hsscan, "make_findings", None)
+
+
+def findings_of(
+    detector: str,
+    units: Sequence[TextUnit],
+    unit_of: Ints,
+    starts: Ints,
+    ends: Ints,
+    scores: npt.NDArray[np.float64],
+) -> list[Finding]:
+    """``make_finding(detector, u.where, u.text[start:end], start, end, score)`` for each
+    hit, ``u`` its unit ``units[unit_of[i]]``: a table's settled columns of findings, made
+    in one compiled call where `make_finding` is the compiled maker (0.1 µs a finding
+    instead of 0.6 µs: a 15,070-row table has 60,000 such)."""
+    if make_findings is not None and slot_maker is not None and make_finding is not Finding:
+        return make_findings(
+            make_finding,
+            detector,
+            units,
+            *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends)),
+            np.ascontiguousarray(scores, dtype=np.float64),
+        )
+    return [
+        make_finding(detector, unit.where, unit.text[start:end], start, end, score)
+        for unit, start, end, score in zip(
+            map(units.__getitem__, unit_of.tolist()),
+            starts.tolist(),
+            ends.tolist(),
+            scores.tolist(),
+            strict=True,
+        )
+    ]
 
 
 class Hit(NamedTuple):
@@ -724,20 +762,11 @@ class PatternDetector(_BatchDetector):
             if without is None or with_context is None:
                 return None
             by_number[0, n], by_number[1, n] = without, with_context
-        scores = by_number[has_context[chosen].astype(np.int64), kept_numbers].tolist()
-        out = FindingBatch(units=kept_units.tolist())
-        detector = self.id
-        out.findings = [
-            make_finding(detector, unit.where, unit.text[start:end], start, end, score)
-            for unit, start, end, score in zip(
-                map(units.__getitem__, out.units),
-                starts[chosen].tolist(),
-                ends[chosen].tolist(),
-                scores,
-                strict=True,
-            )
-        ]
-        return out
+        scores = by_number[has_context[chosen].astype(np.int64), kept_numbers]
+        return FindingBatch(
+            units=kept_units.tolist(),
+            findings=findings_of(self.id, units, kept_units, starts[chosen], ends[chosen], scores),
+        )
 
 
 _OFFSET = (1 << 40) - 1
@@ -888,15 +917,15 @@ class ClusterDetector(_BatchDetector):
             if self._enough(kinds_of[k], units[u].text, start, end):
                 kept[i] = True
         kept_at = np.flatnonzero(kept)
+        scores = np.array([self._score(int(k)) for k in counts], dtype=np.float64)
         out.units = cluster_units[kept_at].tolist()
-        out.findings = list(
-            map(
-                self._finding,
-                map(units.__getitem__, out.units),
-                cluster_starts[kept_at].tolist(),
-                cluster_ends[kept_at].tolist(),
-                counts[inverse[kept_at]].tolist(),
-            )
+        out.findings = findings_of(
+            self.id,
+            units,
+            cluster_units[kept_at],
+            cluster_starts[kept_at],
+            cluster_ends[kept_at],
+            scores[inverse[kept_at]],
         )
         return out
 
@@ -928,15 +957,7 @@ class ClusterDetector(_BatchDetector):
         specific = self.specific_kinds
         return not specific or not specific.isdisjoint(kinds)
 
-    def _finding(self, unit: TextUnit, start: int, end: int, kinds: int) -> Finding:
-        score = self._scores.get(kinds)
-        if score is None:
-            raw = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
-            score = self._scores[kinds] = round(min(0.95, raw), 3)
-        value = unit.text[start:end]
-        return make_finding(self.id, unit.where, value, start, end, score)
-
-    @functools.cached_property
-    def _scores(self) -> dict[int, float]:
-        """Confidence by number of kinds, each worked out once (``round`` costs 0.3 µs)."""
-        return {}
+    def _score(self, kinds: int) -> float:
+        """The confidence of a cluster of parts of ``kinds`` kinds."""
+        raw = self.base_score + self.score_per_kind * (kinds - self.min_kinds)
+        return round(min(0.95, raw), 3)

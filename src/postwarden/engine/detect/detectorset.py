@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress
 from operator import attrgetter
 from pathlib import Path
@@ -25,7 +25,17 @@ from postwarden.engine.detect.base import (
 from postwarden.engine.detect.scanner import Scanner
 from postwarden.model import Finding, TextUnit
 
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: the cells' bounds are found with arrays
+    _hsscan = None  # type: ignore[assignment]
+
 __all__ = ["DetectorSet"]
+
+# The compiled `_TableCells._find_bounds`; None when not built.
+cell_bounds: Callable[[Sequence[TextUnit]], tuple[bytes, bytes]] | None = getattr(
+    _hsscan, "cell_bounds", None
+)
 
 # Units are scanned joined into one buffer: a call into hyperscan costs a few microseconds,
 # which dominates on spreadsheets of 15,000 one-line rows.  No pattern matches NUL, so no
@@ -112,6 +122,16 @@ class _TableCells:
     def _find_bounds(self) -> tuple[Ints, Ints, Ints, Ints]:
         """Every cell's start and end in its row's text, each row's first cell (in those)
         and how many of its cells are found."""
+        if cell_bounds is None:
+            return self._find_bounds_py()
+        spans, found = cell_bounds(self._rows)
+        bounds = np.frombuffer(spans, dtype=np.int64)
+        counts = np.frombuffer(found, dtype=np.int64)
+        self._bounds = (bounds[0::2], bounds[1::2], np.cumsum(counts) - counts, counts)
+        return self._bounds
+
+    def _find_bounds_py(self) -> tuple[Ints, Ints, Ints, Ints]:
+        """`_find_bounds` with arrays, when the extension is not built (a test compares)."""
         cells = [unit.cells or () for unit in self._rows]
         texts = [unit.text for unit in self._rows]
         count = len(self._rows)
