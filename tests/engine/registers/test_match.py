@@ -22,7 +22,7 @@ from postwarden.engine.registers.match import (
     _row_cells_py,
     _screen,
     _screen_points,
-    _segmented,
+    _segmented_py,
     _spans,
     _spans_py,
 )
@@ -198,17 +198,34 @@ def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) ->
     ],
 )
 def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> None:
-    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up.
-    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up;
+    # so must the compiled one-pass check (match._segmented where built).
+    assert _segmented_py(line) == (len(_SEGMENT.split(line)) > 1)
+    if native.segmented is not None:
+        assert native.segmented(line) == (len(_SEGMENT.split(line)) > 1)
 
 
-_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\xa0\u3000：；")
+_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\x85\xa0\u2003\u3000：；:")
 
 
 @given(st.text(st.sampled_from(_LINE_CHARS), max_size=24))
 def test_segmented_agrees_with_the_pattern_on_generated_lines(line: str) -> None:
     # ASCII lines take a shortcut of their own (bytes passes); others the general one.
-    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    assert _segmented_py(line) == (len(_SEGMENT.split(line)) > 1)
+
+
+@pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
+@given(st.text(st.sampled_from([*_LINE_CHARS, "中", "😀", "é"]), max_size=40) | st.text())
+def test_the_compiled_segmented_is_the_pattern(line: str) -> None:
+    assert native.segmented is not None
+    assert native.segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    assert match_module._segmented is native.segmented
+
+
+@pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
+def test_the_compiled_segmented_takes_str_only() -> None:
+    with pytest.raises(TypeError):
+        native.segmented(b"a  b")  # type: ignore[misc,arg-type]
 
 
 def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:

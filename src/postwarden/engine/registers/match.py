@@ -123,6 +123,9 @@ _KEY_BITS = 30
 _KEY_MASK = (1 << _KEY_BITS) - 1
 _INTERNATIONAL = 1 << (2 * _KEY_BITS)
 _COLUMN_BITS = 16
+# A running-text entry's group and key packed in one int.
+_PAIR_BITS = 32
+_PAIR_MASK = (1 << _PAIR_BITS) - 1
 
 
 @dataclass(slots=True)
@@ -174,8 +177,10 @@ class Collector:
         self._hashes = np.zeros(0, dtype=np.uint64)
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
-        self._entries: list[tuple[Sequence[int], Sequence[bool], Sequence[int]]] = []
-        """Running text's entries: keys, whether each is sure, and the groups they are in."""
+        self._entries: dict[int, bool] = {}
+        """Running text's entries, one per (group, key) (``group << _PAIR_BITS | key``): a
+        value twice in a line or window is still one field of it, sure if any of its
+        occurrences is."""
         self._table_entries: list[tuple[Ints, Ints, Ints, Bools]] = []
 
     def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
@@ -224,28 +229,18 @@ class Collector:
         done = len(self._hashes)
         fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
         hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
-        # The running text's entries, one per (group, key) already: a value twice in a
-        # line or window is still one field of it, sure if any of its occurrences is.  A
-        # dict in Python costs less than numpy's sorting on a letter's few dozen.
-        width = len(fields)
-        merged: dict[int, bool] = {}
-        for keys_in, sure_in, groups_in in self._entries:
-            for g in groups_in:
-                base = g * width
-                for k, s in zip(keys_in, sure_in, strict=True):
-                    if s:
-                        merged[base + k] = True
-                    else:
-                        merged.setdefault(base + k, False)
+        # The running text's entries, one per (group, key) already (a dict in Python costs
+        # less than numpy's sorting on a letter's few dozen).
+        merged = self._entries
         pairs = np.array(sorted(merged), dtype=np.int64)
-        keys, groups = pairs % width, pairs // width
+        keys, groups = pairs & _PAIR_MASK, pairs >> _PAIR_BITS
         columns = np.full(len(pairs), -1, dtype=np.int64)
         sure = np.array([merged[p] for p in pairs.tolist()], dtype=np.bool_)
         if self._table_entries:
             parts = [*self._table_entries, (keys, groups, columns, sure)]
             keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
             # Table rows: the same, and the first entry of each (group, key) gives its column.
-            paired = groups * width + keys
+            paired = groups * len(fields) + keys
             order = np.argsort(paired, kind="stable")
             starts = _run_starts(paired[order])
             sure = np.logical_or.reduceat(sure[order], starts)
@@ -260,6 +255,26 @@ class Collector:
             sure=sure,
             group_where=self.group_where,
         )
+
+    def _enter(self, keys: Sequence[int], sure: Sequence[bool], groups: Sequence[int]) -> None:
+        """Running text's entries of ``keys`` (each sure or not) in each of ``groups``."""
+        merged = self._entries
+        for g in groups:
+            base = g << _PAIR_BITS
+            for k, s in zip(keys, sure, strict=True):
+                if s:
+                    merged[base | k] = True
+                else:
+                    merged.setdefault(base | k, False)
+
+    def _enter_one(self, key: int, sure: bool, groups: Sequence[int]) -> None:
+        """`_enter` of one key."""
+        merged = self._entries
+        for g in groups:
+            if sure:
+                merged[g << _PAIR_BITS | key] = True
+            else:
+                merged.setdefault(g << _PAIR_BITS | key, False)
 
     def _new_group(self, where: str) -> int:
         self.group_where.append(where)
@@ -408,7 +423,7 @@ class Collector:
         norm = _span_value(fld, finding.value)
         if norm is not None:
             sure = fld is not Field.PHONE or finding.confidence > PHONE_CONFIDENCE
-            self._entries.append(((self._key(fld, norm),), (sure,), groups))
+            self._enter_one(self._key(fld, norm), sure, groups)
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
@@ -458,7 +473,7 @@ class Collector:
                         continue  # prose: no candidate whole, no segments
                     keys, sure = _line_keys(line)
                     if keys:
-                        self._entries.append((self._keys_of_texts(keys), sure, groups))
+                        self._enter(self._keys_of_texts(keys), sure, groups)
             if self.lines_left > 0:
                 self._joined(lines, stripped, line_groups)
             if u in spans:
@@ -484,7 +499,7 @@ class Collector:
                 parts.append(stripped[k])
                 key = _joined_key(", ".join(parts))
                 if key is not None:
-                    self._entries.append(((self._key_of(key),), (True,), line_groups[i]))
+                    self._enter_one(self._key_of(key), True, line_groups[i])
 
 
 def _past_newline(start: int, length: int) -> int:
@@ -680,7 +695,7 @@ _SEPARATORS = ("\t", "|", ":", "：", ";", "；")
 _ASCII_SPLITTERS = bytes(c for c in range(128) if chr(c) in "|:;" or (chr(c).isspace() and c != 32))
 
 
-def _segmented(line: str) -> bool:
+def _segmented_py(line: str) -> bool:
     """Whether :data:`_SEGMENT` splits ``line``: a tab or a separator character in it, or a
     run of two whitespace characters.  Checked in C-level passes since a paragraph of prose
     is one long line with neither, and the regex split costs ~30 µs on it (``str.split``
@@ -698,6 +713,11 @@ def _segmented(line: str) -> bool:
     # as runs: one between each two words, and one at either end that has any.
     runs = len(words) - 1 + line[:1].isspace() + line[-1:].isspace()
     return len(line) - len("".join(words)) != max(runs, 0)
+
+
+_segmented: Callable[[str], bool] = native.segmented or _segmented_py
+"""`_segmented_py`, in one pass in C where built (a tenth of the bytes passes on a line of
+prose, six of which a short letter has)."""
 
 
 _NO_INTS = np.zeros(0, dtype=np.int64)

@@ -43,6 +43,8 @@ number_keys: (
     Callable[[dict[str, int], Sequence[str], int], tuple[bytes, bytes, list[str]]] | None
 ) = getattr(_hsscan, "number_keys", None)
 """``number_keys(keys, texts, start)``: see ``match.Collector._key_array``."""
+segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
+"""``segmented(line)``: see ``match._segmented``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
