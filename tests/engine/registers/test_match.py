@@ -527,3 +527,63 @@ def test_key_arrays_number_keys_as_one_by_one(texts: list[str]) -> None:
         one_by_one.key_fields,
         one_by_one.key_norms,
     )
+
+
+def _letters(p: People, count: int, seed: int) -> list[list[TextUnit]]:
+    """Letters of prose and short lines holding register people's fields: one person's on
+    adjacent lines (present), different people's, lone common names, blank lines between."""
+    import random
+
+    rng = random.Random(seed)
+    prose = "please review the attached minutes of the district council meeting".split()
+    fields = ("name_en", "name_zh", "address_en", "address_zh", "phone", "hkid", "email", "dob")
+    letters = []
+    for _ in range(count):
+        lines = ["Dear Mr Chan,", ""]
+        for _ in range(rng.randrange(1, 8)):
+            roll = rng.random()
+            if roll < 0.3:
+                lines.append(" ".join(rng.choices(prose, k=rng.choice((4, 40, 120)))))
+            elif roll < 0.5:
+                lines.append("")
+            else:
+                person = rng.randrange(len(p))
+                for f in rng.sample(fields, rng.randrange(1, 3)):
+                    value = str(
+                        getattr(p, f)[person if rng.random() < 0.7 else rng.randrange(len(p))]
+                    )
+                    lines.append(rng.choice(("", "Tel: ", "Name: ", "  ")) + value)
+        lines += ["", "Regards,", "CHAN Tai Man", "Tel: 2891 1001"]
+        units = [TextUnit(text="\n".join(lines), where="body")]
+        if rng.random() < 0.3:
+            units.insert(0, TextUnit(text=str(p.name_en[rng.randrange(len(p))]), where="subject"))
+        letters.append(units)
+    return letters
+
+
+def test_nobody_present_told_without_arrays_is_what_the_arrays_say(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Collector.none_present` (match's shortcut for a letter) answers as `present` would:
+    on generated letters with register people's fields, the matches with the shortcut are
+    those without it, and it is taken on some letters and not on others."""
+    from postwarden.engine.detect import default_detectors
+
+    detectors = default_detectors()
+    letters = _letters(voters.people, 150, seed=5)
+    scanned = [(units, detectors.scan(units)) for units in letters]
+    told = []
+    real = Collector.none_present
+
+    def spy(self: Collector, n_of: np.ndarray) -> bool:
+        told.append(real(self, n_of))
+        return told[-1]
+
+    monkeypatch.setattr(Collector, "none_present", spy)
+    fast = [registers.match(units, found) for units, found in scanned]
+    monkeypatch.setattr(Collector, "none_present", lambda self, n_of: False)
+    slow = [registers.match(units, found) for units, found in scanned]
+    assert fast == slow
+    assert sum(told) > 20
+    assert len(told) - sum(told) > 20
+    assert sum(1 for m in slow if m.findings) > 20

@@ -108,6 +108,7 @@ _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
 # Per field number: whether it is a unique field (a table lookup; np.isin sorts, ~25 us).
 _IS_UNIQUE = np.zeros(16, dtype=np.bool_)
 _IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
+_UNIQUE_NUMBERS = frozenset(map(int, UNIQUE_FIELDS))
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
@@ -123,6 +124,7 @@ _KEY_BITS = 30
 _KEY_MASK = (1 << _KEY_BITS) - 1
 _INTERNATIONAL = 1 << (2 * _KEY_BITS)
 _COLUMN_BITS = 16
+_ONE = 1
 # A running-text entry's group and key packed in one int.
 _PAIR_BITS = 32
 _PAIR_MASK = (1 << _PAIR_BITS) - 1
@@ -223,12 +225,40 @@ class Collector:
                 for f in spans[u]:
                     self._add_span(f, (row_groups[i],))
 
+    def hashes(self, digester: Digester) -> Hashes:
+        """Every key's hash, each distinct key hashed once (those new since the last call)."""
+        done = len(self._hashes)
+        if done < len(self.key_norms):
+            fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
+            self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
+        return self._hashes
+
+    def none_present(self, n_of: Ints) -> bool:
+        """Whether :func:`present` is sure to find nobody, given how many records each key
+        matches (``n_of``), told from the running text's entries in Python without the
+        arrays of :meth:`queries` (a letter's usual answer; 15 µs less): no table rows, and
+        of the keys that match a record, none a unique field matching at most
+        :data:`UNIQUE_MAX` and no two in one group.  False when it cannot tell."""
+        if self._table_entries or len(self.table.groups):
+            return False
+        counts = n_of.tolist()
+        fields = self.key_fields
+        groups: set[int] = set()
+        for pair in self._entries:
+            n = counts[pair & _PAIR_MASK]
+            if n:
+                if n <= UNIQUE_MAX and fields[pair & _PAIR_MASK] in _UNIQUE_NUMBERS:
+                    return False
+                group = pair >> _PAIR_BITS
+                if group in groups:
+                    return False
+                groups.add(group)
+        return True
+
     def queries(self, digester: Digester) -> Queries:
         """The entries, one per (group, key), with every distinct key hashed once."""
         fields = np.array(self.key_fields, dtype=np.uint8)
-        done = len(self._hashes)
-        fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
-        hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
+        hashes = self.hashes(digester)
         # The running text's entries, one per (group, key) already (a dict in Python costs
         # less than numpy's sorting on a letter's few dozen).
         merged = self._entries
@@ -454,33 +484,38 @@ class Collector:
         (previous line, line) and (line, next line), so fields on adjacent lines (a name
         above an address block) count together."""
         window = -1  # the group of (previous line, this line), -1 before the first line
+        group_where = self.group_where
         for u, unit in enumerate(units):
-            text = unit.text
+            text, where = unit.text, unit.where
             lines = text.split("\n")
             stripped = list(map(str.strip, lines))
             line_groups: list[tuple[int, ...]] = []
+            left = self.lines_left
             for line, bare in zip(lines, stripped, strict=True):
                 if not bare:
                     line_groups.append((window,) if window >= 0 else ())
                     continue
-                nxt = self._new_group(unit.where)
+                group_where.append(where)  # a new group, numbered in order
+                nxt = len(group_where) - 1
                 groups = (window, nxt) if window >= 0 else (nxt,)
                 line_groups.append(groups)
                 window = nxt
-                if self.lines_left > 0:
-                    self.lines_left -= 1
+                if left > 0:
+                    left -= 1
                     if len(bare) > CANDIDATE_CHARS and not _segmented(line):
                         continue  # prose: no candidate whole, no segments
                     keys, sure = _line_keys(line)
                     if keys:
                         self._enter(self._keys_of_texts(keys), sure, groups)
-            if self.lines_left > 0:
+            self.lines_left = left
+            if left > 0:
                 self._joined(lines, stripped, line_groups)
             if u in spans:
-                starts = list(itertools.accumulate(map(len, lines), _past_newline, initial=0))
+                # Where each line starts (its length and a newline after each before it).
+                starts = list(itertools.accumulate(map(_ONE.__add__, map(len, lines)), initial=0))
                 for f in spans[u]:
                     if window < 0:
-                        window = self._new_group(unit.where)
+                        window = self._new_group(where)
                     i = bisect.bisect_right(starts, f.start) - 1
                     self._add_span(f, line_groups[i] or (window,))
 
@@ -500,11 +535,6 @@ class Collector:
                 key = _joined_key(", ".join(parts))
                 if key is not None:
                     self._enter_one(self._key_of(key), True, line_groups[i])
-
-
-def _past_newline(start: int, length: int) -> int:
-    """Where the line after one starting at ``start``, ``length`` long, starts."""
-    return start + length + 1
 
 
 def _find_line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
@@ -1060,8 +1090,14 @@ def match(
         return out
     col = Collector()
     col.scan(units, findings)
+    looked = [_lookup(index, col.hashes(digester)) for index in indexes]
+    if all(col.none_present(n) for _, n in looked):
+        for index in indexes:  # nobody present in any register (as below, without arrays)
+            out.subjects[index.name] = 0
+            out.record_ids[index.name] = set()
+            out.record_fields[index.name] = {}
+        return out
     q = col.queries(digester)
-    looked = [_lookup(index, q.hashes) for index in indexes]
     if len(col.table.groups):
         # Rows whose unique field found a record in every register: phase two samples them.
         identified = [
