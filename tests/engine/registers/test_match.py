@@ -587,3 +587,49 @@ def test_nobody_present_told_without_arrays_is_what_the_arrays_say(
     assert sum(told) > 20
     assert len(told) - sum(told) > 20
     assert sum(1 for m in slow if m.findings) > 20
+
+
+def _joins_line_by_line(lines: list[str]) -> list[tuple[int, str]]:
+    """(first line, key) of each address up to five consecutive short lines joined are, line
+    by line: what `Collector._joined` finds through runs of short lines."""
+    stripped = [line.strip() for line in lines]
+    found = []
+    for i, first in enumerate(stripped):
+        if not first or len(lines[i]) > match_module._JOIN_LINE_CHARS:
+            continue
+        parts = [first]
+        for k in range(i + 1, min(i + match_module._JOIN_LINES, len(lines))):
+            if not stripped[k] or len(lines[k]) > match_module._JOIN_LINE_CHARS:
+                break
+            parts.append(stripped[k])
+            key = match_module._joined_key(", ".join(parts))
+            if key is not None:
+                found.append((i, key))
+    return found
+
+
+def test_joins_through_runs_of_short_lines_are_those_line_by_line(voters: Imported) -> None:
+    """Runs of short lines (remembered whole up to `_MEMO_RUN` lines, longer ones not) give
+    the keys, in the order, that joining line by line gives: address blocks, signatures,
+    long lines and blank lines between, runs of every length."""
+    import random
+
+    p = voters.people
+    rng = random.Random(9)
+    pool = [
+        *(part for a in p.address_en[:40].tolist() for part in str(a).split(", ")),
+        *(str(n) for n in p.name_en[:20].tolist()),
+        "Regards,", "  Executive Officer ", "Tel: 2891 1001", "", "   ", "x" * 101, "香港中環",
+    ]  # fmt: skip
+    joined = 0
+    for _ in range(300):
+        lines = [rng.choice(pool) for _ in range(rng.randrange(1, 30))]
+        want = _joins_line_by_line(lines)
+        col = Collector()
+        col._joined(lines, [line.strip() for line in lines], [(i,) for i in range(len(lines))])
+        texts = [chr(f) + n for f, n in zip(col.key_fields, col.key_norms, strict=True)]
+        got = sorted((pair >> 32, texts[pair & 0xFFFFFFFF]) for pair in col._entries)
+        assert got == sorted(set(want))
+        assert texts == list(dict.fromkeys(key for _, key in want))
+        joined += len(want)
+    assert joined > 500

@@ -116,6 +116,7 @@ _EMAIL_KEY = chr(Field.EMAIL)
 _WHERE = operator.attrgetter("where")
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
+_MEMO_RUN = 12  # runs of short lines up to this many are remembered whole
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
 _ROW_NUMBER = re.compile(r"R[0-9]+$")
 # A text's candidate keys packed in one int (a text is at most two fields: a name and an
@@ -286,16 +287,19 @@ class Collector:
             group_where=self.group_where,
         )
 
-    def _enter(self, keys: Sequence[int], sure: Sequence[bool], groups: Sequence[int]) -> None:
-        """Running text's entries of ``keys`` (each sure or not) in each of ``groups``."""
-        merged = self._entries
-        for g in groups:
-            base = g << _PAIR_BITS
-            for k, s in zip(keys, sure, strict=True):
+    def _enter(self, texts: Sequence[str], sure: Sequence[bool], groups: Sequence[int]) -> None:
+        """Running text's entries of the keys of ``texts`` (`_key_of`; each sure or not) in
+        each of ``groups``."""
+        merged, keys = self._entries, self.keys
+        for text, s in zip(texts, sure, strict=True):
+            k = keys.get(text)
+            if k is None:
+                k = self._key_of(text)
+            for g in groups:
                 if s:
-                    merged[base | k] = True
+                    merged[g << _PAIR_BITS | k] = True
                 else:
-                    merged.setdefault(base | k, False)
+                    merged.setdefault(g << _PAIR_BITS | k, False)
 
     def _enter_one(self, key: int, sure: bool, groups: Sequence[int]) -> None:
         """`_enter` of one key."""
@@ -506,7 +510,7 @@ class Collector:
                         continue  # prose: no candidate whole, no segments
                     keys, sure = _line_keys(line)
                     if keys:
-                        self._enter(self._keys_of_texts(keys), sure, groups)
+                        self._enter(keys, sure, groups)
             self.lines_left = left
             if left > 0:
                 self._joined(lines, stripped, line_groups)
@@ -522,19 +526,17 @@ class Collector:
     def _joined(
         self, lines: list[str], stripped: list[str], line_groups: list[tuple[int, ...]]
     ) -> None:
-        """Addresses written over several lines: join up to five short lines (``stripped``:
-        each of ``lines`` stripped)."""
-        for i, first in enumerate(stripped):
-            if not first or len(lines[i]) > _JOIN_LINE_CHARS:
+        """Addresses written over several lines: join up to five short lines, in each run of
+        short lines (``stripped``: each of ``lines`` stripped)."""
+        run = -1  # where the current run of short lines starts
+        for i in range(len(lines) + 1):
+            if i < len(lines) and stripped[i] and len(lines[i]) <= _JOIN_LINE_CHARS:
+                run = i if run < 0 else run
                 continue
-            parts = [first]
-            for k in range(i + 1, min(i + _JOIN_LINES, len(lines))):
-                if not stripped[k] or len(lines[k]) > _JOIN_LINE_CHARS:
-                    break
-                parts.append(stripped[k])
-                key = _joined_key(", ".join(parts))
-                if key is not None:
-                    self._enter_one(self._key_of(key), True, line_groups[i])
+            if run >= 0 and i - run > 1:
+                for offset, key in _run_keys(tuple(stripped[run:i])):
+                    self._enter_one(self._key_of(key), True, line_groups[run + offset])
+            run = -1
 
 
 def _find_line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
@@ -567,6 +569,27 @@ _short_line_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_line_keys)
 def _line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     """``_find_line_keys(line)``, remembered across messages for a short line."""
     return _short_line_keys(line) if len(line) <= MEMO_CHARS else _find_line_keys(line)
+
+
+def _find_run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """The keys of the addresses that up to five consecutive lines of a ``run`` of short
+    lines (stripped) joined are, each with its first line's place in the run, in order."""
+    found = []
+    for i in range(len(run)):
+        for k in range(i + 1, min(i + _JOIN_LINES, len(run))):
+            key = _joined_key(", ".join(run[i : k + 1]))
+            if key is not None:
+                found.append((i, key))
+    return tuple(found)
+
+
+_short_run_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_run_keys)
+
+
+def _run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """``_find_run_keys(run)``, remembered across messages for a short run (a signature
+    block comes back with every message: its ten joins are then one lookup)."""
+    return _short_run_keys(run) if len(run) <= _MEMO_RUN else _find_run_keys(run)
 
 
 @functools.lru_cache(maxsize=LINE_MEMO)
