@@ -79,6 +79,10 @@ SPANS_IN_PYTHON = 64
 array passes cost more than a letter's few findings."""
 MEMO_CHARS = CANDIDATE_CHARS
 """Lines up to this long are remembered (a longer one is no candidate once stripped)."""
+RUN_MEMO = 4096
+"""Runs of short lines (up to :data:`_MEMO_RUN` lines of up to 100 characters: a signature
+block) whose joins are remembered across messages: fewer than lines, as each holds up to
+twelve of them."""
 
 PHONE_SPACE = 80_000_000
 """Eight-digit numbers a Hong Kong phone can be (first digit 2-9)."""
@@ -583,7 +587,7 @@ def _find_run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
     return tuple(found)
 
 
-_short_run_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_run_keys)
+_short_run_keys = functools.lru_cache(maxsize=RUN_MEMO)(_find_run_keys)
 
 
 def _run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
