@@ -113,6 +113,42 @@ def test_starts_found_after_the_scan_are_hyperscans() -> None:
 
 
 @pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_windows_bounded_by_byte_counts_hold_every_start() -> None:
+    """Starts found in windows that stop where a match would hold a byte more often than
+    its expression can (a sign-off's second line end, a title's third full stop): letters
+    of long lines of prose with closings, titles, initials and punctuation at every
+    distance, so that windows slide on from one end to the next and are walked back from
+    far ends alike, are the starts SOM reports."""
+    import random
+
+    native, python = _sets()
+    prose = "please review the attached minutes of the district council meeting ".split()
+    cues = (
+        "Regards,\n", "Best regards,\n", "Thanks!\n", "Yours sincerely,\r\n", "Cheers\n  ",
+        "Mr ", "Dr. ", "Dear ", "MRS. ", "Madam, ", "Prof ",
+    )  # fmt: skip
+    names = ("CHAN Tai Man", "Lau", "McDonald", "O'Brien", "Kwok-ki", "J. Smith", "WONG, Siu")
+    marks = (",", ".", "!", "'", "-", "\n", "\n\n", "  ", "\t", "é", "中")
+    rng = random.Random(3)
+    rows = 0
+    for _ in range(200):
+        parts = []
+        for _ in range(rng.randrange(1, 120)):
+            roll = rng.random()
+            if roll < 0.15:
+                parts.append(rng.choice(cues) + rng.choice(names))
+            elif roll < 0.3:
+                parts.append(rng.choice(marks))
+            else:
+                parts.append(" ".join(rng.choices(prose, k=rng.choice((1, 3, 10, 60)))))
+        blob = rng.choice((" ", "", "\n")).join(parts).encode()
+        native_hits = native._raw_hits(blob)
+        np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
+        rows += len(native_hits)
+    assert rows > 5_000
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
 def test_joined_utf8_is_pythons() -> None:
     """The extension's join and encoding give Python's bytes for every kind of str: ASCII,
     Latin-1, two-byte (runs of four ASCII characters copied at once), four-byte, and lone

@@ -22,7 +22,7 @@ from postwarden.engine.registers.match import (
     _row_cells_py,
     _screen,
     _screen_points,
-    _segmented,
+    _segmented_py,
     _spans,
     _spans_py,
 )
@@ -198,17 +198,34 @@ def test_match_without_registers_is_empty(tmp_path: object, voters: Imported) ->
     ],
 )
 def test_segmented_says_exactly_when_the_separator_pattern_splits(line: str) -> None:
-    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up.
-    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    # The shortcut must agree with the regex it spares, or a segment would go unlooked-up;
+    # so must the compiled one-pass check (match._segmented where built).
+    assert _segmented_py(line) == (len(_SEGMENT.split(line)) > 1)
+    if native.segmented is not None:
+        assert native.segmented(line) == (len(_SEGMENT.split(line)) > 1)
 
 
-_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\xa0\u3000：；")
+_LINE_CHARS = list("ab |:;\t\n\r\x0b\x0c\x1c\x1f\x7f\x85\xa0\u2003\u3000：；:")
 
 
 @given(st.text(st.sampled_from(_LINE_CHARS), max_size=24))
 def test_segmented_agrees_with_the_pattern_on_generated_lines(line: str) -> None:
     # ASCII lines take a shortcut of their own (bytes passes); others the general one.
-    assert _segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    assert _segmented_py(line) == (len(_SEGMENT.split(line)) > 1)
+
+
+@pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
+@given(st.text(st.sampled_from([*_LINE_CHARS, "中", "😀", "é"]), max_size=40) | st.text())
+def test_the_compiled_segmented_is_the_pattern(line: str) -> None:
+    assert native.segmented is not None
+    assert native.segmented(line) == (len(_SEGMENT.split(line)) > 1)
+    assert match_module._segmented is native.segmented
+
+
+@pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
+def test_the_compiled_segmented_takes_str_only() -> None:
+    with pytest.raises(TypeError):
+        native.segmented(b"a  b")  # type: ignore[misc,arg-type]
 
 
 def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
@@ -510,3 +527,109 @@ def test_key_arrays_number_keys_as_one_by_one(texts: list[str]) -> None:
         one_by_one.key_fields,
         one_by_one.key_norms,
     )
+
+
+def _letters(p: People, count: int, seed: int) -> list[list[TextUnit]]:
+    """Letters of prose and short lines holding register people's fields: one person's on
+    adjacent lines (present), different people's, lone common names, blank lines between."""
+    import random
+
+    rng = random.Random(seed)
+    prose = "please review the attached minutes of the district council meeting".split()
+    fields = ("name_en", "name_zh", "address_en", "address_zh", "phone", "hkid", "email", "dob")
+    letters = []
+    for _ in range(count):
+        lines = ["Dear Mr Chan,", ""]
+        for _ in range(rng.randrange(1, 8)):
+            roll = rng.random()
+            if roll < 0.3:
+                lines.append(" ".join(rng.choices(prose, k=rng.choice((4, 40, 120)))))
+            elif roll < 0.5:
+                lines.append("")
+            else:
+                person = rng.randrange(len(p))
+                for f in rng.sample(fields, rng.randrange(1, 3)):
+                    value = str(
+                        getattr(p, f)[person if rng.random() < 0.7 else rng.randrange(len(p))]
+                    )
+                    lines.append(rng.choice(("", "Tel: ", "Name: ", "  ")) + value)
+        lines += ["", "Regards,", "CHAN Tai Man", "Tel: 2891 1001"]
+        units = [TextUnit(text="\n".join(lines), where="body")]
+        if rng.random() < 0.3:
+            units.insert(0, TextUnit(text=str(p.name_en[rng.randrange(len(p))]), where="subject"))
+        letters.append(units)
+    return letters
+
+
+def test_nobody_present_told_without_arrays_is_what_the_arrays_say(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Collector.none_present` (match's shortcut for a letter) answers as `present` would:
+    on generated letters with register people's fields, the matches with the shortcut are
+    those without it, and it is taken on some letters and not on others."""
+    from postwarden.engine.detect import default_detectors
+
+    detectors = default_detectors()
+    letters = _letters(voters.people, 150, seed=5)
+    scanned = [(units, detectors.scan(units)) for units in letters]
+    told = []
+    real = Collector.none_present
+
+    def spy(self: Collector, n_of: np.ndarray) -> bool:
+        told.append(real(self, n_of))
+        return told[-1]
+
+    monkeypatch.setattr(Collector, "none_present", spy)
+    fast = [registers.match(units, found) for units, found in scanned]
+    monkeypatch.setattr(Collector, "none_present", lambda self, n_of: False)
+    slow = [registers.match(units, found) for units, found in scanned]
+    assert fast == slow
+    assert sum(told) > 20
+    assert len(told) - sum(told) > 20
+    assert sum(1 for m in slow if m.findings) > 20
+
+
+def _joins_line_by_line(lines: list[str]) -> list[tuple[int, str]]:
+    """(first line, key) of each address up to five consecutive short lines joined are, line
+    by line: what `Collector._joined` finds through runs of short lines."""
+    stripped = [line.strip() for line in lines]
+    found = []
+    for i, first in enumerate(stripped):
+        if not first or len(lines[i]) > match_module._JOIN_LINE_CHARS:
+            continue
+        parts = [first]
+        for k in range(i + 1, min(i + match_module._JOIN_LINES, len(lines))):
+            if not stripped[k] or len(lines[k]) > match_module._JOIN_LINE_CHARS:
+                break
+            parts.append(stripped[k])
+            key = match_module._joined_key(", ".join(parts))
+            if key is not None:
+                found.append((i, key))
+    return found
+
+
+def test_joins_through_runs_of_short_lines_are_those_line_by_line(voters: Imported) -> None:
+    """Runs of short lines (remembered whole up to `_MEMO_RUN` lines, longer ones not) give
+    the keys, in the order, that joining line by line gives: address blocks, signatures,
+    long lines and blank lines between, runs of every length."""
+    import random
+
+    p = voters.people
+    rng = random.Random(9)
+    pool = [
+        *(part for a in p.address_en[:40].tolist() for part in str(a).split(", ")),
+        *(str(n) for n in p.name_en[:20].tolist()),
+        "Regards,", "  Executive Officer ", "Tel: 2891 1001", "", "   ", "x" * 101, "香港中環",
+    ]  # fmt: skip
+    joined = 0
+    for _ in range(300):
+        lines = [rng.choice(pool) for _ in range(rng.randrange(1, 30))]
+        want = _joins_line_by_line(lines)
+        col = Collector()
+        col._joined(lines, [line.strip() for line in lines], [(i,) for i in range(len(lines))])
+        texts = [chr(f) + n for f, n in zip(col.key_fields, col.key_norms, strict=True)]
+        got = sorted((pair >> 32, texts[pair & 0xFFFFFFFF]) for pair in col._entries)
+        assert got == sorted(set(want))
+        assert texts == list(dict.fromkeys(key for _, key in want))
+        joined += len(want)
+    assert joined > 500

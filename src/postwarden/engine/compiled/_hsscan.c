@@ -8,15 +8,18 @@
  *
  * Start offsets without HS_FLAG_SOM_LEFTMOST (set_start_recovery): tracking where matches
  * start halves hyperscan's speed when an expression is open-ended (``\s+``, ``[a-z]+``), so
- * those are compiled without it and their starts found after the scan.  A match can only
- * hold bytes of its expression's byte class; walking back from the match's end over bytes of
- * that class finds a bound no match ending there can start before.  A database of the same
- * expression alone, with SOM, scans only its windows, each widened by one character on
- * either side so word boundaries see what the whole buffer shows, and its leftmost start for
- * the same end is the start.  (One database per expression, not one of them all: a sign-off
- * line's window can be a whole letter, and SOM over it costs half as much with one
- * expression as with eight.)  A match starting at a window's first byte is impossible (the
- * byte before the class run is outside the class), so a window's edges cannot fake a start.
+ * those are compiled without it and their starts found after the scan.  A match can hold
+ * each byte value at most so many times (its expression's limits: 0 for a byte outside its
+ * class, a sign-off line's match one line end); walking back from the match's end while no
+ * byte is held more often than that finds a bound no match ending there can start before
+ * (a sign-off's window stops at the line end before its closing word, where a bound by the
+ * class alone ran back over the whole letter).  A database of the same expression alone,
+ * with SOM, scans only its windows, each widened by one character on either side so word
+ * boundaries see what the whole buffer shows, and its leftmost start for the same end is
+ * the start.  (One database per expression, not one of them all: SOM over a long window
+ * costs half as much with one expression as with eight.)  A match starting at a window's
+ * first byte is impossible (it would hold the bytes that broke the limits), so a window's
+ * edges cannot fake a start.
  *
  * The module also holds the other hot loops of detection and register matching (the blocks
  * below, each marked); it lives in engine/compiled/, not in a stage, so that detect and
@@ -32,6 +35,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A limit of set_start_recovery's: a byte a match can hold any number of times (as
+ * matchbytes.UNBOUNDED). */
+#define UNBOUNDED 255
+
 typedef struct Database {
     PyObject_HEAD
     hs_database_t *db;
@@ -40,13 +47,14 @@ typedef struct Database {
     /* Start recovery (set_start_recovery): the databases scanning the windows (a tuple, one
      * expression each) and a scratch space fitting them all, the number of its database for
      * each expression of this one (-1: hyperscan reports the start), and each of those
-     * expressions' byte class (32-byte bitmaps). */
+     * expressions' limits (256 bytes each: the most times a match holds each byte value,
+ * UNBOUNDED for any number). */
     PyObject *windows;
     hs_scratch_t *window_scratch;
     int window_scratch_busy;
     int32_t *window_id;
     Py_ssize_t expressions;
-    uint8_t *classes;
+    uint8_t *limits;
     /* scan_texts' buffers, kept between calls (see there); `kept_busy` like scratch_busy. */
     char *joined;
     size_t joined_cap;
@@ -175,7 +183,7 @@ static void Database_dealloc(Database *self) {
     if (self->window_scratch != NULL)
         hs_free_scratch(self->window_scratch);
     PyMem_Free(self->window_id);
-    PyMem_Free(self->classes);
+    PyMem_Free(self->limits);
     if (self->scratch != NULL)
         hs_free_scratch(self->scratch);
     if (self->db != NULL)
@@ -326,18 +334,36 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
         }
     }
     sort_unless_sorted(needs, count, sizeof(Need), by_id_end);
-    /* Per expression, [low, high) is a run of its class with the byte before `low` outside
-     * it (or low == 0): each byte is walked over once however many matches end in a run. */
+    /* Per expression, the bytes of [low, high) counted in `held`, low the least offset with no
+     * byte held there more often than its limit (the windows of later ends start no sooner). */
+    uint32_t held[256];
     int64_t low = 0, high = 0;
     for (size_t k = 0; k < count; k++) {
-        const uint8_t *cls = self->classes + 32 * needs[k].id;
-        if (k == 0 || needs[k].id != needs[k - 1].id)
-            low = high = 0;
-        int64_t end = needs[k].end, at = end;
-        while (at > high && (cls[buf[at - 1] >> 3] >> (buf[at - 1] & 7)) & 1)
-            at--;
-        if (at > high) /* stopped at a byte outside the class */
+        const uint8_t *limit = self->limits + 256 * needs[k].id;
+        int64_t end = needs[k].end;
+        if (k > 0 && needs[k].id == needs[k - 1].id && end - high <= high - low + 64) {
+            /* Near the last end: slide the window on. */
+            for (int64_t at = high; at < end; at++) {
+                uint8_t b = buf[at];
+                held[b]++;
+                if (limit[b] != UNBOUNDED)
+                    while (held[b] > limit[b])
+                        held[buf[low++]]--;
+            }
+        } else {
+            /* Far from it (or the expression's first): walk back from the end, no further
+             * than the last window's start; at most twice the distance, so linear in all. */
+            int64_t floor = k > 0 && needs[k].id == needs[k - 1].id ? low : 0, at = end;
+            memset(held, 0, sizeof held);
+            while (at > floor) {
+                uint8_t b = buf[at - 1];
+                if (limit[b] != UNBOUNDED && held[b] >= limit[b])
+                    break;
+                held[b]++;
+                at--;
+            }
             low = at;
+        }
         high = end;
         needs[k].from = low > 0 ? char_start(buf, low - 1) : 0;
         needs[k].to = char_end(buf, len, end);
@@ -511,22 +537,22 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
 
 static PyTypeObject DatabaseType;
 
-/* set_start_recovery(windows, ids, classes): see the top of this file.  ``windows``: a
+/* set_start_recovery(windows, ids, limits): see the top of this file.  ``windows``: a
  * sequence of databases of one expression each (compiled with HS_FLAG_SOM_LEFTMOST);
  * ``ids``: native int32 per expression of this database, -1 or the number of the database
- * of the same expression in ``windows``; ``classes``: 32 bytes per window database, bit b of
- * byte b / 8 set when its expression's matches can hold byte b. */
+ * of the same expression in ``windows``; ``limits``: 256 bytes per window database, byte b
+ * the most times its expression's matches can hold byte b (UNBOUNDED: any number). */
 static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     PyObject *windows;
-    Py_buffer ids, classes;
-    if (!PyArg_ParseTuple(args, "Oy*y*", &windows, &ids, &classes))
+    Py_buffer ids, limits;
+    if (!PyArg_ParseTuple(args, "Oy*y*", &windows, &ids, &limits))
         return NULL;
     PyObject *result = NULL, *tuple = NULL;
     int32_t *copy = NULL;
-    uint8_t *bitmaps = NULL;
+    uint8_t *limit_copy = NULL;
     hs_scratch_t *scratch = NULL;
     Py_ssize_t expressions = ids.len / (Py_ssize_t)sizeof(int32_t);
-    Py_ssize_t windowed = classes.len / 32;
+    Py_ssize_t windowed = limits.len / 256;
     if (self->windows != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start recovery is set once");
         goto done;
@@ -534,10 +560,10 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     tuple = PySequence_Tuple(windows);
     if (tuple == NULL)
         goto done;
-    if (ids.len % (Py_ssize_t)sizeof(int32_t) || classes.len % 32 || windowed == 0 ||
+    if (ids.len % (Py_ssize_t)sizeof(int32_t) || limits.len % 256 || windowed == 0 ||
         PyTuple_GET_SIZE(tuple) != windowed) {
         PyErr_SetString(PyExc_ValueError,
-                        "ids are int32s, classes 32-byte bitmaps, one per window database");
+                        "ids are int32s, limits 256 bytes, one per window database");
         goto done;
     }
     for (Py_ssize_t k = 0; k < windowed; k++) {
@@ -554,13 +580,13 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
         }
     }
     copy = PyMem_Malloc((size_t)ids.len);
-    bitmaps = PyMem_Malloc((size_t)classes.len);
-    if (copy == NULL || bitmaps == NULL) {
+    limit_copy = PyMem_Malloc((size_t)limits.len);
+    if (copy == NULL || limit_copy == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     memcpy(copy, ids.buf, (size_t)ids.len);
-    memcpy(bitmaps, classes.buf, (size_t)classes.len);
+    memcpy(limit_copy, limits.buf, (size_t)limits.len);
     for (Py_ssize_t i = 0; i < expressions; i++) {
         if (copy[i] < -1 || copy[i] >= windowed) {
             PyErr_SetString(PyExc_ValueError, "an id names no window database");
@@ -571,11 +597,11 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     self->window_scratch = scratch;
     self->window_id = copy;
     self->expressions = expressions;
-    self->classes = bitmaps;
+    self->limits = limit_copy;
     tuple = NULL;
     scratch = NULL;
     copy = NULL;
-    bitmaps = NULL;
+    limit_copy = NULL;
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -583,9 +609,9 @@ done:
     if (scratch != NULL)
         hs_free_scratch(scratch);
     PyMem_Free(copy);
-    PyMem_Free(bitmaps);
+    PyMem_Free(limit_copy);
     PyBuffer_Release(&ids);
-    PyBuffer_Release(&classes);
+    PyBuffer_Release(&limits);
     return result;
 }
 
@@ -635,7 +661,7 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
     {"set_start_recovery", (PyCFunction)Database_set_start_recovery, METH_VARARGS,
-     "set_start_recovery(windows, ids, classes): starts of SOM-less expressions found after."},
+     "set_start_recovery(windows, ids, limits): starts of SOM-less expressions found after."},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "The database as bytes, for deserialize()."},
     {"deserialize", (PyCFunction)Database_deserialize, METH_O | METH_CLASS,
@@ -1081,6 +1107,7 @@ static PyObject *other_keys(PyObject *module, PyObject *arg);
 static PyObject *cell_bounds(PyObject *module, PyObject *arg);
 static PyObject *make_findings(PyObject *module, PyObject *args);
 static PyObject *name_cells(PyObject *module, PyObject *args);
+static PyObject *segmented(PyObject *module, PyObject *arg);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1115,6 +1142,8 @@ static PyMethodDef module_methods[] = {
      "make_findings(maker, detector, units, unit_of, starts, ends, scores) -> list of findings."},
     {"name_cells", name_cells, METH_VARARGS,
      "name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans)."},
+    {"segmented", segmented, METH_O,
+     "segmented(line) -> bool: whether match._SEGMENT splits the str line."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2882,3 +2911,37 @@ done:
     PyBuffer_Release(&rows);
     return out;
 }
+
+/* ==== Running text of register matching ================================================ */
+
+/* segmented(line) -> bool: whether match.py's _SEGMENT (a tab, a separator "|:;：；", or two
+ * whitespace characters in a row, whitespace as str.isspace) splits the str ``line``.  One
+ * pass over the str's own storage: a paragraph of prose is one long line with none of them,
+ * where match._segmented_py's bytes passes take 1.5 us (a test compares the two and the
+ * regex). */
+static PyObject *segmented(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "line must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    int space = 0; /* the character before was whitespace */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '\t' || c == '|' || c == ':' || c == ';' || c == 0xFF1A || c == 0xFF1B)
+            Py_RETURN_TRUE;
+        if (Py_UNICODE_ISSPACE(c)) {
+            if (space)
+                Py_RETURN_TRUE;
+            space = 1;
+        } else {
+            space = 0;
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+/* ==== End of running text of register matching ========================================= */

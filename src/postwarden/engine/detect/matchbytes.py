@@ -1,12 +1,13 @@
-"""`open_ended_bytes`: the bytes an open-ended expression's matches can hold, as a bitmap.
+"""`open_ended_limits`: how often an open-ended expression's matches can hold each byte.
 
 Hyperscan finds where matches start (``HS_FLAG_SOM_LEFTMOST``) at a cost: for an expression
 of unbounded width (``\\s+``, ``[a-z]+``) it halves the speed of the whole scan.  The compiled
 scan (``_hsscan.c``) leaves that flag off such expressions and finds their starts after the
-scan, in the run of bytes of the expression's class that ends where the match ends.  The
-class may hold more bytes than matches use (a superset only widens that window), never
-fewer: anything this module does not know for sure gives no bitmap, and the expression keeps
-hyperscan's own start offsets.
+scan, in the window that ends where the match ends and reaches back until it would hold a
+byte more often than a match can (a byte outside the expression's class once; a sign-off's
+line end twice).  The limits may be higher than matches reach (that only widens a window),
+never lower: anything this module does not know for sure gives no limits, and the
+expression keeps hyperscan's own start offsets.
 
 The expressions are read with the standard library's regular expression parser (the
 ``re._parser`` module, which has no public name): hyperscan's dialect is PCRE's, which that
@@ -22,7 +23,7 @@ from typing import Any
 
 import hyperscan
 
-__all__ = ["open_ended_bytes"]
+__all__ = ["UNBOUNDED", "open_ended_limits"]
 
 _parser: Any = importlib.import_module("re._parser")
 _constants: Any = importlib.import_module("re._constants")
@@ -41,16 +42,21 @@ _CATEGORIES = {
 }
 # Above this many code points a range is taken to hold every non-ASCII byte.
 _LARGEST_RANGE = 0x10000
+UNBOUNDED = 255
+"""A byte a match can hold any number of times (or more often than a byte can count)."""
 
 
 class _Unknown(Exception):
     """Something whose bytes are not known for sure."""
 
 
-def open_ended_bytes(regex: str, flags: int) -> bytes | None:
-    """A 32-byte bitmap (bit ``b % 8`` of byte ``b // 8``) of every byte a match of
-    ``regex`` compiled with ``flags`` can hold, when the expression is open-ended (has no
-    greatest width) and that set leaves out NUL; else None."""
+def open_ended_limits(regex: str, flags: int) -> bytes | None:
+    """Per byte value ``b``, the most times a match of ``regex`` compiled with ``flags`` can
+    hold byte ``b`` (`UNBOUNDED`: any number; 0: never), as 256 bytes, when the expression
+    is open-ended (has no greatest width) and its matches cannot hold NUL; else None.
+
+    A bound, never less than the truth: a class stands for any of its characters, and a
+    caseless literal for each of its cases at once."""
     if flags & ~_KNOWN_FLAGS or not flags & hyperscan.HS_FLAG_UTF8:
         return None
     for escape in _ESCAPE.finditer(regex):
@@ -62,64 +68,99 @@ def open_ended_bytes(regex: str, flags: int) -> bytes | None:
     source = _BRACED_HEX.sub(lambda m: f"\\U{int(m.group(1), 16):08x}", regex)
     try:
         tree = _parser.parse(source)
-        chars: set[str] = set()
-        raw: set[int] = set()
-        unbounded = _walk(tree, chars, raw)
+        counts, unbounded = _walk(tree, bool(flags & hyperscan.HS_FLAG_CASELESS))
     except (_Unknown, re.error, ValueError, OverflowError):
         return None
-    if not unbounded:
+    if not unbounded or counts.get(0):
         return None
-    caseless = bool(flags & hyperscan.HS_FLAG_CASELESS)
-    for char in chars:
-        for variant in (char, char.lower(), char.upper()) if caseless else (char,):
-            raw.update(variant.encode("utf-8", "surrogatepass"))
-    if 0 in raw:
-        return None
-    bitmap = bytearray(32)
-    for byte in raw:
-        bitmap[byte >> 3] |= 1 << (byte & 7)
-    return bytes(bitmap)
+    return bytes(counts.get(b, 0) for b in range(256))
 
 
-def _walk(items: Any, chars: set[str], raw: set[int]) -> bool:
-    """Add what the parsed ``items`` can match to ``chars`` (characters) and ``raw``
-    (bytes); True when they repeat without bound."""
+# The most times each byte value occurs, by value (absent: never), at most `UNBOUNDED`.
+_Counts = dict[int, int]
+
+
+def _walk(items: Any, caseless: bool) -> tuple[_Counts, bool]:
+    """The most times each byte occurs in what the parsed ``items`` match, one after the
+    other; and whether they repeat without bound."""
+    counts: _Counts = {}
     unbounded = False
     for op, arg in items:
         name = str(op)
         if name == "LITERAL":
-            chars.add(chr(arg))
+            part: _Counts = {}
+            _add_char(part, chr(arg), caseless)
         elif name == "IN":
-            _class(arg, chars, raw)
+            part = _class(arg, caseless)
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             _, high, sub = arg
-            unbounded |= high == _constants.MAXREPEAT
-            unbounded |= _walk(sub, chars, raw)
-        elif name == "SUBPATTERN":
-            unbounded |= _walk(arg[3], chars, raw)
-        elif name == "ATOMIC_GROUP":
-            unbounded |= _walk(arg, chars, raw)
+            inner, inner_unbounded = _walk(sub, caseless)
+            endless = high == _constants.MAXREPEAT
+            unbounded |= inner_unbounded or endless
+            part = {b: UNBOUNDED if endless else min(UNBOUNDED, c * high) for b, c in inner.items()}
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            part, inner_unbounded = _walk(arg[3] if name == "SUBPATTERN" else arg, caseless)
+            unbounded |= inner_unbounded
         elif name == "BRANCH":
+            part = {}
             for branch in arg[1]:
-                unbounded |= _walk(branch, chars, raw)
-        elif name != "AT":  # anchors and boundaries match no bytes; anything else is unknown
+                inner, inner_unbounded = _walk(branch, caseless)
+                unbounded |= inner_unbounded
+                for b, c in inner.items():
+                    part[b] = max(part.get(b, 0), c)
+        elif name == "AT":  # anchors and boundaries match no bytes
+            continue
+        else:  # anything else is unknown
             raise _Unknown(name)
-    return unbounded
+        for b, c in part.items():
+            counts[b] = min(UNBOUNDED, counts.get(b, 0) + c)
+    return counts, unbounded
 
 
-def _class(items: Any, chars: set[str], raw: set[int]) -> None:
+def _add_char(counts: _Counts, char: str, caseless: bool) -> None:
+    """Raise ``counts`` to the bytes of ``char`` (caseless: of its cases added up): a
+    literal's, or one of a class's characters, only one of which a match holds."""
+    variants = {char, char.lower(), char.upper()} if caseless else {char}
+    encoded = "".join(variants).encode("utf-8", "surrogatepass")
+    for byte in set(encoded):
+        counts[byte] = max(counts.get(byte, 0), encoded.count(byte))
+
+
+def _class(items: Any, caseless: bool) -> _Counts:
+    """A class matches one character: per byte, the most any of its characters holds."""
+    counts: _Counts = {}
     for op, arg in items:
         name = str(op)
         if name == "LITERAL":
-            chars.add(chr(arg))
+            _add_char(counts, chr(arg), caseless)
         elif name == "RANGE":
             low, high = arg
             if high - low > _LARGEST_RANGE:
-                chars.update(map(chr, range(low, min(high, 0x7F) + 1)))
-                raw.update(range(0x80, 0x100))
+                # Its ASCII characters, then any non-ASCII byte up to four times (a character
+                # is at most four bytes), and caseless, any ASCII letter a few times (a
+                # case of a non-ASCII character can be ASCII: U+212A's lower case is "k").
+                for code in range(low, min(high, 0x7F) + 1):
+                    _add_char(counts, chr(code), caseless)
+                for byte in range(256):
+                    if byte >= 0x80:
+                        counts[byte] = 4
+                    elif caseless and chr(byte).isalpha():
+                        counts[byte] = max(counts.get(byte, 0), 3)
             else:
-                chars.update(map(chr, range(low, high + 1)))
+                # ASCII (and caseless, every) character on its own; other characters' bytes
+                # each as often as the longest of them has bytes (a Chinese range's 20,000
+                # characters one by one take a tenth of a second).
+                plain = high + 1 if caseless else min(high + 1, 0x80)
+                for code in range(low, plain):
+                    _add_char(counts, chr(code), caseless)
+                if plain <= high:
+                    others = "".join(map(chr, range(max(low, plain), high + 1)))
+                    longest = len(chr(high).encode("utf-8", "surrogatepass"))
+                    for byte in set(others.encode("utf-8", "surrogatepass")):
+                        counts[byte] = max(counts.get(byte, 0), longest)
         elif name == "CATEGORY" and str(arg) in _CATEGORIES:
-            raw.update(_CATEGORIES[str(arg)])
+            for byte in _CATEGORIES[str(arg)]:
+                counts[byte] = max(counts.get(byte, 0), 1)
         else:  # NEGATE, negated categories: (nearly) any byte
             raise _Unknown(name)
+    return counts

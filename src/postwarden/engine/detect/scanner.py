@@ -6,7 +6,7 @@ python-hyperscan calls a Python function per match; it is used when it was built
 python-hyperscan.  Tests run both over the same texts.
 
 The compiled scan leaves ``HS_FLAG_SOM_LEFTMOST`` off the open-ended expressions it can
-(`open_ended_bytes`) and finds their starts after the scan (see ``_hsscan.c``): the same
+(`open_ended_limits`) and finds their starts after the scan (see ``_hsscan.c``): the same
 rows, twice as fast a scan.  python-hyperscan keeps the flag on every expression.
 """
 
@@ -22,7 +22,7 @@ import hyperscan
 import numpy as np
 import numpy.typing as npt
 
-from postwarden.engine.detect.matchbytes import open_ended_bytes
+from postwarden.engine.detect.matchbytes import open_ended_limits
 from postwarden.engine.detect.patterncache import PythonBackend, compiled_database
 
 try:
@@ -43,25 +43,26 @@ SOM = hyperscan.HS_FLAG_SOM_LEFTMOST
 
 class _NativeBackend:
     """`_hsscan.Database`, for the pattern cache: the database scanning the whole buffer,
-    with the open-ended expressions ``windowed`` (their byte ``classes``, 32 bytes each)
-    compiled without SOM, and a database of each of those alone with SOM, scanning the
-    windows its starts are in.  All are kept in one file."""
+    with the open-ended expressions ``windowed`` (the most times their matches hold each
+    byte, their ``limits``: 256 bytes each) compiled without SOM, and a database of each of
+    those alone with SOM, scanning the windows its starts are in.  All are kept in one
+    file."""
 
     def __init__(self, expressions: Sequence[bytes], flags: Sequence[int]) -> None:
-        classes = {
-            i: bitmap
+        limits = {
+            i: counts
             for i, (expression, flag) in enumerate(zip(expressions, flags, strict=True))
-            if flag & SOM and (bitmap := open_ended_bytes(expression.decode(), flag)) is not None
+            if flag & SOM and (counts := open_ended_limits(expression.decode(), flag)) is not None
         }
-        self.windowed = tuple(classes)
-        self.classes = b"".join(classes.values())
-        self.flags = tuple(f & ~SOM if i in classes else f for i, f in enumerate(flags))
+        self.windowed = tuple(limits)
+        self.limits = b"".join(limits.values())
+        self.flags = tuple(f & ~SOM if i in limits else f for i, f in enumerate(flags))
         # The cache key covers the expressions and their given flags; which of them are
         # compiled without SOM (and into the window database) is named here.
         windowed = ",".join(map(str, self.windowed))
         self.version = (
             f"libhs {_hsscan.HS_VERSION}, starts found after for {windowed}, by one window"
-            " database each"
+            " database each, in windows bounded by byte counts"
         )
 
     def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
@@ -75,7 +76,7 @@ class _NativeBackend:
         if windows:
             ids = np.full(len(self.flags), -1, dtype=np.int32)
             ids[list(self.windowed)] = np.arange(len(self.windowed), dtype=np.int32)
-            database.set_start_recovery(windows, ids.tobytes(), self.classes)
+            database.set_start_recovery(windows, ids.tobytes(), self.limits)
         return database
 
     def dump(self, database: _hsscan.Database) -> bytes:

@@ -14,7 +14,7 @@ import itertools
 import math
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +78,10 @@ SPANS_IN_PYTHON = 64
 array passes cost more than a letter's few findings."""
 MEMO_CHARS = CANDIDATE_CHARS
 """Lines up to this long are remembered (a longer one is no candidate once stripped)."""
+RUN_MEMO = 4096
+"""Runs of short lines (up to :data:`_MEMO_RUN` lines of up to 100 characters: a signature
+block) whose joins are remembered across messages: fewer than lines, as each holds up to
+twelve of them."""
 
 PHONE_SPACE = 80_000_000
 """Eight-digit numbers a Hong Kong phone can be (first digit 2-9)."""
@@ -107,6 +111,7 @@ _FACT_OF[[int(f) for f in FACTS]] = list(FACTS.values())
 # Per field number: whether it is a unique field (a table lookup; np.isin sorts, ~25 us).
 _IS_UNIQUE = np.zeros(16, dtype=np.bool_)
 _IS_UNIQUE[[int(f) for f in UNIQUE_FIELDS]] = True
+_UNIQUE_NUMBERS = frozenset(map(int, UNIQUE_FIELDS))
 # A plain int for array comparisons: numpy asks an IntEnum member's class for its array
 # hooks, and the enum metaclass answers each miss in Python (4 µs a comparison).
 _PHONE = int(Field.PHONE)
@@ -114,6 +119,7 @@ _EMAIL_KEY = chr(Field.EMAIL)
 _WHERE = operator.attrgetter("where")
 _JOIN_LINES = 5
 _JOIN_LINE_CHARS = 100
+_MEMO_RUN = 12  # runs of short lines up to this many are remembered whole
 _SEGMENT = re.compile(r"\t|\s{2,}|\s*[|:：;；]\s*")
 _ROW_NUMBER = re.compile(r"R[0-9]+$")
 # A text's candidate keys packed in one int (a text is at most two fields: a name and an
@@ -122,6 +128,10 @@ _KEY_BITS = 30
 _KEY_MASK = (1 << _KEY_BITS) - 1
 _INTERNATIONAL = 1 << (2 * _KEY_BITS)
 _COLUMN_BITS = 16
+_ONE = 1
+# A running-text entry's group and key packed in one int.
+_PAIR_BITS = 32
+_PAIR_MASK = (1 << _PAIR_BITS) - 1
 
 
 @dataclass(slots=True)
@@ -172,8 +182,10 @@ class Collector:
         self._hashes = np.zeros(0, dtype=np.uint64)
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
-        self._entries: list[tuple[Sequence[int], Sequence[bool], Sequence[int]]] = []
-        """Running text's entries: keys, whether each is sure, and the groups they are in."""
+        self._entries: dict[int, bool] = {}
+        """Running text's entries, one per (group, key) (``group << _PAIR_BITS | key``): a
+        value twice in a line or window is still one field of it, sure if any of its
+        occurrences is."""
         self._table_entries: list[tuple[Ints, Ints, Ints, Bools]] = []
 
     def scan(self, units: Sequence[TextUnit], findings: Sequence[Finding]) -> None:
@@ -216,34 +228,52 @@ class Collector:
                 for f in spans[u]:
                     self._add_span(f, (row_groups[i],))
 
+    def hashes(self, digester: Digester) -> Hashes:
+        """Every key's hash, each distinct key hashed once (those new since the last call)."""
+        done = len(self._hashes)
+        if done < len(self.key_norms):
+            fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
+            self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
+        return self._hashes
+
+    def none_present(self, n_of: Ints) -> bool:
+        """Whether :func:`present` is sure to find nobody, given how many records each key
+        matches (``n_of``), told from the running text's entries in Python without the
+        arrays of :meth:`queries` (a letter's usual answer, 20 µs sooner): no table rows, and
+        of the keys that match a record, none a unique field matching at most
+        :data:`UNIQUE_MAX` and no two in one group.  False when it cannot tell."""
+        if self._table_entries or len(self.table.groups):
+            return False
+        counts = n_of.tolist()
+        fields = self.key_fields
+        groups: set[int] = set()
+        for pair in self._entries:
+            n = counts[pair & _PAIR_MASK]
+            if n:
+                if n <= UNIQUE_MAX and fields[pair & _PAIR_MASK] in _UNIQUE_NUMBERS:
+                    return False
+                group = pair >> _PAIR_BITS
+                if group in groups:
+                    return False
+                groups.add(group)
+        return True
+
     def queries(self, digester: Digester) -> Queries:
         """The entries, one per (group, key), with every distinct key hashed once."""
         fields = np.array(self.key_fields, dtype=np.uint8)
-        done = len(self._hashes)
-        fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
-        hashes = self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
-        # The running text's entries, one per (group, key) already: a value twice in a
-        # line or window is still one field of it, sure if any of its occurrences is.  A
-        # dict in Python costs less than numpy's sorting on a letter's few dozen.
-        width = len(fields)
-        merged: dict[int, bool] = {}
-        for keys_in, sure_in, groups_in in self._entries:
-            for g in groups_in:
-                base = g * width
-                for k, s in zip(keys_in, sure_in, strict=True):
-                    if s:
-                        merged[base + k] = True
-                    else:
-                        merged.setdefault(base + k, False)
+        hashes = self.hashes(digester)
+        # The running text's entries, one per (group, key) already (a dict in Python costs
+        # less than numpy's sorting on a letter's few dozen).
+        merged = self._entries
         pairs = np.array(sorted(merged), dtype=np.int64)
-        keys, groups = pairs % width, pairs // width
+        keys, groups = pairs & _PAIR_MASK, pairs >> _PAIR_BITS
         columns = np.full(len(pairs), -1, dtype=np.int64)
         sure = np.array([merged[p] for p in pairs.tolist()], dtype=np.bool_)
         if self._table_entries:
             parts = [*self._table_entries, (keys, groups, columns, sure)]
             keys, groups, columns, sure = (np.concatenate([p[i] for p in parts]) for i in range(4))
             # Table rows: the same, and the first entry of each (group, key) gives its column.
-            paired = groups * width + keys
+            paired = groups * len(fields) + keys
             order = np.argsort(paired, kind="stable")
             starts = _run_starts(paired[order])
             sure = np.logical_or.reduceat(sure[order], starts)
@@ -258,6 +288,29 @@ class Collector:
             sure=sure,
             group_where=self.group_where,
         )
+
+    def _enter(self, texts: Sequence[str], sure: Sequence[bool], groups: Sequence[int]) -> None:
+        """Running text's entries of the keys of ``texts`` (`_key_of`; each sure or not) in
+        each of ``groups``."""
+        merged, keys = self._entries, self.keys
+        for text, s in zip(texts, sure, strict=True):
+            k = keys.get(text)
+            if k is None:
+                k = self._key_of(text)
+            for g in groups:
+                if s:
+                    merged[g << _PAIR_BITS | k] = True
+                else:
+                    merged.setdefault(g << _PAIR_BITS | k, False)
+
+    def _enter_one(self, key: int, sure: bool, groups: Sequence[int]) -> None:
+        """`_enter` of one key."""
+        merged = self._entries
+        for g in groups:
+            if sure:
+                merged[g << _PAIR_BITS | key] = True
+            else:
+                merged.setdefault(g << _PAIR_BITS | key, False)
 
     def _new_group(self, where: str) -> int:
         self.group_where.append(where)
@@ -401,7 +454,7 @@ class Collector:
         norm = _span_value(fld, finding.value)
         if norm is not None:
             sure = fld is not Field.PHONE or finding.confidence > PHONE_CONFIDENCE
-            self._entries.append(((self._key(fld, norm),), (sure,), groups))
+            self._enter_one(self._key(fld, norm), sure, groups)
 
     def _rows(self, units: Sequence[TextUnit], rows: list[int], row_groups: list[int]) -> None:
         """Phase one of the table rows at ``rows``: the unique fields of every cell."""
@@ -432,57 +485,55 @@ class Collector:
         (previous line, line) and (line, next line), so fields on adjacent lines (a name
         above an address block) count together."""
         window = -1  # the group of (previous line, this line), -1 before the first line
+        group_where = self.group_where
         for u, unit in enumerate(units):
-            text = unit.text
+            text, where = unit.text, unit.where
             lines = text.split("\n")
             stripped = list(map(str.strip, lines))
             line_groups: list[tuple[int, ...]] = []
+            left = self.lines_left
             for line, bare in zip(lines, stripped, strict=True):
                 if not bare:
                     line_groups.append((window,) if window >= 0 else ())
                     continue
-                nxt = self._new_group(unit.where)
+                group_where.append(where)  # a new group, numbered in order
+                nxt = len(group_where) - 1
                 groups = (window, nxt) if window >= 0 else (nxt,)
                 line_groups.append(groups)
                 window = nxt
-                if self.lines_left > 0:
-                    self.lines_left -= 1
+                if left > 0:
+                    left -= 1
                     if len(bare) > CANDIDATE_CHARS and not _segmented(line):
                         continue  # prose: no candidate whole, no segments
                     keys, sure = _line_keys(line)
                     if keys:
-                        self._entries.append((self._keys_of_texts(keys), sure, groups))
-            if self.lines_left > 0:
+                        self._enter(keys, sure, groups)
+            self.lines_left = left
+            if left > 0:
                 self._joined(lines, stripped, line_groups)
             if u in spans:
-                starts = list(itertools.accumulate(map(len, lines), _past_newline, initial=0))
+                # Where each line starts (its length and a newline after each before it).
+                starts = list(itertools.accumulate(map(_ONE.__add__, map(len, lines)), initial=0))
                 for f in spans[u]:
                     if window < 0:
-                        window = self._new_group(unit.where)
+                        window = self._new_group(where)
                     i = bisect.bisect_right(starts, f.start) - 1
                     self._add_span(f, line_groups[i] or (window,))
 
     def _joined(
         self, lines: list[str], stripped: list[str], line_groups: list[tuple[int, ...]]
     ) -> None:
-        """Addresses written over several lines: join up to five short lines (``stripped``:
-        each of ``lines`` stripped)."""
-        for i, first in enumerate(stripped):
-            if not first or len(lines[i]) > _JOIN_LINE_CHARS:
+        """Addresses written over several lines: join up to five short lines, in each run of
+        short lines (``stripped``: each of ``lines`` stripped)."""
+        run = -1  # where the current run of short lines starts
+        for i in range(len(lines) + 1):
+            if i < len(lines) and stripped[i] and len(lines[i]) <= _JOIN_LINE_CHARS:
+                run = i if run < 0 else run
                 continue
-            parts = [first]
-            for k in range(i + 1, min(i + _JOIN_LINES, len(lines))):
-                if not stripped[k] or len(lines[k]) > _JOIN_LINE_CHARS:
-                    break
-                parts.append(stripped[k])
-                key = _joined_key(", ".join(parts))
-                if key is not None:
-                    self._entries.append(((self._key_of(key),), (True,), line_groups[i]))
-
-
-def _past_newline(start: int, length: int) -> int:
-    """Where the line after one starting at ``start``, ``length`` long, starts."""
-    return start + length + 1
+            if run >= 0 and i - run > 1:
+                for offset, key in _run_keys(tuple(stripped[run:i])):
+                    self._enter_one(self._key_of(key), True, line_groups[run + offset])
+            run = -1
 
 
 def _find_line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
@@ -515,6 +566,27 @@ _short_line_keys = functools.lru_cache(maxsize=LINE_MEMO)(_find_line_keys)
 def _line_keys(line: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     """``_find_line_keys(line)``, remembered across messages for a short line."""
     return _short_line_keys(line) if len(line) <= MEMO_CHARS else _find_line_keys(line)
+
+
+def _find_run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """The keys of the addresses that up to five consecutive lines of a ``run`` of short
+    lines (stripped) joined are, each with its first line's place in the run, in order."""
+    found = []
+    for i in range(len(run)):
+        for k in range(i + 1, min(i + _JOIN_LINES, len(run))):
+            key = _joined_key(", ".join(run[i : k + 1]))
+            if key is not None:
+                found.append((i, key))
+    return tuple(found)
+
+
+_short_run_keys = functools.lru_cache(maxsize=RUN_MEMO)(_find_run_keys)
+
+
+def _run_keys(run: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """``_find_run_keys(run)``, remembered across messages for a short run (a signature
+    block comes back with every message: its ten joins are then one lookup)."""
+    return _short_run_keys(run) if len(run) <= _MEMO_RUN else _find_run_keys(run)
 
 
 @functools.lru_cache(maxsize=LINE_MEMO)
@@ -704,7 +776,7 @@ _SEPARATORS = ("\t", "|", ":", "：", ";", "；")
 _ASCII_SPLITTERS = bytes(c for c in range(128) if chr(c) in "|:;" or (chr(c).isspace() and c != 32))
 
 
-def _segmented(line: str) -> bool:
+def _segmented_py(line: str) -> bool:
     """Whether :data:`_SEGMENT` splits ``line``: a tab or a separator character in it, or a
     run of two whitespace characters.  Checked in C-level passes since a paragraph of prose
     is one long line with neither, and the regex split costs ~30 µs on it (``str.split``
@@ -722,6 +794,11 @@ def _segmented(line: str) -> bool:
     # as runs: one between each two words, and one at either end that has any.
     runs = len(words) - 1 + line[:1].isspace() + line[-1:].isspace()
     return len(line) - len("".join(words)) != max(runs, 0)
+
+
+_segmented: Callable[[str], bool] = native.segmented or _segmented_py
+"""`_segmented_py`, in one pass in C where built (a tenth of the bytes passes on a line of
+prose, six of which a short letter has)."""
 
 
 _NO_INTS = np.zeros(0, dtype=np.int64)
@@ -1093,18 +1170,25 @@ def match(
     col = Collector()
     col.scan(units, findings)
     looked: list[tuple[Ints, Ints]] | None = None
-    if len(col.table.groups):
-        if col.table.read_whole():
-            col.finish_rows(None)  # no lookup first: see _Table.read_whole
-        else:
-            q = col.queries(digester)
-            looked = [_lookup(index, q.hashes) for index in indexes]
-            # Rows whose unique field found a record in every register: phase two samples them.
-            identified = [
-                _distinct(q.groups[strong_entries(index, q, lo, n)])
-                for index, (lo, n) in zip(indexes, looked, strict=True)
-            ]
-            col.finish_rows(functools.reduce(np.intersect1d, identified))
+    if not len(col.table.groups):
+        looked = [_lookup(index, col.hashes(digester)) for index in indexes]
+        if all(col.none_present(n) for _, n in looked):
+            for index in indexes:  # nobody present in any register (as below, without arrays)
+                out.subjects[index.name] = 0
+                out.record_ids[index.name] = set()
+                out.record_fields[index.name] = {}
+            return out
+    elif col.table.read_whole():
+        col.finish_rows(None)  # no lookup first: see _Table.read_whole
+    else:
+        q = col.queries(digester)
+        looked = [_lookup(index, q.hashes) for index in indexes]
+        # Rows whose unique field found a record in every register: phase two samples them.
+        identified = [
+            _distinct(q.groups[strong_entries(index, q, lo, n)])
+            for index, (lo, n) in zip(indexes, looked, strict=True)
+        ]
+        col.finish_rows(functools.reduce(np.intersect1d, identified))
     q = col.queries(digester)
     if looked is None:
         looked = [_lookup(index, q.hashes) for index in indexes]
@@ -1148,6 +1232,8 @@ def _lookup(
     """Run start and length in ``index`` of each hash, sorted first unless they are few (see
     RegisterIndex.find); ``lo`` and ``n`` of the first keys when already known."""
     done = 0 if lo is None or n is None else len(lo)
+    if lo is not None and n is not None and done == len(hashes):
+        return lo, n  # nothing new since (a letter whose nobody-present test failed)
     fresh = hashes[done:]
     if len(fresh) <= LOOKUP_UNSORTED:
         new_lo, new_n = index.find(fresh)

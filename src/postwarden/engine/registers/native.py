@@ -47,6 +47,8 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
     _hsscan, "other_keys", None
 )
 """``other_keys(texts)``: see ``match._other_keys``."""
+segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
+"""``segmented(line)``: see ``match._segmented``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
