@@ -19,7 +19,14 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
-from postwarden.engine.extract.archive import encryption, open_zip, stream_member
+from postwarden.engine.extract.archive import (
+    NotPlain,
+    direct_chunks,
+    encryption,
+    open_zip,
+    plain_packed,
+    stream_member,
+)
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.walker import place
 
@@ -125,19 +132,30 @@ def open_package(
         name = info.filename
         embedded = name.startswith(_EMBEDDED)
         check_xml = name.endswith((".xml", ".rels", ".vml")) and not embedded
-        parser = DefusedXMLParser(target=_Target(), forbid_dtd=True) if check_xml else None
         keep = embedded or (keep_xml and check_xml)
-        kept: list[bytes] = []
-        for chunk in stream_member(zf, info, budget):
-            if keep:
-                kept.append(chunk)
-            if parser is not None:
-                parser = _feed(parser, chunk, what)
+        try:
+            kept = _check(
+                direct_chunks(plain_packed(data, info), info, budget), check_xml, keep, what
+            )
+        except NotPlain:
+            kept = _check(stream_member(zf, info, budget), check_xml, keep, what)
         if embedded:
             package.embedded.append((name, b"".join(kept)))
         elif keep:
             package.xml.keep(name.lower(), kept)
     return package
+
+
+def _check(chunks: Iterator[bytes], check_xml: bool, keep: bool, what: str) -> list[bytes]:
+    """Take a part's chunks through the XML prolog check; the chunks when ``keep``."""
+    parser = DefusedXMLParser(target=_Target(), forbid_dtd=True) if check_xml else None
+    kept: list[bytes] = []
+    for chunk in chunks:
+        if keep:
+            kept.append(chunk)
+        if parser is not None:
+            parser = _feed(parser, chunk, what)
+    return kept
 
 
 def _feed(parser: DefusedXMLParser, chunk: bytes, what: str) -> DefusedXMLParser | None:
