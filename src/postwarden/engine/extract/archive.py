@@ -90,7 +90,7 @@ def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) ->
     """The decompressed chunks of one member, counted against every limit as they come."""
     limits = budget.limits
     packed = max(info.compress_size, 1)
-    _declared(info, packed, limits)
+    check_declared(info, packed, limits)
     produced = 0
     try:
         with zf.open(info) as member:
@@ -155,14 +155,14 @@ def direct_chunks(packed: bytes, info: zipfile.ZipInfo, budget: Budget) -> Itera
     steps of the same stream (``decompress(tail, CHUNK)`` returns CHUNK bytes until the
     stream ends, as ``ZipExtFile.read(CHUNK)`` does).  The per-member size and ratio limits
     cannot fail on the way: what is produced never exceeds the declared size, which
-    `_declared` checked against both.  Anything else raises `NotPlain`, with the budget's
+    `check_declared` checked against both.  Anything else raises `NotPlain`, with the budget's
     count put back, before a verdict could differ: a zlib error (zipfile stops at the
     declared size and may never reach it), a stream longer or shorter than declared
     (zipfile truncates it, or checks the CRC of what there is), a bad CRC.  The caller then
     reads the member through `stream_member`, which gives the verdict and the reason it
     always gave.
     """
-    _declared(info, max(info.compress_size, 1), budget.limits)
+    check_declared(info, max(info.compress_size, 1), budget.limits)
     counted = budget.expanded
     try:
         yield from _plain_chunks(packed, info, budget)
@@ -202,7 +202,7 @@ def _ratio(produced: int, packed: int, limit: int) -> str:
     return f"zip bomb: expansion ratio {produced // packed}:1 over limit {limit}:1"
 
 
-def _declared(info: zipfile.ZipInfo, packed: int, limits: Limits) -> None:
+def check_declared(info: zipfile.ZipInfo, packed: int, limits: Limits) -> None:
     """Declared sizes can make us refuse before any work, never read further than counted."""
     if info.file_size > limits.ratio_grace_bytes and info.file_size > limits.member_ratio * packed:
         raise Uninspectable(_ratio(info.file_size, packed, limits.member_ratio))
