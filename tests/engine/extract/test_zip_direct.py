@@ -27,6 +27,7 @@ from postwarden.engine.extract.archive import (
     stream_member,
 )
 from postwarden.engine.extract.budget import Budget, Uninspectable
+from postwarden.engine.extract.sniff import parsed_zip, sniff
 from postwarden.settings import Limits
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
@@ -189,3 +190,49 @@ def test_a_stream_longer_than_declared_is_left_to_zipfile_at_the_declared_size()
         next(chunks)
     assert budget.expanded == 0
     assert b"".join(stream_member(zf, infos[0], _budget())) == bomb[:100_000]
+
+
+def _listing(data: bytes, *, sniffed: bool) -> object:
+    """What `open_zip` makes of ``data``, right after sniffing it or on its own."""
+    parsed_zip(b"")  # nothing handed over from before
+    if sniffed:
+        sniff(data, "a.zip")
+    try:
+        zf, infos = open_zip(data, "zip", 1000)
+    except Exception as exc:  # the walk reports any failure as unreadable
+        return type(exc).__name__, str(exc)
+    fields = ("orig_filename", "header_offset", "CRC", "compress_size", "file_size")
+    listing = [tuple(getattr(i, f) for f in (*fields, "flag_bits", "compress_type")) for i in infos]
+    return listing, zf.start_dir
+
+
+def _sniffs(data: bytes) -> bool:
+    """Whether sniffing gets through (zipfile may fail in it: the walk reports that)."""
+    try:
+        sniff(data, "a.zip")
+    except Exception:
+        return False
+    return True
+
+
+def test_the_zip_sniffing_parsed_is_the_one_open_zip_would_parse() -> None:
+    handed = 0
+    for seed, data in enumerate(_sources()):
+        for _what, mutant in [("original", data), *mutants(data, seed, flips=12)]:
+            if not _sniffs(mutant):
+                continue
+            handed += parsed_zip(mutant) is not None
+            assert _listing(mutant, sniffed=True) == _listing(mutant, sniffed=False)
+    assert handed > 50
+
+
+def test_a_parsed_zip_is_handed_over_once_and_only_for_the_same_bytes() -> None:
+    data = make_zip({"a.txt": b"x"})
+    sniff(data, "a.zip")
+    assert parsed_zip(bytes(bytearray(data))) is None  # equal bytes, another object
+    sniff(data, "a.zip")
+    assert parsed_zip(data) is not None
+    assert parsed_zip(data) is None
+    sniff(data, "a.zip")
+    sniff(b"plain text", "a.txt")
+    assert parsed_zip(data) is None  # not kept past the next piece

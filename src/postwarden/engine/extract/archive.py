@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
-from postwarden.engine.extract.sniff import declared_entries
+from postwarden.engine.extract.sniff import declared_entries, parsed_zip
 from postwarden.engine.extract.walker import place
 
 if TYPE_CHECKING:
@@ -45,10 +45,12 @@ def open_zip(
     declared = declared_entries(data)
     if declared > max_members:
         raise Uninspectable(f"{what} with {declared} members, over limit {max_members}")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (*_ZIP_ERRORS, struct.error, IndexError) as exc:
-        raise Uninspectable(f"corrupt {what}: {exc}") from None
+    zf = parsed_zip(data)
+    if zf is None:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except (*_ZIP_ERRORS, struct.error, IndexError) as exc:
+            raise Uninspectable(f"corrupt {what}: {exc}") from None
     infos = zf.infolist()
     if len(infos) > max_members:
         raise Uninspectable(f"{what} with {len(infos)} members, over limit {max_members}")
