@@ -131,3 +131,13 @@ def test_the_memory_is_bounded_and_forgets_the_least_recently_seen() -> None:
     assert remembered.seen(keys[0])
     assert remembered.seen(keys[2])
     assert not remembered.seen(keys[3])
+
+
+def test_forgetting_empties_the_memory() -> None:
+    remembered = office.Verified(100)
+    key = (b"x" * 40, 8, 1, 1000, True)
+    remembered.add(key)
+    remembered.forget()
+    assert not remembered.seen(key)
+    remembered.add((b"y" * 100, 8, 1, 1000, True))  # the whole memory is free again
+    assert remembered.seen((b"y" * 100, 8, 1, 1000, True))

@@ -155,6 +155,12 @@ class Verified:
             self.hits += 1
             return True
 
+    def forget(self) -> None:
+        """Remember nothing (a benchmark's next round must meet its files afresh)."""
+        with self._lock:
+            self._keys.clear()
+            self._bytes = 0
+
     def add(self, key: tuple[bytes, int, int, int, bool]) -> None:
         size = len(key[0])
         if size > self._max_bytes:
