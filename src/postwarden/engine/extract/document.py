@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import io
 import posixpath
+import zipfile
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
 from xml.etree.ElementTree import Element, ParseError, fromstring, iterparse
 
+from postwarden.engine.extract.archive import read_member
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
-from postwarden.engine.extract.office import Package, open_package, visit_embedded
+from postwarden.engine.extract.office import EMBEDDED, Package, open_package, visit_embedded
+from postwarden.engine.extract.walker import place
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -63,6 +66,7 @@ _HEADERS_FOOTERS = (
 )
 _CHECK_EVERY = 4096
 _NOTES = (("comments", "comments"), ("footnotes", "footnotes"), ("endnotes", "endnotes"))
+_IMPORT = "/aFChunk"
 
 
 def _attr(element: Element, prefixes: tuple[str, ...], name: str) -> str | None:
@@ -272,6 +276,9 @@ class _Reader:
         self.walker = walker
         self.tables = 0
         self._relations: dict[str, list[tuple[str, str, str]]] = {}
+        self.imports: list[str] = []
+        """Parts imported into the stories read (``w:altChunk``: html, rtf, mht, text or
+        another docx that Word shows in place), by lowercase name."""
 
     def read(self) -> None:
         main = self._target("", "/officeDocument") or "word/document.xml"
@@ -298,6 +305,7 @@ class _Reader:
             story.read(self.xml[part])
         except ParseError as exc:
             raise Uninspectable(f"corrupt {self.what}: {exc}") from None
+        self.imports += [t for _id, kind, t in self._relationships(part) if kind.endswith(_IMPORT)]
         return story
 
     def _relationships(self, source: str) -> list[tuple[str, str, str]]:
@@ -344,6 +352,30 @@ class DocxExtractor:
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
         package = open_package(data, sniffed.label, where, depth, walker, keep_xml=True)
-        package.zf.close()
-        _Reader(package, sniffed.label, where, walker).read()
+        with package.zf as zf:
+            reader = _Reader(package, sniffed.label, where, walker)
+            reader.read()
+            _visit_imports(reader.imports, data, zf, package, where, depth, walker)
         visit_embedded(package, where, depth, walker)
+
+
+def _visit_imports(
+    imports: list[str],
+    data: bytes,
+    zf: zipfile.ZipFile,
+    package: Package,
+    where: str,
+    depth: int,
+    walker: Walker,
+) -> None:
+    """Read the parts imported into the document (``w:altChunk``) as files of their own:
+    ``letter.docx/word/afchunk.htm#text``.  Word shows their content where they are
+    referenced, so they leave with the file like any paragraph.  They were guarded with
+    every part; read again here (their bytes are not kept), so counted twice in the budget."""
+    infos = {i.filename.lower(): i for i in package.infos}
+    for name in dict.fromkeys(imports):
+        info = infos.get(name)
+        if info is None or info.filename.startswith(EMBEDDED):
+            continue  # a missing part imports nothing; an embedded one is visited as such
+        content = read_member(data, zf, info, walker.budget)
+        walker.visit(content, f"{where}/{place(info.filename)}", depth + 1, name=info.filename)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 # Embedded files, and the pictures of a document (a screenshot of a spreadsheet pasted into
 # a letter), which go through the walk like attachments: pictures are read by OCR.
-_EMBEDDED = (
+EMBEDDED = (
     "word/embeddings/",
     "xl/embeddings/",
     "ppt/embeddings/",
@@ -214,7 +214,7 @@ def open_package(
         if encryption(info):
             raise Uninspectable(f"encrypted part in {what}")
         name = info.filename
-        embedded = name.startswith(_EMBEDDED)
+        embedded = name.startswith(EMBEDDED)
         check_xml = name.endswith((".xml", ".rels", ".vml")) and not embedded
         keep = keep_xml and check_xml
         try:
