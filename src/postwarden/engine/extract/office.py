@@ -5,6 +5,19 @@ An OOXML file is a zip of XML parts, so it gets the zip guards, and every XML pa
 to its root element with defusedxml first: OOXML forbids DTDs, so a DOCTYPE can only be an
 entity bomb ("billion laughs") or an external-entity (XXE) probe, and the file is refused
 before calamine or the docx reader ever parse it.
+
+What is read, and why every part is still inflated.  The docx reader reads the main
+document, the headers and footers its sections reference, comments, footnotes, endnotes, the
+relationships that lead to them and the parts they import (``w:altChunk``); calamine reads
+a workbook's sheets, shared strings and styles; the generic extractor reads every XML part
+under ``word/``, ``xl/``, ``ppt/slides/`` and ``ppt/notesSlides/`` (and an OpenDocument's
+``content.xml`` and ``styles.xml``); embedded files and pictures are visited like
+attachments.  The rest of a docx (styles, theme, settings, font table, numbering, custom
+XML, document properties, glossary, charts, SmartArt data) is checked, never read.  Not
+inflating those parts would let a damaged one pass: python-docx, Excel and Word read them
+and refuse (or "repair") a part whose stream or CRC is bad, and the mutated-documents tests
+hold every file its own library cannot open.  So every part is inflated and CRC-checked;
+what is cheaper is how (`archive.direct_chunks`) and how often (`VERIFIED`).
 """
 
 from __future__ import annotations
