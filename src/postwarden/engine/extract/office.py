@@ -5,12 +5,27 @@ An OOXML file is a zip of XML parts, so it gets the zip guards, and every XML pa
 to its root element with defusedxml first: OOXML forbids DTDs, so a DOCTYPE can only be an
 entity bomb ("billion laughs") or an external-entity (XXE) probe, and the file is refused
 before calamine or the docx reader ever parse it.
+
+What is read, and why every part is still inflated.  The docx reader reads the main
+document, the headers and footers its sections reference, comments, footnotes, endnotes, the
+relationships that lead to them and the parts they import (``w:altChunk``); calamine reads
+a workbook's sheets, shared strings and styles; the generic extractor reads every XML part
+under ``word/``, ``xl/``, ``ppt/slides/`` and ``ppt/notesSlides/`` (and an OpenDocument's
+``content.xml`` and ``styles.xml``); embedded files and pictures are visited like
+attachments.  The rest of a docx (styles, theme, settings, font table, numbering, custom
+XML, document properties, glossary, charts, SmartArt data) is checked, never read.  Not
+inflating those parts would let a damaged one pass: python-docx, Excel and Word read them
+and refuse (or "repair") a part whose stream or CRC is bad, and the mutated-documents tests
+hold every file its own library cannot open.  So every part is inflated and CRC-checked;
+what is cheaper is how (`archive.direct_chunks`) and how often (`VERIFIED`).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,17 +34,26 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
-from postwarden.engine.extract.archive import encryption, open_zip, stream_member
+from postwarden.engine.extract.archive import (
+    NotPlain,
+    check_declared,
+    direct_chunks,
+    encryption,
+    open_zip,
+    plain_packed,
+    stream_member,
+)
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.walker import place
 
 if TYPE_CHECKING:
+    from postwarden.engine.extract.budget import Budget
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
 
 # Embedded files, and the pictures of a document (a screenshot of a spreadsheet pasted into
 # a letter), which go through the walk like attachments: pictures are read by OCR.
-_EMBEDDED = (
+EMBEDDED = (
     "word/embeddings/",
     "xl/embeddings/",
     "ppt/embeddings/",
@@ -62,19 +86,29 @@ class _Target:
 class Parts(Mapping[str, bytes]):
     """Guarded XML parts by lowercase name, each kept as the chunks it was decompressed in
     and joined when a reader asks for it: a docx's styles (780 KB of the bench tree's 37 KB
-    files) are checked but never read, and joining them cost page faults for nothing."""
+    files) are checked but never read, and joining them cost page faults for nothing.  A
+    part found in `VERIFIED` is kept compressed and inflated only if a reader asks."""
 
-    __slots__ = ("_chunks",)
+    __slots__ = ("_chunks", "_packed")
 
     def __init__(self) -> None:
         self._chunks: dict[str, list[bytes]] = {}
+        self._packed: dict[str, tuple[bytes, zipfile.ZipInfo]] = {}
 
     def keep(self, name: str, chunks: list[bytes]) -> None:
         self._chunks[name] = chunks
 
+    def keep_packed(self, name: str, packed: bytes, info: zipfile.ZipInfo) -> None:
+        """A part known to inflate to exactly its declared size with its CRC (`VERIFIED`)."""
+        self._packed[name] = (packed, info)
+        self._chunks[name] = []
+
     def __getitem__(self, name: str) -> bytes:
         chunks = self._chunks[name]
-        if len(chunks) != 1:
+        if name in self._packed:
+            packed, info = self._packed.pop(name)
+            chunks[:] = [_inflate_verified(packed, info)]
+        elif len(chunks) != 1:
             chunks[:] = [b"".join(chunks)]
         return chunks[0]
 
@@ -86,6 +120,76 @@ class Parts(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._chunks)
+
+
+def _inflate_verified(packed: bytes, info: zipfile.ZipInfo) -> bytes:
+    """A `VERIFIED` part's bytes: its stream up to its declared size, as it was checked."""
+    if info.compress_type == zipfile.ZIP_STORED or not info.file_size:
+        return packed[: info.file_size]
+    return zlib.decompressobj(-15).decompress(packed, info.file_size)
+
+
+class Verified:
+    """Parts of office packages that were inflated whole and found sound, by everything
+    that decided it: their compressed bytes, method, CRC, declared size, and whether their
+    XML prolog was checked.
+
+    Inflating and CRC-checking every part is what keeps a damaged part from passing unread
+    (python-docx and Word read the styles, theme and settings that our readers skip, and a
+    part that does not inflate makes the file uninspectable).  It is also most of a docx's
+    cost: 790 KB of styles in a 37 KB file.  Documents made from one template carry the very
+    same compressed styles and theme, and the same bytes always inflate to the same result,
+    so a part whose bytes were checked once is not inflated again: the budget is charged its
+    declared size, and the declared-size limits are checked again (they may have changed).
+    Keys are compared whole, not by a digest, so no crafted part can pass as another.
+    Bounded to ``max_bytes`` of compressed bytes (the least recently seen go first).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._keys: dict[tuple[bytes, int, int, int, bool], None] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        """Parts not inflated again, since start."""
+
+    @staticmethod
+    def key(
+        packed: bytes, info: zipfile.ZipInfo, check_xml: bool
+    ) -> tuple[bytes, int, int, int, bool]:
+        return packed, info.compress_type, info.CRC, info.file_size, check_xml
+
+    def seen(self, key: tuple[bytes, int, int, int, bool]) -> bool:
+        with self._lock:
+            if key not in self._keys:
+                return False
+            del self._keys[key]
+            self._keys[key] = None  # most recently seen last
+            self.hits += 1
+            return True
+
+    def forget(self) -> None:
+        """Remember nothing (a benchmark's next round must meet its files afresh)."""
+        with self._lock:
+            self._keys.clear()
+            self._bytes = 0
+
+    def add(self, key: tuple[bytes, int, int, int, bool]) -> None:
+        size = len(key[0])
+        if size > self._max_bytes:
+            return
+        with self._lock:
+            if key in self._keys:
+                return
+            while self._bytes + size > self._max_bytes:
+                oldest = next(iter(self._keys))
+                del self._keys[oldest]
+                self._bytes -= len(oldest[0])
+            self._keys[key] = None
+            self._bytes += size
+
+
+VERIFIED = Verified(8 * 1024 * 1024)
 
 
 @dataclass(slots=True)
@@ -123,21 +227,47 @@ def open_package(
         if encryption(info):
             raise Uninspectable(f"encrypted part in {what}")
         name = info.filename
-        embedded = name.startswith(_EMBEDDED)
+        embedded = name.startswith(EMBEDDED)
         check_xml = name.endswith((".xml", ".rels", ".vml")) and not embedded
-        parser = DefusedXMLParser(target=_Target(), forbid_dtd=True) if check_xml else None
-        keep = embedded or (keep_xml and check_xml)
-        kept: list[bytes] = []
-        for chunk in stream_member(zf, info, budget):
-            if keep:
-                kept.append(chunk)
-            if parser is not None:
-                parser = _feed(parser, chunk, what)
+        keep = keep_xml and check_xml
+        try:
+            packed = plain_packed(data, info)
+            if not embedded and _verified(packed, info, check_xml, budget):
+                if keep:
+                    package.xml.keep_packed(name.lower(), packed, info)
+                continue
+            kept = _check(direct_chunks(packed, info, budget), check_xml, keep or embedded, what)
+            if not embedded:
+                VERIFIED.add(VERIFIED.key(packed, info, check_xml))
+        except NotPlain:
+            kept = _check(stream_member(zf, info, budget), check_xml, keep or embedded, what)
         if embedded:
             package.embedded.append((name, b"".join(kept)))
         elif keep:
             package.xml.keep(name.lower(), kept)
     return package
+
+
+def _verified(packed: bytes, info: zipfile.ZipInfo, check_xml: bool, budget: Budget) -> bool:
+    """Whether this very part passed every check before; if so, it is charged as read."""
+    if not VERIFIED.seen(VERIFIED.key(packed, info, check_xml)):
+        return False
+    check_declared(info, max(info.compress_size, 1), budget.limits)
+    budget.add_expanded(info.file_size)
+    budget.check_time()
+    return True
+
+
+def _check(chunks: Iterator[bytes], check_xml: bool, keep: bool, what: str) -> list[bytes]:
+    """Take a part's chunks through the XML prolog check; the chunks when ``keep``."""
+    parser = DefusedXMLParser(target=_Target(), forbid_dtd=True) if check_xml else None
+    kept: list[bytes] = []
+    for chunk in chunks:
+        if keep:
+            kept.append(chunk)
+        if parser is not None:
+            parser = _feed(parser, chunk, what)
+    return kept
 
 
 def _feed(parser: DefusedXMLParser, chunk: bytes, what: str) -> DefusedXMLParser | None:
