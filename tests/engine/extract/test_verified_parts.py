@@ -73,7 +73,7 @@ def _read(name: str, data: bytes, limits: Limits = LIMITS) -> tuple[object, ...]
 
 
 def test_remembered_parts_read_as_parts_checked_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    remembered = office.Verified(64 * 1024 * 1024)
+    remembered = office.Verified(1_000_000)
     hits = 0
     differ = []
     for seed, (name, data) in enumerate(_sources()):
@@ -97,7 +97,7 @@ def test_a_remembered_docx_reads_the_same_and_is_not_inflated_again(
     data = make_docx(["CHAN Tai Man A123456(3)"], header=["Confidential"])
     monkeypatch.setattr(office, "VERIFIED", office.Verified(0))
     afresh = _read("a.docx", data)
-    remembered = office.Verified(1024 * 1024)
+    remembered = office.Verified(10_000)
     monkeypatch.setattr(office, "VERIFIED", remembered)
     assert _read("a.docx", data) == afresh
     assert remembered.hits == 0
@@ -112,32 +112,57 @@ def test_a_remembered_part_still_meets_the_limits_in_force(monkeypatch: pytest.M
     monkeypatch.setattr(office, "VERIFIED", office.Verified(0))
     afresh = _read("a.docx", data, tight)
     assert "over limit" in str(afresh)
-    monkeypatch.setattr(office, "VERIFIED", office.Verified(1024 * 1024))
+    monkeypatch.setattr(office, "VERIFIED", office.Verified(10_000))
     _read("a.docx", data)
     assert _read("a.docx", data, tight) == afresh
 
 
+def _info(crc: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("word/styles.xml")
+    info.compress_type, info.CRC, info.file_size = zipfile.ZIP_DEFLATED, crc, 1000
+    return info
+
+
 def test_the_memory_is_bounded_and_forgets_the_least_recently_seen() -> None:
-    remembered = office.Verified(100)
-    keys = [(bytes([n]) * 40, 8, n, 1000, True) for n in range(4)]
+    remembered = office.Verified(2)
+    keys = [remembered.key(bytes([n]) * 40, _info(n), True) for n in range(4)]
     for key in keys[:2]:
         remembered.add(key)
     assert remembered.seen(keys[0])  # now the most recently seen
-    remembered.add(keys[2])  # 120 bytes: the least recently seen goes
+    remembered.add(keys[2])  # a third: the least recently seen goes
     assert not remembered.seen(keys[1])
     assert remembered.seen(keys[0])
     assert remembered.seen(keys[2])
-    remembered.add((bytes(101), 8, 0, 1000, True))  # larger than the whole memory
-    assert remembered.seen(keys[0])
-    assert remembered.seen(keys[2])
     assert not remembered.seen(keys[3])
+    nothing = office.Verified(0)
+    nothing.add(keys[0])
+    assert not nothing.seen(keys[0])
+
+
+def test_the_memory_keeps_a_keyed_digest_never_the_part() -> None:
+    packed = b"CHAN Tai Man A123456(3) " * 20
+    remembered, other = office.Verified(10), office.Verified(10)
+    key = remembered.key(packed, _info(7), True)
+    remembered.add(key)
+    assert len(key[0]) == 32
+    assert packed not in key
+    assert packed[:32] != key[0]
+    assert not any(isinstance(k, bytes) and len(k) > 32 for k in key)
+    # Keyed per process: another memory's key for the same part differs, so a digest
+    # learnt elsewhere says nothing here.
+    assert other.key(packed, _info(7), True) != key
+    assert remembered.seen(remembered.key(packed, _info(7), True))
+    assert not remembered.seen(remembered.key(packed + b" ", _info(7), True))
+    assert not remembered.seen(remembered.key(packed, _info(8), True))
+    assert not remembered.seen(remembered.key(packed, _info(7), False))
 
 
 def test_forgetting_empties_the_memory() -> None:
-    remembered = office.Verified(100)
-    key = (b"x" * 40, 8, 1, 1000, True)
+    remembered = office.Verified(1)
+    key = remembered.key(b"x" * 40, _info(1), True)
     remembered.add(key)
     remembered.forget()
     assert not remembered.seen(key)
-    remembered.add((b"y" * 100, 8, 1, 1000, True))  # the whole memory is free again
-    assert remembered.seen((b"y" * 100, 8, 1, 1000, True))
+    again = remembered.key(b"y" * 100, _info(1), True)
+    remembered.add(again)  # the whole memory is free again
+    assert remembered.seen(again)

@@ -22,6 +22,8 @@ what is cheaper is how (`archive.direct_chunks`) and how often (`VERIFIED`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import threading
 import zipfile
@@ -129,10 +131,13 @@ def _inflate_verified(packed: bytes, info: zipfile.ZipInfo) -> bytes:
     return zlib.decompressobj(-15).decompress(packed, info.file_size)
 
 
+_Key = tuple[bytes, int, int, int, bool]
+
+
 class Verified:
     """Parts of office packages that were inflated whole and found sound, by everything
-    that decided it: their compressed bytes, method, CRC, declared size, and whether their
-    XML prolog was checked.
+    that decided it: a keyed digest of their compressed bytes, their method, CRC, declared
+    size, and whether their XML prolog was checked.
 
     Inflating and CRC-checking every part is what keeps a damaged part from passing unread
     (python-docx and Word read the styles, theme and settings that our readers skip, and a
@@ -141,25 +146,26 @@ class Verified:
     same compressed styles and theme, and the same bytes always inflate to the same result,
     so a part whose bytes were checked once is not inflated again: the budget is charged its
     declared size, and the declared-size limits are checked again (they may have changed).
-    Keys are compared whole, not by a digest, so no crafted part can pass as another.
-    Bounded to ``max_bytes`` of compressed bytes (the least recently seen go first).
+
+    Only a digest is kept, never the part: a listener keeps no copy of the mail it passed
+    (docs/security.md).  The digest is BLAKE2b-256 under a key drawn at start, so no part
+    can be crafted to pass as another (a second preimage of a 256-bit keyed hash).  Bounded
+    to ``max_parts`` digests, the least recently seen forgotten first.
     """
 
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._keys: dict[tuple[bytes, int, int, int, bool], None] = {}
-        self._bytes = 0
+    def __init__(self, max_parts: int) -> None:
+        self._max_parts = max_parts
+        self._secret = os.urandom(32)
+        self._keys: dict[_Key, None] = {}
         self._lock = threading.Lock()
         self.hits = 0
         """Parts not inflated again, since start."""
 
-    @staticmethod
-    def key(
-        packed: bytes, info: zipfile.ZipInfo, check_xml: bool
-    ) -> tuple[bytes, int, int, int, bool]:
-        return packed, info.compress_type, info.CRC, info.file_size, check_xml
+    def key(self, packed: bytes, info: zipfile.ZipInfo, check_xml: bool) -> _Key:
+        digest = hashlib.blake2b(packed, key=self._secret, digest_size=32).digest()
+        return digest, info.compress_type, info.CRC, info.file_size, check_xml
 
-    def seen(self, key: tuple[bytes, int, int, int, bool]) -> bool:
+    def seen(self, key: _Key) -> bool:
         with self._lock:
             if key not in self._keys:
                 return False
@@ -172,24 +178,19 @@ class Verified:
         """Remember nothing (a benchmark's next round must meet its files afresh)."""
         with self._lock:
             self._keys.clear()
-            self._bytes = 0
 
-    def add(self, key: tuple[bytes, int, int, int, bool]) -> None:
-        size = len(key[0])
-        if size > self._max_bytes:
+    def add(self, key: _Key) -> None:
+        if not self._max_parts:
             return
         with self._lock:
             if key in self._keys:
                 return
-            while self._bytes + size > self._max_bytes:
-                oldest = next(iter(self._keys))
-                del self._keys[oldest]
-                self._bytes -= len(oldest[0])
+            while len(self._keys) >= self._max_parts:
+                del self._keys[next(iter(self._keys))]
             self._keys[key] = None
-            self._bytes += size
 
 
-VERIFIED = Verified(8 * 1024 * 1024)
+VERIFIED = Verified(16_384)
 
 
 @dataclass(slots=True)
@@ -232,13 +233,14 @@ def open_package(
         keep = keep_xml and check_xml
         try:
             packed = plain_packed(data, info)
-            if not embedded and _verified(packed, info, check_xml, budget):
+            key = None if embedded else VERIFIED.key(packed, info, check_xml)
+            if key is not None and _verified(key, info, budget):
                 if keep:
                     package.xml.keep_packed(name.lower(), packed, info)
                 continue
             kept = _check(direct_chunks(packed, info, budget), check_xml, keep or embedded, what)
-            if not embedded:
-                VERIFIED.add(VERIFIED.key(packed, info, check_xml))
+            if key is not None:
+                VERIFIED.add(key)
         except NotPlain:
             kept = _check(stream_member(zf, info, budget), check_xml, keep or embedded, what)
         if embedded:
@@ -248,9 +250,9 @@ def open_package(
     return package
 
 
-def _verified(packed: bytes, info: zipfile.ZipInfo, check_xml: bool, budget: Budget) -> bool:
+def _verified(key: _Key, info: zipfile.ZipInfo, budget: Budget) -> bool:
     """Whether this very part passed every check before; if so, it is charged as read."""
-    if not VERIFIED.seen(VERIFIED.key(packed, info, check_xml)):
+    if not VERIFIED.seen(key):
         return False
     check_declared(info, max(info.compress_size, 1), budget.limits)
     budget.add_expanded(info.file_size)
