@@ -23,6 +23,7 @@ from postwarden.headers import (
     HeaderClasses,
     Mailbox,
     _plain_mailboxes,
+    address_fields,
     addresses,
     decode,
     header_of,
@@ -321,3 +322,19 @@ def test_headers_decode_of_ascii_text_is_that_of_its_bytes(value: str) -> None:
     """Text with nothing to decode is shown as it is: the same as the full decode of its
     bytes (which takes no shortcut), defects included."""
     assert decode(value, "Subject") == decode(value.encode("ascii"), "Subject")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(_PLAIN_BOX, min_size=1, max_size=4).map(",".join),
+            st.lists(st.one_of(_PLAIN_BOX, _NEAR_PLAIN), min_size=1, max_size=3).map(",".join),
+            st.sampled_from(["=?utf-8?B?abcde?= <x@y.example>", "team: a@b.example;", "x" * 9000]),
+        ),
+        max_size=3,
+    )
+)
+def test_headers_address_fields_are_addresses_and_mailboxes(values: list[str]) -> None:
+    """Reading a header's addresses and mailboxes at once reads what each reads alone."""
+    assert address_fields(values, "To") == (addresses(values, "To"), mailboxes(values, "To"))

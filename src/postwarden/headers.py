@@ -33,6 +33,7 @@ __all__ = [
     "HeaderClasses",
     "Mailbox",
     "Mailboxes",
+    "address_fields",
     "addresses",
     "decode",
     "header_class",
@@ -219,22 +220,27 @@ def addresses(values: Iterable[str], name: str = "To") -> tuple[str, ...]:
     found: list[str] = []
     for raw in values:
         value = raw if isinstance(raw, str) else _safe_str(raw)
-        plain = _plain_mailboxes(value)
-        specs = [spec for _, spec in plain] if plain is not None else None
-        # Both the policy parser and the legacy getaddresses() raise on hostile values
-        # (IndexError, RecursionError, HeaderParseError): those are scanned for addr-specs.
-        if specs is None and len(value) <= _PARSED_HEADER_CHARS:
-            try:
-                header = HEADER_POLICY.header_fetch_parse(name, value)
-                specs = [str(a.addr_spec) for a in getattr(header, "addresses", ())]
-            except Exception:
-                specs = None
-        if specs is None:
-            specs = _ADDR_SPEC.findall(value)
-        # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
-        # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
-        found.extend(_utf8(s).strip() for s in specs if "@" in s)
+        found.extend(_addr_specs(value, name, _plain_mailboxes(value)))
     return tuple(dict.fromkeys(found))
+
+
+def _addr_specs(value: str, name: str, plain: list[tuple[str, str]] | None) -> list[str]:
+    """The addr-specs of one value of address header ``name``; ``plain``: what
+    :func:`_plain_mailboxes` made of it."""
+    specs = [spec for _, spec in plain] if plain is not None else None
+    # Both the policy parser and the legacy getaddresses() raise on hostile values
+    # (IndexError, RecursionError, HeaderParseError): those are scanned for addr-specs.
+    if specs is None and len(value) <= _PARSED_HEADER_CHARS:
+        try:
+            header = HEADER_POLICY.header_fetch_parse(name, value)
+            specs = [str(a.addr_spec) for a in getattr(header, "addresses", ())]
+        except Exception:
+            specs = None
+    if specs is None:
+        specs = _ADDR_SPEC.findall(value)
+    # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
+    # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
+    return [_utf8(s).strip() for s in specs if "@" in s]
 
 
 def mailboxes(values: Iterable[str], name: str = "") -> Mailboxes:
@@ -247,22 +253,48 @@ def mailboxes(values: Iterable[str], name: str = "") -> Mailboxes:
     defects: list[str] = []
     for raw in values:
         value = raw if isinstance(raw, str) else _safe_str(raw)
-        if len(value) > _PARSED_HEADER_CHARS:
-            continue
-        pairs = _plain_mailboxes(value)
-        if pairs is None:
-            try:
-                pairs = getaddresses([value])
-            # The legacy parser raises IndexError/RecursionError on some values: no names.
-            except Exception:  # noqa: S112 - its addresses are read by addresses()
-                continue
-        for display, address in pairs:
-            if "@" not in address:
-                continue
-            decoded = decode(display, name)
-            defects.extend(decoded.defects)
-            items.append(Mailbox(" ".join(decoded.text.split()), address))
+        if len(value) <= _PARSED_HEADER_CHARS:
+            _add_mailboxes(value, name, _plain_mailboxes(value), items, defects)
     return Mailboxes(tuple(items), tuple(dict.fromkeys(defects)))
+
+
+def address_fields(values: Iterable[str], name: str) -> tuple[tuple[str, ...], Mailboxes]:
+    """``(addresses(values, name), mailboxes(values, name))``, each value split once for
+    both when it is plain mailboxes (most are; a message's From, To and Cc are read for
+    both)."""
+    found: list[str] = []
+    items: list[Mailbox] = []
+    defects: list[str] = []
+    for raw in values:
+        value = raw if isinstance(raw, str) else _safe_str(raw)
+        plain = _plain_mailboxes(value)
+        found.extend(_addr_specs(value, name, plain))
+        if len(value) <= _PARSED_HEADER_CHARS:
+            _add_mailboxes(value, name, plain, items, defects)
+    return tuple(dict.fromkeys(found)), Mailboxes(tuple(items), tuple(dict.fromkeys(defects)))
+
+
+def _add_mailboxes(
+    value: str,
+    name: str,
+    pairs: list[tuple[str, str]] | None,
+    items: list[Mailbox],
+    defects: list[str],
+) -> None:
+    """Add the mailboxes of one value (of at most 8 KiB) to ``items``, what was wrong with
+    their names to ``defects``; ``pairs``: what :func:`_plain_mailboxes` made of it."""
+    if pairs is None:
+        try:
+            pairs = getaddresses([value])
+        # The legacy parser raises IndexError/RecursionError on some values: no names.
+        except Exception:  # its addresses are read by addresses()
+            return
+    for display, address in pairs:
+        if "@" not in address:
+            continue
+        decoded = decode(display, name)
+        defects.extend(decoded.defects)
+        items.append(Mailbox(" ".join(decoded.text.split()), address))
 
 
 def _plain_mailboxes(value: str) -> list[tuple[str, str]] | None:

@@ -121,6 +121,10 @@ def _same_tree(ours: Message, theirs: Message) -> None:
     assert _answer(ours.as_bytes) == _answer(theirs.as_bytes)
 
 
+def _parse_bytes(raw: bytes) -> Message:
+    return parse._parse_bytes(raw, parse._END_OF_HEADERS.search(raw))
+
+
 def _stdlib(raw: bytes) -> Message:
     return BytesParser(policy=policy.default).parsebytes(raw)
 
@@ -150,7 +154,7 @@ def _read_as_the_stdlib(raws: Iterable[bytes]) -> tuple[int, int]:
         leaves += leaf is not None
         if leaf is not None:
             _same_tree(leaf, parse._parse_fed(raw))
-        _same_tree(parse._parse_bytes(raw), _stdlib(raw))
+        _same_tree(_parse_bytes(raw), _stdlib(raw))
         plain += _plain_blocks_read_as_fed(raw)
     return leaves, plain
 
@@ -173,7 +177,7 @@ def test_values_naming_files_or_long_are_not_kept(value: str) -> None:
     parse._CONTENT_TYPES.clear()
     parse._PARAMS.clear()
     raw = f"From: a@org.example\r\nContent-Type: {value}\r\n\r\nbody\r\n".encode()
-    mime = parse._parse_bytes(raw)
+    mime = _parse_bytes(raw)
     assert mime.get_content_type() == "text/plain"
     assert mime.get_params() == _stdlib(raw).get_params()
     assert not parse._CONTENT_TYPES
@@ -207,7 +211,7 @@ def test_standard_transfer_encodings_are_shared_header_objects_like_the_stdlibs(
     name: str, value: str
 ) -> None:
     raw = f"From: a@org.example\r\n{name}: {value}\r\n\r\nbody\r\n".encode()
-    first, second = (parse._parse_bytes(raw) for _ in range(2))
+    first, second = (_parse_bytes(raw) for _ in range(2))
     ours = first.get(name)
     theirs = policy.default.header_factory(name, value)
     assert ours is second.get(name)
@@ -218,3 +222,18 @@ def test_standard_transfer_encodings_are_shared_header_objects_like_the_stdlibs(
         theirs.defects,
     )
     assert isinstance(ours, ContentTransferEncodingHeader)
+
+
+def test_plain_header_blocks_share_a_policy_that_keeps_no_header_object() -> None:
+    """A leaf's plain header block is read with one policy for every such message, whose
+    header registry keeps none of the header objects it makes (no message's headers
+    outlive it)."""
+    raw = (
+        b"From: a@org.example\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Disposition: inline\r\n\r\nbody\r\n"
+    )
+    mime = _parse_bytes(raw)
+    assert mime.policy is parse._LEAF_POLICY
+    assert str(mime.get("content-type")) == str(_stdlib(raw).get("content-type"))
+    assert mime.get_content_disposition() == "inline"
+    assert not parse._LEAF_POLICY.header_factory._parsed  # type: ignore[attr-defined]

@@ -22,7 +22,14 @@ from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
 from typing import Any, TypeVar, cast
 
-from postwarden.headers import addresses, decode, header_class, header_table, mailboxes
+from postwarden.headers import (
+    Mailboxes,
+    address_fields,
+    addresses,
+    decode,
+    header_class,
+    header_table,
+)
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
 
@@ -102,8 +109,11 @@ class _OncePerValue(HeaderRegistry):
 
     __getitem__ = header_class
 
-    def __init__(self) -> None:
+    def __init__(self, room: int = _REMEMBERED_VALUES) -> None:
+        """``room``: how many header objects one message may keep (0: none, the registry of
+        :data:`_LEAF_POLICY`, which every message with a plain header block shares)."""
         super().__init__()
+        self._room = room
         # typeshed types the registry's classes as BaseHeader, which its own MIME header
         # classes are not until the registry mixes it in.
         self.map_to_type("content-type", cast("type[BaseHeader]", _ContentType))
@@ -120,7 +130,7 @@ class _OncePerValue(HeaderRegistry):
         header = self._parsed.get(key)
         if header is None or header.name != name:
             header = super().__call__(name, value)
-            if len(self._parsed) < _REMEMBERED_VALUES:
+            if len(self._parsed) < self._room:
                 self._parsed[key] = header
         return header
 
@@ -253,13 +263,19 @@ def _message_policy() -> EmailPolicy[EmailMessage]:
     return policy.default.clone(header_factory=_OncePerValue(), message_factory=_Part)
 
 
+_LEAF_POLICY = policy.default.clone(header_factory=_OncePerValue(0), message_factory=_Part)
+"""The policy of a message whose plain header block `_plain_header_block` split: a leaf,
+whose one part asks for its header objects once or twice (its content type and parameters
+`_Part` answers without them), so one shared registry that keeps none of them saves
+cloning a policy for each message."""
+
 _FEED = 64 * 1024
 
 
-def _parse_bytes(raw: bytes) -> MimePart:
-    """The stdlib's parse of ``raw``: :func:`_parse_leaf` when that can tell, else
-    :func:`_parse_fed`; the two build the same message (tests/engine/test_parse.py)."""
-    end = _END_OF_HEADERS.search(raw)
+def _parse_bytes(raw: bytes, end: re.Match[bytes] | None) -> MimePart:
+    """The stdlib's parse of ``raw`` (``end``: its first empty line, `_END_OF_HEADERS`):
+    :func:`_parse_leaf` when that can tell, else :func:`_parse_fed`; the two build the same
+    message (tests/engine/test_parse.py)."""
     leaf = _parse_leaf(raw, end.end()) if end else None
     return leaf if leaf is not None else _parse_fed(raw)
 
@@ -293,16 +309,22 @@ def _parse_leaf(raw: bytes, body_start: int) -> MimePart | None:
     mime = _plain_header_block(head)
     if mime is None:
         mime = _parse_fed(head)
-    if mime.get_content_maintype() in ("multipart", "message") or mime.get_payload() != "":
+        if mime.get_payload() != "":  # (a plain block's is empty: it is all fields)
+            return None
+    if mime.get_content_maintype() in ("multipart", "message"):
         return None
     # BytesFeedParser's own decoding of what it is fed.
     mime.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
     return mime
 
 
-_FIELD_START = re.compile(r"[\041-\071\073-\176]+:")
-"""A field's name and colon, as the feed parser's ``headerRE`` takes a line for a header
-(but for an empty name, which it reads as a defect)."""
+_PLAIN_FIELD = r"[\041-\071\073-\176]+:[^\n]*\n(?:[ \t][^\n]*\n)*"
+"""One field: its name and colon (as the feed parser's ``headerRE`` takes a line for a
+header, but for an empty name, which it reads as a defect), then its continuation lines."""
+_PLAIN_BLOCK = re.compile(f"(?:{_PLAIN_FIELD})+\r?\n")
+_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+"""A field of a plain block: its name, and its value from the first character that is not
+a blank, with the line breaks that end its lines."""
 
 
 def _plain_header_block(head: bytes) -> MimePart | None:
@@ -310,29 +332,18 @@ def _plain_header_block(head: bytes) -> MimePart | None:
     empty line; its content type neither multipart nor message/*) that is plain: ASCII,
     every line ended by LF or CRLF, each a field or the continuation of one; ``None`` for
     any other (a "From " line, a CR alone, a line that is neither, 8-bit bytes).  The feed
-    parser's own steps for such a block, without its line buffer and state machine: a third
-    of parsing a 5 KB letter.  tests/engine/test_parse_fast_paths.py compares the two on
-    generated and corpus mail."""
+    parser's own steps for such a block, without its line buffer and state machine (two
+    thirds of parsing a 5 KB letter), and its policy's ``header_source_parse`` by one
+    regular expression: the name up to the colon, the value without the blanks before it
+    and without the line break after it.  tests/engine/test_parse_fast_paths.py compares
+    the two on generated and corpus mail."""
     if not head.isascii() or head.count(b"\r") != head.count(b"\r\n"):
         return None
-    lines = head.decode("ascii").split("\n")
-    # The last line is the empty one that ends the block, then nothing after its LF.
-    if len(lines) < 3 or lines[-1] or lines[-2] not in ("", "\r"):
+    text = head.decode("ascii")
+    if _PLAIN_BLOCK.fullmatch(text) is None:
         return None
-    fields: list[list[str]] = []
-    for line in lines[:-2]:
-        if line[:1] in (" ", "\t"):
-            if not fields:
-                return None  # a continuation first is a defect the feed parser records
-            fields[-1].append(line + "\n")
-        elif _FIELD_START.match(line):
-            fields.append([line + "\n"])
-        else:
-            return None
-    message_policy = _message_policy()
-    mime = _Part(policy=message_policy)
-    for source in fields:
-        mime.set_raw(*message_policy.header_source_parse(source))
+    mime = _Part(policy=_LEAF_POLICY)
+    mime._headers = [(name, value.rstrip("\r\n")) for name, value in _FIELD.findall(text)]
     mime.set_payload("")
     return mime
 
@@ -358,7 +369,7 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
     if b"\x00" in raw:
         defects.append("NUL bytes in message")
     try:
-        mime = _parse_bytes(raw)
+        mime = _parse_bytes(raw, end)
     # The parser is meant to record defects, not raise; if it ever does, the message is
     # still inspected as raw text and held, never let through or crashed on.
     except Exception as exc:
@@ -370,9 +381,9 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
     defects.extend(type(d).__name__ for d in mime.defects)
 
     headers = header_table(mime)
-    senders = addresses(headers.get("from", []), "From")
-    to = addresses(headers.get("to", []), "To")
-    cc = addresses(headers.get("cc", []), "Cc")
+    senders, from_boxes = address_fields(headers.get("from", []), "From")
+    to, to_boxes = address_fields(headers.get("to", []), "To")
+    cc, cc_boxes = address_fields(headers.get("cc", []), "Cc")
     sender = envelope.sender if envelope and envelope.sender else (senders[0] if senders else "")
     if envelope and envelope.recipients:
         recipients = tuple(envelope.recipients)
@@ -391,8 +402,8 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         header_cc=cc,
         message_id=message_id,
         defects=defects,
-        display_names=_display_names(headers, ("To", "Cc"), defects),
-        sender_name=next(iter(_display_names(headers, ("From",), defects).values()), ""),
+        display_names=_display_names((to_boxes, cc_boxes), defects),
+        sender_name=next(iter(_display_names((from_boxes,), defects).values()), ""),
     )
 
 
@@ -406,16 +417,10 @@ def _first(headers: dict[str, list[str]], name: str, defects: list[str]) -> str:
     return decoded.text
 
 
-def _display_names(
-    headers: dict[str, list[str]], names: tuple[str, ...], defects: list[str]
-) -> dict[str, str]:
-    """Lowercase address → decoded display name, from the named headers."""
+def _display_names(fields: tuple[Mailboxes, ...], defects: list[str]) -> dict[str, str]:
+    """Lowercase address → decoded display name, from the mailboxes of address headers."""
     out: dict[str, str] = {}
-    for name in names:
-        values = headers.get(name.lower())
-        if not values:
-            continue
-        found = mailboxes(values, name)
+    for found in fields:
         if found.defects:
             defects.extend(d for d in found.defects if d not in defects)
         for box in found.items:
