@@ -164,10 +164,33 @@ def _content_type(value: str) -> str:
     return probe.get_content_type()
 
 
+def _answer_of(getter: str, content_type: object, disposition: object) -> Any:
+    """What ``getter`` (:data:`_ANSWERED`) of a policy.default message answers, given
+    :data:`_MISSING` for a ``failobj``, when the parser read its first Content-Type and
+    Content-Disposition fields as these values (:data:`_NO_HEADER`: none): a function of
+    those two alone (the filename is a Content-Disposition or Content-Type parameter, the
+    charset a Content-Type one)."""
+    probe = EmailMessage(policy=policy.default)
+    for name, value in (("Content-Type", content_type), ("Content-Disposition", disposition)):
+        if value is not _NO_HEADER:
+            probe.set_raw(name, value)
+    if getter == "get_content_disposition":
+        return probe.get_content_disposition()
+    return getattr(probe, getter)(_MISSING)
+
+
+_ANSWERED = ("get_filename", "get_content_charset", "get_content_disposition")
+_MISSING = object()
+"""The ``failobj`` :func:`_answer_of` asks with: what a getter answers when it finds nothing."""
+_UNKNOWN = object()
+
 _CONTENT_TYPES: dict[str, str] = {}
 """Content-Type value → :func:`_content_type`, for values that may be kept (:func:`_kept`)."""
 _PARAMS: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
 """(lowercase header name, value) → :func:`_shared_params`, for values that may be kept."""
+_ANSWERS: dict[tuple[str, object, object], Any] = {}
+"""(getter, Content-Type value, Content-Disposition value) → :func:`_answer_of`, for values
+that may be kept (:func:`_kept`) or absent."""
 
 
 _K = TypeVar("_K")
@@ -203,7 +226,12 @@ class _Part(EmailMessage):
     object, goes the stdlib's way.  Overriding ``_get_params_preserve`` leans on the
     stdlib's internals (3.11): tests/engine/test_parse_fast_paths.py compares every answer
     with a policy.default message's, on the corpora and generated messages.  Only
-    messages this module parses are made of this class, with its policy."""
+    messages this module parses are made of this class, with its policy.
+
+    The file name, charset and disposition extraction asks of every leaf part are answered
+    likewise, one answer per process for each pair of short Content-Type and
+    Content-Disposition values (:func:`_answer_of`, kept in ``_ANSWERS``): each was two or
+    three look-ups of a field and a parameter split (a disposition a header object)."""
 
     _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
 
@@ -245,6 +273,48 @@ class _Part(EmailMessage):
             if known is not None:
                 return list(known)
         return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+
+    def _answer(self, getter: str) -> Any:
+        """What ``getter`` answers (:func:`_answer_of`, from ``_ANSWERS``), or
+        :data:`_UNKNOWN` when a value may not be kept or the getter raised."""
+        content_type = disposition = _NO_HEADER
+        for key, value in self._headers:
+            size = len(key)
+            if size == 12 and content_type is _NO_HEADER and key.lower() == "content-type":
+                content_type = value
+            elif size == 19 and disposition is _NO_HEADER and key.lower() == "content-disposition":
+                disposition = value
+        kinds = (type(content_type), type(disposition))
+        if not all(kind is str or kind is object for kind in kinds):
+            return _UNKNOWN  # a header object a program set
+        asked = (getter, content_type, disposition)
+        known = _ANSWERS.get(asked, _UNKNOWN)
+        if known is not _UNKNOWN or not all(
+            value is _NO_HEADER or _kept(cast("str", value))
+            for value in (content_type, disposition)
+        ):
+            return known
+        try:
+            answer = _answer_of(getter, content_type, disposition)
+        except Exception:  # the getter's own failure is the stdlib's to raise again
+            return _UNKNOWN
+        return _remember(_ANSWERS, asked, answer)
+
+    def get_filename(self, failobj: Any = None) -> Any:
+        known = self._answer("get_filename")
+        if known is _UNKNOWN:
+            return super().get_filename(failobj)
+        return failobj if known is _MISSING else known
+
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        known = self._answer("get_content_charset")
+        if known is _UNKNOWN:
+            return super().get_content_charset(failobj)
+        return failobj if known is _MISSING else known
+
+    def get_content_disposition(self) -> Any:
+        known = self._answer("get_content_disposition")
+        return super().get_content_disposition() if known is _UNKNOWN else known
 
     def get_content_type(self) -> str:
         value = self._first_raw("content-type")

@@ -289,9 +289,16 @@ def _encoded_size(msg: object) -> int:
     return total
 
 
+_NO_NAME = object()
+
+
 def _filename(part: Message) -> str:
     try:
-        name = part.get_filename() or part.get_param("name", header="content-type")
+        name = part.get_filename(_NO_NAME)
+        if name is _NO_NAME:
+            # No filename or name parameter at all: nothing for get_param to find below.
+            return ""
+        name = name or part.get_param("name", header="content-type")
     except (ValueError, LookupError, UnicodeError, AttributeError, IndexError):
         return ""
     if isinstance(name, tuple):  # an RFC 2231 value the parser could not collapse
