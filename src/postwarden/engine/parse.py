@@ -139,12 +139,20 @@ _ENCODING_HEADERS = _OncePerValue()
 _STANDARD_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
 
 
-@functools.lru_cache(maxsize=64)
+_SHARED_HEADERS: dict[tuple[str, str], BaseHeader] = {}
+"""(field name, value) → :func:`_encoding_header`: each standard transfer encoding as it is
+spelt, for `_Part.get` to find without the policy's steps."""
+
+
 def _encoding_header(name: str, value: str) -> BaseHeader:
     """The Content-Transfer-Encoding header object for one of the five standard values,
     made once per process and shared by every message: such a value names no one, and
     making the object cost a tenth of extracting a 5 KB letter (get_payload asks for it)."""
-    return HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
+    header = _SHARED_HEADERS.get((name, value))
+    if header is None:
+        made = HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
+        header = _remember(_SHARED_HEADERS, (name, value), made)
+    return header
 
 
 def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
@@ -254,7 +262,11 @@ class _Part(EmailMessage):
         size = len(wanted)
         for key, value in self._headers:
             if len(key) == size and key.lower() == wanted:
-                return self.policy.header_fetch_parse(key, value)
+                # A standard transfer encoding (get_payload asks twice a part) is the header
+                # object the policy's steps would end at: no line break to take out of it,
+                # and _OncePerValue hands out the shared one.
+                shared = _SHARED_HEADERS.get((key, value)) if type(value) is str else None
+                return shared if shared is not None else self.policy.header_fetch_parse(key, value)
         return failobj
 
     def __contains__(self, name: str) -> bool:
