@@ -243,6 +243,9 @@ def _addr_specs(value: str, name: str, plain: list[tuple[str, str]] | None) -> l
     return [_utf8(s).strip() for s in specs if "@" in s]
 
 
+_NO_MAILBOXES = Mailboxes()
+
+
 def mailboxes(values: Iterable[str], name: str = "") -> Mailboxes:
     """Each mailbox of the values with its display name decoded; never raises.
 
@@ -262,6 +265,8 @@ def address_fields(values: Iterable[str], name: str) -> tuple[tuple[str, ...], M
     """``(addresses(values, name), mailboxes(values, name))``, each value split once for
     both when it is plain mailboxes (most are; a message's From, To and Cc are read for
     both)."""
+    if not values:  # (most messages have no Cc)
+        return (), _NO_MAILBOXES
     found: list[str] = []
     items: list[Mailbox] = []
     defects: list[str] = []

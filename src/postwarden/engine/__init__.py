@@ -272,7 +272,8 @@ class Inspector:
             display_names=message.display_names,
             sender_name=message.sender_name,
         )
-        owners = self._registered_owners(analyzed)
+        with_email = self.directory.email_registers() if self.directory else frozenset()
+        owners = self._registered_owners(analyzed, with_email)
         recipients = [_with_registration(r, owners.get(r.address, {})) for r in analyzed]
         visible = tuple(
             RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
@@ -289,7 +290,7 @@ class Inspector:
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
             visible=visible,
-            subjects=self._subject_counts(report, recipients, owners),
+            subjects=self._subject_counts(report, recipients, owners, with_email),
             findings=counts,
             finding_places=places,
             uninspectable=uninspectable,
@@ -298,13 +299,14 @@ class Inspector:
         )
 
     def _registered_owners(
-        self, recipients: Iterable[RecipientInfo]
+        self, recipients: Iterable[RecipientInfo], with_email: frozenset[str]
     ) -> dict[str, dict[str, set[int]]]:
         """Outside address → register → the records whose registered email it is (keyed
-        hashes looked up in the index, as content emails are; never a clear list)."""
+        hashes looked up in the index, as content emails are; never a clear list);
+        ``with_email``: the directory's registers that have an email field."""
         if self.directory is None:
             return {}
-        registers = sorted(self.directory.email_registers())
+        registers = sorted(with_email)
         out: dict[str, dict[str, set[int]]] = {}
         for r in recipients:
             if r.cls is RecipientClass.INTERNAL or r.address in out:
@@ -321,10 +323,10 @@ class Inspector:
         report: Report,
         recipients: Iterable[RecipientInfo],
         owners_of: dict[str, dict[str, set[int]]],
+        with_email: frozenset[str],
     ) -> dict[str, SubjectCount]:
         """Per register: people present, and those who are not the one outside recipient."""
         outside = [r.address for r in recipients if r.cls is not RecipientClass.INTERNAL]
-        with_email = self.directory.email_registers() if self.directory else frozenset()
         out: dict[str, SubjectCount] = {}
         names = set(report.verdict.subjects) | set(report.record_ids)
         for register in sorted(names):

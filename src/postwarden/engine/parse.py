@@ -191,6 +191,8 @@ _ANSWERED = ("get_filename", "get_content_charset", "get_content_disposition")
 _MISSING = object()
 """The ``failobj`` :func:`_answer_of` asks with: what a getter answers when it finds nothing."""
 _UNKNOWN = object()
+_KEYS = frozenset({str, object})
+"""The types of what `_Part._answer` looks up: a field's value as parsed, or :data:`_NO_HEADER`."""
 
 _CONTENT_TYPES: dict[str, str] = {}
 """Content-Type value → :func:`_content_type`, for values that may be kept (:func:`_kept`)."""
@@ -292,12 +294,12 @@ class _Part(EmailMessage):
         content_type = disposition = _NO_HEADER
         for key, value in self._headers:
             size = len(key)
-            if size == 12 and content_type is _NO_HEADER and key.lower() == "content-type":
-                content_type = value
+            if size == 12:
+                if content_type is _NO_HEADER and key.lower() == "content-type":
+                    content_type = value
             elif size == 19 and disposition is _NO_HEADER and key.lower() == "content-disposition":
                 disposition = value
-        kinds = (type(content_type), type(disposition))
-        if not all(kind is str or kind is object for kind in kinds):
+        if type(content_type) not in _KEYS or type(disposition) not in _KEYS:
             return _UNKNOWN  # a header object a program set
         asked = (getter, content_type, disposition)
         known = _ANSWERS.get(asked, _UNKNOWN)
