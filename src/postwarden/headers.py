@@ -196,7 +196,12 @@ def header_table(msg: Message) -> dict[str, list[str]]:
     headers for a caller that reads several of them."""
     table: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
-        table.setdefault(key.lower(), []).append(_raw_text(value))
+        text = value if type(value) is str else _raw_text(value)
+        name = key.lower()
+        if name in table:
+            table[name].append(text)
+        else:
+            table[name] = [text]
     return table
 
 
@@ -296,6 +301,9 @@ def _add_mailboxes(
             return
     for display, address in pairs:
         if "@" not in address:
+            continue
+        if not display:  # (decode("") is "" without a defect)
+            items.append(Mailbox("", address))
             continue
         decoded = decode(display, name)
         defects.extend(decoded.defects)

@@ -247,7 +247,9 @@ class Inspector:
             findings=findings,
             attachments=list(extraction.attachments),
             subjects=matched.subjects,
-            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS],
+            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS]
+            if extraction.defects
+            else [],
         )
         report = Report(
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
@@ -275,10 +277,15 @@ class Inspector:
         with_email = self.directory.email_registers() if self.directory else frozenset()
         owners = self._registered_owners(analyzed, with_email)
         recipients = [_with_registration(r, owners.get(r.address, {})) for r in analyzed]
-        visible = tuple(
-            RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
-            for a in dict.fromkeys((*message.header_to, *message.header_cc))
-        )
+        # A visible address that is also an envelope recipient has its class already.
+        classes = {r.address: r.cls for r in analyzed}
+        visible = []
+        for shown in dict.fromkeys((*message.header_to, *message.header_cc)):
+            address = shown.lower()
+            cls = classes.get(address)
+            if cls is None:
+                cls = self.recipients.classify(shown)
+            visible.append(RecipientInfo(address=address, cls=cls))
         findings = verdict.findings
         counts, places = _counts_and_places(findings)
         uninspectable = tuple(
@@ -289,7 +296,7 @@ class Inspector:
         return MessageFacts(
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
-            visible=visible,
+            visible=tuple(visible),
             subjects=self._subject_counts(report, recipients, owners, with_email),
             findings=counts,
             finding_places=places,

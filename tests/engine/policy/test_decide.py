@@ -104,26 +104,3 @@ def test_decide_fires_the_rules_a_full_evaluation_fires_with_the_same_evidence()
         assert [o.reason() for o in fired] == list(decision.reasons)
         assert max((o.action for o in fired), default=Action.DELIVER) is decision.action
         assert all(c.evidence for o in decision.outcomes for c in o.checks)
-
-
-def test_subject_conditions_count_what_their_evidence_sums() -> None:
-    """A rule's subjects condition (tested on every message, without evidence) counts what
-    the evidence's total counts, for every kind of count and register choice."""
-    from itertools import product
-
-    from postwarden.engine.policy.rules import _subject_sum, _subject_total
-    from postwarden.engine.policy.schema import Subjects
-
-    subjects = {
-        "voters": SubjectCount(7, 5, 2),
-        "members": SubjectCount(3, 0, 0),
-        "b": SubjectCount(1, 1, 1),
-    }
-    for register, except_recipients, with_email in product(
-        (None, "voters", "members", "none"), (False, True), (False, True)
-    ):
-        spec = Subjects.model_validate(
-            {"register": register, "except_recipients": except_recipients, "with_email": with_email}
-        )
-        facts = _facts(subjects=subjects)
-        assert _subject_sum(spec, facts) == _subject_total(spec, facts)[0]

@@ -68,11 +68,11 @@ def conditions(when: When) -> tuple[Condition, ...]:
         outside = when.not_sender_groups
         found.append((2, lambda f, g: not _groups_in(f.sender, g, outside)))
     if when.recipients is not None:
-        chosen = when.recipients
-        found.append((3, lambda f, g: chosen.holds(len(_matching(chosen, f.recipients)))))
+        chosen = _selection(when.recipients)
+        found.append((3, lambda f, g: chosen(f.recipients)))
     if when.visible_recipients is not None:
-        shown = when.visible_recipients
-        found.append((3, lambda f, g: shown.holds(len(_matching(shown, f.visible)))))
+        shown = _selection(when.visible_recipients)
+        found.append((3, lambda f, g: shown(f.visible)))
     found.sort(key=lambda cost_condition: cost_condition[0])
     return tuple(test for _, test in found)
 
@@ -137,6 +137,28 @@ def _marker(markers: list[str], subject_line: str) -> str | None:
 
 def _matching(spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> list[RecipientInfo]:
     return [r for r in people if _selects(spec, r)]
+
+
+def _selection(spec: RecipientSelector) -> Callable[[tuple[RecipientInfo, ...]], bool]:
+    """``spec.holds(len(_matching(spec, people)))`` as a test of ``people``, the selector's
+    fields read once per policy rather than once per recipient and rule."""
+    classes, flags, not_flags, exempt = spec.classes, spec.flags, spec.not_flags, spec.exempt
+    low, high = spec.min, spec.max
+
+    def holds(people: tuple[RecipientInfo, ...]) -> bool:
+        n = 0
+        for r in people:
+            if classes is not None and r.cls not in classes:
+                continue
+            if flags is not None and not any(f in r.flags for f in flags):
+                continue
+            if not_flags is not None and any(f in r.flags for f in not_flags):
+                continue
+            if exempt is None or (_EXEMPT in r.flags) == exempt:
+                n += 1
+        return n >= low and (high is None or n <= high)
+
+    return holds
 
 
 def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> _Answer:
