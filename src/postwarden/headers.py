@@ -26,6 +26,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from typing import TypeGuard
 
 __all__ = [
     "HEADER_POLICY",
@@ -36,6 +37,7 @@ __all__ = [
     "address_fields",
     "addresses",
     "decode",
+    "decoded_text",
     "header_class",
     "header_of",
     "header_table",
@@ -159,12 +161,8 @@ def decode(value: str | bytes | None, name: str = "") -> Decoded:
     Raw 8-bit bytes (``bytes``, or surrogate escapes as the stdlib parser leaves them) read
     as utf-8, else as charset-normalizer guesses. Each defect is prefixed ``"{name}: "``.
     """
-    if isinstance(value, str) and value.isascii() and "=?" not in value:
-        # Most values (a Message-ID, a plain subject or name) hold nothing to decode: no
-        # encoded-word, no 8-bit byte; those without a line break or a control character
-        # are shown as they are, as the full decode below would show them.
-        if not _LINE_BREAK_OR_CONTROL.search(value):
-            return Decoded(value)
+    if _as_it_is(value):
+        return Decoded(value)
     defects: list[str] = []
     try:
         text = _decode(value, defects)
@@ -174,6 +172,28 @@ def decode(value: str | bytes | None, name: str = "") -> Decoded:
         text = _printable(repr(value), [])
     prefix = f"{name}: " if name else ""
     return Decoded(text, tuple(dict.fromkeys(prefix + d for d in defects)))
+
+
+def _as_it_is(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is text with nothing to decode, shown as it is.  Most values (a
+    Message-ID, a plain subject or name) hold no encoded-word and no 8-bit byte; those
+    without a line break or a control character the full decode would show unchanged."""
+    return (
+        isinstance(value, str)
+        and value.isascii()
+        and "=?" not in value
+        and not _LINE_BREAK_OR_CONTROL.search(value)
+    )
+
+
+def decoded_text(value: str | bytes | None, name: str, defects: list[str]) -> str:
+    """``decode(value, name).text``, its defects added to ``defects``; a value with nothing
+    to decode is its own text (no ``Decoded`` made: a message's subject and names)."""
+    if _as_it_is(value):
+        return value
+    decoded = decode(value, name)
+    defects.extend(decoded.defects)
+    return decoded.text
 
 
 def header_text(value: str | bytes | None) -> str:
@@ -302,12 +322,8 @@ def _add_mailboxes(
     for display, address in pairs:
         if "@" not in address:
             continue
-        if not display:  # (decode("") is "" without a defect)
-            items.append(Mailbox("", address))
-            continue
-        decoded = decode(display, name)
-        defects.extend(decoded.defects)
-        items.append(Mailbox(" ".join(decoded.text.split()), address))
+        text = decoded_text(display, name, defects) if display else ""
+        items.append(Mailbox(" ".join(text.split()), address))
 
 
 def _plain_mailboxes(value: str) -> list[tuple[str, str]] | None:

@@ -26,7 +26,7 @@ from postwarden.headers import (
     Mailboxes,
     address_fields,
     addresses,
-    decode,
+    decoded_text,
     header_class,
     header_table,
 )
@@ -494,11 +494,7 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
 def _first(headers: dict[str, list[str]], name: str, defects: list[str]) -> str:
     """The first value of a header, decoded; what was wrong with it goes to ``defects``."""
     values = headers.get(name.lower())
-    if not values:
-        return ""
-    decoded = decode(values[0], name)
-    defects.extend(decoded.defects)
-    return decoded.text
+    return decoded_text(values[0], name, defects) if values else ""
 
 
 def _display_names(fields: tuple[Mailboxes, ...], defects: list[str]) -> dict[str, str]:
