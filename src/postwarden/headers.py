@@ -265,7 +265,7 @@ def _addr_specs(value: str, name: str, plain: list[tuple[str, str]] | None) -> l
         specs = _ADDR_SPEC.findall(value)
     # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
     # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
-    return [_utf8(s).strip() for s in specs if "@" in s]
+    return [(s if s.isascii() else _utf8(s)).strip() for s in specs if "@" in s]
 
 
 _NO_MAILBOXES = Mailboxes()
@@ -301,7 +301,8 @@ def address_fields(values: Iterable[str], name: str) -> tuple[tuple[str, ...], M
         found.extend(_addr_specs(value, name, plain))
         if len(value) <= _PARSED_HEADER_CHARS:
             _add_mailboxes(value, name, plain, items, defects)
-    return tuple(dict.fromkeys(found)), Mailboxes(tuple(items), tuple(dict.fromkeys(defects)))
+    unique = tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)
+    return unique, Mailboxes(tuple(items), tuple(dict.fromkeys(defects)) if defects else ())
 
 
 def _add_mailboxes(
