@@ -50,6 +50,10 @@ _TYPES = (
     b"Content-Type: text/plain\r\nContent-Disposition: inline\r\n",
     b"Content-Disposition: ATTACHMENT; size=3\r\nContent-Type: text/csv; charset=big5\r\n",
     b"Content-Disposition: attachment\r\nContent-Disposition: inline\r\n",
+    b"Content-Type: text/plain\r\nContent-Transfer-Encoding: Quoted-Printable\r\n",
+    b"Content-Transfer-Encoding: 7BIT\r\nContent-Transfer-Encoding: base64\r\n",
+    b"Content-Transfer-Encoding: quoted-printable \r\n",
+    b"Content-Transfer-Encoding: x-uuencode\r\n",
 )
 _BODIES = (
     b"\r\n",
@@ -59,6 +63,7 @@ _BODIES = (
     b"\r\nFrom: inner@x.example\r\n\r\ninner body\r\n",
     b"\r\n\r\n\r\nleading blank lines\r\n",
     b"\n\xe6\xb8\xac\xe8\xa9\xa6 8-bit \x00 body\r\rcr\n",
+    b"\r\nsoft=\r\nbreak a=3Db caf=C3=A9 =E6=B8=AC\r\n",
     b"",
 )
 

@@ -7,6 +7,7 @@ turned into an ``uninspectable`` finding by extraction, which holds the message.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import re
 from email import policy
@@ -137,6 +138,7 @@ class _OncePerValue(HeaderRegistry):
 
 _ENCODING_HEADERS = _OncePerValue()
 _STANDARD_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
+_PLAIN_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable"})
 
 
 _SHARED_HEADERS: dict[tuple[str, str], BaseHeader] = {}
@@ -244,6 +246,7 @@ class _Part(EmailMessage):
     three look-ups of a field and a parameter split (a disposition a header object)."""
 
     _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
+    _payload: Any  # and its payload: text, bytes or a list of parts
 
     def _first_raw(self, wanted: str) -> object:
         """The value of the first field named ``wanted`` (lowercase ASCII) as the parser read
@@ -329,6 +332,26 @@ class _Part(EmailMessage):
     def get_content_disposition(self) -> Any:
         known = self._answer("get_content_disposition")
         return super().get_content_disposition() if known is _UNKNOWN else known
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        # Extraction reads each leaf twice (its size, then its bytes); for ASCII text (no
+        # surrogate escape: nothing to decode by charset) under no or a standard transfer
+        # encoding but base64 (whose defects the stdlib records), the stdlib's answer
+        # without its list checks, its surrogate search and its header object.
+        payload = self._payload
+        if i is None and type(payload) is str and payload.isascii():
+            encoding = self._first_raw("content-transfer-encoding")
+            if encoding is _NO_HEADER:
+                encoding = ""
+            elif type(encoding) is str and encoding.lower() in _STANDARD_ENCODINGS:
+                encoding = encoding.lower()
+            if encoding in _PLAIN_ENCODINGS:
+                if not decode:
+                    return payload
+                if encoding == "quoted-printable":
+                    return binascii.a2b_qp(payload.encode("ascii"))  # quopri.decodestring's
+                return payload.encode("ascii")
+        return super().get_payload(i, decode)  # type: ignore[call-overload]
 
     def get_content_type(self) -> str:
         value = self._first_raw("content-type")
