@@ -274,7 +274,8 @@ class Inspector:
             display_names=message.display_names,
             sender_name=message.sender_name,
         )
-        with_email = self.directory.email_registers() if self.directory else frozenset()
+        directory = self.directory
+        with_email = directory.email_registers() if directory is not None else frozenset()
         owners = self._registered_owners(analyzed, with_email)
         recipients = [_with_registration(r, owners.get(r.address, {})) for r in analyzed]
         # A visible address that is also an envelope recipient has its class already.
