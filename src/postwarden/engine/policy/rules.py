@@ -44,8 +44,7 @@ def conditions(when: When) -> tuple[Condition, ...]:
     loaded policy makes these once per rule (``Policy``), not once per message."""
     found: list[tuple[int, Condition]] = []
     if when.findings is not None:
-        spec = when.findings
-        found.append((0, lambda f, g: spec.holds(_finding_count(spec, f))))
+        found.append((0, _findings_test(when.findings)))
     if when.uninspectable is not None:
         wanted = when.uninspectable
         found.append((0, lambda f, g: bool(f.uninspectable) == wanted))
@@ -173,6 +172,15 @@ def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo,
 
 def _finding_count(spec: Findings, facts: MessageFacts) -> int:
     return sum(facts.findings.get(d, 0) for d in spec.detector)
+
+
+def _findings_test(spec: Findings) -> Condition:
+    """``spec.holds(_finding_count(spec, facts))`` as a test of the facts; one detector's
+    count (most rules name one) read without summing over a generator."""
+    if len(spec.detector) != 1:
+        return lambda f, g: spec.holds(_finding_count(spec, f))
+    detector = spec.detector[0]
+    return lambda f, g: spec.holds(f.findings.get(detector, 0))
 
 
 def _findings(spec: Findings, facts: MessageFacts) -> _Answer:
