@@ -23,8 +23,10 @@ from postwarden.headers import (
     HeaderClasses,
     Mailbox,
     _plain_mailboxes,
+    address_fields,
     addresses,
     decode,
+    decoded_text,
     header_of,
     header_values,
     mailboxes,
@@ -321,3 +323,36 @@ def test_headers_decode_of_ascii_text_is_that_of_its_bytes(value: str) -> None:
     """Text with nothing to decode is shown as it is: the same as the full decode of its
     bytes (which takes no shortcut), defects included."""
     assert decode(value, "Subject") == decode(value.encode("ascii"), "Subject")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(_PLAIN_BOX, min_size=1, max_size=4).map(",".join),
+            st.lists(st.one_of(_PLAIN_BOX, _NEAR_PLAIN), min_size=1, max_size=3).map(",".join),
+            st.sampled_from(["=?utf-8?B?abcde?= <x@y.example>", "team: a@b.example;", "x" * 9000]),
+        ),
+        max_size=3,
+    )
+)
+def test_headers_address_fields_are_addresses_and_mailboxes(values: list[str]) -> None:
+    """Reading a header's addresses and mailboxes at once reads what each reads alone."""
+    assert address_fields(values, "To") == (addresses(values, "To"), mailboxes(values, "To"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+        st.text(max_size=20),
+        st.binary(max_size=20),
+        st.sampled_from(["=?utf-8?B?abcde?=", "a\udce9b", "=?utf-8?q?caf=C3=A9?="]),
+    )
+)
+def test_headers_decoded_text_is_the_text_and_defects_of_decode(value: str | bytes) -> None:
+    """The text of a value with nothing to decode taken as it is: what decode gives."""
+    defects: list[str] = []
+    text = decoded_text(value, "Subject", defects)
+    decoded = decode(value, "Subject")
+    assert (text, tuple(defects)) == (decoded.text, decoded.defects)

@@ -26,6 +26,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from typing import TypeGuard
 
 __all__ = [
     "HEADER_POLICY",
@@ -33,8 +34,10 @@ __all__ = [
     "HeaderClasses",
     "Mailbox",
     "Mailboxes",
+    "address_fields",
     "addresses",
     "decode",
+    "decoded_text",
     "header_class",
     "header_of",
     "header_table",
@@ -158,12 +161,8 @@ def decode(value: str | bytes | None, name: str = "") -> Decoded:
     Raw 8-bit bytes (``bytes``, or surrogate escapes as the stdlib parser leaves them) read
     as utf-8, else as charset-normalizer guesses. Each defect is prefixed ``"{name}: "``.
     """
-    if isinstance(value, str) and value.isascii() and "=?" not in value:
-        # Most values (a Message-ID, a plain subject or name) hold nothing to decode: no
-        # encoded-word, no 8-bit byte; those without a line break or a control character
-        # are shown as they are, as the full decode below would show them.
-        if not _LINE_BREAK_OR_CONTROL.search(value):
-            return Decoded(value)
+    if _as_it_is(value):
+        return Decoded(value)
     defects: list[str] = []
     try:
         text = _decode(value, defects)
@@ -173,6 +172,28 @@ def decode(value: str | bytes | None, name: str = "") -> Decoded:
         text = _printable(repr(value), [])
     prefix = f"{name}: " if name else ""
     return Decoded(text, tuple(dict.fromkeys(prefix + d for d in defects)))
+
+
+def _as_it_is(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is text with nothing to decode, shown as it is.  Most values (a
+    Message-ID, a plain subject or name) hold no encoded-word and no 8-bit byte; those
+    without a line break or a control character the full decode would show unchanged."""
+    return (
+        isinstance(value, str)
+        and value.isascii()
+        and "=?" not in value
+        and not _LINE_BREAK_OR_CONTROL.search(value)
+    )
+
+
+def decoded_text(value: str | bytes | None, name: str, defects: list[str]) -> str:
+    """``decode(value, name).text``, its defects added to ``defects``; a value with nothing
+    to decode is its own text (no ``Decoded`` made: a message's subject and names)."""
+    if _as_it_is(value):
+        return value
+    decoded = decode(value, name)
+    defects.extend(decoded.defects)
+    return decoded.text
 
 
 def header_text(value: str | bytes | None) -> str:
@@ -195,7 +216,12 @@ def header_table(msg: Message) -> dict[str, list[str]]:
     headers for a caller that reads several of them."""
     table: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
-        table.setdefault(key.lower(), []).append(_raw_text(value))
+        text = value if type(value) is str else _raw_text(value)
+        name = key.lower()
+        if name in table:
+            table[name].append(text)
+        else:
+            table[name] = [text]
     return table
 
 
@@ -219,22 +245,30 @@ def addresses(values: Iterable[str], name: str = "To") -> tuple[str, ...]:
     found: list[str] = []
     for raw in values:
         value = raw if isinstance(raw, str) else _safe_str(raw)
-        plain = _plain_mailboxes(value)
-        specs = [spec for _, spec in plain] if plain is not None else None
-        # Both the policy parser and the legacy getaddresses() raise on hostile values
-        # (IndexError, RecursionError, HeaderParseError): those are scanned for addr-specs.
-        if specs is None and len(value) <= _PARSED_HEADER_CHARS:
-            try:
-                header = HEADER_POLICY.header_fetch_parse(name, value)
-                specs = [str(a.addr_spec) for a in getattr(header, "addresses", ())]
-            except Exception:
-                specs = None
-        if specs is None:
-            specs = _ADDR_SPEC.findall(value)
-        # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
-        # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
-        found.extend(_utf8(s).strip() for s in specs if "@" in s)
+        found.extend(_addr_specs(value, name, _plain_mailboxes(value)))
     return tuple(dict.fromkeys(found))
+
+
+def _addr_specs(value: str, name: str, plain: list[tuple[str, str]] | None) -> list[str]:
+    """The addr-specs of one value of address header ``name``; ``plain``: what
+    :func:`_plain_mailboxes` made of it."""
+    specs = [spec for _, spec in plain] if plain is not None else None
+    # Both the policy parser and the legacy getaddresses() raise on hostile values
+    # (IndexError, RecursionError, HeaderParseError): those are scanned for addr-specs.
+    if specs is None and len(value) <= _PARSED_HEADER_CHARS:
+        try:
+            header = HEADER_POLICY.header_fetch_parse(name, value)
+            specs = [str(a.addr_spec) for a in getattr(header, "addresses", ())]
+        except Exception:
+            specs = None
+    if specs is None:
+        specs = _ADDR_SPEC.findall(value)
+    # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
+    # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
+    return [(s if s.isascii() else _utf8(s)).strip() for s in specs if "@" in s]
+
+
+_NO_MAILBOXES = Mailboxes()
 
 
 def mailboxes(values: Iterable[str], name: str = "") -> Mailboxes:
@@ -247,22 +281,50 @@ def mailboxes(values: Iterable[str], name: str = "") -> Mailboxes:
     defects: list[str] = []
     for raw in values:
         value = raw if isinstance(raw, str) else _safe_str(raw)
-        if len(value) > _PARSED_HEADER_CHARS:
-            continue
-        pairs = _plain_mailboxes(value)
-        if pairs is None:
-            try:
-                pairs = getaddresses([value])
-            # The legacy parser raises IndexError/RecursionError on some values: no names.
-            except Exception:  # noqa: S112 - its addresses are read by addresses()
-                continue
-        for display, address in pairs:
-            if "@" not in address:
-                continue
-            decoded = decode(display, name)
-            defects.extend(decoded.defects)
-            items.append(Mailbox(" ".join(decoded.text.split()), address))
+        if len(value) <= _PARSED_HEADER_CHARS:
+            _add_mailboxes(value, name, _plain_mailboxes(value), items, defects)
     return Mailboxes(tuple(items), tuple(dict.fromkeys(defects)))
+
+
+def address_fields(values: Iterable[str], name: str) -> tuple[tuple[str, ...], Mailboxes]:
+    """``(addresses(values, name), mailboxes(values, name))``, each value split once for
+    both when it is plain mailboxes (most are; a message's From, To and Cc are read for
+    both)."""
+    if not values:  # (most messages have no Cc)
+        return (), _NO_MAILBOXES
+    found: list[str] = []
+    items: list[Mailbox] = []
+    defects: list[str] = []
+    for raw in values:
+        value = raw if isinstance(raw, str) else _safe_str(raw)
+        plain = _plain_mailboxes(value)
+        found.extend(_addr_specs(value, name, plain))
+        if len(value) <= _PARSED_HEADER_CHARS:
+            _add_mailboxes(value, name, plain, items, defects)
+    unique = tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)
+    return unique, Mailboxes(tuple(items), tuple(dict.fromkeys(defects)) if defects else ())
+
+
+def _add_mailboxes(
+    value: str,
+    name: str,
+    pairs: list[tuple[str, str]] | None,
+    items: list[Mailbox],
+    defects: list[str],
+) -> None:
+    """Add the mailboxes of one value (of at most 8 KiB) to ``items``, what was wrong with
+    their names to ``defects``; ``pairs``: what :func:`_plain_mailboxes` made of it."""
+    if pairs is None:
+        try:
+            pairs = getaddresses([value])
+        # The legacy parser raises IndexError/RecursionError on some values: no names.
+        except Exception:  # its addresses are read by addresses()
+            return
+    for display, address in pairs:
+        if "@" not in address:
+            continue
+        text = decoded_text(display, name, defects) if display else ""
+        items.append(Mailbox(" ".join(text.split()), address))
 
 
 def _plain_mailboxes(value: str) -> list[tuple[str, str]] | None:

@@ -247,7 +247,9 @@ class Inspector:
             findings=findings,
             attachments=list(extraction.attachments),
             subjects=matched.subjects,
-            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS],
+            defects=list(dict.fromkeys(extraction.defects))[:_SHOWN_DEFECTS]
+            if extraction.defects
+            else [],
         )
         report = Report(
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
@@ -272,12 +274,19 @@ class Inspector:
             display_names=message.display_names,
             sender_name=message.sender_name,
         )
-        owners = self._registered_owners(analyzed)
+        directory = self.directory
+        with_email = directory.email_registers() if directory is not None else frozenset()
+        owners = self._registered_owners(analyzed, with_email)
         recipients = [_with_registration(r, owners.get(r.address, {})) for r in analyzed]
-        visible = tuple(
-            RecipientInfo(address=a.lower(), cls=self.recipients.classify(a))
-            for a in dict.fromkeys((*message.header_to, *message.header_cc))
-        )
+        # A visible address that is also an envelope recipient has its class already.
+        classes = {r.address: r.cls for r in analyzed}
+        visible = []
+        for shown in dict.fromkeys((*message.header_to, *message.header_cc)):
+            address = shown.lower()
+            cls = classes.get(address)
+            if cls is None:
+                cls = self.recipients.classify(shown)
+            visible.append(RecipientInfo(address=address, cls=cls))
         findings = verdict.findings
         counts, places = _counts_and_places(findings)
         uninspectable = tuple(
@@ -288,8 +297,8 @@ class Inspector:
         return MessageFacts(
             sender=envelope.sender.lower(),
             recipients=tuple(recipients),
-            visible=visible,
-            subjects=self._subject_counts(report, recipients, owners),
+            visible=tuple(visible),
+            subjects=self._subject_counts(report, recipients, owners, with_email),
             findings=counts,
             finding_places=places,
             uninspectable=uninspectable,
@@ -298,13 +307,14 @@ class Inspector:
         )
 
     def _registered_owners(
-        self, recipients: Iterable[RecipientInfo]
+        self, recipients: Iterable[RecipientInfo], with_email: frozenset[str]
     ) -> dict[str, dict[str, set[int]]]:
         """Outside address → register → the records whose registered email it is (keyed
-        hashes looked up in the index, as content emails are; never a clear list)."""
+        hashes looked up in the index, as content emails are; never a clear list);
+        ``with_email``: the directory's registers that have an email field."""
         if self.directory is None:
             return {}
-        registers = sorted(self.directory.email_registers())
+        registers = sorted(with_email)
         out: dict[str, dict[str, set[int]]] = {}
         for r in recipients:
             if r.cls is RecipientClass.INTERNAL or r.address in out:
@@ -321,10 +331,10 @@ class Inspector:
         report: Report,
         recipients: Iterable[RecipientInfo],
         owners_of: dict[str, dict[str, set[int]]],
+        with_email: frozenset[str],
     ) -> dict[str, SubjectCount]:
         """Per register: people present, and those who are not the one outside recipient."""
         outside = [r.address for r in recipients if r.cls is not RecipientClass.INTERNAL]
-        with_email = self.directory.email_registers() if self.directory else frozenset()
         out: dict[str, SubjectCount] = {}
         names = set(report.verdict.subjects) | set(report.record_ids)
         for register in sorted(names):

@@ -7,6 +7,7 @@ turned into an ``uninspectable`` finding by extraction, which holds the message.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import re
 from email import policy
@@ -22,7 +23,14 @@ from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
 from typing import Any, TypeVar, cast
 
-from postwarden.headers import addresses, decode, header_class, header_table, mailboxes
+from postwarden.headers import (
+    Mailboxes,
+    address_fields,
+    addresses,
+    decoded_text,
+    header_class,
+    header_table,
+)
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
 
@@ -102,8 +110,11 @@ class _OncePerValue(HeaderRegistry):
 
     __getitem__ = header_class
 
-    def __init__(self) -> None:
+    def __init__(self, room: int = _REMEMBERED_VALUES) -> None:
+        """``room``: how many header objects one message may keep (0: none, the registry of
+        :data:`_LEAF_POLICY`, which every message with a plain header block shares)."""
         super().__init__()
+        self._room = room
         # typeshed types the registry's classes as BaseHeader, which its own MIME header
         # classes are not until the registry mixes it in.
         self.map_to_type("content-type", cast("type[BaseHeader]", _ContentType))
@@ -120,21 +131,30 @@ class _OncePerValue(HeaderRegistry):
         header = self._parsed.get(key)
         if header is None or header.name != name:
             header = super().__call__(name, value)
-            if len(self._parsed) < _REMEMBERED_VALUES:
+            if len(self._parsed) < self._room:
                 self._parsed[key] = header
         return header
 
 
 _ENCODING_HEADERS = _OncePerValue()
 _STANDARD_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
+_PLAIN_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable"})
 
 
-@functools.lru_cache(maxsize=64)
+_SHARED_HEADERS: dict[tuple[str, str], BaseHeader] = {}
+"""(field name, value) → :func:`_encoding_header`: each standard transfer encoding as it is
+spelt, for `_Part.get` to find without the policy's steps."""
+
+
 def _encoding_header(name: str, value: str) -> BaseHeader:
     """The Content-Transfer-Encoding header object for one of the five standard values,
     made once per process and shared by every message: such a value names no one, and
     making the object cost a tenth of extracting a 5 KB letter (get_payload asks for it)."""
-    return HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
+    header = _SHARED_HEADERS.get((name, value))
+    if header is None:
+        made = HeaderRegistry.__call__(_ENCODING_HEADERS, name, value)
+        header = _remember(_SHARED_HEADERS, (name, value), made)
+    return header
 
 
 def _shared_params(header: str, value: str) -> tuple[tuple[str, Any], ...]:
@@ -154,10 +174,35 @@ def _content_type(value: str) -> str:
     return probe.get_content_type()
 
 
+def _answer_of(getter: str, content_type: object, disposition: object) -> Any:
+    """What ``getter`` (:data:`_ANSWERED`) of a policy.default message answers, given
+    :data:`_MISSING` for a ``failobj``, when the parser read its first Content-Type and
+    Content-Disposition fields as these values (:data:`_NO_HEADER`: none): a function of
+    those two alone (the filename is a Content-Disposition or Content-Type parameter, the
+    charset a Content-Type one)."""
+    probe = EmailMessage(policy=policy.default)
+    for name, value in (("Content-Type", content_type), ("Content-Disposition", disposition)):
+        if value is not _NO_HEADER:
+            probe.set_raw(name, value)
+    if getter == "get_content_disposition":
+        return probe.get_content_disposition()
+    return getattr(probe, getter)(_MISSING)
+
+
+_ANSWERED = ("get_filename", "get_content_charset", "get_content_disposition")
+_MISSING = object()
+"""The ``failobj`` :func:`_answer_of` asks with: what a getter answers when it finds nothing."""
+_UNKNOWN = object()
+_KEYS = frozenset({str, object})
+"""The types of what `_Part._answer` looks up: a field's value as parsed, or :data:`_NO_HEADER`."""
+
 _CONTENT_TYPES: dict[str, str] = {}
 """Content-Type value → :func:`_content_type`, for values that may be kept (:func:`_kept`)."""
 _PARAMS: dict[tuple[str, str], tuple[tuple[str, Any], ...]] = {}
 """(lowercase header name, value) → :func:`_shared_params`, for values that may be kept."""
+_ANSWERS: dict[tuple[str, object, object], Any] = {}
+"""(getter, Content-Type value, Content-Disposition value) → :func:`_answer_of`, for values
+that may be kept (:func:`_kept`) or absent."""
 
 
 _K = TypeVar("_K")
@@ -193,9 +238,15 @@ class _Part(EmailMessage):
     object, goes the stdlib's way.  Overriding ``_get_params_preserve`` leans on the
     stdlib's internals (3.11): tests/engine/test_parse_fast_paths.py compares every answer
     with a policy.default message's, on the corpora and generated messages.  Only
-    messages this module parses are made of this class, with its policy."""
+    messages this module parses are made of this class, with its policy.
+
+    The file name, charset and disposition extraction asks of every leaf part are answered
+    likewise, one answer per process for each pair of short Content-Type and
+    Content-Disposition values (:func:`_answer_of`, kept in ``_ANSWERS``): each was two or
+    three look-ups of a field and a parameter split (a disposition a header object)."""
 
     _headers: list[tuple[str, Any]]  # Message's own list of (name, value) fields
+    _payload: Any  # and its payload: text, bytes or a list of parts
 
     def _first_raw(self, wanted: str) -> object:
         """The value of the first field named ``wanted`` (lowercase ASCII) as the parser read
@@ -216,7 +267,11 @@ class _Part(EmailMessage):
         size = len(wanted)
         for key, value in self._headers:
             if len(key) == size and key.lower() == wanted:
-                return self.policy.header_fetch_parse(key, value)
+                # A standard transfer encoding (get_payload asks twice a part) is the header
+                # object the policy's steps would end at: no line break to take out of it,
+                # and _OncePerValue hands out the shared one.
+                shared = _SHARED_HEADERS.get((key, value)) if type(value) is str else None
+                return shared if shared is not None else self.policy.header_fetch_parse(key, value)
         return failobj
 
     def __contains__(self, name: str) -> bool:
@@ -236,6 +291,68 @@ class _Part(EmailMessage):
                 return list(known)
         return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
 
+    def _answer(self, getter: str) -> Any:
+        """What ``getter`` answers (:func:`_answer_of`, from ``_ANSWERS``), or
+        :data:`_UNKNOWN` when a value may not be kept or the getter raised."""
+        content_type = disposition = _NO_HEADER
+        for key, value in self._headers:
+            size = len(key)
+            if size == 12:
+                if content_type is _NO_HEADER and key.lower() == "content-type":
+                    content_type = value
+            elif size == 19 and disposition is _NO_HEADER and key.lower() == "content-disposition":
+                disposition = value
+        if type(content_type) not in _KEYS or type(disposition) not in _KEYS:
+            return _UNKNOWN  # a header object a program set
+        asked = (getter, content_type, disposition)
+        known = _ANSWERS.get(asked, _UNKNOWN)
+        if known is not _UNKNOWN or not all(
+            value is _NO_HEADER or _kept(cast("str", value))
+            for value in (content_type, disposition)
+        ):
+            return known
+        try:
+            answer = _answer_of(getter, content_type, disposition)
+        except Exception:  # the getter's own failure is the stdlib's to raise again
+            return _UNKNOWN
+        return _remember(_ANSWERS, asked, answer)
+
+    def get_filename(self, failobj: Any = None) -> Any:
+        known = self._answer("get_filename")
+        if known is _UNKNOWN:
+            return super().get_filename(failobj)
+        return failobj if known is _MISSING else known
+
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        known = self._answer("get_content_charset")
+        if known is _UNKNOWN:
+            return super().get_content_charset(failobj)
+        return failobj if known is _MISSING else known
+
+    def get_content_disposition(self) -> Any:
+        known = self._answer("get_content_disposition")
+        return super().get_content_disposition() if known is _UNKNOWN else known
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        # Extraction reads each leaf twice (its size, then its bytes); for ASCII text (no
+        # surrogate escape: nothing to decode by charset) under no or a standard transfer
+        # encoding but base64 (whose defects the stdlib records), the stdlib's answer
+        # without its list checks, its surrogate search and its header object.
+        payload = self._payload
+        if i is None and type(payload) is str and payload.isascii():
+            encoding = self._first_raw("content-transfer-encoding")
+            if encoding is _NO_HEADER:
+                encoding = ""
+            elif type(encoding) is str and encoding.lower() in _STANDARD_ENCODINGS:
+                encoding = encoding.lower()
+            if encoding in _PLAIN_ENCODINGS:
+                if not decode:
+                    return payload
+                if encoding == "quoted-printable":
+                    return binascii.a2b_qp(payload.encode("ascii"))  # quopri.decodestring's
+                return payload.encode("ascii")
+        return super().get_payload(i, decode)  # type: ignore[call-overload]
+
     def get_content_type(self) -> str:
         value = self._first_raw("content-type")
         if type(value) is str:
@@ -253,13 +370,19 @@ def _message_policy() -> EmailPolicy[EmailMessage]:
     return policy.default.clone(header_factory=_OncePerValue(), message_factory=_Part)
 
 
+_LEAF_POLICY = policy.default.clone(header_factory=_OncePerValue(0), message_factory=_Part)
+"""The policy of a message whose plain header block `_plain_header_block` split: a leaf,
+whose one part asks for its header objects once or twice (its content type and parameters
+`_Part` answers without them), so one shared registry that keeps none of them saves
+cloning a policy for each message."""
+
 _FEED = 64 * 1024
 
 
-def _parse_bytes(raw: bytes) -> MimePart:
-    """The stdlib's parse of ``raw``: :func:`_parse_leaf` when that can tell, else
-    :func:`_parse_fed`; the two build the same message (tests/engine/test_parse.py)."""
-    end = _END_OF_HEADERS.search(raw)
+def _parse_bytes(raw: bytes, end: re.Match[bytes] | None) -> MimePart:
+    """The stdlib's parse of ``raw`` (``end``: its first empty line, `_END_OF_HEADERS`):
+    :func:`_parse_leaf` when that can tell, else :func:`_parse_fed`; the two build the same
+    message (tests/engine/test_parse.py)."""
     leaf = _parse_leaf(raw, end.end()) if end else None
     return leaf if leaf is not None else _parse_fed(raw)
 
@@ -293,16 +416,22 @@ def _parse_leaf(raw: bytes, body_start: int) -> MimePart | None:
     mime = _plain_header_block(head)
     if mime is None:
         mime = _parse_fed(head)
-    if mime.get_content_maintype() in ("multipart", "message") or mime.get_payload() != "":
+        if mime.get_payload() != "":  # (a plain block's is empty: it is all fields)
+            return None
+    if mime.get_content_maintype() in ("multipart", "message"):
         return None
     # BytesFeedParser's own decoding of what it is fed.
     mime.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
     return mime
 
 
-_FIELD_START = re.compile(r"[\041-\071\073-\176]+:")
-"""A field's name and colon, as the feed parser's ``headerRE`` takes a line for a header
-(but for an empty name, which it reads as a defect)."""
+_PLAIN_FIELD = r"[\041-\071\073-\176]+:[^\n]*\n(?:[ \t][^\n]*\n)*"
+"""One field: its name and colon (as the feed parser's ``headerRE`` takes a line for a
+header, but for an empty name, which it reads as a defect), then its continuation lines."""
+_PLAIN_BLOCK = re.compile(f"(?:{_PLAIN_FIELD})+\r?\n")
+_FIELD = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\n]*\n(?:[ \t][^\n]*\n)*)")
+"""A field of a plain block: its name, and its value from the first character that is not
+a blank, with the line breaks that end its lines."""
 
 
 def _plain_header_block(head: bytes) -> MimePart | None:
@@ -310,29 +439,18 @@ def _plain_header_block(head: bytes) -> MimePart | None:
     empty line; its content type neither multipart nor message/*) that is plain: ASCII,
     every line ended by LF or CRLF, each a field or the continuation of one; ``None`` for
     any other (a "From " line, a CR alone, a line that is neither, 8-bit bytes).  The feed
-    parser's own steps for such a block, without its line buffer and state machine: a third
-    of parsing a 5 KB letter.  tests/engine/test_parse_fast_paths.py compares the two on
-    generated and corpus mail."""
+    parser's own steps for such a block, without its line buffer and state machine (two
+    thirds of parsing a 5 KB letter), and its policy's ``header_source_parse`` by one
+    regular expression: the name up to the colon, the value without the blanks before it
+    and without the line break after it.  tests/engine/test_parse_fast_paths.py compares
+    the two on generated and corpus mail."""
     if not head.isascii() or head.count(b"\r") != head.count(b"\r\n"):
         return None
-    lines = head.decode("ascii").split("\n")
-    # The last line is the empty one that ends the block, then nothing after its LF.
-    if len(lines) < 3 or lines[-1] or lines[-2] not in ("", "\r"):
+    text = head.decode("ascii")
+    if _PLAIN_BLOCK.fullmatch(text) is None:
         return None
-    fields: list[list[str]] = []
-    for line in lines[:-2]:
-        if line[:1] in (" ", "\t"):
-            if not fields:
-                return None  # a continuation first is a defect the feed parser records
-            fields[-1].append(line + "\n")
-        elif _FIELD_START.match(line):
-            fields.append([line + "\n"])
-        else:
-            return None
-    message_policy = _message_policy()
-    mime = _Part(policy=message_policy)
-    for source in fields:
-        mime.set_raw(*message_policy.header_source_parse(source))
+    mime = _Part(policy=_LEAF_POLICY)
+    mime._headers = [(name, value.rstrip("\r\n")) for name, value in _FIELD.findall(text)]
     mime.set_payload("")
     return mime
 
@@ -358,7 +476,7 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
     if b"\x00" in raw:
         defects.append("NUL bytes in message")
     try:
-        mime = _parse_bytes(raw)
+        mime = _parse_bytes(raw, end)
     # The parser is meant to record defects, not raise; if it ever does, the message is
     # still inspected as raw text and held, never let through or crashed on.
     except Exception as exc:
@@ -370,9 +488,9 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
     defects.extend(type(d).__name__ for d in mime.defects)
 
     headers = header_table(mime)
-    senders = addresses(headers.get("from", []), "From")
-    to = addresses(headers.get("to", []), "To")
-    cc = addresses(headers.get("cc", []), "Cc")
+    senders, from_boxes = address_fields(headers.get("from", []), "From")
+    to, to_boxes = address_fields(headers.get("to", []), "To")
+    cc, cc_boxes = address_fields(headers.get("cc", []), "Cc")
     sender = envelope.sender if envelope and envelope.sender else (senders[0] if senders else "")
     if envelope and envelope.recipients:
         recipients = tuple(envelope.recipients)
@@ -391,31 +509,21 @@ def parse_message(raw: bytes, envelope: Envelope | None, limits: Limits) -> Mess
         header_cc=cc,
         message_id=message_id,
         defects=defects,
-        display_names=_display_names(headers, ("To", "Cc"), defects),
-        sender_name=next(iter(_display_names(headers, ("From",), defects).values()), ""),
+        display_names=_display_names((to_boxes, cc_boxes), defects),
+        sender_name=next(iter(_display_names((from_boxes,), defects).values()), ""),
     )
 
 
 def _first(headers: dict[str, list[str]], name: str, defects: list[str]) -> str:
     """The first value of a header, decoded; what was wrong with it goes to ``defects``."""
     values = headers.get(name.lower())
-    if not values:
-        return ""
-    decoded = decode(values[0], name)
-    defects.extend(decoded.defects)
-    return decoded.text
+    return decoded_text(values[0], name, defects) if values else ""
 
 
-def _display_names(
-    headers: dict[str, list[str]], names: tuple[str, ...], defects: list[str]
-) -> dict[str, str]:
-    """Lowercase address → decoded display name, from the named headers."""
+def _display_names(fields: tuple[Mailboxes, ...], defects: list[str]) -> dict[str, str]:
+    """Lowercase address → decoded display name, from the mailboxes of address headers."""
     out: dict[str, str] = {}
-    for name in names:
-        values = headers.get(name.lower())
-        if not values:
-            continue
-        found = mailboxes(values, name)
+    for found in fields:
         if found.defects:
             defects.extend(d for d in found.defects if d not in defects)
         for box in found.items:

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 from postwarden.engine.extract.sniff import Kind, Sniffed, looks_textual, sniff
 from postwarden.engine.extract.transfer import refuse_text_over_budget
 from postwarden.engine.extract.walker import place
-from postwarden.headers import decode as decode_header
-from postwarden.headers import header_values
+from postwarden.headers import decoded_text, header_values
 from postwarden.model import MIME_DEFECT, Attachment, Finding
 
 if TYPE_CHECKING:
@@ -94,13 +93,8 @@ _TEXT_TYPES = frozenset(
 def header_text(msg: Message, name: str, defects: list[str] | None = None) -> str:
     """All values of header ``name`` decoded (RFC 2047) from the raw fields, never raising;
     what was wrong with them is added to ``defects`` when given."""
-    out: list[str] = []
-    for value in header_values(msg, name):
-        decoded = decode_header(value, name)
-        out.append(decoded.text)
-        if defects is not None:
-            defects.extend(decoded.defects)
-    return ", ".join(out)
+    found: list[str] = [] if defects is None else defects
+    return ", ".join(decoded_text(value, name, found) for value in header_values(msg, name))
 
 
 class _Place:
@@ -289,9 +283,16 @@ def _encoded_size(msg: object) -> int:
     return total
 
 
+_NO_NAME = object()
+
+
 def _filename(part: Message) -> str:
     try:
-        name = part.get_filename() or part.get_param("name", header="content-type")
+        name = part.get_filename(_NO_NAME)
+        if name is _NO_NAME:
+            # No filename or name parameter at all: nothing for get_param to find below.
+            return ""
+        name = name or part.get_param("name", header="content-type")
     except (ValueError, LookupError, UnicodeError, AttributeError, IndexError):
         return ""
     if isinstance(name, tuple):  # an RFC 2231 value the parser could not collapse

@@ -42,15 +42,20 @@ class _Deferred:
     def __init__(self, target: str) -> None:
         self.target = target
         """``module:Class`` in ``postwarden.engine.extract``."""
+        self._extractor: Extractor | None = None
 
     def load(self) -> Extractor:
         """The extractor itself: one instance per class for the whole process."""
+        extractor = self._extractor
+        if extractor is not None:  # loaded before: no lock to take for each part
+            return extractor
         with self._lock:
             extractor = self._loaded.get(self.target)
             if extractor is None:
                 module, _, name = self.target.partition(":")
                 cls = getattr(importlib.import_module(f"postwarden.engine.extract.{module}"), name)
                 extractor = self._loaded[self.target] = cls()
+            self._extractor = extractor
             return extractor
 
     def extract(
@@ -91,7 +96,3 @@ REGISTRY: dict[Kind, Extractor] = {
 def loaded(extractor: Extractor) -> Extractor:
     """The extractor behind a ``REGISTRY`` entry, its module imported if it was deferred."""
     return extractor.load() if isinstance(extractor, _Deferred) else extractor
-
-
-def extractor_for(kind: Kind) -> Extractor:
-    return REGISTRY[kind]

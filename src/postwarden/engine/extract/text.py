@@ -16,6 +16,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_STARTS = frozenset(bom[:1] for bom, _ in _BOMS)
 # charset-normalizer reads a sample; the whole of a large file costs time for no better guess.
 _DETECT_SAMPLE = 64 * 1024
 
@@ -23,9 +24,10 @@ _DETECT_SAMPLE = 64 * 1024
 def decode(data: bytes, declared: str | None = None) -> str:
     """Text of ``data``: BOM, else the declared charset if it fits, else utf-8, else the
     charset-normalizer guess (big5, gb18030, ...), else latin-1; never raises."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
+    if data[:1] in _BOM_STARTS:
+        for bom, encoding in _BOMS:
+            if data.startswith(bom):
+                return data.decode(encoding, errors="replace")
     for candidate in (declared, "utf-8"):
         if not candidate:
             continue
@@ -48,12 +50,13 @@ def decode(data: bytes, declared: str | None = None) -> str:
     return data.decode("latin-1")
 
 
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "x-gbk": "gb18030"}
+
+
 def _codec(name: str) -> str:
     """Mail user agents label gb2312 and big5 text that uses their supersets."""
     name = name.strip().strip('"').lower()
-    return {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "x-gbk": "gb18030"}.get(
-        name, name
-    )
+    return _SUPERSETS.get(name, name)
 
 
 class TextExtractor:

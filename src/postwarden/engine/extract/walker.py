@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from itertools import repeat
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
+from postwarden.engine.extract.registry import REGISTRY
 from postwarden.engine.extract.sniff import Kind, Sniffed, declared_format, sniff
 from postwarden.model import UNINSPECTABLE, Attachment, Finding, TextUnit
 
@@ -121,9 +122,7 @@ class Walker:
     def read(self, data: bytes, where: str, depth: int, sniffed: Sniffed) -> None:
         """Hand ``data``, already known to be ``sniffed``, to its registered extractor; its
         failures propagate (a message body's reader is not a separate piece to refuse)."""
-        from postwarden.engine.extract.registry import extractor_for
-
-        extractor_for(sniffed.kind).extract(data, where, depth, sniffed, self)
+        REGISTRY[sniffed.kind].extract(data, where, depth, sniffed, self)
 
     def visit(
         self,

@@ -44,14 +44,13 @@ def conditions(when: When) -> tuple[Condition, ...]:
     loaded policy makes these once per rule (``Policy``), not once per message."""
     found: list[tuple[int, Condition]] = []
     if when.findings is not None:
-        spec = when.findings
-        found.append((0, lambda f, g: spec.holds(_finding_count(spec, f))))
+        found.append((0, _findings_test(when.findings)))
     if when.uninspectable is not None:
         wanted = when.uninspectable
         found.append((0, lambda f, g: bool(f.uninspectable) == wanted))
     if when.subjects is not None:
         subjects = when.subjects
-        found.append((1, lambda f, g: subjects.holds(_subject_total(subjects, f)[0])))
+        found.append((1, lambda f, g: subjects.holds(_subject_sum(subjects, f))))
     if when.attachments is not None:
         attachments = when.attachments
         found.append((1, lambda f, g: attachments.holds(f.attachments)))
@@ -68,11 +67,11 @@ def conditions(when: When) -> tuple[Condition, ...]:
         outside = when.not_sender_groups
         found.append((2, lambda f, g: not _groups_in(f.sender, g, outside)))
     if when.recipients is not None:
-        chosen = when.recipients
-        found.append((3, lambda f, g: chosen.holds(len(_matching(chosen, f.recipients)))))
+        chosen = _selection(when.recipients)
+        found.append((3, lambda f, g: chosen(f.recipients)))
     if when.visible_recipients is not None:
-        shown = when.visible_recipients
-        found.append((3, lambda f, g: shown.holds(len(_matching(shown, f.visible)))))
+        shown = _selection(when.visible_recipients)
+        found.append((3, lambda f, g: shown(f.visible)))
     found.sort(key=lambda cost_condition: cost_condition[0])
     return tuple(test for _, test in found)
 
@@ -139,6 +138,28 @@ def _matching(spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> lis
     return [r for r in people if _selects(spec, r)]
 
 
+def _selection(spec: RecipientSelector) -> Callable[[tuple[RecipientInfo, ...]], bool]:
+    """``spec.holds(len(_matching(spec, people)))`` as a test of ``people``, the selector's
+    fields read once per policy rather than once per recipient and rule."""
+    classes, flags, not_flags, exempt = spec.classes, spec.flags, spec.not_flags, spec.exempt
+    low, high = spec.min, spec.max
+
+    def holds(people: tuple[RecipientInfo, ...]) -> bool:
+        n = 0
+        for r in people:
+            if classes is not None and r.cls not in classes:
+                continue
+            if flags is not None and not any(f in r.flags for f in flags):
+                continue
+            if not_flags is not None and any(f in r.flags for f in not_flags):
+                continue
+            if exempt is None or (_EXEMPT in r.flags) == exempt:
+                n += 1
+        return n >= low and (high is None or n <= high)
+
+    return holds
+
+
 def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo, ...]) -> _Answer:
     matched = _matching(spec, people)
 
@@ -151,6 +172,15 @@ def _recipients(name: str, spec: RecipientSelector, people: tuple[RecipientInfo,
 
 def _finding_count(spec: Findings, facts: MessageFacts) -> int:
     return sum(facts.findings.get(d, 0) for d in spec.detector)
+
+
+def _findings_test(spec: Findings) -> Condition:
+    """``spec.holds(_finding_count(spec, facts))`` as a test of the facts; one detector's
+    count (most rules name one) read without summing over a generator."""
+    if len(spec.detector) != 1:
+        return lambda f, g: spec.holds(_finding_count(spec, f))
+    detector = spec.detector[0]
+    return lambda f, g: spec.holds(f.findings.get(detector, 0))
 
 
 def _findings(spec: Findings, facts: MessageFacts) -> _Answer:
@@ -211,6 +241,22 @@ def _subject_total(spec: Subjects, facts: MessageFacts) -> tuple[int, list[str]]
         if n:
             parts.append(f"{register}: {n}")
     return total, parts
+
+
+def _subject_sum(spec: Subjects, facts: MessageFacts) -> int:
+    """``_subject_total(spec, facts)[0]``, without sorting the registers and writing the
+    parts only the evidence shows (a rule's condition is tested on every message)."""
+    name = spec.register_name
+    total = 0
+    for register, count in facts.subjects.items():
+        if name is None or register == name:
+            if spec.with_email:
+                total += count.known_not_recipients
+            elif spec.except_recipients:
+                total += count.not_recipients
+            else:
+                total += count.present
+    return total
 
 
 def _sender_groups(

@@ -95,7 +95,8 @@ class RecipientAnalyzer:
         out = []
         for raw in recipients:
             address = raw.strip().lower()
-            name = domain_name(domain_of(address))
+            domain = domain_of(address)
+            name = domain_name(domain)
             cls, list_host = self._kind_of(name)
             flags: list[str] = []
             detail: list[str] = []
@@ -108,7 +109,7 @@ class RecipientAnalyzer:
                     detail.append(f"{EXEMPT}: the sender holds an exemption for {name.host}")
                 # The sender's own domain is never a lookalike (of its organisation or at all).
                 if cls is RecipientClass.EXTERNAL and name.registrable != sender_domain:
-                    found = self._lookalike_finder().match(domain_of(address))
+                    found = self._lookalike_finder().match(domain)
                     if found is not None:
                         flags.append(LOOKALIKE)
                         detail.append(f"{LOOKALIKE}: {found.describe()}")
