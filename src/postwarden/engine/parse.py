@@ -521,8 +521,6 @@ def _split_parts(raw: bytes, container: MimePart, start: int, stop: int) -> bool
         container.preamble = _text(raw, start, _before_line_break(raw, start, lines[0][0]))
     parts: list[MimePart | str] = []
     for (_, after, _), (begin, end, close) in itertools.pairwise(lines):
-        if after >= begin:  # two delimiter lines in a row (the feed parser skips them)
-            return False
         part = _split_part(raw, after, begin, container.policy)
         if part is None:
             return False
@@ -537,8 +535,9 @@ def _split_parts(raw: bytes, container: MimePart, start: int, stop: int) -> bool
 def _split_part(raw: bytes, start: int, stop: int, policy: Any) -> MimePart | None:
     """One part of a multipart, ``raw[start:stop]`` (the delimiter line's line break before
     ``stop`` not its own), as the feed parser reads it; ``None`` where that is not written
-    here: a header block that is not plain or has no empty line after it, a message/*
-    part, or a multipart that :func:`_split_parts` leaves to the feed parser."""
+    here: a header block that is not plain or has no empty line after it (nor has an
+    empty part: two delimiter lines in a row, which the feed parser reads as one), a
+    message/* part, or a multipart that :func:`_split_parts` leaves to the feed parser."""
     if raw.startswith(b"\n", start) or raw.startswith(b"\r\n", start):
         part: MimePart = _Part(policy=policy)  # no header: the empty line only
         body = start + 1 if raw[start] == 10 else start + 2
