@@ -246,3 +246,24 @@ def test_the_fast_path_is_taken_where_it_can_tell(body: str, taken: bool) -> Non
     assert _same_as_the_stdlib(raw) is taken
     digest = raw.replace(b"multipart/mixed", b"multipart/digest")
     assert _same_as_the_stdlib(digest) is False
+
+
+@pytest.mark.parametrize(
+    ("depth", "taken"), [(parse._SPLIT_DEPTH, True), (parse._SPLIT_DEPTH + 1, False), (200, False)]
+)
+def test_deep_nesting_is_split_to_a_bound(depth: int, taken: bool) -> None:
+    """Multiparts nested deeper than ``_SPLIT_DEPTH`` are the feed parser's to read."""
+    head = "".join(
+        f"Content-Type: multipart/mixed; boundary=b{n}\n\n--b{n}\n" for n in range(depth)
+    )
+    tail = "".join(f"--b{n}--\n" for n in reversed(range(depth)))
+    raw = f"{head}Content-Type: multipart/mixed; boundary=z\n\n--z\n\nx\n--z--\n{tail}".encode()
+    assert _same_as_the_stdlib(raw) is taken
+
+
+def test_a_line_full_of_delimiter_text_reads_as_the_stdlib_reads_it() -> None:
+    """Delimiter text repeated along one line is no delimiter line (and no step each)."""
+    raw = (
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n" + "--b--b" * 200_000 + "\n--b--\n"
+    ).encode()
+    assert _same_as_the_stdlib(raw)

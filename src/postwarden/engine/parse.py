@@ -466,6 +466,8 @@ _BOUNDARY = re.compile(r"[\x20-\x7e]+")
 """A boundary `_split_parts` looks for: printable ASCII (no line break, no surrogate escape:
 the same text as bytes and as the feed parser's decoded lines)."""
 _MULTIPART_ENCODINGS = ("7bit", "8bit", "binary")
+_SPLIT_DEPTH = 16
+"""How deep `_split_parts` splits multiparts inside multiparts (deeper: the feed parser)."""
 
 
 def _parse_multipart(raw: bytes, body_start: int) -> MimePart | None:
@@ -487,16 +489,16 @@ def _parse_multipart(raw: bytes, body_start: int) -> MimePart | None:
     if mime is None or mime.get_content_maintype() != "multipart":
         return None
     mime.policy = _message_policy()  # one registry for the message, as _parse_fed's
-    if not _split_parts(raw, mime, body_start, len(raw)):
+    if not _split_parts(raw, mime, body_start, len(raw), 0):
         return None
     return mime
 
 
-def _split_parts(raw: bytes, container: MimePart, start: int, stop: int) -> bool:
+def _split_parts(raw: bytes, container: MimePart, start: int, stop: int, depth: int) -> bool:
     """Give ``container`` (a multipart part) the parts, preamble and epilogue the feed parser
     reads from ``raw[start:stop]`` (its body: from a line start to the start of the
-    enclosing multipart's next delimiter line, or the end); ``False`` where that parse
-    would be the feed parser's to make.
+    enclosing multipart's next delimiter line, or the end; ``depth`` multiparts enclose it);
+    ``False`` where that parse would be the feed parser's to make.
 
     As the feed parser (3.11 ``_parsegen``): the preamble runs to the first delimiter line
     (``None`` when there is none before it, else without its last line break, which belongs
@@ -521,7 +523,7 @@ def _split_parts(raw: bytes, container: MimePart, start: int, stop: int) -> bool
         container.preamble = _text(raw, start, _before_line_break(raw, start, lines[0][0]))
     parts: list[MimePart | str] = []
     for (_, after, _), (begin, end, close) in itertools.pairwise(lines):
-        part = _split_part(raw, after, begin, container.policy)
+        part = _split_part(raw, after, begin, container.policy, depth)
         if part is None:
             return False
         parts.append(part)
@@ -532,12 +534,13 @@ def _split_parts(raw: bytes, container: MimePart, start: int, stop: int) -> bool
     return False  # no close delimiter: a defect
 
 
-def _split_part(raw: bytes, start: int, stop: int, policy: Any) -> MimePart | None:
+def _split_part(raw: bytes, start: int, stop: int, policy: Any, depth: int) -> MimePart | None:
     """One part of a multipart, ``raw[start:stop]`` (the delimiter line's line break before
     ``stop`` not its own), as the feed parser reads it; ``None`` where that is not written
     here: a header block that is not plain or has no empty line after it (nor has an
     empty part: two delimiter lines in a row, which the feed parser reads as one), a
-    message/* part, or a multipart that :func:`_split_parts` leaves to the feed parser."""
+    message/* part, a multipart more than :data:`_SPLIT_DEPTH` deep (no recursion error
+    the feed parser would not raise) or one :func:`_split_parts` leaves to it."""
     if raw.startswith(b"\n", start) or raw.startswith(b"\r\n", start):
         part: MimePart = _Part(policy=policy)  # no header: the empty line only
         body = start + 1 if raw[start] == 10 else start + 2
@@ -554,7 +557,7 @@ def _split_part(raw: bytes, start: int, stop: int, policy: Any) -> MimePart | No
     if maintype != "multipart":
         part.set_payload(_text(raw, body, _before_line_break(raw, body, stop)))
         return part
-    if not _split_parts(raw, part, body, stop):
+    if depth >= _SPLIT_DEPTH or not _split_parts(raw, part, body, stop, depth + 1):
         return None
     # The feed parser takes the line break before the next delimiter off a multipart's
     # epilogue, and makes an empty one None.
@@ -566,19 +569,22 @@ def _split_part(raw: bytes, start: int, stop: int, policy: Any) -> MimePart | No
 def _delimiter_lines(
     raw: bytes, delimiter: bytes, start: int, stop: int
 ) -> list[tuple[int, int, bool]]:
-    """Each line of ``raw[start:stop]`` (``start`` a line start) that the feed parser takes for
-    a delimiter of ``delimiter`` (``--boundary``): where it starts, where the next line
-    starts, and whether it closes the multipart.  A line starts ``raw``, or follows a CR or
-    LF: the feed parser splits lines at CRLF, CR and LF."""
+    """Each line of ``raw[start:stop]`` (``start`` a line start, after a line break) that the
+    feed parser takes for a delimiter of ``delimiter`` (``--boundary``): where it starts,
+    where the next line starts, and whether it closes the multipart.  The feed parser
+    splits lines at CRLF, CR and LF, so a line starts after a CR or an LF: the delimiter
+    is looked for after each (a line full of delimiters, ``--b--b--b…``, is one find
+    each, not one step per delimiter)."""
     found = []
-    at = raw.find(delimiter, start, stop)
-    while at >= 0:
-        if at == start or raw[at - 1] in b"\r\n":
-            tail = _DELIMITER_TAIL.match(raw, at + len(delimiter))
+    for line_break in b"\n", b"\r":
+        marker = line_break + delimiter
+        at = raw.find(marker, start - 1, stop)
+        while at >= 0:
+            tail = _DELIMITER_TAIL.match(raw, at + len(marker))
             if tail is not None:
-                found.append((at, tail.end(), tail.group(1) is not None))
-        # No delimiter starts inside this one: a line starts after a line break only.
-        at = raw.find(delimiter, at + len(delimiter), stop)
+                found.append((at + 1, tail.end(), tail.group(1) is not None))
+            at = raw.find(marker, at + len(marker), stop)
+    found.sort()
     return found
 
 
