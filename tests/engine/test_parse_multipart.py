@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.fuzz.campaign import make_mutant, seeds
 
 from postwarden.engine import parse
 
@@ -267,3 +268,14 @@ def test_a_line_full_of_delimiter_text_reads_as_the_stdlib_reads_it() -> None:
         "Content-Type: multipart/mixed; boundary=b\n\n--b\n\n" + "--b--b" * 200_000 + "\n--b--\n"
     ).encode()
     assert _same_as_the_stdlib(raw)
+
+
+def test_fuzz_seeds_and_their_mutants_read_as_the_stdlib_reads_them() -> None:
+    """The fuzz campaign's seeds (corpus mail, hostile documents attached to a message) and
+    mutants of them: boundaries duplicated or deleted, folds damaged, bytes flipped,
+    messages truncated, rewrapped."""
+    corpus = seeds(max_bytes=300_000)
+    taken = sum(_same_as_the_stdlib(seed.raw) for seed in corpus)
+    assert taken > 200
+    mutants = [make_mutant(corpus, 14, index)[1] for index in range(1500)]
+    assert sum(_same_as_the_stdlib(raw) for raw in mutants) > 300

@@ -474,9 +474,10 @@ def _parse_multipart(raw: bytes, body_start: int) -> MimePart | None:
     """A multipart message whose parts are all leaves or multiparts with plain header
     blocks, split as the stdlib's feed parser splits it; ``None`` for any other (the feed
     parser's then).  The feed parser reads the body a line at a time, testing each line
-    for a boundary: 25,000 lines of a 1.9 MB base64 attachment cost 30 ms of CPU.  Here the
-    delimiter lines are found by ``bytes.find`` (:func:`_delimiter_lines`) and each part
-    is read by the leaf fast path's steps (:func:`_plain_header_block`); whatever the feed
+    for a boundary: the 25,000 lines of a 1.9 MB base64 attachment cost 18 ms of CPU (0.5
+    ms here).  Here the delimiter lines are found by ``bytes.find``
+    (:func:`_delimiter_lines`) and each part is read by the leaf fast path's steps
+    (:func:`_plain_header_block`); whatever the feed
     parser would record a defect for, or read by steps not written here (message/* parts,
     multipart/digest, a missing start or close delimiter, two delimiter lines in a row, a
     part without an empty line after its header block), is left to it.
