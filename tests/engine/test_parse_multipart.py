@@ -279,3 +279,17 @@ def test_fuzz_seeds_and_their_mutants_read_as_the_stdlib_reads_them() -> None:
     assert taken > 200
     mutants = [make_mutant(corpus, 14, index)[1] for index in range(1500)]
     assert sum(_same_as_the_stdlib(raw) for raw in mutants) > 300
+
+
+@pytest.mark.parametrize(
+    "separator", [b"\x0b", b"\x0c", b"\x1c", b"\x1e", b"\x85", b"\xe2\x80\xa8", b"\r", b"\n"]
+)
+def test_only_cr_and_lf_start_a_delimiter_line(separator: bytes) -> None:
+    """The feed parser splits lines at CR and LF only, not at what str.splitlines splits."""
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx" + separator + b"--b\n\ny\n--b--\n"
+    )
+    assert _same_as_the_stdlib(raw)
+    assert len(parse._parse_bytes(raw, parse._END_OF_HEADERS.search(raw)).get_payload()) == (
+        2 if separator in (b"\r", b"\n") else 1
+    )
