@@ -2284,8 +2284,10 @@ done:
  * A spreadsheet brings an HKID and a phone number a row, and their PatternDetector hooks
  * (validate, invalidate: a check digit, the characters around the match) cost 2 us a hit in
  * Python.  judge_hits works them out for a whole batch, the same as the hooks, for the hit
- * with and without context; a hit it cannot settle (full-width forms, the count and label
- * regexes of a phone without context) is left to the hooks.  Characters are classed with
+ * with and without context; a hit it cannot settle (full-width forms, characters of other
+ * scripts or a newline just before a phone) is left to the hooks.  A phone without context
+ * (a register's column of numbers under no heading) is settled too: its cell, date, count
+ * and label checks are repeated here.  Characters are classed with
  * the macros str.isspace, str.isalpha and str.isalnum use, and re's \s (Py_UNICODE_ISSPACE).
  * tests/engine/detect/test_verdicts.py compares every verdict with the hooks.
  */
@@ -2306,6 +2308,9 @@ typedef struct {
     int kind;
     const void *data;
     Py_ssize_t len;
+    PyObject *unit;  /* borrowed: the unit whose text this is */
+    PyObject *cells; /* its cells once read (a new reference), else NULL */
+    int cells_read;  /* 0 not yet, 1 read, -1 unreadable (asked) */
 } VerdictText;
 
 static inline Py_UCS4 verdict_char(const VerdictText *t, Py_ssize_t i) {
@@ -2374,9 +2379,185 @@ static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int co
     return VERDICT_ACCEPT;
 }
 
+/* _is_date: eight digits that read as a plausible YYYYMMDD or DDMMYYYY date. */
+static int verdict_is_date(const char *d) {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    /* (year, month, day) at (0, 4, 6) and (4, 2, 0) */
+    static const int at[2][3] = {{0, 4, 6}, {4, 2, 0}};
+    for (int k = 0; k < 2; k++) {
+        const char *y = d + at[k][0];
+        if (!((y[0] == '1' && y[1] == '9') || (y[0] == '2' && y[1] == '0')))
+            continue;
+        int year = (y[0] - '0') * 1000 + (y[1] - '0') * 100 + (y[2] - '0') * 10 + (y[3] - '0');
+        int month = (d[at[k][1]] - '0') * 10 + (d[at[k][1] + 1] - '0');
+        int day = (d[at[k][2]] - '0') * 10 + (d[at[k][2] + 1] - '0');
+        if (month < 1 || month > 12 || day < 1)
+            continue;
+        int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        if (day <= days[month - 1] + (month == 2 && leap))
+            return 1;
+    }
+    return 0;
+}
+
+/* _whole_cell: 1 when text[s:e] is one of the unit's cells stripped (str.strip), 0 when
+ * not (or the unit has no cells), -1 when its cells are not a tuple of str (asked). */
+static int verdict_whole_cell(VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
+    static PyObject *name; /* "cells", interned once */
+    if (t->cells_read == 0) {
+        t->cells_read = -1;
+        if (name == NULL && (name = PyUnicode_InternFromString("cells")) == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        t->cells = PyObject_GetAttr(t->unit, name);
+        if (t->cells == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (t->cells == Py_None || PyTuple_CheckExact(t->cells))
+            t->cells_read = 1;
+        for (Py_ssize_t c = 0; t->cells_read == 1 && t->cells != Py_None &&
+                               c < PyTuple_GET_SIZE(t->cells);
+             c++) {
+            PyObject *cell = PyTuple_GET_ITEM(t->cells, c);
+            if (!PyUnicode_CheckExact(cell) || PyUnicode_READY(cell) < 0)
+                t->cells_read = -1;
+        }
+        PyErr_Clear();
+    }
+    if (t->cells_read < 0)
+        return -1;
+    if (t->cells == Py_None)
+        return 0;
+    for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(t->cells); c++) {
+        PyObject *cell = PyTuple_GET_ITEM(t->cells, c);
+        int kind = PyUnicode_KIND(cell);
+        const void *data = PyUnicode_DATA(cell);
+        Py_ssize_t lo = 0, hi = PyUnicode_GET_LENGTH(cell);
+        while (lo < hi && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, lo)))
+            lo++;
+        while (hi > lo && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, hi - 1)))
+            hi--;
+        if (hi - lo != e - s)
+            continue;
+        Py_ssize_t i = 0;
+        while (i < e - s && PyUnicode_READ(kind, data, lo + i) == verdict_char(t, s + i))
+            i++;
+        if (i == e - s)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether `word` (ASCII) is at text[at:] and ends by `end`; caseless: 0 none, 1 its first
+ * letter either case, 2 every letter. */
+static int verdict_word_at(const VerdictText *t, Py_ssize_t at, Py_ssize_t end, const char *word,
+                           int caseless) {
+    Py_ssize_t m = (Py_ssize_t)strlen(word);
+    if (at < 0 || at + m > end)
+        return 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_UCS4 c = verdict_char(t, at + i), w = (Py_UCS4)word[i];
+        if (c != w && !((caseless == 2 || (caseless == 1 && i == 0)) && c < 128 &&
+                        (c | 32) == w && w >= 'a' && w <= 'z'))
+            return 0;
+    }
+    return 1;
+}
+
+/* _COUNT_AFTER.match(text, e, e + 12): a count or quantity after the number. */
+static int verdict_count_after(const VerdictText *t, Py_ssize_t e) {
+    static const Py_UCS4 marks[][4] = {
+        {0x5E74},         {0x5B78, 0x5E74}, {0x8CA1, 0x653F, 0x5E74}, {0x500B}, {0x4EBA},
+        {0x5143},         {0x6B21},         {0x5B57},                 {0x842C}, {0x5104},
+        {0x4EFD},         {0x9805},         {0x9801},                 {'%'}}; /* 年 學年 財政年 個 人 元 次 字 萬 億 份 項 頁 */
+    static const char *words[] = {
+        "byte",  "bytes",    "word",    "words",     "line",     "lines", "char",  "chars",
+        "characters", "hits", "visits", "visitors", "message", "messages", "post", "posts",
+        "user",  "users",    "members", "times",     "downloads", "record", "records", "row",
+        "rows",  "kb",       "KB",      "MB",        "bps"};
+    Py_ssize_t end = e + 12 < t->len ? e + 12 : t->len, p = e;
+    /* \s? : no word or mark starts with a space, so taking one when there is one is the
+     * only way to match */
+    if (p < end && Py_UNICODE_ISSPACE(verdict_char(t, p)))
+        p++;
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++) {
+        Py_ssize_t i = 0;
+        while (i < 4 && marks[k][i] != 0 && p + i < end && verdict_char(t, p + i) == marks[k][i])
+            i++;
+        if (i == 4 || marks[k][i] == 0)
+            return 1;
+    }
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        Py_ssize_t q = p + (Py_ssize_t)strlen(words[k]);
+        if (!verdict_word_at(t, p, end, words[k], 0))
+            continue;
+        /* \b after a letter: the end (endpos), or no word character next (re's \w) */
+        if (q == end || !(Py_UNICODE_ISALNUM(verdict_char(t, q)) || verdict_char(t, q) == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether text[q:x] is `\s?[:#]?\s?`. */
+static int verdict_label_gap(const VerdictText *t, Py_ssize_t q, Py_ssize_t x) {
+    for (int mask = 0; mask < 8; mask++) { /* which of the three parts are there */
+        Py_ssize_t i = q;
+        for (int part = 0; part < 3; part++) {
+            if (!(mask >> part & 1))
+                continue;
+            if (i >= x) {
+                i = -1;
+                break;
+            }
+            Py_UCS4 c = verdict_char(t, i);
+            if (part == 1 ? !(c == ':' || c == '#') : !Py_UNICODE_ISSPACE(c)) {
+                i = -1;
+                break;
+            }
+            i++;
+        }
+        if (i == x)
+            return 1;
+    }
+    return 0;
+}
+
+/* _LABEL_BEFORE.search(text, max(0, s - 12), s): an instant-messenger number or a range. */
+static int verdict_label_before(const VerdictText *t, Py_ssize_t s) {
+    static const struct {
+        const char *word;
+        int caseless;
+    } labels[] = {{"ICQ", 0},     {"UIN", 0},      {"QQ", 0},       {"uin", 0},
+                  {"icq", 0},     {"message", 1},  {"messages", 1}, {"msg", 1},
+                  {"msgs", 1},    {"no", 1},       {"nos", 1},      {"no.", 1},
+                  {"nos.", 1},    {"page", 1},     {"pages", 1},    {"pp", 0},
+                  {"pp.", 0},     {"range", 1},    {"issue", 1},    {"issues", 1},
+                  {"vol", 1},     {"vol.", 1},     {"rev", 1},      {"revision", 1},
+                  {"build", 1},   {"version", 1},  {"id", 2},       {"ref", 1},
+                  {"ref.", 1}};
+    Py_ssize_t low = s > 12 ? s - 12 : 0;
+    /* $ holds at s, and before a newline that ends the window */
+    for (Py_ssize_t x = s; x >= s - 1 && x >= low; x--) {
+        if (x < s && verdict_char(t, x) != '\n')
+            break;
+        for (Py_ssize_t q = x; q >= x - 3 && q >= low; q--) {
+            if (!verdict_label_gap(t, q, x))
+                continue;
+            for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++) {
+                Py_ssize_t at = q - (Py_ssize_t)strlen(labels[k].word);
+                if (at >= low && verdict_word_at(t, at, q, labels[k].word, labels[k].caseless))
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The verdict of PhoneDetector.validate and invalidate on text[s:e], a match of pattern
  * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked). */
-static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
+static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
                          int context) {
     if (pattern < 0 || pattern > 2 || e - s > 32 || e <= s)
         return VERDICT_ASK;
@@ -2413,7 +2594,13 @@ static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64
             ((a <= b && b <= a + 500) || (a % 100 == 0 && b % 100 == 0)))
             return VERDICT_REJECT;
     }
-    int unsure = pattern == 2 && !context; /* _whole_cell, _is_date: asked */
+    /* A bare number's _whole_cell and _is_date read eight ASCII digits, else asked. */
+    int unsure = 0, unsure_bare = 0;
+    if (pattern == 2 && !context && n != 8)
+        unsure_bare = unsure = 1;
+    for (int i = 0; pattern == 2 && !context && i < n; i++)
+        if (!verdict_digit((Py_UCS4)digits[i]))
+            unsure_bare = unsure = 1;
     /* _GLUED_BEFORE.search(text, max(0, s - 3), s): an ending at s; a newline in the window
      * (where $ also holds before it) is asked. */
     Py_ssize_t low = s > 3 ? s - 3 : 0;
@@ -2462,8 +2649,17 @@ static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64
             (c == '.' && j + 1 < t->len && Py_UNICODE_ISALPHA(verdict_char(t, j + 1))))
             return VERDICT_REJECT;
     }
-    if (!context)
-        unsure = 1; /* _COUNT_AFTER, _LABEL_BEFORE: asked */
+    if (context)
+        return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    if (pattern == 2 && !unsure_bare) { /* _whole_cell(candidate) and not _is_date(digits) */
+        int whole = verdict_whole_cell(t, s, e);
+        if (whole == 0 || verdict_is_date(digits))
+            return VERDICT_REJECT;
+        if (whole < 0)
+            unsure = 1;
+    }
+    if (verdict_count_after(t, e) || verdict_label_before(t, s))
+        return VERDICT_REJECT;
     return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
 }
 
@@ -2483,6 +2679,7 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         return NULL;
     PyObject *seq = NULL, *out = NULL, *text = NULL;
     Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), last = -1;
+    VerdictText t = {0, NULL, 0, NULL, NULL, 0};
     if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
         ends.len != unit_of.len || patterns.len != unit_of.len) {
         PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends, patterns: int64s, as many each");
@@ -2500,7 +2697,6 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         goto done;
     const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *kind = patterns.buf;
     char *verdicts = PyBytes_AS_STRING(out);
-    VerdictText t = {0, NULL, 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         if (u[i] < 0 || u[i] >= PySequence_Fast_GET_SIZE(seq)) {
             PyErr_SetString(PyExc_IndexError, "a unit out of range");
@@ -2515,6 +2711,9 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
             t.kind = PyUnicode_KIND(text);
             t.data = PyUnicode_DATA(text);
             t.len = PyUnicode_GET_LENGTH(text);
+            t.unit = PySequence_Fast_GET_ITEM(seq, u[i]);
+            Py_CLEAR(t.cells);
+            t.cells_read = 0;
             last = u[i];
         }
         if (from[i] < 0 || to[i] > t.len || from[i] >= to[i]) {
@@ -2535,6 +2734,7 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
     }
 done:
     Py_XDECREF(text);
+    Py_XDECREF(t.cells);
     Py_XDECREF(seq);
     PyBuffer_Release(&unit_of);
     PyBuffer_Release(&starts);
