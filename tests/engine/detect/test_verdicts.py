@@ -244,7 +244,7 @@ LABELS = [
     *"ICQ UIN QQ uin icq Icq Message Messages message messages MESSAGE Msg Msgs msg msgs".split(),
     *"No Nos No. Nos. no nos no. nos. NO Page Pages page pages pp pp. Pp Range range".split(),
     *"Issue Issues issue issues Vol Vol. vol vol. Rev Revision rev revision REV Build".split(),
-    *"build Version version ID Id iD id Ref Ref. ref ref. Android Nobody Qq".split(),
+    *"build Version version ID Id iD id Ref Ref. ref ref. Android Nobody Qq Pp. ICq nO".split(),
 ]
 GAPS = ["", " ", ":", "#", ": ", " :", " : ", " # ", "\n", ":\n", " : \n", "  \n", "#\n\n"]
 GAPS += ["\u3000", "\xa0:", "  ", "::", "\n "]

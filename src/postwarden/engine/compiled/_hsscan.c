@@ -2450,17 +2450,26 @@ static int verdict_whole_cell(VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
     return 0;
 }
 
-/* Whether `word` (ASCII) is at text[at:] and ends by `end`; caseless: 0 none, 1 its first
- * letter either case, 2 every letter. */
-static int verdict_word_at(const VerdictText *t, Py_ssize_t at, Py_ssize_t end, const char *word,
-                           int caseless) {
-    Py_ssize_t m = (Py_ssize_t)strlen(word);
-    if (at < 0 || at + m > end)
+/* A word the phone checks look for: ASCII, its length, and how caseless (0 not, 1 its first
+ * letter either case, 2 every letter). */
+typedef struct {
+    const char *word;
+    Py_ssize_t len;
+    int caseless;
+} VerdictWord;
+
+#define VERDICT_WORD(w, caseless) {w, (Py_ssize_t)sizeof(w) - 1, caseless}
+
+/* Whether `w` is at text[at:] and ends by `end` (compared from its last letter: most
+ * words differ there). */
+static int verdict_word_at(const VerdictText *t, Py_ssize_t at, Py_ssize_t end,
+                           const VerdictWord *w) {
+    if (at < 0 || at + w->len > end)
         return 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        Py_UCS4 c = verdict_char(t, at + i), w = (Py_UCS4)word[i];
-        if (c != w && !((caseless == 2 || (caseless == 1 && i == 0)) && c < 128 &&
-                        (c | 32) == w && w >= 'a' && w <= 'z'))
+    for (Py_ssize_t i = w->len - 1; i >= 0; i--) {
+        Py_UCS4 c = verdict_char(t, at + i), x = (Py_UCS4)w->word[i];
+        if (c != x && !((w->caseless == 2 || (w->caseless == 1 && i == 0)) && c < 128 &&
+                        (c | 32) == x && x >= 'a' && x <= 'z'))
             return 0;
     }
     return 1;
@@ -2469,19 +2478,27 @@ static int verdict_word_at(const VerdictText *t, Py_ssize_t at, Py_ssize_t end, 
 /* _COUNT_AFTER.match(text, e, e + 12): a count or quantity after the number. */
 static int verdict_count_after(const VerdictText *t, Py_ssize_t e) {
     static const Py_UCS4 marks[][4] = {
-        {0x5E74},         {0x5B78, 0x5E74}, {0x8CA1, 0x653F, 0x5E74}, {0x500B}, {0x4EBA},
-        {0x5143},         {0x6B21},         {0x5B57},                 {0x842C}, {0x5104},
-        {0x4EFD},         {0x9805},         {0x9801},                 {'%'}}; /* 年 學年 財政年 個 人 元 次 字 萬 億 份 項 頁 */
-    static const char *words[] = {
-        "byte",  "bytes",    "word",    "words",     "line",     "lines", "char",  "chars",
-        "characters", "hits", "visits", "visitors", "message", "messages", "post", "posts",
-        "user",  "users",    "members", "times",     "downloads", "record", "records", "row",
-        "rows",  "kb",       "KB",      "MB",        "bps"};
+        {0x5E74}, {0x5B78, 0x5E74}, {0x8CA1, 0x653F, 0x5E74}, {0x500B}, {0x4EBA},
+        {0x5143}, {0x6B21},         {0x5B57},                 {0x842C}, {0x5104},
+        {0x4EFD}, {0x9805},         {0x9801},                 {'%'}}; /* 年 學年 財政年 個 人 元 次 字 萬 億 份 項 頁 */
+    static const VerdictWord words[] = {
+        VERDICT_WORD("byte", 0),      VERDICT_WORD("bytes", 0),    VERDICT_WORD("word", 0),
+        VERDICT_WORD("words", 0),     VERDICT_WORD("line", 0),     VERDICT_WORD("lines", 0),
+        VERDICT_WORD("char", 0),      VERDICT_WORD("chars", 0),    VERDICT_WORD("characters", 0),
+        VERDICT_WORD("hits", 0),      VERDICT_WORD("visits", 0),   VERDICT_WORD("visitors", 0),
+        VERDICT_WORD("message", 0),   VERDICT_WORD("messages", 0), VERDICT_WORD("post", 0),
+        VERDICT_WORD("posts", 0),     VERDICT_WORD("user", 0),     VERDICT_WORD("users", 0),
+        VERDICT_WORD("members", 0),   VERDICT_WORD("times", 0),    VERDICT_WORD("downloads", 0),
+        VERDICT_WORD("record", 0),    VERDICT_WORD("records", 0),  VERDICT_WORD("row", 0),
+        VERDICT_WORD("rows", 0),      VERDICT_WORD("kb", 0),       VERDICT_WORD("KB", 0),
+        VERDICT_WORD("MB", 0),        VERDICT_WORD("bps", 0)};
     Py_ssize_t end = e + 12 < t->len ? e + 12 : t->len, p = e;
     /* \s? : no word or mark starts with a space, so taking one when there is one is the
      * only way to match */
     if (p < end && Py_UNICODE_ISSPACE(verdict_char(t, p)))
         p++;
+    if (p >= end)
+        return 0;
     for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++) {
         Py_ssize_t i = 0;
         while (i < 4 && marks[k][i] != 0 && p + i < end && verdict_char(t, p + i) == marks[k][i])
@@ -2490,8 +2507,8 @@ static int verdict_count_after(const VerdictText *t, Py_ssize_t e) {
             return 1;
     }
     for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
-        Py_ssize_t q = p + (Py_ssize_t)strlen(words[k]);
-        if (!verdict_word_at(t, p, end, words[k], 0))
+        Py_ssize_t q = p + words[k].len;
+        if (!verdict_word_at(t, p, end, &words[k]))
             continue;
         /* \b after a letter: the end (endpos), or no word character next (re's \w) */
         if (q == end || !(Py_UNICODE_ISALNUM(verdict_char(t, q)) || verdict_char(t, q) == '_'))
@@ -2526,30 +2543,32 @@ static int verdict_label_gap(const VerdictText *t, Py_ssize_t q, Py_ssize_t x) {
 
 /* _LABEL_BEFORE.search(text, max(0, s - 12), s): an instant-messenger number or a range. */
 static int verdict_label_before(const VerdictText *t, Py_ssize_t s) {
-    static const struct {
-        const char *word;
-        int caseless;
-    } labels[] = {{"ICQ", 0},     {"UIN", 0},      {"QQ", 0},       {"uin", 0},
-                  {"icq", 0},     {"message", 1},  {"messages", 1}, {"msg", 1},
-                  {"msgs", 1},    {"no", 1},       {"nos", 1},      {"no.", 1},
-                  {"nos.", 1},    {"page", 1},     {"pages", 1},    {"pp", 0},
-                  {"pp.", 0},     {"range", 1},    {"issue", 1},    {"issues", 1},
-                  {"vol", 1},     {"vol.", 1},     {"rev", 1},      {"revision", 1},
-                  {"build", 1},   {"version", 1},  {"id", 2},       {"ref", 1},
-                  {"ref.", 1}};
+    static const VerdictWord labels[] = {
+        VERDICT_WORD("ICQ", 0),     VERDICT_WORD("UIN", 0),     VERDICT_WORD("QQ", 0),
+        VERDICT_WORD("uin", 0),     VERDICT_WORD("icq", 0),     VERDICT_WORD("message", 1),
+        VERDICT_WORD("messages", 1), VERDICT_WORD("msg", 1),    VERDICT_WORD("msgs", 1),
+        VERDICT_WORD("no", 1),      VERDICT_WORD("nos", 1),     VERDICT_WORD("no.", 1),
+        VERDICT_WORD("nos.", 1),    VERDICT_WORD("page", 1),    VERDICT_WORD("pages", 1),
+        VERDICT_WORD("pp", 0),      VERDICT_WORD("pp.", 0),     VERDICT_WORD("range", 1),
+        VERDICT_WORD("issue", 1),   VERDICT_WORD("issues", 1),  VERDICT_WORD("vol", 1),
+        VERDICT_WORD("vol.", 1),    VERDICT_WORD("rev", 1),     VERDICT_WORD("revision", 1),
+        VERDICT_WORD("build", 1),   VERDICT_WORD("version", 1), VERDICT_WORD("id", 2),
+        VERDICT_WORD("ref", 1),     VERDICT_WORD("ref.", 1)};
     Py_ssize_t low = s > 12 ? s - 12 : 0;
     /* $ holds at s, and before a newline that ends the window */
     for (Py_ssize_t x = s; x >= s - 1 && x >= low; x--) {
         if (x < s && verdict_char(t, x) != '\n')
             break;
-        for (Py_ssize_t q = x; q >= x - 3 && q >= low; q--) {
-            if (!verdict_label_gap(t, q, x))
+        for (Py_ssize_t q = x; q >= x - 3 && q > low; q--) {
+            /* every label ends with an ASCII letter or a full stop */
+            Py_UCS4 last = verdict_char(t, q - 1);
+            if (!(last == '.' || ((last | 32) >= 'a' && (last | 32) <= 'z')) ||
+                !verdict_label_gap(t, q, x))
                 continue;
-            for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++) {
-                Py_ssize_t at = q - (Py_ssize_t)strlen(labels[k].word);
-                if (at >= low && verdict_word_at(t, at, q, labels[k].word, labels[k].caseless))
+            for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++)
+                if (verdict_word_at(t, q - labels[k].len, q, &labels[k]) &&
+                    q - labels[k].len >= low)
                     return 1;
-            }
         }
     }
     return 0;
