@@ -22,6 +22,7 @@ from postwarden.engine.detect.base import (
     make_candidate,
 )
 from postwarden.engine.detect.hkid import HkidDetector, hkid_check_digit
+from postwarden.engine.detect.name_en import _PLACE_WORDS, NameEnDetector
 from postwarden.engine.detect.phone import PhoneDetector
 from postwarden.model import Finding, TextUnit
 
@@ -300,23 +301,28 @@ def _real_lines() -> list[TextUnit]:
     return units
 
 
-def _phone_verdicts(units: list[TextUnit]) -> dict[tuple[bool, int], int]:
-    """How often the compiled phone checks said what, with and without context, asserting
-    each settled verdict is the hooks' (every hit of a scan of ``units``)."""
+def _phone_verdicts(
+    units: list[TextUnit], owner: type[PatternDetector] = PhoneDetector
+) -> dict[tuple[bool, int], int]:
+    """How often the compiled checks of ``owner`` said what, with and without context,
+    asserting each settled verdict is the hooks' (every hit of a scan of ``units``)."""
     batches: list[tuple[Sequence[TextUnit], HitBatch]] = []
 
     def judge(self: PatternDetector, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         batches.append((units, hits))
         return None
 
-    detector = PhoneDetector()
+    detector = owner()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(base, "_JUDGED_FROM", 0)
         patch.setattr(PhoneDetector, "judge", judge)
-        DetectorSet([PhoneDetector()], native=True).scan(units)
+        patch.setattr(NameEnDetector, "judge", judge)
+        patch.setattr(base, "_narrows", lambda hits, narrowing: False)
+        DetectorSet([owner()], native=True).scan(units)
+    assert batches
     said: dict[tuple[bool, int], int] = {}
     for units_of, hits in batches:
-        verdicts = detector.judge(units_of, hits)
+        verdicts = owner.judge(detector, units_of, hits)
         assert verdicts is not None
         for verdict, (u, start, end, pattern) in zip(verdicts, hits, strict=True):
             for has_context, shift in ((False, 0), (True, 2)):
@@ -375,3 +381,71 @@ def test_a_register_without_a_heading_is_settled_with_arrays(
     asked = _findings(units)
     assert len([f for f in asked if f.detector == "phone"]) > 150
     assert judged == asked
+
+
+# Every word _PLACE_WORDS names (read from it: a word added there is tried here), and near.
+PLACES = [*re.findall(r"[A-Z][a-z]*", _PLACE_WORDS.pattern), "road", "ROAD", "Sto", "Cos", "Tsuen_"]
+NAMES = ["CHAN Tai Man", "Tai Man CHAN", "Chan Tai-man", "LAM Ling", "CHAN, Tai Man"]
+NAMES += ["CHAN TAI MAN", "Peter CHAN", "Kowloon WONG", "Harbour CHAN", "Peter WONG"]
+REGISTER = ["CHAN Tai Man", "LAM Ling", "CHAN, Tai Man", "CHAN TAI MAN", "WONG Siu Ming"]
+TITLED = ["Mr Chan", "Dear Tai Man", "Regards, Chan Tai Man", "Dear LAM Ling Man"]
+
+
+def _named(
+    seed: int, count: int, rows: float, names: Sequence[str], places: Sequence[str] = PLACES
+) -> list[TextUnit]:
+    """Names with places after them (``CHAN Tai Man Road``, ``LEE, Co``), in table rows and
+    in prose."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        place = rng.choice([*places, *[""] * 10])
+        gap = rng.choice(("", " ", " ", ",", ", ", " ,", "  ", " " * rng.randrange(8, 14)))
+        after = rng.choice(("", "", " ", "s", "1", "_", ".", "é", "陳", "\n", " | x"))
+        name = rng.choice(names) + gap + place + after
+        if rng.random() < rows:
+            cells = (f"V-{n:07d}", name, "A123456(3)")
+            units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
+        else:
+            units.append(TextUnit(text=_noise(rng) + name + _noise(rng), where=f"u{n}"))
+    return units
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_name_is_judged_as_the_hooks(seed: int) -> None:
+    said = _phone_verdicts(_named(400 + seed, 3000, 0.5, NAMES + TITLED), NameEnDetector)
+    assert said[False, ACCEPTED] > 300, said
+    assert said[False, REJECTED] > 300, said
+
+
+def test_real_names_are_judged_as_the_hooks() -> None:
+    said = _phone_verdicts(_real_lines(), NameEnDetector)
+    assert said[False, ACCEPTED] > 100, said
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_names_are_found_the_same_judged(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a register of names (two hits a row at one start, settled with arrays) and in prose
+    (names narrowed, judged by the hooks) the findings are those of the hooks."""
+    settled: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def spy(self: PatternDetector, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        settled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    for rows, names, places in (
+        (1.0, REGISTER, ["Road", "Street", "Co", "Ltd", "Building", "Rd", "Company"]),
+        (0.5, NAMES + TITLED, PLACES),
+        (0.0, NAMES + TITLED, PLACES),
+    ):
+        units = _named(500 + seed, 1500, rows, names, places)
+        judged = DetectorSet([NameEnDetector()], native=True).scan(units)
+        with monkeypatch.context() as patch:
+            patch.setattr(base, "judge_hits", None)
+            asked = DetectorSet([NameEnDetector()], native=True).scan(units)
+        assert len(asked) > 500
+        assert judged == asked
+    assert settled[0], settled

@@ -2279,7 +2279,7 @@ done:
 
 /* ==== End of register matching, second block ============================================= */
 
-/* ==== Detector verdicts (engine/detect): the HKID and phone checks of a batch (issue 14) ===
+/* ==== Detector verdicts (engine/detect): the HKID, phone and name checks of a batch (14) ====
  *
  * A spreadsheet brings an HKID and a phone number a row, and their PatternDetector hooks
  * (validate, invalidate: a check digit, the characters around the match) cost 2 us a hit in
@@ -2287,8 +2287,9 @@ done:
  * with and without context; a hit it cannot settle (full-width forms, characters of other
  * scripts or a newline just before a phone) is left to the hooks.  A phone without context
  * (a register's column of numbers under no heading) is settled too: its cell, date, count
- * and label checks are repeated here.  Characters are classed with
- * the macros str.isspace, str.isalpha and str.isalnum use, and re's \s (Py_UNICODE_ISSPACE).
+ * and label checks are repeated here; so is the English name's check for a place word after
+ * it (a name a row).  Characters are classed with the macros str.isspace, str.isalpha and
+ * str.isalnum use, and re's \s (Py_UNICODE_ISSPACE) and \w (Py_UNICODE_ISALNUM and _).
  * tests/engine/detect/test_verdicts.py compares every verdict with the hooks.
  */
 
@@ -2682,12 +2683,65 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
     return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
 }
 
+/* NameEnDetector.invalidate on a match ending at e: _PLACE_WORDS.match(text, e, e + 14), a
+ * street, building, firm or institution named after the name. */
+static int verdict_place_after(const VerdictText *t, Py_ssize_t e) {
+    static const VerdictWord places[] = {
+        VERDICT_WORD("Road", 0),       VERDICT_WORD("Rd", 0),         VERDICT_WORD("Street", 0),
+        VERDICT_WORD("St", 0),         VERDICT_WORD("Avenue", 0),     VERDICT_WORD("Ave", 0),
+        VERDICT_WORD("Lane", 0),       VERDICT_WORD("Path", 0),       VERDICT_WORD("Drive", 0),
+        VERDICT_WORD("Terrace", 0),    VERDICT_WORD("Building", 0),   VERDICT_WORD("Bldg", 0),
+        VERDICT_WORD("Estate", 0),     VERDICT_WORD("Court", 0),      VERDICT_WORD("Garden", 0),
+        VERDICT_WORD("Gardens", 0),    VERDICT_WORD("Centre", 0),     VERDICT_WORD("Center", 0),
+        VERDICT_WORD("Plaza", 0),      VERDICT_WORD("Tower", 0),      VERDICT_WORD("House", 0),
+        VERDICT_WORD("Mansion", 0),    VERDICT_WORD("Villa", 0),      VERDICT_WORD("Station", 0),
+        VERDICT_WORD("Bank", 0),       VERDICT_WORD("Company", 0),    VERDICT_WORD("Co", 0),
+        VERDICT_WORD("Ltd", 0),        VERDICT_WORD("Limited", 0),    VERDICT_WORD("Hospital", 0),
+        VERDICT_WORD("School", 0),     VERDICT_WORD("College", 0),    VERDICT_WORD("Temple", 0),
+        VERDICT_WORD("Village", 0),    VERDICT_WORD("Park", 0),       VERDICT_WORD("Square", 0),
+        VERDICT_WORD("Hall", 0),       VERDICT_WORD("Industrial", 0), VERDICT_WORD("Commercial", 0),
+        VERDICT_WORD("Market", 0),     VERDICT_WORD("Bay", 0),        VERDICT_WORD("Hill", 0),
+        VERDICT_WORD("Bus", 0),        VERDICT_WORD("Stadium", 0),    VERDICT_WORD("Library", 0),
+        VERDICT_WORD("Church", 0),     VERDICT_WORD("Kindergarten", 0), VERDICT_WORD("Primary", 0),
+        VERDICT_WORD("Secondary", 0),  VERDICT_WORD("Memorial", 0),   VERDICT_WORD("Holdings", 0),
+        VERDICT_WORD("Group", 0),      VERDICT_WORD("Restaurant", 0), VERDICT_WORD("Theatre", 0),
+        VERDICT_WORD("Cinema", 0),     VERDICT_WORD("Wan", 0),        VERDICT_WORD("Chuen", 0),
+        VERDICT_WORD("Tsuen", 0)};
+    Py_ssize_t end = e + 14 < t->len ? e + 14 : t->len, p = e;
+    /* [ ,]* : every word starts with a capital, so only after all of them */
+    while (p < end && (verdict_char(t, p) == ' ' || verdict_char(t, p) == ','))
+        p++;
+    if (p >= end || verdict_char(t, p) < 'A' || verdict_char(t, p) > 'Z')
+        return 0;
+    for (size_t k = 0; k < sizeof places / sizeof places[0]; k++) {
+        Py_ssize_t q = p + places[k].len;
+        if (verdict_char(t, p) != (Py_UCS4)places[k].word[0] ||
+            !verdict_word_at(t, p, end, &places[k]))
+            continue;
+        /* \b after a letter: the end (endpos), or no word character next (re's \w) */
+        if (q == end || !(Py_UNICODE_ISALNUM(verdict_char(t, q)) || verdict_char(t, q) == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The verdict of NameEnDetector.invalidate on a match of `pattern` ending at e (0 a pattern
+ * it only looks after, 1 english_upper, whose first word is also looked up: asked unless
+ * rejected, else asked). */
+static int verdict_name_en(const VerdictText *t, Py_ssize_t e, int64_t pattern) {
+    if (pattern < 0 || pattern > 1)
+        return VERDICT_ASK;
+    if (verdict_place_after(t, e))
+        return VERDICT_REJECT;
+    return pattern == 0 ? VERDICT_ACCEPT : VERDICT_ASK;
+}
+
 /* judge_hits(detector, units, unit_of, starts, ends, patterns) -> bytes: per hit of
  * units[unit_of[i]].text[starts[i]:ends[i]], the verdict of the detector's checks without
  * context (bits 0-1) and with it (bits 2-3): 0 rejected, 1 accepted, 2 asked of the hooks;
  * bit 4 (16) when the hit is glued to a letter or digit before or after it (``bounded``).
- * ``detector``: 0 hkid, 1 phone (whose ``patterns`` say which pattern matched); native
- * int64 arrays. */
+ * ``detector``: 0 hkid, 1 phone, 2 name_en (whose ``patterns`` say which pattern matched);
+ * native int64 arrays. */
 static PyObject *judge_hits(PyObject *module, PyObject *args) {
     (void)module;
     int detector;
@@ -2704,8 +2758,8 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends, patterns: int64s, as many each");
         goto done;
     }
-    if (detector != 0 && detector != 1) {
-        PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid) or 1 (phone)");
+    if (detector < 0 || detector > 2) {
+        PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid), 1 (phone), 2 (name_en)");
         goto done;
     }
     seq = PySequence_Fast(units, "units must be a sequence");
@@ -2743,9 +2797,11 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         if (detector == 0) {
             without = verdict_hkid(&t, from[i], to[i], 0);
             with = verdict_hkid(&t, from[i], to[i], 1);
-        } else {
+        } else if (detector == 1) {
             without = verdict_phone(&t, from[i], to[i], kind[i], 0);
             with = verdict_phone(&t, from[i], to[i], kind[i], 1);
+        } else {
+            without = with = verdict_name_en(&t, to[i], kind[i]);
         }
         int glued = (from[i] > 0 && verdict_word_char(verdict_char(&t, from[i] - 1))) ||
                     (to[i] < t.len && verdict_word_char(verdict_char(&t, to[i])));
