@@ -422,11 +422,11 @@ def judged(
     hits: HitBatch,
     kinds: Mapping[str, int] | None = None,
 ) -> bytes | None:
-    """The compiled `PatternDetector.judge` of detector ``detector`` (0 HKID, 1 phone; see
-    ``_hsscan.c``) for ``judge``, an ``owner`` whose checks the C repeats; None when not
-    built, or when ``judge``'s class changed ``validate`` or ``invalidate`` (the C would no
-    longer say what they say).  ``kinds``: the number the compiled checks know each pattern
-    by (-1 for others, whose hits are left to the hooks)."""
+    """The compiled `PatternDetector.judge` of detector ``detector`` (0 HKID, 1 phone,
+    2 name_en; see ``_hsscan.c``) for ``judge``, an ``owner`` whose checks the C repeats;
+    None when not built, or when ``judge``'s class changed ``validate`` or ``invalidate``
+    (the C would no longer say what they say).  ``kinds``: the number the compiled checks
+    know each pattern by (-1 for others, whose hits are left to the hooks)."""
     cls = type(judge)
     if (
         judge_hits is None
