@@ -449,3 +449,32 @@ def test_names_are_found_the_same_judged(seed: int, monkeypatch: pytest.MonkeyPa
         assert len(asked) > 500
         assert judged == asked
     assert settled[0], settled
+
+
+@pytest.mark.parametrize(("rows", "judged_in_c"), [(10, False), (30, True), (63, True)])
+def test_a_small_sheet_held_as_arrays_is_judged(
+    rows: int, judged_in_c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet of a few dozen rows (more hits than the few-hits path takes, each detector's
+    fewer than `base._JUDGED_FROM`) is judged in C from `base._JUDGED_ARRAYS_FROM` hits on,
+    and finds what the hooks find."""
+    asked: list[int] = []
+    original = PhoneDetector.judge
+
+    def judge(self: PhoneDetector, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        asked.append(len(hits))
+        return original(self, units, hits)
+
+    monkeypatch.setattr(PhoneDetector, "judge", judge)
+    rng = random.Random(rows)
+    units = []
+    for n in range(rows):
+        cells = (f"V-{n:07d}", rng.choice(REGISTER), _bare_number(rng), _hkid(rng))
+        units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
+    detectors = [HkidDetector(), PhoneDetector(), NameEnDetector()]
+    judged = DetectorSet(detectors, native=True).scan(units)
+    assert bool(asked) == judged_in_c, asked  # ten rows: the few-hits path, hooks asked
+    assert all(base._JUDGED_ARRAYS_FROM <= n < base._JUDGED_FROM for n in asked), asked
+    monkeypatch.setattr(base, "judge_hits", None)
+    assert DetectorSet(detectors, native=True).scan(units) == judged
+    assert len(judged) > rows

@@ -262,6 +262,11 @@ class HitBatch:
             return len(self._arrays[0])
         return len(self._as_lists()[0])
 
+    @property
+    def held_as_arrays(self) -> bool:
+        """Whether the batch holds arrays (`of_arrays`, not yet read as lists)."""
+        return self._arrays is not None
+
     def __iter__(self) -> Iterator[tuple[int, int, int, Pattern]]:
         # zip reuses its result tuple when the loop lets go of it: no allocation per hit.
         return zip(*self._as_lists(), strict=True)
@@ -412,6 +417,9 @@ _ASKED_EITHER = ASKED | ASKED << 2
 _GLUED = 16  # with them: the hit is glued to a letter or digit (see `PatternDetector.bounded`)
 # Below this many hits a batch asks the hooks: arrays for a few hits cost more than the calls.
 _JUDGED_FROM = 64
+# ... or below this many, in a batch already held as arrays (a sheet of 16 to 64 rows: its
+# arrays are made, and judged a 40-row sheet's detection takes 0.4 ms instead of 0.7).
+_JUDGED_ARRAYS_FROM = 16
 
 
 def judged(
@@ -663,7 +671,8 @@ class PatternDetector(_BatchDetector):
         text, size, context = "", 0, None
         # The hooks' verdicts worked out for the whole batch, where the detector can.
         verdicts: bytes | None = None
-        if len(hits) >= _JUDGED_FROM and (narrow is None or not _narrows(hits, narrowing)):
+        judged_from = _JUDGED_ARRAYS_FROM if hits.held_as_arrays else _JUDGED_FROM
+        if len(hits) >= judged_from and (narrow is None or not _narrows(hits, narrowing)):
             verdicts = self.judge(units, hits)
             if verdicts is not None and not custom_confidence and isinstance(contexts, dict):
                 settled = self._settled_batch(units, hits, contexts, verdicts)
