@@ -5,10 +5,12 @@ a scan gives the same findings with them as without."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from benchmarks.realtext import DATA
 
 from postwarden.engine.detect import DetectorSet, base
 from postwarden.engine.detect.base import (
@@ -20,6 +22,7 @@ from postwarden.engine.detect.base import (
     make_candidate,
 )
 from postwarden.engine.detect.hkid import HkidDetector, hkid_check_digit
+from postwarden.engine.detect.name_en import _PLACE_WORDS, NameEnDetector
 from postwarden.engine.detect.phone import PhoneDetector
 from postwarden.model import Finding, TextUnit
 
@@ -234,3 +237,244 @@ def test_a_subclass_that_changes_a_check_is_judged_by_its_hooks(
     assert owner().judge(units, hits) is not None
     changed = type("Changed", (owner,), {hook: lambda self, candidate: True})
     assert changed().judge(units, hits) is None
+
+
+# What the phone checks look for around a number without context (phone.py's _COUNT_AFTER
+# and _LABEL_BEFORE, _whole_cell, _is_date), each spelt as the patterns have it and nearly.
+LABELS = [
+    *"ICQ UIN QQ uin icq Icq Message Messages message messages MESSAGE Msg Msgs msg msgs".split(),
+    *"No Nos No. Nos. no nos no. nos. NO Page Pages page pages pp pp. Pp Range range".split(),
+    *"Issue Issues issue issues Vol Vol. vol vol. Rev Revision rev revision REV Build".split(),
+    *"build Version version ID Id iD id Ref Ref. ref ref. Android Nobody Qq Pp. ICq nO".split(),
+]
+GAPS = ["", " ", ":", "#", ": ", " :", " : ", " # ", "\n", ":\n", " : \n", "  \n", "#\n\n"]
+GAPS += ["\u3000", "\xa0:", "  ", "::", "\n "]
+COUNTS = [
+    *"年 學年 財政年 個 人 元 次 字 萬 億 份 項 頁 % 年度 學 財政 陳".split(),
+    *"byte bytes word words line lines char chars characters hits visits visitors".split(),
+    *"message messages post posts user users members times downloads record records".split(),
+    *"row rows kb KB MB bps Bytes kB mb bytesX rows_ rowsé rows1 row. visit visitor".split(),
+]
+AFTER = ["", " ", ".", "X", "_", "1", "é", "陳", "\n", " more", "|"]
+DATES = ["20231105", "20230229", "20240229", "19991231", "31122023", "29022023", "29022024"]
+DATES += ["20001340", "20230000", "19000229", "20000229", "25129999", "30012019", "20133112"]
+DATES += ["29021900", "29022000", "29022023", "31042023", "30042023", "01012000", "31131999"]
+
+
+def _bare_number(rng: random.Random) -> str:
+    if rng.random() < 0.3:
+        return rng.choice(DATES)
+    return rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(7))
+
+
+def _uncontexted(seed: int, count: int) -> list[TextUnit]:
+    """Numbers after labels and before counts, in prose and as table cells (whole, padded
+    with spaces, or with more in the cell), with no phone word near."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        number = rng.choice((_bare_number(rng), _bare_number(rng), _phone(rng)))
+        before = rng.choice(("", "", "x ", "a\n", "Noted ")) + rng.choice(LABELS + [""] * 9)
+        before += rng.choice(GAPS)
+        after = rng.choice(("", " ", "")) + rng.choice(COUNTS + [""] * 9) + rng.choice(AFTER)
+        if rng.random() < 0.5:
+            cell = rng.choice(("{}", " {} ", "\u3000{}", "{}\t", "{} x", before + "{}" + after))
+            cells = ("V-1", "LAM Ling", cell.format(number), rng.choice(("", after, "12")))
+            text = " | ".join(cells)
+            if rng.random() < 0.2:  # cells that are not the text's
+                cells = ("V-1", number + "0")
+            units.append(TextUnit(text=text, where=f"x.xlsx#R{n}", cells=cells))
+        else:
+            units.append(TextUnit(text=before + number + after, where=f"u{n}"))
+    return units
+
+
+def _real_lines() -> list[TextUnit]:
+    """The lines of the real texts of tests/data/realtext, each also as a table row whose
+    cells are its runs between two spaces or tabs."""
+    units = []
+    for path in sorted(DATA.glob("*.txt")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            units.append(TextUnit(text=line, where=f"{path.name}#{n}"))
+            cells = tuple(re.split(r"\t|  +", line))
+            units.append(TextUnit(text=line, where=f"{path.name}#R{n}", cells=cells))
+    return units
+
+
+def _phone_verdicts(
+    units: list[TextUnit], owner: type[PatternDetector] = PhoneDetector
+) -> dict[tuple[bool, int], int]:
+    """How often the compiled checks of ``owner`` said what, with and without context,
+    asserting each settled verdict is the hooks' (every hit of a scan of ``units``)."""
+    batches: list[tuple[Sequence[TextUnit], HitBatch]] = []
+
+    def judge(self: PatternDetector, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        batches.append((units, hits))
+        return None
+
+    detector = owner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(base, "_JUDGED_FROM", 0)
+        patch.setattr(PhoneDetector, "judge", judge)
+        patch.setattr(NameEnDetector, "judge", judge)
+        patch.setattr(base, "_narrows", lambda hits, narrowing: False)
+        DetectorSet([owner()], native=True).scan(units)
+    assert batches
+    said: dict[tuple[bool, int], int] = {}
+    for units_of, hits in batches:
+        verdicts = owner.judge(detector, units_of, hits)
+        assert verdicts is not None
+        for verdict, (u, start, end, pattern) in zip(verdicts, hits, strict=True):
+            for has_context, shift in ((False, 0), (True, 2)):
+                verdict_here = verdict >> shift & 3
+                said[has_context, verdict_here] = said.get((has_context, verdict_here), 0) + 1
+                if verdict_here == ASKED:
+                    continue
+                candidate = make_candidate(units_of[u], start, end, pattern, has_context)
+                hooks = detector.validate(candidate) and not detector.invalidate(candidate)
+                assert verdict_here == (ACCEPTED if hooks else REJECTED), (
+                    units_of[u],
+                    candidate.text,
+                    has_context,
+                )
+    return said
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_number_without_context_is_judged_as_the_hooks(seed: int) -> None:
+    said = _phone_verdicts(_uncontexted(300 + seed, 6000))
+    # Both ways seen often, and most settled: counts, labels, dates and cells are judged.
+    assert said[False, ACCEPTED] > 300, said
+    assert said[False, REJECTED] > 2000, said
+    assert said.get((False, ASKED), 0) < said[False, REJECTED] / 4, said
+
+
+def test_real_text_without_context_is_judged_as_the_hooks() -> None:
+    said = _phone_verdicts(_real_lines())
+    assert said[False, ACCEPTED] > 20, said
+    assert said[False, REJECTED] > 100, said
+
+
+def test_a_register_without_a_heading_is_settled_with_arrays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sheet of bare phone numbers under no heading (the discovery scan's registers): every
+    hit settled in C, the findings those of the hooks."""
+    rng = random.Random(7)
+    units = []
+    for n in range(300):
+        cells = (f"V-{n:07d}", "LAM Ling", _bare_number(rng), rng.choice(("", "2023", "x")))
+        units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
+    settled: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def spy(self: PatternDetector, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        if isinstance(self, PhoneDetector):
+            settled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    judged = _findings(units)
+    assert settled == [True]
+    monkeypatch.setattr(base, "judge_hits", None)
+    asked = _findings(units)
+    assert len([f for f in asked if f.detector == "phone"]) > 150
+    assert judged == asked
+
+
+# Every word _PLACE_WORDS names (read from it: a word added there is tried here), and near.
+PLACES = [*re.findall(r"[A-Z][a-z]*", _PLACE_WORDS.pattern), "road", "ROAD", "Sto", "Cos", "Tsuen_"]
+NAMES = ["CHAN Tai Man", "Tai Man CHAN", "Chan Tai-man", "LAM Ling", "CHAN, Tai Man"]
+NAMES += ["CHAN TAI MAN", "Peter CHAN", "Kowloon WONG", "Harbour CHAN", "Peter WONG"]
+REGISTER = ["CHAN Tai Man", "LAM Ling", "CHAN, Tai Man", "CHAN TAI MAN", "WONG Siu Ming"]
+TITLED = ["Mr Chan", "Dear Tai Man", "Regards, Chan Tai Man", "Dear LAM Ling Man"]
+
+
+def _named(
+    seed: int, count: int, rows: float, names: Sequence[str], places: Sequence[str] = PLACES
+) -> list[TextUnit]:
+    """Names with places after them (``CHAN Tai Man Road``, ``LEE, Co``), in table rows and
+    in prose."""
+    rng = random.Random(seed)
+    units = []
+    for n in range(count):
+        place = rng.choice([*places, *[""] * 10])
+        gap = rng.choice(("", " ", " ", ",", ", ", " ,", "  ", " " * rng.randrange(8, 14)))
+        after = rng.choice(("", "", " ", "s", "1", "_", ".", "é", "陳", "\n", " | x"))
+        name = rng.choice(names) + gap + place + after
+        if rng.random() < rows:
+            cells = (f"V-{n:07d}", name, "A123456(3)")
+            units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
+        else:
+            units.append(TextUnit(text=_noise(rng) + name + _noise(rng), where=f"u{n}"))
+    return units
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_name_is_judged_as_the_hooks(seed: int) -> None:
+    said = _phone_verdicts(_named(400 + seed, 3000, 0.5, NAMES + TITLED), NameEnDetector)
+    assert said[False, ACCEPTED] > 300, said
+    assert said[False, REJECTED] > 300, said
+
+
+def test_real_names_are_judged_as_the_hooks() -> None:
+    said = _phone_verdicts(_real_lines(), NameEnDetector)
+    assert said[False, ACCEPTED] > 100, said
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_names_are_found_the_same_judged(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a register of names (two hits a row at one start, settled with arrays) and in prose
+    (names narrowed, judged by the hooks) the findings are those of the hooks."""
+    settled: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def spy(self: PatternDetector, *args: object) -> object:
+        found = original(self, *args)  # type: ignore[arg-type]
+        settled.append(found is not None)
+        return found
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    for rows, names, places in (
+        (1.0, REGISTER, ["Road", "Street", "Co", "Ltd", "Building", "Rd", "Company"]),
+        (0.5, NAMES + TITLED, PLACES),
+        (0.0, NAMES + TITLED, PLACES),
+    ):
+        units = _named(500 + seed, 1500, rows, names, places)
+        judged = DetectorSet([NameEnDetector()], native=True).scan(units)
+        with monkeypatch.context() as patch:
+            patch.setattr(base, "judge_hits", None)
+            asked = DetectorSet([NameEnDetector()], native=True).scan(units)
+        assert len(asked) > 500
+        assert judged == asked
+    assert settled[0], settled
+
+
+@pytest.mark.parametrize(("rows", "judged_in_c"), [(10, False), (30, True), (63, True)])
+def test_a_small_sheet_held_as_arrays_is_judged(
+    rows: int, judged_in_c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet of a few dozen rows (more hits than the few-hits path takes, each detector's
+    fewer than `base._JUDGED_FROM`) is judged in C from `base._JUDGED_ARRAYS_FROM` hits on,
+    and finds what the hooks find."""
+    asked: list[int] = []
+    original = PhoneDetector.judge
+
+    def judge(self: PhoneDetector, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        asked.append(len(hits))
+        return original(self, units, hits)
+
+    monkeypatch.setattr(PhoneDetector, "judge", judge)
+    rng = random.Random(rows)
+    units = []
+    for n in range(rows):
+        cells = (f"V-{n:07d}", rng.choice(REGISTER), _bare_number(rng), _hkid(rng))
+        units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
+    detectors = [HkidDetector(), PhoneDetector(), NameEnDetector()]
+    judged = DetectorSet(detectors, native=True).scan(units)
+    assert bool(asked) == judged_in_c, asked  # ten rows: the few-hits path, hooks asked
+    assert all(base._JUDGED_ARRAYS_FROM <= n < base._JUDGED_FROM for n in asked), asked
+    monkeypatch.setattr(base, "judge_hits", None)
+    assert DetectorSet(detectors, native=True).scan(units) == judged
+    assert len(judged) > rows

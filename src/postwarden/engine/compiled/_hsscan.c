@@ -2279,14 +2279,17 @@ done:
 
 /* ==== End of register matching, second block ============================================= */
 
-/* ==== Detector verdicts (engine/detect): the HKID and phone checks of a batch (issue 14) ===
+/* ==== Detector verdicts (engine/detect): the HKID, phone and name checks of a batch (14) ====
  *
  * A spreadsheet brings an HKID and a phone number a row, and their PatternDetector hooks
  * (validate, invalidate: a check digit, the characters around the match) cost 2 us a hit in
  * Python.  judge_hits works them out for a whole batch, the same as the hooks, for the hit
- * with and without context; a hit it cannot settle (full-width forms, the count and label
- * regexes of a phone without context) is left to the hooks.  Characters are classed with
- * the macros str.isspace, str.isalpha and str.isalnum use, and re's \s (Py_UNICODE_ISSPACE).
+ * with and without context; a hit it cannot settle (full-width forms, characters of other
+ * scripts or a newline just before a phone) is left to the hooks.  A phone without context
+ * (a register's column of numbers under no heading) is settled too: its cell, date, count
+ * and label checks are repeated here; so is the English name's check for a place word after
+ * it (a name a row).  Characters are classed with the macros str.isspace, str.isalpha and
+ * str.isalnum use, and re's \s (Py_UNICODE_ISSPACE) and \w (Py_UNICODE_ISALNUM and _).
  * tests/engine/detect/test_verdicts.py compares every verdict with the hooks.
  */
 
@@ -2306,6 +2309,9 @@ typedef struct {
     int kind;
     const void *data;
     Py_ssize_t len;
+    PyObject *unit;  /* borrowed: the unit whose text this is */
+    PyObject *cells; /* its cells once read (a new reference), else NULL */
+    int cells_read;  /* 0 not yet, 1 read, -1 unreadable (asked) */
 } VerdictText;
 
 static inline Py_UCS4 verdict_char(const VerdictText *t, Py_ssize_t i) {
@@ -2374,9 +2380,204 @@ static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int co
     return VERDICT_ACCEPT;
 }
 
+/* _is_date: eight digits that read as a plausible YYYYMMDD or DDMMYYYY date. */
+static int verdict_is_date(const char *d) {
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    /* (year, month, day) at (0, 4, 6) and (4, 2, 0) */
+    static const int at[2][3] = {{0, 4, 6}, {4, 2, 0}};
+    for (int k = 0; k < 2; k++) {
+        const char *y = d + at[k][0];
+        if (!((y[0] == '1' && y[1] == '9') || (y[0] == '2' && y[1] == '0')))
+            continue;
+        int year = (y[0] - '0') * 1000 + (y[1] - '0') * 100 + (y[2] - '0') * 10 + (y[3] - '0');
+        int month = (d[at[k][1]] - '0') * 10 + (d[at[k][1] + 1] - '0');
+        int day = (d[at[k][2]] - '0') * 10 + (d[at[k][2] + 1] - '0');
+        if (month < 1 || month > 12 || day < 1)
+            continue;
+        int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        if (day <= days[month - 1] + (month == 2 && leap))
+            return 1;
+    }
+    return 0;
+}
+
+/* _whole_cell: 1 when text[s:e] is one of the unit's cells stripped (str.strip), 0 when
+ * not (or the unit has no cells), -1 when its cells are not a tuple of str (asked). */
+static int verdict_whole_cell(VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
+    static PyObject *name; /* "cells", interned once */
+    if (t->cells_read == 0) {
+        t->cells_read = -1;
+        if (name == NULL && (name = PyUnicode_InternFromString("cells")) == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        t->cells = PyObject_GetAttr(t->unit, name);
+        if (t->cells == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (t->cells == Py_None || PyTuple_CheckExact(t->cells))
+            t->cells_read = 1;
+        for (Py_ssize_t c = 0; t->cells_read == 1 && t->cells != Py_None &&
+                               c < PyTuple_GET_SIZE(t->cells);
+             c++) {
+            PyObject *cell = PyTuple_GET_ITEM(t->cells, c);
+            if (!PyUnicode_CheckExact(cell) || PyUnicode_READY(cell) < 0)
+                t->cells_read = -1;
+        }
+        PyErr_Clear();
+    }
+    if (t->cells_read < 0)
+        return -1;
+    if (t->cells == Py_None)
+        return 0;
+    for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(t->cells); c++) {
+        PyObject *cell = PyTuple_GET_ITEM(t->cells, c);
+        int kind = PyUnicode_KIND(cell);
+        const void *data = PyUnicode_DATA(cell);
+        Py_ssize_t lo = 0, hi = PyUnicode_GET_LENGTH(cell);
+        while (lo < hi && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, lo)))
+            lo++;
+        while (hi > lo && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, hi - 1)))
+            hi--;
+        if (hi - lo != e - s)
+            continue;
+        Py_ssize_t i = 0;
+        while (i < e - s && PyUnicode_READ(kind, data, lo + i) == verdict_char(t, s + i))
+            i++;
+        if (i == e - s)
+            return 1;
+    }
+    return 0;
+}
+
+/* A word the phone checks look for: ASCII, its length, and how caseless (0 not, 1 its first
+ * letter either case, 2 every letter). */
+typedef struct {
+    const char *word;
+    Py_ssize_t len;
+    int caseless;
+} VerdictWord;
+
+#define VERDICT_WORD(w, caseless) {w, (Py_ssize_t)sizeof(w) - 1, caseless}
+
+/* Whether `w` is at text[at:] and ends by `end` (compared from its last letter: most
+ * words differ there). */
+static int verdict_word_at(const VerdictText *t, Py_ssize_t at, Py_ssize_t end,
+                           const VerdictWord *w) {
+    if (at < 0 || at + w->len > end)
+        return 0;
+    for (Py_ssize_t i = w->len - 1; i >= 0; i--) {
+        Py_UCS4 c = verdict_char(t, at + i), x = (Py_UCS4)w->word[i];
+        if (c != x && !((w->caseless == 2 || (w->caseless == 1 && i == 0)) && c < 128 &&
+                        (c | 32) == x && x >= 'a' && x <= 'z'))
+            return 0;
+    }
+    return 1;
+}
+
+/* _COUNT_AFTER.match(text, e, e + 12): a count or quantity after the number. */
+static int verdict_count_after(const VerdictText *t, Py_ssize_t e) {
+    static const Py_UCS4 marks[][4] = {
+        {0x5E74}, {0x5B78, 0x5E74}, {0x8CA1, 0x653F, 0x5E74}, {0x500B}, {0x4EBA},
+        {0x5143}, {0x6B21},         {0x5B57},                 {0x842C}, {0x5104},
+        {0x4EFD}, {0x9805},         {0x9801},                 {'%'}}; /* 年 學年 財政年 個 人 元 次 字 萬 億 份 項 頁 */
+    static const VerdictWord words[] = {
+        VERDICT_WORD("byte", 0),      VERDICT_WORD("bytes", 0),    VERDICT_WORD("word", 0),
+        VERDICT_WORD("words", 0),     VERDICT_WORD("line", 0),     VERDICT_WORD("lines", 0),
+        VERDICT_WORD("char", 0),      VERDICT_WORD("chars", 0),    VERDICT_WORD("characters", 0),
+        VERDICT_WORD("hits", 0),      VERDICT_WORD("visits", 0),   VERDICT_WORD("visitors", 0),
+        VERDICT_WORD("message", 0),   VERDICT_WORD("messages", 0), VERDICT_WORD("post", 0),
+        VERDICT_WORD("posts", 0),     VERDICT_WORD("user", 0),     VERDICT_WORD("users", 0),
+        VERDICT_WORD("members", 0),   VERDICT_WORD("times", 0),    VERDICT_WORD("downloads", 0),
+        VERDICT_WORD("record", 0),    VERDICT_WORD("records", 0),  VERDICT_WORD("row", 0),
+        VERDICT_WORD("rows", 0),      VERDICT_WORD("kb", 0),       VERDICT_WORD("KB", 0),
+        VERDICT_WORD("MB", 0),        VERDICT_WORD("bps", 0)};
+    Py_ssize_t end = e + 12 < t->len ? e + 12 : t->len, p = e;
+    /* \s? : no word or mark starts with a space, so taking one when there is one is the
+     * only way to match */
+    if (p < end && Py_UNICODE_ISSPACE(verdict_char(t, p)))
+        p++;
+    if (p >= end)
+        return 0;
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++) {
+        Py_ssize_t i = 0;
+        while (i < 4 && marks[k][i] != 0 && p + i < end && verdict_char(t, p + i) == marks[k][i])
+            i++;
+        if (i == 4 || marks[k][i] == 0)
+            return 1;
+    }
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        Py_ssize_t q = p + words[k].len;
+        if (!verdict_word_at(t, p, end, &words[k]))
+            continue;
+        /* \b after a letter: the end (endpos), or no word character next (re's \w) */
+        if (q == end || !(Py_UNICODE_ISALNUM(verdict_char(t, q)) || verdict_char(t, q) == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether text[q:x] is `\s?[:#]?\s?`. */
+static int verdict_label_gap(const VerdictText *t, Py_ssize_t q, Py_ssize_t x) {
+    for (int mask = 0; mask < 8; mask++) { /* which of the three parts are there */
+        Py_ssize_t i = q;
+        for (int part = 0; part < 3; part++) {
+            if (!(mask >> part & 1))
+                continue;
+            if (i >= x) {
+                i = -1;
+                break;
+            }
+            Py_UCS4 c = verdict_char(t, i);
+            if (part == 1 ? !(c == ':' || c == '#') : !Py_UNICODE_ISSPACE(c)) {
+                i = -1;
+                break;
+            }
+            i++;
+        }
+        if (i == x)
+            return 1;
+    }
+    return 0;
+}
+
+/* _LABEL_BEFORE.search(text, max(0, s - 12), s): an instant-messenger number or a range. */
+static int verdict_label_before(const VerdictText *t, Py_ssize_t s) {
+    static const VerdictWord labels[] = {
+        VERDICT_WORD("ICQ", 0),     VERDICT_WORD("UIN", 0),     VERDICT_WORD("QQ", 0),
+        VERDICT_WORD("uin", 0),     VERDICT_WORD("icq", 0),     VERDICT_WORD("message", 1),
+        VERDICT_WORD("messages", 1), VERDICT_WORD("msg", 1),    VERDICT_WORD("msgs", 1),
+        VERDICT_WORD("no", 1),      VERDICT_WORD("nos", 1),     VERDICT_WORD("no.", 1),
+        VERDICT_WORD("nos.", 1),    VERDICT_WORD("page", 1),    VERDICT_WORD("pages", 1),
+        VERDICT_WORD("pp", 0),      VERDICT_WORD("pp.", 0),     VERDICT_WORD("range", 1),
+        VERDICT_WORD("issue", 1),   VERDICT_WORD("issues", 1),  VERDICT_WORD("vol", 1),
+        VERDICT_WORD("vol.", 1),    VERDICT_WORD("rev", 1),     VERDICT_WORD("revision", 1),
+        VERDICT_WORD("build", 1),   VERDICT_WORD("version", 1), VERDICT_WORD("id", 2),
+        VERDICT_WORD("ref", 1),     VERDICT_WORD("ref.", 1)};
+    Py_ssize_t low = s > 12 ? s - 12 : 0;
+    /* $ holds at s, and before a newline that ends the window */
+    for (Py_ssize_t x = s; x >= s - 1 && x >= low; x--) {
+        if (x < s && verdict_char(t, x) != '\n')
+            break;
+        for (Py_ssize_t q = x; q >= x - 3 && q > low; q--) {
+            /* every label ends with an ASCII letter or a full stop */
+            Py_UCS4 last = verdict_char(t, q - 1);
+            if (!(last == '.' || ((last | 32) >= 'a' && (last | 32) <= 'z')) ||
+                !verdict_label_gap(t, q, x))
+                continue;
+            for (size_t k = 0; k < sizeof labels / sizeof labels[0]; k++)
+                if (verdict_word_at(t, q - labels[k].len, q, &labels[k]) &&
+                    q - labels[k].len >= low)
+                    return 1;
+        }
+    }
+    return 0;
+}
+
 /* The verdict of PhoneDetector.validate and invalidate on text[s:e], a match of pattern
  * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked). */
-static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
+static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
                          int context) {
     if (pattern < 0 || pattern > 2 || e - s > 32 || e <= s)
         return VERDICT_ASK;
@@ -2413,7 +2614,13 @@ static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64
             ((a <= b && b <= a + 500) || (a % 100 == 0 && b % 100 == 0)))
             return VERDICT_REJECT;
     }
-    int unsure = pattern == 2 && !context; /* _whole_cell, _is_date: asked */
+    /* A bare number's _whole_cell and _is_date read eight ASCII digits, else asked. */
+    int unsure = 0, unsure_bare = 0;
+    if (pattern == 2 && !context && n != 8)
+        unsure_bare = unsure = 1;
+    for (int i = 0; pattern == 2 && !context && i < n; i++)
+        if (!verdict_digit((Py_UCS4)digits[i]))
+            unsure_bare = unsure = 1;
     /* _GLUED_BEFORE.search(text, max(0, s - 3), s): an ending at s; a newline in the window
      * (where $ also holds before it) is asked. */
     Py_ssize_t low = s > 3 ? s - 3 : 0;
@@ -2462,17 +2669,79 @@ static int verdict_phone(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64
             (c == '.' && j + 1 < t->len && Py_UNICODE_ISALPHA(verdict_char(t, j + 1))))
             return VERDICT_REJECT;
     }
-    if (!context)
-        unsure = 1; /* _COUNT_AFTER, _LABEL_BEFORE: asked */
+    if (context)
+        return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    if (pattern == 2 && !unsure_bare) { /* _whole_cell(candidate) and not _is_date(digits) */
+        int whole = verdict_whole_cell(t, s, e);
+        if (whole == 0 || verdict_is_date(digits))
+            return VERDICT_REJECT;
+        if (whole < 0)
+            unsure = 1;
+    }
+    if (verdict_count_after(t, e) || verdict_label_before(t, s))
+        return VERDICT_REJECT;
     return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+}
+
+/* NameEnDetector.invalidate on a match ending at e: _PLACE_WORDS.match(text, e, e + 14), a
+ * street, building, firm or institution named after the name. */
+static int verdict_place_after(const VerdictText *t, Py_ssize_t e) {
+    static const VerdictWord places[] = {
+        VERDICT_WORD("Road", 0),       VERDICT_WORD("Rd", 0),         VERDICT_WORD("Street", 0),
+        VERDICT_WORD("St", 0),         VERDICT_WORD("Avenue", 0),     VERDICT_WORD("Ave", 0),
+        VERDICT_WORD("Lane", 0),       VERDICT_WORD("Path", 0),       VERDICT_WORD("Drive", 0),
+        VERDICT_WORD("Terrace", 0),    VERDICT_WORD("Building", 0),   VERDICT_WORD("Bldg", 0),
+        VERDICT_WORD("Estate", 0),     VERDICT_WORD("Court", 0),      VERDICT_WORD("Garden", 0),
+        VERDICT_WORD("Gardens", 0),    VERDICT_WORD("Centre", 0),     VERDICT_WORD("Center", 0),
+        VERDICT_WORD("Plaza", 0),      VERDICT_WORD("Tower", 0),      VERDICT_WORD("House", 0),
+        VERDICT_WORD("Mansion", 0),    VERDICT_WORD("Villa", 0),      VERDICT_WORD("Station", 0),
+        VERDICT_WORD("Bank", 0),       VERDICT_WORD("Company", 0),    VERDICT_WORD("Co", 0),
+        VERDICT_WORD("Ltd", 0),        VERDICT_WORD("Limited", 0),    VERDICT_WORD("Hospital", 0),
+        VERDICT_WORD("School", 0),     VERDICT_WORD("College", 0),    VERDICT_WORD("Temple", 0),
+        VERDICT_WORD("Village", 0),    VERDICT_WORD("Park", 0),       VERDICT_WORD("Square", 0),
+        VERDICT_WORD("Hall", 0),       VERDICT_WORD("Industrial", 0), VERDICT_WORD("Commercial", 0),
+        VERDICT_WORD("Market", 0),     VERDICT_WORD("Bay", 0),        VERDICT_WORD("Hill", 0),
+        VERDICT_WORD("Bus", 0),        VERDICT_WORD("Stadium", 0),    VERDICT_WORD("Library", 0),
+        VERDICT_WORD("Church", 0),     VERDICT_WORD("Kindergarten", 0), VERDICT_WORD("Primary", 0),
+        VERDICT_WORD("Secondary", 0),  VERDICT_WORD("Memorial", 0),   VERDICT_WORD("Holdings", 0),
+        VERDICT_WORD("Group", 0),      VERDICT_WORD("Restaurant", 0), VERDICT_WORD("Theatre", 0),
+        VERDICT_WORD("Cinema", 0),     VERDICT_WORD("Wan", 0),        VERDICT_WORD("Chuen", 0),
+        VERDICT_WORD("Tsuen", 0)};
+    Py_ssize_t end = e + 14 < t->len ? e + 14 : t->len, p = e;
+    /* [ ,]* : every word starts with a capital, so only after all of them */
+    while (p < end && (verdict_char(t, p) == ' ' || verdict_char(t, p) == ','))
+        p++;
+    if (p >= end || verdict_char(t, p) < 'A' || verdict_char(t, p) > 'Z')
+        return 0;
+    for (size_t k = 0; k < sizeof places / sizeof places[0]; k++) {
+        Py_ssize_t q = p + places[k].len;
+        if (verdict_char(t, p) != (Py_UCS4)places[k].word[0] ||
+            !verdict_word_at(t, p, end, &places[k]))
+            continue;
+        /* \b after a letter: the end (endpos), or no word character next (re's \w) */
+        if (q == end || !(Py_UNICODE_ISALNUM(verdict_char(t, q)) || verdict_char(t, q) == '_'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The verdict of NameEnDetector.invalidate on a match of `pattern` ending at e (0 a pattern
+ * it only looks after, 1 english_upper, whose first word is also looked up: asked unless
+ * rejected, else asked). */
+static int verdict_name_en(const VerdictText *t, Py_ssize_t e, int64_t pattern) {
+    if (pattern < 0 || pattern > 1)
+        return VERDICT_ASK;
+    if (verdict_place_after(t, e))
+        return VERDICT_REJECT;
+    return pattern == 0 ? VERDICT_ACCEPT : VERDICT_ASK;
 }
 
 /* judge_hits(detector, units, unit_of, starts, ends, patterns) -> bytes: per hit of
  * units[unit_of[i]].text[starts[i]:ends[i]], the verdict of the detector's checks without
  * context (bits 0-1) and with it (bits 2-3): 0 rejected, 1 accepted, 2 asked of the hooks;
  * bit 4 (16) when the hit is glued to a letter or digit before or after it (``bounded``).
- * ``detector``: 0 hkid, 1 phone (whose ``patterns`` say which pattern matched); native
- * int64 arrays. */
+ * ``detector``: 0 hkid, 1 phone, 2 name_en (whose ``patterns`` say which pattern matched);
+ * native int64 arrays. */
 static PyObject *judge_hits(PyObject *module, PyObject *args) {
     (void)module;
     int detector;
@@ -2483,13 +2752,14 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         return NULL;
     PyObject *seq = NULL, *out = NULL, *text = NULL;
     Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), last = -1;
+    VerdictText t = {0, NULL, 0, NULL, NULL, 0};
     if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
         ends.len != unit_of.len || patterns.len != unit_of.len) {
         PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends, patterns: int64s, as many each");
         goto done;
     }
-    if (detector != 0 && detector != 1) {
-        PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid) or 1 (phone)");
+    if (detector < 0 || detector > 2) {
+        PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid), 1 (phone), 2 (name_en)");
         goto done;
     }
     seq = PySequence_Fast(units, "units must be a sequence");
@@ -2500,7 +2770,6 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         goto done;
     const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *kind = patterns.buf;
     char *verdicts = PyBytes_AS_STRING(out);
-    VerdictText t = {0, NULL, 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         if (u[i] < 0 || u[i] >= PySequence_Fast_GET_SIZE(seq)) {
             PyErr_SetString(PyExc_IndexError, "a unit out of range");
@@ -2515,6 +2784,9 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
             t.kind = PyUnicode_KIND(text);
             t.data = PyUnicode_DATA(text);
             t.len = PyUnicode_GET_LENGTH(text);
+            t.unit = PySequence_Fast_GET_ITEM(seq, u[i]);
+            Py_CLEAR(t.cells);
+            t.cells_read = 0;
             last = u[i];
         }
         if (from[i] < 0 || to[i] > t.len || from[i] >= to[i]) {
@@ -2525,9 +2797,11 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         if (detector == 0) {
             without = verdict_hkid(&t, from[i], to[i], 0);
             with = verdict_hkid(&t, from[i], to[i], 1);
-        } else {
+        } else if (detector == 1) {
             without = verdict_phone(&t, from[i], to[i], kind[i], 0);
             with = verdict_phone(&t, from[i], to[i], kind[i], 1);
+        } else {
+            without = with = verdict_name_en(&t, to[i], kind[i]);
         }
         int glued = (from[i] > 0 && verdict_word_char(verdict_char(&t, from[i] - 1))) ||
                     (to[i] < t.len && verdict_word_char(verdict_char(&t, to[i])));
@@ -2535,6 +2809,7 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
     }
 done:
     Py_XDECREF(text);
+    Py_XDECREF(t.cells);
     Py_XDECREF(seq);
     PyBuffer_Release(&unit_of);
     PyBuffer_Release(&starts);

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
-from postwarden.engine.detect.base import Candidate, Pattern, PatternDetector, make_candidate
+from postwarden.engine.detect.base import (
+    Candidate,
+    HitBatch,
+    Pattern,
+    PatternDetector,
+    judged,
+    make_candidate,
+)
+from postwarden.model import TextUnit
 
 __all__ = ["NameEnDetector"]
 
@@ -153,6 +162,8 @@ _NOT_NAME = frozenset(
 )
 
 # A name followed by one of these is a street, building, firm or institution.
+# Repeated in _hsscan.c (verdict_place_after): a change here goes there too
+# (tests/engine/detect/test_verdicts.py compares them).
 _PLACE_WORDS = re.compile(  # used with match(), so anchored
     r"[ ,]*(?:Road|Rd|Street|St|Avenue|Ave|Lane|Path|Drive|Terrace|Building|Bldg|Estate|Court|"
     r"Garden|Gardens|Centre|Center|Plaza|Tower|House|Mansion|Villa|Station|Bank|Company|Co|Ltd|"
@@ -160,6 +171,17 @@ _PLACE_WORDS = re.compile(  # used with match(), so anchored
     r"Market|Bay|Hill|Bus|Stadium|Library|Church|Kindergarten|Primary|Secondary|Memorial|"
     r"Holdings|Group|Restaurant|Theatre|Cinema|Street|Wan|Chuen|Tsuen|Village)\b"
 )
+
+# How the compiled checks know the patterns: 0 those invalidate only looks after, 1 the one
+# whose first word it looks up too (titled and signed are narrowed: never judged).
+_JUDGED_KINDS = {
+    "upper_first": 0,
+    "upper_last": 0,
+    "title_first": 0,
+    "title_last": 0,
+    "all_upper": 0,
+    "english_upper": 1,
+}
 
 
 def _alt(words: tuple[str, ...]) -> str:
@@ -219,6 +241,11 @@ class NameEnDetector(PatternDetector):
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
         return _person(candidate)
+
+    def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
+        # The place words after a name in C (a register has a name a row), unless a subclass
+        # changed the checks; english_upper's first word is looked up by the hooks.
+        return judged(self, NameEnDetector, 2, units, hits, _JUDGED_KINDS)
 
     def invalidate(self, candidate: Candidate) -> bool:
         if (

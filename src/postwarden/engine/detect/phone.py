@@ -31,6 +31,8 @@ _COUNT_AFTER = re.compile(  # used with match(), so anchored
     r"|times\b|downloads\b|records?\b|rows?\b|kb\b|KB\b|MB\b|bps\b)"
 )
 # An instant-messenger number or a range (messages 2345-2367, nos. 2001-2005) before it.
+# Both, _is_date and _whole_cell are repeated in _hsscan.c (verdict_count_after ...): a
+# change here goes there too (tests/engine/detect/test_verdicts.py compares them).
 _LABEL_BEFORE = re.compile(
     r"(?:ICQ|UIN|QQ|uin|icq|[Mm]essages?|[Mm]sgs?|[Nn]os?\.?|[Pp]ages?|pp\.?|[Rr]ange|[Ii]ssues?"
     r"|[Vv]ol\.?|[Rr]ev(?:ision)?|[Bb]uild|[Vv]ersion|[Ii][Dd]|[Rr]ef\.?)\s?[:#]?\s?$"
@@ -90,8 +92,9 @@ class PhoneDetector(PatternDetector):
 
     def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         # The checks in C (a spreadsheet has a phone number a row), unless a subclass
-        # changed them; a bare number without context, and the counts and labels looked for
-        # without context, are left to the hooks.
+        # changed them: the cell, date, count and label checks of a number without context
+        # too (a register's column of numbers under no heading); the C leaves full-width
+        # forms and a few odd neighbours (a newline, other scripts just before) to the hooks.
         return judged(self, PhoneDetector, 1, units, hits, _JUDGED_KINDS)
 
     def validate(self, candidate: Candidate) -> bool:
