@@ -256,6 +256,32 @@ COUNTS = [
     *"row rows kb KB MB bps Bytes kB mb bytesX rows_ rowsé rows1 row. visit visitor".split(),
 ]
 AFTER = ["", " ", ".", "X", "_", "1", "é", "陳", "\n", " more", "|"]
+
+
+def test_the_word_lists_here_are_the_patterns_words() -> None:
+    """LABELS and COUNTS are spelt by hand (the patterns' optional parts make them hard to
+    read back), and _hsscan.c repeats the words: every alternative of the patterns must be
+    one of ours, so a word added to phone.py alone fails here before it can pass unchecked
+    by the C."""
+    from postwarden.engine.detect.phone import _COUNT_AFTER, _LABEL_BEFORE
+
+    def alternatives(pattern: str) -> list[str]:
+        body = pattern[pattern.index("(?:") + 3 : pattern.rindex(")")]
+        return [a.replace("\\b", "") for a in body.split("|")]
+
+    counts = set(COUNTS)
+    for word in alternatives(_COUNT_AFTER.pattern):
+        plain = word.replace("?", "")
+        assert plain in counts or plain.rstrip("s") in counts, word
+    labels = set(LABELS)
+    for word in alternatives(_LABEL_BEFORE.pattern):
+        spelt = re.sub(r"\[(.)(.)\]", r"\1", word).replace("\\.", ".")
+        longer = re.sub(r"\(\?:([^)]*)\)\??", r"\1", spelt)
+        shorter = re.sub(r"\(\?:[^)]*\)\??", "", spelt)
+        for form in {longer.replace("?", ""), shorter.replace("?", "")}:
+            assert form in labels or form.rstrip(".s") in labels, word
+
+
 DATES = ["20231105", "20230229", "20240229", "19991231", "31122023", "29022023", "29022024"]
 DATES += ["20001340", "20230000", "19000229", "20000229", "25129999", "30012019", "20133112"]
 DATES += ["29021900", "29022000", "29022023", "31042023", "30042023", "01012000", "31131999"]
