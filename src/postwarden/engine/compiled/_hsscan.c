@@ -1563,6 +1563,64 @@ static PyObject *register_key(Py_UCS1 field, const Py_UCS1 *chars, Py_ssize_t n)
     return key;
 }
 
+/* The (keys, found, unsure) answer of unique_keys and other_keys: each text keyed by a
+ * function answering 1 (a key, in *key), 0 (no such field), -1 (unsure: Python decides;
+ * also every non-ASCII text) or -2 (an error set). */
+typedef struct {
+    PyObject *keys;
+    int64_t *found, *unsure;
+    Py_ssize_t founds, unsures;
+} KeyedTexts;
+
+typedef int (*TextKeyer)(PyObject *text, PyObject **key);
+
+static int keyed_texts_start(KeyedTexts *k, Py_ssize_t n) {
+    k->founds = k->unsures = 0;
+    k->keys = PyList_New(0);
+    k->found = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    k->unsure = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    if (k->keys == NULL || k->found == NULL || k->unsure == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Key text number j; -1 with an error set. */
+static int keyed_texts_take(KeyedTexts *k, PyObject *text, Py_ssize_t j, TextKeyer keyer) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "a cell must be a str");
+        return -1;
+    }
+    PyObject *key = NULL;
+    int got = PyUnicode_IS_ASCII(text) ? keyer(text, &key) : -1;
+    if (got == -2)
+        return -1;
+    if (got == -1) {
+        k->unsure[k->unsures++] = j;
+    } else if (got == 1) {
+        int failed = PyList_Append(k->keys, key);
+        Py_DECREF(key);
+        if (failed)
+            return -1;
+        k->found[k->founds++] = j;
+    }
+    return 0;
+}
+
+static PyObject *keyed_texts_answer(const KeyedTexts *k) {
+    return Py_BuildValue("(Oy#y#)", k->keys, (const char *)k->found,
+                         k->founds * (Py_ssize_t)sizeof(int64_t), (const char *)k->unsure,
+                         k->unsures * (Py_ssize_t)sizeof(int64_t));
+}
+
+static void keyed_texts_end(KeyedTexts *k) {
+    PyMem_Free(k->found);
+    PyMem_Free(k->unsure);
+    Py_XDECREF(k->keys);
+}
+
 /* What unique_keys makes of one ASCII text: 1 a key (into *key), 0 none, -1 unsure, -2 an
  * error. */
 static int register_unique_key(PyObject *text, PyObject **key) {
@@ -1604,22 +1662,16 @@ static PyObject *unique_keys(PyObject *module, PyObject *args) {
     Py_buffer at;
     if (!PyArg_ParseTuple(args, "Oy*", &cells, &at))
         return NULL;
-    PyObject *seq = NULL, *keys = NULL, *out = NULL;
-    int64_t *found = NULL, *unsure = NULL;
-    Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t), founds = 0, unsures = 0;
+    PyObject *seq = NULL, *out = NULL;
+    KeyedTexts k = {NULL, NULL, NULL, 0, 0};
+    Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t);
     if (at.len % (Py_ssize_t)sizeof(int64_t)) {
         PyErr_SetString(PyExc_ValueError, "unique_keys: at must be int64s");
         goto done;
     }
     seq = PySequence_Fast(cells, "cells must be a sequence");
-    keys = PyList_New(0);
-    found = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    unsure = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    if (seq == NULL || keys == NULL || found == NULL || unsure == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    if (seq == NULL || keyed_texts_start(&k, n) != 0)
         goto done;
-    }
     const int64_t *where = at.buf;
     Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
     for (Py_ssize_t j = 0; j < n; j++) {
@@ -1627,32 +1679,13 @@ static PyObject *unique_keys(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "unique_keys: a position out of range");
             goto done;
         }
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, where[j]);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "cells must be str");
+        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, where[j]), j,
+                             register_unique_key) != 0)
             goto done;
-        }
-        PyObject *key = NULL;
-        int got = PyUnicode_IS_ASCII(text) ? register_unique_key(text, &key) : -1;
-        if (got == -2)
-            goto done;
-        if (got == -1) {
-            unsure[unsures++] = j;
-        } else if (got == 1) {
-            int failed = PyList_Append(keys, key);
-            Py_DECREF(key);
-            if (failed)
-                goto done;
-            found[founds++] = j;
-        }
     }
-    out = Py_BuildValue("(Oy#y#)", keys, (const char *)found,
-                        founds * (Py_ssize_t)sizeof(int64_t), (const char *)unsure,
-                        unsures * (Py_ssize_t)sizeof(int64_t));
+    out = keyed_texts_answer(&k);
 done:
-    PyMem_Free(found);
-    PyMem_Free(unsure);
-    Py_XDECREF(keys);
+    keyed_texts_end(&k);
     Py_XDECREF(seq);
     PyBuffer_Release(&at);
     return out;
@@ -2237,42 +2270,17 @@ static PyObject *other_keys(PyObject *module, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "texts must be a sequence");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), founds = 0, unsures = 0;
-    PyObject *keys = PyList_New(0), *out = NULL;
-    int64_t *found = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    int64_t *unsure = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    if (keys == NULL || found == NULL || unsure == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL;
+    KeyedTexts k = {NULL, NULL, NULL, 0, 0};
+    if (keyed_texts_start(&k, n) != 0)
         goto done;
-    }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
-        if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "texts must be str");
+    for (Py_ssize_t j = 0; j < n; j++)
+        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, j), j, register_other_key) != 0)
             goto done;
-        }
-        PyObject *key = NULL;
-        int got = PyUnicode_IS_ASCII(text) ? register_other_key(text, &key) : -1;
-        if (got == -2)
-            goto done;
-        if (got == -1) {
-            unsure[unsures++] = j;
-        } else if (got == 1) {
-            int failed = PyList_Append(keys, key);
-            Py_DECREF(key);
-            if (failed)
-                goto done;
-            found[founds++] = j;
-        }
-    }
-    out = Py_BuildValue("(Oy#y#)", keys, (const char *)found,
-                        founds * (Py_ssize_t)sizeof(int64_t), (const char *)unsure,
-                        unsures * (Py_ssize_t)sizeof(int64_t));
+    out = keyed_texts_answer(&k);
 done:
-    PyMem_Free(found);
-    PyMem_Free(unsure);
-    Py_XDECREF(keys);
+    keyed_texts_end(&k);
     Py_DECREF(seq);
     return out;
 }
