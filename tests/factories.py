@@ -1,10 +1,10 @@
 """Real files made in memory by their own libraries, for tests across the suite.
 
 Import as ``from tests.factories import make_xlsx``.  Every function returns the bytes of a
-genuine file written by a library that writes the format (openpyxl, python-docx, fpdf2,
-zipfile, pyzipper, email, aspose-email-foss for Outlook .msg).  Only ZipCrypto, which no
-maintained Python library writes, is encrypted here by hand (``_zipcrypto``); ``zipfile``
-itself decrypts it in the tests, which proves the helper right.
+genuine file written by a library that writes the format (openpyxl, python-docx,
+python-pptx, fpdf2, zipfile, pyzipper, email, aspose-email-foss for Outlook .msg).  Only
+ZipCrypto, which no maintained Python library writes, is encrypted here by hand
+(``_zipcrypto``); ``zipfile`` itself decrypts it in the tests, which proves the helper right.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Literal
 
 import docx
 import openpyxl
+import pptx
 import pyzipper
 from aspose.email_foss import msg as outlook
 from fpdf import FPDF
@@ -146,6 +147,17 @@ def pdf_font() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def make_pptx(title: str, body: str) -> bytes:
+    """A deck of one title-and-content slide, by python-pptx."""
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = title
+    slide.placeholders[1].text = body
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
 
 
 def make_pdf(pages: Sequence[Sequence[str]]) -> bytes:

@@ -190,20 +190,29 @@ def test_a_scan_finds_the_same_without_them(seed: int, monkeypatch: pytest.Monke
     assert judged == asked
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_a_spreadsheet_settled_with_arrays_finds_the_same(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    units = _spreadsheet(200 + seed, 1500)
+def _settled_spy(
+    monkeypatch: pytest.MonkeyPatch, kind: type[PatternDetector] = PatternDetector
+) -> list[bool]:
+    """Whether each batch of a ``kind`` detector was settled with arrays, appended as scanned."""
     settled: list[bool] = []
     original = PatternDetector._settled_batch
 
     def spy(self: PatternDetector, *args: object) -> object:
         found = original(self, *args)  # type: ignore[arg-type]
-        settled.append(found is not None)
+        if isinstance(self, kind):
+            settled.append(found is not None)
         return found
 
     monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    return settled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_spreadsheet_settled_with_arrays_finds_the_same(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units = _spreadsheet(200 + seed, 1500)
+    settled = _settled_spy(monkeypatch)
     judged = _findings(units)
     assert any(settled)
     monkeypatch.setattr(base, "judge_hits", None)
@@ -391,16 +400,7 @@ def test_a_register_without_a_heading_is_settled_with_arrays(
     for n in range(300):
         cells = (f"V-{n:07d}", "LAM Ling", _bare_number(rng), rng.choice(("", "2023", "x")))
         units.append(TextUnit(text=" | ".join(cells), where=f"x.xlsx#s!R{n}", cells=cells))
-    settled: list[bool] = []
-    original = PatternDetector._settled_batch
-
-    def spy(self: PatternDetector, *args: object) -> object:
-        found = original(self, *args)  # type: ignore[arg-type]
-        if isinstance(self, PhoneDetector):
-            settled.append(found is not None)
-        return found
-
-    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    settled = _settled_spy(monkeypatch, PhoneDetector)
     judged = _findings(units)
     assert settled == [True]
     monkeypatch.setattr(base, "judge_hits", None)
@@ -453,15 +453,7 @@ def test_real_names_are_judged_as_the_hooks() -> None:
 def test_names_are_found_the_same_judged(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a register of names (two hits a row at one start, settled with arrays) and in prose
     (names narrowed, judged by the hooks) the findings are those of the hooks."""
-    settled: list[bool] = []
-    original = PatternDetector._settled_batch
-
-    def spy(self: PatternDetector, *args: object) -> object:
-        found = original(self, *args)  # type: ignore[arg-type]
-        settled.append(found is not None)
-        return found
-
-    monkeypatch.setattr(PatternDetector, "_settled_batch", spy)
+    settled = _settled_spy(monkeypatch)
     for rows, names, places in (
         (1.0, REGISTER, ["Road", "Street", "Co", "Ltd", "Building", "Rd", "Company"]),
         (0.5, NAMES + TITLED, PLACES),

@@ -6,13 +6,11 @@ outside recipient."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import pptx
 import pytest
 from tests.engine.extract.mutants import mutants, opens
-from tests.factories import make_docx, make_eml, make_pdf, make_xlsx
+from tests.factories import make_docx, make_eml, make_pdf, make_pptx, make_xlsx
 
 from postwarden.engine import Inspector
 from postwarden.model import Action
@@ -32,16 +30,6 @@ TYPES = {
 }
 
 
-def _pptx() -> bytes:
-    deck = pptx.Presentation()
-    slide = deck.slides.add_slide(deck.slide_layouts[1])
-    slide.shapes.title.text = "Polling stations"
-    slide.placeholders[1].text = "CHAN Tai Man, 2891 1001"
-    out = io.BytesIO()
-    deck.save(out)
-    return out.getvalue()
-
-
 def _made() -> list[tuple[str, bytes]]:
     return [
         (
@@ -55,7 +43,7 @@ def _made() -> list[tuple[str, bytes]]:
             "list.xlsx",
             make_xlsx({"S": [["name", "phone"]] + [[f"p{i}", 91234567 + i] for i in range(40)]}),
         ),
-        ("deck.pptx", _pptx()),
+        ("deck.pptx", make_pptx("Polling stations", "CHAN Tai Man, 2891 1001")),
         ("notes.pdf", make_pdf([["Minutes", "CHAN Tai Man 2891 1001"], ["page two"]])),
     ]
 

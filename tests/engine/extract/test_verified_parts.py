@@ -11,10 +11,9 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
-import pptx
 import pytest
 from tests.engine.extract.mutants import mutants
-from tests.factories import make_docx, make_xlsx
+from tests.factories import make_docx, make_pptx, make_xlsx
 
 from postwarden.engine.extract import Extraction, extract_file, office
 from postwarden.settings import Limits
@@ -23,21 +22,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" 
 LIMITS = Limits()
 
 
-def _pptx() -> bytes:
-    deck = pptx.Presentation()
-    slide = deck.slides.add_slide(deck.slide_layouts[1])
-    slide.shapes.title.text = "Polling stations"
-    slide.placeholders[1].text = "CHAN Tai Man, 2891 1001"
-    out = io.BytesIO()
-    deck.save(out)
-    return out.getvalue()
-
-
 def _sources() -> list[tuple[str, bytes]]:
     made = [
         ("letter.docx", make_docx(["Dear Ann,", "CHAN Tai Man A123456(3)"], footer=["p. 1"])),
         ("list.xlsx", make_xlsx({"S": [["name", "phone"], ["LEE Ka Yan", 91234567]]})),
-        ("deck.pptx", _pptx()),
+        ("deck.pptx", make_pptx("Polling stations", "CHAN Tai Man, 2891 1001")),
     ]
     corpus = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".docx", ".xlsx", ".pptx"))
     return made + [(p.name, p.read_bytes()) for p in corpus]
