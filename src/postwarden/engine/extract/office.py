@@ -342,12 +342,15 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
         text = element.text
         if text and not text.isspace():
             yield text.strip()
-        # A child's tail is set after its end event (and after it was cleared).
+        # A child's tail (text after it, before its parent ends) may be parsed after the
+        # child's end event: it is read at the parent's, and kept when the child is cleared.
         for child in element:
             tail = child.tail
             if tail and not tail.isspace():
                 yield tail.strip()
+        tail = element.tail
         element.clear()
+        element.tail = tail
 
 
 _VALUES = ("v", "name", "displayName")
