@@ -7,7 +7,10 @@ python-pptx), with zipfile adding the parts the libraries do not write."""
 from __future__ import annotations
 
 import io
+import random
 import zipfile
+from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 import docx
 import openpyxl
@@ -18,7 +21,12 @@ from openpyxl.worksheet.table import Table
 from tests.factories import make_docx, make_xlsx
 
 from postwarden.engine import Inspector
-from postwarden.engine.extract.office import TEXT_FREE
+from postwarden.engine.extract.office import (
+    _TEXT_BETWEEN,
+    _VALUE_ATTRIBUTE,
+    TEXT_FREE,
+    part_texts,
+)
 
 NAME, HKID, PHONE = "CHAN Tai Man", "A123456(3)", "9123 4567"
 PII = f"{NAME} {HKID} {PHONE}"
@@ -281,3 +289,72 @@ def test_external_hyperlink_address_is_read(inspector: Inspector) -> None:
     assert ("attachment:a.docx#word/_rels/header9.xml.rels", address) in [
         (u.where, u.text) for u in extraction.units
     ]
+
+
+def _xml_parts() -> list[bytes]:
+    """Every XML part of made office files and of the hostile-office corpus."""
+    book = workbook(S=[[NAME, HKID]])
+    book["S"]["A1"].comment = Comment(PII, "clerk")
+    deck = pptx.Presentation()
+    deck.slides.add_slide(deck.slide_layouts[1]).shapes.title.text = PII
+    made = [
+        with_parts(make_docx(["Dear Ann,"]), DOCX_PARTS),
+        with_parts(saved(book), PIVOT),
+        shared_strings_book(),
+    ]
+    buf = io.BytesIO()
+    deck.save(buf)
+    made.append(buf.getvalue())
+    corpus = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
+    files = [*made, *(p.read_bytes() for p in sorted(corpus.rglob("*.[dxp][oplx][cst][xm]")))]
+    parts = []
+    for data in files:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                for info in zf.infolist():
+                    if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                        parts.append(zf.read(info))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            continue
+    return parts
+
+
+def _generated(rng: random.Random) -> bytes:
+    """A random part: nesting, tails, CDATA, entities, read and unread attributes."""
+    words = [NAME, HKID, PHONE, "12", "false", " ", "a&amp;b", "x > y"]
+
+    def element(depth: int) -> str:
+        tag = rng.choice(["a", "s", "x", "c:v"])
+        names = rng.sample(["v", "name", "displayName", "id", "TargetMode", "Target"], 2)
+        attrs = "".join(
+            f' {n}="{rng.choice([*words, "External"])}"' for n in names[: rng.randrange(3)]
+        )
+        body = rng.choice(["", rng.choice(words), f"<![CDATA[{rng.choice(words)}]]>"])
+        if depth < 4:
+            for _ in range(rng.randrange(3)):
+                body += element(depth + 1) + rng.choice(["", "", rng.choice(words)])
+        return f"<{tag}{attrs}>{body}</{tag}>"
+
+    return f'<root xmlns:c="urn:c">{element(0)}</root>'.encode()
+
+
+def test_parsed_whole_or_streamed_a_part_reads_the_same() -> None:
+    rng = random.Random(14)
+    parts = [*_xml_parts(), *(_generated(rng) for _ in range(400))]
+    read = skipped = 0
+    for xml in parts:
+        try:
+            streamed = list(part_texts(io.BytesIO(xml)))
+        except ParseError:
+            # A part with no text at all is not parsed whole, so not found malformed either.
+            try:
+                assert list(part_texts(xml)) == [], xml[:300]
+            except ParseError:
+                pass
+            continue
+        whole = list(part_texts(xml))
+        assert whole == streamed, xml[:300]
+        read += bool(streamed)
+        skipped += not _TEXT_BETWEEN.search(xml) and not _VALUE_ATTRIBUTE.search(xml)
+    assert read > 300
+    assert skipped > 20
