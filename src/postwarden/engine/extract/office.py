@@ -119,10 +119,10 @@ class _Target:
 
 
 class Parts(Mapping[str, bytes]):
-    """Guarded XML parts by lowercase name, each kept as the chunks it was decompressed in
-    and joined when a reader asks for it: a docx's styles (780 KB of the bench tree's 37 KB
-    files) are checked but never read, and joining them cost page faults for nothing.  A
-    part found in `VERIFIED` is kept compressed and inflated only if a reader asks."""
+    """Guarded XML parts by lowercase name (those ``open_package`` was asked to keep: not
+    the `TEXT_FREE` ones, so not a docx's 780 KB of styles), each kept as the chunks it was
+    decompressed in and joined when a reader asks for it.  A part found in `VERIFIED` is
+    kept compressed and inflated only when a reader asks."""
 
     __slots__ = ("_chunks", "_packed")
 
