@@ -358,3 +358,38 @@ def test_parsed_whole_or_streamed_a_part_reads_the_same() -> None:
         skipped += not _TEXT_BETWEEN.search(xml) and not _VALUE_ATTRIBUTE.search(xml)
     assert read > 300
     assert skipped > 20
+
+
+def test_excel_vml_with_html_breaks_is_read(inspector: Inspector) -> None:
+    # Excel 2007 writes HTML's <br> into VML: read as <br/>, as Excel and Apache POI do.
+    vml = (
+        '<xml xmlns:v="urn:schemas-microsoft-com:vml"><v:shape><v:textbox><div>'
+        f"{NAME}<br>{HKID}<br>{PHONE}</div></v:textbox></v:shape></xml>"
+    )
+    data = with_parts(make_xlsx({"S": [["id"]]}), {"xl/drawings/vmlDrawing1.vml": vml})
+    assert found(inspector, "a.xlsx", data) == {"#xl/drawings/vmlDrawing1.vml": expected()}
+
+
+def test_opendocument_metadata_is_inspected(inspector: Inspector) -> None:
+    office = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    manifest = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        zf.writestr(
+            "content.xml",
+            f"{XML}<office:document-content {office}><office:body><office:text>Dear Ann,"
+            "</office:text></office:body></office:document-content>",
+        )
+        zf.writestr(
+            "meta.xml",
+            f'{XML}<office:document-meta {office} xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<office:meta><dc:creator>{PII}</dc:creator></office:meta></office:document-meta>",
+        )
+        zf.writestr(
+            "META-INF/manifest.xml",
+            f'{XML}<manifest:manifest xmlns:manifest="{manifest}"><manifest:file-entry '
+            'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"'
+            "/></manifest:manifest>",
+        )
+    assert found(inspector, "a.odt", out.getvalue()) == {"#meta.xml": expected()}

@@ -449,8 +449,6 @@ def read_rest(
         try:
             if name in package.xml:
                 text = "\n".join(part_texts(_vml(name, package.xml[name])))
-            elif name.endswith(".vml"):
-                text = "\n".join(part_texts(_vml(name, package.zf.read(info))))
             else:
                 with package.zf.open(info) as part:
                     text = "\n".join(part_texts(part))
