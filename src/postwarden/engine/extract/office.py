@@ -78,8 +78,8 @@ EMBEDDED = (
 # The parts that hold no user text, by lowercase name: package structure and formatting.  An
 # allow-list, so that every part not named here is read (`read_rest`): a part name we never
 # heard of is text until shown otherwise.  Not here on purpose: ``*.rels`` (an external
-# hyperlink's address is read), ``docProps/*``, ``customXml/item*.xml``, ``word/people.xml``
-# (comment authors), slide masters and layouts (a footer typed once for every slide).
+# hyperlink's address is read), ``docProps/*``, ``customXml/item*.xml``, slide masters and
+# layouts (a footer typed once for every slide).
 TEXT_FREE = re.compile(
     r"\[content_types\]\.xml"
     r"|(?:word|xl|ppt)/theme/theme\d*\.xml"
