@@ -15,7 +15,7 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 from docx.shared import Inches
 from lxml import etree
-from tests.factories import make_docx, make_eml, make_zip
+from tests.factories import DOCX_PROPERTIES, make_docx, make_eml, make_zip
 
 from postwarden.engine.extract import Extraction, extract
 from postwarden.engine.parse import parse_message
@@ -97,6 +97,7 @@ def test_docx_runs_merged_cells_nested_tables_sections_comments() -> None:
         # Section 2 defines its own header only; its footer is the first section's.
         ("#header 2", "Header two", None),
         ("#comments", "check 2891 1001", None),
+        *DOCX_PROPERTIES,
     ]
 
 
@@ -125,6 +126,7 @@ def test_docx_content_controls_insertions_and_text_boxes_are_read() -> None:
     assert units(run(saved(doc))) == [
         ("#body", "Reply slipA123456(3)\nName: CHAN Tai Man\nsee box", None),
         ("#text boxes", "Tel 91234567", None),
+        *DOCX_PROPERTIES,
     ]
 
 
@@ -145,7 +147,12 @@ def test_docx_main_part_is_the_one_word_opens() -> None:
     members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
         b"/word/document.xml", b"/word/main.xml"
     )
-    assert units(run(make_zip(members))) == [("#body", "HKID A123456(3)", None)]
+    # The decoy is read too, as a part no reader of the format reads: it leaves with the file.
+    assert units(run(make_zip(members))) == [
+        ("#body", "HKID A123456(3)", None),
+        *DOCX_PROPERTIES,
+        ("#word/document.xml", "nothing to see", None),
+    ]
 
 
 def test_docx_without_its_main_part_is_uninspectable() -> None:
@@ -166,7 +173,11 @@ def test_docx_macro_enabled_document_is_read() -> None:
     )
     ex = run(make_zip(members))
     assert ex.findings == []
-    assert units(ex) == [("#body", "HKID A123456(3)", None), ("#header", "陳大文", None)]
+    assert units(ex) == [
+        ("#body", "HKID A123456(3)", None),
+        ("#header", "陳大文", None),
+        *DOCX_PROPERTIES,
+    ]
 
 
 def test_docx_footnote_runs_join_into_words() -> None:
@@ -182,6 +193,7 @@ def test_docx_footnote_runs_join_into_words() -> None:
     assert units(run(make_zip(members))) == [
         ("#body", "see note", None),
         ("#footnotes", "Applicant CHAN Tai Man", None),
+        *DOCX_PROPERTIES,
     ]
 
 

@@ -7,7 +7,7 @@ import io
 import time
 import zipfile
 
-from tests.factories import make_docx
+from tests.factories import DOCX_PROPERTIES, make_docx
 
 from postwarden.engine.extract import extract_file
 from postwarden.settings import Limits
@@ -59,4 +59,8 @@ def test_an_imported_text_and_docx_are_read() -> None:
 
 def test_an_import_whose_part_is_missing_imports_nothing() -> None:
     units = _units(_with_import("word/other.htm", b"<p>x</p>", target="missing.htm"))
-    assert units == [("attachment:a.docx#body", "Dear Ann,")]
+    # The document properties of python-docx's template are read like any part with text.
+    assert units == [
+        ("attachment:a.docx#body", "Dear Ann,"),
+        *((f"attachment:a.docx{where}", text) for where, text, _cells in DOCX_PROPERTIES),
+    ]

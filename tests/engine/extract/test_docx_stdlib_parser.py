@@ -13,7 +13,7 @@ from defusedxml import ElementTree as Defused
 from tests.engine.extract.mutants import mutants
 from tests.factories import make_docx, make_zip
 
-from postwarden.engine.extract import document, extract_file
+from postwarden.engine.extract import document, extract_file, office
 from postwarden.settings import Limits
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
@@ -46,9 +46,11 @@ def test_docx_reads_as_through_defusedxml(monkeypatch: pytest.MonkeyPatch) -> No
             stdlib = _read(copy)
             with monkeypatch.context() as patched:
                 patched.setattr(document, "iterparse", partial(Defused.iterparse, forbid_dtd=True))
+                # The relationships and the parts no story reads (`office.read_rest`).
                 patched.setattr(
-                    document, "fromstring", partial(Defused.fromstring, forbid_dtd=True)
+                    office, "checked_iterparse", partial(Defused.iterparse, forbid_dtd=True)
                 )
+                patched.setattr(office, "fromstring", partial(Defused.fromstring, forbid_dtd=True))
                 assert _read(copy) == stdlib, what
             read += bool(stdlib[0])
     assert read > 20

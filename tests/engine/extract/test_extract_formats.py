@@ -84,8 +84,15 @@ def test_extract_xlsm_workbook() -> None:
 def test_extract_large_xlsx_gives_one_unit_per_row() -> None:
     rows = [["id", "name"]] + [[i, "陳大文"] for i in range(15070)]
     ex = run(mail(("voters.xlsx", make_xlsx({"voters": rows}), "application/octet-stream")))
-    sheet = [u for u in ex.units if u.source == "attachment:voters.xlsx"]
+    units = [u for u in ex.units if u.source == "attachment:voters.xlsx"]
+    sheet = [u for u in units if "#voters!" in u.where]
     assert len(sheet) == 15071
+    # And one unit for each package part that may hold text (the sheet names in the workbook).
+    assert [u.where for u in units if u not in sheet] == [
+        "attachment:voters.xlsx#docProps/app.xml",
+        "attachment:voters.xlsx#docProps/core.xml",
+        "attachment:voters.xlsx#xl/workbook.xml",
+    ]
     assert sheet[-1].where == "attachment:voters.xlsx#voters!R15071"
 
 

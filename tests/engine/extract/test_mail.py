@@ -112,7 +112,10 @@ def test_mail_base64_with_harmless_damage_is_read(
 ) -> None:
     ex = run(reencoded(name, make(), mimetype, edit))
     assert ex.findings == []
-    assert rows(ex, f"attachment:{name}") == [tuple(r) for r in ROWS]
+    # An xlsx also gives one unit without cells for each part that may hold text
+    # (docProps/app.xml, docProps/core.xml, xl/workbook.xml).
+    parts = [None] * 3 if name.endswith(".xlsx") else []
+    assert rows(ex, f"attachment:{name}") == [tuple(r) for r in ROWS] + parts
     assert any("InvalidBase64" in d for d in ex.defects), ex.defects
 
 

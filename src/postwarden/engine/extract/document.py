@@ -1,6 +1,7 @@
 """Word documents (docx, docm): body paragraphs, tables row by row, text boxes, headers,
 footers, comments, footnotes and endnotes, deleted text of tracked changes, and embedded
-files.
+files; then every other part that holds text (document properties, glossary, charts, custom
+XML, a header no section names...) through `office.read_rest`.
 
 Each story part is read in one streaming pass (defusedxml ``iterparse``) instead of through
 python-docx: python-docx loads every part of the package into an object model and answers
@@ -19,17 +20,23 @@ The stdlib's C parser reads them: defusedxml's own parser is ElementTree's pure-
 from __future__ import annotations
 
 import io
-import posixpath
 import zipfile
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
-from xml.etree.ElementTree import Element, ParseError, fromstring, iterparse
+from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from postwarden.engine.extract.archive import read_member
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
-from postwarden.engine.extract.office import EMBEDDED, Package, open_package, visit_embedded
+from postwarden.engine.extract.office import (
+    EMBEDDED,
+    Package,
+    open_package,
+    read_rest,
+    relationships,
+    visit_embedded,
+)
 from postwarden.engine.extract.walker import place
 
 if TYPE_CHECKING:
@@ -45,7 +52,6 @@ _R = (
     "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}",
     "{http://purl.oclc.org/ooxml/officeDocument/relationships}",
 )
-_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _NAMES = (
     "p r t tab ptab br cr noBreakHyphen tbl tr tc txbxContent sectPr sectPrChange "
     "headerReference footerReference"
@@ -270,6 +276,7 @@ class _Reader:
     """A checked package's story parts, found through its relationships as Word finds them."""
 
     def __init__(self, package: Package, what: str, where: str, walker: Walker) -> None:
+        self.package = package
         self.xml = package.xml
         self.what = what
         self.where = where
@@ -279,6 +286,8 @@ class _Reader:
         self.imports: list[str] = []
         """Parts imported into the stories read (``w:altChunk``: html, rtf, mht, text or
         another docx that Word shows in place), by lowercase name."""
+        self.done: set[str] = set()
+        """The parts read, by lowercase name: `read_rest` reads the others."""
 
     def read(self) -> None:
         main = self._target("", "/officeDocument") or "word/document.xml"
@@ -300,6 +309,7 @@ class _Reader:
 
     def _story(self, part: str, place: str) -> _Story:
         self.walker.budget.check_time()
+        self.done.add(part)
         story = _Story(self, place)
         try:
             story.read(self.xml[part])
@@ -311,26 +321,8 @@ class _Reader:
     def _relationships(self, source: str) -> list[tuple[str, str, str]]:
         """``(id, type, part name)`` of the internal relationships of part ``source``."""
         if source not in self._relations:
-            self._relations[source] = self._read_relationships(source)
+            self._relations[source] = relationships(self.package, source, self.what)
         return self._relations[source]
-
-    def _read_relationships(self, source: str) -> list[tuple[str, str, str]]:
-        folder, name = posixpath.split(source)
-        rels = self.xml.get(posixpath.join(folder, "_rels", f"{name}.rels"))
-        if rels is None:
-            return []
-        try:
-            root = fromstring(rels)  # noqa: S314
-        except ParseError as exc:
-            raise Uninspectable(f"corrupt {self.what}: relationships: {exc}") from None
-        out = []
-        for rel in root.iter(_RELS):
-            target = rel.get("Target") or ""
-            if rel.get("TargetMode") == "External" or not target:
-                continue
-            path = target[1:] if target.startswith("/") else posixpath.join(folder, target)
-            out.append((rel.get("Id", ""), rel.get("Type", ""), posixpath.normpath(path).lower()))
-        return out
 
     def _target(self, source: str, kind: str) -> str | None:
         for _rid, rtype, path in self._relationships(source):
@@ -351,10 +343,11 @@ class DocxExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        package = open_package(data, sniffed.label, where, depth, walker, keep_xml=True)
+        package = open_package(data, sniffed.label, where, depth, walker)
         with package.zf as zf:
             reader = _Reader(package, sniffed.label, where, walker)
             reader.read()
+            read_rest(package, reader.done.union(reader.imports), sniffed.label, where, walker)
             _visit_imports(reader.imports, data, zf, package, where, depth, walker)
         visit_embedded(package, where, depth, walker)
 

@@ -1,40 +1,51 @@
 """Office packages (OOXML and OpenDocument): the package guard shared by the spreadsheet,
-docx and generic office extractors, and the generic one itself (pptx, odt, others).
+docx and generic office extractors, the reader of the parts those extractors leave, and the
+generic extractor itself (pptx, odt, others).
 
 An OOXML file is a zip of XML parts, so it gets the zip guards, and every XML part is read up
 to its root element with defusedxml first: OOXML forbids DTDs, so a DOCTYPE can only be an
 entity bomb ("billion laughs") or an external-entity (XXE) probe, and the file is refused
 before calamine or the docx reader ever parse it.
 
-What is read, and why every part is still inflated.  The docx reader reads the main
-document, the headers and footers its sections reference, comments, footnotes, endnotes, the
-relationships that lead to them and the parts they import (``w:altChunk``); calamine reads
-a workbook's sheets, shared strings and styles; the generic extractor reads every XML part
-under ``word/``, ``xl/``, ``ppt/slides/`` and ``ppt/notesSlides/`` (and an OpenDocument's
-``content.xml`` and ``styles.xml``); embedded files and pictures are visited like
-attachments.  The rest of a docx (styles, theme, settings, font table, numbering, custom
-XML, document properties, glossary, charts, SmartArt data) is checked, never read.  Not
-inflating those parts would let a damaged one pass: python-docx, Excel and Word read them
-and refuse (or "repair") a part whose stream or CRC is bad, and the mutated-documents tests
-hold every file its own library cannot open.  So every part is inflated and CRC-checked;
-what is cheaper is how (`archive.direct_chunks`) and how often (`VERIFIED`).
+What is read.  The docx reader reads the main document, the headers and footers its
+sections reference, comments, footnotes, endnotes and the parts they import
+(``w:altChunk``); calamine reads a workbook's sheets and shared strings; embedded files and
+pictures are visited like attachments.  Every other XML part -- document properties
+(``docProps/core.xml``: title, subject, author, keywords; ``app.xml``: company, manager;
+``custom.xml``), custom XML, glossary, charts and their cached values, SmartArt data, cell
+comments, pivot caches, external-link caches, tables, slides, notes, masters, an ODF file's
+``meta.xml``, and any part name we never heard of -- is read by `read_rest`, one unit per
+part (``letter.docx#docProps/core.xml``).  Only the parts of `TEXT_FREE` (structure and
+formatting: content types, styles, theme, fonts, settings, numbering, calc chain) are not
+read: text we did not think of is read, never let out unseen.
+
+Why every part is still inflated.  Not inflating the unread parts would let a damaged one
+pass: python-docx, Excel and Word read them and refuse (or "repair") a part whose stream or
+CRC is bad, and the mutated-documents tests hold every file its own library cannot open.  So
+every part is inflated and CRC-checked; what is cheaper is how (`archive.direct_chunks`) and
+how often (`VERIFIED`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import posixpath
 import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-from xml.etree.ElementTree import ParseError
+from typing import IO, TYPE_CHECKING
+
+# Only for parts that `open_package` checked up to their root element (no DTD can follow).
+from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.etree.ElementTree import iterparse as checked_iterparse
 
 import defusedxml
-from defusedxml.ElementTree import DefusedXMLParser, iterparse
+from defusedxml.ElementTree import DefusedXMLParser
 
 from postwarden.engine.extract.archive import (
     NotPlain,
@@ -64,6 +75,28 @@ EMBEDDED = (
     "ppt/media/",
 )
 
+# The parts that hold no user text, by lowercase name: package structure and formatting.  An
+# allow-list, so that every part not named here is read (`read_rest`): a part name we never
+# heard of is text until shown otherwise.  Not here on purpose: ``*.rels`` (an external
+# hyperlink's address is read), ``docProps/*``, ``customXml/item*.xml``, slide masters and
+# layouts (a footer typed once for every slide).
+TEXT_FREE = re.compile(
+    r"\[content_types\]\.xml"
+    r"|(?:word|xl|ppt)/theme/theme\d*\.xml"
+    r"|word/(?:styles|styleswitheffects|fonttable|websettings|settings|numbering)\.xml"
+    r"|xl/(?:styles|calcchain)\.xml"
+    r"|ppt/(?:presprops|viewprops|tablestyles)\.xml"
+    r"|customxml/itemprops\d*\.xml"
+    r"|meta-inf/manifest\.xml|settings\.xml"  # OpenDocument
+)
+_XML = (".xml", ".rels", ".vml")
+_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+
+
+def to_read(name: str) -> bool:
+    """Whether a part (lowercase name) is XML whose text some reader reads."""
+    return name.endswith(_XML) and not name.startswith(EMBEDDED) and not TEXT_FREE.fullmatch(name)
+
 
 class _RootReached(Exception):
     """The prolog is over: no DTD can follow the root element's start tag."""
@@ -86,10 +119,10 @@ class _Target:
 
 
 class Parts(Mapping[str, bytes]):
-    """Guarded XML parts by lowercase name, each kept as the chunks it was decompressed in
-    and joined when a reader asks for it: a docx's styles (780 KB of the bench tree's 37 KB
-    files) are checked but never read, and joining them cost page faults for nothing.  A
-    part found in `VERIFIED` is kept compressed and inflated only if a reader asks."""
+    """Guarded XML parts by lowercase name (those ``open_package`` was asked to keep: not
+    the `TEXT_FREE` ones, so not a docx's 780 KB of styles), each kept as the chunks it was
+    decompressed in and joined when a reader asks for it.  A part found in `VERIFIED` is
+    kept compressed and inflated only when a reader asks."""
 
     __slots__ = ("_chunks", "_packed")
 
@@ -201,17 +234,23 @@ class Package:
     infos: list[zipfile.ZipInfo]
     embedded: list[tuple[str, bytes]] = field(default_factory=list)
     xml: Parts = field(default_factory=Parts)
-    """With ``keep_xml``: every guarded XML part by lowercase name (OPC names ignore case)."""
+    """The guarded XML parts ``keep_xml`` chose, by lowercase name (OPC names ignore case)."""
 
 
 def open_package(
-    data: bytes, what: str, where: str, depth: int, walker: Walker, *, keep_xml: bool = False
+    data: bytes,
+    what: str,
+    where: str,
+    depth: int,
+    walker: Walker,
+    *,
+    keep_xml: Callable[[str], bool] = to_read,
 ) -> Package:
     """Run every guard over an office package: member count, overlap, encryption, actual
     decompressed sizes and ratios, and the XML prolog of every part.
 
-    ``keep_xml`` keeps the bytes of the XML parts, so that a reader parses exactly the bytes
-    that were checked, without decompressing them a second time.
+    ``keep_xml`` chooses (by lowercase name) the XML parts whose bytes are kept, so that a
+    reader parses exactly the bytes that were checked, without decompressing them again.
     """
     budget = walker.budget
     budget.check_depth(depth + 1)
@@ -229,8 +268,9 @@ def open_package(
             raise Uninspectable(f"encrypted part in {what}")
         name = info.filename
         embedded = name.startswith(EMBEDDED)
-        check_xml = name.endswith((".xml", ".rels", ".vml")) and not embedded
-        keep = keep_xml and check_xml
+        # Any case: ``docProps/x.XML`` is read (`read_rest`), so it is checked too.
+        check_xml = name.lower().endswith(_XML) and not embedded
+        keep = check_xml and keep_xml(name.lower())
         try:
             packed = plain_packed(data, info)
             key = None if embedded else VERIFIED.key(packed, info, check_xml)
@@ -290,26 +330,158 @@ def visit_embedded(package: Package, where: str, depth: int, walker: Walker) -> 
         walker.visit(content, f"{where}/{place(name)}", depth + 1, name=name)
 
 
-def part_texts(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[str]:
-    """Text content of one (already guarded) XML part, streamed."""
-    with zf.open(info) as part:
-        for _event, element in iterparse(part, events=("end",), forbid_dtd=True):
-            if element.text and element.text.strip():
-                yield element.text.strip()
-            element.clear()
+def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
+    """Text of one guarded XML part: the text of its elements (and between them) and the
+    attributes that hold values: a pivot cache's items (``<s v="Chan Tai Man"/>``, not
+    ``<x v="0"/>``, an index), the names of table columns, cache fields and custom
+    properties, people's display names, an external relationship's address.
+
+    Each element's own after its children's (the order elements end in).  A part of up to
+    `_TREE_MAX` bytes is parsed whole (`_tree_texts`, a C parse: a third of the CPU of
+    ``iterparse`` for the few small parts of a docx), a larger one or a stream streamed.
+    A part with no text between its tags, no CDATA section and none of the attributes read
+    is not parsed at all."""
+    if (
+        isinstance(source, bytes)
+        and not _TEXT_BETWEEN.search(source)
+        and not _VALUE_ATTRIBUTE.search(source)
+    ):
+        return  # most relationship and custom XML parts: nothing to parse
+    texts: Iterable[str]
+    if isinstance(source, bytes) and len(source) <= _TREE_MAX:
+        texts = _tree_texts(fromstring(source))  # noqa: S314
+    else:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else source
+        texts = _streamed(stream)
+    no_data = _NO_DATA.fullmatch
+    for text in texts:
+        if not no_data(text):
+            yield text
 
 
-def _parts(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
-    """The XML parts that hold a document's text, in reading order (slide2 before slide10)."""
-    wanted = []
-    for info in infos:
-        name = info.filename
-        if name in ("content.xml", "styles.xml") or (
-            name.endswith(".xml")
-            and name.startswith(("ppt/slides/", "ppt/notesSlides/", "word/", "xl/"))
-        ):
-            wanted.append(info)
-    return sorted(wanted, key=lambda i: _natural(i.filename))
+# Values that cannot be personal data: a flag, a count, a version of at most four digits
+# (``docProps/app.xml``: ``false``, pages ``1``, ``14.0000``).  Every line of text costs the
+# register matcher a lookup, and adjacent short lines are joined as addresses.
+_NO_DATA = re.compile(r"true|false|\d{1,4}(?:\.\d+)?")
+
+
+def _streamed(stream: IO[bytes]) -> Iterator[str]:
+    """`_own` of every element of a part too large to parse whole, as the elements end."""
+    for _event, element in checked_iterparse(stream, ("end",)):  # noqa: S314
+        yield from _own(element)
+        # A child's tail (text after it, before its parent ends) may be parsed after the
+        # child's end event: it is read at the parent's, and kept when the child is cleared.
+        tail = element.tail
+        element.clear()
+        element.tail = tail
+
+
+_TREE_MAX = 256 * 1024
+_VALUES = ("v", "name", "displayName")
+# A part may hold text if it has text between tags, CDATA or an attribute that is read; a
+# ``>`` in an attribute value or a UTF-16 part only makes it parsed.  Two searches: one
+# pattern with all three is twice as slow on a relationships part.
+_TEXT_BETWEEN = re.compile(rb">\s*+[^<\s]|<!\[CDATA\[")
+_VALUE_ATTRIBUTE = re.compile(rb"\s(?:%s|TargetMode)\s*+=" % "|".join(_VALUES).encode())
+
+
+def _tree_texts(root: Element) -> list[str]:
+    """`_own` of every element of a parsed part, in the order `part_texts` streams them: an
+    element after its children (without recursion: a deep part must not exhaust the stack).
+    Written out (`_own` inlined, into one list): half the CPU of a generator per element."""
+    out: list[str] = []
+    stack = [(root, iter(root))]
+    while stack:
+        element, children = stack[-1]
+        child = next(children, None)
+        if child is not None:
+            stack.append((child, iter(child)))
+            continue
+        stack.pop()
+        if element.attrib:
+            out.extend(_values(element))
+        text = element.text
+        if text and not text.isspace():
+            out.append(text.strip())
+        for child in element:
+            tail = child.tail
+            if tail and not tail.isspace():
+                out.append(tail.strip())
+    return out
+
+
+def _own(element: Element) -> Iterator[str]:
+    """An element's values, its text, then the tails of its children."""
+    if element.attrib:
+        yield from _values(element)
+    text = element.text
+    if text and not text.isspace():
+        yield text.strip()
+    for child in element:
+        tail = child.tail
+        if tail and not tail.isspace():
+            yield tail.strip()
+
+
+def _values(element: Element) -> Iterator[str]:
+    attrib = element.attrib
+    if attrib.get("TargetMode") == "External":
+        yield attrib.get("Target", "")
+    for key in _VALUES:
+        value = attrib.get(key)
+        if value and not value.isspace() and not (key == "v" and element.tag.endswith("}x")):
+            yield value.strip()
+
+
+def read_rest(
+    package: Package, done: Collection[str], what: str, where: str, walker: Walker
+) -> None:
+    """Read every XML part that the format's own reader did not (``done``, lowercase names)
+    and that `TEXT_FREE` does not name, one unit per part in name order:
+    ``letter.docx#docProps/core.xml``.  Kept parts are parsed from the bytes that were
+    checked; a part not kept (a worksheet no sheet of the workbook names) is inflated again."""
+    infos = [i for i in package.infos if to_read(i.filename.lower())]
+    for info in sorted(infos, key=lambda i: _natural(i.filename)):
+        name = info.filename.lower()
+        if name in done:
+            continue
+        walker.budget.check_time()
+        try:
+            if name in package.xml:
+                text = "\n".join(part_texts(_vml(name, package.xml[name])))
+            else:
+                with package.zf.open(info) as part:
+                    text = "\n".join(part_texts(part))
+        except ParseError as exc:
+            raise Uninspectable(f"corrupt {what}: {info.filename}: {exc}") from None
+        walker.add(text, f"{where}#{info.filename}")
+
+
+def _vml(name: str, xml: bytes) -> bytes:
+    """Excel 2007 writes HTML's ``<br>`` into the VML of its form controls and notes, which
+    makes the part no well-formed XML; Excel and Apache POI read it as ``<br/>``."""
+    return xml.replace(b"<br>", b"<br/>") if name.endswith(".vml") else xml
+
+
+def relationships(package: Package, source: str, what: str) -> list[tuple[str, str, str]]:
+    """``(id, type, part name)`` of the internal relationships of part ``source`` (lowercase
+    names; ``""`` is the package itself)."""
+    folder, name = posixpath.split(source)
+    rels = package.xml.get(posixpath.join(folder, "_rels", f"{name}.rels"))
+    if rels is None:
+        return []
+    try:
+        root = fromstring(rels)  # noqa: S314
+    except ParseError as exc:
+        raise Uninspectable(f"corrupt {what}: relationships: {exc}") from None
+    out = []
+    for rel in root.iter(_RELS):
+        target = rel.get("Target") or ""
+        if rel.get("TargetMode") == "External" or not target:
+            continue
+        path = target[1:] if target.startswith("/") else posixpath.join(folder, target)
+        out.append((rel.get("Id", ""), rel.get("Type", ""), posixpath.normpath(path).lower()))
+    return out
 
 
 def _natural(name: str) -> tuple[str | int, ...]:
@@ -317,15 +489,13 @@ def _natural(name: str) -> tuple[str | int, ...]:
 
 
 class OfficeExtractor:
-    """Office files without a dedicated extractor (pptx, odt, odp): the text of their
-    content parts, one unit per part: ``deck.pptx#ppt/slides/slide3.xml``."""
+    """Office files without a dedicated extractor (pptx, odt, odp): the text of every part
+    that holds text (`read_rest`), one unit per part: ``deck.pptx#ppt/slides/slide3.xml``."""
 
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
         package = open_package(data, sniffed.label, where, depth, walker)
-        with package.zf as zf:
-            for info in _parts(package.infos):
-                walker.budget.check_time()
-                walker.add("\n".join(part_texts(zf, info)), f"{where}#{info.filename}")
+        with package.zf:
+            read_rest(package, (), sniffed.label, where, walker)
         visit_embedded(package, where, depth, walker)
