@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import random
 import time
-from dataclasses import FrozenInstanceError, astuple
+from dataclasses import FrozenInstanceError, astuple, fields
 
 import pytest
 import python_calamine
@@ -126,6 +126,9 @@ def test_add_rows_is_add_one_by_one() -> None:
 def test_row_units_are_text_units(header: tuple[str, ...] | None) -> None:
     """`_row_units` fills the slots of TextUnit itself: every field of every unit (the
     defaults too) must be what the dataclass's own constructor gives."""
+    # Nothing of TextUnit's own constructor is skipped: it only sets the slots.
+    assert not hasattr(TextUnit, "__post_init__")
+    assert TextUnit.__slots__ == tuple(field.name for field in fields(TextUnit))
     rng = random.Random(len(header or ()))
     for count in (0, 1, 7, 5000):
         texts = [rng.choice(["", " ", "CHAN Tai Man", "a | b", "黎安大"]) for _ in range(count)]
