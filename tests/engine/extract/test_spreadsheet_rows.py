@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import random
 import time
+from dataclasses import FrozenInstanceError, astuple, fields
 
 import pytest
 import python_calamine
@@ -15,7 +16,8 @@ from tests.factories import make_xlsx
 from postwarden.engine.extract.budget import Budget, BudgetExhausted
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor, cell_text
-from postwarden.engine.extract.walker import Walker
+from postwarden.engine.extract.walker import Walker, _row_units
+from postwarden.model import TextUnit
 from postwarden.settings import Limits
 
 ARMOUR = "-----BEGIN PGP MESSAGE-----"
@@ -118,3 +120,26 @@ def test_add_rows_is_add_one_by_one() -> None:
             single.findings,
             single.budget.text_bytes,
         )
+
+
+@pytest.mark.parametrize("header", [None, ("id", "name"), ()])
+def test_row_units_are_text_units(header: tuple[str, ...] | None) -> None:
+    """`_row_units` fills the slots of TextUnit itself: every field of every unit (the
+    defaults too) must be what the dataclass's own constructor gives."""
+    # Nothing of TextUnit's own constructor is skipped: it only sets the slots.
+    assert not hasattr(TextUnit, "__post_init__")
+    assert TextUnit.__slots__ == tuple(field.name for field in fields(TextUnit))
+    rng = random.Random(len(header or ()))
+    for count in (0, 1, 7, 5000):
+        texts = [rng.choice(["", " ", "CHAN Tai Man", "a | b", "黎安大"]) for _ in range(count)]
+        places = [f"x#S!R{i}" for i in range(count)]
+        cells = [tuple(text.split(" | ")) for text in texts]
+        made = _row_units(texts, places, cells, header)
+        expected = [TextUnit(t, p, c, header) for t, p, c in zip(texts, places, cells, strict=True)]
+        assert [type(unit) for unit in made] == [TextUnit] * count
+        assert [astuple(unit) for unit in made] == [astuple(unit) for unit in expected]
+        assert made == expected
+        if made:
+            # Frozen still: the slots were filled past __setattr__, not opened to it.
+            with pytest.raises(FrozenInstanceError):
+                made[0].text = "changed"  # type: ignore[misc]
