@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from postwarden.engine import Inspector
+from postwarden.engine.extract.office import VERIFIED
 from postwarden.engine.registers import import_register, list_registers
 from postwarden.inspector import build_inspector
 from postwarden.settings import Settings, init_data_dir, load_settings
@@ -199,6 +200,7 @@ def main() -> None:
         inspector.check(raw)
     times = []
     for _ in range(RUNS):
+        VERIFIED.forget()  # each check meets the docx afresh, as a new message's would
         t0 = time.perf_counter()
         verdict = inspector.check(raw)
         times.append((time.perf_counter() - t0) * 1000)

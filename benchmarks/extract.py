@@ -16,6 +16,7 @@ from tests.factories import make_eml, make_xlsx
 
 from postwarden.engine import Inspector
 from postwarden.engine.extract import Extraction, extract
+from postwarden.engine.extract.office import VERIFIED
 from postwarden.engine.parse import parse_message
 from postwarden.settings import Limits
 
@@ -26,6 +27,7 @@ _LIMITS = Limits()
 
 
 def _parse_extract(raw: bytes) -> tuple[float, Extraction]:
+    VERIFIED.forget()  # every run meets the office parts afresh, as a new message's would
     started = time.process_time()
     extraction = extract(parse_message(raw, None, _LIMITS), _LIMITS, time.monotonic() + 120)
     return (time.process_time() - started) * 1000, extraction
@@ -62,6 +64,7 @@ def _xlsx() -> None:
     inspector = Inspector(org_domains=("org.example",))
     checks = []
     for _ in range(5):
+        VERIFIED.forget()
         started = time.process_time()
         verdict = inspector.check(raw)
         checks.append((time.process_time() - started) * 1000)
