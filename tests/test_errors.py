@@ -16,6 +16,7 @@ from postwarden import errors
 from postwarden.act import DecisionError, GatewayError, ReleaseError
 from postwarden.console.deps import Forbidden, LoginRequired
 from postwarden.engine.detect.registry import DuplicateDetectorError
+from postwarden.engine.extract.archive import NotPlain
 from postwarden.engine.extract.budget import BudgetExhausted, Uninspectable
 from postwarden.engine.extract.ocr import OcrUnavailable
 from postwarden.engine.extract.word import DocFormatError
@@ -77,6 +78,7 @@ CODES: list[tuple[type[PostwardenError], int, int]] = [
     (MessageTooLarge, 1, 413),
     (NoSuchUser, 1, 404),
     (NoticeError, 1, 500),
+    (NotPlain, 1, 500),
     (OcrUnavailable, 1, 503),
     (OutboundError, 1, 502),
     (PassphraseError, 2, 400),

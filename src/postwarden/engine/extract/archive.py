@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 from postwarden.engine.extract.sniff import declared_entries, parsed_zip
 from postwarden.engine.extract.walker import place
+from postwarden.errors import PostwardenError
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -109,8 +110,10 @@ def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) ->
         raise Uninspectable(f"corrupt zip member: {exc}") from None
 
 
-class NotPlain(Exception):
-    """A member that `direct_chunks` does not vouch for: read it again through zipfile."""
+class NotPlain(PostwardenError):
+    """A member that `direct_chunks` does not vouch for: read it again through zipfile.
+    Never leaves extraction (the office guard catches it and reads the member the slow way);
+    on the error base like every other exception of ours."""
 
 
 _PLAIN_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
