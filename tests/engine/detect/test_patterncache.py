@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from postwarden.engine.detect import DetectorSet, registry
+from postwarden.engine.detect import DetectorSet, registry, scanner
 from postwarden.engine.detect.patterncache import MAGIC, user_cache_dir
 from postwarden.model import TextUnit
 
@@ -99,3 +99,42 @@ def test_the_user_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None
     assert user_cache_dir() == Path("/srv/cache/postwarden")
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")
     assert user_cache_dir() == Path.home() / ".cache" / "postwarden"
+
+
+@pytest.mark.skipif(not scanner.NATIVE, reason="the compiled extension keeps the limits")
+def test_a_loaded_cache_brings_its_window_limits_without_reading_the_expressions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windowed expressions and their byte limits are stored with the databases: a
+    process that loads the cache gets the ones a compile works out, without working them
+    out again (a tenth of a fresh ``check``)."""
+    compiled = registry.build(cache_dir=tmp_path)
+    made = compiled.flags
+    read: list[str] = []
+    original = scanner.open_ended_limits
+
+    def spy(regex: str, flags: int) -> bytes | None:
+        read.append(regex)
+        return original(regex, flags)
+
+    monkeypatch.setattr(scanner, "open_ended_limits", spy)
+    loaded = registry.build(cache_dir=tmp_path)
+    assert read == []
+    assert loaded.flags == made
+    assert any(f & scanner.SOM == 0 for f in made)  # some expressions are windowed
+    assert _found(loaded) == _found(compiled) == _found(registry.build())
+
+
+@pytest.mark.skipif(not scanner.NATIVE, reason="the compiled extension keeps the limits")
+def test_a_cache_whose_window_head_is_damaged_is_compiled_again(tmp_path: Path) -> None:
+    registry.build(cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("patterns-*.hsdb")
+    good = cached.read_bytes()
+    backend = scanner._NativeBackend([scanner.SOM] * 3)
+    head = len(MAGIC) + 32
+    for blob in (b"\x01" + b"\x00" * 7, (2**40).to_bytes(8, "little"), good[head:][:100]):
+        with pytest.raises(ValueError, match="not a postwarden pattern database"):
+            backend.load(blob)
+    windowed = (0).to_bytes(8, "little")  # expression 0 given without SOM cannot be windowed
+    with pytest.raises(ValueError, match="no SOM"):
+        scanner._NativeBackend([0]).load((1).to_bytes(8, "little") + windowed + bytes(256))

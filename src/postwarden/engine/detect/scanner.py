@@ -12,6 +12,9 @@ rows, twice as fast a scan.  python-hyperscan keeps the flag on every expression
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import marshal
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -22,6 +25,7 @@ import hyperscan
 import numpy as np
 import numpy.typing as npt
 
+from postwarden.engine.detect import matchbytes
 from postwarden.engine.detect.matchbytes import open_ended_limits
 from postwarden.engine.detect.patterncache import PythonBackend, compiled_database
 
@@ -41,33 +45,57 @@ NATIVE = _hsscan is not None
 SOM = hyperscan.HS_FLAG_SOM_LEFTMOST
 
 
+def _reading_digest() -> str:
+    """A digest of matchbytes, whose reading of each expression gives the window limits: a
+    change there must not load limits an older reading stored in the cache.  Its source, or
+    where no source was installed its functions' code."""
+    try:
+        code = Path(matchbytes.__file__).read_bytes()
+    except OSError:
+        code = b"".join(
+            marshal.dumps(f.__code__) for f in vars(matchbytes).values() if inspect.isfunction(f)
+        )
+    return hashlib.sha256(code).hexdigest()[:16]
+
+
+_LIMITS_SOURCE = _reading_digest()
+
+
 class _NativeBackend:
     """`_hsscan.Database`, for the pattern cache: the database scanning the whole buffer,
     with the open-ended expressions ``windowed`` (the most times their matches hold each
     byte, their ``limits``: 256 bytes each) compiled without SOM, and a database of each of
     those alone with SOM, scanning the windows its starts are in.  All are kept in one
-    file."""
+    file, after the windowed ids and their limits: working the limits out reads every
+    expression's parse tree (about 65 ms, a tenth of a fresh ``check``), so a process that
+    loads the cache does not."""
 
-    def __init__(self, expressions: Sequence[bytes], flags: Sequence[int]) -> None:
+    def __init__(self, flags: Sequence[int]) -> None:
+        self._given = tuple(flags)
+        self.windowed: tuple[int, ...] = ()
+        self.limits = b""
+        self.flags = self._given
+        self._windows: list[_hsscan.Database] = []
+        # The cache key covers the expressions and their given flags; which of them are
+        # compiled without SOM follows from those and from matchbytes (its source's digest).
+        self.version = (
+            f"libhs {_hsscan.HS_VERSION}, starts found after by one window database each,"
+            f" in windows bounded by byte counts (matchbytes {_LIMITS_SOURCE})"
+        )
+
+    def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
         limits = {
             i: counts
             for i, (expression, flag) in enumerate(zip(expressions, flags, strict=True))
             if flag & SOM and (counts := open_ended_limits(expression.decode(), flag)) is not None
         }
-        self.windowed = tuple(limits)
-        self.limits = b"".join(limits.values())
-        self.flags = tuple(f & ~SOM if i in limits else f for i, f in enumerate(flags))
-        # The cache key covers the expressions and their given flags; which of them are
-        # compiled without SOM (and into the window database) is named here.
-        windowed = ",".join(map(str, self.windowed))
-        self.version = (
-            f"libhs {_hsscan.HS_VERSION}, starts found after for {windowed}, by one window"
-            " database each, in windows bounded by byte counts"
-        )
-
-    def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
+        self._windowing(tuple(limits), b"".join(limits.values()))
         windows = [_hsscan.Database([expressions[i]], [flags[i]]) for i in self.windowed]
         return self._joined(_hsscan.Database(list(expressions), list(self.flags)), windows)
+
+    def _windowing(self, windowed: tuple[int, ...], limits: bytes) -> None:
+        self.windowed, self.limits = windowed, limits
+        self.flags = tuple(f & ~SOM if i in windowed else f for i, f in enumerate(self._given))
 
     def _joined(
         self, database: _hsscan.Database, windows: list[_hsscan.Database]
@@ -80,20 +108,32 @@ class _NativeBackend:
         return database
 
     def dump(self, database: _hsscan.Database) -> bytes:
-        # Each database's bytes after their length: the first, then the windows'.
+        # The windowed ids and their limits, then each database's bytes after their length:
+        # the first, then the windows'.
+        head = struct.pack(f"<Q{len(self.windowed)}Q", len(self.windowed), *self.windowed)
         blobs = [database.serialize(), *(w.serialize() for w in self._windows)]
-        return b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
+        return head + self.limits + b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
 
     def load(self, blob: bytes) -> _hsscan.Database:
+        if len(blob) < 8:
+            raise ValueError("not a postwarden pattern database")
+        (count,) = struct.unpack_from("<Q", blob)
+        at = 8 + 8 * count + 256 * count
+        flags = self._given
+        if count > len(flags) or len(blob) < at:
+            raise ValueError("not a postwarden pattern database")
+        windowed = struct.unpack_from(f"<{count}Q", blob, 8)
+        if any(i >= len(flags) or not flags[i] & SOM for i in windowed):
+            raise ValueError("not a postwarden pattern database: a window of no SOM expression")
+        self._windowing(windowed, blob[8 + 8 * count : at])
         parts: list[bytes] = []
-        at = 0
         while at < len(blob):
             if len(blob) - at < 8:
                 raise ValueError("not a postwarden pattern database")
             (size,) = struct.unpack_from("<Q", blob, at)
             parts.append(blob[at + 8 : at + 8 + size])
             at += 8 + size
-        if len(parts) != 1 + len(self.windowed) or at != len(blob):
+        if len(parts) != 1 + count or at != len(blob):
             raise ValueError("not a postwarden pattern database, or a window database missing")
         database, *windows = map(_hsscan.Database.deserialize, parts)
         return self._joined(database, windows)
@@ -130,9 +170,9 @@ class Scanner:
         self._local = threading.local()
         self.flags = tuple(flags)
         if native:
-            backend = _NativeBackend(expressions, flags)
-            self.flags = backend.flags
+            backend = _NativeBackend(flags)
             database = compiled_database(expressions, flags, backend, cache_dir=cache_dir)
+            self.flags = backend.flags
             self.hits = partial(_native_hits, database)
             self._database = database
         else:
