@@ -276,7 +276,12 @@ queue_run_delay = 600s
             return ""
 
     def queue(self) -> list[dict[str, Any]]:
-        """Messages in the queue (``postqueue -j``), one dict each."""
+        """Messages in the queue (``postqueue -j``), one dict each.
+
+        showq walks the queue directories one after another (incoming, active, deferred), so
+        a message moved from active to deferred during the walk is listed twice under one
+        queue id; the later listing, its newer state, is kept (seen once on a loaded
+        machine: a deferred message listed in active too)."""
         out = subprocess.run(
             ["postqueue", "-c", str(self.config_dir), "-j"],
             capture_output=True,
@@ -284,7 +289,8 @@ queue_run_delay = 600s
             check=True,
             timeout=30,
         ).stdout
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        listed = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return list({m["queue_id"]: m for m in listed}.values())
 
     def flush(self) -> None:
         """Retry deferred mail now (``postqueue -f``)."""
