@@ -124,7 +124,7 @@ def test_add_rows_is_add_one_by_one() -> None:
 
 @pytest.mark.parametrize("header", [None, ("id", "name"), ()])
 def test_row_units_are_text_units(header: tuple[str, ...] | None) -> None:
-    """`_row_units` fills the slots of TextUnit itself: every field of every unit (the
+    """`_row_units` makes TextUnits by the compiled slot maker: every field of every unit (the
     defaults too) must be what the dataclass's own constructor gives."""
     # Nothing of TextUnit's own constructor is skipped: it only sets the slots.
     assert not hasattr(TextUnit, "__post_init__")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, fields
 from itertools import repeat
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
@@ -15,12 +14,35 @@ from postwarden.engine.extract.registry import REGISTRY
 from postwarden.engine.extract.sniff import Kind, Sniffed, declared_format, sniff
 from postwarden.model import UNINSPECTABLE, Attachment, Finding, TextUnit
 
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: TextUnit's own constructor
+    _hsscan = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
-# Each field of TextUnit: its name, the setter of its slot and its default.
-_UNIT_FIELDS = tuple(
-    (field.name, getattr(TextUnit, field.name).__set__, field.default) for field in fields(TextUnit)
-)
+
+def _unit_maker() -> Callable[..., TextUnit]:
+    """``TextUnit(text, where, cells, header)``, built by the compiled slot maker (the one
+    that makes detection's findings) when ``TextUnit`` is a plain slotted dataclass: its
+    frozen ``__init__`` sets each field by a Python-level ``object.__setattr__`` call, 11 ms
+    for the 15,070 rows of a register sent in full.  Else the class itself."""
+    names = tuple(field.name for field in fields(TextUnit))
+    rest = fields(TextUnit)[len(_ROW_FIELDS) :]
+    maker = getattr(_hsscan, "slot_maker", None)
+    if (
+        maker is None
+        or names[: len(_ROW_FIELDS)] != _ROW_FIELDS
+        or hasattr(TextUnit, "__post_init__")
+        or any(field.default is MISSING for field in rest)
+    ):
+        return TextUnit
+    made: Callable[..., TextUnit] = maker(TextUnit, names, tuple(f.default for f in rest))
+    return made
+
+
+_ROW_FIELDS = ("text", "where", "cells", "header")
+_make_row_unit = _unit_maker()
 
 
 def _row_units(
@@ -29,23 +51,9 @@ def _row_units(
     cells: list[tuple[str, ...]],
     header: tuple[str, ...] | None,
 ) -> list[TextUnit]:
-    """``TextUnit(texts[i], places[i], cells[i], header)`` for every row, in two fifths
-    of the time (4.5 ms, not 11, for the 15,070 rows of a register sent in full): the
-    frozen dataclass's ``__init__`` sets its five fields by a Python-level
-    ``object.__setattr__`` call each; here each field's slot (``slots=True``) is filled for
-    all rows at once by its member descriptor, as ``object.__setattr__`` would, the other
-    fields to their defaults.  tests/engine/extract/test_spreadsheet_rows.py compares the
-    units with ``TextUnit``'s."""
-    given: dict[str, Iterable[object]] = {
-        "text": texts,
-        "where": places,
-        "cells": cells,
-        "header": repeat(header),
-    }
-    units: list[TextUnit] = list(map(object.__new__, repeat(TextUnit, len(texts))))
-    for name, setter, default in _UNIT_FIELDS:
-        deque(map(setter, units, given.get(name, repeat(default))), maxlen=0)
-    return units
+    """``TextUnit(texts[i], places[i], cells[i], header)`` for every row
+    (tests/engine/extract/test_spreadsheet_rows.py compares them with the class's own)."""
+    return list(map(_make_row_unit, texts, places, cells, repeat(header)))
 
 
 # ASCII armour of encrypted content (RFC 4880 §6.2, RFC 7468 §5): wherever it appears — a
