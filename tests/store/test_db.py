@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from postwarden.store.db import (
     SchemaError,
     alembic_config,
     head_revision,
+    make_engine,
     migrate,
     open_database,
     schema_revision,
@@ -103,3 +106,25 @@ def test_two_nodes_creating_one_postgresql_schema_at_once(pg_cluster: PgCluster)
 def test_two_gateways_starting_on_one_new_sqlite_data_dir(tmp_path: Path) -> None:
     # A relay and a console started together on a fresh data dir (make run, the TLS tests).
     _migrate_at_once(f"sqlite:///{tmp_path / 'postwarden.db'}")
+
+
+def test_a_connection_waits_to_switch_a_locked_new_file_to_wal(tmp_path: Path) -> None:
+    # Changing the journal mode answers "database is locked" at once, without the busy
+    # handler, while another connection writes to a file still in rollback mode: the race
+    # two processes met opening a fresh data dir together (the TLS tests' relay, once).
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    releaser = threading.Timer(0.3, other.execute, ("COMMIT",))
+    releaser.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("SELECT x FROM t")).scalar() == 1
+    finally:
+        releaser.join()
+        engine.dispose()
+        other.close()

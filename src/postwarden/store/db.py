@@ -12,7 +12,9 @@ import contextlib
 import fcntl
 import functools
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,32 @@ class Base(DeclarativeBase):
     """Declarative base of every table; table modules import it and Alembic reads its metadata."""
 
 
+WAL_WAIT_SECONDS = 30.0
+"""How long a connection waits for another one to let it switch a new file to WAL."""
+
+
+def _ensure_wal(cur: Any) -> None:
+    """Put the database in WAL mode, waiting while another connection holds it locked.
+
+    Changing the journal mode needs the file to itself, and SQLite answers ``database is
+    locked`` at once instead of calling the busy handler.  Two processes opening a fresh
+    file together (the relay and the console at start) met that; so the mode is read first
+    (WAL persists in the file, so that is the usual answer) and the change is retried.
+    """
+    deadline = time.monotonic() + WAL_WAIT_SECONDS
+    while True:
+        try:
+            mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode in ("wal", "memory"):
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def make_engine(url: str) -> Engine:
     """An engine with WAL + synchronous=FULL on SQLite and synchronous_commit on PostgreSQL."""
     if url.startswith("sqlite"):
@@ -48,10 +76,10 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            _ensure_wal(cur)
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         return engine
