@@ -17,7 +17,11 @@ from postwarden.engine.registers import match as match_module
 from postwarden.engine.registers.match import (
     _ROW_NUMBER,
     _SEGMENT,
+    PHONE_COLUMN_ODDS,
+    PHONE_COLUMN_RATE,
     Collector,
+    _contains,
+    _contains_py,
     _row_cells,
     _row_cells_py,
     _screen,
@@ -25,6 +29,7 @@ from postwarden.engine.registers.match import (
     _segmented_py,
     _spans,
     _spans_py,
+    phone_columns,
 )
 from postwarden.engine.registers.normalise import (
     address_en,
@@ -633,3 +638,74 @@ def test_joins_through_runs_of_short_lines_are_those_line_by_line(voters: Import
         assert texts == list(dict.fromkeys(key for _, key in want))
         joined += len(want)
     assert joined > 500
+
+
+@pytest.mark.skipif(native.runs_contain is None, reason="the compiled runs_contain is not built")
+def test_compiled_runs_contain_equals_the_numpy_search() -> None:
+    """Runs of every length (empty, one, many; at either end of the records) and wanted
+    records inside, between, before and past each run's: the same answers both ways."""
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 2, 7, 64, 65, 1000):
+        runs = [np.sort(rng.choice(3 * size + 3, size=size, replace=False)) for _ in range(3)]
+        records = np.concatenate(runs).astype(np.uint32)
+        starts = np.cumsum([0, *map(len, runs)])[:-1]
+        lo = np.repeat(starts, 40).astype(np.int64)
+        n = np.repeat(list(map(len, runs)), 40).astype(np.int64)
+        # Sub-runs too: a run's first or last part only.
+        cut = rng.integers(0, 2, len(lo)).astype(bool) & (n > 1)
+        n[cut] //= 2
+        wanted = rng.integers(-1, 3 * size + 5, len(lo)).astype(np.int64)
+        inside = rng.integers(0, 2, len(lo)).astype(bool) & (n > 0)
+        wanted[inside] = records[lo[inside] + rng.integers(0, 1 << 30, inside.sum()) % n[inside]]
+        got = _contains(records, lo, n, wanted)
+        want = _contains_py(records, lo, n, wanted)
+        assert got.tolist() == want.tolist()
+        expected = [
+            int(w) in records[a : a + k].tolist() for a, k, w in zip(lo, n, wanted, strict=True)
+        ]
+        assert got.tolist() == expected
+        if size:
+            assert got.any()
+
+
+@pytest.mark.skipif(native.runs_contain is None, reason="the compiled runs_contain is not built")
+def test_compiled_runs_contain_refuses_runs_outside_the_records() -> None:
+    records = np.arange(4, dtype=np.uint32)
+    out = np.zeros(1, dtype=np.bool_)
+    one = np.ones(1, dtype=np.int64)
+    with pytest.raises(IndexError, match="outside"):
+        native.runs_contain(records, one * 3, one * 2, one, out)
+    with pytest.raises(ValueError, match="mismatched"):
+        native.runs_contain(records, one, one, one, np.zeros(2, dtype=np.bool_))
+
+
+def _phone_columns_by_unique(
+    columns: np.ndarray, registered: np.ndarray, density: float
+) -> list[bool]:
+    """`phone_columns` as first written, with np.unique and np.errstate."""
+    _, at, shaped = np.unique(columns, return_inverse=True, return_counts=True)
+    hits = np.bincount(at, weights=registered)
+    rate = hits / shaped
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surprise = shaped * (
+            rate * np.log(rate / density)
+            + (1 - rate) * np.log(np.where(rate < 1, (1 - rate) / (1 - density), 1.0))
+        )
+    supported = (rate >= PHONE_COLUMN_RATE) & (surprise >= -np.log(PHONE_COLUMN_ODDS))
+    return list(supported[at].tolist())
+
+
+def test_phone_columns_judge_as_np_unique_did() -> None:
+    """Columns of every size with every share of registered phones, at several densities."""
+    rng = np.random.default_rng(8)
+    judged = 0
+    for _ in range(300):
+        count = int(rng.integers(1, 400))
+        columns = rng.choice(rng.integers(0, 1 << 20, 6), size=count).astype(np.int64)
+        share = rng.random()
+        registered = rng.random(count) < share
+        for density in (0.05, 0.2, 0.5):
+            got = phone_columns(columns, registered, density).tolist()
+            assert got == _phone_columns_by_unique(columns, registered, density)
+            judged += sum(got)
+    assert judged > 1000

@@ -1108,6 +1108,7 @@ static PyObject *cell_bounds(PyObject *module, PyObject *arg);
 static PyObject *make_findings(PyObject *module, PyObject *args);
 static PyObject *name_cells(PyObject *module, PyObject *args);
 static PyObject *segmented(PyObject *module, PyObject *arg);
+static PyObject *runs_contain(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1144,6 +1145,8 @@ static PyMethodDef module_methods[] = {
      "name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans)."},
     {"segmented", segmented, METH_O,
      "segmented(line) -> bool: whether match._SEGMENT splits the str line."},
+    {"runs_contain", runs_contain, METH_VARARGS,
+     "runs_contain(records, lo, n, wanted, out): whether each wanted is in its sorted run."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3225,6 +3228,52 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
         }
     }
     Py_RETURN_FALSE;
+}
+
+/* runs_contain(records, lo, n, wanted, out): for each i, whether ``wanted[i]`` (int64) is in
+ * the sorted run ``records[lo[i] : lo[i] + n[i]]`` of the uint32 buffer ``records``, written
+ * to the bool buffer ``out``: a binary search per pair.  match._contains_py runs the same
+ * searches for all pairs at once in numpy, ten array operations a step (a test compares). */
+static PyObject *runs_contain(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer records, lo, count, wanted, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &records, &lo, &count, &wanted, &out))
+        return NULL;
+    PyObject *answer = NULL;
+    Py_ssize_t size = records.len / 4, n = wanted.len / 8;
+    if (records.len % 4 || wanted.len % 8 || lo.len != n * 8 || count.len != n * 8 ||
+        out.len != n) {
+        PyErr_SetString(PyExc_ValueError, "runs_contain: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const uint32_t *r = records.buf;
+        const int64_t *first = lo.buf, *length = count.buf, *w = wanted.buf;
+        char *found = out.buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t a = first[i], b = first[i] + length[i];
+            if (a < 0 || length[i] < 0 || b > size) {
+                PyErr_SetString(PyExc_IndexError, "runs_contain: a run outside records");
+                goto done;
+            }
+            while (a < b) {
+                int64_t mid = a + ((b - a) >> 1);
+                if ((int64_t)r[mid] < w[i])
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            found[i] = a < first[i] + length[i] && (int64_t)r[a] == w[i];
+        }
+    }
+    answer = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&records);
+    PyBuffer_Release(&lo);
+    PyBuffer_Release(&count);
+    PyBuffer_Release(&wanted);
+    PyBuffer_Release(&out);
+    return answer;
 }
 
 /* ==== End of running text of register matching ========================================= */

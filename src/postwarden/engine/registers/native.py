@@ -49,6 +49,8 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
 """``other_keys(texts)``: see ``match._other_keys``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
+runs_contain: Callable[..., None] | None = getattr(_hsscan, "runs_contain", None)
+"""``runs_contain(records, lo, n, wanted, out)``: see ``match._contains``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
