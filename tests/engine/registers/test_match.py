@@ -22,8 +22,11 @@ from postwarden.engine.registers.match import (
     Collector,
     _contains,
     _contains_py,
+    _in_sorted,
+    _in_sorted_py,
     _row_cells,
     _row_cells_py,
+    _run_lengths,
     _screen,
     _screen_points,
     _segmented_py,
@@ -709,3 +712,29 @@ def test_phone_columns_judge_as_np_unique_did() -> None:
             assert got == _phone_columns_by_unique(columns, registered, density)
             judged += sum(got)
     assert judged > 1000
+
+
+@pytest.mark.skipif(native.in_sorted is None, reason="the compiled in_sorted is not built")
+def test_compiled_in_sorted_equals_the_numpy_search() -> None:
+    """Values in order, in reverse, shuffled and in order but for a few (a message's matches,
+    then the verified ones appended), with repeats and values past either end."""
+    rng = np.random.default_rng(11)
+    for size in (1, 2, 3, 16, 200, 2000):
+        distinct = np.unique(rng.integers(-(1 << 40), 1 << 40, size))
+        pool = np.concatenate([distinct, distinct + 1, distinct - 1, [-(1 << 62), 1 << 62]])
+        values = rng.choice(pool, 3 * size + 5)
+        mostly = np.sort(values)
+        mostly[rng.integers(0, len(mostly), 3)] = rng.choice(pool, 3)
+        for order in (np.sort(values), np.sort(values)[::-1], values, mostly):
+            wanted = np.ascontiguousarray(order, dtype=np.int64)
+            got = _in_sorted(distinct, wanted)
+            assert got.tolist() == _in_sorted_py(distinct, wanted).tolist()
+            assert got.tolist() == np.isin(wanted, distinct).tolist()
+            assert got.any()
+    assert not _in_sorted(np.zeros(0, dtype=np.int64), np.arange(3, dtype=np.int64)).any()
+
+
+def test_run_lengths_are_the_differences_of_the_run_starts() -> None:
+    for starts, total in (([], 0), ([0], 1), ([0], 5), ([0, 2, 3], 7), ([0, 1, 2], 3)):
+        got = _run_lengths(np.array(starts, dtype=np.int64), total)
+        assert got.tolist() == np.diff(np.array(starts, dtype=np.int64), append=total).tolist()

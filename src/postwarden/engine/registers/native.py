@@ -51,6 +51,8 @@ segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
 runs_contain: Callable[..., None] | None = getattr(_hsscan, "runs_contain", None)
 """``runs_contain(records, lo, n, wanted, out)``: see ``match._contains``."""
+in_sorted: Callable[..., None] | None = getattr(_hsscan, "in_sorted", None)
+"""``in_sorted(sorted, values, out)``: see ``match._in_sorted``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
