@@ -19,11 +19,14 @@ from postwarden.engine.registers.match import (
     _SEGMENT,
     PHONE_COLUMN_ODDS,
     PHONE_COLUMN_RATE,
+    PIVOT_MAX,
     Collector,
     _contains,
     _contains_py,
     _in_sorted,
     _in_sorted_py,
+    _present_pairs,
+    _present_pairs_py,
     _row_cells,
     _row_cells_py,
     _run_lengths,
@@ -738,3 +741,101 @@ def test_run_lengths_are_the_differences_of_the_run_starts() -> None:
     for starts, total in (([], 0), ([0], 1), ([0], 5), ([0, 2, 3], 7), ([0, 1, 2], 3)):
         got = _run_lengths(np.array(starts, dtype=np.int64), total)
         assert got.tolist() == np.diff(np.array(starts, dtype=np.int64), append=total).tolist()
+
+
+def _generated_entries(
+    rng: np.random.Generator, groups: int, per_group: int, pool: int, big: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Useful entries of ``groups`` groups as `present` hands them on, over an index whose
+    runs are sorted records drawn from ``pool`` (small: namesakes and households share
+    records), a few runs up to ``big`` long (common names past EXPAND_MAX and PIVOT_MAX)."""
+    count = groups * per_group
+    lengths = rng.choice([1, 1, 2, 3, 4, 5, 17, 64, 65, big, big + 1], size=count)
+    lengths = np.minimum(lengths, pool)
+    runs = [np.sort(rng.choice(pool, size=int(m), replace=False)) for m in lengths]
+    records = np.concatenate(runs).astype(np.uint32)
+    lo = np.cumsum([0, *lengths])[:-1].astype(np.int64)
+    g = np.repeat(np.arange(groups), per_group).astype(np.int64)
+    keys = rng.integers(0, count // 2 + 1, count).astype(np.int64)  # a key in several groups
+    fields = rng.choice([1, 2, 4, 6, 7, 9], size=count).astype(np.int64)
+    columns = rng.integers(-1, 4, count).astype(np.int64)
+    strong = rng.random(count) < 0.3
+    return [g, keys, fields, lo, lengths.astype(np.int64), columns, strong], records
+
+
+@pytest.mark.skipif(native.presence is None, reason="the compiled presence is not built")
+def test_compiled_presence_equals_the_numpy_pairs() -> None:
+    """Tables of every size and shape (one group, one entry a group, crowded groups), runs
+    on either side of EXPAND_MAX and PIVOT_MAX, unique fields identifying records whose
+    namesakes share the row: the same pairs, field bits and matched values both ways."""
+    rng = np.random.default_rng(17)
+    present_pairs = 0
+    shapes = [(1, 1, 10, 8), (1, 5, 40, 70), (3, 2, 5, 8), (200, 3, 600, 70), (50, 6, 90, 70)]
+    # Runs of PIVOT_MAX and one more: a group's smallest is expanded only up to it.
+    shapes += [(8, 1, 9000, 8192), (8, 2, 9000, 8192), (4, 4, 9000, 8192)]
+    shapes += [(int(rng.integers(1, 80)), int(rng.integers(1, 8)), 100, 70) for _ in range(60)]
+    for groups, per_group, pool, big in shapes:
+        entries, records = _generated_entries(rng, groups, per_group, pool, big)
+        got = _present_pairs(*entries, records)
+        want = _present_pairs_py(*entries, records)
+        for a, b in zip(got[:3], want[:3], strict=True):
+            assert a.tolist() == b.tolist()
+        for a, b in zip(got[3], want[3], strict=True):
+            assert a.tolist() == b.tolist()
+        present_pairs += len(got[0])
+    # A group of runs of about PIVOT_MAX alone: its pivot is expanded only up to it.
+    for size in (8191, 8192, 8193):
+        records = np.concatenate([np.arange(size), np.arange(5, size + 5)]).astype(np.uint32)
+        entries = [
+            np.zeros(2, dtype=np.int64),
+            np.arange(2, dtype=np.int64),
+            np.array([1, 4], dtype=np.int64),
+            np.array([0, size], dtype=np.int64),
+            np.array([size, size], dtype=np.int64),
+            np.full(2, -1, dtype=np.int64),
+            np.array([True, False]),
+        ]
+        got = _present_pairs(*entries, records)
+        want = _present_pairs_py(*entries, records)
+        assert got[0].tolist() == want[0].tolist()
+        assert got[1].tolist() == want[1].tolist()
+        assert (len(got[0]) > 0) == (size <= PIVOT_MAX)
+    assert present_pairs > 1000
+
+
+@pytest.mark.skipif(native.presence is None, reason="the compiled presence is not built")
+def test_compiled_presence_refuses_runs_outside_the_records() -> None:
+    one = np.ones(1, dtype=np.int64)
+    args = (one, one, one, one * 3, one * 2, one, np.ones(1, dtype=np.bool_))
+    fact_of = np.zeros(16, dtype=np.int64)
+    records = np.arange(4, dtype=np.uint32)
+    with pytest.raises(IndexError, match="outside"):
+        native.presence(*args, records, fact_of, 64, 8192)
+    with pytest.raises(ValueError, match="mismatched"):
+        native.presence(*args[:6], np.ones(2, dtype=np.bool_), records, fact_of, 64, 8192)
+
+
+def test_matches_equal_with_and_without_the_compiled_presence(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole messages: leaked rows of every width and running text, matched the same way
+    with the compiled presence and without it."""
+    p = voters.people
+    rng = np.random.default_rng(3)
+    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
+    layouts += [("name_en",), ("hkid", "name_en", "phone", "address_en")]
+    present = 0
+    for rows in (1, 2, 63, 64, 65, 199, 200, 201, 450):
+        columns = layouts[rows % len(layouts)]
+        units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
+        units.append(TextUnit(text=f"Dear {p.name_en[0]}\n{p.address_en[0]}", where="body"))
+        got = registers.match(units, [])
+        monkeypatch.setattr(native, "presence", None)
+        want = registers.match(units, [])
+        monkeypatch.undo()
+        assert got.subjects == want.subjects
+        assert got.record_ids == want.record_ids
+        assert got.record_fields == want.record_fields
+        assert got.findings == want.findings
+        present += sum(got.subjects.values())
+    assert present > 1000

@@ -67,3 +67,16 @@ def name_cells(
 def segmented(line: str) -> bool: ...
 def runs_contain(records: Buffer, lo: Buffer, n: Buffer, wanted: Buffer, out: Buffer) -> None: ...
 def in_sorted(sorted: Buffer, values: Buffer, out: Buffer) -> None: ...
+def presence(
+    g: Buffer,
+    k: Buffer,
+    f: Buffer,
+    lo: Buffer,
+    n: Buffer,
+    c: Buffer,
+    strong: Buffer,
+    records: Buffer,
+    fact_of: Buffer,
+    expand_max: int,
+    pivot_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]: ...

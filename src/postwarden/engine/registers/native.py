@@ -53,6 +53,11 @@ runs_contain: Callable[..., None] | None = getattr(_hsscan, "runs_contain", None
 """``runs_contain(records, lo, n, wanted, out)``: see ``match._contains``."""
 in_sorted: Callable[..., None] | None = getattr(_hsscan, "in_sorted", None)
 """``in_sorted(sorted, values, out)``: see ``match._in_sorted``."""
+presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
+    _hsscan, "presence", None
+)
+"""``presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max)``: see
+``match._present_pairs``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
