@@ -3354,8 +3354,10 @@ done:
  * field and column (seven bytes buffers).  match._present_pairs_py is the numpy version
  * (a test compares): ~80 array operations, each with its fixed cost, on a sheet's few
  * thousand matches. */
+/* A match: its record, and the entry it came from (``-1 - entry`` for a verified one, which
+ * is never strong): its group, field, key and column are the entry's. */
 typedef struct {
-    int64_t g, r, f, k, c, strong;
+    int64_t r, entry;
 } PresenceMatch;
 
 typedef struct {
@@ -3393,11 +3395,6 @@ static int presence_order_cmp(const void *a, const void *b) {
     return (x->at > y->at) - (x->at < y->at);
 }
 
-static int presence_int_cmp(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int presence_less(const PresenceOrder *x, const PresenceOrder *y) {
     if (x->key != y->key)
         return x->key < y->key;
@@ -3406,10 +3403,9 @@ static int presence_less(const PresenceOrder *x, const PresenceOrder *y) {
     return x->at < y->at;
 }
 
-/* ``o[0:n]`` sorted by (key, second, place): by insertion while that takes at most a few
- * moves an element (a message's matches come in group order, each group's few out of
- * order), else by qsort (the same order: no two are equal). */
-static void presence_sort(PresenceOrder *o, Py_ssize_t n) {
+/* ``o[0:n]`` sorted by (key, second, place) by insertion while that takes at most a few
+ * moves an element, else by qsort (the same order: no two are equal). */
+static void presence_insertion_sort(PresenceOrder *o, Py_ssize_t n) {
     Py_ssize_t moves = 0, budget = 8 * n + 64;
     for (Py_ssize_t i = 1; i < n; i++) {
         PresenceOrder x = o[i];
@@ -3427,34 +3423,82 @@ static void presence_sort(PresenceOrder *o, Py_ssize_t n) {
     }
 }
 
-/* ``values[0:n]`` sorted ascending, as presence_sort. */
-static void presence_sort_ints(int64_t *values, Py_ssize_t n) {
-    Py_ssize_t moves = 0, budget = 8 * n + 64;
-    for (Py_ssize_t i = 1; i < n; i++) {
-        int64_t x = values[i];
-        Py_ssize_t j = i;
-        while (j > 0 && x < values[j - 1]) {
-            values[j] = values[j - 1];
-            j--;
-            if (++moves > budget) {
-                values[j] = x;
-                qsort(values, (size_t)n, sizeof *values, presence_int_cmp);
-                return;
-            }
-        }
-        values[j] = x;
+/* ``o[0:n]`` sorted by (key, second, place), for keys whose groups (``key >> shift``) come
+ * mostly in order (a message's matches: group by group, then the verified ones group by
+ * group again): cut where the group falls back, each piece sorted by insertion (its
+ * groups' few out of order), then the pieces merged pairwise.  -1 (MemoryError) if the
+ * scratch cannot be had. */
+static int presence_sort(PresenceOrder *o, Py_ssize_t n, int shift) {
+    Py_ssize_t pieces = 1;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if ((o[i].key >> shift) < (o[i - 1].key >> shift))
+            pieces++;
+    Py_ssize_t *cuts = PyMem_Malloc((size_t)(pieces + 1) * sizeof *cuts);
+    PresenceOrder *tmp = pieces > 1 ? PyMem_Malloc((size_t)n * sizeof *tmp) : NULL;
+    if (cuts == NULL || (pieces > 1 && tmp == NULL)) {
+        PyMem_Free(cuts);
+        PyMem_Free(tmp);
+        PyErr_NoMemory();
+        return -1;
     }
+    Py_ssize_t p = 0;
+    cuts[p++] = 0;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if ((o[i].key >> shift) < (o[i - 1].key >> shift))
+            cuts[p++] = i;
+    cuts[p] = n;
+    for (Py_ssize_t q = 0; q < pieces; q++)
+        presence_insertion_sort(o + cuts[q], cuts[q + 1] - cuts[q]);
+    PresenceOrder *from = o, *to = tmp;
+    while (pieces > 1) {
+        Py_ssize_t merged = 0;
+        for (Py_ssize_t q = 0; q < pieces; q += 2) {
+            /* The last piece of an odd number is copied over as it is. */
+            Py_ssize_t a = cuts[q], mid = cuts[q + 1], end = q + 1 < pieces ? cuts[q + 2] : mid;
+            Py_ssize_t i = a, j = mid, k = a;
+            while (i < mid && j < end)
+                to[k++] = presence_less(&from[j], &from[i]) ? from[j++] : from[i++];
+            while (i < mid)
+                to[k++] = from[i++];
+            while (j < end)
+                to[k++] = from[j++];
+            cuts[merged++] = a;
+        }
+        cuts[merged] = n;
+        pieces = merged;
+        PresenceOrder *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != o)
+        memcpy(o, from, (size_t)n * sizeof *o);
+    PyMem_Free(cuts);
+    PyMem_Free(tmp);
+    return 0;
 }
 
-/* ``values`` sorted and made distinct in place; returns how many are left. */
+/* ``values`` sorted and made distinct in place (groups ``value >> 32`` mostly in order, as
+ * presence_sort); returns how many are left, -1 on MemoryError. */
 static Py_ssize_t presence_distinct(int64_t *values, Py_ssize_t n) {
     if (n == 0)
         return 0;
-    presence_sort_ints(values, n);
+    PresenceOrder *o = PyMem_Malloc((size_t)n * sizeof *o);
+    if (o == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        o[i] = (PresenceOrder){values[i], 0, i};
+    if (presence_sort(o, n, 32) < 0) {
+        PyMem_Free(o);
+        return -1;
+    }
     Py_ssize_t out = 1;
+    values[0] = o[0].key;
     for (Py_ssize_t i = 1; i < n; i++)
-        if (values[i] != values[out - 1])
-            values[out++] = values[i];
+        if (o[i].key != values[out - 1])
+            values[out++] = o[i].key;
+    PyMem_Free(o);
     return out;
 }
 
@@ -3504,10 +3548,6 @@ static int presence_member(const int64_t *values, Py_ssize_t n, int64_t x, Py_ss
     return lo < n && values[lo] == x;
 }
 
-static PyObject *presence_bytes(const void *data, Py_ssize_t size) {
-    return PyBytes_FromStringAndSize(data, size);
-}
-
 static PyObject *presence(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer gb, kb, fb, lob, nb, cb, sb, rb, factb;
@@ -3515,10 +3555,10 @@ static PyObject *presence(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nn", &gb, &kb, &fb, &lob, &nb, &cb, &sb, &rb,
                           &factb, &expand_max, &pivot_max))
         return NULL;
-    PyObject *answer = NULL;
+    PyObject *answer = NULL, *parts[7] = {NULL};
     PresenceMatches found = {NULL, 0, 0};
     PresenceOrder *order = NULL;
-    int64_t *scratch = NULL, *claimed = NULL, *out = NULL;
+    int64_t *scratch = NULL, *claimed = NULL;
     char *flags = NULL;
     Py_ssize_t m = gb.len / 8, size = rb.len / 4;
     if (gb.len % 8 || kb.len != gb.len || fb.len != gb.len || lob.len != gb.len ||
@@ -3547,7 +3587,8 @@ static PyObject *presence(PyObject *module, PyObject *args) {
         }
         for (Py_ssize_t i = 0; i < m; i++)
             order[i] = (PresenceOrder){g[i], n[i], i};
-        presence_sort(order, m);
+        if (presence_sort(order, m, 0) < 0)
+            goto done;
         for (Py_ssize_t j = 0; j < m; j++)
             if (j == 0 || order[j].key != order[j - 1].key)
                 flags[order[j].at] = 1;
@@ -3559,11 +3600,9 @@ static PyObject *presence(PyObject *module, PyObject *args) {
                 verify = 1;
                 continue;
             }
-            for (int64_t pos = lo[i]; pos < lo[i] + n[i]; pos++) {
-                PresenceMatch x = {g[i], (int64_t)records[pos], f[i], k[i], c[i], strong[i] != 0};
-                if (presence_push(&found, x) < 0)
+            for (int64_t pos = lo[i]; pos < lo[i] + n[i]; pos++)
+                if (presence_push(&found, (PresenceMatch){(int64_t)records[pos], i}) < 0)
                     goto done;
-            }
         }
         Py_ssize_t expanded = found.len;
         /* Large lookups (common names): each tested against its group's candidates. */
@@ -3574,8 +3613,11 @@ static PyObject *presence(PyObject *module, PyObject *args) {
                 goto done;
             }
             for (Py_ssize_t j = 0; j < expanded; j++)
-                scratch[j] = (int64_t)(((uint64_t)found.at[j].g << 32) | (uint64_t)found.at[j].r);
+                scratch[j] = (int64_t)(((uint64_t)g[found.at[j].entry] << 32) |
+                                       (uint64_t)found.at[j].r);
             Py_ssize_t cands = presence_distinct(scratch, expanded);
+            if (cands < 0)
+                goto done;
             for (Py_ssize_t i = 0; i < m; i++) {
                 if (flags[i])
                     continue;
@@ -3591,11 +3633,9 @@ static PyObject *presence(PyObject *module, PyObject *args) {
                         else
                             b = mid;
                     }
-                    if (a < lo[i] + n[i] && (int64_t)records[a] == r) {
-                        PresenceMatch x = {g[i], r, f[i], k[i], c[i], 0};
-                        if (presence_push(&found, x) < 0)
-                            goto done;
-                    }
+                    if (a < lo[i] + n[i] && (int64_t)records[a] == r &&
+                        presence_push(&found, (PresenceMatch){r, -1 - i}) < 0)
+                        goto done;
                 }
             }
             PyMem_Free(scratch);
@@ -3603,6 +3643,9 @@ static PyObject *presence(PyObject *module, PyObject *args) {
         }
         Py_ssize_t count = found.len;
         PresenceMatch *at = found.at;
+#define ENTRY(x) ((x).entry >= 0 ? (x).entry : -1 - (x).entry)
+#define STRONG(x) ((x).entry >= 0 && strong[(x).entry])
+#define PAIR(x, second) ((int64_t)(((uint64_t)g[ENTRY(x)] << 32) | (uint64_t)(second)))
         /* The values of a group owned by a record a unique field identified there. */
         scratch = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *scratch);
         claimed = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *claimed);
@@ -3612,90 +3655,116 @@ static PyObject *presence(PyObject *module, PyObject *args) {
         }
         Py_ssize_t owners = 0;
         for (Py_ssize_t j = 0; j < count; j++)
-            if (at[j].strong)
-                scratch[owners++] = (int64_t)(((uint64_t)at[j].g << 32) | (uint64_t)at[j].r);
+            if (STRONG(at[j]))
+                scratch[owners++] = PAIR(at[j], at[j].r);
         owners = presence_distinct(scratch, owners);
+        if (owners < 0)
+            goto done;
         if (owners) {
-            Py_ssize_t claims = 0, kept = 0;
-            char *own = PyMem_Malloc((size_t)(count ? count : 1));
-            if (own == NULL) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            Py_ssize_t from = 0;
+            /* Owned: marked in place by the sign bit of the record (records are uint32). */
+            Py_ssize_t claims = 0, kept = 0, from = 0;
             for (Py_ssize_t j = 0; j < count; j++) {
-                int64_t pair = (int64_t)(((uint64_t)at[j].g << 32) | (uint64_t)at[j].r);
-                own[j] = (char)presence_member(scratch, owners, pair, &from);
-                if (own[j])
-                    claimed[claims++] = (int64_t)(((uint64_t)at[j].g << 32) | (uint64_t)at[j].k);
+                if (presence_member(scratch, owners, PAIR(at[j], at[j].r), &from)) {
+                    claimed[claims++] = PAIR(at[j], k[ENTRY(at[j])]);
+                    at[j].r |= INT64_MIN;
+                }
             }
             claims = presence_distinct(claimed, claims);
+            if (claims < 0)
+                goto done;
             from = 0;
             for (Py_ssize_t j = 0; j < count; j++) {
-                int64_t value = (int64_t)(((uint64_t)at[j].g << 32) | (uint64_t)at[j].k);
-                if (own[j] || !presence_member(claimed, claims, value, &from))
+                int own = at[j].r < 0;
+                at[j].r &= INT64_MAX;
+                if (own || !presence_member(claimed, claims, PAIR(at[j], k[ENTRY(at[j])]), &from))
                     at[kept++] = at[j];
             }
-            PyMem_Free(own);
             count = kept;
         }
         /* Per (group, record): the fields found, whether a unique field is one. */
         PyMem_Free(order);
         order = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *order);
-        out = PyMem_Malloc((size_t)(count ? count : 1) * 7 * sizeof *out);
-        if (order == NULL || out == NULL) {
+        if (order == NULL) {
             PyErr_NoMemory();
             goto done;
         }
         for (Py_ssize_t j = 0; j < count; j++) {
-            uint64_t key = ((uint64_t)at[j].g << 36) | ((uint64_t)at[j].r << 4) | (uint64_t)at[j].f;
+            Py_ssize_t e = ENTRY(at[j]);
+            uint64_t key = ((uint64_t)g[e] << 36) | ((uint64_t)at[j].r << 4) | (uint64_t)f[e];
             order[j] = (PresenceOrder){(int64_t)key, 0, j};
         }
-        presence_sort(order, count);
-        int64_t *run_gr = out, *run_mask = out + count, *mg = out + 2 * count,
-                *mr = out + 3 * count, *mf = out + 4 * count, *mc = out + 5 * count;
-        char *run_strong = (char *)(out + 6 * count);
+        if (presence_sort(order, count, 36) < 0)
+            goto done;
+        /* Twice over the runs: first to count what to answer, then to write it. */
         Py_ssize_t runs = 0, picked = 0;
-        for (Py_ssize_t a = 0; a < count;) {
-            int64_t gr = order[a].key >> 4;
-            Py_ssize_t b = a;
-            int64_t mask = 0, facts = 0, any_strong = 0;
-            for (; b < count && (order[b].key >> 4) == gr; b++) {
-                int64_t field = order[b].key & 0xF;
-                any_strong |= at[order[b].at].strong;
-                mask |= (int64_t)1 << field;
-                facts |= (int64_t)1 << (fact_of[field] & 63);
+        int64_t *run_gr = NULL, *run_mask = NULL, *mg = NULL, *mr = NULL, *mf = NULL, *mc = NULL;
+        char *run_strong = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) {
+                Py_ssize_t sizes[7] = {runs * 8, runs * 8, runs, picked * 8,
+                                       picked * 8, picked * 8, picked * 8};
+                for (int i = 0; i < 7; i++)
+                    if ((parts[i] = PyBytes_FromStringAndSize(NULL, sizes[i])) == NULL)
+                        goto done;
+                run_gr = (int64_t *)PyBytes_AS_STRING(parts[0]);
+                run_mask = (int64_t *)PyBytes_AS_STRING(parts[1]);
+                run_strong = PyBytes_AS_STRING(parts[2]);
+                mg = (int64_t *)PyBytes_AS_STRING(parts[3]);
+                mr = (int64_t *)PyBytes_AS_STRING(parts[4]);
+                mf = (int64_t *)PyBytes_AS_STRING(parts[5]);
+                mc = (int64_t *)PyBytes_AS_STRING(parts[6]);
+                runs = picked = 0;
             }
-            if (__builtin_popcountll((unsigned long long)facts) >= 2 || any_strong) {
-                run_gr[runs] = gr;
-                run_mask[runs] = mask;
-                run_strong[runs] = (char)(any_strong != 0);
-                runs++;
-                if (any_strong) {
-                    for (Py_ssize_t j = a; j < b; j++) {
-                        int64_t key = order[j].key;
-                        mg[picked] = (key >> 4) >> 32;
-                        mr[picked] = (key >> 4) & 0xFFFFFFFF;
-                        mf[picked] = key & 0xF;
-                        mc[picked] = at[order[j].at].c;
-                        picked++;
+            for (Py_ssize_t a = 0; a < count;) {
+                int64_t gr = order[a].key >> 4;
+                Py_ssize_t b = a;
+                int64_t mask = 0, facts = 0;
+                int any_strong = 0;
+                for (; b < count && (order[b].key >> 4) == gr; b++) {
+                    int64_t field = order[b].key & 0xF;
+                    any_strong |= STRONG(at[order[b].at]);
+                    mask |= (int64_t)1 << field;
+                    facts |= (int64_t)1 << (fact_of[field] & 63);
+                }
+                if (__builtin_popcountll((unsigned long long)facts) >= 2 || any_strong) {
+                    if (pass == 1) {
+                        run_gr[runs] = gr;
+                        run_mask[runs] = mask;
+                        run_strong[runs] = (char)any_strong;
+                    }
+                    runs++;
+                    if (any_strong) {
+                        for (Py_ssize_t j = a; j < b; j++, picked++) {
+                            if (pass == 0)
+                                continue;
+                            int64_t key = order[j].key;
+                            mg[picked] = (key >> 4) >> 32;
+                            mr[picked] = (key >> 4) & 0xFFFFFFFF;
+                            mf[picked] = key & 0xF;
+                            mc[picked] = c[ENTRY(at[order[j].at])];
+                        }
                     }
                 }
+                a = b;
             }
-            a = b;
         }
-        answer = Py_BuildValue("(NNNNNNN)", presence_bytes(run_gr, runs * 8),
-                               presence_bytes(run_mask, runs * 8),
-                               presence_bytes(run_strong, runs), presence_bytes(mg, picked * 8),
-                               presence_bytes(mr, picked * 8), presence_bytes(mf, picked * 8),
-                               presence_bytes(mc, picked * 8));
+#undef ENTRY
+#undef STRONG
+#undef PAIR
+        answer = PyTuple_New(7);
+        if (answer != NULL)
+            for (int i = 0; i < 7; i++) {
+                PyTuple_SET_ITEM(answer, i, parts[i]);
+                parts[i] = NULL;
+            }
     }
 done:
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(parts[i]);
     PyMem_Free(found.at);
     PyMem_Free(order);
     PyMem_Free(scratch);
     PyMem_Free(claimed);
-    PyMem_Free(out);
     PyMem_Free(flags);
     PyBuffer_Release(&gb);
     PyBuffer_Release(&kb);
