@@ -839,3 +839,33 @@ def test_matches_equal_with_and_without_the_compiled_presence(
         assert got.findings == want.findings
         present += sum(got.subjects.values())
     assert present > 1000
+
+
+def test_phone_columns_marked_one_by_one_as_by_isin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables with no, one, a few and more than `_FEW_COLUMNS` columns headed as phones:
+    the same sure entries compared one by one as with np.isin."""
+    rng = np.random.default_rng(4)
+    for phones in (0, 1, 2, 8, 9, 12):
+        width = phones + 2
+        header = tuple(["Tel"] * phones + ["Name", "Ref"])
+        units = [
+            TextUnit(
+                text=" | ".join(cells),
+                where=f"attachment:x.xlsx#Sheet1!R{i + 2}",
+                cells=cells,
+                header=header,
+            )
+            for i in range(30)
+            for cells in [
+                tuple(f"{rng.integers(5, 10)}{rng.integers(0, 10**7):07d}" for _ in range(width))
+            ]
+        ]
+        entries = []
+        for few in (match_module._FEW_COLUMNS, -1):
+            monkeypatch.setattr(match_module, "_FEW_COLUMNS", few)
+            col = Collector()
+            col.scan(units, [])
+            entries.append([[a.tolist() for a in part] for part in col._table_entries])
+        assert entries[0] == entries[1]
+        sure = sum(sum(part[3]) for part in entries[0])
+        assert sure == 30 * phones

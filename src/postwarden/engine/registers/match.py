@@ -129,6 +129,7 @@ _KEY_MASK = (1 << _KEY_BITS) - 1
 _INTERNATIONAL = 1 << (2 * _KEY_BITS)
 _COLUMN_BITS = 16
 _ONE = 1
+_FEW_COLUMNS = 8  # phone columns up to this many are compared one by one (_cell_entries)
 # A running-text entry's group and key packed in one int.
 _PAIR_BITS = 32
 _PAIR_MASK = (1 << _PAIR_BITS) - 1
@@ -360,7 +361,14 @@ class Collector:
     ) -> None:
         """Entries of table cells, given the packed keys of each (``_unique_codes``,
         ``_other_codes``)."""
-        sure = (codes >= _INTERNATIONAL) | np.isin(column, phone_columns)
+        sure = codes >= _INTERNATIONAL
+        if len(phone_columns) > _FEW_COLUMNS:
+            sure |= np.isin(column, phone_columns)
+        else:
+            # A table's phone column or two: a comparison each, where np.isin costs 7 us
+            # with none and 30 with one.
+            for phones in phone_columns:
+                sure |= column == phones
         for shift in (0, _KEY_BITS):
             key = ((codes >> shift) & _KEY_MASK) - 1
             has = key >= 0
