@@ -1108,8 +1108,6 @@ static PyObject *cell_bounds(PyObject *module, PyObject *arg);
 static PyObject *make_findings(PyObject *module, PyObject *args);
 static PyObject *name_cells(PyObject *module, PyObject *args);
 static PyObject *segmented(PyObject *module, PyObject *arg);
-static PyObject *runs_contain(PyObject *module, PyObject *args);
-static PyObject *in_sorted(PyObject *module, PyObject *args);
 static PyObject *presence(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
@@ -1147,10 +1145,6 @@ static PyMethodDef module_methods[] = {
      "name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans)."},
     {"segmented", segmented, METH_O,
      "segmented(line) -> bool: whether match._SEGMENT splits the str line."},
-    {"runs_contain", runs_contain, METH_VARARGS,
-     "runs_contain(records, lo, n, wanted, out): whether each wanted is in its sorted run."},
-    {"in_sorted", in_sorted, METH_VARARGS,
-     "in_sorted(sorted, values, out): whether each value is in the ascending int64 buffer."},
     {"presence", presence, METH_VARARGS,
      "presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max) -> pairs."},
     {NULL, NULL, 0, NULL},
@@ -3234,111 +3228,6 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
         }
     }
     Py_RETURN_FALSE;
-}
-
-/* runs_contain(records, lo, n, wanted, out): for each i, whether ``wanted[i]`` (int64) is in
- * the sorted run ``records[lo[i] : lo[i] + n[i]]`` of the uint32 buffer ``records``, written
- * to the bool buffer ``out``: a binary search per pair.  match._contains_py runs the same
- * searches for all pairs at once in numpy, ten array operations a step (a test compares). */
-static PyObject *runs_contain(PyObject *module, PyObject *args) {
-    (void)module;
-    Py_buffer records, lo, count, wanted, out;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &records, &lo, &count, &wanted, &out))
-        return NULL;
-    PyObject *answer = NULL;
-    Py_ssize_t size = records.len / 4, n = wanted.len / 8;
-    if (records.len % 4 || wanted.len % 8 || lo.len != n * 8 || count.len != n * 8 ||
-        out.len != n) {
-        PyErr_SetString(PyExc_ValueError, "runs_contain: buffers of mismatched sizes");
-        goto done;
-    }
-    {
-        const uint32_t *r = records.buf;
-        const int64_t *first = lo.buf, *length = count.buf, *w = wanted.buf;
-        char *found = out.buf;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            int64_t a = first[i], b = first[i] + length[i];
-            if (a < 0 || length[i] < 0 || b > size) {
-                PyErr_SetString(PyExc_IndexError, "runs_contain: a run outside records");
-                goto done;
-            }
-            while (a < b) {
-                int64_t mid = a + ((b - a) >> 1);
-                if ((int64_t)r[mid] < w[i])
-                    a = mid + 1;
-                else
-                    b = mid;
-            }
-            found[i] = a < first[i] + length[i] && (int64_t)r[a] == w[i];
-        }
-    }
-    answer = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&records);
-    PyBuffer_Release(&lo);
-    PyBuffer_Release(&count);
-    PyBuffer_Release(&wanted);
-    PyBuffer_Release(&out);
-    return answer;
-}
-
-/* in_sorted(sorted, values, out): for each int64 of ``values``, whether it is in the
- * ascending int64 buffer ``sorted``, written to the bool buffer ``out``.  Each search starts
- * from where the one before ended, galloping forward (back: a binary search of what is
- * before), so values mostly in order (a message's matches, in group order) cost a few
- * steps each where np.searchsorted's binary search from scratch mispredicts a dozen
- * branches (match._in_sorted_py gives the same answers; a test compares). */
-static PyObject *in_sorted(PyObject *module, PyObject *args) {
-    (void)module;
-    Py_buffer sorted, values, out;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &sorted, &values, &out))
-        return NULL;
-    PyObject *answer = NULL;
-    Py_ssize_t m = sorted.len / 8, n = values.len / 8;
-    if (sorted.len % 8 || values.len % 8 || out.len != n) {
-        PyErr_SetString(PyExc_ValueError, "in_sorted: buffers of mismatched sizes");
-        goto done;
-    }
-    {
-        const int64_t *s = sorted.buf, *v = values.buf;
-        char *found = out.buf;
-        Py_ssize_t at = 0; /* the first index whose value is >= the last value sought */
-        for (Py_ssize_t i = 0; i < n; i++) {
-            int64_t x = v[i];
-            Py_ssize_t lo, hi;
-            if (at > 0 && s[at - 1] >= x) {
-                lo = 0;
-                hi = at - 1;
-            } else {
-                /* s[at - 1] < x: the answer is at or after ``at``. */
-                Py_ssize_t step = 1;
-                lo = at;
-                hi = at;
-                while (hi < m && s[hi] < x) {
-                    lo = hi + 1;
-                    hi += step;
-                    step <<= 1;
-                }
-                if (hi > m)
-                    hi = m;
-            }
-            while (lo < hi) {
-                Py_ssize_t mid = lo + ((hi - lo) >> 1);
-                if (s[mid] < x)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            at = lo;
-            found[i] = at < m && s[at] == x;
-        }
-    }
-    answer = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&sorted);
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&out);
-    return answer;
 }
 
 /* presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max): the middle

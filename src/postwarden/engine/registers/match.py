@@ -945,26 +945,7 @@ def _contains(
     records: npt.NDArray[np.uint32], lo: Ints, n: Ints, wanted: Ints
 ) -> npt.NDArray[np.bool_]:
     """Whether ``wanted[i]`` is in the sorted run ``records[lo[i] : lo[i] + n[i]]``: a binary
-    search per pair in C where built (``runs_contain``: the numpy version's ten array
-    operations a step cost ~0.15 ms on a 200-row sheet's names), else :func:`_contains_py`."""
-    if native.runs_contain is None:
-        return _contains_py(records, lo, n, wanted)
-    out = np.zeros(len(wanted), dtype=np.bool_)
-    native.runs_contain(
-        np.ascontiguousarray(records, dtype=np.uint32),
-        np.ascontiguousarray(lo, dtype=np.int64),
-        np.ascontiguousarray(n, dtype=np.int64),
-        np.ascontiguousarray(wanted, dtype=np.int64),
-        out,
-    )
-    return out
-
-
-def _contains_py(
-    records: npt.NDArray[np.uint32], lo: Ints, n: Ints, wanted: Ints
-) -> npt.NDArray[np.bool_]:
-    """:func:`_contains` run on all pairs at once in numpy (its searchsorted takes one run
-    only)."""
+    search run on all pairs at once (numpy's searchsorted takes one run only)."""
     a = lo.copy()
     b = lo + n
     while True:
@@ -1253,22 +1234,7 @@ def _unclaimed(
 
 
 def _in_sorted(distinct: Ints, values: Ints) -> Bools:
-    """Per value, whether it is one of ``distinct`` (ascending, not empty): in C where built
-    (``in_sorted``: a message's matches come in group order, and a search from where the
-    last ended takes a few steps), else :func:`_in_sorted_py`."""
-    if native.in_sorted is None:
-        return _in_sorted_py(distinct, values)
-    out = np.zeros(len(values), dtype=np.bool_)
-    native.in_sorted(
-        np.ascontiguousarray(distinct, dtype=np.int64),
-        np.ascontiguousarray(values, dtype=np.int64),
-        out,
-    )
-    return out
-
-
-def _in_sorted_py(distinct: Ints, values: Ints) -> Bools:
-    """:func:`_in_sorted` by np.searchsorted."""
+    """Per value, whether it is one of ``distinct`` (ascending, not empty)."""
     found: Bools = (
         distinct[np.minimum(np.searchsorted(distinct, values), len(distinct) - 1)] == values
     )

@@ -49,10 +49,6 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
 """``other_keys(texts)``: see ``match._other_keys``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
-runs_contain: Callable[..., None] | None = getattr(_hsscan, "runs_contain", None)
-"""``runs_contain(records, lo, n, wanted, out)``: see ``match._contains``."""
-in_sorted: Callable[..., None] | None = getattr(_hsscan, "in_sorted", None)
-"""``in_sorted(sorted, values, out)``: see ``match._in_sorted``."""
 presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
     _hsscan, "presence", None
 )
