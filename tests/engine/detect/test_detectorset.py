@@ -303,3 +303,38 @@ def test_few_hits_are_analysed_as_many_are(monkeypatch: pytest.MonkeyPatch) -> N
             assert everything_few == general
             assert [f.confidence for f in everything_few] == [f.confidence for f in general]
     assert few > 100
+
+
+def test_few_address_parts_are_clustered_as_many_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster detector's batch of a few parts whose kinds all together may not suffice
+    ends without arrays (`base._FEW_PARTS`): the same findings as the general path, on lone
+    parts (a street name in a sheet), parts too far apart, and whole addresses."""
+    import random
+
+    from postwarden.engine.detect import base
+
+    detectors = default_detectors()
+    pieces = (
+        "Nathan Road", "Tai Po", "Kowloon", "Flat A, ", "12/F, ", "Block 3, ", "Kwong Fuk Estate",
+        "Chan Tai Man Road", "100 Queen's Road Central", "Sha Tin", " ", ", ", "\n", "x" * 30,
+        "彌敦道", "九龍", "香港九龍彌敦道100號", "大埔廣福邨", "3座", "12樓", "the report ", "; ",
+    )  # fmt: skip
+    rng = random.Random(21)
+    lone = whole = 0
+    for _ in range(200):
+        units = []
+        for i in range(rng.randrange(1, 5)):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6)))
+            cells = tuple(text.split(", ")) if rng.random() < 0.3 else None
+            units.append(TextUnit(text, f"u{i}", cells))
+        found = detectors.scan(units)
+        monkeypatch.setattr(base, "_FEW_PARTS", -1)
+        general = detectors.scan(units)
+        monkeypatch.setattr(base, "_FEW_PARTS", 64)
+        assert found == general
+        assert [f.confidence for f in found] == [f.confidence for f in general]
+        addresses = sum(f.detector.startswith("address") for f in found)
+        whole += addresses > 0
+        lone += addresses == 0 and any(("Road" in u.text or "道" in u.text) for u in units)
+    assert lone > 20
+    assert whole > 20

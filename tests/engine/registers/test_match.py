@@ -17,14 +17,22 @@ from postwarden.engine.registers import match as match_module
 from postwarden.engine.registers.match import (
     _ROW_NUMBER,
     _SEGMENT,
+    PHONE_COLUMN_ODDS,
+    PHONE_COLUMN_RATE,
+    PIVOT_MAX,
     Collector,
+    _in_sorted,
+    _present_pairs,
+    _present_pairs_py,
     _row_cells,
     _row_cells_py,
+    _run_lengths,
     _screen,
     _screen_points,
     _segmented_py,
     _spans,
     _spans_py,
+    phone_columns,
 )
 from postwarden.engine.registers.normalise import (
     address_en,
@@ -633,3 +641,186 @@ def test_joins_through_runs_of_short_lines_are_those_line_by_line(voters: Import
         assert texts == list(dict.fromkeys(key for _, key in want))
         joined += len(want)
     assert joined > 500
+
+
+def _phone_columns_by_unique(
+    columns: np.ndarray, registered: np.ndarray, density: float
+) -> list[bool]:
+    """`phone_columns` as first written, with np.unique and np.errstate."""
+    _, at, shaped = np.unique(columns, return_inverse=True, return_counts=True)
+    hits = np.bincount(at, weights=registered)
+    rate = hits / shaped
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surprise = shaped * (
+            rate * np.log(rate / density)
+            + (1 - rate) * np.log(np.where(rate < 1, (1 - rate) / (1 - density), 1.0))
+        )
+    supported = (rate >= PHONE_COLUMN_RATE) & (surprise >= -np.log(PHONE_COLUMN_ODDS))
+    return list(supported[at].tolist())
+
+
+def test_phone_columns_judge_as_np_unique_did() -> None:
+    """Columns of every size with every share of registered phones, at several densities."""
+    rng = np.random.default_rng(8)
+    judged = 0
+    for _ in range(300):
+        count = int(rng.integers(1, 400))
+        columns = rng.choice(rng.integers(0, 1 << 20, 6), size=count).astype(np.int64)
+        share = rng.random()
+        registered = rng.random(count) < share
+        for density in (0.05, 0.2, 0.5):
+            got = phone_columns(columns, registered, density).tolist()
+            assert got == _phone_columns_by_unique(columns, registered, density)
+            judged += sum(got)
+    assert judged > 1000
+
+
+def test_in_sorted_is_np_isin() -> None:
+    """Values in order, in reverse, shuffled and in order but for a few (a message's matches,
+    then the verified ones appended), with repeats and values past either end."""
+    rng = np.random.default_rng(11)
+    for size in (1, 2, 3, 16, 200, 2000):
+        distinct = np.unique(rng.integers(-(1 << 40), 1 << 40, size))
+        pool = np.concatenate([distinct, distinct + 1, distinct - 1, [-(1 << 62), 1 << 62]])
+        values = rng.choice(pool, 3 * size + 5)
+        mostly = np.sort(values)
+        mostly[rng.integers(0, len(mostly), 3)] = rng.choice(pool, 3)
+        for order in (np.sort(values), np.sort(values)[::-1], values, mostly):
+            wanted = np.ascontiguousarray(order, dtype=np.int64)
+            got = _in_sorted(distinct, wanted)
+            assert got.tolist() == np.isin(wanted, distinct).tolist()
+            assert got.any()
+
+
+def test_run_lengths_are_the_differences_of_the_run_starts() -> None:
+    for starts, total in (([], 0), ([0], 1), ([0], 5), ([0, 2, 3], 7), ([0, 1, 2], 3)):
+        got = _run_lengths(np.array(starts, dtype=np.int64), total)
+        assert got.tolist() == np.diff(np.array(starts, dtype=np.int64), append=total).tolist()
+
+
+def _generated_entries(
+    rng: np.random.Generator, groups: int, per_group: int, pool: int, big: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Useful entries of ``groups`` groups as `present` hands them on, over an index whose
+    runs are sorted records drawn from ``pool`` (small: namesakes and households share
+    records), a few runs up to ``big`` long (common names past EXPAND_MAX and PIVOT_MAX)."""
+    count = groups * per_group
+    lengths = rng.choice([1, 1, 2, 3, 4, 5, 17, 64, 65, big, big + 1], size=count)
+    lengths = np.minimum(lengths, pool)
+    runs = [np.sort(rng.choice(pool, size=int(m), replace=False)) for m in lengths]
+    records = np.concatenate(runs).astype(np.uint32)
+    lo = np.cumsum([0, *lengths])[:-1].astype(np.int64)
+    g = np.repeat(np.arange(groups), per_group).astype(np.int64)
+    keys = rng.integers(0, count // 2 + 1, count).astype(np.int64)  # a key in several groups
+    fields = rng.choice([1, 2, 4, 6, 7, 9], size=count).astype(np.int64)
+    columns = rng.integers(-1, 4, count).astype(np.int64)
+    strong = rng.random(count) < 0.3
+    return [g, keys, fields, lo, lengths.astype(np.int64), columns, strong], records
+
+
+@pytest.mark.skipif(native.presence is None, reason="the compiled presence is not built")
+def test_compiled_presence_equals_the_numpy_pairs() -> None:
+    """Tables of every size and shape (one group, one entry a group, crowded groups), runs
+    on either side of EXPAND_MAX and PIVOT_MAX, unique fields identifying records whose
+    namesakes share the row: the same pairs, field bits and matched values both ways."""
+    rng = np.random.default_rng(17)
+    present_pairs = 0
+    shapes = [(1, 1, 10, 8), (1, 5, 40, 70), (3, 2, 5, 8), (200, 3, 600, 70), (50, 6, 90, 70)]
+    # Runs of PIVOT_MAX and one more: a group's smallest is expanded only up to it.
+    shapes += [(8, 1, 9000, 8192), (8, 2, 9000, 8192), (4, 4, 9000, 8192)]
+    shapes += [(int(rng.integers(1, 80)), int(rng.integers(1, 8)), 100, 70) for _ in range(60)]
+    for groups, per_group, pool, big in shapes:
+        entries, records = _generated_entries(rng, groups, per_group, pool, big)
+        got = _present_pairs(*entries, records)
+        want = _present_pairs_py(*entries, records)
+        for a, b in zip(got[:3], want[:3], strict=True):
+            assert a.tolist() == b.tolist()
+        for a, b in zip(got[3], want[3], strict=True):
+            assert a.tolist() == b.tolist()
+        present_pairs += len(got[0])
+    # A group of runs of about PIVOT_MAX alone: its pivot is expanded only up to it.
+    for size in (8191, 8192, 8193):
+        records = np.concatenate([np.arange(size), np.arange(5, size + 5)]).astype(np.uint32)
+        entries = [
+            np.zeros(2, dtype=np.int64),
+            np.arange(2, dtype=np.int64),
+            np.array([1, 4], dtype=np.int64),
+            np.array([0, size], dtype=np.int64),
+            np.array([size, size], dtype=np.int64),
+            np.full(2, -1, dtype=np.int64),
+            np.array([True, False]),
+        ]
+        got = _present_pairs(*entries, records)
+        want = _present_pairs_py(*entries, records)
+        assert got[0].tolist() == want[0].tolist()
+        assert got[1].tolist() == want[1].tolist()
+        assert (len(got[0]) > 0) == (size <= PIVOT_MAX)
+    assert present_pairs > 1000
+
+
+@pytest.mark.skipif(native.presence is None, reason="the compiled presence is not built")
+def test_compiled_presence_refuses_runs_outside_the_records() -> None:
+    one = np.ones(1, dtype=np.int64)
+    args = (one, one, one, one * 3, one * 2, one, np.ones(1, dtype=np.bool_))
+    fact_of = np.zeros(16, dtype=np.int64)
+    records = np.arange(4, dtype=np.uint32)
+    with pytest.raises(IndexError, match="outside"):
+        native.presence(*args, records, fact_of, 64, 8192)
+    with pytest.raises(ValueError, match="mismatched"):
+        native.presence(*args[:6], np.ones(2, dtype=np.bool_), records, fact_of, 64, 8192)
+
+
+def test_matches_equal_with_and_without_the_compiled_presence(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole messages: leaked rows of every width and running text, matched the same way
+    with the compiled presence and without it."""
+    p = voters.people
+    rng = np.random.default_rng(3)
+    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
+    layouts += [("name_en",), ("hkid", "name_en", "phone", "address_en")]
+    present = 0
+    for rows in (1, 2, 63, 64, 65, 199, 200, 201, 450):
+        columns = layouts[rows % len(layouts)]
+        units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
+        units.append(TextUnit(text=f"Dear {p.name_en[0]}\n{p.address_en[0]}", where="body"))
+        got = registers.match(units, [])
+        monkeypatch.setattr(native, "presence", None)
+        want = registers.match(units, [])
+        monkeypatch.undo()
+        assert got.subjects == want.subjects
+        assert got.record_ids == want.record_ids
+        assert got.record_fields == want.record_fields
+        assert got.findings == want.findings
+        present += sum(got.subjects.values())
+    assert present > 1000
+
+
+def test_phone_columns_marked_one_by_one_as_by_isin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables with no, one, a few and more than `_FEW_COLUMNS` columns headed as phones:
+    the same sure entries compared one by one as with np.isin."""
+    rng = np.random.default_rng(4)
+    for phones in (0, 1, 2, 8, 9, 12):
+        width = phones + 2
+        header = tuple(["Tel"] * phones + ["Name", "Ref"])
+        units = [
+            TextUnit(
+                text=" | ".join(cells),
+                where=f"attachment:x.xlsx#Sheet1!R{i + 2}",
+                cells=cells,
+                header=header,
+            )
+            for i in range(30)
+            for cells in [
+                tuple(f"{rng.integers(5, 10)}{rng.integers(0, 10**7):07d}" for _ in range(width))
+            ]
+        ]
+        entries = []
+        for few in (match_module._FEW_COLUMNS, -1):
+            monkeypatch.setattr(match_module, "_FEW_COLUMNS", few)
+            col = Collector()
+            col.scan(units, [])
+            entries.append([[a.tolist() for a in part] for part in col._table_entries])
+        assert entries[0] == entries[1]
+        sure = sum(sum(part[3]) for part in entries[0])
+        assert sure == 30 * phones

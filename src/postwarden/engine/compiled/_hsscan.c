@@ -1108,6 +1108,7 @@ static PyObject *cell_bounds(PyObject *module, PyObject *arg);
 static PyObject *make_findings(PyObject *module, PyObject *args);
 static PyObject *name_cells(PyObject *module, PyObject *args);
 static PyObject *segmented(PyObject *module, PyObject *arg);
+static PyObject *presence(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1144,6 +1145,8 @@ static PyMethodDef module_methods[] = {
      "name_cells(units, rows, singles, doubles, shortest, longest) -> (cells, rows, spans)."},
     {"segmented", segmented, METH_O,
      "segmented(line) -> bool: whether match._SEGMENT splits the str line."},
+    {"presence", presence, METH_VARARGS,
+     "presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max) -> pairs."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3225,6 +3228,443 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
         }
     }
     Py_RETURN_FALSE;
+}
+
+/* presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max): the middle
+ * of match.present for a message's useful entries (int64 buffers g, k, f, lo, n, c; bool
+ * ``strong``), against the uint32 ``records`` of the index and the int64 ``fact_of`` table
+ * (16 fields): each group's smallest lookup is its pivot; lookups of at most ``expand_max``
+ * records (the pivot: ``pivot_max``) are expanded, the larger ones only tested against the
+ * group's candidate records; a group's values owned by a record a unique field identified
+ * there are that record's alone (match._unclaimed); then per (group, record) the fields
+ * matched.  Returns, in (group, record) order, for each pair present (two facts, or a
+ * unique field): its ``group << 32 | record``, its field bits and whether a unique field
+ * identified it; and for each matched value of the identified pairs its group, record,
+ * field and column (seven bytes buffers).  match._present_pairs_py is the numpy version
+ * (a test compares): ~80 array operations, each with its fixed cost, on a sheet's few
+ * thousand matches. */
+/* A match: its record, and the entry it came from (``-1 - entry`` for a verified one, which
+ * is never strong): its group, field, key and column are the entry's. */
+typedef struct {
+    int64_t r, entry;
+} PresenceMatch;
+
+typedef struct {
+    PresenceMatch *at;
+    Py_ssize_t len, cap;
+} PresenceMatches;
+
+typedef struct {
+    int64_t key, second;
+    Py_ssize_t at;
+} PresenceOrder;
+
+static int presence_push(PresenceMatches *m, PresenceMatch x) {
+    if (m->len == m->cap) {
+        Py_ssize_t cap = m->cap ? 2 * m->cap : 256;
+        PresenceMatch *grown = PyMem_Realloc(m->at, (size_t)cap * sizeof *grown);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        m->at = grown;
+        m->cap = cap;
+    }
+    m->at[m->len++] = x;
+    return 0;
+}
+
+/* By key, then second, then place: a stable sort by (key, second). */
+static int presence_order_cmp(const void *a, const void *b) {
+    const PresenceOrder *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->second != y->second)
+        return x->second < y->second ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static int presence_less(const PresenceOrder *x, const PresenceOrder *y) {
+    if (x->key != y->key)
+        return x->key < y->key;
+    if (x->second != y->second)
+        return x->second < y->second;
+    return x->at < y->at;
+}
+
+/* ``o[0:n]`` sorted by (key, second, place) by insertion while that takes at most a few
+ * moves an element, else by qsort (the same order: no two are equal). */
+static void presence_insertion_sort(PresenceOrder *o, Py_ssize_t n) {
+    Py_ssize_t moves = 0, budget = 8 * n + 64;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        PresenceOrder x = o[i];
+        Py_ssize_t j = i;
+        while (j > 0 && presence_less(&x, &o[j - 1])) {
+            o[j] = o[j - 1];
+            j--;
+            if (++moves > budget) {
+                o[j] = x;
+                qsort(o, (size_t)n, sizeof *o, presence_order_cmp);
+                return;
+            }
+        }
+        o[j] = x;
+    }
+}
+
+/* ``o[0:n]`` sorted by (key, second, place), for keys whose groups (``key >> shift``) come
+ * mostly in order (a message's matches: group by group, then the verified ones group by
+ * group again): cut where the group falls back, each piece sorted by insertion (its
+ * groups' few out of order), then the pieces merged pairwise.  -1 (MemoryError) if the
+ * scratch cannot be had. */
+static int presence_sort(PresenceOrder *o, Py_ssize_t n, int shift) {
+    Py_ssize_t pieces = 1;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if ((o[i].key >> shift) < (o[i - 1].key >> shift))
+            pieces++;
+    Py_ssize_t *cuts = PyMem_Malloc((size_t)(pieces + 1) * sizeof *cuts);
+    PresenceOrder *tmp = pieces > 1 ? PyMem_Malloc((size_t)n * sizeof *tmp) : NULL;
+    if (cuts == NULL || (pieces > 1 && tmp == NULL)) {
+        PyMem_Free(cuts);
+        PyMem_Free(tmp);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t p = 0;
+    cuts[p++] = 0;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if ((o[i].key >> shift) < (o[i - 1].key >> shift))
+            cuts[p++] = i;
+    cuts[p] = n;
+    for (Py_ssize_t q = 0; q < pieces; q++)
+        presence_insertion_sort(o + cuts[q], cuts[q + 1] - cuts[q]);
+    PresenceOrder *from = o, *to = tmp;
+    while (pieces > 1) {
+        Py_ssize_t merged = 0;
+        for (Py_ssize_t q = 0; q < pieces; q += 2) {
+            /* The last piece of an odd number is copied over as it is. */
+            Py_ssize_t a = cuts[q], mid = cuts[q + 1], end = q + 1 < pieces ? cuts[q + 2] : mid;
+            Py_ssize_t i = a, j = mid, k = a;
+            while (i < mid && j < end)
+                to[k++] = presence_less(&from[j], &from[i]) ? from[j++] : from[i++];
+            while (i < mid)
+                to[k++] = from[i++];
+            while (j < end)
+                to[k++] = from[j++];
+            cuts[merged++] = a;
+        }
+        cuts[merged] = n;
+        pieces = merged;
+        PresenceOrder *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != o)
+        memcpy(o, from, (size_t)n * sizeof *o);
+    PyMem_Free(cuts);
+    PyMem_Free(tmp);
+    return 0;
+}
+
+/* ``values`` sorted and made distinct in place (groups ``value >> 32`` mostly in order, as
+ * presence_sort); returns how many are left, -1 on MemoryError. */
+static Py_ssize_t presence_distinct(int64_t *values, Py_ssize_t n) {
+    if (n == 0)
+        return 0;
+    PresenceOrder *o = PyMem_Malloc((size_t)n * sizeof *o);
+    if (o == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        o[i] = (PresenceOrder){values[i], 0, i};
+    if (presence_sort(o, n, 32) < 0) {
+        PyMem_Free(o);
+        return -1;
+    }
+    Py_ssize_t out = 1;
+    values[0] = o[0].key;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (o[i].key != values[out - 1])
+            values[out++] = o[i].key;
+    PyMem_Free(o);
+    return out;
+}
+
+/* The first index of the ascending ``values[0:n]`` whose value (shifted right by
+ * ``shift``) is >= x (right: > x). */
+static Py_ssize_t presence_bound(const int64_t *values, Py_ssize_t n, int64_t x, int shift,
+                                 int right) {
+    Py_ssize_t a = 0, b = n;
+    while (a < b) {
+        Py_ssize_t mid = a + ((b - a) >> 1);
+        int64_t v = values[mid] >> shift;
+        if (v < x || (right && v == x))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a;
+}
+
+/* Whether ``x`` is in the ascending ``values[0:n]``, searched from ``*at`` (where the last
+ * search ended: values sought in about ascending order take a few steps), left at the
+ * first index whose value is >= x. */
+static int presence_member(const int64_t *values, Py_ssize_t n, int64_t x, Py_ssize_t *at) {
+    Py_ssize_t lo, hi;
+    if (*at > 0 && values[*at - 1] >= x) {
+        lo = 0;
+        hi = *at - 1;
+    } else {
+        Py_ssize_t step = 1;
+        lo = hi = *at;
+        while (hi < n && values[hi] < x) {
+            lo = hi + 1;
+            hi += step;
+            step <<= 1;
+        }
+        if (hi > n)
+            hi = n;
+    }
+    while (lo < hi) {
+        Py_ssize_t mid = lo + ((hi - lo) >> 1);
+        if (values[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < n && values[lo] == x;
+}
+
+static PyObject *presence(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer gb, kb, fb, lob, nb, cb, sb, rb, factb;
+    Py_ssize_t expand_max, pivot_max;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nn", &gb, &kb, &fb, &lob, &nb, &cb, &sb, &rb,
+                          &factb, &expand_max, &pivot_max))
+        return NULL;
+    PyObject *answer = NULL, *parts[7] = {NULL};
+    PresenceMatches found = {NULL, 0, 0};
+    PresenceOrder *order = NULL;
+    int64_t *scratch = NULL, *claimed = NULL;
+    char *flags = NULL;
+    Py_ssize_t m = gb.len / 8, size = rb.len / 4;
+    if (gb.len % 8 || kb.len != gb.len || fb.len != gb.len || lob.len != gb.len ||
+        nb.len != gb.len || cb.len != gb.len || sb.len != m || rb.len % 4 ||
+        factb.len != 16 * 8) {
+        PyErr_SetString(PyExc_ValueError, "presence: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const int64_t *g = gb.buf, *k = kb.buf, *f = fb.buf, *lo = lob.buf, *n = nb.buf,
+                      *c = cb.buf, *fact_of = factb.buf;
+        const char *strong = sb.buf;
+        const uint32_t *records = rb.buf;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            if (lo[i] < 0 || n[i] < 0 || lo[i] + n[i] > size || f[i] < 0 || f[i] > 15) {
+                PyErr_SetString(PyExc_IndexError, "presence: a run outside records");
+                goto done;
+            }
+        }
+        /* Each group's pivot: its smallest lookup, the first of equals. */
+        order = PyMem_Malloc((size_t)(m ? m : 1) * sizeof *order);
+        flags = PyMem_Calloc((size_t)(m ? m : 1), 1);
+        if (order == NULL || flags == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < m; i++)
+            order[i] = (PresenceOrder){g[i], n[i], i};
+        if (presence_sort(order, m, 0) < 0)
+            goto done;
+        for (Py_ssize_t j = 0; j < m; j++)
+            if (j == 0 || order[j].key != order[j - 1].key)
+                flags[order[j].at] = 1;
+        int verify = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int expand = n[i] <= expand_max || (flags[i] && n[i] <= pivot_max);
+            flags[i] = (char)expand;
+            if (!expand) {
+                verify = 1;
+                continue;
+            }
+            for (int64_t pos = lo[i]; pos < lo[i] + n[i]; pos++)
+                if (presence_push(&found, (PresenceMatch){(int64_t)records[pos], i}) < 0)
+                    goto done;
+        }
+        Py_ssize_t expanded = found.len;
+        /* Large lookups (common names): each tested against its group's candidates. */
+        if (verify && expanded) {
+            scratch = PyMem_Malloc((size_t)expanded * sizeof *scratch);
+            if (scratch == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            for (Py_ssize_t j = 0; j < expanded; j++)
+                scratch[j] = (int64_t)(((uint64_t)g[found.at[j].entry] << 32) |
+                                       (uint64_t)found.at[j].r);
+            Py_ssize_t cands = presence_distinct(scratch, expanded);
+            if (cands < 0)
+                goto done;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                if (flags[i])
+                    continue;
+                Py_ssize_t left = presence_bound(scratch, cands, g[i], 32, 0);
+                Py_ssize_t right = presence_bound(scratch, cands, g[i], 32, 1);
+                for (Py_ssize_t j = left; j < right; j++) {
+                    int64_t r = scratch[j] & 0xFFFFFFFF;
+                    int64_t a = lo[i], b = lo[i] + n[i];
+                    while (a < b) {
+                        int64_t mid = a + ((b - a) >> 1);
+                        if ((int64_t)records[mid] < r)
+                            a = mid + 1;
+                        else
+                            b = mid;
+                    }
+                    if (a < lo[i] + n[i] && (int64_t)records[a] == r &&
+                        presence_push(&found, (PresenceMatch){r, -1 - i}) < 0)
+                        goto done;
+                }
+            }
+            PyMem_Free(scratch);
+            scratch = NULL;
+        }
+        Py_ssize_t count = found.len;
+        PresenceMatch *at = found.at;
+#define ENTRY(x) ((x).entry >= 0 ? (x).entry : -1 - (x).entry)
+#define STRONG(x) ((x).entry >= 0 && strong[(x).entry])
+#define PAIR(x, second) ((int64_t)(((uint64_t)g[ENTRY(x)] << 32) | (uint64_t)(second)))
+        /* The values of a group owned by a record a unique field identified there. */
+        scratch = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *scratch);
+        claimed = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *claimed);
+        if (scratch == NULL || claimed == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t owners = 0;
+        for (Py_ssize_t j = 0; j < count; j++)
+            if (STRONG(at[j]))
+                scratch[owners++] = PAIR(at[j], at[j].r);
+        owners = presence_distinct(scratch, owners);
+        if (owners < 0)
+            goto done;
+        if (owners) {
+            /* Owned: marked in place by the sign bit of the record (records are uint32). */
+            Py_ssize_t claims = 0, kept = 0, from = 0;
+            for (Py_ssize_t j = 0; j < count; j++) {
+                if (presence_member(scratch, owners, PAIR(at[j], at[j].r), &from)) {
+                    claimed[claims++] = PAIR(at[j], k[ENTRY(at[j])]);
+                    at[j].r |= INT64_MIN;
+                }
+            }
+            claims = presence_distinct(claimed, claims);
+            if (claims < 0)
+                goto done;
+            from = 0;
+            for (Py_ssize_t j = 0; j < count; j++) {
+                int own = at[j].r < 0;
+                at[j].r &= INT64_MAX;
+                if (own || !presence_member(claimed, claims, PAIR(at[j], k[ENTRY(at[j])]), &from))
+                    at[kept++] = at[j];
+            }
+            count = kept;
+        }
+        /* Per (group, record): the fields found, whether a unique field is one. */
+        PyMem_Free(order);
+        order = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *order);
+        if (order == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < count; j++) {
+            Py_ssize_t e = ENTRY(at[j]);
+            uint64_t key = ((uint64_t)g[e] << 36) | ((uint64_t)at[j].r << 4) | (uint64_t)f[e];
+            order[j] = (PresenceOrder){(int64_t)key, 0, j};
+        }
+        if (presence_sort(order, count, 36) < 0)
+            goto done;
+        /* Twice over the runs: first to count what to answer, then to write it. */
+        Py_ssize_t runs = 0, picked = 0;
+        int64_t *run_gr = NULL, *run_mask = NULL, *mg = NULL, *mr = NULL, *mf = NULL, *mc = NULL;
+        char *run_strong = NULL;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) {
+                Py_ssize_t sizes[7] = {runs * 8, runs * 8, runs, picked * 8,
+                                       picked * 8, picked * 8, picked * 8};
+                for (int i = 0; i < 7; i++)
+                    if ((parts[i] = PyBytes_FromStringAndSize(NULL, sizes[i])) == NULL)
+                        goto done;
+                run_gr = (int64_t *)PyBytes_AS_STRING(parts[0]);
+                run_mask = (int64_t *)PyBytes_AS_STRING(parts[1]);
+                run_strong = PyBytes_AS_STRING(parts[2]);
+                mg = (int64_t *)PyBytes_AS_STRING(parts[3]);
+                mr = (int64_t *)PyBytes_AS_STRING(parts[4]);
+                mf = (int64_t *)PyBytes_AS_STRING(parts[5]);
+                mc = (int64_t *)PyBytes_AS_STRING(parts[6]);
+                runs = picked = 0;
+            }
+            for (Py_ssize_t a = 0; a < count;) {
+                int64_t gr = order[a].key >> 4;
+                Py_ssize_t b = a;
+                int64_t mask = 0, facts = 0;
+                int any_strong = 0;
+                for (; b < count && (order[b].key >> 4) == gr; b++) {
+                    int64_t field = order[b].key & 0xF;
+                    any_strong |= STRONG(at[order[b].at]);
+                    mask |= (int64_t)1 << field;
+                    facts |= (int64_t)1 << (fact_of[field] & 63);
+                }
+                if (__builtin_popcountll((unsigned long long)facts) >= 2 || any_strong) {
+                    if (pass == 1) {
+                        run_gr[runs] = gr;
+                        run_mask[runs] = mask;
+                        run_strong[runs] = (char)any_strong;
+                    }
+                    runs++;
+                    if (any_strong) {
+                        for (Py_ssize_t j = a; j < b; j++, picked++) {
+                            if (pass == 0)
+                                continue;
+                            int64_t key = order[j].key;
+                            mg[picked] = (key >> 4) >> 32;
+                            mr[picked] = (key >> 4) & 0xFFFFFFFF;
+                            mf[picked] = key & 0xF;
+                            mc[picked] = c[ENTRY(at[order[j].at])];
+                        }
+                    }
+                }
+                a = b;
+            }
+        }
+#undef ENTRY
+#undef STRONG
+#undef PAIR
+        answer = PyTuple_New(7);
+        if (answer != NULL)
+            for (int i = 0; i < 7; i++) {
+                PyTuple_SET_ITEM(answer, i, parts[i]);
+                parts[i] = NULL;
+            }
+    }
+done:
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(parts[i]);
+    PyMem_Free(found.at);
+    PyMem_Free(order);
+    PyMem_Free(scratch);
+    PyMem_Free(claimed);
+    PyMem_Free(flags);
+    PyBuffer_Release(&gb);
+    PyBuffer_Release(&kb);
+    PyBuffer_Release(&fb);
+    PyBuffer_Release(&lob);
+    PyBuffer_Release(&nb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&factb);
+    return answer;
 }
 
 /* ==== End of running text of register matching ========================================= */

@@ -65,3 +65,16 @@ def name_cells(
     longest: int,
 ) -> tuple[list[str], bytes, bytes]: ...
 def segmented(line: str) -> bool: ...
+def presence(
+    g: Buffer,
+    k: Buffer,
+    f: Buffer,
+    lo: Buffer,
+    n: Buffer,
+    c: Buffer,
+    strong: Buffer,
+    records: Buffer,
+    fact_of: Buffer,
+    expand_max: int,
+    pivot_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]: ...

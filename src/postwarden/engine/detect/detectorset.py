@@ -728,13 +728,17 @@ def _hit_order(
     return np.lexsort((expressions - (ends - starts) * numbers, (owners << 40) | starts))
 
 
+_START = attrgetter("start")
+_END = attrgetter("end")
+
+
 def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
     """Units, starts and ends of a batch's findings, as arrays."""
     count = len(batch)
     return (
         np.fromiter(batch.units, dtype=np.int64, count=count),
-        np.fromiter((f.start for f in batch.findings), dtype=np.int64, count=count),
-        np.fromiter((f.end for f in batch.findings), dtype=np.int64, count=count),
+        np.fromiter(map(_START, batch.findings), dtype=np.int64, count=count),
+        np.fromiter(map(_END, batch.findings), dtype=np.int64, count=count),
     )
 
 

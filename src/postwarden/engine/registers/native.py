@@ -49,6 +49,11 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
 """``other_keys(texts)``: see ``match._other_keys``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
+presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
+    _hsscan, "presence", None
+)
+"""``presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max)``: see
+``match._present_pairs``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
