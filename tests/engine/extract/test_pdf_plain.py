@@ -5,18 +5,13 @@ file found plain must be one pypdf's strict reading accepts."""
 
 from __future__ import annotations
 
-import email
 import random
 from collections.abc import Iterator
-from email import policy
-from pathlib import Path
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
-from fpdf import FPDF
-from tests.engine.extract.mutants import mutants
-from tests.factories import make_pdf
+from tests.engine.extract.pdfs import made, pdfs
 
 from postwarden.engine.extract import Extraction, extract_file
 from postwarden.engine.extract import pdf as pdf_module
@@ -25,55 +20,8 @@ from postwarden.engine.extract.pdf_plain import plain
 from postwarden.engine.extract.walker import Walker
 from postwarden.settings import Limits
 
-CORPORA = Path(__file__).resolve().parents[2] / "corpora"
 LIMITS = Limits()
 Verdict = tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]
-
-
-def _made() -> list[bytes]:
-    core = FPDF()
-    for text in ("A123456(3) in the core font", "page two"):
-        core.add_page()
-        core.set_font("helvetica", size=12)
-        core.cell(text=text)
-    locked = FPDF()
-    locked.set_encryption(owner_password="owner", user_password="")  # noqa: S106 - a fixture
-    locked.add_page()
-    locked.set_font("helvetica", size=12)
-    locked.cell(text="owner password only")
-    return [
-        make_pdf([["Minutes", "CHAN Tai Man 2891 1001"], ["page two"]]),
-        make_pdf([["first page"], ["second page", "CHAN Tai Man A123456(3)"], ["third"]]),
-        bytes(core.output()),
-        bytes(locked.output()),
-    ]
-
-
-def _mailed() -> Iterator[bytes]:
-    """Pdfs attached to the messages of the corpora."""
-    for folder in sorted(CORPORA.iterdir()):
-        if not folder.is_dir() or folder.name in ("qpdf-bad-pdfs", "poi-hostile-office"):
-            continue
-        for path in sorted((folder / "files").rglob("*")):
-            if not path.is_file():
-                continue
-            message = email.message_from_bytes(path.read_bytes(), policy=policy.compat32)
-            for part in message.walk():
-                payload = part.get_payload(decode=True)
-                if isinstance(payload, bytes) and payload.startswith(b"%PDF"):
-                    yield payload
-
-
-def _pdfs() -> list[bytes]:
-    """Every pdf of the tests and their mutants (as test_mutated_documents makes them)."""
-    corpus = sorted((CORPORA / "qpdf-bad-pdfs" / "files").rglob("*.pdf"))
-    sources = [(p.read_bytes(), 4) for p in corpus]
-    sources += [(data, 12) for data in [*_made(), *_mailed()]]
-    out: list[bytes] = []
-    for seed, (data, flips) in enumerate(sources):
-        out.append(data)
-        out.extend(mutant for _, mutant in mutants(data, seed, flips))
-    return out
 
 
 def _verdict(data: bytes) -> Verdict:
@@ -111,11 +59,11 @@ def _pypdf_accepts(data: bytes) -> bool:
 def test_every_pdf_has_the_same_verdict_without_the_fast_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pdfs = _pdfs()
-    assert len(pdfs) > 2000
-    fast = [_verdict(data) for data in pdfs]
+    every = pdfs()
+    assert len(every) > 2000
+    fast = [_verdict(data) for data in every]
     monkeypatch.setattr(pdf_module, "plain", lambda data, pages: False)
-    general = [_verdict(data) for data in pdfs]
+    general = [_verdict(data) for data in every]
     differ = [i for i, (a, b) in enumerate(zip(fast, general, strict=True)) if a != b]
     assert differ == []
 
@@ -135,11 +83,11 @@ def _edits(data: bytes, seed: int) -> Iterator[bytes]:
 def test_a_plain_pdf_is_one_pypdf_reads_strictly() -> None:
     """The fast path's one claim, on every edit of a byte of made pdfs: thousands of them are
     plain (the fast path is taken), and pypdf accepts each of those."""
-    made = _made()
-    assert [plain(data, _pages(data) or 0) for data in made] == [True, True, True, False]
+    documents = made()
+    assert [plain(data, _pages(data) or 0) for data in documents] == [True, True, True, False]
     taken = 0
     refused = []
-    for seed, data in enumerate(made[:3]):
+    for seed, data in enumerate(documents[:3]):
         for index, edited in enumerate(_edits(data, seed)):
             pages = _pages(edited)
             if pages is not None and plain(edited, pages):

@@ -27,20 +27,25 @@ _MAX_DECODED = 16 * 1024 * 1024
 """Decoded bytes of one stream past which the file is left to pypdf (whose limit is 75 MB)."""
 _MAX_PAGES_NODES = 10_000
 
-# A token and the whitespace before it.  Numbers, keywords and references must be followed by
-# a delimiter (so ``1.2.3`` or ``nullx`` never match); strings are printable ASCII with simple
-# escapes and no parentheses inside; names are plain characters only.
+# A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
+# and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
+# than the longest matched never split into two tokens where pypdf reads one); strings
+# are printable ASCII with simple escapes and no parentheses inside; names are plain
+# characters only.
+_DELIMITED = rb"(?=[ \t\r\n/\[\]<>])"
 _TOKEN = re.compile(
-    rb"[ \t\r\n]*(?:"
-    rb"(?P<ref>\d{1,10}) 0 R(?=[ \t\r\n/\[\]<>])"
-    rb"|(?P<int>-?\d{1,10})(?=[ \t\r\n/\[\]<>])"
-    rb"|(?P<real>-?(?:\d{1,10}\.\d{0,10}|\.\d{1,10}))(?=[ \t\r\n/\[\]<>])"
-    rb"|(?P<name>/[A-Za-z0-9_.+\-]{1,127})"
-    rb"|(?P<open><<|\[)|(?P<close>>>|\])"
-    rb"|(?P<str>\((?:[\x20-\x27\x2a-\x5b\x5d-\x7e]|\\[nrtbf()\\]|\\[0-7]{1,3})*\))"
-    rb"|(?P<hex><[0-9A-Fa-f]*>)"
-    rb"|(?P<kw>true|false|null)(?=[ \t\r\n/\[\]<>])"
-    rb")"
+    rb"[ \t\r\n]*+(?:"
+    rb"(?P<name>/[A-Za-z0-9_.+\-]{1,127}+)(?=[ \t\r\n/\[\]<>(])"
+    rb"|(?P<ref>\d{1,10}) 0 R"
+    + _DELIMITED
+    + rb"|(?P<int>-?\d{1,10}+)"
+    + _DELIMITED
+    + rb"|(?P<open><<|\[)|(?P<close>>>|\])"
+    rb"|(?P<real>-?(?:\d{1,10}\.\d{0,10}|\.\d{1,10}))"
+    + _DELIMITED
+    + rb"|(?P<str>\((?:[\x20-\x27\x2a-\x5b\x5d-\x7e]|\\[nrtbf()\\]|\\[0-7]{1,3})*+\))"
+    rb"|(?P<hex><[0-9A-Fa-f]*+>)"
+    rb"|(?P<kw>true|false|null)" + _DELIMITED + rb")"
 )
 # ``startxref`` begins a line (pypdf reads the last lines backwards).
 _TAIL = re.compile(rb"[ \t\r\n]*\nstartxref(?:\r\n|\n)(\d{1,10})(?:\r\n|\n)%%EOF(?:\r\n|\n)?\Z")
