@@ -13,9 +13,11 @@ from tests.engine.extract.mutants import mutants
 from tests.factories import make_pdf
 
 CORPORA = Path(__file__).resolve().parents[2] / "corpora"
+WRITTEN = Path(__file__).resolve().parents[2] / "data" / "pdf"
 
 
 def made() -> list[bytes]:
+    """Pdfs made by fpdf2 (its own fonts, the core font, one with an owner password only)."""
     core = FPDF()
     for text in ("A123456(3) in the core font", "page two"):
         core.add_page()
@@ -32,6 +34,11 @@ def made() -> list[bytes]:
         bytes(core.output()),
         bytes(locked.output()),
     ]
+
+
+def written() -> list[bytes]:
+    """Pdfs written by other software (tests/data/pdf/SOURCE.md)."""
+    return [path.read_bytes() for path in sorted(WRITTEN.glob("*.pdf"))]
 
 
 def mailed() -> Iterator[bytes]:
@@ -53,7 +60,7 @@ def pdfs() -> list[bytes]:
     """Every pdf of the tests and their mutants (as test_mutated_documents makes them)."""
     corpus = sorted((CORPORA / "qpdf-bad-pdfs" / "files").rglob("*.pdf"))
     sources = [(p.read_bytes(), 4) for p in corpus]
-    sources += [(data, 12) for data in [*made(), *mailed()]]
+    sources += [(data, 12) for data in [*made(), *written(), *mailed()]]
     out: list[bytes] = []
     for seed, (data, flips) in enumerate(sources):
         out.append(data)

@@ -53,7 +53,8 @@ _XREF = re.compile(rb"xref(?:\r\n|\n)0 (\d{1,7})(?:\r\n|\n)")
 _ENTRIES = re.compile(rb"(?:\d{10} \d{5} [fn](?: \r| \n|\r\n))*")
 _FIRST_ENTRY = b"0000000000 65535 f"
 _TRAILER = re.compile(rb"trailer[ \t\r\n]*(?=<<)")
-_TRAILER_KEYS = frozenset({b"/Size", b"/Root", b"/Info", b"/ID"})
+_NOT_IN_TRAILER = frozenset({b"/Prev", b"/XRefStm", b"/Encrypt"})
+"""Earlier revisions, a cross-reference stream, encryption: left to pypdf."""
 _AFTER_VALUE = re.compile(rb"[ \t\r\n]*(?:(endobj)|stream(?:\r\n|\n))")
 _END_STREAM = re.compile(rb"(?:\r\n|\n|\r)?endstream[ \t\r\n]*endobj")
 _FLATE = (b"/FlateDecode", [b"/FlateDecode"])
@@ -112,7 +113,11 @@ class _Plain:
             raise NotPlain
         trailer = self._xref(int(tail.group(1)), tail.start())
         size = trailer.get(b"/Size")
-        if trailer.keys() - _TRAILER_KEYS or type(size) is not int or size != len(self.offsets) + 1:
+        if (
+            trailer.keys() & _NOT_IN_TRAILER
+            or type(size) is not int
+            or size != len(self.offsets) + 1
+        ):
             raise NotPlain
         catalog = self._dict(trailer.get(b"/Root"))
         if catalog.get(b"/Type") != b"/Catalog":
@@ -120,8 +125,8 @@ class _Plain:
         found = self._page_tree(catalog.get(b"/Pages"))
         if len(found) != pages:
             raise NotPlain
-        for page in found:
-            self._page(page)
+        for resources in found:
+            self._fonts(resources)
 
     def _xref(self, start: int, end: int) -> dict[bytes, Value]:
         """Read the cross-reference table at ``start``, every entry in use pointing exactly
@@ -176,6 +181,9 @@ class _Plain:
         if not isinstance(value, dict):
             raise NotPlain
         length = value.get(b"/Length")
+        if isinstance(length, Ref):
+            # A stream that is its own length finds its dictionary here: not a number.
+            length = self._object(length)
         if type(length) is not int or length < 0:
             raise NotPlain
         start = after.end()
@@ -242,47 +250,52 @@ class _Plain:
             raise NotPlain
         return found
 
-    def _page_tree(self, root: Value | None) -> list[dict[bytes, Value]]:
-        """The pages, in order, of a tree of ``/Pages`` nodes (without the attributes pages
-        inherit: resources would be merged into the page) and ``/Page`` leaves, every node
-        referred to once."""
-        pages: list[dict[bytes, Value]] = []
+    def _page_tree(self, root: Value | None) -> list[Value | None]:
+        """The resources of every page, in order, of a tree of ``/Pages`` nodes and ``/Page``
+        leaves, every node referred to once, at most ``_MAX_DEPTH`` deep (pypdf's limit is
+        100); a page without its own resources has those of its nearest ancestor that has
+        some, as pypdf gives them to it."""
+        pages: list[Value | None] = []
         seen: set[int] = set()
-        todo: list[Value] = [root] if isinstance(root, Ref) else []
-        if not todo:
-            raise NotPlain
+        todo: list[tuple[Value | None, int, Value | None]] = [(root, 0, None)]
         while todo:
-            ref = todo.pop()
-            if not isinstance(ref, Ref) or ref in seen or len(seen) > _MAX_PAGES_NODES:
+            ref, depth, inherited = todo.pop()
+            if not isinstance(ref, Ref) or ref in seen or depth > _MAX_DEPTH:
+                raise NotPlain
+            if len(seen) == _MAX_PAGES_NODES:
                 raise NotPlain
             seen.add(ref)
             node = self._dict(ref)
             kind = node.get(b"/Type")
+            resources = node.get(b"/Resources", inherited)
             if kind == b"/Page" and b"/Kids" not in node:
-                pages.append(node)
+                pages.append(resources)
+                self._contents(node.get(b"/Contents"))
                 continue
             kids = node.get(b"/Kids")
-            if kind != b"/Pages" or not isinstance(kids, list) or b"/Resources" in node:
+            if kind != b"/Pages" or not isinstance(kids, list):
                 raise NotPlain
-            todo.extend(reversed(kids))
+            todo.extend((kid, depth + 1, resources) for kid in reversed(kids))
         return pages
 
-    def _page(self, page: dict[bytes, Value]) -> None:
-        """What pypdf's second reading decodes of a page: its content streams, and the
-        ``/ToUnicode`` and ``/DescendantFonts`` of its fonts when they are streams."""
-        contents = page.get(b"/Contents")
-        if contents is not None:
-            streams = contents if isinstance(contents, list) else [contents]
-            if not streams or len(streams) > 100:
+    def _contents(self, contents: Value | None) -> None:
+        """Decode a page's content streams, as pypdf's second reading does."""
+        if contents is None:
+            return
+        streams = contents if isinstance(contents, list) else [contents]
+        if not streams or len(streams) > 100:
+            raise NotPlain
+        for stream in streams:
+            if not isinstance(stream, Ref):
                 raise NotPlain
-            for stream in streams:
-                if not isinstance(stream, Ref):
-                    raise NotPlain
-                self._object(stream)
-                if stream not in self.streams:
-                    raise NotPlain
-                self._decode(stream)
-        resources = page.get(b"/Resources")
+            self._object(stream)
+            if stream not in self.streams:
+                raise NotPlain
+            self._decode(stream)
+
+    def _fonts(self, resources: Value | None) -> None:
+        """Decode the ``/ToUnicode`` and ``/DescendantFonts`` of a page's fonts when they are
+        streams, as pypdf's second reading does."""
         if resources is None:
             return
         fonts = self._dict(resources).get(b"/Font")
