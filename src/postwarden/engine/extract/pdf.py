@@ -9,9 +9,9 @@ stream and font maps, without text extraction: about half of PDFium's time); wha
 reader cannot open is damaged.  Strict, because pypdf's lenient recovery rescans a broken
 file object by object (2.5 s for qpdf's issue-202.pdf, against 16 ms strict), and because a
 file that a strict reader refuses is one where readers may disagree on what it shows.
-A file in the narrow, exact form that pypdf is certain to accept (:mod:`.pdf_plain`: what
-fpdf2 and many writers produce) is checked by a few regular expressions instead, in a tenth
-of pypdf's time.
+A file in the narrow, exact form that pypdf is certain to accept (:mod:`.pdf_plain`: as fpdf2
+and LibreOffice write them) is checked by a few regular expressions instead, in a quarter of
+pypdf's time.
 """
 
 from __future__ import annotations
