@@ -1,0 +1,328 @@
+"""Whether a pdf is *plain*: written in a narrow, exact form that pypdf's strict reading is
+certain to accept, so that the second reader (pdf.py) need not run.
+
+pypdf in strict mode costs about twice PDFium's reading of a small file (0.6 ms for 3
+pages), nearly all of it Python-level parsing of the ~15 objects it visits.  This module reads
+the same objects (those pypdf visits, no others) with a few regular expressions, and is
+stricter than pypdf everywhere: one classic cross-reference table (no earlier revisions, no
+cross-reference stream, no encryption) whose every entry points exactly at its ``N 0 obj``;
+objects in a conservative grammar (no comments, no ``#`` escapes in names, no nested
+parentheses in strings, single spaces in references, no duplicate keys, every reference
+followed to an object in use); a stream's ``/Length`` a number, direct or an object of its
+own, followed by ``endstream``; a page tree of ``/Pages`` and ``/Page`` nodes with PDFium's
+page count; content streams and the fonts' ``/ToUnicode`` and ``/DescendantFonts`` unfiltered
+or ``/FlateDecode`` without parameters, decoded to the end.  What does not fit is not an
+error: pypdf then reads the file as before, and its verdict stands
+(tests/engine/extract/test_pdf_plain.py runs both over every pdf of the tests and their
+mutants, and pypdf over every one-byte edit of made pdfs found plain).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import TypeAlias
+
+_MAX_DEPTH = 32
+_MAX_DECODED = 16 * 1024 * 1024
+"""Decoded bytes of one stream past which the file is left to pypdf (whose limit is 75 MB)."""
+_MAX_PAGES_NODES = 10_000
+
+# A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
+# and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
+# than the longest matched never split into two tokens where pypdf reads one); strings
+# are printable ASCII with simple escapes and no parentheses inside; names are plain
+# characters only.
+_DELIMITED = rb"(?=[ \t\r\n/\[\]<>])"
+_TOKEN = re.compile(
+    rb"[ \t\r\n]*+(?:"
+    rb"(?P<name>/[A-Za-z0-9_.+\-]{1,127}+)(?=[ \t\r\n/\[\]<>(])"
+    rb"|(?P<ref>\d{1,10}) 0 R"
+    + _DELIMITED
+    + rb"|(?P<int>-?\d{1,10}+)"
+    + _DELIMITED
+    + rb"|(?P<open><<|\[)|(?P<close>>>|\])"
+    rb"|(?P<real>-?(?:\d{1,10}\.\d{0,10}|\.\d{1,10}))"
+    + _DELIMITED
+    + rb"|(?P<str>\((?:[\x20-\x27\x2a-\x5b\x5d-\x7e]|\\[nrtbf()\\]|\\[0-7]{1,3})*+\))"
+    rb"|(?P<hex><[0-9A-Fa-f]*+>)"
+    rb"|(?P<kw>true|false|null)" + _DELIMITED + rb")"
+)
+# ``startxref`` begins a line (pypdf reads the last lines backwards).
+_TAIL = re.compile(rb"[ \t\r\n]*\nstartxref(?:\r\n|\n)(\d{1,10})(?:\r\n|\n)%%EOF(?:\r\n|\n)?\Z")
+_XREF = re.compile(rb"xref(?:\r\n|\n)0 (\d{1,7})(?:\r\n|\n)")
+_ENTRIES = re.compile(rb"(?:\d{10} \d{5} [fn](?: \r| \n|\r\n))*")
+_FIRST_ENTRY = b"0000000000 65535 f"
+_TRAILER = re.compile(rb"trailer[ \t\r\n]*(?=<<)")
+_NOT_IN_TRAILER = frozenset({b"/Prev", b"/XRefStm", b"/Encrypt"})
+"""Earlier revisions, a cross-reference stream, encryption: left to pypdf."""
+_AFTER_VALUE = re.compile(rb"[ \t\r\n]*(?:(endobj)|stream(?:\r\n|\n))")
+_END_STREAM = re.compile(rb"(?:\r\n|\n|\r)?endstream[ \t\r\n]*endobj")
+_FLATE = (b"/FlateDecode", [b"/FlateDecode"])
+_NOT_DECODED_BY_FILTER = frozenset({b"/DecodeParms", b"/F", b"/FFilter", b"/FDecodeParms"})
+
+
+class Ref(int):
+    """A reference ``N 0 R`` to object N."""
+
+    __slots__ = ()
+
+
+class Other:
+    """A string, hex string, boolean or null: its value does not matter here."""
+
+    __slots__ = ()
+
+
+OTHER = Other()
+Value: TypeAlias = "int | float | bytes | Ref | Other | list[Value] | dict[bytes, Value]"
+"""Numbers, names (``b"/Type"``), references, arrays and dictionaries; the rest is ``OTHER``."""
+
+
+class NotPlain(Exception):
+    """The file is outside the plain form (not necessarily damaged)."""
+
+
+def plain(data: bytes, pages: int) -> bool:
+    """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages."""
+    try:
+        _Plain(data).check(pages)
+    except (NotPlain, zlib.error, RecursionError):
+        return False
+    return True
+
+
+class _Plain:
+    """One file's cross-reference table, and the objects read through it so far."""
+
+    __slots__ = ("data", "objects", "offsets", "streams")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.offsets: dict[int, int] = {}
+        """Where each object in use begins, from the cross-reference table."""
+        self.objects: dict[int, Value] = {}
+        self.streams: dict[int, bytes] = {}
+        """Raw data of the objects read that are streams."""
+
+    def check(self, pages: int) -> None:
+        data = self.data
+        if not data.startswith(b"%PDF-"):
+            raise NotPlain
+        tail = _TAIL.search(data, max(0, len(data) - 64))
+        if tail is None:
+            raise NotPlain
+        trailer = self._xref(int(tail.group(1)), tail.start())
+        size = trailer.get(b"/Size")
+        if (
+            trailer.keys() & _NOT_IN_TRAILER
+            or type(size) is not int
+            or size != len(self.offsets) + 1
+        ):
+            raise NotPlain
+        catalog = self._dict(trailer.get(b"/Root"))
+        if catalog.get(b"/Type") != b"/Catalog":
+            raise NotPlain
+        found = self._page_tree(catalog.get(b"/Pages"))
+        if len(found) != pages:
+            raise NotPlain
+        for resources in found:
+            self._fonts(resources)
+
+    def _xref(self, start: int, end: int) -> dict[bytes, Value]:
+        """Read the cross-reference table at ``start``, every entry in use pointing exactly
+        at its object's ``N 0 obj``; the trailer dictionary, which must end where
+        ``startxref`` (at ``end``) begins."""
+        data = self.data
+        head = _XREF.match(data, start)
+        # pypdf's strict reading also wants whitespace before ``xref`` ("Broken xref table").
+        if head is None or start == 0 or data[start - 1] not in b"\r\n \t":
+            raise NotPlain
+        count = int(head.group(1))
+        first = head.end()
+        table = first + 20 * count
+        if count < 1 or _ENTRIES.fullmatch(data, first, table) is None:
+            raise NotPlain
+        if not data.startswith(_FIRST_ENTRY, first):
+            raise NotPlain
+        offsets = self.offsets
+        for number in range(1, count):
+            at = first + 20 * number
+            if data[at + 17] == ord("n"):
+                offset = int(data[at : at + 10])
+                if data[at + 11 : at + 16] != b"00000" or not data.startswith(
+                    b"%d 0 obj" % number, offset
+                ):
+                    raise NotPlain
+                offsets[number] = offset
+        trailer_at = _TRAILER.match(data, table)
+        if trailer_at is None:
+            raise NotPlain
+        trailer, after = self._value(trailer_at.end())
+        if after != end or not isinstance(trailer, dict):
+            raise NotPlain
+        return trailer
+
+    def _object(self, number: int) -> Value:
+        """Object ``number``, read where the table says it begins (as pypdf reads only the
+        objects it visits, so does this)."""
+        if number in self.objects:
+            return self.objects[number]
+        offset = self.offsets.get(number)
+        if offset is None:
+            raise NotPlain  # free or missing
+        data = self.data
+        value, pos = self._value(offset + len(b"%d 0 obj" % number))
+        after = _AFTER_VALUE.match(data, pos)
+        if after is None:
+            raise NotPlain
+        self.objects[number] = value
+        if after.group(1):
+            return value
+        if not isinstance(value, dict):
+            raise NotPlain
+        length = value.get(b"/Length")
+        if isinstance(length, Ref):
+            # A stream that is its own length finds its dictionary here: not a number.
+            length = self._object(length)
+        if type(length) is not int or length < 0:
+            raise NotPlain
+        start = after.end()
+        if start + length > len(data) or _END_STREAM.match(data, start + length) is None:
+            raise NotPlain
+        self.streams[number] = data[start : start + length]
+        return value
+
+    def _value(self, pos: int) -> tuple[Value, int]:
+        """The value whose first token begins at ``pos`` (after whitespace), and where it
+        ends: one loop over the tokens, with a stack of the arrays and dictionaries open."""
+        data, match = self.data, _TOKEN.match
+        open_: list[list[Value] | dict[bytes, Value]] = []
+        keys: list[bytes | None] = []
+        """Per dictionary open, the key read whose value is still to come."""
+        while True:
+            token = match(data, pos)
+            if token is None:
+                raise NotPlain
+            pos, kind = token.end(), token.lastgroup
+            value: Value
+            if kind == "open":
+                if len(open_) == _MAX_DEPTH:
+                    raise NotPlain
+                open_.append([] if token.group(kind) == b"[" else {})
+                keys.append(None)
+                continue
+            if kind == "close":
+                if not open_:
+                    raise NotPlain
+                value = open_.pop()
+                if keys.pop() is not None or (token.group(kind) == b"]") != (type(value) is list):
+                    raise NotPlain
+            elif kind == "name":
+                value = token.group(kind)
+            elif kind == "ref":
+                value = Ref(token.group(kind))
+            elif kind == "int":
+                value = int(token.group(kind))
+            elif kind == "real":
+                value = float(token.group(kind))
+            else:
+                value = OTHER
+            if not open_:
+                return value, pos
+            top, key = open_[-1], keys[-1]
+            if isinstance(top, list):
+                top.append(value)
+            elif key is not None:
+                top[key] = value
+                keys[-1] = None
+            elif not isinstance(value, bytes) or value in top:
+                raise NotPlain  # a key must be a name; pypdf's strict reading refuses a repeat
+            else:
+                keys[-1] = value
+
+    def _resolve(self, value: Value | None) -> Value | None:
+        return self._object(value) if isinstance(value, Ref) else value
+
+    def _dict(self, value: Value | None) -> dict[bytes, Value]:
+        """The dictionary ``value`` is or refers to."""
+        found = self._resolve(value)
+        if not isinstance(found, dict):
+            raise NotPlain
+        return found
+
+    def _page_tree(self, root: Value | None) -> list[Value | None]:
+        """The resources of every page, in order, of a tree of ``/Pages`` nodes and ``/Page``
+        leaves, every node referred to once, at most ``_MAX_DEPTH`` deep (pypdf's limit is
+        100); a page without its own resources has those of its nearest ancestor that has
+        some, as pypdf gives them to it."""
+        pages: list[Value | None] = []
+        seen: set[int] = set()
+        todo: list[tuple[Value | None, int, Value | None]] = [(root, 0, None)]
+        while todo:
+            ref, depth, inherited = todo.pop()
+            if not isinstance(ref, Ref) or ref in seen or depth > _MAX_DEPTH:
+                raise NotPlain
+            if len(seen) == _MAX_PAGES_NODES:
+                raise NotPlain
+            seen.add(ref)
+            node = self._dict(ref)
+            kind = node.get(b"/Type")
+            resources = node.get(b"/Resources", inherited)
+            if kind == b"/Page" and b"/Kids" not in node:
+                pages.append(resources)
+                self._contents(node.get(b"/Contents"))
+                continue
+            kids = node.get(b"/Kids")
+            if kind != b"/Pages" or not isinstance(kids, list):
+                raise NotPlain
+            todo.extend((kid, depth + 1, resources) for kid in reversed(kids))
+        return pages
+
+    def _contents(self, contents: Value | None) -> None:
+        """Decode a page's content streams, as pypdf's second reading does."""
+        if contents is None:
+            return
+        streams = contents if isinstance(contents, list) else [contents]
+        if not streams or len(streams) > 100:
+            raise NotPlain
+        for stream in streams:
+            if not isinstance(stream, Ref):
+                raise NotPlain
+            self._object(stream)
+            if stream not in self.streams:
+                raise NotPlain
+            self._decode(stream)
+
+    def _fonts(self, resources: Value | None) -> None:
+        """Decode the ``/ToUnicode`` and ``/DescendantFonts`` of a page's fonts when they are
+        streams, as pypdf's second reading does."""
+        if resources is None:
+            return
+        fonts = self._dict(resources).get(b"/Font")
+        if fonts is None:
+            return
+        for font in self._dict(fonts).values():
+            described = self._dict(font)
+            for key in (b"/ToUnicode", b"/DescendantFonts"):
+                target = described.get(key)
+                if isinstance(target, Ref):
+                    self._object(target)
+                    if target in self.streams:
+                        self._decode(target)
+
+    def _decode(self, number: int) -> None:
+        """Decode stream ``number`` to its end: unfiltered, or deflated without parameters."""
+        head = self.objects[number]
+        assert isinstance(head, dict)  # noqa: S101 - only dictionaries carry streams
+        if head.keys() & _NOT_DECODED_BY_FILTER:
+            raise NotPlain
+        method = head.get(b"/Filter")
+        if method is None:
+            return
+        if method not in _FLATE:
+            raise NotPlain
+        inflate = zlib.decompressobj()
+        inflate.decompress(self.streams[number], _MAX_DECODED)
+        if inflate.unconsumed_tail:
+            raise NotPlain
