@@ -36,6 +36,8 @@ comes from the heap and is reused, where 256 KiB steps were mapped and unmapped 
 (page faults: a third of the CPU time of guarding a docx of the bench tree was the kernel's)."""
 _AES = 99  # WinZip AES: compression method 99 with the encryption flag (APPNOTE 7.2)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
+_LOCAL_FIELDS = struct.Struct("<4s2xH18xHH")
+"""A local header's signature, flags, name and extra-field lengths, in one unpack."""
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError)
 
 
@@ -127,13 +129,17 @@ def plain_packed(data: bytes, info: zipfile.ZipInfo) -> bytes:
     the name the central directory gives, a method it inflates in one stream, no
     encryption or patch flags.  Else `NotPlain`."""
     start = info.header_offset
-    magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, start)
-    (flags,) = struct.unpack_from("<H", data, start + 6)
+    magic, flags, name_len, extra_len = _LOCAL_FIELDS.unpack_from(data, start)
     name = data[start + _LOCAL_HEADER.size : start + _LOCAL_HEADER.size + name_len]
-    try:
-        local_name = name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
-    except UnicodeDecodeError:
-        raise NotPlain from None
+    if name.isascii():
+        # An ASCII name reads the same in UTF-8 and in cp437 (whose first 128 characters
+        # are ASCII), and the ASCII decoder is C where cp437's is a call into Python.
+        local_name = name.decode("ascii")
+    else:
+        try:
+            local_name = name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+        except UnicodeDecodeError:
+            raise NotPlain from None
     if (
         magic != b"PK\x03\x04"
         or info.flag_bits & _PLAIN_FLAGS

@@ -486,13 +486,36 @@ def relationships(package: Package, source: str, what: str) -> list[tuple[str, s
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: relationships: {exc}") from None
     out = []
+    plain_folder = not folder or _PLAIN_PATH.fullmatch(folder) is not None
     for rel in root.iter(_RELS):
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External" or not target:
             continue
-        path = target[1:] if target.startswith("/") else posixpath.join(folder, target)
-        out.append((rel.get("Id", ""), rel.get("Type", ""), posixpath.normpath(path).lower()))
+        out.append(
+            (rel.get("Id", ""), rel.get("Type", ""), part_name(folder, target, plain_folder))
+        )
     return out
+
+
+def part_name(folder: str, target: str, plain_folder: bool) -> str:
+    """The lowercase part name a relationship's target names from ``folder`` (the folder of
+    its source part; ``plain_folder``: it is `_PLAIN_PATH`).  A plain target from a plain
+    folder is already what ``posixpath.normpath`` would make of it (no ``.``, ``..`` or
+    empty segment): joined by hand, a third of the cost of a docx's relationships."""
+    if target.startswith("/"):
+        path = target[1:]
+        if _PLAIN_PATH.fullmatch(path):
+            return path.lower()
+    else:
+        if plain_folder and _PLAIN_PATH.fullmatch(target):
+            return f"{folder}/{target}".lower() if folder else target.lower()
+        path = posixpath.join(folder, target)
+    return posixpath.normpath(path).lower()
+
+
+# A relative path that ``posixpath.normpath`` leaves as it is: segments, none empty, ``.`` or
+# ``..``, between single slashes.
+_PLAIN_PATH = re.compile(r"(?!\.\.?(?:/|\Z))[^/]+(?:/(?!\.\.?(?:/|\Z))[^/]+)*")
 
 
 def _natural(name: str) -> tuple[str | int, ...]:
