@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 from postwarden.engine.extract.sniff import declared_entries, parsed_zip
 from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 
 if TYPE_CHECKING:
@@ -41,9 +42,7 @@ _LOCAL_FIELDS = struct.Struct("<4s2xH18xHH")
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError)
 
 
-def open_zip(
-    data: bytes, what: str, max_members: int
-) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+def open_zip(data: bytes, what: str, max_members: int) -> tuple[Zip, list[zipfile.ZipInfo]]:
     """Open a zip after the member-count and overlap guards; raises Uninspectable."""
     declared = declared_entries(data)
     if declared > max_members:
@@ -51,13 +50,13 @@ def open_zip(
     zf = parsed_zip(data)
     if zf is None:
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
+            zf = read_zip(data)
         except (*_ZIP_ERRORS, struct.error, IndexError) as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
-    infos = zf.infolist()
+    infos = zf.infos
     if len(infos) > max_members:
         raise Uninspectable(f"{what} with {len(infos)} members, over limit {max_members}")
-    _check_overlap(data, infos, int(getattr(zf, "start_dir", len(data))), what)
+    _check_overlap(data, infos, zf.start_dir, what)
     return zf, infos
 
 
@@ -91,7 +90,7 @@ def _is_directory(info: zipfile.ZipInfo) -> bool:
     return info.is_dir() and info.file_size == 0 and info.compress_size <= 2
 
 
-def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
+def stream_member(zf: Zip, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
     """The decompressed chunks of one member, counted against every limit as they come."""
     limits = budget.limits
     packed = max(info.compress_size, 1)
@@ -223,7 +222,7 @@ def check_declared(info: zipfile.ZipInfo, packed: int, limits: Limits) -> None:
         )
 
 
-def read_member(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> bytes:
+def read_member(data: bytes, zf: Zip, info: zipfile.ZipInfo, budget: Budget) -> bytes:
     """One member of the zip ``zf`` opened on ``data``, whole."""
     try:
         return b"".join(direct_chunks(plain_packed(data, info), info, budget))

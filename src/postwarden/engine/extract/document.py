@@ -20,7 +20,6 @@ The stdlib's C parser reads them: defusedxml's own parser is ElementTree's pure-
 from __future__ import annotations
 
 import io
-import zipfile
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
@@ -38,6 +37,7 @@ from postwarden.engine.extract.office import (
     visit_embedded,
 )
 from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.zipdir import Zip
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -355,7 +355,7 @@ class DocxExtractor:
 def _visit_imports(
     imports: list[str],
     data: bytes,
-    zf: zipfile.ZipFile,
+    zf: Zip,
     package: Package,
     where: str,
     depth: int,

@@ -58,6 +58,7 @@ from postwarden.engine.extract.archive import (
 )
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.zipdir import Zip
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.budget import Budget
@@ -236,7 +237,7 @@ VERIFIED = Verified(16_384)
 class Package:
     """An opened, checked office package and the embedded files found inside it."""
 
-    zf: zipfile.ZipFile
+    zf: Zip
     infos: list[zipfile.ZipInfo]
     embedded: list[tuple[str, bytes]] = field(default_factory=list)
     xml: Parts = field(default_factory=Parts)
