@@ -38,10 +38,10 @@ import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 # Only for parts that `open_package` checked up to their root element (no DTD can follow).
-from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser, fromstring
 from xml.etree.ElementTree import iterparse as checked_iterparse
 
 import defusedxml
@@ -386,6 +386,21 @@ def _streamed(stream: IO[bytes]) -> Iterator[str]:
         element.tail = tail
 
 
+def pulled(xml: bytes) -> Iterator[tuple[Any, ...]]:
+    """What ``iterparse(io.BytesIO(xml), ("start", "end"))`` yields (and raises), at the
+    same points: the same 16 KiB steps fed to the same pull parser.  Written out because
+    ``iterparse`` makes a class (an ABC subclass) at every call: 12 us, most of reading a
+    short part."""
+    parser: XMLPullParser[Element] = XMLPullParser(("start", "end"))
+    for start in range(0, len(xml), _ITERPARSE_STEP):
+        parser.feed(xml[start : start + _ITERPARSE_STEP])
+        yield from parser.read_events()
+    parser.close()
+    yield from parser.read_events()
+
+
+_ITERPARSE_STEP = 16 * 1024
+"""The bytes ``iterparse`` reads from its source at a time (Python 3.11)."""
 _TREE_MAX = 256 * 1024
 _VALUES = ("v", "name", "displayName")
 
