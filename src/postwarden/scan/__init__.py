@@ -174,7 +174,7 @@ class Scanner:
             data = self.read(item)
         if item.message or item.mbox_key is not None:
             return self.inspector.inspect(data, Envelope("", ()), decide=False)
-        return self.inspector.inspect_file(Path(item.path).name, data, decide=False)
+        return self.inspector.inspect_file(file_name(item.path), data, decide=False)
 
     def scan(self, item: ScanItem, data: bytes | OSError | None = None) -> ScanResult:
         """One item's result; ``data``: its bytes (or why they could not be read) if read."""
@@ -210,6 +210,15 @@ class Scanner:
             except OSError as exc:
                 out.append(exc)
         return out
+
+
+def file_name(path: str) -> str:
+    """``Path(path).name``: the text after the last separator unless that is empty or
+    ``.`` (which ``Path`` drops); a ``Path`` cost 4 us of a 40 KB text file's 200."""
+    name = path.rpartition(os.sep)[2]
+    if os.altsep or name in ("", "."):
+        return Path(path).name
+    return name
 
 
 READ_AHEAD = 8

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -21,12 +22,7 @@ from openpyxl.worksheet.table import Table
 from tests.factories import make_docx, make_xlsx
 
 from postwarden.engine import Inspector
-from postwarden.engine.extract.office import (
-    _TEXT_BETWEEN,
-    _VALUE_ATTRIBUTE,
-    TEXT_FREE,
-    part_texts,
-)
+from postwarden.engine.extract.office import TEXT_FREE, may_hold_text, part_texts
 
 NAME, HKID, PHONE = "CHAN Tai Man", "A123456(3)", "9123 4567"
 PII = f"{NAME} {HKID} {PHONE}"
@@ -355,7 +351,7 @@ def test_parsed_whole_or_streamed_a_part_reads_the_same() -> None:
         whole = list(part_texts(xml))
         assert whole == streamed, xml[:300]
         read += bool(streamed)
-        skipped += not _TEXT_BETWEEN.search(xml) and not _VALUE_ATTRIBUTE.search(xml)
+        skipped += not may_hold_text(xml)
     assert read > 300
     assert skipped > 20
 
@@ -393,3 +389,22 @@ def test_opendocument_metadata_is_inspected(inspector: Inspector) -> None:
             "/></manifest:manifest>",
         )
     assert found(inspector, "a.odt", out.getvalue()) == {"#meta.xml": expected()}
+
+
+# `may_hold_text` as two patterns said it before its searches began with literals.
+_TEXT_OR_CDATA = re.compile(rb">\s*+[^<\s]|<!\[CDATA\[")
+_READ_ATTRIBUTE = re.compile(rb"\s(?:v|name|displayName|TargetMode)\s*+=")
+
+
+def test_literal_searches_tell_text_as_the_patterns_told_it() -> None:
+    rng = random.Random(15)
+    parts = [*_xml_parts(), *(_generated(rng) for _ in range(400))]
+    pieces = [b" ", b"\t", b"\n", b"=", b" =", b"v", b"name", b"Name", b"displayName", b">", b"<"]
+    pieces += [b"TargetMode", b"<![CDATA[", b"x", b"vv", b"nname", b"\x0b", b"\xe4"]
+    made = [b"".join(rng.choices(pieces, k=rng.randrange(1, 12))) for _ in range(20_000)]
+    told = {True: 0, False: 0}
+    for xml in [*parts, *made]:
+        expected = bool(_TEXT_OR_CDATA.search(xml) or _READ_ATTRIBUTE.search(xml))
+        assert may_hold_text(xml) is expected, xml[:300]
+        told[expected] += 1
+    assert min(told.values()) > 2_000

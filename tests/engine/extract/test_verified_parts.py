@@ -4,6 +4,7 @@ original has filled the memory; the memory is bounded and holds no part by diges
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import time
@@ -155,3 +156,29 @@ def test_forgetting_empties_the_memory() -> None:
     again = remembered.key(b"y" * 100, _info(1), True)
     remembered.add(again)  # the whole memory is free again
     assert remembered.seen(again)
+
+
+@pytest.mark.parametrize("chosen", [0, 1], ids=["sha256", "blake2b"])
+def test_either_keyed_hash_remembers_parts_and_no_damaged_copy(
+    monkeypatch: pytest.MonkeyPatch, chosen: int
+) -> None:
+    """`Verified` takes whichever keyed hash is faster here: each reads as nothing remembered."""
+    monkeypatch.setattr(office, "_faster", lambda *keyed: keyed[chosen])
+    data = make_docx(["CHAN Tai Man A123456(3)"], footer=["p. 1"])
+    copies = [data, *(copy for _what, copy in mutants(data, 5, flips=6))]
+    monkeypatch.setattr(office, "VERIFIED", office.Verified(0))
+    afresh = [_read("a.docx", copy) for copy in copies]
+    remembered = office.Verified(10_000)
+    monkeypatch.setattr(office, "VERIFIED", remembered)
+    _read("a.docx", data)
+    assert [_read("a.docx", copy) for copy in copies] == afresh
+    assert remembered.hits > len(copies)
+
+
+def test_the_faster_keyed_hash_is_one_of_those_offered() -> None:
+    secret = b"k" * 32
+    offered = (hashlib.sha256(secret), hashlib.blake2b(key=secret, digest_size=32))
+    assert office._faster(*offered) in offered
+    keyed = offered[1].copy()
+    keyed.update(b"part")
+    assert keyed.digest() == hashlib.blake2b(b"part", key=secret, digest_size=32).digest()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 from postwarden.engine.extract.sniff import declared_entries, parsed_zip
 from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 
 if TYPE_CHECKING:
@@ -36,12 +37,12 @@ comes from the heap and is reused, where 256 KiB steps were mapped and unmapped 
 (page faults: a third of the CPU time of guarding a docx of the bench tree was the kernel's)."""
 _AES = 99  # WinZip AES: compression method 99 with the encryption flag (APPNOTE 7.2)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
+_LOCAL_FIELDS = struct.Struct("<4s2xH18xHH")
+"""A local header's signature, flags, name and extra-field lengths, in one unpack."""
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError)
 
 
-def open_zip(
-    data: bytes, what: str, max_members: int
-) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+def open_zip(data: bytes, what: str, max_members: int) -> tuple[Zip, list[zipfile.ZipInfo]]:
     """Open a zip after the member-count and overlap guards; raises Uninspectable."""
     declared = declared_entries(data)
     if declared > max_members:
@@ -49,13 +50,13 @@ def open_zip(
     zf = parsed_zip(data)
     if zf is None:
         try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
+            zf = read_zip(data)
         except (*_ZIP_ERRORS, struct.error, IndexError) as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
-    infos = zf.infolist()
+    infos = zf.infos
     if len(infos) > max_members:
         raise Uninspectable(f"{what} with {len(infos)} members, over limit {max_members}")
-    _check_overlap(data, infos, int(getattr(zf, "start_dir", len(data))), what)
+    _check_overlap(data, infos, zf.start_dir, what)
     return zf, infos
 
 
@@ -89,7 +90,7 @@ def _is_directory(info: zipfile.ZipInfo) -> bool:
     return info.is_dir() and info.file_size == 0 and info.compress_size <= 2
 
 
-def stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
+def stream_member(zf: Zip, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
     """The decompressed chunks of one member, counted against every limit as they come."""
     limits = budget.limits
     packed = max(info.compress_size, 1)
@@ -127,13 +128,17 @@ def plain_packed(data: bytes, info: zipfile.ZipInfo) -> bytes:
     the name the central directory gives, a method it inflates in one stream, no
     encryption or patch flags.  Else `NotPlain`."""
     start = info.header_offset
-    magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, start)
-    (flags,) = struct.unpack_from("<H", data, start + 6)
+    magic, flags, name_len, extra_len = _LOCAL_FIELDS.unpack_from(data, start)
     name = data[start + _LOCAL_HEADER.size : start + _LOCAL_HEADER.size + name_len]
-    try:
-        local_name = name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
-    except UnicodeDecodeError:
-        raise NotPlain from None
+    if name.isascii():
+        # An ASCII name reads the same in UTF-8 and in cp437 (whose first 128 characters
+        # are ASCII), and the ASCII decoder is C where cp437's is a call into Python.
+        local_name = name.decode("ascii")
+    else:
+        try:
+            local_name = name.decode("utf-8" if flags & _UTF8_NAME else "cp437")
+        except UnicodeDecodeError:
+            raise NotPlain from None
     if (
         magic != b"PK\x03\x04"
         or info.flag_bits & _PLAIN_FLAGS
@@ -217,7 +222,7 @@ def check_declared(info: zipfile.ZipInfo, packed: int, limits: Limits) -> None:
         )
 
 
-def read_member(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> bytes:
+def read_member(data: bytes, zf: Zip, info: zipfile.ZipInfo, budget: Budget) -> bytes:
     """One member of the zip ``zf`` opened on ``data``, whole."""
     try:
         return b"".join(direct_chunks(plain_packed(data, info), info, budget))

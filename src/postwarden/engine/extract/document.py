@@ -3,7 +3,7 @@ footers, comments, footnotes and endnotes, deleted text of tracked changes, and 
 files; then every other part that holds text (document properties, glossary, charts, custom
 XML, a header no section names...) through `office.read_rest`.
 
-Each story part is read in one streaming pass (defusedxml ``iterparse``) instead of through
+Each story part is read in one streaming pass (`office.pulled`: ``iterparse``'s events) instead of
 python-docx: python-docx loads every part of the package into an object model and answers
 each ``paragraph.text`` and ``row.cells`` with XPath queries, which made the docx of the
 ``check`` benchmark's 50 KB message cost ~10 ms of CPU; this reader takes ~1.5 ms for the same
@@ -19,12 +19,10 @@ The stdlib's C parser reads them: defusedxml's own parser is ElementTree's pure-
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import Element, ParseError
 
 from postwarden.engine.extract.archive import read_member
 from postwarden.engine.extract.budget import Uninspectable
@@ -33,11 +31,13 @@ from postwarden.engine.extract.office import (
     EMBEDDED,
     Package,
     open_package,
+    pulled,
     read_rest,
     relationships,
     visit_embedded,
 )
 from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.zipdir import Zip
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -151,7 +151,7 @@ class _Story:
         changes = read = 0
         tag = _TAG
         budget = self.reader.walker.budget
-        for event, element in iterparse(io.BytesIO(xml), ("start", "end")):  # noqa: S314
+        for event, element in pulled(xml):
             name = tag.get(element.tag)
             if name is None:
                 continue
@@ -355,7 +355,7 @@ class DocxExtractor:
 def _visit_imports(
     imports: list[str],
     data: bytes,
-    zf: zipfile.ZipFile,
+    zf: Zip,
     package: Package,
     where: str,
     depth: int,

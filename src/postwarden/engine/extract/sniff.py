@@ -3,7 +3,6 @@ break ties (a csv called ``voters.dat`` is a csv, a zip called ``notes.txt`` is 
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 import threading
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import olefile
+
+from postwarden.engine.extract.zipdir import Zip, read_zip
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SAMPLE = 8192
@@ -220,10 +221,10 @@ _PARSED = threading.local()
 """The zip `_zip_kind` parsed last on this thread, with the bytes it parsed."""
 
 
-def parsed_zip(data: bytes) -> zipfile.ZipFile | None:
+def parsed_zip(data: bytes) -> Zip | None:
     """The zip that sniffing just parsed from this very ``data`` object, handed over once
     (its reader opens it next: parsing the central directory twice cost a docx 45 us)."""
-    last: tuple[bytes, zipfile.ZipFile] | None = getattr(_PARSED, "last", None)
+    last: tuple[bytes, Zip] | None = getattr(_PARSED, "last", None)
     _PARSED.last = None
     return last[1] if last is not None and last[0] is data else None
 
@@ -232,11 +233,11 @@ def _zip_kind(data: bytes, max_members: int) -> Sniffed:
     if declared_entries(data) > max_members:
         return Sniffed(Kind.ZIP, "zip archive")
     try:
-        parsed = zipfile.ZipFile(io.BytesIO(data))
+        parsed = read_zip(data)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         return Sniffed(Kind.ZIP, "zip archive")  # the zip extractor reports why
     _PARSED.last = data, parsed
-    names = set(parsed.NameToInfo)
+    names = {info.filename for info in parsed.infos}
     if "[Content_Types].xml" in names:
         for part, found in _OFFICE_MAIN.items():
             if part in names:
