@@ -79,7 +79,7 @@ Value: TypeAlias = "int | float | bytes | Ref | Other | list[Value] | dict[bytes
 """Numbers, names (``b"/Type"``), references, arrays and dictionaries; the rest is ``OTHER``."""
 
 
-class NotPlain(Exception):
+class _NotPlain(Exception):
     """The file is outside the plain form (not necessarily damaged)."""
 
 
@@ -87,7 +87,7 @@ def plain(data: bytes, pages: int) -> bool:
     """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages."""
     try:
         _Plain(data).check(pages)
-    except (NotPlain, zlib.error, RecursionError):
+    except (_NotPlain, zlib.error, RecursionError):
         return False
     return True
 
@@ -108,10 +108,10 @@ class _Plain:
     def check(self, pages: int) -> None:
         data = self.data
         if not data.startswith(b"%PDF-"):
-            raise NotPlain
+            raise _NotPlain
         tail = _TAIL.search(data, max(0, len(data) - 64))
         if tail is None:
-            raise NotPlain
+            raise _NotPlain
         trailer = self._xref(int(tail.group(1)), tail.start())
         size = trailer.get(b"/Size")
         if (
@@ -119,13 +119,13 @@ class _Plain:
             or type(size) is not int
             or size != len(self.offsets) + 1
         ):
-            raise NotPlain
+            raise _NotPlain
         catalog = self._dict(trailer.get(b"/Root"))
         if catalog.get(b"/Type") != b"/Catalog":
-            raise NotPlain
+            raise _NotPlain
         found = self._page_tree(catalog.get(b"/Pages"))
         if len(found) != pages:
-            raise NotPlain
+            raise _NotPlain
         for resources in found:
             self._fonts(resources)
 
@@ -137,14 +137,14 @@ class _Plain:
         head = _XREF.match(data, start)
         # pypdf's strict reading also wants whitespace before ``xref`` ("Broken xref table").
         if head is None or start == 0 or data[start - 1] not in b"\r\n \t":
-            raise NotPlain
+            raise _NotPlain
         count = int(head.group(1))
         first = head.end()
         table = first + 20 * count
         if count < 1 or _ENTRIES.fullmatch(data, first, table) is None:
-            raise NotPlain
+            raise _NotPlain
         if not data.startswith(_FIRST_ENTRY, first):
-            raise NotPlain
+            raise _NotPlain
         offsets = self.offsets
         for number in range(1, count):
             at = first + 20 * number
@@ -153,14 +153,14 @@ class _Plain:
                 if data[at + 11 : at + 16] != b"00000" or not data.startswith(
                     b"%d 0 obj" % number, offset
                 ):
-                    raise NotPlain
+                    raise _NotPlain
                 offsets[number] = offset
         trailer_at = _TRAILER.match(data, table)
         if trailer_at is None:
-            raise NotPlain
+            raise _NotPlain
         trailer, after = self._value(trailer_at.end())
         if after != end or not isinstance(trailer, dict):
-            raise NotPlain
+            raise _NotPlain
         return trailer
 
     def _object(self, number: int) -> Value:
@@ -170,26 +170,26 @@ class _Plain:
             return self.objects[number]
         offset = self.offsets.get(number)
         if offset is None:
-            raise NotPlain  # free or missing
+            raise _NotPlain  # free or missing
         data = self.data
         value, pos = self._value(offset + len(b"%d 0 obj" % number))
         after = _AFTER_VALUE.match(data, pos)
         if after is None:
-            raise NotPlain
+            raise _NotPlain
         self.objects[number] = value
         if after.group(1):
             return value
         if not isinstance(value, dict):
-            raise NotPlain
+            raise _NotPlain
         length = value.get(b"/Length")
         if isinstance(length, Ref):
             # A stream that is its own length finds its dictionary here: not a number.
             length = self._object(length)
         if type(length) is not int or length < 0:
-            raise NotPlain
+            raise _NotPlain
         start = after.end()
         if start + length > len(data) or _END_STREAM.match(data, start + length) is None:
-            raise NotPlain
+            raise _NotPlain
         self.streams[number] = data[start : start + length]
         return value
 
@@ -203,21 +203,21 @@ class _Plain:
         while True:
             token = match(data, pos)
             if token is None:
-                raise NotPlain
+                raise _NotPlain
             pos, kind = token.end(), token.lastgroup
             value: Value
             if kind == "open":
                 if len(open_) == _MAX_DEPTH:
-                    raise NotPlain
+                    raise _NotPlain
                 open_.append([] if token.group(kind) == b"[" else {})
                 keys.append(None)
                 continue
             if kind == "close":
                 if not open_:
-                    raise NotPlain
+                    raise _NotPlain
                 value = open_.pop()
                 if keys.pop() is not None or (token.group(kind) == b"]") != (type(value) is list):
-                    raise NotPlain
+                    raise _NotPlain
             elif kind == "name":
                 value = token.group(kind)
             elif kind == "ref":
@@ -237,7 +237,7 @@ class _Plain:
                 top[key] = value
                 keys[-1] = None
             elif not isinstance(value, bytes) or value in top:
-                raise NotPlain  # a key must be a name; pypdf's strict reading refuses a repeat
+                raise _NotPlain  # a key must be a name; pypdf's strict reading refuses a repeat
             else:
                 keys[-1] = value
 
@@ -248,7 +248,7 @@ class _Plain:
         """The dictionary ``value`` is or refers to."""
         found = self._resolve(value)
         if not isinstance(found, dict):
-            raise NotPlain
+            raise _NotPlain
         return found
 
     def _page_tree(self, root: Value | None) -> list[Value | None]:
@@ -262,9 +262,9 @@ class _Plain:
         while todo:
             ref, depth, inherited = todo.pop()
             if not isinstance(ref, Ref) or ref in seen or depth > _MAX_DEPTH:
-                raise NotPlain
+                raise _NotPlain
             if len(seen) == _MAX_PAGES_NODES:
-                raise NotPlain
+                raise _NotPlain
             seen.add(ref)
             node = self._dict(ref)
             kind = node.get(b"/Type")
@@ -275,7 +275,7 @@ class _Plain:
                 continue
             kids = node.get(b"/Kids")
             if kind != b"/Pages" or not isinstance(kids, list):
-                raise NotPlain
+                raise _NotPlain
             todo.extend((kid, depth + 1, resources) for kid in reversed(kids))
         return pages
 
@@ -285,13 +285,13 @@ class _Plain:
             return
         streams = contents if isinstance(contents, list) else [contents]
         if not streams or len(streams) > 100:
-            raise NotPlain
+            raise _NotPlain
         for stream in streams:
             if not isinstance(stream, Ref):
-                raise NotPlain
+                raise _NotPlain
             self._object(stream)
             if stream not in self.streams:
-                raise NotPlain
+                raise _NotPlain
             self._decode(stream)
 
     def _fonts(self, resources: Value | None) -> None:
@@ -316,13 +316,13 @@ class _Plain:
         head = self.objects[number]
         assert isinstance(head, dict)  # noqa: S101 - only dictionaries carry streams
         if head.keys() & _NOT_DECODED_BY_FILTER:
-            raise NotPlain
+            raise _NotPlain
         method = head.get(b"/Filter")
         if method is None:
             return
         if method not in _FLATE:
-            raise NotPlain
+            raise _NotPlain
         inflate = zlib.decompressobj()
         inflate.decompress(self.streams[number], _MAX_DECODED)
         if inflate.unconsumed_tail:
-            raise NotPlain
+            raise _NotPlain
