@@ -261,6 +261,10 @@ def test_other_worksheets_are_left_to_calamine(data: str) -> None:
         b"<worksheet><sheetData></sheetData><a>&unknown</a></worksheet>",
         b"<worksheet><sheetData></sheetData><a b='<'/></worksheet>",
         b"<worksheet><sheetData></sheetData></worksheet",
+        b'<worksheet a="\xff"><sheetData/></worksheet>',
+        b'<worksheet><sheetData/><mergeCells><mergeCell ref="A1:"/></mergeCells></worksheet>',
+        b"<worksheet><sheetData/><mergeCells><mergeCell/></mergeCells></worksheet>",
+        b"<worksheet><sheetData/><x:mergeCells xmlns:x='urn:x'/></worksheet>",
         b"<worksheet>" + b"<a>" * 80 + b"<sheetData/>" + b"</a>" * 80 + b"</worksheet>",
         b"",
     ],
@@ -477,10 +481,16 @@ PIECES = [b"<", b">", b"/", b'"', b"'", b"&", b"&amp;", b";", b"=", b" ", b"\r",
 
 
 def mutants(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
-    """``data`` with one part (a worksheet or the shared strings) mutated a few times."""
+    """``data`` with one part (a worksheet, the shared strings, the workbook or its
+    relationships) mutated a few times."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         parts = {info.filename: z.read(info) for info in z.infolist()}
-    targets = [n for n in parts if n.startswith("xl/worksheets/") or n.endswith("Strings.xml")]
+    targets = [
+        n
+        for n in parts
+        if n.startswith(("xl/worksheets/", "xl/workbook.xml", "xl/_rels/"))
+        or n.endswith("Strings.xml")
+    ]
     for _ in range(count):
         name = rng.choice(targets)
         xml = bytearray(parts[name])
@@ -507,3 +517,31 @@ def test_mutated_workbooks_read_the_same(seed: int, monkeypatch: pytest.MonkeyPa
     for base in bases:
         for mutant in mutants(base, rng, 60):
             assert_same(mutant, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("target", "taken"),
+    [
+        ("worksheets/sheet1.xml", 1),
+        ("/xl/worksheets/sheet1.xml", 1),
+        ("xl/worksheets/sheet1.xml", 0),
+        ("./worksheets/sheet1.xml", 0),
+        ("../xl/worksheets/sheet1.xml", 0),
+        ("/worksheets/sheet1.xml", 0),
+        ("worksheets/sheet1.XML", 0),
+        ("worksheets/&#115;heet1.xml", 0),
+    ],
+)
+def test_worksheets_are_found_where_calamine_finds_them(
+    target: str, taken: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = raw_xlsx([("&#38515;表 &amp; x", TAKEN[2])], SST)
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b'"worksheets/sheet1.xml"', f'"{target}"'.encode())
+            dst.writestr(info.filename, content)
+    assert assert_same(out.getvalue(), monkeypatch) == taken

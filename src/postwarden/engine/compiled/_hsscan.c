@@ -3470,9 +3470,57 @@ static int xs_skip(XScan *s) {
     return 1;
 }
 
+/* Whether bytes are well-formed UTF-8 (calamine refuses a part that is not, wherever). */
+static int xs_utf8(const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *end = p + n;
+    while (p < end) {
+        if (end - p >= 8) {
+            uint64_t word;
+            memcpy(&word, p, 8);
+            if (!(word & 0x8080808080808080ULL)) {
+                p += 8;
+                continue;
+            }
+        }
+        unsigned char c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        int len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (end - p < len)
+            return 0;
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
 /* An XML declaration at the start (UTF-8 or none named), skipped; 0 for anything else
  * that starts with '<?', '<!' or a byte order mark. */
 static int xs_start(XScan *s) {
+    if (!xs_utf8((const unsigned char *)s->p, s->end - s->p))
+        return 0;
     if (s->end - s->p >= 5 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
         const char *close = NULL;
         for (const char *q = s->p; q + 1 < s->end; q++)
@@ -3984,6 +4032,15 @@ static PyObject *xs_rows(XCell *cells, Py_ssize_t n) {
     return rows;
 }
 
+/* A range (``A1:C3``) or a cell reference, plainly written and in bounds. */
+static int xs_range(const char *ref, Py_ssize_t n) {
+    const char *colon = memchr(ref, ':', n);
+    int32_t r, c;
+    if (colon == NULL)
+        return xs_ref(ref, n, &r, &c);
+    return xs_ref(ref, colon - ref, &r, &c) && xs_ref(colon + 1, n - (colon + 1 - ref), &r, &c);
+}
+
 /* Before ``<sheetData>``: elements calamine reads there by local name are plain. */
 static int xs_before_data(XScan *s, XTok *t) {
     for (;;) {
@@ -4002,12 +4059,30 @@ static int xs_before_data(XScan *s, XTok *t) {
         if (xs_is(t, "dimension")) {
             Py_ssize_t n;
             const char *ref = xs_attr(t, "ref", &n);
-            const char *colon = ref ? memchr(ref, ':', n) : NULL;
-            int32_t r, c;
-            if (ref == NULL ||
-                !(colon ? xs_ref(ref, colon - ref, &r, &c) &&
-                              xs_ref(colon + 1, n - (colon + 1 - ref), &r, &c)
-                        : xs_ref(ref, n, &r, &c)))
+            if (ref == NULL || !xs_range(ref, n))
+                return 0;
+        }
+    }
+}
+
+/* After ``<sheetData>``: well-formed to the end; the elements calamine reads there by local
+ * name (``mergeCells``, ``mergeCell``) plain, each merged range plainly written. */
+static int xs_after_data(XScan *s) {
+    XTok t;
+    for (;;) {
+        xs_next(s, &t);
+        if (t.kind == XT_EOF)
+            return 1;
+        if (t.kind == XT_BAD)
+            return 0;
+        if (t.kind != XT_START && t.kind != XT_EMPTY)
+            continue;
+        if (xs_prefixed(&t, "mergeCells") || xs_prefixed(&t, "mergeCell"))
+            return 0;
+        if (xs_is(&t, "mergeCell")) {
+            Py_ssize_t n;
+            const char *ref = xs_attr(&t, "ref", &n);
+            if (ref == NULL || !xs_range(ref, n))
                 return 0;
         }
     }
@@ -4082,11 +4157,9 @@ static PyObject *sheet_rows(PyObject *module, PyObject *args) {
             }
         }
     }
-    /* The rest (merged cells and all) is only checked to be well-formed. */
-    do
-        xs_next(&s, &t);
-    while (t.kind != XT_EOF && t.kind != XT_BAD);
-    if (t.kind == XT_BAD)
+    /* The rest is checked to be well-formed, and the merged ranges (calamine reads them
+     * and refuses a malformed one) to be plain ones. */
+    if (!xs_after_data(&s))
         goto outside;
     out = xs_rows(cells, n);
     goto done;

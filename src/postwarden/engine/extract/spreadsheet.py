@@ -99,7 +99,7 @@ class SpreadsheetExtractor:
             raise Uninspectable(f"encrypted {what}") from None
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
-        plain = None if package is None else _plain_sheets(package, workbook.sheet_names, what)
+        plain = None if package is None else _plain_sheets(package, workbook.sheet_names)
         try:
             self._sheets(workbook, where, walker, plain)
         except python_calamine.CalamineError as exc:
@@ -191,9 +191,13 @@ def _cells(package: Package, what: str) -> set[str]:
 
 def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
     """The relationship ids of the sheets an XML workbook lists (None: xlsb, not known)."""
-    root = _root(package, workbook, what)
-    if root is None:
+    xml = package.xml.get(workbook)
+    if xml is None:
         return None
+    try:
+        root = fromstring(xml)  # noqa: S314 -- checked by open_package: no DTD
+    except ParseError as exc:
+        raise Uninspectable(f"corrupt {what}: {exc}") from None
     return {
         value
         for element in root.iter()
@@ -201,17 +205,6 @@ def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
         for key, value in element.attrib.items()
         if key.endswith("}id")
     }
-
-
-def _root(package: Package, part: str, what: str) -> Element | None:
-    """A kept XML part, parsed (None: not in the package)."""
-    xml = package.xml.get(part)
-    if xml is None:
-        return None
-    try:
-        return fromstring(xml)  # noqa: S314 -- checked by open_package: no DTD
-    except ParseError as exc:
-        raise Uninspectable(f"corrupt {what}: {exc}") from None
 
 
 class _Plain:
@@ -237,12 +230,13 @@ class _Plain:
         return _hsscan.sheet_rows(xml, self._strings)
 
 
-# Where calamine looks (xlsx/mod.rs): these two parts by name, not through relationships,
-# the worksheet at "xl/" + the relationship's target; only a plain target is taken here.
+# Where calamine looks: these parts by name, not through relationships; a worksheet at "xl/"
+# + its relationship's target, or at an absolute "/xl/..." target less its "/" (as the test
+# finds it); only a plain target of those two forms is taken here.
 _XL_WORKBOOK = "xl/workbook.xml"
 _XL_RELATIONSHIPS = "xl/_rels/workbook.xml.rels"
 _XL_STRINGS = "xl/sharedstrings.xml"
-_PLAIN_TARGET = re.compile(r"(?:/xl/|xl/)?(worksheets/[A-Za-z0-9_.-]+\.xml)")
+_PLAIN_TARGET = re.compile(r"(?:/xl/)?(worksheets/[A-Za-z0-9_.-]+\.xml)")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _SHEET_ID = frozenset(
@@ -253,7 +247,7 @@ _SHEET_ID = frozenset(
 )
 
 
-def _plain_sheets(package: Package, names: list[str], what: str) -> _Plain | None:
+def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
     """The worksheets of an xlsx found where calamine finds them, by sheet name (the first
     sheet of a name, as calamine), when the workbook and its relationships say so plainly:
     each ``<sheet>`` one relationship id, each relationship a plain target.  None: calamine
@@ -261,11 +255,15 @@ def _plain_sheets(package: Package, names: list[str], what: str) -> _Plain | Non
     if _hsscan is None or _XL_WORKBOOK not in package.xml or _XL_RELATIONSHIPS not in package.xml:
         return None
     rels_xml = package.xml[_XL_RELATIONSHIPS]
-    if b"&" in rels_xml or b"&#" in package.xml[_XL_WORKBOOK]:
-        return None  # calamine takes ids and targets as written, unresolved
-    workbook = _root(package, _XL_WORKBOOK, what)
-    rels = _root(package, _XL_RELATIONSHIPS, what)
-    if workbook is None or rels is None:
+    if b"&" in rels_xml:
+        # Calamine takes ids and targets as written, references unresolved (a sheet's id
+        # with one matches no relationship: calamine refused the workbook).
+        return None
+    try:
+        # Not refused here: calamine reads the sheets first, and `_cells` refuses after.
+        workbook = fromstring(package.xml[_XL_WORKBOOK])  # noqa: S314 -- no DTD (open_package)
+        rels = fromstring(rels_xml)  # noqa: S314
+    except ParseError:
         return None
     targets = _targets(rels.iter())
     sheets = [e for e in workbook.iter() if _local(e.tag) == "sheet"]
@@ -273,11 +271,10 @@ def _plain_sheets(package: Package, names: list[str], what: str) -> _Plain | Non
         return None
     parts: dict[str, bytes] = {}
     for element in sheets:
-        ids = [value for key, value in element.attrib.items() if key.endswith("id")]
         keys = [key for key in element.attrib if key.endswith("id")]
-        if len(ids) != 1 or keys[0] not in _SHEET_ID or ids[0] not in targets:
+        if len(keys) != 1 or keys[0] not in _SHEET_ID:
             return None
-        part = targets[ids[0]]
+        part = targets.get(element.attrib[keys[0]], "")
         if part not in package.xml:
             return None
         parts.setdefault(element.get("name", ""), package.xml[part])
@@ -288,13 +285,15 @@ def _plain_sheets(package: Package, names: list[str], what: str) -> _Plain | Non
 def _targets(elements: Iterable[Element]) -> dict[str, str] | None:
     """Relationship id -> lowercase worksheet part, when every relationship is plain."""
     targets: dict[str, str] = {}
+    ids: set[str] = set()
     for element in elements:
         if _local(element.tag) != "Relationship":
             continue
-        rid, target = element.get("Id", ""), element.get("Target", "")
-        plain = _PLAIN_TARGET.fullmatch(target)
-        if element.tag != _RELATIONSHIP or not _PLAIN_ID.fullmatch(rid) or rid in targets:
+        rid = element.get("Id", "")
+        if element.tag != _RELATIONSHIP or not _PLAIN_ID.fullmatch(rid) or rid in ids:
             return None
+        ids.add(rid)
+        plain = _PLAIN_TARGET.fullmatch(element.get("Target", ""))
         if plain is not None and "TargetMode" not in element.attrib:
             targets[rid] = f"xl/{plain.group(1)}".lower()
     return targets
