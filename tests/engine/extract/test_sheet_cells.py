@@ -179,6 +179,21 @@ TAKEN = [
     + cell("B1", '<is><t>k</t><rPh sb="0" eb="1"><t>ph</t></rPh></is>', ' t="inlineStr"')
     + "</row>",
     '<row r="1">' + inline("A1", "a&amp;b&lt;&gt;&quot;&apos;c &gt;x") + "</row>",
+    '<row r="1"><c r="A1" t="b"><v>1</v></c><c r="B1" t="b"><v>0</v></c><c r="C1" t="b"/>'
+    '<c r="D1" t="b"><v></v></c><c r="E1" t="b" s="3"><f>TRUE()</f><v>1</v></c></row>',
+    '<row r="1">'
+    + "".join(
+        cell(f"{col}1", f"<f>X()</f><v>{v}</v>", ' t="e"')
+        for col, v in zip(
+            "ABCDEFG",
+            ["#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"],
+            strict=True,
+        )
+    )
+    + '</row><row r="2"><c r="B2" t="e"><v>#N/A</v></c></row>',
+    '<row r="1"><c r="A1" t="str"><f>A2</f><v> ab </v></c><c r="B1" t="str"><v>12</v></c>'
+    '<c r="C1" t="str"><v>inf</v></c><c r="D1" t="str"><v>x &amp; &#38515;</v></c>'
+    '<c r="E1" t="str"><v></v></c><c r="F1" t="str"><v/></c></row>',
     '<row r="1">' + inline("A1", "&#38515;&#x5927;&#25991; a&#65;&#x1F600;") + "</row>",
     '<row r="3">' + inline("XFD3", "far") + "</row>",
     '<row r="1000">' + inline("B1000", "low") + "</row>",
@@ -191,9 +206,11 @@ TAKEN = [
 
 # Worksheets left to calamine (each would read otherwise, or might).
 LEFT = [
-    '<row r="1"><c r="A1" t="b"><v>1</v></c></row>',
-    '<row r="1"><c r="A1" t="e"><v>#N/A</v></c></row>',
-    '<row r="1"><c r="A1" t="str"><v>x</v></c></row>',
+    '<row r="1"><c r="A1" t="b"><v>true</v></c></row>',
+    '<row r="1"><c r="A1" t="b"><v>2</v></c></row>',
+    '<row r="1"><c r="A1" t="e"><v>#SPILL!</v></c></row>',
+    '<row r="1"><c r="A1" t="e"><v></v></c></row>',
+    '<row r="1"><c r="A1" t="str"><v>a_x0041_</v></c></row>',
     '<row r="1"><c r="A1" t="d"><v>2020-01-01T00:00:00</v></c></row>',
     '<row r="1"><c r="A1" s="1"><v>44000</v></c></row>',
     '<row r="1">' + inline("A1", "&#32;a") + "</row>",

@@ -3245,13 +3245,14 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
  * They read a strict subset of what calamine reads, and give exactly what it gives there:
  * the value of every cell, in the rows python-calamine's iter_rows yields (from the sheet's
  * first row, from the leftmost column holding a value, "" where there is none).  Anything
- * outside the subset -- a DTD, comment, CDATA or processing instruction, an encoding other
- * than UTF-8, a character reference, an ``_xHHHH_`` escape, a carriage return in a value, a
+ * outside the subset -- a DTD, comment, CDATA or processing instruction, bytes that are not
+ * UTF-8, a reference to white space, an ``_xHHHH_`` escape, a carriage return in a value, a
  * name with a prefix where calamine matches local names, a cell without its reference or out
- * of order, a boolean, error, date or formula-string cell, a number with a style (it may be
- * a date), a number not plainly written, tags that do not nest -- returns None, and the
- * caller asks calamine (spreadsheet.py; tests/engine/extract/test_sheet_cells.py compares
- * the two).  Both only read the bytes given; nothing here decides what is refused. */
+ * of order, a date cell, a boolean not 0 or 1, an error calamine does not know, a number
+ * with a style (it may be a date) or not plainly written, a merged range not plainly
+ * written, tags that do not nest -- returns None, and the caller asks calamine
+ * (spreadsheet.py; tests/engine/extract/test_sheet_cells.py compares the two).  Both only
+ * read the bytes given; nothing here decides what is refused. */
 
 typedef struct {
     const char *p, *end;
@@ -3887,9 +3888,13 @@ static PyObject *xs_number(const char *p, Py_ssize_t n) {
     return PyFloat_FromDouble(v);
 }
 
-enum { XC_NUMBER, XC_SHARED, XC_INLINE };
+enum { XC_NUMBER, XC_SHARED, XC_INLINE, XC_BOOL, XC_ERROR, XC_STR };
 
-/* A ``<v>`` just opened: its raw text (no references: numbers and indexes have none). */
+/* The error values calamine knows; python-calamine gives each cell holding one "". */
+static const char *const xs_errors[] = {"#DIV/0!", "#N/A",  "#NAME?", "#NULL!",
+                                        "#NUM!",   "#REF!", "#VALUE!"};
+
+/* A ``<v>`` just opened: its raw text, references unresolved. */
 static int xs_v(XScan *s, const XTok *open, const char **text, Py_ssize_t *len) {
     *text = "";
     *len = 0;
@@ -3900,8 +3905,6 @@ static int xs_v(XScan *s, const XTok *open, const char **text, Py_ssize_t *len) 
     if (t.kind == XT_TEXT) {
         *text = t.text;
         *len = t.text_len;
-        if (memchr(t.text, '&', t.text_len) != NULL)
-            return 0;
         xs_next(s, &t);
     }
     return t.kind == XT_END;
@@ -3920,8 +3923,14 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, XCell *cell) {
             type = XC_SHARED;
         else if (n == 9 && memcmp(typ, "inlineStr", 9) == 0)
             type = XC_INLINE;
+        else if (n == 1 && typ[0] == 'b')
+            type = XC_BOOL;
+        else if (n == 1 && typ[0] == 'e')
+            type = XC_ERROR;
+        else if (n == 3 && memcmp(typ, "str", 3) == 0)
+            type = XC_STR; /* a formula's string */
         else if (!(n == 1 && typ[0] == 'n'))
-            return 0; /* booleans, errors, dates, formula strings */
+            return 0; /* dates (t="d"), anything else */
     }
     const char *style = xs_attr(c, "s", &n);
     cell->value = NULL;
@@ -3952,7 +3961,28 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, XCell *cell) {
             Py_ssize_t len;
             if (type == XC_INLINE || !xs_v(s, &t, &v, &len))
                 return 0;
-            if (type == XC_SHARED) {
+            if (type == XC_STR) {
+                cell->value = xs_text(v, len, 1); /* as written, "" too */
+                if (cell->value == NULL)
+                    return 0;
+            } else if (type == XC_BOOL) {
+                if (len == 0)
+                    continue; /* empty */
+                if (len != 1 || (v[0] != '0' && v[0] != '1'))
+                    return 0;
+                cell->value = Py_NewRef(v[0] == '1' ? Py_True : Py_False);
+            } else if (type == XC_ERROR) {
+                size_t i = 0;
+                while (i < sizeof xs_errors / sizeof *xs_errors &&
+                       !((Py_ssize_t)strlen(xs_errors[i]) == len &&
+                         memcmp(xs_errors[i], v, len) == 0))
+                    i++;
+                if (i == sizeof xs_errors / sizeof *xs_errors)
+                    return 0;
+                cell->value = PyUnicode_FromStringAndSize("", 0);
+                if (cell->value == NULL)
+                    return 0;
+            } else if (type == XC_SHARED) {
                 Py_ssize_t index = 0;
                 if (len == 0 || len > 9 || (len > 1 && v[0] == '0'))
                     return 0;
