@@ -36,7 +36,9 @@ NS = (
 CORPORA = Path(__file__).parents[2] / "corpora"
 
 
-def raw_xlsx(sheets: list[tuple[str, str]], sst: str | None = None) -> bytes:
+def raw_xlsx(
+    sheets: list[tuple[str, str]], sst: str | None = None, styles: str | None = None
+) -> bytes:
     """A minimal xlsx of worksheets written by hand: (name, the XML inside <sheetData>)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -81,6 +83,12 @@ def raw_xlsx(sheets: list[tuple[str, str]], sst: str | None = None) -> bytes:
                 '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
                 f'openxmlformats.org/spreadsheetml/2006/main">{sst}</sst>',
             )
+        if styles is not None:
+            z.writestr(
+                "xl/styles.xml",
+                '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                f"{styles}</styleSheet>",
+            )
         z.writestr("xl/workbook.xml", "".join(book) + "</sheets></workbook>")
         z.writestr("xl/_rels/workbook.xml.rels", "".join(rels) + "</Relationships>")
     return out.getvalue()
@@ -94,11 +102,16 @@ def both(data: bytes) -> Iterator[tuple[list[list[object]], list[list[object]] |
     """Each worksheet's rows by calamine and by sheet_rows (None: not taken)."""
     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        sst = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in z.namelist() else None
+        names = z.namelist()
+        sst = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
         strings = None if sst is None else _hsscan.shared_strings(sst)
+        styles = (
+            spreadsheet.plain_styles(z.read("xl/styles.xml")) if "xl/styles.xml" in names else b""
+        )
         for i, name in enumerate(workbook.sheet_names, start=1):
             calamine = list(workbook.get_sheet_by_name(name).iter_rows())
-            yield calamine, _hsscan.sheet_rows(z.read(f"xl/worksheets/sheet{i}.xml"), strings)
+            xml = z.read(f"xl/worksheets/sheet{i}.xml")
+            yield calamine, _hsscan.sheet_rows(xml, strings, styles)
 
 
 def cell(ref: str, inner: str, attrs: str = "") -> str:
@@ -287,7 +300,7 @@ def test_other_worksheets_are_left_to_calamine(data: str) -> None:
     ],
 )
 def test_other_bytes_are_left_to_calamine(xml: bytes) -> None:
-    assert _hsscan.sheet_rows(xml, None) is None
+    assert _hsscan.sheet_rows(xml, None, b"") is None
 
 
 def _both_or_refused(data: bytes) -> list[tuple[object, object]]:
@@ -296,7 +309,7 @@ def _both_or_refused(data: bytes) -> list[tuple[object, object]]:
     except python_calamine.CalamineError:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             strings = _hsscan.shared_strings(z.read("xl/sharedStrings.xml"))
-            return [(None, _hsscan.sheet_rows(z.read("xl/worksheets/sheet1.xml"), strings))]
+            return [(None, _hsscan.sheet_rows(z.read("xl/worksheets/sheet1.xml"), strings, b""))]
 
 
 @pytest.mark.parametrize(
@@ -345,8 +358,8 @@ class Counted:
     def __init__(self) -> None:
         self.taken = 0
 
-    def __call__(self, xml: bytes, strings: list[str] | None) -> object:
-        rows = _hsscan.sheet_rows(xml, strings)
+    def __call__(self, xml: bytes, strings: list[str] | None, styles: bytes) -> object:
+        rows = _hsscan.sheet_rows(xml, strings, styles)
         self.taken += rows is not None
         return rows
 
@@ -498,14 +511,14 @@ PIECES = [b"<", b">", b"/", b'"', b"'", b"&", b"&amp;", b";", b"=", b" ", b"\r",
 
 
 def mutants(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
-    """``data`` with one part (a worksheet, the shared strings, the workbook or its
-    relationships) mutated a few times."""
+    """``data`` with one part (a worksheet, the shared strings, the styles, the workbook or
+    its relationships) mutated a few times."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         parts = {info.filename: z.read(info) for info in z.infolist()}
     targets = [
         n
         for n in parts
-        if n.startswith(("xl/worksheets/", "xl/workbook.xml", "xl/_rels/"))
+        if n.startswith(("xl/worksheets/", "xl/workbook.xml", "xl/_rels/", "xl/styles.xml"))
         or n.endswith("Strings.xml")
     ]
     for _ in range(count):
@@ -527,7 +540,7 @@ def mutants(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
 def test_mutated_workbooks_read_the_same(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     bases = [
-        raw_xlsx([("s", "".join(TAKEN[2:8])), ("t", TAKEN[12])], SST),
+        raw_xlsx([("s", "".join(TAKEN[2:8])), ("t", TAKEN[12])], SST, STYLES),
         openpyxl_book(rng, write_only=False),
         openpyxl_book(rng, write_only=True),
     ]
@@ -562,3 +575,48 @@ def test_worksheets_are_found_where_calamine_finds_them(
                 content = content.replace(b'"worksheets/sheet1.xml"', f'"{target}"'.encode())
             dst.writestr(info.filename, content)
     assert assert_same(out.getvalue(), monkeypatch) == taken
+
+
+STYLES = (
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="0.00"/>'
+    '<numFmt numFmtId="3" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<cellStyleXfs count="1"><xf numFmtId="14"/></cellStyleXfs><cellXfs count="63">'
+    + "".join(f'<xf numFmtId="{i}"><alignment/></xf>' for i in range(60))
+    + '<xf/><xf numFmtId="164"/><xf numFmtId=" 1"/></cellXfs>'
+)
+
+
+@pytest.mark.parametrize("style", range(64))
+def test_styled_numbers_read_as_calamine_reads_them(style: int) -> None:
+    """A number with a style whose format is a built-in one that is no date is a number;
+    every other style is left to calamine (it makes dates of some)."""
+    sheet = f'<row r="1"><c r="A1" s="{style}"><v>44000.5</v></c><c r="B1"><v>7</v></c></row>'
+    ((calamine, fast),) = both(raw_xlsx([("s", sheet)], styles=STYLES))
+    # 3 is given a date format of the file's own; 61 a format of its own; 62 " 1".
+    plain = style in (0, 1, 2, *range(4, 14), *range(37, 45), 48, 49, 60)
+    assert (fast is not None) == plain
+    if fast is not None:
+        assert typed(fast) == typed(calamine)
+    if style in (3, *range(14, 23)):
+        assert type(calamine[0][0]) is dt.datetime  # calamine reads a date there
+
+
+@pytest.mark.parametrize(
+    "styles",
+    [
+        "<cellXfs><xf/></cellXfs><cellXfs><xf/></cellXfs>",
+        "<extLst><cellXfs><xf/></cellXfs></extLst><cellXfs><xf/></cellXfs>",
+        '<cellXfs><xf><extLst><xf numFmtId="14"/></extLst></xf><xf/></cellXfs>',
+        "<cellXfs><x:xf xmlns:x='urn:x'/><xf/></cellXfs>",
+        "<cellXfs><xf/>",
+    ],
+)
+def test_other_styles_are_left_to_calamine(styles: str) -> None:
+    assert (
+        spreadsheet.plain_styles(
+            b'<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            + styles.encode()
+            + b"</styleSheet>"
+        )
+        == b""
+    )

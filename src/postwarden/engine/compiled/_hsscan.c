@@ -1149,7 +1149,7 @@ static PyMethodDef module_methods[] = {
     {"shared_strings", shared_strings, METH_O,
      "shared_strings(xml) -> list of str, or None where calamine must read them."},
     {"sheet_rows", sheet_rows, METH_VARARGS,
-     "sheet_rows(xml, strings) -> a worksheet's rows as iter_rows gives them, or None."},
+     "sheet_rows(xml, strings, styles) -> a worksheet's rows as iter_rows gives, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3249,7 +3249,7 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
  * UTF-8, a reference to white space, an ``_xHHHH_`` escape, a carriage return in a value, a
  * name with a prefix where calamine matches local names, a cell without its reference or out
  * of order, a date cell, a boolean not 0 or 1, an error calamine does not know, a number
- * with a style (it may be a date) or not plainly written, a merged range not plainly
+ * with a style not known plain (it may be a date) or not plainly written, a merged range not plainly
  * written, tags that do not nest -- returns None, and the caller asks calamine
  * (spreadsheet.py; tests/engine/extract/test_sheet_cells.py compares the two).  Both only
  * read the bytes given; nothing here decides what is refused. */
@@ -3910,8 +3910,22 @@ static int xs_v(XScan *s, const XTok *open, const char **text, Py_ssize_t *len) 
     return t.kind == XT_END;
 }
 
+/* Whether a cell style (``s``) is one ``styles`` marks plain: its number is a number. */
+static int xs_plain_style(const char *p, Py_ssize_t n, const Py_buffer *styles) {
+    Py_ssize_t index = 0;
+    if (n == 0 || n > 9 || (n > 1 && p[0] == '0'))
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        index = index * 10 + (p[i] - '0');
+    }
+    return index < styles->len && ((const char *)styles->buf)[index] == 1;
+}
+
 /* A ``<c>`` just opened or empty: its value into ``cell``; 0 outside the subset. */
-static int xs_cell(XScan *s, const XTok *c, PyObject *strings, XCell *cell) {
+static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *styles,
+                   XCell *cell) {
     Py_ssize_t n;
     const char *ref = xs_attr(c, "r", &n);
     if (ref == NULL || !xs_ref(ref, n, &cell->row, &cell->col))
@@ -3932,7 +3946,8 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, XCell *cell) {
         else if (!(n == 1 && typ[0] == 'n'))
             return 0; /* dates (t="d"), anything else */
     }
-    const char *style = xs_attr(c, "s", &n);
+    Py_ssize_t style_len = 0;
+    const char *style = xs_attr(c, "s", &style_len);
     cell->value = NULL;
     if (c->kind == XT_EMPTY)
         return 1;
@@ -3997,7 +4012,7 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, XCell *cell) {
             } else if (len == 0) {
                 continue; /* a number with no value: empty */
             } else {
-                if (style != NULL)
+                if (style != NULL && !xs_plain_style(style, style_len, styles))
                     return 0; /* its style may make it a date */
                 cell->value = xs_number(v, len);
                 if (cell->value == NULL)
@@ -4118,16 +4133,18 @@ static int xs_after_data(XScan *s) {
     }
 }
 
-/* sheet_rows(xml, strings) -> the rows python-calamine's iter_rows gives for this
- * worksheet (``strings``: the shared strings, or None), or None outside the subset. */
+/* sheet_rows(xml, strings, styles) -> the rows python-calamine's iter_rows gives for this
+ * worksheet (``strings``: the shared strings, or None; ``styles``: a byte per cell style, 1
+ * where its numbers are numbers, not dates), or None outside the subset. */
 static PyObject *sheet_rows(PyObject *module, PyObject *args) {
     (void)module;
-    Py_buffer view;
+    Py_buffer view, styles;
     PyObject *strings;
-    if (!PyArg_ParseTuple(args, "y*O", &view, &strings))
+    if (!PyArg_ParseTuple(args, "y*Oy*", &view, &strings, &styles))
         return NULL;
     if (strings != Py_None && !PyList_Check(strings)) {
         PyBuffer_Release(&view);
+        PyBuffer_Release(&styles);
         PyErr_SetString(PyExc_TypeError, "strings must be a list or None");
         return NULL;
     }
@@ -4176,7 +4193,8 @@ static PyObject *sheet_rows(PyObject *module, PyObject *args) {
                     cap *= 2;
                 }
                 cells[n].value = NULL;
-                int ok = xs_cell(&s, &t, strings == Py_None ? NULL : strings, &cells[n]);
+                int ok = xs_cell(&s, &t, strings == Py_None ? NULL : strings, &styles,
+                                 &cells[n]);
                 n++;
                 if (!ok)
                     goto outside;
@@ -4200,6 +4218,7 @@ done:
     if (cells != NULL)
         xs_cells_free(cells, n);
     PyBuffer_Release(&view);
+    PyBuffer_Release(&styles);
     return out;
 }
 

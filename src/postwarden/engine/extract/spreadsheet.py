@@ -161,9 +161,9 @@ class SpreadsheetExtractor:
 
 
 def _kept(name: str) -> bool:
-    """The parts `read_rest` reads and the worksheets and shared strings `_plain_sheets`
-    reads; not an OpenDocument's content, which calamine reads."""
-    return to_read(name) and name != "content.xml"
+    """The parts `read_rest` reads and the worksheets, shared strings and styles
+    `_plain_sheets` reads; not an OpenDocument's content, which calamine reads."""
+    return (to_read(name) and name != "content.xml") or name == _XL_STYLES
 
 
 # The parts of the cells, where no relationship names them: an OpenDocument's content, the
@@ -210,13 +210,14 @@ def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
 class _Plain:
     """The worksheets `_hsscan.sheet_rows` reads, by sheet name, and the shared strings."""
 
-    __slots__ = ("_parts", "_strings")
+    __slots__ = ("_parts", "_strings", "_styles")
 
-    def __init__(self, parts: dict[str, bytes], strings: bytes | None) -> None:
+    def __init__(self, parts: dict[str, bytes], strings: bytes | None, styles: bytes) -> None:
         self._parts = parts
         self._strings: bytes | list[str] | None = strings
+        self._styles = styles
 
-    def rows(self, name: str) -> list[list[str | float]] | None:
+    def rows(self, name: str) -> list[list[str | float | bool]] | None:
         """The rows of sheet ``name`` as calamine's ``iter_rows`` gives them, or None where
         calamine must read the sheet."""
         xml = self._parts.get(name)
@@ -227,7 +228,7 @@ class _Plain:
             if self._strings is None:  # calamine reads them: it reads every sheet then
                 self._parts.clear()
                 return None
-        return _hsscan.sheet_rows(xml, self._strings)
+        return _hsscan.sheet_rows(xml, self._strings, self._styles)
 
 
 # Where calamine looks: these parts by name, not through relationships; a worksheet at "xl/"
@@ -236,6 +237,12 @@ class _Plain:
 _XL_WORKBOOK = "xl/workbook.xml"
 _XL_RELATIONSHIPS = "xl/_rels/workbook.xml.rels"
 _XL_STRINGS = "xl/sharedstrings.xml"
+_XL_STYLES = "xl/styles.xml"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NUM_FMTS, _CELL_XFS, _XF = f"{_MAIN}numFmts", f"{_MAIN}cellXfs", f"{_MAIN}xf"
+# Excel's built-in number formats that are neither dates nor times (ids 14-36 and 45-58 are:
+# calamine reads them so, the test shows each).
+_PLAIN_FORMATS = frozenset(str(i) for i in (*range(14), *range(37, 45), 48, 49))
 _PLAIN_TARGET = re.compile(r"(?:/xl/)?(worksheets/[A-Za-z0-9_.-]+\.xml)")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -263,7 +270,7 @@ def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
         # Not refused here: calamine reads the sheets first, and `_cells` refuses after.
         workbook = fromstring(package.xml[_XL_WORKBOOK])  # noqa: S314 -- no DTD (open_package)
         rels = fromstring(rels_xml)  # noqa: S314
-    except ParseError:
+    except (ParseError, LookupError):  # LookupError: an encoding Python does not know
         return None
     targets = _targets(rels.iter())
     sheets = [e for e in workbook.iter() if _local(e.tag) == "sheet"]
@@ -279,7 +286,40 @@ def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
             return None
         parts.setdefault(element.get("name", ""), package.xml[part])
     strings = package.xml[_XL_STRINGS] if _XL_STRINGS in package.xml else None
-    return _Plain(parts, strings)
+    styles = plain_styles(package.xml[_XL_STYLES]) if _XL_STYLES in package.xml else b""
+    return _Plain(parts, strings, styles)
+
+
+def plain_styles(xml: bytes) -> bytes:
+    """A byte per cell style (``<cellXfs>``'s ``<xf>``, as calamine counts them): 1 where
+    its number format is a built-in one that is no date or time (calamine makes a date of
+    a number whose format is one), 0 where it may be; b"" where the styles are not plain."""
+    try:
+        root = fromstring(xml)  # noqa: S314 -- no DTD (open_package)
+    except (ParseError, LookupError):
+        return b""
+    # Calamine reads these lists, and the formats and styles in them, by local name wherever
+    # they are: here each must be once at most, in the style sheet, with only its own.
+    lists = {e.tag: e for e in root if e.tag in (_NUM_FMTS, _CELL_XFS)}
+    found = sum(_local(e.tag) in ("numFmts", "cellXfs") for e in root.iter())
+    cell_xfs = lists.get(_CELL_XFS, ())
+    if (
+        _local(root.tag) != "styleSheet"
+        or found != len(lists)
+        or sum(_local(e.tag) == "xf" for xf in cell_xfs for e in xf.iter()) != len(cell_xfs)
+    ):
+        return b""
+    custom = {f.get("numFmtId") for f in lists.get(_NUM_FMTS, ())}
+    flags = bytearray()
+    for xf in cell_xfs:
+        if xf.tag != _XF:
+            return b""
+        number_format = xf.get("numFmtId")
+        flags.append(
+            number_format is None
+            or (number_format not in custom and number_format in _PLAIN_FORMATS)
+        )
+    return bytes(flags)
 
 
 def _targets(elements: Iterable[Element]) -> dict[str, str] | None:
