@@ -210,12 +210,15 @@ def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
 class _Plain:
     """The worksheets `_hsscan.sheet_rows` reads, by sheet name, and the shared strings."""
 
-    __slots__ = ("_parts", "_strings", "_styles")
+    __slots__ = ("_parts", "_plain_styles", "_strings", "_styles")
 
-    def __init__(self, parts: dict[str, bytes], strings: bytes | None, styles: bytes) -> None:
+    def __init__(
+        self, parts: dict[str, bytes], strings: bytes | None, styles: bytes | None
+    ) -> None:
         self._parts = parts
         self._strings: bytes | list[str] | None = strings
-        self._styles = styles
+        self._styles = styles  # the styles part until a sheet's cells have styles
+        self._plain_styles: bytes | None = None
 
     def rows(self, name: str) -> list[list[str | float | bool]] | None:
         """The rows of sheet ``name`` as calamine's ``iter_rows`` gives them, or None where
@@ -228,7 +231,12 @@ class _Plain:
             if self._strings is None:  # calamine reads them: it reads every sheet then
                 self._parts.clear()
                 return None
-        return _hsscan.sheet_rows(xml, self._strings, self._styles)
+        styles = b""
+        if self._styles is not None and _STYLED in xml:
+            if self._plain_styles is None:
+                self._plain_styles = plain_styles(self._styles)
+            styles = self._plain_styles
+        return _hsscan.sheet_rows(xml, self._strings, styles)
 
 
 # Where calamine looks: these parts by name, not through relationships; a worksheet at "xl/"
@@ -238,6 +246,7 @@ _XL_WORKBOOK = "xl/workbook.xml"
 _XL_RELATIONSHIPS = "xl/_rels/workbook.xml.rels"
 _XL_STRINGS = "xl/sharedstrings.xml"
 _XL_STYLES = "xl/styles.xml"
+_STYLED = b' s="'  # a cell with a style (or another element's ``s``: then read all the same)
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NUM_FMTS, _CELL_XFS, _XF = f"{_MAIN}numFmts", f"{_MAIN}cellXfs", f"{_MAIN}xf"
 # Excel's built-in number formats that are neither dates nor times (ids 14-36 and 45-58 are:
@@ -286,7 +295,7 @@ def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
             return None
         parts.setdefault(element.get("name", ""), package.xml[part])
     strings = package.xml[_XL_STRINGS] if _XL_STRINGS in package.xml else None
-    styles = plain_styles(package.xml[_XL_STYLES]) if _XL_STYLES in package.xml else b""
+    styles = package.xml[_XL_STYLES] if _XL_STYLES in package.xml else None
     return _Plain(parts, strings, styles)
 
 
