@@ -3332,7 +3332,7 @@ static int xs_attrs_ok(const char *a, Py_ssize_t n) {
             (p[len + 1] != '"' && p[len + 1] != '\''))
             return 0;
         for (int i = 0; i < count; i++)
-            if (lens[i] == len && memcmp(names[i], p, len) == 0)
+            if (lens[i] == len && names[i][0] == p[0] && memcmp(names[i], p, len) == 0)
                 return 0;
         if (count == 32)
             return 0;
@@ -3420,7 +3420,7 @@ static void xs_next(XScan *s, XTok *t) {
             if (!xs_space(*q))
                 return;
         if (s->depth == 0 || s->open_len[s->depth - 1] != len ||
-            memcmp(s->open[s->depth - 1], p, len) != 0)
+            s->open[s->depth - 1][0] != p[0] || memcmp(s->open[s->depth - 1], p, len) != 0)
             return;
         s->depth--;
         t->kind = XT_END;
@@ -3641,8 +3641,9 @@ static PyObject *xs_text(const char *s, Py_ssize_t n, int preserve) {
         text = buf;
     }
     PyObject *out = NULL;
-    for (Py_ssize_t i = 0; i + 1 < k; i++)
-        if (text[i] == '_' && text[i + 1] == 'x')
+    for (const char *u = memchr(text, '_', k); u != NULL && u + 1 < text + k;
+         u = memchr(u + 1, '_', text + k - u - 1))
+        if (u[1] == 'x')
             goto done; /* calamine reads _xHHHH_ as a character */
     out = PyUnicode_DecodeUTF8(text, k, NULL);
     if (out == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
@@ -3926,12 +3927,32 @@ static int xs_plain_style(const char *p, Py_ssize_t n, const Py_buffer *styles) 
 /* A ``<c>`` just opened or empty: its value into ``cell``; 0 outside the subset. */
 static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *styles,
                    XCell *cell) {
-    Py_ssize_t n;
-    const char *ref = xs_attr(c, "r", &n);
-    if (ref == NULL || !xs_ref(ref, n, &cell->row, &cell->col))
+    /* r, t and s in one pass over the attributes (checked well-formed by xs_next) */
+    const char *ref = NULL, *typ = NULL, *style = NULL;
+    Py_ssize_t n = 0, ref_len = 0, style_len = 0;
+    for (const char *p = c->attrs, *end = c->attrs + c->attrs_len; p < end;) {
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end)
+            break;
+        Py_ssize_t l = xs_name(p, end);
+        const char *v = p + l + 2;
+        const char *close = memchr(v, p[l + 1], end - v);
+        if (l == 1 && *p == 'r') {
+            ref = v;
+            ref_len = close - v;
+        } else if (l == 1 && *p == 't') {
+            typ = v;
+            n = close - v;
+        } else if (l == 1 && *p == 's') {
+            style = v;
+            style_len = close - v;
+        }
+        p = close + 1;
+    }
+    if (ref == NULL || !xs_ref(ref, ref_len, &cell->row, &cell->col))
         return 0;
     int type = XC_NUMBER;
-    const char *typ = xs_attr(c, "t", &n);
     if (typ != NULL) {
         if (n == 1 && typ[0] == 's')
             type = XC_SHARED;
@@ -3946,8 +3967,6 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *
         else if (!(n == 1 && typ[0] == 'n'))
             return 0; /* dates (t="d"), anything else */
     }
-    Py_ssize_t style_len = 0;
-    const char *style = xs_attr(c, "s", &style_len);
     cell->value = NULL;
     if (c->kind == XT_EMPTY)
         return 1;
