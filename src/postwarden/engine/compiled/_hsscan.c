@@ -1109,6 +1109,8 @@ static PyObject *make_findings(PyObject *module, PyObject *args);
 static PyObject *name_cells(PyObject *module, PyObject *args);
 static PyObject *segmented(PyObject *module, PyObject *arg);
 static PyObject *presence(PyObject *module, PyObject *args);
+static PyObject *shared_strings(PyObject *module, PyObject *arg);
+static PyObject *sheet_rows(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1147,6 +1149,10 @@ static PyMethodDef module_methods[] = {
      "segmented(line) -> bool: whether match._SEGMENT splits the str line."},
     {"presence", presence, METH_VARARGS,
      "presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max) -> pairs."},
+    {"shared_strings", shared_strings, METH_O,
+     "shared_strings(xml) -> list of str, or None where calamine must read them."},
+    {"sheet_rows", sheet_rows, METH_VARARGS,
+     "sheet_rows(xml, strings, styles) -> a worksheet's rows as iter_rows gives, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3668,3 +3674,1011 @@ done:
 }
 
 /* ==== End of running text of register matching ========================================= */
+
+/* ==== Spreadsheets (engine/extract/spreadsheet.py): the cells of plain xlsx worksheets ===
+ *
+ * python-calamine reads a worksheet's XML twice (get_sheet_by_name reads its cells, then
+ * reads the whole part again for its merged cells, which we do not use), each time inflating
+ * it again, though the office guard has already inflated and checked it: 0.69 ms of a 12 KB
+ * workbook's 1.6 ms of extraction.  These two functions read the bytes the guard kept, once.
+ *
+ * They read a strict subset of what calamine reads, and give exactly what it gives there:
+ * the value of every cell, in the rows python-calamine's iter_rows yields (from the sheet's
+ * first row, from the leftmost column holding a value, "" where there is none).  Anything
+ * outside the subset -- a DTD, comment, CDATA or processing instruction, bytes that are not
+ * UTF-8, a reference to white space, an ``_xHHHH_`` escape, a carriage return in a value, a
+ * name with a prefix where calamine matches local names, a cell without its reference or out
+ * of order, a date cell, a boolean not 0 or 1, an error calamine does not know, a number
+ * with a style not known plain (it may be a date) or not plainly written, a merged range not plainly
+ * written, tags that do not nest -- returns None, and the caller asks calamine
+ * (spreadsheet.py; tests/engine/extract/test_sheet_cells.py compares the two).  Both only
+ * read the bytes given; nothing here decides what is refused. */
+
+typedef struct {
+    const char *p, *end;
+    /* the names of the open elements, to check that tags nest */
+    const char *open[64];
+    Py_ssize_t open_len[64];
+    int depth;
+    int rooted; /* the root element was met: no other may follow it */
+} XScan;
+
+enum { XT_EOF, XT_START, XT_END, XT_EMPTY, XT_TEXT, XT_BAD };
+
+typedef struct {
+    int kind;
+    const char *name, *attrs, *text;
+    Py_ssize_t name_len, attrs_len, text_len;
+} XTok;
+
+static inline int xs_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+static inline int xs_name_char(char c, int first) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':')
+        return 1;
+    return !first && ((c >= '0' && c <= '9') || c == '-' || c == '.');
+}
+
+/* An ASCII XML name at p; its length, 0 if none. */
+static Py_ssize_t xs_name(const char *p, const char *end) {
+    Py_ssize_t n = 0;
+    while (p + n < end && xs_name_char(p[n], n == 0))
+        n++;
+    return n;
+}
+
+/* Whether text (outside a value read) holds only well-formed references. */
+static int xs_refs_ok(const char *s, Py_ssize_t n) {
+    const char *end = s + n;
+    for (const char *p = memchr(s, '&', n); p != NULL; p = memchr(p, '&', end - p)) {
+        const char *semi = memchr(p, ';', end - p);
+        if (semi == NULL || semi - p < 3 || semi - p > 10)
+            return 0;
+        const char *q = p + 1;
+        if (*q == '#') {
+            q++;
+            int hex = q < semi && *q == 'x';
+            q += hex;
+            if (q == semi)
+                return 0;
+            for (; q < semi; q++)
+                if (!((*q >= '0' && *q <= '9') ||
+                      (hex && ((*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F')))))
+                    return 0;
+        } else if (xs_name(q, semi) != semi - q) {
+            return 0;
+        }
+        p = semi + 1;
+    }
+    return 1;
+}
+
+/* Attributes: (space+ name = "value")* space* with each value free of '<', references
+ * well-formed, no name twice. */
+static int xs_attrs_ok(const char *a, Py_ssize_t n) {
+    const char *p = a, *end = a + n;
+    const char *names[32];
+    Py_ssize_t lens[32];
+    int count = 0;
+    while (p < end) {
+        if (!xs_space(*p))
+            return 0;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end)
+            return 1;
+        Py_ssize_t len = xs_name(p, end);
+        if (len == 0 || p + len + 2 > end || p[len] != '=' ||
+            (p[len + 1] != '"' && p[len + 1] != '\''))
+            return 0;
+        for (int i = 0; i < count; i++)
+            if (lens[i] == len && names[i][0] == p[0] && memcmp(names[i], p, len) == 0)
+                return 0;
+        if (count == 32)
+            return 0;
+        names[count] = p;
+        lens[count++] = len;
+        char quote = p[len + 1];
+        const char *v = p + len + 2;
+        const char *close = memchr(v, quote, end - v);
+        if (close == NULL || memchr(v, '<', close - v) != NULL || !xs_refs_ok(v, close - v))
+            return 0;
+        p = close + 1;
+    }
+    return 1;
+}
+
+/* The value of attribute ``name`` (raw bytes), or NULL. */
+static const char *xs_attr(const XTok *t, const char *name, Py_ssize_t *len) {
+    Py_ssize_t nl = (Py_ssize_t)strlen(name);
+    const char *p = t->attrs, *end = t->attrs + t->attrs_len;
+    while (p < end) {
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end)
+            break;
+        Py_ssize_t l = xs_name(p, end);
+        char quote = p[l + 1];
+        const char *v = p + l + 2;
+        const char *close = memchr(v, quote, end - v);
+        if (l == nl && memcmp(p, name, nl) == 0) {
+            *len = close - v;
+            return v;
+        }
+        p = close + 1;
+    }
+    return NULL;
+}
+
+/* The next token; tags are checked to nest and their attributes to be well-formed. */
+static void xs_next(XScan *s, XTok *t) {
+    t->kind = XT_BAD;
+    if (s->p >= s->end) {
+        t->kind = s->depth == 0 ? XT_EOF : XT_BAD;
+        return;
+    }
+    if (*s->p != '<') {
+        const char *lt = memchr(s->p, '<', s->end - s->p);
+        const char *stop = lt ? lt : s->end;
+        t->text = s->p;
+        t->text_len = stop - s->p;
+        s->p = stop;
+        if (!xs_refs_ok(t->text, t->text_len))
+            return;
+        if (s->depth == 0)
+            for (Py_ssize_t i = 0; i < t->text_len; i++)
+                if (!xs_space(t->text[i]))
+                    return;
+        t->kind = XT_TEXT;
+        return;
+    }
+    const char *p = s->p + 1;
+    int closing = p < s->end && *p == '/';
+    p += closing;
+    Py_ssize_t len = xs_name(p, s->end);
+    if (len == 0)
+        return; /* '<?', '<!', or no name */
+    t->name = p;
+    t->name_len = len;
+    const char *gt = p + len;
+    char quote = 0;
+    for (; gt < s->end; gt++) {
+        if (quote) {
+            if (*gt == quote)
+                quote = 0;
+        } else if (*gt == '"' || *gt == '\'') {
+            quote = *gt;
+        } else if (*gt == '>' || *gt == '<') {
+            break;
+        }
+    }
+    if (gt == s->end || *gt != '>')
+        return;
+    s->p = gt + 1;
+    if (closing) {
+        for (const char *q = p + len; q < gt; q++)
+            if (!xs_space(*q))
+                return;
+        if (s->depth == 0 || s->open_len[s->depth - 1] != len ||
+            s->open[s->depth - 1][0] != p[0] || memcmp(s->open[s->depth - 1], p, len) != 0)
+            return;
+        s->depth--;
+        t->kind = XT_END;
+        return;
+    }
+    int empty = gt[-1] == '/' && gt - 1 >= p + len;
+    if (s->depth == 0) {
+        if (s->rooted)
+            return;
+        s->rooted = 1;
+    }
+    t->attrs = p + len;
+    t->attrs_len = (gt - empty) - t->attrs;
+    if (!xs_attrs_ok(t->attrs, t->attrs_len))
+        return;
+    if (empty) {
+        t->kind = XT_EMPTY;
+        return;
+    }
+    if (s->depth == 64)
+        return;
+    s->open[s->depth] = p;
+    s->open_len[s->depth++] = len;
+    t->kind = XT_START;
+}
+
+static inline int xs_is(const XTok *t, const char *name) {
+    Py_ssize_t n = (Py_ssize_t)strlen(name);
+    return t->name_len == n && memcmp(t->name, name, n) == 0;
+}
+
+/* Whether a name is ``local`` with a prefix (calamine matches local names). */
+static int xs_prefixed(const XTok *t, const char *local) {
+    Py_ssize_t n = (Py_ssize_t)strlen(local);
+    return t->name_len > n && t->name[t->name_len - n - 1] == ':' &&
+           memcmp(t->name + t->name_len - n, local, n) == 0;
+}
+
+/* Skip the content of the element just opened, up to its end tag. */
+static int xs_skip(XScan *s) {
+    int depth = s->depth;
+    XTok t;
+    do {
+        xs_next(s, &t);
+        if (t.kind == XT_BAD || t.kind == XT_EOF)
+            return 0;
+    } while (s->depth >= depth);
+    return 1;
+}
+
+/* Whether bytes are well-formed UTF-8 (calamine refuses a part that is not, wherever). */
+static int xs_utf8(const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *end = p + n;
+    while (p < end) {
+        if (end - p >= 8) {
+            uint64_t word;
+            memcpy(&word, p, 8);
+            if (!(word & 0x8080808080808080ULL)) {
+                p += 8;
+                continue;
+            }
+        }
+        unsigned char c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        int len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (end - p < len)
+            return 0;
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* An XML declaration at the start (UTF-8 or none named), skipped; 0 for anything else
+ * that starts with '<?', '<!' or a byte order mark. */
+static int xs_start(XScan *s) {
+    if (!xs_utf8((const unsigned char *)s->p, s->end - s->p))
+        return 0;
+    if (s->end - s->p >= 5 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
+        const char *close = NULL;
+        for (const char *q = s->p; q + 1 < s->end; q++)
+            if (q[0] == '?' && q[1] == '>') {
+                close = q;
+                break;
+            }
+        if (close == NULL)
+            return 0;
+        XTok t;
+        t.attrs = s->p + 5;
+        t.attrs_len = close - t.attrs;
+        while (t.attrs_len && xs_space(t.attrs[t.attrs_len - 1]))
+            t.attrs_len--;
+        if (!xs_attrs_ok(t.attrs, t.attrs_len))
+            return 0;
+        Py_ssize_t n;
+        const char *enc = xs_attr(&t, "encoding", &n);
+        if (enc != NULL && !(n == 5 && PyOS_strnicmp(enc, "utf-8", 5) == 0))
+            return 0;
+        s->p = close + 2;
+    }
+    return 1;
+}
+
+/* A character reference's code point (``&#...;`` at s, its length n with the ';'), or 0
+ * outside the subset: only characters that are no XML white space (calamine trims those
+ * around a value, before or after resolving, we do not know: left to it). */
+static Py_UCS4 xs_char_ref(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 2;
+    int hex = n > 2 && s[2] == 'x';
+    i += hex;
+    if (i >= n - 1 || n - 1 - i > 8)
+        return 0;
+    Py_UCS4 c = 0;
+    for (; i < n - 1; i++) {
+        char d = s[i];
+        if (d >= '0' && d <= '9')
+            c = c * (hex ? 16 : 10) + (Py_UCS4)(d - '0');
+        else if (hex && d >= 'a' && d <= 'f')
+            c = c * 16 + (Py_UCS4)(d - 'a' + 10);
+        else if (hex && d >= 'A' && d <= 'F')
+            c = c * 16 + (Py_UCS4)(d - 'A' + 10);
+        else
+            return 0;
+        if (c > 0x10FFFF)
+            return 0;
+    }
+    if (c < 0x21 || (c >= 0xD800 && c <= 0xDFFF) || c == 0xFFFE || c == 0xFFFF)
+        return 0;
+    return c;
+}
+
+/* A value's text, references resolved, trimmed of XML white space unless ``preserve``;
+ * NULL with no exception set when outside the subset. */
+static PyObject *xs_text(const char *s, Py_ssize_t n, int preserve) {
+    if (memchr(s, '\r', n) != NULL)
+        return NULL; /* calamine turns line ends into "\n" */
+    if (!preserve) {
+        while (n && xs_space(*s)) {
+            s++;
+            n--;
+        }
+        while (n && xs_space(s[n - 1]))
+            n--;
+    }
+    const char *text = s;
+    char *buf = NULL;
+    Py_ssize_t k = n;
+    if (memchr(s, '&', n) != NULL) {
+        /* A reference is never shorter than the UTF-8 it stands for (&#x10FFFF; is 4). */
+        buf = PyMem_Malloc(n);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+        k = 0;
+        for (Py_ssize_t i = 0; i < n;) {
+            if (s[i] != '&') {
+                buf[k++] = s[i++];
+                continue;
+            }
+            const char *semi = memchr(s + i, ';', n - i);
+            Py_ssize_t l = semi ? semi - (s + i) + 1 : 0;
+            Py_UCS4 c = 0;
+            if (l == 4 && memcmp(s + i, "&lt;", 4) == 0)
+                c = '<';
+            else if (l == 4 && memcmp(s + i, "&gt;", 4) == 0)
+                c = '>';
+            else if (l == 5 && memcmp(s + i, "&amp;", 5) == 0)
+                c = '&';
+            else if (l == 6 && memcmp(s + i, "&quot;", 6) == 0)
+                c = '"';
+            else if (l == 6 && memcmp(s + i, "&apos;", 6) == 0)
+                c = '\'';
+            else if (l > 3 && s[i + 1] == '#')
+                c = xs_char_ref(s + i, l);
+            if (c == 0) {
+                PyMem_Free(buf);
+                return NULL;
+            }
+            if (c < 0x80) {
+                buf[k++] = (char)c;
+            } else if (c < 0x800) {
+                buf[k++] = (char)(0xC0 | (c >> 6));
+                buf[k++] = (char)(0x80 | (c & 0x3F));
+            } else if (c < 0x10000) {
+                buf[k++] = (char)(0xE0 | (c >> 12));
+                buf[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                buf[k++] = (char)(0x80 | (c & 0x3F));
+            } else {
+                buf[k++] = (char)(0xF0 | (c >> 18));
+                buf[k++] = (char)(0x80 | ((c >> 12) & 0x3F));
+                buf[k++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                buf[k++] = (char)(0x80 | (c & 0x3F));
+            }
+            i += l;
+        }
+        text = buf;
+    }
+    PyObject *out = NULL;
+    for (const char *u = memchr(text, '_', k); u != NULL && u + 1 < text + k;
+         u = memchr(u + 1, '_', text + k - u - 1))
+        if (u[1] == 'x')
+            goto done; /* calamine reads _xHHHH_ as a character */
+    out = PyUnicode_DecodeUTF8(text, k, NULL);
+    if (out == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        PyErr_Clear();
+done:
+    PyMem_Free(buf);
+    return out;
+}
+
+/* A ``<t>`` just opened (or empty): its text. */
+static PyObject *xs_t(XScan *s, const XTok *open) {
+    Py_ssize_t n;
+    const char *space = xs_attr(open, "xml:space", &n);
+    int preserve = space != NULL && n == 8 && memcmp(space, "preserve", 8) == 0;
+    if (open->attrs_len && !(space != NULL && (preserve || (n == 7 && memcmp(space, "default", 7) == 0))))
+        return NULL;
+    for (const char *q = open->attrs; q < open->attrs + open->attrs_len; q++)
+        if (*q == '&')
+            return NULL;
+    if (open->kind == XT_EMPTY)
+        return PyUnicode_FromStringAndSize("", 0);
+    XTok t;
+    xs_next(s, &t);
+    if (t.kind == XT_END)
+        return PyUnicode_FromStringAndSize("", 0);
+    if (t.kind != XT_TEXT)
+        return NULL;
+    PyObject *text = xs_text(t.text, t.text_len, preserve);
+    if (text == NULL)
+        return NULL;
+    xs_next(s, &t);
+    if (t.kind != XT_END) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Whether a text token is white space only. */
+static int xs_blank(const XTok *t) {
+    for (Py_ssize_t i = 0; i < t->text_len; i++)
+        if (!xs_space(t->text[i]))
+            return 0;
+    return 1;
+}
+
+/* A run (``<r>`` just opened): an optional ``<rPr>``, then one ``<t>``: its text. */
+static PyObject *xs_run(XScan *s) {
+    PyObject *run = NULL;
+    XTok u;
+    for (;;) {
+        xs_next(s, &u);
+        if (u.kind == XT_TEXT && xs_blank(&u))
+            continue;
+        if (u.kind == XT_END)
+            return run;
+        if (run == NULL && xs_is(&u, "rPr") &&
+            (u.kind == XT_EMPTY || (u.kind == XT_START && xs_skip(s))))
+            continue;
+        if (run == NULL && xs_is(&u, "t") && (u.kind == XT_START || u.kind == XT_EMPTY)) {
+            run = xs_t(s, &u);
+            if (run == NULL)
+                return NULL;
+            continue;
+        }
+        Py_XDECREF(run);
+        return NULL;
+    }
+}
+
+/* A string item (``<si>`` or ``<is>``, just opened or empty): one ``<t>``, or runs, then
+ * phonetic runs and properties (not read).  NULL with no exception set when outside the
+ * subset. */
+static PyObject *xs_string(XScan *s, const XTok *open) {
+    if (open->kind == XT_EMPTY)
+        return PyUnicode_FromStringAndSize("", 0);
+    PyObject *out = NULL;
+    int direct = 0, runs = 0, phonetic = 0;
+    XTok t;
+    for (;;) {
+        xs_next(s, &t);
+        if (t.kind == XT_TEXT && xs_blank(&t))
+            continue;
+        if (t.kind == XT_END)
+            break;
+        PyObject *piece = NULL;
+        if (t.kind == XT_START || t.kind == XT_EMPTY) {
+            if (xs_is(&t, "t") && !direct && !runs && !phonetic) {
+                direct = 1;
+                piece = xs_t(s, &t);
+            } else if (xs_is(&t, "r") && t.kind == XT_START && !direct && !phonetic) {
+                runs = 1;
+                piece = xs_run(s);
+            } else if (xs_is(&t, "rPh") || xs_is(&t, "phoneticPr")) {
+                phonetic = 1;
+                if (t.kind == XT_EMPTY || xs_skip(s))
+                    continue;
+            }
+        }
+        if (piece == NULL) {
+            Py_XDECREF(out);
+            return NULL;
+        }
+        if (out == NULL) {
+            out = piece;
+        } else {
+            PyObject *joined = PyUnicode_Concat(out, piece);
+            Py_DECREF(out);
+            Py_DECREF(piece);
+            if (joined == NULL)
+                return NULL;
+            out = joined;
+        }
+    }
+    if (out == NULL && !phonetic)
+        return PyUnicode_FromStringAndSize("", 0);
+    return out;
+}
+
+/* shared_strings(xml) -> list of str, or None outside the subset: ``<sst>`` of ``<si>``. */
+static PyObject *shared_strings(PyObject *module, PyObject *arg) {
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    XScan s = {.p = view.buf, .end = (const char *)view.buf + view.len, .depth = 0, .rooted = 0};
+    PyObject *out = PyList_New(0);
+    XTok t;
+    if (out == NULL || !xs_start(&s))
+        goto done;
+    do
+        xs_next(&s, &t);
+    while (t.kind == XT_TEXT);
+    if (t.kind != XT_START || !xs_is(&t, "sst"))
+        goto outside;
+    for (;;) {
+        xs_next(&s, &t);
+        if (t.kind == XT_TEXT && xs_blank(&t))
+            continue;
+        if (t.kind == XT_END)
+            break;
+        if ((t.kind != XT_START && t.kind != XT_EMPTY) || !xs_is(&t, "si"))
+            goto outside;
+        PyObject *item = xs_string(&s, &t);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            goto outside;
+        }
+        Py_DECREF(item);
+    }
+    do
+        xs_next(&s, &t);
+    while (t.kind == XT_TEXT);
+    if (t.kind == XT_EOF)
+        goto done;
+outside:
+    Py_CLEAR(out);
+    if (!PyErr_Occurred())
+        out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&view);
+    return out;
+}
+
+typedef struct {
+    int32_t row, col; /* 0-based */
+    PyObject *value;  /* NULL: an empty cell */
+} XCell;
+
+/* A cell reference (``B12``): 0-based row and column; 0 if malformed or out of bounds. */
+static int xs_ref(const char *p, Py_ssize_t n, int32_t *row, int32_t *col) {
+    Py_ssize_t i = 0;
+    int32_t c = 0, r = 0;
+    while (i < n && i < 3 && p[i] >= 'A' && p[i] <= 'Z')
+        c = c * 26 + (p[i++] - 'A' + 1);
+    if (i == 0 || i == n || p[i] == '0' || n - i > 7)
+        return 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        r = r * 10 + (p[i] - '0');
+    }
+    if (c > 16384 || r < 1 || r > 1048576)
+        return 0;
+    *row = r - 1;
+    *col = c - 1;
+    return 1;
+}
+
+/* Whether a row number (``r`` of ``<row>``) is plainly written and in bounds. */
+static int xs_row_number(const char *p, Py_ssize_t n) {
+    if (n == 0 || n > 7 || p[0] == '0')
+        return 0;
+    int32_t r = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        r = r * 10 + (p[i] - '0');
+    }
+    return r <= 1048576;
+}
+
+/* A number as calamine parses it where both agree: -?digits(.digits)?([eE][-+]?digits)?,
+ * finite; NULL with no exception set otherwise. */
+static PyObject *xs_number(const char *p, Py_ssize_t n) {
+    char buf[64];
+    Py_ssize_t i = 0;
+    if (n == 0 || n >= (Py_ssize_t)sizeof buf)
+        return NULL;
+    if (p[i] == '-')
+        i++;
+    Py_ssize_t d = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++;
+    if (i == d)
+        return NULL;
+    if (i < n && p[i] == '.') {
+        d = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == d)
+            return NULL;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '-' || p[i] == '+'))
+            i++;
+        d = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        if (i == d)
+            return NULL;
+    }
+    if (i != n)
+        return NULL;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    double v = PyOS_string_to_double(buf, NULL, NULL);
+    if (v == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!isfinite(v))
+        return NULL;
+    return PyFloat_FromDouble(v);
+}
+
+enum { XC_NUMBER, XC_SHARED, XC_INLINE, XC_BOOL, XC_ERROR, XC_STR };
+
+/* The error values calamine knows; python-calamine gives each cell holding one "". */
+static const char *const xs_errors[] = {"#DIV/0!", "#N/A",  "#NAME?", "#NULL!",
+                                        "#NUM!",   "#REF!", "#VALUE!"};
+
+/* A ``<v>`` just opened: its raw text, references unresolved. */
+static int xs_v(XScan *s, const XTok *open, const char **text, Py_ssize_t *len) {
+    *text = "";
+    *len = 0;
+    if (open->kind == XT_EMPTY)
+        return 1;
+    XTok t;
+    xs_next(s, &t);
+    if (t.kind == XT_TEXT) {
+        *text = t.text;
+        *len = t.text_len;
+        xs_next(s, &t);
+    }
+    return t.kind == XT_END;
+}
+
+/* Whether a cell style (``s``) is one ``styles`` marks plain: its number is a number. */
+static int xs_plain_style(const char *p, Py_ssize_t n, const Py_buffer *styles) {
+    Py_ssize_t index = 0;
+    if (n == 0 || n > 9 || (n > 1 && p[0] == '0'))
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        index = index * 10 + (p[i] - '0');
+    }
+    return index < styles->len && ((const char *)styles->buf)[index] == 1;
+}
+
+/* A ``<c>`` just opened or empty: its value into ``cell``; 0 outside the subset. */
+static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *styles,
+                   XCell *cell) {
+    /* r, t and s in one pass over the attributes (checked well-formed by xs_next) */
+    const char *ref = NULL, *typ = NULL, *style = NULL;
+    Py_ssize_t n = 0, ref_len = 0, style_len = 0;
+    for (const char *p = c->attrs, *end = c->attrs + c->attrs_len; p < end;) {
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end)
+            break;
+        Py_ssize_t l = xs_name(p, end);
+        const char *v = p + l + 2;
+        const char *close = memchr(v, p[l + 1], end - v);
+        if (l == 1 && *p == 'r') {
+            ref = v;
+            ref_len = close - v;
+        } else if (l == 1 && *p == 't') {
+            typ = v;
+            n = close - v;
+        } else if (l == 1 && *p == 's') {
+            style = v;
+            style_len = close - v;
+        }
+        p = close + 1;
+    }
+    if (ref == NULL || !xs_ref(ref, ref_len, &cell->row, &cell->col))
+        return 0;
+    int type = XC_NUMBER;
+    if (typ != NULL) {
+        if (n == 1 && typ[0] == 's')
+            type = XC_SHARED;
+        else if (n == 9 && memcmp(typ, "inlineStr", 9) == 0)
+            type = XC_INLINE;
+        else if (n == 1 && typ[0] == 'b')
+            type = XC_BOOL;
+        else if (n == 1 && typ[0] == 'e')
+            type = XC_ERROR;
+        else if (n == 3 && memcmp(typ, "str", 3) == 0)
+            type = XC_STR; /* a formula's string */
+        else if (!(n == 1 && typ[0] == 'n'))
+            return 0; /* dates (t="d"), anything else */
+    }
+    cell->value = NULL;
+    if (c->kind == XT_EMPTY)
+        return 1;
+    XTok t;
+    for (;;) {
+        xs_next(s, &t);
+        if (t.kind == XT_TEXT && xs_blank(&t))
+            continue;
+        if (t.kind == XT_END)
+            return 1;
+        if (t.kind != XT_START && t.kind != XT_EMPTY)
+            return 0;
+        Py_CLEAR(cell->value);
+        if (xs_is(&t, "f")) {
+            /* a formula: calamine gives its cell no value but from a <v> after it */
+            if (t.kind == XT_START && !xs_skip(s))
+                return 0;
+        } else if (xs_is(&t, "is")) {
+            if (type != XC_INLINE)
+                return 0;
+            cell->value = xs_string(s, &t);
+            if (cell->value == NULL)
+                return 0;
+        } else if (xs_is(&t, "v")) {
+            const char *v;
+            Py_ssize_t len;
+            if (type == XC_INLINE || !xs_v(s, &t, &v, &len))
+                return 0;
+            if (type == XC_STR) {
+                cell->value = xs_text(v, len, 1); /* as written, "" too */
+                if (cell->value == NULL)
+                    return 0;
+            } else if (type == XC_BOOL) {
+                if (len == 0)
+                    continue; /* empty */
+                if (len != 1 || (v[0] != '0' && v[0] != '1'))
+                    return 0;
+                cell->value = Py_NewRef(v[0] == '1' ? Py_True : Py_False);
+            } else if (type == XC_ERROR) {
+                size_t i = 0;
+                while (i < sizeof xs_errors / sizeof *xs_errors &&
+                       !((Py_ssize_t)strlen(xs_errors[i]) == len &&
+                         memcmp(xs_errors[i], v, len) == 0))
+                    i++;
+                if (i == sizeof xs_errors / sizeof *xs_errors)
+                    return 0;
+                cell->value = PyUnicode_FromStringAndSize("", 0);
+                if (cell->value == NULL)
+                    return 0;
+            } else if (type == XC_SHARED) {
+                Py_ssize_t index = 0;
+                if (len == 0 || len > 9 || (len > 1 && v[0] == '0'))
+                    return 0;
+                for (Py_ssize_t i = 0; i < len; i++) {
+                    if (v[i] < '0' || v[i] > '9')
+                        return 0;
+                    index = index * 10 + (v[i] - '0');
+                }
+                if (strings == NULL || index >= PyList_GET_SIZE(strings))
+                    return 0;
+                cell->value = Py_NewRef(PyList_GET_ITEM(strings, index));
+            } else if (len == 0) {
+                continue; /* a number with no value: empty */
+            } else {
+                if (style != NULL && !xs_plain_style(style, style_len, styles))
+                    return 0; /* its style may make it a date */
+                cell->value = xs_number(v, len);
+                if (cell->value == NULL)
+                    return 0;
+            }
+        } else {
+            return 0;
+        }
+    }
+}
+
+static void xs_cells_free(XCell *cells, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(cells[i].value);
+    PyMem_Free(cells);
+}
+
+/* The rows of python-calamine's iter_rows from the cells of ``<sheetData>``. */
+static PyObject *xs_rows(XCell *cells, Py_ssize_t n) {
+    int32_t first = INT32_MAX, last = -1, bottom = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (cells[i].value == NULL)
+            continue;
+        if (cells[i].col < first)
+            first = cells[i].col;
+        if (cells[i].col > last)
+            last = cells[i].col;
+        bottom = cells[i].row;
+    }
+    if (bottom < 0)
+        return PyList_New(0);
+    Py_ssize_t width = last - first + 1;
+    if ((Py_ssize_t)(bottom + 1) * width > 50000000)
+        return Py_NewRef(Py_None); /* left to calamine */
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    PyObject *rows = empty ? PyList_New(bottom + 1) : NULL;
+    if (rows == NULL) {
+        Py_XDECREF(empty);
+        return NULL;
+    }
+    for (Py_ssize_t r = 0; r <= bottom; r++) {
+        PyObject *row = PyList_New(width);
+        if (row == NULL) {
+            Py_DECREF(rows);
+            Py_DECREF(empty);
+            return NULL;
+        }
+        for (Py_ssize_t k = 0; k < width; k++)
+            PyList_SET_ITEM(row, k, Py_NewRef(empty));
+        PyList_SET_ITEM(rows, r, row);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (cells[i].value == NULL)
+            continue;
+        PyObject *row = PyList_GET_ITEM(rows, cells[i].row);
+        Py_ssize_t k = cells[i].col - first;
+        Py_DECREF(PyList_GET_ITEM(row, k));
+        PyList_SET_ITEM(row, k, cells[i].value);
+        cells[i].value = NULL;
+    }
+    Py_DECREF(empty);
+    return rows;
+}
+
+/* A range (``A1:C3``) or a cell reference, plainly written and in bounds. */
+static int xs_range(const char *ref, Py_ssize_t n) {
+    const char *colon = memchr(ref, ':', n);
+    int32_t r, c;
+    if (colon == NULL)
+        return xs_ref(ref, n, &r, &c);
+    return xs_ref(ref, colon - ref, &r, &c) && xs_ref(colon + 1, n - (colon + 1 - ref), &r, &c);
+}
+
+/* Before ``<sheetData>``: elements calamine reads there by local name are plain. */
+static int xs_before_data(XScan *s, XTok *t) {
+    for (;;) {
+        xs_next(s, t);
+        if (t->kind == XT_TEXT)
+            continue;
+        if (t->kind != XT_START && t->kind != XT_EMPTY && t->kind != XT_END)
+            return 0;
+        if (t->kind == XT_END)
+            continue;
+        if (xs_prefixed(t, "sheetData") || xs_prefixed(t, "dimension") ||
+            xs_prefixed(t, "row") || xs_prefixed(t, "c"))
+            return 0;
+        if (xs_is(t, "sheetData"))
+            return 1;
+        if (xs_is(t, "dimension")) {
+            Py_ssize_t n;
+            const char *ref = xs_attr(t, "ref", &n);
+            if (ref == NULL || !xs_range(ref, n))
+                return 0;
+        }
+    }
+}
+
+/* After ``<sheetData>``: well-formed to the end; the elements calamine reads there by local
+ * name (``mergeCells``, ``mergeCell``) plain, each merged range plainly written. */
+static int xs_after_data(XScan *s) {
+    XTok t;
+    for (;;) {
+        xs_next(s, &t);
+        if (t.kind == XT_EOF)
+            return 1;
+        if (t.kind == XT_BAD)
+            return 0;
+        if (t.kind != XT_START && t.kind != XT_EMPTY)
+            continue;
+        if (xs_prefixed(&t, "mergeCells") || xs_prefixed(&t, "mergeCell"))
+            return 0;
+        if (xs_is(&t, "mergeCell")) {
+            Py_ssize_t n;
+            const char *ref = xs_attr(&t, "ref", &n);
+            if (ref == NULL || !xs_range(ref, n))
+                return 0;
+        }
+    }
+}
+
+/* sheet_rows(xml, strings, styles) -> the rows python-calamine's iter_rows gives for this
+ * worksheet (``strings``: the shared strings, or None; ``styles``: a byte per cell style, 1
+ * where its numbers are numbers, not dates), or None outside the subset. */
+static PyObject *sheet_rows(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer view, styles;
+    PyObject *strings;
+    if (!PyArg_ParseTuple(args, "y*Oy*", &view, &strings, &styles))
+        return NULL;
+    if (strings != Py_None && !PyList_Check(strings)) {
+        PyBuffer_Release(&view);
+        PyBuffer_Release(&styles);
+        PyErr_SetString(PyExc_TypeError, "strings must be a list or None");
+        return NULL;
+    }
+    XScan s = {.p = view.buf, .end = (const char *)view.buf + view.len, .depth = 0, .rooted = 0};
+    Py_ssize_t n = 0, cap = 256;
+    XCell *cells = PyMem_Malloc(cap * sizeof(XCell));
+    PyObject *out = NULL;
+    XTok t;
+    int64_t last = -1;
+    if (cells == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!xs_start(&s) || !xs_before_data(&s, &t))
+        goto outside;
+    if (t.kind == XT_START) {
+        for (;;) {
+            xs_next(&s, &t);
+            if (t.kind == XT_TEXT && xs_blank(&t))
+                continue;
+            if (t.kind == XT_END)
+                break; /* </sheetData> */
+            if ((t.kind != XT_START && t.kind != XT_EMPTY) || !xs_is(&t, "row"))
+                goto outside;
+            Py_ssize_t len;
+            const char *r = xs_attr(&t, "r", &len);
+            if (r != NULL && !xs_row_number(r, len))
+                goto outside;
+            if (t.kind == XT_EMPTY)
+                continue;
+            for (;;) {
+                xs_next(&s, &t);
+                if (t.kind == XT_TEXT && xs_blank(&t))
+                    continue;
+                if (t.kind == XT_END)
+                    break; /* </row> */
+                if ((t.kind != XT_START && t.kind != XT_EMPTY) || !xs_is(&t, "c"))
+                    goto outside;
+                if (n == cap) {
+                    XCell *more = PyMem_Realloc(cells, 2 * cap * sizeof(XCell));
+                    if (more == NULL) {
+                        PyErr_NoMemory();
+                        goto outside;
+                    }
+                    cells = more;
+                    cap *= 2;
+                }
+                cells[n].value = NULL;
+                int ok = xs_cell(&s, &t, strings == Py_None ? NULL : strings, &styles,
+                                 &cells[n]);
+                n++;
+                if (!ok)
+                    goto outside;
+                int64_t at = (int64_t)cells[n - 1].row << 16 | cells[n - 1].col;
+                if (at <= last)
+                    goto outside; /* out of order: calamine's range would differ */
+                last = at;
+            }
+        }
+    }
+    /* The rest is checked to be well-formed, and the merged ranges (calamine reads them
+     * and refuses a malformed one) to be plain ones. */
+    if (!xs_after_data(&s))
+        goto outside;
+    out = xs_rows(cells, n);
+    goto done;
+outside:
+    if (!PyErr_Occurred())
+        out = Py_NewRef(Py_None);
+done:
+    if (cells != NULL)
+        xs_cells_free(cells, n);
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&styles);
+    return out;
+}
+
+/* ==== End of spreadsheets ============================================================== */
