@@ -26,11 +26,13 @@ EXTRACT_SUPPORT = {
     "budget",
     "heading",
     "ocr",
+    "pdf_plain",
     "registry",
     "skew",
     "sniff",
     "transfer",
     "walker",
+    "zipdir",
 }
 
 
