@@ -1424,17 +1424,33 @@ static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t c
         v[14] = ~v[14];
     for (int i = 0; i < 16; i++)
         m[i] = blake2b_load(block + 8 * i);
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *s = blake2b_sigma[r];
-        BLAKE2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        BLAKE2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        BLAKE2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        BLAKE2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        BLAKE2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        BLAKE2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        BLAKE2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        BLAKE2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
+    /* The twelve rounds written out, as the reference code does: with each round's sigma
+     * a constant, the message words are picked at compile time and stay in registers (a
+     * loop over rounds reads them through the table: twice the time, -O2 not unrolling). */
+#define BLAKE2B_ROUND(r)                                                                       \
+    do {                                                                                       \
+        BLAKE2B_G(0, 4, 8, 12, m[blake2b_sigma[r][0]], m[blake2b_sigma[r][1]]);                \
+        BLAKE2B_G(1, 5, 9, 13, m[blake2b_sigma[r][2]], m[blake2b_sigma[r][3]]);                \
+        BLAKE2B_G(2, 6, 10, 14, m[blake2b_sigma[r][4]], m[blake2b_sigma[r][5]]);               \
+        BLAKE2B_G(3, 7, 11, 15, m[blake2b_sigma[r][6]], m[blake2b_sigma[r][7]]);               \
+        BLAKE2B_G(0, 5, 10, 15, m[blake2b_sigma[r][8]], m[blake2b_sigma[r][9]]);               \
+        BLAKE2B_G(1, 6, 11, 12, m[blake2b_sigma[r][10]], m[blake2b_sigma[r][11]]);             \
+        BLAKE2B_G(2, 7, 8, 13, m[blake2b_sigma[r][12]], m[blake2b_sigma[r][13]]);              \
+        BLAKE2B_G(3, 4, 9, 14, m[blake2b_sigma[r][14]], m[blake2b_sigma[r][15]]);              \
+    } while (0)
+    BLAKE2B_ROUND(0);
+    BLAKE2B_ROUND(1);
+    BLAKE2B_ROUND(2);
+    BLAKE2B_ROUND(3);
+    BLAKE2B_ROUND(4);
+    BLAKE2B_ROUND(5);
+    BLAKE2B_ROUND(6);
+    BLAKE2B_ROUND(7);
+    BLAKE2B_ROUND(8);
+    BLAKE2B_ROUND(9);
+    BLAKE2B_ROUND(10);
+    BLAKE2B_ROUND(11);
+#undef BLAKE2B_ROUND
     for (int i = 0; i < 8; i++)
         h[i] ^= v[i] ^ v[i + 8];
 }
