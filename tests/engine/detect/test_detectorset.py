@@ -338,3 +338,51 @@ def test_few_address_parts_are_clustered_as_many_are(monkeypatch: pytest.MonkeyP
         lone += addresses == 0 and any(("Road" in u.text or "道" in u.text) for u in units)
     assert lone > 20
     assert whole > 20
+
+
+def test_finding_spans_read_as_numpy_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled `_spans_of` gives the arrays numpy's does: of each detector's findings in
+    text with overlaps to resolve (phones inside card numbers, in one unit and in another)
+    and in table rows, of findings the dataclass made itself, and of none; and the
+    scan resolves the overlaps alike either way.  A wrong type or length is an error."""
+    from dataclasses import replace
+
+    from postwarden.engine.detect import detectorset
+    from postwarden.engine.detect.base import FindingBatch
+
+    if detectorset.finding_spans is None:
+        pytest.skip("the compiled finding_spans is not built")
+    header = ("Name", "HKID", "Tel")
+    units = [
+        TextUnit("Card 4111 1111 1111 1111 Tel 9123 4567, CHAN Tai Man A123456(3)", "a"),
+        TextUnit("Tel: 4111 1111 and 6123 4567 then card 4111 1111 1111 1111", "b"),
+        *(_row((f"CHAN Tai Man {i}", f"A12345{i}(3)", f"9{i}23 4567"), header) for i in range(10)),
+    ]
+    detectors = default_detectors()
+    batches: list[FindingBatch] = []
+    found = {}
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(detectorset, "finding_spans", None)
+        findings = detectors.scan(units)
+        found[native] = (findings, [f.confidence for f in findings])
+        batch = FindingBatch()
+        for f in findings:
+            batch.add(next(u for u, unit in enumerate(units) if unit.where == f.where), f)
+        batches.append(batch)
+    assert found[True] == found[False]
+    plain = FindingBatch([3, 1], [replace(f, start=f.start + 1) for f in batches[0].findings[:2]])
+    batches += [plain, FindingBatch()]
+    for batch in batches:
+        monkeypatch.undo()
+        compiled = detectorset._spans_of(batch)
+        monkeypatch.setattr(detectorset, "finding_spans", None)
+        general = detectorset._spans_of(batch)
+        assert [a.tolist() for a in compiled] == [a.tolist() for a in general]
+        assert all(a.dtype == np.int64 for a in compiled)
+    assert sum(len(b) for b in batches) > 40
+    monkeypatch.undo()
+    with pytest.raises(TypeError):
+        detectorset._spans_of(FindingBatch([0], [replace(plain.findings[0], start="1")]))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one unit per finding"):
+        detectorset._spans_of(FindingBatch([0, 1], plain.findings[:1]))

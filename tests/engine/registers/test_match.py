@@ -675,6 +675,22 @@ def test_phone_columns_judge_as_np_unique_did() -> None:
     assert judged > 1000
 
 
+def test_phone_columns_of_one_column_judge_as_np_unique_did() -> None:
+    """The one-column fast path (a sheet's column of phones) against the general judgment:
+    every count of entries with every number of them registered, both verdicts seen."""
+    verdicts: set[bool] = set()
+    for count in (1, 2, 3, 5, 8, 13, 40, 200, 399):
+        for registered_count in sorted({0, 1, count // 3, count // 2, count - 1, count}):
+            registered = np.zeros(count, dtype=np.bool_)
+            registered[: max(registered_count, 0)] = True
+            columns = np.full(count, 7, dtype=np.int64)
+            for density in (0.05, 0.2, 0.5):
+                got = phone_columns(columns, registered, density).tolist()
+                assert got == _phone_columns_by_unique(columns, registered, density)
+                verdicts.update(got)
+    assert verdicts == {True, False}
+
+
 def test_in_sorted_is_np_isin() -> None:
     """Values in order, in reverse, shuffled and in order but for a few (a message's matches,
     then the verified ones appended), with repeats and values past either end."""

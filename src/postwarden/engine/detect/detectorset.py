@@ -37,6 +37,11 @@ cell_bounds: Callable[[Sequence[TextUnit]], tuple[bytes, bytes]] | None = getatt
     _hsscan, "cell_bounds", None
 )
 
+# The compiled `_spans_of`; None when not built.
+finding_spans: Callable[[list[int], list[Finding]], bytes] | None = getattr(
+    _hsscan, "finding_spans", None
+)
+
 # Units are scanned joined into one buffer: a call into hyperscan costs a few microseconds,
 # which dominates on spreadsheets of 15,000 one-line rows.  No pattern matches NUL, so no
 # match can run from one unit into the next.
@@ -733,8 +738,11 @@ _END = attrgetter("end")
 
 
 def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
-    """Units, starts and ends of a batch's findings, as arrays."""
+    """Units, starts and ends of a batch's findings, as arrays (read-only where compiled)."""
     count = len(batch)
+    if finding_spans is not None:
+        spans = np.frombuffer(finding_spans(batch.units, batch.findings), dtype=np.int64)
+        return spans[:count], spans[count : 2 * count], spans[2 * count :]
     return (
         np.fromiter(batch.units, dtype=np.int64, count=count),
         np.fromiter(map(_START, batch.findings), dtype=np.int64, count=count),
