@@ -379,7 +379,8 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
     """Text of one guarded XML part: the text of its elements (and between them) and the
     attributes that hold values: a pivot cache's items (``<s v="Chan Tai Man"/>``, not
     ``<x v="0"/>``, an index), the names of table columns, cache fields and custom
-    properties, people's display names, an external relationship's address.
+    properties, people's display names and sign-in ids, the authors of Word's comments and
+    tracked changes, pictures' and shapes' alt text, an external relationship's address.
 
     Each element's own after its children's (the order elements end in).  A part of up to
     `_TREE_MAX` bytes is parsed whole (`_tree_texts`, a C parse: a third of the CPU of
@@ -433,7 +434,29 @@ def pulled(xml: bytes) -> Iterator[tuple[Any, ...]]:
 _ITERPARSE_STEP = 16 * 1024
 """The bytes ``iterparse`` reads from its source at a time (Python 3.11)."""
 _TREE_MAX = 256 * 1024
-_VALUES = ("v", "name", "displayName")
+_WORD = (
+    "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}",
+    "{http://purl.oclc.org/ooxml/wordprocessingml/main}",
+)
+"""Word's namespace, Transitional and Strict."""
+_W15 = "{http://schemas.microsoft.com/office/word/2012/wordml}"
+AUTHORS = tuple(f"{ns}author" for ns in _WORD)
+"""Who made a Word comment or tracked change (``w:ins``, ``w:del``, ``w:rPrChange``...)."""
+ALT_TEXT = ("descr", "title", "alt")
+"""A picture's or shape's alt text (``wp:docPr``, ``p:cNvPr``, ``xdr:cNvPr``; VML's
+``alt``)."""
+# The attributes read, in this order (``v`` but that of ``<x>``, an index).
+_VALUES = (
+    "v",
+    "name",
+    "displayName",
+    *ALT_TEXT,
+    "userId",  # xl/persons, ppt/authors.xml: a sign-in address
+    *AUTHORS,
+    f"{_W15}author",  # word/people.xml
+    f"{_W15}userId",
+)
+_READ = frozenset((*_VALUES, "TargetMode"))
 
 
 def may_hold_text(xml: bytes) -> bool:
@@ -446,20 +469,28 @@ def may_hold_text(xml: bytes) -> bool:
     attribute's name is checked after the match, at every match of the name."""
     if _TEXT_BETWEEN.search(xml) or b"<![CDATA[" in xml:
         return True
-    for attribute in _VALUE_ATTRIBUTES:
+    for attribute, before in _VALUE_ATTRIBUTES:
         for found in attribute.finditer(xml):
             start = found.start()
-            if start and xml[start - 1] in _SPACE:
+            if start and xml[start - 1] in before:
                 return True
     return False
 
 
 _TEXT_BETWEEN = re.compile(rb">\s*+[^<\s]")
-# Matches of one of these cannot overlap: each name's first letter is found nowhere else in
-# a match of it, so ``finditer`` misses no place where one begins.
-_VALUE_ATTRIBUTES = tuple(re.compile(rb"%s\s*+=" % n.encode()) for n in (*_VALUES, "TargetMode"))
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
 """What ``\\s`` matches in a bytes pattern."""
+# Two matches of one of these cannot overlap (no match ends with the start of another), so
+# ``finditer`` misses no place where one begins.  Each with what may stand before it: a
+# space, or for a name read with a prefix (``w:author``) the prefix's colon.
+_VALUE_ATTRIBUTES = tuple(
+    (re.compile(rb"%s\s*+=" % name.encode()), before)
+    for names, before in (
+        (("v", "name", "displayName", *ALT_TEXT, "TargetMode"), _SPACE),
+        (("author", "userId"), _SPACE | {ord(":")}),
+    )
+    for name in names
+)
 
 
 def _tree_texts(root: Element) -> list[str]:
@@ -475,7 +506,8 @@ def _tree_texts(root: Element) -> list[str]:
             stack.append((child, iter(child)))
             continue
         stack.pop()
-        if element.attrib:
+        attrib = element.attrib
+        if attrib and not _READ.isdisjoint(attrib):
             out.extend(_values(element))
         text = element.text
         if text and not text.isspace():
@@ -489,7 +521,8 @@ def _tree_texts(root: Element) -> list[str]:
 
 def _own(element: Element) -> Iterator[str]:
     """An element's values, its text, then the tails of its children."""
-    if element.attrib:
+    attrib = element.attrib
+    if attrib and not _READ.isdisjoint(attrib):
         yield from _values(element)
     text = element.text
     if text and not text.isspace():
