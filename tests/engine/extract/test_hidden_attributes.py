@@ -22,6 +22,7 @@ from tests.engine.extract.test_hidden_parts import PII, expected, found, saved, 
 from tests.factories import make_docx
 
 from postwarden.engine import Inspector
+from postwarden.engine.extract import office
 
 EMAIL = "chan.taiman@example.com.hk"
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -180,3 +181,37 @@ def test_pptx_comment_author_name_is_inspected(inspector: Inspector) -> None:
     )
     data = with_parts(buf.getvalue(), {"ppt/commentAuthors.xml": authors})
     assert found(inspector, "a.pptx", data) == {"#ppt/commentAuthors.xml": expected()}
+
+
+def test_docx_document_variables_are_read_in_every_file(
+    inspector: Inspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Settings without variables are remembered so (not inflated again); settings with
+    # them are read each time, and a template's plain settings do not hide a filled one.
+    remembered = office.Verified(10_000)
+    monkeypatch.setattr(office, "VERIFIED", remembered)
+    plain = make_docx(["Dear Ann,"])
+    variables = f'<w:docVars><w:docVar w:name="Client" w:val="{PII}"/></w:docVars></w:settings>'
+    filled = edited(plain, "word/settings.xml", "</w:settings>", variables)
+    for data, places in [(plain, {}), (filled, {"#document variables": expected()})] * 2:
+        assert found(inspector, "a.docx", data) == places
+    assert remembered.hits > 0
+
+
+def test_docx_settings_of_another_name_give_their_variables(inspector: Inspector) -> None:
+    # Word finds the settings through the main document's relationship, whatever its name.
+    variables = f'<w:docVars><w:docVar w:name="Client" w:val="{PII}"/></w:docVars></w:settings>'
+    data = edited(make_docx(["Dear Ann,"]), "word/settings.xml", "</w:settings>", variables)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    parts["word/mySettings.xml"] = parts.pop("word/settings.xml")
+    rels = "word/_rels/document.xml.rels"
+    parts[rels] = parts[rels].replace(b'Target="settings.xml"', b'Target="mySettings.xml"')
+    types = "[Content_Types].xml"
+    parts[types] = parts[types].replace(b"/word/settings.xml", b"/word/mySettings.xml")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in parts.items():
+            zf.writestr(name, content)
+    places = found(inspector, "a.docx", out.getvalue())
+    assert places["#document variables"] == expected()

@@ -36,7 +36,6 @@ from postwarden.engine.extract.office import (
     pulled,
     read_rest,
     relationships,
-    to_read,
     visit_embedded,
 )
 from postwarden.engine.extract.walker import place
@@ -109,6 +108,9 @@ _ATTRIBUTES = {
 """Attribute read from a story → the unit it goes to."""
 _CHECK_EVERY = 4096
 _SETTINGS = "word/settings.xml"
+_MARKED = {_SETTINGS: b"docVar"}
+"""Kept besides the parts `read_rest` reads: the settings when they hold document variables
+(`_Reader._variables`)."""
 _NOTES = (("comments", "comments"), ("footnotes", "footnotes"), ("endnotes", "endnotes"))
 _IMPORT = "/aFChunk"
 
@@ -370,11 +372,11 @@ class _Reader:
         """The document variables of the settings part (``w:docVar``: a name and a value a
         macro or an add-in stored, a client's name filled into a template), one line each:
         ``letter.docx#document variables``.  The rest of ``word/settings.xml`` is formatting
-        (`office.TEXT_FREE`): a part without the word ``docVar`` is not parsed.  Attribute
-        names are ASCII bytes in every encoding expat reads but UTF-16 (a NUL in the first
-        four bytes), which is parsed."""
+        (`office.TEXT_FREE`): it is kept only when it holds the word ``docVar`` or is UTF-16
+        (`_MARKED`), and a settings part of another name (which `read_rest` reads) is parsed
+        here only when it does too."""
         xml = self.xml[part]
-        if b"docVar" not in xml and b"\x00" not in xml[:4]:
+        if part != _SETTINGS and not (b"docVar" in xml or b"\x00" in xml[:4]):
             return
         try:
             root = fromstring(xml)  # noqa: S314
@@ -425,18 +427,13 @@ class DocxExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        package = open_package(data, sniffed.label, where, depth, walker, keep_xml=_kept)
+        package = open_package(data, sniffed.label, where, depth, walker, keep_marked=_MARKED)
         with package.zf as zf:
             reader = _Reader(package, sniffed.label, where, walker)
             reader.read()
             read_rest(package, reader.done.union(reader.imports), sniffed.label, where, walker)
             _visit_imports(reader.imports, data, zf, package, where, depth, walker)
         visit_embedded(package, where, depth, walker)
-
-
-def _kept(name: str) -> bool:
-    """The parts a docx's readers read: `read_rest`'s, and the settings (`_variables`)."""
-    return name == _SETTINGS or to_read(name)
 
 
 def _visit_imports(

@@ -39,6 +39,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 # Only for parts that `open_package` checked up to their root element (no DTD can follow).
@@ -166,13 +167,15 @@ def _inflate_verified(packed: bytes, info: zipfile.ZipInfo) -> bytes:
     return zlib.decompressobj(-15).decompress(packed, info.file_size)
 
 
-_Key = tuple[bytes, int, int, int, bool]
+_Key = tuple[bytes, int, int, int, bool, bytes | None]
+_NONE: Mapping[str, bytes] = MappingProxyType({})
 
 
 class Verified:
     """Parts of office packages that were inflated whole and found sound, by everything
     that decided it: a keyed digest of their compressed bytes, their method, CRC, declared
-    size, and whether their XML prolog was checked.
+    size, whether their XML prolog was checked, and the marker they were found without
+    (``open_package``'s ``keep_marked``: Word's settings without document variables).
 
     Inflating and CRC-checking every part is what keeps a damaged part from passing unread
     (python-docx and Word read the styles, theme and settings that our readers skip, and a
@@ -203,10 +206,14 @@ class Verified:
         self.hits = 0
         """Parts not inflated again, since start."""
 
-    def key(self, packed: bytes, info: zipfile.ZipInfo, check_xml: bool) -> _Key:
+    def key(
+        self, packed: bytes, info: zipfile.ZipInfo, check_xml: bool, unmarked: bytes | None = None
+    ) -> _Key:
+        """The key of a part, and of the fact that it does not hold ``unmarked`` when given
+        (`open_package`'s ``keep_marked``)."""
         digest = self._keyed.copy()
         digest.update(packed)
-        return digest.digest(), info.compress_type, info.CRC, info.file_size, check_xml
+        return digest.digest(), info.compress_type, info.CRC, info.file_size, check_xml, unmarked
 
     def seen(self, key: _Key) -> bool:
         with self._lock:
@@ -285,12 +292,17 @@ def open_package(
     walker: Walker,
     *,
     keep_xml: Callable[[str], bool] = to_read,
+    keep_marked: Mapping[str, bytes] = _NONE,
 ) -> Package:
     """Run every guard over an office package: member count, overlap, encryption, actual
     decompressed sizes and ratios, and the XML prolog of every part.
 
     ``keep_xml`` chooses (by lowercase name) the XML parts whose bytes are kept, so that a
     reader parses exactly the bytes that were checked, without decompressing them again.
+    ``keep_marked`` names parts that no reader reads whole, kept when they hold a marker (a
+    byte string: ``{"word/settings.xml": b"docVar"}``) or are UTF-16 (whose ASCII is not
+    those bytes); one that does not is remembered so with its digest (`VERIFIED`): the same
+    part in the next file is neither inflated nor searched again.
     """
     budget = walker.budget
     budget.check_depth(depth + 1)
@@ -316,23 +328,37 @@ def open_package(
         if read:
             readable.append(info)
         keep = read if keep_xml is to_read else check_xml and keep_xml(lower)
+        marker = keep_marked.get(lower) if check_xml and not keep else None
+        hold = keep or embedded or marker is not None
         try:
             packed = plain_packed(data, info)
-            key = None if embedded else VERIFIED.key(packed, info, check_xml)
+            key = None if embedded else VERIFIED.key(packed, info, check_xml, marker)
             if key is not None and _verified(key, info, budget):
                 if keep:
                     kept.keep_packed(lower, packed, info)
                 continue
-            chunks = _check(direct_chunks(packed, info, budget), check_xml, keep or embedded, what)
-            if key is not None:
-                VERIFIED.add(key)
+            chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
+            keep = keep or _marked(chunks, marker)
+            if key is not None and not (marker and keep):
+                VERIFIED.add(key)  # a marked part is not: it is read again each time
         except NotPlain:
-            chunks = _check(stream_member(zf, info, budget), check_xml, keep or embedded, what)
+            chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)
+            keep = keep or _marked(chunks, marker)
         if embedded:
             package.embedded.append((name, b"".join(chunks)))
         elif keep:
             kept.keep(lower, chunks)
     return package
+
+
+def _marked(chunks: list[bytes], marker: bytes | None) -> bool:
+    """Whether a part searched for ``marker`` holds it, or is UTF-16 (a NUL in its first
+    four bytes: ASCII names are other bytes there; every other encoding expat reads writes
+    them in ASCII)."""
+    if marker is None:
+        return False
+    xml = b"".join(chunks)
+    return marker in xml or b"\x00" in xml[:4]
 
 
 def _verified(key: _Key, info: zipfile.ZipInfo, budget: Budget) -> bool:
@@ -465,10 +491,20 @@ def may_hold_text(xml: bytes) -> bool:
 
     Each search begins with a literal, which ``re`` finds with a fast scan for its first
     character; a pattern that begins with an alternation or a class (``\\s``) is tried at
-    every byte (a relationships part: 12 us, now 2-3).  So the whitespace before an
-    attribute's name is checked after the match, at every match of the name."""
+    every byte (a relationships part: 12 us, now 2-3).  The attributes are found at their
+    ``=`` (`_READ_ATTRIBUTE`: one scan, what stands before each ``=`` checked in C), which
+    is exact when no whitespace stands before an ``=``, as every office program writes
+    them; else each name is searched for, and the whitespace before it checked at every
+    match (`_spaced_attribute`)."""
     if _TEXT_BETWEEN.search(xml) or b"<![CDATA[" in xml:
         return True
+    if _SPACED_EQUALS.search(xml) is None:
+        return _READ_ATTRIBUTE.search(xml) is not None
+    return _spaced_attribute(xml)
+
+
+def _spaced_attribute(xml: bytes) -> bool:
+    """Whether an attribute that is read stands in a part, whitespace before ``=`` or not."""
     for attribute, before in _VALUE_ATTRIBUTES:
         for found in attribute.finditer(xml):
             start = found.start()
@@ -480,15 +516,26 @@ def may_hold_text(xml: bytes) -> bool:
 _TEXT_BETWEEN = re.compile(rb">\s*+[^<\s]")
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
 """What ``\\s`` matches in a bytes pattern."""
+# The names of the attributes read, each with what may stand before it (as a pattern and
+# as bytes): whitespace, or for a name read with a prefix (``w:author``) its colon too.
+_NAMES_BEFORE = (
+    (("v", "name", "displayName", *ALT_TEXT, "TargetMode"), rb"\s", _SPACE),
+    (("author", "userId"), rb"[\s:]", _SPACE | {ord(":")}),
+)
+_SPACED_EQUALS = re.compile(rb"=(?<=\s=)")
+_READ_ATTRIBUTE = re.compile(
+    rb"=(?:%s)"
+    % b"|".join(
+        rb"(?<=%s%s=)" % (before, name.encode())
+        for names, before, _bytes in _NAMES_BEFORE
+        for name in names
+    )
+)
 # Two matches of one of these cannot overlap (no match ends with the start of another), so
-# ``finditer`` misses no place where one begins.  Each with what may stand before it: a
-# space, or for a name read with a prefix (``w:author``) the prefix's colon.
+# ``finditer`` misses no place where one begins.
 _VALUE_ATTRIBUTES = tuple(
     (re.compile(rb"%s\s*+=" % name.encode()), before)
-    for names, before in (
-        (("v", "name", "displayName", *ALT_TEXT, "TargetMode"), _SPACE),
-        (("author", "userId"), _SPACE | {ord(":")}),
-    )
+    for names, _pattern, before in _NAMES_BEFORE
     for name in names
 )
 
@@ -506,8 +553,7 @@ def _tree_texts(root: Element) -> list[str]:
             stack.append((child, iter(child)))
             continue
         stack.pop()
-        attrib = element.attrib
-        if attrib and not _READ.isdisjoint(attrib):
+        if element.attrib and not _READ.isdisjoint(element.attrib):
             out.extend(_values(element))
         text = element.text
         if text and not text.isspace():
@@ -521,8 +567,7 @@ def _tree_texts(root: Element) -> list[str]:
 
 def _own(element: Element) -> Iterator[str]:
     """An element's values, its text, then the tails of its children."""
-    attrib = element.attrib
-    if attrib and not _READ.isdisjoint(attrib):
+    if element.attrib and not _READ.isdisjoint(element.attrib):
         yield from _values(element)
     text = element.text
     if text and not text.isspace():
