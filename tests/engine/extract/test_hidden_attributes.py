@@ -18,7 +18,17 @@ from openpyxl.comments import Comment
 from openpyxl.drawing.image import Image as SheetImage
 from PIL import Image
 from pptx.util import Inches
-from tests.engine.extract.test_hidden_parts import PII, expected, found, saved, with_parts, workbook
+from tests.engine.extract.test_hidden_parts import (
+    HKID,
+    NAME,
+    PHONE,
+    PII,
+    expected,
+    found,
+    saved,
+    with_parts,
+    workbook,
+)
 from tests.factories import make_docx
 
 from postwarden.engine import Inspector
@@ -71,12 +81,17 @@ def test_docx_picture_alt_text_in_body_and_header_is_inspected(inspector: Inspec
     }
 
 
-def test_docx_vml_shape_alt_text_is_inspected(inspector: Inspector) -> None:
+def test_docx_vml_shape_alt_text_and_picture_title_are_inspected(inspector: Inspector) -> None:
     vml = (
-        '<w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" id="s1" '
-        f'alt="{PII}" style="width:10pt;height:10pt"/></w:pict></w:r>'
+        '<w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" '
+        'xmlns:o="urn:schemas-microsoft-com:office:office" id="s1" '
+        f'alt="{NAME}" style="width:10pt;height:10pt"><v:imagedata o:title="{HKID} {PHONE}"/>'
+        "</v:shape></w:pict></w:r>"
     )
     data = edited(make_docx(["Dear Ann,"]), "word/document.xml", "</w:p>", f"{vml}</w:p>")
+    extraction = inspector.inspect_file("a.docx", data).extraction
+    units = {u.where.removeprefix("attachment:a.docx#"): u.text for u in extraction.units}
+    assert units["alt text"] == f"{NAME}\n{HKID} {PHONE}"
     assert found(inspector, "a.docx", data) == {"#alt text": expected()}
 
 

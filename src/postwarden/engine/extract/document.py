@@ -1,7 +1,8 @@
 """Word documents (docx, docm): body paragraphs, tables row by row, text boxes, headers,
-footers, comments, footnotes and endnotes, deleted text of tracked changes, and embedded
-files; then every other part that holds text (document properties, glossary, charts, custom
-XML, a header no section names...) through `office.read_rest`.
+footers, comments, footnotes and endnotes, deleted text of tracked changes, who made the
+comments and changes, pictures' alt text, the document variables of the settings, and
+embedded files; then every other part that holds text (document properties, glossary,
+charts, custom XML, a header no section names...) through `office.read_rest`.
 
 Each story part is read in one streaming pass (`office.pulled`: ``iterparse``'s events) instead of
 python-docx: python-docx loads every part of the package into an object model and answers
