@@ -339,7 +339,7 @@ def open_package(
                 continue
             chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
             keep = keep or _marked(chunks, marker)
-            if key is not None and not (marker and keep):
+            if key is not None and not (marker is not None and keep):
                 VERIFIED.add(key)  # a marked part is not: it is read again each time
         except NotPlain:
             chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)
