@@ -97,6 +97,7 @@ def test_docx_runs_merged_cells_nested_tables_sections_comments() -> None:
         # Section 2 defines its own header only; its footer is the first section's.
         ("#header 2", "Header two", None),
         ("#comments", "check 2891 1001", None),
+        ("#authors in comments", "clerk", None),  # who wrote the comment
         *DOCX_PROPERTIES,
     ]
 
@@ -126,6 +127,7 @@ def test_docx_content_controls_insertions_and_text_boxes_are_read() -> None:
     assert units(run(saved(doc))) == [
         ("#body", "Reply slipA123456(3)\nName: CHAN Tai Man\nsee box", None),
         ("#text boxes", "Tel 91234567", None),
+        ("#authors", "x", None),  # who made the tracked insertion
         *DOCX_PROPERTIES,
     ]
 

@@ -1,7 +1,8 @@
 """Word documents (docx, docm): body paragraphs, tables row by row, text boxes, headers,
-footers, comments, footnotes and endnotes, deleted text of tracked changes, and embedded
-files; then every other part that holds text (document properties, glossary, charts, custom
-XML, a header no section names...) through `office.read_rest`.
+footers, comments, footnotes and endnotes, deleted text of tracked changes, who made the
+comments and changes, pictures' alt text, the document variables of the settings, and
+embedded files; then every other part that holds text (document properties, glossary,
+charts, custom XML, a header no section names...) through `office.read_rest`.
 
 Each story part is read in one streaming pass (`office.pulled`: ``iterparse``'s events) instead of
 python-docx: python-docx loads every part of the package into an object model and answers
@@ -22,12 +23,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, fromstring
 
 from postwarden.engine.extract.archive import read_member
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
+    ALT_TEXT,
+    AUTHORS,
     EMBEDDED,
     Package,
     open_package,
@@ -70,7 +73,45 @@ _HEADERS_FOOTERS = (
     ("footerReference", "first", "first page footer"),
     ("footerReference", "even", "even page footer"),
 )
+# The elements that carry the attributes read from a story (`_ATTRIBUTES`), all named one
+# way: who made a comment or tracked change (``w:author``: insertions, deletions, moves,
+# changed properties, changed table cells), and a picture's or shape's alt text (DrawingML's
+# ``wp:docPr`` and non-visual properties, VML's shapes).  Looked up with the elements the
+# pass reads anyway, so a story without them costs nothing more.
+_CHANGES = (
+    "comment ins del moveFrom moveTo rPrChange pPrChange tblPrChange tblPrExChange "
+    "trPrChange tcPrChange tblGridChange numberingChange cellIns cellDel cellMerge "
+    "moveFromRangeStart moveToRangeStart customXmlInsRangeStart customXmlDelRangeStart "
+    "customXmlMoveFromRangeStart customXmlMoveToRangeStart"
+).split()
+_TAG.update({ns + name: "attributes" for ns in _W for name in _CHANGES})
+_DRAWING = {
+    "docPr": (
+        "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+        "http://purl.oclc.org/ooxml/drawingml/wordprocessingDrawing",
+    ),
+    "cNvPr": (
+        "http://schemas.openxmlformats.org/drawingml/2006/picture",
+        "http://purl.oclc.org/ooxml/drawingml/picture",
+        "http://schemas.microsoft.com/office/word/2010/wordprocessingShape",
+        "http://schemas.microsoft.com/office/word/2010/wordprocessingGroup",
+        "http://schemas.microsoft.com/office/word/2010/wordprocessingCanvas",
+    ),
+}
+_TAG.update({f"{{{ns}}}{name}": "attributes" for name, spaces in _DRAWING.items() for ns in spaces})
+_VML_SHAPES = "shape rect roundrect oval line polyline arc curve image group imagedata".split()
+_TAG.update({f"{{urn:schemas-microsoft-com:vml}}{name}": "attributes" for name in _VML_SHAPES})
+_ATTRIBUTES = {
+    **dict.fromkeys(AUTHORS, "authors"),
+    **dict.fromkeys(ALT_TEXT, "alt text"),
+    "{urn:schemas-microsoft-com:office:office}title": "alt text",  # VML picture's title
+}
+"""Attribute read from a story → the unit it goes to."""
 _CHECK_EVERY = 4096
+_SETTINGS = "word/settings.xml"
+_MARKED = {_SETTINGS: b"docVar"}
+"""Kept besides the parts `read_rest` reads: the settings when they hold document variables
+(`_Reader._variables`)."""
 _NOTES = (("comments", "comments"), ("footnotes", "footnotes"), ("endnotes", "endnotes"))
 _IMPORT = "/aFChunk"
 
@@ -143,6 +184,8 @@ class _Story:
         self.boxes = _Lines()
         self.sections: list[dict[tuple[str, str], str]] = []
         """Per section, ``(reference, type)`` → relationship id of its headers and footers."""
+        self.attributes: dict[str, dict[str, None]] = {"authors": {}, "alt text": {}}
+        """The authors and alt text of the story, each value once, in order."""
 
     def read(self, xml: bytes) -> None:
         containers: list[_Lines] = [self.root]
@@ -166,8 +209,11 @@ class _Story:
                 elif name == "tbl":
                     self.reader.tables += 1
                     tables.append(_Table(self.reader.tables))
+                elif name == "attributes":
+                    self._attributes(element)
                 elif name == "sectPrChange":
                     changes += 1  # a tracked change holds the section's *old* properties
+                    self._attributes(element)
                 continue
             if name == "t":
                 if paragraphs and element.text:
@@ -209,6 +255,13 @@ class _Story:
             elif name == "sectPr" and not changes:
                 self.sections.append(_references(element))
 
+    def _attributes(self, element: Element) -> None:
+        attrib = element.attrib
+        for key, unit in _ATTRIBUTES.items():
+            value = attrib.get(key)
+            if value and not value.isspace():
+                self.attributes[unit][value.strip()] = None
+
     def _row(self, table: _Table, tr: Element) -> None:
         """One row unit: a cell spanning several grid columns counts once, and a vertically
         merged cell repeats the text of the cell it continues (as python-docx reads it).
@@ -246,11 +299,17 @@ class _Story:
             self.reader.walker.add(" | ".join(row), where, row, table.header)
 
     def emit(self) -> None:
-        """The story's running text, then its text boxes."""
+        """The story's running text, its text boxes, then its authors and alt text (one
+        line each: ``#authors in comments``, ``#alt text``)."""
         add, where = self.reader.walker.add, self.reader.where
         add("\n".join(line for line in self.root.lines if line.strip()), f"{where}#{self.place}")
-        boxes = "text boxes" if self.place == "body" else f"text boxes in {self.place}"
-        add("\n".join(line for line in self.boxes.lines if line.strip()), f"{where}#{boxes}")
+        suffix = "" if self.place == "body" else f" in {self.place}"
+        add(
+            "\n".join(line for line in self.boxes.lines if line.strip()),
+            f"{where}#text boxes{suffix}",
+        )
+        for unit, values in self.attributes.items():
+            add("\n".join(values), f"{where}#{unit}{suffix}")
 
 
 def _run_text(name: str, element: Element) -> str:
@@ -306,6 +365,32 @@ class _Reader:
             part = self._target(main, "/" + relation) or f"word/{relation}.xml"
             if part in self.xml:
                 self._story(part, label).emit()
+        settings = self._target(main, "/settings") or _SETTINGS
+        if settings in self.xml:
+            self._variables(settings)
+
+    def _variables(self, part: str) -> None:
+        """The document variables of the settings part (``w:docVar``: a name and a value a
+        macro or an add-in stored, a client's name filled into a template), one line each:
+        ``letter.docx#document variables``.  The rest of ``word/settings.xml`` is formatting
+        (`office.TEXT_FREE`): it is kept only when it holds the word ``docVar`` or is UTF-16
+        (`_MARKED`), and a settings part of another name (which `read_rest` reads) is parsed
+        here only when it does too."""
+        xml = self.xml[part]
+        if part != _SETTINGS and not (b"docVar" in xml or b"\x00" in xml[:4]):
+            return
+        try:
+            root = fromstring(xml)  # noqa: S314
+        except ParseError as exc:
+            raise Uninspectable(f"corrupt {self.what}: {exc}") from None
+        values = [
+            value.strip()
+            for element in root.iter()
+            if element.tag.rpartition("}")[2] == "docVar"
+            for value in element.attrib.values()
+            if value and not value.isspace()
+        ]
+        self.walker.add("\n".join(values), f"{self.where}#document variables")
 
     def _story(self, part: str, place: str) -> _Story:
         self.walker.budget.check_time()
@@ -343,7 +428,7 @@ class DocxExtractor:
     def extract(
         self, data: bytes, where: str, depth: int, sniffed: Sniffed, walker: Walker
     ) -> None:
-        package = open_package(data, sniffed.label, where, depth, walker)
+        package = open_package(data, sniffed.label, where, depth, walker, keep_marked=_MARKED)
         with package.zf as zf:
             reader = _Reader(package, sniffed.label, where, walker)
             reader.read()

@@ -39,6 +39,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 # Only for parts that `open_package` checked up to their root element (no DTD can follow).
@@ -166,13 +167,15 @@ def _inflate_verified(packed: bytes, info: zipfile.ZipInfo) -> bytes:
     return zlib.decompressobj(-15).decompress(packed, info.file_size)
 
 
-_Key = tuple[bytes, int, int, int, bool]
+_Key = tuple[bytes, int, int, int, bool, bytes | None]
+_NONE: Mapping[str, bytes] = MappingProxyType({})
 
 
 class Verified:
     """Parts of office packages that were inflated whole and found sound, by everything
     that decided it: a keyed digest of their compressed bytes, their method, CRC, declared
-    size, and whether their XML prolog was checked.
+    size, whether their XML prolog was checked, and the marker they were found without
+    (``open_package``'s ``keep_marked``: Word's settings without document variables).
 
     Inflating and CRC-checking every part is what keeps a damaged part from passing unread
     (python-docx and Word read the styles, theme and settings that our readers skip, and a
@@ -203,10 +206,14 @@ class Verified:
         self.hits = 0
         """Parts not inflated again, since start."""
 
-    def key(self, packed: bytes, info: zipfile.ZipInfo, check_xml: bool) -> _Key:
+    def key(
+        self, packed: bytes, info: zipfile.ZipInfo, check_xml: bool, unmarked: bytes | None = None
+    ) -> _Key:
+        """The key of a part, and of the fact that it does not hold ``unmarked`` when given
+        (`open_package`'s ``keep_marked``)."""
         digest = self._keyed.copy()
         digest.update(packed)
-        return digest.digest(), info.compress_type, info.CRC, info.file_size, check_xml
+        return digest.digest(), info.compress_type, info.CRC, info.file_size, check_xml, unmarked
 
     def seen(self, key: _Key) -> bool:
         with self._lock:
@@ -285,12 +292,17 @@ def open_package(
     walker: Walker,
     *,
     keep_xml: Callable[[str], bool] = to_read,
+    keep_marked: Mapping[str, bytes] = _NONE,
 ) -> Package:
     """Run every guard over an office package: member count, overlap, encryption, actual
     decompressed sizes and ratios, and the XML prolog of every part.
 
     ``keep_xml`` chooses (by lowercase name) the XML parts whose bytes are kept, so that a
     reader parses exactly the bytes that were checked, without decompressing them again.
+    ``keep_marked`` names parts that no reader reads whole, kept when they hold a marker (a
+    byte string: ``{"word/settings.xml": b"docVar"}``) or are UTF-16 (whose ASCII is not
+    those bytes); one that does not is remembered so with its digest (`VERIFIED`): the same
+    part in the next file is neither inflated nor searched again.
     """
     budget = walker.budget
     budget.check_depth(depth + 1)
@@ -316,23 +328,37 @@ def open_package(
         if read:
             readable.append(info)
         keep = read if keep_xml is to_read else check_xml and keep_xml(lower)
+        marker = keep_marked.get(lower) if check_xml and not keep else None
+        hold = keep or embedded or marker is not None
         try:
             packed = plain_packed(data, info)
-            key = None if embedded else VERIFIED.key(packed, info, check_xml)
+            key = None if embedded else VERIFIED.key(packed, info, check_xml, marker)
             if key is not None and _verified(key, info, budget):
                 if keep:
                     kept.keep_packed(lower, packed, info)
                 continue
-            chunks = _check(direct_chunks(packed, info, budget), check_xml, keep or embedded, what)
-            if key is not None:
-                VERIFIED.add(key)
+            chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
+            keep = keep or _marked(chunks, marker)
+            if key is not None and not (marker is not None and keep):
+                VERIFIED.add(key)  # a marked part is not: it is read again each time
         except NotPlain:
-            chunks = _check(stream_member(zf, info, budget), check_xml, keep or embedded, what)
+            chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)
+            keep = keep or _marked(chunks, marker)
         if embedded:
             package.embedded.append((name, b"".join(chunks)))
         elif keep:
             kept.keep(lower, chunks)
     return package
+
+
+def _marked(chunks: list[bytes], marker: bytes | None) -> bool:
+    """Whether a part searched for ``marker`` holds it, or is UTF-16 (a NUL in its first
+    four bytes: ASCII names are other bytes there; every other encoding expat reads writes
+    them in ASCII)."""
+    if marker is None:
+        return False
+    xml = b"".join(chunks)
+    return marker in xml or b"\x00" in xml[:4]
 
 
 def _verified(key: _Key, info: zipfile.ZipInfo, budget: Budget) -> bool:
@@ -379,7 +405,8 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
     """Text of one guarded XML part: the text of its elements (and between them) and the
     attributes that hold values: a pivot cache's items (``<s v="Chan Tai Man"/>``, not
     ``<x v="0"/>``, an index), the names of table columns, cache fields and custom
-    properties, people's display names, an external relationship's address.
+    properties, people's display names and sign-in ids, the authors of Word's comments and
+    tracked changes, pictures' and shapes' alt text, an external relationship's address.
 
     Each element's own after its children's (the order elements end in).  A part of up to
     `_TREE_MAX` bytes is parsed whole (`_tree_texts`, a C parse: a third of the CPU of
@@ -433,7 +460,29 @@ def pulled(xml: bytes) -> Iterator[tuple[Any, ...]]:
 _ITERPARSE_STEP = 16 * 1024
 """The bytes ``iterparse`` reads from its source at a time (Python 3.11)."""
 _TREE_MAX = 256 * 1024
-_VALUES = ("v", "name", "displayName")
+_WORD = (
+    "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}",
+    "{http://purl.oclc.org/ooxml/wordprocessingml/main}",
+)
+"""Word's namespace, Transitional and Strict."""
+_W15 = "{http://schemas.microsoft.com/office/word/2012/wordml}"
+AUTHORS = tuple(f"{ns}author" for ns in _WORD)
+"""Who made a Word comment or tracked change (``w:ins``, ``w:del``, ``w:rPrChange``...)."""
+ALT_TEXT = ("descr", "title", "alt")
+"""A picture's or shape's alt text (``wp:docPr``, ``p:cNvPr``, ``xdr:cNvPr``; VML's
+``alt``)."""
+# The attributes read, in this order (``v`` but that of ``<x>``, an index).
+_VALUES = (
+    "v",
+    "name",
+    "displayName",
+    *ALT_TEXT,
+    "userId",  # xl/persons, ppt/authors.xml: a sign-in address
+    *AUTHORS,
+    f"{_W15}author",  # word/people.xml
+    f"{_W15}userId",
+)
+_READ = frozenset((*_VALUES, "TargetMode"))
 
 
 def may_hold_text(xml: bytes) -> bool:
@@ -442,24 +491,53 @@ def may_hold_text(xml: bytes) -> bool:
 
     Each search begins with a literal, which ``re`` finds with a fast scan for its first
     character; a pattern that begins with an alternation or a class (``\\s``) is tried at
-    every byte (a relationships part: 12 us, now 2-3).  So the whitespace before an
-    attribute's name is checked after the match, at every match of the name."""
+    every byte (a relationships part: 12 us, now 2-3).  The attributes are found at their
+    ``=`` (`_READ_ATTRIBUTE`: one scan, what stands before each ``=`` checked in C), which
+    is exact when no whitespace stands before an ``=``, as every office program writes
+    them; else each name is searched for, and the whitespace before it checked at every
+    match (`_spaced_attribute`)."""
     if _TEXT_BETWEEN.search(xml) or b"<![CDATA[" in xml:
         return True
-    for attribute in _VALUE_ATTRIBUTES:
+    if _SPACED_EQUALS.search(xml) is None:
+        return _READ_ATTRIBUTE.search(xml) is not None
+    return _spaced_attribute(xml)
+
+
+def _spaced_attribute(xml: bytes) -> bool:
+    """Whether an attribute that is read stands in a part, whitespace before ``=`` or not."""
+    for attribute, before in _VALUE_ATTRIBUTES:
         for found in attribute.finditer(xml):
             start = found.start()
-            if start and xml[start - 1] in _SPACE:
+            if start and xml[start - 1] in before:
                 return True
     return False
 
 
 _TEXT_BETWEEN = re.compile(rb">\s*+[^<\s]")
-# Matches of one of these cannot overlap: each name's first letter is found nowhere else in
-# a match of it, so ``finditer`` misses no place where one begins.
-_VALUE_ATTRIBUTES = tuple(re.compile(rb"%s\s*+=" % n.encode()) for n in (*_VALUES, "TargetMode"))
 _SPACE = frozenset(b" \t\n\r\x0b\x0c")
 """What ``\\s`` matches in a bytes pattern."""
+# The names of the attributes read, each with what may stand before it (as a pattern and
+# as bytes): whitespace, or for a name read with a prefix (``w:author``) its colon too.
+_NAMES_BEFORE = (
+    (("v", "name", "displayName", *ALT_TEXT, "TargetMode"), rb"\s", _SPACE),
+    (("author", "userId"), rb"[\s:]", _SPACE | {ord(":")}),
+)
+_SPACED_EQUALS = re.compile(rb"=(?<=\s=)")
+_READ_ATTRIBUTE = re.compile(
+    rb"=(?:%s)"
+    % b"|".join(
+        rb"(?<=%s%s=)" % (before, name.encode())
+        for names, before, _bytes in _NAMES_BEFORE
+        for name in names
+    )
+)
+# Two matches of one of these cannot overlap (no match ends with the start of another), so
+# ``finditer`` misses no place where one begins.
+_VALUE_ATTRIBUTES = tuple(
+    (re.compile(rb"%s\s*+=" % name.encode()), before)
+    for names, _pattern, before in _NAMES_BEFORE
+    for name in names
+)
 
 
 def _tree_texts(root: Element) -> list[str]:
@@ -475,7 +553,7 @@ def _tree_texts(root: Element) -> list[str]:
             stack.append((child, iter(child)))
             continue
         stack.pop()
-        if element.attrib:
+        if element.attrib and not _READ.isdisjoint(element.attrib):
             out.extend(_values(element))
         text = element.text
         if text and not text.isspace():
@@ -489,7 +567,7 @@ def _tree_texts(root: Element) -> list[str]:
 
 def _own(element: Element) -> Iterator[str]:
     """An element's values, its text, then the tails of its children."""
-    if element.attrib:
+    if element.attrib and not _READ.isdisjoint(element.attrib):
         yield from _values(element)
     text = element.text
     if text and not text.isspace():
