@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 # Only for a part open_package checked up to its root element (no DTD can follow).
@@ -32,6 +33,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
     Package,
+    kept_lines,
     open_package,
     read_rest,
     relationships,
@@ -99,11 +101,20 @@ class SpreadsheetExtractor:
             raise Uninspectable(f"encrypted {what}") from None
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
-        plain = None if package is None else _plain_sheets(package, workbook.sheet_names)
+        strings, exact = (None, True) if package is None else _shared_strings(package)
+        plain = (
+            None
+            if package is None
+            else _plain_sheets(package, workbook.sheet_names, strings, exact)
+        )
+        # The shared strings no cell shows: those whose text is no cell's value.
+        unused = set(strings) if strings else None
         try:
-            self._sheets(workbook, where, walker, plain)
+            self._sheets(workbook, where, walker, plain, unused)
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
+        if package is not None and strings and unused:
+            _read_unused(package, [s for s in strings if s in unused], where, walker)
 
     def _sheets(
         self,
@@ -111,7 +122,9 @@ class SpreadsheetExtractor:
         where: str,
         walker: Walker,
         plain: _Plain | None = None,
+        unused: set[str] | None = None,
     ) -> None:
+        """Every sheet's rows; the cell values are taken out of ``unused``."""
         budget = walker.budget
         for meta in workbook.sheets_metadata:
             if meta.typ == python_calamine.SheetTypeEnum.ChartSheet:
@@ -135,6 +148,8 @@ class SpreadsheetExtractor:
                         kept = texts, places, rows
                         texts, places, rows = [], [], []
                         walker.add_rows(*kept, header)
+                        if unused:
+                            unused.difference_update(chain.from_iterable(kept[2]))
                         budget.check_time()
                     # Strings once the join below has taken them (or they are converted).
                     row: list[Any] = values
@@ -158,6 +173,8 @@ class SpreadsheetExtractor:
                     rows.append(cells)
             finally:
                 walker.add_rows(texts, places, rows, header)
+            if unused:
+                unused.difference_update(chain.from_iterable(rows))
 
 
 def _kept(name: str) -> bool:
@@ -213,10 +230,10 @@ class _Plain:
     __slots__ = ("_parts", "_plain_styles", "_strings", "_styles")
 
     def __init__(
-        self, parts: dict[str, bytes], strings: bytes | None, styles: bytes | None
+        self, parts: dict[str, bytes], strings: list[str] | None, styles: bytes | None
     ) -> None:
         self._parts = parts
-        self._strings: bytes | list[str] | None = strings
+        self._strings = strings
         self._styles = styles  # the styles part until a sheet's cells have styles
         self._plain_styles: bytes | None = None
 
@@ -226,17 +243,48 @@ class _Plain:
         xml = self._parts.get(name)
         if xml is None or _hsscan is None:
             return None
-        if isinstance(self._strings, bytes):
-            self._strings = _hsscan.shared_strings(self._strings)
-            if self._strings is None:  # calamine reads them: it reads every sheet then
-                self._parts.clear()
-                return None
         styles = b""
         if self._styles is not None and _STYLED in xml:
             if self._plain_styles is None:
                 self._plain_styles = plain_styles(self._styles)
             styles = self._plain_styles
         return _hsscan.sheet_rows(xml, self._strings, styles)
+
+
+def _shared_strings(package: Package) -> tuple[list[str] | None, bool]:
+    """The shared strings of an xlsx (None: it has none), and whether they are exactly what
+    calamine reads (`_hsscan.shared_strings`); if not, as ElementTree reads them: each
+    ``<si>``'s text, its runs joined, its phonetic runs left out."""
+    xml = package.xml.get(_XL_STRINGS)
+    if xml is None:
+        return None, True
+    if _hsscan is not None:
+        strings = _hsscan.shared_strings(xml)
+        if strings is not None:
+            return strings, True
+    try:
+        root = fromstring(xml)  # noqa: S314 -- no DTD (open_package)
+    except (ParseError, LookupError):
+        return None, False  # calamine read them (or refused the workbook)
+    return [_item_text(si) for si in root if _local(si.tag) == "si"], False
+
+
+def _item_text(si: Element) -> str:
+    texts = []
+    for child in si:
+        local = _local(child.tag)
+        if local == "t":
+            texts.append(child.text or "")
+        elif local == "r":
+            texts.extend(t.text or "" for t in child if _local(t.tag) == "t")
+    return "".join(texts)
+
+
+def _read_unused(package: Package, unused: list[str], where: str, walker: Walker) -> None:
+    """The shared strings no cell shows (left behind when cells were cleared, or planted),
+    read once, one unit: ``voters.xlsx#xl/sharedStrings.xml``."""
+    name = next(i.filename for i in package.infos if i.filename.lower() == _XL_STRINGS)
+    walker.add("\n".join(kept_lines(unused)), f"{where}#{name}")
 
 
 # Where calamine looks: these parts by name, not through relationships; a worksheet at "xl/"
@@ -263,12 +311,19 @@ _SHEET_ID = frozenset(
 )
 
 
-def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
+def _plain_sheets(
+    package: Package, names: list[str], strings: list[str] | None, exact: bool
+) -> _Plain | None:
     """The worksheets of an xlsx found where calamine finds them, by sheet name (the first
     sheet of a name, as calamine), when the workbook and its relationships say so plainly:
     each ``<sheet>`` one relationship id, each relationship a plain target.  None: calamine
     reads every sheet."""
-    if _hsscan is None or _XL_WORKBOOK not in package.xml or _XL_RELATIONSHIPS not in package.xml:
+    if (
+        _hsscan is None
+        or not exact
+        or _XL_WORKBOOK not in package.xml
+        or _XL_RELATIONSHIPS not in package.xml
+    ):
         return None
     rels_xml = package.xml[_XL_RELATIONSHIPS]
     if b"&" in rels_xml:
@@ -294,7 +349,6 @@ def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
         if part not in package.xml:
             return None
         parts.setdefault(element.get("name", ""), package.xml[part])
-    strings = package.xml[_XL_STRINGS] if _XL_STRINGS in package.xml else None
     styles = package.xml[_XL_STYLES] if _XL_STYLES in package.xml else None
     return _Plain(parts, strings, styles)
 
