@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import re
 import zipfile
 
@@ -15,6 +16,8 @@ import pytest
 import xlsxwriter
 
 from postwarden.engine import Inspector
+from postwarden.engine.compiled import _hsscan
+from postwarden.engine.extract.spreadsheet import _parsed, _resolved, sheet_lines, text_lines
 
 NAME, HKID, PHONE = "CHAN Tai Man", "A123456(3)", "9123 4567"
 PII = f"{NAME} {HKID} {PHONE}"
@@ -111,3 +114,167 @@ def test_cleared_cell_leaves_its_string(inspector: Inspector) -> None:
     places = found(inspector, emptied)
     assert places["#xl/sharedStrings.xml"] >= EXPECTED | {f"hkid={OTHER_HKID}"}
     assert not any(p.startswith("#S!R2") for p in places)
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["plain", "calamine"])
+def test_header_and_footer_are_read(inspector: Inspector, dated: bool) -> None:
+    data = book(dated, header=f'&L&"Arial,Bold"&12{NAME}&R{HKID}', footer=f"&C{PHONE} &P of &N")
+    assert found(inspector, data) == {**ROWS, "#S header": EXPECTED}
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["plain", "calamine"])
+def test_validation_list_and_message_are_read(inspector: Inspector, dated: bool) -> None:
+    validation = {
+        "validate": "list",
+        "source": [NAME, HKID],
+        "input_title": "Tel",
+        "input_message": f"call {PHONE}",
+    }
+    assert found(inspector, book(dated, validation=validation)) == {
+        **ROWS,
+        "#S validation": EXPECTED,
+    }
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["plain", "calamine"])
+def test_formula_literals_are_read(inspector: Inspector, dated: bool) -> None:
+    formula = f'=IF(A1="x","{NAME}",IF(A1="y","{HKID}","{PHONE}"))'
+    assert found(inspector, book(dated, formula=formula)) == {**ROWS, "#S formulas": EXPECTED}
+
+
+def test_text_in_an_unusual_place_is_parsed(inspector: Inspector) -> None:
+    # A formula in CDATA: not what `_hsscan.sheet_texts` reads, so the part is parsed.
+    data = edited(
+        book(False, formula="=1"),
+        "xl/worksheets/sheet1.xml",
+        lambda x: x.replace("<f>1</f>", f'<f><![CDATA[IF(A1="x","{PII}","")]]></f>'),
+    )
+    assert found(inspector, data) == {**ROWS, "#S formulas": EXPECTED}
+
+
+# ---- `_hsscan.sheet_texts` against the part parsed (`_parsed`) ----
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+X14 = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
+XM = "http://schemas.microsoft.com/office/excel/2006/main"
+WORDS = [NAME, HKID, "陳大文", "a & b", "<tag>", 'x"y', "Flat 1, 2/F", " ", "&P", "1"]
+
+
+def escaped(text: str, rng: random.Random, attribute: bool = False) -> str:
+    """Text as some writer escapes it: ``&amp;``, or character references, or quotes as
+    ``&quot;``."""
+    quote = "&quot;" if attribute or rng.random() < 0.3 else '"'
+    refs = rng.random() < 0.2
+    entities = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': quote}
+    return "".join(
+        entities.get(c, f"&#x{ord(c):X};" if refs and c.isalpha() and rng.random() < 0.3 else c)
+        for c in text
+    )
+
+
+def random_sheet(rng: random.Random) -> str:
+    p = rng.choice(["", "x:"])
+    ns = f'xmlns{":x" if p else ""}="{MAIN}"'
+    word = lambda: rng.choice(WORDS)  # noqa: E731
+    code = lambda: rng.choice(["&L", "&C", "&R", "&B"])  # noqa: E731
+    end = lambda name: f"</{p}{name}{rng.choice(['', ' ', chr(10)])}>"  # noqa: E731
+    cells = []
+    for r in range(1, rng.randint(1, 4)):
+        formula = f'IF(A1="{word()}","{word()}",B{r})' if rng.random() < 0.6 else f"SUM(A{r}:B{r})"
+        f = (
+            f"<{p}f>{escaped(formula, rng)}{end('f')}"
+            if rng.random() < 0.7
+            else f'<{p}f t="shared" si="0"/>'
+        )
+        cells.append(f'<{p}row r="{r}"><{p}c r="A{r}">{f}<{p}v>1</{p}v></{p}c></{p}row>')
+    after = []
+    if rng.random() < 0.7:
+        attrs = "".join(
+            f' {k}="{escaped(word() + chr(10) * rng.randint(0, 1), rng, True)}"'
+            for k in ("promptTitle", "prompt", "errorTitle", "error", "sqref")
+            if rng.random() < 0.5
+        )
+        listed = ",".join(word().replace('"', '""') for _ in range(rng.randint(1, 3)))
+        after.append(
+            f'<{p}dataValidations count="1"><{p}dataValidation type="list"{attrs}>'
+            f"<{p}formula1>{escaped(chr(34) + listed + chr(34), rng)}{end('formula1')}"
+            f"</{p}dataValidation></{p}dataValidations>"
+        )
+    if rng.random() < 0.5:
+        after.append(
+            f'<{p}conditionalFormatting sqref="A1"><{p}cfRule type="expression" priority="1">'
+            f"<{p}formula>{escaped(f'A1={chr(34)}{word()}{chr(34)}', rng)}{end('formula')}"
+            f"</{p}cfRule></{p}conditionalFormatting>"
+        )
+    if rng.random() < 0.7:
+        parts = [
+            f"<{p}{kind}>{escaped(code() + word() + '&12' + word(), rng)}{end(kind)}"
+            for kind in (
+                "oddHeader",
+                "oddFooter",
+                "evenHeader",
+                "evenFooter",
+                "firstHeader",
+                "firstFooter",
+            )
+            if rng.random() < 0.5
+        ]
+        after.append(f"<{p}headerFooter>{''.join(parts)}</{p}headerFooter>")
+    if rng.random() < 0.4:
+        after.append(
+            f'<{p}extLst><{p}ext uri="x" xmlns:x14="{X14}"><x14:dataValidations xmlns:xm="{XM}">'
+            f'<x14:dataValidation type="list"><x14:formula1>\n  '
+            f'<xm:f>"{escaped(word(), rng)}"</xm:f>'
+            "</x14:formula1><xm:sqref>A1</xm:sqref></x14:dataValidation></x14:dataValidations>"
+            f"</{p}ext></{p}extLst>"
+        )
+    rng.shuffle(after)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{p}worksheet {ns}><{p}sheetData>{"".join(cells)}'
+        f"</{p}sheetData>{''.join(after)}</{p}worksheet>"
+    )
+
+
+def test_sheet_texts_parity() -> None:
+    rng = random.Random(14)
+    read = 0
+    for _ in range(400):
+        xml = random_sheet(rng).encode()
+        found = _hsscan.sheet_texts(xml)
+        assert found is not None, xml
+        resolved = _resolved(found)
+        assert resolved is not None, xml
+        fast = text_lines(resolved)
+        assert fast == text_lines(_parsed(xml, "a.xlsx")), xml
+        read += sum(map(len, fast))
+    assert read > 1000
+
+
+def worksheet(inner: str, declaration: str = "") -> str:
+    return f'{declaration}<worksheet xmlns="{MAIN}">{inner}</worksheet>'
+
+
+def header(inner: str) -> str:
+    return f"<headerFooter><oddHeader>{inner}</oddHeader></headerFooter>"
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        worksheet(header(f"<!-- -->&amp;L{NAME}")),
+        worksheet(f'<sheetData><row><c><f><![CDATA["{NAME}"]]></f></c></row></sheetData>'),
+        worksheet(header(NAME), '<?xml version="1.0" encoding="ISO-8859-1"?>'),
+        worksheet(header(f"{NAME}<b/>")),
+    ],
+)
+def test_sheet_texts_leaves_the_unusual_to_the_parser(xml: str) -> None:
+    encoding = "latin-1" if "ISO" in xml else "utf-8"
+    assert _hsscan.sheet_texts(xml.encode(encoding)) is None
+    lines = text_lines(_parsed(xml.encode(encoding), "a.xlsx"))
+    assert any(NAME in line for kind in lines for line in kind)
+
+
+def test_sheet_texts_of_utf16_is_parsed() -> None:
+    xml = worksheet(header(NAME), '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
+    assert _hsscan.sheet_texts(xml) is None
+    assert sheet_lines(xml, "a.xlsx")[0] == [NAME]

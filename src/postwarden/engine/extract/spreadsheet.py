@@ -83,6 +83,7 @@ class SpreadsheetExtractor:
         try:
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
+                _read_sheet_texts(package, sniffed.label, where, walker)
                 read_rest(package, _cells(package, sniffed.label), sniffed.label, where, walker)
         finally:
             if package is not None:
@@ -206,8 +207,8 @@ def _cells(package: Package, what: str) -> set[str]:
     return done
 
 
-def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
-    """The relationship ids of the sheets an XML workbook lists (None: xlsb, not known)."""
+def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
+    """The sheets an XML workbook lists: name by relationship id (None: xlsb, not known)."""
     xml = package.xml.get(workbook)
     if xml is None:
         return None
@@ -216,12 +217,143 @@ def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
     return {
-        value
+        value: element.get("name", "")
         for element in root.iter()
         if element.tag.endswith("}sheet")
         for key, value in element.attrib.items()
         if key.endswith("}id")
     }
+
+
+def _worksheets(package: Package, what: str) -> list[tuple[str, str]]:
+    """(sheet name, part) of the worksheets an XML workbook lists, in its order of
+    relationships."""
+    out: list[tuple[str, str]] = []
+    for _id, kind, workbook in relationships(package, "", what):
+        if kind.endswith(_WORKBOOK):
+            listed = _listed(package, workbook, what) or {}
+            out.extend(
+                (listed[rid], part)
+                for rid, part_kind, part in relationships(package, workbook, what)
+                if part_kind.endswith("/worksheet") and rid in listed and part in package.xml
+            )
+    return out
+
+
+def _read_sheet_texts(package: Package, what: str, where: str, walker: Walker) -> None:
+    """The text of each listed worksheet that no cell shows, a unit of each kind:
+    ``voters.xlsx#Sheet1 header`` (page headers and footers), ``#Sheet1 validation`` (the
+    lists and messages of data validations), ``#Sheet1 formulas`` (formulas' literals)."""
+    for name, part in _worksheets(package, what):
+        walker.budget.check_time()
+        lines = sheet_lines(package.xml[part], what)
+        for kind, texts in zip(_TEXT_KINDS, lines, strict=True):
+            if texts:
+                walker.add("\n".join(texts), f"{where}#{name} {kind}")
+
+
+_TEXT_KINDS = ("header", "validation", "formulas")
+_HEADER, _LIST, _MESSAGE, _FORMULA = range(4)
+"""What `_hsscan.sheet_texts` tells each text is."""
+_HEADER_TAGS = frozenset(f"{a}{b}" for a in ("odd", "even", "first") for b in ("Header", "Footer"))
+_SHEET_TAGS = {
+    **dict.fromkeys(_HEADER_TAGS, _HEADER),
+    "formula1": _LIST,
+    "formula2": _LIST,
+    "f": _FORMULA,
+    "formula": _FORMULA,
+}
+_MESSAGES = ("prompt", "promptTitle", "error", "errorTitle")
+_REFERENCE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z]+);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_LITERAL = re.compile(r'"((?:[^"]|"")*)"')
+# A page header's codes (Excel's "&L", "&\"Arial,Bold\"", "&P"...): "&L", "&C", "&R" begin a
+# section (a line here); a font, colour, field or format code is dropped; a font size's
+# digits are kept as a word (where Excel would print digits, none is lost); "&&" is "&".
+_SECTION = re.compile(r"&[LCR]")
+_HEADER_CODE = re.compile(r'&(?:"[^"]*"?|K(?:[0-9A-Fa-f]{6}|\d\d[+-]\d{3})|[PNDTZFAGBIUESXYOH])')
+_FONT_SIZE = re.compile(r"&(\d+)")
+
+
+def sheet_lines(xml: bytes, what: str) -> tuple[list[str], list[str], list[str]]:
+    """A worksheet's header lines, validation lines and formula literals (each once)."""
+    found = None if _hsscan is None else _hsscan.sheet_texts(xml)
+    texts = None if found is None else _resolved(found)
+    return text_lines(_parsed(xml, what) if texts is None else texts)
+
+
+def text_lines(texts: list[tuple[int, str]]) -> tuple[list[str], list[str], list[str]]:
+    """`sheet_lines` of a worksheet's texts, each told its kind."""
+    headers: list[str] = []
+    validations: list[str] = []
+    formulas: list[str] = []
+    for kind, text in texts:
+        if kind == _HEADER:
+            headers.extend(_header_lines(text))
+        elif kind == _MESSAGE:
+            validations.append(text)
+        elif kind == _LIST:
+            validations.extend(i for m in _LITERAL.findall(text) for i in _unquoted(m).split(","))
+        else:
+            formulas.extend(_unquoted(m) for m in _LITERAL.findall(text))
+    return kept_lines(headers), kept_lines(validations), kept_lines(formulas)
+
+
+def _unquoted(literal: str) -> str:
+    return literal.replace('""', '"')
+
+
+def _header_lines(text: str) -> list[str]:
+    text = text.replace("&&", "\0")
+    return [
+        " ".join(_FONT_SIZE.sub(r" \1 ", _HEADER_CODE.sub(" ", section)).split()).replace("\0", "&")
+        for section in _SECTION.split(text)
+    ]
+
+
+def _resolved(found: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
+    """`_hsscan.sheet_texts`'s texts with their references resolved (an attribute's line
+    ends and tabs first made spaces, as XML does); None if one is not XML's."""
+    out: list[tuple[int, str]] = []
+    for kind, raw in found:
+        text = raw.translate(_ATTRIBUTE_SPACE) if kind == _MESSAGE else raw
+        try:
+            out.append((kind, _REFERENCE.sub(_character, text) if "&" in text else text))
+        except (KeyError, ValueError, OverflowError):
+            return None
+    return out
+
+
+_ATTRIBUTE_SPACE = str.maketrans("\t\n\r", "   ")
+
+
+def _character(reference: re.Match[str]) -> str:
+    name = reference.group(1)
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return _ENTITIES[name]
+
+
+def _parsed(xml: bytes, what: str) -> list[tuple[int, str]]:
+    """What `_resolved` gives, by parsing the part (where `_hsscan.sheet_texts` cannot)."""
+    try:
+        root = fromstring(xml)  # noqa: S314 -- no DTD (open_package)
+    except (ParseError, LookupError) as exc:
+        raise Uninspectable(f"corrupt {what}: worksheet: {exc}") from None
+    out: list[tuple[int, str]] = []
+    for element in root.iter():
+        local = _local(element.tag)
+        kind = _SHEET_TAGS.get(local)
+        text = element.text or ""
+        if kind == _HEADER and not text.isspace() and text:
+            out.append((kind, text))
+        elif kind is not None and kind != _HEADER and '"' in text:
+            out.append((kind, text))
+        elif local == "dataValidation":
+            out.extend((_MESSAGE, v) for k, v in element.attrib.items() if k in _MESSAGES and v)
+    return out
 
 
 class _Plain:
