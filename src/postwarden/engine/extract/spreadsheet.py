@@ -6,8 +6,10 @@ Calamine reads only the cells.  Every other XML part of a package -- cell commen
 caches (a copy of a pivot table's source data, kept when the source sheet is deleted),
 charts, external-link caches, tables, document properties, custom XML -- is read by
 `office.read_rest`, one unit per part: ``voters.xlsx#xl/pivotCache/pivotCacheRecords1.xml``.
-The shared strings are not read again (every cell would count twice): a string that no
-cell uses any more is not read.
+The shared strings are not read again (every cell would count twice): only those no cell
+shows, one unit (``voters.xlsx#xl/sharedStrings.xml``).  Of each worksheet, the text no cell
+shows -- page headers and footers, data validations, formulas' string literals -- is read
+as units of the sheet (``voters.xlsx#Sheet1 header``; `sheet_lines`).
 
 A plain xlsx worksheet is read from the bytes the office guard inflated and checked
 (`_plain_sheets`, ``_hsscan.sheet_rows``), not by calamine, which inflates and parses each
@@ -83,8 +85,9 @@ class SpreadsheetExtractor:
         try:
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
-                _read_sheet_texts(package, sniffed.label, where, walker)
-                read_rest(package, _cells(package, sniffed.label), sniffed.label, where, walker)
+                done, sheets = _cells(package, sniffed.label)
+                _read_sheet_texts(package, sheets, sniffed.label, where, walker)
+                read_rest(package, done, sniffed.label, where, walker)
         finally:
             if package is not None:
                 package.zf.close()
@@ -191,20 +194,24 @@ _WORKBOOK = ("/officeDocument",)
 _SHARED = "/sharedStrings"
 
 
-def _cells(package: Package, what: str) -> set[str]:
+def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]]:
     """The parts calamine read, by lowercase name: the shared strings and the worksheets
     that the workbook lists (``<sheet r:id>``, through its relationships, as calamine finds
-    them).  A worksheet the workbook does not list is read by `read_rest`."""
+    them; a worksheet the workbook does not list is read by `read_rest`); and (sheet name,
+    part) of the listed XML worksheets that were kept."""
     done = set(_CELLS)
+    sheets: list[tuple[str, str]] = []
     for _id, kind, workbook in relationships(package, "", what):
         if kind.endswith(_WORKBOOK):
             listed = _listed(package, workbook, what)
             for rid, part_kind, part in relationships(package, workbook, what):
-                if part_kind.endswith(_SHARED) or (
-                    part_kind.endswith("/worksheet") and (listed is None or rid in listed)
-                ):
+                if part_kind.endswith(_SHARED):
                     done.add(part)
-    return done
+                elif part_kind.endswith("/worksheet") and (listed is None or rid in listed):
+                    done.add(part)
+                    if listed is not None and part in package.xml:
+                        sheets.append((listed[rid], part))
+    return done, sheets
 
 
 def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
@@ -225,26 +232,13 @@ def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None
     }
 
 
-def _worksheets(package: Package, what: str) -> list[tuple[str, str]]:
-    """(sheet name, part) of the worksheets an XML workbook lists, in its order of
-    relationships."""
-    out: list[tuple[str, str]] = []
-    for _id, kind, workbook in relationships(package, "", what):
-        if kind.endswith(_WORKBOOK):
-            listed = _listed(package, workbook, what) or {}
-            out.extend(
-                (listed[rid], part)
-                for rid, part_kind, part in relationships(package, workbook, what)
-                if part_kind.endswith("/worksheet") and rid in listed and part in package.xml
-            )
-    return out
-
-
-def _read_sheet_texts(package: Package, what: str, where: str, walker: Walker) -> None:
+def _read_sheet_texts(
+    package: Package, sheets: list[tuple[str, str]], what: str, where: str, walker: Walker
+) -> None:
     """The text of each listed worksheet that no cell shows, a unit of each kind:
     ``voters.xlsx#Sheet1 header`` (page headers and footers), ``#Sheet1 validation`` (the
     lists and messages of data validations), ``#Sheet1 formulas`` (formulas' literals)."""
-    for name, part in _worksheets(package, what):
+    for name, part in sheets:
         walker.budget.check_time()
         lines = sheet_lines(package.xml[part], what)
         for kind, texts in zip(_TEXT_KINDS, lines, strict=True):
@@ -278,6 +272,8 @@ _FONT_SIZE = re.compile(r"&(\d+)")
 def sheet_lines(xml: bytes, what: str) -> tuple[list[str], list[str], list[str]]:
     """A worksheet's header lines, validation lines and formula literals (each once)."""
     found = None if _hsscan is None else _hsscan.sheet_texts(xml)
+    if found == []:
+        return [], [], []  # most sheets
     texts = None if found is None else _resolved(found)
     return text_lines(_parsed(xml, what) if texts is None else texts)
 
