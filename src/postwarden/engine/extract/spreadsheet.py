@@ -37,6 +37,7 @@ from postwarden.engine.extract.office import (
     Package,
     kept_lines,
     open_package,
+    pulled,
     read_rest,
     relationships,
     to_read,
@@ -333,22 +334,30 @@ def _character(reference: re.Match[str]) -> str:
 
 
 def _parsed(xml: bytes, what: str) -> list[tuple[int, str]]:
-    """What `_resolved` gives, by parsing the part (where `_hsscan.sheet_texts` cannot)."""
+    """What `_resolved` gives, by parsing the part (where `_hsscan.sheet_texts` cannot),
+    streamed: each element is dropped once it ends (a worksheet may be large)."""
+    out: list[tuple[int, str]] = []
+    parents: list[Element] = []
     try:
-        root = fromstring(xml)  # noqa: S314 -- no DTD (open_package)
+        for event, element in pulled(xml):
+            local = _local(element.tag)
+            if event == "start":
+                parents.append(element)
+                if local == "dataValidation":
+                    attributes = element.attrib.items()
+                    out.extend((_MESSAGE, v) for k, v in attributes if k in _MESSAGES and v)
+                continue
+            parents.pop()
+            kind = _SHEET_TAGS.get(local)
+            text = element.text or ""
+            if (kind == _HEADER and text and not text.isspace()) or (
+                kind is not None and kind != _HEADER and '"' in text
+            ):
+                out.append((kind, text))
+            if parents:
+                del parents[-1][:]
     except (ParseError, LookupError) as exc:
         raise Uninspectable(f"corrupt {what}: worksheet: {exc}") from None
-    out: list[tuple[int, str]] = []
-    for element in root.iter():
-        local = _local(element.tag)
-        kind = _SHEET_TAGS.get(local)
-        text = element.text or ""
-        if kind == _HEADER and not text.isspace() and text:
-            out.append((kind, text))
-        elif kind is not None and kind != _HEADER and '"' in text:
-            out.append((kind, text))
-        elif local == "dataValidation":
-            out.extend((_MESSAGE, v) for k, v in element.attrib.items() if k in _MESSAGES and v)
     return out
 
 
