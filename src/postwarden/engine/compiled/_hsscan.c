@@ -4690,7 +4690,7 @@ done:
  * validations' lists and messages and the string literals of its formulas are text too.
  * Found by their names (odd/even/firstHeader and Footer, formula, formula1, formula2, f,
  * dataValidation, any prefix), searched for with memmem / memchr (a 9.8 MB sheet of cells
- * alone: ~1 ms, no tokenising), never parsed: every start tag of such an element holds its
+ * alone: 1.6 ms, no tokenising), never parsed: every start tag of such an element holds its
  * name in the bytes, so none is missed; one found where no element is (in a comment) only
  * reads more.  An element whose content is not plain text up to its own end tag, a reference
  * to an encoding other than UTF-8, or text that is not UTF-8 gives None: the caller parses
@@ -4936,9 +4936,13 @@ static PyObject *sheet_texts(PyObject *module, PyObject *arg) {
     SheetTexts found = {NULL, 0, 0};
     PyObject *out = NULL;
     int ok = st_utf8(buf, view.len);
-    if (ok > 0)
+    /* Headers and footers are the children of <headerFooter> (one in another place is
+     * printed by no reader, like any unknown element): searched for only where it is, one
+     * pass of a long name (0.7 ms for 9.8 MB) instead of two of short ones (2.7 ms). */
+    int paged = memmem(buf, view.len, "headerFooter", 12) != NULL;
+    if (ok > 0 && paged)
         ok = st_headers(buf, end, "Header", &found);
-    if (ok > 0)
+    if (ok > 0 && paged)
         ok = st_headers(buf, end, "Footer", &found);
     if (ok > 0)
         ok = st_f_names(buf, end, &found);
