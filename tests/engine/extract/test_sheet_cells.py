@@ -377,6 +377,7 @@ class _Compiled:
     def __init__(self, counted: Counted) -> None:
         self.sheet_rows = counted
         self.shared_strings = _hsscan.shared_strings
+        self.sheet_texts = _hsscan.sheet_texts
 
 
 VALUES: list[object] = [

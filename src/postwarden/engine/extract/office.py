@@ -427,6 +427,14 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
             yield text
 
 
+def kept_lines(texts: Iterable[str]) -> list[str]:
+    """Texts as `part_texts` keeps its lines: stripped, neither blank nor `_NO_DATA`, each
+    once (in the order first met)."""
+    no_data = _NO_DATA.fullmatch
+    stripped = (text.strip() for text in texts)
+    return list(dict.fromkeys(t for t in stripped if t and not no_data(t)))
+
+
 # Values that cannot be personal data: a flag, a count, a version of at most four digits
 # (``docProps/app.xml``: ``false``, pages ``1``, ``14.0000``).  Every line of text costs the
 # register matcher a lookup, and adjacent short lines are joined as addresses.

@@ -6,8 +6,10 @@ Calamine reads only the cells.  Every other XML part of a package -- cell commen
 caches (a copy of a pivot table's source data, kept when the source sheet is deleted),
 charts, external-link caches, tables, document properties, custom XML -- is read by
 `office.read_rest`, one unit per part: ``voters.xlsx#xl/pivotCache/pivotCacheRecords1.xml``.
-The shared strings are not read again (every cell would count twice): a string that no
-cell uses any more is not read.
+The shared strings are not read again (every cell would count twice): only those no cell
+shows, one unit (``voters.xlsx#xl/sharedStrings.xml``).  Of each worksheet, the text no cell
+shows -- page headers and footers, data validations, formulas' string literals -- is read
+as units of the sheet (``voters.xlsx#Sheet1 header``; `sheet_lines`).
 
 A plain xlsx worksheet is read from the bytes the office guard inflated and checked
 (`_plain_sheets`, ``_hsscan.sheet_rows``), not by calamine, which inflates and parses each
@@ -21,6 +23,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 # Only for a part open_package checked up to its root element (no DTD can follow).
@@ -32,7 +35,9 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
     Package,
+    kept_lines,
     open_package,
+    pulled,
     read_rest,
     relationships,
     to_read,
@@ -81,7 +86,9 @@ class SpreadsheetExtractor:
         try:
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
-                read_rest(package, _cells(package, sniffed.label), sniffed.label, where, walker)
+                done, sheets = _cells(package, sniffed.label)
+                _read_sheet_texts(package, sheets, sniffed.label, where, walker)
+                read_rest(package, done, sniffed.label, where, walker)
         finally:
             if package is not None:
                 package.zf.close()
@@ -99,11 +106,20 @@ class SpreadsheetExtractor:
             raise Uninspectable(f"encrypted {what}") from None
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
-        plain = None if package is None else _plain_sheets(package, workbook.sheet_names)
+        strings, exact = (None, True) if package is None else _shared_strings(package)
+        plain = (
+            None
+            if package is None
+            else _plain_sheets(package, workbook.sheet_names, strings, exact)
+        )
+        # The shared strings no cell shows: those whose text is no cell's value.
+        unused = set(strings) if strings else None
         try:
-            self._sheets(workbook, where, walker, plain)
+            self._sheets(workbook, where, walker, plain, unused)
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
+        if package is not None and strings and unused:
+            _read_unused(package, [s for s in strings if s in unused], where, walker)
 
     def _sheets(
         self,
@@ -111,7 +127,9 @@ class SpreadsheetExtractor:
         where: str,
         walker: Walker,
         plain: _Plain | None = None,
+        unused: set[str] | None = None,
     ) -> None:
+        """Every sheet's rows; the cell values are taken out of ``unused``."""
         budget = walker.budget
         for meta in workbook.sheets_metadata:
             if meta.typ == python_calamine.SheetTypeEnum.ChartSheet:
@@ -135,6 +153,8 @@ class SpreadsheetExtractor:
                         kept = texts, places, rows
                         texts, places, rows = [], [], []
                         walker.add_rows(*kept, header)
+                        if unused:
+                            unused.difference_update(chain.from_iterable(kept[2]))
                         budget.check_time()
                     # Strings once the join below has taken them (or they are converted).
                     row: list[Any] = values
@@ -158,6 +178,8 @@ class SpreadsheetExtractor:
                     rows.append(cells)
             finally:
                 walker.add_rows(texts, places, rows, header)
+            if unused:
+                unused.difference_update(chain.from_iterable(rows))
 
 
 def _kept(name: str) -> bool:
@@ -173,24 +195,28 @@ _WORKBOOK = ("/officeDocument",)
 _SHARED = "/sharedStrings"
 
 
-def _cells(package: Package, what: str) -> set[str]:
+def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]]:
     """The parts calamine read, by lowercase name: the shared strings and the worksheets
     that the workbook lists (``<sheet r:id>``, through its relationships, as calamine finds
-    them).  A worksheet the workbook does not list is read by `read_rest`."""
+    them; a worksheet the workbook does not list is read by `read_rest`); and (sheet name,
+    part) of the listed XML worksheets that were kept."""
     done = set(_CELLS)
+    sheets: list[tuple[str, str]] = []
     for _id, kind, workbook in relationships(package, "", what):
         if kind.endswith(_WORKBOOK):
             listed = _listed(package, workbook, what)
             for rid, part_kind, part in relationships(package, workbook, what):
-                if part_kind.endswith(_SHARED) or (
-                    part_kind.endswith("/worksheet") and (listed is None or rid in listed)
-                ):
+                if part_kind.endswith(_SHARED):
                     done.add(part)
-    return done
+                elif part_kind.endswith("/worksheet") and (listed is None or rid in listed):
+                    done.add(part)
+                    if listed is not None and part in package.xml:
+                        sheets.append((listed[rid], part))
+    return done, sheets
 
 
-def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
-    """The relationship ids of the sheets an XML workbook lists (None: xlsb, not known)."""
+def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
+    """The sheets an XML workbook lists: name by relationship id (None: xlsb, not known)."""
     xml = package.xml.get(workbook)
     if xml is None:
         return None
@@ -199,12 +225,140 @@ def _listed(package: Package, workbook: str, what: str) -> set[str] | None:
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
     return {
-        value
+        value: element.get("name", "")
         for element in root.iter()
         if element.tag.endswith("}sheet")
         for key, value in element.attrib.items()
         if key.endswith("}id")
     }
+
+
+def _read_sheet_texts(
+    package: Package, sheets: list[tuple[str, str]], what: str, where: str, walker: Walker
+) -> None:
+    """The text of each listed worksheet that no cell shows, a unit of each kind:
+    ``voters.xlsx#Sheet1 header`` (page headers and footers), ``#Sheet1 validation`` (the
+    lists and messages of data validations), ``#Sheet1 formulas`` (formulas' literals)."""
+    for name, part in sheets:
+        walker.budget.check_time()
+        lines = sheet_lines(package.xml[part], what)
+        for kind, texts in zip(_TEXT_KINDS, lines, strict=True):
+            if texts:
+                walker.add("\n".join(texts), f"{where}#{name} {kind}")
+
+
+_TEXT_KINDS = ("header", "validation", "formulas")
+_HEADER, _LIST, _MESSAGE, _FORMULA = range(4)
+"""What `_hsscan.sheet_texts` tells each text is."""
+_HEADER_TAGS = frozenset(f"{a}{b}" for a in ("odd", "even", "first") for b in ("Header", "Footer"))
+_SHEET_TAGS = {
+    **dict.fromkeys(_HEADER_TAGS, _HEADER),
+    "formula1": _LIST,
+    "formula2": _LIST,
+    "f": _FORMULA,
+    "formula": _FORMULA,
+}
+_MESSAGES = ("prompt", "promptTitle", "error", "errorTitle")
+_REFERENCE = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z]+);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_LITERAL = re.compile(r'"((?:[^"]|"")*)"')
+# A page header's codes (Excel's "&L", "&\"Arial,Bold\"", "&P"...): "&L", "&C", "&R" begin a
+# section (a line here); a font, colour, field or format code is dropped; a font size's
+# digits are kept as a word (where Excel would print digits, none is lost); "&&" is "&".
+_SECTION = re.compile(r"&[LCR]")
+_HEADER_CODE = re.compile(r'&(?:"[^"]*"?|K(?:[0-9A-Fa-f]{6}|\d\d[+-]\d{3})|[PNDTZFAGBIUESXYOH])')
+_FONT_SIZE = re.compile(r"&(\d+)")
+
+
+def sheet_lines(xml: bytes, what: str) -> tuple[list[str], list[str], list[str]]:
+    """A worksheet's header lines, validation lines and formula literals (each once)."""
+    found = None if _hsscan is None else _hsscan.sheet_texts(xml)
+    if found == []:
+        return [], [], []  # most sheets
+    texts = None if found is None else _resolved(found)
+    return text_lines(_parsed(xml, what) if texts is None else texts)
+
+
+def text_lines(texts: list[tuple[int, str]]) -> tuple[list[str], list[str], list[str]]:
+    """`sheet_lines` of a worksheet's texts, each told its kind."""
+    headers: list[str] = []
+    validations: list[str] = []
+    formulas: list[str] = []
+    for kind, text in texts:
+        if kind == _HEADER:
+            headers.extend(_header_lines(text))
+        elif kind == _MESSAGE:
+            validations.append(text)
+        elif kind == _LIST:
+            validations.extend(i for m in _LITERAL.findall(text) for i in _unquoted(m).split(","))
+        else:
+            formulas.extend(_unquoted(m) for m in _LITERAL.findall(text))
+    return kept_lines(headers), kept_lines(validations), kept_lines(formulas)
+
+
+def _unquoted(literal: str) -> str:
+    return literal.replace('""', '"')
+
+
+def _header_lines(text: str) -> list[str]:
+    text = text.replace("&&", "\0")
+    return [
+        " ".join(_FONT_SIZE.sub(r" \1 ", _HEADER_CODE.sub(" ", section)).split()).replace("\0", "&")
+        for section in _SECTION.split(text)
+    ]
+
+
+def _resolved(found: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
+    """`_hsscan.sheet_texts`'s texts with their references resolved (an attribute's line
+    ends and tabs first made spaces, as XML does); None if one is not XML's."""
+    out: list[tuple[int, str]] = []
+    for kind, raw in found:
+        text = raw.translate(_ATTRIBUTE_SPACE) if kind == _MESSAGE else raw
+        try:
+            out.append((kind, _REFERENCE.sub(_character, text) if "&" in text else text))
+        except (KeyError, ValueError, OverflowError):
+            return None
+    return out
+
+
+_ATTRIBUTE_SPACE = str.maketrans("\t\n\r", "   ")
+
+
+def _character(reference: re.Match[str]) -> str:
+    name = reference.group(1)
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return _ENTITIES[name]
+
+
+def _parsed(xml: bytes, what: str) -> list[tuple[int, str]]:
+    """What `_resolved` gives, by parsing the part (where `_hsscan.sheet_texts` cannot),
+    streamed: each element is dropped once it ends (a worksheet may be large)."""
+    out: list[tuple[int, str]] = []
+    parents: list[Element] = []
+    try:
+        for event, element in pulled(xml):
+            local = _local(element.tag)
+            if event == "start":
+                parents.append(element)
+                if local == "dataValidation":
+                    attributes = element.attrib.items()
+                    out.extend((_MESSAGE, v) for k, v in attributes if k in _MESSAGES and v)
+                continue
+            parents.pop()
+            kind = _SHEET_TAGS.get(local)
+            text = element.text or ""
+            if (kind == _HEADER and text and not text.isspace()) or (
+                kind is not None and kind != _HEADER and '"' in text
+            ):
+                out.append((kind, text))
+            if parents:
+                del parents[-1][:]
+    except (ParseError, LookupError) as exc:
+        raise Uninspectable(f"corrupt {what}: worksheet: {exc}") from None
+    return out
 
 
 class _Plain:
@@ -213,10 +367,10 @@ class _Plain:
     __slots__ = ("_parts", "_plain_styles", "_strings", "_styles")
 
     def __init__(
-        self, parts: dict[str, bytes], strings: bytes | None, styles: bytes | None
+        self, parts: dict[str, bytes], strings: list[str] | None, styles: bytes | None
     ) -> None:
         self._parts = parts
-        self._strings: bytes | list[str] | None = strings
+        self._strings = strings
         self._styles = styles  # the styles part until a sheet's cells have styles
         self._plain_styles: bytes | None = None
 
@@ -226,17 +380,48 @@ class _Plain:
         xml = self._parts.get(name)
         if xml is None or _hsscan is None:
             return None
-        if isinstance(self._strings, bytes):
-            self._strings = _hsscan.shared_strings(self._strings)
-            if self._strings is None:  # calamine reads them: it reads every sheet then
-                self._parts.clear()
-                return None
         styles = b""
         if self._styles is not None and _STYLED in xml:
             if self._plain_styles is None:
                 self._plain_styles = plain_styles(self._styles)
             styles = self._plain_styles
         return _hsscan.sheet_rows(xml, self._strings, styles)
+
+
+def _shared_strings(package: Package) -> tuple[list[str] | None, bool]:
+    """The shared strings of an xlsx (None: it has none), and whether they are exactly what
+    calamine reads (`_hsscan.shared_strings`); if not, as ElementTree reads them: each
+    ``<si>``'s text, its runs joined, its phonetic runs left out."""
+    xml = package.xml.get(_XL_STRINGS)
+    if xml is None:
+        return None, True
+    if _hsscan is not None:
+        strings = _hsscan.shared_strings(xml)
+        if strings is not None:
+            return strings, True
+    try:
+        root = fromstring(xml)  # noqa: S314 -- no DTD (open_package)
+    except (ParseError, LookupError):
+        return None, False  # calamine read them (or refused the workbook)
+    return [_item_text(si) for si in root if _local(si.tag) == "si"], False
+
+
+def _item_text(si: Element) -> str:
+    texts = []
+    for child in si:
+        local = _local(child.tag)
+        if local == "t":
+            texts.append(child.text or "")
+        elif local == "r":
+            texts.extend(t.text or "" for t in child if _local(t.tag) == "t")
+    return "".join(texts)
+
+
+def _read_unused(package: Package, unused: list[str], where: str, walker: Walker) -> None:
+    """The shared strings no cell shows (left behind when cells were cleared, or planted),
+    read once, one unit: ``voters.xlsx#xl/sharedStrings.xml``."""
+    name = next(i.filename for i in package.infos if i.filename.lower() == _XL_STRINGS)
+    walker.add("\n".join(kept_lines(unused)), f"{where}#{name}")
 
 
 # Where calamine looks: these parts by name, not through relationships; a worksheet at "xl/"
@@ -263,12 +448,19 @@ _SHEET_ID = frozenset(
 )
 
 
-def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
+def _plain_sheets(
+    package: Package, names: list[str], strings: list[str] | None, exact: bool
+) -> _Plain | None:
     """The worksheets of an xlsx found where calamine finds them, by sheet name (the first
     sheet of a name, as calamine), when the workbook and its relationships say so plainly:
     each ``<sheet>`` one relationship id, each relationship a plain target.  None: calamine
     reads every sheet."""
-    if _hsscan is None or _XL_WORKBOOK not in package.xml or _XL_RELATIONSHIPS not in package.xml:
+    if (
+        _hsscan is None
+        or not exact
+        or _XL_WORKBOOK not in package.xml
+        or _XL_RELATIONSHIPS not in package.xml
+    ):
         return None
     rels_xml = package.xml[_XL_RELATIONSHIPS]
     if b"&" in rels_xml:
@@ -294,7 +486,6 @@ def _plain_sheets(package: Package, names: list[str]) -> _Plain | None:
         if part not in package.xml:
             return None
         parts.setdefault(element.get("name", ""), package.xml[part])
-    strings = package.xml[_XL_STRINGS] if _XL_STRINGS in package.xml else None
     styles = package.xml[_XL_STYLES] if _XL_STYLES in package.xml else None
     return _Plain(parts, strings, styles)
 
