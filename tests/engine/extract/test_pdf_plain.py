@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import random
+import zlib
 from collections.abc import Iterator
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
+from pypdf._configuration import get_configuration
 from tests.engine.extract.pdfs import made, pdfs, written
 
-from postwarden.engine.extract import Extraction, extract_file
+from postwarden.engine.extract import Extraction, extract_file, pdf_plain
 from postwarden.engine.extract import pdf as pdf_module
 from postwarden.engine.extract.budget import Budget, Uninspectable
 from postwarden.engine.extract.pdf_plain import plain
@@ -118,3 +120,127 @@ def test_a_plain_pdf_is_one_pypdf_reads_strictly() -> None:
                     refused.append((seed, index))
     assert taken > 12_000
     assert refused == []
+
+
+def _built(objects: list[bytes], size: int | None = None) -> bytes:
+    """A pdf of ``objects`` (numbered from 1) with one exact cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (size or len(objects) + 1)
+    return bytes(out + b"startxref\n%d\n%%%%EOF\n" % table)
+
+
+def _stream(data: bytes, keys: bytes = b"") -> bytes:
+    return b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(data), keys, data)
+
+
+def _one_page(contents: bytes = b"5 0 R", catalog: bytes = b"", *more: bytes) -> list[bytes]:
+    """Catalog, page tree, page, font, content stream 5 and ``more`` from 6 on."""
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R%s >>" % catalog,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %s"
+        b" /Resources << /Font << /F1 4 0 R >> >> >>" % contents,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        _stream(b"BT /F1 12 Tf 72 700 Td (A123456) Tj ET"),
+        *more,
+    ]
+
+
+def test_a_made_pdf_is_plain() -> None:
+    data = _built(_one_page())
+    assert plain(data, 1)
+    assert _pypdf_accepts(data)
+
+
+@pytest.mark.parametrize(
+    "big",
+    [
+        b"[" + b"0 " * 100_001 + b"]",
+        b"<<" + b"".join(b"/K%d 0" % i for i in range(100_001)) + b">>",
+    ],
+)
+def test_an_array_or_dictionary_over_pypdfs_element_limit_is_not_plain(big: bytes) -> None:
+    """pypdf's strict reading refuses more than 100,000 elements in one array or dictionary."""
+    data = _built(_one_page(b"5 0 R", b" /Big " + big))
+    assert not _pypdf_accepts(data)
+    assert not plain(data, 1)
+
+
+def test_content_streams_over_pypdfs_output_limit_are_not_plain() -> None:
+    """pypdf refuses a page whose array of content streams decodes to over 75 MB: five
+    streams each under the limit of one stream are over it together."""
+    packed = zlib.compress(b" " * (16 * 1024 * 1024 - 100), 9)
+    objects = _one_page(b"[5 0 R 6 0 R 7 0 R 8 0 R 9 0 R]")[:4]
+    data = _built(objects + [_stream(packed, b" /Filter /FlateDecode")] * 5)
+    assert not _pypdf_accepts(data)
+    assert not plain(data, 1)
+
+
+def test_a_stream_declared_over_the_decoded_limit_is_not_plain() -> None:
+    """A stream longer than pypdf's declared-length limit (75 MB) is refused by pypdf's strict
+    reading before it is decoded; the fast path stops at its own, smaller limit."""
+    assert pdf_plain._MAX_DECODED <= get_configuration().maximum_declared_stream_length
+    objects = _one_page(b"5 0 R", b"", b"<< /Font << /F1 4 0 R >> >>")
+    resources = b"/Resources << /Font << /F1 4 0 R >> >>"
+    objects[2] = objects[2].replace(resources, b"/Resources 6 0 R")
+    assert plain(_built(objects), 1)
+    objects[5] = _stream(b" " * (pdf_plain._MAX_DECODED + 1), b" /Font << /F1 4 0 R >>")
+    assert not plain(_built(objects), 1)
+
+
+def test_the_limits_are_under_pypdfs() -> None:
+    configuration = get_configuration()
+    assert pdf_plain._MAX_ELEMENTS < configuration.array_maximum_element_count
+    assert pdf_plain._MAX_ELEMENTS < configuration.dictionary_maximum_element_count
+    assert pdf_plain._MAX_PAGE_ENTRIES <= configuration.page_tree_maximum_page_entries
+    assert pdf_plain._MAX_DECODED <= configuration.zlib_maximum_output_length
+    assert pdf_plain._MAX_DECODED <= configuration.array_based_stream_maximum_output_length
+
+
+def test_page_entries_over_the_limit_are_not_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pypdf counts the entries of every page with those it inherits (2,000,000 at most): a
+    thousand pages of 2,000 entries each are under every other limit."""
+    data = _built(_one_page())
+    assert plain(data, 1)
+    monkeypatch.setattr(pdf_plain, "_MAX_PAGE_ENTRIES", 5 + 4 - 1)  # the page has 5 entries
+    assert not plain(data, 1)
+
+
+def test_what_pages_share_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fonts and character maps shared by every page are gone through once, as pypdf decodes
+    a stream once: 200 pages sharing one font map of 16 MB took 7 s, without a time check."""
+    pages = 200
+    kids = b" ".join(b"%d 0 R" % (7 + i) for i in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        b"<< /Font << %s >> >>" % b" ".join(b"/F%d 4 0 R" % i for i in range(100)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 5 0 R >>",
+        _stream(zlib.compress(b"x" * 1000), b" /Filter /FlateDecode"),
+        _stream(b"BT /F1 12 Tf 72 700 Td (A123456) Tj ET"),
+    ]
+    objects += [b"<< /Type /Page /Parent 2 0 R /Resources 3 0 R /Contents 6 0 R >>"] * pages
+    data = _built(objects)
+    resolved: list[object] = []
+    real = pdf_plain._Plain._dict
+
+    def _dict(self: pdf_plain._Plain, value: object) -> object:
+        resolved.append(value)
+        return real(self, value)  # type: ignore[arg-type]
+
+    inflated: list[int] = []
+    decompressobj = zlib.decompressobj
+    monkeypatch.setattr(pdf_plain._Plain, "_dict", _dict)
+    monkeypatch.setattr(
+        pdf_plain.zlib, "decompressobj", lambda: inflated.append(1) or decompressobj()
+    )
+    assert plain(data, pages)
+    assert len(inflated) == 1
+    assert len(resolved) < 4 * pages

@@ -25,8 +25,16 @@ from typing import TypeAlias
 
 _MAX_DEPTH = 32
 _MAX_DECODED = 16 * 1024 * 1024
-"""Decoded bytes of one stream past which the file is left to pypdf (whose limit is 75 MB)."""
+"""Decoded bytes of the whole file (and declared bytes of one stream) past which the file is
+left to pypdf: its limits are 75 MB a stream and 75 MB a page's array of content streams,
+and it checks the time budget between pages, which this module does not."""
 _MAX_PAGES_NODES = 10_000
+_MAX_ELEMENTS = 10_000
+"""Elements of one array or dictionary (pypdf's strict reading refuses over 100,000)."""
+_MAX_PAGE_ENTRIES = 1_000_000
+"""Entries of all page dictionaries, each counted with the 4 attributes it may inherit
+(pypdf refuses over 2,000,000 counted so)."""
+_INHERITED = 4  # /Resources, /MediaBox, /CropBox, /Rotate
 
 # A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
 # and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
@@ -95,7 +103,7 @@ def plain(data: bytes, pages: int) -> bool:
 class _Plain:
     """One file's cross-reference table, and the objects read through it so far."""
 
-    __slots__ = ("data", "objects", "offsets", "streams")
+    __slots__ = ("data", "decoded", "left", "objects", "offsets", "streams")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -104,6 +112,10 @@ class _Plain:
         self.objects: dict[int, Value] = {}
         self.streams: dict[int, bytes] = {}
         """Raw data of the objects read that are streams."""
+        self.decoded: set[int] = set()
+        """The streams decoded (once: pypdf caches what it decodes)."""
+        self.left = _MAX_DECODED
+        """Decoded bytes the streams still to decode may have."""
 
     def check(self, pages: int) -> None:
         data = self.data
@@ -126,8 +138,9 @@ class _Plain:
         found = self._page_tree(catalog.get(b"/Pages"))
         if len(found) != pages:
             raise _NotPlain
+        done: set[int] = set()
         for resources in found:
-            self._fonts(resources)
+            self._fonts(resources, done)
 
     def _xref(self, start: int, end: int) -> dict[bytes, Value]:
         """Read the cross-reference table at ``start``, every entry in use pointing exactly
@@ -185,7 +198,7 @@ class _Plain:
         if isinstance(length, Ref):
             # A stream that is its own length finds its dictionary here: not a number.
             length = self._object(length)
-        if type(length) is not int or length < 0:
+        if type(length) is not int or not 0 <= length <= _MAX_DECODED:
             raise _NotPlain
         start = after.end()
         if start + length > len(data) or _END_STREAM.match(data, start + length) is None:
@@ -231,6 +244,8 @@ class _Plain:
             if not open_:
                 return value, pos
             top, key = open_[-1], keys[-1]
+            if len(top) == _MAX_ELEMENTS:
+                raise _NotPlain
             if isinstance(top, list):
                 top.append(value)
             elif key is not None:
@@ -258,6 +273,7 @@ class _Plain:
         some, as pypdf gives them to it."""
         pages: list[Value | None] = []
         seen: set[int] = set()
+        entries = 0
         todo: list[tuple[Value | None, int, Value | None]] = [(root, 0, None)]
         while todo:
             ref, depth, inherited = todo.pop()
@@ -270,6 +286,9 @@ class _Plain:
             kind = node.get(b"/Type")
             resources = node.get(b"/Resources", inherited)
             if kind == b"/Page" and b"/Kids" not in node:
+                entries += len(node) + _INHERITED
+                if entries > _MAX_PAGE_ENTRIES:
+                    raise _NotPlain
                 pages.append(resources)
                 self._contents(node.get(b"/Contents"))
                 continue
@@ -294,15 +313,22 @@ class _Plain:
                 raise _NotPlain
             self._decode(stream)
 
-    def _fonts(self, resources: Value | None) -> None:
+    def _fonts(self, resources: Value | None, done: set[int]) -> None:
         """Decode the ``/ToUnicode`` and ``/DescendantFonts`` of a page's fonts when they are
-        streams, as pypdf's second reading does."""
+        streams, as pypdf's second reading does; a font dictionary shared by pages (``done``:
+        the ids of those gone through, all held in ``objects``) only once, as what pypdf
+        decodes is cached: 1,000 pages sharing 10,000 fonts would otherwise be 10 million
+        steps, with no time check on the way."""
         if resources is None:
             return
         fonts = self._dict(resources).get(b"/Font")
         if fonts is None:
             return
-        for font in self._dict(fonts).values():
+        described_fonts = self._dict(fonts)
+        if id(described_fonts) in done:
+            return
+        done.add(id(described_fonts))
+        for font in described_fonts.values():
             described = self._dict(font)
             for key in (b"/ToUnicode", b"/DescendantFonts"):
                 target = described.get(key)
@@ -312,17 +338,27 @@ class _Plain:
                         self._decode(target)
 
     def _decode(self, number: int) -> None:
-        """Decode stream ``number`` to its end: unfiltered, or deflated without parameters."""
+        """Decode stream ``number`` to its end: unfiltered, or deflated without parameters;
+        once, and ``_MAX_DECODED`` bytes for all the streams of the file."""
+        if number in self.decoded:
+            return
+        left = self.left
         head = self.objects[number]
         assert isinstance(head, dict)  # noqa: S101 - only dictionaries carry streams
         if head.keys() & _NOT_DECODED_BY_FILTER:
             raise _NotPlain
         method = head.get(b"/Filter")
+        raw = self.streams[number]
         if method is None:
-            return
-        if method not in _FLATE:
+            size = len(raw)
+        elif method not in _FLATE or left <= 0:  # a max_length of 0 would be no limit
             raise _NotPlain
-        inflate = zlib.decompressobj()
-        inflate.decompress(self.streams[number], _MAX_DECODED)
-        if inflate.unconsumed_tail:
+        else:
+            inflate = zlib.decompressobj()
+            size = len(inflate.decompress(raw, left))
+            if inflate.unconsumed_tail:
+                raise _NotPlain
+        if size > left:
             raise _NotPlain
+        self.decoded.add(number)
+        self.left = left - size
