@@ -244,3 +244,14 @@ def test_what_pages_share_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert plain(data, pages)
     assert len(inflated) == 1
     assert len(resolved) < 4 * pages
+
+
+@pytest.mark.parametrize("key", [b"/Resources", b"/MediaBox", b"/CropBox", b"/Rotate"])
+def test_what_a_pages_node_hands_down_must_be_there(key: bytes) -> None:
+    """pypdf resolves the attributes a ``/Pages`` node hands down to its pages even when the
+    page has its own: a reference to no object there is an error in its strict reading."""
+    objects = _one_page()
+    objects[1] = objects[1].replace(b"/Count 1", b"/Count 1 %s 9 0 R" % key)
+    data = _built(objects)
+    assert not _pypdf_accepts(data)
+    assert not plain(data, 1)

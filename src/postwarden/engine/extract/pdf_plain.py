@@ -34,7 +34,8 @@ _MAX_ELEMENTS = 10_000
 _MAX_PAGE_ENTRIES = 1_000_000
 """Entries of all page dictionaries, each counted with the 4 attributes it may inherit
 (pypdf refuses over 2,000,000 counted so)."""
-_INHERITED = 4  # /Resources, /MediaBox, /CropBox, /Rotate
+_INHERITABLE = (b"/Resources", b"/MediaBox", b"/CropBox", b"/Rotate")
+_INHERITED = len(_INHERITABLE)
 
 # A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
 # and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
@@ -295,6 +296,10 @@ class _Plain:
             kids = node.get(b"/Kids")
             if kind != b"/Pages" or not isinstance(kids, list):
                 raise _NotPlain
+            for key in _INHERITABLE:
+                # pypdf resolves what a node hands down (a reference to no object is an error
+                # in its strict reading), even when every page has its own.
+                self._resolve(node.get(key))
             todo.extend((kid, depth + 1, resources) for kid in reversed(kids))
         return pages
 
