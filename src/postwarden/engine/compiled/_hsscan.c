@@ -3984,7 +3984,7 @@ static int xs_utf8(const unsigned char *p, Py_ssize_t n) {
 static int xs_start(XScan *s) {
     if (!xs_utf8((const unsigned char *)s->p, s->end - s->p))
         return 0;
-    if (s->end - s->p >= 5 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
+    if (s->end - s->p >= 6 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
         const char *close = NULL;
         for (const char *q = s->p; q + 1 < s->end; q++)
             if (q[0] == '?' && q[1] == '>') {
@@ -4182,7 +4182,9 @@ static PyObject *xs_run(XScan *s) {
 static PyObject *xs_string(XScan *s, const XTok *open) {
     if (open->kind == XT_EMPTY)
         return PyUnicode_FromStringAndSize("", 0);
-    PyObject *out = NULL;
+    /* out: the first piece; pieces: all of them once there are two, joined at the end
+     * (concatenating each run onto the rest would copy a string of n runs n times) */
+    PyObject *out = NULL, *pieces = NULL;
     int direct = 0, runs = 0, phonetic = 0;
     XTok t;
     for (;;) {
@@ -4207,18 +4209,29 @@ static PyObject *xs_string(XScan *s, const XTok *open) {
         }
         if (piece == NULL) {
             Py_XDECREF(out);
+            Py_XDECREF(pieces);
             return NULL;
         }
         if (out == NULL) {
             out = piece;
-        } else {
-            PyObject *joined = PyUnicode_Concat(out, piece);
-            Py_DECREF(out);
-            Py_DECREF(piece);
-            if (joined == NULL)
-                return NULL;
-            out = joined;
+            continue;
         }
+        if (pieces == NULL && (pieces = PyList_New(0)) != NULL && PyList_Append(pieces, out) < 0)
+            Py_CLEAR(pieces);
+        int failed = pieces == NULL || PyList_Append(pieces, piece) < 0;
+        Py_DECREF(piece);
+        if (failed) {
+            Py_DECREF(out);
+            Py_XDECREF(pieces);
+            return NULL;
+        }
+    }
+    if (pieces != NULL) {
+        PyObject *none = PyUnicode_FromStringAndSize("", 0);
+        Py_SETREF(out, none == NULL ? NULL : PyUnicode_Join(none, pieces));
+        Py_XDECREF(none);
+        Py_DECREF(pieces);
+        return out;
     }
     if (out == NULL && !phonetic)
         return PyUnicode_FromStringAndSize("", 0);
@@ -4910,7 +4923,9 @@ static int st_f_names(const char *buf, const char *end, SheetTexts *out) {
          p = memchr(p + 1, 'f', end - p - 1)) {
         if (p == buf || (p[-1] != '<' && p[-1] != ':'))
             continue;
-        Py_ssize_t n = xs_name(p, end);
+        /* 12 bytes at most: longer than any name sought (scanning on could read ":f:f:f..."
+         * to its end from each 'f', quadratic) */
+        Py_ssize_t n = xs_name(p, end - p > 12 ? p + 12 : end);
         int kind;
         if (n == 1 || (n == 7 && memcmp(p, "formula", 7) == 0))
             kind = ST_FORMULA;
@@ -4973,7 +4988,8 @@ static PyObject *sheet_texts(PyObject *module, PyObject *arg) {
         out = Py_NewRef(Py_None);
         goto done;
     }
-    qsort(found.items, found.n, sizeof(SheetText), st_by_place);
+    if (found.n > 1) /* qsort's base may not be NULL, as it is with nothing found */
+        qsort(found.items, found.n, sizeof(SheetText), st_by_place);
     out = PyList_New(found.n);
     for (Py_ssize_t i = 0; out != NULL && i < found.n; i++) {
         PyObject *text = PyUnicode_DecodeUTF8(found.items[i].text, found.items[i].len, NULL);
