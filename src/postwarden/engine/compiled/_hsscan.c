@@ -4247,8 +4247,10 @@ static PyObject *shared_strings(PyObject *module, PyObject *arg) {
     XScan s = {.p = view.buf, .end = (const char *)view.buf + view.len, .depth = 0, .rooted = 0};
     PyObject *out = PyList_New(0);
     XTok t;
-    if (out == NULL || !xs_start(&s))
+    if (out == NULL)
         goto done;
+    if (!xs_start(&s))
+        goto outside; /* not UTF-8, another encoding named: read as [] it hid every string */
     do
         xs_next(&s, &t);
     while (t.kind == XT_TEXT);
