@@ -94,3 +94,11 @@ def test_shared_strings_is_linear_in_runs() -> None:
     xml = b"<sst><si>" + b"<r><t>ab</t></r>" * runs + b"</si></sst>"
     assert _hsscan.shared_strings(xml) == ["ab" * runs]
     assert _cpu(_hsscan.shared_strings, xml) < 0.5
+
+
+def test_a_run_holding_no_tag_is_left_to_the_parser() -> None:
+    # xs_run compared the name of a text, bad or end-of-input token (never set: stack
+    # garbage, a crash where it pointed nowhere) with "rPr" and "t"
+    for inner in [b"text", b"<", b"<!-- c -->", b"<?pi?>", b"&bad;", b""]:
+        for tail in [b"</r></si></sst>", b""]:
+            assert _hsscan.shared_strings(b"<sst><si><r>" + inner + tail) is None

@@ -3835,6 +3835,9 @@ static const char *xs_attr(const XTok *t, const char *name, Py_ssize_t *len) {
 /* The next token; tags are checked to nest and their attributes to be well-formed. */
 static void xs_next(XScan *s, XTok *t) {
     t->kind = XT_BAD;
+    /* no name but a tag's: xs_is on a text or bad token (xs_run asks) read stale memory */
+    t->name = NULL;
+    t->name_len = 0;
     if (s->p >= s->end) {
         t->kind = s->depth == 0 ? XT_EOF : XT_BAD;
         return;
