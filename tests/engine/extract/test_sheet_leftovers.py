@@ -278,3 +278,31 @@ def test_sheet_texts_of_utf16_is_parsed() -> None:
     xml = worksheet(header(NAME), '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
     assert _hsscan.sheet_texts(xml) is None
     assert sheet_lines(xml, "a.xlsx")[0] == [NAME]
+
+
+@pytest.mark.parametrize(
+    "declaration", ['encoding="ISO-8859-1"', 'encoding="windows-1252"', "encoding='latin-1'"]
+)
+def test_unused_shared_string_in_another_encoding_is_read(
+    inspector: Inspector, declaration: str
+) -> None:
+    # _hsscan.shared_strings gave [] (not None: "parse it") for a part naming another
+    # encoding, and a string no cell shows went unread
+    data = edited(
+        planted(book(False), PII),
+        "xl/sharedStrings.xml",
+        lambda x: x.replace('encoding="UTF-8"', declaration),
+    )
+    assert found(inspector, data) == {**ROWS, "#xl/sharedStrings.xml": EXPECTED}
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><sst><si><t>a</t></si></sst>',
+        b"<sst><si><t>a \xff</t></si></sst>",
+        b"<?xml <sst><si><t>a</t></si></sst>",
+    ],
+)
+def test_shared_strings_not_read_here_are_left_to_the_parser(xml: bytes) -> None:
+    assert _hsscan.shared_strings(xml) is None

@@ -3835,6 +3835,9 @@ static const char *xs_attr(const XTok *t, const char *name, Py_ssize_t *len) {
 /* The next token; tags are checked to nest and their attributes to be well-formed. */
 static void xs_next(XScan *s, XTok *t) {
     t->kind = XT_BAD;
+    /* no name but a tag's: xs_is on a text or bad token (xs_run asks) read stale memory */
+    t->name = NULL;
+    t->name_len = 0;
     if (s->p >= s->end) {
         t->kind = s->depth == 0 ? XT_EOF : XT_BAD;
         return;
@@ -3984,7 +3987,7 @@ static int xs_utf8(const unsigned char *p, Py_ssize_t n) {
 static int xs_start(XScan *s) {
     if (!xs_utf8((const unsigned char *)s->p, s->end - s->p))
         return 0;
-    if (s->end - s->p >= 5 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
+    if (s->end - s->p >= 6 && memcmp(s->p, "<?xml", 5) == 0 && xs_space(s->p[5])) {
         const char *close = NULL;
         for (const char *q = s->p; q + 1 < s->end; q++)
             if (q[0] == '?' && q[1] == '>') {
@@ -4182,7 +4185,9 @@ static PyObject *xs_run(XScan *s) {
 static PyObject *xs_string(XScan *s, const XTok *open) {
     if (open->kind == XT_EMPTY)
         return PyUnicode_FromStringAndSize("", 0);
-    PyObject *out = NULL;
+    /* out: the first piece; pieces: all of them once there are two, joined at the end
+     * (concatenating each run onto the rest would copy a string of n runs n times) */
+    PyObject *out = NULL, *pieces = NULL;
     int direct = 0, runs = 0, phonetic = 0;
     XTok t;
     for (;;) {
@@ -4207,18 +4212,29 @@ static PyObject *xs_string(XScan *s, const XTok *open) {
         }
         if (piece == NULL) {
             Py_XDECREF(out);
+            Py_XDECREF(pieces);
             return NULL;
         }
         if (out == NULL) {
             out = piece;
-        } else {
-            PyObject *joined = PyUnicode_Concat(out, piece);
-            Py_DECREF(out);
-            Py_DECREF(piece);
-            if (joined == NULL)
-                return NULL;
-            out = joined;
+            continue;
         }
+        if (pieces == NULL && (pieces = PyList_New(0)) != NULL && PyList_Append(pieces, out) < 0)
+            Py_CLEAR(pieces);
+        int failed = pieces == NULL || PyList_Append(pieces, piece) < 0;
+        Py_DECREF(piece);
+        if (failed) {
+            Py_DECREF(out);
+            Py_XDECREF(pieces);
+            return NULL;
+        }
+    }
+    if (pieces != NULL) {
+        PyObject *none = PyUnicode_FromStringAndSize("", 0);
+        Py_SETREF(out, none == NULL ? NULL : PyUnicode_Join(none, pieces));
+        Py_XDECREF(none);
+        Py_DECREF(pieces);
+        return out;
     }
     if (out == NULL && !phonetic)
         return PyUnicode_FromStringAndSize("", 0);
@@ -4234,8 +4250,10 @@ static PyObject *shared_strings(PyObject *module, PyObject *arg) {
     XScan s = {.p = view.buf, .end = (const char *)view.buf + view.len, .depth = 0, .rooted = 0};
     PyObject *out = PyList_New(0);
     XTok t;
-    if (out == NULL || !xs_start(&s))
+    if (out == NULL)
         goto done;
+    if (!xs_start(&s))
+        goto outside; /* not UTF-8, another encoding named: read as [] it hid every string */
     do
         xs_next(&s, &t);
     while (t.kind == XT_TEXT);
@@ -4910,7 +4928,9 @@ static int st_f_names(const char *buf, const char *end, SheetTexts *out) {
          p = memchr(p + 1, 'f', end - p - 1)) {
         if (p == buf || (p[-1] != '<' && p[-1] != ':'))
             continue;
-        Py_ssize_t n = xs_name(p, end);
+        /* 12 bytes at most: longer than any name sought (scanning on could read ":f:f:f..."
+         * to its end from each 'f', quadratic) */
+        Py_ssize_t n = xs_name(p, end - p > 12 ? p + 12 : end);
         int kind;
         if (n == 1 || (n == 7 && memcmp(p, "formula", 7) == 0))
             kind = ST_FORMULA;
@@ -4973,7 +4993,8 @@ static PyObject *sheet_texts(PyObject *module, PyObject *arg) {
         out = Py_NewRef(Py_None);
         goto done;
     }
-    qsort(found.items, found.n, sizeof(SheetText), st_by_place);
+    if (found.n > 1) /* qsort's base may not be NULL, as it is with nothing found */
+        qsort(found.items, found.n, sizeof(SheetText), st_by_place);
     out = PyList_New(found.n);
     for (Py_ssize_t i = 0; out != NULL && i < found.n; i++) {
         PyObject *text = PyUnicode_DecodeUTF8(found.items[i].text, found.items[i].len, NULL);
