@@ -1,6 +1,8 @@
 """PDF text layer with pypdfium2 (about 4x faster than pypdf): one unit per page,
 ``report.pdf#page 3``; pages without a text layer that show an image (scans) are rendered
-and read by OCR, ``scan.pdf#ocr page 3``; encrypted and damaged files are uninspectable.
+and read by OCR, ``scan.pdf#ocr page 3``; what a page's annotations hold (notes, their
+authors, form fields' values), ``slip.pdf#annotations page 1``; encrypted and damaged files
+are uninspectable.
 
 PDFium is lenient: it rebuilds broken cross-reference tables and skips content streams that
 do not decode, so a damaged file reads as fewer words, not as an error.  A second reader,
