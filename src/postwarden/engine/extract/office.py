@@ -428,8 +428,8 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
 
 
 def kept_lines(texts: Iterable[str]) -> list[str]:
-    """Texts as `part_texts` keeps its lines: stripped, neither blank nor `_NO_DATA`, each
-    once (in the order first met)."""
+    """Texts kept as `part_texts` keeps its lines (stripped, neither blank nor `_NO_DATA`),
+    and each once, in the order first met (`part_texts` keeps repeats)."""
     no_data = _NO_DATA.fullmatch
     stripped = (text.strip() for text in texts)
     return list(dict.fromkeys(t for t in stripped if t and not no_data(t)))
