@@ -47,6 +47,10 @@ def _outcome(read: Callable[[], str]) -> str:
         return f"error: {exc}"
 
 
+def _no_clock() -> None:
+    """A page read with no deadline."""
+
+
 def _by_pypdfium2(document: pypdfium2.PdfDocument, index: int) -> str:
     page = document[index]
     try:
@@ -66,7 +70,7 @@ def test_a_page_is_read_as_pypdfium2_reads_it() -> None:
             continue
         try:
             for index in range(min(len(document), 50)):
-                ours = _outcome(lambda: _text(document, index)[0])  # noqa: B023 - called at once
+                ours = _outcome(lambda: _text(document, index, _no_clock)[0])  # noqa: B023 - called at once
                 theirs = _outcome(lambda: _by_pypdfium2(document, index))  # noqa: B023
                 assert ours == theirs, index
                 pages += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import pypdfium2
 import pytest
 from fpdf import FPDF
 from pypdf import PdfWriter
@@ -20,6 +21,7 @@ from pypdf.generic import (
 
 from postwarden.engine import Inspector
 from postwarden.engine.extract import extract_file
+from postwarden.engine.extract.pdf import _text
 from postwarden.settings import Limits
 
 NAME, HKID, PHONE = "CHAN Tai Man", "A123456(3)", "9123 4567"
@@ -107,3 +109,30 @@ def test_a_page_without_annotations_has_no_annotation_unit() -> None:
     pdf.set_font("helvetica", size=12)
     pdf.cell(text="Nothing else")
     assert list(_texts(bytes(pdf.output()))) == ["attachment:x.pdf#page 1"]
+
+
+def test_a_page_listing_an_annotation_thousands_of_times_looks_at_the_clock() -> None:
+    # One small object listed 5,000 times: a 50 MB file could list it millions of times, and
+    # reading them must stop at the message's deadline, not at the end of the page.
+    pdf = FPDF()
+    pdf.add_page()
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(pdf.output())))
+    note = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Text"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (0, 0, 10, 10)]),
+            NameObject("/Contents"): TextStringObject(NAME),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(note)] * 5_000)
+    out = io.BytesIO()
+    writer.write(out)
+    looks: list[None] = []
+    document = pypdfium2.PdfDocument(out.getvalue())
+    try:
+        _, notes = _text(document, 0, lambda: looks.append(None))
+    finally:
+        document.close()
+    assert notes == NAME
+    assert len(looks) >= 5_000 // 1024

@@ -31,7 +31,7 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 from pypdf.errors import PyPdfError
 
-from postwarden.engine.extract.budget import BudgetExhausted, Uninspectable
+from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
 from postwarden.engine.extract.ocr import read_page
 from postwarden.engine.extract.pdf_plain import plain
 
@@ -125,9 +125,7 @@ class PdfExtractor:
             reason = ""
             for index in range(pages):
                 budget.check_time()
-                text, notes, scan = self._page(
-                    pdf, index, budget.limits.max_image_pixels, not refused
-                )
+                text, notes, scan = self._page(pdf, index, budget, not refused)
                 if text.strip():
                     walker.add(text, f"{where}#page {index + 1}")
                 if notes:
@@ -156,20 +154,22 @@ class PdfExtractor:
 
     @staticmethod
     def _page(
-        pdf: pypdfium2.PdfDocument, index: int, max_pixels: int, render: bool
+        pdf: pypdfium2.PdfDocument, index: int, budget: Budget, render: bool
     ) -> tuple[str, str, Image.Image | None]:
         """A page's text layer, its annotations' text and, when it has no text layer, its
         rendering when it shows an image."""
         with _PDFIUM:
             try:
-                text, notes = _text(pdf, index)
+                text, notes = _text(pdf, index, budget.check_time)
                 scan = None
                 if render and _scanned(text):
                     page = pdf[index]
                     try:
                         # A stamped page (some text) is a scan only when an image fills it:
                         # a slide with a title and a picture is not read twice.
-                        scan = _render(page, max_pixels, _COVER if text.strip() else 0.0)
+                        scan = _render(
+                            page, budget.limits.max_image_pixels, _COVER if text.strip() else 0.0
+                        )
                     finally:
                         page.close()
             except pypdfium2.PdfiumError as exc:
@@ -177,7 +177,9 @@ class PdfExtractor:
         return text, notes, scan
 
 
-def _text(pdf: pypdfium2.PdfDocument, index: int) -> tuple[str, str]:
+def _text(
+    pdf: pypdfium2.PdfDocument, index: int, check_time: Callable[[], None]
+) -> tuple[str, str]:
     """Page ``index``'s text layer, as pypdfium2's ``PdfTextPage.get_text_range()`` reads it
     (and with its errors), through PDFium's own functions: pypdfium2's page and text page
     objects (weak-reference finalizers, a tree of kids) cost 0.07 ms of a 3-page pdf's 0.4;
@@ -191,26 +193,34 @@ def _text(pdf: pypdfium2.PdfDocument, index: int) -> tuple[str, str]:
             raise pypdfium2.PdfiumError("Failed to load text page.")
         try:
             form = pdf.formenv.raw if pdf.formenv else None
-            return _text_range(textpage), _annotations(page, form)
+            return _text_range(textpage), _annotations(page, form, check_time)
         finally:
             pdfium_c.FPDFText_ClosePage(textpage)
     finally:
         pdfium_c.FPDF_ClosePage(page)
 
 
+_ANNOTATIONS_TIMED = 1024
+"""Annotations read between two looks at the clock (~8 ms of them)."""
 _ANNOTATION_KEYS = (b"Contents", b"T", b"V")
 """What a person types into an annotation: a note's or a free-text box's text, its author
 (a form field's name), a form field's value.  PDFium's text layer holds none of them, yet
 viewers show them: a filled-in reply slip's name and phone are form values."""
 
 
-def _annotations(page: pdfium_c.FPDF_PAGE, form: pdfium_c.FPDF_FORMHANDLE | None) -> str:
+def _annotations(
+    page: pdfium_c.FPDF_PAGE,
+    form: pdfium_c.FPDF_FORMHANDLE | None,
+    check_time: Callable[[], None],
+) -> str:
     """The text values of a page's annotations and, in a file with a form (``form``), each
     widget's field value as PDFium resolves it (kept on the field, not the widget, when a
     field has several widgets): a line each, each once."""
     count = pdfium_c.FPDFPage_GetAnnotCount(page)
     lines: dict[str, None] = {}
     for at in range(max(count, 0)):
+        if not at % _ANNOTATIONS_TIMED:
+            check_time()  # one page may list the same annotation millions of times
         annot = pdfium_c.FPDFPage_GetAnnot(page, at)
         if not annot:
             continue
