@@ -44,10 +44,12 @@ stamp="$VENV/.installed"
 if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV"
 fi
-# Reinstall when the dependencies or the compiled scan's source changed since the last install
-# (the editable install builds the extension in place; nothing else rebuilds it).
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || src/postwarden/engine/compiled/_hsscan.c -nt "$stamp" ]]; then
+# Reinstall when the dependencies, their pinned versions or the compiled scan's source changed
+# since the last install (the editable install builds the extension in place; nothing else
+# rebuilds it).
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || constraints.txt -nt "$stamp" \
+  || src/postwarden/engine/compiled/_hsscan.c -nt "$stamp" ]]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-  "$VENV/bin/pip" install -q -e '.[dev]'
+  "$VENV/bin/pip" install -q -c constraints.txt -e '.[dev]'
   touch "$stamp"
 fi
