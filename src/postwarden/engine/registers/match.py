@@ -981,17 +981,26 @@ class Presence:
 def strong_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Bools:
     """Per entry: whether it is a unique field that identifies a record of ``index``."""
     n = n_of[q.keys]
-    f = q.fields[q.keys].astype(np.int64)
-    hit = n > 0
+    f = q.fields[q.keys]
+    strong: Bools = (
+        (n > 0) & _IS_UNIQUE[f] & (n <= UNIQUE_MAX) & (_sure(index, q, n) | (f != _PHONE))
+    )
+    return strong
+
+
+def _sure(index: RegisterIndex, q: Queries, n: Ints) -> Bools:
+    """Per entry: whether it is sure to be the field it was read as, given how many records
+    of ``index`` each entry's key matches (``n``): a bare eight-digit number in a table
+    column is a phone when its column holds phones (:func:`phone_columns`)."""
     sure = q.sure
-    bare = (f == _PHONE) & ~sure & (q.columns >= 0)
+    bare = (q.fields[q.keys] == _PHONE) & ~sure & (q.columns >= 0)
     if bare.any():
         sure = sure.copy()
+        matched = n[bare]
         sure[bare] = phone_columns(
-            q.columns[bare], (n[bare] <= UNIQUE_MAX) & hit[bare], phone_density(index)
+            q.columns[bare], (matched <= UNIQUE_MAX) & (matched > 0), phone_density(index)
         )
-    strong: Bools = hit & _IS_UNIQUE[f] & (n <= UNIQUE_MAX) & (sure | (f != _PHONE))
-    return strong
+    return sure
 
 
 def phone_density(index: RegisterIndex) -> float:
@@ -1007,9 +1016,8 @@ def phone_columns(columns: Ints, registered: Bools, density: float) -> Bools:
         # One column (a sheet's column of phones): its counts without the grouping below,
         # which costs twice the rest; judged by the same arithmetic on the same one-element
         # arrays (tests/engine/registers/test_match.py compares the two).
-        shaped = np.array([len(columns)], dtype=np.int64)
-        hits = np.array([np.count_nonzero(registered)], dtype=np.float64)
-        return np.repeat(_phone_column_supported(hits, shaped, density), len(columns))
+        holds = _one_column_holds_phones(len(columns), int(np.count_nonzero(registered)), density)
+        return np.full(len(columns), holds, dtype=np.bool_)
     # np.unique's inverse and counts by a stable sort (numpy 2's np.unique hashes: 40 us on
     # a 200-row sheet's column of phones, where the sort takes a tenth).
     order = np.argsort(columns, kind="stable")
@@ -1018,6 +1026,16 @@ def phone_columns(columns: Ints, registered: Bools, density: float) -> Bools:
     at = np.empty(len(columns), dtype=np.int64)
     at[order] = np.repeat(np.arange(len(starts)), shaped)
     return _phone_column_supported(np.bincount(at, weights=registered), shaped, density)[at]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_column_holds_phones(shaped: int, hits: int, density: float) -> bool:
+    """:func:`_phone_column_supported` of one column of ``shaped`` bare numbers, ``hits`` of
+    them registered phones, remembered: its dozen numpy calls on one-element arrays cost
+    20 us, and the sheets of one sender (or one leak cut into files) repeat their counts."""
+    shaped_one = np.array([shaped], dtype=np.int64)
+    hits_one = np.array([hits], dtype=np.float64)
+    return bool(_phone_column_supported(hits_one, shaped_one, density)[0])
 
 
 def _phone_column_supported(
@@ -1041,28 +1059,32 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     """The records of ``index`` present in the queries of one message, given where each
     key's run starts in the index (``lo_of``) and its length (``n_of``)."""
     empty = np.zeros(0, dtype=np.int64)
-    n = n_of[q.keys]
-    hit = n > 0
-    if not hit.any():
+    n_all = n_of[q.keys]
+    # The entries that match a record, by position: each array is taken at them once, as
+    # a 200-row sheet's ~600 entries cost numpy's per-call overhead more than its work.
+    at = np.flatnonzero(n_all)
+    if not len(at):
         return Presence(empty, empty, empty)
-    if not (_IS_UNIQUE[q.fields[q.keys[hit]]] & (n[hit] <= UNIQUE_MAX)).any():
+    k, n, g = q.keys[at], n_all[at], q.groups[at]
+    f = q.fields[k].astype(np.int64)
+    unique = _IS_UNIQUE[f] & (n <= UNIQUE_MAX)
+    if not unique.any():
         # No entry can be strong (see below): a record needs two matches in one group.  A
         # message of prose with a common name in it ends here.
-        g = q.groups[hit].tolist()
-        if len(g) == len(set(g)):
+        gs = g.tolist()
+        if len(gs) == len(set(gs)):
             return Presence(empty, empty, empty)
-    lo = lo_of[q.keys]
-    f = q.fields[q.keys].astype(np.int64)
-    strong = strong_entries(index, q, lo_of, n_of)
-    g, k, f, lo, n, strong = q.groups[hit], q.keys[hit], f[hit], lo[hit], n[hit], strong[hit]
-    c = q.columns[hit]
+        strong = unique
+    else:
+        strong = unique & (_sure(index, q, n_all)[at] | (f != _PHONE))
     # A group with one match and no unique field can make nobody present: skip its
     # expansion (a column of names alone would otherwise expand every namesake).
     useful = strong | (_shared(g) >= 2)
     if not useful.any():
         return Presence(empty, empty, empty)
-    g, k, f, lo, n, strong = g[useful], k[useful], f[useful], lo[useful], n[useful], strong[useful]
-    c = c[useful]
+    at = at[useful]
+    g, k, f, n, strong = g[useful], k[useful], f[useful], n[useful], strong[useful]
+    lo, c = lo_of[k], q.columns[at]
     records = np.asarray(index.records)  # the plain ndarray: memmap's subclass hooks are slow
     gr, pm, ident, matched = _present_pairs(g, k, f, lo, n, c, strong, records)
     if not len(gr):
