@@ -840,3 +840,54 @@ def test_phone_columns_marked_one_by_one_as_by_isin(monkeypatch: pytest.MonkeyPa
         assert entries[0] == entries[1]
         sure = sum(sum(part[3]) for part in entries[0])
         assert sure == 30 * phones
+
+
+def test_one_columns_remembered_verdict_is_the_judgment() -> None:
+    """A lone column's phone verdict, remembered by its counts, is the one judged afresh
+    (`_phone_column_supported` on one-element arrays), whether remembered or not."""
+    match_module._one_column_holds_phones.cache_clear()
+    verdicts: set[bool] = set()
+    for count in (1, 7, 40, 200):
+        for hits in sorted({0, count // 4, count // 2, count - 1, count}):
+            registered = np.arange(count) < hits
+            columns = np.full(count, 3, dtype=np.int64)
+            for density in (0.05, 0.3):
+                judged = match_module._phone_column_supported(
+                    np.array([hits], dtype=np.float64), np.array([count]), density
+                )[0]
+                for _ in range(2):  # computed, then remembered
+                    got = phone_columns(columns, registered, density)
+                    assert got.dtype == np.bool_
+                    assert got.tolist() == [bool(judged)] * count
+                verdicts.add(bool(judged))
+    assert verdicts == {True, False}
+    assert match_module._one_column_holds_phones.cache_info().hits > 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 63, 700, 5000])
+def test_lookups_sorted_or_not_find_the_same_runs(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """`_lookup` finds the same runs whether it sorts the hashes first or takes them as they
+    come (LOOKUP_UNSORTED either side of them), with and without the first keys' runs
+    already known: registered hashes, repeated ones and absent ones, shuffled."""
+    index = registers.get("voters")
+    hashes = np.asarray(index.hashes)
+    rng = np.random.default_rng(count)
+    wanted = np.concatenate(
+        [
+            rng.choice(hashes, count // 2),
+            rng.integers(0, 1 << 63, count - count // 2).astype(np.uint64),
+        ]
+    )
+    rng.shuffle(wanted)
+    runs = []
+    for unsorted in (0, count + 1):
+        monkeypatch.setattr(match_module, "LOOKUP_UNSORTED", unsorted)
+        whole = match_module._lookup(index, wanted)
+        first = match_module._lookup(index, wanted[: count // 3])
+        runs.append([a.tolist() for a in (*whole, *match_module._lookup(index, wanted, *first))])
+    assert runs[0] == runs[1]
+    lo, n = runs[0][:2]
+    assert runs[0][2:] == [lo, n]
+    assert sum(1 for x in n if x) >= count // 2 - count // 100

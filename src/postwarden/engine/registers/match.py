@@ -62,9 +62,11 @@ addresses, dates), to learn which columns carry that record's other fields."""
 CARRIED_SHARE = 0.9
 """A column carries the identified record's field when it matched in this share of the
 sample; the table's other identified rows then get that field where the cell is filled."""
-LOOKUP_UNSORTED = 64
-"""Hashes looked up as they come, unsorted: a few searches gain nothing from walking the
-index in order, and the sorting costs more than they do."""
+LOOKUP_UNSORTED = 4096
+"""Hashes looked up as they come, unsorted: the compiled search overlaps the cache misses of
+sixteen at a time, so walking the index in order first pays only for tens of thousands
+(measured at 100,000 and 4.5 million rows alike: 5,000 hashes unsorted 2-5 % faster than
+sorted, 20,000 10 % slower); a 200-row sheet's 600 are 30 us sooner."""
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
 up); past this the cost of a huge text attachment would dwarf detection."""
@@ -181,6 +183,9 @@ class Collector:
         self.key_norms: list[str] = []
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
+        self._fields = b""
+        """Every hashed key's field, a byte each (``bytes`` of a list is a tenth of
+        ``np.array``'s cost, and the hashing takes the fields as bytes)."""
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
         self._entries: dict[int, bool] = {}
@@ -233,8 +238,10 @@ class Collector:
         """Every key's hash, each distinct key hashed once (those new since the last call)."""
         done = len(self._hashes)
         if done < len(self.key_norms):
-            fresh = digester.mixed(self.key_fields[done:], self.key_norms[done:])
+            fields = bytes(self.key_fields[done:])
+            fresh = digester.mixed(fields, self.key_norms[done:])
             self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
+            self._fields += fields
         return self._hashes
 
     def none_present(self, n_of: Ints) -> bool:
@@ -261,8 +268,8 @@ class Collector:
 
     def queries(self, digester: Digester) -> Queries:
         """The entries, one per (group, key), with every distinct key hashed once."""
-        fields = np.array(self.key_fields, dtype=np.uint8)
         hashes = self.hashes(digester)
+        fields = np.frombuffer(self._fields, dtype=np.uint8)
         # The running text's entries, one per (group, key) already (a dict in Python costs
         # less than numpy's sorting on a letter's few dozen).
         merged = self._entries
