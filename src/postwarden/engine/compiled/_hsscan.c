@@ -1113,6 +1113,7 @@ static PyObject *shared_strings(PyObject *module, PyObject *arg);
 static PyObject *sheet_rows(PyObject *module, PyObject *args);
 static PyObject *finding_spans(PyObject *module, PyObject *args);
 static PyObject *sheet_texts(PyObject *module, PyObject *arg);
+static PyObject *key_hashes(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1136,7 +1137,7 @@ static PyMethodDef module_methods[] = {
     {"untracked", untracked, METH_O,
      "untracked(obj) -> obj, untracked by the garbage collector if it refers to no container."},
     {"number_keys", number_keys, METH_VARARGS,
-     "number_keys(keys, texts, start) -> (numbers, fields, norms): texts numbered in keys."},
+     "number_keys(keys, texts, start) -> int64s: texts numbered in keys."},
     {"judge_hits", judge_hits, METH_VARARGS,
      "judge_hits(detector, units, unit_of, starts, ends, patterns) -> verdict bytes per hit."},
     {"other_keys", other_keys, METH_O,
@@ -1159,6 +1160,8 @@ static PyMethodDef module_methods[] = {
      "finding_spans(units, findings) -> int64s: the units, each start, then each end."},
     {"sheet_texts", sheet_texts, METH_O,
      "sheet_texts(xml) -> [(kind, raw text)]: headers, validations, formulas; or None."},
+    {"key_hashes", key_hashes, METH_VARARGS,
+     "key_hashes(key, texts) -> (hashes, fields): keyed_hashes of field-led key texts."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1469,6 +1472,47 @@ static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t c
         h[i] ^= v[i] ^ v[i + 8];
 }
 
+/* ``keyed``: the state once the key block of ``key`` (1 to 64 bytes) is hashed, from which
+ * every message starts. */
+static void blake2b_keyed_state(const uint8_t *key, size_t len, uint64_t keyed[8]) {
+    uint8_t block[128];
+    memcpy(keyed, blake2b_iv, 8 * sizeof(uint64_t));
+    keyed[0] ^= 0x01010000ULL ^ ((uint64_t)len << 8) ^ 8;
+    memset(block, 0, sizeof block);
+    memcpy(block, key, len);
+    blake2b_compress(keyed, block, 128, 0);
+}
+
+/* The 8-byte digest, from the ``keyed`` state, of the message ``field``'s byte then the
+ * ``size`` bytes of ``value``, written to ``out`` little-endian. */
+static void blake2b_field_digest(const uint64_t keyed[8], uint8_t field, const char *value,
+                                 Py_ssize_t size, uint8_t *out) {
+    uint64_t h[8];
+    uint8_t block[128];
+    memcpy(h, keyed, sizeof h);
+    /* The last block is final even when full. */
+    uint64_t total = 1 + (uint64_t)size, done_bytes = 0;
+    Py_ssize_t from = 0; /* bytes of value used */
+    block[0] = field;
+    size_t fill = 1;
+    for (;;) {
+        size_t take = (size_t)(size - from) < 128 - fill ? (size_t)(size - from) : 128 - fill;
+        memcpy(block + fill, value + from, take);
+        from += (Py_ssize_t)take;
+        fill += take;
+        if (done_bytes + fill == total) {
+            memset(block + fill, 0, 128 - fill);
+            blake2b_compress(h, block, 128 + total, 1);
+            break;
+        }
+        done_bytes += 128;
+        blake2b_compress(h, block, 128 + done_bytes, 0);
+        fill = 0;
+    }
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(h[0] >> (8 * i));
+}
+
 static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer key, fields;
@@ -1488,14 +1532,8 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "keyed_hashes: one field byte per value");
         goto done;
     }
-    /* The state once the key block is hashed: every value starts from it. */
     uint64_t keyed[8];
-    uint8_t block[128];
-    memcpy(keyed, blake2b_iv, sizeof keyed);
-    keyed[0] ^= 0x01010000ULL ^ ((uint64_t)key.len << 8) ^ 8;
-    memset(block, 0, sizeof block);
-    memcpy(block, key.buf, (size_t)key.len);
-    blake2b_compress(keyed, block, 128, 0);
+    blake2b_keyed_state(key.buf, (size_t)key.len, keyed);
     out = PyBytes_FromStringAndSize(NULL, count * 8);
     if (out == NULL)
         goto done;
@@ -1514,30 +1552,7 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
             Py_CLEAR(out);
             goto done;
         }
-        uint64_t h[8];
-        memcpy(h, keyed, sizeof h);
-        /* The message: the field's byte, then the value; the last block is final even
-         * when full. */
-        uint64_t total = 1 + (uint64_t)size, done_bytes = 0;
-        Py_ssize_t from = 0; /* bytes of utf8 used */
-        block[0] = field[k];
-        size_t fill = 1;
-        for (;;) {
-            size_t take = (size_t)(size - from) < 128 - fill ? (size_t)(size - from) : 128 - fill;
-            memcpy(block + fill, utf8 + from, take);
-            from += (Py_ssize_t)take;
-            fill += take;
-            if (done_bytes + fill == total) {
-                memset(block + fill, 0, 128 - fill);
-                blake2b_compress(h, block, 128 + total, 1);
-                break;
-            }
-            done_bytes += 128;
-            blake2b_compress(h, block, 128 + done_bytes, 0);
-            fill = 0;
-        }
-        for (int i = 0; i < 8; i++)
-            at[8 * k + i] = (uint8_t)(h[0] >> (8 * i));
+        blake2b_field_digest(keyed, field[k], utf8, size, at + 8 * k);
     }
 done:
     Py_XDECREF(seq);
@@ -2130,11 +2145,10 @@ static PyObject *untracked(PyObject *module, PyObject *obj) {
     return Py_NewRef(obj);
 }
 
-/* number_keys(keys, texts, start) -> (numbers, fields, norms): the number of each str of
- * ``texts`` in the dict ``keys`` (text -> int), a text not in it added with the next number
- * from ``start`` on; then, for the texts added, in order: their first characters' code
- * points (int64s: the fields) and the rest of each (the normal forms).  match.py's
- * Collector._keys_of_texts does the same with dict passes, 0.2 us a key. */
+/* number_keys(keys, texts, start) -> numbers: the number of each str of ``texts`` in the
+ * dict ``keys`` (text -> int), a text not in it added with the next number from ``start``
+ * on (int64s).  match.py's Collector._keys_of_texts does the same with dict passes, 0.2 us
+ * a key. */
 static PyObject *number_keys(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *keys, *texts;
@@ -2144,13 +2158,11 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
     PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), added = 0;
-    PyObject *norms = PyList_New(0), *out = NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL;
     int64_t *numbers = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    int64_t *fields = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    if (norms == NULL || numbers == NULL || fields == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    if (numbers == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t j = 0; j < n; j++) {
@@ -2164,15 +2176,10 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
             if (PyErr_Occurred())
                 goto done;
             PyObject *made = PyLong_FromSsize_t(next);
-            PyObject *norm = made == NULL ? NULL
-                                          : PyUnicode_Substring(text, 1, PyUnicode_GET_LENGTH(text));
-            int failed = norm == NULL || PyDict_SetItem(keys, text, made) < 0 ||
-                         PyList_Append(norms, norm) < 0;
+            int failed = made == NULL || PyDict_SetItem(keys, text, made) < 0;
             Py_XDECREF(made);
-            Py_XDECREF(norm);
             if (failed)
                 goto done;
-            fields[added++] = (int64_t)PyUnicode_READ_CHAR(text, 0);
             numbers[j] = (int64_t)next++;
         } else {
             numbers[j] = (int64_t)PyLong_AsSsize_t(number);
@@ -2180,12 +2187,9 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
                 goto done;
         }
     }
-    out = Py_BuildValue("(y#y#O)", (const char *)numbers, n * (Py_ssize_t)sizeof(int64_t),
-                        (const char *)fields, added * (Py_ssize_t)sizeof(int64_t), norms);
+    out = PyBytes_FromStringAndSize((const char *)numbers, n * (Py_ssize_t)sizeof(int64_t));
 done:
     PyMem_Free(numbers);
-    PyMem_Free(fields);
-    Py_XDECREF(norms);
     Py_DECREF(seq);
     return out;
 }
@@ -5100,3 +5104,66 @@ fail:
 }
 
 /* ==== End of finding spans ============================================================= */
+
+
+/* ==== Key hashes =======================================================================
+ *
+ * key_hashes(key, texts) -> (hashes, fields): for each str of ``texts``, a register key as
+ * match.py's Collector numbers them (its field's number as a character, then the normal
+ * form), what keyed_hashes(key, fields, values) gives for that field and normal form, and
+ * the field's byte.  The field's number (below 128) is its own UTF-8 byte, so the text's
+ * UTF-8 is the hashed message itself: the keys are hashed without cutting each into a
+ * field and a new str of its normal form (a 200-row sheet has 600 of them).  A text that is
+ * empty or whose first character is not ASCII is refused (ValueError).
+ */
+
+static PyObject *key_hashes(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer key;
+    PyObject *texts;
+    if (!PyArg_ParseTuple(args, "y*O", &key, &texts))
+        return NULL;
+    PyObject *hashes = NULL, *fields = NULL, *seq = NULL, *out = NULL;
+    if (key.len < 1 || key.len > 64) {
+        PyErr_SetString(PyExc_ValueError, "key_hashes: the key must be 1 to 64 bytes");
+        goto done;
+    }
+    seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL)
+        goto done;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    uint64_t keyed[8];
+    blake2b_keyed_state(key.buf, (size_t)key.len, keyed);
+    hashes = PyBytes_FromStringAndSize(NULL, count * 8);
+    fields = PyBytes_FromStringAndSize(NULL, count);
+    if (hashes == NULL || fields == NULL)
+        goto done;
+    uint8_t *at = (uint8_t *)PyBytes_AS_STRING(hashes);
+    uint8_t *field = (uint8_t *)PyBytes_AS_STRING(fields);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto done;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size); /* raises on surrogates */
+        if (utf8 == NULL)
+            goto done;
+        if (size < 1 || (uint8_t)utf8[0] >= 0x80) {
+            PyErr_SetString(PyExc_ValueError, "key_hashes: a key starts with its field's byte");
+            goto done;
+        }
+        field[k] = (uint8_t)utf8[0];
+        blake2b_field_digest(keyed, field[k], utf8 + 1, size - 1, at + 8 * k);
+    }
+    out = PyTuple_Pack(2, hashes, fields);
+done:
+    Py_XDECREF(hashes);
+    Py_XDECREF(fields);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&key);
+    return out;
+}
+
+/* ==== End of key hashes ================================================================ */

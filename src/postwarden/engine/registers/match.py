@@ -179,13 +179,12 @@ class Collector:
 
     def __init__(self) -> None:
         self.keys: dict[str, int] = {}
-        self.key_fields: list[int] = []
-        self.key_norms: list[str] = []
+        """Every key (a field's number as a character, then a normal form) and its number,
+        in the order numbered."""
         self.table = _Table()
         self._hashes = np.zeros(0, dtype=np.uint64)
         self._fields = b""
-        """Every hashed key's field, a byte each (``bytes`` of a list is a tenth of
-        ``np.array``'s cost, and the hashing takes the fields as bytes)."""
+        """Every hashed key's field, a byte each."""
         self.group_where: list[str] = []
         self.lines_left = MAX_TEXT_LINES
         self._entries: dict[int, bool] = {}
@@ -229,6 +228,8 @@ class Collector:
             self._rows(units, rows, row_groups)
             # Rows are numbered in order: a row's group is found by its place among them.
             in_rows = [u for u in sorted(spans) if units[u].cells is not None]
+            if not in_rows:  # a sheet's spans are its cells, looked up whole (see _spans)
+                return
             at = np.searchsorted(np.array(rows, dtype=np.int64), in_rows).tolist()
             for u, i in zip(in_rows, at, strict=True):
                 for f in spans[u]:
@@ -237,23 +238,23 @@ class Collector:
     def hashes(self, digester: Digester) -> Hashes:
         """Every key's hash, each distinct key hashed once (those new since the last call)."""
         done = len(self._hashes)
-        if done < len(self.key_norms):
-            fields = bytes(self.key_fields[done:])
-            fresh = digester.mixed(fields, self.key_norms[done:])
+        if done < len(self.keys):
+            fresh, fields = digester.keys(list(itertools.islice(self.keys, done, None)))
             self._hashes = np.concatenate([self._hashes, fresh]) if done else fresh
             self._fields += fields
         return self._hashes
 
     def none_present(self, n_of: Ints) -> bool:
         """Whether :func:`present` is sure to find nobody, given how many records each key
-        matches (``n_of``), told from the running text's entries in Python without the
-        arrays of :meth:`queries` (a letter's usual answer, 20 µs sooner): no table rows, and
+        matches (``n_of``, of the keys :meth:`hashes` hashed), told from the running
+        text's entries in Python without the arrays of :meth:`queries` (a letter's usual
+        answer, 20 µs sooner): no table rows, and
         of the keys that match a record, none a unique field matching at most
         :data:`UNIQUE_MAX` and no two in one group.  False when it cannot tell."""
         if self._table_entries or len(self.table.groups):
             return False
         counts = n_of.tolist()
-        fields = self.key_fields
+        fields = self._fields
         groups: set[int] = set()
         for pair in self._entries:
             n = counts[pair & _PAIR_MASK]
@@ -332,9 +333,7 @@ class Collector:
         """The key of ``text``, a field's number as a character then a normal form."""
         k = self.keys.get(text)
         if k is None:
-            k = self.keys[text] = len(self.key_norms)
-            self.key_fields.append(ord(text[0]))
-            self.key_norms.append(text[1:])
+            k = self.keys[text] = len(self.keys)
         return k
 
     def _keys_of(self, pairs: list[tuple[Field, str]]) -> list[int]:
@@ -348,9 +347,7 @@ class Collector:
             return [self._key_of(text) for text in texts]
         keys = self.keys
         new = [text for text in dict.fromkeys(texts) if text not in keys]
-        keys.update(zip(new, itertools.count(len(self.key_norms))))
-        self.key_fields.extend(map(ord, map(operator.itemgetter(0), new)))
-        self.key_norms.extend(map(operator.itemgetter(slice(1, None)), new))
+        keys.update(zip(new, itertools.count(len(keys))))
         return list(map(keys.__getitem__, texts))
 
     def _key_array(self, texts: list[str]) -> Ints:
@@ -358,10 +355,7 @@ class Collector:
         table's tens of thousands of keys in 2 ms instead of 7)."""
         if native.number_keys is None or len(texts) <= 4:
             return np.array(self._keys_of_texts(texts), dtype=np.int64)
-        numbers, fields, norms = native.number_keys(self.keys, texts, len(self.key_norms))
-        self.key_fields.extend(np.frombuffer(fields, np.int64).tolist())
-        self.key_norms.extend(norms)
-        return np.frombuffer(numbers, np.int64)
+        return np.frombuffer(native.number_keys(self.keys, texts, len(self.keys)), np.int64)
 
     def _cell_entries(
         self, codes: Ints, group: Ints, column: Ints, phone_columns: list[int]
