@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 
@@ -21,6 +22,7 @@ from postwarden.engine.registers.match import (
     PHONE_COLUMN_RATE,
     PIVOT_MAX,
     Collector,
+    Queries,
     _in_sorted,
     _present_pairs,
     _present_pairs_py,
@@ -35,6 +37,7 @@ from postwarden.engine.registers.match import (
     phone_columns,
 )
 from postwarden.engine.registers.normalise import (
+    Field,
     address_en,
     hkid_or_phone,
     name_en,
@@ -887,3 +890,80 @@ def test_lookups_sorted_or_not_find_the_same_runs(
     lo, n = runs[0][:2]
     assert runs[0][2:] == [lo, n]
     assert sum(1 for x in n if x) >= count // 2 - count // 100
+
+
+def _generated_queries(
+    rng: np.random.Generator, entries: int
+) -> tuple[Queries, np.ndarray, np.ndarray]:
+    """Entries of random keys (many phones, some HKIDs, names, addresses) in groups in
+    order, some in table columns and some sure, with run starts and lengths of every size
+    around UNIQUE_MAX: what `present` takes."""
+    size = max(entries // 2, 1)
+    fields = rng.choice(
+        [int(Field.PHONE)] * 3 + [int(Field.HKID), int(Field.NAME_EN), int(Field.ADDRESS_EN)],
+        size,
+    ).astype(np.uint8)
+    queries = Queries(
+        hashes=np.zeros(size, dtype=np.uint64),
+        fields=fields,
+        keys=rng.integers(0, size, entries),
+        groups=np.sort(rng.integers(0, entries // 3 + 1, entries)),
+        columns=rng.choice([-1, 0, 1, 1 << 16], entries).astype(np.int64),
+        sure=rng.random(entries) < 0.3,
+        group_where=["x"] * (entries // 3 + 1),
+    )
+    n_of = rng.choice([0, 0, 0, 1, 2, 3, 4, 5, 70, 9000], size).astype(np.int64)
+    return queries, rng.integers(0, 10_000, size), n_of
+
+
+@pytest.mark.skipif(native.useful_entries is None, reason="useful_entries is not built")
+def test_compiled_useful_entries_equal_the_numpy_ones(registers: RegisterSet) -> None:
+    """Generated entries of every count: the compiled pass keeps the entries, in order, with
+    the fields, runs, columns and strength numpy gives; groups out of order are left to
+    numpy (None), and the answer is then numpy's."""
+    index = registers.get("voters")
+    rng = np.random.default_rng(21)
+    kept = strong = dropped = 0
+    for entries in [0, 1, 2, 3, 5, 8, *rng.integers(10, 700, 120).tolist()]:
+        q, lo_of, n_of = _generated_queries(rng, entries)
+        want = [a.tolist() for a in match_module._useful_entries_py(index, q, lo_of, n_of)]
+        got = [a.tolist() for a in match_module._useful_entries(index, q, lo_of, n_of)]
+        assert got == want
+        kept += len(want[0])
+        strong += sum(want[6])
+        dropped += int(np.count_nonzero(n_of[q.keys])) - len(want[0])
+        if entries > 2:
+            shuffled = dataclasses.replace(q, groups=q.groups[::-1].copy())
+            assert native.useful_entries(
+                shuffled.keys, shuffled.groups, shuffled.columns, shuffled.sure,
+                shuffled.fields, lo_of, n_of, match_module._IS_UNIQUE, 4, int(Field.PHONE),
+            ) is None  # fmt: skip
+            want = match_module._useful_entries_py(index, shuffled, lo_of, n_of)
+            got = match_module._useful_entries(index, shuffled, lo_of, n_of)
+            assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert kept > 5000
+    assert strong > 1000
+    assert dropped > 1000
+
+
+def test_matches_equal_with_and_without_the_compiled_useful_entries(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole messages: leaked rows of every width and running text, matched the same way
+    with the compiled useful_entries and without it."""
+    p = voters.people
+    rng = np.random.default_rng(5)
+    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
+    layouts += [("name_en",), ("phone",), ("hkid", "name_en", "phone", "address_en")]
+    present = 0
+    for rows in (1, 2, 5, 63, 200, 201, 450):
+        for columns in layouts:
+            units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
+            units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
+            got = registers.match(units, [])
+            monkeypatch.setattr(native, "useful_entries", None)
+            want = registers.match(units, [])
+            monkeypatch.undo()
+            assert got == want
+            present += sum(got.subjects.values())
+    assert present > 2000

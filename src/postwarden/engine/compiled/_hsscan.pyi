@@ -83,3 +83,15 @@ def sheet_rows(
 def finding_spans(units: list[int], findings: list[Any]) -> bytes: ...
 def sheet_texts(xml: Buffer) -> list[tuple[int, str]] | None: ...
 def key_hashes(key: Buffer, texts: Sequence[str]) -> tuple[bytes, bytes]: ...
+def useful_entries(
+    keys: Buffer,
+    groups: Buffer,
+    columns: Buffer,
+    sure: Buffer,
+    fields: Buffer,
+    lo_of: Buffer,
+    n_of: Buffer,
+    unique: Buffer,
+    unique_max: int,
+    phone: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...

@@ -1060,32 +1060,9 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     """The records of ``index`` present in the queries of one message, given where each
     key's run starts in the index (``lo_of``) and its length (``n_of``)."""
     empty = np.zeros(0, dtype=np.int64)
-    n_all = n_of[q.keys]
-    # The entries that match a record, by position: each array is taken at them once, as
-    # a 200-row sheet's ~600 entries cost numpy's per-call overhead more than its work.
-    at = np.flatnonzero(n_all)
-    if not len(at):
+    g, k, f, lo, n, c, strong = _useful_entries(index, q, lo_of, n_of)
+    if not len(g):
         return Presence(empty, empty, empty)
-    k, n, g = q.keys[at], n_all[at], q.groups[at]
-    f = q.fields[k].astype(np.int64)
-    unique = _IS_UNIQUE[f] & (n <= UNIQUE_MAX)
-    if not unique.any():
-        # No entry can be strong (see below): a record needs two matches in one group.  A
-        # message of prose with a common name in it ends here.
-        gs = g.tolist()
-        if len(gs) == len(set(gs)):
-            return Presence(empty, empty, empty)
-        strong = unique
-    else:
-        strong = unique & (_sure(index, q, n_all)[at] | (f != _PHONE))
-    # A group with one match and no unique field can make nobody present: skip its
-    # expansion (a column of names alone would otherwise expand every namesake).
-    useful = strong | (_shared(g) >= 2)
-    if not useful.any():
-        return Presence(empty, empty, empty)
-    at = at[useful]
-    g, k, f, n, strong = g[useful], k[useful], f[useful], n[useful], strong[useful]
-    lo, c = lo_of[k], q.columns[at]
     records = np.asarray(index.records)  # the plain ndarray: memmap's subclass hooks are slow
     gr, pm, ident, matched = _present_pairs(g, k, f, lo, n, c, strong, records)
     if not len(gr):
@@ -1108,6 +1085,65 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
 
 
 Matched = tuple[Ints, Ints, Ints, Ints]
+
+
+Entries = tuple[Ints, Ints, Ints, Ints, Ints, Ints, Bools]
+
+
+def _useful_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Entries:
+    """The entries :func:`present` expands, given each key's run start (``lo_of``) and
+    length (``n_of``) in ``index``: those matching a record that are strong (a unique field
+    that identifies it) or share their group with another match (a group with one match
+    and no unique field can make nobody present, and a column of names alone would
+    otherwise expand every namesake); each with its group, key, field, run start and
+    length, column, and whether it is strong.  In one compiled pass where built
+    (``useful_entries``, given the groups in order, as :meth:`Collector.queries` gives
+    them), else :func:`_useful_entries_py`."""
+    n_all = n_of[q.keys]
+    if native.useful_entries is None or not n_all.any():  # nothing matches: no phone test
+        return _useful_entries_py(index, q, lo_of, n_of)
+    picked = native.useful_entries(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
+        np.ascontiguousarray(_sure(index, q, n_all), dtype=np.bool_),
+        np.ascontiguousarray(q.fields, dtype=np.uint8),
+        np.ascontiguousarray(lo_of, dtype=np.int64),
+        np.ascontiguousarray(n_of, dtype=np.int64),
+        _IS_UNIQUE,
+        UNIQUE_MAX,
+        _PHONE,
+    )
+    if picked is None:
+        return _useful_entries_py(index, q, lo_of, n_of)
+    *ints, strong = picked
+    g, k, f, lo, n, c = (np.frombuffer(part, np.int64) for part in ints)
+    return g, k, f, lo, n, c, np.frombuffer(strong, np.bool_)
+
+
+def _useful_entries_py(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Entries:
+    """:func:`_useful_entries` in numpy."""
+    empty = np.zeros(0, dtype=np.int64)
+    none = (empty, empty, empty, empty, empty, empty, np.zeros(0, dtype=np.bool_))
+    n_all = n_of[q.keys]
+    # The entries that match a record, by position: each array is taken at them once.
+    at = np.flatnonzero(n_all)
+    if not len(at):
+        return none
+    k, n, g = q.keys[at], n_all[at], q.groups[at]
+    f = q.fields[k].astype(np.int64)
+    unique = _IS_UNIQUE[f] & (n <= UNIQUE_MAX)
+    if not unique.any():
+        # No entry can be strong: a record needs two matches in one group.  A message of
+        # prose with a common name in it ends here.
+        gs = g.tolist()
+        if len(gs) == len(set(gs)):
+            return none
+        strong = unique
+    else:
+        strong = unique & (_sure(index, q, n_all)[at] | (f != _PHONE))
+    useful = strong | (_shared(g) >= 2)
+    at = at[useful]
+    k = k[useful]
+    return g[useful], k, f[useful], lo_of[k], n[useful], q.columns[at], strong[useful]
 
 
 def _present_pairs(

@@ -58,6 +58,11 @@ presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] 
 )
 """``presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max)``: see
 ``match._present_pairs``."""
+useful_entries: (
+    Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None] | None
+) = getattr(_hsscan, "useful_entries", None)
+"""``useful_entries(keys, groups, columns, sure, fields, lo_of, n_of, unique, unique_max,
+phone)``: see ``match._useful_entries``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
