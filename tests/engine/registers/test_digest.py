@@ -73,3 +73,40 @@ def test_compiled_hashes_refuse_what_hashlib_refuses() -> None:
         digest_module.native.keyed_hashes(b"k" * 32, b"\x01\x01", ["a"])  # type: ignore[misc]
     with pytest.raises(TypeError):
         digester.mixed([1], [b"a"])  # type: ignore[list-item]
+
+
+@given(
+    st.binary(min_size=16, max_size=64),
+    st.lists(st.tuples(st.sampled_from(list(Field)), _VALUES.filter(str.isprintable))),
+)
+def test_key_hashes_are_the_hashes_of_field_and_value(
+    secret: bytes, pairs: list[tuple[Field, str]]
+) -> None:
+    """`Digester.keys` of ``chr(field) + value`` texts (compiled where built, and without
+    the extension) hashes as hashlib does each field's byte then the value, and gives the
+    fields back as bytes."""
+    digester = Digester(secret)
+    texts = [chr(f) + v for f, v in pairs]
+    want = [_hashlib(digester._key, f, v) for f, v in pairs]
+    fields = bytes(int(f) for f, _ in pairs)
+    for built in (native.key_hashes, None):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(native, "key_hashes", built)
+            hashes, got_fields = digester.keys(texts)
+        assert hashes.dtype == np.uint64
+        assert (hashes.tolist(), got_fields) == (want, fields)
+
+
+@pytest.mark.parametrize("built", [True, False])
+def test_key_hashes_refuse_texts_that_are_no_keys(built: bool) -> None:
+    digester = Digester(b"s" * 32)
+    with pytest.MonkeyPatch.context() as patch:
+        if not built:
+            patch.setattr(native, "key_hashes", None)
+        for texts in ([""], ["\x01a", "陳a"]):
+            with pytest.raises(ValueError, match="starts with its field"):
+                digester.keys(texts)
+        with pytest.raises(UnicodeEncodeError):
+            digester.keys(["\x01\ud800"])
+        with pytest.raises(TypeError):
+            digester.keys([b"\x01a"])  # type: ignore[list-item]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 
@@ -21,6 +22,7 @@ from postwarden.engine.registers.match import (
     PHONE_COLUMN_RATE,
     PIVOT_MAX,
     Collector,
+    Queries,
     _in_sorted,
     _present_pairs,
     _present_pairs_py,
@@ -35,6 +37,7 @@ from postwarden.engine.registers.match import (
     phone_columns,
 )
 from postwarden.engine.registers.normalise import (
+    Field,
     address_en,
     hkid_or_phone,
     name_en,
@@ -247,8 +250,9 @@ def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
         collector = Collector()
         codes = collector._unique_codes(cells, screen(cells))
         collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
+        texts = list(collector.keys)
         got = sorted(
-            (int(g), collector.key_fields[k], collector.key_norms[k])
+            (int(g), ord(texts[k][0]), texts[k][1:])
             for keys, groups, _, _ in collector._table_entries
             for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
         )
@@ -403,8 +407,7 @@ def test_unique_codes_equal_with_and_without_the_compiled_reader(cells: list[str
         patch.setattr(native, "unique_keys", None)
         plain = Collector()
         assert plain._unique_codes(cells, _screen(cells)).tolist() == codes
-    assert plain.keys == compiled.keys
-    assert plain.key_fields == compiled.key_fields
+    assert list(plain.keys.items()) == list(compiled.keys.items())
 
 
 def test_unique_keys_of_a_leaked_tables_columns() -> None:
@@ -530,11 +533,7 @@ def test_key_arrays_number_keys_as_one_by_one(texts: list[str]) -> None:
         collector._key_of("\x04chan")
     want = [one_by_one._key_of(text) for text in texts]
     assert bulk._key_array(texts).tolist() == want
-    assert (bulk.keys, bulk.key_fields, bulk.key_norms) == (
-        one_by_one.keys,
-        one_by_one.key_fields,
-        one_by_one.key_norms,
-    )
+    assert list(bulk.keys.items()) == list(one_by_one.keys.items())
 
 
 def _letters(p: People, count: int, seed: int) -> list[list[TextUnit]]:
@@ -635,7 +634,7 @@ def test_joins_through_runs_of_short_lines_are_those_line_by_line(voters: Import
         want = _joins_line_by_line(lines)
         col = Collector()
         col._joined(lines, [line.strip() for line in lines], [(i,) for i in range(len(lines))])
-        texts = [chr(f) + n for f, n in zip(col.key_fields, col.key_norms, strict=True)]
+        texts = list(col.keys)
         got = sorted((pair >> 32, texts[pair & 0xFFFFFFFF]) for pair in col._entries)
         assert got == sorted(set(want))
         assert texts == list(dict.fromkeys(key for _, key in want))
@@ -840,3 +839,131 @@ def test_phone_columns_marked_one_by_one_as_by_isin(monkeypatch: pytest.MonkeyPa
         assert entries[0] == entries[1]
         sure = sum(sum(part[3]) for part in entries[0])
         assert sure == 30 * phones
+
+
+def test_one_columns_remembered_verdict_is_the_judgment() -> None:
+    """A lone column's phone verdict, remembered by its counts, is the one judged afresh
+    (`_phone_column_supported` on one-element arrays), whether remembered or not."""
+    match_module._one_column_holds_phones.cache_clear()
+    verdicts: set[bool] = set()
+    for count in (1, 7, 40, 200):
+        for hits in sorted({0, count // 4, count // 2, count - 1, count}):
+            registered = np.arange(count) < hits
+            columns = np.full(count, 3, dtype=np.int64)
+            for density in (0.05, 0.3):
+                judged = match_module._phone_column_supported(
+                    np.array([hits], dtype=np.float64), np.array([count]), density
+                )[0]
+                for _ in range(2):  # computed, then remembered
+                    got = phone_columns(columns, registered, density)
+                    assert got.dtype == np.bool_
+                    assert got.tolist() == [bool(judged)] * count
+                verdicts.add(bool(judged))
+    assert verdicts == {True, False}
+    assert match_module._one_column_holds_phones.cache_info().hits > 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 63, 700, 5000])
+def test_lookups_sorted_or_not_find_the_same_runs(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """`_lookup` finds the same runs whether it sorts the hashes first or takes them as they
+    come (LOOKUP_UNSORTED either side of them), with and without the first keys' runs
+    already known: registered hashes, repeated ones and absent ones, shuffled."""
+    index = registers.get("voters")
+    hashes = np.asarray(index.hashes)
+    rng = np.random.default_rng(count)
+    wanted = np.concatenate(
+        [
+            rng.choice(hashes, count // 2),
+            rng.integers(0, 1 << 63, count - count // 2).astype(np.uint64),
+        ]
+    )
+    rng.shuffle(wanted)
+    runs = []
+    for unsorted in (0, count + 1):
+        monkeypatch.setattr(match_module, "LOOKUP_UNSORTED", unsorted)
+        whole = match_module._lookup(index, wanted)
+        first = match_module._lookup(index, wanted[: count // 3])
+        runs.append([a.tolist() for a in (*whole, *match_module._lookup(index, wanted, *first))])
+    assert runs[0] == runs[1]
+    lo, n = runs[0][:2]
+    assert runs[0][2:] == [lo, n]
+    assert sum(1 for x in n if x) >= count // 2 - count // 100
+
+
+def _generated_queries(
+    rng: np.random.Generator, entries: int
+) -> tuple[Queries, np.ndarray, np.ndarray]:
+    """Entries of random keys (many phones, some HKIDs, names, addresses) in groups in
+    order, some in table columns and some sure, with run starts and lengths of every size
+    around UNIQUE_MAX: what `present` takes."""
+    size = max(entries // 2, 1)
+    fields = rng.choice(
+        [int(Field.PHONE)] * 3 + [int(Field.HKID), int(Field.NAME_EN), int(Field.ADDRESS_EN)],
+        size,
+    ).astype(np.uint8)
+    queries = Queries(
+        hashes=np.zeros(size, dtype=np.uint64),
+        fields=fields,
+        keys=rng.integers(0, size, entries),
+        groups=np.sort(rng.integers(0, entries // 3 + 1, entries)),
+        columns=rng.choice([-1, 0, 1, 1 << 16], entries).astype(np.int64),
+        sure=rng.random(entries) < 0.3,
+        group_where=["x"] * (entries // 3 + 1),
+    )
+    n_of = rng.choice([0, 0, 0, 1, 2, 3, 4, 5, 70, 9000], size).astype(np.int64)
+    return queries, rng.integers(0, 10_000, size), n_of
+
+
+@pytest.mark.skipif(native.useful_entries is None, reason="useful_entries is not built")
+def test_compiled_useful_entries_equal_the_numpy_ones(registers: RegisterSet) -> None:
+    """Generated entries of every count: the compiled pass keeps the entries, in order, with
+    the fields, runs, columns and strength numpy gives; groups out of order are left to
+    numpy (None), and the answer is then numpy's."""
+    index = registers.get("voters")
+    rng = np.random.default_rng(21)
+    kept = strong = dropped = 0
+    for entries in [0, 1, 2, 3, 5, 8, *rng.integers(10, 700, 120).tolist()]:
+        q, lo_of, n_of = _generated_queries(rng, entries)
+        want = [a.tolist() for a in match_module._useful_entries_py(index, q, lo_of, n_of)]
+        got = [a.tolist() for a in match_module._useful_entries(index, q, lo_of, n_of)]
+        assert got == want
+        kept += len(want[0])
+        strong += sum(want[6])
+        dropped += int(np.count_nonzero(n_of[q.keys])) - len(want[0])
+        if entries > 2:
+            shuffled = dataclasses.replace(q, groups=q.groups[::-1].copy())
+            assert native.useful_entries(
+                shuffled.keys, shuffled.groups, shuffled.columns, shuffled.sure,
+                shuffled.fields, lo_of, n_of, match_module._IS_UNIQUE, 4, int(Field.PHONE),
+            ) is None  # fmt: skip
+            want = match_module._useful_entries_py(index, shuffled, lo_of, n_of)
+            got = match_module._useful_entries(index, shuffled, lo_of, n_of)
+            assert [a.tolist() for a in got] == [a.tolist() for a in want]
+    assert kept > 5000
+    assert strong > 1000
+    assert dropped > 1000
+
+
+def test_matches_equal_with_and_without_the_compiled_useful_entries(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole messages: leaked rows of every width and running text, matched the same way
+    with the compiled useful_entries and without it."""
+    p = voters.people
+    rng = np.random.default_rng(5)
+    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
+    layouts += [("name_en",), ("phone",), ("hkid", "name_en", "phone", "address_en")]
+    present = 0
+    for rows in (1, 2, 5, 63, 200, 201, 450):
+        for columns in layouts:
+            units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
+            units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
+            got = registers.match(units, [])
+            monkeypatch.setattr(native, "useful_entries", None)
+            want = registers.match(units, [])
+            monkeypatch.undo()
+            assert got == want
+            present += sum(got.subjects.values())
+    assert present > 2000

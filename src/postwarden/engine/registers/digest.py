@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -48,6 +49,23 @@ class Digester:
             return _array(native.keyed_hashes(self._key, bytes(fields), values))
         copies = {f: self._keyed(Field(f)).copy for f in set(fields)}
         return _digests(map(copies.__getitem__, fields), values)
+
+    def keys(self, texts: Sequence[str]) -> tuple[Hashes, bytes]:
+        """Hashes of register keys as ``match.Collector`` numbers them (a field's number as a
+        character, then the normal form), in order, and each key's field as a byte: what
+        :meth:`mixed` gives for those fields and normal forms.  Compiled, the text's UTF-8
+        is the hashed message (the field's byte, then the value's), and no key is cut in
+        two; a text that does not start with an ASCII field number is refused."""
+        if native.key_hashes is not None:
+            hashes, fields = native.key_hashes(self._key, texts)
+            return _array(hashes), fields
+        for text in texts:  # as the compiled key_hashes refuses them
+            if not isinstance(text, str):
+                raise TypeError("texts must be str")
+            if not text or not text[0].isascii():
+                raise ValueError("key_hashes: a key starts with its field's byte")
+        fields = bytes(map(ord, map(operator.itemgetter(0), texts)))
+        return self.mixed(fields, list(map(operator.itemgetter(slice(1, None)), texts))), fields
 
     def one(self, field: Field, value: str) -> int:
         h = self._keyed(field).copy()

@@ -27,6 +27,10 @@ keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
     _hsscan, "keyed_hashes", None
 )
 """``keyed_hashes(key, fields, values)``: see ``digest.Digester``."""
+key_hashes: Callable[[bytes, Sequence[str]], tuple[bytes, bytes]] | None = getattr(
+    _hsscan, "key_hashes", None
+)
+"""``key_hashes(key, texts)``: see ``digest.Digester.keys``."""
 unique_keys: Callable[..., tuple[list[str], bytes, bytes]] | None = getattr(
     _hsscan, "unique_keys", None
 )
@@ -39,9 +43,9 @@ row_cells: Callable[..., tuple[list[str], bytes, bytes, bytes]] | None = getattr
     _hsscan, "row_cells", None
 )
 """``row_cells(units, rows)``: see ``match._row_cells``."""
-number_keys: (
-    Callable[[dict[str, int], Sequence[str], int], tuple[bytes, bytes, list[str]]] | None
-) = getattr(_hsscan, "number_keys", None)
+number_keys: Callable[[dict[str, int], Sequence[str], int], bytes] | None = getattr(
+    _hsscan, "number_keys", None
+)
 """``number_keys(keys, texts, start)``: see ``match.Collector._key_array``."""
 other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = getattr(
     _hsscan, "other_keys", None
@@ -54,6 +58,11 @@ presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] 
 )
 """``presence(g, k, f, lo, n, c, strong, records, fact_of, expand_max, pivot_max)``: see
 ``match._present_pairs``."""
+useful_entries: (
+    Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None] | None
+) = getattr(_hsscan, "useful_entries", None)
+"""``useful_entries(keys, groups, columns, sure, fields, lo_of, n_of, unique, unique_max,
+phone)``: see ``match._useful_entries``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
