@@ -84,3 +84,17 @@ def sheet_rows(
 ) -> list[list[str | float | bool]] | None: ...
 def finding_spans(units: list[int], findings: list[Any]) -> bytes: ...
 def sheet_texts(xml: Buffer) -> list[tuple[int, str]] | None: ...
+def settled_findings(
+    maker: Callable[..., _T],
+    detector: str,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    numbers: Buffer,
+    verdicts: Buffer,
+    headed: Buffer,
+    scores: Buffer,
+    requires_context: bool,
+    bounded: bool,
+) -> tuple[list[int], list[_T]] | None: ...
