@@ -448,13 +448,25 @@ def judged(
         return None
     unit_of, starts, ends, numbers, table = hits.arrays()
     if kinds is not None:
-        codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+        codes = _kind_codes(judge, kinds, table)
         numbers = codes[numbers] if len(table) else numbers
     return judge_hits(
         detector,
         units,
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, numbers)),
     )
+
+
+def _kind_codes(judge: PatternDetector, kinds: Mapping[str, int], table: Sequence[Pattern]) -> Ints:
+    """The number ``kinds`` gives each pattern of ``table`` (-1 for others).  Every scan's
+    batches number the same table (the `DetectorSet`'s patterns): the detector keeps its
+    last answer, with what it answered (held, so their identities stay theirs)."""
+    kept = judge._codes_kept
+    if kept is not None and kept[0] is kinds and kept[1] is table:
+        return kept[2]
+    codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+    judge._codes_kept = (kinds, table, codes)  # one tuple replaced whole: safe across threads
+    return codes
 
 
 def _narrows(hits: HitBatch, narrowing: frozenset[str] | None) -> bool:
@@ -606,6 +618,8 @@ class PatternDetector(_BatchDetector):
     """Names of the patterns :meth:`narrow` applies to (None: all); the others skip the call."""
     _scores_kept: tuple[Sequence[Pattern], npt.NDArray[np.float64]] | None = None
     """The table `_table_scores` last answered for, and its answer."""
+    _codes_kept: tuple[Mapping[str, int], Sequence[Pattern], Ints] | None = None
+    """The kinds and table `judged` last numbered, and their numbers."""
 
     @classmethod
     def takes_headed_hits(cls) -> bool:

@@ -566,9 +566,9 @@ class DetectorSet:
         back).  A unit left without words has no context, as none was near its hits: most
         units of a long mail hold a context word somewhere, but few beside a match.
         """
-        if not self._has_words[index]:
-            return {}
         starts, ends, expressions, unit_of = words
+        if not self._has_words[index] or not len(expressions):
+            return {}  # (a spreadsheet of names and numbers has no context word at all)
         if len(expressions) <= _FEW_WORDS:
             return self._few_word_spans(index, words, begins, only)
         # The detector's words first, then (fewer to look up) those in units ``only``.
