@@ -1114,6 +1114,7 @@ static PyObject *sheet_rows(PyObject *module, PyObject *args);
 static PyObject *finding_spans(PyObject *module, PyObject *args);
 static PyObject *sheet_texts(PyObject *module, PyObject *arg);
 static PyObject *settled_findings(PyObject *module, PyObject *args);
+static PyObject *by_unit(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1162,6 +1163,8 @@ static PyMethodDef module_methods[] = {
      "sheet_texts(xml) -> [(kind, raw text)]: headers, validations, formulas; or None."},
     {"settled_findings", settled_findings, METH_VARARGS,
      "settled_findings(maker, detector, units, ...) -> (units, findings) of a settled batch."},
+    {"by_unit", by_unit, METH_VARARGS,
+     "by_unit(units, findings, count) -> the findings of every batch stably sorted by unit."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -5252,3 +5255,77 @@ done:
 }
 
 /* ==== End of settled findings ========================================================== */
+
+/* ---- by_unit: every detector's findings in unit order (issue 14) ----
+ *
+ * DetectorSet.scan hands back the detectors' findings ordered by unit, each unit's by
+ * detector, then as each detector found them: a stable sort by unit of the batches one
+ * after the other.  With a key per finding that cost 50 us of a 200-row sheet's 600
+ * findings; here a counting sort (units number fewer than the units scanned).
+ * detectorset._by_unit_py sorts as the list sort did (a test compares).
+ */
+
+/* by_unit(units, findings, count) -> list: the items of the lists in ``findings`` (one per
+ * batch) stably sorted by the int in the same place of the lists in ``units``.  None when
+ * a batch's are not lists of one length, or a unit is no int in [0, count): the caller
+ * sorts those itself. */
+static PyObject *by_unit(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *units, *findings;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyList_Type, &units, &PyList_Type, &findings, &count))
+        return NULL;
+    Py_ssize_t batches = PyList_GET_SIZE(units), total = 0;
+    if (PyList_GET_SIZE(findings) != batches || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "by_unit: a list of units per list of findings");
+        return NULL;
+    }
+    for (Py_ssize_t b = 0; b < batches; b++) {
+        PyObject *u = PyList_GET_ITEM(units, b), *f = PyList_GET_ITEM(findings, b);
+        if (!PyList_Check(u) || !PyList_Check(f) || PyList_GET_SIZE(u) != PyList_GET_SIZE(f))
+            Py_RETURN_NONE;
+        total += PyList_GET_SIZE(f);
+    }
+    Py_ssize_t *place = PyMem_Calloc((size_t)count + 1, sizeof(Py_ssize_t));
+    Py_ssize_t *unit_of = PyMem_Malloc((size_t)(total > 0 ? total : 1) * sizeof(Py_ssize_t));
+    PyObject *out = NULL;
+    if (place == NULL || unit_of == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* The units read once (an int's value cannot run Python code: the lists stay as they
+     * are), counted, then each unit's first place. */
+    Py_ssize_t at = 0;
+    for (Py_ssize_t b = 0; b < batches; b++) {
+        PyObject *u = PyList_GET_ITEM(units, b);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(u); i++, at++) {
+            PyObject *item = PyList_GET_ITEM(u, i);
+            Py_ssize_t v = PyLong_CheckExact(item) ? PyLong_AsSsize_t(item) : -1;
+            if (v == -1 && PyErr_Occurred())
+                PyErr_Clear(); /* past Py_ssize_t: out of range */
+            if (v < 0 || v >= count) {
+                out = Py_NewRef(Py_None);
+                goto done;
+            }
+            unit_of[at] = v;
+            place[v + 1]++;
+        }
+    }
+    for (Py_ssize_t v = 0; v < count; v++)
+        place[v + 1] += place[v];
+    out = PyList_New(total);
+    if (out == NULL)
+        goto done;
+    at = 0;
+    for (Py_ssize_t b = 0; b < batches; b++) {
+        PyObject *f = PyList_GET_ITEM(findings, b);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(f); i++, at++)
+            PyList_SET_ITEM(out, place[unit_of[at]]++, Py_NewRef(PyList_GET_ITEM(f, i)));
+    }
+done:
+    PyMem_Free(place);
+    PyMem_Free(unit_of);
+    return out;
+}
+
+/* ==== End of by_unit =================================================================== */
