@@ -102,3 +102,6 @@ def by_unit(units: list[list[int]], findings: list[list[_T]], count: int) -> lis
 def finding_counts(
     findings: list[Any], prefix: str
 ) -> tuple[dict[str, int], dict[tuple[str, str], int]]: ...
+def overlapped(
+    units: list[int], findings: list[Any], winners: list[tuple[list[int], list[Any]]]
+) -> bytes: ...

@@ -42,6 +42,11 @@ by_unit: Callable[[list[list[int]], list[list[Finding]], int], list[Finding] | N
     getattr(_hsscan, "by_unit", None)
 )
 
+# The compiled `_overlapped_py`; None when not built.
+overlapped: (
+    Callable[[list[int], list[Finding], list[tuple[list[int], list[Finding]]]], bytes] | None
+) = getattr(_hsscan, "overlapped", None)
+
 # The compiled `_spans_of`; None when not built.
 finding_spans: Callable[[list[int], list[Finding]], bytes] | None = getattr(
     _hsscan, "finding_spans", None
@@ -646,12 +651,7 @@ class DetectorSet:
         return spans
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
-        """Drop findings overlapped, in their unit, by a finding of a detector they yield to.
-
-        Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
-        end, only the last one starting before a finding's end can still reach past its
-        start: one ``searchsorted`` per winner instead of a bisection per finding.
-        """
+        """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
         by_id = self._index_of
         spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
@@ -663,24 +663,15 @@ class DetectorSet:
             if not winners:
                 continue
             batch = found[index]
-            units, starts, ends = _spans_of(batch)
-            overlapped = np.zeros(len(units), dtype=np.bool_)
-            for w in winners:
-                if w not in spans:
-                    w_units, w_starts, w_ends = _spans_of(found[by_id[w]])
-                    order = np.lexsort((w_ends, w_starts, w_units))
-                    spans[w] = (
-                        (w_units[order] << 40) | w_starts[order],
-                        w_units[order],
-                        w_ends[order],
-                    )
-                keys, w_units, w_ends = spans[w]
-                last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
-                at = np.maximum(last, 0)
-                overlapped |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
-            if overlapped.any():
+            wins = [found[by_id[w]] for w in winners]
+            if overlapped is not None:
+                pairs = [(w.units, w.findings) for w in wins]
+                hit = np.frombuffer(overlapped(batch.units, batch.findings, pairs), np.bool_)
+            else:
+                hit = _overlapped_py(batch, dict(zip(winners, wins, strict=True)), spans)
+            if hit.any():
                 kept = FindingBatch()
-                for i in np.flatnonzero(~overlapped).tolist():
+                for i in np.flatnonzero(~hit).tolist():
                     kept.add(batch.units[i], batch.findings[i])
                 found[index] = kept
 
@@ -744,6 +735,32 @@ def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
         np.fromiter(map(_START, batch.findings), dtype=np.int64, count=count),
         np.fromiter(map(_END, batch.findings), dtype=np.int64, count=count),
     )
+
+
+def _overlapped_py(
+    batch: FindingBatch,
+    winners: dict[str, FindingBatch],
+    spans: dict[str, tuple[Ints, Ints, Ints]],
+) -> npt.NDArray[np.bool_]:
+    """Which findings of ``batch`` a finding of one of ``winners`` (by detector id) overlaps
+    in their unit, with arrays (``spans``: each winner's sorted spans, kept between calls).
+
+    Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
+    end, only the last one starting before a finding's end can still reach past its
+    start: one ``searchsorted`` per winner instead of a bisection per finding.
+    """
+    units, starts, ends = _spans_of(batch)
+    hit = np.zeros(len(units), dtype=np.bool_)
+    for w, won in winners.items():
+        if w not in spans:
+            w_units, w_starts, w_ends = _spans_of(won)
+            order = np.lexsort((w_ends, w_starts, w_units))
+            spans[w] = ((w_units[order] << 40) | w_starts[order], w_units[order], w_ends[order])
+        keys, w_units, w_ends = spans[w]
+        last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
+        at = np.maximum(last, 0)
+        hit |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
+    return hit
 
 
 def _by_unit(found: list[FindingBatch], count: int) -> list[Finding]:
