@@ -95,3 +95,24 @@ def useful_entries(
     unique_max: int,
     phone: int,
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+def settled_findings(
+    maker: Callable[..., _T],
+    detector: str,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    numbers: Buffer,
+    verdicts: Buffer,
+    headed: Buffer,
+    scores: Buffer,
+    requires_context: bool,
+    bounded: bool,
+) -> tuple[list[int], list[_T]] | None: ...
+def by_unit(units: list[list[int]], findings: list[list[_T]], count: int) -> list[_T] | None: ...
+def finding_counts(
+    findings: list[Any], prefix: str
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]: ...
+def overlapped(
+    units: list[int], findings: list[Any], winners: list[tuple[list[int], list[Any]]]
+) -> bytes: ...

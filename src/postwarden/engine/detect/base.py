@@ -131,6 +131,10 @@ _NO_ARRAYS: tuple[Ints, Ints, Ints, Ints, Sequence[Pattern]] = (_NONE, _NONE, _N
 
 # The compiled maker of a batch of findings; None when not built.
 make_findings: Callable[..., list[Finding]] | None = getattr(_hsscan, "make_findings", None)
+# The compiled `PatternDetector._settled_batch`; None when not built.
+settled_findings: Callable[..., tuple[list[int], list[Finding]] | None] | None = getattr(
+    _hsscan, "settled_findings", None
+)
 
 
 def findings_of(
@@ -444,13 +448,25 @@ def judged(
         return None
     unit_of, starts, ends, numbers, table = hits.arrays()
     if kinds is not None:
-        codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+        codes = _kind_codes(judge, kinds, table)
         numbers = codes[numbers] if len(table) else numbers
     return judge_hits(
         detector,
         units,
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, numbers)),
     )
+
+
+def _kind_codes(judge: PatternDetector, kinds: Mapping[str, int], table: Sequence[Pattern]) -> Ints:
+    """The number ``kinds`` gives each pattern of ``table`` (-1 for others).  Every scan's
+    batches number the same table (the `DetectorSet`'s patterns): the detector keeps its
+    last answer, with what it answered (held, so their identities stay theirs)."""
+    kept = judge._codes_kept
+    if kept is not None and kept[0] is kinds and kept[1] is table:
+        return kept[2]
+    codes = np.array([kinds.get(p.name, -1) for p in table], dtype=np.int64)
+    judge._codes_kept = (kinds, table, codes)  # one tuple replaced whole: safe across threads
+    return codes
 
 
 def _narrows(hits: HitBatch, narrowing: frozenset[str] | None) -> bool:
@@ -600,6 +616,10 @@ class PatternDetector(_BatchDetector):
     bounded: ClassVar[bool] = True
     narrowed: ClassVar[frozenset[str] | None] = None
     """Names of the patterns :meth:`narrow` applies to (None: all); the others skip the call."""
+    _scores_kept: tuple[Sequence[Pattern], npt.NDArray[np.float64]] | None = None
+    """The table `_table_scores` last answered for, and its answer."""
+    _codes_kept: tuple[Mapping[str, int], Sequence[Pattern], Ints] | None = None
+    """The kinds and table `judged` last numbered, and their numbers."""
 
     @classmethod
     def takes_headed_hits(cls) -> bool:
@@ -744,23 +764,72 @@ class PatternDetector(_BatchDetector):
         passed at the same start are left out (the loop skips them: ``CHAN Tai Man`` and
         ``CHAN Tai`` start together): then no hit's fate depends on another's, and the loop
         would keep exactly those (a spreadsheet's column of HKIDs).  None otherwise, or when
-        a pattern's confidence is not known in advance."""
+        a pattern's confidence is not known in advance.  Worked out in one compiled pass
+        where built (`_settled_batch_arrays` otherwise: a test compares)."""
         unit_of, starts, ends, numbers, table = hits.arrays()
+        has_context = self._has_context(hits, contexts)
+        if settled_findings is None or slot_maker is None or make_finding is Finding:
+            return self._settled_batch_arrays(units, hits, has_context, verdicts)
+        found = settled_findings(
+            make_finding,
+            self.id,
+            units,
+            *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, numbers)),
+            verdicts,
+            b"" if has_context is None else has_context,
+            self._table_scores(table),
+            self.requires_context,
+            self.bounded,
+        )
+        return None if found is None else FindingBatch(*found)
+
+    def _has_context(
+        self, hits: HitBatch, contexts: dict[int, Context]
+    ) -> npt.NDArray[np.bool_] | None:
+        """Per hit, whether it has context (in a headed cell, or a word near); None: none."""
+        if not contexts:
+            return hits.headed
+        unit_of, starts, ends = hits.arrays()[:3]
         has_context = (
             np.zeros(len(unit_of), dtype=np.bool_) if hits.headed is None else hits.headed.copy()
         )
-        if contexts:
-            window = self.context_window
-            inside = np.flatnonzero(np.isin(unit_of, np.fromiter(contexts, dtype=np.int64)))
-            for i, u, start, end in zip(
-                inside.tolist(),
-                unit_of[inside].tolist(),
-                starts[inside].tolist(),
-                ends[inside].tolist(),
-                strict=True,
-            ):
-                if not has_context[i] and contexts[u].near(start, end, window):
-                    has_context[i] = True
+        window = self.context_window
+        inside = np.flatnonzero(np.isin(unit_of, np.fromiter(contexts, dtype=np.int64)))
+        for i, u, start, end in zip(
+            inside.tolist(),
+            unit_of[inside].tolist(),
+            starts[inside].tolist(),
+            ends[inside].tolist(),
+            strict=True,
+        ):
+            if not has_context[i] and contexts[u].near(start, end, window):
+                has_context[i] = True
+        return has_context
+
+    def _table_scores(self, table: Sequence[Pattern]) -> npt.NDArray[np.float64]:
+        """The confidence of each pattern of ``table`` without context, then with (NaN for
+        those not the detector's): every scan's batches number the same table, kept here."""
+        kept = self._scores_kept
+        if kept is not None and kept[0] is table:
+            return kept[1]
+        plain, boosted = self._pattern_scores
+        scores = np.array(
+            [[known.get(id(p), np.nan) for p in table] for known in (plain, boosted)],
+            dtype=np.float64,
+        ).reshape(-1)
+        self._scores_kept = (table, scores)  # one tuple replaced whole: safe across threads
+        return scores
+
+    def _settled_batch_arrays(
+        self,
+        units: Sequence[TextUnit],
+        hits: HitBatch,
+        headed: npt.NDArray[np.bool_] | None,
+        verdicts: bytes,
+    ) -> FindingBatch | None:
+        """`_settled_batch` with arrays, given which hits have context (``headed``)."""
+        unit_of, starts, ends, numbers, table = hits.arrays()
+        has_context = np.zeros(len(unit_of), dtype=np.bool_) if headed is None else headed
         judged = np.frombuffer(verdicts, dtype=np.uint8)
         verdict = np.where(has_context, judged >> 2, judged) & 3
         if (verdict == ASKED).any():

@@ -37,6 +37,16 @@ cell_bounds: Callable[[Sequence[TextUnit]], tuple[bytes, bytes]] | None = getatt
     _hsscan, "cell_bounds", None
 )
 
+# The compiled `_by_unit_py`; None when not built.
+by_unit: Callable[[list[list[int]], list[list[Finding]], int], list[Finding] | None] | None = (
+    getattr(_hsscan, "by_unit", None)
+)
+
+# The compiled `_overlapped_py`; None when not built.
+overlapped: (
+    Callable[[list[int], list[Finding], list[tuple[list[int], list[Finding]]]], bytes] | None
+) = getattr(_hsscan, "overlapped", None)
+
 # The compiled `_spans_of`; None when not built.
 finding_spans: Callable[[list[int], list[Finding]], bytes] | None = getattr(
     _hsscan, "finding_spans", None
@@ -377,16 +387,7 @@ class DetectorSet:
             found = self._analyze(units, texts, raw, size, headed_rows)
         if self._yields:
             self._resolve_overlaps(found)
-        findings = [f for batch in found for f in batch.findings]
-        if not findings:
-            return findings
-        unit_order = [u for batch in found for u in batch.units]
-        # Stable: within a unit, detectors in their order, each detector's in its own.  A
-        # list sort: the detectors' runs, each in unit order, merge in a few passes, and a
-        # small mail's few findings cost no arrays.
-        return list(
-            map(findings.__getitem__, sorted(range(len(findings)), key=unit_order.__getitem__))
-        )
+        return _by_unit(found, len(units))
 
     def _analyze_few(
         self, units: Sequence[TextUnit], texts: list[str], rows: list[list[int]]
@@ -566,9 +567,9 @@ class DetectorSet:
         back).  A unit left without words has no context, as none was near its hits: most
         units of a long mail hold a context word somewhere, but few beside a match.
         """
-        if not self._has_words[index]:
-            return {}
         starts, ends, expressions, unit_of = words
+        if not self._has_words[index] or not len(expressions):
+            return {}  # (a spreadsheet of names and numbers has no context word at all)
         if len(expressions) <= _FEW_WORDS:
             return self._few_word_spans(index, words, begins, only)
         # The detector's words first, then (fewer to look up) those in units ``only``.
@@ -650,12 +651,7 @@ class DetectorSet:
         return spans
 
     def _resolve_overlaps(self, found: list[FindingBatch]) -> None:
-        """Drop findings overlapped, in their unit, by a finding of a detector they yield to.
-
-        Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
-        end, only the last one starting before a finding's end can still reach past its
-        start: one ``searchsorted`` per winner instead of a bisection per finding.
-        """
+        """Drop findings overlapped, in their unit, by a finding of a detector they yield to."""
         by_id = self._index_of
         spans: dict[str, tuple[Ints, Ints, Ints]] = {}
         for index, detector in enumerate(self.detectors):
@@ -667,24 +663,15 @@ class DetectorSet:
             if not winners:
                 continue
             batch = found[index]
-            units, starts, ends = _spans_of(batch)
-            overlapped = np.zeros(len(units), dtype=np.bool_)
-            for w in winners:
-                if w not in spans:
-                    w_units, w_starts, w_ends = _spans_of(found[by_id[w]])
-                    order = np.lexsort((w_ends, w_starts, w_units))
-                    spans[w] = (
-                        (w_units[order] << 40) | w_starts[order],
-                        w_units[order],
-                        w_ends[order],
-                    )
-                keys, w_units, w_ends = spans[w]
-                last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
-                at = np.maximum(last, 0)
-                overlapped |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
-            if overlapped.any():
+            wins = [found[by_id[w]] for w in winners]
+            if overlapped is not None:
+                pairs = [(w.units, w.findings) for w in wins]
+                hit = np.frombuffer(overlapped(batch.units, batch.findings, pairs), np.bool_)
+            else:
+                hit = _overlapped_py(batch, dict(zip(winners, wins, strict=True)), spans)
+            if hit.any():
                 kept = FindingBatch()
-                for i in np.flatnonzero(~overlapped).tolist():
+                for i in np.flatnonzero(~hit).tolist():
                     kept.add(batch.units[i], batch.findings[i])
                 found[index] = kept
 
@@ -748,6 +735,52 @@ def _spans_of(batch: FindingBatch) -> tuple[Ints, Ints, Ints]:
         np.fromiter(map(_START, batch.findings), dtype=np.int64, count=count),
         np.fromiter(map(_END, batch.findings), dtype=np.int64, count=count),
     )
+
+
+def _overlapped_py(
+    batch: FindingBatch,
+    winners: dict[str, FindingBatch],
+    spans: dict[str, tuple[Ints, Ints, Ints]],
+) -> npt.NDArray[np.bool_]:
+    """Which findings of ``batch`` a finding of one of ``winners`` (by detector id) overlaps
+    in their unit, with arrays (``spans``: each winner's sorted spans, kept between calls).
+
+    Spans of one detector do not nest, so of a winner's spans sorted by unit, start and
+    end, only the last one starting before a finding's end can still reach past its
+    start: one ``searchsorted`` per winner instead of a bisection per finding.
+    """
+    units, starts, ends = _spans_of(batch)
+    hit = np.zeros(len(units), dtype=np.bool_)
+    for w, won in winners.items():
+        if w not in spans:
+            w_units, w_starts, w_ends = _spans_of(won)
+            order = np.lexsort((w_ends, w_starts, w_units))
+            spans[w] = ((w_units[order] << 40) | w_starts[order], w_units[order], w_ends[order])
+        keys, w_units, w_ends = spans[w]
+        last = np.searchsorted(keys, (units << 40) | ends, side="left") - 1
+        at = np.maximum(last, 0)
+        hit |= (last >= 0) & (w_units[at] == units) & (w_ends[at] > starts)
+    return hit
+
+
+def _by_unit(found: list[FindingBatch], count: int) -> list[Finding]:
+    """The findings of every batch by unit (of ``count``), stably: within a unit, detectors
+    in their order, each detector's in its own (compiled: a counting sort)."""
+    if by_unit is not None and any(found):
+        ordered = by_unit([b.units for b in found], [b.findings for b in found], count)
+        if ordered is not None:
+            return ordered
+    return _by_unit_py(found)
+
+
+def _by_unit_py(found: list[FindingBatch]) -> list[Finding]:
+    """`_by_unit` with a list sort: the detectors' runs, each in unit order, merge in a few
+    passes, and a small mail's few findings cost no arrays."""
+    findings = [f for batch in found for f in batch.findings]
+    if not findings:
+        return findings
+    unit_order = [u for batch in found for u in batch.units]
+    return list(map(findings.__getitem__, sorted(range(len(findings)), key=unit_order.__getitem__)))
 
 
 def _cell_bounds(text: str, cells: tuple[str, ...]) -> list[int]:

@@ -1,0 +1,171 @@
+"""The compiled settled batch (``settled_findings`` in ``_hsscan.c``) gives what
+`PatternDetector._settled_batch_arrays` gives: on every batch a scan of real and generated
+tables settles, and on generated batches that reach each of its answers (None included)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from benchmarks.realtext import DATA, units
+
+from postwarden.engine.detect import DetectorSet, base, default_detectors
+from postwarden.engine.detect.base import (
+    ACCEPTED,
+    ASKED,
+    REJECTED,
+    Context,
+    FindingBatch,
+    HitBatch,
+    Pattern,
+    PatternDetector,
+)
+from postwarden.engine.detect.hkid import HkidDetector, hkid_check_digit
+from postwarden.engine.detect.name_en import NameEnDetector
+from postwarden.engine.detect.phone import PhoneDetector
+from postwarden.model import TextUnit
+
+pytestmark = pytest.mark.skipif(base.settled_findings is None, reason="_hsscan is not built")
+
+_GLUED = 16
+
+
+def _same(compiled: FindingBatch | None, arrays: FindingBatch | None) -> None:
+    assert (compiled is None) == (arrays is None)
+    if compiled is not None and arrays is not None:
+        assert compiled.units == arrays.units
+        assert compiled.findings == arrays.findings
+        # The same types too (an int64 is not an int in a JSON report).
+        assert all(type(u) is int for u in compiled.units)
+        assert all(type(f.confidence) is float for f in compiled.findings)
+
+
+def _both_ways(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each batch settled compared with `_settled_batch_arrays`; whether it settled."""
+    seen: list[bool] = []
+    original = PatternDetector._settled_batch
+
+    def both(
+        self: PatternDetector,
+        units: list[TextUnit],
+        hits: HitBatch,
+        contexts: dict[int, Context],
+        verdicts: bytes,
+    ) -> FindingBatch | None:
+        compiled = original(self, units, hits, contexts, verdicts)
+        headed = self._has_context(hits, contexts)
+        _same(compiled, self._settled_batch_arrays(units, hits, headed, verdicts))
+        seen.append(compiled is not None)
+        return compiled
+
+    monkeypatch.setattr(PatternDetector, "_settled_batch", both)
+    return seen
+
+
+def _table(seed: int, rows: int) -> list[TextUnit]:
+    """A voters' list as the scan benchmark's spreadsheets have it, with some rows headed,
+    some with a context word, some with two names or an odd value."""
+    rng = random.Random(seed)
+    surnames = ["CHAN", "WONG", "LEE", "CHEUNG", "LAM", "HO", "NG", "TO"]
+    given = ["Tai", "Man", "Ka", "Kei", "Siu", "Ming", "Fong", "Wah"]
+    units = []
+    for n in range(rows):
+        name = f"{rng.choice(surnames)} {' '.join(rng.sample(given, rng.choice((1, 2))))}"
+        if rng.random() < 0.1:
+            name += f" and {rng.choice(surnames)} {rng.choice(given)}"
+        prefix = rng.choice("ABCKMPZ")
+        digits = f"{rng.randrange(10**6):06d}"
+        check = hkid_check_digit(prefix, digits) if rng.random() < 0.9 else "0"
+        phone = f"{rng.choice('5689')}{rng.randrange(10**7):07d}"
+        note = rng.choice(("", "", "HKID", "tel", "x"))
+        cells = (f"V-{n:07d}", name, f"{prefix}{digits}({check})", phone, note)
+        header = ("id", "name", "hkid", "phone", "note") if rng.random() < 0.3 else None
+        units.append(
+            TextUnit(text=" | ".join(cells), where=f"t.xlsx#s!R{n}", cells=cells, header=header)
+        )
+    return units
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tables_are_settled_the_same(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _both_ways(monkeypatch)
+    findings = default_detectors().scan(_table(seed, 400))
+    assert len(findings) > 800
+    assert any(seen)
+
+
+def test_real_text_is_settled_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The labelled real texts (their tables as rows under headings), a scan each."""
+    seen = _both_ways(monkeypatch)
+    detectors = default_detectors()
+    for path in sorted(DATA.glob("*.txt")):
+        detectors.scan([unit for _, unit in units(path.name)])
+    assert any(seen)
+
+
+def _batch(rng: random.Random, table: list[Pattern]) -> tuple[list[TextUnit], HitBatch]:
+    """Hits in a few units, sorted by unit, start and longest first, some sharing a start."""
+    units = [
+        TextUnit(text="".join(rng.choice("ab 1") for _ in range(40)), where=f"u{k}")
+        for k in range(8)
+    ]
+    rows = []
+    for u in sorted(rng.sample(range(8), rng.randint(1, 8))):
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):
+            start = rng.randrange(30)
+            rows.append((u, start, start + rng.randint(1, 10), rng.randrange(len(table))))
+    rows.sort(key=lambda r: (r[0], r[1], -r[2]))
+    unit_of, starts, ends, numbers = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    return units, HitBatch.of_arrays(unit_of, starts, ends, numbers, table)
+
+
+@pytest.mark.parametrize(
+    "detector", [HkidDetector(), PhoneDetector(), NameEnDetector()], ids=lambda d: d.id
+)
+def test_generated_batches_are_settled_the_same(detector: PatternDetector) -> None:
+    table = list(DetectorSet([detector]).detectors[0].patterns)
+    # A pattern of another detector: its confidence is not known, so such batches go back.
+    table.append(Pattern("other", "x"))
+    rng = random.Random(detector.id)
+    answers = {True: 0, False: 0}
+    for _ in range(3000):
+        units, hits = _batch(rng, table)
+        count = len(hits)
+        said = [REJECTED, ACCEPTED, ACCEPTED, ACCEPTED] + [ASKED] * (rng.random() < 0.05)
+        verdicts = bytes(
+            rng.choice(said) | rng.choice(said) << 2 | _GLUED * (rng.random() < 0.1)
+            for _ in range(count)
+        )
+        hits.headed = (
+            np.array([rng.random() < 0.3 for _ in range(count)], dtype=np.bool_)
+            if rng.random() < 0.5
+            else None
+        )
+        contexts = {0: Context([(0, 3)])} if rng.random() < 0.3 else {}
+        compiled = detector._settled_batch(units, hits, contexts, verdicts)
+        headed = detector._has_context(hits, contexts)
+        _same(compiled, detector._settled_batch_arrays(units, hits, headed, verdicts))
+        answers[compiled is not None] += 1
+    # Both answers often: settled batches, and those left to the loop.
+    assert min(answers.values()) > 300, answers
+
+
+def test_wrong_arguments_are_refused() -> None:
+    assert base.settled_findings is not None
+    units = [TextUnit(text="A123456(3)", where="u")]
+    one, zero = np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.float64)
+    ten = one + 10
+    fine = (units, one, one, ten, one, bytes([ACCEPTED | ACCEPTED << 2]), b"", zero)
+    found = base.settled_findings(base.make_finding, "hkid", *fine, False, True)
+    assert found is not None
+    assert found[0] == [0]
+    assert [f.value for f in found[1]] == ["A123456(3)"]
+    with pytest.raises(TypeError):
+        base.settled_findings(base.make_candidate, "hkid", *fine, False, True)
+    with pytest.raises(ValueError, match="a byte a hit"):  # a verdict short
+        base.settled_findings(base.make_finding, "hkid", *fine[:5], b"", b"", zero, False, True)
+    with pytest.raises(IndexError):  # a pattern number without scores
+        base.settled_findings(base.make_finding, "hkid", *fine[:4], one + 1, *fine[5:], False, True)
+    with pytest.raises(IndexError):  # past the text
+        base.settled_findings(base.make_finding, "hkid", *fine[:3], ten + 1, *fine[4:], False, True)
