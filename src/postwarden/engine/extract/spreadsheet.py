@@ -37,6 +37,7 @@ from postwarden.engine.extract.office import (
     Package,
     kept_lines,
     open_package,
+    parsed,
     pulled,
     read_rest,
     relationships,
@@ -248,11 +249,10 @@ def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]
 
 def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
     """The sheets an XML workbook lists: name by relationship id (None: xlsb, not known)."""
-    xml = package.xml.get(workbook)
-    if xml is None:
+    if workbook not in package.xml:
         return None
     try:
-        root = fromstring(xml)  # noqa: S314 -- checked by open_package: no DTD
+        root = parsed(package, workbook)
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
     return {
@@ -493,15 +493,14 @@ def _plain_sheets(
         or _XL_RELATIONSHIPS not in package.xml
     ):
         return None
-    rels_xml = package.xml[_XL_RELATIONSHIPS]
-    if b"&" in rels_xml:
+    if b"&" in package.xml[_XL_RELATIONSHIPS]:
         # Calamine takes ids and targets as written, references unresolved (a sheet's id
         # with one matches no relationship: calamine refused the workbook).
         return None
     try:
         # Not refused here: calamine reads the sheets first, and `_cells` refuses after.
-        workbook = fromstring(package.xml[_XL_WORKBOOK])  # noqa: S314 -- no DTD (open_package)
-        rels = fromstring(rels_xml)  # noqa: S314
+        workbook = parsed(package, _XL_WORKBOOK)
+        rels = parsed(package, _XL_RELATIONSHIPS)
     except (ParseError, LookupError):  # LookupError: an encoding Python does not know
         return None
     targets = _targets(rels.iter())
