@@ -13,9 +13,15 @@ import pytest
 import python_calamine
 from tests.factories import make_xlsx
 
+from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract.budget import Budget, BudgetExhausted
 from postwarden.engine.extract.heading import heading
-from postwarden.engine.extract.spreadsheet import SpreadsheetExtractor, cell_text
+from postwarden.engine.extract.spreadsheet import (
+    SpreadsheetExtractor,
+    _read_plain_rows,
+    _read_rows,
+    cell_text,
+)
 from postwarden.engine.extract.walker import Walker, _row_units
 from postwarden.model import TextUnit
 from postwarden.settings import Limits
@@ -143,3 +149,83 @@ def test_row_units_are_text_units(header: tuple[str, ...] | None) -> None:
             # Frozen still: the slots were filled past __setattr__, not opened to it.
             with pytest.raises(FrozenInstanceError):
                 made[0].text = "changed"  # type: ignore[misc]
+
+
+# What `_hsscan.sheet_rows` gives (str, float, bool) and None, with the floats whose text is
+# hardest to get right: -0.0, integral ones past 2**53 and 1e16 (repr writes "1e+16", int
+# does not), non-finite ones, the smallest subnormal.
+PLAIN_VALUES: list[object] = [
+    "",
+    " ",
+    "  padded  ",
+    "CHAN Tai Man",
+    "陳大文",
+    "𝔘nicode",
+    "a | b",
+    ARMOUR,
+    0.0,
+    -0.0,
+    1.5,
+    -2.25,
+    0.1,
+    91234567.0,
+    -91234567.0,
+    1e16,
+    1e22,
+    2.0**63,
+    -(2.0**64),
+    1.7976931348623157e308,
+    5e-324,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    True,
+    False,
+    None,
+]
+
+
+class CountedBudget(Budget):
+    """A budget that counts its time checks."""
+
+    checks = 0
+
+    def check_time(self) -> None:
+        self.checks += 1
+        super().check_time()
+
+
+def rows_outcome(read: object, rows: list[list[object]], prefix: str) -> tuple[object, ...]:
+    budget = CountedBudget(Limits(max_text_bytes=10**9), 10_000_000, time.monotonic() + 60)
+    w = Walker(budget)
+    unused = {str(v) for v in PLAIN_VALUES} | {"TRUE", "91234567", "x"}
+    read([list(row) for row in rows], prefix, w, unused)  # type: ignore[operator]
+    units = [(type(u), u.text, u.where, u.cells, u.header) for u in w.units]
+    return units, w.findings, budget.text_bytes, unused, budget.checks
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plain_rows_are_the_rows_read_in_python(seed: int) -> None:
+    """`_read_plain_rows` (`_hsscan.row_units`) keeps what the Python loop `_read_rows` keeps
+    from the same rows: the units, in the same batches (the time checked as often), the
+    cells taken out of the unused shared strings."""
+    rng = random.Random(seed)
+    for count in (0, 1, 2, 40, 4094, 4095, 4096, 4097, 8191, 8192):
+        width = rng.randint(1, 7)
+        rows = [
+            [rng.choice(PLAIN_VALUES) for _ in range(rng.randint(0, width))] for _ in range(count)
+        ]
+        if rows and seed % 2:
+            rows[0] = ["id", "name", "", None]
+        prefix = rng.choice(["x.xlsx#Sheet1!R", "x.xlsx#陳表!R", "x#𝔘!R", ""])
+        assert rows_outcome(_read_plain_rows, rows, prefix) == rows_outcome(
+            _read_rows, rows, prefix
+        )
+
+
+@pytest.mark.parametrize("value", [1, dt.date(2000, 1, 1), b"x", ["x"]])
+def test_row_units_refuses_other_cells(value: object) -> None:
+    with pytest.raises(TypeError):
+        _hsscan.row_units([["a", value]], 0, 1, "x")
+    with pytest.raises(IndexError):
+        _hsscan.row_units([["a"]], 0, 2, "x")

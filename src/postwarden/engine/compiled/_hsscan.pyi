@@ -116,3 +116,6 @@ def finding_counts(
 def overlapped(
     units: list[int], findings: list[Any], winners: list[tuple[list[int], list[Any]]]
 ) -> bytes: ...
+def row_units(
+    rows: list[list[str | float | bool]], start: int, stop: int, prefix: str
+) -> tuple[list[str], list[str], list[tuple[str, ...]]]: ...

@@ -282,6 +282,22 @@ class Package:
     """The guarded XML parts ``keep_xml`` chose, by lowercase name (OPC names ignore case)."""
     readable: list[zipfile.ZipInfo] = field(default_factory=list)
     """The members `to_read` names, in the order of ``infos``."""
+    trees: dict[str, Element] = field(default_factory=dict)
+    """Kept parts parsed whole by `parsed`, by lowercase name."""
+
+
+def parsed(package: Package, name: str) -> Element:
+    """The root element of kept part ``name`` (lowercase), parsed once for all its readers
+    (a workbook and its relationships have three: the sheets' finders and `read_rest`);
+    raises what ``fromstring`` raises, and parses again at each call then.  A part over
+    `_TREE_MAX` bytes is not kept parsed (a tree takes ten times its bytes)."""
+    root = package.trees.get(name)
+    if root is None:
+        xml = package.xml[name]
+        root = fromstring(xml)  # noqa: S314 -- checked by open_package: no DTD
+        if len(xml) <= _TREE_MAX:
+            package.trees[name] = root
+    return root
 
 
 def open_package(
@@ -401,7 +417,7 @@ def visit_embedded(package: Package, where: str, depth: int, walker: Walker) -> 
         walker.visit(content, f"{where}/{place(name)}", depth + 1, name=name)
 
 
-def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
+def part_texts(source: bytes | IO[bytes], root: Element | None = None) -> Iterator[str]:
     """Text of one guarded XML part: the text of its elements (and between them) and the
     attributes that hold values: a pivot cache's items (``<s v="Chan Tai Man"/>``, not
     ``<x v="0"/>``, an index), the names of table columns, cache fields and custom
@@ -412,12 +428,12 @@ def part_texts(source: bytes | IO[bytes]) -> Iterator[str]:
     `_TREE_MAX` bytes is parsed whole (`_tree_texts`, a C parse: a third of the CPU of
     ``iterparse`` for the few small parts of a docx), a larger one or a stream streamed.
     A part with no text between its tags, no CDATA section and none of the attributes read
-    is not parsed at all."""
+    is not parsed at all; nor one whose ``root`` is given (``fromstring(source)``, `parsed`)."""
     if isinstance(source, bytes) and not may_hold_text(source):
         return  # most relationship and custom XML parts: nothing to parse
     texts: Iterable[str]
     if isinstance(source, bytes) and len(source) <= _TREE_MAX:
-        texts = _tree_texts(fromstring(source))  # noqa: S314
+        texts = _tree_texts(fromstring(source) if root is None else root)  # noqa: S314
     else:
         stream = io.BytesIO(source) if isinstance(source, bytes) else source
         texts = _streamed(stream)
@@ -609,7 +625,8 @@ def read_rest(
         walker.budget.check_time()
         try:
             if name in package.xml:
-                text = "\n".join(part_texts(_vml(name, package.xml[name])))
+                xml = _vml(name, package.xml[name])
+                text = "\n".join(part_texts(xml, package.trees.get(name)))
             else:
                 with package.zf.open(info) as part:
                     text = "\n".join(part_texts(part))
@@ -628,11 +645,11 @@ def relationships(package: Package, source: str, what: str) -> list[tuple[str, s
     """``(id, type, part name)`` of the internal relationships of part ``source`` (lowercase
     names; ``""`` is the package itself)."""
     folder, name = posixpath.split(source)
-    rels = package.xml.get(posixpath.join(folder, "_rels", f"{name}.rels"))
-    if rels is None:
+    rels = posixpath.join(folder, "_rels", f"{name}.rels")
+    if rels not in package.xml:
         return []
     try:
-        root = fromstring(rels)  # noqa: S314
+        root = parsed(package, rels)
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: relationships: {exc}") from None
     out = []

