@@ -3,7 +3,8 @@ certain to accept, so that the second reader (pdf.py) need not run.
 
 pypdf in strict mode costs about twice PDFium's reading of a small file (0.6 ms for 3
 pages), nearly all of it Python-level parsing of the ~15 objects it visits.  This module reads
-the same objects (those pypdf visits, no others) with a few regular expressions, and is
+the same objects (those pypdf visits, no others) with a few regular expressions (their
+tokens in C, `_hsscan.pdf_value`, where the module is built), and is
 stricter than pypdf everywhere: one classic cross-reference table (no earlier revisions, no
 cross-reference stream, no encryption) whose every entry points exactly at its ``N 0 obj``;
 objects in a conservative grammar (no comments, no ``#`` escapes in names, no nested
@@ -21,7 +22,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import TypeAlias
+from typing import TypeAlias, cast
+
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: the tokens are read by `_TOKEN`
+    _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
 
 _MAX_DEPTH = 32
 _MAX_DECODED = 16 * 1024 * 1024
@@ -209,7 +216,18 @@ class _Plain:
 
     def _value(self, pos: int) -> tuple[Value, int]:
         """The value whose first token begins at ``pos`` (after whitespace), and where it
-        ends: one loop over the tokens, with a stack of the arrays and dictionaries open."""
+        ends: `_hsscan.pdf_value` (the same loop in C: the tokens were most of the check's
+        time), or `_tokens` where it is not built."""
+        if not COMPILED:
+            return self._tokens(pos)
+        found = _hsscan.pdf_value(self.data, pos, Ref, OTHER)
+        if found is None:
+            raise _NotPlain
+        return cast("tuple[Value, int]", found)
+
+    def _tokens(self, pos: int) -> tuple[Value, int]:
+        """`_value` in Python: one loop over the tokens, with a stack of the arrays and
+        dictionaries open."""
         data, match = self.data, _TOKEN.match
         open_: list[list[Value] | dict[bytes, Value]] = []
         keys: list[bytes | None] = []
