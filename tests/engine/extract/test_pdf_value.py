@@ -1,7 +1,8 @@
 """`_hsscan.pdf_value` (the plain pdf check's tokenizer in C) against `_Plain._tokens`, its
 Python version: the same value, of the same types, ending at the same place, or the same
 refusal, at every object and trailer of every pdf of the tests and their mutants, at random
-places in them, and on generated token soups that cross each of the tokenizer's limits."""
+places in them, and on generated token soups that cross each of the tokenizer's limits; and
+`_hsscan.pdf_offsets` (the cross-reference table's entries) against `pdf_plain._offsets`."""
 
 from __future__ import annotations
 
@@ -194,3 +195,61 @@ def test_the_plain_check_reads_through_the_compiled_tokenizer(
     called.clear()
     assert pdf_plain.plain(data, 0)
     assert called == []
+
+
+_TABLE = re.compile(rb"xref(?:\r\n|\n)0 (\d{1,7})(?:\r\n|\n)")
+
+
+def _tables(data: bytes) -> list[tuple[int, int]]:
+    """``(first, count)`` of every table of ``data`` whose entries `pdf_plain._ENTRIES`
+    matches, as `_Plain._xref` hands them on."""
+    found = []
+    for head in _TABLE.finditer(data):
+        count, first = int(head.group(1)), head.end()
+        end = first + 20 * count  # within the data: `_TAIL` holds the file's last bytes
+        if count >= 1 and end <= len(data) and pdf_plain._ENTRIES.fullmatch(data, first, end):
+            found.append((first, count))
+    return found
+
+
+def _edited_tables(data: bytes, rng: random.Random) -> list[bytes]:
+    """``data`` with a byte of its tables' entries changed, each to a digit or an ``f``."""
+    out = []
+    for first, count in _tables(data):
+        for _ in range(10):
+            at = first + rng.randrange(20 * count)
+            edited = bytearray(data)
+            edited[at] = rng.choice(b"0123456789f")
+            out.append(bytes(edited))
+    return out
+
+
+@pytest.mark.slow
+def test_every_table_reads_the_same() -> None:
+    """`_hsscan.pdf_offsets` against `pdf_plain._offsets` on every table of the test pdfs
+    and on edits of their entries (an offset one off, a generation, a free entry)."""
+    rng = random.Random(7)
+    tables = same = 0
+    for data in pdfs():
+        for copy in (data, *_edited_tables(data, rng)):
+            for first, count in _tables(copy):
+                tables += 1
+                found = _hsscan.pdf_offsets(copy, first, count)
+                assert found == pdf_plain._offsets(copy, first, count)
+                same += found is not None
+    assert tables > 10_000
+    assert same > 2_000
+
+
+def test_a_made_table_reads_the_same() -> None:
+    objects = b"%PDF-1.4\n1 0 obj\n1\nendobj\n2 0 obj\n2\nendobj\n"
+    table = b"0000000000 65535 f \n0000000009 00000 n \n0000000026 00000 n \n"
+    data = objects + b"xref\n0 3\n" + table
+    first = len(objects) + len(b"xref\n0 3\n")
+    assert (
+        _hsscan.pdf_offsets(data, first, 3) == pdf_plain._offsets(data, first, 3) == {1: 9, 2: 26}
+    )
+    for edit in (b"0000000010 00000 n", b"0000000026 00001 n", b"0000000026 00000 f"):
+        edited = data.replace(b"0000000026 00000 n", edit)
+        assert _hsscan.pdf_offsets(edited, first, 3) == pdf_plain._offsets(edited, first, 3)
+    assert _hsscan.pdf_offsets(data, first, 4) is None  # past the data

@@ -1115,6 +1115,7 @@ static PyObject *finding_spans(PyObject *module, PyObject *args);
 static PyObject *sheet_texts(PyObject *module, PyObject *arg);
 static PyObject *pdf_value(PyObject *module, PyObject *args);
 static PyObject *plain_relationships(PyObject *module, PyObject *arg);
+static PyObject *pdf_offsets(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1165,6 +1166,8 @@ static PyMethodDef module_methods[] = {
      "pdf_value(data, pos, ref, other) -> (value, end) of a plain pdf's object, or None."},
     {"plain_relationships", plain_relationships, METH_O,
      "plain_relationships(xml) -> each Relationship's attributes, or None: parse the part."},
+    {"pdf_offsets", pdf_offsets, METH_VARARGS,
+     "pdf_offsets(data, first, count) -> {number: offset} of a plain pdf's table, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -5546,3 +5549,57 @@ plain_not:
 }
 
 /* ==== End of plain_relationships ======================================================= */
+
+/* ---- pdf_offsets: a plain pdf's cross-reference entries (issue 14) ----
+ *
+ * pdf_offsets(data, first, count) -> {number: offset} of the entries in use of the table
+ * whose entry 0 begins at ``first`` (20 bytes each, already matched as ``\d{10} \d{5} [fn]``
+ * and an end of line by pdf_plain's ``_ENTRIES``), each of generation 0 and pointing
+ * exactly at its ``N 0 obj``; None when one is not (pdf_plain's ``_Plain._xref`` loop, a
+ * microsecond and a half an entry in Python; test_pdf_value.py compares the two). */
+
+static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data;
+    Py_ssize_t first, count;
+    if (!PyArg_ParseTuple(args, "O!nn", &PyBytes_Type, &data, &first, &count))
+        return NULL;
+    const char *s = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    if (first < 0 || first > n || count < 1 || count > (n - first) / 20)
+        Py_RETURN_NONE; /* not the table _ENTRIES matched: not plain */
+    PyObject *offsets = PyDict_New();
+    if (offsets == NULL)
+        return NULL;
+    for (Py_ssize_t number = 1; number < count; number++) {
+        const char *entry = s + first + 20 * number;
+        if (entry[17] != 'n')
+            continue;
+        long long offset = 0;
+        for (int k = 0; k < 10; k++) {
+            if (entry[k] < '0' || entry[k] > '9') {
+                Py_DECREF(offsets);
+                Py_RETURN_NONE;
+            }
+            offset = offset * 10 + (entry[k] - '0');
+        }
+        char head[32];
+        int len = snprintf(head, sizeof head, "%zd 0 obj", number);
+        if (memcmp(entry + 11, "00000", 5) != 0 || offset + len > n ||
+            memcmp(s + offset, head, (size_t)len) != 0) {
+            Py_DECREF(offsets);
+            Py_RETURN_NONE;
+        }
+        PyObject *key = PyLong_FromSsize_t(number), *value = PyLong_FromLongLong(offset);
+        int failed = key == NULL || value == NULL || PyDict_SetItem(offsets, key, value) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (failed) {
+            Py_DECREF(offsets);
+            return NULL;
+        }
+    }
+    return offsets;
+}
+
+/* ==== End of pdf_offsets =============================================================== */

@@ -108,6 +108,23 @@ def plain(data: bytes, pages: int) -> bool:
     return True
 
 
+def _offsets(data: bytes, first: int, count: int) -> dict[int, int] | None:
+    """Where each object in use begins, from the ``count`` entries of the table whose entry
+    0 begins at ``first`` (already matched by `_ENTRIES`): each of generation 0 and pointing
+    exactly at its ``N 0 obj``, else None (`_hsscan.pdf_offsets` where it is built)."""
+    offsets: dict[int, int] = {}
+    for number in range(1, count):
+        at = first + 20 * number
+        if data[at + 17] == ord("n"):
+            offset = int(data[at : at + 10])
+            if data[at + 11 : at + 16] != b"00000" or not data.startswith(
+                b"%d 0 obj" % number, offset
+            ):
+                return None
+            offsets[number] = offset
+    return offsets
+
+
 class _Plain:
     """One file's cross-reference table, and the objects read through it so far."""
 
@@ -166,16 +183,12 @@ class _Plain:
             raise _NotPlain
         if not data.startswith(_FIRST_ENTRY, first):
             raise _NotPlain
-        offsets = self.offsets
-        for number in range(1, count):
-            at = first + 20 * number
-            if data[at + 17] == ord("n"):
-                offset = int(data[at : at + 10])
-                if data[at + 11 : at + 16] != b"00000" or not data.startswith(
-                    b"%d 0 obj" % number, offset
-                ):
-                    raise _NotPlain
-                offsets[number] = offset
+        offsets = (
+            _hsscan.pdf_offsets(data, first, count) if COMPILED else _offsets(data, first, count)
+        )
+        if offsets is None:
+            raise _NotPlain
+        self.offsets = offsets
         trailer_at = _TRAILER.match(data, table)
         if trailer_at is None:
             raise _NotPlain
