@@ -12,9 +12,11 @@ import struct
 import zipfile
 from pathlib import Path
 
+import pytest
 from tests.engine.extract.mutants import mutants
 from tests.factories import make_docx, make_pptx, make_xlsx, make_zip
 
+from postwarden.engine.extract import zipdir
 from postwarden.engine.extract.zipdir import central_directory, read_zip
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
@@ -176,3 +178,17 @@ def test_real_files_and_their_mutants_are_read_as_zipfile_reads_them() -> None:
                 left += 1
     assert read > 500
     assert left > 500
+
+
+def test_members_are_made_by_the_slot_maker_and_by_their_constructor_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tests above compare the compiled maker's ``ZipInfo`` objects (every slot) with
+    zipfile's; without the maker (not built), the constructor's are the same."""
+    assert zipdir.MAKE_INFO is not None
+    monkeypatch.setattr(zipdir, "MAKE_INFO", None)
+    assert {name for name, data in _edge_cases().items() if _check(data)} >= {
+        "docx",
+        "NUL in a name",
+    }
+    assert all(_check(data) for data in _sources()[:3])

@@ -1120,6 +1120,9 @@ static PyObject *by_unit(PyObject *module, PyObject *args);
 static PyObject *finding_counts(PyObject *module, PyObject *args);
 static PyObject *overlapped(PyObject *module, PyObject *args);
 static PyObject *row_units(PyObject *module, PyObject *args);
+static PyObject *pdf_value(PyObject *module, PyObject *args);
+static PyObject *plain_relationships(PyObject *module, PyObject *arg);
+static PyObject *pdf_offsets(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1181,6 +1184,12 @@ static PyMethodDef module_methods[] = {
      "overlapped(units, findings, winners) -> bytes: 1 where a winner's finding overlaps."},
     {"row_units", row_units, METH_VARARGS,
      "row_units(rows, start, stop, prefix) -> (texts, places, cells): sheet_rows' units."},
+    {"pdf_value", pdf_value, METH_VARARGS,
+     "pdf_value(data, pos, ref, other) -> (value, end) of a plain pdf's object, or None."},
+    {"plain_relationships", plain_relationships, METH_O,
+     "plain_relationships(xml) -> each Relationship's attributes, or None: parse the part."},
+    {"pdf_offsets", pdf_offsets, METH_VARARGS,
+     "pdf_offsets(data, first, count) -> {number: offset} of a plain pdf's table, or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -5981,3 +5990,504 @@ done:
 }
 
 /* ==== End of row units ================================================================= */
+/* ---- pdf_value: one value of a plain pdf's object (issue 14) ----
+ *
+ * extract/pdf_plain.py's ``_Plain._value`` in C: the same tokens as its ``_TOKEN`` pattern
+ * (whitespace, then a name, a reference, an integer, ``<<`` ``[``, ``>>`` ``]``, a real, a
+ * literal string, a hex string or a keyword, each kind with the same delimiter after it),
+ * the same stack of arrays and dictionaries and the same refusals (nesting past 32, an
+ * array or dictionary of 10,000 elements, a key that is no name or is repeated, a closing
+ * bracket of the other kind).  The Python tokenizer cost most of a small pdf's plain check
+ * (0.1 of 0.17 ms: ~200 regular-expression matches and their Python objects); here a token
+ * costs a few nanoseconds.  The Python version stays where the module is not built, and
+ * tests/engine/extract/test_pdf_plain.py compares the two. */
+
+#define PV_MAX_DEPTH 32
+#define PV_MAX_ELEMENTS 10000
+
+static int pv_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* What may follow a number, a reference or a keyword (``_DELIMITED``). */
+static int pv_delimiter(unsigned char c) {
+    return pv_space(c) || c == '/' || c == '[' || c == ']' || c == '<' || c == '>';
+}
+
+static int pv_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static int pv_name_char(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || pv_digit(c) || c == '_' ||
+           c == '.' || c == '+' || c == '-';
+}
+
+static int pv_hex(unsigned char c) {
+    return pv_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* The run of digits at s[i] (at most ``cap + 1`` counted). */
+static Py_ssize_t pv_digits(const unsigned char *s, Py_ssize_t i, Py_ssize_t n, Py_ssize_t cap) {
+    Py_ssize_t j = i;
+    while (j < n && j - i <= cap && pv_digit(s[j]))
+        j++;
+    return j - i;
+}
+
+static int pv_delimited(const unsigned char *s, Py_ssize_t at, Py_ssize_t n) {
+    return at < n && pv_delimiter(s[at]);
+}
+
+enum { PV_NONE, PV_NAME, PV_REF, PV_INT, PV_OPEN, PV_CLOSE, PV_REAL, PV_OTHER };
+
+/* The token at s[i] after whitespace: its kind, where it begins (``*start``) and ends
+ * (``*end``); PV_NONE where ``_TOKEN`` does not match. */
+static int pv_token(const unsigned char *s, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *start,
+                    Py_ssize_t *end) {
+    while (i < n && pv_space(s[i]))
+        i++;
+    *start = i;
+    if (i >= n)
+        return PV_NONE;
+    unsigned char c = s[i];
+    if (c == '/') {
+        Py_ssize_t j = i + 1;
+        while (j < n && j - i - 1 < 127 && pv_name_char(s[j]))
+            j++;
+        if (j == i + 1 || j >= n || !(pv_delimiter(s[j]) || s[j] == '('))
+            return PV_NONE;
+        *end = j;
+        return PV_NAME;
+    }
+    if (pv_digit(c) || c == '-' || c == '.') {
+        Py_ssize_t d = pv_digit(c) ? pv_digits(s, i, n, 10) : 0;
+        if (d >= 1 && d <= 10 && i + d + 4 <= n && memcmp(s + i + d, " 0 R", 4) == 0 &&
+            pv_delimited(s, i + d + 4, n)) {
+            *end = i + d;  /* the number's digits: the caller reads them */
+            return PV_REF;
+        }
+        Py_ssize_t j = c == '-' ? i + 1 : i;
+        Py_ssize_t whole = pv_digits(s, j, n, 10);
+        if (whole >= 1 && whole <= 10 && pv_delimited(s, j + whole, n)) {
+            *end = j + whole;
+            return PV_INT;
+        }
+        if (whole <= 10 && j + whole < n && s[j + whole] == '.') {
+            Py_ssize_t k = j + whole + 1;
+            Py_ssize_t frac = pv_digits(s, k, n, 10);
+            if ((whole >= 1 || frac >= 1) && frac <= 10 && pv_delimited(s, k + frac, n)) {
+                *end = k + frac;
+                return PV_REAL;
+            }
+        }
+        return PV_NONE;
+    }
+    if (c == '<' || c == '[') {
+        if (c == '[' || (i + 1 < n && s[i + 1] == '<')) {
+            *end = i + (c == '[' ? 1 : 2);
+            return PV_OPEN;
+        }
+        Py_ssize_t j = i + 1;
+        while (j < n && pv_hex(s[j]))
+            j++;
+        if (j >= n || s[j] != '>')
+            return PV_NONE;
+        *end = j + 1;
+        return PV_OTHER;
+    }
+    if (c == ']' || c == '>') {
+        if (c == '>' && !(i + 1 < n && s[i + 1] == '>'))
+            return PV_NONE;
+        *end = i + (c == ']' ? 1 : 2);
+        return PV_CLOSE;
+    }
+    if (c == '(') {
+        Py_ssize_t j = i + 1;
+        while (j < n) {
+            unsigned char b = s[j];
+            if (b >= 0x20 && b <= 0x7e && b != '(' && b != ')' && b != '\\') {
+                j++;
+            } else if (b == '\\' && j + 1 < n && strchr("nrtbf()\\", s[j + 1]) && s[j + 1]) {
+                j += 2;
+            } else if (b == '\\' && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '7') {
+                j += 2;
+                for (int k = 0; k < 2 && j < n && s[j] >= '0' && s[j] <= '7'; k++)
+                    j++;
+            } else {
+                break;
+            }
+        }
+        if (j >= n || s[j] != ')')
+            return PV_NONE;
+        *end = j + 1;
+        return PV_OTHER;
+    }
+    static const char *const keywords[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        Py_ssize_t len = (Py_ssize_t)strlen(keywords[k]);
+        if (i + len <= n && memcmp(s + i, keywords[k], (size_t)len) == 0 &&
+            pv_delimited(s, i + len, n)) {
+            *end = i + len;
+            return PV_OTHER;
+        }
+    }
+    return PV_NONE;
+}
+
+/* The integer of digits s[i:j] (at most 10 of them, after an optional '-'). */
+static PyObject *pv_int(const unsigned char *s, Py_ssize_t i, Py_ssize_t j) {
+    int negative = s[i] == '-';
+    long long v = 0;
+    for (Py_ssize_t k = i + negative; k < j; k++)
+        v = v * 10 + (s[k] - '0');
+    return PyLong_FromLongLong(negative ? -v : v);
+}
+
+/* pdf_value(data, pos, ref, other) -> (value, end), or None where ``_value`` refuses. */
+static PyObject *pdf_value(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data, *ref, *other;
+    Py_ssize_t pos;
+    if (!PyArg_ParseTuple(args, "O!nOO", &PyBytes_Type, &data, &pos, &ref, &other))
+        return NULL;
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    if (pos > n)
+        Py_RETURN_NONE;
+    pos = pos < 0 ? 0 : pos; /* as ``re`` takes a negative position */
+    PyObject *open[PV_MAX_DEPTH];
+    PyObject *keys[PV_MAX_DEPTH]; /* the key read whose value is still to come, or NULL */
+    int depth = 0;
+    PyObject *result = NULL;
+    for (;;) {
+        Py_ssize_t start = 0, end = 0;
+        int kind = pv_token(s, pos, n, &start, &end);
+        PyObject *value = NULL;
+        if (kind == PV_NONE)
+            goto refuse;
+        pos = end;
+        if (kind == PV_OPEN) {
+            if (depth == PV_MAX_DEPTH)
+                goto refuse;
+            PyObject *made = s[start] == '[' ? PyList_New(0) : PyDict_New();
+            if (made == NULL)
+                goto fail;
+            open[depth] = made;
+            keys[depth] = NULL;
+            depth++;
+            continue;
+        }
+        if (kind == PV_CLOSE) {
+            if (!depth)
+                goto refuse;
+            depth--;
+            value = open[depth];
+            int pending = keys[depth] != NULL;
+            Py_CLEAR(keys[depth]);
+            if (pending || (s[start] == ']') != PyList_CheckExact(value)) {
+                Py_DECREF(value);
+                goto refuse;
+            }
+        } else if (kind == PV_NAME) {
+            value = PyBytes_FromStringAndSize((const char *)s + start, end - start);
+        } else if (kind == PV_REF) {
+            PyObject *number = pv_int(s, start, end);
+            if (number == NULL)
+                goto fail;
+            pos = end + 4; /* `` 0 R`` */
+            value = PyObject_CallOneArg(ref, number);
+            Py_DECREF(number);
+        } else if (kind == PV_INT) {
+            value = pv_int(s, start, end);
+        } else if (kind == PV_REAL) {
+            PyObject *text = PyBytes_FromStringAndSize((const char *)s + start, end - start);
+            if (text == NULL)
+                goto fail;
+            value = PyFloat_FromString(text);
+            Py_DECREF(text);
+        } else {
+            value = Py_NewRef(other);
+        }
+        if (value == NULL)
+            goto fail;
+        if (!depth) {
+            result = Py_BuildValue("(Nn)", value, pos);
+            return result;
+        }
+        PyObject *top = open[depth - 1];
+        int full = PyList_CheckExact(top) ? PyList_GET_SIZE(top) == PV_MAX_ELEMENTS
+                                          : PyDict_GET_SIZE(top) == PV_MAX_ELEMENTS;
+        if (full) {
+            Py_DECREF(value);
+            goto refuse;
+        }
+        if (PyList_CheckExact(top)) {
+            int failed = PyList_Append(top, value);
+            Py_DECREF(value);
+            if (failed < 0)
+                goto fail;
+        } else if (keys[depth - 1] != NULL) {
+            int failed = PyDict_SetItem(top, keys[depth - 1], value);
+            Py_DECREF(value);
+            Py_CLEAR(keys[depth - 1]);
+            if (failed < 0)
+                goto fail;
+        } else {
+            /* A key must be a name; pypdf's strict reading refuses a repeated one. */
+            int repeated = PyBytes_CheckExact(value) ? PyDict_Contains(top, value) : 1;
+            if (repeated < 0) {
+                Py_DECREF(value);
+                goto fail;
+            }
+            if (repeated) {
+                Py_DECREF(value);
+                goto refuse;
+            }
+            keys[depth - 1] = value;
+        }
+    }
+refuse:
+    for (int i = 0; i < depth; i++) {
+        Py_DECREF(open[i]);
+        Py_XDECREF(keys[i]);
+    }
+    Py_RETURN_NONE;
+fail:
+    for (int i = 0; i < depth; i++) {
+        Py_DECREF(open[i]);
+        Py_XDECREF(keys[i]);
+    }
+    return NULL;
+}
+
+/* ==== End of pdf_value ================================================================= */
+
+/* ---- plain_relationships: an office package's relationships part (issue 14) ----
+ *
+ * plain_relationships(xml) -> the attributes of each ``Relationship`` element, as
+ * ``[rel.attrib for rel in fromstring(xml).iter(...Relationship)]`` gives them, for a part
+ * in the one form office programs write: an optional XML declaration (version 1.0, UTF-8,
+ * standalone), the ``Relationships`` root with its namespace alone, then only
+ * ``Relationship`` elements with double-quoted ``Id``, ``Type``, ``Target`` and
+ * ``TargetMode`` attributes, each at most once, whose values are printable ASCII without
+ * ``"``, ``&`` or ``<`` (no reference to resolve, no whitespace for XML to normalise);
+ * single spaces in the declaration, none in the end tag.  None for anything else: the
+ * caller parses the part (office.relationships), and expat gives its verdict.  Parsing cost
+ * a docx its two relationships parts' 30 us; tests/engine/extract/test_plain_relationships.py
+ * compares the two on every office file of the tests and one-byte edits of their parts. */
+
+static const char RELS_ROOT[] =
+    "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"";
+static PyObject *rels_names[4];
+static const char *const RELS_NAMES[4] = {"Id", "Type", "Target", "TargetMode"};
+
+static Py_ssize_t rels_space(const char *s, Py_ssize_t i, Py_ssize_t n) {
+    Py_ssize_t j = i;
+    while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
+        j++;
+    return j - i;
+}
+
+static int rels_at(const char *s, Py_ssize_t i, Py_ssize_t n, const char *lit) {
+    Py_ssize_t len = (Py_ssize_t)strlen(lit);
+    return i + len <= n && memcmp(s + i, lit, (size_t)len) == 0;
+}
+
+/* `` name=QvalueQ`` of the declaration at s[*i] (either quote), the value one of ``values``. */
+static int rels_pseudo(const char *s, Py_ssize_t *i, Py_ssize_t n, const char *name,
+                       const char *const *values, int count) {
+    Py_ssize_t j = *i;
+    if (!rels_at(s, j, n, name))
+        return 0;
+    j += (Py_ssize_t)strlen(name);
+    if (j >= n || (s[j] != '"' && s[j] != '\''))
+        return 0;
+    char quote = s[j++];
+    for (int k = 0; k < count; k++) {
+        Py_ssize_t len = (Py_ssize_t)strlen(values[k]);
+        if (rels_at(s, j, n, values[k]) && j + len < n && s[j + len] == quote) {
+            *i = j + len + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Where the declaration ends (0 when there is none), or -1 when it is not the plain one. */
+static Py_ssize_t rels_declaration(const char *s, Py_ssize_t n) {
+    static const char *const version[] = {"1.0"}, *const utf8[] = {"UTF-8"},
+                             *const standalone[] = {"yes", "no"};
+    Py_ssize_t i = 0;
+    if (!rels_at(s, 0, n, "<?xml"))
+        return 0;
+    i = 5;
+    if (!rels_pseudo(s, &i, n, " version=", version, 1))
+        return -1;
+    rels_pseudo(s, &i, n, " encoding=", utf8, 1);
+    rels_pseudo(s, &i, n, " standalone=", standalone, 2);
+    i += rels_space(s, i, n);
+    return rels_at(s, i, n, "?>") ? i + 2 : -1;
+}
+
+static int rels_value_char(unsigned char c) {
+    return c >= 0x20 && c <= 0x7e && c != '"' && c != '&' && c != '<';
+}
+
+/* One element's attributes from s[*i] (after ``<Relationship``) to its ``/>``, into a new
+ * dict; NULL with no error set when it is not plain. */
+static PyObject *rels_element(const char *s, Py_ssize_t *i, Py_ssize_t n) {
+    PyObject *attrib = PyDict_New();
+    if (attrib == NULL)
+        return NULL;
+    int seen = 0;
+    Py_ssize_t j = *i;
+    for (;;) {
+        Py_ssize_t space = rels_space(s, j, n);
+        j += space;
+        if (rels_at(s, j, n, "/>")) {
+            *i = j + 2;
+            return attrib;
+        }
+        if (!space)
+            break;
+        int k = 3;
+        /* Longest first: ``TargetMode`` before ``Target``. */
+        while (k >= 0 && !(rels_at(s, j, n, RELS_NAMES[k]) &&
+                           rels_at(s, j + (Py_ssize_t)strlen(RELS_NAMES[k]), n, "=\"")))
+            k--;
+        if (k < 0 || seen & (1 << k))
+            break; /* another attribute, or a repeated one (an error to expat) */
+        seen |= 1 << k;
+        j += (Py_ssize_t)strlen(RELS_NAMES[k]) + 2;
+        Py_ssize_t start = j;
+        while (j < n && rels_value_char((unsigned char)s[j]))
+            j++;
+        if (j >= n || s[j] != '"')
+            break;
+        PyObject *value = PyUnicode_DecodeASCII(s + start, j - start, NULL);
+        if (value == NULL || PyDict_SetItem(attrib, rels_names[k], value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(attrib);
+            return NULL;
+        }
+        Py_DECREF(value);
+        j++;
+    }
+    Py_DECREF(attrib);
+    return NULL;
+}
+
+static PyObject *plain_relationships(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_relationships: bytes expected");
+        return NULL;
+    }
+    if (rels_names[0] == NULL) {
+        for (int k = 0; k < 4; k++) {
+            rels_names[k] = PyUnicode_InternFromString(RELS_NAMES[k]);
+            if (rels_names[k] == NULL)
+                return NULL;
+        }
+    }
+    const char *s = PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    Py_ssize_t i = rels_declaration(s, n);
+    if (i < 0)
+        Py_RETURN_NONE;
+    i += rels_space(s, i, n);
+    if (!rels_at(s, i, n, RELS_ROOT))
+        Py_RETURN_NONE;
+    i += (Py_ssize_t)sizeof(RELS_ROOT) - 1;
+    i += rels_space(s, i, n);
+    if (!rels_at(s, i, n, ">"))
+        Py_RETURN_NONE;
+    i++;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (;;) {
+        i += rels_space(s, i, n);
+        if (rels_at(s, i, n, "</Relationships>")) {
+            i += 16;
+            break;
+        }
+        /* ``<Relationship`` then whitespace or ``/>``: not a longer name. */
+        if (!rels_at(s, i, n, "<Relationship"))
+            goto plain_not;
+        i += 13;
+        PyObject *attrib = rels_element(s, &i, n);
+        if (attrib == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            goto plain_not;
+        }
+        int failed = PyList_Append(out, attrib);
+        Py_DECREF(attrib);
+        if (failed < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    i += rels_space(s, i, n);
+    if (i == n)
+        return out;
+plain_not:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+}
+
+/* ==== End of plain_relationships ======================================================= */
+
+/* ---- pdf_offsets: a plain pdf's cross-reference entries (issue 14) ----
+ *
+ * pdf_offsets(data, first, count) -> {number: offset} of the entries in use of the table
+ * whose entry 0 begins at ``first`` (20 bytes each, already matched as ``\d{10} \d{5} [fn]``
+ * and an end of line by pdf_plain's ``_ENTRIES``), each of generation 0 and pointing
+ * exactly at its ``N 0 obj``; None when one is not (pdf_plain's ``_Plain._xref`` loop, a
+ * microsecond and a half an entry in Python; test_pdf_value.py compares the two). */
+
+static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data;
+    Py_ssize_t first, count;
+    if (!PyArg_ParseTuple(args, "O!nn", &PyBytes_Type, &data, &first, &count))
+        return NULL;
+    const char *s = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    if (first < 0 || first > n || count < 1 || count > (n - first) / 20)
+        Py_RETURN_NONE; /* not the table _ENTRIES matched: not plain */
+    PyObject *offsets = PyDict_New();
+    if (offsets == NULL)
+        return NULL;
+    for (Py_ssize_t number = 1; number < count; number++) {
+        const char *entry = s + first + 20 * number;
+        if (entry[17] != 'n')
+            continue;
+        long long offset = 0;
+        for (int k = 0; k < 10; k++) {
+            if (entry[k] < '0' || entry[k] > '9') {
+                Py_DECREF(offsets);
+                Py_RETURN_NONE;
+            }
+            offset = offset * 10 + (entry[k] - '0');
+        }
+        char head[32];
+        int len = snprintf(head, sizeof head, "%zd 0 obj", number);
+        if (memcmp(entry + 11, "00000", 5) != 0 || offset + len > n ||
+            memcmp(s + offset, head, (size_t)len) != 0) {
+            Py_DECREF(offsets);
+            Py_RETURN_NONE;
+        }
+        PyObject *key = PyLong_FromSsize_t(number), *value = PyLong_FromLongLong(offset);
+        int failed = key == NULL || value == NULL || PyDict_SetItem(offsets, key, value) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (failed) {
+            Py_DECREF(offsets);
+            return NULL;
+        }
+    }
+    return offsets;
+}
+
+/* ==== End of pdf_offsets =============================================================== */

@@ -12,8 +12,8 @@ reader cannot open is damaged.  Strict, because pypdf's lenient recovery rescans
 file object by object (2.5 s for qpdf's issue-202.pdf, against 16 ms strict), and because a
 file that a strict reader refuses is one where readers may disagree on what it shows.
 A file in the narrow, exact form that pypdf is certain to accept (:mod:`.pdf_plain`: as fpdf2
-and LibreOffice write them) is checked by a few regular expressions instead, in a quarter of
-pypdf's time.
+and LibreOffice write them) is checked by a few regular expressions and a tokenizer in C
+instead, in under a tenth of pypdf's time (0.05 against 0.7 ms for a 3-page file).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ certain to accept, so that the second reader (pdf.py) need not run.
 
 pypdf in strict mode costs about twice PDFium's reading of a small file (0.6 ms for 3
 pages), nearly all of it Python-level parsing of the ~15 objects it visits.  This module reads
-the same objects (those pypdf visits, no others) with a few regular expressions, and is
+the same objects (those pypdf visits, no others) with a few regular expressions (their
+tokens in C, `_hsscan.pdf_value`, where the module is built), and is
 stricter than pypdf everywhere: one classic cross-reference table (no earlier revisions, no
 cross-reference stream, no encryption) whose every entry points exactly at its ``N 0 obj``;
 objects in a conservative grammar (no comments, no ``#`` escapes in names, no nested
@@ -21,7 +22,13 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import TypeAlias
+from typing import TypeAlias, cast
+
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: the tokens are read by `_TOKEN`
+    _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
 
 _MAX_DEPTH = 32
 _MAX_DECODED = 16 * 1024 * 1024
@@ -101,6 +108,23 @@ def plain(data: bytes, pages: int) -> bool:
     return True
 
 
+def _offsets(data: bytes, first: int, count: int) -> dict[int, int] | None:
+    """Where each object in use begins, from the ``count`` entries of the table whose entry
+    0 begins at ``first`` (already matched by `_ENTRIES`): each of generation 0 and pointing
+    exactly at its ``N 0 obj``, else None (`_hsscan.pdf_offsets` where it is built)."""
+    offsets: dict[int, int] = {}
+    for number in range(1, count):
+        at = first + 20 * number
+        if data[at + 17] == ord("n"):
+            offset = int(data[at : at + 10])
+            if data[at + 11 : at + 16] != b"00000" or not data.startswith(
+                b"%d 0 obj" % number, offset
+            ):
+                return None
+            offsets[number] = offset
+    return offsets
+
+
 class _Plain:
     """One file's cross-reference table, and the objects read through it so far."""
 
@@ -159,16 +183,12 @@ class _Plain:
             raise _NotPlain
         if not data.startswith(_FIRST_ENTRY, first):
             raise _NotPlain
-        offsets = self.offsets
-        for number in range(1, count):
-            at = first + 20 * number
-            if data[at + 17] == ord("n"):
-                offset = int(data[at : at + 10])
-                if data[at + 11 : at + 16] != b"00000" or not data.startswith(
-                    b"%d 0 obj" % number, offset
-                ):
-                    raise _NotPlain
-                offsets[number] = offset
+        offsets = (
+            _hsscan.pdf_offsets(data, first, count) if COMPILED else _offsets(data, first, count)
+        )
+        if offsets is None:
+            raise _NotPlain
+        self.offsets = offsets
         trailer_at = _TRAILER.match(data, table)
         if trailer_at is None:
             raise _NotPlain
@@ -209,7 +229,18 @@ class _Plain:
 
     def _value(self, pos: int) -> tuple[Value, int]:
         """The value whose first token begins at ``pos`` (after whitespace), and where it
-        ends: one loop over the tokens, with a stack of the arrays and dictionaries open."""
+        ends: `_hsscan.pdf_value` (the same loop in C: the tokens were most of the check's
+        time), or `_tokens` where it is not built."""
+        if not COMPILED:
+            return self._tokens(pos)
+        found = _hsscan.pdf_value(self.data, pos, Ref, OTHER)
+        if found is None:
+            raise _NotPlain
+        return cast("tuple[Value, int]", found)
+
+    def _tokens(self, pos: int) -> tuple[Value, int]:
+        """`_value` in Python: one loop over the tokens, with a stack of the arrays and
+        dictionaries open."""
         data, match = self.data, _TOKEN.match
         open_: list[list[Value] | dict[bytes, Value]] = []
         keys: list[bytes | None] = []
