@@ -378,6 +378,7 @@ class _Compiled:
         self.sheet_rows = counted
         self.shared_strings = _hsscan.shared_strings
         self.sheet_texts = _hsscan.sheet_texts
+        self.sheet_grid = _hsscan.sheet_grid
 
 
 VALUES: list[object] = [

@@ -1113,6 +1113,7 @@ static PyObject *shared_strings(PyObject *module, PyObject *arg);
 static PyObject *sheet_rows(PyObject *module, PyObject *args);
 static PyObject *finding_spans(PyObject *module, PyObject *args);
 static PyObject *sheet_texts(PyObject *module, PyObject *arg);
+static PyObject *sheet_grid(PyObject *module, PyObject *arg);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1159,6 +1160,8 @@ static PyMethodDef module_methods[] = {
      "finding_spans(units, findings) -> int64s: the units, each start, then each end."},
     {"sheet_texts", sheet_texts, METH_O,
      "sheet_texts(xml) -> [(kind, raw text)]: headers, validations, formulas; or None."},
+    {"sheet_grid", sheet_grid, METH_O,
+     "sheet_grid(xml) -> the cells of the grid iter_rows gives of a worksheet (at most); -1."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -5017,6 +5020,134 @@ done:
     PyMem_Free(found.items);
     PyBuffer_Release(&view);
     return out;
+}
+
+/* ---- sheet_grid: the cells of the grid a reader would build of a worksheet (issue 14) ----
+ *
+ * Calamine builds a worksheet's cells as one dense grid (32 bytes a cell) spanning every cell
+ * holding a value, and python-calamine's iter_rows (and sheet_rows) gives each row from the
+ * first one: a 132-byte part naming A1 and XFD3051 makes 50 million cells (1.6 GB in calamine;
+ * A1 and XFD1048576 make calamine abort the process on a failed 550 GB allocation).  This
+ * tells how large that grid is, before any reader builds it, by a scan of the tags alone:
+ * rows from the first to the last cell's, columns from the leftmost cell to the rightmost.
+ * An upper bound: every ``<c>`` (any prefix) that is not empty counts, wherever it is (in a
+ * comment too), placed by its ``r``, or, without one, after the cell before it in its row
+ * (in a row placed by its ``r`` or after the row before it), as calamine places it. */
+
+/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none. */
+static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssize_t *len) {
+    while (p < end) {
+        while (p < end && (xs_space(*p) || *p == '/'))
+            p++;
+        const char *name = p;
+        while (p < end && *p != '=' && !xs_space(*p) && *p != '/')
+            p++;
+        Py_ssize_t name_len = p - name;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || *p != '=') {
+            if (p < end)
+                p++;
+            continue;
+        }
+        p++;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || (*p != '"' && *p != '\''))
+            return 0;
+        const char *close = memchr(p + 1, *p, end - p - 1);
+        if (close == NULL)
+            return 0;
+        if (name_len == 1 && *name == 'r') {
+            *value = p + 1;
+            *len = close - p - 1;
+            return 1;
+        }
+        p = close + 1;
+    }
+    return 0;
+}
+
+/* A reference's 0-based row (or -1 if it has no digits) and column (or -1 if no letters),
+ * letters of either case; 0 if it is no reference or past 2^31. */
+static int sg_ref(const char *p, Py_ssize_t n, int64_t *row, int64_t *col) {
+    Py_ssize_t i = 0;
+    int64_t c = 0, r = 0;
+    for (; i < n && ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')); i++) {
+        c = c * 26 + ((p[i] | 0x20) - 'a' + 1);
+        if (c > INT32_MAX)
+            return 0;
+    }
+    Py_ssize_t digits = i;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        r = r * 10 + (p[i] - '0');
+        if (r > INT32_MAX)
+            return 0;
+    }
+    if (i != n || (digits == 0 && i == 0))
+        return 0;
+    *col = digits == 0 ? -1 : c - 1;
+    *row = i == digits ? -1 : r - 1;
+    return 1;
+}
+
+static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const char *p = view.buf, *end = p + view.len;
+    int64_t row = -1, col = -1, bottom = -1, left = INT64_MAX, right = -1;
+    int known = 1;
+    while (known && (p = memchr(p, '<', end - p)) != NULL) {
+        const char *name = ++p;
+        while (p < end && !xs_space(*p) && *p != '/' && *p != '>')
+            p++;
+        const char *local = name;
+        for (const char *q = name; q < p; q++)
+            if (*q == ':')
+                local = q + 1;
+        Py_ssize_t local_len = p - local;
+        int is_row = local_len == 3 && memcmp(local, "row", 3) == 0;
+        int is_cell = local_len == 1 && *local == 'c';
+        if (name == end || *name == '/' || (!is_row && !is_cell))
+            continue;
+        /* the tag's end: the first '>' outside quotes */
+        const char *q = p;
+        char quote = 0;
+        for (; q < end && (quote || *q != '>'); q++)
+            if (*q == '"' || *q == '\'')
+                quote = quote == *q ? 0 : quote ? quote : *q;
+        const char *value;
+        Py_ssize_t len;
+        int64_t r = -1, c = -1;
+        if (sg_attr_r(p, q, &value, &len) && !sg_ref(value, len, &r, &c))
+            known = 0; /* a reference no reader reads the same: not known */
+        if (is_row) {
+            row = r >= 0 && c < 0 ? r : row + 1;
+            if (r >= 0 && c >= 0)
+                known = 0;
+            col = -1;
+        } else {
+            if (r >= 0)
+                row = r > row ? r : row; /* a cell's own row: never less than its row's */
+            col = c >= 0 ? c : col + 1;
+            int empty = q > p && q[-1] == '/';
+            if (!empty) {
+                int64_t at = r >= 0 ? r : row < 0 ? 0 : row;
+                bottom = at > bottom ? at : bottom;
+                left = col < left ? col : left;
+                right = col > right ? col : right;
+            }
+        }
+        p = q;
+    }
+    PyBuffer_Release(&view);
+    if (!known)
+        return PyLong_FromLong(-1);
+    if (bottom < 0)
+        return PyLong_FromLong(0);
+    return PyLong_FromLongLong((bottom + 1) * (right - left + 1));
 }
 
 /* ==== End of spreadsheets ============================================================== */

@@ -20,11 +20,13 @@ gives there; any other worksheet, or workbook, is read by calamine (the test com
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 # Only for a part open_package checked up to its root element (no DTD can follow).
 from xml.etree.ElementTree import ParseError, fromstring
@@ -35,6 +37,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
     Package,
+    inflated_again,
     kept_lines,
     open_package,
     pulled,
@@ -84,6 +87,8 @@ class SpreadsheetExtractor:
         if sniffed.kind is Kind.SPREADSHEET and data.startswith(b"PK"):
             package = open_package(data, sniffed.label, where, depth, walker, keep_xml=_kept)
         try:
+            if package is not None:
+                check_grids(package, sniffed.label, walker.budget.limits.max_sheet_cells)
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
                 done, sheets = _cells(package, sniffed.label)
@@ -180,6 +185,156 @@ class SpreadsheetExtractor:
                 walker.add_rows(texts, places, rows, header)
             if unused:
                 unused.difference_update(chain.from_iterable(rows))
+
+
+def check_grids(package: Package, what: str, max_cells: int) -> None:
+    """Refuse a workbook with a part that, read as a worksheet, spans a grid of more than
+    ``max_cells`` cells (`Limits.max_sheet_cells`), before calamine or
+    ``_hsscan.sheet_rows`` builds that grid: calamine builds it whole, whatever the cells
+    in it (a 132-byte part naming A1 and XFD3051 took 1.6 GB; A1 and XFD1048576 make it
+    abort the process).  Judged: every part whose name ends as a relationship's target does
+    (as written, its references resolved, or percent-decoded; any case), as calamine may
+    read any of them as a worksheet, whatever its name."""
+    ends = _target_ends(package)
+    embedded = dict(package.embedded)
+    for info in package.infos:
+        lower = info.filename.lower()
+        if info.is_dir() or lower.rpartition("/")[2] not in ends:
+            continue
+        if lower in package.xml:
+            xml = package.xml[lower]
+        elif info.filename in embedded:
+            xml = embedded[info.filename]
+        else:
+            xml = inflated_again(package, info)
+        cells = sheet_grid(xml)
+        if cells < 0 or cells > max_cells:
+            spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
+            raise Uninspectable(
+                f"worksheet {info.filename} of {what} spans {spans}, over the limit of "
+                f"{max_cells:,}"
+            )
+
+
+_TARGET = re.compile(rb"""Target\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _target_ends(package: Package) -> set[str]:
+    """The last segment of every relationship's target (of any part: where calamine finds
+    the sheets may change with its version), lowercase: as written, its references
+    resolved, and percent-decoded."""
+    ends: set[str] = set()
+    for name in package.xml:
+        if not name.endswith(".rels"):
+            continue
+        for match in _TARGET.finditer(package.xml[name]):
+            raw = (match.group(1) or match.group(2) or b"").decode("utf-8", "replace")
+            for target in (raw, html.unescape(raw)):
+                for form in (target, unquote(target)):
+                    ends.add(form.rpartition("/")[2].lower())
+    return ends
+
+
+def sheet_grid(xml: bytes) -> int:
+    """The cells of the grid ``iter_rows`` would give of ``xml`` read as a worksheet, at
+    most; -1 where a reference is not plain (``_hsscan.sheet_grid``, which says how)."""
+    return _grid(xml) if _hsscan is None else _hsscan.sheet_grid(xml)
+
+
+_TAG_NAME = re.compile(rb"<([^\s/>]*)")
+_SPACE = b" \t\n\r"
+
+
+def _grid(xml: bytes) -> int:
+    """`sheet_grid` without the compiled module, read as it reads (sg_* in _hsscan.c)."""
+    row = col = bottom = right = -1
+    left = 1 << 62
+    at = 0
+    while (found := _TAG_NAME.search(xml, at)) is not None:
+        name = found.group(1)
+        local = name.rpartition(b":")[2]
+        at = found.end()
+        if not name or local not in (b"row", b"c"):
+            continue
+        end = _tag_end(xml, at)
+        reference = _attribute_r(xml[at:end])
+        r = c = -1
+        if reference is not None:
+            placed = _reference(reference)
+            if placed is None:
+                return -1
+            r, c = placed
+        if local == b"row":
+            if r >= 0 and c >= 0:
+                return -1
+            row = r if r >= 0 else row + 1
+            col = -1
+        else:
+            row = max(row, r)
+            col = c if c >= 0 else col + 1
+            if not (end > at and xml[end - 1] == ord("/")):
+                bottom = max(bottom, r if r >= 0 else max(row, 0))
+                left, right = min(left, col), max(right, col)
+        at = end
+    return 0 if bottom < 0 else (bottom + 1) * (right - left + 1)
+
+
+def _tag_end(xml: bytes, at: int) -> int:
+    """Where the tag whose name ends at ``at`` ends: its first ``>`` outside quotes."""
+    quote = 0
+    while at < len(xml) and (quote or xml[at] != ord(">")):
+        if xml[at] in b"\"'":
+            quote = 0 if quote == xml[at] else quote or xml[at]
+        at += 1
+    return at
+
+
+def _attribute_r(tag: bytes) -> bytes | None:
+    """The value of a tag's attribute ``r``, or None."""
+    at, end = 0, len(tag)
+    while at < end:
+        while at < end and (tag[at] in _SPACE or tag[at] == ord("/")):
+            at += 1
+        start = at
+        while at < end and tag[at] not in b"= \t\n\r/":
+            at += 1
+        name = tag[start:at]
+        while at < end and tag[at] in _SPACE:
+            at += 1
+        if at == end or tag[at] != ord("="):
+            at += 1
+            continue
+        at += 1
+        while at < end and tag[at] in _SPACE:
+            at += 1
+        if at == end or tag[at] not in b"\"'":
+            return None
+        close = tag.find(tag[at : at + 1], at + 1)
+        if close < 0:
+            return None
+        if name == b"r":
+            return tag[at + 1 : close]
+        at = close + 1
+    return None
+
+
+_CELL_REFERENCE = re.compile(rb"([A-Za-z]*)([0-9]*)")
+
+
+def _reference(text: bytes) -> tuple[int, int] | None:
+    """`sg_ref`: a reference's 0-based row and column (-1 where absent)."""
+    found = _CELL_REFERENCE.fullmatch(text)
+    if found is None or not text:
+        return None
+    letters, digits = found.groups()
+    col = 0
+    for letter in letters.upper():
+        col = col * 26 + letter - 64
+        if col > 2**31 - 1:
+            return None
+    if digits and (len(digits) > 10 or int(digits) > 2**31 - 1):
+        return None
+    return (int(digits) - 1 if digits else -1), (col - 1 if letters else -1)
 
 
 def _kept(name: str) -> bool:

@@ -1,0 +1,192 @@
+"""A worksheet's grid is judged before any reader builds it (`spreadsheet.check_grids`,
+``Limits.max_sheet_cells``): calamine builds every sheet as one dense grid, so a 132-byte
+part naming only A1 and XFD3051 took 1.6 GB (436 MB in ``_hsscan.sheet_rows``), and A1 and
+XFD1048576 made calamine abort the whole process on a failed 550 GB allocation."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from tests.engine.extract.test_sheet_cells import raw_xlsx
+
+from postwarden.engine.compiled import _hsscan
+from postwarden.engine.extract import spreadsheet
+from postwarden.engine.extract.budget import Budget, Uninspectable
+from postwarden.engine.extract.sniff import sniff
+from postwarden.engine.extract.walker import Walker
+from postwarden.settings import Limits
+
+
+def sparse_book(refs: list[str]) -> bytes:
+    """An xlsx of one sheet holding "x" in each cell of ``refs`` (in order)."""
+    rows: dict[int, list[str]] = {}
+    for ref in refs:
+        rows.setdefault(int(re.sub("[A-Z]", "", ref)), []).append(ref)
+    data = "".join(
+        f'<row r="{r}">'
+        + "".join(f'<c r="{c}" t="inlineStr"><is><t>x{c}</t></is></c>' for c in cells)
+        + "</row>"
+        for r, cells in sorted(rows.items())
+    )
+    return raw_xlsx([("S", data)])
+
+
+def extracted(data: bytes) -> tuple[list[str], str | None]:
+    walker = Walker(Budget(Limits(), len(data), time.monotonic() + 60))
+    try:
+        spreadsheet.SpreadsheetExtractor().extract(data, "x.xlsx", 0, sniff(data, "x.xlsx"), walker)
+    except Uninspectable as exc:
+        return [unit.where for unit in walker.units], exc.reason
+    return [unit.where for unit in walker.units], None
+
+
+# Extracts the workbook of the refs given (argv) in a child; prints the places read, the
+# reason it was refused, and the child's peak RSS growth in MiB.
+_CHILD = r"""
+import resource, sys, time
+from tests.engine.extract.test_sheet_grid import extracted, sparse_book
+data = sparse_book(sys.argv[1].split(","))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+places, reason = extracted(data)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(repr((places, reason, grown)))
+"""
+
+
+def in_child(refs: list[str]) -> tuple[list[str], str | None, float]:
+    root = Path(__file__).parents[3]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, ",".join(refs)],
+        capture_output=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    places, reason, grown = eval(done.stdout.decode())  # noqa: S307 -- our child's repr
+    return places, reason, grown
+
+
+@pytest.mark.parametrize(
+    "refs",
+    [
+        ["A1", "XFD3051"],
+        ["A1", "XFD1048576"],
+        ["B2", "XFD7", "C900", "KZ40000", "A1048576"],
+    ],
+)
+def test_sparse_sheets_spanning_huge_grids_are_refused_in_bounded_memory(
+    refs: list[str],
+) -> None:
+    places, reason, grown = in_child(refs)
+    assert places == []
+    assert reason is not None
+    assert reason.startswith("worksheet xl/worksheets/sheet1.xml of xlsx workbook spans a grid")
+    assert reason.endswith("cells, over the limit of 5,000,000")
+    assert grown < 50  # MiB: 436 MB in sheet_rows, 1.6 GB (or an abort) in calamine before
+
+
+def test_far_apart_cells_under_the_limit_are_read_in_bounded_memory() -> None:
+    refs = ["A1", "Z7", "C900", "AB40000", "D150000"]  # 150,000 x 28 = 4.2 million cells
+    assert spreadsheet.sheet_grid(zipped_sheet(sparse_book(refs))) == 150_000 * 28
+    places, reason, grown = in_child(refs)
+    assert reason is None
+    rows = [int(r[1:]) for r in re.findall(r"R\d+", " ".join(places))]
+    assert rows == [1, 7, 900, 40000, 150000]
+    assert grown < 300  # MiB
+
+
+def zipped_sheet(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return z.read("xl/worksheets/sheet1.xml")
+
+
+def test_the_limit_is_a_setting() -> None:
+    data = sparse_book(["A1", "C3"])
+    walker = Walker(Budget(Limits(max_sheet_cells=8), len(data), time.monotonic() + 60))
+    with pytest.raises(Uninspectable, match="a grid of 9 cells, over the limit of 8"):
+        spreadsheet.SpreadsheetExtractor().extract(data, "x", 0, sniff(data, "x.xlsx"), walker)
+    assert extracted(data)[1] is None
+
+
+def test_a_worksheet_under_any_name_is_judged() -> None:
+    # calamine reads whatever part the workbook's relationship names, an image's name too
+    data = sparse_book(["A1", "XFD3051"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as z, zipfile.ZipFile(out, "w") as w:
+        for info in z.infolist():
+            body = z.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                body = body.replace(b"worksheets/sheet1.xml", b"media/sheet1.png")
+            name = info.filename.replace("worksheets/sheet1.xml", "media/sheet1.png")
+            w.writestr(name, body)
+    assert extracted(out.getvalue())[1] == (
+        "worksheet xl/media/sheet1.png of xlsx workbook spans a grid of 49,987,584 cells, "
+        "over the limit of 5,000,000"
+    )
+
+
+GRIDS: list[tuple[bytes, int]] = [
+    (b"", 0),
+    (b'<c r="B2"/>', 0),
+    (b'<row r="3"><c r="B3"><v>1</v></c><c r="D3"><v>1</v></c></row>', 3 * 3),
+    (b"<x:row><x:c><v>1</v></x:c><x:c/><c><v>2</v></c></x:row><row><c>1</c></row>", 2 * 3),
+    (b'<c r="A1" t=">"><v>', 1),
+    (b'<c r="a1"><v>1</v></c><c r="c2"><v>1</v></c>', 2 * 3),
+    (b"<!-- <c r='XFD9'>1</c> --><c r='A1'>1</c>", 9 * 16384),
+    (b'<c r="1A">x</c>', -1),
+    (b'<c r="">x</c>', -1),
+    (b'<row r="A5"><c>1</c></row>', -1),
+    (b'<c r="ZZZZZZZZ1">x</c>', -1),
+    (b'<c r="A99999999999">x</c>', -1),
+    (b'<c s="1" r="B2" t="s"><v>0</v></c><c r = \'C5\' >1</c>', 5 * 2),
+    (b'<c r="B2><v>1</v></c>', 1),  # no closing quote: no r, the tag runs to the end
+]
+
+
+@pytest.mark.parametrize(("xml", "cells"), GRIDS)
+def test_grids_are_told(xml: bytes, cells: int) -> None:
+    assert _hsscan.sheet_grid(xml) == cells
+    assert spreadsheet._grid(xml) == cells
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_and_python_grids_agree(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = [
+        b"<row>",
+        b'<row r="7">',
+        b"</row>",
+        b'<c r="B2">',
+        b"<c>",
+        b"<x:c>",
+        b"<c/>",
+        b'<c r="XFD3"/>',
+        b"<v>1</v>",
+        b"</c>",
+        b"<c t=\"s\" r='AA10'>",
+        b'"',
+        b"'",
+        b">",
+        b"<",
+        b"/",
+        b" r=",
+        b"<!--",
+        b"-->",
+        b'<c r="q">',
+        b"<row r='x'>",
+    ]
+    for _ in range(2000):
+        xml = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
+        assert _hsscan.sheet_grid(xml) == spreadsheet._grid(xml), xml
