@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from typing import TypeAlias
 
 _MAX_DEPTH = 32
 _MAX_DECODED = 16 * 1024 * 1024
 """Decoded bytes of the whole file (and declared bytes of one stream) past which the file is
-left to pypdf: its limits are 75 MB a stream and 75 MB a page's array of content streams,
-and it checks the time budget between pages, which this module does not."""
+left to pypdf: its limits are 75 MB a stream and 75 MB a page's array of content streams."""
 _MAX_PAGES_NODES = 10_000
 _MAX_ELEMENTS = 10_000
 """Elements of one array or dictionary (pypdf's strict reading refuses over 100,000)."""
@@ -36,6 +36,12 @@ _MAX_PAGE_ENTRIES = 1_000_000
 (pypdf refuses over 2,000,000 counted so)."""
 _INHERITABLE = (b"/Resources", b"/MediaBox", b"/CropBox", b"/Rotate")
 _INHERITED = len(_INHERITABLE)
+_ENTRIES_TIMED = 4096
+"""Cross-reference entries read between two looks at the message's clock (~2 ms of them:
+a table may list ten million)."""
+_OPENS_TIMED = 1024
+"""Arrays and dictionaries opened between two looks at the clock (each holds at most
+`_MAX_ELEMENTS` values: ~3 ms of tokens between two looks at most)."""
 
 # A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
 # and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
@@ -92,10 +98,11 @@ class _NotPlain(Exception):
     """The file is outside the plain form (not necessarily damaged)."""
 
 
-def plain(data: bytes, pages: int) -> bool:
-    """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages."""
+def plain(data: bytes, pages: int, check_time: Callable[[], None]) -> bool:
+    """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages; ``check_time``
+    (the message's budget's) is called every so many steps, and what it raises passes."""
     try:
-        _Plain(data).check(pages)
+        _Plain(data, check_time).check(pages)
     except (_NotPlain, zlib.error, RecursionError):
         return False
     return True
@@ -104,10 +111,13 @@ def plain(data: bytes, pages: int) -> bool:
 class _Plain:
     """One file's cross-reference table, and the objects read through it so far."""
 
-    __slots__ = ("data", "decoded", "left", "objects", "offsets", "streams")
+    __slots__ = ("check_time", "data", "decoded", "left", "objects", "offsets", "opened", "streams")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, check_time: Callable[[], None]) -> None:
         self.data = data
+        self.check_time = check_time
+        self.opened = 0
+        """Arrays and dictionaries opened so far (`_OPENS_TIMED`)."""
         self.offsets: dict[int, int] = {}
         """Where each object in use begins, from the cross-reference table."""
         self.objects: dict[int, Value] = {}
@@ -161,6 +171,8 @@ class _Plain:
             raise _NotPlain
         offsets = self.offsets
         for number in range(1, count):
+            if not number % _ENTRIES_TIMED:
+                self.check_time()
             at = first + 20 * number
             if data[at + 17] == ord("n"):
                 offset = int(data[at : at + 10])
@@ -223,6 +235,9 @@ class _Plain:
             if kind == "open":
                 if len(open_) == _MAX_DEPTH:
                     raise _NotPlain
+                self.opened += 1
+                if not self.opened % _OPENS_TIMED:
+                    self.check_time()
                 open_.append([] if token.group(kind) == b"[" else {})
                 keys.append(None)
                 continue
