@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import python_calamine
 from tests.engine.extract.test_sheet_cells import raw_xlsx
 
 from postwarden.engine.compiled import _hsscan
@@ -40,33 +41,79 @@ def sparse_book(refs: list[str]) -> bytes:
     return raw_xlsx([("S", data)])
 
 
-def extracted(data: bytes) -> tuple[list[str], str | None]:
+def extracted(data: bytes, name: str = "x.xlsx") -> tuple[list[str], str | None]:
     walker = Walker(Budget(Limits(), len(data), time.monotonic() + 60))
     try:
-        spreadsheet.SpreadsheetExtractor().extract(data, "x.xlsx", 0, sniff(data, "x.xlsx"), walker)
+        spreadsheet.SpreadsheetExtractor().extract(data, name, 0, sniff(data, name), walker)
     except Uninspectable as exc:
         return [unit.where for unit in walker.units], exc.reason
     return [unit.where for unit in walker.units], None
 
 
-# Extracts the workbook of the refs given (argv) in a child; prints the places read, the
+ODS = "urn:oasis:names:tc:opendocument:xmlns:"
+ODS_CELL = '<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+
+
+def ods_book(body: str) -> bytes:
+    """An OpenDocument spreadsheet of one table, ``body`` its rows."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr(
+            "META-INF/manifest.xml",
+            f'<manifest:manifest xmlns:manifest="{ODS}manifest:1.0"><manifest:file-entry '
+            'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.'
+            'spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" '
+            'manifest:media-type="text/xml"/></manifest:manifest>',
+        )
+        z.writestr(
+            "content.xml",
+            f'<?xml version="1.0"?><office:document-content xmlns:office="{ODS}office:1.0" '
+            f'xmlns:table="{ODS}table:1.0" xmlns:text="{ODS}text:1.0"><office:body>'
+            f'<office:spreadsheet><table:table table:name="S">{body}</table:table>'
+            "</office:spreadsheet></office:body></office:document-content>",
+        )
+    return out.getvalue()
+
+
+def ods_far(rows: int, columns: int) -> bytes:
+    """A value at A1 and one ``rows`` empty rows down, after ``columns`` empty cells."""
+    return ods_book(
+        f"<table:table-row>{ODS_CELL}</table:table-row>"
+        f'<table:table-row table:number-rows-repeated="{rows}"><table:table-cell/>'
+        "</table:table-row><table:table-row>"
+        f'<table:table-cell table:number-columns-repeated="{columns}"/>{ODS_CELL}'
+        "</table:table-row>"
+    )
+
+
+def book(spec: str) -> tuple[bytes, str]:
+    """``xlsx:A1,B2`` (`sparse_book`) or ``ods:ROWS,COLUMNS`` (`ods_far`), and its name."""
+    kind, _, what = spec.partition(":")
+    if kind == "ods":
+        rows, columns = what.split(",")
+        return ods_far(int(rows), int(columns)), "x.ods"
+    return sparse_book(what.split(",")), "x.xlsx"
+
+
+# Extracts the workbook `book` makes of argv in a child; prints the places read, the
 # reason it was refused, and the child's peak RSS growth in MiB.
 _CHILD = r"""
 import resource, sys, time
-from tests.engine.extract.test_sheet_grid import extracted, sparse_book
-data = sparse_book(sys.argv[1].split(","))
+from tests.engine.extract.test_sheet_grid import book, extracted
+data, name = book(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-places, reason = extracted(data)
+places, reason = extracted(data, name)
 grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
 print(repr((places, reason, grown)))
 """
 
 
-def in_child(refs: list[str]) -> tuple[list[str], str | None, float]:
+def in_child(spec: str) -> tuple[list[str], str | None, float]:
     root = Path(__file__).parents[3]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, ",".join(refs)],
+        [sys.executable, "-c", _CHILD, spec],
         capture_output=True,
         env=env,
         cwd=root,
@@ -89,7 +136,7 @@ def in_child(refs: list[str]) -> tuple[list[str], str | None, float]:
 def test_sparse_sheets_spanning_huge_grids_are_refused_in_bounded_memory(
     refs: list[str],
 ) -> None:
-    places, reason, grown = in_child(refs)
+    places, reason, grown = in_child("xlsx:" + ",".join(refs))
     assert places == []
     assert reason is not None
     assert reason.startswith("worksheet xl/worksheets/sheet1.xml of xlsx workbook spans a grid")
@@ -100,7 +147,7 @@ def test_sparse_sheets_spanning_huge_grids_are_refused_in_bounded_memory(
 def test_far_apart_cells_under_the_limit_are_read_in_bounded_memory() -> None:
     refs = ["A1", "Z7", "C900", "AB40000", "D150000"]  # 150,000 x 28 = 4.2 million cells
     assert spreadsheet.sheet_grid(zipped_sheet(sparse_book(refs))) == 150_000 * 28
-    places, reason, grown = in_child(refs)
+    places, reason, grown = in_child("xlsx:" + ",".join(refs))
     assert reason is None
     rows = [int(r[1:]) for r in re.findall(r"R\d+", " ".join(places))]
     assert rows == [1, 7, 900, 40000, 150000]
@@ -190,3 +237,78 @@ def test_compiled_and_python_grids_agree(seed: int) -> None:
     for _ in range(2000):
         xml = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
         assert _hsscan.sheet_grid(xml) == spreadsheet._grid(xml), xml
+
+
+def test_an_opendocument_repeating_empty_rows_is_refused_in_bounded_memory() -> None:
+    # 1.4 KB: calamine made 3,052 rows of 16,384 cells of it, 3 GB
+    places, reason, grown = in_child("ods:3050,16383")
+    assert places == []
+    assert reason == (
+        "worksheet content.xml of ods workbook spans a grid of 50,003,968 cells, over the "
+        "limit of 5,000,000"
+    )
+    assert grown < 50
+
+
+def test_an_opendocument_as_libreoffice_writes_it_is_read() -> None:
+    # LibreOffice ends each row with its empty cells repeated to column AMJ, and each table
+    # with its empty rows repeated to row 1,048,576: empty, they make no grid
+    body = (
+        f"<table:table-row>{ODS_CELL}"
+        '<table:table-cell office:value-type="float" office:value="3"/>'
+        '<table:table-cell table:number-columns-repeated="1022"/></table:table-row>'
+        '<table:table-row table:number-rows-repeated="1048575">'
+        '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+    )
+    data = ods_book(body)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert spreadsheet.ods_grid(z.read("content.xml")) == 2
+    assert extracted(data, "x.ods") == (["x.ods#S!R1"], None)
+
+
+HUGE_REPEAT = ODS_CELL.replace("-cell ", '-cell table:number-columns-repeated="9999999999" ')
+
+
+@pytest.mark.parametrize(
+    ("body", "cells"),
+    [
+        ("", 0),
+        (f"<table:table-row>{ODS_CELL}</table:table-row>", 1),
+        (f'<table:table-row table:number-rows-repeated="5">{ODS_CELL}</table:table-row>', 5),
+        (
+            f'<table:table-row><table:table-cell table:number-columns-repeated="3"/>{ODS_CELL}'
+            f'</table:table-row><table:table-row table:number-rows-repeated="2"/>'
+            f"<table:table-row>{ODS_CELL}</table:table-row>",
+            4 * 4,
+        ),
+        (f'<table:table-row table:number-rows-repeated="x">{ODS_CELL}</table:table-row>', -1),
+        (f'<table:table-row a="<">{ODS_CELL}</table:table-row>', -1),
+        (f"<table:table-row>{HUGE_REPEAT}</table:table-row>", -1),
+    ],
+)
+def test_opendocument_grids_are_told(body: str, cells: int) -> None:
+    with zipfile.ZipFile(io.BytesIO(ods_book(body))) as z:
+        assert spreadsheet.ods_grid(z.read("content.xml")) == cells
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_opendocument_grids_hold_what_calamine_reads(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(rng.randrange(1, 8)):
+        cells = []
+        for _ in range(rng.randrange(0, 6)):
+            repeat = f' table:number-columns-repeated="{rng.randrange(1, 5)}"'
+            if rng.random() < 0.7:
+                cells.append(rng.choice(["<table:table-cell/>", f"<table:table-cell{repeat}/>"]))
+            else:
+                cells.append(ODS_CELL.replace("-cell ", f"-cell{repeat} "))
+        times = rng.randrange(1, 4)
+        repeat = f' table:number-rows-repeated="{times}"' if rng.random() < 0.3 else ""
+        rows.append(f"<table:table-row{repeat}>{''.join(cells)}</table:table-row>")
+    data = ods_book("".join(rows))
+    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    read = list(workbook.get_sheet_by_name("S").iter_rows())
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        grid = spreadsheet.ods_grid(z.read("content.xml"))
+    assert grid >= len(read) * max((len(row) for row in read), default=0)

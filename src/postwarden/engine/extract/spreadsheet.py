@@ -192,14 +192,17 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
     ``max_cells`` cells (`Limits.max_sheet_cells`), before calamine or
     ``_hsscan.sheet_rows`` builds that grid: calamine builds it whole, whatever the cells
     in it (a 132-byte part naming A1 and XFD3051 took 1.6 GB; A1 and XFD1048576 make it
-    abort the process).  Judged: every part whose name ends as a relationship's target does
-    (as written, its references resolved, or percent-decoded; any case), as calamine may
-    read any of them as a worksheet, whatever its name."""
+    abort the process; a 1.4 KB OpenDocument repeating an empty row 3,050 times took 3 GB).
+    Judged: an OpenDocument's ``content.xml`` (`ods_grid`), and every part whose name ends
+    as a relationship's target does (as written, its references resolved, or
+    percent-decoded; any case), as calamine may read any of them as a worksheet, whatever
+    its name."""
     ends = _target_ends(package)
     embedded = dict(package.embedded)
     for info in package.infos:
         lower = info.filename.lower()
-        if info.is_dir() or lower.rpartition("/")[2] not in ends:
+        content = lower == _CONTENT
+        if info.is_dir() or not (content or lower.rpartition("/")[2] in ends):
             continue
         if lower in package.xml:
             xml = package.xml[lower]
@@ -207,7 +210,7 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
             xml = embedded[info.filename]
         else:
             xml = inflated_again(package, info)
-        cells = sheet_grid(xml)
+        cells = ods_grid(xml) if content else sheet_grid(xml)
         if cells < 0 or cells > max_cells:
             spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
             raise Uninspectable(
@@ -217,6 +220,55 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
 
 
 _TARGET = re.compile(rb"""Target\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+_CONTENT = "content.xml"
+_ODS_TAG = re.compile(rb"<(/?)[\w.-]*?:?(table|table-row|table-cell|covered-table-cell)(?=[\s/>])")
+# Attribute values hold no "<" in XML: a tag that does not end so is not plainly written.
+_ODS_ATTRIBUTES = re.compile(rb"""((?:[^>"'<]|"[^"<]*"|'[^'<]*')*+)>""")
+_ODS_REPEATED = re.compile(
+    rb"""(?:^|\s)[\w.-]*?:?number-(rows|columns)-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
+_ODS_VALUE_TYPE = re.compile(rb"(?:^|\s)[\w.-]*?:?value-type\s*=")
+
+
+def ods_grid(xml: bytes) -> int:
+    """The cells of the largest grid a table of an OpenDocument's ``content.xml`` spans, at
+    most: rows from the first to the last with a value, columns from the first to the
+    rightmost holding one, each repeated row and cell counted as often as it is repeated
+    (as calamine makes them); a cell holds a value if it is not empty (``<cell/>``) or
+    has a value type.  -1 where a table's tag or repeat count is not plainly written."""
+    worst = 0
+    row = first = repeat = col = 0
+    bottom = right = -1
+    for tag in _ODS_TAG.finditer(xml):
+        closing, local = tag.groups()
+        attributes = _ODS_ATTRIBUTES.match(xml, tag.end())
+        if attributes is None:
+            return -1
+        if closing:
+            continue
+        text = attributes.group(1)
+        if local == b"table":
+            worst = max(worst, (bottom + 1) * (right + 1))
+            row = first = repeat = col = 0
+            bottom = right = -1
+            continue
+        counts = {m.group(1): m.group(2) or m.group(3) or b"" for m in _ODS_REPEATED.finditer(text)}
+        kind = b"rows" if local == b"table-row" else b"columns"
+        written = counts.get(kind, b"1")
+        if not written.isdigit() or len(written) > 9:
+            return -1
+        times = int(written)
+        if local == b"table-row":
+            first, repeat, col = row, times, 0
+            row += times
+        else:
+            if not text.endswith(b"/") or _ODS_VALUE_TYPE.search(text):
+                bottom = max(bottom, first + repeat - 1)
+                right = max(right, col + times - 1)
+            col += times
+    return max(worst, (bottom + 1) * (right + 1))
 
 
 def _target_ends(package: Package) -> set[str]:
