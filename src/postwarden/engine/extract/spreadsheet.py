@@ -395,31 +395,56 @@ def _kept(name: str) -> bool:
     return (to_read(name) and name != "content.xml") or name == _XL_STYLES
 
 
-# The parts of the cells, where no relationship names them: an OpenDocument's content, the
-# shared strings and worksheets of a workbook (``xl/sharedStrings.xml`` is not read again).
+# The parts of the cells calamine reads by name, not through relationships: an OpenDocument's
+# content, the shared strings of a workbook (``xl/sharedStrings.xml`` is not read again).
 _CELLS = frozenset({"content.xml", "xl/sharedstrings.xml"})
 _WORKBOOK = ("/officeDocument",)
-_SHARED = "/sharedStrings"
 
 
 def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]]:
-    """The parts calamine read, by lowercase name: the shared strings and the worksheets
-    that the workbook lists (``<sheet r:id>``, through its relationships, as calamine finds
-    them; a worksheet the workbook does not list is read by `read_rest`); and (sheet name,
-    part) of the listed XML worksheets that were kept."""
+    """The parts calamine read, by lowercase name: the shared strings (at their one name)
+    and the worksheets the workbook lists (``<sheet r:id>``, through its relationships,
+    where calamine finds them: a worksheet the workbook does not list is read by
+    `read_rest`); and (sheet name, part) of the listed XML worksheets that were kept.
+
+    Calamine reads ``xl/workbook.xml`` and its relationships by name and takes each
+    target as written (`_literal_parts`), where `relationships` resolves ``.``, ``..`` and
+    ``//`` as OPC does: a part is taken as read only where both name it, so that no part
+    goes unread because calamine read another of a like name (``/xl/./worksheets/s.xml``
+    holding a decoy, ``xl/worksheets/s.xml`` the cells; a relationship of the shared
+    strings' type naming another part)."""
     done = set(_CELLS)
     sheets: list[tuple[str, str]] = []
     for _id, kind, workbook in relationships(package, "", what):
-        if kind.endswith(_WORKBOOK):
+        if kind.endswith(_WORKBOOK) and workbook == _XL_WORKBOOK:
             listed = _listed(package, workbook, what)
-            for rid, part_kind, part in relationships(package, workbook, what):
-                if part_kind.endswith(_SHARED):
-                    done.add(part)
-                elif part_kind.endswith("/worksheet") and (listed is None or rid in listed):
+            rels = relationships(package, workbook, what)  # refuses them if not XML
+            literal = _literal_parts(package)
+            for rid, part_kind, part in rels:
+                if (
+                    part_kind.endswith("/worksheet")
+                    and (listed is None or rid in listed)
+                    and literal.get(rid) == part
+                ):
                     done.add(part)
                     if listed is not None and part in package.xml:
                         sheets.append((listed[rid], part))
     return done, sheets
+
+
+def _literal_parts(package: Package) -> dict[str, str | None]:
+    """Per relationship id of the workbook, the lowercase part calamine reads for its target:
+    an absolute ``/x`` as ``x``, any other as ``xl/`` + the target, as written (None for
+    an id given twice)."""
+    parts: dict[str, str | None] = {}
+    xml = package.xml.get(_XL_RELATIONSHIPS)
+    if xml is None:
+        return parts
+    for rel in fromstring(xml).iter(_RELATIONSHIP):  # noqa: S314 -- no DTD (open_package)
+        rid, target = rel.get("Id", ""), rel.get("Target") or ""
+        part = target[1:] if target.startswith("/") else f"xl/{target}"
+        parts[rid] = None if rid in parts else part.lower()
+    return parts
 
 
 def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:
