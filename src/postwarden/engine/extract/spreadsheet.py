@@ -193,12 +193,14 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
     ``_hsscan.sheet_rows`` builds that grid: calamine builds it whole, whatever the cells
     in it (a 132-byte part naming A1 and XFD3051 took 1.6 GB; A1 and XFD1048576 make it
     abort the process; a 1.4 KB OpenDocument repeating an empty row 3,050 times took 3 GB).
-    Judged: an OpenDocument's ``content.xml`` (`ods_grid`), and every part whose name ends
+    Judged: an OpenDocument's ``content.xml`` (`ods_grid`), an xlsb's binary parts
+    (`xlsb_grid`) and XML ones (`sheet_grid`) where their name ends
     as a relationship's target does (as written, its references resolved, or
     percent-decoded; any case), as calamine may read any of them as a worksheet, whatever
     its name."""
     ends = _target_ends(package)
     embedded = dict(package.embedded)
+    binary = any(info.filename.lower() == _XLSB_WORKBOOK for info in package.infos)
     for info in package.infos:
         lower = info.filename.lower()
         content = lower == _CONTENT
@@ -210,7 +212,12 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
             xml = embedded[info.filename]
         else:
             xml = inflated_again(package, info)
-        cells = ods_grid(xml) if content else sheet_grid(xml)
+        if content:
+            cells = ods_grid(xml)
+        elif binary and lower.endswith(".bin"):
+            cells = xlsb_grid(xml)
+        else:
+            cells = sheet_grid(xml)
         if cells < 0 or cells > max_cells:
             spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
             raise Uninspectable(
@@ -269,6 +276,52 @@ def ods_grid(xml: bytes) -> int:
                 right = max(right, col + times - 1)
             col += times
     return max(worst, (bottom + 1) * (right + 1))
+
+
+_ROW_HEADER = 0
+_CELL_RECORDS = range(1, 12)
+"""BIFF12's cells (BrtCellBlank to BrtFmlaError), each its column first; a blank one too."""
+
+
+_XLSB_WORKBOOK = "xl/workbook.bin"
+
+
+def xlsb_grid(part: bytes) -> int:
+    """`sheet_grid` of an xlsb worksheet (BIFF12 records: a type and a size, each 7 bits a
+    byte; a row header its row first, a cell its column first), of the records up to where
+    they stop running plainly (calamine refuses a part there: a vbaProject.bin or a printer's
+    settings that a relationship names are no records)."""
+    at, end = 0, len(part)
+    row = bottom = right = -1
+    left = 1 << 62
+    while at < end:
+        kind, at = _varint(part, at, 2)
+        size, at = _varint(part, at, 4)
+        if kind < 0 or size < 0 or at + size > end:
+            break
+        if kind == _ROW_HEADER or kind in _CELL_RECORDS:
+            if size < 4:
+                break
+            number = int.from_bytes(part[at : at + 4], "little")
+            if kind == _ROW_HEADER:
+                row = number
+            else:
+                bottom = max(bottom, row, 0)
+                left, right = min(left, number), max(right, number)
+        at += size
+    return 0 if bottom < 0 else (bottom + 1) * (right - left + 1)
+
+
+def _varint(data: bytes, at: int, most: int) -> tuple[int, int]:
+    """A BIFF12 number of at most ``most`` bytes at ``at`` and where it ends; -1 if cut."""
+    value = 0
+    for i in range(most):
+        if at + i >= len(data):
+            return -1, at
+        value |= (data[at + i] & 0x7F) << (7 * i)
+        if not data[at + i] & 0x80:
+            return value, at + i + 1
+    return -1, at
 
 
 def _target_ends(package: Package) -> set[str]:
