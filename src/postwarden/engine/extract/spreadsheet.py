@@ -325,18 +325,21 @@ def _varint(data: bytes, at: int, most: int) -> tuple[int, int]:
 
 
 def _target_ends(package: Package) -> set[str]:
-    """The last segment of every relationship's target (of any part: where calamine finds
-    the sheets may change with its version), lowercase: as written, its references
-    resolved, and percent-decoded."""
+    """The last segment of every target of a workbook's relationships (``xl/_rels/``: where
+    calamine finds the sheets, whatever the workbook's name), lowercase: as written, its
+    references resolved, and percent-decoded."""
     ends: set[str] = set()
     for name in package.xml:
-        if not name.endswith(".rels"):
+        if not (name.startswith("xl/_rels/") and name.endswith(".rels")):
             continue
         for match in _TARGET.finditer(package.xml[name]):
             raw = (match.group(1) or match.group(2) or b"").decode("utf-8", "replace")
-            for target in (raw, html.unescape(raw)):
-                for form in (target, unquote(target)):
-                    ends.add(form.rpartition("/")[2].lower())
+            forms = {raw}
+            if "&" in raw:
+                forms.add(html.unescape(raw))
+            if "%" in raw:
+                forms.update([unquote(form) for form in forms])
+            ends.update(form.rpartition("/")[2].lower() for form in forms)
     return ends
 
 
