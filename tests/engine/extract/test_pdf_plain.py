@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -80,8 +80,8 @@ def test_every_pdf_has_the_same_verdict_without_the_fast_path(
     assert len(taken) > 100
     told: list[bool] = []
 
-    def _told(data: bytes, pages: int) -> bool:
-        told.append(plain(data, pages, NO_CLOCK))
+    def _told(data: bytes, pages: int, check_time: Callable[[], None]) -> bool:
+        told.append(plain(data, pages, check_time))
         return told[-1]
 
     # OCR reads the same page image either way (a second a page): the image's digest
@@ -94,7 +94,7 @@ def test_every_pdf_has_the_same_verdict_without_the_fast_path(
     monkeypatch.setattr(pdf_module, "plain", _told)
     fast = [_verdict(data) for data in taken]
     assert told.count(True) == len(taken)
-    monkeypatch.setattr(pdf_module, "plain", lambda data, pages: False)
+    monkeypatch.setattr(pdf_module, "plain", lambda data, pages, check_time: False)
     differ = [i for i, data in enumerate(taken) if _verdict(data) != fast[i]]
     assert differ == []
 
