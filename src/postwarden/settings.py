@@ -114,6 +114,11 @@ class Limits:
     max_image_pixels: int = 50_000_000
     """Pixels of one image or rendered page (a 48-50 MP phone photo fits); larger is
     uninspectable (a decompression bomb decodes a few KiB into gigabytes)."""
+    max_sheet_cells: int = 5_000_000
+    """Cells of the grid a worksheet's cells span, from its first row and its leftmost cell
+    with a value to its last: calamine builds that grid whole (32 bytes a cell: 160 MiB here,
+    under a third of the default ``inspection_memory_bytes``), so a sheet naming only A1 and
+    XFD1048576 would take 550 GB; larger is uninspectable."""
 
     def max_expansion(self, message_size: int) -> int:
         """Total bytes all decompression may produce for a message of ``message_size`` bytes."""

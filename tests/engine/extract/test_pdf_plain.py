@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pypdfium2
 import pypdfium2.raw as pdfium_c
@@ -18,12 +18,18 @@ from tests.engine.extract.pdfs import made, pdfs, written
 
 from postwarden.engine.extract import Extraction, extract_file, pdf_plain
 from postwarden.engine.extract import pdf as pdf_module
-from postwarden.engine.extract.budget import Budget, Uninspectable
+from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.engine.extract.walker import Walker
 from postwarden.settings import Limits
 
 LIMITS = Limits()
+
+
+def NO_CLOCK() -> None:
+    """A message's clock that never runs out."""
+
+
 Verdict = tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]
 
 
@@ -66,12 +72,16 @@ def test_every_pdf_has_the_same_verdict_without_the_fast_path(
     assert len(every) > 2000
     # A file the fast path does not take goes through pdf.py's one general path either way:
     # the engine runs both ways on the files it takes, and the spy shows it took them.
-    taken = [data for data in every if (pages := _pages(data)) is not None and plain(data, pages)]
+    taken = [
+        data
+        for data in every
+        if (pages := _pages(data)) is not None and plain(data, pages, NO_CLOCK)
+    ]
     assert len(taken) > 100
     told: list[bool] = []
 
-    def _told(data: bytes, pages: int) -> bool:
-        told.append(plain(data, pages))
+    def _told(data: bytes, pages: int, check_time: Callable[[], None]) -> bool:
+        told.append(plain(data, pages, check_time))
         return told[-1]
 
     # OCR reads the same page image either way (a second a page): the image's digest
@@ -84,7 +94,7 @@ def test_every_pdf_has_the_same_verdict_without_the_fast_path(
     monkeypatch.setattr(pdf_module, "plain", _told)
     fast = [_verdict(data) for data in taken]
     assert told.count(True) == len(taken)
-    monkeypatch.setattr(pdf_module, "plain", lambda data, pages: False)
+    monkeypatch.setattr(pdf_module, "plain", lambda data, pages, check_time: False)
     differ = [i for i, data in enumerate(taken) if _verdict(data) != fast[i]]
     assert differ == []
 
@@ -106,15 +116,20 @@ def test_a_plain_pdf_is_one_pypdf_reads_strictly() -> None:
     fpdf2's, every third of LibreOffice's): thousands of them are plain (the fast path is
     taken), and pypdf accepts each of those."""
     documents = made()
-    assert [plain(data, _pages(data) or 0) for data in documents] == [True, True, True, False]
-    assert all(plain(data, _pages(data) or 0) for data in written())
+    assert [plain(data, _pages(data) or 0, NO_CLOCK) for data in documents] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert all(plain(data, _pages(data) or 0, NO_CLOCK) for data in written())
     sources = [(data, 1) for data in documents[:3]] + [(data, 3) for data in written()]
     taken = 0
     refused = []
     for seed, (data, step) in enumerate(sources):
         for index, edited in enumerate(_edits(data, seed, step)):
             pages = _pages(edited)
-            if pages is not None and plain(edited, pages):
+            if pages is not None and plain(edited, pages, NO_CLOCK):
                 taken += 1
                 if not _pypdf_accepts(edited):
                     refused.append((seed, index))
@@ -155,7 +170,7 @@ def _one_page(contents: bytes = b"5 0 R", catalog: bytes = b"", *more: bytes) ->
 
 def test_a_made_pdf_is_plain() -> None:
     data = _built(_one_page())
-    assert plain(data, 1)
+    assert plain(data, 1, NO_CLOCK)
     assert _pypdf_accepts(data)
 
 
@@ -170,7 +185,7 @@ def test_an_array_or_dictionary_over_pypdfs_element_limit_is_not_plain(big: byte
     """pypdf's strict reading refuses more than 100,000 elements in one array or dictionary."""
     data = _built(_one_page(b"5 0 R", b" /Big " + big))
     assert not _pypdf_accepts(data)
-    assert not plain(data, 1)
+    assert not plain(data, 1, NO_CLOCK)
 
 
 def test_content_streams_over_pypdfs_output_limit_are_not_plain() -> None:
@@ -180,7 +195,7 @@ def test_content_streams_over_pypdfs_output_limit_are_not_plain() -> None:
     objects = _one_page(b"[5 0 R 6 0 R 7 0 R 8 0 R 9 0 R]")[:4]
     data = _built(objects + [_stream(packed, b" /Filter /FlateDecode")] * 5)
     assert not _pypdf_accepts(data)
-    assert not plain(data, 1)
+    assert not plain(data, 1, NO_CLOCK)
 
 
 def test_a_stream_declared_over_the_decoded_limit_is_not_plain() -> None:
@@ -190,9 +205,9 @@ def test_a_stream_declared_over_the_decoded_limit_is_not_plain() -> None:
     objects = _one_page(b"5 0 R", b"", b"<< /Font << /F1 4 0 R >> >>")
     resources = b"/Resources << /Font << /F1 4 0 R >> >>"
     objects[2] = objects[2].replace(resources, b"/Resources 6 0 R")
-    assert plain(_built(objects), 1)
+    assert plain(_built(objects), 1, NO_CLOCK)
     objects[5] = _stream(b" " * (pdf_plain._MAX_DECODED + 1), b" /Font << /F1 4 0 R >>")
-    assert not plain(_built(objects), 1)
+    assert not plain(_built(objects), 1, NO_CLOCK)
 
 
 def test_the_limits_are_under_pypdfs() -> None:
@@ -208,9 +223,9 @@ def test_page_entries_over_the_limit_are_not_plain(monkeypatch: pytest.MonkeyPat
     """pypdf counts the entries of every page with those it inherits (2,000,000 at most): a
     thousand pages of 2,000 entries each are under every other limit."""
     data = _built(_one_page())
-    assert plain(data, 1)
+    assert plain(data, 1, NO_CLOCK)
     monkeypatch.setattr(pdf_plain, "_MAX_PAGE_ENTRIES", 5 + 4 - 1)  # the page has 5 entries
-    assert not plain(data, 1)
+    assert not plain(data, 1, NO_CLOCK)
 
 
 def test_what_pages_share_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,7 +256,7 @@ def test_what_pages_share_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         pdf_plain.zlib, "decompressobj", lambda: inflated.append(1) or decompressobj()
     )
-    assert plain(data, pages)
+    assert plain(data, pages, NO_CLOCK)
     assert len(inflated) == 1
     assert len(resolved) < 4 * pages
 
@@ -254,4 +269,42 @@ def test_what_a_pages_node_hands_down_must_be_there(key: bytes) -> None:
     objects[1] = objects[1].replace(b"/Count 1", b"/Count 1 %s 9 0 R" % key)
     data = _built(objects)
     assert not _pypdf_accepts(data)
-    assert not plain(data, 1)
+    assert not plain(data, 1, NO_CLOCK)
+
+
+class _Clock:
+    """A budget's clock that counts its looks, and runs out at look ``out`` (if given)."""
+
+    def __init__(self, out: int | None = None) -> None:
+        self.looks = 0
+        self.out = out
+
+    def __call__(self) -> None:
+        self.looks += 1
+        if self.looks == self.out:
+            raise BudgetExhausted("time limit 120 s exceeded")
+
+
+def test_the_clock_is_read_over_a_long_cross_reference_table() -> None:
+    """A table of 100,000 entries in use (a file may list ten million) is read with a look
+    at the message's clock every `_ENTRIES_TIMED` entries, and reading stops when it runs
+    out: before, the table, and every object of the file, were read without one."""
+    filler = [b"<< /N %d >>" % i for i in range(100_000)]
+    data = _built(_one_page(b"5 0 R", b"", *filler))
+    clock = _Clock()
+    assert plain(data, 1, clock)
+    assert clock.looks >= (len(filler) + 5) // pdf_plain._ENTRIES_TIMED
+    with pytest.raises(BudgetExhausted):
+        plain(data, 1, _Clock(out=3))
+
+
+def test_the_clock_is_read_over_many_arrays_and_dictionaries() -> None:
+    """One object of 9,000 dictionaries of 1,000 entries each is read with a look at the
+    clock every `_OPENS_TIMED` of them opened."""
+    inner = b"<<" + b"".join(b"/K%d 0" % i for i in range(1000)) + b">>"
+    data = _built(_one_page(b"5 0 R", b" /Big [" + inner * 9_000 + b"]"))
+    clock = _Clock()
+    assert plain(data, 1, clock)
+    assert clock.looks >= 9_000 // pdf_plain._OPENS_TIMED
+    with pytest.raises(BudgetExhausted):
+        plain(data, 1, _Clock(out=2))

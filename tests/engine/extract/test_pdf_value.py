@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 import pytest
 from tests.engine.extract.pdfs import pdfs
@@ -28,20 +29,26 @@ def _typed(value: Value) -> Typed:
     return [type(value).__name__, value]
 
 
-def _python(data: bytes, pos: int) -> tuple[Typed, int] | None:
+def NO_CLOCK() -> None:
+    """A message clock that never runs out."""
+
+
+def _python(data: bytes, pos: int) -> tuple[Typed, int, int] | None:
+    """The value at ``pos``, where it ends and the arrays and dictionaries it opened."""
+    reader = _Plain(data, NO_CLOCK)
     try:
-        value, end = _Plain(data)._tokens(pos)
+        value, end = reader._tokens(pos)
     except _NotPlain:
         return None
-    return _typed(value), end
+    return _typed(value), end, reader.opened
 
 
-def _compiled(data: bytes, pos: int) -> tuple[Typed, int] | None:
-    found = _hsscan.pdf_value(data, pos, Ref, OTHER)
+def _compiled(data: bytes, pos: int) -> tuple[Typed, int, int] | None:
+    found = _hsscan.pdf_value(data, pos, Ref, OTHER, NO_CLOCK, pdf_plain._OPENS_TIMED, 0)
     if found is None:
         return None
-    value, end = found
-    return _typed(value), end
+    value, end, opened = found
+    return _typed(value), end, opened
 
 
 def _differ(data: bytes, positions: list[int]) -> list[int]:
@@ -176,9 +183,9 @@ def test_the_plain_check_reads_through_the_compiled_tokenizer(
     called: list[int] = []
     real = _hsscan.pdf_value
 
-    def _spy(data: bytes, pos: int, ref: object, other: object) -> object:
+    def _spy(data: bytes, pos: int, *rest: Any) -> object:
         called.append(pos)
-        return real(data, pos, ref, other)  # type: ignore[arg-type]
+        return real(data, pos, *rest)
 
     monkeypatch.setattr(pdf_plain._hsscan, "pdf_value", _spy)
     data = (
@@ -189,11 +196,11 @@ def test_the_plain_check_reads_through_the_compiled_tokenizer(
     data += b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n"
     data += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % table
     assert pdf_plain.COMPILED
-    assert pdf_plain.plain(data, 0)
+    assert pdf_plain.plain(data, 0, NO_CLOCK)
     assert len(called) == 3  # the trailer and two objects
     monkeypatch.setattr(pdf_plain, "COMPILED", False)
     called.clear()
-    assert pdf_plain.plain(data, 0)
+    assert pdf_plain.plain(data, 0, NO_CLOCK)
     assert called == []
 
 
@@ -234,8 +241,8 @@ def test_every_table_reads_the_same() -> None:
         for copy in (data, *_edited_tables(data, rng)):
             for first, count in _tables(copy):
                 tables += 1
-                found = _hsscan.pdf_offsets(copy, first, count)
-                assert found == pdf_plain._offsets(copy, first, count)
+                found = _hsscan.pdf_offsets(copy, first, count, NO_CLOCK, 4096)
+                assert found == pdf_plain._offsets(copy, first, count, NO_CLOCK)
                 same += found is not None
     assert tables > 10_000
     assert same > 2_000
@@ -247,9 +254,13 @@ def test_a_made_table_reads_the_same() -> None:
     data = objects + b"xref\n0 3\n" + table
     first = len(objects) + len(b"xref\n0 3\n")
     assert (
-        _hsscan.pdf_offsets(data, first, 3) == pdf_plain._offsets(data, first, 3) == {1: 9, 2: 26}
+        _hsscan.pdf_offsets(data, first, 3, NO_CLOCK, 4096)
+        == pdf_plain._offsets(data, first, 3, NO_CLOCK)
+        == {1: 9, 2: 26}
     )
     for edit in (b"0000000010 00000 n", b"0000000026 00001 n", b"0000000026 00000 f"):
         edited = data.replace(b"0000000026 00000 n", edit)
-        assert _hsscan.pdf_offsets(edited, first, 3) == pdf_plain._offsets(edited, first, 3)
-    assert _hsscan.pdf_offsets(data, first, 4) is None  # past the data
+        assert _hsscan.pdf_offsets(edited, first, 3, NO_CLOCK, 4096) == pdf_plain._offsets(
+            edited, first, 3, NO_CLOCK
+        )
+    assert _hsscan.pdf_offsets(data, first, 4, NO_CLOCK, 4096) is None  # past the data

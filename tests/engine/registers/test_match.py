@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from postwarden.engine.registers import match as match_module
 from postwarden.engine.registers.match import (
     _ROW_NUMBER,
     _SEGMENT,
+    EXPAND_MAX,
     PHONE_COLUMN_ODDS,
     PHONE_COLUMN_RATE,
     PIVOT_MAX,
@@ -771,6 +773,53 @@ def test_compiled_presence_equals_the_numpy_pairs() -> None:
         assert got[1].tolist() == want[1].tolist()
         assert (len(got[0]) > 0) == (size <= PIVOT_MAX)
     assert present_pairs > 1000
+
+
+def _one_wide_row(small: int, large: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """One row (group) of ``small`` values of EXPAND_MAX records each (value i: records
+    64i to 64i + 63, the row's candidates) and ``large`` values of EXPAND_MAX + 1 records
+    each: every third large one (i) is a namesake of record 64 * (3i % small), the rest are
+    nobody's there."""
+    runs = [np.arange(i * 64, i * 64 + EXPAND_MAX, dtype=np.uint32) for i in range(small)]
+    for i in range(large):
+        start = 100_000_000 + i * 100
+        run = np.arange(start, start + EXPAND_MAX + 1, dtype=np.uint32)
+        if i % 3 == 0:
+            run[0] = 64 * (3 * i % small)
+        runs.append(np.sort(run))
+    lengths = np.array([len(r) for r in runs], dtype=np.int64)
+    count = small + large
+    entries = [
+        np.zeros(count, dtype=np.int64),
+        np.arange(count, dtype=np.int64),
+        np.where(np.arange(count) < small, 2, 4).astype(np.int64),  # a phone, then a name
+        np.cumsum(lengths) - lengths,
+        lengths,
+        np.arange(count, dtype=np.int64),
+        np.zeros(count, dtype=np.bool_),
+    ]
+    return entries, np.concatenate(runs)
+
+
+def test_presence_is_not_quadratic_in_the_values_of_one_row() -> None:
+    """A row of 20,000 values (640,000 candidates, 10,000 large lookups): each large one was
+    tested against every candidate of the row -- 6.4 billion searches, tens of seconds in C
+    and more memory than the machine in numpy; now each walks the smaller side."""
+    entries, records = _one_wide_row(10_000, 10_000)
+    ways = [_present_pairs_py] if native.presence is None else [_present_pairs, _present_pairs_py]
+    answers = []
+    for way in ways:
+        started = time.process_time()
+        answers.append(way(*entries, records))
+        assert time.process_time() - started < 3.0, way
+    got = answers[0]
+    # the namesakes: record 64 * (3i % 10,000) (a phone) and large value i's name
+    pairs = sorted({64 * (3 * i % 10_000) for i in range(0, 10_000, 3)})
+    assert (got[0] & 0xFFFFFFFF).tolist() == pairs
+    assert set(got[1].tolist()) == {1 << 2 | 1 << 4}
+    for other in answers[1:]:
+        for a, b in zip(got[:3], other[:3], strict=True):
+            assert a.tolist() == b.tolist()
 
 
 @pytest.mark.skipif(native.presence is None, reason="the compiled presence is not built")

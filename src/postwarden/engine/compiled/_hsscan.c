@@ -1123,6 +1123,7 @@ static PyObject *row_units(PyObject *module, PyObject *args);
 static PyObject *pdf_value(PyObject *module, PyObject *args);
 static PyObject *plain_relationships(PyObject *module, PyObject *arg);
 static PyObject *pdf_offsets(PyObject *module, PyObject *args);
+static PyObject *sheet_grid(PyObject *module, PyObject *arg);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1189,7 +1190,10 @@ static PyMethodDef module_methods[] = {
     {"plain_relationships", plain_relationships, METH_O,
      "plain_relationships(xml) -> each Relationship's attributes, or None: parse the part."},
     {"pdf_offsets", pdf_offsets, METH_VARARGS,
-     "pdf_offsets(data, first, count) -> {number: offset} of a plain pdf's table, or None."},
+     "pdf_offsets(data, first, count, check_time, every) -> {number: offset} of a plain "
+     "pdf's table, or None."},
+    {"sheet_grid", sheet_grid, METH_O,
+     "sheet_grid(xml) -> the cells of the grid iter_rows gives of a worksheet (at most); -1."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3505,6 +3509,113 @@ static int presence_member(const int64_t *values, Py_ssize_t n, int64_t x, Py_ss
     return lo < n && values[lo] == x;
 }
 
+/* Like presence_member, over an ascending run of uint32 records. */
+static int presence_member_u32(const uint32_t *values, Py_ssize_t n, int64_t x, Py_ssize_t *at) {
+    Py_ssize_t lo, hi;
+    if (*at > 0 && (int64_t)values[*at - 1] >= x) {
+        lo = 0;
+        hi = *at - 1;
+    } else {
+        Py_ssize_t step = 1;
+        lo = hi = *at;
+        while (hi < n && (int64_t)values[hi] < x) {
+            lo = hi + 1;
+            hi += step;
+            step <<= 1;
+        }
+        if (hi > n)
+            hi = n;
+    }
+    while (lo < hi) {
+        Py_ssize_t mid = lo + ((hi - lo) >> 1);
+        if ((int64_t)values[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return lo < n && (int64_t)values[lo] == x;
+}
+
+/* The large lookups (``flags[i]`` 0) tested against their group's candidate records (the
+ * distinct (group, record) of the ``expanded`` first matches): each found pair pushed as a
+ * verified match, entry by entry, its records ascending.  Each distinct (group, run) (a
+ * key's: a value repeated in a row is looked up once) is intersected once, walking the smaller of its run and the group's candidates and
+ * searching the other from where the last search ended: testing every candidate against
+ * every large lookup of a row took its candidates times its lookups (4,000 values in one
+ * row: 1.2 s).  -1 on MemoryError. */
+static int presence_verify(PresenceMatches *found, Py_ssize_t expanded, const int64_t *g,
+                           const int64_t *lo, const int64_t *n,
+                           const char *flags, Py_ssize_t m, const uint32_t *records) {
+    int ok = -1;
+    Py_ssize_t large = 0, distinct = 0, hit_len = 0, hit_cap = 256;
+    int64_t *cands = PyMem_Malloc((size_t)expanded * sizeof *cands);
+    PresenceOrder *keys = PyMem_Malloc((size_t)(m ? m : 1) * sizeof *keys);
+    Py_ssize_t *key_of = PyMem_Malloc((size_t)(m ? m : 1) * sizeof *key_of);
+    Py_ssize_t *from = PyMem_Malloc((size_t)(m + 1) * sizeof *from);
+    int64_t *hits = PyMem_Malloc((size_t)hit_cap * sizeof *hits);
+    if (cands == NULL || keys == NULL || key_of == NULL || from == NULL || hits == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t j = 0; j < expanded; j++)
+        cands[j] = (int64_t)(((uint64_t)g[found->at[j].entry] << 32) | (uint64_t)found->at[j].r);
+    Py_ssize_t count = presence_distinct(cands, expanded);
+    if (count < 0)
+        goto out;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (!flags[i])
+            keys[large++] = (PresenceOrder){g[i], lo[i], i};
+    if (presence_sort(keys, large, 0) < 0)
+        goto out;
+    for (Py_ssize_t a = 0; a < large;) {
+        Py_ssize_t b = a, e = keys[a].at;
+        while (b < large && keys[b].key == keys[a].key && keys[b].second == keys[a].second &&
+               n[keys[b].at] == n[e])
+            key_of[keys[b++].at] = distinct;
+        from[distinct++] = hit_len;
+        Py_ssize_t left = presence_bound(cands, count, g[e], 32, 0);
+        Py_ssize_t right = presence_bound(cands, count, g[e], 32, 1);
+        const uint32_t *run = records + lo[e];
+        Py_ssize_t run_len = (Py_ssize_t)n[e], cursor = 0, many = right - left;
+        int64_t high = (int64_t)((uint64_t)g[e] << 32), last = -1;
+        for (Py_ssize_t j = 0; j < (many <= run_len ? many : run_len); j++) {
+            int64_t r = many <= run_len ? cands[left + j] & 0xFFFFFFFF : (int64_t)run[j];
+            int in = many <= run_len ? presence_member_u32(run, run_len, r, &cursor)
+                                     : presence_member(cands + left, many, high | r, &cursor);
+            if (!in || r == last)
+                continue;
+            if (hit_len == hit_cap) {
+                int64_t *grown = PyMem_Realloc(hits, (size_t)(2 * hit_cap) * sizeof *hits);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto out;
+                }
+                hits = grown;
+                hit_cap *= 2;
+            }
+            hits[hit_len++] = last = r;
+        }
+        a = b;
+    }
+    from[distinct] = hit_len;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (flags[i])
+            continue;
+        for (Py_ssize_t h = from[key_of[i]]; h < from[key_of[i] + 1]; h++)
+            if (presence_push(found, (PresenceMatch){hits[h], -1 - i}) < 0)
+                goto out;
+    }
+    ok = 0;
+out:
+    PyMem_Free(cands);
+    PyMem_Free(keys);
+    PyMem_Free(key_of);
+    PyMem_Free(from);
+    PyMem_Free(hits);
+    return ok;
+}
+
 static PyObject *presence(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer gb, kb, fb, lob, nb, cb, sb, rb, factb;
@@ -3563,41 +3674,9 @@ static PyObject *presence(PyObject *module, PyObject *args) {
         }
         Py_ssize_t expanded = found.len;
         /* Large lookups (common names): each tested against its group's candidates. */
-        if (verify && expanded) {
-            scratch = PyMem_Malloc((size_t)expanded * sizeof *scratch);
-            if (scratch == NULL) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            for (Py_ssize_t j = 0; j < expanded; j++)
-                scratch[j] = (int64_t)(((uint64_t)g[found.at[j].entry] << 32) |
-                                       (uint64_t)found.at[j].r);
-            Py_ssize_t cands = presence_distinct(scratch, expanded);
-            if (cands < 0)
-                goto done;
-            for (Py_ssize_t i = 0; i < m; i++) {
-                if (flags[i])
-                    continue;
-                Py_ssize_t left = presence_bound(scratch, cands, g[i], 32, 0);
-                Py_ssize_t right = presence_bound(scratch, cands, g[i], 32, 1);
-                for (Py_ssize_t j = left; j < right; j++) {
-                    int64_t r = scratch[j] & 0xFFFFFFFF;
-                    int64_t a = lo[i], b = lo[i] + n[i];
-                    while (a < b) {
-                        int64_t mid = a + ((b - a) >> 1);
-                        if ((int64_t)records[mid] < r)
-                            a = mid + 1;
-                        else
-                            b = mid;
-                    }
-                    if (a < lo[i] + n[i] && (int64_t)records[a] == r &&
-                        presence_push(&found, (PresenceMatch){r, -1 - i}) < 0)
-                        goto done;
-                }
-            }
-            PyMem_Free(scratch);
-            scratch = NULL;
-        }
+        if (verify && expanded && presence_verify(&found, expanded, g, lo, n, flags, m,
+                                                  records) < 0)
+            goto done;
         Py_ssize_t count = found.len;
         PresenceMatch *at = found.at;
 #define ENTRY(x) ((x).entry >= 0 ? (x).entry : -1 - (x).entry)
@@ -5059,6 +5138,134 @@ done:
     return out;
 }
 
+/* ---- sheet_grid: the cells of the grid a reader would build of a worksheet (issue 14) ----
+ *
+ * Calamine builds a worksheet's cells as one dense grid (32 bytes a cell) spanning every cell
+ * holding a value, and python-calamine's iter_rows (and sheet_rows) gives each row from the
+ * first one: a 132-byte part naming A1 and XFD3051 makes 50 million cells (1.6 GB in calamine;
+ * A1 and XFD1048576 make calamine abort the process on a failed 550 GB allocation).  This
+ * tells how large that grid is, before any reader builds it, by a scan of the tags alone:
+ * rows from the first to the last cell's, columns from the leftmost cell to the rightmost.
+ * An upper bound: every ``<c>`` (any prefix) that is not empty counts, wherever it is (in a
+ * comment too), placed by its ``r``, or, without one, after the cell before it in its row
+ * (in a row placed by its ``r`` or after the row before it), as calamine places it. */
+
+/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none. */
+static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssize_t *len) {
+    while (p < end) {
+        while (p < end && (xs_space(*p) || *p == '/'))
+            p++;
+        const char *name = p;
+        while (p < end && *p != '=' && !xs_space(*p) && *p != '/')
+            p++;
+        Py_ssize_t name_len = p - name;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || *p != '=') {
+            if (p < end)
+                p++;
+            continue;
+        }
+        p++;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || (*p != '"' && *p != '\''))
+            return 0;
+        const char *close = memchr(p + 1, *p, end - p - 1);
+        if (close == NULL)
+            return 0;
+        if (name_len == 1 && *name == 'r') {
+            *value = p + 1;
+            *len = close - p - 1;
+            return 1;
+        }
+        p = close + 1;
+    }
+    return 0;
+}
+
+/* A reference's 0-based row (or -1 if it has no digits) and column (or -1 if no letters),
+ * letters of either case; 0 if it is no reference or past 2^31. */
+static int sg_ref(const char *p, Py_ssize_t n, int64_t *row, int64_t *col) {
+    Py_ssize_t i = 0;
+    int64_t c = 0, r = 0;
+    for (; i < n && ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')); i++) {
+        c = c * 26 + ((p[i] | 0x20) - 'a' + 1);
+        if (c > INT32_MAX)
+            return 0;
+    }
+    Py_ssize_t digits = i;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        r = r * 10 + (p[i] - '0');
+        if (r > INT32_MAX)
+            return 0;
+    }
+    if (i != n || (digits == 0 && i == 0))
+        return 0;
+    *col = digits == 0 ? -1 : c - 1;
+    *row = i == digits ? -1 : r - 1;
+    return 1;
+}
+
+static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const char *p = view.buf, *end = p + view.len;
+    int64_t row = -1, col = -1, bottom = -1, left = INT64_MAX, right = -1;
+    int known = 1;
+    while (known && (p = memchr(p, '<', end - p)) != NULL) {
+        const char *name = ++p;
+        while (p < end && !xs_space(*p) && *p != '/' && *p != '>')
+            p++;
+        const char *local = name;
+        for (const char *q = name; q < p; q++)
+            if (*q == ':')
+                local = q + 1;
+        Py_ssize_t local_len = p - local;
+        int is_row = local_len == 3 && memcmp(local, "row", 3) == 0;
+        int is_cell = local_len == 1 && *local == 'c';
+        if (name == end || *name == '/' || (!is_row && !is_cell))
+            continue;
+        /* the tag's end: the first '>' outside quotes */
+        const char *q = p;
+        char quote = 0;
+        for (; q < end && (quote || *q != '>'); q++)
+            if (*q == '"' || *q == '\'')
+                quote = quote == *q ? 0 : quote ? quote : *q;
+        const char *value;
+        Py_ssize_t len;
+        int64_t r = -1, c = -1;
+        if (sg_attr_r(p, q, &value, &len) && !sg_ref(value, len, &r, &c))
+            known = 0; /* a reference no reader reads the same: not known */
+        if (is_row) {
+            row = r >= 0 && c < 0 ? r : row + 1;
+            if (r >= 0 && c >= 0)
+                known = 0;
+            col = -1;
+        } else {
+            if (r >= 0)
+                row = r > row ? r : row; /* a cell's own row: never less than its row's */
+            col = c >= 0 ? c : col + 1;
+            int empty = q > p && q[-1] == '/';
+            if (!empty) {
+                int64_t at = r >= 0 ? r : row < 0 ? 0 : row;
+                bottom = at > bottom ? at : bottom;
+                left = col < left ? col : left;
+                right = col > right ? col : right;
+            }
+        }
+        p = q;
+    }
+    PyBuffer_Release(&view);
+    if (!known)
+        return PyLong_FromLong(-1);
+    if (bottom < 0)
+        return PyLong_FromLong(0);
+    return PyLong_FromLongLong((bottom + 1) * (right - left + 1));
+}
+
 /* ==== End of spreadsheets ============================================================== */
 
 
@@ -6140,13 +6347,21 @@ static PyObject *pv_int(const unsigned char *s, Py_ssize_t i, Py_ssize_t j) {
     return PyLong_FromLongLong(negative ? -v : v);
 }
 
-/* pdf_value(data, pos, ref, other) -> (value, end), or None where ``_value`` refuses. */
+/* pdf_value(data, pos, ref, other, check_time, every, opened) -> (value, end, opened), or
+ * None where ``_value`` refuses: ``opened`` counts the arrays and dictionaries opened so far,
+ * and ``check_time()`` is called each time it reaches a multiple of ``every`` (one value may
+ * open millions); what it raises passes. */
 static PyObject *pdf_value(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *data, *ref, *other;
-    Py_ssize_t pos;
-    if (!PyArg_ParseTuple(args, "O!nOO", &PyBytes_Type, &data, &pos, &ref, &other))
+    PyObject *data, *ref, *other, *check_time;
+    Py_ssize_t pos, every, opened;
+    if (!PyArg_ParseTuple(args, "O!nOOOnn", &PyBytes_Type, &data, &pos, &ref, &other,
+                          &check_time, &every, &opened))
         return NULL;
+    if (every < 1) {
+        PyErr_SetString(PyExc_ValueError, "every must be positive");
+        return NULL;
+    }
     const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
     Py_ssize_t n = PyBytes_GET_SIZE(data);
     if (pos > n)
@@ -6166,6 +6381,12 @@ static PyObject *pdf_value(PyObject *module, PyObject *args) {
         if (kind == PV_OPEN) {
             if (depth == PV_MAX_DEPTH)
                 goto refuse;
+            if (++opened % every == 0) {
+                PyObject *looked = PyObject_CallNoArgs(check_time);
+                if (looked == NULL)
+                    goto fail;
+                Py_DECREF(looked);
+            }
             PyObject *made = s[start] == '[' ? PyList_New(0) : PyDict_New();
             if (made == NULL)
                 goto fail;
@@ -6208,7 +6429,7 @@ static PyObject *pdf_value(PyObject *module, PyObject *args) {
         if (value == NULL)
             goto fail;
         if (!depth) {
-            result = Py_BuildValue("(Nn)", value, pos);
+            result = Py_BuildValue("(Nnn)", value, pos, opened);
             return result;
         }
         PyObject *top = open[depth - 1];
@@ -6440,18 +6661,25 @@ plain_not:
 
 /* ---- pdf_offsets: a plain pdf's cross-reference entries (issue 14) ----
  *
- * pdf_offsets(data, first, count) -> {number: offset} of the entries in use of the table
- * whose entry 0 begins at ``first`` (20 bytes each, already matched as ``\d{10} \d{5} [fn]``
- * and an end of line by pdf_plain's ``_ENTRIES``), each of generation 0 and pointing
- * exactly at its ``N 0 obj``; None when one is not (pdf_plain's ``_Plain._xref`` loop, a
- * microsecond and a half an entry in Python; test_pdf_value.py compares the two). */
+ * pdf_offsets(data, first, count, check_time, every) -> {number: offset} of the entries in
+ * use of the table whose entry 0 begins at ``first`` (20 bytes each, already matched as
+ * ``\d{10} \d{5} [fn]`` and an end of line by pdf_plain's ``_ENTRIES``), each of generation 0
+ * and pointing exactly at its ``N 0 obj``; None when one is not (pdf_plain's ``_offsets``
+ * loop, a microsecond and a half an entry in Python; test_pdf_value.py compares the two).
+ * ``check_time()`` is called every ``every`` entries (a table may list ten million) and
+ * what it raises passes. */
 
 static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *data;
-    Py_ssize_t first, count;
-    if (!PyArg_ParseTuple(args, "O!nn", &PyBytes_Type, &data, &first, &count))
+    PyObject *data, *check_time;
+    Py_ssize_t first, count, every;
+    if (!PyArg_ParseTuple(args, "O!nnOn", &PyBytes_Type, &data, &first, &count, &check_time,
+                          &every))
         return NULL;
+    if (every < 1) {
+        PyErr_SetString(PyExc_ValueError, "every must be positive");
+        return NULL;
+    }
     const char *s = PyBytes_AS_STRING(data);
     Py_ssize_t n = PyBytes_GET_SIZE(data);
     if (first < 0 || first > n || count < 1 || count > (n - first) / 20)
@@ -6460,6 +6688,14 @@ static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
     if (offsets == NULL)
         return NULL;
     for (Py_ssize_t number = 1; number < count; number++) {
+        if (number % every == 0) {
+            PyObject *looked = PyObject_CallNoArgs(check_time);
+            if (looked == NULL) {
+                Py_DECREF(offsets);
+                return NULL;
+            }
+            Py_DECREF(looked);
+        }
         const char *entry = s + first + 20 * number;
         if (entry[17] != 'n')
             continue;

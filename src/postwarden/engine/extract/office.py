@@ -166,6 +166,16 @@ class Parts(Mapping[str, bytes]):
         return len(self._chunks)
 
 
+def inflated_again(package: Package, info: zipfile.ZipInfo) -> bytes:
+    """The bytes of a member ``open_package`` inflated, checked and did not keep, inflated
+    again (its declared size: the size it was found to have)."""
+    try:
+        return _inflate_verified(plain_packed(package.zf.data, info), info)
+    except NotPlain:
+        with package.zf.open(info) as member:
+            return member.read()
+
+
 def _inflate_verified(packed: bytes, info: zipfile.ZipInfo) -> bytes:
     """A `VERIFIED` part's bytes: its stream up to its declared size, as it was checked."""
     if info.compress_type == zipfile.ZIP_STORED or not info.file_size:

@@ -145,7 +145,7 @@ class PdfExtractor:
         finally:
             with _PDFIUM:
                 pdf.close()
-        if not plain(data, pages):
+        if not plain(data, pages, walker.budget.check_time):
             _second_reader(data, walker)
         if refused:
             walker.uninspectable(where, f"{reason} (pages {_ranges(refused)} not read)")

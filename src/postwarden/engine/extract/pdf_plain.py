@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from typing import TypeAlias, cast
 
 try:
@@ -33,8 +34,7 @@ COMPILED = _hsscan is not None
 _MAX_DEPTH = 32
 _MAX_DECODED = 16 * 1024 * 1024
 """Decoded bytes of the whole file (and declared bytes of one stream) past which the file is
-left to pypdf: its limits are 75 MB a stream and 75 MB a page's array of content streams,
-and it checks the time budget between pages, which this module does not."""
+left to pypdf: its limits are 75 MB a stream and 75 MB a page's array of content streams."""
 _MAX_PAGES_NODES = 10_000
 _MAX_ELEMENTS = 10_000
 """Elements of one array or dictionary (pypdf's strict reading refuses over 100,000)."""
@@ -43,6 +43,12 @@ _MAX_PAGE_ENTRIES = 1_000_000
 (pypdf refuses over 2,000,000 counted so)."""
 _INHERITABLE = (b"/Resources", b"/MediaBox", b"/CropBox", b"/Rotate")
 _INHERITED = len(_INHERITABLE)
+_ENTRIES_TIMED = 4096
+"""Cross-reference entries read between two looks at the message's clock (~2 ms of them:
+a table may list ten million)."""
+_OPENS_TIMED = 1024
+"""Arrays and dictionaries opened between two looks at the clock (each holds at most
+`_MAX_ELEMENTS` values: ~3 ms of tokens between two looks at most)."""
 
 # A token and the whitespace before it, the most frequent kinds first.  Names, numbers, keywords
 # and references must be followed by a delimiter (so ``1.2.3``, ``nullx`` or a name longer
@@ -99,21 +105,27 @@ class _NotPlain(Exception):
     """The file is outside the plain form (not necessarily damaged)."""
 
 
-def plain(data: bytes, pages: int) -> bool:
-    """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages."""
+def plain(data: bytes, pages: int, check_time: Callable[[], None]) -> bool:
+    """Whether ``data`` is a plain pdf (see the module) of ``pages`` pages; ``check_time``
+    (the message's budget's) is called every so many steps, and what it raises passes."""
     try:
-        _Plain(data).check(pages)
+        _Plain(data, check_time).check(pages)
     except (_NotPlain, zlib.error, RecursionError):
         return False
     return True
 
 
-def _offsets(data: bytes, first: int, count: int) -> dict[int, int] | None:
+def _offsets(
+    data: bytes, first: int, count: int, check_time: Callable[[], None]
+) -> dict[int, int] | None:
     """Where each object in use begins, from the ``count`` entries of the table whose entry
     0 begins at ``first`` (already matched by `_ENTRIES`): each of generation 0 and pointing
-    exactly at its ``N 0 obj``, else None (`_hsscan.pdf_offsets` where it is built)."""
+    exactly at its ``N 0 obj``, else None (`_hsscan.pdf_offsets` where it is built).  The
+    clock is read every `_ENTRIES_TIMED` entries: a table may list ten million."""
     offsets: dict[int, int] = {}
     for number in range(1, count):
+        if not number % _ENTRIES_TIMED:
+            check_time()
         at = first + 20 * number
         if data[at + 17] == ord("n"):
             offset = int(data[at : at + 10])
@@ -128,10 +140,13 @@ def _offsets(data: bytes, first: int, count: int) -> dict[int, int] | None:
 class _Plain:
     """One file's cross-reference table, and the objects read through it so far."""
 
-    __slots__ = ("data", "decoded", "left", "objects", "offsets", "streams")
+    __slots__ = ("check_time", "data", "decoded", "left", "objects", "offsets", "opened", "streams")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, check_time: Callable[[], None]) -> None:
         self.data = data
+        self.check_time = check_time
+        self.opened = 0
+        """Arrays and dictionaries opened so far (`_OPENS_TIMED`)."""
         self.offsets: dict[int, int] = {}
         """Where each object in use begins, from the cross-reference table."""
         self.objects: dict[int, Value] = {}
@@ -184,7 +199,9 @@ class _Plain:
         if not data.startswith(_FIRST_ENTRY, first):
             raise _NotPlain
         offsets = (
-            _hsscan.pdf_offsets(data, first, count) if COMPILED else _offsets(data, first, count)
+            _hsscan.pdf_offsets(data, first, count, self.check_time, _ENTRIES_TIMED)
+            if COMPILED
+            else _offsets(data, first, count, self.check_time)
         )
         if offsets is None:
             raise _NotPlain
@@ -233,10 +250,13 @@ class _Plain:
         time), or `_tokens` where it is not built."""
         if not COMPILED:
             return self._tokens(pos)
-        found = _hsscan.pdf_value(self.data, pos, Ref, OTHER)
+        found = _hsscan.pdf_value(
+            self.data, pos, Ref, OTHER, self.check_time, _OPENS_TIMED, self.opened
+        )
         if found is None:
             raise _NotPlain
-        return cast("tuple[Value, int]", found)
+        value, end, self.opened = found
+        return cast("Value", value), end
 
     def _tokens(self, pos: int) -> tuple[Value, int]:
         """`_value` in Python: one loop over the tokens, with a stack of the arrays and
@@ -254,6 +274,9 @@ class _Plain:
             if kind == "open":
                 if len(open_) == _MAX_DEPTH:
                     raise _NotPlain
+                self.opened += 1
+                if not self.opened % _OPENS_TIMED:
+                    self.check_time()
                 open_.append([] if token.group(kind) == b"[" else {})
                 keys.append(None)
                 continue

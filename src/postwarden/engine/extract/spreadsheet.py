@@ -22,11 +22,13 @@ Python loop `_read_rows` makes calamine's."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 # Only for a part open_package checked up to its root element (no DTD can follow).
 from xml.etree.ElementTree import ParseError, fromstring
@@ -37,6 +39,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
     Package,
+    inflated_again,
     kept_lines,
     open_package,
     parsed,
@@ -87,6 +90,8 @@ class SpreadsheetExtractor:
         if sniffed.kind is Kind.SPREADSHEET and data.startswith(b"PK"):
             package = open_package(data, sniffed.label, where, depth, walker, keep_xml=_kept)
         try:
+            if package is not None:
+                check_grids(package, sniffed.label, walker.budget.limits.max_sheet_cells)
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
                 done, sheets = _cells(package, sniffed.label)
@@ -216,37 +221,320 @@ def _read_plain_rows(
             unused.difference_update(chain.from_iterable(cells))
 
 
+def check_grids(package: Package, what: str, max_cells: int) -> None:
+    """Refuse a workbook with a part that, read as a worksheet, spans a grid of more than
+    ``max_cells`` cells (`Limits.max_sheet_cells`), before calamine or
+    ``_hsscan.sheet_rows`` builds that grid: calamine builds it whole, whatever the cells
+    in it (a 132-byte part naming A1 and XFD3051 took 1.6 GB; A1 and XFD1048576 make it
+    abort the process; a 1.4 KB OpenDocument repeating an empty row 3,050 times took 3 GB).
+    Judged: an OpenDocument's ``content.xml`` (`ods_grid`), an xlsb's binary parts
+    (`xlsb_grid`) and XML ones (`sheet_grid`) where their name ends
+    as a relationship's target does (as written, its references resolved, or
+    percent-decoded; any case), as calamine may read any of them as a worksheet, whatever
+    its name."""
+    ends = _target_ends(package)
+    embedded = dict(package.embedded)
+    binary = any(info.filename.lower() == _XLSB_WORKBOOK for info in package.infos)
+    for info in package.infos:
+        lower = info.filename.lower()
+        content = lower == _CONTENT
+        if info.is_dir() or not (content or lower.rpartition("/")[2] in ends):
+            continue
+        if lower in package.xml:
+            xml = package.xml[lower]
+        elif info.filename in embedded:
+            xml = embedded[info.filename]
+        else:
+            xml = inflated_again(package, info)
+        if content:
+            cells = ods_grid(xml)
+        elif binary and lower.endswith(".bin"):
+            cells = xlsb_grid(xml)
+        else:
+            cells = sheet_grid(xml)
+        if cells < 0 or cells > max_cells:
+            spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
+            raise Uninspectable(
+                f"worksheet {info.filename} of {what} spans {spans}, over the limit of "
+                f"{max_cells:,}"
+            )
+
+
+_TARGET = re.compile(rb"""Target\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+_CONTENT = "content.xml"
+_ODS_TAG = re.compile(rb"<(/?)[\w.-]*?:?(table|table-row|table-cell|covered-table-cell)(?=[\s/>])")
+# Attribute values hold no "<" in XML: a tag that does not end so is not plainly written.
+_ODS_ATTRIBUTES = re.compile(rb"""((?:[^>"'<]|"[^"<]*"|'[^'<]*')*+)>""")
+_ODS_REPEATED = re.compile(
+    rb"""(?:^|\s)[\w.-]*?:?number-(rows|columns)-repeated\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
+_ODS_VALUE_TYPE = re.compile(rb"(?:^|\s)[\w.-]*?:?value-type\s*=")
+
+
+def ods_grid(xml: bytes) -> int:
+    """The cells of the largest grid a table of an OpenDocument's ``content.xml`` spans, at
+    most: rows from the first to the last with a value, columns from the first to the
+    rightmost holding one, each repeated row and cell counted as often as it is repeated
+    (as calamine makes them); a cell holds a value if it is not empty (``<cell/>``) or
+    has a value type.  -1 where a table's tag or repeat count is not plainly written."""
+    worst = 0
+    row = first = repeat = col = 0
+    bottom = right = -1
+    for tag in _ODS_TAG.finditer(xml):
+        closing, local = tag.groups()
+        attributes = _ODS_ATTRIBUTES.match(xml, tag.end())
+        if attributes is None:
+            return -1
+        if closing:
+            continue
+        text = attributes.group(1)
+        if local == b"table":
+            worst = max(worst, (bottom + 1) * (right + 1))
+            row = first = repeat = col = 0
+            bottom = right = -1
+            continue
+        counts = {m.group(1): m.group(2) or m.group(3) or b"" for m in _ODS_REPEATED.finditer(text)}
+        kind = b"rows" if local == b"table-row" else b"columns"
+        written = counts.get(kind, b"1")
+        if not written.isdigit() or len(written) > 9:
+            return -1
+        times = int(written)
+        if local == b"table-row":
+            first, repeat, col = row, times, 0
+            row += times
+        else:
+            if not text.endswith(b"/") or _ODS_VALUE_TYPE.search(text):
+                bottom = max(bottom, first + repeat - 1)
+                right = max(right, col + times - 1)
+            col += times
+    return max(worst, (bottom + 1) * (right + 1))
+
+
+_ROW_HEADER = 0
+_CELL_RECORDS = range(1, 12)
+"""BIFF12's cells (BrtCellBlank to BrtFmlaError), each its column first; a blank one too."""
+
+
+_XLSB_WORKBOOK = "xl/workbook.bin"
+
+
+def xlsb_grid(part: bytes) -> int:
+    """`sheet_grid` of an xlsb worksheet (BIFF12 records: a type and a size, each 7 bits a
+    byte; a row header its row first, a cell its column first), of the records up to where
+    they stop running plainly (calamine refuses a part there: a vbaProject.bin or a printer's
+    settings that a relationship names are no records)."""
+    at, end = 0, len(part)
+    row = bottom = right = -1
+    left = 1 << 62
+    while at < end:
+        kind, at = _varint(part, at, 2)
+        size, at = _varint(part, at, 4)
+        if kind < 0 or size < 0 or at + size > end:
+            break
+        if kind == _ROW_HEADER or kind in _CELL_RECORDS:
+            if size < 4:
+                break
+            number = int.from_bytes(part[at : at + 4], "little")
+            if kind == _ROW_HEADER:
+                row = number
+            else:
+                bottom = max(bottom, row, 0)
+                left, right = min(left, number), max(right, number)
+        at += size
+    return 0 if bottom < 0 else (bottom + 1) * (right - left + 1)
+
+
+def _varint(data: bytes, at: int, most: int) -> tuple[int, int]:
+    """A BIFF12 number of at most ``most`` bytes at ``at`` and where it ends; -1 if cut."""
+    value = 0
+    for i in range(most):
+        if at + i >= len(data):
+            return -1, at
+        value |= (data[at + i] & 0x7F) << (7 * i)
+        if not data[at + i] & 0x80:
+            return value, at + i + 1
+    return -1, at
+
+
+def _target_ends(package: Package) -> set[str]:
+    """The last segment of every target of a workbook's relationships (``xl/_rels/``: where
+    calamine finds the sheets, whatever the workbook's name), lowercase: as written, its
+    references resolved, and percent-decoded."""
+    ends: set[str] = set()
+    for name in package.xml:
+        if not (name.startswith("xl/_rels/") and name.endswith(".rels")):
+            continue
+        for match in _TARGET.finditer(package.xml[name]):
+            raw = (match.group(1) or match.group(2) or b"").decode("utf-8", "replace")
+            forms = {raw}
+            if "&" in raw:
+                forms.add(html.unescape(raw))
+            if "%" in raw:
+                forms.update([unquote(form) for form in forms])
+            ends.update(form.rpartition("/")[2].lower() for form in forms)
+    return ends
+
+
+def sheet_grid(xml: bytes) -> int:
+    """The cells of the grid ``iter_rows`` would give of ``xml`` read as a worksheet, at
+    most; -1 where a reference is not plain (``_hsscan.sheet_grid``, which says how)."""
+    return _grid(xml) if _hsscan is None else _hsscan.sheet_grid(xml)
+
+
+_TAG_NAME = re.compile(rb"<([^\s/>]*)")
+_SPACE = b" \t\n\r"
+
+
+def _grid(xml: bytes) -> int:
+    """`sheet_grid` without the compiled module, read as it reads (sg_* in _hsscan.c)."""
+    row = col = bottom = right = -1
+    left = 1 << 62
+    at = 0
+    while (found := _TAG_NAME.search(xml, at)) is not None:
+        name = found.group(1)
+        local = name.rpartition(b":")[2]
+        at = found.end()
+        if not name or local not in (b"row", b"c"):
+            continue
+        end = _tag_end(xml, at)
+        reference = _attribute_r(xml[at:end])
+        r = c = -1
+        if reference is not None:
+            placed = _reference(reference)
+            if placed is None:
+                return -1
+            r, c = placed
+        if local == b"row":
+            if r >= 0 and c >= 0:
+                return -1
+            row = r if r >= 0 else row + 1
+            col = -1
+        else:
+            row = max(row, r)
+            col = c if c >= 0 else col + 1
+            if not (end > at and xml[end - 1] == ord("/")):
+                bottom = max(bottom, r if r >= 0 else max(row, 0))
+                left, right = min(left, col), max(right, col)
+        at = end
+    return 0 if bottom < 0 else (bottom + 1) * (right - left + 1)
+
+
+def _tag_end(xml: bytes, at: int) -> int:
+    """Where the tag whose name ends at ``at`` ends: its first ``>`` outside quotes."""
+    quote = 0
+    while at < len(xml) and (quote or xml[at] != ord(">")):
+        if xml[at] in b"\"'":
+            quote = 0 if quote == xml[at] else quote or xml[at]
+        at += 1
+    return at
+
+
+def _attribute_r(tag: bytes) -> bytes | None:
+    """The value of a tag's attribute ``r``, or None."""
+    at, end = 0, len(tag)
+    while at < end:
+        while at < end and (tag[at] in _SPACE or tag[at] == ord("/")):
+            at += 1
+        start = at
+        while at < end and tag[at] not in b"= \t\n\r/":
+            at += 1
+        name = tag[start:at]
+        while at < end and tag[at] in _SPACE:
+            at += 1
+        if at == end or tag[at] != ord("="):
+            at += 1
+            continue
+        at += 1
+        while at < end and tag[at] in _SPACE:
+            at += 1
+        if at == end or tag[at] not in b"\"'":
+            return None
+        close = tag.find(tag[at : at + 1], at + 1)
+        if close < 0:
+            return None
+        if name == b"r":
+            return tag[at + 1 : close]
+        at = close + 1
+    return None
+
+
+_CELL_REFERENCE = re.compile(rb"([A-Za-z]*)([0-9]*)")
+
+
+def _reference(text: bytes) -> tuple[int, int] | None:
+    """`sg_ref`: a reference's 0-based row and column (-1 where absent)."""
+    found = _CELL_REFERENCE.fullmatch(text)
+    if found is None or not text:
+        return None
+    letters, digits = found.groups()
+    col = 0
+    for letter in letters.upper():
+        col = col * 26 + letter - 64
+        if col > 2**31 - 1:
+            return None
+    if digits and (len(digits) > 10 or int(digits) > 2**31 - 1):
+        return None
+    return (int(digits) - 1 if digits else -1), (col - 1 if letters else -1)
+
+
 def _kept(name: str) -> bool:
     """The parts `read_rest` reads and the worksheets, shared strings and styles
     `_plain_sheets` reads; not an OpenDocument's content, which calamine reads."""
     return (to_read(name) and name != "content.xml") or name == _XL_STYLES
 
 
-# The parts of the cells, where no relationship names them: an OpenDocument's content, the
-# shared strings and worksheets of a workbook (``xl/sharedStrings.xml`` is not read again).
+# The parts of the cells calamine reads by name, not through relationships: an OpenDocument's
+# content, the shared strings of a workbook (``xl/sharedStrings.xml`` is not read again).
 _CELLS = frozenset({"content.xml", "xl/sharedstrings.xml"})
 _WORKBOOK = ("/officeDocument",)
-_SHARED = "/sharedStrings"
 
 
 def _cells(package: Package, what: str) -> tuple[set[str], list[tuple[str, str]]]:
-    """The parts calamine read, by lowercase name: the shared strings and the worksheets
-    that the workbook lists (``<sheet r:id>``, through its relationships, as calamine finds
-    them; a worksheet the workbook does not list is read by `read_rest`); and (sheet name,
-    part) of the listed XML worksheets that were kept."""
+    """The parts calamine read, by lowercase name: the shared strings (at their one name)
+    and the worksheets the workbook lists (``<sheet r:id>``, through its relationships,
+    where calamine finds them: a worksheet the workbook does not list is read by
+    `read_rest`); and (sheet name, part) of the listed XML worksheets that were kept.
+
+    Calamine reads ``xl/workbook.xml`` and its relationships by name and takes each
+    target as written (`_literal_parts`), where `relationships` resolves ``.``, ``..`` and
+    ``//`` as OPC does: a part is taken as read only where both name it, so that no part
+    goes unread because calamine read another of a like name (``/xl/./worksheets/s.xml``
+    holding a decoy, ``xl/worksheets/s.xml`` the cells; a relationship of the shared
+    strings' type naming another part)."""
     done = set(_CELLS)
     sheets: list[tuple[str, str]] = []
     for _id, kind, workbook in relationships(package, "", what):
-        if kind.endswith(_WORKBOOK):
+        if kind.endswith(_WORKBOOK) and workbook == _XL_WORKBOOK:
             listed = _listed(package, workbook, what)
-            for rid, part_kind, part in relationships(package, workbook, what):
-                if part_kind.endswith(_SHARED):
-                    done.add(part)
-                elif part_kind.endswith("/worksheet") and (listed is None or rid in listed):
+            rels = relationships(package, workbook, what)  # refuses them if not XML
+            literal = _literal_parts(package)
+            for rid, part_kind, part in rels:
+                if (
+                    part_kind.endswith("/worksheet")
+                    and (listed is None or rid in listed)
+                    and literal.get(rid) == part
+                ):
                     done.add(part)
                     if listed is not None and part in package.xml:
                         sheets.append((listed[rid], part))
     return done, sheets
+
+
+def _literal_parts(package: Package) -> dict[str, str | None]:
+    """Per relationship id of the workbook, the lowercase part calamine reads for its target:
+    an absolute ``/x`` as ``x``, any other as ``xl/`` + the target, as written (None for
+    an id given twice)."""
+    parts: dict[str, str | None] = {}
+    xml = package.xml.get(_XL_RELATIONSHIPS)
+    if xml is None:
+        return parts
+    for rel in fromstring(xml).iter(_RELATIONSHIP):  # noqa: S314 -- no DTD (open_package)
+        rid, target = rel.get("Id", ""), rel.get("Target") or ""
+        part = target[1:] if target.startswith("/") else f"xl/{target}"
+        parts[rid] = None if rid in parts else part.lower()
+    return parts
 
 
 def _listed(package: Package, workbook: str, what: str) -> dict[str, str] | None:

@@ -1216,20 +1216,14 @@ def _present_pairs_py(
     # Large lookups (common names): test each against the group's candidate records.
     verify = ~expand
     if verify.any() and len(eg):
-        cand = _distinct(eg << 32 | er)
-        cg, cr = cand >> 32, cand & 0xFFFFFFFF
-        vg, vk, vlo, vn, vf = g[verify], k[verify], lo[verify], n[verify], f[verify]
-        vc = c[verify]
-        left = np.searchsorted(cg, vg, side="left")
-        right = np.searchsorted(cg, vg, side="right")
-        v_owner, c_pos = _expand(left, right - left)
-        found = _contains(records, vlo[v_owner], vn[v_owner], cr[c_pos])
-        eg = np.concatenate([eg, vg[v_owner][found]])
-        er = np.concatenate([er, cr[c_pos][found]])
-        ef = np.concatenate([ef, vf[v_owner][found]])
-        ek = np.concatenate([ek, vk[v_owner][found]])
-        ec = np.concatenate([ec, vc[v_owner][found]])
-        es = np.concatenate([es, np.zeros(int(found.sum()), dtype=bool)])
+        vg, vk, vf, vc = g[verify], k[verify], f[verify], c[verify]
+        v_owner, v_record = _verified(_distinct(eg << 32 | er), records, vg, lo[verify], n[verify])
+        eg = np.concatenate([eg, vg[v_owner]])
+        er = np.concatenate([er, v_record])
+        ef = np.concatenate([ef, vf[v_owner]])
+        ek = np.concatenate([ek, vk[v_owner]])
+        ec = np.concatenate([ec, vc[v_owner]])
+        es = np.concatenate([es, np.zeros(len(v_owner), dtype=bool)])
 
     eg, er, ef, ec, es = _unclaimed(eg, er, ef, ek, ec, es)
 
@@ -1246,6 +1240,47 @@ def _present_pairs_py(
     pick = np.repeat(ok & run_strong, _run_lengths(runs, len(gr)))
     matched = (gr[pick] >> 32, gr[pick] & 0xFFFFFFFF, key[pick] & 0xF, ec[pick])
     return gr[runs][ok], run_mask[ok], run_strong[ok], matched
+
+
+def _verified(
+    cand: Ints, records: npt.NDArray[np.uint32], vg: Ints, vlo: Ints, vn: Ints
+) -> tuple[Ints, Ints]:
+    """The large lookups (group ``vg``, run ``vlo``/``vn``) tested against their group's
+    candidate records (``cand``: distinct ``group << 32 | record``): (lookup, record) of
+    each found, lookup by lookup, records ascending.  Each distinct (group, run) once,
+    walking the smaller of its run and the group's candidates and searching the other:
+    testing every candidate against every large lookup of a row took its candidates times
+    its lookups (4,000 values in one row: 1.2 s in C)."""
+    order = np.lexsort((vn, vlo, vg))
+    new = np.ones(len(order), dtype=bool)
+    for column in (vg, vlo, vn):
+        new[1:] |= column[order][1:] != column[order][:-1]
+    run_of = np.empty(len(order), dtype=np.int64)
+    run_of[order] = np.cumsum(new) - 1
+    first = order[new]
+    ug, ulo, un = vg[first], vlo[first], vn[first]
+    left = np.searchsorted(cand >> 32, ug, side="left")
+    many = np.searchsorted(cand >> 32, ug, side="right") - left
+    by_cand = many <= un
+    # The candidates of a group no larger than its run, each sought in the run...
+    a = np.flatnonzero(by_cand)
+    a_owner, a_pos = _expand(left[a], many[a])
+    a_record = cand[a_pos] & 0xFFFFFFFF
+    a_found = _contains(records, ulo[a][a_owner], un[a][a_owner], a_record)
+    # ... else the records of the run, each sought among the candidates.
+    b = np.flatnonzero(~by_cand)
+    b_owner, b_pos = _expand(ulo[b], un[b])
+    b_record = records[b_pos].astype(np.int64)
+    b_found = _in_sorted(cand, ug[b][b_owner] << 32 | b_record) if len(cand) else b_record < 0
+    hit_run = np.concatenate([a[a_owner][a_found], b[b_owner][b_found]])
+    hit_record = np.concatenate([a_record[a_found], b_record[b_found]])
+    hit = hit_run << 32 | hit_record
+    hit = _distinct(hit)  # by run, records ascending; a record a run repeats once
+    hit_run, hit_record = hit >> 32, hit & 0xFFFFFFFF
+    starts = np.searchsorted(hit_run, np.arange(len(first)), side="left")
+    ends = np.searchsorted(hit_run, np.arange(len(first)), side="right")
+    owner, pos = _expand(starts[run_of], (ends - starts)[run_of])
+    return owner, hit_record[pos]
 
 
 def carried(table: _Table, p: Presence) -> tuple[Ints, Ints]:
