@@ -91,7 +91,10 @@ _WHITESPACE = re.compile(r"[ \t]*")
 # The policy parser is superlinear (0.8 s for a 135 KB To: in the corpus): longer values
 # are scanned for addr-specs instead, and their display names are not read.
 _PARSED_HEADER_CHARS = 8192
-_ADDR_SPEC = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
+# An addr-spec begins where a run of its characters begins (a match can begin nowhere else: each
+# start inside a run reaches the same end), and the run is taken whole (``++``); without both,
+# a run with no "@" was tried from each of its characters: a 100 KB To: of one word took 40 s.
+_ADDR_SPEC = re.compile(r"(?<![^\s<>()\[\],;:\"@])[^\s<>()\[\],;:\"@]++@[^\s<>()\[\],;:\"@]+")
 # Most address headers are as plain as ``Name <local@domain>`` or ``"Chan, Tai Man"
 # <local@domain>``, yet the policy parser takes 50-90 µs on each.  A value that is wholly a
 # list of such mailboxes, in this strict subset of RFC 5322, is read by one expression: atoms
