@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -209,3 +212,21 @@ def test_hkids_or_phones_read_each_text_as_hkid_or_phone(texts: list[str]) -> No
 def test_hkids_or_phones_shortcut_shapes() -> None:
     texts = ["91234567", "A123456(3)", "AB9876543", "９１２３４５６７", " 91234567", "V-0000001"]
     assert hkids_or_phones(texts) == [hkid_or_phone(t.strip(), len(t.strip())) for t in texts]
+
+
+_EMAILISH = st.lists(st.sampled_from(list("ab.@ <")), max_size=16).map("".join)
+
+
+@given(_EMAILISH)
+def test_email_shape_is_the_plain_expressions(value: str) -> None:
+    """The email shape takes what ``local@x.y`` written plainly takes, nothing else."""
+    plain = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+    assert (email(value) is not None) == (plain.fullmatch(value.strip().strip("<>")) is not None)
+
+
+def test_email_shape_is_linear_on_long_values() -> None:
+    """A long domain of dots is judged at once (0.85 s for 20 KB before)."""
+    started = time.process_time()
+    for value in ("a@" + "b." * 50_000 + "@", "a@" + "b." * 50_000 + "c"):
+        email(value)
+    assert time.process_time() - started < 1

@@ -54,7 +54,10 @@ _HKID = re.compile(r"[A-Z]{1,2}[0-9]{6}[0-9A]")
 # How HKIDs are mostly written, "A123456(7)" or "A1234567": what ``hkid`` gives is the groups.
 _HKID_WRITTEN = re.compile(r"([A-Z]{1,2}[0-9]{6})\(?([0-9A])\)?")
 _PHONE_SHAPE = re.compile(r"\+?\(?[0-9][0-9 ()\-.]{5,24}")
-_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+# local@domain, the domain holding a dot with a character either side.  The runs are taken
+# whole and the dot is looked for ahead: ``[^@\s<>]+\.[^@\s<>]+`` tried each dot of a long
+# domain against the rest (a 20 KB "a@b.b.b...@" took 0.85 s).
+_EMAIL = re.compile(r"[^@\s<>]++@(?=[^@\s<>]+\.[^@\s<>])[^@\s<>]++")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _ALNUM_WORD = re.compile(r"[a-z0-9]+")
 _THREE_WORDS = re.compile(r"[A-Za-z0-9]+[^A-Za-z0-9]+[A-Za-z0-9]+[^A-Za-z0-9]+[A-Za-z0-9]")
