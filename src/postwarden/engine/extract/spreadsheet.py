@@ -25,7 +25,8 @@ import datetime as dt
 import html
 import io
 import re
-from collections.abc import Iterable
+import struct
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -33,6 +34,7 @@ from urllib.parse import unquote
 # Only for a part open_package checked up to its root element (no DTD can follow).
 from xml.etree.ElementTree import ParseError, fromstring
 
+import olefile
 import python_calamine
 
 from postwarden.engine.extract.budget import Uninspectable
@@ -49,7 +51,7 @@ from postwarden.engine.extract.office import (
     to_read,
     visit_embedded,
 )
-from postwarden.engine.extract.sniff import Kind
+from postwarden.engine.extract.sniff import OLE_MAGIC, Kind
 
 try:
     from postwarden.engine.compiled import _hsscan
@@ -92,6 +94,9 @@ class SpreadsheetExtractor:
         try:
             if package is not None:
                 check_grids(package, sniffed.label, walker.budget.limits.max_sheet_cells)
+            elif data.startswith(OLE_MAGIC):
+                budget = walker.budget
+                check_xls(data, sniffed.label, budget.limits.max_sheet_cells, budget.check_time)
             self._workbook(data, sniffed.label, where, walker, package)
             if package is not None:
                 done, sheets = _cells(package, sniffed.label)
@@ -356,6 +361,155 @@ def _varint(data: bytes, at: int, most: int) -> tuple[int, int]:
         if not data[at + i] & 0x80:
             return value, at + i + 1
     return -1, at
+
+
+# BIFF8 records ([MS-XLS] 2.3, 2.4): a type and a length (2 bytes each), then the body.
+_XLS_RECORD = struct.Struct("<HH")
+_XLS_U16 = struct.Struct("<H")
+_XLS_U32 = struct.Struct("<I")
+_XLS_EOF, _XLS_FILEPASS, _XLS_BOUNDSHEET, _XLS_DIMENSIONS = 0x000A, 0x002F, 0x0085, 0x0200
+_XLS_FORMULA, _XLS_STRING, _XLS_MULRK = 0x0006, 0x0207, 0x00BD
+# The cells calamine takes, each its row then its column first: NUMBER, LABEL, BOOLERR, RK,
+# LABELSST.  BLANK, MULBLANK and RSTRING it skips; FORMULA, its STRING and MULRK apart.
+_XLS_CELLS = frozenset({0x0203, 0x0204, 0x0205, 0x027E, 0x00FD})
+_BIFF8_CELLS = 65536 * 256
+"""The most cells a BIFF8 sheet holds: a DIMENSIONS record claiming more is forged."""
+
+
+def check_xls(data: bytes, what: str, max_cells: int, check_time: Callable[[], None]) -> None:
+    """Refuse an xls whose sheets' grids span more than ``max_cells`` cells together, before
+    calamine opens it: calamine builds every sheet when it opens the workbook, and keeps
+    them all, each as one dense grid of 32 bytes a cell (a 5.6 KB file naming A1 and IV65536
+    took 512 MiB; four such sheets, 2 GiB), and a grid of its formulas beside it.  A sheet
+    whose DIMENSIONS record claims more than BIFF8's 65,536 x 256 cells is refused too
+    (calamine reserves room for them first: a forged claim made it abort the process), and
+    so is a stream cut short before a sheet's end (calamine refuses those as well)."""
+    stream = _xls_stream(data, what)
+    sheets = _xls_sheets(stream, what, check_time)
+    total = 0
+    for number, offset in enumerate(sheets, start=1):
+        cells, claimed = xls_grid(stream, offset, check_time)
+        if cells < 0:
+            raise Uninspectable(f"corrupt {what}: sheet {number}'s records cut short")
+        if claimed > _BIFF8_CELLS:
+            raise Uninspectable(
+                f"sheet {number} of {what} claims a grid of {claimed:,} cells, over BIFF8's "
+                f"{_BIFF8_CELLS:,}"
+            )
+        total += cells
+        if total > max_cells:
+            spans = f"spans a grid of {cells:,}" if cells == total else f"with {total:,}"
+            raise Uninspectable(
+                f"sheet {number} of {what} {spans} cells, over the limit of {max_cells:,}"
+            )
+
+
+def _xls_stream(data: bytes, what: str) -> bytes:
+    """The workbook stream, found as calamine finds it (``Workbook``, or else ``Book``)."""
+    try:
+        with olefile.OleFileIO(data) as ole:
+            name = "Workbook" if ole.exists("Workbook") else "Book"
+            with ole.openstream(name) as stream:
+                return bytes(stream.read())
+    except (OSError, ValueError, IndexError, struct.error) as exc:
+        raise Uninspectable(f"corrupt {what}: {exc}") from None
+
+
+def _xls_sheets(stream: bytes, what: str, check_time: Callable[[], None]) -> list[int]:
+    """Where each sheet's records begin (its BOUNDSHEET's offset), read from the workbook's
+    records as calamine reads them: up to the first EOF; none when a FILEPASS says the
+    workbook is encrypted (calamine refuses it so)."""
+    sheets: list[int] = []
+    at, end = 0, len(stream)
+    count = 0
+    while at < end:
+        if at + 4 > end:
+            raise Uninspectable(f"corrupt {what}: workbook records cut short")
+        kind, size = _XLS_RECORD.unpack_from(stream, at)
+        body, at = at + 4, at + 4 + size
+        if at > end:
+            raise Uninspectable(f"corrupt {what}: workbook records cut short")
+        count += 1
+        if count % _CHECK_EVERY == 0:
+            check_time()
+        if kind == _XLS_EOF:
+            break
+        if kind == _XLS_FILEPASS and size >= 2 and _XLS_U16.unpack_from(stream, body)[0]:
+            return []
+        if kind in (_XLS_FILEPASS, _XLS_BOUNDSHEET) and size < (2 if kind == _XLS_FILEPASS else 4):
+            raise Uninspectable(f"corrupt {what}: record {kind:#06x} of {size} bytes")
+        if kind == _XLS_BOUNDSHEET:
+            offset = _XLS_U32.unpack_from(stream, body)[0]
+            if offset > end:
+                raise Uninspectable(f"corrupt {what}: a sheet past the end of the workbook")
+            sheets.append(offset)
+    return sheets
+
+
+def xls_grid(stream: bytes, at: int, check_time: Callable[[], None]) -> tuple[int, int]:
+    """The cells of the grids calamine builds of the sheet whose records begin at ``at``
+    (its values' and its formulas', `_span`), at most, and the most cells a DIMENSIONS
+    record of it claims; (-1, 0) where the records are cut short before an EOF.
+
+    Read as calamine reads them (xls.rs): every record to the first EOF, a STRING placed
+    where the FORMULA before it is, a MULRK's values from its first column on."""
+    values: list[tuple[int, int]] = []
+    formulas: list[tuple[int, int]] = []
+    claimed = 0
+    formula = (0, 0)
+    end = len(stream)
+    count = 0
+    while at < end:
+        if at + 4 > end:
+            return -1, 0
+        kind, size = _XLS_RECORD.unpack_from(stream, at)
+        body, at = at + 4, at + 4 + size
+        if at > end:
+            return -1, 0
+        count += 1
+        if count % _CHECK_EVERY == 0:
+            check_time()
+        if kind == _XLS_EOF:
+            break
+        if size < 4:
+            continue  # no cell calamine reads (it refuses a cell record this short)
+        row, col = _XLS_RECORD.unpack_from(stream, body)
+        if kind in _XLS_CELLS:
+            values.append((row, col))
+        elif kind == _XLS_FORMULA:
+            formula = (row, col)
+            values.append(formula)  # a string value comes as the STRING after it
+            formulas.append(formula)
+        elif kind == _XLS_STRING:
+            values.append(formula)
+        elif kind == _XLS_MULRK and size >= 12:
+            values.append((row, col))
+            values.append((row, col + (size - 6) // 6 - 1))
+        elif kind == _XLS_DIMENSIONS:
+            claimed = max(claimed, _claimed(stream[body : body + size]))
+    return _span(values) + _span(formulas), claimed
+
+
+def _span(cells: list[tuple[int, int]]) -> int:
+    """The cells of calamine's ``Range::from_sparse`` of ``cells``: its rows from the first
+    cell's to the last's, in the order given (32-bit, wrapping where the last is above the
+    first), its columns from the leftmost to the rightmost."""
+    if not cells:
+        return 0
+    rows = (cells[-1][0] - cells[0][0] + 1) & 0xFFFFFFFF
+    columns = [col for _, col in cells]
+    return rows * (max(columns) - min(columns) + 1)
+
+
+def _claimed(body: bytes) -> int:
+    """The cells calamine reserves room for on a DIMENSIONS record (32-bit, wrapping)."""
+    if len(body) not in (10, 14):
+        return 0  # calamine refuses the workbook
+    bounds: tuple[int, ...] = struct.unpack_from("<IIHH" if len(body) == 14 else "<HHHH", body)
+    first, last, left, right = bounds
+    if last < 1 or right < 1:
+        return 1
+    return ((last - first) & 0xFFFFFFFF) * ((right - left) & 0xFFFFFFFF)
 
 
 def _target_ends(package: Package) -> set[str]:
