@@ -398,10 +398,12 @@ def check_xls(data: bytes, what: str, max_cells: int, check_time: Callable[[], N
             )
         total += cells
         if total > max_cells:
-            spans = f"spans a grid of {cells:,}" if cells == total else f"with {total:,}"
-            raise Uninspectable(
-                f"sheet {number} of {what} {spans} cells, over the limit of {max_cells:,}"
+            spans = (
+                f"sheet {number} of {what} spans a grid of {cells:,} cells"
+                if cells == total
+                else f"sheets 1-{number} of {what} span grids of {total:,} cells together"
             )
+            raise Uninspectable(f"{spans}, over the limit of {max_cells:,}")
 
 
 def _xls_stream(data: bytes, what: str) -> bytes:
@@ -417,8 +419,9 @@ def _xls_stream(data: bytes, what: str) -> bytes:
 
 def _xls_sheets(stream: bytes, what: str, check_time: Callable[[], None]) -> list[int]:
     """Where each sheet's records begin (its BOUNDSHEET's offset), read from the workbook's
-    records as calamine reads them: up to the first EOF; none when a FILEPASS says the
-    workbook is encrypted (calamine refuses it so)."""
+    records as calamine reads them: up to the first EOF.  A FILEPASS refuses the workbook
+    as encrypted, whether with RC4 (which calamine refuses) or by XOR obfuscation (which
+    calamine reads on, every value scrambled)."""
     sheets: list[int] = []
     at, end = 0, len(stream)
     count = 0
@@ -434,11 +437,12 @@ def _xls_sheets(stream: bytes, what: str, check_time: Callable[[], None]) -> lis
             check_time()
         if kind == _XLS_EOF:
             break
-        if kind == _XLS_FILEPASS and size >= 2 and _XLS_U16.unpack_from(stream, body)[0]:
-            return []
-        if kind in (_XLS_FILEPASS, _XLS_BOUNDSHEET) and size < (2 if kind == _XLS_FILEPASS else 4):
-            raise Uninspectable(f"corrupt {what}: record {kind:#06x} of {size} bytes")
+        if kind == _XLS_FILEPASS:
+            # RC4 (calamine refuses it) or XOR obfuscation (calamine reads it scrambled)
+            raise Uninspectable(f"encrypted {what}")
         if kind == _XLS_BOUNDSHEET:
+            if size < 4:
+                raise Uninspectable(f"corrupt {what}: a sheet of {size} bytes")
             offset = _XLS_U32.unpack_from(stream, body)[0]
             if offset > end:
                 raise Uninspectable(f"corrupt {what}: a sheet past the end of the workbook")
@@ -448,13 +452,15 @@ def _xls_sheets(stream: bytes, what: str, check_time: Callable[[], None]) -> lis
 
 def xls_grid(stream: bytes, at: int, check_time: Callable[[], None]) -> tuple[int, int]:
     """The cells of the grids calamine builds of the sheet whose records begin at ``at``
-    (its values' and its formulas', `_span`), at most, and the most cells a DIMENSIONS
-    record of it claims; (-1, 0) where the records are cut short before an EOF.
+    (its values' and its formulas', each from the top row to the bottom one and from the
+    leftmost column to the rightmost), at most, and the most cells a DIMENSIONS record of
+    it claims; (-1, 0) where the records are cut short before an EOF.
 
     Read as calamine reads them (xls.rs): every record to the first EOF, a STRING placed
-    where the FORMULA before it is, a MULRK's values from its first column on."""
-    values: list[tuple[int, int]] = []
-    formulas: list[tuple[int, int]] = []
+    where the FORMULA before it is, a MULRK's values from its first column on, and a
+    FORMULA's cell in both grids (whatever its value: calamine's took it so)."""
+    values = _Bounds()
+    formulas = _Bounds()
     claimed = 0
     formula = (0, 0)
     end = len(stream)
@@ -475,30 +481,35 @@ def xls_grid(stream: bytes, at: int, check_time: Callable[[], None]) -> tuple[in
             continue  # no cell calamine reads (it refuses a cell record this short)
         row, col = _XLS_RECORD.unpack_from(stream, body)
         if kind in _XLS_CELLS:
-            values.append((row, col))
+            values.add(row, col, col)
         elif kind == _XLS_FORMULA:
             formula = (row, col)
-            values.append(formula)  # a string value comes as the STRING after it
-            formulas.append(formula)
+            values.add(row, col, col)
+            formulas.add(row, col, col)
         elif kind == _XLS_STRING:
-            values.append(formula)
+            values.add(formula[0], formula[1], formula[1])
         elif kind == _XLS_MULRK and size >= 12:
-            values.append((row, col))
-            values.append((row, col + (size - 6) // 6 - 1))
+            values.add(row, col, col + (size - 6) // 6 - 1)
         elif kind == _XLS_DIMENSIONS:
             claimed = max(claimed, _claimed(stream[body : body + size]))
-    return _span(values) + _span(formulas), claimed
+    return values.cells() + formulas.cells(), claimed
 
 
-def _span(cells: list[tuple[int, int]]) -> int:
-    """The cells of calamine's ``Range::from_sparse`` of ``cells``: its rows from the first
-    cell's to the last's, in the order given (32-bit, wrapping where the last is above the
-    first), its columns from the leftmost to the rightmost."""
-    if not cells:
-        return 0
-    rows = (cells[-1][0] - cells[0][0] + 1) & 0xFFFFFFFF
-    columns = [col for _, col in cells]
-    return rows * (max(columns) - min(columns) + 1)
+class _Bounds:
+    """The rows and columns cells span."""
+
+    __slots__ = ("bottom", "left", "right", "top")
+
+    def __init__(self) -> None:
+        self.top = self.left = 1 << 62
+        self.bottom = self.right = -1
+
+    def add(self, row: int, left: int, right: int) -> None:
+        self.top, self.bottom = min(self.top, row), max(self.bottom, row)
+        self.left, self.right = min(self.left, left), max(self.right, right)
+
+    def cells(self) -> int:
+        return 0 if self.bottom < 0 else (self.bottom - self.top + 1) * (self.right - self.left + 1)
 
 
 def _claimed(body: bytes) -> int:
