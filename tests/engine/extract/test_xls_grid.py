@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import olefile
@@ -21,6 +22,7 @@ import python_calamine
 import xlwt
 from tests.factories import make_xls
 
+from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import spreadsheet
 from postwarden.engine.extract.budget import Budget, Uninspectable
 from postwarden.engine.extract.sniff import Kind, sniff
@@ -245,15 +247,23 @@ def test_grids_hold_what_calamine_builds(seed: int) -> None:
             assert grid == built
 
 
-def test_records_are_read_as_calamine_reads_them() -> None:
-    def record(kind: int, body: bytes) -> bytes:
-        return struct.pack("<HH", kind, len(body)) + body
+def compiled_grid(stream: bytes, at: int, check_time: Callable[[], None]) -> tuple[int, int]:
+    return _hsscan.xls_grid(stream, at, check_time, 4096)
 
+
+GRIDS = [spreadsheet._xls_grid, compiled_grid]
+
+
+def record(kind: int, body: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(body)) + body
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+def test_records_are_read_as_calamine_reads_them(grid: Callable[..., tuple[int, int]]) -> None:
     def cell(kind: int, row: int, col: int, rest: bytes = bytes(10)) -> bytes:
         return record(kind, struct.pack("<HH", row, col) + rest)
 
     eof = record(0x000A, b"")
-    grid = spreadsheet.xls_grid
     assert grid(b"", 0, never) == (0, 0)
     assert grid(cell(0x0203, 2, 3) + eof, 0, never) == (1, 0)
     # a FORMULA's cell counts in both grids; its STRING at its place; after EOF nothing
@@ -336,3 +346,48 @@ def test_cut_and_mutated_xls_never_crash(seed: int) -> None:
             if len(mutant) == len(stream):
                 whole = data[:start] + mutant + data[start + len(stream) :]
                 extracted(whole)  # refused or read, never raising
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_and_python_grids_agree(seed: int) -> None:
+    rng = random.Random(seed)
+    kinds = [0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006, 0x0207, 0x00BD, 0x0201, 0x000A]
+    for _ in range(3000):
+        pieces = []
+        for _ in range(rng.randrange(8)):
+            if rng.random() < 0.2:
+                form = rng.choice(["<IIHHH", "<HHHHH"])
+                limit = 0xFFFFFFFF if form[1] == "I" else 0xFFFF
+                rows = [rng.choice([0, 1, 5, limit]) for _ in range(2)]
+                bounds = [*rows, *(rng.choice([0, 1, 5, 0xFFFF]) for _ in range(2))]
+                pieces.append(record(0x0200, struct.pack(form, *bounds, 0)))
+            else:
+                size = rng.choice([0, 3, 4, 10, 12, 18, 20])
+                body = struct.pack("<HH", rng.randrange(65536), rng.randrange(65536))
+                pieces.append(record(rng.choice(kinds), (body + bytes(size))[:size]))
+        stream = b"".join(pieces)
+        stream = stream[: rng.randrange(len(stream) + 1)] if rng.random() < 0.3 else stream
+        at = rng.randrange(len(stream) + 1)
+        expected = spreadsheet._xls_grid(stream, at, never)
+        assert _hsscan.xls_grid(stream, at, never, 4096) == expected, (stream, at)
+
+
+def test_the_compiled_walk_reads_the_clock() -> None:
+    calls = []
+    stream = record(0x0203, bytes(14)) * 10 + record(0x000A, b"")
+    assert _hsscan.xls_grid(stream, 0, lambda: calls.append(1), 3) == (1, 0)
+    assert len(calls) == 3  # records 3, 6 and 9 of 11
+
+    def late() -> None:
+        raise TimeoutError
+
+    with pytest.raises(TimeoutError):
+        _hsscan.xls_grid(stream, 0, late, 3)
+
+
+def test_without_the_compiled_module_the_same_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = xls_book("far")
+    refused = extracted(data)
+    monkeypatch.setattr(spreadsheet, "_hsscan", None)
+    assert extracted(data) == refused
+    assert refused[1] is not None
