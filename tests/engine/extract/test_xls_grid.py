@@ -391,3 +391,18 @@ def test_without_the_compiled_module_the_same_is_refused(monkeypatch: pytest.Mon
     monkeypatch.setattr(spreadsheet, "_hsscan", None)
     assert extracted(data) == refused
     assert refused[1] is not None
+
+
+def test_a_workbook_calamine_panics_on_is_refused() -> None:
+    # the record after the workbook's BOF made a defined name (Lbl) of 2 bytes: calamine
+    # indexes its fourth byte and panics, a BaseException the walker's guard let through
+    data = make_xls({"S": SMALL})
+    stream = stream_of(data)
+    after_bof = 4 + struct.unpack_from("<H", stream, 2)[0]
+    size = struct.unpack_from("<H", stream, after_bof + 2)[0]
+    assert size == 2
+    original = stream[after_bof : after_bof + 6]
+    named = patched(data, original, struct.pack("<HH", 0x0018, 2) + original[4:])
+    places, reason = extracted(named)
+    assert places == []
+    assert reason == "corrupt xls workbook: index out of bounds: the len is 2 but the index is 3"

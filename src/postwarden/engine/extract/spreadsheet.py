@@ -119,6 +119,9 @@ class SpreadsheetExtractor:
             raise Uninspectable(f"encrypted {what}") from None
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
+        except BaseException as exc:
+            _refuse_panic(exc, what)
+            raise
         strings, exact = (None, True) if package is None else _shared_strings(package)
         plain = (
             None
@@ -131,6 +134,9 @@ class SpreadsheetExtractor:
             self._sheets(workbook, where, walker, plain, unused)
         except python_calamine.CalamineError as exc:
             raise Uninspectable(f"corrupt {what}: {exc}") from None
+        except BaseException as exc:
+            _refuse_panic(exc, what)
+            raise
         if package is not None and strings and unused:
             _read_unused(package, [s for s in strings if s in unused], where, walker)
 
@@ -153,6 +159,15 @@ class SpreadsheetExtractor:
                 _read_rows(rows, prefix, walker, unused)
             else:
                 _read_plain_rows(fast, prefix, walker, unused)
+
+
+def _refuse_panic(exc: BaseException, what: str) -> None:
+    """Refuse the workbook where calamine panicked on it (an xls's 2-byte name record, a
+    sheet past the stream's end): pyo3 raises that as a ``PanicException``, which is no
+    ``Exception``, so the walker's guard would let it through; any other passes."""
+    kind = type(exc)
+    if kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime":
+        raise Uninspectable(f"corrupt {what}: {exc}") from None
 
 
 def _read_rows(
