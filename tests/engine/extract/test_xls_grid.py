@@ -406,3 +406,77 @@ def test_a_workbook_calamine_panics_on_is_refused() -> None:
     places, reason = extracted(named)
     assert places == []
     assert reason == "corrupt xls workbook: index out of bounds: the len is 2 but the index is 3"
+
+
+_FREE, _END, _FAT, _NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def compound(entries: list[tuple[str, int, bytes, int, int, int]]) -> bytes:
+    """A compound file (512-byte sectors, version 3) of directory ``entries`` after the
+    root: (name, type 1 storage or 2 stream, stream, left, right, child sid); the root's
+    child is sid 1.  Each stream is padded to at least 4,096 bytes (out of the mini
+    stream), its size stated as given.  olefile writes no compound file: written here."""
+    directory_sectors = (len(entries) + 1 + 3) // 4
+    sectors: list[bytes] = []
+    fat = [_FAT]
+    fat += [*range(2, 1 + directory_sectors), _END]
+    root = _entry("Root Entry", 5, 1, _NONE, _NONE, 1, _END, 0)
+    rows = [root]
+    for name, kind, body, left, right, child in entries:
+        start = len(fat) if kind == 2 else _END
+        if kind == 2:
+            padded = body.ljust(max(4096, -(-len(body) // 512) * 512), b"\0")
+            count = len(padded) // 512
+            fat += [*range(start + 1, start + count), _END]
+            sectors += [padded[i : i + 512] for i in range(0, len(padded), 512)]
+        rows.append(_entry(name, kind, 1, left, right, child, start, len(body)))
+    directory = b"".join(rows).ljust(directory_sectors * 512, b"\0")
+    assert len(fat) <= 128
+    table = struct.pack(f"<{len(fat)}I", *fat).ljust(512, b"\xff")
+    header = (
+        bytes.fromhex("d0cf11e0a1b11ae1")
+        + bytes(16)
+        + struct.pack("<HHHHH6x", 0x3E, 3, 0xFFFE, 9, 6)
+        # directory sectors (none in version 3), FAT sectors, the first directory sector,
+        # transaction, mini stream cut-off, mini FAT (none), DIFAT (none), DIFAT[0]
+        + struct.pack("<10I", 0, 1, 1, 0, 4096, _END, 0, _END, 0, 0)
+        + b"\xff" * (108 * 4)
+    )
+    return header + table + directory + b"".join(sectors)
+
+
+def _entry(
+    name: str, kind: int, color: int, left: int, right: int, child: int, start: int, size: int
+) -> bytes:
+    encoded = (name + "\0").encode("utf-16-le")
+    return (
+        encoded.ljust(64, b"\0")
+        + struct.pack("<HBBIII", len(encoded), kind, color, left, right, child)
+        + bytes(16 + 4 + 16)
+        + struct.pack("<III", start, size, 0)
+    )
+
+
+def test_the_workbook_stream_is_the_one_calamine_reads() -> None:
+    small, far = stream_of(make_xls({"S": SMALL})), stream_of(make_xls({"S": FAR}))
+    plain = compound([("Workbook", 2, small, _NONE, _NONE, _NONE)])
+    assert extracted(plain) == (["x.xls#S!R1", "x.xls#S!R3"], None)
+    assert extracted(compound([("Workbook", 2, far, _NONE, _NONE, _NONE)]))[1] == (
+        "sheet 1 of xls workbook spans a grid of 16,777,216 cells, over the limit of 5,000,000"
+    )
+    # A storage X holding a stream "Workbook" (far) comes first in the directory; the root's
+    # own "Workbook" (small) after it: olefile finds the root's, calamine reads X's (512 MiB)
+    decoy = compound(
+        [
+            ("X", 1, b"", _NONE, 3, 2),
+            ("Workbook", 2, far, _NONE, _NONE, _NONE),
+            ("Workbook", 2, small, _NONE, _NONE, _NONE),
+        ]
+    )
+    with olefile.OleFileIO(decoy) as ole:
+        assert ole.openstream("Workbook").read()[: len(small)] == small
+    assert sniff(decoy, "x.xls").kind is Kind.SPREADSHEET
+    assert extracted(decoy) == (
+        [],
+        "corrupt xls workbook: its workbook stream is not plainly placed",
+    )

@@ -422,14 +422,41 @@ def check_xls(data: bytes, what: str, max_cells: int, check_time: Callable[[], N
 
 
 def _xls_stream(data: bytes, what: str) -> bytes:
-    """The workbook stream, found as calamine finds it (``Workbook``, or else ``Book``)."""
+    """The workbook stream calamine reads: the first directory entry, in the directory's
+    order, named exactly ``Workbook`` (or else ``Book``), wherever it is, whatever its kind
+    (its cfb.rs), where olefile finds a stream by path, case-insensitively.  Read only
+    where the two agree: that entry a stream at the root, and streams under 4,096 bytes in
+    the mini stream (calamine's fixed cut-off; olefile takes the header's)."""
     try:
         with olefile.OleFileIO(data) as ole:
-            name = "Workbook" if ole.exists("Workbook") else "Book"
-            with ole.openstream(name) as stream:
+            fp = ole.directory_fp
+            fp.seek(0)
+            directory = fp.read()
+            names = [
+                directory[at : at + 64].decode("utf-16-le", "ignore").partition("\0")[0]
+                for at in range(0, len(directory) - 127, 128)
+            ]
+            sid = next(
+                (i for wanted in _XLS_STREAMS for i, name in enumerate(names) if name == wanted),
+                -1,
+            )
+            entry = ole.direntries[sid] if 0 <= sid < len(ole.direntries) else None
+            if (
+                entry is None
+                or not any(kid is entry for kid in ole.root.kids)  # an entry's == is its name's
+                or entry.entry_type != olefile.STGTY_STREAM
+                or ole.minisectorcutoff != _MINI_CUTOFF
+            ):
+                raise Uninspectable(f"corrupt {what}: its workbook stream is not plainly placed")
+            # What openstream does once it has found the entry by its path.
+            with ole._open(entry.isectStart, entry.size) as stream:
                 return bytes(stream.read())
     except (OSError, ValueError, IndexError, struct.error) as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
+
+
+_XLS_STREAMS = ("Workbook", "Book")
+_MINI_CUTOFF = 4096
 
 
 def _xls_sheets(stream: bytes, what: str, check_time: Callable[[], None]) -> list[int]:
