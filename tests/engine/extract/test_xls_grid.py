@@ -126,7 +126,7 @@ def in_child(spec: str) -> tuple[list[str], str | None, float]:
 def test_xls_sheets_spanning_huge_grids_are_refused_in_bounded_memory(
     spec: str, reason: str
 ) -> None:
-    # before: 512 MiB (far), 896 MiB (formulas), 1.3 GiB (sheets), an abort (dimensions)
+    # before: 512 MiB (far), 896 MiB (formulas), 320 MiB (sheets), an abort (dimensions)
     places, refused, grown = in_child(spec)
     assert (places, refused) == ([], reason)
     assert grown < 50  # MiB
