@@ -380,7 +380,6 @@ def _varint(data: bytes, at: int, most: int) -> tuple[int, int]:
 
 # BIFF8 records ([MS-XLS] 2.3, 2.4): a type and a length (2 bytes each), then the body.
 _XLS_RECORD = struct.Struct("<HH")
-_XLS_U16 = struct.Struct("<H")
 _XLS_U32 = struct.Struct("<I")
 _XLS_EOF, _XLS_FILEPASS, _XLS_BOUNDSHEET, _XLS_DIMENSIONS = 0x000A, 0x002F, 0x0085, 0x0200
 _XLS_FORMULA, _XLS_STRING, _XLS_MULRK = 0x0006, 0x0207, 0x00BD
