@@ -2,7 +2,7 @@
 
 Import as ``from tests.factories import make_xlsx``.  Every function returns the bytes of a
 genuine file written by a library that writes the format (openpyxl, python-docx,
-python-pptx, fpdf2, zipfile, pyzipper, email, aspose-email-foss for Outlook .msg).  Only
+python-pptx, xlwt, fpdf2, zipfile, pyzipper, email, aspose-email-foss for Outlook .msg).  Only
 ZipCrypto, which no maintained Python library writes, is encrypted here by hand
 (``_zipcrypto``); ``zipfile`` itself decrypts it in the tests, which proves the helper right.
 """
@@ -26,6 +26,7 @@ import docx
 import openpyxl
 import pptx
 import pyzipper
+import xlwt
 from aspose.email_foss import msg as outlook
 from fpdf import FPDF
 
@@ -36,6 +37,7 @@ __all__ = [
     "make_msg",
     "make_pdf",
     "make_tnef",
+    "make_xls",
     "make_xlsx",
     "make_zip",
     "pdf_font",
@@ -66,6 +68,25 @@ def make_xlsx(
     if macro:
         data = _retype_workbook(data)
     return data
+
+
+def make_xls(
+    sheets: Mapping[str, Mapping[tuple[int, int], Cell | xlwt.Formula]],
+    hidden: Iterable[str] = (),
+) -> bytes:
+    """An Excel 97-2003 .xls (BIFF8, written by xlwt) with one sheet per key, each cell
+    given by its 0-based (row, column); sheets in ``hidden`` hidden."""
+    hidden = set(hidden)
+    wb = xlwt.Workbook()
+    for title, cells in sheets.items():
+        ws = wb.add_sheet(title)
+        if title in hidden:
+            ws.visibility = 1
+        for (row, col), value in cells.items():
+            ws.write(row, col, value)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def _retype_workbook(xlsx: bytes) -> bytes:

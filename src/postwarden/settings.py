@@ -118,7 +118,8 @@ class Limits:
     """Cells of the grid a worksheet's cells span, from its first row and its leftmost cell
     with a value to its last: calamine builds that grid whole (32 bytes a cell: 160 MiB here,
     under a third of the default ``inspection_memory_bytes``), so a sheet naming only A1 and
-    XFD1048576 would take 550 GB; larger is uninspectable."""
+    XFD1048576 would take 550 GB; larger is uninspectable.  Of an xls, the grids of all its
+    sheets together, values' and formulas' (calamine builds and keeps them all at once)."""
 
     def max_expansion(self, message_size: int) -> int:
         """Total bytes all decompression may produce for a message of ``message_size`` bytes."""

@@ -1124,6 +1124,7 @@ static PyObject *pdf_value(PyObject *module, PyObject *args);
 static PyObject *plain_relationships(PyObject *module, PyObject *arg);
 static PyObject *pdf_offsets(PyObject *module, PyObject *args);
 static PyObject *sheet_grid(PyObject *module, PyObject *arg);
+static PyObject *xls_grid(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1194,6 +1195,8 @@ static PyMethodDef module_methods[] = {
      "pdf's table, or None."},
     {"sheet_grid", sheet_grid, METH_O,
      "sheet_grid(xml) -> the cells of the grid iter_rows gives of a worksheet (at most); -1."},
+    {"xls_grid", xls_grid, METH_VARARGS,
+     "xls_grid(stream, at, check_time, every) -> (cells, claimed) of an xls sheet's records."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -6727,3 +6730,122 @@ static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
 }
 
 /* ==== End of pdf_offsets =============================================================== */
+
+/* ---- xls_grid: the grids calamine builds of an xls sheet (issue 14) ----
+ *
+ * xls_grid(stream, at, check_time, every) -> (cells, claimed): spreadsheet._xls_grid of the
+ * BIFF8 records of the sheet that begin at ``at`` in an xls's Workbook stream: the cells of
+ * its values' grid plus its formulas' (each from the top row to the bottom one, the leftmost
+ * column to the rightmost), and the most cells a DIMENSIONS record claims (32-bit wrapping,
+ * as calamine reserves them); (-1, 0) where the records are cut short before an EOF.  In
+ * Python a record costs 0.7 microseconds, four times calamine's own reading (test_xls_grid
+ * compares the two).  ``check_time()`` is called every ``every`` records. */
+
+typedef struct {
+    long long top, bottom, left, right;
+} XgBounds;
+
+static void xg_add(XgBounds *b, long long row, long long left, long long right) {
+    if (row < b->top)
+        b->top = row;
+    if (row > b->bottom)
+        b->bottom = row;
+    if (left < b->left)
+        b->left = left;
+    if (right > b->right)
+        b->right = right;
+}
+
+static long long xg_cells(const XgBounds *b) {
+    return b->bottom < 0 ? 0 : (b->bottom - b->top + 1) * (b->right - b->left + 1);
+}
+
+static unsigned xg_u16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+
+static unsigned long long xg_u32(const unsigned char *p) {
+    return (unsigned long long)xg_u16(p) | (unsigned long long)xg_u16(p + 2) << 16;
+}
+
+static unsigned long long xg_claimed(const unsigned char *p, Py_ssize_t size) {
+    unsigned long long first, last, left, right;
+    if (size == 14) {
+        first = xg_u32(p), last = xg_u32(p + 4), left = xg_u16(p + 8), right = xg_u16(p + 10);
+    } else if (size == 10) {
+        first = xg_u16(p), last = xg_u16(p + 2), left = xg_u16(p + 4), right = xg_u16(p + 6);
+    } else {
+        return 0; /* calamine refuses the workbook */
+    }
+    if (last < 1 || right < 1)
+        return 1;
+    return ((last - first) & 0xFFFFFFFFULL) * ((right - left) & 0xFFFFFFFFULL);
+}
+
+static PyObject *xls_grid(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *stream, *check_time;
+    Py_ssize_t at, every;
+    if (!PyArg_ParseTuple(args, "O!nOn", &PyBytes_Type, &stream, &at, &check_time, &every))
+        return NULL;
+    if (every < 1 || at < 0) {
+        PyErr_SetString(PyExc_ValueError, "every must be positive, at not negative");
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(stream);
+    Py_ssize_t end = PyBytes_GET_SIZE(stream), count = 0;
+    const long long far = 1LL << 62;
+    XgBounds values = {far, -1, far, -1}, formulas = {far, -1, far, -1};
+    unsigned long long claimed = 0;
+    long long formula_row = 0, formula_col = 0;
+    while (at < end) {
+        if (end - at < 4)
+            return Py_BuildValue("(iK)", -1, 0ULL);
+        unsigned kind = xg_u16(s + at), size = xg_u16(s + at + 2);
+        Py_ssize_t body = at + 4;
+        at = body + size;
+        if (at > end)
+            return Py_BuildValue("(iK)", -1, 0ULL);
+        if (++count % every == 0) {
+            PyObject *looked = PyObject_CallNoArgs(check_time);
+            if (looked == NULL)
+                return NULL;
+            Py_DECREF(looked);
+        }
+        if (kind == 0x000A) /* EOF */
+            break;
+        if (size < 4)
+            continue;
+        long long row = xg_u16(s + body), col = xg_u16(s + body + 2);
+        switch (kind) {
+        case 0x0203: /* NUMBER */
+        case 0x0204: /* LABEL */
+        case 0x0205: /* BOOLERR */
+        case 0x027E: /* RK */
+        case 0x00FD: /* LABELSST */
+            xg_add(&values, row, col, col);
+            break;
+        case 0x0006: /* FORMULA */
+            formula_row = row, formula_col = col;
+            xg_add(&values, row, col, col);
+            xg_add(&formulas, row, col, col);
+            break;
+        case 0x0207: /* STRING */
+            xg_add(&values, formula_row, formula_col, formula_col);
+            break;
+        case 0x00BD: /* MULRK */
+            if (size >= 12)
+                xg_add(&values, row, col, col + (size - 6) / 6 - 1);
+            break;
+        case 0x0200: { /* DIMENSIONS */
+            unsigned long long cells = xg_claimed(s + body, size);
+            if (cells > claimed)
+                claimed = cells;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return Py_BuildValue("(LK)", xg_cells(&values) + xg_cells(&formulas), claimed);
+}
+
+/* ==== End of xls_grid ================================================================== */
