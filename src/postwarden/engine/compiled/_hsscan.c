@@ -6796,14 +6796,39 @@ static int pt_grow(void **items, Py_ssize_t *cap, Py_ssize_t n, size_t size) {
 
 /* Whether every character is one XML 1.0 allows, in strict UTF-8 (no overlong form,
  * surrogate, U+FFFE, U+FFFF or past U+10FFFF); no carriage return unless ``cr`` (expat turns
- * it into a line feed in text). */
-static int pt_chars_ok(const unsigned char *s, Py_ssize_t n, int cr) {
+ * it into a line feed in text).  With ``markup``, also none of what plain_texts leaves to
+ * expat: "<!" or "<?" from ``from`` on (a comment, CDATA, DTD or processing instruction),
+ * "]]>" or "&#" (one pass: four searches cost as much as the rest of the read). */
+static int pt_chars_ok(const unsigned char *s, Py_ssize_t n, int cr, int markup, Py_ssize_t from) {
+    /* 1: a byte to look at (a control, non-ASCII, or with ``markup`` '<', ']', '&') */
+    static unsigned char look[2][256];
+    if (!look[0][0]) {
+        for (int c = 0; c < 256; c++) {
+            look[0][c] = look[1][c] = c < 0x20 || c >= 0x80;
+            look[1][c] |= c == '<' || c == ']' || c == '&';
+        }
+    }
+    const unsigned char *table = look[markup != 0];
     Py_ssize_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
+        if (!table[c]) {
+            i++;
+            continue;
+        }
         if (c < 0x80) {
-            if (c < 0x20 && c != '\t' && c != '\n' && !(cr && c == '\r'))
+            if (c == '<') {
+                if (i + 1 < n && (s[i + 1] == '!' || s[i + 1] == '?') && i >= from)
+                    return 0;
+            } else if (c == ']') {
+                if (i + 2 < n && s[i + 1] == ']' && s[i + 2] == '>')
+                    return 0;
+            } else if (c == '&') {
+                if (i + 1 < n && s[i + 1] == '#')
+                    return 0;
+            } else if (c != '\t' && c != '\n' && !(cr && c == '\r')) {
                 return 0;
+            }
             i++;
             continue;
         }
@@ -7186,14 +7211,13 @@ static int pt_elements(PtState *st, const char *p, const char *end, PyObject *ou
                 return 0;
             p = q + 1;
             Py_ssize_t size = PyList_GET_SIZE(st->pending);
-            PyObject *mine = PyList_GetSlice(st->pending, f->pending, size);
-            if (mine == NULL)
-                return -1;
-            int failed = PyList_SetSlice(out, PyList_GET_SIZE(out), PyList_GET_SIZE(out), mine) ||
-                         PyList_SetSlice(st->pending, f->pending, size, NULL);
-            Py_DECREF(mine);
-            if (failed)
-                return -1;
+            if (size > f->pending) { /* the element's texts, after its children's */
+                for (Py_ssize_t k = f->pending; k < size; k++)
+                    if (PyList_Append(out, PyList_GET_ITEM(st->pending, k)) < 0)
+                        return -1;
+                if (PyList_SetSlice(st->pending, f->pending, size, NULL) < 0)
+                    return -1;
+            }
             st->n_bindings = f->bindings;
             st->n_frames--;
         } else {
@@ -7257,8 +7281,7 @@ static PyObject *plain_texts(PyObject *module, PyObject *arg) {
     const char *s = PyBytes_AS_STRING(arg);
     Py_ssize_t n = PyBytes_GET_SIZE(arg);
     Py_ssize_t i = rels_declaration(s, n);
-    if (i < 0 || !pt_chars_ok((const unsigned char *)s, n, 0) || memmem(s + i, n - i, "<!", 2) ||
-        memmem(s + i, n - i, "<?", 2) || memmem(s, n, "]]>", 3) || memmem(s, n, "&#", 2))
+    if (i < 0 || !pt_chars_ok((const unsigned char *)s, n, 0, 1, i))
         Py_RETURN_NONE;
     i += rels_space(s, i, n);
     if (i == n || s[i] != '<')
@@ -7316,7 +7339,7 @@ static PyObject *plain_prolog(PyObject *module, PyObject *arg) {
     if (after != NULL) {
         const char *uri;
         Py_ssize_t uri_len, prefix_len = colon ? colon - name : 0;
-        ok = pt_chars_ok((const unsigned char *)s, after - s, 1) &&
+        ok = pt_chars_ok((const unsigned char *)s, after - s, 1, 0, 0) &&
              !(colon && prefix_len >= 3 && PyOS_strnicmp(name, "xml", 3) == 0) &&
              pt_lookup(&st, colon ? name : NULL, prefix_len, &uri, &uri_len) &&
              pt_refs_ok(attrs, count) && pt_attrs_ok(&st, attrs, count);
