@@ -227,6 +227,8 @@ _W15 = b"http://schemas.microsoft.com/office/word/2012/wordml"
         b"<r><a>true</a><b>12</b><c>1.5</c><d>12345</d></r>",
         b"<r " + b" ".join(b'a%d="1"' % k for k in range(70)) + b"/>",
         b"<r>" + b"<a>" * 300 + b"x" + b"</a>" * 300 + b"</r>",
+        b"".join(b'<a xmlns:p%d="u">' % k for k in range(300)) + b"<p0:x/>" + b"</a>" * 300,
+        b'<r xmlns:p="urn:a" xml:v="1" p:v="2" xmlns:q="http://www.w3.org/XML/1998/namespace"/>',
     ],
 )
 def test_hand_made_forms_read_the_same(xml: bytes) -> None:

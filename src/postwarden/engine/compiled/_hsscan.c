@@ -6760,7 +6760,7 @@ static const char *const PT_WORD[2] = {
 /* The unprefixed attributes read, in office._VALUES's order (the prefixed ones follow). */
 static const char *const PT_PLAIN[7] = {"v", "name", "displayName", "descr", "title", "alt",
                                         "userId"};
-enum { PT_TARGET = 11, PT_MODE = 12, PT_SLOTS = 13 };
+enum { PT_TARGET = 11, PT_MODE = 12, PT_SLOTS = 13, PT_MAX_BINDINGS = 256 };
 
 typedef struct {
     const char *prefix, *uri; /* prefix NULL: the default namespace; uri_len 0: none */
@@ -6989,8 +6989,8 @@ static int pt_is(const char *s, Py_ssize_t n, const char *lit) {
 }
 
 typedef struct {
-    const char *name, *colon, *value;
-    Py_ssize_t name_len, value_len;
+    const char *name, *colon, *value, *uri; /* uri: a prefixed attribute's namespace */
+    Py_ssize_t name_len, value_len, uri_len;
 } PtAttr;
 
 /* The attributes of one start tag, from p (right after the name) to its '>' or "/>": into
@@ -7053,6 +7053,8 @@ static const char *pt_attributes(PtState *st, const char *p, const char *end, Pt
                 if (uri_len == 0 || (prefix_len >= 3 && PyOS_strnicmp(prefix, "xml", 3) == 0))
                     return NULL;
             }
+            if (st->n_bindings == PT_MAX_BINDINGS)
+                return NULL; /* each lookup walks them: left to expat's hash tables */
             if (!pt_grow((void **)&st->bindings, &st->cap_bindings, st->n_bindings,
                          sizeof(PtBinding)))
                 return NULL;
@@ -7070,32 +7072,27 @@ static int pt_is_decl(const PtAttr *a) {
                             : pt_is(a->name, a->colon - a->name, "xmlns");
 }
 
-/* Whether one start tag's attributes are as expat takes them: none twice, by its raw name
- * or by its expanded one (the same local name in the same namespace), each prefix bound. */
-static int pt_attrs_ok(const PtState *st, const PtAttr *attrs, int count) {
+/* Whether one start tag's attributes are as expat takes them: each prefix bound (its
+ * namespace kept in ``uri``), none twice, by its raw name or by its expanded one (the same
+ * local name in the same namespace). */
+static int pt_attrs_ok(const PtState *st, PtAttr *attrs, int count) {
     for (int i = 0; i < count; i++) {
-        const PtAttr *a = &attrs[i];
-        for (int j = 0; j < i; j++)
-            if (attrs[j].name_len == a->name_len && memcmp(attrs[j].name, a->name, a->name_len) == 0)
-                return 0;
-        if (a->colon == NULL || pt_is_decl(a))
-            continue;
-        const char *uri;
-        Py_ssize_t uri_len;
-        if (!pt_lookup(st, a->name, a->colon - a->name, &uri, &uri_len))
+        PtAttr *a = &attrs[i];
+        a->uri = NULL;
+        a->uri_len = 0;
+        if (a->colon != NULL && !pt_is_decl(a) &&
+            !pt_lookup(st, a->name, a->colon - a->name, &a->uri, &a->uri_len))
             return 0;
-        const char *local = a->colon + 1;
-        Py_ssize_t local_len = a->name + a->name_len - local;
         for (int j = 0; j < i; j++) {
             const PtAttr *b = &attrs[j];
-            const char *other;
-            Py_ssize_t other_len;
-            if (b->colon == NULL || pt_is_decl(b) ||
-                b->name + b->name_len - (b->colon + 1) != local_len ||
-                memcmp(b->colon + 1, local, local_len) != 0)
+            if (b->name_len == a->name_len && memcmp(b->name, a->name, a->name_len) == 0)
+                return 0;
+            if (a->uri == NULL || b->uri == NULL || b->uri_len != a->uri_len ||
+                memcmp(b->uri, a->uri, a->uri_len) != 0)
                 continue;
-            if (pt_lookup(st, b->name, b->colon - b->name, &other, &other_len) &&
-                other_len == uri_len && memcmp(other, uri, uri_len) == 0)
+            Py_ssize_t local_len = a->name + a->name_len - (a->colon + 1);
+            if (b->name + b->name_len - (b->colon + 1) == local_len &&
+                memcmp(b->colon + 1, a->colon + 1, local_len) == 0)
                 return 0;
         }
     }
@@ -7122,9 +7119,8 @@ static int pt_values(const PtState *st, PtAttr *attrs, int count, int local_x, P
                 slots[PT_MODE] = a;
             continue;
         }
-        const char *uri;
-        Py_ssize_t uri_len;
-        pt_lookup(st, a->name, a->colon - a->name, &uri, &uri_len); /* bound: checked */
+        const char *uri = a->uri;
+        Py_ssize_t uri_len = a->uri_len;
         const char *local = a->colon + 1;
         Py_ssize_t local_len = a->name + a->name_len - local;
         if (pt_is(local, local_len, "author")) {
