@@ -5,7 +5,8 @@ generic extractor itself (pptx, odt, others).
 An OOXML file is a zip of XML parts, so it gets the zip guards, and every XML part is read up
 to its root element with defusedxml first: OOXML forbids DTDs, so a DOCTYPE can only be an
 entity bomb ("billion laughs") or an external-entity (XXE) probe, and the file is refused
-before calamine or the docx reader ever parse it.
+before calamine or the docx reader ever parse it (a part whose first chunk holds a plain
+declaration and the root's whole start tag is checked without the parser: `plain_prolog`).
 
 What is read.  The docx reader reads the main document, the headers and footers its
 sections reference, comments, footnotes, endnotes and the parts they import
