@@ -1125,6 +1125,8 @@ static PyObject *plain_relationships(PyObject *module, PyObject *arg);
 static PyObject *pdf_offsets(PyObject *module, PyObject *args);
 static PyObject *sheet_grid(PyObject *module, PyObject *arg);
 static PyObject *xls_grid(PyObject *module, PyObject *args);
+static PyObject *plain_texts(PyObject *module, PyObject *arg);
+static PyObject *plain_prolog(PyObject *module, PyObject *arg);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1197,6 +1199,10 @@ static PyMethodDef module_methods[] = {
      "sheet_grid(xml) -> the cells of the grid iter_rows gives of a worksheet (at most); -1."},
     {"xls_grid", xls_grid, METH_VARARGS,
      "xls_grid(stream, at, check_time, every) -> (cells, claimed) of an xls sheet's records."},
+    {"plain_texts", plain_texts, METH_O,
+     "plain_texts(xml) -> office._tree_texts of a plain small part, or None: parse it."},
+    {"plain_prolog", plain_prolog, METH_O,
+     "plain_prolog(chunk) -> whether a part's first chunk holds a plain prolog and root tag."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -6849,3 +6855,616 @@ static PyObject *xls_grid(PyObject *module, PyObject *args) {
 }
 
 /* ==== End of xls_grid ================================================================== */
+/* ---- plain_texts: the text of a small office XML part without a parse (issue 14) ----
+ *
+ * plain_texts(xml) -> what office._tree_texts(fromstring(xml)) gives (before part_texts
+ * drops the _NO_DATA lines), for a part in a plain form: an optional XML declaration as
+ * plain_relationships reads it, then UTF-8 elements, attributes, text and the five
+ * predefined entities only: no comment, processing instruction, CDATA section, DOCTYPE,
+ * character reference, carriage return, non-ASCII name or "]]>" anywhere.  Everything
+ * expat checks of such a part is checked here (tags nested and matched, names, attribute
+ * syntax, whitespace between attributes, duplicate attributes raw or expanded, prefixes
+ * bound, reserved prefixes and namespaces, no '}' in a namespace (ElementTree's separator:
+ * an error to expat), characters XML allows, strict UTF-8, nothing but
+ * whitespace around the root element); anything else gives None: the caller parses the part
+ * and expat gives its verdict.  Parsing and walking cost a docx's document properties
+ * 55 us; tests/engine/extract/test_plain_texts.py compares the two on every office part of
+ * the tests, one-byte edits and hand-made edges. */
+
+static const char PT_XML_NS[] = "http://www.w3.org/XML/1998/namespace";
+static const char PT_XMLNS_NS[] = "http://www.w3.org/2000/xmlns/";
+static const char PT_W15[] = "http://schemas.microsoft.com/office/word/2012/wordml";
+static const char *const PT_WORD[2] = {
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "http://purl.oclc.org/ooxml/wordprocessingml/main",
+};
+/* The unprefixed attributes read, in office._VALUES's order (the prefixed ones follow). */
+static const char *const PT_PLAIN[7] = {"v", "name", "displayName", "descr", "title", "alt",
+                                        "userId"};
+enum { PT_TARGET = 11, PT_MODE = 12, PT_SLOTS = 13, PT_MAX_BINDINGS = 256 };
+
+typedef struct {
+    const char *prefix, *uri; /* prefix NULL: the default namespace; uri_len 0: none */
+    Py_ssize_t prefix_len, uri_len;
+} PtBinding;
+
+typedef struct {
+    const char *name;
+    Py_ssize_t name_len, bindings, pending;
+} PtFrame;
+
+typedef struct {
+    PtBinding *bindings;
+    Py_ssize_t n_bindings, cap_bindings;
+    PtFrame *frames;
+    Py_ssize_t n_frames, cap_frames;
+    PyObject *pending; /* list: the texts of the open elements, innermost last */
+} PtState;
+
+static int pt_grow(void **items, Py_ssize_t *cap, Py_ssize_t n, size_t size) {
+    if (n < *cap)
+        return 1;
+    Py_ssize_t more = *cap ? 2 * *cap : 16;
+    void *grown = PyMem_Realloc(*items, more * size);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    *items = grown;
+    *cap = more;
+    return 1;
+}
+
+/* Whether every character is one XML 1.0 allows, in strict UTF-8 (no overlong form,
+ * surrogate, U+FFFE, U+FFFF or past U+10FFFF); no carriage return unless ``cr`` (expat turns
+ * it into a line feed in text).  With ``markup``, also none of what plain_texts leaves to
+ * expat: "<!" or "<?" from ``from`` on (a comment, CDATA, DTD or processing instruction),
+ * "]]>" or "&#" (one pass: four searches cost as much as the rest of the read). */
+static int pt_chars_ok(const unsigned char *s, Py_ssize_t n, int cr, int markup, Py_ssize_t from) {
+    /* 1: a byte to look at (a control, non-ASCII, or with ``markup`` '<', ']', '&') */
+    static unsigned char look[2][256];
+    if (!look[0][0]) {
+        for (int c = 0; c < 256; c++) {
+            look[0][c] = look[1][c] = c < 0x20 || c >= 0x80;
+            look[1][c] |= c == '<' || c == ']' || c == '&';
+        }
+    }
+    const unsigned char *table = look[markup != 0];
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (!table[c]) {
+            i++;
+            continue;
+        }
+        if (c < 0x80) {
+            if (c == '<') {
+                if (i + 1 < n && (s[i + 1] == '!' || s[i + 1] == '?') && i >= from)
+                    return 0;
+            } else if (c == ']') {
+                if (i + 2 < n && s[i + 1] == ']' && s[i + 2] == '>')
+                    return 0;
+            } else if (c == '&') {
+                if (i + 1 < n && s[i + 1] == '#')
+                    return 0;
+            } else if (c != '\t' && c != '\n' && !(cr && c == '\r')) {
+                return 0;
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int len;
+        if (c >= 0xC2 && c <= 0xDF) {
+            cp = c & 0x1F;
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            cp = c & 0x0F;
+            len = 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            cp = c & 0x07;
+            len = 4;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (int k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* s[0..n) with the five predefined entities resolved and, in an attribute value, tabs and
+ * line feeds made spaces (as expat normalises them); NULL with no error set when it holds
+ * another reference or (in a value) a '<'. */
+static PyObject *pt_decoded(const char *s, Py_ssize_t n, int value) {
+    if (memchr(s, '&', n) == NULL && (!value || (memchr(s, '\t', n) == NULL &&
+                                                memchr(s, '\n', n) == NULL && memchr(s, '<', n) == NULL)))
+        return PyUnicode_DecodeUTF8(s, n, NULL);
+    char *buf = PyMem_Malloc(n ? n : 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '&') {
+            static const char *const names[5] = {"lt;", "gt;", "amp;", "quot;", "apos;"};
+            static const char chars[5] = {'<', '>', '&', '"', '\''};
+            int k = 0;
+            while (k < 5 && !rels_at(s, i + 1, n, names[k]))
+                k++;
+            if (k == 5) {
+                PyMem_Free(buf);
+                return NULL;
+            }
+            buf[m++] = chars[k];
+            i += (Py_ssize_t)strlen(names[k]);
+            continue;
+        }
+        if (value && c == '<') {
+            PyMem_Free(buf);
+            return NULL;
+        }
+        buf[m++] = value && (c == '\t' || c == '\n') ? ' ' : c;
+    }
+    PyObject *out = PyUnicode_DecodeUTF8(buf, m, NULL);
+    PyMem_Free(buf);
+    return out;
+}
+
+/* ``text.strip()`` if ``text`` holds more than whitespace, else NULL (no error set). */
+static PyObject *pt_stripped(PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), a = 0, b = n;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a)))
+        a++;
+    while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1)))
+        b--;
+    if (a == b)
+        return NULL;
+    if (a == 0 && b == n)
+        return Py_NewRef(text);
+    return PyUnicode_Substring(text, a, b);
+}
+
+/* Append the text of s[0..n) (character data: entities resolved, stripped) to ``list`` unless
+ * it is only whitespace.  1, 0 when not plain, -1 on an error. */
+static int pt_data(PyObject *list, const char *s, Py_ssize_t n) {
+    while (n && (*s == ' ' || *s == '\t' || *s == '\n')) {
+        s++;
+        n--;
+    }
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'))
+        n--;
+    if (!n)
+        return 1;
+    PyObject *text = pt_decoded(s, n, 0);
+    if (text == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *stripped = pt_stripped(text);
+    Py_DECREF(text);
+    if (stripped == NULL)
+        return 1;
+    int failed = PyList_Append(list, stripped);
+    Py_DECREF(stripped);
+    return failed ? -1 : 1;
+}
+
+/* A qualified name at p: its length, and where its colon is (NULL: none); 0 when it is no
+ * NCName or NCName:NCName of ASCII. */
+static Py_ssize_t pt_qname(const char *p, const char *end, const char **colon) {
+    Py_ssize_t n = 0;
+    *colon = NULL;
+    while (p + n < end && xs_name_char(p[n], 0)) {
+        if (p[n] == ':') {
+            if (*colon != NULL || n == 0)
+                return 0;
+            *colon = p + n;
+        } else if (n == 0 || p[n - 1] == ':') {
+            if (!xs_name_char(p[n], 1))
+                return 0;
+        }
+        n++;
+    }
+    if (p + n < end && (unsigned char)p[n] >= 0x80)
+        return 0; /* a non-ASCII name character: outside the plain form */
+    if (n == 0 || p[n - 1] == ':')
+        return 0;
+    return n;
+}
+
+/* The namespace bound to a prefix (NULL, 0: the default namespace) in the open elements:
+ * 1 and uri, uri_len (0: none); 0 when the prefix is unbound. */
+static int pt_lookup(const PtState *st, const char *prefix, Py_ssize_t len, const char **uri,
+                     Py_ssize_t *uri_len) {
+    for (Py_ssize_t k = st->n_bindings - 1; k >= 0; k--) {
+        const PtBinding *b = &st->bindings[k];
+        if ((prefix == NULL) == (b->prefix == NULL) &&
+            (prefix == NULL || (b->prefix_len == len && memcmp(b->prefix, prefix, len) == 0))) {
+            *uri = b->uri;
+            *uri_len = b->uri_len;
+            return 1;
+        }
+    }
+    if (prefix != NULL && len == 3 && memcmp(prefix, "xml", 3) == 0) {
+        *uri = PT_XML_NS;
+        *uri_len = (Py_ssize_t)strlen(PT_XML_NS);
+        return 1;
+    }
+    *uri = NULL;
+    *uri_len = 0;
+    return prefix == NULL;
+}
+
+static int pt_is(const char *s, Py_ssize_t n, const char *lit) {
+    return n == (Py_ssize_t)strlen(lit) && memcmp(s, lit, n) == 0;
+}
+
+typedef struct {
+    const char *name, *colon, *value, *uri; /* uri: a prefixed attribute's namespace */
+    Py_ssize_t name_len, value_len, uri_len;
+} PtAttr;
+
+/* The attributes of one start tag, from p (right after the name) to its '>' or "/>": into
+ * ``attrs`` (at most ``cap``), their namespace declarations pushed.  The end of the tag, or
+ * NULL when not plain (and an error set on failure). */
+static const char *pt_attributes(PtState *st, const char *p, const char *end, PtAttr *attrs,
+                                 int cap, int *count, int *empty) {
+    *count = 0;
+    for (;;) {
+        const char *spaced = p;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end)
+            return NULL;
+        if (*p == '>' || (*p == '/' && p + 1 < end && p[1] == '>')) {
+            *empty = *p == '/';
+            return p + (*empty ? 2 : 1);
+        }
+        if (p == spaced || *count == cap)
+            return NULL; /* no whitespace before an attribute; or too many to read here */
+        PtAttr *a = &attrs[(*count)++];
+        a->name = p;
+        a->name_len = pt_qname(p, end, &a->colon);
+        if (a->name_len == 0)
+            return NULL;
+        p += a->name_len;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || *p != '=')
+            return NULL;
+        p++;
+        while (p < end && xs_space(*p))
+            p++;
+        if (p == end || (*p != '"' && *p != '\''))
+            return NULL;
+        const char *close = memchr(p + 1, *p, end - p - 1);
+        if (close == NULL)
+            return NULL;
+        a->value = p + 1;
+        a->value_len = close - p - 1;
+        if (memchr(a->value, '<', a->value_len) != NULL)
+            return NULL;
+        p = close + 1;
+        int plain_decl = a->colon == NULL && pt_is(a->name, a->name_len, "xmlns");
+        int prefix_decl = a->colon != NULL && pt_is(a->name, a->colon - a->name, "xmlns");
+        if (plain_decl || prefix_decl) {
+            const char *uri = a->value;
+            Py_ssize_t uri_len = a->value_len;
+            if (memchr(uri, '&', uri_len) != NULL || memchr(uri, '\t', uri_len) != NULL ||
+                memchr(uri, '\n', uri_len) != NULL || memchr(uri, '\r', uri_len) != NULL ||
+                memchr(uri, '}', uri_len) != NULL ||
+                pt_is(uri, uri_len, PT_XML_NS) ||
+                pt_is(uri, uri_len, PT_XMLNS_NS))
+                return NULL;
+            const char *prefix = NULL;
+            Py_ssize_t prefix_len = 0;
+            if (prefix_decl) {
+                prefix = a->colon + 1;
+                prefix_len = a->name + a->name_len - prefix;
+                if (uri_len == 0 || (prefix_len >= 3 && PyOS_strnicmp(prefix, "xml", 3) == 0))
+                    return NULL;
+            }
+            if (st->n_bindings == PT_MAX_BINDINGS)
+                return NULL; /* each lookup walks them: left to expat's hash tables */
+            if (!pt_grow((void **)&st->bindings, &st->cap_bindings, st->n_bindings,
+                         sizeof(PtBinding)))
+                return NULL;
+            st->bindings[st->n_bindings++] = (PtBinding){prefix, uri, prefix_len, uri_len};
+        } else if (a->colon != NULL && a->colon - a->name >= 3 &&
+                   PyOS_strnicmp(a->name, "xml", 3) == 0 &&
+                   !pt_is(a->name, a->colon - a->name, "xml")) {
+            return NULL; /* a reserved prefix (xmlns2:, XML:): left to expat */
+        }
+    }
+}
+
+static int pt_is_decl(const PtAttr *a) {
+    return a->colon == NULL ? pt_is(a->name, a->name_len, "xmlns")
+                            : pt_is(a->name, a->colon - a->name, "xmlns");
+}
+
+/* Whether one start tag's attributes are as expat takes them: each prefix bound (its
+ * namespace kept in ``uri``), none twice, by its raw name or by its expanded one (the same
+ * local name in the same namespace). */
+static int pt_attrs_ok(const PtState *st, PtAttr *attrs, int count) {
+    for (int i = 0; i < count; i++) {
+        PtAttr *a = &attrs[i];
+        a->uri = NULL;
+        a->uri_len = 0;
+        if (a->colon != NULL && !pt_is_decl(a) &&
+            !pt_lookup(st, a->name, a->colon - a->name, &a->uri, &a->uri_len))
+            return 0;
+        for (int j = 0; j < i; j++) {
+            const PtAttr *b = &attrs[j];
+            if (b->name_len == a->name_len && memcmp(b->name, a->name, a->name_len) == 0)
+                return 0;
+            if (a->uri == NULL || b->uri == NULL || b->uri_len != a->uri_len ||
+                memcmp(b->uri, a->uri, a->uri_len) != 0)
+                continue;
+            Py_ssize_t local_len = a->name + a->name_len - (a->colon + 1);
+            if (b->name + b->name_len - (b->colon + 1) == local_len &&
+                memcmp(b->colon + 1, a->colon + 1, local_len) == 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* The texts of one element's read attributes (office._values) onto ``list``.  1, 0 when not
+ * plain, -1 on an error. */
+static int pt_values(const PtState *st, PtAttr *attrs, int count, int local_x, PyObject *list) {
+    const PtAttr *slots[PT_SLOTS] = {NULL};
+    if (!pt_attrs_ok(st, attrs, count))
+        return 0;
+    for (int i = 0; i < count; i++) {
+        PtAttr *a = &attrs[i];
+        if (pt_is_decl(a))
+            continue;
+        if (a->colon == NULL) {
+            for (int k = 0; k < 7; k++)
+                if (pt_is(a->name, a->name_len, PT_PLAIN[k]))
+                    slots[k] = a;
+            if (pt_is(a->name, a->name_len, "Target"))
+                slots[PT_TARGET] = a;
+            if (pt_is(a->name, a->name_len, "TargetMode"))
+                slots[PT_MODE] = a;
+            continue;
+        }
+        const char *uri = a->uri;
+        Py_ssize_t uri_len = a->uri_len;
+        const char *local = a->colon + 1;
+        Py_ssize_t local_len = a->name + a->name_len - local;
+        if (pt_is(local, local_len, "author")) {
+            for (int k = 0; k < 2; k++)
+                if (pt_is(uri, uri_len, PT_WORD[k]))
+                    slots[7 + k] = a;
+            if (pt_is(uri, uri_len, PT_W15))
+                slots[9] = a;
+        } else if (pt_is(local, local_len, "userId") && pt_is(uri, uri_len, PT_W15)) {
+            slots[10] = a;
+        }
+    }
+    if (slots[PT_MODE] != NULL) {
+        PyObject *mode = pt_decoded(slots[PT_MODE]->value, slots[PT_MODE]->value_len, 1);
+        if (mode == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        int external = PyUnicode_CompareWithASCIIString(mode, "External") == 0;
+        Py_DECREF(mode);
+        if (external) {
+            PyObject *target = slots[PT_TARGET] == NULL
+                                   ? PyUnicode_FromStringAndSize("", 0)
+                                   : pt_decoded(slots[PT_TARGET]->value,
+                                                slots[PT_TARGET]->value_len, 1);
+            if (target == NULL)
+                return PyErr_Occurred() ? -1 : 0;
+            int failed = PyList_Append(list, target);
+            Py_DECREF(target);
+            if (failed)
+                return -1;
+        }
+    }
+    for (int k = 0; k < 11; k++) {
+        if (slots[k] == NULL || (k == 0 && local_x))
+            continue;
+        PyObject *value = pt_decoded(slots[k]->value, slots[k]->value_len, 1);
+        if (value == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        PyObject *stripped = pt_stripped(value);
+        Py_DECREF(value);
+        if (stripped != NULL) {
+            int failed = PyList_Append(list, stripped);
+            Py_DECREF(stripped);
+            if (failed)
+                return -1;
+        }
+    }
+    return 1;
+}
+
+/* Every other attribute value's references are checked too (expat refuses an undefined
+ * entity in any of them). */
+static int pt_refs_ok(const PtAttr *attrs, int count) {
+    for (int i = 0; i < count; i++) {
+        const char *s = attrs[i].value, *end = s + attrs[i].value_len;
+        for (const char *p = memchr(s, '&', end - s); p != NULL; p = memchr(p + 1, '&', end - p - 1)) {
+            Py_ssize_t left = end - p - 1;
+            if (!(rels_at(p + 1, 0, left, "lt;") || rels_at(p + 1, 0, left, "gt;") ||
+                  rels_at(p + 1, 0, left, "amp;") || rels_at(p + 1, 0, left, "quot;") ||
+                  rels_at(p + 1, 0, left, "apos;")))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+enum { PT_MAX_ATTRS = 64 };
+
+/* The elements from the root's '<' at p to the end: 1, 0 when not plain, -1 on an error. */
+static int pt_elements(PtState *st, const char *p, const char *end, PyObject *out) {
+    PtAttr attrs[PT_MAX_ATTRS];
+    for (;;) {
+        /* at a '<' */
+        if (p + 1 < end && p[1] == '/') {
+            if (st->n_frames == 0)
+                return 0;
+            PtFrame *f = &st->frames[st->n_frames - 1];
+            const char *q = p + 2;
+            if (end - q < f->name_len || memcmp(q, f->name, f->name_len) != 0)
+                return 0;
+            q += f->name_len;
+            while (q < end && xs_space(*q))
+                q++;
+            if (q == end || *q != '>')
+                return 0;
+            p = q + 1;
+            Py_ssize_t size = PyList_GET_SIZE(st->pending);
+            if (size > f->pending) { /* the element's texts, after its children's */
+                for (Py_ssize_t k = f->pending; k < size; k++)
+                    if (PyList_Append(out, PyList_GET_ITEM(st->pending, k)) < 0)
+                        return -1;
+                if (PyList_SetSlice(st->pending, f->pending, size, NULL) < 0)
+                    return -1;
+            }
+            st->n_bindings = f->bindings;
+            st->n_frames--;
+        } else {
+            const char *colon;
+            Py_ssize_t name_len = pt_qname(p + 1, end, &colon);
+            if (name_len == 0)
+                return 0;
+            const char *name = p + 1;
+            Py_ssize_t bindings = st->n_bindings;
+            int count, empty;
+            const char *after = pt_attributes(st, name + name_len, end, attrs, PT_MAX_ATTRS,
+                                              &count, &empty);
+            if (after == NULL)
+                return PyErr_Occurred() ? -1 : 0;
+            const char *uri;
+            Py_ssize_t uri_len;
+            const char *prefix = colon ? name : NULL;
+            Py_ssize_t prefix_len = colon ? colon - name : 0;
+            if ((colon && prefix_len >= 3 && PyOS_strnicmp(name, "xml", 3) == 0) ||
+                !pt_lookup(st, prefix, prefix_len, &uri, &uri_len) || !pt_refs_ok(attrs, count))
+                return 0;
+            int local_x = uri_len > 0 && (colon ? name + name_len - colon - 1 == 1 && colon[1] == 'x'
+                                                : name_len == 1 && name[0] == 'x');
+            Py_ssize_t mark = PyList_GET_SIZE(st->pending);
+            int ok = pt_values(st, attrs, count, local_x, empty ? out : st->pending);
+            if (ok <= 0)
+                return ok;
+            p = after;
+            if (empty) {
+                st->n_bindings = bindings;
+                if (st->n_frames == 0)
+                    goto root_ended;
+            } else {
+                if (!pt_grow((void **)&st->frames, &st->cap_frames, st->n_frames, sizeof(PtFrame)))
+                    return -1;
+                st->frames[st->n_frames++] = (PtFrame){name, name_len, bindings, mark};
+            }
+        }
+        if (st->n_frames == 0)
+            goto root_ended;
+        const char *lt = memchr(p, '<', end - p);
+        if (lt == NULL)
+            return 0;
+        int ok = pt_data(st->pending, p, lt - p);
+        if (ok <= 0)
+            return ok;
+        p = lt;
+    }
+root_ended:
+    while (p < end && xs_space(*p))
+        p++;
+    return p == end;
+}
+
+static PyObject *plain_texts(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_texts: bytes expected");
+        return NULL;
+    }
+    const char *s = PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    Py_ssize_t i = rels_declaration(s, n);
+    if (i < 0 || !pt_chars_ok((const unsigned char *)s, n, 0, 1, i))
+        Py_RETURN_NONE;
+    i += rels_space(s, i, n);
+    if (i == n || s[i] != '<')
+        Py_RETURN_NONE;
+    PtState st = {NULL, 0, 0, NULL, 0, 0, PyList_New(0)};
+    PyObject *out = st.pending == NULL ? NULL : PyList_New(0);
+    if (out != NULL) {
+        int ok = pt_elements(&st, s + i, s + n, out);
+        if (ok <= 0) {
+            Py_CLEAR(out);
+            if (ok == 0)
+                out = Py_NewRef(Py_None);
+        }
+    }
+    Py_XDECREF(st.pending);
+    PyMem_Free(st.bindings);
+    PyMem_Free(st.frames);
+    return out;
+}
+
+/* ==== End of plain_texts =============================================================== */
+
+/* ---- plain_prolog: an office XML part's prolog checked without a parser (issue 14) ----
+ *
+ * plain_prolog(chunk) -> True when the first chunk of a part holds, in the plain form
+ * plain_texts reads, an optional XML declaration, whitespace and the whole start tag of the
+ * root element, and that tag is one expat takes (every check plain_texts makes of a start
+ * tag, and characters XML allows up to its end): no DTD can follow, and office._check's
+ * defusedxml parser, which stops at that tag, would have found nothing to refuse (it cost
+ * 56 us a part, mostly its making).  False for anything else: the parser checks the part.
+ * tests/engine/extract/test_plain_texts.py compares the two. */
+
+static PyObject *plain_prolog(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "plain_prolog: bytes expected");
+        return NULL;
+    }
+    const char *s = PyBytes_AS_STRING(arg), *end = s + PyBytes_GET_SIZE(arg);
+    Py_ssize_t n = end - s, i = rels_declaration(s, n);
+    if (i < 0)
+        Py_RETURN_FALSE;
+    i += rels_space(s, i, n);
+    if (i == n || s[i] != '<')
+        Py_RETURN_FALSE;
+    const char *name = s + i + 1, *colon;
+    Py_ssize_t name_len = pt_qname(name, end, &colon);
+    if (name_len == 0)
+        Py_RETURN_FALSE;
+    PtState st = {NULL, 0, 0, NULL, 0, 0, NULL};
+    PtAttr attrs[PT_MAX_ATTRS];
+    int count, empty, ok = 0;
+    const char *after =
+        pt_attributes(&st, name + name_len, end, attrs, PT_MAX_ATTRS, &count, &empty);
+    if (after != NULL) {
+        const char *uri;
+        Py_ssize_t uri_len, prefix_len = colon ? colon - name : 0;
+        ok = pt_chars_ok((const unsigned char *)s, after - s, 1, 0, 0) &&
+             !(colon && prefix_len >= 3 && PyOS_strnicmp(name, "xml", 3) == 0) &&
+             pt_lookup(&st, colon ? name : NULL, prefix_len, &uri, &uri_len) &&
+             pt_refs_ok(attrs, count) && pt_attrs_ok(&st, attrs, count);
+    }
+    PyMem_Free(st.bindings);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(ok);
+}
+
+/* ==== End of plain_prolog ============================================================== */

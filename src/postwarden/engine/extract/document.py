@@ -11,8 +11,9 @@ each ``paragraph.text`` and ``row.cells`` with XPath queries, which made the doc
 units. It also reads content controls, insertions and smart tags, which python-docx's
 ``paragraph.text`` skips.
 
-It parses only parts that ``open_package`` kept (`office.Parts`), each read up to its root
-element with defusedxml first: a DTD can only stand before the root element, so these bytes
+It parses only parts that ``open_package`` kept (`office.Parts`), each checked up to its root
+element first (defusedxml, or `office.plain_prolog` for a plain prolog): a DTD can only
+stand before the root element, so these bytes
 hold none (no entity can be declared, so none expanded; a reference to one is an error).
 The stdlib's C parser reads them: defusedxml's own parser is ElementTree's pure-Python one
 (every element a Python call), which cost a docx of the bench tree 0.1 ms more to read.
