@@ -133,3 +133,11 @@ def pdf_offsets(
     data: bytes, first: int, count: int, check_time: Callable[[], object], every: int
 ) -> dict[int, int] | None: ...
 def sheet_grid(xml: Buffer) -> int: ...
+def table_entries(
+    parts: list[tuple[Buffer, Buffer, Buffer, Buffer]],
+    keys: Buffer,
+    groups: Buffer,
+    sure: Buffer,
+    key_bits: int,
+    n_groups: int,
+) -> tuple[bytes, bytes, bytes, bytes] | None: ...
