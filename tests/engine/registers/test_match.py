@@ -253,9 +253,12 @@ def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
         codes = collector._unique_codes(cells, screen(cells))
         collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
         texts = list(collector.keys)
+        none = np.zeros(0, dtype=np.int64)
+        keys, groups, _, _ = match_module._table_entries_py(
+            collector._table_entries, none, none, np.zeros(0, dtype=np.bool_)
+        )
         got = sorted(
             (int(g), ord(texts[k][0]), texts[k][1:])
-            for keys, groups, _, _ in collector._table_entries
             for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
         )
         assert got == want
