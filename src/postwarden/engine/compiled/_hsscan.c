@@ -1125,6 +1125,7 @@ static PyObject *plain_relationships(PyObject *module, PyObject *arg);
 static PyObject *pdf_offsets(PyObject *module, PyObject *args);
 static PyObject *sheet_grid(PyObject *module, PyObject *arg);
 static PyObject *table_entries(PyObject *module, PyObject *args);
+static PyObject *hit_layout(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1198,6 +1199,9 @@ static PyMethodDef module_methods[] = {
     {"table_entries", table_entries, METH_VARARGS,
      "table_entries(parts, keys, groups, sure, key_bits, n_groups) -> (keys, groups, "
      "columns, sure): a message's entries, one per (group, key); or None."},
+    {"hit_layout", hit_layout, METH_VARARGS,
+     "hit_layout(texts, raw, separator, owner, owners) -> (begins, starts, ends, expressions, "
+     "units, bounds) of the hits inside a text, by owner; or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -6939,3 +6943,156 @@ done:
 }
 
 /* ==== End of table entries ============================================================= */
+
+/* ==== Hit layout: the start of detectorset._analyze (issue 14) ===========================
+ *
+ * hit_layout(texts, raw, separator, owner, owners) -> (begins, starts, ends, expressions,
+ * units, bounds) or None: of hyperscan's (start, end, expression) rows (int64 ``raw``,
+ * character offsets in ``texts`` joined by a separator of ``separator`` characters), where
+ * each text begins, and the hits inside one text (a hit across a separator is dropped) with
+ * their text, ordered by owner (int64 ``owner`` per expression, in [0, owners)), start,
+ * longest first, expression, then as they came (detectorset._hit_order's order); ``bounds``
+ * (a list) where each owner's hits begin, then their count.  None when an expression or
+ * owner is out of range or an offset negative (numpy's version gives what it gives).  numpy's
+ * twenty calls cost a 200-row sheet's 800 hits ~40 us; here a counting sort by owner, then
+ * each owner's hits (in order by end already, nearly so by start) by insertion. */
+
+typedef struct {
+    int64_t start, end, expression, unit, index;
+} hl_hit;
+
+static int hl_cmp(const void *a, const void *b) {
+    const hl_hit *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    int64_t lx = x->end - x->start, ly = y->end - y->start;
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    if (x->expression != y->expression)
+        return x->expression < y->expression ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sort by hl_cmp: by insertion while that stays near linear, else by qsort (hl_cmp is a total
+ * order: both give the one answer). */
+static void hl_sort(hl_hit *h, Py_ssize_t n) {
+    Py_ssize_t budget = 8 * n + 64;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        hl_hit x = h[i];
+        Py_ssize_t j = i;
+        for (; j > 0 && hl_cmp(&h[j - 1], &x) > 0; j--) {
+            h[j] = h[j - 1];
+            if (--budget < 0) {
+                h[j - 1] = x;
+                qsort(h, (size_t)n, sizeof(hl_hit), hl_cmp);
+                return;
+            }
+        }
+        h[j] = x;
+    }
+}
+
+static PyObject *hit_layout(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *texts, *out = NULL, *made[5] = {NULL}, *bounds = NULL;
+    Py_buffer rb, ob;
+    Py_ssize_t separator, owners;
+    if (!PyArg_ParseTuple(args, "O!y*ny*n", &PyList_Type, &texts, &rb, &separator, &ob, &owners))
+        return NULL;
+    Py_ssize_t n_units = PyList_GET_SIZE(texts), n = rb.len / 24, n_expr = ob.len / 8;
+    hl_hit *hits = NULL, *sorted = NULL;
+    Py_ssize_t *starts_of = NULL;
+    if (rb.len % 24 || ob.len % 8 || n_units < 1 || owners < 1 || separator < 0) {
+        PyErr_SetString(PyExc_ValueError, "hit_layout: buffers of mismatched sizes");
+        goto done;
+    }
+    if ((made[0] = PyBytes_FromStringAndSize(NULL, n_units * 8)) == NULL)
+        goto done;
+    int64_t *begins = (int64_t *)PyBytes_AS_STRING(made[0]);
+    int64_t at = 0;
+    for (Py_ssize_t u = 0; u < n_units; u++) {
+        PyObject *text = PyList_GET_ITEM(texts, u);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "hit_layout: a text is no str");
+            goto done;
+        }
+        begins[u] = at;
+        at += PyUnicode_GET_LENGTH(text) + separator;
+    }
+    hits = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(hl_hit));
+    sorted = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(hl_hit));
+    starts_of = PyMem_Calloc((size_t)owners + 1, sizeof(Py_ssize_t));
+    if (hits == NULL || sorted == NULL || starts_of == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *raw = rb.buf, *owner = ob.buf;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t start = raw[3 * i], end = raw[3 * i + 1], expression = raw[3 * i + 2];
+        if (start < 0 || expression < 0 || expression >= n_expr || owner[expression] < 0 ||
+            owner[expression] >= owners) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        /* the text it starts in: the last whose begin is at most its start */
+        Py_ssize_t lo = 0, hi = n_units;
+        while (hi - lo > 1) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (begins[mid] <= start)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        int64_t text_end = (lo + 1 < n_units ? begins[lo + 1] : at) - separator;
+        if (end > text_end)
+            continue;
+        hl_hit *h = &hits[kept++];
+        h->start = start;
+        h->end = end;
+        h->expression = expression;
+        h->unit = lo;
+        h->index = i;
+        starts_of[owner[expression] + 1]++;
+    }
+    for (Py_ssize_t o = 0; o < owners; o++)
+        starts_of[o + 1] += starts_of[o];
+    if ((bounds = PyList_New(owners + 1)) == NULL)
+        goto done;
+    for (Py_ssize_t o = 0; o <= owners; o++) {
+        PyObject *bound = PyLong_FromSsize_t(starts_of[o]);
+        if (bound == NULL)
+            goto done;
+        PyList_SET_ITEM(bounds, o, bound);
+    }
+    for (Py_ssize_t i = 0; i < kept; i++)
+        sorted[starts_of[owner[hits[i].expression]]++] = hits[i];
+    for (Py_ssize_t o = 0, a = 0; o < owners; o++) {
+        hl_sort(sorted + a, starts_of[o] - a);
+        a = starts_of[o];
+    }
+    for (int j = 1; j < 5; j++)
+        if ((made[j] = PyBytes_FromStringAndSize(NULL, kept * 8)) == NULL)
+            goto done;
+    int64_t *os = (int64_t *)PyBytes_AS_STRING(made[1]), *oe = (int64_t *)PyBytes_AS_STRING(made[2]),
+            *ox = (int64_t *)PyBytes_AS_STRING(made[3]), *ou = (int64_t *)PyBytes_AS_STRING(made[4]);
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        os[i] = sorted[i].start;
+        oe[i] = sorted[i].end;
+        ox[i] = sorted[i].expression;
+        ou[i] = sorted[i].unit;
+    }
+    out = PyTuple_Pack(6, made[0], made[1], made[2], made[3], made[4], bounds);
+done:
+    for (int j = 0; j < 5; j++)
+        Py_XDECREF(made[j]);
+    Py_XDECREF(bounds);
+    PyMem_Free(hits);
+    PyMem_Free(sorted);
+    PyMem_Free(starts_of);
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&ob);
+    return out;
+}
+
+/* ==== End of hit layout ================================================================ */

@@ -141,3 +141,6 @@ def table_entries(
     key_bits: int,
     n_groups: int,
 ) -> tuple[bytes, bytes, bytes, bytes] | None: ...
+def hit_layout(
+    texts: list[str], raw: Buffer, separator: int, owner: Buffer, owners: int
+) -> tuple[bytes, bytes, bytes, bytes, bytes, list[int]] | None: ...
