@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from postwarden.engine.detect import default_detectors
+from postwarden.engine.detect import detectorset as detectorset_module
 from postwarden.engine.detect.detectorset import _hit_order
 from postwarden.model import TextUnit
 
@@ -386,3 +387,82 @@ def test_finding_spans_read_as_numpy_reads_them(monkeypatch: pytest.MonkeyPatch)
         detectorset._spans_of(FindingBatch([0], [replace(plain.findings[0], start="1")]))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one unit per finding"):
         detectorset._spans_of(FindingBatch([0, 1], plain.findings[:1]))
+
+
+def _laid_out_lists(laid: tuple[np.ndarray, ...] | tuple[object, ...]) -> list[object]:
+    return [a.tolist() if isinstance(a, np.ndarray) else a for a in laid]
+
+
+@pytest.mark.skipif(detectorset_module.hit_layout is None, reason="hit_layout is not built")
+def test_compiled_hit_layout_equals_the_numpy_one() -> None:
+    """Generated hits of every count over texts of every length: hits across a separator,
+    at a text's very end, repeated, nested, in any order and crowding one owner (past the
+    insertion sort's budget) laid out as numpy lays them out; an expression or start out of
+    range is left to numpy (None)."""
+    detectors = default_detectors()
+    owner = detectors._owner
+    rng = np.random.default_rng(33)
+    kept = dropped = crowded = 0
+    for case in range(300):
+        texts = ["x" * int(n) for n in rng.integers(0, 40, int(rng.integers(1, 30)))]
+        total = sum(map(len, texts)) + 3 * len(texts)
+        count = int(rng.integers(0, 1200 if case % 10 == 0 else 60))
+        starts = rng.integers(0, max(total, 1), count)
+        ends = starts + rng.integers(0, 12, count)
+        expressions = rng.integers(0, len(owner), count)
+        if case % 5 == 0:  # crowd one expression's owner, hits in reverse
+            expressions[:] = int(rng.integers(0, len(owner)))
+            order = np.argsort(-starts, kind="stable")
+            starts, ends = starts[order], ends[order]
+            crowded += 1
+        if case % 3 == 0 and count:  # repeats
+            starts[1::2], ends[1::2], expressions[1::2] = starts[0], ends[0], expressions[0]
+        raw = np.stack([starts, ends, expressions], axis=1).astype(np.int64)
+        want = _laid_out_lists(detectors._laid_out_py(texts, raw, total))
+        got = _laid_out_lists(detectors._laid_out(texts, raw, total))
+        assert got == want
+        kept += len(want[1])
+        dropped += count - len(want[1])
+    assert kept > 10_000
+    assert dropped > 1_000
+    assert crowded > 50
+    raw = np.array([[0, 1, len(owner)]], dtype=np.int64)
+    assert (
+        detectorset_module.hit_layout(["ab"], raw, 3, owner, len(detectors.detectors) + 1) is None
+    )
+    raw = np.array([[-1, 1, 0]], dtype=np.int64)
+    assert (
+        detectorset_module.hit_layout(["ab"], raw, 3, owner, len(detectors.detectors) + 1) is None
+    )
+
+
+def test_scans_equal_with_and_without_the_compiled_hit_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whole scans of generated table rows and running text: the same findings, in the same
+    order, with the same confidences, with the compiled layout and without it."""
+    import random
+
+    detectors = default_detectors()
+    pieces = (
+        "Mr ", "Dear ", "name: ", "Tel: ", "DOB ", "HKID ", "CHAN Tai Man", "Wong Siu Ming",
+        "Tai Po ", "9123 4567", "a.b@example.com.hk", "12 March 1980", "A123456(3)", " ",
+        ", ", "\n", "電話", "陳大文先生", "香港九龍彌敦道100號", "Flat A, 12/F, Block 3, ",
+    )  # fmt: skip
+    rng = random.Random(15)
+    found = 0
+    for _ in range(60):
+        units = []
+        for i in range(rng.randrange(1, 80)):
+            text = " | ".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6)))
+            cells = tuple(text.split(" | ")) if rng.random() < 0.6 else None
+            header = ("Name", "Tel", "HKID") if cells is not None and i % 2 else None
+            units.append(TextUnit(text, f"u{i}", cells, header))
+        got = detectors.scan(units)
+        monkeypatch.setattr(detectorset_module, "hit_layout", None)
+        want = detectors.scan(units)
+        monkeypatch.undo()
+        assert got == want
+        assert [f.confidence for f in got] == [f.confidence for f in want]
+        found += len(got)
+    assert found > 1000

@@ -253,9 +253,12 @@ def _screen_agrees_with_unique_candidates(cells: list[str]) -> int:
         codes = collector._unique_codes(cells, screen(cells))
         collector._cell_entries(codes, np.arange(n), np.zeros(n, dtype=np.int64), [])
         texts = list(collector.keys)
+        none = np.zeros(0, dtype=np.int64)
+        keys, groups, _, _ = match_module._table_entries_py(
+            collector._table_entries, none, none, np.zeros(0, dtype=np.bool_)
+        )
         got = sorted(
             (int(g), ord(texts[k][0]), texts[k][1:])
-            for keys, groups, _, _ in collector._table_entries
             for k, g in zip(keys.tolist(), groups.tolist(), strict=True)
         )
         assert got == want
@@ -1011,6 +1014,84 @@ def test_matches_equal_with_and_without_the_compiled_useful_entries(
             units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
             got = registers.match(units, [])
             monkeypatch.setattr(native, "useful_entries", None)
+            want = registers.match(units, [])
+            monkeypatch.undo()
+            assert got == want
+            present += sum(got.subjects.values())
+    assert present > 2000
+
+
+def _generated_cells(
+    rng: np.random.Generator, rows: int, keys: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """Table cells' packed keys (as `Collector._cell_entries` keeps them: up to two keys, an
+    international flag, repeats in a row and across parts) and running text's entries."""
+    bits = match_module._KEY_BITS
+    parts = []
+    for _ in range(int(rng.integers(1, 4))):
+        width = int(rng.integers(1, 6))
+        n = rows * width
+        low = rng.integers(0, keys + 1, n) * (rng.random(n) < 0.7)
+        high = rng.integers(0, keys + 1, n) * (rng.random(n) < 0.3)
+        codes = low | high << bits | (rng.random(n) < 0.1).astype(np.int64) << 2 * bits
+        groups = np.repeat(np.sort(rng.integers(0, rows, rows)), width)
+        if rng.random() < 0.3:
+            groups = rng.permutation(groups)  # any order
+        columns = np.tile(np.arange(width, dtype=np.int64), rows) | int(rng.integers(0, 3)) << 16
+        parts.append((codes.astype(np.int64), groups, columns, rng.random(n) < 0.4))
+    pairs = np.unique(rng.integers(0, rows + 3, 40) << 32 | rng.integers(0, keys, 40))
+    return parts, pairs, rng.random(len(pairs)) < 0.5
+
+
+@pytest.mark.skipif(native.table_entries is None, reason="table_entries is not built")
+def test_compiled_table_entries_equal_the_numpy_ones() -> None:
+    """Generated cells of every size, keys repeated within rows, across columns and parts:
+    one entry per (group, key) in order, its first entry's column, sure if any is; a group
+    out of range is left to numpy (None)."""
+    rng = np.random.default_rng(14)
+    bits = match_module._KEY_BITS
+    sizes = zip(rng.integers(3, 400, 150).tolist(), rng.integers(1, 60, 150).tolist(), strict=True)
+    merged = repeated = refused = 0
+    for rows, keys in [(1, 1), (2, 3), (5, 2), *sizes]:
+        parts, pairs, sure = _generated_cells(rng, rows, keys)
+        keys_of, groups_of = pairs & 0xFFFFFFFF, pairs >> 32
+        want = [a.tolist() for a in match_module._table_entries_py(parts, keys_of, groups_of, sure)]
+        got = native.table_entries(parts, keys_of, groups_of, sure, bits, rows + 3)
+        assert got is not None
+        ints = [np.frombuffer(b, np.int64).tolist() for b in got[:3]]
+        assert [*ints, np.frombuffer(got[3], np.bool_).tolist()] == want
+        used = match_module._table_entries(parts, keys_of, groups_of, sure, rows + 3)
+        assert [a.tolist() for a in used] == want
+        merged += len(want[0])
+        repeated += sum(len(p[0]) for p in parts) + len(pairs) - len(want[0])
+        if max(want[1], default=-1) >= rows:  # a group past n_groups: numpy's answer
+            refused += 1
+            assert native.table_entries(parts, keys_of, groups_of, sure, bits, rows) is None
+            used = match_module._table_entries(parts, keys_of, groups_of, sure, rows)
+            assert [a.tolist() for a in used] == want
+    assert merged > 20_000
+    assert repeated > 20_000
+    assert refused > 20
+    with pytest.raises(ValueError, match="mismatched"):
+        native.table_entries([(b"\0" * 8, b"", b"", b"")], b"", b"", b"", bits, 1)
+
+
+def test_matches_equal_with_and_without_the_compiled_table_entries(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole messages: leaked rows of every width (a name in two columns too) and running
+    text, matched the same way with the compiled table_entries and without it."""
+    p = voters.people
+    rng = np.random.default_rng(6)
+    layouts = [("hkid", "name_en"), ("name_en", "phone", "name_en"), ("name_en", "address_en")]
+    layouts += [("phone",), ("hkid", "name_en", "phone", "address_en", "hkid")]
+    present = 0
+    for rows in (1, 2, 5, 63, 200, 201, 450):
+        for columns in layouts:
+            units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
+            units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
+            got = registers.match(units, [])
+            monkeypatch.setattr(native, "table_entries", None)
             want = registers.match(units, [])
             monkeypatch.undo()
             assert got == want

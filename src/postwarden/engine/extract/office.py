@@ -167,7 +167,23 @@ class Parts(Mapping[str, bytes]):
         return len(self._chunks)
 
 
-def inflated_again(package: Package, info: zipfile.ZipInfo) -> bytes:
+def judged(package: Package, info: zipfile.ZipInfo, judge: Callable[[bytes], int]) -> int:
+    """``judge`` of the bytes of a member ``open_package`` checked and did not keep: what it
+    said of the very same part before (`Verified.judgement`: a workbook's theme and styles
+    come with every file of a template, and inflating the theme again was most of
+    `spreadsheet.check_grids`), else of the member inflated again."""
+    key = package.keys.get(info.filename)
+    if key is not None:
+        known = VERIFIED.judgement(key, judge)
+        if known is not None:
+            return known
+    verdict = judge(_inflated_again(package, info))
+    if key is not None:
+        VERIFIED.remember(key, judge, verdict)
+    return verdict
+
+
+def _inflated_again(package: Package, info: zipfile.ZipInfo) -> bytes:
     """The bytes of a member ``open_package`` inflated, checked and did not keep, inflated
     again (its declared size: the size it was found to have)."""
     try:
@@ -202,7 +218,8 @@ class Verified:
     so a part whose bytes were checked once is not inflated again: the budget is charged its
     declared size, and the declared-size limits are checked again (they may have changed).
 
-    Only a digest is kept, never the part: a listener keeps no copy of the mail it passed
+    Only a digest is kept (with a number a judge told of the part's bytes, `judged`), never
+    the part: a listener keeps no copy of the mail it passed
     (docs/security.md).  The digest is a 256-bit hash under a secret drawn at start, so no
     part can be crafted to pass as another (a second preimage of it, under a key the sender
     does not know): keyed BLAKE2b, or SHA-256 of the secret followed by the part, whichever
@@ -218,7 +235,9 @@ class Verified:
         secret = os.urandom(32)
         self._keyed = _faster(hashlib.sha256(secret), hashlib.blake2b(key=secret, digest_size=32))
         """A hash that has taken the secret: each part's digest continues a copy of it."""
-        self._keys: dict[_Key, None] = {}
+        self._keys: dict[_Key, tuple[Callable[[bytes], int], int] | None] = {}
+        """Each key, with what a judge of the part's bytes said of it, if one was asked
+        (`judged`): the same bytes always get the same verdict."""
         self._lock = threading.Lock()
         self.hits = 0
         """Parts not inflated again, since start."""
@@ -236,8 +255,7 @@ class Verified:
         with self._lock:
             if key not in self._keys:
                 return False
-            del self._keys[key]
-            self._keys[key] = None  # most recently seen last
+            self._keys[key] = self._keys.pop(key)  # most recently seen last
             self.hits += 1
             return True
 
@@ -255,6 +273,20 @@ class Verified:
             while len(self._keys) >= self._max_parts:
                 del self._keys[next(iter(self._keys))]
             self._keys[key] = None
+
+    def judgement(self, key: _Key, judge: Callable[[bytes], int]) -> int | None:
+        """What ``judge`` said of the bytes of the part of ``key``, if it was asked while
+        the key is remembered."""
+        with self._lock:
+            known = self._keys.get(key)
+        return known[1] if known is not None and known[0] is judge else None
+
+    def remember(self, key: _Key, judge: Callable[[bytes], int], verdict: int) -> None:
+        """That ``judge`` said ``verdict`` of the bytes of the part of ``key``, kept as long
+        as the key is (a verdict of another judge is replaced)."""
+        with self._lock:
+            if key in self._keys:
+                self._keys[key] = (judge, verdict)
 
 
 class _Hash(Protocol):
@@ -301,6 +333,9 @@ class Package:
     """The members `to_read` names, in the order of ``infos``."""
     trees: dict[str, Element] = field(default_factory=dict)
     """Kept parts parsed whole by `parsed`, by lowercase name."""
+    keys: dict[str, _Key] = field(default_factory=dict)
+    """The `VERIFIED` key of each part found sound (or known to be) that was not kept, by
+    name (`judged`)."""
 
 
 def parsed(package: Package, name: str) -> Element:
@@ -369,10 +404,15 @@ def open_package(
             if key is not None and _verified(key, info, budget):
                 if keep:
                     kept.keep_packed(lower, packed, info)
+                else:
+                    package.keys[name] = key
                 continue
             chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
             keep = keep or _marked(chunks, marker)
-            if key is not None and not (marker is not None and keep):
+            if key is not None and not keep:
+                VERIFIED.add(key)
+                package.keys[name] = key
+            elif key is not None and marker is None:
                 VERIFIED.add(key)  # a marked part is not: it is read again each time
         except NotPlain:
             chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)

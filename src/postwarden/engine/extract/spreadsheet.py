@@ -41,7 +41,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.heading import heading
 from postwarden.engine.extract.office import (
     Package,
-    inflated_again,
+    judged,
     kept_lines,
     open_package,
     parsed,
@@ -260,18 +260,15 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
         content = lower == _CONTENT
         if info.is_dir() or not (content or lower.rpartition("/")[2] in ends):
             continue
+        judge = (
+            ods_grid if content else xlsb_grid if binary and lower.endswith(".bin") else sheet_grid
+        )
         if lower in package.xml:
-            xml = package.xml[lower]
+            cells = judge(package.xml[lower])
         elif info.filename in embedded:
-            xml = embedded[info.filename]
+            cells = judge(embedded[info.filename])
         else:
-            xml = inflated_again(package, info)
-        if content:
-            cells = ods_grid(xml)
-        elif binary and lower.endswith(".bin"):
-            cells = xlsb_grid(xml)
-        else:
-            cells = sheet_grid(xml)
+            cells = judged(package, info, judge)
         if cells < 0 or cells > max_cells:
             spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
             raise Uninspectable(

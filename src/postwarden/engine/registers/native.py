@@ -63,6 +63,11 @@ useful_entries: (
 ) = getattr(_hsscan, "useful_entries", None)
 """``useful_entries(keys, groups, columns, sure, fields, lo_of, n_of, unique, unique_max,
 phone)``: see ``match._useful_entries``."""
+table_entries: Callable[..., tuple[bytes, bytes, bytes, bytes] | None] | None = getattr(
+    _hsscan, "table_entries", None
+)
+"""``table_entries(parts, keys, groups, sure, key_bits, n_groups)``: see
+``match._table_entries``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
