@@ -11,7 +11,7 @@ import binascii
 import functools
 import itertools
 import re
-from email import policy
+from email import policy, utils
 from email.headerregistry import (
     BaseHeader,
     ContentTransferEncodingHeader,
@@ -222,6 +222,36 @@ def _remember(answers: dict[_K, _V], key: _K, answer: _V) -> _V:
 _NO_HEADER = object()
 
 
+def _parameters(value: str) -> list[str]:
+    """``email.message._parseparam(value)`` (3.11) in linear time: the parameters between the
+    semicolons outside quotes, each ``name=value`` with its name lowercased.  The stdlib
+    counts the quotes from the parameter's start again at each semicolon and cuts the value
+    after each parameter: a 40 KB Content-Type of one open quote and semicolons took 1.8 s of
+    CPU per ask (a part is asked twice), a megabyte (the header limit) would take half an
+    hour.  Here the quotes are counted a stretch at a time (no ``\\"`` spans a semicolon)
+    and the value is read by positions."""
+    plist = []
+    start, size = 0, len(value)
+    while True:
+        end = value.find(";", start)
+        quotes, counted = 0, start
+        while end > start:
+            quotes += value.count('"', counted, end) - value.count('\\"', counted, end)
+            if not quotes % 2:
+                break
+            counted, end = end, value.find(";", end + 1)
+        if end < 0:
+            end = size
+        f = value[start:end]
+        if "=" in f:
+            i = f.index("=")
+            f = f[:i].strip().lower() + "=" + f[i + 1 :].strip()
+        plist.append(f.strip())
+        if end == size:
+            return plist
+        start = end + 1
+
+
 class _Part(EmailMessage):
     """EmailMessage, answering its content type and the parameters of its header fields
     from one answer per process for each short value (:func:`_content_type`,
@@ -290,7 +320,15 @@ class _Part(EmailMessage):
                 known = _remember(_PARAMS, (name, value), _shared_params(name, value))
             if known is not None:
                 return list(known)
-        return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        # The stdlib's body (3.11), its _parseparam read in linear time (`_parameters`).
+        value = self.get(header, _NO_HEADER)
+        if value is _NO_HEADER:
+            return failobj
+        params = []
+        for p in _parameters(str(value)):
+            name_, equals, val = p.partition("=")
+            params.append((name_.strip(), val.strip()) if equals else (p.strip(), ""))
+        return utils.decode_params(params)
 
     def _answer(self, getter: str) -> Any:
         """What ``getter`` answers (:func:`_answer_of`, from ``_ANSWERS``), or

@@ -375,3 +375,31 @@ def test_bombs_cost_little_time_and_memory(
     assert reason.startswith(expected), out
     assert out["seconds"] < 5, out
     assert out["max_rss_mib"] < 256, out
+
+
+@pytest.mark.parametrize(
+    ("opened", "count"), [("<x ", 30_000), ('<a "', 25_000), ("<!--", 40_000), ("</", 200_000)]
+)
+def test_html_left_open_stops_at_the_time_limit(opened: str, count: int) -> None:
+    """The stdlib's HTML parser is quadratic on markup left open (at its close each ``<x``,
+    ``<!--`` or ``</`` is scanned to the end before it is read as text: each of these took
+    from 5 s to a minute of CPU, a megabyte would take hours); the clock is looked at after
+    every construct, so the message's time limit holds."""
+    raw = make_eml(
+        sender="a@o.example", to=["b@p.example"], subject="s", body="plain", html=opened * count
+    )
+    started = time.process_time()
+    ex = run(raw, seconds=0.5)
+    assert time.process_time() - started < 4
+    assert reasons(ex) == {"message": "time limit 120 s exceeded"}
+
+
+def test_html_left_open_is_still_read_as_text() -> None:
+    html = "<p>Tel <x <y 91234567 <!-- CHAN Tai Man"
+    raw = make_eml(sender="a@o.example", to=["b@p.example"], subject="s", body="plain", html=html)
+    ex = run(raw)
+    assert reasons(ex) == {}
+    assert [u.text for u in ex.units if u.where == "body"] == [
+        "plain\n",
+        "Tel <x <y 91234567 <!-- CHAN Tai Man",
+    ]
