@@ -101,7 +101,7 @@ def add_user(
         ) from None
     if email is not None:
         email = email.strip()
-        if not _EMAIL.match(email) or len(email) > 320:
+        if len(email) > 320 or not _EMAIL.match(email):
             raise InvalidUser(_("invalid e-mail address {email!r}").format(email=email))
     user = User(name=name, role=role.value, email=email, created=datetime.now(UTC))
     add_new(session, user, UserExists(_("user {name!r} already exists").format(name=name)))
