@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from defusedxml.ElementTree import DefusedXMLParser
-from tests.engine.extract.test_plain_texts import _every_part
+from tests.engine.extract.office_parts import xml_parts
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
@@ -38,7 +38,7 @@ def _prolog(part: bytes) -> bytes:
 
 
 def test_every_xml_part_of_the_tests_is_checked_the_same() -> None:
-    parts = _every_part()
+    parts = xml_parts()
     passed = [part for part in parts if _hsscan.plain_prolog(part)]
     assert len(passed) > 100
     assert [part[:200] for part in parts if _differs(part)] == []
@@ -61,7 +61,7 @@ def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
 def test_one_byte_edits_are_checked_the_same() -> None:
     rng = random.Random(14)
     passed = differ = 0
-    prologs = list(dict.fromkeys(_prolog(part) for part in _every_part()))
+    prologs = list(dict.fromkeys(_prolog(part) for part in xml_parts()))
     prologs = [p for p in prologs if _hsscan.plain_prolog(p) and len(p) <= 3000]
     for prolog in rng.sample(prologs, min(len(prologs), 12)):
         for edited in _edits(prolog, rng):
@@ -140,7 +140,7 @@ def test_a_dtd_is_refused_with_or_without_the_fast_path(monkeypatch: pytest.Monk
     """`office._check` over every part of the tests and DTD-bearing ones: the same verdicts
     with and without the fast path."""
     bombs = [_DECLARATION + b'<!DOCTYPE w [<!ENTITY e "x">]>' + _ROOT, b"<!DOCTYPE w>" + _ROOT]
-    parts = [*_every_part(), *bombs]
+    parts = [*xml_parts(), *bombs]
 
     def _all() -> list[str | None]:
         out: list[str | None] = []

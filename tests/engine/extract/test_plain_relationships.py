@@ -6,21 +6,17 @@ one-byte edit of a few, and hand-made forms at each edge of the plain one."""
 
 from __future__ import annotations
 
-import io
 import random
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from xml.etree.ElementTree import ParseError, fromstring
 
 import pytest
-from tests.factories import make_docx, make_pptx, make_xlsx
+from tests.engine.extract.office_parts import every_part
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
 from postwarden.engine.extract.office import parsed_relationships, relationships
 
-TESTS = Path(__file__).resolve().parents[2]
 _NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
@@ -40,35 +36,8 @@ def _differs(xml: bytes) -> bool:
     return parsed is None or [list(a.items()) for a in fast] != [list(a.items()) for a in parsed]
 
 
-def _rels(data: bytes) -> Iterator[bytes]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            for info in zf.infolist():
-                if info.filename.lower().endswith(".rels"):
-                    try:
-                        yield zf.read(info)
-                    except Exception:  # noqa: S112 - a damaged member reads nothing
-                        continue
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return
-
-
-def _office_files() -> list[bytes]:
-    found = [
-        path.read_bytes()
-        for path in sorted(TESTS.rglob("*"))
-        if path.suffix.lower() in {".docx", ".docm", ".xlsx", ".xlsm", ".pptx"}
-    ]
-    made = [
-        make_docx(["a paragraph"], header=["head"], footer=["foot"]),
-        make_xlsx({"Sheet1": [["Name"], ["CHAN Tai Man"]]}),
-        make_pptx("title", "body"),
-    ]
-    return found + made
-
-
 def _every_part() -> list[bytes]:
-    return list(dict.fromkeys(part for data in _office_files() for part in _rels(data)))
+    return every_part((".rels",))
 
 
 def test_every_relationships_part_of_the_tests_reads_the_same() -> None:

@@ -6,22 +6,16 @@ few, and hand-made forms at each edge of the plain one."""
 
 from __future__ import annotations
 
-import io
 import random
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from xml.etree.ElementTree import ParseError, fromstring
 
 import pytest
-from tests.factories import make_docx, make_pptx, make_xlsx
+from tests.engine.extract.office_parts import xml_parts
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
 from postwarden.engine.extract.office import _tree_texts, part_texts
-
-TESTS = Path(__file__).resolve().parents[2]
-_SUFFIXES = {".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp"}
 
 
 def _parsed(xml: bytes) -> list[str] | None:
@@ -40,41 +34,8 @@ def _differs(xml: bytes) -> bool:
     return parsed is None or fast != parsed
 
 
-def _parts(data: bytes) -> Iterator[bytes]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            for info in zf.infolist():
-                if info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                    try:
-                        part = zf.read(info)
-                    except Exception:  # noqa: S112 - a damaged member reads nothing
-                        continue
-                    if len(part) <= 256 * 1024:
-                        yield part
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return
-
-
-def _office_files() -> list[bytes]:
-    found = [
-        path.read_bytes()
-        for path in sorted(TESTS.rglob("*"))
-        if path.suffix.lower() in _SUFFIXES and path.is_file()
-    ]
-    made = [
-        make_docx(["a paragraph"], header=["head"], footer=["foot"]),
-        make_xlsx({"Sheet1": [["Name"], ["CHAN Tai Man"]]}),
-        make_pptx("title", "body"),
-    ]
-    return found + made
-
-
-def _every_part() -> list[bytes]:
-    return list(dict.fromkeys(part for data in _office_files() for part in _parts(data)))
-
-
 def test_every_xml_part_of_the_tests_reads_the_same() -> None:
-    parts = _every_part()
+    parts = xml_parts()
     read = [part for part in parts if _hsscan.plain_texts(part) is not None]
     assert len(parts) > 100
     assert len(read) > 50
@@ -100,7 +61,7 @@ def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
 def test_one_byte_edits_read_the_same() -> None:
     rng = random.Random(14)
     read = differ = 0
-    parts = [part for part in _every_part() if _hsscan.plain_texts(part) and len(part) <= 4096]
+    parts = [part for part in xml_parts() if _hsscan.plain_texts(part) and len(part) <= 4096]
     for part in rng.sample(parts, min(len(parts), 12)):
         for edited in _edits(part, rng):
             if _hsscan.plain_texts(edited) is not None:
@@ -273,7 +234,7 @@ def test_part_texts_gives_the_same_without_the_fast_path(
 ) -> None:
     """`office.part_texts` with and without the fast path, over every part of the tests, and
     a part that does not parse is still refused."""
-    parts = _every_part()
+    parts = xml_parts()
 
     def _all() -> list[object]:
         out: list[object] = []

@@ -6,18 +6,15 @@ XFD1048576 made calamine abort the whole process on a failed 550 GB allocation."
 from __future__ import annotations
 
 import io
-import os
 import random
 import re
 import struct
-import subprocess
-import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 import python_calamine
+from tests.engine.extract.children import extracted_in_child
 from tests.engine.extract.test_sheet_cells import raw_xlsx
 
 from postwarden.engine.compiled import _hsscan
@@ -163,33 +160,8 @@ def book(spec: str) -> tuple[bytes, str]:
     return sparse_book(what.split(",")), "x.xlsx"
 
 
-# Extracts the workbook `book` makes of argv in a child; prints the places read, the
-# reason it was refused, and the child's peak RSS growth in MiB.
-_CHILD = r"""
-import resource, sys, time
-from tests.engine.extract.test_sheet_grid import book, extracted
-data, name = book(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-places, reason = extracted(data, name)
-grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-print(repr((places, reason, grown)))
-"""
-
-
 def in_child(spec: str) -> tuple[list[str], str | None, float]:
-    root = Path(__file__).parents[3]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, spec],
-        capture_output=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    places, reason, grown = eval(done.stdout.decode())  # noqa: S307 -- our child's repr
-    return places, reason, grown
+    return extracted_in_child(__name__, spec)
 
 
 @pytest.mark.parametrize(

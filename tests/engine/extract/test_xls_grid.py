@@ -7,19 +7,16 @@ row order, made it abort the whole process on a failed allocation."""
 from __future__ import annotations
 
 import io
-import os
 import random
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import olefile
 import pytest
 import python_calamine
 import xlwt
+from tests.engine.extract.children import extracted_in_child
 from tests.factories import make_xls
 
 from postwarden.engine.compiled import _hsscan
@@ -70,34 +67,13 @@ def extracted(
     return [unit.where for unit in walker.units], None
 
 
-# Extracts the workbook `xls_book` makes of argv in a child; prints the places read, the
-# reason it was refused, and the child's peak RSS growth in MiB.
-_CHILD = r"""
-import resource, sys
-from tests.engine.extract.test_xls_grid import xls_book, extracted
-data = xls_book(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-places, reason = extracted(data)
-grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-print(repr((places, reason, grown)))
-"""
+def book(spec: str) -> tuple[bytes, str]:
+    """`xls_book` of ``spec``, and its name."""
+    return xls_book(spec), "x.xls"
 
 
 def in_child(spec: str) -> tuple[list[str], str | None, float]:
-    root = Path(__file__).parents[3]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, spec],
-        capture_output=True,
-        env=env,
-        cwd=root,
-        timeout=120,
-        check=False,
-    )
-    # calamine aborted the process on the forged ones before
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    places, reason, grown = eval(done.stdout.decode())  # noqa: S307 -- our child's repr
-    return places, reason, grown
+    return extracted_in_child(__name__, spec)
 
 
 @pytest.mark.parametrize(
