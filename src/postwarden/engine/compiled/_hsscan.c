@@ -5245,12 +5245,17 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
         int is_cell = local_len == 1 && *local == 'c';
         if (name == end || *name == '/' || (!is_row && !is_cell))
             continue;
-        /* the tag's end: the first '>' outside quotes */
+        /* the tag's end: the first '>' outside quotes.  A '<' before it is not plainly
+         * written (XML allows none in a tag): a "tag" in a comment or an attribute value,
+         * read with quotes that are none to the reader, could hide the cells after it. */
         const char *q = p;
         char quote = 0;
-        for (; q < end && (quote || *q != '>'); q++)
+        for (; q < end && (quote || *q != '>'); q++) {
+            if (*q == '<')
+                known = 0;
             if (*q == '"' || *q == '\'')
                 quote = quote == *q ? 0 : quote ? quote : *q;
+        }
         const char *value;
         Py_ssize_t len;
         int64_t r = -1, c = -1;

@@ -612,6 +612,8 @@ def _grid(xml: bytes) -> int:
         if not name or local not in (b"row", b"c"):
             continue
         end = _tag_end(xml, at)
+        if b"<" in xml[at:end]:
+            return -1  # no "<" in a tag: one in a comment or a value could hide cells
         reference = _attribute_r(xml[at:end])
         r = c = -1
         if reference is not None:
