@@ -270,6 +270,8 @@ GRIDS: list[tuple[bytes, int]] = [
     (b'<!-- <c x=" --><row r="1"><c r="A1"><v>1</v></c></row><row r="100"><c r="XFD100">', -1),
     (b'<v x="<c y=\'"><row r="100"><c r="XFD100"><v>1</v></c></row>', -1),
     (b"<!-- <c> --><c r='A1'>1</c>", 1),
+    (b'<c r="A1"><v>1</v></c><c r="A1" r="Z50"><v>1</v></c>', -1),  # calamine reads Z50
+    (b'<c r="A1"><v>1</v></c><row r="50" r="3"><c><v>1</v></c></row>', -1),
 ]
 
 

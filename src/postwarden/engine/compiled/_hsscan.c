@@ -5167,8 +5167,10 @@ done:
  * comment too), placed by its ``r``, or, without one, after the cell before it in its row
  * (in a row placed by its ``r`` or after the row before it), as calamine places it. */
 
-/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none. */
+/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none, -1 if it has
+ * two (a reader may take the last: calamine does). */
 static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssize_t *len) {
+    int found = 0;
     while (p < end) {
         while (p < end && (xs_space(*p) || *p == '/'))
             p++;
@@ -5187,18 +5189,20 @@ static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssiz
         while (p < end && xs_space(*p))
             p++;
         if (p == end || (*p != '"' && *p != '\''))
-            return 0;
+            return found;
         const char *close = memchr(p + 1, *p, end - p - 1);
         if (close == NULL)
-            return 0;
+            return found;
         if (name_len == 1 && *name == 'r') {
+            if (found)
+                return -1;
             *value = p + 1;
             *len = close - p - 1;
-            return 1;
+            found = 1;
         }
         p = close + 1;
     }
-    return 0;
+    return found;
 }
 
 /* A reference's 0-based row (or -1 if it has no digits) and column (or -1 if no letters),
@@ -5256,10 +5260,11 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
             if (*q == '"' || *q == '\'')
                 quote = quote == *q ? 0 : quote ? quote : *q;
         }
-        const char *value;
-        Py_ssize_t len;
+        const char *value = NULL;
+        Py_ssize_t len = 0;
         int64_t r = -1, c = -1;
-        if (sg_attr_r(p, q, &value, &len) && !sg_ref(value, len, &r, &c))
+        int has_r = sg_attr_r(p, q, &value, &len);
+        if (has_r < 0 || (has_r && !sg_ref(value, len, &r, &c)))
             known = 0; /* a reference no reader reads the same: not known */
         if (is_row) {
             row = r >= 0 && c < 0 ? r : row + 1;
