@@ -1015,7 +1015,10 @@ static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
     *text = NULL;
     if (name == NULL && (name = PyUnicode_InternFromString("text")) == NULL)
         return -1;
-    *text = PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, unit), name);
+    /* Held while its getattr runs: that may run Python code that shrinks the sequence. */
+    PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, unit));
+    *text = PyObject_GetAttr(item, name);
+    Py_DECREF(item);
     if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
         if (*text != NULL && !PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
@@ -5646,7 +5649,13 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         /* Each kept hit is in a unit of its own: its text and place read once. */
         if (take_unit_text(seq, u[i], &text) != 0)
             goto done;
-        Py_XSETREF(where, PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, u[i]), where_name));
+        if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
+            PyErr_SetString(PyExc_RuntimeError, "the units changed size");
+            goto done;
+        }
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
+        Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+        Py_DECREF(item);
         if (where == NULL)
             goto done;
         if (from[i] < 0 || from[i] > to[i] || to[i] > PyUnicode_GET_LENGTH(text)) {
