@@ -2967,7 +2967,8 @@ static Py_ssize_t cell_bounds_find(PyObject *text, PyObject *cell, Py_ssize_t po
  * with arrays (a test compares). */
 static PyObject *cell_bounds(PyObject *module, PyObject *arg) {
     (void)module;
-    PyObject *seq = PySequence_Fast(arg, "rows must be a sequence");
+    /* A tuple, not the list itself: a row's getattr may run Python code that shrinks it. */
+    PyObject *seq = PySequence_Tuple(arg);
     if (seq == NULL)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), used = 0, room = 0;
@@ -3092,7 +3093,13 @@ static PyObject *make_findings(PyObject *module, PyObject *args) {
         if (u[i] != last) {
             if (take_unit_text(seq, u[i], &text) != 0)
                 goto failed;
-            Py_XSETREF(where, PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, u[i]), where_name));
+            if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
+                PyErr_SetString(PyExc_RuntimeError, "the units changed size");
+                goto failed;
+            }
+            PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
+            Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+            Py_DECREF(item);
             if (where == NULL)
                 goto failed;
             last = u[i];
