@@ -334,3 +334,23 @@ def test_gaps_holding_an_end_are_found_alike_with_and_without_the_extension(
     assert base._spans_holding_end(units, unit_of, starts, ends).tolist() == want
     assert default_detectors().scan(scan_units) == compiled
     assert {f.detector for f in compiled} >= {"address_en", "address_zh"}
+
+
+@pytest.mark.skipif(base.make_findings is None, reason="the _hsscan extension is not built")
+def test_units_that_shrink_while_read_are_refused() -> None:
+    """A unit whose text, once read, empties the list of units: its place is not read from
+    the emptied list (a read of the freed list before)."""
+    assert base.make_findings is not None
+
+    class Shrinking:
+        where = "u"
+
+        @property
+        def text(self) -> str:
+            units.clear()
+            return "abc"
+
+    units: list[object] = [Shrinking()]
+    one, score = np.array([0], dtype=np.int64), np.array([0.5])
+    with pytest.raises(RuntimeError, match="changed size"):
+        base.make_findings(base.make_finding, "x", units, one, one, one + 1, score)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -434,6 +436,12 @@ def test_compiled_hit_layout_equals_the_numpy_one() -> None:
     assert (
         detectorset_module.hit_layout(["ab"], raw, 3, owner, len(detectors.detectors) + 1) is None
     )
+    raw = np.array([[5, 0, 0]], dtype=np.int64)  # an end before its start: past its text
+    assert (
+        detectorset_module.hit_layout(["ab"], raw, 3, owner, len(detectors.detectors) + 1) is None
+    )
+    with pytest.raises(OverflowError):  # offsets past int64 are refused, not wrapped
+        detectorset_module.hit_layout(["ab", "cd"], raw, sys.maxsize, owner, 2)
 
 
 def test_scans_equal_with_and_without_the_compiled_hit_layout(

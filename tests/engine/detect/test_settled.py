@@ -169,3 +169,36 @@ def test_wrong_arguments_are_refused() -> None:
         base.settled_findings(base.make_finding, "hkid", *fine[:4], one + 1, *fine[5:], False, True)
     with pytest.raises(IndexError):  # past the text
         base.settled_findings(base.make_finding, "hkid", *fine[:3], ten + 1, *fine[4:], False, True)
+
+
+def test_units_that_shrink_while_read_are_refused() -> None:
+    """A unit whose text, once read, empties the list of units: its place is not read
+    from the emptied list (a read past the list's items before)."""
+    assert base.settled_findings is not None
+
+    class Shrinking:
+        where = "u"
+
+        @property
+        def text(self) -> str:
+            units.clear()
+            return "A123456(3)"
+
+    units: list[object] = [Shrinking()]
+    one, zero = np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.float64)
+    verdict = bytes([ACCEPTED | ACCEPTED << 2])
+    with pytest.raises(RuntimeError, match="changed size"):
+        base.settled_findings(
+            base.make_finding,
+            "hkid",
+            units,
+            one,
+            one,
+            one + 10,
+            one,
+            verdict,
+            b"",
+            zero,
+            False,
+            True,
+        )

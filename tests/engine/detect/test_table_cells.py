@@ -151,3 +151,22 @@ def test_only_the_pattern_loop_takes_headed_hits() -> None:
     assert not takes["AddressEnDetector"]  # a cluster detector
     assert not OwnAnalysis.takes_headed_hits()
     assert not OwnBatch.takes_headed_hits()
+
+
+@pytest.mark.skipif(detectorset.cell_bounds is None, reason="cell_bounds is not built")
+def test_rows_that_shrink_while_read_are_read_as_they_were() -> None:
+    """A row whose text, once read, empties the list of rows: the rows are read as they
+    were given (a read past the emptied list before)."""
+    assert detectorset.cell_bounds is not None
+
+    class Shrinking:
+        cells = ("a", "b")
+
+        @property
+        def text(self) -> str:
+            rows.clear()
+            return "a | b"
+
+    rows: list[Shrinking] = [Shrinking(), Shrinking()]
+    _spans, found = detectorset.cell_bounds(rows)  # type: ignore[arg-type]
+    assert list(np.frombuffer(found, np.int64)) == [2, 2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -173,6 +174,17 @@ def test_element_limits_read_the_same(count: int) -> None:
     for data in (array, dictionary):
         assert _differ(data, [0]) == []
         assert (_python(data, 0) is None) == (count > pdf_plain._MAX_ELEMENTS)
+
+
+def test_an_opened_count_that_would_wrap_is_refused() -> None:
+    """The count of arrays opened is a Py_ssize_t: at its largest, one more is refused, not
+    wrapped to a negative count (a signed overflow)."""
+    assert _hsscan.pdf_value(b"[0] ", 0, Ref, OTHER, lambda: None, 1, sys.maxsize) is None
+    assert _hsscan.pdf_value(b"0 ", 0, Ref, OTHER, lambda: None, 1, sys.maxsize) == (
+        0,
+        1,
+        sys.maxsize,
+    )
 
 
 def test_the_plain_check_reads_through_the_compiled_tokenizer(

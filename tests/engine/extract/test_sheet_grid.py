@@ -237,7 +237,13 @@ GRIDS: list[tuple[bytes, int]] = [
     (b'<c r="ZZZZZZZZ1">x</c>', -1),
     (b'<c r="A99999999999">x</c>', -1),
     (b'<c s="1" r="B2" t="s"><v>0</v></c><c r = \'C5\' >1</c>', 5 * 2),
-    (b'<c r="B2><v>1</v></c>', 1),  # no closing quote: no r, the tag runs to the end
+    (b'<c r="B2><v>1</v></c>', -1),  # no closing quote: the tag runs past a "<"
+    # A "tag" in a comment whose quote the reader never sees would hide XFD100.
+    (b'<!-- <c x=" --><row r="1"><c r="A1"><v>1</v></c></row><row r="100"><c r="XFD100">', -1),
+    (b'<v x="<c y=\'"><row r="100"><c r="XFD100"><v>1</v></c></row>', -1),
+    (b"<!-- <c> --><c r='A1'>1</c>", 1),
+    (b'<c r="A1"><v>1</v></c><c r="A1" r="Z50"><v>1</v></c>', -1),  # calamine reads Z50
+    (b'<c r="A1"><v>1</v></c><row r="50" r="3"><c><v>1</v></c></row>', -1),
 ]
 
 

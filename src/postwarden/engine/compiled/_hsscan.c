@@ -1015,7 +1015,10 @@ static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
     *text = NULL;
     if (name == NULL && (name = PyUnicode_InternFromString("text")) == NULL)
         return -1;
-    *text = PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, unit), name);
+    /* Held while its getattr runs: that may run Python code that shrinks the sequence. */
+    PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, unit));
+    *text = PyObject_GetAttr(item, name);
+    Py_DECREF(item);
     if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
         if (*text != NULL && !PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "a unit's text must be a str");
@@ -2964,7 +2967,8 @@ static Py_ssize_t cell_bounds_find(PyObject *text, PyObject *cell, Py_ssize_t po
  * with arrays (a test compares). */
 static PyObject *cell_bounds(PyObject *module, PyObject *arg) {
     (void)module;
-    PyObject *seq = PySequence_Fast(arg, "rows must be a sequence");
+    /* A tuple, not the list itself: a row's getattr may run Python code that shrinks it. */
+    PyObject *seq = PySequence_Tuple(arg);
     if (seq == NULL)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), used = 0, room = 0;
@@ -3089,7 +3093,13 @@ static PyObject *make_findings(PyObject *module, PyObject *args) {
         if (u[i] != last) {
             if (take_unit_text(seq, u[i], &text) != 0)
                 goto failed;
-            Py_XSETREF(where, PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, u[i]), where_name));
+            if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
+                PyErr_SetString(PyExc_RuntimeError, "the units changed size");
+                goto failed;
+            }
+            PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
+            Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+            Py_DECREF(item);
             if (where == NULL)
                 goto failed;
             last = u[i];
@@ -5167,8 +5177,10 @@ done:
  * comment too), placed by its ``r``, or, without one, after the cell before it in its row
  * (in a row placed by its ``r`` or after the row before it), as calamine places it. */
 
-/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none. */
+/* A tag's attribute ``r`` (exactly), its value unresolved; 0 if it has none, -1 if it has
+ * two (a reader may take the last: calamine does). */
 static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssize_t *len) {
+    int found = 0;
     while (p < end) {
         while (p < end && (xs_space(*p) || *p == '/'))
             p++;
@@ -5187,18 +5199,20 @@ static int sg_attr_r(const char *p, const char *end, const char **value, Py_ssiz
         while (p < end && xs_space(*p))
             p++;
         if (p == end || (*p != '"' && *p != '\''))
-            return 0;
+            return found;
         const char *close = memchr(p + 1, *p, end - p - 1);
         if (close == NULL)
-            return 0;
+            return found;
         if (name_len == 1 && *name == 'r') {
+            if (found)
+                return -1;
             *value = p + 1;
             *len = close - p - 1;
-            return 1;
+            found = 1;
         }
         p = close + 1;
     }
-    return 0;
+    return found;
 }
 
 /* A reference's 0-based row (or -1 if it has no digits) and column (or -1 if no letters),
@@ -5245,16 +5259,22 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
         int is_cell = local_len == 1 && *local == 'c';
         if (name == end || *name == '/' || (!is_row && !is_cell))
             continue;
-        /* the tag's end: the first '>' outside quotes */
+        /* the tag's end: the first '>' outside quotes.  A '<' before it is not plainly
+         * written (XML allows none in a tag): a "tag" in a comment or an attribute value,
+         * read with quotes that are none to the reader, could hide the cells after it. */
         const char *q = p;
         char quote = 0;
-        for (; q < end && (quote || *q != '>'); q++)
+        for (; q < end && (quote || *q != '>'); q++) {
+            if (*q == '<')
+                known = 0;
             if (*q == '"' || *q == '\'')
                 quote = quote == *q ? 0 : quote ? quote : *q;
-        const char *value;
-        Py_ssize_t len;
+        }
+        const char *value = NULL;
+        Py_ssize_t len = 0;
         int64_t r = -1, c = -1;
-        if (sg_attr_r(p, q, &value, &len) && !sg_ref(value, len, &r, &c))
+        int has_r = sg_attr_r(p, q, &value, &len);
+        if (has_r < 0 || (has_r && !sg_ref(value, len, &r, &c)))
             known = 0; /* a reference no reader reads the same: not known */
         if (is_row) {
             row = r >= 0 && c < 0 ? r : row + 1;
@@ -5636,7 +5656,13 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         /* Each kept hit is in a unit of its own: its text and place read once. */
         if (take_unit_text(seq, u[i], &text) != 0)
             goto done;
-        Py_XSETREF(where, PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, u[i]), where_name));
+        if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
+            PyErr_SetString(PyExc_RuntimeError, "the units changed size");
+            goto done;
+        }
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
+        Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+        Py_DECREF(item);
         if (where == NULL)
             goto done;
         if (from[i] < 0 || from[i] > to[i] || to[i] > PyUnicode_GET_LENGTH(text)) {
@@ -6396,8 +6422,8 @@ static PyObject *pdf_value(PyObject *module, PyObject *args) {
             goto refuse;
         pos = end;
         if (kind == PV_OPEN) {
-            if (depth == PV_MAX_DEPTH)
-                goto refuse;
+            if (depth == PV_MAX_DEPTH || opened == PY_SSIZE_T_MAX)
+                goto refuse; /* the count would wrap (signed overflow) */
             if (++opened % every == 0) {
                 PyObject *looked = PyObject_CallNoArgs(check_time);
                 if (looked == NULL)
@@ -7693,7 +7719,8 @@ done:
  * their text, ordered by owner (int64 ``owner`` per expression, in [0, owners)), start,
  * longest first, expression, then as they came (detectorset._hit_order's order); ``bounds``
  * (a list) where each owner's hits begin, then their count.  None when an expression or
- * owner is out of range or an offset negative (numpy's version gives what it gives).  numpy's
+ * owner is out of range, an offset negative or an end before its start (numpy's version gives
+ * what it gives).  numpy's
  * twenty calls cost a 200-row sheet's 800 hits ~40 us; here a counting sort by owner, then
  * each owner's hits (in order by end already, nearly so by start) by insertion. */
 
@@ -7757,7 +7784,12 @@ static PyObject *hit_layout(PyObject *module, PyObject *args) {
             goto done;
         }
         begins[u] = at;
-        at += PyUnicode_GET_LENGTH(text) + separator;
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+        if (separator > PY_SSIZE_T_MAX - length || at > PY_SSIZE_T_MAX - length - separator) {
+            PyErr_SetString(PyExc_OverflowError, "hit_layout: the texts' offsets overflow");
+            goto done;
+        }
+        at += length + separator;
     }
     hits = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(hl_hit));
     sorted = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(hl_hit));
@@ -7770,7 +7802,8 @@ static PyObject *hit_layout(PyObject *module, PyObject *args) {
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t start = raw[3 * i], end = raw[3 * i + 1], expression = raw[3 * i + 2];
-        if (start < 0 || expression < 0 || expression >= n_expr || owner[expression] < 0 ||
+        if (start < 0 || end < start || expression < 0 || expression >= n_expr ||
+            owner[expression] < 0 ||
             owner[expression] >= owners) {
             out = Py_NewRef(Py_None);
             goto done;

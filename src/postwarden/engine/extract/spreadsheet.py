@@ -612,6 +612,8 @@ def _grid(xml: bytes) -> int:
         if not name or local not in (b"row", b"c"):
             continue
         end = _tag_end(xml, at)
+        if b"<" in xml[at:end]:
+            return -1  # no "<" in a tag: one in a comment or a value could hide cells
         reference = _attribute_r(xml[at:end])
         r = c = -1
         if reference is not None:
@@ -645,8 +647,10 @@ def _tag_end(xml: bytes, at: int) -> int:
 
 
 def _attribute_r(tag: bytes) -> bytes | None:
-    """The value of a tag's attribute ``r``, or None."""
+    """The value of a tag's attribute ``r``, or None; b"" where it has two (calamine reads
+    the last)."""
     at, end = 0, len(tag)
+    found = None
     while at < end:
         while at < end and (tag[at] in _SPACE or tag[at] == ord("/")):
             at += 1
@@ -663,14 +667,16 @@ def _attribute_r(tag: bytes) -> bytes | None:
         while at < end and tag[at] in _SPACE:
             at += 1
         if at == end or tag[at] not in b"\"'":
-            return None
+            return found
         close = tag.find(tag[at : at + 1], at + 1)
         if close < 0:
-            return None
+            return found
         if name == b"r":
-            return tag[at + 1 : close]
+            if found is not None:
+                return b""  # no reference: not plainly placed
+            found = tag[at + 1 : close]
         at = close + 1
-    return None
+    return found
 
 
 _CELL_REFERENCE = re.compile(rb"([A-Za-z]*)([0-9]*)")
