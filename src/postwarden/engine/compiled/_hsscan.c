@@ -7054,7 +7054,8 @@ static PyObject *pt_decoded(const char *s, Py_ssize_t n, int value) {
     return out;
 }
 
-/* ``text.strip()`` if ``text`` holds more than whitespace, else NULL (no error set). */
+/* ``text.strip()`` if ``text`` holds more than whitespace, else NULL (no error set; NULL
+ * with an error when the copy fails: callers check PyErr_Occurred). */
 static PyObject *pt_stripped(PyObject *text) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), a = 0, b = n;
     int kind = PyUnicode_KIND(text);
@@ -7087,7 +7088,7 @@ static int pt_data(PyObject *list, const char *s, Py_ssize_t n) {
     PyObject *stripped = pt_stripped(text);
     Py_DECREF(text);
     if (stripped == NULL)
-        return 1;
+        return PyErr_Occurred() ? -1 : 1;
     int failed = PyList_Append(list, stripped);
     Py_DECREF(stripped);
     return failed ? -1 : 1;
@@ -7315,6 +7316,8 @@ static int pt_values(const PtState *st, PtAttr *attrs, int count, int local_x, P
             return PyErr_Occurred() ? -1 : 0;
         PyObject *stripped = pt_stripped(value);
         Py_DECREF(value);
+        if (stripped == NULL && PyErr_Occurred())
+            return -1;
         if (stripped != NULL) {
             int failed = PyList_Append(list, stripped);
             Py_DECREF(stripped);
