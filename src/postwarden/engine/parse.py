@@ -276,7 +276,50 @@ def _unparsed(value: str) -> str:
     if _SURROGATE.search(text):
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     head, *params = _parameters(text)
-    return "; ".join([head, *map(_parameter_value, params)])
+    return "; ".join([head, *_collapsed(list(map(_parameter_value, _first_of_each_name(params))))])
+
+
+def _collapsed(params: list[str]) -> list[str]:
+    """``params``, their RFC 2231 values (``name*``, ``name*0``…) decoded and quoted as the
+    policy's parser gives them (``filename="測.pdf"``), by the stdlib's own steps (as
+    ``Message.get_param`` takes them)."""
+    if not any("*" in param.partition("=")[0] for param in params):
+        return params
+    pairs = [(name.strip(), value.strip()) for name, _, value in (p.partition("=") for p in params)]
+    out = {}
+    for name, value in utils.decode_params([("", ""), *pairs])[1:]:
+        if isinstance(value, tuple):
+            charset, language, text = value
+            text = utils.collapse_rfc2231_value((charset, language, utils.unquote(text)))
+            out[name] = f'{name}="{utils.quote(text)}"'
+        else:
+            out[name] = f"{name}={value}" if value else name
+    # decode_params puts the RFC 2231 values last; the parser leaves them where they were.
+    order = dict.fromkeys(name.partition("*")[0] for name, _ in pairs)
+    return [out[name] for name in order if name in out]
+
+
+_SECTION = re.compile(r"\*\d+\*?$")
+
+
+def _first_of_each_name(params: list[str]) -> list[str]:
+    """``params`` but the parameters the policy's parser drops as repeats of a name before
+    them (``name`` or ``name*``); the sections of an RFC 2231 value (``name*0``, ``name*1``)
+    are one parameter.  (The parser tells names apart by case: here, lowercased by
+    `_parameters`, they are not.)"""
+    seen: dict[str, bool] = {}  # name → whether it came in sections
+    names: set[str] = set()
+    kept = []
+    for param in params:
+        name = param.partition("=")[0].strip()
+        key, sectioned = name.partition("*")[0], _SECTION.search(name) is not None
+        if key not in seen:
+            seen[key] = sectioned
+        elif not (sectioned and seen[key]) or name in names:
+            continue
+        names.add(name)
+        kept.append(param)
+    return kept
 
 
 _VALUE = re.compile(r'\s*("(?:[^"\\]|\\.)*"?|[^\s()<>@,;:\\"/\[\]?=*\']*)')
@@ -287,9 +330,9 @@ quote, or a token up to the first blank or special character (``boundary=a b`` a
 
 def _parameter_value(param: str) -> str:
     """``name=value`` (from `_parameters`) with its value cut as the policy's parser cuts it;
-    a parameter without ``=`` as it is."""
+    a parameter without ``=``, or an RFC 2231 one (``name*``), as it is."""
     name, equals, rest = param.partition("=")
-    if not equals:
+    if not equals or "*" in name:  # an RFC 2231 value: decode_params reads it
         return param
     return f"{name}={cast('re.Match[str]', _VALUE.match(rest)).group(1)}"  # (it always matches)
 
