@@ -998,27 +998,38 @@ def test_compiled_useful_entries_equal_the_numpy_ones(registers: RegisterSet) ->
     assert dropped > 1000
 
 
-def test_matches_equal_with_and_without_the_compiled_useful_entries(
-    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+def _matched_the_same_without(
+    switched: str,
+    layouts: list[tuple[str, ...]],
+    seed: int,
+    registers: RegisterSet,
+    voters: Imported,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Whole messages: leaked rows of every width and running text, matched the same way
-    with the compiled useful_entries and without it."""
+    """Whole messages (leaked rows of each layout, 1 to 450 of them, and running text) are
+    matched the same with the compiled ``native.<switched>`` and without it."""
     p = voters.people
-    rng = np.random.default_rng(5)
-    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
-    layouts += [("name_en",), ("phone",), ("hkid", "name_en", "phone", "address_en")]
+    rng = np.random.default_rng(seed)
     present = 0
     for rows in (1, 2, 5, 63, 200, 201, 450):
         for columns in layouts:
             units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
             units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
             got = registers.match(units, [])
-            monkeypatch.setattr(native, "useful_entries", None)
+            monkeypatch.setattr(native, switched, None)
             want = registers.match(units, [])
             monkeypatch.undo()
             assert got == want
             present += sum(got.subjects.values())
     assert present > 2000
+
+
+def test_matches_equal_with_and_without_the_compiled_useful_entries(
+    registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layouts = [("hkid", "name_en"), ("name_en", "phone"), ("name_en", "address_en")]
+    layouts += [("name_en",), ("phone",), ("hkid", "name_en", "phone", "address_en")]
+    _matched_the_same_without("useful_entries", layouts, 5, registers, voters, monkeypatch)
 
 
 def _generated_cells(
@@ -1079,21 +1090,7 @@ def test_compiled_table_entries_equal_the_numpy_ones() -> None:
 def test_matches_equal_with_and_without_the_compiled_table_entries(
     registers: RegisterSet, voters: Imported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Whole messages: leaked rows of every width (a name in two columns too) and running
-    text, matched the same way with the compiled table_entries and without it."""
-    p = voters.people
-    rng = np.random.default_rng(6)
+    """A name in two columns too."""
     layouts = [("hkid", "name_en"), ("name_en", "phone", "name_en"), ("name_en", "address_en")]
     layouts += [("phone",), ("hkid", "name_en", "phone", "address_en", "hkid")]
-    present = 0
-    for rows in (1, 2, 5, 63, 200, 201, 450):
-        for columns in layouts:
-            units = _rows(p, rng.choice(len(p.hkid), size=rows, replace=False), columns)
-            units.append(TextUnit(text=f"Dear {p.name_en[1]}\n{p.address_en[1]}", where="body"))
-            got = registers.match(units, [])
-            monkeypatch.setattr(native, "table_entries", None)
-            want = registers.match(units, [])
-            monkeypatch.undo()
-            assert got == want
-            present += sum(got.subjects.values())
-    assert present > 2000
+    _matched_the_same_without("table_entries", layouts, 6, registers, voters, monkeypatch)
