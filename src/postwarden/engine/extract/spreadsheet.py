@@ -26,7 +26,8 @@ import html
 import io
 import re
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -113,15 +114,11 @@ class SpreadsheetExtractor:
     ) -> None:
         # Calamine opens every workbook: it reads (and so checks) the workbook, its
         # relationships, styles and shared strings, and tells the sheets and their kinds.
-        try:
-            workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        except python_calamine.PasswordError:
-            raise Uninspectable(f"encrypted {what}") from None
-        except python_calamine.CalamineError as exc:
-            raise Uninspectable(f"corrupt {what}: {exc}") from None
-        except BaseException as exc:
-            _refuse_panic(exc, what)
-            raise
+        with _calamine_refusals(what):
+            try:
+                workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+            except python_calamine.PasswordError:
+                raise Uninspectable(f"encrypted {what}") from None
         strings, exact = (None, True) if package is None else _shared_strings(package)
         plain = (
             None
@@ -130,13 +127,8 @@ class SpreadsheetExtractor:
         )
         # The shared strings no cell shows: those whose text is no cell's value.
         unused = set(strings) if strings else None
-        try:
+        with _calamine_refusals(what):
             self._sheets(workbook, where, walker, plain, unused)
-        except python_calamine.CalamineError as exc:
-            raise Uninspectable(f"corrupt {what}: {exc}") from None
-        except BaseException as exc:
-            _refuse_panic(exc, what)
-            raise
         if package is not None and strings and unused:
             _read_unused(package, [s for s in strings if s in unused], where, walker)
 
@@ -161,13 +153,21 @@ class SpreadsheetExtractor:
                 _read_plain_rows(fast, prefix, walker, unused)
 
 
-def _refuse_panic(exc: BaseException, what: str) -> None:
-    """Refuse the workbook where calamine panicked on it (an xls's 2-byte name record, a
-    sheet past the stream's end): pyo3 raises that as a ``PanicException``, which is no
-    ``Exception``, so the walker's guard would let it through; any other passes."""
-    kind = type(exc)
-    if kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime":
+@contextmanager
+def _calamine_refusals(what: str) -> Iterator[None]:
+    """Calamine's errors as the workbook's refusal, and its panics too (an xls's 2-byte name
+    record, a sheet past the stream's end): pyo3 raises a panic as a ``PanicException``,
+    which is no ``Exception``, so the walker's guard would let it through; any other
+    exception passes."""
+    try:
+        yield
+    except python_calamine.CalamineError as exc:
         raise Uninspectable(f"corrupt {what}: {exc}") from None
+    except BaseException as exc:
+        kind = type(exc)
+        if kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime":
+            raise Uninspectable(f"corrupt {what}: {exc}") from None
+        raise
 
 
 def _read_rows(
