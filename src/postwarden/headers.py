@@ -268,7 +268,7 @@ def _addr_specs(value: str, name: str, plain: list[tuple[str, str]] | None) -> l
         specs = _ADDR_SPEC.findall(value)
     # Raw 8-bit bytes in an address (surrogate escapes, which cannot be printed) read as
     # utf-8; no guessing here, a guessed multibyte charset would swallow the "@".
-    return [(s if s.isascii() else _utf8(s)).strip() for s in specs if "@" in s]
+    return [(s if s.isascii() else utf8_text(s)).strip() for s in specs if "@" in s]
 
 
 _NO_MAILBOXES = Mailboxes()
@@ -355,7 +355,10 @@ def _plain_mailboxes(value: str) -> list[tuple[str, str]] | None:
         position += 1
 
 
-def _utf8(text: str) -> str:
+def utf8_text(text: str) -> str:
+    """``text`` with its raw 8-bit bytes (surrogate escapes of the bytes parser) read as UTF-8,
+    bytes that are none replaced, as ``email.utils._sanitize`` reads a header's (and any
+    other lone surrogate replaced, where that would raise)."""
     if not _SURROGATE.search(text):
         return text
     cleaned = _NOT_ESCAPE.sub("\ufffd", text)

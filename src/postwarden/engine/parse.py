@@ -31,6 +31,7 @@ from postwarden.headers import (
     decoded_text,
     header_class,
     header_table,
+    utf8_text,
 )
 from postwarden.model import Envelope, Message
 from postwarden.settings import Limits
@@ -265,17 +266,13 @@ Content-Transfer-Encoding parser is worse, superlinear: ``base64`` and ``; a=b``
 times took 5.7 s of CPU.  The text of that header object is the value as it is (unfolded,
 8-bit bytes replaced), which is what the getters read (``str`` of it)."""
 _LINE_BREAKS = str.maketrans("", "", "\r\n")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _unfolded(value: str) -> str:
     """``value`` with its line breaks taken out, as ``header_fetch_parse`` takes them, and
     raw 8-bit bytes (surrogate escapes) read as UTF-8 with replacement, as a header object's
     text is (``email.utils._sanitize``)."""
-    text = value.translate(_LINE_BREAKS)
-    if _SURROGATE.search(text):
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text
+    return utf8_text(value.translate(_LINE_BREAKS))
 
 
 def _unparsed(value: str) -> str:
