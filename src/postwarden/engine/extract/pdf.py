@@ -33,7 +33,14 @@ from pypdf.errors import PyPdfError
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
 from postwarden.engine.extract.ocr import read_page
-from postwarden.engine.extract.pdf_hidden import Embedded, EmbeddedFiles, bookmarks, properties
+from postwarden.engine.extract.pdf_hidden import (
+    Embedded,
+    EmbeddedFiles,
+    bookmarks,
+    more_properties,
+    properties,
+    xmp,
+)
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.engine.extract.walker import place
 
@@ -152,7 +159,9 @@ class PdfExtractor:
             with _PDFIUM:
                 pdf.close()
         if not plain(data, pages, walker.budget.check_time):
-            _second_reader(data, walker)
+            custom, packet = _second_reader(data, walker)
+            walker.add(custom, f"{where}#properties")
+            walker.add(packet, f"{where}#xmp")
         if refused:
             walker.uninspectable(where, f"{reason} (pages {_ranges(refused)} not read)")
         if blank:
@@ -373,9 +382,10 @@ _PYPDF_ERRORS = (
 )
 
 
-def _second_reader(data: bytes, walker: Walker) -> None:
+def _second_reader(data: bytes, walker: Walker) -> tuple[str, str]:
     """pypdf's view of the structure: every page's content stream, and the fonts and
-    character maps its text is drawn with, must parse and decode."""
+    character maps its text is drawn with, must parse and decode.  What it reads that PDFium
+    does not: the text of the document's custom properties and of its XMP packet."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -386,6 +396,7 @@ def _second_reader(data: bytes, walker: Walker) -> None:
             if contents is not None:
                 contents.get_data()
             _fonts(page)
+        return more_properties(reader), xmp(reader)
     except _PYPDF_ERRORS as exc:
         raise Uninspectable(f"damaged pdf: {type(exc).__name__}") from None
 

@@ -1,9 +1,14 @@
 """What a pdf carries besides its pages' text, which every viewer lists: embedded files (the
 document's ``/EmbeddedFiles`` name tree -- the attachments pane, portfolios: a letter that
 carries ``voters.xlsx`` -- and the files of file-attachment annotations, a paper clip on a
-page), the document's properties (its Info dictionary) and its bookmarks' titles.
+page), the document's properties (its Info dictionary; its XMP metadata) and its bookmarks'
+titles.
 
-Every function here calls into PDFium: the caller holds :mod:`.pdf`'s lock.
+The functions that take a PDFium handle call into PDFium: the caller holds :mod:`.pdf`'s
+lock.  PDFium reads the Info dictionary's six text entries only (``FPDF_GetMetaText`` is
+asked by key), and has no call for the XMP packet: what pypdf's reading of a file adds
+(`more_properties`, `xmp`) is read where pypdf reads the file (:func:`.pdf._second_reader`);
+a plain file (:mod:`.pdf_plain`) has neither.
 """
 
 from __future__ import annotations
@@ -14,8 +19,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
+import defusedxml
+import defusedxml.ElementTree
+import pypdf
 import pypdfium2.raw as pdfium_c
+from pypdf.generic import ByteStringObject, DictionaryObject, StreamObject, TextStringObject
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 
@@ -25,6 +35,12 @@ document's properties; its dates are not read."""
 _BOOKMARKS_TIMED = 1024
 """Bookmarks read between two looks at the clock."""
 _UNNAMED = "embedded file"
+_TEXT = (TextStringObject, ByteStringObject)
+READ_INFO = frozenset(
+    {*(b"/" + key for key in _INFO_KEYS), b"/CreationDate", b"/ModDate", b"/Trapped"}
+)
+"""The Info entries PDFium reads (`properties`) and those that hold no text of anyone: any
+other is a custom property, which pypdf's reading adds (`more_properties`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +79,41 @@ def properties(document: pdfium_c.FPDF_DOCUMENT) -> str:
     return _lines(
         [_string(functools.partial(pdfium_c.FPDF_GetMetaText, document, key)) for key in _INFO_KEYS]
     )
+
+
+def more_properties(reader: pypdf.PdfReader) -> str:
+    """The text of the Info dictionary's other entries (custom properties: a viewer's
+    "Custom" tab), a line each, each once."""
+    info = reader.trailer.get("/Info")
+    if info is None:
+        return ""
+    info = info.get_object()
+    if not isinstance(info, DictionaryObject):
+        return ""
+    values = (value.get_object() for key, value in info.items() if key.encode() not in READ_INFO)
+    return _lines([str(value) for value in values if isinstance(value, _TEXT)])
+
+
+def xmp(reader: pypdf.PdfReader) -> str:
+    """The text of the document's XMP packet (the catalog's ``/Metadata`` stream): every
+    element's text and attribute's value, a line each, each once; a packet that does not
+    parse as XML (or has a DTD, which XMP never has) is read as it is."""
+    stream = reader.root_object.get("/Metadata")
+    if stream is None:
+        return ""
+    stream = stream.get_object()
+    if not isinstance(stream, StreamObject):
+        return ""
+    packet = stream.get_data()
+    try:
+        root = defusedxml.ElementTree.fromstring(packet)
+    except (ElementTree.ParseError, defusedxml.DefusedXmlException):
+        return _lines([codecs.decode(packet, "utf-8", "replace")])
+    values: list[str] = []
+    for element in root.iter():
+        values.extend(element.attrib.values())
+        values.extend(text for text in (element.text, element.tail) if text)
+    return _lines(values)
 
 
 def bookmarks(document: pdfium_c.FPDF_DOCUMENT, check_time: Callable[[], None]) -> str:
