@@ -106,6 +106,17 @@ def with_bookmarks(titles: list[str]) -> bytes:
     return _written(writer)
 
 
+def looping_bookmarks(titles: list[str]) -> bytes:
+    """An outline of ``titles`` whose last item's ``/Next`` and ``/First`` lead back to the
+    first: it never ends for a reader that follows them."""
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(cover().output())))
+    items = [writer.add_outline_item(title=title, page_number=0) for title in titles]
+    last = items[-1].get_object()
+    last[NameObject("/Next")] = items[0]
+    last[NameObject("/First")] = items[0]
+    return _written(writer)
+
+
 def many_names(count: int) -> bytes:
     """A name tree listing ``count`` names, all of one small embedded file."""
     writer = PdfWriter(clone_from=io.BytesIO(bytes(cover().output())))

@@ -18,6 +18,7 @@ from tests.engine.extract.hidden_pdfs import (
     deflated,
     fpdf_embedded,
     fpdf_xmp,
+    looping_bookmarks,
     many_names,
     nested,
     pypdf_embedded,
@@ -145,6 +146,15 @@ def test_bookmark_titles_are_read() -> None:
         "Appendix",
     ]
     assert _hkid_places(data) == {"attachment:letter.pdf"}
+
+
+def test_an_outline_that_loops_is_read_once() -> None:
+    data = looping_bookmarks(["Index", f"Applicant {LINE}", "Appendix"])
+    assert _texts(data)["attachment:letter.pdf#bookmarks"].splitlines() == [
+        "Index",
+        f"Applicant {LINE}",
+        "Appendix",
+    ]
 
 
 def test_a_plain_letter_has_only_its_page() -> None:
