@@ -138,6 +138,13 @@ def test_an_xmp_packet_that_is_not_xml_is_read_as_it_is() -> None:
     assert LINE in _texts(with_xmp(packet))["attachment:letter.pdf#xmp"]
 
 
+def test_an_xmp_packet_over_the_text_limit_is_refused() -> None:
+    packet = xmp_packet("x" * 4096)
+    assert _refused(with_xmp(packet), Limits(max_text_bytes=4096)) == {
+        "attachment:letter.pdf": f"XMP metadata of {size(len(packet))} over limit 4 KiB"
+    }
+
+
 def test_bookmark_titles_are_read() -> None:
     data = with_bookmarks(["Applicants", f"Applicant {LINE}", "Appendix"])
     assert _texts(data)["attachment:letter.pdf#bookmarks"].splitlines() == [

@@ -396,7 +396,7 @@ def _second_reader(data: bytes, walker: Walker) -> tuple[str, str]:
             if contents is not None:
                 contents.get_data()
             _fonts(page)
-        return more_properties(reader), xmp(reader)
+        return more_properties(reader), xmp(reader, walker.budget.limits.max_text_bytes)
     except _PYPDF_ERRORS as exc:
         raise Uninspectable(f"damaged pdf: {type(exc).__name__}") from None
 

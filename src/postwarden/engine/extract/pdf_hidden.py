@@ -94,10 +94,11 @@ def more_properties(reader: pypdf.PdfReader) -> str:
     return _lines([str(value) for value in values if isinstance(value, _TEXT)])
 
 
-def xmp(reader: pypdf.PdfReader) -> str:
+def xmp(reader: pypdf.PdfReader, limit: int) -> str:
     """The text of the document's XMP packet (the catalog's ``/Metadata`` stream): every
     element's text and attribute's value, a line each, each once; a packet that does not
-    parse as XML (or has a DTD, which XMP never has) is read as it is."""
+    parse as XML (or declares entities, which XMP never does) is read as it is.  A packet
+    over ``limit`` bytes (the message's text limit) is not parsed: uninspectable."""
     stream = reader.root_object.get("/Metadata")
     if stream is None:
         return ""
@@ -105,6 +106,8 @@ def xmp(reader: pypdf.PdfReader) -> str:
     if not isinstance(stream, StreamObject):
         return ""
     packet = stream.get_data()
+    if len(packet) > limit:
+        raise Uninspectable(f"XMP metadata of {size(len(packet))} over limit {size(limit)}")
     try:
         root = defusedxml.ElementTree.fromstring(packet)
     except (ElementTree.ParseError, defusedxml.DefusedXmlException):
