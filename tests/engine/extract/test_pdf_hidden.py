@@ -15,6 +15,7 @@ from tests.engine.extract.hidden_pdfs import (
     annotated,
     clip_listed,
     clips,
+    cover,
     deflated,
     fpdf_embedded,
     fpdf_xmp,
@@ -32,6 +33,7 @@ from tests.factories import make_xlsx
 
 from postwarden.engine import Inspector
 from postwarden.engine.extract import Extraction, extract_file
+from postwarden.engine.extract import pdf as pdf_module
 from postwarden.engine.extract.budget import size
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.settings import Limits
@@ -233,3 +235,40 @@ def test_a_file_whose_stream_does_not_inflate_is_uninspectable(
     stream._data = packed(zlib.compress(make_xlsx(SHEET)))
     refused = _refused(raw_embedded("voters.xlsx", stream))
     assert refused == {"attachment:letter.pdf/voters.xlsx": reason}
+
+
+def test_a_plain_file_with_hidden_data_reads_the_same_through_pypdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fpdf2 writes a name tree (/Names, /EmbeddedFiles), /AF, an outline and a paper clip in
+    # the plain form: the fast path takes it, and what is read is what pypdf's path reads.
+    pdf = cover()
+    pdf.set_author(NAME)
+    pdf.embed_file(basename="voters.xlsx", bytes=make_xlsx(SHEET))
+    clip = tmp_path / "note.txt"
+    clip.write_text(LINE)
+    pdf.file_attachment_annotation(clip, x=20, y=40, w=10, h=10)
+    pdf.start_section(f"Applicant {HKID}")
+    data = bytes(pdf.output())
+    for key in (b"/EmbeddedFiles", b"/AF", b"/Outlines", b"/FileAttachment"):
+        assert key in data
+    assert plain(data, 1, lambda: None)
+
+    def seen() -> list[tuple[str, ...]]:
+        extraction = _extract(data)
+        return sorted(
+            [(u.where, u.text) for u in extraction.units]
+            + [(f.where, f.detail) for f in extraction.findings]
+        )
+
+    fast = seen()
+    monkeypatch.setattr(pdf_module, "plain", lambda data, pages, check_time: False)
+    assert seen() == fast
+    assert {where for where, _ in fast} >= {
+        "attachment:letter.pdf#page 1",
+        "attachment:letter.pdf#properties",
+        "attachment:letter.pdf#bookmarks",
+        "attachment:letter.pdf/note.txt",
+        "attachment:letter.pdf/voters.xlsx#Sheet1!R1",
+        "attachment:letter.pdf/voters.xlsx#Sheet1!R2",
+    }
