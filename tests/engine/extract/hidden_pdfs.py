@@ -166,17 +166,30 @@ def clips(count: int) -> bytes:
     return _written(writer)
 
 
+def clips_without_files(count: int) -> bytes:
+    """``count`` file-attachment annotations on the letter's page, none naming its file."""
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(cover().output())))
+    writer.pages[0][NameObject("/Annots")] = ArrayObject(
+        [writer._add_object(_clip(writer, "", b"")) for _ in range(count)]
+    )
+    return _written(writer)
+
+
 def _clip(writer: PdfWriter, name: str, content: bytes) -> DictionaryObject:
-    stream = DecodedStreamObject()
-    stream.set_data(content)
-    return DictionaryObject(
+    """A file-attachment annotation with the file ``name`` holding ``content``; with no file
+    (no ``/FS``) when ``name`` is empty."""
+    clip = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Annot"),
             NameObject("/Subtype"): NameObject("/FileAttachment"),
             NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (0, 0, 10, 10)]),
-            NameObject("/FS"): _spec(name, writer._add_object(stream)),
         }
     )
+    if name:
+        stream = DecodedStreamObject()
+        stream.set_data(content)
+        clip[NameObject("/FS")] = _spec(name, writer._add_object(stream))
+    return clip
 
 
 def nested(depth: int, inner: Mapping[str, bytes]) -> bytes:

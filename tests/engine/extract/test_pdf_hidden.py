@@ -15,6 +15,7 @@ from tests.engine.extract.hidden_pdfs import (
     annotated,
     clip_listed,
     clips,
+    clips_without_files,
     cover,
     deflated,
     fpdf_embedded,
@@ -195,6 +196,13 @@ def test_more_files_than_allowed_in_annotations_are_refused() -> None:
     assert _refused(clips(5), Limits(max_members=4)) == {
         "attachment:letter.pdf": "pdf with over 4 embedded files"
     }
+
+
+def test_annotations_without_their_file_are_noted_once() -> None:
+    findings = _extract(clips_without_files(3)).findings
+    assert [(f.where, f.detail) for f in findings] == [
+        ("attachment:letter.pdf/embedded file", "embedded file without a file specification")
+    ]
 
 
 def test_a_file_over_the_part_limit_is_refused() -> None:

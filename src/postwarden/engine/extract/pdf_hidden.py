@@ -162,16 +162,16 @@ class EmbeddedFiles:
 
     def read(self, handle: pdfium_c.FPDF_ATTACHMENT) -> Embedded | None:
         """The file of the file specification ``handle`` (from the name tree or an
-        annotation); ``None`` when it was read before."""
-        address = ctypes.cast(handle, ctypes.c_void_p).value
-        if not address:
-            return Embedded(_UNNAMED, None, "embedded file without a file specification")
+        annotation; a null one where PDFium finds none); ``None`` when it was read before."""
+        address = ctypes.cast(handle, ctypes.c_void_p).value or 0
         if address in self.seen:
             return None
         self.seen.add(address)
         limit = self.budget.limits.max_members
         if len(self.seen) > limit:
             raise Uninspectable(f"pdf with over {limit} embedded files")
+        if not address:  # noted once, however many annotations lack their file
+            return Embedded(_UNNAMED, None, "embedded file without a file specification")
         name = _string(functools.partial(pdfium_c.FPDFAttachment_GetName, handle)) or _UNNAMED
         try:
             return Embedded(name, self._content(handle))
