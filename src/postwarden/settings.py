@@ -95,7 +95,8 @@ class Limits:
     max_depth: int = 10
     """Nesting depth; every container counts: MIME multipart, message/rfc822, zip, OOXML."""
     max_members: int = 1000
-    """Members of one container (zip entries, MIME parts of one multipart)."""
+    """Members of one container (zip entries, MIME parts of one multipart, a pdf's pages, a
+    pdf's embedded files)."""
     max_part_bytes: int = 50 * 1024 * 1024
     """Size of one decoded part or archive member."""
     member_ratio: int = 100

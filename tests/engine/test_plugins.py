@@ -26,6 +26,7 @@ EXTRACT_SUPPORT = {
     "budget",
     "heading",
     "ocr",
+    "pdf_hidden",
     "pdf_plain",
     "registry",
     "skew",

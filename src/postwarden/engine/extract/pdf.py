@@ -33,7 +33,16 @@ from pypdf.errors import PyPdfError
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
 from postwarden.engine.extract.ocr import read_page
+from postwarden.engine.extract.pdf_hidden import (
+    Embedded,
+    EmbeddedFiles,
+    bookmarks,
+    more_properties,
+    properties,
+    xmp,
+)
 from postwarden.engine.extract.pdf_plain import plain
+from postwarden.engine.extract.walker import place
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -120,16 +129,19 @@ class PdfExtractor:
                 raise Uninspectable(
                     f"pdf with {pages} pages, over limit {budget.limits.max_members}"
                 )
+            attached = _attachment_count(pdf, budget)
+            files = EmbeddedFiles(budget)
             blank = 0
             refused: list[int] = []
             reason = ""
             for index in range(pages):
                 budget.check_time()
-                text, notes, scan = self._page(pdf, index, budget, not refused)
+                text, notes, scan = self._page(pdf, index, budget, not refused, files)
                 if text.strip():
                     walker.add(text, f"{where}#page {index + 1}")
                 if notes:
                     walker.add(notes, f"{where}#annotations page {index + 1}")
+                _visit(files.pending, where, depth, walker)
                 if scan is not None:
                     try:
                         read_page(scan, f"{where}#ocr page {index + 1}", walker)
@@ -142,11 +154,14 @@ class PdfExtractor:
                     refused.append(index + 1)  # not rendered once OCR was refused
                 elif not text.strip():
                     blank += 1
+            _hidden(pdf, attached, files, where, depth, walker)
         finally:
             with _PDFIUM:
                 pdf.close()
         if not plain(data, pages, walker.budget.check_time):
-            _second_reader(data, walker)
+            custom, packet = _second_reader(data, walker)
+            walker.add(custom, f"{where}#properties")
+            walker.add(packet, f"{where}#xmp")
         if refused:
             walker.uninspectable(where, f"{reason} (pages {_ranges(refused)} not read)")
         if blank:
@@ -154,13 +169,18 @@ class PdfExtractor:
 
     @staticmethod
     def _page(
-        pdf: pypdfium2.PdfDocument, index: int, budget: Budget, render: bool
+        pdf: pypdfium2.PdfDocument,
+        index: int,
+        budget: Budget,
+        render: bool,
+        files: EmbeddedFiles,
     ) -> tuple[str, str, Image.Image | None]:
         """A page's text layer, its annotations' text and, when it has no text layer, its
-        rendering when it shows an image."""
+        rendering when it shows an image; the files of its file-attachment annotations go
+        to ``files``."""
         with _PDFIUM:
             try:
-                text, notes = _text(pdf, index, budget.check_time)
+                text, notes = _text(pdf, index, budget.check_time, files)
                 scan = None
                 if render and _scanned(text):
                     page = pdf[index]
@@ -178,12 +198,15 @@ class PdfExtractor:
 
 
 def _text(
-    pdf: pypdfium2.PdfDocument, index: int, check_time: Callable[[], None]
+    pdf: pypdfium2.PdfDocument,
+    index: int,
+    check_time: Callable[[], None],
+    files: EmbeddedFiles | None = None,
 ) -> tuple[str, str]:
     """Page ``index``'s text layer, as pypdfium2's ``PdfTextPage.get_text_range()`` reads it
     (and with its errors), through PDFium's own functions: pypdfium2's page and text page
     objects (weak-reference finalizers, a tree of kids) cost 0.07 ms of a 3-page pdf's 0.4;
-    and the text of its annotations (:func:`_annotations`)."""
+    and the text of its annotations (:func:`_annotations`; their files go to ``files``)."""
     page = pdfium_c.FPDF_LoadPage(pdf.raw, index)
     if not page:
         raise pypdfium2.PdfiumError("Failed to load page.")
@@ -193,7 +216,7 @@ def _text(
             raise pypdfium2.PdfiumError("Failed to load text page.")
         try:
             form = pdf.formenv.raw if pdf.formenv else None
-            return _text_range(textpage), _annotations(page, form, check_time)
+            return _text_range(textpage), _annotations(page, form, check_time, files)
         finally:
             pdfium_c.FPDFText_ClosePage(textpage)
     finally:
@@ -212,10 +235,12 @@ def _annotations(
     page: pdfium_c.FPDF_PAGE,
     form: pdfium_c.FPDF_FORMHANDLE | None,
     check_time: Callable[[], None],
+    files: EmbeddedFiles | None = None,
 ) -> str:
     """The text values of a page's annotations and, in a file with a form (``form``), each
     widget's field value as PDFium resolves it (kept on the field, not the widget, when a
-    field has several widgets): a line each, each once."""
+    field has several widgets): a line each, each once.  The file of each file-attachment
+    annotation goes to ``files``."""
     count = pdfium_c.FPDFPage_GetAnnotCount(page)
     lines: dict[str, None] = {}
     for at in range(max(count, 0)):
@@ -227,13 +252,63 @@ def _annotations(
         try:
             for key in _ANNOTATION_KEYS:
                 _add_lines(lines, functools.partial(pdfium_c.FPDFAnnot_GetStringValue, annot, key))
-            if form and pdfium_c.FPDFAnnot_GetSubtype(annot) == pdfium_c.FPDF_ANNOT_WIDGET:
+            subtype = pdfium_c.FPDFAnnot_GetSubtype(annot)
+            if form and subtype == pdfium_c.FPDF_ANNOT_WIDGET:
                 _add_lines(
                     lines, functools.partial(pdfium_c.FPDFAnnot_GetFormFieldValue, form, annot)
                 )
+            elif files is not None and subtype == pdfium_c.FPDF_ANNOT_FILEATTACHMENT:
+                files.of_annotation(annot)
         finally:
             pdfium_c.FPDFPage_CloseAnnot(annot)
     return "\n".join(lines)
+
+
+def _attachment_count(pdf: pypdfium2.PdfDocument, budget: Budget) -> int:
+    """How many files the document's ``/EmbeddedFiles`` name tree lists, within
+    ``max_members``: told before any is read, as a zip's members are."""
+    with _PDFIUM:
+        count: int = max(pdfium_c.FPDFDoc_GetAttachmentCount(pdf.raw), 0)
+    if count > budget.limits.max_members:
+        raise Uninspectable(
+            f"pdf with {count} embedded files, over limit {budget.limits.max_members}"
+        )
+    return count
+
+
+def _hidden(
+    pdf: pypdfium2.PdfDocument,
+    attached: int,
+    files: EmbeddedFiles,
+    where: str,
+    depth: int,
+    walker: Walker,
+) -> None:
+    """What the document holds besides its pages (:mod:`.pdf_hidden`): its properties
+    (``report.pdf#properties``), its bookmarks' titles (``#bookmarks``), and the ``attached``
+    files of its name tree, each visited as a file of its own (``report.pdf/voters.xlsx``)."""
+    budget = walker.budget
+    with _PDFIUM:
+        walker.add(properties(pdf.raw), f"{where}#properties")
+        walker.add(bookmarks(pdf.raw, budget.check_time), f"{where}#bookmarks")
+    for index in range(attached):
+        budget.check_time()
+        with _PDFIUM:
+            found = files.read(pdfium_c.FPDFDoc_GetAttachment(pdf.raw, index))
+        if found is not None:
+            _visit([found], where, depth, walker)
+
+
+def _visit(found: list[Embedded], where: str, depth: int, walker: Walker) -> None:
+    """Visit each embedded file of ``found`` as a file of its own, or note why it cannot be
+    read; ``found`` is emptied."""
+    for item in found:
+        inner = f"{where}/{place(item.name)}"
+        if item.content is None:
+            walker.uninspectable(inner, item.reason)
+        else:
+            walker.visit(item.content, inner, depth + 1, name=item.name)
+    found.clear()
 
 
 def _add_lines(lines: dict[str, None], read: Callable[[Any, int], int]) -> None:
@@ -307,9 +382,10 @@ _PYPDF_ERRORS = (
 )
 
 
-def _second_reader(data: bytes, walker: Walker) -> None:
+def _second_reader(data: bytes, walker: Walker) -> tuple[str, str]:
     """pypdf's view of the structure: every page's content stream, and the fonts and
-    character maps its text is drawn with, must parse and decode."""
+    character maps its text is drawn with, must parse and decode.  What it reads that PDFium
+    does not: the text of the document's custom properties and of its XMP packet."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -320,6 +396,7 @@ def _second_reader(data: bytes, walker: Walker) -> None:
             if contents is not None:
                 contents.get_data()
             _fonts(page)
+        return more_properties(reader), xmp(reader, walker.budget.limits.max_text_bytes)
     except _PYPDF_ERRORS as exc:
         raise Uninspectable(f"damaged pdf: {type(exc).__name__}") from None
 

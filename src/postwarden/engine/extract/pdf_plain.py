@@ -25,6 +25,8 @@ import zlib
 from collections.abc import Callable
 from typing import TypeAlias, cast
 
+from postwarden.engine.extract.pdf_hidden import READ_INFO
+
 try:
     from postwarden.engine.compiled import _hsscan
 except ImportError:  # not built: the tokens are read by `_TOKEN`
@@ -175,12 +177,22 @@ class _Plain:
         catalog = self._dict(trailer.get(b"/Root"))
         if catalog.get(b"/Type") != b"/Catalog":
             raise _NotPlain
+        self._no_more_metadata(catalog, trailer.get(b"/Info"))
         found = self._page_tree(catalog.get(b"/Pages"))
         if len(found) != pages:
             raise _NotPlain
         done: set[int] = set()
         for resources in found:
             self._fonts(resources, done)
+
+    def _no_more_metadata(self, catalog: dict[bytes, Value], info: Value | None) -> None:
+        """An XMP packet (the catalog's ``/Metadata``) or an Info entry PDFium does not read
+        (a custom property) is read where pypdf reads the file (`.pdf_hidden.READ_INFO`):
+        such a file is not plain."""
+        if b"/Metadata" in catalog:
+            raise _NotPlain
+        if info is not None and self._dict(info).keys() - READ_INFO:
+            raise _NotPlain
 
     def _xref(self, start: int, end: int) -> dict[bytes, Value]:
         """Read the cross-reference table at ``start``, every entry in use pointing exactly
