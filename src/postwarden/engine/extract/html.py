@@ -209,7 +209,8 @@ class _Collector(HTMLParser):
         self.hidden.append(decl)
 
     def handle_pi(self, data: str) -> None:
-        self.hidden.append(data)
+        # ``<?xml ...?>``: the stdlib's data runs to the ``>``, with XML's "?" before it.
+        self.hidden.append(data.removesuffix("?"))
 
     def unknown_decl(self, data: str) -> None:
         """A marked section: ``<![CDATA[...]]>`` (``data`` is ``CDATA[...``), Word's
