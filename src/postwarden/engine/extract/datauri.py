@@ -14,8 +14,6 @@ from base64 import b64decode
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-_MARK = re.compile(r"data:", re.IGNORECASE)
-"""Where a URI may begin (cheap test before the others)."""
 _HEADER = re.compile(r"data:([^,\s\"'()<>]{0,256}),", re.IGNORECASE)
 """``data:`` with its media type and parameters, up to the comma before the payload."""
 _PAYLOAD = re.compile(r"[^\s\"'()<>]*")
@@ -60,7 +58,7 @@ def take(text: str, whole: bool) -> tuple[str, list[Embedded]]:
     wrapped); else URIs are looked for anywhere in it, each payload ending at a space, quote
     or bracket (``url(data:...)`` in a style sheet).  A URI that does not decode is left as
     it is: its text is inspected as text."""
-    if _MARK.search(text) is None:
+    if "data:" not in text.lower():  # a tenth of the cost of a case-blind search
         return text, []
     if whole:
         stripped = text.strip()
