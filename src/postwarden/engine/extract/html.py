@@ -113,7 +113,7 @@ class _Collector(HTMLParser):
         """While closing: what the constructs left open may have scanned so far."""
 
     def _timed_updatepos(self, i: int, j: int) -> int:
-        """The stdlib's ``updatepos``, with a look at the clock (see `finish`)."""
+        """The stdlib's ``updatepos``, with a look at the clock (see `_close`)."""
         self.check_time()
         return super().updatepos(i, j)
 
@@ -128,8 +128,8 @@ class _Collector(HTMLParser):
                 raise _Overrun(i)
         return k
 
-    # Charged versions of the stdlib's readers of constructs, put in place while closing
-    # (`_close`): the calls they add cost a seventh of a mail body's reading.
+    # Charged versions of the stdlib's readers of constructs, put in place only while
+    # closing (`_close`): as methods, the call they add to each tag was paid while feeding.
     def _closing_starttag(self, i: int) -> int:
         return self._charged(i, HTMLParser.parse_starttag(self, i), 0)
 
