@@ -67,7 +67,7 @@ class TnefExtractor:
         if tnef.body:
             walker.add(_text(tnef.body), body)
         elif tnef.htmlbody:
-            extract_html(_text(tnef.htmlbody), body, walker)
+            extract_html(_text(tnef.htmlbody), body, walker, depth)
         elif rtf:
             rtf_bytes = rtf if isinstance(rtf, bytes) else str(rtf).encode()
             walker.read(rtf_bytes, body, depth, _RTF_BODY)
