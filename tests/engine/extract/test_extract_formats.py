@@ -133,7 +133,7 @@ def test_extract_tsv_and_semicolons() -> None:
     assert at(ex, "attachment:s.txt#R3").cells == ("z", "w")
 
 
-def test_extract_html_body_rows_and_text_without_script() -> None:
+def test_extract_html_body_rows_and_text_script_apart() -> None:
     html = (
         "<html><head><style>p{color:red}</style><script>var secret='A1234563';</script></head>"
         "<body><p>Dear Ann,</p><table><tr><th>Name</th><th>HKID</th></tr>"
@@ -145,7 +145,10 @@ def test_extract_html_body_rows_and_text_without_script() -> None:
     assert at(ex, "body#table 1!R2").cells == ("CHAN Tai Man", "A123456(3)")
     running = [u.text for u in ex.units if u.where == "body"]
     assert running == ["plain\n", "Dear Ann,\nRegards"]
-    assert not any("secret" in u.text or "color" in u.text for u in ex.units)
+    # Script and style stay out of the running text and the rows; they are read apart.
+    shown = [u for u in ex.units if u.where == "body" or "#table" in u.where]
+    assert not any("secret" in u.text or "color" in u.text for u in shown)
+    assert at(ex, "body#hidden").text == "p{color:red}\nvar secret='A1234563';"
 
 
 def test_extract_docx_paragraphs_tables_headers_footers() -> None:

@@ -380,18 +380,19 @@ def test_bombs_cost_little_time_and_memory(
 @pytest.mark.parametrize(
     ("opened", "count"), [("<x ", 30_000), ('<a "', 25_000), ("<!--", 40_000), ("</", 200_000)]
 )
-def test_html_left_open_stops_at_the_time_limit(opened: str, count: int) -> None:
+def test_html_left_open_closes_in_linear_time(opened: str, count: int) -> None:
     """The stdlib's HTML parser is quadratic on markup left open (at its close each ``<x``,
     ``<!--`` or ``</`` is scanned to the end before it is read as text: each of these took
-    from 5 s to a minute of CPU, a megabyte would take hours); the clock is looked at after
-    every construct, so the message's time limit holds."""
+    from 5 s to a minute of CPU, a megabyte would take hours); the close is charged for
+    what it rescans and reads the rest as text past an allowance (html._Collector.finish),
+    so the message is read whole, well inside its time limit."""
     raw = make_eml(
         sender="a@o.example", to=["b@p.example"], subject="s", body="plain", html=opened * count
     )
     started = time.process_time()
-    ex = run(raw, seconds=0.5)
+    ex = run(raw, seconds=60)
     assert time.process_time() - started < 4
-    assert reasons(ex) == {"message": "time limit 120 s exceeded"}
+    assert reasons(ex) == {}
 
 
 def test_html_left_open_is_still_read_as_text() -> None:
