@@ -24,6 +24,7 @@ DETECT_SUPPORT = {
 }
 EXTRACT_SUPPORT = {
     "budget",
+    "datauri",
     "heading",
     "ocr",
     "pdf_hidden",
