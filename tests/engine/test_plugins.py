@@ -24,6 +24,7 @@ DETECT_SUPPORT = {
 }
 EXTRACT_SUPPORT = {
     "budget",
+    "grids",
     "heading",
     "ocr",
     "pdf_plain",

@@ -6773,7 +6773,7 @@ static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
 
 /* ---- xls_grid: the grids calamine builds of an xls sheet (issue 14) ----
  *
- * xls_grid(stream, at, check_time, every) -> (cells, claimed): spreadsheet._xls_grid of the
+ * xls_grid(stream, at, check_time, every) -> (cells, claimed): grids._xls_grid of the
  * BIFF8 records of the sheet that begin at ``at`` in an xls's Workbook stream: the cells of
  * its values' grid plus its formulas' (each from the top row to the bottom one, the leftmost
  * column to the rightmost), and the most cells a DIMENSIONS record claims (32-bit wrapping,
