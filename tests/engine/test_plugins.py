@@ -25,6 +25,7 @@ DETECT_SUPPORT = {
 EXTRACT_SUPPORT = {
     "budget",
     "datauri",
+    "grids",
     "heading",
     "ocr",
     "pdf_hidden",

@@ -1,5 +1,5 @@
 """A part's verdict is remembered with its digest (`office.judged`, `Verified.judgement`):
-`spreadsheet.check_grids` judges every part a workbook's relationships name, the theme and
+`grids.check_grids` judges every part a workbook's relationships name, the theme and
 styles too, and a part `open_package` did not keep was inflated again for it; the very
 same bytes get the very same verdict, so a template's theme is judged once."""
 
@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from tests.engine.extract.test_sheet_grid import sparse_book
 
-from postwarden.engine.extract import office, spreadsheet
+from postwarden.engine.extract import grids, office, spreadsheet
 from postwarden.engine.extract.budget import Budget, Uninspectable
 from postwarden.engine.extract.sniff import sniff
 from postwarden.engine.extract.walker import Walker
@@ -99,13 +99,13 @@ def test_remembered_and_fresh_verdicts_read_alike(monkeypatch: pytest.MonkeyPatc
 def test_a_verdict_is_kept_for_its_judge_and_while_its_key_is() -> None:
     remembered = office.Verified(1)
     key = (b"digest", 8, 1, 2, True, None)
-    remembered.remember(key, spreadsheet.sheet_grid, 5)
-    assert remembered.judgement(key, spreadsheet.sheet_grid) is None  # key not remembered
+    remembered.remember(key, grids.sheet_grid, 5)
+    assert remembered.judgement(key, grids.sheet_grid) is None  # key not remembered
     remembered.add(key)
-    remembered.remember(key, spreadsheet.sheet_grid, 5)
-    assert remembered.judgement(key, spreadsheet.sheet_grid) == 5
-    assert remembered.judgement(key, spreadsheet.xlsb_grid) is None
+    remembered.remember(key, grids.sheet_grid, 5)
+    assert remembered.judgement(key, grids.sheet_grid) == 5
+    assert remembered.judgement(key, grids.xlsb_grid) is None
     assert remembered.seen(key)
-    assert remembered.judgement(key, spreadsheet.sheet_grid) == 5  # kept when seen
+    assert remembered.judgement(key, grids.sheet_grid) == 5  # kept when seen
     remembered.add((b"other", 8, 1, 2, True, None))  # the one slot: the first key forgotten
-    assert remembered.judgement(key, spreadsheet.sheet_grid) is None
+    assert remembered.judgement(key, grids.sheet_grid) is None

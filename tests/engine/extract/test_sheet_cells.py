@@ -379,7 +379,6 @@ class _Compiled:
         self.shared_strings = _hsscan.shared_strings
         self.sheet_texts = _hsscan.sheet_texts
         self.row_units = _hsscan.row_units
-        self.sheet_grid = _hsscan.sheet_grid
 
 
 VALUES: list[object] = [

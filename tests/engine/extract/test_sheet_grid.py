@@ -1,4 +1,4 @@
-"""A worksheet's grid is judged before any reader builds it (`spreadsheet.check_grids`,
+"""A worksheet's grid is judged before any reader builds it (`grids.check_grids`,
 ``Limits.max_sheet_cells``): calamine builds every sheet as one dense grid, so a 132-byte
 part naming only A1 and XFD3051 took 1.6 GB (436 MB in ``_hsscan.sheet_rows``), and A1 and
 XFD1048576 made calamine abort the whole process on a failed 550 GB allocation."""
@@ -18,7 +18,7 @@ from tests.engine.extract.children import extracted_in_child
 from tests.engine.extract.test_sheet_cells import raw_xlsx
 
 from postwarden.engine.compiled import _hsscan
-from postwarden.engine.extract import spreadsheet
+from postwarden.engine.extract import grids, spreadsheet
 from postwarden.engine.extract.budget import Budget, Uninspectable
 from postwarden.engine.extract.sniff import sniff
 from postwarden.engine.extract.walker import Walker
@@ -185,7 +185,7 @@ def test_sparse_sheets_spanning_huge_grids_are_refused_in_bounded_memory(
 
 def test_far_apart_cells_under_the_limit_are_read_in_bounded_memory() -> None:
     refs = ["A1", "Z7", "C900", "AB40000", "D150000"]  # 150,000 x 28 = 4.2 million cells
-    assert spreadsheet.sheet_grid(zipped_sheet(sparse_book(refs))) == 150_000 * 28
+    assert grids.sheet_grid(zipped_sheet(sparse_book(refs))) == 150_000 * 28
     places, reason, grown = in_child("xlsx:" + ",".join(refs))
     assert reason is None
     rows = [int(r[1:]) for r in re.findall(r"R\d+", " ".join(places))]
@@ -250,7 +250,7 @@ GRIDS: list[tuple[bytes, int]] = [
 @pytest.mark.parametrize(("xml", "cells"), GRIDS)
 def test_grids_are_told(xml: bytes, cells: int) -> None:
     assert _hsscan.sheet_grid(xml) == cells
-    assert spreadsheet._grid(xml) == cells
+    assert grids._grid(xml) == cells
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -281,7 +281,7 @@ def test_compiled_and_python_grids_agree(seed: int) -> None:
     ]
     for _ in range(2000):
         xml = b"".join(rng.choice(pieces) for _ in range(rng.randrange(12)))
-        assert _hsscan.sheet_grid(xml) == spreadsheet._grid(xml), xml
+        assert _hsscan.sheet_grid(xml) == grids._grid(xml), xml
 
 
 def test_an_opendocument_repeating_empty_rows_is_refused_in_bounded_memory() -> None:
@@ -307,7 +307,7 @@ def test_an_opendocument_as_libreoffice_writes_it_is_read() -> None:
     )
     data = ods_book(body)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        assert spreadsheet.ods_grid(z.read("content.xml")) == 2
+        assert grids.ods_grid(z.read("content.xml")) == 2
     assert extracted(data, "x.ods") == (["x.ods#S!R1"], None)
 
 
@@ -333,7 +333,7 @@ HUGE_REPEAT = ODS_CELL.replace("-cell ", '-cell table:number-columns-repeated="9
 )
 def test_opendocument_grids_are_told(body: str, cells: int) -> None:
     with zipfile.ZipFile(io.BytesIO(ods_book(body))) as z:
-        assert spreadsheet.ods_grid(z.read("content.xml")) == cells
+        assert grids.ods_grid(z.read("content.xml")) == cells
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -355,7 +355,7 @@ def test_opendocument_grids_hold_what_calamine_reads(seed: int) -> None:
     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     read = list(workbook.get_sheet_by_name("S").iter_rows())
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        grid = spreadsheet.ods_grid(z.read("content.xml"))
+        grid = grids.ods_grid(z.read("content.xml"))
     assert grid >= len(read) * max((len(row) for row in read), default=0)
 
 
@@ -371,11 +371,11 @@ def test_an_xlsb_sheet_spanning_a_huge_grid_is_refused_in_bounded_memory(cells: 
 
 def test_an_xlsb_sheet_is_judged_and_read() -> None:
     sheet = xlsb_sheet([(0, 0), (3, 4)])
-    assert spreadsheet.xlsb_grid(sheet) == 4 * 5
+    assert grids.xlsb_grid(sheet) == 4 * 5
     # records cut short: those before the cut (calamine refuses the part there)
-    assert spreadsheet.xlsb_grid(sheet[:-6]) == 4 * 5
-    assert spreadsheet.xlsb_grid(sheet[:-12]) == 1
-    assert spreadsheet.xlsb_grid(b"\xff\xff\xff") == 0
+    assert grids.xlsb_grid(sheet[:-6]) == 4 * 5
+    assert grids.xlsb_grid(sheet[:-12]) == 1
+    assert grids.xlsb_grid(b"\xff\xff\xff") == 0
     assert extracted(xlsb_book([(0, 0), (3, 4)]), "x.xlsb") == (
         ["x.xlsb#S!R1", "x.xlsb#S!R4"],
         None,

@@ -1,5 +1,5 @@
 """An xls's sheets are judged from their BIFF8 records before calamine opens the workbook
-(`spreadsheet.check_xls`, ``Limits.max_sheet_cells``): calamine builds every sheet of an
+(`grids.check_xls`, ``Limits.max_sheet_cells``): calamine builds every sheet of an
 xls, and keeps them all, when it opens it: a 5.6 KB file naming A1 and IV65536 took
 512 MiB, four such sheets 2 GiB; a DIMENSIONS record claiming 2**32 rows, or cells out of
 row order, made it abort the whole process on a failed allocation."""
@@ -20,7 +20,7 @@ from tests.engine.extract.children import extracted_in_child
 from tests.factories import make_xls
 
 from postwarden.engine.compiled import _hsscan
-from postwarden.engine.extract import spreadsheet
+from postwarden.engine.extract import grids, spreadsheet
 from postwarden.engine.extract.budget import Budget, Uninspectable
 from postwarden.engine.extract.sniff import Kind, sniff
 from postwarden.engine.extract.walker import Walker
@@ -209,13 +209,13 @@ def test_grids_hold_what_calamine_builds(seed: int) -> None:
         sheets[f"S{number}"] = cells
     data = make_xls(sheets)  # type: ignore[arg-type]
     stream = stream_of(data)
-    offsets = spreadsheet._xls_sheets(stream, "x", never)
+    offsets = grids._xls_sheets(stream, "x", never)
     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     assert len(offsets) == len(workbook.sheet_names)
     for number, (name, offset) in enumerate(zip(workbook.sheet_names, offsets, strict=True)):
         sheet = workbook.get_sheet_by_name(name)
         built = sheet.height * sheet.width
-        grid, claimed = spreadsheet.xls_grid(stream, offset, never)
+        grid, claimed = grids.xls_grid(stream, offset, never)
         assert claimed <= 65536 * 256
         if number in formulas:
             assert grid >= built  # and the formulas' grid
@@ -227,7 +227,7 @@ def compiled_grid(stream: bytes, at: int, check_time: Callable[[], None]) -> tup
     return _hsscan.xls_grid(stream, at, check_time, 4096)
 
 
-GRIDS = [spreadsheet._xls_grid, compiled_grid]
+GRIDS = [grids._xls_grid, compiled_grid]
 
 
 def record(kind: int, body: bytes) -> bytes:
@@ -274,9 +274,9 @@ def test_records_are_read_as_calamine_reads_them(grid: Callable[..., tuple[int, 
 def test_sheets_are_found_as_calamine_finds_them() -> None:
     data = make_xls({"A": SMALL, "B": FAR})
     stream = stream_of(data)
-    offsets = spreadsheet._xls_sheets(stream, "x", never)
+    offsets = grids._xls_sheets(stream, "x", never)
     assert len(offsets) == 2
-    assert [spreadsheet.xls_grid(stream, at, never)[0] for at in offsets] == [12, 16_777_216]
+    assert [grids.xls_grid(stream, at, never)[0] for at in offsets] == [12, 16_777_216]
     # a sheet said to begin past the end of the workbook's stream
     boundsheet = b"\x85\x00\x09\x00" + struct.pack("<I", offsets[0])
     past = boundsheet[:4] + struct.pack("<I", len(stream) + 1)
@@ -314,11 +314,11 @@ def test_cut_and_mutated_xls_never_crash(seed: int) -> None:
             stream[:cut] + stream[cut + rng.randrange(1, 9) :],
         ):
             try:
-                offsets = spreadsheet._xls_sheets(mutant, "x", never)
+                offsets = grids._xls_sheets(mutant, "x", never)
             except Uninspectable:
                 continue
             for at in offsets:
-                assert spreadsheet.xls_grid(mutant, at, never)[0] >= -1
+                assert grids.xls_grid(mutant, at, never)[0] >= -1
             if len(mutant) == len(stream):
                 whole = data[:start] + mutant + data[start + len(stream) :]
                 extracted(whole)  # refused or read, never raising
@@ -344,7 +344,7 @@ def test_compiled_and_python_grids_agree(seed: int) -> None:
         stream = b"".join(pieces)
         stream = stream[: rng.randrange(len(stream) + 1)] if rng.random() < 0.3 else stream
         at = rng.randrange(len(stream) + 1)
-        expected = spreadsheet._xls_grid(stream, at, never)
+        expected = grids._xls_grid(stream, at, never)
         assert _hsscan.xls_grid(stream, at, never, 4096) == expected, (stream, at)
 
 
@@ -364,7 +364,7 @@ def test_the_compiled_walk_reads_the_clock() -> None:
 def test_without_the_compiled_module_the_same_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     data = xls_book("far")
     refused = extracted(data)
-    monkeypatch.setattr(spreadsheet, "_hsscan", None)
+    monkeypatch.setattr(grids, "_hsscan", None)
     assert extracted(data) == refused
     assert refused[1] is not None
 

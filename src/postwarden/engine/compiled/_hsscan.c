@@ -3887,10 +3887,21 @@ static inline int xs_name_char(char c, int first) {
     return !first && ((c >= '0' && c <= '9') || c == '-' || c == '.');
 }
 
+/* xs_name_char as a table (a third of its instructions): 1 a name's first byte, 2 any. */
+static const unsigned char xs_name_bytes[256] = {
+    ['A' ... 'Z'] = 3, ['a' ... 'z'] = 3, ['_'] = 3, [':'] = 3,
+    ['0' ... '9'] = 2, ['-'] = 2,         ['.'] = 2,
+};
+
+/* The bytes that end or quote within a tag: '<', '>', '"' and '\''. */
+static const unsigned char xs_tag_bytes[256] = {['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1};
+
 /* An ASCII XML name at p; its length, 0 if none. */
 static Py_ssize_t xs_name(const char *p, const char *end) {
-    Py_ssize_t n = 0;
-    while (p + n < end && xs_name_char(p[n], n == 0))
+    if (p >= end || !(xs_name_bytes[(unsigned char)*p] & 1))
+        return 0;
+    Py_ssize_t n = 1;
+    while (p + n < end && xs_name_bytes[(unsigned char)p[n]])
         n++;
     return n;
 }
@@ -3948,8 +3959,16 @@ static int xs_attrs_ok(const char *a, Py_ssize_t n) {
         lens[count++] = len;
         char quote = p[len + 1];
         const char *v = p + len + 2;
-        const char *close = memchr(v, quote, end - v);
-        if (close == NULL || memchr(v, '<', close - v) != NULL || !xs_refs_ok(v, close - v))
+        /* the value up to its quote, free of '<', in one pass (values are short: three calls
+         * to memchr cost more) */
+        const char *close = v;
+        int references = 0;
+        for (; close < end && *close != quote; close++) {
+            if (*close == '<')
+                return 0;
+            references |= *close == '&';
+        }
+        if (close == end || (references && !xs_refs_ok(v, close - v)))
             return 0;
         p = close + 1;
     }
@@ -4013,14 +4032,18 @@ static void xs_next(XScan *s, XTok *t) {
     t->name_len = len;
     const char *gt = p + len;
     char quote = 0;
-    for (; gt < s->end; gt++) {
+    for (;; gt++) {
+        while (gt < s->end && !xs_tag_bytes[(unsigned char)*gt])
+            gt++;
+        if (gt == s->end)
+            break;
         if (quote) {
             if (*gt == quote)
                 quote = 0;
         } else if (*gt == '"' || *gt == '\'') {
             quote = *gt;
-        } else if (*gt == '>' || *gt == '<') {
-            break;
+        } else {
+            break; /* '>' or '<' */
         }
     }
     if (gt == s->end || *gt != '>')
@@ -4186,10 +4209,32 @@ static Py_UCS4 xs_char_ref(const char *s, Py_ssize_t n) {
     return c;
 }
 
+/* The bytes xs_text reads further: '\r', '&', '_' and those of non-ASCII characters. */
+static const unsigned char xs_text_bytes[256] = {
+    ['\r'] = 1, ['&'] = 1, ['_'] = 1, [0x80 ... 0xFF] = 1};
+
+/* UTF-8 bytes as a str: ASCII ones copied into their string (the decoder costs a short
+ * value twice the copy), any other decoded.  The same str either way (a compact ASCII one
+ * is what the decoder makes of ASCII bytes). */
+static PyObject *xs_ascii(const char *text, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] >= 0x80)
+            return PyUnicode_DecodeUTF8(text, n, NULL);
+    PyObject *out = PyUnicode_New(n, 127);
+    if (out != NULL)
+        memcpy(PyUnicode_DATA(out), text, n);
+    return out;
+}
+
 /* A value's text, references resolved, trimmed of XML white space unless ``preserve``;
  * NULL with no exception set when outside the subset. */
 static PyObject *xs_text(const char *s, Py_ssize_t n, int preserve) {
-    if (memchr(s, '\r', n) != NULL)
+    /* Most values hold none of the bytes that need more below: one pass tells, and such a
+     * value is copied into its str as it is (trimmed), as the steps below would make it. */
+    unsigned char special = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        special |= xs_text_bytes[(unsigned char)s[i]];
+    if (special && memchr(s, '\r', n) != NULL)
         return NULL; /* calamine turns line ends into "\n" */
     if (!preserve) {
         while (n && xs_space(*s)) {
@@ -4198,6 +4243,12 @@ static PyObject *xs_text(const char *s, Py_ssize_t n, int preserve) {
         }
         while (n && xs_space(s[n - 1]))
             n--;
+    }
+    if (!special) {
+        PyObject *plain = PyUnicode_New(n, 127);
+        if (plain != NULL)
+            memcpy(PyUnicode_DATA(plain), s, n);
+        return plain;
     }
     const char *text = s;
     char *buf = NULL;
@@ -4256,7 +4307,7 @@ static PyObject *xs_text(const char *s, Py_ssize_t n, int preserve) {
          u = memchr(u + 1, '_', text + k - u - 1))
         if (u[1] == 'x')
             goto done; /* calamine reads _xHHHH_ as a character */
-    out = PyUnicode_DecodeUTF8(text, k, NULL);
+    out = xs_ascii(text, k);
     if (out == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
         PyErr_Clear();
 done:
@@ -4550,6 +4601,82 @@ static int xs_plain_style(const char *p, Py_ssize_t n, const Py_buffer *styles) 
     return index < styles->len && ((const char *)styles->buf)[index] == 1;
 }
 
+/* A ``<v>``'s raw text (references unresolved) as the value of a cell of ``type`` (not an
+ * inline string) into ``*value``, left NULL where the cell is empty; 0 outside the subset. */
+static int xs_cell_value(int type, const char *v, Py_ssize_t len, PyObject *strings,
+                         const Py_buffer *styles, const char *style, Py_ssize_t style_len,
+                         PyObject **value) {
+    if (type == XC_STR) {
+        *value = xs_text(v, len, 1); /* as written, "" too */
+        if (*value == NULL)
+            return 0;
+    } else if (type == XC_BOOL) {
+        if (len == 0)
+            return 1; /* empty */
+        if (len != 1 || (v[0] != '0' && v[0] != '1'))
+            return 0;
+        *value = Py_NewRef(v[0] == '1' ? Py_True : Py_False);
+    } else if (type == XC_ERROR) {
+        size_t i = 0;
+        while (i < sizeof xs_errors / sizeof *xs_errors &&
+               !((Py_ssize_t)strlen(xs_errors[i]) == len &&
+                 memcmp(xs_errors[i], v, len) == 0))
+            i++;
+        if (i == sizeof xs_errors / sizeof *xs_errors)
+            return 0;
+        *value = PyUnicode_FromStringAndSize("", 0);
+        if (*value == NULL)
+            return 0;
+    } else if (type == XC_SHARED) {
+        Py_ssize_t index = 0;
+        if (len == 0 || len > 9 || (len > 1 && v[0] == '0'))
+            return 0;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return 0;
+            index = index * 10 + (v[i] - '0');
+        }
+        if (strings == NULL || index >= PyList_GET_SIZE(strings))
+            return 0;
+        *value = Py_NewRef(PyList_GET_ITEM(strings, index));
+    } else if (len == 0) {
+        return 1; /* a number with no value: empty */
+    } else {
+        if (style != NULL && !xs_plain_style(style, style_len, styles))
+            return 0; /* its style may make it a date */
+        *value = xs_number(v, len);
+        if (*value == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* A cell's content in the form office programs write it, ``<v>text</v></c>`` or, for an
+ * inline string, ``<is><t>text</t></is></c>``, with no reference in the text: the text and
+ * where the cell's end tag ends, found with two comparisons and a search instead of the
+ * five or six tokens xs_next reads (half of sheet_rows' instructions); 0 for any other form,
+ * which the tokenizer reads.  These bytes are tags that nest, none with attributes, and a
+ * text token whose references (none) need no check: what xs_next would find in them, the
+ * elements two deeper than ``s->depth`` at most (xs_next refuses a 65th). */
+static int xs_plain_content(const XScan *s, int inline_string, const char **text,
+                            Py_ssize_t *len, const char **after) {
+    const char *open = inline_string ? "<is><t>" : "<v>";
+    const char *close = inline_string ? "</t></is></c>" : "</v></c>";
+    Py_ssize_t open_len = inline_string ? 7 : 3, close_len = inline_string ? 13 : 8;
+    if (s->depth > 62 || s->end - s->p < open_len + close_len ||
+        memcmp(s->p, open, open_len) != 0)
+        return 0;
+    const char *p = s->p + open_len;
+    const char *lt = memchr(p, '<', s->end - p);
+    if (lt == NULL || s->end - lt < close_len || memcmp(lt, close, close_len) != 0 ||
+        memchr(p, '&', lt - p) != NULL)
+        return 0;
+    *text = p;
+    *len = lt - p;
+    *after = lt + close_len;
+    return 1;
+}
+
 /* A ``<c>`` just opened or empty: its value into ``cell``; 0 outside the subset. */
 static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *styles,
                    XCell *cell) {
@@ -4596,6 +4723,18 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *
     cell->value = NULL;
     if (c->kind == XT_EMPTY)
         return 1;
+    const char *text, *after;
+    Py_ssize_t len;
+    if (xs_plain_content(s, type == XC_INLINE, &text, &len, &after)) {
+        /* what xs_t makes of a <t> without attributes; xs_cell_value of a <v> */
+        if (type == XC_INLINE ? (cell->value = xs_text(text, len, 0)) == NULL
+                              : !xs_cell_value(type, text, len, strings, styles, style,
+                                               style_len, &cell->value))
+            return 0;
+        s->p = after;
+        s->depth--; /* the cell's end tag */
+        return 1;
+    }
     XTok t;
     for (;;) {
         xs_next(s, &t);
@@ -4617,52 +4756,9 @@ static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *
             if (cell->value == NULL)
                 return 0;
         } else if (xs_is(&t, "v")) {
-            const char *v;
-            Py_ssize_t len;
-            if (type == XC_INLINE || !xs_v(s, &t, &v, &len))
+            if (type == XC_INLINE || !xs_v(s, &t, &text, &len) ||
+                !xs_cell_value(type, text, len, strings, styles, style, style_len, &cell->value))
                 return 0;
-            if (type == XC_STR) {
-                cell->value = xs_text(v, len, 1); /* as written, "" too */
-                if (cell->value == NULL)
-                    return 0;
-            } else if (type == XC_BOOL) {
-                if (len == 0)
-                    continue; /* empty */
-                if (len != 1 || (v[0] != '0' && v[0] != '1'))
-                    return 0;
-                cell->value = Py_NewRef(v[0] == '1' ? Py_True : Py_False);
-            } else if (type == XC_ERROR) {
-                size_t i = 0;
-                while (i < sizeof xs_errors / sizeof *xs_errors &&
-                       !((Py_ssize_t)strlen(xs_errors[i]) == len &&
-                         memcmp(xs_errors[i], v, len) == 0))
-                    i++;
-                if (i == sizeof xs_errors / sizeof *xs_errors)
-                    return 0;
-                cell->value = PyUnicode_FromStringAndSize("", 0);
-                if (cell->value == NULL)
-                    return 0;
-            } else if (type == XC_SHARED) {
-                Py_ssize_t index = 0;
-                if (len == 0 || len > 9 || (len > 1 && v[0] == '0'))
-                    return 0;
-                for (Py_ssize_t i = 0; i < len; i++) {
-                    if (v[i] < '0' || v[i] > '9')
-                        return 0;
-                    index = index * 10 + (v[i] - '0');
-                }
-                if (strings == NULL || index >= PyList_GET_SIZE(strings))
-                    return 0;
-                cell->value = Py_NewRef(PyList_GET_ITEM(strings, index));
-            } else if (len == 0) {
-                continue; /* a number with no value: empty */
-            } else {
-                if (style != NULL && !xs_plain_style(style, style_len, styles))
-                    return 0; /* its style may make it a date */
-                cell->value = xs_number(v, len);
-                if (cell->value == NULL)
-                    return 0;
-            }
         } else {
             return 0;
         }
@@ -5238,6 +5334,45 @@ static int sg_ref(const char *p, Py_ssize_t n, int64_t *row, int64_t *col) {
     return 1;
 }
 
+/* The bytes that end a tag's name here: XML white space, '/' and '>'. */
+static const unsigned char sg_name_ends[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, ['/'] = 1, ['>'] = 1};
+
+/* The first '<' at or after p, or NULL: looked for byte by byte first, as the next tag is
+ * most often a few bytes on (``</t></is></c>``), where a call to memchr cost more. */
+static inline const char *sg_next_lt(const char *p, const char *end) {
+    const char *stop = end - p > 16 ? p + 16 : end;
+    for (; p < stop; p++)
+        if (*p == '<')
+            return p;
+    return p == end ? NULL : memchr(p, '<', end - p);
+}
+
+/* Past a cell's content written as office programs write it, ``<v>text</v></c>`` or
+ * ``<is><t>text</t></is></c>`` (``p`` at the '>' of the cell's start tag): the '>' of its
+ * end tag, or ``p`` for any other content.  None of those tags is a row's or a cell's, and
+ * the text holds no '<': the loop below would only have read their names (five tags a cell,
+ * most of its instructions). */
+static const char *sg_value_end(const char *p, const char *end) {
+    const char *v = p + 1, *close;
+    Py_ssize_t open_len, close_len;
+    if (end - v >= 3 && memcmp(v, "<v>", 3) == 0) {
+        open_len = 3;
+        close = "</v></c>";
+        close_len = 8;
+    } else if (end - v >= 7 && memcmp(v, "<is><t>", 7) == 0) {
+        open_len = 7;
+        close = "</t></is></c>";
+        close_len = 13;
+    } else {
+        return p;
+    }
+    const char *lt = sg_next_lt(v + open_len, end);
+    if (lt == NULL || end - lt < close_len || memcmp(lt, close, close_len) != 0)
+        return p;
+    return lt + close_len - 1;
+}
+
 static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
     (void)module;
     Py_buffer view;
@@ -5246,9 +5381,9 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
     const char *p = view.buf, *end = p + view.len;
     int64_t row = -1, col = -1, bottom = -1, left = INT64_MAX, right = -1;
     int known = 1;
-    while (known && (p = memchr(p, '<', end - p)) != NULL) {
+    while (known && (p = sg_next_lt(p, end)) != NULL) {
         const char *name = ++p;
-        while (p < end && !xs_space(*p) && *p != '/' && *p != '>')
+        while (p < end && !sg_name_ends[(unsigned char)*p])
             p++;
         const char *local = name;
         for (const char *q = name; q < p; q++)
@@ -5264,10 +5399,16 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
          * read with quotes that are none to the reader, could hide the cells after it. */
         const char *q = p;
         char quote = 0;
-        for (; q < end && (quote || *q != '>'); q++) {
+        for (;; q++) {
+            /* the bytes that matter here skipped to by a table (a third of the instructions
+             * of testing each byte for all four) */
+            while (q < end && !xs_tag_bytes[(unsigned char)*q])
+                q++;
+            if (q == end || (!quote && *q == '>'))
+                break;
             if (*q == '<')
                 known = 0;
-            if (*q == '"' || *q == '\'')
+            else if (*q != '>')
                 quote = quote == *q ? 0 : quote ? quote : *q;
         }
         const char *value = NULL;
@@ -5291,6 +5432,7 @@ static PyObject *sheet_grid(PyObject *module, PyObject *arg) {
                 bottom = at > bottom ? at : bottom;
                 left = col < left ? col : left;
                 right = col > right ? col : right;
+                q = sg_value_end(q, end);
             }
         }
         p = q;
@@ -6773,7 +6915,7 @@ static PyObject *pdf_offsets(PyObject *module, PyObject *args) {
 
 /* ---- xls_grid: the grids calamine builds of an xls sheet (issue 14) ----
  *
- * xls_grid(stream, at, check_time, every) -> (cells, claimed): spreadsheet._xls_grid of the
+ * xls_grid(stream, at, check_time, every) -> (cells, claimed): grids._xls_grid of the
  * BIFF8 records of the sheet that begin at ``at`` in an xls's Workbook stream: the cells of
  * its values' grid plus its formulas' (each from the top row to the bottom one, the leftmost
  * column to the rightmost), and the most cells a DIMENSIONS record claims (32-bit wrapping,

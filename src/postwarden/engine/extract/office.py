@@ -171,7 +171,7 @@ def judged(package: Package, info: zipfile.ZipInfo, judge: Callable[[bytes], int
     """``judge`` of the bytes of a member ``open_package`` checked and did not keep: what it
     said of the very same part before (`Verified.judgement`: a workbook's theme and styles
     come with every file of a template, and inflating the theme again was most of
-    `spreadsheet.check_grids`), else of the member inflated again."""
+    `grids.check_grids`), else of the member inflated again."""
     key = package.keys.get(info.filename)
     if key is not None:
         known = VERIFIED.judgement(key, judge)
