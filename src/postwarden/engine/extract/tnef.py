@@ -12,6 +12,7 @@ from tnefparse.tnef import TNEF
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
+from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import Kind, Sniffed
 from postwarden.engine.extract.text import decode
 from postwarden.engine.extract.walker import place
@@ -79,7 +80,9 @@ class TnefExtractor:
             )
         for number, attachment in enumerate(members, start=1):
             walker.budget.check_time()
-            name = _name(attachment) or f"attachment {number}"
+            name = _name(attachment)
+            walker.name(f"{where}#{FILE_NAMES}", name)
+            name = name or f"attachment {number}"
             inner = f"{where}/{place(name)}"
             content = attachment.data
             if not isinstance(content, bytes):

@@ -10,6 +10,7 @@ from dataclasses import MISSING, fields
 from itertools import repeat
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
+from postwarden.engine.extract.names import name_text
 from postwarden.engine.extract.registry import REGISTRY
 from postwarden.engine.extract.sniff import Kind, Sniffed, declared_format, sniff
 from postwarden.model import UNINSPECTABLE, Attachment, Finding, TextUnit
@@ -94,7 +95,7 @@ _NEVER_TEXT = frozenset(
 class Walker:
     """Per-message state shared by the extractors: budget, results and the dispatcher."""
 
-    __slots__ = ("attachments", "budget", "defects", "findings", "structure", "units")
+    __slots__ = ("attachments", "budget", "defects", "findings", "names", "structure", "units")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
@@ -104,6 +105,9 @@ class Walker:
         self.defects: list[str] = []
         self.structure: list[Finding] = []
         """``mime-defect`` findings: MIME structure the parser could not fully read."""
+        self.names: dict[str, dict[str, None]] = {}
+        """The file names met in each container, by the place of its names unit, each once
+        (see :mod:`postwarden.engine.extract.names`)."""
 
     def add(
         self,
@@ -151,6 +155,27 @@ class Walker:
             return
         budget.add_text(total)
         self.units.extend(_row_units(texts, places, cells, header))
+
+    def name(self, where: str, name: str) -> None:
+        """Keep ``name``, a file name met in the container whose names unit is ``where``
+        (``attachment:a.zip#file names``), for `add_names`."""
+        if name and not name.isspace():
+            names = self.names.get(where)
+            if names is None:
+                self.names[where] = {name: None}
+            else:
+                names[name] = None
+
+    def add_names(self) -> None:
+        """Add each container's names unit: its names, each once, one per line, written as
+        words (`name_text`).  Called once, at the end of the walk; a unit over the text
+        budget raises `BudgetExhausted` with its place."""
+        for where, names in self.names.items():
+            try:
+                self.add("\n".join(map(name_text, names)), where)
+            except BudgetExhausted as exc:
+                exc.where = exc.where or where
+                raise
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))
