@@ -18,7 +18,7 @@ from tests.factories import make_docx, make_eml, make_msg, make_tnef, make_xlsx,
 from postwarden.engine import Inspector
 from postwarden.engine.extract.names import name_text
 from postwarden.model import Finding
-from postwarden.scan import Scanner, ScanItem
+from postwarden.scan import ScanItem, Scanner
 from postwarden.settings import Limits
 
 HKID, PHONE = "A123456(3)", "91234567"
