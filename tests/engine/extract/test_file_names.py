@@ -106,9 +106,9 @@ def _zip() -> bytes:
     return make_zip({f"voters/{HKID_NAME}": TEXT, PHONE_NAME: TEXT})
 
 
-def _tar(compress: str = "") -> bytes:
+def _tar(*, gz: bool = False) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=f"w:{compress}") as tar:
+    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w") as tar:
         for name in (f"voters/{HKID_NAME}", PHONE_NAME):
             info = tarfile.TarInfo(name)
             info.size = len(TEXT)
@@ -121,7 +121,7 @@ def _tar(compress: str = "") -> bytes:
     [
         ("a.zip", _zip, "attachment:a.zip#file names"),
         ("a.tar", _tar, "attachment:a.tar#file names"),
-        ("a.tar.gz", lambda: _tar("gz"), "attachment:a.tar.gz/a.tar#file names"),
+        ("a.tar.gz", lambda: _tar(gz=True), "attachment:a.tar.gz/a.tar#file names"),
         (
             "a.zip",
             lambda: make_zip({f"voters/{HKID_NAME}": TEXT, PHONE_NAME: TEXT}, encrypt="zipcrypto"),
