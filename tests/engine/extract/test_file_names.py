@@ -16,7 +16,7 @@ import pytest
 from tests.factories import make_docx, make_eml, make_msg, make_tnef, make_xlsx, make_zip
 
 from postwarden.engine import Inspector
-from postwarden.engine.extract.names import name_text
+from postwarden.engine.extract.walker import name_text
 from postwarden.model import Finding
 from postwarden.scan import ScanItem, Scanner
 from postwarden.settings import Limits

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted
 from postwarden.engine.extract.mail import walk_message
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.registry import REGISTRY, Extractor
 from postwarden.engine.extract.sniff import Kind, sniff
-from postwarden.engine.extract.walker import Walker, place
+from postwarden.engine.extract.walker import FILE_NAMES, Walker, place
 from postwarden.model import Attachment, Finding, Message, TextUnit
 from postwarden.settings import Limits
 

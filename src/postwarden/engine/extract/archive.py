@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import declared_entries, parsed_zip
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 

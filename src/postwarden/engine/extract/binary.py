@@ -22,9 +22,8 @@ import olefile
 from oletools.oleobj import OleNativeStream
 
 from postwarden.engine.extract.budget import Uninspectable
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import OLE_PACKAGE_STREAM, Kind
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed

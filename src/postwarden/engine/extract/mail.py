@@ -23,10 +23,9 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TYPE_CHECKING
 
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import Kind, Sniffed, looks_textual, sniff
 from postwarden.engine.extract.transfer import refuse_text_over_budget
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.headers import decoded_text, header_values
 from postwarden.model import MIME_DEFECT, Attachment, Finding
 

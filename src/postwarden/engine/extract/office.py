@@ -60,8 +60,7 @@ from postwarden.engine.extract.archive import (
     stream_member,
 )
 from postwarden.engine.extract.budget import Uninspectable
-from postwarden.engine.extract.names import FILE_NAMES
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip
 
 try:

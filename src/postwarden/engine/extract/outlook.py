@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import Kind, Sniffed
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:

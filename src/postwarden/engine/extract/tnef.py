@@ -12,10 +12,9 @@ from tnefparse.tnef import TNEF
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
-from postwarden.engine.extract.names import FILE_NAMES
 from postwarden.engine.extract.sniff import Kind, Sniffed
 from postwarden.engine.extract.text import decode
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
