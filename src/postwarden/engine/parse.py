@@ -24,6 +24,7 @@ from email.parser import BytesFeedParser
 from email.policy import EmailPolicy
 from typing import Any, TypeVar, cast
 
+from postwarden.engine.quoted import decoded_quoted
 from postwarden.headers import (
     Mailboxes,
     address_fields,
@@ -281,8 +282,8 @@ def _unparsed(value: str) -> str:
     without the policy's parser: its line breaks taken out, as ``header_fetch_parse`` takes
     them, raw 8-bit bytes (surrogate escapes) read as UTF-8 with replacement, as the header
     object's text is (``email.utils._sanitize``), and each parameter's value cut where the
-    parser ends it (:func:`_parameter_value`).  What else the parser would tidy (comments,
-    encoded words in a quoted file name, a parameter it cannot read dropped) stays as
+    parser ends it (:func:`_parameter_value`), encoded words in a quoted value decoded.
+    What else the parser would tidy (comments, a parameter it cannot read dropped) stays as
     written, as a ``compat32`` message's getters would read it."""
     head, *params = _parameters(_unfolded(value))
     return "; ".join([head, *_collapsed(list(map(_parameter_value, _first_of_each_name(params))))])
@@ -339,11 +340,16 @@ quote, or a token up to the first blank or special character (``boundary=a b`` a
 
 def _parameter_value(param: str) -> str:
     """``name=value`` (from `_parameters`) with its value cut as the policy's parser cuts it;
-    a parameter without ``=``, or an RFC 2231 one (``name*``), as it is."""
+    a parameter without ``=``, or an RFC 2231 one (``name*``), as it is.  A quoted value
+    with encoded words in it (``filename="=?utf-8?b?...?="``, as some clients write a
+    non-ASCII name) is read as the parser reads it, the words decoded (`decoded_quoted`)."""
     name, equals, rest = param.partition("=")
     if not equals or "*" in name:  # an RFC 2231 value: decode_params reads it
         return param
-    return f"{name}={cast('re.Match[str]', _VALUE.match(rest)).group(1)}"  # (it always matches)
+    value = cast("re.Match[str]", _VALUE.match(rest))  # (it always matches)
+    if value.group(1).startswith('"') and "=?" in value.group(1):
+        return f"{name}={decoded_quoted(rest[value.start(1) :])}"
+    return f"{name}={value.group(1)}"
 
 
 class _Part(EmailMessage):

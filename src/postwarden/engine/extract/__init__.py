@@ -14,7 +14,7 @@ from postwarden.engine.extract.budget import Budget, BudgetExhausted
 from postwarden.engine.extract.mail import walk_message
 from postwarden.engine.extract.registry import REGISTRY, Extractor
 from postwarden.engine.extract.sniff import Kind, sniff
-from postwarden.engine.extract.walker import Walker, place
+from postwarden.engine.extract.walker import FILE_NAMES, Walker, place
 from postwarden.model import Attachment, Finding, Message, TextUnit
 from postwarden.settings import Limits
 
@@ -56,6 +56,7 @@ def extract(message: Message, limits: Limits, deadline: float) -> Extraction:
         walk_message(message.mime, "", 0, walker)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
+        return _extraction(walker, exhausted=True)
     return _extraction(walker)
 
 
@@ -66,16 +67,28 @@ def extract_file(name: str, data: bytes, limits: Limits, deadline: float) -> Ext
     walker = Walker(Budget(limits, len(data), deadline))
     ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
     walker.attachments.append(Attachment(name, ctype, len(data)))
+    # The file's own name is the name of the message's one attachment: a file called
+    # "陳大文_A123456(3).xlsx" on a share is itself a finding.
+    walker.name(FILE_NAMES, name)
     try:
         # Depth 1: inside the message's one multipart, as a mailed attachment is.
         walker.visit(data, f"attachment:{place(name)}", 1, name=name, content_type=ctype)
     except BudgetExhausted as exc:
         walker.uninspectable(exc.where or "message", exc.reason)
+        return _extraction(walker, exhausted=True)
     return _extraction(walker)
 
 
-def _extraction(walker: Walker) -> Extraction:
-    """What the walk gathered, as the extraction of one message or file."""
+def _extraction(walker: Walker, *, exhausted: bool = False) -> Extraction:
+    """What the walk gathered, as the extraction of one message or file, with the names
+    of the files met on the way (also when the walk ran out of budget: ``exhausted``, the
+    message already uninspectable for it, so the names running over it again is not told
+    twice)."""
+    try:
+        walker.add_names()
+    except BudgetExhausted as exc:
+        if not exhausted:
+            walker.uninspectable(exc.where or FILE_NAMES, exc.reason)
     return Extraction(
         units=walker.units,
         findings=walker.findings,

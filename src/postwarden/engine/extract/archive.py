@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 from postwarden.engine.extract.sniff import declared_entries, parsed_zip
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 
@@ -239,6 +239,10 @@ class ZipExtractor:
         budget = walker.budget
         budget.check_depth(depth + 1)
         zf, infos = open_zip(data, "zip", budget.limits.max_members)
+        names = f"{where}#{FILE_NAMES}"
+        for info in infos:
+            # Every name, a folder's or an encrypted member's too: the names are not encrypted.
+            walker.name(names, info.filename)
         with zf:
             for info in infos:
                 if _is_directory(info):
@@ -296,12 +300,37 @@ class CompressedExtractor:
                     out.append(chunk)
         except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
             raise Uninspectable(f"corrupt {sniffed.label}: {exc or 'truncated'}") from None
+        if sniffed.label == "gzip":
+            walker.name(f"{where}#{FILE_NAMES}", gzip_name(data))
         name = where.rsplit("/", 1)[-1].split(":", 1)[-1].split("#", 1)[0]
         for suffix, replacement in _SUFFIXES.items():
             if name.lower().endswith(suffix):
                 name = name[: -len(suffix)] + replacement
                 break
         walker.visit(b"".join(out), f"{where}/{name}", depth + 1, name=name)
+
+
+_FEXTRA, _FNAME = 4, 8
+
+
+def gzip_name(data: bytes) -> str:
+    """The original file name in a gzip header (RFC 1952 §2.3: FNAME, zero-terminated, after
+    the optional FEXTRA field), which ``gzip -N`` restores: ``data.gz`` may have been made
+    from ``陳大文_A123456(3).csv``.  The stdlib's reader skips it without a word, so it is
+    read here; ISO 8859-1 by the RFC, UTF-8 as today's tools write it (tried first)."""
+    if len(data) < 10 or data[3] & _FNAME == 0:
+        return ""
+    start = 10
+    if data[3] & _FEXTRA:
+        start += 2 + int.from_bytes(data[10:12], "little")
+    end = data.find(b"\0", start)
+    if end < 0:
+        return ""  # a header cut short: the stream does not inflate either
+    raw = data[start:end]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 class TarExtractor:
@@ -317,6 +346,8 @@ class TarExtractor:
                 for count, member in enumerate(tar, start=1):
                     if count > budget.limits.max_members:
                         raise Uninspectable(f"tar with over {budget.limits.max_members} members")
+                    walker.name(f"{where}#{FILE_NAMES}", member.name)
+                    walker.name(f"{where}#{FILE_NAMES}", member.linkname)
                     if not member.isfile():
                         continue
                     inner = f"{where}/{place(member.name)}"

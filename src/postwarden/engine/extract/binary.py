@@ -23,7 +23,7 @@ from oletools.oleobj import OleNativeStream
 
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.sniff import OLE_PACKAGE_STREAM, Kind
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -111,6 +111,11 @@ class StringsExtractor:
         scan_strings(data, where, sniffed, walker)
 
 
+def _latin(raw: object) -> str:
+    """A name of the packager's header: ANSI bytes, read as oletools reads them (latin-1)."""
+    return raw.decode("latin-1") if isinstance(raw, bytes) else str(raw or "")
+
+
 class PackageExtractor:
     """A file embedded through the OLE packager (MS-OLEDS 2.3.6, ``\\x01Ole10Native``, an
     icon in a letter): the file's own bytes, parsed by oletools, visited under its name."""
@@ -121,10 +126,12 @@ class PackageExtractor:
         walker.budget.check_depth(depth + 1)
         with olefile.OleFileIO(data) as ole, ole.openstream(OLE_PACKAGE_STREAM) as stream:
             native = OleNativeStream(stream.read())
+        for path in (native.filename, native.src_path, native.temp_path):
+            # The packager keeps the file's name and the paths it was copied from and to
+            # (``C:\\Users\\chan.taiman\\Desktop\\陳大文.xlsx``): names that leave with it.
+            walker.name(f"{where}#{FILE_NAMES}", _latin(path))
         content = native.data
         if native.is_link or not isinstance(content, bytes) or len(content) < native.actual_size:
             raise Uninspectable("embedded OLE package that cannot be read")
-        raw = native.filename
-        name = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw or "")
-        name = name.replace("\\", "/").rsplit("/", 1)[-1] or "embedded file"
+        name = _latin(native.filename).replace("\\", "/").rsplit("/", 1)[-1] or "embedded file"
         walker.visit(content, f"{where}/{place(name)}", depth + 1, name=name)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.engine.extract.sniff import Kind, Sniffed, looks_textual, sniff
 from postwarden.engine.extract.transfer import refuse_text_over_budget
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.headers import decoded_text, header_values
 from postwarden.model import MIME_DEFECT, Attachment, Finding
 
@@ -112,6 +112,11 @@ class _Place:
     def attachment(self, name: str) -> str:
         return f"{self.prefix}{place(name)}" if self.prefix else f"attachment:{place(name)}"
 
+    def names(self) -> str:
+        """The place of the message's names unit: ``file names`` for the outer message,
+        ``attachment:fwd.eml#file names`` for a forwarded one."""
+        return f"{self.prefix[:-1]}#{FILE_NAMES}" if self.prefix else FILE_NAMES
+
 
 def walk_message(msg: Message, prefix: str, depth: int, walker: Walker) -> None:
     """Units of one message; ``prefix`` is ``""`` for the outer message, else its place + "/"."""
@@ -141,7 +146,11 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
             _mime_defect(walker, where.of("part " + label), what)
     if ctype in ("message/rfc822", "message/global") and part.is_multipart():
         inner = part.get_payload(0)
-        name = _filename(part) or f"part {label}.eml"
+        name = _filename(part)
+        if name:
+            walker.name(where.names(), name)
+            walker.name(where.names(), _type_name(part))
+        name = name or f"part {label}.eml"
         nested = where.attachment(name)
         walker.attachments.append(Attachment(name, ctype, _encoded_size(inner)))
         if depth + 1 > walker.budget.limits.max_depth:
@@ -172,6 +181,10 @@ def _walk(part: Message, where: _Place, depth: int, walker: Walker, number: str)
         _mime_defect(walker, where.of("part " + label), f"unknown transfer encoding {cte!r}")
     maintype, _, subtype = ctype.partition("/")
     name = _filename(part)
+    if name:
+        # Any part's names leave with it, whatever the part turns out to be (a signature).
+        walker.name(where.names(), name)
+        walker.name(where.names(), _type_name(part))
     if maintype == "multipart":
         # A broken boundary leaves the parts unsplit: their text is still text to scan.
         walker.defects.append(f"{where.of('part ' + label)}: unsplit multipart scanned as text")
@@ -295,6 +308,19 @@ def _filename(part: Message) -> str:
         name = name or part.get_param("name", header="content-type")
     except (ValueError, LookupError, UnicodeError, AttributeError, IndexError):
         return ""
+    return _text(name)
+
+
+def _type_name(part: Message) -> str:
+    """The Content-Type ``name`` parameter (what `_filename` reads when no Content-Disposition
+    ``filename`` is given): a client may show either, so both are read as names."""
+    try:
+        return _text(part.get_param("name", header="content-type"))
+    except (ValueError, LookupError, UnicodeError, AttributeError, IndexError):
+        return ""
+
+
+def _text(name: object) -> str:
     if isinstance(name, tuple):  # an RFC 2231 value the parser could not collapse
         name = name[2]
     return str(name or "").strip()

@@ -60,7 +60,7 @@ from postwarden.engine.extract.archive import (
     stream_member,
 )
 from postwarden.engine.extract.budget import Uninspectable
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip
 
 try:
@@ -486,6 +486,7 @@ def _feed(parser: DefusedXMLParser, chunk: bytes, what: str) -> DefusedXMLParser
 def visit_embedded(package: Package, where: str, depth: int, walker: Walker) -> None:
     """Extract the files embedded in a document (a workbook pasted into a letter)."""
     for name, content in package.embedded:
+        walker.name(f"{where}#{FILE_NAMES}", name)
         walker.visit(content, f"{where}/{place(name)}", depth + 1, name=name)
 
 

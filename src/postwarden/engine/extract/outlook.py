@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from postwarden.engine.extract.sniff import Kind, Sniffed
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
@@ -28,7 +28,10 @@ def _walk(msg: Any, where: str, depth: int, walker: Walker) -> None:
             walker.read(bytes(html), f"{where}/body", depth, _HTML_BODY)
     for number, attachment in enumerate(msg.attachments, start=1):
         walker.budget.check_time()
-        name = str(attachment.longFilename or attachment.shortFilename or f"attachment {number}")
+        long_name, short_name = attachment.longFilename, attachment.shortFilename
+        for each in (long_name, short_name, getattr(attachment, "displayName", None)):
+            walker.name(f"{where}#{FILE_NAMES}", str(each or "").strip())
+        name = str(long_name or short_name or f"attachment {number}")
         inner = f"{where}/{place(name)}"
         kind = attachment.type
         if kind == _attachment_types().MSG:

@@ -14,7 +14,7 @@ from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.html import extract_html
 from postwarden.engine.extract.sniff import Kind, Sniffed
 from postwarden.engine.extract.text import decode
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.model import Attachment
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ class TnefExtractor:
             )
         for number, attachment in enumerate(members, start=1):
             walker.budget.check_time()
-            name = _name(attachment) or f"attachment {number}"
+            name = _name(attachment)
+            walker.name(f"{where}#{FILE_NAMES}", name)
+            name = name or f"attachment {number}"
             inner = f"{where}/{place(name)}"
             content = attachment.data
             if not isinstance(content, bytes):

@@ -94,7 +94,7 @@ _NEVER_TEXT = frozenset(
 class Walker:
     """Per-message state shared by the extractors: budget, results and the dispatcher."""
 
-    __slots__ = ("attachments", "budget", "defects", "findings", "structure", "units")
+    __slots__ = ("attachments", "budget", "defects", "findings", "names", "structure", "units")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
@@ -104,6 +104,9 @@ class Walker:
         self.defects: list[str] = []
         self.structure: list[Finding] = []
         """``mime-defect`` findings: MIME structure the parser could not fully read."""
+        self.names: dict[str, dict[str, None]] = {}
+        """The file names met in each container, by the place of its names unit, each once
+        (see `add_names`)."""
 
     def add(
         self,
@@ -151,6 +154,40 @@ class Walker:
             return
         budget.add_text(total)
         self.units.extend(_row_units(texts, places, cells, header))
+
+    def name(self, where: str, name: str) -> None:
+        """Keep ``name``, a file name met in the container whose names unit is ``where``
+        (``attachment:a.zip#file names``), for `add_names`."""
+        if name and not name.isspace():
+            names = self.names.get(where)
+            if names is None:
+                self.names[where] = {name: None}
+            else:
+                names[name] = None
+
+    def add_names(self) -> None:
+        """Add each container's names unit: its names, each once, one per line, written as
+        words (`name_text`).  Called once, at the end of the walk; a unit over the text
+        budget raises `BudgetExhausted` with its place.
+
+        A file name is data that leaves with the file (``陳大文_A123456(3).xlsx``, a zip
+        member ``voters/陳大文/覆診紙.pdf``); before, it was only part of a finding's place
+        and no detector saw it.  The names of a message's attachments, of an archive's
+        members, of the files in a winmail.dat, an Outlook message or an office document,
+        and the name a scanned file is given are read, at ``{container}#file names`` (the
+        outer message's, and a scanned file's, at ``file names``: the message has no place
+        of its own, as ``subject``).  One unit per container rather than per name: a zip of
+        1,000 members is one unit, not 1,000 (each unit costs the detectors and the register
+        matcher a pass), and a finding's place still says which message, archive or file
+        carried the name.  The names are collected as the walk meets them (`name`) and added
+        at its end: a name is kept even when its member cannot be read, is encrypted (a
+        zip's names are not), or the budget runs out before it."""
+        for where, names in self.names.items():
+            try:
+                self.add("\n".join(map(name_text, names)), where)
+            except BudgetExhausted as exc:
+                exc.where = exc.where or where
+                raise
 
     def uninspectable(self, where: str, reason: str) -> None:
         self.findings.append(Finding(detector=UNINSPECTABLE, where=where, detail=reason))
@@ -223,3 +260,32 @@ def place(name: str) -> str:
         else:
             out.append(ch)
     return "".join(out)[:255] or "?"
+
+
+FILE_NAMES = "file names"
+"""The position of a container's names unit (``attachment:a.zip#file names``), and the place
+of the outer message's (``file names``)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+"""Control and format characters (an RTL override, a zero-width space): a space each, so they
+neither hide a number nor glue two words into one."""
+_PATH = re.compile(r"\s*[/\\]+\s*")
+_GLUE = re.compile(r"_+|(?<!\d)-|-(?!\d)")
+"""Underscores, and dashes but between two digits (``9123-4567``, ``2024-03-15`` keep theirs)."""
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,5})$")
+
+
+def name_text(name: str) -> str:
+    """``name`` written as the words it is made of, for the detectors: path separators
+    spaced (`` / ``), underscores and word dashes made spaces, the extension set apart
+    (``陳大文_A123456(3).xlsx`` → ``陳大文 A123456(3) .xlsx``).
+
+    Written as it is, the name would hide what it holds: the detectors take a number glued
+    to ``_``, ``/``, ``-`` or a following ``.xlsx`` for part of a longer token (a URL, a
+    path, an id; issue 11), so not one HKID or phone number of a file name was found
+    (measured with the default detectors on names such as ``CHAN_Tai_Man_A1234563.pdf``,
+    ``tel_91234567.pdf``, ``voters/陳大文_A123456(3).xlsx``)."""
+    text = _CONTROL.sub(" ", name)
+    return " / ".join(
+        _EXTENSION.sub(r" .\1", _GLUE.sub(" ", segment)) for segment in _PATH.split(text)
+    )
