@@ -63,4 +63,5 @@ def test_an_import_whose_part_is_missing_imports_nothing() -> None:
     assert units == [
         ("attachment:a.docx#body", "Dear Ann,"),
         *((f"attachment:a.docx{where}", text) for where, text, _cells in DOCX_PROPERTIES),
+        ("file names", "a .docx"),  # the file's own name, read as words
     ]

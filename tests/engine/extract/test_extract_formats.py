@@ -227,7 +227,8 @@ def test_extract_inline_image_is_an_attachment_without_text() -> None:
     Image.new("RGB", (48, 48), (200, 30, 30)).save(buffer, "PNG")
     ex = run(mail(("photo.png", buffer.getvalue(), "image/png")))
     assert [a.name for a in ex.attachments] == ["photo.png"]
-    assert [u.where for u in ex.units] == ["subject", "body"]
+    assert [u.where for u in ex.units] == ["subject", "body", "file names"]
+    assert at(ex, "file names").text == "photo .png"
     assert ex.findings == []
 
 

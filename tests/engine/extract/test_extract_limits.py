@@ -158,6 +158,10 @@ def test_zip_member_names_are_only_names() -> None:
         "attachment:paths.zip//etc/x.txt": "two",
         "attachment:paths.zip/C:\\x.txt": "three",
         "attachment:paths.zip/a?b.txt": "4",
+        # The names as words, a bidi control taken out (walker.name_text).
+        "attachment:paths.zip#file names": (
+            ".. / .. / x .txt\n / etc / x .txt\nC: / x .txt\na b .txt"
+        ),
     }
 
 

@@ -108,7 +108,7 @@ def test_a_page_without_annotations_has_no_annotation_unit() -> None:
     pdf.add_page()
     pdf.set_font("helvetica", size=12)
     pdf.cell(text="Nothing else")
-    assert list(_texts(bytes(pdf.output()))) == ["attachment:x.pdf#page 1"]
+    assert list(_texts(bytes(pdf.output()))) == ["attachment:x.pdf#page 1", "file names"]
 
 
 def test_a_page_listing_an_annotation_thousands_of_times_looks_at_the_clock() -> None:

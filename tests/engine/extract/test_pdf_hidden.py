@@ -168,7 +168,10 @@ def test_an_outline_that_loops_is_read_once() -> None:
 
 
 def test_a_plain_letter_has_only_its_page() -> None:
-    assert _texts(bytes(fpdf_embedded({}))) == {"attachment:letter.pdf#page 1": COVER}
+    assert _texts(bytes(fpdf_embedded({}))) == {
+        "attachment:letter.pdf#page 1": COVER,
+        "file names": "letter .pdf",
+    }
 
 
 def test_a_pdf_in_a_pdf_is_read_to_the_depth_limit() -> None:
