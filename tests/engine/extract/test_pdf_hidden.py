@@ -78,6 +78,13 @@ def test_a_file_in_the_name_tree_is_read_as_a_file(
     assert _hkid_places(data) == {f"attachment:letter.pdf/{name}"}
 
 
+@pytest.mark.parametrize("make", [fpdf_embedded, pypdf_embedded], ids=["fpdf2", "pypdf"])
+def test_an_embedded_files_name_is_read(make: Callable[[Mapping[str, bytes]], bytes]) -> None:
+    data = make({f"{NAME} {HKID}.txt": b"nothing here"})
+    assert _texts(data)["attachment:letter.pdf#file names"] == f"{NAME} {HKID} .txt"
+    assert _hkid_places(data) == {"attachment:letter.pdf"}
+
+
 def test_fpdf2s_embedded_files_stay_plain_and_are_read() -> None:
     # The plain check replaces pypdf's structure reading only: the files are read either way.
     data = fpdf_embedded({"note.txt": LINE.encode()})

@@ -42,7 +42,7 @@ from postwarden.engine.extract.pdf_hidden import (
     xmp,
 )
 from postwarden.engine.extract.pdf_plain import plain
-from postwarden.engine.extract.walker import place
+from postwarden.engine.extract.walker import FILE_NAMES, place
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -303,6 +303,7 @@ def _visit(found: list[Embedded], where: str, depth: int, walker: Walker) -> Non
     """Visit each embedded file of ``found`` as a file of its own, or note why it cannot be
     read; ``found`` is emptied."""
     for item in found:
+        walker.name(f"{where}#{FILE_NAMES}", item.name)
         inner = f"{where}/{place(item.name)}"
         if item.content is None:
             walker.uninspectable(inner, item.reason)
