@@ -48,6 +48,7 @@ try:
     from postwarden.engine.compiled import _hsscan
 except ImportError:  # not built: every story part is parsed
     _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -354,7 +355,7 @@ def plain_story(
     the parser (`_hsscan.plain_story`: parsing and the pass over its events cost a docx of
     the scan bench 0.11 ms of its 0.62): its paragraphs' lines and its sections' header and
     footer references.  None for any other part, or where the module is not built."""
-    if _hsscan is None:
+    if not COMPILED:
         return None
     return _hsscan.plain_story(xml, _PLAIN_TAGS, check_time, _CHECK_EVERY)
 
