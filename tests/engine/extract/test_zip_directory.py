@@ -192,3 +192,27 @@ def test_members_are_made_by_the_slot_maker_and_by_their_constructor_alike(
         "NUL in a name",
     }
     assert all(_check(data) for data in _sources()[:3])
+
+
+def test_the_compiled_directory_reader_reads_as_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_hsscan.zip_entries` (the loop of `central_directory` in C) against the loop itself,
+    every slot of every member, on the edge cases, real files and their mutants."""
+    rng = random.Random(14)
+    copies = list(_edge_cases().values())
+    for seed, data in enumerate(_sources()):
+        copies += [data, *(m for _what, m in mutants(data, seed, flips=6))]
+        directory = max(data.find(b"PK\x01\x02"), 0)
+        for at in rng.sample(range(directory, len(data)), min(30, len(data) - directory)):
+            copy = bytearray(data)
+            copy[at] ^= rng.randrange(1, 256)
+            copies.append(bytes(copy))
+
+    def listed() -> list[object]:
+        found = [central_directory(copy) for copy in copies]
+        return [None if z is None else _listing(z.infos, z.start_dir) for z in found]
+
+    compiled = listed()
+    monkeypatch.setattr(zipdir, "COMPILED", False)
+    assert listed() == compiled
+    assert sum(z is not None for z in compiled) > 300
+    assert sum(z is None for z in compiled) > 50

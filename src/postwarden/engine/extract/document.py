@@ -9,7 +9,8 @@ python-docx: python-docx loads every part of the package into an object model an
 each ``paragraph.text`` and ``row.cells`` with XPath queries, which made the docx of the
 ``check`` benchmark's 50 KB message cost ~10 ms of CPU; this reader takes ~1.5 ms for the same
 units. It also reads content controls, insertions and smart tags, which python-docx's
-``paragraph.text`` skips.
+``paragraph.text`` skips.  A story of only paragraphs and section properties in the plain
+form office programs write (most letters) is read without the parser (`plain_story`, in C).
 
 It parses only parts that ``open_package`` kept (`office.Parts`), each checked up to its root
 element first (defusedxml, or `office.plain_prolog` for a plain prolog): a DTD can only
@@ -21,6 +22,7 @@ The stdlib's C parser reads them: defusedxml's own parser is ElementTree's pure-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 # Only for parts with no DTD (see above); defusedxml checked them.
@@ -42,6 +44,12 @@ from postwarden.engine.extract.office import (
 )
 from postwarden.engine.extract.walker import place
 from postwarden.engine.extract.zipdir import Zip
+
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: every story part is parsed
+    _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
 
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
@@ -108,6 +116,23 @@ _ATTRIBUTES = {
     "{urn:schemas-microsoft-com:office:office}title": "alt text",  # VML picture's title
 }
 """Attribute read from a story → the unit it goes to."""
+# What `_hsscan.plain_story` reads of the elements `_TAG` names (its PS_* codes); every other
+# one (tables, text boxes, tracked changes, pictures...) makes it leave the part to the parser.
+_PLAIN_CODES = {
+    "p": 1,
+    "r": 2,
+    "t": 3,
+    "tab": 4,
+    "ptab": 4,
+    "cr": 5,
+    "noBreakHyphen": 6,
+    "br": 7,
+    "sectPr": 8,
+    "headerReference": 9,
+    "footerReference": 10,
+}
+_PLAIN_OTHER = 11
+_PLAIN_TAGS = {tag.encode(): _PLAIN_CODES.get(name, _PLAIN_OTHER) for tag, name in _TAG.items()}
 _CHECK_EVERY = 4096
 _SETTINGS = "word/settings.xml"
 _MARKED = {_SETTINGS: b"docVar"}
@@ -189,6 +214,16 @@ class _Story:
         """The authors and alt text of the story, each value once, in order."""
 
     def read(self, xml: bytes) -> None:
+        """The story's paragraphs, tables, text boxes, attributes and sections: `plain_story`
+        for a part of only paragraphs and sections in the plain form, else `parse`."""
+        plain = plain_story(xml, self.reader.walker.budget.check_time)
+        if plain is None:
+            self.parse(xml)
+        else:
+            self.root.lines, self.sections = plain
+
+    def parse(self, xml: bytes) -> None:
+        """`read` with the parser: any story part (raises what the parser raises)."""
         containers: list[_Lines] = [self.root]
         paragraphs: list[_Paragraph] = []
         tables: list[_Table] = []
@@ -311,6 +346,19 @@ class _Story:
         )
         for unit, values in self.attributes.items():
             add("\n".join(values), f"{where}#{unit}{suffix}")
+
+
+def plain_story(
+    xml: bytes, check_time: Callable[[], None]
+) -> tuple[list[str], list[dict[tuple[str, str], str]]] | None:
+    """What `_Story.parse` makes of a story part of only paragraphs (runs, text, tabs and
+    breaks) and section properties, in the plain form office programs write, read without
+    the parser (`_hsscan.plain_story`: parsing and the pass over its events cost a docx of
+    the scan bench 0.11 ms of its 0.62): its paragraphs' lines and its sections' header and
+    footer references.  None for any other part, or where the module is not built."""
+    if not COMPILED:
+        return None
+    return _hsscan.plain_story(xml, _PLAIN_TAGS, check_time, _CHECK_EVERY)
 
 
 def _run_text(name: str, element: Element) -> str:

@@ -335,13 +335,15 @@ def _text_range(textpage: pdfium_c.FPDF_TEXTPAGE) -> str:
         raise pypdfium2.PdfiumError("Failed to get character count.")
     text_index = pdfium_c.FPDFText_GetTextIndexFromCharIndex
     first, last = 0, count - 1
-    while first <= last and text_index(textpage, first) == -1:
+    while first <= last and (first_index := text_index(textpage, first)) == -1:
         first += 1
     if first > last:
         return ""
-    while text_index(textpage, last) == -1:
+    # Each index asked once (a call through ctypes is a microsecond; PDFium's answer for a
+    # character does not change while its text page is open).
+    while (last_index := text_index(textpage, last)) == -1:
         last -= 1
-    size = text_index(textpage, last) + 2 - text_index(textpage, first)  # with the NUL
+    size = last_index + 2 - first_index  # with the NUL
     buffer = (ctypes.c_ushort * size)()
     written = pdfium_c.FPDFText_GetText(textpage, first, last - first + 1, buffer)
     if written > size:

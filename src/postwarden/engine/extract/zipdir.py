@@ -24,6 +24,7 @@ try:
     from postwarden.engine.compiled import _hsscan
 except ImportError:  # not built: each ZipInfo is made by its own constructor
     _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
 
 _END = struct.Struct("<4s4H2LH")
 _ENTRY = struct.Struct("<4s4B4HL2L5H2L")
@@ -142,6 +143,12 @@ def central_directory(data: bytes) -> Zip | None:
     cd_size, cd_offset = end[5], end[6]
     if cd_offset + cd_size != size - _END.size:
         return None  # bytes before the archive, or a directory zipfile would read elsewhere
+    if MAKE_INFO is not None and COMPILED:
+        # The loop below in C (a docx's 17 members: 250,000 -> 60,000 instructions); None
+        # where the loop must decide (a member it refuses, a name in cp437).
+        made = _hsscan.zip_entries(data, cd_offset, cd_size, MAKE_INFO)
+        if made is not None:
+            return Zip(data, made, cd_offset)
     pos, stop = cd_offset, cd_offset + cd_size
     infos: list[zipfile.ZipInfo] = []
     while pos < stop:
