@@ -1109,18 +1109,69 @@ done:
     return out;
 }
 
+/* Slots of the exact types met, read at their offsets (units, findings: slotted
+ * dataclasses; the generic getattr costs 70 instructions a read). */
+
+#define REGISTER_SLOTS 3
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[REGISTER_SLOTS]; /* -1: read through getattr */
+} RegisterSlots;
+
+/* Where ``type`` keeps ``names`` as plain object slots, read by the generic getattr. */
+static void register_slots_of(RegisterSlots *slots, PyTypeObject *type, PyObject *const *names) {
+    slots->type = type;
+    for (int i = 0; i < REGISTER_SLOTS; i++) {
+        slots->offset[i] = -1;
+        if (names[i] == NULL || type->tp_getattro != PyObject_GenericGetAttr)
+            continue;
+        PyObject *descr = _PyType_Lookup(type, names[i]); /* borrowed */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+            ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
+            slots->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+}
+
+/* obj.<names[i]>: a new reference, or NULL with an exception set. */
+static PyObject *register_attr(PyObject *obj, RegisterSlots *slots, PyObject *const *names,
+                               int i) {
+    if (Py_TYPE(obj) != slots->type)
+        register_slots_of(slots, Py_TYPE(obj), names);
+    if (slots->offset[i] >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + slots->offset[i]);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, names[i]); /* an unset slot raises as Python would */
+}
+
 /* Replace *text (a reference or NULL) by the text of unit ``unit`` of ``seq`` (a
  * PySequence_Fast of objects with a str ``text``): 0, or -1 with an exception set (*text is
  * then NULL or the object found, to be released by the caller as before). */
+static PyObject *unit_names[REGISTER_SLOTS]; /* "text", "where", "cells": interned once */
+static RegisterSlots unit_slots;
+
+/* unit.text (i 0), unit.where (1) or unit.cells (2): a new reference, or NULL with an
+ * exception set. */
+static PyObject *unit_attr(PyObject *unit, int i) {
+    if (unit_names[2] == NULL) {
+        static const char *const names[REGISTER_SLOTS] = {"text", "where", "cells"};
+        for (int k = 0; k < REGISTER_SLOTS; k++)
+            if (unit_names[k] == NULL &&
+                (unit_names[k] = PyUnicode_InternFromString(names[k])) == NULL)
+                return NULL;
+        unit_slots.type = NULL; /* the offsets looked up again, with every name */
+    }
+    return register_attr(unit, &unit_slots, unit_names, i);
+}
+
 static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
-    static PyObject *name; /* "text", interned once: not a new str per unit */
     Py_XDECREF(*text);
     *text = NULL;
-    if (name == NULL && (name = PyUnicode_InternFromString("text")) == NULL)
-        return -1;
     /* Held while its getattr runs: that may run Python code that shrinks the sequence. */
     PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, unit));
-    *text = PyObject_GetAttr(item, name);
+    *text = unit_attr(item, 0);
     Py_DECREF(item);
     if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
         if (*text != NULL && !PyErr_Occurred())
@@ -1909,40 +1960,6 @@ done:
  * whole cells.  Slots of the exact types met are read at their offsets, the detector and the
  * place of the finding before are remembered (findings come place by place). */
 
-#define REGISTER_SLOTS 3
-
-typedef struct {
-    PyTypeObject *type;
-    Py_ssize_t offset[REGISTER_SLOTS]; /* -1: read through getattr */
-} RegisterSlots;
-
-/* Where ``type`` keeps ``names`` as plain object slots, read by the generic getattr. */
-static void register_slots_of(RegisterSlots *slots, PyTypeObject *type, PyObject *const *names) {
-    slots->type = type;
-    for (int i = 0; i < REGISTER_SLOTS; i++) {
-        slots->offset[i] = -1;
-        if (names[i] == NULL || type->tp_getattro != PyObject_GenericGetAttr)
-            continue;
-        PyObject *descr = _PyType_Lookup(type, names[i]); /* borrowed */
-        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-            ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
-            slots->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-    }
-}
-
-/* obj.<names[i]>: a new reference, or NULL with an exception set. */
-static PyObject *register_attr(PyObject *obj, RegisterSlots *slots, PyObject *const *names,
-                               int i) {
-    if (Py_TYPE(obj) != slots->type)
-        register_slots_of(slots, Py_TYPE(obj), names);
-    if (slots->offset[i] >= 0) {
-        PyObject *value = *(PyObject **)((char *)obj + slots->offset[i]);
-        if (value != NULL)
-            return Py_NewRef(value);
-    }
-    return PyObject_GetAttr(obj, names[i]); /* an unset slot raises as Python would */
-}
-
 /* ``value in cells``: a tuple of str compared by length and storage first. */
 static int register_holds(PyObject *cells, PyObject *value) {
     if (!PyTuple_CheckExact(cells) || !PyUnicode_CheckExact(value))
@@ -2525,13 +2542,20 @@ static inline Py_UCS4 verdict_char(const VerdictText *t, Py_ssize_t i) {
 }
 
 static inline int verdict_in(Py_UCS4 c, const char *set) {
-    return c != 0 && c < 128 && strchr(set, (int)c) != NULL;
+    /* A loop the compiler unrolls over the literal set: strchr's call was a tenth of the
+     * verdicts of a sheet's phone numbers. */
+    for (; *set != '\0'; set++)
+        if ((Py_UCS4)(unsigned char)*set == c)
+            return 1;
+    return 0;
 }
 
 static inline int verdict_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
 
-/* The verdict of HkidDetector.validate and invalidate on text[s:e]. */
-static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int context) {
+/* The verdict of HkidDetector.validate and invalidate on text[s:e] with context; without,
+ * the same but that a value not starting with a capital letter is rejected
+ * (verdict_hkid_without). */
+static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
     char value[16];
     int n = 0;
     if (e - s > 12)
@@ -2575,15 +2599,19 @@ static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int co
         if (verdict_in(c, ".-:") && e + 1 < t->len && Py_UNICODE_ISALNUM(verdict_char(t, e + 1)))
             return VERDICT_REJECT;
     }
-    Py_UCS4 first = verdict_char(t, s);
-    if (!context && !(first >= 'A' && first <= 'Z'))
-        return VERDICT_REJECT;
     for (Py_ssize_t i = s; i > 0 && !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
         i--;
         if (verdict_in(verdict_char(t, i), "/=?&%#@\\"))
             return VERDICT_REJECT;
     }
     return VERDICT_ACCEPT;
+}
+
+/* verdict_hkid's verdict `with` (with context) made the one without: every check after the
+ * capital's rejects, so a value the capital's check rejects ends rejected either way. */
+static int verdict_hkid_without(const VerdictText *t, Py_ssize_t s, int with) {
+    Py_UCS4 first = verdict_char(t, s);
+    return with == VERDICT_ACCEPT && !(first >= 'A' && first <= 'Z') ? VERDICT_REJECT : with;
 }
 
 /* _is_date: eight digits that read as a plausible YYYYMMDD or DDMMYYYY date. */
@@ -2610,14 +2638,9 @@ static int verdict_is_date(const char *d) {
 /* _whole_cell: 1 when text[s:e] is one of the unit's cells stripped (str.strip), 0 when
  * not (or the unit has no cells), -1 when its cells are not a tuple of str (asked). */
 static int verdict_whole_cell(VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
-    static PyObject *name; /* "cells", interned once */
     if (t->cells_read == 0) {
         t->cells_read = -1;
-        if (name == NULL && (name = PyUnicode_InternFromString("cells")) == NULL) {
-            PyErr_Clear();
-            return -1;
-        }
-        t->cells = PyObject_GetAttr(t->unit, name);
+        t->cells = unit_attr(t->unit, 2);
         if (t->cells == NULL) {
             PyErr_Clear();
             return -1;
@@ -2782,9 +2805,11 @@ static int verdict_label_before(const VerdictText *t, Py_ssize_t s) {
 }
 
 /* The verdict of PhoneDetector.validate and invalidate on text[s:e], a match of pattern
- * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked). */
+ * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked), without
+ * context; the one with context in *with (the checks up to there are the same: one pass). */
 static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
-                         int context) {
+                         int *with) {
+    *with = VERDICT_ASK;
     if (pattern < 0 || pattern > 2 || e - s > 32 || e <= s)
         return VERDICT_ASK;
     char digits[32];
@@ -2792,7 +2817,7 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
     for (Py_ssize_t i = s; i < e; i++) {
         Py_UCS4 c = verdict_char(t, i);
         if (c >= 128)
-            return VERDICT_ASK;
+            return *with = VERDICT_ASK;
         if (!verdict_in(c, " -+()"))
             digits[n++] = (char)c;
     }
@@ -2802,31 +2827,29 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
         if (digits[i] != digits[from])
             same = 0;
     if (same)
-        return VERDICT_REJECT;
+        return *with = VERDICT_REJECT;
     if (pattern == 1) { /* _is_range(value[:4], value[5:], value[4] == "-") */
         if (e - s != 9)
-            return VERDICT_ASK;
+            return *with = VERDICT_ASK;
         long a = 0, b = 0;
         for (Py_ssize_t i = 0; i < 4; i++) {
             Py_UCS4 x = verdict_char(t, s + i), y = verdict_char(t, s + 5 + i);
             if (!verdict_digit(x) || !verdict_digit(y))
-                return VERDICT_ASK;
+                return *with = VERDICT_ASK;
             a = a * 10 + (long)(x - '0');
             b = b * 10 + (long)(y - '0');
         }
         if (1900 <= a && a <= 2099 && 1900 <= b && b <= 2099)
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (verdict_char(t, s + 4) == '-' &&
             ((a <= b && b <= a + 500) || (a % 100 == 0 && b % 100 == 0)))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
     /* A bare number's _whole_cell and _is_date read eight ASCII digits, else asked. */
-    int unsure = 0, unsure_bare = 0;
-    if (pattern == 2 && !context && n != 8)
-        unsure_bare = unsure = 1;
-    for (int i = 0; pattern == 2 && !context && i < n; i++)
+    int unsure = 0, unsure_bare = pattern == 2 && n != 8;
+    for (int i = 0; pattern == 2 && i < n; i++)
         if (!verdict_digit((Py_UCS4)digits[i]))
-            unsure_bare = unsure = 1;
+            unsure_bare = 1;
     /* _GLUED_BEFORE.search(text, max(0, s - 3), s): an ending at s; a newline in the window
      * (where $ also holds before it) is asked. */
     Py_ssize_t low = s > 3 ? s - 3 : 0;
@@ -2838,24 +2861,24 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
     if (s - 1 >= low) {
         Py_UCS4 last = verdict_char(t, s - 1);
         if (verdict_in(last, "$#"))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (s - 2 >= low && last < 128) {
             Py_UCS4 before = verdict_char(t, s - 2);
             if ((verdict_digit(before) && verdict_in(last, " -.,")) ||
                 (verdict_in(before, "$#") && Py_UNICODE_ISSPACE(last)) ||
                 (((before | 32) >= 'a' && (before | 32) <= 'z') && last == '-'))
-                return VERDICT_REJECT;
+                return *with = VERDICT_REJECT;
         }
     }
     /* _GLUED_AFTER.match(text, e, e + 2) */
     if (e < t->len) {
         Py_UCS4 c = verdict_char(t, e);
         if (c == '%')
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (verdict_in(c, " -.,") && e + 1 < t->len) {
             Py_UCS4 d = verdict_char(t, e + 1);
             if (verdict_digit(d))
-                return VERDICT_REJECT;
+                return *with = VERDICT_REJECT;
             if (d >= 128)
                 unsure = 1;
         }
@@ -2865,7 +2888,7 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
                            !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
         i--;
         if (verdict_in(verdict_char(t, i), "/=?&%#@_\\"))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
     for (Py_ssize_t j = e; j < t->len && verdict_char(t, j) < 0x2E80 &&
                            !Py_UNICODE_ISSPACE(verdict_char(t, j)) && j - e < 200;
@@ -2873,10 +2896,10 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
         Py_UCS4 c = verdict_char(t, j);
         if (verdict_in(c, "/=?&%#@_\\") ||
             (c == '.' && j + 1 < t->len && Py_UNICODE_ISALPHA(verdict_char(t, j + 1))))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
-    if (context)
-        return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    *with = unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    unsure |= unsure_bare;
     if (pattern == 2 && !unsure_bare) { /* _whole_cell(candidate) and not _is_date(digits) */
         int whole = verdict_whole_cell(t, s, e);
         if (whole == 0 || verdict_is_date(digits))
@@ -3001,11 +3024,10 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         }
         int without, with;
         if (detector == 0) {
-            without = verdict_hkid(&t, from[i], to[i], 0);
-            with = verdict_hkid(&t, from[i], to[i], 1);
+            with = verdict_hkid(&t, from[i], to[i]);
+            without = verdict_hkid_without(&t, from[i], with);
         } else if (detector == 1) {
-            without = verdict_phone(&t, from[i], to[i], kind[i], 0);
-            with = verdict_phone(&t, from[i], to[i], kind[i], 1);
+            without = verdict_phone(&t, from[i], to[i], kind[i], &with);
         } else {
             without = with = verdict_name_en(&t, to[i], kind[i]);
         }
@@ -5702,9 +5724,6 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "maker: one of six arguments");
         goto done;
     }
-    static PyObject *where_name; /* interned once */
-    if (where_name == NULL && (where_name = PyUnicode_InternFromString("where")) == NULL)
-        goto done;
     const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *number = numbers.buf;
     const uint8_t *judged = verdicts.buf, *context = headed.len ? headed.buf : NULL;
     const double *score = scores.buf;
@@ -5764,7 +5783,7 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
             goto done;
         }
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
-        Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+        Py_XSETREF(where, unit_attr(item, 1));
         Py_DECREF(item);
         if (where == NULL)
             goto done;
