@@ -8,6 +8,7 @@ import pytest
 
 from postwarden.engine.detect.matchbytes import (
     UNBOUNDED,
+    fixed_width,
     open_ended_limits,
     reversed_expression,
 )
@@ -167,3 +168,13 @@ def test_a_reversed_expression_finds_hyperscans_starts(regex: str, text: str) ->
 )
 def test_what_cannot_or_need_not_be_read_backwards_is_not(regex: str, flags: int) -> None:
     assert reversed_expression(regex, flags) is None
+
+
+def test_an_expression_of_ascii_of_one_width_gives_its_width() -> None:
+    assert fixed_width(r"\b[2-9]\d{7}\b", UTF8) == 8
+    assert fixed_width(r"\b[2-9]\d{3}[ -]\d{4}\b", UTF8) == 9
+    assert fixed_width(r"(?:ab|cd)\d{2}", UTF8) == 4
+    assert fixed_width(NAME, UTF8) is None  # widths vary
+    assert fixed_width(r"\d{8}", UTF8 | hyperscan.HS_FLAG_CASELESS) is None
+    assert fixed_width(r"[\x{FF10}-\x{FF19}]{8}", UTF8) is None  # not ASCII: bytes vary
+    assert fixed_width(r"[^x]{8}", UTF8) is None

@@ -27,7 +27,8 @@
  * expression reversed, anchored after one byte: it scans the byte after the end (a space
  * at the buffer's end), then the bytes before the end reversed, as far back as its widest
  * match and one byte more (for a word boundary at the start); its furthest match ends at
- * the leftmost start.  0.1 us a match.
+ * the leftmost start.  0.08 us a match.  Those of ASCII of one width (phone_bare) start
+ * that many bytes before their end (matchbytes.fixed_width): their window is None.
  *
  * The module also holds the other hot loops of detection and register matching (the blocks
  * below, each marked); it lives in engine/compiled/, not in a stage, so that detect and
@@ -63,9 +64,12 @@ typedef struct Database {
     int32_t *window_id;
     Py_ssize_t expressions;
     uint8_t *limits;
-    /* Per window database, 0 (limits) or the widest match of a reversed expression. */
+    /* Per window database, 0 (limits), the widest match of an expression read backwards,
+     * or less its fixed width (its database unused: None); and the widest of all, and
+     * whether any window's width is not 0. */
     int32_t *widths;
     int32_t widest;
+    int reads_backwards;
     /* scan_texts' buffers, kept between calls (see there); `kept_busy` like scratch_busy. */
     char *joined;
     size_t joined_cap;
@@ -326,12 +330,14 @@ static int on_reverse_match(unsigned int id, unsigned long long from, unsigned l
     return 0;
 }
 
-/* Fill in the starts of the rows of `hits` whose expressions are read backwards (see the
- * top of this file), into `reversed` (the widest's room and two bytes).  As
- * recover_starts. */
+/* Fill in the starts of the rows of `hits` whose expressions have a fixed width (the end
+ * less it) or are read backwards (see the top of this file), one window at a time (a scan
+ * of them all joined, each after a NUL, cost more: unanchored, hyperscan runs its
+ * automaton from every byte).  As recover_starts. */
 static hs_error_t reverse_starts(Database *self, hs_scratch_t *scratch, const uint8_t *buf,
-                                 int64_t len, Hits *hits, uint8_t *reversed, int *lost) {
+                                 int64_t len, Hits *hits, int *lost) {
     size_t rows = hits->len / 3;
+    uint8_t *reversed = NULL;
     for (size_t i = 0; i < rows; i++) {
         int64_t id = hits->data[3 * i + 2], end = hits->data[3 * i + 1];
         if (id < 0 || id >= self->expressions || self->window_id[id] < 0)
@@ -343,6 +349,15 @@ static hs_error_t reverse_starts(Database *self, hs_scratch_t *scratch, const ui
             *lost = 1;
             continue;
         }
+        if (width < 0) { /* a fixed width (of ASCII: as many bytes) */
+            if (end + width < 0)
+                *lost = 1;
+            else
+                hits->data[3 * i] = end + width;
+            continue;
+        }
+        if (reversed == NULL && (reversed = malloc((size_t)self->widest + 2)) == NULL)
+            return HS_NOMEM;
         int64_t low = end - width - 1 > 0 ? end - width - 1 : 0, n = 0;
         reversed[n++] = end < len ? buf[end] : ' ';
         for (int64_t at = end; at > low;)
@@ -351,14 +366,17 @@ static hs_error_t reverse_starts(Database *self, hs_scratch_t *scratch, const ui
         const Database *db = (const Database *)PyTuple_GET_ITEM(self->windows, w);
         hs_error_t err = hs_scan(db->db, (const char *)reversed, (unsigned int)n, 0, scratch,
                                  on_reverse_match, &furthest);
-        if (err != HS_SUCCESS)
+        if (err != HS_SUCCESS) {
+            free(reversed);
             return err;
+        }
         /* The match's first byte is the one after the end: it reaches back furthest - 1. */
         if (furthest < 2 || (int64_t)furthest - 1 > end)
             *lost = 1;
         else
             hits->data[3 * i] = end - ((int64_t)furthest - 1);
     }
+    free(reversed);
     return HS_SUCCESS;
 }
 
@@ -368,12 +386,8 @@ static hs_error_t reverse_starts(Database *self, hs_scratch_t *scratch, const ui
 static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const uint8_t *buf,
                                  int64_t len, Hits *hits, int *lost) {
     size_t rows = hits->len / 3, count = 0;
-    if (self->widest > 0) {
-        uint8_t *reversed = malloc((size_t)self->widest + 2);
-        if (reversed == NULL)
-            return HS_NOMEM;
-        hs_error_t err = reverse_starts(self, scratch, buf, len, hits, reversed, lost);
-        free(reversed);
+    if (self->reads_backwards) {
+        hs_error_t err = reverse_starts(self, scratch, buf, len, hits, lost);
         if (err != HS_SUCCESS)
             return err;
     }
@@ -559,7 +573,8 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     if (scratch == NULL)
         return NULL;
     int windowed = self->windows != NULL;
-    if (windowed) {
+    /* (Windows of fixed widths alone scan nothing: no scratch.) */
+    if (windowed && self->window_scratch != NULL) {
         window_scratch = take_scratch(self->window_scratch, &self->window_scratch_busy);
         if (window_scratch == NULL) {
             give_back_scratch(self->scratch, &self->scratch_busy, scratch);
@@ -578,7 +593,7 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     }
     Py_END_ALLOW_THREADS
     give_back_scratch(self->scratch, &self->scratch_busy, scratch);
-    if (windowed)
+    if (window_scratch != NULL)
         give_back_scratch(self->window_scratch, &self->window_scratch_busy, window_scratch);
     if (hits->failed || err == HS_NOMEM)
         return PyErr_NoMemory();
@@ -619,8 +634,9 @@ static PyTypeObject DatabaseType;
  * database, -1 or the number of the database of the same expression in ``windows``;
  * ``limits``: 256 bytes per window database, byte b the most times its expression's
  * matches can hold byte b (UNBOUNDED: any number); ``widths``: native int32 per window
- * database, 0, or the widest match (at most WIDEST_REVERSED bytes) of an expression read
- * backwards (none: all 0). */
+ * database, 0, the widest match (at most WIDEST_REVERSED bytes) of an expression read
+ * backwards, or less the width of an expression of one width (its window None; none:
+ * all 0). */
 #define WIDEST_REVERSED 255
 
 static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
@@ -630,6 +646,7 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
         return NULL;
     PyObject *result = NULL, *tuple = NULL;
     int32_t *copy = NULL, *width_copy = NULL, widest = 0;
+    int reads_backwards = 0;
     uint8_t *limit_copy = NULL;
     hs_scratch_t *scratch = NULL;
     Py_ssize_t expressions = ids.len / (Py_ssize_t)sizeof(int32_t);
@@ -647,19 +664,6 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
                         "ids are int32s, limits 256 bytes, one per window database");
         goto done;
     }
-    for (Py_ssize_t k = 0; k < windowed; k++) {
-        PyObject *window = PyTuple_GET_ITEM(tuple, k);
-        if (!PyObject_TypeCheck(window, &DatabaseType) || window == (PyObject *)self ||
-            ((Database *)window)->db == NULL) {
-            PyErr_SetString(PyExc_TypeError, "windows are other, compiled databases");
-            goto done;
-        }
-        hs_error_t err = hs_alloc_scratch(((Database *)window)->db, &scratch);
-        if (err != HS_SUCCESS) {
-            error_from("hs_alloc_scratch", err);
-            goto done;
-        }
-    }
     if (widths.buf != NULL && widths.len != windowed * (Py_ssize_t)sizeof(int32_t)) {
         PyErr_SetString(PyExc_ValueError, "widths are int32s, one per window database");
         goto done;
@@ -676,12 +680,31 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     if (widths.buf != NULL)
         memcpy(width_copy, widths.buf, (size_t)widths.len);
     for (Py_ssize_t k = 0; k < windowed; k++) {
-        if (width_copy[k] < 0 || width_copy[k] > WIDEST_REVERSED) {
+        PyObject *window = PyTuple_GET_ITEM(tuple, k);
+        if (width_copy[k] < -WIDEST_REVERSED || width_copy[k] > WIDEST_REVERSED) {
             PyErr_SetString(PyExc_ValueError, "a width out of range");
             goto done;
         }
         if (width_copy[k] > widest)
             widest = width_copy[k];
+        reads_backwards |= width_copy[k] != 0;
+        if (width_copy[k] < 0) {
+            if (window != Py_None) {
+                PyErr_SetString(PyExc_TypeError, "a window of a fixed width is None");
+                goto done;
+            }
+            continue;
+        }
+        if (!PyObject_TypeCheck(window, &DatabaseType) || window == (PyObject *)self ||
+            ((Database *)window)->db == NULL) {
+            PyErr_SetString(PyExc_TypeError, "windows are other, compiled databases");
+            goto done;
+        }
+        hs_error_t err = hs_alloc_scratch(((Database *)window)->db, &scratch);
+        if (err != HS_SUCCESS) {
+            error_from("hs_alloc_scratch", err);
+            goto done;
+        }
     }
     for (Py_ssize_t i = 0; i < expressions; i++) {
         if (copy[i] < -1 || copy[i] >= windowed) {
@@ -696,6 +719,7 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     self->limits = limit_copy;
     self->widths = width_copy;
     self->widest = widest;
+    self->reads_backwards = reads_backwards;
     tuple = NULL;
     scratch = NULL;
     copy = NULL;

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from postwarden.engine.detect import matchbytes
 from postwarden.engine.detect.matchbytes import (
     WIDEST_REVERSED,
+    fixed_width,
     open_ended_limits,
     reversed_expression,
 )
@@ -72,7 +73,9 @@ class _NativeBackend:
     alone finding their starts after the scan: the open-ended ones with SOM, scanning the
     windows their starts are in (the most times their matches hold each byte, their
     ``limits``: 256 bytes each), the bounded ones of ASCII read backwards from each end
-    (`reversed_expression`; their ``widths``, the widest match in bytes, 0 for the others).
+    (`reversed_expression`; their ``widths``, the widest match in bytes, 0 for the others),
+    and those of ASCII of one width not at all (`fixed_width`: less their width, no
+    database).
     All are kept in one file, after the windowed ids, their widths and their limits:
     working the limits out reads every expression's parse tree (about 65 ms, a tenth of a
     fresh ``check``), so a process that loads the cache does not."""
@@ -83,7 +86,7 @@ class _NativeBackend:
         self.widths: tuple[int, ...] = ()
         self.limits = b""
         self.flags = self._given
-        self._windows: list[_hsscan.Database] = []
+        self._windows: list[_hsscan.Database | None] = []
         # The cache key covers the expressions and their given flags; which of them are
         # compiled without SOM follows from those and from matchbytes (its source's digest).
         self.version = (
@@ -93,7 +96,8 @@ class _NativeBackend:
         )
 
     def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
-        windows: dict[int, tuple[bytes, int, bytes]] = {}  # id: (expression, width, limits)
+        # id: (the window's expression, None for a fixed width; its width; its limits)
+        windows: dict[int, tuple[bytes | None, int, bytes]] = {}
         for i, (expression, flag) in enumerate(zip(expressions, flags, strict=True)):
             if not flag & SOM:
                 continue
@@ -103,6 +107,8 @@ class _NativeBackend:
                 windows[i] = (expression, 0, counts)
             elif (backwards := reversed_expression(regex, flag)) is not None:
                 windows[i] = (backwards[0], backwards[1], bytes(256))
+            elif (width := fixed_width(regex, flag)) is not None:
+                windows[i] = (None, -width, bytes(256))
         self._windowing(
             tuple(windows),
             tuple(width for _, width, _ in windows.values()),
@@ -111,7 +117,9 @@ class _NativeBackend:
         return self._joined(
             _hsscan.Database(list(expressions), list(self.flags)),
             [
-                _hsscan.Database([expression], [0 if width else flags[i]])
+                None
+                if expression is None
+                else _hsscan.Database([expression], [0 if width else flags[i]])
                 for i, (expression, width, _) in windows.items()
             ],
         )
@@ -121,7 +129,7 @@ class _NativeBackend:
         self.flags = tuple(f & ~SOM if i in windowed else f for i, f in enumerate(self._given))
 
     def _joined(
-        self, database: _hsscan.Database, windows: list[_hsscan.Database]
+        self, database: _hsscan.Database, windows: list[_hsscan.Database | None]
     ) -> _hsscan.Database:
         self._windows = windows
         if windows:
@@ -135,8 +143,9 @@ class _NativeBackend:
         # The windowed ids, their widths and their limits, then each database's bytes after
         # their length: the first, then the windows'.
         count = len(self.windowed)
-        head = struct.pack(f"<Q{2 * count}Q", count, *self.windowed, *self.widths)
-        blobs = [database.serialize(), *(w.serialize() for w in self._windows)]
+        head = struct.pack(f"<Q{count}Q{count}q", count, *self.windowed, *self.widths)
+        # (A fixed width's window has no database: no bytes.)
+        blobs = [database.serialize(), *(w.serialize() if w else b"" for w in self._windows)]
         return head + self.limits + b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
 
     def load(self, blob: bytes) -> _hsscan.Database:
@@ -152,8 +161,8 @@ class _NativeBackend:
         at = 8 + 16 * count + 256 * count
         if len(blob) < at:
             raise ValueError("not a postwarden pattern database")
-        widths = struct.unpack_from(f"<{count}Q", blob, 8 + 8 * count)
-        if any(w > WIDEST_REVERSED for w in widths):
+        widths = struct.unpack_from(f"<{count}q", blob, 8 + 8 * count)
+        if any(abs(w) > WIDEST_REVERSED for w in widths):
             raise ValueError("not a postwarden pattern database: a window too wide")
         self._windowing(windowed, widths, blob[8 + 16 * count : at])
         parts: list[bytes] = []
@@ -165,7 +174,10 @@ class _NativeBackend:
             at += 8 + size
         if len(parts) != 1 + count or at != len(blob):
             raise ValueError("not a postwarden pattern database, or a window database missing")
-        database, *windows = map(_hsscan.Database.deserialize, parts)
+        database = _hsscan.Database.deserialize(parts[0])
+        windows = [_hsscan.Database.deserialize(p) if p else None for p in parts[1:]]
+        if any((w is None) != (width < 0) for w, width in zip(windows, widths, strict=True)):
+            raise ValueError("not a postwarden pattern database: a window database missing")
         return self._joined(database, windows)
 
 
