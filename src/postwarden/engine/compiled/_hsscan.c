@@ -5726,6 +5726,9 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     PyObject *seq = NULL, *out = NULL, *text = NULL, *where = NULL, *kept_units = NULL,
              *findings = NULL;
     Py_ssize_t *chosen = NULL;
+    /* Each confidence a float once, shared by the findings that have it (a detector's few
+     * patterns: a float a finding was made and freed for each of a sheet's rows). */
+    PyObject **confidence = NULL;
     Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), patterns = 0, count = 0;
     if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
         ends.len != unit_of.len || numbers.len != unit_of.len || verdicts.len != n ||
@@ -5789,6 +5792,11 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     seq = PySequence_Fast(units, "units must be a sequence");
     if (seq == NULL)
         goto done;
+    confidence = PyMem_Calloc((size_t)(2 * patterns > 0 ? 2 * patterns : 1), sizeof(PyObject *));
+    if (confidence == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     kept_units = PyList_New(count);
     findings = PyList_New(count);
     if (kept_units == NULL || findings == NULL)
@@ -5820,16 +5828,19 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         if (unit == NULL)
             goto done;
         PyList_SET_ITEM(kept_units, k, unit);
+        Py_ssize_t c = (has ? patterns : 0) + number[i];
+        if (confidence[c] == NULL && (confidence[c] = PyFloat_FromDouble(score[c])) == NULL)
+            goto done;
         PyObject *made[6] = {detector,
                              where,
                              PyUnicode_Substring(text, from[i], to[i]),
                              PyLong_FromLongLong(from[i]),
                              PyLong_FromLongLong(to[i]),
-                             PyFloat_FromDouble(score[(has ? patterns : 0) + number[i]])};
+                             confidence[c]};
         PyObject *finding = NULL;
-        if (made[2] != NULL && made[3] != NULL && made[4] != NULL && made[5] != NULL)
+        if (made[2] != NULL && made[3] != NULL && made[4] != NULL)
             finding = make_slotted(state, made, 6);
-        for (int j = 2; j < 6; j++)
+        for (int j = 2; j < 5; j++)
             Py_XDECREF(made[j]);
         if (finding == NULL)
             goto done;
@@ -5837,6 +5848,10 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     }
     out = PyTuple_Pack(2, kept_units, findings);
 done:
+    if (confidence != NULL)
+        for (Py_ssize_t c = 0; c < 2 * patterns; c++)
+            Py_XDECREF(confidence[c]);
+    PyMem_Free(confidence);
     PyMem_Free(chosen);
     Py_XDECREF(kept_units);
     Py_XDECREF(findings);
