@@ -163,6 +163,7 @@ def test_a_reversed_expression_finds_hyperscans_starts(regex: str, text: str) ->
         (r"\x{41}{1,2}b", UTF8),  # PCRE's braced hex, not Python's
         (r"a\v{1,2}b", UTF8),  # \v: a class in PCRE, a character in Python
         (r"(?i:a){1,2}b", UTF8),  # a flag inside
+        (r"(?i)a{1,2}b", UTF8),  # a flag for the whole expression
         (r"a{1,300}b", UTF8),  # wider than a window
     ],
 )
@@ -178,3 +179,4 @@ def test_an_expression_of_ascii_of_one_width_gives_its_width() -> None:
     assert fixed_width(r"\d{8}", UTF8 | hyperscan.HS_FLAG_CASELESS) is None
     assert fixed_width(r"[\x{FF10}-\x{FF19}]{8}", UTF8) is None  # not ASCII: bytes vary
     assert fixed_width(r"[^x]{8}", UTF8) is None
+    assert fixed_width(r"(?i)\d{4}k", UTF8) is None  # caseless inline: "k" may be U+212A

@@ -140,9 +140,11 @@ def _ascii_tree(regex: str, flags: int) -> Any:
     if "{," in regex or not regex.isascii():
         return None
     try:
-        return _parser.parse(regex)
+        tree = _parser.parse(regex)
     except (re.error, ValueError, OverflowError, RecursionError):
         return None
+    # A flag set inline for the whole expression ("(?i)") is the parse's, not its items'.
+    return None if tree.state.flags & ~re.UNICODE else tree
 
 
 def _varies_early(items: Any) -> bool:
