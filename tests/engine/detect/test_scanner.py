@@ -9,6 +9,7 @@ import pytest
 from tests.engine.detect.test_detectors import CASES
 
 from postwarden.engine.detect import DetectorSet, default_detectors
+from postwarden.engine.detect.matchbytes import reversed_expression
 from postwarden.engine.detect.scanner import NATIVE
 from postwarden.model import TextUnit
 
@@ -144,6 +145,41 @@ def test_windows_bounded_by_byte_counts_hold_every_start() -> None:
         blob = rng.choice((" ", "", "\n")).join(parts).encode()
         native_hits = native._raw_hits(blob)
         np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
+        rows += len(native_hits)
+    assert rows > 5_000
+
+
+@pytest.mark.skipif(not NATIVE, reason="the _hsscan extension is not built")
+def test_starts_read_backwards_are_hyperscans() -> None:
+    """The bounded expressions read backwards from each end (names with a surname of any
+    length first, dates, +852 numbers): texts packed with their parts, glued and apart, at
+    the buffer's edges and beside multi-byte characters, give the starts SOM reports."""
+    import random
+
+    native, python = _sets()
+    backwards = {
+        p.name
+        for p, flag in zip(native._patterns, python.flags, strict=False)
+        if reversed_expression(p.regex, flag) is not None
+    }
+    assert {"upper_first", "english_upper", "title_last", "dmy"} <= backwards
+    words = (
+        "CHAN", "AUYEUNG", "NG", "CHEUNG", "Chan", "Auyeung", "Ng", "Tai", "Man", "man", "Siu",
+        "TAI", "MAN", "Peter", "Mary", "Ka", "Wai", "+852", "00852", "852", "(852)", "9123",
+        "4567", "1/2/1999", "31-12-2020", "1999.1.2", "12", "20", "x", "_",
+    )  # fmt: skip
+    gaps = (" ", " ", " ", ", ", ",", "-", "", ".", "/", "é", "中", "\n", "\x00")
+    rng = random.Random(11)
+    rows = 0
+    for _ in range(500):
+        parts = [rng.choice(words) + rng.choice(gaps) for _ in range(rng.randrange(1, 200))]
+        blob = "".join(parts).encode()
+        native_hits = native._raw_hits(blob)
+        np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
+        np.testing.assert_array_equal(
+            _sorted(native._raw_hits(blob, chars=True)),
+            _sorted(python._raw_hits(blob, chars=True)),
+        )
         rows += len(native_hits)
     assert rows > 5_000
 

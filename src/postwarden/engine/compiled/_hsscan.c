@@ -21,6 +21,15 @@
  * first byte is impossible (it would hold the bytes that broke the limits), so a window's
  * edges cannot fake a start.
  *
+ * Bounded expressions of ASCII whose matches vary in width (name_en's, a surname of any
+ * length first) cost hyperscan 0.3 us a match to find the start of: those are read
+ * backwards instead (matchbytes.reversed_expression).  Their window database holds the
+ * expression reversed, anchored after one byte: it scans the byte after the end (a space
+ * at the buffer's end), then the bytes before the end reversed, as far back as its widest
+ * match and one byte more (for a word boundary at the start); its furthest match ends at
+ * the leftmost start.  0.08 us a match.  Those of ASCII of one width (phone_bare) start
+ * that many bytes before their end (matchbytes.fixed_width): their window is None.
+ *
  * The module also holds the other hot loops of detection and register matching (the blocks
  * below, each marked); it lives in engine/compiled/, not in a stage, so that detect and
  * registers use it without importing each other.
@@ -58,6 +67,12 @@ typedef struct Database {
     int32_t *window_id;
     Py_ssize_t expressions;
     uint8_t *limits;
+    /* Per window database, 0 (limits), the widest match of an expression read backwards,
+     * or less its fixed width (its database unused: None); and the widest of all, and
+     * whether any window's width is not 0. */
+    int32_t *widths;
+    int32_t widest;
+    int reads_backwards;
     /* scan_texts' buffers, kept between calls (see there); `kept_busy` like scratch_busy. */
     char *joined;
     size_t joined_cap;
@@ -187,6 +202,7 @@ static void Database_dealloc(Database *self) {
         hs_free_scratch(self->window_scratch);
     PyMem_Free(self->window_id);
     PyMem_Free(self->limits);
+    PyMem_Free(self->widths);
     if (self->scratch != NULL)
         hs_free_scratch(self->scratch);
     if (self->db != NULL)
@@ -297,15 +313,89 @@ static int64_t char_end(const uint8_t *buf, int64_t len, int64_t at) {
     return at;
 }
 
+/* The window database of expression `id` whose starts are found in windows bounded by
+ * byte counts, or -1 (hyperscan reports its start, or it is read backwards). */
+static inline int32_t limited_window(const Database *self, int64_t id) {
+    if (id < 0 || id >= self->expressions)
+        return -1;
+    int32_t w = self->window_id[id];
+    return w >= 0 && self->widths[w] == 0 ? w : -1;
+}
+
+static int on_reverse_match(unsigned int id, unsigned long long from, unsigned long long to,
+                            unsigned int flags, void *context) {
+    (void)id;
+    (void)from;
+    (void)flags;
+    unsigned long long *furthest = context;
+    if (to > *furthest)
+        *furthest = to;
+    return 0;
+}
+
+/* Fill in the starts of the rows of `hits` whose expressions have a fixed width (the end
+ * less it) or are read backwards (see the top of this file), one window at a time (a scan
+ * of them all joined, each after a NUL, cost more: unanchored, hyperscan runs its
+ * automaton from every byte).  As recover_starts. */
+static hs_error_t reverse_starts(Database *self, hs_scratch_t *scratch, const uint8_t *buf,
+                                 int64_t len, Hits *hits, int *lost) {
+    size_t rows = hits->len / 3;
+    uint8_t *reversed = NULL;
+    for (size_t i = 0; i < rows; i++) {
+        int64_t id = hits->data[3 * i + 2], end = hits->data[3 * i + 1];
+        if (id < 0 || id >= self->expressions || self->window_id[id] < 0)
+            continue;
+        int32_t w = self->window_id[id], width = self->widths[w];
+        if (width == 0)
+            continue;
+        if (end <= 0 || end > len) {
+            *lost = 1;
+            continue;
+        }
+        if (width < 0) { /* a fixed width (of ASCII: as many bytes) */
+            if (end + width < 0)
+                *lost = 1;
+            else
+                hits->data[3 * i] = end + width;
+            continue;
+        }
+        if (reversed == NULL && (reversed = malloc((size_t)self->widest + 2)) == NULL)
+            return HS_NOMEM;
+        int64_t low = end - width - 1 > 0 ? end - width - 1 : 0, n = 0;
+        reversed[n++] = end < len ? buf[end] : ' ';
+        for (int64_t at = end; at > low;)
+            reversed[n++] = buf[--at];
+        unsigned long long furthest = 0;
+        const Database *db = (const Database *)PyTuple_GET_ITEM(self->windows, w);
+        hs_error_t err = hs_scan(db->db, (const char *)reversed, (unsigned int)n, 0, scratch,
+                                 on_reverse_match, &furthest);
+        if (err != HS_SUCCESS) {
+            free(reversed);
+            return err;
+        }
+        /* The match's first byte is the one after the end: it reaches back furthest - 1. */
+        if (furthest < 2 || (int64_t)furthest - 1 > end)
+            *lost = 1;
+        else
+            hits->data[3 * i] = end - ((int64_t)furthest - 1);
+    }
+    free(reversed);
+    return HS_SUCCESS;
+}
+
 /* Fill in the starts of the rows of `hits` whose expressions were compiled without SOM.
  * Runs without the GIL.  Returns HS_SUCCESS, an hs_scan error, or HS_NOMEM; `lost` is set
  * when a start was not found (which would be a bug: the window holds every such match). */
 static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const uint8_t *buf,
                                  int64_t len, Hits *hits, int *lost) {
     size_t rows = hits->len / 3, count = 0;
+    if (self->reads_backwards) {
+        hs_error_t err = reverse_starts(self, scratch, buf, len, hits, lost);
+        if (err != HS_SUCCESS)
+            return err;
+    }
     for (size_t i = 0; i < rows; i++) {
-        int64_t id = hits->data[3 * i + 2];
-        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0)
+        if (limited_window(self, hits->data[3 * i + 2]) >= 0)
             count++;
     }
     if (count == 0)
@@ -321,17 +411,17 @@ static hs_error_t recover_starts(Database *self, hs_scratch_t *scratch, const ui
     /* Grouped by window expression, each group in the order of the rows (a counting sort),
      * which is by end when hyperscan reported them so; sorted if not. */
     for (size_t i = 0; i < rows; i++) {
-        int64_t id = hits->data[3 * i + 2];
-        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0)
-            next[self->window_id[id] + 1]++;
+        int32_t w = limited_window(self, hits->data[3 * i + 2]);
+        if (w >= 0)
+            next[w + 1]++;
     }
     for (Py_ssize_t w = 0; w < ids; w++)
         next[w + 1] += next[w];
     for (size_t i = 0; i < rows; i++) {
-        int64_t id = hits->data[3 * i + 2];
-        if (id >= 0 && id < self->expressions && self->window_id[id] >= 0) {
-            Need *need = &needs[next[self->window_id[id]]++];
-            need->id = self->window_id[id];
+        int32_t w = limited_window(self, hits->data[3 * i + 2]);
+        if (w >= 0) {
+            Need *need = &needs[next[w]++];
+            need->id = w;
             need->end = hits->data[3 * i + 1];
             need->row = i;
         }
@@ -486,7 +576,8 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     if (scratch == NULL)
         return NULL;
     int windowed = self->windows != NULL;
-    if (windowed) {
+    /* (Windows of fixed widths alone scan nothing: no scratch.) */
+    if (windowed && self->window_scratch != NULL) {
         window_scratch = take_scratch(self->window_scratch, &self->window_scratch_busy);
         if (window_scratch == NULL) {
             give_back_scratch(self->scratch, &self->scratch_busy, scratch);
@@ -505,7 +596,7 @@ static PyObject *scan_buffer(Database *self, const uint8_t *buf, size_t len, int
     }
     Py_END_ALLOW_THREADS
     give_back_scratch(self->scratch, &self->scratch_busy, scratch);
-    if (windowed)
+    if (window_scratch != NULL)
         give_back_scratch(self->window_scratch, &self->window_scratch_busy, window_scratch);
     if (hits->failed || err == HS_NOMEM)
         return PyErr_NoMemory();
@@ -540,18 +631,25 @@ static PyObject *Database_scan(Database *self, PyObject *args) {
 
 static PyTypeObject DatabaseType;
 
-/* set_start_recovery(windows, ids, limits): see the top of this file.  ``windows``: a
- * sequence of databases of one expression each (compiled with HS_FLAG_SOM_LEFTMOST);
- * ``ids``: native int32 per expression of this database, -1 or the number of the database
- * of the same expression in ``windows``; ``limits``: 256 bytes per window database, byte b
- * the most times its expression's matches can hold byte b (UNBOUNDED: any number). */
+/* set_start_recovery(windows, ids, limits, widths=b""): see the top of this file.
+ * ``windows``: a sequence of databases of one expression each (compiled with
+ * HS_FLAG_SOM_LEFTMOST, or reversed); ``ids``: native int32 per expression of this
+ * database, -1 or the number of the database of the same expression in ``windows``;
+ * ``limits``: 256 bytes per window database, byte b the most times its expression's
+ * matches can hold byte b (UNBOUNDED: any number); ``widths``: native int32 per window
+ * database, 0, the widest match (at most WIDEST_REVERSED bytes) of an expression read
+ * backwards, or less the width of an expression of one width (its window None; none:
+ * all 0). */
+#define WIDEST_REVERSED 255
+
 static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     PyObject *windows;
-    Py_buffer ids, limits;
-    if (!PyArg_ParseTuple(args, "Oy*y*", &windows, &ids, &limits))
+    Py_buffer ids, limits, widths = {0};
+    if (!PyArg_ParseTuple(args, "Oy*y*|y*", &windows, &ids, &limits, &widths))
         return NULL;
     PyObject *result = NULL, *tuple = NULL;
-    int32_t *copy = NULL;
+    int32_t *copy = NULL, *width_copy = NULL, widest = 0;
+    int reads_backwards = 0;
     uint8_t *limit_copy = NULL;
     hs_scratch_t *scratch = NULL;
     Py_ssize_t expressions = ids.len / (Py_ssize_t)sizeof(int32_t);
@@ -569,8 +667,37 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
                         "ids are int32s, limits 256 bytes, one per window database");
         goto done;
     }
+    if (widths.buf != NULL && widths.len != windowed * (Py_ssize_t)sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "widths are int32s, one per window database");
+        goto done;
+    }
+    copy = PyMem_Malloc((size_t)ids.len);
+    limit_copy = PyMem_Malloc((size_t)limits.len);
+    width_copy = PyMem_Calloc((size_t)windowed, sizeof(int32_t));
+    if (copy == NULL || limit_copy == NULL || width_copy == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(copy, ids.buf, (size_t)ids.len);
+    memcpy(limit_copy, limits.buf, (size_t)limits.len);
+    if (widths.buf != NULL)
+        memcpy(width_copy, widths.buf, (size_t)widths.len);
     for (Py_ssize_t k = 0; k < windowed; k++) {
         PyObject *window = PyTuple_GET_ITEM(tuple, k);
+        if (width_copy[k] < -WIDEST_REVERSED || width_copy[k] > WIDEST_REVERSED) {
+            PyErr_SetString(PyExc_ValueError, "a width out of range");
+            goto done;
+        }
+        if (width_copy[k] > widest)
+            widest = width_copy[k];
+        reads_backwards |= width_copy[k] != 0;
+        if (width_copy[k] < 0) {
+            if (window != Py_None) {
+                PyErr_SetString(PyExc_TypeError, "a window of a fixed width is None");
+                goto done;
+            }
+            continue;
+        }
         if (!PyObject_TypeCheck(window, &DatabaseType) || window == (PyObject *)self ||
             ((Database *)window)->db == NULL) {
             PyErr_SetString(PyExc_TypeError, "windows are other, compiled databases");
@@ -582,14 +709,6 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
             goto done;
         }
     }
-    copy = PyMem_Malloc((size_t)ids.len);
-    limit_copy = PyMem_Malloc((size_t)limits.len);
-    if (copy == NULL || limit_copy == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memcpy(copy, ids.buf, (size_t)ids.len);
-    memcpy(limit_copy, limits.buf, (size_t)limits.len);
     for (Py_ssize_t i = 0; i < expressions; i++) {
         if (copy[i] < -1 || copy[i] >= windowed) {
             PyErr_SetString(PyExc_ValueError, "an id names no window database");
@@ -601,10 +720,14 @@ static PyObject *Database_set_start_recovery(Database *self, PyObject *args) {
     self->window_id = copy;
     self->expressions = expressions;
     self->limits = limit_copy;
+    self->widths = width_copy;
+    self->widest = widest;
+    self->reads_backwards = reads_backwards;
     tuple = NULL;
     scratch = NULL;
     copy = NULL;
     limit_copy = NULL;
+    width_copy = NULL;
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -613,8 +736,11 @@ done:
         hs_free_scratch(scratch);
     PyMem_Free(copy);
     PyMem_Free(limit_copy);
+    PyMem_Free(width_copy);
     PyBuffer_Release(&ids);
     PyBuffer_Release(&limits);
+    if (widths.buf != NULL)
+        PyBuffer_Release(&widths);
     return result;
 }
 
@@ -664,7 +790,8 @@ static PyMethodDef Database_methods[] = {
     {"scan", (PyCFunction)Database_scan, METH_VARARGS,
      "scan(blob, chars=False) -> bytes of int64 (start, end, id) triples of every match."},
     {"set_start_recovery", (PyCFunction)Database_set_start_recovery, METH_VARARGS,
-     "set_start_recovery(windows, ids, limits): starts of SOM-less expressions found after."},
+     "set_start_recovery(windows, ids, limits, widths=b''): starts of SOM-less expressions "
+     "found after."},
     {"serialize", (PyCFunction)Database_serialize, METH_NOARGS,
      "The database as bytes, for deserialize()."},
     {"deserialize", (PyCFunction)Database_deserialize, METH_O | METH_CLASS,
@@ -1009,18 +1136,69 @@ done:
     return out;
 }
 
+/* Slots of the exact types met, read at their offsets (units, findings: slotted
+ * dataclasses; the generic getattr costs 70 instructions a read). */
+
+#define REGISTER_SLOTS 3
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[REGISTER_SLOTS]; /* -1: read through getattr */
+} RegisterSlots;
+
+/* Where ``type`` keeps ``names`` as plain object slots, read by the generic getattr. */
+static void register_slots_of(RegisterSlots *slots, PyTypeObject *type, PyObject *const *names) {
+    slots->type = type;
+    for (int i = 0; i < REGISTER_SLOTS; i++) {
+        slots->offset[i] = -1;
+        if (names[i] == NULL || type->tp_getattro != PyObject_GenericGetAttr)
+            continue;
+        PyObject *descr = _PyType_Lookup(type, names[i]); /* borrowed */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+            ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
+            slots->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+    }
+}
+
+/* obj.<names[i]>: a new reference, or NULL with an exception set. */
+static PyObject *register_attr(PyObject *obj, RegisterSlots *slots, PyObject *const *names,
+                               int i) {
+    if (Py_TYPE(obj) != slots->type)
+        register_slots_of(slots, Py_TYPE(obj), names);
+    if (slots->offset[i] >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + slots->offset[i]);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, names[i]); /* an unset slot raises as Python would */
+}
+
 /* Replace *text (a reference or NULL) by the text of unit ``unit`` of ``seq`` (a
  * PySequence_Fast of objects with a str ``text``): 0, or -1 with an exception set (*text is
  * then NULL or the object found, to be released by the caller as before). */
+static PyObject *unit_names[REGISTER_SLOTS]; /* "text", "where", "cells": interned once */
+static RegisterSlots unit_slots;
+
+/* unit.text (i 0), unit.where (1) or unit.cells (2): a new reference, or NULL with an
+ * exception set. */
+static PyObject *unit_attr(PyObject *unit, int i) {
+    if (unit_names[2] == NULL) {
+        static const char *const names[REGISTER_SLOTS] = {"text", "where", "cells"};
+        for (int k = 0; k < REGISTER_SLOTS; k++)
+            if (unit_names[k] == NULL &&
+                (unit_names[k] = PyUnicode_InternFromString(names[k])) == NULL)
+                return NULL;
+        unit_slots.type = NULL; /* the offsets looked up again, with every name */
+    }
+    return register_attr(unit, &unit_slots, unit_names, i);
+}
+
 static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
-    static PyObject *name; /* "text", interned once: not a new str per unit */
     Py_XDECREF(*text);
     *text = NULL;
-    if (name == NULL && (name = PyUnicode_InternFromString("text")) == NULL)
-        return -1;
     /* Held while its getattr runs: that may run Python code that shrinks the sequence. */
     PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, unit));
-    *text = PyObject_GetAttr(item, name);
+    *text = unit_attr(item, 0);
     Py_DECREF(item);
     if (*text == NULL || !PyUnicode_Check(*text) || PyUnicode_READY(*text) < 0) {
         if (*text != NULL && !PyErr_Occurred())
@@ -1817,40 +1995,6 @@ done:
  * whole cells.  Slots of the exact types met are read at their offsets, the detector and the
  * place of the finding before are remembered (findings come place by place). */
 
-#define REGISTER_SLOTS 3
-
-typedef struct {
-    PyTypeObject *type;
-    Py_ssize_t offset[REGISTER_SLOTS]; /* -1: read through getattr */
-} RegisterSlots;
-
-/* Where ``type`` keeps ``names`` as plain object slots, read by the generic getattr. */
-static void register_slots_of(RegisterSlots *slots, PyTypeObject *type, PyObject *const *names) {
-    slots->type = type;
-    for (int i = 0; i < REGISTER_SLOTS; i++) {
-        slots->offset[i] = -1;
-        if (names[i] == NULL || type->tp_getattro != PyObject_GenericGetAttr)
-            continue;
-        PyObject *descr = _PyType_Lookup(type, names[i]); /* borrowed */
-        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-            ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX)
-            slots->offset[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-    }
-}
-
-/* obj.<names[i]>: a new reference, or NULL with an exception set. */
-static PyObject *register_attr(PyObject *obj, RegisterSlots *slots, PyObject *const *names,
-                               int i) {
-    if (Py_TYPE(obj) != slots->type)
-        register_slots_of(slots, Py_TYPE(obj), names);
-    if (slots->offset[i] >= 0) {
-        PyObject *value = *(PyObject **)((char *)obj + slots->offset[i]);
-        if (value != NULL)
-            return Py_NewRef(value);
-    }
-    return PyObject_GetAttr(obj, names[i]); /* an unset slot raises as Python would */
-}
-
 /* ``value in cells``: a tuple of str compared by length and storage first. */
 static int register_holds(PyObject *cells, PyObject *value) {
     if (!PyTuple_CheckExact(cells) || !PyUnicode_CheckExact(value))
@@ -2433,13 +2577,20 @@ static inline Py_UCS4 verdict_char(const VerdictText *t, Py_ssize_t i) {
 }
 
 static inline int verdict_in(Py_UCS4 c, const char *set) {
-    return c != 0 && c < 128 && strchr(set, (int)c) != NULL;
+    /* A loop the compiler unrolls over the literal set: strchr's call was a tenth of the
+     * verdicts of a sheet's phone numbers. */
+    for (; *set != '\0'; set++)
+        if ((Py_UCS4)(unsigned char)*set == c)
+            return 1;
+    return 0;
 }
 
 static inline int verdict_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
 
-/* The verdict of HkidDetector.validate and invalidate on text[s:e]. */
-static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int context) {
+/* The verdict of HkidDetector.validate and invalidate on text[s:e] with context; without,
+ * the same but that a value not starting with a capital letter is rejected
+ * (verdict_hkid_without). */
+static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
     char value[16];
     int n = 0;
     if (e - s > 12)
@@ -2483,15 +2634,19 @@ static int verdict_hkid(const VerdictText *t, Py_ssize_t s, Py_ssize_t e, int co
         if (verdict_in(c, ".-:") && e + 1 < t->len && Py_UNICODE_ISALNUM(verdict_char(t, e + 1)))
             return VERDICT_REJECT;
     }
-    Py_UCS4 first = verdict_char(t, s);
-    if (!context && !(first >= 'A' && first <= 'Z'))
-        return VERDICT_REJECT;
     for (Py_ssize_t i = s; i > 0 && !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
         i--;
         if (verdict_in(verdict_char(t, i), "/=?&%#@\\"))
             return VERDICT_REJECT;
     }
     return VERDICT_ACCEPT;
+}
+
+/* verdict_hkid's verdict `with` (with context) made the one without: every check after the
+ * capital's rejects, so a value the capital's check rejects ends rejected either way. */
+static int verdict_hkid_without(const VerdictText *t, Py_ssize_t s, int with) {
+    Py_UCS4 first = verdict_char(t, s);
+    return with == VERDICT_ACCEPT && !(first >= 'A' && first <= 'Z') ? VERDICT_REJECT : with;
 }
 
 /* _is_date: eight digits that read as a plausible YYYYMMDD or DDMMYYYY date. */
@@ -2518,14 +2673,9 @@ static int verdict_is_date(const char *d) {
 /* _whole_cell: 1 when text[s:e] is one of the unit's cells stripped (str.strip), 0 when
  * not (or the unit has no cells), -1 when its cells are not a tuple of str (asked). */
 static int verdict_whole_cell(VerdictText *t, Py_ssize_t s, Py_ssize_t e) {
-    static PyObject *name; /* "cells", interned once */
     if (t->cells_read == 0) {
         t->cells_read = -1;
-        if (name == NULL && (name = PyUnicode_InternFromString("cells")) == NULL) {
-            PyErr_Clear();
-            return -1;
-        }
-        t->cells = PyObject_GetAttr(t->unit, name);
+        t->cells = unit_attr(t->unit, 2);
         if (t->cells == NULL) {
             PyErr_Clear();
             return -1;
@@ -2690,9 +2840,11 @@ static int verdict_label_before(const VerdictText *t, Py_ssize_t s) {
 }
 
 /* The verdict of PhoneDetector.validate and invalidate on text[s:e], a match of pattern
- * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked). */
+ * `pattern` (0 phone_intl, 1 phone_grouped, 2 phone_bare, else another: asked), without
+ * context; the one with context in *with (the checks up to there are the same: one pass). */
 static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pattern,
-                         int context) {
+                         int *with) {
+    *with = VERDICT_ASK;
     if (pattern < 0 || pattern > 2 || e - s > 32 || e <= s)
         return VERDICT_ASK;
     char digits[32];
@@ -2700,7 +2852,7 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
     for (Py_ssize_t i = s; i < e; i++) {
         Py_UCS4 c = verdict_char(t, i);
         if (c >= 128)
-            return VERDICT_ASK;
+            return *with = VERDICT_ASK;
         if (!verdict_in(c, " -+()"))
             digits[n++] = (char)c;
     }
@@ -2710,31 +2862,29 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
         if (digits[i] != digits[from])
             same = 0;
     if (same)
-        return VERDICT_REJECT;
+        return *with = VERDICT_REJECT;
     if (pattern == 1) { /* _is_range(value[:4], value[5:], value[4] == "-") */
         if (e - s != 9)
-            return VERDICT_ASK;
+            return *with = VERDICT_ASK;
         long a = 0, b = 0;
         for (Py_ssize_t i = 0; i < 4; i++) {
             Py_UCS4 x = verdict_char(t, s + i), y = verdict_char(t, s + 5 + i);
             if (!verdict_digit(x) || !verdict_digit(y))
-                return VERDICT_ASK;
+                return *with = VERDICT_ASK;
             a = a * 10 + (long)(x - '0');
             b = b * 10 + (long)(y - '0');
         }
         if (1900 <= a && a <= 2099 && 1900 <= b && b <= 2099)
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (verdict_char(t, s + 4) == '-' &&
             ((a <= b && b <= a + 500) || (a % 100 == 0 && b % 100 == 0)))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
     /* A bare number's _whole_cell and _is_date read eight ASCII digits, else asked. */
-    int unsure = 0, unsure_bare = 0;
-    if (pattern == 2 && !context && n != 8)
-        unsure_bare = unsure = 1;
-    for (int i = 0; pattern == 2 && !context && i < n; i++)
+    int unsure = 0, unsure_bare = pattern == 2 && n != 8;
+    for (int i = 0; pattern == 2 && i < n; i++)
         if (!verdict_digit((Py_UCS4)digits[i]))
-            unsure_bare = unsure = 1;
+            unsure_bare = 1;
     /* _GLUED_BEFORE.search(text, max(0, s - 3), s): an ending at s; a newline in the window
      * (where $ also holds before it) is asked. */
     Py_ssize_t low = s > 3 ? s - 3 : 0;
@@ -2746,24 +2896,24 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
     if (s - 1 >= low) {
         Py_UCS4 last = verdict_char(t, s - 1);
         if (verdict_in(last, "$#"))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (s - 2 >= low && last < 128) {
             Py_UCS4 before = verdict_char(t, s - 2);
             if ((verdict_digit(before) && verdict_in(last, " -.,")) ||
                 (verdict_in(before, "$#") && Py_UNICODE_ISSPACE(last)) ||
                 (((before | 32) >= 'a' && (before | 32) <= 'z') && last == '-'))
-                return VERDICT_REJECT;
+                return *with = VERDICT_REJECT;
         }
     }
     /* _GLUED_AFTER.match(text, e, e + 2) */
     if (e < t->len) {
         Py_UCS4 c = verdict_char(t, e);
         if (c == '%')
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
         if (verdict_in(c, " -.,") && e + 1 < t->len) {
             Py_UCS4 d = verdict_char(t, e + 1);
             if (verdict_digit(d))
-                return VERDICT_REJECT;
+                return *with = VERDICT_REJECT;
             if (d >= 128)
                 unsure = 1;
         }
@@ -2773,7 +2923,7 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
                            !Py_UNICODE_ISSPACE(verdict_char(t, i - 1)) && s - i < 200;) {
         i--;
         if (verdict_in(verdict_char(t, i), "/=?&%#@_\\"))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
     for (Py_ssize_t j = e; j < t->len && verdict_char(t, j) < 0x2E80 &&
                            !Py_UNICODE_ISSPACE(verdict_char(t, j)) && j - e < 200;
@@ -2781,10 +2931,10 @@ static int verdict_phone(VerdictText *t, Py_ssize_t s, Py_ssize_t e, int64_t pat
         Py_UCS4 c = verdict_char(t, j);
         if (verdict_in(c, "/=?&%#@_\\") ||
             (c == '.' && j + 1 < t->len && Py_UNICODE_ISALPHA(verdict_char(t, j + 1))))
-            return VERDICT_REJECT;
+            return *with = VERDICT_REJECT;
     }
-    if (context)
-        return unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    *with = unsure ? VERDICT_ASK : VERDICT_ACCEPT;
+    unsure |= unsure_bare;
     if (pattern == 2 && !unsure_bare) { /* _whole_cell(candidate) and not _is_date(digits) */
         int whole = verdict_whole_cell(t, s, e);
         if (whole == 0 || verdict_is_date(digits))
@@ -2909,11 +3059,10 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         }
         int without, with;
         if (detector == 0) {
-            without = verdict_hkid(&t, from[i], to[i], 0);
-            with = verdict_hkid(&t, from[i], to[i], 1);
+            with = verdict_hkid(&t, from[i], to[i]);
+            without = verdict_hkid_without(&t, from[i], with);
         } else if (detector == 1) {
-            without = verdict_phone(&t, from[i], to[i], kind[i], 0);
-            with = verdict_phone(&t, from[i], to[i], kind[i], 1);
+            without = verdict_phone(&t, from[i], to[i], kind[i], &with);
         } else {
             without = with = verdict_name_en(&t, to[i], kind[i]);
         }
@@ -5730,6 +5879,9 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     PyObject *seq = NULL, *out = NULL, *text = NULL, *where = NULL, *kept_units = NULL,
              *findings = NULL;
     Py_ssize_t *chosen = NULL;
+    /* Each confidence a float once, shared by the findings that have it (a detector's few
+     * patterns: a float a finding was made and freed for each of a sheet's rows). */
+    PyObject **confidence = NULL;
     Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), patterns = 0, count = 0;
     if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
         ends.len != unit_of.len || numbers.len != unit_of.len || verdicts.len != n ||
@@ -5752,9 +5904,6 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "maker: one of six arguments");
         goto done;
     }
-    static PyObject *where_name; /* interned once */
-    if (where_name == NULL && (where_name = PyUnicode_InternFromString("where")) == NULL)
-        goto done;
     const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *number = numbers.buf;
     const uint8_t *judged = verdicts.buf, *context = headed.len ? headed.buf : NULL;
     const double *score = scores.buf;
@@ -5796,6 +5945,11 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     seq = PySequence_Fast(units, "units must be a sequence");
     if (seq == NULL)
         goto done;
+    confidence = PyMem_Calloc((size_t)(2 * patterns > 0 ? 2 * patterns : 1), sizeof(PyObject *));
+    if (confidence == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     kept_units = PyList_New(count);
     findings = PyList_New(count);
     if (kept_units == NULL || findings == NULL)
@@ -5814,7 +5968,7 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
             goto done;
         }
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
-        Py_XSETREF(where, PyObject_GetAttr(item, where_name));
+        Py_XSETREF(where, unit_attr(item, 1));
         Py_DECREF(item);
         if (where == NULL)
             goto done;
@@ -5827,16 +5981,19 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         if (unit == NULL)
             goto done;
         PyList_SET_ITEM(kept_units, k, unit);
+        Py_ssize_t c = (has ? patterns : 0) + number[i];
+        if (confidence[c] == NULL && (confidence[c] = PyFloat_FromDouble(score[c])) == NULL)
+            goto done;
         PyObject *made[6] = {detector,
                              where,
                              PyUnicode_Substring(text, from[i], to[i]),
                              PyLong_FromLongLong(from[i]),
                              PyLong_FromLongLong(to[i]),
-                             PyFloat_FromDouble(score[(has ? patterns : 0) + number[i]])};
+                             confidence[c]};
         PyObject *finding = NULL;
-        if (made[2] != NULL && made[3] != NULL && made[4] != NULL && made[5] != NULL)
+        if (made[2] != NULL && made[3] != NULL && made[4] != NULL)
             finding = make_slotted(state, made, 6);
-        for (int j = 2; j < 6; j++)
+        for (int j = 2; j < 5; j++)
             Py_XDECREF(made[j]);
         if (finding == NULL)
             goto done;
@@ -5844,6 +6001,10 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
     }
     out = PyTuple_Pack(2, kept_units, findings);
 done:
+    if (confidence != NULL)
+        for (Py_ssize_t c = 0; c < 2 * patterns; c++)
+            Py_XDECREF(confidence[c]);
+    PyMem_Free(confidence);
     PyMem_Free(chosen);
     Py_XDECREF(kept_units);
     Py_XDECREF(findings);

@@ -331,6 +331,9 @@ class DetectorSet:
         self._veto = np.array(
             [p.veto for p in self._patterns] + [False] * len(words), dtype=np.bool_
         )
+        # Which detectors have a veto pattern (name_en alone): the others' hits are not
+        # looked up in ``_veto``.
+        self._vetoing = [any(p.veto for p in d.patterns) for d in self.detectors]
         # The same tables as Python values, for a few hits (`_analyze_few`).
         self._owners = owners
         self._vetoes = self._veto.tolist()
@@ -477,7 +480,12 @@ class DetectorSet:
                 continue
             mine = slice(bounds[index], bounds[index + 1])
             hits = self._detector_hits(
-                starts[mine], ends[mine], expressions[mine], unit_of[mine], begins
+                starts[mine],
+                ends[mine],
+                expressions[mine],
+                unit_of[mine],
+                begins,
+                vetoing=self._vetoing[index],
             )
             if not hits and not detector.reads_cells:
                 found.append(FindingBatch())
@@ -551,17 +559,25 @@ class DetectorSet:
         return begins, starts, ends, expressions, unit_of, bounds
 
     def _detector_hits(
-        self, starts: Ints, ends: Ints, expressions: Ints, unit_of: Ints, begins: Ints
+        self,
+        starts: Ints,
+        ends: Ints,
+        expressions: Ints,
+        unit_of: Ints,
+        begins: Ints,
+        *,
+        vetoing: bool = True,
     ) -> HitBatch:
-        """One detector's hits, veto patterns applied."""
+        """One detector's hits, veto patterns applied (``vetoing``: the detector has one)."""
         if not len(starts):
             return HitBatch()
-        veto = self._veto[expressions]
-        if veto.any():
-            keep = ~veto & ~_vetoed(starts, ends, starts[veto], ends[veto])
-            starts, ends, expressions, unit_of = (
-                a[keep] for a in (starts, ends, expressions, unit_of)
-            )
+        if vetoing:
+            veto = self._veto[expressions]
+            if veto.any():
+                keep = ~veto & ~_vetoed(starts, ends, starts[veto], ends[veto])
+                starts, ends, expressions, unit_of = (
+                    a[keep] for a in (starts, ends, expressions, unit_of)
+                )
         base = begins[unit_of]
         return HitBatch.of_arrays(unit_of, starts - base, ends - base, expressions, self._patterns)
 

@@ -6,7 +6,8 @@ python-hyperscan calls a Python function per match; it is used when it was built
 python-hyperscan.  Tests run both over the same texts.
 
 The compiled scan leaves ``HS_FLAG_SOM_LEFTMOST`` off the open-ended expressions it can
-(`open_ended_limits`) and finds their starts after the scan (see ``_hsscan.c``): the same
+(`open_ended_limits`) and off the bounded ones of ASCII it can read backwards
+(`reversed_expression`), and finds their starts after the scan (see ``_hsscan.c``): the same
 rows, twice as fast a scan.  python-hyperscan keeps the flag on every expression.
 """
 
@@ -26,7 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from postwarden.engine.detect import matchbytes
-from postwarden.engine.detect.matchbytes import open_ended_limits
+from postwarden.engine.detect.matchbytes import (
+    WIDEST_REVERSED,
+    fixed_width,
+    open_ended_limits,
+    reversed_expression,
+)
 from postwarden.engine.detect.patterncache import PythonBackend, compiled_database
 
 try:
@@ -63,69 +69,102 @@ _LIMITS_SOURCE = _reading_digest()
 
 class _NativeBackend:
     """`_hsscan.Database`, for the pattern cache: the database scanning the whole buffer,
-    with the open-ended expressions ``windowed`` (the most times their matches hold each
-    byte, their ``limits``: 256 bytes each) compiled without SOM, and a database of each of
-    those alone with SOM, scanning the windows its starts are in.  All are kept in one
-    file, after the windowed ids and their limits: working the limits out reads every
-    expression's parse tree (about 65 ms, a tenth of a fresh ``check``), so a process that
-    loads the cache does not."""
+    with the expressions ``windowed`` compiled without SOM, and a database of each of those
+    alone finding their starts after the scan: the open-ended ones with SOM, scanning the
+    windows their starts are in (the most times their matches hold each byte, their
+    ``limits``: 256 bytes each), the bounded ones of ASCII read backwards from each end
+    (`reversed_expression`; their ``widths``, the widest match in bytes, 0 for the others),
+    and those of ASCII of one width not at all (`fixed_width`: less their width, no
+    database).
+    All are kept in one file, after the windowed ids, their widths and their limits:
+    working the limits out reads every expression's parse tree (about 65 ms, a tenth of a
+    fresh ``check``), so a process that loads the cache does not."""
 
     def __init__(self, flags: Sequence[int]) -> None:
         self._given = tuple(flags)
         self.windowed: tuple[int, ...] = ()
+        self.widths: tuple[int, ...] = ()
         self.limits = b""
         self.flags = self._given
-        self._windows: list[_hsscan.Database] = []
+        self._windows: list[_hsscan.Database | None] = []
         # The cache key covers the expressions and their given flags; which of them are
         # compiled without SOM follows from those and from matchbytes (its source's digest).
         self.version = (
             f"libhs {_hsscan.HS_VERSION}, starts found after by one window database each,"
-            f" in windows bounded by byte counts (matchbytes {_LIMITS_SOURCE})"
+            f" in windows bounded by byte counts or read backwards from the end"
+            f" (matchbytes {_LIMITS_SOURCE})"
         )
 
     def compile(self, expressions: Sequence[bytes], flags: Sequence[int]) -> _hsscan.Database:
-        limits = {
-            i: counts
-            for i, (expression, flag) in enumerate(zip(expressions, flags, strict=True))
-            if flag & SOM and (counts := open_ended_limits(expression.decode(), flag)) is not None
-        }
-        self._windowing(tuple(limits), b"".join(limits.values()))
-        windows = [_hsscan.Database([expressions[i]], [flags[i]]) for i in self.windowed]
-        return self._joined(_hsscan.Database(list(expressions), list(self.flags)), windows)
+        # id: (the window's expression, None for a fixed width; its width; its limits)
+        windows: dict[int, tuple[bytes | None, int, bytes]] = {}
+        for i, (expression, flag) in enumerate(zip(expressions, flags, strict=True)):
+            if not flag & SOM:
+                continue
+            regex = expression.decode()
+            counts = open_ended_limits(regex, flag)
+            if counts is not None:
+                windows[i] = (expression, 0, counts)
+            elif (backwards := reversed_expression(regex, flag)) is not None:
+                windows[i] = (backwards[0], backwards[1], bytes(256))
+            elif (width := fixed_width(regex, flag)) is not None:
+                windows[i] = (None, -width, bytes(256))
+        self._windowing(
+            tuple(windows),
+            tuple(width for _, width, _ in windows.values()),
+            b"".join(counts for _, _, counts in windows.values()),
+        )
+        return self._joined(
+            _hsscan.Database(list(expressions), list(self.flags)),
+            [
+                None
+                if expression is None
+                else _hsscan.Database([expression], [0 if width else flags[i]])
+                for i, (expression, width, _) in windows.items()
+            ],
+        )
 
-    def _windowing(self, windowed: tuple[int, ...], limits: bytes) -> None:
-        self.windowed, self.limits = windowed, limits
+    def _windowing(self, windowed: tuple[int, ...], widths: tuple[int, ...], limits: bytes) -> None:
+        self.windowed, self.widths, self.limits = windowed, widths, limits
         self.flags = tuple(f & ~SOM if i in windowed else f for i, f in enumerate(self._given))
 
     def _joined(
-        self, database: _hsscan.Database, windows: list[_hsscan.Database]
+        self, database: _hsscan.Database, windows: list[_hsscan.Database | None]
     ) -> _hsscan.Database:
         self._windows = windows
         if windows:
             ids = np.full(len(self.flags), -1, dtype=np.int32)
             ids[list(self.windowed)] = np.arange(len(self.windowed), dtype=np.int32)
-            database.set_start_recovery(windows, ids.tobytes(), self.limits)
+            widths = np.array(self.widths, dtype=np.int32)
+            database.set_start_recovery(windows, ids.tobytes(), self.limits, widths.tobytes())
         return database
 
     def dump(self, database: _hsscan.Database) -> bytes:
-        # The windowed ids and their limits, then each database's bytes after their length:
-        # the first, then the windows'.
-        head = struct.pack(f"<Q{len(self.windowed)}Q", len(self.windowed), *self.windowed)
-        blobs = [database.serialize(), *(w.serialize() for w in self._windows)]
+        # The windowed ids, their widths and their limits, then each database's bytes after
+        # their length: the first, then the windows'.
+        count = len(self.windowed)
+        head = struct.pack(f"<Q{count}Q{count}q", count, *self.windowed, *self.widths)
+        # (A fixed width's window has no database: no bytes.)
+        blobs = [database.serialize(), *(w.serialize() if w else b"" for w in self._windows)]
         return head + self.limits + b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
 
     def load(self, blob: bytes) -> _hsscan.Database:
         if len(blob) < 8:
             raise ValueError("not a postwarden pattern database")
         (count,) = struct.unpack_from("<Q", blob)
-        at = 8 + 8 * count + 256 * count
         flags = self._given
-        if count > len(flags) or len(blob) < at:
+        if count > len(flags) or len(blob) < 8 + 8 * count:
             raise ValueError("not a postwarden pattern database")
         windowed = struct.unpack_from(f"<{count}Q", blob, 8)
         if any(i >= len(flags) or not flags[i] & SOM for i in windowed):
             raise ValueError("not a postwarden pattern database: a window of no SOM expression")
-        self._windowing(windowed, blob[8 + 8 * count : at])
+        at = 8 + 16 * count + 256 * count
+        if len(blob) < at:
+            raise ValueError("not a postwarden pattern database")
+        widths = struct.unpack_from(f"<{count}q", blob, 8 + 8 * count)
+        if any(abs(w) > WIDEST_REVERSED for w in widths):
+            raise ValueError("not a postwarden pattern database: a window too wide")
+        self._windowing(windowed, widths, blob[8 + 16 * count : at])
         parts: list[bytes] = []
         while at < len(blob):
             if len(blob) - at < 8:
@@ -135,7 +174,10 @@ class _NativeBackend:
             at += 8 + size
         if len(parts) != 1 + count or at != len(blob):
             raise ValueError("not a postwarden pattern database, or a window database missing")
-        database, *windows = map(_hsscan.Database.deserialize, parts)
+        database = _hsscan.Database.deserialize(parts[0])
+        windows = [_hsscan.Database.deserialize(p) if p else None for p in parts[1:]]
+        if any((w is None) != (width < 0) for w, width in zip(windows, widths, strict=True)):
+            raise ValueError("not a postwarden pattern database: a window database missing")
         return self._joined(database, windows)
 
 
