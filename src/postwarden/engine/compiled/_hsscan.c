@@ -1613,6 +1613,133 @@ static void blake2b_field_digest(const uint64_t keyed[8], uint8_t field, const c
         out[i] = (uint8_t)(h[0] >> (8 * i));
 }
 
+/* Several messages' last (and only) blocks compressed at once, a message a lane of the
+ * CPU's vector registers: the twelve rounds cost as many instructions for four messages
+ * as for one, where the scalar compression is most of a register lookup (607 keys of a
+ * 200-row sheet: 1,700 instructions a key, 100 us).  Built for AVX2 (four lanes) and for
+ * AVX-512VL (the same four lanes with a rotate instruction), picked at run time; without
+ * either (or another compiler or CPU), every message goes through blake2b_field_digest.
+ * Only a message of one block (field byte and value up to 128 bytes: every name, number
+ * and address a register holds) takes a lane; tests compare every digest with hashlib's. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define BLAKE2B_LANES 4
+typedef uint64_t blake2b_lanes __attribute__((vector_size(8 * BLAKE2B_LANES)));
+
+/* The digests (h[0] after the final block) of BLAKE2B_LANES messages of one block each
+ * (``blocks``, zero-padded; ``sizes``: their lengths), from the ``keyed`` state. */
+#define BLAKE2B_FINAL_LANES(name, isa)                                                         \
+    __attribute__((target(isa))) static void name(const uint64_t keyed[8],                     \
+                                                  const uint8_t (*blocks)[128],                \
+                                                  const uint64_t sizes[BLAKE2B_LANES],         \
+                                                  uint64_t out[BLAKE2B_LANES]) {               \
+        blake2b_lanes v[16], m[16];                                                            \
+        for (int i = 0; i < 8; i++) {                                                          \
+            for (int j = 0; j < BLAKE2B_LANES; j++) {                                          \
+                v[i][j] = keyed[i];                                                            \
+                v[i + 8][j] = blake2b_iv[i];                                                   \
+            }                                                                                  \
+        }                                                                                      \
+        for (int j = 0; j < BLAKE2B_LANES; j++)                                                \
+            v[12][j] ^= 128 + sizes[j];                                                        \
+        v[14] = ~v[14];                                                                        \
+        for (int i = 0; i < 16; i++) {                                                         \
+            for (int j = 0; j < BLAKE2B_LANES; j++)                                            \
+                m[i][j] = blake2b_load(blocks[j] + 8 * i);                                     \
+        }                                                                                      \
+        for (int r = 0; r < 12; r++) {                                                         \
+            const uint8_t *s = blake2b_sigma[r];                                               \
+            BLAKE2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);                                          \
+            BLAKE2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);                                          \
+            BLAKE2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);                                         \
+            BLAKE2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);                                         \
+            BLAKE2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);                                         \
+            BLAKE2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);                                       \
+            BLAKE2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);                                        \
+            BLAKE2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);                                        \
+        }                                                                                      \
+        for (int j = 0; j < BLAKE2B_LANES; j++)                                                \
+            out[j] = keyed[0] ^ v[0][j] ^ v[8][j];                                             \
+    }
+BLAKE2B_FINAL_LANES(blake2b_final_avx2, "avx2")
+BLAKE2B_FINAL_LANES(blake2b_final_avx512, "avx512f,avx512vl")
+#undef BLAKE2B_FINAL_LANES
+
+typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
+                                    uint64_t *);
+
+/* The lane-parallel final of this CPU, or NULL. */
+static blake2b_final_lanes blake2b_lanes_final(void) {
+    static int asked = 0;
+    static blake2b_final_lanes picked = NULL;
+    if (!asked) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f"))
+            picked = blake2b_final_avx512;
+        else if (__builtin_cpu_supports("avx2"))
+            picked = blake2b_final_avx2;
+        asked = 1;
+    }
+    return picked;
+}
+#else
+#define BLAKE2B_LANES 1
+typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
+                                    uint64_t *);
+static blake2b_final_lanes blake2b_lanes_final(void) { return NULL; }
+#endif
+
+/* Messages digested as blake2b_field_digest does, those of one block gathered into the
+ * lanes of the vector final (when there is one) and digested BLAKE2B_LANES at a time. */
+typedef struct {
+    const uint64_t *keyed;
+    blake2b_final_lanes final;
+    int used;
+    uint8_t blocks[BLAKE2B_LANES][128];
+    uint64_t sizes[BLAKE2B_LANES];
+    uint8_t *outs[BLAKE2B_LANES];
+} Blake2bBatch;
+
+static void blake2b_batch_init(Blake2bBatch *b, const uint64_t keyed[8]) {
+    b->keyed = keyed;
+    b->final = blake2b_lanes_final();
+    b->used = 0;
+}
+
+/* The lanes filled so far digested into their outputs (the empty ones hash zeros). */
+static void blake2b_batch_flush(Blake2bBatch *b) {
+    if (b->used == 0)
+        return;
+    uint64_t digests[BLAKE2B_LANES];
+    for (int j = b->used; j < BLAKE2B_LANES; j++) {
+        memset(b->blocks[j], 0, 128);
+        b->sizes[j] = 0;
+    }
+    b->final(b->keyed, (const uint8_t (*)[128])b->blocks, b->sizes, digests);
+    for (int j = 0; j < b->used; j++) {
+        for (int i = 0; i < 8; i++)
+            b->outs[j][i] = (uint8_t)(digests[j] >> (8 * i));
+    }
+    b->used = 0;
+}
+
+/* blake2b_field_digest(keyed, field, value, size, out), now or at the next flush: ``value``
+ * must stay valid until then. */
+static void blake2b_batch_add(Blake2bBatch *b, uint8_t field, const char *value,
+                              Py_ssize_t size, uint8_t *out) {
+    if (b->final == NULL || size > 127) {
+        blake2b_field_digest(b->keyed, field, value, size, out);
+        return;
+    }
+    uint8_t *block = b->blocks[b->used];
+    block[0] = field;
+    memcpy(block + 1, value, (size_t)size);
+    memset(block + 1 + size, 0, (size_t)(127 - size));
+    b->sizes[b->used] = 1 + (uint64_t)size;
+    b->outs[b->used] = out;
+    if (++b->used == BLAKE2B_LANES)
+        blake2b_batch_flush(b);
+}
+
 static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer key, fields;
@@ -1639,6 +1766,9 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
         goto done;
     uint8_t *at = (uint8_t *)PyBytes_AS_STRING(out);
     const uint8_t *field = fields.buf;
+    /* The values' UTF-8 stays valid until the flush: the str objects are held by seq. */
+    Blake2bBatch batch;
+    blake2b_batch_init(&batch, keyed);
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
         if (!PyUnicode_Check(text)) {
@@ -1652,8 +1782,9 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
             Py_CLEAR(out);
             goto done;
         }
-        blake2b_field_digest(keyed, field[k], utf8, size, at + 8 * k);
+        blake2b_batch_add(&batch, field[k], utf8, size, at + 8 * k);
     }
+    blake2b_batch_flush(&batch);
 done:
     Py_XDECREF(seq);
     PyBuffer_Release(&key);
@@ -5460,6 +5591,9 @@ static PyObject *key_hashes(PyObject *module, PyObject *args) {
         goto done;
     uint8_t *at = (uint8_t *)PyBytes_AS_STRING(hashes);
     uint8_t *field = (uint8_t *)PyBytes_AS_STRING(fields);
+    /* The texts' UTF-8 stays valid until the flush: the str objects are held by seq. */
+    Blake2bBatch batch;
+    blake2b_batch_init(&batch, keyed);
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
         if (!PyUnicode_Check(text)) {
@@ -5475,8 +5609,9 @@ static PyObject *key_hashes(PyObject *module, PyObject *args) {
             goto done;
         }
         field[k] = (uint8_t)utf8[0];
-        blake2b_field_digest(keyed, field[k], utf8 + 1, size - 1, at + 8 * k);
+        blake2b_batch_add(&batch, field[k], utf8 + 1, size - 1, at + 8 * k);
     }
+    blake2b_batch_flush(&batch);
     out = PyTuple_Pack(2, hashes, fields);
 done:
     Py_XDECREF(hashes);
