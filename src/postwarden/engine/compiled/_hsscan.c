@@ -3867,7 +3867,16 @@ static PyObject *presence(PyObject *module, PyObject *args) {
             if (j == 0 || order[j].key != order[j - 1].key)
                 flags[order[j].at] = 1;
         int verify = 0;
+        /* Each entry's run lies anywhere in the index's records (2.4 MB at 100,000 rows,
+         * out of the cache after the rest of a message's work): the runs of the entries
+         * eight ahead are fetched while these are read, where each was a cache miss in
+         * turn. */
+        for (Py_ssize_t i = 0; i < m && i < 8; i++)
+            if (n[i] > 0)
+                __builtin_prefetch(records + lo[i]);
         for (Py_ssize_t i = 0; i < m; i++) {
+            if (i + 8 < m && n[i + 8] > 0)
+                __builtin_prefetch(records + lo[i + 8]);
             int expand = n[i] <= expand_max || (flags[i] && n[i] <= pivot_max);
             flags[i] = (char)expand;
             if (!expand) {
