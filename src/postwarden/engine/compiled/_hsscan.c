@@ -2402,21 +2402,25 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "number_keys: texts must be non-empty str");
             goto done;
         }
-        PyObject *number = PyDict_GetItemWithError(keys, text);
+        /* One probe of the dict, inserting the next number unless the text has one: a
+         * table's keys are mostly new (a lookup then an insertion probed twice). */
+        Py_ssize_t had = PyDict_GET_SIZE(keys);
+        PyObject *made = PyLong_FromSsize_t(next);
+        PyObject *number = made == NULL ? NULL : PyDict_SetDefault(keys, text, made);
         if (number == NULL) {
-            if (PyErr_Occurred())
-                goto done;
-            PyObject *made = PyLong_FromSsize_t(next);
-            int failed = made == NULL || PyDict_SetItem(keys, text, made) < 0;
             Py_XDECREF(made);
-            if (failed)
-                goto done;
+            goto done;
+        }
+        if (PyDict_GET_SIZE(keys) > had) { /* inserted (a small int may be shared) */
             numbers[j] = (int64_t)next++;
         } else {
             numbers[j] = (int64_t)PyLong_AsSsize_t(number);
-            if (numbers[j] == -1 && PyErr_Occurred())
+            if (numbers[j] == -1 && PyErr_Occurred()) {
+                Py_DECREF(made);
                 goto done;
+            }
         }
+        Py_DECREF(made);
     }
     out = PyBytes_FromStringAndSize((const char *)numbers, n * (Py_ssize_t)sizeof(int64_t));
 done:
