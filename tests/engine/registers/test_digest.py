@@ -110,3 +110,26 @@ def test_key_hashes_refuse_texts_that_are_no_keys(built: bool) -> None:
             digester.keys(["\x01\ud800"])
         with pytest.raises(TypeError):
             digester.keys([b"\x01a"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("built", [True, False])
+def test_hashes_of_one_block_and_longer_messages_mixed_in_one_call(built: bool) -> None:
+    # The compiled hashes digest the messages of one block (field byte and value up to 128
+    # bytes) several at a time, in the lanes of the CPU's vector registers, and longer ones
+    # one by one: every length from empty to three blocks, ASCII and not, interleaved, in
+    # runs that leave the lanes part-filled at the end, must each give hashlib's hash.
+    if built and native.keyed_hashes is None:
+        pytest.skip("the compiled keyed_hashes is not built")
+    digester = Digester(b"lanes" * 8)
+    values = [("ab" if n % 3 else "陳") * (n // 2) + "x" * (n % 2) for n in range(300)]
+    values += [v[:127] for v in reversed(values)]
+    fields = [int(Field.NAME_EN) if n % 2 else int(Field.ADDRESS_ZH) for n in range(len(values))]
+    want = [_hashlib(digester._key, f, v) for f, v in zip(fields, values, strict=True)]
+    with pytest.MonkeyPatch.context() as patch:
+        if not built:
+            patch.setattr(native, "keyed_hashes", None)
+            patch.setattr(native, "key_hashes", None)
+        for stop in (1, 3, 5, 130, len(values)):
+            assert digester.mixed(fields[:stop], values[:stop]).tolist() == want[:stop]
+            texts = [chr(f) + v for f, v in zip(fields[:stop], values[:stop], strict=True)]
+            assert digester.keys(texts)[0].tolist() == want[:stop]

@@ -307,6 +307,34 @@ def test_compiled_find_runs_equals_the_numpy_search(seed: int) -> None:
 
 
 @pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_find_runs_is_exact_on_unevenly_spread_hashes(seed: int) -> None:
+    # The compiled search guesses each value's place from the fence posts either side, as
+    # if the hashes were evenly spread (keyed hashes are): hashes crowded into a few narrow
+    # bands, or skewed towards one end, make every guess wrong, and the answer must still
+    # be numpy's.
+    rng = np.random.default_rng(100 + seed)
+    size = int(rng.choice([1500, 5000, 40_000]))
+    if seed % 2:
+        bands = rng.integers(0, 2**64 - 2**40, 3, dtype=np.uint64)
+        pool = rng.choice(bands, size) + rng.integers(0, 2**20, size, dtype=np.uint64)
+    else:
+        pool = (rng.random(size) ** 8 * 2.0**63).astype(np.uint64) * np.uint64(2)
+    hashes = np.sort(pool)
+    fence = np.array(hashes[:: index_module.FENCE_STEP])
+    picked = hashes[rng.integers(0, size, 500)]
+    wanted = np.concatenate(
+        [picked, picked + np.uint64(1), picked - np.uint64(1), fence, fence + np.uint64(1)]
+    )
+    lo = np.empty(len(wanted), dtype=np.int64)
+    count = np.empty(len(wanted), dtype=np.int64)
+    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
+    left = np.searchsorted(hashes, wanted, side="left")
+    assert lo.tolist() == left.tolist()
+    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+
+
+@pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
 def test_compiled_find_runs_refuses_mismatched_buffers() -> None:
     hashes = np.arange(10, dtype=np.uint64)
     fence = np.array(hashes[:: index_module.FENCE_STEP])

@@ -236,6 +236,18 @@ def test_the_compiled_segmented_is_the_pattern(line: str) -> None:
 
 
 @pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
+def test_the_compiled_segmented_classes_every_latin1_character_as_the_pattern() -> None:
+    # A Latin-1 line is read through a table of its 256 characters: each character alone,
+    # doubled, and next to a space and a no-break space, inside a long line of prose.
+    assert native.segmented is not None
+    prose = "word " * 400
+    for code in range(256):
+        c = chr(code)
+        for line in (f"a{c}b", f"a{c}{c}b", f"a {c}b", f"a{c}\xa0b", c, f"{prose}{c}{c}{prose}"):
+            assert native.segmented(line) == (len(_SEGMENT.split(line)) > 1), repr(line)
+
+
+@pytest.mark.skipif(native.segmented is None, reason="the compiled segmented is not built")
 def test_the_compiled_segmented_takes_str_only() -> None:
     with pytest.raises(TypeError):
         native.segmented(b"a  b")  # type: ignore[misc,arg-type]

@@ -1467,6 +1467,55 @@ static Py_ssize_t register_bound(const uint64_t *h, Py_ssize_t size, const uint6
     return register_bound_in(h, low, high, v, right);
 }
 
+/* Where in [low, high) (the block of fence post ``block``, as find_runs sets them) the first
+ * hash >= v is likely to be: interpolated between the posts either side, whose hashes are
+ * the ones just before the block and just past it (the largest hash past the last post). */
+static Py_ssize_t register_guess(const uint64_t *fence, Py_ssize_t fences, Py_ssize_t block,
+                                 Py_ssize_t low, Py_ssize_t high, uint64_t v) {
+    if (low >= high || block == 0)
+        return low;
+    uint64_t below = fence[block - 1];
+    uint64_t above = block < fences ? fence[block] : UINT64_MAX;
+    if (above <= below || v <= below)
+        return low;
+    /* The block spans the places from the post before (low - 1) to the one after (high). */
+    double share = (double)(v - below) / (double)(above - below);
+    Py_ssize_t at = low - 1 + (Py_ssize_t)(share * (double)(high - low + 1));
+    return at < low ? low : at >= high ? high - 1 : at;
+}
+
+/* register_bound_in(h, a, b, v, 0) without a branch on the hashes compared: the next probe
+ * is picked by a conditional move, where a branch guessed wrong at every other step of
+ * every search (each value goes its own way) and cost more than the probes. */
+static Py_ssize_t register_lower(const uint64_t *h, Py_ssize_t a, Py_ssize_t b, uint64_t v) {
+    if (a >= b)
+        return a;
+    const uint64_t *base = h + a;
+    Py_ssize_t n = b - a;
+    /* The answer is in [base, base + n] throughout. */
+    while (n > 1) {
+        Py_ssize_t half = n >> 1;
+        base = base[half] < v ? base + half : base;
+        n -= half;
+    }
+    return (base - h) + (*base < v);
+}
+
+/* register_lower(h, low, high, v) from a guess g in [low, high): the window of
+ * REGISTER_WINDOW places either side of it is searched when the answer lies in it (its
+ * neighbours either side say so), else the whole range. */
+#define REGISTER_WINDOW 32
+static Py_ssize_t register_lower_near(const uint64_t *h, Py_ssize_t low, Py_ssize_t high,
+                                      Py_ssize_t g, uint64_t v) {
+    if (low >= high)
+        return low;
+    Py_ssize_t a = g - REGISTER_WINDOW > low ? g - REGISTER_WINDOW : low;
+    Py_ssize_t b = g + REGISTER_WINDOW < high ? g + REGISTER_WINDOW : high;
+    if ((a == low || h[a - 1] < v) && (b == high || h[b] >= v))
+        return register_lower(h, a, b, v);
+    return register_lower(h, low, high, v);
+}
+
 static PyObject *find_runs(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer hashes, fence, wanted, lo, count;
@@ -1486,38 +1535,37 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
         /* The GIL is let go only for a table's many values: taking it back after a
          * message's few could wait for another thread's whole switch interval. */
         PyThreadState *released = n >= 1024 ? PyEval_SaveThread() : NULL;
-        /* Values a lane each, REGISTER_LANES at a time, their searches within their blocks
-         * advanced in step: each step's probes are prefetched together, so their cache
-         * misses overlap instead of following one another. */
+        /* Values a lane each, REGISTER_LANES at a time: each one's place in its block is
+         * first guessed from the fence posts either side of it (keyed hashes are spread
+         * evenly: a block's 1024 hashes lie within a few dozen places of a straight line
+         * between its posts), and the guesses of all lanes prefetched together, so their
+         * cache misses overlap; each then bisects the window around its guess, without a
+         * branch on the hashes.  Bisecting the whole block with a branch a step cost 150 ns
+         * a value at 100,000 rows, most of it branches guessed wrong (a value looked up
+         * again and again, whose branches the CPU learns, took 30); now ~90 (600 values
+         * of 100 sheets a batch each, random).  Any spread of the
+         * hashes gives the same answer: a guess outside the window searches the block. */
         for (Py_ssize_t base = 0; base < n; base += REGISTER_LANES) {
             Py_ssize_t lanes = n - base < REGISTER_LANES ? n - base : REGISTER_LANES;
-            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES];
+            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES], guess[REGISTER_LANES];
             for (Py_ssize_t j = 0; j < lanes; j++) {
-                Py_ssize_t block = register_bound_in(f, 0, fences, w[base + j], 0);
+                uint64_t v = w[base + j];
+                Py_ssize_t block = register_lower(f, 0, fences, v);
                 low[j] = block > 0 ? (block - 1) * step + 1 : 0;
                 high[j] = block * step < size ? block * step : size;
-                if (low[j] < high[j])
-                    __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
-            }
-            for (int open = 1; open;) {
-                open = 0;
-                for (Py_ssize_t j = 0; j < lanes; j++) {
-                    if (low[j] >= high[j])
-                        continue;
-                    Py_ssize_t mid = low[j] + ((high[j] - low[j]) >> 1);
-                    if (h[mid] < w[base + j])
-                        low[j] = mid + 1;
-                    else
-                        high[j] = mid;
-                    if (low[j] < high[j]) {
-                        __builtin_prefetch(h + low[j] + ((high[j] - low[j]) >> 1));
-                        open = 1;
-                    }
+                guess[j] = register_guess(f, fences, block, low[j], high[j], v);
+                if (low[j] < high[j]) {
+                    /* The guess's line and those either side (within the block). */
+                    Py_ssize_t g = guess[j];
+                    Py_ssize_t after = g + REGISTER_WINDOW, before = g - REGISTER_WINDOW - 1;
+                    __builtin_prefetch(h + g);
+                    __builtin_prefetch(h + (after < high[j] ? after : high[j] - 1));
+                    __builtin_prefetch(h + (before > low[j] ? before : low[j]));
                 }
             }
             for (Py_ssize_t j = 0; j < lanes; j++) {
                 uint64_t v = w[base + j];
-                Py_ssize_t at = low[j], run = 0;
+                Py_ssize_t at = register_lower_near(h, low[j], high[j], guess[j], v), run = 0;
                 if (at < size && h[at] == v) {
                     /* Most values occur once (HKIDs, phones): only runs need their end
                      * searched. */
@@ -1754,6 +1802,133 @@ static void blake2b_field_digest(const uint64_t keyed[8], uint8_t field, const c
         out[i] = (uint8_t)(h[0] >> (8 * i));
 }
 
+/* Several messages' last (and only) blocks compressed at once, a message a lane of the
+ * CPU's vector registers: the twelve rounds cost as many instructions for four messages
+ * as for one, where the scalar compression is most of a register lookup (607 keys of a
+ * 200-row sheet: 1,700 instructions a key, 100 us).  Built for AVX2 (four lanes) and for
+ * AVX-512VL (the same four lanes with a rotate instruction), picked at run time; without
+ * either (or another compiler or CPU), every message goes through blake2b_field_digest.
+ * Only a message of one block (field byte and value up to 128 bytes: every name, number
+ * and address a register holds) takes a lane; tests compare every digest with hashlib's. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define BLAKE2B_LANES 4
+typedef uint64_t blake2b_lanes __attribute__((vector_size(8 * BLAKE2B_LANES)));
+
+/* The digests (h[0] after the final block) of BLAKE2B_LANES messages of one block each
+ * (``blocks``, zero-padded; ``sizes``: their lengths), from the ``keyed`` state. */
+#define BLAKE2B_FINAL_LANES(name, isa)                                                         \
+    __attribute__((target(isa))) static void name(const uint64_t keyed[8],                     \
+                                                  const uint8_t (*blocks)[128],                \
+                                                  const uint64_t sizes[BLAKE2B_LANES],         \
+                                                  uint64_t out[BLAKE2B_LANES]) {               \
+        blake2b_lanes v[16], m[16];                                                            \
+        for (int i = 0; i < 8; i++) {                                                          \
+            for (int j = 0; j < BLAKE2B_LANES; j++) {                                          \
+                v[i][j] = keyed[i];                                                            \
+                v[i + 8][j] = blake2b_iv[i];                                                   \
+            }                                                                                  \
+        }                                                                                      \
+        for (int j = 0; j < BLAKE2B_LANES; j++)                                                \
+            v[12][j] ^= 128 + sizes[j];                                                        \
+        v[14] = ~v[14];                                                                        \
+        for (int i = 0; i < 16; i++) {                                                         \
+            for (int j = 0; j < BLAKE2B_LANES; j++)                                            \
+                m[i][j] = blake2b_load(blocks[j] + 8 * i);                                     \
+        }                                                                                      \
+        for (int r = 0; r < 12; r++) {                                                         \
+            const uint8_t *s = blake2b_sigma[r];                                               \
+            BLAKE2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);                                          \
+            BLAKE2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);                                          \
+            BLAKE2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);                                         \
+            BLAKE2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);                                         \
+            BLAKE2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);                                         \
+            BLAKE2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);                                       \
+            BLAKE2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);                                        \
+            BLAKE2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);                                        \
+        }                                                                                      \
+        for (int j = 0; j < BLAKE2B_LANES; j++)                                                \
+            out[j] = keyed[0] ^ v[0][j] ^ v[8][j];                                             \
+    }
+BLAKE2B_FINAL_LANES(blake2b_final_avx2, "avx2")
+BLAKE2B_FINAL_LANES(blake2b_final_avx512, "avx512f,avx512vl")
+#undef BLAKE2B_FINAL_LANES
+
+typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
+                                    uint64_t *);
+
+/* The lane-parallel final of this CPU, or NULL. */
+static blake2b_final_lanes blake2b_lanes_final(void) {
+    static int asked = 0;
+    static blake2b_final_lanes picked = NULL;
+    if (!asked) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f"))
+            picked = blake2b_final_avx512;
+        else if (__builtin_cpu_supports("avx2"))
+            picked = blake2b_final_avx2;
+        asked = 1;
+    }
+    return picked;
+}
+#else
+#define BLAKE2B_LANES 1
+typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
+                                    uint64_t *);
+static blake2b_final_lanes blake2b_lanes_final(void) { return NULL; }
+#endif
+
+/* Messages digested as blake2b_field_digest does, those of one block gathered into the
+ * lanes of the vector final (when there is one) and digested BLAKE2B_LANES at a time. */
+typedef struct {
+    const uint64_t *keyed;
+    blake2b_final_lanes final;
+    int used;
+    uint8_t blocks[BLAKE2B_LANES][128];
+    uint64_t sizes[BLAKE2B_LANES];
+    uint8_t *outs[BLAKE2B_LANES];
+} Blake2bBatch;
+
+static void blake2b_batch_init(Blake2bBatch *b, const uint64_t keyed[8]) {
+    b->keyed = keyed;
+    b->final = blake2b_lanes_final();
+    b->used = 0;
+}
+
+/* The lanes filled so far digested into their outputs (the empty ones hash zeros). */
+static void blake2b_batch_flush(Blake2bBatch *b) {
+    if (b->used == 0)
+        return;
+    uint64_t digests[BLAKE2B_LANES];
+    for (int j = b->used; j < BLAKE2B_LANES; j++) {
+        memset(b->blocks[j], 0, 128);
+        b->sizes[j] = 0;
+    }
+    b->final(b->keyed, (const uint8_t (*)[128])b->blocks, b->sizes, digests);
+    for (int j = 0; j < b->used; j++) {
+        for (int i = 0; i < 8; i++)
+            b->outs[j][i] = (uint8_t)(digests[j] >> (8 * i));
+    }
+    b->used = 0;
+}
+
+/* blake2b_field_digest(keyed, field, value, size, out), now or at the next flush: ``value``
+ * must stay valid until then. */
+static void blake2b_batch_add(Blake2bBatch *b, uint8_t field, const char *value,
+                              Py_ssize_t size, uint8_t *out) {
+    if (b->final == NULL || size > 127) {
+        blake2b_field_digest(b->keyed, field, value, size, out);
+        return;
+    }
+    uint8_t *block = b->blocks[b->used];
+    block[0] = field;
+    memcpy(block + 1, value, (size_t)size);
+    memset(block + 1 + size, 0, (size_t)(127 - size));
+    b->sizes[b->used] = 1 + (uint64_t)size;
+    b->outs[b->used] = out;
+    if (++b->used == BLAKE2B_LANES)
+        blake2b_batch_flush(b);
+}
+
 static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer key, fields;
@@ -1780,6 +1955,9 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
         goto done;
     uint8_t *at = (uint8_t *)PyBytes_AS_STRING(out);
     const uint8_t *field = fields.buf;
+    /* The values' UTF-8 stays valid until the flush: the str objects are held by seq. */
+    Blake2bBatch batch;
+    blake2b_batch_init(&batch, keyed);
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
         if (!PyUnicode_Check(text)) {
@@ -1793,8 +1971,9 @@ static PyObject *keyed_hashes(PyObject *module, PyObject *args) {
             Py_CLEAR(out);
             goto done;
         }
-        blake2b_field_digest(keyed, field[k], utf8, size, at + 8 * k);
+        blake2b_batch_add(&batch, field[k], utf8, size, at + 8 * k);
     }
+    blake2b_batch_flush(&batch);
 done:
     Py_XDECREF(seq);
     PyBuffer_Release(&key);
@@ -2378,21 +2557,25 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "number_keys: texts must be non-empty str");
             goto done;
         }
-        PyObject *number = PyDict_GetItemWithError(keys, text);
+        /* One probe of the dict, inserting the next number unless the text has one: a
+         * table's keys are mostly new (a lookup then an insertion probed twice). */
+        Py_ssize_t had = PyDict_GET_SIZE(keys);
+        PyObject *made = PyLong_FromSsize_t(next);
+        PyObject *number = made == NULL ? NULL : PyDict_SetDefault(keys, text, made);
         if (number == NULL) {
-            if (PyErr_Occurred())
-                goto done;
-            PyObject *made = PyLong_FromSsize_t(next);
-            int failed = made == NULL || PyDict_SetItem(keys, text, made) < 0;
             Py_XDECREF(made);
-            if (failed)
-                goto done;
+            goto done;
+        }
+        if (PyDict_GET_SIZE(keys) > had) { /* inserted (a small int may be shared) */
             numbers[j] = (int64_t)next++;
         } else {
             numbers[j] = (int64_t)PyLong_AsSsize_t(number);
-            if (numbers[j] == -1 && PyErr_Occurred())
+            if (numbers[j] == -1 && PyErr_Occurred()) {
+                Py_DECREF(made);
                 goto done;
+            }
         }
+        Py_DECREF(made);
     }
     out = PyBytes_FromStringAndSize((const char *)numbers, n * (Py_ssize_t)sizeof(int64_t));
 done:
@@ -2410,12 +2593,17 @@ done:
  * The Collector reads 800 cells of a 200-row sheet so, where other_candidates takes 4 us a
  * cell; tests/engine/registers/test_other_keys.py compares the two. */
 
-static const char *const register_titles[] = {"mr",  "mrs", "ms",   "miss", "mdm",
-                                              "madam", "dr", "prof", "sir",  NULL};
+static const struct {
+    const char *word;
+    Py_ssize_t len;
+} register_titles[] = {{"mr", 2},   {"mrs", 3}, {"ms", 2},   {"miss", 4}, {"mdm", 3},
+                       {"madam", 5}, {"dr", 2},  {"prof", 4}, {"sir", 3}};
 
+/* Titles compared by their known lengths first: a strlen of each title for every word of
+ * every name was a sixth of other_keys' instructions. */
 static int register_is_title(const Py_UCS1 *word, Py_ssize_t n) {
-    for (int i = 0; register_titles[i] != NULL; i++)
-        if ((Py_ssize_t)strlen(register_titles[i]) == n && memcmp(register_titles[i], word, n) == 0)
+    for (size_t i = 0; i < sizeof register_titles / sizeof register_titles[0]; i++)
+        if (register_titles[i].len == n && memcmp(register_titles[i].word, word, (size_t)n) == 0)
             return 1;
     return 0;
 }
@@ -3473,6 +3661,31 @@ static PyObject *segmented(PyObject *module, PyObject *arg) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
     int kind = PyUnicode_KIND(arg);
     const void *data = PyUnicode_DATA(arg);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        /* A line of Latin-1 (most mail), classed by a table of its 256 characters: 2 a
+         * separator (the tab too), 1 other whitespace.  A letter's paragraph of prose is one
+         * line of thousands of characters with neither, where reading each through
+         * PyUnicode_READ and Py_UNICODE_ISSPACE took 6 us a paragraph (a third of the
+         * running-text matching of a one-page docx). */
+        static unsigned char classes[256];
+        static int classed = 0;
+        if (!classed) {
+            for (int c = 0; c < 256; c++)
+                classes[c] = (unsigned char)(c == '\t' || c == '|' || c == ':' || c == ';'
+                                                 ? 2
+                                                 : Py_UNICODE_ISSPACE((Py_UCS4)c) ? 1 : 0);
+            classed = 1;
+        }
+        const Py_UCS1 *line = data;
+        unsigned before = 0; /* the class of the character before */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned now = classes[line[i]];
+            if ((now & 2) || (now & before))
+                Py_RETURN_TRUE;
+            before = now;
+        }
+        Py_RETURN_FALSE;
+    }
     int space = 0; /* the character before was whitespace */
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -3848,7 +4061,16 @@ static PyObject *presence(PyObject *module, PyObject *args) {
             if (j == 0 || order[j].key != order[j - 1].key)
                 flags[order[j].at] = 1;
         int verify = 0;
+        /* Each entry's run lies anywhere in the index's records (2.4 MB at 100,000 rows,
+         * out of the cache after the rest of a message's work): the runs of the entries
+         * eight ahead are fetched while these are read, where each was a cache miss in
+         * turn. */
+        for (Py_ssize_t i = 0; i < m && i < 8; i++)
+            if (n[i] > 0)
+                __builtin_prefetch(records + lo[i]);
         for (Py_ssize_t i = 0; i < m; i++) {
+            if (i + 8 < m && n[i + 8] > 0)
+                __builtin_prefetch(records + lo[i + 8]);
             int expand = n[i] <= expand_max || (flags[i] && n[i] <= pivot_max);
             flags[i] = (char)expand;
             if (!expand) {
@@ -5714,6 +5936,9 @@ static PyObject *key_hashes(PyObject *module, PyObject *args) {
         goto done;
     uint8_t *at = (uint8_t *)PyBytes_AS_STRING(hashes);
     uint8_t *field = (uint8_t *)PyBytes_AS_STRING(fields);
+    /* The texts' UTF-8 stays valid until the flush: the str objects are held by seq. */
+    Blake2bBatch batch;
+    blake2b_batch_init(&batch, keyed);
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
         if (!PyUnicode_Check(text)) {
@@ -5729,8 +5954,9 @@ static PyObject *key_hashes(PyObject *module, PyObject *args) {
             goto done;
         }
         field[k] = (uint8_t)utf8[0];
-        blake2b_field_digest(keyed, field[k], utf8 + 1, size - 1, at + 8 * k);
+        blake2b_batch_add(&batch, field[k], utf8 + 1, size - 1, at + 8 * k);
     }
+    blake2b_batch_flush(&batch);
     out = PyTuple_Pack(2, hashes, fields);
 done:
     Py_XDECREF(hashes);
