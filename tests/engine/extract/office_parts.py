@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import io
+import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,3 +57,26 @@ def every_part(ends: tuple[str, ...], most: int = 1 << 62) -> list[bytes]:
 def xml_parts() -> list[bytes]:
     """`every_part` of the XML parts up to 256 KiB (the most the compiled readers read)."""
     return every_part((".xml", ".rels", ".vml"), 256 * 1024)
+
+
+MARKUP = ' "=\t</>&:x'
+"""Characters of markup a byte of a part is made into by `one_byte_edits`."""
+INSERTED = b" \"'=\t\n</>&x:;\x00\xc3\xa0"
+"""Bytes `one_byte_edits` puts before a byte: markup, a NUL, the halves of UTF-8."""
+
+
+def one_byte_edits(
+    data: bytes, rng: random.Random, markup: str = MARKUP, inserted: bytes = INSERTED
+) -> Iterator[bytes]:
+    """Every byte of ``data`` flipped (to a random byte and to a character of ``markup``),
+    deleted, and preceded by a byte of ``inserted``: the edits the compiled readers' parity
+    tests read with and without the module."""
+    for at in range(len(data)):
+        flipped = bytearray(data)
+        flipped[at] ^= rng.randrange(1, 256)
+        yield bytes(flipped)
+        marked = bytearray(data)
+        marked[at] = ord(rng.choice(markup))
+        yield bytes(marked)
+        yield data[:at] + data[at + 1 :]
+        yield data[:at] + bytes([rng.choice(inserted)]) + data[at:]

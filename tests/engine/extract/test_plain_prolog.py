@@ -7,11 +7,10 @@ one-byte edit of the prologs of a few, and hand-made forms at each edge of the p
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 from defusedxml.ElementTree import DefusedXMLParser
-from tests.engine.extract.office_parts import xml_parts
+from tests.engine.extract.office_parts import MARKUP, one_byte_edits, xml_parts
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
@@ -45,18 +44,6 @@ def test_every_xml_part_of_the_tests_is_checked_the_same() -> None:
     assert [part[:200] for part in parts if _differs(_prolog(part))] == []
 
 
-def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
-    for at in range(len(data)):
-        flipped = bytearray(data)
-        flipped[at] ^= rng.randrange(1, 256)
-        yield bytes(flipped)
-        marked = bytearray(data)
-        marked[at] = ord(rng.choice(' "=\t</>&:x!?'))
-        yield bytes(marked)
-        yield data[:at] + data[at + 1 :]
-        yield data[:at] + bytes([rng.choice(b" \"'=\t\r\n</>&x:;!?\x00\xc3\xa0}")]) + data[at:]
-
-
 @pytest.mark.slow
 def test_one_byte_edits_are_checked_the_same() -> None:
     rng = random.Random(14)
@@ -64,7 +51,9 @@ def test_one_byte_edits_are_checked_the_same() -> None:
     prologs = list(dict.fromkeys(_prolog(part) for part in xml_parts()))
     prologs = [p for p in prologs if _hsscan.plain_prolog(p) and len(p) <= 3000]
     for prolog in rng.sample(prologs, min(len(prologs), 12)):
-        for edited in _edits(prolog, rng):
+        for edited in one_byte_edits(
+            prolog, rng, MARKUP + "!?", b" \"'=\t\r\n</>&x:;!?\x00\xc3\xa0}"
+        ):
             if _hsscan.plain_prolog(edited):
                 passed += 1
                 differ += _refused(edited)

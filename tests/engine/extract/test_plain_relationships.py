@@ -7,11 +7,10 @@ one-byte edit of a few, and hand-made forms at each edge of the plain one."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from xml.etree.ElementTree import ParseError, fromstring
 
 import pytest
-from tests.engine.extract.office_parts import every_part
+from tests.engine.extract.office_parts import every_part, one_byte_edits
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
@@ -48,27 +47,13 @@ def test_every_relationships_part_of_the_tests_reads_the_same() -> None:
     assert [part for part in parts if _differs(part)] == []
 
 
-def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
-    """Every byte flipped (to a random byte and to a space), deleted, and preceded by an
-    inserted byte."""
-    for at in range(len(data)):
-        flipped = bytearray(data)
-        flipped[at] ^= rng.randrange(1, 256)
-        yield bytes(flipped)
-        spaced = bytearray(data)
-        spaced[at] = ord(rng.choice(' "=\t</>&'))
-        yield bytes(spaced)
-        yield data[:at] + data[at + 1 :]
-        yield data[:at] + bytes([rng.choice(b" \"'=\t\n</>&x\x00\xc3")]) + data[at:]
-
-
 @pytest.mark.slow
 def test_one_byte_edits_read_the_same() -> None:
     rng = random.Random(14)
     read = differ = 0
     parts = [part for part in _every_part() if _hsscan.plain_relationships(part) is not None]
     for part in rng.sample(parts, min(len(parts), 8)):
-        for edited in _edits(part, rng):
+        for edited in one_byte_edits(part, rng, ' "=\t</>&', b" \"'=\t\n</>&x\x00\xc3"):
             if _hsscan.plain_relationships(edited) is not None:
                 read += 1
                 differ += _differs(edited)

@@ -19,7 +19,7 @@ import pytest
 from docx.enum.section import WD_SECTION
 from docx.enum.text import WD_BREAK
 from tests.engine.extract.mutants import mutants
-from tests.engine.extract.office_parts import office_files, xml_parts
+from tests.engine.extract.office_parts import office_files, one_byte_edits, xml_parts
 from tests.factories import make_docx
 
 from postwarden.engine.compiled import _hsscan
@@ -155,26 +155,13 @@ def test_docx_files_read_the_same_without_the_fast_path(monkeypatch: pytest.Monk
     assert read > 20
 
 
-def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
-    """Every byte flipped, made a character of markup, deleted, and preceded by one."""
-    for at in range(len(data)):
-        flipped = bytearray(data)
-        flipped[at] ^= rng.randrange(1, 256)
-        yield bytes(flipped)
-        marked = bytearray(data)
-        marked[at] = ord(rng.choice(' "=\t</>&:x'))
-        yield bytes(marked)
-        yield data[:at] + data[at + 1 :]
-        yield data[:at] + bytes([rng.choice(b" \"'=\t\n</>&x:;\x00\xc3\xa0")]) + data[at:]
-
-
 @pytest.mark.slow
 def test_one_byte_edits_read_the_same() -> None:
     rng = random.Random(14)
     read = differ = 0
     parts = [part for part in _story_parts() if _fast(part) and len(part) <= 6000]
     for part in rng.sample(parts, min(len(parts), 6)):
-        for edited in _edits(part, rng):
+        for edited in one_byte_edits(part, rng):
             if _fast(edited) is not None:
                 read += 1
                 differ += _differs(edited)

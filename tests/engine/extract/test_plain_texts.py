@@ -7,11 +7,10 @@ few, and hand-made forms at each edge of the plain one."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from xml.etree.ElementTree import ParseError, fromstring
 
 import pytest
-from tests.engine.extract.office_parts import xml_parts
+from tests.engine.extract.office_parts import one_byte_edits, xml_parts
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import office
@@ -43,27 +42,13 @@ def test_every_xml_part_of_the_tests_reads_the_same() -> None:
     assert [part[:200] for part in parts if _differs(part)] == []
 
 
-def _edits(data: bytes, rng: random.Random) -> Iterator[bytes]:
-    """Every byte flipped (to a random byte and to a character of markup), deleted, and
-    preceded by an inserted byte."""
-    for at in range(len(data)):
-        flipped = bytearray(data)
-        flipped[at] ^= rng.randrange(1, 256)
-        yield bytes(flipped)
-        marked = bytearray(data)
-        marked[at] = ord(rng.choice(' "=\t</>&:x'))
-        yield bytes(marked)
-        yield data[:at] + data[at + 1 :]
-        yield data[:at] + bytes([rng.choice(b" \"'=\t\n</>&x:;\x00\xc3\xa0")]) + data[at:]
-
-
 @pytest.mark.slow
 def test_one_byte_edits_read_the_same() -> None:
     rng = random.Random(14)
     read = differ = 0
     parts = [part for part in xml_parts() if _hsscan.plain_texts(part) and len(part) <= 4096]
     for part in rng.sample(parts, min(len(parts), 12)):
-        for edited in _edits(part, rng):
+        for edited in one_byte_edits(part, rng):
             if _hsscan.plain_texts(edited) is not None:
                 read += 1
                 differ += _differs(edited)
