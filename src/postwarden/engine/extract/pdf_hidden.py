@@ -18,7 +18,7 @@ import ctypes
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree import ElementTree
 
 import defusedxml
@@ -81,14 +81,23 @@ def properties(document: pdfium_c.FPDF_DOCUMENT) -> str:
     )
 
 
+_Object = TypeVar("_Object")
+
+
+def _resolved(dictionary: DictionaryObject, key: str, kind: type[_Object]) -> _Object | None:
+    """The object ``dictionary[key]`` refers to, if there is one and it is a ``kind``."""
+    value = dictionary.get(key)
+    if value is None:
+        return None
+    value = value.get_object()
+    return value if isinstance(value, kind) else None
+
+
 def more_properties(reader: pypdf.PdfReader) -> str:
     """The text of the Info dictionary's other entries (custom properties: a viewer's
     "Custom" tab), a line each, each once."""
-    info = reader.trailer.get("/Info")
+    info = _resolved(reader.trailer, "/Info", DictionaryObject)
     if info is None:
-        return ""
-    info = info.get_object()
-    if not isinstance(info, DictionaryObject):
         return ""
     values = (value.get_object() for key, value in info.items() if key.encode() not in READ_INFO)
     return _lines([str(value) for value in values if isinstance(value, _TEXT)])
@@ -99,11 +108,8 @@ def xmp(reader: pypdf.PdfReader, limit: int) -> str:
     element's text and attribute's value, a line each, each once; a packet that does not
     parse as XML (or declares entities, which XMP never does) is read as it is.  A packet
     over ``limit`` bytes (the message's text limit) is not parsed: uninspectable."""
-    stream = reader.root_object.get("/Metadata")
+    stream = _resolved(reader.root_object, "/Metadata", StreamObject)
     if stream is None:
-        return ""
-    stream = stream.get_object()
-    if not isinstance(stream, StreamObject):
         return ""
     packet = stream.get_data()
     if len(packet) > limit:
