@@ -31,6 +31,18 @@ def _units() -> list[TextUnit]:
     return units
 
 
+def _same_raw_hits(native: DetectorSet, python: DetectorSet, blob: bytes) -> int:
+    """Assert both bindings' raw hits of ``blob`` (bytes and characters) are the same;
+    how many there are."""
+    native_hits = native._raw_hits(blob)
+    np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
+    np.testing.assert_array_equal(
+        _sorted(native._raw_hits(blob, chars=True)),
+        _sorted(python._raw_hits(blob, chars=True)),
+    )
+    return len(native_hits)
+
+
 def _sorted(hits: np.ndarray) -> np.ndarray:
     """(start, end, id) rows by end, start and id."""
     return hits[np.lexsort((hits[:, 2], hits[:, 0], hits[:, 1]))]
@@ -103,13 +115,7 @@ def test_starts_found_after_the_scan_are_hyperscans() -> None:
     rows = 0
     for _ in range(200):
         blob = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 300))).encode()
-        native_hits = native._raw_hits(blob)
-        np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
-        np.testing.assert_array_equal(
-            _sorted(native._raw_hits(blob, chars=True)),
-            _sorted(python._raw_hits(blob, chars=True)),
-        )
-        rows += len(native_hits)
+        rows += _same_raw_hits(native, python, blob)
     assert rows > 5_000
 
 
@@ -174,13 +180,7 @@ def test_starts_read_backwards_are_hyperscans() -> None:
     for _ in range(500):
         parts = [rng.choice(words) + rng.choice(gaps) for _ in range(rng.randrange(1, 200))]
         blob = "".join(parts).encode()
-        native_hits = native._raw_hits(blob)
-        np.testing.assert_array_equal(_sorted(native_hits), _sorted(python._raw_hits(blob)))
-        np.testing.assert_array_equal(
-            _sorted(native._raw_hits(blob, chars=True)),
-            _sorted(python._raw_hits(blob, chars=True)),
-        )
-        rows += len(native_hits)
+        rows += _same_raw_hits(native, python, blob)
     assert rows > 5_000
 
 
