@@ -98,16 +98,21 @@ def typed(rows: list[list[object]]) -> list[list[tuple[type, object]]]:
     return [[(type(v), v) for v in row] for row in rows]
 
 
+def sheet_inputs(z: zipfile.ZipFile) -> tuple[list[str] | None, bytes]:
+    """A workbook's shared strings (None: it has none) and plain styles, as sheet_rows takes
+    them."""
+    names = z.namelist()
+    sst = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
+    strings = None if sst is None else _hsscan.shared_strings(sst)
+    styles = spreadsheet.plain_styles(z.read("xl/styles.xml")) if "xl/styles.xml" in names else b""
+    return strings, styles
+
+
 def both(data: bytes) -> Iterator[tuple[list[list[object]], list[list[object]] | None]]:
     """Each worksheet's rows by calamine and by sheet_rows (None: not taken)."""
     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        names = z.namelist()
-        sst = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
-        strings = None if sst is None else _hsscan.shared_strings(sst)
-        styles = (
-            spreadsheet.plain_styles(z.read("xl/styles.xml")) if "xl/styles.xml" in names else b""
-        )
+        strings, styles = sheet_inputs(z)
         for i, name in enumerate(workbook.sheet_names, start=1):
             calamine = list(workbook.get_sheet_by_name(name).iter_rows())
             xml = z.read(f"xl/worksheets/sheet{i}.xml")

@@ -24,12 +24,13 @@ from tests.engine.extract.test_sheet_cells import (
     inline,
     openpyxl_book,
     raw_xlsx,
+    sheet_inputs,
     typed,
     xlsxwriter_book,
 )
 
 from postwarden.engine.compiled import _hsscan
-from postwarden.engine.extract import grids, spreadsheet
+from postwarden.engine.extract import grids
 
 
 def sheet(rows: str) -> bytes:
@@ -47,13 +48,8 @@ def general(xml: bytes) -> bytes:
 def worksheets(data: bytes) -> Iterator[tuple[bytes, list[str] | None, bytes]]:
     """Each worksheet of a workbook with its shared strings and plain styles."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        names = z.namelist()
-        sst = z.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
-        strings = None if sst is None else _hsscan.shared_strings(sst)
-        styles = (
-            spreadsheet.plain_styles(z.read("xl/styles.xml")) if "xl/styles.xml" in names else b""
-        )
-        for name in names:
+        strings, styles = sheet_inputs(z)
+        for name in z.namelist():
             if name.startswith("xl/worksheets/") and name.endswith(".xml"):
                 yield z.read(name), strings, styles
 
