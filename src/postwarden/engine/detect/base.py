@@ -511,6 +511,9 @@ class Detector(ABC):
       within ``context_window`` characters of a match raises confidence.
     - ``reads_cells``: also call :meth:`analyze` for table-row units without hits, so the
       detector can judge whole cells.
+    - ``cells_outside_ascii``: with ``reads_cells``, every finding the detector makes
+      without a hit holds a character outside ASCII (name_zh's cells are Chinese names):
+      a scan whose text is all ASCII, where no pattern hit it, then leaves it out.
     - ``yields_to``: detector ids whose findings win over this one's where they overlap
       (a phone number inside a card number is the card).
     """
@@ -520,6 +523,7 @@ class Detector(ABC):
     context: ClassVar[tuple[str, ...]] = ()
     context_window: ClassVar[int] = 30
     reads_cells: ClassVar[bool] = False
+    cells_outside_ascii: ClassVar[bool] = False
     yields_to: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod

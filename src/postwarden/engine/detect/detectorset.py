@@ -57,6 +57,25 @@ hit_layout: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, list[int]] | 
     getattr(_hsscan, "hit_layout", None)
 )
 
+# The compiled `_unit_fields_py`; None when not built.
+unit_fields: Callable[[Sequence[TextUnit]], tuple[list[str], list[int]]] | None = getattr(
+    _hsscan, "unit_fields", None
+)
+
+
+def _unit_fields(units: Sequence[TextUnit]) -> tuple[list[str], list[int]]:
+    """Every unit's text, and the positions of those under column headings (a header)."""
+    if unit_fields is not None:
+        return unit_fields(units)
+    return _unit_fields_py(units)
+
+
+def _unit_fields_py(units: Sequence[TextUnit]) -> tuple[list[str], list[int]]:
+    """`_unit_fields` with two maps, when the extension is not built (a test compares)."""
+    texts = list(map(attrgetter("text"), units))
+    return texts, list(compress(range(len(units)), map(attrgetter("header"), units)))
+
+
 # Units are scanned joined into one buffer: a call into hyperscan costs a few microseconds,
 # which dominates on spreadsheets of 15,000 one-line rows.  No pattern matches NUL, so no
 # match can run from one unit into the next.
@@ -78,11 +97,29 @@ def _context_regex(word: str) -> str:
 
 def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt.NDArray[np.bool_]:
     """Which spans ``[starts, ends)`` overlap one of the veto spans (sorted by start)."""
+    if len(veto_starts) <= _FEW_VETOES:
+        return _vetoed_by_each(starts, ends, veto_starts, veto_ends)
     # The vetoes starting before a span ends overlap it iff the furthest of their ends is
     # past the span's start.
     reach = np.maximum.accumulate(veto_ends)
     i = np.searchsorted(veto_starts, ends, side="left") - 1
     return (i >= 0) & (reach[np.maximum(i, 0)] > starts)
+
+
+# Up to this many veto spans, `_vetoed` tests each against every span: five array calls a
+# veto where the general path's running maximum and bisection take twenty (a sheet of
+# names with one place in it: 2 us instead of 7).
+_FEW_VETOES = 2
+
+
+def _vetoed_by_each(
+    starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints
+) -> npt.NDArray[np.bool_]:
+    """`_vetoed`, each veto span tested in turn (tests/engine/detect compares the two)."""
+    hit = np.zeros(len(starts), dtype=np.bool_)
+    for veto_start, veto_end in zip(veto_starts.tolist(), veto_ends.tolist(), strict=True):
+        hit |= (starts < veto_end) & (ends > veto_start)
+    return hit
 
 
 # How the extractors join a row's cells into its text.
@@ -271,6 +308,32 @@ class _UnitContexts(Mapping[int, Context]):
         return cells
 
 
+class _AsciiText:
+    """Whether a scan's texts, joined into ``size`` bytes of UTF-8, are all ASCII (lone
+    surrogates, written as "?", count too: none is a character a detector looks for), asked
+    only of a detector without hits that reads cells: one whose cell findings all hold a
+    character outside ASCII (``cells_outside_ascii``) finds nothing in such a scan.  A
+    200-row sheet of English names and numbers skips name_zh's walk over its 800 cells
+    (20 us of 400, `python -m benchmarks detect`'s sheets alike)."""
+
+    __slots__ = ("_ascii", "_size", "_texts")
+
+    def __init__(self, texts: list[str], size: int) -> None:
+        self._texts, self._size = texts, size
+        self._ascii: bool | None = None
+
+    def skips(self, detector: Detector) -> bool:
+        """Whether ``detector`` (reading cells, without hits) finds nothing here."""
+        if not detector.cells_outside_ascii:
+            return False
+        if self._ascii is None:
+            # One byte a character: the joined length in characters is the UTF-8 length.
+            texts = self._texts
+            chars = sum(map(len, texts)) + len(SEPARATOR) * (len(texts) - 1)
+            self._ascii = chars == self._size
+        return self._ascii
+
+
 class DetectorSet:
     """Detectors compiled together; :meth:`scan` runs them all over many units at once.
 
@@ -384,13 +447,12 @@ class DetectorSet:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
-        texts = list(map(attrgetter("text"), units))
+        texts, headed_rows = _unit_fields(units)
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
         raw, size = self._text_hits(texts)
-        headed_rows = list(compress(range(len(units)), map(attrgetter("header"), units)))
         if len(raw) <= _FEW_HITS and not headed_rows:
-            found = self._analyze_few(units, texts, raw.tolist())
+            found = self._analyze_few(units, texts, raw.tolist(), size)
         else:
             found = self._analyze(units, texts, raw, size, headed_rows)
         if self._yields:
@@ -398,7 +460,7 @@ class DetectorSet:
         return _by_unit(found, len(units))
 
     def _analyze_few(
-        self, units: Sequence[TextUnit], texts: list[str], rows: list[list[int]]
+        self, units: Sequence[TextUnit], texts: list[str], rows: list[list[int]], size: int
     ) -> list[FindingBatch]:
         """`_analyze` of a few hits (``rows`` of start, end and expression in the joined
         text) in units without table headings, in plain Python: on a short mail's dozen
@@ -420,9 +482,10 @@ class DetectorSet:
         words = [(start, end, expression, u) for start, _, expression, end, u in by_owner[count]]
         vetoes, patterns = self._vetoes, self._patterns
         found: list[FindingBatch] = []
+        ascii_text = _AsciiText(texts, size)
         for index, detector in enumerate(self.detectors):
             mine = by_owner[index]
-            if not mine and not detector.reads_cells:
+            if not mine and (not detector.reads_cells or ascii_text.skips(detector)):
                 found.append(FindingBatch())
                 continue
             # `_detector_hits`: a veto pattern's matches dropped, and what overlaps them.
@@ -474,8 +537,11 @@ class DetectorSet:
         cell_bounds: dict[int, list[int]] = {}
         table: _TableCells | None = None
         found: list[FindingBatch] = []
+        ascii_text = _AsciiText(texts, size)
         for index, detector in enumerate(self.detectors):
-            if bounds[index] == bounds[index + 1] and not detector.reads_cells:
+            if bounds[index] == bounds[index + 1] and (
+                not detector.reads_cells or ascii_text.skips(detector)
+            ):
                 found.append(FindingBatch())  # no hits: nothing to slice or analyse
                 continue
             mine = slice(bounds[index], bounds[index + 1])

@@ -217,6 +217,8 @@ class NameZhDetector(PatternDetector):
         Pattern("says", _SURNAME_RE + _CJK + "{2}(?:" + "|".join(_SAYS) + ")", 0.6),
     )
     reads_cells = True
+    # A cell's name is Chinese and found in the row's text: none in a sheet of ASCII text.
+    cells_outside_ascii = True
     bounded = False  # Chinese has no word boundaries; the label or honorific bounds the name
 
     def narrow(self, candidate: Candidate) -> Candidate | None:
