@@ -471,12 +471,26 @@ def _kind_codes(judge: PatternDetector, kinds: Mapping[str, int], table: Sequenc
 
 def _narrows(hits: HitBatch, narrowing: frozenset[str] | None) -> bool:
     """Whether a detector that narrows the patterns ``narrowing`` (None: all) narrows a hit
-    of the batch."""
+    of the batch.  Which patterns of the table those name is kept for the next batch, as
+    `_kind_codes` keeps its numbers (every scan's batches number the same table of 107
+    patterns: asked afresh, 3 us a batch)."""
+    global _narrowed_kept
     if narrowing is None:
         return True
     numbers, table = hits.arrays()[3:]
-    narrowed = [p.name in narrowing for p in table]
-    return any(narrowed) and bool(np.array(narrowed, dtype=np.bool_)[numbers].any())
+    kept = _narrowed_kept
+    if kept is None or kept[0] is not narrowing or kept[1] is not table:
+        narrowed = np.array([p.name in narrowing for p in table], dtype=np.bool_)
+        # One tuple replaced whole: safe across threads.
+        kept = _narrowed_kept = (narrowing, table, narrowed, bool(narrowed.any()))
+    return kept[3] and bool(kept[2][numbers].any())
+
+
+# The narrowed names and table `_narrows` last asked of, which patterns of it those name,
+# and whether any.
+_narrowed_kept: tuple[frozenset[str], Sequence[Pattern], npt.NDArray[np.bool_], bool] | None = (
+    None
+)
 
 
 def _drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
