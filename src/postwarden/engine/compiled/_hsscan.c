@@ -1317,6 +1317,7 @@ static PyObject *table_entries(PyObject *module, PyObject *args);
 static PyObject *hit_layout(PyObject *module, PyObject *args);
 /* Detection fast paths, seventh round (the last block of this file). */
 static PyObject *unit_fields(PyObject *module, PyObject *arg);
+static PyObject *settle_hits(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1408,6 +1409,8 @@ static PyMethodDef module_methods[] = {
     /* Detection fast paths, seventh round. */
     {"unit_fields", unit_fields, METH_O,
      "unit_fields(units) -> (texts, headed): each unit's text, and which have a header."},
+    {"settle_hits", settle_hits, METH_VARARGS,
+     "settle_hits(detector, maker, name, units, ...) -> (units, findings), or the verdicts."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -9047,4 +9050,42 @@ done:
     Py_XDECREF(headed);
     Py_DECREF(seq);
     return out;
+}
+
+/* settle_hits: PatternDetector._analyze_batch of a detector whose checks are compiled
+ * (compiled_checks) asks judge_hits for a batch's verdicts, then settled_findings for its
+ * findings: two calls of Python glue each (the arrays checked and made contiguous twice,
+ * the verdicts handed back and forth), 15 us of a 200-row sheet's three such detectors.
+ * Here one call, returning what the two would. */
+
+/* settle_hits(detector, maker, name, units, unit_of, starts, ends, kinds, numbers, headed,
+ * scores, requires_context, bounded) -> (units, findings), or the verdicts (bytes) when
+ * they settle nothing: judge_hits(detector, units, unit_of, starts, ends, kinds), then
+ * settled_findings(maker, name, units, unit_of, starts, ends, numbers, verdicts, headed,
+ * scores, requires_context, bounded) unless that is None. */
+static PyObject *settle_hits(PyObject *module, PyObject *args) {
+    int detector, requires_context, bounded;
+    PyObject *maker, *name, *units, *unit_of, *starts, *ends, *kinds, *numbers, *headed, *scores;
+    if (!PyArg_ParseTuple(args, "iOUOOOOOOOOpp", &detector, &maker, &name, &units, &unit_of,
+                          &starts, &ends, &kinds, &numbers, &headed, &scores, &requires_context,
+                          &bounded))
+        return NULL;
+    PyObject *asked = Py_BuildValue("(iOOOOO)", detector, units, unit_of, starts, ends, kinds);
+    if (asked == NULL)
+        return NULL;
+    PyObject *verdicts = judge_hits(module, asked);
+    Py_DECREF(asked);
+    if (verdicts == NULL)
+        return NULL;
+    asked = Py_BuildValue("(OOOOOOOOOOOO)", maker, name, units, unit_of, starts, ends, numbers,
+                          verdicts, headed, scores, requires_context ? Py_True : Py_False,
+                          bounded ? Py_True : Py_False);
+    PyObject *settled = asked == NULL ? NULL : settled_findings(module, asked);
+    Py_XDECREF(asked);
+    if (settled != Py_None) {
+        Py_DECREF(verdicts);
+        return settled; /* the findings, or NULL with the error */
+    }
+    Py_DECREF(settled);
+    return verdicts;
 }

@@ -75,6 +75,8 @@ class HkidDetector(PatternDetector):
     context = ("HKID", "HK ID", "ID card", "identity card", "身份證", "身分證", "證件號碼")
     context_boost = 0.2
 
+    compiled_checks = (0, None)  # what judge asks of judged: one call settles
+
     def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         # The check digit and the characters around in C (a spreadsheet has an HKID a row),
         # unless a subclass changed the checks.

@@ -242,6 +242,8 @@ class NameEnDetector(PatternDetector):
     def narrow(self, candidate: Candidate) -> Candidate | None:
         return _person(candidate)
 
+    compiled_checks = (2, _JUDGED_KINDS)  # what judge asks of judged: one call settles
+
     def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         # The place words after a name in C (a register has a name a row), unless a subclass
         # changed the checks; english_upper's first word is looked up by the hooks.

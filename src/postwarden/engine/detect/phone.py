@@ -90,6 +90,8 @@ class PhoneDetector(PatternDetector):
     context_boost = 0.4
     yields_to = ("card", "hkid", "email", "dob")
 
+    compiled_checks = (1, _JUDGED_KINDS)  # what judge asks of judged: one call settles
+
     def judge(self, units: Sequence[TextUnit], hits: HitBatch) -> bytes | None:
         # The checks in C (a spreadsheet has a phone number a row), unless a subclass
         # changed them: the cell, date, count and label checks of a number without context
