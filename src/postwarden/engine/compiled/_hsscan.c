@@ -1408,7 +1408,8 @@ static PyMethodDef module_methods[] = {
      "units, bounds) of the hits inside a text, by owner; or None."},
     /* Detection fast paths, seventh round. */
     {"unit_fields", unit_fields, METH_O,
-     "unit_fields(units) -> (texts, headed): each unit's text, and which have a header."},
+     "unit_fields(units) -> (texts, headed, chars): each unit's text, which have a header, "
+     "and the texts' length."},
     {"settle_hits", settle_hits, METH_VARARGS,
      "settle_hits(detector, maker, name, units, ...) -> (units, findings), or the verdicts."},
     {NULL, NULL, 0, NULL},
@@ -9006,8 +9007,9 @@ done:
 static PyObject *unit_field_names[REGISTER_SLOTS]; /* "text", "header": interned once */
 static RegisterSlots unit_field_slots;
 
-/* unit_fields(units) -> (texts, headed): ``[u.text for u in units]`` and the positions of
- * the units whose ``header`` is true, ascending (as detectorset's compress of the headers). */
+/* unit_fields(units) -> (texts, headed, chars): ``[u.text for u in units]``, the positions
+ * of the units whose ``header`` is true, ascending (as detectorset's compress of the
+ * headers), and the texts' characters all told (-1 when a text is no str). */
 static PyObject *unit_fields(PyObject *module, PyObject *arg) {
     (void)module;
     if (unit_field_names[1] == NULL) {
@@ -9020,6 +9022,7 @@ static PyObject *unit_fields(PyObject *module, PyObject *arg) {
     if (seq == NULL)
         return NULL;
     PyObject *texts = PyList_New(0), *headed = PyList_New(0), *out = NULL;
+    Py_ssize_t chars = 0;
     if (texts == NULL || headed == NULL)
         goto done;
     /* (A getattr may run Python code that changes a list of units: its size read each time.) */
@@ -9030,6 +9033,11 @@ static PyObject *unit_fields(PyObject *module, PyObject *arg) {
                                         : register_attr(unit, &unit_field_slots, unit_field_names, 1);
         Py_DECREF(unit);
         int appended = text == NULL ? -1 : PyList_Append(texts, text);
+        if (appended == 0 && chars >= 0)
+            chars = PyUnicode_Check(text) && PyUnicode_IS_READY(text) &&
+                            PY_SSIZE_T_MAX - chars >= PyUnicode_GET_LENGTH(text)
+                        ? chars + PyUnicode_GET_LENGTH(text)
+                        : -1;
         Py_XDECREF(text);
         int truth = header == NULL || appended < 0 ? -1 : PyObject_IsTrue(header);
         Py_XDECREF(header);
@@ -9044,7 +9052,7 @@ static PyObject *unit_fields(PyObject *module, PyObject *arg) {
             Py_DECREF(at);
         }
     }
-    out = PyTuple_Pack(2, texts, headed);
+    out = Py_BuildValue("(OOn)", texts, headed, chars);
 done:
     Py_XDECREF(texts);
     Py_XDECREF(headed);

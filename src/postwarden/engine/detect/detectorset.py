@@ -58,22 +58,26 @@ hit_layout: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, list[int]] | 
 )
 
 # The compiled `_unit_fields_py`; None when not built.
-unit_fields: Callable[[Sequence[TextUnit]], tuple[list[str], list[int]]] | None = getattr(
+unit_fields: Callable[[Sequence[TextUnit]], tuple[list[str], list[int], int]] | None = getattr(
     _hsscan, "unit_fields", None
 )
 
 
-def _unit_fields(units: Sequence[TextUnit]) -> tuple[list[str], list[int]]:
-    """Every unit's text, and the positions of those under column headings (a header)."""
+def _unit_fields(units: Sequence[TextUnit]) -> tuple[list[str], list[int], int]:
+    """Every unit's text, the positions of those under column headings (a header), and the
+    texts' characters all told (-1 when a text is no str).  One compiled walk where built:
+    two maps of attrgetter cost a 200-row sheet 11 us, the walk 2.5."""
     if unit_fields is not None:
         return unit_fields(units)
     return _unit_fields_py(units)
 
 
-def _unit_fields_py(units: Sequence[TextUnit]) -> tuple[list[str], list[int]]:
-    """`_unit_fields` with two maps, when the extension is not built (a test compares)."""
+def _unit_fields_py(units: Sequence[TextUnit]) -> tuple[list[str], list[int], int]:
+    """`_unit_fields` with maps, when the extension is not built (a test compares)."""
     texts = list(map(attrgetter("text"), units))
-    return texts, list(compress(range(len(units)), map(attrgetter("header"), units)))
+    headed = list(compress(range(len(units)), map(attrgetter("header"), units)))
+    chars = sum(map(len, texts)) if all(isinstance(t, str) for t in texts) else -1
+    return texts, headed, chars
 
 
 # Units are scanned joined into one buffer: a call into hyperscan costs a few microseconds,
@@ -308,32 +312,6 @@ class _UnitContexts(Mapping[int, Context]):
         return cells
 
 
-class _AsciiText:
-    """Whether a scan's texts, joined into ``size`` bytes of UTF-8, are all ASCII (lone
-    surrogates, written as "?", count too: none is a character a detector looks for), asked
-    only of a detector without hits that reads cells: one whose cell findings all hold a
-    character outside ASCII (``cells_outside_ascii``) finds nothing in such a scan.  A
-    200-row sheet of English names and numbers skips name_zh's walk over its 800 cells
-    (20 us of 400, `python -m benchmarks detect`'s sheets alike)."""
-
-    __slots__ = ("_ascii", "_size", "_texts")
-
-    def __init__(self, texts: list[str], size: int) -> None:
-        self._texts, self._size = texts, size
-        self._ascii: bool | None = None
-
-    def skips(self, detector: Detector) -> bool:
-        """Whether ``detector`` (reading cells, without hits) finds nothing here."""
-        if not detector.cells_outside_ascii:
-            return False
-        if self._ascii is None:
-            # One byte a character: the joined length in characters is the UTF-8 length.
-            texts = self._texts
-            chars = sum(map(len, texts)) + len(SEPARATOR) * (len(texts) - 1)
-            self._ascii = chars == self._size
-        return self._ascii
-
-
 class DetectorSet:
     """Detectors compiled together; :meth:`scan` runs them all over many units at once.
 
@@ -447,20 +425,30 @@ class DetectorSet:
         """Findings of every detector in ``units``, offsets relative to each unit's text."""
         if not units:
             return []
-        texts, headed_rows = _unit_fields(units)
+        texts, headed_rows, chars = _unit_fields(units)
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
         raw, size = self._text_hits(texts)
+        # One UTF-8 byte a character: the texts are ASCII (lone surrogates, scanned as "?",
+        # count too: no detector looks for one).  Then a detector reading cells whose every
+        # finding without a hit holds a character past ASCII (``cells_outside_ascii``)
+        # finds nothing: a 200-row sheet of English names and numbers skips name_zh's walk
+        # over its 800 cells (20 us of 400).
+        ascii_only = chars >= 0 and chars + len(SEPARATOR) * (len(texts) - 1) == size
         if len(raw) <= _FEW_HITS and not headed_rows:
-            found = self._analyze_few(units, texts, raw.tolist(), size)
+            found = self._analyze_few(units, texts, raw.tolist(), ascii_only)
         else:
-            found = self._analyze(units, texts, raw, size, headed_rows)
+            found = self._analyze(units, texts, raw, size, headed_rows, ascii_only)
         if self._yields:
             self._resolve_overlaps(found)
         return _by_unit(found, len(units))
 
     def _analyze_few(
-        self, units: Sequence[TextUnit], texts: list[str], rows: list[list[int]], size: int
+        self,
+        units: Sequence[TextUnit],
+        texts: list[str],
+        rows: list[list[int]],
+        ascii_only: bool = False,
     ) -> list[FindingBatch]:
         """`_analyze` of a few hits (``rows`` of start, end and expression in the joined
         text) in units without table headings, in plain Python: on a short mail's dozen
@@ -482,10 +470,11 @@ class DetectorSet:
         words = [(start, end, expression, u) for start, _, expression, end, u in by_owner[count]]
         vetoes, patterns = self._vetoes, self._patterns
         found: list[FindingBatch] = []
-        ascii_text = _AsciiText(texts, size)
         for index, detector in enumerate(self.detectors):
             mine = by_owner[index]
-            if not mine and (not detector.reads_cells or ascii_text.skips(detector)):
+            if not mine and (
+                not detector.reads_cells or (ascii_only and detector.cells_outside_ascii)
+            ):
                 found.append(FindingBatch())
                 continue
             # `_detector_hits`: a veto pattern's matches dropped, and what overlaps them.
@@ -520,10 +509,11 @@ class DetectorSet:
         raw: Ints,
         size: int,
         headed_rows: list[int],
+        ascii_only: bool = False,
     ) -> list[FindingBatch]:
         """Each detector's findings from the ``raw`` hits (start, end and expression in the
         joined text, ``size`` its UTF-8 bytes) in ``units`` (``headed_rows``: those that are
-        table rows under headings)."""
+        table rows under headings; ``ascii_only``: their texts are ASCII)."""
         begins, starts, ends, expressions, unit_of, bounds = self._laid_out(texts, raw, size)
         count = len(self.detectors)
         word_slice = slice(bounds[count], bounds[count + 1])
@@ -537,10 +527,9 @@ class DetectorSet:
         cell_bounds: dict[int, list[int]] = {}
         table: _TableCells | None = None
         found: list[FindingBatch] = []
-        ascii_text = _AsciiText(texts, size)
         for index, detector in enumerate(self.detectors):
             if bounds[index] == bounds[index + 1] and (
-                not detector.reads_cells or ascii_text.skips(detector)
+                not detector.reads_cells or (ascii_only and detector.cells_outside_ascii)
             ):
                 found.append(FindingBatch())  # no hits: nothing to slice or analyse
                 continue
