@@ -474,3 +474,101 @@ def test_scans_equal_with_and_without_the_compiled_hit_layout(
         assert [f.confidence for f in got] == [f.confidence for f in want]
         found += len(got)
     assert found > 1000
+
+
+# ---- seventh round: the units' fields in C, few vetoes, ASCII scans without name_zh ----
+
+
+class _Duck:
+    """A unit by duck typing: its fields read by the generic getattr, not at slots."""
+
+    def __init__(self, text: object, header: object) -> None:
+        self.text, self.header, self.where, self.cells = text, header, "duck", None
+
+
+def test_unit_fields_are_read_as_the_maps_read_them() -> None:
+    import random
+
+    rng = random.Random(7)
+    headers: list[object] = [None, (), ("Name",), ("Name", "Tel"), ""]
+    texts: list[object] = ["", "CHAN Tai Man | 91234567", "陳大文", "\ud800?", "x" * 300]
+    assert detectorset_module.unit_fields is not None
+    for _ in range(300):
+        units = [
+            TextUnit(rng.choice(texts), "u", None, rng.choice(headers))  # type: ignore[arg-type]
+            if rng.random() < 0.7
+            else _Duck(rng.choice(texts), rng.choice(headers))
+            for _ in range(rng.randrange(0, 12))
+        ]
+        got = detectorset_module.unit_fields(units)  # type: ignore[arg-type]
+        assert got == detectorset_module._unit_fields_py(units)  # type: ignore[arg-type]
+        assert all(a is b for a, b in zip(got[0], (u.text for u in units), strict=True))
+    odd = [_Duck(b"bytes", None), _Duck("text", ("h",))]
+    assert detectorset_module.unit_fields(odd)[2] == -1  # type: ignore[arg-type]
+    assert detectorset_module._unit_fields_py(odd)[2] == -1  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        detectorset_module.unit_fields([object()])  # type: ignore[list-item]
+
+
+def test_few_vetoes_are_found_as_many_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        count, vetoes = int(rng.integers(0, 40)), int(rng.integers(1, 5))
+        starts = np.sort(rng.integers(0, 200, count))
+        ends = starts + rng.integers(1, 30, count)
+        veto_starts = np.sort(rng.integers(0, 200, vetoes))
+        veto_ends = veto_starts + rng.integers(1, 30, vetoes)
+        few = detectorset_module._vetoed(starts, ends, veto_starts, veto_ends)
+        monkeypatch.setattr(detectorset_module, "_FEW_VETOES", -1)
+        many = detectorset_module._vetoed(starts, ends, veto_starts, veto_ends)
+        monkeypatch.undo()
+        assert few.tolist() == many.tolist()
+
+
+def _sheet(rows: int, names: tuple[str, ...]) -> list[TextUnit]:
+    units = []
+    for n in range(rows):
+        cells = (f"V-{n:07d}", names[n % len(names)], "A123456(3)", f"9{n:07d}")
+        units.append(TextUnit(" | ".join(cells), f"x.xlsx#s!R{n}", cells))
+    return units
+
+
+def test_ascii_scans_find_what_they_found_reading_every_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """name_zh left out of a scan of ASCII text changes nothing: sheets of English names,
+    of Chinese names (found as cells), with a lone surrogate, few rows and many."""
+    from postwarden.engine.detect.name_zh import NameZhDetector
+
+    detectors = default_detectors()
+    sheets = [
+        _sheet(200, ("CHAN Tai Man", "LAM Ling")),
+        _sheet(200, ("陳大文", "LAM Ling")),
+        _sheet(3, ("CHAN Tai Man",)),
+        _sheet(3, ("李小明",)),
+        _sheet(50, ("CHAN \ud800 Man", "WONG Siu Ming")),
+        [TextUnit("陳大文", "body"), *_sheet(2, ("LAM Ling",))],
+    ]
+    for units in sheets:
+        got = detectors.scan(units)
+        monkeypatch.setattr(NameZhDetector, "cells_outside_ascii", False)
+        want = detectors.scan(units)
+        monkeypatch.undo()
+        assert got == want
+    assert any(f.detector == "name_zh" for f in detectors.scan(sheets[1]))
+    assert any(f.detector == "name_zh" for f in detectors.scan(sheets[3]))
+
+
+def test_scans_equal_with_and_without_the_compiled_unit_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    detectors = default_detectors()
+    for units in (_sheet(200, ("CHAN Tai Man", "陳大文")), _sheet(5, ("LAM Ling",))):
+        headed = [TextUnit(u.text, u.where, u.cells, ("ID", "Name", "HKID", "Tel")) for u in units]
+        for scanned in (units, headed):
+            got = detectors.scan(scanned)
+            monkeypatch.setattr(detectorset_module, "unit_fields", None)
+            want = detectors.scan(scanned)
+            monkeypatch.undo()
+            assert got == want
+            assert got

@@ -202,3 +202,136 @@ def test_units_that_shrink_while_read_are_refused() -> None:
             False,
             True,
         )
+
+
+# ---- judged and settled in one compiled call (settle_hits, seventh round) ----
+
+
+def _apart(
+    detector: PatternDetector,
+    units: list[TextUnit],
+    hits: HitBatch,
+    contexts: dict[int, Context],
+    together: FindingBatch | bytes | None,
+) -> bool | None:
+    """Assert `_judged_settled`'s answer ``together`` is `judge` then `_settled_batch`'s:
+    the same findings, or the same verdicts where those settle nothing.  Whether it
+    settled (None: not asked of the compiled checks)."""
+    if together is None:
+        return None
+    verdicts = detector.judge(units, hits)
+    assert verdicts is not None
+    apart = detector._settled_batch(units, hits, contexts, verdicts)
+    if isinstance(together, FindingBatch):
+        _same(together, apart)
+        return True
+    assert apart is None
+    assert together == verdicts
+    return False
+
+
+def _one_call_compared(monkeypatch: pytest.MonkeyPatch) -> list[bool | None]:
+    """Each batch a scan judges and settles in one call compared with the two calls."""
+    seen: list[bool | None] = []
+    original = PatternDetector._judged_settled
+
+    def both(
+        self: PatternDetector, units: list[TextUnit], hits: HitBatch, contexts: dict[int, Context]
+    ) -> FindingBatch | bytes | None:
+        together = original(self, units, hits, contexts)
+        seen.append(_apart(self, units, hits, contexts, together))
+        return together
+
+    monkeypatch.setattr(PatternDetector, "_judged_settled", both)
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tables_are_judged_and_settled_in_one_call_as_in_two(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _one_call_compared(monkeypatch)
+    findings = default_detectors().scan(_table(seed, 400))
+    assert len(findings) > 800
+    assert True in seen
+
+
+def test_real_text_is_judged_and_settled_in_one_call_as_in_two(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _one_call_compared(monkeypatch)
+    detectors = default_detectors()
+    for path in sorted(DATA.glob("*.txt")):
+        detectors.scan([unit for _, unit in units(path.name)])
+    assert seen
+
+
+@pytest.mark.parametrize(
+    "detector", [HkidDetector(), PhoneDetector(), NameEnDetector()], ids=lambda d: d.id
+)
+def test_generated_batches_are_judged_and_settled_in_one_call_as_in_two(
+    detector: PatternDetector,
+) -> None:
+    table = list(DetectorSet([detector]).detectors[0].patterns)
+    table.append(Pattern("other", "x"))
+    rng = random.Random(f"{detector.id} in one call")
+    answers: dict[bool | None, int] = {True: 0, False: 0}
+    values = ["A123456(3)", "Z683365(5)", "A123456(4)", "a123456(3)", "91234567", "2345 6789"]
+    values += ["88888888", "20231105", "CHAN Tai Man", "CHAN Tai", "LEE Road", "x-91234567"]
+    for _ in range(2000):
+        units, rows = [], []
+        for u in range(rng.randint(1, 4)):
+            cells = tuple(rng.choice(values) for _ in range(rng.randint(1, 3)))
+            text = " | ".join(cells)
+            units.append(TextUnit(text=text, where=f"x.xlsx#s!R{u}", cells=cells))
+            at = 0
+            for cell in cells:
+                if rng.random() < 0.7:
+                    end = at + len(cell)
+                    rows.append((u, at, end, _pattern_number(rng, table)))
+                    if rng.random() < 0.2:  # a shorter match at the same start
+                        rows.append((u, at, end - rng.randint(1, 3), _pattern_number(rng, table)))
+                at += len(cell) + 3
+        if not rows:
+            continue
+        rows.sort(key=lambda r: (r[0], r[1], -r[2]))
+        unit_of, starts, ends, numbers = (
+            np.array(c, dtype=np.int64) for c in zip(*rows, strict=True)
+        )
+        hits = HitBatch.of_arrays(unit_of, starts, ends, numbers, table)
+        hits.headed = (
+            np.array([rng.random() < 0.3 for _ in range(len(hits))], dtype=np.bool_)
+            if rng.random() < 0.3
+            else None
+        )
+        contexts = {0: Context([(0, 3)])} if rng.random() < 0.3 else {}
+        together = detector._judged_settled(units, hits, contexts)
+        answers[_apart(detector, units, hits, contexts, together)] += 1
+    assert None not in answers
+    # Both answers often: settled batches, and the verdicts of those left to the loop.
+    assert min(answers.values()) > 100, answers
+
+
+def _pattern_number(rng: random.Random, table: list[Pattern]) -> int:
+    """Mostly one of the detector's patterns, now and then the other detector's (last)."""
+    return rng.randrange(len(table) - 1) if rng.random() < 0.97 else len(table) - 1
+
+
+def test_a_changed_check_is_not_judged_in_one_call() -> None:
+    """A subclass changing `judge`, `validate` or `invalidate` is asked through them."""
+
+    class Stricter(HkidDetector):
+        def invalidate(self, candidate: base.Candidate) -> bool:
+            return True
+
+    class Judged(HkidDetector):
+        def judge(self, units: object, hits: HitBatch) -> bytes | None:
+            return None
+
+    rows = _table(0, 100)
+    hits = HitBatch()
+    hits.add(0, base.Hit(0, 3, HkidDetector.patterns[0]))
+    assert HkidDetector()._judged_settled(rows, hits, {}) is not None
+    assert Stricter()._judged_settled(rows, hits, {}) is None
+    assert Judged()._judged_settled(rows, hits, {}) is None
+    assert not [f for f in DetectorSet([Stricter()]).scan(rows) if f.detector == "hkid"]

@@ -155,3 +155,21 @@ def table_entries(
 def hit_layout(
     texts: list[str], raw: Buffer, separator: int, owner: Buffer, owners: int
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, list[int]] | None: ...
+
+# Detection fast paths, seventh round.
+def unit_fields(units: Sequence[Any]) -> tuple[list[str], list[int], int]: ...
+def settle_hits(
+    detector: int,
+    maker: Callable[..., _T],
+    name: str,
+    units: Sequence[Any],
+    unit_of: Buffer,
+    starts: Buffer,
+    ends: Buffer,
+    kinds: Buffer,
+    numbers: Buffer,
+    headed: Buffer,
+    scores: Buffer,
+    requires_context: bool,
+    bounded: bool,
+) -> tuple[list[int], list[_T]] | bytes: ...

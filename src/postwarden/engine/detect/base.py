@@ -492,9 +492,7 @@ def _narrows(hits: HitBatch, narrowing: frozenset[str] | None) -> bool:
 
 # The narrowed names and table `_narrows` last asked of, which patterns of it those name,
 # and whether any.
-_narrowed_kept: tuple[frozenset[str], Sequence[Pattern], npt.NDArray[np.bool_], bool] | None = (
-    None
-)
+_narrowed_kept: tuple[frozenset[str], Sequence[Pattern], npt.NDArray[np.bool_], bool] | None = None
 
 
 def _drop_vetoed(hits: Sequence[Hit]) -> list[Hit]:
@@ -646,8 +644,9 @@ class PatternDetector(_BatchDetector):
     """What the class's `judge` asks of `judged`: the compiled checks' detector number and
     the numbers they know its patterns by (None: `judge` is not theirs).  Set, a batch is
     judged and settled in one compiled call (`_judged_settled`)."""
-    _checks_of: ClassVar[tuple[object, object, object] | None] = None
-    """`judge`, `validate` and `invalidate` of the class that set ``compiled_checks``."""
+    _checks_of: ClassVar[tuple[object, ...] | None] = None
+    """`judge`, `validate`, `invalidate` and `_settled_batch` of the class that set
+    ``compiled_checks``: one changed since (a subclass, a patch), batches go through them."""
 
     @classmethod
     def takes_headed_hits(cls) -> bool:
@@ -722,15 +721,19 @@ class PatternDetector(_BatchDetector):
         judged_from = _JUDGED_ARRAYS_FROM if hits.held_as_arrays else _JUDGED_FROM
         if len(hits) >= judged_from and (narrow is None or not _narrows(hits, narrowing)):
             settles = not custom_confidence and isinstance(contexts, dict)
-            together = self._judged_settled(units, hits, contexts) if settles else None
+            together = (
+                self._judged_settled(units, hits, contexts)
+                if settles and isinstance(contexts, dict)
+                else None
+            )
             if isinstance(together, FindingBatch):
                 return together
             if together is not None:
                 verdicts = together  # judged, and not settled: the loop decides
             else:
                 verdicts = self.judge(units, hits)
-                if verdicts is not None and settles:
-                    settled = self._settled_batch(units, hits, contexts, verdicts)  # type: ignore[arg-type]
+                if verdicts is not None and settles and isinstance(contexts, dict):
+                    settled = self._settled_batch(units, hits, contexts, verdicts)
                     if settled is not None:
                         return settled
         # Hits in a cell headed by a context word have context whatever the words near.
@@ -790,15 +793,16 @@ class PatternDetector(_BatchDetector):
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if "compiled_checks" in vars(cls):
-            cls._checks_of = (cls.judge, cls.validate, cls.invalidate)
+            cls._checks_of = (cls.judge, cls.validate, cls.invalidate, cls._settled_batch)
 
     def _judged_settled(
         self, units: Sequence[TextUnit], hits: HitBatch, contexts: dict[int, Context]
     ) -> FindingBatch | bytes | None:
         """`judge`, then `_settled_batch`, in one compiled call (`settle_hits`: 15 us less
         glue for a 200-row sheet's HKIDs, phones and names) where the class's `judge` is the
-        compiled checks' (``compiled_checks``, none of `judge`, `validate` and `invalidate`
-        changed since): the findings, or the verdicts when they settle nothing.  None where
+        compiled checks' (``compiled_checks``; none of `judge`, `validate`, `invalidate` and
+        `_settled_batch` changed since): the findings, or the verdicts when they settle
+        nothing.  None where
         not: `judge` is asked.  tests/engine/detect/test_settled.py compares the two."""
         checks, cls = self.compiled_checks, type(self)
         if (
@@ -806,19 +810,24 @@ class PatternDetector(_BatchDetector):
             or settle_hits is None
             or slot_maker is None
             or make_finding is Finding
-            or cls._checks_of != (cls.judge, cls.validate, cls.invalidate)
+            or cls._checks_of != (cls.judge, cls.validate, cls.invalidate, cls._settled_batch)
         ):
             return None
         detector, kinds = checks
         unit_of, starts, ends, numbers, table = hits.arrays()
-        codes = numbers if kinds is None or not len(table) else _kind_codes(self, kinds, table)[numbers]
+        codes = (
+            numbers if kinds is None or not len(table) else _kind_codes(self, kinds, table)[numbers]
+        )
         has_context = self._has_context(hits, contexts)
         found = settle_hits(
             detector,
             make_finding,
             self.id,
             units,
-            *(np.ascontiguousarray(a, dtype=np.int64) for a in (unit_of, starts, ends, codes, numbers)),
+            *(
+                np.ascontiguousarray(a, dtype=np.int64)
+                for a in (unit_of, starts, ends, codes, numbers)
+            ),
             b"" if has_context is None else has_context,
             self._table_scores(table),
             self.requires_context,
