@@ -111,8 +111,8 @@ def _vetoed(starts: Ints, ends: Ints, veto_starts: Ints, veto_ends: Ints) -> npt
 
 
 # Up to this many veto spans, `_vetoed` tests each against every span: five array calls a
-# veto where the general path's running maximum and bisection take twenty (a sheet of
-# names with one place in it: 2 us instead of 7).
+# veto where the general path's running maximum and bisection take twenty (a sheet of 377
+# names with one place in it: half the time).
 _FEW_VETOES = 2
 
 
@@ -429,11 +429,10 @@ class DetectorSet:
         # Character offsets of the joined text, in which unit boundaries are known from the
         # texts' lengths and spans of different units never overlap.
         raw, size = self._text_hits(texts)
-        # One UTF-8 byte a character: the texts are ASCII (lone surrogates, scanned as "?",
-        # count too: no detector looks for one).  Then a detector reading cells whose every
-        # finding without a hit holds a character past ASCII (``cells_outside_ascii``)
-        # finds nothing: a 200-row sheet of English names and numbers skips name_zh's walk
-        # over its 800 cells (20 us of 400).
+        # One UTF-8 byte a character (ASCII, and lone surrogates scanned as "?"): then a
+        # detector reading cells whose every finding without a hit holds a character of
+        # more (``cells_outside_ascii``) finds nothing, and a 200-row sheet of English names
+        # and numbers skips name_zh's walk over its 800 cells (20 us of 400).
         ascii_only = chars >= 0 and chars + len(SEPARATOR) * (len(texts) - 1) == size
         if len(raw) <= _FEW_HITS and not headed_rows:
             found = self._analyze_few(units, texts, raw.tolist(), ascii_only)
