@@ -335,3 +335,20 @@ def test_a_changed_check_is_not_judged_in_one_call() -> None:
     assert Stricter()._judged_settled(rows, hits, {}) is None
     assert Judged()._judged_settled(rows, hits, {}) is None
     assert not [f for f in DetectorSet([Stricter()]).scan(rows) if f.detector == "hkid"]
+
+
+def test_checks_named_over_an_inherited_judge_are_that_judges() -> None:
+    """A subclass naming the compiled checks over its parent's `judge`, with a `validate`
+    of its own, is judged by its hooks as that `judge` does, not in one call."""
+
+    class Renamed(HkidDetector):
+        compiled_checks = (0, None)
+
+        def validate(self, candidate: base.Candidate) -> bool:
+            return False
+
+    rows = _table(1, 100)
+    hits = HitBatch()
+    hits.add(0, base.Hit(0, 3, HkidDetector.patterns[0]))
+    assert Renamed()._judged_settled(rows, hits, {}) is None
+    assert not [f for f in DetectorSet([Renamed()]).scan(rows) if f.detector == "hkid"]

@@ -792,7 +792,9 @@ class PatternDetector(_BatchDetector):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if "compiled_checks" in vars(cls):
+        # Where the class writes both its `judge` and what that asks of `judged`: a subclass
+        # naming compiled checks over an inherited `judge` is held to that `judge`'s class.
+        if "compiled_checks" in vars(cls) and "judge" in vars(cls):
             cls._checks_of = (cls.judge, cls.validate, cls.invalidate, cls._settled_batch)
 
     def _judged_settled(
