@@ -1315,6 +1315,10 @@ static PyObject *plain_story(PyObject *module, PyObject *args);
 static PyObject *zip_entries(PyObject *module, PyObject *args);
 static PyObject *table_entries(PyObject *module, PyObject *args);
 static PyObject *hit_layout(PyObject *module, PyObject *args);
+/* Register matching of small tables (issue 14, seventh round). */
+static PyObject *present_records(PyObject *module, PyObject *args);
+static PyObject *cell_layout(PyObject *module, PyObject *args);
+static PyObject *unique_cells(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1403,6 +1407,13 @@ static PyMethodDef module_methods[] = {
     {"hit_layout", hit_layout, METH_VARARGS,
      "hit_layout(texts, raw, separator, owner, owners) -> (begins, starts, ends, expressions, "
      "units, bounds) of the hits inside a text, by owner; or None."},
+    /* Register matching of small tables (issue 14, seventh round). */
+    {"present_records", present_records, METH_VARARGS,
+     "present_records(gr, masks, ident) -> (records, groups, masks, id_groups, id_records)."},
+    {"cell_layout", cell_layout, METH_VARARGS,
+     "cell_layout(lengths, tables, groups, column_bits) -> (cell_groups, cell_columns)."},
+    {"unique_cells", unique_cells, METH_VARARGS,
+     "unique_cells(cells, unique_chars) -> (deep, blank): cells that could be unique fields."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -8966,3 +8977,260 @@ done:
 }
 
 /* ==== End of hit layout ================================================================ */
+
+/* ==== Register matching of small tables (issue 14, seventh round) ========================
+ *
+ * present_records(gr, masks, ident) -> (records, groups, masks, id_groups, id_records): the
+ * end of match.present for the (group, record) pairs present in a message (int64 ``gr``:
+ * ``group << 32 | record``, ascending; int64 field bits ``masks`` and bool ``ident`` of
+ * each): per record present, ascending, the first group it was seen in and every field
+ * matched in any group; and the (group, record) of the pairs ``ident`` marks, in order.
+ * match._present_records_py is the numpy version (a test compares): its lexsort, gathers
+ * and reductions, each with numpy's fixed cost, took a 200-row sheet ~20 us; here a radix
+ * sort of the pairs by (record, group) and one pass. */
+
+/* keys[0:n] (with their payloads) sorted ascending, stably, by bytes from the lowest; a byte
+ * the same in every key is skipped (a sheet's groups and records fit in a few).  ``tk`` and
+ * ``tp`` are scratch of n each; ``out_keys`` and ``out_payload`` are set to the buffers
+ * holding the result (the inputs' or the scratch). */
+static void pr_radix_sort(uint64_t *keys, int64_t *payload, uint64_t *tk, int64_t *tp,
+                          Py_ssize_t n, uint64_t **out_keys, int64_t **out_payload) {
+    uint64_t *ka = keys, *kb = tk;
+    int64_t *pa = payload, *pb = tp;
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        all_or |= keys[i];
+        all_and &= keys[i];
+    }
+    for (int shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xFF) == 0)
+            continue; /* this byte is the same in every key */
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t i = 0; i < n; i++)
+            count[((ka[i] >> shift) & 0xFF) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t to = count[(ka[i] >> shift) & 0xFF]++;
+            kb[to] = ka[i];
+            pb[to] = pa[i];
+        }
+        uint64_t *ks = ka;
+        ka = kb;
+        kb = ks;
+        int64_t *ps = pa;
+        pa = pb;
+        pb = ps;
+    }
+    *out_keys = ka;
+    *out_payload = pa;
+}
+
+static PyObject *present_records(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer grb, mb, ib;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &grb, &mb, &ib))
+        return NULL;
+    PyObject *answer = NULL, *parts[5] = {NULL};
+    uint64_t *keys = NULL, *tk = NULL;
+    int64_t *payload = NULL, *tp = NULL;
+    Py_ssize_t n = grb.len / 8;
+    if (grb.len % 8 || mb.len != grb.len || ib.len != n) {
+        PyErr_SetString(PyExc_ValueError, "present_records: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const int64_t *gr = grb.buf, *masks = mb.buf;
+        const char *ident = ib.buf;
+        size_t room = (size_t)(n ? n : 1);
+        keys = PyMem_Malloc(room * sizeof *keys);
+        tk = PyMem_Malloc(room * sizeof *tk);
+        payload = PyMem_Malloc(room * sizeof *payload);
+        tp = PyMem_Malloc(room * sizeof *tp);
+        if (keys == NULL || tk == NULL || payload == NULL || tp == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t identified = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (gr[i] < 0) {
+                PyErr_SetString(PyExc_ValueError, "present_records: a negative pair");
+                goto done;
+            }
+            uint64_t pair = (uint64_t)gr[i];
+            /* (record, group): the record's 32 bits above the group's. */
+            keys[i] = (pair << 32) | (pair >> 32);
+            payload[i] = i;
+            identified += ident[i] != 0;
+        }
+        uint64_t *sorted_keys;
+        int64_t *sorted_at;
+        pr_radix_sort(keys, payload, tk, tp, n, &sorted_keys, &sorted_at);
+        Py_ssize_t distinct = 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            distinct += i == 0 || (sorted_keys[i] >> 32) != (sorted_keys[i - 1] >> 32);
+        for (int p = 0; p < 3; p++)
+            parts[p] = PyBytes_FromStringAndSize(NULL, distinct * 8);
+        parts[3] = PyBytes_FromStringAndSize(NULL, identified * 8);
+        parts[4] = PyBytes_FromStringAndSize(NULL, identified * 8);
+        for (int p = 0; p < 5; p++)
+            if (parts[p] == NULL)
+                goto done;
+        int64_t *rec = (int64_t *)PyBytes_AS_STRING(parts[0]);
+        int64_t *grp = (int64_t *)PyBytes_AS_STRING(parts[1]);
+        int64_t *msk = (int64_t *)PyBytes_AS_STRING(parts[2]);
+        Py_ssize_t d = -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t key = sorted_keys[i];
+            if (i == 0 || (key >> 32) != (sorted_keys[i - 1] >> 32)) {
+                d++;
+                rec[d] = (int64_t)(key >> 32);
+                grp[d] = (int64_t)(key & 0xFFFFFFFF); /* the smallest group: sorted by it */
+                msk[d] = 0;
+            }
+            msk[d] |= masks[sorted_at[i]];
+        }
+        int64_t *ig = (int64_t *)PyBytes_AS_STRING(parts[3]);
+        int64_t *ir = (int64_t *)PyBytes_AS_STRING(parts[4]);
+        Py_ssize_t j = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (ident[i]) {
+                ig[j] = (int64_t)((uint64_t)gr[i] >> 32);
+                ir[j] = (int64_t)((uint64_t)gr[i] & 0xFFFFFFFF);
+                j++;
+            }
+        }
+        answer = PyTuple_Pack(5, parts[0], parts[1], parts[2], parts[3], parts[4]);
+    }
+done:
+    for (int p = 0; p < 5; p++)
+        Py_XDECREF(parts[p]);
+    PyMem_Free(keys);
+    PyMem_Free(tk);
+    PyMem_Free(payload);
+    PyMem_Free(tp);
+    PyBuffer_Release(&grb);
+    PyBuffer_Release(&mb);
+    PyBuffer_Release(&ib);
+    return answer;
+}
+
+/* cell_layout(lengths, tables, groups, column_bits) -> (cell_groups, cell_columns): per cell
+ * of a message's table rows flattened (int64 ``lengths``, ``tables`` and ``groups`` a row,
+ * as match.Collector._rows has them), its row's group and its column: the row's table
+ * shifted left by ``column_bits``, or'd with its place in the row (at most all ones in
+ * ``column_bits``).  match._cell_layout_py is the numpy version (a test compares): its
+ * aranges, cumsums and repeats cost a 200-row sheet ~15 us. */
+static PyObject *cell_layout(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer lb, tb, gb;
+    int bits;
+    if (!PyArg_ParseTuple(args, "y*y*y*i", &lb, &tb, &gb, &bits))
+        return NULL;
+    PyObject *answer = NULL, *groups_out = NULL, *columns_out = NULL;
+    Py_ssize_t rows = lb.len / 8, total = 0;
+    if (lb.len % 8 || tb.len != lb.len || gb.len != lb.len || bits < 1 || bits > 30) {
+        PyErr_SetString(PyExc_ValueError, "cell_layout: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const int64_t *lengths = lb.buf, *tables = tb.buf, *groups = gb.buf;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            if (lengths[r] < 0 || lengths[r] > PY_SSIZE_T_MAX / 8 - total) {
+                PyErr_SetString(PyExc_ValueError, "cell_layout: a row of no or too many cells");
+                goto done;
+            }
+            total += (Py_ssize_t)lengths[r];
+        }
+        groups_out = PyBytes_FromStringAndSize(NULL, total * 8);
+        columns_out = PyBytes_FromStringAndSize(NULL, total * 8);
+        if (groups_out == NULL || columns_out == NULL)
+            goto done;
+        int64_t *cell_group = (int64_t *)PyBytes_AS_STRING(groups_out);
+        int64_t *cell_column = (int64_t *)PyBytes_AS_STRING(columns_out);
+        int64_t most = ((int64_t)1 << bits) - 1;
+        Py_ssize_t at = 0;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            /* As numpy's int64 shift: the table's bits above the place's. */
+            int64_t high = (int64_t)((uint64_t)tables[r] << bits);
+            for (int64_t c = 0; c < lengths[r]; c++, at++) {
+                cell_group[at] = groups[r];
+                cell_column[at] = high | (c < most ? c : most);
+            }
+        }
+        answer = PyTuple_Pack(2, groups_out, columns_out);
+    }
+done:
+    Py_XDECREF(groups_out);
+    Py_XDECREF(columns_out);
+    PyBuffer_Release(&lb);
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&gb);
+    return answer;
+}
+
+/* unique_cells(cells, unique_chars) -> (deep, blank): of the str ``cells``, the int64
+ * indices of those that could be a unique field (an "@" in it; or a digit, 0-9 or
+ * full-width, no Chinese character, and at most ``unique_chars`` long once stripped of
+ * whitespace as str.strip strips it), and per cell whether it is blank (``not
+ * cell.strip()``): what match.Collector._unique_codes reads off match._screen's columns
+ * (screen_cells' flags, as register_screen_char tells them) in six numpy passes, ~20 us on
+ * a 200-row sheet. */
+static PyObject *unique_cells(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *cells;
+    Py_ssize_t most;
+    if (!PyArg_ParseTuple(args, "On", &cells, &most))
+        return NULL;
+    PyObject *seq = PySequence_Fast(cells, "cells must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    PyObject *answer = NULL, *deep_out = NULL, *blank_out = NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), deep = 0;
+    int64_t *found = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *found);
+    blank_out = PyBytes_FromStringAndSize(NULL, count);
+    if (found == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (blank_out == NULL)
+        goto done;
+    char *blank = PyBytes_AS_STRING(blank_out);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "cells must be str");
+            goto done;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        int64_t flags = 0;
+        /* The first and last places that are not whitespace (first = n: all are). */
+        Py_ssize_t first = n, last = -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            flags |= register_screen_char(c);
+            if (!Py_UNICODE_ISSPACE(c)) {
+                if (first == n)
+                    first = i;
+                last = i;
+            }
+        }
+        blank[k] = first == n;
+        Py_ssize_t stripped = first == n ? 0 : last - first + 1;
+        if ((flags & 2) || ((flags & 1) && !(flags & 4) && stripped <= most))
+            found[deep++] = k;
+    }
+    deep_out = PyBytes_FromStringAndSize((const char *)found, deep * 8);
+    if (deep_out != NULL)
+        answer = PyTuple_Pack(2, deep_out, blank_out);
+done:
+    PyMem_Free(found);
+    Py_XDECREF(deep_out);
+    Py_XDECREF(blank_out);
+    Py_DECREF(seq);
+    return answer;
+}
+
+/* ==== End of register matching of small tables ========================================== */
