@@ -1319,6 +1319,7 @@ static PyObject *hit_layout(PyObject *module, PyObject *args);
 static PyObject *present_records(PyObject *module, PyObject *args);
 static PyObject *cell_layout(PyObject *module, PyObject *args);
 static PyObject *unique_cells(PyObject *module, PyObject *args);
+static PyObject *bare_phones(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1414,6 +1415,8 @@ static PyMethodDef module_methods[] = {
      "cell_layout(lengths, tables, groups, column_bits) -> (cell_groups, cell_columns)."},
     {"unique_cells", unique_cells, METH_VARARGS,
      "unique_cells(cells, unique_chars) -> (deep, blank): cells that could be unique fields."},
+    {"bare_phones", bare_phones, METH_VARARGS,
+     "bare_phones(keys, columns, sure, fields, n_of, phone, unique_max) -> (at, hits, columns)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -9230,6 +9233,68 @@ done:
     Py_XDECREF(deep_out);
     Py_XDECREF(blank_out);
     Py_DECREF(seq);
+    return answer;
+}
+
+/* bare_phones(keys, columns, sure, fields, n_of, phone, unique_max) -> (at, hits, columns):
+ * of a message's entries (int64 ``keys`` and ``columns``, bool ``sure``; uint8 ``fields``
+ * and int64 ``n_of`` per key), the int64 indices of the bare phone numbers in table columns
+ * (field ``phone``, not sure, column >= 0), how many of them match 1 to ``unique_max``
+ * records, and how many distinct columns they lie in (1, or 2 for two or more): what
+ * match._sure reads off a dozen numpy passes (~12 us on a 200-row sheet's column of
+ * phones).  IndexError for a key outside ``fields`` or ``n_of``. */
+static PyObject *bare_phones(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer kb, cb, sb, fb, nb;
+    int phone;
+    int64_t unique_max;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*iL", &kb, &cb, &sb, &fb, &nb, &phone, &unique_max))
+        return NULL;
+    PyObject *answer = NULL;
+    int64_t *at = NULL;
+    Py_ssize_t m = kb.len / 8, n_keys = nb.len / 8;
+    if (kb.len % 8 || cb.len != kb.len || sb.len != m || nb.len % 8 || fb.len != n_keys) {
+        PyErr_SetString(PyExc_ValueError, "bare_phones: buffers of mismatched sizes");
+        goto done;
+    }
+    {
+        const int64_t *keys = kb.buf, *columns = cb.buf, *n_of = nb.buf;
+        const char *sure = sb.buf;
+        const uint8_t *fields = fb.buf;
+        at = PyMem_Malloc((size_t)(m ? m : 1) * sizeof *at);
+        if (at == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t bare = 0, hits = 0;
+        int64_t first_column = -1;
+        int many = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int64_t key = keys[i];
+            if (key < 0 || key >= n_keys) {
+                PyErr_SetString(PyExc_IndexError, "bare_phones: a key outside fields");
+                goto done;
+            }
+            if (fields[key] != phone || sure[i] || columns[i] < 0)
+                continue;
+            if (bare == 0)
+                first_column = columns[i];
+            else if (columns[i] != first_column)
+                many = 1;
+            hits += n_of[key] > 0 && n_of[key] <= unique_max;
+            at[bare++] = i;
+        }
+        PyObject *found = PyBytes_FromStringAndSize((const char *)at, bare * 8);
+        if (found != NULL)
+            answer = Py_BuildValue("(Nni)", found, hits, bare ? 1 + many : 0);
+    }
+done:
+    PyMem_Free(at);
+    PyBuffer_Release(&kb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&fb);
+    PyBuffer_Release(&nb);
     return answer;
 }
 

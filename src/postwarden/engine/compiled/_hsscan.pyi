@@ -162,3 +162,12 @@ def cell_layout(
     lengths: Buffer, tables: Buffer, groups: Buffer, column_bits: int
 ) -> tuple[bytes, bytes]: ...
 def unique_cells(cells: Sequence[str], unique_chars: int) -> tuple[bytes, bytes]: ...
+def bare_phones(
+    keys: Buffer,
+    columns: Buffer,
+    sure: Buffer,
+    fields: Buffer,
+    n_of: Buffer,
+    phone: int,
+    unique_max: int,
+) -> tuple[bytes, int, int]: ...

@@ -1102,6 +1102,30 @@ def _sure(index: RegisterIndex, q: Queries, n: Ints) -> Bools:
     return sure
 
 
+def _sure_of_keys(index: RegisterIndex, q: Queries, n_of: Ints, n_all: Ints) -> Bools:
+    """:func:`_sure`, given how many records each key matches (``n_of``; ``n_all`` per
+    entry): the bare phone numbers found in one compiled pass where built (``bare_phones``),
+    and one column of them judged as :func:`phone_columns` judges it (a sheet's column of
+    phones: ~12 us of numpy passes, now 2), else by :func:`_sure`."""
+    if native.bare_phones is None:
+        return _sure(index, q, n_all)
+    at, hits, columns = native.bare_phones(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.columns)),
+        np.ascontiguousarray(q.sure, dtype=np.bool_),
+        np.ascontiguousarray(q.fields, dtype=np.uint8),
+        np.ascontiguousarray(n_of, dtype=np.int64),
+        _PHONE,
+        UNIQUE_MAX,
+    )
+    if columns > 1:
+        return _sure(index, q, n_all)
+    if not columns or not _one_column_holds_phones(len(at) // 8, hits, phone_density(index)):
+        return q.sure  # none bare, or a column that does not hold phones: none made sure
+    sure = q.sure.copy()
+    sure[np.frombuffer(at, np.int64)] = True
+    return sure
+
+
 def phone_density(index: RegisterIndex) -> float:
     """How likely an unrelated eight-digit number in a crowded block is a phone of ``index``."""
     share = PHONE_CROWDING * index.info.fields.get("phone", 0) / PHONE_SPACE
@@ -1218,7 +1242,7 @@ def _useful_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -
         return _useful_entries_py(index, q, lo_of, n_of)
     picked = native.useful_entries(
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
-        np.ascontiguousarray(_sure(index, q, n_all), dtype=np.bool_),
+        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
         np.ascontiguousarray(q.fields, dtype=np.uint8),
         np.ascontiguousarray(lo_of, dtype=np.int64),
         np.ascontiguousarray(n_of, dtype=np.int64),

@@ -78,6 +78,9 @@ unique_cells: Callable[[Sequence[str], int], tuple[bytes, bytes]] | None = getat
     _hsscan, "unique_cells", None
 )
 """``unique_cells(cells, unique_chars)``: see ``match._unique_cells``."""
+bare_phones: Callable[..., tuple[bytes, int, int]] | None = getattr(_hsscan, "bare_phones", None)
+"""``bare_phones(keys, columns, sure, fields, n_of, phone, unique_max)``: see
+``match._sure_of_keys``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
