@@ -171,3 +171,14 @@ def bare_phones(
     phone: int,
     unique_max: int,
 ) -> tuple[bytes, int, int]: ...
+def owned_runs(
+    g: Buffer,
+    k: Buffer,
+    f: Buffer,
+    lo: Buffer,
+    n: Buffer,
+    c: Buffer,
+    strong: Buffer,
+    records: Buffer,
+    expand_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...

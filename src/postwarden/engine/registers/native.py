@@ -81,6 +81,11 @@ unique_cells: Callable[[Sequence[str], int], tuple[bytes, bytes]] | None = getat
 bare_phones: Callable[..., tuple[bytes, int, int]] | None = getattr(_hsscan, "bare_phones", None)
 """``bare_phones(keys, columns, sure, fields, n_of, phone, unique_max)``: see
 ``match._sure_of_keys``."""
+owned_runs: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None] | None = (
+    getattr(_hsscan, "owned_runs", None)
+)
+"""``owned_runs(g, k, f, lo, n, c, strong, records, expand_max)``: see
+``match._present_pairs``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
