@@ -9212,19 +9212,30 @@ static PyObject *unique_cells(PyObject *module, PyObject *args) {
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
         int64_t flags = 0;
-        /* The first and last places that are not whitespace (first = n: all are). */
-        Py_ssize_t first = n, last = -1;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            flags |= register_screen_char(c);
-            if (!Py_UNICODE_ISSPACE(c)) {
-                if (first == n)
-                    first = i;
-                last = i;
+        if (kind == PyUnicode_1BYTE_KIND) {
+            /* Below U+0100: only ASCII digits and "@" can count, each looked for until
+             * found (an HKID's or a phone's first digit is its first or second place). */
+            const Py_UCS1 *chars = data;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                if ((Py_UCS1)(chars[i] - '0') < 10) {
+                    flags = 1;
+                    break;
+                }
             }
+            if (n > 0 && memchr(chars, '@', (size_t)n) != NULL)
+                flags |= 2;
+        } else {
+            for (Py_ssize_t i = 0; i < n; i++)
+                flags |= register_screen_char(PyUnicode_READ(kind, data, i));
         }
+        /* The text between the whitespace at either end (str.strip's): read from the ends. */
+        Py_ssize_t first = 0, end = n;
+        while (first < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, first)))
+            first++;
+        while (end > first && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)))
+            end--;
         blank[k] = first == n;
-        Py_ssize_t stripped = first == n ? 0 : last - first + 1;
+        Py_ssize_t stripped = end - first;
         if ((flags & 2) || ((flags & 1) && !(flags & 4) && stripped <= most))
             found[deep++] = k;
     }
