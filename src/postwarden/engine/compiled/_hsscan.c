@@ -9333,6 +9333,7 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
         return NULL;
     PyObject *answer = NULL, *parts[7] = {NULL};
     uint32_t *owners = NULL;
+    int64_t *places = NULL, *kept = NULL;
     Py_ssize_t m = gb.len / 8, size = rb.len / 4;
     if (gb.len % 8 || kb.len != gb.len || fb.len != gb.len || lob.len != gb.len ||
         nb.len != gb.len || cb.len != gb.len || sb.len != m || rb.len % 4) {
@@ -9357,85 +9358,89 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
             if (strong[i] && n[i] <= expand_max)
                 strong_places += (Py_ssize_t)n[i];
         }
-        owners = PyMem_Malloc((size_t)(strong_places ? strong_places : 1) * sizeof *owners);
-        if (owners == NULL) {
+        if (strong_places == 0) {
+            answer = Py_NewRef(Py_None); /* nobody identified: nothing owned */
+            goto done;
+        }
+        /* Per entry, how many places of its run it keeps (0: whole); the places kept, in
+         * order, gathered in ``places`` (at most a run's length an entry). */
+        Py_ssize_t room = 256, taken = 0, total = 0;
+        owners = PyMem_Malloc((size_t)strong_places * sizeof *owners);
+        kept = PyMem_Calloc((size_t)m, sizeof *kept);
+        places = PyMem_Malloc((size_t)room * sizeof *places);
+        if (owners == NULL || kept == NULL || places == NULL) {
             PyErr_NoMemory();
             goto done;
         }
-        /* Twice over the groups: to count the entries, then to write them. */
-        Py_ssize_t total = 0;
-        int cut = 0;
-        int64_t *out[6] = {NULL};
-        char *out_strong = NULL;
-        for (int pass = 0; pass < 2; pass++) {
-            if (pass == 1) {
-                if (!cut) {
-                    answer = Py_NewRef(Py_None);
-                    goto done;
+        for (Py_ssize_t a = 0; a < m;) {
+            Py_ssize_t b = a, owned = 0;
+            int whole = 0;
+            for (; b < m && g[b] == g[a]; b++)
+                whole |= n[b] > expand_max;
+            for (Py_ssize_t i = a; i < b && !whole; i++) {
+                if (!strong[i])
+                    continue;
+                for (int64_t p = lo[i]; p < lo[i] + n[i]; p++) {
+                    Py_ssize_t o = 0; /* each owner once: a row's HKID and phone agree */
+                    while (o < owned && owners[o] != records[p])
+                        o++;
+                    if (o == owned)
+                        owners[owned++] = records[p];
                 }
-                for (int p = 0; p < 7; p++) {
-                    parts[p] = PyBytes_FromStringAndSize(NULL, p < 6 ? total * 8 : total);
-                    if (parts[p] == NULL)
-                        goto done;
-                }
-                for (int p = 0; p < 6; p++)
-                    out[p] = (int64_t *)PyBytes_AS_STRING(parts[p]);
-                out_strong = PyBytes_AS_STRING(parts[6]);
-                total = 0;
             }
-            for (Py_ssize_t a = 0; a < m;) {
-                Py_ssize_t b = a, owned = 0;
-                int whole = 0;
-                for (; b < m && g[b] == g[a]; b++)
-                    whole |= n[b] > expand_max;
-                if (!whole) {
-                    for (Py_ssize_t i = a; i < b; i++)
-                        if (strong[i])
-                            for (int64_t p = lo[i]; p < lo[i] + n[i]; p++)
-                                owners[owned++] = records[p];
-                }
-                for (Py_ssize_t i = a; i < b; i++) {
-                    /* The places of the run holding an owner, if any (none: left whole). */
-                    Py_ssize_t kept = 0;
-                    if (owned && !strong[i]) {
-                        for (int64_t p = lo[i]; p < lo[i] + n[i]; p++) {
-                            int own = 0;
-                            for (Py_ssize_t o = 0; o < owned && !own; o++)
-                                own = records[p] == owners[o];
-                            if (!own)
-                                continue;
-                            if (pass == 1) {
-                                int64_t *row[6] = {out[0] + total + kept, out[1] + total + kept,
-                                                   out[2] + total + kept, out[3] + total + kept,
-                                                   out[4] + total + kept, out[5] + total + kept};
-                                *row[0] = g[i];
-                                *row[1] = k[i];
-                                *row[2] = f[i];
-                                *row[3] = p;
-                                *row[4] = 1;
-                                *row[5] = c[i];
-                                out_strong[total + kept] = 0;
+            for (Py_ssize_t i = a; i < b; i++) {
+                if (owned && !strong[i]) {
+                    for (int64_t p = lo[i]; p < lo[i] + n[i]; p++) {
+                        Py_ssize_t o = 0;
+                        while (o < owned && owners[o] != records[p])
+                            o++;
+                        if (o == owned)
+                            continue;
+                        if (taken == room) {
+                            int64_t *grown = PyMem_Realloc(places, (size_t)(2 * room) * 8);
+                            if (grown == NULL) {
+                                PyErr_NoMemory();
+                                goto done;
                             }
-                            kept++;
+                            places = grown;
+                            room *= 2;
                         }
+                        places[taken++] = p;
+                        kept[i]++;
                     }
-                    if (kept) {
-                        cut = 1;
-                        total += kept;
-                        continue;
-                    }
-                    if (pass == 1) {
-                        out[0][total] = g[i];
-                        out[1][total] = k[i];
-                        out[2][total] = f[i];
-                        out[3][total] = lo[i];
-                        out[4][total] = n[i];
-                        out[5][total] = c[i];
-                        out_strong[total] = strong[i];
-                    }
-                    total++;
                 }
-                a = b;
+                total += kept[i] ? kept[i] : 1;
+            }
+            a = b;
+        }
+        if (taken == 0) {
+            answer = Py_NewRef(Py_None); /* no value owned: nothing cut */
+            goto done;
+        }
+        for (int p = 0; p < 7; p++) {
+            parts[p] = PyBytes_FromStringAndSize(NULL, p < 6 ? total * 8 : total);
+            if (parts[p] == NULL)
+                goto done;
+        }
+        int64_t *og = (int64_t *)PyBytes_AS_STRING(parts[0]);
+        int64_t *ok = (int64_t *)PyBytes_AS_STRING(parts[1]);
+        int64_t *of = (int64_t *)PyBytes_AS_STRING(parts[2]);
+        int64_t *olo = (int64_t *)PyBytes_AS_STRING(parts[3]);
+        int64_t *on = (int64_t *)PyBytes_AS_STRING(parts[4]);
+        int64_t *oc = (int64_t *)PyBytes_AS_STRING(parts[5]);
+        char *os = PyBytes_AS_STRING(parts[6]);
+        Py_ssize_t at = 0, next = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            /* One entry of one place for each place kept, else the entry as it was. */
+            Py_ssize_t copies = kept[i] ? (Py_ssize_t)kept[i] : 1;
+            for (Py_ssize_t j = 0; j < copies; j++, at++) {
+                og[at] = g[i];
+                ok[at] = k[i];
+                of[at] = f[i];
+                olo[at] = kept[i] ? places[next++] : lo[i];
+                on[at] = kept[i] ? 1 : n[i];
+                oc[at] = c[i];
+                os[at] = kept[i] ? 0 : strong[i];
             }
         }
         answer = PyTuple_New(7);
@@ -9449,6 +9454,8 @@ done:
     for (int p = 0; p < 7; p++)
         Py_XDECREF(parts[p]);
     PyMem_Free(owners);
+    PyMem_Free(kept);
+    PyMem_Free(places);
     PyBuffer_Release(&gb);
     PyBuffer_Release(&kb);
     PyBuffer_Release(&fb);
