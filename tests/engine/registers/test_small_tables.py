@@ -18,7 +18,6 @@ from postwarden.engine.registers.match import (
     EXPAND_MAX,
     PIVOT_MAX,
     SAMPLE_ROWS,
-    UNIQUE_CHARS,
     Collector,
     Queries,
     _cell_layout,
@@ -31,7 +30,7 @@ from postwarden.engine.registers.match import (
     _unique_cells,
     _unique_cells_py,
 )
-from postwarden.engine.registers.normalise import Field
+from postwarden.engine.registers.normalise import UNIQUE_CHARS, Field
 from postwarden.model import TextUnit
 
 _NEW_STEPS = ("present_records", "cell_layout", "unique_cells", "bare_phones", "owned_runs")
@@ -148,9 +147,7 @@ def _queries(rng: np.random.Generator, keys: int, entries: int, columns: list[in
 @_built("bare_phones")
 @settings(max_examples=200)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([[-1], [3], [-1, 3], [3, 5], [-1, 2, 3, 4]]))
-def test_sure_of_keys_equals_sure(
-    registers: RegisterSet, seed: int, columns: list[int]
-) -> None:
+def test_sure_of_keys_equals_sure(registers: RegisterSet, seed: int, columns: list[int]) -> None:
     # No bare phone, one column of them (holding phones or not), several columns.
     rng = np.random.default_rng(seed)
     index = registers.get("voters")

@@ -1189,8 +1189,8 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     gr, pm, ident, matched = _present_pairs(g, k, f, lo, n, c, strong, records)
     if not len(gr):
         return Presence(empty, empty, empty)
-    records, groups, masks, identified = _present_records(gr, pm, ident)
-    return Presence(records, groups, masks, identified, matched)
+    present_ids, groups, masks, identified = _present_records(gr, pm, ident)
+    return Presence(present_ids, groups, masks, identified, matched)
 
 
 def _present_records(gr: Ints, pm: Ints, ident: Bools) -> tuple[Ints, Ints, Ints, Pairs]:
