@@ -260,6 +260,9 @@ def test_owned_runs_cut_only_what_an_owner_holds() -> None:
     assert native.owned_runs(*entries[:6], np.zeros(6, np.bool_), records, EXPAND_MAX) is None
     with pytest.raises(IndexError, match="outside"):
         native.owned_runs(*entries, records[:3], EXPAND_MAX)
+    huge = np.full(6, 1 << 62, dtype=np.int64)  # runs whose end would overflow
+    with pytest.raises(IndexError, match="outside"):
+        native.owned_runs(*entries[:3], huge, huge, *entries[5:], records, EXPAND_MAX)
 
 
 def _matched(registers: RegisterSet, units: list[TextUnit]) -> tuple[object, ...]:

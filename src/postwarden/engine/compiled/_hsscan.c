@@ -9261,7 +9261,7 @@ static PyObject *bare_phones(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer kb, cb, sb, fb, nb;
     int phone;
-    int64_t unique_max;
+    long long unique_max;
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*iL", &kb, &cb, &sb, &fb, &nb, &phone, &unique_max))
         return NULL;
     PyObject *answer = NULL;
@@ -9347,7 +9347,7 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
         const uint32_t *records = rb.buf;
         Py_ssize_t strong_places = 0;
         for (Py_ssize_t i = 0; i < m; i++) {
-            if (lo[i] < 0 || n[i] < 0 || lo[i] + n[i] > size) {
+            if (lo[i] < 0 || n[i] < 0 || lo[i] > size || n[i] > size - lo[i]) {
                 PyErr_SetString(PyExc_IndexError, "owned_runs: a run outside records");
                 goto done;
             }
