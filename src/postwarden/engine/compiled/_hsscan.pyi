@@ -173,3 +173,30 @@ def settle_hits(
     requires_context: bool,
     bounded: bool,
 ) -> tuple[list[int], list[_T]] | bytes: ...
+def present_records(
+    gr: Buffer, masks: Buffer, ident: Buffer
+) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...
+def cell_layout(
+    lengths: Buffer, tables: Buffer, groups: Buffer, column_bits: int
+) -> tuple[bytes, bytes]: ...
+def unique_cells(cells: Sequence[str], unique_chars: int) -> tuple[bytes, bytes]: ...
+def bare_phones(
+    keys: Buffer,
+    columns: Buffer,
+    sure: Buffer,
+    fields: Buffer,
+    n_of: Buffer,
+    phone: int,
+    unique_max: int,
+) -> tuple[bytes, int, int]: ...
+def owned_runs(
+    g: Buffer,
+    k: Buffer,
+    f: Buffer,
+    lo: Buffer,
+    n: Buffer,
+    c: Buffer,
+    strong: Buffer,
+    records: Buffer,
+    expand_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...

@@ -131,6 +131,7 @@ _KEY_MASK = (1 << _KEY_BITS) - 1
 _INTERNATIONAL = 1 << (2 * _KEY_BITS)
 _COLUMN_BITS = 16
 _ONE = 1
+_FEW_MASKS = 1024  # masks labelled through a dict up to this many (_mask_labels)
 _FEW_COLUMNS = 8  # phone columns up to this many are compared one by one (_cell_entries)
 # A running-text entry's group and key packed in one int.
 _PAIR_BITS = 32
@@ -385,21 +386,14 @@ class Collector:
         """Per cell, the packed key of the unique field it is (0: none), as
         :func:`unique_candidates` gives it, flagged international if so; in C-level and numpy
         passes over the column of cells: a 15,000-row table has a hundred thousand of them."""
-        count = len(cells)
-        codes = np.zeros(count, dtype=np.int64)
-        if not count:
-            return codes
-        # A cell with no "@" whose text has no digit or is longer than an HKID or phone
-        # number can be is none of them (most cells: names, words, addresses).
-        size, at, digit, cjk, _ = screen
-        long = np.flatnonzero(digit & ~at & (size > UNIQUE_CHARS))
-        if len(long):
-            # Longer with its spaces: the stripped text is what counts.
-            stripped = map(len, map(str.strip, map(cells.__getitem__, long.tolist())))
-            size[long] = np.fromiter(stripped, np.int64, len(long))
-        # A short Chinese address has digits too; no HKID or phone has a Chinese character,
-        # before NFKC or after (it maps ideographs to ideographs).
-        deep = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk))
+        if not cells:
+            return np.zeros(0, dtype=np.int64)
+        return self._unique_codes_at(cells, _deep_cells(cells, screen))
+
+    def _unique_codes_at(self, cells: list[str], deep: Ints) -> Ints:
+        """:meth:`_unique_codes` given the cells that could be a unique field (``deep``, as
+        :func:`_deep_cells` finds them)."""
+        codes = np.zeros(len(cells), dtype=np.int64)
         keys, found, unsure = _unique_keys(cells, deep)
         flagged = _NO_INTS
         if len(unsure):
@@ -466,22 +460,17 @@ class Collector:
         # headings only ever add support for a phone column).
         headings = [units[rows[j]].header or units[rows[j]].cells or () for j in firsts]
         groups = np.array(row_groups, dtype=np.int64)
-        cell = np.arange(len(texts), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-        column = (np.repeat(table_ids, n) << _COLUMN_BITS) | np.minimum(
-            cell, (1 << _COLUMN_BITS) - 1
-        )
-        screen = _screen(texts)
-        self.table = _Table(
-            texts, n, groups, table_ids, np.repeat(groups, n), column, blank=screen[4]
-        )
+        cell_groups, column = _cell_layout(n, table_ids, groups)
+        deep, blank = _unique_cells(texts)
+        self.table = _Table(texts, n, groups, table_ids, cell_groups, column, blank=blank)
         phone_columns = [
             t << _COLUMN_BITS | c
             for t, heading in enumerate(headings)
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
             if title and len(title) <= 40 and heading_field(title) == "phone"
         ]
-        codes = self._unique_codes(texts, screen)
-        self._cell_entries(codes, self.table.cell_groups, column, phone_columns)
+        codes = self._unique_codes_at(texts, deep) if texts else np.zeros(0, dtype=np.int64)
+        self._cell_entries(codes, cell_groups, column, phone_columns)
 
     def _running(self, units: list[TextUnit], spans: dict[int, list[Finding]]) -> None:
         """A stream of running-text units: each line joins the window groups of the pairs
@@ -792,6 +781,63 @@ def _international(fld: Field, text: str) -> int:
     return 0
 
 
+def _cell_layout(lengths: Ints, tables: Ints, groups: Ints) -> tuple[Ints, Ints]:
+    """Per cell of the table rows flattened (each row's cell count, table and group): its
+    row's group, and its column (``table << _COLUMN_BITS | place in the row``, the place at
+    most all ones).  Compiled where built (``cell_layout``), else :func:`_cell_layout_py`."""
+    if native.cell_layout is None:
+        return _cell_layout_py(lengths, tables, groups)
+    cell_groups, columns = native.cell_layout(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (lengths, tables, groups)),
+        _COLUMN_BITS,
+    )
+    return np.frombuffer(cell_groups, np.int64), np.frombuffer(columns, np.int64)
+
+
+def _cell_layout_py(lengths: Ints, tables: Ints, groups: Ints) -> tuple[Ints, Ints]:
+    """:func:`_cell_layout` in numpy."""
+    cell = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths
+    )
+    column = (np.repeat(tables, lengths) << _COLUMN_BITS) | np.minimum(
+        cell, (1 << _COLUMN_BITS) - 1
+    )
+    return np.repeat(groups, lengths), column
+
+
+def _unique_cells(cells: list[str]) -> tuple[Ints, Bools]:
+    """The cells that could be a unique field (:func:`_deep_cells`), and per cell whether it
+    is blank.  Compiled where built (``unique_cells``, one pass a cell), else
+    :func:`_unique_cells_py`."""
+    if native.unique_cells is None:
+        return _unique_cells_py(cells)
+    deep, blank = native.unique_cells(cells, UNIQUE_CHARS)
+    return np.frombuffer(deep, np.int64), np.frombuffer(blank, np.bool_)
+
+
+def _unique_cells_py(cells: list[str]) -> tuple[Ints, Bools]:
+    """:func:`_unique_cells` from :func:`_screen`."""
+    screen = _screen(cells)
+    return _deep_cells(cells, screen), screen[4]
+
+
+def _deep_cells(cells: list[str], screen: Screen) -> Ints:
+    """The indices of the cells (with their ``screen``) that could be a unique field."""
+    # A cell with no "@" whose text has no digit or is longer than an HKID or phone
+    # number can be is none of them (most cells: names, words, addresses).
+    size, at, digit, cjk, _ = screen
+    long = np.flatnonzero(digit & ~at & (size > UNIQUE_CHARS))
+    if len(long):
+        # Longer with its spaces: the stripped text is what counts.
+        stripped = map(len, map(str.strip, map(cells.__getitem__, long.tolist())))
+        size = size.copy()
+        size[long] = np.fromiter(stripped, np.int64, len(long))
+    # A short Chinese address has digits too; no HKID or phone has a Chinese character,
+    # before NFKC or after (it maps ideographs to ideographs).
+    deep: Ints = np.flatnonzero(at | (digit & (size <= UNIQUE_CHARS) & ~cjk))
+    return deep
+
+
 _FULLWIDTH_ZERO = ord("０")
 
 
@@ -1056,6 +1102,30 @@ def _sure(index: RegisterIndex, q: Queries, n: Ints) -> Bools:
     return sure
 
 
+def _sure_of_keys(index: RegisterIndex, q: Queries, n_of: Ints, n_all: Ints) -> Bools:
+    """:func:`_sure`, given how many records each key matches (``n_of``; ``n_all`` per
+    entry): the bare phone numbers found in one compiled pass where built (``bare_phones``),
+    and one column of them judged as :func:`phone_columns` judges it (a sheet's column of
+    phones: ~12 us of numpy passes, now 2), else by :func:`_sure`."""
+    if native.bare_phones is None:
+        return _sure(index, q, n_all)
+    at, hits, columns = native.bare_phones(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.columns)),
+        np.ascontiguousarray(q.sure, dtype=np.bool_),
+        np.ascontiguousarray(q.fields, dtype=np.uint8),
+        np.ascontiguousarray(n_of, dtype=np.int64),
+        _PHONE,
+        UNIQUE_MAX,
+    )
+    if columns > 1:
+        return _sure(index, q, n_all)
+    if not columns or not _one_column_holds_phones(len(at) // 8, hits, phone_density(index)):
+        return q.sure  # none bare, or a column that does not hold phones: none made sure
+    sure = q.sure.copy()
+    sure[np.frombuffer(at, np.int64)] = True
+    return sure
+
+
 def phone_density(index: RegisterIndex) -> float:
     """How likely an unrelated eight-digit number in a crowded block is a phone of ``index``."""
     share = PHONE_CROWDING * index.info.fields.get("phone", 0) / PHONE_SPACE
@@ -1119,24 +1189,40 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     gr, pm, ident, matched = _present_pairs(g, k, f, lo, n, c, strong, records)
     if not len(gr):
         return Presence(empty, empty, empty)
+    present_ids, groups, masks, identified = _present_records(gr, pm, ident)
+    return Presence(present_ids, groups, masks, identified, matched)
+
+
+def _present_records(gr: Ints, pm: Ints, ident: Bools) -> tuple[Ints, Ints, Ints, Pairs]:
+    """Per record present (``gr``: its pairs' ``group << 32 | record``, ascending, each
+    with its field bits ``pm``), ascending: the first group it was seen in and every field
+    that matched there and in every other group where it was present; and the (group,
+    record) of the pairs ``ident`` marks.  Compiled where built (``present_records``: the
+    dozen numpy calls below cost a 200-row sheet ~20 us), else
+    :func:`_present_records_py`."""
+    if native.present_records is None:
+        return _present_records_py(gr, pm, ident)
+    parts = native.present_records(
+        np.ascontiguousarray(gr, dtype=np.int64),
+        np.ascontiguousarray(pm, dtype=np.int64),
+        np.ascontiguousarray(ident, dtype=np.bool_),
+    )
+    records, groups, masks, ig, ir = (np.frombuffer(part, np.int64) for part in parts)
+    return records, groups, masks, (ig, ir)
+
+
+def _present_records_py(gr: Ints, pm: Ints, ident: Bools) -> tuple[Ints, Ints, Ints, Pairs]:
+    """:func:`_present_records` in numpy."""
     pg, pr = gr >> 32, gr & 0xFFFFFFFF
     identified = (pg[ident], pr[ident])
-
-    # Per record: the first group it was seen in and every field that matched there and
-    # in every other group where it was present.
     order = np.lexsort((pg, pr))
     pr, pg, pm = pr[order], pg[order], pm[order]
     starts = _run_starts(pr)
-    return Presence(
-        records=pr[starts],
-        groups=pg[starts],
-        masks=np.bitwise_or.reduceat(pm, starts),
-        identified=identified,
-        matched=matched,
-    )
+    return pr[starts], pg[starts], np.bitwise_or.reduceat(pm, starts), identified
 
 
 Matched = tuple[Ints, Ints, Ints, Ints]
+Pairs = tuple[Ints, Ints]
 
 
 Entries = tuple[Ints, Ints, Ints, Ints, Ints, Ints, Bools]
@@ -1156,7 +1242,7 @@ def _useful_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -
         return _useful_entries_py(index, q, lo_of, n_of)
     picked = native.useful_entries(
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
-        np.ascontiguousarray(_sure(index, q, n_all), dtype=np.bool_),
+        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
         np.ascontiguousarray(q.fields, dtype=np.uint8),
         np.ascontiguousarray(lo_of, dtype=np.int64),
         np.ascontiguousarray(n_of, dtype=np.int64),
@@ -1216,14 +1302,16 @@ def _present_pairs(
     ~80 array operations cost ~0.3 ms), else :func:`_present_pairs_py`."""
     if native.presence is None:
         return _present_pairs_py(g, k, f, lo, n, c, strong, records)
-    parts = native.presence(
+    records = np.ascontiguousarray(records, dtype=np.uint32)
+    entries: tuple[object, ...] = (
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (g, k, f, lo, n, c)),
         np.ascontiguousarray(strong, dtype=np.bool_),
-        np.ascontiguousarray(records, dtype=np.uint32),
-        _FACT_OF,
-        EXPAND_MAX,
-        PIVOT_MAX,
     )
+    if native.owned_runs is not None:
+        # The values a unique field's record owns, cut down to its places (see owned_runs):
+        # the same pairs from a fifth of the matches on a sheet whose rows have an HKID.
+        entries = native.owned_runs(*entries, records, EXPAND_MAX) or entries
+    parts = native.presence(*entries, records, _FACT_OF, EXPAND_MAX, PIVOT_MAX)
     gr, masks, ident, mg, mr, mf, mc = parts
     return (
         np.frombuffer(gr, np.int64),
@@ -1406,6 +1494,25 @@ def mask_label(mask: int) -> str:
     return "+".join(f.label for f in Field if mask >> f & 1)
 
 
+@functools.lru_cache(maxsize=4096)
+def _label_of(mask: int) -> str:
+    """:func:`mask_label`, remembered: a mask is one of a few field sets (2.5 us each)."""
+    return mask_label(mask)
+
+
+def _mask_labels(masks: Ints) -> list[str]:
+    """:func:`mask_label` of each of ``masks``: by a dict of the distinct ones for a sheet's
+    few hundred (7 us for 200, where :func:`_distinct_masks`' numpy passes took 16), else
+    by counting them (a 15,070-row leak's masks)."""
+    if len(masks) > _FEW_MASKS:
+        distinct, which = _distinct_masks(masks)
+        names = list(map(_label_of, distinct.tolist()))
+        return list(map(names.__getitem__, which.tolist()))
+    listed = masks.tolist()
+    labels = {mask: _label_of(mask) for mask in set(listed)}
+    return list(map(labels.__getitem__, listed))
+
+
 def match(
     indexes: Sequence[RegisterIndex],
     units: Sequence[TextUnit],
@@ -1459,15 +1566,18 @@ def match(
             continue
         # One label per distinct mask, and the findings made in C-level passes: a leaked
         # table has a record on each of its thousands of rows.
-        distinct, which = _distinct_masks(masks)
-        names = list(map(mask_label, distinct.tolist()))
-        labels = list(map(names.__getitem__, which.tolist()))
+        labels = _mask_labels(masks)
         out.record_fields[index.name] = dict(zip(records, labels, strict=True))
         wheres = map(q.group_where.__getitem__, p.groups.tolist())
         detector = itertools.repeat(f"register:{index.name}")
-        made = map(native.make_register_finding, detector, wheres, labels)
         # Untracked, they never reach the oldest generation, whose full collections (10-50
         # ms with a leak's findings in it) would otherwise follow every few such matches.
+        if native.make_untracked_register_finding is not None:
+            out.findings.extend(
+                map(native.make_untracked_register_finding, detector, wheres, labels)
+            )
+            continue
+        made = map(native.make_register_finding, detector, wheres, labels)
         out.findings.extend(made if native.untracked is None else map(native.untracked, made))
     return out
 

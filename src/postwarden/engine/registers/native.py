@@ -68,6 +68,24 @@ table_entries: Callable[..., tuple[bytes, bytes, bytes, bytes] | None] | None = 
 )
 """``table_entries(parts, keys, groups, sure, key_bits, n_groups)``: see
 ``match._table_entries``."""
+present_records: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes]] | None = getattr(
+    _hsscan, "present_records", None
+)
+"""``present_records(gr, masks, ident)``: see ``match._present_records``."""
+cell_layout: Callable[..., tuple[bytes, bytes]] | None = getattr(_hsscan, "cell_layout", None)
+"""``cell_layout(lengths, tables, groups, column_bits)``: see ``match._cell_layout``."""
+unique_cells: Callable[[Sequence[str], int], tuple[bytes, bytes]] | None = getattr(
+    _hsscan, "unique_cells", None
+)
+"""``unique_cells(cells, unique_chars)``: see ``match._unique_cells``."""
+bare_phones: Callable[..., tuple[bytes, int, int]] | None = getattr(_hsscan, "bare_phones", None)
+"""``bare_phones(keys, columns, sure, fields, n_of, phone, unique_max)``: see
+``match._sure_of_keys``."""
+owned_runs: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None] | None = (
+    getattr(_hsscan, "owned_runs", None)
+)
+"""``owned_runs(g, k, f, lo, n, c, strong, records, expand_max)``: see
+``match._present_pairs``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
@@ -77,11 +95,12 @@ def _finding(detector: str, where: str, detail: str) -> Finding:
     return Finding(detector=detector, where=where, detail=detail)
 
 
-def _finding_maker() -> Callable[[str, str, str], Finding]:
+def _finding_maker(*, untrack: bool = False) -> Callable[[str, str, str], Finding] | None:
     """``Finding(detector=..., where=..., detail=...)``, built by the compiled slot maker
     (0.1 us, where the frozen dataclass's own ``__init__`` takes 1 us: a 15,070-row leak
     has as many register findings) when ``Finding`` is a plain slotted dataclass whose
-    other fields all have defaults; else by the class."""
+    other fields all have defaults (with ``untrack``, each left out of the garbage
+    collector's walks as :data:`untracked` leaves it); else ``None``."""
     given = ("detector", "where", "detail")
     rest = [f for f in dataclasses.fields(Finding) if f.name not in given]
     maker = getattr(_hsscan, "slot_maker", None)
@@ -89,12 +108,16 @@ def _finding_maker() -> Callable[[str, str, str], Finding]:
         Finding, "__post_init__"
     )
     if maker is None or not plain or any(f.default is dataclasses.MISSING for f in rest):
-        return _finding
+        return None
     made: Callable[[str, str, str], Finding] = maker(
-        Finding, given + tuple(f.name for f in rest), tuple(f.default for f in rest)
+        Finding, given + tuple(f.name for f in rest), tuple(f.default for f in rest), untrack
     )
     return made
 
 
-make_register_finding = _finding_maker()
+make_register_finding = _finding_maker() or _finding
 """``make_register_finding(detector, where, detail)``: a register's finding."""
+make_untracked_register_finding = _finding_maker(untrack=True)
+"""``make_register_finding``, each finding made untracked as by :data:`untracked` (a sheet's
+200 findings 10 us sooner than a pass of ``untracked`` over them); ``None`` where not
+built."""
