@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
-from typing import TypeAlias, cast
+from typing import TypeAlias
 
 from postwarden.engine.extract.pdf_hidden import READ_INFO
 
@@ -229,13 +229,15 @@ class _Plain:
     def _object(self, number: int) -> Value:
         """Object ``number``, read where the table says it begins (as pypdf reads only the
         objects it visits, so does this)."""
-        if number in self.objects:
-            return self.objects[number]
+        value = self.objects.get(number)
+        if value is not None:
+            return value
         offset = self.offsets.get(number)
         if offset is None:
             raise _NotPlain  # free or missing
         data = self.data
-        value, pos = self._value(offset + len(b"%d 0 obj" % number))
+        # ``N 0 obj``: the number's digits and 6 bytes (`_offsets` checked them).
+        value, pos = self._value(offset + len(str(number)) + 6)
         after = _AFTER_VALUE.match(data, pos)
         if after is None:
             raise _NotPlain
@@ -262,13 +264,13 @@ class _Plain:
         time), or `_tokens` where it is not built."""
         if not COMPILED:
             return self._tokens(pos)
-        found = _hsscan.pdf_value(
+        found: tuple[Value, int, int] | None = _hsscan.pdf_value(
             self.data, pos, Ref, OTHER, self.check_time, _OPENS_TIMED, self.opened
         )
         if found is None:
             raise _NotPlain
         value, end, self.opened = found
-        return cast("Value", value), end
+        return value, end
 
     def _tokens(self, pos: int) -> tuple[Value, int]:
         """`_value` in Python: one loop over the tokens, with a stack of the arrays and
@@ -328,7 +330,7 @@ class _Plain:
 
     def _dict(self, value: Value | None) -> dict[bytes, Value]:
         """The dictionary ``value`` is or refers to."""
-        found = self._resolve(value)
+        found = self._object(value) if isinstance(value, Ref) else value
         if not isinstance(found, dict):
             raise _NotPlain
         return found
