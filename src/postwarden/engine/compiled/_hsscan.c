@@ -8990,6 +8990,7 @@ done:
 #include <unistd.h>
 
 typedef struct {
+    PyObject *name; /* the path as given (str): the error's file name */
     PyObject *path; /* the encoded path (bytes) */
     char *buffer;
     Py_ssize_t size;
@@ -9088,6 +9089,7 @@ static PyObject *read_files(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "read_files: a path is no str");
             goto done;
         }
+        files[i].name = Py_NewRef(path); /* held: the list may change while the GIL is let go */
         if (!PyUnicode_FSConverter(path, &files[i].path))
             goto done;
     }
@@ -9108,7 +9110,7 @@ static PyObject *read_files(PyObject *module, PyObject *args) {
             item = NULL;
         } else if (file->error) {
             item = PyObject_CallFunction(PyExc_OSError, "isO", file->error,
-                                         strerror(file->error), PyList_GET_ITEM(paths, i));
+                                         strerror(file->error), file->name);
         } else {
             item = PyBytes_FromStringAndSize(file->buffer, file->size);
         }
@@ -9120,6 +9122,7 @@ static PyObject *read_files(PyObject *module, PyObject *args) {
     }
 done:
     for (Py_ssize_t i = 0; i < count; i++) {
+        Py_XDECREF(files[i].name);
         Py_XDECREF(files[i].path);
         free(files[i].buffer);
     }
