@@ -1316,6 +1316,7 @@ static PyObject *zip_entries(PyObject *module, PyObject *args);
 static PyObject *table_entries(PyObject *module, PyObject *args);
 static PyObject *hit_layout(PyObject *module, PyObject *args);
 static PyObject *read_files(PyObject *module, PyObject *args);
+static PyObject *pdf_object(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1407,6 +1408,10 @@ static PyMethodDef module_methods[] = {
     {"read_files", read_files, METH_VARARGS,
      "read_files(paths, limit) -> per path its bytes, the OSError reading it met, or None "
      "when it holds more than limit bytes; the GIL let go for the whole batch."},
+    {"pdf_object", pdf_object, METH_VARARGS,
+     "pdf_object(read, data, pos, ref, other, check_time, every, opened) -> (value, "
+     "stream, opened) of a plain pdf's object read by read (stream -1 after endobj), or "
+     "None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -9131,3 +9136,71 @@ done:
 }
 
 /* ==== End of read_files ================================================================ */
+
+/* ==== pdf_object: an object of a plain pdf and what follows it (issue 14, seventh round) ====
+ *
+ * pdf_object(read, data, pos, ref, other, check_time, every, opened) -> (value, stream,
+ * opened), or None: ``read(data, pos, ref, other, check_time, every, opened)`` (pdf_plain
+ * hands `pdf_value` over: the tokenizer stays one function, seen where it is called) gives
+ * the value after ``N 0 obj`` and where it ends; then what pdf_plain's ``_AFTER_VALUE``
+ * matches after it: whitespace and ``endobj`` (``stream`` is -1), or ``stream`` and an end
+ * of line (``stream``: where the stream's data begins); None when ``read`` refuses or
+ * neither follows.  A frame and a regular expression less per object (``_Plain._object``;
+ * test_pdf_object.py compares the two). */
+
+static Py_ssize_t po_after(const unsigned char *s, Py_ssize_t i, Py_ssize_t n) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (n - i >= 6 && memcmp(s + i, "endobj", 6) == 0)
+        return -1;
+    if (n - i >= 6 && memcmp(s + i, "stream", 6) == 0) {
+        i += 6;
+        if (i < n && s[i] == '\n')
+            return i + 1;
+        if (n - i >= 2 && s[i] == '\r' && s[i + 1] == '\n')
+            return i + 2;
+    }
+    return -2;
+}
+
+static PyObject *pdf_object(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (nargs != 8 || !PyBytes_Check(PyTuple_GET_ITEM(args, 1))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pdf_object(read, data, pos, ref, other, check_time, every, opened)");
+        return NULL;
+    }
+    PyObject *rest = PyTuple_GetSlice(args, 1, nargs);
+    if (rest == NULL)
+        return NULL;
+    PyObject *found = PyObject_Call(PyTuple_GET_ITEM(args, 0), rest, NULL);
+    Py_DECREF(rest);
+    if (found == NULL || found == Py_None)
+        return found;
+    PyObject *data = PyTuple_GET_ITEM(args, 1);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), end = -1;
+    if (PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 3) {
+        end = PyLong_AsSsize_t(PyTuple_GET_ITEM(found, 1));
+        if (end == -1 && PyErr_Occurred()) {
+            Py_DECREF(found);
+            return NULL;
+        }
+    }
+    if (end < 0 || end > n) {
+        Py_DECREF(found);
+        PyErr_SetString(PyExc_ValueError, "pdf_object: read gave no (value, end, opened)");
+        return NULL;
+    }
+    Py_ssize_t stream = po_after((const unsigned char *)PyBytes_AS_STRING(data), end, n);
+    if (stream == -2) {
+        Py_DECREF(found);
+        Py_RETURN_NONE;
+    }
+    PyObject *result = Py_BuildValue("(OnO)", PyTuple_GET_ITEM(found, 0), stream,
+                                     PyTuple_GET_ITEM(found, 2));
+    Py_DECREF(found);
+    return result;
+}
+
+/* ==== End of pdf_object ================================================================ */

@@ -156,3 +156,13 @@ def hit_layout(
     texts: list[str], raw: Buffer, separator: int, owner: Buffer, owners: int
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, list[int]] | None: ...
 def read_files(paths: list[str], limit: int) -> list[bytes | OSError | None]: ...
+def pdf_object(
+    read: Callable[..., tuple[Any, int, int] | None],
+    data: bytes,
+    pos: int,
+    ref: Callable[[int], object],
+    other: object,
+    check_time: Callable[[], object],
+    every: int,
+    opened: int,
+) -> tuple[Any, int, int] | None: ...

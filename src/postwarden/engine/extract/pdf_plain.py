@@ -237,12 +237,23 @@ class _Plain:
             raise _NotPlain  # free or missing
         data = self.data
         # ``N 0 obj``: the number's digits and 6 bytes (`_offsets` checked them).
-        value, pos = self._value(offset + len(str(number)) + 6)
-        after = _AFTER_VALUE.match(data, pos)
-        if after is None:
-            raise _NotPlain
+        pos = offset + len(str(number)) + 6
+        if COMPILED:
+            # The value (`_hsscan.pdf_value`) and what follows it in one call.
+            found: tuple[Value, int, int] | None = _hsscan.pdf_object(
+                _hsscan.pdf_value, data, pos, Ref, OTHER, self.check_time, _OPENS_TIMED, self.opened
+            )
+            if found is None:
+                raise _NotPlain
+            value, start, self.opened = found
+        else:
+            value, pos = self._tokens(pos)
+            after = _AFTER_VALUE.match(data, pos)
+            if after is None:
+                raise _NotPlain
+            start = -1 if after.group(1) else after.end()
         self.objects[number] = value
-        if after.group(1):
+        if start < 0:
             return value
         if not isinstance(value, dict):
             raise _NotPlain
@@ -252,7 +263,6 @@ class _Plain:
             length = self._object(length)
         if type(length) is not int or not 0 <= length <= _MAX_DECODED:
             raise _NotPlain
-        start = after.end()
         if start + length > len(data) or _END_STREAM.match(data, start + length) is None:
             raise _NotPlain
         self.streams[number] = data[start : start + length]
