@@ -4,7 +4,8 @@ certain to accept, so that the second reader (pdf.py) need not run.
 pypdf in strict mode costs about twice PDFium's reading of a small file (0.6 ms for 3
 pages), nearly all of it Python-level parsing of the ~15 objects it visits.  This module reads
 the same objects (those pypdf visits, no others) with a few regular expressions (their
-tokens in C, `_hsscan.pdf_value`, where the module is built), and is
+tokens in C, `_hsscan.pdf_value`, and each object with the ``endobj`` or ``stream`` after it,
+`_hsscan.pdf_object`, where the module is built), and is
 stricter than pypdf everywhere: one classic cross-reference table (no earlier revisions, no
 cross-reference stream, no encryption) whose every entry points exactly at its ``N 0 obj``;
 objects in a conservative grammar (no comments, no ``#`` escapes in names, no nested
