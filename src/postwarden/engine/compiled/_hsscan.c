@@ -9292,9 +9292,12 @@ static int pp_range(void *textpage, unsigned short **out, Py_ssize_t *units) {
     while ((last_index = pp_fn.text_index(textpage, last)) == -1)
         last--; /* stops at ``first`` at the latest, whose index is not -1 */
     long long size = (long long)last_index + 2 - first_index; /* with the NUL */
-    if (size < 2 || size > INT_MAX / 2)
+    /* PDFium writes up to two UTF-16 units a character (one beyond the first plane) and a
+     * NUL, whatever the text range: room for them; more than ``size`` goes to Python. */
+    long long room = 2 * ((long long)last - first + 1) + 2;
+    if (size < 2 || size > INT_MAX / 2 || room > INT_MAX)
         return 0;
-    unsigned short *buffer = calloc((size_t)size, sizeof *buffer);
+    unsigned short *buffer = calloc((size_t)(room > size ? room : size), sizeof *buffer);
     if (buffer == NULL)
         return 0;
     int written = pp_fn.get_text(textpage, first, last - first + 1, buffer);

@@ -385,7 +385,10 @@ def _text_range(textpage: pdfium_c.FPDF_TEXTPAGE) -> str:
     while (last_index := text_index(textpage, last)) == -1:
         last -= 1
     size = last_index + 2 - first_index  # with the NUL
-    buffer = (ctypes.c_ushort * size)()
+    # PDFium writes up to two UTF-16 units a character (one beyond the first plane) and a NUL,
+    # whatever the text range: room for them, so that no page writes past the buffer; more
+    # than ``size`` is still refused.
+    buffer = (ctypes.c_ushort * max(size, 2 * (last - first + 1) + 2))()
     written = pdfium_c.FPDFText_GetText(textpage, first, last - first + 1, buffer)
     if written > size:
         raise pypdfium2.PdfiumError("Buffer too small.")
