@@ -208,13 +208,23 @@ class Scanner:
             batch = following
 
     def _read_all(self, items: list[ScanItem]) -> list[bytes | OSError]:
-        out: list[bytes | OSError] = []
-        for item in items:
-            try:
-                out.append(self.read(item))
-            except OSError as exc:
-                out.append(exc)
-        return out
+        """Each item's bytes, or why they could not be read: a batch of files at once by
+        `_hsscan.read_files` where it is built (see `READ_IN_C`), the rest one by one."""
+        found: list[bytes | OSError | None]
+        if read_files is not None and all(item.mbox_key is None for item in items):
+            found = read_files([item.path for item in items], READ_IN_C)
+        else:
+            found = [None] * len(items)
+        return [
+            self._read_one(item) if data is None else data
+            for item, data in zip(items, found, strict=True)
+        ]
+
+    def _read_one(self, item: ScanItem) -> bytes | OSError:
+        try:
+            return self.read(item)
+        except OSError as exc:
+            return exc
 
 
 def file_name(path: str) -> str:
@@ -230,6 +240,24 @@ READ_AHEAD = 8
 """Items per batch handed to the reader thread ..."""
 READ_AHEAD_BYTES = 8 * 1024 * 1024
 """... unless their sizes add up to this first: two batches are held in memory at once."""
+
+
+READ_IN_C = 4 * 1024 * 1024
+"""Files up to this size are read by `_hsscan.read_files`, the batch with the GIL let go
+once: ``Path.read_bytes`` lets it go and takes it back around each of its system calls, and
+each time the inspecting thread may be made to hand it over.  The bench tree's 750 office
+files: read in 0.0115 s of CPU instead of 0.020 (one after the other, best of 5); their
+scan made 330-440 voluntary context switches instead of 1,250-1,500 in runs where the reader
+had a core to itself (as many, ~290, under load).  What their scan from disk costs more than scanning bytes read beforehand
+(0.04 s) is now the reads, the inspector meeting bytes fresh from the page cache (0.018 s:
+scanning fresh copies of the pre-read bytes) and the batches' hand-offs (~0.01 s).  Larger
+files are read in Python: read_files holds a file twice for a moment (its buffer, then its
+bytes)."""
+
+# The compiled batch read; None when not built.
+read_files: Callable[[list[str], int], list[bytes | OSError | None]] | None = getattr(
+    _hsscan, "read_files", None
+)
 
 
 def _batches(items: Iterable[ScanItem]) -> Iterator[list[ScanItem]]:

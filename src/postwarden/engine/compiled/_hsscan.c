@@ -1324,6 +1324,10 @@ static PyObject *cell_layout(PyObject *module, PyObject *args);
 static PyObject *unique_cells(PyObject *module, PyObject *args);
 static PyObject *bare_phones(PyObject *module, PyObject *args);
 static PyObject *owned_runs(PyObject *module, PyObject *args);
+static PyObject *read_files(PyObject *module, PyObject *args);
+static PyObject *pdf_object(PyObject *module, PyObject *args);
+static PyObject *pdfium_bind(PyObject *module, PyObject *arg);
+static PyObject *pdf_page_text(PyObject *module, PyObject *args);
 
 static PyMethodDef module_methods[] = {
     {"join_utf8", join_utf8, METH_VARARGS,
@@ -1429,6 +1433,19 @@ static PyMethodDef module_methods[] = {
      "bare_phones(keys, columns, sure, fields, n_of, phone, unique_max) -> (at, hits, columns)."},
     {"owned_runs", owned_runs, METH_VARARGS,
      "owned_runs(g, k, f, lo, n, c, strong, records, expand_max) -> entries cut, or None."},
+    {"read_files", read_files, METH_VARARGS,
+     "read_files(paths, limit) -> per path its bytes, the OSError reading it met, or None "
+     "when it holds more than limit bytes; the GIL let go for the whole batch."},
+    {"pdf_object", pdf_object, METH_VARARGS,
+     "pdf_object(read, data, pos, ref, other, check_time, every, opened) -> (value, "
+     "stream, opened) of a plain pdf's object read by read (stream -1 after endobj), or "
+     "None."},
+    {"pdfium_bind", pdfium_bind, METH_O,
+     "pdfium_bind(functions) -> None: the addresses of the PDFium functions pdf_page_text "
+     "calls."},
+    {"pdf_page_text", pdf_page_text, METH_VARARGS,
+     "pdf_page_text(document, index) -> the text layer of a page without annotations, or "
+     "None: read it in Python."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -9609,3 +9626,373 @@ done:
 }
 
 /* ==== End of register matching of small tables ========================================== */
+/* ==== read_files: a batch of files read without the GIL (issue 14, seventh round) ========
+ *
+ * read_files(paths, limit) -> per path (str), its bytes; the OSError (errno, strerror, path)
+ * opening or reading it met, as ``open(path, "rb").read()`` raises it (a folder:
+ * IsADirectoryError); or None when it holds more than ``limit`` bytes (read in Python: a
+ * larger file would be held twice here, once in the buffer and once in its bytes).
+ *
+ * The scan's reader thread (postwarden.scan.Scanner._read_all) read each file with
+ * ``Path.read_bytes``, which lets the GIL go and takes it back around each of its open,
+ * fstat, read and close: every time, the inspecting thread was made to hand the GIL over
+ * (a forced switch, and two context switches). Here the whole batch is read with the GIL
+ * let go once. Paths that do not encode (an embedded NUL) raise as ``open`` does. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject *name; /* the path as given (str): the error's file name */
+    PyObject *path; /* the encoded path (bytes) */
+    char *buffer;
+    Py_ssize_t size;
+    int error;      /* an errno, or 0 */
+    int too_large;  /* over the limit: None */
+    int no_memory;  /* the buffer could not be had: MemoryError */
+} RfFile;
+
+/* Read one file into a malloc'd buffer, without the GIL. */
+static void rf_read(RfFile *file, Py_ssize_t limit) {
+    int fd;
+    do {
+        fd = open(PyBytes_AS_STRING(file->path), O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        file->error = errno;
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        file->error = errno;
+        close(fd);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        file->error = EISDIR;
+        close(fd);
+        return;
+    }
+    if (st.st_size > limit) {
+        file->too_large = 1;
+        close(fd);
+        return;
+    }
+    /* One byte more than fstat tells, to see the end of the file in the same read. */
+    Py_ssize_t capacity = (st.st_size > 0 ? (Py_ssize_t)st.st_size : 0) + 1, got = 0;
+    char *buffer = malloc((size_t)capacity);
+    if (buffer == NULL) {
+        file->no_memory = 1;
+        close(fd);
+        return;
+    }
+    for (;;) {
+        if (got == capacity) { /* it grew since fstat */
+            if (capacity > limit) {
+                file->too_large = 1;
+                break;
+            }
+            Py_ssize_t more = capacity > limit / 2 ? limit + 1 : 2 * capacity;
+            char *grown = realloc(buffer, (size_t)more);
+            if (grown == NULL) {
+                file->no_memory = 1;
+                break;
+            }
+            buffer = grown;
+            capacity = more;
+        }
+        ssize_t n = read(fd, buffer + got, (size_t)(capacity - got));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            file->error = errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        got += n;
+    }
+    close(fd);
+    if (file->error || file->too_large || file->no_memory) {
+        free(buffer);
+        return;
+    }
+    file->buffer = buffer;
+    file->size = got;
+}
+
+static PyObject *read_files(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *paths;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &paths, &limit))
+        return NULL;
+    if (limit < 0 || limit >= PY_SSIZE_T_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "read_files: limit out of range");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(paths);
+    RfFile *files = PyMem_Calloc((size_t)(count ? count : 1), sizeof *files);
+    if (files == NULL)
+        return PyErr_NoMemory();
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *path = PyList_GET_ITEM(paths, i);
+        if (!PyUnicode_Check(path)) {
+            PyErr_SetString(PyExc_TypeError, "read_files: a path is no str");
+            goto done;
+        }
+        files[i].name = Py_NewRef(path); /* held: the list may change while the GIL is let go */
+        if (!PyUnicode_FSConverter(path, &files[i].path))
+            goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++)
+        rf_read(&files[i], limit);
+    Py_END_ALLOW_THREADS
+    out = PyList_New(count);
+    if (out == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        RfFile *file = &files[i];
+        PyObject *item;
+        if (file->too_large) {
+            item = Py_NewRef(Py_None);
+        } else if (file->no_memory) {
+            PyErr_NoMemory();
+            item = NULL;
+        } else if (file->error) {
+            item = PyObject_CallFunction(PyExc_OSError, "isO", file->error,
+                                         strerror(file->error), file->name);
+        } else {
+            item = PyBytes_FromStringAndSize(file->buffer, file->size);
+        }
+        if (item == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+done:
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_XDECREF(files[i].name);
+        Py_XDECREF(files[i].path);
+        free(files[i].buffer);
+    }
+    PyMem_Free(files);
+    return out;
+}
+
+/* ==== End of read_files ================================================================ */
+
+/* ==== pdf_object: an object of a plain pdf and what follows it (issue 14, seventh round) ====
+ *
+ * pdf_object(read, data, pos, ref, other, check_time, every, opened) -> (value, stream,
+ * opened), or None: ``read(data, pos, ref, other, check_time, every, opened)`` (pdf_plain
+ * hands `pdf_value` over: the tokenizer stays one function, seen where it is called) gives
+ * the value after ``N 0 obj`` and where it ends; then what pdf_plain's ``_AFTER_VALUE``
+ * matches after it: whitespace and ``endobj`` (``stream`` is -1), or ``stream`` and an end
+ * of line (``stream``: where the stream's data begins); None when ``read`` refuses or
+ * neither follows.  A frame and a regular expression less per object (``_Plain._object``;
+ * test_pdf_object.py compares the two). */
+
+static Py_ssize_t po_after(const unsigned char *s, Py_ssize_t i, Py_ssize_t n) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (n - i >= 6 && memcmp(s + i, "endobj", 6) == 0)
+        return -1;
+    if (n - i >= 6 && memcmp(s + i, "stream", 6) == 0) {
+        i += 6;
+        if (i < n && s[i] == '\n')
+            return i + 1;
+        if (n - i >= 2 && s[i] == '\r' && s[i + 1] == '\n')
+            return i + 2;
+    }
+    return -2;
+}
+
+static PyObject *pdf_object(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (nargs != 8 || !PyBytes_Check(PyTuple_GET_ITEM(args, 1))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pdf_object(read, data, pos, ref, other, check_time, every, opened)");
+        return NULL;
+    }
+    PyObject *rest = PyTuple_GetSlice(args, 1, nargs);
+    if (rest == NULL)
+        return NULL;
+    PyObject *found = PyObject_Call(PyTuple_GET_ITEM(args, 0), rest, NULL);
+    Py_DECREF(rest);
+    if (found == NULL || found == Py_None)
+        return found;
+    PyObject *data = PyTuple_GET_ITEM(args, 1);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), end = -1;
+    if (PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 3) {
+        end = PyLong_AsSsize_t(PyTuple_GET_ITEM(found, 1));
+        if (end == -1 && PyErr_Occurred()) {
+            Py_DECREF(found);
+            return NULL;
+        }
+    }
+    if (end < 0 || end > n) {
+        Py_DECREF(found);
+        PyErr_SetString(PyExc_ValueError, "pdf_object: read gave no (value, end, opened)");
+        return NULL;
+    }
+    Py_ssize_t stream = po_after((const unsigned char *)PyBytes_AS_STRING(data), end, n);
+    if (stream == -2) {
+        Py_DECREF(found);
+        Py_RETURN_NONE;
+    }
+    PyObject *result = Py_BuildValue("(OnO)", PyTuple_GET_ITEM(found, 0), stream,
+                                     PyTuple_GET_ITEM(found, 2));
+    Py_DECREF(found);
+    return result;
+}
+
+/* ==== End of pdf_object ================================================================ */
+
+/* ==== pdf_page_text: a pdf page's text layer in one call (issue 14, seventh round) ========
+ *
+ * pdfium_bind(functions) takes the addresses of PDFium's FPDF_LoadPage,
+ * FPDFPage_GetAnnotCount, FPDFText_LoadPage, FPDFText_CountChars,
+ * FPDFText_GetTextIndexFromCharIndex, FPDFText_GetText, FPDFText_ClosePage and FPDF_ClosePage,
+ * as pypdfium2 loaded them (extract/pdf.py hands them over once).
+ * pdf_page_text(document, index) -> the text of page ``index`` of the document (the address
+ * of an FPDF_DOCUMENT) as pdf.py's ``_text_range`` reads it, or None: the page has
+ * annotations, or any call fails or answers what the Python path would not take as it is
+ * (no page, no text page, no count, a text range of no length, more written than asked) --
+ * the caller then reads the page in Python, with its errors.  The same calls as through
+ * ctypes, each of which cost 1.4-2.8 us (its arguments converted, the GIL let go and taken
+ * back): ten a page.  The GIL is let go once while PDFium works, and the caller holds
+ * pdf.py's PDFium lock. */
+
+typedef void *(*pp_load_page_t)(void *, int);
+typedef int (*pp_annot_count_t)(void *);
+typedef void *(*pp_text_load_t)(void *);
+typedef int (*pp_count_chars_t)(void *);
+typedef int (*pp_text_index_t)(void *, int);
+typedef int (*pp_get_text_t)(void *, int, int, unsigned short *);
+typedef void (*pp_close_t)(void *);
+
+static struct {
+    pp_load_page_t load_page;
+    pp_annot_count_t annot_count;
+    pp_text_load_t text_load;
+    pp_count_chars_t count_chars;
+    pp_text_index_t text_index;
+    pp_get_text_t get_text;
+    pp_close_t close_text;
+    pp_close_t close_page;
+} pp_fn;
+static int pp_bound;
+
+static PyObject *pdfium_bind(PyObject *module, PyObject *arg) {
+    (void)module;
+    void *found[8];
+    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != 8) {
+        PyErr_SetString(PyExc_TypeError, "pdfium_bind: a tuple of 8 function addresses");
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++) {
+        found[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(arg, i));
+        if (found[i] == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "pdfium_bind: a null function address");
+            return NULL;
+        }
+    }
+    pp_fn.load_page = (pp_load_page_t)found[0];
+    pp_fn.annot_count = (pp_annot_count_t)found[1];
+    pp_fn.text_load = (pp_text_load_t)found[2];
+    pp_fn.count_chars = (pp_count_chars_t)found[3];
+    pp_fn.text_index = (pp_text_index_t)found[4];
+    pp_fn.get_text = (pp_get_text_t)found[5];
+    pp_fn.close_text = (pp_close_t)found[6];
+    pp_fn.close_page = (pp_close_t)found[7];
+    pp_bound = 1;
+    Py_RETURN_NONE;
+}
+
+/* The text range of a text page, as _text_range reads it: its UTF-16 units in *out (malloc'd,
+ * *units of them) and 1; 0 when the Python path is to read the page. */
+static int pp_range(void *textpage, unsigned short **out, Py_ssize_t *units) {
+    int count = pp_fn.count_chars(textpage);
+    if (count < 0)
+        return 0;
+    int first = 0, last = count - 1, first_index = -1, last_index = -1;
+    while (first <= last && (first_index = pp_fn.text_index(textpage, first)) == -1)
+        first++;
+    if (first > last) {
+        *out = NULL;
+        *units = 0;
+        return 1;
+    }
+    while ((last_index = pp_fn.text_index(textpage, last)) == -1)
+        last--; /* stops at ``first`` at the latest, whose index is not -1 */
+    long long size = (long long)last_index + 2 - first_index; /* with the NUL */
+    /* PDFium writes up to two UTF-16 units a character (one beyond the first plane) and a
+     * NUL, whatever the text range: room for them; more than ``size`` goes to Python. */
+    long long room = 2 * ((long long)last - first + 1) + 2;
+    if (size < 2 || size > INT_MAX / 2 || room > INT_MAX)
+        return 0;
+    unsigned short *buffer = calloc((size_t)(room > size ? room : size), sizeof *buffer);
+    if (buffer == NULL)
+        return 0;
+    int written = pp_fn.get_text(textpage, first, last - first + 1, buffer);
+    if (written < 1 || written > size) {
+        free(buffer);
+        return 0;
+    }
+    *out = buffer;
+    *units = written - 1;
+    return 1;
+}
+
+static PyObject *pdf_page_text(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *address;
+    int index;
+    if (!PyArg_ParseTuple(args, "Oi", &address, &index))
+        return NULL;
+    if (!pp_bound) {
+        PyErr_SetString(PyExc_RuntimeError, "pdf_page_text: pdfium_bind was not called");
+        return NULL;
+    }
+    void *document = PyLong_AsVoidPtr(address);
+    if (document == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "pdf_page_text: a null document");
+        return NULL;
+    }
+    unsigned short *text = NULL;
+    Py_ssize_t units = 0;
+    int read = 0;
+    Py_BEGIN_ALLOW_THREADS
+    void *page = pp_fn.load_page(document, index);
+    if (page != NULL) {
+        if (pp_fn.annot_count(page) == 0) {
+            void *textpage = pp_fn.text_load(page);
+            if (textpage != NULL) {
+                read = pp_range(textpage, &text, &units);
+                pp_fn.close_text(textpage);
+            }
+        }
+        pp_fn.close_page(page);
+    }
+    Py_END_ALLOW_THREADS
+    if (!read)
+        Py_RETURN_NONE;
+    if (text == NULL)
+        return PyUnicode_New(0, 0);
+    int order = -1; /* little-endian, a byte order mark kept: codecs' "utf-16-le" */
+    PyObject *result =
+        PyUnicode_DecodeUTF16((const char *)text, units * 2, "ignore", &order);
+    free(text);
+    return result;
+}
+
+/* ==== End of pdf_page_text ============================================================= */

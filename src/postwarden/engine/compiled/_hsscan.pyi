@@ -200,3 +200,16 @@ def owned_runs(
     records: Buffer,
     expand_max: int,
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+def read_files(paths: list[str], limit: int) -> list[bytes | OSError | None]: ...
+def pdf_object(
+    read: Callable[..., tuple[Any, int, int] | None],
+    data: bytes,
+    pos: int,
+    ref: Callable[[int], object],
+    other: object,
+    check_time: Callable[[], object],
+    every: int,
+    opened: int,
+) -> tuple[Any, int, int] | None: ...
+def pdfium_bind(functions: tuple[int | None, ...]) -> None: ...
+def pdf_page_text(document: int | None, index: int) -> str | None: ...

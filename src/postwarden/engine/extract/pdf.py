@@ -44,6 +44,11 @@ from postwarden.engine.extract.pdf_hidden import (
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.engine.extract.walker import FILE_NAMES, place
 
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: pages are read through ctypes (`_page_text`)
+    _hsscan = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -197,7 +202,43 @@ class PdfExtractor:
         return text, notes, scan
 
 
+def _bind() -> None:
+    """Hand `_hsscan.pdf_page_text` the PDFium functions it calls, as pypdfium2 loaded them."""
+    functions = (
+        pdfium_c.FPDF_LoadPage,
+        pdfium_c.FPDFPage_GetAnnotCount,
+        pdfium_c.FPDFText_LoadPage,
+        pdfium_c.FPDFText_CountChars,
+        pdfium_c.FPDFText_GetTextIndexFromCharIndex,
+        pdfium_c.FPDFText_GetText,
+        pdfium_c.FPDFText_ClosePage,
+        pdfium_c.FPDF_ClosePage,
+    )
+    _hsscan.pdfium_bind(tuple(ctypes.cast(f, ctypes.c_void_p).value for f in functions))
+
+
+COMPILED = _hsscan is not None
+if COMPILED:
+    _bind()
+
+
 def _text(
+    pdf: pypdfium2.PdfDocument,
+    index: int,
+    check_time: Callable[[], None],
+    files: EmbeddedFiles | None = None,
+) -> tuple[str, str]:
+    """Page ``index``'s text layer and the text of its annotations: `_hsscan.pdf_page_text`
+    for a page without annotations (one call instead of ten through ctypes, 1.4-2.8 us
+    each), else `_page_text`."""
+    if COMPILED:
+        text = _hsscan.pdf_page_text(ctypes.cast(pdf.raw, ctypes.c_void_p).value, index)
+        if text is not None:
+            return text, ""
+    return _page_text(pdf, index, check_time, files)
+
+
+def _page_text(
     pdf: pypdfium2.PdfDocument,
     index: int,
     check_time: Callable[[], None],
@@ -344,7 +385,10 @@ def _text_range(textpage: pdfium_c.FPDF_TEXTPAGE) -> str:
     while (last_index := text_index(textpage, last)) == -1:
         last -= 1
     size = last_index + 2 - first_index  # with the NUL
-    buffer = (ctypes.c_ushort * size)()
+    # PDFium writes up to two UTF-16 units a character (one beyond the first plane) and a NUL,
+    # whatever the text range: room for them, so that no page writes past the buffer; more
+    # than ``size`` is still refused.
+    buffer = (ctypes.c_ushort * max(size, 2 * (last - first + 1) + 2))()
     written = pdfium_c.FPDFText_GetText(textpage, first, last - first + 1, buffer)
     if written > size:
         raise pypdfium2.PdfiumError("Buffer too small.")

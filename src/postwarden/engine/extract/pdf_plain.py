@@ -4,7 +4,8 @@ certain to accept, so that the second reader (pdf.py) need not run.
 pypdf in strict mode costs about twice PDFium's reading of a small file (0.6 ms for 3
 pages), nearly all of it Python-level parsing of the ~15 objects it visits.  This module reads
 the same objects (those pypdf visits, no others) with a few regular expressions (their
-tokens in C, `_hsscan.pdf_value`, where the module is built), and is
+tokens in C, `_hsscan.pdf_value`, and each object with the ``endobj`` or ``stream`` after it,
+`_hsscan.pdf_object`, where the module is built), and is
 stricter than pypdf everywhere: one classic cross-reference table (no earlier revisions, no
 cross-reference stream, no encryption) whose every entry points exactly at its ``N 0 obj``;
 objects in a conservative grammar (no comments, no ``#`` escapes in names, no nested
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
-from typing import TypeAlias, cast
+from typing import TypeAlias
 
 from postwarden.engine.extract.pdf_hidden import READ_INFO
 
@@ -229,18 +230,31 @@ class _Plain:
     def _object(self, number: int) -> Value:
         """Object ``number``, read where the table says it begins (as pypdf reads only the
         objects it visits, so does this)."""
-        if number in self.objects:
-            return self.objects[number]
+        value = self.objects.get(number)
+        if value is not None:
+            return value
         offset = self.offsets.get(number)
         if offset is None:
             raise _NotPlain  # free or missing
         data = self.data
-        value, pos = self._value(offset + len(b"%d 0 obj" % number))
-        after = _AFTER_VALUE.match(data, pos)
-        if after is None:
-            raise _NotPlain
+        # ``N 0 obj``: the number's digits and 6 bytes (`_offsets` checked them).
+        pos = offset + len(str(number)) + 6
+        if COMPILED:
+            # The value (`_hsscan.pdf_value`) and what follows it in one call.
+            found: tuple[Value, int, int] | None = _hsscan.pdf_object(
+                _hsscan.pdf_value, data, pos, Ref, OTHER, self.check_time, _OPENS_TIMED, self.opened
+            )
+            if found is None:
+                raise _NotPlain
+            value, start, self.opened = found
+        else:
+            value, pos = self._tokens(pos)
+            after = _AFTER_VALUE.match(data, pos)
+            if after is None:
+                raise _NotPlain
+            start = -1 if after.group(1) else after.end()
         self.objects[number] = value
-        if after.group(1):
+        if start < 0:
             return value
         if not isinstance(value, dict):
             raise _NotPlain
@@ -250,7 +264,6 @@ class _Plain:
             length = self._object(length)
         if type(length) is not int or not 0 <= length <= _MAX_DECODED:
             raise _NotPlain
-        start = after.end()
         if start + length > len(data) or _END_STREAM.match(data, start + length) is None:
             raise _NotPlain
         self.streams[number] = data[start : start + length]
@@ -262,13 +275,13 @@ class _Plain:
         time), or `_tokens` where it is not built."""
         if not COMPILED:
             return self._tokens(pos)
-        found = _hsscan.pdf_value(
+        found: tuple[Value, int, int] | None = _hsscan.pdf_value(
             self.data, pos, Ref, OTHER, self.check_time, _OPENS_TIMED, self.opened
         )
         if found is None:
             raise _NotPlain
         value, end, self.opened = found
-        return cast("Value", value), end
+        return value, end
 
     def _tokens(self, pos: int) -> tuple[Value, int]:
         """`_value` in Python: one loop over the tokens, with a stack of the arrays and
@@ -328,7 +341,7 @@ class _Plain:
 
     def _dict(self, value: Value | None) -> dict[bytes, Value]:
         """The dictionary ``value`` is or refers to."""
-        found = self._resolve(value)
+        found = self._object(value) if isinstance(value, Ref) else value
         if not isinstance(found, dict):
             raise _NotPlain
         return found
