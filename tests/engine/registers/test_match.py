@@ -149,6 +149,27 @@ def test_match_name_above_an_address_block_in_running_text(
     assert found.record_ids == {"voters": {i}}
 
 
+def _letter(p: People, i: int) -> str:
+    flat, floor, block, estate, street, district = str(p.address_en[i]).split(", ")
+    block_lines = [f"{flat}, {floor}, {block}", estate, street, district]
+    return "\n".join(["Dear Sir,", name_en_as(p, [i], "hyphen")[0], *block_lines, "Regards"])
+
+
+@pytest.mark.parametrize("place", ["body#hidden", "body#attributes", "file names"])
+def test_markup_does_not_use_up_the_lines_of_the_text_after_it(
+    registers: RegisterSet, voters: Imported, place: str
+) -> None:
+    markup = "\n".join(f"data-row-{n}" for n in range(match_module.MAX_TEXT_LINES + 1))
+    units = [
+        TextUnit(text=markup, where=place),
+        TextUnit(text=_letter(voters.people, 77), where="attachment:letter.txt"),
+    ]
+    assert registers.match(units, []).record_ids == {"voters": {77}}
+    # Markup is still looked up whole: the letter in an attribute value is found.
+    hidden = TextUnit(text=_letter(voters.people, 78), where=place)
+    assert registers.match([hidden], []).record_ids == {"voters": {78}}
+
+
 def test_match_spans_on_distant_lines_do_not_combine(
     registers: RegisterSet, voters: Imported
 ) -> None:

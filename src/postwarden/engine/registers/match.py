@@ -69,7 +69,13 @@ sixteen at a time, so walking the index in order first pays only for tens of tho
 sorted, 20,000 10 % slower); a 200-row sheet's 600 are 30 us sooner."""
 MAX_TEXT_LINES = 20_000
 """Lines of running text per message looked up whole (detector spans are always looked
-up); past this the cost of a huge text attachment would dwarf detection."""
+up); past this the cost of a huge text attachment would dwarf detection.  What a reader does
+not see as text (:data:`UNSEEN_TEXT`) has a budget of its own: an HTML body's thousands of
+attribute values or a long script cannot use up the lines of the letter attached after it."""
+UNSEEN_TEXT = ("#hidden", "#attributes", "file names", "#xmp")
+"""The ends of the places of units that hold markup rather than what a reader sees as text:
+an HTML part's hidden content and attribute values, a container's file names, a pdf's XMP
+packet."""
 LINE_MEMO = 20_000
 """Short lines of running text (and joins of them) whose normal forms are remembered across
 messages: mail repeats its greetings, signatures, letterheads and disclaimers message after
@@ -187,7 +193,8 @@ class Collector:
         self._fields = b""
         """Every hashed key's field, a byte each."""
         self.group_where: list[str] = []
-        self.lines_left = MAX_TEXT_LINES
+        self.lines_left = [MAX_TEXT_LINES, MAX_TEXT_LINES]
+        """Lines still looked up whole: of what a reader sees, of markup (`UNSEEN_TEXT`)."""
         self._entries: dict[int, bool] = {}
         """Running text's entries, one per (group, key) (``group << _PAIR_BITS | key``): a
         value twice in a line or window is still one field of it, sure if any of its
@@ -483,7 +490,8 @@ class Collector:
             lines = text.split("\n")
             stripped = list(map(str.strip, lines))
             line_groups: list[tuple[int, ...]] = []
-            left = self.lines_left
+            markup = where.endswith(UNSEEN_TEXT)
+            left = self.lines_left[markup]
             for line, bare in zip(lines, stripped, strict=True):
                 if not bare:
                     line_groups.append((window,) if window >= 0 else ())
@@ -500,7 +508,7 @@ class Collector:
                     keys, sure = _line_keys(line)
                     if keys:
                         self._enter(keys, sure, groups)
-            self.lines_left = left
+            self.lines_left[markup] = left
             if left > 0:
                 self._joined(lines, stripped, line_groups)
             if u in spans:
