@@ -5869,6 +5869,8 @@ struct SGrid {
 
 /* sheet_grid's reading of one start tag (``name`` its ``len`` bytes, ``gt`` its '>'). */
 static void sg_tag(SGrid *g, const char *name, Py_ssize_t len, const char *gt, int empty) {
+    if (name[len - 1] != 'c' && name[len - 1] != 'w')
+        return; /* neither ``row`` nor ``c`` (most tags, at one comparison) */
     const char *local = name;
     for (const char *q = name; q < name + len; q++)
         if (*q == ':')

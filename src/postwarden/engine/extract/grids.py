@@ -5,7 +5,9 @@ sheet's tags or records as calamine reads them, without building anything:
 an xlsx worksheet (`sheet_grid`, in C as ``_hsscan.sheet_grid``), an xlsb one
 (`xlsb_grid`), an OpenDocument's tables (`ods_grid`) -- all through `check_grids` --
 and an xls's sheets (`check_xls`, ``_hsscan.xls_grid``).  Every compiled judge has its
-Python fallback here, which reads as it reads (the tests compare them)."""
+Python fallback here, which reads as it reads (the tests compare them).  A plain xlsx
+worksheet is counted as `sheet_grid` counts it by the reader's own pass over it
+(``_hsscan.sheet_cells``, `check_grids`' ``read``)."""
 
 from __future__ import annotations
 

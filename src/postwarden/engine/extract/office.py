@@ -513,7 +513,9 @@ def part_texts(source: bytes | IO[bytes], root: Element | None = None) -> Iterat
     A part with no text between its tags, no CDATA section and none of the attributes read
     is not parsed at all; nor one whose ``root`` is given (``fromstring(source)``, `parsed`).
     A small part in the plain form office programs write is read without a parse
-    (`_hsscan.plain_texts`: a docx's document properties cost 55 us parsed and walked)."""
+    (`_hsscan.plain_texts`: a docx's document properties cost 55 us parsed and walked),
+    its ``root`` given or not: walking a workbook's tree in Python cost more than reading
+    its bytes again in C."""
     no_data = _NO_DATA.fullmatch
     for text in _texts(source, root):
         if not no_data(text):
@@ -524,7 +526,7 @@ def _texts(source: bytes | IO[bytes], root: Element | None) -> Iterable[str]:
     """`part_texts` before the `_NO_DATA` lines are dropped."""
     if isinstance(source, bytes):
         if len(source) <= _TREE_MAX:
-            plain = _hsscan.plain_texts(source) if root is None and COMPILED else None
+            plain = _hsscan.plain_texts(source) if COMPILED else None
             if plain is not None:
                 return plain
             if not may_hold_text(source):

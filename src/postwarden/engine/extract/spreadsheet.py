@@ -17,7 +17,9 @@ worksheet twice (its cells, then its merged cells): 0.69 of a 12 KB workbook's 1
 reads a strict subset of the worksheets calamine reads and gives the very rows calamine
 gives there; any other worksheet, or workbook, is read by calamine (the test compares).
 Those rows are made units in C too (``_hsscan.row_units``, `_read_plain_rows`), as the
-Python loop `_read_rows` makes calamine's."""
+Python loop `_read_rows` makes calamine's.  Such a worksheet is read while its grid is
+judged, in one pass (`_OnePass`, ``_hsscan.sheet_cells``), which stops reading at the cell
+that takes the grid over the limit: `grids.check_grids` then refuses it as before."""
 
 from __future__ import annotations
 
