@@ -4248,7 +4248,8 @@ done:
  * read the bytes given; nothing here decides what is refused. */
 
 typedef struct SGrid SGrid;
-static void sg_tag(SGrid *grid, const char *name, Py_ssize_t len, const char *gt, int empty);
+static void sg_tag(SGrid *grid, const char *name, Py_ssize_t len, const char *r, Py_ssize_t r_len,
+                   int empty);
 static int sg_over(const SGrid *grid);
 
 typedef struct {
@@ -4323,8 +4324,9 @@ static int xs_refs_ok(const char *s, Py_ssize_t n) {
 }
 
 /* Attributes: (space+ name = "value")* space* with each value free of '<', references
- * well-formed, no name twice. */
-static int xs_attrs_ok(const char *a, Py_ssize_t n) {
+ * well-formed, no name twice; the value of ``r`` into *r (left as it is without one) where
+ * r is not NULL. */
+static int xs_attrs_ok(const char *a, Py_ssize_t n, const char **r, Py_ssize_t *r_len) {
     const char *p = a, *end = a + n;
     const char *names[32];
     Py_ssize_t lens[32];
@@ -4360,6 +4362,10 @@ static int xs_attrs_ok(const char *a, Py_ssize_t n) {
         }
         if (close == end || (references && !xs_refs_ok(v, close - v)))
             return 0;
+        if (r != NULL && len == 1 && *p == 'r') {
+            *r = v;
+            *r_len = close - v;
+        }
         p = close + 1;
     }
     return 1;
@@ -4458,10 +4464,12 @@ static void xs_next(XScan *s, XTok *t) {
     }
     t->attrs = p + len;
     t->attrs_len = (gt - empty) - t->attrs;
-    if (!xs_attrs_ok(t->attrs, t->attrs_len))
+    const char *r = NULL;
+    Py_ssize_t r_len = 0;
+    if (!xs_attrs_ok(t->attrs, t->attrs_len, s->grid != NULL ? &r : NULL, &r_len))
         return;
     if (s->grid != NULL)
-        sg_tag(s->grid, p, len, gt, empty);
+        sg_tag(s->grid, p, len, r, r_len, empty);
     if (empty) {
         t->kind = XT_EMPTY;
         return;
@@ -4562,7 +4570,7 @@ static int xs_start(XScan *s) {
         t.attrs_len = close - t.attrs;
         while (t.attrs_len && xs_space(t.attrs[t.attrs_len - 1]))
             t.attrs_len--;
-        if (!xs_attrs_ok(t.attrs, t.attrs_len))
+        if (!xs_attrs_ok(t.attrs, t.attrs_len, NULL, NULL))
             return 0;
         Py_ssize_t n;
         const char *enc = xs_attr(&t, "encoding", &n);
@@ -5867,8 +5875,11 @@ struct SGrid {
     int known;
 };
 
-/* sheet_grid's reading of one start tag (``name`` its ``len`` bytes, ``gt`` its '>'). */
-static void sg_tag(SGrid *g, const char *name, Py_ssize_t len, const char *gt, int empty) {
+/* sheet_grid's reading of one start tag (``name`` its ``len`` bytes, ``r`` the value of its
+ * attribute r, NULL without one): its attributes are well-formed (xs_attrs_ok), none twice,
+ * so that value is the one sg_attr_r finds. */
+static void sg_tag(SGrid *g, const char *name, Py_ssize_t len, const char *r_value,
+                   Py_ssize_t r_len, int empty) {
     if (name[len - 1] != 'c' && name[len - 1] != 'w')
         return; /* neither ``row`` nor ``c`` (most tags, at one comparison) */
     const char *local = name;
@@ -5880,11 +5891,8 @@ static void sg_tag(SGrid *g, const char *name, Py_ssize_t len, const char *gt, i
     int is_cell = local_len == 1 && *local == 'c';
     if (!is_row && !is_cell)
         return;
-    const char *value = NULL;
-    Py_ssize_t value_len = 0;
     int64_t r = -1, c = -1;
-    int has_r = sg_attr_r(name + len, gt, &value, &value_len);
-    if (has_r < 0 || (has_r && !sg_ref(value, value_len, &r, &c)))
+    if (r_value != NULL && !sg_ref(r_value, r_len, &r, &c))
         g->known = 0;
     if (is_row) {
         g->row = r >= 0 && c < 0 ? r : g->row + 1;
