@@ -478,8 +478,8 @@ class _OnePass:
         self.strings, self.exact = _shared_strings(package)
         self.rows: dict[str, _Rows] = {}
         self._max_cells = max_cells
-        # None where the module is not built, or a stand-in for it lacks it (a test's spy
-        # of sheet_rows): each worksheet is then judged and read apart.
+        # None where the module is not built, was built before it, or is a stand-in without
+        # it (test_sheet_cells' spy of sheet_rows): each worksheet is judged and read apart.
         self._sheet_cells = getattr(_hsscan, "sheet_cells", None) if self.exact else None
 
     def read(self, name: str, xml: bytes) -> int | None:
