@@ -4268,6 +4268,10 @@ typedef struct {
     int kind;
     const char *name, *attrs, *text;
     Py_ssize_t name_len, attrs_len, text_len;
+    /* a start tag's attributes r, t and s (a cell's reference, type and style), their values
+     * as written, NULL where it has none: met by xs_attrs_ok's pass over them */
+    const char *rts[3];
+    Py_ssize_t rts_len[3];
 } XTok;
 
 static inline int xs_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -4324,9 +4328,9 @@ static int xs_refs_ok(const char *s, Py_ssize_t n) {
 }
 
 /* Attributes: (space+ name = "value")* space* with each value free of '<', references
- * well-formed, no name twice; the value of ``r`` into *r (left as it is without one) where
- * r is not NULL. */
-static int xs_attrs_ok(const char *a, Py_ssize_t n, const char **r, Py_ssize_t *r_len) {
+ * well-formed, no name twice; the values of ``r``, ``t`` and ``s`` into tok->rts (left as
+ * they are where absent) where tok is not NULL. */
+static int xs_attrs_ok(const char *a, Py_ssize_t n, XTok *tok) {
     const char *p = a, *end = a + n;
     const char *names[32];
     Py_ssize_t lens[32];
@@ -4362,9 +4366,12 @@ static int xs_attrs_ok(const char *a, Py_ssize_t n, const char **r, Py_ssize_t *
         }
         if (close == end || (references && !xs_refs_ok(v, close - v)))
             return 0;
-        if (r != NULL && len == 1 && *p == 'r') {
-            *r = v;
-            *r_len = close - v;
+        if (tok != NULL && len == 1) {
+            int k = *p == 'r' ? 0 : *p == 't' ? 1 : *p == 's' ? 2 : -1;
+            if (k >= 0) {
+                tok->rts[k] = v;
+                tok->rts_len[k] = close - v;
+            }
         }
         p = close + 1;
     }
@@ -4464,12 +4471,12 @@ static void xs_next(XScan *s, XTok *t) {
     }
     t->attrs = p + len;
     t->attrs_len = (gt - empty) - t->attrs;
-    const char *r = NULL;
-    Py_ssize_t r_len = 0;
-    if (!xs_attrs_ok(t->attrs, t->attrs_len, s->grid != NULL ? &r : NULL, &r_len))
+    t->rts[0] = t->rts[1] = t->rts[2] = NULL;
+    t->rts_len[0] = t->rts_len[1] = t->rts_len[2] = 0;
+    if (!xs_attrs_ok(t->attrs, t->attrs_len, t))
         return;
     if (s->grid != NULL)
-        sg_tag(s->grid, p, len, r, r_len, empty);
+        sg_tag(s->grid, p, len, t->rts[0], t->rts_len[0], empty);
     if (empty) {
         t->kind = XT_EMPTY;
         return;
@@ -4570,7 +4577,7 @@ static int xs_start(XScan *s) {
         t.attrs_len = close - t.attrs;
         while (t.attrs_len && xs_space(t.attrs[t.attrs_len - 1]))
             t.attrs_len--;
-        if (!xs_attrs_ok(t.attrs, t.attrs_len, NULL, NULL))
+        if (!xs_attrs_ok(t.attrs, t.attrs_len, NULL))
             return 0;
         Py_ssize_t n;
         const char *enc = xs_attr(&t, "encoding", &n);
@@ -5080,29 +5087,9 @@ static int xs_plain_content(const XScan *s, int inline_string, const char **text
 /* A ``<c>`` just opened or empty: its value into ``cell``; 0 outside the subset. */
 static int xs_cell(XScan *s, const XTok *c, PyObject *strings, const Py_buffer *styles,
                    XCell *cell) {
-    /* r, t and s in one pass over the attributes (checked well-formed by xs_next) */
-    const char *ref = NULL, *typ = NULL, *style = NULL;
-    Py_ssize_t n = 0, ref_len = 0, style_len = 0;
-    for (const char *p = c->attrs, *end = c->attrs + c->attrs_len; p < end;) {
-        while (p < end && xs_space(*p))
-            p++;
-        if (p == end)
-            break;
-        Py_ssize_t l = xs_name(p, end);
-        const char *v = p + l + 2;
-        const char *close = memchr(v, p[l + 1], end - v);
-        if (l == 1 && *p == 'r') {
-            ref = v;
-            ref_len = close - v;
-        } else if (l == 1 && *p == 't') {
-            typ = v;
-            n = close - v;
-        } else if (l == 1 && *p == 's') {
-            style = v;
-            style_len = close - v;
-        }
-        p = close + 1;
-    }
+    /* r, t and s, as xs_attrs_ok met them checking the attributes (none twice) */
+    const char *ref = c->rts[0], *typ = c->rts[1], *style = c->rts[2];
+    Py_ssize_t ref_len = c->rts_len[0], n = c->rts_len[1], style_len = c->rts_len[2];
     if (ref == NULL || !xs_ref(ref, ref_len, &cell->row, &cell->col))
         return 0;
     int type = XC_NUMBER;
@@ -5321,9 +5308,8 @@ static PyObject *xs_sheet(const Py_buffer *view, PyObject *strings, const Py_buf
                 break; /* </sheetData> */
             if ((t.kind != XT_START && t.kind != XT_EMPTY) || !xs_is(&t, "row"))
                 goto outside;
-            Py_ssize_t len;
-            const char *r = xs_attr(&t, "r", &len);
-            if (r != NULL && !xs_row_number(r, len))
+            const char *r = t.rts[0]; /* the row's number, as xs_attrs_ok met it */
+            if (r != NULL && !xs_row_number(r, t.rts_len[0]))
                 goto outside;
             if (t.kind == XT_EMPTY)
                 continue;
