@@ -4291,6 +4291,9 @@ static const unsigned char xs_name_bytes[256] = {
 /* The bytes that end or quote within a tag: '<', '>', '"' and '\''. */
 static const unsigned char xs_tag_bytes[256] = {['<'] = 1, ['>'] = 1, ['"'] = 1, ['\''] = 1};
 
+/* The bytes that end or matter in an attribute value: its quotes, '<' and '&'. */
+static const unsigned char xs_value_bytes[256] = {['"'] = 1, ['\''] = 1, ['<'] = 1, ['&'] = 1};
+
 /* An ASCII XML name at p; its length, 0 if none. */
 static Py_ssize_t xs_name(const char *p, const char *end) {
     if (p >= end || !(xs_name_bytes[(unsigned char)*p] & 1))
@@ -4356,10 +4359,15 @@ static int xs_attrs_ok(const char *a, Py_ssize_t n, XTok *tok) {
         char quote = p[len + 1];
         const char *v = p + len + 2;
         /* the value up to its quote, free of '<', in one pass (values are short: three calls
-         * to memchr cost more) */
+         * to memchr cost more), to the next byte that matters by table (half the
+         * instructions of testing each byte for three) */
         const char *close = v;
         int references = 0;
-        for (; close < end && *close != quote; close++) {
+        for (;; close++) {
+            while (close < end && !xs_value_bytes[(unsigned char)*close])
+                close++;
+            if (close == end || *close == quote)
+                break;
             if (*close == '<')
                 return 0;
             references |= *close == '&';
