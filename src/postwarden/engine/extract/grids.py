@@ -5,7 +5,9 @@ sheet's tags or records as calamine reads them, without building anything:
 an xlsx worksheet (`sheet_grid`, in C as ``_hsscan.sheet_grid``), an xlsb one
 (`xlsb_grid`), an OpenDocument's tables (`ods_grid`) -- all through `check_grids` --
 and an xls's sheets (`check_xls`, ``_hsscan.xls_grid``).  Every compiled judge has its
-Python fallback here, which reads as it reads (the tests compare them)."""
+Python fallback here, which reads as it reads (the tests compare them).  A plain xlsx
+worksheet is counted as `sheet_grid` counts it by the reader's own pass over it
+(``_hsscan.sheet_cells``, `check_grids`' ``read``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import html
 import re
 import struct
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -32,7 +35,12 @@ if TYPE_CHECKING:
 _CHECK_EVERY = 4096
 
 
-def check_grids(package: Package, what: str, max_cells: int) -> None:
+def check_grids(
+    package: Package,
+    what: str,
+    max_cells: int,
+    read: Callable[[str, bytes], int | None] | None = None,
+) -> None:
     """Refuse a workbook with a part that, read as a worksheet, spans a grid of more than
     ``max_cells`` cells (`Limits.max_sheet_cells`), before calamine or
     ``_hsscan.sheet_rows`` builds that grid: calamine builds it whole, whatever the cells
@@ -42,7 +50,11 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
     (`xlsb_grid`) and XML ones (`sheet_grid`) where their name ends
     as a relationship's target does (as written, its references resolved, or
     percent-decoded; any case), as calamine may read any of them as a worksheet, whatever
-    its name."""
+    its name.
+
+    ``read`` (by lowercase name and bytes) may judge a kept XML part instead of
+    `sheet_grid`, giving the count `sheet_grid` gives, or None where it does not: the
+    spreadsheet reader reads a worksheet's rows in the same pass (`spreadsheet._OnePass`)."""
     ends = _target_ends(package)
     embedded = dict(package.embedded)
     binary = any(info.filename.lower() == _XLSB_WORKBOOK for info in package.infos)
@@ -54,12 +66,11 @@ def check_grids(package: Package, what: str, max_cells: int) -> None:
         judge = (
             ods_grid if content else xlsb_grid if binary and lower.endswith(".bin") else sheet_grid
         )
-        if lower in package.xml:
-            cells = judge(package.xml[lower])
-        elif info.filename in embedded:
+        if info.filename in embedded:
             cells = judge(embedded[info.filename])
         else:
-            cells = judged(package, info, judge)
+            reader = None if read is None or judge is not sheet_grid else partial(read, lower)
+            cells = judged(package, info, judge, reader)
         if cells < 0 or cells > max_cells:
             spans = "cells not plainly placed" if cells < 0 else f"a grid of {cells:,} cells"
             raise Uninspectable(

@@ -167,17 +167,28 @@ class Parts(Mapping[str, bytes]):
         return len(self._chunks)
 
 
-def judged(package: Package, info: zipfile.ZipInfo, judge: Callable[[bytes], int]) -> int:
-    """``judge`` of the bytes of a member ``open_package`` checked and did not keep: what it
-    said of the very same part before (`Verified.judgement`: a workbook's theme and styles
-    come with every file of a template, and inflating the theme again was most of
-    `grids.check_grids`), else of the member inflated again."""
+def judged(
+    package: Package,
+    info: zipfile.ZipInfo,
+    judge: Callable[[bytes], int],
+    read: Callable[[bytes], int | None] | None = None,
+) -> int:
+    """``judge`` of the bytes of a member ``open_package`` checked: what it said of the very
+    same part before (`Verified.judgement`: a workbook's theme and styles come with every
+    file of a template, and inflating the theme again was most of `grids.check_grids`; a
+    kept part is not inflated for it either), else of the kept bytes or the member inflated
+    again.  ``read`` may give the verdict of those bytes instead (None where it does not:
+    ``judge`` then does)."""
     key = package.keys.get(info.filename)
     if key is not None:
         known = VERIFIED.judgement(key, judge)
         if known is not None:
             return known
-    verdict = judge(_inflated_again(package, info))
+    lower = info.filename.lower()
+    xml = package.xml[lower] if lower in package.xml else _inflated_again(package, info)
+    verdict = None if read is None else read(xml)
+    if verdict is None:
+        verdict = judge(xml)
     if key is not None:
         VERIFIED.remember(key, judge, verdict)
     return verdict
@@ -334,8 +345,8 @@ class Package:
     trees: dict[str, Element] = field(default_factory=dict)
     """Kept parts parsed whole by `parsed`, by lowercase name."""
     keys: dict[str, _Key] = field(default_factory=dict)
-    """The `VERIFIED` key of each part found sound (or known to be) that was not kept, by
-    name (`judged`)."""
+    """The `VERIFIED` key of each part found sound (or known to be), by name (`judged`);
+    not of a part kept for the marker it holds (it is not remembered)."""
 
 
 def parsed(package: Package, name: str) -> Element:
@@ -404,16 +415,15 @@ def open_package(
             if key is not None and _verified(key, info, budget):
                 if keep:
                     kept.keep_packed(lower, packed, info)
-                else:
-                    package.keys[name] = key
+                package.keys[name] = key
                 continue
             chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
-            keep = keep or _marked(chunks, marker)
-            if key is not None and not keep:
+            marked = not keep and _marked(chunks, marker)
+            keep = keep or marked
+            if key is not None and not marked:
+                # a marked part is not remembered: it is read again each time
                 VERIFIED.add(key)
                 package.keys[name] = key
-            elif key is not None and marker is None:
-                VERIFIED.add(key)  # a marked part is not: it is read again each time
         except NotPlain:
             chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)
             keep = keep or _marked(chunks, marker)
@@ -503,7 +513,9 @@ def part_texts(source: bytes | IO[bytes], root: Element | None = None) -> Iterat
     A part with no text between its tags, no CDATA section and none of the attributes read
     is not parsed at all; nor one whose ``root`` is given (``fromstring(source)``, `parsed`).
     A small part in the plain form office programs write is read without a parse
-    (`_hsscan.plain_texts`: a docx's document properties cost 55 us parsed and walked)."""
+    (`_hsscan.plain_texts`: a docx's document properties cost 55 us parsed and walked),
+    its ``root`` given or not: walking a workbook's tree in Python cost more than reading
+    its bytes again in C."""
     no_data = _NO_DATA.fullmatch
     for text in _texts(source, root):
         if not no_data(text):
@@ -514,7 +526,7 @@ def _texts(source: bytes | IO[bytes], root: Element | None) -> Iterable[str]:
     """`part_texts` before the `_NO_DATA` lines are dropped."""
     if isinstance(source, bytes):
         if len(source) <= _TREE_MAX:
-            plain = _hsscan.plain_texts(source) if root is None and COMPILED else None
+            plain = _hsscan.plain_texts(source) if COMPILED else None
             if plain is not None:
                 return plain
             if not may_hold_text(source):

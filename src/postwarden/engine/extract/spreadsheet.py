@@ -17,7 +17,9 @@ worksheet twice (its cells, then its merged cells): 0.69 of a 12 KB workbook's 1
 reads a strict subset of the worksheets calamine reads and gives the very rows calamine
 gives there; any other worksheet, or workbook, is read by calamine (the test compares).
 Those rows are made units in C too (``_hsscan.row_units``, `_read_plain_rows`), as the
-Python loop `_read_rows` makes calamine's."""
+Python loop `_read_rows` makes calamine's.  Such a worksheet is read while its grid is
+judged, in one pass (`_OnePass`, ``_hsscan.sheet_cells``), which stops reading at the cell
+that takes the grid over the limit: `grids.check_grids` then refuses it as before."""
 
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ from postwarden.engine.extract.office import (
     kept_lines,
     open_package,
     parsed,
+    parsed_relationships,
+    plain_relationships,
     pulled,
     read_rest,
     relationships,
@@ -89,12 +93,14 @@ class SpreadsheetExtractor:
         if sniffed.kind is Kind.SPREADSHEET and data.startswith(b"PK"):
             package = open_package(data, sniffed.label, where, depth, walker, keep_xml=_kept)
         try:
+            budget = walker.budget
+            one_pass = None
             if package is not None:
-                check_grids(package, sniffed.label, walker.budget.limits.max_sheet_cells)
+                one_pass = _OnePass(package, budget.limits.max_sheet_cells)
+                check_grids(package, sniffed.label, budget.limits.max_sheet_cells, one_pass.read)
             elif data.startswith(OLE_MAGIC):
-                budget = walker.budget
                 check_xls(data, sniffed.label, budget.limits.max_sheet_cells, budget.check_time)
-            self._workbook(data, sniffed.label, where, walker, package)
+            self._workbook(data, sniffed.label, where, walker, package, one_pass)
             if package is not None:
                 done, sheets = _cells(package, sniffed.label)
                 _read_sheet_texts(package, sheets, sniffed.label, where, walker)
@@ -106,7 +112,13 @@ class SpreadsheetExtractor:
             visit_embedded(package, where, depth, walker)
 
     def _workbook(
-        self, data: bytes, what: str, where: str, walker: Walker, package: Package | None
+        self,
+        data: bytes,
+        what: str,
+        where: str,
+        walker: Walker,
+        package: Package | None,
+        one_pass: _OnePass | None,
     ) -> None:
         # Calamine opens every workbook: it reads (and so checks) the workbook, its
         # relationships, styles and shared strings, and tells the sheets and their kinds.
@@ -115,11 +127,13 @@ class SpreadsheetExtractor:
                 workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
             except python_calamine.PasswordError:
                 raise Uninspectable(f"encrypted {what}") from None
-        strings, exact = (None, True) if package is None else _shared_strings(package)
+        strings = None if one_pass is None else one_pass.strings
         plain = (
             None
-            if package is None
-            else _plain_sheets(package, workbook.sheet_names, strings, exact)
+            if package is None or one_pass is None
+            else _plain_sheets(
+                package, workbook.sheet_names, strings, one_pass.exact, one_pass.rows
+            )
         )
         # The shared strings no cell shows: those whose text is no cell's value.
         unused = set(strings) if strings else None
@@ -287,7 +301,10 @@ def _literal_parts(package: Package) -> dict[str, str | None]:
     parts: dict[str, str | None] = {}
     if _XL_RELATIONSHIPS not in package.xml:
         return parts
-    for rel in parsed(package, _XL_RELATIONSHIPS).iter(_RELATIONSHIP):
+    rels = plain_relationships(package.xml[_XL_RELATIONSHIPS])
+    if rels is None:
+        rels = parsed_relationships(parsed(package, _XL_RELATIONSHIPS))
+    for rel in rels:
         rid, target = rel.get("Id", ""), rel.get("Target") or ""
         part = target[1:] if target.startswith("/") else f"xl/{target}"
         parts[rid] = None if rid in parts else part.lower()
@@ -439,20 +456,63 @@ def _parsed(xml: bytes, what: str) -> list[tuple[int, str]]:
     return out
 
 
+_Rows = list[list[str | float | bool]]
+
+
+class _OnePass:
+    """A workbook's shared strings (`_shared_strings`: None, or not exact), and the rows of
+    each worksheet `check_grids` judged by reading it (``_hsscan.sheet_cells``, `read`),
+    by lowercase part name.
+
+    The grid check and the reader each walked the whole worksheet, `sheet_grid` then
+    ``sheet_rows`` (a 48 KB sheet of the scan bench: 45 and 90 us); ``sheet_cells`` reads
+    the rows and counts the grid as `sheet_grid` counts it in one pass (110 us), and stops
+    reading once the grid is over the limit: `check_grids` then judges the part by
+    `sheet_grid` and refuses it as before, before any grid over the limit is built.  The
+    rows are those ``sheet_rows`` gives without the styles, which `_Plain.rows` asks for
+    first (tests/engine/extract/test_sheet_one_pass.py compares both)."""
+
+    __slots__ = ("_max_cells", "_sheet_cells", "exact", "rows", "strings")
+
+    def __init__(self, package: Package, max_cells: int) -> None:
+        self.strings, self.exact = _shared_strings(package)
+        self.rows: dict[str, _Rows] = {}
+        self._max_cells = max_cells
+        # None where the module is not built, was built before it, or is a stand-in without
+        # it (test_sheet_cells' spy of sheet_rows): each worksheet is judged and read apart.
+        self._sheet_cells = getattr(_hsscan, "sheet_cells", None) if self.exact else None
+
+    def read(self, name: str, xml: bytes) -> int | None:
+        """The grid of worksheet ``name`` as `sheet_grid` counts it, its rows kept; None
+        where ``sheet_cells`` does not read it (`sheet_grid` judges it)."""
+        if self._sheet_cells is None or not name.startswith(_WORKSHEETS):
+            return None
+        found: tuple[int, _Rows] | None = self._sheet_cells(xml, self.strings, b"", self._max_cells)
+        if found is None:
+            return None
+        cells, self.rows[name] = found
+        return cells
+
+
 class _Plain:
     """The worksheets `_hsscan.sheet_rows` reads, by sheet name, and the shared strings."""
 
-    __slots__ = ("_parts", "_plain_styles", "_strings", "_styles")
+    __slots__ = ("_parts", "_plain_styles", "_read", "_strings", "_styles")
 
     def __init__(
-        self, parts: dict[str, bytes], strings: list[str] | None, styles: bytes | None
+        self,
+        parts: dict[str, bytes],
+        strings: list[str] | None,
+        styles: bytes | None,
+        read: dict[str, _Rows],
     ) -> None:
         self._parts = parts
         self._strings = strings
         self._styles = styles  # the styles part until a sheet's numbers need them
         self._plain_styles: bytes | None = None
+        self._read = read  # by sheet name: the rows `_OnePass` read of its part
 
-    def rows(self, name: str) -> list[list[str | float | bool]] | None:
+    def rows(self, name: str) -> _Rows | None:
         """The rows of sheet ``name`` as calamine's ``iter_rows`` gives them, or None where
         calamine must read the sheet.
 
@@ -462,6 +522,9 @@ class _Plain:
         spares most sheets a search of the whole part for a style (which cost a 48 KB
         sheet 150,000 instructions, a tenth of reading it) and costs a sheet with styled
         numbers its cells up to the first one."""
+        read = self._read.pop(name, None)
+        if read is not None:
+            return read  # sheet_rows(xml, self._strings, b""), read by `_OnePass`
         xml = self._parts.get(name)
         if xml is None or _hsscan is None:
             return None
@@ -517,6 +580,7 @@ _XL_WORKBOOK = "xl/workbook.xml"
 _XL_RELATIONSHIPS = "xl/_rels/workbook.xml.rels"
 _XL_STRINGS = "xl/sharedstrings.xml"
 _XL_STYLES = "xl/styles.xml"
+_WORKSHEETS = "xl/worksheets/"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NUM_FMTS, _CELL_XFS, _XF = f"{_MAIN}numFmts", f"{_MAIN}cellXfs", f"{_MAIN}xf"
 # Excel's built-in number formats that are neither dates nor times (ids 14-36 and 45-58 are:
@@ -534,12 +598,17 @@ _SHEET_ID = frozenset(
 
 
 def _plain_sheets(
-    package: Package, names: list[str], strings: list[str] | None, exact: bool
+    package: Package,
+    names: list[str],
+    strings: list[str] | None,
+    exact: bool,
+    read: dict[str, _Rows] | None = None,
 ) -> _Plain | None:
     """The worksheets of an xlsx found where calamine finds them, by sheet name (the first
     sheet of a name, as calamine), when the workbook and its relationships say so plainly:
     each ``<sheet>`` one relationship id, each relationship a plain target.  None: calamine
-    reads every sheet."""
+    reads every sheet.  ``read``: the rows `_OnePass` read, by part (each taken by the
+    first sheet that names its part)."""
     if (
         _hsscan is None
         or not exact
@@ -554,14 +623,15 @@ def _plain_sheets(
     try:
         # Not refused here: calamine reads the sheets first, and `_cells` refuses after.
         workbook = parsed(package, _XL_WORKBOOK)
-        rels = parsed(package, _XL_RELATIONSHIPS)
+        rels = _relationship_attributes(package)
     except (ParseError, LookupError):  # LookupError: an encoding Python does not know
         return None
-    targets = _targets(rels.iter())
+    targets = None if rels is None else _targets(rels)
     sheets = [e for e in workbook.iter() if _local(e.tag) == "sheet"]
     if targets is None or [e.get("name") for e in sheets] != names:
         return None
     parts: dict[str, bytes] = {}
+    taken: dict[str, _Rows] = {}
     for element in sheets:
         keys = [key for key in element.attrib if key.endswith("id")]
         if len(keys) != 1 or keys[0] not in _SHEET_ID:
@@ -569,9 +639,14 @@ def _plain_sheets(
         part = targets.get(element.attrib[keys[0]], "")
         if part not in package.xml:
             return None
-        parts.setdefault(element.get("name", ""), package.xml[part])
+        name = element.get("name", "")
+        if name not in parts:
+            parts[name] = package.xml[part]
+            rows = None if read is None else read.pop(part, None)
+            if rows is not None:
+                taken[name] = rows
     styles = package.xml[_XL_STYLES] if _XL_STYLES in package.xml else None
-    return _Plain(parts, strings, styles)
+    return _Plain(parts, strings, styles, taken)
 
 
 def plain_styles(xml: bytes) -> bytes:
@@ -606,19 +681,34 @@ def plain_styles(xml: bytes) -> bytes:
     return bytes(flags)
 
 
-def _targets(elements: Iterable[Element]) -> dict[str, str] | None:
+def _relationship_attributes(package: Package) -> list[dict[str, str]] | None:
+    """The attributes of each ``Relationship`` element of the workbook's relationships (any
+    namespace), or None where one is not in the relationships namespace; raises what
+    ``fromstring`` raises.  Read by `plain_relationships` where the part is in the form
+    office programs write (its root and elements in that namespace alone), as
+    `office.relationships` reads it: parsing it cost a workbook 10 us, 25 in a scan."""
+    found = plain_relationships(package.xml[_XL_RELATIONSHIPS])
+    if found is not None:
+        return found
+    elements = [
+        e for e in parsed(package, _XL_RELATIONSHIPS).iter() if _local(e.tag) == "Relationship"
+    ]
+    if any(element.tag != _RELATIONSHIP for element in elements):
+        return None
+    return [element.attrib for element in elements]
+
+
+def _targets(relationships: Iterable[dict[str, str]]) -> dict[str, str] | None:
     """Relationship id -> lowercase worksheet part, when every relationship is plain."""
     targets: dict[str, str] = {}
     ids: set[str] = set()
-    for element in elements:
-        if _local(element.tag) != "Relationship":
-            continue
-        rid = element.get("Id", "")
-        if element.tag != _RELATIONSHIP or not _PLAIN_ID.fullmatch(rid) or rid in ids:
+    for attributes in relationships:
+        rid = attributes.get("Id", "")
+        if not _PLAIN_ID.fullmatch(rid) or rid in ids:
             return None
         ids.add(rid)
-        plain = _PLAIN_TARGET.fullmatch(element.get("Target", ""))
-        if plain is not None and "TargetMode" not in element.attrib:
+        plain = _PLAIN_TARGET.fullmatch(attributes.get("Target", ""))
+        if plain is not None and "TargetMode" not in attributes:
             targets[rid] = f"xl/{plain.group(1)}".lower()
     return targets
 
