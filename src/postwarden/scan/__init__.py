@@ -248,11 +248,11 @@ once: ``Path.read_bytes`` lets it go and takes it back around each of its system
 each time the inspecting thread may be made to hand it over.  The bench tree's 750 office
 files: read in 0.0115 s of CPU instead of 0.020 (one after the other, best of 5); their
 scan made 330-440 voluntary context switches instead of 1,250-1,500 in runs where the reader
-had a core to itself (as many, ~290, under load).  What their scan from disk costs more than scanning bytes read beforehand
-(0.04 s) is now the reads, the inspector meeting bytes fresh from the page cache (0.018 s:
-scanning fresh copies of the pre-read bytes) and the batches' hand-offs (~0.01 s).  Larger
-files are read in Python: read_files holds a file twice for a moment (its buffer, then its
-bytes)."""
+had a core to itself (as many, ~290, under load).  What their scan from disk costs more than
+scanning bytes read beforehand (0.04 s) is now the reads, the inspector meeting bytes fresh
+from the page cache (0.018 s: scanning fresh copies of the pre-read bytes) and the batches'
+hand-offs (~0.01 s).  Larger files are read in Python: read_files holds a file twice for a
+moment (its buffer, then its bytes)."""
 
 # The compiled batch read; None when not built.
 read_files: Callable[[list[str], int], list[bytes | OSError | None]] | None = getattr(
