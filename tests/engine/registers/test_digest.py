@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postwarden.engine.compiled import _hsscan
 from postwarden.engine.registers import digest as digest_module
 from postwarden.engine.registers import native
 from postwarden.engine.registers.digest import Digester
@@ -112,14 +114,35 @@ def test_key_hashes_refuse_texts_that_are_no_keys(built: bool) -> None:
             digester.keys([b"\x01a"])  # type: ignore[list-item]
 
 
-@pytest.mark.parametrize("built", [True, False])
-def test_hashes_of_one_block_and_longer_messages_mixed_in_one_call(built: bool) -> None:
+@pytest.fixture(params=["built", "scalar", "avx2", "avx512", "python"])
+def hashing(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Whether the compiled hashes are used, each of their vector finals in turn (the CPU
+    picks one per process: the others, and the one-at-a-time path, are named here to be
+    tested on any machine that offers them), or hashlib without the extension."""
+    if request.param == "python":
+        yield False
+        return
+    if native.keyed_hashes is None:
+        pytest.skip("the compiled keyed_hashes is not built")
+    if request.param == "built":
+        yield True
+        return
+    try:
+        assert _hsscan.hash_lanes(request.param) == request.param
+    except ValueError:
+        pytest.skip(f"this CPU offers no {request.param}")
+    try:
+        yield True
+    finally:
+        _hsscan.hash_lanes(None)
+
+
+def test_hashes_of_one_block_and_longer_messages_mixed_in_one_call(hashing: bool) -> None:
     # The compiled hashes digest the messages of one block (field byte and value up to 128
     # bytes) several at a time, in the lanes of the CPU's vector registers, and longer ones
     # one by one: every length from empty to three blocks, ASCII and not, interleaved, in
     # runs that leave the lanes part-filled at the end, must each give hashlib's hash.
-    if built and native.keyed_hashes is None:
-        pytest.skip("the compiled keyed_hashes is not built")
+    built = hashing
     digester = Digester(b"lanes" * 8)
     values = [("ab" if n % 3 else "陳") * (n // 2) + "x" * (n % 2) for n in range(300)]
     values += [v[:127] for v in reversed(values)]

@@ -1315,6 +1315,7 @@ static PyObject *plain_prolog(PyObject *module, PyObject *arg);
 static PyObject *plain_story(PyObject *module, PyObject *args);
 static PyObject *zip_entries(PyObject *module, PyObject *args);
 static PyObject *table_entries(PyObject *module, PyObject *args);
+static PyObject *hash_lanes(PyObject *module, PyObject *arg);
 static PyObject *hit_layout(PyObject *module, PyObject *args);
 /* Detection fast paths, seventh round (the last block of this file). */
 static PyObject *unit_fields(PyObject *module, PyObject *arg);
@@ -1343,6 +1344,9 @@ static PyMethodDef module_methods[] = {
      "screen_cells(cells) -> int64 per cell: length << 4 | digit 1 | @ 2 | Chinese 4 | blank 8."},
     {"keyed_hashes", keyed_hashes, METH_VARARGS,
      "keyed_hashes(key, fields, values) -> 8-byte keyed BLAKE2b of field byte + UTF-8 each."},
+    {"hash_lanes", hash_lanes, METH_O,
+     "hash_lanes(name) -> the keyed hashes' vector final in use after setting it (avx512, "
+     "avx2, scalar; None: this CPU's pick)."},
     {"unique_keys", unique_keys, METH_VARARGS,
      "unique_keys(cells, at) -> (keys, found, unsure): HKID and phone keys of table cells."},
     {"span_units", span_units, METH_VARARGS,
@@ -1902,25 +1906,68 @@ BLAKE2B_FINAL_LANES(blake2b_final_avx512, "avx512f,avx512vl")
 typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
                                     uint64_t *);
 
-/* The lane-parallel final of this CPU, or NULL. */
+static int blake2b_lanes_asked = 0;
+static blake2b_final_lanes blake2b_lanes_picked = NULL;
+
+/* The lane-parallel final of this CPU (or the one `hash_lanes` set), or NULL. */
 static blake2b_final_lanes blake2b_lanes_final(void) {
-    static int asked = 0;
-    static blake2b_final_lanes picked = NULL;
-    if (!asked) {
+    if (!blake2b_lanes_asked) {
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f"))
-            picked = blake2b_final_avx512;
+            blake2b_lanes_picked = blake2b_final_avx512;
         else if (__builtin_cpu_supports("avx2"))
-            picked = blake2b_final_avx2;
-        asked = 1;
+            blake2b_lanes_picked = blake2b_final_avx2;
+        blake2b_lanes_asked = 1;
     }
-    return picked;
+    return blake2b_lanes_picked;
+}
+
+/* hash_lanes(name) -> the name of the final in use after setting it: "avx512", "avx2" or
+ * "scalar" (every message one at a time); None: this CPU's pick.  The pick is made once per
+ * process from what the CPU offers, so a test names each in turn to compare all three with
+ * hashlib on whatever machine runs it; ValueError for one the CPU lacks. */
+static PyObject *hash_lanes(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (arg == Py_None) {
+        blake2b_lanes_asked = 0;
+    } else if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "hash_lanes: a name or None");
+        return NULL;
+    } else {
+        __builtin_cpu_init();
+        if (PyUnicode_CompareWithASCIIString(arg, "scalar") == 0) {
+            blake2b_lanes_picked = NULL;
+        } else if (PyUnicode_CompareWithASCIIString(arg, "avx2") == 0 &&
+                   __builtin_cpu_supports("avx2")) {
+            blake2b_lanes_picked = blake2b_final_avx2;
+        } else if (PyUnicode_CompareWithASCIIString(arg, "avx512") == 0 &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f")) {
+            blake2b_lanes_picked = blake2b_final_avx512;
+        } else {
+            PyErr_Format(PyExc_ValueError, "hash_lanes: %R is not offered here", arg);
+            return NULL;
+        }
+        blake2b_lanes_asked = 1;
+    }
+    blake2b_final_lanes in_use = blake2b_lanes_final();
+    return PyUnicode_FromString(in_use == blake2b_final_avx512 ? "avx512"
+                                : in_use == blake2b_final_avx2 ? "avx2"
+                                                               : "scalar");
 }
 #else
 #define BLAKE2B_LANES 1
 typedef void (*blake2b_final_lanes)(const uint64_t *, const uint8_t (*)[128], const uint64_t *,
                                     uint64_t *);
 static blake2b_final_lanes blake2b_lanes_final(void) { return NULL; }
+
+static PyObject *hash_lanes(PyObject *module, PyObject *arg) {
+    (void)module;
+    if (arg == Py_None || (PyUnicode_Check(arg) &&
+                           PyUnicode_CompareWithASCIIString(arg, "scalar") == 0))
+        return PyUnicode_FromString("scalar");
+    PyErr_Format(PyExc_ValueError, "hash_lanes: %R is not offered here", arg);
+    return NULL;
+}
 #endif
 
 /* Messages digested as blake2b_field_digest does, those of one block gathered into the
