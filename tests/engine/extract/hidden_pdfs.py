@@ -17,6 +17,7 @@ from pypdf.generic import (
     DictionaryObject,
     FloatObject,
     NameObject,
+    NumberObject,
     StreamObject,
     TextStringObject,
 )
@@ -190,6 +191,53 @@ def _clip(writer: PdfWriter, name: str, content: bytes) -> DictionaryObject:
         stream.set_data(content)
         clip[NameObject("/FS")] = _spec(name, writer._add_object(stream))
     return clip
+
+
+def associated_only(holder: str, files: Mapping[str, bytes | None]) -> bytes:
+    """The letter associating ``files`` (PDF 2.0 ``/AF``; ``None``: a specification without
+    ``/EF``) with its ``catalog``, its ``page``, an ``annotation`` (a square) or an ``image``
+    its page draws, with no name tree: PDFium lists none of them."""
+    writer = PdfWriter(clone_from=io.BytesIO(bytes(cover().output())))
+    specs = ArrayObject()
+    for name, content in files.items():
+        stream = deflated(content) if content is not None else None
+        specs.append(
+            writer._add_object(_spec(name, writer._add_object(stream) if stream else None))
+        )
+    page = writer.pages[0]
+    if holder == "catalog":
+        writer._root_object[NameObject("/AF")] = specs
+    elif holder == "page":
+        page[NameObject("/AF")] = specs
+    elif holder == "annotation":
+        square = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/Square"),
+                NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (0, 0, 10, 10)]),
+                NameObject("/AF"): specs,
+            }
+        )
+        page[NameObject("/Annots")] = ArrayObject([writer._add_object(square)])
+    else:
+        image = DecodedStreamObject()
+        image.set_data(b"\x00")
+        image.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Image"),
+                NameObject("/Width"): NumberObject(1),
+                NameObject("/Height"): NumberObject(1),
+                NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+                NameObject("/BitsPerComponent"): NumberObject(8),
+                NameObject("/AF"): specs,
+            }
+        )
+        resources = page["/Resources"].get_object()
+        resources[NameObject("/XObject")] = DictionaryObject(
+            {NameObject("/Im9"): writer._add_object(image)}
+        )
+    return _written(writer)
 
 
 def nested(depth: int, inner: Mapping[str, bytes]) -> bytes:

@@ -10,9 +10,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from pypdf.generic import DictionaryObject, NameObject, NumberObject, TextStringObject
 from tests.engine.extract.hidden_pdfs import (
     COVER,
     annotated,
+    associated_only,
     clip_listed,
     clips,
     clips_without_files,
@@ -35,7 +37,8 @@ from tests.factories import make_xlsx
 from postwarden.engine import Inspector
 from postwarden.engine.extract import Extraction, extract_file
 from postwarden.engine.extract import pdf as pdf_module
-from postwarden.engine.extract.budget import size
+from postwarden.engine.extract.budget import Budget, size
+from postwarden.engine.extract.pdf_hidden import Embedded, EmbeddedFiles, _associated_file
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.settings import Limits
 
@@ -253,6 +256,58 @@ def test_a_file_whose_stream_does_not_inflate_is_uninspectable(
     stream._data = packed(zlib.compress(make_xlsx(SHEET)))
     refused = _refused(raw_embedded("voters.xlsx", stream))
     assert refused == {"attachment:letter.pdf/voters.xlsx": reason}
+
+
+@pytest.mark.parametrize("holder", ["catalog", "page", "annotation", "image"])
+def test_an_associated_file_outside_the_name_tree_is_read(holder: str) -> None:
+    # PDF 2.0 associates files with the document, a page or an object (/AF): PDFium lists
+    # only the name tree's and the paper clips', a viewer's attachments pane all of them.
+    data = associated_only(holder, {"voters.xlsx": make_xlsx(SHEET)})
+    assert not plain(data, 1, lambda: None)
+    assert _hkid_places(data) == {"attachment:letter.pdf/voters.xlsx"}
+    assert _texts(data)["attachment:letter.pdf#file names"] == "voters .xlsx"
+
+
+def test_a_file_in_the_name_tree_and_associated_is_read_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # fpdf2 lists each embedded file in both (the file stays plain); through pypdf too, the
+    # file PDFium read from the name tree is not read again.
+    data = fpdf_embedded({"note.txt": LINE.encode()})
+    monkeypatch.setattr(pdf_module, "plain", lambda data, pages, check_time: False)
+    places = [u.where for u in _extract(data).units if LINE in u.text]
+    assert places == ["attachment:letter.pdf/note.txt"]
+
+
+def test_associated_files_are_held_to_the_pdfs_limits() -> None:
+    data = associated_only("page", {f"f{n}.txt": b"x" for n in range(5)})
+    assert _refused(data, Limits(max_members=5)) == {}
+    assert _refused(data, Limits(max_members=4)) == {
+        "attachment:letter.pdf": "pdf with over 4 embedded files"
+    }
+    big = associated_only("catalog", {"big.txt": b"A" * (2 * 1024 * 1024)})
+    assert _refused(big, Limits(max_part_bytes=1024 * 1024)) == {
+        "attachment:letter.pdf/big.txt": "embedded file of 2 MiB over limit 1 MiB"
+    }
+    bomb = associated_only("page", {"bomb.txt": bytes(20 * 1024 * 1024)})
+    limit = Limits().max_expansion(len(bomb))
+    assert list(_refused(bomb).values()) == [f"zip bomb: total expansion over limit {size(limit)}"]
+
+
+def test_an_associated_file_the_pdf_does_not_carry() -> None:
+    # A specification without /EF names a file kept elsewhere: nothing of it leaves.
+    assert _refused(associated_only("page", {"voters.xlsx": None})) == {}
+    # One whose /EF holds no stream is uninspectable.
+    spec = DictionaryObject(
+        {
+            NameObject("/UF"): TextStringObject("voters.xlsx"),
+            NameObject("/EF"): DictionaryObject({NameObject("/F"): NumberObject(3)}),
+        }
+    )
+    files = EmbeddedFiles(Budget(Limits(), 0, 1e12))
+    assert _associated_file(spec, files) == Embedded(
+        "voters.xlsx", None, "embedded file whose data pypdf cannot read"
+    )
 
 
 def test_a_plain_file_with_hidden_data_reads_the_same_through_pypdf(

@@ -19,6 +19,7 @@ from tests.engine.extract.pdfs import made, pdfs, written
 from postwarden.engine.extract import Extraction, extract_file, pdf_plain
 from postwarden.engine.extract import pdf as pdf_module
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable
+from postwarden.engine.extract.pdf_hidden import EmbeddedFiles
 from postwarden.engine.extract.pdf_plain import plain
 from postwarden.engine.extract.walker import Walker
 from postwarden.settings import Limits
@@ -58,7 +59,8 @@ def _pages(data: bytes) -> int | None:
 
 def _pypdf_accepts(data: bytes) -> bool:
     try:
-        pdf_module._second_reader(data, Walker(Budget(LIMITS, len(data), 1e12)))
+        budget = Budget(LIMITS, len(data), 1e12)
+        pdf_module._second_reader(data, Walker(budget), EmbeddedFiles(budget))
     except Uninspectable:
         return False
     return True

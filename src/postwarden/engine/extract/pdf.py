@@ -36,6 +36,7 @@ from postwarden.engine.extract.ocr import read_page
 from postwarden.engine.extract.pdf_hidden import (
     Embedded,
     EmbeddedFiles,
+    associated,
     bookmarks,
     more_properties,
     properties,
@@ -164,9 +165,10 @@ class PdfExtractor:
             with _PDFIUM:
                 pdf.close()
         if not plain(data, pages, walker.budget.check_time):
-            custom, packet = _second_reader(data, walker)
+            custom, packet, associated_files = _second_reader(data, walker, files)
             walker.add(custom, f"{where}#properties")
             walker.add(packet, f"{where}#xmp")
+            _visit(associated_files, where, depth, walker)
         if refused:
             walker.uninspectable(where, f"{reason} (pages {_ranges(refused)} not read)")
         if blank:
@@ -429,10 +431,13 @@ _PYPDF_ERRORS = (
 )
 
 
-def _second_reader(data: bytes, walker: Walker) -> tuple[str, str]:
+def _second_reader(
+    data: bytes, walker: Walker, files: EmbeddedFiles
+) -> tuple[str, str, list[Embedded]]:
     """pypdf's view of the structure: every page's content stream, and the fonts and
     character maps its text is drawn with, must parse and decode.  What it reads that PDFium
-    does not: the text of the document's custom properties and of its XMP packet."""
+    does not: the text of the document's custom properties and of its XMP packet, and the
+    associated files (``/AF``) not among ``files``, PDFium's."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -443,7 +448,12 @@ def _second_reader(data: bytes, walker: Walker) -> tuple[str, str]:
             if contents is not None:
                 contents.get_data()
             _fonts(page)
-        return more_properties(reader), xmp(reader, walker.budget.limits.max_text_bytes)
+        return (
+            more_properties(reader),
+            xmp(reader, walker.budget.limits.max_text_bytes),
+            # A file that never names /AF has none: its other objects are not resolved.
+            associated(reader, files, walker.budget.check_time) if b"/AF" in data else [],
+        )
     except _PYPDF_ERRORS as exc:
         raise Uninspectable(f"damaged pdf: {type(exc).__name__}") from None
 

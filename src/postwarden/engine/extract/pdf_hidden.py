@@ -1,8 +1,8 @@
 """What a pdf carries besides its pages' text, which every viewer lists: embedded files (the
 document's ``/EmbeddedFiles`` name tree -- the attachments pane, portfolios: a letter that
 carries ``voters.xlsx`` -- and the files of file-attachment annotations, a paper clip on a
-page), the document's properties (its Info dictionary; its XMP metadata) and its bookmarks'
-titles.
+page, and a PDF 2.0 file's associated files, ``/AF``), the document's properties (its Info
+dictionary; its XMP metadata) and its bookmarks' titles.
 
 The functions that take a PDFium handle call into PDFium: the caller holds :mod:`.pdf`'s
 lock.  PDFium reads the Info dictionary's six text entries only (``FPDF_GetMetaText`` is
@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,7 +26,13 @@ import defusedxml
 import defusedxml.ElementTree
 import pypdf
 import pypdfium2.raw as pdfium_c
-from pypdf.generic import ByteStringObject, DictionaryObject, StreamObject, TextStringObject
+from pypdf.generic import (
+    ArrayObject,
+    ByteStringObject,
+    DictionaryObject,
+    StreamObject,
+    TextStringObject,
+)
 
 from postwarden.engine.extract.budget import Budget, BudgetExhausted, Uninspectable, size
 
@@ -153,12 +160,34 @@ class EmbeddedFiles:
     expansion budget; those of annotations wait in ``pending`` to be visited (outside the
     lock: an embedded pdf is read by PDFium too)."""
 
-    __slots__ = ("budget", "pending", "seen")
+    __slots__ = ("budget", "pending", "read_files", "seen")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self.seen: set[int] = set()
         self.pending: list[Embedded] = []
+        self.read_files: set[bytes] = set()
+        """A digest of the name and bytes of each file read, so that an associated file
+        (`associated`) that is also in the name tree or on an annotation is read once."""
+
+    def count(self, handle: int | None = None) -> None:
+        """One more file of this pdf (PDFium's ``handle``; none for one pypdf read): within
+        ``max_members``."""
+        # PDFium's handles are addresses, never negative.
+        self.seen.add(-len(self.seen) - 1 if handle is None else handle)
+        limit = self.budget.limits.max_members
+        if len(self.seen) > limit:
+            raise Uninspectable(f"pdf with over {limit} embedded files")
+
+    def first_time(self, name: str, content: bytes) -> bool:
+        """Whether the file ``name`` with ``content`` was not read from this pdf before."""
+        hashed = hashlib.blake2b(name.encode("utf-8", "surrogatepass") + b"\0", digest_size=16)
+        hashed.update(content)
+        digest = hashed.digest()
+        if digest in self.read_files:
+            return False
+        self.read_files.add(digest)
+        return True
 
     def of_annotation(self, annotation: pdfium_c.FPDF_ANNOTATION) -> None:
         """The file of a file-attachment annotation, into ``pending``."""
@@ -172,19 +201,18 @@ class EmbeddedFiles:
         address = ctypes.cast(handle, ctypes.c_void_p).value or 0
         if address in self.seen:
             return None
-        self.seen.add(address)
-        limit = self.budget.limits.max_members
-        if len(self.seen) > limit:
-            raise Uninspectable(f"pdf with over {limit} embedded files")
+        self.count(address)
         if not address:  # noted once, however many annotations lack their file
             return Embedded(_UNNAMED, None, "embedded file without a file specification")
         name = _string(functools.partial(pdfium_c.FPDFAttachment_GetName, handle)) or _UNNAMED
         try:
-            return Embedded(name, self._content(handle))
+            content = self._content(handle)
         except BudgetExhausted:
             raise  # the message's budget is spent, not just this file's
         except Uninspectable as exc:
             return Embedded(name, None, exc.reason)
+        self.first_time(name, content)
+        return Embedded(name, content)
 
     def _content(self, handle: pdfium_c.FPDF_ATTACHMENT) -> bytes:
         """The decoded bytes of the file.  PDFium decodes them whole at each call, before
@@ -212,3 +240,69 @@ class EmbeddedFiles:
         ):
             raise Uninspectable("embedded file whose data PDFium cannot read")
         return whole.raw
+
+
+_AF_HOLDERS_TIMED = 256
+"""Pages, annotations and images looked at for ``/AF`` between two looks at the clock."""
+
+
+def associated(
+    reader: pypdf.PdfReader, files: EmbeddedFiles, check_time: Callable[[], None]
+) -> list[Embedded]:
+    """The files a PDF 2.0 document associates (``/AF``, ISO 32000-2 §14.13) with its
+    catalog, its pages, their annotations and the images and forms they draw, that were not
+    read already (`EmbeddedFiles.first_time`): PDFium lists only the name tree's files and
+    the annotations', and a viewer shows the others in its attachments pane all the same.
+    Each counts against ``max_members``, is checked against the part size and charged to
+    the expansion budget; pypdf decodes a stream whole first, within its own limit."""
+    holders: list[Any] = [reader.root_object]
+    found: list[Embedded] = []
+    for number, page in enumerate(reader.pages):
+        if not number % _AF_HOLDERS_TIMED:
+            check_time()
+        holders.append(page)
+        annotations = _resolved(page, "/Annots", ArrayObject)
+        holders.extend(a.get_object() for a in annotations or ())
+        resources = _resolved(page, "/Resources", DictionaryObject)
+        drawn = _resolved(resources, "/XObject", DictionaryObject) if resources else None
+        holders.extend(x.get_object() for x in (drawn or {}).values())
+    for number, holder in enumerate(holders):
+        if not number % _AF_HOLDERS_TIMED:
+            check_time()
+        specs = (
+            _resolved(holder, "/AF", ArrayObject) if isinstance(holder, DictionaryObject) else None
+        )
+        for spec in specs or ():
+            spec = spec.get_object()
+            if isinstance(spec, DictionaryObject):
+                item = _associated_file(spec, files)
+                if item is not None:
+                    found.append(item)
+    return found
+
+
+def _associated_file(spec: DictionaryObject, files: EmbeddedFiles) -> Embedded | None:
+    """The file of the file specification ``spec``, or ``None`` when it has no embedded
+    stream (a file kept elsewhere: nothing leaves with the pdf) or was read before."""
+    streams = _resolved(spec, "/EF", DictionaryObject)
+    if streams is None:
+        return None
+    name = next((str(v) for k in ("/UF", "/F") if isinstance(v := spec.get(k), _TEXT)), "")
+    name = name or _UNNAMED
+    stream = _resolved(streams, "/UF", StreamObject) or _resolved(streams, "/F", StreamObject)
+    if stream is None:
+        files.count()
+        return Embedded(name, None, "embedded file whose data pypdf cannot read")
+    content = stream.get_data()
+    if not files.first_time(name, content):
+        return None
+    files.count()
+    limits = files.budget.limits
+    if len(content) > limits.max_part_bytes:
+        return Embedded(
+            name,
+            None,
+            f"embedded file of {size(len(content))} over limit {size(limits.max_part_bytes)}",
+        )
+    files.budget.add_expanded(len(content))
+    return Embedded(name, content)

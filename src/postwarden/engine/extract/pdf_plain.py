@@ -179,6 +179,7 @@ class _Plain:
         if catalog.get(b"/Type") != b"/Catalog":
             raise _NotPlain
         self._no_more_metadata(catalog, trailer.get(b"/Info"))
+        self._no_other_files(catalog)
         found = self._page_tree(catalog.get(b"/Pages"))
         if len(found) != pages:
             raise _NotPlain
@@ -193,6 +194,28 @@ class _Plain:
         if b"/Metadata" in catalog:
             raise _NotPlain
         if info is not None and self._dict(info).keys() - READ_INFO:
+            raise _NotPlain
+
+    def _no_other_files(self, catalog: dict[bytes, Value]) -> None:
+        """Associated files (``/AF``) are read where pypdf reads the file
+        (`.pdf_hidden.associated`): a file that names ``/AF`` anywhere but in its catalog, or
+        there names a file its name tree (which PDFium reads) does not, is not plain.  fpdf2
+        lists each embedded file in both (`/AF [6 0 R]`, ``/Names [(a.txt) 6 0 R]``)."""
+        associated = catalog.get(b"/AF")
+        if associated is None:
+            if b"/AF" in self.data:
+                raise _NotPlain
+            return
+        names = catalog.get(b"/Names")
+        tree = names.get(b"/EmbeddedFiles") if type(names) is dict else None
+        named = tree.get(b"/Names") if type(tree) is dict else None
+        if (
+            self.data.count(b"/AF") != 1
+            or type(associated) is not list
+            or type(named) is not list
+            or not set(associated) <= {v for v in named if type(v) is Ref}
+            or not all(type(v) is Ref for v in associated)
+        ):
             raise _NotPlain
 
     def _xref(self, start: int, end: int) -> dict[bytes, Value]:
