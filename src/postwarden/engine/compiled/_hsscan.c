@@ -9631,6 +9631,12 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
             }
             if (strong[i] && n[i] <= expand_max)
                 strong_places += (Py_ssize_t)n[i];
+            /* Each run's first records asked for now, all at once: read in turn below (and
+             * again by presence), each was a miss of its own once a scan's extraction and
+             * detection had evicted the index (74 us of a 200-row sheet's ~1,500 entries in
+             * the scan, 26 with the records in the caches). */
+            if (n[i] > 0)
+                __builtin_prefetch(records + lo[i]);
         }
         if (strong_places == 0) {
             answer = Py_NewRef(Py_None); /* nobody identified: nothing owned */
