@@ -1595,11 +1595,27 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
          * again and again, whose branches the CPU learns, took 30); now ~90 (600 values
          * of 100 sheets a batch each, random).  Any spread of the
          * hashes gives the same answer: a guess outside the window searches the block. */
-        for (Py_ssize_t base = 0; base < n; base += REGISTER_LANES) {
-            Py_ssize_t lanes = n - base < REGISTER_LANES ? n - base : REGISTER_LANES;
-            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES], guess[REGISTER_LANES];
-            for (Py_ssize_t j = 0; j < lanes; j++) {
-                uint64_t v = w[base + j];
+        Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES], guess[REGISTER_LANES];
+        for (Py_ssize_t i = 0; i < n + REGISTER_LANES; i++) {
+            /* Pipelined: value i is guessed and prefetched REGISTER_LANES values before it
+             * is searched, in the slot of the value searched just before (whose lines
+             * have had as long to arrive), rather than a batch guessed and then searched
+             * at once, whose first search waited on its own just-issued prefetch. */
+            Py_ssize_t j = i % REGISTER_LANES;
+            if (i >= REGISTER_LANES) {
+                Py_ssize_t d = i - REGISTER_LANES;
+                uint64_t v = w[d];
+                Py_ssize_t at = register_lower_near(h, low[j], high[j], guess[j], v), run = 0;
+                if (at < size && h[at] == v) {
+                    /* Most values occur once (HKIDs, phones): only runs need their end
+                     * searched. */
+                    run = register_run_end(h, size, at, v) - at;
+                }
+                start[d] = (int64_t)at;
+                length[d] = (int64_t)run;
+            }
+            if (i < n) {
+                uint64_t v = w[i];
                 Py_ssize_t block = register_lower(f, 0, fences, v);
                 low[j] = block > 0 ? (block - 1) * step + 1 : 0;
                 high[j] = block * step < size ? block * step : size;
@@ -1616,17 +1632,6 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
                     for (Py_ssize_t at = from; at < to + 8; at += 8)
                         __builtin_prefetch(h + (at < to ? at : to));
                 }
-            }
-            for (Py_ssize_t j = 0; j < lanes; j++) {
-                uint64_t v = w[base + j];
-                Py_ssize_t at = register_lower_near(h, low[j], high[j], guess[j], v), run = 0;
-                if (at < size && h[at] == v) {
-                    /* Most values occur once (HKIDs, phones): only runs need their end
-                     * searched. */
-                    run = register_run_end(h, size, at, v) - at;
-                }
-                start[base + j] = (int64_t)at;
-                length[base + j] = (int64_t)run;
             }
         }
         if (released != NULL)
