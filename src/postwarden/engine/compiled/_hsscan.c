@@ -1585,11 +1585,11 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
         /* The GIL is let go only for a table's many values: taking it back after a
          * message's few could wait for another thread's whole switch interval. */
         PyThreadState *released = n >= 1024 ? PyEval_SaveThread() : NULL;
-        /* Values a lane each, REGISTER_LANES at a time: each one's place in its block is
-         * first guessed from the fence posts either side of it (keyed hashes are spread
-         * evenly: a block's 1024 hashes lie within a few dozen places of a straight line
-         * between its posts), and the guesses of all lanes prefetched together, so their
-         * cache misses overlap; each then bisects the window around its guess, without a
+        /* Each value's place in its block is first guessed from the fence posts either
+         * side of it (keyed hashes are spread evenly: a block's 1024 hashes lie within a
+         * few dozen places of a straight line between its posts), and the window around
+         * the guess prefetched REGISTER_LANES values before it is searched, so the cache
+         * misses of that many values overlap; each then bisects its window without a
          * branch on the hashes.  Bisecting the whole block with a branch a step cost 150 ns
          * a value at 100,000 rows, most of it branches guessed wrong (a value looked up
          * again and again, whose branches the CPU learns, took 30); now ~90 (600 values
