@@ -474,7 +474,7 @@ class Collector:
             t << _COLUMN_BITS | c
             for t, heading in enumerate(headings)
             for c, title in enumerate(heading[: 1 << _COLUMN_BITS])
-            if title and len(title) <= 40 and heading_field(title) == "phone"
+            if title and len(title) <= 40 and _heading_field(title) == "phone"
         ]
         codes = self._unique_codes_at(texts, deep) if texts else np.zeros(0, dtype=np.int64)
         self._cell_entries(codes, cell_groups, column, phone_columns)
@@ -656,6 +656,12 @@ def _joined_key(text: str) -> str | None:
     else:
         fld, norm = Field.ADDRESS_EN, address_en(text)
     return None if norm is None else chr(fld) + norm
+
+
+_heading_field = functools.lru_cache(maxsize=4096)(heading_field)
+"""``heading_field``, remembered: a table's headings (or first row) come back sheet after
+sheet, and NFKC, case folding and the conversion to traditional characters cost ~2 us a
+title (a 4-column sheet's 8 us of 0.52 ms).  Titles are at most 40 characters."""
 
 
 @functools.lru_cache(maxsize=LINE_MEMO)
