@@ -335,6 +335,28 @@ def test_compiled_find_runs_is_exact_on_unevenly_spread_hashes(seed: int) -> Non
 
 
 @pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
+def test_compiled_find_runs_ends_runs_of_every_length() -> None:
+    # A run's end is found by galloping from its start (1, 2, 4... places on, then a
+    # bisection): every length up to 70 and each power of two and its neighbours up to
+    # 4097, runs first and last in the index, and runs across fence posts.
+    lengths = [*range(1, 71), *(p + d for p in (2**k for k in range(7, 13)) for d in (-1, 0, 1))]
+    rng = np.random.default_rng(7)
+    values = np.sort(rng.choice(2**62, len(lengths), replace=False).astype(np.uint64))
+    values[0], values[-1] = 0, 2**64 - 1
+    shuffled = rng.permutation(lengths)
+    hashes = np.repeat(values, shuffled)
+    fence = np.array(hashes[:: index_module.FENCE_STEP])
+    wanted = np.concatenate([values, values + np.uint64(1), values - np.uint64(1)])
+    lo = np.empty(len(wanted), dtype=np.int64)
+    count = np.empty(len(wanted), dtype=np.int64)
+    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
+    left = np.searchsorted(hashes, wanted, side="left")
+    assert lo.tolist() == left.tolist()
+    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+    assert count[: len(values)].tolist() == shuffled.tolist()
+
+
+@pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
 def test_compiled_find_runs_refuses_mismatched_buffers() -> None:
     hashes = np.arange(10, dtype=np.uint64)
     fence = np.array(hashes[:: index_module.FENCE_STEP])

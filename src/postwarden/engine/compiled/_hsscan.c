@@ -1494,27 +1494,31 @@ PyMODINIT_FUNC PyInit__hsscan(void) {
 
 #define REGISTER_LANES 16
 
-/* The first index in [a, b) whose hash is >= v (right: > v), or b. */
-static Py_ssize_t register_bound_in(const uint64_t *h, Py_ssize_t a, Py_ssize_t b, uint64_t v,
-                                    int right) {
+/* The end of the run of hash v that starts at ``at`` (h[at] == v): the first index past it
+ * whose hash differs, or size.  Galloping from the start (1, 2, 4... places on, then a
+ * bisection of the last step): a run of a few (a common name's namesakes, a shared date
+ * of birth) ends on the start's own cache line or the next, where the fenced search of
+ * the whole index it replaced touched ~10 lines a run, each a miss once extraction and
+ * detection have evicted the index (find_runs: 230 us of a 200-row sheet's 600 values
+ * in the scan, 140 of them run ends). */
+static Py_ssize_t register_run_end(const uint64_t *h, Py_ssize_t size, Py_ssize_t at,
+                                   uint64_t v) {
+    Py_ssize_t known = at, step = 1, probe = at + 1; /* h[known] == v */
+    while (probe < size && h[probe] == v) {
+        known = probe;
+        step <<= 1;
+        probe = at + step;
+    }
+    /* The end is in (known, probe]: the first place there whose hash differs, or size. */
+    Py_ssize_t a = known + 1, b = probe < size ? probe : size;
     while (a < b) {
         Py_ssize_t mid = a + ((b - a) >> 1);
-        if (h[mid] < v || (right && h[mid] == v))
+        if (h[mid] == v)
             a = mid + 1;
         else
             b = mid;
     }
     return a;
-}
-
-/* np.searchsorted(h, v, side), the fence searched first. */
-static Py_ssize_t register_bound(const uint64_t *h, Py_ssize_t size, const uint64_t *fence,
-                                 Py_ssize_t fences, Py_ssize_t step, uint64_t v, int right) {
-    Py_ssize_t block = register_bound_in(fence, 0, fences, v, right);
-    /* The answer is past the fence entry before and at most the one after. */
-    Py_ssize_t low = block > 0 ? (block - 1) * step + 1 : 0;
-    Py_ssize_t high = block * step < size ? block * step : size;
-    return register_bound_in(h, low, high, v, right);
 }
 
 /* Where in [low, high) (the block of fence post ``block``, as find_runs sets them) the first
@@ -1585,46 +1589,53 @@ static PyObject *find_runs(PyObject *module, PyObject *args) {
         /* The GIL is let go only for a table's many values: taking it back after a
          * message's few could wait for another thread's whole switch interval. */
         PyThreadState *released = n >= 1024 ? PyEval_SaveThread() : NULL;
-        /* Values a lane each, REGISTER_LANES at a time: each one's place in its block is
-         * first guessed from the fence posts either side of it (keyed hashes are spread
-         * evenly: a block's 1024 hashes lie within a few dozen places of a straight line
-         * between its posts), and the guesses of all lanes prefetched together, so their
-         * cache misses overlap; each then bisects the window around its guess, without a
+        /* Each value's place in its block is first guessed from the fence posts either
+         * side of it (keyed hashes are spread evenly: a block's 1024 hashes lie within a
+         * few dozen places of a straight line between its posts), and the window around
+         * the guess prefetched REGISTER_LANES values before it is searched, so the cache
+         * misses of that many values overlap; each then bisects its window without a
          * branch on the hashes.  Bisecting the whole block with a branch a step cost 150 ns
          * a value at 100,000 rows, most of it branches guessed wrong (a value looked up
          * again and again, whose branches the CPU learns, took 30); now ~90 (600 values
          * of 100 sheets a batch each, random).  Any spread of the
          * hashes gives the same answer: a guess outside the window searches the block. */
-        for (Py_ssize_t base = 0; base < n; base += REGISTER_LANES) {
-            Py_ssize_t lanes = n - base < REGISTER_LANES ? n - base : REGISTER_LANES;
-            Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES], guess[REGISTER_LANES];
-            for (Py_ssize_t j = 0; j < lanes; j++) {
-                uint64_t v = w[base + j];
+        Py_ssize_t low[REGISTER_LANES], high[REGISTER_LANES], guess[REGISTER_LANES];
+        for (Py_ssize_t i = 0; i < n + REGISTER_LANES; i++) {
+            /* Pipelined: value i is guessed and prefetched REGISTER_LANES values before it
+             * is searched, in the slot of the value searched just before (whose lines
+             * have had as long to arrive), rather than a batch guessed and then searched
+             * at once, whose first search waited on its own just-issued prefetch. */
+            Py_ssize_t j = i % REGISTER_LANES;
+            if (i >= REGISTER_LANES) {
+                Py_ssize_t d = i - REGISTER_LANES;
+                uint64_t v = w[d];
+                Py_ssize_t at = register_lower_near(h, low[j], high[j], guess[j], v), run = 0;
+                if (at < size && h[at] == v) {
+                    /* Most values occur once (HKIDs, phones): only runs need their end
+                     * searched. */
+                    run = register_run_end(h, size, at, v) - at;
+                }
+                start[d] = (int64_t)at;
+                length[d] = (int64_t)run;
+            }
+            if (i < n) {
+                uint64_t v = w[i];
                 Py_ssize_t block = register_lower(f, 0, fences, v);
                 low[j] = block > 0 ? (block - 1) * step + 1 : 0;
                 high[j] = block * step < size ? block * step : size;
                 guess[j] = register_guess(f, fences, block, low[j], high[j], v);
                 if (low[j] < high[j]) {
-                    /* The guess's line and those either side (within the block). */
-                    Py_ssize_t g = guess[j];
-                    Py_ssize_t after = g + REGISTER_WINDOW, before = g - REGISTER_WINDOW - 1;
-                    __builtin_prefetch(h + g);
-                    __builtin_prefetch(h + (after < high[j] ? after : high[j] - 1));
-                    __builtin_prefetch(h + (before > low[j] ? before : low[j]));
+                    /* Every line of the guess's window (within the block): the bisection
+                     * of it touches three or four of them, which ones told only by the
+                     * hashes, each a miss of its own once the index is out of the caches
+                     * (a scan's extraction and detection evict it). */
+                    Py_ssize_t from = guess[j] - REGISTER_WINDOW - 1;
+                    Py_ssize_t to = guess[j] + REGISTER_WINDOW;
+                    from = from > low[j] ? from : low[j];
+                    to = to < high[j] ? to : high[j] - 1;
+                    for (Py_ssize_t at = from; at < to + 8; at += 8)
+                        __builtin_prefetch(h + (at < to ? at : to));
                 }
-            }
-            for (Py_ssize_t j = 0; j < lanes; j++) {
-                uint64_t v = w[base + j];
-                Py_ssize_t at = register_lower_near(h, low[j], high[j], guess[j], v), run = 0;
-                if (at < size && h[at] == v) {
-                    /* Most values occur once (HKIDs, phones): only runs need their end
-                     * searched. */
-                    run = at + 1 < size && h[at + 1] == v
-                              ? register_bound(h, size, f, fences, step, v, 1) - at
-                              : 1;
-                }
-                start[base + j] = (int64_t)at;
-                length[base + j] = (int64_t)run;
             }
         }
         if (released != NULL)
@@ -9672,6 +9683,12 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
             }
             if (strong[i] && n[i] <= expand_max)
                 strong_places += (Py_ssize_t)n[i];
+            /* Each run's first records asked for now, all at once: read in turn below (and
+             * again by presence), each was a miss of its own once a scan's extraction and
+             * detection had evicted the index (74 us of a 200-row sheet's ~1,500 entries in
+             * the scan, 26 with the records in the caches). */
+            if (n[i] > 0)
+                __builtin_prefetch(records + lo[i]);
         }
         if (strong_places == 0) {
             answer = Py_NewRef(Py_None); /* nobody identified: nothing owned */
