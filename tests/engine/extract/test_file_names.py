@@ -243,8 +243,10 @@ def test_plain_names_read_as_the_expressions_read_them() -> None:
     import random
 
     rng = random.Random(11)
-    pieces = ("f0", "Report", "2024", "a", ".", ".docx", ".xlsx7", ".tar", ".gz", "_", "-",
-              "/", "\\", " ", "#", "\t", "\x00", "\u202e", "陳", "Ä", "ｆ", "\n", "", "123456")  # fmt: skip
+    pieces = (
+        "f0", "Report", "2024", "a", ".", ".docx", ".xlsx7", ".tar", ".gz", "_", "-", "/",
+        "\\", " ", "#", "\t", "\x00", "\u202e", "陳", "Ä", "ｆ", "\n", "", "123456",
+    )  # fmt: skip
     names = ["f0.docx", "README", "a.b", "f0.", ".bashrc", "x.docxxx", "9123-4567.pdf", "a" * 300]
     names += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6))) for _ in range(3000)]
     for name in names:
