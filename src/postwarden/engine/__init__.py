@@ -97,6 +97,10 @@ def _collector_paused() -> _CollectorPause:
     return _PAUSE
 
 
+_NOBODY = Envelope("", ())
+"""The envelope of a file inspected on its own (`Inspector.inspect_file`): from nobody to
+nobody; frozen, so one serves every file."""
+
 _SHOWN_DEFECTS = 100
 """Defects a verdict carries: a hostile message has thousands, the first ones tell enough."""
 
@@ -195,7 +199,7 @@ class Inspector:
             started = time.monotonic()
             deadline = started + self.limits.max_seconds
             message = Message(
-                envelope=Envelope("", ()),
+                envelope=_NOBODY,
                 mime=EmailMessage(),
                 raw_size=len(data),
                 subject=name,

@@ -572,3 +572,30 @@ def test_scans_equal_with_and_without_the_compiled_unit_fields(
             monkeypatch.undo()
             assert got == want
             assert got
+
+
+def test_scans_without_hits_find_what_the_analysis_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scan with no hit and no table headings returns at once (`_finds_nothing`): the
+    same findings as `_analyze_few` over every detector, in ASCII text and in Chinese, with
+    table rows (name_zh reads their cells without a hit) and without."""
+    detectors = default_detectors()
+    cases = [
+        [TextUnit("the annual budget and the agenda", "body"), TextUnit("f0 .docx", "file names")],
+        [TextUnit("會議紀錄：下星期三開會", "body")],
+        [TextUnit("minutes", "body"), TextUnit("陳大文 | 會議", "R1", ("陳大文", "會議"))],
+        [TextUnit("陳大文", "R1", ("陳大文",)), TextUnit("李小明", "R2", ("李小明",))],
+        [TextUnit("budget", "R1", ("budget",)), TextUnit("agenda", "R2", ())],
+        [TextUnit("x \ud800 y", "body")],
+    ]
+    scanned = []
+    for units in cases:
+        raw, _ = detectors._text_hits([u.text for u in units])
+        assert not len(raw)
+        got = detectors.scan(units)
+        monkeypatch.setattr(type(detectors), "_finds_nothing", lambda *_: False)
+        want = detectors.scan(units)
+        monkeypatch.undo()
+        assert got == want
+        assert [f.confidence for f in got] == [f.confidence for f in want]
+        scanned.append(got)
+    assert any(f.detector == "name_zh" for f in scanned[3])

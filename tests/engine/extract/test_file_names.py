@@ -16,6 +16,7 @@ import pytest
 from tests.factories import make_docx, make_eml, make_msg, make_tnef, make_xlsx, make_zip
 
 from postwarden.engine import Inspector
+from postwarden.engine.extract import walker
 from postwarden.engine.extract.walker import name_text
 from postwarden.model import Finding
 from postwarden.scan import ScanItem, Scanner
@@ -234,3 +235,20 @@ def test_names_that_hold_no_personal_data_find_nothing(inspector: Inspector, nam
 )
 def test_name_text_sets_words_apart(name: str, text: str) -> None:
     assert name_text(name) == text
+
+
+def test_plain_names_read_as_the_expressions_read_them() -> None:
+    """`name_text` and `place` of a word and its extension (their shortcut) give what the
+    general ways give, for names of every shape built from the characters that matter."""
+    import random
+
+    rng = random.Random(11)
+    pieces = (
+        "f0", "Report", "2024", "a", ".", ".docx", ".xlsx7", ".tar", ".gz", "_", "-", "/",
+        "\\", " ", "#", "\t", "\x00", "\u202e", "陳", "Ä", "ｆ", "\n", "", "123456",
+    )  # fmt: skip
+    names = ["f0.docx", "README", "a.b", "f0.", ".bashrc", "x.docxxx", "9123-4567.pdf", "a" * 300]
+    names += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 6))) for _ in range(3000)]
+    for name in names:
+        assert name_text(name) == walker._name_words(name), name
+        assert walker.place(name) == walker._placed_chars(name), name

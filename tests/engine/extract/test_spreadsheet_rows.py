@@ -151,6 +151,24 @@ def test_row_units_are_text_units(header: tuple[str, ...] | None) -> None:
                 made[0].text = "changed"  # type: ignore[misc]
 
 
+def test_added_units_are_text_units() -> None:
+    """`Walker.add` makes its units by the slot maker too: the same fields as the class's
+    own constructor, cells given as a list kept as a tuple, and frozen."""
+    added = walker()
+    given = [
+        ("CHAN Tai Man", "body", None, None),
+        ("a | b", "x#S!R1", ["a", "b"], ("id", "name")),
+        ("黎安大", "file names", ("黎安大",), None),
+    ]
+    for text, where, cells, header in given:
+        added.add(text, where, cells, header)
+    expected = [TextUnit(t, w, None if c is None else tuple(c), h) for t, w, c, h in given]
+    assert [type(unit) for unit in added.units] == [TextUnit] * len(given)
+    assert [astuple(unit) for unit in added.units] == [astuple(unit) for unit in expected]
+    with pytest.raises(FrozenInstanceError):
+        added.units[0].text = "changed"  # type: ignore[misc]
+
+
 # What `_hsscan.sheet_rows` gives (str, float, bool) and None, with the floats whose text is
 # hardest to get right: -0.0, integral ones past 2**53 and 1e16 (repr writes "1e+16", int
 # does not), non-finite ones, the smallest subnormal.

@@ -381,6 +381,10 @@ class DetectorSet:
         self._words_of = [frozenset(np.flatnonzero(row).tolist()) for row in self._context_of]
         self._yields = {d.id: frozenset(d.yields_to) for d in self.detectors if d.yields_to}
         self._index_of = {d.id: i for i, d in enumerate(self.detectors)}
+        # Detectors analysing table rows without hits, and whether each finds only cells
+        # outside ASCII (`_finds_nothing`).
+        self._cell_readers = [i for i, d in enumerate(self.detectors) if d.reads_cells]
+        self._outside_ascii = [d.cells_outside_ascii for d in self.detectors]
         # The same words, to find in the column headings of table rows (ASCII word
         # boundaries and caseless, as in the hyperscan pass).
         self._headings = [
@@ -434,6 +438,8 @@ class DetectorSet:
         # more (``cells_outside_ascii``) finds nothing, and a 200-row sheet of English names
         # and numbers skips name_zh's walk over its 800 cells (20 us of 400).
         ascii_only = chars >= 0 and chars + len(SEPARATOR) * (len(texts) - 1) == size
+        if not len(raw) and not headed_rows and self._finds_nothing(units, ascii_only):
+            return []
         if len(raw) <= _FEW_HITS and not headed_rows:
             found = self._analyze_few(units, texts, raw.tolist(), ascii_only)
         else:
@@ -441,6 +447,18 @@ class DetectorSet:
         if self._yields:
             self._resolve_overlaps(found)
         return _by_unit(found, len(units))
+
+    def _finds_nothing(self, units: Sequence[TextUnit], ascii_only: bool) -> bool:
+        """Whether a scan of ``units`` without a hit (nor table headings) finds nothing: no
+        detector reads cells, or those that do are left out of ASCII text
+        (``cells_outside_ascii``), or no unit is a table row (what ``reads_cells`` reads
+        without a hit).  Then the ten detectors' empty batches, their overlaps and their
+        order by unit are not worked out: 6 of a text file's 8 us of detection besides the
+        pass itself (tests/engine/detect compares with `_analyze_few`)."""
+        readers = self._cell_readers
+        if not readers or (ascii_only and all(self._outside_ascii[i] for i in readers)):
+            return True
+        return all(unit.cells is None for unit in units)
 
     def _analyze_few(
         self,
