@@ -13,26 +13,13 @@ from typing import Any
 
 import pytest
 from tests.engine.extract.pdfs import made, pdfs
+from tests.engine.extract.test_pdf_value import NO_CLOCK, Typed, _typed
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import pdf_plain
-from postwarden.engine.extract.pdf_plain import OTHER, Ref, Value, _NotPlain, _Plain, plain
+from postwarden.engine.extract.pdf_plain import OTHER, Ref, _NotPlain, _Plain, plain
 
-Typed = object
 Read = tuple[Typed, int, int] | None
-
-
-def _typed(value: Value) -> Typed:
-    """A value with its types spelled out (a `Ref` equals the int of its number)."""
-    if isinstance(value, list):
-        return ["list", [_typed(v) for v in value]]
-    if isinstance(value, dict):
-        return ["dict", [(k, _typed(v)) for k, v in value.items()]]
-    return [type(value).__name__, value]
-
-
-def NO_CLOCK() -> None:
-    """A message clock that never runs out."""
 
 
 def _python(data: bytes, pos: int) -> Read:
