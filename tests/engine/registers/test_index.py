@@ -306,6 +306,18 @@ def test_compiled_find_runs_equals_the_numpy_search(seed: int) -> None:
     assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
 
 
+def _runs_as_searchsorted(hashes: np.ndarray, fence: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The compiled find_runs' starts and lengths of ``wanted`` in ``hashes``, checked against
+    numpy's searchsorted; the lengths."""
+    lo = np.empty(len(wanted), dtype=np.int64)
+    count = np.empty(len(wanted), dtype=np.int64)
+    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
+    left = np.searchsorted(hashes, wanted, side="left")
+    assert lo.tolist() == left.tolist()
+    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+    return count
+
+
 @pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
 @pytest.mark.parametrize("seed", range(12))
 def test_compiled_find_runs_is_exact_on_unevenly_spread_hashes(seed: int) -> None:
@@ -326,12 +338,7 @@ def test_compiled_find_runs_is_exact_on_unevenly_spread_hashes(seed: int) -> Non
     wanted = np.concatenate(
         [picked, picked + np.uint64(1), picked - np.uint64(1), fence, fence + np.uint64(1)]
     )
-    lo = np.empty(len(wanted), dtype=np.int64)
-    count = np.empty(len(wanted), dtype=np.int64)
-    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
-    left = np.searchsorted(hashes, wanted, side="left")
-    assert lo.tolist() == left.tolist()
-    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+    _runs_as_searchsorted(hashes, fence, wanted)
 
 
 @pytest.mark.skipif(index_module._find_runs is None, reason="the compiled find_runs is not built")
@@ -347,12 +354,7 @@ def test_compiled_find_runs_ends_runs_of_every_length() -> None:
     hashes = np.repeat(values, shuffled)
     fence = np.array(hashes[:: index_module.FENCE_STEP])
     wanted = np.concatenate([values, values + np.uint64(1), values - np.uint64(1)])
-    lo = np.empty(len(wanted), dtype=np.int64)
-    count = np.empty(len(wanted), dtype=np.int64)
-    index_module._find_runs(hashes, fence, index_module.FENCE_STEP, wanted, lo, count)
-    left = np.searchsorted(hashes, wanted, side="left")
-    assert lo.tolist() == left.tolist()
-    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+    count = _runs_as_searchsorted(hashes, fence, wanted)
     assert count[: len(values)].tolist() == shuffled.tolist()
 
 
