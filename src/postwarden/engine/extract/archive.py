@@ -26,6 +26,12 @@ from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: plain_packed member by member
+    _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
+
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
@@ -151,6 +157,21 @@ def plain_packed(data: bytes, info: zipfile.ZipInfo) -> bytes:
     if len(packed) != info.compress_size:
         raise NotPlain
     return packed
+
+
+def packed_members(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | None]:
+    """`plain_packed` of each member, None where it raises `NotPlain`: in one compiled call
+    where built (`_hsscan.packed_members`; a docx's 17 members cost 20 us one by one in
+    Python, most of it the calls and the name's decoding and comparison)."""
+    if COMPILED:
+        return _hsscan.packed_members(data, infos)
+    out: list[bytes | None] = []
+    for info in infos:
+        try:
+            out.append(plain_packed(data, info))
+        except NotPlain:
+            out.append(None)
+    return out
 
 
 def direct_chunks(packed: bytes, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:

@@ -1,0 +1,176 @@
+"""Every member's compressed bytes in one compiled call (`archive.packed_members`,
+``_hsscan.packed_members``) are exactly what `archive.plain_packed` returns member by member,
+None where it raises `NotPlain`: on files made by python-docx, openpyxl, xlsxwriter and
+python-pptx, the hostile corpus, their mutants (bytes of the local headers flipped) and
+hand-made members of every kind it steps aside for."""
+
+from __future__ import annotations
+
+import random
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+from tests.engine.extract.mutants import mutants
+from tests.engine.extract.test_sheet_cells import xlsxwriter_book
+from tests.factories import make_docx, make_pptx, make_xlsx, make_zip
+
+from postwarden.engine.compiled import _hsscan
+from postwarden.engine.extract import archive
+from postwarden.engine.extract.archive import NotPlain, packed_members, plain_packed
+from postwarden.engine.extract.zipdir import read_zip
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
+
+
+def _one_by_one(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | None]:
+    out: list[bytes | None] = []
+    for info in infos:
+        try:
+            out.append(plain_packed(data, info))
+        except NotPlain:
+            out.append(None)
+    return out
+
+
+def _compare(data: bytes) -> tuple[int, int]:
+    """(plain, not plain) members of ``data`` where zipfile lists them, compared."""
+    try:
+        infos = read_zip(data).infos
+    except Exception:  # not a zip: open_zip refuses it before any member is read
+        return 0, 0
+    try:
+        expected = _one_by_one(data, infos)
+    except struct.error:  # a header past the end: open_zip's overlap guard refuses it first
+        return 0, 0
+    assert _hsscan.packed_members(data, infos) == expected
+    plain = sum(p is not None for p in expected)
+    return plain, len(expected) - plain
+
+
+def _sources() -> list[bytes]:
+    made = [
+        make_docx(["Dear Ann,", "CHAN Tai Man A123456(3)"], tables=[[["name"], ["LEE"]]]),
+        make_xlsx({"S": [["name", "phone"], ["LEE Ka Yan", 91234567]]}),
+        xlsxwriter_book(random.Random(3)),
+        make_pptx("Polling stations", "CHAN Tai Man"),
+        make_zip({"stored.txt": b"stored " * 300}, compression=zipfile.ZIP_STORED),
+    ]
+    corpus = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".docx", ".xlsx", ".pptx"))
+    return made + [p.read_bytes() for p in corpus]
+
+
+def _local_flips(data: bytes, rng: random.Random) -> list[bytes]:
+    """``data`` with one byte of a local header (or the name after it) changed, many times."""
+    out = []
+    starts = [i for i in range(len(data)) if data.startswith(b"PK\x03\x04", i)]
+    for start in starts[:20]:
+        for _ in range(6):
+            copy = bytearray(data)
+            copy[min(start + rng.randrange(0, 40), len(copy) - 1)] ^= rng.randrange(1, 256)
+            out.append(bytes(copy))
+    return out
+
+
+def test_real_files_and_their_mutants_give_what_plain_packed_gives() -> None:
+    rng = random.Random(23)
+    plain = not_plain = 0
+    for seed, data in enumerate(_sources()):
+        copies = [data, *(m for _what, m in mutants(data, seed, flips=8)), *_local_flips(data, rng)]
+        for copy in copies:
+            yes, no = _compare(copy)
+            plain += yes
+            not_plain += no
+    assert plain > 500
+    assert not_plain > 100
+
+
+def _local_edit(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """``data`` with one field of its first local header set to ``value``."""
+    copy = bytearray(data)
+    struct.pack_into(fmt, copy, offset, value)
+    return bytes(copy)
+
+
+def _edges() -> dict[str, bytes]:
+    small = make_zip({"a.txt": b"x" * 50, "b/c.xml": b"<a/>"})
+    utf8 = make_zip({"caf\xe9.txt": b"x"})
+    return {
+        "plain": small,
+        "UTF-8 name": utf8,
+        "UTF-8 name, flag cleared in the local header (cp437 there)": _local_edit(utf8, 6, "<H", 0),
+        "cp437 name in both": small.replace(b"a.txt", b"\x82.txt"),
+        "bad UTF-8 in the local header": _local_edit(
+            utf8.replace(b"caf\xc3\xa9", b"caf\xff\xff", 1), 6, "<H", 0x800
+        ),
+        "local name differs": small.replace(b"a.txt", b"A.txt", 1),
+        "encrypted flag": _local_edit(small, small.find(b"PK\x01\x02") + 8, "<H", 1),
+        "bzip2 method": _local_edit(small, small.find(b"PK\x01\x02") + 10, "<H", 12),
+        "bad local signature": small.replace(b"PK\x03\x04", b"PK\x03\x05", 1),
+        "extra field in the local header": _local_extra(small),
+        "stream past the end": _local_edit(small, small.find(b"PK\x01\x02") + 20, "<I", 10**6),
+        "empty": make_zip({}),
+        "empty member": make_zip({"e.txt": b""}),
+    }
+
+
+def _local_extra(data: bytes) -> bytes:
+    """The first member's local header claims an extra field of 4 bytes (its name's end and
+    data then differ from what the central directory says)."""
+    return _local_edit(data, 28, "<H", 4)
+
+
+EXPECTED = {  # (plain, not plain) members
+    "plain": (2, 0),
+    "UTF-8 name": (1, 0),
+    "UTF-8 name, flag cleared in the local header (cp437 there)": (0, 1),
+    "cp437 name in both": (2, 0),
+    "bad UTF-8 in the local header": (0, 1),
+    "local name differs": (1, 1),
+    "encrypted flag": (1, 1),
+    "bzip2 method": (1, 1),
+    "bad local signature": (1, 1),
+    "extra field in the local header": (2, 0),
+    "stream past the end": (1, 1),
+    "empty": (0, 0),
+    "empty member": (1, 0),
+}
+
+
+@pytest.mark.parametrize("case", list(_edges()))
+def test_edge_cases_give_what_plain_packed_gives(case: str) -> None:
+    assert _compare(_edges()[case]) == EXPECTED[case]
+
+
+def test_hostile_member_fields_give_none_or_what_plain_packed_gives() -> None:
+    """Fields no directory reader makes (offsets and sizes out of range, wrong types) give
+    None, never a read outside ``data``."""
+    data = make_zip({"a.txt": b"x" * 50, "b.txt": b"y"})
+    for field, value in [
+        ("header_offset", len(data)),
+        ("header_offset", len(data) - 10),
+        ("header_offset", 2**70),
+        ("header_offset", -1),
+        ("compress_size", len(data)),
+        ("compress_size", 2**40),
+        ("compress_size", -5),
+        ("flag_bits", 2**20),
+        ("compress_type", "8"),
+        ("orig_filename", b"a.txt"),
+    ]:
+        infos = read_zip(data).infos
+        setattr(infos[0], field, value)
+        assert _hsscan.packed_members(data, infos)[0] is None, (field, value)
+        assert _hsscan.packed_members(data, infos)[1] == plain_packed(data, infos[1])
+    with pytest.raises(TypeError):
+        _hsscan.packed_members(data, tuple(read_zip(data).infos))  # type: ignore[arg-type]
+
+
+def test_the_python_loop_is_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_docx(["Dear Ann,"])
+    infos = read_zip(data).infos
+    compiled = packed_members(data, infos)
+    monkeypatch.setattr(archive, "COMPILED", False)
+    assert packed_members(data, infos) == compiled == _one_by_one(data, infos)
+    assert all(p is not None for p in compiled)
