@@ -18,7 +18,8 @@ from tests.factories import make_docx, make_pptx, make_xlsx, make_zip
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import archive
-from postwarden.engine.extract.archive import NotPlain, packed_members, plain_packed
+from postwarden.engine.extract.archive import NotPlain, overlap_fault, packed_members, plain_packed
+from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.zipdir import read_zip
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
@@ -174,3 +175,82 @@ def test_the_python_loop_is_the_general_path(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(archive, "COMPILED", False)
     assert packed_members(data, infos) == compiled == _one_by_one(data, infos)
     assert all(p is not None for p in compiled)
+
+
+def _fault(
+    data: bytes,
+    infos: list[zipfile.ZipInfo],
+    cd_start: int,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    compiled: bool,
+) -> object:
+    with monkeypatch.context() as patch:
+        patch.setattr(archive, "COMPILED", compiled)
+        try:
+            return overlap_fault(data, infos, cd_start)
+        except Exception as exc:  # the loop's own failure, given where it would meet it
+            return type(exc).__name__
+
+
+def _fault_cases() -> list[tuple[bytes, list[zipfile.ZipInfo], int]]:
+    rng = random.Random(31)
+    cases = []
+    for seed, data in enumerate(_sources()):
+        for copy in [data, *(m for _what, m in mutants(data, seed, flips=8))]:
+            try:
+                parsed = read_zip(copy)
+            except Exception:
+                continue
+            cases.append((copy, parsed.infos, parsed.start_dir))
+            # Hostile fields: a member pointed at another's header (Fifield's bomb), at
+            # the end or past it, a size running into the next member, ties in offset.
+            for _ in range(4):
+                infos = read_zip(copy).infos
+                if not infos:
+                    break
+                victim = rng.randrange(len(infos))
+                field, value = rng.choice(
+                    [
+                        ("header_offset", infos[rng.randrange(len(infos))].header_offset),
+                        ("header_offset", len(copy) - rng.randrange(0, 40)),
+                        ("header_offset", rng.randrange(0, len(copy))),
+                        ("compress_size", infos[victim].compress_size + rng.randrange(1, 99)),
+                        ("compress_size", 2**63),
+                        ("header_offset", -3),
+                    ]
+                )
+                setattr(infos[victim], field, value)
+                cases.append((copy, infos, parsed.start_dir))
+    return cases
+
+
+def test_the_compiled_overlap_check_finds_the_fault_the_loop_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    faults: dict[object, int] = {}
+    for data, infos, cd_start in _fault_cases():
+        expected = _fault(data, infos, cd_start, monkeypatch, compiled=False)
+        assert _fault(data, infos, cd_start, monkeypatch, compiled=True) == expected
+        if _hsscan.overlap_fault(data, infos, cd_start) is None:  # left to the loop
+            assert any(i.header_offset < 0 or i.compress_size >= 2**62 for i in infos)
+        faults[expected] = faults.get(expected, 0) + 1
+    assert {0, 1, 2, 3} <= set(faults)
+    assert faults[0] > 100
+    assert faults[3] > 20
+
+
+def test_overlap_faults_keep_their_messages() -> None:
+    data = make_zip({"a.txt": b"x" * 50, "b.txt": b"y"})
+    infos = read_zip(data).infos
+    infos[1].header_offset = infos[0].header_offset  # two entries on one stream
+    with pytest.raises(Uninspectable, match=r"^zip bomb: overlapping entries in docx$"):
+        archive._check_overlap(data, infos, read_zip(data).start_dir, "docx")
+    infos[1].header_offset = len(data) - 4
+    with pytest.raises(Uninspectable, match=r"^corrupt docx: member header outside the archive$"):
+        archive._check_overlap(data, infos, read_zip(data).start_dir, "docx")
+    one = make_zip({"a.txt": b"x" * 50})
+    infos = read_zip(one).infos
+    infos[0].header_offset = 1  # inside the archive, unsigned
+    with pytest.raises(Uninspectable, match=r"^corrupt docx: bad member header$"):
+        archive._check_overlap(one, infos, read_zip(one).start_dir, "docx")
