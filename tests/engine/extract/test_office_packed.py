@@ -20,7 +20,7 @@ from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import archive
 from postwarden.engine.extract.archive import NotPlain, overlap_fault, packed_members, plain_packed
 from postwarden.engine.extract.budget import Uninspectable
-from postwarden.engine.extract.zipdir import read_zip
+from postwarden.engine.extract.zipdir import Zip, read_zip
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
 
@@ -193,15 +193,21 @@ def _fault(
             return type(exc).__name__
 
 
+def _listed(data: bytes) -> Zip | None:
+    try:
+        return read_zip(data)
+    except Exception:  # zipfile's error: open_zip refuses the file
+        return None
+
+
 def _fault_cases() -> list[tuple[bytes, list[zipfile.ZipInfo], int]]:
     rng = random.Random(31)
     cases = []
     for seed, data in enumerate(_sources()):
         for copy in [data, *(m for _what, m in mutants(data, seed, flips=8))]:
-            try:
-                parsed = read_zip(copy)
-            except Exception:
-                continue
+            parsed = _listed(copy)
+            if parsed is None:
+                continue  # not a zip: open_zip refuses it before the overlap guard
             cases.append((copy, parsed.infos, parsed.start_dir))
             # Hostile fields: a member pointed at another's header (Fifield's bomb), at
             # the end or past it, a size running into the next member, ties in offset.
