@@ -718,13 +718,16 @@ def read_rest(
     ``letter.docx#docProps/core.xml``.  Kept parts are parsed from the bytes that were
     checked; a part not kept (a worksheet no sheet of the workbook names) is inflated again."""
     infos = [i for i in package.readable if i.filename.lower() not in done]
+    no_data = _NO_DATA.fullmatch
     for info in sorted(infos, key=lambda i: _natural(i.filename)):
         name = info.filename.lower()
         walker.budget.check_time()
         try:
             if name in package.xml:
                 xml = _vml(name, package.xml[name])
-                text = "\n".join(part_texts(xml, package.trees.get(name)))
+                # `part_texts` as a list: no generator made and run for each part
+                texts = _texts(xml, package.trees.get(name))
+                text = "\n".join([t for t in texts if not no_data(t)])
             else:
                 with package.zf.open(info) as part:
                     text = "\n".join(part_texts(part))
