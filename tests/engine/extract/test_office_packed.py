@@ -260,3 +260,12 @@ def test_overlap_faults_keep_their_messages() -> None:
     infos[0].header_offset = 1  # inside the archive, unsigned
     with pytest.raises(Uninspectable, match=r"^corrupt docx: bad member header$"):
         archive._check_overlap(one, infos, read_zip(one).start_dir, "docx")
+
+
+def test_a_directory_start_out_of_range_is_left_to_the_loop() -> None:
+    data = make_zip({"a.txt": b"x" * 50})
+    infos = read_zip(data).infos
+    assert _hsscan.overlap_fault(data, infos, 2**80) is None
+    assert _hsscan.overlap_fault(data, infos, -(2**80)) is None
+    assert overlap_fault(data, infos, 2**80) == 0  # the loop: nothing runs into it
+    assert overlap_fault(data, infos, 1) == 3

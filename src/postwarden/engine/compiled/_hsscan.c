@@ -10264,10 +10264,15 @@ static int of_order(const void *a, const void *b) {
 
 static PyObject *overlap_fault(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *data, *infos;
-    long long cd_start;
-    if (!PyArg_ParseTuple(args, "O!O!L", &PyBytes_Type, &data, &PyList_Type, &infos, &cd_start))
+    PyObject *data, *infos, *where;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyBytes_Type, &data, &PyList_Type, &infos,
+                          &PyLong_Type, &where))
         return NULL;
+    long long cd_start = PyLong_AsLongLong(where);
+    if (cd_start == -1 && PyErr_Occurred()) {
+        PyErr_Clear(); /* out of range: the Python loop decides */
+        Py_RETURN_NONE;
+    }
     const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
     long long n = PyBytes_GET_SIZE(data);
     Py_ssize_t count = PyList_GET_SIZE(infos);
