@@ -10245,10 +10245,11 @@ static PyObject *packed_members(PyObject *module, PyObject *args) {
  * ``data``, is signed PK\3\4 and its header, name, extra field and compressed data end
  * before the next member's header (or ``cd_start`` for the last), in the order of their
  * header offsets (ties in list order, as Python's stable sort leaves them); else the fault
- * of the first member that fails, as archive.overlap_fault's loop gives it: 1 header outside the
- * archive, 2 bad member header, 3 overlapping entries.  None where an offset or size is no
- * int in [0, 2**62) or memory runs out: the Python loop decides.  The loop in Python cost
- * a docx's 17 members as much as reading its central directory. */
+ * of the first member that fails, as archive.overlap_fault's loop gives it: 1 header
+ * outside the archive, 2 bad member header, 3 overlapping entries.  None where an offset,
+ * size or the directory's start is no int in [0, 2**62) (the start: in (-2**62, 2**62)) or
+ * memory runs out: the Python loop decides.  The loop in Python cost a docx's 17 members as
+ * much as reading its central directory. */
 
 typedef struct {
     long long offset, packed;
