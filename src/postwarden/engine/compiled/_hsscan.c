@@ -10247,7 +10247,7 @@ static PyObject *packed_members(PyObject *module, PyObject *args) {
  * header offsets (ties in list order, as Python's stable sort leaves them); else the fault
  * of the first member that fails, as archive.overlap_fault's loop gives it: 1 header
  * outside the archive, 2 bad member header, 3 overlapping entries.  None where an offset,
- * size or the directory's start is no int in [0, 2**62) (the start: in (-2**62, 2**62)) or
+ * size or the directory's start is no int in [0, 2**62) (the start: in [-2**62, 2**62)) or
  * memory runs out: the Python loop decides.  The loop in Python cost a docx's 17 members as
  * much as reading its central directory. */
 
