@@ -26,6 +26,12 @@ from postwarden.engine.extract.walker import FILE_NAMES, place
 from postwarden.engine.extract.zipdir import Zip, read_zip
 from postwarden.errors import PostwardenError
 
+try:
+    from postwarden.engine.compiled import _hsscan
+except ImportError:  # not built: plain_packed member by member
+    _hsscan = None  # type: ignore[assignment]
+COMPILED = _hsscan is not None
+
 if TYPE_CHECKING:
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
@@ -63,17 +69,39 @@ def open_zip(data: bytes, what: str, max_members: int) -> tuple[Zip, list[zipfil
 def _check_overlap(data: bytes, infos: list[zipfile.ZipInfo], cd_start: int, what: str) -> None:
     """Every member's data must end before the next member begins (Fifield's overlapping
     zip bomb reuses one compressed stream for many entries; CVE-2024-0450)."""
+    fault = overlap_fault(data, infos, cd_start)
+    if fault:
+        raise Uninspectable(_OVERLAP_FAULTS[fault - 1].format(what))
+
+
+def overlap_fault(data: bytes, infos: list[zipfile.ZipInfo], cd_start: int) -> int:
+    """0, or the fault of the first member (by header offset) whose local header is outside
+    the archive (1), unsigned (2) or whose data runs into the next member or the central
+    directory (3).  In one compiled call where built (`_hsscan.overlap_fault`, None where
+    this loop must decide): the loop cost a docx's 17 members as much as reading its
+    central directory."""
+    fault = _hsscan.overlap_fault(data, infos, cd_start) if COMPILED else None
+    if fault is not None:
+        return fault
     ordered = sorted(infos, key=lambda i: i.header_offset)
     for i, info in enumerate(ordered):
         end = ordered[i + 1].header_offset if i + 1 < len(ordered) else cd_start
         start = info.header_offset
         if start + _LOCAL_HEADER.size > len(data):
-            raise Uninspectable(f"corrupt {what}: member header outside the archive")
+            return 1
         magic, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, start)
         if magic != b"PK\x03\x04":
-            raise Uninspectable(f"corrupt {what}: bad member header")
+            return 2
         if start + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size > end:
-            raise Uninspectable(f"zip bomb: overlapping entries in {what}")
+            return 3
+    return 0
+
+
+_OVERLAP_FAULTS = (
+    "corrupt {}: member header outside the archive",
+    "corrupt {}: bad member header",
+    "zip bomb: overlapping entries in {}",
+)
 
 
 def encryption(info: zipfile.ZipInfo) -> str | None:
@@ -151,6 +179,21 @@ def plain_packed(data: bytes, info: zipfile.ZipInfo) -> bytes:
     if len(packed) != info.compress_size:
         raise NotPlain
     return packed
+
+
+def packed_members(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | None]:
+    """`plain_packed` of each member, None where it raises `NotPlain`: in one compiled call
+    where built (`_hsscan.packed_members`; a docx's 17 members cost 20 us one by one in
+    Python, most of it the calls and the name's decoding and comparison)."""
+    if COMPILED:
+        return _hsscan.packed_members(data, infos)
+    out: list[bytes | None] = []
+    for info in infos:
+        try:
+            out.append(plain_packed(data, info))
+        except NotPlain:
+            out.append(None)
+    return out
 
 
 def direct_chunks(packed: bytes, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:

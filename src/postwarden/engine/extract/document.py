@@ -499,6 +499,8 @@ def _visit_imports(
     ``letter.docx/word/afchunk.htm#text``.  Word shows their content where they are
     referenced, so they leave with the file like any paragraph.  They were guarded with
     every part; read again here (their bytes are not kept), so counted twice in the budget."""
+    if not imports:
+        return  # most documents: no index of the members made for nothing
     infos = {i.filename.lower(): i for i in package.infos}
     for name in dict.fromkeys(imports):
         info = infos.get(name)

@@ -56,6 +56,7 @@ from postwarden.engine.extract.archive import (
     direct_chunks,
     encryption,
     open_zip,
+    packed_members,
     plain_packed,
     stream_member,
 )
@@ -70,7 +71,6 @@ except ImportError:  # not built: every relationships part is parsed
 COMPILED = _hsscan is not None
 
 if TYPE_CHECKING:
-    from postwarden.engine.extract.budget import Budget
     from postwarden.engine.extract.sniff import Sniffed
     from postwarden.engine.extract.walker import Walker
 
@@ -386,44 +386,52 @@ def open_package(
     budget = walker.budget
     budget.check_depth(depth + 1)
     zf, infos = open_zip(data, what, budget.limits.max_members)
-    names = {i.filename.lower() for i in infos}
-    if len(names) != len(infos):
+    lowers = [i.filename.lower() for i in infos]
+    if len(set(lowers)) != len(infos):
         # Two parts of one name: each reader may pick a different one (a parser-differential
         # trick that shows the scanner a harmless part and the recipient the real one).
         raise Uninspectable(f"duplicate part names in {what}")
     package = Package(zf, infos)
-    kept, readable = package.xml, package.readable
-    for info in infos:
+    kept, readable, keys = package.xml, package.readable, package.keys
+    # Per package, not per part: every member's compressed bytes in one compiled call, and
+    # the bound methods looked up once.
+    key_of, seen, add = VERIFIED.key, VERIFIED.seen, VERIFIED.add
+    default_keep = keep_xml is to_read
+    for info, lower, packed in zip(infos, lowers, packed_members(data, infos), strict=True):
         if info.is_dir():
             continue
         if encryption(info):
             raise Uninspectable(f"encrypted part in {what}")
         name = info.filename
-        lower = name.lower()
         embedded = name.startswith(EMBEDDED)
         # Any case: ``docProps/x.XML`` is read (`read_rest`), so it is checked too.
         check_xml = not embedded and lower.endswith(_XML)
         read = check_xml and to_read(lower)
         if read:
             readable.append(info)
-        keep = read if keep_xml is to_read else check_xml and keep_xml(lower)
+        keep = read if default_keep else check_xml and keep_xml(lower)
         marker = keep_marked.get(lower) if check_xml and not keep else None
         hold = keep or embedded or marker is not None
         try:
-            packed = plain_packed(data, info)
-            key = None if embedded else VERIFIED.key(packed, info, check_xml, marker)
-            if key is not None and _verified(key, info, budget):
+            if packed is None:
+                raise NotPlain
+            key = None if embedded else key_of(packed, info, check_xml, marker)
+            if key is not None and seen(key):
+                # This very part passed every check before: charged as read.
+                check_declared(info, max(info.compress_size, 1), budget.limits)
+                budget.add_expanded(info.file_size)
+                budget.check_time()
                 if keep:
                     kept.keep_packed(lower, packed, info)
-                package.keys[name] = key
+                keys[name] = key
                 continue
             chunks = _check(direct_chunks(packed, info, budget), check_xml, hold, what)
             marked = not keep and _marked(chunks, marker)
             keep = keep or marked
             if key is not None and not marked:
                 # a marked part is not remembered: it is read again each time
-                VERIFIED.add(key)
-                package.keys[name] = key
+                add(key)
+                keys[name] = key
         except NotPlain:
             chunks = _check(stream_member(zf, info, budget), check_xml, hold, what)
             keep = keep or _marked(chunks, marker)
@@ -442,16 +450,6 @@ def _marked(chunks: list[bytes], marker: bytes | None) -> bool:
         return False
     xml = b"".join(chunks)
     return marker in xml or b"\x00" in xml[:4]
-
-
-def _verified(key: _Key, info: zipfile.ZipInfo, budget: Budget) -> bool:
-    """Whether this very part passed every check before; if so, it is charged as read."""
-    if not VERIFIED.seen(key):
-        return False
-    check_declared(info, max(info.compress_size, 1), budget.limits)
-    budget.add_expanded(info.file_size)
-    budget.check_time()
-    return True
 
 
 def _check(chunks: Iterator[bytes], check_xml: bool, keep: bool, what: str) -> list[bytes]:
@@ -720,13 +718,16 @@ def read_rest(
     ``letter.docx#docProps/core.xml``.  Kept parts are parsed from the bytes that were
     checked; a part not kept (a worksheet no sheet of the workbook names) is inflated again."""
     infos = [i for i in package.readable if i.filename.lower() not in done]
+    no_data = _NO_DATA.fullmatch
     for info in sorted(infos, key=lambda i: _natural(i.filename)):
         name = info.filename.lower()
         walker.budget.check_time()
         try:
             if name in package.xml:
                 xml = _vml(name, package.xml[name])
-                text = "\n".join(part_texts(xml, package.trees.get(name)))
+                # `part_texts` as a list: no generator made and run for each part
+                texts = _texts(xml, package.trees.get(name))
+                text = "\n".join([t for t in texts if not no_data(t)])
             else:
                 with package.zf.open(info) as part:
                     text = "\n".join(part_texts(part))
@@ -755,14 +756,18 @@ def relationships(package: Package, source: str, what: str) -> list[tuple[str, s
         except ParseError as exc:
             raise Uninspectable(f"corrupt {what}: relationships: {exc}") from None
     out = []
-    plain_folder = not folder or _PLAIN_PATH.fullmatch(folder) is not None
+    plain = _PLAIN_PATH.fullmatch
+    plain_folder = not folder or plain(folder) is not None
     for rel in found:
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External" or not target:
             continue
-        out.append(
-            (rel.get("Id", ""), rel.get("Type", ""), part_name(folder, target, plain_folder))
-        )
+        if plain_folder and target[0] != "/" and plain(target):
+            # `part_name`'s first case inlined: most targets (no call per relationship)
+            name = f"{folder}/{target}".lower() if folder else target.lower()
+        else:
+            name = part_name(folder, target, plain_folder)
+        out.append((rel.get("Id", ""), rel.get("Type", ""), name))
     return out
 
 
@@ -800,7 +805,12 @@ _PLAIN_PATH = re.compile(r"(?!\.\.?(?:/|\Z))[^/]+(?:/(?!\.\.?(?:/|\Z))[^/]+)*")
 
 
 def _natural(name: str) -> tuple[str | int, ...]:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+    # A compiled pattern and a list, not ``re.split``'s cache lookup and a generator: a
+    # docx's seven parts sorted in 5.5 us, not 8.7.
+    return tuple([int(t) if t.isdigit() else t for t in _DIGITS.split(name)])
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 class OfficeExtractor:
