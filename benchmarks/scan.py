@@ -4,7 +4,8 @@
 Wall-clock MB/s depends on what else the machine runs; beside it each line gives MB per
 CPU-second of the scan's own processes (this one and its workers: ``getrusage``), the speed
 of one worker with a core to itself, best of ``ROUNDS``.  The office files (xlsx, docx,
-pdf) are also scanned on their own, since they are what a file server mostly holds.
+pdf) are also scanned on their own, since they are what a file server mostly holds, and a
+file of each kind is timed on its own, with its stages (extract, detect, registers).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import random
 import resource
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from tests.engine.registers.people import generate
 from tests.factories import make_docx, make_pdf, make_xlsx
 
 from postwarden.engine.extract.office import VERIFIED
-from postwarden.engine.registers import import_register
-from postwarden.scan import ScanItem, run_scan, scan_items
+from postwarden.engine.registers import RegisterSet, import_register
+from postwarden.scan import ScanItem, Scanner, run_scan, scan_items
 from postwarden.settings import Settings, init_data_dir
 
 FILES = 1_000
@@ -91,6 +93,40 @@ def _local(label: str, items: list[ScanItem], settings: Settings, workers: int) 
     return size / best_wall
 
 
+PER_KIND = 100
+"""Files of each kind timed one by one (`_per_kind`)."""
+
+
+def _per_kind(items: list[ScanItem], settings: Settings) -> None:
+    """What a file of each kind costs one `Scanner`: CPU ms a file over `PER_KIND` files read
+    beforehand, best of ``ROUNDS``, and each stage's wall ms a file (the reports' timings,
+    best of ``ROUNDS`` each): where a worker's time goes, without the reads and the pool."""
+    scanner = Scanner(settings.limits, RegisterSet(settings.registers_dir, settings.secret()))
+    for suffix in (".xlsx", ".docx", ".pdf", ".txt"):
+        chosen = [i for i in items if i.path.endswith(suffix)][:PER_KIND]
+        contents = [Path(i.path).read_bytes() for i in chosen]
+        for item, data in zip(chosen, contents, strict=True):
+            scanner.scan(item, data)  # imports and caches warmed, as in a running worker
+        best = float("inf")
+        stages: dict[str, float] = {}
+        for _ in range(ROUNDS):
+            VERIFIED.forget()
+            started = time.process_time()
+            for item, data in zip(chosen, contents, strict=True):
+                scanner.scan(item, data)
+            best = min(best, time.process_time() - started)
+            VERIFIED.forget()
+            spent: Counter[str] = Counter()
+            for item, data in zip(chosen, contents, strict=True):
+                spent.update(scanner.inspect(item, data).verdict.timings)
+            stages = {k: min(v, stages.get(k, v)) for k, v in spent.items()}
+        shares = ", ".join(f"{k} {v / len(chosen) * 1e3:.3f}" for k, v in stages.items())
+        print(
+            f"scan, per {suffix[1:]} file: {best / len(chosen) * 1e3:.3f} ms CPU "
+            f"({shares} ms wall; {len(chosen)} files, best of {ROUNDS})"
+        )
+
+
 def main() -> None:
     from distributed import LocalCluster
 
@@ -105,6 +141,7 @@ def main() -> None:
         for label, chosen in (("all files", items), ("office files", office)):
             rates = {w: _local(label, chosen, settings, w) for w in (1, 2)}
             print(f"scan, {label}: 2 workers / 1 worker = {rates[2] / rates[1]:.2f} (wall)")
+        _per_kind(items, settings)
         size = sum(i.size for i in items) / 1e6
         with LocalCluster(
             n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
