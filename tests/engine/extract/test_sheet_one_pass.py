@@ -16,16 +16,13 @@ from dataclasses import astuple
 import pytest
 from tests.engine.extract.office_parts import one_byte_edits
 from tests.engine.extract.test_sheet_cells import (
-    PLAIN,
     SST,
     TAKEN,
     inline,
-    openpyxl_book,
     raw_xlsx,
     typed,
-    xlsxwriter_book,
 )
-from tests.engine.extract.test_sheet_fast_paths import sheet, worksheets
+from tests.engine.extract.test_sheet_fast_paths import books, sheet, worksheets
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import spreadsheet
@@ -64,14 +61,8 @@ def assert_one_pass(xml: bytes, strings: list[str] | None) -> bool:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_generated_worksheets_are_read_in_one_pass(seed: int) -> None:
-    rng = random.Random(seed)
     read = 0
-    for data in (
-        openpyxl_book(rng, write_only=True),
-        openpyxl_book(rng, write_only=False),
-        openpyxl_book(rng, write_only=True, values=PLAIN),
-        xlsxwriter_book(rng),
-    ):
+    for data in books(seed):
         for xml, strings, _styles in worksheets(data):
             read += assert_one_pass(xml, strings)
     assert read
@@ -199,14 +190,8 @@ def assert_same(data: bytes, monkeypatch: pytest.MonkeyPatch, limits: Limits | N
 def test_generated_workbooks_read_the_same_in_one_pass(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rng = random.Random(seed)
     read = 0
-    for data in (
-        openpyxl_book(rng, write_only=True),
-        openpyxl_book(rng, write_only=False),
-        openpyxl_book(rng, write_only=True, values=PLAIN),
-        xlsxwriter_book(rng),
-    ):
+    for data in books(seed):
         read += assert_same(data, monkeypatch)
     assert read
 
