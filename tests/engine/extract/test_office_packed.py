@@ -18,21 +18,16 @@ from tests.factories import make_docx, make_pptx, make_xlsx, make_zip
 
 from postwarden.engine.compiled import _hsscan
 from postwarden.engine.extract import archive
-from postwarden.engine.extract.archive import NotPlain, overlap_fault, packed_members, plain_packed
+from postwarden.engine.extract.archive import (
+    overlap_fault,
+    packed_members,
+    packed_members_py,
+    plain_packed,
+)
 from postwarden.engine.extract.budget import Uninspectable
 from postwarden.engine.extract.zipdir import Zip, read_zip
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "poi-hostile-office" / "files"
-
-
-def _one_by_one(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | None]:
-    out: list[bytes | None] = []
-    for info in infos:
-        try:
-            out.append(plain_packed(data, info))
-        except NotPlain:
-            out.append(None)
-    return out
 
 
 def _compare(data: bytes) -> tuple[int, int]:
@@ -42,7 +37,7 @@ def _compare(data: bytes) -> tuple[int, int]:
     except Exception:  # not a zip: open_zip refuses it before any member is read
         return 0, 0
     try:
-        expected = _one_by_one(data, infos)
+        expected = packed_members_py(data, infos)
     except struct.error:  # a header past the end: open_zip's overlap guard refuses it first
         return 0, 0
     assert _hsscan.packed_members(data, infos) == expected
@@ -173,7 +168,7 @@ def test_the_python_loop_is_the_general_path(monkeypatch: pytest.MonkeyPatch) ->
     infos = read_zip(data).infos
     compiled = packed_members(data, infos)
     monkeypatch.setattr(archive, "COMPILED", False)
-    assert packed_members(data, infos) == compiled == _one_by_one(data, infos)
+    assert packed_members(data, infos) == compiled == packed_members_py(data, infos)
     assert all(p is not None for p in compiled)
 
 

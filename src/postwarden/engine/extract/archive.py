@@ -187,6 +187,11 @@ def packed_members(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | No
     Python, most of it the calls and the name's decoding and comparison)."""
     if COMPILED:
         return _hsscan.packed_members(data, infos)
+    return packed_members_py(data, infos)
+
+
+def packed_members_py(data: bytes, infos: list[zipfile.ZipInfo]) -> list[bytes | None]:
+    """`packed_members` in Python, one `plain_packed` at a time."""
     out: list[bytes | None] = []
     for info in infos:
         try:
