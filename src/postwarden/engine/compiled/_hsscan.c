@@ -4151,6 +4151,31 @@ out:
     return ok;
 }
 
+/* How many entries the match.present arrays hold (int64 g, k, f, lo, n, c and a byte each of
+ * ``strong``), beside ``records`` (uint32s); -1 with a ValueError naming ``who`` when their
+ * sizes do not agree.  presence and owned_runs take the same arrays. */
+static Py_ssize_t entry_count(const char *who, const Py_buffer *g, const Py_buffer *k,
+                              const Py_buffer *f, const Py_buffer *lo, const Py_buffer *n,
+                              const Py_buffer *c, const Py_buffer *strong,
+                              const Py_buffer *records) {
+    Py_ssize_t m = g->len / 8;
+    if (g->len % 8 || k->len != g->len || f->len != g->len || lo->len != g->len ||
+        n->len != g->len || c->len != g->len || strong->len != m || records->len % 4) {
+        PyErr_Format(PyExc_ValueError, "%s: buffers of mismatched sizes", who);
+        return -1;
+    }
+    return m;
+}
+
+/* The seven arrays of ``count`` entries useful_entries and owned_runs give (six of int64s,
+ * then the ``strong`` bytes) into ``parts``; -1 when one cannot be made. */
+static int entry_parts(PyObject *parts[7], Py_ssize_t count) {
+    for (int p = 0; p < 7; p++)
+        if ((parts[p] = PyBytes_FromStringAndSize(NULL, p < 6 ? count * 8 : count)) == NULL)
+            return -1;
+    return 0;
+}
+
 static PyObject *presence(PyObject *module, PyObject *args) {
     (void)module;
     Py_buffer gb, kb, fb, lob, nb, cb, sb, rb, factb;
@@ -4163,10 +4188,11 @@ static PyObject *presence(PyObject *module, PyObject *args) {
     PresenceOrder *order = NULL;
     int64_t *scratch = NULL, *claimed = NULL;
     char *flags = NULL;
-    Py_ssize_t m = gb.len / 8, size = rb.len / 4;
-    if (gb.len % 8 || kb.len != gb.len || fb.len != gb.len || lob.len != gb.len ||
-        nb.len != gb.len || cb.len != gb.len || sb.len != m || rb.len % 4 ||
-        factb.len != 16 * 8) {
+    Py_ssize_t m = entry_count("presence", &gb, &kb, &fb, &lob, &nb, &cb, &sb, &rb),
+               size = rb.len / 4;
+    if (m < 0)
+        goto done;
+    if (factb.len != 16 * 8) {
         PyErr_SetString(PyExc_ValueError, "presence: buffers of mismatched sizes");
         goto done;
     }
@@ -6278,10 +6304,7 @@ static PyObject *useful_entries(PyObject *module, PyObject *args) {
             count += keep[i] != 0;
         }
     }
-    for (int j = 0; j < 6; j++)
-        if ((parts[j] = PyBytes_FromStringAndSize(NULL, count * 8)) == NULL)
-            goto done;
-    if ((parts[6] = PyBytes_FromStringAndSize(NULL, count)) == NULL)
+    if (entry_parts(parts, count) < 0)
         goto done;
     int64_t *at[6];
     for (int j = 0; j < 6; j++)
@@ -9670,12 +9693,10 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
     PyObject *answer = NULL, *parts[7] = {NULL};
     uint32_t *owners = NULL;
     int64_t *places = NULL, *kept = NULL;
-    Py_ssize_t m = gb.len / 8, size = rb.len / 4;
-    if (gb.len % 8 || kb.len != gb.len || fb.len != gb.len || lob.len != gb.len ||
-        nb.len != gb.len || cb.len != gb.len || sb.len != m || rb.len % 4) {
-        PyErr_SetString(PyExc_ValueError, "owned_runs: buffers of mismatched sizes");
+    Py_ssize_t m = entry_count("owned_runs", &gb, &kb, &fb, &lob, &nb, &cb, &sb, &rb),
+               size = rb.len / 4;
+    if (m < 0)
         goto done;
-    }
     {
         const int64_t *g = gb.buf, *k = kb.buf, *f = fb.buf, *lo = lob.buf, *n = nb.buf,
                       *c = cb.buf;
@@ -9759,11 +9780,8 @@ static PyObject *owned_runs(PyObject *module, PyObject *args) {
             answer = Py_NewRef(Py_None); /* no value owned: nothing cut */
             goto done;
         }
-        for (int p = 0; p < 7; p++) {
-            parts[p] = PyBytes_FromStringAndSize(NULL, p < 6 ? total * 8 : total);
-            if (parts[p] == NULL)
-                goto done;
-        }
+        if (entry_parts(parts, total) < 0)
+            goto done;
         int64_t *og = (int64_t *)PyBytes_AS_STRING(parts[0]);
         int64_t *ok = (int64_t *)PyBytes_AS_STRING(parts[1]);
         int64_t *of = (int64_t *)PyBytes_AS_STRING(parts[2]);
