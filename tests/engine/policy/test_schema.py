@@ -76,3 +76,8 @@ def test_load_policy_refuses_a_rule_without_conditions() -> None:
     text = "version: 1\nrules:\n  - id: x\n    action: hold\n    message: m\n    when: {}\n"
     with pytest.raises(PolicyError, match="at least one condition"):
         load_policy(text)
+
+
+def test_default_policy_is_parsed_once_per_process() -> None:
+    # Every Inspector (each scan run, each scan worker) takes the same immutable object.
+    assert default_policy() is default_policy()
