@@ -370,14 +370,18 @@ def open_package(
     depth: int,
     walker: Walker,
     *,
-    keep_xml: Callable[[str], bool] = to_read,
+    keep_also: Collection[str] = (),
+    keep_not: Collection[str] = (),
     keep_marked: Mapping[str, bytes] = _NONE,
 ) -> Package:
     """Run every guard over an office package: member count, overlap, encryption, actual
     decompressed sizes and ratios, and the XML prolog of every part.
 
-    ``keep_xml`` chooses (by lowercase name) the XML parts whose bytes are kept, so that a
-    reader parses exactly the bytes that were checked, without decompressing them again.
+    The XML parts whose bytes are kept, so that a reader parses exactly the bytes that were
+    checked without decompressing them again, are those `to_read` names but ``keep_not``,
+    and the XML parts ``keep_also`` names (lowercase names): sets, not a function of the
+    name, so that `to_read` is asked once a part (asking it twice, through a chooser that
+    asks it too, was a tenth of guarding a workbook's nine parts).
     ``keep_marked`` names parts that no reader reads whole, kept when they hold a marker (a
     byte string: ``{"word/settings.xml": b"docVar"}``) or are UTF-16 (whose ASCII is not
     those bytes); one that does not is remembered so with its digest (`VERIFIED`): the same
@@ -396,7 +400,6 @@ def open_package(
     # Per package, not per part: every member's compressed bytes in one compiled call, and
     # the bound methods looked up once.
     key_of, seen, add = VERIFIED.key, VERIFIED.seen, VERIFIED.add
-    default_keep = keep_xml is to_read
     for info, lower, packed in zip(infos, lowers, packed_members(data, infos), strict=True):
         if info.is_dir():
             continue
@@ -409,7 +412,7 @@ def open_package(
         read = check_xml and to_read(lower)
         if read:
             readable.append(info)
-        keep = read if default_keep else check_xml and keep_xml(lower)
+        keep = (read and lower not in keep_not) or (check_xml and lower in keep_also)
         marker = keep_marked.get(lower) if check_xml and not keep else None
         hold = keep or embedded or marker is not None
         try:

@@ -49,7 +49,6 @@ from postwarden.engine.extract.office import (
     pulled,
     read_rest,
     relationships,
-    to_read,
     visit_embedded,
 )
 from postwarden.engine.extract.sniff import OLE_MAGIC, Kind
@@ -91,7 +90,9 @@ class SpreadsheetExtractor:
     ) -> None:
         package = None
         if sniffed.kind is Kind.SPREADSHEET and data.startswith(b"PK"):
-            package = open_package(data, sniffed.label, where, depth, walker, keep_xml=_kept)
+            package = open_package(
+                data, sniffed.label, where, depth, walker, keep_also=_KEEP_ALSO, keep_not=_KEEP_NOT
+            )
         try:
             budget = walker.budget
             one_pass = None
@@ -249,12 +250,6 @@ def _read_plain_rows(
         walker.add_rows(texts, places, cells, header)
         if unused:
             unused.difference_update(chain.from_iterable(cells))
-
-
-def _kept(name: str) -> bool:
-    """The parts `read_rest` reads and the worksheets, shared strings and styles
-    `_plain_sheets` reads; not an OpenDocument's content, which calamine reads."""
-    return (to_read(name) and name != "content.xml") or name == _XL_STYLES
 
 
 # The parts of the cells calamine reads by name, not through relationships: an OpenDocument's
@@ -497,18 +492,21 @@ class _OnePass:
 class _Plain:
     """The worksheets `_hsscan.sheet_rows` reads, by sheet name, and the shared strings."""
 
-    __slots__ = ("_parts", "_plain_styles", "_read", "_strings", "_styles")
+    __slots__ = ("_package", "_parts", "_plain_styles", "_read", "_strings")
 
     def __init__(
         self,
         parts: dict[str, bytes],
         strings: list[str] | None,
-        styles: bytes | None,
+        package: Package,
         read: dict[str, _Rows],
     ) -> None:
         self._parts = parts
         self._strings = strings
-        self._styles = styles  # the styles part until a sheet's numbers need them
+        # The styles are taken from the package only when a sheet's numbers need them: most
+        # workbooks' are kept compressed (`VERIFIED`: one template's), and inflating them
+        # for nothing cost a workbook of the scan bench 2.5 KB of inflating and a call.
+        self._package = package
         self._plain_styles: bytes | None = None
         self._read = read  # by sheet name: the rows `_OnePass` read of its part
 
@@ -529,9 +527,9 @@ class _Plain:
         if xml is None or _hsscan is None:
             return None
         rows = _hsscan.sheet_rows(xml, self._strings, b"")
-        if rows is None and self._styles is not None:
+        if rows is None and _XL_STYLES in self._package.xml:
             if self._plain_styles is None:
-                self._plain_styles = plain_styles(self._styles)
+                self._plain_styles = plain_styles(self._package.xml[_XL_STYLES])
             if self._plain_styles:
                 rows = _hsscan.sheet_rows(xml, self._strings, self._plain_styles)
         return rows
@@ -580,6 +578,11 @@ _XL_WORKBOOK = "xl/workbook.xml"
 _XL_RELATIONSHIPS = "xl/_rels/workbook.xml.rels"
 _XL_STRINGS = "xl/sharedstrings.xml"
 _XL_STYLES = "xl/styles.xml"
+# The parts `open_package` keeps: those `read_rest` reads and the worksheets and shared
+# strings, and the styles `_plain_sheets` reads; not an OpenDocument's content, which
+# calamine reads.
+_KEEP_ALSO = frozenset({_XL_STYLES})
+_KEEP_NOT = frozenset({"content.xml"})
 _WORKSHEETS = "xl/worksheets/"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NUM_FMTS, _CELL_XFS, _XF = f"{_MAIN}numFmts", f"{_MAIN}cellXfs", f"{_MAIN}xf"
@@ -645,8 +648,7 @@ def _plain_sheets(
             rows = None if read is None else read.pop(part, None)
             if rows is not None:
                 taken[name] = rows
-    styles = package.xml[_XL_STYLES] if _XL_STYLES in package.xml else None
-    return _Plain(parts, strings, styles, taken)
+    return _Plain(parts, strings, package, taken)
 
 
 def plain_styles(xml: bytes) -> bytes:
