@@ -26,8 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +122,7 @@ class SpreadsheetExtractor:
     ) -> None:
         # Calamine opens every workbook: it reads (and so checks) the workbook, its
         # relationships, styles and shared strings, and tells the sheets and their kinds.
-        with _calamine_refusals(what):
+        with _CalamineRefusals(what):
             try:
                 workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
             except python_calamine.PasswordError:
@@ -138,7 +137,7 @@ class SpreadsheetExtractor:
         )
         # The shared strings no cell shows: those whose text is no cell's value.
         unused = set(strings) if strings else None
-        with _calamine_refusals(what):
+        with _CalamineRefusals(what):
             self._sheets(workbook, where, walker, plain, unused)
         if package is not None and strings and unused:
             _read_unused(package, [s for s in strings if s in unused], where, walker)
@@ -164,21 +163,30 @@ class SpreadsheetExtractor:
                 _read_plain_rows(fast, prefix, walker, unused)
 
 
-@contextmanager
-def _calamine_refusals(what: str) -> Iterator[None]:
+class _CalamineRefusals:
     """Calamine's errors as the workbook's refusal, and its panics too (an xls's 2-byte name
     record, a sheet past the stream's end): pyo3 raises a panic as a ``PanicException``,
     which is no ``Exception``, so the walker's guard would let it through; any other
-    exception passes."""
-    try:
-        yield
-    except python_calamine.CalamineError as exc:
-        raise Uninspectable(f"corrupt {what}: {exc}") from None
-    except BaseException as exc:
-        kind = type(exc)
-        if kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime":
-            raise Uninspectable(f"corrupt {what}: {exc}") from None
-        raise
+    exception passes.  A class, not a ``contextmanager`` generator: a generator made, started
+    and closed twice a workbook cost more than the rest of telling its sheets."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        if kind is None or exc is None:
+            return
+        if isinstance(exc, python_calamine.CalamineError) or (
+            kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
+        ):
+            raise Uninspectable(f"corrupt {self._what}: {exc}") from None
 
 
 def _read_rows(
