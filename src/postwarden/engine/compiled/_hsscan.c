@@ -1331,6 +1331,7 @@ static PyObject *pdf_object(PyObject *module, PyObject *args);
 static PyObject *pdfium_bind(PyObject *module, PyObject *arg);
 static PyObject *pdf_page_text(PyObject *module, PyObject *args);
 static PyObject *pdf_plain(PyObject *module, PyObject *args);
+static PyObject *pdf_meta_texts(PyObject *module, PyObject *args);
 /* Office packages: every member's compressed bytes in one call (issue 14, seventh round). */
 static PyObject *packed_members(PyObject *module, PyObject *args);
 static PyObject *overlap_fault(PyObject *module, PyObject *args);
@@ -1457,6 +1458,8 @@ static PyMethodDef module_methods[] = {
     {"pdf_page_text", pdf_page_text, METH_VARARGS,
      "pdf_page_text(document, index) -> the text layer of a page without annotations, or "
      "None: read it in Python."},
+    {"pdf_meta_texts", pdf_meta_texts, METH_VARARGS,
+     "pdf_meta_texts(document, keys) -> the document's Info entries keys, as str."},
     {"pdf_plain", pdf_plain, METH_VARARGS,
      "pdf_plain(data, pages, check_time, ref, other, read_info, decompressobj, zlib_error, "
      "limits) -> whether data is a plain pdf of pages pages (pdf_plain's check)."},
@@ -10805,6 +10808,7 @@ typedef int (*pp_count_chars_t)(void *);
 typedef int (*pp_text_index_t)(void *, int);
 typedef int (*pp_get_text_t)(void *, int, int, unsigned short *);
 typedef void (*pp_close_t)(void *);
+typedef unsigned long (*pp_meta_text_t)(void *, const char *, void *, unsigned long);
 
 static struct {
     pp_load_page_t load_page;
@@ -10815,17 +10819,19 @@ static struct {
     pp_get_text_t get_text;
     pp_close_t close_text;
     pp_close_t close_page;
+    pp_meta_text_t meta_text; /* FPDF_GetMetaText, for pdf_meta_texts (NULL: not bound) */
 } pp_fn;
 static int pp_bound;
 
 static PyObject *pdfium_bind(PyObject *module, PyObject *arg) {
     (void)module;
-    void *found[8];
-    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != 8) {
-        PyErr_SetString(PyExc_TypeError, "pdfium_bind: a tuple of 8 function addresses");
+    void *found[9];
+    Py_ssize_t count = PyTuple_Check(arg) ? PyTuple_GET_SIZE(arg) : 0;
+    if (count != 8 && count != 9) {
+        PyErr_SetString(PyExc_TypeError, "pdfium_bind: a tuple of 8 or 9 function addresses");
         return NULL;
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < count; i++) {
         found[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(arg, i));
         if (found[i] == NULL) {
             if (!PyErr_Occurred())
@@ -10841,6 +10847,7 @@ static PyObject *pdfium_bind(PyObject *module, PyObject *arg) {
     pp_fn.get_text = (pp_get_text_t)found[5];
     pp_fn.close_text = (pp_close_t)found[6];
     pp_fn.close_page = (pp_close_t)found[7];
+    pp_fn.meta_text = count == 9 ? (pp_meta_text_t)found[8] : NULL;
     pp_bound = 1;
     Py_RETURN_NONE;
 }
@@ -10921,6 +10928,66 @@ static PyObject *pdf_page_text(PyObject *module, PyObject *args) {
         PyUnicode_DecodeUTF16((const char *)text, units * 2, "ignore", &order);
     free(text);
     return result;
+}
+
+/* pdf_meta_texts(document, keys) -> the Info entries ``keys`` (bytes) of the document as
+ * pdf_hidden's ``_string`` reads each through ctypes (FPDF_GetMetaText asked its size, then
+ * into a buffer of that size, decoded as UTF-16-LE without its terminator, errors ignored;
+ * "" for a size of 2 or less): six calls through ctypes and their Python, 12 us of a 3-page
+ * pdf, in one.  The caller holds pdf.py's PDFium lock; PDFium is called with the GIL held
+ * (each call a lookup in the Info dictionary). */
+static PyObject *pdf_meta_texts(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *address, *keys;
+    if (!PyArg_ParseTuple(args, "OO!", &address, &PyTuple_Type, &keys))
+        return NULL;
+    if (!pp_bound || pp_fn.meta_text == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pdf_meta_texts: FPDF_GetMetaText is not bound");
+        return NULL;
+    }
+    void *document = PyLong_AsVoidPtr(address);
+    if (document == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "pdf_meta_texts: a null document");
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(keys);
+    PyObject *out = PyTuple_New(count);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        if (!PyBytes_Check(key) || (Py_ssize_t)strlen(PyBytes_AS_STRING(key)) !=
+                                       PyBytes_GET_SIZE(key)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "pdf_meta_texts: keys are bytes without NUL");
+            return NULL;
+        }
+        unsigned long size = pp_fn.meta_text(document, PyBytes_AS_STRING(key), NULL, 0);
+        PyObject *text;
+        if (size <= 2) {
+            text = PyUnicode_New(0, 0);
+        } else {
+            /* room for size bytes rounded up, as PDFium may write them all */
+            size_t units = size / 2 + 1;
+            unsigned short *buffer = calloc(units, sizeof *buffer);
+            if (buffer == NULL) {
+                Py_DECREF(out);
+                return PyErr_NoMemory();
+            }
+            pp_fn.meta_text(document, PyBytes_AS_STRING(key), buffer, size);
+            int order = -1; /* little-endian, a byte order mark kept: codecs' "utf-16-le" */
+            text = PyUnicode_DecodeUTF16((const char *)buffer, (Py_ssize_t)(size / 2 - 1) * 2,
+                                         "ignore", &order);
+            free(buffer);
+        }
+        if (text == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, text);
+    }
+    return out;
 }
 
 /* ==== End of pdf_page_text ============================================================= */

@@ -268,6 +268,7 @@ def _bind() -> None:
         pdfium_c.FPDFText_GetText,
         pdfium_c.FPDFText_ClosePage,
         pdfium_c.FPDF_ClosePage,
+        pdfium_c.FPDF_GetMetaText,
     )
     _hsscan.pdfium_bind(tuple(ctypes.cast(f, ctypes.c_void_p).value for f in functions))
 
@@ -275,6 +276,14 @@ def _bind() -> None:
 COMPILED = _hsscan is not None
 if COMPILED:
     _bind()
+
+
+def _meta_texts(document: pdfium_c.FPDF_DOCUMENT, keys: tuple[bytes, ...]) -> tuple[str, ...]:
+    """The Info entries ``keys`` of ``document`` in one call (`_hsscan.pdf_meta_texts`)."""
+    found: tuple[str, ...] = _hsscan.pdf_meta_texts(
+        ctypes.cast(document, ctypes.c_void_p).value, keys
+    )
+    return found
 
 
 def _text(
@@ -385,7 +394,7 @@ def _hidden(
     files of its name tree, each visited as a file of its own (``report.pdf/voters.xlsx``)."""
     budget = walker.budget
     with _PDFIUM:
-        walker.add(properties(pdf.raw), f"{where}#properties")
+        walker.add(properties(pdf.raw, _meta_texts if COMPILED else None), f"{where}#properties")
         walker.add(bookmarks(pdf.raw, budget.check_time), f"{where}#bookmarks")
     for index in range(attached):
         budget.check_time()
