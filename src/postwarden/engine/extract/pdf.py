@@ -298,11 +298,8 @@ def _text(
     for a page without annotations (one call instead of ten through ctypes, 1.4-2.8 us
     each), else `_page_text`."""
     if COMPILED:
-        address = (
-            pdf.address
-            if isinstance(pdf, _Document)
-            else ctypes.cast(pdf.raw, ctypes.c_void_p).value
-        )
+        # `_Document.address`; pypdfium2's document (the tests' general path) has none
+        address = getattr(pdf, "address", None) or ctypes.cast(pdf.raw, ctypes.c_void_p).value
         text = _hsscan.pdf_page_text(address, index)
         if text is not None:
             return text, ""
