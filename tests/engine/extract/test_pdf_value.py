@@ -190,8 +190,9 @@ def test_an_opened_count_that_would_wrap_is_refused() -> None:
 def test_the_plain_check_reads_through_the_compiled_tokenizer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """What `plain` decides with either tokenizer (the made pdfs' verdicts are in
-    test_pdf_plain.py): a wrong value from the compiled one shows."""
+    """What `plain_py` (the object-by-object check; `plain` is `_hsscan.pdf_plain` where the
+    module is built, test_pdf_plain_compiled.py) decides with either tokenizer (the made
+    pdfs' verdicts are in test_pdf_plain.py): a wrong value from the compiled one shows."""
     called: list[int] = []
     real = _hsscan.pdf_value
 
@@ -208,11 +209,11 @@ def test_the_plain_check_reads_through_the_compiled_tokenizer(
     data += b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n"
     data += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % table
     assert pdf_plain.COMPILED
-    assert pdf_plain.plain(data, 0, NO_CLOCK)
+    assert pdf_plain.plain_py(data, 0, NO_CLOCK)
     assert len(called) == 3  # the trailer and two objects
     monkeypatch.setattr(pdf_plain, "COMPILED", False)
     called.clear()
-    assert pdf_plain.plain(data, 0, NO_CLOCK)
+    assert pdf_plain.plain_py(data, 0, NO_CLOCK)
     assert called == []
 
 

@@ -1330,6 +1330,8 @@ static PyObject *read_files(PyObject *module, PyObject *args);
 static PyObject *pdf_object(PyObject *module, PyObject *args);
 static PyObject *pdfium_bind(PyObject *module, PyObject *arg);
 static PyObject *pdf_page_text(PyObject *module, PyObject *args);
+static PyObject *pdf_plain(PyObject *module, PyObject *args);
+static PyObject *pdf_meta_texts(PyObject *module, PyObject *args);
 /* Office packages: every member's compressed bytes in one call (issue 14, seventh round). */
 static PyObject *packed_members(PyObject *module, PyObject *args);
 static PyObject *overlap_fault(PyObject *module, PyObject *args);
@@ -1456,6 +1458,11 @@ static PyMethodDef module_methods[] = {
     {"pdf_page_text", pdf_page_text, METH_VARARGS,
      "pdf_page_text(document, index) -> the text layer of a page without annotations, or "
      "None: read it in Python."},
+    {"pdf_meta_texts", pdf_meta_texts, METH_VARARGS,
+     "pdf_meta_texts(document, keys) -> the document's Info entries keys, as str."},
+    {"pdf_plain", pdf_plain, METH_VARARGS,
+     "pdf_plain(data, pages, check_time, ref, other, read_info, decompressobj, zlib_error, "
+     "limits) -> whether data is a plain pdf of pages pages (pdf_plain's check)."},
     /* Office packages, seventh round. */
     {"packed_members", packed_members, METH_VARARGS,
      "packed_members(data, infos) -> per member archive.plain_packed's bytes, or None: not "
@@ -7195,30 +7202,21 @@ static PyObject *pv_int(const unsigned char *s, Py_ssize_t i, Py_ssize_t j) {
     return PyLong_FromLongLong(negative ? -v : v);
 }
 
-/* pdf_value(data, pos, ref, other, check_time, every, opened) -> (value, end, opened), or
- * None where ``_value`` refuses: ``opened`` counts the arrays and dictionaries opened so far,
- * and ``check_time()`` is called each time it reaches a multiple of ``every`` (one value may
- * open millions); what it raises passes. */
-static PyObject *pdf_value(PyObject *module, PyObject *args) {
-    (void)module;
-    PyObject *data, *ref, *other, *check_time;
-    Py_ssize_t pos, every, opened;
-    if (!PyArg_ParseTuple(args, "O!nOOOnn", &PyBytes_Type, &data, &pos, &ref, &other,
-                          &check_time, &every, &opened))
-        return NULL;
-    if (every < 1) {
-        PyErr_SetString(PyExc_ValueError, "every must be positive");
+/* The value whose first token begins at s[pos] (after whitespace): a new reference, with
+ * where it ends in *end_out and *opened counted on; NULL with *refused set where ``_value``
+ * refuses, or NULL with an error (what ``check_time`` raised).  ``every`` is positive. */
+static PyObject *pv_read(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, PyObject *ref,
+                         PyObject *other, PyObject *check_time, Py_ssize_t every,
+                         Py_ssize_t *opened_io, Py_ssize_t *end_out, int *refused) {
+    Py_ssize_t opened = *opened_io;
+    if (pos > n) {
+        *refused = 1;
         return NULL;
     }
-    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
-    Py_ssize_t n = PyBytes_GET_SIZE(data);
-    if (pos > n)
-        Py_RETURN_NONE;
     pos = pos < 0 ? 0 : pos; /* as ``re`` takes a negative position */
     PyObject *open[PV_MAX_DEPTH];
     PyObject *keys[PV_MAX_DEPTH]; /* the key read whose value is still to come, or NULL */
     int depth = 0;
-    PyObject *result = NULL;
     for (;;) {
         Py_ssize_t start = 0, end = 0;
         int kind = pv_token(s, pos, n, &start, &end);
@@ -7277,8 +7275,9 @@ static PyObject *pdf_value(PyObject *module, PyObject *args) {
         if (value == NULL)
             goto fail;
         if (!depth) {
-            result = Py_BuildValue("(Nnn)", value, pos, opened);
-            return result;
+            *opened_io = opened;
+            *end_out = pos;
+            return value;
         }
         PyObject *top = open[depth - 1];
         int full = PyList_CheckExact(top) ? PyList_GET_SIZE(top) == PV_MAX_ELEMENTS
@@ -7313,17 +7312,42 @@ static PyObject *pdf_value(PyObject *module, PyObject *args) {
         }
     }
 refuse:
-    for (int i = 0; i < depth; i++) {
-        Py_DECREF(open[i]);
-        Py_XDECREF(keys[i]);
-    }
-    Py_RETURN_NONE;
+    *refused = 1;
 fail:
     for (int i = 0; i < depth; i++) {
         Py_DECREF(open[i]);
         Py_XDECREF(keys[i]);
     }
+    *opened_io = opened;
     return NULL;
+}
+
+/* pdf_value(data, pos, ref, other, check_time, every, opened) -> (value, end, opened), or
+ * None where ``_value`` refuses: ``opened`` counts the arrays and dictionaries opened so far,
+ * and ``check_time()`` is called each time it reaches a multiple of ``every`` (one value may
+ * open millions); what it raises passes (`pv_read`, which pdf_plain also reads with). */
+static PyObject *pdf_value(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data, *ref, *other, *check_time;
+    Py_ssize_t pos, every, opened;
+    if (!PyArg_ParseTuple(args, "O!nOOOnn", &PyBytes_Type, &data, &pos, &ref, &other,
+                          &check_time, &every, &opened))
+        return NULL;
+    if (every < 1) {
+        PyErr_SetString(PyExc_ValueError, "every must be positive");
+        return NULL;
+    }
+    Py_ssize_t end = 0;
+    int refused = 0;
+    PyObject *value = pv_read((const unsigned char *)PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), pos, ref, other, check_time, every,
+                              &opened, &end, &refused);
+    if (value == NULL) {
+        if (refused)
+            Py_RETURN_NONE;
+        return NULL;
+    }
+    return Py_BuildValue("(Nnn)", value, end, opened);
 }
 
 /* ==== End of pdf_value ================================================================= */
@@ -10057,6 +10081,711 @@ static PyObject *pdf_object(PyObject *module, PyObject *args) {
 
 /* ==== End of pdf_object ================================================================ */
 
+/* ==== pdf_plain: the whole plain check in one call (issue 14, eighth round) ================
+ *
+ * pdf_plain(data, pages, check_time, ref, other, read_info, decompressobj, zlib_error, limits)
+ * -> whether ``data`` is a plain pdf of ``pages`` pages: extract/pdf_plain.py's
+ * ``_Plain.check`` step for step (the same objects read in the same order, the same values
+ * through `pv_read`, the same refusals), where the Python walk cost a 3-page pdf 0.11 ms of
+ * its 0.5 (the interpreter's code and objects cold after PDFium's pages; 0.05 ms warm).
+ * ``limits`` is pdf_plain's (_MAX_DEPTH, _MAX_DECODED, _MAX_PAGES_NODES, _MAX_PAGE_ENTRIES,
+ * _ENTRIES_TIMED, _OPENS_TIMED), read at each call; streams are inflated by
+ * ``decompressobj()`` (zlib's: this module links no zlib), and what it raises as
+ * ``zlib_error`` is a refusal, as in ``plain``.  What ``check_time()`` raises passes.  One
+ * difference, in what is read and not in the verdict: a stream whose ``/Length`` refers to
+ * a stream is refused when that stream is met (its dictionary is no number), without
+ * following that stream's own ``/Length`` (Python recurses, and refuses at the end of the
+ * chain, or on RecursionError).  test_pdf_plain_compiled.py compares the two. */
+
+enum { PK_LENGTH, PK_TYPE, PK_CATALOG, PK_SIZE, PK_ROOT, PK_INFO, PK_METADATA, PK_AF, PK_NAMES,
+       PK_EMBEDDED, PK_PAGES, PK_PAGE, PK_KIDS, PK_RESOURCES, PK_MEDIABOX, PK_CROPBOX,
+       PK_ROTATE, PK_CONTENTS, PK_FONT, PK_TOUNICODE, PK_DESCENDANT, PK_FILTER, PK_FLATE,
+       PK_PREV, PK_XREFSTM, PK_ENCRYPT, PK_DECODEPARMS, PK_F, PK_FFILTER, PK_FDECODEPARMS,
+       PK_COUNT };
+static const char *const pk_names[PK_COUNT] = {
+    "/Length", "/Type", "/Catalog", "/Size", "/Root", "/Info", "/Metadata", "/AF", "/Names",
+    "/EmbeddedFiles", "/Pages", "/Page", "/Kids", "/Resources", "/MediaBox", "/CropBox",
+    "/Rotate", "/Contents", "/Font", "/ToUnicode", "/DescendantFonts", "/Filter",
+    "/FlateDecode", "/Prev", "/XRefStm", "/Encrypt", "/DecodeParms", "/F", "/FFilter",
+    "/FDecodeParms"};
+static PyObject *pk_key[PK_COUNT]; /* the names as bytes, made once */
+
+typedef struct {
+    const unsigned char *s;
+    Py_ssize_t n;
+    PyObject *ref, *other, *check_time, *decompressobj, *zlib_error;
+    Py_ssize_t opens_every, opened;
+    Py_ssize_t count;    /* entries of the table */
+    long long *offsets;  /* by number: where ``N 0 obj`` begins, -1 for an entry not in use */
+    Py_ssize_t in_use;
+    PyObject *objects;   /* {Ref: value} read so far */
+    PyObject *streams;   /* {Ref: (start, length)} of the objects read that are streams */
+    PyObject *decoded;   /* {Ref} */
+    long long left, max_decoded;
+    int refused;
+} PkFile;
+
+#define PK_REFUSE(pk) ((pk)->refused = 1, -1)
+
+static int pk_is_ref(PkFile *pk, PyObject *v) { return v != NULL && Py_TYPE(v) == (PyTypeObject *)pk->ref; }
+
+static int pk_name_is(PyObject *v, int key) {
+    return v != NULL && PyBytes_CheckExact(v) &&
+           PyBytes_GET_SIZE(v) == PyBytes_GET_SIZE(pk_key[key]) &&
+           memcmp(PyBytes_AS_STRING(v), PyBytes_AS_STRING(pk_key[key]),
+                  (size_t)PyBytes_GET_SIZE(v)) == 0;
+}
+
+/* d.get(key), borrowed; NULL when absent (or on an error, which the caller checks). */
+static PyObject *pk_get(PyObject *d, int key) { return PyDict_GetItemWithError(d, pk_key[key]); }
+
+/* ``(?:\r\n|\n|\r)?endstream[ \t\r\n]*endobj`` at s[i]. */
+static int pk_end_stream(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t starts[3];
+    int k = 0;
+    if (i + 1 < n && s[i] == '\r' && s[i + 1] == '\n')
+        starts[k++] = i + 2;
+    if (i < n && (s[i] == '\n' || s[i] == '\r'))
+        starts[k++] = i + 1;
+    starts[k++] = i;
+    for (int j = 0; j < k; j++) {
+        Py_ssize_t at = starts[j];
+        if (n - at < 9 || memcmp(s + at, "endstream", 9) != 0)
+            continue;
+        at += 9;
+        while (at < n && pv_space(s[at]))
+            at++;
+        if (n - at >= 6 && memcmp(s + at, "endobj", 6) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ``_Plain._object``: object ``key`` (a Ref), borrowed from ``objects``; NULL and refused, or
+ * NULL and an error.  ``as_length``: read for a stream's /Length, where a stream is refused
+ * when met (see above). */
+static PyObject *pk_object(PkFile *pk, PyObject *key, int as_length) {
+    PyObject *value = PyDict_GetItemWithError(pk->objects, key);
+    if (value != NULL || PyErr_Occurred())
+        return value;
+    Py_ssize_t number = PyLong_AsSsize_t(key);
+    if (number == -1 && PyErr_Occurred())
+        return NULL;
+    if (number < 1 || number >= pk->count || pk->offsets[number] < 0) {
+        pk->refused = 1; /* free or missing */
+        return NULL;
+    }
+    char head[32];
+    int digits = snprintf(head, sizeof head, "%zd", number);
+    Py_ssize_t end = 0;
+    value = pv_read(pk->s, pk->n, (Py_ssize_t)pk->offsets[number] + digits + 6, pk->ref,
+                    pk->other, pk->check_time, pk->opens_every, &pk->opened, &end, &pk->refused);
+    if (value == NULL)
+        return NULL;
+    Py_ssize_t start = po_after(pk->s, end, pk->n);
+    int failed = start == -2 ? PK_REFUSE(pk) : PyDict_SetItem(pk->objects, key, value);
+    Py_DECREF(value); /* ``objects`` holds it */
+    if (failed < 0 || start < 0)
+        return failed < 0 ? NULL : value;
+    if (as_length || !PyDict_CheckExact(value)) {
+        pk->refused = 1;
+        return NULL;
+    }
+    PyObject *length = pk_get(value, PK_LENGTH);
+    if (length == NULL && PyErr_Occurred())
+        return NULL;
+    if (pk_is_ref(pk, length)) {
+        length = pk_object(pk, length, 1);
+        if (length == NULL)
+            return NULL;
+    }
+    if (length == NULL || !PyLong_CheckExact(length)) {
+        pk->refused = 1;
+        return NULL;
+    }
+    int overflow = 0;
+    long long size = PyLong_AsLongLongAndOverflow(length, &overflow);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (overflow || size < 0 || size > pk->max_decoded || size > pk->n - start ||
+        !pk_end_stream(pk->s, pk->n, start + (Py_ssize_t)size)) {
+        pk->refused = 1;
+        return NULL;
+    }
+    PyObject *span = Py_BuildValue("(nL)", start, size);
+    failed = span == NULL || PyDict_SetItem(pk->streams, key, span) < 0;
+    Py_XDECREF(span);
+    return failed ? NULL : value;
+}
+
+/* ``_Plain._dict``: the dictionary ``value`` is or refers to, borrowed. */
+static PyObject *pk_dict(PkFile *pk, PyObject *value) {
+    PyObject *found = pk_is_ref(pk, value) ? pk_object(pk, value, 0) : value;
+    if (found == NULL) {
+        if (!PyErr_Occurred())
+            pk->refused = 1;
+        return NULL;
+    }
+    if (!PyDict_CheckExact(found)) {
+        pk->refused = 1;
+        return NULL;
+    }
+    return found;
+}
+
+/* ``_Plain._decode``: 0, or -1 refused or with an error. */
+static int pk_decode(PkFile *pk, PyObject *key) {
+    int done = PySet_Contains(pk->decoded, key);
+    if (done)
+        return done < 0 ? -1 : 0;
+    PyObject *head = PyDict_GetItemWithError(pk->objects, key);
+    PyObject *span = head == NULL ? NULL : PyDict_GetItemWithError(pk->streams, key);
+    if (span == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "pdf_plain: a stream not read");
+        return -1;
+    }
+    for (int k = PK_DECODEPARMS; k <= PK_FDECODEPARMS; k++) {
+        int has = PyDict_Contains(head, pk_key[k]);
+        if (has)
+            return has < 0 ? -1 : PK_REFUSE(pk);
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+    Py_ssize_t raw = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+    PyObject *method = pk_get(head, PK_FILTER);
+    if (method == NULL && PyErr_Occurred())
+        return -1;
+    long long size;
+    if (method == NULL) {
+        size = raw;
+    } else {
+        int flate = pk_name_is(method, PK_FLATE) ||
+                    (PyList_CheckExact(method) && PyList_GET_SIZE(method) == 1 &&
+                     pk_name_is(PyList_GET_ITEM(method, 0), PK_FLATE));
+        if (!flate || pk->left <= 0) /* a max_length of 0 would be no limit */
+            return PK_REFUSE(pk);
+        PyObject *inflate = PyObject_CallNoArgs(pk->decompressobj);
+        if (inflate == NULL)
+            return -1;
+        PyObject *view =
+            PyMemoryView_FromMemory((char *)pk->s + start, raw, PyBUF_READ);
+        PyObject *out = view == NULL ? NULL
+                                     : PyObject_CallMethod(inflate, "decompress", "OL", view,
+                                                           pk->left);
+        Py_XDECREF(view);
+        if (out == NULL) {
+            Py_DECREF(inflate);
+            if (PyErr_ExceptionMatches(pk->zlib_error)) {
+                PyErr_Clear();
+                return PK_REFUSE(pk);
+            }
+            return -1;
+        }
+        size = PyObject_Length(out);
+        Py_DECREF(out);
+        PyObject *tail = size < 0 ? NULL : PyObject_GetAttrString(inflate, "unconsumed_tail");
+        Py_DECREF(inflate);
+        if (tail == NULL)
+            return -1;
+        Py_ssize_t rest = PyObject_Length(tail);
+        Py_DECREF(tail);
+        if (rest < 0)
+            return -1;
+        if (rest)
+            return PK_REFUSE(pk);
+    }
+    if (size > pk->left)
+        return PK_REFUSE(pk);
+    if (PySet_Add(pk->decoded, key) < 0)
+        return -1;
+    pk->left -= size;
+    return 0;
+}
+
+/* ``_Plain._contents``. */
+static int pk_contents(PkFile *pk, PyObject *contents) {
+    if (contents == NULL)
+        return 0;
+    int list = PyList_CheckExact(contents);
+    Py_ssize_t count = list ? PyList_GET_SIZE(contents) : 1;
+    if (!count || count > 100)
+        return PK_REFUSE(pk);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *stream = list ? PyList_GET_ITEM(contents, i) : contents;
+        if (!pk_is_ref(pk, stream))
+            return PK_REFUSE(pk);
+        Py_INCREF(stream); /* a list read may not be the only holder of what it holds */
+        int failed = pk_object(pk, stream, 0) == NULL;
+        if (!failed) {
+            int has = PyDict_Contains(pk->streams, stream);
+            failed = has < 0 ? -1 : !has ? PK_REFUSE(pk) : pk_decode(pk, stream);
+        }
+        Py_DECREF(stream);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *ref, *inherited; /* borrowed */
+    Py_ssize_t depth;
+} PkTodo;
+
+/* ``_Plain._page_tree``: the resources of every page into *pages (borrowed, NULL for none),
+ * *found of them; 0, or -1 refused or with an error. */
+static int pk_page_tree(PkFile *pk, PyObject *root, Py_ssize_t max_depth, Py_ssize_t max_nodes,
+                        long long max_entries, PyObject ***pages, Py_ssize_t *found) {
+    PyObject *seen = PySet_New(NULL);
+    PkTodo *todo = PyMem_Malloc(sizeof *todo);
+    Py_ssize_t top = 0, room = 1, have = 0, pages_room = 0;
+    long long entries = 0;
+    int result = -1;
+    if (seen == NULL || todo == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    todo[top++] = (PkTodo){root, NULL, 0};
+    while (top) {
+        PkTodo item = todo[--top];
+        int met = pk_is_ref(pk, item.ref) ? PySet_Contains(seen, item.ref) : 1;
+        if (met < 0)
+            goto done;
+        if (met || item.depth > max_depth || PySet_GET_SIZE(seen) == max_nodes) {
+            pk->refused = 1;
+            goto done;
+        }
+        if (PySet_Add(seen, item.ref) < 0)
+            goto done;
+        PyObject *node = pk_dict(pk, item.ref);
+        if (node == NULL)
+            goto done;
+        PyObject *kind = pk_get(node, PK_TYPE);
+        PyObject *resources = kind == NULL && PyErr_Occurred() ? NULL : pk_get(node, PK_RESOURCES);
+        if (PyErr_Occurred())
+            goto done;
+        if (resources == NULL)
+            resources = item.inherited;
+        int has_kids = PyDict_Contains(node, pk_key[PK_KIDS]);
+        if (has_kids < 0)
+            goto done;
+        if (pk_name_is(kind, PK_PAGE) && !has_kids) {
+            entries += PyDict_GET_SIZE(node) + 4; /* the 4 attributes a page may inherit */
+            if (entries > max_entries) {
+                pk->refused = 1;
+                goto done;
+            }
+            if (have == pages_room) {
+                Py_ssize_t more = pages_room ? 2 * pages_room : 16;
+                PyObject **grown = PyMem_Realloc(*pages, (size_t)more * sizeof *grown);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                *pages = grown;
+                pages_room = more;
+            }
+            (*pages)[have++] = resources;
+            PyObject *contents = pk_get(node, PK_CONTENTS);
+            if ((contents == NULL && PyErr_Occurred()) || pk_contents(pk, contents) < 0)
+                goto done;
+            continue;
+        }
+        PyObject *kids = pk_get(node, PK_KIDS);
+        if (kids == NULL && PyErr_Occurred())
+            goto done;
+        if (!pk_name_is(kind, PK_PAGES) || kids == NULL || !PyList_CheckExact(kids)) {
+            pk->refused = 1;
+            goto done;
+        }
+        for (int k = PK_RESOURCES; k <= PK_ROTATE; k++) {
+            /* pypdf resolves what a node hands down, even when every page has its own. */
+            PyObject *handed = pk_get(node, k);
+            if (handed == NULL && PyErr_Occurred())
+                goto done;
+            if (pk_is_ref(pk, handed) && pk_object(pk, handed, 0) == NULL)
+                goto done;
+        }
+        Py_ssize_t count = PyList_GET_SIZE(kids);
+        if (top + count > room) {
+            Py_ssize_t more = 2 * (top + count);
+            PkTodo *grown = PyMem_Realloc(todo, (size_t)more * sizeof *grown);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            todo = grown;
+            room = more;
+        }
+        for (Py_ssize_t i = count - 1; i >= 0; i--) /* the first kid on top */
+            todo[top++] = (PkTodo){PyList_GET_ITEM(kids, i), resources, item.depth + 1};
+    }
+    result = 0;
+done:
+    Py_XDECREF(seen);
+    PyMem_Free(todo);
+    *found = have;
+    return result;
+}
+
+/* ``_Plain._fonts``; ``done`` holds the addresses of the font dictionaries gone through. */
+static int pk_fonts(PkFile *pk, PyObject *resources, PyObject *done) {
+    if (resources == NULL)
+        return 0;
+    PyObject *dict = pk_dict(pk, resources);
+    if (dict == NULL)
+        return -1;
+    PyObject *fonts = pk_get(dict, PK_FONT);
+    if (fonts == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *described_fonts = pk_dict(pk, fonts);
+    if (described_fonts == NULL)
+        return -1;
+    PyObject *id = PyLong_FromVoidPtr(described_fonts);
+    if (id == NULL)
+        return -1;
+    int met = PySet_Contains(done, id);
+    int failed = met < 0 || (!met && PySet_Add(done, id) < 0);
+    Py_DECREF(id);
+    if (failed || met)
+        return failed ? -1 : 0;
+    Py_ssize_t at = 0;
+    PyObject *name, *font;
+    while (PyDict_Next(described_fonts, &at, &name, &font)) {
+        PyObject *described = pk_dict(pk, font);
+        if (described == NULL)
+            return -1;
+        for (int k = PK_TOUNICODE; k <= PK_DESCENDANT; k++) {
+            PyObject *target = pk_get(described, k);
+            if (target == NULL && PyErr_Occurred())
+                return -1;
+            if (!pk_is_ref(pk, target))
+                continue;
+            Py_INCREF(target);
+            int bad = pk_object(pk, target, 0) == NULL;
+            if (!bad) {
+                int has = PyDict_Contains(pk->streams, target);
+                bad = has < 0 || (has && pk_decode(pk, target) < 0);
+            }
+            Py_DECREF(target);
+            if (bad)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* How many times ``/AF`` occurs in s[:n], counted up to 2. */
+static int pk_count_af(const unsigned char *s, Py_ssize_t n) {
+    int times = 0;
+    const unsigned char *at = s, *end = s + n;
+    while (times < 2 && end - at >= 3 && (at = memchr(at, '/', (size_t)(end - at - 2))) != NULL) {
+        if (at[1] == 'A' && at[2] == 'F')
+            times++;
+        at++;
+    }
+    return times;
+}
+
+/* ``_Plain._no_other_files``. */
+static int pk_no_other_files(PkFile *pk, PyObject *catalog) {
+    PyObject *associated = pk_get(catalog, PK_AF);
+    if (associated == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        return pk_count_af(pk->s, pk->n) ? PK_REFUSE(pk) : 0;
+    }
+    PyObject *names = pk_get(catalog, PK_NAMES);
+    PyObject *tree = names != NULL && PyDict_CheckExact(names) ? pk_get(names, PK_EMBEDDED) : NULL;
+    PyObject *named = tree != NULL && PyDict_CheckExact(tree) ? pk_get(tree, PK_NAMES) : NULL;
+    if (PyErr_Occurred())
+        return -1;
+    if (pk_count_af(pk->s, pk->n) != 1 || !PyList_CheckExact(associated) || named == NULL ||
+        !PyList_CheckExact(named))
+        return PK_REFUSE(pk);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(associated); i++)
+        if (!pk_is_ref(pk, PyList_GET_ITEM(associated, i)))
+            return PK_REFUSE(pk);
+    PyObject *listed = PySet_New(NULL);
+    if (listed == NULL)
+        return -1;
+    int result = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(named) && !result; i++)
+        if (pk_is_ref(pk, PyList_GET_ITEM(named, i)))
+            result = PySet_Add(listed, PyList_GET_ITEM(named, i));
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(associated) && !result; i++) {
+        int has = PySet_Contains(listed, PyList_GET_ITEM(associated, i));
+        result = has < 0 ? -1 : !has ? PK_REFUSE(pk) : 0;
+    }
+    Py_DECREF(listed);
+    return result;
+}
+
+/* ``_TAIL`` searched from the last 64 bytes: where its match begins and the startxref
+ * offset, or -1. */
+static Py_ssize_t pk_tail(const unsigned char *s, Py_ssize_t n, long long *startxref) {
+    Py_ssize_t lo = n > 64 ? n - 64 : 0, i = n;
+    if (i >= 1 && s[i - 1] == '\n')
+        i -= i >= 2 && s[i - 2] == '\r' ? 2 : 1;
+    if (i - lo < 5 || memcmp(s + i - 5, "%%EOF", 5) != 0)
+        return -1;
+    i -= 5;
+    if (i >= 1 && s[i - 1] == '\n')
+        i -= i >= 2 && s[i - 2] == '\r' ? 2 : 1;
+    else
+        return -1;
+    Py_ssize_t digits = 0;
+    while (i - digits - 1 >= lo && pv_digit(s[i - digits - 1]))
+        digits++;
+    if (digits < 1 || digits > 10)
+        return -1;
+    long long value = 0;
+    for (Py_ssize_t k = i - digits; k < i; k++)
+        value = value * 10 + (s[k] - '0');
+    i -= digits;
+    if (i >= 1 && s[i - 1] == '\n')
+        i -= i >= 2 && s[i - 2] == '\r' ? 2 : 1;
+    else
+        return -1;
+    if (i - lo < 10 || memcmp(s + i - 10, "\nstartxref", 10) != 0)
+        return -1;
+    i -= 10;
+    while (i > lo && pv_space(s[i - 1]))
+        i--;
+    *startxref = value;
+    return i;
+}
+
+/* ``_Plain._xref``: the offsets into pk, and the trailer (a new reference), or NULL. */
+static PyObject *pk_xref(PkFile *pk, long long start, Py_ssize_t end, Py_ssize_t entries_every) {
+    const unsigned char *s = pk->s;
+    Py_ssize_t n = pk->n;
+    if (start <= 0 || start > n || !pv_space(s[start - 1]) || n - start < 7 ||
+        memcmp(s + start, "xref", 4) != 0)
+        goto refuse;
+    Py_ssize_t i = (Py_ssize_t)start + 4;
+    if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+        i += 2;
+    else if (s[i] == '\n')
+        i += 1;
+    else
+        goto refuse;
+    if (n - i < 2 || s[i] != '0' || s[i + 1] != ' ')
+        goto refuse;
+    i += 2;
+    Py_ssize_t digits = 0;
+    while (i + digits < n && digits <= 7 && pv_digit(s[i + digits]))
+        digits++;
+    if (digits < 1 || digits > 7)
+        goto refuse;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t k = 0; k < digits; k++)
+        count = count * 10 + (s[i + k] - '0');
+    i += digits;
+    if (i < n && s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+        i += 2;
+    else if (i < n && s[i] == '\n')
+        i += 1;
+    else
+        goto refuse;
+    Py_ssize_t first = i;
+    if (count < 1 || count > (n - first) / 20)
+        goto refuse; /* past the end, the table's trailer cannot follow */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const unsigned char *e = s + first + 20 * k;
+        for (int d = 0; d < 10; d++)
+            if (!pv_digit(e[d]))
+                goto refuse;
+        if (e[10] != ' ' || e[16] != ' ' || (e[17] != 'f' && e[17] != 'n'))
+            goto refuse;
+        for (int d = 11; d < 16; d++)
+            if (!pv_digit(e[d]))
+                goto refuse;
+        if (!((e[18] == ' ' && (e[19] == '\r' || e[19] == '\n')) ||
+              (e[18] == '\r' && e[19] == '\n')))
+            goto refuse;
+    }
+    if (memcmp(s + first, "0000000000 65535 f", 18) != 0)
+        goto refuse;
+    pk->offsets = PyMem_Malloc((size_t)count * sizeof *pk->offsets);
+    if (pk->offsets == NULL)
+        return PyErr_NoMemory();
+    pk->count = count;
+    pk->offsets[0] = -1;
+    for (Py_ssize_t number = 1; number < count; number++) {
+        if (number % entries_every == 0) {
+            PyObject *looked = PyObject_CallNoArgs(pk->check_time);
+            if (looked == NULL)
+                return NULL;
+            Py_DECREF(looked);
+        }
+        const unsigned char *e = s + first + 20 * number;
+        pk->offsets[number] = -1;
+        if (e[17] != 'n')
+            continue;
+        long long offset = 0;
+        for (int k = 0; k < 10; k++)
+            offset = offset * 10 + (e[k] - '0');
+        char head[32];
+        int len = snprintf(head, sizeof head, "%zd 0 obj", number);
+        if (memcmp(e + 11, "00000", 5) != 0 || offset + len > n ||
+            memcmp(s + offset, head, (size_t)len) != 0)
+            goto refuse;
+        pk->offsets[number] = offset;
+        pk->in_use++;
+    }
+    i = first + 20 * count; /* ``trailer[ \t\r\n]*(?=<<)`` */
+    if (n - i < 7 || memcmp(s + i, "trailer", 7) != 0)
+        goto refuse;
+    i += 7;
+    while (i < n && pv_space(s[i]))
+        i++;
+    if (n - i < 2 || s[i] != '<' || s[i + 1] != '<')
+        goto refuse;
+    Py_ssize_t after = 0;
+    PyObject *trailer = pv_read(s, n, i, pk->ref, pk->other, pk->check_time, pk->opens_every,
+                                &pk->opened, &after, &pk->refused);
+    if (trailer == NULL)
+        return NULL;
+    if (after != end || !PyDict_CheckExact(trailer)) {
+        Py_DECREF(trailer);
+        goto refuse;
+    }
+    return trailer;
+refuse:
+    pk->refused = 1;
+    return NULL;
+}
+
+static int pk_check(PkFile *pk, Py_ssize_t pages, Py_ssize_t *limits, PyObject *read_info) {
+    if (pk->n < 5 || memcmp(pk->s, "%PDF-", 5) != 0)
+        return PK_REFUSE(pk);
+    long long startxref = 0;
+    Py_ssize_t tail = pk_tail(pk->s, pk->n, &startxref);
+    if (tail < 0)
+        return PK_REFUSE(pk);
+    PyObject *trailer = pk_xref(pk, startxref, tail, limits[4]);
+    if (trailer == NULL)
+        return -1;
+    int result = -1;
+    PyObject **found = NULL;
+    PyObject *done = NULL;
+    Py_ssize_t count = 0;
+    for (int k = PK_PREV; k <= PK_ENCRYPT; k++) {
+        int has = PyDict_Contains(trailer, pk_key[k]);
+        if (has) {
+            if (has > 0)
+                pk->refused = 1;
+            goto out;
+        }
+    }
+    PyObject *size = pk_get(trailer, PK_SIZE);
+    if (size == NULL || !PyLong_CheckExact(size)) {
+        pk->refused = !PyErr_Occurred();
+        goto out;
+    }
+    int overflow = 0;
+    long long declared = PyLong_AsLongLongAndOverflow(size, &overflow);
+    if (overflow || declared != (long long)pk->in_use + 1) {
+        pk->refused = !PyErr_Occurred();
+        goto out;
+    }
+    PyObject *root = pk_get(trailer, PK_ROOT);
+    PyObject *catalog = PyErr_Occurred() ? NULL : pk_dict(pk, root);
+    if (catalog == NULL)
+        goto out;
+    PyObject *type = pk_get(catalog, PK_TYPE);
+    if (!pk_name_is(type, PK_CATALOG)) {
+        pk->refused = !PyErr_Occurred();
+        goto out;
+    }
+    /* _no_more_metadata */
+    int has = PyDict_Contains(catalog, pk_key[PK_METADATA]);
+    if (has) {
+        pk->refused = has > 0;
+        goto out;
+    }
+    PyObject *info = pk_get(trailer, PK_INFO);
+    if (info == NULL && PyErr_Occurred())
+        goto out;
+    if (info != NULL) {
+        PyObject *described = pk_dict(pk, info);
+        if (described == NULL)
+            goto out;
+        Py_ssize_t at = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(described, &at, &key, &value)) {
+            int known = PySet_Contains(read_info, key);
+            if (known <= 0) {
+                pk->refused = known == 0;
+                goto out;
+            }
+        }
+    }
+    if (pk_no_other_files(pk, catalog) < 0)
+        goto out;
+    PyObject *tree = pk_get(catalog, PK_PAGES);
+    if (tree == NULL && PyErr_Occurred())
+        goto out;
+    if (pk_page_tree(pk, tree, limits[0], limits[2], limits[3], &found, &count) < 0)
+        goto out;
+    if (count != pages) {
+        pk->refused = 1;
+        goto out;
+    }
+    done = PySet_New(NULL);
+    if (done == NULL)
+        goto out;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (pk_fonts(pk, found[i], done) < 0)
+            goto out;
+    result = 0;
+out:
+    Py_XDECREF(done);
+    PyMem_Free(found);
+    Py_DECREF(trailer);
+    return result;
+}
+
+static PyObject *pdf_plain(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *data, *check_time, *ref, *other, *read_info, *decompressobj, *zlib_error;
+    Py_ssize_t pages, limits[6];
+    if (!PyArg_ParseTuple(args, "O!nOO!OO!OO(nnnnnn)", &PyBytes_Type, &data, &pages,
+                          &check_time, &PyType_Type, &ref, &other, &PyFrozenSet_Type,
+                          &read_info, &decompressobj, &zlib_error, &limits[0], &limits[1],
+                          &limits[2], &limits[3], &limits[4], &limits[5]))
+        return NULL;
+    if (limits[4] < 1 || limits[5] < 1 || limits[1] < 0) {
+        PyErr_SetString(PyExc_ValueError, "pdf_plain: clock intervals must be positive");
+        return NULL;
+    }
+    for (int k = 0; k < PK_COUNT; k++)
+        if (pk_key[k] == NULL && (pk_key[k] = PyBytes_FromString(pk_names[k])) == NULL)
+            return NULL;
+    PkFile pk = {(const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), ref,
+                 other, check_time, decompressobj, zlib_error, limits[5], 0, 0, NULL, 0,
+                 PyDict_New(), PyDict_New(), PySet_New(NULL), limits[1], limits[1], 0};
+    int result = -1;
+    if (pk.objects != NULL && pk.streams != NULL && pk.decoded != NULL) {
+        Py_INCREF(data); /* the views of its streams */
+        result = pk_check(&pk, pages, limits, read_info);
+        Py_DECREF(data);
+    }
+    Py_XDECREF(pk.objects);
+    Py_XDECREF(pk.streams);
+    Py_XDECREF(pk.decoded);
+    PyMem_Free(pk.offsets);
+    if (result < 0 && !pk.refused)
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    if (result < 0 && PyErr_Occurred())
+        return NULL;
+    return PyBool_FromLong(result == 0);
+}
+
+/* ==== End of pdf_plain ================================================================= */
+
 /* ==== pdf_page_text: a pdf page's text layer in one call (issue 14, seventh round) ========
  *
  * pdfium_bind(functions) takes the addresses of PDFium's FPDF_LoadPage,
@@ -10079,6 +10808,7 @@ typedef int (*pp_count_chars_t)(void *);
 typedef int (*pp_text_index_t)(void *, int);
 typedef int (*pp_get_text_t)(void *, int, int, unsigned short *);
 typedef void (*pp_close_t)(void *);
+typedef unsigned long (*pp_meta_text_t)(void *, const char *, void *, unsigned long);
 
 static struct {
     pp_load_page_t load_page;
@@ -10089,17 +10819,19 @@ static struct {
     pp_get_text_t get_text;
     pp_close_t close_text;
     pp_close_t close_page;
+    pp_meta_text_t meta_text; /* FPDF_GetMetaText, for pdf_meta_texts (NULL: not bound) */
 } pp_fn;
 static int pp_bound;
 
 static PyObject *pdfium_bind(PyObject *module, PyObject *arg) {
     (void)module;
-    void *found[8];
-    if (!PyTuple_Check(arg) || PyTuple_GET_SIZE(arg) != 8) {
-        PyErr_SetString(PyExc_TypeError, "pdfium_bind: a tuple of 8 function addresses");
+    void *found[9];
+    Py_ssize_t count = PyTuple_Check(arg) ? PyTuple_GET_SIZE(arg) : 0;
+    if (count != 8 && count != 9) {
+        PyErr_SetString(PyExc_TypeError, "pdfium_bind: a tuple of 8 or 9 function addresses");
         return NULL;
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < count; i++) {
         found[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(arg, i));
         if (found[i] == NULL) {
             if (!PyErr_Occurred())
@@ -10115,6 +10847,7 @@ static PyObject *pdfium_bind(PyObject *module, PyObject *arg) {
     pp_fn.get_text = (pp_get_text_t)found[5];
     pp_fn.close_text = (pp_close_t)found[6];
     pp_fn.close_page = (pp_close_t)found[7];
+    pp_fn.meta_text = count == 9 ? (pp_meta_text_t)found[8] : NULL;
     pp_bound = 1;
     Py_RETURN_NONE;
 }
@@ -10195,6 +10928,66 @@ static PyObject *pdf_page_text(PyObject *module, PyObject *args) {
         PyUnicode_DecodeUTF16((const char *)text, units * 2, "ignore", &order);
     free(text);
     return result;
+}
+
+/* pdf_meta_texts(document, keys) -> the Info entries ``keys`` (bytes) of the document as
+ * pdf_hidden's ``_string`` reads each through ctypes (FPDF_GetMetaText asked its size, then
+ * into a buffer of that size, decoded as UTF-16-LE without its terminator, errors ignored;
+ * "" for a size of 2 or less): six calls through ctypes and their Python, 12 us of a 3-page
+ * pdf, in one.  The caller holds pdf.py's PDFium lock; PDFium is called with the GIL held
+ * (each call a lookup in the Info dictionary). */
+static PyObject *pdf_meta_texts(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *address, *keys;
+    if (!PyArg_ParseTuple(args, "OO!", &address, &PyTuple_Type, &keys))
+        return NULL;
+    if (!pp_bound || pp_fn.meta_text == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "pdf_meta_texts: FPDF_GetMetaText is not bound");
+        return NULL;
+    }
+    void *document = PyLong_AsVoidPtr(address);
+    if (document == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "pdf_meta_texts: a null document");
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(keys);
+    PyObject *out = PyTuple_New(count);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        if (!PyBytes_Check(key) || (Py_ssize_t)strlen(PyBytes_AS_STRING(key)) !=
+                                       PyBytes_GET_SIZE(key)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "pdf_meta_texts: keys are bytes without NUL");
+            return NULL;
+        }
+        unsigned long size = pp_fn.meta_text(document, PyBytes_AS_STRING(key), NULL, 0);
+        PyObject *text;
+        if (size <= 2) {
+            text = PyUnicode_New(0, 0);
+        } else {
+            /* room for size bytes rounded up, as PDFium may write them all */
+            size_t units = size / 2 + 1;
+            unsigned short *buffer = calloc(units, sizeof *buffer);
+            if (buffer == NULL) {
+                Py_DECREF(out);
+                return PyErr_NoMemory();
+            }
+            pp_fn.meta_text(document, PyBytes_AS_STRING(key), buffer, size);
+            int order = -1; /* little-endian, a byte order mark kept: codecs' "utf-16-le" */
+            text = PyUnicode_DecodeUTF16((const char *)buffer, (Py_ssize_t)(size / 2 - 1) * 2,
+                                         "ignore", &order);
+            free(buffer);
+        }
+        if (text == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, text);
+    }
+    return out;
 }
 
 /* ==== End of pdf_page_text ============================================================= */

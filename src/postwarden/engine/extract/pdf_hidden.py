@@ -80,9 +80,15 @@ def _lines(values: list[str]) -> str:
     return "\n".join(lines)
 
 
-def properties(document: pdfium_c.FPDF_DOCUMENT) -> str:
+def properties(
+    document: pdfium_c.FPDF_DOCUMENT,
+    texts: Callable[[pdfium_c.FPDF_DOCUMENT, tuple[bytes, ...]], tuple[str, ...]] | None = None,
+) -> str:
     """The document's title, author, subject, keywords, creating application and producer:
-    a line each, each once."""
+    a line each, each once.  ``texts`` reads them all in one call, as `_string` reads each
+    (pdf.py's `_hsscan.pdf_meta_texts`)."""
+    if texts is not None:
+        return _lines(list(texts(document, _INFO_KEYS)))
     return _lines(
         [_string(functools.partial(pdfium_c.FPDF_GetMetaText, document, key)) for key in _INFO_KEYS]
     )
