@@ -21,6 +21,9 @@ except ImportError:
 # Arrays as arguments: numpy's stubs do not declare the buffer protocol mypy knows.
 find_runs: Callable[..., None] | None = getattr(_hsscan, "find_runs", None)
 """``find_runs(hashes, fence, step, wanted, lo, count)``: see ``index.RegisterIndex.find``."""
+bucket_runs: Callable[..., None] | None = getattr(_hsscan, "bucket_runs", None)
+"""``bucket_runs(hashes, table, bits, wanted, lo, count)``: see
+``index.RegisterIndex._bucket_table``."""
 screen_cells: Callable[[Sequence[str]], bytes] | None = getattr(_hsscan, "screen_cells", None)
 """``screen_cells(cells)``: see ``match._screen``."""
 keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
