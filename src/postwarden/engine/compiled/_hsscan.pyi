@@ -208,6 +208,22 @@ def owned_runs(
     records: Buffer,
     expand_max: int,
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+def present_chain(
+    keys: Buffer,
+    groups: Buffer,
+    columns: Buffer,
+    sure: Buffer,
+    fields: Buffer,
+    lo_of: Buffer,
+    n_of: Buffer,
+    unique: Buffer,
+    unique_max: int,
+    phone: int,
+    records: Buffer,
+    fact_of: Buffer,
+    expand_max: int,
+    pivot_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
 def read_files(paths: list[str], limit: int) -> list[bytes | OSError | None]: ...
 def pdf_object(
     read: Callable[..., tuple[Any, int, int] | None],

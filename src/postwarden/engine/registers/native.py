@@ -89,6 +89,11 @@ owned_runs: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 )
 """``owned_runs(g, k, f, lo, n, c, strong, records, expand_max)``: see
 ``match._present_pairs``."""
+present_chain: Callable[..., tuple[bytes, ...] | None] | None = getattr(
+    _hsscan, "present_chain", None
+)
+"""``present_chain(keys, groups, columns, sure, fields, lo_of, n_of, unique, unique_max, phone,
+records, fact_of, expand_max, pivot_max)``: see ``match._present_chain``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""

@@ -1,0 +1,186 @@
+"""The compiled present_chain (eighth round of issue 14: useful_entries, owned_runs, presence
+and present_records in one call) against the same steps one by one and numpy's: generated
+queries, hostile sizes and ranges, and whole messages matched the same without it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.engine.registers.conftest import Imported
+from tests.engine.registers.test_table_paths import _awkward_rows, _sheet
+
+from postwarden.engine.registers import RegisterSet, native
+from postwarden.engine.registers import index as index_module
+from postwarden.engine.registers.index import RegisterIndex
+from postwarden.engine.registers.match import (
+    _FACT_OF,
+    _IS_UNIQUE,
+    _PHONE,
+    EXPAND_MAX,
+    PIVOT_MAX,
+    SAMPLE_ROWS,
+    UNIQUE_MAX,
+    Presence,
+    Queries,
+    present,
+)
+from postwarden.engine.registers.normalise import Field
+from postwarden.model import TextUnit
+
+_STEPS = (
+    "useful_entries",
+    "bare_phones",
+    "owned_runs",
+    "presence",
+    "present_records",
+    "present_chain",
+)
+_FIELDS = [int(f) for f in (Field.PHONE, Field.HKID, Field.EMAIL, Field.NAME_EN, Field.ADDRESS_EN)]
+
+pytestmark = pytest.mark.skipif(
+    native.present_chain is None, reason="the compiled present_chain is not built"
+)
+
+
+@pytest.fixture(scope="module")
+def registers(voters: Imported) -> RegisterSet:
+    return voters.registers()
+
+
+def _looked(
+    rng: np.random.Generator, index: RegisterIndex, keys: int, entries: int
+) -> tuple[RegisterIndex, Queries, np.ndarray, np.ndarray]:
+    """An index whose runs are ``keys`` keys' (each run's records ascending, as an import
+    stores them, drawn from a small pool so that runs share records: a row's HKID and name
+    of one person, namesakes), and queries of ``entries`` entries over them in ascending
+    groups (a few a group, some alone): runs of none, a unique field's one to a few, a
+    name's dozens, past EXPAND_MAX, past PIVOT_MAX now and then; phones bare in a column
+    or sure.  The index's info (its phone count) is ``index``'s."""
+    pool = int(rng.choice([5, 40, 400, PIVOT_MAX + 50]))
+    n_of = rng.choice([0, 0, 1, 1, 2, 4, 5, 12, EXPAND_MAX, EXPAND_MAX + 1, 300], keys)
+    if rng.random() < 0.2:
+        n_of[int(rng.integers(0, keys))] = PIVOT_MAX + 1
+    n_of = np.minimum(n_of, pool).astype(np.int64)
+    runs = [np.sort(rng.choice(pool, size=int(n), replace=False)) for n in n_of]
+    fake = SimpleNamespace(
+        records=np.concatenate([np.zeros(0, np.uint32), *runs]).astype(np.uint32),
+        info=index.info,
+    )
+    q = Queries(
+        hashes=np.zeros(keys, dtype=np.uint64),
+        fields=rng.choice(_FIELDS, keys).astype(np.uint8),
+        keys=rng.integers(0, keys, entries).astype(np.int64),
+        groups=np.sort(rng.integers(0, max(1, entries // 3), entries)).astype(np.int64),
+        columns=rng.choice([-1, 2, 3, 1 << 16 | 2], entries).astype(np.int64),
+        sure=rng.random(entries) < 0.3,
+        group_where=[],
+    )
+    return fake, q, (np.cumsum(n_of) - n_of).astype(np.int64), n_of  # type: ignore[return-value]
+
+
+def _answer(p: Presence) -> list[list[int]]:
+    return [a.tolist() for a in (p.records, p.groups, p.masks, *p.identified, *p.matched)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(0, 200))
+def test_present_chain_equals_the_steps_one_by_one_and_numpy(
+    registers: RegisterSet, seed: int, keys: int, entries: int
+) -> None:
+    index, q, lo_of, n_of = _looked(
+        np.random.default_rng(seed), registers.get("voters"), keys, entries
+    )
+    chained = _answer(present(index, q, lo_of, n_of))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "present_chain", None)
+        assert _answer(present(index, q, lo_of, n_of)) == chained
+        for name in _STEPS:
+            patch.setattr(native, name, None)
+        assert _answer(present(index, q, lo_of, n_of)) == chained
+
+
+def _chain(q: Queries, lo_of: np.ndarray, n_of: np.ndarray, records: np.ndarray) -> object:
+    assert native.present_chain is not None
+    return native.present_chain(
+        q.keys,
+        q.groups,
+        q.columns,
+        q.sure,
+        q.fields,
+        lo_of,
+        n_of,
+        _IS_UNIQUE,
+        UNIQUE_MAX,
+        _PHONE,
+        records,
+        _FACT_OF,
+        EXPAND_MAX,
+        PIVOT_MAX,
+    )
+
+
+def test_present_chain_checks_sizes_and_ranges_in_c() -> None:
+    # Groups out of order: None (match.present takes the steps, which handle any order).
+    # Buffers of mismatched sizes, a key past the keys, runs outside the records and a
+    # field past the table: refused, never read past the buffers given.
+    rng = np.random.default_rng(5)
+    records = np.arange(50, dtype=np.uint32)
+    keys = np.array([0, 1, 2, 1], dtype=np.int64)
+    q = Queries(
+        hashes=np.zeros(3, dtype=np.uint64),
+        fields=np.array([int(Field.HKID), int(Field.NAME_EN), int(Field.PHONE)], np.uint8),
+        keys=keys,
+        groups=np.array([0, 0, 1, 1], dtype=np.int64),
+        columns=np.full(4, -1, dtype=np.int64),
+        sure=np.ones(4, dtype=np.bool_),
+        group_where=[],
+    )
+    lo_of = np.array([3, 2, 10], dtype=np.int64)
+    n_of = np.array([1, 3, 2], dtype=np.int64)
+    got = _chain(q, lo_of, n_of, records)
+    assert isinstance(got, tuple)
+    assert len(got) == 9
+    # Row 0: the HKID of 3 (and its name); row 1: a sure phone shared by 10 and 11.
+    assert np.frombuffer(got[0], np.int64).tolist() == [3, 10, 11]
+    backwards = replace(q, groups=q.groups[::-1].copy())
+    assert _chain(backwards, lo_of, n_of, records) is None
+    with pytest.raises(ValueError, match="mismatched"):
+        _chain(q, lo_of[:2], n_of, records)
+    bad_key = replace(q, keys=np.array([0, 1, 7, 1], dtype=np.int64))
+    with pytest.raises(ValueError, match="out of range"):
+        _chain(bad_key, lo_of, n_of, records)
+    bad_field = replace(q, fields=np.array([int(Field.HKID), 16, int(Field.PHONE)], np.uint8))
+    with pytest.raises(ValueError, match="out of range"):
+        _chain(bad_field, lo_of, n_of, records)
+    for lo, n in (([3, 2, 49], [1, 3, 2]), ([3, -1, 10], [1, 3, 2]), ([3, 2, 10], [1, 1 << 62, 2])):
+        with pytest.raises(IndexError, match="outside"):
+            _chain(q, np.array(lo, np.int64), np.array(n, np.int64), records)
+    with pytest.raises(ValueError, match="mismatched"):
+        _chain(q, lo_of, n_of, rng.integers(0, 9, 7).astype(np.uint8))
+
+
+@pytest.mark.parametrize("size", [1, 40, SAMPLE_ROWS, SAMPLE_ROWS + 90])
+def test_tables_match_the_same_without_present_chain_and_bucket_runs(
+    voters: Imported, size: int
+) -> None:
+    registers = voters.registers()
+    rng = np.random.default_rng(size + 1)
+    rows = _awkward_rows(voters.people, rng.choice(20_000, size=size, replace=False))
+    units = _sheet(rows)
+    units.append(TextUnit(text=f"Tel: {rows[-1][4]}\n{rows[-1][1]}", where="body"))
+
+    def matched(found: RegisterSet) -> tuple[object, ...]:
+        m = found.match(units, [])
+        return (m.subjects, m.record_ids, m.record_fields, m.findings)
+
+    compiled = matched(registers)
+    assert compiled[0]["voters"] > 0  # type: ignore[index]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "present_chain", None)
+        patch.setattr(index_module, "_bucket_runs", None)
+        assert matched(voters.registers()) == compiled
