@@ -1218,10 +1218,9 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
     key's run starts in the index (``lo_of``) and its length (``n_of``).  In one compiled
     call where built (:func:`_present_chain`), else step by step."""
     empty = np.zeros(0, dtype=np.int64)
-    if native.present_chain is not None and native.bare_phones is not None:
-        chained = _present_chain(index, q, lo_of, n_of)
-        if chained is not None:
-            return chained
+    chained = _present_chain(index, q, lo_of, n_of)
+    if chained is not None:
+        return chained
     g, k, f, lo, n, c, strong = _useful_entries(index, q, lo_of, n_of)
     if not len(g):
         return Presence(empty, empty, empty)
@@ -1238,13 +1237,16 @@ def _present_chain(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
     ``owned_runs``, ``presence`` and :func:`_present_records` in one call, on the bytes each
     step gives the next, where each step's answer was taken as numpy views and handed on
     through ``ascontiguousarray`` (~45 numpy calls, 20 us of a 200-row sheet's matching);
-    ``None`` when the groups are out of order (``useful_entries`` then declines: the steps
-    one by one take the numpy path)."""
+    ``None`` where not built (nor ``bare_phones``), or when the groups are out of order
+    (``useful_entries`` then declines: the steps one by one take the numpy path)."""
+    chain = native.present_chain
+    if chain is None or native.bare_phones is None:
+        return None
     n_all = n_of[q.keys]
     if not n_all.any():  # nothing matches: nobody present, no phone test
         empty = np.zeros(0, dtype=np.int64)
         return Presence(empty, empty, empty)
-    chained = native.present_chain(
+    chained = chain(
         *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
         np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
         np.ascontiguousarray(q.fields, dtype=np.uint8),
