@@ -369,7 +369,7 @@ def test_compiled_find_runs_refuses_mismatched_buffers() -> None:
         index_module._find_runs(hashes, hashes, index_module.FENCE_STEP, hashes[:3], out, out)
 
 
-_NO_BUCKETS = index_module._bucket_runs is None or index_module._find_runs is None
+_NO_BUCKETS = index_module._bucket_runs is None or index_module._buckets is None
 
 
 def _bucket_runs_as_searchsorted(hashes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -377,7 +377,7 @@ def _bucket_runs_as_searchsorted(hashes: np.ndarray, wanted: np.ndarray) -> np.n
     table RegisterIndex builds), checked against numpy's searchsorted and the numpy fenced
     search; the lengths."""
     fence = np.array(hashes[:: index_module.FENCE_STEP])
-    built = RegisterIndex._bucket_table(hashes, fence)
+    built = RegisterIndex._bucket_table(hashes)
     assert built is not None
     table, bits = built
     top = hashes >> np.uint64(64 - bits)
@@ -451,7 +451,7 @@ def test_compiled_bucket_runs_ends_runs_of_every_length() -> None:
 def test_small_indexes_have_no_bucket_table() -> None:
     # Fewer hashes than two buckets' worth: the fence's search (no table to build).
     hashes = np.arange(2 * index_module.BUCKET_HASHES - 1, dtype=np.uint64)
-    assert RegisterIndex._bucket_table(hashes, np.array(hashes[:: index_module.FENCE_STEP])) is None
+    assert RegisterIndex._bucket_table(hashes) is None
 
 
 @pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_runs is not built")
@@ -480,3 +480,24 @@ def test_compiled_bucket_runs_refuses_bad_tables() -> None:
     bucket_runs(hashes, good, 1, hashes, out, count)
     assert out.tolist() == list(range(len(hashes)))
     assert count.tolist() == [1] * len(hashes)
+
+
+@pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_table is not built")
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_bucket_table_stays_in_the_index_whatever_the_hashes(seed: int) -> None:
+    # Hashes out of order (a damaged index): the starts only ever grow and stay within the
+    # index, so bucket_runs reads nothing past it.  Sizes and bits checked in C.
+    rng = np.random.default_rng(300 + seed)
+    hashes = rng.integers(0, 2**64 - 1, int(rng.integers(0, 5000)), dtype=np.uint64)
+    buckets = index_module._buckets
+    assert buckets is not None
+    for bits in (1, 5, 12):
+        table = np.frombuffer(buckets(hashes, bits), np.uint32).astype(np.int64)
+        assert len(table) == 2**bits + 1
+        assert (np.diff(table) >= 0).all()
+        assert table[-1] == len(hashes)
+    for bits in (0, 33):
+        with pytest.raises(ValueError, match="mismatched"):
+            buckets(hashes, bits)
+    with pytest.raises(ValueError, match="mismatched"):
+        buckets(np.zeros(3, np.uint8), 4)

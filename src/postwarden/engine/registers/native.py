@@ -24,6 +24,8 @@ find_runs: Callable[..., None] | None = getattr(_hsscan, "find_runs", None)
 bucket_runs: Callable[..., None] | None = getattr(_hsscan, "bucket_runs", None)
 """``bucket_runs(hashes, table, bits, wanted, lo, count)``: see
 ``index.RegisterIndex._bucket_table``."""
+bucket_table: Callable[..., bytes] | None = getattr(_hsscan, "bucket_table", None)
+"""``bucket_table(hashes, bits)``: see ``index.RegisterIndex._bucket_table``."""
 screen_cells: Callable[[Sequence[str]], bytes] | None = getattr(_hsscan, "screen_cells", None)
 """``screen_cells(cells)``: see ``match._screen``."""
 keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
