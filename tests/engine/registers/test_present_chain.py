@@ -25,6 +25,7 @@ from postwarden.engine.registers.match import (
     PIVOT_MAX,
     SAMPLE_ROWS,
     UNIQUE_MAX,
+    Collector,
     Presence,
     Queries,
     present,
@@ -184,3 +185,61 @@ def test_tables_match_the_same_without_present_chain_and_bucket_runs(
         patch.setattr(native, "present_chain", None)
         patch.setattr(index_module, "_bucket_runs", None)
         assert matched(voters.registers()) == compiled
+
+
+_CELLS = [
+    "CHAN Tai Man",
+    "Chan Tai Man",
+    "  Mr WONG Siu-ming ",
+    "O'Brien Sean",
+    "V-0000002",
+    "A123456(3)",
+    "91234567",
+    "",
+    "   ",
+    "x",
+    "a@b.hk",
+    "Flat 3, 12 Nathan Road",  # an address: left to Python
+    "12/03/1980",  # a date: left to Python
+    "陳大文",  # not ASCII: left to Python
+    "one two three four",
+]
+
+
+@pytest.mark.skipif(native.other_codes is None, reason="the compiled other_codes is not built")
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_CELLS), max_size=30),
+    st.lists(st.sampled_from(["\x04chan", "\x04tai", "\x01A1234563"]), max_size=3),
+)
+def test_other_codes_number_and_pack_as_the_steps_do(cells: list[str], known: list[str]) -> None:
+    # Cells all settled in C (names, ids, numbers, blanks) or some left to Python (an
+    # address, a date, Chinese): the same codes and the same keys numbered in the same
+    # order as other_keys, number_keys and numpy's packing, after the keys a collector
+    # already has (some of them the cells' own).
+    fused, steps = Collector(), Collector()
+    for collector in (fused, steps):
+        for key in known:
+            collector._key_of(key)
+    codes = fused._other_codes(cells)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "other_codes", None)
+        assert codes.tolist() == steps._other_codes(cells).tolist()
+    assert list(fused.keys.items()) == list(steps.keys.items())
+
+
+@pytest.mark.skipif(native.other_codes is None, reason="the compiled other_codes is not built")
+def test_other_codes_refuse_what_is_not_str_or_a_dict() -> None:
+    assert native.other_codes is not None
+    with pytest.raises(TypeError):
+        native.other_codes({}, ["CHAN Tai Man", b"CHAN"], 0)
+    with pytest.raises(TypeError):
+        native.other_codes([], ["CHAN Tai Man"], 0)
+    keys = {"\x04chan": 5}
+    settled = native.other_codes(keys, ["chan", "Lee Ka"], 9)
+    assert isinstance(settled, bytes)
+    assert np.frombuffer(settled, np.int64).tolist() == [6, 10]
+    assert keys == {"\x04chan": 5, "\x04ka lee": 9}
+    left = native.other_codes(keys, ["Lee Ka", "陳大文"], 10)
+    assert isinstance(left, tuple)
+    assert keys == {"\x04chan": 5, "\x04ka lee": 9}  # nothing numbered when one is left

@@ -1328,6 +1328,7 @@ static PyObject *cell_layout(PyObject *module, PyObject *args);
 static PyObject *unique_cells(PyObject *module, PyObject *args);
 static PyObject *bare_phones(PyObject *module, PyObject *args);
 static PyObject *owned_runs(PyObject *module, PyObject *args);
+static PyObject *other_codes(PyObject *module, PyObject *args);
 static PyObject *present_chain(PyObject *module, PyObject *args);
 static PyObject *read_files(PyObject *module, PyObject *args);
 static PyObject *pdf_object(PyObject *module, PyObject *args);
@@ -1450,6 +1451,8 @@ static PyMethodDef module_methods[] = {
      "bare_phones(keys, columns, sure, fields, n_of, phone, unique_max) -> (at, hits, columns)."},
     {"owned_runs", owned_runs, METH_VARARGS,
      "owned_runs(g, k, f, lo, n, c, strong, records, expand_max) -> entries cut, or None."},
+    {"other_codes", other_codes, METH_VARARGS,
+     "other_codes(keys, texts, start) -> codes numbered, or other_keys' answer."},
     {"present_chain", present_chain, METH_VARARGS,
      "present_chain(keys, ..., pivot_max) -> useful_entries to present_records in one call."},
     {"read_files", read_files, METH_VARARGS,
@@ -2791,6 +2794,33 @@ static PyObject *untracked(PyObject *module, PyObject *obj) {
  * dict ``keys`` (text -> int), a text not in it added with the next number from ``start``
  * on (int64s).  match.py's Collector._keys_of_texts does the same with dict passes, 0.2 us
  * a key. */
+/* The number of ``text`` in the dict ``keys`` (text -> int) into *number, the text added
+ * with *next (then counted on) unless it has one; -1 with an error set. */
+static int register_number(PyObject *keys, PyObject *text, Py_ssize_t *next, int64_t *number) {
+    if (!PyUnicode_Check(text) || PyUnicode_GET_LENGTH(text) < 1) {
+        PyErr_SetString(PyExc_TypeError, "number_keys: texts must be non-empty str");
+        return -1;
+    }
+    /* One probe of the dict, inserting the next number unless the text has one: a
+     * table's keys are mostly new (a lookup then an insertion probed twice). */
+    Py_ssize_t had = PyDict_GET_SIZE(keys);
+    PyObject *made = PyLong_FromSsize_t(*next);
+    PyObject *held = made == NULL ? NULL : PyDict_SetDefault(keys, text, made);
+    if (held == NULL) {
+        Py_XDECREF(made);
+        return -1;
+    }
+    int ok = 0;
+    if (PyDict_GET_SIZE(keys) > had) { /* inserted (a small int may be shared) */
+        *number = (int64_t)(*next)++;
+    } else {
+        *number = (int64_t)PyLong_AsSsize_t(held);
+        ok = *number == -1 && PyErr_Occurred() ? -1 : 0;
+    }
+    Py_DECREF(made);
+    return ok;
+}
+
 static PyObject *number_keys(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *keys, *texts;
@@ -2807,32 +2837,9 @@ static PyObject *number_keys(PyObject *module, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
-        if (!PyUnicode_Check(text) || PyUnicode_GET_LENGTH(text) < 1) {
-            PyErr_SetString(PyExc_TypeError, "number_keys: texts must be non-empty str");
+    for (Py_ssize_t j = 0; j < n; j++)
+        if (register_number(keys, PySequence_Fast_GET_ITEM(seq, j), &next, &numbers[j]) < 0)
             goto done;
-        }
-        /* One probe of the dict, inserting the next number unless the text has one: a
-         * table's keys are mostly new (a lookup then an insertion probed twice). */
-        Py_ssize_t had = PyDict_GET_SIZE(keys);
-        PyObject *made = PyLong_FromSsize_t(next);
-        PyObject *number = made == NULL ? NULL : PyDict_SetDefault(keys, text, made);
-        if (number == NULL) {
-            Py_XDECREF(made);
-            goto done;
-        }
-        if (PyDict_GET_SIZE(keys) > had) { /* inserted (a small int may be shared) */
-            numbers[j] = (int64_t)next++;
-        } else {
-            numbers[j] = (int64_t)PyLong_AsSsize_t(number);
-            if (numbers[j] == -1 && PyErr_Occurred()) {
-                Py_DECREF(made);
-                goto done;
-            }
-        }
-        Py_DECREF(made);
-    }
     out = PyBytes_FromStringAndSize((const char *)numbers, n * (Py_ssize_t)sizeof(int64_t));
 done:
     PyMem_Free(numbers);
@@ -2974,6 +2981,54 @@ static PyObject *other_keys(PyObject *module, PyObject *arg) {
             goto done;
     out = keyed_texts_answer(&k);
 done:
+    keyed_texts_end(&k);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* other_codes(keys, texts, start) -> codes, or other_keys(texts)' answer: when other_keys
+ * settles every str of ``texts`` (a sheet's ASCII names, ids, HKIDs and numbers: no text
+ * left to Python), each found key numbered in the dict ``keys`` as number_keys numbers it
+ * (from ``start``), and per text one int64: its key's number plus one, 0 where none
+ * (match.Collector._other_codes' packing of a text of one key); else other_keys' (keys,
+ * found, unsure), nothing numbered, for Python to merge its own keys in the texts' order.
+ * One call where other_keys, number_keys and a dozen numpy passes between them took three
+ * (a 200-row sheet's 800 cells; match.py compares the two paths in its tests). */
+static PyObject *other_codes(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *keys, *texts;
+    Py_ssize_t next;
+    if (!PyArg_ParseTuple(args, "O!On", &PyDict_Type, &keys, &texts, &next))
+        return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL, *codes = NULL;
+    KeyedTexts k = {NULL, NULL, NULL, 0, 0};
+    if (keyed_texts_start(&k, n) != 0)
+        goto done;
+    for (Py_ssize_t j = 0; j < n; j++)
+        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, j), j, register_other_key) != 0)
+            goto done;
+    if (k.unsures) {
+        out = keyed_texts_answer(&k);
+        goto done;
+    }
+    codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (codes == NULL)
+        goto done;
+    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
+    memset(code, 0, (size_t)n * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < k.founds; i++) {
+        int64_t number;
+        if (register_number(keys, PyList_GET_ITEM(k.keys, i), &next, &number) < 0)
+            goto done;
+        code[k.found[i]] = number + 1;
+    }
+    out = Py_NewRef(codes);
+done:
+    Py_XDECREF(codes);
     keyed_texts_end(&k);
     Py_DECREF(seq);
     return out;

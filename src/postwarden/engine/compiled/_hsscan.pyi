@@ -209,6 +209,9 @@ def owned_runs(
     records: Buffer,
     expand_max: int,
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+def other_codes(
+    keys: dict[str, int], texts: Sequence[str], start: int
+) -> bytes | tuple[list[str], bytes, bytes]: ...
 def present_chain(
     keys: Buffer,
     groups: Buffer,

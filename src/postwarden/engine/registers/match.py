@@ -384,8 +384,16 @@ class Collector:
     def _other_codes(self, cells: list[str]) -> Ints:
         """Per cell, the packed keys of the other fields (date of birth, names, addresses)
         it could be, as :func:`other_candidates` gives them, numbered in the cells' order
-        (as a call each in turn would number them)."""
-        at, second, keys = _other_keys(cells)
+        (as a call each in turn would number them).  In one compiled call where built and
+        every cell is settled there (``other_codes``: a sheet's ASCII names, ids and
+        numbers), else by :func:`_other_keys`."""
+        settled = None
+        if native.other_codes is not None and native.other_keys is not None:
+            answer = native.other_codes(self.keys, cells, len(self.keys))
+            if isinstance(answer, bytes):
+                return np.frombuffer(answer, np.int64)
+            settled = answer
+        at, second, keys = _other_keys(cells, settled)
         numbers = self._key_array(keys) + 1
         codes = np.zeros(len(cells), dtype=np.int64)
         codes[at[~second]] = numbers[~second]
@@ -692,16 +700,21 @@ def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
     return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
 
 
-def _other_keys(cells: list[str]) -> tuple[Ints, Bools, list[str]]:
+def _other_keys(
+    cells: list[str], settled: tuple[list[str], bytes, bytes] | None = None
+) -> tuple[Ints, Bools, list[str]]:
     """The keys of the fields :func:`other_candidates` finds each of ``cells`` could be, in
     order: the cell of each, whether it is that cell's second, and the keys.  Read by the
     compiled ``other_keys`` where it can (an ASCII name, or no field: the numbers and
-    codes of a table), else by :func:`other_candidates`, once per distinct text."""
-    if native.other_keys is None:
+    codes of a table; its answer ``settled`` already when given), else by
+    :func:`other_candidates`, once per distinct text."""
+    if settled is None and native.other_keys is not None:
+        settled = native.other_keys(cells)
+    if settled is None:
         keys: list[str] = []
         found, unsure = _NO_INTS, np.arange(len(cells), dtype=np.int64)
     else:
-        keys, found_at, unsure_at = native.other_keys(cells)
+        keys, found_at, unsure_at = settled
         found, unsure = np.frombuffer(found_at, np.int64), np.frombuffer(unsure_at, np.int64)
     if not len(unsure):
         return found, np.zeros(len(found), dtype=np.bool_), keys

@@ -56,6 +56,10 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
     _hsscan, "other_keys", None
 )
 """``other_keys(texts)``: see ``match._other_keys``."""
+other_codes: Callable[..., bytes | tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "other_codes", None
+)
+"""``other_codes(keys, texts, start)``: see ``match.Collector._other_codes``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
 presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
