@@ -28,6 +28,7 @@ from postwarden.engine.registers.match import (
     Collector,
     Presence,
     Queries,
+    _unique_cells,
     present,
 )
 from postwarden.engine.registers.normalise import Field
@@ -243,3 +244,61 @@ def test_other_codes_refuse_what_is_not_str_or_a_dict() -> None:
     left = native.other_codes(keys, ["Lee Ka", "陳大文"], 10)
     assert isinstance(left, tuple)
     assert keys == {"\x04chan": 5, "\x04ka lee": 9}  # nothing numbered when one is left
+
+
+_UNIQUE_CELLS = [
+    "A123456(3)",
+    "a123456(3)",
+    " A1234563 ",
+    "B234567(1)",
+    "91234567",
+    "9123 4567",
+    "+852 9123 4567",  # international: flagged by Python's reading
+    "a@b.hk",
+    "V-0000002",
+    "12/03/1980",
+    "2",
+    "",
+    "CHAN Tai Man",
+    "９１２３４５６７",  # full-width digits: left to Python
+]
+
+
+@pytest.mark.skipif(native.unique_codes is None, reason="the compiled unique_codes is not built")
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_UNIQUE_CELLS), max_size=30),
+    st.lists(st.sampled_from(["\x01A1234563", "\x0791234567", "\x04chan"]), max_size=3),
+)
+def test_unique_codes_number_and_pack_as_the_steps_do(cells: list[str], known: list[str]) -> None:
+    # HKIDs, local phones and ids all settled in C, or some left to Python (an email, an
+    # international or full-width number): the same codes (international flags included)
+    # and the same keys numbered in the same order as the steps, after a collector's keys.
+    fused, steps = Collector(), Collector()
+    for collector in (fused, steps):
+        for key in known:
+            collector._key_of(key)
+    deep = _unique_cells(cells)[0]
+    codes = fused._unique_codes_at(cells, deep)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "unique_codes", None)
+        assert codes.tolist() == steps._unique_codes_at(cells, deep).tolist()
+    assert list(fused.keys.items()) == list(steps.keys.items())
+
+
+@pytest.mark.skipif(native.unique_codes is None, reason="the compiled unique_codes is not built")
+def test_unique_codes_check_positions_in_c() -> None:
+    assert native.unique_codes is not None
+    cells = ["A123456(3)", "91234567"]
+    for at in ([0, 2], [-1]):
+        with pytest.raises(IndexError, match="out of range"):
+            native.unique_codes({}, cells, np.array(at, np.int64), 0)
+    with pytest.raises(ValueError, match="int64s"):
+        native.unique_codes({}, cells, np.zeros(3, np.uint8), 0)
+    with pytest.raises(TypeError):
+        native.unique_codes({}, [b"A123456(3)"], np.zeros(1, np.int64), 0)
+    keys: dict[str, int] = {}
+    settled = native.unique_codes(keys, cells, np.array([1, 0], np.int64), 4)
+    assert isinstance(settled, bytes)
+    assert np.frombuffer(settled, np.int64).tolist() == [6, 5]
+    assert list(keys.values()) == [4, 5]

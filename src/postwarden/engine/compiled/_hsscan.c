@@ -1329,6 +1329,7 @@ static PyObject *unique_cells(PyObject *module, PyObject *args);
 static PyObject *bare_phones(PyObject *module, PyObject *args);
 static PyObject *owned_runs(PyObject *module, PyObject *args);
 static PyObject *other_codes(PyObject *module, PyObject *args);
+static PyObject *unique_codes(PyObject *module, PyObject *args);
 static PyObject *present_chain(PyObject *module, PyObject *args);
 static PyObject *read_files(PyObject *module, PyObject *args);
 static PyObject *pdf_object(PyObject *module, PyObject *args);
@@ -1453,6 +1454,8 @@ static PyMethodDef module_methods[] = {
      "owned_runs(g, k, f, lo, n, c, strong, records, expand_max) -> entries cut, or None."},
     {"other_codes", other_codes, METH_VARARGS,
      "other_codes(keys, texts, start) -> codes numbered, or other_keys' answer."},
+    {"unique_codes", unique_codes, METH_VARARGS,
+     "unique_codes(keys, cells, at, start) -> codes numbered, or unique_keys' answer."},
     {"present_chain", present_chain, METH_VARARGS,
      "present_chain(keys, ..., pivot_max) -> useful_entries to present_records in one call."},
     {"read_files", read_files, METH_VARARGS,
@@ -3031,6 +3034,67 @@ done:
     Py_XDECREF(codes);
     keyed_texts_end(&k);
     Py_DECREF(seq);
+    return out;
+}
+
+/* unique_codes(keys, cells, at, start) -> codes, or unique_keys(cells, at)' answer: when
+ * unique_keys settles every str of ``cells`` at the int64 positions ``at`` (a sheet's
+ * HKIDs, local phone numbers and ids: none left to Python), each found key numbered in the
+ * dict ``keys`` as number_keys numbers it (from ``start``), and per cell of ``cells`` one
+ * int64: its key's number plus one, 0 where none (match.Collector._unique_codes_at's
+ * packing when no number is flagged international, which only Python's reading flags);
+ * else unique_keys' (keys, found, unsure), nothing numbered.  One call where unique_keys,
+ * number_keys and the numpy passes between them took three. */
+static PyObject *unique_codes(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *keys, *cells;
+    Py_buffer at;
+    Py_ssize_t next;
+    if (!PyArg_ParseTuple(args, "O!Oy*n", &PyDict_Type, &keys, &cells, &at, &next))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL, *codes = NULL;
+    KeyedTexts k = {NULL, NULL, NULL, 0, 0};
+    Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t);
+    if (at.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "unique_codes: at must be int64s");
+        goto done;
+    }
+    seq = PySequence_Fast(cells, "cells must be a sequence");
+    if (seq == NULL || keyed_texts_start(&k, n) != 0)
+        goto done;
+    const int64_t *where = at.buf;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (where[j] < 0 || where[j] >= size) {
+            PyErr_SetString(PyExc_IndexError, "unique_codes: a position out of range");
+            goto done;
+        }
+        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, where[j]), j,
+                             register_unique_key) != 0)
+            goto done;
+    }
+    if (k.unsures) {
+        out = keyed_texts_answer(&k);
+        goto done;
+    }
+    codes = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(int64_t));
+    if (codes == NULL)
+        goto done;
+    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
+    memset(code, 0, (size_t)size * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < k.founds; i++) {
+        int64_t number;
+        if (register_number(keys, PyList_GET_ITEM(k.keys, i), &next, &number) < 0)
+            goto done;
+        /* A position given twice is packed as numpy's assignment packs it: the last wins. */
+        code[where[k.found[i]]] = number + 1;
+    }
+    out = Py_NewRef(codes);
+done:
+    Py_XDECREF(codes);
+    keyed_texts_end(&k);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&at);
     return out;
 }
 

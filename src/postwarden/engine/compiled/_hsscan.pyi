@@ -212,6 +212,9 @@ def owned_runs(
 def other_codes(
     keys: dict[str, int], texts: Sequence[str], start: int
 ) -> bytes | tuple[list[str], bytes, bytes]: ...
+def unique_codes(
+    keys: dict[str, int], cells: Sequence[str], at: Buffer, start: int
+) -> bytes | tuple[list[str], bytes, bytes]: ...
 def present_chain(
     keys: Buffer,
     groups: Buffer,

@@ -411,9 +411,19 @@ class Collector:
 
     def _unique_codes_at(self, cells: list[str], deep: Ints) -> Ints:
         """:meth:`_unique_codes` given the cells that could be a unique field (``deep``, as
-        :func:`_deep_cells` finds them)."""
+        :func:`_deep_cells` finds them).  In one compiled call where built and every such
+        cell is settled there (``unique_codes``: a sheet's HKIDs, local phones and ids),
+        else by :func:`_unique_keys` and :func:`_unsure_keys`."""
+        settled = None
+        if native.unique_codes is not None and native.unique_keys is not None:
+            answer = native.unique_codes(
+                self.keys, cells, np.ascontiguousarray(deep, dtype=np.int64), len(self.keys)
+            )
+            if isinstance(answer, bytes):
+                return np.frombuffer(answer, np.int64)
+            settled = answer
         codes = np.zeros(len(cells), dtype=np.int64)
-        keys, found, unsure = _unique_keys(cells, deep)
+        keys, found, unsure = _unique_keys(cells, deep, settled)
         flagged = _NO_INTS
         if len(unsure):
             read, international = _unsure_keys(list(map(cells.__getitem__, deep[unsure].tolist())))
@@ -690,13 +700,18 @@ def _span_value(fld: Field, value: str) -> str | None:
     return NORMALISERS[fld](value)
 
 
-def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
+def _unique_keys(
+    cells: list[str], at: Ints, settled: tuple[list[str], bytes, bytes] | None = None
+) -> tuple[list[str], Ints, Ints]:
     """The keys of the HKIDs and phone numbers among the cells at ``at`` that the compiled
-    ``unique_keys`` reads, the indices into ``at`` they are for, and the indices it leaves
-    to :func:`_unsure_keys` (without the extension: all of them)."""
-    if native.unique_keys is None:
+    ``unique_keys`` reads (its answer ``settled`` already when given), the indices into
+    ``at`` they are for, and the indices it leaves to :func:`_unsure_keys` (without the
+    extension: all of them)."""
+    if settled is None and native.unique_keys is not None:
+        settled = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    if settled is None:
         return [], _NO_INTS, np.arange(len(at), dtype=np.int64)
-    keys, found, unsure = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    keys, found, unsure = settled
     return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
 
 

@@ -60,6 +60,10 @@ other_codes: Callable[..., bytes | tuple[list[str], bytes, bytes]] | None = geta
     _hsscan, "other_codes", None
 )
 """``other_codes(keys, texts, start)``: see ``match.Collector._other_codes``."""
+unique_codes: Callable[..., bytes | tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "unique_codes", None
+)
+"""``unique_codes(keys, cells, at, start)``: see ``match.Collector._unique_codes_at``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
 presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
