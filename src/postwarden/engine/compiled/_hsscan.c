@@ -2996,7 +2996,7 @@ done:
  * (match.Collector._other_codes' packing of a text of one key); else other_keys' (keys,
  * found, unsure), nothing numbered, for Python to merge its own keys in the texts' order.
  * One call where other_keys, number_keys and a dozen numpy passes between them took three
- * (a 200-row sheet's 800 cells; match.py compares the two paths in its tests). */
+ * (a 200-row sheet's 800 cells; tests/engine/registers/test_present_chain.py compares). */
 static PyObject *other_codes(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *keys, *texts;
@@ -3044,7 +3044,7 @@ done:
  * int64: its key's number plus one, 0 where none (match.Collector._unique_codes_at's
  * packing when no number is flagged international, which only Python's reading flags);
  * else unique_keys' (keys, found, unsure), nothing numbered.  One call where unique_keys,
- * number_keys and the numpy passes between them took three. */
+ * number_keys and the numpy passes between them took three (test_present_chain.py compares). */
 static PyObject *unique_codes(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *keys, *cells;
