@@ -367,3 +367,137 @@ def test_compiled_find_runs_refuses_mismatched_buffers() -> None:
         index_module._find_runs(hashes, fence, index_module.FENCE_STEP, hashes, out, out)
     with pytest.raises(ValueError, match="mismatched"):
         index_module._find_runs(hashes, hashes, index_module.FENCE_STEP, hashes[:3], out, out)
+
+
+_NO_BUCKETS = index_module._bucket_runs is None or index_module._buckets is None
+
+
+def _bucket_runs_as_searchsorted(hashes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The compiled bucket_runs' starts and lengths of ``wanted`` in ``hashes`` (through the
+    table RegisterIndex builds), checked against numpy's searchsorted and the numpy fenced
+    search; the lengths."""
+    fence = np.array(hashes[:: index_module.FENCE_STEP])
+    built = RegisterIndex._bucket_table(hashes)
+    assert built is not None
+    table, bits = built
+    top = hashes >> np.uint64(64 - bits)
+    firsts = np.searchsorted(top, np.arange(2**bits, dtype=np.uint64), side="left")
+    assert table.tolist() == [*firsts.tolist(), len(hashes)]
+    lo = np.empty(len(wanted), dtype=np.int64)
+    count = np.empty(len(wanted), dtype=np.int64)
+    assert index_module._bucket_runs is not None
+    index_module._bucket_runs(hashes, table, bits, wanted, lo, count)
+    left = np.searchsorted(hashes, wanted, side="left")
+    assert lo.tolist() == left.tolist()
+    assert count.tolist() == (np.searchsorted(hashes, wanted, side="right") - left).tolist()
+    want_lo, want_count = index_module.find_runs(hashes, fence, wanted)
+    assert (lo.tolist(), count.tolist()) == (want_lo.tolist(), want_count.tolist())
+    return count
+
+
+@pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_runs is not built")
+@pytest.mark.parametrize("seed", range(30))
+def test_compiled_bucket_runs_equals_the_numpy_search(seed: int) -> None:
+    # Indexes of two buckets to tens of thousands, few distinct values (runs across
+    # buckets) or many, evenly spread or crowded into narrow bands or one end (empty and
+    # overfull buckets), values at both ends of the range; looked up sorted or not,
+    # present, absent, next to present values and at bucket edges.
+    rng = np.random.default_rng(200 + seed)
+    size = int(rng.choice([32, 33, 100, 1025, 5000, 40_000]))
+    distinct = max(1, int(size // rng.choice([1, 2, 50, 5000])))
+    if seed % 3 == 0:
+        pool = rng.integers(0, 2**64 - 1, distinct, dtype=np.uint64, endpoint=True)
+        pool[0], pool[-1] = 0, 2**64 - 1
+    elif seed % 3 == 1:
+        bands = rng.integers(0, 2**64 - 2**40, 3, dtype=np.uint64)
+        pool = rng.choice(bands, distinct) + rng.integers(0, 2**20, distinct, dtype=np.uint64)
+    else:
+        pool = (rng.random(distinct) ** 8 * 2.0**63).astype(np.uint64) * np.uint64(2)
+    hashes = np.sort(rng.choice(pool, size))
+    bits = (size // index_module.BUCKET_HASHES).bit_length() - 1
+    edges = np.arange(2**bits, dtype=np.uint64) << np.uint64(64 - bits)
+    picked = hashes[rng.integers(0, size, 300)]
+    wanted = np.concatenate(
+        [
+            picked,
+            picked + np.uint64(1),
+            picked - np.uint64(1),
+            edges,
+            edges - np.uint64(1),
+            rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True),
+            np.array([0, 2**64 - 1], dtype=np.uint64),
+        ]
+    )
+    if seed % 2:
+        wanted = np.sort(wanted)
+    _bucket_runs_as_searchsorted(hashes, wanted)
+
+
+@pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_runs is not built")
+def test_compiled_bucket_runs_ends_runs_of_every_length() -> None:
+    # Runs of every length up to 70 and around each power of two up to 4097, first and last
+    # in the index: a run longer than its bucket spans the buckets after it.
+    lengths = [*range(1, 71), *(p + d for p in (2**k for k in range(7, 13)) for d in (-1, 0, 1))]
+    rng = np.random.default_rng(8)
+    values = np.sort(rng.choice(2**62, len(lengths), replace=False).astype(np.uint64) * 4)
+    values[0], values[-1] = 0, 2**64 - 1
+    shuffled = rng.permutation(lengths)
+    hashes = np.repeat(values, shuffled)
+    wanted = np.concatenate([values, values + np.uint64(1), values - np.uint64(1)])
+    count = _bucket_runs_as_searchsorted(hashes, wanted)
+    assert count[: len(values)].tolist() == shuffled.tolist()
+
+
+def test_small_indexes_have_no_bucket_table() -> None:
+    # Fewer hashes than two buckets' worth: the fence's search (no table to build).
+    hashes = np.arange(2 * index_module.BUCKET_HASHES - 1, dtype=np.uint64)
+    assert RegisterIndex._bucket_table(hashes) is None
+
+
+@pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_runs is not built")
+def test_compiled_bucket_runs_refuses_bad_tables() -> None:
+    # Checked in C: a table of another size than its bits say, bits out of range, output
+    # buffers of another size, and entries out of order or past the index (read only
+    # within the buffers given, whatever the table holds).
+    hashes = np.arange(0, 2**64 - 2**54, 2**54, dtype=np.uint64)
+    table = np.array([0, 500, 1000, 1023], dtype=np.uint32)
+    out = np.empty(len(hashes), dtype=np.int64)
+    bucket_runs = index_module._bucket_runs
+    assert bucket_runs is not None
+    with pytest.raises(ValueError, match="mismatched"):
+        bucket_runs(hashes, table, 1, hashes, out, out)
+    with pytest.raises(ValueError, match="mismatched"):
+        bucket_runs(hashes, table, 0, hashes, out, out)
+    with pytest.raises(ValueError, match="mismatched"):
+        bucket_runs(hashes, np.zeros(2**33 // 2**31, np.uint32), 33, hashes, out, out)
+    with pytest.raises(ValueError, match="mismatched"):
+        bucket_runs(hashes, np.array([0, 500, 1023], np.uint32), 1, hashes, out[:3], out)
+    for bad in ([0, 2000, 1023], [0, 700, 600], [5, 1023, 1024]):
+        with pytest.raises(ValueError, match="out of order"):
+            bucket_runs(hashes, np.array(bad, np.uint32), 1, hashes, out, out)
+    good = np.array([0, 512, len(hashes)], np.uint32)
+    count = np.empty(len(hashes), dtype=np.int64)
+    bucket_runs(hashes, good, 1, hashes, out, count)
+    assert out.tolist() == list(range(len(hashes)))
+    assert count.tolist() == [1] * len(hashes)
+
+
+@pytest.mark.skipif(_NO_BUCKETS, reason="the compiled bucket_table is not built")
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_bucket_table_stays_in_the_index_whatever_the_hashes(seed: int) -> None:
+    # Hashes out of order (a damaged index): the starts only ever grow and stay within the
+    # index, so bucket_runs reads nothing past it.  Sizes and bits checked in C.
+    rng = np.random.default_rng(300 + seed)
+    hashes = rng.integers(0, 2**64 - 1, int(rng.integers(0, 5000)), dtype=np.uint64)
+    buckets = index_module._buckets
+    assert buckets is not None
+    for bits in (1, 5, 12):
+        table = np.frombuffer(buckets(hashes, bits), np.uint32).astype(np.int64)
+        assert len(table) == 2**bits + 1
+        assert (np.diff(table) >= 0).all()
+        assert table[-1] == len(hashes)
+    for bits in (0, 33):
+        with pytest.raises(ValueError, match="mismatched"):
+            buckets(hashes, bits)
+    with pytest.raises(ValueError, match="mismatched"):
+        buckets(np.zeros(3, np.uint8), 4)

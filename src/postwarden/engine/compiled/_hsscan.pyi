@@ -29,6 +29,10 @@ def spans_holding(
 def find_runs(
     hashes: Buffer, fence: Buffer, step: int, wanted: Buffer, lo: Buffer, count: Buffer
 ) -> None: ...
+def bucket_runs(
+    hashes: Buffer, table: Buffer, bits: int, wanted: Buffer, lo: Buffer, count: Buffer
+) -> None: ...
+def bucket_table(hashes: Buffer, bits: int) -> bytes: ...
 def screen_cells(cells: Sequence[str]) -> bytes: ...
 def keyed_hashes(key: Buffer, fields: Buffer, values: Sequence[str]) -> bytes: ...
 def hash_lanes(name: str | None) -> str: ...
@@ -205,6 +209,28 @@ def owned_runs(
     records: Buffer,
     expand_max: int,
 ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+def other_codes(
+    keys: dict[str, int], texts: Sequence[str], start: int
+) -> bytes | tuple[list[str], bytes, bytes]: ...
+def unique_codes(
+    keys: dict[str, int], cells: Sequence[str], at: Buffer, start: int
+) -> bytes | tuple[list[str], bytes, bytes]: ...
+def present_chain(
+    keys: Buffer,
+    groups: Buffer,
+    columns: Buffer,
+    sure: Buffer,
+    fields: Buffer,
+    lo_of: Buffer,
+    n_of: Buffer,
+    unique: Buffer,
+    unique_max: int,
+    phone: int,
+    records: Buffer,
+    fact_of: Buffer,
+    expand_max: int,
+    pivot_max: int,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
 def read_files(paths: list[str], limit: int) -> list[bytes | OSError | None]: ...
 def pdf_object(
     read: Callable[..., tuple[Any, int, int] | None],

@@ -384,8 +384,16 @@ class Collector:
     def _other_codes(self, cells: list[str]) -> Ints:
         """Per cell, the packed keys of the other fields (date of birth, names, addresses)
         it could be, as :func:`other_candidates` gives them, numbered in the cells' order
-        (as a call each in turn would number them)."""
-        at, second, keys = _other_keys(cells)
+        (as a call each in turn would number them).  In one compiled call where built and
+        every cell is settled there (``other_codes``: a sheet's ASCII names, ids and
+        numbers), else by :func:`_other_keys`."""
+        settled = None
+        if native.other_codes is not None and native.other_keys is not None:
+            answer = native.other_codes(self.keys, cells, len(self.keys))
+            if isinstance(answer, bytes):
+                return np.frombuffer(answer, np.int64)
+            settled = answer
+        at, second, keys = _other_keys(cells, settled)
         numbers = self._key_array(keys) + 1
         codes = np.zeros(len(cells), dtype=np.int64)
         codes[at[~second]] = numbers[~second]
@@ -403,9 +411,19 @@ class Collector:
 
     def _unique_codes_at(self, cells: list[str], deep: Ints) -> Ints:
         """:meth:`_unique_codes` given the cells that could be a unique field (``deep``, as
-        :func:`_deep_cells` finds them)."""
+        :func:`_deep_cells` finds them).  In one compiled call where built and every such
+        cell is settled there (``unique_codes``: a sheet's HKIDs, local phones and ids),
+        else by :func:`_unique_keys` and :func:`_unsure_keys`."""
+        settled = None
+        if native.unique_codes is not None and native.unique_keys is not None:
+            answer = native.unique_codes(
+                self.keys, cells, np.ascontiguousarray(deep, dtype=np.int64), len(self.keys)
+            )
+            if isinstance(answer, bytes):
+                return np.frombuffer(answer, np.int64)
+            settled = answer
         codes = np.zeros(len(cells), dtype=np.int64)
-        keys, found, unsure = _unique_keys(cells, deep)
+        keys, found, unsure = _unique_keys(cells, deep, settled)
         flagged = _NO_INTS
         if len(unsure):
             read, international = _unsure_keys(list(map(cells.__getitem__, deep[unsure].tolist())))
@@ -682,26 +700,36 @@ def _span_value(fld: Field, value: str) -> str | None:
     return NORMALISERS[fld](value)
 
 
-def _unique_keys(cells: list[str], at: Ints) -> tuple[list[str], Ints, Ints]:
+def _unique_keys(
+    cells: list[str], at: Ints, settled: tuple[list[str], bytes, bytes] | None = None
+) -> tuple[list[str], Ints, Ints]:
     """The keys of the HKIDs and phone numbers among the cells at ``at`` that the compiled
-    ``unique_keys`` reads, the indices into ``at`` they are for, and the indices it leaves
-    to :func:`_unsure_keys` (without the extension: all of them)."""
-    if native.unique_keys is None:
+    ``unique_keys`` reads (its answer ``settled`` already when given), the indices into
+    ``at`` they are for, and the indices it leaves to :func:`_unsure_keys` (without the
+    extension: all of them)."""
+    if settled is None and native.unique_keys is not None:
+        settled = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    if settled is None:
         return [], _NO_INTS, np.arange(len(at), dtype=np.int64)
-    keys, found, unsure = native.unique_keys(cells, np.ascontiguousarray(at, dtype=np.int64))
+    keys, found, unsure = settled
     return keys, np.frombuffer(found, np.int64), np.frombuffer(unsure, np.int64)
 
 
-def _other_keys(cells: list[str]) -> tuple[Ints, Bools, list[str]]:
+def _other_keys(
+    cells: list[str], settled: tuple[list[str], bytes, bytes] | None = None
+) -> tuple[Ints, Bools, list[str]]:
     """The keys of the fields :func:`other_candidates` finds each of ``cells`` could be, in
     order: the cell of each, whether it is that cell's second, and the keys.  Read by the
     compiled ``other_keys`` where it can (an ASCII name, or no field: the numbers and
-    codes of a table), else by :func:`other_candidates`, once per distinct text."""
-    if native.other_keys is None:
+    codes of a table; its answer ``settled`` already when given), else by
+    :func:`other_candidates`, once per distinct text."""
+    if settled is None and native.other_keys is not None:
+        settled = native.other_keys(cells)
+    if settled is None:
         keys: list[str] = []
         found, unsure = _NO_INTS, np.arange(len(cells), dtype=np.int64)
     else:
-        keys, found_at, unsure_at = native.other_keys(cells)
+        keys, found_at, unsure_at = settled
         found, unsure = np.frombuffer(found_at, np.int64), np.frombuffer(unsure_at, np.int64)
     if not len(unsure):
         return found, np.zeros(len(found), dtype=np.bool_), keys
@@ -1215,8 +1243,12 @@ def _phone_column_supported(
 
 def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presence:
     """The records of ``index`` present in the queries of one message, given where each
-    key's run starts in the index (``lo_of``) and its length (``n_of``)."""
+    key's run starts in the index (``lo_of``) and its length (``n_of``).  In one compiled
+    call where built (:func:`_present_chain`), else step by step."""
     empty = np.zeros(0, dtype=np.int64)
+    chained = _present_chain(index, q, lo_of, n_of)
+    if chained is not None:
+        return chained
     g, k, f, lo, n, c, strong = _useful_entries(index, q, lo_of, n_of)
     if not len(g):
         return Presence(empty, empty, empty)
@@ -1226,6 +1258,43 @@ def present(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presen
         return Presence(empty, empty, empty)
     present_ids, groups, masks, identified = _present_records(gr, pm, ident)
     return Presence(present_ids, groups, masks, identified, matched)
+
+
+def _present_chain(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Presence | None:
+    """:func:`present` by the compiled ``present_chain``: :func:`_useful_entries`,
+    ``owned_runs``, ``presence`` and :func:`_present_records` in one call, on the bytes each
+    step gives the next, where each step's answer was taken as numpy views and handed on
+    through ``ascontiguousarray`` (~35 numpy calls and three frames: 6 us of a 200-row
+    sheet's 60 of presence, process time);
+    ``None`` where not built (nor ``bare_phones``), or when the groups are out of order
+    (``useful_entries`` then declines: the steps one by one take the numpy path)."""
+    chain = native.present_chain
+    if chain is None or native.bare_phones is None:
+        return None
+    n_all = n_of[q.keys]
+    if not n_all.any():  # nothing matches: nobody present, no phone test
+        empty = np.zeros(0, dtype=np.int64)
+        return Presence(empty, empty, empty)
+    chained = chain(
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
+        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
+        np.ascontiguousarray(q.fields, dtype=np.uint8),
+        np.ascontiguousarray(lo_of, dtype=np.int64),
+        np.ascontiguousarray(n_of, dtype=np.int64),
+        _IS_UNIQUE,
+        UNIQUE_MAX,
+        _PHONE,
+        np.ascontiguousarray(index.records, dtype=np.uint32),
+        _FACT_OF,
+        EXPAND_MAX,
+        PIVOT_MAX,
+    )
+    if chained is None:
+        return None
+    records, groups, masks, ig, ir, mg, mr, mf, mc = (
+        np.frombuffer(part, np.int64) for part in chained
+    )
+    return Presence(records, groups, masks, (ig, ir), (mg, mr, mf, mc))
 
 
 def _present_records(gr: Ints, pm: Ints, ident: Bools) -> tuple[Ints, Ints, Ints, Pairs]:

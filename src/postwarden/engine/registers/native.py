@@ -21,6 +21,11 @@ except ImportError:
 # Arrays as arguments: numpy's stubs do not declare the buffer protocol mypy knows.
 find_runs: Callable[..., None] | None = getattr(_hsscan, "find_runs", None)
 """``find_runs(hashes, fence, step, wanted, lo, count)``: see ``index.RegisterIndex.find``."""
+bucket_runs: Callable[..., None] | None = getattr(_hsscan, "bucket_runs", None)
+"""``bucket_runs(hashes, table, bits, wanted, lo, count)``: see
+``index.RegisterIndex._bucket_table``."""
+bucket_table: Callable[..., bytes] | None = getattr(_hsscan, "bucket_table", None)
+"""``bucket_table(hashes, bits)``: see ``index.RegisterIndex._bucket_table``."""
 screen_cells: Callable[[Sequence[str]], bytes] | None = getattr(_hsscan, "screen_cells", None)
 """``screen_cells(cells)``: see ``match._screen``."""
 keyed_hashes: Callable[[bytes, bytes, Sequence[str]], bytes] | None = getattr(
@@ -51,6 +56,14 @@ other_keys: Callable[[Sequence[str]], tuple[list[str], bytes, bytes]] | None = g
     _hsscan, "other_keys", None
 )
 """``other_keys(texts)``: see ``match._other_keys``."""
+other_codes: Callable[..., bytes | tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "other_codes", None
+)
+"""``other_codes(keys, texts, start)``: see ``match.Collector._other_codes``."""
+unique_codes: Callable[..., bytes | tuple[list[str], bytes, bytes]] | None = getattr(
+    _hsscan, "unique_codes", None
+)
+"""``unique_codes(keys, cells, at, start)``: see ``match.Collector._unique_codes_at``."""
 segmented: Callable[[str], bool] | None = getattr(_hsscan, "segmented", None)
 """``segmented(line)``: see ``match._segmented``."""
 presence: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]] | None = getattr(
@@ -86,6 +99,11 @@ owned_runs: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 )
 """``owned_runs(g, k, f, lo, n, c, strong, records, expand_max)``: see
 ``match._present_pairs``."""
+present_chain: Callable[..., tuple[bytes, ...] | None] | None = getattr(
+    _hsscan, "present_chain", None
+)
+"""``present_chain(keys, groups, columns, sure, fields, lo_of, n_of, unique, unique_max, phone,
+records, fact_of, expand_max, pivot_max)``: see ``match._present_chain``."""
 untracked: Callable[[Finding], Finding] | None = getattr(_hsscan, "untracked", None)
 """``untracked(finding)``: the finding, left out of the garbage collector's walks when all it
 holds is str and numbers (a register's findings: see ``match.match``)."""
