@@ -433,3 +433,39 @@ def test_verdicts_of_units_that_shrink_while_read_are_refused() -> None:
     one = np.zeros(1, dtype=np.int64)
     with pytest.raises(RuntimeError, match="changed size"):
         base.judge_hits(0, shrinking, one, one, one + 10, one)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_scans_batches_are_settled_as_any_arrays_are(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan's batches are `HitBatch.of_int64s` (handed to the compiled checks as they
+    are): each settles as the same hits held as arrays of another width and layout do."""
+    seen: list[bool] = []
+    original = PatternDetector._judged_settled
+
+    def compared(
+        self: PatternDetector, units: list[TextUnit], hits: HitBatch, contexts: dict[int, Context]
+    ) -> FindingBatch | bytes | None:
+        together = original(self, units, hits, contexts)
+        unit_of, starts, ends, numbers, table = hits.arrays()
+        # Strided int32 copies: made contiguous int64 again before the compiled call.
+        w_units, w_starts, w_ends, w_numbers = (
+            np.repeat(a.astype(np.int32), 2)[::2] for a in (unit_of, starts, ends, numbers)
+        )
+        other = HitBatch.of_arrays(w_units, w_starts, w_ends, w_numbers, table)  # type: ignore[arg-type]
+        other.headed = hits.headed
+        assert not other._int64s
+        again = original(self, units, other, contexts)
+        if isinstance(together, FindingBatch):
+            assert isinstance(again, FindingBatch)
+            _same(together, again)
+        else:
+            assert together == again
+        seen.append(hits._int64s)
+        return together
+
+    monkeypatch.setattr(PatternDetector, "_judged_settled", compared)
+    assert len(default_detectors().scan(_table(seed, 300))) > 600
+    assert seen
+    assert all(seen)
