@@ -354,3 +354,15 @@ def test_units_that_shrink_while_read_are_refused() -> None:
     one, score = np.array([0], dtype=np.int64), np.array([0.5])
     with pytest.raises(RuntimeError, match="changed size"):
         base.make_findings(base.make_finding, "x", units, one, one, one + 1, score)
+
+
+@pytest.mark.skipif(base.slot_maker is None, reason="the _hsscan extension is not built")
+def test_the_compiled_maker_keeps_tracked_what_a_default_container_holds() -> None:
+    """A maker's defaults are looked at once, when it is made: a container among them keeps
+    every instance tracked, whatever its arguments."""
+    assert base.slot_maker is not None
+    names = tuple(f.name for f in fields(Finding))
+    args: list[object] = ["phone", "body", "x", 0, 1, 0.5]
+    assert not gc.is_tracked(base.slot_maker(Finding, names, ("", None), True)(*args))
+    assert gc.is_tracked(base.slot_maker(Finding, names, (["held"], None), True)(*args))
+    assert gc.is_tracked(base.slot_maker(Finding, names, ("", ("held", [])), True)(*args))

@@ -181,17 +181,17 @@ def test_units_that_shrink_while_read_are_refused() -> None:
 
         @property
         def text(self) -> str:
-            units.clear()
+            shrinking.clear()
             return "A123456(3)"
 
-    units: list[object] = [Shrinking()]
+    shrinking: list[object] = [Shrinking()]
     one, zero = np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.float64)
     verdict = bytes([ACCEPTED | ACCEPTED << 2])
     with pytest.raises(RuntimeError, match="changed size"):
         base.settled_findings(
             base.make_finding,
             "hkid",
-            units,
+            shrinking,
             one,
             one,
             one + 10,
@@ -352,3 +352,120 @@ def test_checks_named_over_an_inherited_judge_are_that_judges() -> None:
     hits.add(0, base.Hit(0, 3, HkidDetector.patterns[0]))
     assert Renamed()._judged_settled(rows, hits, {}) is None
     assert not [f for f in DetectorSet([Renamed()]).scan(rows) if f.detector == "hkid"]
+
+
+def test_one_call_reads_each_units_text_and_place_once() -> None:
+    """`settle_hits` reads a unit's text once for its verdicts and its findings (and its
+    place once), where the two calls read them again: the same findings all the same."""
+    assert base.settle_hits is not None
+    reads: list[str] = []
+
+    class Counted:
+        def __init__(self, text: str) -> None:
+            self._text = text
+
+        @property
+        def text(self) -> str:
+            reads.append("text")
+            return self._text
+
+        @property
+        def where(self) -> str:
+            reads.append("where")
+            return "sheet!R1"
+
+    units = [Counted("T637673(2) | 9123"), Counted("Tel | A123456(3)")]
+    unit_of, starts, ends = (np.array(a, dtype=np.int64) for a in ([0, 1], [0, 6], [10, 16]))
+    kinds = numbers = np.zeros(2, dtype=np.int64)
+    scores = np.array([0.75, 1.0], dtype=np.float64)
+    found = base.settle_hits(
+        0,
+        base.make_finding,
+        "hkid",
+        units,
+        unit_of,
+        starts,
+        ends,
+        kinds,
+        numbers,
+        b"",
+        scores,
+        False,
+        True,
+    )
+    assert isinstance(found, tuple)
+    assert len(found[1]) == 2
+    assert reads == ["text", "text", "where", "where"]
+    assert base.judge_hits is not None
+    assert base.settled_findings is not None
+    verdicts = base.judge_hits(0, units, unit_of, starts, ends, kinds)
+    apart = base.settled_findings(
+        base.make_finding,
+        "hkid",
+        units,
+        unit_of,
+        starts,
+        ends,
+        numbers,
+        verdicts,
+        b"",
+        scores,
+        False,
+        True,
+    )
+    assert found == apart
+
+
+def test_verdicts_of_units_that_shrink_while_read_are_refused() -> None:
+    """A unit whose text, once read, empties the list of units: the unit is not then read
+    from the emptied list for its cells (a read past the list's items before)."""
+    assert base.judge_hits is not None
+
+    class Shrinking:
+        where = "u"
+
+        @property
+        def text(self) -> str:
+            shrinking.clear()
+            return "A123456(3)"
+
+    shrinking: list[object] = [Shrinking()]
+    one = np.zeros(1, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="changed size"):
+        base.judge_hits(0, shrinking, one, one, one + 10, one)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_scans_batches_are_settled_as_any_arrays_are(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan's batches are `HitBatch.of_int64s` (handed to the compiled checks as they
+    are): each settles as the same hits held as arrays of another width and layout do."""
+    seen: list[bool] = []
+    original = PatternDetector._judged_settled
+
+    def compared(
+        self: PatternDetector, units: list[TextUnit], hits: HitBatch, contexts: dict[int, Context]
+    ) -> FindingBatch | bytes | None:
+        together = original(self, units, hits, contexts)
+        unit_of, starts, ends, numbers, table = hits.arrays()
+        # Strided int32 copies: made contiguous int64 again before the compiled call.
+        w_units, w_starts, w_ends, w_numbers = (
+            np.repeat(a.astype(np.int32), 2)[::2] for a in (unit_of, starts, ends, numbers)
+        )
+        other = HitBatch.of_arrays(w_units, w_starts, w_ends, w_numbers, table)  # type: ignore[arg-type]
+        other.headed = hits.headed
+        assert not other._int64s
+        again = original(self, units, other, contexts)
+        if isinstance(together, FindingBatch):
+            assert isinstance(again, FindingBatch)
+            _same(together, again)
+        else:
+            assert together == again
+        seen.append(hits._int64s)
+        return together
+
+    monkeypatch.setattr(PatternDetector, "_judged_settled", compared)
+    assert len(default_detectors().scan(_table(seed, 300))) > 600
+    assert seen
+    assert all(seen)

@@ -962,9 +962,11 @@ done:
 }
 
 /* Whether the garbage collector must see a slot holding `value`: a container, unless an
- * untracked tuple (as CPython's _PyObject_GC_MAY_BE_TRACKED). */
+ * untracked tuple (as CPython's _PyObject_GC_MAY_BE_TRACKED).  The type's flag first, inline:
+ * a finding's str, ints and float are told without a call (a third of a finding's making). */
 static inline int slot_may_be_tracked(PyObject *value) {
-    return PyObject_IS_GC(value) && (!PyTuple_CheckExact(value) || PyObject_GC_IsTracked(value));
+    return PyType_IS_GC(Py_TYPE(value)) && PyObject_IS_GC(value) &&
+           (!PyTuple_CheckExact(value) || PyObject_GC_IsTracked(value));
 }
 
 /* A maker of a slotted class's instances (base.py's make_finding): the slots named are set
@@ -976,7 +978,10 @@ static inline int slot_may_be_tracked(PyObject *value) {
  * otherwise be walked by every young collection until they reach the oldest generation,
  * then by each full one (60 ms of a 15,070-row table's 300 ms detection).  Nothing they
  * hold can make a cycle.
- * The maker's state: (class, defaults, slot offsets as bytes of Py_ssize_t, untrack). */
+ * The maker's state: (class, defaults, slot offsets as bytes of Py_ssize_t, untrack,
+ * whether a default may be tracked: worked out once, by slot_maker).  A default found
+ * trackable then stays counted so (a tuple the collector untracks since only costs the
+ * instance a place in the collector's walks). */
 static PyObject *make_slotted(PyObject *state, PyObject *const *args, Py_ssize_t nargs) {
     PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(state, 0);
     PyObject *defaults = PyTuple_GET_ITEM(state, 1);
@@ -992,12 +997,14 @@ static PyObject *make_slotted(PyObject *state, PyObject *const *args, Py_ssize_t
     PyObject *obj = type->tp_alloc(type, 0);
     if (obj == NULL)
         return NULL;
-    int tracked = PyTuple_GET_ITEM(state, 3) != Py_True;
-    for (Py_ssize_t i = 0; i < total; i++) {
-        PyObject *value = i < given ? args[i] : PyTuple_GET_ITEM(defaults, i - given);
+    int tracked = PyTuple_GET_ITEM(state, 3) != Py_True || PyTuple_GET_ITEM(state, 4) == Py_True;
+    for (Py_ssize_t i = 0; i < given; i++) {
+        PyObject *value = args[i];
         *(PyObject **)((char *)obj + offsets[i]) = Py_NewRef(value);
         tracked = tracked || slot_may_be_tracked(value);
     }
+    for (Py_ssize_t i = given; i < total; i++)
+        *(PyObject **)((char *)obj + offsets[i]) = Py_NewRef(PyTuple_GET_ITEM(defaults, i - given));
     if (!tracked && PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
         PyObject_GC_UnTrack(obj);
     return obj;
@@ -1044,7 +1051,11 @@ static PyObject *slot_maker(PyObject *module, PyObject *args) {
             return NULL;
         }
     }
-    PyObject *state = PyTuple_Pack(4, cls, defaults, offsets, untrack ? Py_True : Py_False);
+    int defaults_tracked = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(defaults); i++)
+        defaults_tracked = defaults_tracked || slot_may_be_tracked(PyTuple_GET_ITEM(defaults, i));
+    PyObject *state = PyTuple_Pack(5, cls, defaults, offsets, untrack ? Py_True : Py_False,
+                                   defaults_tracked ? Py_True : Py_False);
     Py_DECREF(offsets);
     if (state == NULL)
         return NULL;
@@ -1206,6 +1217,69 @@ static int take_unit_text(PyObject *seq, int64_t unit, PyObject **text) {
         return -1;
     }
     return 0;
+}
+
+/* Each unit's text and place read once in a call of settle_hits: its verdicts and its
+ * findings read each row's text, twice for a 200-row sheet's column of HKIDs (40 to 70
+ * instructions a read).  ``text`` and ``where`` hold new references (NULL: not read yet),
+ * ``count`` entries each. */
+typedef struct {
+    PyObject **text;
+    PyObject **where;
+    Py_ssize_t count;
+} UnitCache;
+
+/* 0, or -1 with MemoryError set. */
+static int unit_cache_open(UnitCache *cache, Py_ssize_t count) {
+    cache->count = count;
+    cache->text = PyMem_Calloc((size_t)(count > 0 ? count : 1), sizeof(PyObject *));
+    cache->where = PyMem_Calloc((size_t)(count > 0 ? count : 1), sizeof(PyObject *));
+    if (cache->text == NULL || cache->where == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void unit_cache_close(UnitCache *cache) {
+    for (Py_ssize_t i = 0; i < cache->count; i++) {
+        if (cache->text != NULL)
+            Py_XDECREF(cache->text[i]);
+        if (cache->where != NULL)
+            Py_XDECREF(cache->where[i]);
+    }
+    PyMem_Free(cache->text);
+    PyMem_Free(cache->where);
+    cache->text = cache->where = NULL;
+    cache->count = 0;
+}
+
+/* take_unit_text through ``cache`` (NULL: none): *text is a new reference, as there.  The
+ * caller has checked ``unit`` against the sequence's size. */
+static int cached_unit_text(PyObject *seq, UnitCache *cache, int64_t unit, PyObject **text) {
+    if (cache == NULL || unit < 0 || unit >= cache->count)
+        return take_unit_text(seq, unit, text);
+    if (cache->text[unit] == NULL) {
+        PyObject *found = NULL;
+        if (take_unit_text(seq, unit, &found) != 0) {
+            Py_XDECREF(*text);
+            *text = found;
+            return -1;
+        }
+        cache->text[unit] = found;
+    }
+    Py_XSETREF(*text, Py_NewRef(cache->text[unit]));
+    return 0;
+}
+
+/* unit.where of ``item`` (unit ``unit``) through ``cache`` (NULL: none): a new reference,
+ * or NULL with an exception set. */
+static PyObject *cached_unit_where(PyObject *item, UnitCache *cache, int64_t unit) {
+    if (cache == NULL || unit < 0 || unit >= cache->count)
+        return unit_attr(item, 1);
+    if (cache->where[unit] == NULL && (cache->where[unit] = unit_attr(item, 1)) == NULL)
+        return NULL;
+    return Py_NewRef(cache->where[unit]);
 }
 
 /* ---- spans_holding: which gaps between address parts may end a sentence (issue 14) ----
@@ -3597,19 +3671,17 @@ static int verdict_name_en(const VerdictText *t, Py_ssize_t e, int64_t pattern) 
  * bit 4 (16) when the hit is glued to a letter or digit before or after it (``bounded``).
  * ``detector``: 0 hkid, 1 phone, 2 name_en (whose ``patterns`` say which pattern matched);
  * native int64 arrays. */
-static PyObject *judge_hits(PyObject *module, PyObject *args) {
-    (void)module;
-    int detector;
-    PyObject *units;
-    Py_buffer unit_of, starts, ends, patterns;
-    if (!PyArg_ParseTuple(args, "iOy*y*y*y*", &detector, &units, &unit_of, &starts, &ends,
-                          &patterns))
-        return NULL;
-    PyObject *seq = NULL, *out = NULL, *text = NULL;
-    Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), last = -1;
+/* judge_hits's verdicts for the hits given by its arrays, of the units of ``seq`` (a
+ * PySequence_Fast), their texts read through ``cache`` (NULL: none): the bytes, or NULL with
+ * an exception set. */
+static PyObject *judge_seq(int detector, PyObject *seq, UnitCache *cache, const Py_buffer *unit_of,
+                           const Py_buffer *starts, const Py_buffer *ends,
+                           const Py_buffer *patterns) {
+    PyObject *out = NULL, *text = NULL;
+    Py_ssize_t n = unit_of->len / (Py_ssize_t)sizeof(int64_t), last = -1;
     VerdictText t = {0, NULL, 0, NULL, NULL, 0};
-    if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
-        ends.len != unit_of.len || patterns.len != unit_of.len) {
+    if (unit_of->len % (Py_ssize_t)sizeof(int64_t) || starts->len != unit_of->len ||
+        ends->len != unit_of->len || patterns->len != unit_of->len) {
         PyErr_SetString(PyExc_ValueError, "unit_of, starts, ends, patterns: int64s, as many each");
         goto done;
     }
@@ -3617,13 +3689,10 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "judge_hits: detector 0 (hkid), 1 (phone), 2 (name_en)");
         goto done;
     }
-    seq = PySequence_Fast(units, "units must be a sequence");
-    if (seq == NULL)
-        goto done;
     out = PyBytes_FromStringAndSize(NULL, n);
     if (out == NULL)
         goto done;
-    const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *kind = patterns.buf;
+    const int64_t *u = unit_of->buf, *from = starts->buf, *to = ends->buf, *kind = patterns->buf;
     char *verdicts = PyBytes_AS_STRING(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (u[i] < 0 || u[i] >= PySequence_Fast_GET_SIZE(seq)) {
@@ -3632,7 +3701,12 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
             goto done;
         }
         if (u[i] != last) {
-            if (take_unit_text(seq, u[i], &text) != 0) {
+            if (cached_unit_text(seq, cache, u[i], &text) != 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
+                PyErr_SetString(PyExc_RuntimeError, "the units changed size");
                 Py_CLEAR(out);
                 goto done;
             }
@@ -3664,6 +3738,20 @@ static PyObject *judge_hits(PyObject *module, PyObject *args) {
 done:
     Py_XDECREF(text);
     Py_XDECREF(t.cells);
+    return out;
+}
+
+static PyObject *judge_hits(PyObject *module, PyObject *args) {
+    (void)module;
+    int detector;
+    PyObject *units;
+    Py_buffer unit_of, starts, ends, patterns;
+    if (!PyArg_ParseTuple(args, "iOy*y*y*y*", &detector, &units, &unit_of, &starts, &ends,
+                          &patterns))
+        return NULL;
+    PyObject *out = NULL, *seq = PySequence_Fast(units, "units must be a sequence");
+    if (seq != NULL)
+        out = judge_seq(detector, seq, NULL, &unit_of, &starts, &ends, &patterns);
     Py_XDECREF(seq);
     PyBuffer_Release(&unit_of);
     PyBuffer_Release(&starts);
@@ -6626,31 +6714,29 @@ done:
  * pattern number's confidence without context, then each one's with (NaN: not known).
  * None when a verdict asks the hooks, two hits of one unit pass (at different starts) or
  * a kept hit's confidence is not known: the loop decides those. */
-static PyObject *settled_findings(PyObject *module, PyObject *args) {
-    (void)module;
-    PyObject *maker, *detector, *units;
-    Py_buffer unit_of, starts, ends, numbers, verdicts, headed, scores;
-    int requires_context, bounded;
-    if (!PyArg_ParseTuple(args, "OUOy*y*y*y*y*y*y*pp", &maker, &detector, &units, &unit_of,
-                          &starts, &ends, &numbers, &verdicts, &headed, &scores,
-                          &requires_context, &bounded))
-        return NULL;
-    PyObject *seq = NULL, *out = NULL, *text = NULL, *where = NULL, *kept_units = NULL,
+/* settled_findings of the units of ``seq`` (a PySequence_Fast), their texts and places read
+ * through ``cache`` (NULL: none), given its parsed arguments. */
+static PyObject *settle_seq(PyObject *maker, PyObject *detector, PyObject *seq, UnitCache *cache,
+                            const Py_buffer *unit_of, const Py_buffer *starts,
+                            const Py_buffer *ends, const Py_buffer *numbers,
+                            const Py_buffer *verdicts, const Py_buffer *headed,
+                            const Py_buffer *scores, int requires_context, int bounded) {
+    PyObject *out = NULL, *text = NULL, *where = NULL, *kept_units = NULL,
              *findings = NULL;
     Py_ssize_t *chosen = NULL;
     /* Each confidence a float once, shared by the findings that have it (a detector's few
      * patterns: a float a finding was made and freed for each of a sheet's rows). */
     PyObject **confidence = NULL;
-    Py_ssize_t n = unit_of.len / (Py_ssize_t)sizeof(int64_t), patterns = 0, count = 0;
-    if (unit_of.len % (Py_ssize_t)sizeof(int64_t) || starts.len != unit_of.len ||
-        ends.len != unit_of.len || numbers.len != unit_of.len || verdicts.len != n ||
-        (headed.len != 0 && headed.len != n) || scores.len % (2 * (Py_ssize_t)sizeof(double))) {
+    Py_ssize_t n = unit_of->len / (Py_ssize_t)sizeof(int64_t), patterns = 0, count = 0;
+    if (unit_of->len % (Py_ssize_t)sizeof(int64_t) || starts->len != unit_of->len ||
+        ends->len != unit_of->len || numbers->len != unit_of->len || verdicts->len != n ||
+        (headed->len != 0 && headed->len != n) || scores->len % (2 * (Py_ssize_t)sizeof(double))) {
         PyErr_SetString(PyExc_ValueError,
                         "unit_of, starts, ends, numbers: int64s; verdicts, headed: a byte a hit; "
                         "scores: float64 pairs");
         goto done;
     }
-    patterns = scores.len / (2 * (Py_ssize_t)sizeof(double));
+    patterns = scores->len / (2 * (Py_ssize_t)sizeof(double));
     if (!PyCFunction_Check(maker) ||
         PyCFunction_GET_FUNCTION(maker) != (PyCFunction)(void (*)(void))make_slotted) {
         PyErr_SetString(PyExc_TypeError, "maker: a maker slot_maker made");
@@ -6663,9 +6749,9 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "maker: one of six arguments");
         goto done;
     }
-    const int64_t *u = unit_of.buf, *from = starts.buf, *to = ends.buf, *number = numbers.buf;
-    const uint8_t *judged = verdicts.buf, *context = headed.len ? headed.buf : NULL;
-    const double *score = scores.buf;
+    const int64_t *u = unit_of->buf, *from = starts->buf, *to = ends->buf, *number = numbers->buf;
+    const uint8_t *judged = verdicts->buf, *context = headed->len ? headed->buf : NULL;
+    const double *score = scores->buf;
     chosen = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Py_ssize_t));
     if (chosen == NULL) {
         PyErr_NoMemory();
@@ -6701,9 +6787,6 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
         }
         chosen[count++] = i;
     }
-    seq = PySequence_Fast(units, "units must be a sequence");
-    if (seq == NULL)
-        goto done;
     confidence = PyMem_Calloc((size_t)(2 * patterns > 0 ? 2 * patterns : 1), sizeof(PyObject *));
     if (confidence == NULL) {
         PyErr_NoMemory();
@@ -6720,14 +6803,14 @@ static PyObject *settled_findings(PyObject *module, PyObject *args) {
             goto done;
         }
         /* Each kept hit is in a unit of its own: its text and place read once. */
-        if (take_unit_text(seq, u[i], &text) != 0)
+        if (cached_unit_text(seq, cache, u[i], &text) != 0)
             goto done;
         if (u[i] >= PySequence_Fast_GET_SIZE(seq)) { /* the text's getattr shrank them */
             PyErr_SetString(PyExc_RuntimeError, "the units changed size");
             goto done;
         }
         PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, u[i]));
-        Py_XSETREF(where, unit_attr(item, 1));
+        Py_XSETREF(where, cached_unit_where(item, cache, u[i]));
         Py_DECREF(item);
         if (where == NULL)
             goto done;
@@ -6769,6 +6852,22 @@ done:
     Py_XDECREF(findings);
     Py_XDECREF(where);
     Py_XDECREF(text);
+    return out;
+}
+
+static PyObject *settled_findings(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *maker, *detector, *units;
+    Py_buffer unit_of, starts, ends, numbers, verdicts, headed, scores;
+    int requires_context, bounded;
+    if (!PyArg_ParseTuple(args, "OUOy*y*y*y*y*y*y*pp", &maker, &detector, &units, &unit_of,
+                          &starts, &ends, &numbers, &verdicts, &headed, &scores,
+                          &requires_context, &bounded))
+        return NULL;
+    PyObject *out = NULL, *seq = PySequence_Fast(units, "units must be a sequence");
+    if (seq != NULL)
+        out = settle_seq(maker, detector, seq, NULL, &unit_of, &starts, &ends, &numbers,
+                         &verdicts, &headed, &scores, requires_context, bounded);
     Py_XDECREF(seq);
     PyBuffer_Release(&unit_of);
     PyBuffer_Release(&starts);
@@ -9590,32 +9689,27 @@ done:
  * (compiled_checks) asks judge_hits for a batch's verdicts, then settled_findings for its
  * findings: two calls of Python glue each (the arrays checked and made contiguous twice,
  * the verdicts handed back and forth), 5 us of a 200-row sheet's three such detectors.
- * Here one call, returning what the two would. */
+ * Here one call, returning what the two would, each unit's text read once for both
+ * (UnitCache). */
 
-/* settle_hits(detector, maker, name, units, unit_of, starts, ends, kinds, numbers, headed,
- * scores, requires_context, bounded) -> (units, findings), or the verdicts (bytes) when
- * they settle nothing: judge_hits(detector, units, unit_of, starts, ends, kinds), then
- * settled_findings(maker, name, units, unit_of, starts, ends, numbers, verdicts, headed,
- * scores, requires_context, bounded) unless that is None. */
-static PyObject *settle_hits(PyObject *module, PyObject *args) {
-    int detector, requires_context, bounded;
-    PyObject *maker, *name, *units, *unit_of, *starts, *ends, *kinds, *numbers, *headed, *scores;
-    if (!PyArg_ParseTuple(args, "iOUOOOOOOOOpp", &detector, &maker, &name, &units, &unit_of,
-                          &starts, &ends, &kinds, &numbers, &headed, &scores, &requires_context,
-                          &bounded))
-        return NULL;
-    PyObject *asked = Py_BuildValue("(iOOOOO)", detector, units, unit_of, starts, ends, kinds);
-    if (asked == NULL)
-        return NULL;
-    PyObject *verdicts = judge_hits(module, asked);
-    Py_DECREF(asked);
+/* settle_hits's answer, given its parsed arguments and the units as a PySequence_Fast. */
+static PyObject *settle_parsed(int detector, PyObject *maker, PyObject *name, PyObject *seq,
+                               UnitCache *cache, const Py_buffer *unit_of,
+                               const Py_buffer *starts, const Py_buffer *ends,
+                               const Py_buffer *kinds, const Py_buffer *numbers,
+                               const Py_buffer *headed, const Py_buffer *scores,
+                               int requires_context, int bounded) {
+    PyObject *verdicts = judge_seq(detector, seq, cache, unit_of, starts, ends, kinds);
     if (verdicts == NULL)
         return NULL;
-    asked = Py_BuildValue("(OOOOOOOOOOOO)", maker, name, units, unit_of, starts, ends, numbers,
-                          verdicts, headed, scores, requires_context ? Py_True : Py_False,
-                          bounded ? Py_True : Py_False);
-    PyObject *settled = asked == NULL ? NULL : settled_findings(module, asked);
-    Py_XDECREF(asked);
+    Py_buffer judged;
+    if (PyObject_GetBuffer(verdicts, &judged, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(verdicts);
+        return NULL;
+    }
+    PyObject *settled = settle_seq(maker, name, seq, cache, unit_of, starts, ends, numbers,
+                                   &judged, headed, scores, requires_context, bounded);
+    PyBuffer_Release(&judged);
     if (settled != Py_None) {
         Py_DECREF(verdicts);
         return settled; /* the findings, or NULL with the error */
@@ -9623,6 +9717,33 @@ static PyObject *settle_hits(PyObject *module, PyObject *args) {
     Py_DECREF(settled);
     return verdicts;
 }
+
+
+/* settle_hits(detector, maker, name, units, unit_of, starts, ends, kinds, numbers, headed,
+ * scores, requires_context, bounded) -> (units, findings), or the verdicts (bytes) when
+ * they settle nothing: judge_hits(detector, units, unit_of, starts, ends, kinds), then
+ * settled_findings(maker, name, units, unit_of, starts, ends, numbers, verdicts, headed,
+ * scores, requires_context, bounded) unless that is None. */
+static PyObject *settle_hits(PyObject *module, PyObject *args) {
+    (void)module;
+    int detector, requires_context, bounded;
+    PyObject *maker, *name, *units;
+    Py_buffer b[7]; /* unit_of, starts, ends, kinds, numbers, headed, scores */
+    if (!PyArg_ParseTuple(args, "iOUOy*y*y*y*y*y*y*pp", &detector, &maker, &name, &units, &b[0],
+                          &b[1], &b[2], &b[3], &b[4], &b[5], &b[6], &requires_context, &bounded))
+        return NULL;
+    PyObject *out = NULL, *seq = PySequence_Fast(units, "units must be a sequence");
+    UnitCache cache = {NULL, NULL, 0};
+    if (seq != NULL && unit_cache_open(&cache, PySequence_Fast_GET_SIZE(seq)) == 0)
+        out = settle_parsed(detector, maker, name, seq, &cache, &b[0], &b[1], &b[2], &b[3],
+                            &b[4], &b[5], &b[6], requires_context, bounded);
+    unit_cache_close(&cache);
+    Py_XDECREF(seq);
+    for (int k = 0; k < 7; k++)
+        PyBuffer_Release(&b[k]);
+    return out;
+}
+
 /* ==== Register matching of small tables (issue 14, seventh round) ========================
  *
  * A 200-row sheet's matching was a pipeline of ~100 numpy calls and a dozen compiled passes,

@@ -540,6 +540,7 @@ class DetectorSet:
             expressions[word_slice],
             unit_of[word_slice],
         )
+        has_words = len(words[2]) > 0
         headed = frozenset(headed_rows)
         cell_bounds: dict[int, list[int]] = {}
         table: _TableCells | None = None
@@ -551,11 +552,12 @@ class DetectorSet:
                 found.append(FindingBatch())  # no hits: nothing to slice or analyse
                 continue
             mine = slice(bounds[index], bounds[index + 1])
+            my_starts, my_ends, my_units = starts[mine], ends[mine], unit_of[mine]
             hits = self._detector_hits(
-                starts[mine],
-                ends[mine],
+                my_starts,
+                my_ends,
                 expressions[mine],
-                unit_of[mine],
+                my_units,
                 begins,
                 vetoing=self._vetoing[index],
             )
@@ -570,17 +572,23 @@ class DetectorSet:
                 hit_units, hit_starts, hit_ends, _, _ = hits.arrays()
                 hits.headed = table.headed(heading, hit_units, hit_starts, hit_ends)
                 heading = None
-            contexts = self._contexts(
-                index,
-                heading,
-                words,
-                begins,
-                units,
-                headed,
-                cell_bounds,
-                None if detector.reads_cells else unit_of[mine],
-                (starts[mine], ends[mine]) if self._near_only[index] else None,
-            )
+            contexts: Mapping[int, Context]
+            if has_words and self._has_words[index]:
+                contexts = self._contexts(
+                    index,
+                    heading,
+                    words,
+                    begins,
+                    units,
+                    headed,
+                    cell_bounds,
+                    None if detector.reads_cells else my_units,
+                    (my_starts, my_ends) if self._near_only[index] else None,
+                )
+            elif heading is None or not headed:
+                contexts = {}  # no word of the detector's in the scan: `_word_spans` finds none
+            else:
+                contexts = _UnitContexts(units, {}, heading, headed, cell_bounds)
             found.append(detector.analyze_all(units, hits, contexts))
         return found
 
@@ -651,7 +659,7 @@ class DetectorSet:
                     a[keep] for a in (starts, ends, expressions, unit_of)
                 )
         base = begins[unit_of]
-        return HitBatch.of_arrays(unit_of, starts - base, ends - base, expressions, self._patterns)
+        return HitBatch.of_int64s(unit_of, starts - base, ends - base, expressions, self._patterns)
 
     def _contexts(
         self,
@@ -790,7 +798,10 @@ class DetectorSet:
             wins = [found[by_id[w]] for w in winners]
             if overlapped is not None:
                 pairs = [(w.units, w.findings) for w in wins]
-                hit = np.frombuffer(overlapped(batch.units, batch.findings, pairs), np.bool_)
+                flags = overlapped(batch.units, batch.findings, pairs)
+                if b"\x01" not in flags:
+                    continue  # (most scans: a byte search, not an array and its reduction)
+                hit = np.frombuffer(flags, np.bool_)
             else:
                 hit = _overlapped_py(batch, dict(zip(winners, wins, strict=True)), spans)
             if hit.any():
