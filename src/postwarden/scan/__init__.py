@@ -87,8 +87,8 @@ class ScanResult:
         tuple[str, int, dict[str, int], dict[str, int], dict[str, dict[str, int]], list[str]],
     ]:
         """Pickled as the call that makes it (the items of a shard go to a local worker, its
-        results come back): a frozen dataclass's own pickling sets each field in Python, 10 µs
-        an object there and back, now 2.5."""
+        results come back): a frozen dataclass's own pickling gets and sets each field in
+        Python, about 10 µs a result there and back, now 4 (timeit, old and new in turn)."""
         return type(self), (
             self.key,
             self.size,
