@@ -220,7 +220,8 @@ class Inspector:
     def file_findings(self, name: str, data: bytes) -> tuple[list[Finding], dict[str, int]]:
         """The findings and register subjects of :meth:`inspect_file` without a decision,
         and without the report around them (message, verdict, timings), which a discovery
-        scan, counting findings, drops at once: 6 µs of a 30 KB text file's 200."""
+        scan, counting findings, drops at once (with the scan's collector pause, a 30 KB
+        text file's 2.114 M instructions are 2.097 M, callgrind)."""
         with collector_paused():
             deadline = time.monotonic() + self.limits.max_seconds
             extraction = extract_file(name, data, self.limits, deadline)
