@@ -51,8 +51,8 @@ def test_inspect_pauses_the_collector_and_restores_it(gc_state: None, enabled_be
 
 def test_collector_pause_overlapping_keeps_it_off_until_the_last_ends(gc_state: None) -> None:
     gc.enable()
-    with engine._collector_paused():
-        with engine._collector_paused():
+    with engine.collector_paused():
+        with engine.collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
@@ -70,8 +70,8 @@ def test_collector_pause_collects_when_overlapping_pauses_last_too_long(
     monkeypatch.setattr(gc, "collect", collect)
     monkeypatch.setattr(engine, "_PAUSE_LIMIT", -1.0)
     gc.enable()
-    with engine._collector_paused():
-        with engine._collector_paused():
+    with engine.collector_paused():
+        with engine.collector_paused():
             pass
         assert collected == [2]
     assert collected == [2]

@@ -45,7 +45,14 @@ from postwarden.model import (
 )
 from postwarden.settings import Limits
 
-__all__ = ["Inspector", "Report", "SubjectDirectory", "is_message_file", "policy_vocabulary"]
+__all__ = [
+    "Inspector",
+    "Report",
+    "SubjectDirectory",
+    "collector_paused",
+    "is_message_file",
+    "policy_vocabulary",
+]
 
 # A spreadsheet's hundred thousand findings set off full collections that walk every
 # object of the process (a tenth of a 15,070-row check's CPU time, measured); what the
@@ -92,8 +99,10 @@ class _CollectorPause:
 _PAUSE = _CollectorPause()
 
 
-def _collector_paused() -> _CollectorPause:
-    """The collector paused for the ``with`` block (see `_CollectorPause`)."""
+def collector_paused() -> _CollectorPause:
+    """The collector paused for the ``with`` block (see `_CollectorPause`): a caller that
+    drops what an inspection made (the discovery scan) drops it before the collector, back
+    on, would walk it."""
     return _PAUSE
 
 
@@ -188,14 +197,14 @@ class Inspector:
         ``decide=False`` leaves the policy out: the report has the findings and subjects, its
         verdict no action (``DELIVER``) and no reasons.  The discovery scan sends nothing
         anywhere and only counts findings; the decision cost a tenth of reading a docx."""
-        with _collector_paused():
+        with collector_paused():
             return self._inspect(raw, envelope, decide)
 
     def inspect_file(self, name: str, data: bytes, *, decide: bool = True) -> Report:
         """One file on its own (a discovery scan, a leaked file): read as the only attachment
         of a message from nobody to nobody, without building and parsing that message;
         ``decide`` as for :meth:`inspect`."""
-        with _collector_paused():
+        with collector_paused():
             started = time.monotonic()
             deadline = started + self.limits.max_seconds
             message = Message(
@@ -207,6 +216,17 @@ class Inspector:
             extraction = extract_file(name, data, self.limits, deadline)
             timings = {"extract": time.monotonic() - started}
             return self._report(message, extraction, started, timings, decide)
+
+    def file_findings(self, name: str, data: bytes) -> tuple[list[Finding], dict[str, int]]:
+        """The findings and register subjects of :meth:`inspect_file` without a decision,
+        and without the report around them (message, verdict, timings), which a discovery
+        scan, counting findings, drops at once (with the scan's collector pause, a 30 KB
+        text file's 2.114 M instructions are 2.097 M, callgrind)."""
+        with collector_paused():
+            deadline = time.monotonic() + self.limits.max_seconds
+            extraction = extract_file(name, data, self.limits, deadline)
+            findings, matched = self._found(extraction, {})
+            return findings, matched.subjects
 
     def inspect_named(self, name: str, data: bytes) -> Report:
         """A file by its name: an ``.eml`` is the message it holds (its own envelope from
@@ -232,20 +252,7 @@ class Inspector:
     ) -> Report:
         """Detect and match what was extracted, then decide (if ``decide``); ``timings`` gets
         each stage's seconds (the callers time parse and extract)."""
-        findings = [*extraction.findings, *extraction.structure]
-        mark = time.monotonic()
-        findings.extend(self.detectors.scan(extraction.units))
-        mark = _lap(timings, "detect", mark)
-        registers = self.registers
-        matched = (
-            registers.match(extraction.units, findings)
-            if registers is not None
-            else RegisterMatch()
-        )
-        findings.extend(matched.findings)
-        mark = _lap(timings, "registers", mark)
-        if extraction.ocr:
-            findings = _with_ocr_confidence(findings, extraction.ocr)
+        findings, matched = self._found(extraction, timings)
         verdict = Verdict(
             action=Action.DELIVER,
             findings=findings,
@@ -259,11 +266,33 @@ class Inspector:
             message=message, extraction=extraction, verdict=verdict, record_ids=matched.record_ids
         )
         if decide:
+            mark = time.monotonic()
             self._decide(report)
             _lap(timings, "policy", mark)
         verdict.timings = timings
         verdict.elapsed_ms = (time.monotonic() - started) * 1000
         return report
+
+    def _found(
+        self, extraction: Extraction, timings: dict[str, float]
+    ) -> tuple[list[Finding], RegisterMatch]:
+        """Every finding (the extractor's, the detectors', the registers') and the register
+        match; ``timings`` gets the seconds of ``detect`` and ``registers``."""
+        findings = [*extraction.findings, *extraction.structure]
+        mark = time.monotonic()
+        findings.extend(self.detectors.scan(extraction.units))
+        mark = _lap(timings, "detect", mark)
+        registers = self.registers
+        matched = (
+            registers.match(extraction.units, findings)
+            if registers is not None
+            else RegisterMatch()
+        )
+        findings.extend(matched.findings)
+        _lap(timings, "registers", mark)
+        if extraction.ocr:
+            findings = _with_ocr_confidence(findings, extraction.ocr)
+        return findings, matched
 
     def check(self, raw: bytes, envelope: Envelope | None = None) -> Verdict:
         return self.inspect(raw, envelope).verdict
