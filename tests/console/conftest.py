@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import socket
 import threading
 import time
@@ -85,19 +86,39 @@ def sink() -> Iterator[SinkHandler]:
         controller.stop()
 
 
+@pytest.fixture(scope="session")
+def _people_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding ``PEOPLE`` with their passwords, made once per run.
+
+    Each argon2 hash costs 64 MiB and ~0.17 s of CPU (argon2-cffi's defaults); four per test
+    were ~0.7 s of every console test.  Tests get a copy (:func:`settings`), so what one test
+    changes (users, sessions, audit rows, quarantine) never reaches another.
+    """
+    settings = init_data_dir(tmp_path_factory.mktemp("console-template") / "var", [ORG])
+    gw = Gateway.from_settings(settings)
+    try:
+        with gw.session() as db:
+            for name, (role, email) in PEOPLE.items():
+                add_user(db, name, role, email, actor="test", secret=settings.secret())
+                set_password(db, name, PASSWORD, actor="test", secret=settings.secret())
+            db.commit()
+    finally:
+        gw.close()
+    return settings.data_dir
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return init_data_dir(tmp_path / "var", [ORG])
+def settings(tmp_path: Path, _people_template: Path) -> Settings:
+    """A fresh data dir with ``PEOPLE`` signed up: the template copied (its secret, which
+    keys the audit chain of the users' rows, with it), then ``init`` run on it as here."""
+    data_dir = tmp_path / "var"
+    shutil.copytree(_people_template, data_dir)
+    return init_data_dir(data_dir, [ORG])
 
 
 @pytest.fixture
 def gateway(settings: Settings, sink: SinkHandler) -> Iterator[Gateway]:
     gw = Gateway.from_settings(settings, outbound=SmtpOutbound("127.0.0.1", sink.port, timeout=10))
-    with gw.session() as db:
-        for name, (role, email) in PEOPLE.items():
-            add_user(db, name, role, email, actor="test", secret=settings.secret())
-            set_password(db, name, PASSWORD, actor="test", secret=settings.secret())
-        db.commit()
     try:
         yield gw
     finally:

@@ -83,7 +83,11 @@ def test_table_cells_bounds_are_the_searched_bounds(units: list[TextUnit]) -> No
 
 
 @settings(max_examples=1000, deadline=None)
-@given(tables(), st.randoms(use_true_random=False))
+# The spans are picked by a Random that Hypothesis seeds (true random, reproducible): with
+# use_true_random=False each of the ~440,000 rng.random() calls was a Hypothesis draw, 3/4 of
+# this test's time (cProfile: 176 of 254 s, loaded machine); the tables, the examples and the
+# check are the same.
+@given(tables(), st.randoms(use_true_random=True))
 # A separator's "|" right after a "| " inside the cell before it.
 @example([TextUnit("| | |  ", "t#R0", ("| |", " "), ("ID", "Tel"))], random.Random(0))
 def test_table_cells_flags_are_the_searched_cells(
