@@ -101,6 +101,30 @@ def test_warm_up_takes_the_first_small_item_of_each_extension() -> None:
     assert rest == many[scan.WARM_UP_ITEMS :]
 
 
+def test_shards_are_large_while_much_is_left_and_small_at_the_end() -> None:
+    items = [ScanItem(f"f{n}", f"/s/f{n}", 0.0, 1000) for n in range(750)]
+    shards = list(scan._shards(items, 2))
+    assert [i for s in shards for i in s] == items  # every item once, in order
+    sizes = [len(s) for s in shards]
+    assert sizes[0] == scan.SHARD_MAX_ITEMS
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-4:] == [scan.SHARD_ITEMS] * 3 + [750 - sum(sizes[:-1])]
+    assert len(shards) < 750 // scan.SHARD_ITEMS // 2  # fewer round trips than fixed shards
+
+
+def test_a_shard_holds_at_most_its_bytes_unless_it_is_one_item() -> None:
+    big = scan.SHARD_BYTES // 3 + 1
+    items = [ScanItem(f"f{n}", f"/s/f{n}", 0.0, big) for n in range(6)]
+    items.insert(2, ScanItem("huge", "/s/huge", 0.0, 2 * scan.SHARD_BYTES))
+    shards = list(scan._shards(items, 2))
+    assert [[i.key for i in s] for s in shards] == [
+        ["f0", "f1"],
+        ["huge"],
+        ["f2", "f3"],
+        ["f4", "f5"],
+    ]
+
+
 def test_workers_keep_the_scanner_their_parent_built(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -384,8 +384,8 @@ _WORKER_INIT: tuple[Any, ...] = ()
 """The settings `_WORKER` was built with (`_init_worker`'s arguments)."""
 
 SHARD_ITEMS = 8
-"""Items per task given to a local worker process: its read-ahead runs within a shard, and
-the round trip to the pool is paid once per shard."""
+"""Items per task given to a local worker process at least: its read-ahead runs within a
+shard, and the round trip to the pool is paid once per shard ..."""
 
 
 def _init_worker(
@@ -423,6 +423,33 @@ def _warm_up(todo: list[ScanItem]) -> tuple[list[ScanItem], list[ScanItem]]:
             first.setdefault(os.path.splitext(item.path)[1].lower(), n)
     chosen = set(first.values())
     return [todo[n] for n in sorted(chosen)], [i for n, i in enumerate(todo) if n not in chosen]
+
+
+SHARD_MAX_ITEMS = 64
+"""... and at most this many, the first shards of a long list (`_shards`)."""
+SHARD_BYTES = 8 * 1024 * 1024
+"""A shard's items add up to at most this many bytes (unless it is one item)."""
+GUIDED = 4
+"""A shard is at most the items left over this many times the workers (`_shards`)."""
+
+
+def _shards(todo: list[ScanItem], workers: int) -> Iterator[list[ScanItem]]:
+    """``todo`` cut into shards, large while many items are left, `SHARD_ITEMS` at the end
+    ("guided" scheduling): each shard costs a round trip to the pool, a pickled list each
+    way and the read-ahead's first small batches, but a large shard at the end would leave
+    the other workers idle while one finishes it."""
+    n = 0
+    while n < len(todo):
+        size = max(SHARD_ITEMS, min(SHARD_MAX_ITEMS, (len(todo) - n) // (GUIDED * workers)))
+        shard: list[ScanItem] = []
+        held = 0
+        for item in todo[n : n + size]:
+            if shard and held + item.size > SHARD_BYTES:
+                break
+            shard.append(item)
+            held += item.size
+        n += len(shard)
+        yield shard
 
 
 def _scan_in_worker(items: list[ScanItem]) -> list[ScanResult]:
@@ -498,7 +525,7 @@ def _local_results(todo: list[ScanItem], init: tuple[Any, ...], count: int) -> I
         yield _WORKER.scan(item)  # read here: no reader thread, which a fork would not copy
     if not todo:
         return
-    shards = [todo[n : n + SHARD_ITEMS] for n in range(0, len(todo), SHARD_ITEMS)]
+    shards = list(_shards(todo, count))
     pool = ProcessPoolExecutor(max_workers=count, initializer=_join_pool, initargs=init)
     try:
         # The workers are forked on the first submission: with this process's objects frozen
