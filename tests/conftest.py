@@ -3,6 +3,7 @@ and a process with no network."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -83,3 +84,14 @@ def db_engine(db_url: str) -> Iterator[Engine]:
 def session(db_engine: Engine) -> Iterator[Session]:
     with session_factory(db_engine)() as s:
         yield s
+
+
+@pytest.fixture
+def gc_state() -> Iterator[None]:
+    """The garbage collector left enabled or disabled as the test found it."""
+    enabled = gc.isenabled()
+    yield
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()

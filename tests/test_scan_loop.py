@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 import os
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +42,6 @@ def _share(root: Path) -> list[ScanItem]:
     )
     (root / "broken.xlsx").write_bytes(b"PK\x03\x04 no workbook")
     return list(scan_items([root]))
-
-
-@pytest.fixture
-def gc_state() -> Iterator[None]:
-    enabled = gc.isenabled()
-    yield
-    if enabled:
-        gc.enable()
-    else:
-        gc.disable()
 
 
 def test_a_scan_counts_what_the_report_holds_with_the_collector_paused(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -25,16 +25,6 @@ class _Probe(DetectorSet):
     def scan(self, units: Sequence[TextUnit]) -> list[Finding]:
         self.seen.append(gc.isenabled())
         return []
-
-
-@pytest.fixture
-def gc_state() -> Iterator[None]:
-    enabled = gc.isenabled()
-    yield
-    if enabled:
-        gc.enable()
-    else:
-        gc.disable()
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])

@@ -171,20 +171,32 @@ def test_wrong_arguments_are_refused() -> None:
         base.settled_findings(base.make_finding, "hkid", *fine[:3], ten + 1, *fine[4:], False, True)
 
 
+class _Shrinking:
+    """A unit whose text, once read, empties the list of units it is in."""
+
+    where = "u"
+
+    def __init__(self, units: list[object]) -> None:
+        self._units = units
+
+    @property
+    def text(self) -> str:
+        self._units.clear()
+        return "A123456(3)"
+
+
+def _shrinking_units() -> list[object]:
+    units: list[object] = []
+    units.append(_Shrinking(units))
+    return units
+
+
 def test_units_that_shrink_while_read_are_refused() -> None:
     """A unit whose text, once read, empties the list of units: its place is not read
     from the emptied list (a read past the list's items before)."""
     assert base.settled_findings is not None
 
-    class Shrinking:
-        where = "u"
-
-        @property
-        def text(self) -> str:
-            shrinking.clear()
-            return "A123456(3)"
-
-    shrinking: list[object] = [Shrinking()]
+    shrinking = _shrinking_units()
     one, zero = np.zeros(1, dtype=np.int64), np.zeros(2, dtype=np.float64)
     verdict = bytes([ACCEPTED | ACCEPTED << 2])
     with pytest.raises(RuntimeError, match="changed size"):
@@ -421,15 +433,7 @@ def test_verdicts_of_units_that_shrink_while_read_are_refused() -> None:
     from the emptied list for its cells (a read past the list's items before)."""
     assert base.judge_hits is not None
 
-    class Shrinking:
-        where = "u"
-
-        @property
-        def text(self) -> str:
-            shrinking.clear()
-            return "A123456(3)"
-
-    shrinking: list[object] = [Shrinking()]
+    shrinking = _shrinking_units()
     one = np.zeros(1, dtype=np.int64)
     with pytest.raises(RuntimeError, match="changed size"):
         base.judge_hits(0, shrinking, one, one, one + 10, one)

@@ -2438,6 +2438,57 @@ static void keyed_texts_end(KeyedTexts *k) {
     Py_XDECREF(k->keys);
 }
 
+/* Start ``k`` and key the str of the sequence ``seq`` by ``keyer``: each of them, or, with
+ * ``where``, the n at those int64 positions (each checked against the sequence's size;
+ * ``name`` says whose range error it is).  The walk of unique_keys and unique_codes, of
+ * other_keys and other_codes; -1 with an error set. */
+static int keyed_texts_walk(KeyedTexts *k, PyObject *seq, const int64_t *where, Py_ssize_t n,
+                            TextKeyer keyer, const char *name) {
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
+    if (where == NULL)
+        n = size;
+    if (keyed_texts_start(k, n) != 0)
+        return -1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = j;
+        if (where != NULL) {
+            if (where[j] < 0 || where[j] >= size) {
+                PyErr_Format(PyExc_IndexError, "%s: a position out of range", name);
+                return -1;
+            }
+            i = (Py_ssize_t)where[j];
+        }
+        if (keyed_texts_take(k, PySequence_Fast_GET_ITEM(seq, i), j, keyer) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int register_number(PyObject *keys, PyObject *text, Py_ssize_t *next, int64_t *number);
+
+/* The codes of other_codes and unique_codes: ``k``'s found keys numbered in the dict
+ * ``keys`` as number_keys numbers them (from ``next``), and ``size`` int64s, each its key's
+ * number plus one where a key was found (found number j at ``where[j]``, or at j without
+ * ``where``; a position given twice is packed as numpy's assignment packs it: the last
+ * wins), 0 elsewhere.  NULL with an error set. */
+static PyObject *keyed_texts_codes(const KeyedTexts *k, PyObject *keys, Py_ssize_t next,
+                                   Py_ssize_t size, const int64_t *where) {
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(int64_t));
+    if (codes == NULL)
+        return NULL;
+    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
+    memset(code, 0, (size_t)size * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < k->founds; i++) {
+        int64_t number;
+        if (register_number(keys, PyList_GET_ITEM(k->keys, i), &next, &number) < 0) {
+            Py_DECREF(codes);
+            return NULL;
+        }
+        code[where != NULL ? where[k->found[i]] : k->found[i]] = number + 1;
+    }
+    return codes;
+}
+
 /* What unique_keys makes of one ASCII text: 1 a key (into *key), 0 none, -1 unsure, -2 an
  * error. */
 static int register_unique_key(PyObject *text, PyObject **key) {
@@ -2487,19 +2538,9 @@ static PyObject *unique_keys(PyObject *module, PyObject *args) {
         goto done;
     }
     seq = PySequence_Fast(cells, "cells must be a sequence");
-    if (seq == NULL || keyed_texts_start(&k, n) != 0)
+    if (seq == NULL ||
+        keyed_texts_walk(&k, seq, at.buf, n, register_unique_key, "unique_keys") != 0)
         goto done;
-    const int64_t *where = at.buf;
-    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (where[j] < 0 || where[j] >= size) {
-            PyErr_SetString(PyExc_IndexError, "unique_keys: a position out of range");
-            goto done;
-        }
-        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, where[j]), j,
-                             register_unique_key) != 0)
-            goto done;
-    }
     out = keyed_texts_answer(&k);
 done:
     keyed_texts_end(&k);
@@ -3055,16 +3096,10 @@ static PyObject *other_keys(PyObject *module, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "texts must be a sequence");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject *out = NULL;
     KeyedTexts k = {NULL, NULL, NULL, 0, 0};
-    if (keyed_texts_start(&k, n) != 0)
-        goto done;
-    for (Py_ssize_t j = 0; j < n; j++)
-        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, j), j, register_other_key) != 0)
-            goto done;
-    out = keyed_texts_answer(&k);
-done:
+    if (keyed_texts_walk(&k, seq, NULL, 0, register_other_key, "other_keys") == 0)
+        out = keyed_texts_answer(&k);
     keyed_texts_end(&k);
     Py_DECREF(seq);
     return out;
@@ -3087,32 +3122,11 @@ static PyObject *other_codes(PyObject *module, PyObject *args) {
     PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *out = NULL, *codes = NULL;
+    PyObject *out = NULL;
     KeyedTexts k = {NULL, NULL, NULL, 0, 0};
-    if (keyed_texts_start(&k, n) != 0)
-        goto done;
-    for (Py_ssize_t j = 0; j < n; j++)
-        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, j), j, register_other_key) != 0)
-            goto done;
-    if (k.unsures) {
-        out = keyed_texts_answer(&k);
-        goto done;
-    }
-    codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-    if (codes == NULL)
-        goto done;
-    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
-    memset(code, 0, (size_t)n * sizeof(int64_t));
-    for (Py_ssize_t i = 0; i < k.founds; i++) {
-        int64_t number;
-        if (register_number(keys, PyList_GET_ITEM(k.keys, i), &next, &number) < 0)
-            goto done;
-        code[k.found[i]] = number + 1;
-    }
-    out = Py_NewRef(codes);
-done:
-    Py_XDECREF(codes);
+    if (keyed_texts_walk(&k, seq, NULL, 0, register_other_key, "other_codes") == 0)
+        out = k.unsures ? keyed_texts_answer(&k)
+                        : keyed_texts_codes(&k, keys, next, PySequence_Fast_GET_SIZE(seq), NULL);
     keyed_texts_end(&k);
     Py_DECREF(seq);
     return out;
@@ -3133,7 +3147,7 @@ static PyObject *unique_codes(PyObject *module, PyObject *args) {
     Py_ssize_t next;
     if (!PyArg_ParseTuple(args, "O!Oy*n", &PyDict_Type, &keys, &cells, &at, &next))
         return NULL;
-    PyObject *seq = NULL, *out = NULL, *codes = NULL;
+    PyObject *seq = NULL, *out = NULL;
     KeyedTexts k = {NULL, NULL, NULL, 0, 0};
     Py_ssize_t n = at.len / (Py_ssize_t)sizeof(int64_t);
     if (at.len % (Py_ssize_t)sizeof(int64_t)) {
@@ -3141,38 +3155,12 @@ static PyObject *unique_codes(PyObject *module, PyObject *args) {
         goto done;
     }
     seq = PySequence_Fast(cells, "cells must be a sequence");
-    if (seq == NULL || keyed_texts_start(&k, n) != 0)
+    if (seq == NULL ||
+        keyed_texts_walk(&k, seq, at.buf, n, register_unique_key, "unique_codes") != 0)
         goto done;
-    const int64_t *where = at.buf;
-    Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (where[j] < 0 || where[j] >= size) {
-            PyErr_SetString(PyExc_IndexError, "unique_codes: a position out of range");
-            goto done;
-        }
-        if (keyed_texts_take(&k, PySequence_Fast_GET_ITEM(seq, where[j]), j,
-                             register_unique_key) != 0)
-            goto done;
-    }
-    if (k.unsures) {
-        out = keyed_texts_answer(&k);
-        goto done;
-    }
-    codes = PyBytes_FromStringAndSize(NULL, size * (Py_ssize_t)sizeof(int64_t));
-    if (codes == NULL)
-        goto done;
-    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
-    memset(code, 0, (size_t)size * sizeof(int64_t));
-    for (Py_ssize_t i = 0; i < k.founds; i++) {
-        int64_t number;
-        if (register_number(keys, PyList_GET_ITEM(k.keys, i), &next, &number) < 0)
-            goto done;
-        /* A position given twice is packed as numpy's assignment packs it: the last wins. */
-        code[where[k.found[i]]] = number + 1;
-    }
-    out = Py_NewRef(codes);
+    out = k.unsures ? keyed_texts_answer(&k)
+                    : keyed_texts_codes(&k, keys, next, PySequence_Fast_GET_SIZE(seq), at.buf);
 done:
-    Py_XDECREF(codes);
     keyed_texts_end(&k);
     Py_XDECREF(seq);
     PyBuffer_Release(&at);

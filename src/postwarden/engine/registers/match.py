@@ -1276,14 +1276,7 @@ def _present_chain(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) ->
         empty = np.zeros(0, dtype=np.int64)
         return Presence(empty, empty, empty)
     chained = chain(
-        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
-        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
-        np.ascontiguousarray(q.fields, dtype=np.uint8),
-        np.ascontiguousarray(lo_of, dtype=np.int64),
-        np.ascontiguousarray(n_of, dtype=np.int64),
-        _IS_UNIQUE,
-        UNIQUE_MAX,
-        _PHONE,
+        *_entry_arguments(index, q, lo_of, n_of, n_all),
         np.ascontiguousarray(index.records, dtype=np.uint32),
         _FACT_OF,
         EXPAND_MAX,
@@ -1332,6 +1325,24 @@ Pairs = tuple[Ints, Ints]
 Entries = tuple[Ints, Ints, Ints, Ints, Ints, Ints, Bools]
 
 
+def _entry_arguments(
+    index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints, n_all: Ints
+) -> tuple[object, ...]:
+    """What the compiled ``useful_entries`` takes (and ``present_chain`` first): the
+    queries' keys, groups, columns, sureness and fields, each key's run start and length,
+    and the field constants, as contiguous arrays of the types it reads."""
+    return (
+        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
+        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
+        np.ascontiguousarray(q.fields, dtype=np.uint8),
+        np.ascontiguousarray(lo_of, dtype=np.int64),
+        np.ascontiguousarray(n_of, dtype=np.int64),
+        _IS_UNIQUE,
+        UNIQUE_MAX,
+        _PHONE,
+    )
+
+
 def _useful_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -> Entries:
     """The entries :func:`present` expands, given each key's run start (``lo_of``) and
     length (``n_of``) in ``index``: those matching a record that are strong (a unique field
@@ -1344,16 +1355,7 @@ def _useful_entries(index: RegisterIndex, q: Queries, lo_of: Ints, n_of: Ints) -
     n_all = n_of[q.keys]
     if native.useful_entries is None or not n_all.any():  # nothing matches: no phone test
         return _useful_entries_py(index, q, lo_of, n_of)
-    picked = native.useful_entries(
-        *(np.ascontiguousarray(a, dtype=np.int64) for a in (q.keys, q.groups, q.columns)),
-        np.ascontiguousarray(_sure_of_keys(index, q, n_of, n_all), dtype=np.bool_),
-        np.ascontiguousarray(q.fields, dtype=np.uint8),
-        np.ascontiguousarray(lo_of, dtype=np.int64),
-        np.ascontiguousarray(n_of, dtype=np.int64),
-        _IS_UNIQUE,
-        UNIQUE_MAX,
-        _PHONE,
-    )
+    picked = native.useful_entries(*_entry_arguments(index, q, lo_of, n_of, n_all))
     if picked is None:
         return _useful_entries_py(index, q, lo_of, n_of)
     *ints, strong = picked
