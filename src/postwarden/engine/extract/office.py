@@ -759,17 +759,12 @@ def relationships(package: Package, source: str, what: str) -> list[tuple[str, s
         except ParseError as exc:
             raise Uninspectable(f"corrupt {what}: relationships: {exc}") from None
     out = []
-    plain = _PLAIN_PATH.fullmatch
-    plain_folder = not folder or plain(folder) is not None
+    plain_folder = not folder or _PLAIN_PATH.fullmatch(folder) is not None
     for rel in found:
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External" or not target:
             continue
-        if plain_folder and target[0] != "/" and plain(target):
-            # `part_name`'s first case inlined: most targets (no call per relationship)
-            name = f"{folder}/{target}".lower() if folder else target.lower()
-        else:
-            name = part_name(folder, target, plain_folder)
+        name = part_name(folder, target, plain_folder)
         out.append((rel.get("Id", ""), rel.get("Type", ""), name))
     return out
 
